@@ -1,0 +1,24 @@
+package org.jvisor.cpu;
+
+import org.jvisor.memory.IrqLine;
+
+/**
+ * A CPU engine bound to one VM: kvm (hardware) or tcg (software). It owns the interrupt
+ * controller of that engine and creates the vCPUs; the machine knows nothing else about it.
+ */
+public interface Accelerator extends AutoCloseable {
+
+    /** "kvm" or "tcg", as on the command line. */
+    String name();
+
+    Vcpu createVcpu(int index, ExitStats stats);
+
+    /** The interrupt wire for global system interrupt {@code gsi} (0-23 on the IOAPIC). */
+    IrqLine irqLine(int gsi);
+
+    /** The CPUID leaves this engine presents to the guest. */
+    CpuidModel cpuid();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,25 @@
+package org.jvisor.cpu;
+
+/**
+ * The engine-neutral vCPU contract. One platform thread owns a vCPU and calls {@link #run()} in a
+ * loop; any other thread may {@link #kick()} it.
+ */
+public interface Vcpu extends AutoCloseable {
+
+    int index();
+
+    /** Copies the vCPU's architectural state out. Only from the owning thread, between runs. */
+    void saveState(X86State into);
+
+    /** Loads architectural state into the vCPU. Only from the owning thread, between runs. */
+    void loadState(X86State from);
+
+    /** Runs guest code until the VMM must act; handles port and MMIO accesses itself. */
+    VcpuExit run();
+
+    /** Makes the current or next {@link #run()} return {@link VcpuExit.Kicked} promptly. Any thread. */
+    void kick();
+
+    @Override
+    void close();
+}

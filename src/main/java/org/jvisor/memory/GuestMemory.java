@@ -1,0 +1,210 @@
+package org.jvisor.memory;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Guest RAM: one anonymous shared mapping (MAP_NORESERVE, so untouched RAM costs nothing), laid
+ * out as on a PC: RAM up to the 32-bit PCI hole at 3 GiB, the rest continues at 4 GiB. The same
+ * host memory is handed to KVM and read by the tcg engine and by devices.
+ */
+public final class GuestMemory implements AutoCloseable {
+
+    /** Start of the 32-bit MMIO hole (PCI BARs, IOAPIC, LAPIC, HPET...): RAM stops here. */
+    public static final long PCI_HOLE_START = 0xC000_0000L;
+    /** RAM above the hole starts at 4 GiB. */
+    public static final long HIGH_RAM_START = 0x1_0000_0000L;
+    /** The smallest guest we accept: room for page tables, a kernel and a stack. */
+    public static final long MIN_SIZE = 2L << 20;
+
+    private static final int PROT_READ = 1;
+    private static final int PROT_WRITE = 2;
+    private static final int MAP_SHARED = 0x01;
+    private static final int MAP_ANONYMOUS = 0x20;
+    private static final int MAP_NORESERVE = 0x4000;
+
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private final long size;
+    private final MemorySegment ram;
+    private final long lowSize;
+    private final List<RamRange> ranges;
+
+    /** One contiguous stretch of guest-physical RAM and where it lives in the host mapping. */
+    public record RamRange(long guestAddress, long size, long hostOffset) {
+        public long end() {
+            return guestAddress + size;
+        }
+    }
+
+    private GuestMemory(long size, MemorySegment ram) {
+        this.size = size;
+        this.ram = ram;
+        this.lowSize = Math.min(size, PCI_HOLE_START);
+        List<RamRange> r = new ArrayList<>();
+        r.add(new RamRange(0, lowSize, 0));
+        if (size > lowSize) {
+            r.add(new RamRange(HIGH_RAM_START, size - lowSize, lowSize));
+        }
+        this.ranges = List.copyOf(r);
+    }
+
+    /** Maps {@code size} bytes of guest RAM; the message of the exception says why it could not. */
+    public static GuestMemory allocate(long size) {
+        if (size < MIN_SIZE) {
+            throw new IllegalArgumentException(
+                "guest RAM of " + size + " bytes is too small: at least " + (MIN_SIZE >> 20) + " MiB is needed");
+        }
+        if ((size & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest RAM size must be a multiple of 4 KiB: " + size);
+        }
+        long hostTotal = HostMemory.totalBytes();
+        if (hostTotal > 0 && size > hostTotal) {
+            throw new IllegalArgumentException(String.format(
+                "guest RAM of %d MiB is more than this host has (%d MiB)", size >> 20, hostTotal >> 20));
+        }
+        MemorySegment addr;
+        try {
+            addr = (MemorySegment) Native.MMAP.invokeExact(MemorySegment.NULL, size,
+                PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap of guest RAM failed", t);
+        }
+        if (addr.address() == -1L) {
+            throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: mmap failed");
+        }
+        return new GuestMemory(size, addr.reinterpret(size));
+    }
+
+    public long size() {
+        return size;
+    }
+
+    /** The host mapping, for KVM memory slots and bulk copies. */
+    public MemorySegment segment() {
+        return ram;
+    }
+
+    public List<RamRange> ranges() {
+        return ranges;
+    }
+
+    /**
+     * Host offset of guest-physical {@code gpa}, or -1 if it is not RAM. An access of
+     * {@code length} bytes must lie wholly inside one range.
+     */
+    public long offsetOf(long gpa, long length) {
+        if (gpa >= 0 && gpa + length <= lowSize && length >= 0) {
+            return gpa;
+        }
+        if (gpa >= HIGH_RAM_START) {
+            long off = gpa - HIGH_RAM_START + lowSize;
+            if (off + length <= size && length >= 0) {
+                return off;
+            }
+        }
+        return -1;
+    }
+
+    public boolean isRam(long gpa, long length) {
+        return offsetOf(gpa, length) >= 0;
+    }
+
+    private long checked(long gpa, long length) {
+        long off = offsetOf(gpa, length);
+        if (off < 0) {
+            throw new GuestMemoryException(gpa, length);
+        }
+        return off;
+    }
+
+    public byte readU8(long gpa) {
+        return ram.get(ValueLayout.JAVA_BYTE, checked(gpa, 1));
+    }
+
+    public short readU16(long gpa) {
+        return ram.get(U16, checked(gpa, 2));
+    }
+
+    public int readU32(long gpa) {
+        return ram.get(U32, checked(gpa, 4));
+    }
+
+    public long readU64(long gpa) {
+        return ram.get(U64, checked(gpa, 8));
+    }
+
+    public void writeU8(long gpa, byte v) {
+        ram.set(ValueLayout.JAVA_BYTE, checked(gpa, 1), v);
+    }
+
+    public void writeU16(long gpa, short v) {
+        ram.set(U16, checked(gpa, 2), v);
+    }
+
+    public void writeU32(long gpa, int v) {
+        ram.set(U32, checked(gpa, 4), v);
+    }
+
+    public void writeU64(long gpa, long v) {
+        ram.set(U64, checked(gpa, 8), v);
+    }
+
+    public void write(long gpa, byte[] src, int from, int length) {
+        MemorySegment.copy(src, from, ram, ValueLayout.JAVA_BYTE, checked(gpa, length), length);
+    }
+
+    public void write(long gpa, byte[] src) {
+        write(gpa, src, 0, src.length);
+    }
+
+    public void read(long gpa, byte[] dst, int from, int length) {
+        MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, checked(gpa, length), dst, from, length);
+    }
+
+    public void fill(long gpa, long length, byte value) {
+        ram.asSlice(checked(gpa, length), length).fill(value);
+    }
+
+    /** A view of guest RAM [gpa, gpa + length), which must not cross the PCI hole. */
+    public MemorySegment slice(long gpa, long length) {
+        return ram.asSlice(checked(gpa, length), length);
+    }
+
+    @Override
+    public void close() {
+        try {
+            int rc = (int) Native.MUNMAP.invokeExact(ram, size);
+            if (rc != 0) {
+                throw new IllegalStateException("munmap of guest RAM failed");
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private static final class Native {
+        static final MethodHandle MMAP;
+        static final MethodHandle MUNMAP;
+
+        static {
+            Linker linker = Linker.nativeLinker();
+            var libc = linker.defaultLookup();
+            MMAP = linker.downcallHandle(libc.find("mmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+            MUNMAP = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        }
+    }
+}
