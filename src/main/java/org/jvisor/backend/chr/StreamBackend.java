@@ -1,0 +1,87 @@
+package org.jvisor.backend.chr;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+
+/**
+ * A character backend over host streams: stdio (-serial stdio) or a file (-serial file:PATH, output
+ * only). Output is flushed at each newline and when the guest goes quiet, so interactive output
+ * appears at once without a syscall per byte.
+ */
+public final class StreamBackend implements CharBackend {
+    private final OutputStream out;
+    private final InputStream in;
+    private final byte[] buf = new byte[4096];
+    private int used;
+    private volatile boolean closed;
+    private Thread reader;
+
+    public StreamBackend(OutputStream out, InputStream in) {
+        this.out = out;
+        this.in = in;
+    }
+
+    @Override
+    public synchronized void write(int b) {
+        buf[used++] = (byte) b;
+        if (b == '\n' || used == buf.length) {
+            flushLocked();
+        }
+    }
+
+    /** Writes what is buffered. */
+    public synchronized void flush() {
+        flushLocked();
+    }
+
+    private void flushLocked() {
+        if (used == 0) {
+            return;
+        }
+        try {
+            out.write(buf, 0, used);
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("serial output failed", e);
+        } finally {
+            used = 0;
+        }
+    }
+
+    @Override
+    public void start(Sink sink) {
+        Thread flusher = Thread.ofPlatform().daemon().name("chr-flush").start(() -> {
+            while (!closed) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                flush();
+            }
+        });
+        if (in == null) {
+            return;
+        }
+        reader = Thread.ofPlatform().daemon().name("chr-input").start(() -> {
+            byte[] data = new byte[1024];
+            try {
+                int n;
+                while (!closed && (n = in.read(data)) > 0) {
+                    sink.receive(data, n);
+                }
+            } catch (IOException e) {
+                // stdin closed: no more input, as with a closed terminal
+            }
+        });
+        assert flusher.isDaemon();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        flush();
+    }
+}

@@ -1,0 +1,236 @@
+package org.jvisor.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import org.jvisor.machine.MachineConfig;
+
+/**
+ * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
+ * (and scripts, and benchmarks that swap the binary) carry over.
+ */
+public final class CommandLine {
+    static final long DEFAULT_MEMORY = 128L << 20;
+    private static final Set<String> TRACE_EVENTS = Set.of("exits");
+    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp");
+
+    /** What main should do. */
+    public sealed interface Action {
+        record Run(MachineConfig config) implements Action {
+        }
+
+        record Help() implements Action {
+        }
+
+        record Version() implements Action {
+        }
+    }
+
+    private CommandLine() {
+    }
+
+    public static Action parse(String[] args) throws UsageException {
+        MachineConfig.Accel accel = MachineConfig.Accel.AUTO;
+        boolean accelGiven = false;
+        long memory = DEFAULT_MEMORY;
+        int cpus = 1;
+        Path kernel = null;
+        MachineConfig.SerialConfig serial = null;
+        boolean noReboot = false;
+        List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
+        Set<String> traces = new LinkedHashSet<>();
+        Set<String> debug = new LinkedHashSet<>();
+
+        for (int i = 0; i < args.length; i++) {
+            String raw = args[i];
+            if (raw.equals("--help") || raw.equals("-help") || raw.equals("-h")) {
+                return new Action.Help();
+            }
+            if (raw.equals("--version") || raw.equals("-version")) {
+                return new Action.Version();
+            }
+            if (!raw.startsWith("-") || raw.equals("-")) {
+                throw new UsageException("unexpected argument '" + raw + "' (options start with '-'; see --help)");
+            }
+            // QEMU accepts --option as -option.
+            String opt = raw.startsWith("--") ? raw.substring(1) : raw;
+            switch (opt) {
+                case "-enable-kvm" -> {
+                    accel = MachineConfig.Accel.KVM;
+                    accelGiven = true;
+                }
+                case "-nographic", "-display" -> {
+                    if (opt.equals("-display")) {
+                        String v = value(args, ++i, opt, "a display type (only 'none' is supported)");
+                        if (!v.equals("none")) {
+                            throw new UsageException("-display: '" + v + "' is not supported; jvisor has no graphics (use -display none)");
+                        }
+                    } else if (serial == null) {
+                        serial = new MachineConfig.SerialConfig.Stdio();
+                    }
+                }
+                case "-no-reboot" -> noReboot = true;
+                case "-accel" -> {
+                    OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
+                    o.allowOnly(Set.of("thread"), "");
+                    accel = switch (o.implied() == null ? "" : o.implied()) {
+                        case "kvm" -> MachineConfig.Accel.KVM;
+                        case "tcg" -> MachineConfig.Accel.TCG;
+                        case "auto" -> MachineConfig.Accel.AUTO;
+                        default -> throw new UsageException("-accel: '" + o.implied() + "' is not an accelerator (expected kvm, tcg or auto)");
+                    };
+                    if (accelGiven) {
+                        throw new UsageException("-accel: more than one accelerator given");
+                    }
+                    accelGiven = true;
+                }
+                case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
+                case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
+                case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
+                case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
+                case "-device" -> {
+                    OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
+                    debugExits.add(parseDevice(o));
+                }
+                case "-trace" -> {
+                    String v = value(args, ++i, opt, "a trace event");
+                    String ev = v.startsWith("events=") ? v.substring(7) : v.startsWith("enable=") ? v.substring(7) : v;
+                    if (!TRACE_EVENTS.contains(ev)) {
+                        throw new UsageException("-trace: unknown trace event '" + ev + "' (known: " + String.join(", ", TRACE_EVENTS) + ")");
+                    }
+                    traces.add(ev);
+                }
+                case "-d" -> {
+                    for (String item : value(args, ++i, opt, "log items").split(",")) {
+                        if (!DEBUG_ITEMS.contains(item)) {
+                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp)");
+                        }
+                        debug.add(item);
+                    }
+                }
+                default -> throw new UsageException("unknown option '" + raw + "' (see --help)");
+            }
+        }
+        if (kernel == null) {
+            throw new UsageException("-kernel is required: jvisor boots a kernel directly (there is no firmware)");
+        }
+        if (serial == null) {
+            serial = new MachineConfig.SerialConfig.Stdio();
+        }
+        return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, serial, noReboot,
+            List.copyOf(debugExits), Set.copyOf(traces), Set.copyOf(debug)));
+    }
+
+    private static String value(String[] args, int i, String opt, String expected) throws UsageException {
+        if (i >= args.length) {
+            throw new UsageException(opt + " needs an argument: " + expected);
+        }
+        return args[i];
+    }
+
+    /** QEMU's -m: a number of MiB, or a number with a K/M/G/T suffix; "size=" prefix allowed. */
+    static long parseMemory(String text) throws UsageException {
+        String t = text.startsWith("size=") ? text.substring(5) : text;
+        String bad = "-m: '" + text + "' is not a memory size (expected a number with an optional K, M, G or T suffix, e.g. 512M)";
+        if (t.isEmpty()) {
+            throw new UsageException(bad);
+        }
+        char last = Character.toUpperCase(t.charAt(t.length() - 1));
+        long unit = switch (last) {
+            case 'K' -> 1L << 10;
+            case 'M' -> 1L << 20;
+            case 'G' -> 1L << 30;
+            case 'T' -> 1L << 40;
+            default -> 0;
+        };
+        String digits = unit == 0 ? t : t.substring(0, t.length() - 1);
+        if (unit == 0) {
+            unit = 1L << 20;
+        }
+        if (digits.equalsIgnoreCase("i") || digits.isEmpty()) {
+            throw new UsageException(bad);
+        }
+        double n;
+        try {
+            n = Double.parseDouble(digits);
+        } catch (NumberFormatException e) {
+            throw new UsageException(bad);
+        }
+        if (!(n > 0) || n * unit > (1L << 46) || digits.contains("e") || digits.contains("E")) {
+            throw new UsageException(bad);
+        }
+        long bytes = (long) (n * unit);
+        return bytes & ~0xFFFL;
+    }
+
+    private static int parseSmp(String text) throws UsageException {
+        OptionList o = OptionList.parse("-smp", text, true);
+        o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "cores", "threads"), "");
+        String n = o.implied() != null ? o.implied() : o.get("cpus");
+        if (n == null) {
+            throw new UsageException("-smp: no vCPU count given (expected e.g. -smp 2)");
+        }
+        try {
+            int c = Integer.parseInt(n);
+            if (c < 1 || c > 255) {
+                throw new UsageException("-smp: " + c + " vCPUs is out of range (1-255)");
+            }
+            return c;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-smp: '" + n + "' is not a vCPU count");
+        }
+    }
+
+    private static MachineConfig.SerialConfig parseSerial(String text) throws UsageException {
+        if (text.equals("stdio") || text.equals("mon:stdio")) {
+            return new MachineConfig.SerialConfig.Stdio();
+        }
+        if (text.equals("none") || text.equals("null")) {
+            return new MachineConfig.SerialConfig.None();
+        }
+        if (text.startsWith("file:") && text.length() > 5) {
+            return new MachineConfig.SerialConfig.File(Path.of(text.substring(5)));
+        }
+        throw new UsageException("-serial: '" + text + "' is not a character device (expected stdio, file:PATH or none)");
+    }
+
+    private static MachineConfig.DebugExitConfig parseDevice(OptionList o) throws UsageException {
+        String driver = o.implied();
+        if (driver == null && o.get("driver") != null) {
+            driver = o.get("driver");
+        }
+        if (driver == null) {
+            throw new UsageException("-device: no device type given");
+        }
+        if (!driver.equals("isa-debug-exit")) {
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit)");
+        }
+        o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
+        int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);
+        int iosize = (int) parseNumber(o, "iosize", 0x02, 0x10000);
+        if (iosize < 1 || iobase + iosize > 0x10000) {
+            throw new UsageException(String.format("-device isa-debug-exit: ports [%#x, +%#x) lie outside the 64 KiB port space", iobase, iosize));
+        }
+        return new MachineConfig.DebugExitConfig(iobase, iosize);
+    }
+
+    private static long parseNumber(OptionList o, String key, long dflt, long max) throws UsageException {
+        String v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = v.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
+            if (n < 0 || n > max) {
+                throw new UsageException("-device " + o.implied() + ": " + key + "=" + v + " is out of range (0-" + max + ")");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-device " + o.implied() + ": " + key + "='" + v + "' is not a number");
+        }
+    }
+}

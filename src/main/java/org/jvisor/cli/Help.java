@@ -1,0 +1,36 @@
+package org.jvisor.cli;
+
+/** The --help text. */
+final class Help {
+    private Help() {
+    }
+
+    static final String TEXT = """
+        usage: jvisor [options] -kernel FILE
+
+        jvisor is a virtual machine monitor for x86-64 guests, written in Java.
+        Options follow QEMU's spelling.
+
+        Machine:
+          -accel kvm|tcg|auto   CPU engine: kvm (hardware, /dev/kvm), tcg (software) or
+                                auto (default: kvm on bare metal, tcg otherwise)
+          -enable-kvm           same as -accel kvm
+          -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
+          -smp N                number of vCPUs (default 1)
+          -kernel FILE          the guest to boot: an ELF64 test guest
+          -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
+
+        Devices and I/O:
+          -serial stdio|file:PATH|none   where COM1 goes (default stdio)
+          -nographic            no display; serial on stdio
+          -display none         no display
+          -device isa-debug-exit[,iobase=0xf4][,iosize=0x04]
+                                a guest write of V to the port ends jvisor with status (V<<1)|1
+
+        Diagnostics:
+          -trace exits          at the end, print VM exit counts and handling times per
+                                exit reason and per device
+          -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
+          --help, --version
+        """;
+}

@@ -1,0 +1,51 @@
+package org.jvisor.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * QEMU's "key=value,key=value" option syntax. The first element may be a bare value (the
+ * "implied" key, such as the driver name of -device or the accelerator of -accel).
+ */
+record OptionList(String option, String implied, Map<String, String> values) {
+
+    static OptionList parse(String option, String text, boolean firstIsImplied) throws UsageException {
+        Map<String, String> values = new LinkedHashMap<>();
+        String implied = null;
+        String[] parts = text.split(",", -1);
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i];
+            int eq = p.indexOf('=');
+            if (i == 0 && firstIsImplied && eq < 0) {
+                if (p.isEmpty()) {
+                    throw new UsageException(option + ": empty value");
+                }
+                implied = p;
+                continue;
+            }
+            if (eq <= 0) {
+                throw new UsageException(option + ": '" + p + "' is not of the form key=value");
+            }
+            String key = p.substring(0, eq);
+            if (values.put(key, p.substring(eq + 1)) != null) {
+                throw new UsageException(option + ": '" + key + "' given twice");
+            }
+        }
+        return new OptionList(option, implied, values);
+    }
+
+    /** Fails on any key not in {@code allowed}, naming it and the ones that are. */
+    void allowOnly(Set<String> allowed, String what) throws UsageException {
+        for (String k : values.keySet()) {
+            if (!allowed.contains(k)) {
+                throw new UsageException(option + " " + what + ": unknown property '" + k + "' (known: "
+                    + String.join(", ", allowed.stream().sorted().toList()) + ")");
+            }
+        }
+    }
+
+    String get(String key) {
+        return values.get(key);
+    }
+}

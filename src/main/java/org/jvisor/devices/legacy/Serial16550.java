@@ -1,0 +1,263 @@
+package org.jvisor.devices.legacy;
+
+import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.memory.BusDevice;
+import org.jvisor.memory.IrqLine;
+
+/**
+ * A 16550A UART (PC16550D data sheet): eight registers, divisor latch, FIFOs, loopback and the four
+ * interrupt sources with their priorities. Transmission is instant, so THR/TSR are always empty
+ * and a polling guest never waits. Host input is queued beyond the 16-byte FIFO (the backend
+ * cannot be paused), so pasted text is never lost; the guest sees at most 16 bytes at a time.
+ */
+public final class Serial16550 implements BusDevice, CharBackend.Sink {
+    // Register offsets
+    private static final int RBR_THR_DLL = 0;
+    private static final int IER_DLM = 1;
+    private static final int IIR_FCR = 2;
+    private static final int LCR = 3;
+    private static final int MCR = 4;
+    private static final int LSR = 5;
+    private static final int MSR = 6;
+    private static final int SCR = 7;
+
+    // IER bits
+    private static final int IER_ERBFI = 0x01;
+    private static final int IER_ETBEI = 0x02;
+    private static final int IER_ELSI = 0x04;
+    private static final int IER_EDSSI = 0x08;
+
+    // IIR values (interrupt identification, highest priority first)
+    private static final int IIR_NONE = 0x01;
+    private static final int IIR_RLS = 0x06;
+    private static final int IIR_RDA = 0x04;
+    private static final int IIR_THRE = 0x02;
+    private static final int IIR_MS = 0x00;
+    private static final int IIR_FIFO_ENABLED = 0xC0;
+
+    // LSR bits
+    private static final int LSR_DR = 0x01;
+    private static final int LSR_OE = 0x02;
+    private static final int LSR_THRE = 0x20;
+    private static final int LSR_TEMT = 0x40;
+
+    // MCR bits
+    private static final int MCR_DTR = 0x01;
+    private static final int MCR_RTS = 0x02;
+    private static final int MCR_OUT1 = 0x04;
+    private static final int MCR_OUT2 = 0x08;
+    private static final int MCR_LOOP = 0x10;
+
+    private static final int LCR_DLAB = 0x80;
+    private static final int FCR_ENABLE = 0x01;
+    private static final int FCR_CLEAR_RX = 0x02;
+    private static final int HW_FIFO = 16;
+    private static final int QUEUE = 1 << 16;
+
+    private final CharBackend backend;
+    private final IrqLine irq;
+
+    private int ier;
+    private int lcr = 0x03;
+    private int mcr = MCR_OUT2;
+    private int msrDelta;
+    private int scr;
+    private int fcr;
+    private int divisor = 12;
+    private boolean thrInterruptPending;
+    private boolean overrun;
+    /** Input: a ring of host bytes; the first {@link #HW_FIFO} are "in the FIFO". */
+    private final byte[] rx = new byte[QUEUE];
+    private int rxHead;
+    private int rxCount;
+    private boolean irqLevel;
+
+    public Serial16550(CharBackend backend, IrqLine irq) {
+        this.backend = backend;
+        this.irq = irq;
+    }
+
+    /** Starts accepting host input. */
+    public void start() {
+        backend.start(this);
+    }
+
+    @Override
+    public synchronized long read(long offset, int size) {
+        int v = switch ((int) offset) {
+            case RBR_THR_DLL -> (lcr & LCR_DLAB) != 0 ? divisor & 0xFF : readRbr();
+            case IER_DLM -> (lcr & LCR_DLAB) != 0 ? (divisor >> 8) & 0xFF : ier;
+            case IIR_FCR -> readIir();
+            case LCR -> lcr;
+            case MCR -> mcr;
+            case LSR -> readLsr();
+            case MSR -> readMsr();
+            case SCR -> scr;
+            default -> 0xFF;
+        };
+        updateIrq();
+        return v;
+    }
+
+    @Override
+    public synchronized void write(long offset, int size, long value) {
+        int v = (int) value & 0xFF;
+        switch ((int) offset) {
+            case RBR_THR_DLL -> {
+                if ((lcr & LCR_DLAB) != 0) {
+                    divisor = (divisor & 0xFF00) | v;
+                } else {
+                    transmit(v);
+                }
+            }
+            case IER_DLM -> {
+                if ((lcr & LCR_DLAB) != 0) {
+                    divisor = (divisor & 0xFF) | (v << 8);
+                } else {
+                    boolean thrEnabledNow = (v & IER_ETBEI) != 0 && (ier & IER_ETBEI) == 0;
+                    ier = v & 0x0F;
+                    // Enabling ETBEI with THR empty raises THRE at once (data sheet, IIR).
+                    if (thrEnabledNow) {
+                        thrInterruptPending = true;
+                    }
+                }
+            }
+            case IIR_FCR -> {
+                fcr = v & 0xC9;
+                if ((v & FCR_CLEAR_RX) != 0 || (v & FCR_ENABLE) == 0) {
+                    rxHead = 0;
+                    rxCount = 0;
+                }
+            }
+            case LCR -> lcr = v;
+            case MCR -> {
+                int changed = (mcr ^ v) & 0x0F;
+                mcr = v & 0x1F;
+                if ((mcr & MCR_LOOP) != 0 && changed != 0) {
+                    msrDelta |= loopbackDelta(changed);
+                }
+            }
+            case SCR -> scr = v;
+            default -> {
+                // LSR and MSR are read-only
+            }
+        }
+        updateIrq();
+    }
+
+    private void transmit(int v) {
+        if ((mcr & MCR_LOOP) != 0) {
+            enqueue((byte) v);
+        } else {
+            backend.write(v);
+        }
+        thrInterruptPending = (ier & IER_ETBEI) != 0;
+    }
+
+    private int readRbr() {
+        if (rxCount == 0) {
+            return 0;
+        }
+        int v = rx[rxHead] & 0xFF;
+        rxHead = (rxHead + 1) & (QUEUE - 1);
+        rxCount--;
+        return v;
+    }
+
+    private int readIir() {
+        int id = pendingInterrupt();
+        if (id == IIR_THRE) {
+            // Reading IIR with THRE as the source clears it.
+            thrInterruptPending = false;
+        }
+        return id | ((fcr & FCR_ENABLE) != 0 ? IIR_FIFO_ENABLED : 0);
+    }
+
+    private int readLsr() {
+        int v = LSR_THRE | LSR_TEMT;
+        if (rxCount > 0) {
+            v |= LSR_DR;
+        }
+        if (overrun) {
+            v |= LSR_OE;
+            overrun = false;
+        }
+        return v;
+    }
+
+    private int readMsr() {
+        int status;
+        if ((mcr & MCR_LOOP) != 0) {
+            // Loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD.
+            status = ((mcr & MCR_DTR) != 0 ? 0x20 : 0) | ((mcr & MCR_RTS) != 0 ? 0x10 : 0)
+                | ((mcr & MCR_OUT1) != 0 ? 0x40 : 0) | ((mcr & MCR_OUT2) != 0 ? 0x80 : 0);
+        } else {
+            // A connected host: carrier, data set ready, clear to send.
+            status = 0x80 | 0x20 | 0x10;
+        }
+        int v = status | msrDelta;
+        msrDelta = 0;
+        return v;
+    }
+
+    private static int loopbackDelta(int changedMcr) {
+        return ((changedMcr & MCR_RTS) != 0 ? 0x01 : 0) | ((changedMcr & MCR_DTR) != 0 ? 0x02 : 0)
+            | ((changedMcr & MCR_OUT1) != 0 ? 0x04 : 0) | ((changedMcr & MCR_OUT2) != 0 ? 0x08 : 0);
+    }
+
+    private int pendingInterrupt() {
+        if ((ier & IER_ELSI) != 0 && overrun) {
+            return IIR_RLS;
+        }
+        if ((ier & IER_ERBFI) != 0 && rxCount > 0) {
+            return IIR_RDA;
+        }
+        if ((ier & IER_ETBEI) != 0 && thrInterruptPending) {
+            return IIR_THRE;
+        }
+        if ((ier & IER_EDSSI) != 0 && msrDelta != 0) {
+            return IIR_MS;
+        }
+        return IIR_NONE;
+    }
+
+    private void updateIrq() {
+        // On the PC the UART's interrupt output reaches the PIC only through OUT2.
+        boolean level = pendingInterrupt() != IIR_NONE && (mcr & MCR_OUT2) != 0;
+        if (level != irqLevel) {
+            irqLevel = level;
+            irq.set(level);
+        }
+    }
+
+    private void enqueue(byte b) {
+        if (rxCount == QUEUE) {
+            overrun = true;
+            return;
+        }
+        rx[(rxHead + rxCount) & (QUEUE - 1)] = b;
+        rxCount++;
+    }
+
+    /** Host input from the backend's thread. */
+    @Override
+    public synchronized void receive(byte[] data, int length) {
+        if ((mcr & MCR_LOOP) != 0) {
+            return; // in loopback the receiver is disconnected from the outside
+        }
+        for (int i = 0; i < length; i++) {
+            enqueue(data[i]);
+        }
+        updateIrq();
+    }
+
+    /** How many input bytes the guest has not read yet (for tests and flow control). */
+    public synchronized int pendingInput() {
+        return rxCount;
+    }
+
+    /** Divisor latch value (baud = 115200 / divisor). */
+    public synchronized int divisor() {
+        return divisor;
+    }
+}

@@ -1,0 +1,63 @@
+package org.jvisor.kvm;
+
+import java.lang.foreign.MemoryLayout;
+
+/**
+ * KVM ioctl request numbers, encoded as the kernel's _IO/_IOR/_IOW/_IOWR macros do
+ * (include/uapi/asm-generic/ioctl.h) from the struct layouts in {@link KvmStructs}, so a layout
+ * and the request that carries it cannot disagree.
+ */
+public enum KvmIoctl {
+    GET_API_VERSION(Dir.NONE, 0x00, 0),
+    CREATE_VM(Dir.NONE, 0x01, 0),
+    CHECK_EXTENSION(Dir.NONE, 0x03, 0),
+    GET_VCPU_MMAP_SIZE(Dir.NONE, 0x04, 0),
+    GET_SUPPORTED_CPUID(Dir.READ_WRITE, 0x05, KvmStructs.KVM_CPUID2),
+    CREATE_VCPU(Dir.NONE, 0x41, 0),
+    SET_USER_MEMORY_REGION(Dir.WRITE, 0x46, KvmStructs.KVM_USERSPACE_MEMORY_REGION),
+    SET_TSS_ADDR(Dir.NONE, 0x47, 0),
+    SET_IDENTITY_MAP_ADDR(Dir.WRITE, 0x48, 8),
+    CREATE_IRQCHIP(Dir.NONE, 0x60, 0),
+    IRQ_LINE(Dir.WRITE, 0x61, KvmStructs.KVM_IRQ_LEVEL),
+    IRQFD(Dir.WRITE, 0x76, KvmStructs.KVM_IRQFD),
+    CREATE_PIT2(Dir.WRITE, 0x77, KvmStructs.KVM_PIT_CONFIG),
+    IOEVENTFD(Dir.WRITE, 0x79, KvmStructs.KVM_IOEVENTFD),
+    RUN(Dir.NONE, 0x80, 0),
+    GET_REGS(Dir.READ, 0x81, KvmStructs.KVM_REGS),
+    SET_REGS(Dir.WRITE, 0x82, KvmStructs.KVM_REGS),
+    GET_SREGS(Dir.READ, 0x83, KvmStructs.KVM_SREGS),
+    SET_SREGS(Dir.WRITE, 0x84, KvmStructs.KVM_SREGS),
+    GET_MSRS(Dir.READ_WRITE, 0x88, KvmStructs.KVM_MSRS),
+    SET_MSRS(Dir.WRITE, 0x89, KvmStructs.KVM_MSRS),
+    SET_SIGNAL_MASK(Dir.WRITE, 0x8b, KvmStructs.KVM_SIGNAL_MASK),
+    GET_FPU(Dir.READ, 0x8c, KvmStructs.KVM_FPU),
+    SET_FPU(Dir.WRITE, 0x8d, KvmStructs.KVM_FPU),
+    SET_CPUID2(Dir.WRITE, 0x90, KvmStructs.KVM_CPUID2),
+    SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI);
+
+    private enum Dir {
+        NONE(0), WRITE(1), READ(2), READ_WRITE(3);
+        final int bits;
+
+        Dir(int bits) {
+            this.bits = bits;
+        }
+    }
+
+    private static final int KVMIO = 0xAE;
+
+    private final long request;
+
+    KvmIoctl(Dir dir, int nr, MemoryLayout arg) {
+        this(dir, nr, arg.byteSize());
+    }
+
+    KvmIoctl(Dir dir, int nr, long argSize) {
+        this.request = ((long) dir.bits << 30) | (argSize << 16) | ((long) KVMIO << 8) | nr;
+    }
+
+    /** The request number as the kernel expects it in ioctl's second argument. */
+    public long request() {
+        return request;
+    }
+}

@@ -1,0 +1,121 @@
+package org.jvisor.kvm;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+
+import static java.lang.foreign.MemoryLayout.paddingLayout;
+import static java.lang.foreign.MemoryLayout.sequenceLayout;
+import static java.lang.foreign.MemoryLayout.structLayout;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * The KVM structures we pass through ioctls, declared once, as in linux/kvm.h and
+ * arch/x86/include/uapi/asm/kvm.h. A test compiles a C program against the kernel headers and
+ * checks every size and offset here.
+ */
+public final class KvmStructs {
+    private KvmStructs() {
+    }
+
+    public static final StructLayout KVM_REGS = structLayout(
+        JAVA_LONG.withName("rax"), JAVA_LONG.withName("rbx"), JAVA_LONG.withName("rcx"), JAVA_LONG.withName("rdx"),
+        JAVA_LONG.withName("rsi"), JAVA_LONG.withName("rdi"), JAVA_LONG.withName("rsp"), JAVA_LONG.withName("rbp"),
+        JAVA_LONG.withName("r8"), JAVA_LONG.withName("r9"), JAVA_LONG.withName("r10"), JAVA_LONG.withName("r11"),
+        JAVA_LONG.withName("r12"), JAVA_LONG.withName("r13"), JAVA_LONG.withName("r14"), JAVA_LONG.withName("r15"),
+        JAVA_LONG.withName("rip"), JAVA_LONG.withName("rflags")).withName("kvm_regs");
+
+    public static final StructLayout KVM_SEGMENT = structLayout(
+        JAVA_LONG.withName("base"), JAVA_INT.withName("limit"), JAVA_SHORT.withName("selector"),
+        JAVA_BYTE.withName("type"), JAVA_BYTE.withName("present"), JAVA_BYTE.withName("dpl"),
+        JAVA_BYTE.withName("db"), JAVA_BYTE.withName("s"), JAVA_BYTE.withName("l"), JAVA_BYTE.withName("g"),
+        JAVA_BYTE.withName("avl"), JAVA_BYTE.withName("unusable"), JAVA_BYTE.withName("padding")).withName("kvm_segment");
+
+    public static final StructLayout KVM_DTABLE = structLayout(
+        JAVA_LONG.withName("base"), JAVA_SHORT.withName("limit"), sequenceLayout(3, JAVA_SHORT).withName("padding"))
+        .withName("kvm_dtable");
+
+    public static final StructLayout KVM_SREGS = structLayout(
+        KVM_SEGMENT.withName("cs"), KVM_SEGMENT.withName("ds"), KVM_SEGMENT.withName("es"), KVM_SEGMENT.withName("fs"),
+        KVM_SEGMENT.withName("gs"), KVM_SEGMENT.withName("ss"), KVM_SEGMENT.withName("tr"), KVM_SEGMENT.withName("ldt"),
+        KVM_DTABLE.withName("gdt"), KVM_DTABLE.withName("idt"),
+        JAVA_LONG.withName("cr0"), JAVA_LONG.withName("cr2"), JAVA_LONG.withName("cr3"), JAVA_LONG.withName("cr4"),
+        JAVA_LONG.withName("cr8"), JAVA_LONG.withName("efer"), JAVA_LONG.withName("apic_base"),
+        sequenceLayout(4, JAVA_LONG).withName("interrupt_bitmap")).withName("kvm_sregs");
+
+    public static final StructLayout KVM_FPU = structLayout(
+        sequenceLayout(8, sequenceLayout(16, JAVA_BYTE)).withName("fpr"),
+        JAVA_SHORT.withName("fcw"), JAVA_SHORT.withName("fsw"), JAVA_BYTE.withName("ftwx"), JAVA_BYTE.withName("pad1"),
+        JAVA_SHORT.withName("last_opcode"), JAVA_LONG.withName("last_ip"), JAVA_LONG.withName("last_dp"),
+        sequenceLayout(16, sequenceLayout(16, JAVA_BYTE)).withName("xmm"),
+        JAVA_INT.withName("mxcsr"), JAVA_INT.withName("pad2")).withName("kvm_fpu");
+
+    public static final StructLayout KVM_USERSPACE_MEMORY_REGION = structLayout(
+        JAVA_INT.withName("slot"), JAVA_INT.withName("flags"), JAVA_LONG.withName("guest_phys_addr"),
+        JAVA_LONG.withName("memory_size"), JAVA_LONG.withName("userspace_addr")).withName("kvm_userspace_memory_region");
+
+    public static final StructLayout KVM_CPUID_ENTRY2 = structLayout(
+        JAVA_INT.withName("function"), JAVA_INT.withName("index"), JAVA_INT.withName("flags"),
+        JAVA_INT.withName("eax"), JAVA_INT.withName("ebx"), JAVA_INT.withName("ecx"), JAVA_INT.withName("edx"),
+        sequenceLayout(3, JAVA_INT).withName("padding")).withName("kvm_cpuid_entry2");
+
+    /** The fixed header of kvm_cpuid2; entries follow. */
+    public static final StructLayout KVM_CPUID2 = structLayout(
+        JAVA_INT.withName("nent"), JAVA_INT.withName("padding")).withName("kvm_cpuid2");
+
+    public static final StructLayout KVM_MSR_ENTRY = structLayout(
+        JAVA_INT.withName("index"), JAVA_INT.withName("reserved"), JAVA_LONG.withName("data")).withName("kvm_msr_entry");
+
+    /** The fixed header of kvm_msrs; entries follow. */
+    public static final StructLayout KVM_MSRS = structLayout(
+        JAVA_INT.withName("nmsrs"), JAVA_INT.withName("pad")).withName("kvm_msrs");
+
+    public static final StructLayout KVM_IRQ_LEVEL = structLayout(
+        JAVA_INT.withName("irq"), JAVA_INT.withName("level")).withName("kvm_irq_level");
+
+    public static final StructLayout KVM_IRQFD = structLayout(
+        JAVA_INT.withName("fd"), JAVA_INT.withName("gsi"), JAVA_INT.withName("flags"), JAVA_INT.withName("resamplefd"),
+        sequenceLayout(16, JAVA_BYTE).withName("pad")).withName("kvm_irqfd");
+
+    public static final StructLayout KVM_IOEVENTFD = structLayout(
+        JAVA_LONG.withName("datamatch"), JAVA_LONG.withName("addr"), JAVA_INT.withName("len"), JAVA_INT.withName("fd"),
+        JAVA_INT.withName("flags"), sequenceLayout(36, JAVA_BYTE).withName("pad")).withName("kvm_ioeventfd");
+
+    public static final StructLayout KVM_PIT_CONFIG = structLayout(
+        JAVA_INT.withName("flags"), sequenceLayout(15, JAVA_INT).withName("pad")).withName("kvm_pit_config");
+
+    public static final StructLayout KVM_MSI = structLayout(
+        JAVA_INT.withName("address_lo"), JAVA_INT.withName("address_hi"), JAVA_INT.withName("data"),
+        JAVA_INT.withName("flags"), JAVA_INT.withName("devid"), sequenceLayout(12, JAVA_BYTE).withName("pad"))
+        .withName("kvm_msi");
+
+    /** The fixed part of kvm_signal_mask; the kernel sigset (8 bytes on x86-64) follows. */
+    public static final StructLayout KVM_SIGNAL_MASK = structLayout(JAVA_INT.withName("len")).withName("kvm_signal_mask");
+
+    /** kvm_run up to and including the exit union we read (the union is 256 bytes). */
+    public static final StructLayout KVM_RUN = structLayout(
+        JAVA_BYTE.withName("request_interrupt_window"), JAVA_BYTE.withName("immediate_exit"),
+        paddingLayout(6),
+        JAVA_INT.withName("exit_reason"), JAVA_BYTE.withName("ready_for_interrupt_injection"),
+        JAVA_BYTE.withName("if_flag"), JAVA_SHORT.withName("flags"),
+        JAVA_LONG.withName("cr8"), JAVA_LONG.withName("apic_base"),
+        sequenceLayout(256, JAVA_BYTE).withName("exit")).withName("kvm_run");
+
+    /** kvm_run.io (KVM_EXIT_IO), at the union's offset. */
+    public static final StructLayout KVM_RUN_IO = structLayout(
+        JAVA_BYTE.withName("direction"), JAVA_BYTE.withName("size"), JAVA_SHORT.withName("port"),
+        JAVA_INT.withName("count"), JAVA_LONG.withName("data_offset")).withName("io");
+
+    /** kvm_run.mmio (KVM_EXIT_MMIO). */
+    public static final StructLayout KVM_RUN_MMIO = structLayout(
+        JAVA_LONG.withName("phys_addr"), sequenceLayout(8, JAVA_BYTE).withName("data"),
+        JAVA_INT.withName("len"), JAVA_BYTE.withName("is_write"), paddingLayout(3)).withName("mmio");
+
+    public static long offset(StructLayout layout, String field) {
+        return layout.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    public static final long RUN_EXIT = offset(KVM_RUN, "exit");
+}

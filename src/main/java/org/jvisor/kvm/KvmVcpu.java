@@ -1,0 +1,393 @@
+package org.jvisor.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import org.jvisor.cpu.CpuidEntry;
+import org.jvisor.cpu.CpuidModel;
+import org.jvisor.cpu.ExitReason;
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.Vcpu;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.cpu.X86State;
+import org.jvisor.memory.AddressSpace;
+
+import static org.jvisor.kvm.KvmStructs.KVM_CPUID2;
+import static org.jvisor.kvm.KvmStructs.KVM_CPUID_ENTRY2;
+import static org.jvisor.kvm.KvmStructs.KVM_FPU;
+import static org.jvisor.kvm.KvmStructs.KVM_MSRS;
+import static org.jvisor.kvm.KvmStructs.KVM_MSR_ENTRY;
+import static org.jvisor.kvm.KvmStructs.KVM_REGS;
+import static org.jvisor.kvm.KvmStructs.KVM_SREGS;
+import static org.jvisor.kvm.KvmStructs.RUN_EXIT;
+
+/**
+ * One KVM vCPU and the loop that runs it. The owning thread calls {@link #run()}; port and MMIO
+ * exits go to the bus here and the guest re-enters at once. Nothing on that path allocates.
+ *
+ * <p>Kicking (see design.md, Facts): the vCPU thread blocks a real-time signal; KVM_SET_SIGNAL_MASK
+ * gives KVM_RUN a mask without it, so the signal is deliverable only inside KVM_RUN, where it makes
+ * KVM_RUN return EINTR without a handler ever running. {@code immediate_exit} covers a kick that
+ * lands between two KVM_RUNs. The pending signal is consumed with sigtimedwait.
+ */
+final class KvmVcpu implements Vcpu {
+    private static final long EXIT_REASON = 8;
+    private static final long IMMEDIATE_EXIT = 1;
+
+    private final int index;
+    private final KvmFd fd;
+    private final MachineBus bus;
+    private final AddressSpace io;
+    private final AddressSpace mmio;
+    private final ExitStats stats;
+    private final boolean timed;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment run;
+    private final long runSize;
+    private final MemorySegment regs = arena.allocate(KVM_REGS);
+    private final MemorySegment sregs = arena.allocate(KVM_SREGS);
+    private final MemorySegment fpu = arena.allocate(KVM_FPU);
+    private final MemorySegment msrs;
+    private final int kickSignal;
+    private final MemorySegment kickSet = arena.allocate(Libc.SIGSET_BYTES, 8);
+    private final MemorySegment zeroTimeout = arena.allocate(16, 8);
+    private final MemorySegment sigErrno = Libc.newErrnoSegment(arena);
+
+    private volatile boolean kickRequested;
+    private volatile long pthread;
+    private boolean threadReady;
+    private boolean closed;
+
+    KvmVcpu(int index, KvmFd fd, int runSize, MachineBus bus, ExitStats stats, CpuidModel cpuid) {
+        this.index = index;
+        this.fd = fd;
+        this.bus = bus;
+        this.io = bus.io();
+        this.mmio = bus.mmio();
+        this.stats = stats;
+        this.timed = stats.timed();
+        this.runSize = runSize;
+        this.run = fd.mmap(runSize);
+        this.msrs = arena.allocate(KVM_MSRS.byteSize() + KvmStateCodec.MSR_INDICES.length * KVM_MSR_ENTRY.byteSize(), 8);
+        this.kickSignal = Libc.sigrtmin() + 4;
+        setCpuid(cpuid);
+        sigset(kickSet, kickSignal);
+    }
+
+    private void setCpuid(CpuidModel model) {
+        var entries = model.entries();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(KVM_CPUID2.byteSize() + entries.size() * KVM_CPUID_ENTRY2.byteSize(), 8);
+            buf.set(ValueLayout.JAVA_INT, 0, entries.size());
+            int i = 0;
+            for (CpuidEntry e : entries) {
+                CpuidCodec.write(buf, KVM_CPUID2.byteSize() + i++ * KVM_CPUID_ENTRY2.byteSize(), e);
+            }
+            fd.ioctl(KvmIoctl.SET_CPUID2, buf);
+        }
+    }
+
+    @Override
+    public int index() {
+        return index;
+    }
+
+    /**
+     * On the owning thread, once: block the kick signal here and tell KVM to unblock it during
+     * KVM_RUN. Done lazily because the vCPU is created on another thread than the one that runs it.
+     */
+    private void prepareThread() {
+        try {
+            pthread = (long) Libc.PTHREAD_SELF.invokeExact();
+            int rc = (int) Libc.PTHREAD_SIGMASK.invokeExact(Libc.SIG_BLOCK, kickSet, MemorySegment.NULL);
+            if (rc != 0) {
+                throw new KvmException("pthread_sigmask", rc);
+            }
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment current = a.allocate(Libc.SIGSET_BYTES, 8);
+                rc = (int) Libc.PTHREAD_SIGMASK.invokeExact(Libc.SIG_BLOCK, MemorySegment.NULL, current);
+                if (rc != 0) {
+                    throw new KvmException("pthread_sigmask", rc);
+                }
+                rc = (int) Libc.SIGDELSET.invokeExact(current, kickSignal);
+                // The kernel's sigset is 64 bits on x86-64: the first 8 bytes of glibc's sigset_t.
+                MemorySegment mask = a.allocate(4 + 8, 8);
+                mask.set(ValueLayout.JAVA_INT, 0, 8);
+                MemorySegment.copy(current, 0, mask, 4, 8);
+                fd.ioctl(KvmIoctl.SET_SIGNAL_MASK, mask);
+            }
+        } catch (KvmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        threadReady = true;
+    }
+
+    private static void sigset(MemorySegment set, int signal) {
+        try {
+            int rc = (int) Libc.SIGEMPTYSET.invokeExact(set);
+            rc |= (int) Libc.SIGADDSET.invokeExact(set, signal);
+            if (rc != 0) {
+                throw new KvmException("sigaddset failed for signal " + signal);
+            }
+        } catch (KvmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Consumes a pending kick signal, if any, so it cannot interrupt the next KVM_RUN. */
+    private void drainKickSignal() {
+        try {
+            while ((int) Libc.SIGTIMEDWAIT.invokeExact(sigErrno, kickSet, MemorySegment.NULL, zeroTimeout) > 0) {
+                // consumed one
+            }
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    @Override
+    public void kick() {
+        kickRequested = true;
+        if (closed) {
+            return;
+        }
+        run.set(ValueLayout.JAVA_BYTE, IMMEDIATE_EXIT, (byte) 1);
+        long t = pthread;
+        if (t != 0) {
+            try {
+                int rc = (int) Libc.PTHREAD_KILL.invokeExact(t, kickSignal);
+                if (rc != 0) {
+                    throw new KvmException("pthread_kill", rc);
+                }
+            } catch (KvmException e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    @Override
+    public VcpuExit run() {
+        if (!threadReady) {
+            prepareThread();
+        }
+        while (true) {
+            if (kickRequested) {
+                kickRequested = false;
+                run.set(ValueLayout.JAVA_BYTE, IMMEDIATE_EXIT, (byte) 0);
+                drainKickSignal();
+                return new VcpuExit.Kicked();
+            }
+            int rc = fd.ioctlRaw(KvmIoctl.RUN, 0);
+            long exitTime = timed ? System.nanoTime() : 0;
+            if (rc < 0) {
+                if (rc == -Libc.EINTR || rc == -Libc.EAGAIN) {
+                    stats.count(ExitReason.INTR);
+                    if (!kickRequested) {
+                        drainKickSignal();
+                    }
+                    continue;
+                }
+                return failure("KVM_RUN failed: " + Libc.strerror(-rc) + " (errno " + -rc + ")");
+            }
+            int code = run.get(ValueLayout.JAVA_INT, EXIT_REASON);
+            KvmExitReason reason = KvmExitReason.of(code);
+            if (reason == null) {
+                return failure("unknown KVM exit reason " + code);
+            }
+            switch (reason) {
+                case IO -> {
+                    ExitReason r = handleIo(exitTime);
+                    if (timed) {
+                        stats.record(r, System.nanoTime() - exitTime);
+                    } else {
+                        stats.count(r);
+                    }
+                }
+                case MMIO -> {
+                    ExitReason r = handleMmio(exitTime);
+                    if (timed) {
+                        stats.record(r, System.nanoTime() - exitTime);
+                    } else {
+                        stats.count(r);
+                    }
+                }
+                case INTR -> stats.count(ExitReason.INTR);
+                case IRQ_WINDOW_OPEN -> stats.count(ExitReason.IRQ_WINDOW);
+                case HLT -> {
+                    stats.count(ExitReason.HLT);
+                    return new VcpuExit.Halted();
+                }
+                case SHUTDOWN -> {
+                    stats.count(ExitReason.SHUTDOWN);
+                    return new VcpuExit.TripleFault("KVM_EXIT_SHUTDOWN at RIP " + hexRip());
+                }
+                case SYSTEM_EVENT -> {
+                    stats.count(ExitReason.SYSTEM_EVENT);
+                    int type = run.get(ValueLayout.JAVA_INT, RUN_EXIT);
+                    return new VcpuExit.SystemEvent(switch (type) {
+                        case KvmExitReason.SYSTEM_EVENT_RESET -> VcpuExit.SystemEvent.Kind.RESET;
+                        case KvmExitReason.SYSTEM_EVENT_CRASH -> VcpuExit.SystemEvent.Kind.CRASH;
+                        default -> VcpuExit.SystemEvent.Kind.SHUTDOWN;
+                    });
+                }
+                case FAIL_ENTRY -> {
+                    long hw = run.get(ValueLayout.JAVA_LONG, RUN_EXIT);
+                    return failure(String.format(
+                        "KVM_EXIT_FAIL_ENTRY: the CPU refused to enter the guest (hardware_entry_failure_reason %#x)", hw));
+                }
+                case INTERNAL_ERROR -> {
+                    int sub = run.get(ValueLayout.JAVA_INT, RUN_EXIT);
+                    int ndata = run.get(ValueLayout.JAVA_INT, RUN_EXIT + 4);
+                    StringBuilder data = new StringBuilder();
+                    for (int i = 0; i < Math.min(ndata, 16); i++) {
+                        data.append(String.format(" %#x", run.get(ValueLayout.JAVA_LONG, RUN_EXIT + 8 + i * 8L)));
+                    }
+                    return failure("KVM_EXIT_INTERNAL_ERROR: " + KvmExitReason.internalSuberror(sub)
+                        + (ndata > 0 ? "; data:" + data : ""));
+                }
+                default -> {
+                    return failure("unhandled KVM exit " + reason + " (" + code + ")");
+                }
+            }
+        }
+    }
+
+    private ExitReason handleIo(long t0) {
+        int direction = run.get(ValueLayout.JAVA_BYTE, RUN_EXIT);
+        int size = run.get(ValueLayout.JAVA_BYTE, RUN_EXIT + 1);
+        int port = Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, RUN_EXIT + 2));
+        int count = run.get(ValueLayout.JAVA_INT, RUN_EXIT + 4);
+        long data = run.get(ValueLayout.JAVA_LONG, RUN_EXIT + 8);
+        AddressSpace.Region region = io.find(port);
+        boolean out = direction == KvmExitReason.IO_OUT;
+        for (int i = 0; i < count; i++) {
+            long at = data + (long) i * size;
+            if (out) {
+                long v = switch (size) {
+                    case 1 -> Byte.toUnsignedLong(run.get(ValueLayout.JAVA_BYTE, at));
+                    case 2 -> Short.toUnsignedLong(run.get(ValueLayout.JAVA_SHORT_UNALIGNED, at));
+                    default -> Integer.toUnsignedLong(run.get(ValueLayout.JAVA_INT_UNALIGNED, at));
+                };
+                io.write(port, size, v);
+            } else {
+                long v = io.read(port, size);
+                switch (size) {
+                    case 1 -> run.set(ValueLayout.JAVA_BYTE, at, (byte) v);
+                    case 2 -> run.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) v);
+                    default -> run.set(ValueLayout.JAVA_INT_UNALIGNED, at, (int) v);
+                }
+            }
+        }
+        if (timed && region != null) {
+            region.addNanos(System.nanoTime() - t0);
+        }
+        return out ? ExitReason.IO_OUT : ExitReason.IO_IN;
+    }
+
+    private ExitReason handleMmio(long t0) {
+        long addr = run.get(ValueLayout.JAVA_LONG, RUN_EXIT);
+        int len = run.get(ValueLayout.JAVA_INT, RUN_EXIT + 16);
+        boolean write = run.get(ValueLayout.JAVA_BYTE, RUN_EXIT + 20) != 0;
+        long dataAt = RUN_EXIT + 8;
+        AddressSpace.Region region = mmio.find(addr);
+        if (write) {
+            long v = run.get(ValueLayout.JAVA_LONG_UNALIGNED, dataAt);
+            if (len < 8) {
+                v &= (1L << (len * 8)) - 1;
+            }
+            mmio.write(addr, len, v);
+        } else {
+            long v = mmio.read(addr, len);
+            for (int i = 0; i < len; i++) {
+                run.set(ValueLayout.JAVA_BYTE, dataAt + i, (byte) (v >>> (8 * i)));
+            }
+        }
+        if (timed && region != null) {
+            region.addNanos(System.nanoTime() - t0);
+        }
+        return write ? ExitReason.MMIO_WRITE : ExitReason.MMIO_READ;
+    }
+
+    private String hexRip() {
+        fd.ioctlRaw(KvmIoctl.GET_REGS, regs);
+        return String.format("%#x", regs.get(ValueLayout.JAVA_LONG, 16 * 8L));
+    }
+
+    private VcpuExit failure(String description) {
+        X86State st = new X86State();
+        try {
+            saveState(st);
+        } catch (RuntimeException e) {
+            description += " (registers unavailable: " + e.getMessage() + ")";
+        }
+        return new VcpuExit.Failed(description, st);
+    }
+
+    @Override
+    public void saveState(X86State into) {
+        fd.ioctl(KvmIoctl.GET_REGS, regs);
+        KvmStateCodec.readRegs(regs, into);
+        fd.ioctl(KvmIoctl.GET_SREGS, sregs);
+        KvmStateCodec.readSregs(sregs, into);
+        fd.ioctl(KvmIoctl.GET_FPU, fpu);
+        KvmStateCodec.readFpu(fpu, into);
+        prepareMsrList(null);
+        int n = fd.ioctl(KvmIoctl.GET_MSRS, msrs);
+        long[] values = new long[KvmStateCodec.MSR_INDICES.length];
+        for (int i = 0; i < n; i++) {
+            values[i] = msrs.get(ValueLayout.JAVA_LONG, KVM_MSRS.byteSize() + i * KVM_MSR_ENTRY.byteSize() + 8);
+        }
+        KvmStateCodec.applyMsrValues(values, into);
+    }
+
+    @Override
+    public void loadState(X86State from) {
+        KvmStateCodec.writeSregs(from, sregs);
+        fd.ioctl(KvmIoctl.SET_SREGS, sregs);
+        KvmStateCodec.writeRegs(from, regs);
+        fd.ioctl(KvmIoctl.SET_REGS, regs);
+        KvmStateCodec.writeFpu(from, fpu);
+        fd.ioctl(KvmIoctl.SET_FPU, fpu);
+        prepareMsrList(KvmStateCodec.msrValues(from));
+        int n = fd.ioctl(KvmIoctl.SET_MSRS, msrs);
+        if (n != KvmStateCodec.MSR_INDICES.length) {
+            throw new KvmException(String.format("KVM_SET_MSRS accepted %d of %d MSRs; MSR %#x was refused",
+                n, KvmStateCodec.MSR_INDICES.length, KvmStateCodec.MSR_INDICES[n]));
+        }
+    }
+
+    private void prepareMsrList(long[] values) {
+        int[] idx = KvmStateCodec.MSR_INDICES;
+        msrs.fill((byte) 0);
+        msrs.set(ValueLayout.JAVA_INT, 0, idx.length);
+        for (int i = 0; i < idx.length; i++) {
+            long at = KVM_MSRS.byteSize() + i * KVM_MSR_ENTRY.byteSize();
+            msrs.set(ValueLayout.JAVA_INT, at, idx[i]);
+            msrs.set(ValueLayout.JAVA_LONG, at + 8, values == null ? 0 : values[i]);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            int rc = (int) Libc.MUNMAP.invokeExact(run, runSize);
+            assert rc == 0;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        fd.close();
+        arena.close();
+    }
+}

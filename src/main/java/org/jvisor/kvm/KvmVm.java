@@ -1,0 +1,222 @@
+package org.jvisor.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.jvisor.cpu.Accelerator;
+import org.jvisor.cpu.CpuidEntry;
+import org.jvisor.cpu.CpuidModel;
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.Vcpu;
+import org.jvisor.memory.GuestMemory;
+import org.jvisor.memory.IrqLine;
+
+import static org.jvisor.kvm.KvmStructs.KVM_IOEVENTFD;
+import static org.jvisor.kvm.KvmStructs.KVM_IRQFD;
+import static org.jvisor.kvm.KvmStructs.KVM_IRQ_LEVEL;
+import static org.jvisor.kvm.KvmStructs.KVM_MSI;
+import static org.jvisor.kvm.KvmStructs.KVM_PIT_CONFIG;
+import static org.jvisor.kvm.KvmStructs.KVM_USERSPACE_MEMORY_REGION;
+import static org.jvisor.kvm.KvmStructs.offset;
+
+/**
+ * A KVM virtual machine: guest RAM registered as memory slots, the in-kernel irqchip (PIC, IOAPIC,
+ * LAPICs) and PIT, and the vCPUs. Port and MMIO exits are dispatched by each {@link KvmVcpu}.
+ */
+public final class KvmVm implements Accelerator {
+    /** Three pages for the VMX real-mode TSS, just below the BIOS area, as QEMU places it. */
+    static final long TSS_ADDR = 0xFFFB_D000L;
+    /** One page for the EPT identity map used while the guest runs without paging. */
+    static final long IDENTITY_MAP_ADDR = 0xFFFB_C000L;
+    /** KVM_PIT_SPEAKER_DUMMY: port 0x61 is emulated in the kernel as well. */
+    private static final int PIT_SPEAKER_DUMMY = 1;
+
+    private final Arena arena = Arena.ofShared();
+    private final KvmSystem system;
+    private final KvmFd vm;
+    private final MachineBus bus;
+    private final int runSize;
+    private final CpuidModel cpuid;
+    private final List<KvmVcpu> vcpus = new ArrayList<>();
+
+    private KvmVm(KvmSystem system, KvmFd vm, MachineBus bus) {
+        this.system = system;
+        this.vm = vm;
+        this.bus = bus;
+        this.runSize = system.vcpuMmapSize();
+        this.cpuid = buildCpuid(system.supportedCpuid());
+    }
+
+    /** Creates a VM for this machine; throws {@link KvmUnavailableException} if KVM cannot be used. */
+    public static KvmVm create(MachineBus bus, int vcpuCount) {
+        KvmSystem system = KvmSystem.open();
+        try {
+            int max = system.maxVcpus();
+            if (vcpuCount > max) {
+                throw new KvmUnavailableException("-smp " + vcpuCount + " is more than KVM allows here (" + max + ")");
+            }
+            int fd = system.createVm();
+            KvmVm vm = new KvmVm(system, new KvmFd(fd, "VM", Arena.global()), bus);
+            vm.setupPlatform();
+            vm.registerRam(bus.ram());
+            return vm;
+        } catch (RuntimeException e) {
+            system.close();
+            throw e;
+        }
+    }
+
+    private void setupPlatform() {
+        vm.ioctl(KvmIoctl.SET_TSS_ADDR, TSS_ADDR);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment addr = a.allocate(ValueLayout.JAVA_LONG);
+            addr.set(ValueLayout.JAVA_LONG, 0, IDENTITY_MAP_ADDR);
+            vm.ioctl(KvmIoctl.SET_IDENTITY_MAP_ADDR, addr);
+            vm.ioctl(KvmIoctl.CREATE_IRQCHIP, 0);
+            MemorySegment pit = a.allocate(KVM_PIT_CONFIG);
+            pit.set(ValueLayout.JAVA_INT, 0, PIT_SPEAKER_DUMMY);
+            vm.ioctl(KvmIoctl.CREATE_PIT2, pit);
+        }
+    }
+
+    private void registerRam(GuestMemory ram) {
+        int slot = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment region = a.allocate(KVM_USERSPACE_MEMORY_REGION);
+            for (GuestMemory.RamRange r : ram.ranges()) {
+                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "slot"), slot++);
+                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "flags"), 0);
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), r.guestAddress());
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "memory_size"), r.size());
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"),
+                    ram.segment().address() + r.hostOffset());
+                vm.ioctl(KvmIoctl.SET_USER_MEMORY_REGION, region);
+            }
+        }
+    }
+
+    /**
+     * The guest's CPUID: what this KVM supports, with the hypervisor bit and KVM's paravirtual
+     * leaves (which GET_SUPPORTED_CPUID already lists) made explicit.
+     */
+    private static CpuidModel buildCpuid(List<CpuidEntry> supported) {
+        List<CpuidEntry> fixes = new ArrayList<>();
+        boolean hasSignature = false;
+        for (CpuidEntry e : supported) {
+            if (e.function() == 1) {
+                fixes.add(e.withRegs(e.eax(), e.ebx(), e.ecx() | CpuidModel.ECX_HYPERVISOR, e.edx()));
+            }
+            if (e.function() == CpuidModel.KVM_SIGNATURE_LEAF) {
+                hasSignature = true;
+            }
+        }
+        if (!hasSignature) {
+            fixes.add(CpuidModel.kvmSignature());
+        }
+        return new CpuidModel(supported).with(fixes);
+    }
+
+    @Override
+    public String name() {
+        return "kvm";
+    }
+
+    @Override
+    public CpuidModel cpuid() {
+        return cpuid;
+    }
+
+    @Override
+    public synchronized Vcpu createVcpu(int index, ExitStats stats) {
+        int fd = vm.ioctl(KvmIoctl.CREATE_VCPU, index);
+        KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(fd, "vCPU " + index, Arena.global()), runSize, bus, stats,
+            cpuidForVcpu(index));
+        vcpus.add(vcpu);
+        return vcpu;
+    }
+
+    /** Per-vCPU CPUID: the initial APIC ID in leaf 1 EBX[31:24] and the x2APIC ID in leaves 0xB/0x1F. */
+    private CpuidModel cpuidForVcpu(int index) {
+        List<CpuidEntry> fixes = new ArrayList<>();
+        for (CpuidEntry e : cpuid.entries()) {
+            if (e.function() == 1) {
+                fixes.add(e.withRegs(e.eax(), (e.ebx() & 0x00FF_FFFF) | (index << 24), e.ecx(), e.edx()));
+            } else if (e.function() == 0xB || e.function() == 0x1F) {
+                fixes.add(e.withRegs(e.eax(), e.ebx(), e.ecx(), index));
+            }
+        }
+        return cpuid.with(fixes);
+    }
+
+    @Override
+    public IrqLine irqLine(int gsi) {
+        MemorySegment level = arena.allocate(KVM_IRQ_LEVEL);
+        return high -> {
+            synchronized (level) {
+                level.set(ValueLayout.JAVA_INT, 0, gsi);
+                level.set(ValueLayout.JAVA_INT, 4, high ? 1 : 0);
+                vm.ioctl(KvmIoctl.IRQ_LINE, level);
+            }
+        };
+    }
+
+    /** KVM_IRQFD: writes to {@code eventFd} raise {@code gsi} without leaving the kernel. */
+    public synchronized void assignIrqfd(int eventFd, int gsi) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KVM_IRQFD);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IRQFD, "fd"), eventFd);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IRQFD, "gsi"), gsi);
+            vm.ioctl(KvmIoctl.IRQFD, s);
+        }
+    }
+
+    /** KVM_IOEVENTFD flag: the address is a port, not MMIO. */
+    public static final int IOEVENTFD_FLAG_PIO = 1 << 1;
+    /** KVM_IOEVENTFD flag: only writes of {@code datamatch} signal. */
+    public static final int IOEVENTFD_FLAG_DATAMATCH = 1;
+
+    /** KVM_IOEVENTFD: a guest write of {@code len} bytes at {@code addr} signals {@code eventFd} in-kernel. */
+    public synchronized void assignIoeventfd(int eventFd, long addr, int len, boolean pio, Long datamatch) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KVM_IOEVENTFD);
+            int flags = (pio ? IOEVENTFD_FLAG_PIO : 0) | (datamatch != null ? IOEVENTFD_FLAG_DATAMATCH : 0);
+            s.set(ValueLayout.JAVA_LONG, offset(KVM_IOEVENTFD, "datamatch"), datamatch == null ? 0 : datamatch);
+            s.set(ValueLayout.JAVA_LONG, offset(KVM_IOEVENTFD, "addr"), addr);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IOEVENTFD, "len"), len);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IOEVENTFD, "fd"), eventFd);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IOEVENTFD, "flags"), flags);
+            vm.ioctl(KvmIoctl.IOEVENTFD, s);
+        }
+    }
+
+    /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    public synchronized void signalMsi(long address, int data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KVM_MSI);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_MSI, "address_lo"), (int) address);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_MSI, "address_hi"), (int) (address >>> 32));
+            s.set(ValueLayout.JAVA_INT, offset(KVM_MSI, "data"), data);
+            vm.ioctl(KvmIoctl.SIGNAL_MSI, s);
+        }
+    }
+
+    /** A new eventfd, for irqfd/ioeventfd wiring. */
+    public static EventFd newEventFd() {
+        return EventFd.create();
+    }
+
+    @Override
+    public synchronized void close() {
+        for (KvmVcpu v : vcpus) {
+            v.close();
+        }
+        vcpus.clear();
+        vm.close();
+        system.close();
+        arena.close();
+    }
+}

@@ -1,0 +1,287 @@
+package org.jvisor.machine;
+
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+
+import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.backend.chr.NullBackend;
+import org.jvisor.backend.chr.StreamBackend;
+import org.jvisor.boot.BootException;
+import org.jvisor.cpu.Accelerator;
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.Vcpu;
+import org.jvisor.cpu.X86State;
+import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.legacy.IsaDebugExit;
+import org.jvisor.devices.legacy.Serial16550;
+import org.jvisor.memory.AddressSpace;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * A PC built from a {@link MachineConfig}: RAM, the io and memory address spaces, the platform
+ * devices, a CPU engine and one thread per vCPU. {@link #run()} boots it and returns jvisor's exit
+ * status when the guest ends it.
+ */
+public final class Machine implements AutoCloseable {
+    static final int COM1_BASE = 0x3F8;
+    static final int COM1_IRQ = 4;
+    private static final long MMIO_LIMIT = 1L << 52;
+
+    private final MachineConfig config;
+    private final PrintStream log;
+    private final GuestMemory ram;
+    private final AddressSpace io;
+    private final AddressSpace mmio;
+    private final Accelerator accel;
+    private final String accelExplanation;
+    private final CharBackend serialBackend;
+    private final Serial16550 com1;
+    private final RunControl control;
+    private final List<VcpuRunner> runners = new ArrayList<>();
+    private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
+    private final KernelLoader loader;
+    private int resets;
+
+    private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
+                    AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader) {
+        this.config = config;
+        this.log = log;
+        this.ram = ram;
+        this.io = io;
+        this.mmio = mmio;
+        this.accel = accel;
+        this.accelExplanation = explanation;
+        this.serialBackend = serialBackend;
+        this.loader = loader;
+        this.control = new RunControl(config.cpus());
+        this.com1 = new Serial16550(serialBackend, accel.irqLine(COM1_IRQ));
+    }
+
+    /** Builds the machine; every problem with the configuration is a {@link MachineException}. */
+    public static Machine create(MachineConfig config, PrintStream log) throws MachineException {
+        KernelLoader loader;
+        try {
+            loader = KernelLoader.read(config.kernel());
+        } catch (BootException e) {
+            throw new MachineException(e.getMessage());
+        }
+        GuestMemory ram;
+        try {
+            ram = GuestMemory.allocate(config.memoryBytes());
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("-m: " + e.getMessage());
+        }
+        AddressSpace io = new AddressSpace("io", 0x10000);
+        AddressSpace mmio = new AddressSpace("memory", MMIO_LIMIT);
+        MachineBus bus = new MachineBus(ram, io, mmio);
+        AcceleratorChoice.Chosen chosen;
+        try {
+            chosen = AcceleratorChoice.open(config.accel(), bus, config.cpus());
+        } catch (MachineException e) {
+            ram.close();
+            throw e;
+        }
+        CharBackend serial;
+        try {
+            serial = openSerial(config.serial());
+        } catch (IOException e) {
+            chosen.accelerator().close();
+            ram.close();
+            throw new MachineException("-serial: " + e.getMessage());
+        }
+        Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
+        m.wireDevices();
+        return m;
+    }
+
+    private static CharBackend openSerial(MachineConfig.SerialConfig cfg) throws IOException {
+        return switch (cfg) {
+            case MachineConfig.SerialConfig.Stdio s ->
+                new StreamBackend(new FileOutputStream(FileDescriptor.out), System.in);
+            case MachineConfig.SerialConfig.File f -> {
+                OutputStream out = Files.newOutputStream(f.path());
+                yield new StreamBackend(out, null);
+            }
+            case MachineConfig.SerialConfig.None n -> new NullBackend();
+        };
+    }
+
+    private void wireDevices() throws MachineException {
+        io.register("serial0 (16550A)", COM1_BASE, 8, com1);
+        PlatformControl platform = new PlatformControl() {
+            @Override
+            public void exit(int status, String reason) {
+                events.add(new MachineEvent.Exit(status, reason));
+            }
+
+            @Override
+            public void reset(String reason) {
+                events.add(new MachineEvent.Reset(reason));
+            }
+
+            @Override
+            public void powerOff(String reason) {
+                events.add(new MachineEvent.PowerOff(reason));
+            }
+        };
+        for (MachineConfig.DebugExitConfig d : config.debugExits()) {
+            try {
+                io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platform));
+            } catch (IllegalArgumentException e) {
+                throw new MachineException("-device isa-debug-exit: " + e.getMessage());
+            }
+        }
+    }
+
+    public String acceleratorExplanation() {
+        return accelExplanation;
+    }
+
+    /** Boots the guest and runs until it ends; returns jvisor's exit status. */
+    public int run() throws InterruptedException {
+        X86State boot;
+        try {
+            boot = loader.load(ram);
+        } catch (BootException e) {
+            log.println("jvisor: " + e.getMessage());
+            return 1;
+        }
+        com1.start();
+        for (int i = 0; i < config.cpus(); i++) {
+            ExitStats stats = new ExitStats(config.traceExits());
+            Vcpu v = accel.createVcpu(i, stats);
+            VcpuRunner r = new VcpuRunner(v, stats, control, events::add);
+            runners.add(r);
+        }
+        runners.get(0).setPendingState(boot);
+        for (VcpuRunner r : runners) {
+            r.start();
+        }
+        // Application processors wait for INIT/SIPI in the engine; only the BSP gets a boot state.
+        control.resumeAll();
+        try {
+            while (true) {
+                MachineEvent e = events.take();
+                Integer status = handle(e);
+                if (status != null) {
+                    return status;
+                }
+            }
+        } finally {
+            stopVcpus();
+            if (config.traceExits()) {
+                log.print(ExitReport.format(runners, io, mmio));
+            }
+        }
+    }
+
+    /** Returns the exit status if the event ends jvisor, or null to keep running. */
+    private Integer handle(MachineEvent e) throws InterruptedException {
+        switch (e) {
+            case MachineEvent.Exit x -> {
+                return x.status();
+            }
+            case MachineEvent.PowerOff p -> {
+                return 0;
+            }
+            case MachineEvent.Failure f -> {
+                log.println("jvisor: vCPU " + f.vcpu() + " stopped: " + f.description());
+                if (f.state() != null) {
+                    log.print(f.state().dump());
+                }
+                return 1;
+            }
+            case MachineEvent.TripleFault t -> {
+                String where = t.state() != null ? String.format(" (RIP %#x)", t.state().rip) : "";
+                if (config.noReboot()) {
+                    log.println("jvisor: guest triple fault on vCPU " + t.vcpu() + where + ": " + t.detail()
+                        + "; -no-reboot given, exiting");
+                    if (config.guestErrors() && t.state() != null) {
+                        log.print(t.state().dump());
+                    }
+                    return 0;
+                }
+                log.println("jvisor: guest triple fault on vCPU " + t.vcpu() + where + "; resetting");
+                return reset();
+            }
+            case MachineEvent.Reset r -> {
+                if (config.noReboot()) {
+                    log.println("jvisor: " + r.reason() + "; -no-reboot given, exiting");
+                    return 0;
+                }
+                log.println("jvisor: " + r.reason() + "; resetting");
+                return reset();
+            }
+        }
+    }
+
+    /** A system reset: pause every vCPU, reload the kernel and start the BSP again. */
+    private Integer reset() throws InterruptedException {
+        resets++;
+        pause();
+        X86State boot;
+        try {
+            ram.fill(0, Math.min(ram.size(), GuestMemory.PCI_HOLE_START), (byte) 0);
+            boot = loader.load(ram);
+        } catch (BootException ex) {
+            log.println("jvisor: reset failed: " + ex.getMessage());
+            return 1;
+        }
+        runners.get(0).setPendingState(boot);
+        control.resumeAll();
+        return null;
+    }
+
+    /** Stops every vCPU at an instruction boundary and waits until they all have. */
+    public void pause() throws InterruptedException {
+        control.requestPause();
+        for (VcpuRunner r : runners) {
+            r.vcpu().kick();
+        }
+        control.awaitAllIdle();
+    }
+
+    public void resume() {
+        control.resumeAll();
+    }
+
+    public int resets() {
+        return resets;
+    }
+
+    private void stopVcpus() throws InterruptedException {
+        control.stop();
+        for (VcpuRunner r : runners) {
+            r.vcpu().kick();
+        }
+        for (VcpuRunner r : runners) {
+            r.join();
+        }
+    }
+
+    public AddressSpace io() {
+        return io;
+    }
+
+    public AddressSpace mmio() {
+        return mmio;
+    }
+
+    @Override
+    public void close() {
+        serialBackend.close();
+        for (VcpuRunner r : runners) {
+            r.vcpu().close();
+        }
+        accel.close();
+        ram.close();
+    }
+}

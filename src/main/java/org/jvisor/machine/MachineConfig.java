@@ -1,0 +1,44 @@
+package org.jvisor.machine;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/** Everything needed to build a machine, as parsed from the command line. */
+public record MachineConfig(
+    Accel accel,
+    long memoryBytes,
+    int cpus,
+    Path kernel,
+    SerialConfig serial,
+    boolean noReboot,
+    List<DebugExitConfig> debugExits,
+    Set<String> traces,
+    Set<String> debugLog) {
+
+    public enum Accel { KVM, TCG, AUTO }
+
+    /** Where COM1's bytes go. */
+    public sealed interface SerialConfig {
+        record Stdio() implements SerialConfig {
+        }
+
+        record File(Path path) implements SerialConfig {
+        }
+
+        record None() implements SerialConfig {
+        }
+    }
+
+    /** -device isa-debug-exit,iobase=...,iosize=... */
+    public record DebugExitConfig(int iobase, int iosize) {
+    }
+
+    public boolean traceExits() {
+        return traces.contains("exits");
+    }
+
+    public boolean guestErrors() {
+        return debugLog.contains("guest_errors");
+    }
+}

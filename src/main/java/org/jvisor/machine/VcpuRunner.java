@@ -1,0 +1,113 @@
+package org.jvisor.machine;
+
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.Vcpu;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.cpu.X86State;
+
+/**
+ * The loop of one vCPU thread: run the engine, act on what it returns, park when the machine is
+ * paused or the vCPU has nothing to do. State is loaded into the vCPU only on this thread.
+ */
+final class VcpuRunner implements Runnable {
+    private final Vcpu vcpu;
+    private final ExitStats stats;
+    private final RunControl control;
+    private final EventSink events;
+    private X86State pendingState;
+    private Thread thread;
+
+    interface EventSink {
+        void post(MachineEvent event);
+    }
+
+    VcpuRunner(Vcpu vcpu, ExitStats stats, RunControl control, EventSink events) {
+        this.vcpu = vcpu;
+        this.stats = stats;
+        this.control = control;
+        this.events = events;
+    }
+
+    Vcpu vcpu() {
+        return vcpu;
+    }
+
+    ExitStats stats() {
+        return stats;
+    }
+
+    /** Registers state to load before the next run; call while the machine is paused. */
+    void setPendingState(X86State state) {
+        synchronized (control) {
+            pendingState = state;
+        }
+    }
+
+    void start() {
+        thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+    }
+
+    void join() throws InterruptedException {
+        if (thread != null) {
+            thread.join();
+        }
+    }
+
+    @Override
+    public void run() {
+        while (true) {
+            X86State load;
+            synchronized (control) {
+                if (!control.awaitRunnable(vcpu.index())) {
+                    return;
+                }
+                load = pendingState;
+                pendingState = null;
+            }
+            if (load != null) {
+                vcpu.loadState(load);
+            }
+            VcpuExit exit;
+            try {
+                exit = vcpu.run();
+            } catch (RuntimeException e) {
+                events.post(new MachineEvent.Failure(vcpu.index(), "vCPU " + vcpu.index() + ": " + e, null));
+                control.park(vcpu.index());
+                continue;
+            }
+            switch (exit) {
+                case VcpuExit.Kicked k -> {
+                    // the machine changed phase; awaitRunnable decides what next
+                }
+                case VcpuExit.Halted h -> control.park(vcpu.index());
+                case VcpuExit.TripleFault t -> {
+                    events.post(new MachineEvent.TripleFault(vcpu.index(), t.detail(), saveQuietly()));
+                    control.park(vcpu.index());
+                }
+                case VcpuExit.SystemEvent s -> {
+                    switch (s.kind()) {
+                        case SHUTDOWN -> events.post(new MachineEvent.PowerOff("guest powered off"));
+                        case RESET -> events.post(new MachineEvent.Reset("guest requested a reset"));
+                        case CRASH -> events.post(new MachineEvent.Failure(vcpu.index(), "guest reported a crash",
+                            saveQuietly()));
+                    }
+                    control.park(vcpu.index());
+                }
+                case VcpuExit.Failed f -> {
+                    events.post(new MachineEvent.Failure(vcpu.index(), f.description(), f.state()));
+                    control.park(vcpu.index());
+                }
+            }
+        }
+    }
+
+    private X86State saveQuietly() {
+        X86State st = new X86State();
+        try {
+            vcpu.saveState(st);
+            return st;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+}
