@@ -20,6 +20,10 @@ public interface Vcpu extends AutoCloseable {
     /** Makes the current or next {@link #run()} return {@link VcpuExit.Kicked} promptly. Any thread. */
     void kick();
 
+    /** Called on the owning thread just before it ends; the vCPU must not signal it afterwards. */
+    default void threadExiting() {
+    }
+
     @Override
     void close();
 }

@@ -56,7 +56,7 @@ final class KvmVcpu implements Vcpu {
     private final MemorySegment sigErrno = Libc.newErrnoSegment(arena);
 
     private volatile boolean kickRequested;
-    private volatile long pthread;
+    private long pthread;
     private boolean threadReady;
     private boolean closed;
 
@@ -100,7 +100,6 @@ final class KvmVcpu implements Vcpu {
      */
     private void prepareThread() {
         try {
-            pthread = (long) Libc.PTHREAD_SELF.invokeExact();
             int rc = (int) Libc.PTHREAD_SIGMASK.invokeExact(Libc.SIG_BLOCK, kickSet, MemorySegment.NULL);
             if (rc != 0) {
                 throw new KvmException("pthread_sigmask", rc);
@@ -123,7 +122,27 @@ final class KvmVcpu implements Vcpu {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+        long self;
+        try {
+            self = (long) Libc.PTHREAD_SELF.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        // Published only once the signal is blocked here: a kick before that must not kill us.
+        synchronized (this) {
+            pthread = self;
+        }
         threadReady = true;
+    }
+
+    /**
+     * The owning thread is about to end: after this no kick may signal it, because a dead
+     * thread's pthread_t can be reused by a thread that does not block the signal.
+     */
+    @Override
+    public synchronized void threadExiting() {
+        pthread = 0;
+        threadReady = false;
     }
 
     private static void sigset(MemorySegment set, int signal) {
@@ -152,7 +171,7 @@ final class KvmVcpu implements Vcpu {
     }
 
     @Override
-    public void kick() {
+    public synchronized void kick() {
         kickRequested = true;
         if (closed) {
             return;

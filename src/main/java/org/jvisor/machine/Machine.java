@@ -229,7 +229,7 @@ public final class Machine implements AutoCloseable {
         pause();
         X86State boot;
         try {
-            ram.fill(0, Math.min(ram.size(), GuestMemory.PCI_HOLE_START), (byte) 0);
+            // RAM keeps its contents across a reset, as on a PC and in QEMU; the kernel is reloaded.
             boot = loader.load(ram);
         } catch (BootException ex) {
             log.println("jvisor: reset failed: " + ex.getMessage());

@@ -55,6 +55,14 @@ final class VcpuRunner implements Runnable {
 
     @Override
     public void run() {
+        try {
+            loop();
+        } finally {
+            vcpu.threadExiting();
+        }
+    }
+
+    private void loop() {
         while (true) {
             X86State load;
             synchronized (control) {

@@ -1,0 +1,82 @@
+package org.jvisor.cli;
+
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.machine.MachineConfig;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CommandLineTest {
+
+    private static MachineConfig parse(String... args) throws UsageException {
+        return ((CommandLine.Action.Run) CommandLine.parse(args)).config();
+    }
+
+    @Test
+    void qemuSpellingsAreAccepted() throws UsageException {
+        MachineConfig c = parse("-enable-kvm", "-m", "2G", "-smp", "cpus=4", "-kernel", "k.elf", "-nographic",
+            "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-trace", "exits",
+            "-d", "guest_errors,unimp", "-display", "none");
+        assertEquals(MachineConfig.Accel.KVM, c.accel());
+        assertEquals(2L << 30, c.memoryBytes());
+        assertEquals(4, c.cpus());
+        assertEquals(Path.of("k.elf"), c.kernel());
+        assertInstanceOf(MachineConfig.SerialConfig.Stdio.class, c.serial());
+        assertTrue(c.noReboot());
+        assertEquals(new MachineConfig.DebugExitConfig(0xf4, 4), c.debugExits().get(0));
+        assertTrue(c.traceExits());
+        assertTrue(c.guestErrors());
+    }
+
+    @Test
+    void memorySizes() throws UsageException {
+        assertEquals(256L << 20, CommandLine.parseMemory("256"));
+        assertEquals(256L << 20, CommandLine.parseMemory("256M"));
+        assertEquals(1536L << 20, CommandLine.parseMemory("1.5G"));
+        assertEquals(64L << 20, CommandLine.parseMemory("size=64m"));
+        assertEquals(512L << 10, CommandLine.parseMemory("512K"));
+        for (String bad : new String[] {"", "M", "-5", "1X", "abc", "0", "1e9"}) {
+            var e = assertThrows(UsageException.class, () -> CommandLine.parseMemory(bad), bad);
+            assertTrue(e.getMessage().startsWith("-m:"), e.getMessage());
+        }
+    }
+
+    @Test
+    void serialTargets() throws UsageException {
+        assertInstanceOf(MachineConfig.SerialConfig.None.class, parse("-serial", "none", "-kernel", "k").serial());
+        assertEquals(new MachineConfig.SerialConfig.File(Path.of("/tmp/x")),
+            parse("-serial", "file:/tmp/x", "-kernel", "k").serial());
+        assertInstanceOf(MachineConfig.SerialConfig.None.class,
+            parse("-serial", "none", "-nographic", "-kernel", "k").serial(), "-nographic does not override -serial");
+    }
+
+    @Test
+    void accelChoices() throws UsageException {
+        assertEquals(MachineConfig.Accel.AUTO, parse("-kernel", "k").accel());
+        assertEquals(MachineConfig.Accel.TCG, parse("-accel", "tcg", "-kernel", "k").accel());
+        assertEquals(MachineConfig.Accel.KVM, parse("--accel", "kvm", "-kernel", "k").accel());
+        assertThrows(UsageException.class, () -> parse("-accel", "kvm", "-accel", "tcg", "-kernel", "k"));
+        assertThrows(UsageException.class, () -> parse("-accel", "tcg,bogus=1", "-kernel", "k"));
+    }
+
+    @Test
+    void debugExitDefaultsAreQemus() throws UsageException {
+        var d = parse("-device", "isa-debug-exit", "-kernel", "k").debugExits().get(0);
+        assertEquals(0x501, d.iobase());
+        assertEquals(2, d.iosize());
+        var e = assertThrows(UsageException.class, () -> parse("-device", "isa-debug-exit,iobase=0xfffff", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("iobase"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> parse("-device", "isa-debug-exit,size=4", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("unknown property 'size'"), e.getMessage());
+    }
+
+    @Test
+    void helpAndVersionNeedNoKernel() throws UsageException {
+        assertInstanceOf(CommandLine.Action.Help.class, CommandLine.parse(new String[] {"--help"}));
+        assertInstanceOf(CommandLine.Action.Version.class, CommandLine.parse(new String[] {"-version"}));
+    }
+}

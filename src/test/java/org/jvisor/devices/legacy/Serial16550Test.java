@@ -1,0 +1,167 @@
+package org.jvisor.devices.legacy;
+
+import java.io.ByteArrayOutputStream;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.memory.IrqLine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Drives the UART through its registers, as a guest driver (Linux's 8250) does. */
+class Serial16550Test {
+    private static final int THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
+
+    private final ByteArrayOutputStream sent = new ByteArrayOutputStream();
+    private boolean irq;
+    private int irqEdges;
+    private Serial16550 uart;
+
+    @BeforeEach
+    void setUp() {
+        CharBackend backend = new CharBackend() {
+            @Override
+            public void write(int b) {
+                sent.write(b);
+            }
+
+            @Override
+            public void start(Sink sink) {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        IrqLine line = level -> {
+            if (level && !irq) {
+                irqEdges++;
+            }
+            irq = level;
+        };
+        uart = new Serial16550(backend, line);
+    }
+
+    private int r(int reg) {
+        return (int) uart.read(reg, 1);
+    }
+
+    private void w(int reg, int v) {
+        uart.write(reg, 1, v);
+    }
+
+    @Test
+    void transmitterIsAlwaysEmptySoPollingGuestsNeverWait() {
+        assertEquals(0x60, r(LSR) & 0x60);
+        w(THR, 'h');
+        w(THR, 'i');
+        assertEquals(0x60, r(LSR) & 0x60);
+        assertEquals("hi", sent.toString());
+    }
+
+    @Test
+    void divisorLatchIsReachedThroughDlab() {
+        w(LCR, 0x83);
+        w(THR, 0x01);
+        w(IER, 0x00);
+        assertEquals(1, uart.divisor());
+        assertEquals(0x01, r(THR));
+        w(LCR, 0x03);
+        w(THR, 'x');
+        assertEquals("x", sent.toString(), "with DLAB clear offset 0 is THR again");
+        assertEquals(0x03, r(LCR));
+    }
+
+    @Test
+    void scratchRegisterHoldsAValue() {
+        w(SCR, 0x5A);
+        assertEquals(0x5A, r(SCR));
+    }
+
+    @Test
+    void receivedBytesRaiseDataReadyAndTheRdaInterrupt() {
+        w(MCR, 0x08); // OUT2 gates the IRQ on a PC
+        w(IER, 0x01);
+        assertFalse(irq);
+        assertEquals(0x01, r(IIR) & 0x0F, "no interrupt pending");
+        uart.receive("ok".getBytes(), 2);
+        assertTrue(irq);
+        assertEquals(0x04, r(IIR) & 0x0F, "received data available");
+        assertEquals(0x01, r(LSR) & 0x01);
+        assertEquals('o', r(THR));
+        assertEquals('k', r(THR));
+        assertEquals(0, r(LSR) & 0x01);
+        assertFalse(irq);
+    }
+
+    @Test
+    void interruptNeedsOut2() {
+        w(MCR, 0x00);
+        w(IER, 0x01);
+        uart.receive(new byte[] {1}, 1);
+        assertFalse(irq, "OUT2 clear: the interrupt does not reach the PIC");
+        w(MCR, 0x08);
+        assertTrue(irq);
+    }
+
+    @Test
+    void thrEmptyInterruptOnEnableAndAfterEachWriteClearedByIirRead() {
+        w(MCR, 0x08);
+        w(IER, 0x02);
+        assertTrue(irq, "enabling ETBEI with THR empty interrupts at once");
+        assertEquals(0x02, r(IIR) & 0x0F);
+        assertFalse(irq, "reading IIR clears THRE");
+        w(THR, 'a');
+        assertTrue(irq);
+        assertEquals(2, irqEdges);
+    }
+
+    @Test
+    void receiveDataHasPriorityOverThrEmpty() {
+        w(MCR, 0x08);
+        w(IER, 0x03);
+        uart.receive(new byte[] {'z'}, 1);
+        assertEquals(0x04, r(IIR) & 0x0F);
+        r(THR);
+        assertEquals(0x02, r(IIR) & 0x0F);
+    }
+
+    @Test
+    void fifoEnabledShowsInIirAndFcrClearsTheReceiver() {
+        w(FCR, 0x07);
+        assertEquals(0xC0, r(IIR) & 0xC0);
+        uart.receive("abc".getBytes(), 3);
+        w(FCR, 0x03);
+        assertEquals(0, r(LSR) & 0x01);
+    }
+
+    @Test
+    void loopbackEchoesAndMirrorsModemControl() {
+        // Linux's 8250 probe: loopback with OUT2|RTS? It checks MSR reflects MCR.
+        w(MCR, 0x10 | 0x0A);
+        assertEquals(0x90, r(MSR) & 0xF0, "OUT2->DCD, RTS->CTS");
+        w(THR, 'L');
+        assertEquals("", sent.toString(), "loopback keeps output inside the UART");
+        assertEquals(0x01, r(LSR) & 0x01);
+        assertEquals('L', r(THR));
+        w(MCR, 0x08);
+        assertEquals(0xB0, r(MSR) & 0xF0, "out of loopback: a connected host asserts DCD, DSR, CTS");
+    }
+
+    @Test
+    void pastedTextBeyondTheFifoIsNotLost() {
+        byte[] big = new byte[8192];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (byte) ('a' + i % 26);
+        }
+        uart.receive(big, big.length);
+        for (int i = 0; i < big.length; i++) {
+            assertEquals(0x01, r(LSR) & 0x01);
+            assertEquals(big[i] & 0xFF, r(THR));
+        }
+        assertEquals(0, uart.pendingInput());
+    }
+}

@@ -1,0 +1,178 @@
+package org.jvisor.kvm;
+
+import java.io.IOException;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+/**
+ * Checks every layout and ioctl number in {@link KvmStructs}/{@link KvmIoctl} against the kernel's
+ * headers: a C program compiled here prints sizeof/offsetof and the _IO* macros' values.
+ */
+class KvmStructsTest {
+    private static final Map<String, Long> C = new HashMap<>();
+
+    private static final String PROGRAM = """
+        #include <stdio.h>
+        #include <stddef.h>
+        #include <linux/kvm.h>
+        #define SZ(t) printf(#t " %zu\\n", sizeof(struct t))
+        #define OFF(t, f) printf(#t "." #f " %zu\\n", offsetof(struct t, f))
+        #define IOC(n) printf(#n " %lu\\n", (unsigned long)(n))
+        int main(void) {
+            SZ(kvm_regs); SZ(kvm_segment); SZ(kvm_dtable); SZ(kvm_sregs); SZ(kvm_fpu);
+            SZ(kvm_userspace_memory_region); SZ(kvm_cpuid_entry2); SZ(kvm_cpuid2); SZ(kvm_msr_entry);
+            SZ(kvm_msrs); SZ(kvm_irq_level); SZ(kvm_irqfd); SZ(kvm_ioeventfd); SZ(kvm_pit_config); SZ(kvm_msi);
+            SZ(kvm_signal_mask);
+            OFF(kvm_run, exit_reason); OFF(kvm_run, immediate_exit); OFF(kvm_run, cr8); OFF(kvm_run, apic_base);
+            OFF(kvm_run, io); OFF(kvm_run, mmio); OFF(kvm_run, system_event); OFF(kvm_run, internal);
+            OFF(kvm_run, fail_entry);
+            printf("kvm_run.io.size %zu\\n", offsetof(struct kvm_run, io.size) - offsetof(struct kvm_run, io));
+            printf("kvm_run.io.port %zu\\n", offsetof(struct kvm_run, io.port) - offsetof(struct kvm_run, io));
+            printf("kvm_run.io.count %zu\\n", offsetof(struct kvm_run, io.count) - offsetof(struct kvm_run, io));
+            printf("kvm_run.io.data_offset %zu\\n", offsetof(struct kvm_run, io.data_offset) - offsetof(struct kvm_run, io));
+            printf("kvm_run.mmio.data %zu\\n", offsetof(struct kvm_run, mmio.data) - offsetof(struct kvm_run, mmio));
+            printf("kvm_run.mmio.len %zu\\n", offsetof(struct kvm_run, mmio.len) - offsetof(struct kvm_run, mmio));
+            printf("kvm_run.mmio.is_write %zu\\n", offsetof(struct kvm_run, mmio.is_write) - offsetof(struct kvm_run, mmio));
+            printf("kvm_run.internal.ndata %zu\\n", offsetof(struct kvm_run, internal.ndata) - offsetof(struct kvm_run, internal));
+            printf("kvm_run.internal.data %zu\\n", offsetof(struct kvm_run, internal.data) - offsetof(struct kvm_run, internal));
+            OFF(kvm_sregs, gdt); OFF(kvm_sregs, cr0); OFF(kvm_sregs, efer); OFF(kvm_sregs, interrupt_bitmap);
+            OFF(kvm_fpu, xmm); OFF(kvm_fpu, mxcsr); OFF(kvm_fpu, last_ip);
+            OFF(kvm_ioeventfd, fd); OFF(kvm_ioeventfd, flags);
+            IOC(KVM_GET_API_VERSION); IOC(KVM_CREATE_VM); IOC(KVM_CHECK_EXTENSION); IOC(KVM_GET_VCPU_MMAP_SIZE);
+            IOC(KVM_GET_SUPPORTED_CPUID); IOC(KVM_CREATE_VCPU); IOC(KVM_SET_USER_MEMORY_REGION);
+            IOC(KVM_SET_TSS_ADDR); IOC(KVM_SET_IDENTITY_MAP_ADDR); IOC(KVM_CREATE_IRQCHIP); IOC(KVM_IRQ_LINE);
+            IOC(KVM_IRQFD); IOC(KVM_CREATE_PIT2); IOC(KVM_IOEVENTFD); IOC(KVM_RUN); IOC(KVM_GET_REGS);
+            IOC(KVM_SET_REGS); IOC(KVM_GET_SREGS); IOC(KVM_SET_SREGS); IOC(KVM_GET_MSRS); IOC(KVM_SET_MSRS);
+            IOC(KVM_SET_SIGNAL_MASK); IOC(KVM_GET_FPU); IOC(KVM_SET_FPU); IOC(KVM_SET_CPUID2); IOC(KVM_SIGNAL_MSI);
+            IOC(KVM_EXIT_IO); IOC(KVM_EXIT_MMIO); IOC(KVM_EXIT_HLT); IOC(KVM_EXIT_SHUTDOWN); IOC(KVM_EXIT_FAIL_ENTRY);
+            IOC(KVM_EXIT_INTR); IOC(KVM_EXIT_INTERNAL_ERROR); IOC(KVM_EXIT_SYSTEM_EVENT);
+            IOC(KVM_CAP_IMMEDIATE_EXIT); IOC(KVM_CAP_PIT2); IOC(KVM_CAP_IRQFD); IOC(KVM_CAP_IOEVENTFD);
+            IOC(KVM_CAP_SET_IDENTITY_MAP_ADDR); IOC(KVM_CAP_MAX_VCPUS); IOC(KVM_CAP_SIGNAL_MSI);
+            return 0;
+        }
+        """;
+
+    @BeforeAll
+    static void compileAndRun(@TempDir Path dir) throws IOException, InterruptedException {
+        Path src = dir.resolve("sizes.c");
+        Files.writeString(src, PROGRAM);
+        Path exe = dir.resolve("sizes");
+        Process cc = new ProcessBuilder("gcc", "-o", exe.toString(), src.toString()).redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), "gcc failed:\n" + ccOut);
+        Process run = new ProcessBuilder(exe.toString()).start();
+        String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, run.waitFor());
+        for (String line : out.split("\n")) {
+            String[] kv = line.trim().split(" ");
+            C.put(kv[0], Long.parseLong(kv[1]));
+        }
+    }
+
+    private static long c(String name) {
+        Long v = C.get(name);
+        assertNotNull(v, "C program printed no " + name);
+        return v;
+    }
+
+    private static void size(String name, StructLayout l) {
+        assertEquals(c(name), l.byteSize(), "sizeof(struct " + name + ")");
+    }
+
+    private static long off(StructLayout l, String... path) {
+        MemoryLayout.PathElement[] p = new MemoryLayout.PathElement[path.length];
+        for (int i = 0; i < path.length; i++) {
+            p[i] = MemoryLayout.PathElement.groupElement(path[i]);
+        }
+        return l.byteOffset(p);
+    }
+
+    @Test
+    void structSizesMatchTheKernelHeaders() {
+        size("kvm_regs", KvmStructs.KVM_REGS);
+        size("kvm_segment", KvmStructs.KVM_SEGMENT);
+        size("kvm_dtable", KvmStructs.KVM_DTABLE);
+        size("kvm_sregs", KvmStructs.KVM_SREGS);
+        size("kvm_fpu", KvmStructs.KVM_FPU);
+        size("kvm_userspace_memory_region", KvmStructs.KVM_USERSPACE_MEMORY_REGION);
+        size("kvm_cpuid_entry2", KvmStructs.KVM_CPUID_ENTRY2);
+        size("kvm_cpuid2", KvmStructs.KVM_CPUID2);
+        size("kvm_msr_entry", KvmStructs.KVM_MSR_ENTRY);
+        size("kvm_msrs", KvmStructs.KVM_MSRS);
+        size("kvm_irq_level", KvmStructs.KVM_IRQ_LEVEL);
+        size("kvm_irqfd", KvmStructs.KVM_IRQFD);
+        size("kvm_ioeventfd", KvmStructs.KVM_IOEVENTFD);
+        size("kvm_pit_config", KvmStructs.KVM_PIT_CONFIG);
+        size("kvm_msi", KvmStructs.KVM_MSI);
+        size("kvm_signal_mask", KvmStructs.KVM_SIGNAL_MASK);
+    }
+
+    @Test
+    void fieldOffsetsMatchTheKernelHeaders() {
+        assertEquals(c("kvm_run.exit_reason"), off(KvmStructs.KVM_RUN, "exit_reason"));
+        assertEquals(c("kvm_run.immediate_exit"), off(KvmStructs.KVM_RUN, "immediate_exit"));
+        assertEquals(c("kvm_run.cr8"), off(KvmStructs.KVM_RUN, "cr8"));
+        assertEquals(c("kvm_run.apic_base"), off(KvmStructs.KVM_RUN, "apic_base"));
+        assertEquals(c("kvm_run.io"), KvmStructs.RUN_EXIT);
+        assertEquals(c("kvm_run.mmio"), KvmStructs.RUN_EXIT);
+        assertEquals(c("kvm_run.system_event"), KvmStructs.RUN_EXIT);
+        assertEquals(c("kvm_run.internal"), KvmStructs.RUN_EXIT);
+        assertEquals(c("kvm_run.fail_entry"), KvmStructs.RUN_EXIT);
+        assertEquals(c("kvm_run.io.size"), off(KvmStructs.KVM_RUN_IO, "size"));
+        assertEquals(c("kvm_run.io.port"), off(KvmStructs.KVM_RUN_IO, "port"));
+        assertEquals(c("kvm_run.io.count"), off(KvmStructs.KVM_RUN_IO, "count"));
+        assertEquals(c("kvm_run.io.data_offset"), off(KvmStructs.KVM_RUN_IO, "data_offset"));
+        assertEquals(c("kvm_run.mmio.data"), off(KvmStructs.KVM_RUN_MMIO, "data"));
+        assertEquals(c("kvm_run.mmio.len"), off(KvmStructs.KVM_RUN_MMIO, "len"));
+        assertEquals(c("kvm_run.mmio.is_write"), off(KvmStructs.KVM_RUN_MMIO, "is_write"));
+        assertEquals(4, c("kvm_run.internal.ndata"));
+        assertEquals(8, c("kvm_run.internal.data"));
+        assertEquals(c("kvm_sregs.gdt"), off(KvmStructs.KVM_SREGS, "gdt"));
+        assertEquals(c("kvm_sregs.cr0"), off(KvmStructs.KVM_SREGS, "cr0"));
+        assertEquals(c("kvm_sregs.efer"), off(KvmStructs.KVM_SREGS, "efer"));
+        assertEquals(c("kvm_sregs.interrupt_bitmap"), off(KvmStructs.KVM_SREGS, "interrupt_bitmap"));
+        assertEquals(c("kvm_fpu.xmm"), off(KvmStructs.KVM_FPU, "xmm"));
+        assertEquals(c("kvm_fpu.mxcsr"), off(KvmStructs.KVM_FPU, "mxcsr"));
+        assertEquals(c("kvm_fpu.last_ip"), off(KvmStructs.KVM_FPU, "last_ip"));
+        assertEquals(c("kvm_ioeventfd.fd"), off(KvmStructs.KVM_IOEVENTFD, "fd"));
+        assertEquals(c("kvm_ioeventfd.flags"), off(KvmStructs.KVM_IOEVENTFD, "flags"));
+    }
+
+    @Test
+    void ioctlNumbersMatchTheKernelMacros() {
+        for (KvmIoctl i : KvmIoctl.values()) {
+            assertEquals(c("KVM_" + i.name()), i.request(), "KVM_" + i.name());
+        }
+    }
+
+    @Test
+    void exitReasonAndCapabilityNumbersMatch() {
+        assertEquals(c("KVM_EXIT_IO"), KvmExitReason.IO.code);
+        assertEquals(c("KVM_EXIT_MMIO"), KvmExitReason.MMIO.code);
+        assertEquals(c("KVM_EXIT_HLT"), KvmExitReason.HLT.code);
+        assertEquals(c("KVM_EXIT_SHUTDOWN"), KvmExitReason.SHUTDOWN.code);
+        assertEquals(c("KVM_EXIT_FAIL_ENTRY"), KvmExitReason.FAIL_ENTRY.code);
+        assertEquals(c("KVM_EXIT_INTR"), KvmExitReason.INTR.code);
+        assertEquals(c("KVM_EXIT_INTERNAL_ERROR"), KvmExitReason.INTERNAL_ERROR.code);
+        assertEquals(c("KVM_EXIT_SYSTEM_EVENT"), KvmExitReason.SYSTEM_EVENT.code);
+        assertEquals(c("KVM_CAP_IMMEDIATE_EXIT"), KvmSystem.CAP_IMMEDIATE_EXIT);
+        assertEquals(c("KVM_CAP_PIT2"), KvmSystem.CAP_PIT2);
+        assertEquals(c("KVM_CAP_IRQFD"), KvmSystem.CAP_IRQFD);
+        assertEquals(c("KVM_CAP_IOEVENTFD"), KvmSystem.CAP_IOEVENTFD);
+        assertEquals(c("KVM_CAP_SET_IDENTITY_MAP_ADDR"), KvmSystem.CAP_SET_IDENTITY_MAP_ADDR);
+        assertEquals(c("KVM_CAP_MAX_VCPUS"), KvmSystem.CAP_MAX_VCPUS);
+        assertEquals(c("KVM_CAP_SIGNAL_MSI"), KvmSystem.CAP_SIGNAL_MSI);
+    }
+}

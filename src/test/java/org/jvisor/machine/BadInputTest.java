@@ -1,0 +1,106 @@
+package org.jvisor.machine;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.testing.JvisorProcess;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad input ends jvisor with one clear line on stderr and status 1: no stack trace, no hang. */
+class BadInputTest {
+
+    private static void assertCleanError(JvisorProcess.Result r, String expected) {
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.stderr().contains(expected), "expected '" + expected + "' in: " + r);
+        assertFalse(r.stderr().contains("\tat "), "no stack trace: " + r);
+        assertFalse(r.stderr().contains("Exception"), "no exception names: " + r);
+    }
+
+    @Test
+    void missingKernel() throws Exception {
+        assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", "/nonexistent/vmlinux"), "does not exist");
+    }
+
+    @Test
+    void kernelThatIsNeitherElfNorBzImage(@TempDir Path dir) throws Exception {
+        Path junk = dir.resolve("junk.bin");
+        Files.write(junk, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", junk.toString()),
+            "neither an ELF64 executable nor a Linux bzImage");
+    }
+
+    @Test
+    void truncatedElf(@TempDir Path dir) throws Exception {
+        byte[] hello = Files.readAllBytes(JvisorProcess.guest("hello.elf"));
+        Path cut = dir.resolve("cut.elf");
+        Files.write(cut, java.util.Arrays.copyOf(hello, 100));
+        assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", cut.toString()), "outside the");
+    }
+
+    @Test
+    void elf32IsRefused(@TempDir Path dir) throws Exception {
+        byte[] hello = Files.readAllBytes(JvisorProcess.guest("hello.elf"));
+        hello[4] = 1;
+        Path p = dir.resolve("e32.elf");
+        Files.write(p, hello);
+        assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", p.toString()), "not ELF64");
+    }
+
+    @Test
+    void unreadableKernelDirectory(@TempDir Path dir) throws Exception {
+        assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", dir.toString()), "is a directory");
+    }
+
+    @Test
+    void memoryTooSmallOrTooLarge() throws Exception {
+        String k = JvisorProcess.guest("hello.elf").toString();
+        assertCleanError(JvisorProcess.run("-m", "1M", "-kernel", k), "too small");
+        assertCleanError(JvisorProcess.run("-m", "64T", "-kernel", k), "-m");
+        assertCleanError(JvisorProcess.run("-m", "8000G", "-kernel", k), "more than this host has");
+    }
+
+    @Test
+    void malformedOptionsAreNamed() throws Exception {
+        String k = JvisorProcess.guest("hello.elf").toString();
+        assertCleanError(JvisorProcess.run("-m", "lots", "-kernel", k), "-m: 'lots' is not a memory size");
+        assertCleanError(JvisorProcess.run("-accel", "hvf", "-kernel", k), "-accel: 'hvf' is not an accelerator");
+        assertCleanError(JvisorProcess.run("-frobnicate", "-kernel", k), "unknown option '-frobnicate'");
+        assertCleanError(JvisorProcess.run("-serial", "tcp:1234", "-kernel", k), "-serial: 'tcp:1234'");
+        assertCleanError(JvisorProcess.run("-device", "e1000", "-kernel", k), "-device: 'e1000'");
+        assertCleanError(JvisorProcess.run("-device", "isa-debug-exit,iobase=zz", "-kernel", k), "iobase='zz' is not a number");
+        assertCleanError(JvisorProcess.run("-smp", "0", "-kernel", k), "-smp");
+        assertCleanError(JvisorProcess.run("-kernel"), "-kernel needs an argument");
+        assertCleanError(JvisorProcess.run("-m", "64M"), "-kernel is required");
+    }
+
+    @Test
+    void segmentInsideTheBootAreaIsRefused(@TempDir Path dir) throws Exception {
+        byte[] hello = Files.readAllBytes(JvisorProcess.guest("hello.elf"));
+        // Move the first PT_LOAD's physical address (phdr at e_phoff, p_paddr at +24) to 0x1000.
+        var b = java.nio.ByteBuffer.wrap(hello).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int phoff = (int) b.getLong(32);
+        b.putLong(phoff + 24, 0x1000);
+        Path p = dir.resolve("low.elf");
+        Files.write(p, hello);
+        var r = JvisorProcess.run("-accel", "kvm", "-kernel", p.toString());
+        if (!Files.isWritable(Path.of("/dev/kvm"))) {
+            return; // refused earlier, for want of KVM: still a clean error, checked elsewhere
+        }
+        assertCleanError(r, "overlaps jvisor's boot area");
+    }
+
+    @Test
+    void helpAndVersion() throws Exception {
+        var h = JvisorProcess.run("--help");
+        assertEquals(0, h.status());
+        assertTrue(h.stdout().contains("-accel kvm|tcg|auto"), h.toString());
+        var v = JvisorProcess.run("--version");
+        assertEquals(0, v.status());
+        assertTrue(v.stdout().startsWith("jvisor "), v.toString());
+    }
+}

@@ -1,0 +1,66 @@
+package org.jvisor.memory;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GuestMemoryTest {
+
+    @Test
+    void smallGuestIsOneRangeFromZero() {
+        try (GuestMemory m = GuestMemory.allocate(64L << 20)) {
+            assertEquals(1, m.ranges().size());
+            assertEquals(new GuestMemory.RamRange(0, 64L << 20, 0), m.ranges().get(0));
+            m.writeU64(0x1000, 0x1122_3344_5566_7788L);
+            assertEquals(0x5566_7788, m.readU32(0x1000));
+            assertEquals((short) 0x3344, m.readU16(0x1004));
+            assertEquals((byte) 0x11, m.readU8(0x1007));
+            assertThrows(GuestMemoryException.class, () -> m.readU64((64L << 20) - 4));
+            assertFalse(m.isRam(64L << 20, 1));
+        }
+    }
+
+    @Test
+    void ramAboveThreeGibContinuesAtFourGib() {
+        // MAP_NORESERVE: 4 GiB of address space costs nothing until touched.
+        try (GuestMemory m = GuestMemory.allocate(4L << 30)) {
+            assertEquals(2, m.ranges().size());
+            assertEquals(new GuestMemory.RamRange(0, 0xC000_0000L, 0), m.ranges().get(0));
+            assertEquals(new GuestMemory.RamRange(0x1_0000_0000L, 1L << 30, 0xC000_0000L), m.ranges().get(1));
+            assertFalse(m.isRam(0xC000_0000L, 1), "the PCI hole is not RAM");
+            assertFalse(m.isRam(0xFEE0_0000L, 4), "the LAPIC page is not RAM");
+            assertTrue(m.isRam(0x1_0000_0000L, 8));
+            assertFalse(m.isRam(0xBFFF_FFFCL, 8), "an access may not straddle the hole");
+            m.writeU32(0x1_0000_0000L, 0xCAFE);
+            assertEquals(0xCAFE, m.segment().get(java.lang.foreign.ValueLayout.JAVA_INT, 0xC000_0000L));
+            assertEquals(0xC000_0000L, m.offsetOf(0x1_0000_0000L, 4));
+            assertFalse(m.isRam(0x1_4000_0000L, 1));
+        }
+    }
+
+    @Test
+    void sizesTheHostCannotHaveAreRefusedWithAReason() {
+        var e = assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(1L << 20));
+        assertTrue(e.getMessage().contains("too small"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(1L << 46));
+        assertTrue(e.getMessage().contains("more than this host has"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate((8L << 20) + 1));
+        assertTrue(e.getMessage().contains("multiple of 4 KiB"), e.getMessage());
+    }
+
+    @Test
+    void identityDmaReachesRamAndFaultsOutsideIt() {
+        try (GuestMemory m = GuestMemory.allocate(8L << 20)) {
+            DmaSpace dma = new IdentityDma(m);
+            dma.write(0x2000, new byte[] {1, 2, 3, 4}, 0, 4);
+            assertEquals(0x04030201, dma.readU32(0x2000));
+            byte[] back = new byte[2];
+            dma.read(0x2001, back, 0, 2);
+            assertEquals(2, back[0]);
+            assertThrows(GuestMemoryException.class, () -> dma.readU64(8L << 20));
+        }
+    }
+}
