@@ -71,7 +71,7 @@ final class KvmVcpu implements Vcpu {
         this.runSize = runSize;
         this.run = fd.mmap(runSize);
         this.msrs = arena.allocate(KVM_MSRS.byteSize() + KvmStateCodec.MSR_INDICES.length * KVM_MSR_ENTRY.byteSize(), 8);
-        this.kickSignal = Libc.sigrtmin() + 4;
+        this.kickSignal = KickSignal.NUMBER;
         setCpuid(cpuid);
         sigset(kickSet, kickSignal);
     }

@@ -69,6 +69,7 @@ final class Libc {
     static final MethodHandle SIGDELSET = handle("sigdelset", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle SIGTIMEDWAIT = handle("sigtimedwait", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), CAPTURE);
     static final MethodHandle SIGRTMIN = handle("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    static final MethodHandle SIGACTION = handle("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private Libc() {
@@ -93,6 +94,32 @@ final class Libc {
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
+        }
+    }
+
+    /** glibc x86-64 struct sigaction: handler, 128-byte mask, int flags, pad, restorer. */
+    static final long SIGACTION_BYTES = 8 + SIGSET_BYTES + 8 + 8;
+    static final int SA_RESTART = 0x1000_0000;
+
+    /**
+     * Gives {@code signal} a handler that does nothing, as QEMU does for its vCPU kick signal, so
+     * that a kick which ever reaches a thread not blocking it is harmless instead of killing the
+     * process (the default action of a real-time signal). The handler is libc's abs(): pure,
+     * async-signal-safe native code; no Java runs in signal context.
+     */
+    static void installNoopHandler(int signal) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment act = a.allocate(SIGACTION_BYTES, 8);
+            act.set(JAVA_LONG, 0, LIBC.find("abs").orElseThrow().address());
+            act.set(JAVA_INT, 8 + SIGSET_BYTES, SA_RESTART);
+            int rc = (int) SIGACTION.invokeExact(signal, act, MemorySegment.NULL);
+            if (rc != 0) {
+                throw new IllegalStateException("sigaction(" + signal + ") failed");
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 
