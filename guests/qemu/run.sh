@@ -1,0 +1,19 @@
+#!/bin/sh
+# Runs one test guest's QEMU variant (built by `make -C guests qemu`) under QEMU TCG and prints
+# its exit status (33 = pass, 35 = fail, 124 = timeout, 0 = QEMU quit on a triple fault).
+# Usage: guests/qemu/run.sh OUT_DIR/NAME.mb.elf [timeout-seconds]
+# QEMU_CPU selects the CPU model (default qemu64; "max" adds 1 GiB pages among others).
+elf=$1
+t=${2:-30}
+# Guests that must survive a reset run without -no-reboot (QEMU reloads the Multiboot image on
+# reset and keeps RAM, as jvisor does).
+reboot=-no-reboot
+case "$(basename "$elf")" in
+    triplefault.mb.elf) reboot= ;;
+esac
+timeout "$t" qemu-system-x86_64 -accel tcg -cpu "${QEMU_CPU:-qemu64}" -nographic $reboot -m 256M \
+    -monitor none -serial stdio -nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -kernel "$elf" </dev/null
+status=$?
+echo "[exit status $status]"
+exit $status
