@@ -1,0 +1,75 @@
+package org.jvisor.tcg;
+
+/**
+ * One decoded instruction (SDM vol. 2, chapter 2): prefixes, opcode, ModRM/SIB operand and
+ * immediates. Mutable and reused: once decoded it is cached by guest-physical address, so the
+ * execution loop allocates nothing. A later bytecode translator consumes the same objects.
+ */
+public final class Insn {
+    /** Opcode maps, as the high byte of {@link #op}. */
+    public static final int MAP_0F = 0x100, MAP_0F38 = 0x200, MAP_0F3A = 0x300;
+    /** Segment indices as encoded in ModRM.reg of MOV Sreg (SDM vol. 2, 3.1.1.3). */
+    public static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+    /** {@link #base} value for RIP-relative addressing. */
+    public static final int RIP_BASE = 16;
+    public static final int NONE = -1;
+
+    /** Opcode: map << 8 | opcode byte. */
+    public int op;
+    public int len;
+    /** Operand size in bytes (2, 4 or 8) for the non-byte forms. */
+    public int osz;
+    /** Address size in bytes (2, 4 or 8). */
+    public int asz;
+    /** 0, 0xF3 (REP/REPE) or 0xF2 (REPNE): the last of them, as hardware takes it. */
+    public int rep;
+    public boolean lock;
+    public boolean opsizePrefix;
+    /** Segment of the memory operand: the override or the default (DS, or SS for stack bases). */
+    public int seg;
+    public boolean segOverride;
+    /** The REX byte, or 0. */
+    public int rex;
+    public boolean hasModrm;
+    public int mod;
+    /** ModRM.reg extended by REX.R. */
+    public int reg;
+    /** ModRM.rm extended by REX.B (a register when mod == 3). */
+    public int rm;
+    /** Memory operand: base register, RIP_BASE, or NONE. */
+    public int base;
+    public int index;
+    public int scale;
+    public long disp;
+    public long imm;
+    public int imm2;
+    /** The code-segment mode this was decoded for (16, 32 or 64). */
+    public int mode;
+    /** The first bytes, for diagnostics. */
+    public long rawLo;
+
+    public boolean isMem() {
+        return mod != 3;
+    }
+
+    void reset() {
+        op = 0;
+        len = 0;
+        rep = 0;
+        lock = false;
+        opsizePrefix = false;
+        seg = DS;
+        segOverride = false;
+        rex = 0;
+        hasModrm = false;
+        mod = 3;
+        reg = 0;
+        rm = 0;
+        base = NONE;
+        index = NONE;
+        scale = 0;
+        disp = 0;
+        imm = 0;
+        imm2 = 0;
+    }
+}

@@ -1,0 +1,156 @@
+package org.jvisor.tcg;
+
+import org.jvisor.cpu.X86State;
+
+/**
+ * Model-specific registers tcg implements (SDM vol. 4, table 2-2, and Linux
+ * Documentation/virt/kvm/x86/msr.rst for kvmclock). Architectural ones live in {@link X86State};
+ * the rest are plain fields here. Any other index raises #GP(0).
+ */
+final class Msrs {
+    static final int TSC = 0x10, APIC_BASE = 0x1B, BIOS_SIGN_ID = 0x8B, MTRRCAP = 0xFE,
+        SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176, MCG_CAP = 0x179, MCG_STATUS = 0x17A,
+        MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF, TSC_DEADLINE = 0x6E0,
+        EFER = 0xC000_0080, STAR = 0xC000_0081, LSTAR = 0xC000_0082, CSTAR = 0xC000_0083, SFMASK = 0xC000_0084,
+        FS_BASE = 0xC000_0100, GS_BASE = 0xC000_0101, KERNEL_GS_BASE = 0xC000_0102, TSC_AUX = 0xC000_0103,
+        KVM_WALL_CLOCK_NEW = 0x4b56_4d00, KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+
+    /** Number of variable-range MTRRs we report in MTRRcap. */
+    static final int MTRR_VAR_COUNT = 8;
+
+    private final TcgCpu cpu;
+    private final X86State s;
+    private final long[] mtrrVar = new long[MTRR_VAR_COUNT * 2];
+    private final long[] mtrrFixed = new long[11];
+    private long mtrrDefType;
+    private long miscEnable = 1; // fast strings
+    private long tscDeadline;
+    private long tscOffset;
+    long kvmWallClock;
+    long kvmSystemTime;
+
+    Msrs(TcgCpu cpu) {
+        this.cpu = cpu;
+        this.s = cpu.s;
+    }
+
+    /** The time-stamp counter: a 1 GHz count of host nanoseconds plus the guest's offset. */
+    long tsc() {
+        return System.nanoTime() + tscOffset;
+    }
+
+    long tscDeadline() {
+        return tscDeadline;
+    }
+
+    long read(int index) {
+        if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
+            return mtrrVar[index - 0x200];
+        }
+        int fixed = fixedIndex(index);
+        if (fixed >= 0) {
+            return mtrrFixed[fixed];
+        }
+        return switch (index) {
+            case TSC -> tsc();
+            case APIC_BASE -> s.apicBase;
+            case BIOS_SIGN_ID, MCG_CAP, MCG_STATUS -> 0;
+            case MTRRCAP -> MTRR_VAR_COUNT | (1 << 8) | (1 << 10); // fixed ranges, write-combining
+            case SYSENTER_CS -> s.sysenterCs;
+            case SYSENTER_ESP -> s.sysenterEsp;
+            case SYSENTER_EIP -> s.sysenterEip;
+            case MISC_ENABLE -> miscEnable;
+            case PAT -> s.pat;
+            case MTRR_DEF_TYPE -> mtrrDefType;
+            case TSC_DEADLINE -> tscDeadline;
+            case EFER -> s.efer;
+            case STAR -> s.star;
+            case LSTAR -> s.lstar;
+            case CSTAR -> s.cstar;
+            case SFMASK -> s.sfmask;
+            case FS_BASE -> s.fs.base;
+            case GS_BASE -> s.gs.base;
+            case KERNEL_GS_BASE -> s.kernelGsBase;
+            case TSC_AUX -> s.tscAux;
+            case KVM_WALL_CLOCK_NEW -> kvmWallClock;
+            case KVM_SYSTEM_TIME_NEW -> kvmSystemTime;
+            default -> throw CpuFault.gp0();
+        };
+    }
+
+    void write(int index, long v) {
+        if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
+            mtrrVar[index - 0x200] = v;
+            return;
+        }
+        int fixed = fixedIndex(index);
+        if (fixed >= 0) {
+            mtrrFixed[fixed] = v;
+            return;
+        }
+        switch (index) {
+            case TSC -> tscOffset = v - System.nanoTime();
+            case APIC_BASE -> s.apicBase = v;
+            case BIOS_SIGN_ID, MCG_STATUS -> { }
+            case SYSENTER_CS -> s.sysenterCs = v & 0xFFFF;
+            case SYSENTER_ESP -> s.sysenterEsp = canonical(v);
+            case SYSENTER_EIP -> s.sysenterEip = canonical(v);
+            case MISC_ENABLE -> miscEnable = v;
+            case PAT -> {
+                for (int i = 0; i < 8; i++) {
+                    long t = (v >>> (8 * i)) & 0xFF;
+                    if (t == 2 || t == 3 || t > 7) {
+                        throw CpuFault.gp0();
+                    }
+                }
+                s.pat = v;
+            }
+            case MTRR_DEF_TYPE -> mtrrDefType = v;
+            case TSC_DEADLINE -> tscDeadline = v;
+            case EFER -> writeEfer(v);
+            case STAR -> s.star = v;
+            case LSTAR -> s.lstar = canonical(v);
+            case CSTAR -> s.cstar = canonical(v);
+            case SFMASK -> s.sfmask = v & 0xFFFF_FFFFL;
+            case FS_BASE -> s.fs.base = canonical(v);
+            case GS_BASE -> s.gs.base = canonical(v);
+            case KERNEL_GS_BASE -> s.kernelGsBase = canonical(v);
+            case TSC_AUX -> s.tscAux = v & 0xFFFF_FFFFL;
+            case KVM_WALL_CLOCK_NEW -> kvmWallClock = v;
+            case KVM_SYSTEM_TIME_NEW -> kvmSystemTime = v;
+            default -> throw CpuFault.gp0();
+        }
+    }
+
+    private static long canonical(long v) {
+        if ((v << 16) >> 16 != v) {
+            throw CpuFault.gp0();
+        }
+        return v;
+    }
+
+    private void writeEfer(long v) {
+        long allowed = X86State.EFER_SCE | X86State.EFER_LME | X86State.EFER_LMA | X86State.EFER_NXE;
+        if ((v & ~allowed) != 0) {
+            throw CpuFault.gp0();
+        }
+        boolean paging = (s.cr0 & X86State.CR0_PG) != 0;
+        if (paging && ((v ^ s.efer) & X86State.EFER_LME) != 0) {
+            throw CpuFault.gp0();
+        }
+        long nv = (v & ~X86State.EFER_LMA) | (s.efer & X86State.EFER_LMA);
+        if (((nv ^ s.efer) & X86State.EFER_NXE) != 0) {
+            cpu.mmu.flushAll();
+        }
+        s.efer = nv;
+    }
+
+    private static int fixedIndex(int index) {
+        return switch (index) {
+            case 0x250 -> 0;
+            case 0x258 -> 1;
+            case 0x259 -> 2;
+            default -> index >= 0x268 && index <= 0x26F ? 3 + index - 0x268 : -1;
+        };
+    }
+}

@@ -1,0 +1,319 @@
+package org.jvisor.tcg;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.jvisor.cpu.CpuidModel;
+import org.jvisor.cpu.ExitReason;
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.X86State;
+
+/**
+ * The software x86-64 core: fetch (through the decoded-instruction cache), execute, deliver
+ * faults and interrupts, all on a caller-owned {@link X86State} that is the live register file.
+ * Between calls to {@link #runUntilRip} / {@link #runChunk} the state is exact (flags included);
+ * during them RFLAGS' arithmetic bits may be held lazily.
+ */
+public final class TcgCpu {
+    final X86State s;
+    final MachineBus bus;
+    final CpuidModel cpuid;
+    final ExitStats stats;
+    final Mmu mmu;
+    final CodeCache code;
+    final Decoder decoder = new Decoder();
+    final LazyFlags flags;
+    final Interpreter interp;
+    final Exceptions exc;
+    final SystemOps sys;
+    final Msrs msrs;
+    final StringOps str;
+    /** Serialises locked accesses that cannot use a CAS (unaligned, 16 bytes); shared by all vCPUs of a VM. */
+    final Object atomicLock;
+    InterruptSource irq;
+
+    private final MemorySegment mem;
+    private final boolean logUnimp = Boolean.getBoolean("jvisor.tcg.logUnimp");
+    private final java.util.Set<Long> loggedUnimp = new java.util.HashSet<>();
+
+    long retired;
+    /** Code-segment mode: 64 (long mode, CS.L), 32 or 16. */
+    int mode;
+    /** HLT executed; waiting for an interrupt. */
+    boolean halted;
+    /** Interrupts are inhibited while {@link #retired} is below this (STI / MOV SS shadow). */
+    long shadowEnd;
+    /** Set by instructions after which the run loop must look at interrupts or mode again. */
+    boolean endChunk;
+
+    // the code page the last fetch came from
+    private CodeCache.Page curPage;
+    private long curLinPage = -1;
+    private int curEpoch;
+    private int curUser;
+    private final Insn crossing = new Insn();
+
+    public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid) {
+        this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE);
+    }
+
+    TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq) {
+        this.s = state;
+        this.bus = bus;
+        this.cpuid = cpuid;
+        this.stats = stats;
+        this.atomicLock = atomicLock;
+        this.irq = irq;
+        this.mem = bus.ram().segment();
+        this.mmu = new Mmu(state, bus.ram(), bus.mmio(), stats);
+        this.code = new CodeCache(bus.ram().size(), mmu);
+        mmu.attach(code);
+        this.flags = new LazyFlags(state);
+        this.msrs = new Msrs(this);
+        this.exc = new Exceptions(this);
+        this.sys = new SystemOps(this);
+        this.str = new StringOps(this);
+        this.interp = new Interpreter(this);
+        syncFromState();
+    }
+
+    /**
+     * Executes until RIP equals {@code stopRip} (checked at instruction boundaries) or
+     * {@code maxInstructions} have run, which throws IllegalStateException. Guest exceptions go
+     * through the IDT; a triple fault throws {@link TripleFaultException}.
+     */
+    public void runUntilRip(long stopRip, long maxInstructions) {
+        syncFromState();
+        long budget = maxInstructions;
+        try {
+            while (s.rip != stopRip) {
+                if (budget <= 0) {
+                    throw new IllegalStateException(String.format(
+                        "tcg: %d instructions executed without reaching RIP %#x (now at %#x)", maxInstructions, stopRip, s.rip));
+                }
+                if (halted) {
+                    if ((s.rflags & X86State.IF) != 0 && irq.hasPendingInterrupt()) {
+                        deliverPendingInterrupt();
+                        continue;
+                    }
+                    throw new IllegalStateException(String.format("tcg: guest halted at RIP %#x before reaching %#x", s.rip, stopRip));
+                }
+                if (interruptible() && irq.hasPendingInterrupt()) {
+                    deliverPendingInterrupt();
+                }
+                long before = retired;
+                step(stopRip, budget);
+                budget -= Math.max(1, retired - before);
+            }
+        } finally {
+            syncToState();
+        }
+    }
+
+    public long instructionsRetired() {
+        return retired;
+    }
+
+    /** Drops decoded code overlapping guest-physical [gpa, gpa + len) (DMA, loaders, other vCPUs). */
+    public void invalidateCode(long gpa, long len) {
+        long end = gpa + len;
+        for (long p = gpa & ~0xFFFL; p < end; p += 0x1000) {
+            long off = bus.ram().offsetOf(p, 0x1000);
+            if (off >= 0) {
+                code.invalidate(off, 0x1000);
+            }
+        }
+    }
+
+    /** Replaces the interrupt controller seam (the PIC/LAPIC of a later issue). */
+    public void setInterruptSource(InterruptSource source) {
+        this.irq = source;
+    }
+
+    public X86State state() {
+        return s;
+    }
+
+    /** Re-reads everything derived from the state (after loadState or external edits). */
+    void syncFromState() {
+        flags.clear();
+        s.rflags |= X86State.FIXED1;
+        updateMode();
+        mmu.flushAll();
+        curLinPage = -1;
+    }
+
+    /** Makes the state exact: RFLAGS gets its computed arithmetic bits. */
+    void syncToState() {
+        flags.materialize();
+    }
+
+    void updateMode() {
+        if ((s.cr0 & X86State.CR0_PE) == 0) {
+            mode = 16;
+        } else if ((s.efer & X86State.EFER_LMA) != 0 && s.cs.l) {
+            mode = 64;
+        } else {
+            mode = s.cs.db ? 32 : 16;
+        }
+        mmu.user = (s.cs.selector & 3) == 3 ? 1 : 0;
+    }
+
+    boolean interruptible() {
+        return (s.rflags & X86State.IF) != 0 && retired >= shadowEnd;
+    }
+
+    /** Acknowledges and delivers one external interrupt, leaving HLT. */
+    boolean deliverPendingInterrupt() {
+        int vector = irq.acknowledgeInterrupt();
+        if (vector < 0) {
+            return false;
+        }
+        halted = false;
+        try {
+            exc.deliverEvent(vector, 0, false, Exceptions.EXTERNAL, s.rip);
+        } catch (CpuFault f) {
+            exc.deliverFault(f);
+        }
+        return true;
+    }
+
+    /** A stop address no instruction can have (non-canonical). */
+    private static final long NO_STOP = 0x7FFF_0000_0000_0000L;
+
+    /** One slice of a vCPU's run loop: an interrupt check, then up to {@code n} instructions. */
+    void runSlice(long n) {
+        if (interruptible() && irq.hasPendingInterrupt()) {
+            deliverPendingInterrupt();
+        }
+        step(NO_STOP, n);
+    }
+
+    /**
+     * Runs up to {@code n} instructions, stopping early at {@code stopRip}, HLT, or an instruction
+     * that changes interrupt/mode state. Faults are delivered here.
+     */
+    void step(long stopRip, long n) {
+        long limit = retired + Math.min(n, 4096);
+        if (retired < shadowEnd) {
+            limit = Math.min(limit, shadowEnd);
+        }
+        endChunk = false;
+        while (true) {
+            try {
+                while (retired < limit) {
+                    Insn in = fetch();
+                    interp.exec(in);
+                    retired++;
+                    if (endChunk || s.rip == stopRip) {
+                        return;
+                    }
+                }
+                return;
+            } catch (CpuFault f) {
+                exc.deliverFault(f);
+                if (s.rip == stopRip || endChunk) {
+                    return;
+                }
+            }
+        }
+    }
+
+    // ---- fetch ----
+
+    Insn fetch() {
+        long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
+        CodeCache.Page pg = curPage;
+        if ((lin & ~0xFFFL) == curLinPage && pg.valid && curEpoch == mmu.epoch && curUser == mmu.user) {
+            Insn in = pg.insns[(int) (lin & 0xFFF)];
+            if (in != null && in.mode == mode) {
+                return in;
+            }
+        }
+        return fetchSlow(lin);
+    }
+
+    private Insn fetchSlow(long lin) {
+        long off = mmu.fetchOffset(lin);
+        if (off < 0) {
+            throw new IllegalStateException(String.format("tcg: executing outside RAM at linear %#x", lin));
+        }
+        CodeCache.Page pg = code.page(off & ~0xFFFL);
+        curPage = pg;
+        curLinPage = lin & ~0xFFFL;
+        curEpoch = mmu.epoch;
+        curUser = mmu.user;
+        int po = (int) (lin & 0xFFF);
+        Insn in = pg.insns[po];
+        if (in != null && in.mode == mode) {
+            return in;
+        }
+        byte[] buf = decoder.buffer();
+        int n = Math.min(15, 4096 - po);
+        MemorySegment.copy(mem, ValueLayout.JAVA_BYTE, off, buf, 0, n);
+        CpuFault beyond = null;
+        if (n < 15) {
+            try {
+                long off2 = mmu.fetchOffset(lin + n);
+                if (off2 >= 0) {
+                    MemorySegment.copy(mem, ValueLayout.JAVA_BYTE, off2, buf, n, 15 - n);
+                    n = 15;
+                }
+            } catch (CpuFault f) {
+                beyond = f;
+            }
+        }
+        decoder.setAvailable(n, beyond);
+        if (in == null) {
+            in = new Insn();
+        }
+        decoder.decode(in, mode);
+        if (po + in.len <= 4096) {
+            pg.insns[po] = in;
+            return in;
+        }
+        // crosses into the next page: never cached (that page's writes would not reach it)
+        decoder.decode(crossing, mode);
+        pg.insns[po] = null;
+        curLinPage = -1;
+        return crossing;
+    }
+
+    // ---- port I/O (SDM vol. 1, chapter 19) ----
+
+    long ioIn(int port, int size) {
+        if (stats.timed()) {
+            long t0 = System.nanoTime();
+            long v = bus.io().read(port, size);
+            stats.record(ExitReason.IO_IN, System.nanoTime() - t0);
+            return v;
+        }
+        stats.count(ExitReason.IO_IN);
+        return bus.io().read(port, size);
+    }
+
+    void ioOut(int port, int size, long value) {
+        long v = size == 4 ? value & 0xFFFF_FFFFL : size == 2 ? value & 0xFFFF : value & 0xFF;
+        if (stats.timed()) {
+            long t0 = System.nanoTime();
+            bus.io().write(port, size, v);
+            stats.record(ExitReason.IO_OUT, System.nanoTime() - t0);
+            return;
+        }
+        stats.count(ExitReason.IO_OUT);
+        bus.io().write(port, size, v);
+    }
+
+    /** #UD for an opcode we do not implement, logged once per RIP when jvisor.tcg.logUnimp=true. */
+    CpuFault unimplemented(Insn in) {
+        if (logUnimp && loggedUnimp.add(s.rip)) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < Math.min(in.len, 8); i++) {
+                b.append(String.format("%02x ", (in.rawLo >>> (8 * i)) & 0xFF));
+            }
+            System.err.printf("tcg: unimplemented instruction at RIP %#x (mode %d): %s(op %#x)%n",
+                s.rip, mode, b, in.op);
+        }
+        return CpuFault.ud();
+    }
+}

@@ -1,0 +1,64 @@
+package org.jvisor.tcg;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.jvisor.cpu.CpuidEntry;
+import org.jvisor.cpu.CpuidModel;
+
+/**
+ * The CPUID leaves tcg presents: exactly the features the interpreter implements (SDM vol. 2,
+ * CPUID, tables 3-8 to 3-11), plus the hypervisor bit and the KVM signature leaves.
+ */
+public final class TcgCpuid {
+    // CPUID.1:EDX
+    static final int EDX_DE = 1 << 2, EDX_PSE = 1 << 3, EDX_TSC = 1 << 4, EDX_MSR = 1 << 5, EDX_PAE = 1 << 6,
+        EDX_CX8 = 1 << 8, EDX_SEP = 1 << 11, EDX_MTRR = 1 << 12, EDX_PGE = 1 << 13, EDX_CMOV = 1 << 15,
+        EDX_PAT = 1 << 16, EDX_CLFSH = 1 << 19;
+    // CPUID.1:ECX
+    static final int ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23;
+    // CPUID.7.0:EBX
+    static final int EBX7_FSGSBASE = 1;
+    // CPUID.80000001h
+    static final int ECX81_LAHF = 1, ECX81_ABM = 1 << 5;
+    static final int EDX81_SYSCALL = 1 << 11, EDX81_NX = 1 << 20, EDX81_PDPE1GB = 1 << 26, EDX81_RDTSCP = 1 << 27,
+        EDX81_LM = 1 << 29;
+
+    private TcgCpuid() {
+    }
+
+    public static CpuidModel model() {
+        List<CpuidEntry> e = new ArrayList<>();
+        byte[] vendor = "GenuineIntel".getBytes(StandardCharsets.US_ASCII);
+        e.add(new CpuidEntry(0, 0, false, 7, le32(vendor, 0), le32(vendor, 8), le32(vendor, 4)));
+        int family6 = 0x0003_06A9; // family 6, model 0x3A, stepping 9
+        int edx1 = EDX_DE | EDX_PSE | EDX_TSC | EDX_MSR | EDX_PAE | EDX_CX8 | EDX_SEP | EDX_MTRR | EDX_PGE
+            | EDX_CMOV | EDX_PAT | EDX_CLFSH;
+        int ecx1 = CpuidModel.ECX_HYPERVISOR | ECX_CX16 | ECX_POPCNT;
+        e.add(new CpuidEntry(1, 0, false, family6, 0x0001_0800, ecx1, edx1));
+        e.add(new CpuidEntry(2, 0, false, 1, 0, 0, 0));
+        e.add(new CpuidEntry(4, 0, true, 0, 0, 0, 0));
+        e.add(new CpuidEntry(5, 0, false, 0, 0, 0, 0));
+        e.add(new CpuidEntry(6, 0, false, 0, 0, 0, 0));
+        e.add(new CpuidEntry(7, 0, true, 0, EBX7_FSGSBASE, 0, 0));
+        e.add(CpuidModel.kvmSignature());
+        e.add(new CpuidEntry(CpuidModel.KVM_FEATURES_LEAF, 0, false, 0, 0, 0, 0));
+        e.add(new CpuidEntry(0x8000_0000, 0, false, 0x8000_0008, 0, 0, 0));
+        e.add(new CpuidEntry(0x8000_0001, 0, false, 0, 0, ECX81_LAHF | ECX81_ABM,
+            EDX81_SYSCALL | EDX81_NX | EDX81_PDPE1GB | EDX81_RDTSCP | EDX81_LM));
+        byte[] brand = String.format("%-47s", "jvisor tcg x86-64 CPU").getBytes(StandardCharsets.US_ASCII);
+        byte[] b48 = new byte[48];
+        System.arraycopy(brand, 0, b48, 0, 47);
+        for (int i = 0; i < 3; i++) {
+            int o = i * 16;
+            e.add(new CpuidEntry(0x8000_0002 + i, 0, false, le32(b48, o), le32(b48, o + 4), le32(b48, o + 8), le32(b48, o + 12)));
+        }
+        e.add(new CpuidEntry(0x8000_0006, 0, false, 0, 0, 0, 0));
+        e.add(new CpuidEntry(0x8000_0008, 0, false, 0x3000 | Mmu.PHYS_BITS, 0, 0, 0));
+        return new CpuidModel(e);
+    }
+
+    private static int le32(byte[] b, int o) {
+        return (b[o] & 0xFF) | (b[o + 1] & 0xFF) << 8 | (b[o + 2] & 0xFF) << 16 | (b[o + 3] & 0xFF) << 24;
+    }
+}

@@ -1,0 +1,83 @@
+package org.jvisor.tcg;
+
+import java.util.List;
+import org.jvisor.boot.BootException;
+import org.jvisor.boot.ElfImage;
+import org.jvisor.boot.TestGuestBoot;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.X86State;
+import org.jvisor.memory.AddressSpace;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * A 64 MiB guest in the test-guest boot state (long mode, 2 MiB identity pages, flat segments)
+ * with code assembled at {@link #CODE}, and a tcg core on it.
+ */
+final class TestMachine implements AutoCloseable {
+    static final long CODE = 0x100000;
+    static final long DATA = 0x200000;
+    static final long IDT = 0x300000;
+    static final long HANDLERS = 0x310000;
+
+    final GuestMemory ram = GuestMemory.allocate(64L << 20);
+    final AddressSpace io = new AddressSpace("io", 0x10000);
+    final AddressSpace mmio = new AddressSpace("mmio", 1L << 52);
+    final X86State st;
+    final TcgCpu cpu;
+    long end;
+
+    TestMachine(String asm) {
+        byte[] code = Asm.assemble(asm);
+        ElfImage elf = new ElfImage(CODE, List.of(new ElfImage.Segment(CODE, CODE, 0, code.length, code.length, 5)), List.of());
+        try {
+            st = TestGuestBoot.load(elf, ram, code, "test");
+        } catch (BootException e) {
+            throw new IllegalStateException(e);
+        }
+        end = CODE + code.length;
+        cpu = new TcgCpu(st, new MachineBus(ram, io, mmio), TcgCpuid.model());
+    }
+
+    /** Runs from the entry to the end of the code. */
+    TestMachine run() {
+        cpu.runUntilRip(end, 10_000_000);
+        return this;
+    }
+
+    long reg(int r) {
+        return st.gpr[r];
+    }
+
+    /**
+     * Writes an IDT (vectors 0-31) whose handlers store the vector in R15 and the error code (or
+     * -1) in R14, count deliveries in R13, and return {@code skipBytes} past the pushed RIP.
+     */
+    void installIdt(int skipBytes) {
+        StringBuilder a = new StringBuilder();
+        for (int v = 0; v < 32; v++) {
+            boolean err = v == 8 || (v >= 10 && v <= 14) || v == 17;
+            a.append(".org ").append(v * 64).append('\n');
+            a.append("mov $").append(v).append(", %r15\n");
+            a.append(err ? "pop %r14\n" : "mov $-1, %r14\n");
+            if (skipBytes != 0) {
+                a.append("addq $").append(skipBytes).append(", (%rsp)\n");
+            }
+            a.append("incq %r13\n");
+            a.append("iretq\n");
+        }
+        ram.write(HANDLERS, Asm.assemble(a.toString()));
+        for (int v = 0; v < 32; v++) {
+            long h = HANDLERS + v * 64L;
+            long lo = (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48;
+            ram.writeU64(IDT + v * 16L, lo);
+            ram.writeU64(IDT + v * 16L + 8, h >>> 32);
+        }
+        st.idtr.base = IDT;
+        st.idtr.limit = 32 * 16 - 1;
+    }
+
+    @Override
+    public void close() {
+        ram.close();
+    }
+}
