@@ -1,0 +1,66 @@
+package org.jvisor.tcg.diff;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.concurrent.TimeUnit;
+
+/** One generated test: a snippet at a fixed address, its inputs and what to compare. */
+record Case(String family, long codeAddr, byte[] code, long[] regs, byte[] data, long flagMask, int ignoreRegs,
+            String note) {
+
+    static final String[] NAMES = {
+        "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+    };
+
+    String hex() {
+        return HexFormat.ofDelimiter(" ").formatHex(code);
+    }
+
+    /** The snippet disassembled by the machine's objdump, or just its bytes if that fails. */
+    String disassembly() {
+        try {
+            Path f = Files.createTempFile("tcgdiff", ".bin");
+            try {
+                Files.write(f, code);
+                Process p = new ProcessBuilder("objdump", "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel",
+                    "--adjust-vma=0x" + Long.toHexString(codeAddr), f.toString()).redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor(30, TimeUnit.SECONDS);
+                StringBuilder sb = new StringBuilder();
+                boolean body = false;
+                for (String line : out.split("\n")) {
+                    if (line.contains("<.data>:")) {
+                        body = true;
+                        continue;
+                    }
+                    if (body && !line.isBlank()) {
+                        sb.append("    ").append(line.strip()).append('\n');
+                    }
+                }
+                return sb.isEmpty() ? "    " + hex() + '\n' : sb.toString();
+            } finally {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException | InterruptedException e) {
+            return "    " + hex() + '\n';
+        }
+    }
+
+    String inputs() {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 16; i++) {
+            if (i == 4) {
+                continue;
+            }
+            sb.append(String.format("%s=%016x ", NAMES[i], regs[i]));
+            if (i % 4 == 3) {
+                sb.append('\n');
+            }
+        }
+        sb.append(String.format("rflags=%04x (data area as given by the seed)%n", regs[16]));
+        return sb.toString();
+    }
+}

@@ -1,0 +1,191 @@
+package org.jvisor.tcg.diff;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The oracle: runs a snippet of x86-64 machine code on the host CPU. Code and data live at fixed,
+ * low host addresses ({@link #codeBase()}, {@link #dataBase()}) so the tcg side can place the same
+ * bytes at the same guest-physical (identity-mapped) addresses; then addresses in registers,
+ * RIP-relative operands and LEA results are identical on both sides and compare directly.
+ *
+ * <p>A hand-assembled trampoline at the start of the code area saves the callee-saved registers,
+ * loads RAX..R15 (not RSP: the snippet runs on the host stack and must not use it) and RFLAGS from a
+ * register block, jumps to the snippet; the epilogue copied right after the snippet stores every
+ * register and RFLAGS back, clears DF and returns.
+ */
+final class NativeCpu {
+    /** Register block: 16 GPRs (Gpr order), then RFLAGS. */
+    static final int FLAGS_SLOT = 16;
+    static final int BLOCK_LONGS = 17;
+    /** Size of the code area; snippets go anywhere at or above {@link #SNIPPET_MIN}. */
+    static final long CODE_SIZE = 0x10000;
+    static final long SNIPPET_MIN = 0x800;
+    static final long DATA_SIZE = 0x2000;
+    /** Flags a snippet may be entered with: the arithmetic flags and DF. */
+    static final long INPUT_FLAGS = 0x8D5L | 0x400L;
+
+    private static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+    /** Low, so the guest needs little RAM; the first free one is taken (never replacing a mapping). */
+    private static final long[] CANDIDATES = {
+        0x0040_0000L, 0x0100_0000L, 0x0400_0000L, 0x1000_0000L, 0x2000_0000L, 0x3000_0000L, 0x0800_0000L,
+    };
+
+    // push rbx/rbp/r12-r15/rdi; push [rdi+128]; popfq; mov regs from [rdi]; mov rdi,[rdi+56]; jmp rel32
+    private static final int[] PROLOGUE = {
+        0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x57, 0xff,
+        0xb7, 0x80, 0x00, 0x00, 0x00, 0x9d, 0x48, 0x8b, 0x07, 0x48, 0x8b, 0x4f,
+        0x08, 0x48, 0x8b, 0x57, 0x10, 0x48, 0x8b, 0x5f, 0x18, 0x48, 0x8b, 0x6f,
+        0x28, 0x48, 0x8b, 0x77, 0x30, 0x4c, 0x8b, 0x47, 0x40, 0x4c, 0x8b, 0x4f,
+        0x48, 0x4c, 0x8b, 0x57, 0x50, 0x4c, 0x8b, 0x5f, 0x58, 0x4c, 0x8b, 0x67,
+        0x60, 0x4c, 0x8b, 0x6f, 0x68, 0x4c, 0x8b, 0x77, 0x70, 0x4c, 0x8b, 0x7f,
+        0x78, 0x48, 0x8b, 0x7f, 0x38, 0xe9,
+    };
+    // push rdi; mov rdi,[rsp+8]; mov [rdi+8*i],reg...; pop rax; mov [rdi+56],rax; pushfq; pop rax;
+    // mov [rdi+128],rax; cld; pop rdi; pop r15-r12/rbp/rbx; ret
+    private static final int[] EPILOGUE = {
+        0x57, 0x48, 0x8b, 0x7c, 0x24, 0x08,
+        0x48, 0x89, 0x07, 0x48, 0x89, 0x4f, 0x08, 0x48, 0x89, 0x57, 0x10, 0x48,
+        0x89, 0x5f, 0x18, 0x48, 0x89, 0x6f, 0x28, 0x48, 0x89, 0x77, 0x30, 0x4c,
+        0x89, 0x47, 0x40, 0x4c, 0x89, 0x4f, 0x48, 0x4c, 0x89, 0x57, 0x50, 0x4c,
+        0x89, 0x5f, 0x58, 0x4c, 0x89, 0x67, 0x60, 0x4c, 0x89, 0x6f, 0x68, 0x4c,
+        0x89, 0x77, 0x70, 0x4c, 0x89, 0x7f, 0x78, 0x58, 0x48, 0x89, 0x47, 0x38,
+        0x9c, 0x58, 0x48, 0x89, 0x87, 0x80, 0x00, 0x00, 0x00, 0xfc, 0x5f, 0x41,
+        0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3,
+    };
+
+    private static NativeCpu instance;
+
+    private final long codeBase;
+    private final MemorySegment code;
+    private final MemorySegment data;
+    private final MemorySegment block;
+    private final MethodHandle entry;
+    private final boolean rwx;
+    private final MethodHandle mprotect;
+
+    private NativeCpu(long codeBase, MemorySegment area, boolean rwx, MethodHandle mprotect) {
+        this.codeBase = codeBase;
+        this.code = area.asSlice(0, CODE_SIZE);
+        this.data = area.asSlice(CODE_SIZE, DATA_SIZE);
+        this.rwx = rwx;
+        this.mprotect = mprotect;
+        this.block = Arena.global().allocate(8L * BLOCK_LONGS, 16);
+        for (int i = 0; i < PROLOGUE.length; i++) {
+            code.set(ValueLayout.JAVA_BYTE, i, (byte) PROLOGUE[i]);
+        }
+        Linker linker = Linker.nativeLinker();
+        this.entry = linker.downcallHandle(MemorySegment.ofAddress(codeBase),
+            FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+    }
+
+    /** The process-wide instance (the fixed addresses can be mapped only once). */
+    static synchronized NativeCpu get() {
+        if (instance == null) {
+            instance = create();
+        }
+        return instance;
+    }
+
+    private static NativeCpu create() {
+        Linker linker = Linker.nativeLinker();
+        var libc = linker.defaultLookup();
+        MethodHandle mmap = linker.downcallHandle(libc.find("mmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        MethodHandle munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        MethodHandle mprotect = linker.downcallHandle(libc.find("mprotect").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT));
+        long size = CODE_SIZE + DATA_SIZE;
+        try {
+            for (boolean rwx : new boolean[] {true, false}) {
+                int prot = PROT_READ | PROT_WRITE | (rwx ? PROT_EXEC : 0);
+                for (long want : CANDIDATES) {
+                    MemorySegment got = (MemorySegment) mmap.invokeExact(MemorySegment.ofAddress(want), size,
+                        prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0L);
+                    if (got.address() == -1L) {
+                        continue;
+                    }
+                    if (got.address() != want) { // old kernel: the flag was only a hint
+                        int rc = (int) munmap.invokeExact(got, size);
+                        continue;
+                    }
+                    return new NativeCpu(want, got.reinterpret(size), rwx, mprotect);
+                }
+            }
+        } catch (Throwable t) {
+            throw new IllegalStateException("cannot map the native test area", t);
+        }
+        throw new IllegalStateException("cannot map the native test area at any fixed low address");
+    }
+
+    long codeBase() {
+        return codeBase;
+    }
+
+    long dataBase() {
+        return codeBase + CODE_SIZE;
+    }
+
+    /** The data area as the snippet sees it: fill it before {@link #run}, read it after. */
+    MemorySegment data() {
+        return data;
+    }
+
+    /**
+     * Runs {@code snippet} placed at {@code codeBase() + offset} with the given register block
+     * (16 GPRs then RFLAGS; RSP is ignored) and writes the resulting registers back into it.
+     * The RSP slot comes back unchanged.
+     */
+    void run(long[] regs, byte[] snippet, long offset) {
+        if (offset < SNIPPET_MIN || offset + snippet.length + EPILOGUE.length > CODE_SIZE) {
+            throw new IllegalArgumentException("snippet does not fit at offset " + offset);
+        }
+        if (!rwx) {
+            protect(PROT_READ | PROT_WRITE);
+        }
+        int rel = (int) (offset - PROLOGUE.length - 4);
+        code.set(ValueLayout.JAVA_INT_UNALIGNED, PROLOGUE.length, rel);
+        MemorySegment.copy(snippet, 0, code, ValueLayout.JAVA_BYTE, offset, snippet.length);
+        for (int i = 0; i < EPILOGUE.length; i++) {
+            code.set(ValueLayout.JAVA_BYTE, offset + snippet.length + i, (byte) EPILOGUE[i]);
+        }
+        if (!rwx) {
+            protect(PROT_READ | PROT_EXEC);
+        }
+        long rsp = regs[4];
+        for (int i = 0; i < 16; i++) {
+            block.setAtIndex(ValueLayout.JAVA_LONG, i, regs[i]);
+        }
+        block.setAtIndex(ValueLayout.JAVA_LONG, FLAGS_SLOT, (regs[FLAGS_SLOT] & INPUT_FLAGS) | 2);
+        try {
+            entry.invokeExact(block);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        for (int i = 0; i < BLOCK_LONGS; i++) {
+            regs[i] = block.getAtIndex(ValueLayout.JAVA_LONG, i);
+        }
+        regs[4] = rsp;
+    }
+
+    private void protect(int prot) {
+        try {
+            int rc = (int) mprotect.invokeExact(code, CODE_SIZE, prot);
+            if (rc != 0) {
+                throw new IllegalStateException("mprotect failed");
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+}
