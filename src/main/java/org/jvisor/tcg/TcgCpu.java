@@ -194,6 +194,10 @@ public final class TcgCpu {
      * that changes interrupt/mode state. Faults are delivered here.
      */
     void step(long stopRip, long n) {
+        if ((s.rflags & X86State.TF) != 0) {
+            singleStep();
+            return;
+        }
         long limit = retired + Math.min(n, 4096);
         if (retired < shadowEnd) {
             limit = Math.min(limit, shadowEnd);
@@ -216,6 +220,24 @@ public final class TcgCpu {
                     return;
                 }
             }
+        }
+    }
+
+    /** RFLAGS.TF was set at the start of this instruction: run it, then trap with #DB (SDM vol. 3, 17.3.1.4). */
+    private void singleStep() {
+        endChunk = true;
+        try {
+            Insn in = fetch();
+            long before = s.rip;
+            interp.exec(in);
+            retired++;
+            boolean trap = !halted || s.rip != before;
+            if (trap) {
+                s.dr[6] |= 0x4000; // DR6.BS
+                exc.deliverFault(new CpuFault(CpuFault.DB, 0, false));
+            }
+        } catch (CpuFault f) {
+            exc.deliverFault(f);
         }
     }
 
