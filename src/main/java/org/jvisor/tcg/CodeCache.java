@@ -24,10 +24,12 @@ final class CodeCache {
     private final long[] codeBits;
     private final Page[] slots = new Page[SLOTS];
     private final Mmu mmu;
+    private final Runnable onDrop;
 
-    CodeCache(long ramSize, Mmu mmu) {
+    CodeCache(long ramSize, Mmu mmu, Runnable onDrop) {
         this.codeBits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
         this.mmu = mmu;
+        this.onDrop = onDrop;
     }
 
     boolean isCodePage(long hostPage) {
@@ -45,6 +47,7 @@ final class CodeCache {
         if (pg != null) {
             pg.valid = false;
             unmark(pg.hostPage);
+            onDrop.run();
         }
         pg = new Page(hostPage);
         slots[slot] = pg;
@@ -93,6 +96,7 @@ final class CodeCache {
             pg.valid = false;
             slots[slot] = null;
         }
+        onDrop.run();
     }
 
     void clear() {
@@ -103,5 +107,6 @@ final class CodeCache {
                 slots[i] = null;
             }
         }
+        onDrop.run();
     }
 }

@@ -171,6 +171,105 @@ public final class Decoder {
             raw = raw << 8 | (buf[i] & 0xFF);
         }
         in.rawLo = raw;
+        if (mode == 64 && !in.lock) {
+            classify(in);
+        }
+    }
+
+    /** Picks a fast-path handler for the forms that dominate real code (see Interpreter#exec). */
+    private static void classify(Insn in) {
+        int op = in.op;
+        boolean wide = in.osz >= 4;
+        boolean reg = in.hasModrm && in.mod == 3;
+        if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F)) {
+            in.handler = Insn.H_JCC;
+            in.kind = op & 0xF;
+            return;
+        }
+        switch (op) {
+            case 0xE9, 0xEB -> in.handler = Insn.H_JMP;
+            case 0xE8 -> in.handler = in.osz == 8 ? Insn.H_CALL : Insn.H_GENERIC;
+            case 0xC3 -> in.handler = in.osz == 8 ? Insn.H_RET : Insn.H_GENERIC;
+            case 0xFF -> {
+                if (reg && wide && (in.reg & 7) <= 1) {
+                    in.handler = Insn.H_INCDEC_R;
+                    in.kind = in.reg & 7;
+                    in.dst = in.rm;
+                }
+            }
+            case 0x01, 0x09, 0x21, 0x29, 0x31, 0x39, 0x03, 0x0B, 0x23, 0x2B, 0x33, 0x3B -> {
+                if (wide) {
+                    in.kind = op >>> 3;
+                    if (reg) {
+                        in.handler = Insn.H_ALU_RR;
+                        boolean toReg = (op & 2) != 0;
+                        in.dst = toReg ? in.reg : in.rm;
+                        in.src = toReg ? in.rm : in.reg;
+                    } else if ((op & 2) != 0) {
+                        in.handler = Insn.H_ALU_RM;
+                        in.dst = in.reg;
+                    }
+                }
+            }
+            case 0x81, 0x83 -> {
+                int k = in.reg & 7;
+                if (reg && wide && k != 2 && k != 3) {
+                    in.handler = Insn.H_ALU_RI;
+                    in.kind = k;
+                    in.dst = in.rm;
+                }
+            }
+            case 0x85 -> {
+                if (reg && wide) {
+                    in.handler = Insn.H_TEST_RR;
+                    in.dst = in.rm;
+                    in.src = in.reg;
+                }
+            }
+            case 0x89, 0x8B -> {
+                if (wide) {
+                    if (reg) {
+                        in.handler = Insn.H_MOV_RR;
+                        in.dst = op == 0x8B ? in.reg : in.rm;
+                        in.src = op == 0x8B ? in.rm : in.reg;
+                    } else {
+                        in.handler = op == 0x8B ? Insn.H_LOAD : Insn.H_STORE;
+                        in.dst = in.reg;
+                    }
+                }
+            }
+            case 0x8D -> {
+                if (wide && !reg) {
+                    in.handler = Insn.H_LEA;
+                    in.dst = in.reg;
+                }
+            }
+            case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
+                if (in.osz == 8) {
+                    in.handler = Insn.H_PUSH;
+                    in.src = (op & 7) | (in.rex & 1) << 3;
+                }
+            }
+            case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
+                if (in.osz == 8) {
+                    in.handler = Insn.H_POP;
+                    in.dst = (op & 7) | (in.rex & 1) << 3;
+                }
+            }
+            case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
+                if (wide) {
+                    in.handler = Insn.H_MOV_RI;
+                    in.dst = (op & 7) | (in.rex & 1) << 3;
+                }
+            }
+            case 0x1B6 -> {
+                if (wide && !reg) {
+                    in.handler = Insn.H_MOVZX_LOAD;
+                    in.dst = in.reg;
+                }
+            }
+            default -> { }
+        }
     }
 
     private static void setSeg(Insn in, int seg) {

@@ -14,6 +14,16 @@ public final class Insn {
     public static final int RIP_BASE = 16;
     public static final int NONE = -1;
 
+    /** Fast-path handler kinds for the commonest 64-bit forms ({@link #handler}); 0 = generic dispatch. */
+    public static final int H_GENERIC = 0, H_JCC = 1, H_JMP = 2, H_INCDEC_R = 3, H_ALU_RR = 4, H_ALU_RI = 5,
+        H_MOV_RR = 6, H_LOAD = 7, H_STORE = 8, H_LEA = 9, H_TEST_RR = 10, H_PUSH = 11, H_POP = 12, H_CALL = 13,
+        H_RET = 14, H_MOV_RI = 15, H_ALU_RM = 16, H_MOVZX_LOAD = 17;
+
+    /** Fast-path handler chosen after decoding (64-bit mode, no LOCK). */
+    public int handler;
+    /** For fast paths: destination and source registers, ALU kind or condition code. */
+    public int dst, src, kind;
+
     /** Opcode: map << 8 | opcode byte. */
     public int op;
     public int len;
@@ -53,6 +63,7 @@ public final class Insn {
     }
 
     void reset() {
+        handler = H_GENERIC;
         op = 0;
         len = 0;
         rep = 0;

@@ -318,6 +318,11 @@ final class Interpreter {
 
     void exec(Insn in) {
         next = s.rip + in.len;
+        if (in.handler != Insn.H_GENERIC) {
+            fast(in);
+            s.rip = next;
+            return;
+        }
         if (cpu.mode != 64) {
             next &= 0xFFFF_FFFFL;
         }
@@ -333,6 +338,98 @@ final class Interpreter {
             throw cpu.unimplemented(in);
         }
         s.rip = next;
+    }
+
+    /** Writes a 4- or 8-byte register result (4 zero-extends). */
+    private void put(int r, int size, long v) {
+        g[r] = size == 8 ? v : v & 0xFFFF_FFFFL;
+    }
+
+    private long get(int r, int size) {
+        return size == 8 ? g[r] : g[r] & 0xFFFF_FFFFL;
+    }
+
+    /** The fast paths chosen by Decoder#classify: 64-bit mode, no LOCK, 4- or 8-byte operands. */
+    private void fast(Insn in) {
+        int size = in.osz;
+        switch (in.handler) {
+            case Insn.H_JCC -> {
+                if (f.cond(in.kind)) {
+                    next += in.imm;
+                }
+            }
+            case Insn.H_JMP -> next += in.imm;
+            case Insn.H_INCDEC_R -> {
+                long c = (f.op == LazyFlags.INC || f.op == LazyFlags.DEC) ? f.aux : f.cf() ? 1 : 0;
+                long a = get(in.dst, size);
+                long mk = mask(size);
+                if (in.kind == 0) {
+                    long r = (a + 1) & mk;
+                    f.set(LazyFlags.INC, a, 1, r, size, c);
+                    put(in.dst, size, r);
+                } else {
+                    long r = (a - 1) & mk;
+                    f.set(LazyFlags.DEC, a, 1, r, size, c);
+                    put(in.dst, size, r);
+                }
+            }
+            case Insn.H_ALU_RR -> {
+                long r = compute(in.kind, get(in.dst, size), get(in.src, size), size, 0);
+                if (in.kind != CMP) {
+                    put(in.dst, size, r);
+                }
+            }
+            case Insn.H_ALU_RM -> {
+                long r = compute(in.kind, get(in.dst, size), m.read(ea(in), size), size, 0);
+                if (in.kind != CMP) {
+                    put(in.dst, size, r);
+                }
+            }
+            case Insn.H_ALU_RI -> {
+                long r = compute(in.kind, get(in.dst, size), in.imm & mask(size), size, 0);
+                if (in.kind != CMP) {
+                    put(in.dst, size, r);
+                }
+            }
+            case Insn.H_TEST_RR -> {
+                long r = get(in.dst, size) & get(in.src, size);
+                f.set(LazyFlags.LOGIC, r, r, r, size);
+            }
+            case Insn.H_MOV_RR -> put(in.dst, size, g[in.src]);
+            case Insn.H_LOAD -> put(in.dst, size, size == 8 ? m.read64(ea(in)) : m.read(ea(in), 4));
+            case Insn.H_STORE -> {
+                if (size == 8) {
+                    m.write64(ea(in), g[in.dst]);
+                } else {
+                    m.write(ea(in), 4, g[in.dst]);
+                }
+            }
+            case Insn.H_LEA -> put(in.dst, size, offset(in));
+            case Insn.H_MOVZX_LOAD -> put(in.dst, size, m.read(ea(in), 1));
+            case Insn.H_PUSH -> {
+                long sp = g[4] - 8;
+                m.write64(sp, g[in.src]);
+                g[4] = sp;
+            }
+            case Insn.H_POP -> {
+                long v = m.read64(g[4]);
+                g[4] += 8;
+                g[in.dst] = v;
+            }
+            case Insn.H_CALL -> {
+                long sp = g[4] - 8;
+                m.write64(sp, next);
+                g[4] = sp;
+                next += in.imm;
+            }
+            case Insn.H_RET -> {
+                long t = m.read64(g[4]);
+                g[4] += 8;
+                next = t;
+            }
+            case Insn.H_MOV_RI -> put(in.dst, size, in.imm);
+            default -> throw new IllegalStateException("handler " + in.handler);
+        }
     }
 
     private void checkLock(Insn in) {

@@ -38,6 +38,7 @@ public final class Mmu {
     private final AddressSpace mmio;
     private final ExitStats stats;
     private CodeCache code;
+    private Runnable onFlush = () -> { };
 
     private final long[] rdTag = new long[TLB_SIZE];
     private final long[] rdDelta = new long[TLB_SIZE];
@@ -68,8 +69,9 @@ public final class Mmu {
         flushAll();
     }
 
-    void attach(CodeCache code) {
+    void attach(CodeCache code, Runnable onFlush) {
         this.code = code;
+        this.onFlush = onFlush;
     }
 
     MemorySegment memory() {
@@ -83,6 +85,7 @@ public final class Mmu {
         java.util.Arrays.fill(wrTag, INVALID);
         java.util.Arrays.fill(exTag, INVALID);
         epoch++;
+        onFlush.run();
     }
 
     /** MOV to CR3: drops all but global entries (when CR4.PGE is set). */
@@ -103,6 +106,7 @@ public final class Mmu {
             }
         }
         epoch++;
+        onFlush.run();
     }
 
     /** INVLPG: drops the page's entries, global or not, for both privilege levels. */
@@ -112,6 +116,7 @@ public final class Mmu {
         wrTag[i] = INVALID;
         exTag[i] = INVALID;
         epoch++;
+        onFlush.run();
     }
 
     /** A page became a code page: writes to it must take the slow path from now on. */

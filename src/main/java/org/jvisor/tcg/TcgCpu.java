@@ -46,11 +46,9 @@ public final class TcgCpu {
     /** Set by instructions after which the run loop must look at interrupts or mode again. */
     boolean endChunk;
 
-    // the code page the last fetch came from
-    private CodeCache.Page curPage;
+    // the code page the last fetch came from; dropped by TLB flushes, code invalidation and mode changes
+    private Insn[] curInsns;
     private long curLinPage = -1;
-    private int curEpoch;
-    private int curUser;
     private final Insn crossing = new Insn();
 
     public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid) {
@@ -66,8 +64,8 @@ public final class TcgCpu {
         this.irq = irq;
         this.mem = bus.ram().segment();
         this.mmu = new Mmu(state, bus.ram(), bus.mmio(), stats);
-        this.code = new CodeCache(bus.ram().size(), mmu);
-        mmu.attach(code);
+        this.code = new CodeCache(bus.ram().size(), mmu, this::dropFetchCache);
+        mmu.attach(code, this::dropFetchCache);
         this.flags = new LazyFlags(state);
         this.msrs = new Msrs(this);
         this.exc = new Exceptions(this);
@@ -140,7 +138,7 @@ public final class TcgCpu {
         s.rflags |= X86State.FIXED1;
         updateMode();
         mmu.flushAll();
-        curLinPage = -1;
+        dropFetchCache();
     }
 
     /** Makes the state exact: RFLAGS gets its computed arithmetic bits. */
@@ -157,6 +155,7 @@ public final class TcgCpu {
             mode = s.cs.db ? 32 : 16;
         }
         mmu.user = (s.cs.selector & 3) == 3 ? 1 : 0;
+        dropFetchCache();
     }
 
     boolean interruptible() {
@@ -243,12 +242,17 @@ public final class TcgCpu {
 
     // ---- fetch ----
 
+    /** Forgets the current code page (its translation or contents may have changed). */
+    void dropFetchCache() {
+        curLinPage = -1;
+        curInsns = null;
+    }
+
     Insn fetch() {
         long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
-        CodeCache.Page pg = curPage;
-        if ((lin & ~0xFFFL) == curLinPage && pg.valid && curEpoch == mmu.epoch && curUser == mmu.user) {
-            Insn in = pg.insns[(int) (lin & 0xFFF)];
-            if (in != null && in.mode == mode) {
+        if ((lin & ~0xFFFL) == curLinPage) {
+            Insn in = curInsns[(int) (lin & 0xFFF)];
+            if (in != null) {
                 return in;
             }
         }
@@ -261,10 +265,8 @@ public final class TcgCpu {
             throw new IllegalStateException(String.format("tcg: executing outside RAM at linear %#x", lin));
         }
         CodeCache.Page pg = code.page(off & ~0xFFFL);
-        curPage = pg;
+        curInsns = pg.insns;
         curLinPage = lin & ~0xFFFL;
-        curEpoch = mmu.epoch;
-        curUser = mmu.user;
         int po = (int) (lin & 0xFFF);
         Insn in = pg.insns[po];
         if (in != null && in.mode == mode) {
@@ -297,7 +299,7 @@ public final class TcgCpu {
         // crosses into the next page: never cached (that page's writes would not reach it)
         decoder.decode(crossing, mode);
         pg.insns[po] = null;
-        curLinPage = -1;
+        dropFetchCache();
         return crossing;
     }
 
