@@ -2,6 +2,7 @@ package org.jvisor.machine;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.MachineBus;
+import org.jvisor.tcg.TcgAccelerator;
 
 /** Opens the software engine. */
 final class TcgEngine {
@@ -9,6 +10,10 @@ final class TcgEngine {
     }
 
     static Accelerator open(MachineBus bus, int cpus) throws MachineException {
-        throw new MachineException("-accel tcg: the software CPU engine is not built yet");
+        if (cpus > 1) {
+            // APs need INIT/SIPI from a LAPIC model, which the tcg platform does not have yet.
+            throw new MachineException("-smp " + cpus + ": tcg runs one vCPU for now (use -accel kvm for SMP)");
+        }
+        return new TcgAccelerator(bus);
     }
 }
