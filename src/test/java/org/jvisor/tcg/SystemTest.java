@@ -1,0 +1,319 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.cpu.ExitStats;
+import org.jvisor.cpu.MachineBus;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.cpu.X86State;
+
+class SystemTest {
+    /** Linear address of the test page mapped through our own PD/PT (PDPT slot 1 of the boot tables). */
+    private static final long VPAGE = 0x4000_0000L;
+    private static final long PD = 0x400000, PT = 0x401000, FRAME = 0x500000;
+
+    private static void mapTestPage(TestMachine m, long pteFlags) {
+        m.ram.fill(PD, 0x2000, (byte) 0);
+        m.ram.writeU64(0x2000 + 8, PD | 3);
+        m.ram.writeU64(PD, PT | 3);
+        m.ram.writeU64(PT, FRAME | pteFlags);
+    }
+
+    @Test
+    void pageFaultErrorCodesAndAccessedDirtyBits() {
+        try (TestMachine m = new TestMachine("""
+                mov $0x40000000, %rdi
+                mov (%rdi), %rax
+                mov $7, %eax
+                mov %rax, (%rdi)
+                mov %r14, %r12
+                mov %cr2, %rbx
+                mov $0x40001000, %rsi
+                mov (%rsi), %rax
+                mov %r14, %r11
+                """)) {
+            mapTestPage(m, 1); // present, read-only, supervisor
+            m.installIdt(3);   // both faulting instructions are 3 bytes
+            m.run();
+            assertEquals(3, m.reg(12), "write to read-only page: P|W");
+            assertEquals(VPAGE, m.reg(3), "CR2");
+            assertEquals(0, m.reg(11), "read of not-present page: error 0");
+            assertEquals(2, m.reg(13), "two faults delivered");
+            long pte = m.ram.readU64(PT);
+            assertTrue((pte & 0x20) != 0, "A set by the read");
+            assertEquals(0, pte & 0x40, "D not set by the faulting write");
+            assertTrue((m.ram.readU64(PD) & 0x20) != 0, "A set in the PDE");
+        }
+    }
+
+    @Test
+    void dirtyBitAndInvlpg() {
+        try (TestMachine m = new TestMachine("""
+                mov $0x40000000, %rdi
+                mov (%rdi), %rax
+                movq $0x1122, 8(%rdi)
+                movq $0x500003, 0x401000
+                invlpg (%rdi)
+                movq $0x3344, 16(%rdi)
+                """)) {
+            mapTestPage(m, 3);
+            m.installIdt(0);
+            m.run();
+            assertEquals(0, m.reg(13), "no faults");
+            assertEquals(0x1122, m.ram.readU64(FRAME + 8));
+            assertEquals(0x3344, m.ram.readU64(FRAME + 16));
+            assertTrue((m.ram.readU64(PT) & 0x40) != 0, "D set after the write following INVLPG");
+        }
+    }
+
+    @Test
+    void reservedBitFault() {
+        try (TestMachine m = new TestMachine("""
+                mov $0x40000000, %rdi
+                mov (%rdi), %rax
+                """)) {
+            mapTestPage(m, 3 | (1L << 51));
+            m.installIdt(3);
+            m.run();
+            assertEquals(14, m.reg(15));
+            assertEquals(9, m.reg(14), "P|RSVD");
+        }
+    }
+
+    @Test
+    void exceptionsThroughIdt() {
+        try (TestMachine m = new TestMachine("""
+                ud2
+                mov %r15, %r8
+                mov $0x8000000000000000, %rax
+                mov (%rax), %rbx
+                mov %r15, %r9
+                mov %r14, %r10
+                int3
+                mov %r15, %r11
+                """)) {
+            m.installIdt(0);
+            // ud2 is 2 bytes, the GP load is 3 bytes: patch the return by fixing RIP in R15-specific handlers
+            m.ram.write(TestMachine.HANDLERS + 6 * 64, Asm.assemble("mov $6, %r15\nmov $-1, %r14\naddq $2, (%rsp)\niretq"));
+            m.ram.write(TestMachine.HANDLERS + 13 * 64, Asm.assemble("mov $13, %r15\npop %r14\naddq $3, (%rsp)\niretq"));
+            m.run();
+            assertEquals(6, m.reg(8));
+            assertEquals(13, m.reg(9));
+            assertEquals(0, m.reg(10), "#GP(0) for a non-canonical address");
+            assertEquals(3, m.reg(11), "INT3 returns after itself");
+        }
+    }
+
+    @Test
+    void tripleFaultWithoutIdt() {
+        try (TestMachine m = new TestMachine("ud2")) {
+            TripleFaultException e = assertThrows(TripleFaultException.class, m::run);
+            assertTrue(e.getMessage().contains("#6"), e.getMessage());
+        }
+    }
+
+    @Test
+    void syscallSysretRoundTrip() {
+        try (TestMachine m = new TestMachine("""
+                mov $0xC0000080, %ecx
+                rdmsr
+                or $1, %eax
+                wrmsr
+                lea kentry(%rip), %rax
+                mov %rax, %rdx
+                shr $32, %rdx
+                mov $0xC0000082, %ecx
+                wrmsr
+                mov $0xC0000081, %ecx
+                xor %eax, %eax
+                mov $0x00180008, %edx
+                wrmsr
+                mov $0xC0000084, %ecx
+                mov $0x400, %eax
+                xor %edx, %edx
+                wrmsr
+                mov $0x1f0000, %rsp
+                lea user(%rip), %rcx
+                mov $0x602, %r11
+                sysretq
+            user:
+                mov %cs, %rbx
+                mov %ss, %rbp
+                pushfq
+                pop %rsi
+                mov $42, %eax
+                syscall
+            after:
+                jmp done
+            kentry:
+                mov %cs, %r8
+                mov %ss, %r9
+                mov %rcx, %r10
+                mov %r11, %r12
+                pushfq
+                pop %r13
+                lea after(%rip), %rdi
+            done:
+                nop
+                """)) {
+            X86State st = m.st;
+            long gdt = 0x600;
+            m.ram.writeU64(gdt, 0);
+            m.ram.writeU64(gdt + 0x08, 0x00AF_9B00_0000_FFFFL);
+            m.ram.writeU64(gdt + 0x10, 0x00CF_9300_0000_FFFFL);
+            m.ram.writeU64(gdt + 0x18, 0x00CF_FB00_0000_FFFFL);
+            m.ram.writeU64(gdt + 0x20, 0x00CF_F300_0000_FFFFL);
+            m.ram.writeU64(gdt + 0x28, 0x00AF_FB00_0000_FFFFL);
+            st.gdtr.base = gdt;
+            st.gdtr.limit = 0x2F;
+            // user-accessible first 2 MiB
+            m.ram.writeU64(0x1000, m.ram.readU64(0x1000) | 4);
+            m.ram.writeU64(0x2000, m.ram.readU64(0x2000) | 4);
+            m.ram.writeU64(0x3000, m.ram.readU64(0x3000) | 4);
+            m.run();
+            assertEquals(0x2B, m.reg(3), "user CS");
+            assertEquals(0x23, m.reg(5), "user SS");
+            assertEquals(0x602, m.reg(6) & 0xFFF, "RFLAGS from R11");
+            assertEquals(0x08, m.reg(8), "kernel CS from STAR");
+            assertEquals(0x10, m.reg(9), "kernel SS");
+            assertEquals(m.reg(7), m.reg(10), "RCX = RIP after SYSCALL");
+            assertEquals(0x602, m.reg(12) & 0xFFF, "R11 = user RFLAGS");
+            assertEquals(0, m.reg(13) & 0x400, "SFMASK cleared DF");
+            assertEquals(0, st.cpl());
+        }
+    }
+
+    @Test
+    void lockedReadModifyWrite() {
+        try (TestMachine m = new TestMachine("""
+                mov $0x200000, %rdi
+                movq $5, (%rdi)
+                mov $5, %eax
+                mov $9, %ecx
+                lock cmpxchg %rcx, (%rdi)
+                setz %r8b
+                mov $5, %eax
+                lock cmpxchg %rcx, (%rdi)
+                setz %r9b
+                mov %rax, %r10
+                mov $3, %edx
+                lock xadd %rdx, (%rdi)
+                mov %rdx, %r12
+                lock incl 8(%rdi)
+                lock incw 13(%rdi)
+                movq $1, 16(%rdi)
+                movq $2, 24(%rdi)
+                mov $1, %eax
+                mov $2, %edx
+                mov $0x33, %ebx
+                mov $0x44, %ecx
+                lock cmpxchg16b 16(%rdi)
+                setz %r11b
+                lock btsq $3, 32(%rdi)
+                """)) {
+            m.run();
+            assertEquals(1, m.reg(8) & 0xFF);
+            assertEquals(0, m.reg(9) & 0xFF);
+            assertEquals(9, m.reg(10), "failed CMPXCHG loads the current value");
+            assertEquals(9, m.reg(12), "XADD returns the old value");
+            assertEquals(12, m.ram.readU64(0x200000));
+            assertEquals(1, m.ram.readU32(0x200008));
+            assertEquals(1, m.ram.readU16(0x20000D));
+            assertEquals(1, m.reg(11) & 0xFF);
+            assertEquals(0x33, m.ram.readU64(0x200010));
+            assertEquals(0x44, m.ram.readU64(0x200018));
+            assertEquals(8, m.ram.readU64(0x200020));
+        }
+    }
+
+    @Test
+    void selfModifyingCodeIsSeen() {
+        try (TestMachine m = new TestMachine("""
+                xor %ebx, %ebx
+                mov $2, %ecx
+            again:
+            patch:
+                mov $1, %al
+                add %rax, %rbx
+                movb $5, patch+1(%rip)
+                dec %ecx
+                jnz again
+                """)) {
+            m.run();
+            assertEquals(6, m.reg(3) & 0xFF, "first pass adds 1, the patched second pass adds 5");
+        }
+    }
+
+    @Test
+    void invalidateCodeAfterOutsideWrite() {
+        try (TestMachine m = new TestMachine("mov $1, %eax\n")) {
+            m.run();
+            assertEquals(1, m.reg(0));
+            m.ram.writeU8(TestMachine.CODE + 1, (byte) 7); // as DMA would: behind the core's back
+            m.cpu.invalidateCode(TestMachine.CODE, 5);
+            m.st.rip = TestMachine.CODE;
+            m.run();
+            assertEquals(7, m.reg(0));
+        }
+    }
+
+    @Test
+    void stringOperations() {
+        try (TestMachine m = new TestMachine("""
+                mov $0x200000, %rdi
+                mov $0x41, %eax
+                mov $100, %ecx
+                rep stosb
+                mov $0x200000, %rsi
+                mov $0x201000, %rdi
+                mov $100, %ecx
+                rep movsb
+                mov $0x201000, %rdi
+                movb $0x42, 50(%rdi)
+                mov $0x42, %eax
+                mov $100, %ecx
+                repne scasb
+                mov %rcx, %r8
+                mov $0x200000, %rsi
+                mov $0x201000, %rdi
+                mov $100, %ecx
+                repe cmpsb
+                mov %rcx, %r9
+                std
+                mov $0x200063, %rsi
+                mov $4, %ecx
+                lodsb
+                cld
+                """)) {
+            m.run();
+            assertEquals(49, m.reg(8));
+            assertEquals(49, m.reg(9));
+            assertEquals(0x41, m.reg(0) & 0xFF);
+            assertEquals(0x200062, m.reg(6));
+        }
+    }
+
+    @Test
+    void haltedVcpuWakesOnKick() throws Exception {
+        try (TestMachine m = new TestMachine("cli\nhlt\n")) {
+            TcgAccelerator accel = new TcgAccelerator(new MachineBus(m.ram, m.io, m.mmio));
+            TcgVcpu vcpu = (TcgVcpu) accel.createVcpu(0, new ExitStats(false));
+            vcpu.loadState(m.st);
+            VcpuExit[] out = new VcpuExit[1];
+            Thread t = Thread.ofPlatform().start(() -> out[0] = vcpu.run());
+            while (!vcpu.cpu().halted) {
+                Thread.onSpinWait();
+            }
+            vcpu.kick();
+            t.join();
+            assertInstanceOf(VcpuExit.Kicked.class, out[0]);
+            X86State st = new X86State();
+            vcpu.saveState(st);
+            assertEquals(TestMachine.CODE + 2, st.rip);
+        }
+    }
+}
