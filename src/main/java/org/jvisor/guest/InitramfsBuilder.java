@@ -1,0 +1,156 @@
+package org.jvisor.guest;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Lays out the demo guest's initramfs and writes it as a gzip-compressed newc cpio archive:
+ * <pre>
+ *   /init                          the script of {@link InitScript}
+ *   /bin/busybox                   busybox-static, and a symlink in /bin for each applet
+ *   /sbin, /usr/bin, /usr/sbin     symlinks to /bin
+ *   /dev/console (5,1), /dev/null (1,3), /dev/tty (5,0), /dev/ttyS0 (4,64)
+ *   /lib/modules/VERSION/kernel/... the virtio modules and their dependencies, modules.dep
+ *   /proc /sys /tmp /run /root /mnt /etc (passwd, group, hostname)
+ * </pre>
+ */
+public final class InitramfsBuilder {
+
+    /** The virtio drivers the guest loads (module names; their dependencies come along). */
+    public static final List<String> VIRTIO_MODULES = List.of(
+            "virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
+            "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console");
+
+    /**
+     * Applets linked when busybox cannot be asked for its list ({@code busybox --list} is run on
+     * the host when it can execute the x86-64 binary).
+     */
+    static final List<String> FALLBACK_APPLETS = List.of(
+            "sh", "ash", "cat", "cp", "cttyhack", "date", "dd", "df", "dmesg", "echo", "env", "false",
+            "free", "grep", "head", "hexdump", "hostname", "httpd", "ifconfig", "insmod", "ip", "kill",
+            "ln", "ls", "lsmod", "md5sum", "mkdir", "mknod", "modprobe", "mount", "mv", "nc", "ping",
+            "poweroff", "printf", "ps", "reboot", "rm", "rmmod", "sed", "seq", "setsid", "sha256sum",
+            "sleep", "sync", "tail", "test", "[", "time", "top", "true", "udhcpc", "umount", "uname",
+            "uptime", "vi", "wc", "wget", "xxd", "base64", "od", "tr", "cut", "sort", "stat", "tee");
+
+    /** What went into an initramfs. */
+    public record Contents(String kernelVersion, List<KernelModules.Module> modules, List<String> applets,
+                           String init, long cpioSize) {}
+
+    private final Path busybox;
+    private final Path moduleDir;
+    private final String kernelVersion;
+    private final List<String> wantedModules;
+    private long mtime;
+
+    /**
+     * An initramfs with the given busybox binary and the {@code wantedModules} (plus their
+     * dependencies) taken from {@code moduleDir} (an extracted {@code lib/modules/VERSION}).
+     */
+    public InitramfsBuilder(Path busybox, Path moduleDir, String kernelVersion, List<String> wantedModules) {
+        this.busybox = busybox;
+        this.moduleDir = moduleDir;
+        this.kernelVersion = kernelVersion;
+        this.wantedModules = List.copyOf(wantedModules);
+    }
+
+    /** The mtime of every entry (default 0), e.g. a SOURCE_DATE_EPOCH. */
+    public InitramfsBuilder mtime(long seconds) {
+        this.mtime = seconds;
+        return this;
+    }
+
+    /** The modules to load, dependencies first. */
+    public List<KernelModules.Module> loadOrder() throws IOException {
+        return KernelModules.scan(moduleDir, kernelVersion).loadOrder(wantedModules);
+    }
+
+    /** Writes the gzip-compressed archive to {@code out} (closed at the end). */
+    public Contents write(OutputStream out) throws IOException {
+        if (!Files.isRegularFile(busybox)) {
+            throw new GuestBuildException("no busybox binary at " + busybox);
+        }
+        List<KernelModules.Module> modules = loadOrder();
+        List<String> applets = applets(busybox);
+        String init = InitScript.render(kernelVersion, modules);
+        long size;
+        try (CpioWriter cpio = CpioWriter.gzip(out, mtime)) {
+            for (String d : List.of("bin", "dev", "etc", "lib", "proc", "sys", "run", "mnt", "usr")) {
+                cpio.directory(d, 0755);
+            }
+            cpio.directory("root", 0700);
+            cpio.directory("tmp", 01777);
+            cpio.symlink("sbin", "bin");
+            cpio.symlink("usr/bin", "../bin");
+            cpio.symlink("usr/sbin", "../bin");
+
+            // Device nodes the kernel and /init need before devtmpfs is mounted over /dev.
+            cpio.charDevice("dev/console", 0600, 5, 1);
+            cpio.charDevice("dev/null", 0666, 1, 3);
+            cpio.charDevice("dev/tty", 0666, 5, 0);
+            cpio.charDevice("dev/ttyS0", 0660, 4, 64);
+
+            cpio.file("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n".getBytes(StandardCharsets.US_ASCII));
+            cpio.file("etc/group", 0644, "root:x:0:\ntty:x:5:\n".getBytes(StandardCharsets.US_ASCII));
+            cpio.file("etc/hostname", 0644, "jvisor\n".getBytes(StandardCharsets.US_ASCII));
+
+            cpio.file("bin/busybox", 0755, busybox);
+            for (String a : applets) {
+                cpio.symlink("bin/" + a, "busybox");
+            }
+
+            String modBase = "lib/modules/" + kernelVersion + "/";
+            cpio.directory(modBase, 0755);
+            for (KernelModules.Module m : modules) {
+                cpio.file(modBase + m.path(), 0644, moduleDir.resolve(m.path()));
+            }
+            cpio.file(modBase + "modules.dep", 0644,
+                    KernelModules.modulesDep(modules).getBytes(StandardCharsets.UTF_8));
+            StringBuilder order = new StringBuilder();
+            for (KernelModules.Module m : modules) {
+                order.append(m.path()).append('\n');
+            }
+            cpio.file(modBase + "modules.order", 0644, order.toString().getBytes(StandardCharsets.UTF_8));
+
+            cpio.file("init", 0755, init.getBytes(StandardCharsets.UTF_8));
+            cpio.finish();
+            size = cpio.size();
+        }
+        return new Contents(kernelVersion, modules, applets, init, size);
+    }
+
+    /**
+     * The applets to link: {@code busybox --list} (run on the host; it is a static x86-64
+     * binary), or {@link #FALLBACK_APPLETS} when it cannot run. Never "busybox", "init" or
+     * "linuxrc" (the kernel must run our /init).
+     */
+    static List<String> applets(Path busybox) {
+        TreeSet<String> names = new TreeSet<>();
+        try {
+            DebianPackages.Result r = DebianPackages.run(List.of(busybox.toAbsolutePath().toString(), "--list"),
+                    busybox.toAbsolutePath().getParent(), 30);
+            if (r.status() == 0) {
+                for (String line : r.output().split("\n")) {
+                    String a = line.strip();
+                    if (a.matches("[A-Za-z0-9_.\\[\\]-]+")) {
+                        names.add(a);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // not runnable here (another architecture, noexec mount): use the fixed list
+        }
+        if (names.size() < 20) {
+            names.clear();
+            names.addAll(FALLBACK_APPLETS);
+        }
+        names.removeAll(List.of("busybox", "init", "linuxrc"));
+        return new ArrayList<>(names);
+    }
+}
