@@ -47,6 +47,9 @@ int main(int argc, char **argv) {
     if (vm < 0) die("KVM_CREATE_VM");
     if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0) die("KVM_SET_TSS_ADDR");
     if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) die("KVM_CREATE_IRQCHIP");
+    /* The same platform as jvisor's: in-kernel PIT too. */
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0) die("KVM_CREATE_PIT2");
     uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) die("mmap");
     struct kvm_userspace_memory_region region = {
@@ -83,6 +86,12 @@ int main(int argc, char **argv) {
 
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     if (vcpu < 0) die("KVM_CREATE_VCPU");
+    /* The CPUID KVM supports, as jvisor sets it (KVM behaves differently without one). */
+    int nent = 256;
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + nent * sizeof(struct kvm_cpuid_entry2));
+    cpuid->nent = nent;
+    if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) die("KVM_GET_SUPPORTED_CPUID");
+    if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0) die("KVM_SET_CPUID2");
     int runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     struct kvm_run *run = mmap(NULL, runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
     if (run == MAP_FAILED) die("mmap kvm_run");
@@ -96,6 +105,13 @@ int main(int argc, char **argv) {
     sregs.gdt.limit = 0x17;
     sregs.cr3 = 0x1000;
     sregs.cr4 = 0x20 | 0x600;
+    /* A 64-bit busy TSS, as jvisor loads (VMX wants a usable TR). */
+    sregs.tr.base = 0;
+    sregs.tr.limit = 0x67;
+    sregs.tr.selector = 0x18;
+    sregs.tr.type = 11;
+    sregs.tr.present = 1;
+    sregs.tr.s = 0;
     sregs.cr0 = 0x80010033;
     sregs.efer = 0x500;
     if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("KVM_SET_SREGS");

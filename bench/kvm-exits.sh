@@ -13,6 +13,7 @@ mkdir -p "$OUT"
 [[ -r /dev/kvm && -w /dev/kvm ]] || { echo "kvm-exits: /dev/kvm is not usable here; nothing to measure" >&2; exit 1; }
 
 "$ROOT/jvisor" build
+export JVISOR_NO_BUILD=1
 gcc -O2 -Wall -o "$OUT/kvm-exit-loop" "$ROOT/bench/kvm-exit-loop.c"
 for n in "$N_SMALL" "$N_LARGE"; do
     gcc -c -Wa,--defsym,COUNT="$n" -o "$OUT/portloop-$n.o" "$ROOT/bench/portloop.S"

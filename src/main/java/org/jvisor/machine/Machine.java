@@ -267,6 +267,15 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /** Ends the machine from another thread (a management command): run() returns {@code status}. */
+    public void requestExit(int status, String reason) {
+        events.add(new MachineEvent.Exit(status, reason));
+    }
+
+    public GuestMemory ram() {
+        return ram;
+    }
+
     public AddressSpace io() {
         return io;
     }
