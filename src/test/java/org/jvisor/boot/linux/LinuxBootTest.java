@@ -1,0 +1,341 @@
+package org.jvisor.boot.linux;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.boot.BootException;
+import org.jvisor.cpu.Gpr;
+import org.jvisor.cpu.X86State;
+import org.jvisor.memory.GuestMemory;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LinuxBootTest {
+    private static final long MIB = 1L << 20;
+    private static final long GIB = 1L << 30;
+
+    private static LinuxBootResult load(GuestMemory ram, byte[] kernel, byte[] initrd, String cmdline) throws BootException {
+        return LinuxBoot.load(ram, kernel, initrd, cmdline, 0, List.of(), false);
+    }
+
+    private static String failure(GuestMemory ram, byte[] kernel, byte[] initrd, String cmdline, List<ReservedRange> reserved,
+                                  boolean host) {
+        return assertThrows(BootException.class, () -> LinuxBoot.load(ram, kernel, initrd, cmdline, 0, reserved, host)).getMessage();
+    }
+
+    private static byte[] read(GuestMemory ram, long addr, int n) {
+        byte[] b = new byte[n];
+        ram.read(addr, b, 0, n);
+        return b;
+    }
+
+    /** Walks our 4-level tables as the MMU would (2 MiB pages), to check the identity map. */
+    private static long translate(GuestMemory ram, long cr3, long va) {
+        long pml4e = ram.readU64(cr3 + ((va >>> 39) & 511) * 8);
+        assertEquals(3, pml4e & 3);
+        long pdpte = ram.readU64((pml4e & 0xF_FFFF_FFFF_F000L) + ((va >>> 30) & 511) * 8);
+        assertEquals(3, pdpte & 3);
+        long pde = ram.readU64((pdpte & 0xF_FFFF_FFFF_F000L) + ((va >>> 21) & 511) * 8);
+        assertEquals(0x83, pde & 0x83);
+        return (pde & 0xF_FFFF_FFE0_0000L) | (va & 0x1F_FFFF);
+    }
+
+    @Test
+    void loadsARelocatableBzImageAtPrefAddressAndEntersStartup64InLongMode() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        byte[] kernel = bz.build();
+        try (GuestMemory ram = GuestMemory.allocate(256 * MIB)) {
+            LinuxBootResult r = load(ram, kernel, null, "console=ttyS0 panic=-1");
+            assertEquals(LinuxBootResult.Kind.BZIMAGE, r.kind());
+            assertEquals(0x100_0000, r.kernelStart());
+            assertEquals(0x100_0000 + 0x80_0000, r.kernelEnd());
+            assertEquals(0x100_0200, r.entryPoint());
+            int pmOffset = 5 * 512;
+            assertArrayEquals(java.util.Arrays.copyOfRange(kernel, pmOffset, kernel.length),
+                read(ram, 0x100_0000, kernel.length - pmOffset));
+
+            // Zero page: the header copied in at 0x1F1 and the loader's fields.
+            long zp = LinuxBoot.ZERO_PAGE_ADDR;
+            assertEquals(0x7000, r.zeroPage());
+            assertEquals(0xAA55, ram.readU16(zp + 0x1FE) & 0xFFFF);
+            assertEquals(SetupHeader.HDRS_MAGIC, ram.readU32(zp + 0x202));
+            assertEquals(0x7FF, ram.readU32(zp + 0x238));
+            assertEquals((byte) 0xFF, ram.readU8(zp + 0x210));
+            assertEquals((byte) 0x81, ram.readU8(zp + 0x211));
+            assertEquals(0x100_0000, ram.readU32(zp + 0x214));
+            assertEquals(0x20000, ram.readU32(zp + 0x228));
+            assertEquals(0, ram.readU32(zp + 0x218));
+            assertEquals(0, ram.readU64(zp + 0x70), "no RSDP given");
+            assertEquals(3, ram.readU8(zp + 0x1E8));
+            assertEquals("console=ttyS0 panic=-1", new String(read(ram, 0x20000, 22), StandardCharsets.US_ASCII));
+            assertEquals(0, ram.readU8(0x20000 + 22));
+            assertEquals(22, r.cmdlineLength());
+
+            // The CPU: 64-bit mode, paging on, __BOOT_CS/__BOOT_DS, IF clear, RSI -> zero page.
+            X86State st = r.entryState();
+            assertEquals(0x100_0200, st.rip);
+            assertEquals(0x7000, st.get(Gpr.RSI));
+            assertEquals(LinuxBoot.STACK_TOP, st.get(Gpr.RSP));
+            assertEquals(0, st.get(Gpr.RBP));
+            assertEquals(2, st.rflags);
+            assertEquals(X86State.CR0_PE | X86State.CR0_ET | X86State.CR0_NE | X86State.CR0_PG, st.cr0);
+            assertEquals(X86State.CR4_PAE, st.cr4);
+            assertEquals(X86State.EFER_LME | X86State.EFER_LMA, st.efer);
+            assertEquals(0x9000, st.cr3);
+            assertEquals(0x10, st.cs.selector);
+            assertTrue(st.cs.l && st.cs.present && st.cs.s && st.cs.type == 0xB && !st.cs.db);
+            for (var seg : List.of(st.ds, st.es, st.ss)) {
+                assertEquals(0x18, seg.selector);
+                assertEquals(0, seg.base);
+                assertEquals(0xFFFF_FFFF, seg.limit);
+                assertEquals(3, seg.type);
+            }
+            assertEquals(0x500, st.gdtr.base);
+            assertEquals(0x2F, st.gdtr.limit);
+            assertEquals(LongModeSetup.CODE64_DESC, ram.readU64(0x500 + 0x10));
+            assertEquals(LongModeSetup.DATA_DESC, ram.readU64(0x500 + 0x18));
+            assertEquals(0, ram.readU64(0x500));
+
+            // The identity map covers the kernel, zero page, command line and all of the first 4 GiB.
+            for (long va : new long[] {0x7000, 0x20000, 0x100_0200, 255 * MIB + 12345, 3 * GIB + 0x1234, 4 * GIB - 1}) {
+                assertEquals(va, translate(ram, st.cr3, va));
+            }
+            assertTrue(r.description().contains("entry (startup_64) at 0x1000200"), r.description());
+            assertTrue(r.description().contains("no initrd"), r.description());
+        }
+    }
+
+    @Test
+    void fallsBackToOneMegabyteAlignedWhenPrefAddressDoesNotFitAndSaysHowMuchRamIsNeeded() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.initSize = 16 * MIB;
+        try (GuestMemory ram = GuestMemory.allocate(24 * MIB)) {
+            LinuxBootResult r = load(ram, bz.build(), null, "");
+            assertEquals(0x20_0000, r.kernelStart(), "1 MiB rounded up to kernel_alignment");
+            assertEquals(0x20_0200, r.entryState().rip);
+        }
+        try (GuestMemory ram = GuestMemory.allocate(16 * MIB)) {
+            String m = failure(ram, bz.build(), null, "", List.of(), false);
+            assertTrue(m.startsWith("kernel needs at least 18 MiB of RAM"), m);
+            assertTrue(m.contains("this guest has 16 MiB"), m);
+        }
+    }
+
+    @Test
+    void loadsAKernelThatIsNotRelocatableAtOneMegabyte() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.relocatable = false;
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            LinuxBootResult r = load(ram, bz.build(), null, "");
+            assertEquals(0x10_0000, r.kernelStart());
+            assertEquals(0x10_0200, r.entryPoint());
+            assertEquals(0x100_0000 + 0x80_0000, r.kernelEnd(), "it moves itself to pref_address");
+        }
+        try (GuestMemory ram = GuestMemory.allocate(20 * MIB)) {
+            String m = failure(ram, bz.build(), null, "", List.of(), false);
+            assertTrue(m.contains("needs at least 24 MiB") && m.contains("not relocatable"), m);
+        }
+    }
+
+    @Test
+    void refusesACommandLineLongerThanCmdlineSizeOrWithANul() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.cmdlineSize = 16;
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            load(ram, bz.build(), null, "0123456789abcdef"); // exactly cmdline_size: fine
+            String m = failure(ram, bz.build(), null, "0123456789abcdefg", List.of(), false);
+            assertEquals("kernel command line is 17 bytes; this kernel accepts at most 16 (cmdline_size)", m);
+            m = failure(ram, bz.build(), null, "a\0b", List.of(), false);
+            assertTrue(m.contains("NUL character at position 1"), m);
+            m = failure(ram, bz.build(), null, "x".repeat(600_000), List.of(), false);
+            assertTrue(m.contains("room for"), m);
+        }
+    }
+
+    @Test
+    void placesTheInitrdAsHighAsAllowedPageAligned() throws BootException {
+        byte[] initrd = TestImages.pattern((int) MIB + 123, 9);
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(256 * MIB)) {
+            LinuxBootResult r = load(ram, bz.build(), initrd, "");
+            long expect = (256 * MIB - initrd.length) & ~0xFFFL;
+            assertEquals(expect, r.initrdAddr());
+            assertEquals(initrd.length, r.initrdSize());
+            assertArrayEquals(initrd, read(ram, expect, initrd.length));
+            assertEquals((int) expect, ram.readU32(0x7000 + 0x218));
+            assertEquals(initrd.length, ram.readU32(0x7000 + 0x21C));
+            assertEquals(0, ram.readU32(0x7000 + 0xC0));
+            assertTrue(r.description().contains(String.format("initrd [%#x, %#x)", expect, expect + initrd.length)));
+
+            bz.initrdAddrMax = 128 * MIB - 1;
+            r = load(ram, bz.build(), initrd, "");
+            assertEquals((128 * MIB - initrd.length) & ~0xFFFL, r.initrdAddr(), "ends by initrd_addr_max + 1");
+
+            // Below a reserved range at the top of RAM.
+            bz.initrdAddrMax = 0x7FFF_FFFF;
+            r = LinuxBoot.load(ram, bz.build(), initrd, "", 0,
+                List.of(new ReservedRange(255 * MIB, MIB, E820Map.Type.ACPI, "ACPI tables")), false);
+            assertEquals((255 * MIB - initrd.length) & ~0xFFFL, r.initrdAddr());
+            assertEquals(E820Map.Type.ACPI, r.e820().entries().get(3).type());
+        }
+    }
+
+    @Test
+    void keepsTheInitrdBelowTheHoleAndTheKernelsLimitOnBigGuests() throws BootException {
+        byte[] initrd = new byte[4096 * 3];
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(5 * GIB)) {
+            LinuxBootResult r = load(ram, bz.build(), initrd, "");
+            assertEquals(2 * GIB - initrd.length, r.initrdAddr(), "initrd_addr_max 0x7fffffff");
+            bz.initrdAddrMax = 0xFFFF_FFFFL;
+            r = load(ram, bz.build(), initrd, "");
+            assertEquals(3 * GIB - initrd.length, r.initrdAddr(), "RAM below the PCI hole ends at 3 GiB");
+            assertEquals(4, r.e820().entries().size());
+            assertEquals(4, ram.readU8(0x7000 + 0x1E8));
+        }
+    }
+
+    @Test
+    void refusesAnInitrdThatDoesNotFitSayingTheSizes() {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(32 * MIB)) {
+            String m = failure(ram, bz.build(), new byte[(int) (8 * MIB + 1)], "", List.of(), false);
+            assertTrue(m.startsWith("initrd of 8388609 bytes (9 MiB) does not fit"), m);
+            assertTrue(m.contains("kernel's end 0x1800000") && m.contains("largest free stretch is 8388608 bytes (8 MiB)"), m);
+        }
+    }
+
+    @Test
+    void passesTheRsdpAndKeepsReservedRangesOutOfUsableRam() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            LinuxBootResult r = LinuxBoot.load(ram, bz.build(), null, "", 0xE0000,
+                List.of(new ReservedRange(0xE0000, 0x20000, E820Map.Type.ACPI, "ACPI tables")), false);
+            assertEquals(0xE0000, ram.readU64(0x7000 + 0x70));
+            assertTrue(r.description().contains("ACPI RSDP at 0xe0000"));
+            assertTrue(r.e820().entries().contains(new E820Map.Entry(0xE0000, 0x20000, E820Map.Type.ACPI)), r.e820().toString());
+
+            // A reserved range over pref_address pushes the kernel to its fallback address.
+            r = LinuxBoot.load(ram, bz.build(), null, "", 0,
+                List.of(new ReservedRange(20 * MIB, MIB, E820Map.Type.RESERVED, "device window")), false);
+            assertEquals(0x20_0000, r.kernelStart());
+
+            String m = failure(ram, bz.build(), null, "", List.of(new ReservedRange(0x7000, 0x1000, E820Map.Type.NVS, "NVS")), false);
+            assertTrue(m.startsWith("jvisor's boot structures at [0x500, 0xf000) would not be in usable RAM"), m);
+            m = failure(ram, bz.build(), null, "", List.of(new ReservedRange(0x20000, 0x1000, E820Map.Type.NVS, "NVS")), false);
+            assertTrue(m.startsWith("the kernel command line at [0x20000, 0x20001)"), m);
+        }
+    }
+
+    @Test
+    void decompressesAGzipOrLz4PayloadOnTheHostAndBootsTheVmlinuxWithTheRealHeader() throws BootException {
+        byte[] text = TestImages.pattern(0x3000, 21);
+        byte[] data = TestImages.pattern(0x800, 22);
+        byte[] vmlinux = TestImages.elf(0x100_0000, true,
+            new TestImages.Seg(0xFFFF_FFFF_8100_0000L, 0x100_0000, text, 0x3000),
+            new TestImages.Seg(0, 0x100_4000, data, 0x2000));
+        for (byte[] payload : List.of(TestImages.gzip(vmlinux), TestImages.lz4LiteralsOnly(vmlinux, true))) {
+            TestImages.BzImage bz = new TestImages.BzImage();
+            bz.payload = payload;
+            bz.cmdlineSize = 100;
+            try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+                ram.fill(0x100_4000, 0x2000, (byte) 0x55); // stale memory where the bss goes
+                LinuxBootResult r = LinuxBoot.load(ram, bz.build(), new byte[100], "root=/dev/vda", 0, List.of(), true);
+                assertEquals(LinuxBootResult.Kind.BZIMAGE_HOST_DECOMPRESSED, r.kind());
+                assertEquals(payload[0] == 0x1F ? PayloadDecompressor.Format.GZIP : PayloadDecompressor.Format.LZ4_LEGACY,
+                    r.payloadFormat());
+                assertEquals(0x100_0000, r.entryPoint());
+                assertEquals(0x100_0000, r.entryState().rip);
+                assertEquals(0x100_0000, r.kernelStart());
+                assertEquals(0x100_6000, r.kernelEnd());
+                assertArrayEquals(text, read(ram, 0x100_0000, text.length));
+                assertArrayEquals(data, read(ram, 0x100_4000, data.length));
+                assertArrayEquals(new byte[0x1800], read(ram, 0x100_4800, 0x1800), "bss zeroed");
+                assertEquals(100, ram.readU32(0x7000 + 0x238), "the bzImage's own cmdline_size");
+                assertEquals(0x7FFF_FFFF, ram.readU32(0x7000 + 0x22C));
+                assertEquals(0x7000, r.entryState().get(Gpr.RSI));
+                assertEquals((64 * MIB - 4096), r.initrdAddr());
+                assertTrue(r.description().contains("decompressed on the host"), r.description());
+                assertEquals(r.setupHeader().payloadLength(), payload.length);
+            }
+        }
+    }
+
+    @Test
+    void refusesHostDecompressionOfXzButBootsTheSameImageInTheGuest() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.payload = new byte[] {(byte) 0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 1, 2, 3, 4};
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            String m = failure(ram, bz.build(), null, "", List.of(), true);
+            assertEquals("kernel payload: payload compressed with xz: host-side decompression not supported, "
+                + "boot with decompressOnHost=false", m);
+            assertEquals(LinuxBootResult.Kind.BZIMAGE, load(ram, bz.build(), null, "").kind());
+            bz.payload = new byte[0];
+            m = failure(ram, bz.build(), null, "", List.of(), true);
+            assertTrue(m.contains("payload_length is 0"), m);
+        }
+    }
+
+    @Test
+    void bootsAVmlinuxWithASynthesizedHeaderConvertingAVirtualEntry() throws BootException {
+        byte[] text = TestImages.pattern(0x2000, 5);
+        byte[] vmlinux = TestImages.elf(0xFFFF_FFFF_8100_0100L, false,
+            new TestImages.Seg(0xFFFF_FFFF_8100_0000L, 0x200_0000, text, 0x10000));
+        try (GuestMemory ram = GuestMemory.allocate(128 * MIB)) {
+            LinuxBootResult r = load(ram, vmlinux, new byte[5000], "console=ttyS0");
+            assertEquals(LinuxBootResult.Kind.VMLINUX, r.kind());
+            assertNull(r.setupHeader());
+            assertEquals(0x200_0100, r.entryPoint(), "e_entry - p_vaddr + p_paddr");
+            assertEquals(0x200_0100, r.entryState().rip);
+            assertEquals(0x201_0000, r.kernelEnd());
+            assertArrayEquals(text, read(ram, 0x200_0000, text.length));
+            assertEquals(0xAA55, ram.readU16(0x7000 + 0x1FE) & 0xFFFF);
+            assertEquals(SetupHeader.HDRS_MAGIC, ram.readU32(0x7000 + 0x202));
+            assertEquals(0x020F, ram.readU16(0x7000 + 0x206));
+            assertEquals((byte) 0xFF, ram.readU8(0x7000 + 0x210));
+            assertEquals(2047, ram.readU32(0x7000 + 0x238));
+            assertEquals(0x20000, ram.readU32(0x7000 + 0x228));
+            assertEquals((128 * MIB - 8192), ram.readU32(0x7000 + 0x218));
+            assertEquals(5000, ram.readU32(0x7000 + 0x21C));
+            assertTrue(r.description().startsWith("Linux vmlinux (ELF64)"), r.description());
+            String m = failure(ram, vmlinux, null, "x".repeat(2048), List.of(), false);
+            assertTrue(m.contains("at most 2047"), m);
+        }
+    }
+
+    @Test
+    void refusesVmlinuxFilesThatCannotBeLoaded() {
+        byte[] text = new byte[0x100];
+        try (GuestMemory ram = GuestMemory.allocate(32 * MIB)) {
+            byte[] low = TestImages.elf(0x8000, false, new TestImages.Seg(0x8000, 0x8000, text, 0x100));
+            assertTrue(failure(ram, low, null, "", List.of(), false).contains("lies below 1 MiB"));
+            byte[] big = TestImages.elf(0x100_0000, false, new TestImages.Seg(0x100_0000, 0x100_0000, text, 40 * MIB));
+            String m = failure(ram, big, null, "", List.of(), false);
+            assertTrue(m.contains("needs at least 56 MiB of RAM; this guest has 32 MiB"), m);
+            byte[] lost = TestImages.elf(0x300_0000, false, new TestImages.Seg(0x100_0000, 0x100_0000, text, 0x100));
+            assertTrue(failure(ram, lost, null, "", List.of(), false).contains("entry point 0x3000000 lies in no PT_LOAD segment"));
+            String junk = failure(ram, new byte[1000], null, "", List.of(), false);
+            assertTrue(junk.startsWith("kernel is neither a Linux bzImage"), junk);
+        }
+    }
+
+    @Test
+    void reloadingOverUsedMemoryGivesTheSameState() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            ram.fill(0, 0x30000, (byte) 0xCC);
+            load(ram, bz.build(), null, "a");
+            byte[] zp = read(ram, 0x7000, 4096);
+            ram.fill(0, 0x30000, (byte) 0x33);
+            load(ram, bz.build(), null, "a");
+            assertArrayEquals(zp, read(ram, 0x7000, 4096));
+            assertFalse(ram.readU64(0x9000 + 8) != 0, "only PML4[0] is present");
+        }
+    }
+}
