@@ -1,0 +1,167 @@
+package org.jvisor.boot.acpi;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * Builds the machine's ACPI tables and lays them out in one guest-physical window: by default the
+ * BIOS area 0xE0000-0xFFFFF that Linux scans for the RSDP (the boot loader may also hand the RSDP
+ * address over in boot_params.acpi_rsdp_addr). Layout: RSDP at the window base, then FACS
+ * (64-byte aligned), DSDT, FADT, MADT, MCFG (with a PCIe host), XSDT, RSDT, each 16-byte aligned.
+ * The e820 map must mark the returned range reserved.
+ *
+ * <pre>{@code
+ * AcpiTables.Placement p = new AcpiTables(vcpus)
+ *     .addVirtioMmio(0xFEB00000L, 0x200, 16)
+ *     .writeTo(memory);
+ * }</pre>
+ */
+public final class AcpiTables {
+
+    /** The default window: the 128 KiB BIOS area below 1 MiB. */
+    public static final long DEFAULT_BASE = 0xE_0000L;
+    public static final int DEFAULT_SIZE = 0x2_0000;
+
+    private final int vcpus;
+    private final List<VirtioMmioDevice> virtioMmio = new ArrayList<>();
+    private PciHost pciHost;
+    private boolean com1 = true;
+    private boolean i8042 = true;
+
+    /** Where the tables went. */
+    public record Placement(long rsdpAddress, long start, long length) {
+    }
+
+    /** The laid-out window: {@code bytes} go to {@code base}; table signature to address. */
+    public record Image(long base, byte[] bytes, long rsdpAddress, Map<String, Long> tables) {
+        /** The bytes of the table at {@code address} (its header's length). */
+        public byte[] table(long address) {
+            int off = (int) (address - base);
+            int len = (bytes[off + 4] & 0xFF) | (bytes[off + 5] & 0xFF) << 8
+                | (bytes[off + 6] & 0xFF) << 16 | (bytes[off + 7] & 0xFF) << 24;
+            byte[] t = new byte[len];
+            System.arraycopy(bytes, off, t, 0, len);
+            return t;
+        }
+
+        /** The bytes of the table with this signature (e.g. "DSDT", "FACP"). */
+        public byte[] table(String signature) {
+            Long a = tables.get(signature);
+            if (a == null) {
+                throw new IllegalArgumentException("no " + signature + " table");
+            }
+            return signature.equals("RSDP") ? Arrays.copyOfRange(bytes, (int) (a - base),
+                (int) (a - base) + RootTables.RSDP_SIZE) : table(a);
+        }
+    }
+
+    public AcpiTables(int vcpus) {
+        if (vcpus < 1 || vcpus > Madt.MAX_VCPUS) {
+            throw new IllegalArgumentException("ACPI tables describe 1 to " + Madt.MAX_VCPUS + " vCPUs, not " + vcpus);
+        }
+        this.vcpus = vcpus;
+    }
+
+    /** Adds a virtio-mmio transport: DSDT device VRnn (n = order of addition) with _UID n. */
+    public AcpiTables addVirtioMmio(long base, long size, int gsi) {
+        virtioMmio.add(new VirtioMmioDevice(base, size, gsi));
+        return this;
+    }
+
+    /** Adds a PCI host bridge (and an MCFG if it has ECAM); null for none. */
+    public AcpiTables pciHost(PciHost host) {
+        this.pciHost = host;
+        return this;
+    }
+
+    /** Whether COM1 (0x3F8, IRQ 4) is described; default yes. */
+    public AcpiTables com1(boolean present) {
+        this.com1 = present;
+        return this;
+    }
+
+    /** Whether the i8042 (keyboard at 0x60/0x64, IRQ 1) is present; default yes. */
+    public AcpiTables i8042(boolean present) {
+        this.i8042 = present;
+        return this;
+    }
+
+    public int vcpus() {
+        return vcpus;
+    }
+
+    public List<VirtioMmioDevice> virtioMmioDevices() {
+        return Collections.unmodifiableList(virtioMmio);
+    }
+
+    public Dsdt.Config dsdtConfig() {
+        return new Dsdt.Config(vcpus, com1, i8042, virtioMmio, pciHost);
+    }
+
+    /** Lays the tables out in [base, base + windowSize). */
+    public Image build(long base, int windowSize) {
+        if ((base & 0xF) != 0) {
+            throw new IllegalArgumentException("the ACPI window must be 16-byte aligned (RSDP)");
+        }
+        if (base < 0 || base + windowSize > 0x1_0000_0000L) {
+            throw new IllegalArgumentException("the ACPI window must lie below 4 GiB (RSDT, 32-bit pointers)");
+        }
+        byte[] image = new byte[windowSize];
+        Map<String, Long> at = new LinkedHashMap<>();
+        int[] cursor = {RootTables.RSDP_SIZE};
+
+        long facs = place(image, base, cursor, RootTables.facs(), RootTables.FACS_ALIGN);
+        at.put("FACS", facs);
+        long dsdt = place(image, base, cursor, Dsdt.build(dsdtConfig()), 16);
+        at.put("DSDT", dsdt);
+        long fadt = place(image, base, cursor, Fadt.build(facs, dsdt, i8042, vcpus), 16);
+        at.put("FACP", fadt);
+        long madt = place(image, base, cursor, Madt.build(vcpus, AcpiPm.SCI_IRQ), 16);
+        at.put("APIC", madt);
+        List<Long> entries = new ArrayList<>(List.of(fadt, madt));
+        if (pciHost != null && pciHost.pcie()) {
+            long mcfg = place(image, base, cursor,
+                Mcfg.build(pciHost.ecamBase(), pciHost.segment(), pciHost.busStart(), pciHost.busEnd()), 16);
+            at.put("MCFG", mcfg);
+            entries.add(mcfg);
+        }
+        long[] list = entries.stream().mapToLong(Long::longValue).toArray();
+        long xsdt = place(image, base, cursor, RootTables.xsdt(list), 16);
+        at.put("XSDT", xsdt);
+        long rsdt = place(image, base, cursor, RootTables.rsdt(list), 16);
+        at.put("RSDT", rsdt);
+        System.arraycopy(RootTables.rsdp(xsdt, rsdt), 0, image, 0, RootTables.RSDP_SIZE);
+        at.put("RSDP", base);
+        return new Image(base, Arrays.copyOf(image, cursor[0]), base, Collections.unmodifiableMap(at));
+    }
+
+    private static long place(byte[] image, long base, int[] cursor, byte[] table, int align) {
+        int off = (cursor[0] + align - 1) & -align;
+        if (off + table.length > image.length) {
+            throw new IllegalArgumentException(String.format(
+                "ACPI tables do not fit the %d-byte window at %#x", image.length, base));
+        }
+        System.arraycopy(table, 0, image, off, table.length);
+        cursor[0] = off + table.length;
+        return base + off;
+    }
+
+    /** Builds the tables into guest RAM at [base, base + windowSize); returns the RSDP and the range used. */
+    public Placement writeTo(GuestMemory memory, long base, int windowSize) {
+        Image image = build(base, windowSize);
+        memory.write(base, image.bytes());
+        return new Placement(image.rsdpAddress(), base, image.bytes().length);
+    }
+
+    /** As {@link #writeTo(GuestMemory, long, int)} in the default window 0xE0000-0xFFFFF. */
+    public Placement writeTo(GuestMemory memory) {
+        return writeTo(memory, DEFAULT_BASE, DEFAULT_SIZE);
+    }
+}
