@@ -2,6 +2,7 @@ package org.jvisor.cli;
 
 import java.io.PrintStream;
 
+import org.jvisor.backend.chr.Terminal;
 import org.jvisor.machine.Machine;
 import org.jvisor.machine.MachineConfig;
 import org.jvisor.machine.MachineException;
@@ -40,6 +41,21 @@ public final class Main {
         if (config.debugLog().contains("unimp")) {
             System.setProperty("jvisor.tcg.logUnimp", "true");
         }
+        // The console is the guest's: raw mode while it runs, restored on every way out
+        // (normal exit, error, SIGTERM/SIGHUP through the shutdown hook).
+        Terminal terminal = new Terminal();
+        if (config.serial() instanceof MachineConfig.SerialConfig.Stdio) {
+            Runtime.getRuntime().addShutdownHook(new Thread(terminal::restore, "terminal-restore"));
+            terminal.enterRawMode();
+        }
+        try {
+            return runMachineOnConsole(config, err);
+        } finally {
+            terminal.restore();
+        }
+    }
+
+    private static int runMachineOnConsole(MachineConfig config, PrintStream err) {
         try (Machine machine = Machine.create(config, err)) {
             err.println("jvisor: " + machine.acceleratorExplanation());
             return machine.run();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 
 import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.backend.chr.EscapeFilter;
 import org.jvisor.backend.chr.NullBackend;
 import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.boot.BootException;
@@ -90,22 +91,27 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         CharBackend serial;
+        var quit = new QuitLatch();
         try {
-            serial = openSerial(config.serial());
+            serial = openSerial(config.serial(), quit);
         } catch (IOException e) {
             chosen.accelerator().close();
             ram.close();
             throw new MachineException("-serial: " + e.getMessage());
         }
         Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
+        quit.machine = m;
         m.wireDevices();
         return m;
     }
 
-    private static CharBackend openSerial(MachineConfig.SerialConfig cfg) throws IOException {
+    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes)
+            throws IOException {
         return switch (cfg) {
-            case MachineConfig.SerialConfig.Stdio s ->
-                new StreamBackend(new FileOutputStream(FileDescriptor.out), System.in);
+            case MachineConfig.SerialConfig.Stdio s -> {
+                OutputStream stdout = new FileOutputStream(FileDescriptor.out);
+                yield new StreamBackend(stdout, System.in, new EscapeFilter(escapes, stdout));
+            }
             case MachineConfig.SerialConfig.File f -> {
                 OutputStream out = Files.newOutputStream(f.path());
                 yield new StreamBackend(out, null);
@@ -137,6 +143,19 @@ public final class Machine implements AutoCloseable {
                 io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platform));
             } catch (IllegalArgumentException e) {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */
+    private static final class QuitLatch implements EscapeFilter.Actions {
+        private volatile Machine machine;
+
+        @Override
+        public void quit() {
+            Machine m = machine;
+            if (m != null) {
+                m.requestExit(0, "C-a x on the console");
             }
         }
     }

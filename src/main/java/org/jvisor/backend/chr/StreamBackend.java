@@ -15,12 +15,19 @@ public final class StreamBackend implements CharBackend {
     private final InputStream in;
     private final byte[] buf = new byte[4096];
     private int used;
+    private final EscapeFilter escapes;
     private volatile boolean closed;
     private Thread reader;
 
     public StreamBackend(OutputStream out, InputStream in) {
+        this(out, in, null);
+    }
+
+    /** With {@code escapes}, host input passes QEMU's Ctrl-A escape handling first. */
+    public StreamBackend(OutputStream out, InputStream in, EscapeFilter escapes) {
         this.out = out;
         this.in = in;
+        this.escapes = escapes;
     }
 
     @Override
@@ -70,7 +77,12 @@ public final class StreamBackend implements CharBackend {
             try {
                 int n;
                 while (!closed && (n = in.read(data)) > 0) {
-                    sink.receive(data, n);
+                    if (escapes != null) {
+                        n = escapes.filter(data, n);
+                    }
+                    if (n > 0) {
+                        sink.receive(data, n);
+                    }
                 }
             } catch (IOException e) {
                 // stdin closed: no more input, as with a closed terminal
