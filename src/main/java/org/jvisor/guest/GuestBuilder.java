@@ -5,10 +5,13 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -17,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Builds the reference Linux guest from Debian packages: Debian 12's cloud kernel
@@ -101,6 +105,27 @@ public final class GuestBuilder {
                 return existing.get();
             }
         }
+        // One build at a time per package cache, across threads and processes (parallel test JVMs).
+        Files.createDirectories(cacheDir);
+        LOCK.lock();
+        try (FileChannel ch = FileChannel.open(cacheDir.resolve(".lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE)) {
+            ch.lock();                                          // released when the channel closes
+            if (!force && !refresh) {
+                Optional<Guest> existing = existing(outDir);   // built by someone else meanwhile
+                if (existing.isPresent()) {
+                    return existing.get();
+                }
+            }
+            return buildLocked(outDir, cacheDir, refresh, log);
+        } finally {
+            LOCK.unlock();
+        }
+    }
+
+    private static final ReentrantLock LOCK = new ReentrantLock();
+
+    private static Guest buildLocked(Path outDir, Path cacheDir, boolean refresh, PrintStream log) throws IOException {
         long t0 = System.nanoTime();
         DebianPackages debs = new DebianPackages(cacheDir, log, refresh);
         DebianPackages.Kernel kernel = debs.kernel(KERNEL_PACKAGE);
@@ -113,20 +138,26 @@ public final class GuestBuilder {
 
         log.println("guest: kernel " + kernel.version() + " (" + kernel.deb().name() + " " + kernel.deb().version()
                 + "), busybox " + busyboxDeb.version());
+        // Each output is written to a temporary file and renamed into place.
         Path vmlinuz = outDir.resolve(VMLINUZ);
-        Path tmpKernel = outDir.resolve(VMLINUZ + ".tmp");
+        Path tmpKernel = tempFile(outDir, VMLINUZ);
         Files.copy(kernel.vmlinuz(), tmpKernel, StandardCopyOption.REPLACE_EXISTING);
         move(tmpKernel, vmlinuz);
 
         Path initramfs = outDir.resolve(INITRAMFS);
-        Path tmpInitramfs = outDir.resolve(INITRAMFS + ".tmp");
+        Path tmpInitramfs = tempFile(outDir, INITRAMFS);
         InitramfsBuilder.Contents contents;
         try (OutputStream out = Files.newOutputStream(tmpInitramfs)) {
             contents = new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), InitramfsBuilder.VIRTIO_MODULES)
                     .write(out);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmpInitramfs);
+            throw e;
         }
         move(tmpInitramfs, initramfs);
-        Files.writeString(outDir.resolve(KERNEL_VERSION), kernel.version() + "\n");
+        Path tmpVersion = tempFile(outDir, KERNEL_VERSION);
+        Files.writeString(tmpVersion, kernel.version() + "\n");
+        move(tmpVersion, outDir.resolve(KERNEL_VERSION));
 
         List<String> modules = contents.modules().stream().map(KernelModules.Module::name).toList();
         Map<String, String> stamp = new LinkedHashMap<>();
@@ -141,7 +172,7 @@ public final class GuestBuilder {
         }
         StringBuilder sb = new StringBuilder("# jvisor demo guest, written by org.jvisor.guest.GuestBuilder\n");
         stamp.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
-        Path tmpStamp = outDir.resolve(STAMP + ".tmp");
+        Path tmpStamp = tempFile(outDir, STAMP);
         Files.writeString(tmpStamp, sb.toString());
         move(tmpStamp, outDir.resolve(STAMP));
 
@@ -204,6 +235,17 @@ public final class GuestBuilder {
                 throw new GuestBuildException(kernel + " is not a bzImage (no \"HdrS\" at 0x202)");
             }
         }
+    }
+
+    /** A new temporary file next to the outputs, readable by all like the outputs (createTempFile makes 0600). */
+    private static Path tempFile(Path dir, String name) throws IOException {
+        Path p = Files.createTempFile(dir, name + ".", ".tmp");
+        try {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: keep the default
+        }
+        return p;
     }
 
     private static void move(Path from, Path to) throws IOException {

@@ -143,5 +143,10 @@ class GuestBuildIntegrationTest {
         assertArrayEquals(Files.readAllBytes(guest.initramfs()), Files.readAllBytes(g2.initramfs()),
                 "same packages, same bytes");
         assertArrayEquals(Files.readAllBytes(guest.kernel()), Files.readAllBytes(g2.kernel()));
+        // A changed output is noticed: no longer up to date.
+        assertTrue(GuestBuilder.existing(other).isPresent());
+        Files.writeString(other.resolve(GuestBuilder.KERNEL_VERSION), "tampered\n");
+        assertTrue(GuestBuilder.existing(other).isEmpty());
+        assertTrue(GuestBuilder.existing(other.resolve("nowhere")).isEmpty());
     }
 }
