@@ -1,5 +1,8 @@
 package org.jvisor.boot.linux;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import org.jvisor.boot.BootException;
@@ -24,6 +27,8 @@ public final class Lz4Legacy {
     public static final int MAX_COMPRESSED_BLOCK = BLOCK_SIZE + BLOCK_SIZE / 255 + 16;
     /** Decoding stops with an error past this: no kernel is this large. */
     public static final long MAX_OUTPUT = 1L << 30;
+
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private Lz4Legacy() {
     }
@@ -145,7 +150,13 @@ public final class Lz4Legacy {
                 }
                 throw new BootException("literals overrun the 8 MiB output of the block");
             }
-            System.arraycopy(src, sp, dst, dp, lit);
+            if (lit <= 16 && src.length - sp >= 16 && dlimit - dp >= 16) {
+                // Short run (the common case): two 8-byte moves, writing past the run into room not yet decoded.
+                LONGS.set(dst, dp, (long) LONGS.get(src, sp));
+                LONGS.set(dst, dp + 8, (long) LONGS.get(src, sp + 8));
+            } else {
+                System.arraycopy(src, sp, dst, dp, lit);
+            }
             sp += lit;
             dp += lit;
             if (sp == send) {
@@ -182,7 +193,13 @@ public final class Lz4Legacy {
                 throw new BootException("a match overruns the 8 MiB output of the block");
             }
             int from = dp - offset;
-            if (offset >= match) {
+            if (offset >= 8 && match <= 32 && dlimit - dp >= match + 8) {
+                // Short match at a distance of 8 or more: 8-byte moves, each reading only bytes already written.
+                for (int i = 0; i < match; i += 8) {
+                    LONGS.set(dst, dp + i, (long) LONGS.get(dst, from + i));
+                }
+                dp += match;
+            } else if (offset >= match) {
                 System.arraycopy(dst, from, dst, dp, match);
                 dp += match;
             } else {

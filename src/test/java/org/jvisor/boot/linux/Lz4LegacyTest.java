@@ -107,6 +107,97 @@ class Lz4LegacyTest {
         assertTrue(m.startsWith("payload: LZ4 block 0 at offset 0x4: "), m);
     }
 
+    /**
+     * A greedy LZ4 block compressor (4-byte hash, one candidate), enough to produce every kind of
+     * sequence: short and long literal runs and matches, near and far offsets, overlapping copies.
+     */
+    static byte[] compressBlock(byte[] in, int from, int to) {
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        int[] table = new int[1 << 14];
+        java.util.Arrays.fill(table, -1);
+        int anchor = from;
+        int p = from;
+        while (p + 12 < to) {
+            int v = (in[p] & 0xFF) | (in[p + 1] & 0xFF) << 8 | (in[p + 2] & 0xFF) << 16 | (in[p + 3] & 0xFF) << 24;
+            int h = (v * -1640531535) >>> 18;
+            int cand = table[h];
+            table[h] = p;
+            if (cand < from || p - cand > 65535 || in[cand] != in[p] || in[cand + 1] != in[p + 1]
+                || in[cand + 2] != in[p + 2] || in[cand + 3] != in[p + 3]) {
+                p++;
+                continue;
+            }
+            int len = 4;
+            while (p + len < to - 5 && in[cand + len] == in[p + len]) {
+                len++;
+            }
+            writeSequence(o, in, anchor, p - anchor, p - cand, len);
+            p += len;
+            anchor = p;
+        }
+        writeSequence(o, in, anchor, to - anchor, 0, 0);
+        return o.toByteArray();
+    }
+
+    private static void writeSequence(java.io.ByteArrayOutputStream o, byte[] in, int lit, int litLen, int offset, int matchLen) {
+        int m = matchLen == 0 ? 0 : matchLen - 4;
+        o.write(Math.min(litLen, 15) << 4 | Math.min(m, 15));
+        writeLength(o, litLen);
+        o.write(in, lit, litLen);
+        if (matchLen > 0) {
+            o.write(offset);
+            o.write(offset >>> 8);
+            writeLength(o, m);
+        }
+    }
+
+    private static void writeLength(java.io.ByteArrayOutputStream o, int n) {
+        if (n >= 15) {
+            n -= 15;
+            while (n >= 255) {
+                o.write(255);
+                n -= 255;
+            }
+            o.write(n);
+        }
+    }
+
+    @Test
+    void roundTripsEveryKindOfSequenceFromOurOwnCompressor() throws BootException {
+        java.util.Random rnd = new java.util.Random(42);
+        byte[] data = new byte[Lz4Legacy.BLOCK_SIZE + 300_001];
+        int i = 0;
+        while (i < data.length) {
+            int kind = rnd.nextInt(4);
+            int n = Math.min(data.length - i, 1 + rnd.nextInt(kind == 0 ? 40 : 300));
+            for (int k = 0; k < n; k++, i++) {
+                data[i] = switch (kind) {
+                    case 0 -> (byte) rnd.nextInt();                          // noise: literals
+                    case 1 -> i >= 1 ? data[i - 1] : 0;                        // runs: offset 1
+                    case 2 -> i >= 5 ? data[i - 5] : 1;                        // short period: overlapping offset 5
+                    default -> i >= 3000 ? data[i - 1000 - (i % 7)] : 2;       // far copies
+                };
+            }
+        }
+        java.io.ByteArrayOutputStream frame = new java.io.ByteArrayOutputStream();
+        frame.writeBytes(MAGIC);
+        for (int off = 0; off < data.length; off += Lz4Legacy.BLOCK_SIZE) {
+            byte[] block = compressBlock(data, off, Math.min(data.length, off + Lz4Legacy.BLOCK_SIZE));
+            frame.writeBytes(le32(block.length));
+            frame.writeBytes(block);
+        }
+        byte[] withoutTrailer = frame.toByteArray();
+        assertTrue(withoutTrailer.length < data.length * 0.9, "compressed to " + withoutTrailer.length);
+        assertArrayEquals(data, decode(withoutTrailer));
+        // With the trailer the output buffer is exactly the data's size: the fast copies must stop at its end.
+        assertArrayEquals(data, decode(concat(withoutTrailer, le32(data.length))));
+        for (int len : new int[] {1, 7, 8, 15, 16, 17, 31, 33, 100}) {
+            byte[] small = java.util.Arrays.copyOf(data, len);
+            byte[] f = concat(MAGIC, le32(compressBlock(small, 0, len).length), compressBlock(small, 0, len), le32(len));
+            assertArrayEquals(small, decode(f), "length " + len);
+        }
+    }
+
     @Test
     void roundTripsWhatTheLz4ToolWritesInLegacyFormat(@TempDir Path dir) throws Exception {
         assumeTrue(lz4Available(), "the lz4 command is not installed (apt-get install lz4)");
