@@ -1,5 +1,6 @@
 package org.jvisor.guest;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -249,22 +250,27 @@ public final class DebianPackages {
                     + e.getMessage());
         }
         p.getOutputStream().close();
-        // Read output on this thread; the tools here print little.
-        byte[] out;
-        try (var in = p.getInputStream()) {
-            out = in.readAllBytes();
-        }
+        // Output is drained by another thread so that the timeout holds even for a silent hang.
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        Thread drain = Thread.ofVirtual().start(() -> {
+            try (var in = p.getInputStream()) {
+                in.transferTo(out);
+            } catch (IOException ignored) {
+                // the process was killed
+            }
+        });
         try {
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new GuestBuildException(String.join(" ", cmd) + " timed out after " + timeoutSeconds + " s");
             }
+            drain.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running " + cmd.getFirst(), e);
         }
-        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8));
     }
 
     static void deleteTree(Path dir) throws IOException {

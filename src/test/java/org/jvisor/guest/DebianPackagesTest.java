@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class DebianPackagesTest {
 
@@ -54,5 +55,18 @@ class DebianPackagesTest {
         GuestBuildException e = assertThrows(GuestBuildException.class,
                 () -> DebianPackages.run(List.of("no-such-tool-jvisor"), tmp, 5));
         assertTrue(e.getMessage().contains("cannot run no-such-tool-jvisor"), e.getMessage());
+    }
+
+    @Test
+    void silentHangTimesOut(@TempDir Path tmp) throws Exception {
+        assumeTrue(Tools.onPath("sleep"), "no sleep(1)");
+        long t0 = System.nanoTime();
+        GuestBuildException e = assertThrows(GuestBuildException.class,
+                () -> DebianPackages.run(List.of("sleep", "30"), tmp, 1));
+        assertTrue(e.getMessage().contains("timed out"), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "the timeout holds");
+        DebianPackages.Result ok = DebianPackages.run(List.of("sh", "-c", "echo out; echo err >&2; exit 3"), tmp, 10);
+        assertEquals(3, ok.status());
+        assertEquals("out\nerr\n", ok.output());
     }
 }
