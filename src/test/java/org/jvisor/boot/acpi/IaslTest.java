@@ -1,0 +1,439 @@
+package org.jvisor.boot.acpi;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The real check: ACPICA's own tools (Debian package acpica-tools) read what we generate. iasl
+ * disassembles every table, recompiles the disassembled DSDT, and compiles reference ASL that
+ * must give the same AML bytes as the {@link AmlWriter}; acpiexec loads the tables into the
+ * ACPICA interpreter (the code Linux runs) and evaluates objects. Skipped, with the reason, where
+ * the tools are not installed.
+ */
+class IaslTest {
+
+    private static Path iasl;
+    private static Path acpiexec;
+
+    @TempDir
+    Path dir;
+
+    static Path tool(String name) {
+        for (String p : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            Path c = Path.of(p, name);
+            if (Files.isExecutable(c)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    @BeforeAll
+    static void findTools() {
+        iasl = tool("iasl");
+        acpiexec = tool("acpiexec");
+        assumeTrue(iasl != null, "iasl not found: install Debian's acpica-tools (apt-get install -y acpica-tools)"
+            + " to check the ACPI tables with ACPICA's disassembler");
+    }
+
+    record Run(int exit, String output) {
+    }
+
+    private Run run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + String.join(" ", cmd));
+        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    private String disassemble(String file, byte[] table) throws Exception {
+        Files.write(dir.resolve(file + ".dat"), table);
+        Run r = run(iasl.toString(), "-d", file + ".dat");
+        assertEquals(0, r.exit(), r.output());
+        assertFalse(r.output().matches("(?s).*\\b(Error|Warning)\\b.*"), r.output());
+        String dsl = Files.readString(dir.resolve(file + ".dsl"));
+        assertFalse(dsl.contains("****"), "iasl flagged something:\n" + dsl);
+        assertFalse(dsl.toLowerCase().contains("incorrect"), "iasl flagged something:\n" + dsl);
+        return dsl;
+    }
+
+    /** Whitespace-normalized, to match multi-line ASL constructs. */
+    private static String flat(String s) {
+        return s.replaceAll("\\s+", " ");
+    }
+
+    private static AcpiTables.Image fullImage() {
+        return AcpiTablesTest.full().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE);
+    }
+
+    @Test
+    void dsdtDisassemblesWithTheExpectedDevices() throws Exception {
+        String dsl = disassemble("dsdt", fullImage().table("DSDT"));
+        String f = flat(dsl);
+        assertTrue(f.contains("DefinitionBlock (\"\", \"DSDT\", 2, \"JVISOR\", \"JVSRDSDT\", 0x00000001)"), dsl);
+        assertTrue(f.contains("Name (\\_S5, Package (0x04) // _S5_: S5 System State { 0x05, Zero, Zero, Zero })"), dsl);
+        assertTrue(f.contains("Scope (\\_SB)"), dsl);
+        for (int i = 0; i < 4; i++) {
+            assertTrue(f.contains("Device (C00" + i + ") { Name (_HID, \"ACPI0007\""), dsl);
+        }
+        assertTrue(f.contains("Device (COM1) { Name (_HID, EisaId (\"PNP0501\")"), dsl);
+        assertTrue(f.contains("IO (Decode16, 0x03F8, // Range Minimum 0x03F8, // Range Maximum 0x00, // Alignment 0x08, // Length )"
+            + " IRQNoFlags () {4}"), dsl);
+        assertTrue(f.contains("Device (KBD) { Name (_HID, EisaId (\"PNP0303\")"), dsl);
+        assertTrue(f.contains("IRQNoFlags () {1}"), dsl);
+        for (int i = 0; i < 2; i++) {
+            String base = i == 0 ? "0xFEB00000" : "0xFEB00200";
+            String gsi = i == 0 ? "0x00000010" : "0x00000011";
+            assertTrue(f.contains("Device (VR0" + i + ") { Name (_HID, \"LNRO0005\") // _HID: Hardware ID Name (_UID, "
+                + (i == 0 ? "Zero" : "One") + ")"), dsl);
+            assertTrue(f.contains("Memory32Fixed (ReadWrite, " + base + ", // Address Base 0x00000200, // Address Length )"
+                + " Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, ) { " + gsi + ", }"), dsl);
+        }
+        assertTrue(f.contains("Name (_CCA, One)"), dsl);
+        assertTrue(f.contains("Device (PCI0) { Name (_HID, EisaId (\"PNP0A08\")"), dsl);
+        assertTrue(f.contains("Name (_CID, EisaId (\"PNP0A03\")"), dsl);
+        assertTrue(f.contains("WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, // Granularity 0x0000,"
+            + " // Range Minimum 0x00FF, // Range Maximum"), dsl);
+        assertTrue(f.contains("DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,"), dsl);
+        assertTrue(f.contains("QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Prefetchable, ReadWrite,"), dsl);
+        assertTrue(f.contains("Name (_PRT, Package (0x10) // _PRT: PCI Routing Table { Package (0x04) { 0xFFFF, Zero, Zero, 0x14 },"), dsl);
+        assertTrue(f.contains("Device (RES0) { Name (_HID, EisaId (\"PNP0C02\")"), dsl);
+    }
+
+    @Test
+    void minimalDsdtDisassembles() throws Exception {
+        byte[] d = new AcpiTables(1).i8042(false).build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("DSDT");
+        String f = flat(disassemble("dsdt", d));
+        assertTrue(f.contains("Device (C000)"));
+        assertTrue(f.contains("Device (COM1)"));
+        assertFalse(f.contains("Device (KBD)"));
+        assertFalse(f.contains("PCI0"));
+        assertFalse(f.contains("LNRO0005"));
+    }
+
+    private static String body(String dsl) {
+        // Drop the comment header (dates, file names, checksums) before the DefinitionBlock line.
+        int at = dsl.indexOf("DefinitionBlock");
+        return dsl.substring(at).replaceAll("\"JVSR\", 0x00000001\\)|\"INTL\", 0x[0-9A-F]+\\)", "");
+    }
+
+    @Test
+    void disassembledDsdtRecompilesToTheSameProgram() throws Exception {
+        String dsl = disassemble("dsdt", fullImage().table("DSDT"));
+        Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
+        assertEquals(0, c.exit(), c.output());
+        assertTrue(c.output().contains("0 Errors"), c.output());
+        byte[] again = Files.readAllBytes(dir.resolve("again.aml"));
+        String dsl2 = disassemble("again", again);
+        assertEquals(body(dsl), body(dsl2));
+    }
+
+    @Test
+    void fadtDisassembles() throws Exception {
+        String f = disassemble("facp", fullImage().table("FACP"));
+        assertTrue(f.contains("Signature : \"FACP\""), f);
+        assertTrue(f.contains("Table Length : 00000114"), f);
+        assertTrue(f.contains("Revision : 06"), f);
+        assertTrue(f.contains("FADT Minor Revision : 05"), f);
+        assertTrue(f.contains("SCI Interrupt : 0009"), f);
+        assertTrue(f.contains("SMI Command Port : 00000000"), f);
+        assertTrue(f.contains("PM1A Event Block Address : 00000600"), f);
+        assertTrue(f.contains("PM1A Control Block Address : 00000604"), f);
+        assertTrue(f.contains("PM Timer Block Address : 00000608"), f);
+        assertTrue(f.contains("8042 Present on ports 60/64 (V2) : 1"), f);
+        assertTrue(f.contains("Legacy Devices Supported (V2) : 1"), f);
+        assertTrue(f.contains("Reset Register Supported (V2) : 1"), f);
+        assertTrue(f.contains("32-bit PM Timer (V1) : 1"), f);
+        assertTrue(f.contains("Hardware Reduced (V5) : 0"), f);
+        assertTrue(flat(f).contains("Reset Register : [Generic Address Structure] [074h 0116 1] Space ID : 01 [SystemIO]"
+            + " [075h 0117 1] Bit Width : 08"), f);
+        assertTrue(f.contains("Address : 0000000000000CF9"), f);
+        assertTrue(f.contains("Value to cause reset : 06"), f);
+        assertTrue(flat(f).contains("PM Timer Block : [Generic Address Structure] [0D0h 0208 1] Space ID : 01 [SystemIO]"
+            + " [0D1h 0209 1] Bit Width : 20"), f);
+    }
+
+    @Test
+    void madtDisassembles() throws Exception {
+        String m = disassemble("apic", fullImage().table("APIC"));
+        assertTrue(m.contains("Local Apic Address : FEE00000"), m);
+        assertTrue(m.contains("PC-AT Compatibility : 1"), m);
+        assertEquals(4, count(m, "Subtable Type : 00 [Processor Local APIC]"), m);
+        assertEquals(4, count(m, "Processor Enabled : 1"), m);
+        assertEquals(1, count(m, "Subtable Type : 01 [I/O APIC]"), m);
+        assertTrue(m.contains("Address : FEC00000"), m);
+        assertEquals(2, count(m, "Subtable Type : 02 [Interrupt Source Override]"), m);
+        assertTrue(flat(m).contains("Source : 09 [066h 0102 4] Interrupt : 00000009 [06Ah 0106 2] Flags (decoded below) : 000D"
+            + " Polarity : 1 Trigger Mode : 3"), m);
+        assertTrue(flat(m).contains("Source : 00 [05Ch 0092 4] Interrupt : 00000002"), m);
+        assertEquals(1, count(m, "[Local APIC NMI]"), m);
+        assertTrue(m.contains("Interrupt Input LINT : 01"), m);
+    }
+
+    @Test
+    void rootTablesAndMcfgDisassemble() throws Exception {
+        AcpiTables.Image img = fullImage();
+        String x = disassemble("xsdt", img.table("XSDT"));
+        assertTrue(x.contains(String.format("ACPI Table Address   0 : %016X", img.tables().get("FACP"))), x);
+        assertTrue(x.contains(String.format("ACPI Table Address   2 : %016X", img.tables().get("MCFG"))), x);
+        String r = disassemble("rsdt", img.table("RSDT"));
+        assertTrue(r.contains(String.format("ACPI Table Address   1 : %08X", img.tables().get("APIC"))), r);
+        String m = disassemble("mcfg", img.table("MCFG"));
+        assertTrue(m.contains("Base Address : 00000000B0000000"), m);
+        assertTrue(m.contains("End Bus Number : FF"), m);
+        long facs = img.tables().get("FACS");
+        String f = disassemble("facs", Arrays.copyOfRange(img.bytes(), (int) (facs - img.base()), (int) (facs - img.base()) + 64));
+        assertTrue(f.contains("Signature : \"FACS\""), f);
+        assertTrue(f.contains("Version : 02"), f);
+    }
+
+    private static int count(String s, String what) {
+        int n = 0;
+        for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    private static final String REFERENCE_ASL = """
+        DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
+        {
+            Name (\\_S5, Package () { 5, 0, 0, 0 })
+            Scope (\\_SB)
+            {
+                Device (COM1)
+                {
+                    Name (_HID, EisaId ("PNP0501"))
+                    Name (_UID, 0)
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        IO (Decode16, 0x03F8, 0x03F8, 0x00, 0x08)
+                        IRQNoFlags () {4}
+                    })
+                }
+                Device (VR00)
+                {
+                    Name (_HID, "LNRO0005")
+                    Name (_UID, 0)
+                    Name (_CCA, 1)
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        Memory32Fixed (ReadWrite, 0xFEB00000, 0x00000200)
+                        Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) {16}
+                        Interrupt (ResourceConsumer, Edge, ActiveLow, Shared) {5, 6}
+                        IRQ (Level, ActiveLow, Shared) {9, 11}
+                        FixedIO (0x0060, 0x01)
+                    })
+                }
+                Device (PWRB)
+                {
+                    Name (_HID, EisaId ("PNP0C0C"))
+                }
+                Device (PCI0)
+                {
+                    Name (_HID, EisaId ("PNP0A08"))
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0xFF, 0, 0x100)
+                        IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08)
+                        WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0, 0x0CF7, 0, 0x0CF8)
+                        DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,
+                            0, 0xC0000000, 0xFEBFFFFF, 0, 0x3EC00000)
+                        QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Prefetchable, ReadWrite,
+                            0, 0x8000000000, 0xFFFFFFFFFF, 0, 0x8000000000)
+                    })
+                    Name (_PRT, Package ()
+                    {
+                        Package () { 0xFFFF, 0, 0, 0x14 },
+                        Package () { 0x0001FFFF, 3, 0, 0x17 }
+                    })
+                }
+                OperationRegion (PMIO, SystemIO, 0x0600, 0x0C)
+                Field (PMIO, WordAcc, NoLock, WriteAsZeros)
+                {
+                    STS,   16,
+                    Offset (0x04),
+                    CNT,   16
+                }
+                Method (MTH1, 1, Serialized)
+                {
+                    Store (Arg0, Local1)
+                    If (LEqual (And (Local1, 2), 2))
+                    {
+                        Notify (PWRB, 0x80)
+                    }
+                    Else
+                    {
+                        Return (Zero)
+                    }
+                    Return (Local1)
+                }
+                Method (MTH2, 0, NotSerialized)
+                {
+                    Return (0x0F)
+                }
+                Name (BUF1, Buffer () { 1, 2, 3 })
+                Name (PKG1, Package () { "A", 0x123456789, Ones, 0x10000, \\_SB.PCI0 })
+            }
+        }
+        """;
+
+    /** The same program through the AmlWriter (EndTag checksum 0, as iasl writes it). */
+    private static byte[] referenceAml() {
+        AmlWriter w = new AmlWriter().endTagChecksum(false);
+        w.name("\\_S5").beginPackage().integer(5).zero().zero().zero().end();
+        w.beginScope("\\_SB");
+        w.beginDevice("COM1");
+        w.name("_HID").eisaId("PNP0501");
+        w.name("_UID").integer(0);
+        w.name("_CRS").beginResourceTemplate().io(0x3F8, 0x3F8, 0, 8).irqNoFlags(4).end();
+        w.end();
+        w.beginDevice("VR00");
+        w.name("_HID").string("LNRO0005");
+        w.name("_UID").integer(0);
+        w.name("_CCA").integer(1);
+        w.name("_CRS").beginResourceTemplate()
+            .memory32Fixed(true, 0xFEB00000L, 0x200)
+            .extendedInterrupt(true, false, false, false, 16)
+            .extendedInterrupt(true, true, true, true, 5, 6)
+            .irq(false, true, true, 9, 11)
+            .fixedIo(0x60, 1)
+            .end();
+        w.end();
+        w.beginDevice("PWRB").name("_HID").eisaId("PNP0C0C").end();
+        w.beginDevice("PCI0");
+        w.name("_HID").eisaId("PNP0A08");
+        w.name("_CRS").beginResourceTemplate()
+            .wordBusNumber(0, 0xFF)
+            .io(0xCF8, 0xCF8, 1, 8)
+            .wordIo(0, 0xCF7)
+            .dwordMemory(AmlWriter.MEM_NON_CACHEABLE, 0xC000_0000L, 0xFEBF_FFFFL)
+            .qwordMemory(AmlWriter.MEM_PREFETCHABLE, 0x80_0000_0000L, 0xFF_FFFF_FFFFL)
+            .end();
+        w.name("_PRT").beginPackage()
+            .beginPackage().integer(0xFFFF).integer(0).integer(0).integer(0x14).end()
+            .beginPackage().integer(0x1FFFF).integer(3).integer(0).integer(0x17).end()
+            .end();
+        w.end();
+        w.opRegion("PMIO", AmlWriter.SPACE_SYSTEM_IO, 0x600, 0x0C);
+        w.beginField("PMIO", AmlWriter.ACC_WORD | AmlWriter.UPDATE_WRITE_AS_ZEROS)
+            .field("STS", 16).reservedField(16).field("CNT", 16).end();
+        w.beginMethod("MTH1", 1, true);
+        w.store().arg(0).local(1);
+        w.beginIf().lEqual().and().local(1).integer(2).nullTarget().integer(2);
+        w.notifyOp().nameRef("PWRB").integer(0x80);
+        w.end();
+        w.beginElse().returnOp().zero().end();
+        w.returnOp().local(1);
+        w.end();
+        w.beginMethod("MTH2", 0, false).returnOp().integer(0x0F).end();
+        w.name("BUF1").buffer(new byte[] {1, 2, 3});
+        w.name("PKG1").beginPackage().string("A").integer(0x1_2345_6789L).ones().integer(0x10000).nameRef("\\_SB.PCI0").end();
+        w.end();
+        return w.toByteArray();
+    }
+
+    @Test
+    void amlWriterMatchesIaslByteForByte() throws Exception {
+        Files.writeString(dir.resolve("ref.asl"), REFERENCE_ASL);
+        Run c = run(iasl.toString(), "-on", "-p", "ref", "ref.asl");
+        assertEquals(0, c.exit(), c.output());
+        byte[] iaslAml = Files.readAllBytes(dir.resolve("ref.aml"));
+        byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
+        byte[] ours = referenceAml();
+        assertArrayEquals(body, ours, () -> "iasl:\n" + hex(body) + "\nours:\n" + hex(ours));
+    }
+
+    private static String hex(byte[] b) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < b.length; i++) {
+            s.append(String.format("%02X%s", b[i] & 0xFF, i % 32 == 31 ? "\n" : " "));
+        }
+        return s.toString();
+    }
+
+    @Test
+    void acpicaInterpreterLoadsAndEvaluatesTheTables() throws Exception {
+        assumeTrue(acpiexec != null, "acpiexec (acpica-tools) not found");
+        AcpiTables.Image img = fullImage();
+        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
+            "evaluate \\_S5; evaluate \\_SB.VR01._HID; evaluate \\_SB.COM1._HID; evaluate \\_SB.PCI0._PRT;"
+                + " resources \\_SB.VR01; resources \\_SB.COM1; resources \\_SB.PCI0"));
+        for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
+            Files.write(dir.resolve(s + ".dat"), img.table(s));
+            cmd.add(s + ".dat");
+        }
+        Run r = run(cmd.toArray(String[]::new));
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertTrue(o.contains("1 ACPI AML tables successfully acquired and loaded"), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        assertFalse(o.contains("ACPI Exception"), o);
+        assertTrue(flat(o).contains("Evaluation of \\_S5 returned object"), o);
+        assertTrue(flat(o).contains("[Package] Contains 4 Elements: [Integer] = 0000000000000005"), o);
+        assertTrue(o.contains("[String] Length 08 = \"LNRO0005\""), o);
+        assertTrue(o.contains("[Integer] = 000000000105D041"), o);
+        assertTrue(flat(o).contains("[Package] Contains 16 Elements:"), o);
+        String f = flat(o);
+        assertTrue(f.contains("Address : FEB00200 Address Length : 00000200"), o);
+        assertTrue(f.contains("Type : ResourceConsumer Triggering : Level Polarity : ActiveHigh Sharing : Exclusive"), o);
+        assertTrue(f.contains("Dword00 : 00000011"), o);
+        assertTrue(f.contains("Address Minimum : 03F8"), o);
+        // acpiexec converts each resource back to AML and compares: only the EndTag may differ,
+        // because ACPICA writes checksum 0 and we write the real checksum.
+        Matcher m = Pattern.compile("Data mismatch in descriptor \\[\\d+\\] type ([0-9A-F]+)").matcher(o);
+        int mismatches = 0;
+        while (m.find()) {
+            assertEquals("78", m.group(1), "only the EndTag checksum may differ:\n" + o);
+            mismatches++;
+        }
+        assertEquals(3, mismatches, o);
+    }
+
+    @Test
+    void tablesForManyConfigurationsDisassemble() throws Exception {
+        for (Map.Entry<String, AcpiTables> e : Map.of(
+            "max", new AcpiTables(Madt.MAX_VCPUS).pciHost(PciHost.legacy(0xC000_0000L, 0x3EC0_0000L, PciHost.swizzledRoutes(32, 16))),
+            "virtio8", virtio(8)).entrySet()) {
+            AcpiTables.Image img = e.getValue().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE);
+            String d = disassemble(e.getKey() + "-dsdt", img.table("DSDT"));
+            disassemble(e.getKey() + "-apic", img.table("APIC"));
+            if (e.getKey().equals("max")) {
+                assertTrue(d.contains("Device (C0FE)"), "vCPU 254");
+                assertTrue(d.contains("EisaId (\"PNP0A03\")"));
+                assertTrue(d.contains("Package (0x80)"), "128 _PRT entries");
+            } else {
+                assertTrue(d.contains("Device (VR07)"));
+                assertTrue(d.contains("0x00000017,"));
+            }
+        }
+    }
+
+    private static AcpiTables virtio(int n) {
+        AcpiTables t = new AcpiTables(2);
+        for (int i = 0; i < n; i++) {
+            t.addVirtioMmio(0xFEB0_0000L + 0x200L * i, 0x200, 16 + i);
+        }
+        return t;
+    }
+}
