@@ -684,12 +684,7 @@ final class Interpreter {
                 }
                 setReg(in, 0, 1, m.read(seg(in, a), 1));
             }
-            case 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF -> {
-                if ((s.cr0 & (X86State.CR0_EM | X86State.CR0_TS)) != 0) {
-                    throw CpuFault.of(CpuFault.NM);
-                }
-                throw cpu.unimplemented(in);
-            }
+            case 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF -> cpu.x87.exec(in);
             case 0xE0, 0xE1, 0xE2 -> {
                 long c = (countReg(in) - 1) & mask(in.asz);
                 setCount(in, c);
@@ -1296,13 +1291,21 @@ final class Interpreter {
             case 0xC7 -> group9(in);
             case 0xC8, 0xC9, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF -> {
                 int r = (op & 7) | (in.rex & 1) << 3;
-                switch (in.osz) {
-                    case 8 -> g[r] = Long.reverseBytes(g[r]);
-                    case 4 -> g[r] = Integer.reverseBytes((int) g[r]) & 0xFFFF_FFFFL;
-                    default -> setReg(in, r, 2, 0);
+                bswap(in, r);
+            }
+            default -> {
+                if (!cpu.sse.exec(in, op)) {
+                    throw cpu.unimplemented(in);
                 }
             }
-            default -> throw cpu.unimplemented(in);
+        }
+    }
+
+    private void bswap(Insn in, int r) {
+        switch (in.osz) {
+            case 8 -> g[r] = Long.reverseBytes(g[r]);
+            case 4 -> g[r] = Integer.reverseBytes((int) g[r]) & 0xFFFF_FFFFL;
+            default -> setReg(in, r, 2, 0);
         }
     }
 

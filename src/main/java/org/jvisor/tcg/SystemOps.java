@@ -861,8 +861,12 @@ final class SystemOps {
             return;
         }
         switch (k) {
+            case 0 -> cpu.sse.fxsave(ip.ea(in), in.osz == 8);
+            case 1 -> cpu.sse.fxrstor(ip.ea(in), in.osz == 8);
+            case 2 -> cpu.sse.ldmxcsr(ip.ea(in));
+            case 3 -> cpu.sse.stmxcsr(ip.ea(in));
             case 7 -> m.read(ip.ea(in), 1); // CLFLUSH: no caches, but the address must be valid
-            default -> throw cpu.unimplemented(in); // FXSAVE/FXRSTOR/LDMXCSR/STMXCSR/XSAVE: no FPU/SSE yet
+            default -> throw cpu.unimplemented(in); // XSAVE family: not advertised
         }
     }
 

@@ -28,6 +28,8 @@ public final class TcgCpu {
     final SystemOps sys;
     final Msrs msrs;
     final StringOps str;
+    final SseUnit sse;
+    final X87Unit x87;
     /** Serialises locked accesses that cannot use a CAS (unaligned, 16 bytes); shared by all vCPUs of a VM. */
     final Object atomicLock;
     InterruptSource irq;
@@ -71,6 +73,8 @@ public final class TcgCpu {
         this.exc = new Exceptions(this);
         this.sys = new SystemOps(this);
         this.str = new StringOps(this);
+        this.sse = new SseUnit(this);
+        this.x87 = new X87Unit(this);
         this.interp = new Interpreter(this);
         syncFromState();
     }

@@ -105,7 +105,7 @@ class GuestsOnTcgTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"arith", "exceptions", "paging", "usermode", "io"})
+    @ValueSource(strings = {"cpuid", "arith", "exceptions", "paging", "usermode", "io"})
     void guestPasses(String name) throws Exception {
         Outcome o = boot(name);
         assertEquals(0x10, o.exitValue(), () -> name + " on tcg: " + o.lastExit() + "\n" + o.serial());

@@ -1,0 +1,192 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.cpu.X86State;
+
+class SseTest {
+    private static final long D = TestMachine.DATA;
+
+    private static TestMachine run(String asm, long... data) {
+        TestMachine m = new TestMachine(asm);
+        for (int i = 0; i < data.length; i++) {
+            m.ram.writeU64(D + 8L * i, data[i]);
+        }
+        m.run();
+        return m;
+    }
+
+    private static long lo(TestMachine m, int xmm) {
+        return m.st.xmm[2 * xmm];
+    }
+
+    private static long hi(TestMachine m, int xmm) {
+        return m.st.xmm[2 * xmm + 1];
+    }
+
+    @Test
+    void integerLanes() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                movdqu (%rdi), %xmm0
+                movdqa 16(%rdi), %xmm1
+                movdqa %xmm0, %xmm2
+                paddb %xmm1, %xmm2
+                movdqa %xmm0, %xmm3
+                paddw %xmm1, %xmm3
+                movdqa %xmm0, %xmm4
+                paddq %xmm1, %xmm4
+                movdqa %xmm0, %xmm5
+                psubd %xmm1, %xmm5
+                movdqa %xmm0, %xmm6
+                pcmpeqb %xmm1, %xmm6
+                pmovmskb %xmm6, %eax
+                pxor %xmm7, %xmm7
+                por %xmm0, %xmm7
+                pandn %xmm1, %xmm7
+                pshufd $0x1b, %xmm0, %xmm8
+                movdqa %xmm0, %xmm9
+                punpcklbw %xmm1, %xmm9
+                movdqa %xmm0, %xmm10
+                psrldq $3, %xmm10
+                movdqa %xmm0, %xmm11
+                psllw $4, %xmm11
+                movq %xmm0, %rbx
+                movd %xmm1, %ecx
+                mov $-1, %rdx
+                movq %rdx, %xmm12
+                movdqa %xmm0, %xmm13
+                packuswb %xmm1, %xmm13
+                """, 0x80ff_0102_0304_0506L, 0x1122_3344_5566_7788L, 0x80ff_0102_0304_0506L, 0x0102_0304_0506_0708L)) {
+            long a0 = 0x80ff_0102_0304_0506L, a1 = 0x1122_3344_5566_7788L, b0 = a0, b1 = 0x0102_0304_0506_0708L;
+            assertEquals(a0, lo(m, 0));
+            assertEquals(a1, hi(m, 0));
+            assertEquals(0x00fe_0204_0608_0a0cL, lo(m, 2));
+            assertEquals(0x1224_3648_5a6c_7e90L, hi(m, 2));
+            assertEquals(0x01fe_0204_0608_0a0cL, lo(m, 3));
+            assertEquals(a0 + b0, lo(m, 4));
+            assertEquals(a1 + b1, hi(m, 4));
+            assertEquals(0, lo(m, 5));
+            assertEquals(0x1020_3040_5060_7080L, hi(m, 5));
+            assertEquals(0x00FF, m.reg(0), "PMOVMSKB: low 8 bytes equal");
+            assertEquals(~a0 & b0, lo(m, 7));
+            assertEquals(0x5566_7788_1122_3344L, lo(m, 8));
+            assertEquals(0x0304_0506_80ff_0102L, hi(m, 8));
+            assertEquals(0x0303_0404_0505_0606L, lo(m, 9)); // bytes 06,06,05,05,04,04,03,03 interleaved
+            assertEquals(0x6677_8880_ff01_0203L, lo(m, 10));
+            assertEquals(0x0011_2233_4455L, hi(m, 10));
+            assertEquals(0x0ff0_1020_3040_5060L, lo(m, 11));
+            assertEquals(a0, m.reg(3));
+            assertEquals(0x0304_0506L, m.reg(1));
+            assertEquals(-1, lo(m, 12));
+            assertEquals(0, hi(m, 12));
+            assertEquals(0xffff_ffff_00ff_ffffL, lo(m, 13), "PACKUSWB saturates");
+            assertEquals(0xffff_ffff_00ff_ffffL, hi(m, 13));
+        }
+    }
+
+    @Test
+    void scalarDoubleAndConversions() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                movsd (%rdi), %xmm0
+                movsd 8(%rdi), %xmm1
+                movapd %xmm0, %xmm2
+                addsd %xmm1, %xmm2
+                movapd %xmm0, %xmm3
+                mulsd %xmm1, %xmm3
+                movapd %xmm0, %xmm4
+                divsd %xmm1, %xmm4
+                sqrtsd %xmm1, %xmm5
+                mov $-7, %rax
+                cvtsi2sd %rax, %xmm6
+                cvttsd2si %xmm4, %rbx
+                cvtsd2ss %xmm0, %xmm7
+                cvtss2sd %xmm7, %xmm8
+                ucomisd %xmm1, %xmm0
+                setb %cl
+                sete %ch
+                addss %xmm7, %xmm7
+                cvttss2si %xmm7, %edx
+                """, Double.doubleToRawLongBits(10.5), Double.doubleToRawLongBits(4.0))) {
+            assertEquals(14.5, Double.longBitsToDouble(lo(m, 2)));
+            assertEquals(42.0, Double.longBitsToDouble(lo(m, 3)));
+            assertEquals(2.625, Double.longBitsToDouble(lo(m, 4)));
+            assertEquals(2.0, Double.longBitsToDouble(lo(m, 5)));
+            assertEquals(-7.0, Double.longBitsToDouble(lo(m, 6)));
+            assertEquals(2, m.reg(3));
+            assertEquals(10.5, Double.longBitsToDouble(lo(m, 8)));
+            assertEquals(0, m.reg(1) & 0xFFFF, "10.5 > 4: CF=0, ZF=0");
+            assertEquals(21, m.reg(2));
+        }
+    }
+
+    @Test
+    void packedSingle() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                movups (%rdi), %xmm0
+                movaps %xmm0, %xmm1
+                addps %xmm0, %xmm1
+                movaps %xmm0, %xmm2
+                mulps %xmm0, %xmm2
+                cvtps2dq %xmm2, %xmm3
+                movaps %xmm0, %xmm4
+                cmpltps %xmm1, %xmm4
+                movmskps %xmm4, %eax
+                xorps %xmm5, %xmm5
+                shufps $0x00, %xmm0, %xmm5
+                """, pack(1f, 2f), pack(-3f, 4f))) {
+            assertEquals(pack(2f, 4f), lo(m, 1));
+            assertEquals(pack(-6f, 8f), hi(m, 1));
+            assertEquals(pack(1f, 4f), lo(m, 2));
+            assertEquals(0x0000_0004_0000_0001L, lo(m, 3));
+            assertEquals(0x0000_0010_0000_0009L, hi(m, 3));
+            assertEquals(0b1011, m.reg(0), "x < 2x except for the negative lane");
+            assertEquals(0, lo(m, 5));
+            assertEquals(pack(1f, 1f), hi(m, 5));
+        }
+    }
+
+    private static long pack(float lo, float hi) {
+        return (Float.floatToRawIntBits(lo) & 0xFFFF_FFFFL) | ((long) Float.floatToRawIntBits(hi) << 32);
+    }
+
+    @Test
+    void fxsaveFxrstorAndControlWords() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fnstcw 0x400(%rdi)
+                movl $0x1f80, 0x404(%rdi)
+                orl $0x6000, 0x404(%rdi)
+                ldmxcsr 0x404(%rdi)
+                stmxcsr 0x408(%rdi)
+                mov $0x1234, %eax
+                movq %rax, %xmm3
+                fxsave 0x1000(%rdi)
+                pxor %xmm3, %xmm3
+                fxrstor 0x1000(%rdi)
+                movq %xmm3, %rbx
+                fnstsw %ax
+                """)) {
+            assertEquals(0x37F, m.ram.readU16(D + 0x400));
+            assertEquals(0x7F80, m.ram.readU32(D + 0x408));
+            assertEquals(0x1234, m.reg(3));
+            assertEquals(0x7F80, m.ram.readU32(D + 0x1000 + 24), "MXCSR in the FXSAVE image");
+            assertEquals(0x1234, m.ram.readU64(D + 0x1000 + 160 + 3 * 16), "XMM3 in the FXSAVE image");
+            assertEquals(0, m.reg(0) & 0xFFFF);
+        }
+    }
+
+    @Test
+    void sseFaultsWithTaskSwitched() {
+        try (TestMachine m = new TestMachine("pxor %xmm0, %xmm0\n")) {
+            m.installIdt(4);
+            m.st.cr0 |= X86State.CR0_TS;
+            m.run();
+            assertEquals(CpuFault.NM, m.reg(15));
+        }
+    }
+}
