@@ -85,6 +85,16 @@ public final class LinuxBoot {
      */
     public static LinuxBootResult load(GuestMemory ram, byte[] kernelFile, byte[] initrd, String cmdline, long acpiRsdp,
                                        List<ReservedRange> extraReserved, boolean decompressOnHost) throws BootException {
+        return load(ram, LinuxKernel.prepare(kernelFile, decompressOnHost), initrd, cmdline, acpiRsdp, extraReserved);
+    }
+
+    /**
+     * As {@link #load(GuestMemory, byte[], byte[], String, long, List, boolean)} for a kernel
+     * prepared once with {@link LinuxKernel#prepare}: a machine that reboots loads it again without
+     * parsing or decompressing it again.
+     */
+    public static LinuxBootResult load(GuestMemory ram, LinuxKernel kernel, byte[] initrd, String cmdline, long acpiRsdp,
+                                       List<ReservedRange> extraReserved) throws BootException {
         E820Map e820 = E820Map.build(ram, extraReserved);
         byte[] cmd = commandLineBytes(cmdline);
         requireOurs(e820, GDT_ADDR, PML4_ADDR + LongModeSetup.PAGE_TABLE_BYTES - GDT_ADDR, "jvisor's boot structures");
@@ -92,20 +102,12 @@ public final class LinuxBoot {
         if (acpiRsdp < 0) {
             throw new BootException(String.format("ACPI RSDP address %#x is not a physical address", acpiRsdp));
         }
-
-        Loaded k;
-        if (SetupHeader.looksLikeBzImage(kernelFile)) {
-            SetupHeader h = SetupHeader.parse(kernelFile, "kernel");
-            checkCmdlineSize(cmd, h.cmdlineSize());
-            k = decompressOnHost ? loadDecompressed(ram, e820, kernelFile, h) : loadBzImage(ram, e820, kernelFile, h);
-        } else if (ElfImage.looksLikeElf(kernelFile)) {
-            ElfImage elf = ElfImage.parse(kernelFile, "kernel");
-            checkCmdlineSize(cmd, VMLINUX_CMDLINE_SIZE);
-            k = loadVmlinux(ram, e820, elf, kernelFile, null, null, 0);
-        } else {
-            throw new BootException("kernel is neither a Linux bzImage (no \"HdrS\" at 0x202) nor an ELF vmlinux ("
-                + kernelFile.length + " bytes, starts with " + PayloadDecompressor.hex(kernelFile, 0, Math.min(8, kernelFile.length)) + ")");
-        }
+        SetupHeader h = kernel.header();
+        checkCmdlineSize(cmd, h != null ? h.cmdlineSize() : VMLINUX_CMDLINE_SIZE);
+        Loaded k = switch (kernel.kind()) {
+            case BZIMAGE -> loadBzImage(ram, e820, kernel.file(), h);
+            case BZIMAGE_HOST_DECOMPRESSED, VMLINUX -> loadVmlinux(ram, e820, kernel, h);
+        };
 
         long initrdAddr = 0;
         long initrdSize = initrd == null ? 0 : initrd.length;
@@ -185,22 +187,11 @@ public final class LinuxBoot {
         return h.relocatable() || h.prefAddress() == 0 || e820.isUsable(h.prefAddress(), h.initSize());
     }
 
-    // ---- bzImage decompressed here -------------------------------------------------------------
-
-    private static Loaded loadDecompressed(GuestMemory ram, E820Map e820, byte[] file, SetupHeader h) throws BootException {
-        if (h.payloadLength() == 0) {
-            throw new BootException("kernel: the setup header gives no payload (payload_length is 0); boot with decompressOnHost=false");
-        }
-        int off = (int) (h.protectedModeOffset() + h.payloadOffset());
-        PayloadDecompressor.Result r = PayloadDecompressor.decompress(file, off, (int) h.payloadLength(), "kernel payload");
-        ElfImage elf = ElfImage.parse(r.vmlinux(), "kernel payload (decompressed vmlinux)");
-        return loadVmlinux(ram, e820, elf, r.vmlinux(), h, r.format(), r.nanos());
-    }
-
     // ---- vmlinux ------------------------------------------------------------------------------
 
-    private static Loaded loadVmlinux(GuestMemory ram, E820Map e820, ElfImage elf, byte[] file, SetupHeader h,
-                                      PayloadDecompressor.Format payloadFormat, long nanos) throws BootException {
+    private static Loaded loadVmlinux(GuestMemory ram, E820Map e820, LinuxKernel kernel, SetupHeader h) throws BootException {
+        ElfImage elf = kernel.elf();
+        byte[] file = kernel.elfBytes();
         String what = h == null ? "kernel (vmlinux)" : "kernel payload (decompressed vmlinux)";
         long start = Long.MAX_VALUE;
         long end = 0;
@@ -242,8 +233,8 @@ public final class LinuxBoot {
             : BootParams.synthesized(VMLINUX_KERNEL_ALIGNMENT, VMLINUX_CMDLINE_SIZE, VMLINUX_INITRD_ADDR_MAX);
         LinuxBootResult.Kind kind = h != null ? LinuxBootResult.Kind.BZIMAGE_HOST_DECOMPRESSED : LinuxBootResult.Kind.VMLINUX;
         int payloadSize = h != null ? (int) h.payloadLength() : 0;
-        return new Loaded(kind, h, payloadFormat, payloadSize, file.length, start, end, entry,
-            h != null ? h.initrdAddrMax() : VMLINUX_INITRD_ADDR_MAX, params, nanos, elf.hasPvhNote());
+        return new Loaded(kind, h, kernel.payloadFormat(), payloadSize, file.length, start, end, entry,
+            h != null ? h.initrdAddrMax() : VMLINUX_INITRD_ADDR_MAX, params, kernel.decompressNanos(), elf.hasPvhNote());
     }
 
     /**

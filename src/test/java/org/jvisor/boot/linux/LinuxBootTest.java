@@ -338,4 +338,46 @@ class LinuxBootTest {
             assertFalse(ram.readU64(0x9000 + 8) != 0, "only PML4[0] is present");
         }
     }
+
+    @Test
+    void aPreparedKernelLoadsAgainAtEveryBootWithoutDecompressingAgain() throws BootException {
+        byte[] vmlinux = TestImages.elf(0x100_0000, false,
+            new TestImages.Seg(0xFFFF_FFFF_8100_0000L, 0x100_0000, TestImages.pattern(0x1000, 3), 0x1000));
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.payload = TestImages.gzip(vmlinux);
+        LinuxKernel k = LinuxKernel.prepare(bz.build(), true);
+        assertEquals(LinuxBootResult.Kind.BZIMAGE_HOST_DECOMPRESSED, k.kind());
+        assertEquals(PayloadDecompressor.Format.GZIP, k.payloadFormat());
+        assertEquals(vmlinux.length, k.vmlinuxSize());
+        assertEquals(1, k.elf().segments().size());
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            LinuxBootResult first = LinuxBoot.load(ram, k, null, "one", 0, List.of());
+            ram.fill(0x100_0000, 0x1000, (byte) 0);
+            LinuxBootResult second = LinuxBoot.load(ram, k, new byte[10], "two", 0, List.of());
+            assertEquals(first.entryPoint(), second.entryPoint());
+            assertArrayEquals(TestImages.pattern(0x1000, 3), read(ram, 0x100_0000, 0x1000));
+            assertEquals("two", new String(read(ram, 0x20000, 3), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void refusesOddInputsSayingWhy() {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            String m = assertThrows(BootException.class,
+                () -> LinuxBoot.load(ram, bz.build(), null, "", -5, List.of(), false)).getMessage();
+            assertTrue(m.contains("RSDP address 0xfffffffffffffffb is not a physical address"), m);
+
+            // The protected-mode part is a few bytes over init_size (syssize rounds down to 16-byte paragraphs).
+            TestImages.BzImage big = new TestImages.BzImage();
+            big.payload = new byte[0x105];
+            big.initSize = 0x500;
+            m = failure(ram, big.build(), null, "", List.of(), false);
+            assertTrue(m.contains("protected-mode part (1285 bytes) is larger than init_size (1280 bytes)"), m);
+
+            byte[] empty = TestImages.elf(0x100_0000, false, new TestImages.Seg(0x100_0000, 0x100_0000, new byte[0], 0));
+            m = failure(ram, empty, null, "", List.of(), false);
+            assertTrue(m.contains("entry point 0x1000000 lies in no PT_LOAD segment") || m.contains("every PT_LOAD segment is empty"), m);
+        }
+    }
 }
