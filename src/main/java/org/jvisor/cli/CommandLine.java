@@ -16,7 +16,7 @@ import org.jvisor.machine.MachineConfig;
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
     private static final Set<String> TRACE_EVENTS = Set.of("exits");
-    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp");
+    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot");
 
     /** What main should do. */
     public sealed interface Action {
@@ -39,6 +39,9 @@ public final class CommandLine {
         long memory = DEFAULT_MEMORY;
         int cpus = 1;
         Path kernel = null;
+        Path initrd = null;
+        String append = null;
+        boolean decompressOnHost = true;
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
@@ -91,6 +94,9 @@ public final class CommandLine {
                 case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
                 case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
+                case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
+                case "-append" -> append = value(args, ++i, opt, "a kernel command line");
+                case "-M", "-machine" -> decompressOnHost = parseMachine(value(args, ++i, opt, "a machine type (pc)"));
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
@@ -107,7 +113,7 @@ public final class CommandLine {
                 case "-d" -> {
                     for (String item : value(args, ++i, opt, "log items").split(",")) {
                         if (!DEBUG_ITEMS.contains(item)) {
-                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp)");
+                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp, boot)");
                         }
                         debug.add(item);
                     }
@@ -121,7 +127,7 @@ public final class CommandLine {
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
-        return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, serial, noReboot,
+        return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             List.copyOf(debugExits), Set.copyOf(traces), Set.copyOf(debug)));
     }
 
@@ -165,6 +171,28 @@ public final class CommandLine {
         }
         long bytes = (long) (n * unit);
         return bytes & ~0xFFFL;
+    }
+
+    /**
+     * -machine pc[,kernel-decompress=host|guest]: the PC is the only machine type so far. The
+     * property picks where a bzImage's payload is decompressed: on the host (default, jvisor's fast
+     * path) or by the kernel's own decompressor in the guest, as QEMU does.
+     */
+    private static boolean parseMachine(String text) throws UsageException {
+        OptionList o = OptionList.parse("-machine", text, true);
+        o.allowOnly(Set.of("type", "kernel-decompress"), "");
+        String type = o.implied() != null ? o.implied() : o.get("type");
+        if (type != null && !type.equals("pc") && !type.equals("q35")) {
+            throw new UsageException("-machine: '" + type + "' is not a machine type jvisor has (known: pc)");
+        }
+        String where = o.get("kernel-decompress");
+        if (where == null || where.equals("host")) {
+            return true;
+        }
+        if (where.equals("guest")) {
+            return false;
+        }
+        throw new UsageException("-machine: kernel-decompress='" + where + "' (expected host or guest)");
     }
 
     private static int parseSmp(String text) throws UsageException {

@@ -17,7 +17,11 @@ final class Help {
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
           -smp N                number of vCPUs (default 1)
-          -kernel FILE          the guest to boot: an ELF64 test guest
+          -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
+          -initrd FILE          initial ramdisk for a Linux kernel
+          -append CMDLINE       Linux kernel command line
+          -machine pc[,kernel-decompress=host|guest]
+                                where a bzImage is decompressed (default host: faster boot)
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
 
         Devices and I/O:

@@ -1,37 +1,98 @@
 package org.jvisor.machine;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ElfImage;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
+import org.jvisor.boot.acpi.AcpiTables;
+import org.jvisor.boot.linux.E820Map;
+import org.jvisor.boot.linux.LinuxBoot;
+import org.jvisor.boot.linux.LinuxBootResult;
+import org.jvisor.boot.linux.ReservedRange;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.GuestMemory;
 
-/** Reads -kernel once and loads it into RAM at every (re)boot. */
+/**
+ * Reads -kernel (and -initrd) once and loads them into RAM at every (re)boot: a test-guest ELF
+ * as such, a Linux kernel through the boot protocol with the platform's ACPI tables.
+ */
 final class KernelLoader {
     private final KernelFile.Loaded kernel;
-    private final ElfImage elf;
+    private final ElfImage testElf;
+    private final byte[] initrd;
+    private final String cmdline;
+    private final boolean decompressOnHost;
+    private final AcpiTables acpi;
+    private LinuxBootResult lastLinuxBoot;
 
-    private KernelLoader(KernelFile.Loaded kernel, ElfImage elf) {
+    private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
+                         boolean decompressOnHost, AcpiTables acpi) {
         this.kernel = kernel;
-        this.elf = elf;
+        this.testElf = testElf;
+        this.initrd = initrd;
+        this.cmdline = cmdline;
+        this.decompressOnHost = decompressOnHost;
+        this.acpi = acpi;
     }
 
-    static KernelLoader read(Path path) throws BootException {
+    static KernelLoader read(MachineConfig config) throws BootException {
+        Path path = config.kernel();
         if (path == null) {
             throw new BootException("no -kernel given: jvisor boots a kernel directly (there is no firmware)");
         }
         KernelFile.Loaded k = KernelFile.read(path);
+        byte[] initrd = config.initrd() == null ? null : readInitrd(config.initrd());
         return switch (k.format()) {
-            case TEST_ELF -> new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path));
-            case BZIMAGE, PVH_ELF -> throw new BootException("kernel " + path
-                + " is a Linux kernel; booting Linux is not implemented yet (only test-guest ELF64 files run)");
+            case TEST_ELF -> {
+                if (initrd != null || config.append() != null) {
+                    throw new BootException("-initrd and -append need a Linux kernel; " + path + " is a test-guest ELF");
+                }
+                yield new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path), null, null, false, null);
+            }
+            case BZIMAGE, PVH_ELF -> new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(),
+                config.decompressOnHost(), new AcpiTables(config.cpus()).com1(true).i8042(true));
         };
     }
 
+    private static byte[] readInitrd(Path p) throws BootException {
+        try {
+            if (Files.isDirectory(p)) {
+                throw new BootException("initrd " + p + " is a directory");
+            }
+            return Files.readAllBytes(p);
+        } catch (NoSuchFileException e) {
+            throw new BootException("initrd " + p + " does not exist");
+        } catch (IOException e) {
+            throw new BootException("initrd " + p + " cannot be read: " + e.getMessage());
+        }
+    }
+
+    boolean isLinux() {
+        return testElf == null;
+    }
+
     X86State load(GuestMemory ram) throws BootException {
-        return TestGuestBoot.load(elf, ram, kernel.bytes(), "kernel " + kernel.path());
+        if (testElf != null) {
+            return TestGuestBoot.load(testElf, ram, kernel.bytes(), "kernel " + kernel.path());
+        }
+        AcpiTables.Placement tables = acpi.writeTo(ram);
+        try {
+            lastLinuxBoot = LinuxBoot.load(ram, kernel.bytes(), initrd, cmdline, tables.rsdpAddress(),
+                List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")), decompressOnHost);
+        } catch (BootException e) {
+            throw new BootException("kernel " + kernel.path() + ": " + e.getMessage());
+        }
+        return lastLinuxBoot.entryState();
+    }
+
+    /** What the last Linux boot did, for -d boot; null for a test guest. */
+    LinuxBootResult lastLinuxBoot() {
+        return lastLinuxBoot;
     }
 }

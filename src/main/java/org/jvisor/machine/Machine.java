@@ -21,6 +21,8 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
@@ -70,7 +72,7 @@ public final class Machine implements AutoCloseable {
     public static Machine create(MachineConfig config, PrintStream log) throws MachineException {
         KernelLoader loader;
         try {
-            loader = KernelLoader.read(config.kernel());
+            loader = KernelLoader.read(config);
         } catch (BootException e) {
             throw new MachineException(e.getMessage());
         }
@@ -138,6 +140,12 @@ public final class Machine implements AutoCloseable {
                 events.add(new MachineEvent.PowerOff(reason));
             }
         };
+        if (loader.isLinux()) {
+            // The ACPI fixed hardware the FADT describes (ports shared with boot.acpi), SCI on IRQ 9.
+            io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE,
+                new AcpiPm(platform, accel.irqLine(AcpiPm.SCI_IRQ), System::nanoTime));
+            io.register("reset-control", ResetControl.PORT, 1, new ResetControl(platform));
+        }
         for (MachineConfig.DebugExitConfig d : config.debugExits()) {
             try {
                 io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platform));
@@ -172,6 +180,9 @@ public final class Machine implements AutoCloseable {
         } catch (BootException e) {
             log.println("jvisor: " + e.getMessage());
             return 1;
+        }
+        if (config.debugLog().contains("boot") && loader.lastLinuxBoot() != null) {
+            log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
         com1.start();
         for (int i = 0; i < config.cpus(); i++) {
