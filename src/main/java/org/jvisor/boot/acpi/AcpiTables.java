@@ -69,9 +69,19 @@ public final class AcpiTables {
         this.vcpus = vcpus;
     }
 
-    /** Adds a virtio-mmio transport: DSDT device VRnn (n = order of addition) with _UID n. */
+    /**
+     * Adds a virtio-mmio transport: DSDT device VRnn (n = order of addition, in hex) with _UID n,
+     * _CCA 1, _CRS Memory32Fixed(base, size) and Interrupt(level, active high) {gsi}.
+     */
     public AcpiTables addVirtioMmio(long base, long size, int gsi) {
-        virtioMmio.add(new VirtioMmioDevice(base, size, gsi));
+        VirtioMmioDevice d = new VirtioMmioDevice(base, size, gsi);
+        for (VirtioMmioDevice o : virtioMmio) {
+            if (d.base() < o.base() + o.size() && o.base() < d.base() + d.size()) {
+                throw new IllegalArgumentException(String.format(
+                    "virtio-mmio window %#x+%#x overlaps %#x+%#x", base, size, o.base(), o.size()));
+            }
+        }
+        virtioMmio.add(d);
         return this;
     }
 
@@ -156,6 +166,7 @@ public final class AcpiTables {
     /** Builds the tables into guest RAM at [base, base + windowSize); returns the RSDP and the range used. */
     public Placement writeTo(GuestMemory memory, long base, int windowSize) {
         Image image = build(base, windowSize);
+        memory.fill(base, windowSize, (byte) 0); // no stale table from an earlier boot stays behind
         memory.write(base, image.bytes());
         return new Placement(image.rsdpAddress(), base, image.bytes().length);
     }

@@ -23,7 +23,7 @@ class AcpiTablesTest {
         return new AcpiTables(4)
             .addVirtioMmio(0xFEB00000L, 0x200, 16)
             .addVirtioMmio(0xFEB00200L, 0x200, 17)
-            .pciHost(new PciHost(0, 0, 255, 0xB000_0000L, 0xC000_0000L, 0x3EC0_0000L,
+            .pciHost(new PciHost(0, 0, 255, 0xB000_0000L, 0xC000_0000L, 0x3E00_0000L,
                 0x80_0000_0000L, 0x80_0000_0000L, PciHost.swizzledRoutes(4, 20)));
     }
 
@@ -279,6 +279,8 @@ class AcpiTablesTest {
         assertThrows(IllegalArgumentException.class, () -> full().build(0xE0008, 0x20000));
         assertThrows(IllegalArgumentException.class, () -> new AcpiTables(0));
         assertThrows(IllegalArgumentException.class, () -> new AcpiTables(1).addVirtioMmio(0xFFFF_FF00L, 0x200, 16));
+        assertThrows(IllegalArgumentException.class, () -> new AcpiTables(1).addVirtioMmio(0xFEB00000L, 0x200, 16)
+            .addVirtioMmio(0xFEB001F0L, 0x200, 17));
     }
 
     @Test
