@@ -139,6 +139,7 @@ public final class I8042 implements BusDevice {
         if (offset == 0) {
             int v = output & 0xFF;
             obf = false;
+            updateIrq(); // the line drops before the next byte moves in, so each byte is an edge
             refill();
             updateIrq();
             return v;
