@@ -180,21 +180,13 @@ final class Interpreter {
         long mk = mask(size);
         long r;
         switch (kind) {
-            case ADD, XADD -> {
+            case ADD -> {
                 r = (a + b) & mk;
                 f.set(LazyFlags.ADD, a, b, r, size);
             }
             case OR -> {
                 r = (a | b) & mk;
                 f.set(LazyFlags.LOGIC, a, b, r, size);
-            }
-            case ADC -> {
-                r = (a + b + c) & mk;
-                f.set(LazyFlags.ADC, a, b, r, size, c);
-            }
-            case SBB -> {
-                r = (a - b - c) & mk;
-                f.set(LazyFlags.SBB, a, b, r, size, c);
             }
             case AND -> {
                 r = a & b & mk;
@@ -207,6 +199,27 @@ final class Interpreter {
             case XOR -> {
                 r = (a ^ b) & mk;
                 f.set(LazyFlags.LOGIC, a, b, r, size);
+            }
+            default -> r = computeRare(kind, a, b, size, c);
+        }
+        return r;
+    }
+
+    private long computeRare(int kind, long a, long b, int size, long c) {
+        long mk = mask(size);
+        long r;
+        switch (kind) {
+            case XADD -> {
+                r = (a + b) & mk;
+                f.set(LazyFlags.ADD, a, b, r, size);
+            }
+            case ADC -> {
+                r = (a + b + c) & mk;
+                f.set(LazyFlags.ADC, a, b, r, size, c);
+            }
+            case SBB -> {
+                r = (a - b - c) & mk;
+                f.set(LazyFlags.SBB, a, b, r, size, c);
             }
             case INC -> {
                 r = (a + 1) & mk;
@@ -351,7 +364,6 @@ final class Interpreter {
 
     /** The fast paths chosen by Decoder#classify: 64-bit mode, no LOCK, 4- or 8-byte operands. */
     private void fast(Insn in) {
-        int size = in.osz;
         switch (in.handler) {
             case Insn.H_JCC -> {
                 if (f.cond(in.kind)) {
@@ -359,53 +371,20 @@ final class Interpreter {
                 }
             }
             case Insn.H_JMP -> next += in.imm;
-            case Insn.H_INCDEC_R -> {
-                long c = (f.op == LazyFlags.INC || f.op == LazyFlags.DEC) ? f.aux : f.cf() ? 1 : 0;
-                long a = get(in.dst, size);
-                long mk = mask(size);
-                if (in.kind == 0) {
-                    long r = (a + 1) & mk;
-                    f.set(LazyFlags.INC, a, 1, r, size, c);
-                    put(in.dst, size, r);
-                } else {
-                    long r = (a - 1) & mk;
-                    f.set(LazyFlags.DEC, a, 1, r, size, c);
-                    put(in.dst, size, r);
-                }
-            }
-            case Insn.H_ALU_RR -> {
-                long r = compute(in.kind, get(in.dst, size), get(in.src, size), size, 0);
-                if (in.kind != CMP) {
-                    put(in.dst, size, r);
-                }
-            }
-            case Insn.H_ALU_RM -> {
-                long r = compute(in.kind, get(in.dst, size), m.read(ea(in), size), size, 0);
-                if (in.kind != CMP) {
-                    put(in.dst, size, r);
-                }
-            }
-            case Insn.H_ALU_RI -> {
-                long r = compute(in.kind, get(in.dst, size), in.imm & mask(size), size, 0);
-                if (in.kind != CMP) {
-                    put(in.dst, size, r);
-                }
-            }
+            case Insn.H_INCDEC_R -> incDec(in);
+            case Insn.H_ALU_RR -> aluTo(in, get(in.src, in.osz));
+            case Insn.H_ALU_RM -> aluTo(in, m.read(ea(in), in.osz));
+            case Insn.H_ALU_RI -> aluTo(in, in.imm & mask(in.osz));
             case Insn.H_TEST_RR -> {
+                int size = in.osz;
                 long r = get(in.dst, size) & get(in.src, size);
                 f.set(LazyFlags.LOGIC, r, r, r, size);
             }
-            case Insn.H_MOV_RR -> put(in.dst, size, g[in.src]);
-            case Insn.H_LOAD -> put(in.dst, size, size == 8 ? m.read64(ea(in)) : m.read(ea(in), 4));
-            case Insn.H_STORE -> {
-                if (size == 8) {
-                    m.write64(ea(in), g[in.dst]);
-                } else {
-                    m.write(ea(in), 4, g[in.dst]);
-                }
-            }
-            case Insn.H_LEA -> put(in.dst, size, offset(in));
-            case Insn.H_MOVZX_LOAD -> put(in.dst, size, m.read(ea(in), 1));
+            case Insn.H_MOV_RR -> put(in.dst, in.osz, g[in.src]);
+            case Insn.H_LOAD -> put(in.dst, in.osz, in.osz == 8 ? m.read64(ea(in)) : m.read(ea(in), 4));
+            case Insn.H_STORE -> store(in);
+            case Insn.H_LEA -> put(in.dst, in.osz, offset(in));
+            case Insn.H_MOVZX_LOAD -> put(in.dst, in.osz, m.read(ea(in), 1));
             case Insn.H_PUSH -> {
                 long sp = g[4] - 8;
                 m.write64(sp, g[in.src]);
@@ -427,8 +406,40 @@ final class Interpreter {
                 g[4] += 8;
                 next = t;
             }
-            case Insn.H_MOV_RI -> put(in.dst, size, in.imm);
+            case Insn.H_MOV_RI -> put(in.dst, in.osz, in.imm);
             default -> throw new IllegalStateException("handler " + in.handler);
+        }
+    }
+
+    private void incDec(Insn in) {
+        int size = in.osz;
+        long c = (f.op == LazyFlags.INC || f.op == LazyFlags.DEC) ? f.aux : f.cf() ? 1 : 0;
+        long a = get(in.dst, size);
+        long mk = mask(size);
+        if (in.kind == 0) {
+            long r = (a + 1) & mk;
+            f.set(LazyFlags.INC, a, 1, r, size, c);
+            put(in.dst, size, r);
+        } else {
+            long r = (a - 1) & mk;
+            f.set(LazyFlags.DEC, a, 1, r, size, c);
+            put(in.dst, size, r);
+        }
+    }
+
+    private void aluTo(Insn in, long b) {
+        int size = in.osz;
+        long r = compute(in.kind, get(in.dst, size), b, size, 0);
+        if (in.kind != CMP) {
+            put(in.dst, size, r);
+        }
+    }
+
+    private void store(Insn in) {
+        if (in.osz == 8) {
+            m.write64(ea(in), g[in.dst]);
+        } else {
+            m.write(ea(in), 4, g[in.dst]);
         }
     }
 

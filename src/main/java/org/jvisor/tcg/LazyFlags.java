@@ -135,6 +135,12 @@ final class LazyFlags {
 
     /** Condition code cc of Jcc/SETcc/CMOVcc (SDM vol. 1, appendix B). */
     boolean cond(int cc) {
+        if (op == SUB) {
+            return condSub(cc);
+        }
+        if (op == LOGIC) {
+            return condLogic(cc);
+        }
         boolean r = switch (cc >>> 1) {
             case 0 -> of();
             case 1 -> cf();
@@ -144,6 +150,34 @@ final class LazyFlags {
             case 5 -> pf();
             case 6 -> sf() != of();
             default -> zf() || sf() != of();
+        };
+        return r ^ ((cc & 1) != 0);
+    }
+
+    /** Conditions straight from a compare's operands (the commonest case). */
+    private boolean condSub(int cc) {
+        int sh = 64 - bits;
+        boolean r = switch (cc >>> 1) {
+            case 1 -> Long.compareUnsigned(a, b) < 0;
+            case 2 -> res == 0;
+            case 3 -> Long.compareUnsigned(a, b) <= 0;
+            case 6 -> (a << sh) >> sh < (b << sh) >> sh;
+            case 7 -> (a << sh) >> sh <= (b << sh) >> sh;
+            case 4 -> (res & sign()) != 0;
+            case 5 -> pf();
+            default -> of();
+        };
+        return r ^ ((cc & 1) != 0);
+    }
+
+    /** After AND/OR/XOR/TEST: CF = OF = 0. */
+    private boolean condLogic(int cc) {
+        boolean r = switch (cc >>> 1) {
+            case 0, 1 -> false;
+            case 2, 3 -> res == 0;
+            case 4, 6 -> (res & sign()) != 0;
+            case 5 -> pf();
+            default -> res == 0 || (res & sign()) != 0;
         };
         return r ^ ((cc & 1) != 0);
     }
