@@ -892,21 +892,26 @@ public final class LocalApic implements BusDevice {
 
     /**
      * IA32_TSC_DEADLINE, already converted by the engine from TSC to guest nanoseconds; 0 disarms.
-     * Ignored unless the LVT timer is in TSC-deadline mode (10.5.4.1). A past deadline fires at once.
+     * Ignored unless the LVT timer is in TSC-deadline mode (10.5.4.1). A deadline at or before now
+     * fires on the caller's thread before this returns.
      */
     public void setTscDeadline(long guestNs) {
+        boolean fireNow;
         synchronized (this) {
             if (timerMode() != TIMER_TSC_DEADLINE) {
                 return;
             }
             tscDeadline = guestNs;
-            if (guestNs == 0) {
-                timerDeadline = NOT_ARMED;
+            timerDeadline = guestNs == 0 ? NOT_ARMED : guestNs;
+            fireNow = guestNs != 0 && guestNs <= clock.nanos();
+            if (guestNs == 0 || fireNow) {
                 timer.cancel();
             } else {
-                timerDeadline = guestNs;
                 timer.arm(guestNs);
             }
+        }
+        if (fireNow) {
+            timerExpired(guestNs); // already due: the interrupt is pending before the WRMSR retires
         }
     }
 

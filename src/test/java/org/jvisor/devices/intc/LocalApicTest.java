@@ -203,6 +203,11 @@ class LocalApicTest {
         cpu0.setTscDeadline(0);
         timers.advanceTo(100_000);
         assertEquals(-1, cpu0.pendingInterruptVector(), "writing 0 disarms");
+        cpu0.setTscDeadline(clock.nanos() - 10);
+        assertEquals(0xEF, cpu0.pendingInterruptVector(), "a past deadline fires at once");
+        assertEquals(0, cpu0.tscDeadline());
+        cpu0.acknowledgeInterrupt();
+        w(cpu0, REG_EOI, 0);
         w(cpu0, REG_LVT_TIMER, 0xEF); // back to one-shot: deadline writes are ignored
         cpu0.setTscDeadline(200_000);
         assertEquals(0, cpu0.tscDeadline());
@@ -279,6 +284,17 @@ class LocalApicTest {
         assertTrue(cpu0.matches(0xF1, DestMode.LOGICAL));
         router.deliver(0x03, DestMode.LOGICAL, DeliveryMode.LOWEST_PRIORITY, 0x62, true, false);
         assertTrue(cpu1.irrBit(0x62) && !cpu0.irrBit(0x62), "lowest priority picks exactly one");
+    }
+
+    @Test
+    void msiThroughTheRouter() {
+        enable(cpu1);
+        router.deliverMsi(0xFEE0_1000L, 0x0000_0063); // dest 1, fixed, edge
+        assertEquals(0x63, cpu1.pendingInterruptVector());
+        router.deliverMsi(0xFEE0_1000L, 0x0000_C064); // level-triggered assert
+        assertTrue(cpu1.tmrBit(0x64));
+        router.deliverMsi(0xFEEF_F000L, 0x0000_0400); // NMI broadcast
+        assertTrue(cpu0.takeNmi() && cpu1.takeNmi());
     }
 
     @Test
@@ -361,6 +377,56 @@ class LocalApicTest {
         assertTrue(cpu1.hasPendingInterrupt());
         cpu1.accept(DeliveryMode.FIXED, 0x40, true, false);
         assertFalse(cpu1.irrBit(0x40), "a disabled APIC accepts no messages");
+    }
+
+    @Test
+    void crossIpisEoisAndIoApicTrafficDoNotDeadlock() throws InterruptedException {
+        IoApic ioapic = new IoApic(0, router);
+        router.addIoApic(ioapic);
+        I8259Pair pic = new I8259Pair(router.lint0());
+        cpu0.setExtIntSource(pic::acknowledge);
+        for (int v : new int[] {0x11, 0x30, 0x04, 0x01, 0x00}) {
+            pic.masterPorts().write(v == 0x11 ? 0 : 1, 1, v);
+        }
+        enable(cpu0);
+        enable(cpu1);
+        ioapic.write(0, 4, 0x10 + 2 * 5);
+        ioapic.write(0x10, 4, 0x0000_A0B5L); // level, to cpu0
+        int rounds = 20_000;
+        Thread a = Thread.ofPlatform().start(() -> {
+            for (int i = 0; i < rounds; i++) {
+                w(cpu0, REG_ICR_HIGH, 1 << 24);
+                w(cpu0, REG_ICR_LOW, 0x00C1);
+                while (cpu0.hasPendingInterrupt()) {
+                    int v = cpu0.acknowledgeInterrupt();
+                    if (v >= 0x30 && v < 0x38) {
+                        pic.masterPorts().write(0, 1, 0x20); // EOI to the PIC
+                    } else {
+                        w(cpu0, REG_EOI, 0);
+                    }
+                }
+            }
+        });
+        Thread b = Thread.ofPlatform().start(() -> {
+            for (int i = 0; i < rounds; i++) {
+                w(cpu1, REG_ICR_HIGH, 0);
+                w(cpu1, REG_ICR_LOW, 0x00C2);
+                if (cpu1.pendingInterruptVector() >= 0) {
+                    cpu1.acknowledgeInterrupt();
+                    w(cpu1, REG_EOI, 0);
+                }
+            }
+        });
+        Thread c = Thread.ofPlatform().start(() -> {
+            for (int i = 0; i < rounds; i++) {
+                ioapic.pin(5).set((i & 1) == 0);
+                pic.irq(3).set((i & 1) == 0);
+            }
+        });
+        for (Thread t : new Thread[] {a, b, c}) {
+            t.join(60_000);
+            assertFalse(t.isAlive(), "deadlock: " + t);
+        }
     }
 
     @Test

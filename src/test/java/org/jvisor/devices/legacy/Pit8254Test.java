@@ -197,6 +197,37 @@ class Pit8254Test {
     }
 
     @Test
+    void mode4OneShotAsLinuxClockeventsUseIt() {
+        // pit_set_oneshot(): mode 4; pit_next_event(): LSB, MSB of the delta.
+        out(0x43, 0x38);
+        risingEdges = 0;
+        out(0x40, 0x10);
+        out(0x40, 0x00); // 16 clocks
+        timers.advanceTo(t0() + ns(16));
+        assertFalse(irq0, "OUT low for the clock after terminal count");
+        assertEquals(0, risingEdges);
+        timers.advanceTo(t0() + ns(17));
+        assertTrue(irq0);
+        assertEquals(1, risingEdges);
+        timers.advanceTo(t0() + ns(100_000));
+        assertEquals(1, risingEdges, "a strobe happens once");
+    }
+
+    @Test
+    void mode1WaitsForTheGate() {
+        out(0x61, 0x00);
+        out(0x43, 0xB2); // channel 2, lobyte/hibyte, mode 1
+        out(0x42, 50);
+        out(0x42, 0);
+        timers.advanceTo(t0() + ns(100));
+        assertEquals(0x20, in(0x61) & 0x20, "OUT high until triggered");
+        out(0x61, 0x01); // rising gate triggers
+        assertEquals(0, in(0x61) & 0x20);
+        timers.advanceTo(t0() + ns(100) + ns(50));
+        assertEquals(0x20, in(0x61) & 0x20);
+    }
+
+    @Test
     void reprogrammingCancelsTheOldSchedule() {
         out(0x43, 0x34);
         out(0x40, 0xE8);
