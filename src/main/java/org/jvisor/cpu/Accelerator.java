@@ -13,6 +13,14 @@ public interface Accelerator extends AutoCloseable {
 
     Vcpu createVcpu(int index, ExitStats stats);
 
+    /**
+     * Whether the engine brings the PC's interrupt controllers and PIT itself (KVM's in-kernel
+     * irqchip). Otherwise the machine builds them as device models and wires them to the vCPUs.
+     */
+    default boolean providesInterruptControllers() {
+        return false;
+    }
+
     /** The interrupt wire for global system interrupt {@code gsi} (0-23 on the IOAPIC). */
     IrqLine irqLine(int gsi);
 

@@ -126,6 +126,11 @@ public final class KvmVm implements Accelerator {
     }
 
     @Override
+    public boolean providesInterruptControllers() {
+        return true;
+    }
+
+    @Override
     public CpuidModel cpuid() {
         return cpuid;
     }

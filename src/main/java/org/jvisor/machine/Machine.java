@@ -21,8 +21,6 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
-import org.jvisor.devices.acpi.AcpiPm;
-import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
@@ -46,7 +44,8 @@ public final class Machine implements AutoCloseable {
     private final Accelerator accel;
     private final String accelExplanation;
     private final CharBackend serialBackend;
-    private final Serial16550 com1;
+    private Serial16550 com1;
+    private PcPlatform platform;
     private final RunControl control;
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
@@ -65,7 +64,6 @@ public final class Machine implements AutoCloseable {
         this.serialBackend = serialBackend;
         this.loader = loader;
         this.control = new RunControl(config.cpus());
-        this.com1 = new Serial16550(serialBackend, accel.irqLine(COM1_IRQ));
     }
 
     /** Builds the machine; every problem with the configuration is a {@link MachineException}. */
@@ -123,8 +121,7 @@ public final class Machine implements AutoCloseable {
     }
 
     private void wireDevices() throws MachineException {
-        io.register("serial0 (16550A)", COM1_BASE, 8, com1);
-        PlatformControl platform = new PlatformControl() {
+        PlatformControl platformControl = new PlatformControl() {
             @Override
             public void exit(int status, String reason) {
                 events.add(new MachineEvent.Exit(status, reason));
@@ -140,15 +137,12 @@ public final class Machine implements AutoCloseable {
                 events.add(new MachineEvent.PowerOff(reason));
             }
         };
-        if (loader.isLinux()) {
-            // The ACPI fixed hardware the FADT describes (ports shared with boot.acpi), SCI on IRQ 9.
-            io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE,
-                new AcpiPm(platform, accel.irqLine(AcpiPm.SCI_IRQ), System::nanoTime));
-            io.register("reset-control", ResetControl.PORT, 1, new ResetControl(platform));
-        }
+        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
+        this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
+        io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         for (MachineConfig.DebugExitConfig d : config.debugExits()) {
             try {
-                io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platform));
+                io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platformControl));
             } catch (IllegalArgumentException e) {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
@@ -187,8 +181,12 @@ public final class Machine implements AutoCloseable {
         com1.start();
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
+            if (platform.lapic(i) != null) {
+                TcgEngine.attachLocalApic(accel, platform.lapic(i));
+            }
             Vcpu v = accel.createVcpu(i, stats);
-            VcpuRunner r = new VcpuRunner(v, stats, control, events::add);
+            int index = i;
+            VcpuRunner r = new VcpuRunner(v, stats, control, events::add, () -> platform.bindCurrentThread(index));
             runners.add(r);
         }
         runners.get(0).setPendingState(boot);
@@ -317,6 +315,9 @@ public final class Machine implements AutoCloseable {
     @Override
     public void close() {
         serialBackend.close();
+        if (platform != null) {
+            platform.close();
+        }
         for (VcpuRunner r : runners) {
             r.vcpu().close();
         }

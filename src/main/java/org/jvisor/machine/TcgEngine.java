@@ -2,6 +2,8 @@ package org.jvisor.machine;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.MachineBus;
+import org.jvisor.devices.intc.LocalApic;
+import org.jvisor.tcg.InterruptSource;
 import org.jvisor.tcg.TcgAccelerator;
 
 /** Opens the software engine. */
@@ -15,5 +17,27 @@ final class TcgEngine {
             throw new MachineException("-smp " + cpus + ": tcg runs one vCPU for now (use -accel kvm for SMP)");
         }
         return new TcgAccelerator(bus);
+    }
+
+    /** Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates. */
+    static void attachLocalApic(Accelerator accel, LocalApic lapic) {
+        if (accel instanceof TcgAccelerator tcg) {
+            tcg.setInterruptSource(new InterruptSource() {
+                @Override
+                public boolean hasPendingInterrupt() {
+                    return lapic.hasPendingInterrupt();
+                }
+
+                @Override
+                public int acknowledgeInterrupt() {
+                    return lapic.acknowledgeInterrupt();
+                }
+
+                @Override
+                public void onPending(Runnable wake) {
+                    lapic.setWakeup(wake);
+                }
+            });
+        }
     }
 }

@@ -14,6 +14,7 @@ final class VcpuRunner implements Runnable {
     private final ExitStats stats;
     private final RunControl control;
     private final EventSink events;
+    private final Runnable onThreadStart;
     private X86State pendingState;
     private Thread thread;
 
@@ -21,7 +22,8 @@ final class VcpuRunner implements Runnable {
         void post(MachineEvent event);
     }
 
-    VcpuRunner(Vcpu vcpu, ExitStats stats, RunControl control, EventSink events) {
+    VcpuRunner(Vcpu vcpu, ExitStats stats, RunControl control, EventSink events, Runnable onThreadStart) {
+        this.onThreadStart = onThreadStart;
         this.vcpu = vcpu;
         this.stats = stats;
         this.control = control;
@@ -56,6 +58,7 @@ final class VcpuRunner implements Runnable {
     @Override
     public void run() {
         try {
+            onThreadStart.run();
             loop();
         } finally {
             vcpu.threadExiting();
