@@ -76,9 +76,6 @@ final class Diff {
             System.arraycopy(c.regs(), 0, regs, 0, regs.length);
             MemorySegment.copy(c.data(), 0, cpu.data(), ValueLayout.JAVA_BYTE, 0, c.data().length);
             cpu.run(regs, c.code(), offset);
-            if (tcg == null) {
-                continue;
-            }
             MemorySegment.copy(cpu.data(), ValueLayout.JAVA_BYTE, 0, nativeData, 0, nativeData.length);
             TcgSide.Result t = tcg.run(c);
             String diff = compare(c, regs, nativeData, t);
@@ -96,7 +93,7 @@ final class Diff {
             }
         }
         System.out.printf("tcg-diff %-24s %8d cases %s%n", family, n,
-            tcg == null ? "native only (no TcgCpu yet)" : failures + " mismatches");
+            failures + " mismatches");
         if (failures > 0) {
             StringBuilder summary = new StringBuilder();
             kinds.forEach((k, v) -> summary.append(String.format("%n  %6d x %s", v, k)));

@@ -86,10 +86,25 @@ class DiffTestMove {
             g.a.plain(size, NO_PREFIX, reg >> 3, op(0x90 + (reg & 7)), 0, 0);
             return;
         }
-        Gen.Ops o = g.ops(size, 1, !KnownBugs.lockedSubDword(size), 16); // XCHG with memory is locked
+        Gen.Ops o = g.ops(size, 1, true, 16); // XCHG with memory is implicitly locked
         g.setOperand(o.rm(), size, g.interesting(size));
         g.a.modrm(size, o.rm() instanceof Asm.Mem && g.chance(4) ? op(0xF0) : NO_PREFIX, op(size == 8 ? 0x86 : 0x87),
             o.reg(0), false, o.rm(), true, 0, 0);
+    }
+
+    /** XLAT: AL = [RBX + AL] (or [EBX + AL] with 0x67). */
+    static void xlat(Gen g) {
+        boolean a32 = g.chance(4);
+        long table = g.dataBase + 0x100 + g.r.nextInt((int) NativeCpu.DATA_SIZE - 0x300);
+        g.regs[3] = a32 ? (table & 0xFFFF_FFFFL) | (g.r.nextLong() << 32) : table;
+        g.pointerRegs |= 1 << 3;
+        if (a32) {
+            g.a.b(0x67);
+        }
+        if (g.chance(4)) {
+            g.a.b(0x48); // REX.W changes nothing
+        }
+        g.a.b(0xD7);
     }
 
     static void lahfSahf(Gen g) {
@@ -122,6 +137,11 @@ class DiffTestMove {
     @Test
     void xchg() {
         Diff.fuzz("xchg", DiffTestMove::xchg);
+    }
+
+    @Test
+    void xlat() {
+        Diff.fuzz("xlat", DiffTestMove::xlat);
     }
 
     @Test

@@ -155,7 +155,11 @@ final class Gen {
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
             int g;
+            int tries = 0;
             do {
+                if (++tries > 200) { // every legacy byte register holds an address: redraw the case
+                    throw new Asm.Unencodable("no usable byte register");
+                }
                 g = legacy ? (r.nextBoolean() ? r.nextInt(4) : Asm.AH + r.nextInt(4)) : r.nextInt(16);
             } while (!usable(full(g)) || g == 4);
             out[i] = g;
