@@ -2,6 +2,7 @@ package org.jvisor.devices.intc;
 
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
 /**
@@ -92,6 +93,24 @@ public final class ApicRouter implements ApicBus {
         for (IoApic io : ioapics) {
             io.eoi(vector);
         }
+    }
+
+    /**
+     * The interrupt-message window 0xFEE00000-0xFEEFFFFF as devices (DMA) see it: a DWORD write at
+     * offset {@code o} is the MSI (0xFEE00000 + o, data). Reads return 0. Not the CPUs' own APIC page.
+     */
+    public BusDevice msiWindow() {
+        return new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                deliverMsi(0xFEE0_0000L + offset, (int) value);
+            }
+        };
     }
 
     /** The PIC's INTR output, to every LAPIC's LINT0. */

@@ -1,5 +1,6 @@
 package org.jvisor.devices.intc;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntSupplier;
 
 import org.jvisor.devices.intc.ApicBus.DeliveryMode;
@@ -110,7 +111,8 @@ public final class LocalApic implements BusDevice {
     private volatile int pendingVector = -1;
     private volatile boolean extIntWire;
     private volatile boolean extIntMessage;
-    private volatile boolean nmiPending;
+    /** The NMI latch: one NMI stays pending until the CPU takes it; more merge into it. */
+    private final AtomicBoolean nmiPending = new AtomicBoolean();
 
     /**
      * @param apicId the APIC ID (also the initial x2APIC ID)
@@ -157,7 +159,7 @@ public final class LocalApic implements BusDevice {
             apicBase = DEFAULT_BASE | BASE_ENABLE | (bsp ? BASE_BSP : 0);
             resetRegisters();
         }
-        nmiPending = false;
+        nmiPending.set(false);
         extIntMessage = false;
     }
 
@@ -538,18 +540,11 @@ public final class LocalApic implements BusDevice {
 
     /** Takes a pending NMI (LINT1 in NMI mode, an NMI IPI or message); true if there was one. */
     public boolean takeNmi() {
-        if (!nmiPending) {
-            return false;
-        }
-        synchronized (this) {
-            boolean was = nmiPending;
-            nmiPending = false;
-            return was;
-        }
+        return nmiPending.get() && nmiPending.getAndSet(false);
     }
 
     public boolean nmiPending() {
-        return nmiPending;
+        return nmiPending.get();
     }
 
     /** TPR as CR8 sees it (CR8 = TPR[7:4], SDM 10.8.6.1). */
@@ -636,7 +631,7 @@ public final class LocalApic implements BusDevice {
                 }
             }
             case NMI -> {
-                nmiPending = true;
+                nmiPending.set(true);
                 if (l != null) {
                     l.onNmi();
                 }
@@ -654,7 +649,7 @@ public final class LocalApic implements BusDevice {
                 synchronized (this) {
                     resetRegisters(); // 10.4.7.3: INIT keeps the APIC ID and IA32_APIC_BASE
                 }
-                nmiPending = false;
+                nmiPending.set(false);
                 extIntMessage = false;
                 if (l != null) {
                     l.onInit();
@@ -734,7 +729,7 @@ public final class LocalApic implements BusDevice {
             wake = pendingVector >= 0 && pendingVector != before || extIntWire;
         }
         if (nmi) {
-            nmiPending = true;
+            nmiPending.set(true);
             Listener l = listener;
             if (l != null) {
                 l.onNmi();
