@@ -17,9 +17,11 @@ import org.jvisor.memory.GuestMemory;
  * <p>Three ways in:
  * <ul>
  * <li>a bzImage, loaded as it is: its protected-mode part (file offset (setup_sects + 1) * 512)
- *     goes to pref_address (aligned to kernel_alignment) when the kernel is relocatable and RAM
- *     allows, else to 1 MiB (aligned); its own decompressor runs in the guest from load + 0x200
- *     (startup_64);</li>
+ *     goes to pref_address (aligned to kernel_alignment) when the kernel is relocatable, else to
+ *     1 MiB; its own decompressor runs in the guest from load + 0x200 (startup_64) and needs
+ *     init_size bytes from max(load, pref_address): RAM must reach that far. (Loading a
+ *     relocatable kernel below pref_address would not save memory: the 64-bit decompressor never
+ *     decompresses below LOAD_PHYSICAL_ADDR, which is what pref_address holds.)</li>
  * <li>a bzImage decompressed on the host ({@code decompressOnHost}): its gzip or LZ4 payload
  *     (payload_offset/payload_length) is decoded here and the vmlinux ELF inside is booted, with
  *     the bzImage's real setup header in the zero page. This skips the guest's decompressor (and
@@ -146,45 +148,44 @@ public final class LinuxBoot {
             throw new BootException(String.format(
                 "kernel: the protected-mode part (%d bytes) is larger than init_size (%d bytes)", h.protectedModeSize(), h.initSize()));
         }
-        List<Long> candidates = new ArrayList<>();
-        if (h.relocatable()) {
-            if (h.prefAddress() != 0) {
-                candidates.add(alignUp(h.prefAddress(), h.kernelAlignment()));
-            }
-            candidates.add(alignUp(HIGH_LOAD_ADDR, h.kernelAlignment()));
-        } else {
-            candidates.add(HIGH_LOAD_ADDR);
-        }
-        Long load = null;
-        for (long c : candidates) {
-            if (fitsAt(e820, h, c)) {
-                load = c;
-                break;
-            }
-        }
-        if (load == null) {
-            long last = candidates.getLast();
-            long need = h.relocatable() ? last + h.initSize() : Math.max(last + h.protectedModeSize(), h.prefAddress() + h.initSize());
+        long load = loadAddress(h);
+        long runtime = runtimeStart(h, load);
+        long end = Math.max(load + h.protectedModeSize(), runtime + h.initSize());
+        if (!e820.isUsable(load, h.protectedModeSize()) || !e820.isUsable(runtime, h.initSize())) {
             throw new BootException(String.format(
-                "kernel needs at least %d MiB of RAM: it loads at %#x and needs init_size %#x (%d MiB) there%s; "
-                    + "this guest has %d MiB%s",
-                ceilMib(need), h.relocatable() ? last : Math.max(last, h.prefAddress()), h.initSize(), ceilMib(h.initSize()),
-                h.relocatable() ? "" : " (not relocatable: it moves itself to pref_address)", ram.size() >> 20,
-                reservedNote(e820, last, need - last)));
+                "kernel needs at least %d MiB of RAM: it is loaded at %#x and decompresses itself at %#x, "
+                    + "needing init_size %#x (%d MiB) there; this guest has %d MiB%s",
+                ceilMib(end), load, runtime, h.initSize(), ceilMib(h.initSize()), ram.size() >> 20,
+                reservedNote(e820, Math.min(load, runtime), end - Math.min(load, runtime))));
         }
         ram.write(load, file, h.protectedModeOffset(), (int) h.protectedModeSize());
-        long start = load;
-        long end = h.relocatable() ? load + h.initSize() : Math.max(load + h.protectedModeSize(), h.prefAddress() + h.initSize());
-        return new Loaded(LinuxBootResult.Kind.BZIMAGE, h, null, 0, 0, start, end, load + STARTUP_64_OFFSET,
+        return new Loaded(LinuxBootResult.Kind.BZIMAGE, h, null, 0, 0, load, end, load + STARTUP_64_OFFSET,
             h.initrdAddrMax(), BootParams.forKernel(h), 0, false);
     }
 
-    private static boolean fitsAt(E820Map e820, SetupHeader h, long load) {
-        if (!e820.isUsable(load, h.initSize())) {
-            return false;
+    /**
+     * Where the protected-mode part goes: pref_address (rounded up to kernel_alignment) for a
+     * relocatable kernel that states one, else 1 MiB (boot.rst "Loading The Rest of The Kernel").
+     * Loading a relocatable kernel lower would save nothing: see {@link #runtimeStart}.
+     */
+    static long loadAddress(SetupHeader h) {
+        if (h.relocatable()) {
+            return alignUp(h.prefAddress() != 0 ? h.prefAddress() : HIGH_LOAD_ADDR, h.kernelAlignment());
         }
-        // A kernel that is not relocatable runs at pref_address whatever we do (boot.rst "pref_address").
-        return h.relocatable() || h.prefAddress() == 0 || e820.isUsable(h.prefAddress(), h.initSize());
+        return HIGH_LOAD_ADDR;
+    }
+
+    /**
+     * Where the kernel decompresses itself and runs, needing init_size bytes from there (boot.rst
+     * "init_size": align_up(load, kernel_alignment) if relocatable, else pref_address). The 64-bit
+     * decompressor (arch/x86/boot/compressed/head_64.S, startup_64) also never goes below
+     * LOAD_PHYSICAL_ADDR, which the header publishes as pref_address.
+     */
+    static long runtimeStart(SetupHeader h, long load) {
+        if (h.relocatable()) {
+            return Math.max(alignUp(load, h.kernelAlignment()), h.prefAddress());
+        }
+        return h.prefAddress() != 0 ? h.prefAddress() : load;
     }
 
     // ---- vmlinux ------------------------------------------------------------------------------

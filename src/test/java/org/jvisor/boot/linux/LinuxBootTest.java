@@ -112,18 +112,33 @@ class LinuxBootTest {
     }
 
     @Test
-    void fallsBackToOneMegabyteAlignedWhenPrefAddressDoesNotFitAndSaysHowMuchRamIsNeeded() throws BootException {
+    void needsRamFromPrefAddressForInitSizeAndSaysHowMuch() throws BootException {
         TestImages.BzImage bz = new TestImages.BzImage();
         bz.initSize = 16 * MIB;
-        try (GuestMemory ram = GuestMemory.allocate(24 * MIB)) {
+        try (GuestMemory ram = GuestMemory.allocate(32 * MIB)) {
             LinuxBootResult r = load(ram, bz.build(), null, "");
-            assertEquals(0x20_0000, r.kernelStart(), "1 MiB rounded up to kernel_alignment");
-            assertEquals(0x20_0200, r.entryState().rip);
+            assertEquals(0x100_0000, r.kernelStart());
+            assertEquals(32 * MIB, r.kernelEnd());
         }
-        try (GuestMemory ram = GuestMemory.allocate(16 * MIB)) {
+        try (GuestMemory ram = GuestMemory.allocate(30 * MIB)) {
             String m = failure(ram, bz.build(), null, "", List.of(), false);
-            assertTrue(m.startsWith("kernel needs at least 18 MiB of RAM"), m);
-            assertTrue(m.contains("this guest has 16 MiB"), m);
+            assertEquals("kernel needs at least 32 MiB of RAM: it is loaded at 0x1000000 and decompresses itself at 0x1000000, "
+                + "needing init_size 0x1000000 (16 MiB) there; this guest has 30 MiB", m);
+        }
+    }
+
+    @Test
+    void alignsPrefAddressAndUsesOneMegabyteWithoutOne() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        bz.prefAddress = 0x110_0000;
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            LinuxBootResult r = load(ram, bz.build(), null, "");
+            assertEquals(0x120_0000, r.kernelStart(), "rounded up to kernel_alignment");
+            assertEquals(0x120_0200, r.entryState().rip);
+            bz.prefAddress = 0;
+            r = load(ram, bz.build(), null, "");
+            assertEquals(0x20_0000, r.kernelStart(), "1 MiB rounded up to kernel_alignment");
+            assertEquals(0xA0_0000, r.kernelEnd());
         }
     }
 
@@ -139,7 +154,7 @@ class LinuxBootTest {
         }
         try (GuestMemory ram = GuestMemory.allocate(20 * MIB)) {
             String m = failure(ram, bz.build(), null, "", List.of(), false);
-            assertTrue(m.contains("needs at least 24 MiB") && m.contains("not relocatable"), m);
+            assertTrue(m.contains("needs at least 24 MiB") && m.contains("decompresses itself at 0x1000000"), m);
         }
     }
 
@@ -221,10 +236,10 @@ class LinuxBootTest {
             assertTrue(r.description().contains("ACPI RSDP at 0xe0000"));
             assertTrue(r.e820().entries().contains(new E820Map.Entry(0xE0000, 0x20000, E820Map.Type.ACPI)), r.e820().toString());
 
-            // A reserved range over pref_address pushes the kernel to its fallback address.
-            r = LinuxBoot.load(ram, bz.build(), null, "", 0,
+            // Nothing is loaded over a reserved range: not the kernel's init_size, not the initrd.
+            String over = failure(ram, bz.build(), null, "",
                 List.of(new ReservedRange(20 * MIB, MIB, E820Map.Type.RESERVED, "device window")), false);
-            assertEquals(0x20_0000, r.kernelStart());
+            assertTrue(over.contains("overlaps reserved [[0x000001400000-0x0000014fffff] RESERVED]"), over);
 
             String m = failure(ram, bz.build(), null, "", List.of(new ReservedRange(0x7000, 0x1000, E820Map.Type.NVS, "NVS")), false);
             assertTrue(m.startsWith("jvisor's boot structures at [0x500, 0xf000) would not be in usable RAM"), m);
