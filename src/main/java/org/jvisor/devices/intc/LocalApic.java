@@ -618,8 +618,8 @@ public final class LocalApic implements BusDevice {
             case FIXED, LOWEST_PRIORITY -> {
                 boolean wake;
                 synchronized (this) {
-                    if ((apicBase & BASE_ENABLE) == 0) {
-                        return;
+                    if ((apicBase & BASE_ENABLE) == 0 || (svr & SVR_ENABLE) == 0) {
+                        return; // a disabled APIC takes only INIT, NMI, SMI and SIPI (10.4.7.2), as KVM does
                     }
                     int before = pendingVector;
                     acceptFixed(vector, levelTriggered);

@@ -78,10 +78,15 @@ class LocalApicTest {
     }
 
     @Test
-    void fixedInterruptIsPendingOnlyWhenSoftwareEnabled() {
+    void fixedInterruptIsAcceptedOnlyWhenSoftwareEnabled() {
         cpu0.accept(DeliveryMode.FIXED, 0x41, true, false);
+        assertFalse(cpu0.irrBit(0x41), "software-disabled: dropped");
+        enable(cpu0);
+        cpu0.accept(DeliveryMode.FIXED, 0x41, true, false);
+        assertEquals(0x41, cpu0.pendingInterruptVector());
+        w(cpu0, REG_SVR, 0xFF);
+        assertEquals(-1, cpu0.pendingInterruptVector(), "held in IRR while disabled");
         assertTrue(cpu0.irrBit(0x41));
-        assertEquals(-1, cpu0.pendingInterruptVector(), "software-disabled");
         enable(cpu0);
         assertEquals(0x41, cpu0.pendingInterruptVector());
         assertTrue(cpu0.hasPendingInterrupt());
@@ -172,6 +177,34 @@ class LocalApicTest {
         w(cpu0, REG_TIMER_INITIAL, 0);
         timers.advanceTo(start + 100_000);
         assertEquals(-1, cpu0.pendingInterruptVector(), "count 0 stops the timer");
+    }
+
+    @Test
+    void changingTheTimerModeDisarms() {
+        enable(cpu0);
+        w(cpu0, REG_TIMER_DIVIDE, 0xB);
+        w(cpu0, REG_LVT_TIMER, 0x30);
+        w(cpu0, REG_TIMER_INITIAL, 1000);
+        w(cpu0, REG_LVT_TIMER, 0x40030); // to TSC-deadline
+        timers.advanceTo(clock.nanos() + 5000);
+        assertFalse(cpu0.irrBit(0x30));
+        assertEquals(0, r(cpu0, REG_TIMER_CURRENT));
+    }
+
+    @Test
+    void divideChangeKeepsTheCurrentCount() {
+        enable(cpu0);
+        w(cpu0, REG_TIMER_DIVIDE, 0xB); // by 1
+        w(cpu0, REG_LVT_TIMER, 0x30);
+        w(cpu0, REG_TIMER_INITIAL, 1000);
+        long t = clock.nanos();
+        timers.advanceTo(t + 400);
+        w(cpu0, REG_TIMER_DIVIDE, 0x0); // by 2
+        assertEquals(600, r(cpu0, REG_TIMER_CURRENT));
+        timers.advanceTo(t + 400 + 1199);
+        assertFalse(cpu0.irrBit(0x30));
+        timers.advanceTo(t + 400 + 1200);
+        assertTrue(cpu0.irrBit(0x30));
     }
 
     @Test
