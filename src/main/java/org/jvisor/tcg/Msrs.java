@@ -28,6 +28,8 @@ final class Msrs {
     private long tscOffset;
     long kvmWallClock;
     long kvmSystemTime;
+    /** The platform's MSRs (LAPIC), asked first; null when there is none. */
+    PlatformMsrs platform;
 
     Msrs(TcgCpu cpu) {
         this.cpu = cpu;
@@ -44,6 +46,10 @@ final class Msrs {
     }
 
     long read(int index) {
+        PlatformMsrs p = platform;
+        if (p != null && p.owns(index, false)) {
+            return p.read(index);
+        }
         if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
             return mtrrVar[index - 0x200];
         }
@@ -79,6 +85,13 @@ final class Msrs {
     }
 
     void write(int index, long v) {
+        PlatformMsrs p = platform;
+        if (p != null && p.owns(index, true)) {
+            if (!p.write(index, v)) {
+                throw CpuFault.gp0();
+            }
+            return;
+        }
         if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
             mtrrVar[index - 0x200] = v;
             return;

@@ -480,6 +480,7 @@ final class SystemOps {
     void exec0F(Insn in, int op) {
         switch (op) {
             case 0x00 -> group6(in);
+            case 0x02, 0x03 -> larLsl(in, op == 0x03);
             case 0x01 -> group7(in);
             case 0x05 -> syscall(in);
             case 0x06 -> {
@@ -679,6 +680,45 @@ final class SystemOps {
             case 4, 5 -> verify((int) ip.readE(in, 2), k == 5);
             default -> throw cpu.unimplemented(in);
         }
+    }
+
+    /** LAR / LSL (SDM vol. 2): access rights or scaled limit of a visible descriptor; ZF says whether it was. */
+    private void larLsl(Insn in, boolean lsl) {
+        if ((s.cr0 & X86State.CR0_PE) == 0) {
+            throw CpuFault.ud();
+        }
+        Interpreter ip = ip();
+        int sel = (int) ip.readE(in, 2) & 0xFFFF;
+        boolean ok = false;
+        long value = 0;
+        if ((sel & 0xFFFC) != 0) {
+            try {
+                long d = readDescriptor(sel, 0);
+                int type = (int) (d >>> 40) & 0xF;
+                boolean sBit = ((d >>> 44) & 1) != 0;
+                int dpl = (int) (d >>> 45) & 3;
+                boolean conforming = sBit && (type & 0xC) == 0xC;
+                boolean typeOk = sBit || (lsl ? type == 2 || type == 9 || type == 0xB
+                    : type == 2 || type == 9 || type == 0xB || type == 0xC);
+                boolean visible = conforming || (dpl >= s.cpl() && dpl >= (sel & 3));
+                if (typeOk && visible) {
+                    ok = true;
+                    if (lsl) {
+                        long lim = (d & 0xFFFF) | ((d >>> 32) & 0xF0000);
+                        value = ((d >>> 55) & 1) != 0 ? (lim << 12) | 0xFFF : lim;
+                    } else {
+                        value = (d >>> 32) & 0x00F0_FF00L;
+                    }
+                }
+            } catch (CpuFault e) {
+                ok = false;
+            }
+        }
+        if (ok) {
+            ip.setReg(in, in.reg, in.osz == 2 ? 2 : 4, value);
+        }
+        long fl = cpu.flags.materialize();
+        s.rflags = ok ? fl | X86State.ZF : fl & ~X86State.ZF;
     }
 
     private long systemDescriptorBase(int sel, long lo) {

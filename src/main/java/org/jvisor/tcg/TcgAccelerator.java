@@ -13,10 +13,11 @@ import org.jvisor.memory.IrqLine;
  */
 public final class TcgAccelerator implements Accelerator {
     private final MachineBus bus;
-    private final CpuidModel cpuid = TcgCpuid.model();
+    private volatile CpuidModel cpuid = TcgCpuid.model();
     private final IrqLevels irqs = new IrqLevels();
     private final Object atomicLock = new Object();
     private volatile InterruptSource interruptSource = irqs;
+    private volatile PlatformMsrs platformMsrs;
 
     public TcgAccelerator(MachineBus bus) {
         this.bus = bus;
@@ -29,7 +30,9 @@ public final class TcgAccelerator implements Accelerator {
 
     @Override
     public Vcpu createVcpu(int index, ExitStats stats) {
-        return new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource);
+        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource);
+        v.cpu().setPlatformMsrs(platformMsrs);
+        return v;
     }
 
     @Override
@@ -45,6 +48,16 @@ public final class TcgAccelerator implements Accelerator {
     /** Sets the interrupt controller the vCPUs created from now on will ask. */
     public void setInterruptSource(InterruptSource source) {
         this.interruptSource = source;
+    }
+
+    /** Routes the platform's MSRs for the vCPUs created from now on (see {@link PlatformMsrs}). */
+    public void setPlatformMsrs(PlatformMsrs msrs) {
+        this.platformMsrs = msrs;
+    }
+
+    /** Advertises a local APIC (CPUID.1:EDX[9]) to the vCPUs created from now on and in {@link #cpuid()}. */
+    public void setLocalApicPresent(boolean present) {
+        this.cpuid = TcgCpuid.model(present);
     }
 
     @Override

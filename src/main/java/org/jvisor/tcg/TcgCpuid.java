@@ -28,13 +28,24 @@ public final class TcgCpuid {
     private TcgCpuid() {
     }
 
+    static final int EDX_APIC = 1 << 9;
+
+    /** The leaves without a local APIC (as before the platform has one). */
     public static CpuidModel model() {
+        return model(false);
+    }
+
+    /** The leaves; {@code localApic} sets CPUID.1:EDX.APIC for a platform that attaches a LAPIC. */
+    public static CpuidModel model(boolean localApic) {
         List<CpuidEntry> e = new ArrayList<>();
         byte[] vendor = "GenuineIntel".getBytes(StandardCharsets.US_ASCII);
         e.add(new CpuidEntry(0, 0, false, 7, le32(vendor, 0), le32(vendor, 8), le32(vendor, 4)));
         int family6 = 0x0003_06A9; // family 6, model 0x3A, stepping 9
         int edx1 = EDX_DE | EDX_PSE | EDX_TSC | EDX_MSR | EDX_PAE | EDX_CX8 | EDX_SEP | EDX_MTRR | EDX_PGE
             | EDX_CMOV | EDX_PAT | EDX_CLFSH | EDX_FPU | EDX_MMX | EDX_FXSR | EDX_SSE | EDX_SSE2;
+        if (localApic) {
+            edx1 |= EDX_APIC;
+        }
         int ecx1 = CpuidModel.ECX_HYPERVISOR | ECX_CX16 | ECX_POPCNT;
         e.add(new CpuidEntry(1, 0, false, family6, 0x0001_0800, ecx1, edx1));
         e.add(new CpuidEntry(2, 0, false, 1, 0, 0, 0));
