@@ -107,6 +107,20 @@ public final class RtcCmos implements BusDevice {
         cmos[0x2F] = (byte) sum;
     }
 
+    /**
+     * The RESET pin (machine reset): clears PIE, AIE, UIE, SQWE and register C, lowering IRQ8. Time
+     * and CMOS RAM are battery-backed and survive (data sheet, "RESET").
+     */
+    public synchronized void reset() {
+        cmos[REG_B] &= (byte) ~(B_PIE | B_AIE | B_UIE | B_SQWE);
+        cmos[REG_C] = 0;
+        index = 0;
+        nmiDisabled = false;
+        setIrq(false);
+        resyncFlags(clock.nanos());
+        reschedule(clock.nanos());
+    }
+
     /** Registers ports 0x70-0x71. */
     public void registerPorts(AddressSpace io) {
         io.register("rtc", 0x70, 2, this);

@@ -178,6 +178,19 @@ class RtcCmosTest {
     }
 
     @Test
+    void resetClearsInterruptEnablesButKeepsTime() {
+        cmos(REG_B, B_24H | B_UIE | B_PIE);
+        timers.advanceTo(S);
+        assertTrue(irq);
+        rtc.reset();
+        assertFalse(irq);
+        assertEquals(B_24H, cmos(REG_B));
+        timers.advanceTo(5 * S);
+        assertFalse(irq);
+        assertEquals(0x03, cmos(REG_SECONDS), "time kept running");
+    }
+
+    @Test
     void cmosRamAndNmiMask() {
         cmos(0x50, 0xA5);
         assertEquals(0xA5, cmos(0x50));
