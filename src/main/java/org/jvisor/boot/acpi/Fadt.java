@@ -44,7 +44,8 @@ public final class Fadt {
     }
 
     /**
-     * @param facsAddress FACS (must be below 4 GiB: both FIRMWARE_CTRL and X_FIRMWARE_CTRL get it)
+     * @param facsAddress FACS, below 4 GiB: in FIRMWARE_CTRL only, as the spec wants X_FIRMWARE_CTRL
+     *                    zero when FIRMWARE_CTRL is set (Linux would otherwise install the FACS twice)
      * @param dsdtAddress DSDT (32-bit DSDT and X_DSDT)
      * @param i8042       whether the PS/2 controller is present (IAPC_BOOT_ARCH 8042 flag)
      * @param vcpus       the vCPU count (beyond 8, physical APIC destination mode is forced, as QEMU does)
@@ -93,7 +94,7 @@ public final class Fadt {
         w.u8(ResetControl.RESET_VALUE);      // 128 RESET_VALUE
         w.u16(0);                            // 129 ARM_BOOT_ARCH
         w.u8(MINOR_REVISION);                // 131 FADT minor version
-        w.u64(facsAddress);                  // 132 X_FIRMWARE_CTRL
+        w.u64(0);                            // 132 X_FIRMWARE_CTRL: 0, FIRMWARE_CTRL is set (5.2.9)
         w.u64(dsdtAddress);                  // 140 X_DSDT
         w.gas(SdtWriter.GAS_SYSTEM_IO, AcpiPm.PM1_EVT_LEN * 8, 0, SdtWriter.GAS_ACCESS_WORD,
             AcpiPm.PM1A_EVT_PORT);           // 148 X_PM1a_EVT_BLK

@@ -65,6 +65,16 @@ class AcpiPmTest {
     }
 
     @Test
+    void linuxPowerOffSequencePowersOff() {
+        // What Linux 6.1 (ACPICA acpi_hw_legacy_sleep) wrote to PM1_CNT when traced under QEMU
+        // with these tables, where the port read as 0xFFFF: SLP_TYP=5 first, then with SLP_EN.
+        w16(CNT, 0xD7FB);
+        assertEquals(List.of(), control.calls);
+        w16(CNT, 0xF7FB);
+        assertEquals(List.of("powerOff"), control.calls);
+    }
+
+    @Test
     void s5ByteWritesToTheHighByteAlsoPowerOff() {
         pm.write(CNT + 1, 1, ((AcpiPm.SLP_TYP_S5 << AcpiPm.SLP_TYP_SHIFT) | AcpiPm.SLP_EN) >> 8);
         assertEquals(List.of("powerOff"), control.calls);
