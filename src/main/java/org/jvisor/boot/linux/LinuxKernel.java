@@ -60,6 +60,25 @@ public final class LinuxKernel {
             + PayloadDecompressor.hex(kernelFile, 0, Math.min(8, kernelFile.length)) + ")");
     }
 
+    /**
+     * True if {@code kernelFile} is a bzImage whose payload this host can decompress (gzip, LZ4
+     * legacy or uncompressed); false for a vmlinux, a zstd/xz/lzma/bzip2/lzo payload or anything
+     * unparseable. For a machine that prefers host decompression but should still boot such kernels
+     * the guest's way: {@code prepare(file, preferHost && canDecompressOnHost(file))}.
+     */
+    public static boolean canDecompressOnHost(byte[] kernelFile) {
+        if (!SetupHeader.looksLikeBzImage(kernelFile)) {
+            return false;
+        }
+        try {
+            SetupHeader h = SetupHeader.parse(kernelFile, "kernel");
+            int off = (int) (h.protectedModeOffset() + h.payloadOffset());
+            return h.payloadLength() > 0 && PayloadDecompressor.detect(kernelFile, off, (int) h.payloadLength()).supported;
+        } catch (BootException e) {
+            return false;
+        }
+    }
+
     public LinuxBootResult.Kind kind() {
         return kind;
     }

@@ -291,6 +291,12 @@ class LinuxBootTest {
             assertEquals("kernel payload: payload compressed with xz: host-side decompression not supported, "
                 + "boot with decompressOnHost=false", m);
             assertEquals(LinuxBootResult.Kind.BZIMAGE, load(ram, bz.build(), null, "").kind());
+            assertFalse(LinuxKernel.canDecompressOnHost(bz.build()));
+            TestImages.BzImage gz = new TestImages.BzImage();
+            gz.payload = TestImages.gzip(TestImages.elf(0x100_0000, false,
+                new TestImages.Seg(0x100_0000, 0x100_0000, new byte[16], 16)));
+            assertTrue(LinuxKernel.canDecompressOnHost(gz.build()));
+            assertFalse(LinuxKernel.canDecompressOnHost(new byte[4096]));
             bz.payload = new byte[0];
             m = failure(ram, bz.build(), null, "", List.of(), true);
             assertTrue(m.contains("payload_length is 0"), m);
