@@ -1,19 +1,14 @@
 package org.jvisor.machine;
 
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.acpi.ResetControl;
-import org.jvisor.devices.intc.ApicRouter;
-import org.jvisor.devices.intc.IoApic;
-import org.jvisor.devices.intc.IrqRouter;
 import org.jvisor.devices.intc.LocalApic;
+import org.jvisor.devices.intc.PcInterruptControllers;
 import org.jvisor.devices.legacy.I8042;
-import org.jvisor.devices.legacy.I8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
 import org.jvisor.devices.timer.Clock;
@@ -30,7 +25,6 @@ import org.jvisor.memory.IrqLine;
  * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2).
  */
 final class PcPlatform implements AutoCloseable {
-    static final long IOAPIC_BASE = 0xFEC0_0000L;
     static final long LAPIC_BASE = 0xFEE0_0000L;
     static final int RTC_IRQ = 8;
     static final int KBD_IRQ = 1;
@@ -38,10 +32,7 @@ final class PcPlatform implements AutoCloseable {
 
     private final Accelerator accel;
     private final TimerQueue timers;
-    private final IrqRouter router;
-    private final ApicRouter apicBus;
-    private final I8259Pair pic;
-    private final List<LocalApic> lapics = new ArrayList<>();
+    private final PcInterruptControllers controllers;
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
@@ -49,23 +40,10 @@ final class PcPlatform implements AutoCloseable {
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
         if (accel.providesInterruptControllers()) {
-            this.router = null;
-            this.apicBus = null;
-            this.pic = null;
+            this.controllers = null;
         } else {
-            this.apicBus = new ApicRouter();
-            IoApic ioapic = new IoApic(0, apicBus);
-            apicBus.addIoApic(ioapic);
-            this.pic = new I8259Pair(apicBus.lint0());
-            pic.registerPorts(io);
-            this.router = new IrqRouter(pic, ioapic);
-            mmio.register("ioapic", IOAPIC_BASE, 0x1000, ioapic);
-            for (int i = 0; i < cpus; i++) {
-                LocalApic lapic = new LocalApic(i, i == 0, timers, apicBus);
-                lapic.setExtIntSource(pic::acknowledge);
-                apicBus.addLocalApic(lapic);
-                lapics.add(lapic);
-            }
+            this.controllers = new PcInterruptControllers(cpus, timers);
+            controllers.register(io, mmio);
             // Each vCPU reaches its own LAPIC at the same address (SDM vol. 3, 10.4.1).
             mmio.register("lapic", LAPIC_BASE, 0x1000, new BusDevice() {
                 @Override
@@ -82,8 +60,7 @@ final class PcPlatform implements AutoCloseable {
                     }
                 }
             });
-            Pit8254 pit = new Pit8254(timers, router.isa(0));
-            pit.registerPorts(io);
+            new Pit8254(timers, controllers.isaIrq(0)).registerPorts(io);
         }
         long below4g = Math.min(ram.size(), GuestMemory.PCI_HOLE_START);
         RtcCmos rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
@@ -100,18 +77,18 @@ final class PcPlatform implements AutoCloseable {
 
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */
     IrqLine irq(int n) {
-        return router != null ? router.isa(n) : accel.irqLine(n);
+        return controllers != null ? controllers.isaIrq(n) : accel.irqLine(n);
     }
 
     /** The local APIC of vCPU {@code index}, or null when the engine has its own. */
     LocalApic lapic(int index) {
-        return lapics.isEmpty() ? null : lapics.get(index);
+        return controllers == null ? null : controllers.lapic(index);
     }
 
     /** Called on a vCPU's own thread before it first runs: its LAPIC answers that thread's accesses. */
     void bindCurrentThread(int vcpu) {
-        if (!lapics.isEmpty()) {
-            currentLapic.set(lapics.get(vcpu));
+        if (controllers != null) {
+            currentLapic.set(controllers.lapic(vcpu));
         }
     }
 

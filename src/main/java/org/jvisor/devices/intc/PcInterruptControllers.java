@@ -8,12 +8,14 @@ import org.jvisor.memory.IrqLine;
 /**
  * The interrupt controllers of a PC wired as on QEMU's "pc" machine, for an engine without an
  * in-kernel irqchip: the 8259A pair whose INTR feeds every LAPIC's LINT0 (ExtINT on the BSP),
- * one IOAPIC at 0xFEC00000 with ID {@code cpus} (after the LAPIC IDs 0..cpus-1), one LAPIC per
+ * one IOAPIC at 0xFEC00000 with ID 0 (the ID the MADT gives it, as QEMU does), one LAPIC per
  * vCPU with APIC ID = vCPU index, all on one {@link ApicRouter}; device wires come from
  * {@link #isaIrq(int)} / {@link #gsi(int)}.
  */
 public final class PcInterruptControllers {
     public static final long IOAPIC_MMIO_SIZE = 0x1000;
+    /** Matches org.jvisor.boot.acpi.Madt.IOAPIC_ID. */
+    public static final int IOAPIC_ID = 0;
 
     private final ApicRouter router = new ApicRouter();
     private final I8259Pair pic;
@@ -23,7 +25,7 @@ public final class PcInterruptControllers {
 
     public PcInterruptControllers(int cpus, TimerQueue timers) {
         pic = new I8259Pair(router.lint0());
-        ioapic = new IoApic(cpus, router);
+        ioapic = new IoApic(IOAPIC_ID, router);
         router.addIoApic(ioapic);
         lapics = new LocalApic[cpus];
         for (int i = 0; i < cpus; i++) {
