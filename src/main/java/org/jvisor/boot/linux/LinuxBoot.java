@@ -57,7 +57,7 @@ public final class LinuxBoot {
     public static final long CMDLINE_ADDR = 0x20000;
     /** The command line must end below the EBDA (boot.rst: "anywhere between the end of the setup heap and 0xA0000"). */
     public static final long CMDLINE_LIMIT = E820Map.EBDA_START;
-    /** Where a bzImage that is not relocatable, or has no room at pref_address, is loaded (boot.rst "Loading The Rest of The Kernel"). */
+    /** Where a bzImage that is not relocatable (or states no pref_address) is loaded (boot.rst "Loading The Rest of The Kernel"). */
     public static final long HIGH_LOAD_ADDR = 0x100000;
     /** boot.rst "64-bit Boot Protocol": the 64-bit entry is the load address plus 0x200. */
     public static final long STARTUP_64_OFFSET = 0x200;

@@ -8,8 +8,9 @@ import org.jvisor.cpu.X86State;
  * @param setupHeader    the bzImage's header, or null for a vmlinux
  * @param payloadFormat  the compressed payload's format, or null when not decompressed on the host
  * @param kernelStart    lowest address of the loaded kernel
- * @param kernelEnd      end of the memory the kernel needs early (load + init_size for a bzImage,
- *                       the end of its highest PT_LOAD segment for a vmlinux); the initrd lies above it
+ * @param kernelEnd      end of the memory the kernel needs early (for a bzImage: init_size bytes from where
+ *                       it decompresses itself, max(load, pref_address); for a vmlinux: the end of its highest
+ *                       PT_LOAD segment); the initrd lies above it
  * @param initrdAddr     0 when there is no initrd
  * @param decompressNanos host-side decompression time, 0 if none
  * @param description    several lines for the log: format, addresses, initrd placement, e820
