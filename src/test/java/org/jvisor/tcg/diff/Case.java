@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 
 /** One generated test: a snippet at a fixed address, its inputs and what to compare. */
 record Case(String family, long codeAddr, byte[] code, long[] regs, byte[] data, long flagMask, int ignoreRegs,
-            String note) {
+            String note, boolean sse, long mxcsrMask, int ignoreXmm) {
 
     static final String[] NAMES = {
         "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
@@ -61,6 +61,13 @@ record Case(String family, long codeAddr, byte[] code, long[] regs, byte[] data,
             }
         }
         sb.append(String.format("rflags=%04x (data area as given by the seed)%n", regs[16]));
+        if (sse) {
+            for (int i = 0; i < 16; i++) {
+                sb.append(String.format("xmm%-2d=%016x_%016x%s", i, regs[NativeCpu.XMM_SLOT + 2 * i + 1],
+                    regs[NativeCpu.XMM_SLOT + 2 * i], i % 2 == 1 ? "\n" : "  "));
+            }
+            sb.append(String.format("mxcsr=%04x%n", NativeCpu.inputMxcsr(regs[NativeCpu.MXCSR_SLOT])));
+        }
         return sb.toString();
     }
 }

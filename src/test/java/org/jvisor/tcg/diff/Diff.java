@@ -19,7 +19,7 @@ import org.jvisor.boot.TestGuestBoot;
 final class Diff {
     static final int DEFAULT_CASES = 3000;
     /** Reports: up to PER_KIND examples of each kind of difference, up to MAX_KINDS kinds. */
-    private static final int PER_KIND = 2;
+    private static final int PER_KIND = Integer.getInteger("jvisor.fuzz.reports", 2);
     private static final int MAX_KINDS = 6;
 
     private Diff() {
@@ -131,6 +131,20 @@ final class Diff {
             sb.append(String.format("  rflags host %s tcg %s (compared: %s)%n", flags(hf), flags(tf),
                 flags(c.flagMask())));
         }
+        for (int i = 0; i < 16; i++) {
+            if ((c.ignoreXmm() & (1 << i)) != 0) {
+                continue;
+            }
+            long hl = hostRegs[NativeCpu.XMM_SLOT + 2 * i], hh = hostRegs[NativeCpu.XMM_SLOT + 2 * i + 1];
+            long tl = t.state().xmm[2 * i], th = t.state().xmm[2 * i + 1];
+            if (hl != tl || hh != th) {
+                sb.append(String.format("  xmm%-3d host %016x_%016x tcg %016x_%016x%n", i, hh, hl, th, tl));
+            }
+        }
+        long hm = hostRegs[NativeCpu.MXCSR_SLOT] & c.mxcsrMask(), tm = t.state().mxcsr & c.mxcsrMask();
+        if (hm != tm) {
+            sb.append(String.format("  mxcsr  host %04x tcg %04x%n", hm, tm));
+        }
         if (t.state().gpr[4] != TestGuestBoot.STACK_TOP) {
             sb.append(String.format("  rsp changed in tcg: %016x%n", t.state().gpr[4]));
         }
@@ -156,7 +170,8 @@ final class Diff {
         }
         StringBuilder sb = new StringBuilder("differ:");
         diff.lines().map(String::strip).map(l -> l.startsWith("mem[") ? "mem" : l.split(" ")[0])
-            .map(w -> w.equals("rflags") || w.equals("mem") || w.equals("rip") || w.equals("rsp") ? w : "gpr").distinct()
+            .map(w -> w.equals("rflags") || w.equals("mem") || w.equals("rip") || w.equals("rsp") || w.equals("mxcsr") ? w
+                : w.startsWith("xmm") ? "xmm" : "gpr").distinct()
             .forEach(w -> sb.append(' ').append(w));
         return sb.toString();
     }

@@ -41,6 +41,10 @@ final class Gen {
         }
         regs[4] = 0;
         regs[16] = r.nextLong() & NativeCpu.INPUT_FLAGS;
+        for (int i = 0; i < 32; i++) {
+            regs[NativeCpu.XMM_SLOT + i] = vectorHalf();
+        }
+        regs[NativeCpu.MXCSR_SLOT] = NativeCpu.MXCSR_DEFAULT;
         for (int i = 0; i < data.length; i += 8) {
             long v = r.nextInt(4) == 0 ? interesting(64) : r.nextLong();
             for (int j = 0; j < 8; j++) {
@@ -90,6 +94,53 @@ final class Gen {
             v |= up & ~mask(bits);
         }
         return v;
+    }
+
+    static final int[] FLOATS = {
+        0, 0x8000_0000, 0x3F80_0000, 0xBF80_0000, 0x7F80_0000, 0xFF80_0000, // 0 -0 1 -1 inf -inf
+        0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0x7FA0_0000, 0x7FFF_FFFF, // qNaN, indefinite, sNaNs
+        0x0000_0001, 0x807F_FFFF, 0x0080_0000, 0x7F7F_FFFF, 0x4F00_0000, 0xCF00_0000, // denormal, min, max, 2^31
+        0x3F00_0000, 0x3FC0_0000, 0x4040_0000, 0x5F00_0000, 0xDF00_0000, 0x4B00_0001, // .5 1.5 3 2^63
+    };
+    static final long[] DOUBLES = {
+        0, 0x8000_0000_0000_0000L, 0x3FF0_0000_0000_0000L, 0xBFF0_0000_0000_0000L, 0x7FF0_0000_0000_0000L,
+        0xFFF0_0000_0000_0000L, 0x7FF8_0000_0000_0000L, 0xFFF8_0000_0000_0000L, 0x7FF0_0000_0000_0001L,
+        0x7FF4_0000_0000_0000L, 0x0000_0000_0000_0001L, 0x0010_0000_0000_0000L, 0x7FEF_FFFF_FFFF_FFFFL,
+        0x41E0_0000_0000_0000L, 0xC1E0_0000_0000_0000L, 0x43E0_0000_0000_0000L, 0xC3E0_0000_0000_0000L,
+        0x3FE0_0000_0000_0000L, 0x3FF8_0000_0000_0000L, 0x4330_0000_0000_0001L, 0x36A0_0000_0000_0000L,
+    };
+
+    /** A float with a random sign/exponent/mantissa mix, or a special value. */
+    int floatBits() {
+        return switch (r.nextInt(4)) {
+            case 0 -> FLOATS[r.nextInt(FLOATS.length)];
+            case 1 -> Float.floatToRawIntBits((float) ((r.nextDouble() - 0.5) * Math.pow(2, r.nextInt(80) - 40)));
+            case 2 -> Float.floatToRawIntBits((float) (r.nextInt(2001) - 1000) / (1 << r.nextInt(4)));
+            default -> r.nextInt();
+        };
+    }
+
+    long doubleBits() {
+        return switch (r.nextInt(4)) {
+            case 0 -> DOUBLES[r.nextInt(DOUBLES.length)];
+            case 1 -> Double.doubleToRawLongBits((r.nextDouble() - 0.5) * Math.pow(2, r.nextInt(200) - 100));
+            case 2 -> Double.doubleToRawLongBits((double) (r.nextInt(2001) - 1000) / (1 << r.nextInt(4)));
+            default -> r.nextLong();
+        };
+    }
+
+    /** Half an XMM register: integers of some lane width, two floats or a double. */
+    long vectorHalf() {
+        return switch (r.nextInt(6)) {
+            case 0 -> (floatBits() & 0xFFFF_FFFFL) | (long) floatBits() << 32;
+            case 1 -> doubleBits();
+            case 2 -> interesting(64);
+            case 3 -> (interesting(16) & 0xFFFF) | (interesting(16) & 0xFFFF) << 16 | (interesting(16) & 0xFFFF) << 32
+                | interesting(16) << 48;
+            case 4 -> (interesting(8) & 0xFF) | (interesting(8) & 0xFF) << 8 | (interesting(32) & 0xFFFF_FFFFL) << 32
+                | (interesting(8) & 0xFF) << 16;
+            default -> r.nextLong();
+        };
     }
 
     int size() {
@@ -336,7 +387,15 @@ final class Gen {
         note.append(s);
     }
 
+    /** Whether the case is about SSE (reports then show XMM registers and MXCSR). */
+    boolean sse;
+    /** MXCSR bits compared (all by default). */
+    long mxcsrMask = 0xFFFF;
+    /** XMM registers (bit i = XMMi) not compared. */
+    int ignoreXmm;
+
     Case build(String family) {
-        return new Case(family, codeAddr, a.bytes(), regs.clone(), data.clone(), flagMask, ignoreRegs, note.toString());
+        return new Case(family, codeAddr, a.bytes(), regs.clone(), data.clone(), flagMask, ignoreRegs, note.toString(),
+            sse, mxcsrMask, ignoreXmm);
     }
 }

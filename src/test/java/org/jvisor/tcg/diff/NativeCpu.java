@@ -19,9 +19,19 @@ import java.lang.invoke.MethodHandle;
  * register and RFLAGS back, clears DF and returns.
  */
 final class NativeCpu {
-    /** Register block: 16 GPRs (Gpr order), then RFLAGS. */
+    /**
+     * Register array: 16 GPRs (Gpr order), RFLAGS, XMM0..15 (low, high quadword each), MXCSR. In
+     * the native block the XMM registers start at byte 144 (16-aligned), MXCSR is at 400 and the
+     * MXCSR the host gets back at 404.
+     */
     static final int FLAGS_SLOT = 16;
-    static final int BLOCK_LONGS = 17;
+    static final int XMM_SLOT = 17;
+    static final int MXCSR_SLOT = 49;
+    static final int BLOCK_LONGS = 50;
+    private static final int BLOCK_XMM = 144, BLOCK_MXCSR = 400, BLOCK_MXCSR_HOST = 404, BLOCK_BYTES = 416;
+    /** MXCSR bits a snippet may be entered with (flags, DAZ, RC, FTZ); all exceptions stay masked. */
+    static final long INPUT_MXCSR = 0x3F | 0x40 | 0x6000 | 0x8000;
+    static final int MXCSR_DEFAULT = 0x1F80;
     /** Size of the code area; snippets go anywhere at or above {@link #SNIPPET_MIN}. */
     static final long CODE_SIZE = 0x10000;
     static final long SNIPPET_MIN = 0x800;
@@ -37,7 +47,7 @@ final class NativeCpu {
     };
 
     // push rbx/rbp/r12-r15/rdi; push [rdi+128]; popfq; mov regs from [rdi]; mov rdi,[rdi+56]; jmp rel32
-    private static final int[] PROLOGUE = {
+    private static final int[] PROLOGUE_GPR = {
         0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x57, 0xff,
         0xb7, 0x80, 0x00, 0x00, 0x00, 0x9d, 0x48, 0x8b, 0x07, 0x48, 0x8b, 0x4f,
         0x08, 0x48, 0x8b, 0x57, 0x10, 0x48, 0x8b, 0x5f, 0x18, 0x48, 0x8b, 0x6f,
@@ -48,7 +58,7 @@ final class NativeCpu {
     };
     // push rdi; mov rdi,[rsp+8]; mov [rdi+8*i],reg...; pop rax; mov [rdi+56],rax; pushfq; pop rax;
     // mov [rdi+128],rax; cld; pop rdi; pop r15-r12/rbp/rbx; ret
-    private static final int[] EPILOGUE = {
+    private static final int[] EPILOGUE_GPR = {
         0x57, 0x48, 0x8b, 0x7c, 0x24, 0x08,
         0x48, 0x89, 0x07, 0x48, 0x89, 0x4f, 0x08, 0x48, 0x89, 0x57, 0x10, 0x48,
         0x89, 0x5f, 0x18, 0x48, 0x89, 0x6f, 0x28, 0x48, 0x89, 0x77, 0x30, 0x4c,
@@ -58,6 +68,64 @@ final class NativeCpu {
         0x9c, 0x58, 0x48, 0x89, 0x87, 0x80, 0x00, 0x00, 0x00, 0xfc, 0x5f, 0x41,
         0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3,
     };
+
+    /** Where the XMM/MXCSR loads go in the prologue (after POPFQ) and the stores in the epilogue (before CLD). */
+    private static final int PROLOGUE_SPLIT = 18, EPILOGUE_SPLIT = 75;
+    private static final int[] PROLOGUE = splice(PROLOGUE_GPR, PROLOGUE_SPLIT, vectorLoads());
+    private static final int[] EPILOGUE = splice(EPILOGUE_GPR, EPILOGUE_SPLIT, vectorStores());
+
+    /** movdqu xmmN, [rdi+144+16N] (F3 [44] 0F 6F /r disp32) for N = 0..15; ldmxcsr [rdi+400]. */
+    private static int[] vectorLoads() {
+        java.util.List<Integer> b = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            movdqu(b, 0x6F, i);
+        }
+        mxcsrOp(b, 2, BLOCK_MXCSR);
+        return b.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** movdqu [rdi+144+16N], xmmN; stmxcsr [rdi+400]; ldmxcsr [rdi+404] (the host's MXCSR back). */
+    private static int[] vectorStores() {
+        java.util.List<Integer> b = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            movdqu(b, 0x7F, i);
+        }
+        mxcsrOp(b, 3, BLOCK_MXCSR);
+        mxcsrOp(b, 2, BLOCK_MXCSR_HOST);
+        return b.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static void movdqu(java.util.List<Integer> b, int opcode, int xmm) {
+        b.add(0xF3);
+        if (xmm >= 8) {
+            b.add(0x44); // REX.R
+        }
+        b.add(0x0F);
+        b.add(opcode);
+        b.add(0x80 | (xmm & 7) << 3 | 7); // mod=10 (disp32), rm=rdi
+        disp32(b, BLOCK_XMM + 16 * xmm);
+    }
+
+    private static void mxcsrOp(java.util.List<Integer> b, int ext, int disp) {
+        b.add(0x0F);
+        b.add(0xAE);
+        b.add(0x80 | ext << 3 | 7); // /2 ldmxcsr, /3 stmxcsr, [rdi+disp32]
+        disp32(b, disp);
+    }
+
+    private static void disp32(java.util.List<Integer> b, int v) {
+        for (int i = 0; i < 4; i++) {
+            b.add(v >>> (8 * i) & 0xFF);
+        }
+    }
+
+    private static int[] splice(int[] base, int at, int[] insert) {
+        int[] out = new int[base.length + insert.length];
+        System.arraycopy(base, 0, out, 0, at);
+        System.arraycopy(insert, 0, out, at, insert.length);
+        System.arraycopy(base, at, out, at + insert.length, base.length - at);
+        return out;
+    }
 
     private static NativeCpu instance;
 
@@ -75,7 +143,7 @@ final class NativeCpu {
         this.data = area.asSlice(CODE_SIZE, DATA_SIZE);
         this.rwx = rwx;
         this.mprotect = mprotect;
-        this.block = Arena.global().allocate(8L * BLOCK_LONGS, 16);
+        this.block = Arena.global().allocate(BLOCK_BYTES, 16);
         for (int i = 0; i < PROLOGUE.length; i++) {
             code.set(ValueLayout.JAVA_BYTE, i, (byte) PROLOGUE[i]);
         }
@@ -165,15 +233,29 @@ final class NativeCpu {
             block.setAtIndex(ValueLayout.JAVA_LONG, i, regs[i]);
         }
         block.setAtIndex(ValueLayout.JAVA_LONG, FLAGS_SLOT, (regs[FLAGS_SLOT] & INPUT_FLAGS) | 2);
+        for (int i = 0; i < 32; i++) {
+            block.set(ValueLayout.JAVA_LONG, BLOCK_XMM + 8L * i, regs[XMM_SLOT + i]);
+        }
+        block.set(ValueLayout.JAVA_INT, BLOCK_MXCSR, inputMxcsr(regs[MXCSR_SLOT]));
+        block.set(ValueLayout.JAVA_INT, BLOCK_MXCSR_HOST, MXCSR_DEFAULT);
         try {
             entry.invokeExact(block);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
-        for (int i = 0; i < BLOCK_LONGS; i++) {
+        for (int i = 0; i <= FLAGS_SLOT; i++) {
             regs[i] = block.getAtIndex(ValueLayout.JAVA_LONG, i);
         }
+        for (int i = 0; i < 32; i++) {
+            regs[XMM_SLOT + i] = block.get(ValueLayout.JAVA_LONG, BLOCK_XMM + 8L * i);
+        }
+        regs[MXCSR_SLOT] = block.get(ValueLayout.JAVA_INT, BLOCK_MXCSR) & 0xFFFF_FFFFL;
         regs[4] = rsp;
+    }
+
+    /** The MXCSR a snippet starts with: exceptions masked whatever the case asked for. */
+    static int inputMxcsr(long m) {
+        return (int) (m & INPUT_MXCSR) | MXCSR_DEFAULT;
     }
 
     private void protect(int prot) {

@@ -33,5 +33,24 @@ class NativeCpuTest {
         regs[16] = 0;
         cpu.run(regs, new byte[] {(byte) 0xF9, (byte) 0xFD}, NativeCpu.SNIPPET_MIN + 0x400);
         assertEquals(Gen.CF | Gen.DF, regs[16] & (Gen.CF | Gen.DF));
+
+        // paddq xmm3, xmm9 ; movq rax, xmm15 ; stmxcsr-visible flag: divss xmm0, xmm1 (1/0 sets ZE)
+        int x = NativeCpu.XMM_SLOT;
+        regs[x + 6] = 5;
+        regs[x + 7] = 7;
+        regs[x + 18] = 10;
+        regs[x + 19] = 20;
+        regs[x + 30] = 0x1234_5678_9ABC_DEF0L;
+        regs[x] = Float.floatToRawIntBits(1f);
+        regs[x + 2] = 0;
+        regs[NativeCpu.MXCSR_SLOT] = NativeCpu.MXCSR_DEFAULT;
+        byte[] sse = {0x66, 0x41, 0x0F, (byte) 0xD4, (byte) 0xD9, 0x66, 0x4C, 0x0F, 0x7E, (byte) 0xF8,
+            (byte) 0xF3, 0x0F, 0x5E, (byte) 0xC1};
+        cpu.run(regs, sse, NativeCpu.SNIPPET_MIN + 0x800);
+        assertEquals(15, regs[x + 6]);
+        assertEquals(27, regs[x + 7]);
+        assertEquals(0x1234_5678_9ABC_DEF0L, regs[0]);
+        assertEquals(Float.POSITIVE_INFINITY, Float.intBitsToFloat((int) regs[x]));
+        assertEquals(NativeCpu.MXCSR_DEFAULT | 4, regs[NativeCpu.MXCSR_SLOT]);
     }
 }

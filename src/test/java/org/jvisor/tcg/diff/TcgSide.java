@@ -65,6 +65,10 @@ final class TcgSide {
             state.gpr[i] = c.regs()[i];
         }
         state.gpr[4] = TestGuestBoot.STACK_TOP;
+        for (int i = 0; i < 32; i++) {
+            state.xmm[i] = c.regs()[NativeCpu.XMM_SLOT + i];
+        }
+        state.mxcsr = NativeCpu.inputMxcsr(c.regs()[NativeCpu.MXCSR_SLOT]);
         // IF set as for the host's user-mode code (PUSHF images must agree); nothing interrupts tcg here
         state.rflags = (c.regs()[16] & NativeCpu.INPUT_FLAGS) | X86State.FIXED1 | X86State.IF;
         if (cpu == null || fresh) {
