@@ -14,6 +14,7 @@ import org.jvisor.boot.acpi.AcpiTables;
 import org.jvisor.boot.linux.E820Map;
 import org.jvisor.boot.linux.LinuxBoot;
 import org.jvisor.boot.linux.LinuxBootResult;
+import org.jvisor.boot.linux.LinuxKernel;
 import org.jvisor.boot.linux.ReservedRange;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.GuestMemory;
@@ -27,17 +28,17 @@ final class KernelLoader {
     private final ElfImage testElf;
     private final byte[] initrd;
     private final String cmdline;
-    private final boolean decompressOnHost;
+    private final LinuxKernel linux;
     private final AcpiTables acpi;
     private LinuxBootResult lastLinuxBoot;
 
     private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
-                         boolean decompressOnHost, AcpiTables acpi) {
+                         LinuxKernel linux, AcpiTables acpi) {
         this.kernel = kernel;
         this.testElf = testElf;
         this.initrd = initrd;
         this.cmdline = cmdline;
-        this.decompressOnHost = decompressOnHost;
+        this.linux = linux;
         this.acpi = acpi;
     }
 
@@ -53,10 +54,21 @@ final class KernelLoader {
                 if (initrd != null || config.append() != null) {
                     throw new BootException("-initrd and -append need a Linux kernel; " + path + " is a test-guest ELF");
                 }
-                yield new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path), null, null, false, null);
+                yield new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path), null, null, null, null);
             }
-            case BZIMAGE, PVH_ELF -> new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(),
-                config.decompressOnHost(), new AcpiTables(config.cpus()).com1(true).i8042(true));
+            case BZIMAGE, PVH_ELF -> {
+                // Decompressed once here, not at every reboot. A payload format we cannot unpack on the
+                // host (xz, zstd...) falls back to the kernel's own decompressor, as QEMU always does.
+                boolean onHost = config.decompressOnHost() && LinuxKernel.canDecompressOnHost(k.bytes());
+                LinuxKernel linux;
+                try {
+                    linux = LinuxKernel.prepare(k.bytes(), onHost);
+                } catch (BootException e) {
+                    throw new BootException("kernel " + path + ": " + e.getMessage());
+                }
+                yield new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(), linux,
+                    new AcpiTables(config.cpus()).com1(true).i8042(true));
+            }
         };
     }
 
@@ -83,8 +95,8 @@ final class KernelLoader {
         }
         AcpiTables.Placement tables = acpi.writeTo(ram);
         try {
-            lastLinuxBoot = LinuxBoot.load(ram, kernel.bytes(), initrd, cmdline, tables.rsdpAddress(),
-                List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")), decompressOnHost);
+            lastLinuxBoot = LinuxBoot.load(ram, linux, initrd, cmdline, tables.rsdpAddress(),
+                List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")));
         } catch (BootException e) {
             throw new BootException("kernel " + kernel.path() + ": " + e.getMessage());
         }
