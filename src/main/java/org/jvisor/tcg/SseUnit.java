@@ -884,7 +884,7 @@ final class SseUnit {
     }
 
     private void unpack(int op, int halves) {
-        boolean high = op >= 0x68;
+        boolean high = (op >= 0x68 && op <= 0x6A) || op == 0x6D;
         int lane = switch (op) {
             case 0x60, 0x68 -> 8;
             case 0x61, 0x69 -> 16;

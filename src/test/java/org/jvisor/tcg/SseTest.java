@@ -87,6 +87,25 @@ class SseTest {
     }
 
     @Test
+    void quadwordUnpacks() {
+        try (TestMachine m = run("""
+                mov $0x1111, %eax
+                movq %rax, %xmm0
+                punpcklqdq %xmm0, %xmm0
+                mov $0x2222, %ecx
+                movq %rcx, %xmm1
+                pinsrw $7, %ecx, %xmm1
+                movdqa %xmm0, %xmm2
+                punpckhqdq %xmm1, %xmm2
+                """)) {
+            assertEquals(0x1111, lo(m, 0));
+            assertEquals(0x1111, hi(m, 0), "PUNPCKLQDQ takes the low quadwords");
+            assertEquals(0x1111, lo(m, 2));
+            assertEquals(0x2222_0000_0000_0000L, hi(m, 2), "PUNPCKHQDQ takes the high quadwords");
+        }
+    }
+
+    @Test
     void scalarDoubleAndConversions() {
         try (TestMachine m = run("""
                 mov $0x200000, %rdi
