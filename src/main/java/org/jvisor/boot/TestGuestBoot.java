@@ -24,10 +24,6 @@ public final class TestGuestBoot {
     public static final int DATA_SELECTOR = 0x10;
     public static final int TSS_SELECTOR = 0x18;
 
-    private static final long PTE_P = 1;
-    private static final long PTE_RW = 2;
-    private static final long PTE_PS = 1L << 7;
-
     private TestGuestBoot() {
     }
 
@@ -67,53 +63,21 @@ public final class TestGuestBoot {
 
     private static void writePageTables(GuestMemory ram, long mappedEnd, String what) throws BootException {
         long gigabytes = (mappedEnd + (1L << 30) - 1) >>> 30;
-        if (PD_ADDR + gigabytes * 0x1000 > STACK_TOP - 0x10000) {
+        if (PML4_ADDR + LongMode.identityMapBytes(gigabytes) > STACK_TOP - 0x10000) {
             throw new BootException(what + ": too much RAM to identity-map for a test guest");
         }
-        ram.fill(PML4_ADDR, 0x2000, (byte) 0);
-        ram.writeU64(PML4_ADDR, PDPT_ADDR | PTE_P | PTE_RW);
-        for (long g = 0; g < gigabytes; g++) {
-            long pd = PD_ADDR + g * 0x1000;
-            ram.writeU64(PDPT_ADDR + g * 8, pd | PTE_P | PTE_RW);
-            for (long e = 0; e < 512; e++) {
-                long phys = (g << 30) | (e << 21);
-                ram.writeU64(pd + e * 8, phys | PTE_P | PTE_RW | PTE_PS);
-            }
-        }
+        LongMode.writeIdentityMap(ram, PML4_ADDR, gigabytes);
     }
 
     private static void writeGdt(GuestMemory ram) {
-        ram.writeU64(GDT_ADDR, 0);
-        ram.writeU64(GDT_ADDR + CODE64_SELECTOR, 0x00AF_9B00_0000_FFFFL); // L=1, P, DPL0, code exec/read, accessed
-        ram.writeU64(GDT_ADDR + DATA_SELECTOR, 0x00CF_9300_0000_FFFFL);   // 4 GiB data read/write, accessed
-        ram.writeU64(GDT_ADDR + TSS_SELECTOR, 0x0000_8B00_0000_0067L);   // 64-bit busy TSS at 0 (two slots)
-        ram.writeU64(GDT_ADDR + TSS_SELECTOR + 8, 0);
+        LongMode.writeGdt(ram, GDT_ADDR, CODE64_SELECTOR, DATA_SELECTOR, TSS_SELECTOR);
     }
 
     /** The architectural state at e_entry: long mode, CPL 0, IF clear. */
     public static X86State longModeState(long entry) {
-        X86State st = new X86State();
-        st.rip = entry;
-        st.rflags = X86State.FIXED1;
+        X86State st = LongMode.state(entry, GDT_ADDR, CODE64_SELECTOR, DATA_SELECTOR, TSS_SELECTOR, PML4_ADDR,
+            X86State.CR0_MP | X86State.CR0_WP, X86State.CR4_OSFXSR | X86State.CR4_OSXMMEXCPT);
         st.gpr[4] = STACK_TOP;
-        st.cr0 = X86State.CR0_PE | X86State.CR0_MP | X86State.CR0_ET | X86State.CR0_NE | X86State.CR0_WP | X86State.CR0_PG;
-        st.cr3 = PML4_ADDR;
-        st.cr4 = X86State.CR4_PAE | X86State.CR4_OSFXSR | X86State.CR4_OSXMMEXCPT;
-        st.efer = X86State.EFER_LME | X86State.EFER_LMA;
-        st.gdtr.base = GDT_ADDR;
-        st.gdtr.limit = 0x27;
-        st.idtr.base = 0;
-        st.idtr.limit = 0;
-        st.cs.loadDescriptor(CODE64_SELECTOR, 0x00AF_9B00_0000_FFFFL);
-        for (var seg : new org.jvisor.cpu.SegmentRegister[] {st.ds, st.es, st.fs, st.gs, st.ss}) {
-            seg.loadDescriptor(DATA_SELECTOR, 0x00CF_9300_0000_FFFFL);
-        }
-        st.tr.loadDescriptor(TSS_SELECTOR, 0x0000_8B00_0000_0067L);
-        st.ldtr.selector = 0;
-        st.ldtr.type = 2;
-        st.ldtr.present = true;
-        st.ldtr.limit = 0xFFFF;
-        st.ldtr.unusable = true;
         return st;
     }
 }

@@ -98,8 +98,8 @@ class LinuxBootTest {
             }
             assertEquals(0x500, st.gdtr.base);
             assertEquals(0x2F, st.gdtr.limit);
-            assertEquals(LongModeSetup.CODE64_DESC, ram.readU64(0x500 + 0x10));
-            assertEquals(LongModeSetup.DATA_DESC, ram.readU64(0x500 + 0x18));
+            assertEquals(org.jvisor.boot.LongMode.CODE64_DESC, ram.readU64(0x500 + 0x10));
+            assertEquals(org.jvisor.boot.LongMode.DATA_DESC, ram.readU64(0x500 + 0x18));
             assertEquals(0, ram.readU64(0x500));
 
             // The identity map covers the kernel, zero page, command line and all of the first 4 GiB.
