@@ -98,6 +98,34 @@ final class Asm {
     /** As above, with separate byte-register flags for the ModRM.reg and r/m operands (MOVZX...). */
     void modrm(int size, int[] prefixes, int[] opcode, int reg, boolean regIsExt, Rm rm, boolean byteReg,
                boolean byteRm, long immValue, int immBytes) {
+        int start = len;
+        int extra = noise == null || noise.nextInt(3) != 0 ? 0 : 1 + noise.nextInt(2);
+        boolean rex40 = noise != null && noise.nextInt(4) == 0;
+        emitModrm(size, prefixes, opcode, reg, regIsExt, rm, byteReg, byteRm, immValue, immBytes, extra, rex40);
+        if (len - start > MAX_LENGTH) { // the redundant prefixes made it too long: without them
+            len = start;
+            emitModrm(size, prefixes, opcode, reg, regIsExt, rm, byteReg, byteRm, immValue, immBytes, 0, false);
+        }
+        if (len - start > MAX_LENGTH) {
+            throw new Unencodable("instruction longer than 15 bytes");
+        }
+    }
+
+    static final int MAX_LENGTH = 15;
+    /** Segment overrides that 64-bit mode ignores: CS, DS, ES, SS. */
+    private static final int[] IGNORED_PREFIXES = {0x2E, 0x3E, 0x26, 0x36};
+
+    /**
+     * When set, instructions get redundant prefixes now and then (ignored segment overrides first,
+     * an empty REX 0x40 where it changes nothing), to exercise the decoder's prefix handling.
+     */
+    java.util.SplittableRandom noise;
+
+    private void emitModrm(int size, int[] prefixes, int[] opcode, int reg, boolean regIsExt, Rm rm, boolean byteReg,
+                           boolean byteRm, long immValue, int immBytes, int extra, boolean rex40) {
+        for (int i = 0; i < extra; i++) {
+            b(IGNORED_PREFIXES[noise.nextInt(IGNORED_PREFIXES.length)]);
+        }
         for (int p : prefixes) {
             b(p);
         }
@@ -197,7 +225,7 @@ final class Asm {
         if (needRex && forbidRex) {
             throw new Unencodable("AH..BH cannot be encoded with a REX prefix");
         }
-        if (needRex) {
+        if (needRex || rex40 && !forbidRex) {
             b(rex);
         }
         for (int o : opcode) {

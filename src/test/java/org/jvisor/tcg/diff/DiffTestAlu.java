@@ -22,6 +22,7 @@ class DiffTestAlu {
 
     /** One ALU instruction of group 1 (op = ModRM /digit: 0 add .. 7 cmp) in a random form. */
     static void alu(Gen g, int op, boolean lockable) {
+        g.a.noise = g.r;
         int size = g.size();
         int w = size == 8 ? 0 : 1;
         boolean logic = op == 1 || op == 4 || op == 6;
@@ -63,6 +64,7 @@ class DiffTestAlu {
     }
 
     static void test(Gen g) {
+        g.a.noise = g.r;
         int size = g.size();
         int w = size == 8 ? 0 : 1;
         g.flagMask &= ~Gen.AF;
@@ -88,6 +90,7 @@ class DiffTestAlu {
 
     /** Group 3/4/5 unary: ext 2 not, 3 neg (F6/F7); inc/dec are FE/FF /0 /1 (ext 10, 11 here). */
     static void unary(Gen g, int which) {
+        g.a.noise = g.r;
         int size = g.size();
         int w = size == 8 ? 0 : 1;
         Gen.Ops o = g.ops(size, 0, true, 16);

@@ -13,6 +13,7 @@ class DiffTestAtomic {
     }
 
     static void xadd(Gen g) {
+        g.a.noise = g.r;
         int size = g.size();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setOperand(o.rm(), size, g.interesting(size));
@@ -21,6 +22,7 @@ class DiffTestAtomic {
     }
 
     static void cmpxchg(Gen g) {
+        g.a.noise = g.r;
         int size = g.size();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setOperand(o.rm(), size, g.interesting(size));
@@ -35,6 +37,7 @@ class DiffTestAtomic {
     }
 
     static void cmpxchgNb(Gen g) {
+        g.a.noise = g.r;
         boolean wide = g.r.nextBoolean();
         int bytes = wide ? 16 : 8;
         g.avoidRegs = 0b1111; // rax rcx rdx rbx are operands

@@ -16,6 +16,7 @@ class DiffTestBits {
     static final int BIT_REACH = 0x300;
 
     static void bt(Gen g, int which) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         // OF SF AF PF undefined; ZF unaffected; CF = the bit
         g.flagMask &= ~(Gen.OF | Gen.SF | Gen.AF | Gen.PF);
@@ -55,6 +56,7 @@ class DiffTestBits {
 
     /** BSF/BSR (plain) or TZCNT/LZCNT (F3 prefix). */
     static void scan(Gen g, boolean reverse, boolean cnt) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         Gen.Ops o = g.ops(size, 1, true, 16);
         long src = g.chance(6) ? 0 : g.interesting(size);
@@ -73,6 +75,7 @@ class DiffTestBits {
     }
 
     static void popcnt(Gen g) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setOperand(o.rm(), size, g.interesting(size));

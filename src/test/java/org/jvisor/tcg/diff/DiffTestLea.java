@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 class DiffTestLea {
 
     static void lea(Gen g) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         int dst = g.gpr();
         int base = switch (g.r.nextInt(6)) {

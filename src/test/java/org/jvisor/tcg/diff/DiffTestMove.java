@@ -46,6 +46,7 @@ class DiffTestMove {
     }
 
     static void movx(Gen g) {
+        g.a.noise = g.r;
         boolean signed = g.r.nextBoolean();
         boolean word = g.r.nextBoolean();
         int dsize = word ? (g.r.nextBoolean() ? 32 : 64) : g.sizeNo8();
@@ -65,6 +66,7 @@ class DiffTestMove {
     }
 
     static void movsxd(Gen g) {
+        g.a.noise = g.r;
         Gen.Ops o = g.ops(32, 1, true, 16);
         g.setOperand(o.rm(), 32, g.interesting(32));
         g.a.modrm(64, NO_PREFIX, op(0x63), o.reg(0), false, o.rm(), false, 0, 0);

@@ -14,6 +14,7 @@ class DiffTestMulDiv {
     static final long MUL_UNDEFINED = Gen.SF | Gen.ZF | Gen.AF | Gen.PF;
 
     static void mul1(Gen g, boolean signed) {
+        g.a.noise = g.r;
         int size = g.size();
         Gen.Ops o = g.ops(size, 0, true, 16);
         g.setReg(0, size, g.interesting(size));
@@ -23,6 +24,7 @@ class DiffTestMulDiv {
     }
 
     static void imul2(Gen g) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setReg(o.reg(0), size, g.interesting(size));
@@ -32,6 +34,7 @@ class DiffTestMulDiv {
     }
 
     static void imul3(Gen g) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setOperand(o.rm(), size, g.interesting(size));
@@ -72,6 +75,7 @@ class DiffTestMulDiv {
     }
 
     static void div(Gen g, boolean sgn) {
+        g.a.noise = g.r;
         int size = g.size();
         g.avoidRegs = 1 | 4; // the divisor is not RAX/RDX (nor AL/AH): the dividend is chosen below
         Gen.Ops o = g.ops(size, 0, true, 16);

@@ -28,6 +28,7 @@ class DiffTestShift {
     }
 
     static void group2(Gen g, int ext) {
+        g.a.noise = g.r;
         int size = g.size();
         int w = size == 8 ? 0 : 1;
         Gen.Ops o = g.ops(size, 0, true, 16);
@@ -68,6 +69,7 @@ class DiffTestShift {
 
     /** SHLD (0F A4/A5) or SHRD (0F AC/AD) r/m, reg, imm8/CL. */
     static void doubleShift(Gen g, boolean right) {
+        g.a.noise = g.r;
         int size = g.sizeNo8();
         Gen.Ops o = g.ops(size, 1, true, 16);
         g.setOperand(o.rm(), size, g.interesting(size));

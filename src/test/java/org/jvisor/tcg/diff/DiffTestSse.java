@@ -58,6 +58,7 @@ class DiffTestSse {
     }
 
     static void vw(Gen g, Op o, boolean imm, long immValue) {
+        g.a.noise = g.r;
         setup(g);
         Asm.Rm rm = xmmOrMem(g, o.memBytes());
         g.a.modrm(0, pre(o.prefix()), op(0x0F, o.opcode()), xmm(g), false, rm, false, immValue, imm ? 1 : 0);
@@ -65,6 +66,7 @@ class DiffTestSse {
 
     /** Float arithmetic; without known bugs, no lane has a NaN in both operands. */
     static void floatArith(Gen g) {
+        g.a.noise = g.r;
         Op o = pick(g, FLOAT_ARITH);
         setup(g);
         Asm.Rm rm = xmmOrMem(g, o.memBytes());
@@ -176,6 +178,7 @@ class DiffTestSse {
     }
 
     static void moves(Gen g) {
+        g.a.noise = g.r;
         setup(g);
         switch (g.r.nextInt(8)) {
             case 0 -> vw(g, pick(g, LOADS), false, 0);
@@ -246,6 +249,7 @@ class DiffTestSse {
     }
 
     static void conversions(Gen g) {
+        g.a.noise = g.r;
         setup(g);
         switch (g.r.nextInt(3)) {
             case 0 -> vw(g, pick(g, CVT), false, 0);
