@@ -21,6 +21,8 @@ public final class TcgVcpu implements Vcpu {
     private final X86State state = new X86State();
     private final TcgCpu cpu;
     private volatile boolean kicked;
+    /** jvisor.tcg.debugHalt=true: dump the state once when HLT has waited for 5 s (a hung guest). */
+    private final boolean debugHalt = Boolean.getBoolean("jvisor.tcg.debugHalt");
     private volatile Thread runner;
 
     TcgVcpu(int index, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq) {
@@ -62,6 +64,8 @@ public final class TcgVcpu implements Vcpu {
     @Override
     public VcpuExit run() {
         runner = Thread.currentThread();
+        long haltedSince = 0;
+        boolean dumped = false;
         try {
             while (true) {
                 if (kicked) {
@@ -73,9 +77,21 @@ public final class TcgVcpu implements Vcpu {
                         cpu.deliverPendingInterrupt();
                         continue;
                     }
+                    if (debugHalt) {
+                        long now = System.nanoTime();
+                        if (haltedSince == 0) {
+                            haltedSince = now;
+                        } else if (!dumped && now - haltedSince > 5_000_000_000L) {
+                            dumped = true;
+                            cpu.syncToState();
+                            System.err.println("tcg: vCPU " + index + " halted for 5 s, IF="
+                                + ((state.rflags & X86State.IF) != 0 ? 1 : 0) + "\n" + state.dump());
+                        }
+                    }
                     LockSupport.parkNanos(this, PARK_NANOS);
                     continue;
                 }
+                haltedSince = 0;
                 cpu.runSlice(SLICE);
             }
         } catch (TripleFaultException e) {

@@ -341,6 +341,19 @@ class SystemTest {
     }
 
     @Test
+    void cpuidAdvertisesWhatIsImplemented() {
+        TcgAccelerator accel = new TcgAccelerator(null);
+        var leaf1 = accel.cpuid().lookup(1, 0);
+        assertEquals(0, leaf1.edx() & (1 << 9), "no APIC until the platform attaches one");
+        assertTrue((leaf1.edx() & (1 << 26)) != 0, "SSE2");
+        assertTrue((leaf1.ecx() & (1 << 31)) != 0, "hypervisor");
+        assertEquals(0x4000_0001, accel.cpuid().lookup(0x4000_0000, 0).eax());
+        accel.setLocalApicPresent(true);
+        assertTrue((accel.cpuid().lookup(1, 0).edx() & (1 << 9)) != 0);
+        assertTrue((accel.cpuid().lookup(0x8000_0001, 0).edx() & (1 << 29)) != 0, "long mode");
+    }
+
+    @Test
     void haltedVcpuWakesOnKick() throws Exception {
         try (TestMachine m = new TestMachine("cli\nhlt\n")) {
             TcgAccelerator accel = new TcgAccelerator(new MachineBus(m.ram, m.io, m.mmio));
