@@ -14,6 +14,14 @@ public interface InterruptSource {
     /** Acknowledges the highest-priority pending interrupt and returns its vector, or -1 if it vanished. */
     int acknowledgeInterrupt();
 
+    /**
+     * Takes a pending NMI, if any (SDM vol. 3, 6.7.1). Asked at instruction boundaries while no
+     * NMI handler is running (NMIs stay blocked until the next IRET); independent of RFLAGS.IF.
+     */
+    default boolean takeNmi() {
+        return false;
+    }
+
     /** Registers something to run (from any thread) when an interrupt may have become pending. */
     default void onPending(Runnable wake) {
     }

@@ -289,6 +289,7 @@ final class SystemOps {
 
     /** IRET/IRETD/IRETQ in IA-32e mode or real mode (SDM vol. 2, IRET). */
     void iret(Insn in) {
+        cpu.nmiBlocked = false;
         Interpreter ip = ip();
         int osz = in.osz;
         long fl = cpu.flags.materialize();

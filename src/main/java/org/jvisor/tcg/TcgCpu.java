@@ -45,6 +45,8 @@ public final class TcgCpu {
     boolean halted;
     /** Interrupts are inhibited while {@link #retired} is below this (STI / MOV SS shadow). */
     long shadowEnd;
+    /** An NMI handler is running: further NMIs wait for IRET (SDM vol. 3, 6.7.1). */
+    boolean nmiBlocked;
     /** Set by instructions after which the run loop must look at interrupts or mode again. */
     boolean endChunk;
 
@@ -99,6 +101,9 @@ public final class TcgCpu {
                         continue;
                     }
                     throw new IllegalStateException(String.format("tcg: guest halted at RIP %#x before reaching %#x", s.rip, stopRip));
+                }
+                if (!nmiBlocked && deliverNmi()) {
+                    continue;
                 }
                 if (interruptible() && irq.hasPendingInterrupt()) {
                     deliverPendingInterrupt();
@@ -196,10 +201,29 @@ public final class TcgCpu {
 
     /** One slice of a vCPU's run loop: an interrupt check, then up to {@code n} instructions. */
     void runSlice(long n) {
+        if (!nmiBlocked && deliverNmi()) {
+            step(NO_STOP, n);
+            return;
+        }
         if (interruptible() && irq.hasPendingInterrupt()) {
             deliverPendingInterrupt();
         }
         step(NO_STOP, n);
+    }
+
+    /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
+    boolean deliverNmi() {
+        if (!irq.takeNmi()) {
+            return false;
+        }
+        halted = false;
+        nmiBlocked = true;
+        try {
+            exc.deliverEvent(CpuFault.NMI, 0, false, Exceptions.EXTERNAL, s.rip);
+        } catch (CpuFault f) {
+            exc.deliverFault(f);
+        }
+        return true;
     }
 
     /**

@@ -58,6 +58,7 @@ public final class TcgVcpu implements Vcpu {
     public void loadState(X86State from) {
         state.copyFrom(from);
         cpu.halted = false;
+        cpu.nmiBlocked = false;
         cpu.syncFromState();
     }
 
@@ -73,6 +74,9 @@ public final class TcgVcpu implements Vcpu {
                     return new VcpuExit.Kicked();
                 }
                 if (cpu.halted) {
+                    if (!cpu.nmiBlocked && cpu.deliverNmi()) {
+                        continue;
+                    }
                     if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
                         cpu.deliverPendingInterrupt();
                         continue;

@@ -341,6 +341,42 @@ class SystemTest {
     }
 
     @Test
+    void externalInterruptAndNmiThroughTheSeam() {
+        try (TestMachine m = new TestMachine("""
+                nop
+                sti
+                nop
+                nop
+                cli
+                mov %r13, %rbx
+                """)) {
+            m.installIdt(0);
+            int[] nmis = {1};
+            int[] irqs = {1};
+            m.cpu.setInterruptSource(new InterruptSource() {
+                @Override
+                public boolean hasPendingInterrupt() {
+                    return irqs[0] > 0;
+                }
+
+                @Override
+                public int acknowledgeInterrupt() {
+                    irqs[0]--;
+                    return 20;
+                }
+
+                @Override
+                public boolean takeNmi() {
+                    return nmis[0]-- > 0;
+                }
+            });
+            m.run();
+            assertEquals(2, m.reg(3), "one NMI (with IF=0) and one external interrupt (after STI)");
+            assertEquals(20, m.reg(15), "the last delivery was vector 20");
+        }
+    }
+
+    @Test
     void cpuidAdvertisesWhatIsImplemented() {
         TcgAccelerator accel = new TcgAccelerator(null);
         var leaf1 = accel.cpuid().lookup(1, 0);
