@@ -46,7 +46,8 @@ final class Diff {
         fuzz(family, DEFAULT_CASES, generator);
     }
 
-    static void fuzz(String family, int defaultCases, Consumer<Gen> generator) {
+    /** Synchronized: there is one native code page and one tcg machine. */
+    static synchronized void fuzz(String family, int defaultCases, Consumer<Gen> generator) {
         NativeCpu cpu = NativeCpu.get();
         TcgSide tcg = TcgSide.get();
         int n = cases(defaultCases);
