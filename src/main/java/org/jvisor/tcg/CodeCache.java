@@ -1,11 +1,11 @@
 package org.jvisor.tcg;
 
 /**
- * Decoded instructions, cached per 4 KiB page of guest RAM (keyed by host offset, which is
- * guest-physical RAM laid out contiguously). Pages holding cached code are marked in a bitmap;
- * any write to a marked page (from this vCPU's stores, page-walk A/D updates, or from outside via
- * {@link #invalidate}) throws that page's decoded instructions away (self-modifying code, SDM
- * vol. 3, 8.1.3). Instructions that cross a page boundary are never cached.
+ * One vCPU's decoded instructions, cached per 4 KiB page of guest RAM (keyed by host offset,
+ * which is guest-physical RAM laid out contiguously). Which pages hold code is tracked VM-wide in
+ * {@link SharedCode}: any write to such a page (this vCPU's stores, page-walk A/D updates, other
+ * vCPUs, or DMA through {@link TcgCpu#invalidateCode}) throws the page's decoded instructions away
+ * (self-modifying code, SDM vol. 3, 8.1.3). Instructions that cross a page boundary are never cached.
  */
 final class CodeCache {
     private static final int SLOTS = 4096;
@@ -21,23 +21,22 @@ final class CodeCache {
         }
     }
 
-    private final long[] codeBits;
     private final Page[] slots = new Page[SLOTS];
-    private final Mmu mmu;
+    private final SharedCode shared;
+    private final TcgCpu cpu;
     private final Runnable onDrop;
 
-    CodeCache(long ramSize, Mmu mmu, Runnable onDrop) {
-        this.codeBits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
-        this.mmu = mmu;
+    CodeCache(SharedCode shared, TcgCpu cpu, Runnable onDrop) {
+        this.shared = shared;
+        this.cpu = cpu;
         this.onDrop = onDrop;
     }
 
     boolean isCodePage(long hostPage) {
-        long p = hostPage >>> 12;
-        return (codeBits[(int) (p >>> 6)] & (1L << p)) != 0;
+        return shared.isCode(hostPage);
     }
 
-    /** The page's cache (created and marked on first use). */
+    /** The page's cache (created, and the page marked as code VM-wide, on first use). */
     Page page(long hostPage) {
         int slot = (int) ((hostPage >>> 12) & (SLOTS - 1));
         Page pg = slots[slot];
@@ -45,51 +44,42 @@ final class CodeCache {
             return pg;
         }
         if (pg != null) {
-            pg.valid = false;
-            unmark(pg.hostPage);
+            pg.valid = false; // evicted; its mark stays (harmless: the next write just clears it)
             onDrop.run();
         }
         pg = new Page(hostPage);
         slots[slot] = pg;
-        long p = hostPage >>> 12;
-        codeBits[(int) (p >>> 6)] |= 1L << p;
-        mmu.dropWritesTo(hostPage);
+        shared.mark(hostPage);
         return pg;
     }
 
-    private void unmark(long hostPage) {
-        long p = hostPage >>> 12;
-        codeBits[(int) (p >>> 6)] &= ~(1L << p);
-    }
-
-    /** Called on every slow-path RAM write: drops decoded code on the written pages. */
+    /** Called on every slow-path RAM write by this vCPU. */
     void noteWrite(long hostOff, int size) {
         long first = hostOff >>> 12;
         long last = (hostOff + size - 1) >>> 12;
         for (long p = first; p <= last; p++) {
-            if ((codeBits[(int) (p >>> 6)] & (1L << p)) != 0) {
-                drop(p << 12);
+            if (shared.isCode(p << 12)) {
+                shared.written(p << 12, cpu);
             }
         }
     }
 
-    /** Drops decoded code in host range [off, off + len). */
+    /** Drops decoded code in host range [off, off + len) on every vCPU (DMA, loaders); any thread. */
     void invalidate(long hostOff, long len) {
         if (len <= 0) {
             return;
         }
         long first = hostOff >>> 12;
         long last = (hostOff + len - 1) >>> 12;
-        long max = (long) codeBits.length << 6;
-        for (long p = first; p <= last && p < max; p++) {
-            if ((codeBits[(int) (p >>> 6)] & (1L << p)) != 0) {
-                drop(p << 12);
+        for (long p = first; p <= last; p++) {
+            if (shared.isCode(p << 12)) {
+                shared.written(p << 12, null); // every vCPU, this one included, drops it at its next slice
             }
         }
     }
 
-    private void drop(long hostPage) {
-        unmark(hostPage);
+    /** Forgets this vCPU's decoded instructions of one page (owning thread only). */
+    void drop(long hostPage) {
         int slot = (int) ((hostPage >>> 12) & (SLOTS - 1));
         Page pg = slots[slot];
         if (pg != null && pg.hostPage == hostPage) {
@@ -103,7 +93,6 @@ final class CodeCache {
         for (int i = 0; i < SLOTS; i++) {
             if (slots[i] != null) {
                 slots[i].valid = false;
-                unmark(slots[i].hostPage);
                 slots[i] = null;
             }
         }

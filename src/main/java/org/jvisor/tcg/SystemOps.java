@@ -565,7 +565,7 @@ final class SystemOps {
         int ebx = e.ebx();
         int ecx = e.ecx();
         if (e.function() == 1) {
-            ebx = ebx & 0x00FF_FFFF; // initial APIC id 0 (one vCPU per core for now)
+            ebx = (ebx & 0x00FF_FFFF) | (cpu.apicId << 24); // initial APIC id of this vCPU
         }
         g[0] = e.eax() & 0xFFFF_FFFFL;
         g[3] = ebx & 0xFFFF_FFFFL;

@@ -19,8 +19,29 @@ public final class TcgAccelerator implements Accelerator {
     private volatile InterruptSource interruptSource = irqs;
     private volatile PlatformMsrs platformMsrs;
 
+    /** Code-page tracking shared by this VM's vCPUs (cross-modifying code); created with the first vCPU. */
+    private SharedCode sharedCode;
+
     public TcgAccelerator(MachineBus bus) {
         this.bus = bus;
+    }
+
+    /** Drops decoded code on every vCPU for guest-physical [gpa, gpa + len) (DMA into code pages). */
+    public void invalidateCode(long gpa, long len) {
+        SharedCode sc;
+        synchronized (this) {
+            sc = sharedCode;
+        }
+        if (sc == null) {
+            return;
+        }
+        long end = gpa + len;
+        for (long p = gpa & ~0xFFFL; p < end; p += 0x1000) {
+            long off = bus.ram().offsetOf(p, 0x1000);
+            if (off >= 0) {
+                sc.written(off, null);
+            }
+        }
     }
 
     @Override
@@ -30,7 +51,14 @@ public final class TcgAccelerator implements Accelerator {
 
     @Override
     public Vcpu createVcpu(int index, ExitStats stats) {
-        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource);
+        SharedCode sc;
+        synchronized (this) {
+            if (sharedCode == null) {
+                sharedCode = new SharedCode(bus.ram().size());
+            }
+            sc = sharedCode;
+        }
+        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc);
         v.cpu().setPlatformMsrs(platformMsrs);
         return v;
     }

@@ -21,6 +21,12 @@ public final class TcgCpu {
     final ExitStats stats;
     final Mmu mmu;
     final CodeCache code;
+    private final SharedCode sharedCode;
+    /** Pages other vCPUs (or DMA) wrote while we had their code decoded; dropped at slice boundaries. */
+    private final long[] remoteDrops = new long[64];
+    private int remoteDropCount;
+    private boolean remoteDropOverflow;
+    private volatile boolean remoteDropsPending;
     final Decoder decoder = new Decoder();
     final LazyFlags flags;
     final Interpreter interp;
@@ -39,6 +45,8 @@ public final class TcgCpu {
     private final java.util.Set<Long> loggedUnimp = new java.util.HashSet<>();
 
     long retired;
+    /** Initial APIC id reported by CPUID.1:EBX[31:24] (the vCPU index). */
+    int apicId;
     /** Code-segment mode: 64 (long mode, CS.L), 32 or 16. */
     int mode;
     /** HLT executed; waiting for an interrupt. */
@@ -56,10 +64,12 @@ public final class TcgCpu {
     private final Insn crossing = new Insn();
 
     public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid) {
-        this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE);
+        this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE,
+            new SharedCode(bus.ram().size()));
     }
 
-    TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq) {
+    TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
+           SharedCode sharedCode) {
         this.s = state;
         this.bus = bus;
         this.cpuid = cpuid;
@@ -68,8 +78,9 @@ public final class TcgCpu {
         this.irq = irq;
         this.mem = bus.ram().segment();
         this.mmu = new Mmu(state, bus.ram(), bus.mmio(), stats);
-        this.code = new CodeCache(bus.ram().size(), mmu, this::dropFetchCache);
+        this.code = new CodeCache(sharedCode, this, this::dropFetchCache);
         mmu.attach(code, this::dropFetchCache);
+        this.sharedCode = sharedCode;
         this.flags = new LazyFlags(state);
         this.msrs = new Msrs(this);
         this.exc = new Exceptions(this);
@@ -79,6 +90,39 @@ public final class TcgCpu {
         this.x87 = new X87Unit(this);
         this.interp = new Interpreter(this);
         syncFromState();
+        sharedCode.register(this);
+    }
+
+    /** Another thread wrote a code page this vCPU may have decoded (see {@link SharedCode}). */
+    void postCodeInvalidation(long hostPage) {
+        synchronized (remoteDrops) {
+            if (remoteDropCount < remoteDrops.length) {
+                remoteDrops[remoteDropCount++] = hostPage;
+            } else {
+                remoteDropOverflow = true;
+            }
+        }
+        remoteDropsPending = true;
+    }
+
+    private void applyRemoteDrops() {
+        remoteDropsPending = false;
+        synchronized (remoteDrops) {
+            if (remoteDropOverflow) {
+                code.clear();
+            } else {
+                for (int i = 0; i < remoteDropCount; i++) {
+                    code.drop(remoteDrops[i]);
+                }
+            }
+            remoteDropCount = 0;
+            remoteDropOverflow = false;
+        }
+    }
+
+    /** Leaves the VM's code bookkeeping (the vCPU is closed). */
+    void detach() {
+        sharedCode.unregister(this);
     }
 
     /**
@@ -231,6 +275,9 @@ public final class TcgCpu {
      * that changes interrupt/mode state. Faults are delivered here.
      */
     void step(long stopRip, long n) {
+        if (remoteDropsPending) {
+            applyRemoteDrops();
+        }
         if ((s.rflags & X86State.TF) != 0) {
             singleStep();
             return;

@@ -25,9 +25,11 @@ public final class TcgVcpu implements Vcpu {
     private final boolean debugHalt = Boolean.getBoolean("jvisor.tcg.debugHalt");
     private volatile Thread runner;
 
-    TcgVcpu(int index, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq) {
+    TcgVcpu(int index, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
+            SharedCode sharedCode) {
         this.index = index;
-        this.cpu = new TcgCpu(state, bus, cpuid, stats, atomicLock, irq);
+        this.cpu = new TcgCpu(state, bus, cpuid, stats, atomicLock, irq, sharedCode);
+        this.cpu.apicId = index;
         irq.onPending(this::wake);
     }
 
@@ -119,5 +121,6 @@ public final class TcgVcpu implements Vcpu {
 
     @Override
     public void close() {
+        cpu.detach();
     }
 }

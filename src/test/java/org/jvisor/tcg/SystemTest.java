@@ -262,6 +262,36 @@ class SystemTest {
     }
 
     @Test
+    void storesOfOneVcpuInvalidateCodeOfAnother() throws Exception {
+        try (TestMachine m = new TestMachine("mov $1, %eax\n")) {
+            TcgAccelerator accel = new TcgAccelerator(new MachineBus(m.ram, m.io, m.mmio));
+            TcgVcpu a = (TcgVcpu) accel.createVcpu(0, new ExitStats(false));
+            TcgVcpu b = (TcgVcpu) accel.createVcpu(1, new ExitStats(false));
+            a.loadState(m.st);
+            a.cpu().runUntilRip(m.end, 100);
+            assertEquals(1, a.cpu().state().gpr[0]);
+            // vCPU b patches the immediate of the instruction a has decoded
+            X86State bs = copyOf(m.st);
+            m.ram.write(0x110000, Asm.assemble("movb $9, 0x100001\n"));
+            bs.rip = 0x110000;
+            b.loadState(bs);
+            b.cpu().runUntilRip(0x110000 + 8, 100);
+            assertEquals(9, m.ram.readU8(0x100001));
+            a.cpu().state().rip = TestMachine.CODE;
+            a.cpu().runUntilRip(m.end, 100);
+            assertEquals(9, a.cpu().state().gpr[0], "a sees b's store at its next slice");
+            a.close();
+            b.close();
+        }
+    }
+
+    private static X86State copyOf(X86State st) {
+        X86State s = new X86State();
+        s.copyFrom(st);
+        return s;
+    }
+
+    @Test
     void stringOperations() {
         try (TestMachine m = new TestMachine("""
                 mov $0x200000, %rdi

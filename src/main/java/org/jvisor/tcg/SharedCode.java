@@ -1,0 +1,61 @@
+package org.jvisor.tcg;
+
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Which pages of guest RAM hold decoded code in any vCPU of a VM, so that a store by one vCPU (or
+ * a DMA write) throws away the decoded instructions of every vCPU (SDM vol. 3, 8.1.3: cross-
+ * modifying code). The writer's own cache is dropped at once; the others drop theirs at their next
+ * slice boundary, which stands in for the serializing instruction the SDM requires of them.
+ */
+final class SharedCode {
+    private final long[] bits;
+    private final CopyOnWriteArrayList<TcgCpu> cpus = new CopyOnWriteArrayList<>();
+
+    SharedCode(long ramSize) {
+        this.bits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
+    }
+
+    void register(TcgCpu cpu) {
+        cpus.add(cpu);
+    }
+
+    void unregister(TcgCpu cpu) {
+        cpus.remove(cpu);
+    }
+
+    /** Plain read: a racing update is resolved by the caller's next check. */
+    boolean isCode(long hostPage) {
+        long p = hostPage >>> 12;
+        int i = (int) (p >>> 6);
+        return i < bits.length && (bits[i] & (1L << p)) != 0;
+    }
+
+    /** A vCPU decoded code on this page: from now on no vCPU may write it through its TLB fast path. */
+    synchronized void mark(long hostPage) {
+        long p = hostPage >>> 12;
+        bits[(int) (p >>> 6)] |= 1L << p;
+        for (TcgCpu c : cpus) {
+            c.mmu.dropWritesTo(hostPage);
+        }
+    }
+
+    /** The page was written: every vCPU forgets its decoded instructions there. {@code by} may be null. */
+    void written(long hostPage, TcgCpu by) {
+        synchronized (this) {
+            long p = hostPage >>> 12;
+            int i = (int) (p >>> 6);
+            if (i >= bits.length || (bits[i] & (1L << p)) == 0) {
+                return;
+            }
+            bits[i] &= ~(1L << p);
+        }
+        for (TcgCpu c : cpus) {
+            if (c == by) {
+                c.code.drop(hostPage);
+            } else {
+                c.postCodeInvalidation(hostPage);
+            }
+        }
+    }
+}
