@@ -33,14 +33,9 @@ class DiffTestMove {
                     g.interesting(size), size / 8);
             }
             default -> { // moffs: A0-A3 with a 64-bit absolute address
-                Asm.Mem m = g.mem(size / 8, 16);
-                g.pointerRegs = 0;
-                long addr = g.lastTarget;
+                long addr = g.dataTarget(size / 8, 16);
                 g.setReg(0, size, g.interesting(size));
                 g.a.plain(size, NO_PREFIX, 0, op(0xA0 + w + (g.r.nextBoolean() ? 2 : 0)), addr, 8);
-                if (m == null) {
-                    throw new AssertionError();
-                }
             }
         }
     }

@@ -179,18 +179,6 @@ final class Gen {
         return g;
     }
 
-    /** Like {@link #gpr()} but may (rarely) return a pointer register: fine for single instructions. */
-    int gprAny() {
-        if (pointerRegs != 0 && chance(10)) {
-            int g;
-            do {
-                g = r.nextInt(16);
-            } while ((pointerRegs & (1 << g)) == 0);
-            return g;
-        }
-        return gpr();
-    }
-
     /** The full register a byte register lives in. */
     static int full(int reg8) {
         return Asm.isHigh8(reg8) ? reg8 - Asm.AH : reg8;
@@ -264,9 +252,13 @@ final class Gen {
     /** The effective address of the last operand from {@link #mem}. */
     long lastTarget;
 
+    /** A random address of {@code bytes} at least {@code margin} bytes inside the data area. */
+    long dataTarget(int bytes, int margin) {
+        return dataBase + margin + r.nextInt((int) NativeCpu.DATA_SIZE - 2 * margin - bytes);
+    }
+
     Asm.Mem mem(int bytes, int margin, int align) {
-        long target = dataBase + margin + r.nextInt((int) NativeCpu.DATA_SIZE - 2 * margin - bytes);
-        target &= -align;
+        long target = dataTarget(bytes, margin) & -align;
         lastTarget = target;
         int form = r.nextInt(10);
         int dispBytes = switch (r.nextInt(3)) {
