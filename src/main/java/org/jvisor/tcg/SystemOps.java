@@ -99,6 +99,11 @@ final class SystemOps {
     void loadDataSegment(int idx, int sel) {
         sel &= 0xFFFF;
         SegmentRegister sr = segment(idx);
+        if ((s.cr0 & X86State.CR0_PE) == 0) { // real mode: base = selector * 16 (SDM vol. 3, 20.1.1)
+            sr.selector = sel;
+            sr.base = (long) sel << 4;
+            return;
+        }
         int cpl = s.cpl();
         if ((sel & 0xFFFC) == 0) {
             if (idx == Insn.SS && (cpu.mode != 64 || cpl == 3 || (sel & 3) != cpl)) {
@@ -181,15 +186,43 @@ final class SystemOps {
         return cpu.mode == 64 ? off : cpu.mode == 32 ? off & 0xFFFF_FFFFL : off & 0xFFFF;
     }
 
+    /** Real-mode far transfer: CS is just selector and base. */
+    private boolean realModeCs(int sel, long off) {
+        if ((s.cr0 & X86State.CR0_PE) != 0) {
+            return false;
+        }
+        s.cs.selector = sel & 0xFFFF;
+        s.cs.base = (long) (sel & 0xFFFF) << 4;
+        cpu.updateMode();
+        cpu.endChunk = true;
+        ip().next = off & 0xFFFF_FFFFL;
+        return true;
+    }
+
     void farJump(Insn in, int sel, long off) {
+        if (realModeCs(sel, off)) {
+            return;
+        }
         long d = codeDescriptor(sel);
         loadCs((sel & 0xFFFC) | s.cpl(), d);
         ip().next = targetIp(off);
     }
 
     void farCall(Insn in, int sel, long off) {
-        long d = codeDescriptor(sel);
         int osz = in.osz;
+        if ((s.cr0 & X86State.CR0_PE) == 0) {
+            long sp0 = g[4];
+            ip().push(s.cs.selector, osz);
+            try {
+                ip().push(ip().next, osz);
+            } catch (CpuFault e) {
+                g[4] = sp0;
+                throw e;
+            }
+            realModeCs(sel, off);
+            return;
+        }
+        long d = codeDescriptor(sel);
         long sp = g[4];
         Interpreter ip = ip();
         ip.push(s.cs.selector, osz);
@@ -210,6 +243,11 @@ final class SystemOps {
         long sp = g[4];
         long off = m.read(ip.stackLin(sp), osz);
         int sel = (int) m.read(ip.stackLin(sp + osz), osz) & 0xFFFF;
+        if ((s.cr0 & X86State.CR0_PE) == 0) {
+            ip.setSp(sp + 2L * osz + popBytes);
+            realModeCs(sel, off);
+            return;
+        }
         int cpl = s.cpl();
         int rpl = sel & 3;
         if (rpl < cpl || (sel & 0xFFFC) == 0) {

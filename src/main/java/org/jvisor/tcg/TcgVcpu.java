@@ -21,6 +21,11 @@ public final class TcgVcpu implements Vcpu {
     private final X86State state = new X86State();
     private final TcgCpu cpu;
     private volatile boolean kicked;
+    /** INIT / startup IPI requests from other threads (the LAPIC's listener), handled on the vCPU thread. */
+    private volatile boolean initRequested;
+    private volatile int sipiVector = -1;
+    /** After INIT: waiting for a startup IPI (SDM vol. 3, 10.4.7.3). */
+    private boolean waitForSipi;
     /** jvisor.tcg.debugHalt=true: dump the state once when HLT has waited for 5 s (a hung guest). */
     private final boolean debugHalt = Boolean.getBoolean("jvisor.tcg.debugHalt");
     private volatile Thread runner;
@@ -75,6 +80,24 @@ public final class TcgVcpu implements Vcpu {
                     kicked = false;
                     return new VcpuExit.Kicked();
                 }
+                if (initRequested) {
+                    initRequested = false;
+                    resetToInitState();
+                    waitForSipi = true;
+                }
+                if (waitForSipi) {
+                    int v = sipiVector;
+                    if (v < 0) {
+                        LockSupport.parkNanos(this, PARK_NANOS);
+                        continue;
+                    }
+                    sipiVector = -1;
+                    waitForSipi = false;
+                    state.cs.selector = v << 8;
+                    state.cs.base = (long) v << 12;
+                    state.rip = 0;
+                    cpu.syncFromState();
+                }
                 if (cpu.halted) {
                     if (!cpu.nmiBlocked && cpu.deliverNmi()) {
                         continue;
@@ -111,6 +134,80 @@ public final class TcgVcpu implements Vcpu {
             cpu.syncToState();
             runner = null;
         }
+    }
+
+    /** INIT (any thread): the vCPU resets to the INIT state and waits for a startup IPI. */
+    public void init() {
+        sipiVector = -1;
+        initRequested = true;
+        wake();
+    }
+
+    /** Startup IPI (any thread): a vCPU waiting after INIT starts in real mode at {@code vector << 12}. */
+    public void startup(int vector) {
+        sipiVector = vector & 0xFF;
+        wake();
+    }
+
+    /** Whether the vCPU waits for a startup IPI (after INIT). */
+    public boolean waitingForStartup() {
+        return waitForSipi || initRequested;
+    }
+
+    /** The processor state after INIT (SDM vol. 3, 9.1.1, table 9-1); MSRs other than EFER keep their values. */
+    private void resetToInitState() {
+        X86State st = state;
+        java.util.Arrays.fill(st.gpr, 0);
+        st.gpr[2] = 0x0003_06A9L; // EDX: family/model/stepping as CPUID.1:EAX
+        st.rip = 0xFFF0;
+        st.rflags = X86State.FIXED1;
+        st.cr0 = X86State.CR0_ET | X86State.CR0_NW | X86State.CR0_CD;
+        st.cr2 = 0;
+        st.cr3 = 0;
+        st.cr4 = 0;
+        st.cr8 = 0;
+        st.efer = 0;
+        for (var sr : new org.jvisor.cpu.SegmentRegister[] {st.cs, st.ds, st.es, st.fs, st.gs, st.ss}) {
+            sr.selector = 0;
+            sr.base = 0;
+            sr.limit = 0xFFFF;
+            sr.type = 3;
+            sr.s = true;
+            sr.dpl = 0;
+            sr.present = true;
+            sr.l = false;
+            sr.db = false;
+            sr.g = false;
+            sr.unusable = false;
+        }
+        st.cs.selector = 0xF000;
+        st.cs.base = 0xFFFF_0000L;
+        st.cs.type = 0xB;
+        st.gdtr.base = 0;
+        st.gdtr.limit = 0xFFFF;
+        st.idtr.base = 0;
+        st.idtr.limit = 0xFFFF;
+        st.ldtr.selector = 0;
+        st.ldtr.base = 0;
+        st.ldtr.limit = 0xFFFF;
+        st.ldtr.type = 2;
+        st.ldtr.present = true;
+        st.tr.selector = 0;
+        st.tr.base = 0;
+        st.tr.limit = 0xFFFF;
+        st.tr.type = 0xB;
+        st.tr.present = true;
+        java.util.Arrays.fill(st.dr, 0);
+        st.dr[6] = 0xFFFF_0FF0L;
+        st.dr[7] = 0x400;
+        st.fcw = 0x37F;
+        st.fsw = 0;
+        st.ftw = 0;
+        st.mxcsr = 0x1F80;
+        java.util.Arrays.fill(st.xmm, 0);
+        cpu.halted = false;
+        cpu.nmiBlocked = false;
+        cpu.syncFromState();
     }
 
     @Override

@@ -10,7 +10,16 @@ final class Asm {
     private Asm() {
     }
 
+    /** Assembles and links at {@code origin}, so absolute references to labels resolve. */
+    static byte[] assembleAt(String source, long origin) {
+        return build(source, origin);
+    }
+
     static byte[] assemble(String source) {
+        return build(source, -1);
+    }
+
+    private static byte[] build(String source, long origin) {
         try {
             Path dir = Files.createTempDirectory("tcgasm");
             try {
@@ -19,7 +28,12 @@ final class Asm {
                 Path bin = dir.resolve("t.bin");
                 Files.writeString(src, ".text\n.code64\n" + source + "\n");
                 run(List.of("as", "--64", "-o", obj.toString(), src.toString()));
-                run(List.of("objcopy", "-O", "binary", "-j", ".text", obj.toString(), bin.toString()));
+                if (origin >= 0) {
+                    run(List.of("ld", "-o", bin.toString(), "-e", "0", "-Ttext=0x" + Long.toHexString(origin),
+                        "--oformat", "binary", obj.toString()));
+                } else {
+                    run(List.of("objcopy", "-O", "binary", "-j", ".text", obj.toString(), bin.toString()));
+                }
                 return Files.readAllBytes(bin);
             } finally {
                 try (var files = Files.list(dir)) {

@@ -292,6 +292,81 @@ class SystemTest {
     }
 
     @Test
+    void apStartsInRealModeAfterInitSipiAndReachesLongMode() throws Exception {
+        try (TestMachine m = new TestMachine("nop\n")) {
+            // a trampoline at 0x8000 (SIPI vector 8): real mode -> protected mode -> long mode
+            byte[] tramp = Asm.assembleAt("""
+                .code16
+                start:
+                    cli
+                    mov %cs, %ax
+                    mov %ax, %ds
+                    lgdtl gdtr - start
+                    mov %cr0, %eax
+                    or $1, %eax
+                    mov %eax, %cr0
+                    ljmpl $0x18, $pm32
+                .code32
+                pm32:
+                    mov $0x20, %ax
+                    mov %ax, %ds
+                    mov %ax, %ss
+                    mov $0x1000, %eax
+                    mov %eax, %cr3
+                    mov %cr4, %eax
+                    or $0x20, %eax
+                    mov %eax, %cr4
+                    mov $0xC0000080, %ecx
+                    rdmsr
+                    or $0x100, %eax
+                    wrmsr
+                    mov %cr0, %eax
+                    or $0x80000000, %eax
+                    mov %eax, %cr0
+                    ljmp $0x08, $lm64
+                .code64
+                lm64:
+                    movq $0x600DF00D, 0x9000
+                    mov $0x9100, %rsp
+                    push $42
+                    pop %rbx
+                done:
+                    hlt
+                    jmp done
+                .align 8
+                gdt:
+                    .quad 0
+                    .quad 0x00AF9B000000FFFF
+                    .quad 0x00CF93000000FFFF
+                    .quad 0x00CF9B000000FFFF
+                    .quad 0x00CF93000000FFFF
+                gdtr:
+                    .word 5 * 8 - 1
+                    .long gdt
+                """, 0x8000);
+            m.ram.write(0x8000, tramp);
+            TcgAccelerator accel = new TcgAccelerator(new MachineBus(m.ram, m.io, m.mmio));
+            TcgVcpu ap = (TcgVcpu) accel.createVcpu(1, new ExitStats(false));
+            ap.init();
+            ap.startup(8);
+            VcpuExit[] exit = new VcpuExit[1];
+            Thread t = Thread.ofPlatform().start(() -> exit[0] = ap.run());
+            while (t.isAlive() && (m.ram.readU32(0x9000) != 0x600DF00DL || !ap.cpu().halted)) {
+                Thread.onSpinWait();
+            }
+            ap.kick();
+            t.join();
+            assertInstanceOf(VcpuExit.Kicked.class, exit[0]);
+            X86State st = new X86State();
+            ap.saveState(st);
+            assertEquals(42, st.gpr[3]);
+            assertTrue(st.longMode());
+            assertEquals(0x08, st.cs.selector);
+            ap.close();
+        }
+    }
+
+    @Test
     void stringOperations() {
         try (TestMachine m = new TestMachine("""
                 mov $0x200000, %rdi
