@@ -35,6 +35,11 @@ public final class TcgVcpu implements Vcpu {
         this.index = index;
         this.cpu = new TcgCpu(state, bus, cpuid, stats, atomicLock, irq, sharedCode);
         this.cpu.apicId = index;
+        if (index != 0) {
+            // an application processor starts as after INIT, waiting for a startup IPI (as KVM's APs do)
+            resetToInitState();
+            waitForSipi = true;
+        }
         irq.onPending(this::wake);
     }
 
@@ -64,6 +69,8 @@ public final class TcgVcpu implements Vcpu {
     @Override
     public void loadState(X86State from) {
         state.copyFrom(from);
+        waitForSipi = false;
+        initRequested = false;
         cpu.halted = false;
         cpu.nmiBlocked = false;
         cpu.syncFromState();
