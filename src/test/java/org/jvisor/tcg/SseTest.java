@@ -200,6 +200,43 @@ class SseTest {
     }
 
     @Test
+    void x87BasicArithmetic() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fldl (%rdi)
+                fldl 8(%rdi)
+                fmulp
+                fistpl 0x100(%rdi)
+                fldt 0x20(%rdi)
+                fstpt 0x40(%rdi)
+                fld1
+                fldz
+                fucomip %st(1), %st
+                setb %cl
+                fchs
+                fxam
+                fnstsw %ax
+                fstpl 0x60(%rdi)
+                fildq 0x10(%rdi)
+                fldl (%rdi)
+                fdivrp
+                fstpl 0x68(%rdi)
+                fnstsw 0x70(%rdi)
+                """, Double.doubleToRawLongBits(2.5), Double.doubleToRawLongBits(-3.0), 7,
+                0, 0x8765_4321_0fed_cba9L, 0x4003)) {
+            assertEquals(-8, (int) m.ram.readU32(D + 0x100), "2.5 * -3 = -7.5 rounds to even -8");
+            assertEquals(0x8765_4321_0fed_cba9L, m.ram.readU64(D + 0x40), "FLD/FSTP m80 are exact");
+            assertEquals(0x4003, m.ram.readU16(D + 0x48));
+            assertEquals(1, m.reg(1) & 1, "0 < 1 sets CF");
+            assertEquals(0x0200 | 0x0400, m.reg(0) & 0x4700 & ~0x0100, "FXAM of -1: normal (C2), negative (C1)");
+            assertEquals(-1.0, Double.longBitsToDouble(m.ram.readU64(D + 0x60)));
+            assertEquals(7 / 2.5, Double.longBitsToDouble(m.ram.readU64(D + 0x68)), 1e-15);
+            assertEquals(0, (m.ram.readU16(D + 0x70) >>> 11) & 7, "TOP back at 0");
+        }
+    }
+
+    @Test
     void sseFaultsWithTaskSwitched() {
         try (TestMachine m = new TestMachine("pxor %xmm0, %xmm0\n")) {
             m.installIdt(4);
