@@ -35,7 +35,7 @@ public final class MsixCapability extends PciCapability {
     private final long[] pba;
     private boolean enabled;
     private boolean functionMask;
-    private volatile boolean enabledForIntx;
+    private volatile boolean enabledFlag;
 
     private final BusDevice tableDevice = new BusDevice() {
         @Override
@@ -58,6 +58,26 @@ public final class MsixCapability extends PciCapability {
         @Override
         public void write(long offset, int size, long value) {
             // read-only
+        }
+    };
+
+    private final BusDevice barDevice = new BusDevice() {
+        @Override
+        public long read(long offset, int size) {
+            if (offset >= tableOffset && offset < tableOffset + tableSize(vectors)) {
+                return readTable(offset - tableOffset, size);
+            }
+            if (offset >= pbaOffset && offset < pbaOffset + pbaSize(vectors)) {
+                return readPba(offset - pbaOffset, size);
+            }
+            return 0;
+        }
+
+        @Override
+        public void write(long offset, int size, long value) {
+            if (offset >= tableOffset && offset < tableOffset + tableSize(vectors)) {
+                writeTable(offset - tableOffset, size, value);
+            }
         }
     };
 
@@ -127,6 +147,26 @@ public final class MsixCapability extends PciCapability {
         return pbaOffset;
     }
 
+    /**
+     * A device for a BAR that holds only the table and the PBA (both in BAR {@link #tableBar()}):
+     * table and PBA at their offsets, zeros elsewhere, writes outside the table dropped.
+     */
+    public BusDevice barDevice() {
+        if (tableBar != pbaBar) {
+            throw new IllegalStateException("MSI-X table and PBA are in different BARs");
+        }
+        return barDevice;
+    }
+
+    /**
+     * The smallest BAR that holds the table and the PBA at their offsets (when in one BAR), at
+     * least 4 KiB so that no other registers share their page (PCIe base spec 6.1.4.2).
+     */
+    public long minimumBarSize() {
+        long end = Math.max(tableOffset + tableSize(vectors), tableBar == pbaBar ? pbaOffset + pbaSize(vectors) : 0);
+        return Math.max(0x1000, Long.highestOneBit(end - 1) << 1);
+    }
+
     public BusDevice tableDevice() {
         return tableDevice;
     }
@@ -153,7 +193,7 @@ public final class MsixCapability extends PciCapability {
         synchronized (this) {
             enabled = (control & CONTROL_ENABLE) != 0;
             functionMask = (control & CONTROL_FUNCTION_MASK) != 0;
-            enabledForIntx = enabled;
+            enabledFlag = enabled;
         }
         deliverPending();
     }
@@ -173,12 +213,12 @@ public final class MsixCapability extends PciCapability {
         java.util.Arrays.fill(pba, 0);
         enabled = false;
         functionMask = false;
-        enabledForIntx = false;
+        enabledFlag = false;
     }
 
     @Override
     protected boolean suppressesIntx() {
-        return enabledForIntx;
+        return enabledFlag;
     }
 
     // ---- delivery -------------------------------------------------------------------------------
@@ -242,8 +282,9 @@ public final class MsixCapability extends PciCapability {
         }
     }
 
-    public synchronized boolean isEnabled() {
-        return enabled;
+    /** MSI-X Enable as the guest last wrote it (a volatile read: cheap enough for every interrupt). */
+    public boolean isEnabled() {
+        return enabledFlag;
     }
 
     public synchronized boolean isFunctionMasked() {

@@ -15,6 +15,17 @@ public class PciVendorCapability extends PciCapability {
         this.body = body.clone();
     }
 
+    /**
+     * A capability from its complete config-space image (ID 0x09 at byte 0, the next pointer at
+     * byte 1, which is ignored: the list is linked by {@link PciDevice#addCapability}).
+     */
+    public static PciVendorCapability fromBytes(byte[] image) {
+        if (image.length < 3 || (image[0] & 0xFF) != ID_VENDOR) {
+            throw new IllegalArgumentException("not a vendor-specific capability image");
+        }
+        return new PciVendorCapability(java.util.Arrays.copyOfRange(image, 2, image.length));
+    }
+
     @Override
     protected void initialize() {
         for (int i = 0; i < body.length; i++) {

@@ -214,6 +214,40 @@ class MsiTest {
         assertEquals(0, f.msix.messageAddress(0));
     }
 
+    /** A function that gives MSI-X a BAR of its own through {@link MsixCapability#barDevice()}. */
+    static final class DedicatedBarFunction extends PciDevice {
+        final MsixCapability msix;
+
+        DedicatedBarFunction() {
+            super(0x1AF4, 0x1041, 0x020000, 1);
+            msix = addCapability(new MsixCapability(3, 2, 0));
+            setBar(2, PciBarRegion.memory32("msix", msix.minimumBarSize(), false, msix.barDevice()));
+        }
+    }
+
+    @Test
+    void dedicatedMsixBar() {
+        DedicatedBarFunction f = new DedicatedBarFunction();
+        assertEquals(0x30, f.msix.pbaOffset(), "PBA right after the table");
+        assertEquals(0x1000, f.msix.minimumBarSize());
+        assertEquals(0x10000, new MsixCapability(2048, 0, 0).minimumBarSize(), "32 KiB table + 256-byte PBA");
+        bridge.add(3, f);
+        bridge.assignResources(PciHostBridge.Windows.pc(0xE000_0000L, 0, 0));
+        long bar = f.bar(2).mappedAddress();
+        assertEquals(0x0000_0002, f.readConfig(f.msix.offset() + 4, 4));
+        assertEquals(0x0000_0032, f.readConfig(f.msix.offset() + 8, 4));
+        f.writeConfig(PciDevice.COMMAND, 2, PciDevice.COMMAND_MEMORY | PciDevice.COMMAND_BUS_MASTER);
+        f.writeConfig(f.msix.offset() + 2, 2, MsixCapability.CONTROL_ENABLE);
+        mmio.write(bar + 0x20, 4, 0xFEE0_0000L);
+        mmio.write(bar + 0x28, 4, 0x99);
+        f.msix.notify(2);
+        assertEquals(0b100, mmio.read(bar + 0x30, 8));
+        assertEquals(0, mmio.read(bar + 0x800, 4), "nothing else in the BAR");
+        mmio.write(bar + 0x2C, 4, 0);
+        assertEquals(List.of("fee00000:99"), messages);
+        assertEquals(0, mmio.read(bar + 0x30, 8));
+    }
+
     @Test
     void msiCapabilityRegistersAndDelivery() {
         MsiFunction f = new MsiFunction(4, false);

@@ -186,12 +186,13 @@ class PciHostBridgeTest {
 
     @Test
     void capabilityListWalk() {
+        assertThrows(IllegalArgumentException.class, () -> PciVendorCapability.fromBytes(new byte[] {0x05, 0, 4, 7}));
         TestFunction f = new TestFunction(0x1AF4, 0x1042, 0x010000)
             .bar(0, PciBarRegion.memory32("msix", 0x1000, false, new TestFunction.Memory(0)));
         f.cap(new PciVendorCapability(new byte[] {16, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
         f.cap(new MsixCapability(4, 0, 0));
         f.cap(new MsiCapability(1, true));
-        f.cap(new PciVendorCapability(new byte[] {4, 7}));
+        f.cap(PciVendorCapability.fromBytes(new byte[] {0x09, 0x55, 4, 7}));
         bridge.add(2, f);
         int devfn = 2 << 3;
         assertEquals(PciDevice.STATUS_CAP_LIST, conf1Read(0, devfn, 0x06, 2) & PciDevice.STATUS_CAP_LIST);
