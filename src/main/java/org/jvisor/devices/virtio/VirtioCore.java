@@ -1,0 +1,291 @@
+package org.jvisor.devices.virtio;
+
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.Consumer;
+import org.jvisor.memory.DmaSpace;
+import org.jvisor.memory.GuestMemoryException;
+
+/**
+ * The transport-neutral half of a virtio transport: device status lifecycle (2.1), feature
+ * negotiation (2.2), the queues' configuration, config generation, DEVICE_NEEDS_RESET, and handing
+ * queue notifications to a processing thread.
+ *
+ * <p>Threads: register accesses (vCPU threads) synchronize on this object; queue processing runs on
+ * the {@link #setExecutor executor} (or inline when there is none) under the queue's own monitor, so a
+ * notify never waits for I/O; a reset waits for in-flight processing of each queue to end.
+ */
+public final class VirtioCore {
+    private final VirtioDevice device;
+    private final DmaSpace dma;
+    private final Consumer<String> log;
+    private final SplitVirtqueue[] queues;
+    private final Runnable[] runners;
+    private final AtomicIntegerArray scheduled;
+    private final AtomicInteger generation = new AtomicInteger();
+    private final VirtioInterrupt deviceInterrupt;
+    private volatile VirtioInterrupt transport;
+    private volatile Executor executor;
+
+    private int status;
+    private long driverFeatures;
+    private volatile boolean activated;
+    private volatile boolean needsReset;
+    private volatile String needsResetReason;
+
+    public VirtioCore(VirtioDevice device, DmaSpace dma, Consumer<String> log) {
+        this.device = device;
+        this.dma = dma;
+        this.log = log;
+        if (!Virtio.has(device.deviceFeatures(), Virtio.F_VERSION_1)) {
+            throw new IllegalArgumentException(device.name() + " does not offer VIRTIO_F_VERSION_1");
+        }
+        int n = device.queueCount();
+        queues = new SplitVirtqueue[n];
+        runners = new Runnable[n];
+        scheduled = new AtomicIntegerArray(n);
+        for (int i = 0; i < n; i++) {
+            queues[i] = new SplitVirtqueue(i, device.queueMaxSize(i));
+            int q = i;
+            runners[i] = () -> runQueue(q);
+        }
+        deviceInterrupt = new VirtioInterrupt() {
+            @Override
+            public void usedBuffer(int queue) {
+                VirtioInterrupt t = transport;
+                if (t != null) {
+                    t.usedBuffer(queue);
+                }
+            }
+
+            @Override
+            public void configChanged() {
+                generation.incrementAndGet();
+                VirtioInterrupt t = transport;
+                if (t != null) {
+                    t.configChanged();
+                }
+            }
+        };
+    }
+
+    /** Logs to standard error with the device name. */
+    public VirtioCore(VirtioDevice device, DmaSpace dma) {
+        this(device, dma, msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /** The transport's interrupt delivery (set once by the transport's constructor). */
+    void setTransportInterrupt(VirtioInterrupt t) {
+        this.transport = t;
+    }
+
+    /**
+     * Where queue processing runs: null (the default) processes on the notifying thread; otherwise a
+     * notification hands the queue to {@code executor} (a {@link VirtioIoThread} or a shared pool).
+     */
+    public void setExecutor(Executor executor) {
+        this.executor = executor;
+    }
+
+    public VirtioDevice device() {
+        return device;
+    }
+
+    public int queueCount() {
+        return queues.length;
+    }
+
+    /** Queue {@code i}, or null if the device has no such queue. */
+    public SplitVirtqueue queue(int i) {
+        return i >= 0 && i < queues.length ? queues[i] : null;
+    }
+
+    public int configGeneration() {
+        return generation.get();
+    }
+
+    public synchronized int status() {
+        return status | (needsReset ? Virtio.STATUS_DEVICE_NEEDS_RESET : 0);
+    }
+
+    public boolean isNeedsReset() {
+        return needsReset;
+    }
+
+    /** Why the device needs a reset, or null. */
+    public String needsResetReason() {
+        return needsResetReason;
+    }
+
+    public synchronized long driverFeatures() {
+        return driverFeatures;
+    }
+
+    /** 32 bits of the offered features: page 0 is bits 0-31, page 1 bits 32-63; 0 beyond. */
+    public int deviceFeatures(int page) {
+        long f = device.deviceFeatures();
+        return page == 0 ? (int) f : page == 1 ? (int) (f >>> 32) : 0;
+    }
+
+    public synchronized int driverFeatures(int page) {
+        return page == 0 ? (int) driverFeatures : page == 1 ? (int) (driverFeatures >>> 32) : 0;
+    }
+
+    /** The driver writes 32 bits of the features it accepts (ignored once FEATURES_OK is set). */
+    public synchronized void writeDriverFeatures(int page, int value) {
+        if ((status & Virtio.STATUS_FEATURES_OK) != 0 || page < 0 || page > 1) {
+            return;
+        }
+        int shift = page * 32;
+        driverFeatures = (driverFeatures & ~(0xFFFF_FFFFL << shift)) | ((value & 0xFFFF_FFFFL) << shift);
+    }
+
+    /**
+     * A write to the device status. 0 resets the device. FEATURES_OK stays clear if the driver
+     * accepted a feature the device did not offer or did not accept VIRTIO_F_VERSION_1; DRIVER_OK
+     * activates the device.
+     */
+    public synchronized void writeStatus(int value) {
+        value &= 0xFF & ~Virtio.STATUS_DEVICE_NEEDS_RESET;
+        if (value == 0) {
+            reset();
+            return;
+        }
+        int old = status;
+        int added = value & ~old;
+        if ((added & Virtio.STATUS_FEATURES_OK) != 0) {
+            long offered = device.deviceFeatures();
+            if ((driverFeatures & ~offered) != 0) {
+                log.accept(String.format("%s: driver accepted features %#x that were not offered; FEATURES_OK refused",
+                    device.name(), driverFeatures & ~offered));
+                value &= ~Virtio.STATUS_FEATURES_OK;
+            } else if (!Virtio.has(driverFeatures, Virtio.F_VERSION_1)) {
+                log.accept(device.name() + ": driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not supported); FEATURES_OK refused");
+                value &= ~Virtio.STATUS_FEATURES_OK;
+            }
+        }
+        status = value;
+        if ((added & Virtio.STATUS_DRIVER_OK) != 0 && !activated) {
+            if ((value & Virtio.STATUS_FEATURES_OK) == 0) {
+                markNeedsReset("DRIVER_OK set without FEATURES_OK");
+                return;
+            }
+            activate();
+        }
+    }
+
+    private void activate() {
+        activated = true;
+        for (SplitVirtqueue q : queues) {
+            if (q.ready()) {
+                if (!activateQueue(q)) {
+                    return;
+                }
+            }
+        }
+        device.activate(queues, driverFeatures, deviceInterrupt);
+    }
+
+    private boolean activateQueue(SplitVirtqueue q) {
+        synchronized (q) {
+            try {
+                q.activate(dma, driverFeatures);
+                return true;
+            } catch (VirtqueueException e) {
+                markNeedsReset(e.getMessage());
+                return false;
+            }
+        }
+    }
+
+    /** Whether the driver may still change queue {@code q}'s configuration (it is not ready). */
+    public synchronized boolean queueWritable(int q) {
+        SplitVirtqueue vq = queue(q);
+        return vq != null && !vq.ready();
+    }
+
+    /** The driver wrote queue_enable / QueueReady. */
+    public synchronized void setQueueReady(int q, boolean ready) {
+        SplitVirtqueue vq = queue(q);
+        if (vq == null) {
+            return;
+        }
+        if (ready) {
+            vq.setReady(true);
+            if (activated && !vq.active()) {
+                activateQueue(vq);
+            }
+        } else {
+            synchronized (vq) {
+                vq.reset();
+            }
+        }
+    }
+
+    /** The driver notified queue {@code q}: process it now or on the executor. Cheap, lock-free. */
+    public void notifyQueue(int q) {
+        if (q < 0 || q >= queues.length) {
+            return;
+        }
+        Executor e = executor;
+        if (e == null) {
+            runQueue(q);
+        } else if (scheduled.compareAndSet(q, 0, 1)) {
+            e.execute(runners[q]);
+        }
+    }
+
+    private void runQueue(int q) {
+        scheduled.set(q, 0);
+        SplitVirtqueue vq = queues[q];
+        synchronized (vq) {
+            if (!vq.active() || needsReset) {
+                return;
+            }
+            try {
+                device.processQueue(q);
+            } catch (VirtqueueException e) {
+                markNeedsReset(e.getMessage());
+            } catch (GuestMemoryException e) {
+                markNeedsReset("queue " + q + ": " + e.getMessage());
+            } catch (RuntimeException e) {
+                markNeedsReset("queue " + q + ": device model failed: " + e);
+            }
+        }
+    }
+
+    /**
+     * Marks the device DEVICE_NEEDS_RESET with {@code reason} (logged once), stops processing its
+     * queues and, if the driver is running, sends a configuration change notification.
+     */
+    public void markNeedsReset(String reason) {
+        if (needsReset) {
+            return;
+        }
+        needsResetReason = reason;
+        needsReset = true;
+        log.accept(device.name() + ": bad request from the guest, device needs reset: " + reason);
+        VirtioInterrupt t = transport;
+        if (t != null && activated) {
+            t.configChanged();
+        }
+    }
+
+    private void reset() {
+        for (SplitVirtqueue q : queues) {
+            synchronized (q) {
+                q.reset();
+            }
+        }
+        device.reset();
+        status = 0;
+        driverFeatures = 0;
+        activated = false;
+        needsReset = false;
+        needsResetReason = null;
+        for (int i = 0; i < queues.length; i++) {
+            scheduled.set(i, 0);
+        }
+    }
+}

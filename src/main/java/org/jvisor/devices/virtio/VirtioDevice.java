@@ -1,0 +1,47 @@
+package org.jvisor.devices.virtio;
+
+/**
+ * A virtio device model, independent of its transport: identity, features, configuration space and
+ * queue processing. The transport ({@link VirtioMmioTransport}, {@link VirtioPciTransport}) runs the
+ * status lifecycle through a {@link VirtioCore} and calls in here.
+ */
+public interface VirtioDevice {
+
+    /** Device ID (virtio 1.2, 5): 1 net, 2 block, 3 console, 4 entropy... */
+    int deviceType();
+
+    /** Short name for log messages, e.g. "virtio-blk". */
+    String name();
+
+    /** Features offered; must include {@link Virtio#F_VERSION_1}. */
+    long deviceFeatures();
+
+    int queueCount();
+
+    /** Largest size of queue {@code queue} (a power of 2). */
+    int queueMaxSize(int queue);
+
+    /** Size in bytes of the device-specific configuration space. */
+    int configSize();
+
+    /** Reads {@code size} bytes (1, 2, 4 or 8) of configuration space at {@code offset}, little-endian. */
+    long readConfig(int offset, int size);
+
+    void writeConfig(int offset, int size, long value);
+
+    /**
+     * The driver set DRIVER_OK: start with the negotiated {@code features}. {@code queues} has
+     * {@link #queueCount()} entries (the driver may have left some not ready); {@code interrupt}
+     * delivers notifications.
+     */
+    void activate(SplitVirtqueue[] queues, long features, VirtioInterrupt interrupt);
+
+    /**
+     * The driver notified queue {@code queue} (called on the transport's processing thread, one call
+     * per queue at a time). Throws if the driver broke the ring protocol.
+     */
+    void processQueue(int queue) throws VirtqueueException;
+
+    /** Back to the state before activation (the driver wrote 0 to the status). */
+    void reset();
+}

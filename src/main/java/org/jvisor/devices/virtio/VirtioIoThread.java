@@ -1,0 +1,58 @@
+package org.jvisor.devices.virtio;
+
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executor;
+
+/**
+ * One thread that processes virtqueues (an "iothread"): {@link VirtioCore#notifyQueue} hands it a
+ * preallocated task per queue, coalesced while pending, so the notify path allocates nothing.
+ */
+public final class VirtioIoThread implements Executor, AutoCloseable {
+    private static final Runnable STOP = () -> { };
+    private final ArrayBlockingQueue<Runnable> work = new ArrayBlockingQueue<>(1024);
+    private final Thread thread;
+
+    public VirtioIoThread(String name) {
+        thread = Thread.ofPlatform().daemon().name(name).unstarted(this::loop);
+        thread.start();
+    }
+
+    private void loop() {
+        while (true) {
+            Runnable r;
+            try {
+                r = work.take();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (r == STOP) {
+                return;
+            }
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                System.err.println("jvisor: " + thread.getName() + ": " + e);
+            }
+        }
+    }
+
+    @Override
+    public void execute(Runnable task) {
+        try {
+            work.put(task);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops after the work already handed in. */
+    @Override
+    public void close() {
+        execute(STOP);
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

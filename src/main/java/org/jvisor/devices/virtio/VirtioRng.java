@@ -1,0 +1,108 @@
+package org.jvisor.devices.virtio;
+
+import java.security.SecureRandom;
+
+/**
+ * virtio-rng (virtio 1.2, 5.4): one queue of writable buffers, filled with host entropy from
+ * {@link SecureRandom} (the OS source, /dev/urandom on Linux).
+ */
+public final class VirtioRng implements VirtioDevice {
+    public static final int QUEUE_SIZE = 64;
+    /** At most this many bytes per request, so one greedy buffer cannot hog the device thread. */
+    public static final int MAX_PER_REQUEST = 64 * 1024;
+
+    private final SecureRandom random;
+    private final byte[] buf = new byte[4096];
+    private SplitVirtqueue queue;
+    private VirtioInterrupt interrupt;
+
+    public VirtioRng() {
+        this(new SecureRandom());
+    }
+
+    public VirtioRng(SecureRandom random) {
+        this.random = random;
+    }
+
+    @Override
+    public int deviceType() {
+        return Virtio.ID_RNG;
+    }
+
+    @Override
+    public String name() {
+        return "virtio-rng";
+    }
+
+    @Override
+    public long deviceFeatures() {
+        return Virtio.bit(Virtio.F_VERSION_1) | Virtio.bit(Virtio.F_RING_INDIRECT_DESC)
+            | Virtio.bit(Virtio.F_RING_EVENT_IDX);
+    }
+
+    @Override
+    public int queueCount() {
+        return 1;
+    }
+
+    @Override
+    public int queueMaxSize(int queue) {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public int configSize() {
+        return 0;
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        return 0;
+    }
+
+    @Override
+    public void writeConfig(int offset, int size, long value) {
+    }
+
+    @Override
+    public void activate(SplitVirtqueue[] queues, long features, VirtioInterrupt interrupt) {
+        this.queue = queues[0];
+        this.interrupt = interrupt;
+    }
+
+    @Override
+    public void reset() {
+        queue = null;
+        interrupt = null;
+    }
+
+    @Override
+    public void processQueue(int index) throws VirtqueueException {
+        SplitVirtqueue q = queue;
+        if (q == null) {
+            return;
+        }
+        do {
+            q.setNotification(false);
+            DescriptorChain c;
+            while ((c = q.pop()) != null) {
+                if (c.readableCount() != 0) {
+                    throw new VirtqueueException("virtio-rng request " + c.head() + " has device-readable buffers");
+                }
+                long want = Math.min(c.writableBytes(), MAX_PER_REQUEST);
+                int done = 0;
+                while (done < want) {
+                    int n = (int) Math.min(buf.length, want - done);
+                    random.nextBytes(buf);
+                    c.write(done, buf, 0, n);
+                    done += n;
+                }
+                q.push(c.head(), done);
+            }
+            q.setNotification(true);
+        } while (q.hasAvailable());
+        if (q.needsNotification()) {
+            interrupt.usedBuffer(0);
+        }
+    }
+}
