@@ -295,7 +295,7 @@ public final class PciHostBridge {
     }
 
     /**
-     * The ECAM window for buses 0 to {@code buses - 1}: offset bits 27:20 bus, 19:15 device, 14:12
+     * The ECAM window's device (offset 0 = bus 0): offset bits 27:20 bus, 19:15 device, 14:12
      * function, 11:0 register. QWORD accesses are split into two DWORDs.
      */
     public BusDevice ecam() {

@@ -4,10 +4,17 @@
  * capabilities (MSI, MSI-X, vendor-specific), and the host bridge with configuration mechanism #1,
  * ECAM, INTx routing and firmware-less BAR placement ({@link org.jvisor.devices.pci.PciHostBridge}).
  *
- * <p>Wiring in a machine: build the bridge with the io and memory address spaces, an
- * {@link org.jvisor.devices.pci.MsiSink} (ApicBus.deliverMsi on tcg, KVM_SIGNAL_MSI on kvm), the
- * routing that the ACPI _PRT describes and the GSI lines; register the ports (handing over the
- * reset control register at 0xCF9) and optionally the ECAM; add devices; call
- * {@code assignResources} before the guest starts.
+ * <p>Wiring in a machine (a sketch):
+ * <pre>{@code
+ * MsiSink msi = apicRouter::deliverMsi;                    // tcg; KVM_SIGNAL_MSI on kvm
+ * PciHostBridge pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(16), controllers::gsi);
+ * pci.registerPorts(resetControl);     // 0xCF8-0xCFF; ResetControl is no longer registered at 0xCF9 itself
+ * pci.registerEcam(0xE000_0000L, 256); // optional; then PciHost.ecamBase = 0xE000_0000 (MCFG)
+ * pci.add(someDevice);                 // slots 1..31
+ * PciHostBridge.Windows w = PciHostBridge.Windows.pc(0xE000_0000L, mmio64Base, mmio64Size);
+ * pci.assignResources(w);              // before the guest runs; pci.reset() on machine reset
+ * // ACPI: new PciHost(0, 0, 255, ecamBase, w.mmio32Base(), w.mmio32Size(), w.mmio64Base(),
+ * //                   w.mmio64Size(), PciHost.swizzledRoutes(32, 16))
+ * }</pre>
  */
 package org.jvisor.devices.pci;
