@@ -6,8 +6,8 @@ import org.jvisor.cpu.X86State;
  * The x87 FPU (SDM vol. 1, chapter 8): the control instructions (FNINIT, FNCLEX, FLDCW, FNSTCW,
  * FNSTSW, FNSTENV/FLDENV, FNSAVE/FRSTOR), exact 80-bit loads, stores and register moves, and the
  * basic arithmetic, compares, FXAM and integer conversions computed in double precision (not the
- * 64-bit significand of real hardware). Transcendentals, BCD, FCMOVcc and the integer-operand
- * compares raise #UD (logged with jvisor.tcg.logUnimp). No #MF: exceptions are never unmasked.
+ * 64-bit significand of real hardware), FCMOVcc. Transcendentals, BCD and the partial-remainder
+ * instructions raise #UD (logged with jvisor.tcg.logUnimp). No #MF: exceptions are never unmasked.
  */
 final class X87Unit {
     private final TcgCpu cpu;
@@ -166,8 +166,10 @@ final class X87Unit {
                     compareFsw(st(0), st(1));
                     pop();
                     pop();
+                } else if (modrm < 0xE0) {
+                    fcmov(modrm, false, i);
                 } else {
-                    throw cpu.unimplemented(in); // FCMOVcc
+                    throw cpu.unimplemented(in);
                 }
             }
             case 0xDB -> {
@@ -177,6 +179,8 @@ final class X87Unit {
                     s.fsw &= ~0x80FF;
                 } else if ((modrm & 0xF0) == 0xE0 || (modrm & 0xF8) == 0xF0) { // FUCOMI / FCOMI
                     compareFlags(st(0), st(i));
+                } else if (modrm < 0xE0) {
+                    fcmov(modrm, true, i);
                 } else {
                     throw cpu.unimplemented(in);
                 }
@@ -213,6 +217,22 @@ final class X87Unit {
                 }
             }
             default -> throw cpu.unimplemented(in);
+        }
+    }
+
+    /** FCMOVcc (DA/DB C0-DF): B, E, BE, U and their negations (SDM vol. 2, FCMOVcc). */
+    private void fcmov(int modrm, boolean negate, int i) {
+        LazyFlags f = cpu.flags;
+        boolean c = switch ((modrm >>> 3) & 3) {
+            case 0 -> f.cf();
+            case 1 -> f.zf();
+            case 2 -> f.cf() || f.zf();
+            default -> f.pf();
+        };
+        if (c != negate) {
+            int p0 = phys(0), pi = phys(i);
+            s.fpMantissa[p0] = s.fpMantissa[pi];
+            s.fpExponent[p0] = s.fpExponent[pi];
         }
     }
 

@@ -223,6 +223,12 @@ class SseTest {
                 fdivrp
                 fstpl 0x68(%rdi)
                 fnstsw 0x70(%rdi)
+                fld1
+                fldz
+                stc
+                fcmovb %st(1), %st
+                fstpl 0x78(%rdi)
+                fstp %st(0)
                 """, Double.doubleToRawLongBits(2.5), Double.doubleToRawLongBits(-3.0), 7,
                 0, 0x8765_4321_0fed_cba9L, 0x4003)) {
             assertEquals(-8, (int) m.ram.readU32(D + 0x100), "2.5 * -3 = -7.5 rounds to even -8");
@@ -233,6 +239,7 @@ class SseTest {
             assertEquals(-1.0, Double.longBitsToDouble(m.ram.readU64(D + 0x60)));
             assertEquals(7 / 2.5, Double.longBitsToDouble(m.ram.readU64(D + 0x68)), 1e-15);
             assertEquals(0, (m.ram.readU16(D + 0x70) >>> 11) & 7, "TOP back at 0");
+            assertEquals(1.0, Double.longBitsToDouble(m.ram.readU64(D + 0x78)), "FCMOVB with CF=1 moves");
         }
     }
 
