@@ -58,8 +58,8 @@ public final class VirtioBlk implements VirtioDevice {
     private final ByteBuffer bounceBuf = ByteBuffer.wrap(bounce);
     private int loggedErrors;
 
-    private SplitVirtqueue queue;
-    private VirtioInterrupt interrupt;
+    private volatile SplitVirtqueue queue;
+    private volatile VirtioInterrupt interrupt;
 
     public VirtioBlk(BlockBackend backend, String serial) {
         this(backend, serial, DEFAULT_QUEUE_SIZE, msg -> System.err.println("jvisor: " + msg));

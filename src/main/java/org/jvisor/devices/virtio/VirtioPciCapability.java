@@ -4,7 +4,7 @@ package org.jvisor.devices.virtio;
  * One virtio vendor-specific PCI capability (virtio 1.2, 4.1.4: struct virtio_pci_cap, and
  * virtio_pci_notify_cap for {@link #NOTIFY}): plain data for the PCI side to place in config space.
  *
- * @param cfgType             {@link #COMMON}, {@link #NOTIFY}, {@link #ISR}, {@link #DEVICE}
+ * @param cfgType             {@link #COMMON}, {@link #NOTIFY}, {@link #ISR}, {@link #DEVICE}, {@link #PCI_CFG}
  * @param bar                 the BAR holding the structure
  * @param offset              where it starts in the BAR
  * @param length              its length in bytes
@@ -19,9 +19,9 @@ public record VirtioPciCapability(int cfgType, int bar, int offset, int length, 
     /** PCI capability ID of vendor-specific capabilities. */
     public static final int CAP_ID_VENDOR = 0x09;
 
-    /** cap_len: 16 bytes, 20 for the notify capability. */
+    /** cap_len: 16 bytes, 20 for the notify capability (+notify_off_multiplier) and PCI_CFG (+pci_cfg_data). */
     public int capLength() {
-        return cfgType == NOTIFY ? 20 : 16;
+        return cfgType == NOTIFY || cfgType == PCI_CFG ? 20 : 16;
     }
 
     /**

@@ -22,7 +22,7 @@ public final class VirtioPciTransport {
     public static final int NO_VECTOR = 0xFFFF;
 
     public static final int COMMON_OFFSET = 0x0000;
-    public static final int COMMON_LENGTH = 0x38;
+    public static final int COMMON_LENGTH = 0x3C;
     public static final int ISR_OFFSET = 0x1000;
     public static final int DEVICE_OFFSET = 0x2000;
     public static final int NOTIFY_OFFSET = 0x3000;
@@ -46,6 +46,8 @@ public final class VirtioPciTransport {
     public static final int QUEUE_DESC = 0x20;
     public static final int QUEUE_DRIVER = 0x28;
     public static final int QUEUE_DEVICE = 0x30;
+    public static final int QUEUE_NOTIFY_DATA = 0x38;
+    public static final int QUEUE_RESET = 0x3a;
 
     private final VirtioCore core;
     private final int barIndex;
@@ -175,7 +177,28 @@ public final class VirtioPciTransport {
             new VirtioPciCapability(VirtioPciCapability.ISR, barIndex, ISR_OFFSET, 1, 0),
             new VirtioPciCapability(VirtioPciCapability.DEVICE, barIndex, DEVICE_OFFSET, deviceLen, 0),
             new VirtioPciCapability(VirtioPciCapability.NOTIFY, barIndex, NOTIFY_OFFSET,
-                core.queueCount() * NOTIFY_OFF_MULTIPLIER, NOTIFY_OFF_MULTIPLIER));
+                core.queueCount() * NOTIFY_OFF_MULTIPLIER, NOTIFY_OFF_MULTIPLIER),
+            new VirtioPciCapability(VirtioPciCapability.PCI_CFG, 0, 0, 0, 0));
+    }
+
+    /**
+     * The VIRTIO_PCI_CAP_PCI_CFG window (4.1.4.9): the driver writes bar, offset and length into that
+     * capability and then accesses its 4-byte pci_cfg_data (capability bytes 16-19). The PCI side
+     * forwards such a read here with the bar/offset/length currently in the capability.
+     */
+    public long pciCfgDataRead(int bar, int offset, int length) {
+        if (bar != barIndex || (length != 1 && length != 2 && length != 4) || offset < 0 || offset + length > BAR_SIZE) {
+            return 0;
+        }
+        return barRead(offset, length);
+    }
+
+    /** A write to pci_cfg_data, see {@link #pciCfgDataRead}. */
+    public void pciCfgDataWrite(int bar, int offset, int length, long value) {
+        if (bar != barIndex || (length != 1 && length != 2 && length != 4) || offset < 0 || offset + length > BAR_SIZE) {
+            return;
+        }
+        barWrite(offset, length, value);
     }
 
     private void raiseIsr(int bits) {
@@ -256,7 +279,8 @@ public final class VirtioPciTransport {
             case QUEUE_DRIVER + 4 -> q == null ? 0 : q.driverArea() >>> 32;
             case QUEUE_DEVICE -> q == null ? 0 : q.deviceArea();
             case QUEUE_DEVICE + 4 -> q == null ? 0 : q.deviceArea() >>> 32;
-            default -> 0;
+            case QUEUE_NOTIFY_DATA -> q == null ? 0 : queueSelect;
+            default -> 0; // queue_reset: VIRTIO_F_RING_RESET is not offered
         };
         return size == 8 ? v : v & ((1L << (size * 8)) - 1);
     }

@@ -13,8 +13,8 @@ public final class VirtioRng implements VirtioDevice {
 
     private final SecureRandom random;
     private final byte[] buf = new byte[4096];
-    private SplitVirtqueue queue;
-    private VirtioInterrupt interrupt;
+    private volatile SplitVirtqueue queue;
+    private volatile VirtioInterrupt interrupt;
 
     public VirtioRng() {
         this(new SecureRandom());

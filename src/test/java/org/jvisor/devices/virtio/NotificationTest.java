@@ -141,6 +141,28 @@ class NotificationTest {
     }
 
     @Test
+    void resetWhileTheIoThreadIsBusy() throws Exception {
+        drv = new Driver(new VirtioRng(), SIZE).start();
+        try (VirtioIoThread io = new VirtioIoThread("virtio-test-io")) {
+            drv.mmio.core().setExecutor(io);
+            for (int round = 0; round < 20; round++) {
+                for (int i = 0; i < SIZE; i++) {
+                    drv.desc(i, Driver.DATA + 0x1000L * i, 4096, SplitVirtqueue.DESC_F_WRITE, 0);
+                    drv.offer(i);
+                }
+                drv.kick(0);
+                drv.w(VirtioMmioTransport.STATUS, 0); // waits for the request in flight, if any
+                assertEquals(0, drv.status());
+                drv.availIdx = 0;
+                drv.ram.fill(Driver.AVAIL, 0x1000, (byte) 0);
+                drv.ram.fill(Driver.USED, 0x1000, (byte) 0);
+                drv.start();
+            }
+        }
+        assertEquals(0, drv.status() & Virtio.STATUS_DEVICE_NEEDS_RESET);
+    }
+
+    @Test
     void processingOnAnIoThread() throws Exception {
         drv = new Driver(new VirtioRng(), SIZE).start();
         try (VirtioIoThread io = new VirtioIoThread("virtio-test-io")) {

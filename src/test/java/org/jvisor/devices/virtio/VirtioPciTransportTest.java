@@ -103,12 +103,14 @@ class VirtioPciTransportTest {
         assertEquals(0x1AF4, VirtioPciTransport.PCI_VENDOR_ID);
         assertEquals(2, pci.msixVectorCount());
         List<VirtioPciCapability> caps = pci.capabilities();
-        assertEquals(4, caps.size());
+        assertEquals(5, caps.size());
+        assertEquals(List.of(1, 3, 4, 2, 5), caps.stream().map(VirtioPciCapability::cfgType).toList());
         VirtioPciCapability notify = caps.stream().filter(c -> c.cfgType() == VirtioPciCapability.NOTIFY).findFirst().orElseThrow();
         assertArrayEquals(new byte[] {0x09, 0, 20, 2, 4, 0, 0, 0, 0, 0x30, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0}, notify.bytes());
         VirtioPciCapability common = caps.get(0);
         assertEquals(VirtioPciCapability.COMMON, common.cfgType());
-        assertArrayEquals(new byte[] {0x09, 0, 16, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0x38, 0, 0, 0}, common.bytes());
+        assertArrayEquals(new byte[] {0x09, 0, 16, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0x3C, 0, 0, 0}, common.bytes());
+        assertEquals(20, caps.get(4).bytes().length);
     }
 
     @Test
@@ -152,6 +154,14 @@ class VirtioPciTransportTest {
         w(VirtioPciTransport.DEVICE_STATUS, 1, 0);
         assertEquals(0, r(VirtioPciTransport.DEVICE_STATUS, 1));
         assertEquals(VirtioPciTransport.NO_VECTOR, r(VirtioPciTransport.CONFIG_MSIX_VECTOR, 2));
+    }
+
+    @Test
+    void pciCfgWindowReachesTheBar() {
+        assertEquals(1, pci.pciCfgDataRead(4, VirtioPciTransport.NUM_QUEUES, 2));
+        pci.pciCfgDataWrite(4, VirtioPciTransport.DEVICE_STATUS, 1, Virtio.STATUS_ACKNOWLEDGE);
+        assertEquals(Virtio.STATUS_ACKNOWLEDGE, r(VirtioPciTransport.DEVICE_STATUS, 1));
+        assertEquals(0, pci.pciCfgDataRead(2, VirtioPciTransport.NUM_QUEUES, 2), "another BAR");
     }
 
     @Test
