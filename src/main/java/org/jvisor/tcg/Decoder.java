@@ -190,13 +190,6 @@ public final class Decoder {
             case 0xE9, 0xEB -> in.handler = Insn.H_JMP;
             case 0xE8 -> in.handler = in.osz == 8 ? Insn.H_CALL : Insn.H_GENERIC;
             case 0xC3 -> in.handler = in.osz == 8 ? Insn.H_RET : Insn.H_GENERIC;
-            case 0xFF -> {
-                if (reg && wide && (in.reg & 7) <= 1) {
-                    in.handler = Insn.H_INCDEC_R;
-                    in.kind = in.reg & 7;
-                    in.dst = in.rm;
-                }
-            }
             case 0x01, 0x09, 0x21, 0x29, 0x31, 0x39, 0x03, 0x0B, 0x23, 0x2B, 0x33, 0x3B -> {
                 if (wide) {
                     in.kind = op >>> 3;
@@ -208,15 +201,53 @@ public final class Decoder {
                     } else if ((op & 2) != 0) {
                         in.handler = Insn.H_ALU_RM;
                         in.dst = in.reg;
+                    } else {
+                        in.handler = Insn.H_ALU_MR;
+                        in.src = in.reg;
                     }
                 }
             }
             case 0x81, 0x83 -> {
                 int k = in.reg & 7;
-                if (reg && wide && k != 2 && k != 3) {
-                    in.handler = Insn.H_ALU_RI;
+                if (wide && k != 2 && k != 3) {
+                    in.handler = reg ? Insn.H_ALU_RI : Insn.H_ALU_MI;
                     in.kind = k;
                     in.dst = in.rm;
+                }
+            }
+            case 0x90 -> {
+                if ((in.rex & 1) == 0) {
+                    in.handler = Insn.H_NOP;
+                }
+            }
+            case 0x11F -> in.handler = Insn.H_NOP;
+            case 0xC7 -> {
+                if (wide && !reg && (in.reg & 7) == 0) {
+                    in.handler = Insn.H_MOV_MI;
+                }
+            }
+            case 0x63 -> {
+                if (in.osz == 8) {
+                    in.handler = Insn.H_MOVSXD;
+                    in.dst = in.reg;
+                }
+            }
+            case 0xC1 -> {
+                int k = in.reg & 7;
+                if (reg && wide && (k == 4 || k == 5 || k == 7)) {
+                    in.handler = Insn.H_SHIFT_RI;
+                    in.kind = k;
+                    in.dst = in.rm;
+                }
+            }
+            case 0xFF -> {
+                int k = in.reg & 7;
+                if (reg && wide && k <= 1) {
+                    in.handler = Insn.H_INCDEC_R;
+                    in.kind = k;
+                    in.dst = in.rm;
+                } else if (in.osz == 8 && (k == 2 || k == 4)) {
+                    in.handler = k == 2 ? Insn.H_CALL_IND : Insn.H_JMP_IND;
                 }
             }
             case 0x85 -> {
@@ -260,6 +291,21 @@ public final class Decoder {
                 if (wide) {
                     in.handler = Insn.H_MOV_RI;
                     in.dst = (op & 7) | (in.rex & 1) << 3;
+                }
+            }
+            case 0x140, 0x141, 0x142, 0x143, 0x144, 0x145, 0x146, 0x147, 0x148, 0x149, 0x14A, 0x14B, 0x14C, 0x14D,
+                 0x14E, 0x14F -> {
+                if (wide) {
+                    in.handler = Insn.H_CMOV;
+                    in.kind = op & 0xF;
+                    in.dst = in.reg;
+                }
+            }
+            case 0x190, 0x191, 0x192, 0x193, 0x194, 0x195, 0x196, 0x197, 0x198, 0x199, 0x19A, 0x19B, 0x19C, 0x19D,
+                 0x19E, 0x19F -> {
+                if (reg) {
+                    in.handler = Insn.H_SETCC_R;
+                    in.kind = op & 0xF;
                 }
             }
             case 0x1B6 -> {

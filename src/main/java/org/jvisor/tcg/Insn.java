@@ -17,7 +17,8 @@ public final class Insn {
     /** Fast-path handler kinds for the commonest 64-bit forms ({@link #handler}); 0 = generic dispatch. */
     public static final int H_GENERIC = 0, H_JCC = 1, H_JMP = 2, H_INCDEC_R = 3, H_ALU_RR = 4, H_ALU_RI = 5,
         H_MOV_RR = 6, H_LOAD = 7, H_STORE = 8, H_LEA = 9, H_TEST_RR = 10, H_PUSH = 11, H_POP = 12, H_CALL = 13,
-        H_RET = 14, H_MOV_RI = 15, H_ALU_RM = 16, H_MOVZX_LOAD = 17;
+        H_RET = 14, H_MOV_RI = 15, H_ALU_RM = 16, H_MOVZX_LOAD = 17, H_NOP = 18, H_MOV_MI = 19, H_ALU_MI = 20,
+        H_CMOV = 21, H_SETCC_R = 22, H_JMP_IND = 23, H_CALL_IND = 24, H_MOVSXD = 25, H_SHIFT_RI = 26, H_ALU_MR = 27;
 
     /** Fast-path handler chosen after decoding (64-bit mode, no LOCK). */
     public int handler;

@@ -407,6 +407,37 @@ final class Interpreter {
                 next = t;
             }
             case Insn.H_MOV_RI -> put(in.dst, in.osz, in.imm);
+            case Insn.H_NOP -> { }
+            case Insn.H_MOV_MI -> m.write(ea(in), in.osz, in.imm);
+            case Insn.H_ALU_MI -> aluMem(in, in.imm & mask(in.osz));
+            case Insn.H_ALU_MR -> aluMem(in, get(in.src, in.osz));
+            case Insn.H_CMOV -> {
+                long v = readE(in, in.osz);
+                if (f.cond(in.kind)) {
+                    put(in.dst, in.osz, v);
+                } else if (in.osz == 4) {
+                    g[in.dst] &= 0xFFFF_FFFFL;
+                }
+            }
+            case Insn.H_SETCC_R -> setReg(in, in.rm, 1, f.cond(in.kind) ? 1 : 0);
+            case Insn.H_JMP_IND -> next = readE(in, 8);
+            case Insn.H_CALL_IND -> {
+                long t = readE(in, 8);
+                long sp = g[4] - 8;
+                m.write64(sp, next);
+                g[4] = sp;
+                next = t;
+            }
+            case Insn.H_MOVSXD -> g[in.dst] = (int) readE(in, 4);
+            case Insn.H_SHIFT_RI -> {
+                int size = in.osz;
+                int count = (int) in.imm & (size == 8 ? 0x3F : 0x1F);
+                if (count != 0) {
+                    put(in.dst, size, shift(in.kind, get(in.dst, size), count, size));
+                } else if (size == 4) {
+                    g[in.dst] &= 0xFFFF_FFFFL;
+                }
+            }
             default -> throw new IllegalStateException("handler " + in.handler);
         }
     }
@@ -432,6 +463,16 @@ final class Interpreter {
         long r = compute(in.kind, get(in.dst, size), b, size, 0);
         if (in.kind != CMP) {
             put(in.dst, size, r);
+        }
+    }
+
+    /** ALU op on a memory destination (no LOCK: the decoder leaves locked forms to the generic path). */
+    private void aluMem(Insn in, long b) {
+        int size = in.osz;
+        long addr = ea(in);
+        long r = compute(in.kind, m.read(addr, size), b, size, 0);
+        if (in.kind != CMP) {
+            m.write(addr, size, r);
         }
     }
 

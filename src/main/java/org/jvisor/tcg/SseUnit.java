@@ -428,26 +428,87 @@ final class SseUnit {
         };
     }
 
+    private static final long QBIT_D = 1L << 51, INDEF_D = 0xFFF8_0000_0000_0000L;
+    private static final int QBIT_F = 1 << 22, INDEF_F = 0xFFC0_0000;
+
+    /**
+     * One double operation on raw bits with x86's NaN rules (SDM vol. 1, 4.8.3.5): a NaN operand is
+     * returned quieted (the destination's first), an invalid operation gives the QNaN indefinite, and
+     * MIN/MAX return the second operand when either is NaN or both are zeros.
+     */
+    private static long arithD(int op, long a, long b) {
+        double x = dbl(a), y = dbl(b);
+        if (op == F_MIN) {
+            return x < y ? a : b;
+        }
+        if (op == F_MAX) {
+            return x > y ? a : b;
+        }
+        if (op == F_SQRT) {
+            if (Double.isNaN(y)) {
+                return b | QBIT_D;
+            }
+            double r = Math.sqrt(y);
+            return Double.isNaN(r) ? INDEF_D : bits(r);
+        }
+        if (Double.isNaN(x)) {
+            return a | QBIT_D;
+        }
+        if (Double.isNaN(y)) {
+            return b | QBIT_D;
+        }
+        double r = opD(op, x, y);
+        return Double.isNaN(r) ? INDEF_D : bits(r);
+    }
+
+    private static int arithF(int op, int a, int b) {
+        float x = Float.intBitsToFloat(a), y = Float.intBitsToFloat(b);
+        if (op == F_MIN) {
+            return x < y ? a : b;
+        }
+        if (op == F_MAX) {
+            return x > y ? a : b;
+        }
+        if (op == F_SQRT) {
+            if (Float.isNaN(y)) {
+                return b | QBIT_F;
+            }
+            float r = (float) Math.sqrt(y);
+            return Float.isNaN(r) ? INDEF_F : Float.floatToRawIntBits(r);
+        }
+        if (Float.isNaN(x)) {
+            return a | QBIT_F;
+        }
+        if (Float.isNaN(y)) {
+            return b | QBIT_F;
+        }
+        float r = opF(op, x, y);
+        return Float.isNaN(r) ? INDEF_F : Float.floatToRawIntBits(r);
+    }
+
+    private static long arithF2(int op, long a, long b) {
+        long lo = arithF(op, (int) a, (int) b) & 0xFFFF_FFFFL;
+        long hi = arithF(op, (int) (a >>> 32), (int) (b >>> 32)) & 0xFFFF_FFFFL;
+        return lo | (hi << 32);
+    }
+
     private void floatArith(Insn in, int op, int rep, boolean p66) {
         checkSse();
         int r = in.reg;
         if (rep == 0xF3) {
-            float b = lo32f(src32(in));
-            float a = lo32f(x[2 * r]);
-            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (Float.floatToRawIntBits(opF(op, a, b)) & 0xFFFF_FFFFL);
+            int b = (int) src32(in);
+            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (arithF(op, (int) x[2 * r], b) & 0xFFFF_FFFFL);
         } else if (rep == 0xF2) {
-            double b = dbl(src64(in, false));
-            x[2 * r] = bits(opD(op, dbl(x[2 * r]), b));
+            long b = src64(in, false);
+            x[2 * r] = arithD(op, x[2 * r], b);
         } else if (p66) {
             src128(in, t, true);
-            x[2 * r] = bits(opD(op, dbl(x[2 * r]), dbl(t[0])));
-            x[2 * r + 1] = bits(opD(op, dbl(x[2 * r + 1]), dbl(t[1])));
+            x[2 * r] = arithD(op, x[2 * r], t[0]);
+            x[2 * r + 1] = arithD(op, x[2 * r + 1], t[1]);
         } else {
             src128(in, t, true);
-            for (int i = 0; i < 2; i++) {
-                long a = x[2 * r + i];
-                x[2 * r + i] = pack2f(opF(op, lo32f(a), lo32f(t[i])), opF(op, hi32f(a), hi32f(t[i])));
-            }
+            x[2 * r] = arithF2(op, x[2 * r], t[0]);
+            x[2 * r + 1] = arithF2(op, x[2 * r + 1], t[1]);
         }
     }
 
