@@ -884,7 +884,8 @@ final class SseUnit {
     }
 
     private void unpack(int op, int halves) {
-        boolean high = op >= 0x68;
+        // PUNPCKH*: 68, 69, 6A and 6D; PUNPCKL*: 60, 61, 62 and 6C (PUNPCKLQDQ is 0x6C, above 0x68)
+        boolean high = (op >= 0x68 && op <= 0x6A) || op == 0x6D;
         int lane = switch (op) {
             case 0x60, 0x68 -> 8;
             case 0x61, 0x69 -> 16;
