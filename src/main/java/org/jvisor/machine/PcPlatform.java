@@ -103,6 +103,11 @@ final class PcPlatform implements AutoCloseable {
         return router != null ? router.isa(n) : accel.irqLine(n);
     }
 
+    /** The time base of the platform's timers (PIT, RTC, LAPIC timers). */
+    Clock clock() {
+        return timers.clock();
+    }
+
     /** The local APIC of vCPU {@code index}, or null when the engine has its own. */
     LocalApic lapic(int index) {
         return lapics.isEmpty() ? null : lapics.get(index);
