@@ -428,25 +428,65 @@ final class SseUnit {
         };
     }
 
+    /**
+     * One single-precision lane of SQRT/ADD/MUL/SUB/MIN/DIV/MAX on raw bits, with the SSE NaN
+     * rules (SDM vol. 1, table 4-7): a NaN operand is returned quieted, the first (destination)
+     * one when both are NaN; an invalid operation gives the default NaN; MIN/MAX return the
+     * second operand as it is when either is NaN.
+     */
+    private static int laneF(int op, int a, int b) {
+        boolean nanA = (a & 0x7FFF_FFFF) > 0x7F80_0000;
+        boolean nanB = (b & 0x7FFF_FFFF) > 0x7F80_0000;
+        if (op == F_MIN || op == F_MAX) {
+            return nanA || nanB ? b : Float.floatToRawIntBits(opF(op, Float.intBitsToFloat(a), Float.intBitsToFloat(b)));
+        }
+        if (op != F_SQRT && nanA) {
+            return a | 0x0040_0000;
+        }
+        if (nanB) {
+            return b | 0x0040_0000;
+        }
+        float r = opF(op, Float.intBitsToFloat(a), Float.intBitsToFloat(b));
+        return Float.isNaN(r) ? 0xFFC0_0000 : Float.floatToRawIntBits(r);
+    }
+
+    /** As {@link #laneF} for double precision. */
+    private static long laneD(int op, long a, long b) {
+        boolean nanA = (a & Long.MAX_VALUE) > 0x7FF0_0000_0000_0000L;
+        boolean nanB = (b & Long.MAX_VALUE) > 0x7FF0_0000_0000_0000L;
+        if (op == F_MIN || op == F_MAX) {
+            return nanA || nanB ? b : bits(opD(op, dbl(a), dbl(b)));
+        }
+        if (op != F_SQRT && nanA) {
+            return a | 0x0008_0000_0000_0000L;
+        }
+        if (nanB) {
+            return b | 0x0008_0000_0000_0000L;
+        }
+        double r = opD(op, dbl(a), dbl(b));
+        return Double.isNaN(r) ? 0xFFF8_0000_0000_0000L : bits(r);
+    }
+
     private void floatArith(Insn in, int op, int rep, boolean p66) {
         checkSse();
         int r = in.reg;
         if (rep == 0xF3) {
-            float b = lo32f(src32(in));
-            float a = lo32f(x[2 * r]);
-            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (Float.floatToRawIntBits(opF(op, a, b)) & 0xFFFF_FFFFL);
+            int b = (int) src32(in);
+            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (laneF(op, (int) x[2 * r], b) & 0xFFFF_FFFFL);
         } else if (rep == 0xF2) {
-            double b = dbl(src64(in, false));
-            x[2 * r] = bits(opD(op, dbl(x[2 * r]), b));
+            long b = src64(in, false);
+            x[2 * r] = laneD(op, x[2 * r], b);
         } else if (p66) {
             src128(in, t, true);
-            x[2 * r] = bits(opD(op, dbl(x[2 * r]), dbl(t[0])));
-            x[2 * r + 1] = bits(opD(op, dbl(x[2 * r + 1]), dbl(t[1])));
+            x[2 * r] = laneD(op, x[2 * r], t[0]);
+            x[2 * r + 1] = laneD(op, x[2 * r + 1], t[1]);
         } else {
             src128(in, t, true);
             for (int i = 0; i < 2; i++) {
                 long a = x[2 * r + i];
-                x[2 * r + i] = pack2f(opF(op, lo32f(a), lo32f(t[i])), opF(op, hi32f(a), hi32f(t[i])));
+                long lo = laneF(op, (int) a, (int) t[i]) & 0xFFFF_FFFFL;
+                long hi = (long) laneF(op, (int) (a >>> 32), (int) (t[i] >>> 32)) << 32;
+                x[2 * r + i] = lo | hi;
             }
         }
     }
