@@ -121,7 +121,10 @@ final class Msrs {
         switch (index) {
             case TSC -> {
                 tscOffset = v - System.nanoTime();
-                armTscDeadline(); // the deadline is a TSC value: it moves with the TSC
+                LocalApicPort a = apic();
+                if (a != null && a.tscDeadlineArmed()) {
+                    armTscDeadline(); // an armed deadline is a TSC value: it moves with the TSC
+                }
                 publishKvmClock();
             }
             case APIC_BASE -> {

@@ -176,6 +176,27 @@ class LocalApicPortTest {
             // TSC := 0 at host time t, so TSC 2^32 is host time t + 2^32
             assertTrue(port.deadlineHost >= before + (1L << 32) && port.deadlineHost <= after + (1L << 32));
         }
+        // a deadline that already fired stays disarmed when the TSC is written
+        FakePort fired = new FakePort();
+        try (TestMachine m = machine("""
+                mov $0x6e0, %ecx
+                mov $1, %edx
+                xor %eax, %eax
+                wrmsr
+                """, fired)) {
+            m.run();
+        }
+        fired.armed = false;
+        try (TestMachine m = machine("""
+                mov $0x10, %ecx
+                xor %edx, %edx
+                xor %eax, %eax
+                wrmsr
+                """, fired)) {
+            m.run();
+            assertEquals(1, fired.deadlineWrites);
+            assertFalse(fired.armed);
+        }
     }
 
     @Test
