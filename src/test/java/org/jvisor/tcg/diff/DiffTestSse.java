@@ -163,7 +163,7 @@ class DiffTestSse {
 
     /** Moves between XMM registers, memory (any alignment for the unaligned forms) and GPRs. */
     static void moves(Gen g) {
-        switch (g.r.nextInt(12)) {
+        switch (g.r.nextInt(16)) {
             case 0 -> around(g, false, (d, s) -> g.a.modrm(0, PF3, op(0x0F, 0x7E), d, false, src8(g, s), false, 0, 0));
             case 1 -> around(g, false, (d, s) -> g.a.modrm(0, P66, op(0x0F, 0xD6), s, false, movqDst(g, d), false, 0, 0));
             case 2 -> around(g, false, (d, s) -> { // movd/movq gpr -> xmm
@@ -208,6 +208,24 @@ class DiffTestSse {
             });
             case 10 -> around(g, false, (d, s) -> { // movhlps / movlhps
                 g.a.modrm(0, NONE, op(0x0F, g.r.nextBoolean() ? 0x12 : 0x16), d, false, new Asm.Reg(s), false, 0, 0);
+            });
+            case 12 -> around(g, false, (d, s) -> { // pinsrw from a GPR or memory
+                int imm = g.r.nextInt(256);
+                g.a.modrm(32, P66, op(0x0F, 0xC4), d, false, g.r.nextBoolean() ? new Asm.Reg(g.gpr()) : abs(g, SLOT_X + 6),
+                    false, imm, 1);
+            });
+            case 13 -> around(g, false, (d, s) -> { // pextrw to a GPR
+                g.a.modrm(g.r.nextBoolean() ? 64 : 32, P66, op(0x0F, 0xC5), g.gpr(), false, new Asm.Reg(s), false,
+                    g.r.nextInt(256), 1);
+            });
+            case 14 -> around(g, false, (d, s) -> { // movntdq / movntps / movntpd to aligned memory
+                int which = g.r.nextInt(3);
+                g.a.modrm(0, which == 1 ? NONE : P66, op(0x0F, which == 0 ? 0xE7 : 0x2B), s, false, abs(g, SLOT_X), false,
+                    0, 0);
+            });
+            case 15 -> around(g, false, (d, s) -> { // movnti from a GPR
+                g.a.modrm(g.r.nextBoolean() ? 64 : 32, NONE, op(0x0F, 0xC3), g.gpr(), false, abs(g, SLOT_D + 4), false, 0,
+                    0);
             });
             default -> around(g, false, (d, s) -> { // movdqu to an unaligned address
                 g.a.modrm(0, PF3, op(0x0F, 0x7F), s, false, abs(g, SLOT_D + 1 + g.r.nextInt(15)), false, 0, 0);
