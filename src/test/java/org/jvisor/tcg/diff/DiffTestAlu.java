@@ -13,7 +13,7 @@ class DiffTestAlu {
 
     /** Whether to add a LOCK prefix to a memory-destination instruction (about a third of them). */
     static boolean lock(Gen g, Asm.Rm rm, int size) {
-        return rm instanceof Asm.Mem && !KnownBugs.lockedSubDword(size) && g.chance(3);
+        return rm instanceof Asm.Mem && g.chance(3);
     }
 
     static int immBytes(int size) {

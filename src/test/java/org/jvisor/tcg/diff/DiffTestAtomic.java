@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 class DiffTestAtomic {
 
     static int[] lock(Gen g, Asm.Rm rm, int size) {
-        return rm instanceof Asm.Mem && !KnownBugs.lockedSubDword(size) && g.r.nextBoolean() ? op(0xF0) : NO_PREFIX;
+        return rm instanceof Asm.Mem && g.r.nextBoolean() ? op(0xF0) : NO_PREFIX;
     }
 
     static void xadd(Gen g) {

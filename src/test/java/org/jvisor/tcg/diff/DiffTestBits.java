@@ -22,7 +22,7 @@ class DiffTestBits {
         boolean imm = g.r.nextInt(3) == 0;
         Gen.Ops o = g.ops(size, 1, true, BIT_REACH + 0x40);
         g.setOperand(o.rm(), size, g.interesting(size));
-        boolean lockable = which != 0 && o.rm() instanceof Asm.Mem && !KnownBugs.lockedSubDword(size);
+        boolean lockable = which != 0 && o.rm() instanceof Asm.Mem;
         int[] pre = !imm && lockable && g.chance(3) ? op(0xF0) : NO_PREFIX;
         if (imm) {
             int bit = g.chance(3) ? g.r.nextInt(256) : g.r.nextInt(size);

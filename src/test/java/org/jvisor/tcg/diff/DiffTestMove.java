@@ -86,7 +86,7 @@ class DiffTestMove {
             g.a.plain(size, NO_PREFIX, reg >> 3, op(0x90 + (reg & 7)), 0, 0);
             return;
         }
-        Gen.Ops o = g.ops(size, 1, !KnownBugs.lockedSubDword(size), 16); // XCHG with memory is locked
+        Gen.Ops o = g.ops(size, 1, true, 16); // XCHG with memory is locked
         g.setOperand(o.rm(), size, g.interesting(size));
         g.a.modrm(size, o.rm() instanceof Asm.Mem && g.chance(4) ? op(0xF0) : NO_PREFIX, op(size == 8 ? 0x86 : 0x87),
             o.reg(0), false, o.rm(), true, 0, 0);

@@ -52,9 +52,6 @@ class DiffTestShift {
             }
         }
         int masked = count & (size == 64 ? 63 : 31);
-        if (KnownBugs.shift32CountZero(size, masked, o.rm())) {
-            throw new Asm.Unencodable("known tcg bug");
-        }
         if (masked != 0) {
             if (masked != 1) {
                 g.flagMask &= ~Gen.OF;
@@ -95,9 +92,6 @@ class DiffTestShift {
             g.a.modrm(size, NO_PREFIX, op(0x0F, opc + 1), o.reg(0), false, o.rm(), false, 0, 0);
         }
         int masked = count & (size == 64 ? 63 : 31);
-        if (KnownBugs.shift32CountZero(size, masked, o.rm())) {
-            throw new Asm.Unencodable("known tcg bug");
-        }
         if (masked != 0) {
             g.flagMask &= ~Gen.AF;
             if (masked != 1) {

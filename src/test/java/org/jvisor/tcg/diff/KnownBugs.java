@@ -12,23 +12,7 @@ final class KnownBugs {
     /** Include the known-bad forms anyway. */
     static final boolean INCLUDE = Boolean.getBoolean("jvisor.fuzz.knownBugs");
 
-    /**
-     * LOCK-prefixed read-modify-write (and XCHG with memory, which is implicitly locked) of a byte
-     * or word throws UnsupportedOperationException("compareAndSet") in tcg: Interpreter.cas uses
-     * the MemorySegment byte/short VarHandles, which have no atomic access modes.
-     * Repro: {@code f0 00 08  lock add [rax], cl} with rax = any RAM address.
-     */
-    static boolean lockedSubDword(int size) {
-        return !INCLUDE && size < 32;
-    }
-
-    /**
-     * A 32-bit shift, rotate, SHLD or SHRD whose masked count is 0 leaves bits 63:32 of the
-     * destination register alone in tcg; the host CPU (and Bochs) zero-extends as for every 32-bit
-     * register write. Repro: {@code c1 e0 00  shl eax, 0} with rax = 0xffffffff_00000001 gives
-     * 0x00000000_00000001 on the host, 0xffffffff_00000001 in tcg.
-     */
-    static boolean shift32CountZero(int size, int maskedCount, Asm.Rm dest) {
-        return !INCLUDE && size == 32 && maskedCount == 0 && dest instanceof Asm.Reg;
-    }
+    // None at the moment. Fixed and removed: LOCK read-modify-write of a byte or word (now a CAS
+    // on the containing dword) and 32-bit shifts with a masked count of 0 (now zero-extended like
+    // every 32-bit register write); the generators produce those forms again.
 }
