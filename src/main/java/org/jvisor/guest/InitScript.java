@@ -137,11 +137,16 @@ public final class InitScript {
                 power_off
             fi
 
-            echo "jvisor-guest: interactive shell; 'exit' powers the machine off"
+            echo "jvisor-guest: interactive shell; 'exit' or 'poweroff' powers the machine off"
             export PS1='jvisor:\\w# '
+            # busybox's poweroff, halt and reboot (without -f) ask PID 1 by signal, as they would
+            # busybox init: USR2, USR1 and TERM. A trapped signal ends the wait below (POSIX).
+            trap 'EXIT_MODE=poweroff; power_off' USR1 USR2
+            trap 'EXIT_MODE=reboot; power_off' TERM
             # setsid + cttyhack: a new session whose controlling tty is the real console
             # (ttyS0, ...), so job control and Ctrl-C work.
-            setsid cttyhack sh -l
+            setsid cttyhack sh -l </dev/console &
+            wait $!
             power_off
             """;
 }

@@ -182,7 +182,7 @@ public final class Machine implements AutoCloseable {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
-                TcgEngine.attachLocalApic(accel, platform.lapic(i));
+                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock());
             }
             Vcpu v = accel.createVcpu(i, stats);
             int index = i;

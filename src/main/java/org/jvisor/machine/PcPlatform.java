@@ -80,6 +80,11 @@ final class PcPlatform implements AutoCloseable {
         return controllers != null ? controllers.isaIrq(n) : accel.irqLine(n);
     }
 
+    /** The time base of the platform's timers (PIT, RTC, LAPIC timers). */
+    Clock clock() {
+        return timers.clock();
+    }
+
     /** The local APIC of vCPU {@code index}, or null when the engine has its own. */
     LocalApic lapic(int index) {
         return controllers == null ? null : controllers.lapic(index);

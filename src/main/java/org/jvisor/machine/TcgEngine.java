@@ -3,7 +3,9 @@ package org.jvisor.machine;
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.devices.intc.LocalApic;
+import org.jvisor.devices.timer.Clock;
 import org.jvisor.tcg.InterruptSource;
+import org.jvisor.tcg.LocalApicPort;
 import org.jvisor.tcg.TcgAccelerator;
 
 /** Opens the software engine. */
@@ -19,9 +21,14 @@ final class TcgEngine {
         return new TcgAccelerator(bus);
     }
 
-    /** Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates. */
-    static void attachLocalApic(Accelerator accel, LocalApic lapic) {
+    /**
+     * Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates, with its
+     * MSRs and CR8; {@code clock} is the LAPIC timer's time base (for IA32_TSC_DEADLINE).
+     */
+    static void attachLocalApic(Accelerator accel, LocalApic lapic, Clock clock) {
         if (accel instanceof TcgAccelerator tcg) {
+            LocalApicPort port = new LapicPort(lapic, clock);
+            tcg.setLocalApicPresent(true);
             tcg.setInterruptSource(new InterruptSource() {
                 @Override
                 public boolean hasPendingInterrupt() {
@@ -37,7 +44,66 @@ final class TcgEngine {
                 public void onPending(Runnable wake) {
                     lapic.setWakeup(wake);
                 }
+
+                @Override
+                public LocalApicPort localApic() {
+                    return port;
+                }
             });
+        }
+    }
+
+    /** The LAPIC's MSR/CR8 side for the tcg CPU. */
+    private record LapicPort(LocalApic lapic, Clock clock) implements LocalApicPort {
+        @Override
+        public long apicBase() {
+            return lapic.apicBase();
+        }
+
+        @Override
+        public boolean setApicBase(long value) {
+            return lapic.setApicBase(value);
+        }
+
+        @Override
+        public void setTscDeadline(boolean armed, long hostNanos) {
+            if (!armed) {
+                lapic.setTscDeadline(0);
+                return;
+            }
+            // host time to the LAPIC clock's time; 0 means disarmed there, so a past deadline is 1
+            long guestNs = clock.nanos() + (hostNanos - System.nanoTime());
+            lapic.setTscDeadline(Math.max(1, guestNs));
+        }
+
+        @Override
+        public boolean tscDeadlineArmed() {
+            return lapic.tscDeadline() != 0;
+        }
+
+        @Override
+        public boolean x2ApicMsrAccessible(int msr, boolean write) {
+            return lapic.isX2Apic() && LocalApic.isX2ApicMsr(msr, write);
+        }
+
+        @Override
+        public long readX2ApicMsr(int msr) {
+            return lapic.readMsr(msr);
+        }
+
+        @Override
+        public void writeX2ApicMsr(int msr, long value) {
+            lapic.writeMsr(msr, value);
+        }
+
+        @Override
+        public long cr8() {
+            return lapic.cr8();
+        }
+
+        @Override
+        public void setCr8(long value) {
+            lapic.setCr8(value);
         }
     }
 }

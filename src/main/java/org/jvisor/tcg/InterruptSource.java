@@ -26,6 +26,11 @@ public interface InterruptSource {
     default void onPending(Runnable wake) {
     }
 
+    /** The local APIC behind this source, for its MSRs and CR8; null when there is none. */
+    default LocalApicPort localApic() {
+        return null;
+    }
+
     /** A source with nothing ever pending. */
     InterruptSource NONE = new InterruptSource() {
         @Override

@@ -1,5 +1,8 @@
 package org.jvisor.tcg;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Instant;
 import org.jvisor.cpu.X86State;
 
 /**
@@ -30,10 +33,22 @@ final class Msrs {
     long kvmSystemTime;
     /** The platform's MSRs (LAPIC), asked first; null when there is none. */
     PlatformMsrs platform;
+    /** Host time at kvmclock 0 (system_time counts guest nanoseconds from here). */
+    private final long kvmClockOrigin = System.nanoTime();
+
+    /** pvclock_vcpu_time_info.flags: the TSC is the same on every vCPU and never goes back. */
+    static final int PVCLOCK_TSC_STABLE_BIT = 1;
+    /** TSC to ns: ns = ((tsc << 1) * 0x8000_0000) >> 32 = tsc, for the 1 GHz TSC. */
+    static final int KVMCLOCK_MUL = 0x8000_0000;
+    static final int KVMCLOCK_SHIFT = 1;
 
     Msrs(TcgCpu cpu) {
         this.cpu = cpu;
         this.s = cpu.s;
+    }
+
+    private LocalApicPort apic() {
+        return cpu.irq.localApic();
     }
 
     /** The time-stamp counter: a 1 GHz count of host nanoseconds plus the guest's offset. */
@@ -50,6 +65,13 @@ final class Msrs {
         if (p != null && p.owns(index, false)) {
             return p.read(index);
         }
+        if (index >= 0x800 && index <= 0x8FF) {
+            LocalApicPort a = apic();
+            if (a == null || !a.x2ApicMsrAccessible(index, false)) {
+                throw CpuFault.gp0();
+            }
+            return a.readX2ApicMsr(index);
+        }
         if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
             return mtrrVar[index - 0x200];
         }
@@ -59,7 +81,7 @@ final class Msrs {
         }
         return switch (index) {
             case TSC -> tsc();
-            case APIC_BASE -> s.apicBase;
+            case APIC_BASE -> apic() != null ? apic().apicBase() : s.apicBase;
             case BIOS_SIGN_ID, MCG_CAP, MCG_STATUS -> 0;
             case MTRRCAP -> MTRR_VAR_COUNT | (1 << 8) | (1 << 10); // fixed ranges, write-combining
             case SYSENTER_CS -> s.sysenterCs;
@@ -68,7 +90,7 @@ final class Msrs {
             case MISC_ENABLE -> miscEnable;
             case PAT -> s.pat;
             case MTRR_DEF_TYPE -> mtrrDefType;
-            case TSC_DEADLINE -> tscDeadline;
+            case TSC_DEADLINE -> apic() != null && !apic().tscDeadlineArmed() ? 0 : tscDeadline;
             case EFER -> s.efer;
             case STAR -> s.star;
             case LSTAR -> s.lstar;
@@ -92,6 +114,14 @@ final class Msrs {
             }
             return;
         }
+        if (index >= 0x800 && index <= 0x8FF) {
+            LocalApicPort a = apic();
+            if (a == null || !a.x2ApicMsrAccessible(index, true)) {
+                throw CpuFault.gp0();
+            }
+            a.writeX2ApicMsr(index, v);
+            return;
+        }
         if (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2) {
             mtrrVar[index - 0x200] = v;
             return;
@@ -102,8 +132,25 @@ final class Msrs {
             return;
         }
         switch (index) {
-            case TSC -> tscOffset = v - System.nanoTime();
-            case APIC_BASE -> s.apicBase = v;
+            case TSC -> {
+                tscOffset = v - System.nanoTime();
+                LocalApicPort a = apic();
+                if (a != null && a.tscDeadlineArmed()) {
+                    armTscDeadline(); // an armed deadline is a TSC value: it moves with the TSC
+                }
+                publishKvmClock();
+            }
+            case APIC_BASE -> {
+                LocalApicPort a = apic();
+                if (a != null) {
+                    if (!a.setApicBase(v)) {
+                        throw CpuFault.gp0();
+                    }
+                    s.apicBase = a.apicBase();
+                } else {
+                    s.apicBase = v;
+                }
+            }
             case BIOS_SIGN_ID, MCG_STATUS -> { }
             case SYSENTER_CS -> s.sysenterCs = v & 0xFFFF;
             case SYSENTER_ESP -> s.sysenterEsp = canonical(v);
@@ -119,7 +166,10 @@ final class Msrs {
                 s.pat = v;
             }
             case MTRR_DEF_TYPE -> mtrrDefType = v;
-            case TSC_DEADLINE -> tscDeadline = v;
+            case TSC_DEADLINE -> {
+                tscDeadline = v;
+                armTscDeadline();
+            }
             case EFER -> writeEfer(v);
             case STAR -> s.star = v;
             case LSTAR -> s.lstar = canonical(v);
@@ -129,10 +179,83 @@ final class Msrs {
             case GS_BASE -> s.gs.base = canonical(v);
             case KERNEL_GS_BASE -> s.kernelGsBase = canonical(v);
             case TSC_AUX -> s.tscAux = v & 0xFFFF_FFFFL;
-            case KVM_WALL_CLOCK_NEW -> kvmWallClock = v;
-            case KVM_SYSTEM_TIME_NEW -> kvmSystemTime = v;
+            case KVM_WALL_CLOCK_NEW -> {
+                kvmWallClock = v;
+                writeWallClock(v);
+            }
+            case KVM_SYSTEM_TIME_NEW -> {
+                kvmSystemTime = v;
+                publishKvmClock();
+            }
             default -> throw CpuFault.gp0();
         }
+    }
+
+    /** Hands IA32_TSC_DEADLINE to the LAPIC timer, converted from TSC to host time (TSC = nanoTime + offset). */
+    private void armTscDeadline() {
+        LocalApicPort a = apic();
+        if (a != null) {
+            a.setTscDeadline(tscDeadline != 0, tscDeadline - tscOffset);
+        }
+    }
+
+    // ---- kvmclock (Linux Documentation/virt/kvm/x86/msr.rst) ----
+
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    /** Host offset of guest-physical [gpa, gpa + size) in RAM, or -1. */
+    private long ramOffset(long gpa, int size) {
+        return cpu.bus.ram().offsetOf(gpa, size);
+    }
+
+    /**
+     * MSR_KVM_WALL_CLOCK_NEW: struct pvclock_wall_clock {u32 version; u32 sec; u32 nsec;} at the
+     * written address gets the wall-clock time at kvmclock 0 (boot), version even when done.
+     */
+    private void writeWallClock(long gpa) {
+        long off = ramOffset(gpa, 12);
+        if (off < 0) {
+            return;
+        }
+        MemorySegment mem = cpu.bus.ram().segment();
+        int version = (mem.get(I32, off) + 1) | 1;
+        mem.set(I32, off, version);
+        Instant now = Instant.now();
+        long sinceOrigin = System.nanoTime() - kvmClockOrigin;
+        long wallNs = now.getEpochSecond() * 1_000_000_000L + now.getNano() - sinceOrigin;
+        mem.set(I32, off + 4, (int) (wallNs / 1_000_000_000L));
+        mem.set(I32, off + 8, (int) (wallNs % 1_000_000_000L));
+        mem.set(I32, off, version + 1);
+        cpu.invalidateCode(gpa, 12);
+    }
+
+    /**
+     * MSR_KVM_SYSTEM_TIME_NEW with bit 0 set: struct pvclock_vcpu_time_info {u32 version; u32 pad0;
+     * u64 tsc_timestamp; u64 system_time; u32 tsc_to_system_mul; s8 tsc_shift; u8 flags; u8 pad[2];}
+     * at the address (4-byte aligned) describes kvmclock as a linear function of the TSC. Rewritten
+     * whenever the TSC is set; the TSC rate never changes, so nothing else needs updates.
+     */
+    void publishKvmClock() {
+        if ((kvmSystemTime & 1) == 0) {
+            return;
+        }
+        long gpa = kvmSystemTime & ~1L;
+        long off = ramOffset(gpa, 32);
+        if (off < 0) {
+            return;
+        }
+        MemorySegment mem = cpu.bus.ram().segment();
+        int version = (mem.get(I32, off) + 1) | 1;
+        mem.set(I32, off, version);
+        long host = System.nanoTime();
+        mem.set(I64, off + 8, host + tscOffset);
+        mem.set(I64, off + 16, host - kvmClockOrigin);
+        mem.set(I32, off + 24, KVMCLOCK_MUL);
+        mem.set(ValueLayout.JAVA_BYTE, off + 28, (byte) KVMCLOCK_SHIFT);
+        mem.set(ValueLayout.JAVA_BYTE, off + 29, (byte) PVCLOCK_TSC_STABLE_BIT);
+        mem.set(I32, off, version + 1);
+        cpu.invalidateCode(gpa, 32);
     }
 
     private static long canonical(long v) {

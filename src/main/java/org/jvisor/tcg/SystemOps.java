@@ -617,7 +617,7 @@ final class SystemOps {
             case 2 -> s.cr2;
             case 3 -> s.cr3;
             case 4 -> s.cr4;
-            case 8 -> s.cr8;
+            case 8 -> cpu.irq.localApic() != null ? cpu.irq.localApic().cr8() : s.cr8;
             default -> throw CpuFault.ud();
         };
     }
@@ -685,6 +685,9 @@ final class SystemOps {
                     throw CpuFault.gp0();
                 }
                 s.cr8 = v;
+                if (cpu.irq.localApic() != null) {
+                    cpu.irq.localApic().setCr8(v);
+                }
                 cpu.endChunk = true;
             }
             default -> throw CpuFault.ud();

@@ -14,10 +14,12 @@ public final class TcgCpuid {
     // CPUID.1:EDX
     static final int EDX_FPU = 1, EDX_MMX = 1 << 23, EDX_FXSR = 1 << 24, EDX_SSE = 1 << 25, EDX_SSE2 = 1 << 26;
     static final int EDX_DE = 1 << 2, EDX_PSE = 1 << 3, EDX_TSC = 1 << 4, EDX_MSR = 1 << 5, EDX_PAE = 1 << 6,
-        EDX_CX8 = 1 << 8, EDX_SEP = 1 << 11, EDX_MTRR = 1 << 12, EDX_PGE = 1 << 13, EDX_CMOV = 1 << 15,
+        EDX_CX8 = 1 << 8, EDX_APIC = 1 << 9, EDX_SEP = 1 << 11, EDX_MTRR = 1 << 12, EDX_PGE = 1 << 13, EDX_CMOV = 1 << 15,
         EDX_PAT = 1 << 16, EDX_CLFSH = 1 << 19;
     // CPUID.1:ECX
-    static final int ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23;
+    static final int ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23, ECX_TSC_DEADLINE = 1 << 24;
+    // CPUID.40000001h:EAX (Linux Documentation/virt/kvm/x86/cpuid.rst)
+    static final int KVM_FEATURE_CLOCKSOURCE2 = 1 << 3, KVM_FEATURE_CLOCKSOURCE_STABLE_BIT = 1 << 24;
     // CPUID.7.0:EBX
     static final int EBX7_FSGSBASE = 1;
     // CPUID.80000001h
@@ -27,8 +29,6 @@ public final class TcgCpuid {
 
     private TcgCpuid() {
     }
-
-    static final int EDX_APIC = 1 << 9;
 
     /** The leaves without a local APIC (as before the platform has one). */
     public static CpuidModel model() {
@@ -47,6 +47,10 @@ public final class TcgCpuid {
             edx1 |= EDX_APIC;
         }
         int ecx1 = CpuidModel.ECX_HYPERVISOR | ECX_CX16 | ECX_POPCNT;
+        if (localApic) {
+            // The TSC-deadline timer lives in the LAPIC (SDM vol. 3, 10.5.4.1).
+            ecx1 |= ECX_TSC_DEADLINE;
+        }
         e.add(new CpuidEntry(1, 0, false, family6, 0x0001_0800, ecx1, edx1));
         e.add(new CpuidEntry(2, 0, false, 1, 0, 0, 0));
         e.add(new CpuidEntry(4, 0, true, 0, 0, 0, 0));
@@ -54,7 +58,8 @@ public final class TcgCpuid {
         e.add(new CpuidEntry(6, 0, false, 0, 0, 0, 0));
         e.add(new CpuidEntry(7, 0, true, 0, EBX7_FSGSBASE, 0, 0));
         e.add(CpuidModel.kvmSignature());
-        e.add(new CpuidEntry(CpuidModel.KVM_FEATURES_LEAF, 0, false, 0, 0, 0, 0));
+        e.add(new CpuidEntry(CpuidModel.KVM_FEATURES_LEAF, 0, false,
+            KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT, 0, 0, 0));
         e.add(new CpuidEntry(0x8000_0000, 0, false, 0x8000_0008, 0, 0, 0));
         e.add(new CpuidEntry(0x8000_0001, 0, false, 0, 0, ECX81_LAHF | ECX81_ABM,
             EDX81_SYSCALL | EDX81_NX | EDX81_PDPE1GB | EDX81_RDTSCP | EDX81_LM));

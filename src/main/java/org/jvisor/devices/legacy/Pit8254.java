@@ -201,6 +201,10 @@ public final class Pit8254 implements BusDevice {
             setIrq0(!level);
         }
         setIrq0(level);
+        // The edge after it may be due by now too (the one-clock low pulse of modes 2, 4 and 5 is
+        // under a microsecond): report it as well, or a mode 4 strobe (Linux's one-shot PIT) would
+        // leave IRQ0 low and its rising edge, the interrupt, would never come.
+        setIrq0(c.out(now));
         long next = c.nextTransition(now);
         if (next == Long.MAX_VALUE) {
             irqTimer.cancel();

@@ -214,6 +214,66 @@ class Pit8254Test {
     }
 
     @Test
+    void mode4OneShotRearmedAgainAndAgain() {
+        // NO_HZ on the PIT: pit_next_event() after every strobe, sometimes before it fired
+        out(0x43, 0x38);
+        risingEdges = 0;
+        long now = t0();
+        for (int i = 1; i <= 5; i++) {
+            out(0x40, 0x10);
+            out(0x40, 0x00);
+            now += ns(20);
+            timers.advanceTo(now);
+            assertEquals(i, risingEdges, "strobe " + i);
+        }
+        // re-armed before the strobe: only the new count fires
+        out(0x40, 0x00);
+        out(0x40, 0x01); // 256
+        now += ns(100);
+        timers.advanceTo(now);
+        out(0x40, 0x00);
+        out(0x40, 0x01);
+        now += ns(200);
+        timers.advanceTo(now);
+        assertEquals(5, risingEdges);
+        now += ns(100);
+        timers.advanceTo(now);
+        assertEquals(6, risingEdges);
+        // shutdown (mode 0, count 0) and back to one-shot
+        out(0x43, 0x30);
+        out(0x40, 0);
+        out(0x40, 0);
+        now += ns(200_000);
+        timers.advanceTo(now);
+        int afterShutdown = risingEdges;
+        out(0x43, 0x38);
+        out(0x40, 0x10);
+        out(0x40, 0x00);
+        now += ns(20);
+        timers.advanceTo(now);
+        assertEquals(afterShutdown + 1, risingEdges, "one-shot works again after a shutdown");
+    }
+
+    @Test
+    void lateTimerStillGivesTheMode4Strobe() {
+        // The timer thread runs late on a host clock: by then OUT went low and high again, and
+        // IRQ0 must still see the rising edge (a NO_HZ kernel on the PIT waits for it forever).
+        out(0x43, 0x38);
+        risingEdges = 0;
+        out(0x40, 0x10);
+        out(0x40, 0x00); // 16 clocks
+        clock.set(t0() + ns(1000));
+        timers.runDue();
+        assertEquals(1, risingEdges);
+        assertTrue(irq0, "OUT is high again after the strobe");
+        out(0x40, 0x10);
+        out(0x40, 0x00);
+        clock.set(t0() + ns(1000) + ns(5000));
+        timers.runDue();
+        assertEquals(2, risingEdges, "and the next one-shot too");
+    }
+
+    @Test
     void mode1WaitsForTheGate() {
         out(0x61, 0x00);
         out(0x43, 0xB2); // channel 2, lobyte/hibyte, mode 1
