@@ -1,0 +1,86 @@
+package org.jvisor.machine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.JvisorSession;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The demo guest (Debian 12's cloud kernel and a busybox initramfs, built from Debian packages)
+ * booted on the tcg engine, as in the README: a marker run that powers off, and a shell session
+ * typed through the console. -accel tcg explicitly, so this passes on any host.
+ */
+class DemoGuestBootTest {
+    private static GuestBuilder.Guest guest;
+
+    @BeforeAll
+    static void buildGuest() throws IOException {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try {
+            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
+        } catch (IOException e) {
+            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
+        }
+    }
+
+    private static String[] boot(String append, String... extra) {
+        var args = new java.util.ArrayList<>(java.util.List.of("-accel", "tcg", "-m", "512M", "-nographic", "-no-reboot",
+            "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", append));
+        args.addAll(java.util.List.of(extra));
+        return args.toArray(new String[0]);
+    }
+
+    /** The kernel keeps time with kvm-clock and the TSC-deadline LAPIC timer, as on KVM. */
+    @Test
+    void bootsToInitPrintsTheMarkerAndPowersOff() throws Exception {
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-1"));
+        String out = r.stdout();
+        assertTrue(out.contains("Linux version 6."), r.toString());
+        assertTrue(out.contains("Run /init as init process"), r.toString());
+        assertTrue(out.lines().anyMatch("LINUX-BOOT-MARKER-1"::equals), r.toString());
+        assertTrue(out.contains("reboot: Power down"), r.toString());
+        assertFalse(out.contains("segfault"), r.toString());
+        assertTrue(out.contains("clocksource: Switched to clocksource kvm-clock"), r.toString());
+        assertTrue(out.contains("TSC deadline timer available"), r.toString());
+        assertFalse(out.contains("Marking TSC unstable"), r.toString());
+        assertFalse(out.contains("No local APIC present"), r.toString());
+        assertEquals(0, r.status(), "poweroff in the guest ends jvisor with status 0: " + r);
+    }
+
+    /** Without the LAPIC the kernel runs on the 8259 PIC and the PIT's one-shot mode: it must not lose its tick. */
+    @Test
+    void bootsAndPowersOffOnThePicAndPit() throws Exception {
+        var r = JvisorProcess.run(boot("console=ttyS0 nolapic jvisor.test=LINUX-BOOT-MARKER-3"));
+        assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-3"::equals), r.toString());
+        assertEquals(0, r.status(), r.toString());
+    }
+
+    @Test
+    void bootsWithTheGuestSideDecompressorToo() throws Exception {
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-2",
+            "-machine", "pc,kernel-decompress=guest"));
+        assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-2"::equals), r.toString());
+        assertEquals(0, r.status(), r.toString());
+    }
+
+    @Test
+    void aCommandTypedIntoTheShellRunsAndPoweroffEndsJvisor() throws Exception {
+        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 quiet"))) {
+            s.expect("jvisor-guest: ready");
+            s.send("echo $((6 * 7))-answer; uname -r\n");
+            s.expect("42-answer");
+            s.expect(guest.kernelVersion());
+            s.send("poweroff -f\n");
+            assertEquals(0, s.waitFor(), s.transcript());
+        }
+    }
+}
