@@ -185,6 +185,9 @@ public final class Machine implements AutoCloseable {
                 TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock());
             }
             Vcpu v = accel.createVcpu(i, stats);
+            if (platform.lapic(i) != null) {
+                TcgEngine.bindInitAndStartup(v, platform.lapic(i));
+            }
             int index = i;
             VcpuRunner r = new VcpuRunner(v, stats, control, events::add, () -> platform.bindCurrentThread(index));
             runners.add(r);

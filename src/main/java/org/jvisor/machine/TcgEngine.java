@@ -6,7 +6,9 @@ import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.tcg.InterruptSource;
 import org.jvisor.tcg.LocalApicPort;
+import org.jvisor.cpu.Vcpu;
 import org.jvisor.tcg.TcgAccelerator;
+import org.jvisor.tcg.TcgVcpu;
 
 /** Opens the software engine. */
 final class TcgEngine {
@@ -14,10 +16,6 @@ final class TcgEngine {
     }
 
     static Accelerator open(MachineBus bus, int cpus) throws MachineException {
-        if (cpus > 1) {
-            // APs need INIT/SIPI from a LAPIC model, which the tcg platform does not have yet.
-            throw new MachineException("-smp " + cpus + ": tcg runs one vCPU for now (use -accel kvm for SMP)");
-        }
         return new TcgAccelerator(bus);
     }
 
@@ -46,8 +44,38 @@ final class TcgEngine {
                 }
 
                 @Override
+                public boolean takeNmi() {
+                    return lapic.takeNmi();
+                }
+
+                @Override
                 public LocalApicPort localApic() {
                     return port;
+                }
+            });
+        }
+    }
+
+    /**
+     * INIT and startup IPIs from {@code lapic} reach the tcg vCPU: an application processor waits
+     * for SIPI and starts in real mode at vector << 12 (SDM vol. 3, 8.4.4 MP initialization).
+     */
+    static void bindInitAndStartup(Vcpu vcpu, LocalApic lapic) {
+        if (vcpu instanceof TcgVcpu tcg) {
+            lapic.setListener(new LocalApic.Listener() {
+                @Override
+                public void onInit() {
+                    tcg.init();
+                }
+
+                @Override
+                public void onStartup(int vector) {
+                    tcg.startup(vector);
+                }
+
+                @Override
+                public void onNmi() {
+                    tcg.kick();
                 }
             });
         }

@@ -64,6 +64,15 @@ class DemoGuestBootTest {
         assertEquals(0, r.status(), r.toString());
     }
 
+    /** -smp 2: the BSP brings the AP up with INIT/SIPI through the LAPIC models. */
+    @Test
+    void bootsWithTwoVcpus() throws Exception {
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-4", "-smp", "2"));
+        assertTrue(r.stdout().contains("smp: Brought up 1 node, 2 CPUs"), r.toString());
+        assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-4"::equals), r.toString());
+        assertEquals(0, r.status(), r.toString());
+    }
+
     @Test
     void bootsWithTheGuestSideDecompressorToo() throws Exception {
         var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-2",
