@@ -56,6 +56,16 @@ class DemoGuestBootTest {
         assertEquals(0, r.status(), "poweroff in the guest ends jvisor with status 0: " + r);
     }
 
+    /** A guest reboot with -no-reboot ends jvisor with status 0 and says why, as QEMU does. */
+    @Test
+    void guestRebootWithNoRebootEndsJvisor() throws Exception {
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-5 jvisor.exit=reboot"));
+        assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-5"::equals), r.toString());
+        assertTrue(r.stdout().contains("reboot: Restarting system"), r.toString());
+        assertTrue(r.stderr().contains("-no-reboot given, exiting"), r.toString());
+        assertEquals(0, r.status(), r.toString());
+    }
+
     /** Without the LAPIC the kernel runs on the 8259 PIC and the PIT's one-shot mode: it must not lose its tick. */
     @Test
     void bootsAndPowersOffOnThePicAndPit() throws Exception {
