@@ -31,8 +31,6 @@ final class Msrs {
     private long tscOffset;
     long kvmWallClock;
     long kvmSystemTime;
-    /** The platform's MSRs (LAPIC), asked first; null when there is none. */
-    PlatformMsrs platform;
     /** Host time at kvmclock 0 (system_time counts guest nanoseconds from here). */
     private final long kvmClockOrigin = System.nanoTime();
 
@@ -61,10 +59,6 @@ final class Msrs {
     }
 
     long read(int index) {
-        PlatformMsrs p = platform;
-        if (p != null && p.owns(index, false)) {
-            return p.read(index);
-        }
         if (index >= 0x800 && index <= 0x8FF) {
             LocalApicPort a = apic();
             if (a == null || !a.x2ApicMsrAccessible(index, false)) {
@@ -107,13 +101,6 @@ final class Msrs {
     }
 
     void write(int index, long v) {
-        PlatformMsrs p = platform;
-        if (p != null && p.owns(index, true)) {
-            if (!p.write(index, v)) {
-                throw CpuFault.gp0();
-            }
-            return;
-        }
         if (index >= 0x800 && index <= 0x8FF) {
             LocalApicPort a = apic();
             if (a == null || !a.x2ApicMsrAccessible(index, true)) {

@@ -17,7 +17,6 @@ public final class TcgAccelerator implements Accelerator {
     private final IrqLevels irqs = new IrqLevels();
     private final Object atomicLock = new Object();
     private volatile InterruptSource interruptSource = irqs;
-    private volatile PlatformMsrs platformMsrs;
 
     /** Code-page tracking shared by this VM's vCPUs (cross-modifying code); created with the first vCPU. */
     private SharedCode sharedCode;
@@ -59,7 +58,6 @@ public final class TcgAccelerator implements Accelerator {
             sc = sharedCode;
         }
         TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc);
-        v.cpu().setPlatformMsrs(platformMsrs);
         return v;
     }
 
@@ -76,11 +74,6 @@ public final class TcgAccelerator implements Accelerator {
     /** Sets the interrupt controller the vCPUs created from now on will ask. */
     public void setInterruptSource(InterruptSource source) {
         this.interruptSource = source;
-    }
-
-    /** Routes the platform's MSRs for the vCPUs created from now on (see {@link PlatformMsrs}). */
-    public void setPlatformMsrs(PlatformMsrs msrs) {
-        this.platformMsrs = msrs;
     }
 
     /** Advertises a local APIC (CPUID.1:EDX[9]) to the vCPUs created from now on and in {@link #cpuid()}. */

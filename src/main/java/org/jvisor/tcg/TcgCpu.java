@@ -176,11 +176,6 @@ public final class TcgCpu {
         }
     }
 
-    /** Routes the platform's MSRs (LAPIC: APIC_BASE, TSC_DEADLINE, x2APIC) away from the core; null for none. */
-    public void setPlatformMsrs(PlatformMsrs platformMsrs) {
-        msrs.platform = platformMsrs;
-    }
-
     /** The time-stamp counter as RDTSC reads it now: 1 GHz, host nanoTime plus the guest's offset. */
     public long tsc() {
         return msrs.tsc();

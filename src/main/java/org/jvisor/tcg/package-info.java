@@ -26,7 +26,7 @@
  *
  * <h2>Seams for the platform</h2>
  * {@link org.jvisor.tcg.InterruptSource} (pending external vector, INTA, NMI, wake-up) and
- * {@link org.jvisor.tcg.PlatformMsrs} (LAPIC MSRs such as IA32_APIC_BASE and the x2APIC range);
+ * {@link org.jvisor.tcg.LocalApicPort} (LAPIC MSRs such as IA32_APIC_BASE and the x2APIC range, CR8);
  * {@link org.jvisor.tcg.TcgAccelerator#setLocalApicPresent} adds CPUID.1:EDX.APIC.
  *
  * <h2>System properties</h2>
