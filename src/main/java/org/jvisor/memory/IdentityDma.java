@@ -1,11 +1,48 @@
 package org.jvisor.memory;
 
-/** DMA without an IOMMU: bus addresses are guest-physical addresses; anything outside RAM faults. */
-public final class IdentityDma implements DmaSpace {
+import java.lang.foreign.MemorySegment;
+
+/**
+ * DMA without an IOMMU: bus addresses are guest-physical addresses; anything outside RAM faults.
+ * Direct views are offered ({@link SegmentDma}). {@code listener} hears of every bulk device write
+ * (the tcg engine drops decoded code there); ring-index stores through writeU16/32/64 are not
+ * reported, since they never hold code.
+ */
+public final class IdentityDma implements SegmentDma {
+
+    /** Hears of guest memory written by a device. */
+    @FunctionalInterface
+    public interface WriteListener {
+        void written(long gpa, long length);
+
+        WriteListener NONE = (gpa, length) -> { };
+    }
+
     private final GuestMemory ram;
+    private final WriteListener listener;
 
     public IdentityDma(GuestMemory ram) {
+        this(ram, WriteListener.NONE);
+    }
+
+    public IdentityDma(GuestMemory ram, WriteListener listener) {
         this.ram = ram;
+        this.listener = listener;
+    }
+
+    @Override
+    public boolean valid(long busAddress, long length) {
+        return ram.isRam(busAddress, length);
+    }
+
+    @Override
+    public MemorySegment segment(long busAddress, long length) {
+        return ram.slice(busAddress, length);
+    }
+
+    @Override
+    public void written(long busAddress, long length) {
+        listener.written(busAddress, length);
     }
 
     @Override
@@ -16,6 +53,7 @@ public final class IdentityDma implements DmaSpace {
     @Override
     public void write(long busAddress, byte[] src, int from, int length) {
         ram.write(busAddress, src, from, length);
+        listener.written(busAddress, length);
     }
 
     @Override

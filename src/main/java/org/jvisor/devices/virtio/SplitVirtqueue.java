@@ -1,6 +1,7 @@
 package org.jvisor.devices.virtio;
 
 import java.lang.invoke.VarHandle;
+import org.jvisor.memory.SegmentDma;
 import org.jvisor.memory.DmaSpace;
 
 /**

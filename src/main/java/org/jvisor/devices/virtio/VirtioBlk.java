@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 import org.jvisor.backend.block.BlockBackend;
+import org.jvisor.memory.SegmentDma;
 import org.jvisor.memory.DmaSpace;
 
 /**

@@ -18,7 +18,7 @@
  *
  * <h2>Wiring (machine side)</h2>
  * <ul>
- * <li>DMA: pass {@code new GuestMemoryDma(ram, tcg::invalidateCode)} (the listener hears every
+ * <li>DMA: pass {@code new IdentityDma(ram, tcg::invalidateCode)} (the listener hears every
  *     device write into guest RAM; with kvm pass {@code WriteListener.NONE} or the dirty log).
  *     Any other {@link org.jvisor.memory.DmaSpace} works too (data is then copied through a bounce
  *     buffer and buffers are checked when touched, not before).</li>

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jvisor.memory.IdentityDma;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IrqLine;
 
@@ -40,7 +41,7 @@ final class Driver implements AutoCloseable {
     }
 
     Driver(VirtioDevice dev, int size) {
-        this(dev, size, GuestMemoryDma::new);
+        this(dev, size, IdentityDma::new);
     }
 
     Driver(VirtioDevice dev, int size, java.util.function.Function<GuestMemory, org.jvisor.memory.DmaSpace> dma) {

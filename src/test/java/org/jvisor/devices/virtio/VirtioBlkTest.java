@@ -262,7 +262,7 @@ class VirtioBlkTest {
         // Without SegmentDma (e.g. behind an IOMMU), data goes through the bounce buffer.
         Path p = image(256 * 1024, 10);
         backend = RawFileBackend.open(p, false, CacheMode.WRITEBACK, msg -> { });
-        drv = new Driver(new VirtioBlk(backend, "x", 16, msg -> { }), 16, org.jvisor.memory.IdentityDma::new);
+        drv = new Driver(new VirtioBlk(backend, "x", 16, msg -> { }), 16, ram -> new PlainDma(new org.jvisor.memory.IdentityDma(ram)));
         Driver d2 = drv.start();
         header(VirtioBlk.T_IN, 0);
         drv.desc(0, HDR, 16, N, 1);
@@ -311,5 +311,48 @@ class VirtioBlkTest {
         drv.ram.read(BUF, back, 0, back.length);
         assertArrayEquals(pattern, back);
         assertEquals(64 * 1024, Files.size(p));
+    }
+
+    /** A DmaSpace without direct views, as one behind an IOMMU may be. */
+    private record PlainDma(org.jvisor.memory.DmaSpace d) implements org.jvisor.memory.DmaSpace {
+        @Override
+        public void read(long a, byte[] dst, int from, int length) {
+            d.read(a, dst, from, length);
+        }
+
+        @Override
+        public void write(long a, byte[] src, int from, int length) {
+            d.write(a, src, from, length);
+        }
+
+        @Override
+        public short readU16(long a) {
+            return d.readU16(a);
+        }
+
+        @Override
+        public int readU32(long a) {
+            return d.readU32(a);
+        }
+
+        @Override
+        public long readU64(long a) {
+            return d.readU64(a);
+        }
+
+        @Override
+        public void writeU16(long a, short v) {
+            d.writeU16(a, v);
+        }
+
+        @Override
+        public void writeU32(long a, int v) {
+            d.writeU32(a, v);
+        }
+
+        @Override
+        public void writeU64(long a, long v) {
+            d.writeU64(a, v);
+        }
     }
 }

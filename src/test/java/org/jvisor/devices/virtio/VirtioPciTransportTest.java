@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jvisor.memory.IdentityDma;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.GuestMemory;
 import org.junit.jupiter.api.AfterEach;
@@ -30,7 +31,7 @@ class VirtioPciTransportTest {
             return msixEnabled;
         }
     };
-    final VirtioPciTransport pci = new VirtioPciTransport(new VirtioRng(), new GuestMemoryDma(ram), 4, msix,
+    final VirtioPciTransport pci = new VirtioPciTransport(new VirtioRng(), new IdentityDma(ram), 4, msix,
         level -> intx = level, msg -> { });
     final BusDevice bar = pci.bar();
 

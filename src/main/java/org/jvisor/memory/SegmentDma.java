@@ -1,11 +1,11 @@
-package org.jvisor.devices.virtio;
+package org.jvisor.memory;
 
 import java.lang.foreign.MemorySegment;
-import org.jvisor.memory.DmaSpace;
 
 /**
- * A DmaSpace that can also hand out direct views of guest memory, so block I/O goes from the file
- * straight into guest RAM, and that can check a buffer before it is used.
+ * A DmaSpace that can also hand out direct views of guest memory, so block I/O goes from a file
+ * straight into guest RAM, and that can check a buffer before it is used. A DmaSpace behind an
+ * IOMMU may not offer this; devices then copy through {@link DmaSpace}'s methods.
  */
 public interface SegmentDma extends DmaSpace {
 
