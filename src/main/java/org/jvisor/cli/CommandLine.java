@@ -16,6 +16,8 @@ import org.jvisor.machine.MachineConfig;
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
     private static final Set<String> TRACE_EVENTS = Set.of("exits");
+    /** PCI devices that need no backend options yet. */
+    private static final Set<String> PCI_DEVICES = Set.of("virtio-rng-pci");
     private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot");
 
     /** What main should do. */
@@ -45,6 +47,7 @@ public final class CommandLine {
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
+        List<String> pciDevices = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
 
@@ -100,7 +103,12 @@ public final class CommandLine {
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
-                    debugExits.add(parseDevice(o));
+                    if (PCI_DEVICES.contains(o.implied())) {
+                        o.allowOnly(Set.of(), o.implied());
+                        pciDevices.add(o.implied());
+                    } else {
+                        debugExits.add(parseDevice(o));
+                    }
                 }
                 case "-trace" -> {
                     String v = value(args, ++i, opt, "a trace event");
@@ -128,7 +136,7 @@ public final class CommandLine {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
-            List.copyOf(debugExits), Set.copyOf(traces), Set.copyOf(debug)));
+            List.copyOf(debugExits), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug)));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -235,7 +243,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

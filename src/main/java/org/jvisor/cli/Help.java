@@ -30,6 +30,7 @@ final class Help {
           -display none         no display
           -device isa-debug-exit[,iobase=0xf4][,iosize=0x04]
                                 a guest write of V to the port ends jvisor with status (V<<1)|1
+          -device virtio-rng-pci  a virtio entropy device on the PCI bus (the guest's /dev/hwrng)
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

@@ -24,6 +24,14 @@ public interface Accelerator extends AutoCloseable {
     /** The interrupt wire for global system interrupt {@code gsi} (0-23 on the IOAPIC). */
     IrqLine irqLine(int gsi);
 
+    /**
+     * Delivers a message-signalled interrupt (an MSI/MSI-X write to 0xFEExxxxx) through the
+     * engine's interrupt controller; only engines that {@link #providesInterruptControllers()}.
+     */
+    default void signalMsi(long address, int data) {
+        throw new IllegalStateException(name() + " has no in-engine interrupt controller for MSIs");
+    }
+
     /** The CPUID leaves this engine presents to the guest. */
     CpuidModel cpuid();
 

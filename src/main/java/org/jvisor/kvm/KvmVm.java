@@ -199,6 +199,7 @@ public final class KvmVm implements Accelerator {
     }
 
     /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    @Override
     public synchronized void signalMsi(long address, int data) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(KVM_MSI);

@@ -11,6 +11,7 @@ import org.jvisor.boot.ElfImage;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
 import org.jvisor.boot.acpi.AcpiTables;
+import org.jvisor.boot.acpi.PciHost;
 import org.jvisor.boot.linux.E820Map;
 import org.jvisor.boot.linux.LinuxBoot;
 import org.jvisor.boot.linux.LinuxBootResult;
@@ -67,7 +68,9 @@ final class KernelLoader {
                     throw new BootException("kernel " + path + ": " + e.getMessage());
                 }
                 yield new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(), linux,
-                    new AcpiTables(config.cpus()).com1(true).i8042(true));
+                    new AcpiTables(config.cpus()).com1(true).i8042(true).pciHost(PciHost.legacy(
+                        GuestMemory.PCI_HOLE_START, PcPlatform.PCI_MMIO32_END - GuestMemory.PCI_HOLE_START,
+                        PciHost.swizzledRoutes(32, PcPlatform.PCI_FIRST_GSI))));
             }
         };
     }

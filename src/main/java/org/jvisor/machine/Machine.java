@@ -22,6 +22,11 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.legacy.IsaDebugExit;
+import org.jvisor.devices.virtio.VirtioDevice;
+import org.jvisor.devices.virtio.VirtioIoThread;
+import org.jvisor.devices.virtio.VirtioPciFunction;
+import org.jvisor.devices.virtio.VirtioRng;
+import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
@@ -50,6 +55,7 @@ public final class Machine implements AutoCloseable {
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
     private final KernelLoader loader;
+    private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     private int resets;
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
@@ -140,6 +146,17 @@ public final class Machine implements AutoCloseable {
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
+        for (String device : config.pciDevices()) {
+            platform.addPci(switch (device) {
+                case "virtio-rng-pci" -> virtioPci(new VirtioRng(), "virtio-rng");
+                default -> throw new MachineException("-device " + device + ": not a PCI device jvisor has");
+            });
+        }
+        try {
+            platform.assignPciResources();
+        } catch (RuntimeException e) {
+            throw new MachineException("PCI: " + e.getMessage());
+        }
         for (MachineConfig.DebugExitConfig d : config.debugExits()) {
             try {
                 io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platformControl));
@@ -147,6 +164,15 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
         }
+    }
+
+    /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
+    private VirtioPciFunction virtioPci(VirtioDevice device, String name) {
+        VirtioPciFunction fn = new VirtioPciFunction(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)));
+        VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
+        fn.transport().core().setExecutor(thread);
+        return fn;
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */
@@ -320,6 +346,9 @@ public final class Machine implements AutoCloseable {
         serialBackend.close();
         if (platform != null) {
             platform.close();
+        }
+        for (VirtioIoThread t : ioThreads) {
+            t.close();
         }
         for (VcpuRunner r : runners) {
             r.vcpu().close();

@@ -16,6 +16,7 @@ public record MachineConfig(
     SerialConfig serial,
     boolean noReboot,
     List<DebugExitConfig> debugExits,
+    List<String> pciDevices,
     Set<String> traces,
     Set<String> debugLog) {
 

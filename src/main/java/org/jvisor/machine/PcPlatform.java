@@ -8,6 +8,10 @@ import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.intc.PcInterruptControllers;
+import org.jvisor.devices.pci.MsiSink;
+import org.jvisor.devices.pci.PciDevice;
+import org.jvisor.devices.pci.PciHostBridge;
+import org.jvisor.devices.pci.PciIrqRouting;
 import org.jvisor.devices.legacy.I8042;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
@@ -34,6 +38,7 @@ final class PcPlatform implements AutoCloseable {
     private final TimerQueue timers;
     private final PcInterruptControllers controllers;
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
+    private final PciHostBridge pci;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi) {
@@ -70,9 +75,29 @@ final class PcPlatform implements AutoCloseable {
         if (withAcpi) {
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE,
                 new AcpiPm(control, irq(AcpiPm.SCI_IRQ), System::nanoTime));
-            io.register("reset-control", ResetControl.PORT, 1, new ResetControl(control));
         }
+        // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
+        // PIIX reset control register, which the bridge hands byte accesses to.
+        MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
+        this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PCI_FIRST_GSI),
+            gsi -> controllers != null ? controllers.gsi(gsi) : accel.irqLine(gsi));
+        pci.registerPorts(withAcpi ? new ResetControl(control) : null);
         timers.start();
+    }
+
+    /** PCI INTx: slot s pin p reaches GSI 16 + (s + p) % 4, as the DSDT's _PRT says. */
+    static final int PCI_FIRST_GSI = 16;
+    /** BARs go between the end of low RAM (0xC000_0000) and the IOAPIC: the ACPI host bridge window. */
+    static final long PCI_MMIO32_END = 0xFEC0_0000L;
+
+    /** Plugs a PCI function into the next free slot. */
+    void addPci(PciDevice device) {
+        pci.add(device);
+    }
+
+    /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
+    void assignPciResources() {
+        pci.assignResources(PciHostBridge.Windows.pc(PCI_MMIO32_END, 0, 0));
     }
 
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */

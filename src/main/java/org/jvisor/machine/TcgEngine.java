@@ -7,6 +7,7 @@ import org.jvisor.devices.timer.Clock;
 import org.jvisor.tcg.InterruptSource;
 import org.jvisor.tcg.LocalApicPort;
 import org.jvisor.cpu.Vcpu;
+import org.jvisor.memory.IdentityDma;
 import org.jvisor.tcg.TcgAccelerator;
 import org.jvisor.tcg.TcgVcpu;
 
@@ -79,6 +80,11 @@ final class TcgEngine {
                 }
             });
         }
+    }
+
+    /** Device DMA into guest RAM drops decoded code on tcg (self-modifying code, SDM vol. 3, 11.6). */
+    static IdentityDma.WriteListener dmaListener(Accelerator accel) {
+        return accel instanceof TcgAccelerator tcg ? tcg::invalidateCode : IdentityDma.WriteListener.NONE;
     }
 
     /** The LAPIC's MSR/CR8 side for the tcg CPU. */

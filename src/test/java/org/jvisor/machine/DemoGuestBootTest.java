@@ -56,6 +56,25 @@ class DemoGuestBootTest {
         assertEquals(0, r.status(), "poweroff in the guest ends jvisor with status 0: " + r);
     }
 
+    /** virtio-rng on the PCI bus: Linux finds it through config mechanism #1, uses MSI-X, reads /dev/hwrng. */
+    @Test
+    void virtioRngPciFeedsTheGuestsHwrng() throws Exception {
+        String cmd = "ls /sys/bus/pci/devices; cat /sys/class/misc/hw_random/rng_current; "
+            + "dd if=/dev/hwrng bs=16 count=2 2>/dev/null | od -An -tx1; grep virtio0-input /proc/interrupts";
+        String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci"));
+        String out = r.stdout();
+        assertTrue(out.contains("pci 0000:00:01.0: [1af4:1044]"), r.toString());
+        assertTrue(out.contains("0000:00:00.0  0000:00:01.0"), r.toString());
+        assertTrue(out.contains("virtio_rng.0"), r.toString());
+        long hexLines = out.lines().filter(l -> l.matches("( [0-9a-f]{2}){16}")).count();
+        assertEquals(2, hexLines, "32 bytes of entropy: " + r);
+        assertTrue(out.lines().anyMatch(l -> l.contains("PCI-MSI") && l.contains("virtio0-input")
+            && !l.trim().startsWith("0") && !l.matches("\\s*\\d+:\\s+0\\s.*")), "MSI-X delivered: " + r);
+        assertTrue(out.contains("jvisor-guest: command exited with status 0"), r.toString());
+        assertEquals(0, r.status(), r.toString());
+    }
+
     /** A guest reboot with -no-reboot ends jvisor with status 0 and says why, as QEMU does. */
     @Test
     void guestRebootWithNoRebootEndsJvisor() throws Exception {

@@ -142,7 +142,12 @@ public final class VirtioPciTransport {
 
     /** 24-bit class code (class, subclass, prog-if) as QEMU reports for this device type. */
     public int classCode() {
-        return switch (core.device().deviceType()) {
+        return classCodeFor(core.device().deviceType());
+    }
+
+    /** The class code for a virtio device type, before any transport exists. */
+    public static int classCodeFor(int deviceType) {
+        return switch (deviceType) {
             case Virtio.ID_NET -> 0x020000;
             case Virtio.ID_BLOCK -> 0x010000;
             case Virtio.ID_CONSOLE -> 0x078000;

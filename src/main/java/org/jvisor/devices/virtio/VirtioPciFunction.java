@@ -1,0 +1,49 @@
+package org.jvisor.devices.virtio;
+
+import org.jvisor.devices.pci.MsixCapability;
+import org.jvisor.devices.pci.PciBarRegion;
+import org.jvisor.devices.pci.PciDevice;
+import org.jvisor.devices.pci.PciVendorCapability;
+import org.jvisor.memory.DmaSpace;
+
+/**
+ * A virtio device as a PCI function (virtio 1.2, 4.1): the modern virtio-pci transport in a
+ * 64-bit memory BAR (4), its vendor capabilities in config space, and an MSI-X table with one
+ * vector per queue plus one for configuration changes in BAR 1; INTA when MSI-X is off.
+ */
+public final class VirtioPciFunction extends PciDevice {
+    private static final int TRANSPORT_BAR = 4;
+    private static final int MSIX_BAR = 1;
+
+    private final VirtioPciTransport transport;
+
+    public VirtioPciFunction(VirtioDevice device, DmaSpace dma) {
+        super(VirtioPciTransport.PCI_VENDOR_ID, 0x1040 + device.deviceType(), VirtioPciTransport.classCodeFor(device.deviceType()),
+            VirtioPciTransport.PCI_REVISION);
+        MsixCapability msix = new MsixCapability(device.queueCount() + 1, MSIX_BAR, 0);
+        MsixVectors vectors = new MsixVectors() {
+            @Override
+            public void notify(int vector) {
+                msix.notify(vector);
+            }
+
+            @Override
+            public boolean enabled() {
+                return msix.isEnabled();
+            }
+        };
+        this.transport = new VirtioPciTransport(device, dma, TRANSPORT_BAR, vectors, intx());
+        setSubsystem(transport.subsystemVendorId(), transport.subsystemId());
+        setInterruptPin(1);
+        for (VirtioPciCapability cap : transport.capabilities()) {
+            addCapability(PciVendorCapability.fromBytes(cap.bytes()));
+        }
+        addCapability(msix);
+        setBar(MSIX_BAR, PciBarRegion.memory32("virtio-msix", msix.minimumBarSize(), false, msix.barDevice()));
+        setBar(TRANSPORT_BAR, PciBarRegion.memory64("virtio", VirtioPciTransport.BAR_SIZE, true, transport.bar()));
+    }
+
+    public VirtioPciTransport transport() {
+        return transport;
+    }
+}
