@@ -16,8 +16,6 @@ import org.jvisor.machine.MachineConfig;
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
     private static final Set<String> TRACE_EVENTS = Set.of("exits");
-    /** PCI devices that need no backend options yet. */
-    private static final Set<String> PCI_DEVICES = Set.of("virtio-rng-pci");
     private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot");
 
     /** What main should do. */
@@ -47,7 +45,8 @@ public final class CommandLine {
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
-        List<String> pciDevices = new ArrayList<>();
+        List<MachineConfig.PciDeviceConfig> pciDevices = new ArrayList<>();
+        List<MachineConfig.DriveConfig> drives = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
 
@@ -103,11 +102,24 @@ public final class CommandLine {
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
-                    if (PCI_DEVICES.contains(o.implied())) {
+                    if ("virtio-rng-pci".equals(o.implied())) {
                         o.allowOnly(Set.of(), o.implied());
-                        pciDevices.add(o.implied());
+                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioRng());
+                    } else if ("virtio-blk-pci".equals(o.implied())) {
+                        o.allowOnly(Set.of("drive"), o.implied());
+                        if (o.get("drive") == null) {
+                            throw new UsageException("-device virtio-blk-pci: drive=ID is required");
+                        }
+                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(o.get("drive")));
                     } else {
                         debugExits.add(parseDevice(o));
+                    }
+                }
+                case "-drive" -> {
+                    MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
+                    drives.add(d);
+                    if (d.ifVirtio()) {
+                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(d.id()));
                     }
                 }
                 case "-trace" -> {
@@ -136,7 +148,7 @@ public final class CommandLine {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
-            List.copyOf(debugExits), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug)));
+            List.copyOf(debugExits), List.copyOf(drives), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug)));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -203,6 +215,37 @@ public final class CommandLine {
         throw new UsageException("-machine: kernel-decompress='" + where + "' (expected host or guest)");
     }
 
+    /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
+    private static MachineConfig.DriveConfig parseDrive(String text, int index) throws UsageException {
+        OptionList o = OptionList.parse("-drive", text, false);
+        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache"), "");
+        String file = o.get("file");
+        if (file == null || file.isEmpty()) {
+            throw new UsageException("-drive: file=PATH is required");
+        }
+        String format = o.get("format");
+        if (format != null && !format.equals("raw")) {
+            throw new UsageException("-drive: format=" + format + " is not supported (only raw)");
+        }
+        String iface = o.get("if") == null ? "virtio" : o.get("if");
+        if (!iface.equals("virtio") && !iface.equals("none")) {
+            throw new UsageException("-drive: if=" + iface + " is not supported (virtio or none)");
+        }
+        String ro = o.get("readonly") == null ? "off" : o.get("readonly");
+        if (!ro.equals("on") && !ro.equals("off")) {
+            throw new UsageException("-drive: readonly=" + ro + " (expected on or off)");
+        }
+        String cache = o.get("cache") == null ? "writeback" : o.get("cache");
+        if (!cache.equals("none") && !cache.equals("writeback")) {
+            throw new UsageException("-drive: cache=" + cache + " is not supported (none or writeback)");
+        }
+        if (iface.equals("none") && o.get("id") == null) {
+            throw new UsageException("-drive: if=none needs id=ID for a -device virtio-blk-pci,drive=ID");
+        }
+        String id = o.get("id") != null ? o.get("id") : "drive" + index;
+        return new MachineConfig.DriveConfig(id, Path.of(file), ro.equals("on"), cache, iface.equals("virtio"));
+    }
+
     private static int parseSmp(String text) throws UsageException {
         OptionList o = OptionList.parse("-smp", text, true);
         o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "cores", "threads"), "");
@@ -243,7 +286,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -22,6 +22,10 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.legacy.IsaDebugExit;
+import org.jvisor.backend.block.BlockBackend;
+import org.jvisor.backend.block.CacheMode;
+import org.jvisor.backend.block.RawFileBackend;
+import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioPciFunction;
@@ -56,6 +60,7 @@ public final class Machine implements AutoCloseable {
     private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
     private final KernelLoader loader;
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    private final List<BlockBackend> blockBackends = new ArrayList<>();
     private int resets;
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
@@ -146,10 +151,12 @@ public final class Machine implements AutoCloseable {
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
-        for (String device : config.pciDevices()) {
+        int disks = 0;
+        for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
             platform.addPci(switch (device) {
-                case "virtio-rng-pci" -> virtioPci(new VirtioRng(), "virtio-rng");
-                default -> throw new MachineException("-device " + device + ": not a PCI device jvisor has");
+                case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
+                case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
+                    new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
             });
         }
         try {
@@ -164,6 +171,23 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
         }
+    }
+
+    /** Opens the raw image of -drive id=ID: missing, locked or too small images are refused here. */
+    private BlockBackend openDrive(String id) throws MachineException {
+        for (MachineConfig.DriveConfig d : config.drives()) {
+            if (d.id().equals(id)) {
+                try {
+                    RawFileBackend backend = RawFileBackend.open(d.file(), d.readOnly(), CacheMode.parse(d.cache()),
+                        msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
+                    blockBackends.add(backend);
+                    return backend;
+                } catch (IOException | RuntimeException e) {
+                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());
+                }
+            }
+        }
+        throw new MachineException("-device virtio-blk-pci: no -drive with id=" + id);
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
@@ -349,6 +373,15 @@ public final class Machine implements AutoCloseable {
         }
         for (VirtioIoThread t : ioThreads) {
             t.close();
+        }
+        // After the I/O threads: every completed request has reached the image; close flushes.
+        for (BlockBackend b : blockBackends) {
+            try {
+                b.flush();
+                b.close();
+            } catch (IOException e) {
+                log.println("jvisor: closing " + b.describe() + ": " + e.getMessage());
+            }
         }
         for (VcpuRunner r : runners) {
             r.vcpu().close();

@@ -16,7 +16,8 @@ public record MachineConfig(
     SerialConfig serial,
     boolean noReboot,
     List<DebugExitConfig> debugExits,
-    List<String> pciDevices,
+    List<DriveConfig> drives,
+    List<PciDeviceConfig> pciDevices,
     Set<String> traces,
     Set<String> debugLog) {
 
@@ -31,6 +32,19 @@ public record MachineConfig(
         }
 
         record None() implements SerialConfig {
+        }
+    }
+
+    /** -drive file=F,format=raw,if=virtio|none[,id=D][,readonly=on][,cache=none|writeback] */
+    public record DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
+    }
+
+    /** PCI functions from -device (and -drive if=virtio, which implies a virtio-blk-pci). */
+    public sealed interface PciDeviceConfig {
+        record VirtioRng() implements PciDeviceConfig {
+        }
+
+        record VirtioBlk(String driveId) implements PciDeviceConfig {
         }
     }
 

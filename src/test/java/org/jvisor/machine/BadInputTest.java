@@ -95,6 +95,21 @@ class BadInputTest {
     }
 
     @Test
+    void diskImagesThatCannotBeUsedAreRefusedAtStartUp(@TempDir Path dir) throws Exception {
+        String k = JvisorProcess.guest("hello.elf").toString();
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=/nonexistent.img,format=raw,if=virtio",
+            "-kernel", k), "-drive file=/nonexistent.img");
+        Path tiny = dir.resolve("tiny.img");
+        Files.write(tiny, new byte[100]);
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + tiny + ",format=raw,if=virtio",
+            "-kernel", k), "-drive file=" + tiny);
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=x.qcow2,format=qcow2", "-kernel", k),
+            "format=qcow2 is not supported");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-device", "virtio-blk-pci,drive=nope", "-kernel", k),
+            "no -drive with id=nope");
+    }
+
+    @Test
     void helpAndVersion() throws Exception {
         var h = JvisorProcess.run("--help");
         assertEquals(0, h.status());

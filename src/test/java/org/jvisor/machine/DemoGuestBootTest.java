@@ -75,6 +75,45 @@ class DemoGuestBootTest {
         assertEquals(0, r.status(), r.toString());
     }
 
+    /**
+     * virtio-blk over PCI: the guest reads a sector the host wrote, writes one the host reads back
+     * after power-off, and cannot write a readonly=on disk.
+     */
+    @Test
+    void virtioBlkReadsAndWritesTheImageAndHonoursReadonly(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path rw = dir.resolve("rw.img");
+        java.nio.file.Path ro = dir.resolve("ro.img");
+        byte[] image = new byte[8 << 20];
+        byte[] sector = new byte[512];
+        for (int i = 0; i < 512; i++) {
+            sector[i] = (byte) (i * 7 + 3);
+        }
+        System.arraycopy(sector, 0, image, 100 * 512, 512);
+        java.nio.file.Files.write(rw, image);
+        java.nio.file.Files.write(ro, image);
+        String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(sector));
+        String cmd = "dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | md5sum; "
+            + "echo jvisor-wrote-this > /tmp/w; dd if=/tmp/w of=/dev/vda bs=512 seek=200 conv=sync 2>/dev/null; sync; "
+            + "echo vdb-ro=$(cat /sys/block/vdb/ro); dd if=/tmp/w of=/dev/vdb bs=512 seek=200 conv=sync 2>/dev/null; "
+            + "echo vdb-write-status=$?";
+        String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.cmd=b64:" + b64,
+            "-drive", "file=" + rw + ",format=raw,if=virtio",
+            "-drive", "id=disk1,file=" + ro + ",format=raw,if=none,readonly=on",
+            "-device", "virtio-blk-pci,drive=disk1"));
+        String out = r.stdout();
+        assertTrue(out.contains(md5 + "  -"), "the guest read the host's sector: " + r);
+        assertTrue(out.contains("vdb-ro=1"), r.toString());
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("vdb-write-status=") && !l.equals("vdb-write-status=0")),
+            "a write to the read-only disk fails: " + r);
+        assertEquals(0, r.status(), r.toString());
+        byte[] back = java.util.Arrays.copyOfRange(java.nio.file.Files.readAllBytes(rw), 200 * 512, 200 * 512 + 17);
+        assertEquals("jvisor-wrote-this", new String(back, java.nio.charset.StandardCharsets.US_ASCII));
+        byte[] untouched = java.util.Arrays.copyOfRange(java.nio.file.Files.readAllBytes(ro), 200 * 512, 201 * 512);
+        assertEquals(0, untouched[0], "the read-only image is unchanged");
+    }
+
     /** A guest reboot with -no-reboot ends jvisor with status 0 and says why, as QEMU does. */
     @Test
     void guestRebootWithNoRebootEndsJvisor() throws Exception {
