@@ -308,6 +308,29 @@ public final class SplitVirtqueue {
         return (dma.readU16(driverArea) & AVAIL_F_NO_INTERRUPT) == 0;
     }
 
+    /** Executes one request and returns the bytes it wrote into the chain's writable buffers. */
+    @FunctionalInterface
+    public interface RequestHandler {
+        int handle(DescriptorChain chain) throws VirtqueueException;
+    }
+
+    /**
+     * Serves every available request with notifications suppressed, then re-enables them and
+     * looks again, so a buffer made available in between is not left waiting (virtio 1.2,
+     * 2.7.10). Returns whether the driver wants a used buffer notification.
+     */
+    public boolean drain(RequestHandler handler) throws VirtqueueException {
+        do {
+            setNotification(false);
+            DescriptorChain c;
+            while ((c = pop()) != null) {
+                push(c.head(), handler.handle(c));
+            }
+            setNotification(true);
+        } while (hasAvailable());
+        return needsNotification();
+    }
+
     /** {@code vring_need_event}: whether {@code eventIdx} lies in (old, new]. */
     public static boolean needEvent(int eventIdx, int newIdx, int oldIdx) {
         return ((newIdx - eventIdx - 1) & 0xFFFF) < ((newIdx - oldIdx) & 0xFFFF);

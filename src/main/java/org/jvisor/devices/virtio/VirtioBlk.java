@@ -159,22 +159,16 @@ public final class VirtioBlk implements VirtioDevice {
         interrupt = null;
     }
 
+    /** Bound once: processQueue runs per notification and must not allocate. */
+    private final SplitVirtqueue.RequestHandler handler = this::handle;
+
     @Override
     public void processQueue(int index) throws VirtqueueException {
         SplitVirtqueue q = queue;
         if (q == null || index != 0) {
             return;
         }
-        do {
-            q.setNotification(false);
-            DescriptorChain c;
-            while ((c = q.pop()) != null) {
-                int used = handle(c);
-                q.push(c.head(), used);
-            }
-            q.setNotification(true);
-        } while (q.hasAvailable());
-        if (q.needsNotification()) {
+        if (q.drain(handler)) {
             interrupt.usedBuffer(0);
         }
     }

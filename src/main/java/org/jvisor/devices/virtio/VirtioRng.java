@@ -76,33 +76,33 @@ public final class VirtioRng implements VirtioDevice {
         interrupt = null;
     }
 
+    /** Bound once: processQueue runs per notification and must not allocate. */
+    private final SplitVirtqueue.RequestHandler handler = this::fill;
+
     @Override
     public void processQueue(int index) throws VirtqueueException {
         SplitVirtqueue q = queue;
         if (q == null) {
             return;
         }
-        do {
-            q.setNotification(false);
-            DescriptorChain c;
-            while ((c = q.pop()) != null) {
-                if (c.readableCount() != 0) {
-                    throw new VirtqueueException("virtio-rng request " + c.head() + " has device-readable buffers");
-                }
-                long want = Math.min(c.writableBytes(), MAX_PER_REQUEST);
-                int done = 0;
-                while (done < want) {
-                    int n = (int) Math.min(buf.length, want - done);
-                    random.nextBytes(buf);
-                    c.write(done, buf, 0, n);
-                    done += n;
-                }
-                q.push(c.head(), done);
-            }
-            q.setNotification(true);
-        } while (q.hasAvailable());
-        if (q.needsNotification()) {
+        if (q.drain(handler)) {
             interrupt.usedBuffer(0);
         }
+    }
+
+    /** Fills one request's writable buffers with entropy; returns the bytes written. */
+    private int fill(DescriptorChain c) throws VirtqueueException {
+        if (c.readableCount() != 0) {
+            throw new VirtqueueException("virtio-rng request " + c.head() + " has device-readable buffers");
+        }
+        long want = Math.min(c.writableBytes(), MAX_PER_REQUEST);
+        int done = 0;
+        while (done < want) {
+            int n = (int) Math.min(buf.length, want - done);
+            random.nextBytes(buf);
+            c.write(done, buf, 0, n);
+            done += n;
+        }
+        return done;
     }
 }
