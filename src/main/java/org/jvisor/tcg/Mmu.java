@@ -58,7 +58,6 @@ public final class Mmu {
     // results of the last walk, for the TLB fill
     private boolean walkGlobal;
     private boolean walkWritable;
-    private boolean walkUser;
 
     Mmu(X86State s, GuestMemory ram, AddressSpace mmio, ExitStats stats) {
         this.s = s;
@@ -433,6 +432,15 @@ public final class Mmu {
             }
             table = e & ADDR_MASK;
         }
+        return finishWalk(lin, acc, u, rw, us, nx, n, e, pageMask);
+    }
+
+    /**
+     * The end of a 64-bit-entry walk (4-level and PAE): the permission check, then accessed bits on
+     * every entry used and the dirty bit on the leaf for a write (SDM vol. 3, 4.8), and what the
+     * soft TLB keeps of the translation.
+     */
+    private long finishWalk(long lin, int acc, int u, boolean rw, boolean us, boolean nx, int n, long e, long pageMask) {
         check(lin, acc, u, rw, us, nx);
         for (int k = 0; k < n; k++) {
             setBits64(entryAddr[k], entryVal[k], 0x20);
@@ -441,9 +449,13 @@ public final class Mmu {
             setBits64(entryAddr[n - 1], entryVal[n - 1] | 0x20, 0x40);
         }
         walkGlobal = (e & 0x100) != 0;
-        walkWritable = u != 0 ? rw && us : rw || (s.cr0 & X86State.CR0_WP) == 0;
-        walkUser = us;
+        walkWritable = writable(u, rw, us);
         return ((e & ADDR_MASK) & ~pageMask) | (lin & pageMask);
+    }
+
+    /** Whether the TLB may serve writes: user needs R/W and U/S; supervisor needs R/W unless CR0.WP is clear. */
+    private boolean writable(int u, boolean rw, boolean us) {
+        return u != 0 ? rw && us : rw || (s.cr0 & X86State.CR0_WP) == 0;
     }
 
     /** PAE paging for 32-bit protected mode (SDM vol. 3, 4.4); PDPTEs read at walk time. */
@@ -481,16 +493,7 @@ public final class Mmu {
             }
             table = e & ADDR_MASK;
         }
-        check(lin, acc, u, rw, us, nx);
-        for (int k = 0; k < n; k++) {
-            setBits64(entryAddr[k], entryVal[k], 0x20);
-        }
-        if (acc == WRITE) {
-            setBits64(entryAddr[n - 1], entryVal[n - 1] | 0x20, 0x40);
-        }
-        walkGlobal = (e & 0x100) != 0;
-        walkWritable = u != 0 ? rw && us : rw || (s.cr0 & X86State.CR0_WP) == 0;
-        return ((e & ADDR_MASK) & ~pageMask) | (lin & pageMask);
+        return finishWalk(lin, acc, u, rw, us, nx, n, e, pageMask);
     }
 
     /** 32-bit paging with optional 4 MiB pages (SDM vol. 3, 4.3). */
@@ -505,7 +508,7 @@ public final class Mmu {
             check(lin, acc, u, rw, us, false);
             setBits32(pdeAddr, pde, acc == WRITE ? 0x60 : 0x20);
             walkGlobal = (pde & 0x100) != 0;
-            walkWritable = u != 0 ? rw && us : rw || (s.cr0 & X86State.CR0_WP) == 0;
+            walkWritable = writable(u, rw, us);
             return (pde & 0xFFC0_0000L) | ((pde & 0x1FE000L) << 19) | (lin & 0x3F_FFFF);
         }
         long pteAddr = (pde & 0xFFFF_F000L) + ((lin >>> 12) & 0x3FF) * 4;
@@ -519,7 +522,7 @@ public final class Mmu {
         setBits32(pdeAddr, pde, 0x20);
         setBits32(pteAddr, pte, acc == WRITE ? 0x60 : 0x20);
         walkGlobal = (pte & 0x100) != 0;
-        walkWritable = u != 0 ? rw && us : rw || (s.cr0 & X86State.CR0_WP) == 0;
+        walkWritable = writable(u, rw, us);
         return (pte & 0xFFFF_F000L) | (lin & 0xFFF);
     }
 
