@@ -39,6 +39,25 @@ public final class SegmentRegister {
         unusable = o.unusable;
     }
 
+    /**
+     * Sets selector and hidden part directly, as the instructions that load fixed values do
+     * (SYSCALL/SYSRET, SYSENTER/SYSEXIT, the null SS of a privilege change in IA-32e mode).
+     */
+    public void set(int selector, long base, int limit, int type, boolean s, int dpl, boolean present,
+                    boolean l, boolean db, boolean g) {
+        this.selector = selector;
+        this.base = base;
+        this.limit = limit;
+        this.type = type;
+        this.s = s;
+        this.dpl = dpl;
+        this.present = present;
+        this.l = l;
+        this.db = db;
+        this.g = g;
+        this.unusable = !present;
+    }
+
     /** Loads the hidden part from a raw 8-byte GDT/LDT descriptor (SDM vol. 3, 3.4.5). */
     public void loadDescriptor(int selector, long desc) {
         this.selector = selector;

@@ -178,17 +178,7 @@ final class Exceptions {
 
     /** SS after a privilege change in IA-32e mode: a null selector whose RPL is the new CPL. */
     static void loadNullSs(SegmentRegister ss, int cpl) {
-        ss.selector = cpl;
-        ss.base = 0;
-        ss.limit = 0;
-        ss.type = 0;
-        ss.s = false;
-        ss.dpl = cpl;
-        ss.present = false;
-        ss.l = false;
-        ss.db = false;
-        ss.g = false;
-        ss.unusable = true;
+        ss.set(cpl, 0, 0, 0, false, cpl, false, false, false, false);
     }
 
     /** Real mode: the IVT at IDTR.base, FLAGS/CS/IP pushed (SDM vol. 3, 20.1.4). */

@@ -408,31 +408,11 @@ final class SystemOps {
     // ---- fast system calls (SDM vol. 2, SYSCALL/SYSRET, SYSENTER/SYSEXIT) ----
 
     private static void flatCode(SegmentRegister sr, int sel, int dpl, boolean l) {
-        sr.selector = sel;
-        sr.base = 0;
-        sr.limit = 0xFFFF_FFFF;
-        sr.type = 0xB;
-        sr.s = true;
-        sr.dpl = dpl;
-        sr.present = true;
-        sr.l = l;
-        sr.db = !l;
-        sr.g = true;
-        sr.unusable = false;
+        sr.set(sel, 0, 0xFFFF_FFFF, 0xB, true, dpl, true, l, !l, true);
     }
 
     private static void flatData(SegmentRegister sr, int sel, int dpl) {
-        sr.selector = sel;
-        sr.base = 0;
-        sr.limit = 0xFFFF_FFFF;
-        sr.type = 3;
-        sr.s = true;
-        sr.dpl = dpl;
-        sr.present = true;
-        sr.l = false;
-        sr.db = true;
-        sr.g = true;
-        sr.unusable = false;
+        sr.set(sel, 0, 0xFFFF_FFFF, 3, true, dpl, true, false, true, true);
     }
 
     private void syscall(Insn in) {
