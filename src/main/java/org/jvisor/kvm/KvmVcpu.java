@@ -38,7 +38,6 @@ final class KvmVcpu implements Vcpu {
 
     private final int index;
     private final KvmFd fd;
-    private final MachineBus bus;
     private final AddressSpace io;
     private final AddressSpace mmio;
     private final ExitStats stats;
@@ -63,7 +62,6 @@ final class KvmVcpu implements Vcpu {
     KvmVcpu(int index, KvmFd fd, int runSize, MachineBus bus, ExitStats stats, CpuidModel cpuid) {
         this.index = index;
         this.fd = fd;
-        this.bus = bus;
         this.io = bus.io();
         this.mmio = bus.mmio();
         this.stats = stats;
@@ -285,7 +283,8 @@ final class KvmVcpu implements Vcpu {
         int port = Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, RUN_EXIT + 2));
         int count = run.get(ValueLayout.JAVA_INT, RUN_EXIT + 4);
         long data = run.get(ValueLayout.JAVA_LONG, RUN_EXIT + 8);
-        AddressSpace.Region region = io.find(port);
+        // The region is looked up again only to charge the handling time to the device.
+        AddressSpace.Region region = timed ? io.find(port) : null;
         boolean out = direction == KvmExitReason.IO_OUT;
         for (int i = 0; i < count; i++) {
             long at = data + (long) i * size;
@@ -305,7 +304,7 @@ final class KvmVcpu implements Vcpu {
                 }
             }
         }
-        if (timed && region != null) {
+        if (region != null) {
             region.addNanos(System.nanoTime() - t0);
         }
         return out ? ExitReason.IO_OUT : ExitReason.IO_IN;
@@ -316,7 +315,7 @@ final class KvmVcpu implements Vcpu {
         int len = run.get(ValueLayout.JAVA_INT, RUN_EXIT + 16);
         boolean write = run.get(ValueLayout.JAVA_BYTE, RUN_EXIT + 20) != 0;
         long dataAt = RUN_EXIT + 8;
-        AddressSpace.Region region = mmio.find(addr);
+        AddressSpace.Region region = timed ? mmio.find(addr) : null;
         if (write) {
             long v = run.get(ValueLayout.JAVA_LONG_UNALIGNED, dataAt);
             if (len < 8) {
@@ -329,7 +328,7 @@ final class KvmVcpu implements Vcpu {
                 run.set(ValueLayout.JAVA_BYTE, dataAt + i, (byte) (v >>> (8 * i)));
             }
         }
-        if (timed && region != null) {
+        if (region != null) {
             region.addNanos(System.nanoTime() - t0);
         }
         return write ? ExitReason.MMIO_WRITE : ExitReason.MMIO_READ;

@@ -23,7 +23,7 @@ final class AcceleratorChoice {
 
     static Chosen open(MachineConfig.Accel accel, MachineBus bus, int cpus) throws MachineException {
         return switch (accel) {
-            case KVM -> new Chosen(openKvm(bus, cpus, true), "kvm (requested)");
+            case KVM -> new Chosen(openKvm(bus, cpus), "kvm (requested)");
             case TCG -> new Chosen(TcgEngine.open(bus, cpus), "tcg (requested)");
             case AUTO -> auto(bus, cpus);
         };
@@ -44,7 +44,7 @@ final class AcceleratorChoice {
         }
     }
 
-    private static Accelerator openKvm(MachineBus bus, int cpus, boolean explicit) throws MachineException {
+    private static Accelerator openKvm(MachineBus bus, int cpus) throws MachineException {
         try {
             return KvmVm.create(bus, cpus);
         } catch (KvmUnavailableException e) {

@@ -74,7 +74,7 @@ final class PcPlatform implements AutoCloseable {
         kbc.registerPorts(io);
         if (withAcpi) {
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE,
-                new AcpiPm(control, irq(AcpiPm.SCI_IRQ), System::nanoTime));
+                new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos));
         }
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to.

@@ -59,7 +59,7 @@ public final class StreamBackend implements CharBackend {
 
     @Override
     public void start(Sink sink) {
-        Thread flusher = Thread.ofPlatform().daemon().name("chr-flush").start(() -> {
+        Thread.ofPlatform().daemon().name("chr-flush").start(() -> {
             while (!closed) {
                 try {
                     Thread.sleep(20);
@@ -88,7 +88,6 @@ public final class StreamBackend implements CharBackend {
                 // stdin closed: no more input, as with a closed terminal
             }
         });
-        assert flusher.isDaemon();
     }
 
     @Override

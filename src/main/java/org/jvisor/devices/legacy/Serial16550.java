@@ -8,7 +8,7 @@ import org.jvisor.memory.IrqLine;
  * A 16550A UART (PC16550D data sheet): eight registers, divisor latch, FIFOs, loopback and the four
  * interrupt sources with their priorities. Transmission is instant, so THR/TSR are always empty
  * and a polling guest never waits. Host input is queued beyond the 16-byte FIFO (the backend
- * cannot be paused), so pasted text is never lost; the guest sees at most 16 bytes at a time.
+ * cannot be paused), so pasted text is never lost.
  */
 public final class Serial16550 implements BusDevice, CharBackend.Sink {
     // Register offsets
@@ -51,7 +51,6 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink {
     private static final int LCR_DLAB = 0x80;
     private static final int FCR_ENABLE = 0x01;
     private static final int FCR_CLEAR_RX = 0x02;
-    private static final int HW_FIFO = 16;
     private static final int QUEUE = 1 << 16;
 
     private final CharBackend backend;
@@ -66,7 +65,7 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink {
     private int divisor = 12;
     private boolean thrInterruptPending;
     private boolean overrun;
-    /** Input: a ring of host bytes; the first {@link #HW_FIFO} are "in the FIFO". */
+    /** Input: a ring of host bytes not yet read by the guest. */
     private final byte[] rx = new byte[QUEUE];
     private int rxHead;
     private int rxCount;
