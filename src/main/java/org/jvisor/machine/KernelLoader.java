@@ -68,9 +68,8 @@ final class KernelLoader {
                     throw new BootException("kernel " + path + ": " + e.getMessage());
                 }
                 yield new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(), linux,
-                    new AcpiTables(config.cpus()).com1(true).i8042(true).pciHost(PciHost.legacy(
-                        GuestMemory.PCI_HOLE_START, PcPlatform.PCI_MMIO32_END - GuestMemory.PCI_HOLE_START,
-                        PciHost.swizzledRoutes(32, PcPlatform.PCI_FIRST_GSI))));
+                    new AcpiTables(config.cpus()).com1(true).i8042(true).pciHost(
+                        PcPciLayout.forMemory(config.memoryBytes()).acpi()));
             }
         };
     }

@@ -148,7 +148,8 @@ public final class Machine implements AutoCloseable {
                 events.add(new MachineEvent.PowerOff(reason));
             }
         };
-        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
+        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
+            PcPciLayout.forMemory(config.memoryBytes()));
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
