@@ -20,8 +20,11 @@ final class Help {
           -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
-          -machine pc[,kernel-decompress=host|guest]
-                                where a bzImage is decompressed (default host: faster boot)
+          -machine pc|microvm[,kernel-decompress=host|guest]
+                                pc (default): PCI host with ECAM, virtio-X-pci devices;
+                                microvm: no PCI, virtio-X-device devices on virtio-mmio.
+                                kernel-decompress: where a bzImage is decompressed
+                                (default host: faster boot)
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
 
         Devices and I/O:
@@ -34,6 +37,7 @@ final class Help {
           -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
                                 a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
           -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D
+          -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

@@ -81,20 +81,33 @@ final class PcPlatform implements AutoCloseable {
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to.
         MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
-        this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
-        pci.registerPorts(withAcpi ? new ResetControl(control) : null);
-        pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+        ResetControl reset = withAcpi ? new ResetControl(control) : null;
+        if (pciLayout != null) {
+            this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
+            pci.registerPorts(reset);
+            pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+        } else {
+            this.pci = null;
+            if (reset != null) {
+                io.register("reset-control", ResetControl.PORT, 1, reset);
+            }
+        }
         timers.start();
     }
 
     /** Plugs a PCI function into the next free slot. */
     void addPci(PciDevice device) {
+        if (pci == null) {
+            throw new IllegalStateException("this machine has no PCI bus");
+        }
         pci.add(device);
     }
 
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
-        pci.assignResources(pciLayout.windows());
+        if (pci != null) {
+            pci.assignResources(pciLayout.windows());
+        }
     }
 
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */
