@@ -14,6 +14,14 @@ public interface Vcpu extends AutoCloseable {
     /** Loads architectural state into the vCPU. Only from the owning thread, between runs. */
     void loadState(X86State from);
 
+    /**
+     * A system reset (RESET#), on the owning thread between runs: the power-on state of SDM vol. 3,
+     * 9.1.1 (table 9-1), MSRs included, and nothing kept that was derived from guest memory (decoded
+     * code, translations). Afterwards the BSP (index 0) expects {@link #loadState} with its boot
+     * state; an application processor waits for INIT/startup IPIs, as at power-on.
+     */
+    void reset();
+
     /** Runs guest code until the VMM must act; handles port and MMIO accesses itself. */
     VcpuExit run();
 

@@ -134,6 +134,77 @@ public final class X86State {
         return cs.selector & 3;
     }
 
+    /**
+     * The state after INIT (SDM vol. 3, 9.1.1, table 9-1): real mode at F000:FFF0, caches off,
+     * x87/SSE at their defaults; MSRs other than EFER keep their values.
+     */
+    public void applyInit() {
+        java.util.Arrays.fill(gpr, 0);
+        gpr[2] = 0x0003_06A9L; // EDX: family/model/stepping as CPUID.1:EAX
+        rip = 0xFFF0;
+        rflags = FIXED1;
+        cr0 = CR0_ET | CR0_NW | CR0_CD;
+        cr2 = 0;
+        cr3 = 0;
+        cr4 = 0;
+        cr8 = 0;
+        efer = 0;
+        for (var sr : new SegmentRegister[] {cs, ds, es, fs, gs, ss}) {
+            sr.selector = 0;
+            sr.base = 0;
+            sr.limit = 0xFFFF;
+            sr.type = 3;
+            sr.s = true;
+            sr.dpl = 0;
+            sr.present = true;
+            sr.l = false;
+            sr.db = false;
+            sr.g = false;
+            sr.unusable = false;
+        }
+        cs.selector = 0xF000;
+        cs.base = 0xFFFF_0000L;
+        cs.type = 0xB;
+        gdtr.base = 0;
+        gdtr.limit = 0xFFFF;
+        idtr.base = 0;
+        idtr.limit = 0xFFFF;
+        ldtr.selector = 0;
+        ldtr.base = 0;
+        ldtr.limit = 0xFFFF;
+        ldtr.type = 2;
+        ldtr.present = true;
+        tr.selector = 0;
+        tr.base = 0;
+        tr.limit = 0xFFFF;
+        tr.type = 0xB;
+        tr.present = true;
+        java.util.Arrays.fill(dr, 0);
+        dr[6] = 0xFFFF_0FF0L;
+        dr[7] = 0x400;
+        fcw = 0x37F;
+        fsw = 0;
+        ftw = 0;
+        mxcsr = 0x1F80;
+        java.util.Arrays.fill(xmm, 0);
+    }
+
+    /** The state after RESET# (power-on): as after INIT, and the MSRs held here at their defaults too. */
+    public void applyPowerOn() {
+        applyInit();
+        X86State fresh = new X86State();
+        star = fresh.star;
+        lstar = fresh.lstar;
+        cstar = fresh.cstar;
+        sfmask = fresh.sfmask;
+        kernelGsBase = fresh.kernelGsBase;
+        sysenterCs = fresh.sysenterCs;
+        sysenterEsp = fresh.sysenterEsp;
+        sysenterEip = fresh.sysenterEip;
+        pat = fresh.pat;
+        tscAux = fresh.tscAux;
+    }
+
     public void copyFrom(X86State o) {
         System.arraycopy(o.gpr, 0, gpr, 0, 16);
         rip = o.rip;

@@ -33,6 +33,7 @@ public enum KvmIoctl {
     GET_FPU(Dir.READ, 0x8c, KvmStructs.KVM_FPU),
     SET_FPU(Dir.WRITE, 0x8d, KvmStructs.KVM_FPU),
     SET_CPUID2(Dir.WRITE, 0x90, KvmStructs.KVM_CPUID2),
+    SET_MP_STATE(Dir.WRITE, 0x99, 4),
     SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI);
 
     private enum Dir {

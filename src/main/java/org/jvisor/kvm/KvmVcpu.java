@@ -48,6 +48,7 @@ final class KvmVcpu implements Vcpu {
     private final MemorySegment regs = arena.allocate(KVM_REGS);
     private final MemorySegment sregs = arena.allocate(KVM_SREGS);
     private final MemorySegment fpu = arena.allocate(KVM_FPU);
+    private final MemorySegment mpState = arena.allocate(4, 4);
     private final MemorySegment msrs;
     private final int kickSignal;
     private final MemorySegment kickSet = arena.allocate(Libc.SIGSET_BYTES, 8);
@@ -380,6 +381,29 @@ final class KvmVcpu implements Vcpu {
             throw new KvmException(String.format("KVM_SET_MSRS accepted %d of %d MSRs; MSR %#x was refused",
                 n, KvmStateCodec.MSR_INDICES.length, KvmStateCodec.MSR_INDICES[n]));
         }
+    }
+
+    /** kvm_mp_state values (Documentation/virt/kvm/api.rst, KVM_GET_MP_STATE). */
+    static final int MP_STATE_RUNNABLE = 0;
+    static final int MP_STATE_INIT_RECEIVED = 2;
+    /** MSR_KVM_SYSTEM_TIME_NEW: kvmclock's per-vCPU pvclock page (Documentation/virt/kvm/x86/msr.rst). */
+    static final int MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+
+    @Override
+    public void reset() {
+        X86State powerOn = new X86State();
+        powerOn.applyPowerOn();
+        loadState(powerOn);
+        // kvmclock off, so KVM stops updating the old kernel's pvclock page in guest memory.
+        msrs.fill((byte) 0);
+        msrs.set(ValueLayout.JAVA_INT, 0, 1);
+        msrs.set(ValueLayout.JAVA_INT, KVM_MSRS.byteSize(), MSR_KVM_SYSTEM_TIME_NEW);
+        if (fd.ioctl(KvmIoctl.SET_MSRS, msrs) != 1) {
+            throw new KvmException("KVM_SET_MSRS refused MSR_KVM_SYSTEM_TIME_NEW = 0");
+        }
+        // The BSP runs its boot state next; an AP waits for INIT/SIPI from the in-kernel LAPIC.
+        mpState.set(ValueLayout.JAVA_INT, 0, index == 0 ? MP_STATE_RUNNABLE : MP_STATE_INIT_RECEIVED);
+        fd.ioctl(KvmIoctl.SET_MP_STATE, mpState);
     }
 
     private void prepareMsrList(long[] values) {

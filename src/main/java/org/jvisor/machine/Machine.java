@@ -61,6 +61,7 @@ public final class Machine implements AutoCloseable {
     private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
     private final KernelLoader loader;
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    private final List<VirtioMmioTransport> mmioTransports = new ArrayList<>();
     private final List<BlockBackend> blockBackends = new ArrayList<>();
     private int resets;
 
@@ -221,6 +222,7 @@ public final class Machine implements AutoCloseable {
         ioThreads.add(thread);
         transport.core().setExecutor(thread);
         mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
+        mmioTransports.add(transport);
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */
@@ -328,10 +330,20 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** A system reset: pause every vCPU, reload the kernel and start the BSP again. */
+    /**
+     * A system reset: pause every vCPU, reset the devices and the vCPUs to their power-on state,
+     * reload the kernel and start the BSP again (APs wait for the new kernel's INIT/SIPI).
+     */
     private Integer reset() throws InterruptedException {
         resets++;
         pause();
+        platform.reset();
+        for (VirtioMmioTransport t : mmioTransports) {
+            t.reset();
+        }
+        for (VcpuRunner r : runners) {
+            r.requestReset();
+        }
         X86State boot;
         try {
             // RAM keeps its contents across a reset, as on a PC and in QEMU; the kernel is reloaded.

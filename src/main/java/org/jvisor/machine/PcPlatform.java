@@ -40,6 +40,10 @@ final class PcPlatform implements AutoCloseable {
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
     private final PciHostBridge pci;
     private final PcPciLayout pciLayout;
+    private final Pit8254 pit;
+    private final RtcCmos rtc;
+    private final I8042 kbc;
+    private final AcpiPm acpiPm;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout) {
@@ -48,6 +52,7 @@ final class PcPlatform implements AutoCloseable {
         this.timers = new TimerQueue(Clock.host());
         if (accel.providesInterruptControllers()) {
             this.controllers = null;
+            this.pit = null;
         } else {
             this.controllers = new PcInterruptControllers(cpus, timers);
             controllers.register(io, mmio);
@@ -67,16 +72,19 @@ final class PcPlatform implements AutoCloseable {
                     }
                 }
             });
-            new Pit8254(timers, controllers.isaIrq(0)).registerPorts(io);
+            this.pit = new Pit8254(timers, controllers.isaIrq(0));
+            pit.registerPorts(io);
         }
         long below4g = Math.min(ram.size(), GuestMemory.PCI_HOLE_START);
-        RtcCmos rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
+        this.rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
         rtc.registerPorts(io);
-        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
+        this.kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
         kbc.registerPorts(io);
         if (withAcpi) {
-            io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE,
-                new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos));
+            this.acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
+            io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
+        } else {
+            this.acpiPm = null;
         }
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to.
@@ -134,6 +142,28 @@ final class PcPlatform implements AutoCloseable {
     void bindCurrentThread(int vcpu) {
         if (controllers != null) {
             currentLapic.set(controllers.lapic(vcpu));
+        }
+    }
+
+    /**
+     * A system reset (RESET# on a PC): every device of the platform back to its power-on state,
+     * PCI functions included (their BARs placed again); the RTC keeps its time and CMOS RAM.
+     * Call with every vCPU paused.
+     */
+    void reset() {
+        if (controllers != null) {
+            controllers.reset();
+        }
+        if (pit != null) {
+            pit.reset();
+        }
+        rtc.reset();
+        kbc.reset();
+        if (acpiPm != null) {
+            acpiPm.reset();
+        }
+        if (pci != null) {
+            pci.reset();
         }
     }
 

@@ -16,6 +16,7 @@ final class VcpuRunner implements Runnable {
     private final EventSink events;
     private final Runnable onThreadStart;
     private X86State pendingState;
+    private boolean pendingReset;
     private Thread thread;
 
     interface EventSink {
@@ -45,6 +46,13 @@ final class VcpuRunner implements Runnable {
         }
     }
 
+    /** A system reset: the vCPU resets (on its own thread) before it runs again, before any pending state. */
+    void requestReset() {
+        synchronized (control) {
+            pendingReset = true;
+        }
+    }
+
     void start() {
         thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
     }
@@ -68,15 +76,28 @@ final class VcpuRunner implements Runnable {
     private void loop() {
         while (true) {
             X86State load;
+            boolean reset;
             synchronized (control) {
                 if (!control.awaitRunnable(vcpu.index())) {
                     return;
                 }
                 load = pendingState;
                 pendingState = null;
+                reset = pendingReset;
+                pendingReset = false;
             }
-            if (load != null) {
-                vcpu.loadState(load);
+            try {
+                if (reset) {
+                    vcpu.reset();
+                }
+                if (load != null) {
+                    vcpu.loadState(load);
+                }
+            } catch (RuntimeException e) {
+                events.post(new MachineEvent.Failure(vcpu.index(), "vCPU " + vcpu.index() + " could not be "
+                    + (reset ? "reset" : "loaded") + ": " + e, null));
+                control.park(vcpu.index());
+                continue;
             }
             VcpuExit exit;
             try {

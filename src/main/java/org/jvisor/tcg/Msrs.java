@@ -45,6 +45,21 @@ final class Msrs {
         this.s = cpu.s;
     }
 
+    /**
+     * Power-on values of the MSRs kept here (SDM vol. 3, table 9-1; INIT keeps them): MTRRs off,
+     * fast strings, no TSC deadline, kvmclock off, so a rebooted guest finds no stale pvclock
+     * page being written. The TSC keeps counting (as KVM's does across a reset, it only moves on).
+     */
+    void powerOnReset() {
+        java.util.Arrays.fill(mtrrVar, 0);
+        java.util.Arrays.fill(mtrrFixed, 0);
+        mtrrDefType = 0;
+        miscEnable = 1;
+        tscDeadline = 0;
+        kvmWallClock = 0;
+        kvmSystemTime = 0;
+    }
+
     private LocalApicPort apic() {
         return cpu.irq.localApic();
     }

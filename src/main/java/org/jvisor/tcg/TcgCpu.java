@@ -120,6 +120,12 @@ public final class TcgCpu {
         }
     }
 
+    /** Forgets decoded code and translations (RAM was rewritten behind the vCPU's back: a reset). */
+    void flushDerivedState() {
+        code.clear();
+        mmu.flushAll();
+    }
+
     /** Leaves the VM's code bookkeeping (the vCPU is closed). */
     void detach() {
         sharedCode.unregister(this);

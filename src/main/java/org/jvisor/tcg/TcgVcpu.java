@@ -143,6 +143,19 @@ public final class TcgVcpu implements Vcpu {
         }
     }
 
+    @Override
+    public void reset() {
+        sipiVector = -1;
+        initRequested = false;
+        state.applyPowerOn();
+        cpu.halted = false;
+        cpu.nmiBlocked = false;
+        cpu.msrs.powerOnReset();
+        cpu.syncFromState();
+        cpu.flushDerivedState();
+        waitForSipi = index != 0;
+    }
+
     /** INIT (any thread): the vCPU resets to the INIT state and waits for a startup IPI. */
     public void init() {
         sipiVector = -1;
@@ -163,55 +176,7 @@ public final class TcgVcpu implements Vcpu {
 
     /** The processor state after INIT (SDM vol. 3, 9.1.1, table 9-1); MSRs other than EFER keep their values. */
     private void resetToInitState() {
-        X86State st = state;
-        java.util.Arrays.fill(st.gpr, 0);
-        st.gpr[2] = 0x0003_06A9L; // EDX: family/model/stepping as CPUID.1:EAX
-        st.rip = 0xFFF0;
-        st.rflags = X86State.FIXED1;
-        st.cr0 = X86State.CR0_ET | X86State.CR0_NW | X86State.CR0_CD;
-        st.cr2 = 0;
-        st.cr3 = 0;
-        st.cr4 = 0;
-        st.cr8 = 0;
-        st.efer = 0;
-        for (var sr : new org.jvisor.cpu.SegmentRegister[] {st.cs, st.ds, st.es, st.fs, st.gs, st.ss}) {
-            sr.selector = 0;
-            sr.base = 0;
-            sr.limit = 0xFFFF;
-            sr.type = 3;
-            sr.s = true;
-            sr.dpl = 0;
-            sr.present = true;
-            sr.l = false;
-            sr.db = false;
-            sr.g = false;
-            sr.unusable = false;
-        }
-        st.cs.selector = 0xF000;
-        st.cs.base = 0xFFFF_0000L;
-        st.cs.type = 0xB;
-        st.gdtr.base = 0;
-        st.gdtr.limit = 0xFFFF;
-        st.idtr.base = 0;
-        st.idtr.limit = 0xFFFF;
-        st.ldtr.selector = 0;
-        st.ldtr.base = 0;
-        st.ldtr.limit = 0xFFFF;
-        st.ldtr.type = 2;
-        st.ldtr.present = true;
-        st.tr.selector = 0;
-        st.tr.base = 0;
-        st.tr.limit = 0xFFFF;
-        st.tr.type = 0xB;
-        st.tr.present = true;
-        java.util.Arrays.fill(st.dr, 0);
-        st.dr[6] = 0xFFFF_0FF0L;
-        st.dr[7] = 0x400;
-        st.fcw = 0x37F;
-        st.fsw = 0;
-        st.ftw = 0;
-        st.mxcsr = 0x1F80;
-        java.util.Arrays.fill(st.xmm, 0);
+        state.applyInit();
         cpu.halted = false;
         cpu.nmiBlocked = false;
         cpu.syncFromState();

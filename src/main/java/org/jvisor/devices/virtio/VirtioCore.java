@@ -272,6 +272,11 @@ public final class VirtioCore {
         }
     }
 
+    /** A device reset from the transport (bus or machine reset): as if the driver wrote status 0. */
+    public synchronized void resetDevice() {
+        reset();
+    }
+
     private void reset() {
         for (SplitVirtqueue q : queues) {
             synchronized (q) {

@@ -103,6 +103,18 @@ public final class VirtioMmioTransport implements BusDevice {
         }
     }
 
+    /** Machine reset: the device resets, the selectors and the interrupt status clear. */
+    public void reset() {
+        core.resetDevice();
+        synchronized (irqLock) {
+            interruptStatus = 0;
+            updateIrq();
+        }
+        deviceFeaturesSel = 0;
+        driverFeaturesSel = 0;
+        queueSel = 0;
+    }
+
     /** Current level of the interrupt line (for tests and state dumps). */
     public boolean irqLevel() {
         synchronized (irqLock) {

@@ -46,4 +46,9 @@ public final class VirtioPciFunction extends PciDevice {
     public VirtioPciTransport transport() {
         return transport;
     }
+
+    @Override
+    protected void resetDevice() {
+        transport.reset();
+    }
 }

@@ -75,6 +75,22 @@ public final class VirtioPciTransport {
         }
     };
 
+    /** PCI reset (RST#): the device resets, the transport's selectors and interrupt state clear. */
+    public void reset() {
+        core.resetDevice();
+        synchronized (isrLock) {
+            isr = 0;
+            if (intxLevel) {
+                intxLevel = false;
+                intx.set(false);
+            }
+        }
+        deviceFeatureSelect = 0;
+        driverFeatureSelect = 0;
+        configVector = NO_VECTOR;
+        queueSelect = 0;
+    }
+
     /**
      * @param barIndex which BAR (0-5) the PCI side maps {@link #bar()} at (QEMU uses 4, 64-bit)
      * @param msix     the function's MSI-X table ({@link #msixVectorCount()} entries)
