@@ -26,6 +26,7 @@ import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.RawFileBackend;
 import org.jvisor.devices.virtio.VirtioBlk;
+import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioPciFunction;
@@ -62,6 +63,8 @@ public final class Machine implements AutoCloseable {
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     private final List<BlockBackend> blockBackends = new ArrayList<>();
     private int resets;
+    private Chardevs chardevs;
+    private final List<VirtioConsole> consoles = new ArrayList<>();
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
                     AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader) {
@@ -103,21 +106,31 @@ public final class Machine implements AutoCloseable {
         }
         CharBackend serial;
         var quit = new QuitLatch();
+        Chardevs chardevs;
         try {
-            serial = openSerial(config.serial(), quit);
+            chardevs = Chardevs.open(config.chardevs(), quit, msg -> log.println("jvisor: " + msg));
+        } catch (MachineException e) {
+            chosen.accelerator().close();
+            ram.close();
+            throw e;
+        }
+        try {
+            serial = openSerial(config.serial(), quit, chardevs);
         } catch (IOException e) {
+            chardevs.close();
             chosen.accelerator().close();
             ram.close();
             throw new MachineException("-serial: " + e.getMessage());
         }
         Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
         quit.machine = m;
+        m.chardevs = chardevs;
         m.wireDevices();
         return m;
     }
 
-    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes)
-            throws IOException {
+    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)
+            throws IOException, MachineException {
         return switch (cfg) {
             case MachineConfig.SerialConfig.Stdio s -> {
                 OutputStream stdout = new FileOutputStream(FileDescriptor.out);
@@ -128,6 +141,7 @@ public final class Machine implements AutoCloseable {
                 yield new StreamBackend(out, null);
             }
             case MachineConfig.SerialConfig.None n -> new NullBackend();
+            case MachineConfig.SerialConfig.Chardev c -> chardevs.get(c.id());
         };
     }
 
@@ -152,11 +166,13 @@ public final class Machine implements AutoCloseable {
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
+        int serials = 0;
         for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
             platform.addPci(switch (device) {
                 case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
                 case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
                     new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
+                case MachineConfig.PciDeviceConfig.VirtioSerial v -> virtioPci(virtioSerial(v), "virtio-serial" + serials++);
             });
         }
         try {
@@ -188,6 +204,17 @@ public final class Machine implements AutoCloseable {
             }
         }
         throw new MachineException("-device virtio-blk-pci: no -drive with id=" + id);
+    }
+
+    /** -device virtio-serial-pci with its virtconsole/virtserialport ports on their chardevs. */
+    private VirtioConsole virtioSerial(MachineConfig.PciDeviceConfig.VirtioSerial v) throws MachineException {
+        List<VirtioConsole.PortSpec> ports = new ArrayList<>();
+        for (MachineConfig.VirtioSerialPortConfig p : v.ports()) {
+            ports.add(new VirtioConsole.PortSpec(p.nr(), p.name(), p.console(), chardevs.get(p.chardev())));
+        }
+        VirtioConsole console = new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
+        consoles.add(console);
+        return console;
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
@@ -229,6 +256,9 @@ public final class Machine implements AutoCloseable {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
         com1.start();
+        for (VirtioConsole c : consoles) {
+            c.start();
+        }
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
@@ -368,6 +398,13 @@ public final class Machine implements AutoCloseable {
     @Override
     public void close() {
         serialBackend.close();
+        // Before the I/O threads: a port blocked on a socket client that does not read lets go.
+        for (VirtioConsole c : consoles) {
+            c.close();
+        }
+        if (chardevs != null) {
+            chardevs.close();
+        }
         if (platform != null) {
             platform.close();
         }

@@ -19,7 +19,8 @@ public record MachineConfig(
     List<DriveConfig> drives,
     List<PciDeviceConfig> pciDevices,
     Set<String> traces,
-    Set<String> debugLog) {
+    Set<String> debugLog,
+    List<ChardevConfig> chardevs) {
 
     public enum Accel { KVM, TCG, AUTO }
 
@@ -32,6 +33,10 @@ public record MachineConfig(
         }
 
         record None() implements SerialConfig {
+        }
+
+        /** -serial chardev:ID: the -chardev with that id. */
+        record Chardev(String id) implements SerialConfig {
         }
     }
 
@@ -46,6 +51,32 @@ public record MachineConfig(
 
         record VirtioBlk(String driveId) implements PciDeviceConfig {
         }
+
+        /** -device virtio-serial-pci[,max_ports=N] with the virtconsole/virtserialport devices on it. */
+        record VirtioSerial(int maxPorts, List<VirtioSerialPortConfig> ports) implements PciDeviceConfig {
+        }
+    }
+
+    /** -device virtconsole|virtserialport,chardev=ID[,name=N][,nr=K]: port {@code nr} of a virtio-serial. */
+    public record VirtioSerialPortConfig(int nr, boolean console, String chardev, String name) {
+    }
+
+    /** -chardev BACKEND,id=ID,...: a character device for a virtio-serial port or -serial chardev:ID. */
+    public sealed interface ChardevConfig {
+        String id();
+
+        record Stdio(String id) implements ChardevConfig {
+        }
+
+        record File(String id, Path path, boolean append) implements ChardevConfig {
+        }
+
+        /** A Unix socket server (server=on); {@code waitForClient} is QEMU's wait=on. */
+        record Socket(String id, Path path, boolean waitForClient) implements ChardevConfig {
+        }
+
+        record Null(String id) implements ChardevConfig {
+        }
     }
 
     /** -device isa-debug-exit,iobase=...,iosize=... */
@@ -54,6 +85,11 @@ public record MachineConfig(
 
     public boolean traceExits() {
         return traces.contains("exits");
+    }
+
+    /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */
+    public boolean usesStdio() {
+        return serial instanceof SerialConfig.Stdio || chardevs.stream().anyMatch(c -> c instanceof ChardevConfig.Stdio);
     }
 
     public boolean guestErrors() {
