@@ -104,6 +104,38 @@ class VirtioConsoleGuestTest {
         }
     }
 
+    /**
+     * Flow control end to end: a MiB sent before the guest has the port open waits in the socket
+     * and the VMM (the chardev is not read while the guest has no buffers) and arrives whole.
+     */
+    @Test
+    void aMebibyteSentBeforeTheGuestOpensThePortArrivesWhole(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("port.sock");
+        byte[] data = new byte[1 << 20];
+        new java.util.Random(7).nextBytes(data);
+        String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(data));
+        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum";
+        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 " + InitScript.cmdParameterBase64(cmd), "-nographic",
+                "-chardev", "socket,id=p,path=" + sock + ",server=on,wait=off",
+                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk"))) {
+            try (SocketClient c = SocketClient.connect(sock, s)) {
+                Thread writer = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        c.send(data);
+                    } catch (IOException e) {
+                        // the test fails on the missing checksum
+                    }
+                });
+                s.expect("org.jvisor.bulk");
+                s.expect(md5 + "  -");
+                writer.join();
+            }
+            s.expect("jvisor-guest: command exited with status 0");
+            assertEquals(0, s.waitFor(), s.transcript());
+            assertTrue(!s.transcript().contains("needs reset"), s.transcript());
+        }
+    }
+
     /** A client of the socket chardev: reads what the guest writes, types what the test sends. */
     private static final class SocketClient implements AutoCloseable {
         private final SocketChannel channel;
@@ -149,7 +181,11 @@ class VirtioConsoleGuestTest {
         }
 
         void send(String text) throws IOException {
-            ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.ISO_8859_1));
+            send(text.getBytes(StandardCharsets.ISO_8859_1));
+        }
+
+        void send(byte[] bytes) throws IOException {
+            ByteBuffer b = ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {
                 channel.write(b);
             }
