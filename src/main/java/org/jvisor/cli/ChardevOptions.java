@@ -10,7 +10,8 @@ import java.util.Set;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.machine.MachineConfig;
 import org.jvisor.machine.MachineConfig.ChardevConfig;
-import org.jvisor.machine.MachineConfig.PciDeviceConfig;
+import org.jvisor.machine.MachineConfig.Transport;
+import org.jvisor.machine.MachineConfig.VirtioDeviceConfig;
 import org.jvisor.machine.MachineConfig.SerialConfig;
 import org.jvisor.machine.MachineConfig.VirtioSerialPortConfig;
 
@@ -18,7 +19,7 @@ import org.jvisor.machine.MachineConfig.VirtioSerialPortConfig;
  * QEMU's -chardev and the virtio-serial devices (-device virtio-serial-pci, virtconsole,
  * virtserialport), collected across the command line and checked together at the end: every
  * chardev id is defined once and used once, stdio has one user, every port sits on a
- * virtio-serial-pci with a free port number.
+ * virtio-serial (-pci or -device) with a free port number.
  */
 final class ChardevOptions {
     private static final Set<String> PORT_DEVICES = Set.of("virtconsole", "virtserialport");
@@ -28,8 +29,8 @@ final class ChardevOptions {
     /** Who uses each chardev id, for the one-user rule: "-device virtconsole", "-serial". */
     private final Map<String, String> users = new LinkedHashMap<>();
 
-    /** One virtio-serial-pci: where its placeholder sits in the PCI device list, and its ports. */
-    private record Bus(int pciIndex, int maxPorts, VirtioSerialPortConfig[] ports) {
+    /** One virtio-serial: where its placeholder sits in the virtio device list, its transport and its ports. */
+    private record Bus(int listIndex, int maxPorts, Transport transport, VirtioSerialPortConfig[] ports) {
         boolean hasFree(boolean console) {
             for (int nr = console ? 0 : 1; nr < maxPorts; nr++) {
                 if (ports[nr] == null) {
@@ -40,8 +41,9 @@ final class ChardevOptions {
         }
     }
 
-    static boolean handlesDevice(String driver) {
-        return "virtio-serial-pci".equals(driver) || PORT_DEVICES.contains(driver);
+    /** Whether this class parses the -device: {@code base} is the virtio model without its transport. */
+    static boolean handlesDevice(String base, String driver) {
+        return "virtio-serial".equals(base) || PORT_DEVICES.contains(driver);
     }
 
     /** {@code -chardev BACKEND,id=ID,...} */
@@ -92,14 +94,17 @@ final class ChardevOptions {
         chardevs.put(id, c);
     }
 
-    /** {@code -device virtio-serial-pci|virtconsole|virtserialport,...} */
-    void device(OptionList o, List<PciDeviceConfig> pciDevices) throws UsageException {
+    /**
+     * {@code -device virtio-serial-pci|virtio-serial-device|virtconsole|virtserialport,...};
+     * {@code transport} is the controller's (null for a port).
+     */
+    void device(OptionList o, Transport transport, List<VirtioDeviceConfig> devices) throws UsageException {
         String driver = o.implied();
-        if (driver.equals("virtio-serial-pci")) {
+        if (!PORT_DEVICES.contains(driver)) {
             o.allowOnly(Set.of("max_ports"), driver);
             int max = number(o, driver, "max_ports", VirtioConsole.DEFAULT_MAX_PORTS, 1, VirtioConsole.MAX_PORTS_LIMIT);
-            buses.add(new Bus(pciDevices.size(), max, new VirtioSerialPortConfig[max]));
-            pciDevices.add(new PciDeviceConfig.VirtioSerial(max, List.of()));
+            buses.add(new Bus(devices.size(), max, transport, new VirtioSerialPortConfig[max]));
+            devices.add(new VirtioDeviceConfig.VirtioSerial(max, List.of(), transport));
             return;
         }
         o.allowOnly(Set.of("chardev", "name", "nr"), driver);
@@ -110,10 +115,11 @@ final class ChardevOptions {
         }
         use(chardev, "-device " + driver);
         if (buses.isEmpty()) {
-            throw new UsageException("-device " + driver + ": there is no virtio-serial bus (give -device virtio-serial-pci before it)");
+            throw new UsageException("-device " + driver
+                + ": there is no virtio-serial bus (give -device virtio-serial-pci, or virtio-serial-device on microvm, before it)");
         }
         Bus bus = buses.stream().filter(b -> b.hasFree(console)).findFirst().orElseThrow(() -> new UsageException(
-            "-device " + driver + ": every virtio-serial-pci is full (raise max_ports=)"));
+            "-device " + driver + ": every virtio-serial is full (raise max_ports=)"));
         String name = o.get("name");
         if (name != null) {
             for (VirtioSerialPortConfig p : bus.ports()) {
@@ -156,10 +162,10 @@ final class ChardevOptions {
     }
 
     /**
-     * Checks the whole set and puts each virtio-serial-pci's ports into {@code pciDevices}. Returns
+     * Checks the whole set and puts each virtio-serial's ports into {@code devices}. Returns
      * the serial configuration: with no -serial or -nographic and a -chardev stdio, COM1 gets none.
      */
-    SerialConfig finish(SerialConfig serial, List<PciDeviceConfig> pciDevices) throws UsageException {
+    SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices) throws UsageException {
         for (Map.Entry<String, String> u : users.entrySet()) {
             if (!chardevs.containsKey(u.getKey())) {
                 throw new UsageException(u.getValue() + ": no -chardev with id '" + u.getKey() + "'");
@@ -185,7 +191,7 @@ final class ChardevOptions {
                     ports.add(p);
                 }
             }
-            pciDevices.set(b.pciIndex(), new PciDeviceConfig.VirtioSerial(b.maxPorts(), List.copyOf(ports)));
+            devices.set(b.listIndex(), new VirtioDeviceConfig.VirtioSerial(b.maxPorts(), List.copyOf(ports), b.transport()));
         }
         return serial;
     }

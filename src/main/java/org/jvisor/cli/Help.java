@@ -20,8 +20,11 @@ final class Help {
           -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
-          -machine pc[,kernel-decompress=host|guest]
-                                where a bzImage is decompressed (default host: faster boot)
+          -machine pc|microvm[,kernel-decompress=host|guest]
+                                pc (default): PCI host with ECAM, virtio-X-pci devices;
+                                microvm: no PCI, virtio-X-device devices on virtio-mmio.
+                                kernel-decompress: where a bzImage is decompressed
+                                (default host: faster boot)
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
 
         Devices and I/O:
@@ -34,12 +37,14 @@ final class Help {
           -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
                                 a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
           -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D
+          -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,
                                 or a Unix socket server (one client at a time; wait=on, the
                                 default, waits for the first client before starting)
-          -device virtio-serial-pci[,max_ports=N]  a virtio-serial controller (default 31 ports)
+          -device virtio-serial-pci[,max_ports=N]  a virtio-serial controller (default 31 ports;
+                                virtio-serial-device on microvm)
           -device virtconsole,chardev=ID[,name=N][,nr=K]   a console port: the guest's hvc0, ...
           -device virtserialport,chardev=ID[,name=N][,nr=K]
                                 a data port: the guest's /dev/vportNpK (N in its sysfs name)

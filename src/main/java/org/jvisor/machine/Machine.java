@@ -29,6 +29,7 @@ import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
+import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.memory.IdentityDma;
@@ -162,18 +163,30 @@ public final class Machine implements AutoCloseable {
                 events.add(new MachineEvent.PowerOff(reason));
             }
         };
-        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
+        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
+            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null);
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
-        int serials = 0;
-        for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
-            platform.addPci(switch (device) {
-                case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
-                case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
-                    new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
-                case MachineConfig.PciDeviceConfig.VirtioSerial v -> virtioPci(virtioSerial(v), "virtio-serial" + serials++);
-            });
+        int mmioSlots = 0;
+        for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
+            VirtioDevice model = switch (device) {
+                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
+                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
+            };
+            String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk ? "virtio-blk" + disks++
+                : device.model();
+            switch (device.transport()) {
+                case PCI -> platform.addPci(virtioPci(model, thread));
+                case MMIO -> {
+                    try {
+                        virtioMmio(model, thread, VirtioMmioSlot.of(mmioSlots++));
+                    } catch (IllegalArgumentException e) {
+                        throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
+                    }
+                }
+            }
         }
         try {
             platform.assignPciResources();
@@ -203,11 +216,11 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
-        throw new MachineException("-device virtio-blk-pci: no -drive with id=" + id);
+        throw new MachineException("-device virtio-blk: no -drive with id=" + id);
     }
 
-    /** -device virtio-serial-pci with its virtconsole/virtserialport ports on their chardevs. */
-    private VirtioConsole virtioSerial(MachineConfig.PciDeviceConfig.VirtioSerial v) throws MachineException {
+    /** -device virtio-serial-pci/-device with its virtconsole/virtserialport ports on their chardevs. */
+    private VirtioConsole virtioSerial(MachineConfig.VirtioDeviceConfig.VirtioSerial v) throws MachineException {
         List<VirtioConsole.PortSpec> ports = new ArrayList<>();
         for (MachineConfig.VirtioSerialPortConfig p : v.ports()) {
             ports.add(new VirtioConsole.PortSpec(p.nr(), p.name(), p.console(), chardevs.get(p.chardev())));
@@ -224,6 +237,16 @@ public final class Machine implements AutoCloseable {
         ioThreads.add(thread);
         fn.transport().core().setExecutor(thread);
         return fn;
+    }
+
+    /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
+    private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot) {
+        VirtioMmioTransport transport = new VirtioMmioTransport(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)),
+            platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + name + ": " + msg));
+        VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
+        transport.core().setExecutor(thread);
+        mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */

@@ -11,7 +11,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.jvisor.machine.MachineConfig;
 import org.jvisor.machine.MachineConfig.ChardevConfig;
-import org.jvisor.machine.MachineConfig.PciDeviceConfig;
+import org.jvisor.machine.MachineConfig.Transport;
+import org.jvisor.machine.MachineConfig.VirtioDeviceConfig;
 import org.jvisor.machine.MachineConfig.SerialConfig;
 import org.jvisor.machine.MachineConfig.VirtioSerialPortConfig;
 
@@ -47,11 +48,21 @@ class ChardevOptionsTest {
         MachineConfig c = parse("-device", "virtio-serial-pci", "-device", "virtserialport,chardev=a,name=org.x",
             "-device", "virtconsole,chardev=b", "-device", "virtconsole,chardev=c", "-device", "virtserialport,chardev=d,nr=7",
             "-chardev", "null,id=a", "-chardev", "null,id=b", "-chardev", "null,id=c", "-chardev", "null,id=d");
-        var serial = (PciDeviceConfig.VirtioSerial) c.pciDevices().get(0);
+        var serial = (VirtioDeviceConfig.VirtioSerial) c.virtioDevices().get(0);
+        assertEquals(Transport.PCI, serial.transport());
         assertEquals(31, serial.maxPorts());
         assertEquals(List.of(new VirtioSerialPortConfig(0, true, "b", null), new VirtioSerialPortConfig(1, false, "a", "org.x"),
             new VirtioSerialPortConfig(2, true, "c", null), new VirtioSerialPortConfig(7, false, "d", null)), serial.ports());
         assertInstanceOf(SerialConfig.Stdio.class, c.serial());
+    }
+
+    @Test
+    void onMicrovmTheControllerIsAVirtioMmioDevice() throws UsageException {
+        MachineConfig c = parse("-M", "microvm", "-device", "virtio-serial-device,max_ports=2",
+            "-device", "virtconsole,chardev=a", "-chardev", "null,id=a");
+        assertEquals(new VirtioDeviceConfig.VirtioSerial(2, List.of(new VirtioSerialPortConfig(0, true, "a", null)), Transport.MMIO),
+            c.virtioDevices().get(0));
+        assertTrue(error("-M", "microvm", "-device", "virtio-serial-pci").contains("use virtio-serial-device"));
     }
 
     @Test
@@ -70,7 +81,7 @@ class ChardevOptionsTest {
         assertTrue(error("-chardev", "socket,id=s,path=/tmp/s").contains("only server=on"));
         assertTrue(error("-chardev", "socket,id=s,path=/tmp/s,server=on,wait=maybe").contains("wait='maybe'"));
         assertTrue(error("-device", "virtconsole,chardev=c", "-chardev", "null,id=c")
-            .contains("no virtio-serial bus (give -device virtio-serial-pci before it)"));
+            .contains("no virtio-serial bus (give -device virtio-serial-pci"));
         assertTrue(error("-device", "virtio-serial-pci", "-device", "virtconsole,chardev=nope")
             .contains("-device virtconsole: no -chardev with id 'nope'"));
         assertTrue(error("-device", "virtio-serial-pci", "-device", "virtconsole").contains("chardev=ID is required"));
@@ -87,7 +98,7 @@ class ChardevOptionsTest {
         assertTrue(error("-chardev", "null,id=a", "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=a,nr=0")
             .contains("port 0 is reserved for a virtconsole"));
         assertTrue(error("-chardev", "null,id=a", "-chardev", "null,id=b", "-device", "virtio-serial-pci,max_ports=1",
-            "-device", "virtconsole,chardev=a", "-device", "virtconsole,chardev=b").contains("every virtio-serial-pci is full"));
+            "-device", "virtconsole,chardev=a", "-device", "virtconsole,chardev=b").contains("every virtio-serial is full"));
         assertTrue(error("-device", "virtio-serial-pci,max_ports=0").contains("max_ports=0 is out of range"));
     }
 }

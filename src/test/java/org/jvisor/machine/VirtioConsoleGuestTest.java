@@ -26,8 +26,9 @@ import org.jvisor.testing.JvisorSession;
 
 /**
  * virtio-serial with the Debian kernel's virtio_console driver on tcg: hvc0 and a named port on
- * file chardevs, an interactive shell on hvc0 through a Unix socket chardev (with a reconnect),
- * and hvc0 on stdio with the Ctrl-A escapes.
+ * file chardevs (on PCI and on microvm's virtio-mmio), an interactive shell on hvc0 through a Unix
+ * socket chardev (with a reconnect), flow control of a MiB of input, and hvc0 on stdio with the
+ * Ctrl-A escapes.
  */
 class VirtioConsoleGuestTest {
     private static final long WATCHDOG_MILLIS = 15 * 60 * 1000;
@@ -65,6 +66,21 @@ class VirtioConsoleGuestTest {
         assertEquals(0, r.status(), r.toString());
         assertEquals("hello-from-hvc0\r\n", Files.readString(console), "hvc0 is a tty: ONLCR adds the CR");
         assertEquals("data-on-the-port\n", Files.readString(port), "a virtserialport passes bytes as they are");
+    }
+
+    /** The same device model on a virtio-mmio transport: -M microvm with virtio-serial-device. */
+    @Test
+    void onMicrovmVirtioSerialDeviceGivesHvc0(@TempDir Path dir) throws Exception {
+        Path console = dir.resolve("hvc0.txt");
+        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; echo hello-from-microvm > /dev/hvc0";
+        var r = JvisorProcess.run(boot("console=ttyS0 " + InitScript.cmdParameterBase64(cmd), "-M", "microvm", "-nographic",
+            "-chardev", "file,id=c0,path=" + console, "-chardev", "null,id=c1",
+            "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0",
+            "-device", "virtserialport,chardev=c1,name=org.jvisor.mmio"));
+        assertTrue(r.stdout().lines().anyMatch("org.jvisor.mmio"::equals), r.toString());
+        assertTrue(r.stdout().contains("jvisor-guest: command exited with status 0"), r.toString());
+        assertEquals(0, r.status(), r.toString());
+        assertEquals("hello-from-microvm\r\n", Files.readString(console));
     }
 
     @Test
