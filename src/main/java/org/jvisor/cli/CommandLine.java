@@ -49,6 +49,7 @@ public final class CommandLine {
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
+        ChardevOptions chardevs = new ChardevOptions();
 
         for (int i = 0; i < args.length; i++) {
             String raw = args[i];
@@ -99,7 +100,8 @@ public final class CommandLine {
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
                 case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"));
-                case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
+                case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH, chardev:ID or none"));
+                case "-chardev" -> chardevs.chardev(value(args, ++i, opt, "a character device description"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
                     MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
@@ -113,6 +115,8 @@ public final class CommandLine {
                             throw new UsageException("-device " + o.implied() + ": drive=ID is required");
                         }
                         virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+                    } else if (ChardevOptions.handlesDevice(base, o.implied())) {
+                        chardevs.device(o, transport, virtioDevices);
                     } else {
                         debugExits.add(parseDevice(o));
                     }
@@ -143,6 +147,8 @@ public final class CommandLine {
         if (kernel == null) {
             throw new UsageException("-kernel is required: jvisor boots a kernel directly (there is no firmware)");
         }
+        chardevs.serialUses(serial);
+        serial = chardevs.finish(serial, virtioDevices);
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
@@ -163,7 +169,7 @@ public final class CommandLine {
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type()));
+            Set.copyOf(debug), machine.type(), chardevs.chardevs()));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -293,10 +299,13 @@ public final class CommandLine {
         if (text.equals("none") || text.equals("null")) {
             return new MachineConfig.SerialConfig.None();
         }
+        if (text.startsWith("chardev:") && text.length() > 8) {
+            return new MachineConfig.SerialConfig.Chardev(text.substring(8));
+        }
         if (text.startsWith("file:") && text.length() > 5) {
             return new MachineConfig.SerialConfig.File(Path.of(text.substring(5)));
         }
-        throw new UsageException("-serial: '" + text + "' is not a character device (expected stdio, file:PATH or none)");
+        throw new UsageException("-serial: '" + text + "' is not a character device (expected stdio, file:PATH, chardev:ID or none)");
     }
 
     private static MachineConfig.DebugExitConfig parseDevice(OptionList o) throws UsageException {
@@ -308,7 +317,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-rng-device, virtio-blk-device)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-rng-device, virtio-blk-device, virtio-serial-pci, virtio-serial-device, virtconsole, virtserialport)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -28,7 +28,7 @@ final class Help {
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
 
         Devices and I/O:
-          -serial stdio|file:PATH|none   where COM1 goes (default stdio)
+          -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)
           -nographic            no display; serial on stdio
           -display none         no display
           -device isa-debug-exit[,iobase=0xf4][,iosize=0x04]
@@ -38,6 +38,16 @@ final class Help {
                                 a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
           -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID
+          -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
+                                a character device: stdio (Ctrl-A escapes), a file, nothing,
+                                or a Unix socket server (one client at a time; wait=on, the
+                                default, waits for the first client before starting)
+          -device virtio-serial-pci[,max_ports=N]  a virtio-serial controller (default 31 ports;
+                                virtio-serial-device on microvm)
+          -device virtconsole,chardev=ID[,name=N][,nr=K]   a console port: the guest's hvc0, ...
+          -device virtserialport,chardev=ID[,name=N][,nr=K]
+                                a data port: the guest's /dev/vportNpK (N in its sysfs name)
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

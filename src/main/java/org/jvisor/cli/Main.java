@@ -44,7 +44,7 @@ public final class Main {
         // The console is the guest's: raw mode while it runs, restored on every way out
         // (normal exit, error, SIGTERM/SIGHUP through the shutdown hook).
         Terminal terminal = new Terminal();
-        if (config.serial() instanceof MachineConfig.SerialConfig.Stdio) {
+        if (config.usesStdio()) {
             Runtime.getRuntime().addShutdownHook(new Thread(terminal::restore, "terminal-restore"));
             terminal.enterRawMode();
         }

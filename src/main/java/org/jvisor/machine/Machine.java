@@ -26,6 +26,7 @@ import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.RawFileBackend;
 import org.jvisor.devices.virtio.VirtioBlk;
+import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
@@ -64,6 +65,8 @@ public final class Machine implements AutoCloseable {
     private final List<VirtioMmioTransport> mmioTransports = new ArrayList<>();
     private final List<BlockBackend> blockBackends = new ArrayList<>();
     private int resets;
+    private Chardevs chardevs;
+    private final List<VirtioConsole> consoles = new ArrayList<>();
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
                     AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader) {
@@ -105,21 +108,31 @@ public final class Machine implements AutoCloseable {
         }
         CharBackend serial;
         var quit = new QuitLatch();
+        Chardevs chardevs;
         try {
-            serial = openSerial(config.serial(), quit);
+            chardevs = Chardevs.open(config.chardevs(), quit, msg -> log.println("jvisor: " + msg));
+        } catch (MachineException e) {
+            chosen.accelerator().close();
+            ram.close();
+            throw e;
+        }
+        try {
+            serial = openSerial(config.serial(), quit, chardevs);
         } catch (IOException e) {
+            chardevs.close();
             chosen.accelerator().close();
             ram.close();
             throw new MachineException("-serial: " + e.getMessage());
         }
         Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
         quit.machine = m;
+        m.chardevs = chardevs;
         m.wireDevices();
         return m;
     }
 
-    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes)
-            throws IOException {
+    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)
+            throws IOException, MachineException {
         return switch (cfg) {
             case MachineConfig.SerialConfig.Stdio s -> {
                 OutputStream stdout = new FileOutputStream(FileDescriptor.out);
@@ -130,6 +143,7 @@ public final class Machine implements AutoCloseable {
                 yield new StreamBackend(out, null);
             }
             case MachineConfig.SerialConfig.None n -> new NullBackend();
+            case MachineConfig.SerialConfig.Chardev c -> chardevs.get(c.id());
         };
     }
 
@@ -160,6 +174,7 @@ public final class Machine implements AutoCloseable {
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
             };
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk ? "virtio-blk" + disks++
                 : device.model();
@@ -203,6 +218,17 @@ public final class Machine implements AutoCloseable {
             }
         }
         throw new MachineException("-device virtio-blk: no -drive with id=" + id);
+    }
+
+    /** -device virtio-serial-pci/-device with its virtconsole/virtserialport ports on their chardevs. */
+    private VirtioConsole virtioSerial(MachineConfig.VirtioDeviceConfig.VirtioSerial v) throws MachineException {
+        List<VirtioConsole.PortSpec> ports = new ArrayList<>();
+        for (MachineConfig.VirtioSerialPortConfig p : v.ports()) {
+            ports.add(new VirtioConsole.PortSpec(p.nr(), p.name(), p.console(), chardevs.get(p.chardev())));
+        }
+        VirtioConsole console = new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
+        consoles.add(console);
+        return console;
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
@@ -255,6 +281,9 @@ public final class Machine implements AutoCloseable {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
         com1.start();
+        for (VirtioConsole c : consoles) {
+            c.start();
+        }
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
@@ -404,6 +433,13 @@ public final class Machine implements AutoCloseable {
     @Override
     public void close() {
         serialBackend.close();
+        // Before the I/O threads: a port blocked on a socket client that does not read lets go.
+        for (VirtioConsole c : consoles) {
+            c.close();
+        }
+        if (chardevs != null) {
+            chardevs.close();
+        }
         if (platform != null) {
             platform.close();
         }

@@ -20,7 +20,8 @@ public record MachineConfig(
     List<VirtioDeviceConfig> virtioDevices,
     Set<String> traces,
     Set<String> debugLog,
-    MachineType machineType) {
+    MachineType machineType,
+    List<ChardevConfig> chardevs) {
 
     public enum Accel { KVM, TCG, AUTO }
 
@@ -79,6 +80,10 @@ public record MachineConfig(
 
         record None() implements SerialConfig {
         }
+
+        /** -serial chardev:ID: the -chardev with that id. */
+        record Chardev(String id) implements SerialConfig {
+        }
     }
 
     /** -drive file=F,format=raw,if=virtio|none[,id=D][,readonly=on][,cache=none|writeback] */
@@ -112,6 +117,36 @@ public record MachineConfig(
                 return "virtio-blk";
             }
         }
+
+        /** -device virtio-serial-pci|virtio-serial-device[,max_ports=N] with its virtconsole/virtserialport ports. */
+        record VirtioSerial(int maxPorts, List<VirtioSerialPortConfig> ports, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-serial";
+            }
+        }
+    }
+
+    /** -device virtconsole|virtserialport,chardev=ID[,name=N][,nr=K]: port {@code nr} of a virtio-serial. */
+    public record VirtioSerialPortConfig(int nr, boolean console, String chardev, String name) {
+    }
+
+    /** -chardev BACKEND,id=ID,...: a character device for a virtio-serial port or -serial chardev:ID. */
+    public sealed interface ChardevConfig {
+        String id();
+
+        record Stdio(String id) implements ChardevConfig {
+        }
+
+        record File(String id, Path path, boolean append) implements ChardevConfig {
+        }
+
+        /** A Unix socket server (server=on); {@code waitForClient} is QEMU's wait=on. */
+        record Socket(String id, Path path, boolean waitForClient) implements ChardevConfig {
+        }
+
+        record Null(String id) implements ChardevConfig {
+        }
     }
 
     /** -device isa-debug-exit,iobase=...,iosize=... */
@@ -120,6 +155,11 @@ public record MachineConfig(
 
     public boolean traceExits() {
         return traces.contains("exits");
+    }
+
+    /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */
+    public boolean usesStdio() {
+        return serial instanceof SerialConfig.Stdio || chardevs.stream().anyMatch(c -> c instanceof ChardevConfig.Stdio);
     }
 
     public boolean guestErrors() {

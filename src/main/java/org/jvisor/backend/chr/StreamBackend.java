@@ -38,6 +38,13 @@ public final class StreamBackend implements CharBackend {
         }
     }
 
+    @Override
+    public synchronized void write(byte[] data, int offset, int length) {
+        for (int i = 0; i < length; i++) {
+            write(data[offset + i] & 0xFF);
+        }
+    }
+
     /** Writes what is buffered. */
     public synchronized void flush() {
         flushLocked();

@@ -67,6 +67,11 @@ public final class VirtioCore {
                     t.configChanged();
                 }
             }
+
+            @Override
+            public void kick(int queue) {
+                notifyQueue(queue);
+            }
         };
     }
 

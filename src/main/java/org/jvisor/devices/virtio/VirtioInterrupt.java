@@ -11,4 +11,12 @@ public interface VirtioInterrupt {
 
     /** Configuration change notification (the config generation is bumped by the transport). */
     void configChanged();
+
+    /**
+     * The device has new work for queue {@code queue} that no driver notification announced (its
+     * backend produced input): run {@link VirtioDevice#processQueue} for it on the processing
+     * thread, as if the driver had notified it. Only the core's interrupt does anything.
+     */
+    default void kick(int queue) {
+    }
 }

@@ -1,6 +1,7 @@
 /**
  * virtio 1.2: split virtqueues, the device-status lifecycle, the virtio-mmio (v2) and modern
- * virtio-pci transports, and the devices (virtio-blk, virtio-rng).
+ * virtio-pci transports, and the devices (virtio-blk, virtio-rng, virtio-console as QEMU's
+ * virtio-serial).
  *
  * <h2>Shape</h2>
  * <pre>

@@ -1,0 +1,85 @@
+package org.jvisor.machine;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.backend.chr.EscapeFilter;
+import org.jvisor.backend.chr.NullBackend;
+import org.jvisor.backend.chr.StreamBackend;
+import org.jvisor.backend.chr.UnixSocketServerBackend;
+
+/** The -chardev backends of a machine by id, opened at start-up and closed with the machine. */
+final class Chardevs implements AutoCloseable {
+    private final Map<String, CharBackend> byId = new LinkedHashMap<>();
+    private final List<OutputStream> files = new ArrayList<>();
+
+    private Chardevs() {
+    }
+
+    /** Opens every chardev; a file that cannot be created or a socket that cannot listen fails here. */
+    static Chardevs open(List<MachineConfig.ChardevConfig> configs, EscapeFilter.Actions escapes, Consumer<String> log)
+            throws MachineException {
+        Chardevs c = new Chardevs();
+        for (MachineConfig.ChardevConfig cfg : configs) {
+            try {
+                c.byId.put(cfg.id(), c.openOne(cfg, escapes, log));
+            } catch (IOException | RuntimeException e) {
+                c.close();
+                throw new MachineException("-chardev id=" + cfg.id() + ": " + e.getMessage());
+            }
+        }
+        return c;
+    }
+
+    private CharBackend openOne(MachineConfig.ChardevConfig cfg, EscapeFilter.Actions escapes, Consumer<String> log)
+            throws IOException {
+        return switch (cfg) {
+            case MachineConfig.ChardevConfig.Stdio s -> {
+                OutputStream stdout = new FileOutputStream(FileDescriptor.out);
+                yield new StreamBackend(stdout, System.in, new EscapeFilter(escapes, stdout));
+            }
+            case MachineConfig.ChardevConfig.File f -> {
+                OutputStream out = Files.newOutputStream(f.path(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    f.append() ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+                files.add(out);
+                yield new StreamBackend(out, null);
+            }
+            case MachineConfig.ChardevConfig.Socket s -> UnixSocketServerBackend.listen(s.path(), s.waitForClient(),
+                msg -> log.accept("-chardev socket,id=" + s.id() + ": " + msg));
+            case MachineConfig.ChardevConfig.Null n -> new NullBackend();
+        };
+    }
+
+    /** The backend of -chardev id=ID (the command line checked that it exists). */
+    CharBackend get(String id) throws MachineException {
+        CharBackend b = byId.get(id);
+        if (b == null) {
+            throw new MachineException("no -chardev with id '" + id + "'");
+        }
+        return b;
+    }
+
+    @Override
+    public void close() {
+        for (CharBackend b : byId.values()) {
+            b.close();
+        }
+        for (OutputStream out : files) {
+            try {
+                out.close();
+            } catch (IOException e) {
+                // the output was flushed by the backend's close; nothing more to save
+            }
+        }
+    }
+}

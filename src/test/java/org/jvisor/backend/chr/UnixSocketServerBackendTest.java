@@ -1,0 +1,121 @@
+package org.jvisor.backend.chr;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** -chardev socket,server=on: one client at a time, reconnects, connection events, no output without a client. */
+class UnixSocketServerBackendTest {
+    /** A watchdog, not a performance limit. */
+    private static final long WAIT_SECONDS = 60;
+
+    @TempDir
+    Path dir;
+
+    /** Records what the backend delivers. */
+    static final class Recorder implements CharBackend.Sink {
+        final ByteArrayOutputStream input = new ByteArrayOutputStream();
+        final LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
+
+        @Override
+        public void receive(byte[] data, int length) {
+            synchronized (input) {
+                input.write(data, 0, length);
+            }
+            events.add(new String(data, 0, length, StandardCharsets.ISO_8859_1));
+        }
+
+        @Override
+        public void connectionChanged(boolean connected) {
+            events.add(connected);
+        }
+
+        Object next() throws InterruptedException {
+            Object e = events.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+            assertTrue(e != null, "watchdog: no event from the backend");
+            return e;
+        }
+    }
+
+    static SocketChannel connect(Path p) throws IOException {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+        c.connect(UnixDomainSocketAddress.of(p));
+        return c;
+    }
+
+    static String read(SocketChannel c, int bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(bytes);
+        while (b.hasRemaining() && c.read(b) > 0) {
+            // until all arrived
+        }
+        return new String(b.array(), 0, b.position(), StandardCharsets.ISO_8859_1);
+    }
+
+    @Test
+    void clientsComeAndGoAndOutputReachesTheConnectedOne() throws Exception {
+        Path p = dir.resolve("c.sock");
+        List<String> log = new ArrayList<>();
+        UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, log::add);
+        Recorder r = new Recorder();
+        try {
+            assertFalse(b.connected());
+            b.start(r);
+            b.write("dropped: nobody listens".getBytes(StandardCharsets.US_ASCII), 0, 23);
+
+            try (SocketChannel c = connect(p)) {
+                assertEquals(true, r.next());
+                assertTrue(b.connected());
+                c.write(ByteBuffer.wrap("ls\n".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("ls\n", r.next());
+                b.write("bin\n".getBytes(StandardCharsets.US_ASCII), 0, 4);
+                b.write('$');
+                assertEquals("bin\n$", read(c, 5), "only what was written while connected");
+            }
+            assertEquals(false, r.next());
+
+            try (SocketChannel c = connect(p)) {
+                assertEquals(true, r.next(), "the next client is accepted");
+                c.write(ByteBuffer.wrap("again".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("again", r.next());
+            }
+            assertEquals(false, r.next());
+        } finally {
+            b.close();
+        }
+        assertFalse(Files.exists(p), "the socket file is removed at close");
+    }
+
+    @Test
+    void aStaleSocketIsReplacedAndOtherFilesAreRefused() throws Exception {
+        Path p = dir.resolve("stale.sock");
+        UnixSocketServerBackend first = UnixSocketServerBackend.listen(p, false, msg -> { });
+        // A crashed jvisor leaves its socket behind: simulate by reusing the path without close().
+        UnixSocketServerBackend second = UnixSocketServerBackend.listen(p, false, msg -> { });
+        second.close();
+        first.close();
+
+        Path file = dir.resolve("notes.txt");
+        Files.writeString(file, "keep me");
+        IOException e = assertThrows(IOException.class, () -> UnixSocketServerBackend.listen(file, false, msg -> { }));
+        assertTrue(e.getMessage().contains("is not a socket"), e.getMessage());
+        assertEquals("keep me", Files.readString(file));
+    }
+}
