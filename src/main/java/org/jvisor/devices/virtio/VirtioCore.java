@@ -60,6 +60,11 @@ public final class VirtioCore {
             }
 
             @Override
+            public void backendReady(int queue) {
+                notifyQueue(queue);
+            }
+
+            @Override
             public void configChanged() {
                 generation.incrementAndGet();
                 VirtioInterrupt t = transport;

@@ -11,4 +11,12 @@ public interface VirtioInterrupt {
 
     /** Configuration change notification (the config generation is bumped by the transport). */
     void configChanged();
+
+    /**
+     * The device's backend has work for queue {@code queue} (a frame arrived for a receive queue):
+     * process it on the queue's processing thread, as if the driver had notified it. The
+     * {@link VirtioCore} implements this for the devices it runs; transports never receive it.
+     */
+    default void backendReady(int queue) {
+    }
 }
