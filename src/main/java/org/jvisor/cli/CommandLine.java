@@ -47,6 +47,7 @@ public final class CommandLine {
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.PciDeviceConfig> pciDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
+        List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
 
@@ -111,6 +112,8 @@ public final class CommandLine {
                             throw new UsageException("-device virtio-blk-pci: drive=ID is required");
                         }
                         pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(o.get("drive")));
+                    } else if ("virtio-net-pci".equals(o.implied())) {
+                        pciDevices.add(NetOptions.parseNic(o));
                     } else {
                         debugExits.add(parseDevice(o));
                     }
@@ -122,6 +125,7 @@ public final class CommandLine {
                         pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(d.id()));
                     }
                 }
+                case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
                 case "-trace" -> {
                     String v = value(args, ++i, opt, "a trace event");
                     String ev = v.startsWith("events=") ? v.substring(7) : v.startsWith("enable=") ? v.substring(7) : v;
@@ -147,8 +151,10 @@ public final class CommandLine {
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
+        NetOptions.checkPeers(netdevs, pciDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
-            List.copyOf(debugExits), List.copyOf(drives), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug)));
+            List.copyOf(debugExits), List.copyOf(drives), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug),
+            List.copyOf(netdevs)));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -286,7 +292,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

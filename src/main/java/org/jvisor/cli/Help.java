@@ -34,6 +34,12 @@ final class Help {
           -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
                                 a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
           -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D
+          -netdev tap,id=N[,ifname=TAP][,script=no,downscript=no]
+                                a TAP device as network backend (attached if it exists,
+                                created otherwise); jvisor runs no ifup/ifdown scripts
+          -device virtio-net-pci,netdev=N[,mac=52:54:00:12:34:56]
+                                a virtio NIC on the PCI bus connected to -netdev N (default MAC
+                                52:54:00:12:34:56, counting up per NIC)
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

@@ -29,7 +29,11 @@ import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioPciFunction;
+import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioRng;
+import org.jvisor.backend.net.MacAddress;
+import org.jvisor.backend.net.NetBackend;
+import org.jvisor.backend.net.TapBackend;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
@@ -61,6 +65,7 @@ public final class Machine implements AutoCloseable {
     private final KernelLoader loader;
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     private final List<BlockBackend> blockBackends = new ArrayList<>();
+    private final List<NetBackend> netBackends = new ArrayList<>();
     private int resets;
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
@@ -152,13 +157,18 @@ public final class Machine implements AutoCloseable {
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
+        int nics = 0;
         for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
             platform.addPci(switch (device) {
                 case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
                 case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
                     new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
+                case MachineConfig.PciDeviceConfig.VirtioNet n -> virtioPci(
+                    new VirtioNet(openNetdev(n.netdevId()), n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(nics)),
+                    "virtio-net" + nics++);
             });
         }
+        openUnusedNetdevs();
         try {
             platform.assignPciResources();
         } catch (RuntimeException e) {
@@ -188,6 +198,33 @@ public final class Machine implements AutoCloseable {
             }
         }
         throw new MachineException("-device virtio-blk-pci: no -drive with id=" + id);
+    }
+
+    /** Opens the tap of -netdev tap,id=ID: a bad name, no permission or a busy tap are refused here. */
+    private NetBackend openNetdev(String id) throws MachineException {
+        for (MachineConfig.NetdevConfig n : config.netdevs()) {
+            if (n.id().equals(id)) {
+                try {
+                    TapBackend tap = TapBackend.open(n.id(), n.ifname(), VirtioNet.HDR_SIZE, msg -> log.println("jvisor: " + msg));
+                    netBackends.add(tap);
+                    return tap;
+                } catch (IOException e) {
+                    throw new MachineException(e.getMessage());
+                }
+            }
+        }
+        throw new MachineException("-device virtio-net-pci: no -netdev with id=" + id);
+    }
+
+    /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
+    private void openUnusedNetdevs() throws MachineException {
+        for (MachineConfig.NetdevConfig n : config.netdevs()) {
+            if (config.pciDevices().stream().noneMatch(d -> d instanceof MachineConfig.PciDeviceConfig.VirtioNet v
+                && v.netdevId().equals(n.id()))) {
+                log.println("jvisor: warning: netdev " + n.id() + " has no peer");
+                openNetdev(n.id());
+            }
+        }
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
@@ -373,6 +410,9 @@ public final class Machine implements AutoCloseable {
         }
         for (VirtioIoThread t : ioThreads) {
             t.close();
+        }
+        for (NetBackend n : netBackends) {
+            n.close();
         }
         // After the I/O threads: every completed request has reached the image; close flushes.
         for (BlockBackend b : blockBackends) {

@@ -3,6 +3,7 @@ package org.jvisor.machine;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import org.jvisor.backend.net.MacAddress;
 
 /** Everything needed to build a machine, as parsed from the command line. */
 public record MachineConfig(
@@ -19,7 +20,8 @@ public record MachineConfig(
     List<DriveConfig> drives,
     List<PciDeviceConfig> pciDevices,
     Set<String> traces,
-    Set<String> debugLog) {
+    Set<String> debugLog,
+    List<NetdevConfig> netdevs) {
 
     public enum Accel { KVM, TCG, AUTO }
 
@@ -46,6 +48,14 @@ public record MachineConfig(
 
         record VirtioBlk(String driveId) implements PciDeviceConfig {
         }
+
+        /** -device virtio-net-pci,netdev=ID[,mac=...]; {@code mac} is null for the default. */
+        record VirtioNet(String netdevId, MacAddress mac) implements PciDeviceConfig {
+        }
+    }
+
+    /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
+    public record NetdevConfig(String id, String ifname) {
     }
 
     /** -device isa-debug-exit,iobase=...,iosize=... */
