@@ -1,6 +1,6 @@
 /**
  * virtio 1.2: split virtqueues, the device-status lifecycle, the virtio-mmio (v2) and modern
- * virtio-pci transports, and the devices (virtio-blk, virtio-rng).
+ * virtio-pci transports, and the devices (virtio-blk, virtio-net, virtio-rng).
  *
  * <h2>Shape</h2>
  * <pre>
@@ -15,6 +15,9 @@
  *                                                                     ▼
  *                                                              SplitVirtqueue ── DmaSpace ──► guest RAM
  * </pre>
+ * A device whose backend produces work by itself (virtio-net: a frame arrived from the tap) calls
+ * {@code VirtioInterrupt.backendReady(q)} from the backend's thread; the core then processes queue
+ * q on the executor, under the same serialisation as a driver notification.
  *
  * <h2>Wiring (machine side)</h2>
  * <ul>
