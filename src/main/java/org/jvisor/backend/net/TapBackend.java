@@ -86,11 +86,16 @@ public final class TapBackend implements NetBackend {
             }
             boolean ok = false;
             try {
+                MemorySegment feats = a.allocate(JAVA_INT);
+                int rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNGETFEATURES, feats);
+                if (rc == 0 && (feats.get(JAVA_INT, 0) & TunLibc.IFF_VNET_HDR) == 0) {
+                    throw new IOException(what + ": this kernel's tun driver has no IFF_VNET_HDR (virtio-net headers)");
+                }
                 MemorySegment ifr = a.allocate(TunLibc.IFREQ_SIZE, 8);
                 byte[] n = name.getBytes(StandardCharsets.US_ASCII);
                 MemorySegment.copy(n, 0, ifr, JAVA_BYTE, 0, n.length);
                 ifr.set(JAVA_SHORT, TunLibc.IFNAMSIZ, (short) (TunLibc.IFF_TAP | TunLibc.IFF_NO_PI | TunLibc.IFF_VNET_HDR));
-                int rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNSETIFF, ifr);
+                rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNSETIFF, ifr);
                 if (rc < 0) {
                     throw new IOException(what + ": " + setIffError(name, TunLibc.errno(err)));
                 }
