@@ -158,13 +158,14 @@ public final class Machine implements AutoCloseable {
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
         int nics = 0;
+        int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
         for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
             platform.addPci(switch (device) {
                 case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
                 case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
                     new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
                 case MachineConfig.PciDeviceConfig.VirtioNet n -> virtioPci(
-                    new VirtioNet(openNetdev(n.netdevId()), n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(nics)),
+                    new VirtioNet(openNetdev(n.netdevId()), n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++)),
                     "virtio-net" + nics++);
             });
         }

@@ -103,7 +103,7 @@ final class TunLibc {
 
     static void close(int fd) {
         try {
-            int rc = (int) CLOSE.invokeExact(fd);
+            int ignored = (int) CLOSE.invokeExact(fd);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
