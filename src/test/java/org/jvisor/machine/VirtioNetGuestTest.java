@@ -132,7 +132,7 @@ class VirtioNetGuestTest {
     }
 
     @Test
-    void aMissingPermissionOrBusyTapIsRefusedAtStartUp() throws Exception {
+    void aBusyTapIsRefusedAtStartUp() throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-nographic", "-kernel", guest.kernel().toString(),
             "-netdev", "tap,id=a,ifname=" + tap + ",script=no,downscript=no", "-device", "virtio-net-pci,netdev=a",
             "-netdev", "tap,id=b,ifname=" + tap + ",script=no,downscript=no", "-device", "virtio-net-pci,netdev=b"));
