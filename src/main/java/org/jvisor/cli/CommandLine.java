@@ -41,11 +41,11 @@ public final class CommandLine {
         Path kernel = null;
         Path initrd = null;
         String append = null;
-        boolean decompressOnHost = true;
+        MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
-        List<MachineConfig.PciDeviceConfig> pciDevices = new ArrayList<>();
+        List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
         List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
@@ -99,21 +99,23 @@ public final class CommandLine {
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
-                case "-M", "-machine" -> decompressOnHost = parseMachine(value(args, ++i, opt, "a machine type (pc)"));
+                case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"));
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH or none"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
-                    if ("virtio-rng-pci".equals(o.implied())) {
+                    MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
+                    String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
+                    if (base.equals("virtio-rng")) {
                         o.allowOnly(Set.of(), o.implied());
-                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioRng());
-                    } else if ("virtio-blk-pci".equals(o.implied())) {
+                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport));
+                    } else if (base.equals("virtio-blk")) {
                         o.allowOnly(Set.of("drive"), o.implied());
                         if (o.get("drive") == null) {
-                            throw new UsageException("-device virtio-blk-pci: drive=ID is required");
+                            throw new UsageException("-device " + o.implied() + ": drive=ID is required");
                         }
-                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(o.get("drive")));
-                    } else if ("virtio-net-pci".equals(o.implied())) {
-                        pciDevices.add(NetOptions.parseNic(o));
+                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+                    } else if (base.equals("virtio-net")) {
+                        virtioDevices.add(NetOptions.parseNic(o, transport));
                     } else {
                         debugExits.add(parseDevice(o));
                     }
@@ -121,9 +123,6 @@ public final class CommandLine {
                 case "-drive" -> {
                     MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
                     drives.add(d);
-                    if (d.ifVirtio()) {
-                        pciDevices.add(new MachineConfig.PciDeviceConfig.VirtioBlk(d.id()));
-                    }
                 }
                 case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
                 case "-trace" -> {
@@ -151,10 +150,25 @@ public final class CommandLine {
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
-        NetOptions.checkPeers(netdevs, pciDevices);
-        return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
-            List.copyOf(debugExits), List.copyOf(drives), List.copyOf(pciDevices), Set.copyOf(traces), Set.copyOf(debug),
-            List.copyOf(netdevs)));
+        // if=virtio puts the disk on the machine's own transport (known only once -machine is read).
+        MachineConfig.Transport onBoard = machine.type() == MachineConfig.MachineType.MICROVM
+            ? MachineConfig.Transport.MMIO : MachineConfig.Transport.PCI;
+        for (MachineConfig.DriveConfig d : drives) {
+            if (d.ifVirtio()) {
+                virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), onBoard));
+            }
+        }
+        for (MachineConfig.VirtioDeviceConfig d : virtioDevices) {
+            if (d.transport() != onBoard) {
+                throw new UsageException("-device " + d.qemuName() + ": the " + machine.type().qemuName()
+                    + " machine has no " + (d.transport() == MachineConfig.Transport.PCI ? "PCI bus" : "virtio-mmio transports")
+                    + " (use " + onBoard.deviceName(d.model()) + ")");
+            }
+        }
+        NetOptions.checkPeers(netdevs, virtioDevices);
+        return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
+            noReboot, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
+            Set.copyOf(debug), machine.type(), List.copyOf(netdevs)));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -199,27 +213,34 @@ public final class CommandLine {
         return bytes & ~0xFFFL;
     }
 
+    /** What -machine says: the machine type and where a bzImage's payload is decompressed. */
+    private record MachineSpec(MachineConfig.MachineType type, boolean decompressOnHost) {
+    }
+
     /**
-     * -machine pc[,kernel-decompress=host|guest]: the PC is the only machine type so far. The
-     * property picks where a bzImage's payload is decompressed: on the host (default, jvisor's fast
-     * path) or by the kernel's own decompressor in the guest, as QEMU does.
+     * -machine pc|microvm[,kernel-decompress=host|guest]. The property picks where a bzImage's
+     * payload is decompressed: on the host (default, jvisor's fast path) or by the kernel's own
+     * decompressor in the guest, as QEMU does.
      */
-    private static boolean parseMachine(String text) throws UsageException {
+    private static MachineSpec parseMachine(String text) throws UsageException {
         OptionList o = OptionList.parse("-machine", text, true);
         o.allowOnly(Set.of("type", "kernel-decompress"), "");
-        String type = o.implied() != null ? o.implied() : o.get("type");
-        if (type != null && !type.equals("pc") && !type.equals("q35")) {
-            throw new UsageException("-machine: '" + type + "' is not a machine type jvisor has (known: pc)");
-        }
+        String typeName = o.implied() != null ? o.implied() : o.get("type");
+        MachineConfig.MachineType type = switch (typeName == null ? "pc" : typeName) {
+            case "pc", "q35" -> MachineConfig.MachineType.PC;
+            case "microvm" -> MachineConfig.MachineType.MICROVM;
+            default -> throw new UsageException("-machine: '" + typeName + "' is not a machine type jvisor has (known: pc, microvm)");
+        };
         String where = o.get("kernel-decompress");
         if (where == null || where.equals("host")) {
-            return true;
+            return new MachineSpec(type, true);
         }
         if (where.equals("guest")) {
-            return false;
+            return new MachineSpec(type, false);
         }
         throw new UsageException("-machine: kernel-decompress='" + where + "' (expected host or guest)");
     }
+
 
     /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
     private static MachineConfig.DriveConfig parseDrive(String text, int index) throws UsageException {
@@ -292,7 +313,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-rng-device, virtio-blk-device, virtio-net-device)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -20,8 +20,11 @@ final class Help {
           -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
-          -machine pc[,kernel-decompress=host|guest]
-                                where a bzImage is decompressed (default host: faster boot)
+          -machine pc|microvm[,kernel-decompress=host|guest]
+                                pc (default): PCI host with ECAM, virtio-X-pci devices;
+                                microvm: no PCI, virtio-X-device devices on virtio-mmio.
+                                kernel-decompress: where a bzImage is decompressed
+                                (default host: faster boot)
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
 
         Devices and I/O:
@@ -38,8 +41,10 @@ final class Help {
                                 a TAP device as network backend (attached if it exists,
                                 created otherwise); jvisor runs no ifup/ifdown scripts
           -device virtio-net-pci,netdev=N[,mac=52:54:00:12:34:56]
-                                a virtio NIC on the PCI bus connected to -netdev N (default MAC
+                                a virtio NIC connected to -netdev N (default MAC
                                 52:54:00:12:34:56, counting up per NIC)
+          -device virtio-rng-device, -device virtio-blk-device,drive=D,
+          -device virtio-net-device,netdev=N   the same on microvm
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

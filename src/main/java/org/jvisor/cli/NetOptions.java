@@ -43,36 +43,37 @@ final class NetOptions {
         return new MachineConfig.NetdevConfig(id, ifname == null || ifname.isEmpty() ? null : ifname);
     }
 
-    /** -device virtio-net-pci,netdev=ID[,mac=52:54:00:xx:xx:xx]. */
-    static MachineConfig.PciDeviceConfig.VirtioNet parseNic(OptionList o) throws UsageException {
+    /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=52:54:00:xx:xx:xx]. */
+    static MachineConfig.VirtioDeviceConfig.VirtioNet parseNic(OptionList o, MachineConfig.Transport transport)
+            throws UsageException {
         o.allowOnly(Set.of("netdev", "mac"), o.implied());
         String netdev = o.get("netdev");
         if (netdev == null || netdev.isEmpty()) {
-            throw new UsageException("-device virtio-net-pci: netdev=ID is required (a -netdev tap,id=ID to connect it to)");
+            throw new UsageException("-device " + o.implied() + ": netdev=ID is required (a -netdev tap,id=ID to connect it to)");
         }
         MacAddress mac = null;
         if (o.get("mac") != null) {
             try {
                 mac = MacAddress.parse(o.get("mac"));
             } catch (IllegalArgumentException e) {
-                throw new UsageException("-device virtio-net-pci: mac=" + o.get("mac") + ": " + e.getMessage());
+                throw new UsageException("-device " + o.implied() + ": mac=" + o.get("mac") + ": " + e.getMessage());
             }
         }
-        return new MachineConfig.PciDeviceConfig.VirtioNet(netdev, mac);
+        return new MachineConfig.VirtioDeviceConfig.VirtioNet(netdev, mac, transport);
     }
 
     /** Every NIC names a -netdev that exists and no other NIC uses. */
-    static void checkPeers(List<MachineConfig.NetdevConfig> netdevs, List<MachineConfig.PciDeviceConfig> devices)
+    static void checkPeers(List<MachineConfig.NetdevConfig> netdevs, List<MachineConfig.VirtioDeviceConfig> devices)
             throws UsageException {
         Set<String> used = new HashSet<>();
-        for (MachineConfig.PciDeviceConfig d : devices) {
-            if (d instanceof MachineConfig.PciDeviceConfig.VirtioNet nic) {
+        for (MachineConfig.VirtioDeviceConfig d : devices) {
+            if (d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet nic) {
                 String id = nic.netdevId();
                 if (netdevs.stream().noneMatch(n -> n.id().equals(id))) {
-                    throw new UsageException("-device virtio-net-pci,netdev=" + id + ": no -netdev with id=" + id);
+                    throw new UsageException("-device " + nic.qemuName() + ",netdev=" + id + ": no -netdev with id=" + id);
                 }
                 if (!used.add(id)) {
-                    throw new UsageException("-device virtio-net-pci,netdev=" + id + ": netdev '" + id
+                    throw new UsageException("-device " + nic.qemuName() + ",netdev=" + id + ": netdev '" + id
                         + "' is in use by another NIC (one NIC per -netdev)");
                 }
             }

@@ -11,13 +11,13 @@ import org.jvisor.boot.ElfImage;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
 import org.jvisor.boot.acpi.AcpiTables;
-import org.jvisor.boot.acpi.PciHost;
 import org.jvisor.boot.linux.E820Map;
 import org.jvisor.boot.linux.LinuxBoot;
 import org.jvisor.boot.linux.LinuxBootResult;
 import org.jvisor.boot.linux.LinuxKernel;
 import org.jvisor.boot.linux.ReservedRange;
 import org.jvisor.cpu.X86State;
+import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.memory.GuestMemory;
 
 /**
@@ -68,11 +68,25 @@ final class KernelLoader {
                     throw new BootException("kernel " + path + ": " + e.getMessage());
                 }
                 yield new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(), linux,
-                    new AcpiTables(config.cpus()).com1(true).i8042(true).pciHost(PciHost.legacy(
-                        GuestMemory.PCI_HOLE_START, PcPlatform.PCI_MMIO32_END - GuestMemory.PCI_HOLE_START,
-                        PciHost.swizzledRoutes(32, PcPlatform.PCI_FIRST_GSI))));
+                    acpiTables(config));
             }
         };
+    }
+
+    /** What the DSDT describes: the PC with its PCI host, or microvm with its virtio-mmio windows. */
+    private static AcpiTables acpiTables(MachineConfig config) throws BootException {
+        AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
+        if (config.machineType() == MachineConfig.MachineType.PC) {
+            return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes()).acpi());
+        }
+        try {
+            for (VirtioMmioSlot slot : VirtioMmioSlot.of(config)) {
+                tables.addVirtioMmio(slot.base(), VirtioMmioTransport.WINDOW_SIZE, slot.gsi());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new BootException(e.getMessage());
+        }
+        return tables;
     }
 
     private static byte[] readInitrd(Path p) throws BootException {

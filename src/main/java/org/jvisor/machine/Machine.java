@@ -28,6 +28,7 @@ import org.jvisor.backend.block.RawFileBackend;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
+import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioRng;
@@ -153,21 +154,34 @@ public final class Machine implements AutoCloseable {
                 events.add(new MachineEvent.PowerOff(reason));
             }
         };
-        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux());
+        this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
+            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null);
         this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
+        int mmioSlots = 0;
         int nics = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
-        for (MachineConfig.PciDeviceConfig device : config.pciDevices()) {
-            platform.addPci(switch (device) {
-                case MachineConfig.PciDeviceConfig.VirtioRng r -> virtioPci(new VirtioRng(), "virtio-rng");
-                case MachineConfig.PciDeviceConfig.VirtioBlk b -> virtioPci(
-                    new VirtioBlk(openDrive(b.driveId()), b.driveId()), "virtio-blk" + disks++);
-                case MachineConfig.PciDeviceConfig.VirtioNet n -> virtioPci(
-                    new VirtioNet(openNetdev(n.netdevId()), n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++)),
-                    "virtio-net" + nics++);
-            });
+        for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
+            VirtioDevice model = switch (device) {
+                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
+                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
+                    n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+            };
+            String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk ? "virtio-blk" + disks++
+                : device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? "virtio-net" + nics++
+                : device.model();
+            switch (device.transport()) {
+                case PCI -> platform.addPci(virtioPci(model, thread));
+                case MMIO -> {
+                    try {
+                        virtioMmio(model, thread, VirtioMmioSlot.of(mmioSlots++));
+                    } catch (IllegalArgumentException e) {
+                        throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
+                    }
+                }
+            }
         }
         openUnusedNetdevs();
         try {
@@ -198,7 +212,7 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
-        throw new MachineException("-device virtio-blk-pci: no -drive with id=" + id);
+        throw new MachineException("-device virtio-blk: no -drive with id=" + id);
     }
 
     /** Opens the tap of -netdev tap,id=ID: a bad name, no permission or a busy tap are refused here. */
@@ -214,13 +228,13 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
-        throw new MachineException("-device virtio-net-pci: no -netdev with id=" + id);
+        throw new MachineException("-device virtio-net: no -netdev with id=" + id);
     }
 
     /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
     private void openUnusedNetdevs() throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
-            if (config.pciDevices().stream().noneMatch(d -> d instanceof MachineConfig.PciDeviceConfig.VirtioNet v
+            if (config.virtioDevices().stream().noneMatch(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet v
                 && v.netdevId().equals(n.id()))) {
                 log.println("jvisor: warning: netdev " + n.id() + " has no peer");
                 openNetdev(n.id());
@@ -235,6 +249,16 @@ public final class Machine implements AutoCloseable {
         ioThreads.add(thread);
         fn.transport().core().setExecutor(thread);
         return fn;
+    }
+
+    /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
+    private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot) {
+        VirtioMmioTransport transport = new VirtioMmioTransport(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)),
+            platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + name + ": " + msg));
+        VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
+        transport.core().setExecutor(thread);
+        mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */

@@ -18,12 +18,58 @@ public record MachineConfig(
     boolean noReboot,
     List<DebugExitConfig> debugExits,
     List<DriveConfig> drives,
-    List<PciDeviceConfig> pciDevices,
+    List<VirtioDeviceConfig> virtioDevices,
     Set<String> traces,
     Set<String> debugLog,
+    MachineType machineType,
     List<NetdevConfig> netdevs) {
 
     public enum Accel { KVM, TCG, AUTO }
+
+    /**
+     * -machine TYPE. {@code PC}: the PC with a PCI host (virtio on PCI). {@code MICROVM}: QEMU's
+     * microvm idea, a PC without PCI whose virtio devices sit on virtio-mmio transports that the
+     * DSDT announces; faster to probe, nothing to enumerate.
+     */
+    public enum MachineType {
+        PC("pc"), MICROVM("microvm");
+
+        private final String qemuName;
+
+        MachineType(String qemuName) {
+            this.qemuName = qemuName;
+        }
+
+        public String qemuName() {
+            return qemuName;
+        }
+    }
+
+    /** How a virtio device reaches the guest: a PCI function (pc) or a virtio-mmio window (microvm). */
+    public enum Transport {
+        PCI("pci"), MMIO("device");
+
+        private final String suffix;
+
+        Transport(String suffix) {
+            this.suffix = suffix;
+        }
+
+        /** The QEMU device name of {@code model} on this transport: virtio-blk-pci, virtio-blk-device. */
+        public String deviceName(String model) {
+            return model + "-" + suffix;
+        }
+
+        /** The transport a QEMU device name ends in (virtio-X-pci, virtio-X-device), or null. */
+        public static Transport ofDeviceName(String name) {
+            for (Transport t : values()) {
+                if (name != null && name.startsWith("virtio-") && name.endsWith("-" + t.suffix)) {
+                    return t;
+                }
+            }
+            return null;
+        }
+    }
 
     /** Where COM1's bytes go. */
     public sealed interface SerialConfig {
@@ -41,16 +87,40 @@ public record MachineConfig(
     public record DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
     }
 
-    /** PCI functions from -device (and -drive if=virtio, which implies a virtio-blk-pci). */
-    public sealed interface PciDeviceConfig {
-        record VirtioRng() implements PciDeviceConfig {
+    /**
+     * virtio devices from -device virtio-X-pci / virtio-X-device (and -drive if=virtio, which
+     * implies a virtio-blk on the machine's transport).
+     */
+    public sealed interface VirtioDeviceConfig {
+        Transport transport();
+
+        /** The device's name without the transport: virtio-blk for virtio-blk-pci. */
+        String model();
+
+        default String qemuName() {
+            return transport().deviceName(model());
         }
 
-        record VirtioBlk(String driveId) implements PciDeviceConfig {
+        record VirtioRng(Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-rng";
+            }
         }
 
-        /** -device virtio-net-pci,netdev=ID[,mac=...]; {@code mac} is null for the default. */
-        record VirtioNet(String netdevId, MacAddress mac) implements PciDeviceConfig {
+        record VirtioBlk(String driveId, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-blk";
+            }
+        }
+
+        /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=...]; {@code mac} is null for the default. */
+        record VirtioNet(String netdevId, MacAddress mac, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-net";
+            }
         }
     }
 

@@ -39,9 +39,11 @@ final class PcPlatform implements AutoCloseable {
     private final PcInterruptControllers controllers;
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
     private final PciHostBridge pci;
+    private final PcPciLayout pciLayout;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
-               PlatformControl control, boolean withAcpi) {
+               PlatformControl control, boolean withAcpi, PcPciLayout pciLayout) {
+        this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
         if (accel.providesInterruptControllers()) {
@@ -79,30 +81,43 @@ final class PcPlatform implements AutoCloseable {
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to.
         MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
-        this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PCI_FIRST_GSI),
-            gsi -> controllers != null ? controllers.gsi(gsi) : accel.irqLine(gsi));
-        pci.registerPorts(withAcpi ? new ResetControl(control) : null);
+        ResetControl reset = withAcpi ? new ResetControl(control) : null;
+        if (pciLayout != null) {
+            this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
+            pci.registerPorts(reset);
+            pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+        } else {
+            this.pci = null;
+            if (reset != null) {
+                io.register("reset-control", ResetControl.PORT, 1, reset);
+            }
+        }
         timers.start();
     }
 
-    /** PCI INTx: slot s pin p reaches GSI 16 + (s + p) % 4, as the DSDT's _PRT says. */
-    static final int PCI_FIRST_GSI = 16;
-    /** BARs go between the end of low RAM (0xC000_0000) and the IOAPIC: the ACPI host bridge window. */
-    static final long PCI_MMIO32_END = 0xFEC0_0000L;
-
     /** Plugs a PCI function into the next free slot. */
     void addPci(PciDevice device) {
+        if (pci == null) {
+            throw new IllegalStateException("this machine has no PCI bus");
+        }
         pci.add(device);
     }
 
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
-        pci.assignResources(PciHostBridge.Windows.pc(PCI_MMIO32_END, 0, 0));
+        if (pci != null) {
+            pci.assignResources(pciLayout.windows());
+        }
     }
 
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */
     IrqLine irq(int n) {
         return controllers != null ? controllers.isaIrq(n) : accel.irqLine(n);
+    }
+
+    /** The wire of IOAPIC input {@code gsi}. */
+    IrqLine gsi(int gsi) {
+        return controllers != null ? controllers.gsi(gsi) : accel.irqLine(gsi);
     }
 
     /** The time base of the platform's timers (PIT, RTC, LAPIC timers). */

@@ -33,6 +33,32 @@ class CommandLineTest {
     }
 
     @Test
+    void machineTypesPickTheVirtioTransport() throws UsageException {
+        MachineConfig pc = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio", "-device", "virtio-rng-pci");
+        assertEquals(MachineConfig.MachineType.PC, pc.machineType());
+        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioRng(MachineConfig.Transport.PCI),
+            new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.PCI)), pc.virtioDevices());
+
+        // -machine may come after the -drive: if=virtio follows the machine's transport.
+        MachineConfig microvm = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio",
+            "-drive", "id=b,file=b.img,format=raw,if=none", "-device", "virtio-blk-device,drive=b",
+            "-M", "microvm,kernel-decompress=guest");
+        assertEquals(MachineConfig.MachineType.MICROVM, microvm.machineType());
+        assertEquals(false, microvm.decompressOnHost());
+        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioBlk("b", MachineConfig.Transport.MMIO),
+            new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.MMIO)), microvm.virtioDevices());
+
+        UsageException noPci = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-M", "microvm", "-device", "virtio-rng-pci"));
+        assertEquals("-device virtio-rng-pci: the microvm machine has no PCI bus (use virtio-rng-device)", noPci.getMessage());
+        UsageException noMmio = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-device", "virtio-blk-device,drive=x"));
+        assertTrue(noMmio.getMessage().contains("the pc machine has no virtio-mmio transports (use virtio-blk-pci)"),
+            noMmio.getMessage());
+        assertThrows(UsageException.class, () -> parse("-kernel", "k", "-M", "isapc"));
+    }
+
+    @Test
     void memorySizes() throws UsageException {
         assertEquals(256L << 20, CommandLine.parseMemory("256"));
         assertEquals(256L << 20, CommandLine.parseMemory("256M"));

@@ -30,11 +30,13 @@ class NetOptionsTest {
     void tapAndNicAsQemuSpellsThem() throws UsageException {
         MachineConfig c = parse("-device", "virtio-net-pci,netdev=n1,mac=52:54:00:00:00:2a", "-netdev", TAP);
         assertEquals(List.of(new MachineConfig.NetdevConfig("n1", "tap7")), c.netdevs());
-        assertEquals(List.of(new MachineConfig.PciDeviceConfig.VirtioNet("n1", new MacAddress(0x5254_0000_002aL))),
-            c.pciDevices());
+        assertEquals(List.of(new MachineConfig.VirtioDeviceConfig.VirtioNet("n1", new MacAddress(0x5254_0000_002aL),
+            MachineConfig.Transport.PCI)), c.virtioDevices());
         MachineConfig d = parse("-netdev", "tap,id=x", "-device", "virtio-net-pci,netdev=x");
         assertNull(d.netdevs().get(0).ifname(), "no ifname: the kernel names the tap");
-        assertNull(((MachineConfig.PciDeviceConfig.VirtioNet) d.pciDevices().get(0)).mac(), "default MAC");
+        assertNull(((MachineConfig.VirtioDeviceConfig.VirtioNet) d.virtioDevices().get(0)).mac(), "default MAC");
+        MachineConfig m = parse("-M", "microvm", "-netdev", "tap,id=x", "-device", "virtio-net-device,netdev=x");
+        assertEquals(MachineConfig.Transport.MMIO, m.virtioDevices().get(0).transport());
     }
 
     @Test
@@ -47,6 +49,7 @@ class NetOptionsTest {
         assertTrue(error("-netdev", "user,id=u").contains("'user' is not a network backend jvisor has (known: tap)"));
         assertTrue(error("-netdev", "tap,id=n1,fd=3").contains("unknown property 'fd'"));
         assertTrue(error("-device", "virtio-net-pci").contains("netdev=ID is required"));
+        assertTrue(error("-netdev", "tap,id=x", "-device", "virtio-net-device,netdev=x").contains("(use virtio-net-pci)"));
     }
 
     @Test

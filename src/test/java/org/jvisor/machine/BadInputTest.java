@@ -107,6 +107,13 @@ class BadInputTest {
             "format=qcow2 is not supported");
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-device", "virtio-blk-pci,drive=nope", "-kernel", k),
             "no -drive with id=nope");
+        String[] nineRngs = new String[22];
+        for (int i = 0; i < 9; i++) {
+            nineRngs[2 * i] = "-device";
+            nineRngs[2 * i + 1] = "virtio-rng-device";
+        }
+        System.arraycopy(new String[] {"-M", "microvm", "-kernel", k}, 0, nineRngs, 18, 4);
+        assertCleanError(JvisorProcess.run(nineRngs), "the microvm machine has 8 virtio-mmio transports, not 9");
     }
 
     @Test

@@ -1,0 +1,37 @@
+package org.jvisor.machine;
+
+import org.jvisor.boot.acpi.PciHost;
+import org.jvisor.devices.pci.PciHostBridge;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * Where the PC machine puts PCI in the guest-physical map, in one place for the host bridge (which
+ * places the BARs) and the ACPI tables (which tell the guest): BARs in 0xC000_0000-0xE000_0000,
+ * ECAM for buses 0-255 at 0xE000_0000 (256 MiB, PCIe base spec 7.2.2; announced by MCFG), and a
+ * 64-bit window for prefetchable 64-bit BARs above the end of RAM, 1 GiB-aligned, as QEMU's pc
+ * machines do.
+ */
+record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, long mmio64Base, long mmio64Size) {
+    static final long MMIO32_BASE = GuestMemory.PCI_HOLE_START;
+    static final long ECAM_BASE = 0xE000_0000L;
+    static final int BUSES = 256;
+    static final long MMIO64_SIZE = 32L << 30;
+    /** PCI slot s pin p reaches GSI 16 + (s + p) % 4, as the DSDT's _PRT says. */
+    static final int FIRST_GSI = 16;
+
+    static PcPciLayout forMemory(long memoryBytes) {
+        long ramTop = GuestMemory.HIGH_RAM_START + Math.max(0, memoryBytes - GuestMemory.PCI_HOLE_START);
+        long gib = 1L << 30;
+        long mmio64Base = (ramTop + gib - 1) & -gib;
+        return new PcPciLayout(MMIO32_BASE, ECAM_BASE - MMIO32_BASE, ECAM_BASE, BUSES, mmio64Base, MMIO64_SIZE);
+    }
+
+    PciHostBridge.Windows windows() {
+        return PciHostBridge.Windows.pc(mmio32Base + mmio32Size, mmio64Base, mmio64Size);
+    }
+
+    PciHost acpi() {
+        return new PciHost(0, 0, buses - 1, ecamBase, mmio32Base, mmio32Size, mmio64Base, mmio64Size,
+            PciHost.swizzledRoutes(32, FIRST_GSI));
+    }
+}
