@@ -23,12 +23,15 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.JvisorProcess;
 
 /**
- * virtio-net over a TAP device the test creates (and removes), with the demo Linux guest on tcg:
+ * virtio-net over a TAP device the test creates (and removes), with the demo Linux guest on tcg,
+ * on the pc machine (virtio-net-pci) and on microvm (virtio-net-device):
  * the guest configures eth0, pings the host end of the tap, sends a file to a Java ServerSocket
  * over TCP and receives one from another; both arrive with the same MD5. A unique tap name and
  * subnet per run; skipped (with the reason) where the test cannot create a tap (not root).
@@ -75,8 +78,10 @@ class VirtioNetGuestTest {
         return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(b));
     }
 
-    @Test
-    void guestPingsTheHostAndFilesCrossTcpBothWays() throws Exception {
+    /** On pc the NIC is a PCI function (MSI-X); on microvm a virtio-mmio window the DSDT announces. */
+    @ParameterizedTest
+    @ValueSource(strings = {"pc", "microvm"})
+    void guestPingsTheHostAndFilesCrossTcpBothWays(String machine) throws Exception {
         InetAddress host = InetAddress.getByName(hostIp);
         int upBytes = 300 * 1024;
         byte[] down = new byte[200 * 1024];
@@ -108,11 +113,11 @@ class VirtioNetGuestTest {
                 "nc " + hostIp + " " + up.getLocalPort() + " < /tmp/up; echo up-status=$?",
                 "nc " + hostIp + " " + dn.getLocalPort() + " < /dev/null > /tmp/down; echo down-status=$?",
                 "echo down-md5=$(md5sum < /tmp/down) down-bytes=$(wc -c < /tmp/down)");
-            var r = JvisorProcess.run("-accel", "tcg", "-m", "512M", "-nographic", "-no-reboot",
+            var r = JvisorProcess.run("-accel", "tcg", "-M", machine, "-m", "512M", "-nographic", "-no-reboot",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
                 "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64(cmd),
                 "-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
-                "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:be:ef");
+                "-device", (machine.equals("pc") ? "virtio-net-pci" : "virtio-net-device") + ",netdev=net0,mac=52:54:00:00:be:ef");
             String out = r.stdout();
             assertEquals(0, r.status(), r.toString());
             assertTrue(out.contains("mac=52:54:00:00:be:ef"), r.toString());
