@@ -98,7 +98,9 @@ public final class VirtioNetBench {
             }
             d.addStatus(Virtio.STATUS_DRIVER_OK);
             int[] avail = new int[2];
+            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
             for (int round = 0; round < 2; round++) {
+                long a0 = threads.getCurrentThreadAllocatedBytes();
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     int slot = i % SIZE;
@@ -123,8 +125,10 @@ public final class VirtioNetBench {
                     }
                 }
                 long t2 = System.nanoTime();
-                System.out.printf("%s: %d x 1514-byte frames: tx %.2f us/frame, rx %.2f us/frame (ring + device + copy)%n",
-                    round == 0 ? "warm-up" : "measured", n, (t1 - t0) / 1e3 / n, (t2 - t1) / 1e3 / n);
+                long a1 = threads.getCurrentThreadAllocatedBytes();
+                System.out.printf("%s: %d x 1514-byte frames: tx %.2f us/frame, rx %.2f us/frame (ring + device + copy),"
+                        + " %.3f bytes allocated per frame%n",
+                    round == 0 ? "warm-up" : "measured", n, (t1 - t0) / 1e3 / n, (t2 - t1) / 1e3 / n, (a1 - a0) / (2.0 * n));
             }
             VirtioNet net = (VirtioNet) d.mmio.core().device();
             if (net.rxFrames() != 2L * n || backend.sentBytes != 2L * n * FRAME) {
