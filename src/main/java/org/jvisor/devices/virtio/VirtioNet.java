@@ -258,6 +258,16 @@ public final class VirtioNet implements VirtioDevice {
                     pending = 0;
                     continue;
                 }
+                if (popped >= q.size()) {
+                    // The ring is full of buffers (one per descriptor, as Linux posts them) and the
+                    // frame still does not fit: the driver cannot add more, so waiting would never end.
+                    q.unpop(popped);
+                    rxDropped++;
+                    logError(String.format("a %d-byte frame does not fit in all %d receive buffers; frame dropped",
+                        pending, popped));
+                    pending = 0;
+                    continue;
+                }
                 // Out of buffers: every available one was popped and is still held. Ask for a
                 // notification past them, look once more (the driver may have added some in
                 // between), and give them back.

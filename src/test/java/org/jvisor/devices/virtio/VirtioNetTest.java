@@ -263,6 +263,22 @@ class VirtioNetTest {
         assertEquals(4, usedIdx(0));
     }
 
+    @Test
+    void aFrameLargerThanTheWholeRingIsDroppedNotWaitedFor() {
+        start(ALL);
+        for (int i = 0; i < SIZE; i++) {
+            postRx(i, VirtioNet.HDR_SIZE);
+        }
+        drv.kick(0);
+        backend.inject(frame(SIZE * VirtioNet.HDR_SIZE, 13));
+        assertEquals(0, usedIdx(0), "17 buffers' worth cannot fit in 16");
+        assertEquals(1, net.rxDropped());
+        assertTrue(backend.armed, "and receiving goes on");
+        backend.inject(frame(20, 14));
+        assertEquals(3, usedIdx(0), "a 32-byte frame in three 12-byte buffers");
+        assertEquals(3, drv.ram.readU8(BUFS + 10), "num_buffers");
+    }
+
     /** Asserts NEEDS_RESET naming {@code what}, then a reset and a good frame each way. */
     void assertNeedsResetAndRecovers(int queue, String what) {
         drv.kick(queue);
