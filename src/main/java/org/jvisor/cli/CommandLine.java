@@ -47,6 +47,7 @@ public final class CommandLine {
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
+        List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
         ChardevOptions chardevs = new ChardevOptions();
@@ -115,6 +116,8 @@ public final class CommandLine {
                             throw new UsageException("-device " + o.implied() + ": drive=ID is required");
                         }
                         virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+                    } else if (base.equals("virtio-net")) {
+                        virtioDevices.add(NetOptions.parseNic(o, transport));
                     } else if (ChardevOptions.handlesDevice(base, o.implied())) {
                         chardevs.device(o, transport, virtioDevices);
                     } else {
@@ -125,6 +128,7 @@ public final class CommandLine {
                     MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
                     drives.add(d);
                 }
+                case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
                 case "-trace" -> {
                     String v = value(args, ++i, opt, "a trace event");
                     String ev = v.startsWith("events=") ? v.substring(7) : v.startsWith("enable=") ? v.substring(7) : v;
@@ -167,9 +171,10 @@ public final class CommandLine {
                     + " (use " + onBoard.deviceName(d.model()) + ")");
             }
         }
+        NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs()));
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs)));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -317,7 +322,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-rng-device, virtio-blk-device, virtio-serial-pci, virtio-serial-device, virtconsole, virtserialport)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -48,6 +48,14 @@ final class Help {
           -device virtconsole,chardev=ID[,name=N][,nr=K]   a console port: the guest's hvc0, ...
           -device virtserialport,chardev=ID[,name=N][,nr=K]
                                 a data port: the guest's /dev/vportNpK (N in its sysfs name)
+          -netdev tap,id=N[,ifname=TAP][,script=no,downscript=no]
+                                a TAP device as network backend (attached if it exists,
+                                created otherwise); jvisor runs no ifup/ifdown scripts
+          -device virtio-net-pci,netdev=N[,mac=52:54:00:12:34:56]
+                                a virtio NIC connected to -netdev N (default MAC
+                                52:54:00:12:34:56, counting up per NIC)
+          -device virtio-rng-device, -device virtio-blk-device,drive=D,
+          -device virtio-net-device,netdev=N   the same on microvm
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

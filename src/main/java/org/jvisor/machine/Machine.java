@@ -31,7 +31,11 @@ import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
+import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioRng;
+import org.jvisor.backend.net.MacAddress;
+import org.jvisor.backend.net.NetBackend;
+import org.jvisor.backend.net.TapBackend;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
@@ -64,6 +68,7 @@ public final class Machine implements AutoCloseable {
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     private final List<VirtioMmioTransport> mmioTransports = new ArrayList<>();
     private final List<BlockBackend> blockBackends = new ArrayList<>();
+    private final List<NetBackend> netBackends = new ArrayList<>();
     private int resets;
     private Chardevs chardevs;
     private final List<VirtioConsole> consoles = new ArrayList<>();
@@ -170,13 +175,18 @@ public final class Machine implements AutoCloseable {
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         int disks = 0;
         int mmioSlots = 0;
+        int nics = 0;
+        int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
         for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
+                case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
+                    n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
             };
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk ? "virtio-blk" + disks++
+                : device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? "virtio-net" + nics++
                 : device.model();
             switch (device.transport()) {
                 case PCI -> platform.addPci(virtioPci(model, thread));
@@ -189,6 +199,7 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
+        openUnusedNetdevs();
         try {
             platform.assignPciResources();
         } catch (RuntimeException e) {
@@ -229,6 +240,33 @@ public final class Machine implements AutoCloseable {
         VirtioConsole console = new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
         consoles.add(console);
         return console;
+    }
+
+    /** Opens the tap of -netdev tap,id=ID: a bad name, no permission or a busy tap are refused here. */
+    private NetBackend openNetdev(String id) throws MachineException {
+        for (MachineConfig.NetdevConfig n : config.netdevs()) {
+            if (n.id().equals(id)) {
+                try {
+                    TapBackend tap = TapBackend.open(n.id(), n.ifname(), VirtioNet.HDR_SIZE, msg -> log.println("jvisor: " + msg));
+                    netBackends.add(tap);
+                    return tap;
+                } catch (IOException e) {
+                    throw new MachineException(e.getMessage());
+                }
+            }
+        }
+        throw new MachineException("-device virtio-net: no -netdev with id=" + id);
+    }
+
+    /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
+    private void openUnusedNetdevs() throws MachineException {
+        for (MachineConfig.NetdevConfig n : config.netdevs()) {
+            if (config.virtioDevices().stream().noneMatch(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet v
+                && v.netdevId().equals(n.id()))) {
+                log.println("jvisor: warning: netdev " + n.id() + " has no peer");
+                openNetdev(n.id());
+            }
+        }
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
@@ -445,6 +483,9 @@ public final class Machine implements AutoCloseable {
         }
         for (VirtioIoThread t : ioThreads) {
             t.close();
+        }
+        for (NetBackend n : netBackends) {
+            n.close();
         }
         // After the I/O threads: every completed request has reached the image; close flushes.
         for (BlockBackend b : blockBackends) {

@@ -3,6 +3,7 @@ package org.jvisor.machine;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import org.jvisor.backend.net.MacAddress;
 
 /** Everything needed to build a machine, as parsed from the command line. */
 public record MachineConfig(
@@ -21,7 +22,8 @@ public record MachineConfig(
     Set<String> traces,
     Set<String> debugLog,
     MachineType machineType,
-    List<ChardevConfig> chardevs) {
+    List<ChardevConfig> chardevs,
+    List<NetdevConfig> netdevs) {
 
     public enum Accel { KVM, TCG, AUTO }
 
@@ -125,6 +127,14 @@ public record MachineConfig(
                 return "virtio-serial";
             }
         }
+
+        /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=...]; {@code mac} is null for the default. */
+        record VirtioNet(String netdevId, MacAddress mac, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-net";
+            }
+        }
     }
 
     /** -device virtconsole|virtserialport,chardev=ID[,name=N][,nr=K]: port {@code nr} of a virtio-serial. */
@@ -147,6 +157,10 @@ public record MachineConfig(
 
         record Null(String id) implements ChardevConfig {
         }
+    }
+
+    /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
+    public record NetdevConfig(String id, String ifname) {
     }
 
     /** -device isa-debug-exit,iobase=...,iosize=... */

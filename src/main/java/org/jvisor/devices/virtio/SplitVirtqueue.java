@@ -290,6 +290,32 @@ public final class SplitVirtqueue {
     }
 
     /**
+     * Gives back the last {@code n} chains popped and not pushed: the next {@link #pop()} returns
+     * them again (a device that found too few buffers for a packet waits for more).
+     */
+    public void unpop(int n) {
+        lastAvail = (lastAvail - n) & 0xFFFF;
+    }
+
+    /**
+     * Puts {@code count} chains in the used ring and publishes them with one used index update, so
+     * the driver sees them together (merged receive buffers, virtio 1.2, 5.1.6.4).
+     */
+    public void pushAll(int[] heads, int[] written, int count) {
+        int idx = usedIdx;
+        for (int i = 0; i < count; i++) {
+            long elem = deviceArea + 4 + 8L * (idx & (size - 1));
+            dma.writeU32(elem, heads[i]);
+            dma.writeU32(elem + 4, written[i]);
+            idx = (idx + 1) & 0xFFFF;
+        }
+        usedIdx = idx;
+        VarHandle.releaseFence();
+        dma.writeU16(deviceArea + 2, (short) usedIdx);
+        usedSinceSignal = true;
+    }
+
+    /**
      * Whether the driver wants a used buffer notification for what was pushed since the last call
      * (AVAIL_F_NO_INTERRUPT, or with EVENT_IDX the used_event rule {@code vring_need_event}).
      */

@@ -20,7 +20,7 @@ import org.jvisor.backend.chr.CharBackend;
  *
  * <p>Threads: queue processing runs on the transport's executor; host input arrives on the
  * backends' threads, is buffered in the {@link ConsolePort} and handed to the processing thread
- * with {@link VirtioInterrupt#kick}, so every ring access happens under the core's queue monitor.
+ * with {@link VirtioInterrupt#backendReady}, so every ring access happens under the core's queue monitor.
  */
 public final class VirtioConsole implements VirtioDevice {
     public static final int F_SIZE = 0;
@@ -279,7 +279,7 @@ public final class VirtioConsole implements VirtioDevice {
         }
         VirtioInterrupt irq = interrupt;
         if (irq != null) {
-            irq.kick(CONTROL_RECEIVEQ);
+            irq.backendReady(CONTROL_RECEIVEQ);
         }
     }
 
@@ -344,7 +344,7 @@ public final class VirtioConsole implements VirtioDevice {
     void inputArrived(ConsolePort port) {
         VirtioInterrupt irq = interrupt;
         if (irq != null && port.guestConnected) {
-            irq.kick(receiveq(port.id));
+            irq.backendReady(receiveq(port.id));
         }
     }
 

@@ -60,17 +60,17 @@ public final class VirtioCore {
             }
 
             @Override
+            public void backendReady(int queue) {
+                notifyQueue(queue);
+            }
+
+            @Override
             public void configChanged() {
                 generation.incrementAndGet();
                 VirtioInterrupt t = transport;
                 if (t != null) {
                     t.configChanged();
                 }
-            }
-
-            @Override
-            public void kick(int queue) {
-                notifyQueue(queue);
             }
         };
     }

@@ -13,10 +13,10 @@ public interface VirtioInterrupt {
     void configChanged();
 
     /**
-     * The device has new work for queue {@code queue} that no driver notification announced (its
-     * backend produced input): run {@link VirtioDevice#processQueue} for it on the processing
-     * thread, as if the driver had notified it. Only the core's interrupt does anything.
+     * The device's backend has work for queue {@code queue} (a frame arrived for a receive queue, console input arrived):
+     * process it on the queue's processing thread, as if the driver had notified it. The
+     * {@link VirtioCore} implements this for the devices it runs; transports never receive it.
      */
-    default void kick(int queue) {
+    default void backendReady(int queue) {
     }
 }

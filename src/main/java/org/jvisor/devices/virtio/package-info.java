@@ -1,7 +1,7 @@
 /**
  * virtio 1.2: split virtqueues, the device-status lifecycle, the virtio-mmio (v2) and modern
- * virtio-pci transports, and the devices (virtio-blk, virtio-rng, virtio-console as QEMU's
- * virtio-serial).
+ * virtio-pci transports, and the devices (virtio-blk, virtio-net, virtio-rng, virtio-console as
+ * QEMU's virtio-serial).
  *
  * <h2>Shape</h2>
  * <pre>
@@ -16,6 +16,9 @@
  *                                                                     ▼
  *                                                              SplitVirtqueue ── DmaSpace ──► guest RAM
  * </pre>
+ * A device whose backend produces work by itself (virtio-net: a frame arrived from the tap) calls
+ * {@code VirtioInterrupt.backendReady(q)} from the backend's thread; the core then processes queue
+ * q on the executor, under the same serialisation as a driver notification.
  *
  * <h2>Wiring (machine side)</h2>
  * <ul>

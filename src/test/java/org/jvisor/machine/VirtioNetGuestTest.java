@@ -1,0 +1,148 @@
+package org.jvisor.machine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.guest.InitScript;
+import org.jvisor.testing.JvisorProcess;
+
+/**
+ * virtio-net over a TAP device the test creates (and removes), with the demo Linux guest on tcg,
+ * on the pc machine (virtio-net-pci) and on microvm (virtio-net-device):
+ * the guest configures eth0, pings the host end of the tap, sends a file to a Java ServerSocket
+ * over TCP and receives one from another; both arrive with the same MD5. A unique tap name and
+ * subnet per run; skipped (with the reason) where the test cannot create a tap (not root).
+ */
+class VirtioNetGuestTest {
+    private static GuestBuilder.Guest guest;
+    private final long pid = ProcessHandle.current().pid();
+    private final String tap = "jvn" + pid % 100000;
+    private final String subnet = "10.198." + (pid % 250 + 1);
+    private final String hostIp = subnet + ".1";
+    private final String guestIp = subnet + ".2";
+
+    @BeforeAll
+    static void buildGuest() throws IOException {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try {
+            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
+        } catch (IOException e) {
+            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
+        }
+    }
+
+    private static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int status = p.waitFor();
+        return status == 0 ? "" : String.join(" ", cmd) + ": " + out.trim() + " (status " + status + ")";
+    }
+
+    @BeforeEach
+    void createTap() throws Exception {
+        String err = run("ip", "tuntap", "add", tap, "mode", "tap");
+        Assumptions.assumeTrue(err.isEmpty(), "skipped: cannot create a tap device: " + err);
+        assertEquals("", run("ip", "addr", "add", hostIp + "/24", "dev", tap));
+        assertEquals("", run("ip", "link", "set", tap, "up"));
+    }
+
+    @AfterEach
+    void removeTap() throws Exception {
+        run("ip", "link", "del", tap);
+    }
+
+    private static String md5(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(b));
+    }
+
+    /** On pc the NIC is a PCI function (MSI-X); on microvm a virtio-mmio window the DSDT announces. */
+    @ParameterizedTest
+    @ValueSource(strings = {"pc", "microvm"})
+    void guestPingsTheHostAndFilesCrossTcpBothWays(String machine) throws Exception {
+        InetAddress host = InetAddress.getByName(hostIp);
+        int upBytes = 300 * 1024;
+        byte[] down = new byte[200 * 1024];
+        new Random(pid).nextBytes(down);
+        try (ServerSocket up = new ServerSocket(0, 1, host); ServerSocket dn = new ServerSocket(0, 1, host)) {
+            // guest -> host: read exactly the file, then close (so the guest's nc ends either way)
+            CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
+                try (Socket s = up.accept(); InputStream in = s.getInputStream()) {
+                    return in.readNBytes(upBytes);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            // host -> guest: send the file, then close
+            CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                try (Socket s = dn.accept(); OutputStream out = s.getOutputStream()) {
+                    out.write(down);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            String cmd = String.join("; ",
+                "ip addr add " + guestIp + "/24 dev eth0", "ip link set eth0 up",
+                "echo mac=$(cat /sys/class/net/eth0/address)",
+                "echo features=$(cat /sys/class/net/eth0/device/features)",
+                "ping -c 3 -W 10 " + hostIp,
+                "dd if=/dev/urandom of=/tmp/up bs=1024 count=" + upBytes / 1024 + " 2>/dev/null",
+                "echo up-md5=$(md5sum < /tmp/up)",
+                "nc " + hostIp + " " + up.getLocalPort() + " < /tmp/up; echo up-status=$?",
+                "nc " + hostIp + " " + dn.getLocalPort() + " < /dev/null > /tmp/down; echo down-status=$?",
+                "echo down-md5=$(md5sum < /tmp/down) down-bytes=$(wc -c < /tmp/down)");
+            var r = JvisorProcess.run("-accel", "tcg", "-M", machine, "-m", "512M", "-nographic", "-no-reboot",
+                "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
+                "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64(cmd),
+                "-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
+                "-device", (machine.equals("pc") ? "virtio-net-pci" : "virtio-net-device") + ",netdev=net0,mac=52:54:00:00:be:ef");
+            String out = r.stdout();
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(out.contains("mac=52:54:00:00:be:ef"), r.toString());
+            String features = out.lines().filter(l -> l.startsWith("features=")).findFirst().orElse("features=").substring(9);
+            assertTrue(features.length() > 32 && features.charAt(15) == '1' && features.charAt(0) == '1'
+                && features.charAt(11) == '1', "MRG_RXBUF, CSUM and HOST_TSO4 negotiated: " + features);
+            assertTrue(out.contains("3 packets transmitted, 3 packets received"), r.toString());
+            assertTrue(out.contains("up-status=0") && out.contains("down-status=0"), r.toString());
+            byte[] got = received.get(10, TimeUnit.SECONDS);
+            assertEquals(upBytes, got.length, r.toString());
+            String upMd5 = out.lines().filter(l -> l.startsWith("up-md5=")).findFirst().orElse("").replace("up-md5=", "").trim();
+            assertEquals(md5(got), upMd5.split("\\s+")[0], "guest -> host file intact: " + r);
+            sent.get(10, TimeUnit.SECONDS);
+            assertTrue(out.contains("down-md5=" + md5(down)) && out.contains("down-bytes=" + down.length),
+                "host -> guest file intact (" + md5(down) + "): " + r);
+        }
+    }
+
+    @Test
+    void aBusyTapIsRefusedAtStartUp() throws Exception {
+        List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-nographic", "-kernel", guest.kernel().toString(),
+            "-netdev", "tap,id=a,ifname=" + tap + ",script=no,downscript=no", "-device", "virtio-net-pci,netdev=a",
+            "-netdev", "tap,id=b,ifname=" + tap + ",script=no,downscript=no", "-device", "virtio-net-pci,netdev=b"));
+        var r = JvisorProcess.run(args.toArray(new String[0]));
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.stderr().contains("-netdev tap,id=b: tap '" + tap + "' is busy"), r.toString());
+    }
+}
