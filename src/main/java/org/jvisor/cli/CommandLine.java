@@ -127,6 +127,11 @@ public final class CommandLine {
                 case "-drive" -> {
                     MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
                     drives.add(d);
+                    if (d.ifVirtio()) {
+                        // its transport is the machine's, known once -machine is read (null until then);
+                        // the disk keeps its command-line position among the virtio devices (vda, vdb...)
+                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), null));
+                    }
                 }
                 case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
                 case "-trace" -> {
@@ -156,14 +161,11 @@ public final class CommandLine {
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
-        // if=virtio puts the disk on the machine's own transport (known only once -machine is read).
+        // if=virtio puts the disk on the machine's own transport.
         MachineConfig.Transport onBoard = machine.type() == MachineConfig.MachineType.MICROVM
             ? MachineConfig.Transport.MMIO : MachineConfig.Transport.PCI;
-        for (MachineConfig.DriveConfig d : drives) {
-            if (d.ifVirtio()) {
-                virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), onBoard));
-            }
-        }
+        virtioDevices.replaceAll(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b && b.transport() == null
+            ? new MachineConfig.VirtioDeviceConfig.VirtioBlk(b.driveId(), onBoard) : d);
         for (MachineConfig.VirtioDeviceConfig d : virtioDevices) {
             if (d.transport() != onBoard) {
                 throw new UsageException("-device " + d.qemuName() + ": the " + machine.type().qemuName()

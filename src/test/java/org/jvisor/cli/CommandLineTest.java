@@ -36,8 +36,9 @@ class CommandLineTest {
     void machineTypesPickTheVirtioTransport() throws UsageException {
         MachineConfig pc = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio", "-device", "virtio-rng-pci");
         assertEquals(MachineConfig.MachineType.PC, pc.machineType());
-        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioRng(MachineConfig.Transport.PCI),
-            new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.PCI)), pc.virtioDevices());
+        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.PCI),
+            new MachineConfig.VirtioDeviceConfig.VirtioRng(MachineConfig.Transport.PCI)), pc.virtioDevices(),
+            "devices in command-line order, -drive if=virtio included (the guest's vda, vdb... follow it)");
 
         // -machine may come after the -drive: if=virtio follows the machine's transport.
         MachineConfig microvm = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio",
@@ -45,8 +46,8 @@ class CommandLineTest {
             "-M", "microvm,kernel-decompress=guest");
         assertEquals(MachineConfig.MachineType.MICROVM, microvm.machineType());
         assertEquals(false, microvm.decompressOnHost());
-        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioBlk("b", MachineConfig.Transport.MMIO),
-            new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.MMIO)), microvm.virtioDevices());
+        assertEquals(java.util.List.of(new MachineConfig.VirtioDeviceConfig.VirtioBlk("drive0", MachineConfig.Transport.MMIO),
+            new MachineConfig.VirtioDeviceConfig.VirtioBlk("b", MachineConfig.Transport.MMIO)), microvm.virtioDevices());
 
         UsageException noPci = assertThrows(UsageException.class,
             () -> parse("-kernel", "k", "-M", "microvm", "-device", "virtio-rng-pci"));
