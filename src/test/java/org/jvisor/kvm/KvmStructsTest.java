@@ -49,7 +49,9 @@ class KvmStructsTest {
             printf("kvm_run.internal.data %zu\\n", offsetof(struct kvm_run, internal.data) - offsetof(struct kvm_run, internal));
             OFF(kvm_sregs, gdt); OFF(kvm_sregs, cr0); OFF(kvm_sregs, efer); OFF(kvm_sregs, interrupt_bitmap);
             OFF(kvm_fpu, xmm); OFF(kvm_fpu, mxcsr); OFF(kvm_fpu, last_ip);
-            OFF(kvm_ioeventfd, fd); OFF(kvm_ioeventfd, flags);
+            OFF(kvm_ioeventfd, fd); OFF(kvm_ioeventfd, flags); OFF(kvm_ioeventfd, datamatch); OFF(kvm_ioeventfd, addr);
+            OFF(kvm_ioeventfd, len);
+            IOC(KVM_IOEVENTFD_FLAG_DATAMATCH); IOC(KVM_IOEVENTFD_FLAG_PIO); IOC(KVM_IOEVENTFD_FLAG_DEASSIGN);
             IOC(KVM_GET_API_VERSION); IOC(KVM_CREATE_VM); IOC(KVM_CHECK_EXTENSION); IOC(KVM_GET_VCPU_MMAP_SIZE);
             IOC(KVM_GET_SUPPORTED_CPUID); IOC(KVM_CREATE_VCPU); IOC(KVM_SET_USER_MEMORY_REGION);
             IOC(KVM_SET_TSS_ADDR); IOC(KVM_SET_IDENTITY_MAP_ADDR); IOC(KVM_CREATE_IRQCHIP); IOC(KVM_IRQ_LINE);
@@ -148,6 +150,9 @@ class KvmStructsTest {
         assertEquals(c("kvm_fpu.last_ip"), off(KvmStructs.KVM_FPU, "last_ip"));
         assertEquals(c("kvm_ioeventfd.fd"), off(KvmStructs.KVM_IOEVENTFD, "fd"));
         assertEquals(c("kvm_ioeventfd.flags"), off(KvmStructs.KVM_IOEVENTFD, "flags"));
+        assertEquals(c("kvm_ioeventfd.datamatch"), off(KvmStructs.KVM_IOEVENTFD, "datamatch"));
+        assertEquals(c("kvm_ioeventfd.addr"), off(KvmStructs.KVM_IOEVENTFD, "addr"));
+        assertEquals(c("kvm_ioeventfd.len"), off(KvmStructs.KVM_IOEVENTFD, "len"));
     }
 
     @Test
@@ -174,5 +179,8 @@ class KvmStructsTest {
         assertEquals(c("KVM_CAP_SET_IDENTITY_MAP_ADDR"), KvmSystem.CAP_SET_IDENTITY_MAP_ADDR);
         assertEquals(c("KVM_CAP_MAX_VCPUS"), KvmSystem.CAP_MAX_VCPUS);
         assertEquals(c("KVM_CAP_SIGNAL_MSI"), KvmSystem.CAP_SIGNAL_MSI);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_DATAMATCH"), KvmVm.IOEVENTFD_FLAG_DATAMATCH);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_PIO"), KvmVm.IOEVENTFD_FLAG_PIO);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_DEASSIGN"), KvmVm.IOEVENTFD_FLAG_DEASSIGN);
     }
 }
