@@ -75,7 +75,7 @@ if command -v qemu-system-x86_64 >/dev/null; then
     SUFFIX=.mb.elf
     Q=(qemu-system-x86_64 -display none -serial none -monitor none -nic none -no-reboot "${DX[@]}" -device virtio-rng-pci)
     if [[ -r /dev/kvm && -w /dev/kvm ]]; then
-        row "QEMU kvm (ioeventfd)" "${Q[@]}" -accel kvm -cpu host
+        row "QEMU kvm (ioeventfd)" "${Q[@]}" -accel kvm
     fi
     row "QEMU tcg" "${Q[@]}" -accel tcg
 else

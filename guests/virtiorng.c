@@ -1,6 +1,6 @@
 /*
  * virtiorng: a virtio-rng-pci device driven from scratch (virtio 1.2, 4.1 and 2.7).
- * Asserts: PCI configuration mechanism #1 finds 1af4:1044 on bus 0; its capability list holds the
+ * Asserts: PCI configuration mechanism #1 finds 1af4:1044 (or QEMU's transitional 1af4:1005) on bus 0; its capability list holds the
  * virtio common, notify, ISR and device configuration capabilities, all in one memory BAR that the
  * VMM (or firmware) placed; the device resets to status 0, offers VIRTIO_F_VERSION_1 and accepts it
  * (FEATURES_OK reads back); queue 0 takes a size-8 split ring in guest RAM; REQUESTS requests of
@@ -139,7 +139,7 @@ static int find_device(void)
 {
     for (int d = 0; d < 32; d++) {
         uint32_t id = pci_read32(d, 0);
-        if (id == 0x10441AF4)
+        if (id == 0x10441AF4 || id == 0x10051AF4) /* modern, or QEMU's transitional default */
             return d;
     }
     return -1;
@@ -288,8 +288,8 @@ int main(void)
 {
     dev = find_device();
     if (dev < 0)
-        fail("no virtio-rng-pci (1af4:1044) on PCI bus 0");
-    printf("virtiorng: found 1af4:1044 at 00:%02x.0\n", dev);
+        fail("no virtio-rng-pci (1af4:1044, or transitional 1af4:1005) on PCI bus 0");
+    printf("virtiorng: found 1af4:%04x at 00:%02x.0\n", pci_read16(dev, 2), dev);
     walk_capabilities();
     uint64_t base = bar_address();
     CHECK(base != 0);
