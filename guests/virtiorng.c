@@ -7,8 +7,11 @@
  * BUF bytes each come back through the used ring with the id posted and len = BUF, filled with
  * entropy (not all zeros, and not the same as the previous request's). Then the guest moves the BAR
  * to MOVED_BAR (decoding off while it changes, as a driver or firmware does) and runs REQUESTS more
- * requests through the new notify address.
- * Interrupts stay off: the used ring is polled. Under -trace exits the notify writes show up as
+ * requests through the new notify address. Last, MSI-X vector 0 (to the local APIC, vector 0x40) is
+ * given to queue 0 and REQUESTS more requests each wait in HLT for their interrupt: exactly one per
+ * request. Before that phase interrupts stay off and the used ring is polled.
+ * Without PCI (-M microvm) it finds the entropy device on a virtio-mmio v2 window instead and runs
+ * REQUESTS polled requests through QueueNotify. Under -trace exits the notify writes show up as
  * MMIO exits of the BAR unless the engine turns them into doorbells (kvm: ioeventfd).
  */
 #include "lib.h"
@@ -53,6 +56,18 @@
 #define COMMON_QUEUE_DESC 0x20
 #define COMMON_QUEUE_DRIVER 0x28
 #define COMMON_QUEUE_DEVICE 0x30
+
+#define COMMON_CONFIG_MSIX_VECTOR 0x10
+#define COMMON_QUEUE_MSIX_VECTOR 0x1a
+#define VIRTIO_MSI_NO_VECTOR 0xFFFF
+
+/* MSI-X (PCI 3.0, 6.8.2) and the local APIC (SDM vol. 3, 10.4, 10.11) */
+#define PCI_CAP_MSIX 0x11
+#define MSIX_ENABLE 0x8000
+#define LAPIC 0xFEE00000UL
+#define LAPIC_EOI 0x0B0
+#define LAPIC_SVR 0x0F0
+#define IRQ_VECTOR 0x40
 
 #define STATUS_ACKNOWLEDGE 1
 #define STATUS_DRIVER 2
@@ -134,6 +149,69 @@ static struct cap common, notify, isr, devcfg;
 static uint32_t notify_multiplier;
 static uint16_t notify_off;
 static uint16_t last_used;
+static int use_irq;
+static uint64_t notify_addr, status_addr;
+static int notify_width;
+
+/* A 64-bit BAR may sit above the 4 GiB the entry page tables map (jvisor's pc puts 64-bit BARs above
+ * 4 GiB, as QEMU's does): map the GiB that holds it with 2 MiB pages of a page directory of our own. */
+static uint64_t high_pd[512] __attribute__((aligned(4096)));
+
+static void map_gib(uint64_t a)
+{
+    uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFUL);
+    CHECK(a < (512UL << 30) && (pml4[0] & 1));
+    uint64_t *pdpt = (uint64_t *)(pml4[0] & 0xFFFFFFFFF000UL);
+    uint64_t gib = a >> 30;
+    if (pdpt[gib] & 1)
+        return;
+    for (int i = 0; i < 512; i++)
+        high_pd[i] = (gib << 30) + ((uint64_t)i << 21) + 0x83; /* present, writable, 2 MiB */
+    pdpt[gib] = (uint64_t)high_pd + 0x3;
+    write_cr3(read_cr3());
+}
+
+static volatile unsigned irqs;
+
+static void on_irq(struct frame *f)
+{
+    (void)f;
+    irqs++;
+    mmio_write32(LAPIC + LAPIC_EOI, 0);
+}
+
+/* MSI-X vector 0 of the device -> IRQ_VECTOR on the boot CPU (APIC ID 0, fixed, edge); queue 0 uses it. */
+static void enable_msix(uint64_t base)
+{
+    int p = pci_read8(dev, PCI_CAP_PTR) & 0xFC;
+    for (int n = 0; p != 0 && pci_read8(dev, p) != PCI_CAP_MSIX && n < 48; n++)
+        p = pci_read8(dev, p + 1) & 0xFC;
+    if (p == 0 || pci_read8(dev, p) != PCI_CAP_MSIX)
+        fail("no MSI-X capability");
+    uint32_t table = pci_read32(dev, p + 4);
+    int bir = table & 7;
+    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bir);
+    uint64_t tbase = lo & ~0xFu;
+    if ((lo & 6) == 4)
+        tbase |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bir + 4) << 32;
+    CHECK(tbase != 0);
+    map_gib(tbase);
+    uint64_t entry = tbase + (table & ~7u);
+    mmio_write32(entry + 0, (uint32_t)LAPIC);  /* destination APIC ID 0, physical */
+    mmio_write32(entry + 4, 0);
+    mmio_write32(entry + 8, IRQ_VECTOR);      /* fixed delivery, edge */
+    mmio_write32(entry + 12, 0);              /* unmasked */
+    pci_write16(dev, p + 2, pci_read16(dev, p + 2) | MSIX_ENABLE);
+    uint64_t c = base + common.offset;
+    mmio_write16(c + COMMON_CONFIG_MSIX_VECTOR, VIRTIO_MSI_NO_VECTOR);
+    mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+    mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, 0);
+    CHECK_EQ(mmio_read16(c + COMMON_QUEUE_MSIX_VECTOR), 0);
+
+    idt_init();
+    set_handler(IRQ_VECTOR, on_irq);
+    mmio_write32(LAPIC + LAPIC_SVR, 0x1FF); /* APIC software enable, spurious vector 0xFF */
+}
 
 static int find_device(void)
 {
@@ -171,24 +249,6 @@ static void walk_capabilities(void)
     bar_index = common.bar;
     printf("virtiorng: capabilities: common, notify (multiplier %u) and ISR in BAR %d\n",
            notify_multiplier, bar_index);
-}
-
-/* A 64-bit BAR may sit above the 4 GiB the entry page tables map (jvisor's pc puts 64-bit BARs above
- * 4 GiB, as QEMU's does): map the GiB that holds it with 2 MiB pages of a page directory of our own. */
-static uint64_t high_pd[512] __attribute__((aligned(4096)));
-
-static void map_gib(uint64_t a)
-{
-    uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFUL);
-    CHECK(a < (512UL << 30) && (pml4[0] & 1));
-    uint64_t *pdpt = (uint64_t *)(pml4[0] & 0xFFFFFFFFF000UL);
-    uint64_t gib = a >> 30;
-    if (pdpt[gib] & 1)
-        return;
-    for (int i = 0; i < 512; i++)
-        high_pd[i] = (gib << 30) + ((uint64_t)i << 21) + 0x83; /* present, writable, 2 MiB */
-    pdpt[gib] = (uint64_t)high_pd + 0x3;
-    write_cr3(read_cr3());
 }
 
 static uint64_t bar_address(void)
@@ -242,7 +302,7 @@ static void setup(uint64_t base)
 }
 
 /* One request: a device-writable buffer of BUF bytes in descriptor (n % QSIZE). */
-static void request(uint64_t base, unsigned n)
+static void request(unsigned n)
 {
     unsigned d = n % QSIZE;
     memset(buf[d], 0, BUF);
@@ -254,11 +314,24 @@ static void request(uint64_t base, unsigned n)
     barrier();
     avail.idx++;
     barrier();
-    mmio_write16(base + notify.offset + (uint64_t)notify_off * notify_multiplier, 0);
+    unsigned irqs_before = irqs;
+    if (notify_width == 2)
+        mmio_write16(notify_addr, 0);
+    else
+        mmio_write32(notify_addr, 0);
     unsigned long spins = 0;
+    if (use_irq) {
+        /* STI's one-instruction shadow covers HLT: an interrupt already pending wakes it. */
+        while (irqs == irqs_before) {
+            if (++spins == POLL_LIMIT / 1000)
+                failf("request %u: no interrupt after %lu waits (device status %#x)", n, spins, mmio_read8(status_addr));
+            __asm__ volatile("sti; hlt; cli" : : : "memory");
+        }
+        CHECK_EQ(irqs, irqs_before + 1);
+    }
     while (*(volatile uint16_t *)&used.idx == last_used) {
         if (++spins == POLL_LIMIT)
-            failf("request %u: no used buffer after %lu polls (device status %#x)", n, spins, get_status(base));
+            failf("request %u: no used buffer after %lu polls (device status %#x)", n, spins, mmio_read8(status_addr));
         __asm__ volatile("pause");
     }
     barrier();
@@ -277,18 +350,94 @@ static void request(uint64_t base, unsigned n)
         failf("request %u: the same %d bytes as the previous request", n, BUF);
 }
 
-static void run(uint64_t base, const char *where)
+/* Queue 0's notify address of the PCI transport at base (4.1.4.4). */
+static void use_pci_at(uint64_t base)
+{
+    notify_addr = base + notify.offset + (uint64_t)notify_off * notify_multiplier;
+    notify_width = 2; /* 16-bit write of the queue index (4.1.5.2) */
+    status_addr = base + common.offset + COMMON_DEVICE_STATUS;
+}
+
+static void run(const char *where)
 {
     for (unsigned n = 0; n < REQUESTS; n++)
-        request(base, n);
+        request(n);
     printf("virtiorng: %u requests of %d bytes of entropy %s\n", REQUESTS, BUF, where);
+}
+
+/* virtio-mmio v2 (4.2.2) */
+#define MMIO_FIRST 0xFEB00000UL /* the windows of jvisor's (and QEMU's) microvm, 512 bytes apart */
+#define MMIO_WINDOWS 8
+#define MMIO_MAGIC 0x000
+#define MMIO_VERSION 0x004
+#define MMIO_DEVICE_ID 0x008
+#define MMIO_DEVICE_FEATURES 0x010
+#define MMIO_DEVICE_FEATURES_SEL 0x014
+#define MMIO_DRIVER_FEATURES 0x020
+#define MMIO_DRIVER_FEATURES_SEL 0x024
+#define MMIO_QUEUE_SEL 0x030
+#define MMIO_QUEUE_NUM_MAX 0x034
+#define MMIO_QUEUE_NUM 0x038
+#define MMIO_QUEUE_READY 0x044
+#define MMIO_QUEUE_NOTIFY 0x050
+#define MMIO_STATUS 0x070
+#define MMIO_QUEUE_DESC 0x080
+#define MMIO_QUEUE_DRIVER 0x090
+#define MMIO_QUEUE_DEVICE 0x0a0
+
+static uint64_t find_mmio(void)
+{
+    for (int i = 0; i < MMIO_WINDOWS; i++) {
+        uint64_t w = MMIO_FIRST + 0x200UL * i;
+        if (mmio_read32(w + MMIO_MAGIC) == 0x74726976 && mmio_read32(w + MMIO_DEVICE_ID) == 4)
+            return w;
+    }
+    return 0;
+}
+
+/* The same requests through a virtio-mmio window (microvm): polled, QueueNotify is a 32-bit write. */
+static int mmio_main(uint64_t w)
+{
+    printf("virtiorng: virtio-mmio version %u device 4 at %#lx\n", mmio_read32(w + MMIO_VERSION), w);
+    CHECK_EQ(mmio_read32(w + MMIO_VERSION), 2);
+    mmio_write32(w + MMIO_STATUS, 0);
+    CHECK_EQ(mmio_read32(w + MMIO_STATUS), 0);
+    mmio_write32(w + MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    mmio_write32(w + MMIO_DEVICE_FEATURES_SEL, 1);
+    CHECK(mmio_read32(w + MMIO_DEVICE_FEATURES) & 1);
+    mmio_write32(w + MMIO_DRIVER_FEATURES_SEL, 0);
+    mmio_write32(w + MMIO_DRIVER_FEATURES, 0);
+    mmio_write32(w + MMIO_DRIVER_FEATURES_SEL, 1);
+    mmio_write32(w + MMIO_DRIVER_FEATURES, 1);
+    mmio_write32(w + MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    CHECK(mmio_read32(w + MMIO_STATUS) & STATUS_FEATURES_OK);
+    mmio_write32(w + MMIO_QUEUE_SEL, 0);
+    CHECK(mmio_read32(w + MMIO_QUEUE_NUM_MAX) >= QSIZE);
+    mmio_write32(w + MMIO_QUEUE_NUM, QSIZE);
+    mmio_write64(w + MMIO_QUEUE_DESC, (uint64_t)desc);
+    mmio_write64(w + MMIO_QUEUE_DRIVER, (uint64_t)&avail);
+    mmio_write64(w + MMIO_QUEUE_DEVICE, (uint64_t)&used);
+    mmio_write32(w + MMIO_QUEUE_READY, 1);
+    mmio_write32(w + MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    CHECK_EQ(mmio_read32(w + MMIO_STATUS), STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    notify_addr = w + MMIO_QUEUE_NOTIFY;
+    notify_width = 4;
+    status_addr = w + MMIO_STATUS;
+    run("through virtio-mmio");
+    mmio_write32(w + MMIO_STATUS, 0);
+    CHECK_EQ(mmio_read32(w + MMIO_STATUS), 0);
+    return 0;
 }
 
 int main(void)
 {
     dev = find_device();
-    if (dev < 0)
-        fail("no virtio-rng-pci (1af4:1044, or transitional 1af4:1005) on PCI bus 0");
+    if (dev < 0) {
+        uint64_t w = find_mmio();
+        if (w != 0)
+            return mmio_main(w);
+        fail("no virtio-rng-pci (1af4:1044, or transitional 1af4:1005) on PCI bus 0 and no virtio-mmio entropy device");
+    }
     printf("virtiorng: found 1af4:%04x at 00:%02x.0\n", pci_read16(dev, 2), dev);
     walk_capabilities();
     uint64_t base = bar_address();
@@ -296,7 +445,8 @@ int main(void)
     map_gib(base);
     pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     setup(base);
-    run(base, "at the BAR as placed");
+    use_pci_at(base);
+    run("at the BAR as placed");
 
     /* Move the BAR (decoding off while both halves change), then the same again at the new place. */
     pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) & ~PCI_COMMAND_MEMORY);
@@ -306,8 +456,15 @@ int main(void)
     pci_write16(dev, PCI_COMMAND, pci_read16(dev, PCI_COMMAND) | PCI_COMMAND_MEMORY);
     CHECK_EQ(bar_address(), MOVED_BAR);
     uint16_t before = avail.idx;
-    run(MOVED_BAR, "after moving the BAR");
+    use_pci_at(MOVED_BAR);
+    run("after moving the BAR");
     CHECK_EQ((uint16_t)(avail.idx - before), (uint16_t)REQUESTS);
+
+    /* Interrupt-driven: MSI-X vector 0 for queue 0, each request waits in HLT for its interrupt. */
+    enable_msix(MOVED_BAR);
+    use_irq = 1;
+    run("each with its MSI-X interrupt");
+    CHECK_EQ(irqs, REQUESTS);
     set_status(MOVED_BAR, 0);
     CHECK_EQ(get_status(MOVED_BAR), 0);
     return 0;

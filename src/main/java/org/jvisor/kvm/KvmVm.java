@@ -45,6 +45,7 @@ public final class KvmVm implements Accelerator {
     private final CpuidModel cpuid;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private KvmDoorbells doorbells;
+    private final MsiRoutes msiRoutes = new MsiRoutes(this);
 
     private KvmVm(KvmSystem system, KvmFd vm, MachineBus bus) {
         this.system = system;
@@ -223,9 +224,26 @@ public final class KvmVm implements Accelerator {
         return Optional.of(doorbells);
     }
 
-    /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    /** KVM_SET_GSI_ROUTING with a complete table (kvm_irq_routing header and entries). */
+    synchronized void setGsiRouting(MemorySegment table) {
+        vm.ioctl(KvmIoctl.SET_GSI_ROUTING, table);
+    }
+
+    /** A message-signalled interrupt: through its irqfd route ({@link MsiRoutes}), else KVM_SIGNAL_MSI. */
     @Override
-    public synchronized void signalMsi(long address, int data) {
+    public void signalMsi(long address, int data) {
+        if (!msiRoutes.signal(address, data)) {
+            signalMsiIoctl(address, data);
+        }
+    }
+
+    /** MSI routes through irqfd in use (each a distinct message the guest programmed). */
+    public int msiRoutesInUse() {
+        return msiRoutes.routes();
+    }
+
+    /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    synchronized void signalMsiIoctl(long address, int data) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(KVM_MSI);
             s.set(ValueLayout.JAVA_INT, offset(KVM_MSI, "address_lo"), (int) address);
@@ -246,6 +264,7 @@ public final class KvmVm implements Accelerator {
             doorbells.close();
             doorbells = null;
         }
+        msiRoutes.close();
         for (KvmVcpu v : vcpus) {
             v.close();
         }
