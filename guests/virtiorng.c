@@ -210,6 +210,9 @@ static void enable_msix(uint64_t base)
 
     idt_init();
     set_handler(IRQ_VECTOR, on_irq);
+    /* Firmware (SeaBIOS under QEMU) leaves the 8259s at vectors 8-15 with the PIT ticking: mask them. */
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
     mmio_write32(LAPIC + LAPIC_SVR, 0x1FF); /* APIC software enable, spurious vector 0xFF */
 }
 

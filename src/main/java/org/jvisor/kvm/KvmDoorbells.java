@@ -4,7 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 import org.jvisor.memory.Doorbells;
 
@@ -34,7 +36,7 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
     private final MemorySegment waitErrno = Libc.newErrnoSegment(arena);
     private final EventFd wake = EventFd.createNonBlocking();
     private final ArrayDeque<EventFd> spare = new ArrayDeque<>();
-    private final java.util.List<EventFd> all = new java.util.ArrayList<>();
+    private final List<EventFd> all = new ArrayList<>();
     /** Armed doorbells by slot (the epoll data); replaced as a whole so the poller reads it without a lock. */
     private volatile Armed[] slots = new Armed[8];
     private volatile boolean closed;

@@ -56,9 +56,4 @@ final class QueueDoorbells {
             }
         }
     }
-
-    /** Whether every queue's doorbell is armed. */
-    synchronized boolean armed() {
-        return armed.length > 0 && armed[armed.length - 1] != null;
-    }
 }

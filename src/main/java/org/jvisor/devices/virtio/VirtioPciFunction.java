@@ -62,11 +62,6 @@ public final class VirtioPciFunction extends PciDevice {
         }
     }
 
-    /** Whether queue notifications currently bypass the vCPU (doorbells armed on the mapped BAR). */
-    public boolean doorbellsArmed() {
-        return queueDoorbells.armed();
-    }
-
     @Override
     protected void barMapped(int index, PciBarRegion bar, long address) {
         Doorbells d = doorbells;
