@@ -8,11 +8,13 @@ t=${2:-30}
 # Guests that must survive a reset run without -no-reboot (QEMU reloads the Multiboot image on
 # reset and keeps RAM, as jvisor does).
 reboot=-no-reboot
+devices=
 case "$(basename "$elf")" in
     triplefault.mb.elf) reboot= ;;
+    virtiorng.mb.elf) devices="-device virtio-rng-pci" ;;
 esac
 timeout "$t" qemu-system-x86_64 -accel tcg -cpu "${QEMU_CPU:-qemu64}" -nographic $reboot -m 256M \
-    -monitor none -serial stdio -nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -monitor none -serial stdio -nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 $devices \
     -kernel "$elf" </dev/null
 status=$?
 echo "[exit status $status]"

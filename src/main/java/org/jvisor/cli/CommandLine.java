@@ -108,8 +108,9 @@ public final class CommandLine {
                     MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
                     String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
                     if (base.equals("virtio-rng")) {
-                        o.allowOnly(Set.of(), o.implied());
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport));
+                        o.allowOnly(Set.of("ioeventfd"), o.implied());
+                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
+                            parseOnOff(o.implied(), "ioeventfd", o.get("ioeventfd"))));
                     } else if (base.equals("virtio-blk")) {
                         o.allowOnly(Set.of("drive"), o.implied());
                         if (o.get("drive") == null) {
@@ -251,6 +252,18 @@ public final class CommandLine {
 
 
     /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
+    /** A QEMU boolean property of -device DEVICE (on/off, yes/no, true/false); absent means on. */
+    private static boolean parseOnOff(String device, String key, String value) throws UsageException {
+        if (value == null) {
+            return true;
+        }
+        return switch (value) {
+            case "on", "yes", "true" -> true;
+            case "off", "no", "false" -> false;
+            default -> throw new UsageException("-device " + device + ": " + key + "='" + value + "' (expected on or off)");
+        };
+    }
+
     private static MachineConfig.DriveConfig parseDrive(String text, int index) throws UsageException {
         OptionList o = OptionList.parse("-drive", text, false);
         o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache"), "");

@@ -34,6 +34,8 @@ final class Help {
           -device isa-debug-exit[,iobase=0xf4][,iosize=0x04]
                                 a guest write of V to the port ends jvisor with status (V<<1)|1
           -device virtio-rng-pci  a virtio entropy device on the PCI bus (the guest's /dev/hwrng)
+                                [,ioeventfd=off]: on kvm, queue notifications exit to jvisor
+                                instead of signalling an ioeventfd in the kernel
           -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
                                 a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
           -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D

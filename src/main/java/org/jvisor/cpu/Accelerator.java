@@ -1,5 +1,8 @@
 package org.jvisor.cpu;
 
+import java.util.Optional;
+
+import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.IrqLine;
 
 /**
@@ -30,6 +33,14 @@ public interface Accelerator extends AutoCloseable {
      */
     default void signalMsi(long address, int data) {
         throw new IllegalStateException(name() + " has no in-engine interrupt controller for MSIs");
+    }
+
+    /**
+     * Doorbells on guest memory addresses that signal the VMM without a vCPU exit (kvm's
+     * ioeventfd), or empty when every guest access reaches the address space anyway (tcg).
+     */
+    default Optional<Doorbells> doorbells() {
+        return Optional.empty();
     }
 
     /** The CPUID leaves this engine presents to the guest. */

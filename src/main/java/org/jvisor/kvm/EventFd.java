@@ -18,9 +18,18 @@ public final class EventFd implements AutoCloseable {
     }
 
     static EventFd create() {
+        return create(0);
+    }
+
+    /** A non-blocking eventfd, for a reader that waits in epoll and then {@link #drain()}s it. */
+    static EventFd createNonBlocking() {
+        return create(Libc.EFD_NONBLOCK);
+    }
+
+    private static EventFd create(int flags) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment err = Libc.newErrnoSegment(a);
-            int fd = (int) Libc.EVENTFD.invokeExact(err, 0, Libc.EFD_CLOEXEC);
+            int fd = (int) Libc.EVENTFD.invokeExact(err, 0, Libc.EFD_CLOEXEC | flags);
             if (fd < 0) {
                 throw new KvmException("eventfd", Libc.errno(err));
             }
@@ -59,6 +68,25 @@ public final class EventFd implements AutoCloseable {
                 throw new KvmException("eventfd read", Libc.errno(readErrno));
             }
             return readBuf.get(ValueLayout.JAVA_LONG, 0);
+        } catch (KvmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Returns and clears the counter without waiting: 0 when it was 0 (a non-blocking eventfd only). */
+    long drain() {
+        try {
+            long rc = (long) Libc.READ.invokeExact(readErrno, fd, readBuf, 8L);
+            if (rc == 8) {
+                return readBuf.get(ValueLayout.JAVA_LONG, 0);
+            }
+            int errno = Libc.errno(readErrno);
+            if (errno == Libc.EAGAIN) {
+                return 0;
+            }
+            throw new KvmException("eventfd read", errno);
         } catch (KvmException e) {
             throw e;
         } catch (Throwable t) {

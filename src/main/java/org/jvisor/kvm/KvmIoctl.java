@@ -19,6 +19,7 @@ public enum KvmIoctl {
     SET_IDENTITY_MAP_ADDR(Dir.WRITE, 0x48, 8),
     CREATE_IRQCHIP(Dir.NONE, 0x60, 0),
     IRQ_LINE(Dir.WRITE, 0x61, KvmStructs.KVM_IRQ_LEVEL),
+    SET_GSI_ROUTING(Dir.WRITE, 0x6a, KvmStructs.KVM_IRQ_ROUTING),
     IRQFD(Dir.WRITE, 0x76, KvmStructs.KVM_IRQFD),
     CREATE_PIT2(Dir.WRITE, 0x77, KvmStructs.KVM_PIT_CONFIG),
     IOEVENTFD(Dir.WRITE, 0x79, KvmStructs.KVM_IOEVENTFD),

@@ -91,6 +91,15 @@ public final class KvmStructs {
         JAVA_INT.withName("flags"), JAVA_INT.withName("devid"), sequenceLayout(12, JAVA_BYTE).withName("pad"))
         .withName("kvm_msi");
 
+    /** kvm_irq_routing_entry: gsi, type, flags, pad, then a 32-byte union (irqchip: irqchip, pin; msi: address_lo, address_hi, data, devid). */
+    public static final StructLayout KVM_IRQ_ROUTING_ENTRY = structLayout(
+        JAVA_INT.withName("gsi"), JAVA_INT.withName("type"), JAVA_INT.withName("flags"), JAVA_INT.withName("pad"),
+        sequenceLayout(32, JAVA_BYTE).withName("u")).withName("kvm_irq_routing_entry");
+
+    /** The fixed header of kvm_irq_routing; entries follow. */
+    public static final StructLayout KVM_IRQ_ROUTING = structLayout(
+        JAVA_INT.withName("nr"), JAVA_INT.withName("flags")).withName("kvm_irq_routing");
+
     /** The fixed part of kvm_signal_mask; the kernel sigset (8 bytes on x86-64) follows. */
     public static final StructLayout KVM_SIGNAL_MASK = structLayout(JAVA_INT.withName("len")).withName("kvm_signal_mask");
 

@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.CpuidEntry;
@@ -12,6 +13,7 @@ import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
+import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IrqLine;
 
@@ -42,6 +44,8 @@ public final class KvmVm implements Accelerator {
     private final int runSize;
     private final CpuidModel cpuid;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
+    private KvmDoorbells doorbells;
+    private final MsiRoutes msiRoutes = new MsiRoutes(this);
 
     private KvmVm(KvmSystem system, KvmFd vm, MachineBus bus) {
         this.system = system;
@@ -184,11 +188,24 @@ public final class KvmVm implements Accelerator {
     /** KVM_IOEVENTFD flag: only writes of {@code datamatch} signal. */
     public static final int IOEVENTFD_FLAG_DATAMATCH = 1;
 
+    /** KVM_IOEVENTFD flag: remove the matching registration (same fd, address, length, datamatch). */
+    public static final int IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
+
     /** KVM_IOEVENTFD: a guest write of {@code len} bytes at {@code addr} signals {@code eventFd} in-kernel. */
-    public synchronized void assignIoeventfd(int eventFd, long addr, int len, boolean pio, Long datamatch) {
+    public void assignIoeventfd(int eventFd, long addr, int len, boolean pio, Long datamatch) {
+        ioeventfd(eventFd, addr, len, pio, datamatch, false);
+    }
+
+    /** KVM_IOEVENTFD with KVM_IOEVENTFD_FLAG_DEASSIGN: undoes {@link #assignIoeventfd} with the same arguments. */
+    public void deassignIoeventfd(int eventFd, long addr, int len, boolean pio, Long datamatch) {
+        ioeventfd(eventFd, addr, len, pio, datamatch, true);
+    }
+
+    private synchronized void ioeventfd(int eventFd, long addr, int len, boolean pio, Long datamatch, boolean deassign) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(KVM_IOEVENTFD);
-            int flags = (pio ? IOEVENTFD_FLAG_PIO : 0) | (datamatch != null ? IOEVENTFD_FLAG_DATAMATCH : 0);
+            int flags = (pio ? IOEVENTFD_FLAG_PIO : 0) | (datamatch != null ? IOEVENTFD_FLAG_DATAMATCH : 0)
+                | (deassign ? IOEVENTFD_FLAG_DEASSIGN : 0);
             s.set(ValueLayout.JAVA_LONG, offset(KVM_IOEVENTFD, "datamatch"), datamatch == null ? 0 : datamatch);
             s.set(ValueLayout.JAVA_LONG, offset(KVM_IOEVENTFD, "addr"), addr);
             s.set(ValueLayout.JAVA_INT, offset(KVM_IOEVENTFD, "len"), len);
@@ -198,9 +215,35 @@ public final class KvmVm implements Accelerator {
         }
     }
 
-    /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    /** MMIO doorbells through ioeventfds, read by one thread; created on first use. */
     @Override
-    public synchronized void signalMsi(long address, int data) {
+    public synchronized Optional<Doorbells> doorbells() {
+        if (doorbells == null) {
+            doorbells = new KvmDoorbells(this);
+        }
+        return Optional.of(doorbells);
+    }
+
+    /** KVM_SET_GSI_ROUTING with a complete table (kvm_irq_routing header and entries). */
+    synchronized void setGsiRouting(MemorySegment table) {
+        vm.ioctl(KvmIoctl.SET_GSI_ROUTING, table);
+    }
+
+    /** A message-signalled interrupt: through its irqfd route ({@link MsiRoutes}), else KVM_SIGNAL_MSI. */
+    @Override
+    public void signalMsi(long address, int data) {
+        if (!msiRoutes.signal(address, data)) {
+            signalMsiIoctl(address, data);
+        }
+    }
+
+    /** MSI routes through irqfd in use (each a distinct message the guest programmed). */
+    public int msiRoutesInUse() {
+        return msiRoutes.routes();
+    }
+
+    /** KVM_SIGNAL_MSI: delivers one message-signalled interrupt. */
+    synchronized void signalMsiIoctl(long address, int data) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(KVM_MSI);
             s.set(ValueLayout.JAVA_INT, offset(KVM_MSI, "address_lo"), (int) address);
@@ -217,6 +260,11 @@ public final class KvmVm implements Accelerator {
 
     @Override
     public synchronized void close() {
+        if (doorbells != null) {
+            doorbells.close();
+            doorbells = null;
+        }
+        msiRoutes.close();
         for (KvmVcpu v : vcpus) {
             v.close();
         }

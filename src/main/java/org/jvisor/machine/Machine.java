@@ -189,10 +189,10 @@ public final class Machine implements AutoCloseable {
                 : device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? "virtio-net" + nics++
                 : device.model();
             switch (device.transport()) {
-                case PCI -> platform.addPci(virtioPci(model, thread));
+                case PCI -> platform.addPci(virtioPci(model, thread, device.ioeventfd()));
                 case MMIO -> {
                     try {
-                        virtioMmio(model, thread, VirtioMmioSlot.of(mmioSlots++));
+                        virtioMmio(model, thread, VirtioMmioSlot.of(mmioSlots++), device.ioeventfd());
                     } catch (IllegalArgumentException e) {
                         throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
                     }
@@ -270,16 +270,19 @@ public final class Machine implements AutoCloseable {
     }
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
-    private VirtioPciFunction virtioPci(VirtioDevice device, String name) {
+    private VirtioPciFunction virtioPci(VirtioDevice device, String name, boolean ioeventfd) {
         VirtioPciFunction fn = new VirtioPciFunction(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)));
         VirtioIoThread thread = new VirtioIoThread(name);
         ioThreads.add(thread);
         fn.transport().core().setExecutor(thread);
+        if (ioeventfd) {
+            accel.doorbells().ifPresent(fn::useDoorbells);
+        }
         return fn;
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
-    private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot) {
+    private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot, boolean ioeventfd) {
         VirtioMmioTransport transport = new VirtioMmioTransport(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)),
             platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + name + ": " + msg));
         VirtioIoThread thread = new VirtioIoThread(name);
@@ -287,6 +290,9 @@ public final class Machine implements AutoCloseable {
         transport.core().setExecutor(thread);
         mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         mmioTransports.add(transport);
+        if (ioeventfd) {
+            accel.doorbells().ifPresent(d -> transport.useDoorbells(d, slot.base()));
+        }
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */

@@ -106,7 +106,17 @@ public record MachineConfig(
             return transport().deviceName(model());
         }
 
-        record VirtioRng(Transport transport) implements VirtioDeviceConfig {
+        /** ioeventfd=on|off (QEMU's property): queue notifications through engine doorbells where the engine has them. */
+        default boolean ioeventfd() {
+            return true;
+        }
+
+        /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
+        record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
+            public VirtioRng(Transport transport) {
+                this(transport, true);
+            }
+
             @Override
             public String model() {
                 return "virtio-rng";

@@ -33,6 +33,15 @@ class CommandLineTest {
     }
 
     @Test
+    void virtioRngTakesQemusIoeventfdProperty() throws UsageException {
+        assertTrue(parse("-kernel", "k", "-device", "virtio-rng-pci").virtioDevices().get(0).ioeventfd());
+        assertEquals(false, parse("-kernel", "k", "-device", "virtio-rng-pci,ioeventfd=off").virtioDevices().get(0).ioeventfd());
+        assertTrue(parse("-kernel", "k", "-device", "virtio-rng-pci,ioeventfd=on").virtioDevices().get(0).ioeventfd());
+        UsageException bad = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-device", "virtio-rng-pci,ioeventfd=maybe"));
+        assertTrue(bad.getMessage().contains("virtio-rng-pci: ioeventfd='maybe' (expected on or off)"), bad.getMessage());
+    }
+
+    @Test
     void machineTypesPickTheVirtioTransport() throws UsageException {
         MachineConfig pc = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio", "-device", "virtio-rng-pci");
         assertEquals(MachineConfig.MachineType.PC, pc.machineType());

@@ -34,7 +34,13 @@ class KvmStructsTest {
             SZ(kvm_regs); SZ(kvm_segment); SZ(kvm_dtable); SZ(kvm_sregs); SZ(kvm_fpu);
             SZ(kvm_userspace_memory_region); SZ(kvm_cpuid_entry2); SZ(kvm_cpuid2); SZ(kvm_msr_entry);
             SZ(kvm_msrs); SZ(kvm_irq_level); SZ(kvm_irqfd); SZ(kvm_ioeventfd); SZ(kvm_pit_config); SZ(kvm_msi);
-            SZ(kvm_signal_mask);
+            SZ(kvm_signal_mask); SZ(kvm_irq_routing_entry); SZ(kvm_irq_routing);
+            OFF(kvm_irq_routing_entry, gsi); OFF(kvm_irq_routing_entry, type); OFF(kvm_irq_routing_entry, u);
+            OFF(kvm_irq_routing_entry, u.msi.address_lo); OFF(kvm_irq_routing_entry, u.msi.address_hi);
+            OFF(kvm_irq_routing_entry, u.msi.data); OFF(kvm_irq_routing_entry, u.irqchip.irqchip);
+            OFF(kvm_irq_routing_entry, u.irqchip.pin); OFF(kvm_irq_routing, entries);
+            IOC(KVM_IRQ_ROUTING_IRQCHIP); IOC(KVM_IRQ_ROUTING_MSI); IOC(KVM_IRQCHIP_PIC_MASTER);
+            IOC(KVM_IRQCHIP_PIC_SLAVE); IOC(KVM_IRQCHIP_IOAPIC); IOC(KVM_IOAPIC_NUM_PINS);
             OFF(kvm_run, exit_reason); OFF(kvm_run, immediate_exit); OFF(kvm_run, cr8); OFF(kvm_run, apic_base);
             OFF(kvm_run, io); OFF(kvm_run, mmio); OFF(kvm_run, system_event); OFF(kvm_run, internal);
             OFF(kvm_run, fail_entry);
@@ -49,13 +55,15 @@ class KvmStructsTest {
             printf("kvm_run.internal.data %zu\\n", offsetof(struct kvm_run, internal.data) - offsetof(struct kvm_run, internal));
             OFF(kvm_sregs, gdt); OFF(kvm_sregs, cr0); OFF(kvm_sregs, efer); OFF(kvm_sregs, interrupt_bitmap);
             OFF(kvm_fpu, xmm); OFF(kvm_fpu, mxcsr); OFF(kvm_fpu, last_ip);
-            OFF(kvm_ioeventfd, fd); OFF(kvm_ioeventfd, flags);
+            OFF(kvm_ioeventfd, fd); OFF(kvm_ioeventfd, flags); OFF(kvm_ioeventfd, datamatch); OFF(kvm_ioeventfd, addr);
+            OFF(kvm_ioeventfd, len);
+            IOC(KVM_IOEVENTFD_FLAG_DATAMATCH); IOC(KVM_IOEVENTFD_FLAG_PIO); IOC(KVM_IOEVENTFD_FLAG_DEASSIGN);
             IOC(KVM_GET_API_VERSION); IOC(KVM_CREATE_VM); IOC(KVM_CHECK_EXTENSION); IOC(KVM_GET_VCPU_MMAP_SIZE);
             IOC(KVM_GET_SUPPORTED_CPUID); IOC(KVM_CREATE_VCPU); IOC(KVM_SET_USER_MEMORY_REGION);
             IOC(KVM_SET_TSS_ADDR); IOC(KVM_SET_IDENTITY_MAP_ADDR); IOC(KVM_CREATE_IRQCHIP); IOC(KVM_IRQ_LINE);
             IOC(KVM_IRQFD); IOC(KVM_CREATE_PIT2); IOC(KVM_IOEVENTFD); IOC(KVM_RUN); IOC(KVM_GET_REGS);
             IOC(KVM_SET_REGS); IOC(KVM_GET_SREGS); IOC(KVM_SET_SREGS); IOC(KVM_GET_MSRS); IOC(KVM_SET_MSRS);
-            IOC(KVM_SET_SIGNAL_MASK); IOC(KVM_GET_FPU); IOC(KVM_SET_FPU); IOC(KVM_SET_CPUID2); IOC(KVM_SIGNAL_MSI); IOC(KVM_SET_MP_STATE);
+            IOC(KVM_SET_SIGNAL_MASK); IOC(KVM_SET_GSI_ROUTING); IOC(KVM_GET_FPU); IOC(KVM_SET_FPU); IOC(KVM_SET_CPUID2); IOC(KVM_SIGNAL_MSI); IOC(KVM_SET_MP_STATE);
             IOC(KVM_EXIT_IO); IOC(KVM_EXIT_MMIO); IOC(KVM_EXIT_HLT); IOC(KVM_EXIT_SHUTDOWN); IOC(KVM_EXIT_FAIL_ENTRY);
             IOC(KVM_EXIT_INTR); IOC(KVM_EXIT_INTERNAL_ERROR); IOC(KVM_EXIT_SYSTEM_EVENT);
             IOC(KVM_CAP_IMMEDIATE_EXIT); IOC(KVM_CAP_PIT2); IOC(KVM_CAP_IRQFD); IOC(KVM_CAP_IOEVENTFD);
@@ -117,6 +125,8 @@ class KvmStructsTest {
         size("kvm_pit_config", KvmStructs.KVM_PIT_CONFIG);
         size("kvm_msi", KvmStructs.KVM_MSI);
         size("kvm_signal_mask", KvmStructs.KVM_SIGNAL_MASK);
+        size("kvm_irq_routing_entry", KvmStructs.KVM_IRQ_ROUTING_ENTRY);
+        size("kvm_irq_routing", KvmStructs.KVM_IRQ_ROUTING);
     }
 
     @Test
@@ -148,6 +158,20 @@ class KvmStructsTest {
         assertEquals(c("kvm_fpu.last_ip"), off(KvmStructs.KVM_FPU, "last_ip"));
         assertEquals(c("kvm_ioeventfd.fd"), off(KvmStructs.KVM_IOEVENTFD, "fd"));
         assertEquals(c("kvm_ioeventfd.flags"), off(KvmStructs.KVM_IOEVENTFD, "flags"));
+        assertEquals(c("kvm_ioeventfd.datamatch"), off(KvmStructs.KVM_IOEVENTFD, "datamatch"));
+        assertEquals(c("kvm_ioeventfd.addr"), off(KvmStructs.KVM_IOEVENTFD, "addr"));
+        assertEquals(c("kvm_ioeventfd.len"), off(KvmStructs.KVM_IOEVENTFD, "len"));
+        long u = off(KvmStructs.KVM_IRQ_ROUTING_ENTRY, "u");
+        assertEquals(c("kvm_irq_routing_entry.gsi"), off(KvmStructs.KVM_IRQ_ROUTING_ENTRY, "gsi"));
+        assertEquals(c("kvm_irq_routing_entry.type"), off(KvmStructs.KVM_IRQ_ROUTING_ENTRY, "type"));
+        assertEquals(c("kvm_irq_routing_entry.u"), u);
+        // MsiRoutes writes the union's fields at these offsets from u
+        assertEquals(c("kvm_irq_routing_entry.u.msi.address_lo"), u);
+        assertEquals(c("kvm_irq_routing_entry.u.msi.address_hi"), u + 4);
+        assertEquals(c("kvm_irq_routing_entry.u.msi.data"), u + 8);
+        assertEquals(c("kvm_irq_routing_entry.u.irqchip.irqchip"), u);
+        assertEquals(c("kvm_irq_routing_entry.u.irqchip.pin"), u + 4);
+        assertEquals(c("kvm_irq_routing.entries"), KvmStructs.KVM_IRQ_ROUTING.byteSize());
     }
 
     @Test
@@ -174,5 +198,14 @@ class KvmStructsTest {
         assertEquals(c("KVM_CAP_SET_IDENTITY_MAP_ADDR"), KvmSystem.CAP_SET_IDENTITY_MAP_ADDR);
         assertEquals(c("KVM_CAP_MAX_VCPUS"), KvmSystem.CAP_MAX_VCPUS);
         assertEquals(c("KVM_CAP_SIGNAL_MSI"), KvmSystem.CAP_SIGNAL_MSI);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_DATAMATCH"), KvmVm.IOEVENTFD_FLAG_DATAMATCH);
+        assertEquals(c("KVM_IRQ_ROUTING_IRQCHIP"), MsiRoutes.ROUTING_IRQCHIP);
+        assertEquals(c("KVM_IRQ_ROUTING_MSI"), MsiRoutes.ROUTING_MSI);
+        assertEquals(c("KVM_IRQCHIP_PIC_MASTER"), MsiRoutes.IRQCHIP_PIC_MASTER);
+        assertEquals(c("KVM_IRQCHIP_PIC_SLAVE"), MsiRoutes.IRQCHIP_PIC_SLAVE);
+        assertEquals(c("KVM_IRQCHIP_IOAPIC"), MsiRoutes.IRQCHIP_IOAPIC);
+        assertEquals(c("KVM_IOAPIC_NUM_PINS"), MsiRoutes.IOAPIC_PINS);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_PIO"), KvmVm.IOEVENTFD_FLAG_PIO);
+        assertEquals(c("KVM_IOEVENTFD_FLAG_DEASSIGN"), KvmVm.IOEVENTFD_FLAG_DEASSIGN);
     }
 }

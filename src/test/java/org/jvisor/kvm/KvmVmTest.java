@@ -15,12 +15,14 @@ import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
+import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The kvm engine driven directly: ioeventfd, state round trips, CPUID. */
@@ -65,6 +67,47 @@ class KvmVmTest {
                 assertEquals(1000, doorbell.await(), "every doorbell write signalled the eventfd");
                 assertEquals(1, stats.countOf(ExitReason.IO_OUT), "only the debug-exit write left KVM");
                 assertEquals(0, io.unclaimedWrites());
+            }
+        }
+    }
+
+    @Test
+    void doorbellsDisarmSoTheSameAddressCanBeArmedAgain() throws Exception {
+        try (GuestMemory ram = GuestMemory.allocate(64L << 20)) {
+            MachineBus bus = new MachineBus(ram, new AddressSpace("io", 0x10000), new AddressSpace("memory", 1L << 52));
+            try (KvmVm vm = KvmVm.create(bus, 1)) {
+                Doorbells d = vm.doorbells().orElseThrow();
+                Doorbells.Doorbell a = d.arm(0xC000_3000L, 2, 0, () -> { });
+                // KVM refuses a second identical registration (EEXIST): the VMM keeps the MMIO path.
+                assertThrows(IllegalStateException.class, () -> d.arm(0xC000_3000L, 2, 0, () -> { }));
+                Doorbells.Doorbell b = d.arm(0xC000_3000L, 2, 1, () -> { });
+                a.close();
+                a.close();
+                Doorbells.Doorbell again = d.arm(0xC000_3000L, 2, 0, () -> { });
+                again.close();
+                b.close();
+            }
+        }
+    }
+
+    @Test
+    void msiRoutesOnePerMessageThenKvmSignalMsi() throws Exception {
+        try (GuestMemory ram = GuestMemory.allocate(64L << 20)) {
+            MachineBus bus = new MachineBus(ram, new AddressSpace("io", 0x10000), new AddressSpace("memory", 1L << 52));
+            try (KvmVm vm = KvmVm.create(bus, 1)) {
+                vm.createVcpu(0, new ExitStats(false));
+                vm.signalMsi(0xFEE0_0000L, 0x41);
+                vm.signalMsi(0xFEE0_0000L, 0x41);
+                assertEquals(1, vm.msiRoutesInUse(), "a repeated message reuses its route");
+                for (int v = 0; v < MsiRoutes.MAX_ROUTES + 8; v++) {
+                    vm.signalMsi(0xFEE0_0000L, 0x50 + v);
+                }
+                assertEquals(MsiRoutes.MAX_ROUTES, vm.msiRoutesInUse(), "beyond the table, KVM_SIGNAL_MSI");
+                // The replaced routing table kept the irqchip's pins.
+                vm.irqLine(4).set(true);
+                vm.irqLine(4).set(false);
+                vm.irqLine(20).set(true);
+                vm.irqLine(20).set(false);
             }
         }
     }

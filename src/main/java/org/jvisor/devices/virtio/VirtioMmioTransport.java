@@ -3,6 +3,7 @@ package org.jvisor.devices.virtio;
 import java.util.function.Consumer;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.DmaSpace;
+import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.IrqLine;
 
 /**
@@ -59,6 +60,7 @@ public final class VirtioMmioTransport implements BusDevice {
     private int deviceFeaturesSel;
     private int driverFeaturesSel;
     private int queueSel;
+    private QueueDoorbells queueDoorbells;
 
     public VirtioMmioTransport(VirtioDevice device, DmaSpace dma, IrqLine irq) {
         this(new VirtioCore(device, dma), irq);
@@ -82,6 +84,17 @@ public final class VirtioMmioTransport implements BusDevice {
                 raise(Virtio.INT_CONFIG);
             }
         });
+    }
+
+    /**
+     * Queue notifications through the engine's doorbells (kvm: ioeventfd): the 32-bit write of the
+     * queue index to QueueNotify of this window at {@code base} no longer exits to the VMM.
+     */
+    public synchronized void useDoorbells(Doorbells doorbells, long base) {
+        if (queueDoorbells == null) {
+            queueDoorbells = new QueueDoorbells(core, msg -> System.err.println("jvisor: " + msg));
+        }
+        queueDoorbells.arm(doorbells, q -> base + QUEUE_NOTIFY, 4);
     }
 
     public VirtioCore core() {

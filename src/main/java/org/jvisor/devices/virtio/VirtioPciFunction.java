@@ -5,6 +5,7 @@ import org.jvisor.devices.pci.PciBarRegion;
 import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.PciVendorCapability;
 import org.jvisor.memory.DmaSpace;
+import org.jvisor.memory.Doorbells;
 
 /**
  * A virtio device as a PCI function (virtio 1.2, 4.1): the modern virtio-pci transport in a
@@ -14,8 +15,12 @@ import org.jvisor.memory.DmaSpace;
 public final class VirtioPciFunction extends PciDevice {
     private static final int TRANSPORT_BAR = 4;
     private static final int MSIX_BAR = 1;
+    /** A driver notifies with a 16-bit write of the queue index (virtio 1.2, 4.1.5.2). */
+    private static final int NOTIFY_WIDTH = 2;
 
     private final VirtioPciTransport transport;
+    private final QueueDoorbells queueDoorbells;
+    private volatile Doorbells doorbells;
 
     public VirtioPciFunction(VirtioDevice device, DmaSpace dma) {
         super(VirtioPciTransport.PCI_VENDOR_ID, 0x1040 + device.deviceType(), VirtioPciTransport.classCodeFor(device.deviceType()),
@@ -41,6 +46,35 @@ public final class VirtioPciFunction extends PciDevice {
         addCapability(msix);
         setBar(MSIX_BAR, PciBarRegion.memory32("virtio-msix", msix.minimumBarSize(), false, msix.barDevice()));
         setBar(TRANSPORT_BAR, PciBarRegion.memory64("virtio", VirtioPciTransport.BAR_SIZE, true, transport.bar()));
+        this.queueDoorbells = new QueueDoorbells(transport.core(), msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /**
+     * Queue notifications through the engine's doorbells (kvm: ioeventfd) wherever the guest maps
+     * the transport BAR: armed on the notify addresses when the BAR starts decoding, moved when the
+     * guest moves it, disarmed when it stops decoding (also on a reset).
+     */
+    public synchronized void useDoorbells(Doorbells doorbells) {
+        this.doorbells = doorbells;
+        long at = bar(TRANSPORT_BAR).mappedAddress();
+        if (at >= 0) {
+            queueDoorbells.arm(doorbells, q -> at + transport.notifyOffset(q), NOTIFY_WIDTH);
+        }
+    }
+
+    @Override
+    protected void barMapped(int index, PciBarRegion bar, long address) {
+        Doorbells d = doorbells;
+        if (index == TRANSPORT_BAR && d != null) {
+            queueDoorbells.arm(d, q -> address + transport.notifyOffset(q), NOTIFY_WIDTH);
+        }
+    }
+
+    @Override
+    protected void barUnmapped(int index, PciBarRegion bar, long address) {
+        if (index == TRANSPORT_BAR) {
+            queueDoorbells.disarm();
+        }
     }
 
     public VirtioPciTransport transport() {

@@ -38,8 +38,10 @@
  *     org.jvisor.devices.virtio.MsixVectors} (whose {@code notify} must not take a lock held around
  *     BAR accesses); INTx as the IrqLine used while MSI-X is disabled.</li>
  * <li>Processing off the vCPU thread: {@code transport.core().setExecutor(new VirtioIoThread(name))}.
- *     With kvm, an ioeventfd on the notify address ({@code notifyOffset(q)} in the BAR, or
- *     QueueNotify for mmio) whose reader calls {@code core().notifyQueue(q)}.</li>
+ *     Where the engine offers {@link org.jvisor.memory.Doorbells} (kvm: ioeventfd), give them to
+ *     {@code VirtioPciFunction.useDoorbells} (armed on {@code notifyOffset(q)} wherever the guest
+ *     maps the BAR, moved and disarmed with it) or {@code VirtioMmioTransport.useDoorbells} (on
+ *     QueueNotify): a notification then reaches {@code core().notifyQueue(q)} without a vCPU exit.</li>
  * </ul>
  */
 package org.jvisor.devices.virtio;
