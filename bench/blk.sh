@@ -51,7 +51,7 @@ run() {
 }
 
 q=$(run qemu qemu-system-x86_64 -accel tcg)
-j=$(run jvisor "$JAVA_BIN" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$ROOT/target/jvisor.jar" -accel tcg)
+j=$(run jvisor "$ROOT/jvisor" -accel tcg)
 read -r qw qr qi <<<"$q"
 read -r jw jr ji <<<"$j"
 echo "virtio-blk in the guest, O_DIRECT: $MIB MiB sequential (1 MiB requests), $COUNT random 4 KiB reads"

@@ -55,7 +55,7 @@ best_of() {
     echo "$best"
 }
 
-JAVA=(/usr/lib/jvm/temurin-25-jdk-amd64/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$ROOT/target/jvisor.jar")
+JAVA=("$ROOT/jvisor")   # the launcher execs the JVM with its flags: same pid, same settings as users get
 q=$(best_of qemu qemu-system-x86_64 -accel tcg "${COMMON[@]}")
 j=$(best_of jvisor-host "${JAVA[@]}" -accel tcg "${COMMON[@]}")
 jg=$(best_of jvisor-guest "${JAVA[@]}" -accel tcg -machine pc,kernel-decompress=guest "${COMMON[@]}")

@@ -62,7 +62,7 @@ run() {
 }
 
 q=$(run qemu qemu-system-x86_64 -accel tcg "${COMMON[@]}")
-j=$(run jvisor "$JAVA_BIN" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$ROOT/target/jvisor.jar" -accel tcg "${COMMON[@]}")
+j=$(run jvisor "$ROOT/jvisor" -accel tcg "${COMMON[@]}")
 read -r qu qd qr <<<"$q"
 read -r ju jd jr <<<"$j"
 echo "TCP over virtio-net + tap, $MIB MiB each way (MiB/s, timed on the host); ping RTT average"
