@@ -252,4 +252,111 @@ class SseTest {
             assertEquals(CpuFault.NM, m.reg(15));
         }
     }
+
+    /** Runs code that ends with MXCSR stored at DATA+0x40, after an IDT whose handlers skip 4 bytes. */
+    private static TestMachine runWithIdt(String asm, boolean osxmmexcpt, long... data) {
+        TestMachine m = new TestMachine(asm + "\nstmxcsr 0x40(%rdi)\n");
+        for (int i = 0; i < data.length; i++) {
+            m.ram.writeU64(D + 8L * i, data[i]);
+        }
+        m.installIdt(4); // divsd/addpd/sqrtsd reg, reg are 4 bytes
+        if (!osxmmexcpt) {
+            m.st.cr4 &= ~X86State.CR4_OSXMMEXCPT;
+        }
+        m.run();
+        return m;
+    }
+
+    private static final String DIVIDE_BY_ZERO = """
+            mov $0x200000, %rdi
+            ldmxcsr (%rdi)
+            movsd 8(%rdi), %xmm0
+            xorpd %xmm1, %xmm1
+            divsd %xmm1, %xmm0
+            movq %xmm0, %rax
+            """;
+
+    @Test
+    void unmaskedExceptionRaisesXmAndLeavesTheDestination() {
+        long one = Double.doubleToRawLongBits(1.0);
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, true, 0x1F80 & ~0x200, one)) { // ZM clear
+            assertEquals(CpuFault.XM, m.reg(15));
+            assertEquals(1, m.reg(13), "one fault");
+            assertEquals(one, m.reg(0), "destination unchanged");
+            assertEquals((0x1F80 & ~0x200) | 0x4, m.ram.readU32(D + 0x40), "ZE set");
+        }
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, false, 0x1F80 & ~0x200, one)) {
+            assertEquals(CpuFault.UD, m.reg(15), "CR4.OSXMMEXCPT clear: #UD instead of #XM");
+            assertEquals(one, m.reg(0));
+        }
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, true, 0x1F80, one)) {
+            assertEquals(0, m.reg(13), "masked: no fault");
+            assertEquals(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY), m.reg(0));
+            assertEquals(0x1F84, m.ram.readU32(D + 0x40));
+        }
+    }
+
+    @Test
+    void unmaskedPreComputationExceptionReportsOnlyThoseFlags() {
+        // lane 0: SNaN + 1 (invalid, unmasked); lane 1: 1 + 2^-60 (inexact, also unmasked)
+        String asm = """
+                mov $0x200000, %rdi
+                ldmxcsr (%rdi)
+                movupd 8(%rdi), %xmm0
+                movupd 24(%rdi), %xmm1
+                addpd %xmm1, %xmm0
+                """;
+        long snan = 0x7FF0_0000_0000_0001L, one = Double.doubleToRawLongBits(1.0);
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 & ~0x1080, snan, one, one, Double.doubleToRawLongBits(0x1p-60))) {
+            assertEquals(CpuFault.XM, m.reg(15));
+            assertEquals((0x1F80 & ~0x1080) | 0x1, m.ram.readU32(D + 0x40), "IE only: no post-computation flags");
+            assertEquals(snan, lo(m, 0), "destination unchanged");
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 & ~0x1000, snan, one, one, Double.doubleToRawLongBits(0x1p-60))) {
+            assertEquals(CpuFault.XM, m.reg(15), "PE unmasked, IE masked");
+            assertEquals((0x1F80 & ~0x1000) | 0x21, m.ram.readU32(D + 0x40), "IE and PE");
+            assertEquals(snan, lo(m, 0), "destination unchanged");
+        }
+    }
+
+    @Test
+    void roundingControlDirectsArithmeticAndConversions() {
+        String asm = """
+                mov $0x200000, %rdi
+                ldmxcsr (%rdi)
+                movsd 8(%rdi), %xmm0
+                divsd 16(%rdi), %xmm0
+                movsd 8(%rdi), %xmm1
+                sqrtsd 16(%rdi), %xmm1
+                mov $-7, %rax
+                cvtsi2ss %rax, %xmm2
+                cvtsd2si 24(%rdi), %rbx
+                """;
+        long one = Double.doubleToRawLongBits(1.0), three = Double.doubleToRawLongBits(3.0);
+        long third = Double.doubleToRawLongBits(1.0 / 3.0); // round to nearest is below 1/3
+        long root3 = Double.doubleToRawLongBits(Math.sqrt(3.0)); // round to nearest is below sqrt(3) too
+        long mPointFive = Double.doubleToRawLongBits(-2.5);
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x4000, one, three, mPointFive)) { // up
+            assertEquals(third + 1, lo(m, 0));
+            assertEquals(root3 + 1, lo(m, 1));
+            assertEquals(Float.floatToRawIntBits(-7f), (int) lo(m, 2));
+            assertEquals(-2, m.reg(3));
+            assertEquals(0x1F80 | 0x4000 | 0x20, m.ram.readU32(D + 0x40), "PE");
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x2000, one, three, mPointFive)) { // down
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-3, m.reg(3));
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x6000, one, three, mPointFive)) { // toward zero
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-2, m.reg(3));
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80, one, three, mPointFive)) { // nearest even
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-2, m.reg(3));
+        }
+    }
 }
