@@ -9,8 +9,7 @@ package org.jvisor.tcg;
  * double and the exact error of it (TwoSum for add/sub, an FMA residual for mul/div/sqrt; operands
  * are scaled by powers of two first where an error term could underflow or the result overflow),
  * and one rounding step ({@link #round}) turns that exact value into the result for the current
- * rounding mode, format, subnormal range and overflow. Tininess is detected before rounding, as x86
- * does. Binary32 operations are computed in double, where add/sub/mul of two floats and the error
+ * rounding mode, format, subnormal range and overflow. Binary32 operations are computed in double, where add/sub/mul of two floats and the error
  * terms of div/sqrt are exact.
  *
  * <p>The flags an instruction raises accumulate in {@link #pre} (invalid, denormal, zero-divide:
@@ -462,48 +461,25 @@ final class SimdFloat {
     /**
      * Rounds the exact value (sig + f) * 2^exp, 0 <= f < 1 and f > 0 exactly when {@code sticky},
      * to the format (IEEE 754, 4.3 and 7.4-7.6; SDM vol. 1, 4.9.1.4-4.9.1.6): subnormal results,
-     * tininess before rounding (FTZ flushes a tiny result to zero when underflow is masked), overflow to
-     * infinity or the largest finite number depending on RC. Callers keep at least one bit of sig
-     * below the result's last bit when sticky is set.
+     * overflow to infinity or the largest finite number depending on RC. Tininess is detected after
+     * rounding (the result rounded with an unbounded exponent is below the smallest normal), as the
+     * host CPU shows; FTZ flushes such a tiny result to zero when underflow is masked. Callers keep at
+     * least one bit of sig below the result's last bit when sticky is set.
      */
     private long round(boolean neg, long sig, int exp, boolean sticky, boolean dbl) {
         int p = dbl ? 53 : 24, emin = dbl ? -1022 : -126, emax = dbl ? 1023 : 127;
         int e = exp + 63 - Long.numberOfLeadingZeros(sig); // the exponent of the exact value
         boolean tiny = e < emin;
+        if (e == emin - 1 && roundBits(neg, sig, e - (p - 1) - exp, sticky) == 1L << p) {
+            tiny = false; // rounds up to the smallest normal
+        }
         if (tiny && ftz && underflowMasked) {
             post |= UE | PE;
             return zero(neg, dbl);
         }
         int lsb = Math.max(e, emin) - (p - 1); // exponent of the result's last bit
-        int drop = lsb - exp;
-        long kept;
-        boolean inexact, above, tie;
-        if (drop <= 0) {
-            kept = sig << -drop;
-            inexact = sticky;
-            above = false;
-            tie = false;
-        } else if (drop >= 63) {
-            kept = 0;
-            inexact = true;
-            above = false;
-            tie = false;
-        } else {
-            long rem = sig & ((1L << drop) - 1), half = 1L << (drop - 1);
-            kept = sig >>> drop;
-            inexact = rem != 0 || sticky;
-            above = rem > half || (rem == half && sticky);
-            tie = rem == half && !sticky;
-        }
-        boolean up = switch (rc) {
-            case RN -> above || (tie && (kept & 1) != 0);
-            case RD -> inexact && neg;
-            case RU -> inexact && !neg;
-            default -> false;
-        };
-        if (up) {
-            kept++;
-        }
+        long kept = roundBits(neg, sig, lsb - exp, sticky);
+        boolean inexact = lastInexact;
         if (kept == 0) {
             post |= UE | PE; // only a tiny inexact value rounds to zero
             return zero(neg, dbl);
@@ -521,6 +497,39 @@ final class SimdFloat {
             return bits(Math.scalb((double) kept, lsb)) | (neg ? SIGN_D : 0);
         }
         return (Float.floatToRawIntBits(Math.scalb((float) kept, lsb)) | (neg ? SIGN_F : 0)) & 0xFFFF_FFFFL;
+    }
+
+    /** Whether the last {@link #roundBits} dropped anything. */
+    private boolean lastInexact;
+
+    /** sig + sticky with {@code drop} low bits rounded off by RC (sets {@link #lastInexact}). */
+    private long roundBits(boolean neg, long sig, int drop, boolean sticky) {
+        long kept;
+        boolean above, tie;
+        if (drop <= 0) {
+            kept = sig << -drop;
+            lastInexact = sticky;
+            above = false;
+            tie = false;
+        } else if (drop >= 63) {
+            kept = 0;
+            lastInexact = true;
+            above = false;
+            tie = false;
+        } else {
+            long rem = sig & ((1L << drop) - 1), half = 1L << (drop - 1);
+            kept = sig >>> drop;
+            lastInexact = rem != 0 || sticky;
+            above = rem > half || (rem == half && sticky);
+            tie = rem == half && !sticky;
+        }
+        boolean up = switch (rc) {
+            case RN -> above || (tie && (kept & 1) != 0);
+            case RD -> lastInexact && neg;
+            case RU -> lastInexact && !neg;
+            default -> false;
+        };
+        return up ? kept + 1 : kept;
     }
 
     private static long zero(boolean neg, boolean dbl) {
