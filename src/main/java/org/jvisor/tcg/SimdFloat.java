@@ -41,6 +41,8 @@ final class SimdFloat {
     int pre;
     /** Post-computation exception flags raised since {@link #begin}: OE, UE, PE. */
     int post;
+    /** The last inexact result was rounded away from zero (the x87's C1, SDM vol. 1, 8.1.3.3). */
+    boolean roundedUp;
 
     /** Starts an instruction under the given MXCSR. */
     void begin(int mxcsr) {
@@ -50,6 +52,7 @@ final class SimdFloat {
         underflowMasked = (mxcsr & (UE << MASK_SHIFT)) != 0;
         pre = 0;
         post = 0;
+        roundedUp = false;
     }
 
     // ---- classification ----
@@ -289,6 +292,7 @@ final class SimdFloat {
         if (rc == RN && scale > -1000 && scale < 1000) {
             if (rem != 0) {
                 post |= PE;
+                roundedUp = rem < 0;
             }
             return sign | bits(Math.scalb(q, scale));
         }
@@ -343,6 +347,7 @@ final class SimdFloat {
         if (rc == RN) {
             if (rem != 0) {
                 post |= PE;
+                roundedUp = rem > 0;
             }
             return bits(Math.scalb(r, k >> 1));
         }
@@ -383,6 +388,7 @@ final class SimdFloat {
         if (rc == RN && Math.abs(r) > Double.MIN_NORMAL) { // r is the answer; tiny sums are exact
             if (err != 0) {
                 post |= PE;
+                roundedUp = (r > 0) != (err > 0);
             }
             return bits(r);
         }
@@ -480,6 +486,7 @@ final class SimdFloat {
         int lsb = Math.max(e, emin) - (p - 1); // exponent of the result's last bit
         long kept = roundBits(neg, sig, lsb - exp, sticky);
         boolean inexact = lastInexact;
+        roundedUp = lastUp;
         if (kept == 0) {
             post |= UE | PE; // only a tiny inexact value rounds to zero
             return zero(neg, dbl);
@@ -499,8 +506,8 @@ final class SimdFloat {
         return (Float.floatToRawIntBits(Math.scalb((float) kept, lsb)) | (neg ? SIGN_F : 0)) & 0xFFFF_FFFFL;
     }
 
-    /** Whether the last {@link #roundBits} dropped anything. */
-    private boolean lastInexact;
+    /** Whether the last {@link #roundBits} dropped anything, and whether it rounded up. */
+    private boolean lastInexact, lastUp;
 
     /** sig + sticky with {@code drop} low bits rounded off by RC (sets {@link #lastInexact}). */
     private long roundBits(boolean neg, long sig, int drop, boolean sticky) {
@@ -529,6 +536,7 @@ final class SimdFloat {
             case RU -> lastInexact && !neg;
             default -> false;
         };
+        lastUp = up;
         return up ? kept + 1 : kept;
     }
 
@@ -540,6 +548,7 @@ final class SimdFloat {
     private long overflow(boolean neg, boolean dbl) {
         post |= OE | PE;
         boolean toMax = rc == RZ || (rc == RD && !neg) || (rc == RU && neg);
+        roundedUp = !toMax;
         long mag = dbl ? (toMax ? MAX_D : EXP_D) : (toMax ? MAX_F : EXP_F);
         return mag | (neg ? (dbl ? SIGN_D : SIGN_F & 0xFFFF_FFFFL) : 0);
     }

@@ -359,4 +359,82 @@ class SseTest {
             assertEquals(-2, m.reg(3));
         }
     }
+
+    private static final String X87_DIVIDE_BY_ZERO = """
+            mov $0x200000, %rdi
+            fninit
+            fldcw (%rdi)
+            fldz
+            fld1
+            fdiv %st(1), %st
+            fnstsw %ax
+            mov %eax, %ebx
+            fwait
+            fnstsw %ax
+            fnclex
+            fwait
+            fstpl 8(%rdi)
+            fstp %st(0)
+            """;
+
+    @Test
+    void x87UnmaskedExceptionRaisesMfAtTheNextWaitingInstruction() {
+        try (TestMachine m = new TestMachine(X87_DIVIDE_BY_ZERO)) {
+            m.ram.writeU64(D, 0x37F & ~0x4); // ZM clear
+            m.installIdt(1); // the faulting FWAIT is one byte
+            m.st.cr0 |= X86State.CR0_NE;
+            m.run();
+            assertEquals(CpuFault.MF, m.reg(15));
+            assertEquals(1, m.reg(13), "one #MF, from the first FWAIT (FNSTSW and FNCLEX do not wait)");
+            assertEquals(0x84, m.reg(3) & 0x80FF & ~0x8000, "ZE and ES after the division");
+            assertEquals(0x8000, m.reg(3) & 0x8000, "B");
+            assertEquals(0x84, m.reg(0) & 0xFF, "still pending at the handler's return");
+            assertEquals(Double.doubleToRawLongBits(1.0), m.ram.readU64(D + 8), "unmasked: destination unchanged");
+        }
+        try (TestMachine m = new TestMachine(X87_DIVIDE_BY_ZERO)) {
+            m.ram.writeU64(D, 0x37F);
+            m.installIdt(1);
+            m.st.cr0 |= X86State.CR0_NE;
+            m.run();
+            assertEquals(0, m.reg(13), "masked: no #MF");
+            assertEquals(0x04, m.reg(3) & 0xFF, "ZE only");
+            assertEquals(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY), m.ram.readU64(D + 8));
+        }
+    }
+
+    @Test
+    void x87TranscendentalsAndRemainders() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fldpi
+                fld1
+                fld1
+                faddp
+                fdivrp
+                fsin
+                fstpl 0x10(%rdi)
+                fld1
+                fldl 0x08(%rdi)
+                fprem
+                fnstsw %ax
+                fstpl 0x18(%rdi)
+                fstp %st(0)
+                fld1
+                fldl 0x08(%rdi)
+                fyl2x
+                fstpl 0x20(%rdi)
+                fldl 0x08(%rdi)
+                fxtract
+                fstpl 0x28(%rdi)
+                fstpl 0x30(%rdi)
+                """, 0, Double.doubleToRawLongBits(7.0))) {
+            assertEquals(1.0, Double.longBitsToDouble(m.ram.readU64(D + 0x10)), 1e-15, "sin(pi/2)");
+            assertEquals(0.0, Double.longBitsToDouble(m.ram.readU64(D + 0x18)), "7 rem 1");
+            assertEquals(0x4300, m.reg(0) & 0x4700, "quotient 7: C0, C3, C1 = its bits 2, 1, 0; C2 = 0 (complete)");
+            assertEquals(Math.log(7) / Math.log(2), Double.longBitsToDouble(m.ram.readU64(D + 0x20)), 1e-15);
+            assertEquals(1.75, Double.longBitsToDouble(m.ram.readU64(D + 0x28)), "significand of 7");
+            assertEquals(2.0, Double.longBitsToDouble(m.ram.readU64(D + 0x30)), "exponent of 7");
+        }
+    }
 }

@@ -391,9 +391,13 @@ final class Gen {
     long mxcsrMask = 0xFFFF;
     /** XMM registers (bit i = XMMi) not compared. */
     int ignoreXmm;
+    /** Doubles in the data area compared within approxUlps (see Case). */
+    long approxAddr;
+    int approxCount;
+    int approxUlps;
 
     Case build(String family) {
         return new Case(family, codeAddr, a.bytes(), regs.clone(), data.clone(), flagMask, ignoreRegs, note.toString(),
-            sse, mxcsrMask, ignoreXmm);
+            sse, mxcsrMask, ignoreXmm, approxAddr, approxCount, approxUlps);
     }
 }
