@@ -347,7 +347,7 @@ final class Interpreter {
             exec1(in, op);
         } else if (op < 0x200) {
             exec0F(in, op & 0xFF);
-        } else {
+        } else if (!cpu.sse.execMap3(in, op)) {
             throw cpu.unimplemented(in);
         }
         s.rip = next;

@@ -3,7 +3,8 @@ package org.jvisor.tcg;
 import org.jvisor.cpu.X86State;
 
 /**
- * MMX, SSE and SSE2 (SDM vol. 1, chapters 9-11; vol. 2 for each instruction) plus FXSAVE/FXRSTOR
+ * MMX, SSE and SSE2 (SDM vol. 1, chapters 9-11; vol. 2 for each instruction; SSE3 and SSSE3 are
+ * {@link Sse3Unit}'s) plus FXSAVE/FXRSTOR
  * and LDMXCSR/STMXCSR. Registers live in {@link X86State#xmm} (two longs per XMM register) and,
  * for MMX, in the x87 mantissas. Floating point follows MXCSR (rounding control, DAZ, FTZ, exception
  * flags and masks, #XM) through {@link SimdFloat}.
@@ -17,13 +18,15 @@ final class SseUnit {
     private final long[] d = new long[2];
     private final long[] t = new long[2];
     private final long[] packOut = new long[2];
-    private final SimdFloat fp = new SimdFloat();
+    final SimdFloat fp = new SimdFloat();
+    private final Sse3Unit sse3;
 
     SseUnit(TcgCpu cpu) {
         this.cpu = cpu;
         this.s = cpu.s;
         this.x = cpu.s.xmm;
         this.m = cpu.mmu;
+        this.sse3 = new Sse3Unit(this, cpu);
     }
 
     private Interpreter ip() {
@@ -31,7 +34,7 @@ final class SseUnit {
     }
 
     /** #UD/#NM checks for SSE (SDM vol. 3, 13.2 and table 2-?). */
-    private void checkSse() {
+    void checkSse() {
         if ((s.cr0 & X86State.CR0_EM) != 0 || (s.cr4 & X86State.CR4_OSFXSR) == 0) {
             throw CpuFault.ud();
         }
@@ -40,7 +43,7 @@ final class SseUnit {
         }
     }
 
-    private void checkMmx() {
+    void checkMmx() {
         if ((s.cr0 & X86State.CR0_EM) != 0) {
             throw CpuFault.ud();
         }
@@ -51,18 +54,18 @@ final class SseUnit {
 
     // ---- operand access ----
 
-    private void loadXmm(int r, long[] into) {
+    void loadXmm(int r, long[] into) {
         into[0] = x[2 * r];
         into[1] = x[2 * r + 1];
     }
 
-    private void storeXmm(int r, long[] from) {
+    void storeXmm(int r, long[] from) {
         x[2 * r] = from[0];
         x[2 * r + 1] = from[1];
     }
 
     /** The r/m operand as 128 bits (memory: 16 bytes, checked for alignment when asked). */
-    private void src128(Insn in, long[] into, boolean aligned) {
+    void src128(Insn in, long[] into, boolean aligned) {
         if (in.mod == 3) {
             loadXmm(in.rm, into);
             return;
@@ -90,7 +93,7 @@ final class SseUnit {
         m.write64(a + 8, hi);
     }
 
-    private long src64(Insn in, boolean mmx) {
+    long src64(Insn in, boolean mmx) {
         if (in.mod == 3) {
             return mmx ? mm(in.rm & 7) : x[2 * in.rm];
         }
@@ -104,19 +107,27 @@ final class SseUnit {
         return m.read(ip().ea(in), 4);
     }
 
-    private long mm(int i) {
+    long mm(int i) {
         return s.fpMantissa[i];
     }
 
-    private void setMm(int i, long v) {
+    void setMm(int i, long v) {
         s.fpMantissa[i] = v;
         s.fpExponent[i] = (short) 0xFFFF;
         s.ftw = 0xFF;
         s.fsw &= ~(7 << 11); // TOP = 0
     }
 
+    /** SSSE3 opcodes of the 0F 38 and 0F 3A maps ({@code op} with its Insn.MAP_* bits); false if not one of ours. */
+    boolean execMap3(Insn in, int op) {
+        return sse3.execMap3(in, op);
+    }
+
     /** Executes an SSE/MMX opcode of the 0F map; false if it is not one of ours. */
     boolean exec(Insn in, int op) {
+        if ((in.rep != 0 && (op == 0x12 || op == 0x16)) || op == 0x7C || op == 0x7D || op == 0xD0 || op == 0xF0) {
+            return sse3.exec0F(in, op);
+        }
         boolean p66 = in.opsizePrefix && in.rep == 0;
         int rep = in.rep;
         boolean mmx = !in.opsizePrefix && rep == 0;
@@ -361,7 +372,7 @@ final class SseUnit {
     private void movLowHigh(Insn in, int op) {
         checkSse();
         if (in.rep != 0) {
-            throw cpu.unimplemented(in); // MOVDDUP/MOVSLDUP/MOVSHDUP are SSE3
+            throw CpuFault.ud();
         }
         boolean high = op >= 0x16;
         boolean store = (op & 1) != 0;
@@ -389,7 +400,7 @@ final class SseUnit {
      * destination unchanged, sets the flags (only the pre-computation ones when one of those is
      * unmasked) and raises #XM, or #UD when CR4.OSXMMEXCPT is clear (SDM vol. 1, 11.5.1-11.5.2).
      */
-    private void commit() {
+    void commit() {
         int unmasked = ~(s.mxcsr >>> SimdFloat.MASK_SHIFT) & 0x3F;
         int pre = fp.pre, all = pre | fp.post;
         if ((all & unmasked) != 0) {

@@ -437,4 +437,25 @@ class SseTest {
             assertEquals(2.0, Double.longBitsToDouble(m.ram.readU64(D + 0x30)), "exponent of 7");
         }
     }
+
+    @Test
+    void ssse3MmxForms() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                movq (%rdi), %mm0
+                movq 8(%rdi), %mm1
+                pshufb %mm1, %mm0
+                movq %mm0, %rax
+                movq (%rdi), %mm2
+                palignr $3, 8(%rdi), %mm2
+                movq %mm2, %rbx
+                pabsb 16(%rdi), %mm3
+                movq %mm3, %rcx
+                emms
+                """, 0x0706_0504_0302_0100L, 0x8000_0102_0304_0506L, 0x80FF_7F01_0000_FE02L)) {
+            assertEquals(0x0000_0102_0304_0506L, m.reg(0), "PSHUFB: a set top bit selects zero");
+            assertEquals(0x0201_0080_0001_0203L, m.reg(3), "PALIGNR: (mm2:m64) >> 3 bytes");
+            assertEquals(0x8001_7F01_0000_0202L, m.reg(1), "PABSB: |-128| stays 0x80");
+        }
+    }
 }

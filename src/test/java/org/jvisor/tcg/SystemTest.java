@@ -493,6 +493,8 @@ class SystemTest {
         var leaf1 = accel.cpuid().lookup(1, 0);
         assertEquals(0, leaf1.edx() & (1 << 9), "no APIC until the platform attaches one");
         assertTrue((leaf1.edx() & (1 << 26)) != 0, "SSE2");
+        assertEquals(1 | 1 << 9, leaf1.ecx() & (1 | 1 << 9), "SSE3 and SSSE3");
+        assertEquals(0, leaf1.ecx() & (1 << 3 | 1 << 19 | 1 << 20 | 1 << 26 | 1 << 28), "no MONITOR, SSE4.1/4.2, XSAVE, AVX");
         assertTrue((leaf1.ecx() & (1 << 31)) != 0, "hypervisor");
         assertEquals(0x4000_0001, accel.cpuid().lookup(0x4000_0000, 0).eax());
         accel.setLocalApicPresent(true);

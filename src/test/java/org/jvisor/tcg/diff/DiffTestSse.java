@@ -233,6 +233,49 @@ class DiffTestSse {
         }
     }
 
+    static final Op[] SSE3_FLOAT = concat(ops(F2, 16, 0x7C, 0x7D, 0xD0), ops(P66, 16, 0x7C, 0x7D, 0xD0));
+    static final Op[] SSE3_DUP = concat(ops(F3, 16, 0x12, 0x16), ops(F2, 8, 0x12));
+    static final int[] SSSE3 = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x1C, 0x1D, 0x1E};
+
+    /** SSE3: HADD/HSUB/ADDSUB PS/PD (MXCSR compared), MOVSLDUP/MOVSHDUP/MOVDDUP, LDDQU (unaligned). */
+    static void sse3(Gen g) {
+        switch (g.r.nextInt(4)) {
+            case 0, 1 -> vw(g, pick(g, SSE3_FLOAT), false, 0);
+            case 2 -> vw(g, pick(g, SSE3_DUP), false, 0);
+            default -> {
+                g.a.noise = g.r;
+                setup(g);
+                Asm.Mem m = g.mem(16, 32);
+                g.poke(g.lastTarget, g.vectorHalf(), 8);
+                g.poke(g.lastTarget + 8, g.vectorHalf(), 8);
+                g.a.modrm(0, pre(F2), op(0x0F, 0xF0), xmm(g), false, m, false, 0, 0);
+            }
+        }
+    }
+
+    /** SSSE3, XMM forms: 66 0F 38 00-0B, 1C-1E and PALIGNR (66 0F 3A 0F ib). */
+    static void ssse3(Gen g) {
+        g.a.noise = g.r;
+        setup(g);
+        Asm.Rm rm = xmmOrMem(g, 16);
+        if (g.chance(6)) {
+            int imm = g.chance(4) ? g.r.nextInt(256) : g.r.nextInt(33);
+            g.a.modrm(0, pre(P66), op(0x0F, 0x3A, 0x0F), xmm(g), false, rm, false, imm, 1);
+        } else {
+            g.a.modrm(0, pre(P66), op(0x0F, 0x38, SSSE3[g.r.nextInt(SSSE3.length)]), xmm(g), false, rm, false, 0, 0);
+        }
+    }
+
+    @Test
+    void sse3() {
+        Diff.fuzz("sse3", DiffTestSse::sse3);
+    }
+
+    @Test
+    void ssse3() {
+        Diff.fuzz("ssse3", DiffTestSse::ssse3);
+    }
+
     @Test
     void integerArithmetic() {
         Diff.fuzz("sse-int-arith", g -> vw(g, pick(g, INT_ARITH), false, 0));
