@@ -43,6 +43,7 @@ final class SseUnit {
         }
     }
 
+    /** #UD/#NM checks for MMX, then a pending unmasked x87 exception is #MF (SDM vol. 1, 9.5.1). */
     void checkMmx() {
         if ((s.cr0 & X86State.CR0_EM) != 0) {
             throw CpuFault.ud();
@@ -50,6 +51,7 @@ final class SseUnit {
         if ((s.cr0 & X86State.CR0_TS) != 0) {
             throw CpuFault.of(CpuFault.NM);
         }
+        cpu.x87.checkPending();
     }
 
     // ---- operand access ----
@@ -147,10 +149,15 @@ final class SseUnit {
             }
             case 0x2A -> cvtToFloat(in, rep, p66);
             case 0x2B, 0xE7 -> {
-                checkSse();
-                if (in.mod == 3) {
+                if (in.mod == 3 || rep != 0) {
                     throw CpuFault.ud();
                 }
+                if (op == 0xE7 && mmx) { // MOVNTQ m64, mm
+                    checkMmx();
+                    m.write64(ip().ea(in), mm(in.reg & 7));
+                    break;
+                }
+                checkSse();
                 loadXmm(in.reg, t);
                 store128(in, t, true);
             }
@@ -241,7 +248,10 @@ final class SseUnit {
             }
             case 0x70 -> shuffle(in, rep, mmx);
             case 0x71, 0x72, 0x73 -> shiftImm(in, op, mmx);
-            case 0x77 -> checkMmx(); // EMMS
+            case 0x77 -> { // EMMS: every x87 register empty again (SDM vol. 2, EMMS)
+                checkMmx();
+                s.ftw = 0;
+            }
             case 0xC2 -> cmpFloat(in, rep, p66);
             case 0xC3 -> {
                 if (in.mod == 3) {
@@ -279,6 +289,19 @@ final class SseUnit {
             }
             case 0xC6 -> shufFloat(in, p66);
             case 0xD6 -> {
+                if (rep != 0) { // MOVQ2DQ xmm, mm (F3) / MOVDQ2Q mm, xmm (F2): registers only
+                    checkSse();
+                    if (in.mod != 3) {
+                        throw CpuFault.ud();
+                    }
+                    if (rep == 0xF3) {
+                        x[2 * in.reg] = mmxSource(in.rm & 7);
+                        x[2 * in.reg + 1] = 0;
+                    } else {
+                        setMm(in.reg & 7, x[2 * in.rm]);
+                    }
+                    break;
+                }
                 if (!p66) {
                     return false;
                 }

@@ -19,7 +19,7 @@ import org.jvisor.cpu.X86State;
  *
  * <p>Exceptions (SDM vol. 1, 8.4-8.5): the status word gets IE (with SF for stack overflow and
  * underflow), DE, ZE, OE, UE, PE and C1; an unmasked one sets ES and B and raises #MF at the next
- * waiting x87 instruction or FWAIT when CR0.NE is set (with NE clear the FERR# line is not
+ * waiting x87 instruction, FWAIT or MMX instruction when CR0.NE is set (with NE clear the FERR# line is not
  * modelled: the exception stays pending in FSW). An unmasked invalid, zero-divide or denormal
  * exception leaves the destination and the stack unchanged. BCD loads/stores raise #UD.
  */

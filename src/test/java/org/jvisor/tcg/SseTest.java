@@ -458,4 +458,30 @@ class SseTest {
             assertEquals(0x8001_7F01_0000_0202L, m.reg(1), "PABSB: |-128| stays 0x80");
         }
     }
+
+    @Test
+    void mmxStateTransitions() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                movq (%rdi), %mm1
+                movq2dq %mm1, %xmm2
+                movq %xmm2, %rcx
+                pcmpeqd %xmm3, %xmm3
+                movdq2q %xmm3, %mm4
+                movntq %mm4, 8(%rdi)
+                emms
+                fld1
+                fld1
+                faddp
+                fstpl 16(%rdi)
+                fnstsw %ax
+                mov %eax, %ebx
+                """, 0x1122_3344_5566_7788L)) {
+            assertEquals(0x1122_3344_5566_7788L, m.reg(1), "MOVQ2DQ");
+            assertEquals(-1L, m.ram.readU64(D + 8), "MOVDQ2Q then MOVNTQ");
+            assertEquals(2.0, Double.longBitsToDouble(m.ram.readU64(D + 16)), "x87 usable after EMMS");
+            assertEquals(0, m.reg(3) & 0x7F, "no stack fault after EMMS");
+        }
+    }
 }
