@@ -61,11 +61,11 @@ final class X87Unit {
         }
         long a = cpu.interp.ea(in);
         switch (op) {
-            case 0xD8 -> arith(k, 0, loadFloat(m.read(a, 4)), false);
-            case 0xDC -> arith(k, 0, loadDouble(m.read64(a)), false);
+            case 0xD8 -> arith(k, 0, loadFloat(m.read(a, 4), false), false);
+            case 0xDC -> arith(k, 0, loadDouble(m.read64(a), false), false);
             case 0xD9 -> {
                 switch (k) {
-                    case 0 -> push(loadFloat(m.read(a, 4)));
+                    case 0 -> push(loadFloat(m.read(a, 4), true));
                     case 2, 3 -> {
                         long v = st(0);
                         fp.begin(mxcsr());
@@ -93,7 +93,7 @@ final class X87Unit {
             }
             case 0xDD -> {
                 switch (k) {
-                    case 0 -> push(loadDouble(m.read64(a)));
+                    case 0 -> push(loadDouble(m.read64(a), true));
                     case 1 -> storeInt(a, 8, true, true);
                     case 2, 3 -> {
                         long v = st(0);
@@ -454,20 +454,24 @@ final class X87Unit {
 
     // ---- loads of memory operands ----
 
-    /** FLD m32 and the m32 forms of arithmetic: exact; an SNaN is invalid (quieted), a denormal is DE. */
-    private long loadFloat(long raw) {
+    /**
+     * An m32 operand, exactly, as binary64 bits; a denormal is DE. FLD ({@code load}) quiets an SNaN
+     * and reports IE; arithmetic keeps it signaling for its own NaN rules.
+     */
+    private long loadFloat(long raw, boolean load) {
         int f = (int) raw;
-        if (SimdFloat.isSnanF(f)) {
-            flags |= IE;
-        } else if ((f & SimdFloat.EXP_F) == 0 && (f & SimdFloat.MANT_F) != 0) {
+        if (SimdFloat.isNanF(f)) {
+            long q = ((long) (f & SimdFloat.SIGN_F) << 32) | SimdFloat.EXP_D | ((long) (f & SimdFloat.MANT_F) << 29);
+            return loadDouble(q, load);
+        }
+        if ((f & SimdFloat.EXP_F) == 0 && (f & SimdFloat.MANT_F) != 0) {
             flags |= DE;
         }
-        fp.begin(0x1F80);
-        return fp.floatToDouble(f);
+        return bits(Float.intBitsToFloat(f));
     }
 
-    private long loadDouble(long v) {
-        if (SimdFloat.isSnanD(v)) {
+    private long loadDouble(long v, boolean load) {
+        if (load && SimdFloat.isSnanD(v)) {
             flags |= IE;
             return v | SimdFloat.QBIT_D;
         }
@@ -720,17 +724,21 @@ final class X87Unit {
         }
     }
 
-    /** log2 exact for powers of two: the exponent plus the logarithm of the significand. */
+    /**
+     * log2 as the exponent plus log2 of a significand in [sqrt(1/2), sqrt(2)) by log1p of its exact
+     * distance from 1: exact for powers of two, and no cancellation for x near 1.
+     */
     private static double log2(double x) {
         if (Double.isInfinite(x)) {
             return x;
         }
-        int e = Math.getExponent(x);
-        if (e < Double.MIN_EXPONENT) {
-            e = Math.getExponent(x * 0x1p64) - 64;
-        }
+        int e = exponentOf(x);
         double mant = Math.scalb(x, -e);
-        return e + (mant == 1 ? 0 : StrictMath.log(mant) / LN2);
+        if (mant > 1.4142135623730951) {
+            mant *= 0.5;
+            e++;
+        }
+        return e + (mant == 1 ? 0 : StrictMath.log1p(mant - 1) / LN2);
     }
 
     /** FSIN, FCOS, FSINCOS, FPTAN: |x| >= 2^63 leaves the operand and sets C2 (SDM vol. 2, FSIN). */
@@ -938,12 +946,8 @@ final class X87Unit {
 
     // ---- conversions between the 80-bit format and binary64 ----
 
-    static double toDouble(long mant, short seRaw) {
-        return dbl(toBits(mant, seRaw));
-    }
-
     /** A register as binary64 bits: finite values rounded to nearest, NaNs keep the top of their payload. */
-    static long toBits(long mant, short seRaw) {
+    private static long toBits(long mant, short seRaw) {
         int se = seRaw & 0xFFFF;
         long sign = (se & 0x8000L) << 48;
         int exp = se & 0x7FFF;
