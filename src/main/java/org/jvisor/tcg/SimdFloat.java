@@ -114,6 +114,9 @@ final class SimdFloat {
      * (SDM vol. 1, 4.9.2), as the host CPU shows.
      */
     long arithD(int op, long a, long b) {
+        if (rc == RN && op != SQRT && moderate(a) && moderate(b)) {
+            return quickD(op, a, b);
+        }
         int saved = pre;
         pre = 0;
         long r = op == SQRT ? sqrtD(b) : binaryD(op, a, b);
@@ -121,7 +124,90 @@ final class SimdFloat {
         return r;
     }
 
+    private static boolean normalF(int a) {
+        int e = (a >>> 23) & 0xFF;
+        return e != 0 && e != 0xFF;
+    }
+
+    /** The common case of {@link #arithF}: normal operands, round to nearest (no NaN, no DE, no IE/ZE). */
+    private int quickF(int op, int a, int b) {
+        double x = flt(a), y = flt(b), r, err;
+        switch (op) {
+            case ADD -> {
+                r = x + y;
+                err = twoSumErr(x, y, r);
+            }
+            case SUB -> {
+                r = x - y;
+                err = twoSumErr(x, -y, r);
+            }
+            case MUL -> {
+                r = x * y; // exact
+                err = 0;
+            }
+            case DIV -> {
+                r = x / y;
+                double rem = Math.fma(-r, y, x);
+                err = rem == 0 ? 0 : (rem < 0) == (y < 0) ? TINY : -TINY;
+            }
+            case MIN -> {
+                return x < y ? a : b;
+            }
+            default -> {
+                return x > y ? a : b;
+            }
+        }
+        return r == 0 ? 0 : finishF(r, err); // an exact cancellation is +0 when rounding to nearest
+    }
+
+    /** A normal double of magnitude within 2^-480 .. 2^481: nothing can overflow or underflow with two of them. */
+    private static boolean moderate(long a) {
+        long e = (a >>> 52) & 0x7FF;
+        return e >= 1023 - 480 && e <= 1023 + 480;
+    }
+
+    /**
+     * The common case of {@link #arithD}: round to nearest on moderate operands, where Java's result
+     * is the answer and the error term (TwoSum, an FMA residual) is exact, so only PE is to find.
+     */
+    private long quickD(int op, long a, long b) {
+        double x = dbl(a), y = dbl(b), r, err;
+        switch (op) {
+            case ADD -> {
+                r = x + y;
+                err = twoSumErr(x, y, r);
+            }
+            case SUB -> {
+                r = x - y;
+                err = twoSumErr(x, -y, r);
+            }
+            case MUL -> {
+                r = x * y;
+                err = Math.fma(x, y, -r);
+            }
+            case DIV -> {
+                r = x / y;
+                double rem = Math.fma(-r, y, x); // the quotient is r + rem / y
+                err = rem == 0 ? 0 : (rem > 0) == (y > 0) ? TINY : -TINY;
+            }
+            case MIN -> {
+                return x < y ? a : b;
+            }
+            default -> {
+                return x > y ? a : b;
+            }
+        }
+        if (err != 0) {
+            post |= PE;
+            roundedUp = (err > 0) != (r > 0);
+        }
+        return bits(r);
+    }
+
     int arithF(int op, int a, int b) {
+        if (rc == RN && op != SQRT && normalF(a) && normalF(b)) {
+            return quickF(op, a, b);
+        }
         int saved = pre;
         pre = 0;
         int r = op == SQRT ? sqrtF(b) : binaryF(op, a, b);
@@ -284,6 +370,16 @@ final class SimdFloat {
         if (x == 0 || Double.isInfinite(y)) {
             return sign;
         }
+        int rx = Math.getExponent(x), ry = Math.getExponent(y);
+        if (rc == RN && rx > -500 && rx < 500 && ry > -500 && ry < 500) { // no under/overflow, exact residual
+            double q = x / y;
+            double rem = Math.fma(-q, y, x); // the quotient is q + rem / y
+            if (rem != 0) {
+                post |= PE;
+                roundedUp = ((rem > 0) == (y > 0)) != (q > 0);
+            }
+            return bits(q);
+        }
         int ex = exponent(x), ey = exponent(y);
         double xs = Math.abs(Math.scalb(x, -ex)), ys = Math.abs(Math.scalb(y, -ey)); // [1, 2)
         double q = xs / ys;
@@ -339,6 +435,15 @@ final class SimdFloat {
         if (x < 0) {
             pre |= IE;
             return INDEF_D;
+        }
+        if (rc == RN && Math.getExponent(x) > -960) { // the residual r * r - x is a double
+            double r = Math.sqrt(x);
+            double rem = Math.fma(r, r, -x);
+            if (rem != 0) {
+                post |= PE;
+                roundedUp = rem > 0;
+            }
+            return bits(r);
         }
         int k = exponent(x) & ~1;
         double xs = Math.scalb(x, -k); // [1, 4)
