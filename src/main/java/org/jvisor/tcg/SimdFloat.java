@@ -1,7 +1,7 @@
 package org.jvisor.tcg;
 
 /**
- * SSE/SSE2 floating point under MXCSR control (SDM vol. 1, 4.8-4.9 and 11.5): binary32 and
+ * SSE/SSE2/SSE3 floating point under MXCSR control (SDM vol. 1, 4.8-4.9 and 11.5): binary32 and
  * binary64 arithmetic, compares and conversions with the rounding control, DAZ, FTZ, x86's NaN
  * rules and the six exception flags.
  *
@@ -9,8 +9,11 @@ package org.jvisor.tcg;
  * double and the exact error of it (TwoSum for add/sub, an FMA residual for mul/div/sqrt; operands
  * are scaled by powers of two first where an error term could underflow or the result overflow),
  * and one rounding step ({@link #round}) turns that exact value into the result for the current
- * rounding mode, format, subnormal range and overflow. Binary32 operations are computed in double, where add/sub/mul of two floats and the error
- * terms of div/sqrt are exact.
+ * rounding mode, format, subnormal range and overflow; round to nearest on moderate operands skips
+ * it, Java's result being the answer. Binary32 operations are computed in double, where add/sub/mul
+ * of two floats and the error terms of div/sqrt are exact. The host CPU is the reference for the
+ * corner cases the SDM leaves implicit (tininess after rounding, no DE beside IE/ZE in a lane, DAZ
+ * applied to the operand MIN/MAX return); the differential tests check them.
  *
  * <p>The flags an instruction raises accumulate in {@link #pre} (invalid, denormal, zero-divide:
  * detected before computing) and {@link #post} (overflow, underflow, precision); the caller decides

@@ -86,7 +86,24 @@ class DiffTestX87 {
         int k = ARITH[g.r.nextInt(ARITH.length)];
         long a = operand(g, 400), b = operand(g, 400);
         long base = g.dataBase;
-        switch (g.r.nextInt(5)) {
+        switch (g.r.nextInt(7)) {
+            case 5 -> { // FIADD etc. m32int (DA) / m16int (DE)
+                boolean m16 = g.r.nextBoolean();
+                g.poke(base + MEM, m16 ? g.interesting(16) : g.interesting(32), m16 ? 2 : 4);
+                frame(g, a, b, () -> absolute(g, m16 ? 0xDE : 0xDA, k, base + MEM), 2, FSW_ARITH, false);
+            }
+            case 6 -> { // FCOM/FCOMP m32 and m64, FICOM/FICOMP m32int and m16int
+                int[] opcodes = {0xD8, 0xDC, 0xDA, 0xDE};
+                int opc = opcodes[g.r.nextInt(4)];
+                int ext = 2 + g.r.nextInt(2);
+                long v = switch (opc) {
+                    case 0xD8 -> Float.floatToRawIntBits((float) Double.longBitsToDouble(g.chance(3) ? b : operand(g, 100)));
+                    case 0xDC -> g.chance(3) ? b : operand(g, 400);
+                    default -> g.interesting(opc == 0xDA ? 32 : 16);
+                };
+                g.poke(base + MEM, v, 8);
+                frame(g, a, b, () -> absolute(g, opc, ext, base + MEM), ext == 3 ? 1 : 2, FSW_ALL, false);
+            }
             case 0 -> frame(g, a, b, () -> g.a.raw(0xD8, 0xC0 | k << 3 | g.r.nextInt(2)), 2, FSW_ARITH, false);
             case 1 -> frame(g, a, b, () -> g.a.raw(0xDC, 0xC1 | k << 3), 2, FSW_ARITH, false);
             case 2 -> frame(g, a, b, () -> g.a.raw(0xDE, 0xC1 | k << 3), 1, FSW_ARITH, false);
