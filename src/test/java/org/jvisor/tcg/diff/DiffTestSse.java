@@ -266,6 +266,32 @@ class DiffTestSse {
         }
     }
 
+    /**
+     * 2..7 floating-point instructions in a row on shared registers: sticky MXCSR flags accumulate
+     * across them, and each one sees the results (NaNs, infinities, denormals) of the ones before.
+     */
+    static void floatSequence(Gen g) {
+        g.a.noise = g.r;
+        setup(g);
+        int n = 2 + g.r.nextInt(6);
+        for (int k = 0; k < n; k++) {
+            Op o = switch (g.r.nextInt(4)) {
+                case 0 -> pick(g, FLOAT_ARITH);
+                case 1 -> pick(g, CVT);
+                case 2 -> pick(g, SSE3_FLOAT);
+                default -> new Op(new int[] {NP, P66, F3, F2}[g.r.nextInt(4)], 0xC2, 0);
+            };
+            int reg = g.r.nextInt(6), rm = g.r.nextInt(6); // few registers, so results feed later instructions
+            g.a.modrm(0, pre(o.prefix()), op(0x0F, o.opcode()), reg, false, new Asm.Reg(rm), false,
+                g.r.nextInt(8), o.opcode() == 0xC2 ? 1 : 0);
+        }
+    }
+
+    @Test
+    void floatSequences() {
+        Diff.fuzz("sse-float-sequence", DiffTestSse::floatSequence);
+    }
+
     @Test
     void sse3() {
         Diff.fuzz("sse3", DiffTestSse::sse3);
