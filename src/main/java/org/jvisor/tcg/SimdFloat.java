@@ -559,6 +559,14 @@ final class SimdFloat {
         return round(neg, sig, exp + scale, sticky, dbl);
     }
 
+    /**
+     * The exact value (sig + f) * 2^exp (f in (0, 1) exactly when sticky; sig below 2^63) rounded to
+     * binary64 or binary32 by RC: the x87's stores to m64/m32.
+     */
+    long roundValue(boolean neg, long sig, int exp, boolean sticky, boolean dbl) {
+        return round(neg, sig, exp, sticky, dbl);
+    }
+
     /** An integer converted to binary64 or binary32 in the current rounding mode. */
     long fromInt(long v, boolean dbl) {
         if (v == 0) {
@@ -626,7 +634,7 @@ final class SimdFloat {
             lastInexact = sticky;
             above = false;
             tie = false;
-        } else if (drop >= 63) {
+        } else if (drop >= 64) {
             kept = 0;
             lastInexact = true;
             above = false;

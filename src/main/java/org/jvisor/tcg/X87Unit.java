@@ -4,24 +4,24 @@ import org.jvisor.cpu.X86State;
 
 /**
  * The x87 FPU (SDM vol. 1, chapter 8): the control instructions (FNINIT, FNCLEX, FLDCW, FNSTCW,
- * FNSTSW, FNSTENV/FLDENV, FNSAVE/FRSTOR), exact 80-bit loads, stores and register moves, the
- * arithmetic, compares, FXAM, integer conversions, FCMOVcc, the transcendentals (FSIN, FCOS,
- * FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1) and FSCALE, FPREM, FPREM1, FXTRACT, FRNDINT.
+ * FNSTSW, FNSTENV/FLDENV, FNSAVE/FRSTOR), loads, stores and register moves, the arithmetic,
+ * compares, FXAM, integer conversions, FCMOVcc, the transcendentals (FSIN, FCOS, FSINCOS, FPTAN,
+ * FPATAN, F2XM1, FYL2X, FYL2XP1) and FSCALE, FPREM, FPREM1, FXTRACT, FRNDINT.
  *
- * <p>Precision: the registers keep the 80-bit format, but every computation reads them as binary64
- * and rounds its result to binary64 (with the FCW rounding control, through {@link SimdFloat}), so
- * results are those of real hardware running with the precision control at double (FCW.PC = 10b)
- * and with results inside double's exponent range. FCW.PC itself is not honoured, values beyond
- * double's range overflow/underflow as doubles would (OE/UE are reported then, not at the 15-bit
- * exponent's limits), FILD of a 64-bit integer above 2^53 and FLD m80 round to 53 bits, and the
- * transcendentals are StrictMath's (within an ulp or two of the hardware's, not bit-identical;
- * the hardware's 66-bit pi argument reduction for huge arguments is not reproduced).
+ * <p>Precision: the registers hold double-extended values. Loads, stores, FADD/FSUB/FMUL/FDIV/FSQRT
+ * (rounded to FCW.PC by FCW.RC), compares, FIST, FRNDINT, FSCALE, FXTRACT and the constants are
+ * exact double-extended operations ({@link Float80}); the transcendentals, FPREM and FPREM1 read
+ * their operands rounded to binary64 and compute in binary64 (StrictMath: within an ulp or two of
+ * the hardware's, not bit-identical; the hardware's 66-bit pi argument reduction for huge
+ * arguments is not reproduced; FPREM's result is exact for binary64 operands).
  *
  * <p>Exceptions (SDM vol. 1, 8.4-8.5): the status word gets IE (with SF for stack overflow and
  * underflow), DE, ZE, OE, UE, PE and C1; an unmasked one sets ES and B and raises #MF at the next
- * waiting x87 instruction, FWAIT or MMX instruction when CR0.NE is set (with NE clear the FERR# line is not
- * modelled: the exception stays pending in FSW). An unmasked invalid, zero-divide or denormal
- * exception leaves the destination and the stack unchanged. BCD loads/stores raise #UD.
+ * waiting x87 instruction, FWAIT or MMX instruction when CR0.NE is set (with NE clear the FERR#
+ * line is not modelled: the exception stays pending in FSW). An unmasked invalid, zero-divide or
+ * denormal exception leaves the destination and the stack unchanged; unmasked overflow and
+ * underflow store the masked result rather than one with a biased exponent. BCD loads/stores
+ * raise #UD.
  */
 final class X87Unit {
     // FSW (SDM vol. 1, 8.1.3)
@@ -34,6 +34,7 @@ final class X87Unit {
     private final X86State s;
     private final Mmu m;
     private final SimdFloat fp = new SimdFloat();
+    private final Float80 x = new Float80();
     /** Exceptions the current instruction raised (FSW bits 6:0) and its C1. */
     private int flags;
     private boolean c1;
@@ -61,16 +62,21 @@ final class X87Unit {
         }
         long a = cpu.interp.ea(in);
         switch (op) {
-            case 0xD8 -> arith(k, 0, loadFloat(m.read(a, 4), false), false);
-            case 0xDC -> arith(k, 0, loadDouble(m.read64(a), false), false);
+            case 0xD8 -> {
+                int f = (int) m.read(a, 4);
+                memOperand(loadFloat(f, false), (f & SimdFloat.EXP_F) == 0 && (f & SimdFloat.MANT_F) != 0);
+                arith(k, 0, false);
+            }
+            case 0xDC -> {
+                long v = m.read64(a);
+                memOperand(loadDouble(v, false), (v & SimdFloat.EXP_D) == 0 && (v & SimdFloat.MANT_D) != 0);
+                arith(k, 0, false);
+            }
             case 0xD9 -> {
                 switch (k) {
                     case 0 -> push(loadFloat(m.read(a, 4), true));
                     case 2, 3 -> {
-                        long v = st(0);
-                        fp.begin(mxcsr());
-                        int f = fp.doubleToFloat(v);
-                        absorb();
+                        long f = storeFloat(false);
                         if (finish()) {
                             m.write(a, 4, f);
                             if (k == 3) {
@@ -96,11 +102,7 @@ final class X87Unit {
                     case 0 -> push(loadDouble(m.read64(a), true));
                     case 1 -> storeInt(a, 8, true, true);
                     case 2, 3 -> {
-                        long v = st(0);
-                        if (SimdFloat.isSnanD(v)) {
-                            flags |= IE;
-                            v |= SimdFloat.QBIT_D;
-                        }
+                        long v = storeFloat(true);
                         if (finish()) {
                             m.write64(a, v);
                             if (k == 3) {
@@ -131,7 +133,7 @@ final class X87Unit {
             }
             case 0xDB -> {
                 switch (k) {
-                    case 0 -> push(bits((int) m.read(a, 4)));
+                    case 0 -> pushInt((int) m.read(a, 4));
                     case 1, 2, 3 -> storeInt(a, 4, k == 1, k != 2);
                     case 5 -> pushRaw(m.read64(a), (short) m.read(a + 8, 2));
                     case 7 -> {
@@ -154,15 +156,21 @@ final class X87Unit {
             }
             case 0xDF -> {
                 switch (k) {
-                    case 0 -> push(bits((short) m.read(a, 2)));
+                    case 0 -> pushInt((short) m.read(a, 2));
                     case 1, 2, 3 -> storeInt(a, 2, k == 1, k != 2);
-                    case 5 -> push(bits((double) m.read64(a)));
+                    case 5 -> pushInt(m.read64(a));
                     case 7 -> storeInt(a, 8, false, true);
                     default -> throw cpu.unimplemented(in);
                 }
             }
-            case 0xDA -> arith(k, 0, bits((int) m.read(a, 4)), false);
-            case 0xDE -> arith(k, 0, bits((short) m.read(a, 2)), false);
+            case 0xDA -> {
+                intOperand((int) m.read(a, 4));
+                arith(k, 0, false);
+            }
+            case 0xDE -> {
+                intOperand((short) m.read(a, 2));
+                arith(k, 0, false);
+            }
             default -> throw cpu.unimplemented(in);
         }
     }
@@ -186,11 +194,14 @@ final class X87Unit {
     private void execReg(Insn in, int op, int k, int i) {
         int modrm = 0xC0 | (k << 3) | i;
         switch (op) {
-            case 0xD8 -> arith(k, 0, st(i), false);
+            case 0xD8 -> {
+                regOperand(i);
+                arith(k, 0, false);
+            }
             case 0xDC -> arithTo(i, k, false);
             case 0xDE -> {
                 if (modrm == 0xD9) { // FCOMPP
-                    compare(st(0), st(1), true, false, 2);
+                    compareRegs(1, true, false, 2);
                 } else {
                     arithTo(i, k, true);
                 }
@@ -227,7 +238,7 @@ final class X87Unit {
             }
             case 0xDA -> {
                 if (modrm == 0xE9) { // FUCOMPP
-                    compare(st(0), st(1), false, false, 2);
+                    compareRegs(1, false, false, 2);
                 } else if (modrm < 0xE0) {
                     fcmov(modrm, false, i);
                 } else {
@@ -240,7 +251,7 @@ final class X87Unit {
                 } else if (modrm == 0xE2) {
                     s.fsw &= ~0x80FF;
                 } else if ((modrm & 0xF0) == 0xE0 || (modrm & 0xF8) == 0xF0) { // FUCOMI / FCOMI
-                    compare(st(0), st(i), (modrm & 0xF8) == 0xF0, true, 0);
+                    compareRegs(i, (modrm & 0xF8) == 0xF0, true, 0);
                 } else if (modrm < 0xE0) {
                     fcmov(modrm, true, i);
                 } else {
@@ -266,7 +277,7 @@ final class X87Unit {
                             }
                         }
                     }
-                    case 0xE0, 0xE8 -> compare(st(0), st(i), false, false, (modrm & 0xF8) == 0xE8 ? 1 : 0);
+                    case 0xE0, 0xE8 -> compareRegs(i, false, false, (modrm & 0xF8) == 0xE8 ? 1 : 0);
                     default -> throw cpu.unimplemented(in);
                 }
             }
@@ -274,7 +285,7 @@ final class X87Unit {
                 if (modrm == 0xE0) {
                     s.gpr[0] = (s.gpr[0] & ~0xFFFFL) | (s.fsw & 0xFFFF);
                 } else if ((modrm & 0xF0) == 0xE0 || (modrm & 0xF8) == 0xF0) { // FUCOMIP / FCOMIP
-                    compare(st(0), st(i), (modrm & 0xF8) == 0xF0, true, 1);
+                    compareRegs(i, (modrm & 0xF8) == 0xF0, true, 1);
                 } else {
                     throw cpu.unimplemented(in);
                 }
@@ -322,15 +333,18 @@ final class X87Unit {
                     s.fpExponent[p0] = (short) (modrm == 0xE0 ? s.fpExponent[p0] ^ 0x8000 : s.fpExponent[p0] & 0x7FFF);
                 }
             }
-            case 0xE4 -> compare(st(0), 0, true, false, 0); // FTST
+            case 0xE4 -> { // FTST
+                regOperand(0);
+                compare(srcM, srcSe, 0, 0, true, false, 0);
+            }
             case 0xE5 -> fxam();
-            case 0xE8 -> push(bits(1.0));
-            case 0xE9 -> push(constant(0x400A_934F_0979_A371L, false)); // log2(10)
-            case 0xEA -> push(constant(0x3FF7_1547_652B_82FEL, false)); // log2(e)
-            case 0xEB -> push(constant(0x4009_21FB_5444_2D18L, false)); // pi
-            case 0xEC -> push(constant(0x3FD3_4413_509F_79FEL, true)); // log10(2)
-            case 0xED -> push(constant(0x3FE6_2E42_FEFA_39EFL, false)); // ln(2)
-            case 0xEE -> push(0);
+            case 0xE8 -> pushRaw(Float80.INT_BIT, (short) 0x3FFF);
+            case 0xE9 -> pushRaw(constant(0xD49A_784B_CD1B_8AFEL, false), (short) 0x4000); // log2(10)
+            case 0xEA -> pushRaw(constant(0xB8AA_3B29_5C17_F0BBL, true), (short) 0x3FFF); // log2(e)
+            case 0xEB -> pushRaw(constant(0xC90F_DAA2_2168_C234L, true), (short) 0x4000); // pi
+            case 0xEC -> pushRaw(constant(0x9A20_9A84_FBCF_F798L, true), (short) 0x3FFD); // log10(2)
+            case 0xED -> pushRaw(constant(0xB172_17F7_D1CF_79ABL, true), (short) 0x3FFE); // ln(2)
+            case 0xEE -> pushRaw(0, (short) 0);
             case 0xF0 -> f2xm1();
             case 0xF1 -> binaryPop(modrm); // FYL2X
             case 0xF2 -> trig(modrm); // FPTAN
@@ -343,8 +357,10 @@ final class X87Unit {
             }
             case 0xF9 -> binaryPop(modrm); // FYL2XP1
             case 0xFA -> { // FSQRT
-                long v = st(0);
-                setIfOk(0, compute(SimdFloat.SQRT, 0, v));
+                regOperand(0);
+                x.begin(s.fcw);
+                x.sqrt(srcM, srcSe);
+                setResultIfOk(0);
             }
             case 0xFB, 0xFE, 0xFF -> trig(modrm); // FSINCOS, FSIN, FCOS
             case 0xFC -> frndint();
@@ -454,6 +470,45 @@ final class X87Unit {
 
     // ---- loads of memory operands ----
 
+    private void pushInt(long v) {
+        x.fromInt(v);
+        pushRaw(x.mant, (short) x.se);
+    }
+
+    /**
+     * ST0 rounded to binary64 ({@code dbl}) or binary32 by RC for FST/FSTP m64/m32: NaNs keep the
+     * top of their payload (an SNaN is invalid and quieted), unsupported formats store the indefinite.
+     */
+    private long storeFloat(boolean dbl) {
+        regOperand(0);
+        long mnt = srcM;
+        int se = srcSe;
+        boolean negative = (se & 0x8000) != 0;
+        if (Float80.isNan(mnt, se)) {
+            if (Float80.isSnan(mnt, se)) {
+                flags |= IE;
+            }
+            return dbl ? (negative ? SimdFloat.SIGN_D : 0) | SimdFloat.EXP_D | SimdFloat.QBIT_D | ((mnt << 1) >>> 12)
+                : ((negative ? SimdFloat.SIGN_F : 0) | SimdFloat.EXP_F | SimdFloat.QBIT_F | (int) ((mnt << 1) >>> 41))
+                    & 0xFFFF_FFFFL;
+        }
+        if (Float80.unsupported(mnt, se)) {
+            flags |= IE;
+            return dbl ? INDEF : SimdFloat.INDEF_F & 0xFFFF_FFFFL;
+        }
+        if (Float80.isInf(mnt, se) || Float80.isZero(mnt, se)) {
+            long mag = Float80.isZero(mnt, se) ? 0 : dbl ? SimdFloat.EXP_D : SimdFloat.EXP_F;
+            return negative ? mag | (dbl ? SimdFloat.SIGN_D : SimdFloat.SIGN_F & 0xFFFF_FFFFL) : mag;
+        }
+        int lz = Long.numberOfLeadingZeros(mnt);
+        long mm = mnt << lz;
+        int e = ((se & 0x7FFF) == 0 ? 1 : se & 0x7FFF) - Float80.BIAS - lz; // value = mm * 2^(e - 63)
+        fp.begin(mxcsr());
+        long r = fp.roundValue(negative, mm >>> 1, e - 62, (mm & 1) != 0, dbl);
+        absorb();
+        return r;
+    }
+
     /**
      * An m32 operand, exactly, as binary64 bits; a denormal is DE. FLD ({@code load}) quiets an SNaN
      * and reports IE; arithmetic keeps it signaling for its own NaN rules.
@@ -464,7 +519,7 @@ final class X87Unit {
             long q = ((long) (f & SimdFloat.SIGN_F) << 32) | SimdFloat.EXP_D | ((long) (f & SimdFloat.MANT_F) << 29);
             return loadDouble(q, load);
         }
-        if ((f & SimdFloat.EXP_F) == 0 && (f & SimdFloat.MANT_F) != 0) {
+        if (load && (f & SimdFloat.EXP_F) == 0 && (f & SimdFloat.MANT_F) != 0) {
             flags |= DE;
         }
         return bits(Float.intBitsToFloat(f));
@@ -475,7 +530,7 @@ final class X87Unit {
             flags |= IE;
             return v | SimdFloat.QBIT_D;
         }
-        if ((v & SimdFloat.EXP_D) == 0 && (v & SimdFloat.MANT_D) != 0) {
+        if (load && (v & SimdFloat.EXP_D) == 0 && (v & SimdFloat.MANT_D) != 0) {
             flags |= DE;
         }
         return v;
@@ -490,8 +545,9 @@ final class X87Unit {
     }
 
     /**
-     * A constant of FLDL2T etc. rounded by RC (SDM vol. 1, 8.3.7): {@code below} is the double just
-     * under the true value, the next one up is above it; {@code nearestAbove} says which is nearer.
+     * A constant of FLDL2T etc. rounded by RC (SDM vol. 1, 8.3.7): {@code below} is the 64-bit
+     * significand just under the true value, the next one up is above it; {@code nearestAbove}
+     * says which is nearer.
      */
     private long constant(long below, boolean nearestAbove) {
         return switch ((s.fcw >>> 10) & 3) {
@@ -503,16 +559,83 @@ final class X87Unit {
 
     // ---- arithmetic ----
 
-    /** st(dst) = st(dst) op src, with D8 semantics for op (0 add, 1 mul, 2 com, 3 comp, 4 sub, 5 subr, 6 div, 7 divr). */
-    private void arith(int op, int dstIndex, long src, boolean popAfter) {
-        long d = st(dstIndex);
+    /** An operand in register format: ST(i), or a memory operand converted exactly. */
+    private long srcM;
+    private int srcSe;
+
+    /** ST(i) as the operand; an empty register is a stack underflow (IE, SF) and reads as the indefinite. */
+    private void regOperand(int i) {
+        int p = phys(i);
+        if ((s.ftw & (1 << p)) == 0) {
+            flags |= IE | SF;
+            srcM = Float80.INDEF_MANT;
+            srcSe = Float80.INDEF_SE;
+        } else {
+            srcM = s.fpMantissa[p];
+            srcSe = s.fpExponent[p] & 0xFFFF;
+        }
+    }
+
+    /** A denormal m32/m64 operand: DE unless the other operand is a NaN (checked by arith). */
+    private boolean memDenormal;
+
+    /** A binary64 value (a converted m32 or m64 operand) as the operand, exactly. */
+    private void memOperand(long doubleBits, boolean denormal) {
+        memDenormal = denormal;
+        x.fromDouble(doubleBits);
+        srcM = x.mant;
+        srcSe = x.se;
+    }
+
+    private void intOperand(long v) {
+        memDenormal = false;
+        x.fromInt(v);
+        srcM = x.mant;
+        srcSe = x.se;
+    }
+
+    private void setRaw(int i, long mant, int se) {
+        int p = phys(i);
+        s.fpMantissa[p] = mant;
+        s.fpExponent[p] = (short) se;
+        s.ftw |= 1 << p;
+    }
+
+    /** Stores the Float80 result in ST(i) unless an unmasked exception forbids it. */
+    private void setResultIfOk(int i) {
+        flags |= x.flags;
+        c1 = x.roundedUp;
+        if (finish()) {
+            setRaw(i, x.mant, x.se);
+        }
+    }
+
+    /** st(dst) = st(dst) op src (the operand set before), D8 semantics for op (0 add, 1 mul, 2 com, 3 comp, 4 sub, 5 subr, 6 div, 7 divr). */
+    private void arith(int op, int dstIndex, boolean popAfter) {
+        long sm = srcM;
+        int sse = srcSe;
+        boolean denormalSource = memDenormal;
+        memDenormal = false;
+        regOperand(dstIndex);
+        // a denormal single or double memory operand (normal once in the register format) is DE,
+        // unless the other operand is a NaN or the operation is invalid or a division by zero
+        boolean denormal = denormalSource && !Float80.isNan(srcM, srcSe) && !Float80.unsupported(srcM, srcSe)
+            && !Float80.isNan(sm, sse);
         if (op == 2 || op == 3) {
-            compare(d, src, true, false, op == 3 ? 1 : 0);
+            if (denormal) {
+                flags |= DE;
+            }
+            compare(srcM, srcSe, sm, sse, true, false, op == 3 ? 1 : 0);
             return;
         }
-        long r = compute(op, d, src);
+        compute(op, srcM, srcSe, sm, sse);
+        if (denormal && (x.flags & (IE | ZE)) == 0) {
+            flags |= DE;
+        }
+        flags |= x.flags;
+        c1 = x.roundedUp;
         if (finish()) {
-            setSt(dstIndex, r);
+            setRaw(dstIndex, x.mant, x.se);
             if (popAfter) {
                 pop();
             }
@@ -529,39 +652,24 @@ final class X87Unit {
             default -> op;
         };
         if (o == 2 || o == 3) { // DC D0-DF, DE D0-D7: aliases of FCOM/FCOMP
-            compare(st(0), st(i), true, false, o == 3 || popAfter ? 1 : 0);
+            compareRegs(i, true, false, o == 3 || popAfter ? 1 : 0);
             return;
         }
-        long d = st(i);
-        long r = compute(o, d, st(0));
-        if (finish()) {
-            setSt(i, r);
-            if (popAfter) {
-                pop();
-            }
-        }
+        regOperand(0);
+        arith(o, i, popAfter);
     }
 
-    /** One arithmetic operation with x87 NaN rules (SDM vol. 1, table 4-7) and SimdFloat's rounding. */
-    private long compute(int op, long d, long src) {
-        if (SimdFloat.isNanD(d) || SimdFloat.isNanD(src)) {
-            if (SimdFloat.isSnanD(d) || SimdFloat.isSnanD(src)) {
-                flags |= IE;
-            }
-            return nanResult(d, src);
+    /** One arithmetic operation in double-extended precision (Float80) under FCW's RC and PC. */
+    private void compute(int op, long dm, int dse, long sm, int sse) {
+        x.begin(s.fcw);
+        switch (op) {
+            case 0 -> x.add(dm, dse, sm, sse, false);
+            case 1 -> x.mul(dm, dse, sm, sse);
+            case 4 -> x.add(dm, dse, sm, sse, true);
+            case 5 -> x.add(sm, sse, dm, dse, true);
+            case 6 -> x.div(dm, dse, sm, sse);
+            default -> x.div(sm, sse, dm, dse);
         }
-        fp.begin(mxcsr());
-        long r = switch (op) {
-            case 0 -> fp.arithD(SimdFloat.ADD, d, src);
-            case 1 -> fp.arithD(SimdFloat.MUL, d, src);
-            case 4 -> fp.arithD(SimdFloat.SUB, d, src);
-            case 5 -> fp.arithD(SimdFloat.SUB, src, d);
-            case 6 -> fp.arithD(SimdFloat.DIV, d, src);
-            case 7 -> fp.arithD(SimdFloat.DIV, src, d);
-            default -> fp.arithD(SimdFloat.SQRT, 0, src);
-        };
-        absorb();
-        return r;
     }
 
     /** Two NaNs: the QNaN over the SNaN, else the larger significand; one NaN: that one; quieted. */
@@ -581,33 +689,50 @@ final class X87Unit {
         return r | SimdFloat.QBIT_D;
     }
 
+    private void compareRegs(int i, boolean ordered, boolean eflags, int pops) {
+        regOperand(0);
+        long am = srcM;
+        int ase = srcSe;
+        regOperand(i);
+        compare(am, ase, srcM, srcSe, ordered, eflags, pops);
+    }
+
     /**
-     * FCOM/FUCOM (C3 C2 C0) or FCOMI/FUCOMI (ZF PF CF), then {@code pops} pops; {@code ordered}
-     * (FCOM, FCOMI, FTST) is invalid on any NaN, the unordered forms on SNaNs only. With an unmasked
-     * invalid operation nothing is written or popped.
+     * FCOM/FUCOM (C3 C2 C0) or FCOMI/FUCOMI (ZF PF CF) of two register-format values, then
+     * {@code pops} pops; {@code ordered} (FCOM, FCOMI, FTST) is invalid on any NaN, the unordered
+     * forms on SNaNs only; unsupported formats are invalid and unordered. With an unmasked invalid
+     * operation nothing is written or popped.
      */
-    private void compare(long a, long b, boolean ordered, boolean eflags, int pops) {
-        boolean unord = SimdFloat.isNanD(a) || SimdFloat.isNanD(b);
-        if (unord && (ordered || SimdFloat.isSnanD(a) || SimdFloat.isSnanD(b))) {
+    private void compare(long am, int ase, long bm, int bse, boolean ordered, boolean eflags, int pops) {
+        boolean nan = Float80.isNan(am, ase) || Float80.isNan(bm, bse);
+        boolean bad = Float80.unsupported(am, ase) || Float80.unsupported(bm, bse);
+        boolean unord = nan || bad;
+        if (bad || (nan && (ordered || Float80.isSnan(am, ase) || Float80.isSnan(bm, bse)))) {
             flags |= IE;
+        } else if (!unord && (Float80.isDenormal(am, ase) || Float80.isDenormal(bm, bse))) {
+            flags |= DE;
         }
         if (!finish()) {
             return;
         }
-        double x = dbl(a), y = dbl(b);
+        int c = unord ? 2 : Float80.compare(am, ase, bm, bse);
         if (eflags) {
             long fl = cpu.flags.materialize() & ~LazyFlags.ARITH;
-            if (unord) {
-                fl |= X86State.ZF | X86State.PF | X86State.CF;
-            } else if (x < y) {
-                fl |= X86State.CF;
-            } else if (x == y) {
-                fl |= X86State.ZF;
-            }
+            fl |= switch (c) {
+                case 2 -> X86State.ZF | X86State.PF | X86State.CF;
+                case -1 -> X86State.CF;
+                case 0 -> X86State.ZF;
+                default -> 0;
+            };
             s.rflags = fl;
         } else {
-            int c = unord ? C0 | C2 | C3 : x < y ? C0 : x == y ? C3 : 0;
-            s.fsw = (s.fsw & ~(C0 | C2 | C3)) | c;
+            int cc = switch (c) {
+                case 2 -> C0 | C2 | C3;
+                case -1 -> C0;
+                case 0 -> C3;
+                default -> 0;
+            };
+            s.fsw = (s.fsw & ~(C0 | C2 | C3)) | cc;
         }
         for (int i = 0; i < pops; i++) {
             pop();
@@ -801,35 +926,50 @@ final class X87Unit {
         }
     }
 
-    /** FXTRACT: st0 = exponent, then push the significand (SDM vol. 2, FXTRACT). */
+    /** The exponent of a finite non-zero register value: value = (mant normalized) * 2^(e - 63). */
+    private static int exponentOf(long mnt, int se) {
+        return ((se & 0x7FFF) == 0 ? 1 : se & 0x7FFF) - Float80.BIAS - Long.numberOfLeadingZeros(mnt);
+    }
+
+    /** FXTRACT: st0 = exponent, then push the significand (SDM vol. 2, FXTRACT); exact. */
     private void fxtract() {
-        long v = st(0);
-        double x = dbl(v);
-        long exp, sig;
-        if (Double.isNaN(x)) {
-            if (SimdFloat.isSnanD(v)) {
+        regOperand(0);
+        long mnt = srcM;
+        int se = srcSe;
+        long expM, sigM;
+        int expSe, sigSe;
+        if (Float80.isNan(mnt, se) || Float80.unsupported(mnt, se)) {
+            if (!Float80.isNan(mnt, se) || Float80.isSnan(mnt, se)) {
                 flags |= IE;
             }
-            exp = v | SimdFloat.QBIT_D;
-            sig = exp;
-        } else if (x == 0) {
+            expM = Float80.isNan(mnt, se) ? mnt | Float80.QBIT : Float80.INDEF_MANT;
+            expSe = Float80.isNan(mnt, se) ? se : Float80.INDEF_SE;
+            sigM = expM;
+            sigSe = expSe;
+        } else if (Float80.isZero(mnt, se)) {
             flags |= ZE;
-            exp = bits(Double.NEGATIVE_INFINITY);
-            sig = v;
-        } else if (Double.isInfinite(x)) {
-            exp = bits(Double.POSITIVE_INFINITY);
-            sig = v;
+            expM = Float80.INT_BIT;
+            expSe = 0xFFFF; // -infinity
+            sigM = mnt;
+            sigSe = se;
+        } else if (Float80.isInf(mnt, se)) {
+            expM = Float80.INT_BIT;
+            expSe = 0x7FFF;
+            sigM = mnt;
+            sigSe = se;
         } else {
-            int e = Math.getExponent(x);
-            if (e < Double.MIN_EXPONENT) {
-                e = Math.getExponent(x * 0x1p64) - 64;
+            if (Float80.isDenormal(mnt, se)) {
+                flags |= DE;
             }
-            exp = bits(e);
-            sig = bits(Math.scalb(x, -e));
+            x.fromInt(exponentOf(mnt, se));
+            expM = x.mant;
+            expSe = x.se;
+            sigM = mnt << Long.numberOfLeadingZeros(mnt);
+            sigSe = (se & 0x8000) | Float80.BIAS;
         }
         if (finish()) {
-            setSt(0, exp);
-            push(sig);
+            setRaw(0, expM, expSe);
+            pushRaw(sigM, (short) sigSe);
         }
     }
 
@@ -887,61 +1027,83 @@ final class X87Unit {
         return e >= Double.MIN_EXPONENT ? e : Math.getExponent(x * 0x1p64) - 64;
     }
 
-    /** FRNDINT: to an integer by FCW.RC; PE when that changed the value. */
+    /** FRNDINT: to an integer by FCW.RC, exactly in double-extended; PE (and C1) when that changed the value. */
     private void frndint() {
-        long v = st(0);
-        double x = dbl(v);
-        long r;
-        if (Double.isNaN(x)) {
-            if (SimdFloat.isSnanD(v)) {
+        regOperand(0);
+        long mnt = srcM;
+        int se = srcSe;
+        if (Float80.isNan(mnt, se)) {
+            if (Float80.isSnan(mnt, se)) {
                 flags |= IE;
             }
-            r = v | SimdFloat.QBIT_D;
+            setIfOkRaw(0, mnt | Float80.QBIT, se);
+        } else if (Float80.unsupported(mnt, se)) {
+            flags |= IE;
+            setIfOkRaw(0, Float80.INDEF_MANT, Float80.INDEF_SE);
+        } else if (Float80.isZero(mnt, se) || Float80.isInf(mnt, se) || exponentOf(mnt, se) >= 63) {
+            setIfOkRaw(0, mnt, se); // already an integer
         } else {
-            double i = roundFcw(x);
-            if (i != x) {
-                flags |= PE;
-                c1 = Math.abs(i) > Math.abs(x);
+            if (Float80.isDenormal(mnt, se)) {
+                flags |= DE;
             }
-            r = bits(i == 0 ? Math.copySign(0.0, x) : i);
+            x.begin(s.fcw);
+            x.toIntegerMagnitude(mnt, se, false);
+            boolean up = x.roundedUp;
+            x.pack((se & 0x8000) != 0, x.mant, 63);
+            flags |= x.flags;
+            c1 = up;
+            setIfOkRaw(0, x.mant, x.se);
         }
-        setIfOk(0, r);
     }
 
-    /** FSCALE: st0 * 2^trunc(st1), exact unless it leaves double's range. */
-    private void fscale() {
-        long xv = st(0), yv = st(1);
-        double x = dbl(xv), y = dbl(yv);
-        long r;
-        if (Double.isNaN(x) || Double.isNaN(y)) {
-            if (SimdFloat.isSnanD(xv) || SimdFloat.isSnanD(yv)) {
-                flags |= IE;
-            }
-            r = nanResult(xv, yv);
-        } else if (Double.isInfinite(y)) {
-            if ((x == 0 && y > 0) || (Double.isInfinite(x) && y < 0)) {
-                flags |= IE;
-                r = INDEF;
-            } else {
-                r = bits(y > 0 ? (x == 0 ? x : Math.copySign(Double.POSITIVE_INFINITY, x))
-                    : (Double.isInfinite(x) ? x : Math.copySign(0.0, x)));
-            }
-        } else if (x == 0 || Double.isInfinite(x)) {
-            r = xv;
-        } else {
-            double t = y < 0 ? Math.ceil(y) : Math.floor(y);
-            int n = (int) Math.max(-4000, Math.min(4000, t));
-            double scaled = Math.scalb(x, n);
-            if (Math.abs(scaled) >= Double.MIN_NORMAL && !Double.isInfinite(scaled)) {
-                r = bits(scaled);
-            } else { // leaves the normal range: round as an operation would (OE/UE, RC)
-                fp.begin(mxcsr());
-                int half = n / 2;
-                r = fp.arithD(SimdFloat.MUL, bits(Math.scalb(x, half)), bits(Math.scalb(1.0, n - half)));
-                absorb();
-            }
+    private void setIfOkRaw(int i, long mnt, int se) {
+        if (finish()) {
+            setRaw(i, mnt, se);
         }
-        setIfOk(0, r);
+    }
+
+    /** FSCALE: st0 * 2^trunc(st1), exact in double-extended unless it leaves the range (OE/UE, RC). */
+    private void fscale() {
+        regOperand(1);
+        long ym = srcM;
+        int yse = srcSe;
+        regOperand(0);
+        long xm = srcM;
+        int xse = srcSe;
+        x.begin(s.fcw);
+        if (x.nanOrUnsupported(xm, xse, ym, yse)) {
+            setResultIfOk(0);
+            return;
+        }
+        boolean yNeg = (yse & 0x8000) != 0, xNeg = (xse & 0x8000) != 0;
+        int sign = xse & 0x8000;
+        if (Float80.isInf(ym, yse)) {
+            boolean xZero = Float80.isZero(xm, xse), xInf = Float80.isInf(xm, xse);
+            if ((xZero && !yNeg) || (xInf && yNeg)) {
+                flags |= IE;
+                setIfOkRaw(0, Float80.INDEF_MANT, Float80.INDEF_SE);
+            } else if (!yNeg) {
+                setIfOkRaw(0, xZero ? xm : Float80.INT_BIT, xZero ? xse : sign | 0x7FFF);
+            } else {
+                setIfOkRaw(0, xInf ? xm : 0, xInf ? xse : sign);
+            }
+            return;
+        }
+        if (Float80.isZero(xm, xse) || Float80.isInf(xm, xse)) {
+            flags |= x.flags;
+            setIfOkRaw(0, xm, xse);
+            return;
+        }
+        long n = 0;
+        if (!Float80.isZero(ym, yse)) {
+            x.toIntegerMagnitude(ym, yse, true);
+            n = x.mant < 0 || x.mant > 100_000 ? 100_000 : x.mant;
+        }
+        int denormalFlags = x.flags & DE;
+        x.begin(s.fcw);
+        x.flags |= denormalFlags;
+        x.pack(xNeg, xm << Long.numberOfLeadingZeros(xm), exponentOf(xm, xse) + (int) (yNeg ? -n : n));
+        setResultIfOk(0);
     }
 
     // ---- conversions between the 80-bit format and binary64 ----
@@ -999,22 +1161,32 @@ final class X87Unit {
     }
 
     /**
-     * FIST/FISTP (FCW rounding) and FISTTP (truncation) of {@code size} bytes: NaN and out-of-range
-     * are invalid and store the integer indefinite (masked), inexact sets PE and C1.
+     * FIST/FISTP (FCW rounding) and FISTTP (truncation) of {@code size} bytes: NaN, infinity and
+     * out-of-range are invalid and store the integer indefinite (masked), inexact sets PE and C1.
      */
     private void storeInt(long a, int size, boolean truncate, boolean popAfter) {
-        double v = dbl(st(0));
+        regOperand(0);
+        long mnt = srcM;
+        int se = srcSe;
+        long indef = size == 8 ? Long.MIN_VALUE : 1L << (size * 8 - 1);
         long out;
-        double r = truncate ? (v < 0 ? Math.ceil(v) : Math.floor(v)) : roundFcw(v);
-        double lim = Math.scalb(1.0, size * 8 - 1);
-        if (Double.isNaN(r) || r >= lim || r < -lim) {
+        if (Float80.isNan(mnt, se) || Float80.isInf(mnt, se) || Float80.unsupported(mnt, se)) {
             flags |= IE;
-            out = size == 8 ? Long.MIN_VALUE : 1L << (size * 8 - 1);
+            out = indef;
         } else {
-            out = (long) r;
-            if (r != v) {
-                flags |= PE;
-                c1 = Math.abs(r) > Math.abs(v);
+            x.begin(s.fcw);
+            x.toIntegerMagnitude(mnt, se, truncate);
+            long mag = x.mant;
+            boolean negative = (se & 0x8000) != 0;
+            long limit = 1L << (size * 8 - 1); // 2^63 is Long.MIN_VALUE, compared unsigned
+            boolean fits = negative ? Long.compareUnsigned(mag, limit) <= 0 : Long.compareUnsigned(mag, limit) < 0;
+            if (fits) {
+                out = negative ? -mag : mag;
+                flags |= x.flags;
+                c1 = x.roundedUp;
+            } else {
+                flags |= IE;
+                out = indef;
             }
         }
         if (finish()) {

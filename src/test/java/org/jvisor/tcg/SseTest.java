@@ -484,4 +484,33 @@ class SseTest {
             assertEquals(0, m.reg(3) & 0x7F, "no stack fault after EMMS");
         }
     }
+
+    @Test
+    void x87ComputesInDoubleExtendedPrecision() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fld1
+                fldl 8(%rdi)
+                fadd %st(1), %st
+                fsubp
+                fstpl 0x20(%rdi)
+                fildq 0x10(%rdi)
+                fistpq 0x28(%rdi)
+                fldpi
+                fstpt 0x30(%rdi)
+                fldcw 0x18(%rdi)
+                fld1
+                fldl 8(%rdi)
+                fadd %st(1), %st
+                fsubp
+                fstpl 0x40(%rdi)
+                """, 0, Double.doubleToRawLongBits(0x1p-60), Long.MAX_VALUE, 0x27F)) {
+            assertEquals(0x1p-60, Double.longBitsToDouble(m.ram.readU64(D + 0x20)), "(1 + 2^-60) - 1 with 64-bit precision");
+            assertEquals(Long.MAX_VALUE, m.ram.readU64(D + 0x28), "FILD/FISTP of 2^63 - 1 are exact");
+            assertEquals(0xC90F_DAA2_2168_C235L, m.ram.readU64(D + 0x30), "FLDPI rounded to nearest");
+            assertEquals(0x4000, m.ram.readU16(D + 0x38));
+            assertEquals(0.0, Double.longBitsToDouble(m.ram.readU64(D + 0x40)), "the same with PC = double");
+        }
+    }
 }

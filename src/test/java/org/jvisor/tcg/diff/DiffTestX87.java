@@ -4,17 +4,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * x87 instructions against the host FPU. Each case starts from FNINIT, loads a control word (all
- * exceptions masked, a random rounding control, precision control at double), pushes two doubles
- * (ST1 = a, ST0 = b), runs one instruction, stores what is left on the stack as doubles, and leaves
- * the status word (masked to its defined bits) in EAX before a final FNINIT.
+ * exceptions masked, a random rounding control and precision control), pushes two doubles (ST1 =
+ * a, ST0 = b), runs one instruction, stores what is left on the stack as doubles (rounded by the
+ * store, as on the host), and leaves the status word (masked to its defined bits) in EAX before a
+ * final FNINIT.
  *
- * <p>What tcg's x87 cannot match, and so is not generated (see X87Unit): other precision controls;
- * results or operands outside double's normal range (tcg's registers hold doubles, the host's have
- * a 15-bit exponent, so overflow, underflow and denormal operands differ); partial remainders of
- * FPREM/FPREM1 (exponent differences of 64 or more, where the reduction step is the CPU's choice);
- * arguments of FSIN etc. where the hardware's 66-bit pi matters. Transcendental results compare
- * within a few ulps and without PE and C1 (the host computes them more precisely than StrictMath
- * and rounds them to 64 bits before the store rounds to 53).
+ * <p>Not generated, because tcg computes them in binary64 (see X87Unit): partial remainders of
+ * FPREM/FPREM1 (exponent differences of 64 or more, where the reduction step is the CPU's choice)
+ * and arguments of FSIN etc. where the hardware's 66-bit pi matters. Transcendental results compare
+ * within a few ulps and without PE and C1 (the host computes them more precisely than StrictMath).
  */
 class DiffTestX87 {
     /** Offsets in the data area: control word, a, b, memory operand, store target, results. */
@@ -28,9 +26,11 @@ class DiffTestX87 {
         g.a.imm(addr, 4);
     }
 
-    /** A double in the normal range with exponents within +-range, or a special value. */
+    /** A double with exponents within +-range (and sometimes a denormal), or a special value. */
     private static long operand(Gen g, int range) {
         return switch (g.r.nextInt(12)) {
+            case 3 -> range >= 1022 ? (long) g.r.nextInt(2) << 63 | (g.r.nextLong() >>> (12 + g.r.nextInt(52)))
+                : Double.doubleToRawLongBits(1.5); // a denormal
             case 0 -> new long[] {0, 0x8000_0000_0000_0000L, 0x7FF0_0000_0000_0000L, 0xFFF0_0000_0000_0000L,
                 0x7FF8_0000_0000_0000L | (g.r.nextLong() & 0x7_FFFF_FFFF_FFFFL), 0x7FF0_0000_0000_0001L | g.r.nextLong()
                     & 0x3_FFFF_FFFF_FFFFL | (long) g.r.nextInt(2) << 63, 0x3FF0_0000_0000_0000L,
@@ -56,10 +56,11 @@ class DiffTestX87 {
     private static void frame(Gen g, long a, long b, Runnable insn, int left, int fswMask, boolean approx) {
         long base = g.dataBase;
         int rc = g.r.nextInt(4);
-        g.poke(base + FCW, 0x027F | rc << 10, 2);
+        int pc = new int[] {0, 2, 3, 3}[g.r.nextInt(4)]; // 24, 53, 64 bits
+        g.poke(base + FCW, 0x007F | pc << 8 | rc << 10, 2);
         g.poke(base + A, a, 8);
         g.poke(base + B_, b, 8);
-        g.note("rc " + rc);
+        g.note("rc " + rc + " pc " + pc);
         g.a.raw(0xDB, 0xE3); // fninit
         absolute(g, 0xD9, 5, base + FCW); // fldcw
         absolute(g, 0xDD, 0, base + A); // fld qword a
@@ -84,7 +85,7 @@ class DiffTestX87 {
 
     static void arithmetic(Gen g) {
         int k = ARITH[g.r.nextInt(ARITH.length)];
-        long a = operand(g, 400), b = operand(g, 400);
+        long a = operand(g, 1022), b = operand(g, 1022);
         long base = g.dataBase;
         switch (g.r.nextInt(7)) {
             case 5 -> { // FIADD etc. m32int (DA) / m16int (DE)
@@ -108,15 +109,12 @@ class DiffTestX87 {
             case 1 -> frame(g, a, b, () -> g.a.raw(0xDC, 0xC1 | k << 3), 2, FSW_ARITH, false);
             case 2 -> frame(g, a, b, () -> g.a.raw(0xDE, 0xC1 | k << 3), 1, FSW_ARITH, false);
             case 3 -> {
-                g.poke(base + MEM, operand(g, 400), 8);
+                g.poke(base + MEM, operand(g, 1022), 8);
                 frame(g, a, b, () -> absolute(g, 0xDC, k, base + MEM), 2, FSW_ARITH, false);
             }
             default -> {
                 int bits = g.r.nextBoolean() ? Gen.FLOATS[g.r.nextInt(Gen.FLOATS.length)]
                     : Float.floatToRawIntBits((float) Double.longBitsToDouble(operand(g, 100)));
-                if ((bits & 0x7F80_0000) == 0 && (bits & 0x7F_FFFF) != 0) {
-                    bits = 0; // no denormal operands
-                }
                 g.poke(base + MEM, bits, 4);
                 frame(g, a, b, () -> absolute(g, 0xD8, k, base + MEM), 2, FSW_ARITH, false);
             }
@@ -124,7 +122,7 @@ class DiffTestX87 {
     }
 
     static void compares(Gen g) {
-        long a = operand(g, 400), b = g.chance(4) ? a : operand(g, 400);
+        long a = operand(g, 1022), b = g.chance(4) ? a : operand(g, 1022);
         int[][] forms = {
             {0xD8, 0xD1, 2}, {0xD8, 0xD9, 1}, {0xDE, 0xD9, 0}, {0xDD, 0xE1, 2}, {0xDD, 0xE9, 1}, {0xDA, 0xE9, 0},
             {0xDB, 0xF1, 2}, {0xDB, 0xE9, 2}, {0xDF, 0xF1, 1}, {0xDF, 0xE9, 1}, {0xD9, 0xE4, 2}, {0xD9, 0xE5, 2},
@@ -134,7 +132,7 @@ class DiffTestX87 {
     }
 
     static void misc(Gen g) {
-        long a = operand(g, 400), b = operand(g, 400);
+        long a = operand(g, 1022), b = operand(g, 1022);
         long base = g.dataBase;
         switch (g.r.nextInt(9)) {
             case 0 -> frame(g, a, b, () -> g.a.raw(0xD9, 0xFA), 2, FSW_ARITH, false); // fsqrt
@@ -157,9 +155,9 @@ class DiffTestX87 {
                 }
                 frame(g, y, x, () -> g.a.raw(0xD9, g.r.nextBoolean() ? 0xF8 : 0xF5), 2, FSW_ALL, false);
             }
-            case 6 -> { // constants: tcg holds them as doubles, the host rounds its 64-bit ones when storing (PE, C1)
+            case 6 -> { // constants (64-bit, rounded by RC)
                 int c = 0xE8 + g.r.nextInt(7);
-                frame(g, a, b, () -> g.a.raw(0xD9, c), 3, FSW_ARITH & ~0x220, false);
+                frame(g, a, b, () -> g.a.raw(0xD9, c), 3, FSW_ARITH, false);
             }
             case 7 -> frame(g, a, b, () -> g.a.raw(0xD9, 0xC9), 2, FSW_ARITH, false); // fxch
             default -> { // stores: fst/fstp m32 and m64, fist/fistp/fisttp m16/m32/m64
