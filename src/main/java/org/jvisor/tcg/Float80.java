@@ -375,6 +375,81 @@ final class Float80 {
         roundPack(false, root, roundBit ? INT_BIT : 0, st && (remHi != 0 || remLo != 0), k + 63, precision);
     }
 
+    /** FPREM/FPREM1 results beside the remainder: the quotient's low three bits, and C2 (incomplete). */
+    int quotient;
+    boolean partial;
+
+    /**
+     * FPREM ({@code ieee} false: truncated quotient) and FPREM1 (nearest): the exact remainder of a
+     * by b by long division. An exponent difference of 64 or more gives a partial remainder reduced
+     * by N = 32 + (difference mod 32) binary places (SDM vol. 2, FPREM: "an implementation-dependent
+     * number between 32 and 63").
+     */
+    void remainder(long am, int ase, long bm, int bse, boolean ieee) {
+        quotient = 0;
+        partial = false;
+        if (specials(am, ase, bm, bse)) {
+            return;
+        }
+        if (isInf(am, ase) || isZero(bm, bse)) {
+            indefinite();
+            return;
+        }
+        if (isZero(am, ase) || isInf(bm, bse)) {
+            set(am, ase);
+            return;
+        }
+        unpackA(am, ase);
+        unpackB(bm, bse);
+        boolean negative = neg(ase);
+        int d = ea - eb;
+        if (d < 0) {
+            if (ieee && d == -1 && Long.compareUnsigned(ua, ub) > 0) { // |a| > |b| / 2: a - sign * b
+                quotient = 1;
+                pack(!negative, (ub << 1) - ua, ea); // 2ub - ua < ub fits, computed modulo 2^64
+                return;
+            }
+            set(am, ase);
+            return;
+        }
+        int steps = d;
+        int scale = 0;
+        if (d >= 64) {
+            partial = true;
+            steps = 32 + d % 32;
+            scale = d - steps; // divide by b * 2^scale
+        }
+        long r = ua, q = 0;
+        boolean top = false;
+        for (int i = 0; i <= steps; i++) {
+            if (top || Long.compareUnsigned(r, ub) >= 0) {
+                r -= ub;
+                q = (q << 1) | 1;
+            } else {
+                q <<= 1;
+            }
+            if (i < steps) {
+                top = r < 0;
+                r <<= 1;
+            }
+        }
+        if (ieee && !partial) {
+            boolean twiceAbove = (r >>> 63) != 0 || Long.compareUnsigned(r << 1, ub) > 0;
+            boolean twiceEqual = (r >>> 63) == 0 && (r << 1) == ub;
+            if (twiceAbove || (twiceEqual && (q & 1) != 0)) {
+                r = ub - r;
+                q++;
+                negative = !negative;
+            }
+        }
+        quotient = (int) (q & 7);
+        if (r == 0) {
+            set(0, neg(ase) ? 0x8000 : 0);
+            return;
+        }
+        pack(negative, r, eb + scale);
+    }
+
     /** The exact value sig * 2^(exp - 63) in the register format (FSCALE, FXTRACT, FILD, FPREM results). */
     void pack(boolean negative, long sig, int exp) {
         if (sig == 0) {

@@ -857,7 +857,10 @@ final class X87Unit {
         if (Double.isInfinite(x)) {
             return x;
         }
-        int e = exponentOf(x);
+        int e = Math.getExponent(x);
+        if (e < Double.MIN_EXPONENT) {
+            e = Math.getExponent(x * 0x1p64) - 64;
+        }
         double mant = Math.scalb(x, -e);
         if (mant > 1.4142135623730951) {
             mant *= 0.5;
@@ -974,57 +977,25 @@ final class X87Unit {
     }
 
     /**
-     * FPREM (truncating quotient) and FPREM1 (IEEE remainder), exact. An exponent difference of 64
-     * or more gives a partial remainder reduced by 32 to 63 binary places with C2 set (SDM vol. 2,
-     * FPREM); otherwise C0, C3, C1 get the quotient's bits 2, 1, 0.
+     * FPREM (truncating quotient) and FPREM1 (IEEE remainder), exact in double-extended
+     * ({@link Float80#remainder}): C0, C3, C1 get the quotient's bits 2, 1, 0, or C2 is set for a
+     * partial remainder (reduced by 32 + difference mod 32 binary places, which matches the host).
      */
     private void fprem(boolean ieee) {
-        long xv = st(0), yv = st(1);
-        double x = dbl(xv), y = dbl(yv);
+        regOperand(1);
+        long bm = srcM;
+        int bse = srcSe;
+        regOperand(0);
+        x.begin(s.fcw);
+        x.remainder(srcM, srcSe, bm, bse, ieee);
         s.fsw &= ~(C0 | C2 | C3);
-        long r;
-        if (Double.isNaN(x) || Double.isNaN(y)) {
-            if (SimdFloat.isSnanD(xv) || SimdFloat.isSnanD(yv)) {
-                flags |= IE;
-            }
-            r = nanResult(xv, yv);
-        } else if (Double.isInfinite(x) || y == 0) {
-            flags |= IE;
-            r = INDEF;
-        } else if (x == 0 || Double.isInfinite(y)) {
-            r = xv;
-        } else {
-            int d = exponentOf(x) - exponentOf(y);
-            if (d >= 64) {
-                int n = 32 + d % 32;
-                double yy = Math.scalb(y, d - n); // exact: below x in magnitude
-                r = bits(x % yy);
-                s.fsw |= C2;
-            } else {
-                double rem = ieee ? Math.IEEEremainder(x, y) : x % y;
-                long q = quotientLow3(x, y, rem);
-                r = bits(rem == 0 ? Math.copySign(0.0, x) : rem);
-                s.fsw |= ((q & 4) != 0 ? C0 : 0) | ((q & 2) != 0 ? C3 : 0);
-                c1 = (q & 1) != 0;
-            }
+        int q = x.partial ? 0 : x.quotient; // a partial remainder clears C0, C3 and C1, as the host CPU shows
+        flags |= x.flags;
+        c1 = (q & 1) != 0;
+        if (finish()) {
+            s.fsw |= ((q & 4) != 0 ? C0 : 0) | ((q & 2) != 0 ? C3 : 0) | (x.partial ? C2 : 0);
+            setRaw(0, x.mant, x.se);
         }
-        setIfOk(0, r);
-    }
-
-    /**
-     * The low three bits of |q| for x = q * y + rem: |x| mod 8|y| is (|q| mod 8) * |y| plus rem
-     * taken with x's sign, and its rounding errors are far below |y| / 2.
-     */
-    private static long quotientLow3(double x, double y, double rem) {
-        double ax = Math.abs(x), ay = Math.abs(y), y8 = ay * 8;
-        double r8 = Double.isInfinite(y8) ? ax : ax % y8;
-        double t = r8 - (x < 0 ? -rem : rem);
-        return (long) Math.rint(t / ay) & 7;
-    }
-
-    private static int exponentOf(double x) {
-        int e = Math.getExponent(x);
-        return e >= Double.MIN_EXPONENT ? e : Math.getExponent(x * 0x1p64) - 64;
     }
 
     /** FRNDINT: to an integer by FCW.RC, exactly in double-extended; PE (and C1) when that changed the value. */

@@ -9,9 +9,8 @@ import org.junit.jupiter.api.Test;
  * store, as on the host), and leaves the status word (masked to its defined bits) in EAX before a
  * final FNINIT.
  *
- * <p>Not generated, because tcg computes them in binary64 (see X87Unit): partial remainders of
- * FPREM/FPREM1 (exponent differences of 64 or more, where the reduction step is the CPU's choice)
- * and arguments of FSIN etc. where the hardware's 66-bit pi matters. Transcendental results compare
+ * <p>Not generated, because tcg computes them in binary64 (see X87Unit): arguments of FSIN etc.
+ * where the hardware's 66-bit pi matters. Transcendental results compare
  * within a few ulps and without PE and C1 (the host computes them more precisely than StrictMath).
  */
 class DiffTestX87 {
@@ -143,12 +142,12 @@ class DiffTestX87 {
             }
             case 3 -> frame(g, a, b, () -> g.a.raw(0xD9, 0xF4), 3, FSW_ARITH, false); // fxtract
             case 4 -> frame(g, a, b, () -> g.a.raw(0xD9, g.r.nextBoolean() ? 0xE0 : 0xE1), 2, FSW_ARITH, false); // fchs/fabs
-            case 5 -> { // fprem / fprem1 with a complete reduction (exponent difference below 64)
+            case 5 -> { // fprem / fprem1, complete or (exponent difference 64 or more) partial
                 long y = operand(g, 400);
                 int ye = (int) (y >>> 52 & 0x7FF);
                 long x;
                 if (ye > 0 && ye < 0x7FF && !g.chance(8)) {
-                    int xe = Math.max(1, Math.min(0x7FE, ye + g.r.nextInt(70) - 6));
+                    int xe = Math.max(1, Math.min(0x7FE, ye + g.r.nextInt(g.chance(4) ? 400 : 70) - 6)); // 1 in 4 partial
                     x = (g.r.nextLong() & 0x800F_FFFF_FFFF_FFFFL) | (long) xe << 52;
                 } else {
                     x = operand(g, 0);
