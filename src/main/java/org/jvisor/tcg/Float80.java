@@ -592,11 +592,8 @@ final class Float80 {
             set(0, s);
         } else {
             unpackA(m, s);
-            if (ea >= 63) {
-                set(ea == 63 ? ua : -1L, s); // already an integer
-                if (ea > 63) {
-                    mant = -1L;
-                }
+            if (ea >= 63) { // already an integer; 2^64 and more saturate to all ones
+                set(ea == 63 ? ua : -1L, s);
             } else {
                 long kept = keep(neg(s), ua, 0, false, ea + 1);
                 if (lastInexact) {
