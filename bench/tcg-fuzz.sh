@@ -7,8 +7,6 @@
 # failure together with the case index), test-filter to every differential family, e.g.
 # 'DiffTestShift' or 'DiffTestAlu#group1'. Extra options, e.g.:
 #   -Djvisor.fuzz.knownBugs=true   include forms of known, unfixed tcg bugs (KnownBugs.java)
-#   -Djvisor.fuzz.mxcsrModes=true  SSE with random rounding modes, DAZ and FTZ
-#   -Djvisor.fuzz.mxcsrFlags=true  also compare MXCSR's sticky exception flags
 #   -Djvisor.fuzz.reports=20       examples shown per kind of mismatch (default 2)
 #   -Djvisor.fuzz.freshCpu=true    a new TcgCpu per case instead of one with invalidateCode
 # A failing case can be rerun alone with

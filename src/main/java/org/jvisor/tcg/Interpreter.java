@@ -347,7 +347,7 @@ final class Interpreter {
             exec1(in, op);
         } else if (op < 0x200) {
             exec0F(in, op & 0xFF);
-        } else {
+        } else if (!cpu.sse.execMap3(in, op)) {
             throw cpu.unimplemented(in);
         }
         s.rip = next;
@@ -655,10 +655,11 @@ final class Interpreter {
                 setReg(in, 2, size, sign != 0 ? -1L : 0);
             }
             case 0x9A -> cpu.sys.farCall(in, (int) in.imm2, in.imm);
-            case 0x9B -> {
+            case 0x9B -> { // FWAIT
                 if ((s.cr0 & (X86State.CR0_TS | X86State.CR0_MP)) == (X86State.CR0_TS | X86State.CR0_MP)) {
                     throw CpuFault.of(CpuFault.NM);
                 }
+                cpu.x87.checkPending();
             }
             case 0x9C -> pushf(in);
             case 0x9D -> popf(in);

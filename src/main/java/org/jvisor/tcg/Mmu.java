@@ -49,6 +49,12 @@ public final class Mmu {
     private final long[] exTag = new long[TLB_SIZE];
     private final long[] exDelta = new long[TLB_SIZE];
     private final boolean[] exGlobal = new boolean[TLB_SIZE];
+    // offset mask of the page that filled each entry (0xFFF, or 2 MiB / 4 MiB / 1 GiB - 1), for INVLPG
+    private final long[] rdSpan = new long[TLB_SIZE];
+    private final long[] wrSpan = new long[TLB_SIZE];
+    private final long[] exSpan = new long[TLB_SIZE];
+    /** Some entry was filled from a large page since the last full flush: INVLPG must scan. */
+    private boolean largeFilled;
 
     /** 1 while CPL is 3 (user accesses), else 0; part of every TLB tag. */
     int user;
@@ -58,6 +64,8 @@ public final class Mmu {
     // results of the last walk, for the TLB fill
     private boolean walkGlobal;
     private boolean walkWritable;
+    /** Offset mask of the page the last walk ended in (0xFFF for 4 KiB). */
+    private long walkSpan;
 
     Mmu(X86State s, GuestMemory ram, AddressSpace mmio, ExitStats stats) {
         this.s = s;
@@ -83,6 +91,7 @@ public final class Mmu {
         java.util.Arrays.fill(rdTag, INVALID);
         java.util.Arrays.fill(wrTag, INVALID);
         java.util.Arrays.fill(exTag, INVALID);
+        largeFilled = false;
         epoch++;
         onFlush.run();
     }
@@ -108,14 +117,36 @@ public final class Mmu {
         onFlush.run();
     }
 
-    /** INVLPG: drops the page's entries, global or not, for both privilege levels. */
+    /**
+     * INVLPG: drops the page's entries, global or not, for both privilege levels. When the address
+     * lies in a large page, every 4 KiB entry filled from that page goes too (SDM vol. 3, 4.10.4.1:
+     * INVLPG invalidates all TLB entries for the page, whatever its size).
+     */
     void flushPage(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         rdTag[i] = INVALID;
         wrTag[i] = INVALID;
         exTag[i] = INVALID;
+        if (largeFilled) {
+            for (int k = 0; k < TLB_SIZE; k++) {
+                if (inLargePage(rdTag[k], rdSpan[k], lin)) {
+                    rdTag[k] = INVALID;
+                }
+                if (inLargePage(wrTag[k], wrSpan[k], lin)) {
+                    wrTag[k] = INVALID;
+                }
+                if (inLargePage(exTag[k], exSpan[k], lin)) {
+                    exTag[k] = INVALID;
+                }
+            }
+        }
         epoch++;
         onFlush.run();
+    }
+
+    /** Whether a valid entry came from a large page that contains {@code lin}. */
+    private static boolean inLargePage(long tag, long span, long lin) {
+        return tag != INVALID && span != 0xFFF && (((tag & ~0xFFFL) ^ lin) & ~span) == 0;
     }
 
     /** A page became a code page: writes to it must take the slow path from now on. */
@@ -304,6 +335,7 @@ public final class Mmu {
         long pa;
         boolean global = false;
         boolean writable = true;
+        walkSpan = 0xFFF;
         if ((s.cr0 & X86State.CR0_PG) == 0) {
             pa = (s.efer & X86State.EFER_LMA) != 0 ? lin : lin & 0xFFFF_FFFFL;
         } else if ((s.efer & X86State.EFER_LMA) != 0) {
@@ -328,26 +360,32 @@ public final class Mmu {
             int i = (int) (lin >>> 12) & TLB_MASK;
             long tag = (lin & ~0xFFFL) | u;
             long delta = hostPage - (lin & ~0xFFFL);
+            long span = walkSpan;
+            largeFilled |= span != 0xFFF;
             switch (acc) {
                 case READ -> {
                     rdTag[i] = tag;
                     rdDelta[i] = delta;
                     rdGlobal[i] = global;
+                    rdSpan[i] = span;
                 }
                 case WRITE -> {
                     rdTag[i] = tag;
                     rdDelta[i] = delta;
                     rdGlobal[i] = global;
+                    rdSpan[i] = span;
                     if (writable && (code == null || !code.isCodePage(hostPage))) {
                         wrTag[i] = tag;
                         wrDelta[i] = delta;
                         wrGlobal[i] = global;
+                        wrSpan[i] = span;
                     }
                 }
                 default -> {
                     exTag[i] = tag;
                     exDelta[i] = delta;
                     exGlobal[i] = global;
+                    exSpan[i] = span;
                 }
             }
         }
@@ -450,6 +488,7 @@ public final class Mmu {
         }
         walkGlobal = (e & 0x100) != 0;
         walkWritable = writable(u, rw, us);
+        walkSpan = pageMask;
         return ((e & ADDR_MASK) & ~pageMask) | (lin & pageMask);
     }
 
@@ -509,6 +548,7 @@ public final class Mmu {
             setBits32(pdeAddr, pde, acc == WRITE ? 0x60 : 0x20);
             walkGlobal = (pde & 0x100) != 0;
             walkWritable = writable(u, rw, us);
+            walkSpan = 0x3F_FFFF;
             return (pde & 0xFFC0_0000L) | ((pde & 0x1FE000L) << 19) | (lin & 0x3F_FFFF);
         }
         long pteAddr = (pde & 0xFFFF_F000L) + ((lin >>> 12) & 0x3FF) * 4;

@@ -3,10 +3,11 @@ package org.jvisor.tcg;
 import org.jvisor.cpu.X86State;
 
 /**
- * MMX, SSE and SSE2 (SDM vol. 1, chapters 9-11; vol. 2 for each instruction) plus FXSAVE/FXRSTOR
+ * MMX, SSE and SSE2 (SDM vol. 1, chapters 9-11; vol. 2 for each instruction; SSE3 and SSSE3 are
+ * {@link Sse3Unit}'s) plus FXSAVE/FXRSTOR
  * and LDMXCSR/STMXCSR. Registers live in {@link X86State#xmm} (two longs per XMM register) and,
- * for MMX, in the x87 mantissas. Floating point uses Java's IEEE arithmetic (round to nearest; the
- * MXCSR rounding mode is honoured by the conversions that round, exception flags are not raised).
+ * for MMX, in the x87 mantissas. Floating point follows MXCSR (rounding control, DAZ, FTZ, exception
+ * flags and masks, #XM) through {@link SimdFloat}.
  */
 final class SseUnit {
     private final TcgCpu cpu;
@@ -17,12 +18,15 @@ final class SseUnit {
     private final long[] d = new long[2];
     private final long[] t = new long[2];
     private final long[] packOut = new long[2];
+    final SimdFloat fp = new SimdFloat();
+    private final Sse3Unit sse3;
 
     SseUnit(TcgCpu cpu) {
         this.cpu = cpu;
         this.s = cpu.s;
         this.x = cpu.s.xmm;
         this.m = cpu.mmu;
+        this.sse3 = new Sse3Unit(this, cpu);
     }
 
     private Interpreter ip() {
@@ -30,7 +34,7 @@ final class SseUnit {
     }
 
     /** #UD/#NM checks for SSE (SDM vol. 3, 13.2 and table 2-?). */
-    private void checkSse() {
+    void checkSse() {
         if ((s.cr0 & X86State.CR0_EM) != 0 || (s.cr4 & X86State.CR4_OSFXSR) == 0) {
             throw CpuFault.ud();
         }
@@ -39,29 +43,31 @@ final class SseUnit {
         }
     }
 
-    private void checkMmx() {
+    /** #UD/#NM checks for MMX, then a pending unmasked x87 exception is #MF (SDM vol. 1, 9.5.1). */
+    void checkMmx() {
         if ((s.cr0 & X86State.CR0_EM) != 0) {
             throw CpuFault.ud();
         }
         if ((s.cr0 & X86State.CR0_TS) != 0) {
             throw CpuFault.of(CpuFault.NM);
         }
+        cpu.x87.checkPending();
     }
 
     // ---- operand access ----
 
-    private void loadXmm(int r, long[] into) {
+    void loadXmm(int r, long[] into) {
         into[0] = x[2 * r];
         into[1] = x[2 * r + 1];
     }
 
-    private void storeXmm(int r, long[] from) {
+    void storeXmm(int r, long[] from) {
         x[2 * r] = from[0];
         x[2 * r + 1] = from[1];
     }
 
     /** The r/m operand as 128 bits (memory: 16 bytes, checked for alignment when asked). */
-    private void src128(Insn in, long[] into, boolean aligned) {
+    void src128(Insn in, long[] into, boolean aligned) {
         if (in.mod == 3) {
             loadXmm(in.rm, into);
             return;
@@ -89,7 +95,7 @@ final class SseUnit {
         m.write64(a + 8, hi);
     }
 
-    private long src64(Insn in, boolean mmx) {
+    long src64(Insn in, boolean mmx) {
         if (in.mod == 3) {
             return mmx ? mm(in.rm & 7) : x[2 * in.rm];
         }
@@ -103,19 +109,27 @@ final class SseUnit {
         return m.read(ip().ea(in), 4);
     }
 
-    private long mm(int i) {
+    long mm(int i) {
         return s.fpMantissa[i];
     }
 
-    private void setMm(int i, long v) {
+    void setMm(int i, long v) {
         s.fpMantissa[i] = v;
         s.fpExponent[i] = (short) 0xFFFF;
         s.ftw = 0xFF;
         s.fsw &= ~(7 << 11); // TOP = 0
     }
 
+    /** SSSE3 opcodes of the 0F 38 and 0F 3A maps ({@code op} with its Insn.MAP_* bits); false if not one of ours. */
+    boolean execMap3(Insn in, int op) {
+        return sse3.execMap3(in, op);
+    }
+
     /** Executes an SSE/MMX opcode of the 0F map; false if it is not one of ours. */
     boolean exec(Insn in, int op) {
+        if ((in.rep != 0 && (op == 0x12 || op == 0x16)) || op == 0x7C || op == 0x7D || op == 0xD0 || op == 0xF0) {
+            return sse3.exec0F(in, op);
+        }
         boolean p66 = in.opsizePrefix && in.rep == 0;
         int rep = in.rep;
         boolean mmx = !in.opsizePrefix && rep == 0;
@@ -133,17 +147,22 @@ final class SseUnit {
                     store128(in, t, true);
                 }
             }
-            case 0x2A -> cvtToFloat(in, rep);
+            case 0x2A -> cvtToFloat(in, rep, p66);
             case 0x2B, 0xE7 -> {
-                checkSse();
-                if (in.mod == 3) {
+                if (in.mod == 3 || rep != 0) {
                     throw CpuFault.ud();
                 }
+                if (op == 0xE7 && mmx) { // MOVNTQ m64, mm
+                    checkMmx();
+                    m.write64(ip().ea(in), mm(in.reg & 7));
+                    break;
+                }
+                checkSse();
                 loadXmm(in.reg, t);
                 store128(in, t, true);
             }
-            case 0x2C, 0x2D -> cvtToInt(in, rep, op == 0x2C);
-            case 0x2E, 0x2F -> comis(in, p66);
+            case 0x2C, 0x2D -> cvtToInt(in, rep, p66, op == 0x2C);
+            case 0x2E, 0x2F -> comis(in, p66, op == 0x2F);
             case 0x50 -> {
                 checkSse();
                 long lo = x[2 * in.rm], hi = x[2 * in.rm + 1];
@@ -229,7 +248,10 @@ final class SseUnit {
             }
             case 0x70 -> shuffle(in, rep, mmx);
             case 0x71, 0x72, 0x73 -> shiftImm(in, op, mmx);
-            case 0x77 -> checkMmx(); // EMMS
+            case 0x77 -> { // EMMS: every x87 register empty again (SDM vol. 2, EMMS)
+                checkMmx();
+                s.ftw = 0;
+            }
             case 0xC2 -> cmpFloat(in, rep, p66);
             case 0xC3 -> {
                 if (in.mod == 3) {
@@ -267,6 +289,19 @@ final class SseUnit {
             }
             case 0xC6 -> shufFloat(in, p66);
             case 0xD6 -> {
+                if (rep != 0) { // MOVQ2DQ xmm, mm (F3) / MOVDQ2Q mm, xmm (F2): registers only
+                    checkSse();
+                    if (in.mod != 3) {
+                        throw CpuFault.ud();
+                    }
+                    if (rep == 0xF3) {
+                        x[2 * in.reg] = mmxSource(in.rm & 7);
+                        x[2 * in.reg + 1] = 0;
+                    } else {
+                        setMm(in.reg & 7, x[2 * in.rm]);
+                    }
+                    break;
+                }
                 if (!p66) {
                     return false;
                 }
@@ -360,7 +395,7 @@ final class SseUnit {
     private void movLowHigh(Insn in, int op) {
         checkSse();
         if (in.rep != 0) {
-            throw cpu.unimplemented(in); // MOVDDUP/MOVSLDUP/MOVSHDUP are SSE3
+            throw CpuFault.ud();
         }
         boolean high = op >= 0x16;
         boolean store = (op & 1) != 0;
@@ -380,150 +415,56 @@ final class SseUnit {
         x[2 * in.reg + (high ? 1 : 0)] = v;
     }
 
-    // ---- float helpers ----
-
-    private static float lo32f(long v) {
-        return Float.intBitsToFloat((int) v);
-    }
-
-    private static float hi32f(long v) {
-        return Float.intBitsToFloat((int) (v >>> 32));
-    }
-
-    private static long pack2f(float lo, float hi) {
-        return (Float.floatToRawIntBits(lo) & 0xFFFF_FFFFL) | ((long) Float.floatToRawIntBits(hi) << 32);
-    }
-
-    private static double dbl(long v) {
-        return Double.longBitsToDouble(v);
-    }
-
-    private static long bits(double v) {
-        return Double.doubleToRawLongBits(v);
-    }
-
-    private static final int F_SQRT = 0x51, F_ADD = 0x58, F_MUL = 0x59, F_SUB = 0x5C, F_MIN = 0x5D, F_DIV = 0x5E, F_MAX = 0x5F;
-
-    private static float opF(int op, float a, float b) {
-        return switch (op) {
-            case F_SQRT -> (float) Math.sqrt(b);
-            case F_ADD -> a + b;
-            case F_MUL -> a * b;
-            case F_SUB -> a - b;
-            case F_MIN -> a < b ? a : b;
-            case F_DIV -> a / b;
-            default -> a > b ? a : b;
-        };
-    }
-
-    private static double opD(int op, double a, double b) {
-        return switch (op) {
-            case F_SQRT -> Math.sqrt(b);
-            case F_ADD -> a + b;
-            case F_MUL -> a * b;
-            case F_SUB -> a - b;
-            case F_MIN -> a < b ? a : b;
-            case F_DIV -> a / b;
-            default -> a > b ? a : b;
-        };
-    }
-
-    private static final long QBIT_D = 1L << 51, INDEF_D = 0xFFF8_0000_0000_0000L;
-    private static final int QBIT_F = 1 << 22, INDEF_F = 0xFFC0_0000;
+    // ---- floating point (SDM vol. 1, 11.5; the IEEE arithmetic is SimdFloat's) ----
 
     /**
-     * One double operation on raw bits with x86's NaN rules (SDM vol. 1, 4.8.3.5): a NaN operand is
-     * returned quieted (the destination's first), an invalid operation gives the QNaN indefinite, and
-     * MIN/MAX return the second operand when either is NaN or both are zeros.
+     * Ends a floating-point instruction whose results are computed but not stored: with every raised
+     * exception masked its flags go to MXCSR and the caller stores. An unmasked one leaves the
+     * destination unchanged, sets the flags (only the pre-computation ones when one of those is
+     * unmasked) and raises #XM, or #UD when CR4.OSXMMEXCPT is clear (SDM vol. 1, 11.5.1-11.5.2).
      */
-    private static long arithD(int op, long a, long b) {
-        double x = dbl(a), y = dbl(b);
-        if (op == F_MIN) {
-            return x < y ? a : b;
+    void commit() {
+        int unmasked = ~(s.mxcsr >>> SimdFloat.MASK_SHIFT) & 0x3F;
+        int pre = fp.pre, all = pre | fp.post;
+        if ((all & unmasked) != 0) {
+            s.mxcsr |= (pre & unmasked) != 0 ? pre : all;
+            throw (s.cr4 & X86State.CR4_OSXMMEXCPT) != 0 ? CpuFault.of(CpuFault.XM) : CpuFault.ud();
         }
-        if (op == F_MAX) {
-            return x > y ? a : b;
-        }
-        if (op == F_SQRT) {
-            if (Double.isNaN(y)) {
-                return b | QBIT_D;
-            }
-            double r = Math.sqrt(y);
-            return Double.isNaN(r) ? INDEF_D : bits(r);
-        }
-        if (Double.isNaN(x)) {
-            return a | QBIT_D;
-        }
-        if (Double.isNaN(y)) {
-            return b | QBIT_D;
-        }
-        double r = opD(op, x, y);
-        return Double.isNaN(r) ? INDEF_D : bits(r);
+        s.mxcsr |= all;
     }
 
-    private static int arithF(int op, int a, int b) {
-        float x = Float.intBitsToFloat(a), y = Float.intBitsToFloat(b);
-        if (op == F_MIN) {
-            return x < y ? a : b;
-        }
-        if (op == F_MAX) {
-            return x > y ? a : b;
-        }
-        if (op == F_SQRT) {
-            if (Float.isNaN(y)) {
-                return b | QBIT_F;
-            }
-            float r = (float) Math.sqrt(y);
-            return Float.isNaN(r) ? INDEF_F : Float.floatToRawIntBits(r);
-        }
-        if (Float.isNaN(x)) {
-            return a | QBIT_F;
-        }
-        if (Float.isNaN(y)) {
-            return b | QBIT_F;
-        }
-        float r = opF(op, x, y);
-        return Float.isNaN(r) ? INDEF_F : Float.floatToRawIntBits(r);
-    }
-
-    private static long arithF2(int op, long a, long b) {
-        long lo = arithF(op, (int) a, (int) b) & 0xFFFF_FFFFL;
-        long hi = arithF(op, (int) (a >>> 32), (int) (b >>> 32)) & 0xFFFF_FFFFL;
+    /** Two binary32 lanes of a 64-bit half. */
+    private long arithF2(int op, long a, long b) {
+        long lo = fp.arithF(op, (int) a, (int) b) & 0xFFFF_FFFFL;
+        long hi = fp.arithF(op, (int) (a >>> 32), (int) (b >>> 32)) & 0xFFFF_FFFFL;
         return lo | (hi << 32);
     }
 
+    /** ADD, SUB, MUL, DIV, MIN, MAX, SQRT in the PS, PD, SS and SD forms. */
     private void floatArith(Insn in, int op, int rep, boolean p66) {
         checkSse();
         int r = in.reg;
         if (rep == 0xF3) {
             int b = (int) src32(in);
-            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (arithF(op, (int) x[2 * r], b) & 0xFFFF_FFFFL);
+            fp.begin(s.mxcsr);
+            long v = fp.arithF(op, (int) x[2 * r], b) & 0xFFFF_FFFFL;
+            commit();
+            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | v;
         } else if (rep == 0xF2) {
             long b = src64(in, false);
-            x[2 * r] = arithD(op, x[2 * r], b);
-        } else if (p66) {
-            src128(in, t, true);
-            x[2 * r] = arithD(op, x[2 * r], t[0]);
-            x[2 * r + 1] = arithD(op, x[2 * r + 1], t[1]);
+            fp.begin(s.mxcsr);
+            long v = fp.arithD(op, x[2 * r], b);
+            commit();
+            x[2 * r] = v;
         } else {
             src128(in, t, true);
-            x[2 * r] = arithF2(op, x[2 * r], t[0]);
-            x[2 * r + 1] = arithF2(op, x[2 * r + 1], t[1]);
+            fp.begin(s.mxcsr);
+            for (int i = 0; i < 2; i++) {
+                d[i] = p66 ? fp.arithD(op, x[2 * r + i], t[i]) : arithF2(op, x[2 * r + i], t[i]);
+            }
+            commit();
+            storeXmm(r, d);
         }
-    }
-
-    private boolean cmpPred(int pred, double a, double b) {
-        boolean unord = Double.isNaN(a) || Double.isNaN(b);
-        return switch (pred & 7) {
-            case 0 -> a == b;
-            case 1 -> a < b;
-            case 2 -> a <= b;
-            case 3 -> unord;
-            case 4 -> !(a == b);
-            case 5 -> !(a < b);
-            case 6 -> !(a <= b);
-            default -> !unord;
-        };
     }
 
     private void cmpFloat(Insn in, int rep, boolean p66) {
@@ -531,45 +472,56 @@ final class SseUnit {
         int r = in.reg;
         int pred = (int) in.imm;
         if (rep == 0xF3) {
-            boolean c = cmpPred(pred, lo32f(x[2 * r]), lo32f(src32(in)));
+            int b = (int) src32(in);
+            fp.begin(s.mxcsr);
+            boolean c = fp.compareF(pred, (int) x[2 * r], b);
+            commit();
             x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (c ? 0xFFFF_FFFFL : 0);
         } else if (rep == 0xF2) {
-            x[2 * r] = cmpPred(pred, dbl(x[2 * r]), dbl(src64(in, false))) ? -1L : 0;
-        } else if (p66) {
-            src128(in, t, true);
-            for (int i = 0; i < 2; i++) {
-                x[2 * r + i] = cmpPred(pred, dbl(x[2 * r + i]), dbl(t[i])) ? -1L : 0;
-            }
+            long b = src64(in, false);
+            fp.begin(s.mxcsr);
+            boolean c = fp.compareD(pred, x[2 * r], b);
+            commit();
+            x[2 * r] = c ? -1L : 0;
         } else {
             src128(in, t, true);
+            fp.begin(s.mxcsr);
             for (int i = 0; i < 2; i++) {
                 long a = x[2 * r + i];
-                long lo = cmpPred(pred, lo32f(a), lo32f(t[i])) ? 0xFFFF_FFFFL : 0;
-                long hi = cmpPred(pred, hi32f(a), hi32f(t[i])) ? 0xFFFF_FFFF_0000_0000L : 0;
-                x[2 * r + i] = lo | hi;
+                if (p66) {
+                    d[i] = fp.compareD(pred, a, t[i]) ? -1L : 0;
+                } else {
+                    long lo = fp.compareF(pred, (int) a, (int) t[i]) ? 0xFFFF_FFFFL : 0;
+                    long hi = fp.compareF(pred, (int) (a >>> 32), (int) (t[i] >>> 32)) ? 0xFFFF_FFFF_0000_0000L : 0;
+                    d[i] = lo | hi;
+                }
             }
+            commit();
+            storeXmm(r, d);
         }
     }
 
     /** UCOMISS/UCOMISD/COMISS/COMISD: ZF, PF, CF from the comparison; OF, SF, AF cleared. */
-    private void comis(Insn in, boolean p66) {
+    private void comis(Insn in, boolean p66, boolean ordered) {
         checkSse();
-        double a, b;
+        int c;
         if (p66) {
-            a = dbl(x[2 * in.reg]);
-            b = dbl(src64(in, false));
+            long b = src64(in, false);
+            fp.begin(s.mxcsr);
+            c = fp.comisD(x[2 * in.reg], b, ordered);
         } else {
-            a = lo32f(x[2 * in.reg]);
-            b = lo32f(src32(in));
+            int b = (int) src32(in);
+            fp.begin(s.mxcsr);
+            c = fp.comisF((int) x[2 * in.reg], b, ordered);
         }
+        commit();
         long fl = cpu.flags.materialize() & ~LazyFlags.ARITH;
-        if (Double.isNaN(a) || Double.isNaN(b)) {
-            fl |= X86State.ZF | X86State.PF | X86State.CF;
-        } else if (a < b) {
-            fl |= X86State.CF;
-        } else if (a == b) {
-            fl |= X86State.ZF;
-        }
+        fl |= switch (c) {
+            case SimdFloat.CMP_UNORDERED -> X86State.ZF | X86State.PF | X86State.CF;
+            case SimdFloat.CMP_LESS -> X86State.CF;
+            case SimdFloat.CMP_EQUAL -> X86State.ZF;
+            default -> 0;
+        };
         s.rflags = fl;
     }
 
@@ -614,110 +566,154 @@ final class SseUnit {
         return (v[i >> 1] >>> ((i & 1) * 32)) & 0xFFFF_FFFFL;
     }
 
-    // ---- conversions (SDM vol. 1, 11.5.2) ----
+    // ---- conversions (SDM vol. 1, 11.5.2; vol. 2 CVT*) ----
 
-    private long roundMode() {
-        return (s.mxcsr >>> 13) & 3;
+    /** An MMX register operand of an SSE instruction switches the x87 unit to MMX state (SDM vol. 1, 11.6.7). */
+    private long mmxSource(int i) {
+        long v = mm(i);
+        s.ftw = 0xFF;
+        s.fsw &= ~(7 << 11);
+        return v;
     }
 
-    private double round(double v) {
-        return switch ((int) roundMode()) {
-            case 0 -> Math.rint(v);
-            case 1 -> Math.floor(v);
-            case 2 -> Math.ceil(v);
-            default -> v < 0 ? Math.ceil(v) : Math.floor(v);
-        };
-    }
-
-    /** Double to integer of {@code size} bytes; NaN and out-of-range give the integer indefinite. */
-    private long toInt(double v, int size, boolean truncate) {
-        double r = truncate ? (v < 0 ? Math.ceil(v) : Math.floor(v)) : round(v);
-        if (size == 8) {
-            if (Double.isNaN(r) || r >= 0x1p63 || r < -0x1p63) {
-                return Long.MIN_VALUE;
-            }
-            return (long) r;
-        }
-        if (Double.isNaN(r) || r >= 0x1p31 || r < -0x1p31) {
-            return 0x8000_0000L;
-        }
-        return (long) r & 0xFFFF_FFFFL;
-    }
-
-    private void cvtToFloat(Insn in, int rep) {
+    /** CVTSI2SS/CVTSI2SD (F3/F2), CVTPI2PS (NP) and CVTPI2PD (66). */
+    private void cvtToFloat(Insn in, int rep, boolean p66) {
         checkSse();
+        int r = in.reg;
         if (rep == 0) {
-            throw cpu.unimplemented(in); // CVTPI2PS/PD (MMX sources)
+            long v = in.mod == 3 ? mmxSource(in.rm & 7) : m.read64(ip().ea(in));
+            fp.begin(s.mxcsr);
+            if (p66) { // exact
+                d[0] = fp.fromInt((int) v, true);
+                d[1] = fp.fromInt((int) (v >>> 32), true);
+                commit();
+                storeXmm(r, d);
+            } else {
+                long lo = fp.fromInt((int) v, false), hi = fp.fromInt((int) (v >>> 32), false);
+                commit();
+                x[2 * r] = lo | (hi << 32);
+            }
+            return;
         }
         int size = in.osz == 8 ? 8 : 4;
         long v = in.mod == 3 ? ip().reg(in, in.rm, size) : m.read(ip().ea(in), size);
         long sv = size == 8 ? v : (int) v;
-        int r = in.reg;
+        fp.begin(s.mxcsr);
+        long f = fp.fromInt(sv, rep == 0xF2);
+        commit();
         if (rep == 0xF3) {
-            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (Float.floatToRawIntBits((float) sv) & 0xFFFF_FFFFL);
+            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | f;
         } else {
-            x[2 * r] = bits((double) sv);
+            x[2 * r] = f;
         }
     }
 
-    private void cvtToInt(Insn in, int rep, boolean truncate) {
+    /** CVT(T)SS2SI/CVT(T)SD2SI (F3/F2), CVT(T)PS2PI (NP) and CVT(T)PD2PI (66). */
+    private void cvtToInt(Insn in, int rep, boolean p66, boolean truncate) {
         checkSse();
         if (rep == 0) {
-            throw cpu.unimplemented(in);
+            long lo, hi;
+            if (p66) {
+                src128(in, t, true);
+                fp.begin(s.mxcsr);
+                lo = fp.doubleToInt(t[0], 4, truncate);
+                hi = fp.doubleToInt(t[1], 4, truncate);
+            } else {
+                long v = src64(in, false);
+                fp.begin(s.mxcsr);
+                lo = fp.floatToInt((int) v, 4, truncate);
+                hi = fp.floatToInt((int) (v >>> 32), 4, truncate);
+            }
+            commit();
+            setMm(in.reg & 7, lo | (hi << 32));
+            return;
         }
-        double v = rep == 0xF3 ? lo32f(src32(in)) : dbl(src64(in, false));
         int size = in.osz == 8 ? 8 : 4;
-        ip().setReg(in, in.reg, size, toInt(v, size, truncate));
+        long v;
+        if (rep == 0xF3) {
+            int a = (int) src32(in);
+            fp.begin(s.mxcsr);
+            v = fp.floatToInt(a, size, truncate);
+        } else {
+            long a = src64(in, false);
+            fp.begin(s.mxcsr);
+            v = fp.doubleToInt(a, size, truncate);
+        }
+        commit();
+        ip().setReg(in, in.reg, size, v);
     }
 
+    /** CVTSS2SD, CVTSD2SS, CVTPD2PS, CVTPS2PD. */
     private void cvtFloatWidth(Insn in, int rep, boolean p66) {
         checkSse();
         int r = in.reg;
-        if (rep == 0xF3) { // CVTSS2SD
-            x[2 * r] = bits(lo32f(src32(in)));
-        } else if (rep == 0xF2) { // CVTSD2SS
-            float f = (float) dbl(src64(in, false));
-            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | (Float.floatToRawIntBits(f) & 0xFFFF_FFFFL);
-        } else if (p66) { // CVTPD2PS
+        if (rep == 0xF3) {
+            int a = (int) src32(in);
+            fp.begin(s.mxcsr);
+            long v = fp.floatToDouble(a);
+            commit();
+            x[2 * r] = v;
+        } else if (rep == 0xF2) {
+            long a = src64(in, false);
+            fp.begin(s.mxcsr);
+            long v = fp.doubleToFloat(a) & 0xFFFF_FFFFL;
+            commit();
+            x[2 * r] = (x[2 * r] & 0xFFFF_FFFF_0000_0000L) | v;
+        } else if (p66) {
             src128(in, t, true);
-            x[2 * r] = pack2f((float) dbl(t[0]), (float) dbl(t[1]));
+            fp.begin(s.mxcsr);
+            long lo = fp.doubleToFloat(t[0]) & 0xFFFF_FFFFL, hi = fp.doubleToFloat(t[1]) & 0xFFFF_FFFFL;
+            commit();
+            x[2 * r] = lo | (hi << 32);
             x[2 * r + 1] = 0;
-        } else { // CVTPS2PD
+        } else {
             long v = src64(in, false);
-            x[2 * r] = bits(lo32f(v));
-            x[2 * r + 1] = bits(hi32f(v));
+            fp.begin(s.mxcsr);
+            d[0] = fp.floatToDouble((int) v);
+            d[1] = fp.floatToDouble((int) (v >>> 32));
+            commit();
+            storeXmm(r, d);
         }
     }
 
+    /** CVTDQ2PS (NP), CVTPS2DQ (66), CVTTPS2DQ (F3). */
     private void cvtDq(Insn in, int rep, boolean p66) {
         checkSse();
+        if (rep == 0xF2) {
+            throw CpuFault.ud();
+        }
         src128(in, t, true);
-        int r = in.reg;
+        boolean trunc = rep == 0xF3;
+        fp.begin(s.mxcsr);
         for (int i = 0; i < 2; i++) {
             long v = t[i];
-            if (!p66 && rep == 0) { // CVTDQ2PS
-                x[2 * r + i] = pack2f((float) (int) v, (float) (int) (v >>> 32));
-            } else { // CVTPS2DQ (66) / CVTTPS2DQ (F3)
-                boolean trunc = rep == 0xF3;
-                x[2 * r + i] = toInt(lo32f(v), 4, trunc) | (toInt(hi32f(v), 4, trunc) << 32);
+            if (!p66 && rep == 0) {
+                d[i] = fp.fromInt((int) v, false) | (fp.fromInt((int) (v >>> 32), false) << 32);
+            } else {
+                d[i] = fp.floatToInt((int) v, 4, trunc) | (fp.floatToInt((int) (v >>> 32), 4, trunc) << 32);
             }
         }
+        commit();
+        storeXmm(in.reg, d);
     }
 
+    /** CVTDQ2PD (F3), CVTTPD2DQ (66), CVTPD2DQ (F2). */
     private void cvtE6(Insn in, int rep, boolean p66) {
         checkSse();
         int r = in.reg;
-        if (rep == 0xF3) { // CVTDQ2PD
+        if (rep == 0xF3) { // exact
             long v = src64(in, false);
-            x[2 * r] = bits((int) v);
-            x[2 * r + 1] = bits((int) (v >>> 32));
-        } else if (p66 || rep == 0xF2) { // CVTTPD2DQ / CVTPD2DQ
+            x[2 * r] = Double.doubleToRawLongBits((int) v);
+            x[2 * r + 1] = Double.doubleToRawLongBits((int) (v >>> 32));
+        } else if (p66 || rep == 0xF2) {
             src128(in, t, true);
-            boolean trunc = p66;
-            x[2 * r] = toInt(dbl(t[0]), 4, trunc) | (toInt(dbl(t[1]), 4, trunc) << 32);
+            fp.begin(s.mxcsr);
+            long lo = fp.doubleToInt(t[0], 4, p66), hi = fp.doubleToInt(t[1], 4, p66);
+            commit();
+            x[2 * r] = lo | (hi << 32);
             x[2 * r + 1] = 0;
         } else {
-            throw cpu.unimplemented(in);
+            throw CpuFault.ud();
         }
     }
 

@@ -325,7 +325,7 @@ final class SystemOps {
         }
     }
 
-    /** IRET/IRETD/IRETQ in IA-32e mode or real mode (SDM vol. 2, IRET). */
+    /** IRET/IRETD/IRETQ in IA-32e, protected and real mode (SDM vol. 2, IRET). */
     void iret(Insn in) {
         cpu.nmiBlocked = false;
         Interpreter ip = ip();
@@ -346,10 +346,10 @@ final class SystemOps {
             cpu.endChunk = true;
             return;
         }
-        if (!s.longMode()) {
-            throw new IllegalStateException("tcg: protected-mode IRET is not implemented");
-        }
         if ((fl & X86State.NT) != 0) {
+            if (!s.longMode()) {
+                throw cpu.unimplemented(in); // a task return (hardware task switching is not implemented)
+            }
             throw CpuFault.gp0(); // task return is not available in IA-32e mode
         }
         long sp = g[4];
@@ -357,6 +357,9 @@ final class SystemOps {
         int sel = (int) m.read(ip.stackLin(sp + osz), osz) & 0xFFFF;
         long nfl = m.read(ip.stackLin(sp + 2L * osz), osz);
         int cpl = s.cpl();
+        if (!s.longMode() && cpl == 0 && osz == 4 && (nfl & X86State.VM) != 0) {
+            throw cpu.unimplemented(in); // a return to virtual-8086 mode
+        }
         int rpl = sel & 3;
         if ((sel & 0xFFFC) == 0 || rpl < cpl) {
             throw CpuFault.withCode(CpuFault.GP, sel & 0xFFFC);

@@ -17,7 +17,7 @@ public final class TcgCpuid {
         EDX_CX8 = 1 << 8, EDX_APIC = 1 << 9, EDX_SEP = 1 << 11, EDX_MTRR = 1 << 12, EDX_PGE = 1 << 13, EDX_CMOV = 1 << 15,
         EDX_PAT = 1 << 16, EDX_CLFSH = 1 << 19;
     // CPUID.1:ECX
-    static final int ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23, ECX_TSC_DEADLINE = 1 << 24;
+    static final int ECX_SSE3 = 1, ECX_SSSE3 = 1 << 9, ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23, ECX_TSC_DEADLINE = 1 << 24;
     // CPUID.40000001h:EAX (Linux Documentation/virt/kvm/x86/cpuid.rst)
     static final int KVM_FEATURE_CLOCKSOURCE2 = 1 << 3, KVM_FEATURE_CLOCKSOURCE_STABLE_BIT = 1 << 24;
     // CPUID.7.0:EBX
@@ -46,7 +46,7 @@ public final class TcgCpuid {
         if (localApic) {
             edx1 |= EDX_APIC;
         }
-        int ecx1 = CpuidModel.ECX_HYPERVISOR | ECX_CX16 | ECX_POPCNT;
+        int ecx1 = CpuidModel.ECX_HYPERVISOR | ECX_SSE3 | ECX_SSSE3 | ECX_CX16 | ECX_POPCNT;
         if (localApic) {
             // The TSC-deadline timer lives in the LAPIC (SDM vol. 3, 10.5.4.1).
             ecx1 |= ECX_TSC_DEADLINE;

@@ -16,8 +16,9 @@
  *   <li>{@code LazyFlags}: CF/PF/AF/ZF/SF/OF computed only when read.</li>
  *   <li>{@code Interpreter} (integer instructions), {@code StringOps}, {@code SystemOps} (CRs,
  *       MSRs via {@code Msrs}, descriptor tables, far transfers, IRET, SYSCALL/SYSRET,
- *       SYSENTER/SYSEXIT, CPUID), {@code SseUnit} (MMX/SSE/SSE2, FXSAVE/FXRSTOR),
- *       {@code X87Unit} (x87 control instructions only), {@code Exceptions} (IDT delivery, IST,
+ *       SYSENTER/SYSEXIT, CPUID), {@code SseUnit} (MMX/SSE/SSE2, FXSAVE/FXRSTOR) on
+ *       {@code SimdFloat} (IEEE arithmetic under MXCSR: rounding control, DAZ/FTZ, exception
+ *       flags), {@code X87Unit} on {@code Float80} (the x87 FPU in double-extended precision, #MF), {@code Exceptions} (IDT delivery, IST,
  *       TSS stack switch, #DF and triple fault).</li>
  *   <li>{@link org.jvisor.tcg.TcgCpu} ties them together on a caller-owned
  *       {@link org.jvisor.cpu.X86State}; {@link org.jvisor.tcg.TcgVcpu} and

@@ -252,4 +252,265 @@ class SseTest {
             assertEquals(CpuFault.NM, m.reg(15));
         }
     }
+
+    /** Runs code that ends with MXCSR stored at DATA+0x40, after an IDT whose handlers skip 4 bytes. */
+    private static TestMachine runWithIdt(String asm, boolean osxmmexcpt, long... data) {
+        TestMachine m = new TestMachine(asm + "\nstmxcsr 0x40(%rdi)\n");
+        for (int i = 0; i < data.length; i++) {
+            m.ram.writeU64(D + 8L * i, data[i]);
+        }
+        m.installIdt(4); // divsd/addpd/sqrtsd reg, reg are 4 bytes
+        if (!osxmmexcpt) {
+            m.st.cr4 &= ~X86State.CR4_OSXMMEXCPT;
+        }
+        m.run();
+        return m;
+    }
+
+    private static final String DIVIDE_BY_ZERO = """
+            mov $0x200000, %rdi
+            ldmxcsr (%rdi)
+            movsd 8(%rdi), %xmm0
+            xorpd %xmm1, %xmm1
+            divsd %xmm1, %xmm0
+            movq %xmm0, %rax
+            """;
+
+    @Test
+    void unmaskedExceptionRaisesXmAndLeavesTheDestination() {
+        long one = Double.doubleToRawLongBits(1.0);
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, true, 0x1F80 & ~0x200, one)) { // ZM clear
+            assertEquals(CpuFault.XM, m.reg(15));
+            assertEquals(1, m.reg(13), "one fault");
+            assertEquals(one, m.reg(0), "destination unchanged");
+            assertEquals((0x1F80 & ~0x200) | 0x4, m.ram.readU32(D + 0x40), "ZE set");
+        }
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, false, 0x1F80 & ~0x200, one)) {
+            assertEquals(CpuFault.UD, m.reg(15), "CR4.OSXMMEXCPT clear: #UD instead of #XM");
+            assertEquals(one, m.reg(0));
+        }
+        try (TestMachine m = runWithIdt(DIVIDE_BY_ZERO, true, 0x1F80, one)) {
+            assertEquals(0, m.reg(13), "masked: no fault");
+            assertEquals(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY), m.reg(0));
+            assertEquals(0x1F84, m.ram.readU32(D + 0x40));
+        }
+    }
+
+    @Test
+    void unmaskedPreComputationExceptionReportsOnlyThoseFlags() {
+        // lane 0: SNaN + 1 (invalid, unmasked); lane 1: 1 + 2^-60 (inexact, also unmasked)
+        String asm = """
+                mov $0x200000, %rdi
+                ldmxcsr (%rdi)
+                movupd 8(%rdi), %xmm0
+                movupd 24(%rdi), %xmm1
+                addpd %xmm1, %xmm0
+                """;
+        long snan = 0x7FF0_0000_0000_0001L, one = Double.doubleToRawLongBits(1.0);
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 & ~0x1080, snan, one, one, Double.doubleToRawLongBits(0x1p-60))) {
+            assertEquals(CpuFault.XM, m.reg(15));
+            assertEquals((0x1F80 & ~0x1080) | 0x1, m.ram.readU32(D + 0x40), "IE only: no post-computation flags");
+            assertEquals(snan, lo(m, 0), "destination unchanged");
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 & ~0x1000, snan, one, one, Double.doubleToRawLongBits(0x1p-60))) {
+            assertEquals(CpuFault.XM, m.reg(15), "PE unmasked, IE masked");
+            assertEquals((0x1F80 & ~0x1000) | 0x21, m.ram.readU32(D + 0x40), "IE and PE");
+            assertEquals(snan, lo(m, 0), "destination unchanged");
+        }
+    }
+
+    @Test
+    void roundingControlDirectsArithmeticAndConversions() {
+        String asm = """
+                mov $0x200000, %rdi
+                ldmxcsr (%rdi)
+                movsd 8(%rdi), %xmm0
+                divsd 16(%rdi), %xmm0
+                movsd 8(%rdi), %xmm1
+                sqrtsd 16(%rdi), %xmm1
+                mov $-7, %rax
+                cvtsi2ss %rax, %xmm2
+                cvtsd2si 24(%rdi), %rbx
+                """;
+        long one = Double.doubleToRawLongBits(1.0), three = Double.doubleToRawLongBits(3.0);
+        long third = Double.doubleToRawLongBits(1.0 / 3.0); // round to nearest is below 1/3
+        long root3 = Double.doubleToRawLongBits(Math.sqrt(3.0)); // round to nearest is below sqrt(3) too
+        long mPointFive = Double.doubleToRawLongBits(-2.5);
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x4000, one, three, mPointFive)) { // up
+            assertEquals(third + 1, lo(m, 0));
+            assertEquals(root3 + 1, lo(m, 1));
+            assertEquals(Float.floatToRawIntBits(-7f), (int) lo(m, 2));
+            assertEquals(-2, m.reg(3));
+            assertEquals(0x1F80 | 0x4000 | 0x20, m.ram.readU32(D + 0x40), "PE");
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x2000, one, three, mPointFive)) { // down
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-3, m.reg(3));
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80 | 0x6000, one, three, mPointFive)) { // toward zero
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-2, m.reg(3));
+        }
+        try (TestMachine m = runWithIdt(asm, true, 0x1F80, one, three, mPointFive)) { // nearest even
+            assertEquals(third, lo(m, 0));
+            assertEquals(root3, lo(m, 1));
+            assertEquals(-2, m.reg(3));
+        }
+    }
+
+    private static final String X87_DIVIDE_BY_ZERO = """
+            mov $0x200000, %rdi
+            fninit
+            fldcw (%rdi)
+            fldz
+            fld1
+            fdiv %st(1), %st
+            fnstsw %ax
+            mov %eax, %ebx
+            fwait
+            fnstsw %ax
+            fnclex
+            fwait
+            fstpl 8(%rdi)
+            fstp %st(0)
+            """;
+
+    @Test
+    void x87UnmaskedExceptionRaisesMfAtTheNextWaitingInstruction() {
+        try (TestMachine m = new TestMachine(X87_DIVIDE_BY_ZERO)) {
+            m.ram.writeU64(D, 0x37F & ~0x4); // ZM clear
+            m.installIdt(1); // the faulting FWAIT is one byte
+            m.st.cr0 |= X86State.CR0_NE;
+            m.run();
+            assertEquals(CpuFault.MF, m.reg(15));
+            assertEquals(1, m.reg(13), "one #MF, from the first FWAIT (FNSTSW and FNCLEX do not wait)");
+            assertEquals(0x84, m.reg(3) & 0x80FF & ~0x8000, "ZE and ES after the division");
+            assertEquals(0x8000, m.reg(3) & 0x8000, "B");
+            assertEquals(0x84, m.reg(0) & 0xFF, "still pending at the handler's return");
+            assertEquals(Double.doubleToRawLongBits(1.0), m.ram.readU64(D + 8), "unmasked: destination unchanged");
+        }
+        try (TestMachine m = new TestMachine(X87_DIVIDE_BY_ZERO)) {
+            m.ram.writeU64(D, 0x37F);
+            m.installIdt(1);
+            m.st.cr0 |= X86State.CR0_NE;
+            m.run();
+            assertEquals(0, m.reg(13), "masked: no #MF");
+            assertEquals(0x04, m.reg(3) & 0xFF, "ZE only");
+            assertEquals(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY), m.ram.readU64(D + 8));
+        }
+    }
+
+    @Test
+    void x87TranscendentalsAndRemainders() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fldpi
+                fld1
+                fld1
+                faddp
+                fdivrp
+                fsin
+                fstpl 0x10(%rdi)
+                fld1
+                fldl 0x08(%rdi)
+                fprem
+                fnstsw %ax
+                fstpl 0x18(%rdi)
+                fstp %st(0)
+                fld1
+                fldl 0x08(%rdi)
+                fyl2x
+                fstpl 0x20(%rdi)
+                fldl 0x08(%rdi)
+                fxtract
+                fstpl 0x28(%rdi)
+                fstpl 0x30(%rdi)
+                """, 0, Double.doubleToRawLongBits(7.0))) {
+            assertEquals(1.0, Double.longBitsToDouble(m.ram.readU64(D + 0x10)), 1e-15, "sin(pi/2)");
+            assertEquals(0.0, Double.longBitsToDouble(m.ram.readU64(D + 0x18)), "7 rem 1");
+            assertEquals(0x4300, m.reg(0) & 0x4700, "quotient 7: C0, C3, C1 = its bits 2, 1, 0; C2 = 0 (complete)");
+            assertEquals(Math.log(7) / Math.log(2), Double.longBitsToDouble(m.ram.readU64(D + 0x20)), 1e-15);
+            assertEquals(1.75, Double.longBitsToDouble(m.ram.readU64(D + 0x28)), "significand of 7");
+            assertEquals(2.0, Double.longBitsToDouble(m.ram.readU64(D + 0x30)), "exponent of 7");
+        }
+    }
+
+    @Test
+    void ssse3MmxForms() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                movq (%rdi), %mm0
+                movq 8(%rdi), %mm1
+                pshufb %mm1, %mm0
+                movq %mm0, %rax
+                movq (%rdi), %mm2
+                palignr $3, 8(%rdi), %mm2
+                movq %mm2, %rbx
+                pabsb 16(%rdi), %mm3
+                movq %mm3, %rcx
+                emms
+                """, 0x0706_0504_0302_0100L, 0x8000_0102_0304_0506L, 0x80FF_7F01_0000_FE02L)) {
+            assertEquals(0x0000_0102_0304_0506L, m.reg(0), "PSHUFB: a set top bit selects zero");
+            assertEquals(0x0201_0080_0001_0203L, m.reg(3), "PALIGNR: (mm2:m64) >> 3 bytes");
+            assertEquals(0x8001_7F01_0000_0202L, m.reg(1), "PABSB: |-128| stays 0x80");
+        }
+    }
+
+    @Test
+    void mmxStateTransitions() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                movq (%rdi), %mm1
+                movq2dq %mm1, %xmm2
+                movq %xmm2, %rcx
+                pcmpeqd %xmm3, %xmm3
+                movdq2q %xmm3, %mm4
+                movntq %mm4, 8(%rdi)
+                emms
+                fld1
+                fld1
+                faddp
+                fstpl 16(%rdi)
+                fnstsw %ax
+                mov %eax, %ebx
+                """, 0x1122_3344_5566_7788L)) {
+            assertEquals(0x1122_3344_5566_7788L, m.reg(1), "MOVQ2DQ");
+            assertEquals(-1L, m.ram.readU64(D + 8), "MOVDQ2Q then MOVNTQ");
+            assertEquals(2.0, Double.longBitsToDouble(m.ram.readU64(D + 16)), "x87 usable after EMMS");
+            assertEquals(0, m.reg(3) & 0x7F, "no stack fault after EMMS");
+        }
+    }
+
+    @Test
+    void x87ComputesInDoubleExtendedPrecision() {
+        try (TestMachine m = run("""
+                mov $0x200000, %rdi
+                fninit
+                fld1
+                fldl 8(%rdi)
+                fadd %st(1), %st
+                fsubp
+                fstpl 0x20(%rdi)
+                fildq 0x10(%rdi)
+                fistpq 0x28(%rdi)
+                fldpi
+                fstpt 0x30(%rdi)
+                fldcw 0x18(%rdi)
+                fld1
+                fldl 8(%rdi)
+                fadd %st(1), %st
+                fsubp
+                fstpl 0x40(%rdi)
+                """, 0, Double.doubleToRawLongBits(0x1p-60), Long.MAX_VALUE, 0x27F)) {
+            assertEquals(0x1p-60, Double.longBitsToDouble(m.ram.readU64(D + 0x20)), "(1 + 2^-60) - 1 with 64-bit precision");
+            assertEquals(Long.MAX_VALUE, m.ram.readU64(D + 0x28), "FILD/FISTP of 2^63 - 1 are exact");
+            assertEquals(0xC90F_DAA2_2168_C235L, m.ram.readU64(D + 0x30), "FLDPI rounded to nearest");
+            assertEquals(0x4000, m.ram.readU16(D + 0x38));
+            assertEquals(0.0, Double.longBitsToDouble(m.ram.readU64(D + 0x40)), "the same with PC = double");
+        }
+    }
 }

@@ -71,6 +71,36 @@ class SystemTest {
     }
 
     @Test
+    void invlpgDropsEveryEntryOfALargePage() {
+        long oldFrame = 0x600000, newFrame = 0x800000;
+        try (TestMachine m = new TestMachine("""
+                mov $0x40000000, %rdi
+                mov 0x1000(%rdi), %rax
+                mov 0x3000(%rdi), %rbx
+                movq $0x800083, 0x400000
+                invlpg 0x10(%rdi)
+                mov 0x1000(%rdi), %rcx
+                mov 0x3000(%rdi), %rdx
+                """)) {
+            m.ram.fill(PD, 0x1000, (byte) 0);
+            m.ram.writeU64(0x2000 + 8, PD | 3);
+            m.ram.writeU64(PD, oldFrame | 0x83); // a 2 MiB page at 0x40000000
+            m.ram.writeU64(oldFrame + 0x1000, 0x1111);
+            m.ram.writeU64(oldFrame + 0x3000, 0x3333);
+            m.ram.writeU64(newFrame + 0x1000, 0xAAAA);
+            m.ram.writeU64(newFrame + 0x3000, 0xCCCC);
+            m.installIdt(0);
+            m.run();
+            assertEquals(0, m.reg(13), "no faults");
+            assertEquals(0x1111, m.reg(0));
+            assertEquals(0x3333, m.reg(3));
+            // INVLPG of the first 4 KiB of the 2 MiB page must also drop the entries of its other 4 KiB pieces
+            assertEquals(0xAAAA, m.reg(1), "entry filled from the large page survived INVLPG");
+            assertEquals(0xCCCC, m.reg(2), "entry filled from the large page survived INVLPG");
+        }
+    }
+
+    @Test
     void reservedBitFault() {
         try (TestMachine m = new TestMachine("""
                 mov $0x40000000, %rdi
@@ -463,6 +493,8 @@ class SystemTest {
         var leaf1 = accel.cpuid().lookup(1, 0);
         assertEquals(0, leaf1.edx() & (1 << 9), "no APIC until the platform attaches one");
         assertTrue((leaf1.edx() & (1 << 26)) != 0, "SSE2");
+        assertEquals(1 | 1 << 9, leaf1.ecx() & (1 | 1 << 9), "SSE3 and SSSE3");
+        assertEquals(0, leaf1.ecx() & (1 << 3 | 1 << 19 | 1 << 20 | 1 << 26 | 1 << 28), "no MONITOR, SSE4.1/4.2, XSAVE, AVX");
         assertTrue((leaf1.ecx() & (1 << 31)) != 0, "hypervisor");
         assertEquals(0x4000_0001, accel.cpuid().lookup(0x4000_0000, 0).eax());
         accel.setLocalApicPresent(true);

@@ -1,7 +1,8 @@
 package org.jvisor.tcg;
 
 /**
- * Measures interpreter speed on a simple loop ({@code dec %rcx; jnz}) and a slightly busier one.
+ * Measures interpreter speed on a simple loop ({@code dec %rcx; jnz}), a slightly busier one and
+ * one of scalar/packed SSE floating point.
  * Run with: java -cp target/classes:target/test-classes org.jvisor.tcg.TcgMips [iterations]
  */
 public final class TcgMips {
@@ -13,6 +14,9 @@ public final class TcgMips {
         measure("dec/jnz", "mov $" + iters + ", %rcx\n1: dec %rcx\njnz 1b\n", iters * 2);
         measure("alu+mem", "mov $" + iters / 4 + ", %rcx\nmov $0x200000, %rdi\n1: add %rcx, %rax\nxor %rax, %rdx\n"
             + "mov %rdx, (%rdi)\nadd (%rdi), %rbx\nlea 1(%rbx), %rbx\ndec %rcx\njnz 1b\n", iters / 4 * 7);
+        measure("sse-fp", "mov $" + iters / 16 + ", %rcx\nmov $1, %eax\ncvtsi2sd %eax, %xmm1\nmov $3, %eax\n"
+            + "cvtsi2sd %eax, %xmm3\n1: mulsd %xmm1, %xmm0\naddsd %xmm3, %xmm0\nmovapd %xmm0, %xmm4\n"
+            + "divsd %xmm3, %xmm4\nsqrtsd %xmm4, %xmm5\naddps %xmm1, %xmm6\ndec %rcx\njnz 1b\n", iters / 16 * 8);
     }
 
     private static void measure(String name, String asm, long expected) {

@@ -7,9 +7,13 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.concurrent.TimeUnit;
 
-/** One generated test: a snippet at a fixed address, its inputs and what to compare. */
+/**
+ * One generated test: a snippet at a fixed address, its inputs and what to compare. The
+ * {@code approxCount} doubles at {@code approxAddr} in the data area compare within
+ * {@code approxUlps} units in the last place (results the host computes more precisely than tcg).
+ */
 record Case(String family, long codeAddr, byte[] code, long[] regs, byte[] data, long flagMask, int ignoreRegs,
-            String note, boolean sse, long mxcsrMask, int ignoreXmm) {
+            String note, boolean sse, long mxcsrMask, int ignoreXmm, long approxAddr, int approxCount, int approxUlps) {
 
     static final String[] NAMES = {
         "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",

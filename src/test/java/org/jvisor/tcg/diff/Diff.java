@@ -155,7 +155,19 @@ final class Diff {
         }
         byte[] td = t.data();
         int shown = 0;
+        long dataBase = NativeCpu.get().dataBase();
+        int approxFrom = (int) (c.approxAddr() - dataBase), approxTo = approxFrom + 8 * c.approxCount();
+        for (int off = approxFrom; off < approxTo; off += 8) {
+            long h = le64(hostData, off), tv = le64(td, off);
+            if (!close(h, tv, c.approxUlps())) {
+                sb.append(String.format("  double[%08x] host %016x tcg %016x (more than %d ulps apart)%n",
+                    dataBase + off, h, tv, c.approxUlps()));
+            }
+        }
         for (int i = 0; i < hostData.length; i++) {
+            if (i >= approxFrom && i < approxTo) {
+                continue;
+            }
             if (hostData[i] != td[i] && shown++ < 16) {
                 sb.append(String.format("  mem[%08x] host %02x tcg %02x (before %02x)%n",
                     NativeCpu.get().dataBase() + i, hostData[i] & 0xFF, td[i] & 0xFF, c.data()[i] & 0xFF));
@@ -164,13 +176,33 @@ final class Diff {
         return sb.isEmpty() ? null : sb.toString();
     }
 
+    private static long le64(byte[] b, int off) {
+        long v = 0;
+        for (int i = 7; i >= 0; i--) {
+            v = (v << 8) | (b[off + i] & 0xFF);
+        }
+        return v;
+    }
+
+    /** Equal bits, or finite doubles of one sign at most {@code ulps} representable values apart. */
+    static boolean close(long a, long b, int ulps) {
+        if (a == b) {
+            return true;
+        }
+        double x = Double.longBitsToDouble(a), y = Double.longBitsToDouble(b);
+        if (Double.isNaN(x) || Double.isNaN(y) || Double.isInfinite(x) || Double.isInfinite(y) || (a ^ b) < 0) {
+            return false;
+        }
+        return Math.abs(a - b) <= ulps;
+    }
+
     /** What kind of difference: the exception, or which registers/flags/memory differ. */
     static String signature(String diff) {
         if (diff.startsWith("tcg threw ")) {
             return diff.lines().findFirst().orElse(diff);
         }
         StringBuilder sb = new StringBuilder("differ:");
-        diff.lines().map(String::strip).map(l -> l.startsWith("mem[") ? "mem" : l.split(" ")[0])
+        diff.lines().map(String::strip).map(l -> l.startsWith("mem[") || l.startsWith("double[") ? "mem" : l.split(" ")[0])
             .map(w -> w.equals("rflags") || w.equals("mem") || w.equals("rip") || w.equals("rsp") || w.equals("mxcsr") ? w
                 : w.startsWith("xmm") ? "xmm" : "gpr").distinct()
             .forEach(w -> sb.append(' ').append(w));

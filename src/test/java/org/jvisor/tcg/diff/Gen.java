@@ -101,6 +101,8 @@ final class Gen {
         0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0x7FA0_0000, 0x7FFF_FFFF, // qNaN, indefinite, sNaNs
         0x0000_0001, 0x807F_FFFF, 0x0080_0000, 0x7F7F_FFFF, 0x4F00_0000, 0xCF00_0000, // denormal, min, max, 2^31
         0x3F00_0000, 0x3FC0_0000, 0x4040_0000, 0x5F00_0000, 0xDF00_0000, 0x4B00_0001, // .5 1.5 3 2^63
+        0x3F80_0001, 0x3380_0000, 0x3400_0000, 0x007F_FFFF, 0x0080_0001, 0x7F7F_FFFE, 0x1F80_0000, // 1+ulp, 2^-24...
+        0x5F80_0000, 0x2000_0001, 0x4EFF_FFFF, // 2^64, products near the subnormal range and 2^31 - 128
     };
     static final long[] DOUBLES = {
         0, 0x8000_0000_0000_0000L, 0x3FF0_0000_0000_0000L, 0xBFF0_0000_0000_0000L, 0x7FF0_0000_0000_0000L,
@@ -108,6 +110,10 @@ final class Gen {
         0x7FF4_0000_0000_0000L, 0x0000_0000_0000_0001L, 0x0010_0000_0000_0000L, 0x7FEF_FFFF_FFFF_FFFFL,
         0x41E0_0000_0000_0000L, 0xC1E0_0000_0000_0000L, 0x43E0_0000_0000_0000L, 0xC3E0_0000_0000_0000L,
         0x3FE0_0000_0000_0000L, 0x3FF8_0000_0000_0000L, 0x4330_0000_0000_0001L, 0x36A0_0000_0000_0000L,
+        0x3FF0_0000_0000_0001L, 0x3CA0_0000_0000_0000L, 0x3CB0_0000_0000_0000L, 0x000F_FFFF_FFFF_FFFFL, // 1+ulp...
+        0x0010_0000_0000_0001L, 0x7FEF_FFFF_FFFF_FFFEL, 0x1FF0_0000_0000_0000L, 0x2000_0000_0000_0001L,
+        0x47EF_FFFF_E000_0000L, 0x47EF_FFFF_F000_0000L, 0x3810_0000_0000_0000L, 0x380F_FFFF_F000_0000L, // float limits
+        0x41DF_FFFF_FFE0_0000L, 0x43E0_0000_0000_0001L, // 2^31 - 0.5, above 2^63
     };
 
     /** A float with a random sign/exponent/mantissa mix, or a special value. */
@@ -385,9 +391,13 @@ final class Gen {
     long mxcsrMask = 0xFFFF;
     /** XMM registers (bit i = XMMi) not compared. */
     int ignoreXmm;
+    /** Doubles in the data area compared within approxUlps (see Case). */
+    long approxAddr;
+    int approxCount;
+    int approxUlps;
 
     Case build(String family) {
         return new Case(family, codeAddr, a.bytes(), regs.clone(), data.clone(), flagMask, ignoreRegs, note.toString(),
-            sse, mxcsrMask, ignoreXmm);
+            sse, mxcsrMask, ignoreXmm, approxAddr, approxCount, approxUlps);
     }
 }
