@@ -40,7 +40,13 @@ class TapBackendTest {
     private static String ip(String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("ip"));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            Assumptions.abort("skipped: ip(8) is not installed (iproute2): " + e.getMessage());
+            throw e;
+        }
         String out = new String(p.getInputStream().readAllBytes());
         p.waitFor();
         return out;
