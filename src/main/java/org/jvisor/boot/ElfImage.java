@@ -28,6 +28,17 @@ public record ElfImage(long entry, List<Segment> segments, List<Note> notes) {
     }
 
     public static ElfImage parse(byte[] file, String what) throws BootException {
+        return parseHeaders(file, file.length, what);
+    }
+
+    /**
+     * As {@link #parse} for a file of {@code fileLength} bytes of which only the first
+     * {@code head.length} are at hand (a vmlinux being streamed out of a compressed payload): the
+     * ELF header and program header table must lie in {@code head}; segments are checked against
+     * {@code fileLength}; notes are read only where they lie in {@code head}.
+     */
+    public static ElfImage parseHeaders(byte[] head, long fileLength, String what) throws BootException {
+        byte[] file = head;
         if (!looksLikeElf(file)) {
             throw new BootException(what + ": not an ELF file");
         }
@@ -56,8 +67,12 @@ public record ElfImage(long entry, List<Segment> segments, List<Note> notes) {
         if (phnum == 0) {
             throw new BootException(what + ": ELF file has no program headers");
         }
-        if (phentsize < 56 || phoff < 0 || phoff + (long) phentsize * phnum > file.length) {
+        if (phentsize < 56 || phoff < 0 || phoff + (long) phentsize * phnum > fileLength) {
             throw new BootException(what + ": ELF program header table lies outside the file");
+        }
+        if (phoff + (long) phentsize * phnum > file.length) {
+            throw new BootException(String.format("%s: ELF program header table [%#x, %#x) lies beyond the first %d bytes, "
+                + "which is all jvisor reads ahead", what, phoff, phoff + (long) phentsize * phnum, file.length));
         }
         List<Segment> segments = new ArrayList<>();
         List<Note> notes = new ArrayList<>();
@@ -73,9 +88,9 @@ public record ElfImage(long entry, List<Segment> segments, List<Note> notes) {
             if (ptype != PT_LOAD && ptype != PT_NOTE) {
                 continue;
             }
-            if (offset < 0 || filesz < 0 || offset + filesz > file.length || offset + filesz < offset) {
+            if (offset < 0 || filesz < 0 || offset + filesz > fileLength || offset + filesz < offset) {
                 throw new BootException(String.format(
-                    "%s: segment %d (offset %#x, size %#x) lies outside the %d-byte file", what, i, offset, filesz, file.length));
+                    "%s: segment %d (offset %#x, size %#x) lies outside the %d-byte file", what, i, offset, filesz, fileLength));
             }
             if (ptype == PT_LOAD) {
                 if (memsz < filesz) {
@@ -83,7 +98,7 @@ public record ElfImage(long entry, List<Segment> segments, List<Note> notes) {
                         "%s: segment %d has memory size %#x smaller than file size %#x", what, i, memsz, filesz));
                 }
                 segments.add(new Segment(paddr, vaddr, offset, filesz, memsz, flags));
-            } else {
+            } else if (offset + filesz <= file.length) {
                 parseNotes(b, (int) offset, (int) filesz, notes);
             }
         }

@@ -1,6 +1,5 @@
 package org.jvisor.boot.linux;
 
-import java.util.Arrays;
 import java.util.zip.CRC32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -19,6 +18,9 @@ public final class Gzip {
     private static final int FNAME = 8;
     private static final int FCOMMENT = 16;
 
+    /** The reusable output buffer of {@link #stream}: big enough that the per-piece work is noise. */
+    static final int CHUNK = 1 << 20;
+
     private Gzip() {
     }
 
@@ -26,11 +28,23 @@ public final class Gzip {
         return len >= 2 && (in[off] & 0xFF) == 0x1F && (in[off + 1] & 0xFF) == 0x8B;
     }
 
+    /** Decodes the gzip member(s) in {@code in[off, off + len)} into one array; {@code what} names it in errors. */
     public static byte[] decompress(byte[] in, int off, int len, String what) throws BootException {
+        Collected out = new Collected(Math.max(1 << 16, initialCapacity(in, off, len)));
+        stream(in, off, len, what, out);
+        return out.bytes();
+    }
+
+    /**
+     * Inflates the gzip member(s) in {@code in[off, off + len)} through one reusable buffer of
+     * {@link #CHUNK} bytes, handing each filled piece to {@code sink}; checks every member's CRC-32
+     * and ISIZE (RFC 1952 section 2.3.1) and returns the number of bytes decoded.
+     */
+    static long stream(byte[] in, int off, int len, String what, PayloadSink sink) throws BootException {
         int end = off + len;
         int p = off;
-        byte[] out = new byte[Math.max(1 << 16, initialCapacity(in, off, len))];
-        int outLen = 0;
+        byte[] buf = new byte[CHUNK];
+        long outLen = 0;
         int members = 0;
         Inflater inf = new Inflater(true);
         try {
@@ -39,26 +53,22 @@ public final class Gzip {
                 inf.reset();
                 inf.setInput(in, p, end - p);
                 CRC32 crc = new CRC32();
-                int memberStart = outLen;
-                byte[] probe = new byte[1];
+                long memberLen = 0;
+                int fill = 0;
                 while (!inf.finished()) {
-                    if (outLen == out.length) {
-                        // Full: often exactly (ISIZE was the capacity) with only the end-of-block code left.
-                        int got = inflate(inf, probe, 0, 1, what);
-                        if (got == 0) {
-                            continue;
-                        }
-                        if (out.length >= Lz4Legacy.MAX_OUTPUT) {
+                    fill += inflate(inf, buf, fill, buf.length - fill, what);
+                    if (fill == buf.length || inf.finished()) {
+                        if (outLen + fill > Lz4Legacy.MAX_OUTPUT) {
                             throw new BootException(what + ": gzip stream decompresses to more than "
                                 + (Lz4Legacy.MAX_OUTPUT >> 20) + " MiB");
                         }
-                        out = Arrays.copyOf(out, (int) Math.min(Lz4Legacy.MAX_OUTPUT, 2L * out.length));
-                        out[outLen++] = probe[0];
-                        continue;
+                        crc.update(buf, 0, fill);
+                        sink.accept(buf, 0, fill, outLen);
+                        outLen += fill;
+                        memberLen += fill;
+                        fill = 0;
                     }
-                    outLen += inflate(inf, out, outLen, out.length - outLen, what);
                 }
-                crc.update(out, memberStart, outLen - memberStart);
                 p = end - inf.getRemaining();
                 if (end - p < 8) {
                     throw new BootException(what + ": truncated gzip stream (no CRC-32/ISIZE trailer)");
@@ -69,9 +79,9 @@ public final class Gzip {
                     throw new BootException(String.format("%s: gzip CRC-32 mismatch (stored %08x, computed %08x)",
                         what, wantCrc, crc.getValue()));
                 }
-                if (((outLen - memberStart) & 0xFFFF_FFFFL) != wantSize) {
+                if ((memberLen & 0xFFFF_FFFFL) != wantSize) {
                     throw new BootException(String.format("%s: gzip ISIZE says %d bytes, decoded %d",
-                        what, wantSize, outLen - memberStart));
+                        what, wantSize, memberLen));
                 }
                 p += 8;
                 members++;
@@ -79,7 +89,7 @@ public final class Gzip {
         } finally {
             inf.end();
         }
-        return outLen == out.length ? out : Arrays.copyOf(out, outLen);
+        return outLen;
     }
 
     private static int inflate(Inflater inf, byte[] out, int off, int len, String what) throws BootException {

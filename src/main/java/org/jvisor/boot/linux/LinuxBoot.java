@@ -23,7 +23,8 @@ import org.jvisor.memory.GuestMemory;
  *     relocatable kernel below pref_address would not save memory: the 64-bit decompressor never
  *     decompresses below LOAD_PHYSICAL_ADDR, which is what pref_address holds.)</li>
  * <li>a bzImage decompressed on the host ({@code decompressOnHost}): its gzip or LZ4 payload
- *     (payload_offset/payload_length) is decoded here and the vmlinux ELF inside is booted, with
+ *     (payload_offset/payload_length) is decoded here, as a stream at every load straight into
+ *     the PT_LOAD segments' places, and the vmlinux ELF inside is booted, with
  *     the bzImage's real setup header in the zero page. This skips the guest's decompressor (and
  *     its KASLR: the kernel runs at its link address);</li>
  * <li>an ELF vmlinux (with or without the PVH note, which is not used): PT_LOAD segments go to
@@ -137,7 +138,7 @@ public final class LinuxBoot {
 
     /** A loaded kernel: where it is, where to enter it and the zero page that goes with it. */
     private record Loaded(LinuxBootResult.Kind kind, SetupHeader header, PayloadDecompressor.Format payloadFormat,
-                          int payloadSize, int vmlinuxSize, long kernelStart, long kernelEnd, long entry,
+                          int payloadSize, long vmlinuxSize, long kernelStart, long kernelEnd, long entry,
                           long initrdAddrMax, BootParams params, long decompressNanos, boolean pvhNote) {
     }
 
@@ -221,12 +222,21 @@ public final class LinuxBoot {
                     reservedNote(e820, s.physAddr(), s.memSize())));
             }
         }
-        for (ElfImage.Segment s : elf.segments()) {
-            if (s.memSize() == 0) {
-                continue;
+        long decompressNanos = 0;
+        if (file != null) {
+            for (ElfImage.Segment s : elf.segments()) {
+                if (s.memSize() == 0) {
+                    continue;
+                }
+                ram.write(s.physAddr(), file, (int) s.fileOffset(), (int) s.fileSize());
+                ram.fill(s.physAddr() + s.fileSize(), s.memSize() - s.fileSize(), (byte) 0);
             }
-            ram.write(s.physAddr(), file, (int) s.fileOffset(), (int) s.fileSize());
-            ram.fill(s.physAddr() + s.fileSize(), s.memSize() - s.fileSize(), (byte) 0);
+        } else {
+            // Streamed out of the bzImage's payload into RAM, segment bytes as they pass by: the
+            // decompressed vmlinux is never held whole. The .bss goes after, like the array path's last writes.
+            SegmentWriter writer = new SegmentWriter(ram, elf.segments());
+            decompressNanos = kernel.streamVmlinux(writer);
+            writer.zeroFillBss();
         }
         long entry = physicalEntry(elf, what);
         BootParams params = h != null
@@ -234,8 +244,8 @@ public final class LinuxBoot {
             : BootParams.synthesized(VMLINUX_KERNEL_ALIGNMENT, VMLINUX_CMDLINE_SIZE, VMLINUX_INITRD_ADDR_MAX);
         LinuxBootResult.Kind kind = h != null ? LinuxBootResult.Kind.BZIMAGE_HOST_DECOMPRESSED : LinuxBootResult.Kind.VMLINUX;
         int payloadSize = h != null ? (int) h.payloadLength() : 0;
-        return new Loaded(kind, h, kernel.payloadFormat(), payloadSize, file.length, start, end, entry,
-            h != null ? h.initrdAddrMax() : VMLINUX_INITRD_ADDR_MAX, params, kernel.decompressNanos(), elf.hasPvhNote());
+        return new Loaded(kind, h, kernel.payloadFormat(), payloadSize, kernel.vmlinuxSize(), start, end, entry,
+            h != null ? h.initrdAddrMax() : VMLINUX_INITRD_ADDR_MAX, params, decompressNanos, elf.hasPvhNote());
     }
 
     /**
@@ -331,7 +341,7 @@ public final class LinuxBoot {
             case BZIMAGE -> sb.append(String.format("Linux bzImage, boot protocol %s, decompressed by the guest",
                 k.header.versionString()));
             case BZIMAGE_HOST_DECOMPRESSED -> sb.append(String.format(
-                "Linux bzImage, boot protocol %s, %s payload of %.1f MiB decompressed on the host to a %.1f MiB vmlinux in %d ms",
+                "Linux bzImage, boot protocol %s, %s payload of %.1f MiB decompressed on the host into RAM (a %.1f MiB vmlinux) in %d ms",
                 k.header.versionString(), k.payloadFormat.label, k.payloadSize / (double) MIB, k.vmlinuxSize / (double) MIB,
                 k.decompressNanos / 1_000_000));
             case VMLINUX -> sb.append("Linux vmlinux (ELF64").append(k.pvhNote ? ", PVH note not used" : "").append(")");

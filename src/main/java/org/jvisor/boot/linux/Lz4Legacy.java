@@ -3,7 +3,6 @@ package org.jvisor.boot.linux;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 
 import org.jvisor.boot.BootException;
 
@@ -37,15 +36,31 @@ public final class Lz4Legacy {
         return len >= 4 && SetupHeader.le32(in, off) == MAGIC;
     }
 
-    /** Decodes the frame in {@code in[off, off + len)}; {@code what} names it in errors. */
+    /** Decodes the frame in {@code in[off, off + len)} into one array; {@code what} names it in errors. */
     public static byte[] decompress(byte[] in, int off, int len, String what) throws BootException {
+        if (!hasMagic(in, off, len)) {
+            throw new BootException(what + ": not an LZ4 legacy frame (no magic 02 21 4c 18)");
+        }
+        Collected out = new Collected(initialCapacity(in, off, len));
+        stream(in, off, len, what, out);
+        return out.bytes();
+    }
+
+    /**
+     * Decodes the frame in {@code in[off, off + len)} block by block into one reusable buffer (at
+     * most {@link #BLOCK_SIZE}: a legacy block never refers to an earlier block's output) and hands
+     * each decoded block to {@code sink}; returns the number of bytes decoded. Nothing proportional
+     * to the whole output is allocated.
+     */
+    static long stream(byte[] in, int off, int len, String what, PayloadSink sink) throws BootException {
         if (!hasMagic(in, off, len)) {
             throw new BootException(what + ": not an LZ4 legacy frame (no magic 02 21 4c 18)");
         }
         int end = off + len;
         int p = off + 4;
-        byte[] out = new byte[initialCapacity(in, off, len)];
-        int outLen = 0;
+        // A small kernel-built frame says its size in the trailer: no need for a full block's room then.
+        byte[] block = new byte[(int) Math.min(BLOCK_SIZE, initialCapacity(in, off, len))];
+        long outLen = 0;
         int blocks = 0;
         while (p < end) {
             if (end - p < 4) {
@@ -75,27 +90,30 @@ public final class Lz4Legacy {
                     "%s: truncated LZ4 stream: block %d at offset %#x needs %d bytes, only %d remain",
                     what, blocks, p - off, size, end - p - 4));
             }
+            int n;
             try {
                 // Decode into the room there is; only if the block needs more, grow to a full block's room and redo it.
-                int end1 = decode(in, p + 4, p + 4 + (int) size, out, outLen, Math.min(out.length, outLen + BLOCK_SIZE), true);
-                if (end1 < 0) {
-                    if (outLen + (long) BLOCK_SIZE > MAX_OUTPUT) {
-                        throw new BootException("the stream decompresses to more than " + (MAX_OUTPUT >> 20) + " MiB");
-                    }
-                    out = Arrays.copyOf(out, (int) Math.min(MAX_OUTPUT, Math.max(2L * out.length, outLen + (long) BLOCK_SIZE)));
-                    end1 = decode(in, p + 4, p + 4 + (int) size, out, outLen, outLen + BLOCK_SIZE, false);
+                n = decode(in, p + 4, p + 4 + (int) size, block, 0, block.length, block.length < BLOCK_SIZE);
+                if (n < 0) {
+                    block = new byte[BLOCK_SIZE];
+                    n = decode(in, p + 4, p + 4 + (int) size, block, 0, BLOCK_SIZE, false);
                 }
-                outLen = end1;
             } catch (BootException e) {
                 throw new BootException(String.format("%s: LZ4 block %d at offset %#x: %s", what, blocks, p - off, e.getMessage()));
             }
+            if (outLen + n > MAX_OUTPUT) {
+                throw new BootException(String.format("%s: LZ4 block %d at offset %#x: the stream decompresses to more than %d MiB",
+                    what, blocks, p - off, MAX_OUTPUT >> 20));
+            }
+            sink.accept(block, 0, n, outLen);
+            outLen += n;
             p += 4 + (int) size;
             blocks++;
         }
         if (blocks == 0) {
             throw new BootException(what + ": LZ4 stream holds no blocks");
         }
-        return outLen == out.length ? out : Arrays.copyOf(out, outLen);
+        return outLen;
     }
 
     /** Room for the whole output when the kernel's trailer tells the size, else a guess; grown as needed. */

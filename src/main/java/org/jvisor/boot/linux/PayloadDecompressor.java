@@ -93,6 +93,26 @@ public final class PayloadDecompressor {
         return new Result(out, f, len, nanos);
     }
 
+    /**
+     * Decompresses {@code b[off, off + len)} as a stream into {@code sink} (the uncompressed ELF
+     * "format" is handed over as it is); returns the format. Errors as {@link #decompress}, except
+     * that whether the output is an ELF file is for the sink to judge.
+     */
+    static Format stream(byte[] b, int off, int len, String what, PayloadSink sink) throws BootException {
+        Format f = detect(b, off, len);
+        switch (f) {
+            case GZIP -> Gzip.stream(b, off, len, what, sink);
+            case LZ4_LEGACY -> Lz4Legacy.stream(b, off, len, what, sink);
+            case ELF -> sink.accept(b, off, len, 0);
+            case UNKNOWN -> throw new BootException(String.format(
+                "%s: payload format not recognised (starts with %s); boot with decompressOnHost=false",
+                what, hex(b, off, Math.min(len, 8))));
+            default -> throw new BootException(what + ": payload compressed with " + f.label
+                + ": host-side decompression not supported, boot with decompressOnHost=false");
+        }
+        return f;
+    }
+
     private static boolean startsWith(byte[] b, int off, int len, int... magic) {
         if (len < magic.length) {
             return false;

@@ -101,4 +101,19 @@ class RealKernelTest {
             }
         }
     }
+
+    @Test
+    void theStreamedLoadOfADistributionKernelMatchesTheArrayLoad() throws IOException, BootException {
+        Optional<Path> found = findKernel();
+        assumeTrue(found.isPresent(), "no Linux kernel on this machine (set JVISOR_LINUX_KERNEL, or build the demo guest)");
+        byte[] file = Files.readAllBytes(found.get());
+        assumeTrue(LinuxKernel.canDecompressOnHost(file), found.get() + " is not a bzImage with a payload decodable on the host");
+        LinuxKernel streamed = LinuxKernel.prepare(file, true);
+        SetupHeader h = streamed.header();
+        byte[] vmlinux = PayloadDecompressor.decompress(file, (int) (h.protectedModeOffset() + h.payloadOffset()),
+            (int) h.payloadLength(), "payload").vmlinux();
+        assertEquals(vmlinux.length, streamed.vmlinuxSize());
+        System.out.printf("validating pass at prepare: %.1f ms%n", streamed.decompressNanos() / 1e6);
+        StreamedVmlinuxLoadTest.assertSameKernelInRam(streamed, LinuxKernel.prepare(vmlinux, false), 512L << 20);
+    }
 }
