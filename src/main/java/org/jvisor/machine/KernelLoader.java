@@ -58,8 +58,8 @@ final class KernelLoader {
                 yield new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path), null, null, null, null);
             }
             case BZIMAGE, PVH_ELF -> {
-                // Decompressed once here, not at every reboot. A payload format we cannot unpack on the
-                // host (xz, zstd...) falls back to the kernel's own decompressor, as QEMU always does.
+                // Validated here, once, so a bad payload fails at start-up; each boot streams it into RAM. A payload
+                // format we cannot unpack on the host (xz, zstd...) falls back to the kernel's own decompressor, as QEMU always does.
                 boolean onHost = config.decompressOnHost() && LinuxKernel.canDecompressOnHost(k.bytes());
                 LinuxKernel linux;
                 try {
