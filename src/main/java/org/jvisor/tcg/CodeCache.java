@@ -1,5 +1,7 @@
 package org.jvisor.tcg;
 
+import java.lang.ref.SoftReference;
+
 /**
  * One vCPU's decoded instructions, cached per 4 KiB page of guest RAM (keyed by host offset,
  * which is guest-physical RAM laid out contiguously). Which pages hold code is tracked VM-wide in
@@ -10,14 +12,28 @@ package org.jvisor.tcg;
 final class CodeCache {
     private static final int SLOTS = 4096;
 
-    /** The decoded instructions of one page. {@link #valid} goes false when the page is written. */
+    /**
+     * The decoded instructions of one page, indexed by byte offset. The index (16 KiB) and the
+     * instructions it holds are softly reachable: under heap pressure the collector drops cold
+     * pages instead of the VMM running out of memory, and they are decoded again when next run.
+     * The vCPU keeps its current page's index strongly ({@code TcgCpu.curInsns}).
+     */
     static final class Page {
         final long hostPage;
-        final Insn[] insns = new Insn[4096];
-        boolean valid = true;
+        private SoftReference<Insn[]> insns;
 
         Page(long hostPage) {
             this.hostPage = hostPage;
+        }
+
+        /** The index, made afresh if it was never made or the collector reclaimed it. */
+        Insn[] insns() {
+            Insn[] a = insns == null ? null : insns.get();
+            if (a == null) {
+                a = new Insn[4096];
+                insns = new SoftReference<>(a);
+            }
+            return a;
         }
     }
 
@@ -44,8 +60,7 @@ final class CodeCache {
             return pg;
         }
         if (pg != null) {
-            pg.valid = false; // evicted; its mark stays (harmless: the next write just clears it)
-            onDrop.run();
+            onDrop.run(); // evicted; its mark stays (harmless: the next write just clears it)
         }
         pg = new Page(hostPage);
         slots[slot] = pg;
@@ -83,19 +98,13 @@ final class CodeCache {
         int slot = (int) ((hostPage >>> 12) & (SLOTS - 1));
         Page pg = slots[slot];
         if (pg != null && pg.hostPage == hostPage) {
-            pg.valid = false;
             slots[slot] = null;
         }
         onDrop.run();
     }
 
     void clear() {
-        for (int i = 0; i < SLOTS; i++) {
-            if (slots[i] != null) {
-                slots[i].valid = false;
-                slots[i] = null;
-            }
-        }
+        java.util.Arrays.fill(slots, null);
         onDrop.run();
     }
 }

@@ -351,10 +351,11 @@ public final class TcgCpu {
             throw new IllegalStateException(String.format("tcg: executing outside RAM at linear %#x", lin));
         }
         CodeCache.Page pg = code.page(off & ~0xFFFL);
-        curInsns = pg.insns;
+        Insn[] insns = pg.insns();
+        curInsns = insns;
         curLinPage = lin & ~0xFFFL;
         int po = (int) (lin & 0xFFF);
-        Insn in = pg.insns[po];
+        Insn in = insns[po];
         if (in != null && in.mode == mode) {
             return in;
         }
@@ -379,12 +380,12 @@ public final class TcgCpu {
         }
         decoder.decode(in, mode);
         if (po + in.len <= 4096) {
-            pg.insns[po] = in;
+            insns[po] = in;
             return in;
         }
         // crosses into the next page: never cached (that page's writes would not reach it)
         decoder.decode(crossing, mode);
-        pg.insns[po] = null;
+        insns[po] = null;
         dropFetchCache();
         return crossing;
     }
