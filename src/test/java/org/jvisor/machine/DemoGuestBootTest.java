@@ -181,6 +181,18 @@ class DemoGuestBootTest {
             s.send("echo $((6 * 7))-answer; uname -r\n");
             s.expect("42-answer");
             s.expect(guest.kernelVersion());
+            // A paste: 6 KiB in one write reaches the shell whole (the UART's FIFO and the
+            // console backend hold what the guest has not read yet; nothing is dropped).
+            StringBuilder paste = new StringBuilder();
+            for (int i = 0; i < 96; i++) {
+                paste.append(String.format("line %02d ", i)).append("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW\n");
+            }
+            String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5")
+                .digest(paste.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            s.send("cat > /tmp/paste\n");
+            s.send(paste + "\u0004");
+            s.send("md5sum /tmp/paste; wc -c < /tmp/paste\n");
+            s.expect(md5 + "  /tmp/paste");
             s.send("poweroff -f\n");
             assertEquals(0, s.waitFor(), s.transcript());
         }
