@@ -44,11 +44,17 @@ public final class JvisorProcess {
 
     /** Runs jvisor with {@code args}, writing {@code input} (if any) to its stdin. */
     public static Result run(byte[] input, String... args) throws IOException, InterruptedException {
+        return run(List.of(), input, args);
+    }
+
+    /** Runs jvisor in a JVM given {@code jvmOptions} too (e.g. a small -Xmx). */
+    public static Result run(List<String> jvmOptions, byte[] input, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-XX:+UseSerialGC");
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("org.jvisor.cli.Main");
