@@ -27,6 +27,7 @@ import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.RawFileBackend;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
+import org.jvisor.devices.virtio.VirtioCore;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
@@ -271,10 +272,8 @@ public final class Machine implements AutoCloseable {
 
     /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
     private VirtioPciFunction virtioPci(VirtioDevice device, String name, boolean ioeventfd) {
-        VirtioPciFunction fn = new VirtioPciFunction(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)));
-        VirtioIoThread thread = new VirtioIoThread(name);
-        ioThreads.add(thread);
-        fn.transport().core().setExecutor(thread);
+        VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
+        processOnOwnThread(fn.transport().core(), name);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
         }
@@ -283,16 +282,26 @@ public final class Machine implements AutoCloseable {
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
     private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot, boolean ioeventfd) {
-        VirtioMmioTransport transport = new VirtioMmioTransport(device, new IdentityDma(ram, TcgEngine.dmaListener(accel)),
+        VirtioMmioTransport transport = new VirtioMmioTransport(device, deviceDma(),
             platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + name + ": " + msg));
-        VirtioIoThread thread = new VirtioIoThread(name);
-        ioThreads.add(thread);
-        transport.core().setExecutor(thread);
+        processOnOwnThread(transport.core(), name);
         mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         mmioTransports.add(transport);
         if (ioeventfd) {
             accel.doorbells().ifPresent(d -> transport.useDoorbells(d, slot.base()));
         }
+    }
+
+    /** Guest RAM as a device's DMA sees it; on tcg, device writes into code pages drop decoded code. */
+    private IdentityDma deviceDma() {
+        return new IdentityDma(ram, TcgEngine.dmaListener(accel));
+    }
+
+    /** The device's queues are processed on an I/O thread of its own, closed with the machine. */
+    private void processOnOwnThread(VirtioCore core, String name) {
+        VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
+        core.setExecutor(thread);
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */

@@ -87,10 +87,11 @@ final class PcPlatform implements AutoCloseable {
             this.acpiPm = null;
         }
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
-        // PIIX reset control register, which the bridge hands byte accesses to.
-        MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
+        // PIIX reset control register, which the bridge hands byte accesses to (on its own
+        // without PCI: microvm).
         ResetControl reset = withAcpi ? new ResetControl(control) : null;
         if (pciLayout != null) {
+            MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
             this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
             pci.registerPorts(reset);
             pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
