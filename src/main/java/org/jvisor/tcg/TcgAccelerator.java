@@ -21,8 +21,15 @@ public final class TcgAccelerator implements Accelerator {
     /** Code-page tracking shared by this VM's vCPUs (cross-modifying code); created with the first vCPU. */
     private SharedCode sharedCode;
 
+    private final JitOptions jit;
+
     public TcgAccelerator(MachineBus bus) {
+        this(bus, JitOptions.fromSystemProperties());
+    }
+
+    public TcgAccelerator(MachineBus bus, JitOptions jit) {
         this.bus = bus;
+        this.jit = jit;
     }
 
     /** Drops decoded code on every vCPU for guest-physical [gpa, gpa + len) (DMA into code pages). */
@@ -57,7 +64,7 @@ public final class TcgAccelerator implements Accelerator {
             }
             sc = sharedCode;
         }
-        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc);
+        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc, jit);
         return v;
     }
 
