@@ -24,6 +24,9 @@ import org.junit.jupiter.api.Tag;
  * boots nothing should take well under a second; if it does not, make it faster rather than
  * moving it here. {@code GuestTestTagTest} checks that classes starting jvisor or a
  * {@code Machine} carry this tag.
+ * <p>
+ * Surefire skips these even when named with {@code -Dtest}; run one alone through failsafe:
+ * {@code mvn verify -Dit.test=KvmGuestTest -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 @Target(ElementType.TYPE)
 @Retention(RetentionPolicy.RUNTIME)
