@@ -132,32 +132,12 @@ public final class Fd implements AutoCloseable {
 
     /** read(2) into {@code buf} (native memory); the count, 0 at end of file. */
     public long read(MemorySegment buf) throws SysException {
-        Libc.Scratch s = Libc.scratch();
-        long n;
-        try {
-            n = (long) READ.invokeExact(s.capture, fd, buf, buf.byteSize());
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
-        if (n < 0) {
-            throw new SysException("read(" + name + ")", s.errno());
-        }
-        return n;
+        return checked("read", transfer(READ, buf, buf.byteSize()));
     }
 
     /** write(2) of {@code buf} (native memory); the count written. */
     public long write(MemorySegment buf) throws SysException {
-        Libc.Scratch s = Libc.scratch();
-        long n;
-        try {
-            n = (long) WRITE.invokeExact(s.capture, fd, buf, buf.byteSize());
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
-        if (n < 0) {
-            throw new SysException("write(" + name + ")", s.errno());
-        }
-        return n;
+        return checked("write", transfer(WRITE, buf, buf.byteSize()));
     }
 
     /**
@@ -166,64 +146,69 @@ public final class Fd implements AutoCloseable {
      * count, or -errno (-EAGAIN when nothing is there).
      */
     public long readNow(MemorySegment buf, long length) {
-        Libc.Scratch s = Libc.scratch();
-        long n;
-        try {
-            n = (long) READ_NOW.invokeExact(s.capture, fd, buf, length);
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
-        return n < 0 ? -s.errno() : n;
+        return transfer(READ_NOW, buf, length);
     }
 
     /** write(2) of {@code length} bytes on a non-blocking descriptor, as {@link #readNow}: the count, or -errno. */
     public long writeNow(MemorySegment buf, long length) {
+        return transfer(WRITE_NOW, buf, length);
+    }
+
+    /** pread(2) into {@code buf} (native memory) from {@code offset}; the count, 0 at end of file. */
+    public long pread(MemorySegment buf, long offset) throws SysException {
+        return checkedAt("pread", offset, positioned(PREAD, buf, offset));
+    }
+
+    /** pwrite(2) of {@code buf} (native memory) at {@code offset}; the count written. */
+    public long pwrite(MemorySegment buf, long offset) throws SysException {
+        return checkedAt("pwrite", offset, positioned(PWRITE, buf, offset));
+    }
+
+    /** read or write through {@code h}: the count, or -errno. */
+    private long transfer(MethodHandle h, MemorySegment buf, long length) {
         Libc.Scratch s = Libc.scratch();
         long n;
         try {
-            n = (long) WRITE_NOW.invokeExact(s.capture, fd, buf, length);
+            n = (long) h.invokeExact(s.capture, fd, buf, length);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
         return n < 0 ? -s.errno() : n;
     }
 
-    /** pread(2) into {@code buf} (native memory) from {@code offset}; the count, 0 at end of file. */
-    public long pread(MemorySegment buf, long offset) throws SysException {
+    /** pread or pwrite of the whole of {@code buf} through {@code h}: the count, or -errno. */
+    private long positioned(MethodHandle h, MemorySegment buf, long offset) {
         Libc.Scratch s = Libc.scratch();
         long n;
         try {
-            n = (long) PREAD.invokeExact(s.capture, fd, buf, buf.byteSize(), offset);
+            n = (long) h.invokeExact(s.capture, fd, buf, buf.byteSize(), offset);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
+        return n < 0 ? -s.errno() : n;
+    }
+
+    /** {@code n}, or the failure of {@code call} on this descriptor when it is -errno. */
+    private long checked(String call, long n) throws SysException {
         if (n < 0) {
-            throw new SysException("pread(" + name + ", offset " + offset + ")", s.errno());
+            throw new SysException(call + "(" + name + ")", (int) -n);
         }
         return n;
     }
 
-    /** pwrite(2) of {@code buf} (native memory) at {@code offset}; the count written. */
-    public long pwrite(MemorySegment buf, long offset) throws SysException {
-        Libc.Scratch s = Libc.scratch();
-        long n;
-        try {
-            n = (long) PWRITE.invokeExact(s.capture, fd, buf, buf.byteSize(), offset);
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
+    private long checkedAt(String call, long offset, long n) throws SysException {
         if (n < 0) {
-            throw new SysException("pwrite(" + name + ", offset " + offset + ")", s.errno());
+            throw new SysException(call + "(" + name + ", offset " + offset + ")", (int) -n);
         }
         return n;
     }
 
     public void fsync() throws SysException {
-        check("fsync", call(FSYNC));
+        checked("fsync", call(FSYNC));
     }
 
     public void fdatasync() throws SysException {
-        check("fdatasync", call(FDATASYNC));
+        checked("fdatasync", call(FDATASYNC));
     }
 
     private int call(MethodHandle h) {
@@ -244,7 +229,9 @@ public final class Fd implements AutoCloseable {
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
-        check("ftruncate", rc < 0 ? -s.errno() : rc, ", " + length);
+        if (rc < 0) {
+            throw new SysException("ftruncate(" + name + ", " + length + ")", s.errno());
+        }
     }
 
     /** fallocate(2): {@code mode} 0 allocates; FALLOC_FL_* punch holes or zero ranges. */
@@ -256,7 +243,10 @@ public final class Fd implements AutoCloseable {
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
-        check("fallocate", rc < 0 ? -s.errno() : rc, ", mode " + mode + ", " + offset + ", " + length);
+        if (rc < 0) {
+            throw new SysException("fallocate(" + name + ", mode " + mode + ", offset " + offset + ", " + length + " bytes)",
+                s.errno());
+        }
     }
 
     /**
@@ -301,16 +291,6 @@ public final class Fd implements AutoCloseable {
             throw new SysException("ioctl(" + name + ", " + requestName + ")", -rc);
         }
         return rc;
-    }
-
-    private void check(String call, int rc) throws SysException {
-        check(call, rc, "");
-    }
-
-    private void check(String call, int rc, String args) throws SysException {
-        if (rc < 0) {
-            throw new SysException(call + "(" + name + args + ")", -rc);
-        }
     }
 
     /**

@@ -110,31 +110,29 @@ public final class Mman {
 
     /** mprotect over the whole of {@code range} (page-aligned). */
     public static void protect(MemorySegment range, int prot) throws SysException {
-        Libc.Scratch s = Libc.scratch();
-        int rc;
-        try {
-            rc = (int) MPROTECT.invokeExact(s.capture, range, range.byteSize(), prot);
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
-        if (rc != 0) {
+        int errno = overRange(MPROTECT, range, prot);
+        if (errno != 0) {
             throw new SysException(String.format("mprotect(%#x, %d bytes, %s)", range.address(), range.byteSize(),
-                PROT.format(prot)), s.errno());
+                PROT.format(prot)), errno);
         }
     }
 
     /** madvise over the whole of {@code range} (page-aligned): MADV_DONTNEED, MADV_HUGEPAGE... */
     public static void advise(MemorySegment range, int advice) throws SysException {
+        int errno = overRange(MADVISE, range, advice);
+        if (errno != 0) {
+            throw new SysException(String.format("madvise(%#x, %d bytes, %d)", range.address(), range.byteSize(), advice),
+                errno);
+        }
+    }
+
+    /** mprotect or madvise: 0, or the errno. */
+    private static int overRange(MethodHandle h, MemorySegment range, int arg) {
         Libc.Scratch s = Libc.scratch();
-        int rc;
         try {
-            rc = (int) MADVISE.invokeExact(s.capture, range, range.byteSize(), advice);
+            return (int) h.invokeExact(s.capture, range, range.byteSize(), arg) == 0 ? 0 : s.errno();
         } catch (Throwable t) {
             throw Libc.unexpected(t);
-        }
-        if (rc != 0) {
-            throw new SysException(String.format("madvise(%#x, %d bytes, %d)", range.address(), range.byteSize(), advice),
-                s.errno());
         }
     }
 

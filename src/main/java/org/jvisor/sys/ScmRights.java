@@ -79,12 +79,7 @@ public final class ScmRights {
         }
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment msg = a.allocate(MSGHDR);
-            MemorySegment iov = a.allocate(IOVEC);
-            iov.set(ADDRESS, 0, data);
-            iov.set(JAVA_LONG, 8, data.byteSize());
-            msg.set(ADDRESS, MSG_IOV, iov);
-            msg.set(JAVA_LONG, MSG_IOVLEN, 1);
+            MemorySegment msg = header(a, data);
             if (fds.length > 0) {
                 long len = CMSGHDR.byteSize() + 4L * fds.length;
                 MemorySegment control = a.allocate(align(len), 8);
@@ -120,12 +115,7 @@ public final class ScmRights {
         }
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment msg = a.allocate(MSGHDR);
-            MemorySegment iov = a.allocate(IOVEC);
-            iov.set(ADDRESS, 0, buf);
-            iov.set(JAVA_LONG, 8, buf.byteSize());
-            msg.set(ADDRESS, MSG_IOV, iov);
-            msg.set(JAVA_LONG, MSG_IOVLEN, 1);
+            MemorySegment msg = header(a, buf);
             if (maxFds > 0) {
                 MemorySegment control = a.allocate(CMSGHDR.byteSize() + align(4L * maxFds), 8);
                 msg.set(ADDRESS, MSG_CONTROL, control);
@@ -142,6 +132,17 @@ public final class ScmRights {
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
+    }
+
+    /** A msghdr with one iovec over {@code data} and no control data yet. */
+    private static MemorySegment header(Arena a, MemorySegment data) {
+        MemorySegment msg = a.allocate(MSGHDR);
+        MemorySegment iov = a.allocate(IOVEC);
+        iov.set(ADDRESS, 0, data);
+        iov.set(JAVA_LONG, 8, data.byteSize());
+        msg.set(ADDRESS, MSG_IOV, iov);
+        msg.set(JAVA_LONG, MSG_IOVLEN, 1);
+        return msg;
     }
 
     /** The SCM_RIGHTS descriptors in the control messages the kernel filled in (CMSG_FIRSTHDR/CMSG_NXTHDR). */

@@ -71,42 +71,38 @@ public final class Sockets {
 
     /** A stream socket bound to {@code path} and listening (the path must not exist yet). */
     public static Fd listen(String path, int backlog) throws SysException {
-        Fd fd = socket(path);
-        boolean ok = false;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment addr = address(a, "bind", path);
-            Libc.Scratch s = Libc.scratch();
-            int rc = (int) BIND.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize());
-            if (rc != 0) {
-                throw new SysException("bind(" + path + ")", s.errno());
-            }
+        Fd fd = addressed(path, BIND, "bind");
+        Libc.Scratch s = Libc.scratch();
+        int rc;
+        try {
             rc = (int) LISTEN.invokeExact(s.capture, fd.fd(), backlog);
-            if (rc != 0) {
-                throw new SysException("listen(" + path + ")", s.errno());
-            }
-            ok = true;
-            return fd;
-        } catch (SysException e) {
-            throw e;
         } catch (Throwable t) {
+            fd.close();
             throw Libc.unexpected(t);
-        } finally {
-            if (!ok) {
-                fd.close();
-            }
         }
+        if (rc != 0) {
+            SysException e = new SysException("listen(" + path + ")", s.errno());
+            fd.close();
+            throw e;
+        }
+        return fd;
     }
 
     /** A stream socket connected to the listener at {@code path}. */
     public static Fd connect(String path) throws SysException {
+        return addressed(path, CONNECT, "connect");
+    }
+
+    /** A new stream socket given {@code path} by {@code call} (bind or connect); closed again if that fails. */
+    private static Fd addressed(String path, MethodHandle call, String callName) throws SysException {
         Fd fd = socket(path);
         boolean ok = false;
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment addr = address(a, "connect", path);
+            MemorySegment addr = address(a, callName, path);
             Libc.Scratch s = Libc.scratch();
-            int rc = (int) CONNECT.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize());
+            int rc = (int) call.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize());
             if (rc != 0) {
-                throw new SysException("connect(" + path + ")", s.errno());
+                throw new SysException(callName + "(" + path + ")", s.errno());
             }
             ok = true;
             return fd;
