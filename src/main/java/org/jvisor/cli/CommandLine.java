@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Set;
 
 import org.jvisor.machine.MachineConfig;
+import org.jvisor.tcg.JitOptions;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -36,6 +37,7 @@ public final class CommandLine {
     public static Action parse(String[] args) throws UsageException {
         MachineConfig.Accel accel = MachineConfig.Accel.AUTO;
         boolean accelGiven = false;
+        JitOptions jit = JitOptions.fromSystemProperties();
         long memory = DEFAULT_MEMORY;
         int cpus = 1;
         Path kernel = null;
@@ -83,7 +85,7 @@ public final class CommandLine {
                 case "-no-reboot" -> noReboot = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
-                    o.allowOnly(Set.of("thread"), "");
+                    o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
                     accel = switch (o.implied() == null ? "" : o.implied()) {
                         case "kvm" -> MachineConfig.Accel.KVM;
                         case "tcg" -> MachineConfig.Accel.TCG;
@@ -94,6 +96,7 @@ public final class CommandLine {
                         throw new UsageException("-accel: more than one accelerator given");
                     }
                     accelGiven = true;
+                    jit = parseJit(o, accel, jit);
                 }
                 case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
                 case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
@@ -177,7 +180,7 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs)));
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit));
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {
@@ -188,6 +191,26 @@ public final class CommandLine {
     }
 
     /** QEMU's -m: a number of MiB, or a number with a K/M/G/T suffix; "size=" prefix allowed. */
+    /** tcg's translator settings: {@code jit=on|off}, {@code jit-threshold=N} (0: translate every block at once). */
+    private static JitOptions parseJit(OptionList o, MachineConfig.Accel accel, JitOptions jit) throws UsageException {
+        String on = o.get("jit");
+        String threshold = o.get("jit-threshold");
+        if ((on != null || threshold != null) && accel == MachineConfig.Accel.KVM) {
+            throw new UsageException("-accel kvm: jit and jit-threshold are tcg's (the bytecode translator)");
+        }
+        if (on != null) {
+            jit = jit.withEnabled(onOff("-accel", "jit", on));
+        }
+        if (threshold != null) {
+            try {
+                jit = jit.withThreshold(Integer.parseInt(threshold));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("-accel: jit-threshold must be a count of block entries (0 or more), not '" + threshold + "'");
+            }
+        }
+        return jit;
+    }
+
     static long parseMemory(String text) throws UsageException {
         String t = text.startsWith("size=") ? text.substring(5) : text;
         String bad = "-m: '" + text + "' is not a memory size (expected a number with an optional K, M, G or T suffix, e.g. 512M)";
@@ -254,13 +277,18 @@ public final class CommandLine {
     /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
     /** A QEMU boolean property of -device DEVICE (on/off, yes/no, true/false); absent means on. */
     private static boolean parseOnOff(String device, String key, String value) throws UsageException {
+        return onOff("-device " + device, key, value);
+    }
+
+    /** QEMU's boolean property values; a property given without a value is on. */
+    private static boolean onOff(String where, String key, String value) throws UsageException {
         if (value == null) {
             return true;
         }
         return switch (value) {
             case "on", "yes", "true" -> true;
             case "off", "no", "false" -> false;
-            default -> throw new UsageException("-device " + device + ": " + key + "='" + value + "' (expected on or off)");
+            default -> throw new UsageException(where + ": " + key + "='" + value + "' (expected on or off)");
         };
     }
 

@@ -14,6 +14,10 @@ final class Help {
         Machine:
           -accel kvm|tcg|auto   CPU engine: kvm (hardware, /dev/kvm), tcg (software) or
                                 auto (default: kvm on bare metal, tcg otherwise)
+          -accel tcg,jit=on|off,jit-threshold=N
+                                tcg translates guest code that the interpreter entered N
+                                times (default 1000; 0: every block at once) into JVM
+                                bytecode; jit=off interprets everything
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
           -smp N                number of vCPUs (default 1)
@@ -63,6 +67,8 @@ final class Help {
           -trace exits          at the end, print VM exit counts and handling times per
                                 exit reason and per device
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
+          -d jit                at the end, what tcg translated: units, bytecode, time spent
+                                translating, units invalidated, the hottest units
           --help, --version
         """;
 }

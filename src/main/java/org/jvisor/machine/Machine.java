@@ -107,7 +107,7 @@ public final class Machine implements AutoCloseable {
         MachineBus bus = new MachineBus(ram, io, mmio);
         AcceleratorChoice.Chosen chosen;
         try {
-            chosen = AcceleratorChoice.open(config.accel(), bus, config.cpus());
+            chosen = AcceleratorChoice.open(config.accel(), bus, config.cpus(), config.jit());
         } catch (MachineException e) {
             ram.close();
             throw e;

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.jvisor.backend.net.MacAddress;
+import org.jvisor.tcg.JitOptions;
 
 /** Everything needed to build a machine, as parsed from the command line. */
 public record MachineConfig(
@@ -23,7 +24,8 @@ public record MachineConfig(
     Set<String> debugLog,
     MachineType machineType,
     List<ChardevConfig> chardevs,
-    List<NetdevConfig> netdevs) {
+    List<NetdevConfig> netdevs,
+    JitOptions jit) {
 
     public enum Accel { KVM, TCG, AUTO }
 

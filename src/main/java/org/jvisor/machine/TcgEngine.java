@@ -8,6 +8,7 @@ import org.jvisor.tcg.InterruptSource;
 import org.jvisor.tcg.LocalApicPort;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.memory.IdentityDma;
+import org.jvisor.tcg.JitOptions;
 import org.jvisor.tcg.TcgAccelerator;
 import org.jvisor.tcg.TcgVcpu;
 
@@ -16,8 +17,8 @@ final class TcgEngine {
     private TcgEngine() {
     }
 
-    static Accelerator open(MachineBus bus, int cpus) throws MachineException {
-        return new TcgAccelerator(bus);
+    static Accelerator open(MachineBus bus, JitOptions jit) {
+        return new TcgAccelerator(bus, jit);
     }
 
     /**

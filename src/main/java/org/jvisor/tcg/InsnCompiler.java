@@ -66,6 +66,8 @@ final class InsnCompiler {
     private int sbits;
     private Insn in;
     private long next;
+    /** No instruction reads the flags this one produces before they are overwritten (see {@link #flagUse}). */
+    private boolean flagsDead;
 
     InsnCompiler(CodeBuilder cb, UnitCompiler unit) {
         this.cb = cb;
@@ -88,12 +90,13 @@ final class InsnCompiler {
      * block's last instruction: a Jcc/JMP then emits nothing (the block's end branches), a CALL
      * pushes its return address, an indirect transfer leaves its target in NEXT.
      */
-    boolean compile(Insn in, long rip, long next, int idx, Region.End role) {
+    boolean compile(Insn in, long rip, long next, int idx, Region.End role, boolean flagsDead) {
         if (in.lock || in.mode != 64) {
             return false;
         }
         this.in = in;
         this.next = next;
+        this.flagsDead = flagsDead;
         int op = in.op;
         if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F) || op == 0xE9 || op == 0xEB) {
             return role == Region.End.JCC || role == Region.End.JMP;
@@ -123,6 +126,7 @@ final class InsnCompiler {
             case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> movImm(in.osz, regInOpcode());
             case 0xC0, 0xC1 -> shift(op == 0xC0 ? 1 : in.osz, (int) in.imm);
             case 0xD0, 0xD1 -> shift(op == 0xD0 ? 1 : in.osz, 1);
+            case 0xD3 -> (in.osz == 4 || in.osz == 8) && shiftByCl(in.osz);
             case 0xC2, 0xC3 -> in.osz == 8 && ret();
             case 0xC6, 0xC7 -> (in.reg & 7) == 0 && mov(op == 0xC6 ? 1 : in.osz, e(), IMM);
             case 0xC9 -> in.osz == 8 && leave();
@@ -138,6 +142,16 @@ final class InsnCompiler {
             case 0x190, 0x191, 0x192, 0x193, 0x194, 0x195, 0x196, 0x197, 0x198, 0x199, 0x19A, 0x19B, 0x19C, 0x19D,
                  0x19E, 0x19F -> setcc(op & 0xF);
             case 0x1AF -> imul3(true);
+            case 0x1A3 -> in.mod == 3 && bitTest(-1, false);
+            case 0x1AB -> in.mod == 3 && bitTest(Interpreter.BTS, false);
+            case 0x1B3 -> in.mod == 3 && bitTest(Interpreter.BTR, false);
+            case 0x1BB -> in.mod == 3 && bitTest(Interpreter.BTC, false);
+            case 0x1BA -> in.mod == 3 && (in.reg & 7) >= 4 && bitTest(switch (in.reg & 7) {
+                case 4 -> -1;
+                case 5 -> Interpreter.BTS;
+                case 6 -> Interpreter.BTR;
+                default -> Interpreter.BTC;
+            }, true);
             case 0x1B6, 0x1B7 -> movExtend(op == 0x1B6 ? 1 : 2, false);
             case 0x1BE, 0x1BF -> movExtend(op == 0x1BE ? 1 : 2, true);
             case 0x1C8, 0x1C9, 0x1CA, 0x1CB, 0x1CC, 0x1CD, 0x1CE, 0x1CF -> bswap(regInOpcode());
@@ -283,6 +297,10 @@ final class InsnCompiler {
 
     /** Records a flags producer: op, operands in locals (or -1 for zero), result, aux (or -1: unchanged). */
     private void setFlags(int op, int a, int b, int res, int size, int aux) {
+        if (flagsDead) {
+            sop = -1; // the record keeps an older producer that nobody reads
+            return;
+        }
         cb.loadConstant(op).istore(FOP);
         loadLocalOrZero(a);
         cb.lstore(FA);
@@ -952,8 +970,8 @@ final class InsnCompiler {
     /** SHL/SAL, SHR, SAR by a constant count (C0/C1 with imm8, D0/D1 by one). */
     private boolean shift(int size, int rawCount) {
         int k = in.reg & 7;
-        if (k < 4) {
-            return false; // rotates: the interpreter
+        if (k == 2 || k == 3 || (k < 2 && size < 4)) {
+            return false; // RCL/RCR, and byte/word rotates: the interpreter
         }
         int count = rawCount & (size == 8 ? 0x3F : 0x1F);
         int bits = size << 3;
@@ -971,6 +989,10 @@ final class InsnCompiler {
             return true;
         }
         int dst = loadDestination(size);
+        if (k < 2) {
+            rotate(k == 1, size, count % bits, dst);
+            return true;
+        }
         int lop;
         switch (k) {
             case 4, 6 -> {
@@ -1008,5 +1030,236 @@ final class InsnCompiler {
         cb.loadConstant((long) count).lstore(T1);
         setFlags(lop, T0, T1, T3, size, T2);
         return true;
+    }
+
+    /**
+     * ROL/ROR of T0 by a constant {@code c} (already reduced modulo the width): CF and OF change,
+     * the other flags stay, so RFLAGS is made exact first unless nothing reads the flags after.
+     */
+    private void rotate(boolean right, int size, int c, int dst) {
+        cb.lload(T0);
+        if (size == 8) {
+            cb.loadConstant(c).invokestatic(CD_LONG_BOX, right ? "rotateRight" : "rotateLeft",
+                MethodTypeDesc.of(CD_long, CD_long, CD_int));
+        } else {
+            cb.l2i().loadConstant(c).invokestatic(CD_INT_BOX, right ? "rotateRight" : "rotateLeft",
+                MethodTypeDesc.of(CD_int, CD_int, CD_int)).i2l();
+            mask(4);
+        }
+        cb.lstore(T3);
+        writeBack(dst, size, T3);
+        rotateFlags(right, size);
+    }
+
+    /** CF and OF after a rotate whose result is in T3 (SDM vol. 2, RCL/RCR/ROL/ROR, flags). */
+    private void rotateFlags(boolean right, int size) {
+        if (flagsDead) {
+            sop = -1;
+            return;
+        }
+        int msb = (size << 3) - 1;
+        cb.aload(S);
+        materializedFlags();
+        cb.loadConstant(~(X86State.CF | X86State.OF)).land();
+        if (right) {
+            // CF = MSB of the result, OF = MSB xor the bit below it
+            cb.lload(T3).loadConstant(msb).lushr().lconst_1().land().lor();
+            cb.lload(T3).lload(T3).lconst_1().lshl().lxor().loadConstant(msb).lushr().lconst_1().land()
+                .loadConstant(11).lshl().lor();
+        } else {
+            // CF = LSB of the result, OF = MSB xor CF
+            cb.lload(T3).lconst_1().land().lor();
+            cb.lload(T3).loadConstant(msb).lushr().lload(T3).lxor().lconst_1().land().loadConstant(11).lshl().lor();
+        }
+        cb.putfield(CD_STATE, "rflags", CD_long);
+        cb.loadConstant(LazyFlags.NONE).istore(FOP);
+        sop = LazyFlags.NONE;
+    }
+
+    /** SHL/SHR/SAR/ROL/ROR by CL (D3), 32- and 64-bit: a zero count changes nothing but a 32-bit register. */
+    private boolean shiftByCl(int size) {
+        int k = in.reg & 7;
+        if (k == 2 || k == 3) {
+            return false; // RCL/RCR
+        }
+        int bits = size << 3;
+        int dst = loadDestination(size);
+        unit.noteRead(1);
+        cb.lload(reg(1)).loadConstant((long) bits - 1).land().lstore(T1);
+        Label zero = cb.newLabel();
+        Label done = cb.newLabel();
+        cb.lload(T1).lconst_0().lcmp().ifeq(zero);
+        int lop = -1;
+        switch (k) {
+            case 0, 1 -> {
+                cb.lload(T0);
+                if (size == 8) {
+                    cb.lload(T1).l2i().invokestatic(CD_LONG_BOX, k == 1 ? "rotateRight" : "rotateLeft",
+                        MethodTypeDesc.of(CD_long, CD_long, CD_int));
+                } else {
+                    cb.l2i().lload(T1).l2i().invokestatic(CD_INT_BOX, k == 1 ? "rotateRight" : "rotateLeft",
+                        MethodTypeDesc.of(CD_int, CD_int, CD_int)).i2l();
+                    mask(4);
+                }
+                cb.lstore(T3);
+            }
+            case 4, 6 -> {
+                lop = LazyFlags.SHL;
+                cb.lload(T0).lload(T1).l2i().lshl();
+                mask(size);
+                cb.lstore(T3);
+                cb.lload(T0).loadConstant(bits).lload(T1).l2i().isub().lushr().lconst_1().land().lstore(T2);
+            }
+            case 5 -> {
+                lop = LazyFlags.SHR;
+                cb.lload(T0).lload(T1).l2i().lushr().lstore(T3);
+                cb.lload(T0).lload(T1).l2i().iconst_1().isub().lushr().lconst_1().land().lstore(T2);
+            }
+            default -> {
+                lop = LazyFlags.SAR;
+                cb.lload(T0);
+                if (size == 4) {
+                    cb.l2i().i2l();
+                }
+                cb.lstore(T2); // the sign-extended operand
+                cb.lload(T2).lload(T1).l2i().lshr();
+                mask(size);
+                cb.lstore(T3);
+                cb.lload(T2).lload(T1).l2i().iconst_1().isub().lshr().lconst_1().land().lstore(T2);
+            }
+        }
+        writeBack(dst, size, T3);
+        if (lop < 0) {
+            rotateFlags(k == 1, size);
+        } else {
+            setFlags(lop, T0, T1, T3, size, T2);
+        }
+        cb.goto_(done);
+        cb.labelBinding(zero);
+        if (dst != MEM && size == 4) {
+            cb.lload(T0);
+            storeReg(dst, 4);
+        }
+        cb.labelBinding(done);
+        sop = -1; // a zero count left the flags as they were: which producer holds them is known only at run time
+        return true;
+    }
+
+    /**
+     * BT/BTS/BTR/BTC on a register: CF gets the bit; the others stay (so RFLAGS is made exact
+     * first unless dead), and BTS/BTR/BTC write the changed register.
+     */
+    private boolean bitTest(int kind, boolean immediate) {
+        int size = in.osz;
+        if (size == 2) {
+            return false;
+        }
+        loadReg(in.rm, size);
+        cb.lstore(T0);
+        if (immediate) {
+            cb.loadConstant(in.imm & ((size << 3) - 1));
+        } else {
+            loadReg(in.reg, size);
+            cb.loadConstant((long) (size << 3) - 1).land();
+        }
+        cb.lstore(T1);
+        if (kind >= 0) {
+            cb.lload(T0).lconst_1().lload(T1).l2i().lshl();
+            switch (kind) {
+                case Interpreter.BTS -> cb.lor();
+                case Interpreter.BTR -> cb.loadConstant(-1L).lxor().land();
+                default -> cb.lxor();
+            }
+            storeReg(in.rm, size);
+        }
+        if (flagsDead) {
+            sop = -1;
+            return true;
+        }
+        cb.aload(S);
+        materializedFlags();
+        cb.loadConstant(~X86State.CF).land();
+        cb.lload(T0).lload(T1).l2i().lushr().lconst_1().land().lor();
+        cb.putfield(CD_STATE, "rflags", CD_long);
+        cb.loadConstant(LazyFlags.NONE).istore(FOP);
+        sop = LazyFlags.NONE;
+        return true;
+    }
+
+    // ---- flag liveness (which producers' flags anybody reads) ----
+
+    /** How an instruction uses the arithmetic flags: writes all six and reads none, reads some, or neither. */
+    static final int FLAGS_NONE = 0, FLAGS_WRITE = 1, FLAGS_READ = 2;
+
+    /**
+     * The flags effect of {@code in} as translated here. Anything not translated (or not listed)
+     * counts as reading them: the interpreter may look at any flag.
+     */
+    static int flagUse(Insn in) {
+        int op = in.op;
+        if (in.lock) {
+            return FLAGS_READ;
+        }
+        if (op < 0x40 && (op & 7) < 6) {
+            int kind = op >>> 3;
+            return kind == ADC || kind == SBB ? FLAGS_READ : FLAGS_WRITE;
+        }
+        return switch (op) {
+            case 0x80, 0x81, 0x83 -> (in.reg & 7) == ADC || (in.reg & 7) == SBB ? FLAGS_READ : FLAGS_WRITE;
+            case 0x84, 0x85, 0xA8, 0xA9, 0x69, 0x6B, 0x1AF -> FLAGS_WRITE;
+            case 0xF6, 0xF7 -> switch (in.reg & 7) {
+                case 0, 1, 3, 4, 5 -> FLAGS_WRITE;
+                case 2 -> FLAGS_NONE;
+                default -> FLAGS_READ;
+            };
+            case 0xC0, 0xC1, 0xD0, 0xD1 -> {
+                int k = in.reg & 7;
+                int count = (op >= 0xD0 ? 1 : (int) in.imm) & (in.osz == 8 && op != 0xC0 && op != 0xD0 ? 0x3F : 0x1F);
+                yield k >= 4 ? (count == 0 ? FLAGS_NONE : FLAGS_WRITE) : FLAGS_READ;
+            }
+            case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F,
+                 0x63, 0x68, 0x6A, 0x88, 0x89, 0x8A, 0x8B, 0x8D, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+                 0x98, 0x99, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD,
+                 0xBE, 0xBF, 0xC2, 0xC3, 0xC6, 0xC7, 0xC9, 0xE8, 0xE9, 0xEB, 0xFC, 0xFD, 0x10D, 0x118, 0x119,
+                 0x11A, 0x11B, 0x11C, 0x11D, 0x11E, 0x11F, 0x1B6, 0x1B7, 0x1BE, 0x1BF, 0x1C8, 0x1C9, 0x1CA, 0x1CB,
+                 0x1CC, 0x1CD, 0x1CE, 0x1CF -> FLAGS_NONE;
+            case 0x86, 0x87 -> in.mod == 3 ? FLAGS_NONE : FLAGS_READ;
+            case 0xFF -> switch (in.reg & 7) {
+                case 2, 4, 6 -> FLAGS_NONE;
+                default -> FLAGS_READ; // INC/DEC keep CF
+            };
+            default -> FLAGS_READ;
+        };
+    }
+
+    /** Whether {@code in} may raise a guest exception (memory operands, the stack, anything interpreted). */
+    static boolean mayFault(Insn in) {
+        int op = in.op;
+        if (op == 0x8D || (op >= 0x118 && op <= 0x11F) || op == 0x10D) {
+            return false; // LEA and hint NOPs compute an address without touching it
+        }
+        if (in.hasModrm && in.mod != 3) {
+            return true;
+        }
+        return switch (op) {
+            case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F,
+                 0x68, 0x6A, 0xC2, 0xC3, 0xC9, 0xE8 -> true;
+            case 0xFF -> (in.reg & 7) >= 2;
+            default -> flagUse(in) == FLAGS_READ; // not translated: the interpreter may fault
+        };
+    }
+
+    /** Per instruction of a block: whether the flags it leaves are dead (overwritten before any reader or fault). */
+    static boolean[] deadFlags(java.util.List<Insn> insns) {
+        int n = insns.size();
+        boolean[] dead = new boolean[n];
+        boolean live = true; // at the block's end the flags flow on
+        for (int j = n - 1; j >= 0; j--) {
+            dead[j] = !live;
+            Insn in = insns.get(j);
+            int use = flagUse(in);
+            live = use == FLAGS_READ || mayFault(in) || (live && use != FLAGS_WRITE);
+        }
+        return dead;
     }
 }

@@ -20,6 +20,8 @@ public final class JitStats {
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
+    /** Interpreted instructions run from units, by opcode (map << 8 | byte). */
+    final long[] helperRuns = new long[0x400];
     /** Stores that found their own unit's code page and restarted in the interpreter. */
     long selfModifyRestarts;
 
@@ -40,6 +42,30 @@ public final class JitStats {
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.selfModifyRestarts += selfModifyRestarts;
+        for (int i = 0; i < helperRuns.length; i++) {
+            sum.helperRuns[i] += helperRuns[i];
+        }
+    }
+
+    /** The opcodes units handed to the interpreter most often, as "0F B6: 1234" items. */
+    String topHelpers(int n) {
+        Integer[] ops = new Integer[helperRuns.length];
+        for (int i = 0; i < ops.length; i++) {
+            ops[i] = i;
+        }
+        java.util.Arrays.sort(ops, (x, y) -> Long.compare(helperRuns[y], helperRuns[x]));
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < n && helperRuns[ops[i]] > 0; i++) {
+            int op = ops[i];
+            String name = switch (op >>> 8) {
+                case 0 -> String.format("%02X", op);
+                case 1 -> String.format("0F %02X", op & 0xFF);
+                case 2 -> String.format("0F 38 %02X", op & 0xFF);
+                default -> String.format("0F 3A %02X", op & 0xFF);
+            };
+            sb.append(i == 0 ? "" : ", ").append(name).append(": ").append(helperRuns[op]);
+        }
+        return sb.toString();
     }
 
     /** The report: units made, their size, time spent translating, what ran translated. */
@@ -51,6 +77,7 @@ public final class JitStats {
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
+            interpreted in units %s
             """,
             units, insns, nativeInsns, helperInsns, declined, retries,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
@@ -58,6 +85,6 @@ public final class JitStats {
             defineNanos / 1e6,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
-            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns);
+            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12));
     }
 }

@@ -63,7 +63,15 @@ public final class TcgAccelerator implements Accelerator {
             retired += v.cpu().instructionsRetired();
         }
         long invalidated = sharedCode == null ? 0 : sharedCode.units().invalidated();
-        return sum.format(retired, invalidated);
+        StringBuilder sb = new StringBuilder(sum.format(retired, invalidated));
+        if (sharedCode != null) {
+            sb.append(String.format("hottest units: %18s %6s %6s %12s %14s %8s%n", "RIP", "insns", "interp", "runs", "retired", "per run"));
+            for (Unit u : sharedCode.units().hottest(12)) {
+                sb.append(String.format("               %18x %6d %6d %12d %14d %8.1f%n", u.rip, u.insnCount,
+                    u.insnCount - u.nativeCount, u.runs, u.retired, u.runs == 0 ? 0.0 : (double) u.retired / u.runs));
+            }
+        }
+        return sb.toString();
     }
 
     @Override

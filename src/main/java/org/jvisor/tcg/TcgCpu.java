@@ -383,6 +383,8 @@ public final class TcgCpu {
         }
         jitStats.unitRuns++;
         jitStats.unitInsns += retired - before;
+        u.runs++;
+        u.retired += retired - before;
     }
 
     /**
@@ -424,6 +426,7 @@ public final class TcgCpu {
 
     /** Runs one instruction for a translated unit, which stored its state in X86State first. */
     void execHelper(Insn in) {
+        jitStats.helperRuns[in.op & 0x3FF]++;
         interp.exec(in);
     }
 

@@ -27,12 +27,16 @@ abstract class Unit {
     /** Instructions the unit hands to the interpreter, indexed by the generated code. */
     final Insn[] helpers;
     final int insnCount;
+    /** Times run and instructions retired in it (for -d jit; racy between vCPUs, which is fine for a report). */
+    long runs;
+    long retired;
+    final int nativeCount;
     /** False once the page was written or the unit evicted; the dispatcher then drops it. */
     volatile boolean valid = true;
 
     /** Everything a generated constructor passes to its superclass. */
     record Info(long rip, long minRip, long maxEnd, long hostPage, long[] faultRip, int[] faultAdj,
-                boolean[] faultSynced, Insn[] helpers) {
+                boolean[] faultSynced, Insn[] helpers, int nativeCount) {
     }
 
     protected Unit(Info info) {
@@ -45,6 +49,7 @@ abstract class Unit {
         this.faultSynced = info.faultSynced();
         this.helpers = info.helpers();
         this.insnCount = faultRip.length;
+        this.nativeCount = info.nativeCount();
     }
 
     /**

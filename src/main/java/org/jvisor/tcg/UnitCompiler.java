@@ -92,7 +92,7 @@ final class UnitCompiler {
         uc.storeMask = uc.writtenMask;
         byte[] bytes = uc.pass();
         Unit.Info info = new Unit.Info(region.entry, region.blocks.getFirst().start, region.maxEnd, hostPage,
-            uc.faultRip, uc.faultAdj, uc.faultSynced, uc.helpers.toArray(new Insn[0]));
+            uc.faultRip, uc.faultAdj, uc.faultSynced, uc.helpers.toArray(new Insn[0]), uc.nativeCount);
         return new Compiled(bytes, info, uc.nativeCount, uc.helperCount);
     }
 
@@ -189,6 +189,7 @@ final class UnitCompiler {
             cb.iinc(N, size);
         }
         ic.blockStart();
+        boolean[] dead = InsnCompiler.deadFlags(b.insns);
         boolean exited = false;
         for (int j = 0; j < size; j++) {
             Insn in = b.insns.get(j);
@@ -198,7 +199,7 @@ final class UnitCompiler {
             faultRip[idx] = rip;
             faultAdj[idx] = j - size;
             boolean last = j == size - 1;
-            if (!(last && b.kind == Region.End.DYNAMIC) && ic.compile(in, rip, next, idx, last ? b.kind : null)) {
+            if (!(last && b.kind == Region.End.DYNAMIC) && ic.compile(in, rip, next, idx, last ? b.kind : null, dead[j])) {
                 nativeCount++;
                 continue;
             }

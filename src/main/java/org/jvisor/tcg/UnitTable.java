@@ -179,6 +179,22 @@ final class UnitTable {
         }
     }
 
+    /** The live units that retired the most instructions, most first. */
+    synchronized java.util.List<Unit> hottest(int n) {
+        java.util.List<Unit> all = new java.util.ArrayList<>();
+        for (Page pg : pages) {
+            if (pg != null) {
+                for (Entry e : pg.slots) {
+                    if (e != null && e.unit != null) {
+                        all.add(e.unit);
+                    }
+                }
+            }
+        }
+        all.sort((a, b) -> Long.compare(b.retired, a.retired));
+        return all.subList(0, Math.min(n, all.size()));
+    }
+
     synchronized int liveUnits() {
         return liveUnits;
     }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.jvisor.machine.MachineConfig;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,6 +98,21 @@ class CommandLineTest {
         assertEquals(MachineConfig.Accel.KVM, parse("--accel", "kvm", "-kernel", "k").accel());
         assertThrows(UsageException.class, () -> parse("-accel", "kvm", "-accel", "tcg", "-kernel", "k"));
         assertThrows(UsageException.class, () -> parse("-accel", "tcg,bogus=1", "-kernel", "k"));
+    }
+
+    @Test
+    void translatorSettings() throws UsageException {
+        var off = parse("-accel", "tcg,jit=off", "-kernel", "k").jit();
+        assertFalse(off.enabled());
+        var eager = parse("-accel", "tcg,jit-threshold=0", "-kernel", "k").jit();
+        assertTrue(eager.enabled());
+        assertEquals(0, eager.threshold());
+        assertEquals(42, parse("-accel", "tcg,jit=on,jit-threshold=42", "-kernel", "k").jit().threshold());
+        var e = assertThrows(UsageException.class, () -> parse("-accel", "tcg,jit-threshold=many", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("jit-threshold"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> parse("-accel", "kvm,jit=on", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("tcg"), e.getMessage());
+        assertThrows(UsageException.class, () -> parse("-accel", "tcg,jit=sometimes", "-kernel", "k"));
     }
 
     @Test

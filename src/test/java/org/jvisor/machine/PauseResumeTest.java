@@ -28,7 +28,8 @@ class PauseResumeTest {
         }
         var config = new MachineConfig(engine.equals("kvm") ? MachineConfig.Accel.KVM : MachineConfig.Accel.TCG,
             64L << 20, 1, JvisorProcess.guest("spin.elf"), null, null, true, new MachineConfig.SerialConfig.None(), true,
-            List.of(), List.of(), List.of(), Set.of(), Set.of(), MachineConfig.MachineType.PC, List.of(), List.of());
+            List.of(), List.of(), List.of(), Set.of(), Set.of(), MachineConfig.MachineType.PC, List.of(), List.of(),
+            org.jvisor.tcg.JitOptions.fromSystemProperties());
         try (Machine m = Machine.create(config, System.err)) {
             AtomicInteger status = new AtomicInteger(-1);
             Thread runner = Thread.ofPlatform().start(() -> {
