@@ -100,6 +100,11 @@ public final class VirtioConsole implements VirtioDevice {
         }
     }
 
+    /** The character backends of the ports, in configuration order. */
+    public List<CharBackend> backends() {
+        return portList.stream().map(p -> p.backend).toList();
+    }
+
     /** Port {@code id}'s receiveq (host to guest); its transmitq is the next one. */
     public static int receiveq(int port) {
         return port == 0 ? 0 : 2 * port + 2;
