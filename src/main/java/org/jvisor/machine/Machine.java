@@ -306,7 +306,7 @@ public final class Machine implements AutoCloseable {
             io.close();
             throw e;
         }
-        devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, device, io));
+        devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
@@ -314,7 +314,7 @@ public final class Machine implements AutoCloseable {
         VirtioMmioTransport transport = new VirtioMmioTransport(device, deviceDma(),
             platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + thread + ": " + msg));
         VirtioIoThread io = processOnOwnThread(transport.core(), thread);
-        devices.add(virtioDevice(id, transport, device, io).onReset(transport::reset));
+        devices.add(virtioDevice(id, transport, transport.core(), io).onReset(transport::reset));
         mmio.register(thread + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         if (ioeventfd) {
             accel.doorbells().ifPresent(d -> transport.useDoorbells(d, slot.base()));
@@ -322,19 +322,26 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * The registry entry of a virtio device: a console starts taking host input with the machine;
-     * on close, whatever could hold its I/O thread lets go first (a console port's reader waiting
-     * for guest buffers, its chardev that the thread may be writing to), then the thread stops.
+     * The registry entry of a virtio device. Start: a console takes host input, and queues in
+     * use are looked at once (after a restore, buffers notified before the save). Close: whatever
+     * could hold the I/O thread lets go first (a console port's reader waiting for guest buffers,
+     * its chardev that the thread may be writing to), then the thread stops.
      */
-    private static MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioDevice model, VirtioIoThread io) {
-        MachineDevice d = MachineDevice.of(id, state).onClose(() -> {
-            if (model instanceof VirtioConsole c) {
-                c.close();
-                c.backends().forEach(CharBackend::close);
-            }
-            io.close();
-        });
-        return model instanceof VirtioConsole c ? d.onStart(c::start) : d;
+    private static MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+        return MachineDevice.of(id, state)
+            .onStart(() -> {
+                if (core.device() instanceof VirtioConsole c) {
+                    c.start();
+                }
+                core.kickActiveQueues();
+            })
+            .onClose(() -> {
+                if (core.device() instanceof VirtioConsole c) {
+                    c.close();
+                    c.backends().forEach(CharBackend::close);
+                }
+                io.close();
+            });
     }
 
     /** Guest RAM as a device's DMA sees it; on tcg, device writes into code pages drop decoded code. */

@@ -9,7 +9,7 @@ import org.jvisor.devices.state.StatefulDevice;
  *
  * @param id    stable and unique in the machine, e.g. "serial0", "lapic1", "virtio-blk0@pci.0:03.0"
  * @param state its architectural state, or null for a device without any
- * @param start starts taking host input (the machine is about to run)
+ * @param start the machine is about to run: host input starts to flow, work saved in flight resumes
  * @param reset back to the power-on state (a system reset, all vCPUs paused)
  * @param close releases threads and backends (the machine ends); must not throw past the device
  */

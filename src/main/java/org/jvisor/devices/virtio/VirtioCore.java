@@ -318,8 +318,8 @@ public final class VirtioCore {
      * Restores a state saved from a device of the same type and configuration: checks the status,
      * that the accepted features were offered and every queue ({@link SplitVirtqueue#checkState}),
      * then resets the device, takes the state, starts an activated device again on its queues and
-     * hands it its own state. The transport calls {@link #kickActiveQueues()} once its own
-     * registers are back.
+     * hands it its own state. Nothing is processed: when the machine runs again,
+     * {@link #kickActiveQueues()} looks at the queues.
      */
     public void restoreState(VirtioState s) throws DeviceStateException {
         String name = device.name();
@@ -359,9 +359,9 @@ public final class VirtioCore {
     }
 
     /**
-     * Processes every queue in use once, as if the driver had notified it: a notification that
-     * came before the save and was not yet processed must not be lost. A queue with nothing
-     * available is left as it is.
+     * Processes every queue in use once, as if the driver had notified it: after a restore, a
+     * notification that came before the save and was not yet processed must not be lost. A queue
+     * with nothing available is left as it is; at a first boot no queue is in use yet.
      */
     public void kickActiveQueues() {
         for (int i = 0; i < queues.length; i++) {

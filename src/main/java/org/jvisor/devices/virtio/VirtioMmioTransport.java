@@ -144,8 +144,8 @@ public final class VirtioMmioTransport implements BusDevice, StatefulDevice<Virt
     }
 
     /**
-     * Restores the device, then the registers; the interrupt line follows InterruptStatus, and
-     * queues in use are looked at once for buffers notified before the save.
+     * Restores the device, then the registers; the interrupt line follows InterruptStatus.
+     * Queues are processed again from {@link VirtioCore#kickActiveQueues()} when the machine runs.
      */
     @Override
     public void restoreState(VirtioMmioState s) throws DeviceStateException {
@@ -161,7 +161,6 @@ public final class VirtioMmioTransport implements BusDevice, StatefulDevice<Virt
             interruptStatus = s.interruptStatus();
             updateIrq();
         }
-        core.kickActiveQueues();
     }
 
     @Override

@@ -239,8 +239,8 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
 
     /**
      * Restores the device, then the common configuration registers and the ISR; INTx is asserted
-     * if the ISR is set while MSI-X is off (restore the function's MSI-X capability first), and
-     * queues in use are looked at once for buffers notified before the save.
+     * if the ISR is set while MSI-X is off (restore the function's MSI-X capability first).
+     * Queues are processed again from {@link VirtioCore#kickActiveQueues()} when the machine runs.
      */
     @Override
     public void restoreState(VirtioPciState s) throws DeviceStateException {
@@ -265,7 +265,6 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
                 intx.set(level);
             }
         }
-        core.kickActiveQueues();
     }
 
     private void checkVector(String name, String field, int vector) throws DeviceStateException {
