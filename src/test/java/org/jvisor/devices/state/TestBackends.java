@@ -2,18 +2,12 @@ package org.jvisor.devices.state;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
-import java.util.List;
 
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.chr.CharBackend;
-import org.jvisor.backend.net.NetBackend;
-import org.jvisor.backend.net.Offloads;
 
-/** In-memory host sides for the virtio devices under test. */
+/** In-memory host sides for the virtio devices under test (the network's is the virtio tests' FakeNetBackend). */
 final class TestBackends {
     private TestBackends() {
     }
@@ -65,75 +59,6 @@ final class TestBackends {
         @Override
         public String describe() {
             return "memory disk";
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
-    /** A network backend: frames the test injects, frames the device sent, the arming protocol of a tap. */
-    static final class LoopNet implements NetBackend {
-        final Deque<byte[]> inbound = new ArrayDeque<>();
-        final List<String> sent = new ArrayList<>();
-        private Runnable listener = () -> { };
-        private boolean armed;
-
-        void inject(byte[] frame) {
-            inbound.add(frame);
-            fireIfArmed();
-        }
-
-        private void fireIfArmed() {
-            if (armed && !inbound.isEmpty()) {
-                armed = false;
-                listener.run();
-            }
-        }
-
-        @Override
-        public String describe() {
-            return "loop";
-        }
-
-        @Override
-        public int vnetHeaderSize() {
-            return 12;
-        }
-
-        @Override
-        public void setOffloads(Offloads offloads) {
-        }
-
-        @Override
-        public void send(byte[] buf, int length) {
-            sent.add(Arrays.toString(Arrays.copyOf(buf, length)));
-        }
-
-        @Override
-        public int receive(byte[] buf) {
-            byte[] f = inbound.poll();
-            if (f == null) {
-                return 0;
-            }
-            System.arraycopy(f, 0, buf, 0, f.length);
-            return f.length;
-        }
-
-        @Override
-        public void setReceiveListener(Runnable listener) {
-            this.listener = listener;
-        }
-
-        @Override
-        public void armReceive() {
-            armed = true;
-            fireIfArmed();
-        }
-
-        @Override
-        public void disarmReceive() {
-            armed = false;
         }
 
         @Override

@@ -10,6 +10,7 @@ import org.jvisor.devices.intc.ApicBus;
 import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.pci.MsiSink;
 import org.jvisor.devices.timer.ManualClock;
+import org.jvisor.devices.virtio.FakeNetBackend;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
@@ -28,7 +29,7 @@ final class TestWorld implements AutoCloseable {
     final AddressSpace io = new AddressSpace("io", 0x10000);
     final AddressSpace memory = new AddressSpace("memory", 1L << 40);
     final byte[] disk = new byte[64 * 1024];
-    final TestBackends.LoopNet net = new TestBackends.LoopNet();
+    final FakeNetBackend net = new FakeNetBackend();
     final TestBackends.Pipe[] pipes = {new TestBackends.Pipe(), new TestBackends.Pipe()};
     private final Map<String, Boolean> levels = new TreeMap<>();
     private final List<String> events = new ArrayList<>();

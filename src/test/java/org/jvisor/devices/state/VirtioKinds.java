@@ -140,7 +140,7 @@ final class VirtioKinds {
                 world.ram.write(BUFFERS + 0x100, frame(70, 3));
                 ring(world, VirtioNet.TX).offer(new Buf(BUFFERS + 0x100, VirtioNet.HDR_SIZE + 70, false));
                 w(t, QUEUE_NOTIFY, VirtioNet.TX);
-                seen.add(world.net.sent);
+                seen.add(world.net.sent.stream().map(Arrays::toString).toList());
                 w(t, QUEUE_NOTIFY, VirtioNet.RX);            // the held frame lands in the buffer
                 seen.add(rx.usedEntries());
                 seen.add(Arrays.toString(rx.read(BUFFERS + 0x10000, VirtioNet.HDR_SIZE + 80)));
