@@ -16,7 +16,7 @@ import org.jvisor.machine.MachineConfig;
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
     private static final Set<String> TRACE_EVENTS = Set.of("exits");
-    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot");
+    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot", "jit");
 
     /** What main should do. */
     public sealed interface Action {
@@ -146,7 +146,7 @@ public final class CommandLine {
                 case "-d" -> {
                     for (String item : value(args, ++i, opt, "log items").split(",")) {
                         if (!DEBUG_ITEMS.contains(item)) {
-                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp, boot)");
+                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp, boot, jit)");
                         }
                         debug.add(item);
                     }

@@ -418,6 +418,9 @@ public final class Machine implements AutoCloseable {
             if (config.traceExits()) {
                 log.print(ExitReport.format(runners, io, mmio));
             }
+            if (config.debugLog().contains("jit")) {
+                log.print(TcgEngine.jitReport(accel));
+            }
         }
     }
 

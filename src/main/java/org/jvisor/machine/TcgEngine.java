@@ -82,6 +82,11 @@ final class TcgEngine {
         }
     }
 
+    /** The translator's report for {@code -d jit}. */
+    static String jitReport(Accelerator accel) {
+        return accel instanceof TcgAccelerator tcg ? tcg.jitReport() : "== jit ==\nno translator on " + accel.name() + "\n";
+    }
+
     /** Device DMA into guest RAM drops decoded code on tcg (self-modifying code, SDM vol. 3, 11.6). */
     static IdentityDma.WriteListener dmaListener(Accelerator accel) {
         return accel instanceof TcgAccelerator tcg ? tcg::invalidateCode : IdentityDma.WriteListener.NONE;

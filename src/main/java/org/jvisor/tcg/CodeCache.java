@@ -68,12 +68,18 @@ final class CodeCache {
         return pg;
     }
 
-    /** Called on every slow-path RAM write by this vCPU. */
+    /**
+     * Called on every slow-path RAM write by this vCPU, before the write. A write into the code
+     * page of the unit this vCPU is running stops the unit first ({@link CodeModified}).
+     */
     void noteWrite(long hostOff, int size) {
         long first = hostOff >>> 12;
         long last = (hostOff + size - 1) >>> 12;
         for (long p = first; p <= last; p++) {
             if (shared.isCode(p << 12)) {
+                if (cpu.runningUnitPage == p << 12) {
+                    throw new CodeModified();
+                }
                 shared.written(p << 12, cpu);
             }
         }

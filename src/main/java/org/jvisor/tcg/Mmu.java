@@ -56,6 +56,20 @@ public final class Mmu {
     /** Some entry was filled from a large page since the last full flush: INVLPG must scan. */
     private boolean largeFilled;
 
+    /**
+     * Records RAM before it is written, while set (the translator's lockstep verifier); the
+     * write TLB is not filled meanwhile, so every write passes here.
+     */
+    WriteLog writeLog;
+
+    /** Sees guest RAM about to be written (host offset and size). */
+    interface WriteLog {
+        void before(long hostOff, int size);
+
+        /** A paging-structure entry gets its accessed or dirty bit. */
+        void beforeWalkUpdate(long hostOff, int size);
+    }
+
     /** 1 while CPL is 3 (user accesses), else 0; part of every TLB tag. */
     int user;
     /** Bumped on every flush, so callers caching translations can notice. */
@@ -149,6 +163,11 @@ public final class Mmu {
         return tag != INVALID && span != 0xFFF && (((tag & ~0xFFFL) ^ lin) & ~span) == 0;
     }
 
+    /** Drops every write entry: from now on each write takes the slow path (until entries are filled again). */
+    void dropAllWrites() {
+        java.util.Arrays.fill(wrTag, INVALID);
+    }
+
     /** A page became a code page: writes to it must take the slow path from now on. */
     void dropWritesTo(long hostPage) {
         for (int i = 0; i < TLB_SIZE; i++) {
@@ -207,6 +226,60 @@ public final class Mmu {
         writeSlow(lin, 8, v, user);
     }
 
+    // Size-specific accessors for translated code: small enough for C2 to inline at every memory
+    // operand, so a TLB hit is a tag compare and one load or store; misses go out of line.
+
+    long read1(long lin) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (rdTag[i] == ((lin & ~0xFFFL) | user)) {
+            return mem.get(B, lin + rdDelta[i]) & 0xFFL;
+        }
+        return readSlow(lin, 1, user);
+    }
+
+    long read2(long lin) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
+            return mem.get(W, lin + rdDelta[i]) & 0xFFFFL;
+        }
+        return readSlow(lin, 2, user);
+    }
+
+    long read4(long lin) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
+            return mem.get(D, lin + rdDelta[i]) & 0xFFFF_FFFFL;
+        }
+        return readSlow(lin, 4, user);
+    }
+
+    void write1(long lin, long v) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (wrTag[i] == ((lin & ~0xFFFL) | user)) {
+            mem.set(B, lin + wrDelta[i], (byte) v);
+            return;
+        }
+        writeSlow(lin, 1, v, user);
+    }
+
+    void write2(long lin, long v) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
+            mem.set(W, lin + wrDelta[i], (short) v);
+            return;
+        }
+        writeSlow(lin, 2, v, user);
+    }
+
+    void write4(long lin, long v) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
+            mem.set(D, lin + wrDelta[i], (int) v);
+            return;
+        }
+        writeSlow(lin, 4, v, user);
+    }
+
     /** Implicit supervisor-mode accesses (descriptor tables, TSS, IDT; SDM vol. 3, 4.6). */
     long readSys(long lin, int size) {
         return readSlow(lin, size, 0);
@@ -248,6 +321,9 @@ public final class Mmu {
             if (code != null) {
                 code.noteWrite(off, size);
             }
+            if (writeLog != null) {
+                writeLog.before(off, size);
+            }
             putHost(off, size, v);
         } else {
             mmioWrite(pa, size, v);
@@ -266,6 +342,9 @@ public final class Mmu {
         long off = ram.offsetOf(pa, size);
         if (off >= 0 && code != null) {
             code.noteWrite(off, size);
+        }
+        if (off >= 0 && writeLog != null) {
+            writeLog.before(off, size);
         }
         return off;
     }
@@ -374,7 +453,7 @@ public final class Mmu {
                     rdDelta[i] = delta;
                     rdGlobal[i] = global;
                     rdSpan[i] = span;
-                    if (writable && (code == null || !code.isCodePage(hostPage))) {
+                    if (writable && writeLog == null && (code == null || !code.isCodePage(hostPage))) {
                         wrTag[i] = tag;
                         wrDelta[i] = delta;
                         wrGlobal[i] = global;
@@ -408,6 +487,9 @@ public final class Mmu {
         }
         long off = ram.offsetOf(pa, 8);
         if (off >= 0) {
+            if (writeLog != null) {
+                writeLog.beforeWalkUpdate(off, 8);
+            }
             // atomic OR so a concurrent walker on another vCPU does not lose a bit
             long cur;
             do {
@@ -425,6 +507,9 @@ public final class Mmu {
         }
         long off = ram.offsetOf(pa, 4);
         if (off >= 0) {
+            if (writeLog != null) {
+                writeLog.beforeWalkUpdate(off, 4);
+            }
             int cur;
             do {
                 cur = (int) Atomics.INT.getVolatile(mem, off);

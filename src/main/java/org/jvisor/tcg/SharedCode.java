@@ -9,11 +9,21 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * slice boundary, which stands in for the serializing instruction the SDM requires of them.
  */
 final class SharedCode {
+    /** Translated units live at most this many at once (then all are dropped and made anew). */
+    private static final int MAX_UNITS = 16384;
+
     private final long[] bits;
     private final CopyOnWriteArrayList<TcgCpu> cpus = new CopyOnWriteArrayList<>();
+    private final UnitTable units;
 
     SharedCode(long ramSize) {
         this.bits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
+        this.units = new UnitTable(ramSize, MAX_UNITS);
+    }
+
+    /** The VM's translated code. */
+    UnitTable units() {
+        return units;
     }
 
     void register(TcgCpu cpu) {
@@ -50,6 +60,7 @@ final class SharedCode {
             }
             bits[i] &= ~(1L << p);
         }
+        units.dropPage(hostPage);
         for (TcgCpu c : cpus) {
             if (c == by) {
                 c.code.drop(hostPage);

@@ -21,8 +21,16 @@ public final class TcgAccelerator implements Accelerator {
     /** Code-page tracking shared by this VM's vCPUs (cross-modifying code); created with the first vCPU. */
     private SharedCode sharedCode;
 
+    private final JitOptions jit;
+    private final java.util.List<TcgVcpu> vcpus = new java.util.ArrayList<>();
+
     public TcgAccelerator(MachineBus bus) {
+        this(bus, JitOptions.fromSystemProperties());
+    }
+
+    public TcgAccelerator(MachineBus bus, JitOptions jit) {
         this.bus = bus;
+        this.jit = jit;
     }
 
     /** Drops decoded code on every vCPU for guest-physical [gpa, gpa + len) (DMA into code pages). */
@@ -43,6 +51,21 @@ public final class TcgAccelerator implements Accelerator {
         }
     }
 
+    /** The translator's report ({@code -d jit}): what it translated and what ran translated, all vCPUs. */
+    public synchronized String jitReport() {
+        if (!jit.enabled()) {
+            return "== jit ==\ntranslation off (-accel tcg,jit=off)\n";
+        }
+        JitStats sum = new JitStats();
+        long retired = 0;
+        for (TcgVcpu v : vcpus) {
+            v.cpu().jitStats.addTo(sum);
+            retired += v.cpu().instructionsRetired();
+        }
+        long invalidated = sharedCode == null ? 0 : sharedCode.units().invalidated();
+        return sum.format(retired, invalidated);
+    }
+
     @Override
     public String name() {
         return "tcg";
@@ -57,7 +80,10 @@ public final class TcgAccelerator implements Accelerator {
             }
             sc = sharedCode;
         }
-        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc);
+        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc, jit);
+        synchronized (this) {
+            vcpus.add(v);
+        }
         return v;
     }
 

@@ -58,6 +58,19 @@ public final class TcgCpu {
     /** Set by instructions after which the run loop must look at interrupts or mode again. */
     boolean endChunk;
 
+    /** The translator, or null when translation is off. */
+    private final Translator jit;
+    final JitStats jitStats = new JitStats();
+    /** Checks every unit run against the interpreter (-Djvisor.tcg.jitVerify=true), or null. */
+    private final UnitVerifier verifier;
+    /** Host offset of the code page of the unit running now, or -1 (see {@link CodeModified}). */
+    long runningUnitPage = -1;
+    // jump cache: linear RIP -> block entry, valid while the TLB epoch is unchanged (QEMU's tb_jmp_cache)
+    private static final int JC_SIZE = 4096;
+    private final long[] jcRip = new long[JC_SIZE];
+    private final int[] jcEpoch = new int[JC_SIZE];
+    private final UnitTable.Entry[] jcEntry = new UnitTable.Entry[JC_SIZE];
+
     // the code page the last fetch came from; dropped by TLB flushes, code invalidation and mode changes
     private Insn[] curInsns;
     private long curLinPage = -1;
@@ -65,11 +78,11 @@ public final class TcgCpu {
 
     public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid) {
         this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE,
-            new SharedCode(bus.ram().size()));
+            new SharedCode(bus.ram().size()), JitOptions.fromSystemProperties());
     }
 
     TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
-           SharedCode sharedCode) {
+           SharedCode sharedCode, JitOptions jitOptions) {
         this.s = state;
         this.bus = bus;
         this.cpuid = cpuid;
@@ -89,6 +102,8 @@ public final class TcgCpu {
         this.sse = new SseUnit(this);
         this.x87 = new X87Unit(this);
         this.interp = new Interpreter(this);
+        this.jit = jitOptions.enabled() ? new Translator(this, jitOptions, sharedCode, jitStats) : null;
+        this.verifier = jit != null && Boolean.getBoolean("jvisor.tcg.jitVerify") ? new UnitVerifier(this) : null;
         syncFromState();
         sharedCode.register(this);
     }
@@ -123,6 +138,7 @@ public final class TcgCpu {
     /** Forgets decoded code and translations (RAM was rewritten behind the vCPU's back: a reset). */
     void flushDerivedState() {
         code.clear();
+        sharedCode.units().clear();
         mmu.flushAll();
     }
 
@@ -273,7 +289,9 @@ public final class TcgCpu {
 
     /**
      * Runs up to {@code n} instructions, stopping early at {@code stopRip}, HLT, or an instruction
-     * that changes interrupt/mode state. Faults are delivered here.
+     * that changes interrupt/mode state. Faults are delivered here. With the translator on, each
+     * block entry is looked up: a translated unit runs, otherwise the interpreter runs the block
+     * (counting the entry towards translation).
      */
     void step(long stopRip, long n) {
         if (remoteDropsPending) {
@@ -290,22 +308,123 @@ public final class TcgCpu {
         endChunk = false;
         while (true) {
             try {
+                if (jit == null) {
+                    while (retired < limit) {
+                        Insn in = fetch();
+                        interp.exec(in);
+                        retired++;
+                        if (endChunk || s.rip == stopRip) {
+                            return;
+                        }
+                    }
+                    return;
+                }
                 while (retired < limit) {
-                    Insn in = fetch();
-                    interp.exec(in);
-                    retired++;
-                    if (endChunk || s.rip == stopRip) {
-                        return;
+                    if (mode == 64 && retired >= shadowEnd) {
+                        Unit u = unitAt(s.rip, stopRip);
+                        if (u != null) {
+                            runUnit(u, limit);
+                            if (endChunk || s.rip == stopRip) {
+                                return;
+                            }
+                            if (remoteDropsPending) {
+                                applyRemoteDrops();
+                            }
+                            continue;
+                        }
+                    }
+                    // interpret to the end of the block, where the next entry is looked up
+                    while (true) {
+                        Insn in = fetch();
+                        long pc = s.rip;
+                        interp.exec(in);
+                        retired++;
+                        if (endChunk || s.rip == stopRip) {
+                            return;
+                        }
+                        if (s.rip != pc + in.len || retired >= limit) {
+                            break;
+                        }
                     }
                 }
                 return;
             } catch (CpuFault f) {
+                runningUnitPage = -1;
                 exc.deliverFault(f);
+                if (s.rip == stopRip || endChunk) {
+                    return;
+                }
+            } catch (CodeModified m) {
+                // a unit's store hit its own code page: that instruction runs interpreted
+                runningUnitPage = -1;
+                jitStats.selfModifyRestarts++;
+                try {
+                    interp.exec(fetch());
+                    retired++;
+                } catch (CpuFault f) {
+                    exc.deliverFault(f);
+                }
                 if (s.rip == stopRip || endChunk) {
                     return;
                 }
             }
         }
+    }
+
+    private void runUnit(Unit u, long limit) {
+        long before = retired;
+        int budget = (int) Math.min(limit - retired, Integer.MAX_VALUE);
+        if (verifier != null) {
+            verifier.run(u, budget);
+        } else {
+            runningUnitPage = u.hostPage;
+            u.run(this, budget);
+            runningUnitPage = -1;
+        }
+        jitStats.unitRuns++;
+        jitStats.unitInsns += retired - before;
+    }
+
+    /**
+     * The translated unit entered at linear {@code rip}, or null: not translated (yet), or it
+     * would run past {@code stopRip}. Counts the entry; translates it once hot.
+     */
+    private Unit unitAt(long rip, long stopRip) {
+        int i = (int) (rip ^ (rip >>> 12)) & (JC_SIZE - 1);
+        UnitTable.Entry e = jcEntry[i];
+        if (e == null || jcRip[i] != rip || jcEpoch[i] != mmu.epoch || e.dead) {
+            e = lookupEntry(rip);
+            if (e == null) {
+                return null;
+            }
+            jcEntry[i] = e;
+            jcRip[i] = rip;
+            jcEpoch[i] = mmu.epoch;
+        }
+        Unit u = e.unit;
+        if (u != null) {
+            return u.valid && (stopRip == NO_STOP || !u.covers(stopRip)) ? u : null;
+        }
+        if (e.declined || ++e.count <= jit.threshold()) {
+            return null;
+        }
+        return jit.translate(rip, e, stopRip);
+    }
+
+    /** The block entry for {@code rip} in the VM's table, or null when its code is not fetchable RAM. */
+    private UnitTable.Entry lookupEntry(long rip) {
+        long off;
+        try {
+            off = mmu.fetchOffset(rip);
+        } catch (CpuFault f) {
+            return null; // the interpreter's fetch raises it
+        }
+        return off < 0 ? null : sharedCode.units().entry(off);
+    }
+
+    /** Runs one instruction for a translated unit, which stored its state in X86State first. */
+    void execHelper(Insn in) {
+        interp.exec(in);
     }
 
     /** RFLAGS.TF was set at the start of this instruction: run it, then trap with #DB (SDM vol. 3, 17.3.1.4). */

@@ -31,9 +31,9 @@ public final class TcgVcpu implements Vcpu {
     private volatile Thread runner;
 
     TcgVcpu(int index, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
-            SharedCode sharedCode) {
+            SharedCode sharedCode, JitOptions jit) {
         this.index = index;
-        this.cpu = new TcgCpu(state, bus, cpuid, stats, atomicLock, irq, sharedCode);
+        this.cpu = new TcgCpu(state, bus, cpuid, stats, atomicLock, irq, sharedCode, jit);
         this.cpu.apicId = index;
         if (index != 0) {
             // an application processor starts as after INIT, waiting for a startup IPI (as KVM's APs do)

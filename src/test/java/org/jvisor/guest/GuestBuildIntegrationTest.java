@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.GuestTest;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@link GuestBuilder#defaultCacheDir()}) and checks what came out. Runs when the package cache
  * already has the kernel, or the machine can reach the Debian mirror with apt-get.
  */
+@GuestTest
 class GuestBuildIntegrationTest {
 
     static final Path OUT = Path.of("target/guest-it").toAbsolutePath();

@@ -17,6 +17,7 @@ import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The kvm engine driven directly: ioeventfd, state round trips, CPUID. */
+@GuestTest
 class KvmVmTest {
 
     @BeforeEach

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad input ends jvisor with one clear line on stderr and status 1: no stack trace, no hang. */
+@GuestTest
 class BadInputTest {
 
     private static void assertCleanError(JvisorProcess.Result r, String expected) {

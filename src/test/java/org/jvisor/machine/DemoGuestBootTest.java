@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
 
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * booted on the tcg engine, as in the README: a marker run that powers off, and a shell session
  * typed through the console. -accel tcg explicitly, so this passes on any host.
  */
+@GuestTest
 class DemoGuestBootTest {
     private static GuestBuilder.Guest guest;
 

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ends with PASS (status 33) or FAIL (status 35). Where both engines run a guest, their console
  * output must be identical: the guest sees the same machine.
  */
+@GuestTest
 class GuestSuiteTest {
     private static final String DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 

@@ -2,6 +2,7 @@ package org.jvisor.machine;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
@@ -10,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Test guests on the kvm engine, through the real command line. */
+@GuestTest
 class KvmGuestTest {
     private static final String DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 

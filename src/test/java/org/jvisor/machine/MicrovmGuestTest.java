@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * guest drives it: a read of what the host wrote, 16 MiB written and then a clean power-off (the
  * image must hold every byte afterwards), a discard, and virtio-rng next to it.
  */
+@GuestTest
 class MicrovmGuestTest {
     private static GuestBuilder.Guest guest;
 

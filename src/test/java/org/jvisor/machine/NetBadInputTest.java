@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 /**
  * Bad -netdev / virtio-net-pci input through the real command line: one line on stderr naming the
  * netdev, status 1, no stack trace. A -netdev no NIC uses is QEMU's warning, and the guest runs.
  */
+@GuestTest
 class NetBadInputTest {
     private static String kernel() {
         return JvisorProcess.guest("hello.elf").toString();

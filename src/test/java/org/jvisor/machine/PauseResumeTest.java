@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
  * Pause, resume and stop from another thread while a guest spins without exits (a counter at
  * 0x300000): a paused vCPU does not advance, a resumed one does, a stop ends run().
  */
+@GuestTest
 class PauseResumeTest {
 
     @ParameterizedTest

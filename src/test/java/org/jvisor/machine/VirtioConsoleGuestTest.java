@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
 
@@ -30,6 +31,7 @@ import org.jvisor.testing.JvisorSession;
  * socket chardev (with a reconnect), flow control of a MiB of input, and hvc0 on stdio with the
  * Ctrl-A escapes.
  */
+@GuestTest
 class VirtioConsoleGuestTest {
     private static final long WATCHDOG_MILLIS = 15 * 60 * 1000;
     private static GuestBuilder.Guest guest;

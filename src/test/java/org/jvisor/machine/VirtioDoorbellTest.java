@@ -4,6 +4,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * guest's register accesses (MSI-X vector setup, the final reset), while every one of the 2000
  * notifications there reached the BAR on tcg and on kvm with ioeventfd=off.
  */
+@GuestTest
 class VirtioDoorbellTest {
     private static final String DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04";
     private static final int REQUESTS = 1000;

@@ -27,6 +27,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 /**
@@ -36,6 +37,7 @@ import org.jvisor.testing.JvisorProcess;
  * over TCP and receives one from another; both arrive with the same MD5. A unique tap name and
  * subnet per run; skipped (with the reason) where the test cannot create a tap (not root).
  */
+@GuestTest
 class VirtioNetGuestTest {
     private static GuestBuilder.Guest guest;
     private final long pid = ProcessHandle.current().pid();

@@ -21,8 +21,10 @@ import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.testing.GuestTest;
 
 /** Boots the built test guests (target/guests) on the tcg engine with a fake UART and exit port. */
+@GuestTest
 class GuestsOnTcgTest {
 
     /** What a guest run produced. */

@@ -49,17 +49,7 @@ public final class JvisorProcess {
 
     /** Runs jvisor in a JVM given {@code jvmOptions} too (e.g. a small -Xmx). */
     public static Result run(List<String> jvmOptions, byte[] input, String... args) throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>();
-        cmd.add(java);
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-XX:+UseSerialGC");
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("org.jvisor.cli.Main");
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).start();
+        Process p = new ProcessBuilder(command(jvmOptions, args)).start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread o = pump(p.getInputStream(), out);
@@ -80,6 +70,29 @@ public final class JvisorProcess {
         o.join();
         e.join();
         return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The command line of a jvisor JVM: this JVM's java and class path, native access, the serial
+     * collector, the options of {@code -Djvisor.test.jvmargs} (whitespace-separated; pom.xml passes
+     * them on, so a whole test run can set an engine property for every guest), then
+     * {@code jvmOptions} and jvisor's {@code args}.
+     */
+    static List<String> command(List<String> jvmOptions, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-XX:+UseSerialGC");
+        String extra = System.getProperty("jvisor.test.jvmargs", "").strip();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+")));
+        }
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("org.jvisor.cli.Main");
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     private static Thread pump(InputStream in, ByteArrayOutputStream sink) {

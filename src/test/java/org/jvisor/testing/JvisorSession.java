@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -30,11 +29,7 @@ public final class JvisorSession implements AutoCloseable {
     }
 
     public static JvisorSession start(String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-            "-cp", System.getProperty("java.class.path"), "org.jvisor.cli.Main"));
-        cmd.addAll(List.of(args));
-        return new JvisorSession(new ProcessBuilder(cmd).start());
+        return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
     }
 
     private static void pump(InputStream in, StringBuffer sink) {

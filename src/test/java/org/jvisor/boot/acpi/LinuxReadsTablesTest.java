@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.GuestTest;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * exercised here (AcpiPmTest does that). Skipped, with the reason, without qemu-system-x86_64
  * or a built demo guest (build/guest, see guest/README.md).
  */
+@GuestTest
 class LinuxReadsTablesTest {
 
     @TempDir

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ElfImage;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.testing.GuestTest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@code /boot/vmlinuz-*}, else a {@code boot/vmlinuz-*} unpacked under /tmp (dpkg-deb -x of
  * linux-image-cloud-amd64). Skipped with the reason otherwise.
  */
+@GuestTest
 class RealKernelTest {
 
     static Optional<Path> findKernel() {

@@ -6,7 +6,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * MOVS CMPS STOS LODS SCAS in all sizes, without prefix, with REP/REPE and REPNE, DF clear and set,
- * counts 0..24, and with the 0x67 prefix (ESI/EDI/ECX) where upper register bits are junk.
+ * counts 0..24, and with the 0x67 prefix (ESI/EDI/ECX) where upper register bits are junk (a REP
+ * with the 0x67 prefix and a zero count is left out: what it does to the upper halves differs
+ * between hosts).
  */
 class DiffTestString {
     static final List<String> OPS = List.of("movs", "cmps", "stos", "lods", "scas");
@@ -24,6 +26,11 @@ class DiffTestString {
         };
         boolean addr32 = g.chance(5);
         long count = g.chance(8) ? 0 : g.r.nextInt(25);
+        if (addr32 && rep != 0 && count == 0) {
+            // a REP with a 32-bit address size and ECX = 0: some hosts (Intel Xeon VMs here) still
+            // zero-extend RCX/RSI/RDI, others leave them; the SDM does not say, so it is not tested
+            count = 1 + g.r.nextInt(24);
+        }
         long src = g.dataBase + MARGIN + g.r.nextInt((int) NativeCpu.DATA_SIZE - 2 * MARGIN);
         long dst = g.dataBase + MARGIN + g.r.nextInt((int) NativeCpu.DATA_SIZE - 2 * MARGIN);
         if (g.chance(3)) {

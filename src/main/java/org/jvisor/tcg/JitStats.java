@@ -1,0 +1,56 @@
+package org.jvisor.tcg;
+
+/**
+ * What one vCPU's translator did, for {@code -d jit}: plain counters written by the vCPU thread
+ * and read when the VM reports (a slightly stale read is fine for a report).
+ */
+public final class JitStats {
+    long units;
+    long insns;
+    long nativeInsns;
+    long helperInsns;
+    long bytecodeBytes;
+    long translateNanos;
+    long declined;
+    long retries;
+    long flushes;
+    /** Units run by the dispatcher, and instructions retired inside units. */
+    long unitRuns;
+    long unitInsns;
+    /** Stores that found their own unit's code page and restarted in the interpreter. */
+    long selfModifyRestarts;
+
+    /** Adds this vCPU's counts into {@code sum}. */
+    public void addTo(JitStats sum) {
+        sum.units += units;
+        sum.insns += insns;
+        sum.nativeInsns += nativeInsns;
+        sum.helperInsns += helperInsns;
+        sum.bytecodeBytes += bytecodeBytes;
+        sum.translateNanos += translateNanos;
+        sum.declined += declined;
+        sum.retries += retries;
+        sum.flushes += flushes;
+        sum.unitRuns += unitRuns;
+        sum.unitInsns += unitInsns;
+        sum.selfModifyRestarts += selfModifyRestarts;
+    }
+
+    /** The report: units made, their size, time spent translating, what ran translated. */
+    public String format(long retiredTotal, long invalidated) {
+        return String.format("""
+            == jit ==
+            units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized)
+            bytecode             %d bytes (%.0f per unit)
+            time translating     %.1f ms (%.0f us per unit)
+            units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
+            units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
+            """,
+            units, insns, nativeInsns, helperInsns, declined, retries,
+            bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
+            translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units,
+            invalidated, flushes, selfModifyRestarts,
+            unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
+            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns);
+    }
+}

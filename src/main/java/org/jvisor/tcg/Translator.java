@@ -1,0 +1,167 @@
+package org.jvisor.tcg;
+
+import java.lang.classfile.Attributes;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.MethodModel;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
+/**
+ * One vCPU's translator: turns a hot block entry into a {@link Unit}. It snapshots the code page,
+ * discovers the {@link Region}, compiles it ({@link UnitCompiler}), defines the class as a hidden
+ * class (unloadable once the unit is dropped) and installs it in the VM's {@link UnitTable}.
+ * Translation runs on the vCPU thread; HotSpot compiles the generated method in the background
+ * once it is hot.
+ */
+final class Translator {
+    /**
+     * HotSpot never JIT-compiles methods over 8000 bytes of bytecode (HugeMethodLimit): a unit
+     * larger than this is made again from fewer instructions.
+     */
+    static final int MAX_CODE_BYTES = 7900;
+    /** The cost model's budget per unit (estimates are rough; the compiled size is checked). */
+    private static final int ESTIMATED_BYTES = 6500;
+    private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
+
+    private final TcgCpu cpu;
+    private final JitOptions options;
+    private final UnitTable table;
+    private final SharedCode shared;
+    private final Decoder decoder = new Decoder();
+    private final byte[] page = new byte[4096];
+    /** Linear address of the page being translated. */
+    private long pageBase;
+    private final JitStats stats;
+
+    Translator(TcgCpu cpu, JitOptions options, SharedCode shared, JitStats stats) {
+        this.cpu = cpu;
+        this.options = options;
+        this.shared = shared;
+        this.table = shared.units();
+        this.stats = stats;
+    }
+
+    int threshold() {
+        return options.threshold();
+    }
+
+    /**
+     * Translates the code entered at linear {@code rip} (host offset {@code e.hostOffset}),
+     * stopping short of {@code stop}; null when there is nothing worth translating.
+     */
+    Unit translate(long rip, UnitTable.Entry e, long stop) {
+        pageBase = rip & ~0xFFFL;
+        long hostPage = e.hostOffset & ~0xFFFL;
+        if (!table.translatable(hostPage)) {
+            e.declined = true;
+            return null;
+        }
+        long t0 = System.nanoTime();
+        // the page becomes code before its bytes are read, so a later write drops the unit
+        shared.mark(hostPage);
+        snapshot(hostPage);
+        int maxInsns = options.maxInsns();
+        long stopInPage = (stop & ~0xFFFL) == (rip & ~0xFFFL) ? stop : -1;
+        while (true) {
+            Region region = Region.build(rip, this::decode, Translator::estimate, stopInPage, maxInsns, ESTIMATED_BYTES);
+            if (region.entryBlock().size() == 0) {
+                e.declined = true;
+                stats.declined++;
+                return null;
+            }
+            UnitCompiler.Compiled c = UnitCompiler.compile(region, hostPage);
+            if (c.nativeCount() == 0) {
+                e.declined = true;
+                stats.declined++;
+                return null;
+            }
+            int codeBytes = codeLength(c.classFile());
+            if (codeBytes > MAX_CODE_BYTES && region.insnCount > 1) {
+                maxInsns = Math.max(1, (int) ((long) region.insnCount * MAX_CODE_BYTES / codeBytes * 9 / 10));
+                stats.retries++;
+                continue;
+            }
+            Unit u = define(c);
+            stats.translateNanos += System.nanoTime() - t0;
+            if (u == null || !table.install(e, u)) {
+                return null;
+            }
+            stats.units++;
+            stats.insns += region.insnCount;
+            stats.nativeInsns += c.nativeCount();
+            stats.helperInsns += c.helperCount();
+            stats.bytecodeBytes += codeBytes;
+            return u;
+        }
+    }
+
+    /**
+     * Copies the page in aligned 8-byte loads, so an aligned store of up to 8 bytes by another
+     * vCPU is seen either whole or not at all, never torn.
+     */
+    private void snapshot(long hostPage) {
+        MemorySegment mem = cpu.mmu.memory();
+        for (int i = 0; i < 4096; i += 8) {
+            long v = (long) Atomics.LONG.getVolatile(mem, hostPage + i);
+            for (int k = 0; k < 8; k++) {
+                page[i + k] = (byte) (v >>> (8 * k));
+            }
+        }
+    }
+
+    /** Decodes the instruction at {@code rip} from the snapshot; null when it leaves the page or cannot be decoded. */
+    private Insn decode(long rip) {
+        if ((rip & ~0xFFFL) != pageBase) {
+            return null;
+        }
+        int po = (int) (rip & 0xFFF);
+        int n = Math.min(15, 4096 - po);
+        System.arraycopy(page, po, decoder.buffer(), 0, n);
+        decoder.setAvailable(n, null);
+        Insn in = new Insn();
+        try {
+            decoder.decode(in, 64);
+        } catch (CpuFault f) {
+            return null; // crosses the page end, or too long: the interpreter raises what it must
+        }
+        return po + in.len <= 4096 ? in : null;
+    }
+
+    /** Bytecode bytes an instruction costs, roughly: interpreted ones carry a state save and reload. */
+    private static int estimate(Insn in) {
+        if (in.lock || in.rep != 0 && in.op < 0x100 || in.op >= 0x200 || (in.op >= 0x110 && in.op < 0x140)
+                || (in.op >= 0x150 && in.op < 0x180) || (in.op >= 0x1C0 && in.op < 0x1C8) || in.op >= 0x1D0
+                || in.op == 0xF6 && (in.reg & 7) >= 6 || in.op == 0xF7 && (in.reg & 7) >= 6) {
+            return 300;
+        }
+        return 60;
+    }
+
+    private static int codeLength(byte[] classFile) {
+        for (MethodModel m : ClassFile.of().parse(classFile).methods()) {
+            if (m.methodName().equalsString("run")) {
+                return m.findAttribute(Attributes.code()).map(a -> a.codeLength()).orElse(0);
+            }
+        }
+        return 0;
+    }
+
+    private Unit define(UnitCompiler.Compiled c) {
+        try {
+            MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(c.classFile(), true);
+            MethodHandle ctor = hidden.findConstructor(hidden.lookupClass(),
+                MethodType.methodType(void.class, Unit.Info.class));
+            return (Unit) ctor.invoke(c.info());
+        } catch (OutOfMemoryError e) {
+            // metaspace or code cache full: drop every translation so their classes can unload
+            table.clear();
+            stats.flushes++;
+            return null;
+        } catch (Throwable t) {
+            throw new IllegalStateException("tcg translator: the unit at RIP " + Long.toHexString(c.info().rip())
+                + " does not load: " + t, t);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package org.jvisor.tcg;
+
+/**
+ * Translated guest code: a {@link Region} compiled to the {@link #run} method of a hidden class
+ * (one class per unit, so HotSpot compiles, inlines and unloads each on its own). The method keeps
+ * the guest registers and the lazy-flags record in JVM locals, runs until the region exits, then
+ * writes them back with the next RIP and the retired-instruction count.
+ * <p>
+ * A guest exception inside the unit leaves the state the interpreter would: the method catches it,
+ * stores the registers and flags as they were before the faulting instruction (instructions do
+ * every access that can fault before they write anything), sets RIP to that instruction and the
+ * retired count to the instructions completed, and rethrows.
+ */
+abstract class Unit {
+    /** Linear RIP of the entry; the unit covers [{@link #minRip}, {@link #maxEnd}) of one page. */
+    final long rip;
+    final long minRip;
+    final long maxEnd;
+    /** Host offset of the code page the unit was translated from. */
+    final long hostPage;
+    /** Per instruction index: its RIP, for faults. */
+    final long[] faultRip;
+    /** Per instruction index: retired-count adjustment to add to the block counter on a fault. */
+    final int[] faultAdj;
+    /** Per instruction index: the state was already in X86State (interpreted instructions). */
+    final boolean[] faultSynced;
+    /** Instructions the unit hands to the interpreter, indexed by the generated code. */
+    final Insn[] helpers;
+    final int insnCount;
+    /** False once the page was written or the unit evicted; the dispatcher then drops it. */
+    volatile boolean valid = true;
+
+    /** Everything a generated constructor passes to its superclass. */
+    record Info(long rip, long minRip, long maxEnd, long hostPage, long[] faultRip, int[] faultAdj,
+                boolean[] faultSynced, Insn[] helpers) {
+    }
+
+    protected Unit(Info info) {
+        this.rip = info.rip();
+        this.minRip = info.minRip();
+        this.maxEnd = info.maxEnd();
+        this.hostPage = info.hostPage();
+        this.faultRip = info.faultRip();
+        this.faultAdj = info.faultAdj();
+        this.faultSynced = info.faultSynced();
+        this.helpers = info.helpers();
+        this.insnCount = faultRip.length;
+    }
+
+    /**
+     * Runs from the entry until the region exits, or until a backward branch finds that
+     * {@code budget} instructions have retired. On return s.rip is the next instruction.
+     */
+    abstract void run(TcgCpu c, int budget);
+
+    /** Whether {@code lin} lies inside the code this unit covers (a stop address must not). */
+    final boolean covers(long lin) {
+        return lin >= minRip && lin < maxEnd && lin != rip;
+    }
+}
