@@ -12,12 +12,15 @@ import java.util.Set;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 /**
  * A machine's devices are one ordered registry with stable ids; the whole list saves and restores
  * into a second machine of the same configuration, and a list that does not match is refused.
+ * (A guest test because it builds whole machines around the spin guest; none of them runs.)
  */
+@GuestTest
 class MachineDevicesTest {
     static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
