@@ -1,14 +1,15 @@
 package org.jvisor.kvm;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 import org.jvisor.memory.Doorbells;
+import org.jvisor.sys.Epoll;
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.EventFd;
+import org.jvisor.sys.SysException;
 
 /**
  * MMIO doorbells on KVM: each armed doorbell is an eventfd registered with KVM_IOEVENTFD (with
@@ -28,13 +29,8 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
     private static final long WAKE = -1;
 
     private final KvmVm vm;
-    private final Arena arena = Arena.ofShared();
-    private final int epfd;
-    private final MemorySegment ctlEvent = arena.allocate(Libc.EPOLL_EVENT_BYTES, 8);
-    private final MemorySegment ctlErrno = Libc.newErrnoSegment(arena);
-    private final MemorySegment waitEvents = arena.allocate(Libc.EPOLL_EVENT_BYTES * MAX_EVENTS, 8);
-    private final MemorySegment waitErrno = Libc.newErrnoSegment(arena);
-    private final EventFd wake = EventFd.createNonBlocking();
+    private final Epoll epoll;
+    private final EventFd wake;
     private final ArrayDeque<EventFd> spare = new ArrayDeque<>();
     private final List<EventFd> all = new ArrayList<>();
     /** Armed doorbells by slot (the epoll data); replaced as a whole so the poller reads it without a lock. */
@@ -45,14 +41,12 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
     KvmDoorbells(KvmVm vm) {
         this.vm = vm;
         try {
-            epfd = (int) Libc.EPOLL_CREATE1.invokeExact(ctlErrno, Libc.EPOLL_CLOEXEC);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            epoll = Epoll.create(MAX_EVENTS);
+            wake = EventFd.createNonBlocking();
+            epoll.add(wake.fd(), Epoll.EPOLLIN, WAKE);
+        } catch (SysException e) {
+            throw new KvmException(e);
         }
-        if (epfd < 0) {
-            throw new KvmException("epoll_create1", Libc.errno(ctlErrno));
-        }
-        epollCtl(Libc.EPOLL_CTL_ADD, wake.fd(), WAKE);
         poller = Thread.ofPlatform().daemon().name("kvm-doorbells").unstarted(this::loop);
         poller.start();
     }
@@ -67,7 +61,7 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
                 throw new IllegalStateException("the VM is closed");
             }
             EventFd efd = spare.isEmpty() ? newEventFd() : spare.pop();
-            efd.drain();
+            drain(efd);
             try {
                 vm.assignIoeventfd(efd.fd(), address, length, false, value);
             } catch (KvmException e) {
@@ -79,15 +73,32 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
             Armed[] s = slots;
             s[slot] = a;
             slots = s;
-            epollCtl(Libc.EPOLL_CTL_ADD, efd.fd(), slot);
+            try {
+                epoll.add(efd.fd(), Epoll.EPOLLIN, slot);
+            } catch (SysException e) {
+                throw new KvmException(e);
+            }
             return a;
         }
     }
 
     private EventFd newEventFd() {
-        EventFd e = EventFd.createNonBlocking();
-        all.add(e);
-        return e;
+        try {
+            EventFd e = EventFd.createNonBlocking();
+            all.add(e);
+            return e;
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
+    }
+
+    /** Clears a doorbell's counter: how many rings it held (0 if none). */
+    private static long drain(EventFd efd) {
+        try {
+            return efd.drain();
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
     }
 
     private int freeSlot() {
@@ -111,23 +122,13 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
             Armed[] s = slots;
             s[a.slot] = null;
             slots = s;
-            epollCtl(Libc.EPOLL_CTL_DEL, a.efd.fd(), 0);
+            try {
+                epoll.delete(a.efd.fd());
+            } catch (SysException e) {
+                throw new KvmException(e);
+            }
             vm.deassignIoeventfd(a.efd.fd(), a.address, a.length, false, a.value);
             spare.push(a.efd);
-        }
-    }
-
-    private void epollCtl(int op, int fd, long data) {
-        ctlEvent.set(ValueLayout.JAVA_INT, 0, Libc.EPOLLIN);
-        ctlEvent.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, data);
-        int rc;
-        try {
-            rc = (int) Libc.EPOLL_CTL.invokeExact(ctlErrno, epfd, op, fd, ctlEvent);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-        if (rc < 0) {
-            throw new KvmException("epoll_ctl", Libc.errno(ctlErrno));
         }
     }
 
@@ -135,25 +136,22 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
         while (!closed) {
             int n;
             try {
-                n = (int) Libc.EPOLL_WAIT.invokeExact(waitErrno, epfd, waitEvents, MAX_EVENTS, -1);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-            if (n < 0) {
-                if (Libc.errno(waitErrno) == Libc.EINTR) {
+                n = epoll.await(-1);
+            } catch (SysException e) {
+                if (e.is(Errno.EINTR)) {
                     continue;
                 }
-                System.err.println("jvisor: kvm-doorbells: epoll_wait failed: " + Libc.strerror(Libc.errno(waitErrno)));
+                System.err.println("jvisor: kvm-doorbells: " + e.getMessage());
                 return;
             }
             for (int i = 0; i < n; i++) {
-                long data = waitEvents.get(ValueLayout.JAVA_LONG_UNALIGNED, i * Libc.EPOLL_EVENT_BYTES + 4);
+                long data = epoll.data(i);
                 if (data == WAKE) {
                     continue;
                 }
                 Armed[] s = slots;
                 Armed a = data >= 0 && data < s.length ? s[(int) data] : null;
-                if (a == null || a.efd.drain() == 0) {
+                if (a == null || drain(a.efd) == 0) {
                     continue;
                 }
                 try {
@@ -174,7 +172,11 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
             }
             closed = true;
         }
-        wake.signal(1);
+        try {
+            wake.signal(1);
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
         try {
             poller.join();
         } catch (InterruptedException e) {
@@ -191,9 +193,8 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
                 e.close();
             }
             wake.close();
-            Libc.close(epfd);
+            epoll.close();
         }
-        arena.close();
     }
 
     /** One armed doorbell: its slot (epoll data), eventfd and registration. */

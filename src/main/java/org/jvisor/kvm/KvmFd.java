@@ -1,59 +1,53 @@
 package org.jvisor.kvm;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.Ioctl;
+import org.jvisor.sys.Mman;
+import org.jvisor.sys.SysException;
+
 /**
- * A file descriptor of /dev/kvm, a VM or a vCPU, with ioctl helpers. The errno capture segment is
- * owned by the fd, so an fd must be used by one thread at a time (the vCPU fd by its own thread).
+ * A file descriptor of /dev/kvm, a VM or a vCPU, with ioctl helpers named by {@link KvmIoctl}.
+ * The raw forms allocate nothing (KVM_RUN runs through them).
  */
 final class KvmFd implements AutoCloseable {
-    private final int fd;
-    private final String name;
-    private final MemorySegment errno;
+    private final Fd fd;
 
-    KvmFd(int fd, String name, Arena arena) {
+    KvmFd(Fd fd) {
         this.fd = fd;
-        this.name = name;
-        this.errno = Libc.newErrnoSegment(arena);
     }
 
     int fd() {
-        return fd;
+        return fd.fd();
     }
 
     /** ioctl with an integer argument; returns the result or -errno. */
     int ioctlRaw(KvmIoctl req, long arg) {
-        try {
-            int rc = (int) Libc.IOCTL_LONG.invokeExact(errno, fd, req.request(), arg);
-            return rc < 0 ? -Libc.errno(errno) : rc;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return Ioctl.raw(fd.fd(), req.request(), arg);
     }
 
     /** ioctl with a pointer argument; returns the result or -errno. */
     int ioctlRaw(KvmIoctl req, MemorySegment arg) {
-        try {
-            int rc = (int) Libc.IOCTL_PTR.invokeExact(errno, fd, req.request(), arg);
-            return rc < 0 ? -Libc.errno(errno) : rc;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return Ioctl.raw(fd.fd(), req.request(), arg);
     }
 
     int ioctl(KvmIoctl req, long arg) {
-        int rc = ioctlRaw(req, arg);
-        if (rc < 0) {
-            throw new KvmException(name + " KVM_" + req.name(), -rc);
-        }
-        return rc;
+        return check(req, ioctlRaw(req, arg));
     }
 
     int ioctl(KvmIoctl req, MemorySegment arg) {
-        int rc = ioctlRaw(req, arg);
+        return check(req, ioctlRaw(req, arg));
+    }
+
+    /** A failed ioctl's exception: "ioctl(VM, KVM_CREATE_PIT2): EINVAL (Invalid argument)". */
+    KvmException failure(KvmIoctl req, int errno) {
+        return new KvmException(new SysException("ioctl(" + fd.name() + ", KVM_" + req.name() + ")", errno));
+    }
+
+    private int check(KvmIoctl req, int rc) {
         if (rc < 0) {
-            throw new KvmException(name + " KVM_" + req.name(), -rc);
+            throw failure(req, -rc);
         }
         return rc;
     }
@@ -61,21 +55,14 @@ final class KvmFd implements AutoCloseable {
     /** Maps {@code size} bytes of this fd (the vCPU's kvm_run). */
     MemorySegment mmap(long size) {
         try {
-            MemorySegment p = (MemorySegment) Libc.MMAP.invokeExact(errno, MemorySegment.NULL, size,
-                Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0L);
-            if (p.address() == -1L) {
-                throw new KvmException(name + " mmap", Libc.errno(errno));
-            }
-            return p.reinterpret(size);
-        } catch (KvmException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            return Mman.map(size, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_SHARED, fd, 0);
+        } catch (SysException e) {
+            throw new KvmException(e);
         }
     }
 
     @Override
     public void close() {
-        Libc.close(fd);
+        fd.close();
     }
 }

@@ -2,6 +2,8 @@ package org.jvisor.kvm;
 
 import java.lang.foreign.MemoryLayout;
 
+import org.jvisor.sys.Ioctl;
+
 /**
  * KVM ioctl request numbers, encoded as the kernel's _IO/_IOR/_IOW/_IOWR macros do
  * (include/uapi/asm-generic/ioctl.h) from the struct layouts in {@link KvmStructs}, so a layout
@@ -38,7 +40,7 @@ public enum KvmIoctl {
     SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI);
 
     private enum Dir {
-        NONE(0), WRITE(1), READ(2), READ_WRITE(3);
+        NONE(Ioctl.NONE), WRITE(Ioctl.WRITE), READ(Ioctl.READ), READ_WRITE(Ioctl.READ | Ioctl.WRITE);
         final int bits;
 
         Dir(int bits) {
@@ -55,7 +57,7 @@ public enum KvmIoctl {
     }
 
     KvmIoctl(Dir dir, int nr, long argSize) {
-        this.request = ((long) dir.bits << 30) | (argSize << 16) | ((long) KVMIO << 8) | nr;
+        this.request = Ioctl.request(dir.bits, KVMIO, nr, argSize);
     }
 
     /** The request number as the kernel expects it in ioctl's second argument. */

@@ -6,6 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.jvisor.cpu.CpuidEntry;
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.SysException;
 
 import static org.jvisor.kvm.KvmStructs.KVM_CPUID2;
 import static org.jvisor.kvm.KvmStructs.KVM_CPUID_ENTRY2;
@@ -31,7 +34,6 @@ public final class KvmSystem implements AutoCloseable {
     public static final int CAP_MAX_VCPUS = 66;
     public static final int CAP_SIGNAL_MSI = 77;
 
-    private final Arena arena = Arena.ofShared();
     private final KvmFd fd;
 
     private KvmSystem(KvmFd fd) {
@@ -43,30 +45,21 @@ public final class KvmSystem implements AutoCloseable {
      * {@link KvmUnavailableException} with a message for the user when it cannot be used.
      */
     public static KvmSystem open() {
-        Arena a = Arena.ofConfined();
+        Fd fd;
         try {
-            MemorySegment err = Libc.newErrnoSegment(a);
-            int fd = (int) Libc.OPEN.invokeExact(err, Libc.cString(a, DEVICE), Libc.O_RDWR | Libc.O_CLOEXEC);
-            if (fd < 0) {
-                int e = Libc.errno(err);
-                String why = switch (e) {
-                    case Libc.ENOENT -> DEVICE + " does not exist (no KVM on this host)";
-                    case Libc.EACCES, Libc.EPERM -> DEVICE + " is not accessible to this user (permission denied; "
-                        + "add the user to the 'kvm' group)";
-                    default -> "cannot open " + DEVICE + ": " + Libc.strerror(e);
-                };
-                throw new KvmUnavailableException(why);
-            }
-            KvmSystem sys = new KvmSystem(new KvmFd(fd, DEVICE, Arena.global()));
-            sys.checkRequirements();
-            return sys;
-        } catch (KvmUnavailableException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new KvmUnavailableException("cannot open " + DEVICE + ": " + t);
-        } finally {
-            a.close();
+            fd = Fd.open(DEVICE, Fd.O_RDWR | Fd.O_CLOEXEC);
+        } catch (SysException e) {
+            String why = switch (e.errno()) {
+                case ENOENT -> DEVICE + " does not exist (no KVM on this host)";
+                case EACCES, EPERM -> DEVICE + " is not accessible to this user (permission denied; "
+                    + "add the user to the 'kvm' group)";
+                default -> "cannot use " + DEVICE + ": " + e.getMessage();
+            };
+            throw new KvmUnavailableException(why, e);
         }
+        KvmSystem sys = new KvmSystem(new KvmFd(fd));
+        sys.checkRequirements();
+        return sys;
     }
 
     private void checkRequirements() {
@@ -111,11 +104,11 @@ public final class KvmSystem implements AutoCloseable {
                 MemorySegment buf = a.allocate(KVM_CPUID2.byteSize() + n * KVM_CPUID_ENTRY2.byteSize(), 8);
                 buf.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, n);
                 int rc = fd.ioctlRaw(KvmIoctl.GET_SUPPORTED_CPUID, buf);
-                if (rc == -Libc.E2BIG) {
+                if (rc == -Errno.E2BIG.code()) {
                     continue;
                 }
                 if (rc < 0) {
-                    throw new KvmException("KVM_GET_SUPPORTED_CPUID", -rc);
+                    throw fd.failure(KvmIoctl.GET_SUPPORTED_CPUID, -rc);
                 }
                 int nent = buf.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
                 List<CpuidEntry> out = new ArrayList<>(nent);
@@ -136,6 +129,5 @@ public final class KvmSystem implements AutoCloseable {
     @Override
     public void close() {
         fd.close();
-        arena.close();
     }
 }

@@ -5,4 +5,8 @@ public final class KvmUnavailableException extends RuntimeException {
     public KvmUnavailableException(String message) {
         super(message);
     }
+
+    public KvmUnavailableException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -13,6 +13,11 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.Mman;
+import org.jvisor.sys.SigSet;
+import org.jvisor.sys.Signals;
+import org.jvisor.sys.SysException;
 
 import static org.jvisor.kvm.KvmStructs.KVM_CPUID2;
 import static org.jvisor.kvm.KvmStructs.KVM_CPUID_ENTRY2;
@@ -21,7 +26,9 @@ import static org.jvisor.kvm.KvmStructs.KVM_MSRS;
 import static org.jvisor.kvm.KvmStructs.KVM_MSR_ENTRY;
 import static org.jvisor.kvm.KvmStructs.KVM_REGS;
 import static org.jvisor.kvm.KvmStructs.KVM_SREGS;
+import static org.jvisor.kvm.KvmStructs.KVM_SIGNAL_MASK;
 import static org.jvisor.kvm.KvmStructs.RUN_EXIT;
+import static org.jvisor.kvm.KvmStructs.offset;
 
 /**
  * One KVM vCPU and the loop that runs it. The owning thread calls {@link #run()}; port and MMIO
@@ -44,16 +51,13 @@ final class KvmVcpu implements Vcpu {
     private final boolean timed;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment run;
-    private final long runSize;
     private final MemorySegment regs = arena.allocate(KVM_REGS);
     private final MemorySegment sregs = arena.allocate(KVM_SREGS);
     private final MemorySegment fpu = arena.allocate(KVM_FPU);
     private final MemorySegment mpState = arena.allocate(4, 4);
     private final MemorySegment msrs;
     private final int kickSignal;
-    private final MemorySegment kickSet = arena.allocate(Libc.SIGSET_BYTES, 8);
-    private final MemorySegment zeroTimeout = arena.allocate(16, 8);
-    private final MemorySegment sigErrno = Libc.newErrnoSegment(arena);
+    private final SigSet kickSet;
 
     private volatile boolean kickRequested;
     private long pthread;
@@ -67,12 +71,11 @@ final class KvmVcpu implements Vcpu {
         this.mmio = bus.mmio();
         this.stats = stats;
         this.timed = stats.timed();
-        this.runSize = runSize;
         this.run = fd.mmap(runSize);
         this.msrs = arena.allocate(KVM_MSRS.byteSize() + KvmStateCodec.MSR_INDICES.length * KVM_MSR_ENTRY.byteSize(), 8);
         this.kickSignal = KickSignal.NUMBER;
+        this.kickSet = SigSet.of(kickSignal);
         setCpuid(cpuid);
-        sigset(kickSet, kickSignal);
     }
 
     private void setCpuid(CpuidModel model) {
@@ -98,34 +101,20 @@ final class KvmVcpu implements Vcpu {
      * KVM_RUN. Done lazily because the vCPU is created on another thread than the one that runs it.
      */
     private void prepareThread() {
-        try {
-            int rc = (int) Libc.PTHREAD_SIGMASK.invokeExact(Libc.SIG_BLOCK, kickSet, MemorySegment.NULL);
-            if (rc != 0) {
-                throw new KvmException("pthread_sigmask", rc);
-            }
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment current = a.allocate(Libc.SIGSET_BYTES, 8);
-                rc = (int) Libc.PTHREAD_SIGMASK.invokeExact(Libc.SIG_BLOCK, MemorySegment.NULL, current);
-                if (rc != 0) {
-                    throw new KvmException("pthread_sigmask", rc);
-                }
-                rc = (int) Libc.SIGDELSET.invokeExact(current, kickSignal);
-                // The kernel's sigset is 64 bits on x86-64: the first 8 bytes of glibc's sigset_t.
-                MemorySegment mask = a.allocate(4 + 8, 8);
-                mask.set(ValueLayout.JAVA_INT, 0, 8);
-                MemorySegment.copy(current, 0, mask, 4, 8);
-                fd.ioctl(KvmIoctl.SET_SIGNAL_MASK, mask);
-            }
-        } catch (KvmException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
         long self;
         try {
-            self = (long) Libc.PTHREAD_SELF.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            Signals.block(kickSet);
+            // The kernel's sigset is 64 bits on x86-64: KVM_RUN runs with this thread's mask minus the kick.
+            long mask = Signals.blocked().remove(kickSignal).kernelMask();
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment sigmask = a.allocate(KVM_SIGNAL_MASK.byteSize() + 8, 8);
+                sigmask.set(ValueLayout.JAVA_INT, offset(KVM_SIGNAL_MASK, "len"), 8);
+                sigmask.set(ValueLayout.JAVA_LONG_UNALIGNED, KVM_SIGNAL_MASK.byteSize(), mask);
+                fd.ioctl(KvmIoctl.SET_SIGNAL_MASK, sigmask);
+            }
+            self = Signals.pthreadSelf();
+        } catch (SysException e) {
+            throw new KvmException(e);
         }
         // Published only once the signal is blocked here: a kick before that must not kill us.
         synchronized (this) {
@@ -144,28 +133,14 @@ final class KvmVcpu implements Vcpu {
         threadReady = false;
     }
 
-    private static void sigset(MemorySegment set, int signal) {
-        try {
-            int rc = (int) Libc.SIGEMPTYSET.invokeExact(set);
-            rc |= (int) Libc.SIGADDSET.invokeExact(set, signal);
-            if (rc != 0) {
-                throw new KvmException("sigaddset failed for signal " + signal);
-            }
-        } catch (KvmException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
     /** Consumes a pending kick signal, if any, so it cannot interrupt the next KVM_RUN. */
     private void drainKickSignal() {
         try {
-            while ((int) Libc.SIGTIMEDWAIT.invokeExact(sigErrno, kickSet, MemorySegment.NULL, zeroTimeout) > 0) {
+            while (Signals.takePending(kickSet) > 0) {
                 // consumed one
             }
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+        } catch (SysException e) {
+            throw new KvmException(e);
         }
     }
 
@@ -179,14 +154,9 @@ final class KvmVcpu implements Vcpu {
         long t = pthread;
         if (t != 0) {
             try {
-                int rc = (int) Libc.PTHREAD_KILL.invokeExact(t, kickSignal);
-                if (rc != 0) {
-                    throw new KvmException("pthread_kill", rc);
-                }
-            } catch (KvmException e) {
-                throw e;
-            } catch (Throwable e) {
-                throw new AssertionError(e);
+                Signals.pthreadKill(t, kickSignal);
+            } catch (SysException e) {
+                throw new KvmException(e);
             }
         }
     }
@@ -206,14 +176,14 @@ final class KvmVcpu implements Vcpu {
             int rc = fd.ioctlRaw(KvmIoctl.RUN, 0);
             long exitTime = timed ? System.nanoTime() : 0;
             if (rc < 0) {
-                if (rc == -Libc.EINTR || rc == -Libc.EAGAIN) {
+                if (rc == -Errno.EINTR.code() || rc == -Errno.EAGAIN.code()) {
                     stats.count(ExitReason.INTR);
                     if (!kickRequested) {
                         drainKickSignal();
                     }
                     continue;
                 }
-                return failure("KVM_RUN failed: " + Libc.strerror(-rc) + " (errno " + -rc + ")");
+                return failure(fd.failure(KvmIoctl.RUN, -rc).getMessage());
             }
             int code = run.get(ValueLayout.JAVA_INT, EXIT_REASON);
             KvmExitReason reason = KvmExitReason.of(code);
@@ -424,12 +394,12 @@ final class KvmVcpu implements Vcpu {
         }
         closed = true;
         try {
-            int rc = (int) Libc.MUNMAP.invokeExact(run, runSize);
-            assert rc == 0;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            Mman.unmap(run);
+        } catch (SysException e) {
+            throw new KvmException(e);
+        } finally {
+            fd.close();
         }
-        fd.close();
         arena.close();
     }
 }

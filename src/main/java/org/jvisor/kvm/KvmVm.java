@@ -16,6 +16,9 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IrqLine;
+import org.jvisor.sys.EventFd;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.SysException;
 
 import static org.jvisor.kvm.KvmStructs.KVM_IOEVENTFD;
 import static org.jvisor.kvm.KvmStructs.KVM_IRQFD;
@@ -64,7 +67,7 @@ public final class KvmVm implements Accelerator {
                 throw new KvmUnavailableException("-smp " + vcpuCount + " is more than KVM allows here (" + max + ")");
             }
             int fd = system.createVm();
-            KvmVm vm = new KvmVm(system, new KvmFd(fd, "VM", Arena.global()), bus);
+            KvmVm vm = new KvmVm(system, new KvmFd(Fd.adopt(fd, "VM")), bus);
             vm.setupPlatform();
             vm.registerRam(bus.ram());
             return vm;
@@ -142,7 +145,7 @@ public final class KvmVm implements Accelerator {
     @Override
     public synchronized Vcpu createVcpu(int index, ExitStats stats) {
         int fd = vm.ioctl(KvmIoctl.CREATE_VCPU, index);
-        KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(fd, "vCPU " + index, Arena.global()), runSize, bus, stats,
+        KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(Fd.adopt(fd, "vCPU " + index)), runSize, bus, stats,
             cpuidForVcpu(index));
         vcpus.add(vcpu);
         return vcpu;
@@ -255,7 +258,11 @@ public final class KvmVm implements Accelerator {
 
     /** A new eventfd, for irqfd/ioeventfd wiring. */
     public static EventFd newEventFd() {
-        return EventFd.create();
+        try {
+            return EventFd.create();
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
     }
 
     @Override

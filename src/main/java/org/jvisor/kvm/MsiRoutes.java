@@ -4,6 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import org.jvisor.sys.EventFd;
+import org.jvisor.sys.SysException;
+
 import static org.jvisor.kvm.KvmStructs.KVM_IRQ_ROUTING;
 import static org.jvisor.kvm.KvmStructs.KVM_IRQ_ROUTING_ENTRY;
 import static org.jvisor.kvm.KvmStructs.offset;
@@ -49,7 +52,7 @@ final class MsiRoutes implements AutoCloseable {
     synchronized boolean signal(long msgAddress, int msgData) {
         for (int i = 0; i < count; i++) {
             if (address[i] == msgAddress && data[i] == msgData) {
-                eventFds[i].signal(1);
+                raise(eventFds[i]);
                 return true;
             }
         }
@@ -57,7 +60,12 @@ final class MsiRoutes implements AutoCloseable {
             return false;
         }
         int i = count;
-        EventFd efd = EventFd.create();
+        EventFd efd;
+        try {
+            efd = EventFd.create();
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
         address[i] = msgAddress;
         data[i] = msgData;
         try {
@@ -72,8 +80,17 @@ final class MsiRoutes implements AutoCloseable {
         }
         eventFds[i] = efd;
         count = i + 1;
-        efd.signal(1);
+        raise(efd);
         return true;
+    }
+
+    /** One MSI: an eventfd write KVM turns into the interrupt. */
+    private static void raise(EventFd efd) {
+        try {
+            efd.signal(1);
+        } catch (SysException e) {
+            throw new KvmException(e);
+        }
     }
 
     /** The routing table: the irqchip defaults and the first {@code msiRoutes} MSI routes. */

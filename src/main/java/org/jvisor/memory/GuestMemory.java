@@ -1,13 +1,12 @@
 package org.jvisor.memory;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.util.ArrayList;
 import java.util.List;
+
+import org.jvisor.sys.Mman;
+import org.jvisor.sys.SysException;
 
 /**
  * Guest RAM: one anonymous shared mapping (MAP_NORESERVE, so untouched RAM costs nothing), laid
@@ -22,12 +21,6 @@ public final class GuestMemory implements AutoCloseable {
     public static final long HIGH_RAM_START = 0x1_0000_0000L;
     /** The smallest guest we accept: room for page tables, a kernel and a stack. */
     public static final long MIN_SIZE = 2L << 20;
-
-    private static final int PROT_READ = 1;
-    private static final int PROT_WRITE = 2;
-    private static final int MAP_SHARED = 0x01;
-    private static final int MAP_ANONYMOUS = 0x20;
-    private static final int MAP_NORESERVE = 0x4000;
 
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
@@ -71,17 +64,12 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException(String.format(
                 "guest RAM of %d MiB is more than this host has (%d MiB)", size >> 20, hostTotal >> 20));
         }
-        MemorySegment addr;
         try {
-            addr = (MemorySegment) Native.MMAP.invokeExact(MemorySegment.NULL, size,
-                PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
-        } catch (Throwable t) {
-            throw new IllegalStateException("mmap of guest RAM failed", t);
+            return new GuestMemory(size, Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE,
+                Mman.MAP_SHARED | Mman.MAP_NORESERVE));
+        } catch (SysException e) {
+            throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
         }
-        if (addr.address() == -1L) {
-            throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: mmap failed");
-        }
-        return new GuestMemory(size, addr.reinterpret(size));
     }
 
     public long size() {
@@ -182,29 +170,9 @@ public final class GuestMemory implements AutoCloseable {
     @Override
     public void close() {
         try {
-            int rc = (int) Native.MUNMAP.invokeExact(ram, size);
-            if (rc != 0) {
-                throw new IllegalStateException("munmap of guest RAM failed");
-            }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    private static final class Native {
-        static final MethodHandle MMAP;
-        static final MethodHandle MUNMAP;
-
-        static {
-            Linker linker = Linker.nativeLinker();
-            var libc = linker.defaultLookup();
-            MMAP = linker.downcallHandle(libc.find("mmap").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-            MUNMAP = linker.downcallHandle(libc.find("munmap").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+            Mman.unmap(ram);
+        } catch (SysException e) {
+            throw new IllegalStateException("guest RAM: " + e.getMessage(), e);
         }
     }
 }

@@ -11,6 +11,9 @@ public final class JitStats {
     long helperInsns;
     long bytecodeBytes;
     long translateNanos;
+    long regionNanos;
+    long compileNanos;
+    long defineNanos;
     long declined;
     long retries;
     long flushes;
@@ -28,6 +31,9 @@ public final class JitStats {
         sum.helperInsns += helperInsns;
         sum.bytecodeBytes += bytecodeBytes;
         sum.translateNanos += translateNanos;
+        sum.regionNanos += regionNanos;
+        sum.compileNanos += compileNanos;
+        sum.defineNanos += defineNanos;
         sum.declined += declined;
         sum.retries += retries;
         sum.flushes += flushes;
@@ -42,13 +48,14 @@ public final class JitStats {
             == jit ==
             units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized)
             bytecode             %d bytes (%.0f per unit)
-            time translating     %.1f ms (%.0f us per unit)
+            time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
             """,
             units, insns, nativeInsns, helperInsns, declined, retries,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
-            translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units,
+            translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units, regionNanos / 1e6, compileNanos / 1e6,
+            defineNanos / 1e6,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
             unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns);

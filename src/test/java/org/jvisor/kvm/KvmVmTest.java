@@ -17,6 +17,7 @@ import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.sys.EventFd;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;

@@ -2,12 +2,7 @@ package org.jvisor.backend.block;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -20,6 +15,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.SysException;
 
 /**
  * A raw disk image in a host file. Positional reads and writes go through one {@link FileChannel}
@@ -43,10 +42,11 @@ public final class RawFileBackend implements BlockBackend {
     private final int alignment;
     private final ByteBuffer bounce;
     private final ByteBuffer zeros;
-    private final int nativeFd;
+    /** A second descriptor of the image (FileChannel does not expose its own), for the OFD lock and fallocate(2). */
+    private final Fd fd;
 
     private RawFileBackend(Path path, FileChannel channel, FileLock lock, boolean readOnly, boolean direct, long size,
-                           int alignment, int nativeFd) {
+                           int alignment, Fd fd) {
         this.path = path;
         this.channel = channel;
         this.lock = lock;
@@ -54,7 +54,7 @@ public final class RawFileBackend implements BlockBackend {
         this.direct = direct;
         this.size = size;
         this.alignment = alignment;
-        this.nativeFd = nativeFd;
+        this.fd = fd;
         this.bounce = direct ? ByteBuffer.allocateDirect(BOUNCE_SIZE + alignment).alignedSlice(alignment) : null;
         this.zeros = ByteBuffer.allocateDirect(ZERO_CHUNK + 4096).alignedSlice(4096).limit(ZERO_CHUNK).slice();
     }
@@ -77,55 +77,32 @@ public final class RawFileBackend implements BlockBackend {
         if (Files.isDirectory(path)) {
             throw new IOException("disk image " + path + " is a directory");
         }
-        List<OpenOption> opts = new ArrayList<>();
-        opts.add(StandardOpenOption.READ);
-        if (!readOnly) {
-            opts.add(StandardOpenOption.WRITE);
-        }
-        boolean direct = cache == CacheMode.NONE;
-        FileChannel ch = null;
-        if (direct) {
-            List<OpenOption> d = new ArrayList<>(opts);
-            d.add(ExtendedOpenOption.DIRECT);
-            try {
-                ch = FileChannel.open(path, d.toArray(new OpenOption[0]));
-            } catch (IOException | UnsupportedOperationException e) {
-                warn.accept("disk image " + path + ": the filesystem refuses O_DIRECT (" + e.getMessage()
-                    + "); cache=none falls back to the host page cache");
-                direct = false;
-            }
-        }
-        if (ch == null) {
-            try {
-                ch = FileChannel.open(path, opts.toArray(new OpenOption[0]));
-            } catch (IOException e) {
-                throw new IOException("cannot open disk image " + path + (readOnly ? "" : " for writing") + ": " + e, e);
-            }
-        }
-        int fd = -1;
+        Fd fd;
         try {
-            fd = Native.open(path, readOnly);
-            if (fd < 0) {
-                throw new IOException("cannot open disk image " + path + (readOnly ? "" : " for writing"));
-            }
-            // An open-file-description lock (as QEMU): it conflicts with other opens in this process
-            // too, and closing some other descriptor of the file does not drop it.
-            int rc = Native.ofdLock(fd, !readOnly);
-            FileLock lock = null;
-            if (rc == Native.EINVAL) {
-                // kernel without OFD locks: a process-wide POSIX lock through the channel
+            fd = Fd.open(path.toAbsolutePath().toString(), (readOnly ? Fd.O_RDONLY : Fd.O_RDWR) | Fd.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new IOException(cannotOpen(path, readOnly) + e.getMessage(), e);
+        }
+        FileChannel ch = null;
+        try {
+            boolean direct = cache == CacheMode.NONE;
+            if (direct) {
                 try {
-                    lock = ch.tryLock(0, Long.MAX_VALUE, readOnly);
-                } catch (OverlappingFileLockException e) {
-                    lock = null;
+                    ch = openChannel(path, readOnly, true);
+                } catch (IOException | UnsupportedOperationException e) {
+                    warn.accept("disk image " + path + ": the filesystem refuses O_DIRECT (" + e.getMessage()
+                        + "); cache=none falls back to the host page cache");
+                    direct = false;
                 }
-                rc = lock == null ? Native.EAGAIN : 0;
             }
-            if (rc != 0) {
-                throw new IOException("disk image " + path + " is locked: another jvisor (or another disk of this one) "
-                    + "is using it" + (readOnly ? " for writing" : "") + (rc == Native.EAGAIN || rc == Native.EACCES
-                    ? "" : " (lock error " + rc + ")"));
+            if (ch == null) {
+                try {
+                    ch = openChannel(path, readOnly, false);
+                } catch (IOException e) {
+                    throw new IOException(cannotOpen(path, readOnly) + e, e);
+                }
             }
+            FileLock lock = lock(path, fd, ch, readOnly);
             long size = ch.size();
             if (size < SECTOR) {
                 throw new IOException("disk image " + path + " is " + size + " bytes: smaller than one "
@@ -141,10 +118,58 @@ public final class RawFileBackend implements BlockBackend {
             }
             return new RawFileBackend(path, ch, lock, readOnly, direct, size, alignment, fd);
         } catch (IOException | RuntimeException e) {
-            ch.close();
-            Native.close(fd);
+            if (ch != null) {
+                ch.close();
+            }
+            fd.close();
             throw e;
         }
+    }
+
+    private static String cannotOpen(Path path, boolean readOnly) {
+        return "cannot open disk image " + path + (readOnly ? "" : " for writing") + ": ";
+    }
+
+    /** The channel for the data path. */
+    private static FileChannel openChannel(Path path, boolean readOnly, boolean direct) throws IOException {
+        List<OpenOption> opts = new ArrayList<>();
+        opts.add(StandardOpenOption.READ);
+        if (!readOnly) {
+            opts.add(StandardOpenOption.WRITE);
+        }
+        if (direct) {
+            opts.add(ExtendedOpenOption.DIRECT);
+        }
+        return FileChannel.open(path, opts.toArray(new OpenOption[0]));
+    }
+
+    /**
+     * Locks the image for this backend: an open-file-description lock (as QEMU), which conflicts
+     * with other opens in this process too and which closing some other descriptor of the file does
+     * not drop; on kernels without OFD locks (EINVAL), a process-wide POSIX lock through the channel.
+     * Returns the POSIX lock, or null when the OFD lock holds it.
+     */
+    private static FileLock lock(Path path, Fd fd, FileChannel ch, boolean readOnly) throws IOException {
+        boolean locked;
+        FileLock lock = null;
+        try {
+            locked = fd.tryLock(!readOnly);
+        } catch (SysException e) {
+            if (!e.is(Errno.EINVAL)) {
+                throw new IOException("disk image " + path + ": cannot lock it: " + e.getMessage(), e);
+            }
+            try {
+                lock = ch.tryLock(0, Long.MAX_VALUE, readOnly);
+            } catch (OverlappingFileLockException overlap) {
+                lock = null;
+            }
+            locked = lock != null;
+        }
+        if (!locked) {
+            throw new IOException("disk image " + path + " is locked: another jvisor (or another disk of this one) "
+                + "is using it" + (readOnly ? " for writing" : ""));
+        }
+        return lock;
     }
 
     @Override
@@ -271,7 +296,7 @@ public final class RawFileBackend implements BlockBackend {
         }
         checkRange(offset, length);
         // A hint: punch a hole where the filesystem can, otherwise leave the data.
-        Native.fallocate(nativeFd, Native.FALLOC_FL_KEEP_SIZE | Native.FALLOC_FL_PUNCH_HOLE, offset, length);
+        fallocate(Fd.FALLOC_FL_KEEP_SIZE | Fd.FALLOC_FL_PUNCH_HOLE, offset, length);
     }
 
     @Override
@@ -280,8 +305,8 @@ public final class RawFileBackend implements BlockBackend {
             throw new IOException(path + " is read-only");
         }
         checkRange(offset, length);
-        int mode = Native.FALLOC_FL_KEEP_SIZE | (mayUnmap ? Native.FALLOC_FL_PUNCH_HOLE : Native.FALLOC_FL_ZERO_RANGE);
-        if (Native.fallocate(nativeFd, mode, offset, length)) {
+        int mode = Fd.FALLOC_FL_KEEP_SIZE | (mayUnmap ? Fd.FALLOC_FL_PUNCH_HOLE : Fd.FALLOC_FL_ZERO_RANGE);
+        if (fallocate(mode, offset, length)) {
             return;
         }
         long pos = offset;
@@ -302,94 +327,23 @@ public final class RawFileBackend implements BlockBackend {
             }
         } finally {
             channel.close();
-            Native.close(nativeFd);
+            fd.close();
         }
     }
 
     /**
-     * A second descriptor of the image (FileChannel does not expose its own) for the OFD lock and
-     * fallocate(2).
+     * True if the filesystem did it; false if it could not (EOPNOTSUPP where the filesystem lacks
+     * the mode), and the caller writes zeros or, for a discard, leaves the data.
      */
-    private static final class Native {
-        static final int O_RDONLY = 0;
-        static final int O_RDWR = 2;
-        static final int F_OFD_SETLK = 37;
-        static final int F_RDLCK = 0;
-        static final int F_WRLCK = 1;
-        static final int EACCES = 13;
-        static final int EAGAIN = 11;
-        static final int EINVAL = 22;
-        static final int O_CLOEXEC = 0x80000;
-        static final int FALLOC_FL_KEEP_SIZE = 1;
-        static final int FALLOC_FL_PUNCH_HOLE = 2;
-        static final int FALLOC_FL_ZERO_RANGE = 0x10;
-        private static final MethodHandle OPEN;
-        private static final MethodHandle CLOSE;
-        private static final MethodHandle FALLOCATE;
-        private static final MethodHandle FCNTL;
-        private static final java.lang.foreign.StructLayout CAPTURE = Linker.Option.captureStateLayout();
-        private static final java.lang.invoke.VarHandle ERRNO = CAPTURE.varHandle(
-            java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-
-        static {
-            Linker linker = Linker.nativeLinker();
-            var libc = linker.defaultLookup();
-            OPEN = linker.downcallHandle(libc.find("open").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            CLOSE = linker.downcallHandle(libc.find("close").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            FALLOCATE = linker.downcallHandle(libc.find("fallocate").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-            FCNTL = linker.downcallHandle(libc.find("fcntl").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS),
-                Linker.Option.firstVariadicArg(2), Linker.Option.captureCallState("errno"));
+    private boolean fallocate(int mode, long offset, long length) {
+        if (length == 0) {
+            return true;
         }
-
-        /** Takes a whole-file OFD lock; returns 0 or the errno (EAGAIN/EACCES: held by someone else). */
-        static int ofdLock(int fd, boolean exclusive) {
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment flock = arena.allocate(32, 8); // struct flock on x86-64, zeroed
-                flock.set(ValueLayout.JAVA_SHORT, 0, (short) (exclusive ? F_WRLCK : F_RDLCK));
-                flock.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET, start 0, len 0 = whole file
-                MemorySegment state = arena.allocate(CAPTURE);
-                int rc = (int) FCNTL.invokeExact(state, fd, F_OFD_SETLK, flock);
-                return rc == 0 ? 0 : (int) ERRNO.get(state, 0L);
-            } catch (Throwable t) {
-                return EINVAL;
-            }
-        }
-
-        static int open(Path path, boolean readOnly) {
-            try (Arena arena = Arena.ofConfined()) {
-                return (int) OPEN.invokeExact(arena.allocateFrom(path.toAbsolutePath().toString()),
-                    (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-            } catch (Throwable t) {
-                return -1;
-            }
-        }
-
-        static void close(int fd) {
-            if (fd >= 0) {
-                try {
-                    int unused = (int) CLOSE.invokeExact(fd);
-                } catch (Throwable t) {
-                    // nothing to do
-                }
-            }
-        }
-
-        /** True if the filesystem did it. */
-        static boolean fallocate(int fd, int mode, long offset, long length) {
-            if (fd < 0 || length == 0) {
-                return fd >= 0;
-            }
-            try {
-                return (int) FALLOCATE.invokeExact(fd, mode, offset, length) == 0;
-            } catch (Throwable t) {
-                return false;
-            }
+        try {
+            fd.fallocate(mode, offset, length);
+            return true;
+        } catch (SysException e) {
+            return false;
         }
     }
 }

@@ -2,7 +2,6 @@ package org.jvisor.backend.net;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.io.IOException;
@@ -11,28 +10,30 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.EventFd;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.Poll;
+import org.jvisor.sys.SysException;
+
 /**
  * A TAP device through /dev/net/tun (Linux Documentation/networking/tuntap.rst): opened with
  * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, so each frame carries the virtio-net header and checksum and
  * segmentation offloads reach the host kernel; the header size is set with TUNSETVNETHDRSZ, the
  * offloads the guest accepts with TUNSETOFFLOAD. As QEMU does, it attaches to the tap named
  * {@code ifname} if it exists and creates it otherwise (a created tap goes away when jvisor ends).
- * The fd is non-blocking; one poller thread waits (poll) for frames only while armed.
+ * The fd is non-blocking, so frames move between the device's byte[] and the tap with critical
+ * calls and no copy; one poller thread waits (poll) for frames only while armed.
  */
 public final class TapBackend implements NetBackend {
     private final String netdevId;
     private final String ifname;
-    private final int fd;
-    private final int eventFd;
+    private final Fd tap;
+    /** Signalled by {@link #close()} to end the poller. */
+    private final EventFd stop;
+    private final Poll poll = new Poll(2);
     private final int vnetHeaderSize;
     private final Consumer<String> log;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment rxErrno = TunLibc.newErrnoSegment(arena);
-    private final MemorySegment txErrno = TunLibc.newErrnoSegment(arena);
-    private final MemorySegment ctlErrno = TunLibc.newErrnoSegment(arena);
-    private final MemorySegment pollFds = arena.allocate(16, 8);
-    private final MemorySegment pollErrno = TunLibc.newErrnoSegment(arena);
-    private final MemorySegment one = arena.allocate(JAVA_LONG);
     private final Object lock = new Object();
     private final Thread poller;
     private volatile Runnable listener;
@@ -45,18 +46,15 @@ public final class TapBackend implements NetBackend {
     private boolean loggedDown;
     private int loggedErrors;
 
-    private TapBackend(String netdevId, String ifname, int fd, int eventFd, int vnetHeaderSize, Consumer<String> log) {
+    private TapBackend(String netdevId, String ifname, Fd tap, EventFd stop, int vnetHeaderSize, Consumer<String> log) {
         this.netdevId = netdevId;
         this.ifname = ifname;
-        this.fd = fd;
-        this.eventFd = eventFd;
+        this.tap = tap;
+        this.stop = stop;
         this.vnetHeaderSize = vnetHeaderSize;
         this.log = log;
-        pollFds.set(JAVA_INT, 0, fd);
-        pollFds.set(JAVA_SHORT, 4, TunLibc.POLLIN);
-        pollFds.set(JAVA_INT, 8, eventFd);
-        pollFds.set(JAVA_SHORT, 12, TunLibc.POLLIN);
-        one.set(JAVA_LONG, 0, 1);
+        poll.watch(0, tap.fd(), Poll.POLLIN);
+        poll.watch(1, stop.fd(), Poll.POLLIN);
         poller = Thread.ofPlatform().daemon().name("tap-rx(" + ifname + ")").unstarted(this::pollLoop);
         poller.start();
     }
@@ -74,66 +72,66 @@ public final class TapBackend implements NetBackend {
         if (!name.isEmpty()) {
             checkName(what, name);
         }
+        Fd fd;
+        try {
+            fd = Fd.open(Tun.DEVICE, Fd.O_RDWR | Fd.O_NONBLOCK | Fd.O_CLOEXEC);
+        } catch (SysException e) {
+            throw new IOException(what + ": cannot open " + Tun.DEVICE + ": " + e.getMessage() + switch (e.errno()) {
+                case ENOENT, ENODEV, ENXIO -> " (is the tun module loaded?)";
+                case EACCES, EPERM -> " (run as root, or give this user access to " + Tun.DEVICE + ")";
+                default -> "";
+            }, e);
+        }
+        boolean ok = false;
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment err = TunLibc.newErrnoSegment(a);
-            int fd = (int) TunLibc.OPEN.invokeExact(err, a.allocateFrom("/dev/net/tun"),
-                TunLibc.O_RDWR | TunLibc.O_NONBLOCK | TunLibc.O_CLOEXEC);
-            if (fd < 0) {
-                int e = TunLibc.errno(err);
-                throw new IOException(what + ": cannot open /dev/net/tun: " + TunLibc.strerror(e)
-                    + (e == TunLibc.ENOENT || e == TunLibc.ENODEV || e == TunLibc.ENXIO ? " (is the tun module loaded?)"
-                    : e == TunLibc.EACCES || e == TunLibc.EPERM ? " (run as root, or give this user access to /dev/net/tun)" : ""));
-            }
-            boolean ok = false;
+            MemorySegment feats = a.allocate(JAVA_INT);
             try {
-                MemorySegment feats = a.allocate(JAVA_INT);
-                int rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNGETFEATURES, feats);
-                if (rc == 0 && (feats.get(JAVA_INT, 0) & TunLibc.IFF_VNET_HDR) == 0) {
+                fd.ioctl("TUNGETFEATURES", Tun.TUNGETFEATURES, feats);
+                if ((feats.get(JAVA_INT, 0) & Tun.IFF_VNET_HDR) == 0) {
                     throw new IOException(what + ": this kernel's tun driver has no IFF_VNET_HDR (virtio-net headers)");
                 }
-                MemorySegment ifr = a.allocate(TunLibc.IFREQ_SIZE, 8);
-                byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-                MemorySegment.copy(n, 0, ifr, JAVA_BYTE, 0, n.length);
-                ifr.set(JAVA_SHORT, TunLibc.IFNAMSIZ, (short) (TunLibc.IFF_TAP | TunLibc.IFF_NO_PI | TunLibc.IFF_VNET_HDR));
-                rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNSETIFF, ifr);
-                if (rc < 0) {
-                    throw new IOException(what + ": " + setIffError(name, TunLibc.errno(err)));
-                }
-                String actual = ifr.getString(0, StandardCharsets.US_ASCII);
-                MemorySegment sz = a.allocate(JAVA_INT);
-                sz.set(JAVA_INT, 0, vnetHeaderSize);
-                rc = (int) TunLibc.IOCTL_PTR.invokeExact(err, fd, TunLibc.TUNSETVNETHDRSZ, sz);
-                if (rc < 0) {
-                    throw new IOException(what + ": tap " + actual + " refused a virtio-net header of " + vnetHeaderSize
-                        + " bytes (TUNSETVNETHDRSZ): " + TunLibc.strerror(TunLibc.errno(err)));
-                }
-                rc = (int) TunLibc.IOCTL_LONG.invokeExact(err, fd, TunLibc.TUNSETOFFLOAD, 0L);
-                if (rc < 0) {
-                    throw new IOException(what + ": tap " + actual + ": TUNSETOFFLOAD: " + TunLibc.strerror(TunLibc.errno(err)));
-                }
-                int efd = (int) TunLibc.EVENTFD.invokeExact(err, 0, TunLibc.EFD_NONBLOCK | TunLibc.EFD_CLOEXEC);
-                if (efd < 0) {
-                    throw new IOException(what + ": eventfd: " + TunLibc.strerror(TunLibc.errno(err)));
-                }
-                ok = true;
-                return new TapBackend(netdevId, actual, fd, efd, vnetHeaderSize, log);
-            } finally {
-                if (!ok) {
-                    TunLibc.close(fd);
-                }
+            } catch (SysException e) {
+                // a kernel without TUNGETFEATURES: TUNSETIFF tells
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            MemorySegment ifr = a.allocate(Tun.IFREQ_SIZE, 8);
+            byte[] n = name.getBytes(StandardCharsets.US_ASCII);
+            MemorySegment.copy(n, 0, ifr, JAVA_BYTE, 0, n.length);
+            ifr.set(JAVA_SHORT, Tun.IFNAMSIZ, (short) (Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR));
+            try {
+                fd.ioctl("TUNSETIFF", Tun.TUNSETIFF, ifr);
+            } catch (SysException e) {
+                throw new IOException(what + ": " + setIffError(name, e), e);
+            }
+            String actual = ifr.getString(0, StandardCharsets.US_ASCII);
+            MemorySegment sz = a.allocate(JAVA_INT);
+            sz.set(JAVA_INT, 0, vnetHeaderSize);
+            try {
+                fd.ioctl("TUNSETVNETHDRSZ", Tun.TUNSETVNETHDRSZ, sz);
+            } catch (SysException e) {
+                throw new IOException(what + ": tap " + actual + " refused a virtio-net header of " + vnetHeaderSize
+                    + " bytes: " + e.getMessage(), e);
+            }
+            EventFd stop;
+            try {
+                fd.ioctl("TUNSETOFFLOAD", Tun.TUNSETOFFLOAD, 0L);
+                stop = EventFd.createNonBlocking();
+            } catch (SysException e) {
+                throw new IOException(what + ": tap " + actual + ": " + e.getMessage(), e);
+            }
+            ok = true;
+            return new TapBackend(netdevId, actual, fd, stop, vnetHeaderSize, log);
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
         }
     }
 
     /** The kernel's dev_valid_name: 1-15 bytes, not "." or "..", no '/', ':' or white space. */
     static void checkName(String what, String name) throws IOException {
         String bad = null;
-        if (name.length() >= TunLibc.IFNAMSIZ) {
-            bad = "longer than " + (TunLibc.IFNAMSIZ - 1) + " characters";
+        if (name.length() >= Tun.IFNAMSIZ) {
+            bad = "longer than " + (Tun.IFNAMSIZ - 1) + " characters";
         } else if (name.equals(".") || name.equals("..")) {
             bad = "reserved";
         } else {
@@ -150,15 +148,15 @@ public final class TapBackend implements NetBackend {
         }
     }
 
-    private static String setIffError(String name, int errno) {
+    private static String setIffError(String name, SysException e) {
         String tap = name.isEmpty() ? "a new tap" : "tap '" + name + "'";
-        return switch (errno) {
-            case TunLibc.EPERM, TunLibc.EACCES -> "no permission to create or attach to " + tap
+        return switch (e.errno()) {
+            case EPERM, EACCES -> "no permission to create or attach to " + tap
                 + " (needs CAP_NET_ADMIN, or a tap made for this user: ip tuntap add NAME mode tap user USER)";
-            case TunLibc.EBUSY -> tap + " is busy: another process (another jvisor or QEMU?) is attached to it";
-            case TunLibc.EINVAL -> "cannot attach to " + tap + ": an interface of that name exists but is not a tap"
+            case EBUSY -> tap + " is busy: another process (another jvisor or QEMU?) is attached to it";
+            case EINVAL -> "cannot attach to " + tap + ": an interface of that name exists but is not a tap"
                 + " (a tun, a multiqueue tap, or another kind of device)";
-            default -> "TUNSETIFF on " + tap + ": " + TunLibc.strerror(errno);
+            default -> tap + ": " + e.getMessage();
         };
     }
 
@@ -181,28 +179,22 @@ public final class TapBackend implements NetBackend {
     public void setOffloads(Offloads o) throws IOException {
         long flags = 0;
         if (o.csum()) {
-            flags |= TunLibc.TUN_F_CSUM;
+            flags |= Tun.TUN_F_CSUM;
             // TUNSETOFFLOAD refuses segmentation offloads without checksum offload.
             if (o.tso4()) {
-                flags |= TunLibc.TUN_F_TSO4;
+                flags |= Tun.TUN_F_TSO4;
             }
             if (o.tso6()) {
-                flags |= TunLibc.TUN_F_TSO6;
+                flags |= Tun.TUN_F_TSO6;
             }
             if (o.ecn() && (o.tso4() || o.tso6())) {
-                flags |= TunLibc.TUN_F_TSO_ECN;
+                flags |= Tun.TUN_F_TSO_ECN;
             }
         }
-        int rc;
-        synchronized (ctlErrno) {
-            try {
-                rc = (int) TunLibc.IOCTL_LONG.invokeExact(ctlErrno, fd, TunLibc.TUNSETOFFLOAD, flags);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-            if (rc < 0) {
-                throw new IOException(describe() + ": TUNSETOFFLOAD " + flags + ": " + TunLibc.strerror(TunLibc.errno(ctlErrno)));
-            }
+        try {
+            tap.ioctl("TUNSETOFFLOAD", Tun.TUNSETOFFLOAD, flags);
+        } catch (SysException e) {
+            throw new IOException(describe() + ": offloads " + flags + ": " + e.getMessage(), e);
         }
     }
 
@@ -212,15 +204,10 @@ public final class TapBackend implements NetBackend {
             txArray = buf;
             txHeap = MemorySegment.ofArray(buf);
         }
-        long n;
-        try {
-            n = (long) TunLibc.WRITE.invokeExact(txErrno, fd, txHeap, (long) length);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        long n = tap.writeNow(txHeap, length);
         if (n < 0) {
-            int e = TunLibc.errno(txErrno);
-            if (e == TunLibc.EIO) {
+            int e = (int) -n;
+            if (e == Errno.EIO.code()) {
                 // The tap is down (the kernel drops frames written to it), as a cable unplugged on the host side.
                 if (!loggedDown) {
                     loggedDown = true;
@@ -228,10 +215,10 @@ public final class TapBackend implements NetBackend {
                 }
                 return;
             }
-            if (e == TunLibc.EAGAIN || e == TunLibc.EINTR) {
+            if (e == Errno.EAGAIN.code() || e == Errno.EINTR.code()) {
                 return;     // the host's queue is full: dropped, as a real NIC would on a full link
             }
-            throw new IOException(describe() + ": write: " + TunLibc.strerror(e));
+            throw new IOException(describe() + ": write: " + Errno.describe(e));
         }
         loggedDown = false;
     }
@@ -243,21 +230,16 @@ public final class TapBackend implements NetBackend {
             rxHeap = MemorySegment.ofArray(buf);
         }
         while (true) {
-            long n;
-            try {
-                n = (long) TunLibc.READ.invokeExact(rxErrno, fd, rxHeap, (long) buf.length);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
+            long n = tap.readNow(rxHeap, buf.length);
             if (n >= 0) {
                 return (int) n;
             }
-            int e = TunLibc.errno(rxErrno);
-            if (e == TunLibc.EAGAIN) {
+            int e = (int) -n;
+            if (e == Errno.EAGAIN.code()) {
                 return 0;
             }
-            if (e != TunLibc.EINTR) {
-                throw new IOException(describe() + ": read: " + TunLibc.strerror(e));
+            if (e != Errno.EINTR.code()) {
+                throw new IOException(describe() + ": read: " + Errno.describe(e));
             }
         }
     }
@@ -297,26 +279,19 @@ public final class TapBackend implements NetBackend {
                     return;
                 }
             }
-            pollFds.set(JAVA_SHORT, 6, (short) 0);
-            pollFds.set(JAVA_SHORT, 14, (short) 0);
-            int rc;
             try {
-                rc = (int) TunLibc.POLL.invokeExact(pollErrno, pollFds, 2L, -1);
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
-            if (rc < 0) {
-                int e = TunLibc.errno(pollErrno);
-                if (e == TunLibc.EINTR) {
+                poll.await(-1);
+            } catch (SysException e) {
+                if (e.is(Errno.EINTR)) {
                     continue;
                 }
-                log.accept(describe() + ": poll: " + TunLibc.strerror(e) + "; no more frames are received");
+                log.accept(describe() + ": " + e.getMessage() + "; no more frames are received");
                 return;
             }
-            if (pollFds.get(JAVA_SHORT, 14) != 0) {
+            if (poll.revents(1) != 0) {
                 return;
             }
-            if (pollFds.get(JAVA_SHORT, 6) != 0) {
+            if (poll.revents(0) != 0) {
                 Runnable l;
                 synchronized (lock) {
                     if (!armed) {
@@ -349,17 +324,18 @@ public final class TapBackend implements NetBackend {
             lock.notifyAll();
         }
         try {
-            long n = (long) TunLibc.WRITE_NATIVE.invokeExact(eventFd, one, 8L);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            stop.signal(1);
+        } catch (SysException e) {
+            // the poller would never end: say so rather than wait for ever
+            throw new IllegalStateException(describe() + ": cannot stop the receive thread: " + e.getMessage(), e);
         }
         try {
             poller.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        TunLibc.close(fd);
-        TunLibc.close(eventFd);
-        arena.close();
+        tap.close();
+        stop.close();
+        poll.close();
     }
 }

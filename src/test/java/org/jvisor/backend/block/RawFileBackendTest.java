@@ -2,6 +2,7 @@ package org.jvisor.backend.block;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,6 +15,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
+import org.jvisor.sys.Errno;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.Sockets;
+import org.jvisor.sys.SysException;
 import org.junit.jupiter.api.io.TempDir;
 
 class RawFileBackendTest {
@@ -35,6 +40,18 @@ class RawFileBackendTest {
         IOException e = assertThrows(NoSuchFileException.class,
             () -> RawFileBackend.open(dir.resolve("nope.img")));
         assertTrue(e.getMessage().contains("nope.img"), e.getMessage());
+    }
+
+    @Test
+    void anImageThatCannotBeOpenedSaysWhy() throws IOException {
+        // A Unix socket exists and is no directory, but open(2) refuses it (ENXIO), even for root.
+        Path sock = dir.resolve("disk.sock");
+        try (Fd listener = Sockets.listen(sock.toString(), 1)) {
+            IOException e = assertThrows(IOException.class, () -> RawFileBackend.open(sock));
+            assertEquals("cannot open disk image " + sock + " for writing: open(" + sock.toAbsolutePath()
+                + ", O_RDWR|O_CLOEXEC): ENXIO (" + Errno.ENXIO.description() + ")", e.getMessage());
+            assertInstanceOf(SysException.class, e.getCause());
+        }
     }
 
     @Test

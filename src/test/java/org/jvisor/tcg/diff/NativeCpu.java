@@ -7,6 +7,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
+import org.jvisor.sys.Mman;
+import org.jvisor.sys.SysException;
+
 /**
  * The oracle: runs a snippet of x86-64 machine code on the host CPU. Code and data live at fixed,
  * low host addresses ({@link #codeBase()}, {@link #dataBase()}) so the tcg side can place the same
@@ -39,8 +42,6 @@ final class NativeCpu {
     /** Flags a snippet may be entered with: the arithmetic flags and DF. */
     static final long INPUT_FLAGS = 0x8D5L | 0x400L;
 
-    private static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
     /** Low, so the guest needs little RAM; the first free one is taken (never replacing a mapping). */
     private static final long[] CANDIDATES = {
         0x0040_0000L, 0x0100_0000L, 0x0400_0000L, 0x1000_0000L, 0x2000_0000L, 0x3000_0000L, 0x0800_0000L,
@@ -135,14 +136,12 @@ final class NativeCpu {
     private final MemorySegment block;
     private final MethodHandle entry;
     private final boolean rwx;
-    private final MethodHandle mprotect;
 
-    private NativeCpu(long codeBase, MemorySegment area, boolean rwx, MethodHandle mprotect) {
+    private NativeCpu(long codeBase, MemorySegment area, boolean rwx) {
         this.codeBase = codeBase;
         this.code = area.asSlice(0, CODE_SIZE);
         this.data = area.asSlice(CODE_SIZE, DATA_SIZE);
         this.rwx = rwx;
-        this.mprotect = mprotect;
         this.block = Arena.global().allocate(BLOCK_BYTES, 16);
         for (int i = 0; i < PROLOGUE.length; i++) {
             code.set(ValueLayout.JAVA_BYTE, i, (byte) PROLOGUE[i]);
@@ -161,37 +160,30 @@ final class NativeCpu {
     }
 
     private static NativeCpu create() {
-        Linker linker = Linker.nativeLinker();
-        var libc = linker.defaultLookup();
-        MethodHandle mmap = linker.downcallHandle(libc.find("mmap").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-        MethodHandle munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-        MethodHandle mprotect = linker.downcallHandle(libc.find("mprotect").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                ValueLayout.JAVA_INT));
         long size = CODE_SIZE + DATA_SIZE;
-        try {
-            for (boolean rwx : new boolean[] {true, false}) {
-                int prot = PROT_READ | PROT_WRITE | (rwx ? PROT_EXEC : 0);
-                for (long want : CANDIDATES) {
-                    MemorySegment got = (MemorySegment) mmap.invokeExact(MemorySegment.ofAddress(want), size,
-                        prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0L);
-                    if (got.address() == -1L) {
-                        continue;
-                    }
-                    if (got.address() != want) { // old kernel: the flag was only a hint
-                        int rc = (int) munmap.invokeExact(got, size);
-                        continue;
-                    }
-                    return new NativeCpu(want, got.reinterpret(size), rwx, mprotect);
+        SysException last = null;
+        for (boolean rwx : new boolean[] {true, false}) {
+            int prot = Mman.PROT_READ | Mman.PROT_WRITE | (rwx ? Mman.PROT_EXEC : 0);
+            for (long want : CANDIDATES) {
+                MemorySegment got;
+                try {
+                    got = Mman.mapAt(want, size, prot, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_FIXED_NOREPLACE, -1, 0);
+                } catch (SysException e) {
+                    last = e; // taken (EEXIST), or no executable anonymous memory here (EPERM, EACCES)
+                    continue;
                 }
+                if (got.address() != want) { // old kernel: the flag was only a hint
+                    try {
+                        Mman.unmap(got);
+                    } catch (SysException e) {
+                        throw new IllegalStateException("cannot unmap the misplaced native test area", e);
+                    }
+                    continue;
+                }
+                return new NativeCpu(want, got, rwx);
             }
-        } catch (Throwable t) {
-            throw new IllegalStateException("cannot map the native test area", t);
         }
-        throw new IllegalStateException("cannot map the native test area at any fixed low address");
+        throw new IllegalStateException("cannot map the native test area at any fixed low address", last);
     }
 
     long codeBase() {
@@ -217,7 +209,7 @@ final class NativeCpu {
             throw new IllegalArgumentException("snippet does not fit at offset " + offset);
         }
         if (!rwx) {
-            protect(PROT_READ | PROT_WRITE);
+            protect(Mman.PROT_READ | Mman.PROT_WRITE);
         }
         int rel = (int) (offset - PROLOGUE.length - 4);
         code.set(ValueLayout.JAVA_INT_UNALIGNED, PROLOGUE.length, rel);
@@ -226,7 +218,7 @@ final class NativeCpu {
             code.set(ValueLayout.JAVA_BYTE, offset + snippet.length + i, (byte) EPILOGUE[i]);
         }
         if (!rwx) {
-            protect(PROT_READ | PROT_EXEC);
+            protect(Mman.PROT_READ | Mman.PROT_EXEC);
         }
         long rsp = regs[4];
         for (int i = 0; i < 16; i++) {
@@ -260,14 +252,9 @@ final class NativeCpu {
 
     private void protect(int prot) {
         try {
-            int rc = (int) mprotect.invokeExact(code, CODE_SIZE, prot);
-            if (rc != 0) {
-                throw new IllegalStateException("mprotect failed");
-            }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+            Mman.protect(code, prot);
+        } catch (SysException e) {
+            throw new IllegalStateException("native test area", e);
         }
     }
 }

@@ -1,0 +1,162 @@
+package org.jvisor.sys;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Unix domain sockets (unix(7)) as descriptors: socket pairs, a listening socket at a path,
+ * connect, accept. The JDK's own channels cannot carry descriptors; these can, with
+ * {@link ScmRights} (vhost-user hands memory and eventfds over such a socket).
+ */
+public final class Sockets {
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_NONBLOCK = 0x800;
+    public static final int SOCK_CLOEXEC = 0x80000;
+
+    /** struct sockaddr_un: sa_family_t sun_family, char sun_path[108]. */
+    private static final MemoryLayout SOCKADDR_UN = MemoryLayout.structLayout(
+        JAVA_SHORT.withName("sun_family"), MemoryLayout.sequenceLayout(108, JAVA_BYTE).withName("sun_path"));
+    private static final long SUN_PATH = 2;
+
+    private static final MethodHandle SOCKET = Libc.capturing("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR = Libc.capturing("socketpair",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle BIND = Libc.capturing("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle LISTEN = Libc.capturing("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONNECT = Libc.capturing("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle ACCEPT4 = Libc.capturing("accept4",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+
+    private Sockets() {
+    }
+
+    /** Two connected sockets; closing the pair closes both. */
+    public record Pair(Fd first, Fd second) implements AutoCloseable {
+        @Override
+        public void close() {
+            first.close();
+            second.close();
+        }
+    }
+
+    /** socketpair(AF_UNIX, type | SOCK_CLOEXEC): {@code type} is SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM. */
+    public static Pair socketPair(int type) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sv = a.allocate(JAVA_INT, 2);
+            int rc = (int) SOCKETPAIR.invokeExact(s.capture, AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
+            if (rc != 0) {
+                throw new SysException("socketpair(AF_UNIX, " + type + ")", s.errno());
+            }
+            return new Pair(Fd.adopt(sv.getAtIndex(JAVA_INT, 0), "socketpair"),
+                Fd.adopt(sv.getAtIndex(JAVA_INT, 1), "socketpair"));
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+    }
+
+    /** A stream socket bound to {@code path} and listening (the path must not exist yet). */
+    public static Fd listen(String path, int backlog) throws SysException {
+        Fd fd = addressed(path, BIND, "bind");
+        Libc.Scratch s = Libc.scratch();
+        int rc;
+        try {
+            rc = (int) LISTEN.invokeExact(s.capture, fd.fd(), backlog);
+        } catch (Throwable t) {
+            fd.close();
+            throw Libc.unexpected(t);
+        }
+        if (rc != 0) {
+            SysException e = new SysException("listen(" + path + ")", s.errno());
+            fd.close();
+            throw e;
+        }
+        return fd;
+    }
+
+    /** A stream socket connected to the listener at {@code path}. */
+    public static Fd connect(String path) throws SysException {
+        return addressed(path, CONNECT, "connect");
+    }
+
+    /** A new stream socket given {@code path} by {@code call} (bind or connect); closed again if that fails. */
+    private static Fd addressed(String path, MethodHandle call, String callName) throws SysException {
+        Fd fd = socket(path);
+        boolean ok = false;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment addr = address(a, callName, path);
+            Libc.Scratch s = Libc.scratch();
+            int rc = (int) call.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize());
+            if (rc != 0) {
+                throw new SysException(callName + "(" + path + ")", s.errno());
+            }
+            ok = true;
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
+        }
+    }
+
+    /** Waits for and accepts a connection on {@code listener}. */
+    public static Fd accept(Fd listener) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int fd;
+        try {
+            fd = (int) ACCEPT4.invokeExact(s.capture, listener.fd(), MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        if (fd < 0) {
+            throw new SysException("accept(" + listener.name() + ")", s.errno());
+        }
+        return Fd.adopt(fd, listener.name());
+    }
+
+    private static Fd socket(String path) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int fd;
+        try {
+            fd = (int) SOCKET.invokeExact(s.capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        if (fd < 0) {
+            throw new SysException("socket(AF_UNIX, SOCK_STREAM)", s.errno());
+        }
+        return Fd.adopt(fd, path);
+    }
+
+    /** sockaddr_un for {@code path}; too long a path is refused as the kernel would (its sun_path has 108 bytes with the NUL). */
+    private static MemorySegment address(Arena a, String call, String path) throws SysException {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        long room = SOCKADDR_UN.byteSize() - SUN_PATH;
+        if (p.length >= room) {
+            throw new SysException(call + "(" + path + ": " + p.length + " bytes, at most " + (room - 1) + ")",
+                Errno.ENAMETOOLONG.code());
+        }
+        MemorySegment addr = a.allocate(SOCKADDR_UN);
+        addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(p, 0, addr, JAVA_BYTE, SUN_PATH, p.length);
+        return addr;
+    }
+}
