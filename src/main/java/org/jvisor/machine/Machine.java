@@ -7,7 +7,9 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 
 import org.jvisor.backend.chr.CharBackend;
@@ -22,6 +24,7 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.legacy.IsaDebugExit;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.RawFileBackend;
@@ -60,19 +63,15 @@ public final class Machine implements AutoCloseable {
     private final Accelerator accel;
     private final String accelExplanation;
     private final CharBackend serialBackend;
-    private Serial16550 com1;
     private PcPlatform platform;
     private final RunControl control;
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
     private final KernelLoader loader;
-    private final List<VirtioIoThread> ioThreads = new ArrayList<>();
-    private final List<VirtioMmioTransport> mmioTransports = new ArrayList<>();
-    private final List<BlockBackend> blockBackends = new ArrayList<>();
-    private final List<NetBackend> netBackends = new ArrayList<>();
+    /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
+    private final DeviceRegistry devices;
     private int resets;
     private Chardevs chardevs;
-    private final List<VirtioConsole> consoles = new ArrayList<>();
 
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
                     AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader) {
@@ -86,6 +85,7 @@ public final class Machine implements AutoCloseable {
         this.serialBackend = serialBackend;
         this.loader = loader;
         this.control = new RunControl(config.cpus());
+        this.devices = new DeviceRegistry(msg -> log.println("jvisor: " + msg));
     }
 
     /** Builds the machine; every problem with the configuration is a {@link MachineException}. */
@@ -133,7 +133,12 @@ public final class Machine implements AutoCloseable {
         Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
         quit.machine = m;
         m.chardevs = chardevs;
-        m.wireDevices();
+        try {
+            m.wireDevices();
+        } catch (MachineException | RuntimeException e) {
+            m.close(); // what was built so far: its devices, backends, threads, the engine and RAM
+            throw e;
+        }
         return m;
     }
 
@@ -171,14 +176,18 @@ public final class Machine implements AutoCloseable {
             }
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
-            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null);
-        this.com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
+            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null,
+            devices);
+        Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
-        int disks = 0;
+        // No reset, as always: host input queued for the UART survives a reboot. Its backend is
+        // the machine's (opened with it, closed after every device).
+        devices.add(MachineDevice.of("serial0", com1).onStart(com1::start));
+        Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
-        int nics = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
         for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
+            // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
@@ -186,17 +195,22 @@ public final class Machine implements AutoCloseable {
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
                     n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
             };
-            String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk ? "virtio-blk" + disks++
-                : device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? "virtio-net" + nics++
-                : device.model();
+            // The device's id starts "virtio-blk0", "virtio-rng1"...; its I/O thread keeps the
+            // name it always had (numbered for disks and NICs).
+            int n = perModel.merge(device.model(), 1, Integer::sum) - 1;
+            String name = device.model() + n;
+            String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
+                || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             switch (device.transport()) {
-                case PCI -> platform.addPci(virtioPci(model, thread, device.ioeventfd()));
+                case PCI -> virtioPci(model, name, thread, device.ioeventfd());
                 case MMIO -> {
+                    VirtioMmioSlot slot;
                     try {
-                        virtioMmio(model, thread, VirtioMmioSlot.of(mmioSlots++), device.ioeventfd());
+                        slot = VirtioMmioSlot.of(mmioSlots);
                     } catch (IllegalArgumentException e) {
                         throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
                     }
+                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, slot, device.ioeventfd());
                 }
             }
         }
@@ -212,6 +226,7 @@ public final class Machine implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
+            devices.add(MachineDevice.of(String.format("isa-debug-exit@%#x", d.iobase()), null));
         }
     }
 
@@ -222,7 +237,12 @@ public final class Machine implements AutoCloseable {
                 try {
                     RawFileBackend backend = RawFileBackend.open(d.file(), d.readOnly(), CacheMode.parse(d.cache()),
                         msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
-                    blockBackends.add(backend);
+                    // Closed after its device's I/O thread: every completed request has reached
+                    // the image, and the close flushes it.
+                    devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
+                        backend.flush();
+                        backend.close();
+                    }));
                     return backend;
                 } catch (IOException | RuntimeException e) {
                     throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());
@@ -238,9 +258,7 @@ public final class Machine implements AutoCloseable {
         for (MachineConfig.VirtioSerialPortConfig p : v.ports()) {
             ports.add(new VirtioConsole.PortSpec(p.nr(), p.name(), p.console(), chardevs.get(p.chardev())));
         }
-        VirtioConsole console = new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
-        consoles.add(console);
-        return console;
+        return new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
     }
 
     /** Opens the tap of -netdev tap,id=ID: a bad name, no permission or a busy tap are refused here. */
@@ -249,7 +267,7 @@ public final class Machine implements AutoCloseable {
             if (n.id().equals(id)) {
                 try {
                     TapBackend tap = TapBackend.open(n.id(), n.ifname(), VirtioNet.HDR_SIZE, msg -> log.println("jvisor: " + msg));
-                    netBackends.add(tap);
+                    devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(tap::close));
                     return tap;
                 } catch (IOException e) {
                     throw new MachineException(e.getMessage());
@@ -270,26 +288,60 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** A virtio device on PCI, its queues processed on an I/O thread of its own. */
-    private VirtioPciFunction virtioPci(VirtioDevice device, String name, boolean ioeventfd) {
+    /**
+     * A virtio device on PCI in the next free slot, its queues processed on an I/O thread of its
+     * own; its id is {@code name@pci.0:SS.0}. The function has no reset of its own: the bus's
+     * reset resets it.
+     */
+    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd) {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
-        processOnOwnThread(fn.transport().core(), name);
+        VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
         }
-        return fn;
+        int slot;
+        try {
+            slot = platform.addPci(fn);
+        } catch (RuntimeException e) {
+            io.close();
+            throw e;
+        }
+        devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
-    private void virtioMmio(VirtioDevice device, String name, VirtioMmioSlot slot, boolean ioeventfd) {
+    private void virtioMmio(VirtioDevice device, String id, String thread, VirtioMmioSlot slot, boolean ioeventfd) {
         VirtioMmioTransport transport = new VirtioMmioTransport(device, deviceDma(),
-            platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + name + ": " + msg));
-        processOnOwnThread(transport.core(), name);
-        mmio.register(name + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
-        mmioTransports.add(transport);
+            platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + thread + ": " + msg));
+        VirtioIoThread io = processOnOwnThread(transport.core(), thread);
+        devices.add(virtioDevice(id, transport, transport.core(), io).onReset(transport::reset));
+        mmio.register(thread + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         if (ioeventfd) {
             accel.doorbells().ifPresent(d -> transport.useDoorbells(d, slot.base()));
         }
+    }
+
+    /**
+     * The registry entry of a virtio device. Start: a console takes host input, and queues in
+     * use are looked at once (after a restore, buffers notified before the save). Close: whatever
+     * could hold the I/O thread lets go first (a console port's reader waiting for guest buffers,
+     * its chardev that the thread may be writing to), then the thread stops.
+     */
+    private static MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+        return MachineDevice.of(id, state)
+            .onStart(() -> {
+                if (core.device() instanceof VirtioConsole c) {
+                    c.start();
+                }
+                core.kickActiveQueues();
+            })
+            .onClose(() -> {
+                if (core.device() instanceof VirtioConsole c) {
+                    c.close();
+                    c.backends().forEach(CharBackend::close);
+                }
+                io.close();
+            });
     }
 
     /** Guest RAM as a device's DMA sees it; on tcg, device writes into code pages drop decoded code. */
@@ -297,11 +349,11 @@ public final class Machine implements AutoCloseable {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
 
-    /** The device's queues are processed on an I/O thread of its own, closed with the machine. */
-    private void processOnOwnThread(VirtioCore core, String name) {
+    /** The device's queues are processed on an I/O thread of its own, which its registry entry closes. */
+    private static VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
         VirtioIoThread thread = new VirtioIoThread(name);
-        ioThreads.add(thread);
         core.setExecutor(thread);
+        return thread;
     }
 
     /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */
@@ -333,10 +385,7 @@ public final class Machine implements AutoCloseable {
         if (config.debugLog().contains("boot") && loader.lastLinuxBoot() != null) {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
-        com1.start();
-        for (VirtioConsole c : consoles) {
-            c.start();
-        }
+        devices.start();
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
@@ -422,10 +471,7 @@ public final class Machine implements AutoCloseable {
     private Integer reset() throws InterruptedException {
         resets++;
         pause();
-        platform.reset();
-        for (VirtioMmioTransport t : mmioTransports) {
-            t.reset();
-        }
+        devices.reset();
         for (VcpuRunner r : runners) {
             r.requestReset();
         }
@@ -486,33 +532,22 @@ public final class Machine implements AutoCloseable {
         return mmio;
     }
 
+    /** The machine's devices, in the order every lifecycle loop takes them. */
+    DeviceRegistry devices() {
+        return devices;
+    }
+
     @Override
     public void close() {
+        // Each device stops its I/O thread and lets go of its backends (a console its chardevs, a
+        // disk flushes its image after its device's thread), last built first.
+        devices.close();
         serialBackend.close();
-        // Before the I/O threads: a port blocked on a socket client that does not read lets go.
-        for (VirtioConsole c : consoles) {
-            c.close();
-        }
         if (chardevs != null) {
             chardevs.close();
         }
         if (platform != null) {
             platform.close();
-        }
-        for (VirtioIoThread t : ioThreads) {
-            t.close();
-        }
-        for (NetBackend n : netBackends) {
-            n.close();
-        }
-        // After the I/O threads: every completed request has reached the image; close flushes.
-        for (BlockBackend b : blockBackends) {
-            try {
-                b.flush();
-                b.close();
-            } catch (IOException e) {
-                log.println("jvisor: closing " + b.describe() + ": " + e.getMessage());
-            }
         }
         for (VcpuRunner r : runners) {
             r.vcpu().close();

@@ -6,6 +6,7 @@ import org.jvisor.cpu.Accelerator;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.acpi.ResetControl;
+import org.jvisor.devices.intc.IoApic;
 import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.intc.PcInterruptControllers;
 import org.jvisor.devices.pci.MsiSink;
@@ -13,6 +14,7 @@ import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.PciHostBridge;
 import org.jvisor.devices.pci.PciIrqRouting;
 import org.jvisor.devices.legacy.I8042;
+import org.jvisor.devices.legacy.I8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
 import org.jvisor.devices.timer.Clock;
@@ -26,7 +28,9 @@ import org.jvisor.memory.IrqLine;
  * The PC around the CPUs: CMOS RTC, i8042, ACPI PM and reset control on every engine; and, when
  * the engine has no in-kernel irqchip (tcg), the 8259A pair, the 8254 PIT with port 0x61, the
  * IOAPIC and one local APIC per vCPU, wired as on a PC (ISA IRQs to both PIC and IOAPIC, the PIC's
- * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2).
+ * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2). Each device goes into the machine's
+ * {@link DeviceRegistry} as it is built, interrupt controllers first (the registry says why);
+ * the platform itself keeps only the wiring and the timer thread.
  */
 final class PcPlatform implements AutoCloseable {
     static final long LAPIC_BASE = 0xFEE0_0000L;
@@ -40,22 +44,25 @@ final class PcPlatform implements AutoCloseable {
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
     private final PciHostBridge pci;
     private final PcPciLayout pciLayout;
-    private final Pit8254 pit;
-    private final RtcCmos rtc;
-    private final I8042 kbc;
-    private final AcpiPm acpiPm;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
-               PlatformControl control, boolean withAcpi, PcPciLayout pciLayout) {
+               PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, DeviceRegistry devices) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
         if (accel.providesInterruptControllers()) {
             this.controllers = null;
-            this.pit = null;
         } else {
             this.controllers = new PcInterruptControllers(cpus, timers);
             controllers.register(io, mmio);
+            I8259Pair pic = controllers.pic();
+            devices.add(MachineDevice.of("pic", pic).onReset(pic::reset));
+            IoApic ioapic = controllers.ioapic();
+            devices.add(MachineDevice.of("ioapic", ioapic).onReset(ioapic::reset));
+            for (int i = 0; i < cpus; i++) {
+                LocalApic lapic = controllers.lapic(i);
+                devices.add(MachineDevice.of("lapic" + i, lapic).onReset(lapic::reset));
+            }
             // Each vCPU reaches its own LAPIC at the same address (SDM vol. 3, 10.4.1).
             mmio.register("lapic", LAPIC_BASE, 0x1000, new BusDevice() {
                 @Override
@@ -72,29 +79,37 @@ final class PcPlatform implements AutoCloseable {
                     }
                 }
             });
-            this.pit = new Pit8254(timers, controllers.isaIrq(0));
+            Pit8254 pit = new Pit8254(timers, controllers.isaIrq(0));
             pit.registerPorts(io);
+            devices.add(MachineDevice.of("pit", pit).onReset(pit::reset));
         }
         long below4g = Math.min(ram.size(), GuestMemory.PCI_HOLE_START);
-        this.rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
+        // The RTC's reset keeps its time and CMOS RAM, as the battery does.
+        RtcCmos rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
         rtc.registerPorts(io);
-        this.kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
+        devices.add(MachineDevice.of("rtc", rtc).onReset(rtc::reset));
+        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
         kbc.registerPorts(io);
+        devices.add(MachineDevice.of("i8042", kbc).onReset(kbc::reset));
         if (withAcpi) {
-            this.acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
+            AcpiPm acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
-        } else {
-            this.acpiPm = null;
+            devices.add(MachineDevice.of("acpi-pm", acpiPm).onReset(acpiPm::reset));
         }
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to (on its own
         // without PCI: microvm).
         ResetControl reset = withAcpi ? new ResetControl(control) : null;
+        if (reset != null) {
+            devices.add(MachineDevice.of("reset-control", reset).onReset(reset::reset));
+        }
         if (pciLayout != null) {
             MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
             this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
             pci.registerPorts(reset);
             pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+            // The bus reset resets every function and places the BARs again, as firmware would.
+            devices.add(MachineDevice.of("pci-host@pci.0:00.0", pci).onReset(pci::reset));
         } else {
             this.pci = null;
             if (reset != null) {
@@ -104,12 +119,12 @@ final class PcPlatform implements AutoCloseable {
         timers.start();
     }
 
-    /** Plugs a PCI function into the next free slot. */
-    void addPci(PciDevice device) {
+    /** Plugs a PCI function into the next free slot; returns the slot. */
+    int addPci(PciDevice device) {
         if (pci == null) {
             throw new IllegalStateException("this machine has no PCI bus");
         }
-        pci.add(device);
+        return pci.add(device);
     }
 
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
@@ -146,28 +161,7 @@ final class PcPlatform implements AutoCloseable {
         }
     }
 
-    /**
-     * A system reset (RESET# on a PC): every device of the platform back to its power-on state,
-     * PCI functions included (their BARs placed again); the RTC keeps its time and CMOS RAM.
-     * Call with every vCPU paused.
-     */
-    void reset() {
-        if (controllers != null) {
-            controllers.reset();
-        }
-        if (pit != null) {
-            pit.reset();
-        }
-        rtc.reset();
-        kbc.reset();
-        if (acpiPm != null) {
-            acpiPm.reset();
-        }
-        if (pci != null) {
-            pci.reset();
-        }
-    }
-
+    /** Stops the timer thread; the devices are closed through the registry. */
     @Override
     public void close() {
         timers.close();

@@ -3,6 +3,8 @@ package org.jvisor.devices.acpi;
 import java.util.function.LongSupplier;
 
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
@@ -27,7 +29,7 @@ import org.jvisor.memory.IrqLine;
  *       SCI (that would need a host timer; Linux leaves TMR_EN off).</li>
  * </ul>
  */
-public final class AcpiPm implements BusDevice {
+public final class AcpiPm implements BusDevice, StatefulDevice<AcpiPmState> {
 
     /** I/O port of the PM register block, as on QEMU's PIIX4/ICH9 PM. */
     public static final int PORT_BASE = 0x600;
@@ -80,6 +82,8 @@ public final class AcpiPm implements BusDevice {
     private static final int EN_MASK = TMR_EN | GBL_EN | PWRBTN_EN | SLPBTN_EN | RTC_EN;
     private static final int CNT_STORED = BM_RLD | SLP_TYP_MASK;
 
+    private static final String NAME = "ACPI PM";
+
     private final PlatformControl control;
     private final IrqLine sci;
     private final LongSupplier nanoClock;
@@ -129,6 +133,32 @@ public final class AcpiPm implements BusDevice {
         }
         // ns * f / 1e9 without overflowing for any realistic uptime.
         return (ns / 1_000_000_000L) * PM_TIMER_HZ + (ns % 1_000_000_000L) * PM_TIMER_HZ / 1_000_000_000L;
+    }
+
+    @Override
+    public synchronized AcpiPmState saveState() {
+        return new AcpiPmState(sts, en, cnt, nanoClock.getAsLong() - originNanos, tmrEpoch);
+    }
+
+    /** Restores the registers and the timer (rebased on this machine's clock); the SCI follows them. */
+    @Override
+    public synchronized void restoreState(AcpiPmState s) throws DeviceStateException {
+        DeviceStateException.checkBits(NAME, "PM1_STS", s.status(), STS_STORED);
+        DeviceStateException.checkBits(NAME, "PM1_EN", s.enable(), EN_MASK);
+        DeviceStateException.checkBits(NAME, "PM1_CNT", s.control(), CNT_STORED);
+        DeviceStateException.checkRange(NAME, "PM timer run time (ns)", s.timerRunningNs(), 0, Long.MAX_VALUE / 2);
+        DeviceStateException.checkRange(NAME, "PM timer epoch", s.timerEpoch(), 0, Long.MAX_VALUE);
+        sts = s.status();
+        en = s.enable();
+        cnt = s.control();
+        originNanos = nanoClock.getAsLong() - s.timerRunningNs();
+        tmrEpoch = s.timerEpoch();
+        updateSci();
+    }
+
+    @Override
+    public Class<AcpiPmState> stateType() {
+        return AcpiPmState.class;
     }
 
     /** Whether the SCI is currently asserted. */

@@ -1,6 +1,8 @@
 package org.jvisor.devices.acpi;
 
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 
 /**
@@ -12,7 +14,7 @@ import org.jvisor.memory.BusDevice;
  * <p>The port lies inside the PCI configuration mechanism's 0xCF8-0xCFB: the PCI host answers
  * 32-bit accesses at 0xCF8 only, so the bus sends byte accesses of 0xCF9 here.
  */
-public final class ResetControl implements BusDevice {
+public final class ResetControl implements BusDevice, StatefulDevice<ResetControlState> {
 
     /** The I/O port of the register. */
     public static final int PORT = 0xCF9;
@@ -32,6 +34,22 @@ public final class ResetControl implements BusDevice {
 
     public synchronized void reset() {
         rcr = 0;
+    }
+
+    @Override
+    public synchronized ResetControlState saveState() {
+        return new ResetControlState(rcr);
+    }
+
+    @Override
+    public synchronized void restoreState(ResetControlState s) throws DeviceStateException {
+        DeviceStateException.checkBits("reset control register", "RCR", s.rcr(), SYS_RST | FULL_RST);
+        rcr = s.rcr();
+    }
+
+    @Override
+    public Class<ResetControlState> stateType() {
+        return ResetControlState.class;
     }
 
     @Override

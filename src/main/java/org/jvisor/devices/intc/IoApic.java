@@ -1,7 +1,12 @@
 package org.jvisor.devices.intc;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import org.jvisor.devices.intc.ApicBus.DeliveryMode;
 import org.jvisor.devices.intc.ApicBus.DestMode;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
@@ -16,10 +21,13 @@ import org.jvisor.memory.IrqLine;
  * of assertion. An edge that arrives while its pin is masked is remembered and delivered on
  * unmask, as KVM and QEMU do.
  */
-public final class IoApic implements BusDevice {
+public final class IoApic implements BusDevice, StatefulDevice<IoApicState> {
     public static final long DEFAULT_BASE = 0xFEC0_0000L;
     public static final int PINS = 24;
     public static final int VERSION = 0x20;
+    private static final String NAME = "IOAPIC";
+    /** The pins as a bit mask. */
+    private static final long PIN_MASK = (1L << PINS) - 1;
 
     private static final int REG_ID = 0x00, REG_VER = 0x01, REG_ARB = 0x02, REG_TABLE = 0x10;
     private static final long RTE_MASKED = 1L << 16;
@@ -189,6 +197,36 @@ public final class IoApic implements BusDevice {
                 }
             }
         }
+    }
+
+    @Override
+    public synchronized IoApicState saveState() {
+        List<Long> entries = new ArrayList<>(PINS);
+        for (long e : table) {
+            entries.add(e);
+        }
+        return new IoApicState(id, ioregsel, entries, levels, irr);
+    }
+
+    @Override
+    public synchronized void restoreState(IoApicState s) throws DeviceStateException {
+        DeviceStateException.checkRange(NAME, "ID", s.id(), 0, 0xF);
+        DeviceStateException.checkRange(NAME, "IOREGSEL", s.ioregsel(), 0, 0xFF);
+        DeviceStateException.checkLength(NAME, "redirection entries", s.redirectionEntries().size(), PINS);
+        DeviceStateException.checkBits(NAME, "pin levels", s.pinLevels() & 0xFFFF_FFFFL, PIN_MASK);
+        DeviceStateException.checkBits(NAME, "pending requests", s.irr() & 0xFFFF_FFFFL, PIN_MASK);
+        id = s.id();
+        ioregsel = s.ioregsel();
+        for (int i = 0; i < PINS; i++) {
+            table[i] = s.redirectionEntries().get(i);
+        }
+        levels = s.pinLevels();
+        irr = s.irr();
+    }
+
+    @Override
+    public Class<IoApicState> stateType() {
+        return IoApicState.class;
     }
 
     public synchronized long redirectionEntry(int pin) {

@@ -3,8 +3,14 @@ package org.jvisor.devices.intc;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntSupplier;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import org.jvisor.devices.intc.ApicBus.DeliveryMode;
 import org.jvisor.devices.intc.ApicBus.DestMode;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.devices.timer.VirtualTimer;
@@ -26,7 +32,7 @@ import org.jvisor.memory.IrqLine;
  * <p>Locking: state is guarded by this object; nothing outside (bus, IOAPIC, other LAPICs, PIC,
  * listeners) is called with the lock held, so LAPICs and IOAPICs can call each other freely.
  */
-public final class LocalApic implements BusDevice {
+public final class LocalApic implements BusDevice, StatefulDevice<LocalApicState> {
     /** APIC timer input: the "bus clock" is 1 GHz, as KVM and QEMU present it (1 ns per count before the divider). */
     public static final long BUS_CYCLE_NS = 1;
     public static final long DEFAULT_BASE = 0xFEE0_0000L;
@@ -58,6 +64,9 @@ public final class LocalApic implements BusDevice {
         ESR_ILLEGAL_REGISTER = 1 << 7;
 
     private static final long NOT_ARMED = Long.MIN_VALUE;
+    private static final String NAME = "local APIC";
+    /** IA32_APIC_BASE bits that exist: BSP, EXTD, EN and the base address (10.4.4). */
+    private static final long BASE_VALID = 0xF_FFFF_FD00L;
 
     /** What the engine hears from its LAPIC; called on the sender's thread, without locks held. */
     public interface Listener {
@@ -843,8 +852,7 @@ public final class LocalApic implements BusDevice {
         long now = clock.nanos();
         int remaining = currentCount(now);
         divideConfig = v & 0xB;
-        int code = (v & 3) | ((v >> 1) & 4);
-        divide = code == 7 ? 1 : 2 << code;
+        divide = divisorOf(divideConfig);
         if (timerDeadline != NOT_ARMED && timerMode() != TIMER_TSC_DEADLINE) {
             // Keep the current count; it continues at the new rate.
             long done = (initialCount & 0xFFFF_FFFFL) - (remaining & 0xFFFF_FFFFL);
@@ -852,6 +860,12 @@ public final class LocalApic implements BusDevice {
             timerDeadline = now + (remaining & 0xFFFF_FFFFL) * tickNs();
             timer.arm(timerDeadline);
         }
+    }
+
+    /** The timer's divisor for a divide configuration value (Figure 10-10): 0b1011 divides by 1. */
+    private static int divisorOf(int divideConfig) {
+        int code = (divideConfig & 3) | ((divideConfig >> 1) & 4);
+        return code == 7 ? 1 : 2 << code;
     }
 
     private long tickNs() {
@@ -955,6 +969,101 @@ public final class LocalApic implements BusDevice {
         if (wake) {
             wakeup.run();
         }
+    }
+
+    // ---------------------------------------------------------------- state
+
+    @Override
+    public LocalApicState saveState() {
+        synchronized (this) {
+            long now = clock.nanos();
+            List<Integer> lvts = new ArrayList<>(lvt.length);
+            for (int l : lvt) {
+                lvts.add(l);
+            }
+            boolean armed = timerDeadline != NOT_ARMED;
+            return new LocalApicState(id, apicBase, tpr, ldr, dfr, svr, esr, esrPending, icrLow, icrHigh, lvts,
+                Bytes.ofInts(irr), Bytes.ofInts(isr), Bytes.ofInts(tmr), divideConfig, initialCount, armed,
+                armed ? timerStart - now : 0, armed ? timerDeadline - now : 0, tscDeadline != 0,
+                tscDeadline != 0 ? tscDeadline - now : 0, lint0Level, lint1Level, nmiPending.get(), extIntMessage);
+        }
+    }
+
+    /**
+     * Restores the registers and re-arms the timer on this machine's clock; the deliverable vector
+     * is recomputed and a halted vCPU woken if one is pending.
+     */
+    @Override
+    public void restoreState(LocalApicState s) throws DeviceStateException {
+        DeviceStateException.checkBits(NAME, "IA32_APIC_BASE", s.apicBase(), BASE_VALID);
+        if ((s.apicBase() & BASE_EXTD) != 0 && (s.apicBase() & BASE_ENABLE) == 0) {
+            throw new DeviceStateException(NAME + ": IA32_APIC_BASE has x2APIC mode (EXTD) without EN");
+        }
+        if (((s.apicBase() & BASE_BSP) != 0) != bsp) {
+            throw new DeviceStateException(NAME + ": IA32_APIC_BASE.BSP is " + ((s.apicBase() & BASE_BSP) != 0)
+                + " in the state but this APIC's processor is " + (bsp ? "the BSP" : "an AP"));
+        }
+        DeviceStateException.checkRange(NAME, "TPR", s.tpr(), 0, 0xFF);
+        DeviceStateException.checkBits(NAME, "SVR", s.svr(), 0x3FF);
+        DeviceStateException.checkLength(NAME, "LVT", s.lvt().size(), lvt.length);
+        for (int i = 0; i < lvt.length; i++) {
+            DeviceStateException.checkBits(NAME, "LVT entry " + i, s.lvt().get(i) & 0xFFFF_FFFFL,
+                LVT_WRITABLE[i] | LVT_MASKED);
+        }
+        DeviceStateException.checkLength(NAME, "IRR bytes", s.irr().length(), 32);
+        DeviceStateException.checkLength(NAME, "ISR bytes", s.isr().length(), 32);
+        DeviceStateException.checkLength(NAME, "TMR bytes", s.tmr().length(), 32);
+        DeviceStateException.checkBits(NAME, "divide configuration", s.divideConfig(), 0xB);
+        int mode = (s.lvt().get(LVT_TIMER) >> 17) & 3;
+        if (s.timerArmed() && mode != TIMER_TSC_DEADLINE && s.initialCount() == 0) {
+            throw new DeviceStateException(NAME + ": the timer is armed with an initial count of 0");
+        }
+        boolean wake;
+        synchronized (this) {
+            long now = clock.nanos();
+            id = s.apicId();
+            apicBase = s.apicBase();
+            tpr = s.tpr();
+            ldr = s.ldr();
+            dfr = s.dfr();
+            svr = s.svr();
+            esr = s.esr();
+            esrPending = s.esrPending();
+            icrLow = s.icrLow();
+            icrHigh = s.icrHigh();
+            for (int i = 0; i < lvt.length; i++) {
+                lvt[i] = s.lvt().get(i);
+            }
+            s.irr().intsInto(irr);
+            s.isr().intsInto(isr);
+            s.tmr().intsInto(tmr);
+            divideConfig = s.divideConfig();
+            divide = divisorOf(divideConfig);
+            initialCount = s.initialCount();
+            tscDeadline = s.tscDeadlineSet() ? now + s.tscDeadlineNs() : 0;
+            if (s.timerArmed()) {
+                timerStart = now + s.timerStartNs();
+                timerDeadline = now + s.timerDeadlineNs();
+                timer.arm(timerDeadline);
+            } else {
+                timerDeadline = NOT_ARMED;
+                timer.cancel();
+            }
+            lint0Level = s.lint0();
+            lint1Level = s.lint1();
+            nmiPending.set(s.nmiPending());
+            extIntMessage = s.extIntPending();
+            publish();
+            wake = hasPendingInterrupt() || s.nmiPending();
+        }
+        if (wake) {
+            wakeup.run();
+        }
+    }
+
+    @Override
+    public Class<LocalApicState> stateType() {
+        return LocalApicState.class;
     }
 
     // ---------------------------------------------------------------- inspection

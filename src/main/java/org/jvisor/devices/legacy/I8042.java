@@ -1,6 +1,11 @@
 package org.jvisor.devices.legacy;
 
+import java.util.List;
+
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
@@ -20,7 +25,7 @@ import org.jvisor.memory.IrqLine;
  * Linux's i8042 probe checks) but no mouse is attached: bytes for it (0xD4) answer 0xFE with
  * time-out. Host key input is {@link #keyboardInput(int)}, in the scan-code set the guest reads.
  */
-public final class I8042 implements BusDevice {
+public final class I8042 implements BusDevice, StatefulDevice<I8042State> {
     /** Where the output port's A20 line goes (the engine's A20 mask). */
     @FunctionalInterface
     public interface A20Gate {
@@ -39,6 +44,7 @@ public final class I8042 implements BusDevice {
     private static final int FROM_AUX = 1 << 8;
     private static final int TIMEOUT = 1 << 9;
     private static final int QUEUE = 64;
+    private static final String NAME = "i8042";
 
     private final PlatformControl platform;
     private final IrqLine irq1;
@@ -365,6 +371,53 @@ public final class I8042 implements BusDevice {
         return leds;
     }
 
+    // ---- state ----
+
+    @Override
+    public synchronized I8042State saveState() {
+        return new I8042State(Bytes.copyOf(ram), outputPort, lastWriteWasCommand, pendingCommand, output, obf,
+            controllerQueue.toList(), keyboardQueue.toList(), keyboardPending, scanning, scanCodeSet, leds);
+    }
+
+    /** Restores controller and keyboard; IRQ1/IRQ12 and the A20 line follow the restored registers. */
+    @Override
+    public void restoreState(I8042State s) throws DeviceStateException {
+        DeviceStateException.checkLength(NAME, "controller RAM", s.ram().length(), ram.length);
+        DeviceStateException.checkRange(NAME, "output port", s.outputPort(), 0, 0xFF);
+        DeviceStateException.checkRange(NAME, "pending command", s.pendingCommand(), 0, 0xFF);
+        DeviceStateException.checkBits(NAME, "output buffer", s.output(), 0xFF | FROM_AUX | TIMEOUT);
+        Ring.check("controller queue", s.controllerQueue());
+        Ring.check("keyboard queue", s.keyboardQueue());
+        DeviceStateException.checkRange(NAME, "keyboard pending command", s.keyboardPending(), 0, 0xFF);
+        DeviceStateException.checkRange(NAME, "scan-code set", s.scanCodeSet(), 1, 3);
+        DeviceStateException.checkBits(NAME, "LEDs", s.leds(), 7);
+        boolean a20Changed;
+        synchronized (this) {
+            s.ram().copyTo(ram, 0);
+            a20Changed = ((outputPort ^ s.outputPort()) & OUT_A20) != 0;
+            outputPort = s.outputPort();
+            lastWriteWasCommand = s.lastWriteWasCommand();
+            pendingCommand = s.pendingCommand();
+            output = s.output();
+            obf = s.outputFull();
+            controllerQueue.restore(s.controllerQueue());
+            keyboardQueue.restore(s.keyboardQueue());
+            keyboardPending = s.keyboardPending();
+            scanning = s.scanning();
+            scanCodeSet = s.scanCodeSet();
+            leds = s.leds();
+            updateIrq();
+        }
+        if (a20Changed) {
+            a20Gate.setA20((s.outputPort() & OUT_A20) != 0);
+        }
+    }
+
+    @Override
+    public Class<I8042State> stateType() {
+        return I8042State.class;
+    }
+
     // ---- output buffer and IRQs ----
 
     private void refill() {
@@ -423,6 +476,29 @@ public final class I8042 implements BusDevice {
         void clear() {
             head = 0;
             count = 0;
+        }
+
+        /** The entries, oldest first. */
+        List<Integer> toList() {
+            Integer[] l = new Integer[count];
+            for (int i = 0; i < count; i++) {
+                l[i] = items[(head + i) % QUEUE];
+            }
+            return List.of(l);
+        }
+
+        void restore(List<Integer> entries) {
+            clear();
+            for (int v : entries) {
+                add(v);
+            }
+        }
+
+        static void check(String field, List<Integer> entries) throws DeviceStateException {
+            DeviceStateException.checkRange(NAME, field + " length", entries.size(), 0, QUEUE);
+            for (int v : entries) {
+                DeviceStateException.checkBits(NAME, field + " entry", v, 0xFF | FROM_AUX | TIMEOUT);
+            }
         }
     }
 }

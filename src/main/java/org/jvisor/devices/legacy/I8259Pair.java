@@ -1,5 +1,7 @@
 package org.jvisor.devices.legacy;
 
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
@@ -14,10 +16,11 @@ import org.jvisor.memory.IrqLine;
  * mode) takes the vector with {@link #acknowledge()}, which does what the two INTA cycles do.
  * All methods are synchronized: the device may be driven from vCPU, device and timer threads.
  */
-public final class I8259Pair implements BusDevice {
+public final class I8259Pair implements BusDevice, StatefulDevice<PicState> {
     /** Which IRQs may be level-triggered (PIIX: not 0, 1, 2, 8, 13). */
     private static final int ELCR_MASK_MASTER = 0xF8;
     private static final int ELCR_MASK_SLAVE = 0xDE;
+    private static final String NAME = "8259A PIC";
 
     private final Chip master = new Chip(true);
     private final Chip slave = new Chip(false);
@@ -186,6 +189,26 @@ public final class I8259Pair implements BusDevice {
         return (ofSlave ? slave : master).vectorBase;
     }
 
+    @Override
+    public synchronized PicState saveState() {
+        return new PicState(master.save(), slave.save());
+    }
+
+    /** Restores both chips; INTR is driven to the level they imply. */
+    @Override
+    public synchronized void restoreState(PicState s) throws DeviceStateException {
+        master.check(s.master());
+        slave.check(s.slave());
+        master.restore(s.master());
+        slave.restore(s.slave());
+        update();
+    }
+
+    @Override
+    public Class<PicState> stateType() {
+        return PicState.class;
+    }
+
     /** Recomputes the cascade input and INTR; reports INTR changes. Called with the lock held. */
     private void update() {
         master.setCascade(slave.highestDeliverable() >= 0);
@@ -270,6 +293,45 @@ public final class I8259Pair implements BusDevice {
             specialMask = false;
             readIsr = false;
             poll = false;
+        }
+
+        PicState.Chip save() {
+            return new PicState.Chip(irr, isr, imr, pins, elcr, vectorBase, priorityBase, initStep, needIcw4, single,
+                levelTriggeredAll, autoEoi, rotateOnAutoEoi, specialFullyNested, specialMask, readIsr, poll);
+        }
+
+        void check(PicState.Chip s) throws DeviceStateException {
+            String chip = NAME + (isMaster ? " master" : " slave");
+            DeviceStateException.checkRange(chip, "IRR", s.irr(), 0, 0xFF);
+            DeviceStateException.checkRange(chip, "ISR", s.isr(), 0, 0xFF);
+            DeviceStateException.checkRange(chip, "IMR", s.imr(), 0, 0xFF);
+            DeviceStateException.checkRange(chip, "pin levels", s.pins(), 0, 0xFF);
+            DeviceStateException.checkBits(chip, "ELCR", s.elcr(), isMaster ? ELCR_MASK_MASTER : ELCR_MASK_SLAVE);
+            DeviceStateException.checkBits(chip, "vector base", s.vectorBase(), 0xF8);
+            DeviceStateException.checkRange(chip, "priority base", s.priorityBase(), 0, 7);
+            if (s.initStep() != 0 && (s.initStep() < 2 || s.initStep() > 4)) {
+                throw new DeviceStateException(chip + ": initialization step " + s.initStep() + " is not 0, 2, 3 or 4");
+            }
+        }
+
+        void restore(PicState.Chip s) {
+            irr = s.irr();
+            isr = s.isr();
+            imr = s.imr();
+            pins = s.pins();
+            elcr = s.elcr();
+            vectorBase = s.vectorBase();
+            priorityBase = s.priorityBase();
+            initStep = s.initStep();
+            needIcw4 = s.needIcw4();
+            single = s.single();
+            levelTriggeredAll = s.levelTriggeredAll();
+            autoEoi = s.autoEoi();
+            rotateOnAutoEoi = s.rotateOnAutoEoi();
+            specialFullyNested = s.specialFullyNested();
+            specialMask = s.specialMask();
+            readIsr = s.readIsr();
+            poll = s.poll();
         }
 
         boolean isLevel(int n) {

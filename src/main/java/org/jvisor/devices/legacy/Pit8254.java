@@ -1,5 +1,10 @@
 package org.jvisor.devices.legacy;
 
+import java.util.ArrayList;
+import java.util.List;
+
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.devices.timer.VirtualTimer;
@@ -18,9 +23,10 @@ import org.jvisor.memory.IrqLine;
  * idle guest costs nothing. Simplifications: a new count in modes 2 and 3 takes effect at once
  * (not at the end of the current period); the one-clock load delay is not modelled.
  */
-public final class Pit8254 implements BusDevice {
+public final class Pit8254 implements BusDevice, StatefulDevice<PitState> {
     public static final long FREQUENCY_HZ = 1_193_182;
     private static final long NS_PER_S = 1_000_000_000L;
+    private static final String NAME = "8254 PIT";
 
     private final Clock clock;
     private final IrqLine irq0;
@@ -166,6 +172,38 @@ public final class Pit8254 implements BusDevice {
         return channels[channel].mode;
     }
 
+    // ---- state ----
+
+    @Override
+    public synchronized PitState saveState() {
+        long now = clock.nanos();
+        List<PitState.Channel> l = new ArrayList<>();
+        for (Channel c : channels) {
+            l.add(c.save(now));
+        }
+        return new PitState(l, speakerData);
+    }
+
+    /** Restores the counters, rebased on this machine's clock; IRQ0 and its timer follow channel 0. */
+    @Override
+    public synchronized void restoreState(PitState s) throws DeviceStateException {
+        DeviceStateException.checkLength(NAME, "channels", s.channels().size(), channels.length);
+        for (int i = 0; i < channels.length; i++) {
+            Channel.check(i, s.channels().get(i));
+        }
+        long now = clock.nanos();
+        for (int i = 0; i < channels.length; i++) {
+            channels[i].restore(now, s.channels().get(i));
+        }
+        speakerData = s.speakerData();
+        rescheduleChannel0(now);
+    }
+
+    @Override
+    public Class<PitState> stateType() {
+        return PitState.class;
+    }
+
     // ---- channel 0 -> IRQ0 ----
 
     private void setIrq0(boolean level) {
@@ -285,6 +323,48 @@ public final class Pit8254 implements BusDevice {
             readMsbNext = false;
             countLatched = false;
             statusLatched = false;
+        }
+
+        PitState.Channel save(long now) {
+            return new PitState.Channel(mode, rw, bcd, countRegister, initial, now - loadTime, loaded, triggered, gate,
+                frozen, frozenTicks, nullCount, writeMsbNext, writeLsb, readMsbNext, countLatched, latchedCount,
+                latchedMsbNext, statusLatched, latchedStatus);
+        }
+
+        static void check(int index, PitState.Channel s) throws DeviceStateException {
+            String ch = NAME + " channel " + index;
+            DeviceStateException.checkRange(ch, "mode", s.mode(), 0, 5);
+            DeviceStateException.checkRange(ch, "access mode", s.access(), 1, 3);
+            DeviceStateException.checkRange(ch, "count register", s.countRegister(), 0, 0xFFFF);
+            DeviceStateException.checkRange(ch, "initial count", s.initial(), 1, 0x10000);
+            DeviceStateException.checkRange(ch, "time since load (ns)", s.sinceLoadNs(), 0, Long.MAX_VALUE / 2);
+            DeviceStateException.checkRange(ch, "frozen count", s.frozenTicks(), 0, Long.MAX_VALUE / 2);
+            DeviceStateException.checkRange(ch, "written LSB", s.writeLsb(), 0, 0xFF);
+            DeviceStateException.checkRange(ch, "latched count", s.latchedCount(), 0, 0xFFFF);
+            DeviceStateException.checkRange(ch, "latched status", s.latchedStatus(), 0, 0xFF);
+        }
+
+        void restore(long now, PitState.Channel s) {
+            mode = s.mode();
+            rw = s.access();
+            bcd = s.bcd();
+            countRegister = s.countRegister();
+            initial = s.initial();
+            loadTime = now - s.sinceLoadNs();
+            loaded = s.loaded();
+            triggered = s.triggered();
+            gate = s.gate();
+            frozen = s.frozen();
+            frozenTicks = s.frozenTicks();
+            nullCount = s.nullCount();
+            writeMsbNext = s.writeMsbNext();
+            writeLsb = s.writeLsb();
+            readMsbNext = s.readMsbNext();
+            countLatched = s.countLatched();
+            latchedCount = s.latchedCount();
+            latchedMsbNext = s.latchedMsbNext();
+            statusLatched = s.statusLatched();
+            latchedStatus = s.latchedStatus();
         }
 
         void program(long now, int rw, int mode, boolean bcd) {

@@ -4,6 +4,9 @@ import java.time.DateTimeException;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.devices.timer.VirtualTimer;
@@ -23,7 +26,7 @@ import org.jvisor.memory.IrqLine;
  * computed from the clock when needed, and a {@link VirtualTimer} fires only for the interrupts the
  * guest enabled (IRQ8, raised when IRQF sets, lowered when register C is read).
  */
-public final class RtcCmos implements BusDevice {
+public final class RtcCmos implements BusDevice, StatefulDevice<RtcState> {
     public static final int REG_SECONDS = 0x00, REG_SECONDS_ALARM = 0x01, REG_MINUTES = 0x02,
         REG_MINUTES_ALARM = 0x03, REG_HOURS = 0x04, REG_HOURS_ALARM = 0x05, REG_DAY_OF_WEEK = 0x06,
         REG_DAY = 0x07, REG_MONTH = 0x08, REG_YEAR = 0x09, REG_A = 0x0A, REG_B = 0x0B, REG_C = 0x0C,
@@ -39,6 +42,7 @@ public final class RtcCmos implements BusDevice {
     public static final int C_IRQF = 0x80, C_PF = 0x40, C_AF = 0x20, C_UF = 0x10;
 
     private static final long NS_PER_S = 1_000_000_000L;
+    private static final String NAME = "MC146818A RTC";
     /** UIP goes high this long before an update (data sheet: 244 µs with a 32.768 kHz time base). */
     static final long UIP_LEAD_NS = 244_000;
 
@@ -431,6 +435,41 @@ public final class RtcCmos implements BusDevice {
         long now = Math.max(deadline, clock.nanos());
         syncFlags(now);
         reschedule(now);
+    }
+
+    // ---- state ----
+
+    @Override
+    public synchronized RtcState saveState() {
+        return new RtcState(Bytes.copyOf(cmos), index, nmiDisabled, baseSeconds, clock.nanos() - baseNs, flagsUpdate,
+            flagsPeriod);
+    }
+
+    /**
+     * Restores the CMOS and the clock, rebased on this machine's guest clock; IRQ8 follows
+     * register C's IRQF and the timer is armed for the next enabled event.
+     */
+    @Override
+    public synchronized void restoreState(RtcState s) throws DeviceStateException {
+        DeviceStateException.checkLength(NAME, "CMOS", s.cmos().length(), cmos.length);
+        DeviceStateException.checkRange(NAME, "index", s.index(), 0, 0x7F);
+        DeviceStateException.checkRange(NAME, "time since the clock's origin (ns)", s.sinceBaseNs(), 0, Long.MAX_VALUE / 2);
+        long now = clock.nanos();
+        s.cmos().copyTo(cmos, 0);
+        index = s.index();
+        nmiDisabled = s.nmiDisabled();
+        baseSeconds = s.baseSeconds();
+        baseNs = now - s.sinceBaseNs();
+        flagsUpdate = s.updatesAccounted();
+        flagsPeriod = s.periodsAccounted();
+        setIrq((cmos[REG_C] & C_IRQF) != 0);
+        armedAt = Long.MIN_VALUE;
+        reschedule(now);
+    }
+
+    @Override
+    public Class<RtcState> stateType() {
+        return RtcState.class;
     }
 
     /** Whether IRQ8 is asserted (IRQF). */

@@ -1,6 +1,9 @@
 package org.jvisor.devices.legacy;
 
 import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
@@ -10,7 +13,7 @@ import org.jvisor.memory.IrqLine;
  * and a polling guest never waits. Host input is queued beyond the 16-byte FIFO (the backend
  * cannot be paused), so pasted text is never lost.
  */
-public final class Serial16550 implements BusDevice, CharBackend.Sink {
+public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulDevice<UartState> {
     // Register offsets
     private static final int RBR_THR_DLL = 0;
     private static final int IER_DLM = 1;
@@ -52,6 +55,7 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink {
     private static final int FCR_ENABLE = 0x01;
     private static final int FCR_CLEAR_RX = 0x02;
     private static final int QUEUE = 1 << 16;
+    private static final String NAME = "16550A UART";
 
     private final CharBackend backend;
     private final IrqLine irq;
@@ -248,6 +252,47 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink {
             enqueue(data[i]);
         }
         updateIrq();
+    }
+
+    @Override
+    public synchronized UartState saveState() {
+        byte[] received = new byte[rxCount];
+        for (int i = 0; i < rxCount; i++) {
+            received[i] = rx[(rxHead + i) & (QUEUE - 1)];
+        }
+        return new UartState(divisor, ier, lcr, mcr, fcr, scr, msrDelta, thrInterruptPending, overrun,
+            Bytes.copyOf(received));
+    }
+
+    /** Restores the registers and the received bytes; the IRQ is driven to the level they imply. */
+    @Override
+    public synchronized void restoreState(UartState s) throws DeviceStateException {
+        DeviceStateException.checkRange(NAME, "divisor", s.divisor(), 0, 0xFFFF);
+        DeviceStateException.checkBits(NAME, "IER", s.ier(), 0x0F);
+        DeviceStateException.checkRange(NAME, "LCR", s.lcr(), 0, 0xFF);
+        DeviceStateException.checkBits(NAME, "MCR", s.mcr(), 0x1F);
+        DeviceStateException.checkBits(NAME, "FCR", s.fcr(), 0xC9);
+        DeviceStateException.checkRange(NAME, "SCR", s.scr(), 0, 0xFF);
+        DeviceStateException.checkBits(NAME, "MSR delta", s.msrDelta(), 0x0F);
+        DeviceStateException.checkRange(NAME, "received bytes", s.received().length(), 0, QUEUE);
+        divisor = s.divisor();
+        ier = s.ier();
+        lcr = s.lcr();
+        mcr = s.mcr();
+        fcr = s.fcr();
+        scr = s.scr();
+        msrDelta = s.msrDelta();
+        thrInterruptPending = s.thrInterruptPending();
+        overrun = s.overrun();
+        rxHead = 0;
+        rxCount = s.received().length();
+        s.received().copyTo(rx, 0);
+        updateIrq();
+    }
+
+    @Override
+    public Class<UartState> stateType() {
+        return UartState.class;
     }
 
     /** How many input bytes the guest has not read yet (for tests and flow control). */

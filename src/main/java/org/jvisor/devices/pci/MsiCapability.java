@@ -52,7 +52,13 @@ public final class MsiCapability extends PciCapability {
         config().setWritable(o + DATA, 2, 0xFFFF);
         if (perVectorMasking) {
             config().setWritable(o + MASK, 4, vectors == 32 ? -1 : (1 << vectors) - 1);
+            config().setDeviceManaged(o + PENDING, 4, vectors == 32 ? -1 : (1 << vectors) - 1);
         }
+    }
+
+    @Override
+    protected void restored() {
+        enabledForIntx = (config().get16(offset() + 2) & CONTROL_ENABLE) != 0;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package org.jvisor.devices.pci;
 
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.BusDevice;
 
 /**
@@ -219,6 +221,49 @@ public final class MsixCapability extends PciCapability {
     @Override
     protected boolean suppressesIntx() {
         return enabledFlag;
+    }
+
+    // ---- state ----------------------------------------------------------------------------------
+
+    /** The table and PBA as the guest reads them. */
+    synchronized MsixState saveTable() {
+        return new MsixState(Bytes.ofInts(table), Bytes.ofLongs(pba));
+    }
+
+    /** Refuses a table or PBA of another size, or with bits set that read 0 (address bits 1:0, reserved vector control). */
+    void checkTable(String function, MsixState s) throws DeviceStateException {
+        String where = function + " MSI-X";
+        DeviceStateException.checkLength(where, "table bytes", s.table().length(), table.length * 4);
+        DeviceStateException.checkLength(where, "PBA bytes", s.pendingBits().length(), pba.length * 8);
+        for (int v = 0; v < vectors; v++) {
+            int e = v * ENTRY_SIZE;
+            DeviceStateException.checkBits(where, "vector " + v + " address bits 1:0", s.table().get(e) & 3, 0);
+            int control = s.table().get(e + 12) | s.table().get(e + 13) << 8 | s.table().get(e + 14) << 16
+                | s.table().get(e + 15) << 24;
+            DeviceStateException.checkBits(where, "vector " + v + " control", control & 0xFFFF_FFFFL, VECTOR_CONTROL_MASKED);
+        }
+        for (int b = vectors; b < pba.length * 64; b++) {
+            if ((s.pendingBits().get(b >>> 3) & (1 << (b & 7))) != 0) {
+                throw new DeviceStateException(where + ": pending bit " + b + " is beyond the " + vectors + " vectors");
+            }
+        }
+    }
+
+    /** Puts back what {@link #saveTable} gave (checked with {@link #checkTable}); no message is sent. */
+    synchronized void restoreTable(MsixState s) {
+        s.table().intsInto(table);
+        s.pendingBits().longsInto(pba);
+    }
+
+    /** Enable and Function Mask from the restored Message Control. */
+    @Override
+    protected void restored() {
+        int control = config().get16(offset() + 2);
+        synchronized (this) {
+            enabled = (control & CONTROL_ENABLE) != 0;
+            functionMask = (control & CONTROL_FUNCTION_MASK) != 0;
+            enabledFlag = enabled;
+        }
     }
 
     // ---- delivery -------------------------------------------------------------------------------

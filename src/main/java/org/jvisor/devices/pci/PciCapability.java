@@ -75,6 +75,13 @@ public abstract class PciCapability {
     protected void reset() {
     }
 
+    /**
+     * After a state restore put back the owner's configuration space: recompute what the
+     * capability derives from its registers there.
+     */
+    protected void restored() {
+    }
+
     /** True while the capability delivers the function's interrupts as messages (INTx is then off). */
     protected boolean suppressesIntx() {
         return false;

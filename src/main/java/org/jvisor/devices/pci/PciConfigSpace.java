@@ -1,5 +1,7 @@
 package org.jvisor.devices.pci;
 
+import org.jvisor.devices.state.Bytes;
+
 /**
  * The 4 KiB configuration space of one PCI function as bytes, with two masks that say what a guest
  * write may do to each bit: <em>writable</em> bits take the written value, <em>write-1-to-clear</em>
@@ -16,6 +18,8 @@ public final class PciConfigSpace {
     private final byte[] data = new byte[SIZE];
     private final byte[] writable = new byte[SIZE];
     private final byte[] w1c = new byte[SIZE];
+    /** Read-only bits the device model changes as it runs (an interrupt status, pending bits). */
+    private final byte[] deviceManaged = new byte[SIZE];
 
     /** The guest's view: {@code size} (1, 2 or 4) bytes at {@code offset}, little-endian; all-ones past the end. */
     public int read(int offset, int size) {
@@ -80,6 +84,38 @@ public final class PciConfigSpace {
         for (int i = 0; i < size; i++) {
             writable[offset + i] &= (byte) ~(mask >>> (8 * i));
         }
+    }
+
+    /**
+     * Marks read-only bits of {@code mask} as the device model's to change at run time: a restore
+     * takes their value from the saved state instead of requiring it to match.
+     */
+    public void setDeviceManaged(int offset, int size, int mask) {
+        set(deviceManaged, offset, size, mask);
+    }
+
+    /** All 4 KiB as they read now. */
+    public Bytes snapshot() {
+        return Bytes.copyOf(data);
+    }
+
+    /**
+     * The first offset where {@code saved} differs from this space in a bit that identifies the
+     * function (read-only, not device-managed: IDs, class, BAR types, the capability list), or -1.
+     */
+    public int firstIdentityMismatch(Bytes saved) {
+        for (int i = 0; i < SIZE; i++) {
+            int fixed = ~(writable[i] | w1c[i] | deviceManaged[i]) & 0xFF;
+            if (((saved.get(i) ^ data[i]) & fixed) != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Takes every byte of {@code saved} (check {@link #firstIdentityMismatch} first). */
+    public void load(Bytes saved) {
+        saved.copyTo(data, 0);
     }
 
     public int writableMask(int offset, int size) {

@@ -3,6 +3,10 @@ package org.jvisor.devices.pci;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.IrqLine;
 
@@ -24,7 +28,7 @@ import org.jvisor.memory.IrqLine;
  * override {@link #readConfig}/{@link #writeConfig} (calling super) for device-specific registers,
  * and the hooks {@link #barMapped}, {@link #barUnmapped}, {@link #configWritten}, {@link #resetDevice}.
  */
-public abstract class PciDevice {
+public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
 
     public static final int VENDOR_ID = 0x00;
     public static final int DEVICE_ID = 0x02;
@@ -92,6 +96,7 @@ public abstract class PciDevice {
         config.set16(CLASS_CODE + 1, classCode >>> 8);
         config.setWritable(COMMAND, 2, COMMAND_WRITABLE);
         config.setWriteOneToClear(STATUS, 2, STATUS_W1C);
+        config.setDeviceManaged(STATUS, 2, STATUS_INTERRUPT);
         config.setWritable(CACHE_LINE_SIZE, 1, 0xFF);
         config.setWritable(LATENCY_TIMER, 1, 0xFF);
         config.setWritable(INTERRUPT_LINE, 1, 0xFF);
@@ -348,6 +353,93 @@ public abstract class PciDevice {
 
     /** The device model's own reset, after configuration space was reset. */
     protected void resetDevice() {
+    }
+
+    // ---- state ----------------------------------------------------------------------------------
+
+    /**
+     * Configuration space, the MSI-X table and the device model's state. The model is saved
+     * outside the function's lock: its queue processing raises INTx while holding its own locks.
+     */
+    @Override
+    public final PciFunctionState saveState() {
+        Bytes cfg;
+        MsixState msix;
+        synchronized (this) {
+            cfg = config.snapshot();
+            MsixCapability m = msixCapability();
+            msix = m == null ? null : m.saveTable();
+        }
+        return new PciFunctionState(cfg, msix, saveModelState());
+    }
+
+    /**
+     * Checks that the state is this function's (every identifying read-only bit matches, MSI-X
+     * present on both sides), takes its configuration space and MSI-X table, maps the BARs where
+     * they were programmed, recomputes MSI/MSI-X enables and drives INTx; then restores the model.
+     */
+    @Override
+    public final void restoreState(PciFunctionState s) throws DeviceStateException {
+        synchronized (this) {
+            DeviceStateException.checkLength(label, "configuration space bytes", s.config().length(), PciConfigSpace.SIZE);
+            int at = config.firstIdentityMismatch(s.config());
+            if (at >= 0) {
+                throw new DeviceStateException(String.format(
+                    "%s: configuration byte %#x is %#04x in the state but reads %#04x here (read-only): not the same device",
+                    label, at, s.config().get(at), config.get8(at)));
+            }
+            MsixCapability m = msixCapability();
+            if ((m == null) != (s.msix() == null)) {
+                throw new DeviceStateException(label + ": the state " + (s.msix() == null ? "has no" : "has an")
+                    + " MSI-X table but this function " + (m == null ? "has none" : "has one"));
+            }
+            if (m != null) {
+                m.checkTable(label, s.msix());
+            }
+            config.load(s.config());
+            command = config.get16(COMMAND);
+            updateMappings();
+            if (m != null) {
+                m.restoreTable(s.msix());
+            }
+            for (PciCapability c : capabilityArray) {
+                c.restored();
+            }
+            intxAsserted = (config.get16(STATUS) & STATUS_INTERRUPT) != 0;
+            updateIntx();
+        }
+        restoreModelState(s.model());
+    }
+
+    @Override
+    public final Class<PciFunctionState> stateType() {
+        return PciFunctionState.class;
+    }
+
+    /** The device model's state beyond configuration space, or null when it has none. */
+    protected DeviceState saveModelState() {
+        return null;
+    }
+
+    /**
+     * Restores what {@link #saveModelState} gave, after configuration space (so MSI-X enables are
+     * known). The default accepts only null: a function with no model state.
+     */
+    protected void restoreModelState(DeviceState state) throws DeviceStateException {
+        if (state != null) {
+            throw new DeviceStateException(label + ": the state has a device model (" + state.getClass().getSimpleName()
+                + ") but this function has none");
+        }
+    }
+
+    /** The function's MSI-X capability (at most one, PCI 3.0 6.8.2), or null. */
+    private MsixCapability msixCapability() {
+        for (PciCapability c : capabilityArray) {
+            if (c instanceof MsixCapability m) {
+                return m;
+            }
+        }
+        return null;
     }
 
     private void updateMappings() {

@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
 
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
@@ -34,7 +36,7 @@ import org.jvisor.memory.IrqLine;
  * </ul>
  * There are no bridges: config accesses to buses other than 0 read all-ones.
  */
-public final class PciHostBridge {
+public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
     public static final int CONFIG_ADDRESS_PORT = 0xCF8;
     public static final int CONFIG_DATA_PORT = 0xCFC;
@@ -429,6 +431,27 @@ public final class PciHostBridge {
         }
         cursor[0] = at + size;
         return at;
+    }
+
+    // ---- state ----------------------------------------------------------------------------------
+
+    /** CONFIG_ADDRESS and function 00.0; the other functions save their own state. */
+    @Override
+    public PciHostState saveState() {
+        return new PciHostState(configAddress, hostBridge.saveState());
+    }
+
+    @Override
+    public void restoreState(PciHostState s) throws DeviceStateException {
+        DeviceStateException.checkBits("PCI host bridge", "CONFIG_ADDRESS", s.configAddress() & 0xFFFF_FFFFL,
+            CONFIG_ADDRESS_MASK & 0xFFFF_FFFFL);
+        hostBridge.restoreState(s.hostBridge());
+        configAddress = s.configAddress();
+    }
+
+    @Override
+    public Class<PciHostState> stateType() {
+        return PciHostState.class;
     }
 
     /**

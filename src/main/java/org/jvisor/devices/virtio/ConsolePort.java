@@ -1,6 +1,7 @@
 package org.jvisor.devices.virtio;
 
 import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.devices.state.Bytes;
 
 /**
  * One port of a {@link VirtioConsole} (virtio 1.2, 5.3.6): its identity as the driver sees it, the
@@ -88,6 +89,23 @@ final class ConsolePort implements CharBackend.Sink {
     /** How many input bytes wait for guest buffers. */
     synchronized int pendingInput() {
         return count;
+    }
+
+    /** The input waiting for guest buffers, oldest first. */
+    synchronized Bytes savedInput() {
+        byte[] b = new byte[count];
+        int first = Math.min(count, input.length - head);
+        System.arraycopy(input, head, b, 0, first);
+        System.arraycopy(input, 0, b, first, count - first);
+        return Bytes.copyOf(b);
+    }
+
+    /** Replaces the waiting input (at most {@link #INPUT_BUFFER} bytes). */
+    synchronized void restoreInput(Bytes saved) {
+        head = 0;
+        count = saved.length();
+        saved.copyTo(input, 0);
+        notifyAll();
     }
 
     /** Moves buffered input into the writable buffers of {@code c}; returns the bytes moved. */

@@ -1,6 +1,8 @@
 package org.jvisor.devices.virtio;
 
 import java.lang.invoke.VarHandle;
+
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.SegmentDma;
 import org.jvisor.memory.DmaSpace;
 
@@ -162,6 +164,77 @@ public final class SplitVirtqueue {
     /** Stops processing (the device is being reset or needs a reset) but keeps the configuration. */
     public void deactivate() {
         active = false;
+    }
+
+    // ---- state ----
+
+    public VirtqueueState saveState() {
+        return new VirtqueueState(maxSize, size, ready, descTable, driverArea, deviceArea, msixVector, active, lastAvail,
+            usedIdx, signalledUsed, usedSinceSignal);
+    }
+
+    /**
+     * Validates a state before {@link #restoreState} (rust-vmm's {@code QueueState} rules): the
+     * same maximum size; a size that is a power of two up to it; 16-bit indexes; and for a queue in
+     * use, that it is ready and its descriptor table (16-byte aligned), available ring (2-byte
+     * aligned) and used ring (4-byte aligned) lie in guest RAM as {@code dma} sees it.
+     */
+    public void checkState(VirtqueueState s, DmaSpace dma) throws DeviceStateException {
+        String q = "virtqueue " + index;
+        if (s.maxSize() != maxSize) {
+            throw new DeviceStateException(String.format("%s: max_size is %d in the state but %d here", q, s.maxSize(),
+                maxSize));
+        }
+        if (s.size() <= 0 || s.size() > maxSize || Integer.bitCount(s.size()) != 1) {
+            throw new DeviceStateException(String.format("%s: size %d is not a power of two up to max_size %d", q,
+                s.size(), maxSize));
+        }
+        DeviceStateException.checkRange(q, "msix_vector", s.msixVector(), 0, 0xFFFF);
+        DeviceStateException.checkRange(q, "next_avail", s.nextAvail(), 0, 0xFFFF);
+        DeviceStateException.checkRange(q, "next_used", s.nextUsed(), 0, 0xFFFF);
+        DeviceStateException.checkRange(q, "signalled used index", s.signalledUsed(), 0, 0xFFFF);
+        if (!s.active()) {
+            return;
+        }
+        if (!s.ready()) {
+            throw new DeviceStateException(q + ": in use but not ready");
+        }
+        checkRing(q, "desc_table", s.descTable(), 16, 16L * s.size(), dma);
+        checkRing(q, "avail_ring", s.driverArea(), 2, 6 + 2L * s.size(), dma);
+        checkRing(q, "used_ring", s.deviceArea(), 4, 6 + 8L * s.size(), dma);
+    }
+
+    private static void checkRing(String q, String field, long addr, int align, long len, DmaSpace dma)
+            throws DeviceStateException {
+        if ((addr & (align - 1)) != 0) {
+            throw new DeviceStateException(String.format("%s: %s %#x is not %d-byte aligned", q, field, addr, align));
+        }
+        if (addr + len < addr || (dma instanceof SegmentDma s && !s.valid(addr, len))) {
+            throw new DeviceStateException(String.format("%s: %s [%#x, +%#x) is outside guest RAM", q, field, addr, len));
+        }
+    }
+
+    /**
+     * Takes a state that passed {@link #checkState}; a queue in use resumes on {@code dma} with
+     * the ring features of the negotiated {@code features}.
+     */
+    public void restoreState(VirtqueueState s, DmaSpace dma, long features) throws DeviceStateException {
+        checkState(s, dma);
+        size = s.size();
+        ready = s.ready();
+        descTable = s.descTable();
+        driverArea = s.driverArea();
+        deviceArea = s.deviceArea();
+        msixVector = s.msixVector();
+        active = s.active();
+        this.dma = active ? dma : null;
+        eventIdx = Virtio.has(features, Virtio.F_RING_EVENT_IDX);
+        indirect = Virtio.has(features, Virtio.F_RING_INDIRECT_DESC);
+        lastAvail = s.nextAvail();
+        availIdxCache = lastAvail;
+        usedIdx = s.nextUsed();
+        signalledUsed = s.signalledUsed();
+        usedSinceSignal = s.usedSinceSignal();
     }
 
     private void checkRange(long addr, long len, String what) throws VirtqueueException {

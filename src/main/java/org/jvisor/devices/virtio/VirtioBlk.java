@@ -5,6 +5,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
 import org.jvisor.backend.block.BlockBackend;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.SegmentDma;
 import org.jvisor.memory.DmaSpace;
 
@@ -157,6 +159,27 @@ public final class VirtioBlk implements VirtioDevice {
     public void reset() {
         queue = null;
         interrupt = null;
+    }
+
+    @Override
+    public DeviceState saveState() {
+        return new VirtioBlkState(capacity, backend.readOnly());
+    }
+
+    /** Checks that this disk looks as the driver saw it: same capacity, same read-only flag. */
+    @Override
+    public void restoreState(DeviceState state) throws DeviceStateException {
+        if (!(state instanceof VirtioBlkState s)) {
+            throw DeviceStateException.wrongKind(name(), VirtioBlkState.class, state);
+        }
+        if (s.capacitySectors() != capacity) {
+            throw new DeviceStateException(String.format("%s: capacity is %d sectors in the state but the disk has %d",
+                name(), s.capacitySectors(), capacity));
+        }
+        if (s.readOnly() != backend.readOnly()) {
+            throw new DeviceStateException(name() + ": the disk is " + (s.readOnly() ? "read-only" : "writable")
+                + " in the state but " + (backend.readOnly() ? "read-only" : "writable") + " here");
+        }
     }
 
     /** Bound once: processQueue runs per notification and must not allocate. */

@@ -6,6 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import org.jvisor.backend.chr.CharBackend;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
 
 /**
  * virtio-console (virtio 1.2, 5.3) as QEMU's virtio-serial: VIRTIO_CONSOLE_F_MULTIPORT with up to
@@ -97,6 +100,11 @@ public final class VirtioConsole implements VirtioDevice {
         }
     }
 
+    /** The character backends of the ports, in configuration order. */
+    public List<CharBackend> backends() {
+        return portList.stream().map(p -> p.backend).toList();
+    }
+
     /** Port {@code id}'s receiveq (host to guest); its transmitq is the next one. */
     public static int receiveq(int port) {
         return port == 0 ? 0 : 2 * port + 2;
@@ -174,6 +182,56 @@ public final class VirtioConsole implements VirtioDevice {
         for (ConsolePort p : portList) {
             p.ready = false;
             p.guestConnected = false;
+        }
+    }
+
+    @Override
+    public DeviceState saveState() {
+        List<VirtioConsoleState.Port> ps = new ArrayList<>();
+        for (ConsolePort p : portList) {
+            ps.add(new VirtioConsoleState.Port(p.id, p.ready, p.guestConnected, p.savedInput()));
+        }
+        List<Bytes> control = new ArrayList<>();
+        synchronized (controlOut) {
+            for (byte[] m : controlOut) {
+                control.add(Bytes.copyOf(m));
+            }
+        }
+        return new VirtioConsoleState(ps, control);
+    }
+
+    /** Takes back each port's handshake state and pending input, and the undelivered control messages. */
+    @Override
+    public void restoreState(DeviceState state) throws DeviceStateException {
+        if (!(state instanceof VirtioConsoleState s)) {
+            throw DeviceStateException.wrongKind(name(), VirtioConsoleState.class, state);
+        }
+        DeviceStateException.checkLength(name(), "ports", s.ports().size(), portList.size());
+        for (int i = 0; i < portList.size(); i++) {
+            VirtioConsoleState.Port p = s.ports().get(i);
+            if (p.id() != portList.get(i).id) {
+                throw new DeviceStateException(name() + ": port " + p.id() + " is in the state where port "
+                    + portList.get(i).id + " is configured here");
+            }
+            DeviceStateException.checkRange(name(), "port " + p.id() + " pending input bytes", p.input().length(), 0,
+                ConsolePort.INPUT_BUFFER);
+        }
+        for (Bytes m : s.controlMessages()) {
+            DeviceStateException.checkRange(name(), "control message bytes", m.length(), ConsoleControl.HEADER,
+                Integer.MAX_VALUE);
+        }
+        for (int i = 0; i < portList.size(); i++) {
+            VirtioConsoleState.Port p = s.ports().get(i);
+            ConsolePort port = portList.get(i);
+            port.ready = p.ready();
+            port.guestConnected = p.guestConnected();
+            port.restoreInput(p.input());
+        }
+        synchronized (controlOut) {
+            controlOut.clear();
+            for (Bytes m : s.controlMessages()) {
+                controlOut.add(m.toArray());
+            }
         }
     }
 

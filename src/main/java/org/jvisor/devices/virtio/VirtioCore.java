@@ -1,9 +1,13 @@
 package org.jvisor.devices.virtio;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.Consumer;
+
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.GuestMemoryException;
 
@@ -274,6 +278,100 @@ public final class VirtioCore {
         VirtioInterrupt t = transport;
         if (t != null && activated) {
             t.configChanged();
+        }
+    }
+
+    // ---- state ----
+
+    /** Runs {@code body} holding the monitors of queues {@code from} and up, so no queue is processed meanwhile. */
+    private <T> T underQueueLocks(int from, Locked<T> body) throws DeviceStateException {
+        if (from == queues.length) {
+            return body.run();
+        }
+        synchronized (queues[from]) {
+            return underQueueLocks(from + 1, body);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Locked<T> {
+        T run() throws DeviceStateException;
+    }
+
+    /** Status, features, every queue and the device's state, read while no queue is being processed. */
+    public synchronized VirtioState saveState() {
+        try {
+            return underQueueLocks(0, () -> {
+                List<VirtqueueState> qs = new ArrayList<>(queues.length);
+                for (SplitVirtqueue q : queues) {
+                    qs.add(q.saveState());
+                }
+                return new VirtioState(status, driverFeatures, activated, needsReset, needsResetReason,
+                    generation.get(), qs, device.saveState());
+            });
+        } catch (DeviceStateException e) {
+            throw new IllegalStateException(e); // saving throws nothing
+        }
+    }
+
+    /**
+     * Restores a state saved from a device of the same type and configuration: checks the status,
+     * that the accepted features were offered and every queue ({@link SplitVirtqueue#checkState}),
+     * then resets the device, takes the state, starts an activated device again on its queues and
+     * hands it its own state. Nothing is processed: when the machine runs again,
+     * {@link #kickActiveQueues()} looks at the queues.
+     */
+    public void restoreState(VirtioState s) throws DeviceStateException {
+        String name = device.name();
+        DeviceStateException.checkBits(name, "device status", s.status(), 0xFF & ~Virtio.STATUS_DEVICE_NEEDS_RESET);
+        long offered = device.deviceFeatures();
+        if ((s.driverFeatures() & ~offered) != 0) {
+            throw new DeviceStateException(String.format("%s: the driver accepted features %#x that this device does not offer",
+                name, s.driverFeatures() & ~offered));
+        }
+        DeviceStateException.checkLength(name, "queues", s.queues().size(), queues.length);
+        for (int i = 0; i < queues.length; i++) {
+            queues[i].checkState(s.queues().get(i), dma);
+        }
+        synchronized (this) {
+            underQueueLocks(0, () -> {
+                for (SplitVirtqueue q : queues) {
+                    q.reset();
+                }
+                device.reset();
+                status = s.status();
+                driverFeatures = s.driverFeatures();
+                needsReset = s.needsReset();
+                needsResetReason = s.needsResetReason();
+                generation.set(s.configGeneration());
+                for (int i = 0; i < queues.length; i++) {
+                    queues[i].restoreState(s.queues().get(i), dma, driverFeatures);
+                    scheduled.set(i, 0);
+                }
+                activated = s.activated();
+                if (activated) {
+                    device.activate(queues, driverFeatures, deviceInterrupt);
+                }
+                device.restoreState(s.device());
+                return null;
+            });
+        }
+    }
+
+    /**
+     * Processes every queue in use once, as if the driver had notified it: after a restore, a
+     * notification that came before the save and was not yet processed must not be lost. A queue
+     * with nothing available is left as it is; at a first boot no queue is in use yet.
+     */
+    public void kickActiveQueues() {
+        for (int i = 0; i < queues.length; i++) {
+            boolean active;
+            synchronized (queues[i]) {
+                active = queues[i].active();
+            }
+            if (active) {
+                notifyQueue(i);
+            }
         }
     }
 

@@ -1,5 +1,8 @@
 package org.jvisor.devices.virtio;
 
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
+
 /**
  * A virtio device model, independent of its transport: identity, features, configuration space and
  * queue processing. The transport ({@link VirtioMmioTransport}, {@link VirtioPciTransport}) runs the
@@ -44,4 +47,19 @@ public interface VirtioDevice {
 
     /** Back to the state before activation (the driver wrote 0 to the status). */
     void reset();
+
+    /**
+     * The device type's own state beyond what the {@link VirtioCore} saves (status, features,
+     * queues): what the driver has seen of it, and data in flight inside the device. Called with
+     * no queue being processed.
+     */
+    DeviceState saveState();
+
+    /**
+     * Takes what {@link #saveState()} gave. The core calls it after a {@link #reset()}, with the
+     * queues restored and, for a device that was running, after {@link #activate}. Refuses a state
+     * of another device type or of a differently configured device (another disk size, MAC, port
+     * set) with the field named.
+     */
+    void restoreState(DeviceState state) throws DeviceStateException;
 }

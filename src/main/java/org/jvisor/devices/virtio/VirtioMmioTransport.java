@@ -1,6 +1,9 @@
 package org.jvisor.devices.virtio;
 
 import java.util.function.Consumer;
+
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.Doorbells;
@@ -11,7 +14,7 @@ import org.jvisor.memory.IrqLine;
  * 0x100) and one level-triggered interrupt held while InterruptStatus is non-zero, until the driver
  * writes InterruptACK. Found by Linux through ACPI (_HID "LNRO0005") or the kernel command line.
  */
-public final class VirtioMmioTransport implements BusDevice {
+public final class VirtioMmioTransport implements BusDevice, StatefulDevice<VirtioMmioState> {
     /** Size of the register window to map. */
     public static final int WINDOW_SIZE = 0x200;
 
@@ -126,6 +129,43 @@ public final class VirtioMmioTransport implements BusDevice {
         deviceFeaturesSel = 0;
         driverFeaturesSel = 0;
         queueSel = 0;
+    }
+
+    @Override
+    public VirtioMmioState saveState() {
+        VirtioState virtio = core.saveState();
+        int status;
+        synchronized (irqLock) {
+            status = interruptStatus;
+        }
+        synchronized (this) {
+            return new VirtioMmioState(status, deviceFeaturesSel, driverFeaturesSel, queueSel, virtio);
+        }
+    }
+
+    /**
+     * Restores the device, then the registers; the interrupt line follows InterruptStatus.
+     * Queues are processed again from {@link VirtioCore#kickActiveQueues()} when the machine runs.
+     */
+    @Override
+    public void restoreState(VirtioMmioState s) throws DeviceStateException {
+        DeviceStateException.checkBits("virtio-mmio", "InterruptStatus", s.interruptStatus(),
+            Virtio.INT_VRING | Virtio.INT_CONFIG);
+        core.restoreState(s.virtio());
+        synchronized (this) {
+            deviceFeaturesSel = s.deviceFeaturesSel();
+            driverFeaturesSel = s.driverFeaturesSel();
+            queueSel = s.queueSel();
+        }
+        synchronized (irqLock) {
+            interruptStatus = s.interruptStatus();
+            updateIrq();
+        }
+    }
+
+    @Override
+    public Class<VirtioMmioState> stateType() {
+        return VirtioMmioState.class;
     }
 
     /** Current level of the interrupt line (for tests and state dumps). */

@@ -5,6 +5,9 @@ import java.util.function.Consumer;
 import org.jvisor.backend.net.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.Offloads;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
 
 /**
  * virtio-net (virtio 1.2, 5.1): one receive and one transmit queue on a {@link NetBackend}. Frames
@@ -202,6 +205,38 @@ public final class VirtioNet implements VirtioDevice {
         } catch (IOException e) {
             log.accept(name() + ": " + e.getMessage());
         }
+    }
+
+    @Override
+    public DeviceState saveState() {
+        return new VirtioNetState(macBytes(), Bytes.copyOf(rxBuf, 0, pending));
+    }
+
+    private Bytes macBytes() {
+        byte[] m = new byte[6];
+        for (int i = 0; i < 6; i++) {
+            m[i] = (byte) mac.octet(i);
+        }
+        return Bytes.copyOf(m);
+    }
+
+    /** Checks the MAC; takes back the frame that was waiting for receive buffers. */
+    @Override
+    public void restoreState(DeviceState state) throws DeviceStateException {
+        if (!(state instanceof VirtioNetState s)) {
+            throw DeviceStateException.wrongKind(name(), VirtioNetState.class, state);
+        }
+        Bytes m = macBytes();
+        if (!s.mac().equals(m)) {
+            throw new DeviceStateException(name() + ": MAC " + s.mac() + " in the state, " + m + " here");
+        }
+        int len = s.pendingFrame().length();
+        if (len != 0 && (len < HDR_SIZE || len > MAX_FRAME)) {
+            throw new DeviceStateException(String.format("%s: the pending frame has %d bytes (a header of %d up to %d)",
+                name(), len, HDR_SIZE, MAX_FRAME));
+        }
+        s.pendingFrame().copyTo(rxBuf, 0);
+        pending = len;
     }
 
     /** The backend has a frame (its thread): receive on the receive queue's processing thread. */

@@ -4,6 +4,8 @@ import org.jvisor.devices.pci.MsixCapability;
 import org.jvisor.devices.pci.PciBarRegion;
 import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.PciVendorCapability;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.Doorbells;
 
@@ -84,5 +86,15 @@ public final class VirtioPciFunction extends PciDevice {
     @Override
     protected void resetDevice() {
         transport.reset();
+    }
+
+    @Override
+    protected DeviceState saveModelState() {
+        return transport.saveState();
+    }
+
+    @Override
+    protected void restoreModelState(DeviceState state) throws DeviceStateException {
+        transport.restoreAny(state);
     }
 }

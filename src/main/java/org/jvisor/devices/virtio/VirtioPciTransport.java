@@ -2,6 +2,9 @@ package org.jvisor.devices.virtio;
 
 import java.util.List;
 import java.util.function.Consumer;
+
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.IrqLine;
@@ -15,7 +18,7 @@ import org.jvisor.memory.IrqLine;
  * maps {@link #bar()} at the BAR it assigned, and provides MSI-X with {@link #msixVectorCount()}
  * entries through {@link MsixVectors}. Without MSI-X enabled, interrupts use the ISR and {@code intx}.
  */
-public final class VirtioPciTransport {
+public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> {
     public static final int PCI_VENDOR_ID = 0x1AF4;
     /** Revision 1: a modern-only (non-transitional) device. */
     public static final int PCI_REVISION = 1;
@@ -220,6 +223,59 @@ public final class VirtioPciTransport {
             return;
         }
         barWrite(offset, length, value);
+    }
+
+    @Override
+    public VirtioPciState saveState() {
+        VirtioState virtio = core.saveState();
+        int status;
+        synchronized (isrLock) {
+            status = isr;
+        }
+        synchronized (this) {
+            return new VirtioPciState(status, deviceFeatureSelect, driverFeatureSelect, configVector, queueSelect, virtio);
+        }
+    }
+
+    /**
+     * Restores the device, then the common configuration registers and the ISR; INTx is asserted
+     * if the ISR is set while MSI-X is off (restore the function's MSI-X capability first).
+     * Queues are processed again from {@link VirtioCore#kickActiveQueues()} when the machine runs.
+     */
+    @Override
+    public void restoreState(VirtioPciState s) throws DeviceStateException {
+        String name = "virtio-pci " + core.device().name();
+        DeviceStateException.checkBits(name, "ISR", s.isr(), Virtio.INT_VRING | Virtio.INT_CONFIG);
+        checkVector(name, "config_msix_vector", s.configVector());
+        for (int i = 0; i < s.virtio().queues().size(); i++) {
+            checkVector(name, "queue " + i + " msix_vector", s.virtio().queues().get(i).msixVector());
+        }
+        core.restoreState(s.virtio());
+        synchronized (this) {
+            deviceFeatureSelect = s.deviceFeatureSelect();
+            driverFeatureSelect = s.driverFeatureSelect();
+            configVector = s.configVector();
+            queueSelect = s.queueSelect();
+        }
+        synchronized (isrLock) {
+            isr = s.isr();
+            boolean level = isr != 0 && !msix.enabled();
+            if (level != intxLevel) {
+                intxLevel = level;
+                intx.set(level);
+            }
+        }
+    }
+
+    private void checkVector(String name, String field, int vector) throws DeviceStateException {
+        if (vector != NO_VECTOR) {
+            DeviceStateException.checkRange(name, field, vector, 0, vectorCount - 1);
+        }
+    }
+
+    @Override
+    public Class<VirtioPciState> stateType() {
+        return VirtioPciState.class;
     }
 
     private void raiseIsr(int bits) {

@@ -2,6 +2,9 @@ package org.jvisor.devices.virtio;
 
 import java.security.SecureRandom;
 
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
+
 /**
  * virtio-rng (virtio 1.2, 5.4): one queue of writable buffers, filled with host entropy from
  * {@link SecureRandom} (the OS source, /dev/urandom on Linux).
@@ -74,6 +77,18 @@ public final class VirtioRng implements VirtioDevice {
     public void reset() {
         queue = null;
         interrupt = null;
+    }
+
+    @Override
+    public DeviceState saveState() {
+        return new VirtioRngState();
+    }
+
+    @Override
+    public void restoreState(DeviceState state) throws DeviceStateException {
+        if (!(state instanceof VirtioRngState)) {
+            throw DeviceStateException.wrongKind(name(), VirtioRngState.class, state);
+        }
     }
 
     /** Bound once: processQueue runs per notification and must not allocate. */

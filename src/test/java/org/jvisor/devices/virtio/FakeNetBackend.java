@@ -10,9 +10,9 @@ import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.Offloads;
 
 /** An in-memory network backend: frames the test injects, frames the device sent, the arming protocol. */
-final class FakeNetBackend implements NetBackend {
+public final class FakeNetBackend implements NetBackend {
     final Deque<byte[]> inbound = new ArrayDeque<>();
-    final List<byte[]> sent = new ArrayList<>();
+    public final List<byte[]> sent = new ArrayList<>();
     Offloads offloads;
     boolean armed;
     int receives;
@@ -20,7 +20,7 @@ final class FakeNetBackend implements NetBackend {
     private Runnable listener;
 
     /** A frame arrives from the host: queued, and the listener called if the device armed. */
-    void inject(byte[] frame) {
+    public void inject(byte[] frame) {
         inbound.add(frame);
         if (armed) {
             armed = false;

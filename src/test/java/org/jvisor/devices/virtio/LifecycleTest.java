@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
 
 /** Device status lifecycle and feature negotiation through the virtio-mmio registers, as Linux does it. */
 class LifecycleTest {
@@ -74,6 +76,27 @@ class LifecycleTest {
         @Override
         public void reset() {
             resets++;
+        }
+
+        /** The fake's only state: its configuration word. */
+        record State(int config) implements DeviceState {
+            @Override
+            public int version() {
+                return 1;
+            }
+        }
+
+        @Override
+        public DeviceState saveState() {
+            return new State(config);
+        }
+
+        @Override
+        public void restoreState(DeviceState state) throws DeviceStateException {
+            if (!(state instanceof State s)) {
+                throw DeviceStateException.wrongKind(name(), State.class, state);
+            }
+            config = s.config();
         }
 
         void changeConfig(int v) {
