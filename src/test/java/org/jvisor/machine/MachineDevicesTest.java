@@ -29,7 +29,7 @@ class MachineDevicesTest {
             new MachineConfig.SerialConfig.None(), true, List.of(new MachineConfig.DebugExitConfig(0xF4, 4)), List.of(),
             List.of(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport),
                 new MachineConfig.VirtioDeviceConfig.VirtioRng(transport)),
-            Set.of(), Set.of(), type, List.of(), List.of());
+            Set.of(), Set.of(), type, List.of(), List.of(), org.jvisor.tcg.JitOptions.fromSystemProperties());
     }
 
     @Test
