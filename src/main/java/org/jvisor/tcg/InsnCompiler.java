@@ -1064,7 +1064,7 @@ final class InsnCompiler {
         if (right) {
             // CF = MSB of the result, OF = MSB xor the bit below it
             cb.lload(T3).loadConstant(msb).lushr().lconst_1().land().lor();
-            cb.lload(T3).lload(T3).lconst_1().lshl().lxor().loadConstant(msb).lushr().lconst_1().land()
+            cb.lload(T3).lload(T3).iconst_1().lshl().lxor().loadConstant(msb).lushr().lconst_1().land()
                 .loadConstant(11).lshl().lor();
         } else {
             // CF = LSB of the result, OF = MSB xor CF

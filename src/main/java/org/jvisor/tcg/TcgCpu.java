@@ -407,7 +407,7 @@ public final class TcgCpu {
         if (u != null) {
             return u.valid && (stopRip == NO_STOP || !u.covers(stopRip)) ? u : null;
         }
-        if (e.declined || ++e.count <= jit.threshold()) {
+        if (e.declined || ++e.count <= jit.threshold(e.hostOffset)) {
             return null;
         }
         return jit.translate(rip, e, stopRip);

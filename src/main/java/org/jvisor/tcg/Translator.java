@@ -50,8 +50,9 @@ final class Translator {
         return THREADS.getCurrentThreadCpuTime();
     }
 
-    int threshold() {
-        return options.threshold();
+    /** Block entries before the code at host offset {@code off} is translated. */
+    int threshold(long off) {
+        return table.threshold(off, options.threshold());
     }
 
     /**
@@ -61,10 +62,6 @@ final class Translator {
     Unit translate(long rip, UnitTable.Entry e, long stop) {
         pageBase = rip & ~0xFFFL;
         long hostPage = e.hostOffset & ~0xFFFL;
-        if (!table.translatable(hostPage)) {
-            e.declined = true;
-            return null;
-        }
         long t0 = cpuNanos();
         // the page becomes code before its bytes are read, so a later write drops the unit
         shared.mark(hostPage);

@@ -4,12 +4,13 @@ package org.jvisor.tcg;
  * The VM's translated code, shared by its vCPUs: for every page of guest RAM that holds code, the
  * block entries seen there (keyed by host offset, i.e. guest-physical address), each with the
  * number of times the interpreter entered it and, once hot, its {@link Unit}. A write to the page
- * drops all of them ({@link #dropPage}); a page whose code keeps being rewritten is no longer
- * translated (its writes would throw the translations away faster than they pay off).
+ * drops all of them ({@link #dropPage}). A page whose translations keep being thrown away by writes
+ * (code and data sharing a page, a JIT compiler in the guest) needs twice as many entries before
+ * each new translation, so rewriting costs little more than interpreting.
  */
 final class UnitTable {
-    /** Invalidations of a page's translations after which the page stays interpreted. */
-    private static final int REWRITE_LIMIT = 16;
+    /** Rewrites counted per page at most: the threshold grows by up to this power of two. */
+    private static final int MAX_REWRITES = 20;
 
     /** A block entry: where interpreted execution entered a block. */
     static final class Entry {
@@ -105,10 +106,15 @@ final class UnitTable {
         return e;
     }
 
-    /** Whether the page's code may be translated (it has not been rewritten too often). */
-    synchronized boolean translatable(long hostPage) {
-        int p = (int) (hostPage >>> 12);
-        return p >= 0 && p < rewrites.length && rewrites[p] < REWRITE_LIMIT;
+    /**
+     * The translation threshold for code at host offset {@code off}: {@code base}, doubled for
+     * each time the page's translations were thrown away by a write. A plain read: a racing
+     * update only shifts one decision.
+     */
+    int threshold(long off, int base) {
+        int p = (int) (off >>> 12);
+        int shift = p >= 0 && p < rewrites.length ? rewrites[p] : 0;
+        return shift == 0 ? base : (int) Math.min((long) base << shift, Integer.MAX_VALUE);
     }
 
     /**
@@ -145,7 +151,7 @@ final class UnitTable {
             return;
         }
         pages[p] = null;
-        if (pg.units > 0 && rewrites[p] < REWRITE_LIMIT) {
+        if (pg.units > 0 && rewrites[p] < MAX_REWRITES) {
             rewrites[p]++;
         }
         kill(pg);

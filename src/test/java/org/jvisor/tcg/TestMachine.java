@@ -27,6 +27,11 @@ final class TestMachine implements AutoCloseable {
     long end;
 
     TestMachine(String asm) {
+        this(asm, JitOptions.fromSystemProperties());
+    }
+
+    /** With the translator set as given (e.g. translating every block, to test the translator). */
+    TestMachine(String asm, JitOptions jit) {
         byte[] code = Asm.assemble(asm);
         ElfImage elf = new ElfImage(CODE, List.of(new ElfImage.Segment(CODE, CODE, 0, code.length, code.length, 5)), List.of());
         try {
@@ -35,7 +40,9 @@ final class TestMachine implements AutoCloseable {
             throw new IllegalStateException(e);
         }
         end = CODE + code.length;
-        cpu = new TcgCpu(st, new MachineBus(ram, io, mmio), TcgCpuid.model());
+        MachineBus bus = new MachineBus(ram, io, mmio);
+        cpu = new TcgCpu(st, bus, TcgCpuid.model(), new org.jvisor.cpu.ExitStats(false), new Object(),
+            InterruptSource.NONE, new SharedCode(ram.size()), jit);
     }
 
     /** Runs from the entry to the end of the code. */
