@@ -177,77 +177,56 @@ final class Interpreter {
 
     /** Computes {@code a op b}, recording flags; {@code c} is the carry-in, kept CF, or CMPXCHG's accumulator. */
     long compute(int kind, long a, long b, int size, long c) {
-        long mk = mask(size);
-        long r;
-        switch (kind) {
-            case ADD -> {
-                r = (a + b) & mk;
-                f.set(LazyFlags.ADD, a, b, r, size);
-            }
-            case OR -> {
-                r = (a | b) & mk;
-                f.set(LazyFlags.LOGIC, a, b, r, size);
-            }
-            case AND -> {
-                r = a & b & mk;
-                f.set(LazyFlags.LOGIC, a, b, r, size);
-            }
-            case SUB, CMP -> {
-                r = (a - b) & mk;
-                f.set(LazyFlags.SUB, a, b, r, size);
-            }
-            case XOR -> {
-                r = (a ^ b) & mk;
-                f.set(LazyFlags.LOGIC, a, b, r, size);
-            }
-            default -> r = computeRare(kind, a, b, size, c);
-        }
+        long r = result(kind, a, b, size, c);
+        record(kind, a, b, r, size, c);
         return r;
     }
 
-    private long computeRare(int kind, long a, long b, int size, long c) {
+    /**
+     * The value {@code a op b} alone, flags untouched: a memory destination is written before its
+     * flags are recorded, so a write that faults leaves the flags of before the instruction.
+     */
+    static long result(int kind, long a, long b, int size, long c) {
         long mk = mask(size);
-        long r;
-        switch (kind) {
-            case XADD -> {
-                r = (a + b) & mk;
-                f.set(LazyFlags.ADD, a, b, r, size);
-            }
-            case ADC -> {
-                r = (a + b + c) & mk;
-                f.set(LazyFlags.ADC, a, b, r, size, c);
-            }
-            case SBB -> {
-                r = (a - b - c) & mk;
-                f.set(LazyFlags.SBB, a, b, r, size, c);
-            }
-            case INC -> {
-                r = (a + 1) & mk;
-                f.set(LazyFlags.INC, a, 1, r, size, c);
-            }
-            case DEC -> {
-                r = (a - 1) & mk;
-                f.set(LazyFlags.DEC, a, 1, r, size, c);
-            }
-            case NOT -> r = ~a & mk;
-            case NEG -> {
-                r = -a & mk;
-                f.set(LazyFlags.SUB, 0, a, r, size);
-            }
-            case XCHG -> r = b;
-            case CMPXCHG -> {
-                long acc = c & mk;
-                f.set(LazyFlags.SUB, acc, a, (acc - a) & mk, size);
-                r = a == acc ? b : a;
-            }
-            case BTS, BTR, BTC -> {
-                long bit = 1L << b;
-                setCf((a & bit) != 0);
-                r = kind == BTS ? a | bit : kind == BTR ? a & ~bit : a ^ bit;
-            }
+        return switch (kind) {
+            case ADD, XADD -> (a + b) & mk;
+            case OR -> (a | b) & mk;
+            case AND -> a & b & mk;
+            case SUB, CMP -> (a - b) & mk;
+            case XOR -> (a ^ b) & mk;
+            case ADC -> (a + b + c) & mk;
+            case SBB -> (a - b - c) & mk;
+            case INC -> (a + 1) & mk;
+            case DEC -> (a - 1) & mk;
+            case NOT -> ~a & mk;
+            case NEG -> -a & mk;
+            case XCHG -> b;
+            case CMPXCHG -> a == (c & mk) ? b : a;
+            case BTS -> a | (1L << b);
+            case BTR -> a & ~(1L << b);
+            case BTC -> a ^ (1L << b);
             default -> throw new IllegalStateException("alu kind " + kind);
+        };
+    }
+
+    /** Records the flags of {@code r = a op b} (NOT and XCHG leave them alone). */
+    void record(int kind, long a, long b, long r, int size, long c) {
+        switch (kind) {
+            case ADD, XADD -> f.set(LazyFlags.ADD, a, b, r, size);
+            case OR, AND, XOR -> f.set(LazyFlags.LOGIC, a, b, r, size);
+            case SUB, CMP -> f.set(LazyFlags.SUB, a, b, r, size);
+            case ADC -> f.set(LazyFlags.ADC, a, b, r, size, c);
+            case SBB -> f.set(LazyFlags.SBB, a, b, r, size, c);
+            case INC -> f.set(LazyFlags.INC, a, 1, r, size, c);
+            case DEC -> f.set(LazyFlags.DEC, a, 1, r, size, c);
+            case NEG -> f.set(LazyFlags.SUB, 0, a, r, size);
+            case CMPXCHG -> {
+                long acc = c & mask(size);
+                f.set(LazyFlags.SUB, acc, a, (acc - a) & mask(size), size);
+            }
+            case BTS, BTR, BTC -> setCf((a & (1L << b)) != 0);
+            default -> { } // NOT, XCHG
         }
-        return r;
     }
 
     void setCf(boolean cf) {
@@ -270,30 +249,32 @@ final class Interpreter {
             return lockedRmw(addr, kind, size, b, c);
         }
         long a = m.read(addr, size);
-        long r = compute(kind, a, b, size, c);
+        long r = result(kind, a, b, size, c);
         if (writesDest(kind)) {
             m.write(addr, size, r);
         }
+        record(kind, a, b, r, size, c);
         return a;
     }
 
+    /** Read-modify-write that other vCPUs see as one access; flags recorded after the write. */
     long lockedRmw(long addr, int kind, int size, long b, long c) {
         long off = m.hostOffsetForRmw(addr, size);
+        long a, r;
         if (off >= 0 && (off & (size - 1)) == 0 && (size != 2 || (off & 3) != 3)) {
-            while (true) {
-                long old = loadVolatile(off, size);
-                long r = compute(kind, old, b, size, c);
-                if (cas(off, size, old, r)) {
-                    return old;
-                }
+            do {
+                a = loadVolatile(off, size);
+                r = result(kind, a, b, size, c);
+            } while (!cas(off, size, a, r));
+        } else {
+            synchronized (cpu.atomicLock) {
+                a = m.read(addr, size);
+                r = result(kind, a, b, size, c);
+                m.write(addr, size, r);
             }
         }
-        synchronized (cpu.atomicLock) {
-            long a = m.read(addr, size);
-            long r = compute(kind, a, b, size, c);
-            m.write(addr, size, r);
-            return a;
-        }
+        record(kind, a, b, r, size, c);
+        return a;
     }
 
     private long loadVolatile(long off, int size) {
@@ -469,11 +450,14 @@ final class Interpreter {
     /** ALU op on a memory destination (no LOCK: the decoder leaves locked forms to the generic path). */
     private void aluMem(Insn in, long b) {
         int size = in.osz;
+        int kind = in.kind;
         long addr = ea(in);
-        long r = compute(in.kind, m.read(addr, size), b, size, 0);
-        if (in.kind != CMP) {
+        long a = m.read(addr, size);
+        long r = result(kind, a, b, size, 0);
+        if (kind != CMP) {
             m.write(addr, size, r);
         }
+        record(kind, a, b, r, size, 0);
     }
 
     private void store(Insn in) {
@@ -1115,73 +1099,95 @@ final class Interpreter {
             return;
         }
         int k = in.reg & 7;
-        long addr = in.mod == 3 ? 0 : ea(in);
-        long a = in.mod == 3 ? reg(in, in.rm, size) : m.read(addr, size);
-        long r = shift(k, a, count, size);
         if (in.mod == 3) {
-            setReg(in, in.rm, size, r);
-        } else {
-            m.write(addr, size, r);
+            setReg(in, in.rm, size, shift(k, reg(in, in.rm, size), count, size));
+            return;
         }
+        long addr = ea(in);
+        long a = m.read(addr, size);
+        boolean cfIn = (k == 2 || k == 3) && f.cf();
+        long r = shiftResult(k, a, count, size, cfIn);
+        m.write(addr, size, r); // before the flags: a faulting write leaves them as they were
+        shiftFlags(k, a, count, r, size, cfIn);
     }
 
+    /** Shift or rotate group 2 operation {@code k} of {@code a} by a nonzero masked count, recording flags. */
     long shift(int k, long a, int count, int size) {
+        boolean cfIn = (k == 2 || k == 3) && f.cf();
+        long r = shiftResult(k, a, count, size, cfIn);
+        shiftFlags(k, a, count, r, size, cfIn);
+        return r;
+    }
+
+    /** The value of a group 2 shift or rotate; RCL/RCR rotate through {@code cfIn}. */
+    static long shiftResult(int k, long a, int count, int size, boolean cfIn) {
         int bits = size << 3;
         long mk = mask(size);
         long sign = 1L << (bits - 1);
-        long r;
-        switch (k) {
+        return switch (k) {
             case 0 -> { // ROL
                 int c = count % bits;
-                r = c == 0 ? a : ((a << c) | (a >>> (bits - c))) & mk;
-                boolean cf = (r & 1) != 0;
-                setCfOf(cf, ((r & sign) != 0) != cf);
+                yield c == 0 ? a : ((a << c) | (a >>> (bits - c))) & mk;
             }
             case 1 -> { // ROR
                 int c = count % bits;
-                r = c == 0 ? a : ((a >>> c) | (a << (bits - c))) & mk;
-                boolean msb = (r & sign) != 0;
-                setCfOf(msb, msb != ((r & (sign >>> 1)) != 0));
+                yield c == 0 ? a : ((a >>> c) | (a << (bits - c))) & mk;
             }
-            case 2 -> { // RCL
+            case 2 -> { // RCL: a rotate of the bits+1 wide value CF:a
                 int c = count % (bits + 1);
-                boolean cf = f.cf();
-                r = a;
+                boolean cf = cfIn;
+                long r = a;
                 for (int i = 0; i < c; i++) {
                     boolean out = (r & sign) != 0;
                     r = ((r << 1) | (cf ? 1 : 0)) & mk;
                     cf = out;
                 }
-                setCfOf(cf, ((r & sign) != 0) != cf);
+                yield r;
             }
             case 3 -> { // RCR
                 int c = count % (bits + 1);
-                boolean cf = f.cf();
-                boolean of = ((a & sign) != 0) != cf;
-                r = a;
+                boolean cf = cfIn;
+                long r = a;
                 for (int i = 0; i < c; i++) {
                     boolean out = (r & 1) != 0;
                     r = (r >>> 1) | (cf ? sign : 0);
                     cf = out;
                 }
-                setCfOf(cf, of);
+                yield r;
             }
-            case 4, 6 -> { // SHL/SAL
-                r = count >= 64 ? 0 : (a << count) & mk;
-                long cf = count <= bits ? (a >>> (bits - count)) & 1 : 0;
-                f.set(LazyFlags.SHL, a, count, r, size, cf);
+            case 4, 6 -> count >= 64 ? 0 : (a << count) & mk; // SHL/SAL
+            case 5 -> a >>> count; // SHR
+            default -> (sext(a, size) >> Math.min(count, 63)) & mk; // SAR
+        };
+    }
+
+    /** Records the flags of {@code r}, the group 2 operation {@code k} of {@code a} by {@code count}. */
+    void shiftFlags(int k, long a, int count, long r, int size, boolean cfIn) {
+        int bits = size << 3;
+        long sign = 1L << (bits - 1);
+        switch (k) {
+            case 0 -> { // ROL
+                boolean cf = (r & 1) != 0;
+                setCfOf(cf, ((r & sign) != 0) != cf);
             }
-            case 5 -> { // SHR
-                r = a >>> count;
-                f.set(LazyFlags.SHR, a, count, r, size, (a >>> (count - 1)) & 1);
+            case 1 -> { // ROR
+                boolean msb = (r & sign) != 0;
+                setCfOf(msb, msb != ((r & (sign >>> 1)) != 0));
             }
-            default -> { // SAR
-                long sa = sext(a, size);
-                r = (sa >> Math.min(count, 63)) & mk;
-                f.set(LazyFlags.SAR, a, count, r, size, (sa >> Math.min(count - 1, 63)) & 1);
+            case 2 -> { // RCL: the last bit out is bit (bits - c) of a
+                int c = count % (bits + 1);
+                boolean cf = c == 0 ? cfIn : ((a >>> (bits - c)) & 1) != 0;
+                setCfOf(cf, ((r & sign) != 0) != cf);
             }
+            case 3 -> { // RCR: the last bit out is bit (c - 1) of a
+                int c = count % (bits + 1);
+                boolean cf = c == 0 ? cfIn : ((a >>> (c - 1)) & 1) != 0;
+                setCfOf(cf, ((a & sign) != 0) != cfIn);
+            }
+            case 4, 6 -> f.set(LazyFlags.SHL, a, count, r, size, count <= bits ? (a >>> (bits - count)) & 1 : 0);
+            case 5 -> f.set(LazyFlags.SHR, a, count, r, size, (a >>> (count - 1)) & 1);
+            default -> f.set(LazyFlags.SAR, a, count, r, size, (sext(a, size) >> Math.min(count - 1, 63)) & 1);
         }
-        return r;
     }
 
     private void setCfOf(boolean cf, boolean of) {
@@ -1245,13 +1251,13 @@ final class Interpreter {
             r = ((a >>> count) | (b << (bits - count))) & mk;
             cf = ((a >>> (count - 1)) & 1) != 0;
         }
-        long sign = 1L << (bits - 1);
-        setResultFlags(r, size, cf, ((r ^ a) & sign) != 0);
         if (in.mod == 3) {
             setReg(in, in.rm, size, r);
         } else {
-            m.write(addr, size, r);
+            m.write(addr, size, r); // before the flags: a faulting write leaves them as they were
         }
+        long sign = 1L << (bits - 1);
+        setResultFlags(r, size, cf, ((r ^ a) & sign) != 0);
     }
 
     // ---- group 5 ----
@@ -1395,7 +1401,9 @@ final class Interpreter {
             lockedRmw(addr, kind, size, bit, 0);
         } else {
             long a = m.read(addr, size);
-            m.write(addr, size, compute(kind, a, bit, size, 0));
+            long r = result(kind, a, bit, size, 0);
+            m.write(addr, size, r);
+            record(kind, a, bit, r, size, 0);
         }
     }
 

@@ -32,7 +32,11 @@ final class TestMachine implements AutoCloseable {
 
     /** With the translator set as given (e.g. translating every block, to test the translator). */
     TestMachine(String asm, JitOptions jit) {
-        byte[] code = Asm.assemble(asm);
+        this(Asm.assemble(asm), jit);
+    }
+
+    /** With machine code already assembled (to run one program on several machines). */
+    TestMachine(byte[] code, JitOptions jit) {
         ElfImage elf = new ElfImage(CODE, List.of(new ElfImage.Segment(CODE, CODE, 0, code.length, code.length, 5)), List.of());
         try {
             st = TestGuestBoot.load(elf, ram, code, "test");
