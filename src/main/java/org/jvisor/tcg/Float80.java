@@ -71,6 +71,11 @@ final class Float80 {
         se = s & 0xFFFF;
     }
 
+    /** An operand as a result: a pseudo-denormal becomes the normal of the same value (exponent 1). */
+    private void setCanonical(long m, int s) {
+        set(m, (s & 0x7FFF) == 0 && m < 0 ? s | 1 : s);
+    }
+
     private void indefinite() {
         flags |= IE;
         set(INDEF_MANT, INDEF_SE);
@@ -86,6 +91,10 @@ final class Float80 {
     }
 
     private boolean specials(long am, int ase, long bm, int bse) {
+        if (unsupported(am, ase) || unsupported(bm, bse)) { // before NaNs: the host CPU gives the indefinite
+            indefinite();
+            return true;
+        }
         boolean an = isNan(am, ase), bn = isNan(bm, bse);
         if (an || bn) {
             if (isSnan(am, ase) || isSnan(bm, bse)) {
@@ -99,10 +108,6 @@ final class Float80 {
                 pickA = an;
             }
             set((pickA ? am : bm) | QBIT, pickA ? ase : bse);
-            return true;
-        }
-        if (unsupported(am, ase) || unsupported(bm, bse)) {
-            indefinite();
             return true;
         }
         if (isDenormal(am, ase) || isDenormal(bm, bse)) {
@@ -278,7 +283,9 @@ final class Float80 {
         }
         if (ai || bz) {
             if (!ai) {
-                flags |= ZE; // a finite number over zero (infinity over zero is just infinity)
+                // a finite number over zero (infinity over zero is just infinity); a denormal
+                // dividend is not DE then, as the host CPU shows
+                flags = flags & ~DE | ZE;
             }
             set(INT_BIT, n ? 0xFFFF : 0x7FFF);
             return;
@@ -392,11 +399,14 @@ final class Float80 {
             return;
         }
         if (isInf(am, ase) || isZero(bm, bse)) {
+            if (isZero(bm, bse)) {
+                flags &= ~DE; // invalid alone, as the host CPU shows for a denormal over zero
+            }
             indefinite();
             return;
         }
         if (isZero(am, ase) || isInf(bm, bse)) {
-            set(am, ase);
+            setCanonical(am, ase);
             return;
         }
         unpackA(am, ase);
@@ -409,7 +419,7 @@ final class Float80 {
                 pack(!negative, (ub << 1) - ua, ea); // 2ub - ua < ub fits, computed modulo 2^64
                 return;
             }
-            set(am, ase);
+            setCanonical(am, ase);
             return;
         }
         int steps = d;
@@ -510,7 +520,9 @@ final class Float80 {
      */
     private void roundPack(boolean negative, long hi, long lo, boolean sticky, int e, int p) {
         int lead = e; // exponent of the leading bit
-        int k = Math.min(p, lead + BIAS + 63); // denormals keep the bits down to 2^-16445
+        // a denormal keeps the bits down to 2^(1 - BIAS - (p - 1)): 2^-16445 at 64 bits, and at a lower
+        // precision control the same place as in a p-bit format with the extended exponent range (as the host CPU)
+        int k = Math.min(p, lead + BIAS - 1 + p);
         long kept = keep(negative, hi, lo, sticky, k);
         boolean inexact = lastInexact;
         int lsb = lead - k + 1;

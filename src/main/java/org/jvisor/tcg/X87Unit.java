@@ -136,19 +136,20 @@ final class X87Unit {
                     case 0 -> pushInt((int) m.read(a, 4));
                     case 1, 2, 3 -> storeInt(a, 4, k == 1, k != 2);
                     case 5 -> pushRaw(m.read64(a), (short) m.read(a + 8, 2));
-                    case 7 -> {
+                    case 7 -> { // FSTP m80: exact, any encoding as it is; C1 cleared (SDM vol. 2, FST/FSTP)
                         int p = phys(0);
+                        long mant = s.fpMantissa[p];
+                        int se = s.fpExponent[p];
                         if (empty(0)) {
                             flags |= IE | SF;
-                            if (!finish()) {
-                                break;
-                            }
-                            m.write64(a, 0xC000_0000_0000_0000L);
-                            m.write(a + 8, 2, 0xFFFF);
-                        } else {
-                            m.write64(a, s.fpMantissa[p]);
-                            m.write(a + 8, 2, s.fpExponent[p]);
+                            mant = 0xC000_0000_0000_0000L;
+                            se = 0xFFFF;
                         }
+                        if (!finish()) {
+                            break;
+                        }
+                        m.write64(a, mant);
+                        m.write(a + 8, 2, se);
                         pop();
                     }
                     default -> throw cpu.unimplemented(in);
@@ -747,12 +748,14 @@ final class X87Unit {
         int c;
         if ((s.ftw & (1 << p)) == 0) {
             c = C3 | C0; // empty
+        } else if (Float80.unsupported(mant, se)) {
+            c = 0; // pseudo-NaN, pseudo-infinity, unnormal: no integer bit under a nonzero exponent
         } else if (exp == 0x7FFF) {
             c = (mant << 1) == 0 ? C2 | C0 : C0; // infinity : NaN
         } else if (exp == 0) {
-            c = mant == 0 ? C3 : C3 | C2; // zero : denormal
+            c = mant == 0 ? C3 : C3 | C2; // zero : denormal, pseudo-denormals included
         } else {
-            c = mant < 0 ? C2 : 0; // normal : unsupported (no integer bit)
+            c = C2; // normal
         }
         if ((se & 0x8000) != 0) {
             c |= C1;
@@ -1049,6 +1052,7 @@ final class X87Unit {
         boolean yNeg = (yse & 0x8000) != 0, xNeg = (xse & 0x8000) != 0;
         int sign = xse & 0x8000;
         if (Float80.isInf(ym, yse)) {
+            flags |= x.flags; // DE of a denormal st0
             boolean xZero = Float80.isZero(xm, xse), xInf = Float80.isInf(xm, xse);
             if ((xZero && !yNeg) || (xInf && yNeg)) {
                 flags |= IE;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  */
 class DiffTestX87 {
     /** Offsets in the data area: control word, a, b, memory operand, store target, results. */
-    private static final int FCW = 0x100, A = 0x108, B_ = 0x110, MEM = 0x120, STORE = 0x128, OUT = 0x130;
+    private static final int FCW = 0x100, A = 0x108, B_ = 0x110, MEM = 0x120, STORE = 0x128, OUT = 0x130, EXT = 0x170;
     private static final int FSW_ARITH = 0xBAFF; // C0, C2, C3 undefined
     private static final int FSW_ALL = 0xFFFF;
     private static final int FSW_TRANSCENDENTAL = 0xBAFF & ~0x220 | 0x400; // no PE, no C1; C2 = out of range
@@ -53,6 +53,15 @@ class DiffTestX87 {
 
     /** The case around one instruction: {@code left} registers stay on the stack afterwards. */
     private static void frame(Gen g, long a, long b, Runnable insn, int left, int fswMask, boolean approx) {
+        frame(g, a, b, false, insn, left, fswMask, approx);
+    }
+
+    /**
+     * As above; with {@code extended} ST0 is loaded from the 80-bit encoding at EXT instead of
+     * the double {@code b}, and what is left is stored as 80-bit values, 16 bytes apart.
+     */
+    private static void frame(Gen g, long a, long b, boolean extended, Runnable insn, int left, int fswMask,
+                              boolean approx) {
         long base = g.dataBase;
         int rc = g.r.nextInt(4);
         int pc = new int[] {0, 2, 3, 3}[g.r.nextInt(4)]; // 24, 53, 64 bits
@@ -63,10 +72,18 @@ class DiffTestX87 {
         g.a.raw(0xDB, 0xE3); // fninit
         absolute(g, 0xD9, 5, base + FCW); // fldcw
         absolute(g, 0xDD, 0, base + A); // fld qword a
-        absolute(g, 0xDD, 0, base + B_); // fld qword b
+        if (extended) {
+            absolute(g, 0xDB, 5, base + EXT); // fld tbyte
+        } else {
+            absolute(g, 0xDD, 0, base + B_); // fld qword b
+        }
         insn.run();
         for (int k = 0; k < left; k++) {
-            absolute(g, 0xDD, 3, base + OUT + 8L * k); // fstp qword
+            if (extended) {
+                absolute(g, 0xDB, 7, base + OUT + 16L * k); // fstp tbyte
+            } else {
+                absolute(g, 0xDD, 3, base + OUT + 8L * k); // fstp qword
+            }
         }
         g.a.raw(0xDF, 0xE0); // fnstsw ax
         g.a.raw(0x25); // and eax, imm32
@@ -199,6 +216,99 @@ class DiffTestX87 {
             default -> frame(g, operand(g, 100), g.chance(10) ? zeroOrNan(g) : inRange(g, -0.29, 0.29),
                 () -> g.a.raw(0xD9, 0xF9), 1, FSW_TRANSCENDENTAL, true); // fyl2xp1 (undefined beyond 1 - sqrt(2)/2)
         }
+    }
+
+    /**
+     * An 80-bit encoding of any class (SDM vol. 1, 8.2.2, table 8-3), biased to those only the 8087
+     * and 287 supported: pseudo-infinities and pseudo-NaNs (exponent all ones, integer bit clear),
+     * unnormals (exponent neither 0 nor all ones, integer bit clear) and pseudo-denormals (exponent
+     * 0, integer bit set). Pokes it at EXT and returns its description.
+     */
+    private static String encoding80(Gen g) {
+        long fraction = g.chance(3) ? 1L << g.r.nextInt(63) : g.r.nextLong() & Long.MAX_VALUE;
+        int exponent = 1 + g.r.nextInt(0x7FFE);
+        long intBit = Long.MIN_VALUE;
+        String kind;
+        long mantissa;
+        switch (g.r.nextInt(8)) {
+            case 0 -> {
+                kind = "pseudo-infinity";
+                exponent = 0x7FFF;
+                mantissa = 0;
+            }
+            case 1 -> {
+                kind = "pseudo-NaN";
+                exponent = 0x7FFF;
+                mantissa = fraction;
+            }
+            case 2 -> {
+                kind = "unnormal";
+                mantissa = g.chance(8) ? 0 : fraction;
+            }
+            case 3 -> {
+                kind = "pseudo-denormal";
+                exponent = 0;
+                mantissa = intBit | (g.chance(4) ? 0 : fraction);
+            }
+            case 4 -> {
+                kind = "denormal or zero";
+                exponent = 0;
+                mantissa = g.chance(6) ? 0 : fraction;
+            }
+            case 5 -> {
+                kind = "infinity or NaN";
+                exponent = 0x7FFF;
+                mantissa = intBit | (g.chance(3) ? 0 : fraction);
+            }
+            default -> {
+                kind = "normal";
+                mantissa = intBit | fraction;
+            }
+        }
+        int signExponent = g.r.nextInt(2) << 15 | exponent;
+        g.poke(g.dataBase + EXT, mantissa, 8);
+        g.poke(g.dataBase + EXT + 8, signExponent, 2);
+        return String.format("%s %04x:%016x", kind, signExponent, mantissa);
+    }
+
+    /** One instruction on an 80-bit ST0 of any encoding (ST1 a double); the stack stored as 80-bit values. */
+    static void encodings(Gen g) {
+        String ext = encoding80(g);
+        long a = operand(g, 1022);
+        g.note(String.format("%s, st1 %016x", ext, a));
+        int[][] forms = { // opcode, modrm, registers left, status word fully defined
+            {0xD9, 0xE5, 2, 1}, {0xD9, 0xE5, 2, 1}, {0xD9, 0xE5, 2, 1}, // fxam, most often
+            {0xD9, 0xE4, 2, 1}, {0xD8, 0xD1, 2, 1}, {0xDD, 0xE1, 2, 1}, {0xDB, 0xF1, 2, 1}, {0xDB, 0xE9, 2, 1}, // ftst, fcom, fucom, fcomi, fucomi
+            {0xD9, 0xE1, 2, 0}, {0xD9, 0xE0, 2, 0}, {0xD9, 0xC9, 2, 0}, {0xDD, 0xD9, 1, 0}, // fabs, fchs, fxch, fstp st1
+            {0xD8, 0xC1, 2, 0}, {0xD8, 0xC9, 2, 0}, {0xD8, 0xF1, 2, 0}, {0xDC, 0xE9, 2, 0}, // fadd, fmul, fdiv, fsubr
+            {0xD9, 0xFA, 2, 0}, {0xD9, 0xFC, 2, 0}, {0xD9, 0xF4, 3, 0}, {0xD9, 0xFD, 2, 0}, {0xD9, 0xF8, 2, 1}, // fsqrt, frndint, fxtract, fscale, fprem
+        };
+        int[] f = forms[g.r.nextInt(forms.length)];
+        frame(g, a, 0, true, () -> g.a.raw(f[0], f[1]), f[2], f[3] != 0 ? FSW_ALL : FSW_ARITH, false);
+    }
+
+    /** Stores of an 80-bit ST0 of any encoding to memory as a float, a double, an integer or 80 bits. */
+    static void encodingStores(Gen g) {
+        String ext = encoding80(g);
+        long a = operand(g, 1022);
+        g.note(String.format("%s, st1 %016x", ext, a));
+        int[][] forms = { // opcode, /digit, registers left
+            {0xD9, 3, 1}, {0xDD, 3, 1}, {0xDB, 3, 1}, {0xDF, 7, 1}, {0xDF, 3, 1}, {0xDB, 7, 1}, {0xDD, 2, 2}, {0xDB, 1, 1},
+        };
+        int[] f = forms[g.r.nextInt(forms.length)];
+        long base = g.dataBase;
+        frame(g, a, 0, true, () -> absolute(g, f[0], f[1], base + (f[0] == 0xDB && f[1] == 7 ? EXT + 0x10 : STORE)),
+            f[2], FSW_ARITH, false);
+    }
+
+    @Test
+    void examineAndOperateOnEveryEncoding() {
+        Diff.fuzz("x87-encodings", DiffTestX87::encodings);
+    }
+
+    @Test
+    void storeEveryEncoding() {
+        Diff.fuzz("x87-encoding-stores", DiffTestX87::encodingStores);
     }
 
     @Test
