@@ -69,17 +69,28 @@ final class CodeCache {
     }
 
     /**
-     * Called on every slow-path RAM write by this vCPU, before the write. A write into the code
-     * page of the unit this vCPU is running stops the unit first ({@link CodeModified}).
+     * Called before every slow-path RAM write by this vCPU: a write into the code page of the unit
+     * this vCPU is running stops the unit first ({@link CodeModified}).
+     */
+    void checkRunningUnit(long hostOff, int size) {
+        long first = hostOff >>> 12;
+        long last = (hostOff + size - 1) >>> 12;
+        for (long p = first; p <= last; p++) {
+            if (cpu.runningUnitPage == p << 12 && shared.isCode(p << 12)) {
+                throw new CodeModified();
+            }
+        }
+    }
+
+    /**
+     * Called after every slow-path RAM write by this vCPU, once the bytes are in memory: a vCPU
+     * that decodes the page again after hearing of the write reads the new bytes.
      */
     void noteWrite(long hostOff, int size) {
         long first = hostOff >>> 12;
         long last = (hostOff + size - 1) >>> 12;
         for (long p = first; p <= last; p++) {
             if (shared.isCode(p << 12)) {
-                if (cpu.runningUnitPage == p << 12) {
-                    throw new CodeModified();
-                }
                 shared.written(p << 12, cpu);
             }
         }

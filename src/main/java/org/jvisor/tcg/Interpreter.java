@@ -266,6 +266,7 @@ final class Interpreter {
                 a = loadVolatile(off, size);
                 r = result(kind, a, b, size, c);
             } while (!cas(off, size, a, r));
+            m.wroteHost(off, size);
         } else {
             synchronized (cpu.atomicLock) {
                 a = m.read(addr, size);
@@ -1465,8 +1466,10 @@ final class Interpreter {
         long off = m.hostOffsetForRmw(addr, 8);
         long old;
         if (off >= 0 && (off & 7) == 0) {
-            long witness = (long) Atomics.LONG.compareAndExchange(mem, off, expected, desired);
-            old = witness;
+            old = (long) Atomics.LONG.compareAndExchange(mem, off, expected, desired);
+            if (old == expected) {
+                m.wroteHost(off, 8);
+            }
         } else {
             synchronized (cpu.atomicLock) {
                 old = m.read(addr, 8);

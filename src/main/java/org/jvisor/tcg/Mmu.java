@@ -2,6 +2,7 @@ package org.jvisor.tcg;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import org.jvisor.cpu.ExitReason;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.X86State;
@@ -318,13 +319,9 @@ public final class Mmu {
         long pa = translate(lin, WRITE, u);
         long off = ram.offsetOf(pa, size);
         if (off >= 0) {
-            if (code != null) {
-                code.noteWrite(off, size);
-            }
-            if (writeLog != null) {
-                writeLog.before(off, size);
-            }
+            beforeWrite(off, size);
             putHost(off, size, v);
+            wroteHost(off, size);
         } else {
             mmioWrite(pa, size, v);
         }
@@ -332,7 +329,8 @@ public final class Mmu {
 
     /**
      * Host offset for a locked read-modify-write of {@code size} bytes, after the write checks, or
-     * -1 when the operand is not plain RAM inside one page (MMIO or page-crossing).
+     * -1 when the operand is not plain RAM inside one page (MMIO or page-crossing). The caller
+     * stores through it and then calls {@link #wroteHost}.
      */
     long hostOffsetForRmw(long lin, int size) {
         if ((lin & 0xFFF) > 0x1000 - size) {
@@ -340,13 +338,34 @@ public final class Mmu {
         }
         long pa = translate(lin, WRITE, user);
         long off = ram.offsetOf(pa, size);
-        if (off >= 0 && code != null) {
-            code.noteWrite(off, size);
-        }
-        if (off >= 0 && writeLog != null) {
-            writeLog.before(off, size);
+        if (off >= 0) {
+            beforeWrite(off, size);
         }
         return off;
+    }
+
+    /**
+     * Before a store to RAM outside the TLB fast path: a store into the running unit's code page
+     * stops the unit ({@link CodeModified}), and the translator's verifier logs the old bytes.
+     */
+    private void beforeWrite(long off, int size) {
+        if (code != null) {
+            code.checkRunningUnit(off, size);
+        }
+        if (writeLog != null) {
+            writeLog.before(off, size);
+        }
+    }
+
+    /**
+     * After a store to RAM outside the TLB fast path: decoded code of the page is thrown away on
+     * every vCPU. After the store, not before, so that a vCPU decoding the page again meanwhile
+     * reads the new bytes (SDM vol. 3, 8.1.3).
+     */
+    void wroteHost(long off, int size) {
+        if (code != null) {
+            code.noteWrite(off, size);
+        }
     }
 
     long getHost(long off, int size) {
@@ -458,6 +477,13 @@ public final class Mmu {
                         wrDelta[i] = delta;
                         wrGlobal[i] = global;
                         wrSpan[i] = span;
+                        // another vCPU may have made the page a code page since the check: it drops
+                        // the entries it sees after marking, we drop ours if we see the mark now
+                        // (a store-load fence on each side, see SharedCode#mark)
+                        VarHandle.fullFence();
+                        if (code != null && code.isCodePage(hostPage)) {
+                            wrTag[i] = INVALID;
+                        }
                     }
                 }
                 default -> {
@@ -487,6 +513,9 @@ public final class Mmu {
         }
         long off = ram.offsetOf(pa, 8);
         if (off >= 0) {
+            if (code != null) {
+                code.checkRunningUnit(off, 8);
+            }
             if (writeLog != null) {
                 writeLog.beforeWalkUpdate(off, 8);
             }

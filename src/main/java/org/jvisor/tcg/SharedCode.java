@@ -1,12 +1,21 @@
 package org.jvisor.tcg;
 
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Which pages of guest RAM hold decoded code in any vCPU of a VM, so that a store by one vCPU (or
  * a DMA write) throws away the decoded instructions of every vCPU (SDM vol. 3, 8.1.3: cross-
  * modifying code). The writer's own cache is dropped at once; the others drop theirs at their next
- * slice boundary, which stands in for the serializing instruction the SDM requires of them.
+ * slice boundary or serializing instruction (CPUID, IRET, MOV to CR...), whichever comes first, so
+ * a vCPU runs the old code for at most one slice, and never after it serialized.
+ *
+ * <p>The order that keeps this true without a lock per store: a store is made, then reported
+ * ({@link #written}), so a vCPU that decodes the page again reads the new bytes; a page is marked
+ * before its bytes are read for decoding ({@link #mark}), and every vCPU re-checks the mark after
+ * filling a write TLB entry (Mmu#translate). One window stays open: a store whose TLB lookup hit
+ * just before the mark and that lands after the marking vCPU read the bytes (a store in flight);
+ * the next store to the page reports it.
  */
 final class SharedCode {
     /** Translated units live at most this many at once (then all are dropped and made anew). */
@@ -41,10 +50,15 @@ final class SharedCode {
         return i < bits.length && (bits[i] & (1L << p)) != 0;
     }
 
-    /** A vCPU decoded code on this page: from now on no vCPU may write it through its TLB fast path. */
+    /**
+     * A vCPU is about to decode code on this page: from now on no vCPU may write it through its
+     * TLB fast path. The fence orders the mark before reading the TLBs, as the filling vCPU orders
+     * its entry before reading the mark: one of the two sees the other.
+     */
     synchronized void mark(long hostPage) {
         long p = hostPage >>> 12;
         bits[(int) (p >>> 6)] |= 1L << p;
+        VarHandle.fullFence();
         for (TcgCpu c : cpus) {
             c.mmu.dropWritesTo(hostPage);
         }

@@ -510,7 +510,10 @@ final class SystemOps {
                 s.cr0 &= ~X86State.CR0_TS;
             }
             case 0x07 -> sysret(in);
-            case 0x08, 0x09 -> requireCpl0(); // INVD, WBINVD: no caches to write back
+            case 0x08, 0x09 -> { // INVD, WBINVD: no caches to write back; serializing
+                requireCpl0();
+                cpu.serialize();
+            }
             case 0x20 -> {
                 requireCpl0();
                 long v = readCr(in.reg);
@@ -532,6 +535,7 @@ final class SystemOps {
                     throw CpuFault.gp0();
                 }
                 s.dr[i] = v;
+                cpu.serialize();
             }
             case 0x30 -> {
                 requireCpl0();
@@ -582,6 +586,7 @@ final class SystemOps {
     }
 
     private void cpuid() {
+        cpu.serialize();
         CpuidEntry e = cpu.cpuid.lookup((int) g[0], (int) g[1]);
         int ebx = e.ebx();
         int ecx = e.ecx();
@@ -643,7 +648,10 @@ final class SystemOps {
                 cpu.updateMode();
                 cpu.endChunk = true;
             }
-            case 2 -> s.cr2 = v;
+            case 2 -> {
+                s.cr2 = v;
+                cpu.serialize();
+            }
             case 3 -> {
                 if (s.longMode() && (v >>> Mmu.PHYS_BITS) != 0) {
                     throw CpuFault.gp0();
@@ -697,10 +705,12 @@ final class SystemOps {
             case 2 -> {
                 requireCpl0();
                 lldt((int) ip.readE(in, 2));
+                cpu.serialize();
             }
             case 3 -> {
                 requireCpl0();
                 ltr((int) ip.readE(in, 2));
+                cpu.serialize();
             }
             case 4, 5 -> verify((int) ip.readE(in, 2), k == 5);
             default -> throw cpu.unimplemented(in);
@@ -873,6 +883,7 @@ final class SystemOps {
                 var t = k == 2 ? s.gdtr : s.idtr;
                 t.base = base;
                 t.limit = limit;
+                cpu.serialize();
             }
             case 4 -> m.write(a, 2, s.cr0);
             case 6 -> {

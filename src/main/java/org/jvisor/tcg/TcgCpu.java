@@ -1,7 +1,6 @@
 package org.jvisor.tcg;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitReason;
 import org.jvisor.cpu.ExitStats;
@@ -118,6 +117,16 @@ public final class TcgCpu {
             }
         }
         remoteDropsPending = true;
+    }
+
+    /**
+     * A serializing instruction (SDM vol. 3, 9.3): code that other vCPUs modified before it is
+     * run as modified from the next instruction on (8.1.3, the executing processor's side).
+     */
+    void serialize() {
+        if (remoteDropsPending) {
+            applyRemoteDrops();
+        }
     }
 
     private void applyRemoteDrops() {
@@ -483,13 +492,13 @@ public final class TcgCpu {
         }
         byte[] buf = decoder.buffer();
         int n = Math.min(15, 4096 - po);
-        MemorySegment.copy(mem, ValueLayout.JAVA_BYTE, off, buf, 0, n);
+        copyCode(off, buf, 0, n);
         CpuFault beyond = null;
         if (n < 15) {
             try {
                 long off2 = mmu.fetchOffset(lin + n);
                 if (off2 >= 0) {
-                    MemorySegment.copy(mem, ValueLayout.JAVA_BYTE, off2, buf, n, 15 - n);
+                    copyCode(off2, buf, n, 15 - n);
                     n = 15;
                 }
             } catch (CpuFault f) {
@@ -510,6 +519,22 @@ public final class TcgCpu {
         insns[po] = null;
         dropFetchCache();
         return crossing;
+    }
+
+    /**
+     * Copies {@code n} instruction bytes at host offset {@code off} (within one page) with aligned
+     * 8-byte loads, each atomic: an aligned store of up to 8 bytes by another vCPU is seen whole or
+     * not at all, so a fetch sees the old or the new instruction, never a mix of their bytes.
+     */
+    private void copyCode(long off, byte[] buf, int at, int n) {
+        long end = off + n;
+        for (long w = off & ~7L; w < end; w += 8) {
+            long v = (long) Atomics.LONG.getOpaque(mem, w);
+            int from = (int) Math.max(off - w, 0), to = (int) Math.min(end - w, 8);
+            for (int k = from; k < to; k++) {
+                buf[at + (int) (w + k - off)] = (byte) (v >>> (k << 3));
+            }
+        }
     }
 
     // ---- port I/O (SDM vol. 1, chapter 19) ----
