@@ -8,6 +8,7 @@ import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.kvm.KvmUnavailableException;
 import org.jvisor.kvm.KvmVm;
+import org.jvisor.config.MachineConfig;
 
 /**
  * Picks the CPU engine. {@code -accel auto} prefers kvm only on bare metal: a host that is itself a

@@ -119,6 +119,15 @@ final class PcPlatform implements AutoCloseable {
         }
     }
 
+    /** Presses the ACPI power button; false when the platform has no ACPI PM (no Linux guest). */
+    boolean pressPowerButton() {
+        if (acpiPm == null) {
+            return false;
+        }
+        acpiPm.pressPowerButton();
+        return true;
+    }
+
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */
     IrqLine irq(int n) {
         return controllers != null ? controllers.isaIrq(n) : accel.irqLine(n);

@@ -16,6 +16,7 @@ final class VcpuRunner implements Runnable {
     private final EventSink events;
     private final Runnable onThreadStart;
     private X86State pendingState;
+    private volatile long hostThreadId;
     private boolean pendingReset;
     private Thread thread;
 
@@ -53,6 +54,11 @@ final class VcpuRunner implements Runnable {
         }
     }
 
+    /** The Linux thread id of this vCPU's thread (what QMP's query-cpus-fast reports), 0 before it started. */
+    long hostThreadId() {
+        return hostThreadId;
+    }
+
     void start() {
         thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
     }
@@ -66,6 +72,7 @@ final class VcpuRunner implements Runnable {
     @Override
     public void run() {
         try {
+            hostThreadId = HostThreads.currentThreadId();
             onThreadStart.run();
             loop();
         } finally {
@@ -120,8 +127,7 @@ final class VcpuRunner implements Runnable {
                     switch (s.kind()) {
                         case SHUTDOWN -> events.post(new MachineEvent.PowerOff("guest powered off"));
                         case RESET -> events.post(new MachineEvent.Reset("guest requested a reset"));
-                        case CRASH -> events.post(new MachineEvent.Failure(vcpu.index(), "guest reported a crash",
-                            saveQuietly()));
+                        case CRASH -> events.post(new MachineEvent.GuestPanic(vcpu.index(), saveQuietly()));
                     }
                     control.park(vcpu.index());
                 }

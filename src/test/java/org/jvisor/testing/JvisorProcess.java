@@ -49,15 +49,7 @@ public final class JvisorProcess {
 
     /** Runs jvisor in a JVM given {@code jvmOptions} too (e.g. a small -Xmx). */
     public static Result run(List<String> jvmOptions, byte[] input, String... args) throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>();
-        cmd.add(java);
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-XX:+UseSerialGC");
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("org.jvisor.cli.Main");
+        List<String> cmd = new ArrayList<>(ChildJvm.command(jvmOptions, "org.jvisor.cli.Main"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -30,9 +30,7 @@ public final class JvisorSession implements AutoCloseable {
     }
 
     public static JvisorSession start(String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-            "-cp", System.getProperty("java.class.path"), "org.jvisor.cli.Main"));
+        List<String> cmd = new ArrayList<>(ChildJvm.command(List.of(), "org.jvisor.cli.Main"));
         cmd.addAll(List.of(args));
         return new JvisorSession(new ProcessBuilder(cmd).start());
     }

@@ -1,6 +1,6 @@
-package org.jvisor.backend.net;
+package org.jvisor.config;
 
-/** An Ethernet MAC address (48 bits, the first octet in bits 47-40). */
+/** An Ethernet MAC address (48 bits, the first octet in bits 47-40), as -device virtio-net-*,mac= gives it. */
 public record MacAddress(long value) {
     /** QEMU's default for its first NIC; later NICs count up from it. */
     public static final MacAddress QEMU_DEFAULT = new MacAddress(0x5254_0012_3456L);

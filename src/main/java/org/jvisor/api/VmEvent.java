@@ -1,0 +1,70 @@
+package org.jvisor.api;
+
+import java.time.Instant;
+
+/**
+ * A lifecycle event of a {@link VirtualMachine}, as QMP names and sends it. Listeners receive them
+ * in the order they happened, on one thread of the machine's own (see
+ * {@link VirtualMachine#addListener}); {@link #timestamp()} is the host's wall clock at that moment.
+ */
+public sealed interface VmEvent {
+
+    /** When it happened (QMP's "timestamp": seconds and microseconds since the epoch). */
+    Instant timestamp();
+
+    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP" or "RESUME". */
+    String qmpName();
+
+    /**
+     * The machine shut down, or was asked to: ends it, or with -no-shutdown (for a guest-initiated
+     * shutdown) stops its vCPUs in {@link RunState#SHUTDOWN}.
+     */
+    record Shutdown(Instant timestamp, ShutdownCause reason) implements VmEvent {
+        /** Whether the guest caused it. */
+        public boolean guest() {
+            return reason.guest();
+        }
+
+        @Override
+        public String qmpName() {
+            return "SHUTDOWN";
+        }
+    }
+
+    /** The host pressed the ACPI power button ({@link VirtualMachine#powerDown()}). */
+    record Powerdown(Instant timestamp) implements VmEvent {
+        @Override
+        public String qmpName() {
+            return "POWERDOWN";
+        }
+    }
+
+    /** The machine was reset: devices and vCPUs back to power-on, the kernel loaded again. */
+    record Reset(Instant timestamp, ShutdownCause reason) implements VmEvent {
+        /** Whether the guest caused it. */
+        public boolean guest() {
+            return reason.guest();
+        }
+
+        @Override
+        public String qmpName() {
+            return "RESET";
+        }
+    }
+
+    /** The vCPUs stopped: a pause, a -no-shutdown shutdown, an engine failure or a guest panic. */
+    record Stop(Instant timestamp) implements VmEvent {
+        @Override
+        public String qmpName() {
+            return "STOP";
+        }
+    }
+
+    /** The vCPUs run again (or for the first time). */
+    record Resume(Instant timestamp) implements VmEvent {
+        @Override
+        public String qmpName() {
+            return "RESUME";
+        }
+    }
+}
