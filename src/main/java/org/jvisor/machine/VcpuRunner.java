@@ -1,5 +1,7 @@
 package org.jvisor.machine;
 
+import java.util.concurrent.CountDownLatch;
+
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.VcpuExit;
@@ -17,6 +19,7 @@ final class VcpuRunner implements Runnable {
     private final Runnable onThreadStart;
     private X86State pendingState;
     private volatile long hostThreadId;
+    private final CountDownLatch threadStarted = new CountDownLatch(1);
     private boolean pendingReset;
     private Thread thread;
 
@@ -59,8 +62,21 @@ final class VcpuRunner implements Runnable {
         return hostThreadId;
     }
 
+    /** Starts the vCPU's thread and returns once it runs (its {@link #hostThreadId} known). */
     void start() {
         thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                threadStarted.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     void join() throws InterruptedException {
@@ -73,6 +89,7 @@ final class VcpuRunner implements Runnable {
     public void run() {
         try {
             hostThreadId = HostThreads.currentThreadId();
+            threadStarted.countDown();
             onThreadStart.run();
             loop();
         } finally {
