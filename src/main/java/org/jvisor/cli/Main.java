@@ -66,9 +66,9 @@ public final class Main {
 
     private static int runMachineOnConsole(CommandLine.Action.Run run, PrintStream err) {
         try (VirtualMachine vm = VirtualMachine.create(run.config(), err)) {
-            err.println("jvisor: " + vm.acceleratorExplanation());
             endOnSignal(vm);
             endOnFailure(vm);
+            err.println("jvisor: " + vm.acceleratorExplanation());
             if (!run.startPaused()) {
                 vm.start();
             }
