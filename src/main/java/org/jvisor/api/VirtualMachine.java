@@ -199,6 +199,7 @@ public final class VirtualMachine implements AutoCloseable {
      *
      * @throws IllegalStateException if called on the event thread (a listener), which would wait
      *                               for itself
+     * @throws InterruptedException  if the calling thread is interrupted while it waits
      */
     public VmExit awaitExit() throws InterruptedException {
         checkNotEventThread();
@@ -211,6 +212,8 @@ public final class VirtualMachine implements AutoCloseable {
 
     /**
      * As {@link #awaitExit()}, waiting at most {@code timeout}: empty if the machine still runs.
+     *
+     * @throws InterruptedException if the calling thread is interrupted while it waits
      */
     public Optional<VmExit> awaitExit(Duration timeout) throws InterruptedException {
         checkNotEventThread();

@@ -18,6 +18,9 @@ public sealed interface VmEvent {
     /**
      * The machine shut down, or was asked to: ends it, or with -no-shutdown (for a guest-initiated
      * shutdown) stops its vCPUs in {@link RunState#SHUTDOWN}.
+     *
+     * @param timestamp when
+     * @param reason    why, and whether the guest asked ({@link #guest()})
      */
     record Shutdown(Instant timestamp, ShutdownCause reason) implements VmEvent {
         /** Whether the guest caused it. */
@@ -31,7 +34,11 @@ public sealed interface VmEvent {
         }
     }
 
-    /** The host pressed the ACPI power button ({@link VirtualMachine#powerDown()}). */
+    /**
+     * The host pressed the ACPI power button ({@link VirtualMachine#powerDown()}).
+     *
+     * @param timestamp when
+     */
     record Powerdown(Instant timestamp) implements VmEvent {
         @Override
         public String qmpName() {
@@ -39,7 +46,12 @@ public sealed interface VmEvent {
         }
     }
 
-    /** The machine was reset: devices and vCPUs back to power-on, the kernel loaded again. */
+    /**
+     * The machine was reset: devices and vCPUs back to power-on, the kernel loaded again.
+     *
+     * @param timestamp when
+     * @param reason    why, and whether the guest asked ({@link #guest()})
+     */
     record Reset(Instant timestamp, ShutdownCause reason) implements VmEvent {
         /** Whether the guest caused it. */
         public boolean guest() {
@@ -52,7 +64,11 @@ public sealed interface VmEvent {
         }
     }
 
-    /** The vCPUs stopped: a pause, a -no-shutdown shutdown, an engine failure or a guest panic. */
+    /**
+     * The vCPUs stopped: a pause, a -no-shutdown shutdown, an engine failure or a guest panic.
+     *
+     * @param timestamp when
+     */
     record Stop(Instant timestamp) implements VmEvent {
         @Override
         public String qmpName() {
@@ -60,7 +76,11 @@ public sealed interface VmEvent {
         }
     }
 
-    /** The vCPUs run again (or for the first time). */
+    /**
+     * The vCPUs run again (or for the first time).
+     *
+     * @param timestamp when
+     */
     record Resume(Instant timestamp) implements VmEvent {
         @Override
         public String qmpName() {

@@ -6,6 +6,7 @@ package org.jvisor.api;
  * user that names the option at fault; the cause, when there is one, is kept.
  */
 public final class VmException extends Exception {
+    /** An exception with {@code message} for the user and the {@code cause} behind it (or null). */
     public VmException(String message, Throwable cause) {
         super(message, cause);
     }

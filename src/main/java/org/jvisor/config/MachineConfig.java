@@ -56,7 +56,14 @@ public record MachineConfig(
     List<NetdevConfig> netdevs) {
 
     /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
-    public enum Accel { KVM, TCG, AUTO }
+    public enum Accel {
+        /** Hardware virtualization through /dev/kvm. */
+        KVM,
+        /** jvisor's software x86-64 CPU. */
+        TCG,
+        /** kvm on bare metal, tcg on a host that is itself a virtual machine or has no /dev/kvm. */
+        AUTO
+    }
 
     /**
      * -machine TYPE. {@code PC}: the PC with a PCI host (virtio on PCI). {@code MICROVM}: QEMU's
@@ -64,7 +71,10 @@ public record MachineConfig(
      * DSDT announces; faster to probe, nothing to enumerate.
      */
     public enum MachineType {
-        PC("pc"), MICROVM("microvm");
+        /** The PC with a PCI host. */
+        PC("pc"),
+        /** A PC without PCI; virtio on virtio-mmio. */
+        MICROVM("microvm");
 
         private final String qemuName;
 
@@ -72,6 +82,7 @@ public record MachineConfig(
             this.qemuName = qemuName;
         }
 
+        /** The -machine name: "pc" or "microvm". */
         public String qemuName() {
             return qemuName;
         }
@@ -79,7 +90,10 @@ public record MachineConfig(
 
     /** How a virtio device reaches the guest: a PCI function (pc) or a virtio-mmio window (microvm). */
     public enum Transport {
-        PCI("pci"), MMIO("device");
+        /** A PCI function: virtio-X-pci. */
+        PCI("pci"),
+        /** A virtio-mmio window: virtio-X-device. */
+        MMIO("device");
 
         private final String suffix;
 
@@ -123,6 +137,11 @@ public record MachineConfig(
          * into the guest. jvisor never closes either stream.
          */
         record Streams(OutputStream output, InputStream input) implements SerialConfig {
+            /**
+             * Guest output to {@code output}, guest input from {@code input} (or none if null).
+             *
+             * @throws NullPointerException if {@code output} is null
+             */
             public Streams {
                 Objects.requireNonNull(output, "output");
             }
@@ -146,11 +165,13 @@ public record MachineConfig(
      * implies a virtio-blk on the machine's transport).
      */
     public sealed interface VirtioDeviceConfig {
+        /** The bus the device sits on. */
         Transport transport();
 
         /** The device's name without the transport: virtio-blk for virtio-blk-pci. */
         String model();
 
+        /** The -device name: virtio-blk-pci, virtio-rng-device... */
         default String qemuName() {
             return transport().deviceName(model());
         }
@@ -162,6 +183,7 @@ public record MachineConfig(
 
         /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
         record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
+            /** A virtio-rng with ioeventfd=on (the default). */
             public VirtioRng(Transport transport) {
                 this(transport, true);
             }
@@ -203,6 +225,7 @@ public record MachineConfig(
 
     /** -chardev BACKEND,id=ID,...: a character device for a virtio-serial port or -serial chardev:ID. */
     public sealed interface ChardevConfig {
+        /** The id devices name it by. */
         String id();
 
         /** The host's stdin and stdout, with QEMU's Ctrl-A escapes. */
