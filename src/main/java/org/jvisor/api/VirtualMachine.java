@@ -268,20 +268,8 @@ public final class VirtualMachine implements AutoCloseable {
                 // it ended meanwhile
             }
         }
-        if (lifecycle.events().isDispatchThread()) {
-            return;
-        }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                awaitExit();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        if (!lifecycle.events().isDispatchThread()) {
+            lifecycle.exit().join();
         }
     }
 

@@ -13,7 +13,15 @@ public sealed interface VmEvent {
     Instant timestamp();
 
     /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP" or "RESUME". */
-    String qmpName();
+    default String qmpName() {
+        return switch (this) {
+            case Shutdown s -> "SHUTDOWN";
+            case Powerdown p -> "POWERDOWN";
+            case Reset r -> "RESET";
+            case Stop s -> "STOP";
+            case Resume r -> "RESUME";
+        };
+    }
 
     /**
      * The machine shut down, or was asked to: ends it, or with -no-shutdown (for a guest-initiated
@@ -27,11 +35,6 @@ public sealed interface VmEvent {
         public boolean guest() {
             return reason.guest();
         }
-
-        @Override
-        public String qmpName() {
-            return "SHUTDOWN";
-        }
     }
 
     /**
@@ -40,10 +43,6 @@ public sealed interface VmEvent {
      * @param timestamp when
      */
     record Powerdown(Instant timestamp) implements VmEvent {
-        @Override
-        public String qmpName() {
-            return "POWERDOWN";
-        }
     }
 
     /**
@@ -57,11 +56,6 @@ public sealed interface VmEvent {
         public boolean guest() {
             return reason.guest();
         }
-
-        @Override
-        public String qmpName() {
-            return "RESET";
-        }
     }
 
     /**
@@ -70,10 +64,6 @@ public sealed interface VmEvent {
      * @param timestamp when
      */
     record Stop(Instant timestamp) implements VmEvent {
-        @Override
-        public String qmpName() {
-            return "STOP";
-        }
     }
 
     /**
@@ -82,9 +72,5 @@ public sealed interface VmEvent {
      * @param timestamp when
      */
     record Resume(Instant timestamp) implements VmEvent {
-        @Override
-        public String qmpName() {
-            return "RESUME";
-        }
     }
 }

@@ -448,19 +448,8 @@ public final class Machine implements AutoCloseable {
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
         }
-        boolean interrupted = false;
         for (VcpuRunner r : runners) {
-            while (true) {
-                try {
-                    r.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+            r.join();
         }
     }
 

@@ -65,10 +65,26 @@ final class VcpuRunner implements Runnable {
     /** Starts the vCPU's thread and returns once it runs (its {@link #hostThreadId} known). */
     void start() {
         thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+        uninterruptibly(threadStarted::await);
+    }
+
+    /** Waits until the thread has ended, through interrupts: guest RAM must outlive it. */
+    void join() {
+        if (thread != null) {
+            uninterruptibly(thread::join);
+        }
+    }
+
+    private interface Wait {
+        void await() throws InterruptedException;
+    }
+
+    /** Waits through interrupts, then keeps the interrupt status for the caller. */
+    private static void uninterruptibly(Wait wait) {
         boolean interrupted = false;
         while (true) {
             try {
-                threadStarted.await();
+                wait.await();
                 break;
             } catch (InterruptedException e) {
                 interrupted = true;
@@ -76,12 +92,6 @@ final class VcpuRunner implements Runnable {
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    void join() throws InterruptedException {
-        if (thread != null) {
-            thread.join();
         }
     }
 
