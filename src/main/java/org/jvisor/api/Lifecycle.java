@@ -93,7 +93,7 @@ final class Lifecycle {
      *
      * @throws IllegalStateException if the state does not allow it, or the machine has ended
      */
-    void run(Op op, ShutdownCause cause) {
+    void execute(Op op, ShutdownCause cause) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         synchronized (submitLock) {
             if (ended) {
@@ -162,17 +162,17 @@ final class Lifecycle {
                 if (state != RunState.PRELAUNCH) {
                     throw new Refused("the virtual machine has already started (status " + state.qemuName() + ")");
                 }
-                run();
+                vmStart();
             }
             case RESUME -> {
                 if (state.needsReset()) {
                     throw new Refused("Resetting the Virtual Machine is required");
                 }
                 if (state != RunState.RUNNING) {
-                    run();
+                    vmStart();
                 }
             }
-            case PAUSE -> stop(RunState.PAUSED);
+            case PAUSE -> vmStop(RunState.PAUSED);
             case RESET -> resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
             case POWER_DOWN -> {
                 events.publish(new VmEvent.Powerdown(Instant.now()));
@@ -206,12 +206,12 @@ final class Lifecycle {
             case MachineEvent.Failure f -> {
                 log.println("jvisor: vCPU " + f.vcpu() + " stopped: " + f.description());
                 dump(f.state());
-                stop(RunState.INTERNAL_ERROR);
+                vmStop(RunState.INTERNAL_ERROR);
             }
             case MachineEvent.GuestPanic g -> {
                 log.println("jvisor: vCPU " + g.vcpu() + ": the guest reported a crash");
                 dump(g.state());
-                stop(RunState.GUEST_PANICKED);
+                vmStop(RunState.GUEST_PANICKED);
                 shutdown(ShutdownCause.GUEST_PANIC, "the guest reported a crash");
             }
         }
@@ -223,15 +223,15 @@ final class Lifecycle {
         }
     }
 
-    /** The vCPUs run: RESUME. */
-    private void run() {
+    /** QEMU's vm_start: the vCPUs run, RESUME. */
+    private void vmStart() {
         machine.resume();
         state = RunState.RUNNING;
         events.publish(new VmEvent.Resume(Instant.now()));
     }
 
     /** QEMU's vm_stop: only a running machine stops (STOP), into {@code into}. */
-    private void stop(RunState into) throws InterruptedException {
+    private void vmStop(RunState into) throws InterruptedException {
         if (state == RunState.RUNNING) {
             machine.pause();
             state = into;
@@ -272,7 +272,7 @@ final class Lifecycle {
     private void shutdown(ShutdownCause cause, String detail) throws InterruptedException {
         events.publish(new VmEvent.Shutdown(Instant.now(), cause));
         if (keepsMachine(cause)) {
-            stop(RunState.SHUTDOWN);
+            vmStop(RunState.SHUTDOWN);
         } else {
             end(cause == ShutdownCause.GUEST_PANIC || cause == ShutdownCause.HOST_ERROR ? 1 : 0, cause, detail);
         }

@@ -113,7 +113,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws IllegalStateException if it has already started, or has ended
      */
     public void start() {
-        lifecycle.run(Lifecycle.Op.START, null);
+        lifecycle.execute(Lifecycle.Op.START, null);
     }
 
     /**
@@ -123,7 +123,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws IllegalStateException if the machine has ended
      */
     public void pause() {
-        lifecycle.run(Lifecycle.Op.PAUSE, null);
+        lifecycle.execute(Lifecycle.Op.PAUSE, null);
     }
 
     /**
@@ -134,7 +134,7 @@ public final class VirtualMachine implements AutoCloseable {
      *         ("Resetting the Virtual Machine is required"), or if the machine has ended
      */
     public void resume() {
-        lifecycle.run(Lifecycle.Op.RESUME, null);
+        lifecycle.execute(Lifecycle.Op.RESUME, null);
     }
 
     /**
@@ -147,7 +147,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws IllegalStateException if the machine has ended
      */
     public void reset() {
-        lifecycle.run(Lifecycle.Op.RESET, null);
+        lifecycle.execute(Lifecycle.Op.RESET, null);
     }
 
     /**
@@ -159,7 +159,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws IllegalStateException if the machine has ended
      */
     public void powerDown() {
-        lifecycle.run(Lifecycle.Op.POWER_DOWN, null);
+        lifecycle.execute(Lifecycle.Op.POWER_DOWN, null);
     }
 
     /**
@@ -185,7 +185,7 @@ public final class VirtualMachine implements AutoCloseable {
         if (cause.guest() || cause == ShutdownCause.HOST_QMP_SYSTEM_RESET) {
             throw new IllegalArgumentException(cause.qemuName() + " is not a reason for the host to quit");
         }
-        lifecycle.run(Lifecycle.Op.QUIT, cause);
+        lifecycle.execute(Lifecycle.Op.QUIT, cause);
     }
 
     /** Where the machine is in its lifecycle now ({@link RunState#SHUTDOWN} once it has ended). */
