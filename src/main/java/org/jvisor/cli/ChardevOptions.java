@@ -8,12 +8,12 @@ import java.util.Map;
 import java.util.Set;
 
 import org.jvisor.devices.virtio.VirtioConsole;
-import org.jvisor.machine.MachineConfig;
-import org.jvisor.machine.MachineConfig.ChardevConfig;
-import org.jvisor.machine.MachineConfig.Transport;
-import org.jvisor.machine.MachineConfig.VirtioDeviceConfig;
-import org.jvisor.machine.MachineConfig.SerialConfig;
-import org.jvisor.machine.MachineConfig.VirtioSerialPortConfig;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.config.MachineConfig.ChardevConfig;
+import org.jvisor.config.MachineConfig.Transport;
+import org.jvisor.config.MachineConfig.VirtioDeviceConfig;
+import org.jvisor.config.MachineConfig.SerialConfig;
+import org.jvisor.config.MachineConfig.VirtioSerialPortConfig;
 
 /**
  * QEMU's -chardev and the virtio-serial devices (-device virtio-serial-pci, virtconsole,

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-import org.jvisor.machine.MachineConfig;
-import org.jvisor.tcg.JitOptions;
+import org.jvisor.config.JitOptions;
+import org.jvisor.config.MachineConfig;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -21,7 +21,8 @@ public final class CommandLine {
 
     /** What main should do. */
     public sealed interface Action {
-        record Run(MachineConfig config) implements Action {
+        /** Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"). */
+        record Run(MachineConfig config, boolean startPaused) implements Action {
         }
 
         record Help() implements Action {
@@ -46,6 +47,8 @@ public final class CommandLine {
         MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
+        boolean noShutdown = false;
+        boolean startPaused = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -83,6 +86,8 @@ public final class CommandLine {
                     }
                 }
                 case "-no-reboot" -> noReboot = true;
+                case "-no-shutdown" -> noShutdown = true;
+                case "-S" -> startPaused = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -179,8 +184,8 @@ public final class CommandLine {
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
-            noReboot, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit));
+            noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused);
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

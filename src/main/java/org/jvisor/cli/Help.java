@@ -30,6 +30,10 @@ final class Help {
                                 kernel-decompress: where a bzImage is decompressed
                                 (default host: faster boot)
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
+          -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
+                                exiting; a reset then boots the machine again
+          -S                    start paused: no vCPU runs until the machine is continued
+                                (status prelaunch)
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

@@ -1,13 +1,21 @@
 package org.jvisor.cli;
 
 import java.io.PrintStream;
+import java.time.Duration;
 
+import org.jvisor.api.RunState;
+import org.jvisor.api.ShutdownCause;
+import org.jvisor.api.VirtualMachine;
+import org.jvisor.api.VmEvent;
+import org.jvisor.api.VmException;
 import org.jvisor.backend.chr.Terminal;
-import org.jvisor.machine.Machine;
-import org.jvisor.machine.MachineConfig;
-import org.jvisor.machine.MachineException;
+import org.jvisor.config.MachineConfig;
 
-/** The jvisor command. Every failure is one line on stderr and a non-zero status, never a stack trace. */
+/**
+ * The jvisor command: parses the command line, then builds and runs the machine through
+ * {@link VirtualMachine}. Every failure is one line on stderr and a non-zero status, never a
+ * stack trace.
+ */
 public final class Main {
     private Main() {
     }
@@ -33,11 +41,12 @@ public final class Main {
                 System.out.println("jvisor " + version());
                 yield 0;
             }
-            case CommandLine.Action.Run r -> runMachine(r.config(), err);
+            case CommandLine.Action.Run r -> runMachine(r, err);
         };
     }
 
-    private static int runMachine(MachineConfig config, PrintStream err) {
+    private static int runMachine(CommandLine.Action.Run run, PrintStream err) {
+        MachineConfig config = run.config();
         if (config.debugLog().contains("unimp")) {
             System.setProperty("jvisor.tcg.logUnimp", "true");
         }
@@ -49,17 +58,22 @@ public final class Main {
             terminal.enterRawMode();
         }
         try {
-            return runMachineOnConsole(config, err);
+            return runMachineOnConsole(run, err);
         } finally {
             terminal.restore();
         }
     }
 
-    private static int runMachineOnConsole(MachineConfig config, PrintStream err) {
-        try (Machine machine = Machine.create(config, err)) {
-            err.println("jvisor: " + machine.acceleratorExplanation());
-            return machine.run();
-        } catch (MachineException e) {
+    private static int runMachineOnConsole(CommandLine.Action.Run run, PrintStream err) {
+        try (VirtualMachine vm = VirtualMachine.create(run.config(), err)) {
+            endOnSignal(vm);
+            endOnFailure(vm);
+            err.println("jvisor: " + vm.acceleratorExplanation());
+            if (!run.startPaused()) {
+                vm.start();
+            }
+            return vm.awaitExit().status();
+        } catch (VmException e) {
             err.println("jvisor: " + e.getMessage());
             return 1;
         } catch (InterruptedException e) {
@@ -73,6 +87,45 @@ public final class Main {
             }
             return 1;
         }
+    }
+
+    /**
+     * SIGTERM, SIGINT or SIGHUP end the machine as QEMU does (SHUTDOWN, reason host-signal), so
+     * disks are flushed and closed. Bounded: a machine that cannot end does not hold the JVM.
+     */
+    private static void endOnSignal(VirtualMachine vm) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (vm.exit().isPresent()) {
+                return;
+            }
+            try {
+                vm.quit(ShutdownCause.HOST_SIGNAL);
+                vm.awaitExit(SIGNAL_GRACE);
+            } catch (IllegalStateException e) {
+                // it ended meanwhile
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "jvisor-signal"));
+    }
+
+    private static final Duration SIGNAL_GRACE = Duration.ofSeconds(5);
+
+    /**
+     * The VM stays stopped after an engine failure or a guest crash (QEMU's internal-error and
+     * guest-panicked) for a monitor to look at; without one, jvisor ends with status 1.
+     */
+    private static void endOnFailure(VirtualMachine vm) {
+        vm.addListener(event -> {
+            if (event instanceof VmEvent.Stop
+                && (vm.status() == RunState.INTERNAL_ERROR || vm.status() == RunState.GUEST_PANICKED)) {
+                try {
+                    vm.quit(ShutdownCause.HOST_ERROR);
+                } catch (IllegalStateException e) {
+                    // it ended meanwhile (a crash without -no-shutdown ends it by itself)
+                }
+            }
+        });
     }
 
     static String version() {

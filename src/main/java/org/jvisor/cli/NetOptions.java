@@ -3,8 +3,8 @@ package org.jvisor.cli;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.jvisor.backend.net.MacAddress;
-import org.jvisor.machine.MachineConfig;
+import org.jvisor.config.MacAddress;
+import org.jvisor.config.MachineConfig;
 
 /** QEMU's -netdev tap,... and -device virtio-net-pci,... options, with QEMU's checks and messages. */
 final class NetOptions {

@@ -24,8 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Builds the reference Linux guest from Debian packages: Debian 12's cloud kernel
- * ({@code linux-image-cloud-amd64}) and an initramfs with busybox-static, the virtio modules and
- * the {@link InitScript /init}. Outputs, in the output directory (default {@code build/guest} at
+ * ({@code linux-image-cloud-amd64}) and an initramfs with busybox-static, the virtio and power
+ * button modules and the {@link InitScript /init}. Outputs, in the output directory (default {@code build/guest} at
  * the repository root):
  * <pre>
  *   vmlinuz              the kernel's bzImage (boot/vmlinuz-VERSION of the package)
@@ -148,7 +148,7 @@ public final class GuestBuilder {
         Path tmpInitramfs = tempFile(outDir, INITRAMFS);
         InitramfsBuilder.Contents contents;
         try (OutputStream out = Files.newOutputStream(tmpInitramfs)) {
-            contents = new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), InitramfsBuilder.VIRTIO_MODULES)
+            contents = new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), InitramfsBuilder.MODULES)
                     .write(out);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmpInitramfs);
@@ -219,10 +219,11 @@ public final class GuestBuilder {
      */
     static String recipe() {
         List<KernelModules.Module> sample = new ArrayList<>();
-        for (String m : InitramfsBuilder.VIRTIO_MODULES) {
+        for (String m : InitramfsBuilder.MODULES) {
             sample.add(new KernelModules.Module(m, m + ".ko", List.of()));
         }
-        String text = RECIPE_VERSION + "\n" + InitramfsBuilder.VIRTIO_MODULES + "\n" + InitScript.render("VERSION", sample);
+        String text = RECIPE_VERSION + "\n" + InitramfsBuilder.MODULES + "\n" + InitScript.render("VERSION", sample)
+                + InitScript.POWER_BUTTON_ACTION;
         return sha256(text.getBytes(StandardCharsets.UTF_8)).substring(0, 16);
     }
 

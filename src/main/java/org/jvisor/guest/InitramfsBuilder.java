@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * Lays out the demo guest's initramfs and writes it as a gzip-compressed newc cpio archive:
@@ -16,7 +17,8 @@ import java.util.TreeSet;
  *   /bin/busybox                   busybox-static, and a symlink in /bin for each applet
  *   /sbin, /usr/bin, /usr/sbin     symlinks to /bin
  *   /dev/console (5,1), /dev/null (1,3), /dev/tty (5,0), /dev/ttyS0 (4,64)
- *   /lib/modules/VERSION/kernel/... the virtio modules and their dependencies, modules.dep
+ *   /lib/modules/VERSION/kernel/... the virtio and power button modules, their dependencies, modules.dep
+ *   /etc/acpi/PWRF/00000080        the power button's action for acpid
  *   /proc /sys /tmp /run /root /mnt /etc (passwd, group, hostname)
  * </pre>
  */
@@ -28,6 +30,16 @@ public final class InitramfsBuilder {
             "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console");
 
     /**
+     * The ACPI power button: {@code button} (the fixed power button as an input device; Debian's
+     * ACPI_BUTTON=m) and {@code evdev} (its /dev/input/event node, which acpid reads).
+     */
+    public static final List<String> ACPI_BUTTON_MODULES = List.of("button", "evdev");
+
+    /** Every module the guest loads, in this order (each after its dependencies). */
+    public static final List<String> MODULES = Stream.concat(
+            VIRTIO_MODULES.stream(), ACPI_BUTTON_MODULES.stream()).toList();
+
+    /**
      * Applets linked when busybox cannot be asked for its list ({@code busybox --list} is run on
      * the host when it can execute the x86-64 binary).
      */
@@ -37,7 +49,7 @@ public final class InitramfsBuilder {
             "ln", "ls", "lsmod", "md5sum", "mkdir", "mknod", "modprobe", "mount", "mv", "nc", "ping",
             "poweroff", "printf", "ps", "reboot", "rm", "rmmod", "sed", "seq", "setsid", "sha256sum",
             "sleep", "sync", "tail", "test", "[", "time", "top", "true", "udhcpc", "umount", "uname",
-            "uptime", "vi", "wc", "wget", "xxd", "base64", "od", "tr", "cut", "sort", "stat", "tee");
+            "uptime", "vi", "wc", "wget", "xxd", "base64", "od", "tr", "cut", "sort", "stat", "tee", "acpid");
 
     /** What went into an initramfs. */
     public record Contents(String kernelVersion, List<KernelModules.Module> modules, List<String> applets,
@@ -99,6 +111,10 @@ public final class InitramfsBuilder {
             cpio.file("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n".getBytes(StandardCharsets.US_ASCII));
             cpio.file("etc/group", 0644, "root:x:0:\ntty:x:5:\n".getBytes(StandardCharsets.US_ASCII));
             cpio.file("etc/hostname", 0644, "jvisor\n".getBytes(StandardCharsets.US_ASCII));
+            cpio.directory("etc/acpi", 0755);
+            cpio.directory("etc/acpi/PWRF", 0755);
+            cpio.file(InitScript.POWER_BUTTON_ACTION_PATH, 0755,
+                    InitScript.POWER_BUTTON_ACTION.getBytes(StandardCharsets.US_ASCII));
 
             cpio.file("bin/busybox", 0755, busybox);
             for (String a : applets) {

@@ -5,10 +5,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.jvisor.cpu.Accelerator;
-import org.jvisor.tcg.JitOptions;
+import org.jvisor.config.JitOptions;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.kvm.KvmUnavailableException;
 import org.jvisor.kvm.KvmVm;
+import org.jvisor.config.MachineConfig;
 
 /**
  * Picks the CPU engine. {@code -accel auto} prefers kvm only on bare metal: a host that is itself a

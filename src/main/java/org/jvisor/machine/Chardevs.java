@@ -17,6 +17,7 @@ import org.jvisor.backend.chr.EscapeFilter;
 import org.jvisor.backend.chr.NullBackend;
 import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.backend.chr.UnixSocketServerBackend;
+import org.jvisor.config.MachineConfig;
 
 /** The -chardev backends of a machine by id, opened at start-up and closed with the machine. */
 final class Chardevs implements AutoCloseable {

@@ -19,6 +19,7 @@ import org.jvisor.boot.linux.ReservedRange;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.config.MachineConfig;
 
 /**
  * Reads -kernel (and -initrd) once and loads them into RAM at every (re)boot: a test-guest ELF

@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Consumer;
 
 import org.jvisor.backend.chr.CharBackend;
 import org.jvisor.backend.chr.EscapeFilter;
@@ -37,18 +37,22 @@ import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioRng;
-import org.jvisor.backend.net.MacAddress;
+import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.TapBackend;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.config.MachineConfig;
 
 /**
  * A PC built from a {@link MachineConfig}: RAM, the io and memory address spaces, the platform
- * devices, a CPU engine and one thread per vCPU. {@link #run()} boots it and returns jvisor's exit
- * status when the guest ends it.
+ * devices, a CPU engine and one thread per vCPU. {@link #create} builds it ready to boot (kernel in
+ * RAM, vCPU threads waiting); {@link #resume}, {@link #pause}, {@link #systemReset} and
+ * {@link #pressPowerButton} are the mechanisms a lifecycle (org.jvisor.api) drives. What the
+ * platform and the vCPUs ask for (power off, reset, a failure) goes to the event sink given to
+ * {@code create}, on the thread that asks; the machine itself decides nothing.
  */
 public final class Machine implements AutoCloseable {
     static final int COM1_BASE = 0x3F8;
@@ -66,15 +70,25 @@ public final class Machine implements AutoCloseable {
     private PcPlatform platform;
     private final RunControl control;
     private final List<VcpuRunner> runners = new ArrayList<>();
-    private final LinkedBlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
+    private final Consumer<MachineEvent> events;
+    private final List<AttachedDrive> drives = new ArrayList<>();
     private final KernelLoader loader;
     /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
     private final DeviceRegistry devices;
-    private int resets;
     private Chardevs chardevs;
 
+    /** A disk as the machine opened it: its -drive and the image's size in bytes. */
+    public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
+    }
+
+    /** vCPU {@code index} runs on the host thread {@code hostThreadId} (a Linux TID, 0 before the thread started). */
+    public record VcpuThread(int index, long hostThreadId) {
+    }
+
     private Machine(MachineConfig config, PrintStream log, GuestMemory ram, Accelerator accel, String explanation,
-                    AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader) {
+                    AddressSpace io, AddressSpace mmio, CharBackend serialBackend, KernelLoader loader,
+                    Consumer<MachineEvent> events) {
+        this.events = events;
         this.config = config;
         this.log = log;
         this.ram = ram;
@@ -88,8 +102,16 @@ public final class Machine implements AutoCloseable {
         this.devices = new DeviceRegistry(msg -> log.println("jvisor: " + msg));
     }
 
-    /** Builds the machine; every problem with the configuration is a {@link MachineException}. */
-    public static Machine create(MachineConfig config, PrintStream log) throws MachineException {
+    /**
+     * Builds the machine, loads the kernel and starts the vCPU threads, which wait until
+     * {@link #resume}. Every problem with the configuration is a {@link MachineException}; on
+     * failure everything opened so far is closed again.
+     *
+     * @param log    where jvisor's own messages go (each line starts with "jvisor: ")
+     * @param events receives what the platform and the vCPUs ask of the machine, on their threads
+     */
+    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
+            throws MachineException {
         KernelLoader loader;
         try {
             loader = KernelLoader.read(config);
@@ -113,7 +135,8 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         CharBackend serial;
-        var quit = new QuitLatch();
+        // Ctrl-A x on the console: the user quits (status 0, as QEMU).
+        EscapeFilter.Actions quit = () -> events.accept(new MachineEvent.ConsoleQuit("C-a x on the console"));
         Chardevs chardevs;
         try {
             chardevs = Chardevs.open(config.chardevs(), quit, msg -> log.println("jvisor: " + msg));
@@ -130,11 +153,12 @@ public final class Machine implements AutoCloseable {
             ram.close();
             throw new MachineException("-serial: " + e.getMessage());
         }
-        Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader);
-        quit.machine = m;
+        Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader,
+            events);
         m.chardevs = chardevs;
         try {
             m.wireDevices();
+            m.prepareBoot();
         } catch (MachineException | RuntimeException e) {
             m.close(); // what was built so far: its devices, backends, threads, the engine and RAM
             throw e;
@@ -153,6 +177,7 @@ public final class Machine implements AutoCloseable {
                 OutputStream out = Files.newOutputStream(f.path());
                 yield new StreamBackend(out, null);
             }
+            case MachineConfig.SerialConfig.Streams s -> new StreamBackend(s.output(), s.input());
             case MachineConfig.SerialConfig.None n -> new NullBackend();
             case MachineConfig.SerialConfig.Chardev c -> chardevs.get(c.id());
         };
@@ -162,17 +187,17 @@ public final class Machine implements AutoCloseable {
         PlatformControl platformControl = new PlatformControl() {
             @Override
             public void exit(int status, String reason) {
-                events.add(new MachineEvent.Exit(status, reason));
+                events.accept(new MachineEvent.Exit(status, reason));
             }
 
             @Override
             public void reset(String reason) {
-                events.add(new MachineEvent.Reset(reason));
+                events.accept(new MachineEvent.Reset(reason));
             }
 
             @Override
             public void powerOff(String reason) {
-                events.add(new MachineEvent.PowerOff(reason));
+                events.accept(new MachineEvent.PowerOff(reason));
             }
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
@@ -243,6 +268,7 @@ public final class Machine implements AutoCloseable {
                         backend.flush();
                         backend.close();
                     }));
+                    drives.add(new AttachedDrive(d, backend.size()));
                     return backend;
                 } catch (IOException | RuntimeException e) {
                     throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());
@@ -356,31 +382,27 @@ public final class Machine implements AutoCloseable {
         return thread;
     }
 
-    /** Ctrl-A x on the console: ends jvisor with status 0, as QEMU does. */
-    private static final class QuitLatch implements EscapeFilter.Actions {
-        private volatile Machine machine;
-
-        @Override
-        public void quit() {
-            Machine m = machine;
-            if (m != null) {
-                m.requestExit(0, "C-a x on the console");
-            }
-        }
+    /** The engine: "kvm" or "tcg". */
+    public String acceleratorName() {
+        return accel.name();
     }
 
+    /** Which engine -accel chose, and why, in one line. */
     public String acceleratorExplanation() {
         return accelExplanation;
     }
 
-    /** Boots the guest and runs until it ends; returns jvisor's exit status. */
-    public int run() throws InterruptedException {
+    /**
+     * Loads the kernel, creates the vCPUs and starts their threads, which wait in {@link RunControl}
+     * (paused) until {@link #resume}. Application processors wait for INIT/SIPI in the engine; only
+     * the BSP gets a boot state.
+     */
+    private void prepareBoot() throws MachineException {
         X86State boot;
         try {
             boot = loader.load(ram);
         } catch (BootException e) {
-            log.println("jvisor: " + e.getMessage());
-            return 1;
+            throw new MachineException(e.getMessage(), e);
         }
         if (config.debugLog().contains("boot") && loader.lastLinuxBoot() != null) {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
@@ -396,96 +418,17 @@ public final class Machine implements AutoCloseable {
                 TcgEngine.bindInitAndStartup(v, platform.lapic(i));
             }
             int index = i;
-            VcpuRunner r = new VcpuRunner(v, stats, control, events::add, () -> platform.bindCurrentThread(index));
-            runners.add(r);
+            runners.add(new VcpuRunner(v, stats, control, events::accept, () -> platform.bindCurrentThread(index)));
         }
         runners.get(0).setPendingState(boot);
         for (VcpuRunner r : runners) {
             r.start();
         }
-        // Application processors wait for INIT/SIPI in the engine; only the BSP gets a boot state.
-        control.resumeAll();
-        try {
-            while (true) {
-                MachineEvent e = events.take();
-                Integer status = handle(e);
-                if (status != null) {
-                    return status;
-                }
-            }
-        } finally {
-            stopVcpus();
-            if (config.traceExits()) {
-                log.print(ExitReport.format(runners, io, mmio));
-            }
-            if (config.debugLog().contains("jit")) {
-                log.print(TcgEngine.jitReport(accel));
-            }
-        }
     }
 
-    /** Returns the exit status if the event ends jvisor, or null to keep running. */
-    private Integer handle(MachineEvent e) throws InterruptedException {
-        switch (e) {
-            case MachineEvent.Exit x -> {
-                return x.status();
-            }
-            case MachineEvent.PowerOff p -> {
-                return 0;
-            }
-            case MachineEvent.Failure f -> {
-                log.println("jvisor: vCPU " + f.vcpu() + " stopped: " + f.description());
-                if (f.state() != null) {
-                    log.print(f.state().dump());
-                }
-                return 1;
-            }
-            case MachineEvent.TripleFault t -> {
-                String where = t.state() != null ? String.format(" (RIP %#x)", t.state().rip) : "";
-                if (config.noReboot()) {
-                    log.println("jvisor: guest triple fault on vCPU " + t.vcpu() + where + ": " + t.detail()
-                        + "; -no-reboot given, exiting");
-                    if (config.guestErrors() && t.state() != null) {
-                        log.print(t.state().dump());
-                    }
-                    return 0;
-                }
-                log.println("jvisor: guest triple fault on vCPU " + t.vcpu() + where + "; resetting");
-                return reset();
-            }
-            case MachineEvent.Reset r -> {
-                if (config.noReboot()) {
-                    log.println("jvisor: " + r.reason() + "; -no-reboot given, exiting");
-                    return 0;
-                }
-                log.println("jvisor: " + r.reason() + "; resetting");
-                return reset();
-            }
-        }
-    }
-
-    /**
-     * A system reset: pause every vCPU, reset the devices and the vCPUs to their power-on state,
-     * reload the kernel and start the BSP again (APs wait for the new kernel's INIT/SIPI).
-     */
-    private Integer reset() throws InterruptedException {
-        resets++;
-        pause();
-        devices.reset();
-        for (VcpuRunner r : runners) {
-            r.requestReset();
-        }
-        X86State boot;
-        try {
-            // RAM keeps its contents across a reset, as on a PC and in QEMU; the kernel is reloaded.
-            boot = loader.load(ram);
-        } catch (BootException ex) {
-            log.println("jvisor: reset failed: " + ex.getMessage());
-            return 1;
-        }
-        runners.get(0).setPendingState(boot);
+    /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */
+    public void resume() {
         control.resumeAll();
-        return null;
     }
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */
@@ -497,15 +440,51 @@ public final class Machine implements AutoCloseable {
         control.awaitAllIdle();
     }
 
-    public void resume() {
-        control.resumeAll();
+    /**
+     * A system reset (RESET# on a PC): pauses every vCPU, resets the devices and the vCPUs to their
+     * power-on state and reloads the kernel (RAM keeps its contents, as on a PC and in QEMU). The
+     * vCPUs stay paused; {@link #resume} starts the new boot (APs wait for the new kernel's
+     * INIT/SIPI).
+     *
+     * @throws MachineException if the kernel cannot be loaded again
+     */
+    public void systemReset() throws InterruptedException, MachineException {
+        pause();
+        devices.reset();
+        for (VcpuRunner r : runners) {
+            r.requestReset();
+        }
+        try {
+            runners.get(0).setPendingState(loader.load(ram));
+        } catch (BootException e) {
+            throw new MachineException("reset failed: " + e.getMessage(), e);
+        }
     }
 
-    public int resets() {
-        return resets;
+    /**
+     * Presses the ACPI power button (PWRBTN_STS, and the SCI if the guest enabled the event).
+     * Returns false when the machine has no ACPI (a test guest without Linux).
+     */
+    public boolean pressPowerButton() {
+        return platform.pressPowerButton();
     }
 
-    private void stopVcpus() throws InterruptedException {
+    /** The vCPUs and their host threads, by index. */
+    public List<VcpuThread> vcpuThreads() {
+        List<VcpuThread> list = new ArrayList<>(runners.size());
+        for (VcpuRunner r : runners) {
+            list.add(new VcpuThread(r.vcpu().index(), r.hostThreadId()));
+        }
+        return list;
+    }
+
+    /** The disks the devices use, in the order they were opened. */
+    public List<AttachedDrive> drives() {
+        return List.copyOf(drives);
+    }
+
+    /** Ends the vCPU threads and waits for them, interrupted or not: RAM must outlive them. */
+    private void stopVcpus() {
         control.stop();
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
@@ -515,12 +494,8 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Ends the machine from another thread (a management command): run() returns {@code status}. */
-    public void requestExit(int status, String reason) {
-        events.add(new MachineEvent.Exit(status, reason));
-    }
-
-    public GuestMemory ram() {
+    /** Guest RAM, for tests of this package that watch a guest's memory. */
+    GuestMemory ram() {
         return ram;
     }
 
@@ -537,8 +512,19 @@ public final class Machine implements AutoCloseable {
         return devices;
     }
 
+    /**
+     * Stops the vCPU threads (waiting for them), prints the -trace exits and -d jit reports, then
+     * closes the devices, backends (flushing disks), engine and RAM.
+     */
     @Override
     public void close() {
+        stopVcpus();
+        if (config.traceExits() && !runners.isEmpty()) {
+            log.print(ExitReport.format(runners, io, mmio));
+        }
+        if (config.debugLog().contains("jit") && !runners.isEmpty()) {
+            log.print(TcgEngine.jitReport(accel));
+        }
         // Each device stops its I/O thread and lets go of its backends (a console its chardevs, a
         // disk flushes its image after its device's thread), last built first.
         devices.close();

@@ -2,10 +2,17 @@ package org.jvisor.machine;
 
 import org.jvisor.cpu.X86State;
 
-/** Something that ends or restarts the machine, posted by a device or a vCPU thread. */
-sealed interface MachineEvent {
-    /** End jvisor with this status (isa-debug-exit). */
+/**
+ * What a device or a vCPU thread asks of the machine's lifecycle: end, power off, reset, or stop
+ * after a failure. Posted on the asking thread; the lifecycle acts on its own thread.
+ */
+public sealed interface MachineEvent {
+    /** The guest ends jvisor with this status (isa-debug-exit). */
     record Exit(int status, String reason) implements MachineEvent {
+    }
+
+    /** The user asked to quit on the console (Ctrl-A x). */
+    record ConsoleQuit(String reason) implements MachineEvent {
     }
 
     /** A platform reset (i8042 0xFE, ACPI reset, KVM system event). */
@@ -18,6 +25,10 @@ sealed interface MachineEvent {
 
     /** A vCPU triple faulted: on a PC, a reset. */
     record TripleFault(int vcpu, String detail, X86State state) implements MachineEvent {
+    }
+
+    /** The guest declared a crash (KVM_SYSTEM_EVENT_CRASH): QEMU's guest-panicked. */
+    record GuestPanic(int vcpu, X86State state) implements MachineEvent {
     }
 
     /** The engine failed; the VM cannot continue. */

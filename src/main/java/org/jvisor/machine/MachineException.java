@@ -5,4 +5,8 @@ public final class MachineException extends Exception {
     public MachineException(String message) {
         super(message);
     }
+
+    public MachineException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -44,6 +44,8 @@ final class PcPlatform implements AutoCloseable {
     private final ThreadLocal<LocalApic> currentLapic = new ThreadLocal<>();
     private final PciHostBridge pci;
     private final PcPciLayout pciLayout;
+    /** The ACPI PM block (power button, S5), or null without ACPI (a test guest). */
+    private final AcpiPm acpiPm;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, DeviceRegistry devices) {
@@ -92,9 +94,11 @@ final class PcPlatform implements AutoCloseable {
         kbc.registerPorts(io);
         devices.add(MachineDevice.of("i8042", kbc).onReset(kbc::reset));
         if (withAcpi) {
-            AcpiPm acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
+            acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
             devices.add(MachineDevice.of("acpi-pm", acpiPm).onReset(acpiPm::reset));
+        } else {
+            acpiPm = null;
         }
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to (on its own
@@ -132,6 +136,15 @@ final class PcPlatform implements AutoCloseable {
         if (pci != null) {
             pci.assignResources(pciLayout.windows());
         }
+    }
+
+    /** Presses the ACPI power button; false when the platform has no ACPI PM (no Linux guest). */
+    boolean pressPowerButton() {
+        if (acpiPm == null) {
+            return false;
+        }
+        acpiPm.pressPowerButton();
+        return true;
     }
 
     /** The wire of ISA IRQ {@code n} (0-15), to whichever interrupt controllers this engine has. */

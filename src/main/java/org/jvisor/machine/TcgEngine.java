@@ -8,7 +8,7 @@ import org.jvisor.tcg.InterruptSource;
 import org.jvisor.tcg.LocalApicPort;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.memory.IdentityDma;
-import org.jvisor.tcg.JitOptions;
+import org.jvisor.config.JitOptions;
 import org.jvisor.tcg.TcgAccelerator;
 import org.jvisor.tcg.TcgVcpu;
 

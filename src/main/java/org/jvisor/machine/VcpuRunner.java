@@ -1,5 +1,7 @@
 package org.jvisor.machine;
 
+import java.util.concurrent.CountDownLatch;
+
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.VcpuExit;
@@ -16,6 +18,8 @@ final class VcpuRunner implements Runnable {
     private final EventSink events;
     private final Runnable onThreadStart;
     private X86State pendingState;
+    private volatile long hostThreadId;
+    private final CountDownLatch threadStarted = new CountDownLatch(1);
     private boolean pendingReset;
     private Thread thread;
 
@@ -53,19 +57,49 @@ final class VcpuRunner implements Runnable {
         }
     }
 
-    void start() {
-        thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+    /** The Linux thread id of this vCPU's thread (what QMP's query-cpus-fast reports), 0 before it started. */
+    long hostThreadId() {
+        return hostThreadId;
     }
 
-    void join() throws InterruptedException {
+    /** Starts the vCPU's thread and returns once it runs (its {@link #hostThreadId} known). */
+    void start() {
+        thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+        uninterruptibly(threadStarted::await);
+    }
+
+    /** Waits until the thread has ended, through interrupts: guest RAM must outlive it. */
+    void join() {
         if (thread != null) {
-            thread.join();
+            uninterruptibly(thread::join);
+        }
+    }
+
+    private interface Wait {
+        void await() throws InterruptedException;
+    }
+
+    /** Waits through interrupts, then keeps the interrupt status for the caller. */
+    private static void uninterruptibly(Wait wait) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                wait.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
     @Override
     public void run() {
         try {
+            hostThreadId = HostThreads.currentThreadId();
+            threadStarted.countDown();
             onThreadStart.run();
             loop();
         } finally {
@@ -120,8 +154,7 @@ final class VcpuRunner implements Runnable {
                     switch (s.kind()) {
                         case SHUTDOWN -> events.post(new MachineEvent.PowerOff("guest powered off"));
                         case RESET -> events.post(new MachineEvent.Reset("guest requested a reset"));
-                        case CRASH -> events.post(new MachineEvent.Failure(vcpu.index(), "guest reported a crash",
-                            saveQuietly()));
+                        case CRASH -> events.post(new MachineEvent.GuestPanic(vcpu.index(), saveQuietly()));
                     }
                     control.park(vcpu.index());
                 }

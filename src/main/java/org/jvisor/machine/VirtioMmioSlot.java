@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.jvisor.devices.virtio.VirtioMmioTransport;
+import org.jvisor.config.MachineConfig;
 
 /**
  * Where the microvm machine puts its virtio-mmio transports: 512-byte windows from 0xFEB0_0000

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitStats;

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import java.lang.foreign.MemorySegment;
 import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitReason;

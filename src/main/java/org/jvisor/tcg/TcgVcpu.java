@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import java.util.concurrent.locks.LockSupport;
 import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitStats;

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import java.lang.classfile.Attributes;
 import java.lang.classfile.ClassFile;
 import java.lang.classfile.MethodModel;

@@ -9,12 +9,12 @@ import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
-import org.jvisor.machine.MachineConfig;
-import org.jvisor.machine.MachineConfig.ChardevConfig;
-import org.jvisor.machine.MachineConfig.Transport;
-import org.jvisor.machine.MachineConfig.VirtioDeviceConfig;
-import org.jvisor.machine.MachineConfig.SerialConfig;
-import org.jvisor.machine.MachineConfig.VirtioSerialPortConfig;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.config.MachineConfig.ChardevConfig;
+import org.jvisor.config.MachineConfig.Transport;
+import org.jvisor.config.MachineConfig.VirtioDeviceConfig;
+import org.jvisor.config.MachineConfig.SerialConfig;
+import org.jvisor.config.MachineConfig.VirtioSerialPortConfig;
 
 /** -chardev and the virtio-serial devices in QEMU's spelling, and the errors QEMU gives too. */
 class ChardevOptionsTest {

@@ -3,7 +3,7 @@ package org.jvisor.cli;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
-import org.jvisor.machine.MachineConfig;
+import org.jvisor.config.MachineConfig;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

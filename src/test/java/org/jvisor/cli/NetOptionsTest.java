@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.jvisor.backend.net.MacAddress;
-import org.jvisor.machine.MachineConfig;
+import org.jvisor.config.MacAddress;
+import org.jvisor.config.MachineConfig;
 
 /** -netdev tap and -device virtio-net-pci: QEMU's spelling, QEMU's checks. */
 class NetOptionsTest {

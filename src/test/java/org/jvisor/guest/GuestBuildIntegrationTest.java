@@ -87,7 +87,8 @@ class GuestBuildIntegrationTest {
         CpioReader.Entry busybox = m.get("bin/busybox");
         assertEquals(CpioWriter.S_IFREG | 0755, busybox.mode());
         assertArrayEquals(new byte[] {0x7F, 'E', 'L', 'F'}, java.util.Arrays.copyOf(busybox.data(), 4));
-        for (String applet : List.of("sh", "mount", "insmod", "poweroff", "cttyhack", "setsid", "md5sum", "ip", "httpd", "base64")) {
+        for (String applet : List.of("sh", "mount", "insmod", "poweroff", "cttyhack", "setsid", "md5sum", "ip", "httpd", "base64",
+                "acpid")) {
             assertEquals("busybox", m.get("bin/" + applet).text(), applet);
         }
         CpioReader.Entry console = m.get("dev/console");
@@ -116,12 +117,17 @@ class GuestBuildIntegrationTest {
         }
         for (String wanted : List.of("virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
                 "virtio_pci", "virtio_blk", "virtio_net", "virtio_mmio", "virtio_rng", "virtio_console",
-                "failover", "net_failover")) {
+                "failover", "net_failover", "button", "evdev")) {
             assertTrue(order.contains(wanted), wanted + " loaded: " + order);
         }
         assertTrue(order.indexOf("virtio_ring") < order.indexOf("virtio"));
         assertEquals(order, guest.modules());
         assertTrue(m.containsKey(base + "modules.dep"));
+
+        // The power button's action, where busybox acpid looks for it, executable.
+        CpioReader.Entry action = m.get(InitScript.POWER_BUTTON_ACTION_PATH);
+        assertEquals(CpioWriter.S_IFREG | 0755, action.mode());
+        assertEquals(InitScript.POWER_BUTTON_ACTION, action.text());
     }
 
     @Test

@@ -71,6 +71,12 @@ class InitScriptTest {
             assertTrue(s.contains(needed), "missing: " + needed);
         }
         assertTrue(s.strip().endsWith("power_off"), "PID 1 never falls off the end");
+        int acpid = s.indexOf("start_acpid\n");
+        int trap = s.indexOf("trap 'EXIT_MODE=poweroff; power_off' USR1 USR2");
+        int ready = s.indexOf("echo \"" + InitScript.READY_LINE);
+        assertTrue(rng < acpid && acpid < trap && trap < ready,
+            "acpid starts after the modules, poweroff's signal is trapped, then ready: " + s);
+        assertTrue(ready < s.indexOf("if [ -n \"$TEST_MARKER\" ]"), "the trap holds in every mode");
         assertTrue(!s.contains("@"), "all placeholders replaced");
     }
 
@@ -91,6 +97,11 @@ class InitScriptTest {
         Files.writeString(init, script());
         Tools.Run r = Tools.run(tmp, List.of(bb.get().toString(), "sh", "-n", init.toString()));
         assertEquals(0, r.status(), r.output());
+        Path action = tmp.resolve("00000080");
+        Files.writeString(action, InitScript.POWER_BUTTON_ACTION);
+        r = Tools.run(tmp, List.of(bb.get().toString(), "sh", "-n", action.toString()));
+        assertEquals(0, r.status(), r.output());
+        assertTrue(InitScript.POWER_BUTTON_ACTION.startsWith("#!/bin/sh\n"), "acpid executes it directly");
     }
 
     @Test

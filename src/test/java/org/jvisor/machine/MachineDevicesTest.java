@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Set;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.config.MachineConfig;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
@@ -25,16 +26,16 @@ class MachineDevicesTest {
     static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
     static MachineConfig config(MachineConfig.MachineType type, MachineConfig.Transport transport) {
-        return new MachineConfig(MachineConfig.Accel.TCG, 64L << 20, 2, JvisorProcess.guest("spin.elf"), null, null, true,
-            new MachineConfig.SerialConfig.None(), true, List.of(new MachineConfig.DebugExitConfig(0xF4, 4)), List.of(),
-            List.of(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport),
-                new MachineConfig.VirtioDeviceConfig.VirtioRng(transport)),
-            Set.of(), Set.of(), type, List.of(), List.of(), org.jvisor.tcg.JitOptions.fromSystemProperties());
+        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(64L << 20).cpus(2)
+            .kernel(JvisorProcess.guest("spin.elf")).noReboot(true).machineType(type)
+            .debugExit(new MachineConfig.DebugExitConfig(0xF4, 4))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport)).build();
     }
 
     @Test
     void aPcListsItsDevicesInBuildOrder() throws Exception {
-        try (Machine m = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET)) {
+        try (Machine m = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET, e -> { })) {
             assertEquals(List.of("pic", "ioapic", "lapic0", "lapic1", "pit", "rtc", "i8042", "pci-host@pci.0:00.0",
                 "serial0", "virtio-rng0@pci.0:01.0", "virtio-rng1@pci.0:02.0", "isa-debug-exit@0xf4"), m.devices().ids());
         }
@@ -42,7 +43,7 @@ class MachineDevicesTest {
 
     @Test
     void aMicrovmNamesItsVirtioDevicesByTransportSlot() throws Exception {
-        try (Machine m = Machine.create(config(MachineConfig.MachineType.MICROVM, MachineConfig.Transport.MMIO), QUIET)) {
+        try (Machine m = Machine.create(config(MachineConfig.MachineType.MICROVM, MachineConfig.Transport.MMIO), QUIET, e -> { })) {
             List<String> ids = m.devices().ids();
             assertTrue(ids.containsAll(List.of("virtio-rng0@virtio-mmio.0", "virtio-rng1@virtio-mmio.1")), ids.toString());
         }
@@ -51,7 +52,7 @@ class MachineDevicesTest {
     @Test
     void everyDeviceRestoresIntoAMachineOfTheSameConfiguration() throws Exception {
         MachineConfig config = config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI);
-        try (Machine a = Machine.create(config, QUIET); Machine b = Machine.create(config, QUIET)) {
+        try (Machine a = Machine.create(config, QUIET, e -> { }); Machine b = Machine.create(config, QUIET, e -> { })) {
             a.io().write(0x21, 1, 0xB8);                    // PIC master IMR
             a.io().write(0x70, 1, 0x40);                    // CMOS byte 0x40
             a.io().write(0x71, 1, 0x5A);
@@ -73,7 +74,7 @@ class MachineDevicesTest {
 
     @Test
     void aSavedListOfAnotherMachineIsRefusedNamingTheDevice() throws Exception {
-        try (Machine a = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET)) {
+        try (Machine a = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET, e -> { })) {
             List<DeviceRegistry.Saved> saved = a.devices().save();
             List<DeviceRegistry.Saved> shorter = saved.subList(0, saved.size() - 1);
             DeviceStateException e = assertThrows(DeviceStateException.class, () -> a.devices().restore(shorter));
@@ -89,7 +90,7 @@ class MachineDevicesTest {
 
     @Test
     void aResetIsALoopOverTheDevices() throws Exception {
-        try (Machine m = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET)) {
+        try (Machine m = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET, e -> { })) {
             m.io().write(0x21, 1, 0x00);                    // unmask every master IRQ
             m.io().write(0x64, 1, 0xAD);                    // i8042: keyboard interface off
             m.devices().reset();

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import org.jvisor.config.JitOptions;
 import java.util.List;
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ElfImage;

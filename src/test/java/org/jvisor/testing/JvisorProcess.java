@@ -78,19 +78,9 @@ public final class JvisorProcess {
      * them on, so a whole test run can set an engine property for every guest), then
      * {@code jvmOptions} and jvisor's {@code args}.
      */
+    /** The command line of a jvisor JVM (see {@link ChildJvm#command}) running {@code args}. */
     static List<String> command(List<String> jvmOptions, String... args) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-XX:+UseSerialGC");
-        String extra = System.getProperty("jvisor.test.jvmargs", "").strip();
-        if (!extra.isEmpty()) {
-            cmd.addAll(List.of(extra.split("\\s+")));
-        }
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("org.jvisor.cli.Main");
+        List<String> cmd = new ArrayList<>(ChildJvm.command(jvmOptions, "org.jvisor.cli.Main"));
         cmd.addAll(List.of(args));
         return cmd;
     }

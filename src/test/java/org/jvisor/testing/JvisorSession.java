@@ -9,31 +9,44 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An interactive jvisor: a separate JVM whose console the test reads and types into, as a user at
- * a terminal would. {@link #expect} waits for text on stdout; a watchdog (not a performance limit)
- * turns a guest that never answers into a failure with the whole console in the message.
+ * a terminal would. {@link #expect} waits for text on stdout ({@link #expectStderr} on stderr);
+ * a watchdog (not a performance limit) turns a guest that never answers into a failure with the
+ * whole console in the message.
  */
 public final class JvisorSession implements AutoCloseable {
     private static final long WATCHDOG_MILLIS = 15 * 60 * 1000;
 
+    /** One of the process's outputs, and where the next {@code expect} on it searches from. */
+    private static final class Output {
+        final String name;
+        final StringBuffer text = new StringBuffer();
+        int searchFrom;
+
+        Output(String name) {
+            this.name = name;
+        }
+    }
+
     private final Process process;
-    private final StringBuffer stdout = new StringBuffer();
-    private final StringBuffer stderr = new StringBuffer();
+    private final Output stdout = new Output("the console");
+    private final Output stderr = new Output("stderr");
     private final OutputStream stdin;
-    private int searchFrom;
+    private final Thread stdoutPump;
+    private final Thread stderrPump;
 
     private JvisorSession(Process p) {
         this.process = p;
         this.stdin = p.getOutputStream();
-        pump(p.getInputStream(), stdout);
-        pump(p.getErrorStream(), stderr);
+        this.stdoutPump = pump(p.getInputStream(), stdout.text);
+        this.stderrPump = pump(p.getErrorStream(), stderr.text);
     }
 
     public static JvisorSession start(String... args) throws IOException {
         return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
     }
 
-    private static void pump(InputStream in, StringBuffer sink) {
-        Thread.ofPlatform().daemon().start(() -> {
+    private static Thread pump(InputStream in, StringBuffer sink) {
+        return Thread.ofPlatform().daemon().start(() -> {
             byte[] buf = new byte[4096];
             try {
                 int n;
@@ -48,26 +61,43 @@ public final class JvisorSession implements AutoCloseable {
 
     /** Waits until {@code text} appears on stdout after the previous match; returns the output up to it. */
     public String expect(String text) throws InterruptedException {
+        return expect(stdout, text);
+    }
+
+    /** Waits until {@code text} appears on stderr (jvisor's own messages) after the previous match there. */
+    public String expectStderr(String text) throws InterruptedException {
+        return expect(stderr, text);
+    }
+
+    private String expect(Output out, String text) throws InterruptedException {
         long deadline = System.currentTimeMillis() + WATCHDOG_MILLIS;
         while (true) {
-            int at = stdout.indexOf(text, searchFrom);
+            int at = out.text.indexOf(text, out.searchFrom);
             if (at >= 0) {
-                String upTo = stdout.substring(searchFrom, at + text.length());
-                searchFrom = at + text.length();
+                String upTo = out.text.substring(out.searchFrom, at + text.length());
+                out.searchFrom = at + text.length();
                 return upTo;
             }
-            if (!process.isAlive() && stdout.indexOf(text, searchFrom) < 0) {
+            if (!process.isAlive() && out.text.indexOf(text, out.searchFrom) < 0) {
                 Thread.sleep(50);
-                if (stdout.indexOf(text, searchFrom) < 0) {
+                if (out.text.indexOf(text, out.searchFrom) < 0) {
                     throw new AssertionError("jvisor ended (status " + process.exitValue() + ") before printing '"
-                        + text + "'\n" + transcript());
+                        + text + "' on " + out.name + "\n" + transcript());
                 }
             }
             if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("watchdog: no '" + text + "' on the console\n" + transcript());
+                throw new AssertionError("watchdog: no '" + text + "' on " + out.name + "\n" + transcript());
             }
             Thread.sleep(20);
         }
+    }
+
+    /**
+     * Sends SIGTERM, as a service manager or libvirt's destroy does. Through the process handle:
+     * Process.destroy() would also close our ends of its pipes, losing what it prints on the way out.
+     */
+    public void terminate() {
+        process.toHandle().destroy();
     }
 
     /** Types {@code text} on the console. */
@@ -76,20 +106,26 @@ public final class JvisorSession implements AutoCloseable {
         stdin.flush();
     }
 
-    /** Waits for jvisor to end and returns its status. */
+    /** Waits for jvisor to end and returns its status; its whole output is read by then. */
     public int waitFor() throws InterruptedException {
         if (!process.waitFor(WATCHDOG_MILLIS, TimeUnit.MILLISECONDS)) {
             throw new AssertionError("watchdog: jvisor did not end\n" + transcript());
         }
+        stdoutPump.join();
+        stderrPump.join();
         return process.exitValue();
     }
 
     public String stdout() {
-        return stdout.toString();
+        return stdout.text.toString();
+    }
+
+    public String stderr() {
+        return stderr.text.toString();
     }
 
     public String transcript() {
-        return "--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
+        return "--- stdout ---\n" + stdout.text + "\n--- stderr ---\n" + stderr.text;
     }
 
     @Override

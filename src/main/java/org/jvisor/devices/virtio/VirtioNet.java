@@ -2,7 +2,7 @@ package org.jvisor.devices.virtio;
 
 import java.io.IOException;
 import java.util.function.Consumer;
-import org.jvisor.backend.net.MacAddress;
+import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.Offloads;
 import org.jvisor.devices.state.Bytes;

@@ -13,13 +13,16 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.jvisor.sys.Errno;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.Sockets;
 import org.jvisor.sys.SysException;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.testing.ChildJvm;
 
 class RawFileBackendTest {
     @TempDir
@@ -89,10 +92,9 @@ class RawFileBackendTest {
     @Test
     void anotherJvisorProcessIsRefused() throws Exception {
         Path p = image(4096);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-            System.getProperty("java.class.path"), LockHolder.class.getName(), p.toString())
-            .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> cmd = new ArrayList<>(ChildJvm.command(List.of(), LockHolder.class.getName()));
+        cmd.add(p.toString());
+        Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         try {
             String line = new BufferedReader(new InputStreamReader(child.getInputStream())).readLine();
             assertEquals("open 4096", line);

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import org.jvisor.backend.net.MacAddress;
+import org.jvisor.config.MacAddress;
 import org.jvisor.devices.pci.MsixCapability;
 import org.jvisor.devices.pci.PciCapability;
 import org.jvisor.devices.pci.PciDevice;

@@ -1,6 +1,6 @@
 package org.jvisor.devices.virtio;
 
-import org.jvisor.backend.net.MacAddress;
+import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.Offloads;
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.jvisor.backend.net.MacAddress;
+import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.Offloads;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -1,7 +1,8 @@
-package org.jvisor.tcg;
+package org.jvisor.config;
 
 /**
- * Settings of the bytecode translator ({@code -accel tcg,jit=on|off,jit-threshold=N}).
+ * Settings of the tcg engine's bytecode translator ({@code -accel tcg,jit=on|off,jit-threshold=N}):
+ * guest code the interpreter enters often is compiled to JVM bytecode.
  *
  * @param enabled   translate hot code (off: every instruction is interpreted)
  * @param threshold times the interpreter enters a block before it is translated; 0 translates
@@ -22,6 +23,7 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns) {
         }
     }
 
+    /** Translation off: every instruction is interpreted. */
     public static final JitOptions OFF = new JitOptions(false, DEFAULT_THRESHOLD, DEFAULT_MAX_INSNS);
 
     /**
@@ -41,10 +43,12 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns) {
         };
     }
 
+    /** These settings with translation on or off. */
     public JitOptions withEnabled(boolean on) {
         return new JitOptions(on, threshold, maxInsns);
     }
 
+    /** These settings with another threshold (0: translate every block at once). */
     public JitOptions withThreshold(int n) {
         return new JitOptions(enabled, n, maxInsns);
     }

@@ -1,10 +1,15 @@
-package org.jvisor.backend.net;
+package org.jvisor.config;
 
-/** An Ethernet MAC address (48 bits, the first octet in bits 47-40). */
+/** An Ethernet MAC address (48 bits, the first octet in bits 47-40), as -device virtio-net-*,mac= gives it. */
 public record MacAddress(long value) {
     /** QEMU's default for its first NIC; later NICs count up from it. */
     public static final MacAddress QEMU_DEFAULT = new MacAddress(0x5254_0012_3456L);
 
+    /**
+     * The address whose 48 bits are {@code value}.
+     *
+     * @throws IllegalArgumentException if {@code value} has bits above the 48 of an address
+     */
     public MacAddress {
         if ((value & ~0xFFFF_FFFF_FFFFL) != 0) {
             throw new IllegalArgumentException("a MAC address has 48 bits: " + Long.toHexString(value));
@@ -34,6 +39,7 @@ public record MacAddress(long value) {
         return m;
     }
 
+    /** Whether this is a group address (the low bit of the first octet), which a NIC cannot own. */
     public boolean multicast() {
         return (value >>> 40 & 1) != 0;
     }

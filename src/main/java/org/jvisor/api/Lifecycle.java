@@ -1,0 +1,306 @@
+package org.jvisor.api;
+
+import java.io.PrintStream;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.LinkedBlockingQueue;
+
+import org.jvisor.config.MachineConfig;
+import org.jvisor.cpu.X86State;
+import org.jvisor.machine.Machine;
+import org.jvisor.machine.MachineEvent;
+import org.jvisor.machine.MachineException;
+
+/**
+ * The run-state machine of one virtual machine, as QEMU's (softmmu/runstate.c: the requests that
+ * main_loop_should_exit handles, vm_stop, vm_start). Host commands and what the guest asks for
+ * (power off, reset, a failure) are handled one at a time on a thread of its own
+ * ("jvisor-lifecycle"), in arrival order, so state changes never race and events come out in the
+ * order things happened. QEMU's rules kept here:
+ * <ul>
+ *   <li>a reset request with -no-reboot becomes a shutdown request of the same cause;</li>
+ *   <li>a shutdown ends the machine, except that with -no-shutdown one not asked for by a host
+ *       quit (quit, a signal, the console) stops the vCPUs in {@link RunState#SHUTDOWN} (SHUTDOWN
+ *       then STOP);</li>
+ *   <li>a reset of a machine that is not running leaves it in {@link RunState#PRELAUNCH};</li>
+ *   <li>only a reset leaves {@link RunState#SHUTDOWN} and {@link RunState#INTERNAL_ERROR}.</li>
+ * </ul>
+ */
+final class Lifecycle {
+
+    /** Host commands, one per QMP command of the lifecycle. */
+    enum Op { START, RESUME, PAUSE, RESET, POWER_DOWN, QUIT }
+
+    private sealed interface Input {
+    }
+
+    private record Command(Op op, ShutdownCause cause, CompletableFuture<Void> done) implements Input {
+    }
+
+    private record Posted(MachineEvent event) implements Input {
+    }
+
+    /** A command that the current state does not allow: the caller gets it, the machine carries on. */
+    private static final class Refused extends IllegalStateException {
+        Refused(String message) {
+            super(message);
+        }
+    }
+
+    private final MachineConfig config;
+    private final PrintStream log;
+    private final LinkedBlockingQueue<Input> inputs = new LinkedBlockingQueue<>();
+    private final Machine machine;
+    private final EventDispatcher events;
+    private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private final Object submitLock = new Object();
+    private boolean ended;              // guarded by submitLock: no command is accepted once set
+    private volatile RunState state = RunState.PRELAUNCH;
+    private VmExit ending;              // on the lifecycle thread: set by end()
+
+    /** Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}. */
+    Lifecycle(MachineConfig config, PrintStream log) throws VmException {
+        this.config = config;
+        this.log = log;
+        try {
+            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)));
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+        this.events = new EventDispatcher(log);
+        Thread.ofPlatform().name("jvisor-lifecycle").start(this::loop);
+    }
+
+    Machine machine() {
+        return machine;
+    }
+
+    EventDispatcher events() {
+        return events;
+    }
+
+    RunState state() {
+        return state;
+    }
+
+    CompletableFuture<VmExit> exit() {
+        return exit;
+    }
+
+    /**
+     * Runs {@code op} on the lifecycle thread and returns when it is done.
+     *
+     * @throws IllegalStateException if the state does not allow it, or the machine has ended
+     */
+    void execute(Op op, ShutdownCause cause) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        synchronized (submitLock) {
+            if (ended) {
+                throw new IllegalStateException("the virtual machine has ended");
+            }
+            inputs.add(new Command(op, cause, done));
+        }
+        try {
+            done.join();
+        } catch (CompletionException e) {
+            Throwable c = e.getCause();
+            throw new IllegalStateException(c instanceof Refused ? c.getMessage() : "the virtual machine failed: " + c, c);
+        }
+    }
+
+    // ---- the lifecycle thread ----------------------------------------------------------------
+
+    private void loop() {
+        while (ending == null) {
+            Input in;
+            try {
+                in = inputs.take();
+            } catch (InterruptedException e) {
+                fail("the lifecycle thread was interrupted", e);
+                break;
+            }
+            switch (in) {
+                case Command c -> {
+                    try {
+                        command(c.op(), c.cause());
+                        c.done().complete(null);
+                    } catch (Refused e) {
+                        c.done().completeExceptionally(e);
+                    } catch (InterruptedException | RuntimeException e) {
+                        fail(c.op() + " failed", e);
+                        c.done().completeExceptionally(e);
+                    }
+                }
+                case Posted p -> {
+                    try {
+                        handle(p.event());
+                    } catch (InterruptedException | RuntimeException e) {
+                        fail("handling " + p.event() + " failed", e);
+                    }
+                }
+            }
+        }
+        // Commands queued behind the end are refused; then every event reaches the listeners.
+        for (Input in; (in = inputs.poll()) != null; ) {
+            if (in instanceof Command c) {
+                c.done().completeExceptionally(new Refused("the virtual machine has ended"));
+            }
+        }
+        events.finish();
+        try {
+            events.awaitDelivered();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        exit.complete(ending);
+    }
+
+    private void command(Op op, ShutdownCause cause) throws InterruptedException {
+        switch (op) {
+            case START -> {
+                if (state != RunState.PRELAUNCH) {
+                    throw new Refused("the virtual machine has already started (status " + state.qemuName() + ")");
+                }
+                vmStart();
+            }
+            case RESUME -> {
+                if (state.needsReset()) {
+                    throw new Refused("Resetting the Virtual Machine is required");
+                }
+                if (state != RunState.RUNNING) {
+                    vmStart();
+                }
+            }
+            case PAUSE -> vmStop(RunState.PAUSED);
+            case RESET -> resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
+            case POWER_DOWN -> {
+                events.publish(new VmEvent.Powerdown(Instant.now()));
+                if (!machine.pressPowerButton()) {
+                    log.println("jvisor: power button: this machine has no ACPI (the guest is not Linux); nothing happens");
+                }
+            }
+            case QUIT -> {
+                if (cause.guest() || cause == ShutdownCause.HOST_QMP_SYSTEM_RESET) {
+                    throw new Refused(cause.qemuName() + " is not a cause the host can quit with");
+                }
+                shutdown(cause, "quit (" + cause.qemuName() + ")");
+            }
+        }
+    }
+
+    private void handle(MachineEvent e) throws InterruptedException {
+        switch (e) {
+            case MachineEvent.Exit x -> end(x.status(), ShutdownCause.GUEST_SHUTDOWN, x.reason());
+            case MachineEvent.ConsoleQuit q -> shutdown(ShutdownCause.HOST_UI, q.reason());
+            case MachineEvent.PowerOff p -> shutdown(ShutdownCause.GUEST_SHUTDOWN, p.reason());
+            case MachineEvent.Reset r -> resetRequest(ShutdownCause.GUEST_RESET, r.reason());
+            case MachineEvent.TripleFault t -> {
+                String where = t.state() != null ? String.format(" (RIP %#x)", t.state().rip) : "";
+                String what = "guest triple fault on vCPU " + t.vcpu() + where;
+                resetRequest(ShutdownCause.GUEST_RESET, config.noReboot() ? what + ": " + t.detail() : what);
+                if (config.noReboot() && config.guestErrors()) {
+                    dump(t.state());
+                }
+            }
+            case MachineEvent.Failure f -> {
+                log.println("jvisor: vCPU " + f.vcpu() + " stopped: " + f.description());
+                dump(f.state());
+                vmStop(RunState.INTERNAL_ERROR);
+            }
+            case MachineEvent.GuestPanic g -> {
+                log.println("jvisor: vCPU " + g.vcpu() + ": the guest reported a crash");
+                dump(g.state());
+                vmStop(RunState.GUEST_PANICKED);
+                shutdown(ShutdownCause.GUEST_PANIC, "the guest reported a crash");
+            }
+        }
+    }
+
+    private void dump(X86State s) {
+        if (s != null) {
+            log.print(s.dump());
+        }
+    }
+
+    /** QEMU's vm_start: the vCPUs run, RESUME. */
+    private void vmStart() {
+        machine.resume();
+        state = RunState.RUNNING;
+        events.publish(new VmEvent.Resume(Instant.now()));
+    }
+
+    /** QEMU's vm_stop: only a running machine stops (STOP), into {@code into}. */
+    private void vmStop(RunState into) throws InterruptedException {
+        if (state == RunState.RUNNING) {
+            machine.pause();
+            state = into;
+            events.publish(new VmEvent.Stop(Instant.now()));
+        }
+    }
+
+    /** QEMU's qemu_system_reset_request: -no-reboot turns it into a shutdown request. */
+    private void resetRequest(ShutdownCause cause, String what) throws InterruptedException {
+        if (config.noReboot()) {
+            if (what != null) {
+                log.println("jvisor: " + what + "; -no-reboot given, "
+                    + (keepsMachine(cause) ? "stopping (-no-shutdown given)" : "exiting"));
+            }
+            shutdown(cause, what != null ? what : "reset (" + cause.qemuName() + ") with -no-reboot");
+            return;
+        }
+        if (what != null) {
+            log.println("jvisor: " + what + "; resetting");
+        }
+        boolean wasRunning = state == RunState.RUNNING;
+        try {
+            machine.systemReset();
+        } catch (MachineException e) {
+            log.println("jvisor: " + e.getMessage());
+            end(1, ShutdownCause.HOST_ERROR, e.getMessage());
+            return;
+        }
+        events.publish(new VmEvent.Reset(Instant.now(), cause));
+        if (wasRunning) {
+            machine.resume();
+        } else {
+            state = RunState.PRELAUNCH;
+        }
+    }
+
+    /** A shutdown request: SHUTDOWN, then the end, or with -no-shutdown a stop in {@link RunState#SHUTDOWN}. */
+    private void shutdown(ShutdownCause cause, String detail) throws InterruptedException {
+        events.publish(new VmEvent.Shutdown(Instant.now(), cause));
+        if (keepsMachine(cause)) {
+            vmStop(RunState.SHUTDOWN);
+        } else {
+            end(cause == ShutdownCause.GUEST_PANIC || cause == ShutdownCause.HOST_ERROR ? 1 : 0, cause, detail);
+        }
+    }
+
+    /** With -no-shutdown every shutdown but a host's quit (QMP quit, a signal, the console, an error) keeps the machine. */
+    private boolean keepsMachine(ShutdownCause cause) {
+        return config.noShutdown() && (cause.guest() || cause == ShutdownCause.HOST_QMP_SYSTEM_RESET);
+    }
+
+    /** The machine ends: no more commands, the vCPUs and every resource released. */
+    private void end(int status, ShutdownCause cause, String detail) {
+        synchronized (submitLock) {
+            ended = true;
+        }
+        state = RunState.SHUTDOWN;
+        ending = new VmExit(status, cause, detail);
+        try {
+            machine.close();
+        } catch (RuntimeException e) {
+            log.println("jvisor: closing the machine: " + e);
+        }
+    }
+
+    private void fail(String what, Throwable e) {
+        log.println("jvisor: internal error: " + what + ": " + e);
+        if (ending == null) {
+            end(1, ShutdownCause.HOST_ERROR, what + ": " + e);
+        }
+    }
+}

@@ -1,0 +1,281 @@
+package org.jvisor.api;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+import org.jvisor.config.MachineConfig;
+import org.jvisor.machine.Machine;
+
+/**
+ * A jvisor virtual machine: the handle through which a Java program (and jvisor's own command
+ * line) builds, runs, pauses, resets, powers down and ends a machine, watches its lifecycle events
+ * and asks about its vCPUs and disks. Each lifecycle method is one QMP command:
+ *
+ * <table>
+ *   <caption>Methods and the QMP commands they implement</caption>
+ *   <tr><th>method</th><th>QMP</th></tr>
+ *   <tr><td>{@link #start()}, {@link #resume()}</td><td>cont</td></tr>
+ *   <tr><td>{@link #pause()}</td><td>stop</td></tr>
+ *   <tr><td>{@link #reset()}</td><td>system_reset</td></tr>
+ *   <tr><td>{@link #powerDown()}</td><td>system_powerdown</td></tr>
+ *   <tr><td>{@link #quit()}</td><td>quit</td></tr>
+ *   <tr><td>{@link #status()}</td><td>query-status</td></tr>
+ *   <tr><td>{@link #vcpus()}</td><td>query-cpus-fast</td></tr>
+ *   <tr><td>{@link #blockDevices()}</td><td>query-block</td></tr>
+ * </table>
+ *
+ * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
+ * the vCPU threads waiting; {@link #start()} runs it. It ends when the guest powers off (unless
+ * {@link MachineConfig#noShutdown()}), a reset meets {@link MachineConfig#noReboot()}, the guest
+ * writes to isa-debug-exit, or the host quits it; {@link #awaitExit()} then tells how. An ended
+ * machine has released everything (threads, guest RAM, open images, the engine).
+ *
+ * <p>Thread safety: every method may be called from any thread. Lifecycle methods are carried
+ * out one at a time, in call order, on the machine's own lifecycle thread, and return when done.
+ * Events go to listeners in the order they happened, on the machine's event thread
+ * ("jvisor-events"), which may call the lifecycle methods but not wait for the end.
+ *
+ * <pre>{@code
+ * MachineConfig config = MachineConfig.builder()
+ *     .kernel(Path.of("vmlinuz")).initrd(Path.of("initramfs.cpio.gz"))
+ *     .append("console=ttyS0").memory(512L << 20)
+ *     .serial(new MachineConfig.SerialConfig.Streams(System.out, null))
+ *     .build();
+ * try (VirtualMachine vm = VirtualMachine.create(config)) {
+ *     vm.addListener(event -> System.err.println(event));
+ *     vm.start();
+ *     // ... later: ask the guest to shut down, as a power button would
+ *     vm.powerDown();
+ *     VmExit exit = vm.awaitExit();
+ * }
+ * }</pre>
+ */
+public final class VirtualMachine implements AutoCloseable {
+
+    /** A listener's registration: {@link #close()} removes the listener. */
+    public interface Subscription extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    private final Lifecycle lifecycle;
+    private final String engine;
+
+    private VirtualMachine(Lifecycle lifecycle) {
+        this.lifecycle = lifecycle;
+        this.engine = lifecycle.machine().acceleratorName();
+    }
+
+    /**
+     * Builds a machine from {@code config}, in {@link RunState#PRELAUNCH}; jvisor's messages go
+     * to {@code System.err}.
+     *
+     * @throws VmException if the machine cannot be built (the message names the option at fault)
+     */
+    public static VirtualMachine create(MachineConfig config) throws VmException {
+        return create(config, System.err);
+    }
+
+    /**
+     * Builds a machine from {@code config}, in {@link RunState#PRELAUNCH}. jvisor's own messages
+     * (which engine runs and why, guest resets, errors, -trace reports) go to {@code log}, one
+     * line each, starting with "jvisor: ".
+     *
+     * @throws VmException if the machine cannot be built (the message names the option at fault)
+     */
+    public static VirtualMachine create(MachineConfig config, PrintStream log) throws VmException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(log, "log");
+        return new VirtualMachine(new Lifecycle(config, log));
+    }
+
+    /** The CPU engine: "kvm" or "tcg". */
+    public String accelerator() {
+        return engine;
+    }
+
+    /** Which engine was chosen and why, in one line (e.g. "-accel auto: tcg, because ..."). */
+    public String acceleratorExplanation() {
+        return lifecycle.machine().acceleratorExplanation();
+    }
+
+    /**
+     * Runs a machine in {@link RunState#PRELAUNCH}: the boot vCPU starts at the kernel's entry.
+     * RESUME follows.
+     *
+     * @throws IllegalStateException if it has already started, or has ended
+     */
+    public void start() {
+        lifecycle.execute(Lifecycle.Op.START, null);
+    }
+
+    /**
+     * Pauses a running machine: returns once every vCPU has stopped at an instruction boundary.
+     * STOP follows. Does nothing in any other state (as QMP "stop").
+     *
+     * @throws IllegalStateException if the machine has ended
+     */
+    public void pause() {
+        lifecycle.execute(Lifecycle.Op.PAUSE, null);
+    }
+
+    /**
+     * Runs a paused machine, or starts one in {@link RunState#PRELAUNCH} (QMP "cont"); RESUME
+     * follows. Does nothing if it runs already.
+     *
+     * @throws IllegalStateException in {@link RunState#SHUTDOWN} or {@link RunState#INTERNAL_ERROR}
+     *         ("Resetting the Virtual Machine is required"), or if the machine has ended
+     */
+    public void resume() {
+        lifecycle.execute(Lifecycle.Op.RESUME, null);
+    }
+
+    /**
+     * Resets the machine, as the reset button of a PC: devices and vCPUs back to power-on, the
+     * kernel loaded again (RAM keeps its contents). RESET follows (reason host-qmp-system-reset);
+     * a running machine boots again at once, any other goes to {@link RunState#PRELAUNCH}. With
+     * {@link MachineConfig#noReboot()} it is a shutdown instead (SHUTDOWN, reason
+     * host-qmp-system-reset), as in QEMU.
+     *
+     * @throws IllegalStateException if the machine has ended
+     */
+    public void reset() {
+        lifecycle.execute(Lifecycle.Op.RESET, null);
+    }
+
+    /**
+     * Presses the ACPI power button (POWERDOWN follows). The guest decides what to do: a guest
+     * that listens to the button (an ACPI daemon, systemd-logind) shuts down, and its power-off
+     * ends the machine with SHUTDOWN, reason guest-shutdown. Returns at once; a guest that does
+     * not listen ignores it. A machine without ACPI (not a Linux guest) has no button.
+     *
+     * @throws IllegalStateException if the machine has ended
+     */
+    public void powerDown() {
+        lifecycle.execute(Lifecycle.Op.POWER_DOWN, null);
+    }
+
+    /**
+     * Ends the machine at once (QMP "quit"): SHUTDOWN (reason host-qmp-quit), then everything is
+     * released; even with {@link MachineConfig#noShutdown()}. Returns when the machine has ended.
+     *
+     * @throws IllegalStateException if the machine has ended already
+     */
+    public void quit() {
+        quit(ShutdownCause.HOST_QMP_QUIT);
+    }
+
+    /**
+     * Ends the machine at once, for {@code cause}: {@link ShutdownCause#HOST_QMP_QUIT},
+     * {@link ShutdownCause#HOST_SIGNAL} (the embedding program got a signal),
+     * {@link ShutdownCause#HOST_UI} or {@link ShutdownCause#HOST_ERROR} (exit status 1).
+     *
+     * @throws IllegalArgumentException if {@code cause} is not a host's reason to quit
+     * @throws IllegalStateException    if the machine has ended already
+     */
+    public void quit(ShutdownCause cause) {
+        Objects.requireNonNull(cause, "cause");
+        if (cause.guest() || cause == ShutdownCause.HOST_QMP_SYSTEM_RESET) {
+            throw new IllegalArgumentException(cause.qemuName() + " is not a reason for the host to quit");
+        }
+        lifecycle.execute(Lifecycle.Op.QUIT, cause);
+    }
+
+    /** Where the machine is in its lifecycle now ({@link RunState#SHUTDOWN} once it has ended). */
+    public RunState status() {
+        return lifecycle.state();
+    }
+
+    /**
+     * Waits until the machine has ended and its events have reached the listeners; returns how
+     * it ended.
+     *
+     * @throws IllegalStateException if called on the event thread (a listener), which would wait
+     *                               for itself
+     * @throws InterruptedException  if the calling thread is interrupted while it waits
+     */
+    public VmExit awaitExit() throws InterruptedException {
+        checkNotEventThread();
+        try {
+            return lifecycle.exit().get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /**
+     * As {@link #awaitExit()}, waiting at most {@code timeout}: empty if the machine still runs.
+     *
+     * @throws InterruptedException if the calling thread is interrupted while it waits
+     */
+    public Optional<VmExit> awaitExit(Duration timeout) throws InterruptedException {
+        checkNotEventThread();
+        try {
+            return Optional.of(lifecycle.exit().get(timeout.toNanos(), TimeUnit.NANOSECONDS));
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** How the machine ended, or empty while it has not (does not wait). */
+    public Optional<VmExit> exit() {
+        return Optional.ofNullable(lifecycle.exit().getNow(null));
+    }
+
+    /**
+     * Adds a listener for the machine's {@link VmEvent}s from now on. Listeners are called on the
+     * machine's event thread, one event at a time, in order; one that throws is reported on the
+     * log and does not stop the others.
+     */
+    public Subscription addListener(Consumer<? super VmEvent> listener) {
+        return lifecycle.events().add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** The vCPUs, by index, with their host threads (which exist from {@link #create} on). */
+    public List<VcpuInfo> vcpus() {
+        return lifecycle.machine().vcpuThreads().stream()
+            .map(t -> new VcpuInfo(t.index(), t.hostThreadId(), engine)).toList();
+    }
+
+    /** The disks the machine's devices use, in the order they were attached. */
+    public List<BlockDeviceInfo> blockDevices() {
+        return lifecycle.machine().drives().stream().map(VirtualMachine::blockDevice).toList();
+    }
+
+    private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
+        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size());
+    }
+
+    /**
+     * Ends the machine if it has not ended ({@link #quit()}) and waits for the end. On the event
+     * thread it only asks for the end.
+     */
+    @Override
+    public void close() {
+        if (exit().isEmpty()) {
+            try {
+                quit();
+            } catch (IllegalStateException e) {
+                // it ended meanwhile
+            }
+        }
+        if (!lifecycle.events().isDispatchThread()) {
+            lifecycle.exit().join();
+        }
+    }
+
+    private void checkNotEventThread() {
+        if (lifecycle.events().isDispatchThread()) {
+            throw new IllegalStateException("awaitExit on the event thread would wait for itself; listen for SHUTDOWN instead");
+        }
+    }
+}

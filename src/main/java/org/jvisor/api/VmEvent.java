@@ -1,0 +1,76 @@
+package org.jvisor.api;
+
+import java.time.Instant;
+
+/**
+ * A lifecycle event of a {@link VirtualMachine}, as QMP names and sends it. Listeners receive them
+ * in the order they happened, on one thread of the machine's own (see
+ * {@link VirtualMachine#addListener}); {@link #timestamp()} is the host's wall clock at that moment.
+ */
+public sealed interface VmEvent {
+
+    /** When it happened (QMP's "timestamp": seconds and microseconds since the epoch). */
+    Instant timestamp();
+
+    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP" or "RESUME". */
+    default String qmpName() {
+        return switch (this) {
+            case Shutdown s -> "SHUTDOWN";
+            case Powerdown p -> "POWERDOWN";
+            case Reset r -> "RESET";
+            case Stop s -> "STOP";
+            case Resume r -> "RESUME";
+        };
+    }
+
+    /**
+     * The machine shut down, or was asked to: ends it, or with -no-shutdown (for a guest-initiated
+     * shutdown) stops its vCPUs in {@link RunState#SHUTDOWN}.
+     *
+     * @param timestamp when
+     * @param reason    why, and whether the guest asked ({@link #guest()})
+     */
+    record Shutdown(Instant timestamp, ShutdownCause reason) implements VmEvent {
+        /** Whether the guest caused it. */
+        public boolean guest() {
+            return reason.guest();
+        }
+    }
+
+    /**
+     * The host pressed the ACPI power button ({@link VirtualMachine#powerDown()}).
+     *
+     * @param timestamp when
+     */
+    record Powerdown(Instant timestamp) implements VmEvent {
+    }
+
+    /**
+     * The machine was reset: devices and vCPUs back to power-on, the kernel loaded again.
+     *
+     * @param timestamp when
+     * @param reason    why, and whether the guest asked ({@link #guest()})
+     */
+    record Reset(Instant timestamp, ShutdownCause reason) implements VmEvent {
+        /** Whether the guest caused it. */
+        public boolean guest() {
+            return reason.guest();
+        }
+    }
+
+    /**
+     * The vCPUs stopped: a pause, a -no-shutdown shutdown, an engine failure or a guest panic.
+     *
+     * @param timestamp when
+     */
+    record Stop(Instant timestamp) implements VmEvent {
+    }
+
+    /**
+     * The vCPUs run again (or for the first time).
+     *
+     * @param timestamp when
+     */
+    record Resume(Instant timestamp) implements VmEvent {
+    }
+}

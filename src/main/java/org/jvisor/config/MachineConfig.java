@@ -1,0 +1,443 @@
+package org.jvisor.config;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Everything needed to build a machine: what jvisor's QEMU-style command line fills, and what a
+ * Java program embedding jvisor gives {@code org.jvisor.api.VirtualMachine.create}. Components
+ * carry QEMU's meaning; the option each one comes from is named in its documentation. Build one
+ * with {@link #builder()}.
+ *
+ * @param accel            -accel: the CPU engine
+ * @param memoryBytes      -m: guest RAM in bytes (a multiple of 4 KiB)
+ * @param cpus             -smp: the number of vCPUs (1-255)
+ * @param kernel           -kernel: a Linux bzImage or vmlinux, or an ELF64 test guest
+ * @param initrd           -initrd: the initial ramdisk, or null
+ * @param append           -append: the kernel command line, or null
+ * @param decompressOnHost -machine kernel-decompress=host (true) or guest (false)
+ * @param serial           -serial: where COM1 goes
+ * @param noReboot         -no-reboot: a reset request shuts the machine down instead
+ * @param noShutdown       -no-shutdown: a guest power-off stops the vCPUs (status shutdown)
+ *                         instead of ending the machine
+ * @param debugExits       -device isa-debug-exit
+ * @param drives           -drive: disk images
+ * @param virtioDevices    -device virtio-*: the virtio devices in bus order
+ * @param traces           -trace: trace events ("exits")
+ * @param debugLog         -d: log items ("guest_errors", "unimp", "boot", "jit")
+ * @param machineType      -machine: pc or microvm
+ * @param chardevs         -chardev: character devices
+ * @param netdevs          -netdev: network backends
+ * @param jit              -accel tcg,jit=,jit-threshold=: the tcg engine's bytecode translator
+ */
+public record MachineConfig(
+    Accel accel,
+    long memoryBytes,
+    int cpus,
+    Path kernel,
+    Path initrd,
+    String append,
+    boolean decompressOnHost,
+    SerialConfig serial,
+    boolean noReboot,
+    boolean noShutdown,
+    List<DebugExitConfig> debugExits,
+    List<DriveConfig> drives,
+    List<VirtioDeviceConfig> virtioDevices,
+    Set<String> traces,
+    Set<String> debugLog,
+    MachineType machineType,
+    List<ChardevConfig> chardevs,
+    List<NetdevConfig> netdevs,
+    JitOptions jit) {
+
+    /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
+    public enum Accel {
+        /** Hardware virtualization through /dev/kvm. */
+        KVM,
+        /** jvisor's software x86-64 CPU. */
+        TCG,
+        /** kvm on bare metal, tcg on a host that is itself a virtual machine or has no /dev/kvm. */
+        AUTO
+    }
+
+    /**
+     * -machine TYPE. {@code PC}: the PC with a PCI host (virtio on PCI). {@code MICROVM}: QEMU's
+     * microvm idea, a PC without PCI whose virtio devices sit on virtio-mmio transports that the
+     * DSDT announces; faster to probe, nothing to enumerate.
+     */
+    public enum MachineType {
+        /** The PC with a PCI host. */
+        PC("pc"),
+        /** A PC without PCI; virtio on virtio-mmio. */
+        MICROVM("microvm");
+
+        private final String qemuName;
+
+        MachineType(String qemuName) {
+            this.qemuName = qemuName;
+        }
+
+        /** The -machine name: "pc" or "microvm". */
+        public String qemuName() {
+            return qemuName;
+        }
+    }
+
+    /** How a virtio device reaches the guest: a PCI function (pc) or a virtio-mmio window (microvm). */
+    public enum Transport {
+        /** A PCI function: virtio-X-pci. */
+        PCI("pci"),
+        /** A virtio-mmio window: virtio-X-device. */
+        MMIO("device");
+
+        private final String suffix;
+
+        Transport(String suffix) {
+            this.suffix = suffix;
+        }
+
+        /** The QEMU device name of {@code model} on this transport: virtio-blk-pci, virtio-blk-device. */
+        public String deviceName(String model) {
+            return model + "-" + suffix;
+        }
+
+        /** The transport a QEMU device name ends in (virtio-X-pci, virtio-X-device), or null. */
+        public static Transport ofDeviceName(String name) {
+            for (Transport t : values()) {
+                if (name != null && name.startsWith("virtio-") && name.endsWith("-" + t.suffix)) {
+                    return t;
+                }
+            }
+            return null;
+        }
+    }
+
+    /** Where COM1's bytes go. */
+    public sealed interface SerialConfig {
+        /** The host's stdin and stdout, with QEMU's Ctrl-A escapes (Ctrl-A x ends the machine). */
+        record Stdio() implements SerialConfig {
+        }
+
+        /** Output to a file (created or truncated); no input. */
+        record File(Path path) implements SerialConfig {
+        }
+
+        /** No serial port backend: output is dropped, there is no input. */
+        record None() implements SerialConfig {
+        }
+
+        /**
+         * A program's own streams (embedding): guest output goes to {@code output}, flushed at
+         * each newline; {@code input}, if not null, is read on a thread of its own and typed
+         * into the guest. jvisor never closes either stream.
+         */
+        record Streams(OutputStream output, InputStream input) implements SerialConfig {
+            /**
+             * Guest output to {@code output}, guest input from {@code input} (or none if null).
+             *
+             * @throws NullPointerException if {@code output} is null
+             */
+            public Streams {
+                Objects.requireNonNull(output, "output");
+            }
+        }
+
+        /** -serial chardev:ID: the -chardev with that id. */
+        record Chardev(String id) implements SerialConfig {
+        }
+    }
+
+    /**
+     * -drive file=F,format=raw,if=virtio|none[,id=D][,readonly=on][,cache=none|writeback]: a raw
+     * disk image. {@code cache} is "writeback" (the host page cache) or "none" (O_DIRECT);
+     * {@code ifVirtio} records if=virtio (the command line then adds its virtio-blk device).
+     */
+    public record DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
+    }
+
+    /**
+     * virtio devices from -device virtio-X-pci / virtio-X-device (and -drive if=virtio, which
+     * implies a virtio-blk on the machine's transport).
+     */
+    public sealed interface VirtioDeviceConfig {
+        /** The bus the device sits on. */
+        Transport transport();
+
+        /** The device's name without the transport: virtio-blk for virtio-blk-pci. */
+        String model();
+
+        /** The -device name: virtio-blk-pci, virtio-rng-device... */
+        default String qemuName() {
+            return transport().deviceName(model());
+        }
+
+        /** ioeventfd=on|off (QEMU's property): queue notifications through engine doorbells where the engine has them. */
+        default boolean ioeventfd() {
+            return true;
+        }
+
+        /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
+        record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
+            /** A virtio-rng with ioeventfd=on (the default). */
+            public VirtioRng(Transport transport) {
+                this(transport, true);
+            }
+
+            @Override
+            public String model() {
+                return "virtio-rng";
+            }
+        }
+
+        /** -device virtio-blk-pci|virtio-blk-device,drive=ID: a disk on the -drive with that id. */
+        record VirtioBlk(String driveId, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-blk";
+            }
+        }
+
+        /** -device virtio-serial-pci|virtio-serial-device[,max_ports=N] with its virtconsole/virtserialport ports. */
+        record VirtioSerial(int maxPorts, List<VirtioSerialPortConfig> ports, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-serial";
+            }
+        }
+
+        /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=...]; {@code mac} is null for the default. */
+        record VirtioNet(String netdevId, MacAddress mac, Transport transport) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-net";
+            }
+        }
+    }
+
+    /** -device virtconsole|virtserialport,chardev=ID[,name=N][,nr=K]: port {@code nr} of a virtio-serial. */
+    public record VirtioSerialPortConfig(int nr, boolean console, String chardev, String name) {
+    }
+
+    /** -chardev BACKEND,id=ID,...: a character device for a virtio-serial port or -serial chardev:ID. */
+    public sealed interface ChardevConfig {
+        /** The id devices name it by. */
+        String id();
+
+        /** The host's stdin and stdout, with QEMU's Ctrl-A escapes. */
+        record Stdio(String id) implements ChardevConfig {
+        }
+
+        /** Output to a file, appended to or truncated. */
+        record File(String id, Path path, boolean append) implements ChardevConfig {
+        }
+
+        /** A Unix socket server (server=on); {@code waitForClient} is QEMU's wait=on. */
+        record Socket(String id, Path path, boolean waitForClient) implements ChardevConfig {
+        }
+
+        /** Nothing: output dropped, no input. */
+        record Null(String id) implements ChardevConfig {
+        }
+    }
+
+    /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
+    public record NetdevConfig(String id, String ifname) {
+    }
+
+    /** -device isa-debug-exit,iobase=...,iosize=... */
+    public record DebugExitConfig(int iobase, int iosize) {
+    }
+
+    /** Whether -trace exits was given: VM exit statistics are printed at the end. */
+    public boolean traceExits() {
+        return traces.contains("exits");
+    }
+
+    /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */
+    public boolean usesStdio() {
+        return serial instanceof SerialConfig.Stdio || chardevs.stream().anyMatch(c -> c instanceof ChardevConfig.Stdio);
+    }
+
+    /** Whether -d guest_errors was given. */
+    public boolean guestErrors() {
+        return debugLog.contains("guest_errors");
+    }
+
+    /** A builder with the command line's defaults, except that the serial port has no backend. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Builds a {@link MachineConfig} step by step. Defaults: -accel auto, 128 MiB, one vCPU, the
+     * pc machine, the kernel decompressed on the host, no serial backend, no devices.
+     */
+    public static final class Builder {
+        private Accel accel = Accel.AUTO;
+        private long memoryBytes = 128L << 20;
+        private int cpus = 1;
+        private Path kernel;
+        private Path initrd;
+        private String append;
+        private boolean decompressOnHost = true;
+        private SerialConfig serial = new SerialConfig.None();
+        private boolean noReboot;
+        private boolean noShutdown;
+        private final List<DebugExitConfig> debugExits = new ArrayList<>();
+        private final List<DriveConfig> drives = new ArrayList<>();
+        private final List<VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+        private final Set<String> traces = new LinkedHashSet<>();
+        private final Set<String> debugLog = new LinkedHashSet<>();
+        private MachineType machineType = MachineType.PC;
+        private final List<ChardevConfig> chardevs = new ArrayList<>();
+        private final List<NetdevConfig> netdevs = new ArrayList<>();
+        private JitOptions jit = JitOptions.fromSystemProperties();
+
+        private Builder() {
+        }
+
+        /** -accel. */
+        public Builder accel(Accel accel) {
+            this.accel = Objects.requireNonNull(accel, "accel");
+            return this;
+        }
+
+        /** -m, in bytes. */
+        public Builder memory(long bytes) {
+            this.memoryBytes = bytes;
+            return this;
+        }
+
+        /** -smp. */
+        public Builder cpus(int cpus) {
+            this.cpus = cpus;
+            return this;
+        }
+
+        /** -kernel (required). */
+        public Builder kernel(Path kernel) {
+            this.kernel = kernel;
+            return this;
+        }
+
+        /** -initrd. */
+        public Builder initrd(Path initrd) {
+            this.initrd = initrd;
+            return this;
+        }
+
+        /** -append. */
+        public Builder append(String commandLine) {
+            this.append = commandLine;
+            return this;
+        }
+
+        /** -machine TYPE. */
+        public Builder machineType(MachineType type) {
+            this.machineType = Objects.requireNonNull(type, "machineType");
+            return this;
+        }
+
+        /** -machine kernel-decompress=host (true, the default) or guest (false). */
+        public Builder decompressOnHost(boolean onHost) {
+            this.decompressOnHost = onHost;
+            return this;
+        }
+
+        /** -serial. */
+        public Builder serial(SerialConfig serial) {
+            this.serial = Objects.requireNonNull(serial, "serial");
+            return this;
+        }
+
+        /** -no-reboot. */
+        public Builder noReboot(boolean noReboot) {
+            this.noReboot = noReboot;
+            return this;
+        }
+
+        /** -no-shutdown. */
+        public Builder noShutdown(boolean noShutdown) {
+            this.noShutdown = noShutdown;
+            return this;
+        }
+
+        /** -drive; attach it with a {@link VirtioDeviceConfig.VirtioBlk} naming its id. */
+        public Builder drive(DriveConfig drive) {
+            drives.add(Objects.requireNonNull(drive, "drive"));
+            return this;
+        }
+
+        /** -device virtio-*, after the ones added before (bus order). */
+        public Builder device(VirtioDeviceConfig device) {
+            virtioDevices.add(Objects.requireNonNull(device, "device"));
+            return this;
+        }
+
+        /** -device isa-debug-exit. */
+        public Builder debugExit(DebugExitConfig debugExit) {
+            debugExits.add(Objects.requireNonNull(debugExit, "debugExit"));
+            return this;
+        }
+
+        /** -chardev. */
+        public Builder chardev(ChardevConfig chardev) {
+            chardevs.add(Objects.requireNonNull(chardev, "chardev"));
+            return this;
+        }
+
+        /** -netdev. */
+        public Builder netdev(NetdevConfig netdev) {
+            netdevs.add(Objects.requireNonNull(netdev, "netdev"));
+            return this;
+        }
+
+        /** -trace EVENT. */
+        public Builder trace(String event) {
+            traces.add(Objects.requireNonNull(event, "event"));
+            return this;
+        }
+
+        /** -d ITEM. */
+        public Builder debugLog(String item) {
+            debugLog.add(Objects.requireNonNull(item, "item"));
+            return this;
+        }
+
+        /**
+         * The configuration. Only the shape is checked here (a kernel is given, the vCPU count and
+         * memory size are in range); files, devices and their references are checked when the
+         * machine is built, with errors that name the option.
+         *
+         * @throws IllegalStateException if no kernel was given
+         * @throws IllegalArgumentException if the vCPU count or memory size is out of range
+         */
+        /** -accel tcg,jit=on|off,jit-threshold=N: the tcg engine's translator (ignored on kvm). */
+        public Builder jit(JitOptions jit) {
+            this.jit = Objects.requireNonNull(jit, "jit");
+            return this;
+        }
+
+        public MachineConfig build() {
+            if (kernel == null) {
+                throw new IllegalStateException("a kernel is required: jvisor boots a kernel directly (there is no firmware)");
+            }
+            if (cpus < 1 || cpus > 255) {
+                throw new IllegalArgumentException(cpus + " vCPUs is out of range (1-255)");
+            }
+            if (memoryBytes <= 0 || (memoryBytes & 0xFFF) != 0) {
+                throw new IllegalArgumentException("memory size " + memoryBytes + " is not a positive multiple of 4 KiB");
+            }
+            return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
+                noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
+                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package org.jvisor.testing;
+
+import java.io.File;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The command that starts another JVM on jvisor's classes (and the tests'), as the launcher does:
+ * on the class path, native access for the unnamed module. The tests themselves may run inside
+ * the org.jvisor module (surefire patches them in), where jvisor's classes are on the module path
+ * and the test classes nowhere on any path; both are collected here.
+ */
+public final class ChildJvm {
+    private ChildJvm() {
+    }
+
+    /**
+     * {@code java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC [-Djvisor.test.jvmargs...]
+     * [jvmOptions] -cp ... mainClass}: the options a test run passes with -Djvisor.test.jvmargs
+     * (e.g. the translator forced on) reach every JVM the tests start.
+     */
+    public static List<String> command(List<String> jvmOptions, String mainClass) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-XX:+UseSerialGC");
+        String extra = System.getProperty("jvisor.test.jvmargs", "").strip();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+")));
+        }
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(classPath());
+        cmd.add(mainClass);
+        return cmd;
+    }
+
+    /** jvisor's classes, the test classes and the test libraries, as one class path. */
+    public static String classPath() {
+        Set<String> entries = new LinkedHashSet<>();
+        for (String property : List.of("jdk.module.path", "java.class.path")) {
+            String value = System.getProperty(property);
+            if (value != null && !value.isEmpty()) {
+                entries.addAll(List.of(value.split(File.pathSeparator)));
+            }
+        }
+        try {
+            entries.add(Path.of(ChildJvm.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException("where are the test classes?", e);
+        }
+        return String.join(File.pathSeparator, entries);
+    }
+
+    /** jvisor's compiled classes (target/classes), the directory that holds module-info.class. */
+    public static Path mainClasses() {
+        return Path.of(System.getProperty("jvisor.root", ".")).resolve("target/classes");
+    }
+}
