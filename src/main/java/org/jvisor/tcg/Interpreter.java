@@ -259,7 +259,7 @@ final class Interpreter {
 
     /** Read-modify-write that other vCPUs see as one access; flags recorded after the write. */
     long lockedRmw(long addr, int kind, int size, long b, long c) {
-        long off = m.hostOffsetForRmw(addr, size);
+        long off = m.hostOffsetForWrite(addr, size);
         long a, r;
         if (off >= 0 && (off & (size - 1)) == 0 && (size != 2 || (off & 3) != 3)) {
             do {
@@ -1463,7 +1463,7 @@ final class Interpreter {
         }
         long expected = (g[2] << 32) | (g[0] & 0xFFFF_FFFFL);
         long desired = (g[1] << 32) | (g[3] & 0xFFFF_FFFFL);
-        long off = m.hostOffsetForRmw(addr, 8);
+        long off = m.hostOffsetForWrite(addr, 8);
         long old;
         if (off >= 0 && (off & 7) == 0) {
             old = (long) Atomics.LONG.compareAndExchange(mem, off, expected, desired);

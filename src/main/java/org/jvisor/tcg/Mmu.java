@@ -328,11 +328,12 @@ public final class Mmu {
     }
 
     /**
-     * Host offset for a locked read-modify-write of {@code size} bytes, after the write checks, or
-     * -1 when the operand is not plain RAM inside one page (MMIO or page-crossing). The caller
-     * stores through it and then calls {@link #wroteHost}.
+     * Host offset for storing {@code size} bytes through the host mapping (a locked
+     * read-modify-write, a run of REP MOVS/STOS), after the write checks, or -1 when the range is
+     * not plain RAM inside one page (MMIO or page-crossing). The caller stores through it and then
+     * calls {@link #wroteHost}.
      */
-    long hostOffsetForRmw(long lin, int size) {
+    long hostOffsetForWrite(long lin, int size) {
         if ((lin & 0xFFF) > 0x1000 - size) {
             return -1;
         }
@@ -342,6 +343,17 @@ public final class Mmu {
             beforeWrite(off, size);
         }
         return off;
+    }
+
+    /**
+     * Host offset of [lin, lin + len) for reading, when that lies in RAM inside one page, else
+     * -1 (MMIO, or crossing a page); faults as a read would.
+     */
+    long hostOffsetForRead(long lin, int len) {
+        if ((lin & 0xFFF) > 0x1000 - len) {
+            return -1;
+        }
+        return ram.offsetOf(translate(lin, READ, user), len);
     }
 
     /**

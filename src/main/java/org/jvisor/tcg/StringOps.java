@@ -99,6 +99,9 @@ final class StringOps {
         if (!start(in)) {
             return;
         }
+        if (in.rep != 0 && bulk(in) && movsRuns(in, size)) {
+            return;
+        }
         int d = step(size);
         for (int n = 1; ; n++) {
             long v = m.read(src(in), size);
@@ -115,6 +118,9 @@ final class StringOps {
         if (!start(in)) {
             return;
         }
+        if (in.rep != 0 && bulk(in) && stosRuns(in, size)) {
+            return;
+        }
         int d = step(size);
         long v = g[0];
         for (int n = 1; ; n++) {
@@ -122,6 +128,100 @@ final class StringOps {
             setIdx(in, 7, idx(in, 7) + d);
             if (in.rep == 0 || !more(in, n)) {
                 return;
+            }
+        }
+    }
+
+    // ---- REP MOVS/STOS in page-sized runs ----
+    // Linux copies and clears memory with REP MOVS/STOS (copy_user, memcpy, clear_page): each run
+    // of elements that stays inside one source and one destination page of RAM is copied or filled
+    // at once. Registers advance run by run, so a fault at a page leaves the state an element-wise
+    // copy would have had there; anything else (MMIO, a page-crossing element, overlap that an
+    // element-wise copy would replicate) takes the element loop.
+
+    /** Runs apply: forward (DF clear), 64-bit mode, 64-bit addresses (no segment limits or wrap). */
+    private boolean bulk(Insn in) {
+        return (s.rflags & X86State.DF) == 0 && cpu.mode == 64 && in.asz == 8;
+    }
+
+    /** Elements of {@code size} from {@code lin} before the end of its page. */
+    private static long toPageEnd(long lin, int size) {
+        return (0x1000 - (lin & 0xFFF)) / size;
+    }
+
+    /**
+     * REP MOVS by runs: true when the instruction is done (or yields), false when the element loop
+     * must go on from where the runs stopped.
+     */
+    private boolean movsRuns(Insn in, int size) {
+        long done = 0;
+        while (true) {
+            long count = g[1];
+            long src = src(in);
+            long dst = dst(in);
+            long n = Math.min(Math.min(count, CHUNK - done), Math.min(toPageEnd(src, size), toPageEnd(dst, size)));
+            if (n <= 0) {
+                return false;
+            }
+            int len = (int) (n * size);
+            long from = m.hostOffsetForRead(src, len);
+            if (from < 0) {
+                return false;
+            }
+            long to = m.hostOffsetForWrite(dst, len);
+            if (to < 0 || (to > from && to < from + len)) {
+                return false;
+            }
+            java.lang.foreign.MemorySegment.copy(m.memory(), from, m.memory(), to, len);
+            m.wroteHost(to, len);
+            g[6] += len;
+            g[7] += len;
+            g[1] = count - n;
+            done += n;
+            if (g[1] == 0) {
+                return true;
+            }
+            if (done >= CHUNK) {
+                ip().next = s.rip; // resumed by re-executing the instruction, as the element loop does
+                return true;
+            }
+        }
+    }
+
+    /** REP STOS by runs, as {@link #movsRuns}. */
+    private boolean stosRuns(Insn in, int size) {
+        long done = 0;
+        long v = g[0] & Interpreter.mask(size);
+        while (true) {
+            long count = g[1];
+            long dst = dst(in);
+            long n = Math.min(Math.min(count, CHUNK - done), toPageEnd(dst, size));
+            if (n <= 0) {
+                return false;
+            }
+            int len = (int) (n * size);
+            long to = m.hostOffsetForWrite(dst, len);
+            if (to < 0) {
+                return false;
+            }
+            java.lang.foreign.MemorySegment run = m.memory().asSlice(to, len);
+            if (size == 1 || v == 0 || v == Interpreter.mask(size)) {
+                run.fill((byte) v);
+            } else {
+                for (long i = 0; i < len; i += size) {
+                    m.putHost(to + i, size, v);
+                }
+            }
+            m.wroteHost(to, len);
+            g[7] += len;
+            g[1] = count - n;
+            done += n;
+            if (g[1] == 0) {
+                return true;
+            }
+            if (done >= CHUNK) {
+                ip().next = s.rip;
+                return true;
             }
         }
     }
