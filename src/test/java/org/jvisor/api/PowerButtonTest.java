@@ -1,5 +1,6 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.GuestTest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * -no-shutdown keeps it (STOP, status shutdown), a reset takes it to prelaunch and cont boots it
  * again (libvirt's "fake reboot"); quit ends it.
  */
+@GuestTest
 class PowerButtonTest {
 
     @Test

@@ -1,5 +1,6 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.GuestTest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * path), booting the demo guest and powering it off with the ACPI power button. And the module's
  * promise: a program sees the API, not the machine's internals.
  */
+@GuestTest
 class ReadmeExampleTest {
     private static final String BEGIN = "<!-- PowerOff.java: begin -->";
     private static final String END = "<!-- PowerOff.java: end -->";

@@ -1,5 +1,6 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.GuestTest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * names and orders them, vCPU host threads, disks, bad configurations. The demo guest's power
  * button is in {@link PowerButtonTest}.
  */
+@GuestTest
 class VirtualMachineTest {
     private final ByteArrayOutputStream logBytes = new ByteArrayOutputStream();
     private final PrintStream log = new PrintStream(logBytes, true, StandardCharsets.UTF_8);

@@ -1,5 +1,6 @@
 package org.jvisor.cli;
 
+import org.jvisor.testing.GuestTest;
 import org.junit.jupiter.api.Test;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
@@ -12,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * -S, -no-shutdown and signals on the command line, with real jvisor processes and the small test
  * guests. Without a monitor (QMP comes later) Ctrl-A x or a signal is the way out, as in QEMU.
  */
+@GuestTest
 class LifecycleOptionsTest {
     private static final String CTRL_A_X = "\u0001x";
 
