@@ -23,7 +23,8 @@ import static org.jvisor.tcg.UnitCompiler.T1;
 import static org.jvisor.tcg.UnitCompiler.T2;
 import static org.jvisor.tcg.UnitCompiler.T3;
 import static org.jvisor.tcg.UnitCompiler.TADDR;
-import static org.jvisor.tcg.UnitCompiler.reg;
+import static org.jvisor.tcg.UnitCompiler.G;
+import static org.jvisor.tcg.UnitCompiler.TV;
 
 import java.lang.classfile.CodeBuilder;
 import java.lang.classfile.Label;
@@ -64,6 +65,8 @@ final class InsnCompiler {
     /** The flags producer known at this point: a LazyFlags op, or -1 when only the record in locals knows. */
     private int sop = -1;
     private int sbits;
+    /** The flags locals hold a record LazyFlags does not have yet. */
+    private boolean dirty;
     private Insn in;
     private long next;
     /** No instruction reads the flags this one produces before they are overwritten (see {@link #flagUse}). */
@@ -74,14 +77,31 @@ final class InsnCompiler {
         this.unit = unit;
     }
 
-    /** A block starts: its predecessors' flags producers are not known here. */
+    /**
+     * A block starts: which producer its predecessors left is not known here, nor whether they
+     * stored the record already (so the first fault point stores it).
+     */
     void blockStart() {
         sop = -1;
+        dirty = true;
     }
 
     /** The interpreter ran an instruction: the flags are whatever it left in the record. */
     void flagsUnknown() {
         sop = -1;
+        dirty = false;
+    }
+
+    /**
+     * Stores the flags record from the locals into LazyFlags when a producer changed it since the
+     * last store: before anything that may fault (the state must be exact there, and the fault
+     * handler does not see the locals), before an interpreted instruction, and at block ends.
+     */
+    void syncFlags() {
+        if (dirty) {
+            UnitCompiler.storeFlags(cb);
+            dirty = false;
+        }
     }
 
     /**
@@ -101,7 +121,10 @@ final class InsnCompiler {
         if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F) || op == 0xE9 || op == 0xEB) {
             return role == Region.End.JCC || role == Region.End.JMP;
         }
-        cb.loadConstant(idx).istore(K);
+        if (mayFault(in)) {
+            syncFlags();
+            cb.loadConstant(idx).istore(K);
+        }
         if (op < 0x40) {
             return aluForm(op);
         }
@@ -172,45 +195,54 @@ final class InsnCompiler {
 
     private void loadReg(int r, int size) {
         if (size == 1 && r >= 4 && r < 8 && in.rex == 0) {
-            unit.noteRead(r - 4);
-            cb.lload(reg(r - 4)).loadConstant(8).lushr();
+            getReg(r - 4);
+            cb.loadConstant(8).lushr();
             mask(1);
             return;
         }
-        unit.noteRead(r);
-        cb.lload(reg(r));
+        getReg(r);
         mask(size);
+    }
+
+    /** Pushes g[r], the full 64-bit register. */
+    private void getReg(int r) {
+        cb.aload(G).loadConstant(r).laload();
     }
 
     /** Pops a long and writes it to register r with operand size {@code size}. */
     private void storeReg(int r, int size) {
         switch (size) {
-            case 8 -> {
-                unit.noteWrite(r);
-                cb.lstore(reg(r));
-            }
+            case 8 -> putReg(r);
             case 4 -> {
-                unit.noteWrite(r);
                 mask(4);
-                cb.lstore(reg(r));
+                putReg(r);
             }
             case 2 -> {
-                unit.noteWrite(r);
                 mask(2);
-                cb.lload(reg(r)).loadConstant(~0xFFFFL).land().lor().lstore(reg(r));
+                getReg(r);
+                cb.loadConstant(~0xFFFFL).land().lor();
+                putReg(r);
             }
             default -> {
                 mask(1);
                 if (r >= 4 && r < 8 && in.rex == 0) {
-                    unit.noteWrite(r - 4);
                     cb.loadConstant(8).lshl();
-                    cb.lload(reg(r - 4)).loadConstant(~0xFF00L).land().lor().lstore(reg(r - 4));
+                    getReg(r - 4);
+                    cb.loadConstant(~0xFF00L).land().lor();
+                    putReg(r - 4);
                 } else {
-                    unit.noteWrite(r);
-                    cb.lload(reg(r)).loadConstant(~0xFFL).land().lor().lstore(reg(r));
+                    getReg(r);
+                    cb.loadConstant(~0xFFL).land().lor();
+                    putReg(r);
                 }
             }
         }
+    }
+
+    /** Pops a long into g[r]. */
+    private void putReg(int r) {
+        cb.lstore(TV);
+        cb.aload(G).loadConstant(r).lload(TV).lastore();
     }
 
     private void mask(int size) {
@@ -237,13 +269,11 @@ final class InsnCompiler {
         if (in.base == Insn.RIP_BASE) {
             disp += next;
         } else if (in.base >= 0) {
-            unit.noteRead(in.base);
-            cb.lload(reg(in.base));
+            getReg(in.base);
             have = true;
         }
         if (in.index >= 0) {
-            unit.noteRead(in.index);
-            cb.lload(reg(in.index));
+            getReg(in.index);
             if (in.scale != 0) {
                 cb.loadConstant(in.scale).lshl();
             }
@@ -313,6 +343,7 @@ final class InsnCompiler {
         }
         sop = op;
         sbits = size << 3;
+        dirty = true;
     }
 
     private void loadLocalOrZero(int slot) {
@@ -487,6 +518,7 @@ final class InsnCompiler {
         cb.putfield(CD_STATE, "rflags", CD_long);
         cb.loadConstant(LazyFlags.NONE).istore(FOP);
         sop = LazyFlags.NONE;
+        dirty = true;
         return true;
     }
 
@@ -747,8 +779,8 @@ final class InsnCompiler {
     private boolean push(Value v) {
         v.push();
         cb.lstore(T0);
-        unit.noteRead(4);
-        cb.lload(reg(4)).loadConstant(8L).lsub().lstore(TADDR);
+        getReg(4);
+        cb.loadConstant(8L).lsub().lstore(TADDR);
         cb.aload(M).lload(TADDR).lload(T0);
         write(8);
         cb.lload(TADDR);
@@ -757,11 +789,12 @@ final class InsnCompiler {
     }
 
     private boolean pop(int r) {
-        unit.noteRead(4);
-        cb.aload(M).lload(reg(4));
+        cb.aload(M);
+        getReg(4);
         read(8);
         cb.lstore(T0);
-        cb.lload(reg(4)).loadConstant(8L).ladd();
+        getReg(4);
+        cb.loadConstant(8L).ladd();
         storeReg(4, 8);
         cb.lload(T0);
         storeReg(r, 8);
@@ -769,22 +802,24 @@ final class InsnCompiler {
     }
 
     private boolean ret() {
-        unit.noteRead(4);
-        cb.aload(M).lload(reg(4));
+        cb.aload(M);
+        getReg(4);
         read(8);
         cb.lstore(NEXT);
         long pop = 8 + (in.op == 0xC2 ? in.imm & 0xFFFF : 0);
-        cb.lload(reg(4)).loadConstant(pop).ladd();
+        getReg(4);
+        cb.loadConstant(pop).ladd();
         storeReg(4, 8);
         return true;
     }
 
     private boolean leave() {
-        unit.noteRead(5);
-        cb.aload(M).lload(reg(5));
+        cb.aload(M);
+        getReg(5);
         read(8);
         cb.lstore(T0);
-        cb.lload(reg(5)).loadConstant(8L).ladd();
+        getReg(5);
+        cb.loadConstant(8L).ladd();
         storeReg(4, 8);
         cb.lload(T0);
         storeReg(5, 8);
@@ -1074,6 +1109,7 @@ final class InsnCompiler {
         cb.putfield(CD_STATE, "rflags", CD_long);
         cb.loadConstant(LazyFlags.NONE).istore(FOP);
         sop = LazyFlags.NONE;
+        dirty = true;
     }
 
     /** SHL/SHR/SAR/ROL/ROR by CL (D3), 32- and 64-bit: a zero count changes nothing but a 32-bit register. */
@@ -1084,8 +1120,8 @@ final class InsnCompiler {
         }
         int bits = size << 3;
         int dst = loadDestination(size);
-        unit.noteRead(1);
-        cb.lload(reg(1)).loadConstant((long) bits - 1).land().lstore(T1);
+        getReg(1);
+        cb.loadConstant((long) bits - 1).land().lstore(T1);
         Label zero = cb.newLabel();
         Label done = cb.newLabel();
         cb.lload(T1).lconst_0().lcmp().ifeq(zero);
@@ -1183,6 +1219,7 @@ final class InsnCompiler {
         cb.putfield(CD_STATE, "rflags", CD_long);
         cb.loadConstant(LazyFlags.NONE).istore(FOP);
         sop = LazyFlags.NONE;
+        dirty = true;
         return true;
     }
 

@@ -39,6 +39,11 @@ final class SharedCode {
         cpus.add(cpu);
     }
 
+    /** How many vCPUs the VM has now. */
+    int vcpuCount() {
+        return cpus.size();
+    }
+
     void unregister(TcgCpu cpu) {
         cpus.remove(cpu);
     }

@@ -62,7 +62,7 @@ public final class TcgCpu {
     private final Translator jit;
     final JitStats jitStats = new JitStats();
     /** Checks every unit run against the interpreter (-Djvisor.tcg.jitVerify=true), or null. */
-    private final UnitVerifier verifier;
+    private UnitVerifier verifier;
     /** Host offset of the code page of the unit running now, or -1 (see {@link CodeModified}). */
     long runningUnitPage = -1;
     // jump cache: linear RIP -> block entry, valid while the TLB epoch is unchanged (QEMU's tb_jmp_cache)
@@ -432,6 +432,23 @@ public final class TcgCpu {
             return null; // the interpreter's fetch raises it
         }
         return off < 0 ? null : sharedCode.units().entry(off);
+    }
+
+    /** Checks every unit run against the interpreter from now on (tests; see {@link UnitVerifier}). */
+    void verifyUnits() {
+        if (jit != null && verifier == null) {
+            verifier = new UnitVerifier(this);
+        }
+    }
+
+    /** Unit runs the verifier compared with the interpreter, and those it could not replay. */
+    long[] verifiedUnitRuns() {
+        return verifier == null ? new long[2] : new long[] {verifier.checked, verifier.skipped};
+    }
+
+    /** How many vCPUs share this one's VM (code bookkeeping). */
+    int vcpuCount() {
+        return sharedCode.vcpuCount();
     }
 
     /** Runs one instruction for a translated unit, which stored its state in X86State first. */

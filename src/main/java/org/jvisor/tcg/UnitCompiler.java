@@ -1,6 +1,5 @@
 package org.jvisor.tcg;
 
-import static java.lang.constant.ConstantDescs.CD_boolean;
 import static java.lang.constant.ConstantDescs.CD_int;
 import static java.lang.constant.ConstantDescs.CD_long;
 import static java.lang.constant.ConstantDescs.CD_void;
@@ -21,11 +20,14 @@ import java.util.Map;
  * Compiles a {@link Region} to the class file of a {@link Unit} subclass, with the JDK's
  * class-file API. This class lays out the method (locals, prologue, blocks, exits, the fault
  * handler); {@link InsnCompiler} translates the instructions. Instructions it does not translate
- * run through the interpreter from inside the unit ({@link TcgCpu#execHelper}) with the state
- * written back before and read again after.
+ * run through the interpreter from inside the unit ({@link TcgCpu#execHelper}).
  * <p>
- * The method is compiled twice: the first pass learns which registers the translated
- * instructions read and write, the second loads only those and stores back only those written.
+ * The guest registers stay in {@link org.jvisor.cpu.X86State#gpr} (as QEMU keeps them in its CPU
+ * state): C2 forwards a register's stores to its later loads between calls, the method keeps few
+ * values alive (register allocation was half of C2's time with the registers in locals), and the
+ * state is exact wherever an instruction may fault. The lazy-flags record lives in locals and is
+ * stored into {@link LazyFlags} before anything that may fault or read it. So the fault handler
+ * only sets RIP and the retired count.
  */
 final class UnitCompiler {
     static final ClassDesc CD_UNIT = ClassDesc.of("org.jvisor.tcg.Unit");
@@ -40,13 +42,9 @@ final class UnitCompiler {
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(CD_void, CD_CPU, CD_int);
 
     // local variable slots of run(TcgCpu c, int budget)
-    static final int THIS = 0, CPU = 1, BUDGET = 2, S = 3, G = 4, M = 5, LF = 6, REG0 = 7;
-    static final int FOP = 39, FA = 40, FB = 42, FRES = 44, FBITS = 46, FAUX = 47;
-    static final int N = 49, K = 50, NEXT = 51, T0 = 53, T1 = 55, T2 = 57, T3 = 59, TADDR = 61, EXC = 63;
-
-    static int reg(int r) {
-        return REG0 + 2 * r;
-    }
+    static final int THIS = 0, CPU = 1, BUDGET = 2, S = 3, G = 4, M = 5, LF = 6;
+    static final int FOP = 7, FA = 8, FB = 10, FRES = 12, FBITS = 14, FAUX = 15;
+    static final int N = 17, K = 18, NEXT = 19, T0 = 21, T1 = 23, T2 = 25, T3 = 27, TADDR = 29, TV = 31, EXC = 33;
 
     private static final ClassFile CF = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
         ClassHierarchyResolver.ofClassLoading(UnitCompiler.class.getClassLoader())
@@ -56,17 +54,10 @@ final class UnitCompiler {
     private final long hostPage;
     private final long[] faultRip;
     private final int[] faultAdj;
-    private final boolean[] faultSynced;
     private final List<Insn> helpers = new ArrayList<>();
     private final Map<Region.Block, Label> labels = new HashMap<>();
 
-    // what the pass learns; the next pass uses it
-    int usedMask;
-    int writtenMask;
-    /** Registers loaded in the prologue and stored at exits in the current pass. */
-    private int loadMask;
-    private int storeMask;
-    /** Instructions translated natively / handed to the interpreter (last pass). */
+    /** Instructions translated natively / handed to the interpreter. */
     int nativeCount;
     int helperCount;
 
@@ -76,7 +67,6 @@ final class UnitCompiler {
         int n = region.insnCount;
         this.faultRip = new long[n];
         this.faultAdj = new int[n];
-        this.faultSynced = new boolean[n];
     }
 
     /** The compiled class and what its constructor takes. */
@@ -85,24 +75,13 @@ final class UnitCompiler {
 
     static Compiled compile(Region region, long hostPage) {
         UnitCompiler uc = new UnitCompiler(region, hostPage);
-        uc.loadMask = 0xFFFF;
-        uc.storeMask = 0xFFFF;
-        uc.pass();
-        uc.loadMask = uc.usedMask | uc.writtenMask;
-        uc.storeMask = uc.writtenMask;
-        byte[] bytes = uc.pass();
+        byte[] bytes = uc.build();
         Unit.Info info = new Unit.Info(region.entry, region.blocks.getFirst().start, region.maxEnd, hostPage,
-            uc.faultRip, uc.faultAdj, uc.faultSynced, uc.helpers.toArray(new Insn[0]), uc.nativeCount);
+            uc.faultRip, uc.faultAdj, uc.helpers.toArray(new Insn[0]), uc.nativeCount);
         return new Compiled(bytes, info, uc.nativeCount, uc.helperCount);
     }
 
-    private byte[] pass() {
-        helpers.clear();
-        labels.clear();
-        usedMask = 0;
-        writtenMask = 0;
-        nativeCount = 0;
-        helperCount = 0;
+    private byte[] build() {
         return CF.build(CD_THIS, clb -> {
             clb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SUPER | ClassFile.ACC_SYNTHETIC);
             clb.withSuperclass(CD_UNIT);
@@ -133,15 +112,12 @@ final class UnitCompiler {
         cb.aload(S).getfield(CD_STATE, "gpr", CD_long.arrayType()).astore(G);
         cb.aload(CPU).getfield(CD_CPU, "mmu", CD_MMU).astore(M);
         cb.aload(CPU).getfield(CD_CPU, "flags", CD_FLAGS).astore(LF);
-        for (int r = 0; r < 16; r++) {
-            if ((loadMask & (1 << r)) != 0) {
-                cb.aload(G).loadConstant(r).laload().lstore(reg(r));
-            }
-        }
+        // one range check of the register file up front (it dominates the constant-index ones)
+        cb.aload(G).loadConstant(15).laload().pop2();
         loadFlags(cb);
         cb.iconst_0().istore(N);
         cb.iconst_0().istore(K);
-        for (int t : new int[] {NEXT, T0, T1, T2, T3, TADDR}) {
+        for (int t : new int[] {NEXT, T0, T1, T2, T3, TADDR, TV}) {
             cb.lconst_0().lstore(t);
         }
         Region.Block entry = region.entryBlock();
@@ -156,23 +132,17 @@ final class UnitCompiler {
         }
         cb.labelBinding(tryEnd);
 
-        // normal exit: state back, RIP from NEXT, retired count
+        // normal exit: the flags record, RIP from NEXT, the retired count
         cb.labelBinding(epilogue);
-        storeRegs(cb);
         storeFlags(cb);
         cb.aload(S).lload(NEXT).putfield(CD_STATE, "rip", CD_long);
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd().putfield(CD_CPU, "retired", CD_long);
         cb.return_();
 
-        // a guest exception (or the store that found its own code modified): the state before the
-        // instruction, unless it ran in the interpreter, which already left it in X86State
+        // a guest exception (or the store that found its own code modified): registers and flags
+        // are as before the instruction already, only RIP and the retired count are set here
         cb.labelBinding(handler);
         cb.astore(EXC);
-        Label synced = cb.newLabel();
-        cb.aload(THIS).getfield(CD_UNIT, "faultSynced", CD_boolean.arrayType()).iload(K).baload().ifne(synced);
-        storeRegs(cb);
-        storeFlags(cb);
-        cb.labelBinding(synced);
         cb.aload(S).aload(THIS).getfield(CD_UNIT, "faultRip", CD_long.arrayType()).iload(K).laload()
             .putfield(CD_STATE, "rip", CD_long);
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long)
@@ -260,8 +230,7 @@ final class UnitCompiler {
      * RIP and the retired count go to the CPU first (the budget follows the count), come back after.
      */
     private void emitHelper(CodeBuilder cb, InsnCompiler ic, Insn in, long rip, int idx, int j, int size) {
-        storeRegs(cb);
-        storeFlags(cb);
+        ic.syncFlags();
         int done = j - size; // N + done = instructions completed in this invocation
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).loadConstant(done).iadd().i2l().ladd()
             .putfield(CD_CPU, "retired", CD_long);
@@ -269,26 +238,12 @@ final class UnitCompiler {
         cb.loadConstant(-done).istore(N);
         cb.aload(S).loadConstant(rip).putfield(CD_STATE, "rip", CD_long);
         cb.loadConstant(idx).istore(K);
-        faultSynced[idx] = true;
         int h = helpers.size();
         helpers.add(in);
         cb.aload(CPU).aload(THIS).getfield(CD_UNIT, "helpers", CD_INSN.arrayType()).loadConstant(h).aaload()
             .invokevirtual(CD_CPU, "execHelper", MethodTypeDesc.of(CD_void, CD_INSN));
-        for (int r = 0; r < 16; r++) {
-            if ((loadMask & (1 << r)) != 0) {
-                cb.aload(G).loadConstant(r).laload().lstore(reg(r));
-            }
-        }
         loadFlags(cb);
         ic.flagsUnknown();
-    }
-
-    private void storeRegs(CodeBuilder cb) {
-        for (int r = 0; r < 16; r++) {
-            if ((storeMask & (1 << r)) != 0) {
-                cb.aload(G).loadConstant(r).lload(reg(r)).lastore();
-            }
-        }
     }
 
     private static void loadFlags(CodeBuilder cb) {
@@ -300,21 +255,12 @@ final class UnitCompiler {
         cb.aload(LF).getfield(CD_FLAGS, "aux", CD_long).lstore(FAUX);
     }
 
-    private static void storeFlags(CodeBuilder cb) {
+    static void storeFlags(CodeBuilder cb) {
         cb.aload(LF).iload(FOP).putfield(CD_FLAGS, "op", CD_int);
         cb.aload(LF).lload(FA).putfield(CD_FLAGS, "a", CD_long);
         cb.aload(LF).lload(FB).putfield(CD_FLAGS, "b", CD_long);
         cb.aload(LF).lload(FRES).putfield(CD_FLAGS, "res", CD_long);
         cb.aload(LF).iload(FBITS).putfield(CD_FLAGS, "bits", CD_int);
         cb.aload(LF).lload(FAUX).putfield(CD_FLAGS, "aux", CD_long);
-    }
-
-    void noteRead(int r) {
-        usedMask |= 1 << r;
-    }
-
-    void noteWrite(int r) {
-        writtenMask |= 1 << r;
-        usedMask |= 1 << r;
     }
 }

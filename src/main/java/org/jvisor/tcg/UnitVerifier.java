@@ -13,7 +13,8 @@ import org.jvisor.cpu.X86State;
  * either wrote. The unit runs first with its RAM writes logged; they are undone, the state put
  * back, and the interpreter runs the same number of instructions (plus the faulting one). The
  * interpreter's result is what execution continues from. Runs that touched devices (port or
- * MMIO accesses, which cannot be replayed) are accepted unchecked.
+ * MMIO accesses, which cannot be replayed) are accepted unchecked, and so is everything while
+ * the VM has more than one vCPU (another vCPU's stores would make the replay differ).
  */
 final class UnitVerifier implements Mmu.WriteLog {
     private static final ValueLayout.OfByte B = ValueLayout.JAVA_BYTE;
@@ -77,7 +78,7 @@ final class UnitVerifier implements Mmu.WriteLog {
 
     /** Runs {@code u} and checks it against the interpreter; the interpreter's state remains. */
     void run(Unit u, int budget) {
-        if (!replayable(u)) {
+        if (!replayable(u) || cpu.vcpuCount() > 1) {
             skipped++;
             cpu.runningUnitPage = u.hostPage;
             try {
