@@ -16,7 +16,7 @@ final class Help {
                                 auto (default: kvm on bare metal, tcg otherwise)
           -accel tcg,jit=on|off,jit-threshold=N
                                 tcg translates guest code that the interpreter entered N
-                                times (default 1000; 0: every block at once) into JVM
+                                times (default 20000; 0: every block at once) into JVM
                                 bytecode; jit=off interprets everything
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)

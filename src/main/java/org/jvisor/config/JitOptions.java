@@ -11,7 +11,7 @@ package org.jvisor.config;
  */
 public record JitOptions(boolean enabled, int threshold, int maxInsns) {
     /** Block entries before translation: enough that the unit's JIT warm-up pays off. */
-    public static final int DEFAULT_THRESHOLD = 1000;
+    public static final int DEFAULT_THRESHOLD = 20_000;
     public static final int DEFAULT_MAX_INSNS = 384;
 
     public JitOptions {

@@ -17,6 +17,8 @@ public final class JitStats {
     long declined;
     long retries;
     long flushes;
+    /** Translations that failed (a translator bug: the entry stays interpreted). */
+    long failures;
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
@@ -39,6 +41,7 @@ public final class JitStats {
         sum.declined += declined;
         sum.retries += retries;
         sum.flushes += flushes;
+        sum.failures += failures;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.selfModifyRestarts += selfModifyRestarts;
@@ -72,14 +75,14 @@ public final class JitStats {
     public String format(long retiredTotal, long invalidated) {
         return String.format("""
             == jit ==
-            units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized)
+            units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized, %d failed)
             bytecode             %d bytes (%.0f per unit)
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
             interpreted in units %s
             """,
-            units, insns, nativeInsns, helperInsns, declined, retries,
+            units, insns, nativeInsns, helperInsns, declined, retries, failures,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
             translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units, regionNanos / 1e6, compileNanos / 1e6,
             defineNanos / 1e6,

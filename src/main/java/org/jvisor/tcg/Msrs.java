@@ -13,10 +13,31 @@ import org.jvisor.cpu.X86State;
 final class Msrs {
     static final int TSC = 0x10, APIC_BASE = 0x1B, BIOS_SIGN_ID = 0x8B, MTRRCAP = 0xFE,
         SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176, MCG_CAP = 0x179, MCG_STATUS = 0x17A,
-        MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF, TSC_DEADLINE = 0x6E0,
+        ARCH_CAPABILITIES = 0x10A, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF, TSC_DEADLINE = 0x6E0,
         EFER = 0xC000_0080, STAR = 0xC000_0081, LSTAR = 0xC000_0082, CSTAR = 0xC000_0083, SFMASK = 0xC000_0084,
         FS_BASE = 0xC000_0100, GS_BASE = 0xC000_0101, KERNEL_GS_BASE = 0xC000_0102, TSC_AUX = 0xC000_0103,
         KVM_WALL_CLOCK_NEW = 0x4b56_4d00, KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+
+    /**
+     * IA32_ARCH_CAPABILITIES (SDM vol. 4, table 2-2; Linux arch/x86/include/asm/msr-index.h): this
+     * CPU executes nothing speculatively, so it reports itself not affected by the side channels
+     * whose mitigations cost an emulated guest most (Meltdown: RDCL_NO, so no page-table
+     * isolation; SSB, MDS, TAA, MMIO stale data, BHI, PBRSB, GDS, RFDS, ITS), as a CPU that
+     * fixes them in hardware does. QEMU's default CPU model (AMD) avoids the same mitigations.
+     */
+    static final long ARCH_CAPABILITIES_VALUE = 1L // RDCL_NO
+        | 1L << 4   // SSB_NO
+        | 1L << 5   // MDS_NO
+        | 1L << 6   // IF_PSCHANGE_MC_NO
+        | 1L << 8   // TAA_NO
+        | 1L << 13  // SBDR_SSDP_NO
+        | 1L << 14  // FBSDP_NO
+        | 1L << 15  // PSDP_NO
+        | 1L << 20  // BHI_NO
+        | 1L << 24  // PBRSB_NO
+        | 1L << 26  // GDS_NO
+        | 1L << 27  // RFDS_NO
+        | 1L << 62; // ITS_NO
 
     /** Number of variable-range MTRRs we report in MTRRcap. */
     static final int MTRR_VAR_COUNT = 8;
@@ -92,6 +113,7 @@ final class Msrs {
             case TSC -> tsc();
             case APIC_BASE -> apic() != null ? apic().apicBase() : s.apicBase;
             case BIOS_SIGN_ID, MCG_CAP, MCG_STATUS -> 0;
+            case ARCH_CAPABILITIES -> ARCH_CAPABILITIES_VALUE;
             case MTRRCAP -> MTRR_VAR_COUNT | (1 << 8) | (1 << 10); // fixed ranges, write-combining
             case SYSENTER_CS -> s.sysenterCs;
             case SYSENTER_ESP -> s.sysenterEsp;

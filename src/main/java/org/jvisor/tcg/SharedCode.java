@@ -35,6 +35,21 @@ final class SharedCode {
         return units;
     }
 
+    private BackgroundTranslator background;
+
+    /** The VM's background translator, started on first use. */
+    synchronized BackgroundTranslator background(java.lang.foreign.MemorySegment ram, org.jvisor.config.JitOptions options) {
+        if (background == null) {
+            background = new BackgroundTranslator(ram, options, this);
+        }
+        return background;
+    }
+
+    /** What the background translator did, or null when it never ran. */
+    synchronized JitStats backgroundStats() {
+        return background == null ? null : background.stats;
+    }
+
     void register(TcgCpu cpu) {
         cpus.add(cpu);
     }
@@ -46,6 +61,12 @@ final class SharedCode {
 
     void unregister(TcgCpu cpu) {
         cpus.remove(cpu);
+        synchronized (this) {
+            if (cpus.isEmpty() && background != null) {
+                background.close();
+                background = null;
+            }
+        }
     }
 
     /** Plain read: a racing update is resolved by the caller's next check. */

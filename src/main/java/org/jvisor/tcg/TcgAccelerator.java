@@ -63,6 +63,10 @@ public final class TcgAccelerator implements Accelerator {
             v.cpu().jitStats.addTo(sum);
             retired += v.cpu().instructionsRetired();
         }
+        JitStats background = sharedCode == null ? null : sharedCode.backgroundStats();
+        if (background != null) {
+            background.addTo(sum);
+        }
         long invalidated = sharedCode == null ? 0 : sharedCode.units().invalidated();
         StringBuilder sb = new StringBuilder(sum.format(retired, invalidated));
         if (sharedCode != null) {

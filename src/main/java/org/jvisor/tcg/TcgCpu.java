@@ -60,6 +60,9 @@ public final class TcgCpu {
 
     /** The translator, or null when translation is off. */
     private final Translator jit;
+    private final JitOptions jitOptions;
+    /** Translate on this thread when an entry is hot (tests), instead of in the background. */
+    private final boolean translateAtOnce;
     final JitStats jitStats = new JitStats();
     /** Checks every unit run against the interpreter (-Djvisor.tcg.jitVerify=true), or null. */
     private UnitVerifier verifier;
@@ -102,7 +105,9 @@ public final class TcgCpu {
         this.sse = new SseUnit(this);
         this.x87 = new X87Unit(this);
         this.interp = new Interpreter(this);
-        this.jit = jitOptions.enabled() ? new Translator(this, jitOptions, sharedCode, jitStats) : null;
+        this.jit = jitOptions.enabled() ? new Translator(mem, jitOptions, sharedCode, jitStats) : null;
+        this.translateAtOnce = jitOptions.threshold() == 0;
+        this.jitOptions = jitOptions;
         this.verifier = jit != null && Boolean.getBoolean("jvisor.tcg.jitVerify") ? new UnitVerifier(this) : null;
         syncFromState();
         sharedCode.register(this);
@@ -268,7 +273,7 @@ public final class TcgCpu {
     }
 
     /** A stop address no instruction can have (non-canonical). */
-    private static final long NO_STOP = 0x7FFF_0000_0000_0000L;
+    static final long NO_STOP = 0x7FFF_0000_0000_0000L;
 
     /** One slice of a vCPU's run loop: an interrupt check, then up to {@code n} instructions. */
     void runSlice(long n) {
@@ -420,7 +425,11 @@ public final class TcgCpu {
         if (e.declined || ++e.count <= jit.threshold(e.hostOffset)) {
             return null;
         }
-        return jit.translate(rip, e, stopRip);
+        if (translateAtOnce || stopRip != NO_STOP) {
+            return jit.translate(rip, e, stopRip);
+        }
+        sharedCode.background(mem, jitOptions).request(rip, e);
+        return null;
     }
 
     /** The block entry for {@code rip} in the VM's table, or null when its code is not fetchable RAM. */

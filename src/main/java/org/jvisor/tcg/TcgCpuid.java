@@ -11,6 +11,8 @@ import org.jvisor.cpu.CpuidModel;
  * CPUID, tables 3-8 to 3-11), plus the hypervisor bit and the KVM signature leaves.
  */
 public final class TcgCpuid {
+    /** CPUID.7.0:EDX[29]: IA32_ARCH_CAPABILITIES exists (see Msrs.ARCH_CAPABILITIES_VALUE). */
+    static final int EDX7_ARCH_CAPABILITIES = 1 << 29;
     // CPUID.1:EDX
     static final int EDX_FPU = 1, EDX_MMX = 1 << 23, EDX_FXSR = 1 << 24, EDX_SSE = 1 << 25, EDX_SSE2 = 1 << 26;
     static final int EDX_DE = 1 << 2, EDX_PSE = 1 << 3, EDX_TSC = 1 << 4, EDX_MSR = 1 << 5, EDX_PAE = 1 << 6,
@@ -56,7 +58,7 @@ public final class TcgCpuid {
         e.add(new CpuidEntry(4, 0, true, 0, 0, 0, 0));
         e.add(new CpuidEntry(5, 0, false, 0, 0, 0, 0));
         e.add(new CpuidEntry(6, 0, false, 0, 0, 0, 0));
-        e.add(new CpuidEntry(7, 0, true, 0, EBX7_FSGSBASE, 0, 0));
+        e.add(new CpuidEntry(7, 0, true, 0, EBX7_FSGSBASE, 0, EDX7_ARCH_CAPABILITIES));
         e.add(CpuidModel.kvmSignature());
         e.add(new CpuidEntry(CpuidModel.KVM_FEATURES_LEAF, 0, false,
             KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT, 0, 0, 0));

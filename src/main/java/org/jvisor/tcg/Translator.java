@@ -10,11 +10,11 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 
 /**
- * One vCPU's translator: turns a hot block entry into a {@link Unit}. It snapshots the code page,
- * discovers the {@link Region}, compiles it ({@link UnitCompiler}), defines the class as a hidden
- * class (unloadable once the unit is dropped) and installs it in the VM's {@link UnitTable}.
- * Translation runs on the vCPU thread; HotSpot compiles the generated method in the background
- * once it is hot.
+ * Turns a hot block entry into a {@link Unit}: it snapshots the code page, discovers the
+ * {@link Region}, compiles it ({@link UnitCompiler}), defines the class as a hidden class
+ * (unloadable once the unit is dropped) and installs it in the VM's {@link UnitTable}. One
+ * thread uses an instance: a vCPU (translating at once, for tests) or the VM's
+ * {@link BackgroundTranslator}. HotSpot compiles the generated method once it is hot.
  */
 final class Translator {
     /**
@@ -26,7 +26,7 @@ final class Translator {
     private static final int ESTIMATED_BYTES = 6500;
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
 
-    private final TcgCpu cpu;
+    private final MemorySegment ram;
     private final JitOptions options;
     private final UnitTable table;
     private final SharedCode shared;
@@ -36,8 +36,8 @@ final class Translator {
     private long pageBase;
     private final JitStats stats;
 
-    Translator(TcgCpu cpu, JitOptions options, SharedCode shared, JitStats stats) {
-        this.cpu = cpu;
+    Translator(MemorySegment ram, JitOptions options, SharedCode shared, JitStats stats) {
+        this.ram = ram;
         this.options = options;
         this.shared = shared;
         this.table = shared.units();
@@ -114,9 +114,8 @@ final class Translator {
      * vCPU is seen either whole or not at all, never torn.
      */
     private void snapshot(long hostPage) {
-        MemorySegment mem = cpu.mmu.memory();
         for (int i = 0; i < 4096; i += 8) {
-            long v = (long) Atomics.LONG.getVolatile(mem, hostPage + i);
+            long v = (long) Atomics.LONG.getVolatile(ram, hostPage + i);
             for (int k = 0; k < 8; k++) {
                 page[i + k] = (byte) (v >>> (8 * k));
             }

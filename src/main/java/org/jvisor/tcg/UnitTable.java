@@ -17,9 +17,12 @@ final class UnitTable {
         final long hostOffset;
         /** Entries counted while interpreted (racy increments between vCPUs only delay a translation). */
         int count;
-        Unit unit;
+        /** The translation; set by whichever thread translated (the unit's fields are final). */
+        volatile Unit unit;
         /** The translator declined this entry (nothing worth translating); it stays interpreted. */
         boolean declined;
+        /** Waiting for the background translator. */
+        volatile boolean queued;
         /** The page was written: the entry is stale and is looked up again. */
         volatile boolean dead;
 
