@@ -122,7 +122,6 @@ final class InsnCompiler {
             return role == Region.End.JCC || role == Region.End.JMP;
         }
         if (mayFault(in)) {
-            syncFlags();
             cb.loadConstant(idx).istore(K);
         }
         if (op < 0x40) {

@@ -6,11 +6,11 @@ package org.jvisor.tcg;
  * the guest registers and the lazy-flags record in JVM locals, runs until the region exits, then
  * writes them back with the next RIP and the retired-instruction count.
  * <p>
- * A guest exception inside the unit leaves the state the interpreter would: registers and flags are
- * in X86State and LazyFlags wherever an instruction may fault, as they were before it
- * (instructions do every access that can fault before they write anything); the method catches
- * the exception, sets RIP to that instruction and the retired count to the instructions
- * completed, and rethrows.
+ * A guest exception inside the unit leaves the state the interpreter would: the registers are in
+ * X86State, as they were before the faulting instruction (instructions do every access that can
+ * fault before they write anything); the method catches the exception, stores the flags record
+ * from its locals (unless the instruction was interpreted, which keeps LazyFlags itself), sets RIP
+ * to that instruction and the retired count to the instructions completed, and rethrows.
  */
 abstract class Unit {
     /** Linear RIP of the entry; the unit covers [{@link #minRip}, {@link #maxEnd}) of one page. */
@@ -23,6 +23,8 @@ abstract class Unit {
     final long[] faultRip;
     /** Per instruction index: retired-count adjustment to add to the block counter on a fault. */
     final int[] faultAdj;
+    /** Per instruction index: interpreted (it keeps LazyFlags exact itself, also when it faults part-way). */
+    final boolean[] interpreted;
     /** Instructions the unit hands to the interpreter, indexed by the generated code. */
     final Insn[] helpers;
     final int insnCount;
@@ -35,7 +37,7 @@ abstract class Unit {
 
     /** Everything a generated constructor passes to its superclass. */
     record Info(long rip, long minRip, long maxEnd, long hostPage, long[] faultRip, int[] faultAdj,
-                Insn[] helpers, int nativeCount) {
+                boolean[] interpreted, Insn[] helpers, int nativeCount) {
     }
 
     protected Unit(Info info) {
@@ -45,6 +47,7 @@ abstract class Unit {
         this.hostPage = info.hostPage();
         this.faultRip = info.faultRip();
         this.faultAdj = info.faultAdj();
+        this.interpreted = info.interpreted();
         this.helpers = info.helpers();
         this.insnCount = faultRip.length;
         this.nativeCount = info.nativeCount();

@@ -1,5 +1,6 @@
 package org.jvisor.tcg;
 
+import static java.lang.constant.ConstantDescs.CD_boolean;
 import static java.lang.constant.ConstantDescs.CD_int;
 import static java.lang.constant.ConstantDescs.CD_long;
 import static java.lang.constant.ConstantDescs.CD_void;
@@ -54,6 +55,7 @@ final class UnitCompiler {
     private final long hostPage;
     private final long[] faultRip;
     private final int[] faultAdj;
+    private final boolean[] interpreted;
     private final List<Insn> helpers = new ArrayList<>();
     private final Map<Region.Block, Label> labels = new HashMap<>();
 
@@ -67,6 +69,7 @@ final class UnitCompiler {
         int n = region.insnCount;
         this.faultRip = new long[n];
         this.faultAdj = new int[n];
+        this.interpreted = new boolean[n];
     }
 
     /** The compiled class and what its constructor takes. */
@@ -77,7 +80,7 @@ final class UnitCompiler {
         UnitCompiler uc = new UnitCompiler(region, hostPage);
         byte[] bytes = uc.build();
         Unit.Info info = new Unit.Info(region.entry, region.blocks.getFirst().start, region.maxEnd, hostPage,
-            uc.faultRip, uc.faultAdj, uc.helpers.toArray(new Insn[0]), uc.nativeCount);
+            uc.faultRip, uc.faultAdj, uc.interpreted, uc.helpers.toArray(new Insn[0]), uc.nativeCount);
         return new Compiled(bytes, info, uc.nativeCount, uc.helperCount);
     }
 
@@ -139,10 +142,15 @@ final class UnitCompiler {
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd().putfield(CD_CPU, "retired", CD_long);
         cb.return_();
 
-        // a guest exception (or the store that found its own code modified): registers and flags
-        // are as before the instruction already, only RIP and the retired count are set here
+        // a guest exception (or the store that found its own code modified): the registers are as
+        // before the instruction already; the flags record is the locals', unless the instruction
+        // ran in the interpreter, which keeps LazyFlags exact itself (also after part of a REP)
         cb.labelBinding(handler);
         cb.astore(EXC);
+        Label interp = cb.newLabel();
+        cb.aload(THIS).getfield(CD_UNIT, "interpreted", CD_boolean.arrayType()).iload(K).baload().ifne(interp);
+        storeFlags(cb);
+        cb.labelBinding(interp);
         cb.aload(S).aload(THIS).getfield(CD_UNIT, "faultRip", CD_long.arrayType()).iload(K).laload()
             .putfield(CD_STATE, "rip", CD_long);
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long)
@@ -238,6 +246,7 @@ final class UnitCompiler {
         cb.loadConstant(-done).istore(N);
         cb.aload(S).loadConstant(rip).putfield(CD_STATE, "rip", CD_long);
         cb.loadConstant(idx).istore(K);
+        interpreted[idx] = true;
         int h = helpers.size();
         helpers.add(in);
         cb.aload(CPU).aload(THIS).getfield(CD_UNIT, "helpers", CD_INSN.arrayType()).loadConstant(h).aaload()
