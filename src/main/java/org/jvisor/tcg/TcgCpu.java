@@ -357,7 +357,9 @@ public final class TcgCpu {
                         if (endChunk || s.rip == stopRip) {
                             return;
                         }
-                        if (s.rip != pc + in.len || retired >= limit) {
+                        // a branch ends the block; so does reaching another page, where a unit
+                        // may start (regions stop at page ends, and the next one begins there)
+                        if (s.rip != pc + in.len || ((s.rip ^ pc) & ~0xFFFL) != 0 || retired >= limit) {
                             break;
                         }
                     }
@@ -400,6 +402,20 @@ public final class TcgCpu {
         jitStats.unitInsns += retired - before;
         u.runs++;
         u.retired += retired - before;
+        long next = s.rip;
+        if (next != u.rip && next >= u.minRip && next < u.maxEnd && !endChunk) {
+            // the unit stopped inside its own code: a loop that ran out of slice budget (or a
+            // block the region had to leave). It resumes here, so this entry is as hot as the
+            // unit: translate it now rather than interpret the loop until its own count is hot.
+            hotEntry(next);
+        }
+    }
+
+    private void hotEntry(long rip) {
+        UnitTable.Entry e = lookupEntry(rip);
+        if (e != null && e.unit == null && !e.declined) {
+            e.count = Math.max(e.count, jit.threshold(e.hostOffset));
+        }
     }
 
     /**
