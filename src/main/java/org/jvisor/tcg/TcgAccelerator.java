@@ -70,6 +70,9 @@ public final class TcgAccelerator implements Accelerator {
         long invalidated = sharedCode == null ? 0 : sharedCode.units().invalidated();
         StringBuilder sb = new StringBuilder(sum.format(retired, invalidated));
         if (sharedCode != null) {
+            sb.append("pages rewritten    ").append(sharedCode.units().mostRewritten(8)).append('\n');
+        }
+        if (sharedCode != null) {
             sb.append(String.format("hottest units: %18s %6s %6s %12s %14s %8s%n", "RIP", "insns", "interp", "runs", "retired", "per run"));
             for (Unit u : sharedCode.units().hottest(12)) {
                 sb.append(String.format("               %18x %6d %6d %12d %14d %8.1f%n", u.rip, u.insnCount,

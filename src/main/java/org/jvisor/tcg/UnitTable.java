@@ -204,6 +204,22 @@ final class UnitTable {
         return all.subList(0, Math.min(n, all.size()));
     }
 
+    /** The pages whose translations were thrown away most often, as "gpa xN" items. */
+    synchronized String mostRewritten(int n) {
+        java.util.List<Integer> ps = new java.util.ArrayList<>();
+        for (int p = 0; p < rewrites.length; p++) {
+            if (rewrites[p] > 0) {
+                ps.add(p);
+            }
+        }
+        ps.sort((a, b) -> Integer.compare(rewrites[b], rewrites[a]));
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < Math.min(n, ps.size()); i++) {
+            sb.append(i == 0 ? "" : ", ").append(String.format("%#x x%d", (long) ps.get(i) << 12, rewrites[ps.get(i)]));
+        }
+        return sb.toString();
+    }
+
     synchronized int liveUnits() {
         return liveUnits;
     }
