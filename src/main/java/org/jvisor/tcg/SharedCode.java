@@ -19,7 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class SharedCode {
     /** Translated units live at most this many at once (then all are dropped and made anew). */
-    private static final int MAX_UNITS = 16384;
+    private static final int MAX_UNITS = 4096;
 
     private final long[] bits;
     private final CopyOnWriteArrayList<TcgCpu> cpus = new CopyOnWriteArrayList<>();

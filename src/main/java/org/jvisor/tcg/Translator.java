@@ -22,8 +22,12 @@ final class Translator {
      * larger than this is made again from fewer instructions.
      */
     static final int MAX_CODE_BYTES = 7900;
-    /** The cost model's budget per unit (estimates are rough; the compiled size is checked). */
-    private static final int ESTIMATED_BYTES = 6500;
+    /**
+     * The cost model's budget per unit (estimates are rough; the compiled size is checked). Well
+     * below the limit: C2's arenas for a method grow with its size (they count in jvisor's own
+     * memory), and a larger unit leaves C2 less room to inline the memory accessors.
+     */
+    private static final int ESTIMATED_BYTES = 4000;
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
 
     private final MemorySegment ram;
