@@ -80,8 +80,13 @@ public final class TcgCpu {
     private final Insn crossing = new Insn();
 
     public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid) {
+        this(state, bus, cpuid, JitOptions.fromSystemProperties());
+    }
+
+    /** A lone CPU (no interrupt source, its own code cache) with the given translator settings. */
+    public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, JitOptions jitOptions) {
         this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE,
-            new SharedCode(bus.ram().size()), JitOptions.fromSystemProperties());
+            new SharedCode(bus.ram().size()), jitOptions);
     }
 
     TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,

@@ -179,8 +179,10 @@ final class UnitTable {
         for (Entry e : pg.slots) {
             if (e != null) {
                 e.dead = true;
-                if (e.unit != null) {
-                    e.unit.valid = false;
+                Unit u = e.unit;
+                if (u != null) {
+                    u.valid = false;
+                    e.unit = null; // a jump cache may still hold the entry: let the class unload
                     liveUnits--;
                     invalidated++;
                 }

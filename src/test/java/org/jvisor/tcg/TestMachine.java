@@ -25,6 +25,8 @@ final class TestMachine implements AutoCloseable {
     final AddressSpace mmio = new AddressSpace("mmio", 1L << 52);
     final X86State st;
     final TcgCpu cpu;
+    /** The machine's translations (one vCPU here). */
+    final SharedCode shared = new SharedCode(ram.size());
     long end;
 
     TestMachine(String asm) {
@@ -47,7 +49,7 @@ final class TestMachine implements AutoCloseable {
         end = CODE + code.length;
         MachineBus bus = new MachineBus(ram, io, mmio);
         cpu = new TcgCpu(st, bus, TcgCpuid.model(), new org.jvisor.cpu.ExitStats(false), new Object(),
-            InterruptSource.NONE, new SharedCode(ram.size()), jit);
+            InterruptSource.NONE, shared, jit);
     }
 
     /** Runs from the entry to the end of the code. */

@@ -8,8 +8,8 @@ import java.util.function.Consumer;
 import org.jvisor.boot.TestGuestBoot;
 
 /**
- * The differential driver: generates cases for a family, runs each natively and in tcg and
- * compares GPRs (except RSP and declared-undefined ones), the defined flags, RIP and the data area.
+ * The differential driver: generates cases for a family, runs each natively and in tcg (the
+ * interpreter, then the translator) and compares GPRs (except RSP and declared-undefined ones), the defined flags, RIP and the data area.
  *
  * <p>System properties: {@code jvisor.fuzz.cases} (cases per family, default a few thousand),
  * {@code jvisor.fuzz.seed} (base seed; default fixed per family so the normal suite is
@@ -21,6 +21,8 @@ final class Diff {
     /** Reports: up to PER_KIND examples of each kind of difference, up to MAX_KINDS kinds. */
     private static final int PER_KIND = Integer.getInteger("jvisor.fuzz.reports", 2);
     private static final int MAX_KINDS = 6;
+    /** Marks a difference only the translated run shows (the interpreter agreed with the host). */
+    static final String TRANSLATED = "translated: ";
 
     private Diff() {
     }
@@ -78,8 +80,11 @@ final class Diff {
             MemorySegment.copy(c.data(), 0, cpu.data(), ValueLayout.JAVA_BYTE, 0, c.data().length);
             cpu.run(regs, c.code(), offset);
             MemorySegment.copy(cpu.data(), ValueLayout.JAVA_BYTE, 0, nativeData, 0, nativeData.length);
-            TcgSide.Result t = tcg.run(c);
-            String diff = compare(c, regs, nativeData, t);
+            String diff = compare(c, regs, nativeData, tcg.run(c, false));
+            if (diff == null) {
+                diff = compare(c, regs, nativeData, tcg.run(c, true));
+                diff = diff == null ? null : TRANSLATED + diff;
+            }
             if (diff != null) {
                 failures++;
                 String kind = signature(diff);
@@ -198,6 +203,9 @@ final class Diff {
 
     /** What kind of difference: the exception, or which registers/flags/memory differ. */
     static String signature(String diff) {
+        if (diff.startsWith(TRANSLATED)) {
+            return TRANSLATED + signature(diff.substring(TRANSLATED.length()));
+        }
         if (diff.startsWith("tcg threw ")) {
             return diff.lines().findFirst().orElse(diff);
         }

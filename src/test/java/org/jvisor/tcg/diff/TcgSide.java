@@ -1,6 +1,7 @@
 package org.jvisor.tcg.diff;
 
 import org.jvisor.boot.TestGuestBoot;
+import org.jvisor.config.JitOptions;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
@@ -12,7 +13,9 @@ import org.jvisor.tcg.TcgCpuid;
  * The system under test: runs a case's snippet in tcg from the same state. Guest RAM covers the
  * native code and data addresses, identity-mapped with 2 MiB pages in the layout TestGuestBoot
  * uses (PML4 0x1000, PDPT 0x2000, PD 0x3000); the snippet and data sit at the same addresses as
- * on the host. One TcgCpu runs all cases; the snippet's code is invalidated before each run
+ * on the host. Each case runs twice: in the interpreter and through the translator (threshold
+ * 0: the snippet is compiled to a unit on first sight), so both engines answer to the host. One
+ * TcgCpu per engine runs all cases; the snippet's code is invalidated before each run
  * ({@code -Djvisor.fuzz.freshCpu=true}: a new TcgCpu per case instead).
  */
 final class TcgSide {
@@ -23,8 +26,19 @@ final class TcgSide {
     private final MachineBus bus;
     private final boolean fresh = Boolean.getBoolean("jvisor.fuzz.freshCpu");
     private final X86State entry = TestGuestBoot.longModeState(0);
-    private final X86State state = new X86State();
-    private TcgCpu cpu;
+    private final Engine interpreted = new Engine(JitOptions.OFF);
+    private final Engine translated = new Engine(JitOptions.OFF.withEnabled(true).withThreshold(0));
+
+    /** One engine configuration: its own state and CPU, kept across cases. */
+    private static final class Engine {
+        final JitOptions options;
+        final X86State state = new X86State();
+        TcgCpu cpu;
+
+        Engine(JitOptions options) {
+            this.options = options;
+        }
+    }
 
     static synchronized TcgSide get() {
         if (instance == null) {
@@ -55,7 +69,10 @@ final class TcgSide {
     record Result(X86State state, byte[] data, Throwable error) {
     }
 
-    Result run(Case c) {
+    /** Runs the case in the interpreter ({@code translate} false) or as a translated unit. */
+    Result run(Case c, boolean translate) {
+        Engine engine = translate ? translated : interpreted;
+        X86State state = engine.state;
         long dataBase = NativeCpu.get().dataBase();
         ram.write(c.codeAddr(), c.code());
         ram.write(dataBase, c.data());
@@ -71,8 +88,9 @@ final class TcgSide {
         state.mxcsr = NativeCpu.inputMxcsr(c.regs()[NativeCpu.MXCSR_SLOT]);
         // IF set as for the host's user-mode code (PUSHF images must agree); nothing interrupts tcg here
         state.rflags = (c.regs()[16] & NativeCpu.INPUT_FLAGS) | X86State.FIXED1 | X86State.IF;
+        TcgCpu cpu = engine.cpu;
         if (cpu == null || fresh) {
-            cpu = new TcgCpu(state, bus, TcgCpuid.model());
+            cpu = engine.cpu = new TcgCpu(state, bus, TcgCpuid.model(), engine.options);
         } else {
             cpu.invalidateCode(c.codeAddr(), c.code().length);
         }
@@ -81,7 +99,7 @@ final class TcgSide {
             cpu.runUntilRip(c.codeAddr() + c.code().length, 1_000_000L);
         } catch (RuntimeException | Error e) {
             error = e;
-            cpu = null; // start over after an exception: the engine's internal state is suspect
+            engine.cpu = null; // start over after an exception: the engine's internal state is suspect
         }
         byte[] out = new byte[(int) NativeCpu.DATA_SIZE];
         ram.read(dataBase, out, 0, out.length);
