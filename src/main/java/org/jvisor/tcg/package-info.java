@@ -1,6 +1,6 @@
 /**
- * tcg: jvisor's software x86-64 CPU, an interpreter laid out so a bytecode translator can be
- * added behind the same decoded instructions.
+ * tcg: jvisor's software x86-64 CPU: an interpreter, and a translator that compiles the hot
+ * parts of guest code into JVM bytecode (hidden classes the JIT then compiles to host code).
  *
  * <h2>Pieces (one job each)</h2>
  * <ul>
