@@ -2,9 +2,10 @@ package org.jvisor.tcg;
 
 /**
  * Translated guest code: a {@link Region} compiled to the {@link #run} method of a hidden class
- * (one class per unit, so HotSpot compiles, inlines and unloads each on its own). The method keeps
- * the guest registers and the lazy-flags record in JVM locals, runs until the region exits, then
- * writes them back with the next RIP and the retired-instruction count.
+ * (one class per unit, so HotSpot compiles, inlines and unloads each on its own). The method works
+ * on the guest registers in X86State and keeps the lazy-flags record in JVM locals; it runs until
+ * the region exits, then stores the flags record, the next RIP and the retired-instruction count.
+ * (Registers in locals made C2's register allocation the dominant cost of compiling large units.)
  * <p>
  * A guest exception inside the unit leaves the state the interpreter would: the registers are in
  * X86State, as they were before the faulting instruction (instructions do every access that can

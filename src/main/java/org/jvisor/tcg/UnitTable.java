@@ -121,12 +121,14 @@ final class UnitTable {
     }
 
     /**
-     * Installs {@code u} for {@code e} unless the page was written meanwhile; when the table is
-     * full every translation goes first (QEMU flushes its whole code buffer the same way).
+     * Installs {@code u} for {@code e} unless the page was written meanwhile or the entry already
+     * has a unit (counted twice, the live count would stay high for good and the table flush on
+     * every install); when the table is full every translation goes first (QEMU flushes its
+     * whole code buffer the same way).
      */
     synchronized boolean install(Entry e, Unit u) {
-        if (e.dead) {
-            return false;
+        if (e.dead || e.unit != null) {
+            return false; // written meanwhile, or another vCPU translated the same entry first
         }
         if (liveUnits >= maxUnits) {
             clearLocked();
