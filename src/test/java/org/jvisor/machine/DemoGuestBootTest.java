@@ -10,6 +10,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.TranslatedToo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,6 +47,7 @@ class DemoGuestBootTest {
      * heap (the launcher gives the demo 64): tcg's decode cache, softly reachable, sheds cold pages
      * under pressure instead of running the VMM out of memory.
      */
+    @TranslatedToo
     @Test
     void bootsToInitPrintsTheMarkerAndPowersOff() throws Exception {
         var r = JvisorProcess.run(java.util.List.of("-Xmx40m", "-Xmn8m"), null,
@@ -182,6 +184,7 @@ class DemoGuestBootTest {
         assertEquals(0, r.status(), r.toString());
     }
 
+    @TranslatedToo
     @Test
     void aCommandTypedIntoTheShellRunsAndPoweroffEndsJvisor() throws Exception {
         try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 quiet"))) {

@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
+import org.jvisor.testing.TranslatedToo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * output must be identical: the guest sees the same machine.
  */
 @GuestTest
+@TranslatedToo
 class GuestSuiteTest {
     private static final String DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.cpu.X86State;
+import org.jvisor.testing.TranslatedToo;
 
+@TranslatedToo
 class ArithmeticTest {
     private static final long ARITH = X86State.CF | X86State.PF | X86State.AF | X86State.ZF | X86State.SF | X86State.OF;
 

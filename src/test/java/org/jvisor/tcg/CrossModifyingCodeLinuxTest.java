@@ -19,6 +19,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * Cross-modifying code in a Linux user program on two vCPUs (guests/linux/xmodify.c): a writer
@@ -29,6 +30,7 @@ import org.jvisor.testing.JvisorProcess;
  * CPUID in about half of the 20 rounds (interpreted, as here).
  */
 @GuestTest
+@TranslatedToo
 class CrossModifyingCodeLinuxTest {
     @Test
     void threadsCallingAFunctionWhileAnotherRewritesItRunTheOldOrTheNewCode(@TempDir Path dir) throws Exception {

@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * Cross-modifying code on three vCPUs (SDM vol. 3, 8.1.3): one swaps a 4-byte aligned instruction
@@ -18,6 +19,7 @@ import org.jvisor.cpu.X86State;
  * run the old or the new instruction, never a mix of their bytes; and once the writer is done, a
  * caller that executes a serializing instruction (CPUID) must run the final one.
  */
+@TranslatedToo
 class CrossModifyingCodeTest {
     private static final long FUNC = 0x120000, INSN = FUNC + 4, FLAG = 0x128000;
     private static final long WRITER = 0x110000, CALLER = 0x130000;

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * A memory read-modify-write whose write faults (the read succeeds, the page is read-only) must
@@ -15,6 +16,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * 6.5: a fault is reported with the state before the faulting instruction). A wrong CF here makes
  * a restarted ADC/SBB/RCL/RCR compute a different value.
  */
+@TranslatedToo
 class FaultRestartTest {
     private static final long PAGE = 0x4000_0000L;
     private static final long PD = 0x400000, PT = 0x401000, FRAME = 0x500000;

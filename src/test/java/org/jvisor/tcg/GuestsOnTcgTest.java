@@ -22,9 +22,11 @@ import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.TranslatedToo;
 
 /** Boots the built test guests (target/guests) on the tcg engine with a fake UART and exit port. */
 @GuestTest
+@TranslatedToo
 class GuestsOnTcgTest {
 
     /** What a guest run produced. */

@@ -3,8 +3,10 @@ package org.jvisor.tcg;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.TranslatedToo;
 
 /** Instruction sequences taken from code that Debian's kernel and busybox run. */
+@TranslatedToo
 class LinuxUserTest {
     private static final long D = TestMachine.DATA;
 

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.jvisor.cpu.CpuidEntry;
+import org.jvisor.testing.TranslatedToo;
 
 /** The CPU side of the local APIC (MSRs and CR8 through {@link LocalApicPort}), kvmclock and CPUID. */
+@TranslatedToo
 class LocalApicPortTest {
     private static final long D = TestMachine.DATA;
 

@@ -7,12 +7,14 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * 32-bit protected mode without paging: interrupts and exceptions through 8-byte IDT gates (same
  * privilege, with an error code, and from CPL 3 through a DPL-3 trap gate with the TSS stack
  * switch), and IRET back, including the return to CPL 3 (SDM vol. 3, 6.12; vol. 2, IRET).
  */
+@TranslatedToo
 class ProtectedModeTest {
     private static final long GDT = 0x1000, IDT = 0x2000, TSS = 0x3000, RECORD = 0x5000, CODE = 0x10_0000;
     private static final long CODE32 = 0x00CF_9A00_0000_FFFFL, DATA32 = 0x00CF_9200_0000_FFFFL;

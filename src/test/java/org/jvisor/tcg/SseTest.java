@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.cpu.X86State;
+import org.jvisor.testing.TranslatedToo;
 
+@TranslatedToo
 class SseTest {
     private static final long D = TestMachine.DATA;
 

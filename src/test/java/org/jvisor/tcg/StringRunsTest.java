@@ -3,6 +3,7 @@ package org.jvisor.tcg;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * REP MOVS and REP STOS over many pages, where the engine copies and fills page-sized runs at once:
@@ -10,6 +11,7 @@ import org.junit.jupiter.api.Test;
  * source just ahead of it (the first bytes repeat), when elements straddle pages, and when the
  * count is larger than one resumable chunk.
  */
+@TranslatedToo
 class StringRunsTest {
     private static final long SRC = 0x400000, DST = 0x800000;
 

@@ -10,7 +10,9 @@ import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.X86State;
+import org.jvisor.testing.TranslatedToo;
 
+@TranslatedToo
 class SystemTest {
     /** Linear address of the test page mapped through our own PD/PT (PDPT slot 1 of the boot tables). */
     private static final long VPAGE = 0x4000_0000L;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * FXAM on every class of 80-bit encoding (SDM vol. 2, FXAM; vol. 1, 8.2.2 table 8-3): the
@@ -12,6 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * nonzero exponent without the integer bit) are reported as unsupported, C3 = C2 = C0 = 0, and
  * pseudo-denormals (exponent 0 with the integer bit) as denormals. C1 is the sign.
  */
+@TranslatedToo
 class X87ExamineTest {
     private static final long DATA = TestMachine.DATA;
     private static final int C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;

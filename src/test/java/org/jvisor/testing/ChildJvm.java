@@ -18,16 +18,27 @@ public final class ChildJvm {
     private ChildJvm() {
     }
 
+    /** The translator's settings (JitOptions, UnitVerifier): a test JVM's own reach its children. */
+    private static final List<String> FORWARDED = List.of("jvisor.tcg.jit", "jvisor.tcg.jitThreshold",
+        "jvisor.tcg.jitMaxInsns", "jvisor.tcg.jitVerify");
+
     /**
-     * {@code java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC [-Djvisor.test.jvmargs...]
-     * [jvmOptions] -cp ... mainClass}: the options a test run passes with -Djvisor.test.jvmargs
-     * (e.g. the translator forced on) reach every JVM the tests start.
+     * {@code java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC [translator settings]
+     * [-Djvisor.test.jvmargs...] [jvmOptions] -cp ... mainClass}: the translator settings this
+     * JVM runs with and the options a test run passes with -Djvisor.test.jvmargs reach every JVM
+     * the tests start (later options win, so a test's own jvmOptions have the last word).
      */
     public static List<String> command(List<String> jvmOptions, String mainClass) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-XX:+UseSerialGC");
+        for (String key : FORWARDED) {
+            String value = System.getProperty(key);
+            if (value != null) {
+                cmd.add("-D" + key + "=" + value);
+            }
+        }
         String extra = System.getProperty("jvisor.test.jvmargs", "").strip();
         if (!extra.isEmpty()) {
             cmd.addAll(List.of(extra.split("\\s+")));

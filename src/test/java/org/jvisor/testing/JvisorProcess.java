@@ -72,12 +72,6 @@ public final class JvisorProcess {
         return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    /**
-     * The command line of a jvisor JVM: this JVM's java and class path, native access, the serial
-     * collector, the options of {@code -Djvisor.test.jvmargs} (whitespace-separated; pom.xml passes
-     * them on, so a whole test run can set an engine property for every guest), then
-     * {@code jvmOptions} and jvisor's {@code args}.
-     */
     /** The command line of a jvisor JVM (see {@link ChildJvm#command}) running {@code args}. */
     static List<String> command(List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>(ChildJvm.command(jvmOptions, "org.jvisor.cli.Main"));
