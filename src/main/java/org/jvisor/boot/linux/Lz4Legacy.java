@@ -116,16 +116,28 @@ public final class Lz4Legacy {
         return outLen;
     }
 
-    /** Room for the whole output when the kernel's trailer tells the size, else a guess; grown as needed. */
-    private static int initialCapacity(byte[] in, int off, int len) {
-        long guess = 4L * len;
+    /**
+     * Room for the whole output when the kernel's trailer tells the size, else a guess; grown as
+     * needed. Never more than {@code len} bytes can decode to: a damaged or hostile frame's last
+     * four bytes must not make a few bytes of input allocate a gigabyte.
+     */
+    static int initialCapacity(byte[] in, int off, int len) {
+        long possible = Math.min(MAX_OUTPUT, maxOutput(len));
         if (len >= 8) {
             long trailer = SetupHeader.u32(in, off + len - 4);
-            if (trailer >= len / 2 && trailer <= MAX_OUTPUT) {
+            if (trailer >= len / 2 && trailer <= possible) {
                 return (int) trailer; // exactly right for a kernel payload: no copy at the end
             }
         }
-        return (int) Math.min(MAX_OUTPUT, Math.max(guess, BLOCK_SIZE));
+        return (int) Math.min(possible, Math.max(4L * len, BLOCK_SIZE));
+    }
+
+    /**
+     * The most {@code len} bytes of LZ4 can decode to: each input byte adds at most 255 to a
+     * literal or match length (the 0xFF extension bytes), plus one minimal sequence per token.
+     */
+    static long maxOutput(long len) {
+        return 255L * len + 64;
     }
 
     /**

@@ -80,6 +80,17 @@ class Lz4LegacyTest {
     }
 
     @Test
+    void aFewBytesNeverReserveMoreThanTheyCanDecodeTo() {
+        // The last four bytes read as the kernel's size trailer: here they claim 1 GiB.
+        byte[] lying = concat(frame(bytes(0x10, 'a')), le32(1 << 30));
+        int room = Lz4Legacy.initialCapacity(lying, 0, lying.length);
+        assertTrue(room <= Lz4Legacy.maxOutput(lying.length), "reserved " + room + " bytes for " + lying.length);
+        assertTrue(failure(lying).contains("trailer says " + (1 << 30)));
+        byte[] honest = concat(frame(bytes(0x10, 'a')), le32(1));
+        assertTrue(Lz4Legacy.initialCapacity(honest, 0, honest.length) <= Lz4Legacy.maxOutput(honest.length));
+    }
+
+    @Test
     void rejectsCorruptStreamsWithTheReason() {
         assertTrue(failure(bytes(1, 2, 3, 4)).contains("not an LZ4 legacy frame"));
         assertTrue(failure(MAGIC).contains("no blocks"));
