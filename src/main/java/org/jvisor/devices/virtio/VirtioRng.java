@@ -15,7 +15,12 @@ public final class VirtioRng implements VirtioDevice {
     public static final int MAX_PER_REQUEST = 64 * 1024;
 
     private final SecureRandom random;
+    /**
+     * Entropy drawn from the source 4 KiB at a time; the last {@link #pooled} bytes are unused.
+     * Each byte goes to the guest once: a 64-byte request costs 64 bytes of the source, not 4 KiB.
+     */
     private final byte[] buf = new byte[4096];
+    private int pooled;
     private volatile SplitVirtqueue queue;
     private volatile VirtioInterrupt interrupt;
 
@@ -113,9 +118,13 @@ public final class VirtioRng implements VirtioDevice {
         long want = Math.min(c.writableBytes(), MAX_PER_REQUEST);
         int done = 0;
         while (done < want) {
-            int n = (int) Math.min(buf.length, want - done);
-            random.nextBytes(buf);
-            c.write(done, buf, 0, n);
+            if (pooled == 0) {
+                random.nextBytes(buf);
+                pooled = buf.length;
+            }
+            int n = (int) Math.min(pooled, want - done);
+            c.write(done, buf, buf.length - pooled, n);
+            pooled -= n;
             done += n;
         }
         return done;
