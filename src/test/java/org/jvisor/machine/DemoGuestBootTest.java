@@ -158,6 +158,7 @@ class DemoGuestBootTest {
      * a guest reboot resets the machine: devices and both vCPUs back to power-on, the kernel
      * loaded again; the second boot brings the AP up again and finds virtio-rng working.
      */
+    @TranslatedToo
     @Test
     void bootsWithTwoVcpusAndRebootsIntoTheSameMachine() throws Exception {
         String cmd = "echo cpus=$(nproc) rng=$(dd if=/dev/hwrng bs=8 count=1 2>/dev/null | wc -c)";

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.TranslatedToo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * image must hold every byte afterwards), a discard, and virtio-rng next to it.
  */
 @GuestTest
+@TranslatedToo
 class MicrovmGuestTest {
     private static GuestBuilder.Guest guest;
 
