@@ -67,7 +67,7 @@ public final class Decoder {
      */
     public void decode(Insn in, int mode) {
         in.reset();
-        in.mode = mode;
+        in.mode = (byte) mode;
         pos = 0;
         boolean opsize = false, adsize = false;
         int b;
@@ -78,7 +78,7 @@ public final class Decoder {
                 case 0x66 -> opsize = true;
                 case 0x67 -> adsize = true;
                 case 0xF0 -> in.lock = true;
-                case 0xF2, 0xF3 -> in.rep = b;
+                case 0xF2, 0xF3 -> in.rep = (short) b;
                 case 0x26 -> setSeg(in, Insn.ES);
                 case 0x2E -> setSeg(in, Insn.CS);
                 case 0x36 -> setSeg(in, Insn.SS);
@@ -87,7 +87,7 @@ public final class Decoder {
                 case 0x65 -> setSeg(in, Insn.GS);
                 default -> {
                     if (mode == 64 && (b & 0xF0) == 0x40) {
-                        in.rex = b; // a later REX supersedes an earlier one
+                        in.rex = (byte) b; // a later REX supersedes an earlier one
                         continue;
                     }
                     break prefixes;
@@ -98,14 +98,14 @@ public final class Decoder {
         in.opsizePrefix = opsize;
         boolean rexW = (in.rex & 8) != 0;
         if (mode == 64) {
-            in.osz = rexW ? 8 : opsize ? 2 : 4;
-            in.asz = adsize ? 4 : 8;
+            in.osz = (byte) (rexW ? 8 : opsize ? 2 : 4);
+            in.asz = (byte) (adsize ? 4 : 8);
         } else if (mode == 32) {
-            in.osz = opsize ? 2 : 4;
-            in.asz = adsize ? 2 : 4;
+            in.osz = (byte) (opsize ? 2 : 4);
+            in.asz = (byte) (adsize ? 2 : 4);
         } else {
-            in.osz = opsize ? 4 : 2;
-            in.asz = adsize ? 4 : 2;
+            in.osz = (byte) (opsize ? 4 : 2);
+            in.asz = (byte) (adsize ? 4 : 2);
         }
         int op = b;
         boolean modrm;
@@ -127,23 +127,23 @@ public final class Decoder {
         } else {
             modrm = hasModrm1(b);
             if (mode == 64 && isDefault64(b)) {
-                in.osz = opsize ? 2 : 8;
+                in.osz = (byte) (opsize ? 2 : 8);
             }
         }
-        in.op = op;
+        in.op = (short) op;
         if (mode == 64 && (op == (Insn.MAP_0F | 0xA0) || op == (Insn.MAP_0F | 0xA1)
             || op == (Insn.MAP_0F | 0xA8) || op == (Insn.MAP_0F | 0xA9)
             || (op >= (Insn.MAP_0F | 0x80) && op <= (Insn.MAP_0F | 0x8F)))) {
-            in.osz = opsize ? 2 : 8;
+            in.osz = (byte) (opsize ? 2 : 8);
         }
         if (modrm) {
             in.hasModrm = true;
             decodeModrm(in, mode);
             if (op == 0xFF && mode == 64 && (in.reg & 7) >= 2 && (in.reg & 7) <= 6 && (in.reg & 7) != 3 && (in.reg & 7) != 5) {
-                in.osz = opsize ? 2 : 8; // near call/jmp/push through r/m default to 64-bit
+                in.osz = (byte) (opsize ? 2 : 8); // near call/jmp/push through r/m default to 64-bit
             }
             if (op == 0x8F && mode == 64) {
-                in.osz = opsize ? 2 : 8;
+                in.osz = (byte) (opsize ? 2 : 8);
             }
         }
         if (op < 0x100) {
@@ -165,7 +165,7 @@ public final class Decoder {
                 in.imm = in.asz == 8 ? u64() : in.asz == 4 ? s32() & 0xFFFF_FFFFL : s16() & 0xFFFF;
             default -> throw new IllegalStateException("imm kind " + immSize);
         }
-        in.len = pos;
+        in.len = (byte) pos;
         long raw = 0;
         for (int i = Math.min(pos, 8) - 1; i >= 0; i--) {
             raw = raw << 8 | (buf[i] & 0xFF);
@@ -183,16 +183,16 @@ public final class Decoder {
         boolean reg = in.hasModrm && in.mod == 3;
         if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F)) {
             in.handler = Insn.H_JCC;
-            in.kind = op & 0xF;
+            in.kind = (byte) (op & 0xF);
             return;
         }
         switch (op) {
             case 0xE9, 0xEB -> in.handler = Insn.H_JMP;
-            case 0xE8 -> in.handler = in.osz == 8 ? Insn.H_CALL : Insn.H_GENERIC;
-            case 0xC3 -> in.handler = in.osz == 8 ? Insn.H_RET : Insn.H_GENERIC;
+            case 0xE8 -> in.handler = (byte) (in.osz == 8 ? Insn.H_CALL : Insn.H_GENERIC);
+            case 0xC3 -> in.handler = (byte) (in.osz == 8 ? Insn.H_RET : Insn.H_GENERIC);
             case 0x01, 0x09, 0x21, 0x29, 0x31, 0x39, 0x03, 0x0B, 0x23, 0x2B, 0x33, 0x3B -> {
                 if (wide) {
-                    in.kind = op >>> 3;
+                    in.kind = (byte) (op >>> 3);
                     if (reg) {
                         in.handler = Insn.H_ALU_RR;
                         boolean toReg = (op & 2) != 0;
@@ -210,8 +210,8 @@ public final class Decoder {
             case 0x81, 0x83 -> {
                 int k = in.reg & 7;
                 if (wide && k != 2 && k != 3) {
-                    in.handler = reg ? Insn.H_ALU_RI : Insn.H_ALU_MI;
-                    in.kind = k;
+                    in.handler = (byte) (reg ? Insn.H_ALU_RI : Insn.H_ALU_MI);
+                    in.kind = (byte) k;
                     in.dst = in.rm;
                 }
             }
@@ -236,7 +236,7 @@ public final class Decoder {
                 int k = in.reg & 7;
                 if (reg && wide && (k == 4 || k == 5 || k == 7)) {
                     in.handler = Insn.H_SHIFT_RI;
-                    in.kind = k;
+                    in.kind = (byte) k;
                     in.dst = in.rm;
                 }
             }
@@ -244,10 +244,10 @@ public final class Decoder {
                 int k = in.reg & 7;
                 if (reg && wide && k <= 1) {
                     in.handler = Insn.H_INCDEC_R;
-                    in.kind = k;
+                    in.kind = (byte) k;
                     in.dst = in.rm;
                 } else if (in.osz == 8 && (k == 2 || k == 4)) {
-                    in.handler = k == 2 ? Insn.H_CALL_IND : Insn.H_JMP_IND;
+                    in.handler = (byte) (k == 2 ? Insn.H_CALL_IND : Insn.H_JMP_IND);
                 }
             }
             case 0x85 -> {
@@ -264,7 +264,7 @@ public final class Decoder {
                         in.dst = op == 0x8B ? in.reg : in.rm;
                         in.src = op == 0x8B ? in.rm : in.reg;
                     } else {
-                        in.handler = op == 0x8B ? Insn.H_LOAD : Insn.H_STORE;
+                        in.handler = (byte) (op == 0x8B ? Insn.H_LOAD : Insn.H_STORE);
                         in.dst = in.reg;
                     }
                 }
@@ -278,26 +278,26 @@ public final class Decoder {
             case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
                 if (in.osz == 8) {
                     in.handler = Insn.H_PUSH;
-                    in.src = (op & 7) | (in.rex & 1) << 3;
+                    in.src = (byte) ((op & 7) | (in.rex & 1) << 3);
                 }
             }
             case 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F -> {
                 if (in.osz == 8) {
                     in.handler = Insn.H_POP;
-                    in.dst = (op & 7) | (in.rex & 1) << 3;
+                    in.dst = (byte) ((op & 7) | (in.rex & 1) << 3);
                 }
             }
             case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> {
                 if (wide) {
                     in.handler = Insn.H_MOV_RI;
-                    in.dst = (op & 7) | (in.rex & 1) << 3;
+                    in.dst = (byte) ((op & 7) | (in.rex & 1) << 3);
                 }
             }
             case 0x140, 0x141, 0x142, 0x143, 0x144, 0x145, 0x146, 0x147, 0x148, 0x149, 0x14A, 0x14B, 0x14C, 0x14D,
                  0x14E, 0x14F -> {
                 if (wide) {
                     in.handler = Insn.H_CMOV;
-                    in.kind = op & 0xF;
+                    in.kind = (byte) (op & 0xF);
                     in.dst = in.reg;
                 }
             }
@@ -305,7 +305,7 @@ public final class Decoder {
                  0x19E, 0x19F -> {
                 if (reg) {
                     in.handler = Insn.H_SETCC_R;
-                    in.kind = op & 0xF;
+                    in.kind = (byte) (op & 0xF);
                 }
             }
             case 0x1B6 -> {
@@ -319,17 +319,17 @@ public final class Decoder {
     }
 
     private static void setSeg(Insn in, int seg) {
-        in.seg = seg;
+        in.seg = (byte) seg;
         in.segOverride = true;
     }
 
     private void decodeModrm(Insn in, int mode) {
         int m = u8();
-        in.mod = m >>> 6;
-        in.reg = ((m >>> 3) & 7) | ((in.rex & 4) << 1);
+        in.mod = (byte) (m >>> 6);
+        in.reg = (byte) (((m >>> 3) & 7) | ((in.rex & 4) << 1));
         int rm = m & 7;
         if (in.mod == 3) {
-            in.rm = rm | ((in.rex & 1) << 3);
+            in.rm = (byte) (rm | ((in.rex & 1) << 3));
             return;
         }
         if (in.asz == 2) {
@@ -338,21 +338,21 @@ public final class Decoder {
         }
         if (rm == 4) {
             int sib = u8();
-            in.scale = sib >>> 6;
+            in.scale = (byte) (sib >>> 6);
             int idx = ((sib >>> 3) & 7) | ((in.rex & 2) << 2);
-            in.index = idx == 4 ? Insn.NONE : idx;
+            in.index = (byte) (idx == 4 ? Insn.NONE : idx);
             int base = sib & 7;
             if (base == 5 && in.mod == 0) {
                 in.base = Insn.NONE;
                 in.disp = s32();
             } else {
-                in.base = base | ((in.rex & 1) << 3);
+                in.base = (byte) (base | ((in.rex & 1) << 3));
             }
         } else if (rm == 5 && in.mod == 0) {
-            in.base = mode == 64 ? Insn.RIP_BASE : Insn.NONE;
+            in.base = (byte) (mode == 64 ? Insn.RIP_BASE : Insn.NONE);
             in.disp = s32();
         } else {
-            in.base = rm | ((in.rex & 1) << 3);
+            in.base = (byte) (rm | ((in.rex & 1) << 3));
         }
         if (in.mod == 1) {
             in.disp = s8();
@@ -372,8 +372,8 @@ public final class Decoder {
             in.base = Insn.NONE;
             in.disp = s16() & 0xFFFF;
         } else {
-            in.base = bases[rm];
-            in.index = idx[rm];
+            in.base = (byte) bases[rm];
+            in.index = (byte) idx[rm];
             if (in.mod == 1) {
                 in.disp = s8();
             } else if (in.mod == 2) {

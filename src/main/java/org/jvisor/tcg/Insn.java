@@ -21,41 +21,41 @@ public final class Insn {
         H_CMOV = 21, H_SETCC_R = 22, H_JMP_IND = 23, H_CALL_IND = 24, H_MOVSXD = 25, H_SHIFT_RI = 26, H_ALU_MR = 27;
 
     /** Fast-path handler chosen after decoding (64-bit mode, no LOCK). */
-    public int handler;
+    public byte handler;
     /** For fast paths: destination and source registers, ALU kind or condition code. */
-    public int dst, src, kind;
+    public byte dst, src, kind;
 
     /** Opcode: map << 8 | opcode byte. */
-    public int op;
-    public int len;
+    public short op;
+    public byte len;
     /** Operand size in bytes (2, 4 or 8) for the non-byte forms. */
-    public int osz;
+    public byte osz;
     /** Address size in bytes (2, 4 or 8). */
-    public int asz;
+    public byte asz;
     /** 0, 0xF3 (REP/REPE) or 0xF2 (REPNE): the last of them, as hardware takes it. */
-    public int rep;
+    public short rep;
     public boolean lock;
     public boolean opsizePrefix;
     /** Segment of the memory operand: the override or the default (DS, or SS for stack bases). */
-    public int seg;
+    public byte seg;
     public boolean segOverride;
     /** The REX byte, or 0. */
-    public int rex;
+    public byte rex;
     public boolean hasModrm;
-    public int mod;
+    public byte mod;
     /** ModRM.reg extended by REX.R. */
-    public int reg;
+    public byte reg;
     /** ModRM.rm extended by REX.B (a register when mod == 3). */
-    public int rm;
+    public byte rm;
     /** Memory operand: base register, RIP_BASE, or NONE. */
-    public int base;
-    public int index;
-    public int scale;
+    public byte base;
+    public byte index;
+    public byte scale;
     public long disp;
     public long imm;
     public int imm2;
     /** The code-segment mode this was decoded for (16, 32 or 64). */
-    public int mode;
+    public byte mode;
     /** The first bytes, for diagnostics. */
     public long rawLo;
 

@@ -75,7 +75,7 @@ public final class TcgCpu {
     private final UnitTable.Entry[] jcEntry = new UnitTable.Entry[JC_SIZE];
 
     // the code page the last fetch came from; dropped by TLB flushes, code invalidation and mode changes
-    private Insn[] curInsns;
+    private Insn[][] curChunks;
     private long curLinPage = -1;
     private final Insn crossing = new Insn();
 
@@ -510,15 +510,18 @@ public final class TcgCpu {
     /** Forgets the current code page (its translation or contents may have changed). */
     void dropFetchCache() {
         curLinPage = -1;
-        curInsns = null;
+        curChunks = null;
     }
 
     Insn fetch() {
         long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
         if ((lin & ~0xFFFL) == curLinPage) {
-            Insn in = curInsns[(int) (lin & 0xFFF)];
-            if (in != null) {
-                return in;
+            Insn[] c = curChunks[(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & 63];
+            if (c != null) {
+                Insn in = c[(int) lin & (CodeCache.Page.CHUNK - 1)];
+                if (in != null) {
+                    return in;
+                }
             }
         }
         return fetchSlow(lin);
@@ -530,11 +533,13 @@ public final class TcgCpu {
             throw new IllegalStateException(String.format("tcg: executing outside RAM at linear %#x", lin));
         }
         CodeCache.Page pg = code.page(off & ~0xFFFL);
-        Insn[] insns = pg.insns();
-        curInsns = insns;
+        Insn[][] index = pg.chunks();
+        curChunks = index;
         curLinPage = lin & ~0xFFFL;
         int po = (int) (lin & 0xFFF);
-        Insn in = insns[po];
+        Insn[] insns = CodeCache.Page.chunk(index, po);
+        int at = po & (CodeCache.Page.CHUNK - 1);
+        Insn in = insns[at];
         if (in != null && in.mode == mode) {
             return in;
         }
@@ -559,12 +564,12 @@ public final class TcgCpu {
         }
         decoder.decode(in, mode);
         if (po + in.len <= 4096) {
-            insns[po] = in;
+            insns[at] = in;
             return in;
         }
         // crosses into the next page: never cached (that page's writes would not reach it)
         decoder.decode(crossing, mode);
-        insns[po] = null;
+        insns[at] = null;
         dropFetchCache();
         return crossing;
     }
