@@ -1,0 +1,84 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.jvisor.config.JitOptions;
+
+/**
+ * An instruction that straddles two pages is decoded once and kept while neither part changes:
+ * a store into its second page, by the guest or by DMA, must be seen at its next execution
+ * (SDM vol. 3, 8.1.3: self-modifying code).
+ */
+class PageCrossingFetchTest {
+    /** f at CODE + 0xFFE: B8 44 33 | 22 11, mov $0x11223344, %eax across the page at CODE + 0x1000. */
+    private static final String PROGRAM = """
+        mov $3, %ecx
+        1: call f
+        dec %ecx
+        jnz 1b
+        mov %eax, %r9d
+        movb $0x55, 0x101000
+        call f
+        mov %eax, %r10d
+        call f
+        mov %eax, %r11d
+        jmp done
+        .org 0xFFE
+        f: mov $0x11223344, %eax
+        ret
+        done:
+        """;
+
+    @ParameterizedTest(name = "jit {0}")
+    @ValueSource(strings = {"off", "always"})
+    void aStoreIntoTheSecondPageIsSeenAtTheNextExecution(String jit) {
+        try (TestMachine m = new TestMachine(PROGRAM, jit(jit)).run()) {
+            assertEquals(0x11223344L, m.reg(9));
+            assertEquals(0x11225544L, m.reg(10), "after the guest's store into the second part");
+            assertEquals(0x11225544L, m.reg(11));
+        }
+    }
+
+    @ParameterizedTest(name = "jit {0}")
+    @ValueSource(strings = {"off", "always"})
+    void dmaIntoEitherPageIsSeenAtTheNextExecution(String jit) {
+        String program = """
+            call f
+            mov %eax, %r9d
+            hlt
+            call f
+            mov %eax, %r10d
+            hlt
+            call f
+            mov %eax, %r11d
+            jmp done
+            .org 0xFFE
+            f: mov $0x11223344, %eax
+            ret
+            done:
+            """;
+        try (TestMachine m = new TestMachine(program, jit(jit))) {
+            // call f (5 bytes), mov %eax, %r9d (3): the HLTs are at CODE + 8 and CODE + 17
+            long hlt1 = TestMachine.CODE + 8, hlt2 = TestMachine.CODE + 17;
+            m.cpu.runUntilRip(hlt1, 1000);
+            assertEquals(0x11223344L, m.reg(9));
+            // a device writes the second part (the immediate's high bytes), then the first
+            m.ram.write(TestMachine.CODE + 0x1001, new byte[] {0x66, 0x77});
+            m.cpu.invalidateCode(TestMachine.CODE + 0x1001, 2);
+            m.st.rip = hlt1 + 1;
+            m.cpu.runUntilRip(hlt2, 1000);
+            assertEquals(0x77663344L, m.reg(10), "after DMA into the second page");
+            m.ram.write(TestMachine.CODE + 0xFFF, new byte[] {0x01});
+            m.cpu.invalidateCode(TestMachine.CODE + 0xFFF, 1);
+            m.st.rip = hlt2 + 1;
+            m.run();
+            assertEquals(0x77663301L, m.reg(11), "after DMA into the first page");
+        }
+    }
+
+    private static JitOptions jit(String mode) {
+        return mode.equals("off") ? JitOptions.OFF : JitOptions.OFF.withEnabled(true).withThreshold(0);
+    }
+}
