@@ -14,6 +14,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "boot.sh: qemu-system-x86_64 
 
 "$ROOT/jvisor" build
 "$ROOT/jvisor" guest >&2
+"$ROOT/jvisor" aot     # the AOT cache, trained on the demo guest (the "no AOT cache" row runs without it)
 export JVISOR_NO_BUILD=1
 G="$ROOT/build/guest"
 APPEND="console=ttyS0 jvisor.test=BOOT-BENCH-MARKER"
@@ -59,12 +60,18 @@ JAVA=("$ROOT/jvisor")   # the launcher execs the JVM with its flags: same pid, s
 q=$(best_of qemu qemu-system-x86_64 -accel tcg "${COMMON[@]}")
 j=$(best_of jvisor-host "${JAVA[@]}" -accel tcg "${COMMON[@]}")
 jg=$(best_of jvisor-guest "${JAVA[@]}" -accel tcg -machine pc,kernel-decompress=guest "${COMMON[@]}")
+jn=$(JVISOR_NO_AOT=1 best_of jvisor-noaot "${JAVA[@]}" -accel tcg "${COMMON[@]}")
 
 read -r qw qu qr qo <<<"$q"
 read -r jw ju jr jo <<<"$j"
 read -r gw gu gr go <<<"$jg"
+read -r nw nu nr no <<<"$jn"
 printf '%-34s %10s %14s %14s %14s\n' "VMM" "wall (s)" "uptime@/init" "peak RSS MiB" "own MiB"
 printf '%-34s %10.2f %14s %14d %14s\n' "QEMU 7.2 TCG" "$qw" "$qu" $((qr / 1024)) "-"
 printf '%-34s %10.2f %14s %14d %14d\n' "jvisor tcg (host decompress)" "$jw" "$ju" $((jr / 1024)) $((jo / 1024))
 printf '%-34s %10.2f %14s %14d %14d\n' "jvisor tcg (guest decompress)" "$gw" "$gu" $((gr / 1024)) $((go / 1024))
-printf 'ratio jvisor/QEMU wall: %.2f (host decompress), %.2f (guest decompress)\n' "$(echo "$jw / $qw" | bc -l)" "$(echo "$gw / $qw" | bc -l)"
+printf '%-34s %10.2f %14s %14d %14d\n' "jvisor tcg (host dec., no AOT cache)" "$nw" "$nu" $((nr / 1024)) $((no / 1024))
+printf 'ratio jvisor/QEMU wall: %.2f (host decompress), %.2f (guest decompress), %.2f (no AOT cache)\n' \
+    "$(echo "$jw / $qw" | bc -l)" "$(echo "$gw / $qw" | bc -l)" "$(echo "$nw / $qw" | bc -l)"
+printf 'ratio jvisor/QEMU uptime at /init: %.2f (host decompress), %.2f (guest decompress), %.2f (no AOT cache)\n' \
+    "$(echo "$ju / $qu" | bc -l)" "$(echo "$gu / $qu" | bc -l)" "$(echo "$nu / $qu" | bc -l)"

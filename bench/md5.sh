@@ -14,6 +14,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "md5.sh: qemu-system-x86_64 m
 
 "$ROOT/jvisor" build
 "$ROOT/jvisor" guest >&2
+"$ROOT/jvisor" aot
 export JVISOR_NO_BUILD=1
 G="$ROOT/build/guest"
 CMD='dd if=/dev/zero of=/tmp/f bs=1M count=32 2>/dev/null; for i in 1 2 3; do time md5sum /tmp/f; done'
