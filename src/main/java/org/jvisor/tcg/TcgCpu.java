@@ -61,6 +61,8 @@ public final class TcgCpu {
     /** The translator, or null when translation is off. */
     private final Translator jit;
     private final JitOptions jitOptions;
+    /** The VM's background translator, once this vCPU first asked for a translation. */
+    private BackgroundTranslator background;
     /** Translate on this thread when an entry is hot (tests), instead of in the background. */
     private final boolean translateAtOnce;
     final JitStats jitStats = new JitStats();
@@ -458,13 +460,21 @@ public final class TcgCpu {
         if (u != null) {
             return u.valid && (stopRip == NO_STOP || !u.covers(stopRip)) ? u : null;
         }
-        if (e.declined || ++e.count <= jit.threshold(e.hostOffset)) {
+        if (e.declined) {
+            return null;
+        }
+        int count = ++e.count;
+        // the page's own threshold is never below the base one: look it up only past that
+        if (count <= jitOptions.threshold() || count <= jit.threshold(e.hostOffset)) {
             return null;
         }
         if (translateAtOnce || stopRip != NO_STOP) {
             return jit.translate(rip, e, stopRip);
         }
-        sharedCode.background(mem, jitOptions).request(rip, e);
+        if (background == null) {
+            background = sharedCode.background(mem, jitOptions);
+        }
+        background.request(rip, e); // a no-op while the entry waits in the queue
         return null;
     }
 
