@@ -36,6 +36,15 @@ public final class Mmu {
     private final X86State s;
     private final GuestMemory ram;
     private final MemorySegment mem;
+    /**
+     * The whole address space as one segment, and guest RAM's address in it. A static constant,
+     * so C2 folds its bounds and liveness checks away: the TLB fast paths below access host
+     * offsets the TLB fill already checked against guest RAM, and through {@code mem} each load
+     * paid for reading the segment's bounds and session again after every call (the md5 units
+     * spent most of their time in guest loads).
+     */
+    private static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private final long memBase;
     private final AddressSpace mmio;
     private final ExitStats stats;
     private CodeCache code;
@@ -86,6 +95,7 @@ public final class Mmu {
         this.s = s;
         this.ram = ram;
         this.mem = ram.segment();
+        this.memBase = mem.address();
         this.mmio = mmio;
         this.stats = stats;
         flushAll();
@@ -186,10 +196,10 @@ public final class Mmu {
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0x1000 - size) {
             long off = lin + rdDelta[i];
             return switch (size) {
-                case 1 -> mem.get(B, off) & 0xFFL;
-                case 2 -> mem.get(W, off) & 0xFFFFL;
-                case 4 -> mem.get(D, off) & 0xFFFF_FFFFL;
-                default -> mem.get(Q, off);
+                case 1 -> HOST.get(B, memBase + off) & 0xFFL;
+                case 2 -> HOST.get(W, memBase + off) & 0xFFFFL;
+                case 4 -> HOST.get(D, memBase + off) & 0xFFFF_FFFFL;
+                default -> HOST.get(Q, memBase + off);
             };
         }
         return readSlow(lin, size, user);
@@ -198,7 +208,7 @@ public final class Mmu {
     long read64(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFF8) {
-            return mem.get(Q, lin + rdDelta[i]);
+            return HOST.get(Q, memBase + lin + rdDelta[i]);
         }
         return readSlow(lin, 8, user);
     }
@@ -208,10 +218,10 @@ public final class Mmu {
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0x1000 - size) {
             long off = lin + wrDelta[i];
             switch (size) {
-                case 1 -> mem.set(B, off, (byte) v);
-                case 2 -> mem.set(W, off, (short) v);
-                case 4 -> mem.set(D, off, (int) v);
-                default -> mem.set(Q, off, v);
+                case 1 -> HOST.set(B, memBase + off, (byte) v);
+                case 2 -> HOST.set(W, memBase + off, (short) v);
+                case 4 -> HOST.set(D, memBase + off, (int) v);
+                default -> HOST.set(Q, memBase + off, v);
             }
             return;
         }
@@ -221,7 +231,7 @@ public final class Mmu {
     void write64(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFF8) {
-            mem.set(Q, lin + wrDelta[i], v);
+            HOST.set(Q, memBase + lin + wrDelta[i], v);
             return;
         }
         writeSlow(lin, 8, v, user);
@@ -233,7 +243,7 @@ public final class Mmu {
     long read1(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user)) {
-            return mem.get(B, lin + rdDelta[i]) & 0xFFL;
+            return HOST.get(B, memBase + lin + rdDelta[i]) & 0xFFL;
         }
         return readSlow(lin, 1, user);
     }
@@ -241,7 +251,7 @@ public final class Mmu {
     long read2(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
-            return mem.get(W, lin + rdDelta[i]) & 0xFFFFL;
+            return HOST.get(W, memBase + lin + rdDelta[i]) & 0xFFFFL;
         }
         return readSlow(lin, 2, user);
     }
@@ -249,7 +259,7 @@ public final class Mmu {
     long read4(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
-            return mem.get(D, lin + rdDelta[i]) & 0xFFFF_FFFFL;
+            return HOST.get(D, memBase + lin + rdDelta[i]) & 0xFFFF_FFFFL;
         }
         return readSlow(lin, 4, user);
     }
@@ -257,7 +267,7 @@ public final class Mmu {
     void write1(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user)) {
-            mem.set(B, lin + wrDelta[i], (byte) v);
+            HOST.set(B, memBase + lin + wrDelta[i], (byte) v);
             return;
         }
         writeSlow(lin, 1, v, user);
@@ -266,7 +276,7 @@ public final class Mmu {
     void write2(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
-            mem.set(W, lin + wrDelta[i], (short) v);
+            HOST.set(W, memBase + lin + wrDelta[i], (short) v);
             return;
         }
         writeSlow(lin, 2, v, user);
@@ -275,7 +285,7 @@ public final class Mmu {
     void write4(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
-            mem.set(D, lin + wrDelta[i], (int) v);
+            HOST.set(D, memBase + lin + wrDelta[i], (int) v);
             return;
         }
         writeSlow(lin, 4, v, user);
