@@ -35,6 +35,8 @@ public final class StreamBackend implements CharBackend {
         buf[used++] = (byte) b;
         if (b == '\n' || used == buf.length) {
             flushLocked();
+        } else if (used == 1) {
+            notifyAll(); // a partial line: the flusher writes it out if the guest goes quiet
         }
     }
 
@@ -66,14 +68,24 @@ public final class StreamBackend implements CharBackend {
 
     @Override
     public void start(Sink sink) {
+        // Sleeps until a partial line is buffered, then gives the rest of the line 20 ms: no
+        // periodic wake-ups while the guest prints nothing (an idle guest costs no host CPU here).
         Thread.ofPlatform().daemon().name("chr-flush").start(() -> {
-            while (!closed) {
-                try {
+            try {
+                while (true) {
+                    synchronized (this) {
+                        while (!closed && used == 0) {
+                            wait();
+                        }
+                        if (closed) {
+                            return;
+                        }
+                    }
                     Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    return;
+                    flush();
                 }
-                flush();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         });
         if (in == null) {
@@ -99,7 +111,10 @@ public final class StreamBackend implements CharBackend {
 
     @Override
     public void close() {
-        closed = true;
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
         flush();
     }
 }
