@@ -26,6 +26,9 @@ public final class JitStats {
     final long[] helperRuns = new long[0x400];
     /** Stores that found their own unit's code page and restarted in the interpreter. */
     long selfModifyRestarts;
+    /** Instructions the vCPU decoded to interpret them (decode-cache misses), and those straddling two pages. */
+    long decodes;
+    long straddlingDecodes;
 
     /** Adds this vCPU's counts into {@code sum}. */
     public void addTo(JitStats sum) {
@@ -45,6 +48,8 @@ public final class JitStats {
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.selfModifyRestarts += selfModifyRestarts;
+        sum.decodes += decodes;
+        sum.straddlingDecodes += straddlingDecodes;
         for (int i = 0; i < helperRuns.length; i++) {
             sum.helperRuns[i] += helperRuns[i];
         }
@@ -81,6 +86,7 @@ public final class JitStats {
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
             interpreted in units %s
+            interpreter decodes  %d instructions (%d straddling two pages)
             """,
             units, insns, nativeInsns, helperInsns, declined, retries, failures,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
@@ -88,6 +94,6 @@ public final class JitStats {
             defineNanos / 1e6,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
-            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12));
+            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12), decodes, straddlingDecodes);
     }
 }

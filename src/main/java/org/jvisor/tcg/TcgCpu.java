@@ -623,6 +623,7 @@ public final class TcgCpu {
             in = new Insn();
         }
         decoder.decode(in, mode);
+        jitStats.decodes++;
         if (po + in.len <= 4096) {
             insns[at] = in;
             return in;
@@ -637,6 +638,7 @@ public final class TcgCpu {
         copyCode(off2, buf, 4096 - po, 15 - (4096 - po));
         decoder.setAvailable(15, null);
         decoder.decode(crossing, mode);
+        jitStats.straddlingDecodes++;
         crossLin = lin;
         crossOff = off;
         crossOff2 = off2;

@@ -1,7 +1,9 @@
 package org.jvisor.tcg;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.config.JitOptions;
@@ -75,6 +77,40 @@ class PageCrossingFetchTest {
             m.st.rip = hlt2 + 1;
             m.run();
             assertEquals(0x77663301L, m.reg(11), "after DMA into the first page");
+        }
+    }
+
+    /**
+     * Decoded code stays decoded while nothing writes it: a loop that calls a function on its own
+     * page, one 16 MiB away (the same slot of the old direct-mapped page cache) and the
+     * page-straddling one, 1000 times, decodes each instruction once.
+     */
+    @Test
+    void codeThatIsNotWrittenIsDecodedOnce() {
+        String program = """
+            mov $1000, %ecx
+            mov $0x1100000, %rbx
+            1: call near
+            call *%rbx
+            call f
+            dec %ecx
+            jnz 1b
+            jmp done
+            .org 0x800
+            near: mov $1, %eax
+            ret
+            .org 0xFFE
+            f: mov $0x11223344, %eax
+            ret
+            done:
+            """;
+        try (TestMachine m = new TestMachine(program, JitOptions.OFF)) {
+            m.ram.write(0x1100000, new byte[] {(byte) 0xB8, 2, 0, 0, 0, (byte) 0xC3}); // mov $2, %eax; ret
+            m.run();
+            assertEquals(0x11223344L, m.reg(0));
+            // 13 distinct instructions; the straddling one is decoded twice on its first run
+            assertTrue(m.cpu.jitStats.decodes <= 16, "decodes: " + m.cpu.jitStats.decodes);
+            assertEquals(1, m.cpu.jitStats.straddlingDecodes);
         }
     }
 
