@@ -63,7 +63,28 @@ final class BackgroundTranslator {
         }
     }
 
+    /**
+     * Stops the thread and waits until it has: it reads guest RAM while it translates, so the VM
+     * unmaps RAM only after this returns (a translation still running when RAM went away crashed
+     * the JVM).
+     */
     void close() {
         thread.interrupt();
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whether the translator thread still runs (tests). */
+    boolean running() {
+        return thread.isAlive();
     }
 }

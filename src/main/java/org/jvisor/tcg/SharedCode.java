@@ -36,13 +36,29 @@ final class SharedCode {
     }
 
     private BackgroundTranslator background;
+    private boolean closed;
 
-    /** The VM's background translator, started on first use. */
+    /** The VM's background translator, started on first use; null once the VM closed. */
     synchronized BackgroundTranslator background(java.lang.foreign.MemorySegment ram, org.jvisor.config.JitOptions options) {
+        if (closed) {
+            return null;
+        }
         if (background == null) {
             background = new BackgroundTranslator(ram, options, this);
         }
         return background;
+    }
+
+    /** Stops the background translator and waits for it: call before guest RAM is unmapped. */
+    void close() {
+        BackgroundTranslator b;
+        synchronized (this) {
+            closed = true;
+            b = background;
+        }
+        if (b != null) {
+            b.close();
+        }
     }
 
     /** What the background translator did, or null when it never ran. */

@@ -128,7 +128,15 @@ public final class TcgAccelerator implements Accelerator {
         return cpuid;
     }
 
+    /** Stops the VM's background translator; the machine unmaps guest RAM after this. */
     @Override
     public void close() {
+        SharedCode sc;
+        synchronized (this) {
+            sc = sharedCode;
+        }
+        if (sc != null) {
+            sc.close();
+        }
     }
 }

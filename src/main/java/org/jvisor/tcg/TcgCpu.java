@@ -474,7 +474,9 @@ public final class TcgCpu {
         if (background == null) {
             background = sharedCode.background(mem, jitOptions);
         }
-        background.request(rip, e); // a no-op while the entry waits in the queue
+        if (background != null) { // null once the VM closed
+            background.request(rip, e); // a no-op while the entry waits in the queue
+        }
         return null;
     }
 

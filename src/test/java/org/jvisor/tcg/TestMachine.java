@@ -92,6 +92,7 @@ final class TestMachine implements AutoCloseable {
 
     @Override
     public void close() {
+        shared.close(); // the background translator reads RAM
         ram.close();
     }
 }
