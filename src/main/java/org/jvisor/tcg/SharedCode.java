@@ -51,10 +51,20 @@ final class SharedCode {
 
     /** Stops the background translator and waits for it: call before guest RAM is unmapped. */
     void close() {
+        stopBackground(true);
+    }
+
+    /**
+     * Stops the background translator (a later request starts another, unless {@code forGood}).
+     * It joins the thread outside this object's lock: a translation in progress calls
+     * {@link #mark}, which takes it.
+     */
+    private void stopBackground(boolean forGood) {
         BackgroundTranslator b;
         synchronized (this) {
-            closed = true;
+            closed |= forGood;
             b = background;
+            background = null;
         }
         if (b != null) {
             b.close();
@@ -77,11 +87,8 @@ final class SharedCode {
 
     void unregister(TcgCpu cpu) {
         cpus.remove(cpu);
-        synchronized (this) {
-            if (cpus.isEmpty() && background != null) {
-                background.close();
-                background = null;
-            }
+        if (cpus.isEmpty()) {
+            stopBackground(false);
         }
     }
 
