@@ -23,7 +23,7 @@ final class CodeCache {
      * page's index strongly ({@code TcgCpu.curChunks}).
      */
     static final class Page {
-        static final int CHUNK_SHIFT = 6, CHUNK = 1 << CHUNK_SHIFT;
+        static final int CHUNK_SHIFT = 6, CHUNK = 1 << CHUNK_SHIFT, CHUNKS = 4096 >> CHUNK_SHIFT;
         final long hostPage;
         private SoftReference<Insn[][]> chunks;
 
@@ -35,7 +35,7 @@ final class CodeCache {
         Insn[][] chunks() {
             Insn[][] a = chunks == null ? null : chunks.get();
             if (a == null) {
-                a = new Insn[4096 >> CHUNK_SHIFT][];
+                a = new Insn[CHUNKS][];
                 chunks = new SoftReference<>(a);
             }
             return a;

@@ -554,7 +554,7 @@ public final class TcgCpu {
     Insn fetch() {
         long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
         if ((lin & ~0xFFFL) == curLinPage) {
-            Insn[] c = curChunks[(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & 63];
+            Insn[] c = curChunks[(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & (CodeCache.Page.CHUNKS - 1)];
             if (c != null) {
                 Insn in = c[(int) lin & (CodeCache.Page.CHUNK - 1)];
                 if (in != null) {
@@ -569,7 +569,7 @@ public final class TcgCpu {
         long linPage = lin & ~0xFFFL;
         int r = (int) (linPage >>> 12) & (RECENT - 1);
         if (recentLin[r] == linPage && linPage != curLinPage) {
-            Insn[] c = recentChunks[r][(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & 63];
+            Insn[] c = recentChunks[r][(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & (CodeCache.Page.CHUNKS - 1)];
             Insn in = c == null ? null : c[(int) lin & (CodeCache.Page.CHUNK - 1)];
             if (in != null) {
                 curLinPage = linPage;

@@ -14,7 +14,18 @@ import org.jvisor.config.JitOptions;
  * (SDM vol. 3, 8.1.3: self-modifying code).
  */
 class PageCrossingFetchTest {
-    /** f at CODE + 0xFFE: B8 44 33 | 22 11, mov $0x11223344, %eax across the page at CODE + 0x1000. */
+    /**
+     * The end of each program: f at CODE + 0xFFE, B8 44 33 | 22 11 (mov $0x11223344, %eax) across
+     * the page at CODE + 0x1000, then the program's end.
+     */
+    private static final String F_ACROSS_PAGES = """
+        jmp done
+        .org 0xFFE
+        f: mov $0x11223344, %eax
+        ret
+        done:
+        """;
+
     private static final String PROGRAM = """
         mov $3, %ecx
         1: call f
@@ -26,12 +37,7 @@ class PageCrossingFetchTest {
         mov %eax, %r10d
         call f
         mov %eax, %r11d
-        jmp done
-        .org 0xFFE
-        f: mov $0x11223344, %eax
-        ret
-        done:
-        """;
+        """ + F_ACROSS_PAGES;
 
     @ParameterizedTest(name = "jit {0}")
     @ValueSource(strings = {"off", "always"})
@@ -55,12 +61,7 @@ class PageCrossingFetchTest {
             hlt
             call f
             mov %eax, %r11d
-            jmp done
-            .org 0xFFE
-            f: mov $0x11223344, %eax
-            ret
-            done:
-            """;
+            """ + F_ACROSS_PAGES;
         try (TestMachine m = new TestMachine(program, jit(jit))) {
             // call f (5 bytes), mov %eax, %r9d (3): the HLTs are at CODE + 8 and CODE + 17
             long hlt1 = TestMachine.CODE + 8, hlt2 = TestMachine.CODE + 17;
