@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Idle cost: host CPU of the demo guest looping on `sleep 1`, QEMU 7.2 TCG and jvisor tcg one
+# after the other with the same files and command line. Each VMM runs WAIT seconds (default 60,
+# so the JIT has settled), then its process's CPU time is read over WINDOW seconds (default 10).
+# Usage: bench/idle.sh [WAIT] [WINDOW]    (QEMU 7.2 comes from Debian: apt-get install qemu-system-x86)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WAIT="${1:-60}"
+WINDOW="${2:-10}"
+command -v qemu-system-x86_64 >/dev/null || { echo "idle.sh: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }
+"$ROOT/jvisor" build
+"$ROOT/jvisor" guest >&2
+"$ROOT/jvisor" aot
+export JVISOR_NO_BUILD=1
+G="$ROOT/build/guest"
+ENC=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' 'while true; do sleep 1; done')
+COMMON=(-m 512M -nographic -no-reboot -kernel "$G/vmlinuz" -initrd "$G/initramfs.cpio.gz"
+        -append "console=ttyS0 quiet jvisor.cmd=$ENC")
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measure NAME CMD...: prints the process's CPU over the window, in percent of one core
+measure() {
+    local name="$1"; shift
+    "$@" </dev/null >/dev/null 2>&1 &   # the launcher execs the JVM: same pid
+    local pid=$!
+    sleep "$WAIT"
+    local t0 t1
+    t0=$(ticks "$pid"); sleep "$WINDOW"; t1=$(ticks "$pid")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    printf '%-16s %6.2f %% of a core\n' "$name" "$(echo "($t1 - $t0) * 100 / $(getconf CLK_TCK) / $WINDOW" | bc -l)"
+}
+measure "QEMU 7.2 TCG" qemu-system-x86_64 -accel tcg "${COMMON[@]}"
+measure "jvisor tcg" "$ROOT/jvisor" -accel tcg "${COMMON[@]}"
