@@ -16,7 +16,8 @@ import org.jvisor.cpu.X86State;
  */
 public final class TcgVcpu implements Vcpu {
     private static final long SLICE = 4096;
-    private static final long PARK_NANOS = 50_000_000L;
+    /** How long a halted vCPU waits between hang checks under jvisor.tcg.debugHalt. */
+    private static final long DEBUG_PARK_NANOS = 50_000_000L;
 
     private final int index;
     private final X86State state = new X86State();
@@ -96,7 +97,7 @@ public final class TcgVcpu implements Vcpu {
                 if (waitForSipi) {
                     int v = sipiVector;
                     if (v < 0) {
-                        LockSupport.parkNanos(this, PARK_NANOS);
+                        LockSupport.park(this); // startup() and init() unpark
                         continue;
                     }
                     sipiVector = -1;
@@ -125,7 +126,7 @@ public final class TcgVcpu implements Vcpu {
                                 + ((state.rflags & X86State.IF) != 0 ? 1 : 0) + "\n" + state.dump());
                         }
                     }
-                    LockSupport.parkNanos(this, PARK_NANOS);
+                    waitForWakeUp();
                     continue;
                 }
                 haltedSince = 0;
@@ -141,6 +142,21 @@ public final class TcgVcpu implements Vcpu {
         } finally {
             cpu.syncToState();
             runner = null;
+        }
+    }
+
+    /**
+     * Sleeps until something may have changed for a halted vCPU: the interrupt controller's
+     * wake-up (an interrupt or NMI became pending, INIT, SIPI; its timers fire on their own
+     * thread) or a kick. Every such path unparks after publishing, and an unpark that comes
+     * before the park leaves a permit, so no wake-up is lost and no timeout is needed: a halted
+     * vCPU costs no host CPU until its next interrupt (issue 13).
+     */
+    private void waitForWakeUp() {
+        if (debugHalt) {
+            LockSupport.parkNanos(this, DEBUG_PARK_NANOS);
+        } else {
+            LockSupport.park(this);
         }
     }
 

@@ -523,4 +523,21 @@ class SystemTest {
             assertEquals(TestMachine.CODE + 2, st.rip);
         }
     }
+
+    @Test
+    void haltedVcpuWaitsWithoutATimeout() throws Exception {
+        // an idle guest's vCPU must cost nothing until an interrupt or kick: no periodic wake-ups
+        try (TestMachine m = new TestMachine("cli\nhlt\n")) {
+            TcgAccelerator accel = new TcgAccelerator(new MachineBus(m.ram, m.io, m.mmio));
+            TcgVcpu vcpu = (TcgVcpu) accel.createVcpu(0, new ExitStats(false));
+            vcpu.loadState(m.st);
+            Thread t = Thread.ofPlatform().start(vcpu::run);
+            while (!vcpu.cpu().halted || t.getState() == Thread.State.RUNNABLE) {
+                Thread.onSpinWait();
+            }
+            assertEquals(Thread.State.WAITING, t.getState(), "a halted vCPU parks until woken, with no timeout");
+            vcpu.kick();
+            t.join();
+        }
+    }
 }

@@ -24,6 +24,14 @@ public final class TimerQueue implements AutoCloseable {
     private volatile Thread thread;
     private volatile boolean closed;
     private long fired;
+    /**
+     * The deadline the background thread sleeps until (guarded by this; MAX_VALUE: none, 0: awake).
+     * A newly armed timer wakes it only when it is due before that: a guest that re-arms its
+     * one-shot timer later on every idle entry (Linux NOHZ) costs no wake-up of this thread.
+     */
+    private long sleepingUntil;
+    /** Times the background thread woke from a park (read by tests: spurious wake-ups cost host CPU on an idle guest). */
+    private volatile long wakeUps;
 
     public TimerQueue(Clock clock) {
         this.clock = clock;
@@ -72,8 +80,9 @@ public final class TimerQueue implements AutoCloseable {
                 heap[size++] = t;
                 siftUp(t.index);
             }
-            if (heap[0] == t) {
+            if (heap[0] == t && deadline < sleepingUntil) {
                 wake = thread;
+                sleepingUntil = 0;
             }
         }
         if (wake != null && wake != Thread.currentThread()) {
@@ -138,6 +147,16 @@ public final class TimerQueue implements AutoCloseable {
         return n;
     }
 
+    /** How often the background thread has woken from a wait (timer due, earlier timer armed, spurious). */
+    public long wakeUps() {
+        return wakeUps;
+    }
+
+    /** Whether the background thread is waiting for a deadline (or for any timer) right now. */
+    public synchronized boolean waiting() {
+        return sleepingUntil != 0;
+    }
+
     /** Starts the background thread that fires timers in (guest) real time. */
     public synchronized void start() {
         if (thread != null || closed) {
@@ -164,6 +183,7 @@ public final class TimerQueue implements AutoCloseable {
                 } else {
                     wait = heap[0].deadline - now;
                 }
+                sleepingUntil = due != null ? 0 : size == 0 ? Long.MAX_VALUE : heap[0].deadline;
             }
             if (due != null) {
                 try {
@@ -171,10 +191,13 @@ public final class TimerQueue implements AutoCloseable {
                 } catch (RuntimeException | Error e) {
                     System.err.println("jvisor: timer " + due.name + " failed: " + e);
                 }
-            } else if (wait == Long.MAX_VALUE) {
-                LockSupport.park(this);
             } else {
-                LockSupport.parkNanos(this, wait);
+                if (wait == Long.MAX_VALUE) {
+                    LockSupport.park(this);
+                } else {
+                    LockSupport.parkNanos(this, wait);
+                }
+                wakeUps++;
             }
         }
     }

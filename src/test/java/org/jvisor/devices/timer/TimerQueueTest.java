@@ -106,4 +106,26 @@ class TimerQueueTest {
             assertTrue(fired.await(10, TimeUnit.SECONDS), "the timer thread ran the callbacks");
         }
     }
+
+    @Test
+    void anEarlierTimerWakesTheThreadButALaterRearmDoesNot() throws InterruptedException {
+        CountDownLatch fired = new CountDownLatch(1);
+        try (TimerQueue q = new TimerQueue(Clock.host())) {
+            q.start();
+            long hour = TimeUnit.HOURS.toNanos(1);
+            VirtualTimer idle = q.newTimer("idle", d -> { });
+            idle.arm(q.clock().nanos() + hour);
+            while (!q.waiting()) {
+                Thread.onSpinWait();
+            }
+            // a NOHZ guest re-arms its one-shot timer, later each time, whenever it goes idle
+            for (int i = 1; i <= 1000; i++) {
+                idle.arm(q.clock().nanos() + hour + i);
+            }
+            long before = q.wakeUps();
+            q.newTimer("soon", d -> fired.countDown()).arm(q.clock().nanos() + 1_000_000);
+            assertTrue(fired.await(10, TimeUnit.SECONDS), "an earlier timer woke the sleeping thread");
+            assertTrue(before <= 1, "re-arming the sleeping deadline later woke the thread " + before + " times");
+        }
+    }
 }
