@@ -60,11 +60,11 @@ final class Lifecycle {
     private VmExit ending;              // on the lifecycle thread: set by end()
 
     /** Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}. */
-    Lifecycle(MachineConfig config, PrintStream log) throws VmException {
+    Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations) throws VmException {
         this.config = config;
         this.log = log;
         try {
-            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)));
+            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library());
         } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         }

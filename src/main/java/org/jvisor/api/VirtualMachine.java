@@ -91,9 +91,22 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException if the machine cannot be built (the message names the option at fault)
      */
     public static VirtualMachine create(MachineConfig config, PrintStream log) throws VmException {
+        return create(config, log, new TranslationCache());
+    }
+
+    /**
+     * {@link #create(MachineConfig, PrintStream)} for a machine that shares translated guest code
+     * with the other machines created with the same {@code translations} (tcg only): guests that
+     * run the same kernel reuse each other's compiled code and skip most of the warm-up.
+     *
+     * @throws VmException if the machine cannot be built (the message names the option at fault)
+     */
+    public static VirtualMachine create(MachineConfig config, PrintStream log, TranslationCache translations)
+            throws VmException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log));
+        Objects.requireNonNull(translations, "translations");
+        return new VirtualMachine(new Lifecycle(config, log, translations));
     }
 
     /** The CPU engine: "kvm" or "tcg". */

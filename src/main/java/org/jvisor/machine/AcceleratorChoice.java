@@ -6,6 +6,7 @@ import java.nio.file.Path;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.config.JitOptions;
+import org.jvisor.tcg.UnitLibrary;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.kvm.KvmUnavailableException;
 import org.jvisor.kvm.KvmVm;
@@ -23,26 +24,27 @@ final class AcceleratorChoice {
     record Chosen(Accelerator accelerator, String explanation) {
     }
 
-    static Chosen open(MachineConfig.Accel accel, MachineBus bus, int cpus, JitOptions jit) throws MachineException {
+    static Chosen open(MachineConfig.Accel accel, MachineBus bus, int cpus, JitOptions jit, UnitLibrary translations)
+            throws MachineException {
         return switch (accel) {
             case KVM -> new Chosen(openKvm(bus, cpus), "kvm (requested)");
-            case TCG -> new Chosen(TcgEngine.open(bus, jit), "tcg (requested)");
-            case AUTO -> auto(bus, cpus, jit);
+            case TCG -> new Chosen(TcgEngine.open(bus, jit, translations), "tcg (requested)");
+            case AUTO -> auto(bus, cpus, jit, translations);
         };
     }
 
-    private static Chosen auto(MachineBus bus, int cpus, JitOptions jit) throws MachineException {
+    private static Chosen auto(MachineBus bus, int cpus, JitOptions jit, UnitLibrary translations) throws MachineException {
         if (!Files.exists(Path.of("/dev/kvm"))) {
-            return new Chosen(TcgEngine.open(bus, jit), "-accel auto: tcg, because this host has no /dev/kvm");
+            return new Chosen(TcgEngine.open(bus, jit, translations), "-accel auto: tcg, because this host has no /dev/kvm");
         }
         if (hostIsVirtualMachine()) {
-            return new Chosen(TcgEngine.open(bus, jit),
+            return new Chosen(TcgEngine.open(bus, jit, translations),
                 "-accel auto: tcg, because this host is itself a virtual machine and its nested KVM is slower than tcg");
         }
         try {
             return new Chosen(KvmVm.create(bus, cpus), "-accel auto: kvm, hardware virtualization on bare metal");
         } catch (KvmUnavailableException e) {
-            return new Chosen(TcgEngine.open(bus, jit), "-accel auto: tcg, because " + e.getMessage());
+            return new Chosen(TcgEngine.open(bus, jit, translations), "-accel auto: tcg, because " + e.getMessage());
         }
     }
 

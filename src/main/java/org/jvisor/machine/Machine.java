@@ -40,6 +40,7 @@ import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.TapBackend;
+import org.jvisor.tcg.UnitLibrary;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
@@ -112,6 +113,15 @@ public final class Machine implements AutoCloseable {
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
             throws MachineException {
+        return create(config, log, events, new UnitLibrary());
+    }
+
+    /**
+     * {@link #create(MachineConfig, PrintStream, Consumer)} with tcg translations taken from and
+     * added to {@code translations}, which other machines in this process may share.
+     */
+    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
+                                 UnitLibrary translations) throws MachineException {
         KernelLoader loader;
         try {
             loader = KernelLoader.read(config);
@@ -129,7 +139,7 @@ public final class Machine implements AutoCloseable {
         MachineBus bus = new MachineBus(ram, io, mmio);
         AcceleratorChoice.Chosen chosen;
         try {
-            chosen = AcceleratorChoice.open(config.accel(), bus, config.cpus(), config.jit());
+            chosen = AcceleratorChoice.open(config.accel(), bus, config.cpus(), config.jit(), translations);
         } catch (MachineException e) {
             ram.close();
             throw e;

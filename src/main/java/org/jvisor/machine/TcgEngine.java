@@ -11,14 +11,15 @@ import org.jvisor.memory.IdentityDma;
 import org.jvisor.config.JitOptions;
 import org.jvisor.tcg.TcgAccelerator;
 import org.jvisor.tcg.TcgVcpu;
+import org.jvisor.tcg.UnitLibrary;
 
 /** Opens the software engine. */
 final class TcgEngine {
     private TcgEngine() {
     }
 
-    static Accelerator open(MachineBus bus, JitOptions jit) {
-        return new TcgAccelerator(bus, jit);
+    static Accelerator open(MachineBus bus, JitOptions jit, UnitLibrary translations) {
+        return new TcgAccelerator(bus, jit, translations);
     }
 
     /**

@@ -19,6 +19,10 @@ public final class JitStats {
     long flushes;
     /** Translations that failed (a translator bug: the entry stays interpreted). */
     long failures;
+    /** Units made from a class already defined (by another VM through a shared library, or before a page drop). */
+    long sharedUnits;
+    /** Early tries of entries another VM found hot whose class was new (left to the normal threshold). */
+    long probeMisses;
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
@@ -45,6 +49,8 @@ public final class JitStats {
         sum.retries += retries;
         sum.flushes += flushes;
         sum.failures += failures;
+        sum.sharedUnits += sharedUnits;
+        sum.probeMisses += probeMisses;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.selfModifyRestarts += selfModifyRestarts;
@@ -83,6 +89,7 @@ public final class JitStats {
             units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized, %d failed)
             bytecode             %d bytes (%.0f per unit)
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
+            units shared         %d made from a class defined before (here or by another VM), %d early tries new
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
             interpreted in units %s
@@ -92,6 +99,7 @@ public final class JitStats {
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
             translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units, regionNanos / 1e6, compileNanos / 1e6,
             defineNanos / 1e6,
+            sharedUnits, probeMisses,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
             unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12), decodes, straddlingDecodes);

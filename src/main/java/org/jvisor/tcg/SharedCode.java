@@ -24,10 +24,21 @@ final class SharedCode {
     private final long[] bits;
     private final CopyOnWriteArrayList<TcgCpu> cpus = new CopyOnWriteArrayList<>();
     private final UnitTable units;
+    private final UnitLibrary library;
 
     SharedCode(long ramSize) {
+        this(ramSize, new UnitLibrary());
+    }
+
+    SharedCode(long ramSize, UnitLibrary library) {
         this.bits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
         this.units = new UnitTable(ramSize, MAX_UNITS);
+        this.library = library;
+    }
+
+    /** The unit classes and hot entries this VM shares (with other VMs, when it was given a library). */
+    UnitLibrary library() {
+        return library;
     }
 
     /** The VM's translated code. */

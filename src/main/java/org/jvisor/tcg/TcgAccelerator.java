@@ -23,6 +23,7 @@ public final class TcgAccelerator implements Accelerator {
     private SharedCode sharedCode;
 
     private final JitOptions jit;
+    private final UnitLibrary library;
     private final java.util.List<TcgVcpu> vcpus = new java.util.ArrayList<>();
 
     public TcgAccelerator(MachineBus bus) {
@@ -30,8 +31,14 @@ public final class TcgAccelerator implements Accelerator {
     }
 
     public TcgAccelerator(MachineBus bus, JitOptions jit) {
+        this(bus, jit, new UnitLibrary());
+    }
+
+    /** An engine whose translations go into, and come from, {@code library} (shared with other VMs). */
+    public TcgAccelerator(MachineBus bus, JitOptions jit, UnitLibrary library) {
         this.bus = bus;
         this.jit = jit;
+        this.library = library;
     }
 
     /** Drops decoded code on every vCPU for guest-physical [gpa, gpa + len) (DMA into code pages). */
@@ -92,7 +99,7 @@ public final class TcgAccelerator implements Accelerator {
         SharedCode sc;
         synchronized (this) {
             if (sharedCode == null) {
-                sharedCode = new SharedCode(bus.ram().size());
+                sharedCode = new SharedCode(bus.ram().size(), library);
             }
             sc = sharedCode;
         }

@@ -296,6 +296,11 @@ public final class TcgCpu {
 
     /** A stop address no instruction can have (non-canonical). */
     static final long NO_STOP = 0x7FFF_0000_0000_0000L;
+    /**
+     * Entries after which a block another VM translated is tried from the shared library: enough
+     * to skip code run once or twice, few next to the threshold (see {@link UnitLibrary}).
+     */
+    private static final int SHARED_PROBE = 64;
 
     /** One slice of a vCPU's run loop: an interrupt check, then up to {@code n} instructions. */
     void runSlice(long n) {
@@ -466,18 +471,25 @@ public final class TcgCpu {
         int count = ++e.count;
         // the page's own threshold is never below the base one: look it up only past that
         if (count <= jitOptions.threshold() || count <= jit.threshold(e.hostOffset)) {
+            if (count == SHARED_PROBE && sharedCode.library().wasHot(e.hostOffset, rip)) {
+                requestTranslation(rip, e); // another VM made this unit: its class is likely ready
+            }
             return null;
         }
         if (translateAtOnce || stopRip != NO_STOP) {
             return jit.translate(rip, e, stopRip);
         }
+        requestTranslation(rip, e);
+        return null;
+    }
+
+    private void requestTranslation(long rip, UnitTable.Entry e) {
         if (background == null) {
             background = sharedCode.background(mem, jitOptions);
         }
         if (background != null) { // null once the VM closed
             background.request(rip, e); // a no-op while the entry waits in the queue
         }
-        return null;
     }
 
     /** The block entry for {@code rip} in the VM's table, or null when its code is not fetchable RAM. */

@@ -34,6 +34,7 @@ final class Translator {
     private final JitOptions options;
     private final UnitTable table;
     private final SharedCode shared;
+    private final UnitLibrary library;
     private final Decoder decoder = new Decoder();
     private final byte[] page = new byte[4096];
     /** Linear address of the page being translated. */
@@ -45,6 +46,7 @@ final class Translator {
         this.options = options;
         this.shared = shared;
         this.table = shared.units();
+        this.library = shared.library();
         this.stats = stats;
     }
 
@@ -62,9 +64,12 @@ final class Translator {
 
     /**
      * Translates the code entered at linear {@code rip} (host offset {@code e.hostOffset}),
-     * stopping short of {@code stop}; null when there is nothing worth translating.
+     * stopping short of {@code stop}; null when there is nothing worth translating. An entry
+     * below its threshold is a probe (another VM found it hot, see {@link UnitLibrary}): it gets a
+     * unit only when the library already has its class, and otherwise stays as it was.
      */
     Unit translate(long rip, UnitTable.Entry e, long stop) {
+        boolean probe = e.count < threshold(e.hostOffset);
         pageBase = rip & ~0xFFFL;
         long hostPage = e.hostOffset & ~0xFFFL;
         long t0 = cpuNanos();
@@ -97,7 +102,12 @@ final class Translator {
                 continue;
             }
             long t3 = cpuNanos();
-            Unit u = define(c);
+            Class<?> known = library.find(c.classFile());
+            if (known == null && probe) {
+                stats.probeMisses++;
+                return null;
+            }
+            Unit u = known != null ? instantiate(known, c.info()) : define(c);
             long t4 = cpuNanos();
             stats.defineNanos += t4 - t3;
             stats.translateNanos += t4 - t0;
@@ -105,6 +115,10 @@ final class Translator {
                 return null;
             }
             stats.units++;
+            if (known != null) {
+                stats.sharedUnits++;
+            }
+            library.markHot(e.hostOffset, rip);
             stats.insns += region.insnCount;
             stats.nativeInsns += c.nativeCount();
             stats.helperInsns += c.helperCount();
@@ -163,12 +177,23 @@ final class Translator {
         return 0;
     }
 
+    /** A new unit of the generated class {@code k} (defined here or by another VM) over this VM's code. */
+    private static Unit instantiate(Class<?> k, Unit.Info info) {
+        try {
+            MethodHandle ctor = LOOKUP.findConstructor(k, MethodType.methodType(void.class, Unit.Info.class));
+            return (Unit) ctor.invoke(info);
+        } catch (Throwable t) {
+            throw new IllegalStateException("tcg translator: the unit at RIP " + Long.toHexString(info.rip())
+                + " cannot be made: " + t, t);
+        }
+    }
+
     private Unit define(UnitCompiler.Compiled c) {
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(c.classFile(), true);
-            MethodHandle ctor = hidden.findConstructor(hidden.lookupClass(),
-                MethodType.methodType(void.class, Unit.Info.class));
-            return (Unit) ctor.invoke(c.info());
+            Unit u = instantiate(hidden.lookupClass(), c.info());
+            library.add(c.classFile(), hidden.lookupClass());
+            return u;
         } catch (OutOfMemoryError e) {
             // metaspace or code cache full: drop every translation so their classes can unload
             table.clear();

@@ -26,7 +26,7 @@ final class TestMachine implements AutoCloseable {
     final X86State st;
     final TcgCpu cpu;
     /** The machine's translations (one vCPU here). */
-    final SharedCode shared = new SharedCode(ram.size());
+    final SharedCode shared;
     long end;
 
     TestMachine(String asm) {
@@ -40,6 +40,12 @@ final class TestMachine implements AutoCloseable {
 
     /** With machine code already assembled (to run one program on several machines). */
     TestMachine(byte[] code, JitOptions jit) {
+        this(code, jit, new UnitLibrary());
+    }
+
+    /** With translations shared through {@code library} (with other test machines). */
+    TestMachine(byte[] code, JitOptions jit, UnitLibrary library) {
+        shared = new SharedCode(ram.size(), library);
         ElfImage elf = new ElfImage(CODE, List.of(new ElfImage.Segment(CODE, CODE, 0, code.length, code.length, 5)), List.of());
         try {
             st = TestGuestBoot.load(elf, ram, code, "test");

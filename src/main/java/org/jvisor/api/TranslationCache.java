@@ -1,0 +1,42 @@
+package org.jvisor.api;
+
+import org.jvisor.tcg.UnitLibrary;
+
+/**
+ * Translated guest code that virtual machines in one process share (tcg engine). Give the same
+ * cache to {@link VirtualMachine#create(org.jvisor.config.MachineConfig, java.io.PrintStream,
+ * TranslationCache)} for machines that boot the same guest kernel: the second and later ones reuse
+ * the classes the first one generated, which HotSpot has already compiled, and translate the code
+ * the first found hot after a few executions, so they start warm.
+ *
+ * <p>Sharing is safe between unrelated guests: a translation is reused only when the machine's
+ * own code bytes at that place compile to exactly the same class, and every machine keeps its own
+ * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly:
+ * they unload when no machine uses them any more. Thread-safe.
+ */
+public final class TranslationCache {
+    private final UnitLibrary library = new UnitLibrary();
+
+    /** An empty cache. */
+    public TranslationCache() {
+    }
+
+    UnitLibrary library() {
+        return library;
+    }
+
+    /** Translation units made from a class generated before (by any machine sharing this cache). */
+    public long reusedUnits() {
+        return library.reusedUnits();
+    }
+
+    /** Classes generated for translation units through this cache. */
+    public long generatedClasses() {
+        return library.definedClasses();
+    }
+
+    /** Of those, the classes still loaded (in use by some machine). */
+    public int loadedClasses() {
+        return library.liveClasses();
+    }
+}

@@ -1,0 +1,131 @@
+package org.jvisor.tcg;
+
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Translated code that machines share: the unit classes already defined, keyed by their class
+ * file, and the block entries some machine found hot. Machines that run the same guest kernel
+ * make the same class files for the same code, so a machine that uses a library another machine
+ * filled defines no class again and runs code that HotSpot has already compiled, and it
+ * translates the entries the other found hot after a few entries instead of thousands
+ * (issue 13: the N-th guest starts warm).
+ * <p>
+ * Nothing here is trusted across a content change: a class is reused only for a byte-identical
+ * class file made from the machine's own code bytes at the time (its decoded instructions, RIPs,
+ * host page and exits are all in the bytes), and each machine makes its own {@link Unit} instance
+ * with its own decoded instructions, validity and counters. A hot-entry record only makes a
+ * machine try early; a try whose class file is new defines nothing and leaves the entry to the
+ * normal threshold. Classes stay unloadable: the library holds them weakly, the machines' unit
+ * tables strongly.
+ * <p>
+ * One library may serve many machines in one process at once (thread-safe); each machine that is
+ * given none gets its own, where it still saves the definition of code that is dropped and
+ * translated again unchanged (a page that shares code and data).
+ */
+public final class UnitLibrary {
+    /** Hot entries remembered at most (then forgotten all at once: they are only a hint). */
+    private static final int MAX_HOT = 1 << 16;
+
+    /** A class file as a map key: equal when the bytes are. */
+    private static final class ClassKey {
+        private final byte[] bytes;
+        private final int hash;
+
+        ClassKey(byte[] bytes) {
+            this.bytes = bytes;
+            this.hash = Arrays.hashCode(bytes);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ClassKey k && k.hash == hash && Arrays.equals(k.bytes, bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
+    /** A weakly held unit class that remembers its key, so the entry goes when the class unloads. */
+    private static final class ClassRef extends WeakReference<Class<?>> {
+        final ClassKey key;
+
+        ClassRef(Class<?> c, ClassKey key, ReferenceQueue<Class<?>> queue) {
+            super(c, queue);
+            this.key = key;
+        }
+    }
+
+    /** A block entry: guest-physical (host offset) and linear address, both part of what a unit embeds. */
+    private record HotEntry(long hostOffset, long rip) {
+    }
+
+    private final Map<ClassKey, ClassRef> classes = new HashMap<>();
+    private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
+    private final Set<HotEntry> hot = ConcurrentHashMap.newKeySet();
+    private final LongAdder reused = new LongAdder();
+    private final LongAdder defined = new LongAdder();
+
+    /** The unit class defined earlier from exactly {@code classFile}, or null. */
+    synchronized Class<?> find(byte[] classFile) {
+        expunge();
+        ClassRef r = classes.get(new ClassKey(classFile));
+        Class<?> c = r == null ? null : r.get();
+        if (c != null) {
+            reused.increment();
+        }
+        return c;
+    }
+
+    /** Records {@code c}, just defined from {@code classFile}. */
+    synchronized void add(byte[] classFile, Class<?> c) {
+        expunge();
+        ClassKey k = new ClassKey(classFile);
+        classes.put(k, new ClassRef(c, k, unloaded));
+        defined.increment();
+    }
+
+    /** A machine translated the entry at host offset {@code hostOffset}, linear {@code rip}. */
+    void markHot(long hostOffset, long rip) {
+        if (hot.size() >= MAX_HOT) {
+            hot.clear();
+        }
+        hot.add(new HotEntry(hostOffset, rip));
+    }
+
+    /** Whether some machine translated the entry at {@code hostOffset} / {@code rip}. */
+    boolean wasHot(long hostOffset, long rip) {
+        return hot.contains(new HotEntry(hostOffset, rip));
+    }
+
+    private void expunge() {
+        for (Object r; (r = unloaded.poll()) != null; ) {
+            ClassRef ref = (ClassRef) r;
+            classes.remove(ref.key, ref);
+        }
+    }
+
+    /** Units made from a class defined earlier (by this machine or another). */
+    public long reusedUnits() {
+        return reused.sum();
+    }
+
+    /** Unit classes defined through this library. */
+    public long definedClasses() {
+        return defined.sum();
+    }
+
+    /** Unit classes still loaded. */
+    public synchronized int liveClasses() {
+        expunge();
+        return classes.size();
+    }
+}

@@ -1,0 +1,91 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.config.JitOptions;
+
+/** Machines sharing a {@link UnitLibrary}: same code reuses classes, different code never does. */
+class UnitLibraryTest {
+    private static final JitOptions ALWAYS = JitOptions.OFF.withEnabled(true).withThreshold(0);
+    private static final JitOptions LATE = JitOptions.OFF.withEnabled(true).withThreshold(1000);
+
+    private static byte[] loop(int step) {
+        return Asm.assemble("""
+            mov $1000, %ecx
+            xor %eax, %eax
+            1: add $STEP, %eax
+            imul $3, %eax, %edx
+            dec %ecx
+            jnz 1b
+            """.replace("STEP", Integer.toString(step)));
+    }
+
+    @Test
+    void aSecondMachineWithTheSameCodeDefinesNoClass() {
+        UnitLibrary lib = new UnitLibrary();
+        byte[] code = loop(7);
+        try (TestMachine a = new TestMachine(code, ALWAYS, lib); TestMachine b = new TestMachine(code, ALWAYS, lib)) {
+            a.run();
+            long defined = lib.definedClasses();
+            assertTrue(defined > 0, "the first machine translated its code");
+            assertEquals(0, lib.reusedUnits());
+            b.run();
+            assertEquals(defined, lib.definedClasses(), "the second machine defined classes again");
+            assertTrue(lib.reusedUnits() > 0);
+            assertEquals(a.reg(0), b.reg(0));
+            assertEquals(7L * 1000, b.reg(0));
+            Unit ua = a.shared.units().hottest(1).getFirst();
+            Unit ub = b.shared.units().hottest(1).getFirst();
+            assertSame(ua.getClass(), ub.getClass(), "one class, compiled once by HotSpot");
+            assertFalse(ua == ub, "each machine has its own unit (validity, counters, decoded code)");
+        }
+    }
+
+    @Test
+    void differentCodeBytesNeverReuseAClass() {
+        UnitLibrary lib = new UnitLibrary();
+        try (TestMachine a = new TestMachine(loop(7), ALWAYS, lib); TestMachine b = new TestMachine(loop(9), ALWAYS, lib)) {
+            a.run();
+            long defined = lib.definedClasses();
+            b.run();
+            assertTrue(lib.definedClasses() > defined, "code that differs in one immediate got its own class");
+            assertEquals(9L * 1000, b.reg(0), "and computes with its own immediate");
+        }
+    }
+
+    @Test
+    void anEntryHotElsewhereIsTranslatedEarlyOnlyFromAKnownClass() {
+        UnitLibrary lib = new UnitLibrary();
+        try (TestMachine first = new TestMachine(loop(7), ALWAYS, lib);
+             TestMachine same = new TestMachine(loop(7), LATE, lib);
+             TestMachine other = new TestMachine(loop(9), LATE, lib)) {
+            first.run();
+            long entry = TestMachine.CODE; // a unit's entry in the first machine: the program's start
+            assertTrue(lib.wasHot(entry, entry), "the first machine's translation is recorded as hot");
+
+            JitStats sameStats = new JitStats();
+            UnitTable.Entry e = same.shared.units().entry(entry);
+            e.count = 64; // far below LATE's threshold: a probe (the stop is where the run ended, as the first had it)
+            assertNotNull(new Translator(same.ram.segment(), LATE, same.shared, sameStats).translate(entry, e, same.end));
+            assertEquals(1, sameStats.sharedUnits);
+
+            JitStats otherStats = new JitStats();
+            UnitTable.Entry o = other.shared.units().entry(entry);
+            o.count = 64;
+            long defined = lib.definedClasses();
+            assertNull(new Translator(other.ram.segment(), LATE, other.shared, otherStats).translate(entry, o, other.end),
+                "a probe of different code bytes makes no unit");
+            assertEquals(1, otherStats.probeMisses);
+            assertEquals(defined, lib.definedClasses(), "and defines no class");
+            assertFalse(o.declined, "the entry is left to the normal threshold");
+            other.run();
+            assertEquals(9L * 1000, other.reg(0));
+        }
+    }
+}
