@@ -20,9 +20,9 @@ final class EventDispatcher {
     private final PrintStream log;
     private final Thread thread;
 
-    EventDispatcher(PrintStream log) {
+    EventDispatcher(PrintStream log, ThreadGroup group) {
         this.log = log;
-        this.thread = Thread.ofPlatform().name("jvisor-events").start(this::loop);
+        this.thread = Thread.ofPlatform().group(group).name("jvisor-events").start(this::loop);
     }
 
     VirtualMachine.Subscription add(Consumer<? super VmEvent> listener) {

@@ -1,6 +1,11 @@
 package org.jvisor.api;
 
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -52,6 +57,9 @@ final class Lifecycle {
     private final PrintStream log;
     private final LinkedBlockingQueue<Input> inputs = new LinkedBlockingQueue<>();
     private final Machine machine;
+    /** Every thread this machine starts. */
+    private final ThreadGroup threads = new ThreadGroup("jvisor-vm");
+    private static final ThreadMXBean CPU_TIME = ManagementFactory.getThreadMXBean();
     private final EventDispatcher events;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private final Object submitLock = new Object();
@@ -63,13 +71,45 @@ final class Lifecycle {
     Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations) throws VmException {
         this.config = config;
         this.log = log;
+        // built on a thread of the machine's group, so every thread the machine starts (vCPUs,
+        // timers, I/O, the translator) is in it and its CPU time can be told apart from others'
+        FutureTask<Machine> build = new FutureTask<>(
+            () -> Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library()));
+        Thread.ofPlatform().group(threads).name("jvisor-build").start(build);
         try {
-            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library());
-        } catch (MachineException e) {
-            throw new VmException(e.getMessage(), e);
+            this.machine = build.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof MachineException me) {
+                throw new VmException(me.getMessage(), me);
+            }
+            throw new VmException("building the machine failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmException("interrupted while building the machine", e);
         }
-        this.events = new EventDispatcher(log);
-        Thread.ofPlatform().name("jvisor-lifecycle").start(this::loop);
+        this.events = new EventDispatcher(log, threads);
+        Thread.ofPlatform().group(threads).name("jvisor-lifecycle").start(this::loop);
+    }
+
+    /** CPU time of the machine's own threads (live ones) and its guest RAM in host memory. */
+    ResourceUsage usage() {
+        Thread[] all = new Thread[threads.activeCount() + 16];
+        int n = threads.enumerate(all, true);
+        long vcpu = 0, other = 0;
+        for (int i = 0; i < n; i++) {
+            long t = CPU_TIME.getThreadCpuTime(all[i].threadId());
+            if (t < 0) {
+                continue; // ended meanwhile
+            }
+            if (all[i].getName().startsWith(Machine.VCPU_THREAD_PREFIX)) {
+                vcpu += t;
+            } else {
+                other += t;
+            }
+        }
+        boolean mapped = !exit.isDone();
+        return new ResourceUsage(Duration.ofNanos(vcpu), Duration.ofNanos(other), machine.ramBytes(),
+            mapped ? machine.ramResidentBytes() : 0);
     }
 
     Machine machine() {

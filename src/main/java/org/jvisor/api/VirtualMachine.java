@@ -259,6 +259,14 @@ public final class VirtualMachine implements AutoCloseable {
             .map(t -> new VcpuInfo(t.index(), t.hostThreadId(), engine)).toList();
     }
 
+    /**
+     * What this machine costs the host now: its threads' CPU time and its guest RAM in host
+     * memory (see {@link ResourceUsage} for what is not counted).
+     */
+    public ResourceUsage usage() {
+        return lifecycle.usage();
+    }
+
     /** The disks the machine's devices use, in the order they were attached. */
     public List<BlockDeviceInfo> blockDevices() {
         return lifecycle.machine().drives().stream().map(VirtualMachine::blockDevice).toList();

@@ -56,6 +56,9 @@ import org.jvisor.config.MachineConfig;
  * {@code create}, on the thread that asks; the machine itself decides nothing.
  */
 public final class Machine implements AutoCloseable {
+    /** The names of vCPU threads start with this ("vcpu-0", ...), as QEMU's "CPU 0/TCG" name them. */
+    public static final String VCPU_THREAD_PREFIX = "vcpu-";
+
     static final int COM1_BASE = 0x3F8;
     static final int COM1_IRQ = 4;
     private static final long MMIO_LIMIT = 1L << 52;
@@ -507,6 +510,15 @@ public final class Machine implements AutoCloseable {
     /** Guest RAM, for tests of this package that watch a guest's memory. */
     GuestMemory ram() {
         return ram;
+    }
+
+    /** Guest RAM's size and how much of it is resident in host memory now (call only before {@link #close}). */
+    public long ramBytes() {
+        return ram.size();
+    }
+
+    public long ramResidentBytes() {
+        return ram.residentBytes();
     }
 
     public AddressSpace io() {

@@ -64,7 +64,7 @@ final class VcpuRunner implements Runnable {
 
     /** Starts the vCPU's thread and returns once it runs (its {@link #hostThreadId} known). */
     void start() {
-        thread = Thread.ofPlatform().name("vcpu-" + vcpu.index()).start(this);
+        thread = Thread.ofPlatform().name(Machine.VCPU_THREAD_PREFIX + vcpu.index()).start(this);
         uninterruptibly(threadStarted::await);
     }
 

@@ -162,6 +162,15 @@ public final class GuestMemory implements AutoCloseable {
         ram.asSlice(checked(gpa, length), length).fill(value);
     }
 
+    /** Bytes of guest RAM resident in host memory now (pages the guest or a device touched). */
+    public long residentBytes() {
+        try {
+            return Mman.residentBytes(ram);
+        } catch (SysException e) {
+            throw new IllegalStateException("guest RAM: " + e.getMessage(), e);
+        }
+    }
+
     /** A view of guest RAM [gpa, gpa + length), which must not cross the PCI hole. */
     public MemorySegment slice(long gpa, long length) {
         return ram.asSlice(checked(gpa, length), length);

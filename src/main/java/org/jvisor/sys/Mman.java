@@ -54,6 +54,11 @@ public final class Mman {
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle MEMFD_CREATE = Libc.capturing("memfd_create",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle MINCORE = Libc.capturing("mincore",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final long PAGE = 4096;
+    /** Pages asked about per mincore call: the vector is one byte per page. */
+    private static final int MINCORE_CHUNK = 1 << 16;
 
     private Mman() {
     }
@@ -134,6 +139,36 @@ public final class Mman {
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
+    }
+
+    /**
+     * How many bytes of {@code range} (page-aligned) are resident in host RAM now (mincore(2): bit 0
+     * of each page's byte). Pages never touched, or given back with MADV_DONTNEED, are not.
+     */
+    public static long residentBytes(MemorySegment range) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        long pages = (range.byteSize() + PAGE - 1) / PAGE;
+        long resident = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment vec = a.allocate(Math.min(pages, MINCORE_CHUNK));
+            for (long p = 0; p < pages; p += MINCORE_CHUNK) {
+                long n = Math.min(MINCORE_CHUNK, pages - p);
+                MemorySegment part = range.asSlice(p * PAGE, Math.min(n * PAGE, range.byteSize() - p * PAGE));
+                int rc;
+                try {
+                    rc = (int) MINCORE.invokeExact(s.capture, part, part.byteSize(), vec);
+                } catch (Throwable t) {
+                    throw Libc.unexpected(t);
+                }
+                if (rc != 0) {
+                    throw new SysException(String.format("mincore(%#x, %d bytes)", part.address(), part.byteSize()), s.errno());
+                }
+                for (long i = 0; i < n; i++) {
+                    resident += vec.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) & 1;
+                }
+            }
+        }
+        return resident * PAGE;
     }
 
     /**

@@ -49,6 +49,19 @@ class SharedTranslationsTest {
             assertTrue(reusedBySecond > generated / 2,
                 "the second boot reused " + reusedBySecond + " units of the first boot's " + generated + " classes");
 
+            // each VM's account: its own threads and RAM; a paused VM's vCPU time stands still
+            first.pause();
+            ResourceUsage paused = first.usage();
+            assertTrue(paused.vcpuTime().toMillis() > 100, "the first guest's boot ran on its vCPU: " + paused);
+            assertTrue(paused.guestRamResidentBytes() > (8L << 20) && paused.guestRamResidentBytes() <= paused.guestRamBytes(),
+                "the booted guest touched some of its RAM: " + paused);
+            assertEquals(256L << 20, paused.guestRamBytes());
+            Thread.sleep(200);
+            // (a paused vCPU thread only wakes to see it is still paused when an interrupt arrives)
+            assertTrue(first.usage().vcpuTime().minus(paused.vcpuTime()).toMillis() < 5, "a paused VM's vCPUs ran: " + first.usage());
+            assertTrue(second.usage().vcpuTime().toMillis() > 100, "the second guest has an account of its own");
+            first.resume();
+
             first.quit();                                    // one VM ends; the other goes on
             assertEquals(ShutdownCause.HOST_QMP_QUIT, first.awaitExit().cause());
             assertEquals(RunState.RUNNING, second.status());
