@@ -53,4 +53,21 @@ class MmanTest {
         assertTrue(e.getMessage().startsWith("mmap(anonymous, 0 bytes, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS): EINVAL"),
             e.getMessage());
     }
+
+    @Test
+    void residentBytesCountsTheTouchedPagesOnly() throws IOException {
+        long size = 80L << 20; // more pages than one mincore call asks about
+        MemorySegment m = Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_NORESERVE);
+        try {
+            assertEquals(0, Mman.residentBytes(m));
+            m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 1);
+            m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 5 * 4096 + 7, (byte) 1);
+            m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, size - 1, (byte) 1);
+            assertEquals(3 * 4096, Mman.residentBytes(m));
+            Mman.advise(m, Mman.MADV_DONTNEED);
+            assertEquals(0, Mman.residentBytes(m), "pages given back are not resident");
+        } finally {
+            Mman.unmap(m);
+        }
+    }
 }
