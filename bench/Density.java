@@ -1,0 +1,169 @@
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+
+import org.jvisor.api.ResourceUsage;
+import org.jvisor.api.TranslationCache;
+import org.jvisor.api.VirtualMachine;
+import org.jvisor.config.MachineConfig;
+
+/**
+ * Density (issue 13): boots N demo guests (128 MiB, -M microvm) one after the other in this JVM,
+ * all sharing one TranslationCache, lets them idle, then reports the host CPU the process uses
+ * while all idle, its memory beside guest RAM, per-guest accounting, and checks that every guest
+ * still answers on its console.
+ * Usage (bench/density.sh runs it): java -cp target/jvisor.jar bench/Density.java GUEST_DIR N IDLE_SECONDS
+ */
+public class Density {
+    static final String READY = "jvisor-guest: ready";
+
+    /** One guest's console: output searched for a text, input fed line by line. */
+    static final class Console extends OutputStream {
+        private final StringBuilder text = new StringBuilder();
+        final LinkedBlockingQueue<Integer> in = new LinkedBlockingQueue<>();
+
+        @Override
+        public synchronized void write(int b) {
+            text.append((char) (b & 0xFF));
+            notifyAll();
+        }
+
+        /** Waits until {@code s} appears; false after {@code millis}. */
+        synchronized boolean await(String s, long millis) throws InterruptedException {
+            long end = System.currentTimeMillis() + millis;
+            while (text.indexOf(s) < 0) {
+                long left = end - System.currentTimeMillis();
+                if (left <= 0) {
+                    return false;
+                }
+                wait(left);
+            }
+            return true;
+        }
+
+        void type(String line) {
+            for (byte b : (line + "\n").getBytes(StandardCharsets.US_ASCII)) {
+                in.add(b & 0xFF);
+            }
+        }
+
+        InputStream input() {
+            return new InputStream() {
+                @Override
+                public int read() {
+                    try {
+                        return in.take();
+                    } catch (InterruptedException e) {
+                        return -1;
+                    }
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) {
+                    int c = read();
+                    if (c < 0) {
+                        return -1;
+                    }
+                    b[off] = (byte) c;
+                    int n = 1;
+                    Integer next;
+                    while (n < len && (next = in.poll()) != null) {
+                        b[off + n++] = next.byteValue();
+                    }
+                    return n;
+                }
+            };
+        }
+    }
+
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** RssAnon + RssFile of this process in KiB (the guest RAM mapping is shared memory: RssShmem). */
+    static long[] rssKib() throws Exception {
+        long anon = 0, file = 0, shmem = 0;
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+            String[] f = l.split("\\s+");
+            switch (f[0]) {
+                case "RssAnon:" -> anon = Long.parseLong(f[1]);
+                case "RssFile:" -> file = Long.parseLong(f[1]);
+                case "RssShmem:" -> shmem = Long.parseLong(f[1]);
+                default -> { }
+            }
+        }
+        return new long[] {anon + file, shmem};
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path guest = Path.of(args[0]);
+        int n = Integer.parseInt(args[1]);
+        int idleSeconds = Integer.parseInt(args[2]);
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
+        TranslationCache cache = new TranslationCache();
+        List<VirtualMachine> vms = new ArrayList<>();
+        List<Console> consoles = new ArrayList<>();
+        long afterFirst = 0;
+        try {
+            for (int i = 0; i < n; i++) {
+                Console c = new Console();
+                MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(128L << 20)
+                    .machineType(MachineConfig.MachineType.MICROVM)
+                    .kernel(guest.resolve("vmlinuz")).initrd(guest.resolve("initramfs.cpio.gz")).append("console=ttyS0 quiet")
+                    .serial(new MachineConfig.SerialConfig.Streams(c, c.input())).build();
+                long t0 = System.nanoTime();
+                VirtualMachine vm = VirtualMachine.create(config, quiet, cache);
+                vms.add(vm);
+                consoles.add(c);
+                vm.start();
+                if (!c.await(READY, 600_000)) {
+                    throw new IllegalStateException("guest " + i + " did not boot");
+                }
+                long[] rss = rssKib();
+                if (i == 0) {
+                    afterFirst = rss[0];
+                }
+                System.out.printf("guest %3d ready after %5.2f s; own memory %5d MiB, guest RAM resident %5d MiB%n",
+                    i + 1, (System.nanoTime() - t0) / 1e9, rss[0] >> 10, rss[1] >> 10);
+            }
+            Thread.sleep(idleSeconds * 1000L);
+            System.gc(); // live data only: soft caches of a quiet VM may go, as they would under memory pressure
+            long heapUsed = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+            long c0 = processCpuNanos();
+            long w0 = System.nanoTime();
+            Thread.sleep(10_000);
+            long cpu = processCpuNanos() - c0;
+            long wall = System.nanoTime() - w0;
+            long[] rss = rssKib();
+            System.out.printf("%d idle guests: process CPU %.2f%% of a core (%.3f%% per guest); own memory %d MiB "
+                + "(%.1f MiB per guest after the first), heap in use %d MiB, guest RAM resident %d MiB%n",
+                n, 100.0 * cpu / wall, 100.0 * cpu / wall / n, rss[0] >> 10,
+                n > 1 ? (rss[0] - afterFirst) / 1024.0 / (n - 1) : 0.0, heapUsed >> 20, rss[1] >> 10);
+            ResourceUsage u = vms.getFirst().usage();
+            System.out.printf("guest 1's account: vCPU %.2f s, other threads %.2f s, RAM resident %d of %d MiB%n",
+                u.vcpuTime().toNanos() / 1e9, u.otherThreadsTime().toNanos() / 1e9,
+                u.guestRamResidentBytes() >> 20, u.guestRamBytes() >> 20);
+            int answered = 0;
+            for (int i = 0; i < n; i++) {
+                consoles.get(i).type("echo alive-$((" + i + " + 1000))");
+            }
+            for (int i = 0; i < n; i++) {
+                if (consoles.get(i).await("alive-" + (i + 1000), 120_000)) {
+                    answered++;
+                }
+            }
+            System.out.printf("%d of %d guests answered on their consoles%n", answered, n);
+        } finally {
+            for (VirtualMachine vm : vms) {
+                vm.close();
+            }
+        }
+    }
+}
