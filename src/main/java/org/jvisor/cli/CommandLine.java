@@ -9,6 +9,7 @@ import java.util.Set;
 
 import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.sandbox.SandboxPolicy;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -21,8 +22,11 @@ public final class CommandLine {
 
     /** What main should do. */
     public sealed interface Action {
-        /** Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"). */
-        record Run(MachineConfig config, boolean startPaused) implements Action {
+        /**
+         * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"),
+         * {@code sandbox} the -sandbox policy (null: off).
+         */
+        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox) implements Action {
         }
 
         record Help() implements Action {
@@ -49,6 +53,7 @@ public final class CommandLine {
         boolean noReboot = false;
         boolean noShutdown = false;
         boolean startPaused = false;
+        SandboxPolicy sandbox = null;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -88,6 +93,13 @@ public final class CommandLine {
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
                 case "-S" -> startPaused = true;
+                case "-sandbox" -> {
+                    try {
+                        sandbox = SandboxPolicy.parse(value(args, ++i, opt, "on or off, with QEMU's properties"));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(e.getMessage());
+                    }
+                }
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -185,7 +197,7 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox);
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

@@ -34,6 +34,11 @@ final class Help {
                                 exiting; a reset then boots the machine again
           -S                    start paused: no vCPU runs until the machine is continued
                                 (status prelaunch)
+          -sandbox on|off[,obsolete=allow|deny][,elevateprivileges=allow|deny|children]
+                   [,spawn=allow|deny][,resourcecontrol=allow|deny]
+                                a seccomp filter on the whole process once the machine is built,
+                                with QEMU's deny lists: a denied call kills jvisor (resourcecontrol:
+                                EPERM); threads may still be created, processes not (spawn=deny)
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

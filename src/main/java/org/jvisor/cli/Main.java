@@ -6,6 +6,8 @@ import java.time.Duration;
 import org.jvisor.api.RunState;
 import org.jvisor.api.ShutdownCause;
 import org.jvisor.api.VirtualMachine;
+import org.jvisor.sandbox.Sandbox;
+import org.jvisor.sys.SysException;
 import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
 import org.jvisor.backend.chr.Terminal;
@@ -69,6 +71,14 @@ public final class Main {
             endOnSignal(vm);
             endOnFailure(vm);
             err.println("jvisor: " + vm.acceleratorExplanation());
+            if (run.sandbox() != null) {
+                try {
+                    Sandbox.enter(run.sandbox()); // everything is open and every thread started
+                } catch (SysException e) {
+                    err.println("jvisor: -sandbox: " + e.getMessage());
+                    return 1;
+                }
+            }
             if (!run.startPaused()) {
                 vm.start();
             }
