@@ -9,6 +9,7 @@ import java.util.Set;
 
 import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
 
 /**
@@ -24,9 +25,10 @@ public final class CommandLine {
     public sealed interface Action {
         /**
          * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"),
-         * {@code sandbox} the -sandbox policy (null: off).
+         * {@code sandbox} the -sandbox policy (null: off), {@code runWith} the user and root to
+         * take once the machine is built (-run-with, -runas, -chroot).
          */
-        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox) implements Action {
+        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox, RunWith runWith) implements Action {
         }
 
         record Help() implements Action {
@@ -54,6 +56,7 @@ public final class CommandLine {
         boolean noShutdown = false;
         boolean startPaused = false;
         SandboxPolicy sandbox = null;
+        RunWith runWith = new RunWith(null, null);
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -93,6 +96,17 @@ public final class CommandLine {
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
                 case "-S" -> startPaused = true;
+                case "-run-with" -> {
+                    try {
+                        RunWith r = RunWith.parse(value(args, ++i, opt, "user=USER[,chroot=DIR]"));
+                        runWith = new RunWith(r.user() != null ? r.user() : runWith.user(),
+                            r.chroot() != null ? r.chroot() : runWith.chroot());
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(e.getMessage());
+                    }
+                }
+                case "-runas" -> runWith = runWith.withUser(value(args, ++i, opt, "a user name or uid:gid"));
+                case "-chroot" -> runWith = runWith.withChroot(value(args, ++i, opt, "a directory"));
                 case "-sandbox" -> {
                     try {
                         sandbox = SandboxPolicy.parse(value(args, ++i, opt, "on or off, with QEMU's properties"));
@@ -197,7 +211,7 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox, runWith);
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

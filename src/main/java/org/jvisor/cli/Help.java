@@ -39,6 +39,9 @@ final class Help {
                                 a seccomp filter on the whole process once the machine is built,
                                 with QEMU's deny lists: a denied call kills jvisor (resourcecontrol:
                                 EPERM); threads may still be created, processes not (spawn=deny)
+          -run-with user=USER[,chroot=DIR]   (QEMU 7.2: -runas USER, -chroot DIR)
+                                once the machine is built, move the root to DIR and become USER
+                                (a name or uid:gid) for good
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

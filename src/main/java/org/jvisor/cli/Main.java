@@ -70,15 +70,22 @@ public final class Main {
         try (VirtualMachine vm = VirtualMachine.create(run.config(), err)) {
             endOnSignal(vm);
             endOnFailure(vm);
-            err.println("jvisor: " + vm.acceleratorExplanation());
+            // everything is open and every thread started: give up what the guest never needs
+            try {
+                run.runWith().enter();
+            } catch (SysException e) {
+                err.println("jvisor: -run-with: " + e.getMessage());
+                return 1;
+            }
             if (run.sandbox() != null) {
                 try {
-                    Sandbox.enter(run.sandbox()); // everything is open and every thread started
+                    Sandbox.enter(run.sandbox());
                 } catch (SysException e) {
                     err.println("jvisor: -sandbox: " + e.getMessage());
                     return 1;
                 }
             }
+            err.println("jvisor: " + vm.acceleratorExplanation());
             if (!run.startPaused()) {
                 vm.start();
             }

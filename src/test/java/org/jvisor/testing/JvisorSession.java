@@ -41,6 +41,11 @@ public final class JvisorSession implements AutoCloseable {
         this.stderrPump = pump(p.getErrorStream(), stderr.text);
     }
 
+    /** The jvisor process's id (the launcher execs the JVM, so it is the VMM's). */
+    public long pid() {
+        return process.pid();
+    }
+
     public static JvisorSession start(String... args) throws IOException {
         return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
     }
