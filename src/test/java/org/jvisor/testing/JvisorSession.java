@@ -105,6 +105,11 @@ public final class JvisorSession implements AutoCloseable {
         process.toHandle().destroy();
     }
 
+    /** SIGKILL: the VMM gets no chance to flush or close anything (a crash, an OOM kill). */
+    public void kill() {
+        process.toHandle().destroyForcibly();
+    }
+
     /** Types {@code text} on the console. */
     public void send(String text) throws IOException {
         stdin.write(text.getBytes(StandardCharsets.ISO_8859_1));
