@@ -41,6 +41,16 @@ final class Lifecycle {
     private record Posted(MachineEvent event) implements Input {
     }
 
+    /** Work that must run between commands, on the lifecycle thread (a snapshot). */
+    private record Call(Work work, CompletableFuture<Object> done) implements Input {
+    }
+
+    /** What a {@link Call} runs: it may refuse ({@link #refuse}) or fail. */
+    @FunctionalInterface
+    interface Work {
+        Object run() throws Exception;
+    }
+
     /** A command that the current state does not allow: the caller gets it, the machine carries on. */
     private static final class Refused extends IllegalStateException {
         Refused(String message) {
@@ -59,14 +69,22 @@ final class Lifecycle {
     private volatile RunState state = RunState.PRELAUNCH;
     private VmExit ending;              // on the lifecycle thread: set by end()
 
-    /** Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}. */
-    Lifecycle(MachineConfig config, PrintStream log) throws VmException {
+    private volatile MigrationStatus migration = MigrationStatus.NONE;
+
+    /**
+     * Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}; or,
+     * with {@code incoming}, restores it from that snapshot, in {@link RunState#PAUSED}.
+     */
+    Lifecycle(MachineConfig config, PrintStream log, java.nio.file.Path incoming) throws VmException {
         this.config = config;
         this.log = log;
         try {
-            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)));
+            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)), incoming);
         } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
+        }
+        if (incoming != null) {
+            state = RunState.PAUSED;
         }
         this.events = new EventDispatcher(log);
         Thread.ofPlatform().name("jvisor-lifecycle").start(this::loop);
@@ -109,6 +127,78 @@ final class Lifecycle {
         }
     }
 
+    /** A refusal of {@link #call} work: the caller gets an IllegalStateException with this message. */
+    static IllegalStateException refuse(String message) {
+        return new Refused(message);
+    }
+
+    /**
+     * Runs {@code work} on the lifecycle thread, between commands, and returns its result.
+     *
+     * @throws IllegalStateException if it refused, or the machine has ended
+     * @throws Exception             what the work threw otherwise
+     */
+    Object call(Work work) throws Exception {
+        CompletableFuture<Object> done = new CompletableFuture<>();
+        synchronized (submitLock) {
+            if (ended) {
+                throw new IllegalStateException("the virtual machine has ended");
+            }
+            inputs.add(new Call(work, done));
+        }
+        try {
+            return done.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof Exception x) {
+                throw x;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Saves the machine into {@code file} on the lifecycle thread (QMP migrate to "file:"). A
+     * running machine is stopped first (STOP) and ends in {@link RunState#POSTMIGRATE}, as QEMU's
+     * source does; with {@code stayPaused} only a paused machine is accepted and it stays paused.
+     */
+    MigrationStatus snapshot(java.nio.file.Path file, boolean stayPaused) throws Exception {
+        return (MigrationStatus) call(() -> {
+            RunState before = state;
+            if (stayPaused ? before != RunState.PAUSED
+                    : !(before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.POSTMIGRATE)) {
+                throw refuse("a snapshot needs a " + (stayPaused ? "paused" : "running or paused")
+                    + " machine, not one in status " + before.qemuName() + (before == RunState.RUNNING ? ": pause it first" : ""));
+            }
+            long start = System.nanoTime();
+            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, java.util.Optional.empty());
+            try {
+                vmStop(RunState.PAUSED);
+                Machine.SnapshotSaved saved = machine.saveSnapshot(file, before == RunState.POSTMIGRATE ? "paused"
+                    : before.qemuName());
+                if (!stayPaused) {
+                    state = RunState.POSTMIGRATE;
+                }
+                long ramTotal = config.memoryBytes();
+                long normal = saved.ramBytesWritten() / 4096;
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
+                    before == RunState.RUNNING ? ms : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    ramTotal / 4096 - normal, saved.fileBytes(), java.util.Optional.empty());
+                return migration;
+            } catch (MachineException | RuntimeException e) {
+                migration = MigrationStatus.failed((System.nanoTime() - start) / 1_000_000, e.getMessage());
+                if (!stayPaused && before == RunState.RUNNING) {
+                    vmStart(); // as QEMU: a failed migration leaves the source running
+                }
+                throw e;
+            }
+        });
+    }
+
+    MigrationStatus migration() {
+        return migration;
+    }
+
     // ---- the lifecycle thread ----------------------------------------------------------------
 
     private void loop() {
@@ -132,6 +222,13 @@ final class Lifecycle {
                         c.done().completeExceptionally(e);
                     }
                 }
+                case Call c -> {
+                    try {
+                        c.done().complete(c.work().run());
+                    } catch (Exception e) {
+                        c.done().completeExceptionally(e);
+                    }
+                }
                 case Posted p -> {
                     try {
                         handle(p.event());
@@ -144,6 +241,8 @@ final class Lifecycle {
         // Commands queued behind the end are refused; then every event reaches the listeners.
         for (Input in; (in = inputs.poll()) != null; ) {
             if (in instanceof Command c) {
+                c.done().completeExceptionally(new Refused("the virtual machine has ended"));
+            } else if (in instanceof Call c) {
                 c.done().completeExceptionally(new Refused("the virtual machine has ended"));
             }
         }

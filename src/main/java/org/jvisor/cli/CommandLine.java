@@ -21,8 +21,14 @@ public final class CommandLine {
 
     /** What main should do. */
     public sealed interface Action {
-        /** Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"). */
-        record Run(MachineConfig config, boolean startPaused) implements Action {
+        /**
+         * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont");
+         * {@code incoming} is the snapshot of -incoming file:PATH to restore, or null.
+         */
+        record Run(MachineConfig config, boolean startPaused, Path incoming) implements Action {
+            public Run(MachineConfig config, boolean startPaused) {
+                this(config, startPaused, null);
+            }
         }
 
         record Help() implements Action {
@@ -49,6 +55,7 @@ public final class CommandLine {
         boolean noReboot = false;
         boolean noShutdown = false;
         boolean startPaused = false;
+        Path incoming = null;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -88,6 +95,7 @@ public final class CommandLine {
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
                 case "-S" -> startPaused = true;
+                case "-incoming" -> incoming = parseIncoming(value(args, ++i, opt, "file:PATH (a jvisor snapshot)"));
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -185,7 +193,24 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, incoming);
+    }
+
+    /**
+     * -incoming file:PATH: restore from a snapshot file. QEMU's "defer" waits for QMP's
+     * migrate-incoming, and jvisor has no QMP monitor yet; tcp:, unix: and exec: streams are not
+     * supported yet.
+     */
+    private static Path parseIncoming(String v) throws UsageException {
+        if (v.equals("defer")) {
+            throw new UsageException("-incoming defer: waits for QMP's migrate-incoming, and jvisor has no QMP monitor yet;"
+                + " use -incoming file:PATH");
+        }
+        try {
+            return org.jvisor.api.VirtualMachine.migrationFile(v);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("-incoming " + v + ": jvisor restores from file:PATH only");
+        }
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

@@ -34,6 +34,10 @@ final class Help {
                                 exiting; a reset then boots the machine again
           -S                    start paused: no vCPU runs until the machine is continued
                                 (status prelaunch)
+          -incoming file:PATH   restore the snapshot PATH (saved by jvisor's migrate to file:)
+                                instead of booting: the same -m, -smp, -M, devices, drives and
+                                kernel; disk images must be unchanged since the save. Runs on
+                                at once; with -S it stays paused
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

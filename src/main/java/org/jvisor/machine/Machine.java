@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -76,6 +77,10 @@ public final class Machine implements AutoCloseable {
     /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
     private final DeviceRegistry devices;
     private Chardevs chardevs;
+    /** The virtio I/O threads, drained before a snapshot saves the queues. */
+    private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
+    private String incomingRunState;
 
     /** A disk as the machine opened it: its -drive and the image's size in bytes. */
     public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
@@ -111,6 +116,18 @@ public final class Machine implements AutoCloseable {
      * @param events receives what the platform and the vCPUs ask of the machine, on their threads
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
+            throws MachineException {
+        return create(config, log, events, null);
+    }
+
+    /**
+     * As {@link #create(MachineConfig, PrintStream, Consumer)}; with {@code incoming}, the machine
+     * is restored from that snapshot file instead of booted (QEMU's -incoming): the configuration
+     * must match the one saved, the kernel is not loaded, and the vCPUs wait, paused, where the
+     * snapshot left them. A snapshot that cannot be restored is a {@link MachineException} naming
+     * the file and what is wrong, and nothing of the machine is left running.
+     */
+    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, Path incoming)
             throws MachineException {
         KernelLoader loader;
         try {
@@ -158,7 +175,11 @@ public final class Machine implements AutoCloseable {
         m.chardevs = chardevs;
         try {
             m.wireDevices();
-            m.prepareBoot();
+            if (incoming == null) {
+                m.prepareBoot();
+            } else {
+                m.restoreFrom(incoming);
+            }
         } catch (MachineException | RuntimeException e) {
             m.close(); // what was built so far: its devices, backends, threads, the engine and RAM
             throw e;
@@ -376,8 +397,9 @@ public final class Machine implements AutoCloseable {
     }
 
     /** The device's queues are processed on an I/O thread of its own, which its registry entry closes. */
-    private static VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
+    private VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
         VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
         core.setExecutor(thread);
         return thread;
     }
@@ -407,7 +429,16 @@ public final class Machine implements AutoCloseable {
         if (config.debugLog().contains("boot") && loader.lastLinuxBoot() != null) {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
+        createVcpus();
         devices.start();
+        runners.get(0).setPendingState(boot);
+        for (VcpuRunner r : runners) {
+            r.start();
+        }
+    }
+
+    /** The vCPUs and their runners, threads not started; each tcg vCPU bound to its local APIC. */
+    private void createVcpus() {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
@@ -420,10 +451,157 @@ public final class Machine implements AutoCloseable {
             int index = i;
             runners.add(new VcpuRunner(v, stats, control, events::accept, () -> platform.bindCurrentThread(index)));
         }
-        runners.get(0).setPendingState(boot);
-        for (VcpuRunner r : runners) {
-            r.start();
+    }
+
+    // ---- snapshots --------------------------------------------------------------------------
+
+    /** What a snapshot records of this machine's configuration, with the run state at the save request. */
+    private SnapshotConfig snapshotConfig(String runState) {
+        return new SnapshotConfig(config.machineType().qemuName(), config.memoryBytes(), config.cpus(), accel.name(),
+            devices.ids(), runState);
+    }
+
+    /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
+    public record SnapshotSaved(Path file, long fileBytes, long ramBytesWritten, long nanos) {
+    }
+
+    /**
+     * Saves the machine into {@code file} (a stop-the-world snapshot): the configuration, every
+     * vCPU, every device and RAM. Call with the machine paused; it stays paused. The file appears
+     * complete or not at all (written beside it, then renamed). Disk images are not copied: they
+     * are the user's, as with QEMU and Firecracker.
+     *
+     * @param runState QEMU's name of the run state the save was asked in ("paused", "running"),
+     *                 which decides whether a restore runs on at once
+     */
+    public SnapshotSaved saveSnapshot(Path file, String runState) throws MachineException, InterruptedException {
+        long start = System.nanoTime();
+        if (control.phase() != RunControl.Phase.PAUSED) {
+            throw new MachineException("a snapshot needs a paused machine");
         }
+        if (!accel.name().equals("tcg")) {
+            throw new MachineException(SNAPSHOT_ENGINE);
+        }
+        for (VirtioIoThread t : ioThreads) {
+            t.drain();
+        }
+        List<org.jvisor.cpu.VcpuState> cpus = new ArrayList<>();
+        for (VcpuRunner r : runners) {
+            cpus.add(onVcpuThread(r, () -> r.vcpu().saveVcpuState()));
+        }
+        List<DeviceRegistry.Saved> saved = devices.save();
+        org.jvisor.devices.state.StateEncoder devs = new org.jvisor.devices.state.StateEncoder().writeInt(saved.size());
+        for (DeviceRegistry.Saved d : saved) {
+            devs.writeString(d.id()).writeState(d.state());
+        }
+        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+            w.section(SnapshotFile.CONF, new org.jvisor.devices.state.StateEncoder().writeState(snapshotConfig(runState))
+                .toByteArray());
+            w.section(SnapshotFile.CPUS, new org.jvisor.devices.state.StateEncoder()
+                .write(org.jvisor.devices.state.StateEncoder.listOf(org.jvisor.cpu.VcpuState.class), cpus).toByteArray());
+            w.section(SnapshotFile.DEVS, devs.toByteArray());
+            long ramWritten = w.ram(ram.segment());
+            w.finish();
+            return new SnapshotSaved(file, Files.size(file), ramWritten, System.nanoTime() - start);
+        } catch (IOException e) {
+            throw new MachineException("snapshot " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Why only tcg snapshots: what jvisor's kvm engine does not read or write yet. */
+    private static final String SNAPSHOT_ENGINE = "snapshots need -accel tcg for now: the kvm engine does not yet"
+        + " save or restore KVM_GET/SET_MP_STATE, XSAVE, XCRS, DEBUGREGS, VCPU_EVENTS, the in-kernel LAPIC,"
+        + " IRQCHIP and PIT2, KVM_GET/SET_CLOCK and the MSR list";
+
+    /** The run state the snapshot was saved in, when this machine was restored from one; else null. */
+    public String incomingRunState() {
+        return incomingRunState;
+    }
+
+    /**
+     * Restores the machine from {@code file}: configuration checked first, then the vCPUs' and
+     * devices' records decoded, RAM loaded, devices restored (interrupt controllers first), the
+     * vCPUs restored on their own threads; then the devices start.
+     */
+    private void restoreFrom(Path file) throws MachineException {
+        if (!accel.name().equals("tcg")) {
+            throw new MachineException("-incoming: " + SNAPSHOT_ENGINE);
+        }
+        try (SnapshotFile.Reader r = new SnapshotFile.Reader(file)) {
+            SnapshotConfig saved = decode(r, SnapshotFile.CONF).read(SnapshotConfig.class);
+            String why = saved.mismatch(snapshotConfig(saved.runState()));
+            if (why != null) {
+                throw r.fail(why);
+            }
+            org.jvisor.devices.state.StateDecoder cpuSection = decode(r, SnapshotFile.CPUS);
+            List<?> cpus = (List<?>) cpuSection.read(
+                org.jvisor.devices.state.StateEncoder.listOf(org.jvisor.cpu.VcpuState.class));
+            cpuSection.expectEnd();
+            if (cpus == null || cpus.size() != config.cpus()) {
+                throw r.fail("holds " + (cpus == null ? 0 : cpus.size()) + " vCPU states for " + config.cpus() + " vCPUs");
+            }
+            org.jvisor.devices.state.StateDecoder devSection = decode(r, SnapshotFile.DEVS);
+            int n = devSection.readInt();
+            List<DeviceRegistry.Saved> states = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                states.add(new DeviceRegistry.Saved(devSection.readString(), devSection.readState()));
+            }
+            devSection.expectEnd();
+            r.ram(ram.segment());
+            r.section(SnapshotFile.END);
+            devices.restore(states);
+            createVcpus();
+            for (VcpuRunner runner : runners) {
+                runner.start();
+            }
+            for (int i = 0; i < runners.size(); i++) {
+                VcpuRunner runner = runners.get(i);
+                org.jvisor.cpu.VcpuState st = (org.jvisor.cpu.VcpuState) cpus.get(i);
+                onVcpuThread(runner, () -> {
+                    try {
+                        runner.vcpu().restoreVcpuState(st);
+                        return null;
+                    } catch (org.jvisor.devices.state.DeviceStateException e) {
+                        throw new java.io.UncheckedIOException(new IOException(e.getMessage(), e));
+                    }
+                });
+            }
+            incomingRunState = saved.runState();
+        } catch (SnapshotException e) {
+            throw new MachineException("-incoming: " + e.getMessage(), e);
+        } catch (org.jvisor.devices.state.DeviceStateException e) {
+            throw new MachineException("-incoming: " + file + ": " + e.getMessage(), e);
+        } catch (java.io.UncheckedIOException e) {
+            throw new MachineException("-incoming: " + file + ": " + e.getCause().getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MachineException("-incoming: interrupted", e);
+        }
+        devices.start();
+    }
+
+    private static org.jvisor.devices.state.StateDecoder decode(SnapshotFile.Reader r, String tag)
+            throws SnapshotException {
+        return new org.jvisor.devices.state.StateDecoder(r.section(tag), "section " + tag.trim());
+    }
+
+    /** Runs {@code work} on the vCPU's own thread while the machine is paused; its exception is rethrown here. */
+    private <T> T onVcpuThread(VcpuRunner r, java.util.function.Supplier<T> work) throws InterruptedException {
+        Object[] result = new Object[1];
+        RuntimeException[] failure = new RuntimeException[1];
+        control.runOnVcpu(r.vcpu().index(), () -> {
+            try {
+                result[0] = work.get();
+            } catch (RuntimeException e) {
+                failure[0] = e;
+            }
+        });
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) result[0];
+        return t;
     }
 
     /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */

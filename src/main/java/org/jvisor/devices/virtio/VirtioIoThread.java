@@ -45,6 +45,16 @@ public final class VirtioIoThread implements Executor, AutoCloseable {
         }
     }
 
+    /**
+     * Returns once the work handed in before this call has run: queue processing the guest asked
+     * for is complete (a snapshot saves the queues after it).
+     */
+    public void drain() throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        work.put(done::countDown);
+        done.await();
+    }
+
     /** Stops after the work already handed in. */
     @Override
     public void close() {

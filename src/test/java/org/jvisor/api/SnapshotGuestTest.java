@@ -1,0 +1,139 @@
+package org.jvisor.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.guest.InitScript;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorSession;
+
+/**
+ * Snapshot and restore of the demo Linux guest on tcg: a shell loop prints a counter on the
+ * serial console; the machine is paused and saved, then restored in a new machine (through the
+ * API, and through {@code ./jvisor -incoming file:PATH} as a process). The counter goes on from
+ * where it was (it does not start again, so guest RAM, the vCPU and the shell's state came back),
+ * the loop's sleep ends (timers run on), and the shell still answers a command typed on the
+ * console (the UART and the interrupt path work). A snapshot restored into another configuration
+ * is refused with a message naming what differs, and nothing is left running.
+ */
+@GuestTest
+class SnapshotGuestTest {
+    private static final Pattern TICK = Pattern.compile("tick (\\d+)");
+    private static final String LOOP = "i=0; while true; do i=$((i+1)); echo \"tick $i\"; sleep 1; done &\n";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aRestoredGuestContinuesItsCounterAndAnswersTheConsole() throws Exception {
+        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        Path snapshot = dir.resolve("demo.jvsnap");
+        int lastTick = bootCountAndSave(guest, snapshot);
+
+        // restored through the API, into a new machine
+        ConsoleCapture console = new ConsoleCapture();
+        PipedOutputStream keyboard = new PipedOutputStream();
+        try (VirtualMachine vm = VirtualMachine.restore(config(guest, console, new PipedInputStream(keyboard, 4096), 512),
+                snapshot)) {
+            assertEquals(RunState.PAUSED, vm.status(), "a restored machine waits to be resumed");
+            vm.resume();
+            console.await("tick " + (lastTick + 1));
+            assertFalse(console.toString().contains("tick 1\r\n"), "the counter started again:\n" + console);
+            keyboard.write("echo answer-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
+            keyboard.flush();
+            console.await("answer-42");
+            console.await("tick " + (lastTick + 3));
+        }
+
+        // and through the command line, as a process: runs on at once (no -S)
+        try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic", "-kernel",
+                guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
+                "-incoming", "file:" + snapshot)) {
+            s.expectStderr("restored from " + snapshot);
+            s.expect("tick " + (lastTick + 1));
+            s.send("echo answer-$((7*7))\n");
+            s.expect("answer-49");
+            assertFalse(s.stdout().contains("Linux version"), "the restored guest booted again");
+            s.terminate();
+            s.waitFor();
+        }
+    }
+
+    @Test
+    void aSnapshotOfAnotherConfigurationIsRefusedByName() throws Exception {
+        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        Path snapshot = dir.resolve("small.jvsnap");
+        ConsoleCapture console = new ConsoleCapture();
+        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, null, 256))) {
+            vm.start();
+            console.await("Linux version");
+            vm.pause();
+            MigrationStatus saved = vm.saveSnapshot(snapshot);
+            assertEquals(MigrationStatus.Status.COMPLETED, saved.status());
+            assertEquals(saved, vm.queryMigrate());
+            assertEquals(RunState.PAUSED, vm.status(), "saving keeps the machine paused");
+        }
+        VmException e = assertThrows(VmException.class,
+            () -> VirtualMachine.restore(config(guest, new ConsoleCapture(), null, 512), snapshot));
+        assertTrue(e.getMessage().contains("was saved from a machine with 256 MiB of RAM; this one has 512 MiB"
+            + " (-m must match)"), e.getMessage());
+        assertTrue(e.getMessage().contains(snapshot.toString()), e.getMessage());
+        MachineConfig twoCpus = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20).cpus(2)
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .serial(new MachineConfig.SerialConfig.None()).build();
+        e = assertThrows(VmException.class, () -> VirtualMachine.restore(twoCpus, snapshot));
+        assertTrue(e.getMessage().contains("-smp must match"), e.getMessage());
+    }
+
+    /** Boots the demo guest, starts the counter, pauses after a few ticks and saves; returns the last tick printed. */
+    private int bootCountAndSave(GuestBuilder.Guest guest, Path snapshot) throws Exception {
+        ConsoleCapture console = new ConsoleCapture();
+        PipedOutputStream keyboard = new PipedOutputStream();
+        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, new PipedInputStream(keyboard, 4096), 512))) {
+            vm.start();
+            console.await(InitScript.READY_LINE);
+            keyboard.write(LOOP.getBytes(StandardCharsets.US_ASCII));
+            keyboard.flush();
+            console.await("tick 3");
+            vm.pause();
+            assertThrows(IllegalArgumentException.class, () -> vm.migrate("exec:cat > /dev/null"));
+            MigrationStatus saved = vm.saveSnapshot(snapshot);
+            assertEquals(RunState.PAUSED, vm.status());
+            assertTrue(saved.ramTransferred() > 0 && saved.duplicatePages() > 0, saved.toString());
+            assertTrue(Files.size(snapshot) < (512L << 20) / 2, "zero pages are skipped: " + Files.size(snapshot));
+            return lastTick(console.toString());
+        }
+    }
+
+    private static int lastTick(String console) {
+        Matcher m = TICK.matcher(console);
+        int last = -1;
+        while (m.find()) {
+            last = Integer.parseInt(m.group(1));
+        }
+        assertTrue(last >= 3, console);
+        return last;
+    }
+
+    private static MachineConfig config(GuestBuilder.Guest guest, ConsoleCapture console, PipedInputStream keyboard,
+                                        int mib) throws IOException {
+        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory((long) mib << 20)
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .serial(new MachineConfig.SerialConfig.Streams(console, keyboard)).build();
+    }
+}
