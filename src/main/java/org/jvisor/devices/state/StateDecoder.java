@@ -93,7 +93,15 @@ public final class StateDecoder {
                 what, at, raw.getSimpleName(), presence));
         }
         if (raw == Optional.class) {
-            return presence == 0 ? Optional.empty() : Optional.of(value(StateTypes.argument(declared)));
+            if (presence == 0) {
+                return Optional.empty();
+            }
+            Object inner = value(StateTypes.argument(declared));
+            if (inner == null) {
+                throw new DeviceStateException(String.format("%s is corrupt: a present Optional holds nothing (byte %d)",
+                    what, at));
+            }
+            return Optional.of(inner);
         }
         if (presence == 0) {
             return null;
@@ -234,7 +242,13 @@ public final class StateDecoder {
         need(count);
         List<StateTypes.Component> theirs = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            theirs.add(new StateTypes.Component(read(String.class), read(String.class)));
+            String component = read(String.class);
+            String type = read(String.class);
+            if (component == null || type == null) {
+                throw new DeviceStateException(String.format("%s is corrupt: type %s has a component without a name or"
+                    + " type (byte %d)", what, name, in.position()));
+            }
+            theirs.add(new StateTypes.Component(component, type));
         }
         if (name == null || !name.startsWith(OWN_PACKAGE)) {
             throw new DeviceStateException(what + ": the state names a type that is not jvisor's: " + name);
