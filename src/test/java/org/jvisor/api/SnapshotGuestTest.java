@@ -23,7 +23,7 @@ import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorSession;
 
 /**
- * Snapshot and restore of the demo Linux guest on tcg: a shell loop prints a counter on the
+ * Snapshot and restore of the demo Linux guest on tcg with two vCPUs: a shell loop prints a counter on the
  * serial console; the machine is paused and saved, then restored in a new machine (through the
  * API, and through {@code ./jvisor -incoming file:PATH} as a process). The counter goes on from
  * where it was (it does not start again, so guest RAM, the vCPU and the shell's state came back),
@@ -48,7 +48,7 @@ class SnapshotGuestTest {
         // restored through the API, into a new machine
         ConsoleCapture console = new ConsoleCapture();
         PipedOutputStream keyboard = new PipedOutputStream();
-        try (VirtualMachine vm = VirtualMachine.restore(config(guest, console, new PipedInputStream(keyboard, 4096), 512),
+        try (VirtualMachine vm = VirtualMachine.restore(config(guest, console, new PipedInputStream(keyboard, 4096), 512, 2),
                 snapshot)) {
             assertEquals(RunState.PAUSED, vm.status(), "a restored machine waits to be resumed");
             vm.resume();
@@ -61,7 +61,7 @@ class SnapshotGuestTest {
         }
 
         // and through the command line, as a process: runs on at once (no -S)
-        try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic", "-kernel",
+        try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-smp", "2", "-nographic", "-kernel",
                 guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
                 "-incoming", "file:" + snapshot)) {
             s.expectStderr("restored from " + snapshot);
@@ -79,7 +79,7 @@ class SnapshotGuestTest {
         GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
         Path snapshot = dir.resolve("small.jvsnap");
         ConsoleCapture console = new ConsoleCapture();
-        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, null, 256))) {
+        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, null, 256, 1))) {
             vm.start();
             console.await("Linux version");
             vm.pause();
@@ -89,7 +89,7 @@ class SnapshotGuestTest {
             assertEquals(RunState.PAUSED, vm.status(), "saving keeps the machine paused");
         }
         VmException e = assertThrows(VmException.class,
-            () -> VirtualMachine.restore(config(guest, new ConsoleCapture(), null, 512), snapshot));
+            () -> VirtualMachine.restore(config(guest, new ConsoleCapture(), null, 512, 1), snapshot));
         assertTrue(e.getMessage().contains("was saved from a machine with 256 MiB of RAM; this one has 512 MiB"
             + " (-m must match)"), e.getMessage());
         assertTrue(e.getMessage().contains(snapshot.toString()), e.getMessage());
@@ -104,7 +104,8 @@ class SnapshotGuestTest {
     private int bootCountAndSave(GuestBuilder.Guest guest, Path snapshot) throws Exception {
         ConsoleCapture console = new ConsoleCapture();
         PipedOutputStream keyboard = new PipedOutputStream();
-        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, new PipedInputStream(keyboard, 4096), 512))) {
+        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, new PipedInputStream(keyboard, 4096), 512, 2))) {
+            assertEquals(2, vm.vcpus().size());
             vm.start();
             console.await(InitScript.READY_LINE);
             keyboard.write(LOOP.getBytes(StandardCharsets.US_ASCII));
@@ -131,8 +132,8 @@ class SnapshotGuestTest {
     }
 
     private static MachineConfig config(GuestBuilder.Guest guest, ConsoleCapture console, PipedInputStream keyboard,
-                                        int mib) throws IOException {
-        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory((long) mib << 20)
+                                        int mib, int cpus) throws IOException {
+        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory((long) mib << 20).cpus(cpus)
             .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
             .serial(new MachineConfig.SerialConfig.Streams(console, keyboard)).build();
     }
