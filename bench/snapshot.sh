@@ -15,7 +15,7 @@ JAVA_BIN=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 mkdir -p "$OUT"
 "$ROOT/jvisor" guest >&2
 G="$ROOT/build/guest"
-(cd "$ROOT" && mvn -B -ntp -q test-compile)
+(cd "$ROOT" && mvn -B -ntp -q test-compile) >&2
 
 for r in $(seq "$REPS"); do
     echo -n "jvisor tcg: "
