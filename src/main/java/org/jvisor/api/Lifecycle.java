@@ -76,14 +76,26 @@ final class Lifecycle {
      * with {@code incoming}, restores it from that snapshot, in {@link RunState#PAUSED}.
      */
     Lifecycle(MachineConfig config, PrintStream log, java.nio.file.Path incoming) throws VmException {
+        this(config, log, incoming, false);
+    }
+
+    /**
+     * With {@code deferIncoming}: builds the machine to wait for {@link #restore} (QEMU's
+     * -incoming defer), in {@link RunState#INMIGRATE}.
+     */
+    Lifecycle(MachineConfig config, PrintStream log, java.nio.file.Path incoming, boolean deferIncoming)
+            throws VmException {
         this.config = config;
         this.log = log;
         try {
-            this.machine = Machine.create(config, log, e -> inputs.add(new Posted(e)), incoming);
+            this.machine = deferIncoming ? Machine.createIncoming(config, log, e -> inputs.add(new Posted(e)))
+                : Machine.create(config, log, e -> inputs.add(new Posted(e)), incoming);
         } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         }
-        if (incoming != null) {
+        if (deferIncoming) {
+            state = RunState.INMIGRATE;
+        } else if (incoming != null) {
             state = RunState.PAUSED;
         }
         this.events = new EventDispatcher(log);
@@ -199,6 +211,35 @@ final class Lifecycle {
         return migration;
     }
 
+    /**
+     * Restores a machine waiting in {@link RunState#INMIGRATE} from {@code file} (QMP's
+     * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
+     * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
+     */
+    void restore(java.nio.file.Path file) throws Exception {
+        call(() -> {
+            if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
+                throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
+                    + "; it needs -incoming defer)");
+            }
+            try {
+                machine.restore(file);
+            } catch (MachineException e) {
+                log.println("jvisor: " + e.getMessage());
+                end(1, ShutdownCause.HOST_ERROR, e.getMessage());
+                throw e;
+            }
+            state = RunState.PAUSED;
+            return null;
+        });
+    }
+
+    /** The run state the snapshot this machine was restored from was saved in, if it was restored. */
+    java.util.Optional<RunState> incomingRunState() {
+        String saved = machine.incomingRunState();
+        return java.util.Arrays.stream(RunState.values()).filter(r -> r.qemuName().equals(saved)).findFirst();
+    }
+
     // ---- the lifecycle thread ----------------------------------------------------------------
 
     private void loop() {
@@ -258,12 +299,18 @@ final class Lifecycle {
     private void command(Op op, ShutdownCause cause) throws InterruptedException {
         switch (op) {
             case START -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
                 if (state != RunState.PRELAUNCH) {
                     throw new Refused("the virtual machine has already started (status " + state.qemuName() + ")");
                 }
                 vmStart();
             }
             case RESUME -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
                 if (state.needsReset()) {
                     throw new Refused("Resetting the Virtual Machine is required");
                 }

@@ -17,7 +17,7 @@ public enum RunState {
      * kept the machine: the vCPUs are stopped until a reset. Also the final state of an ended machine.
      */
     SHUTDOWN("shutdown"),
-    /** Waiting for an incoming migration (QEMU's -incoming defer); jvisor restores at creation, so not yet reached. */
+    /** Waiting for an incoming migration: built by {@link VirtualMachine#createIncoming} (QEMU's -incoming defer) until migrate-incoming. */
     INMIGRATE("inmigrate"),
     /** A migration (snapshot) of this machine completed: the vCPUs stay stopped until "cont". */
     POSTMIGRATE("postmigrate"),

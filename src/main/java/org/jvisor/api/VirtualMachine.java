@@ -32,6 +32,7 @@ import org.jvisor.machine.Machine;
  *   <tr><td>{@link #migrate(String)}</td><td>migrate (file:PATH)</td></tr>
  *   <tr><td>{@link #queryMigrate()}</td><td>query-migrate</td></tr>
  *   <tr><td>{@link #restore(MachineConfig, java.nio.file.Path)}</td><td>-incoming file:PATH</td></tr>
+ *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
  * </table>
  *
  * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
@@ -116,6 +117,53 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(snapshot, "snapshot");
         Objects.requireNonNull(log, "log");
         return new VirtualMachine(new Lifecycle(config, log, snapshot));
+    }
+
+    /**
+     * Builds a machine from {@code config} that waits for a snapshot (QEMU's -incoming defer), in
+     * {@link RunState#INMIGRATE}: no kernel loaded, no vCPU run; {@link #migrateIncoming} restores
+     * it. Until then start, resume and reset are refused.
+     *
+     * @throws VmException if the machine cannot be built
+     */
+    public static VirtualMachine createIncoming(MachineConfig config, PrintStream log) throws VmException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(log, "log");
+        return new VirtualMachine(new Lifecycle(config, log, null, true));
+    }
+
+    /**
+     * QMP {@code migrate-incoming}: restores a machine built by {@link #createIncoming} from
+     * {@code uri} ({@code file:PATH}), into {@link RunState#PAUSED}; {@link #resume()} runs it, and
+     * {@link #incomingRunState()} tells whether the source was running (QEMU then runs on at once
+     * unless -S). A failed restore ends the machine (exit status 1, host-error), as QEMU exits when
+     * an incoming migration fails.
+     *
+     * @throws IllegalArgumentException if the URI is not one jvisor takes
+     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended
+     * @throws VmException              if the snapshot cannot be restored (the message says why)
+     */
+    public void migrateIncoming(String uri) throws VmException {
+        java.nio.file.Path file = migrationFile(uri);
+        try {
+            lifecycle.restore(file);
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (org.jvisor.machine.MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        } catch (Exception e) {
+            throw new VmException("restoring " + file + " failed: " + e, e);
+        }
+    }
+
+    /**
+     * The run state the machine's snapshot was saved in ({@link RunState#RUNNING} when QMP
+     * {@code migrate} took a running machine, {@link RunState#PAUSED} otherwise), for a machine
+     * restored from one; empty for a booted machine. QEMU runs a restored machine on at once only
+     * when this is running and -S was not given.
+     */
+    public Optional<RunState> incomingRunState() {
+        return lifecycle.incomingRunState();
     }
 
     /** {@link #restore(MachineConfig, java.nio.file.Path, PrintStream)} with messages on {@code System.err}. */

@@ -81,6 +81,8 @@ public final class Machine implements AutoCloseable {
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
+    /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
+    private boolean awaitingIncoming;
 
     /** A disk as the machine opened it: its -drive and the image's size in bytes. */
     public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
@@ -129,6 +131,14 @@ public final class Machine implements AutoCloseable {
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, Path incoming)
             throws MachineException {
+        return create(config, log, events, incoming == null ? Start.BOOT : Start.RESTORE, incoming);
+    }
+
+    /** How a new machine begins: booted, restored from a file at once, or waiting for {@link #restore}. */
+    private enum Start { BOOT, RESTORE, AWAIT_RESTORE }
+
+    private static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, Start start,
+                                  Path incoming) throws MachineException {
         KernelLoader loader;
         try {
             loader = KernelLoader.read(config);
@@ -175,10 +185,13 @@ public final class Machine implements AutoCloseable {
         m.chardevs = chardevs;
         try {
             m.wireDevices();
-            if (incoming == null) {
-                m.prepareBoot();
-            } else {
-                m.restoreFrom(incoming);
+            switch (start) {
+                case BOOT -> m.prepareBoot();
+                case RESTORE -> {
+                    m.awaitingIncoming = true;
+                    m.restore(incoming);
+                }
+                case AWAIT_RESTORE -> m.awaitingIncoming = true;
             }
         } catch (MachineException | RuntimeException e) {
             m.close(); // what was built so far: its devices, backends, threads, the engine and RAM
@@ -453,13 +466,7 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    // ---- snapshots --------------------------------------------------------------------------
-
-    /** What a snapshot records of this machine's configuration, with the run state at the save request. */
-    private SnapshotConfig snapshotConfig(String runState) {
-        return new SnapshotConfig(config.machineType().qemuName(), config.memoryBytes(), config.cpus(), accel.name(),
-            devices.ids(), runState);
-    }
+    // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
 
     /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
     public record SnapshotSaved(Path file, long fileBytes, long ramBytesWritten, long nanos) {
@@ -472,140 +479,86 @@ public final class Machine implements AutoCloseable {
      * are the user's, as with QEMU and Firecracker.
      *
      * @param runState QEMU's name of the run state the save was asked in ("paused", "running"),
-     *                 which decides whether a restore runs on at once
+     *                 which a restore reports ({@link #incomingRunState()})
      */
     public SnapshotSaved saveSnapshot(Path file, String runState) throws MachineException, InterruptedException {
-        long start = System.nanoTime();
-        if (control.phase() != RunControl.Phase.PAUSED) {
-            throw new MachineException("a snapshot needs a paused machine");
+        if (awaitingIncoming) {
+            throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
         }
-        if (!accel.name().equals("tcg")) {
-            throw new MachineException(SNAPSHOT_ENGINE);
-        }
-        for (VirtioIoThread t : ioThreads) {
-            t.drain();
-        }
-        List<org.jvisor.cpu.VcpuState> cpus = new ArrayList<>();
-        for (VcpuRunner r : runners) {
-            cpus.add(onVcpuThread(r, () -> r.vcpu().saveVcpuState()));
-        }
-        List<DeviceRegistry.Saved> saved = devices.save();
-        org.jvisor.devices.state.StateEncoder devs = new org.jvisor.devices.state.StateEncoder().writeInt(saved.size());
-        for (DeviceRegistry.Saved d : saved) {
-            devs.writeString(d.id()).writeState(d.state());
-        }
-        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
-            w.section(SnapshotFile.CONF, new org.jvisor.devices.state.StateEncoder().writeState(snapshotConfig(runState))
-                .toByteArray());
-            w.section(SnapshotFile.CPUS, new org.jvisor.devices.state.StateEncoder()
-                .write(org.jvisor.devices.state.StateEncoder.listOf(org.jvisor.cpu.VcpuState.class), cpus).toByteArray());
-            w.section(SnapshotFile.DEVS, devs.toByteArray());
-            long ramWritten = w.ram(ram.segment());
-            w.finish();
-            return new SnapshotSaved(file, Files.size(file), ramWritten, System.nanoTime() - start);
-        } catch (IOException e) {
-            throw new MachineException("snapshot " + file + ": " + e.getMessage(), e);
-        }
+        return new MachineSnapshot(this).save(file, runState);
     }
 
-    /** Why only tcg snapshots: what jvisor's kvm engine does not read or write yet. */
-    private static final String SNAPSHOT_ENGINE = "snapshots need -accel tcg for now: the kvm engine does not yet"
-        + " save or restore KVM_GET/SET_MP_STATE, XSAVE, XCRS, DEBUGREGS, VCPU_EVENTS, the in-kernel LAPIC,"
-        + " IRQCHIP and PIT2, KVM_GET/SET_CLOCK and the MSR list";
+    /**
+     * Restores a machine built by {@link #createIncoming} from {@code file} (QMP's
+     * migrate-incoming): the configuration is checked first, then RAM, the devices and the vCPUs
+     * are loaded, and the machine waits, paused. A failure leaves the machine unusable (partly
+     * loaded): close it.
+     */
+    public void restore(Path file) throws MachineException {
+        if (!awaitingIncoming) {
+            throw new MachineException("-incoming: only a machine built to wait for a snapshot can restore one");
+        }
+        awaitingIncoming = false; // one attempt: a failed one has overwritten part of the machine
+        incomingRunState = new MachineSnapshot(this).restore(file);
+    }
 
-    /** The run state the snapshot was saved in, when this machine was restored from one; else null. */
+    /** The run state the snapshot was saved in ("running", "paused"), when this machine was restored from one; else null. */
     public String incomingRunState() {
         return incomingRunState;
     }
 
-    /**
-     * Restores the machine from {@code file}: configuration checked first, then the vCPUs' and
-     * devices' records decoded, RAM loaded, devices restored (interrupt controllers first), the
-     * vCPUs restored on their own threads; then the devices start.
-     */
-    private void restoreFrom(Path file) throws MachineException {
-        if (!accel.name().equals("tcg")) {
-            throw new MachineException("-incoming: " + SNAPSHOT_ENGINE);
+    /** Whether the machine was built to restore a snapshot and has not yet ({@link #createIncoming}). */
+    public boolean awaitingIncoming() {
+        return awaitingIncoming;
+    }
+
+    MachineConfig config() {
+        return config;
+    }
+
+    Accelerator accelerator() {
+        return accel;
+    }
+
+    RunControl runControl() {
+        return control;
+    }
+
+    List<VcpuRunner> runners() {
+        return List.copyOf(runners);
+    }
+
+    List<VirtioIoThread> ioThreads() {
+        return List.copyOf(ioThreads);
+    }
+
+    /** Creates the vCPUs and starts their threads, which wait, paused (a restore loads them on those threads). */
+    void startVcpuThreads() {
+        createVcpus();
+        for (VcpuRunner r : runners) {
+            r.start();
         }
-        try (SnapshotFile.Reader r = new SnapshotFile.Reader(file)) {
-            SnapshotConfig saved = decode(r, SnapshotFile.CONF).read(SnapshotConfig.class);
-            String why = saved.mismatch(snapshotConfig(saved.runState()));
-            if (why != null) {
-                throw r.fail(why);
-            }
-            org.jvisor.devices.state.StateDecoder cpuSection = decode(r, SnapshotFile.CPUS);
-            List<?> cpus = (List<?>) cpuSection.read(
-                org.jvisor.devices.state.StateEncoder.listOf(org.jvisor.cpu.VcpuState.class));
-            cpuSection.expectEnd();
-            if (cpus == null || cpus.size() != config.cpus()) {
-                throw r.fail("holds " + (cpus == null ? 0 : cpus.size()) + " vCPU states for " + config.cpus() + " vCPUs");
-            }
-            org.jvisor.devices.state.StateDecoder devSection = decode(r, SnapshotFile.DEVS);
-            int n = devSection.readInt();
-            List<DeviceRegistry.Saved> states = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                states.add(new DeviceRegistry.Saved(devSection.readString(), devSection.readState()));
-            }
-            devSection.expectEnd();
-            r.ram(ram.segment());
-            r.section(SnapshotFile.END);
-            devices.restore(states);
-            createVcpus();
-            for (VcpuRunner runner : runners) {
-                runner.start();
-            }
-            for (int i = 0; i < runners.size(); i++) {
-                VcpuRunner runner = runners.get(i);
-                org.jvisor.cpu.VcpuState st = (org.jvisor.cpu.VcpuState) cpus.get(i);
-                onVcpuThread(runner, () -> {
-                    try {
-                        runner.vcpu().restoreVcpuState(st);
-                        return null;
-                    } catch (org.jvisor.devices.state.DeviceStateException e) {
-                        throw new java.io.UncheckedIOException(new IOException(e.getMessage(), e));
-                    }
-                });
-            }
-            incomingRunState = saved.runState();
-        } catch (SnapshotException e) {
-            throw new MachineException("-incoming: " + e.getMessage(), e);
-        } catch (org.jvisor.devices.state.DeviceStateException e) {
-            throw new MachineException("-incoming: " + file + ": " + e.getMessage(), e);
-        } catch (java.io.UncheckedIOException e) {
-            throw new MachineException("-incoming: " + file + ": " + e.getCause().getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MachineException("-incoming: interrupted", e);
-        }
+    }
+
+    /** The devices start: host input flows, queues saved in use are looked at again. */
+    void startDevices() {
         devices.start();
     }
 
-    private static org.jvisor.devices.state.StateDecoder decode(SnapshotFile.Reader r, String tag)
-            throws SnapshotException {
-        return new org.jvisor.devices.state.StateDecoder(r.section(tag), "section " + tag.trim());
-    }
-
-    /** Runs {@code work} on the vCPU's own thread while the machine is paused; its exception is rethrown here. */
-    private <T> T onVcpuThread(VcpuRunner r, java.util.function.Supplier<T> work) throws InterruptedException {
-        Object[] result = new Object[1];
-        RuntimeException[] failure = new RuntimeException[1];
-        control.runOnVcpu(r.vcpu().index(), () -> {
-            try {
-                result[0] = work.get();
-            } catch (RuntimeException e) {
-                failure[0] = e;
-            }
-        });
-        if (failure[0] != null) {
-            throw failure[0];
-        }
-        @SuppressWarnings("unchecked")
-        T t = (T) result[0];
-        return t;
+    /**
+     * Builds the machine without booting it (QEMU's -incoming defer): devices wired, no kernel
+     * loaded, no vCPU yet; {@link #restore} loads a snapshot into it.
+     */
+    public static Machine createIncoming(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
+            throws MachineException {
+        return create(config, log, events, Start.AWAIT_RESTORE, null);
     }
 
     /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */
     public void resume() {
+        if (awaitingIncoming) {
+            throw new IllegalStateException("the machine waits for an incoming snapshot");
+        }
         control.resumeAll();
     }
 
@@ -627,6 +580,9 @@ public final class Machine implements AutoCloseable {
      * @throws MachineException if the kernel cannot be loaded again
      */
     public void systemReset() throws InterruptedException, MachineException {
+        if (awaitingIncoming) {
+            throw new MachineException("the machine waits for an incoming snapshot; it has nothing to reset yet");
+        }
         pause();
         devices.reset();
         for (VcpuRunner r : runners) {

@@ -1,5 +1,7 @@
 package org.jvisor.machine;
 
+import org.jvisor.devices.state.DeviceStateException;
+
 /**
  * The run/pause/stop phase shared by the machine and its vCPU threads. A vCPU thread waits here
  * while the machine is paused or while it is parked (halted with nothing to do, or after reporting
@@ -18,6 +20,38 @@ final class RunControl {
         this.parked = new boolean[vcpus];
         this.idle = new boolean[vcpus];
         this.tasks = new Runnable[vcpus];
+    }
+
+    /** Work for {@link #callOnVcpu}: it may refuse a state. */
+    @FunctionalInterface
+    interface VcpuWork<T> {
+        T run() throws DeviceStateException;
+    }
+
+    /**
+     * {@link #runOnVcpu} for work with a result: what it returns, or its exception rethrown here
+     * (on the calling thread).
+     */
+    <T> T callOnVcpu(int vcpu, VcpuWork<T> work) throws DeviceStateException,
+            InterruptedException {
+        Object[] result = new Object[1];
+        Exception[] failure = new Exception[1];
+        runOnVcpu(vcpu, () -> {
+            try {
+                result[0] = work.run();
+            } catch (DeviceStateException | RuntimeException e) {
+                failure[0] = e;
+            }
+        });
+        if (failure[0] instanceof DeviceStateException e) {
+            throw e;
+        }
+        if (failure[0] instanceof RuntimeException e) {
+            throw e;
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) result[0];
+        return t;
     }
 
     /**
