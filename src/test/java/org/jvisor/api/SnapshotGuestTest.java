@@ -27,8 +27,9 @@ import org.jvisor.testing.JvisorSession;
  * serial console; the machine is paused and saved, then restored in a new machine (through the
  * API, and through {@code ./jvisor -incoming file:PATH} as a process). The counter goes on from
  * where it was (it does not start again, so guest RAM, the vCPU and the shell's state came back),
- * the loop's sleep ends (timers run on), and the shell still answers a command typed on the
- * console (the UART and the interrupt path work). A snapshot restored into another configuration
+ * the loop's sleep ends (timers run on), the shell still answers a command typed on the
+ * console (the UART and the interrupt path work) and the virtio disk answers a read the guest
+ * never made before the save (its queue and MSI-X came back). A snapshot restored into another configuration
  * is refused with a message naming what differs, and nothing is left running.
  */
 @GuestTest
@@ -39,6 +40,21 @@ class SnapshotGuestTest {
     @TempDir
     Path dir;
 
+    /** A disk the guest reads only after the restore, at an offset its partition scan never touches. */
+    private static final long MARKER_AT = 3L << 20;
+    private static final String MARKER = "DISK-MARKER-7733";
+
+    private Path disk() throws IOException {
+        Path image = dir.resolve("disk.img");
+        if (!Files.exists(image)) {
+            byte[] b = new byte[4 << 20];
+            byte[] m = MARKER.getBytes(StandardCharsets.US_ASCII);
+            System.arraycopy(m, 0, b, (int) MARKER_AT, m.length);
+            Files.write(image, b);
+        }
+        return image;
+    }
+
     @Test
     void aRestoredGuestContinuesItsCounterAndAnswersTheConsole() throws Exception {
         GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
@@ -48,7 +64,7 @@ class SnapshotGuestTest {
         // restored through the API, into a new machine
         ConsoleCapture console = new ConsoleCapture();
         PipedOutputStream keyboard = new PipedOutputStream();
-        try (VirtualMachine vm = VirtualMachine.restore(config(guest, console, new PipedInputStream(keyboard, 4096), 512, 2),
+        try (VirtualMachine vm = VirtualMachine.restore(withDisk(guest, console, new PipedInputStream(keyboard, 4096)),
                 snapshot)) {
             assertEquals(RunState.PAUSED, vm.status(), "a restored machine waits to be resumed");
             vm.resume();
@@ -57,12 +73,18 @@ class SnapshotGuestTest {
             keyboard.write("echo answer-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
             keyboard.flush();
             console.await("answer-42");
+            // the virtio disk answers a read the guest never made before the save
+            keyboard.write(("dd if=/dev/vda bs=4096 skip=" + MARKER_AT / 4096 + " count=1 2>/dev/null | head -c 16; echo\n")
+                .getBytes(StandardCharsets.US_ASCII));
+            keyboard.flush();
+            console.await(MARKER);
             console.await("tick " + (lastTick + 3));
         }
 
         // and through the command line, as a process: runs on at once (no -S)
         try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-smp", "2", "-nographic", "-kernel",
                 guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
+                "-drive", "id=d0,file=" + disk() + ",format=raw,if=none", "-device", "virtio-blk-pci,drive=d0",
                 "-incoming", "file:" + snapshot)) {
             s.expectStderr("restored from " + snapshot);
             s.expect("tick " + (lastTick + 1));
@@ -104,7 +126,7 @@ class SnapshotGuestTest {
     private int bootCountAndSave(GuestBuilder.Guest guest, Path snapshot) throws Exception {
         ConsoleCapture console = new ConsoleCapture();
         PipedOutputStream keyboard = new PipedOutputStream();
-        try (VirtualMachine vm = VirtualMachine.create(config(guest, console, new PipedInputStream(keyboard, 4096), 512, 2))) {
+        try (VirtualMachine vm = VirtualMachine.create(withDisk(guest, console, new PipedInputStream(keyboard, 4096)))) {
             assertEquals(2, vm.vcpus().size());
             vm.start();
             console.await(InitScript.READY_LINE);
@@ -133,8 +155,21 @@ class SnapshotGuestTest {
 
     private static MachineConfig config(GuestBuilder.Guest guest, ConsoleCapture console, PipedInputStream keyboard,
                                         int mib, int cpus) throws IOException {
+        return builder(guest, console, keyboard, mib, cpus).build();
+    }
+
+    private static MachineConfig.Builder builder(GuestBuilder.Guest guest, ConsoleCapture console,
+                                                 PipedInputStream keyboard, int mib, int cpus) {
         return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory((long) mib << 20).cpus(cpus)
             .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
-            .serial(new MachineConfig.SerialConfig.Streams(console, keyboard)).build();
+            .serial(new MachineConfig.SerialConfig.Streams(console, keyboard));
+    }
+
+    /** The counter test's machine: two vCPUs and a virtio disk. */
+    private MachineConfig withDisk(GuestBuilder.Guest guest, ConsoleCapture console, PipedInputStream keyboard)
+            throws IOException {
+        return builder(guest, console, keyboard, 512, 2)
+            .drive(new MachineConfig.DriveConfig("d0", disk(), false, "writeback", false))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", MachineConfig.Transport.PCI)).build();
     }
 }
