@@ -1,7 +1,10 @@
 package org.jvisor.api;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -75,7 +78,7 @@ final class Lifecycle {
      * Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}; or,
      * with {@code incoming}, restores it from that snapshot, in {@link RunState#PAUSED}.
      */
-    Lifecycle(MachineConfig config, PrintStream log, java.nio.file.Path incoming) throws VmException {
+    Lifecycle(MachineConfig config, PrintStream log, Path incoming) throws VmException {
         this(config, log, incoming, false);
     }
 
@@ -83,7 +86,7 @@ final class Lifecycle {
      * With {@code deferIncoming}: builds the machine to wait for {@link #restore} (QEMU's
      * -incoming defer), in {@link RunState#INMIGRATE}.
      */
-    Lifecycle(MachineConfig config, PrintStream log, java.nio.file.Path incoming, boolean deferIncoming)
+    Lifecycle(MachineConfig config, PrintStream log, Path incoming, boolean deferIncoming)
             throws VmException {
         this.config = config;
         this.log = log;
@@ -173,7 +176,7 @@ final class Lifecycle {
      * running machine is stopped first (STOP) and ends in {@link RunState#POSTMIGRATE}, as QEMU's
      * source does; with {@code stayPaused} only a paused machine is accepted and it stays paused.
      */
-    MigrationStatus snapshot(java.nio.file.Path file, boolean stayPaused) throws Exception {
+    MigrationStatus snapshot(Path file, boolean stayPaused) throws Exception {
         return (MigrationStatus) call(() -> {
             RunState before = state;
             if (stayPaused ? before != RunState.PAUSED
@@ -182,7 +185,7 @@ final class Lifecycle {
                     + " machine, not one in status " + before.qemuName() + (before == RunState.RUNNING ? ": pause it first" : ""));
             }
             long start = System.nanoTime();
-            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, java.util.Optional.empty());
+            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, Optional.empty());
             try {
                 vmStop(RunState.PAUSED);
                 Machine.SnapshotSaved saved = machine.saveSnapshot(file, before == RunState.POSTMIGRATE ? "paused"
@@ -195,7 +198,7 @@ final class Lifecycle {
                 long ms = (System.nanoTime() - start) / 1_000_000;
                 migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
                     before == RunState.RUNNING ? ms : 0, ramTotal, saved.ramBytesWritten(), normal,
-                    ramTotal / 4096 - normal, saved.fileBytes(), java.util.Optional.empty());
+                    ramTotal / 4096 - normal, saved.fileBytes(), Optional.empty());
                 return migration;
             } catch (MachineException | RuntimeException e) {
                 migration = MigrationStatus.failed((System.nanoTime() - start) / 1_000_000, e.getMessage());
@@ -216,7 +219,7 @@ final class Lifecycle {
      * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
      * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
      */
-    void restore(java.nio.file.Path file) throws Exception {
+    void restore(Path file) throws Exception {
         call(() -> {
             if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
                 throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
@@ -235,9 +238,9 @@ final class Lifecycle {
     }
 
     /** The run state the snapshot this machine was restored from was saved in, if it was restored. */
-    java.util.Optional<RunState> incomingRunState() {
+    Optional<RunState> incomingRunState() {
         String saved = machine.incomingRunState();
-        return java.util.Arrays.stream(RunState.values()).filter(r -> r.qemuName().equals(saved)).findFirst();
+        return Arrays.stream(RunState.values()).filter(r -> r.qemuName().equals(saved)).findFirst();
     }
 
     // ---- the lifecycle thread ----------------------------------------------------------------

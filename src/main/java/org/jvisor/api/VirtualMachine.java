@@ -1,6 +1,7 @@
 package org.jvisor.api;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -12,6 +13,7 @@ import java.util.function.Consumer;
 
 import org.jvisor.config.MachineConfig;
 import org.jvisor.machine.Machine;
+import org.jvisor.machine.MachineException;
 
 /**
  * A jvisor virtual machine: the handle through which a Java program (and jvisor's own command
@@ -31,7 +33,7 @@ import org.jvisor.machine.Machine;
  *   <tr><td>{@link #blockDevices()}</td><td>query-block</td></tr>
  *   <tr><td>{@link #migrate(String)}</td><td>migrate (file:PATH)</td></tr>
  *   <tr><td>{@link #queryMigrate()}</td><td>query-migrate</td></tr>
- *   <tr><td>{@link #restore(MachineConfig, java.nio.file.Path)}</td><td>-incoming file:PATH</td></tr>
+ *   <tr><td>{@link #restore(MachineConfig, Path)}</td><td>-incoming file:PATH</td></tr>
  *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
  * </table>
  *
@@ -111,7 +113,7 @@ public final class VirtualMachine implements AutoCloseable {
      *                     corrupt, or was saved from another configuration (the message names the
      *                     file and what differs); nothing is left running
      */
-    public static VirtualMachine restore(MachineConfig config, java.nio.file.Path snapshot, PrintStream log)
+    public static VirtualMachine restore(MachineConfig config, Path snapshot, PrintStream log)
             throws VmException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(snapshot, "snapshot");
@@ -144,12 +146,12 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
-        java.nio.file.Path file = migrationFile(uri);
+        Path file = migrationFile(uri);
         try {
             lifecycle.restore(file);
         } catch (IllegalStateException e) {
             throw e;
-        } catch (org.jvisor.machine.MachineException e) {
+        } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         } catch (Exception e) {
             throw new VmException("restoring " + file + " failed: " + e, e);
@@ -166,8 +168,8 @@ public final class VirtualMachine implements AutoCloseable {
         return lifecycle.incomingRunState();
     }
 
-    /** {@link #restore(MachineConfig, java.nio.file.Path, PrintStream)} with messages on {@code System.err}. */
-    public static VirtualMachine restore(MachineConfig config, java.nio.file.Path snapshot) throws VmException {
+    /** {@link #restore(MachineConfig, Path, PrintStream)} with messages on {@code System.err}. */
+    public static VirtualMachine restore(MachineConfig config, Path snapshot) throws VmException {
         return restore(config, snapshot, System.err);
     }
 
@@ -182,7 +184,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException           if the file cannot be written (or this engine cannot save
      *                               vCPU state: kvm, for now)
      */
-    public MigrationStatus saveSnapshot(java.nio.file.Path file) throws VmException {
+    public MigrationStatus saveSnapshot(Path file) throws VmException {
         return snapshot(Objects.requireNonNull(file, "file"), true);
     }
 
@@ -212,10 +214,10 @@ public final class VirtualMachine implements AutoCloseable {
      *
      * @throws IllegalArgumentException for any other URI, naming what jvisor takes
      */
-    public static java.nio.file.Path migrationFile(String uri) {
+    public static Path migrationFile(String uri) {
         Objects.requireNonNull(uri, "uri");
         if (uri.startsWith("file:") && uri.length() > "file:".length()) {
-            return java.nio.file.Path.of(uri.substring("file:".length()));
+            return Path.of(uri.substring("file:".length()));
         }
         String scheme = uri.contains(":") ? uri.substring(0, uri.indexOf(':')) : uri;
         throw new IllegalArgumentException("migration URI '" + uri + "': jvisor migrates to file:PATH only"
@@ -223,12 +225,12 @@ public final class VirtualMachine implements AutoCloseable {
                 ? " (" + scheme + " is not supported yet)" : ""));
     }
 
-    private MigrationStatus snapshot(java.nio.file.Path file, boolean stayPaused) throws VmException {
+    private MigrationStatus snapshot(Path file, boolean stayPaused) throws VmException {
         try {
             return lifecycle.snapshot(file, stayPaused);
         } catch (IllegalStateException e) {
             throw e;
-        } catch (org.jvisor.machine.MachineException e) {
+        } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -1,6 +1,8 @@
 package org.jvisor.cpu;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.TreeMap;
 
 import org.jvisor.devices.state.Bytes;
 import org.jvisor.devices.state.DeviceState;
@@ -76,7 +78,7 @@ public record VcpuState(List<Long> gprs, long rip, long rflags, Segment cs, Segm
      */
     public static VcpuState of(X86State s, List<Msr> engineMsrs, long xcr0, MpState mpState, Events events,
                                long kvmClockNs) {
-        java.util.TreeMap<Integer, Long> msrs = new java.util.TreeMap<>(Integer::compareUnsigned);
+        TreeMap<Integer, Long> msrs = new TreeMap<>(Integer::compareUnsigned);
         msrs.put(MSR_APIC_BASE, s.apicBase);
         msrs.put(MSR_SYSENTER_CS, s.sysenterCs);
         msrs.put(MSR_SYSENTER_ESP, s.sysenterEsp);
@@ -100,7 +102,7 @@ public record VcpuState(List<Long> gprs, long rip, long rflags, Segment cs, Segm
             st[10 * i + 9] = (byte) (s.fpExponent[i] >>> 8);
         }
         Fpu fpu = new Fpu(s.fcw, s.fsw, s.ftw, s.fop, s.fip, s.fdp, Bytes.copyOf(st), s.mxcsr, Bytes.ofLongs(s.xmm));
-        List<Long> gprs = java.util.Arrays.stream(s.gpr).boxed().toList();
+        List<Long> gprs = Arrays.stream(s.gpr).boxed().toList();
         List<Long> dr = List.of(s.dr[0], s.dr[1], s.dr[2], s.dr[3], s.dr[6], s.dr[7]);
         return new VcpuState(gprs, s.rip, s.rflags, Segment.of(s.cs), Segment.of(s.ds), Segment.of(s.es),
             Segment.of(s.fs), Segment.of(s.gs), Segment.of(s.ss), Segment.of(s.tr), Segment.of(s.ldtr),
@@ -136,7 +138,7 @@ public record VcpuState(List<Long> gprs, long rip, long rflags, Segment cs, Segm
         s.cr4 = cr4;
         s.cr8 = cr8;
         s.efer = efer;
-        java.util.Arrays.fill(s.dr, 0);
+        Arrays.fill(s.dr, 0);
         s.dr[0] = debugRegisters.get(0);
         s.dr[1] = debugRegisters.get(1);
         s.dr[2] = debugRegisters.get(2);

@@ -50,8 +50,11 @@ final class SnapshotFile {
             this.path = path;
             Path dir = path.toAbsolutePath().getParent();
             this.partial = dir.resolve("." + path.getFileName() + ".partial");
-            this.ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
+            // Owner-only: the file holds guest memory (keys, passwords), as a core dump would.
+            Files.deleteIfExists(partial);
+            this.ch = FileChannel.open(partial, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
             ByteBuffer head = ByteBuffer.allocate(12);
             head.put(MAGIC).putInt(FORMAT_VERSION).flip();
             writeFully(head);

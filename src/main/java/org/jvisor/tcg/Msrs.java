@@ -3,6 +3,10 @@ package org.jvisor.tcg;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.jvisor.cpu.VcpuState;
 import org.jvisor.cpu.X86State;
 
 /**
@@ -85,21 +89,21 @@ final class Msrs {
      * The MSRs kept here, for a snapshot: the TSC as its value now, MISC_ENABLE, the MTRRs, the
      * TSC deadline and the kvmclock MSRs (the architectural ones are in {@link X86State}).
      */
-    java.util.List<org.jvisor.cpu.VcpuState.Msr> save() {
-        java.util.List<org.jvisor.cpu.VcpuState.Msr> out = new java.util.ArrayList<>();
-        out.add(new org.jvisor.cpu.VcpuState.Msr(TSC, tsc()));
-        out.add(new org.jvisor.cpu.VcpuState.Msr(MISC_ENABLE, miscEnable));
+    List<VcpuState.Msr> save() {
+        List<VcpuState.Msr> out = new ArrayList<>();
+        out.add(new VcpuState.Msr(TSC, tsc()));
+        out.add(new VcpuState.Msr(MISC_ENABLE, miscEnable));
         for (int i = 0; i < mtrrVar.length; i++) {
-            out.add(new org.jvisor.cpu.VcpuState.Msr(0x200 + i, mtrrVar[i]));
+            out.add(new VcpuState.Msr(0x200 + i, mtrrVar[i]));
         }
         int[] fixedMsrs = {0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F};
         for (int i = 0; i < fixedMsrs.length; i++) {
-            out.add(new org.jvisor.cpu.VcpuState.Msr(fixedMsrs[i], mtrrFixed[i]));
+            out.add(new VcpuState.Msr(fixedMsrs[i], mtrrFixed[i]));
         }
-        out.add(new org.jvisor.cpu.VcpuState.Msr(MTRR_DEF_TYPE, mtrrDefType));
-        out.add(new org.jvisor.cpu.VcpuState.Msr(TSC_DEADLINE, tscDeadline));
-        out.add(new org.jvisor.cpu.VcpuState.Msr(KVM_WALL_CLOCK_NEW, kvmWallClock));
-        out.add(new org.jvisor.cpu.VcpuState.Msr(KVM_SYSTEM_TIME_NEW, kvmSystemTime));
+        out.add(new VcpuState.Msr(MTRR_DEF_TYPE, mtrrDefType));
+        out.add(new VcpuState.Msr(TSC_DEADLINE, tscDeadline));
+        out.add(new VcpuState.Msr(KVM_WALL_CLOCK_NEW, kvmWallClock));
+        out.add(new VcpuState.Msr(KVM_SYSTEM_TIME_NEW, kvmSystemTime));
         return out;
     }
 
@@ -124,7 +128,7 @@ final class Msrs {
      * published again for the new origin. The TSC deadline's timer is the local APIC's, restored
      * with it, so it is not armed again here.
      */
-    void restore(org.jvisor.cpu.VcpuState state) {
+    void restore(VcpuState state) {
         long now = System.nanoTime();
         tscOffset = state.msr(TSC, now) - now;
         kvmClockOrigin = now - state.kvmClockNs();

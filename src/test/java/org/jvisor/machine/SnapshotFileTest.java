@@ -74,6 +74,8 @@ class SnapshotFileTest {
             try (var files = Files.list(dir)) {
                 assertEquals(List.of(file), files.toList(), "no partial file is left");
             }
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(file)), "guest memory is for the owner only");
         }
     }
 
