@@ -25,8 +25,9 @@ import org.jvisor.testing.JvisorSession;
 /**
  * Snapshot and restore of the demo Linux guest on tcg with two vCPUs: a shell loop prints a counter on the
  * serial console; the machine is paused and saved, then restored in a new machine (through the
- * API, and through {@code ./jvisor -incoming file:PATH} as a process). The counter goes on from
+ * API, and through {@code ./jvisor -incoming file:PATH} as a process), while an md5sum runs. The counter goes on from
  * where it was (it does not start again, so guest RAM, the vCPU and the shell's state came back),
+ * the md5sum ends with the right digest,
  * the loop's sleep ends (timers run on), the shell still answers a command typed on the
  * console (the UART and the interrupt path work) and the virtio disk answers a read the guest
  * never made before the save (its queue and MSI-X came back). A snapshot restored into another configuration
@@ -36,6 +37,9 @@ import org.jvisor.testing.JvisorSession;
 class SnapshotGuestTest {
     private static final Pattern TICK = Pattern.compile("tick (\\d+)");
     private static final String LOOP = "i=0; while true; do i=$((i+1)); echo \"tick $i\"; sleep 1; done &\n";
+    /** A computation of seconds on tcg, in flight at the save: md5sum of 4 MiB of zeros. */
+    private static final String MD5 = "head -c 4194304 /dev/zero | md5sum &\n";
+    private static final String MD5_OF_4_MIB_OF_ZEROS = "b5cfa9d6c8febd618f91ac2843d50a1c";
 
     @TempDir
     Path dir;
@@ -70,6 +74,7 @@ class SnapshotGuestTest {
             vm.resume();
             console.await("tick " + (lastTick + 1));
             assertFalse(console.toString().contains("tick 1\r\n"), "the counter started again:\n" + console);
+            console.await(MD5_OF_4_MIB_OF_ZEROS);  // the computation in flight finished, right
             keyboard.write("echo answer-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
             keyboard.flush();
             console.await("answer-42");
@@ -88,6 +93,7 @@ class SnapshotGuestTest {
                 "-incoming", "file:" + snapshot)) {
             s.expectStderr("restored from " + snapshot);
             s.expect("tick " + (lastTick + 1));
+            s.expect(MD5_OF_4_MIB_OF_ZEROS);
             s.send("echo answer-$((7*7))\n");
             s.expect("answer-49");
             assertFalse(s.stdout().contains("Linux version"), "the restored guest booted again");
@@ -133,7 +139,11 @@ class SnapshotGuestTest {
             keyboard.write(LOOP.getBytes(StandardCharsets.US_ASCII));
             keyboard.flush();
             console.await("tick 3");
+            keyboard.write(MD5.getBytes(StandardCharsets.US_ASCII));
+            keyboard.flush();
+            console.await("md5sum &");   // the shell echoed it: the computation is starting
             vm.pause();
+            assertFalse(console.toString().contains(MD5_OF_4_MIB_OF_ZEROS), "md5sum ended before the save:\n" + console);
             assertThrows(IllegalArgumentException.class, () -> vm.migrate("exec:cat > /dev/null"));
             MigrationStatus saved = vm.saveSnapshot(snapshot);
             assertEquals(RunState.PAUSED, vm.status());
