@@ -322,7 +322,12 @@ final class Lifecycle {
                 }
             }
             case PAUSE -> vmStop(RunState.PAUSED);
-            case RESET -> resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
+            case RESET -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
+                resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
+            }
             case POWER_DOWN -> {
                 events.publish(new VmEvent.Powerdown(Instant.now()));
                 if (!machine.pressPowerButton()) {

@@ -123,8 +123,8 @@ public final class VirtualMachine implements AutoCloseable {
 
     /**
      * Builds a machine from {@code config} that waits for a snapshot (QEMU's -incoming defer), in
-     * {@link RunState#INMIGRATE}: no kernel loaded, no vCPU run; {@link #migrateIncoming} restores
-     * it. Until then start, resume and reset are refused.
+     * {@link RunState#INMIGRATE}: no kernel loaded, no vCPU yet ({@link #vcpus()} is empty);
+     * {@link #migrateIncoming} restores it. Until then start, resume and reset are refused.
      *
      * @throws VmException if the machine cannot be built
      */

@@ -62,6 +62,8 @@ class MigrationApiTest {
             assertEquals(RunState.INMIGRATE, vm.status());
             assertThrows(IllegalStateException.class, vm::start);
             assertThrows(IllegalStateException.class, vm::resume);
+            assertThrows(IllegalStateException.class, vm::reset);
+            assertEquals(List.of(), vm.vcpus());
             vm.migrateIncoming("file:" + file);
             assertEquals(RunState.PAUSED, vm.status());
             assertEquals(Optional.of(RunState.RUNNING), vm.incomingRunState(), "the source ran when it was migrated");
