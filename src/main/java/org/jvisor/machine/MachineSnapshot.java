@@ -26,6 +26,9 @@ final class MachineSnapshot {
         + " save or restore KVM_GET/SET_MP_STATE, XSAVE, XCRS, DEBUGREGS, VCPU_EVENTS, the in-kernel LAPIC,"
         + " IRQCHIP and PIT2, KVM_GET/SET_CLOCK and its MSR list";
 
+    /** How long a save waits for a virtio I/O thread to finish the work queued before the pause. */
+    private static final long DRAIN_MILLIS = 10_000;
+
     private final Machine m;
 
     MachineSnapshot(Machine m) {
@@ -47,7 +50,11 @@ final class MachineSnapshot {
             throw new MachineException(ENGINE_LIMIT);
         }
         for (VirtioIoThread t : m.ioThreads()) {
-            t.drain(); // queue work the guest asked for before the pause is done
+            // queue work the guest asked for before the pause must be done: a half-processed queue cannot be saved
+            if (!t.drain(DRAIN_MILLIS)) {
+                throw new MachineException("snapshot: the I/O thread of " + t.name() + " is still busy after "
+                    + DRAIN_MILLIS / 1000 + " s (a chardev or backend that does not take its output?); nothing was saved");
+            }
         }
         List<VcpuState> cpus = new ArrayList<>();
         try {
