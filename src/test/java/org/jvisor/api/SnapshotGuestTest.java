@@ -27,7 +27,7 @@ import org.jvisor.testing.JvisorSession;
  * serial console; the machine is paused and saved, then restored in a new machine (through the
  * API, and through {@code ./jvisor -incoming file:PATH} as a process), while an md5sum runs. The counter goes on from
  * where it was (it does not start again, so guest RAM, the vCPU and the shell's state came back),
- * the md5sum ends with the right digest,
+ * the md5sum ends with the right digest, a loop of disk reads in flight at the save runs to its end,
  * the loop's sleep ends (timers run on), the shell still answers a command typed on the
  * console (the UART and the interrupt path work) and the virtio disk answers a read the guest
  * never made before the save (its queue and MSI-X came back). A snapshot restored into another configuration
@@ -39,6 +39,10 @@ class SnapshotGuestTest {
     private static final String LOOP = "i=0; while true; do i=$((i+1)); echo \"tick $i\"; sleep 1; done &\n";
     /** A computation of seconds on tcg, in flight at the save: md5sum of 4 MiB of zeros. */
     private static final String MD5 = "head -c 4194304 /dev/zero | md5sum &\n";
+    /** Disk reads in flight at the save: its first MiB read again and again, the page cache dropped each time. */
+    private static final int DISK_PASSES = 5;
+    private static final String DISK_LOOP = "for p in $(seq " + DISK_PASSES + "); do echo 3 > /proc/sys/vm/drop_caches;"
+        + " dd if=/dev/vda of=/dev/null bs=64k count=16 2>/dev/null && echo disk-pass-$p; done &\n";
     private static final String MD5_OF_4_MIB_OF_ZEROS = "b5cfa9d6c8febd618f91ac2843d50a1c";
 
     @TempDir
@@ -72,9 +76,10 @@ class SnapshotGuestTest {
                 snapshot)) {
             assertEquals(RunState.PAUSED, vm.status(), "a restored machine waits to be resumed");
             vm.resume();
-            console.await("tick " + (lastTick + 1));
+            // the counter goes on, the computation in flight finishes right, the disk reads in flight
+            // go on to the end: in whatever order the guest prints them
+            eventually(console::toString, "tick " + (lastTick + 1), MD5_OF_4_MIB_OF_ZEROS, "disk-pass-" + DISK_PASSES);
             assertFalse(console.toString().contains("tick 1\r\n"), "the counter started again:\n" + console);
-            console.await(MD5_OF_4_MIB_OF_ZEROS);  // the computation in flight finished, right
             keyboard.write("echo answer-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
             keyboard.flush();
             console.await("answer-42");
@@ -92,8 +97,7 @@ class SnapshotGuestTest {
                 "-drive", "id=d0,file=" + disk() + ",format=raw,if=none", "-device", "virtio-blk-pci,drive=d0",
                 "-incoming", "file:" + snapshot)) {
             s.expectStderr("restored from " + snapshot);
-            s.expect("tick " + (lastTick + 1));
-            s.expect(MD5_OF_4_MIB_OF_ZEROS);
+            eventually(s::stdout, "tick " + (lastTick + 1), MD5_OF_4_MIB_OF_ZEROS, "disk-pass-" + DISK_PASSES);
             s.send("echo answer-$((7*7))\n");
             s.expect("answer-49");
             assertFalse(s.stdout().contains("Linux version"), "the restored guest booted again");
@@ -142,7 +146,11 @@ class SnapshotGuestTest {
             keyboard.write(MD5.getBytes(StandardCharsets.US_ASCII));
             keyboard.flush();
             console.await("md5sum &");   // the shell echoed it: the computation is starting
+            keyboard.write(DISK_LOOP.getBytes(StandardCharsets.US_ASCII));
+            keyboard.flush();
+            console.await("disk-pass-1");
             vm.pause();
+            assertFalse(console.toString().contains("disk-pass-" + DISK_PASSES), "the disk loop ended before the save");
             assertFalse(console.toString().contains(MD5_OF_4_MIB_OF_ZEROS), "md5sum ended before the save:\n" + console);
             assertThrows(IllegalArgumentException.class, () -> vm.migrate("exec:cat > /dev/null"));
             MigrationStatus saved = vm.saveSnapshot(snapshot);
@@ -150,6 +158,19 @@ class SnapshotGuestTest {
             assertTrue(saved.ramTransferred() > 0 && saved.duplicatePages() > 0, saved.toString());
             assertTrue(Files.size(snapshot) < (512L << 20) / 2, "zero pages are skipped: " + Files.size(snapshot));
             return lastTick(console.toString());
+        }
+    }
+
+    /** Waits (a watchdog, not a time limit) until every one of {@code texts} is in {@code output}, in any order. */
+    private static void eventually(java.util.function.Supplier<String> output, String... texts)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 15 * 60 * 1000;
+        while (!java.util.Arrays.stream(texts).allMatch(output.get()::contains)) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("watchdog: not all of " + java.util.Arrays.toString(texts) + " in:\n"
+                    + output.get());
+            }
+            Thread.sleep(20);
         }
     }
 
