@@ -3,10 +3,13 @@ package org.jvisor.api;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -46,6 +49,16 @@ final class Lifecycle {
     private record Posted(MachineEvent event) implements Input {
     }
 
+    /** Work that must run between commands, on the lifecycle thread (a snapshot). */
+    private record Call(Work work, CompletableFuture<Object> done) implements Input {
+    }
+
+    /** What a {@link Call} runs: it may refuse ({@link #refuse}) or fail. */
+    @FunctionalInterface
+    interface Work {
+        Object run() throws Exception;
+    }
+
     /** A command that the current state does not allow: the caller gets it, the machine carries on. */
     private static final class Refused extends IllegalStateException {
         Refused(String message) {
@@ -67,14 +80,23 @@ final class Lifecycle {
     private volatile RunState state = RunState.PRELAUNCH;
     private VmExit ending;              // on the lifecycle thread: set by end()
 
-    /** Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}. */
-    Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations) throws VmException {
+    private volatile MigrationStatus migration = MigrationStatus.NONE;
+
+    /**
+     * Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}; or,
+     * with {@code incoming}, restores it from that snapshot, in {@link RunState#PAUSED}; or, with
+     * {@code deferIncoming}, builds it to wait for {@link #restore} (QEMU's -incoming defer), in
+     * {@link RunState#INMIGRATE}. Its tcg translations come from and go to {@code translations}.
+     */
+    Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations, Path incoming, boolean deferIncoming)
+            throws VmException {
         this.config = config;
         this.log = log;
         // built on a thread of the machine's group, so every thread the machine starts (vCPUs,
         // timers, I/O, the translator) is in it and its CPU time can be told apart from others'
-        FutureTask<Machine> build = new FutureTask<>(
-            () -> Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library()));
+        FutureTask<Machine> build = new FutureTask<>(() -> deferIncoming
+            ? Machine.createIncoming(config, log, e -> inputs.add(new Posted(e)), translations.library())
+            : Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library(), incoming));
         Thread.ofPlatform().group(threads).name("jvisor-build").start(build);
         try {
             this.machine = build.get();
@@ -86,6 +108,11 @@ final class Lifecycle {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new VmException("interrupted while building the machine", e);
+        }
+        if (deferIncoming) {
+            state = RunState.INMIGRATE;
+        } else if (incoming != null) {
+            state = RunState.PAUSED;
         }
         this.events = new EventDispatcher(log, threads);
         Thread.ofPlatform().group(threads).name("jvisor-lifecycle").start(this::loop);
@@ -149,6 +176,107 @@ final class Lifecycle {
         }
     }
 
+    /** A refusal of {@link #call} work: the caller gets an IllegalStateException with this message. */
+    static IllegalStateException refuse(String message) {
+        return new Refused(message);
+    }
+
+    /**
+     * Runs {@code work} on the lifecycle thread, between commands, and returns its result.
+     *
+     * @throws IllegalStateException if it refused, or the machine has ended
+     * @throws Exception             what the work threw otherwise
+     */
+    Object call(Work work) throws Exception {
+        CompletableFuture<Object> done = new CompletableFuture<>();
+        synchronized (submitLock) {
+            if (ended) {
+                throw new IllegalStateException("the virtual machine has ended");
+            }
+            inputs.add(new Call(work, done));
+        }
+        try {
+            return done.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof Exception x) {
+                throw x;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Saves the machine into {@code file} on the lifecycle thread (QMP migrate to "file:"). A
+     * running machine is stopped first (STOP) and ends in {@link RunState#POSTMIGRATE}, as QEMU's
+     * source does; with {@code stayPaused} only a paused machine is accepted and it stays paused.
+     */
+    MigrationStatus snapshot(Path file, boolean stayPaused) throws Exception {
+        return (MigrationStatus) call(() -> {
+            RunState before = state;
+            if (stayPaused ? before != RunState.PAUSED
+                    : !(before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.POSTMIGRATE)) {
+                throw refuse("a snapshot needs a " + (stayPaused ? "paused" : "running or paused")
+                    + " machine, not one in status " + before.qemuName() + (before == RunState.RUNNING ? ": pause it first" : ""));
+            }
+            long start = System.nanoTime();
+            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, Optional.empty());
+            try {
+                vmStop(RunState.PAUSED);
+                Machine.SnapshotSaved saved = machine.saveSnapshot(file, before == RunState.POSTMIGRATE ? "paused"
+                    : before.qemuName());
+                if (!stayPaused) {
+                    state = RunState.POSTMIGRATE;
+                }
+                long ramTotal = config.memoryBytes();
+                long normal = saved.ramBytesWritten() / 4096;
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
+                    before == RunState.RUNNING ? ms : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    ramTotal / 4096 - normal, saved.fileBytes(), Optional.empty());
+                return migration;
+            } catch (MachineException | RuntimeException e) {
+                migration = MigrationStatus.failed((System.nanoTime() - start) / 1_000_000, e.getMessage());
+                if (!stayPaused && before == RunState.RUNNING) {
+                    vmStart(); // as QEMU: a failed migration leaves the source running
+                }
+                throw e;
+            }
+        });
+    }
+
+    MigrationStatus migration() {
+        return migration;
+    }
+
+    /**
+     * Restores a machine waiting in {@link RunState#INMIGRATE} from {@code file} (QMP's
+     * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
+     * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
+     */
+    void restore(Path file) throws Exception {
+        call(() -> {
+            if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
+                throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
+                    + "; it needs -incoming defer)");
+            }
+            try {
+                machine.restore(file);
+            } catch (MachineException e) {
+                log.println("jvisor: " + e.getMessage());
+                end(1, ShutdownCause.HOST_ERROR, e.getMessage());
+                throw e;
+            }
+            state = RunState.PAUSED;
+            return null;
+        });
+    }
+
+    /** The run state the snapshot this machine was restored from was saved in, if it was restored. */
+    Optional<RunState> incomingRunState() {
+        String saved = machine.incomingRunState();
+        return Arrays.stream(RunState.values()).filter(r -> r.qemuName().equals(saved)).findFirst();
+    }
+
     // ---- the lifecycle thread ----------------------------------------------------------------
 
     private void loop() {
@@ -172,6 +300,13 @@ final class Lifecycle {
                         c.done().completeExceptionally(e);
                     }
                 }
+                case Call c -> {
+                    try {
+                        c.done().complete(c.work().run());
+                    } catch (Exception e) {
+                        c.done().completeExceptionally(e);
+                    }
+                }
                 case Posted p -> {
                     try {
                         handle(p.event());
@@ -184,6 +319,8 @@ final class Lifecycle {
         // Commands queued behind the end are refused; then every event reaches the listeners.
         for (Input in; (in = inputs.poll()) != null; ) {
             if (in instanceof Command c) {
+                c.done().completeExceptionally(new Refused("the virtual machine has ended"));
+            } else if (in instanceof Call c) {
                 c.done().completeExceptionally(new Refused("the virtual machine has ended"));
             }
         }
@@ -199,12 +336,18 @@ final class Lifecycle {
     private void command(Op op, ShutdownCause cause) throws InterruptedException {
         switch (op) {
             case START -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
                 if (state != RunState.PRELAUNCH) {
                     throw new Refused("the virtual machine has already started (status " + state.qemuName() + ")");
                 }
                 vmStart();
             }
             case RESUME -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
                 if (state.needsReset()) {
                     throw new Refused("Resetting the Virtual Machine is required");
                 }
@@ -213,7 +356,12 @@ final class Lifecycle {
                 }
             }
             case PAUSE -> vmStop(RunState.PAUSED);
-            case RESET -> resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
+            case RESET -> {
+                if (state == RunState.INMIGRATE) {
+                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+                }
+                resetRequest(ShutdownCause.HOST_QMP_SYSTEM_RESET, null);
+            }
             case POWER_DOWN -> {
                 events.publish(new VmEvent.Powerdown(Instant.now()));
                 if (!machine.pressPowerButton()) {

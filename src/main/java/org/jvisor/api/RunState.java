@@ -17,6 +17,10 @@ public enum RunState {
      * kept the machine: the vCPUs are stopped until a reset. Also the final state of an ended machine.
      */
     SHUTDOWN("shutdown"),
+    /** Waiting for an incoming migration: built by {@link VirtualMachine#createIncoming} (QEMU's -incoming defer) until migrate-incoming. */
+    INMIGRATE("inmigrate"),
+    /** A migration (snapshot) of this machine completed: the vCPUs stay stopped until "cont". */
+    POSTMIGRATE("postmigrate"),
     /** The guest declared a crash and -no-shutdown kept the machine. */
     GUEST_PANICKED("guest-panicked"),
     /** The CPU engine failed; the vCPUs are stopped until a reset. */

@@ -1,6 +1,7 @@
 package org.jvisor.api;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -12,6 +13,7 @@ import java.util.function.Consumer;
 
 import org.jvisor.config.MachineConfig;
 import org.jvisor.machine.Machine;
+import org.jvisor.machine.MachineException;
 
 /**
  * A jvisor virtual machine: the handle through which a Java program (and jvisor's own command
@@ -29,6 +31,10 @@ import org.jvisor.machine.Machine;
  *   <tr><td>{@link #status()}</td><td>query-status</td></tr>
  *   <tr><td>{@link #vcpus()}</td><td>query-cpus-fast</td></tr>
  *   <tr><td>{@link #blockDevices()}</td><td>query-block</td></tr>
+ *   <tr><td>{@link #migrate(String)}</td><td>migrate (file:PATH)</td></tr>
+ *   <tr><td>{@link #queryMigrate()}</td><td>query-migrate</td></tr>
+ *   <tr><td>{@link #restore(MachineConfig, Path)}</td><td>-incoming file:PATH</td></tr>
+ *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
  * </table>
  *
  * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
@@ -106,7 +112,145 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
         Objects.requireNonNull(translations, "translations");
-        return new VirtualMachine(new Lifecycle(config, log, translations));
+        return new VirtualMachine(new Lifecycle(config, log, translations, null, false));
+    }
+
+    /**
+     * Builds a machine from {@code config} and restores it from the snapshot {@code snapshot}
+     * (QEMU's -incoming file:PATH), in {@link RunState#PAUSED}: {@link #resume()} runs the guest
+     * from where it was saved. The configuration must be the one the snapshot was saved with
+     * (machine type, RAM, vCPUs, devices; the same kernel for later resets); the disk images must
+     * be the ones the guest had, unchanged since (they are not in the snapshot).
+     *
+     * @throws VmException if the machine cannot be built, or the file is missing, truncated,
+     *                     corrupt, or was saved from another configuration (the message names the
+     *                     file and what differs); nothing is left running
+     */
+    public static VirtualMachine restore(MachineConfig config, Path snapshot, PrintStream log)
+            throws VmException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(snapshot, "snapshot");
+        Objects.requireNonNull(log, "log");
+        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), snapshot, false));
+    }
+
+    /**
+     * Builds a machine from {@code config} that waits for a snapshot (QEMU's -incoming defer), in
+     * {@link RunState#INMIGRATE}: no kernel loaded, no vCPU yet ({@link #vcpus()} is empty);
+     * {@link #migrateIncoming} restores it. Until then start, resume and reset are refused.
+     *
+     * @throws VmException if the machine cannot be built
+     */
+    public static VirtualMachine createIncoming(MachineConfig config, PrintStream log) throws VmException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(log, "log");
+        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), null, true));
+    }
+
+    /**
+     * QMP {@code migrate-incoming}: restores a machine built by {@link #createIncoming} from
+     * {@code uri} ({@code file:PATH}), into {@link RunState#PAUSED}; {@link #resume()} runs it, and
+     * {@link #incomingRunState()} tells whether the source was running (QEMU then runs on at once
+     * unless -S). A failed restore ends the machine (exit status 1, host-error), as QEMU exits when
+     * an incoming migration fails.
+     *
+     * @throws IllegalArgumentException if the URI is not one jvisor takes
+     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended
+     * @throws VmException              if the snapshot cannot be restored (the message says why)
+     */
+    public void migrateIncoming(String uri) throws VmException {
+        Path file = migrationFile(uri);
+        try {
+            lifecycle.restore(file);
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        } catch (Exception e) {
+            throw new VmException("restoring " + file + " failed: " + e, e);
+        }
+    }
+
+    /**
+     * The run state the machine's snapshot was saved in ({@link RunState#RUNNING} when QMP
+     * {@code migrate} took a running machine, {@link RunState#PAUSED} otherwise), for a machine
+     * restored from one; empty for a booted machine. QEMU runs a restored machine on at once only
+     * when this is running and -S was not given.
+     */
+    public Optional<RunState> incomingRunState() {
+        return lifecycle.incomingRunState();
+    }
+
+    /** {@link #restore(MachineConfig, Path, PrintStream)} with messages on {@code System.err}. */
+    public static VirtualMachine restore(MachineConfig config, Path snapshot) throws VmException {
+        return restore(config, snapshot, System.err);
+    }
+
+    /**
+     * Saves the whole machine into {@code file}: vCPUs, devices and RAM (zero pages skipped), in
+     * jvisor's snapshot format. The machine must be paused ({@link #pause()}) and stays paused.
+     * The file appears whole or not at all. Disk images are not copied: keep them unchanged for a
+     * restore, as with QEMU and Firecracker.
+     *
+     * @return what was written and how long it took
+     * @throws IllegalStateException if the machine is not paused, or has ended
+     * @throws VmException           if the file cannot be written (or this engine cannot save
+     *                               vCPU state: kvm, for now)
+     */
+    public MigrationStatus saveSnapshot(Path file) throws VmException {
+        return snapshot(Objects.requireNonNull(file, "file"), true);
+    }
+
+    /**
+     * QMP {@code migrate}: saves the machine to the destination {@code uri}, which jvisor accepts as
+     * {@code file:PATH} (a snapshot file, as {@link #saveSnapshot}); QEMU's exec:, tcp: and unix:
+     * are refused for now. A running machine is stopped (STOP) and ends in
+     * {@link RunState#POSTMIGRATE} when it worked, as QEMU's source does ({@link #resume()} runs it
+     * on); if the save fails it runs on. Returns when the migration has ended, with what
+     * {@link #queryMigrate()} then reports.
+     *
+     * @throws IllegalArgumentException if the URI is not one jvisor takes
+     * @throws IllegalStateException    if the machine is neither running nor paused, or has ended
+     * @throws VmException              if the save failed (query-migrate says "failed" with the reason)
+     */
+    public MigrationStatus migrate(String uri) throws VmException {
+        return snapshot(migrationFile(uri), false);
+    }
+
+    /** QMP {@code query-migrate}: the state of the last migration ({@link MigrationStatus#NONE} before any). */
+    public MigrationStatus queryMigrate() {
+        return lifecycle.migration();
+    }
+
+    /**
+     * The file of a migration URI as QEMU spells it: {@code file:PATH}.
+     *
+     * @throws IllegalArgumentException for any other URI, naming what jvisor takes
+     */
+    public static Path migrationFile(String uri) {
+        Objects.requireNonNull(uri, "uri");
+        if (uri.startsWith("file:") && uri.length() > "file:".length()) {
+            return Path.of(uri.substring("file:".length()));
+        }
+        String scheme = uri.contains(":") ? uri.substring(0, uri.indexOf(':')) : uri;
+        throw new IllegalArgumentException("migration URI '" + uri + "': jvisor migrates to file:PATH only"
+            + (scheme.equals("exec") || scheme.equals("tcp") || scheme.equals("unix") || scheme.equals("defer")
+                ? " (" + scheme + " is not supported yet)" : ""));
+    }
+
+    private MigrationStatus snapshot(Path file, boolean stayPaused) throws VmException {
+        try {
+            return lifecycle.snapshot(file, stayPaused);
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmException("interrupted while saving " + file, e);
+        } catch (Exception e) {
+            throw new VmException("saving " + file + " failed: " + e, e);
+        }
     }
 
     /** The CPU engine: "kvm" or "tcg". */

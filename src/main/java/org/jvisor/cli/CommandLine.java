@@ -26,9 +26,14 @@ public final class CommandLine {
         /**
          * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"),
          * {@code sandbox} the -sandbox policy (null: off), {@code runWith} the user and root to
-         * take once the machine is built (-run-with, -runas, -chroot).
+         * take once the machine is built (-run-with, -runas, -chroot), {@code incoming} the snapshot
+         * of -incoming file:PATH to restore, or null.
          */
-        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox, RunWith runWith) implements Action {
+        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox, RunWith runWith, Path incoming)
+                implements Action {
+            public Run(MachineConfig config, boolean startPaused) {
+                this(config, startPaused, null, new RunWith(null, null), null);
+            }
         }
 
         record Help() implements Action {
@@ -57,6 +62,7 @@ public final class CommandLine {
         boolean startPaused = false;
         SandboxPolicy sandbox = null;
         RunWith runWith = new RunWith(null, null);
+        Path incoming = null;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -114,6 +120,7 @@ public final class CommandLine {
                         throw new UsageException(e.getMessage());
                     }
                 }
+                case "-incoming" -> incoming = parseIncoming(value(args, ++i, opt, "file:PATH (a jvisor snapshot)"));
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -211,7 +218,24 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox, runWith);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox, runWith, incoming);
+    }
+
+    /**
+     * -incoming file:PATH: restore from a snapshot file. QEMU's "defer" waits for QMP's
+     * migrate-incoming, and jvisor has no QMP monitor yet; tcp:, unix: and exec: streams are not
+     * supported yet.
+     */
+    private static Path parseIncoming(String v) throws UsageException {
+        if (v.equals("defer")) {
+            throw new UsageException("-incoming defer: waits for QMP's migrate-incoming, and jvisor has no QMP monitor yet;"
+                + " use -incoming file:PATH");
+        }
+        try {
+            return org.jvisor.api.VirtualMachine.migrationFile(v);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("-incoming " + v + ": jvisor restores from file:PATH only");
+        }
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

@@ -42,6 +42,10 @@ final class Help {
           -run-with user=USER[,chroot=DIR]   (QEMU 7.2: -runas USER, -chroot DIR)
                                 once the machine is built, move the root to DIR and become USER
                                 (a name or uid:gid) for good
+          -incoming file:PATH   restore the snapshot PATH (saved by jvisor's migrate to file:)
+                                instead of booting: the same -m, -smp, -M, devices, drives and
+                                kernel; disk images must be unchanged since the save. Runs on
+                                at once; with -S it stays paused
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

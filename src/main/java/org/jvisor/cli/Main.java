@@ -67,7 +67,8 @@ public final class Main {
     }
 
     private static int runMachineOnConsole(CommandLine.Action.Run run, PrintStream err) {
-        try (VirtualMachine vm = VirtualMachine.create(run.config(), err)) {
+        try (VirtualMachine vm = run.incoming() != null ? VirtualMachine.restore(run.config(), run.incoming(), err)
+                : VirtualMachine.create(run.config(), err)) {
             endOnSignal(vm);
             endOnFailure(vm);
             // everything is open and every thread started: give up what the guest never needs
@@ -86,7 +87,12 @@ public final class Main {
                 }
             }
             err.println("jvisor: " + vm.acceleratorExplanation());
-            if (!run.startPaused()) {
+            if (run.incoming() != null) {
+                err.println("jvisor: restored from " + run.incoming() + (run.startPaused() ? "; paused (-S)" : ""));
+                if (!run.startPaused()) {
+                    vm.resume();
+                }
+            } else if (!run.startPaused()) {
                 vm.start();
             }
             return vm.awaitExit().status();

@@ -1,5 +1,7 @@
 package org.jvisor.cpu;
 
+import org.jvisor.devices.state.DeviceStateException;
+
 /**
  * The engine-neutral vCPU contract. One platform thread owns a vCPU and calls {@link #run()} in a
  * loop; any other thread may {@link #kick()} it.
@@ -13,6 +15,26 @@ public interface Vcpu extends AutoCloseable {
 
     /** Loads architectural state into the vCPU. Only from the owning thread, between runs. */
     void loadState(X86State from);
+
+    /**
+     * The vCPU's architectural state as an engine-neutral record, for a snapshot. Only from the
+     * owning thread, between runs (the machine paused).
+     *
+     * @throws UnsupportedOperationException on an engine that cannot save it yet (the message says why)
+     */
+    default VcpuState saveVcpuState() {
+        throw new UnsupportedOperationException("the " + getClass().getSimpleName() + " engine cannot save vCPU state yet");
+    }
+
+    /**
+     * Puts a saved {@link VcpuState} into this vCPU, checked first (a refusal names the field and
+     * leaves the vCPU as it was). Only from the owning thread, between runs.
+     *
+     * @throws UnsupportedOperationException on an engine that cannot restore it yet
+     */
+    default void restoreVcpuState(VcpuState state) throws DeviceStateException {
+        throw new UnsupportedOperationException("the " + getClass().getSimpleName() + " engine cannot restore vCPU state yet");
+    }
 
     /**
      * A system reset (RESET#), on the owning thread between runs: the power-on state of SDM vol. 3,

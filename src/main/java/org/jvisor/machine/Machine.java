@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -80,6 +81,12 @@ public final class Machine implements AutoCloseable {
     /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
     private final DeviceRegistry devices;
     private Chardevs chardevs;
+    /** The virtio I/O threads, drained before a snapshot saves the queues. */
+    private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
+    private String incomingRunState;
+    /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
+    private boolean awaitingIncoming;
 
     /** A disk as the machine opened it: its -drive and the image's size in bytes. */
     public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
@@ -116,15 +123,35 @@ public final class Machine implements AutoCloseable {
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
             throws MachineException {
-        return create(config, log, events, new UnitLibrary());
+        return create(config, log, events, new UnitLibrary(), null);
     }
 
     /**
-     * {@link #create(MachineConfig, PrintStream, Consumer)} with tcg translations taken from and
-     * added to {@code translations}, which other machines in this process may share.
+     * As {@link #create(MachineConfig, PrintStream, Consumer)}; with {@code incoming}, the machine
+     * is restored from that snapshot file instead of booted (QEMU's -incoming): the configuration
+     * must match the one saved, the kernel is not loaded, and the vCPUs wait, paused, where the
+     * snapshot left them. A snapshot that cannot be restored is a {@link MachineException} naming
+     * the file and what is wrong, and nothing of the machine is left running.
+     */
+    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, Path incoming)
+            throws MachineException {
+        return create(config, log, events, new UnitLibrary(), incoming);
+    }
+
+    /**
+     * As {@link #create(MachineConfig, PrintStream, Consumer, Path)}, with tcg translations taken
+     * from and added to {@code translations}, which other machines in this process may share.
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                 UnitLibrary translations) throws MachineException {
+                                 UnitLibrary translations, Path incoming) throws MachineException {
+        return create(config, log, events, translations, incoming == null ? Start.BOOT : Start.RESTORE, incoming);
+    }
+
+    /** How a new machine begins: booted, restored from a file at once, or waiting for {@link #restore}. */
+    private enum Start { BOOT, RESTORE, AWAIT_RESTORE }
+
+    private static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
+                                  UnitLibrary translations, Start start, Path incoming) throws MachineException {
         KernelLoader loader;
         try {
             loader = KernelLoader.read(config);
@@ -171,7 +198,14 @@ public final class Machine implements AutoCloseable {
         m.chardevs = chardevs;
         try {
             m.wireDevices();
-            m.prepareBoot();
+            switch (start) {
+                case BOOT -> m.prepareBoot();
+                case RESTORE -> {
+                    m.awaitingIncoming = true;
+                    m.restore(incoming);
+                }
+                case AWAIT_RESTORE -> m.awaitingIncoming = true;
+            }
         } catch (MachineException | RuntimeException e) {
             m.close(); // what was built so far: its devices, backends, threads, the engine and RAM
             throw e;
@@ -389,8 +423,9 @@ public final class Machine implements AutoCloseable {
     }
 
     /** The device's queues are processed on an I/O thread of its own, which its registry entry closes. */
-    private static VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
+    private VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
         VirtioIoThread thread = new VirtioIoThread(name);
+        ioThreads.add(thread);
         core.setExecutor(thread);
         return thread;
     }
@@ -420,7 +455,16 @@ public final class Machine implements AutoCloseable {
         if (config.debugLog().contains("boot") && loader.lastLinuxBoot() != null) {
             log.println("jvisor: " + loader.lastLinuxBoot().description().replace("\n", "\njvisor: "));
         }
+        createVcpus();
         devices.start();
+        runners.get(0).setPendingState(boot);
+        for (VcpuRunner r : runners) {
+            r.start();
+        }
+    }
+
+    /** The vCPUs and their runners, threads not started; each tcg vCPU bound to its local APIC. */
+    private void createVcpus() {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
@@ -433,14 +477,102 @@ public final class Machine implements AutoCloseable {
             int index = i;
             runners.add(new VcpuRunner(v, stats, control, events::accept, () -> platform.bindCurrentThread(index)));
         }
-        runners.get(0).setPendingState(boot);
+    }
+
+    // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
+
+    /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
+    public record SnapshotSaved(Path file, long fileBytes, long ramBytesWritten, long nanos) {
+    }
+
+    /**
+     * Saves the machine into {@code file} (a stop-the-world snapshot): the configuration, every
+     * vCPU, every device and RAM. Call with the machine paused; it stays paused. The file appears
+     * complete or not at all (written beside it, then renamed). Disk images are not copied: they
+     * are the user's, as with QEMU and Firecracker.
+     *
+     * @param runState QEMU's name of the run state the save was asked in ("paused", "running"),
+     *                 which a restore reports ({@link #incomingRunState()})
+     */
+    public SnapshotSaved saveSnapshot(Path file, String runState) throws MachineException, InterruptedException {
+        if (awaitingIncoming) {
+            throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
+        }
+        return new MachineSnapshot(this).save(file, runState);
+    }
+
+    /**
+     * Restores a machine built by {@link #createIncoming} from {@code file} (QMP's
+     * migrate-incoming): the configuration is checked first, then RAM, the devices and the vCPUs
+     * are loaded, and the machine waits, paused. A failure leaves the machine unusable (partly
+     * loaded): close it.
+     */
+    public void restore(Path file) throws MachineException {
+        if (!awaitingIncoming) {
+            throw new MachineException("-incoming: only a machine built to wait for a snapshot can restore one");
+        }
+        awaitingIncoming = false; // one attempt: a failed one has overwritten part of the machine
+        incomingRunState = new MachineSnapshot(this).restore(file);
+    }
+
+    /** The run state the snapshot was saved in ("running", "paused"), when this machine was restored from one; else null. */
+    public String incomingRunState() {
+        return incomingRunState;
+    }
+
+    /** Whether the machine was built to restore a snapshot and has not yet ({@link #createIncoming}). */
+    public boolean awaitingIncoming() {
+        return awaitingIncoming;
+    }
+
+    MachineConfig config() {
+        return config;
+    }
+
+    Accelerator accelerator() {
+        return accel;
+    }
+
+    RunControl runControl() {
+        return control;
+    }
+
+    List<VcpuRunner> runners() {
+        return List.copyOf(runners);
+    }
+
+    List<VirtioIoThread> ioThreads() {
+        return List.copyOf(ioThreads);
+    }
+
+    /** Creates the vCPUs and starts their threads, which wait, paused (a restore loads them on those threads). */
+    void startVcpuThreads() {
+        createVcpus();
         for (VcpuRunner r : runners) {
             r.start();
         }
     }
 
+    /** The devices start: host input flows, queues saved in use are looked at again. */
+    void startDevices() {
+        devices.start();
+    }
+
+    /**
+     * Builds the machine without booting it (QEMU's -incoming defer): devices wired, no kernel
+     * loaded, no vCPU yet; {@link #restore} loads a snapshot into it.
+     */
+    public static Machine createIncoming(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
+                                         UnitLibrary translations)
+            throws MachineException {
+        return create(config, log, events, translations, Start.AWAIT_RESTORE, null);
+    }
+
     /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */
     public void resume() {
+        if (awaitingIncoming) {
+            throw new IllegalStateException("the machine waits for an incoming snapshot");
+        }
         control.resumeAll();
     }
 
@@ -462,6 +594,9 @@ public final class Machine implements AutoCloseable {
      * @throws MachineException if the kernel cannot be loaded again
      */
     public void systemReset() throws InterruptedException, MachineException {
+        if (awaitingIncoming) {
+            throw new MachineException("the machine waits for an incoming snapshot; it has nothing to reset yet");
+        }
         pause();
         devices.reset();
         for (VcpuRunner r : runners) {

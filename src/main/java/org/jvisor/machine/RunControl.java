@@ -1,5 +1,7 @@
 package org.jvisor.machine;
 
+import org.jvisor.devices.state.DeviceStateException;
+
 /**
  * The run/pause/stop phase shared by the machine and its vCPU threads. A vCPU thread waits here
  * while the machine is paused or while it is parked (halted with nothing to do, or after reporting
@@ -10,17 +12,83 @@ final class RunControl {
 
     private final boolean[] parked;
     private final boolean[] idle;
+    /** Work for a waiting vCPU thread to do on itself (QEMU's run_on_cpu): snapshot save and restore. */
+    private final Runnable[] tasks;
     private Phase phase = Phase.PAUSED;
 
     RunControl(int vcpus) {
         this.parked = new boolean[vcpus];
         this.idle = new boolean[vcpus];
+        this.tasks = new Runnable[vcpus];
+    }
+
+    /** Work for {@link #callOnVcpu}: it may refuse a state. */
+    @FunctionalInterface
+    interface VcpuWork<T> {
+        T run() throws DeviceStateException;
+    }
+
+    /**
+     * {@link #runOnVcpu} for work with a result: what it returns, or its exception rethrown here
+     * (on the calling thread).
+     */
+    <T> T callOnVcpu(int vcpu, VcpuWork<T> work) throws DeviceStateException,
+            InterruptedException {
+        Object[] result = new Object[1];
+        Exception[] failure = new Exception[1];
+        runOnVcpu(vcpu, () -> {
+            try {
+                result[0] = work.run();
+            } catch (DeviceStateException | RuntimeException e) {
+                failure[0] = e;
+            }
+        });
+        if (failure[0] instanceof DeviceStateException e) {
+            throw e;
+        }
+        if (failure[0] instanceof RuntimeException e) {
+            throw e;
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) result[0];
+        return t;
+    }
+
+    /**
+     * Runs {@code task} on the thread of vCPU {@code vcpu}, which must be waiting here (the machine
+     * paused), and returns when it has run. The task runs with this monitor held: it must be short
+     * and must not wait for other vCPUs.
+     */
+    synchronized void runOnVcpu(int vcpu, Runnable task) throws InterruptedException {
+        if (phase != Phase.PAUSED) {
+            throw new IllegalStateException("vCPU work needs a paused machine, not " + phase);
+        }
+        while (tasks[vcpu] != null) {
+            wait();
+        }
+        tasks[vcpu] = task;
+        notifyAll();
+        while (tasks[vcpu] == task && phase == Phase.PAUSED) {
+            wait();
+        }
+        if (tasks[vcpu] == task) {
+            tasks[vcpu] = null;
+            throw new IllegalStateException("the machine stopped before vCPU " + vcpu + " did its work");
+        }
     }
 
     /** On a vCPU thread: waits until it may run; false when the machine stopped. Caller holds the lock. */
     boolean awaitRunnable(int vcpu) {
         while (phase == Phase.PAUSED || (phase == Phase.RUNNING && parked[vcpu])) {
             idle[vcpu] = true;
+            Runnable task = tasks[vcpu];
+            if (task != null) {
+                try {
+                    task.run();
+                } finally {
+                    tasks[vcpu] = null;
+                }
+            }
             notifyAll();
             try {
                 wait();

@@ -3,6 +3,10 @@ package org.jvisor.tcg;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.jvisor.cpu.VcpuState;
 import org.jvisor.cpu.X86State;
 
 /**
@@ -53,7 +57,7 @@ final class Msrs {
     long kvmWallClock;
     long kvmSystemTime;
     /** Host time at kvmclock 0 (system_time counts guest nanoseconds from here). */
-    private final long kvmClockOrigin = System.nanoTime();
+    private long kvmClockOrigin = System.nanoTime();
 
     /** pvclock_vcpu_time_info.flags: the TSC is the same on every vCPU and never goes back. */
     static final int PVCLOCK_TSC_STABLE_BIT = 1;
@@ -79,6 +83,68 @@ final class Msrs {
         tscDeadline = 0;
         kvmWallClock = 0;
         kvmSystemTime = 0;
+    }
+
+    /**
+     * The MSRs kept here, for a snapshot: the TSC as its value now, MISC_ENABLE, the MTRRs, the
+     * TSC deadline and the kvmclock MSRs (the architectural ones are in {@link X86State}).
+     */
+    List<VcpuState.Msr> save() {
+        List<VcpuState.Msr> out = new ArrayList<>();
+        out.add(new VcpuState.Msr(TSC, tsc()));
+        out.add(new VcpuState.Msr(MISC_ENABLE, miscEnable));
+        for (int i = 0; i < mtrrVar.length; i++) {
+            out.add(new VcpuState.Msr(0x200 + i, mtrrVar[i]));
+        }
+        int[] fixedMsrs = {0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F};
+        for (int i = 0; i < fixedMsrs.length; i++) {
+            out.add(new VcpuState.Msr(fixedMsrs[i], mtrrFixed[i]));
+        }
+        out.add(new VcpuState.Msr(MTRR_DEF_TYPE, mtrrDefType));
+        out.add(new VcpuState.Msr(TSC_DEADLINE, tscDeadline));
+        out.add(new VcpuState.Msr(KVM_WALL_CLOCK_NEW, kvmWallClock));
+        out.add(new VcpuState.Msr(KVM_SYSTEM_TIME_NEW, kvmSystemTime));
+        return out;
+    }
+
+    /** kvmclock now, in guest ns (what system_time plus the TSC delta gives the guest). */
+    long kvmClockNs() {
+        return System.nanoTime() - kvmClockOrigin;
+    }
+
+    /** Whether {@link #restore} takes MSR {@code index} (the ones {@link #save} gives, and those X86State holds). */
+    static boolean restorable(int index) {
+        return index == TSC || index == MISC_ENABLE || index == MTRR_DEF_TYPE || index == TSC_DEADLINE
+            || index == KVM_WALL_CLOCK_NEW || index == KVM_SYSTEM_TIME_NEW || fixedIndex(index) >= 0
+            || (index >= 0x200 && index < 0x200 + MTRR_VAR_COUNT * 2)
+            || index == APIC_BASE || index == SYSENTER_CS || index == SYSENTER_ESP || index == SYSENTER_EIP
+            || index == PAT || index == STAR || index == LSTAR || index == CSTAR || index == SFMASK
+            || index == KERNEL_GS_BASE || index == TSC_AUX;
+    }
+
+    /**
+     * Restores the MSRs kept here from {@code state}: the TSC and kvmclock continue from their
+     * values at the save (offset and origin recomputed on this host's clock), the kvmclock page is
+     * published again for the new origin. The TSC deadline's timer is the local APIC's, restored
+     * with it, so it is not armed again here.
+     */
+    void restore(VcpuState state) {
+        long now = System.nanoTime();
+        tscOffset = state.msr(TSC, now) - now;
+        kvmClockOrigin = now - state.kvmClockNs();
+        miscEnable = state.msr(MISC_ENABLE, 1);
+        for (int i = 0; i < mtrrVar.length; i++) {
+            mtrrVar[i] = state.msr(0x200 + i, 0);
+        }
+        int[] fixedMsrs = {0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F};
+        for (int i = 0; i < fixedMsrs.length; i++) {
+            mtrrFixed[i] = state.msr(fixedMsrs[i], 0);
+        }
+        mtrrDefType = state.msr(MTRR_DEF_TYPE, 0);
+        tscDeadline = state.msr(TSC_DEADLINE, 0);
+        kvmWallClock = state.msr(KVM_WALL_CLOCK_NEW, 0);
+        kvmSystemTime = state.msr(KVM_SYSTEM_TIME_NEW, 0);
+        publishKvmClock();
     }
 
     private LocalApicPort apic() {

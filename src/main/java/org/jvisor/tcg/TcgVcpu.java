@@ -8,6 +8,8 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.X86State;
+import org.jvisor.cpu.VcpuState;
+import org.jvisor.devices.state.DeviceStateException;
 
 /**
  * A tcg vCPU: runs the interpreter in slices of a few thousand instructions, looking at kicks
@@ -76,6 +78,59 @@ public final class TcgVcpu implements Vcpu {
         cpu.halted = false;
         cpu.nmiBlocked = false;
         cpu.syncFromState();
+    }
+
+    /**
+     * The state for a snapshot: the register file, the MSRs {@link Msrs} keeps, the MP state
+     * (halted, waiting for SIPI), the interrupt shadow and NMI masking. tcg delivers exceptions
+     * and interrupts inside an instruction, so none is ever in flight between runs; XCR0 is 1
+     * (no XSAVE in tcg's CPUID).
+     */
+    @Override
+    public VcpuState saveVcpuState() {
+        cpu.syncToState();
+        VcpuState.MpState mp = waitForSipi || initRequested ? VcpuState.MpState.INIT_RECEIVED
+            : cpu.halted ? VcpuState.MpState.HALTED : VcpuState.MpState.RUNNABLE;
+        VcpuState.Events events = new VcpuState.Events(cpu.retired < cpu.shadowEnd, cpu.nmiBlocked, false, -1, -1, -1);
+        return VcpuState.of(state, cpu.msrs.save(), XCR0_X87, mp, events, cpu.msrs.kvmClockNs());
+    }
+
+    /** XCR0 with only x87 enabled: what a CPU without XSAVE behaves as. */
+    private static final long XCR0_X87 = 1;
+
+    @Override
+    public void restoreVcpuState(VcpuState st) throws DeviceStateException {
+        st.checkShape();
+        String me = "vCPU " + index;
+        if (st.xcr0() != XCR0_X87) {
+            throw new DeviceStateException(String.format("%s: xcr0 %#x enables state tcg has no XSAVE for (it runs x87/SSE"
+                + " without XSAVE: xcr0 must be 1)", me, st.xcr0()));
+        }
+        for (VcpuState.Msr m : st.msrs()) {
+            if (!Msrs.restorable(m.index())) {
+                throw new DeviceStateException(String.format("%s: MSR %#x is not one tcg implements", me, m.index()));
+            }
+        }
+        VcpuState.Events ev = st.events();
+        if (ev.exception() >= 0 || ev.interrupt() >= 0 || ev.nmiPending()) {
+            throw new DeviceStateException(me + ": an exception, interrupt or NMI in flight (saved by another engine)"
+                + " cannot be restored on tcg yet");
+        }
+        st.into(state);
+        LocalApicPort apic = cpu.irq.localApic();
+        if (apic != null) {
+            // the LAPIC was restored from its own record before the vCPUs: it is the one truth
+            state.apicBase = apic.apicBase();
+        }
+        sipiVector = -1;
+        initRequested = false;
+        waitForSipi = st.mpState() == VcpuState.MpState.INIT_RECEIVED;
+        cpu.halted = st.mpState() == VcpuState.MpState.HALTED;
+        cpu.nmiBlocked = ev.nmiMasked();
+        cpu.syncFromState();
+        cpu.flushDerivedState();
+        cpu.shadowEnd = ev.interruptShadow() ? cpu.retired + 1 : 0;
+        cpu.msrs.restore(st);
     }
 
     @Override

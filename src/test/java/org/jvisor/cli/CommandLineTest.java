@@ -34,6 +34,20 @@ class CommandLineTest {
     }
 
     @Test
+    void incomingTakesAFileAndRefusesWhatNeedsAMonitorOrANetwork() throws UsageException {
+        CommandLine.Action.Run run = (CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k",
+            "-incoming", "file:/tmp/vm.jvsnap", "-S"});
+        assertEquals(Path.of("/tmp/vm.jvsnap"), run.incoming());
+        assertTrue(run.startPaused());
+        assertEquals(null, ((CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k"})).incoming());
+        UsageException defer = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "defer"));
+        assertEquals("-incoming defer: waits for QMP's migrate-incoming, and jvisor has no QMP monitor yet;"
+            + " use -incoming file:PATH", defer.getMessage());
+        UsageException tcp = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "tcp:0:4444"));
+        assertEquals("-incoming tcp:0:4444: jvisor restores from file:PATH only", tcp.getMessage());
+    }
+
+    @Test
     void virtioRngTakesQemusIoeventfdProperty() throws UsageException {
         assertTrue(parse("-kernel", "k", "-device", "virtio-rng-pci").virtioDevices().get(0).ioeventfd());
         assertEquals(false, parse("-kernel", "k", "-device", "virtio-rng-pci,ioeventfd=off").virtioDevices().get(0).ioeventfd());

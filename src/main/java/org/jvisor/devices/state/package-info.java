@@ -12,7 +12,16 @@
  * the new machine's clock.</li>
  * <li>{@link org.jvisor.devices.state.Bytes}: an immutable byte string, for FIFOs, register files
  * and bitmaps inside records (records compare arrays by identity; this compares contents).</li>
+ * <li>{@link org.jvisor.devices.state.StateEncoder} / {@link org.jvisor.devices.state.StateDecoder}:
+ * the generic binary encoding of these records in snapshot files, driven by each record's
+ * components; the decoder treats its input as untrusted and checks every record type's layout
+ * version and components against this jvisor's.</li>
  * </ul>
+ *
+ * <p>A record type that implements {@code DeviceState} declares {@code public static final int
+ * VERSION} and returns it from {@code version()}; records nested in it (a PIC chip, a PIT channel)
+ * are part of its layout. Bump {@code VERSION} whenever a component is added, removed or changes
+ * meaning; a file written with another version is then refused by name.
  *
  * <p>Time: a record holds no absolute clock reading. Deadlines and origins are guest nanoseconds
  * relative to the device's guest clock (the machine's {@code TimerQueue} clock) at the moment of

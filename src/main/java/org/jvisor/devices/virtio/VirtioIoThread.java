@@ -45,6 +45,24 @@ public final class VirtioIoThread implements Executor, AutoCloseable {
         }
     }
 
+    /**
+     * Waits until the work handed in before this call has run (queue processing the guest asked for
+     * is complete: a snapshot saves the queues after it), at most {@code timeoutMillis}; false if
+     * the thread is still busy then (blocked writing to a chardev whose peer does not read).
+     */
+    public boolean drain(long timeoutMillis) throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        if (!work.offer(done::countDown, timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            return false;
+        }
+        return done.await(timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /** The thread's name (the device's). */
+    public String name() {
+        return thread.getName();
+    }
+
     /** Stops after the work already handed in. */
     @Override
     public void close() {

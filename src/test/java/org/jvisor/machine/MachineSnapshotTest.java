@@ -1,0 +1,109 @@
+package org.jvisor.machine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+
+/**
+ * A whole machine through a snapshot file, on pc and on microvm with every virtio device kind that
+ * needs no host network (blk on an image, rng, serial with a console port): a guest that counts in
+ * RAM runs, is paused and saved, and a second machine restored from the file holds the same RAM,
+ * every device's state (the clock-driven ones, whose records hold time since the save, by kind)
+ * and goes on counting from the saved value. A machine of another configuration refuses the file.
+ */
+@GuestTest
+class MachineSnapshotTest {
+    private static final long COUNTER = 0x300000;
+    /** Devices whose records hold guest time relative to the save: compared by kind only. */
+    private static final Set<String> CLOCKED = Set.of("rtc", "pit", "lapic0", "acpi-pm");
+
+    @TempDir
+    Path dir;
+
+    private MachineConfig config(MachineConfig.MachineType type, long memory) throws Exception {
+        Path image = dir.resolve("disk.img");
+        if (!Files.exists(image)) {
+            Files.write(image, new byte[1 << 20]);
+        }
+        MachineConfig.Transport t = type == MachineConfig.MachineType.PC ? MachineConfig.Transport.PCI
+            : MachineConfig.Transport.MMIO;
+        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
+            .kernel(JvisorProcess.guest("spin.elf"))
+            .drive(new MachineConfig.DriveConfig("d0", image, false, "writeback", false))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioRng(t))
+            .chardev(new MachineConfig.ChardevConfig.Null("c0"))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioSerial(4,
+                List.of(new MachineConfig.VirtioSerialPortConfig(0, true, "c0", null)), t))
+            .build();
+    }
+
+    @ParameterizedTest
+    @EnumSource(MachineConfig.MachineType.class)
+    void aRestoredMachineHoldsTheSameStateAndRunsOn(MachineConfig.MachineType type) throws Exception {
+        Path file = dir.resolve("m.jvsnap");
+        List<MachineEvent> events = new CopyOnWriteArrayList<>();
+        List<DeviceRegistry.Saved> before;
+        long counter;
+        byte[] ramBefore;
+        try (Machine m = Machine.create(config(type, 64L << 20), System.err, events::add)) {
+            m.resume();
+            while (m.ram().readU64(COUNTER) < 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+            counter = m.ram().readU64(COUNTER);
+            Machine.SnapshotSaved saved = m.saveSnapshot(file, "paused");
+            assertTrue(saved.ramBytesWritten() > 0 && saved.ramBytesWritten() < (64L << 20) / 4, saved.toString());
+            before = m.devices().save();
+            ramBefore = new byte[1 << 22];
+            m.ram().read(0, ramBefore, 0, ramBefore.length);
+        }
+        try (Machine m = Machine.create(config(type, 64L << 20), System.err, events::add, file)) {
+            assertEquals("paused", m.incomingRunState());
+            byte[] ramAfter = new byte[1 << 22];
+            m.ram().read(0, ramAfter, 0, ramAfter.length);
+            assertTrue(java.util.Arrays.equals(ramBefore, ramAfter), "RAM");
+            List<DeviceRegistry.Saved> after = m.devices().save();
+            assertEquals(before.stream().map(DeviceRegistry.Saved::id).toList(),
+                after.stream().map(DeviceRegistry.Saved::id).toList());
+            for (int i = 0; i < before.size(); i++) {
+                DeviceState b = before.get(i).state();
+                DeviceState a = after.get(i).state();
+                if (CLOCKED.contains(before.get(i).id())) {
+                    assertEquals(b.getClass(), a.getClass(), before.get(i).id());
+                } else {
+                    assertEquals(b, a, before.get(i).id());
+                }
+            }
+            assertEquals(counter, m.ram().readU64(COUNTER), "nothing ran before resume");
+            m.resume();
+            while (m.ram().readU64(COUNTER) <= counter + 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+        }
+        assertEquals(List.of(), events, "the guest asked for nothing");
+
+        MachineException e = assertThrows(MachineException.class,
+            () -> Machine.create(config(type, 32L << 20), System.err, events::add, file).close());
+        assertNotNull(e.getMessage());
+        assertTrue(e.getMessage().startsWith("-incoming: " + file + " was saved from a machine with 64 MiB of RAM;"
+            + " this one has 32 MiB (-m must match)"), e.getMessage());
+    }
+}

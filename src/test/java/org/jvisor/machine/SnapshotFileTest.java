@@ -1,0 +1,153 @@
+package org.jvisor.machine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The snapshot file's framing: sections come back as written, RAM skips zero pages and comes back
+ * whole, and a file that is truncated anywhere, has a flipped bit, is not a snapshot or is of
+ * another format version is refused by a message naming the file and the fault. A configuration
+ * check names what differs.
+ */
+class SnapshotFileTest {
+    private static final int PAGES = 64;
+
+    @TempDir
+    Path dir;
+
+    private static MemorySegment ram(Arena arena) {
+        MemorySegment ram = arena.allocate((long) PAGES * SnapshotFile.PAGE, 4096);
+        ram.fill((byte) 0);
+        ram.set(ValueLayout.JAVA_LONG, 3L * SnapshotFile.PAGE + 8, 0x1122_3344_5566_7788L);
+        for (int p = 10; p < 13; p++) {
+            ram.set(ValueLayout.JAVA_BYTE, (long) p * SnapshotFile.PAGE + 4095, (byte) p);
+        }
+        ram.set(ValueLayout.JAVA_BYTE, (long) (PAGES - 1) * SnapshotFile.PAGE, (byte) 0x5A);
+        return ram;
+    }
+
+    private Path write(MemorySegment ram) throws IOException {
+        Path file = dir.resolve("vm.jvsnap");
+        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+            w.section(SnapshotFile.CONF, "config".getBytes(StandardCharsets.US_ASCII));
+            assertEquals(5L * SnapshotFile.PAGE, w.ram(ram), "only the five non-zero pages are written");
+            w.finish();
+        }
+        return file;
+    }
+
+    private static void readAll(Path file, MemorySegment into) throws SnapshotException {
+        try (SnapshotFile.Reader r = new SnapshotFile.Reader(file)) {
+            assertArrayEquals("config".getBytes(StandardCharsets.US_ASCII), r.section(SnapshotFile.CONF));
+            r.ram(into);
+            r.section(SnapshotFile.END);
+        }
+    }
+
+    @Test
+    void sectionsAndSparseRamComeBack() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ram = ram(arena);
+            Path file = write(ram);
+            assertTrue(Files.size(file) < 6L * SnapshotFile.PAGE, "zero pages take no room: " + Files.size(file));
+            MemorySegment back = arena.allocate(ram.byteSize(), 4096);
+            back.fill((byte) 0);
+            readAll(file, back);
+            assertEquals(-1, ram.mismatch(back));
+            try (var files = Files.list(dir)) {
+                assertEquals(List.of(file), files.toList(), "no partial file is left");
+            }
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(file)), "guest memory is for the owner only");
+        }
+    }
+
+    @Test
+    void everyTruncationAndFlippedBitIsRefusedNamingTheFile() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ram = ram(arena);
+            byte[] good = Files.readAllBytes(write(ram));
+            Path bad = dir.resolve("bad.jvsnap");
+            MemorySegment back = arena.allocate(ram.byteSize(), 4096);
+            for (int n = 0; n < good.length; n += 97) {
+                Files.write(bad, Arrays.copyOf(good, n));
+                SnapshotException e = assertThrows(SnapshotException.class, () -> readAll(bad, back), "cut at " + n);
+                assertTrue(e.getMessage().startsWith(bad.toString()), e.getMessage());
+            }
+            for (int at = 0; at < good.length; at += 61) {
+                byte[] flipped = good.clone();
+                flipped[at] ^= 0x10;
+                Files.write(bad, flipped);
+                SnapshotException e = assertThrows(SnapshotException.class, () -> readAll(bad, back), "flip at " + at);
+                assertTrue(e.getMessage().startsWith(bad.toString()), e.getMessage());
+            }
+            byte[] inRam = good.clone();
+            inRam[good.length - 100] ^= 1; // inside the last RAM page
+            Files.write(bad, inRam);
+            SnapshotException e = assertThrows(SnapshotException.class, () -> readAll(bad, back));
+            assertTrue(e.getMessage().contains("section RAM  fails its CRC32C check"), e.getMessage());
+        }
+    }
+
+    @Test
+    void otherFilesAndFormatsAreRefusedByName() throws Exception {
+        Path notOne = dir.resolve("kernel");
+        Files.writeString(notOne, "MZ this is some other file");
+        assertEquals(notOne + " is not a jvisor snapshot (no JVSNAPSH magic)",
+            assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(notOne)).getMessage());
+        Path later = dir.resolve("later");
+        byte[] head = Arrays.copyOf(SnapshotFile.MAGIC, 12);
+        head[11] = 9;
+        Files.write(later, head);
+        assertEquals(later + " is snapshot format version 9; this jvisor reads version 1",
+            assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(later)).getMessage());
+        Path missing = dir.resolve("missing");
+        assertTrue(assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(missing)).getMessage()
+            .startsWith(missing + ": cannot open"));
+    }
+
+    @Test
+    void aFailedSaveLeavesNoFile() throws Exception {
+        Path file = dir.resolve("never.jvsnap");
+        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+            w.section(SnapshotFile.CONF, new byte[3]);
+            // no finish(): the save failed half-way
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(), files.toList());
+        }
+        assertFalse(Files.exists(file));
+    }
+
+    @Test
+    void aConfigurationMismatchNamesWhatDiffersAndTheOption() {
+        SnapshotConfig saved = new SnapshotConfig("pc", 512L << 20, 1, "tcg",
+            List.of("pic", "ioapic", "lapic0", "serial0", "virtio-blk0@pci.0:01.0"), "paused");
+        assertNull(saved.mismatch(saved));
+        assertEquals("was saved from a pc machine; this one is microvm (-M must match)",
+            saved.mismatch(new SnapshotConfig("microvm", 512L << 20, 1, "tcg", saved.devices(), "paused")));
+        assertEquals("was saved from a machine with 512 MiB of RAM; this one has 256 MiB (-m must match)",
+            saved.mismatch(new SnapshotConfig("pc", 256L << 20, 1, "tcg", saved.devices(), "paused")));
+        assertEquals("was saved from a machine with other devices: this one lacks virtio-blk0@pci.0:01.0; this one adds"
+            + " virtio-rng0@pci.0:01.0 (-device, -drive and -netdev must match)",
+            saved.mismatch(new SnapshotConfig("pc", 512L << 20, 1, "tcg",
+                List.of("pic", "ioapic", "lapic0", "serial0", "virtio-rng0@pci.0:01.0"), "paused")));
+    }
+}
