@@ -1,0 +1,29 @@
+package org.jvisor.devices.virtio;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+
+import org.jvisor.config.MacAddress;
+
+/**
+ * Fuzzes virtio-net (virtio 1.2, 5.1.6): transmit chains whose virtio_net_hdr (flags, GSO type,
+ * header length, GSO size, csum_start/csum_offset) and frame come from the fuzzer, receive
+ * buffers of any shape with and without VIRTIO_NET_F_MRG_RXBUF, and host frames of any length
+ * arriving between the guest's moves.
+ */
+class VirtioNetFuzzTest {
+    @FuzzTest(maxDuration = "60s")
+    void requests(FuzzedDataProvider data) {
+        FakeNetBackend net = new FakeNetBackend();
+        VirtioNet dev = new VirtioNet(net, MacAddress.parse("52:54:00:12:34:56"), 64, msg -> { });
+        try (RingFuzzer f = new RingFuzzer(dev)) {
+            f.session(data, d -> {
+                int len = d.consumeInt(0, 3) == 0 ? d.consumeInt(0, VirtioNet.MAX_FRAME) : d.consumeInt(0, 2048);
+                byte[] frame = new byte[len];
+                byte[] head = d.consumeBytes(Math.min(len, 64));
+                System.arraycopy(head, 0, frame, 0, head.length);
+                net.inject(frame);
+            });
+        }
+    }
+}
