@@ -49,14 +49,15 @@ for t in "${TARGETS[@]}"; do
     log="${log//#/-}"
     set +e
     JAZZER_FUZZ=1 JAZZER_MAX_DURATION="${SECONDS_EACH}s" "$JAVA_HOME/bin/java" \
-        --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xss8m -Xmx1g \
+        --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xss8m -Xmx1g -Djazzer.hooks=true \
         -cp "$CP" org.jvisor.testing.FuzzRunner "$t" >"$log" 2>&1
     rc=$?
     set -e
-    runs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $2}')
-    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}')
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-    ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+    # a target that fails at once prints no statistics: every grep may find nothing
+    runs=$( (grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true) | tail -1 | awk '{print $2}')
+    secs=$( (grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true) | tail -1 | awk '{print $5}')
+    cov=$( (grep -oE 'cov: [0-9]+' "$log" || true) | tail -1 | awk '{print $2}')
+    ft=$( (grep -oE 'ft: [0-9]+' "$log" || true) | tail -1 | awk '{print $2}')
     case $rc in
         0) outcome=ok ;;
         1) outcome="FINDING: $(grep -m1 -oE 'FuzzTestFindingException: .{0,160}|AssertionFailedError: .{0,160}' "$log" || echo "see $log")"; failed=1 ;;

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FuzzerCoverageTest {
     @Test
     void fuzzingFindsThePlantedMagic(@TempDir Path work) throws IOException, InterruptedException {
-        String out = fuzz(work, List.of(), 1);
+        String out = fuzz(work, List.of("-Djazzer.hooks=true"), 1);
         assertTrue(out.contains("PlantedMagicFound: planted magic found"), out);
         try (var files = Files.list(work)) {
             Path crash = files.filter(f -> f.getFileName().toString().startsWith("crash-")).findFirst()
