@@ -30,6 +30,10 @@ import org.jvisor.memory.IrqLine;
  *       rings (a device writes nowhere else); checked once per session, as the allowed ranges
  *       only grow within one.</li>
  * </ul>
+ * Half the chains follow the device's driver (its request layouts and header fields, given by
+ * the target): a refused chain ends a session with NEEDS_RESET, so without them the device's own
+ * request handling is rarely reached (a planted missing end-of-disk check in virtio-blk went
+ * unnoticed for a minute without, and was found in 13 s with them).
  * The rings of queue q lie at 64 KiB + 16 KiB * q; indirect tables at 256 KiB + 4 KiB * n; data
  * buffers from 1 MiB to the end of the 2 MiB of RAM. Descriptors never point into the ring area,
  * so what the device reads there is exactly what this driver wrote.
@@ -62,6 +66,24 @@ final class RingFuzzer implements AutoCloseable {
     private boolean running;
     /** False once the driver lied about its available index: stale ring entries may then be served. */
     private boolean honest;
+    /** The chain being written has reached its writable part. */
+    private boolean writableStarted;
+
+    /** What a driver puts at the start of a request for this device (header fields), from the fuzzer. */
+    @FunctionalInterface
+    interface Header {
+        byte[] make(FuzzedDataProvider data);
+
+        Header RAW = data -> data.consumeBytes(16);
+    }
+
+    private Header header = Header.RAW;
+    /**
+     * Chains as the device's driver builds them, one length per descriptor, negative for a
+     * device-writable one (e.g. virtio-blk: {16, 512, -1}); an offer follows one half the time.
+     */
+    private int[][] layouts = {};
+    private boolean firstOfChain;
 
     RingFuzzer(VirtioDevice device) {
         this.device = device;
@@ -124,29 +146,73 @@ final class RingFuzzer implements AutoCloseable {
         return running;
     }
 
+    /** Request headers the device parses, so the fuzzer reaches its request handling early. */
+    RingFuzzer withHeader(Header h) {
+        this.header = h;
+        return this;
+    }
+
+    /** Request layouts of the device's driver (see {@link #layouts}). */
+    RingFuzzer withLayouts(int[]... l) {
+        this.layouts = l;
+        return this;
+    }
+
     boolean running() {
         return running;
     }
 
     /** A buffer address: mostly in the data area, sometimes at the end of RAM, beyond it or wild. */
     private long address(FuzzedDataProvider data) {
-        return switch (data.consumeInt(0, 7)) {
+        // bad ones rarely: one refused buffer ends the session (NEEDS_RESET), and the device's
+        // own parsing is reached only through chains the queue accepts
+        return switch (data.consumeInt(0, 15)) {
             case 0 -> RAM - data.consumeInt(0, 64);
             case 1 -> RAM + data.consumeInt(0, 1 << 20);
             case 2 -> data.consumeLong() & ~(RINGS * 4 - 1) | RAM; // never in the ring area
             case 3 -> GuestMemory.PCI_HOLE_START + data.consumeInt(0, 0x1000);
-            default -> DATA + data.consumeInt(0, (int) (RAM - DATA - 1));
+            default -> DATA + 0x1000L * data.consumeInt(0, 200) + (data.consumeInt(0, 7) == 0 ? data.consumeInt(0, 0xFFF) : 0);
         };
     }
 
-    /** A buffer length: mostly small, sometimes zero, large or the whole 32 bits. */
+    /** Lengths drivers use: a status byte, request headers, sectors, pages, a virtio-net header. */
+    private static final int[] TYPICAL_LENGTHS = {1, 8, 12, 16, 512, 1024, 4096, 1514, 1526, 64, 4095, 513};
+
+    /**
+     * A buffer length: often one drivers use (so the request layouts a device checks come up),
+     * else small, zero, large or the whole 32 bits.
+     */
     private int length(FuzzedDataProvider data) {
-        return switch (data.consumeInt(0, 7)) {
+        return switch (data.consumeInt(0, 15)) {
             case 0 -> 0;
             case 1 -> data.consumeInt();
             case 2 -> data.consumeInt(0, 1 << 20);
-            default -> data.consumeInt(1, 4096);
+            case 3, 4, 5 -> data.consumeInt(1, 4096);
+            default -> TYPICAL_LENGTHS[data.consumeInt(0, TYPICAL_LENGTHS.length - 1)];
         };
+    }
+
+    /**
+     * Flags for the next descriptor of a chain: mostly a well-formed chain (NEXT while more
+     * follow, readable buffers before writable ones, INDIRECT rare), sometimes anything, so the
+     * device's own request parsing is reached as often as the queue's refusals.
+     */
+    private int flags(FuzzedDataProvider data, boolean more) {
+        if (data.consumeInt(0, 7) == 0) {
+            return data.consumeInt(0, 7);
+        }
+        int f = more ? SplitVirtqueue.DESC_F_NEXT : 0;
+        if (writableStarted || data.consumeInt(0, 2) == 0) {
+            writableStarted = data.consumeInt(0, 15) != 0;
+            f |= writableStarted ? SplitVirtqueue.DESC_F_WRITE : 0;
+        }
+        if (data.consumeInt(0, 15) == 0) {
+            f |= SplitVirtqueue.DESC_F_INDIRECT;
+        }
+        if (!more) {
+            writableStarted = false;
+        }
+        return f;
     }
 
     /**
@@ -158,8 +224,8 @@ final class RingFuzzer implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             long addr = address(data);
             int len = length(data);
-            int flags = data.consumeInt(0, 7);
-            int next = data.consumeBoolean() ? (i + 1) % Math.max(n, 1) : data.consumeInt(0, 0xFFFF);
+            int flags = flags(data, i + 1 < n);
+            int next = data.consumeInt(0, 7) != 0 ? i + 1 : data.consumeInt(0, 0xFFFF);
             if ((flags & SplitVirtqueue.DESC_F_INDIRECT) != 0 && allowIndirect && indirectTables < 16) {
                 long t = INDIRECT + 0x1000L * indirectTables++;
                 int entries = data.consumeInt(0, 8);
@@ -194,9 +260,36 @@ final class RingFuzzer implements AutoCloseable {
         int size = sizes[q];
         long base = RINGS + RING_STRIDE * q;
         int n = data.consumeInt(1, Math.min(MAX_DESCS, size));
-        int head = data.consumeInt(0, 3) == 0 ? data.consumeInt(0, 0xFFFF) : data.consumeInt(0, size - n);
+        int head = data.consumeInt(0, 15) == 0 ? data.consumeInt(0, 0xFFFF) : data.consumeInt(0, size - n);
         // the chain's descriptors at head..head+n-1 (when in range)
-        if (head + n <= size) {
+        int[] layout = layouts.length > 0 && data.consumeBoolean() ? layouts[data.consumeInt(0, layouts.length - 1)] : null;
+        if (layout != null && layout.length <= size) {
+            n = layout.length;
+            head = data.consumeInt(0, size - n);
+            long at = DATA + 0x1000L * data.consumeInt(0, 127);
+            firstOfChain = true;
+            for (int i = 0; i < n; i++) {
+                long d = base + 16L * (head + i);
+                int len = Math.abs(layout[i]) * (Math.abs(layout[i]) == 512 ? data.consumeInt(1, 8) : 1);
+                int flags = (i + 1 < n ? SplitVirtqueue.DESC_F_NEXT : 0) | (layout[i] < 0 ? SplitVirtqueue.DESC_F_WRITE : 0);
+                put64(d, at);
+                put32(d + 8, len);
+                put16(d + 12, flags);
+                put16(d + 14, head + i + 1);
+                if (layout[i] < 0) {
+                    addWritable(at, len);
+                } else {
+                    byte[] b = firstOfChain ? header.make(data) : data.consumeBytes(Math.min(len, 512));
+                    putBytes(at, java.util.Arrays.copyOf(b, Math.min(b.length, len)));
+                }
+                firstOfChain = false;
+                at = (at + len + 0xFFF) & ~0xFFFL;
+                if (at + 0x1000 * 8 >= RAM) {
+                    at = DATA;
+                }
+            }
+        } else if (head + n <= size) {
+            firstOfChain = true;
             int firstFree = head;
             for (int i = 0; i < n; i++) {
                 long d = base + 16L * (firstFree + i);
@@ -206,7 +299,7 @@ final class RingFuzzer implements AutoCloseable {
         put16(base + 0x1000 + 4 + 2L * (availIdx[q] % size), head);
         availIdx[q] = (availIdx[q] + 1) & 0xFFFF;
         // sometimes a driver that lies about how far its index is
-        int idx = data.consumeInt(0, 15) == 0 ? data.consumeInt(0, 0xFFFF) : availIdx[q];
+        int idx = data.consumeInt(0, 31) == 0 ? data.consumeInt(0, 0xFFFF) : availIdx[q];
         put16(base + 0x1000 + 2, idx);
         if (idx != availIdx[q]) {
             honest = false;
@@ -219,10 +312,8 @@ final class RingFuzzer implements AutoCloseable {
     private void writeDescFrom(FuzzedDataProvider data, long d, int next, int size) {
         long addr = address(data);
         int len = length(data);
-        int flags = data.consumeInt(0, 7);
-        if (data.consumeInt(0, 3) != 0) {
-            flags = (flags & ~SplitVirtqueue.DESC_F_NEXT) | (next != 0 ? SplitVirtqueue.DESC_F_NEXT : 0);
-        } else {
+        int flags = flags(data, next != 0);
+        if (data.consumeInt(0, 7) == 0) {
             next = data.consumeInt(0, 0xFFFF);
         }
         if ((flags & SplitVirtqueue.DESC_F_INDIRECT) != 0 && indirectTables < 16) {
@@ -242,8 +333,11 @@ final class RingFuzzer implements AutoCloseable {
         if ((flags & SplitVirtqueue.DESC_F_WRITE) != 0) {
             addWritable(addr, ulen);
         } else if (ulen > 0 && addr >= DATA && ram.isRam(addr, Math.min(ulen, 512))) {
-            putBytes(addr, data.consumeBytes((int) Math.min(ulen, 512)));
+            byte[] b = firstOfChain && data.consumeInt(0, 3) != 0 ? header.make(data)
+                : data.consumeBytes((int) Math.min(ulen, 512));
+            putBytes(addr, java.util.Arrays.copyOf(b, (int) Math.min(b.length, ulen)));
         }
+        firstOfChain = false;
     }
 
     private void addWritable(long addr, long len) {

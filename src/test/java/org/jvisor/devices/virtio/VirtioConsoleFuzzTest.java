@@ -36,6 +36,15 @@ class VirtioConsoleFuzzTest {
         }
     }
 
+    /** struct virtio_console_control (5.3.6.2): port id, event (DEVICE_READY ... PORT_NAME), value. */
+    static byte[] control(FuzzedDataProvider data) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(data.consumeInt(0, 3) == 0 ? data.consumeInt() : data.consumeInt(-1, 4));
+        b.putShort((short) (data.consumeInt(0, 7) == 0 ? data.consumeInt(0, 0xFFFF) : data.consumeInt(0, 8)));
+        b.putShort((short) data.consumeInt(0, 2));
+        return b.array();
+    }
+
     @FuzzTest(maxDuration = "60s")
     void requests(FuzzedDataProvider data) {
         FuzzChar[] chars = {new FuzzChar(), new FuzzChar()};
@@ -43,7 +52,8 @@ class VirtioConsoleFuzzTest {
             new VirtioConsole.PortSpec(0, null, true, chars[0]),
             new VirtioConsole.PortSpec(1, "org.jvisor.fuzz", false, chars[1])), msg -> { });
         console.start();
-        try (RingFuzzer f = new RingFuzzer(console)) {
+        try (RingFuzzer f = new RingFuzzer(console).withHeader(VirtioConsoleFuzzTest::control)
+                 .withLayouts(new int[] {8}, new int[] {-64}, new int[] {-8}, new int[] {32}, new int[] {8, 8})) {
             f.session(data, d -> {
                 int port = d.consumeInt(0, 1);
                 // never more than the port buffers: a full port blocks the host's reader thread

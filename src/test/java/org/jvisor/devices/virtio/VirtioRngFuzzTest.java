@@ -7,7 +7,8 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 class VirtioRngFuzzTest {
     @FuzzTest(maxDuration = "60s")
     void requests(FuzzedDataProvider data) {
-        try (RingFuzzer f = new RingFuzzer(new VirtioRng())) {
+        try (RingFuzzer f = new RingFuzzer(new VirtioRng()).withLayouts(new int[] {-64}, new int[] {-4096},
+                 new int[] {-16, -16}, new int[] {16, -16})) {
             f.session(data, d -> { });
         }
     }

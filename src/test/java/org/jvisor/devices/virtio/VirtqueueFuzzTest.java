@@ -122,7 +122,8 @@ class VirtqueueFuzzTest {
 
     @FuzzTest(maxDuration = "60s")
     void descriptorChains(FuzzedDataProvider data) {
-        try (RingFuzzer f = new RingFuzzer(new AnyChainDevice())) {
+        try (RingFuzzer f = new RingFuzzer(new AnyChainDevice()).withLayouts(new int[] {16, 512, -1},
+                 new int[] {-4096, -4096, -4096}, new int[] {1, 1, 1, 1, 1, 1, 1, 1})) {
             f.session(data, d -> { });
         }
     }
