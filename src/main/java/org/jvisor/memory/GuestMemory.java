@@ -90,14 +90,15 @@ public final class GuestMemory implements AutoCloseable {
      * {@code length} bytes must lie wholly inside one range.
      */
     public long offsetOf(long gpa, long length) {
-        if (gpa >= 0 && gpa + length <= lowSize && length >= 0) {
+        // Compared without adding gpa and length: near 2^63 the sum wraps negative and would pass.
+        if (length < 0) {
+            return -1;
+        }
+        if (gpa >= 0 && gpa <= lowSize - length) {
             return gpa;
         }
-        if (gpa >= HIGH_RAM_START) {
-            long off = gpa - HIGH_RAM_START + lowSize;
-            if (off + length <= size && length >= 0) {
-                return off;
-            }
+        if (gpa >= HIGH_RAM_START && gpa - HIGH_RAM_START <= size - lowSize - length) {
+            return gpa - HIGH_RAM_START + lowSize;
         }
         return -1;
     }

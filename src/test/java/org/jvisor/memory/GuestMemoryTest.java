@@ -9,6 +9,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class GuestMemoryTest {
 
+    /**
+     * Found by KernelLoaderFuzzTest: an ELF segment at 0x6c6c6c0a00000000 whose size made
+     * address + size wrap past 2^63 passed isRam, and the write then failed outside RAM.
+     */
+    @Test
+    void rangesWhoseEndWrapsAreNotRam() {
+        try (GuestMemory m = GuestMemory.allocate(64L << 20)) {
+            assertFalse(m.isRam(0x6c6c6c0a00000000L, 0x9393_93F6_0000_0000L));
+            assertFalse(m.isRam(Long.MAX_VALUE, 2));
+            assertFalse(m.isRam(0x1000, Long.MAX_VALUE));
+            assertFalse(m.isRam(GuestMemory.HIGH_RAM_START + 0x1000, Long.MAX_VALUE - 0x10));
+            assertEquals(-1, m.offsetOf(Long.MAX_VALUE - 8, 16));
+            assertEquals(0x1000, m.offsetOf(0x1000, 0x1000));
+            assertEquals((64L << 20) - 8, m.offsetOf((64L << 20) - 8, 8));
+        }
+    }
+
     @Test
     void smallGuestIsOneRangeFromZero() {
         try (GuestMemory m = GuestMemory.allocate(64L << 20)) {

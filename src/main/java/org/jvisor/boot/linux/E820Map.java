@@ -130,8 +130,12 @@ public record E820Map(List<Entry> entries) {
 
     /** True if [addr, addr + size) lies wholly inside one usable-RAM entry. */
     public boolean isUsable(long addr, long size) {
+        if (size < 0) {
+            return false;
+        }
         for (Entry e : entries) {
-            if (e.type() == Type.RAM && e.addr() <= addr && addr + size <= e.end()) {
+            // compared without addr + size, which wraps near 2^63 and would then pass
+            if (e.type() == Type.RAM && e.addr() <= addr && addr <= e.end() - size) {
                 return true;
             }
         }

@@ -20,6 +20,8 @@ public final class Gzip {
 
     /** The reusable output buffer of {@link #stream}: big enough that the per-piece work is noise. */
     static final int CHUNK = 1 << 20;
+    /** Deflate's largest compression ratio (a 258-byte match per ~2 bits, RFC 1951). */
+    private static final long MAX_RATIO = 1032;
 
     private Gzip() {
     }
@@ -107,10 +109,13 @@ public final class Gzip {
 
     private static int initialCapacity(byte[] in, int off, int len) {
         // ISIZE of a single member sits 8..4 bytes before the end, or 12..8 with the kernel's size appended.
+        // It is believed only up to deflate's largest ratio (1032:1): a few garbage bytes must not
+        // make us allocate a gigabyte before decoding anything.
+        long plausible = Math.min(Lz4Legacy.MAX_OUTPUT, MAX_RATIO * len);
         for (int back : new int[] {4, 8}) {
             if (len >= 18 + back) {
                 long isize = SetupHeader.u32(in, off + len - back);
-                if (isize >= len && isize <= Lz4Legacy.MAX_OUTPUT) {
+                if (isize >= len && isize <= plausible) {
                     return (int) isize;
                 }
             }

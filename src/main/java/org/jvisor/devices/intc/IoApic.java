@@ -62,21 +62,33 @@ public final class IoApic implements BusDevice, StatefulDevice<IoApicState> {
         irr = 0;
     }
 
+    /**
+     * IOREGSEL and IOWIN are 32-bit registers (82093AA, 3.1); a narrower read gets its byte lanes
+     * of them and nothing beyond its size.
+     */
     @Override
     public synchronized long read(long offset, int size) {
-        if (offset == 0x00) {
-            return ioregsel;
-        } else if (offset == 0x10) {
-            return readRegister(ioregsel) & 0xFFFF_FFFFL;
+        long v;
+        if ((offset & ~3) == 0x00) {
+            v = ioregsel;
+        } else if ((offset & ~3) == 0x10) {
+            v = readRegister(ioregsel) & 0xFFFF_FFFFL;
+        } else {
+            return 0;
         }
-        return 0;
+        v >>>= (offset & 3) * 8;
+        return size >= 4 ? v : v & ((1L << (size * 8)) - 1);
     }
 
+    /** IOWIN takes only 32-bit writes, as in QEMU (a narrower one would zero the rest of the register). */
     @Override
     public synchronized void write(long offset, int size, long value) {
         if (offset == 0x00) {
             ioregsel = (int) value & 0xFF;
         } else if (offset == 0x10) {
+            if (size != 4) {
+                return;
+            }
             writeRegister(ioregsel, (int) value);
         } else if (offset == 0x40) {
             eoi((int) value & 0xFF);

@@ -35,6 +35,8 @@ import org.jvisor.memory.IrqLine;
 public final class LocalApic implements BusDevice, StatefulDevice<LocalApicState> {
     /** APIC timer input: the "bus clock" is 1 GHz, as KVM and QEMU present it (1 ns per count before the divider). */
     public static final long BUS_CYCLE_NS = 1;
+    /** Shortest period of the periodic timer: KVM's default min_timer_period_us (200 µs). */
+    public static final long MIN_PERIODIC_NS = 200_000;
     public static final long DEFAULT_BASE = 0xFEE0_0000L;
     public static final long BASE_BSP = 1L << 8;
     public static final long BASE_EXTD = 1L << 10;
@@ -876,6 +878,16 @@ public final class LocalApic implements BusDevice, StatefulDevice<LocalApicState
         return (initialCount & 0xFFFF_FFFFL) * tickNs();
     }
 
+    /**
+     * How far apart periodic interrupts are scheduled: the programmed period, but no shorter than
+     * {@link #MIN_PERIODIC_NS}, as KVM limits it (min_timer_period_us): a guest programming an
+     * initial count of 1 would otherwise have the VMM fire its timer every nanosecond.
+     */
+    private long firingPeriodNs() {
+        long p = periodNs();
+        return timerMode() == TIMER_PERIODIC ? Math.max(p, MIN_PERIODIC_NS) : p;
+    }
+
     private void startTimer(long now) {
         if (initialCount == 0) {
             timerDeadline = NOT_ARMED;
@@ -883,7 +895,7 @@ public final class LocalApic implements BusDevice, StatefulDevice<LocalApicState
             return;
         }
         timerStart = now;
-        timerDeadline = now + periodNs();
+        timerDeadline = now + firingPeriodNs();
         timer.arm(timerDeadline);
     }
 
@@ -943,7 +955,7 @@ public final class LocalApic implements BusDevice, StatefulDevice<LocalApicState
             int before = pendingVector;
             switch (timerMode()) {
                 case TIMER_PERIODIC -> {
-                    long period = periodNs();
+                    long period = firingPeriodNs();
                     long next = deadline + period;
                     long now = clock.nanos();
                     if (next <= now) {

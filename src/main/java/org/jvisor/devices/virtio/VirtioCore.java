@@ -28,6 +28,9 @@ public final class VirtioCore {
     private final Runnable[] runners;
     private final AtomicIntegerArray scheduled;
     private final AtomicInteger generation = new AtomicInteger();
+    /** Guest errors logged at most (then one line saying so). */
+    static final int LOGGED_GUEST_ERRORS = 10;
+    private final AtomicInteger guestErrors = new AtomicInteger();
     private final VirtioInterrupt deviceInterrupt;
     private volatile VirtioInterrupt transport;
     private volatile Executor executor;
@@ -166,11 +169,11 @@ public final class VirtioCore {
         if ((added & Virtio.STATUS_FEATURES_OK) != 0) {
             long offered = device.deviceFeatures();
             if ((driverFeatures & ~offered) != 0) {
-                log.accept(String.format("%s: driver accepted features %#x that were not offered; FEATURES_OK refused",
+                guestError(String.format("%s: driver accepted features %#x that were not offered; FEATURES_OK refused",
                     device.name(), driverFeatures & ~offered));
                 value &= ~Virtio.STATUS_FEATURES_OK;
             } else if (!Virtio.has(driverFeatures, Virtio.F_VERSION_1)) {
-                log.accept(device.name() + ": driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not supported); FEATURES_OK refused");
+                guestError(device.name() + ": driver did not accept VIRTIO_F_VERSION_1 (legacy drivers are not supported); FEATURES_OK refused");
                 value &= ~Virtio.STATUS_FEATURES_OK;
             }
         }
@@ -274,10 +277,24 @@ public final class VirtioCore {
         }
         needsResetReason = reason;
         needsReset = true;
-        log.accept(device.name() + ": bad request from the guest, device needs reset: " + reason);
+        guestError(device.name() + ": bad request from the guest, device needs reset: " + reason);
         VirtioInterrupt t = transport;
         if (t != null && activated) {
             t.configChanged();
+        }
+    }
+
+    /**
+     * Logs a guest error, the first {@value #LOGGED_GUEST_ERRORS} of them: a guest that resets
+     * and breaks its device in a loop must not fill the host's log (QEMU leaves these to
+     * {@code -d guest_errors}). Resets do not start the count again, since that is the loop.
+     */
+    private void guestError(String msg) {
+        int n = guestErrors.getAndIncrement();
+        if (n < LOGGED_GUEST_ERRORS) {
+            log.accept(msg);
+        } else if (n == LOGGED_GUEST_ERRORS) {
+            log.accept(device.name() + ": further guest errors are not logged");
         }
     }
 

@@ -24,6 +24,20 @@ class E820MapTest {
         return new E820Map.Entry(addr, end - addr, t);
     }
 
+    /**
+     * Found by KernelLoaderFuzzTest: a vmlinux segment at 0x7e617a7a7a7a7a7a whose size made the
+     * end wrap past 2^63 was "usable", and loading it failed outside RAM instead of with the
+     * loader's message.
+     */
+    @Test
+    void rangesWhoseEndWrapsAreNotUsable() throws BootException {
+        E820Map m = E820Map.build(List.of(new RamRange(0, 64 * MIB, 0)), List.of());
+        assertFalse(m.isUsable(0x7e617a7a7a7a7a7aL, 0x0200_0000_0000_0000L));
+        assertFalse(m.isUsable(MIB, Long.MAX_VALUE));
+        assertFalse(m.isUsable(MIB, -1));
+        assertTrue(m.isUsable(MIB, MIB));
+    }
+
     @Test
     void smallGuestHasLowRamTheBiosAreaAndHighRam() throws BootException {
         E820Map m = E820Map.build(List.of(new RamRange(0, 64 * MIB, 0)), List.of());

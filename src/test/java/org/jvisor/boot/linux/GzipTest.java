@@ -20,6 +20,23 @@ class GzipTest {
         return Gzip.decompress(f, 0, f.length, "payload");
     }
 
+    /**
+     * Found by KernelLoaderFuzzTest (its gzip target ran at 100 executions/s): a garbage member
+     * whose trailer claims 1 GiB made decompress allocate 1 GiB before decoding a byte.
+     */
+    @Test
+    void aLyingSizeTrailerAllocatesNothingLarge() {
+        byte[] garbage = concat(new byte[] {0x1F, (byte) 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 7, 7, 7, 7, 7, 7}, le32(0),
+            le32(1 << 30));
+        // the tests run inside module org.jvisor, which does not read jdk.management by itself
+        ModuleLayer.boot().findModule("jdk.management").ifPresent(GzipTest.class.getModule()::addReads);
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        assertThrows(BootException.class, () -> Gzip.decompress(garbage, 0, garbage.length, "payload"));
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < 16 << 20, allocated + " bytes allocated for a " + garbage.length + "-byte input");
+    }
+
     @Test
     void roundTripsWithAndWithoutTheKernelsSizeTrailer() throws BootException {
         byte[] data = TestImages.pattern(3 << 20, 11);

@@ -55,6 +55,27 @@ class IoApicTest {
         writeReg(0x10 + 2 * pin, (int) entry);
     }
 
+    /** Found by ApicFuzzTest: a byte read of IOWIN returned the whole 32-bit register. */
+    @Test
+    void narrowReadsGetTheirByteLanesOnly() {
+        ioapic.write(0x00, 4, 0x01);                     // VER: 0x00170020
+        assertEquals(0x20, ioapic.read(0x10, 1));
+        assertEquals(0x17, ioapic.read(0x12, 1));
+        assertEquals(0x0017, ioapic.read(0x12, 2));
+        assertEquals(0x01, ioapic.read(0x00, 1));        // IOREGSEL reads back
+        assertEquals(0, ioapic.read(0x01, 1));
+    }
+
+    /** As QEMU: a narrow IOWIN write is dropped rather than zeroing the rest of the register. */
+    @Test
+    void narrowWindowWritesAreIgnored() {
+        route(3, 0x0000_0000_0001_0031L);                // masked, vector 0x31
+        ioapic.write(0x00, 4, 0x10 + 2 * 3);
+        ioapic.write(0x10, 1, 0x45);
+        ioapic.write(0x10, 2, 0x45);
+        assertEquals(0x0001_0031L, ioapic.redirectionEntry(3));
+    }
+
     @Test
     void identificationRegisters() {
         assertEquals(0x0017_0020, readReg(0x01), "24 entries, version 0x20");

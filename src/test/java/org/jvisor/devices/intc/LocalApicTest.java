@@ -160,11 +160,11 @@ class LocalApicTest {
         enable(cpu0);
         w(cpu0, REG_TIMER_DIVIDE, 0xB); // divide by 1
         w(cpu0, REG_LVT_TIMER, 0x20000 | 0xEC);
-        w(cpu0, REG_TIMER_INITIAL, 10_000);
+        w(cpu0, REG_TIMER_INITIAL, 250_000);
         long start = clock.nanos();
         int fired = 0;
         for (int i = 1; i <= 5; i++) {
-            timers.advanceTo(start + i * 10_000L);
+            timers.advanceTo(start + i * 250_000L);
             if (cpu0.pendingInterruptVector() == 0xEC) {
                 fired++;
                 cpu0.acknowledgeInterrupt();
@@ -172,11 +172,29 @@ class LocalApicTest {
             }
         }
         assertEquals(5, fired);
-        timers.advanceTo(start + 52_500);
-        assertEquals(7_500, r(cpu0, REG_TIMER_CURRENT));
+        timers.advanceTo(start + 1_312_500);
+        assertEquals(187_500, r(cpu0, REG_TIMER_CURRENT));
         w(cpu0, REG_TIMER_INITIAL, 0);
-        timers.advanceTo(start + 100_000);
+        timers.advanceTo(start + 2_500_000);
         assertEquals(-1, cpu0.pendingInterruptVector(), "count 0 stops the timer");
+    }
+
+    /**
+     * Found by ApicFuzzTest: a periodic timer with an initial count of 1 fired every nanosecond
+     * of guest time (13132 callbacks in 92 µs). Periods shorter than 200 µs fire every 200 µs,
+     * as KVM's min_timer_period_us has it.
+     */
+    @Test
+    void periodicTimerFiresNoFasterThanKvmAllows() {
+        enable(cpu0);
+        w(cpu0, REG_TIMER_DIVIDE, 0xB); // divide by 1
+        w(cpu0, REG_LVT_TIMER, 0x20000 | 0xEC);
+        w(cpu0, REG_TIMER_INITIAL, 1);
+        long start = clock.nanos();
+        long fired = timers.firedCount();
+        timers.advanceTo(start + 1_000_000);
+        assertEquals(1_000_000 / LocalApic.MIN_PERIODIC_NS, timers.firedCount() - fired);
+        assertEquals(0xEC, cpu0.pendingInterruptVector());
     }
 
     @Test

@@ -143,6 +143,25 @@ class LifecycleTest {
         assertEquals(0, drv.mmio.read(0x104, 4), "beyond the config space");
     }
 
+    /**
+     * Found by TransportFuzzTest: a guest refusing VERSION_1 (or breaking its rings) in a reset
+     * loop wrote one host log line per round, without end. Ten are logged, then one saying so.
+     */
+    @Test
+    void guestErrorsInALoopDoNotFloodTheLog() {
+        drv = new Driver(dev, 16);
+        for (int i = 0; i < 1000; i++) {
+            drv.w(VirtioMmioTransport.STATUS, 0);
+            drv.addStatus(Virtio.STATUS_ACKNOWLEDGE | Virtio.STATUS_DRIVER);
+            drv.writeDriverFeatures(0);
+            drv.addStatus(Virtio.STATUS_FEATURES_OK);
+            drv.addStatus(Virtio.STATUS_DRIVER_OK);
+        }
+        assertEquals(VirtioCore.LOGGED_GUEST_ERRORS + 1, drv.log.size(), drv.log.toString());
+        assertTrue(drv.log.get(0).contains("VIRTIO_F_VERSION_1"), drv.log.toString());
+        assertTrue(drv.log.getLast().contains("further guest errors are not logged"), drv.log.toString());
+    }
+
     @Test
     void featuresNotOfferedAreRefused() {
         drv = new Driver(dev, 16);

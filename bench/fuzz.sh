@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of jvisor's guest-facing surfaces (Jazzer @FuzzTest targets), one
+# target at a time, SECONDS each (default 60), in a JVM of its own (Jazzer fuzzes one target per
+# JVM). Prints per target: executions, coverage (libFuzzer's cov/ft counters) and the outcome.
+# A finding's input is written to the target's regression directory
+# (src/test/resources/<package>/<Class>Inputs/<method>/), so `mvn test` replays it from then on;
+# the growing corpus stays in .cifuzz-corpus/ (not committed) for the next run to start from.
+# Exits 1 if any target found something. Logs: bench/out/fuzz-<target>.log.
+# Usage: bench/fuzz.sh [SECONDS] [Class#method ...]      e.g. bench/fuzz.sh 5   (the CI pass)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SECONDS_EACH="${1:-60}"
+shift || true
+TARGETS=(
+    org.jvisor.devices.virtio.VirtqueueFuzzTest#descriptorChains
+    org.jvisor.devices.virtio.VirtioBlkFuzzTest#requests
+    org.jvisor.devices.virtio.VirtioNetFuzzTest#requests
+    org.jvisor.devices.virtio.VirtioConsoleFuzzTest#requests
+    org.jvisor.devices.virtio.VirtioRngFuzzTest#requests
+    org.jvisor.devices.virtio.TransportFuzzTest#mmioRegisters
+    org.jvisor.devices.virtio.TransportFuzzTest#pciRegisters
+    org.jvisor.devices.pci.PciConfigFuzzTest#configSpace
+    org.jvisor.devices.legacy.LegacyFuzzTest#uart
+    org.jvisor.devices.legacy.LegacyFuzzTest#rtc
+    org.jvisor.devices.legacy.LegacyFuzzTest#pit
+    org.jvisor.devices.legacy.LegacyFuzzTest#pic
+    org.jvisor.devices.intc.ApicFuzzTest#ioapic
+    org.jvisor.devices.intc.ApicFuzzTest#lapic
+    org.jvisor.boot.linux.KernelLoaderFuzzTest#bzImage
+    org.jvisor.boot.linux.KernelLoaderFuzzTest#elf
+    org.jvisor.boot.linux.KernelLoaderFuzzTest#gzip
+    org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
+)
+if (( $# )); then
+    TARGETS=("$@")
+fi
+JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+export JAVA_HOME
+cd "$ROOT"
+mkdir -p bench/out
+mvn -B -ntp -q test-compile dependency:build-classpath -Dmdep.outputFile=target/fuzz-classpath.txt \
+    -Dmdep.includeScope=test >&2
+CP="target/test-classes:target/classes:$(cat target/fuzz-classpath.txt)"
+
+printf '%-58s %6s %12s %8s %8s  %s\n' target s executions cov ft outcome
+failed=0
+for t in "${TARGETS[@]}"; do
+    log="bench/out/fuzz-${t##*.}.log"
+    log="${log//#/-}"
+    set +e
+    JAZZER_FUZZ=1 JAZZER_MAX_DURATION="${SECONDS_EACH}s" "$JAVA_HOME/bin/java" \
+        --enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xss8m -Xmx1g -Djazzer.hooks=true \
+        -cp "$CP" org.jvisor.testing.FuzzRunner "$t" >"$log" 2>&1
+    rc=$?
+    set -e
+    # a target that fails at once prints no statistics: every grep may find nothing
+    runs=$( (grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true) | tail -1 | awk '{print $2}')
+    secs=$( (grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true) | tail -1 | awk '{print $5}')
+    cov=$( (grep -oE 'cov: [0-9]+' "$log" || true) | tail -1 | awk '{print $2}')
+    ft=$( (grep -oE 'ft: [0-9]+' "$log" || true) | tail -1 | awk '{print $2}')
+    case $rc in
+        0) outcome=ok ;;
+        1) outcome="FINDING: $(grep -m1 -oE 'FuzzTestFindingException: .{0,160}|AssertionFailedError: .{0,160}' "$log" || echo "see $log")"; failed=1 ;;
+        *) outcome="ERROR (exit $rc): see $log"; failed=1 ;;
+    esac
+    printf '%-58s %6s %12s %8s %8s  %s\n' "$t" "${secs:--}" "${runs:--}" "${cov:--}" "${ft:--}" "$outcome"
+done
+exit $failed
