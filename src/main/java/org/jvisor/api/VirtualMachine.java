@@ -2,9 +2,11 @@ package org.jvisor.api;
 
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -29,6 +31,8 @@ import org.jvisor.machine.Machine;
  *   <tr><td>{@link #status()}</td><td>query-status</td></tr>
  *   <tr><td>{@link #vcpus()}</td><td>query-cpus-fast</td></tr>
  *   <tr><td>{@link #blockDevices()}</td><td>query-block</td></tr>
+ *   <tr><td>{@link #chardevs()}</td><td>query-chardev</td></tr>
+ *   <tr><td>{@link #name()}</td><td>query-name</td></tr>
  * </table>
  *
  * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
@@ -38,7 +42,9 @@ import org.jvisor.machine.Machine;
  * machine has released everything (threads, guest RAM, open images, the engine).
  *
  * <p>Thread safety: every method may be called from any thread. Lifecycle methods are carried
- * out one at a time, in call order, on the machine's own lifecycle thread, and return when done.
+ * out one at a time, in call order, on the machine's own lifecycle thread, and return when done,
+ * after the events they caused have reached the listeners (called from a listener, they do not
+ * wait for that).
  * Events go to listeners in the order they happened, on the machine's event thread
  * ("jvisor-events"), which may call the lifecycle methods but not wait for the end.
  *
@@ -66,10 +72,12 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     private final Lifecycle lifecycle;
+    private final MachineConfig config;
     private final String engine;
 
-    private VirtualMachine(Lifecycle lifecycle) {
+    private VirtualMachine(Lifecycle lifecycle, MachineConfig config) {
         this.lifecycle = lifecycle;
+        this.config = config;
         this.engine = lifecycle.machine().acceleratorName();
     }
 
@@ -93,7 +101,7 @@ public final class VirtualMachine implements AutoCloseable {
     public static VirtualMachine create(MachineConfig config, PrintStream log) throws VmException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log));
+        return new VirtualMachine(new Lifecycle(config, log), config);
     }
 
     /** The CPU engine: "kvm" or "tcg". */
@@ -252,7 +260,28 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
-        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size());
+        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size(),
+            d.config().cache());
+    }
+
+    /** The guest's name (-name, {@link MachineConfig#name()}), if it was given one. */
+    public Optional<String> name() {
+        return Optional.ofNullable(config.name());
+    }
+
+    /** The -chardev character devices, in the order they were given. */
+    public List<ChardevInfo> chardevs() {
+        Set<String> used = new HashSet<>();
+        if (config.serial() instanceof MachineConfig.SerialConfig.Chardev c) {
+            used.add(c.id());
+        }
+        for (MachineConfig.VirtioDeviceConfig d : config.virtioDevices()) {
+            if (d instanceof MachineConfig.VirtioDeviceConfig.VirtioSerial s) {
+                s.ports().forEach(p -> used.add(p.chardev()));
+            }
+        }
+        return lifecycle.machine().chardevStates().stream()
+            .map(c -> new ChardevInfo(c.id(), c.filename(), used.contains(c.id()))).toList();
     }
 
     /**

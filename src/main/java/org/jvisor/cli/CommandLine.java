@@ -9,6 +9,7 @@ import java.util.Set;
 
 import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.qmp.MonitorConfig;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -21,8 +22,13 @@ public final class CommandLine {
 
     /** What main should do. */
     public sealed interface Action {
-        /** Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"). */
-        record Run(MachineConfig config, boolean startPaused) implements Action {
+        /**
+         * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"),
+         * {@code monitors} the QMP monitors (-qmp, -mon), {@code pidfile} -pidfile (or null),
+         * {@code daemonize} -daemonize.
+         */
+        record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
+                   boolean daemonize) implements Action {
         }
 
         record Help() implements Action {
@@ -56,6 +62,10 @@ public final class CommandLine {
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
         ChardevOptions chardevs = new ChardevOptions();
+        String name = null;
+        Path pidfile = null;
+        boolean daemonize = false;
+        boolean nographic = false;
 
         for (int i = 0; i < args.length; i++) {
             String raw = args[i];
@@ -81,13 +91,22 @@ public final class CommandLine {
                         if (!v.equals("none")) {
                             throw new UsageException("-display: '" + v + "' is not supported; jvisor has no graphics (use -display none)");
                         }
-                    } else if (serial == null) {
-                        serial = new MachineConfig.SerialConfig.Stdio();
+                    } else {
+                        nographic = true;
+                        if (serial == null) {
+                            serial = new MachineConfig.SerialConfig.Stdio();
+                        }
                     }
                 }
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
                 case "-S" -> startPaused = true;
+                case "-qmp", "-qmp-pretty" -> chardevs.qmp(opt, value(args, ++i, opt, "unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off"),
+                    opt.equals("-qmp-pretty"));
+                case "-mon" -> chardevs.mon(value(args, ++i, opt, "chardev=ID,mode=control"));
+                case "-name" -> name = parseName(value(args, ++i, opt, "a guest name"));
+                case "-pidfile" -> pidfile = Path.of(value(args, ++i, opt, "a file to write jvisor's process id to"));
+                case "-daemonize" -> daemonize = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -167,6 +186,20 @@ public final class CommandLine {
         }
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);
+        if (daemonize) {
+            // QEMU (vl.c): a daemon has no terminal; its console must go elsewhere
+            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio) {
+                throw new UsageException("-nographic cannot be used with -daemonize");
+            }
+            if (serial instanceof MachineConfig.SerialConfig.Stdio
+                    || chardevs.chardevs().stream().anyMatch(c -> c instanceof MachineConfig.ChardevConfig.Stdio)) {
+                throw new UsageException("-daemonize: stdio cannot be a guest console (give -serial file:PATH, -serial none "
+                    + "or a socket chardev)");
+            }
+            if (serial == null) {
+                serial = new MachineConfig.SerialConfig.None();
+            }
+        }
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
@@ -185,7 +218,21 @@ public final class CommandLine {
         NetOptions.checkPeers(netdevs, virtioDevices);
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name), startPaused, chardevs.monitors(), pidfile, daemonize);
+    }
+
+    /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */
+    private static String parseName(String text) throws UsageException {
+        OptionList o = OptionList.parse("-name", text, true);
+        o.allowOnly(Set.of("guest", "debug-threads", "process"), "");
+        String name = o.implied() != null ? o.implied() : o.get("guest");
+        if (name == null || name.isEmpty()) {
+            throw new UsageException("-name: no name given (expected -name NAME or -name guest=NAME)");
+        }
+        if (o.get("debug-threads") != null) {
+            onOff("-name", "debug-threads", o.get("debug-threads"));   // jvisor's threads always have names
+        }
+        return name;
     }
 
     private static String value(String[] args, int i, String opt, String expected) throws UsageException {

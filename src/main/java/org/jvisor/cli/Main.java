@@ -1,5 +1,6 @@
 package org.jvisor.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
 
@@ -10,6 +11,8 @@ import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
 import org.jvisor.backend.chr.Terminal;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.qmp.QmpMonitors;
+import org.jvisor.sys.SysException;
 
 /**
  * The jvisor command: parses the command line, then builds and runs the machine through
@@ -41,6 +44,7 @@ public final class Main {
                 System.out.println("jvisor " + version());
                 yield 0;
             }
+            case CommandLine.Action.Run r when r.daemonize() && !Daemon.isChild() -> Daemon.launch(args, err);
             case CommandLine.Action.Run r -> runMachine(r, err);
         };
     }
@@ -65,14 +69,32 @@ public final class Main {
     }
 
     private static int runMachineOnConsole(CommandLine.Action.Run run, PrintStream err) {
+        if (run.daemonize()) {
+            try {
+                Daemon.detachFromTerminal();
+            } catch (SysException e) {
+                err.println("jvisor: -daemonize: " + e.getMessage());
+                return 1;
+            }
+        }
         try (VirtualMachine vm = VirtualMachine.create(run.config(), err)) {
             endOnSignal(vm);
             endOnFailure(vm);
             err.println("jvisor: " + vm.acceleratorExplanation());
-            if (!run.startPaused()) {
-                vm.start();
+            // the monitors close before the machine: each client gets its last replies and events first
+            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), msg -> err.println("jvisor: " + msg));
+                 Pidfile pidfile = Pidfile.write(run.pidfile())) {
+                if (run.daemonize()) {
+                    Daemon.ready();
+                }
+                if (!run.startPaused()) {
+                    vm.start();
+                }
+                return vm.awaitExit().status();
+            } catch (IOException e) {
+                err.println("jvisor: " + e.getMessage());
+                return 1;
             }
-            return vm.awaitExit().status();
         } catch (VmException e) {
             err.println("jvisor: " + e.getMessage());
             return 1;
