@@ -27,6 +27,7 @@ final class Daemon {
     /** Set in the copy's environment: it is the daemon, not the one that starts it. */
     static final String CHILD_ENV = "JVISOR_DAEMON_CHILD";
     private static final String READY = "jvisor-daemon-ready";
+    private static final java.time.Duration MESSAGES_GRACE = java.time.Duration.ofSeconds(2);
 
     private Daemon() {
     }
@@ -64,6 +65,7 @@ final class Daemon {
         try (BufferedReader status = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = status.readLine()) != null; ) {
                 if (line.equals(READY)) {
+                    messages.join(MESSAGES_GRACE);   // its stderr ends when it moves to /dev/null, right after
                     return 0;
                 }
             }

@@ -116,6 +116,16 @@ public final class JvisorSession implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** The jvisor process's id. */
+    public long pid() {
+        return process.pid();
+    }
+
+    /** Whether jvisor still runs. */
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     public String stdout() {
         return stdout.text.toString();
     }
