@@ -1,0 +1,198 @@
+package org.jvisor.qmp;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.qmp.json.JsonStreamParser;
+import org.jvisor.qmp.json.JsonValue;
+import org.jvisor.qmp.json.JsonValue.JsonObject;
+import org.jvisor.qmp.json.JsonWriter;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.JvisorSession;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The same QMP script against Debian's QEMU 7.2 (-M none -S) and against jvisor (-S): every
+ * message must have the same shape (keys and value types, in the same order of messages, events
+ * included), errors the same class and text, the human monitor the same text. Values may differ
+ * where the machines do (version numbers, thread ids, a vCPU that -M none does not have).
+ */
+@GuestTest
+class QmpQemuComparisonTest {
+    private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+
+    /** Commands that apply to QEMU's -M none; each line gets its reply (and the events it causes). */
+    private static final String SCRIPT = """
+        {"execute":"query-status"}
+        {"execute":"qmp_capabilities","id":1}
+        {"execute":"qmp_capabilities","id":[1,2]}
+        {"execute":"query-status","id":"a"}
+        {"execute":"query-version"}
+        {"execute":"query-kvm"}
+        {"execute":"query-target"}
+        {"execute":"query-name"}
+        {"execute":"query-commands"}
+        {"execute":"query-cpus-fast"}
+        {"execute":"query-block"}
+        {"execute":"query-chardev"}
+        {"execute":"human-monitor-command","arguments":{"command-line":"info status"}}
+        {"execute":"human-monitor-command","arguments":{"command-line":"info version"}}
+        {"execute":"human-monitor-command","arguments":{"command-line":"info name"}}
+        {"execute":"human-monitor-command","arguments":{"command-line":"bogus"}}
+        {"execute":"human-monitor-command","arguments":{"command-line":""}}
+        {"execute":"human-monitor-command"}
+        {"execute":"human-monitor-command","arguments":{"command-line":5}}
+        {"execute":"nonexist","id":7}
+        {"foo":1}
+        {"id":9}
+        [1]
+        garbage
+        {"execute":"query-status","arguments":{"x":1},"id":8}
+        {"execute":"stop","arguments":[]}
+        {"execute":1}
+        {'execute':'query-name','id':'it\\'s'}
+        {"execute":"cont"}
+        {"execute":"query-status"}
+        {"execute":"stop"}
+        {"execute":"stop"}
+        {"execute":"human-monitor-command","arguments":{"command-line":"info status"}}
+        {"execute":"cont"}
+        {"execute":"cont"}
+        {"execute":"system_reset"}
+        {"execute":"system_powerdown"}
+        {"execute":"query-status"}
+        {"execute":"quit"}
+        """;
+
+    @Test
+    void everyReplyHasQemusShape(@TempDir Path dir) throws Exception {
+        assumeTrue(Files.isExecutable(QEMU), "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): "
+            + "the comparison with QEMU is skipped");
+        Path qemuSocket = dir.resolve("qemu.sock");
+        Process qemu = new ProcessBuilder(QEMU.toString(), "-M", "none", "-S", "-nodefaults", "-display", "none",
+            "-name", "cmp", "-qmp", "unix:" + qemuSocket + ",server=on,wait=off")
+            .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        List<JsonValue> fromQemu;
+        try {
+            fromQemu = session(qemuSocket, qemu::isAlive);
+        } finally {
+            qemu.destroy();
+            qemu.waitFor(60, TimeUnit.SECONDS);
+        }
+        Path socket = dir.resolve("jvisor.sock");
+        List<JsonValue> fromJvisor;
+        try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-display", "none", "-serial", "none",
+                "-kernel", JvisorProcess.guest("spin.elf").toString(), "-S", "-name", "cmp",
+                "-qmp", "unix:" + socket + ",server=on,wait=off")) {
+            fromJvisor = session(socket, jvisor::isAlive);
+            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+        List<String> differences = new ArrayList<>();
+        for (int i = 0; i < Math.max(fromQemu.size(), fromJvisor.size()); i++) {
+            String q = i < fromQemu.size() ? JsonWriter.compact(fromQemu.get(i)) : "(nothing)";
+            String j = i < fromJvisor.size() ? JsonWriter.compact(fromJvisor.get(i)) : "(nothing)";
+            if (i >= fromQemu.size() || i >= fromJvisor.size() || !sameShape(fromQemu.get(i), fromJvisor.get(i))
+                    || !sameText(fromQemu.get(i), fromJvisor.get(i))) {
+                differences.add("message " + i + ":\n  qemu:   " + q + "\n  jvisor: " + j);
+            }
+        }
+        assertTrue(fromQemu.size() > 40, "QEMU answered the script: " + fromQemu.size() + " messages");
+        assertEquals(List.of(), differences, "messages that differ from QEMU 7.2's");
+    }
+
+    /** Sends the script, reads every message until the server closes after quit. */
+    private static List<JsonValue> session(Path socket, java.util.function.BooleanSupplier alive) throws Exception {
+        for (int i = 0; i < 2400 && !Files.exists(socket); i++) {
+            assertTrue(alive.getAsBoolean(), "the server ended before listening on " + socket);
+            Thread.sleep(50);
+        }
+        List<JsonValue> messages = new ArrayList<>();
+        JsonStreamParser parser = new JsonStreamParser(new JsonStreamParser.Listener() {
+            @Override
+            public void value(JsonValue value) {
+                messages.add(value);
+            }
+
+            @Override
+            public void error(String message) {
+                throw new AssertionError("the server sent bad JSON: " + message);
+            }
+        });
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            ch.write(ByteBuffer.wrap(SCRIPT.getBytes(StandardCharsets.UTF_8)));
+            ByteBuffer buf = ByteBuffer.allocate(65536);
+            for (int n; (n = ch.read(buf.clear())) > 0; ) {
+                parser.feed(buf.array(), 0, n);
+            }
+        } catch (IOException e) {
+            // a reset at quit ends the session too
+        }
+        return messages;
+    }
+
+    /** Keys (sorted) and value types; an empty array matches any array (-M none has no vCPU, no oob). */
+    private static String shape(JsonValue v) {
+        return switch (v) {
+            case JsonObject o -> {
+                Map<String, String> m = new TreeMap<>();
+                o.members().forEach((k, x) -> m.put(k, shape(x)));
+                yield m.toString();
+            }
+            case JsonValue.JsonArray a -> a.elements().isEmpty() ? "[]" : "[" + shape(a.elements().get(0)) + "]";
+            default -> v.typeName();
+        };
+    }
+
+    private static boolean sameShape(JsonValue a, JsonValue b) {
+        if (a instanceof JsonValue.JsonArray x && b instanceof JsonValue.JsonArray y) {
+            return x.elements().isEmpty() || y.elements().isEmpty() || sameShape(x.elements().get(0), y.elements().get(0));
+        }
+        if (a instanceof JsonObject x && b instanceof JsonObject y) {
+            if (!x.members().keySet().equals(y.members().keySet())) {
+                return false;
+            }
+            for (String k : x.members().keySet()) {
+                if (!sameShape(x.members().get(k), y.members().get(k))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        return shape(a).equals(shape(b));
+    }
+
+    /** Errors: the same class and text; the human monitor: the same text (but for the version numbers). */
+    private static boolean sameText(JsonValue a, JsonValue b) {
+        if (a instanceof JsonObject x && b instanceof JsonObject y) {
+            if (x.members().containsKey("error")) {
+                return x.members().get("error").equals(y.members().get("error"));
+            }
+            if (x.members().get("return") instanceof JsonValue.JsonString s && !s.value().startsWith("7.2.")) {
+                return s.equals(y.members().get("return"));
+            }
+            if (x.members().get("event") != null) {
+                return java.util.Objects.equals(x.members().get("event"), y.members().get("event"))
+                    && java.util.Objects.equals(x.members().get("data"), y.members().get("data"));
+            }
+        }
+        return true;
+    }
+}
