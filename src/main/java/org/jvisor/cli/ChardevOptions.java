@@ -205,7 +205,7 @@ final class ChardevOptions {
         String spec = legacyFlags(text);
         int comma = spec.indexOf(',');
         String where = comma < 0 ? spec : spec.substring(0, comma);
-        OptionList o = OptionList.parse(option, comma < 0 ? "" : spec.substring(comma + 1), false);
+        OptionList o = comma < 0 ? new OptionList(option, null, Map.of()) : OptionList.parse(option, spec.substring(comma + 1), false);
         o.allowOnly(Set.of("server", "wait"), where);
         MonitorConfig.Address address;
         if (where.startsWith("unix:") && where.length() > 5) {

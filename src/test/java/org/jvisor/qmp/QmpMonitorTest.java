@@ -119,4 +119,40 @@ class QmpMonitorTest {
             assertTrue(!Files.exists(a) && !Files.exists(b), "the sockets are removed at exit");
         }
     }
+
+    /**
+     * -daemonize as libvirt uses it: the command returns 0 once the detached jvisor has its
+     * monitor and pidfile; the pid is that process, which a QMP quit ends (and its pidfile goes).
+     */
+    @Test
+    void daemonizeReturnsOnceTheMonitorListens(@TempDir Path dir) throws Exception {
+        Path socket = dir.resolve("qmp.sock");
+        Path pidfile = dir.resolve("jvisor.pid");
+        JvisorProcess.Result parent = JvisorProcess.run("-accel", "tcg", "-display", "none",
+            "-kernel", JvisorProcess.guest("spin.elf").toString(), "-S",
+            "-qmp", "unix:" + socket + ",server=on,wait=off", "-pidfile", pidfile.toString(), "-daemonize");
+        assertEquals(0, parent.status(), parent.toString());
+        assertTrue(Files.exists(socket), "the monitor listens when the command returns");
+        long pid = Long.parseLong(Files.readString(pidfile).strip());
+        ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow(() -> new AssertionError("no process " + pid));
+        try (QmpClient q = QmpClient.connect(socket)) {
+            q.reply();
+            q.execute("{\"execute\": \"qmp_capabilities\"}");
+            assertEquals("\"prelaunch\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
+            q.execute("{\"execute\": \"quit\"}");
+            daemon.onExit().get(120, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(!Files.exists(pidfile), "the pidfile is removed at exit");
+        } finally {
+            daemon.destroyForcibly();
+        }
+    }
+
+    /** -daemonize with a machine that cannot be built: the error reaches the caller's stderr, status 1. */
+    @Test
+    void daemonizeReportsAFailedStart(@TempDir Path dir) throws Exception {
+        JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-display", "none", "-kernel", dir.resolve("none").toString(),
+            "-qmp", "unix:" + dir.resolve("q.sock") + ",server=on,wait=off", "-daemonize");
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.stderr().contains("none"), r.toString());
+    }
 }
