@@ -155,4 +155,58 @@ class QmpMonitorTest {
         assertEquals(1, r.status(), r.toString());
         assertTrue(r.stderr().contains("none"), r.toString());
     }
+
+    /**
+     * -no-reboot -no-shutdown: the guest's triple fault becomes SHUTDOWN (guest, guest-reset)
+     * then STOP, and the machine stays; cont is refused as QEMU refuses it; system_reset is one
+     * more shutdown request under -no-reboot. (A reset out of the shutdown state into prelaunch,
+     * libvirt's fake reboot without -no-reboot, is PowerButtonTest's.)
+     */
+    @Test
+    void noShutdownKeepsTheMachineUntilAReset(@TempDir Path dir) throws Exception {
+        Path socket = dir.resolve("qmp.sock");
+        try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-nographic", "-no-reboot", "-no-shutdown",
+                "-kernel", JvisorProcess.guest("triplefault.elf").toString(), "-S",
+                "-qmp", "unix:" + socket + ",server=on,wait=off");
+             QmpClient q = QmpClient.connect(socket)) {
+            q.reply();
+            q.execute("{\"execute\": \"qmp_capabilities\"}");
+            q.execute("{\"execute\": \"cont\"}");
+            assertEquals("{\"guest\": true, \"reason\": \"guest-reset\"}", field(q.event("SHUTDOWN"), "data"));
+            q.event("STOP");
+            assertEquals("\"shutdown\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
+            assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"Resetting the Virtual Machine is required\"}}",
+                QmpClient.text(q.execute("{\"execute\": \"cont\"}")));
+            assertEquals("\"VM status: paused (shutdown)\\r\\n\"", field(q.execute(
+                "{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"info status\"}}"), "return"));
+            // with -no-reboot a reset request is a shutdown request too (QEMU's qemu_system_reset_request)
+            q.execute("{\"execute\": \"system_reset\"}");
+            assertEquals("{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}", field(q.event("SHUTDOWN"), "data"));
+            assertEquals("\"shutdown\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
+            assertTrue(jvisor.isAlive());
+            q.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+    }
+
+    /** wait=on (QEMU's default for a server): nothing runs before a client connects; pretty=on and TCP. */
+    @Test
+    void waitOnHoldsTheStartUntilAClientConnects(@TempDir Path dir) throws Exception {
+        Path socket = dir.resolve("qmp.sock");
+        try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-display", "none", "-serial", "none",
+                "-kernel", JvisorProcess.guest("spin.elf").toString(),
+                "-chardev", "socket,id=m,path=" + socket + ",server=on", "-mon", "chardev=m,mode=control,pretty=on")) {
+            jvisor.expectStderr("QMP: waiting for a connection on unix:" + socket + ",server=on");
+            Thread.sleep(300);
+            assertTrue(jvisor.isAlive());
+            try (QmpClient q = QmpClient.connect(socket)) {
+                q.reply();
+                q.sendRaw("{\"execute\": \"qmp_capabilities\"}");
+                q.reply();
+                assertEquals("\"running\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
+                q.execute("{\"execute\": \"quit\"}");
+            }
+            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+    }
 }
