@@ -83,6 +83,11 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
+    /** Connects to a TCP monitor on this host. */
+    static QmpClient connectTcp(int port) throws IOException {
+        return new QmpClient(SocketChannel.open(new java.net.InetSocketAddress("127.0.0.1", port)));
+    }
+
     /** The next reply (or the greeting). */
     JsonObject reply() throws InterruptedException {
         JsonObject r = replies.poll(GUARD_SECONDS, TimeUnit.SECONDS);

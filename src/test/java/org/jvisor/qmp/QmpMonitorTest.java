@@ -41,7 +41,8 @@ class QmpMonitorTest {
         try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-display", "none", "-serial", "none",
                 "-kernel", JvisorProcess.guest("spin.elf").toString(), "-S", "-name", "guest=qmptest",
                 "-qmp", "unix:" + a + ",server=on,wait=off",
-                "-chardev", "socket,id=mon1,path=" + b + ",server,nowait", "-mon", "chardev=mon1,mode=control");
+                "-chardev", "socket,id=mon1,path=" + b + ",server,nowait", "-mon", "chardev=mon1,mode=control",
+                "-chardev", "socket,id=montcp,host=127.0.0.1,port=0,server=on,wait=off", "-mon", "chardev=montcp,mode=control");
              QmpClient qa = QmpClient.connect(a)) {
             JsonObject greeting = qa.reply();
             assertEquals("{\"micro\": 0, \"minor\": 2, \"major\": 7}", field(greeting, "QMP", "version", "qemu"));
@@ -57,6 +58,15 @@ class QmpMonitorTest {
             try (QmpClient qb = QmpClient.connect(b)) {
                 qb.reply();
                 qb.execute("{\"execute\": \"qmp_capabilities\"}");
+
+                // a third monitor on TCP: query-chardev says which port it got
+                String chardevs = field(qb.execute("{\"execute\": \"query-chardev\"}"), "return");
+                int port = Integer.parseInt(chardevs.replaceAll(".*\"disconnected:tcp:127.0.0.1:(\\d+),server=on\", \"label\": \"montcp\".*", "$1"));
+                try (QmpClient qt = QmpClient.connectTcp(port)) {
+                    qt.reply();
+                    qt.execute("{\"execute\": \"qmp_capabilities\"}");
+                    assertEquals("{\"return\": {\"name\": \"qmptest\"}}", QmpClient.text(qt.execute("{\"execute\": \"query-name\"}")));
+                }
 
                 // cont: RESUME on both monitors, before the reply on the one that asked (as QEMU)
                 assertEquals("{\"return\": {}}", QmpClient.text(qa.execute("{\"execute\": \"cont\"}")));
