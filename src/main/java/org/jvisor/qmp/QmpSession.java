@@ -44,7 +44,7 @@ final class QmpSession implements JsonStreamParser.Listener {
     private final JsonStreamParser parser = new JsonStreamParser(this);
     private volatile boolean commandMode;
     private volatile boolean ended;
-    private Thread writer;
+    private volatile Thread writer;
 
     QmpSession(ByteChannel channel, VirtualMachine vm, QmpCommands commands, boolean pretty, Consumer<String> log) {
         this.channel = channel;
@@ -105,10 +105,14 @@ final class QmpSession implements JsonStreamParser.Listener {
 
     /** Waits (bounded) for the writer to send what is queued; a client that does not read is cut off. */
     void awaitWriter() {
+        Thread w = writer;
+        if (w == null) {
+            return;             // not started: run() starts it, finds the session ended and waits itself
+        }
         try {
-            if (!writer.join(DRAIN)) {
+            if (!w.join(DRAIN)) {
                 closeChannel();
-                writer.join(DRAIN);
+                w.join(DRAIN);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
