@@ -104,6 +104,8 @@ public final class CommandLine {
                 case "-qmp", "-qmp-pretty" -> chardevs.qmp(opt, value(args, ++i, opt, "unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off"),
                     opt.equals("-qmp-pretty"));
                 case "-mon" -> chardevs.mon(value(args, ++i, opt, "chardev=ID,mode=control"));
+                case "-monitor" -> throw new UsageException("-monitor: the human monitor (HMP) is not supported; use QMP "
+                    + "(-qmp unix:PATH,server=on,wait=off) and human-monitor-command for its 'info status'");
                 case "-name" -> name = parseName(value(args, ++i, opt, "a guest name"));
                 case "-pidfile" -> pidfile = Path.of(value(args, ++i, opt, "a file to write jvisor's process id to"));
                 case "-daemonize" -> daemonize = true;

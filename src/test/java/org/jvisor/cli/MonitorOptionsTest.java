@@ -47,6 +47,7 @@ class MonitorOptionsTest {
     @Test
     void monitorsNeedAServerSocketAndControlMode() {
         assertTrue(error("-qmp", "unix:/tmp/a.sock").contains("server=on"));
+        assertTrue(error("-monitor", "stdio").contains("the human monitor (HMP) is not supported"));
         assertTrue(error("-qmp", "stdio").contains("is not a monitor socket jvisor has"));
         assertTrue(error("-qmp", "tcp:h:99999,server=on").contains("is not a TCP port"));
         assertTrue(error("-chardev", "socket,id=m,path=/tmp/m,server=on", "-mon", "chardev=m")
