@@ -33,12 +33,22 @@ final class ChardevOptions {
     /** -chardev socket,host=,port=: only a monitor can use one (the devices' socket backend is Unix-only). */
     private final Map<String, MonitorConfig.Address.Tcp> tcpSockets = new LinkedHashMap<>();
     /** -qmp and -mon in command-line order; a -mon is resolved against its chardev at the end. */
-    private final List<Object> monitorRequests = new ArrayList<>();
+    private final List<MonitorRequest> monitorRequests = new ArrayList<>();
+    /** Each TCP socket chardev's wait= (its Unix siblings keep theirs in their configuration). */
+    private final Map<String, Boolean> waits = new LinkedHashMap<>();
     private List<MonitorConfig> monitors = List.of();
     private int compatMonitors;
 
+    /** A monitor as the command line asks for it: -qmp (complete) or -mon (its chardev resolved at the end). */
+    private sealed interface MonitorRequest {
+    }
+
+    /** -qmp DEV: the monitor with its own socket. */
+    private record Qmp(MonitorConfig monitor) implements MonitorRequest {
+    }
+
     /** -mon chardev=ID,mode=control[,pretty=on], waiting for its -chardev. */
-    private record Mon(String chardev, boolean pretty) {
+    private record Mon(String chardev, boolean pretty) implements MonitorRequest {
     }
 
     /** One virtio-serial: where its placeholder sits in the virtio device list, its transport and its ports. */
@@ -164,9 +174,6 @@ final class ChardevOptions {
         bus.ports()[nr] = new VirtioSerialPortConfig(nr, console, chardev, name);
     }
 
-    /** Each TCP socket chardev's wait= (its Unix siblings keep theirs in their configuration). */
-    private final Map<String, Boolean> waits = new LinkedHashMap<>();
-
     /**
      * QEMU's older boolean spelling, still in scripts and libvirt's older output: a bare "server"
      * is server=on, "nowait" is wait=off, "wait" is wait=on.
@@ -222,7 +229,7 @@ final class ChardevOptions {
                 + "connecting out to a client is not supported");
         }
         String label = "compat_monitor" + compatMonitors++;
-        monitorRequests.add(new MonitorConfig(label, address, bool(o, where, "wait", true), pretty));
+        monitorRequests.add(new Qmp(new MonitorConfig(label, address, bool(o, where, "wait", true), pretty)));
     }
 
     /** {@code -mon chardev=ID,mode=control[,pretty=on][,id=NAME]}: QMP on the socket chardev ID. */
@@ -304,21 +311,10 @@ final class ChardevOptions {
 
     private void resolveMonitors() throws UsageException {
         List<MonitorConfig> list = new ArrayList<>();
-        for (Object r : monitorRequests) {
-            if (r instanceof MonitorConfig m) {
-                list.add(m);
-                continue;
-            }
-            Mon mon = (Mon) r;
-            MonitorConfig.Address.Tcp tcp = tcpSockets.get(mon.chardev());
-            if (tcp != null) {
-                list.add(new MonitorConfig(mon.chardev(), tcp, waits.get(mon.chardev()), mon.pretty()));
-            } else if (chardevs.get(mon.chardev()) instanceof ChardevConfig.Socket s) {
-                list.add(new MonitorConfig(mon.chardev(), new MonitorConfig.Address.Unix(s.path()), s.waitForClient(), mon.pretty()));
-                chardevs.remove(mon.chardev());     // the monitor listens on it, not a device
-            } else {
-                throw new UsageException("-mon chardev=" + mon.chardev() + ": a QMP monitor needs a socket server "
-                    + "(-chardev socket,id=" + mon.chardev() + ",path=PATH,server=on,wait=off, or host=,port=)");
+        for (MonitorRequest r : monitorRequests) {
+            switch (r) {
+                case Qmp q -> list.add(q.monitor());
+                case Mon mon -> list.add(resolve(mon));
             }
         }
         for (String id : tcpSockets.keySet()) {
@@ -328,6 +324,20 @@ final class ChardevOptions {
             }
         }
         monitors = List.copyOf(list);
+    }
+
+    /** A -mon on its socket chardev, which the monitor takes from the devices' list. */
+    private MonitorConfig resolve(Mon mon) throws UsageException {
+        MonitorConfig.Address.Tcp tcp = tcpSockets.get(mon.chardev());
+        if (tcp != null) {
+            return new MonitorConfig(mon.chardev(), tcp, waits.get(mon.chardev()), mon.pretty());
+        }
+        if (chardevs.get(mon.chardev()) instanceof ChardevConfig.Socket s) {
+            chardevs.remove(mon.chardev());
+            return new MonitorConfig(mon.chardev(), new MonitorConfig.Address.Unix(s.path()), s.waitForClient(), mon.pretty());
+        }
+        throw new UsageException("-mon chardev=" + mon.chardev() + ": a QMP monitor needs a socket server "
+            + "(-chardev socket,id=" + mon.chardev() + ",path=PATH,server=on,wait=off, or host=,port=)");
     }
 
     List<ChardevConfig> chardevs() {
