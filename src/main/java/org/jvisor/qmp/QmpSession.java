@@ -74,6 +74,8 @@ final class QmpSession implements JsonStreamParser.Listener {
             }
         } catch (IOException e) {
             // a reset or closed connection ends the session like a disconnect
+        } catch (RuntimeException e) {
+            log.accept("QMP session ended by an internal error: " + e);
         } finally {
             events.close();
             finish();

@@ -37,6 +37,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @GuestTest
 class QmpQemuComparisonTest {
     private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    private static final long WATCHDOG_SECONDS = 120;
 
     /** Commands that apply to QEMU's -M none; each line gets its reply (and the events it causes). */
     private static final String SCRIPT = """
@@ -131,8 +132,13 @@ class QmpQemuComparisonTest {
         args.addAll(jvisorArgs);
         List<JsonValue> fromJvisor;
         try (JvisorSession jvisor = JvisorSession.start(args.toArray(String[]::new))) {
-            fromJvisor = session(socket, jvisor::isAlive, script);
-            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+            try {
+                fromJvisor = session(socket, jvisor::isAlive, script);
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n" + jvisor.transcript() + "\n" + threads(jvisor.pid()), e);
+            }
+            assertEquals(0, jvisor.waitFor(WATCHDOG_SECONDS), "jvisor's messages: " + fromJvisor.stream()
+                .map(JsonWriter::compact).toList() + "\n" + jvisor.transcript());
         }
         assertTrue(fromQemu.size() >= atLeast, "QEMU answered the script: " + fromQemu.size() + " messages");
         fromQemu = fromQemu.stream().map(QmpQemuComparisonTest::withoutActualSize).toList();
@@ -146,6 +152,38 @@ class QmpQemuComparisonTest {
             }
         }
         return differences;
+    }
+
+    /**
+     * Connects to {@code socket}, retrying while it is refused: the socket file exists from
+     * bind(2) on, a moment before the server listens (QEMU's and jvisor's alike).
+     */
+    private static SocketChannel connect(Path socket) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WATCHDOG_SECONDS);
+        while (true) {
+            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                return ch;
+            } catch (IOException e) {
+                ch.close();
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("watchdog: cannot connect to " + socket, e);
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    /** The threads of a hung jvisor, for the failure message. */
+    private static String threads(long pid) {
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jstack").toString(), Long.toString(pid))
+                .redirectErrorStream(true).start();
+            return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(no thread dump: " + e.getMessage() + ")";
+        }
     }
 
     /** QEMU's reply without the optional "actual-size" of images, which jvisor leaves out. */
@@ -183,13 +221,27 @@ class QmpQemuComparisonTest {
                 throw new AssertionError("the server sent bad JSON: " + message);
             }
         });
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
+        try (SocketChannel ch = connect(socket)) {
+            // hang guard: a server that never closes after quit fails the test with what it sent
+            Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Thread.sleep(TimeUnit.SECONDS.toMillis(WATCHDOG_SECONDS));
+                    ch.close();
+                } catch (InterruptedException | IOException e) {
+                    // the session ended in time
+                }
+            });
             ch.write(ByteBuffer.wrap(script.getBytes(StandardCharsets.UTF_8)));
             ByteBuffer buf = ByteBuffer.allocate(65536);
-            for (int n; (n = ch.read(buf.clear())) > 0; ) {
-                parser.feed(buf.array(), 0, n);
+            try {
+                for (int n; (n = ch.read(buf.clear())) > 0; ) {
+                    parser.feed(buf.array(), 0, n);
+                }
+            } catch (java.nio.channels.AsynchronousCloseException e) {
+                throw new AssertionError("watchdog: " + socket + " still open " + WATCHDOG_SECONDS + " s after the script; "
+                    + "received: " + messages.stream().map(JsonWriter::compact).toList(), e);
             }
+            watchdog.interrupt();
         } catch (IOException e) {
             // a reset at quit ends the session too
         }
