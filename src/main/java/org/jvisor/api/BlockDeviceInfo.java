@@ -10,6 +10,7 @@ import java.nio.file.Path;
  * @param readOnly whether the guest may not write it
  * @param format   the image format ("raw")
  * @param size     the image's size in bytes, as the guest sees it
+ * @param cache    -drive cache=: "writeback" (through the host's page cache) or "none" (O_DIRECT)
  */
-public record BlockDeviceInfo(String id, Path file, boolean readOnly, String format, long size) {
+public record BlockDeviceInfo(String id, Path file, boolean readOnly, String format, long size, String cache) {
 }

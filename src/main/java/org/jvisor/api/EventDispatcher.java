@@ -3,6 +3,7 @@ package org.jvisor.api;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 
@@ -19,6 +20,8 @@ final class EventDispatcher {
     private final LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
     private final PrintStream log;
     private final Thread thread;
+    private final Object finishLock = new Object();
+    private boolean finished;           // guarded by finishLock: FINISH is queued
 
     EventDispatcher(PrintStream log, ThreadGroup group) {
         this.log = log;
@@ -36,7 +39,34 @@ final class EventDispatcher {
 
     /** No more events: the thread ends once it has delivered those already published. */
     void finish() {
-        queue.add(FINISH);
+        synchronized (finishLock) {
+            finished = true;
+            queue.add(FINISH);
+        }
+    }
+
+    /**
+     * Waits until every event published so far has reached the listeners (so a command's events
+     * come before its caller carries on, as QEMU emits STOP before stop's reply). Returns at once
+     * on the dispatch thread, which would wait for itself.
+     */
+    void awaitPublished() throws InterruptedException {
+        if (isDispatchThread()) {
+            return;
+        }
+        CountDownLatch delivered = new CountDownLatch(1);
+        boolean queued;
+        synchronized (finishLock) {
+            queued = !finished;
+            if (queued) {
+                queue.add(delivered::countDown);    // ahead of FINISH, so it runs
+            }
+        }
+        if (queued) {
+            delivered.await();
+        } else {
+            thread.join();                          // it ends once everything before FINISH is delivered
+        }
     }
 
     /** Waits until every event published before {@link #finish()} was delivered. */

@@ -156,7 +156,8 @@ final class Lifecycle {
     }
 
     /**
-     * Runs {@code op} on the lifecycle thread and returns when it is done.
+     * Runs {@code op} on the lifecycle thread and returns when it is done and the events it
+     * caused have reached the listeners.
      *
      * @throws IllegalStateException if the state does not allow it, or the machine has ended
      */
@@ -173,6 +174,12 @@ final class Lifecycle {
         } catch (CompletionException e) {
             Throwable c = e.getCause();
             throw new IllegalStateException(c instanceof Refused ? c.getMessage() : "the virtual machine failed: " + c, c);
+        }
+        // the command's events (STOP, RESUME, RESET...) reach the listeners before its caller goes on
+        try {
+            events.awaitPublished();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -3,9 +3,11 @@ package org.jvisor.api;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -35,6 +37,8 @@ import org.jvisor.machine.MachineException;
  *   <tr><td>{@link #queryMigrate()}</td><td>query-migrate</td></tr>
  *   <tr><td>{@link #restore(MachineConfig, Path)}</td><td>-incoming file:PATH</td></tr>
  *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
+ *   <tr><td>{@link #chardevs()}</td><td>query-chardev</td></tr>
+ *   <tr><td>{@link #name()}</td><td>query-name</td></tr>
  * </table>
  *
  * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
@@ -44,7 +48,9 @@ import org.jvisor.machine.MachineException;
  * machine has released everything (threads, guest RAM, open images, the engine).
  *
  * <p>Thread safety: every method may be called from any thread. Lifecycle methods are carried
- * out one at a time, in call order, on the machine's own lifecycle thread, and return when done.
+ * out one at a time, in call order, on the machine's own lifecycle thread, and return when done,
+ * after the events they caused have reached the listeners (called from a listener, they do not
+ * wait for that).
  * Events go to listeners in the order they happened, on the machine's event thread
  * ("jvisor-events"), which may call the lifecycle methods but not wait for the end.
  *
@@ -72,10 +78,12 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     private final Lifecycle lifecycle;
+    private final MachineConfig config;
     private final String engine;
 
-    private VirtualMachine(Lifecycle lifecycle) {
+    private VirtualMachine(Lifecycle lifecycle, MachineConfig config) {
         this.lifecycle = lifecycle;
+        this.config = config;
         this.engine = lifecycle.machine().acceleratorName();
     }
 
@@ -112,7 +120,7 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
         Objects.requireNonNull(translations, "translations");
-        return new VirtualMachine(new Lifecycle(config, log, translations, null, false));
+        return new VirtualMachine(new Lifecycle(config, log, translations, null, false), config);
     }
 
     /**
@@ -131,7 +139,7 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(snapshot, "snapshot");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), snapshot, false));
+        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), snapshot, false), config);
     }
 
     /**
@@ -144,7 +152,7 @@ public final class VirtualMachine implements AutoCloseable {
     public static VirtualMachine createIncoming(MachineConfig config, PrintStream log) throws VmException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), null, true));
+        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), null, true), config);
     }
 
     /**
@@ -417,7 +425,28 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
-        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size());
+        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size(),
+            d.config().cache());
+    }
+
+    /** The guest's name (-name, {@link MachineConfig#name()}), if it was given one. */
+    public Optional<String> name() {
+        return Optional.ofNullable(config.name());
+    }
+
+    /** The -chardev character devices, in the order they were given. */
+    public List<ChardevInfo> chardevs() {
+        Set<String> used = new HashSet<>();
+        if (config.serial() instanceof MachineConfig.SerialConfig.Chardev c) {
+            used.add(c.id());
+        }
+        for (MachineConfig.VirtioDeviceConfig d : config.virtioDevices()) {
+            if (d instanceof MachineConfig.VirtioDeviceConfig.VirtioSerial s) {
+                s.ports().forEach(p -> used.add(p.chardev()));
+            }
+        }
+        return lifecycle.machine().chardevStates().stream()
+            .map(c -> new ChardevInfo(c.id(), c.filename(), used.contains(c.id()))).toList();
     }
 
     /**

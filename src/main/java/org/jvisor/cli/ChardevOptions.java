@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 
 import org.jvisor.devices.virtio.VirtioConsole;
+import org.jvisor.qmp.MonitorConfig;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.config.MachineConfig.ChardevConfig;
 import org.jvisor.config.MachineConfig.Transport;
@@ -16,10 +17,11 @@ import org.jvisor.config.MachineConfig.SerialConfig;
 import org.jvisor.config.MachineConfig.VirtioSerialPortConfig;
 
 /**
- * QEMU's -chardev and the virtio-serial devices (-device virtio-serial-pci, virtconsole,
- * virtserialport), collected across the command line and checked together at the end: every
- * chardev id is defined once and used once, stdio has one user, every port sits on a
- * virtio-serial (-pci or -device) with a free port number.
+ * QEMU's -chardev, its users (the virtio-serial devices -device virtio-serial-pci, virtconsole,
+ * virtserialport; -serial chardev:; the QMP monitors -mon chardev=ID,mode=control) and -qmp,
+ * collected across the command line and checked together at the end: every chardev id is defined
+ * once and used once, stdio has one user, every port sits on a virtio-serial (-pci or -device)
+ * with a free port number, a monitor's chardev is a socket server.
  */
 final class ChardevOptions {
     private static final Set<String> PORT_DEVICES = Set.of("virtconsole", "virtserialport");
@@ -28,6 +30,26 @@ final class ChardevOptions {
     private final List<Bus> buses = new ArrayList<>();
     /** Who uses each chardev id, for the one-user rule: "-device virtconsole", "-serial". */
     private final Map<String, String> users = new LinkedHashMap<>();
+    /** -chardev socket,host=,port=: only a monitor can use one (the devices' socket backend is Unix-only). */
+    private final Map<String, MonitorConfig.Address.Tcp> tcpSockets = new LinkedHashMap<>();
+    /** -qmp and -mon in command-line order; a -mon is resolved against its chardev at the end. */
+    private final List<MonitorRequest> monitorRequests = new ArrayList<>();
+    /** Each TCP socket chardev's wait= (its Unix siblings keep theirs in their configuration). */
+    private final Map<String, Boolean> waits = new LinkedHashMap<>();
+    private List<MonitorConfig> monitors = List.of();
+    private int compatMonitors;
+
+    /** A monitor as the command line asks for it: -qmp (complete) or -mon (its chardev resolved at the end). */
+    private sealed interface MonitorRequest {
+    }
+
+    /** -qmp DEV: the monitor with its own socket. */
+    private record Qmp(MonitorConfig monitor) implements MonitorRequest {
+    }
+
+    /** -mon chardev=ID,mode=control[,pretty=on], waiting for its -chardev. */
+    private record Mon(String chardev, boolean pretty) implements MonitorRequest {
+    }
 
     /** One virtio-serial: where its placeholder sits in the virtio device list, its transport and its ports. */
     private record Bus(int listIndex, int maxPorts, Transport transport, VirtioSerialPortConfig[] ports) {
@@ -48,7 +70,7 @@ final class ChardevOptions {
 
     /** {@code -chardev BACKEND,id=ID,...} */
     void chardev(String text) throws UsageException {
-        OptionList o = OptionList.parse("-chardev", text, true);
+        OptionList o = OptionList.parse("-chardev", legacyFlags(text), true);
         String backend = o.implied() != null ? o.implied() : o.get("backend");
         if (backend == null) {
             throw new UsageException("-chardev: no backend given (expected stdio, file, socket or null)");
@@ -57,8 +79,17 @@ final class ChardevOptions {
         if (id == null || id.isEmpty()) {
             throw new UsageException("-chardev " + backend + ": id=ID is required");
         }
-        if (chardevs.containsKey(id)) {
+        if (chardevs.containsKey(id) || tcpSockets.containsKey(id)) {
             throw new UsageException("-chardev: duplicate id '" + id + "'");
+        }
+        if (backend.equals("socket") && (o.get("host") != null || o.get("port") != null)) {
+            o.allowOnly(Set.of("backend", "id", "host", "port", "server", "wait"), backend);
+            if (!bool(o, backend, "server", false)) {
+                throw new UsageException("-chardev socket: only server=on (jvisor listens on host:port) is supported");
+            }
+            tcpSockets.put(id, tcp("-chardev socket", o.get("host") == null ? "" : o.get("host"), required(o, backend, "port")));
+            waits.put(id, bool(o, backend, "wait", true));       // QEMU's default for a server is wait=on
+            return;
         }
         ChardevConfig c = switch (backend) {
             case "stdio" -> {
@@ -74,9 +105,6 @@ final class ChardevOptions {
                 yield new ChardevConfig.File(id, Path.of(required(o, backend, "path")), bool(o, backend, "append", false));
             }
             case "socket" -> {
-                if (o.get("host") != null || o.get("port") != null) {
-                    throw new UsageException("-chardev socket: only Unix sockets (path=PATH) are supported, not TCP (host=, port=)");
-                }
                 o.allowOnly(Set.of("backend", "id", "path", "server", "wait"), backend);
                 String path = required(o, backend, "path");
                 if (!bool(o, backend, "server", false)) {
@@ -146,6 +174,86 @@ final class ChardevOptions {
         bus.ports()[nr] = new VirtioSerialPortConfig(nr, console, chardev, name);
     }
 
+    /**
+     * QEMU's older boolean spelling, still in scripts and libvirt's older output: a bare "server"
+     * is server=on, "nowait" is wait=off, "wait" is wait=on.
+     */
+    static String legacyFlags(String text) {
+        List<String> parts = new ArrayList<>();
+        for (String p : text.split(",", -1)) {
+            parts.add(switch (p) {
+                case "server" -> "server=on";
+                case "nowait" -> "wait=off";
+                case "wait" -> "wait=on";
+                default -> p;
+            });
+        }
+        return String.join(",", parts);
+    }
+
+    private static MonitorConfig.Address.Tcp tcp(String what, String host, String port) throws UsageException {
+        try {
+            int p = Integer.parseInt(port);
+            if (p < 0 || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return new MonitorConfig.Address.Tcp(host, p);
+        } catch (NumberFormatException e) {
+            throw new UsageException(what + ": '" + port + "' is not a TCP port (0-65535)");
+        }
+    }
+
+    /**
+     * {@code -qmp unix:PATH,server=on[,wait=off]} or {@code -qmp tcp:[HOST]:PORT,server=on[,wait=off]}
+     * (the old spelling {@code server,nowait} too): a QMP monitor on a socket of its own, labelled
+     * compat_monitorN as QEMU does. {@code pretty}: -qmp-pretty.
+     */
+    void qmp(String option, String text, boolean pretty) throws UsageException {
+        String spec = legacyFlags(text);
+        int comma = spec.indexOf(',');
+        String where = comma < 0 ? spec : spec.substring(0, comma);
+        OptionList o = comma < 0 ? new OptionList(option, null, Map.of()) : OptionList.parse(option, spec.substring(comma + 1), false);
+        o.allowOnly(Set.of("server", "wait"), where);
+        MonitorConfig.Address address;
+        if (where.startsWith("unix:") && where.length() > 5) {
+            address = new MonitorConfig.Address.Unix(Path.of(where.substring(5)));
+        } else if (where.startsWith("tcp:") && where.lastIndexOf(':') > 3) {
+            int colon = where.lastIndexOf(':');
+            address = tcp(option + " " + where, where.substring(4, colon), where.substring(colon + 1));
+        } else {
+            throw new UsageException(option + ": '" + where + "' is not a monitor socket jvisor has "
+                + "(expected unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off)");
+        }
+        if (!bool(o, where, "server", false)) {
+            throw new UsageException(option + " " + where + ": jvisor's monitor listens (server=on); "
+                + "connecting out to a client is not supported");
+        }
+        String label = "compat_monitor" + compatMonitors++;
+        monitorRequests.add(new Qmp(new MonitorConfig(label, address, bool(o, where, "wait", true), pretty)));
+    }
+
+    /** {@code -mon chardev=ID,mode=control[,pretty=on][,id=NAME]}: QMP on the socket chardev ID. */
+    void mon(String text) throws UsageException {
+        OptionList o = OptionList.parse("-mon", text, false);
+        o.allowOnly(Set.of("chardev", "mode", "pretty", "id"), "");
+        String chardev = o.get("chardev");
+        if (chardev == null || chardev.isEmpty()) {
+            throw new UsageException("-mon: chardev=ID is required");
+        }
+        String mode = o.get("mode") == null ? "readline" : o.get("mode");
+        if (!mode.equals("control")) {
+            throw new UsageException("-mon: mode=" + mode + (o.get("mode") == null ? " (the default)" : "")
+                + " is the human monitor, which jvisor does not have; give mode=control for QMP");
+        }
+        use(chardev, "-mon");
+        monitorRequests.add(new Mon(chardev, bool(o, "", "pretty", false)));
+    }
+
+    /** The QMP monitors, in command-line order (after {@link #finish}). */
+    List<MonitorConfig> monitors() {
+        return monitors;
+    }
+
     /** {@code -serial chardev:ID} claims the chardev. */
     void serialUses(SerialConfig serial) throws UsageException {
         if (serial instanceof SerialConfig.Chardev c) {
@@ -167,10 +275,15 @@ final class ChardevOptions {
      */
     SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices) throws UsageException {
         for (Map.Entry<String, String> u : users.entrySet()) {
-            if (!chardevs.containsKey(u.getKey())) {
+            if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())) {
                 throw new UsageException(u.getValue() + ": no -chardev with id '" + u.getKey() + "'");
             }
+            if (tcpSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
+                throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a TCP socket, which only a "
+                    + "QMP monitor (-mon) can use; devices take Unix sockets (path=)");
+            }
         }
+        resolveMonitors();
         List<String> stdio = chardevs.values().stream().filter(c -> c instanceof ChardevConfig.Stdio).map(ChardevConfig::id).toList();
         if (stdio.size() > 1) {
             throw new UsageException("-chardev stdio: stdio can have one user, but ids " + String.join(" and ", stdio) + " both use it");
@@ -194,6 +307,37 @@ final class ChardevOptions {
             devices.set(b.listIndex(), new VirtioDeviceConfig.VirtioSerial(b.maxPorts(), List.copyOf(ports), b.transport()));
         }
         return serial;
+    }
+
+    private void resolveMonitors() throws UsageException {
+        List<MonitorConfig> list = new ArrayList<>();
+        for (MonitorRequest r : monitorRequests) {
+            switch (r) {
+                case Qmp q -> list.add(q.monitor());
+                case Mon mon -> list.add(resolve(mon));
+            }
+        }
+        for (String id : tcpSockets.keySet()) {
+            if (!users.containsKey(id)) {
+                throw new UsageException("-chardev socket,id=" + id + ": a TCP socket (host=, port=) is only supported "
+                    + "for a QMP monitor (-mon chardev=" + id + ",mode=control)");
+            }
+        }
+        monitors = List.copyOf(list);
+    }
+
+    /** A -mon on its socket chardev, which the monitor takes from the devices' list. */
+    private MonitorConfig resolve(Mon mon) throws UsageException {
+        MonitorConfig.Address.Tcp tcp = tcpSockets.get(mon.chardev());
+        if (tcp != null) {
+            return new MonitorConfig(mon.chardev(), tcp, waits.get(mon.chardev()), mon.pretty());
+        }
+        if (chardevs.get(mon.chardev()) instanceof ChardevConfig.Socket s) {
+            chardevs.remove(mon.chardev());
+            return new MonitorConfig(mon.chardev(), new MonitorConfig.Address.Unix(s.path()), s.waitForClient(), mon.pretty());
+        }
+        throw new UsageException("-mon chardev=" + mon.chardev() + ": a QMP monitor needs a socket server "
+            + "(-chardev socket,id=" + mon.chardev() + ",path=PATH,server=on,wait=off, or host=,port=)");
     }
 
     List<ChardevConfig> chardevs() {

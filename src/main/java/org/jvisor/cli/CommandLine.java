@@ -11,6 +11,7 @@ import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
+import org.jvisor.qmp.MonitorConfig;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -25,15 +26,15 @@ public final class CommandLine {
     public sealed interface Action {
         /**
          * Build the machine and run it; {@code startPaused} is -S (status prelaunch until "cont"),
-         * {@code sandbox} the -sandbox policy (null: off), {@code runWith} the user and root to
-         * take once the machine is built (-run-with, -runas, -chroot), {@code incoming} the snapshot
-         * of -incoming file:PATH to restore, or null.
+         * {@code monitors} the QMP monitors (-qmp, -mon), {@code pidfile} -pidfile (or null),
+         * {@code daemonize} -daemonize, {@code sandbox} the -sandbox policy (null: off),
+         * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
+         * -chroot), {@code incoming} the snapshot of -incoming file:PATH to restore (or null), and
+         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming).
          */
-        record Run(MachineConfig config, boolean startPaused, SandboxPolicy sandbox, RunWith runWith, Path incoming)
+        record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
+                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer)
                 implements Action {
-            public Run(MachineConfig config, boolean startPaused) {
-                this(config, startPaused, null, new RunWith(null, null), null);
-            }
         }
 
         record Help() implements Action {
@@ -63,6 +64,7 @@ public final class CommandLine {
         SandboxPolicy sandbox = null;
         RunWith runWith = new RunWith(null, null);
         Path incoming = null;
+        boolean incomingDefer = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
@@ -70,6 +72,10 @@ public final class CommandLine {
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
         ChardevOptions chardevs = new ChardevOptions();
+        String name = null;
+        Path pidfile = null;
+        boolean daemonize = false;
+        boolean nographic = false;
 
         for (int i = 0; i < args.length; i++) {
             String raw = args[i];
@@ -95,8 +101,11 @@ public final class CommandLine {
                         if (!v.equals("none")) {
                             throw new UsageException("-display: '" + v + "' is not supported; jvisor has no graphics (use -display none)");
                         }
-                    } else if (serial == null) {
-                        serial = new MachineConfig.SerialConfig.Stdio();
+                    } else {
+                        nographic = true;
+                        if (serial == null) {
+                            serial = new MachineConfig.SerialConfig.Stdio();
+                        }
                     }
                 }
                 case "-no-reboot" -> noReboot = true;
@@ -120,7 +129,19 @@ public final class CommandLine {
                         throw new UsageException(e.getMessage());
                     }
                 }
-                case "-incoming" -> incoming = parseIncoming(value(args, ++i, opt, "file:PATH (a jvisor snapshot)"));
+                case "-incoming" -> {
+                    String v = value(args, ++i, opt, "file:PATH (a jvisor snapshot) or defer");
+                    incomingDefer = v.equals("defer");
+                    incoming = incomingDefer ? null : parseIncoming(v);
+                }
+                case "-qmp", "-qmp-pretty" -> chardevs.qmp(opt, value(args, ++i, opt, "unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off"),
+                    opt.equals("-qmp-pretty"));
+                case "-mon" -> chardevs.mon(value(args, ++i, opt, "chardev=ID,mode=control"));
+                case "-monitor" -> throw new UsageException("-monitor: the human monitor (HMP) is not supported; use QMP "
+                    + "(-qmp unix:PATH,server=on,wait=off) and human-monitor-command for its 'info status'");
+                case "-name" -> name = parseName(value(args, ++i, opt, "a guest name"));
+                case "-pidfile" -> pidfile = Path.of(value(args, ++i, opt, "a file to write jvisor's process id to"));
+                case "-daemonize" -> daemonize = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
                     o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
@@ -200,6 +221,20 @@ public final class CommandLine {
         }
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);
+        if (daemonize) {
+            // QEMU (vl.c): a daemon has no terminal; its console must go elsewhere
+            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio) {
+                throw new UsageException("-nographic cannot be used with -daemonize");
+            }
+            if (serial instanceof MachineConfig.SerialConfig.Stdio
+                    || chardevs.chardevs().stream().anyMatch(c -> c instanceof MachineConfig.ChardevConfig.Stdio)) {
+                throw new UsageException("-daemonize: stdio cannot be a guest console (give -serial file:PATH, -serial none "
+                    + "or a socket chardev)");
+            }
+            if (serial == null) {
+                serial = new MachineConfig.SerialConfig.None();
+            }
+        }
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
         }
@@ -216,21 +251,35 @@ public final class CommandLine {
             }
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
+        if (incomingDefer && chardevs.monitors().isEmpty()) {
+            throw new UsageException("-incoming defer: the machine waits for QMP's migrate-incoming, so it needs a monitor "
+                + "(-qmp unix:PATH,server=on,wait=off)");
+        }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit), startPaused, sandbox, runWith, incoming);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name), startPaused, chardevs.monitors(), pidfile, daemonize,
+            sandbox, runWith, incoming, incomingDefer);
+    }
+
+    /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */
+    private static String parseName(String text) throws UsageException {
+        OptionList o = OptionList.parse("-name", text, true);
+        o.allowOnly(Set.of("guest", "debug-threads", "process"), "");
+        String name = o.implied() != null ? o.implied() : o.get("guest");
+        if (name == null || name.isEmpty()) {
+            throw new UsageException("-name: no name given (expected -name NAME or -name guest=NAME)");
+        }
+        if (o.get("debug-threads") != null) {
+            onOff("-name", "debug-threads", o.get("debug-threads"));   // jvisor's threads always have names
+        }
+        return name;
     }
 
     /**
-     * -incoming file:PATH: restore from a snapshot file. QEMU's "defer" waits for QMP's
-     * migrate-incoming, and jvisor has no QMP monitor yet; tcp:, unix: and exec: streams are not
-     * supported yet.
+     * -incoming file:PATH: restore from a snapshot file (defer is handled by the caller); tcp:,
+     * unix: and exec: streams are not supported yet.
      */
     private static Path parseIncoming(String v) throws UsageException {
-        if (v.equals("defer")) {
-            throw new UsageException("-incoming defer: waits for QMP's migrate-incoming, and jvisor has no QMP monitor yet;"
-                + " use -incoming file:PATH");
-        }
         try {
             return org.jvisor.api.VirtualMachine.migrationFile(v);
         } catch (IllegalArgumentException e) {

@@ -79,6 +79,17 @@ final class Help {
           -device virtio-rng-device, -device virtio-blk-device,drive=D,
           -device virtio-net-device,netdev=N   the same on microvm
 
+        Monitor (QMP, as QEMU 7.2):
+          -qmp unix:PATH,server=on,wait=off   -qmp tcp:HOST:PORT,server=on,wait=off
+                                a QMP monitor on a socket (also the old 'server,nowait');
+                                wait=on (the default) waits for a client before starting
+          -chardev socket,id=ID,path=PATH|host=H,port=N,server=on,wait=off
+          -mon chardev=ID,mode=control[,pretty=on]
+                                a QMP monitor on a socket chardev (pretty: indented replies)
+          -name NAME, -name guest=NAME   the guest's name (query-name)
+          -pidfile FILE         write jvisor's process id to FILE (removed at exit)
+          -daemonize            run detached; return once the monitors and pidfile are ready
+
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per
                                 exit reason and per device

@@ -1,5 +1,6 @@
 package org.jvisor.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
 
@@ -12,6 +13,7 @@ import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
 import org.jvisor.backend.chr.Terminal;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.qmp.QmpMonitors;
 
 /**
  * The jvisor command: parses the command line, then builds and runs the machine through
@@ -43,6 +45,7 @@ public final class Main {
                 System.out.println("jvisor " + version());
                 yield 0;
             }
+            case CommandLine.Action.Run r when r.daemonize() && !Daemon.isChild() -> Daemon.launch(args, err);
             case CommandLine.Action.Run r -> runMachine(r, err);
         };
     }
@@ -67,35 +70,60 @@ public final class Main {
     }
 
     private static int runMachineOnConsole(CommandLine.Action.Run run, PrintStream err) {
+        if (run.daemonize()) {
+            try {
+                Daemon.detachFromTerminal();
+            } catch (SysException e) {
+                err.println("jvisor: -daemonize: " + e.getMessage());
+                return 1;
+            }
+        }
         try (VirtualMachine vm = run.incoming() != null ? VirtualMachine.restore(run.config(), run.incoming(), err)
+                : run.incomingDefer() ? VirtualMachine.createIncoming(run.config(), err)
                 : VirtualMachine.create(run.config(), err)) {
             endOnSignal(vm);
             endOnFailure(vm);
-            // everything is open and every thread started: give up what the guest never needs
-            try {
-                run.runWith().enter();
-            } catch (SysException e) {
-                err.println("jvisor: -run-with: " + e.getMessage());
-                return 1;
-            }
-            if (run.sandbox() != null) {
+            // the monitors close before the machine: each client gets its last replies and events first
+            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(),
+                     msg -> err.println("jvisor: " + msg));
+                 Pidfile pidfile = Pidfile.write(run.pidfile())) {
+                // everything is open (images, sockets, the pidfile) and every thread started:
+                // give up what the guest never needs
                 try {
-                    Sandbox.enter(run.sandbox());
+                    run.runWith().enter();
                 } catch (SysException e) {
-                    err.println("jvisor: -sandbox: " + e.getMessage());
+                    err.println("jvisor: -run-with: " + e.getMessage());
                     return 1;
                 }
-            }
-            err.println("jvisor: " + vm.acceleratorExplanation());
-            if (run.incoming() != null) {
-                err.println("jvisor: restored from " + run.incoming() + (run.startPaused() ? "; paused (-S)" : ""));
-                if (!run.startPaused()) {
-                    vm.resume();
+                if (run.sandbox() != null) {
+                    try {
+                        Sandbox.enter(run.sandbox());
+                    } catch (SysException e) {
+                        err.println("jvisor: -sandbox: " + e.getMessage());
+                        return 1;
+                    }
                 }
-            } else if (!run.startPaused()) {
-                vm.start();
+                err.println("jvisor: " + vm.acceleratorExplanation());
+                if (run.daemonize()) {
+                    Daemon.ready();
+                }
+                if (run.incoming() != null) {
+                    // QEMU runs a restored guest on unless -S, if it was running when saved; with
+                    // no monitor to send cont, jvisor runs it on in any case unless -S
+                    boolean wasRunning = vm.incomingRunState().map(RunState::isRunning).orElse(true);
+                    boolean runOn = !run.startPaused() && (wasRunning || run.monitors().isEmpty());
+                    err.println("jvisor: restored from " + run.incoming() + (runOn ? "" : "; paused"));
+                    if (runOn) {
+                        vm.resume();
+                    }
+                } else if (!run.startPaused() && !run.incomingDefer()) {
+                    vm.start();
+                }
+                return vm.awaitExit().status();
+            } catch (IOException e) {
+                err.println("jvisor: " + e.getMessage());
+                return 1;
             }
-            return vm.awaitExit().status();
         } catch (VmException e) {
             err.println("jvisor: " + e.getMessage());
             return 1;

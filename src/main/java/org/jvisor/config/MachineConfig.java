@@ -35,6 +35,7 @@ import java.util.Set;
  * @param chardevs         -chardev: character devices
  * @param netdevs          -netdev: network backends
  * @param jit              -accel tcg,jit=,jit-threshold=: the tcg engine's bytecode translator
+ * @param name             -name: the guest's name for management tools (QMP query-name), or null
  */
 public record MachineConfig(
     Accel accel,
@@ -55,7 +56,8 @@ public record MachineConfig(
     MachineType machineType,
     List<ChardevConfig> chardevs,
     List<NetdevConfig> netdevs,
-    JitOptions jit) {
+    JitOptions jit,
+    String name) {
 
     /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
     public enum Accel {
@@ -299,6 +301,7 @@ public record MachineConfig(
         private final List<ChardevConfig> chardevs = new ArrayList<>();
         private final List<NetdevConfig> netdevs = new ArrayList<>();
         private JitOptions jit = JitOptions.fromSystemProperties();
+        private String name;
 
         private Builder() {
         }
@@ -425,6 +428,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -name: the guest's name, as management tools show it (null: none). */
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
         public MachineConfig build() {
             if (kernel == null) {
                 throw new IllegalStateException("a kernel is required: jvisor boots a kernel directly (there is no firmware)");
@@ -437,7 +446,7 @@ public record MachineConfig(
             }
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
-                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit);
+                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name);
         }
     }
 }

@@ -22,6 +22,7 @@ import org.jvisor.config.MachineConfig;
 /** The -chardev backends of a machine by id, opened at start-up and closed with the machine. */
 final class Chardevs implements AutoCloseable {
     private final Map<String, CharBackend> byId = new LinkedHashMap<>();
+    private final Map<String, MachineConfig.ChardevConfig> configs = new LinkedHashMap<>();
     private final List<OutputStream> files = new ArrayList<>();
 
     private Chardevs() {
@@ -34,6 +35,7 @@ final class Chardevs implements AutoCloseable {
         for (MachineConfig.ChardevConfig cfg : configs) {
             try {
                 c.byId.put(cfg.id(), c.openOne(cfg, escapes, log));
+                c.configs.put(cfg.id(), cfg);
             } catch (IOException | RuntimeException e) {
                 c.close();
                 throw new MachineException("-chardev id=" + cfg.id() + ": " + e.getMessage());
@@ -68,6 +70,25 @@ final class Chardevs implements AutoCloseable {
             throw new MachineException("no -chardev with id '" + id + "'");
         }
         return b;
+    }
+
+    /**
+     * Each chardev's id and QEMU's "filename" for it (query-chardev): "stdio", "file", "null",
+     * "unix:PATH,server=on", prefixed with "disconnected:" while a socket has no client.
+     */
+    List<Machine.ChardevState> states() {
+        List<Machine.ChardevState> list = new ArrayList<>();
+        for (Map.Entry<String, MachineConfig.ChardevConfig> e : configs.entrySet()) {
+            String filename = switch (e.getValue()) {
+                case MachineConfig.ChardevConfig.Stdio s -> "stdio";
+                case MachineConfig.ChardevConfig.File f -> "file";
+                case MachineConfig.ChardevConfig.Null n -> "null";
+                case MachineConfig.ChardevConfig.Socket s ->
+                    (byId.get(e.getKey()).connected() ? "" : "disconnected:") + "unix:" + s.path() + ",server=on";
+            };
+            list.add(new Machine.ChardevState(e.getKey(), filename));
+        }
+        return list;
     }
 
     @Override

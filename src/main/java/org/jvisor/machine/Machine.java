@@ -626,6 +626,15 @@ public final class Machine implements AutoCloseable {
         return list;
     }
 
+    /** A -chardev: its id and QEMU's description of where it goes ("unix:/p,server=on"...). */
+    public record ChardevState(String id, String filename) {
+    }
+
+    /** The -chardev backends, in command-line order. */
+    public List<ChardevState> chardevStates() {
+        return chardevs.states();
+    }
+
     /** The disks the devices use, in the order they were opened. */
     public List<AttachedDrive> drives() {
         return List.copyOf(drives);

@@ -219,7 +219,7 @@ class VirtualMachineTest {
             .drive(new MachineConfig.DriveConfig("d0", image, true, "writeback", false))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", MachineConfig.Transport.PCI)).build();
         try (VirtualMachine vm = VirtualMachine.create(config, log)) {
-            assertEquals(List.of(new BlockDeviceInfo("d0", image, true, "raw", 1 << 20)), vm.blockDevices());
+            assertEquals(List.of(new BlockDeviceInfo("d0", image, true, "raw", 1 << 20, "writeback")), vm.blockDevices());
         }
     }
 

@@ -41,8 +41,12 @@ class CommandLineTest {
         assertTrue(run.startPaused());
         assertEquals(null, ((CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k"})).incoming());
         UsageException defer = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "defer"));
-        assertEquals("-incoming defer: waits for QMP's migrate-incoming, and jvisor has no QMP monitor yet;"
-            + " use -incoming file:PATH", defer.getMessage());
+        assertEquals("-incoming defer: the machine waits for QMP's migrate-incoming, so it needs a monitor "
+            + "(-qmp unix:PATH,server=on,wait=off)", defer.getMessage());
+        CommandLine.Action.Run deferred = (CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k",
+            "-incoming", "defer", "-qmp", "unix:/tmp/m.sock,server=on,wait=off"});
+        assertTrue(deferred.incomingDefer());
+        assertEquals(null, deferred.incoming());
         UsageException tcp = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "tcp:0:4444"));
         assertEquals("-incoming tcp:0:4444: jvisor restores from file:PATH only", tcp.getMessage());
     }

@@ -41,11 +41,6 @@ public final class JvisorSession implements AutoCloseable {
         this.stderrPump = pump(p.getErrorStream(), stderr.text);
     }
 
-    /** The jvisor process's id (the launcher execs the JVM, so it is the VMM's). */
-    public long pid() {
-        return process.pid();
-    }
-
     public static JvisorSession start(String... args) throws IOException {
         return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
     }
@@ -116,6 +111,25 @@ public final class JvisorSession implements AutoCloseable {
         stdin.flush();
     }
 
+    /**
+     * Waits at most {@code seconds} for jvisor to end (a hang guard) and returns its status; on
+     * the guard, fails with the transcript and jvisor's threads (jstack).
+     */
+    public int waitFor(long seconds) throws InterruptedException {
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+            String threads;
+            try {
+                Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
+                    Long.toString(process.pid())).redirectErrorStream(true).start();
+                threads = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                threads = "(no thread dump: " + e.getMessage() + ")";
+            }
+            throw new AssertionError("watchdog: jvisor did not end within " + seconds + " s\n" + transcript() + "\n" + threads);
+        }
+        return waitFor();
+    }
+
     /** Waits for jvisor to end and returns its status; its whole output is read by then. */
     public int waitFor() throws InterruptedException {
         if (!process.waitFor(WATCHDOG_MILLIS, TimeUnit.MILLISECONDS)) {
@@ -124,6 +138,16 @@ public final class JvisorSession implements AutoCloseable {
         stdoutPump.join();
         stderrPump.join();
         return process.exitValue();
+    }
+
+    /** The jvisor process's id. */
+    public long pid() {
+        return process.pid();
+    }
+
+    /** Whether jvisor still runs. */
+    public boolean isAlive() {
+        return process.isAlive();
     }
 
     public String stdout() {

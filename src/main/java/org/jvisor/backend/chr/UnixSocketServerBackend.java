@@ -42,6 +42,20 @@ public final class UnixSocketServerBackend implements CharBackend {
      */
     public static UnixSocketServerBackend listen(Path path, boolean waitForClient, Consumer<String> log)
             throws IOException {
+        ServerSocketChannel server = bind(path);
+        UnixSocketServerBackend b = new UnixSocketServerBackend(path, server, log);
+        if (waitForClient) {
+            log.accept("waiting for a connection on unix:" + path + ",server=on");
+            b.client = server.accept();
+        }
+        return b;
+    }
+
+    /**
+     * A Unix domain socket server bound to {@code path}: a stale socket there is replaced (as
+     * QEMU does), anything else that exists is refused.
+     */
+    public static ServerSocketChannel bind(Path path) throws IOException {
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
             if ((mode & S_IFMT) != S_IFSOCK) {
@@ -56,12 +70,7 @@ public final class UnixSocketServerBackend implements CharBackend {
             server.close();
             throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
         }
-        UnixSocketServerBackend b = new UnixSocketServerBackend(path, server, log);
-        if (waitForClient) {
-            log.accept("waiting for a connection on unix:" + path + ",server=on");
-            b.client = server.accept();
-        }
-        return b;
+        return server;
     }
 
     public Path path() {

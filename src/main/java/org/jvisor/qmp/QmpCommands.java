@@ -1,0 +1,277 @@
+package org.jvisor.qmp;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+import org.jvisor.api.BlockDeviceInfo;
+import org.jvisor.api.ChardevInfo;
+import org.jvisor.api.MigrationStatus;
+import org.jvisor.api.RunState;
+import org.jvisor.api.VcpuInfo;
+import org.jvisor.api.VirtualMachine;
+import org.jvisor.api.VmException;
+import org.jvisor.qmp.json.JsonValue;
+import org.jvisor.qmp.json.JsonValue.JsonArray;
+import org.jvisor.qmp.json.JsonValue.JsonObject;
+
+/**
+ * The QMP commands jvisor implements, with QEMU 7.2's argument checks and reply shapes
+ * (qapi/*.json; the shapes were captured from qemu-system-x86_64 7.2). Every command goes through
+ * the public API ({@link VirtualMachine}); a state the API refuses becomes QEMU's GenericError.
+ * qmp_capabilities is listed here for query-commands and argument checking, but its effect (the
+ * session's mode) is the session's.
+ */
+final class QmpCommands {
+    /** The QEMU version jvisor answers as (libvirt 9.0 needs at least 4.2; 7.2 is Debian 12's). */
+    static final int MAJOR = 7;
+    static final int MINOR = 2;
+    static final int MICRO = 0;
+
+    /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
+    enum Type {
+        STRING("string"), INT("integer"), BOOL("boolean"), ARRAY("array");
+
+        final String qapiName;
+
+        Type(String qapiName) {
+            this.qapiName = qapiName;
+        }
+
+        boolean accepts(JsonValue v) {
+            return switch (this) {
+                case STRING -> v instanceof JsonValue.JsonString;
+                case INT -> v instanceof JsonValue.JsonInt;
+                case BOOL -> v instanceof JsonValue.JsonBool;
+                case ARRAY -> v instanceof JsonArray;
+            };
+        }
+    }
+
+    record Param(String name, Type type, boolean required) {
+    }
+
+    @FunctionalInterface
+    interface Handler {
+        JsonValue run(JsonObject arguments) throws QmpError;
+    }
+
+    record Command(String name, List<Param> params, Handler handler) {
+    }
+
+    private final VirtualMachine vm;
+    private final String packageName;
+    private final boolean autostart;
+    private final Supplier<List<ChardevInfo>> monitorChardevs;
+    private final Map<String, Command> table = new LinkedHashMap<>();
+
+    /**
+     * @param packageName     query-version's "package": "jvisor VERSION"
+     * @param autostart       no -S: a guest restored by migrate-incoming that was running when
+     *                        saved runs on at once, as QEMU's incoming side does
+     * @param monitorChardevs the monitors' own chardevs, for query-chardev
+     */
+    QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs) {
+        this.vm = vm;
+        this.autostart = autostart;
+        this.packageName = packageName;
+        this.monitorChardevs = monitorChardevs;
+        add("qmp_capabilities", List.of(new Param("enable", Type.ARRAY, false)), a -> JsonObject.EMPTY);
+        add("query-status", List.of(), a -> status());
+        add("stop", List.of(), a -> lifecycle(vm::pause));
+        add("cont", List.of(), a -> lifecycle(vm::resume));
+        add("system_reset", List.of(), a -> lifecycle(vm::reset));
+        add("system_powerdown", List.of(), a -> lifecycle(vm::powerDown));
+        add("quit", List.of(), a -> lifecycle(vm::quit));
+        add("query-version", List.of(), a -> version());
+        add("query-commands", List.of(), a -> commands());
+        add("query-kvm", List.of(), a -> JsonObject.builder()
+            .put("enabled", "kvm".equals(vm.accelerator())).put("present", true).build());
+        add("query-target", List.of(), a -> JsonObject.builder().put("arch", "x86_64").build());
+        add("query-name", List.of(), a -> vm.name()
+            .map(n -> JsonObject.builder().put("name", n).build()).orElse(JsonObject.EMPTY));
+        add("query-cpus-fast", List.of(), a -> cpus());
+        add("query-block", List.of(), a -> blocks());
+        add("query-chardev", List.of(), a -> chardevs());
+        // snapshots: QEMU's migrate to a file:PATH URI, and the incoming side (-incoming defer)
+        add("migrate", List.of(new Param("uri", Type.STRING, true), new Param("blk", Type.BOOL, false),
+            new Param("inc", Type.BOOL, false), new Param("detach", Type.BOOL, false), new Param("resume", Type.BOOL, false)),
+            this::migrate);
+        add("query-migrate", List.of(), a -> migrationInfo(vm.queryMigrate()));
+        add("migrate-incoming", List.of(new Param("uri", Type.STRING, true)), this::migrateIncoming);
+        HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
+        add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
+            new Param("cpu-index", Type.INT, false)), hmp::execute);
+    }
+
+    private void add(String name, List<Param> params, Handler handler) {
+        table.put(name, new Command(name, params, handler));
+    }
+
+    /** The command called {@code name}, or null. */
+    Command lookup(String name) {
+        return table.get(name);
+    }
+
+    /** Checks {@code arguments} against the command's parameters (QEMU's texts), then runs it. */
+    JsonValue execute(Command c, JsonObject arguments) throws QmpError {
+        for (String key : arguments.members().keySet()) {
+            if (c.params().stream().noneMatch(p -> p.name().equals(key))) {
+                throw QmpError.generic("Parameter '" + key + "' is unexpected");
+            }
+        }
+        for (Param p : c.params()) {
+            JsonValue v = arguments.members().get(p.name());
+            if (v == null) {
+                if (p.required()) {
+                    throw QmpError.generic("Parameter '" + p.name() + "' is missing");
+                }
+            } else if (!p.type().accepts(v)) {
+                throw QmpError.generic("Invalid parameter type for '" + p.name() + "', expected: " + p.type().qapiName);
+            }
+        }
+        return c.handler().run(arguments);
+    }
+
+    /** Runs {@code name} without arguments (the human monitor's commands). */
+    JsonValue execute(String name) throws QmpError {
+        return execute(table.get(name), JsonObject.EMPTY);
+    }
+
+    private interface LifecycleCall {
+        void run();
+    }
+
+    /** A lifecycle method: {} on success, GenericError with the API's reason (QEMU's text) when the state refuses. */
+    private static JsonValue lifecycle(LifecycleCall call) throws QmpError {
+        try {
+            call.run();
+        } catch (IllegalStateException e) {
+            throw QmpError.generic(e.getMessage());
+        }
+        return JsonObject.EMPTY;
+    }
+
+    /**
+     * migrate: {} once the snapshot is written (jvisor's migration is stop-and-copy to a file and
+     * ends inside the command); a failed save is reported by query-migrate, as QEMU reports a
+     * failed migration, and the guest runs on. A URI jvisor does not take, or a machine that can
+     * be neither stopped nor saved, is a GenericError.
+     */
+    private JsonValue migrate(JsonObject a) throws QmpError {
+        if (a.members().get("blk") instanceof JsonValue.JsonBool b && b.value()
+                || a.members().get("inc") instanceof JsonValue.JsonBool i && i.value()) {
+            throw QmpError.generic("Block migration is not supported: the disk images are the user's");
+        }
+        try {
+            vm.migrate(((JsonValue.JsonString) a.members().get("uri")).value());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw QmpError.generic(e.getMessage());
+        } catch (VmException e) {
+            // query-migrate says "failed" with the reason
+        }
+        return JsonObject.EMPTY;
+    }
+
+    /** migrate-incoming: restores a machine started with -incoming defer; it runs on if it ran when saved (no -S). */
+    private JsonValue migrateIncoming(JsonObject a) throws QmpError {
+        try {
+            vm.migrateIncoming(((JsonValue.JsonString) a.members().get("uri")).value());
+        } catch (IllegalArgumentException | IllegalStateException | VmException e) {
+            throw QmpError.generic(e.getMessage());
+        }
+        if (autostart && vm.incomingRunState().map(RunState::isRunning).orElse(false)) {
+            vm.resume();
+        }
+        return JsonObject.EMPTY;
+    }
+
+    /** query-migrate's MigrationInfo: {} before any migration, as QEMU answers. */
+    private static JsonValue migrationInfo(MigrationStatus m) {
+        if (m.status() == MigrationStatus.Status.NONE) {
+            return JsonObject.EMPTY;
+        }
+        JsonObject.Builder b = JsonObject.builder().put("status", m.status().qemuName());
+        if (m.status() == MigrationStatus.Status.FAILED) {
+            m.errorDesc().ifPresent(d -> b.put("error-desc", d));
+            return b.build();
+        }
+        return b.put("total-time", m.totalTimeMs()).put("downtime", m.downtimeMs())
+            .put("ram", JsonObject.builder().put("total", m.ramTotal()).put("transferred", m.ramTransferred())
+                .put("normal", m.normalPages()).put("duplicate", m.duplicatePages())
+                .put("remaining", 0).put("page-size", 4096).build())
+            .build();
+    }
+
+    private JsonValue status() {
+        RunState s = vm.status();
+        return JsonObject.builder().put("status", s.qemuName()).put("singlestep", false).put("running", s.isRunning()).build();
+    }
+
+    JsonObject version() {
+        return JsonObject.builder()
+            .put("qemu", JsonObject.builder().put("micro", MICRO).put("minor", MINOR).put("major", MAJOR).build())
+            .put("package", packageName).build();
+    }
+
+    private JsonValue commands() {
+        List<JsonValue> list = new ArrayList<>();
+        for (String name : table.keySet()) {
+            list.add(JsonObject.builder().put("name", name).build());
+        }
+        return new JsonArray(list);
+    }
+
+    /** query-cpus-fast: one socket, one core per vCPU, as QEMU 7.2's pc machine lays out -smp N. */
+    private JsonValue cpus() {
+        List<JsonValue> list = new ArrayList<>();
+        for (VcpuInfo c : vm.vcpus()) {
+            list.add(JsonObject.builder()
+                .put("thread-id", c.hostThreadId())
+                .put("props", JsonObject.builder().put("core-id", c.index()).put("thread-id", 0).put("socket-id", 0).build())
+                .put("qom-path", "/machine/unattached/device[" + c.index() + "]")
+                .put("cpu-index", c.index())
+                .put("target", "x86_64").build());
+        }
+        return new JsonArray(list);
+    }
+
+    /** query-block: QEMU's BlockInfo for each disk; jvisor's throttling and detect-zeroes are off. */
+    private JsonValue blocks() {
+        List<JsonValue> list = new ArrayList<>();
+        int i = 0;
+        for (BlockDeviceInfo b : vm.blockDevices()) {
+            String file = b.file().toString();
+            JsonObject inserted = JsonObject.builder()
+                .put("iops_rd", 0).put("detect_zeroes", "off")
+                .put("image", JsonObject.builder().put("virtual-size", b.size()).put("filename", file)
+                    .put("format", b.format()).put("dirty-flag", false).build())
+                .put("iops_wr", 0).put("ro", b.readOnly()).put("node-name", "#block" + i).put("backing_file_depth", 0)
+                .put("drv", b.format()).put("iops", 0).put("bps_wr", 0).put("write_threshold", 0).put("encrypted", false)
+                .put("bps", 0).put("bps_rd", 0)
+                .put("cache", JsonObject.builder().put("no-flush", false).put("direct", "none".equals(b.cache()))
+                    .put("writeback", true).build())
+                .put("file", file).build();
+            list.add(JsonObject.builder()
+                .put("io-status", "ok").put("device", b.id()).put("locked", false).put("removable", false)
+                .put("inserted", inserted)
+                .put("qdev", "/machine/peripheral-anon/device[" + i + "]/virtio-backend")
+                .put("type", "unknown").build());
+            i++;
+        }
+        return new JsonArray(list);
+    }
+
+    private JsonValue chardevs() {
+        List<JsonValue> list = new ArrayList<>();
+        List<ChardevInfo> all = new ArrayList<>(vm.chardevs());
+        all.addAll(monitorChardevs.get());
+        for (ChardevInfo c : all) {
+            list.add(JsonObject.builder().put("frontend-open", c.frontendOpen()).put("filename", c.filename())
+                .put("label", c.label()).build());
+        }
+        return new JsonArray(list);
+    }
+}

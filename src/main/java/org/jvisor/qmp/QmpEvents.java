@@ -1,0 +1,30 @@
+package org.jvisor.qmp;
+
+import java.time.Instant;
+
+import org.jvisor.api.VmEvent;
+import org.jvisor.qmp.json.JsonValue.JsonObject;
+
+/** A {@link VmEvent} as QMP sends it: {"timestamp": {"seconds", "microseconds"}, "event": NAME, "data": {...}}. */
+final class QmpEvents {
+    private QmpEvents() {
+    }
+
+    static JsonObject toJson(VmEvent event) {
+        JsonObject.Builder b = JsonObject.builder().put("timestamp", timestamp(event.timestamp())).put("event", event.qmpName());
+        switch (event) {
+            case VmEvent.Shutdown s -> b.put("data", JsonObject.builder().put("guest", s.guest())
+                .put("reason", s.reason().qemuName()).build());
+            case VmEvent.Reset r -> b.put("data", JsonObject.builder().put("guest", r.guest())
+                .put("reason", r.reason().qemuName()).build());
+            case VmEvent.Powerdown p -> { }
+            case VmEvent.Stop s -> { }
+            case VmEvent.Resume r -> { }
+        }
+        return b.build();
+    }
+
+    private static JsonObject timestamp(Instant t) {
+        return JsonObject.builder().put("seconds", t.getEpochSecond()).put("microseconds", t.getNano() / 1000).build();
+    }
+}

@@ -1,0 +1,130 @@
+package org.jvisor.qmp;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.util.function.Consumer;
+
+import org.jvisor.api.ChardevInfo;
+import org.jvisor.api.VirtualMachine;
+import org.jvisor.backend.chr.UnixSocketServerBackend;
+
+/**
+ * One monitor's listening socket. As QEMU's socket chardev, it serves one client at a time:
+ * the next connection is accepted when the current client leaves (libvirt counts on having the
+ * monitor to itself).
+ */
+final class QmpServer implements AutoCloseable {
+    private final MonitorConfig config;
+    private final ServerSocketChannel server;
+    private final VirtualMachine vm;
+    private final QmpCommands commands;
+    private final Consumer<String> log;
+    private final MonitorConfig.Address address;
+    private volatile SocketChannel first;
+    private volatile QmpSession current;
+    private volatile boolean closed;
+    private Thread acceptor;
+
+    private QmpServer(MonitorConfig config, MonitorConfig.Address address, ServerSocketChannel server, VirtualMachine vm,
+                      QmpCommands commands, Consumer<String> log) {
+        this.config = config;
+        this.address = address;
+        this.server = server;
+        this.vm = vm;
+        this.commands = commands;
+        this.log = log;
+    }
+
+    /** Binds the socket; with wait=on, also waits for the first client, as QEMU does before it starts the machine. */
+    static QmpServer listen(MonitorConfig config, VirtualMachine vm, QmpCommands commands, Consumer<String> log)
+            throws IOException {
+        ServerSocketChannel server;
+        MonitorConfig.Address address = config.address();
+        switch (config.address()) {
+            case MonitorConfig.Address.Unix u -> server = UnixSocketServerBackend.bind(u.path());
+            case MonitorConfig.Address.Tcp t -> {
+                server = ServerSocketChannel.open();
+                try {
+                    server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                    server.bind(t.host().isEmpty() ? new InetSocketAddress(t.port()) : new InetSocketAddress(t.host(), t.port()));
+                } catch (IOException | RuntimeException e) {
+                    server.close();
+                    throw new IOException("cannot listen on " + t.host() + ":" + t.port() + ": " + e.getMessage(), e);
+                }
+                // port=0 picks a free port: report the one the kernel gave
+                address = new MonitorConfig.Address.Tcp(t.host(), ((InetSocketAddress) server.getLocalAddress()).getPort());
+            }
+        }
+        QmpServer s = new QmpServer(config, address, server, vm, commands, log);
+        if (config.waitForClient()) {
+            log.accept("QMP: waiting for a connection on " + address.qemuName());
+            s.first = server.accept();
+        }
+        return s;
+    }
+
+    /** Where it listens (for tcp port=0, the port chosen). */
+    MonitorConfig.Address address() {
+        return address;
+    }
+
+    void start() {
+        acceptor = Thread.ofPlatform().daemon().name("qmp " + config.label()).start(this::serve);
+    }
+
+    private void serve() {
+        while (!closed) {
+            SocketChannel client = first;
+            first = null;
+            try {
+                if (client == null) {
+                    client = server.accept();
+                }
+            } catch (IOException e) {
+                if (!closed) {
+                    log.accept("QMP " + address.qemuName() + ": accept failed: " + e.getMessage());
+                }
+                return;
+            }
+            QmpSession session = new QmpSession(client, vm, commands, config.pretty(), log);
+            current = session;
+            if (closed) {
+                session.finish();
+            }
+            session.run("qmp " + config.label());
+            current = null;
+        }
+    }
+
+    /** query-chardev's entry: "disconnected:" while no client is connected. */
+    ChardevInfo chardevInfo() {
+        return new ChardevInfo(config.label(), (current == null ? "disconnected:" : "") + address.qemuName(), true);
+    }
+
+    /** Stops accepting; the current client gets what is queued for it, then its connection closes. */
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException e) {
+            // closing is all that was asked
+        }
+        QmpSession s = current;
+        if (s != null) {
+            s.finish();
+            s.awaitWriter();
+        }
+        if (config.address() instanceof MonitorConfig.Address.Unix u) {
+            try {
+                Files.deleteIfExists(u.path());
+            } catch (IOException e) {
+                log.accept("QMP: " + u.path() + ": " + e.getMessage());
+            }
+        }
+    }
+}
