@@ -16,6 +16,11 @@ import java.util.function.Consumer;
  * as QEMU's. Output goes to the connected client and is dropped while there is none; when the
  * client disconnects the next one is accepted. Connects and disconnects are reported to the sink
  * (virtio-console turns them into PORT_OPEN messages).
+ * <p>
+ * Output passes through a bounded buffer that a thread of its own writes to the client, so the
+ * device's thread (a vCPU writing the UART) never blocks on the socket: a client that reads slowly
+ * slows the guest down (a write waits for room, {@link #STALL_NANOS} at most), and one that stops
+ * reading loses output rather than holding the vCPU, which must stay free to pause, reset or quit.
  */
 public final class UnixSocketServerBackend implements CharBackend {
     /** S_IFMT and S_IFSOCK of st_mode (inode(7)). */
@@ -25,7 +30,18 @@ public final class UnixSocketServerBackend implements CharBackend {
     private final Path path;
     private final ServerSocketChannel server;
     private final Consumer<String> log;
-    private final Object writeLock = new Object();
+    /** Output not yet written to the client (bytes in [head, head + count) of a ring). */
+    private static final int BUFFER = 64 * 1024;
+    /** How long one write may wait for room before output is dropped (the client stopped reading). */
+    static final long STALL_NANOS = 1_000_000_000L;
+    private final byte[] ring = new byte[BUFFER];
+    private int head;
+    private int count;
+    /** Dropping output until the buffer has drained to half (guarded by ring). */
+    private boolean dropping;
+    /** The writer thread is sending bytes it took from the ring (guarded by ring). */
+    private boolean inFlight;
+    private final byte[] single = new byte[1];
     private final ByteBuffer out = ByteBuffer.allocateDirect(4096);
     private volatile SocketChannel client;
     private volatile boolean closed;
@@ -84,50 +100,102 @@ public final class UnixSocketServerBackend implements CharBackend {
 
     @Override
     public void write(int b) {
-        synchronized (writeLock) {
-            out.clear();
-            out.put((byte) b);
-            send();
+        synchronized (ring) {
+            single[0] = (byte) b;
+            write(single, 0, 1);
         }
     }
 
     @Override
     public void write(byte[] data, int offset, int length) {
-        synchronized (writeLock) {
+        if (client == null) {
+            return; // no client: dropped, as QEMU's
+        }
+        synchronized (ring) {
+            long deadline = System.nanoTime() + STALL_NANOS;
             int done = 0;
-            while (done < length) {
-                int n = Math.min(out.capacity(), length - done);
-                out.clear();
-                out.put(data, offset + done, n);
-                if (!send()) {
+            while (done < length && !closed) {
+                if (dropping) {
                     return;
                 }
+                int room = BUFFER - count;
+                if (room == 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        dropping = true;
+                        log.accept("unix:" + path + ": the client does not read; output is dropped until it does");
+                        return;
+                    }
+                    try {
+                        ring.wait(Math.max(1, left / 1_000_000));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                    continue;
+                }
+                int n = Math.min(room, length - done);
+                int tail = (head + count) % BUFFER;
+                int first = Math.min(n, BUFFER - tail);
+                System.arraycopy(data, offset + done, ring, tail, first);
+                System.arraycopy(data, offset + done + first, ring, 0, n - first);
+                count += n;
                 done += n;
+                ring.notifyAll();
             }
         }
     }
 
-    /** Sends what is in {@code out} to the client; false (output dropped) if there is none or it went away. */
-    private boolean send() {
+    /** The writer thread: moves buffered output to the client, blocking on the socket itself. */
+    private void drain() {
+        while (!closed) {
+            synchronized (ring) {
+                while (count == 0 && !closed) {
+                    try {
+                        ring.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                int n = Math.min(Math.min(count, out.capacity()), BUFFER - head);
+                out.clear();
+                out.put(ring, head, n);
+                head = (head + n) % BUFFER;
+                count -= n;
+                if (dropping && count <= BUFFER / 2) {
+                    dropping = false;
+                }
+                inFlight = true;
+                ring.notifyAll();
+            }
+            send();
+            synchronized (ring) {
+                inFlight = false;
+                ring.notifyAll();
+            }
+        }
+    }
+
+    /** Sends what is in {@code out} to the client; the output is lost if there is none or it went away. */
+    private void send() {
         SocketChannel c = client;
         if (c == null) {
-            return false;
+            return;
         }
         out.flip();
         try {
             while (out.hasRemaining()) {
                 c.write(out);
             }
-            return true;
         } catch (IOException e) {
             // the reader sees the disconnect too and reports it; the output is lost, as with QEMU
-            return false;
         }
     }
 
     @Override
     public void start(Sink sink) {
         Thread.ofPlatform().daemon().name("chr-socket " + path.getFileName()).start(() -> serve(sink));
+        Thread.ofPlatform().daemon().name("chr-socket-out " + path.getFileName()).start(this::drain);
     }
 
     private void serve(Sink sink) {
@@ -172,7 +240,24 @@ public final class UnixSocketServerBackend implements CharBackend {
         if (closed) {
             return;
         }
-        closed = true;
+        synchronized (ring) {
+            // what the guest wrote before the end still reaches a client that reads
+            long deadline = System.nanoTime() + STALL_NANOS;
+            while ((count > 0 || inFlight) && client != null && !dropping) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    ring.wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            closed = true;
+            ring.notifyAll();
+        }
         try {
             SocketChannel c = client;
             if (c != null) {

@@ -118,4 +118,31 @@ class UnixSocketServerBackendTest {
         assertTrue(e.getMessage().contains("is not a socket"), e.getMessage());
         assertEquals("keep me", Files.readString(file));
     }
+
+    /**
+     * A client that connects and never reads must not hold the writer (a vCPU writing the UART,
+     * which must stay free to pause or quit): writes wait for room a bounded time, then output is
+     * dropped and said so; close() still returns.
+     */
+    @Test
+    void aClientThatStopsReadingCannotHoldTheWriter() throws Exception {
+        Path p = dir.resolve("stuck.sock");
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
+        UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, log::add);
+        Recorder r = new Recorder();
+        b.start(r);
+        try (SocketChannel c = connect(p)) {
+            assertEquals(true, r.next());
+            byte[] chunk = new byte[4096];
+            Thread writer = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 1024; i++) {   // 4 MiB: far more than the buffer and the socket hold
+                    b.write(chunk, 0, chunk.length);
+                }
+            });
+            writer.join(java.time.Duration.ofMinutes(5));  // a hang guard, not a time limit
+            assertFalse(writer.isAlive(), "the writer is held by a client that does not read");
+            assertTrue(log.stream().anyMatch(m -> m.contains("the client does not read")), log.toString());
+            b.close();
+        }
+    }
 }
