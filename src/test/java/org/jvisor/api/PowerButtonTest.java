@@ -1,10 +1,8 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.DemoGuest;
+
 import org.jvisor.testing.GuestTest;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -14,7 +12,6 @@ import org.jvisor.guest.InitScript;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The demo guest (Debian's kernel, busybox, acpid) through the API, as libvirt drives QEMU:
@@ -28,7 +25,7 @@ class PowerButtonTest {
 
     @Test
     void powerDownShutsTheGuestDownAndNoShutdownKeepsTheMachineForAReboot() throws Exception {
-        GuestBuilder.Guest guest = buildGuest();
+        GuestBuilder.Guest guest = DemoGuest.build();
         ConsoleCapture console = new ConsoleCapture();
         RecordedEvents events = new RecordedEvents();
         MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(512L << 20)
@@ -58,14 +55,5 @@ class PowerButtonTest {
         }
         assertEquals(List.of("RESUME", "POWERDOWN", "SHUTDOWN guest-shutdown guest", "STOP",
             "RESET host-qmp-system-reset", "RESUME", "SHUTDOWN host-qmp-quit"), events.names());
-    }
-
-    static GuestBuilder.Guest buildGuest() throws IOException {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try {
-            return GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
     }
 }

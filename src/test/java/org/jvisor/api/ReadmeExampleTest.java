@@ -1,5 +1,7 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.DemoGuest;
+
 import org.jvisor.testing.GuestTest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +35,7 @@ class ReadmeExampleTest {
 
     @Test
     void theReadmeProgramBootsTheDemoGuestAndPowersItOff(@TempDir Path dir) throws Exception {
-        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        GuestBuilder.Guest guest = DemoGuest.build();
         Path source = dir.resolve("PowerOff.java");
         Files.writeString(source, readmeExample());
         Run r = java(dir, List.of("--module-path", ChildJvm.mainClasses().toString(), "--add-modules", "org.jvisor",

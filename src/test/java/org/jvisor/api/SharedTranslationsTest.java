@@ -1,5 +1,7 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.DemoGuest;
+
 import org.jvisor.testing.GuestTest;
 
 import org.junit.jupiter.api.Test;
@@ -26,7 +28,7 @@ class SharedTranslationsTest {
 
     @Test
     void aSecondGuestReusesTheFirstGuestsTranslationsAndOutlivesIt() throws Exception {
-        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        GuestBuilder.Guest guest = DemoGuest.build();
         TranslationCache cache = new TranslationCache();
         ConsoleCapture firstConsole = new ConsoleCapture();
         ConsoleCapture secondConsole = new ConsoleCapture();

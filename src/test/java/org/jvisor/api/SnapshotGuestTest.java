@@ -1,5 +1,7 @@
 package org.jvisor.api;
 
+import org.jvisor.testing.DemoGuest;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -65,7 +67,7 @@ class SnapshotGuestTest {
 
     @Test
     void aRestoredGuestContinuesItsCounterAndAnswersTheConsole() throws Exception {
-        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        GuestBuilder.Guest guest = DemoGuest.build();
         Path snapshot = dir.resolve("demo.jvsnap");
         int lastTick = bootCountAndSave(guest, snapshot);
 
@@ -108,7 +110,7 @@ class SnapshotGuestTest {
 
     @Test
     void aSnapshotOfAnotherConfigurationIsRefusedByName() throws Exception {
-        GuestBuilder.Guest guest = PowerButtonTest.buildGuest();
+        GuestBuilder.Guest guest = DemoGuest.build();
         Path snapshot = dir.resolve("small.jvsnap");
         ConsoleCapture console = new ConsoleCapture();
         try (VirtualMachine vm = VirtualMachine.create(config(guest, console, null, 256, 1))) {

@@ -1,11 +1,11 @@
 package org.jvisor.machine;
 
+import org.jvisor.testing.DemoGuest;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,12 +39,7 @@ class CrashConsistencyTest {
 
     @BeforeAll
     static void buildGuest() throws IOException {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try {
-            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
+        guest = DemoGuest.build();
     }
 
     private static String record(int i) {

@@ -1,8 +1,8 @@
 package org.jvisor.machine;
 
-import java.io.ByteArrayOutputStream;
+import org.jvisor.testing.DemoGuest;
+
 import java.io.IOException;
-import java.io.PrintStream;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,12 +27,7 @@ class DemoGuestBootTest {
 
     @BeforeAll
     static void buildGuest() throws IOException {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try {
-            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
+        guest = DemoGuest.build();
     }
 
     private static String[] boot(String append, String... extra) {

@@ -1,11 +1,11 @@
 package org.jvisor.machine;
 
+import org.jvisor.testing.DemoGuest;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -46,9 +46,7 @@ class DiskFullTest {
             try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
                 f.setLength(16L << 20); // sparse: the space runs out as the guest writes
             }
-            ByteArrayOutputStream log = new ByteArrayOutputStream();
-            GuestBuilder.Guest guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false,
-                new PrintStream(log, true, StandardCharsets.UTF_8));
+            GuestBuilder.Guest guest = DemoGuest.build();
             String cmd = "dd if=/dev/zero of=/dev/vda bs=1M count=1 conv=fsync 2>/dev/null; echo first-mib=$?; "
                 + "dd if=/dev/urandom of=/dev/vda bs=1M seek=2 count=8 conv=fsync 2>/dev/null; echo dd-status=$?; "
                 + "echo still-answering";

@@ -1,8 +1,8 @@
 package org.jvisor.machine;
 
-import java.io.ByteArrayOutputStream;
+import org.jvisor.testing.DemoGuest;
+
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,12 +38,7 @@ class MicrovmGuestTest {
 
     @BeforeAll
     static void buildGuest() throws IOException {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try {
-            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
+        guest = DemoGuest.build();
     }
 
     @Test

@@ -1,13 +1,13 @@
 package org.jvisor.machine;
 
+import org.jvisor.testing.DemoGuest;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -48,12 +48,7 @@ class VirtioNetGuestTest {
 
     @BeforeAll
     static void buildGuest() throws IOException {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try {
-            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
+        guest = DemoGuest.build();
     }
 
     private static String run(String... cmd) throws Exception {

@@ -1,11 +1,11 @@
 package org.jvisor.qmp;
 
+import org.jvisor.testing.DemoGuest;
+
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,9 +96,7 @@ class QmpSocatTest {
     @Test
     void systemPowerdownPowersTheDemoGuestOff(@TempDir Path dir) throws Exception {
         assumeSocat();
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        GuestBuilder.Guest guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false,
-            new PrintStream(log, true, StandardCharsets.UTF_8));
+        GuestBuilder.Guest guest = DemoGuest.build();
         Path socket = dir.resolve("qmp.sock");
         try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",

@@ -1,13 +1,13 @@
 package org.jvisor.tcg;
 
+import org.jvisor.testing.DemoGuest;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,13 +34,7 @@ import org.jvisor.testing.TranslatedToo;
 class CrossModifyingCodeLinuxTest {
     @Test
     void threadsCallingAFunctionWhileAnotherRewritesItRunTheOldOrTheNewCode(@TempDir Path dir) throws Exception {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        GuestBuilder.Guest guest;
-        try {
-            guest = GuestBuilder.build(GuestBuilder.defaultOutDir(), false, new PrintStream(log, true));
-        } catch (IOException e) {
-            throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
-        }
+        GuestBuilder.Guest guest = DemoGuest.build();
         Path program = dir.resolve("xmodify");
         compile(Path.of("guests/linux/xmodify.c"), program);
         Path initramfs = dir.resolve("initramfs.cpio.gz");
