@@ -46,6 +46,9 @@ final class ServerCommand {
         } catch (UsageException e) {
             err.println("jvisor: " + e.getMessage());
             return 1;
+        } catch (java.nio.file.InvalidPathException e) {
+            err.println("jvisor: '" + e.getInput().replace("\0", "\\0") + "' is not a file name: " + e.getReason());
+            return 1;
         }
         VmServer server = new VmServer(err, Main.version());
         try (ControlMonitor monitor = ControlMonitor.open(control, server, Main.version(), msg -> err.println("jvisor: " + msg));
