@@ -3,7 +3,6 @@ package org.jvisor.api;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -17,6 +16,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.cpu.X86State;
 import org.jvisor.machine.Machine;
+import org.jvisor.machine.MigrationEndpoint;
 import org.jvisor.machine.MachineEvent;
 import org.jvisor.machine.MachineException;
 
@@ -88,7 +88,8 @@ final class Lifecycle {
      * {@code deferIncoming}, builds it to wait for {@link #restore} (QEMU's -incoming defer), in
      * {@link RunState#INMIGRATE}. Its tcg translations come from and go to {@code translations}.
      */
-    Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations, Path incoming, boolean deferIncoming)
+    Lifecycle(MachineConfig config, PrintStream log, TranslationCache translations, MigrationEndpoint incoming,
+              boolean deferIncoming)
             throws VmException {
         this.config = config;
         this.log = log;
@@ -217,7 +218,7 @@ final class Lifecycle {
      * running machine is stopped first (STOP) and ends in {@link RunState#POSTMIGRATE}, as QEMU's
      * source does; with {@code stayPaused} only a paused machine is accepted and it stays paused.
      */
-    MigrationStatus snapshot(Path file, boolean stayPaused) throws Exception {
+    MigrationStatus snapshot(MigrationEndpoint to, boolean stayPaused) throws Exception {
         return (MigrationStatus) call(() -> {
             RunState before = state;
             if (stayPaused ? before != RunState.PAUSED
@@ -226,24 +227,40 @@ final class Lifecycle {
                     + " machine, not one in status " + before.qemuName() + (before == RunState.RUNNING ? ": pause it first" : ""));
             }
             long start = System.nanoTime();
-            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, Optional.empty());
+            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, Optional.empty(), 0);
+            events.publish(new VmEvent.Migration(Instant.now(), "setup"));
+            long[] stoppedAt = {0};
             try {
-                vmStop(RunState.PAUSED);
-                Machine.SnapshotSaved saved = machine.saveSnapshot(file, before == RunState.POSTMIGRATE ? "paused"
-                    : before.qemuName());
+                Machine.SnapshotSaved saved;
+                if (before == RunState.RUNNING && !stayPaused && machine.logsDirtyPages()) {
+                    // live: RAM goes while the guest runs; it stops only for the last pages
+                    events.publish(new VmEvent.Migration(Instant.now(), "active"));
+                    saved = machine.saveLive(to, "running", () -> {
+                        stoppedAt[0] = System.nanoTime();
+                        vmStop(RunState.PAUSED);
+                    });
+                } else {
+                    stoppedAt[0] = System.nanoTime();
+                    vmStop(RunState.PAUSED);
+                    events.publish(new VmEvent.Migration(Instant.now(), "active"));
+                    saved = machine.saveSnapshot(to, before == RunState.POSTMIGRATE ? "paused" : before.qemuName());
+                }
                 if (!stayPaused) {
                     state = RunState.POSTMIGRATE;
                 }
                 long ramTotal = config.memoryBytes();
                 long normal = saved.ramBytesWritten() / 4096;
-                long ms = (System.nanoTime() - start) / 1_000_000;
+                long end = System.nanoTime();
+                long ms = (end - start) / 1_000_000;
                 migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
-                    before == RunState.RUNNING ? ms : 0, ramTotal, saved.ramBytesWritten(), normal,
-                    ramTotal / 4096 - normal, saved.fileBytes(), Optional.empty());
+                    before == RunState.RUNNING ? (end - stoppedAt[0]) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    Math.max(0, ramTotal / 4096 - normal), saved.fileBytes(), Optional.empty(), saved.passes());
+                events.publish(new VmEvent.Migration(Instant.now(), "completed"));
                 return migration;
             } catch (MachineException | RuntimeException e) {
                 migration = MigrationStatus.failed((System.nanoTime() - start) / 1_000_000, e.getMessage());
-                if (!stayPaused && before == RunState.RUNNING) {
+                events.publish(new VmEvent.Migration(Instant.now(), "failed"));
+                if (!stayPaused && before == RunState.RUNNING && state != RunState.RUNNING) {
                     vmStart(); // as QEMU: a failed migration leaves the source running
                 }
                 throw e;
@@ -260,15 +277,18 @@ final class Lifecycle {
      * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
      * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
      */
-    void restore(Path file) throws Exception {
+    void restore(MigrationEndpoint from) throws Exception {
         call(() -> {
             if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
                 throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
                     + "; it needs -incoming defer)");
             }
+            events.publish(new VmEvent.Migration(Instant.now(), "active"));
             try {
-                machine.restore(file);
+                machine.restore(from);
+                events.publish(new VmEvent.Migration(Instant.now(), "completed"));
             } catch (MachineException e) {
+                events.publish(new VmEvent.Migration(Instant.now(), "failed"));
                 log.println("jvisor: " + e.getMessage());
                 end(1, ShutdownCause.HOST_ERROR, e.getMessage());
                 throw e;

@@ -15,6 +15,7 @@ import java.util.function.Consumer;
 
 import org.jvisor.config.MachineConfig;
 import org.jvisor.machine.Machine;
+import org.jvisor.machine.MigrationEndpoint;
 import org.jvisor.machine.MachineException;
 
 /**
@@ -139,7 +140,8 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(snapshot, "snapshot");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), snapshot, false), config);
+        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), new MigrationEndpoint.File(snapshot),
+            false), config);
     }
 
     /**
@@ -157,7 +159,8 @@ public final class VirtualMachine implements AutoCloseable {
 
     /**
      * QMP {@code migrate-incoming}: restores a machine built by {@link #createIncoming} from
-     * {@code uri} ({@code file:PATH}), into {@link RunState#PAUSED}; {@link #resume()} runs it, and
+     * {@code uri} ({@code file:PATH}; {@code unix:PATH} or {@code tcp:HOST:PORT}, where it listens
+     * for the source and waits for it; {@code exec:CMD}, the command's standard output), into {@link RunState#PAUSED}; {@link #resume()} runs it, and
      * {@link #incomingRunState()} tells whether the source was running (QEMU then runs on at once
      * unless -S). A failed restore ends the machine (exit status 1, host-error), as QEMU exits when
      * an incoming migration fails.
@@ -167,15 +170,15 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
-        Path file = migrationFile(uri);
+        MigrationEndpoint from = MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri"));
         try {
-            lifecycle.restore(file);
+            lifecycle.restore(from);
         } catch (IllegalStateException e) {
             throw e;
         } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         } catch (Exception e) {
-            throw new VmException("restoring " + file + " failed: " + e, e);
+            throw new VmException("restoring from " + uri + " failed: " + e, e);
         }
     }
 
@@ -206,13 +209,14 @@ public final class VirtualMachine implements AutoCloseable {
      *                               vCPU state: kvm, for now)
      */
     public MigrationStatus saveSnapshot(Path file) throws VmException {
-        return snapshot(Objects.requireNonNull(file, "file"), true);
+        return snapshot(new MigrationEndpoint.File(Objects.requireNonNull(file, "file")), true);
     }
 
     /**
-     * QMP {@code migrate}: saves the machine to the destination {@code uri}, which jvisor accepts as
-     * {@code file:PATH} (a snapshot file, as {@link #saveSnapshot}); QEMU's exec:, tcp: and unix:
-     * are refused for now. A running machine is stopped (STOP) and ends in
+     * QMP {@code migrate}: sends the machine to the destination {@code uri}: {@code file:PATH} (a
+     * snapshot file, as {@link #saveSnapshot}), {@code unix:PATH} or {@code tcp:HOST:PORT} (another
+     * jvisor's -incoming, listening there) or {@code exec:CMD} (the stream on the command's
+     * standard input). It is stop-and-copy: the guest is stopped for the whole transfer. A running machine is stopped (STOP) and ends in
      * {@link RunState#POSTMIGRATE} when it worked, as QEMU's source does ({@link #resume()} runs it
      * on); if the save fails it runs on. Returns when the migration has ended, with what
      * {@link #queryMigrate()} then reports.
@@ -222,7 +226,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException              if the save failed (query-migrate says "failed" with the reason)
      */
     public MigrationStatus migrate(String uri) throws VmException {
-        return snapshot(migrationFile(uri), false);
+        return snapshot(MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri")), false);
     }
 
     /** QMP {@code query-migrate}: the state of the last migration ({@link MigrationStatus#NONE} before any). */
@@ -231,33 +235,28 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /**
-     * The file of a migration URI as QEMU spells it: {@code file:PATH}.
+     * Checks a migration URI as QEMU spells it: {@code file:PATH}, {@code unix:PATH},
+     * {@code tcp:HOST:PORT} or {@code exec:CMD}; returns it.
      *
      * @throws IllegalArgumentException for any other URI, naming what jvisor takes
      */
-    public static Path migrationFile(String uri) {
-        Objects.requireNonNull(uri, "uri");
-        if (uri.startsWith("file:") && uri.length() > "file:".length()) {
-            return Path.of(uri.substring("file:".length()));
-        }
-        String scheme = uri.contains(":") ? uri.substring(0, uri.indexOf(':')) : uri;
-        throw new IllegalArgumentException("migration URI '" + uri + "': jvisor migrates to file:PATH only"
-            + (scheme.equals("exec") || scheme.equals("tcp") || scheme.equals("unix") || scheme.equals("defer")
-                ? " (" + scheme + " is not supported yet)" : ""));
+    public static String checkMigrationUri(String uri) {
+        MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri"));
+        return uri;
     }
 
-    private MigrationStatus snapshot(Path file, boolean stayPaused) throws VmException {
+    private MigrationStatus snapshot(MigrationEndpoint to, boolean stayPaused) throws VmException {
         try {
-            return lifecycle.snapshot(file, stayPaused);
+            return lifecycle.snapshot(to, stayPaused);
         } catch (IllegalStateException e) {
             throw e;
         } catch (MachineException e) {
             throw new VmException(e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new VmException("interrupted while saving " + file, e);
+            throw new VmException("interrupted while saving to " + to.uri(), e);
         } catch (Exception e) {
-            throw new VmException("saving " + file + " failed: " + e, e);
+            throw new VmException("saving to " + to.uri() + " failed: " + e, e);
         }
     }
 

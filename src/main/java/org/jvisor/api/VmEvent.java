@@ -12,7 +12,7 @@ public sealed interface VmEvent {
     /** When it happened (QMP's "timestamp": seconds and microseconds since the epoch). */
     Instant timestamp();
 
-    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP" or "RESUME". */
+    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP", "RESUME" or "MIGRATION". */
     default String qmpName() {
         return switch (this) {
             case Shutdown s -> "SHUTDOWN";
@@ -20,6 +20,7 @@ public sealed interface VmEvent {
             case Reset r -> "RESET";
             case Stop s -> "STOP";
             case Resume r -> "RESUME";
+            case Migration m -> "MIGRATION";
         };
     }
 
@@ -72,5 +73,16 @@ public sealed interface VmEvent {
      * @param timestamp when
      */
     record Resume(Instant timestamp) implements VmEvent {
+    }
+
+    /**
+     * A migration (or snapshot save, or restore) changed status: on the source "setup", "active",
+     * then "completed" or "failed"; on the destination "active", then "completed" or "failed".
+     * QMP sends it only to clients that enabled the "events" migration capability, as QEMU does.
+     *
+     * @param timestamp when
+     * @param status    QEMU's MigrationStatus name
+     */
+    record Migration(Instant timestamp, String status) implements VmEvent {
     }
 }

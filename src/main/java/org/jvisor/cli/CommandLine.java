@@ -29,11 +29,11 @@ public final class CommandLine {
          * {@code monitors} the QMP monitors (-qmp, -mon), {@code pidfile} -pidfile (or null),
          * {@code daemonize} -daemonize, {@code sandbox} the -sandbox policy (null: off),
          * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
-         * -chroot), {@code incoming} the snapshot of -incoming file:PATH to restore (or null), and
+         * -chroot), {@code incoming} the URI of -incoming to restore from (or null), and
          * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming).
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
-                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer)
+                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer)
                 implements Action {
         }
 
@@ -72,7 +72,7 @@ public final class CommandLine {
         boolean startPaused = false;
         SandboxPolicy sandbox = null;
         RunWith runWith = new RunWith(null, null);
-        Path incoming = null;
+        String incoming = null;
         boolean incomingDefer = false;
         List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
@@ -288,14 +288,14 @@ public final class CommandLine {
     }
 
     /**
-     * -incoming file:PATH: restore from a snapshot file (defer is handled by the caller); tcp:,
-     * unix: and exec: streams are not supported yet.
+     * -incoming URI: file:PATH (a snapshot file), unix:PATH or tcp:HOST:PORT (listen there for the
+     * source), exec:CMD (the command's output); defer is handled by the caller.
      */
-    private static Path parseIncoming(String v) throws UsageException {
+    private static String parseIncoming(String v) throws UsageException {
         try {
-            return org.jvisor.api.VirtualMachine.migrationFile(v);
+            return org.jvisor.api.VirtualMachine.checkMigrationUri(v);
         } catch (IllegalArgumentException e) {
-            throw new UsageException("-incoming " + v + ": jvisor restores from file:PATH only");
+            throw new UsageException("-incoming " + v + ": " + e.getMessage(), e);
         }
     }
 

@@ -45,7 +45,10 @@ final class Help {
           -incoming file:PATH   restore the snapshot PATH (saved by jvisor's migrate to file:)
                                 instead of booting: the same -m, -smp, -M, devices, drives and
                                 kernel; disk images must be unchanged since the save. Runs on
-                                at once; with -S it stays paused
+                                if it ran when saved; with -S it stays paused
+          -incoming tcp:HOST:PORT | unix:PATH | exec:CMD | defer
+                                receive the machine from another jvisor's migrate (listen
+                                there; a command's output; or wait for migrate-incoming)
 
         Devices and I/O:
           -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)

@@ -2,10 +2,12 @@ package org.jvisor.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 
 import org.jvisor.api.RunState;
 import org.jvisor.api.ShutdownCause;
+import org.jvisor.api.TranslationCache;
 import org.jvisor.api.VirtualMachine;
 import org.jvisor.sandbox.Sandbox;
 import org.jvisor.sys.SysException;
@@ -81,9 +83,7 @@ public final class Main {
                 return 1;
             }
         }
-        try (VirtualMachine vm = run.incoming() != null ? VirtualMachine.restore(run.config(), run.incoming(), err)
-                : run.incomingDefer() ? VirtualMachine.createIncoming(run.config(), err)
-                : VirtualMachine.create(run.config(), err)) {
+        try (VirtualMachine vm = build(run, err, new TranslationCache())) {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first
@@ -110,18 +110,7 @@ public final class Main {
                 if (run.daemonize()) {
                     Daemon.ready();
                 }
-                if (run.incoming() != null) {
-                    // QEMU runs a restored guest on unless -S, if it was running when saved; with
-                    // no monitor to send cont, jvisor runs it on in any case unless -S
-                    boolean wasRunning = vm.incomingRunState().map(RunState::isRunning).orElse(true);
-                    boolean runOn = !run.startPaused() && (wasRunning || run.monitors().isEmpty());
-                    err.println("jvisor: restored from " + run.incoming() + (runOn ? "" : "; paused"));
-                    if (runOn) {
-                        vm.resume();
-                    }
-                } else if (!run.startPaused() && !run.incomingDefer()) {
-                    vm.start();
-                }
+                begin(vm, run, err);
                 return vm.awaitExit().status();
             } catch (IOException e) {
                 err.println("jvisor: " + e.getMessage());
@@ -140,6 +129,48 @@ public final class Main {
                 e.printStackTrace(err);
             }
             return 1;
+        }
+    }
+
+    /**
+     * The machine of {@code run}: booted; restored from a snapshot file (-incoming file:); or
+     * waiting for its state (-incoming defer, or a stream URI that {@link #begin} then receives).
+     */
+    static VirtualMachine build(CommandLine.Action.Run run, PrintStream log, TranslationCache translations)
+            throws VmException {
+        String incoming = run.incoming();
+        if (incoming != null && incoming.startsWith("file:")) {
+            return VirtualMachine.restore(run.config(), Path.of(incoming.substring("file:".length())), log);
+        }
+        if (incoming != null || run.incomingDefer()) {
+            return VirtualMachine.createIncoming(run.config(), log);
+        }
+        return VirtualMachine.create(run.config(), log, translations);
+    }
+
+    /**
+     * Starts what {@link #build} built, once its monitors are open: a booted machine runs unless
+     * -S; a stream -incoming (tcp:, unix:, exec:) is received now, the monitors answering
+     * meanwhile (status inmigrate), as QEMU's destination does.
+     */
+    static void begin(VirtualMachine vm, CommandLine.Action.Run run, PrintStream log) throws VmException {
+        String incoming = run.incoming();
+        if (incoming != null) {
+            if (!incoming.startsWith("file:")) {
+                log.println("jvisor: waiting for the incoming migration on " + incoming);
+                vm.migrateIncoming(incoming);
+            }
+            // QEMU runs a restored guest on unless -S, if it was running when saved; with
+            // no monitor to send cont, jvisor runs it on in any case unless -S
+            boolean wasRunning = vm.incomingRunState().map(RunState::isRunning).orElse(true);
+            boolean runOn = !run.startPaused() && (wasRunning || run.monitors().isEmpty());
+            String from = incoming.startsWith("file:") ? incoming.substring("file:".length()) : incoming;
+            log.println("jvisor: restored from " + from + (runOn ? "" : "; paused"));
+            if (runOn) {
+                vm.resume();
+            }
+        } else if (!run.startPaused() && !run.incomingDefer()) {
+            vm.start();
         }
     }
 

@@ -11,7 +11,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
-import org.jvisor.api.RunState;
 import org.jvisor.api.TranslationCache;
 import org.jvisor.api.VirtualMachine;
 import org.jvisor.api.VmException;
@@ -113,9 +112,7 @@ final class VmServer implements VmHost {
         PrintStream vmLog = PrefixedLog.of(log, name);
         VirtualMachine vm;
         try {
-            vm = run.incoming() != null ? VirtualMachine.restore(run.config(), run.incoming(), vmLog)
-                : run.incomingDefer() ? VirtualMachine.createIncoming(run.config(), vmLog)
-                : VirtualMachine.create(run.config(), vmLog, translations);
+            vm = Main.build(run, vmLog, translations);
         } catch (VmException e) {
             throw new Refused(e.getMessage(), e);
         }
@@ -129,12 +126,12 @@ final class VmServer implements VmHost {
         }
         Main.endOnFailure(vm);
         vmLog.println("jvisor: " + vm.acceleratorExplanation());
-        if (run.incoming() != null) {
-            if (!run.startPaused() && vm.incomingRunState().map(RunState::isRunning).orElse(true)) {
-                vm.resume();
-            }
-        } else if (!run.startPaused() && !run.incomingDefer()) {
-            vm.start();
+        try {
+            Main.begin(vm, run, vmLog);
+        } catch (VmException e) {
+            monitors.close();
+            vm.close();
+            throw new Refused(e.getMessage(), e);
         }
         Thread reaper = Thread.ofVirtual().name("reaper " + name).unstarted(() -> reap(name));
         return new Hosted(name, vm, monitors, reaper, vmLog);

@@ -46,6 +46,19 @@ public interface Accelerator extends AutoCloseable {
     /** The CPUID leaves this engine presents to the guest. */
     CpuidModel cpuid();
 
+    /**
+     * Forgets every mapping through which a vCPU writes guest RAM without marking the
+     * {@link org.jvisor.memory.DirtyLog} (called with the vCPUs stopped, at each round of a live
+     * migration). Engines that cannot log dirty pages say so through {@link #logsDirtyPages()}.
+     */
+    default void dropWriteMappings() {
+    }
+
+    /** Whether the engine's stores mark guest RAM's {@link org.jvisor.memory.DirtyLog} (tcg's do). */
+    default boolean logsDirtyPages() {
+        return false;
+    }
+
     @Override
     void close();
 }

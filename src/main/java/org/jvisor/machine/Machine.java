@@ -133,7 +133,7 @@ public final class Machine implements AutoCloseable {
      * snapshot left them. A snapshot that cannot be restored is a {@link MachineException} naming
      * the file and what is wrong, and nothing of the machine is left running.
      */
-    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, Path incoming)
+    public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, MigrationEndpoint incoming)
             throws MachineException {
         return create(config, log, events, new UnitLibrary(), incoming);
     }
@@ -143,7 +143,7 @@ public final class Machine implements AutoCloseable {
      * from and added to {@code translations}, which other machines in this process may share.
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                 UnitLibrary translations, Path incoming) throws MachineException {
+                                 UnitLibrary translations, MigrationEndpoint incoming) throws MachineException {
         return create(config, log, events, translations, incoming == null ? Start.BOOT : Start.RESTORE, incoming);
     }
 
@@ -151,7 +151,7 @@ public final class Machine implements AutoCloseable {
     private enum Start { BOOT, RESTORE, AWAIT_RESTORE }
 
     private static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                  UnitLibrary translations, Start start, Path incoming) throws MachineException {
+                                  UnitLibrary translations, Start start, MigrationEndpoint incoming) throws MachineException {
         KernelLoader loader;
         try {
             loader = KernelLoader.read(config);
@@ -482,7 +482,7 @@ public final class Machine implements AutoCloseable {
     // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
 
     /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
-    public record SnapshotSaved(Path file, long fileBytes, long ramBytesWritten, long nanos) {
+    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes) {
     }
 
     /**
@@ -494,11 +494,35 @@ public final class Machine implements AutoCloseable {
      * @param runState QEMU's name of the run state the save was asked in ("paused", "running"),
      *                 which a restore reports ({@link #incomingRunState()})
      */
-    public SnapshotSaved saveSnapshot(Path file, String runState) throws MachineException, InterruptedException {
+    public SnapshotSaved saveSnapshot(MigrationEndpoint to, String runState) throws MachineException, InterruptedException {
         if (awaitingIncoming) {
             throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
         }
-        return new MachineSnapshot(this).save(file, runState);
+        return new MachineSnapshot(this).save(to, runState);
+    }
+
+    /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg). */
+    public boolean logsDirtyPages() {
+        return accel.logsDirtyPages();
+    }
+
+    /** Stops the guest's vCPUs for the end of a live migration (the lifecycle's stop, with its STOP event). */
+    @FunctionalInterface
+    public interface GuestStop {
+        void stop() throws InterruptedException;
+    }
+
+    /**
+     * Sends the running machine to {@code to} live (pre-copy): RAM in passes while the guest
+     * runs, then {@code stopGuest} stops it and the vCPUs, devices and last dirty pages follow.
+     * The machine is left paused. Only engines whose stores log dirty pages (tcg).
+     */
+    public SnapshotSaved saveLive(MigrationEndpoint to, String runState, GuestStop stopGuest)
+            throws MachineException, InterruptedException {
+        if (awaitingIncoming) {
+            throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
+        }
+        return new MachineSnapshot(this).saveLive(to, runState, stopGuest);
     }
 
     /**
@@ -507,12 +531,12 @@ public final class Machine implements AutoCloseable {
      * are loaded, and the machine waits, paused. A failure leaves the machine unusable (partly
      * loaded): close it.
      */
-    public void restore(Path file) throws MachineException {
+    public void restore(MigrationEndpoint from) throws MachineException {
         if (!awaitingIncoming) {
             throw new MachineException("-incoming: only a machine built to wait for a snapshot can restore one");
         }
         awaitingIncoming = false; // one attempt: a failed one has overwritten part of the machine
-        incomingRunState = new MachineSnapshot(this).restore(file);
+        incomingRunState = new MachineSnapshot(this).restore(from);
     }
 
     /** The run state the snapshot was saved in ("running", "paused"), when this machine was restored from one; else null. */

@@ -1,8 +1,7 @@
 package org.jvisor.machine;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -41,7 +40,7 @@ final class MachineSnapshot {
             m.accelerator().name(), m.devices().ids(), runState);
     }
 
-    Machine.SnapshotSaved save(Path file, String runState) throws MachineException, InterruptedException {
+    Machine.SnapshotSaved save(MigrationEndpoint to, String runState) throws MachineException, InterruptedException {
         long start = System.nanoTime();
         if (m.runControl().phase() != RunControl.Phase.PAUSED) {
             throw new MachineException("a snapshot needs a paused machine");
@@ -49,13 +48,33 @@ final class MachineSnapshot {
         if (!m.accelerator().name().equals("tcg")) {
             throw new MachineException(ENGINE_LIMIT);
         }
+        drainIo();
+        List<VcpuState> cpus = saveCpus();
+        byte[] devs = devices();
+        try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
+            w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
+            w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
+            w.section(SnapshotFile.DEVS, devs);
+            long ramWritten = w.ram(m.ram().segment());
+            w.finish();
+            return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1);
+        } catch (IOException e) {
+            throw new MachineException("snapshot " + describe(to) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Queue work the guest asked for before the pause must be done: a half-processed queue cannot be saved. */
+    private void drainIo() throws MachineException, InterruptedException {
         for (VirtioIoThread t : m.ioThreads()) {
-            // queue work the guest asked for before the pause must be done: a half-processed queue cannot be saved
             if (!t.drain(DRAIN_MILLIS)) {
                 throw new MachineException("snapshot: the I/O thread of " + t.name() + " is still busy after "
                     + DRAIN_MILLIS / 1000 + " s (a chardev or backend that does not take its output?); nothing was saved");
             }
         }
+    }
+
+    /** Each vCPU's state, taken on its own thread (the machine is paused). */
+    private List<VcpuState> saveCpus() throws MachineException, InterruptedException {
         List<VcpuState> cpus = new ArrayList<>();
         try {
             for (VcpuRunner r : m.runners()) {
@@ -64,35 +83,149 @@ final class MachineSnapshot {
         } catch (DeviceStateException e) {
             throw new MachineException("snapshot: " + e.getMessage(), e);
         }
+        return cpus;
+    }
+
+    /** The DEVS section: each device's id and state record, in the registry's order. */
+    private byte[] devices() {
         StateEncoder devs = new StateEncoder();
         List<DeviceRegistry.Saved> saved = m.devices().save();
         devs.writeInt(saved.size());
         for (DeviceRegistry.Saved d : saved) {
             devs.writeString(d.id()).writeState(d.state());
         }
-        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+        return devs.toByteArray();
+    }
+
+    /** Passes over RAM at most, before the guest is stopped whatever is left (QEMU has no fixed limit; it throttles). */
+    static final int MAX_PASSES = 30;
+    /** The downtime to aim at: QEMU's default downtime-limit, 300 ms. */
+    static final long DOWNTIME_NANOS = 300_000_000L;
+
+    /** What a live save did: its passes and the pages each sent, for query-migrate. */
+    record LiveStats(int passes, long passPageBytes, long finalPages) {
+    }
+
+    /**
+     * A live migration (pre-copy, as QEMU's): RAM is sent while the guest runs, in passes, each
+     * pass the pages written during the one before, found through the {@link
+     * org.jvisor.memory.DirtyLog}; when what is left would take less than the downtime limit to
+     * send (or after {@link #MAX_PASSES}), {@code stopGuest} stops the vCPUs and the vCPUs,
+     * devices and the last dirty pages follow. The machine is left paused.
+     */
+    Machine.SnapshotSaved saveLive(MigrationEndpoint to, String runState, Machine.GuestStop stopGuest)
+            throws MachineException, InterruptedException {
+        long start = System.nanoTime();
+        if (!m.accelerator().logsDirtyPages()) {
+            throw new MachineException(ENGINE_LIMIT);
+        }
+        org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
+        MemorySegment ram = m.ram().segment();
+        try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
             w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
+            beginRound(log, true);
+            long sent = w.pages(SnapshotFile.RAMP, ram, SnapshotFile.nonZeroPages(ram));
+            int passes = 1;
+            long[] dirty;
+            while (true) {
+                long t0 = System.nanoTime();
+                dirty = beginRound(log, false);
+                long pages = count(dirty);
+                double bytesPerNano = sent / (double) Math.max(1, t0 - start);
+                boolean fits = pages * SnapshotFile.PAGE <= bytesPerNano * DOWNTIME_NANOS;
+                if (fits || passes >= MAX_PASSES) {
+                    break;
+                }
+                sent += w.pages(SnapshotFile.RAMP, ram, dirty);
+                passes++;
+            }
+            stopGuest.stop();
+            drainIo();
+            long[] last = log.fetchAndClear();
+            log.stop();
+            for (int i = 0; i < last.length; i++) {
+                last[i] |= dirty[i];
+            }
+            List<VcpuState> cpus = saveCpus();
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
-            w.section(SnapshotFile.DEVS, devs.toByteArray());
-            long ramWritten = w.ram(m.ram().segment());
+            w.section(SnapshotFile.DEVS, devices());
+            long finalBytes = w.pages(SnapshotFile.RAM, ram, last);
             w.finish();
-            return new Machine.SnapshotSaved(file, Files.size(file), ramWritten, System.nanoTime() - start);
+            lastLive = new LiveStats(passes, sent, finalBytes / SnapshotFile.PAGE);
+            return new Machine.SnapshotSaved(to.uri(), w.written(), sent + finalBytes, System.nanoTime() - start,
+                passes + 1);
         } catch (IOException e) {
-            throw new MachineException("snapshot " + file + ": " + e.getMessage(), e);
+            throw new MachineException("migration to " + describe(to) + ": " + e.getMessage(), e);
+        } finally {
+            if (log.active()) {
+                log.stop();
+                m.accelerator().dropWriteMappings();  // harmless: mappings come back on the next stores
+            }
         }
     }
 
-    /** Restores the machine from {@code file}; returns the run state it was saved in. */
-    String restore(Path file) throws MachineException {
+    private LiveStats lastLive;
+
+    LiveStats lastLive() {
+        return lastLive;
+    }
+
+    /**
+     * A new round of the dirty log, with the vCPUs stopped for a moment (no store is in flight):
+     * the pages written so far (or, with {@code first}, none: logging starts), and no vCPU keeps
+     * a mapping that would let its next store to a clean page go unmarked.
+     */
+    private long[] beginRound(org.jvisor.memory.DirtyLog log, boolean first) throws InterruptedException {
+        m.pause();
+        try {
+            long[] dirty;
+            if (first) {
+                log.start();
+                dirty = null;
+            } else {
+                dirty = log.fetchAndClear();
+            }
+            m.accelerator().dropWriteMappings();
+            return dirty;
+        } finally {
+            m.resume();
+        }
+    }
+
+    private static long count(long[] set) {
+        long n = 0;
+        for (long w : set) {
+            n += Long.bitCount(w);
+        }
+        return n;
+    }
+
+    /** A file by its path (as messages always named it), a stream by its URI. */
+    static String describe(MigrationEndpoint e) {
+        return e instanceof MigrationEndpoint.File f ? f.path().toString() : e.uri();
+    }
+
+    /** Restores the machine from {@code from}; returns the run state it was saved in. */
+    String restore(MigrationEndpoint from) throws MachineException {
         if (!m.accelerator().name().equals("tcg")) {
             throw new MachineException("-incoming: " + ENGINE_LIMIT);
         }
         String runState;
-        try (SnapshotFile.Reader r = new SnapshotFile.Reader(file)) {
+        String name = describe(from);
+        MigrationEndpoint.Incoming in;
+        try {
+            in = from.openIncoming();
+        } catch (IOException e) {
+            throw new MachineException("-incoming: " + name + ": cannot open: " + e.getMessage(), e);
+        }
+        try (SnapshotFile.Reader r = new SnapshotFile.Reader(in, name)) {
             SnapshotConfig saved = decoder(r, SnapshotFile.CONF).read(SnapshotConfig.class);
             String why = saved.mismatch(config(saved.runState()));
             if (why != null) {
                 throw r.fail(why);
+            }
+            while (r.nextIs(SnapshotFile.RAMP)) {
+                r.ram(SnapshotFile.RAMP, m.ram().segment());   // a live migration's passes, then the final state
             }
             StateDecoder cpuSection = decoder(r, SnapshotFile.CPUS);
             List<?> cpus = (List<?>) cpuSection.read(StateEncoder.listOf(VcpuState.class));
@@ -123,7 +256,7 @@ final class MachineSnapshot {
         } catch (SnapshotException e) {
             throw new MachineException("-incoming: " + e.getMessage(), e);
         } catch (DeviceStateException e) {
-            throw new MachineException("-incoming: " + file + ": " + e.getMessage(), e);
+            throw new MachineException("-incoming: " + name + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MachineException("-incoming: interrupted", e);

@@ -3,12 +3,9 @@ package org.jvisor.machine;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
 /**
@@ -26,35 +23,40 @@ import java.util.zip.CRC32C;
  * StateEncoder}. The RAM payload is the RAM size u64 and page size u32, then runs of non-zero
  * pages: first page index u64, page count u32, the pages; a first page index of -1 ends it. All-zero
  * pages are not written: a restore starts from fresh (zero) RAM.
+ *
+ * <p>A live migration's stream has {@code RAMP} sections between {@code CONF} and {@code CPUS}:
+ * passes over RAM made while the guest ran, in the RAM payload's form, each overwriting the pages
+ * it lists; its final {@code RAM } section then lists the pages written since the last pass, zero
+ * or not. The same bytes go to a file, a socket or a pipe: nothing is written out of order.
  */
 final class SnapshotFile {
     static final byte[] MAGIC = "JVSNAPSH".getBytes(StandardCharsets.US_ASCII);
     /** The framing's version; each record inside carries its own. */
     static final int FORMAT_VERSION = 1;
     static final String CONF = "CONF", CPUS = "CPUS", DEVS = "DEVS", RAM = "RAM ", END = "END ";
+    /** A live migration's pass over RAM while the guest runs (zero or more, before CPUS). */
+    static final String RAMP = "RAMP";
     static final int PAGE = 4096;
     /** Pages per run at most: runs are written with one channel write each. */
     private static final int MAX_RUN = 256;
+    /** Any section but RAM: vCPU and device records are kilobytes; a stream cannot make the reader allocate more. */
+    static final int MAX_SECTION = 64 << 20;
 
     private SnapshotFile() {
     }
 
-    /** Writes a snapshot: to a temporary file beside {@code path}, renamed over it once complete. */
+    /**
+     * Writes a snapshot to an endpoint's stream, front to back (no seeking: the same bytes go to a
+     * file, a socket or a pipe). {@link #finish()} commits it: a file appears whole or not at all.
+     */
     static final class Writer implements AutoCloseable {
-        private final Path path;
-        private final Path partial;
-        private final FileChannel ch;
-        private boolean done;
+        private final MigrationEndpoint.Outgoing out;
+        private final WritableByteChannel ch;
+        private long written;
 
-        Writer(Path path) throws IOException {
-            this.path = path;
-            Path dir = path.toAbsolutePath().getParent();
-            this.partial = dir.resolve("." + path.getFileName() + ".partial");
-            // Owner-only: the file holds guest memory (keys, passwords), as a core dump would.
-            Files.deleteIfExists(partial);
-            this.ch = FileChannel.open(partial, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Writer(MigrationEndpoint.Outgoing out) throws IOException {
+            this.out = out;
+            this.ch = out.channel();
             ByteBuffer head = ByteBuffer.allocate(12);
             head.put(MAGIC).putInt(FORMAT_VERSION).flip();
             writeFully(head);
@@ -70,72 +72,127 @@ final class SnapshotFile {
             writeFully(ByteBuffer.allocate(4).putInt((int) crc.getValue()).flip());
         }
 
-        /** The RAM section from {@code ram} (its whole host mapping); returns the bytes of pages written. */
+        /**
+         * The RAM section from {@code ram} (its whole host mapping; the guest is stopped, so it
+         * holds still): its non-zero pages. Returns the bytes of pages written.
+         */
         long ram(MemorySegment ram) throws IOException {
-            long start = ch.position();
-            CRC32C crc = new CRC32C();
-            crc.update(RAM.getBytes(StandardCharsets.US_ASCII));
-            writeFully(header(RAM, 0)); // length patched below
-            ByteBuffer meta = ByteBuffer.allocate(12).putLong(ram.byteSize()).putInt(PAGE).flip();
-            crc.update(meta.duplicate());
-            writeFully(meta);
+            return pages(RAM, ram, nonZeroPages(ram));
+        }
+
+        /**
+         * A section ({@code RAM } or a live migration's {@code RAMP} pass) of the pages of
+         * {@code ram} set in {@code set} (bit p of word p/64), whatever they hold now: the set,
+         * not the contents, fixes the section's length, so a running guest may go on writing
+         * (a page it writes meanwhile is in the next pass). Returns the bytes of pages written.
+         */
+        long pages(String tag, MemorySegment ram, long[] set) throws IOException {
             long pages = ram.byteSize() / PAGE;
-            MemorySegment zero = MemorySegment.ofArray(new byte[PAGE]);
-            long written = 0;
-            long p = 0;
-            while (p < pages) {
-                if (isZero(ram, p, zero)) {
+            long length = 12 + 8;           // size and page size; the end marker
+            for (long p = 0; p < pages; ) {
+                if (!isSet(set, p)) {
                     p++;
                     continue;
                 }
                 long first = p;
-                while (p < pages && p - first < MAX_RUN && !isZero(ram, p, zero)) {
+                while (p < pages && p - first < MAX_RUN && isSet(set, p)) {
+                    p++;
+                }
+                length += 12 + (p - first) * PAGE;
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(tag.getBytes(StandardCharsets.US_ASCII));
+            writeFully(header(tag, length));
+            ByteBuffer meta = ByteBuffer.allocate(12).putLong(ram.byteSize()).putInt(PAGE).flip();
+            crc.update(meta.duplicate());
+            writeFully(meta);
+            long pageBytes = 0;
+            ByteBuffer copy = ByteBuffer.allocateDirect(MAX_RUN * PAGE);
+            long p = 0;
+            while (p < pages) {
+                if (!isSet(set, p)) {
+                    p++;
+                    continue;
+                }
+                long first = p;
+                while (p < pages && p - first < MAX_RUN && isSet(set, p)) {
                     p++;
                 }
                 int count = (int) (p - first);
                 ByteBuffer run = ByteBuffer.allocate(12).putLong(first).putInt(count).flip();
                 crc.update(run.duplicate());
                 writeFully(run);
-                ByteBuffer data = ram.asSlice(first * PAGE, (long) count * PAGE).asByteBuffer();
-                crc.update(data.duplicate());
-                writeFully(data);
-                written += (long) count * PAGE;
+                // a copy: the CRC and the bytes sent must be of the same contents while the guest writes
+                copy.clear().limit(count * PAGE);
+                MemorySegment.ofBuffer(copy).copyFrom(ram.asSlice(first * PAGE, (long) count * PAGE));
+                crc.update(copy.duplicate());
+                writeFully(copy);
+                pageBytes += (long) count * PAGE;
             }
             ByteBuffer end = ByteBuffer.allocate(8).putLong(-1).flip();
             crc.update(end.duplicate());
             writeFully(end);
-            long length = ch.position() - start - 12;
-            ByteBuffer real = header(RAM, length);
-            while (real.hasRemaining()) {
-                ch.write(real, start + real.position());
-            }
             writeFully(ByteBuffer.allocate(4).putInt((int) crc.getValue()).flip());
+            return pageBytes;
+        }
+
+        /** The END section, then the endpoint's commit (a file flushed and renamed, a stream delivered). */
+        void finish() throws IOException {
+            section(END, new byte[0]);
+            out.commit();
+        }
+
+        /** Bytes written so far. */
+        long written() {
             return written;
         }
 
-        /** The END section, flushed to disk, and the file renamed to its name. */
-        void finish() throws IOException {
-            section(END, new byte[0]);
-            ch.force(true);
-            ch.close();
-            Files.move(partial, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            done = true;
-        }
-
         private void writeFully(ByteBuffer b) throws IOException {
+            written += b.remaining();
             while (b.hasRemaining()) {
                 ch.write(b);
             }
         }
 
-        /** Without {@link #finish()}, the partial file is removed: a failed save leaves nothing behind. */
+        /** Without {@link #finish()}, what was written is abandoned (a partial file removed). */
         @Override
         public void close() throws IOException {
-            if (!done) {
-                ch.close();
-                Files.deleteIfExists(partial);
+            out.close();
+        }
+    }
+
+    /** A writer of the snapshot file {@code path} (written beside it, renamed into place by finish). */
+    static Writer toFile(java.nio.file.Path path) throws IOException {
+        return new Writer(new MigrationEndpoint.File(path).openOutgoing());
+    }
+
+    /** A reader of the snapshot file {@code path}; messages name the file. */
+    static Reader fromFile(java.nio.file.Path path) throws SnapshotException {
+        MigrationEndpoint.Incoming in;
+        try {
+            in = new MigrationEndpoint.File(path).openIncoming();
+        } catch (IOException e) {
+            throw new SnapshotException(path + ": cannot open: " + e.getMessage(), e);
+        }
+        return new Reader(in, path.toString());
+    }
+
+    /** The pages of {@code ram} that are not all zero, as a page set. */
+    static long[] nonZeroPages(MemorySegment ram) {
+        long pages = ram.byteSize() / PAGE;
+        long[] set = new long[(int) ((pages + 63) >>> 6)];
+        MemorySegment zero = MemorySegment.ofArray(new byte[PAGE]);
+        for (long p = 0; p < pages; p++) {
+            if (!isZero(ram, p, zero)) {
+                set[(int) (p >>> 6)] |= 1L << p;
             }
         }
+        return set;
+    }
+
+    private static boolean isSet(long[] set, long p) {
+        int w = (int) (p >>> 6);
+        return w < set.length && (set[w] & (1L << p)) != 0;
     }
 
     private static boolean isZero(MemorySegment ram, long page, MemorySegment zero) {
@@ -148,18 +205,22 @@ final class SnapshotFile {
 
     /** Reads a snapshot section by section; every problem is a {@link SnapshotException} naming the file. */
     static final class Reader implements AutoCloseable {
-        private final Path path;
-        private final FileChannel ch;
+        private final String path;
+        private final MigrationEndpoint.Incoming in;
+        private final ReadableByteChannel ch;
+        /** The stream's length if known (a file), else Long.MAX_VALUE (a stream: its end tells). */
         private final long size;
+        private long position;
+        /** A section header read ahead by {@link #nextIs}: its tag and length. */
+        private String peeked;
+        private long peekedLength;
 
-        Reader(Path path) throws SnapshotException {
-            this.path = path;
-            try {
-                this.ch = FileChannel.open(path, StandardOpenOption.READ);
-                this.size = ch.size();
-            } catch (IOException e) {
-                throw new SnapshotException(path + ": cannot open: " + e.getMessage(), e);
-            }
+        /** Reads from {@code in}; messages name the stream {@code name} (the file, or the URI). */
+        Reader(MigrationEndpoint.Incoming in, String name) throws SnapshotException {
+            this.path = name;
+            this.in = in;
+            this.ch = in.channel();
+            this.size = in.size() < 0 ? Long.MAX_VALUE : in.size();
             ByteBuffer head = read(12, "the header");
             byte[] magic = new byte[8];
             head.get(magic);
@@ -175,8 +236,8 @@ final class SnapshotFile {
         /** The next section, which must be {@code tag}; its payload after the CRC check. */
         byte[] section(String tag) throws SnapshotException {
             long length = expect(tag);
-            if (length > Integer.MAX_VALUE - 16) {
-                throw fail("section " + tag + " claims " + length + " bytes; the file is corrupt");
+            if (length > MAX_SECTION) {
+                throw fail("section " + tag + " claims " + length + " bytes (at most " + MAX_SECTION + "); it is corrupt");
             }
             ByteBuffer payload = read((int) length, "section " + tag);
             CRC32C crc = new CRC32C();
@@ -190,10 +251,31 @@ final class SnapshotFile {
 
         /** The RAM section, into {@code ram} (fresh, all zero, of the snapshot's size), CRC checked at its end. */
         void ram(MemorySegment ram) throws SnapshotException {
-            long length = expect(RAM);
+            ram(RAM, ram);
+        }
+
+        /**
+         * Whether the next section is {@code tag} (a live migration's RAMP passes come before the
+         * CPUS section of the final state); the section itself is then read as usual.
+         */
+        boolean nextIs(String tag) throws SnapshotException {
+            if (peeked == null) {
+                ByteBuffer head = read(12, "a section header");
+                byte[] t = new byte[4];
+                head.get(t);
+                peeked = new String(t, StandardCharsets.US_ASCII);
+                peekedLength = head.getLong();
+            }
+            return peeked.equals(tag);
+        }
+
+        /** A section of RAM pages ({@code RAM } or {@code RAMP}) into {@code ram}: the pages it lists are overwritten. */
+        void ram(String tag, MemorySegment ram) throws SnapshotException {
+            String crcTag = tag;
+            long length = expect(tag);
             long end = position() + length;
             CRC32C crc = new CRC32C();
-            crc.update(RAM.getBytes(StandardCharsets.US_ASCII));
+            crc.update(crcTag.getBytes(StandardCharsets.US_ASCII));
             ByteBuffer meta = read(12, "the RAM section");
             crc.update(meta.duplicate());
             long ramSize = meta.getLong();
@@ -227,20 +309,28 @@ final class SnapshotFile {
             if (position() != end) {
                 throw fail("is corrupt: the RAM section's length does not match its contents");
             }
-            checkCrc(RAM, crc);
+            checkCrc(tag, crc);
         }
 
         private long expect(String tag) throws SnapshotException {
-            ByteBuffer head = read(12, "section " + tag);
-            byte[] t = new byte[4];
-            head.get(t);
-            String got = new String(t, StandardCharsets.US_ASCII);
+            String got;
+            long length;
+            if (peeked != null) {
+                got = peeked;
+                length = peekedLength;
+                peeked = null;
+            } else {
+                ByteBuffer head = read(12, "section " + tag);
+                byte[] t = new byte[4];
+                head.get(t);
+                got = new String(t, StandardCharsets.US_ASCII);
+                length = head.getLong();
+            }
             if (!got.equals(tag)) {
                 throw fail(String.format("is corrupt: section '%s' where '%s' belongs (byte %d)", printable(got), tag,
                     position() - 12));
             }
-            long length = head.getLong();
-            if (length < 0 || length > size - position()) {
+            if (length < 0 || size != Long.MAX_VALUE && length > size - position()) {
                 throw fail(String.format("is truncated: section %s claims %d bytes, %d are left", tag, length,
                     size - position()));
             }
@@ -256,12 +346,8 @@ final class SnapshotFile {
             }
         }
 
-        private long position() throws SnapshotException {
-            try {
-                return ch.position();
-            } catch (IOException e) {
-                throw new SnapshotException(path + ": " + e.getMessage(), e);
-            }
+        private long position() {
+            return position;
         }
 
         private ByteBuffer read(int n, String what) throws SnapshotException {
@@ -273,9 +359,11 @@ final class SnapshotFile {
         private void readFully(ByteBuffer b, String what) throws SnapshotException {
             try {
                 while (b.hasRemaining()) {
-                    if (ch.read(b) < 0) {
-                        throw fail("is truncated: it ends in " + what + " (" + size + " bytes)");
+                    int n = ch.read(b);
+                    if (n < 0) {
+                        throw fail("is truncated: it ends in " + what + " (" + position + " bytes)");
                     }
+                    position += n;
                 }
             } catch (IOException e) {
                 throw new SnapshotException(path + ": reading " + what + ": " + e.getMessage(), e);
@@ -289,7 +377,7 @@ final class SnapshotFile {
         @Override
         public void close() {
             try {
-                ch.close();
+                in.close();
             } catch (IOException e) {
                 // read-only: nothing to lose
             }

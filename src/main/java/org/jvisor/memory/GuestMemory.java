@@ -30,6 +30,7 @@ public final class GuestMemory implements AutoCloseable {
     private final MemorySegment ram;
     private final long lowSize;
     private final List<RamRange> ranges;
+    private final DirtyLog dirty;
 
     /** One contiguous stretch of guest-physical RAM and where it lives in the host mapping. */
     public record RamRange(long guestAddress, long size, long hostOffset) {
@@ -48,6 +49,7 @@ public final class GuestMemory implements AutoCloseable {
             r.add(new RamRange(HIGH_RAM_START, size - lowSize, lowSize));
         }
         this.ranges = List.copyOf(r);
+        this.dirty = new DirtyLog(size);
     }
 
     /** Maps {@code size} bytes of guest RAM; the message of the exception says why it could not. */
@@ -103,6 +105,18 @@ public final class GuestMemory implements AutoCloseable {
         return -1;
     }
 
+    /** The pages written since the log's last look, while a live migration logs them. */
+    public DirtyLog dirtyLog() {
+        return dirty;
+    }
+
+    /** A device wrote [gpa, gpa + length) through a direct view ({@link #slice}): marks it for the dirty log. */
+    public void noteWritten(long gpa, long length) {
+        if (dirty.active()) {
+            dirty.markHost(offsetOf(gpa, length), length);
+        }
+    }
+
     public boolean isRam(long gpa, long length) {
         return offsetOf(gpa, length) >= 0;
     }
@@ -132,23 +146,33 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void writeU8(long gpa, byte v) {
-        ram.set(ValueLayout.JAVA_BYTE, checked(gpa, 1), v);
+        long off = checked(gpa, 1);
+        ram.set(ValueLayout.JAVA_BYTE, off, v);
+        dirty.markHost(off, 1);
     }
 
     public void writeU16(long gpa, short v) {
-        ram.set(U16, checked(gpa, 2), v);
+        long off = checked(gpa, 2);
+        ram.set(U16, off, v);
+        dirty.markHost(off, 2);
     }
 
     public void writeU32(long gpa, int v) {
-        ram.set(U32, checked(gpa, 4), v);
+        long off = checked(gpa, 4);
+        ram.set(U32, off, v);
+        dirty.markHost(off, 4);
     }
 
     public void writeU64(long gpa, long v) {
-        ram.set(U64, checked(gpa, 8), v);
+        long off = checked(gpa, 8);
+        ram.set(U64, off, v);
+        dirty.markHost(off, 8);
     }
 
     public void write(long gpa, byte[] src, int from, int length) {
-        MemorySegment.copy(src, from, ram, ValueLayout.JAVA_BYTE, checked(gpa, length), length);
+        long off = checked(gpa, length);
+        MemorySegment.copy(src, from, ram, ValueLayout.JAVA_BYTE, off, length);
+        dirty.markHost(off, length);
     }
 
     public void write(long gpa, byte[] src) {
@@ -160,7 +184,9 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void fill(long gpa, long length, byte value) {
-        ram.asSlice(checked(gpa, length), length).fill(value);
+        long off = checked(gpa, length);
+        ram.asSlice(off, length).fill(value);
+        dirty.markHost(off, length);
     }
 
     /** Bytes of guest RAM resident in host memory now (pages the guest or a device touched). */

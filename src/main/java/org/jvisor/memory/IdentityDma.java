@@ -42,6 +42,7 @@ public final class IdentityDma implements SegmentDma {
 
     @Override
     public void written(long busAddress, long length) {
+        ram.noteWritten(busAddress, length);
         listener.written(busAddress, length);
     }
 

@@ -11,6 +11,7 @@ import org.jvisor.api.MigrationStatus;
 import org.jvisor.api.RunState;
 import org.jvisor.api.VcpuInfo;
 import org.jvisor.api.VirtualMachine;
+import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
 import org.jvisor.qmp.QmpCommandTable.Handler;
 import org.jvisor.qmp.QmpCommandTable.Param;
@@ -72,6 +73,8 @@ final class QmpCommands implements QmpService {
             this::migrate);
         add("query-migrate", List.of(), a -> migrationInfo(vm.queryMigrate()));
         add("migrate-incoming", List.of(new Param("uri", Type.STRING, true)), this::migrateIncoming);
+        add("migrate-set-capabilities", List.of(new Param("capabilities", Type.ARRAY, true)), this::setCapabilities);
+        add("query-migrate-capabilities", List.of(), a -> capabilities());
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
@@ -86,9 +89,60 @@ final class QmpCommands implements QmpService {
         return table;
     }
 
+    /** MIGRATION events go only where the "events" capability is on (QEMU's migration_has_events). */
     @Override
     public AutoCloseable subscribe(Consumer<JsonObject> sink) {
-        return vm.addListener(e -> sink.accept(QmpEvents.toJson(e)));
+        return vm.addListener(e -> {
+            if (!(e instanceof VmEvent.Migration) || migrationEvents) {
+                sink.accept(QmpEvents.toJson(e));
+            }
+        });
+    }
+
+    /** QEMU 7.2's MigrationCapability values (qapi/migration.json), in its order. */
+    private static final List<String> CAPABILITIES = List.of("xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks",
+        "compress", "events", "postcopy-ram", "x-colo", "release-ram", "block", "return-path",
+        "pause-before-switchover", "multifd", "dirty-bitmaps", "postcopy-blocktime", "late-block-activate",
+        "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send", "postcopy-preempt");
+
+    private final java.util.concurrent.atomic.AtomicBoolean incomingStarted = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** The one capability jvisor has: MIGRATION events. */
+    private volatile boolean migrationEvents;
+
+    private JsonValue capabilities() {
+        List<JsonValue> list = new ArrayList<>();
+        for (String c : CAPABILITIES) {
+            list.add(JsonObject.builder().put("state", c.equals("events") && migrationEvents).put("capability", c).build());
+        }
+        return new JsonArray(list);
+    }
+
+    /**
+     * migrate-set-capabilities: every QEMU capability may be switched off; "events" also on. The
+     * others change how QEMU's migration stream works and jvisor's has none of them: on is an error.
+     */
+    private JsonValue setCapabilities(JsonObject a) throws QmpError {
+        List<JsonValue> list = ((JsonArray) a.members().get("capabilities")).elements();
+        boolean events = migrationEvents;
+        for (int i = 0; i < list.size(); i++) {
+            if (!(list.get(i) instanceof JsonObject o)
+                    || !(o.members().get("capability") instanceof JsonValue.JsonString c)
+                    || !(o.members().get("state") instanceof JsonValue.JsonBool state)) {
+                throw QmpError.generic("Invalid parameter type for 'capabilities[" + i + "]', expected: "
+                    + "object with 'capability' (string) and 'state' (boolean)");
+            }
+            if (!CAPABILITIES.contains(c.value())) {
+                throw QmpError.generic("Parameter 'capability' does not accept value '" + c.value() + "'");
+            }
+            if (c.value().equals("events")) {
+                events = state.value();
+            } else if (state.value()) {
+                throw QmpError.generic("Migration capability '" + c.value() + "' is not supported by jvisor");
+            }
+        }
+        migrationEvents = events;
+        return JsonObject.EMPTY;
     }
 
     /** Runs {@code name} without arguments (the human monitor's commands). */
@@ -131,17 +185,48 @@ final class QmpCommands implements QmpService {
         return JsonObject.EMPTY;
     }
 
-    /** migrate-incoming: restores a machine started with -incoming defer; it runs on if it ran when saved (no -S). */
+    /**
+     * migrate-incoming: restores a machine started with -incoming defer; it runs on if it ran when
+     * saved (no -S). A file is read before the reply; a socket or command is waited for in the
+     * background, as QEMU does (query-status says inmigrate until it is done, MIGRATION events
+     * and the machine's end on failure tell the rest).
+     */
     private JsonValue migrateIncoming(JsonObject a) throws QmpError {
+        String uri = ((JsonValue.JsonString) a.members().get("uri")).value();
         try {
-            vm.migrateIncoming(((JsonValue.JsonString) a.members().get("uri")).value());
+            VirtualMachine.checkMigrationUri(uri);
+        } catch (IllegalArgumentException e) {
+            throw QmpError.generic(e.getMessage());
+        }
+        if (vm.status() != RunState.INMIGRATE) {
+            throw QmpError.generic("'-incoming' was not specified on the command line");
+        }
+        if (!incomingStarted.compareAndSet(false, true)) {
+            throw QmpError.generic("The incoming migration has already been started");
+        }
+        if (uri.startsWith("file:")) {
+            incoming(uri);
+        } else {
+            Thread.ofVirtual().name("migrate-incoming").start(() -> {
+                try {
+                    incoming(uri);
+                } catch (QmpError e) {
+                    // the machine has ended with the reason on its log; MIGRATION "failed" was sent
+                }
+            });
+        }
+        return JsonObject.EMPTY;
+    }
+
+    private void incoming(String uri) throws QmpError {
+        try {
+            vm.migrateIncoming(uri);
         } catch (IllegalArgumentException | IllegalStateException | VmException e) {
             throw QmpError.generic(e.getMessage());
         }
         if (autostart && vm.incomingRunState().map(RunState::isRunning).orElse(false)) {
             vm.resume();
         }
-        return JsonObject.EMPTY;
     }
 
     /** query-migrate's MigrationInfo: {} before any migration, as QEMU answers. */
@@ -157,7 +242,7 @@ final class QmpCommands implements QmpService {
         return b.put("total-time", m.totalTimeMs()).put("downtime", m.downtimeMs())
             .put("ram", JsonObject.builder().put("total", m.ramTotal()).put("transferred", m.ramTransferred())
                 .put("normal", m.normalPages()).put("duplicate", m.duplicatePages())
-                .put("remaining", 0).put("page-size", 4096).build())
+                .put("remaining", 0).put("page-size", 4096).put("dirty-sync-count", m.dirtySyncCount()).build())
             .build();
     }
 

@@ -20,6 +20,7 @@ final class QmpEvents {
             case VmEvent.Powerdown p -> { }
             case VmEvent.Stop s -> { }
             case VmEvent.Resume r -> { }
+            case VmEvent.Migration m -> b.put("data", JsonObject.builder().put("status", m.status()).build());
         }
         return b.build();
     }

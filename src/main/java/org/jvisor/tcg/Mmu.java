@@ -7,6 +7,7 @@ import org.jvisor.cpu.ExitReason;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
+import org.jvisor.memory.DirtyLog;
 import org.jvisor.memory.GuestMemory;
 
 /**
@@ -72,6 +73,9 @@ public final class Mmu {
      */
     WriteLog writeLog;
 
+    /** Live migration's record of written pages; a page not yet dirty gets no write mapping. */
+    private final DirtyLog dirty;
+
     /** Sees guest RAM about to be written (host offset and size). */
     interface WriteLog {
         void before(long hostOff, int size);
@@ -94,6 +98,7 @@ public final class Mmu {
     Mmu(X86State s, GuestMemory ram, AddressSpace mmio, ExitStats stats) {
         this.s = s;
         this.ram = ram;
+        this.dirty = ram.dirtyLog();
         this.mem = ram.segment();
         this.memBase = mem.address();
         this.mmio = mmio;
@@ -385,6 +390,7 @@ public final class Mmu {
      * reads the new bytes (SDM vol. 3, 8.1.3).
      */
     void wroteHost(long off, int size) {
+        dirty.markHost(off, size);
         if (code != null) {
             code.noteWrite(off, size);
         }
@@ -494,7 +500,8 @@ public final class Mmu {
                     rdDelta[i] = delta;
                     rdGlobal[i] = global;
                     rdSpan[i] = span;
-                    if (writable && writeLog == null && (code == null || !code.isCodePage(hostPage))) {
+                    if (writable && writeLog == null && (code == null || !code.isCodePage(hostPage))
+                            && dirty.allowsWriteMapping(hostPage)) {
                         wrTag[i] = tag;
                         wrDelta[i] = delta;
                         wrGlobal[i] = global;
@@ -546,6 +553,7 @@ public final class Mmu {
             do {
                 cur = (long) Atomics.LONG.getVolatile(mem, off);
             } while (!Atomics.LONG.compareAndSet(mem, off, cur, cur | bits));
+            dirty.markHost(off, 8);
             if (code != null) {
                 code.noteWrite(off, 8);
             }

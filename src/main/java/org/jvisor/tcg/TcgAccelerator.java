@@ -41,6 +41,18 @@ public final class TcgAccelerator implements Accelerator {
         this.library = library;
     }
 
+    @Override
+    public synchronized void dropWriteMappings() {
+        for (TcgVcpu v : vcpus) {
+            v.cpu().mmu.dropAllWrites();
+        }
+    }
+
+    @Override
+    public boolean logsDirtyPages() {
+        return true;
+    }
+
     /** Drops decoded code on every vCPU for guest-physical [gpa, gpa + len) (DMA into code pages). */
     public void invalidateCode(long gpa, long len) {
         SharedCode sc;

@@ -45,8 +45,8 @@ class MigrationApiTest {
             assertThrows(IllegalStateException.class, () -> vm.saveSnapshot(file), "prelaunch: nothing ran");
             vm.start();
             assertThrows(IllegalStateException.class, () -> vm.saveSnapshot(file), "saveSnapshot wants a paused machine");
-            assertEquals("migration URI 'tcp:0:4444': jvisor migrates to file:PATH only (tcp is not supported yet)",
-                assertThrows(IllegalArgumentException.class, () -> vm.migrate("tcp:0:4444")).getMessage());
+            assertEquals("migration URI 'rdma:h:4444': jvisor takes file:PATH, unix:PATH, tcp:HOST:PORT and exec:CMD",
+                assertThrows(IllegalArgumentException.class, () -> vm.migrate("rdma:h:4444")).getMessage());
             MigrationStatus done = vm.migrate("file:" + file);
             assertEquals(MigrationStatus.Status.COMPLETED, done.status());
             assertEquals("completed", vm.queryMigrate().status().qemuName());
@@ -56,7 +56,8 @@ class MigrationApiTest {
             vm.resume();                      // cont after a migration: the source runs on
             assertEquals(RunState.RUNNING, vm.status());
         }
-        assertEquals(List.of("RESUME", "STOP", "RESUME", "SHUTDOWN host-qmp-quit"), events.names());
+        assertEquals(List.of("RESUME", "MIGRATION setup", "STOP", "MIGRATION active", "MIGRATION completed", "RESUME",
+            "SHUTDOWN host-qmp-quit"), events.names());
 
         try (VirtualMachine vm = VirtualMachine.createIncoming(config(), System.err)) {
             assertEquals(RunState.INMIGRATE, vm.status());

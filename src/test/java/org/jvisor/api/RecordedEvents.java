@@ -33,6 +33,7 @@ final class RecordedEvents implements Consumer<VmEvent> {
         return switch (e) {
             case VmEvent.Shutdown s -> "SHUTDOWN " + s.reason().qemuName() + (s.guest() ? " guest" : "");
             case VmEvent.Reset r -> "RESET " + r.reason().qemuName() + (r.guest() ? " guest" : "");
+            case VmEvent.Migration m -> "MIGRATION " + m.status();
             default -> e.qmpName();
         };
     }

@@ -34,10 +34,10 @@ class CommandLineTest {
     }
 
     @Test
-    void incomingTakesAFileAndRefusesWhatNeedsAMonitorOrANetwork() throws UsageException {
+    void incomingTakesQemusUrisAndRefusesWhatNeedsAMonitor() throws UsageException {
         CommandLine.Action.Run run = (CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k",
             "-incoming", "file:/tmp/vm.jvsnap", "-S"});
-        assertEquals(Path.of("/tmp/vm.jvsnap"), run.incoming());
+        assertEquals("file:/tmp/vm.jvsnap", run.incoming());
         assertTrue(run.startPaused());
         assertEquals(null, ((CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k"})).incoming());
         UsageException defer = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "defer"));
@@ -47,8 +47,15 @@ class CommandLineTest {
             "-incoming", "defer", "-qmp", "unix:/tmp/m.sock,server=on,wait=off"});
         assertTrue(deferred.incomingDefer());
         assertEquals(null, deferred.incoming());
-        UsageException tcp = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "tcp:0:4444"));
-        assertEquals("-incoming tcp:0:4444: jvisor restores from file:PATH only", tcp.getMessage());
+        for (String uri : new String[] {"tcp:0:4444", "tcp:[::1]:4444", "unix:/tmp/m.sock", "exec:cat /tmp/vm.jvsnap"}) {
+            assertEquals(uri, ((CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k", "-incoming", uri}))
+                .incoming());
+        }
+        UsageException rdma = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "rdma:h:4444"));
+        assertEquals("-incoming rdma:h:4444: migration URI 'rdma:h:4444': jvisor takes file:PATH, unix:PATH, "
+            + "tcp:HOST:PORT and exec:CMD", rdma.getMessage());
+        UsageException port = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-incoming", "tcp:h:http"));
+        assertEquals("-incoming tcp:h:http: migration URI 'tcp:h:http': expected tcp:HOST:PORT", port.getMessage());
     }
 
     @Test

@@ -68,13 +68,13 @@ class MachineSnapshotTest {
             }
             m.pause();
             counter = m.ram().readU64(COUNTER);
-            Machine.SnapshotSaved saved = m.saveSnapshot(file, "paused");
+            Machine.SnapshotSaved saved = m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
             assertTrue(saved.ramBytesWritten() > 0 && saved.ramBytesWritten() < (64L << 20) / 4, saved.toString());
             before = m.devices().save();
             ramBefore = new byte[1 << 22];
             m.ram().read(0, ramBefore, 0, ramBefore.length);
         }
-        try (Machine m = Machine.create(config(type, 64L << 20), System.err, events::add, file)) {
+        try (Machine m = Machine.create(config(type, 64L << 20), System.err, events::add, new MigrationEndpoint.File(file))) {
             assertEquals("paused", m.incomingRunState());
             byte[] ramAfter = new byte[1 << 22];
             m.ram().read(0, ramAfter, 0, ramAfter.length);
@@ -101,7 +101,7 @@ class MachineSnapshotTest {
         assertEquals(List.of(), events, "the guest asked for nothing");
 
         MachineException e = assertThrows(MachineException.class,
-            () -> Machine.create(config(type, 32L << 20), System.err, events::add, file).close());
+            () -> Machine.create(config(type, 32L << 20), System.err, events::add, new MigrationEndpoint.File(file)).close());
         assertNotNull(e.getMessage());
         assertTrue(e.getMessage().startsWith("-incoming: " + file + " was saved from a machine with 64 MiB of RAM;"
             + " this one has 32 MiB (-m must match)"), e.getMessage());

@@ -45,7 +45,7 @@ class SnapshotFileTest {
 
     private Path write(MemorySegment ram) throws IOException {
         Path file = dir.resolve("vm.jvsnap");
-        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+        try (SnapshotFile.Writer w = SnapshotFile.toFile(file)) {
             w.section(SnapshotFile.CONF, "config".getBytes(StandardCharsets.US_ASCII));
             assertEquals(5L * SnapshotFile.PAGE, w.ram(ram), "only the five non-zero pages are written");
             w.finish();
@@ -54,7 +54,7 @@ class SnapshotFileTest {
     }
 
     private static void readAll(Path file, MemorySegment into) throws SnapshotException {
-        try (SnapshotFile.Reader r = new SnapshotFile.Reader(file)) {
+        try (SnapshotFile.Reader r = SnapshotFile.fromFile(file)) {
             assertArrayEquals("config".getBytes(StandardCharsets.US_ASCII), r.section(SnapshotFile.CONF));
             r.ram(into);
             r.section(SnapshotFile.END);
@@ -111,22 +111,22 @@ class SnapshotFileTest {
         Path notOne = dir.resolve("kernel");
         Files.writeString(notOne, "MZ this is some other file");
         assertEquals(notOne + " is not a jvisor snapshot (no JVSNAPSH magic)",
-            assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(notOne)).getMessage());
+            assertThrows(SnapshotException.class, () -> SnapshotFile.fromFile(notOne)).getMessage());
         Path later = dir.resolve("later");
         byte[] head = Arrays.copyOf(SnapshotFile.MAGIC, 12);
         head[11] = 9;
         Files.write(later, head);
         assertEquals(later + " is snapshot format version 9; this jvisor reads version 1",
-            assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(later)).getMessage());
+            assertThrows(SnapshotException.class, () -> SnapshotFile.fromFile(later)).getMessage());
         Path missing = dir.resolve("missing");
-        assertTrue(assertThrows(SnapshotException.class, () -> new SnapshotFile.Reader(missing)).getMessage()
+        assertTrue(assertThrows(SnapshotException.class, () -> SnapshotFile.fromFile(missing)).getMessage()
             .startsWith(missing + ": cannot open"));
     }
 
     @Test
     void aFailedSaveLeavesNoFile() throws Exception {
         Path file = dir.resolve("never.jvsnap");
-        try (SnapshotFile.Writer w = new SnapshotFile.Writer(file)) {
+        try (SnapshotFile.Writer w = SnapshotFile.toFile(file)) {
             w.section(SnapshotFile.CONF, new byte[3]);
             // no finish(): the save failed half-way
         }
@@ -149,5 +149,64 @@ class SnapshotFileTest {
             + " virtio-rng0@pci.0:01.0 (-device, -drive and -netdev must match)",
             saved.mismatch(new SnapshotConfig("pc", 512L << 20, 1, "tcg",
                 List.of("pic", "ioapic", "lapic0", "serial0", "virtio-rng0@pci.0:01.0"), "paused")));
+    }
+
+    /** An endpoint's incoming side over bytes in memory, of unknown length, as a socket or pipe is. */
+    private static MigrationEndpoint.Incoming stream(byte[] bytes) {
+        var ch = java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(bytes));
+        return new MigrationEndpoint.Incoming() {
+            @Override
+            public java.nio.channels.ReadableByteChannel channel() {
+                return ch;
+            }
+
+            @Override
+            public long size() {
+                return -1;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    @Test
+    void aStreamOfUnknownLengthReadsBackAndItsTruncationsAreRefused() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ram = ram(arena);
+            byte[] good = Files.readAllBytes(write(ram));
+            MemorySegment back = arena.allocate(ram.byteSize(), 4096);
+            try (SnapshotFile.Reader r = new SnapshotFile.Reader(stream(good), "tcp:127.0.0.1:4444")) {
+                r.section(SnapshotFile.CONF);
+                r.ram(back);
+                r.section(SnapshotFile.END);
+            }
+            assertEquals(-1, ram.mismatch(back));
+            for (int n = 0; n < good.length; n += 211) {
+                byte[] cut = Arrays.copyOf(good, n);
+                SnapshotException e = assertThrows(SnapshotException.class, () -> {
+                    try (SnapshotFile.Reader r = new SnapshotFile.Reader(stream(cut), "tcp:127.0.0.1:4444")) {
+                        r.section(SnapshotFile.CONF);
+                        r.ram(back);
+                        r.section(SnapshotFile.END);
+                    }
+                }, "cut at " + n);
+                assertTrue(e.getMessage().startsWith("tcp:127.0.0.1:4444 "), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void aStreamCannotMakeTheReaderAllocateBeyondTheSectionLimit() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24);
+        b.put(SnapshotFile.MAGIC).putInt(SnapshotFile.FORMAT_VERSION)
+            .put(SnapshotFile.CONF.getBytes(StandardCharsets.US_ASCII)).putLong(1L << 40);
+        SnapshotException e = assertThrows(SnapshotException.class, () -> {
+            try (SnapshotFile.Reader r = new SnapshotFile.Reader(stream(Arrays.copyOf(b.array(), 24)), "exec:cat x")) {
+                r.section(SnapshotFile.CONF);
+            }
+        });
+        assertTrue(e.getMessage().contains("claims 1099511627776 bytes"), e.getMessage());
     }
 }

@@ -48,7 +48,7 @@ class QmpMigrationTest {
             q.execute("{\"execute\": \"qmp_capabilities\"}");
             assertEquals("{}", field(q.execute("{\"execute\": \"query-migrate\"}"), "return"), "none yet: {}");
             assertEquals("\"GenericError\"", field(q.execute(
-                "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:127.0.0.1:4444\"}}"), "error", "class"));
+                "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"rdma:127.0.0.1:4444\"}}"), "error", "class"));
             assertEquals("\"running\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
             assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:" + file + "\"}}"),
                 "return"));
@@ -75,6 +75,108 @@ class QmpMigrationTest {
                 + file + "\"}}"), "error", "class"), "only once");
             q.execute("{\"execute\": \"quit\"}");
             assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+    }
+
+    private static QmpClient negotiated(Path socket) throws Exception {
+        QmpClient q = QmpClient.connect(socket);
+        q.reply();
+        q.execute("{\"execute\": \"qmp_capabilities\"}");
+        return q;
+    }
+
+    private static String status(QmpClient q) throws Exception {
+        return field(q.execute("{\"execute\": \"query-status\"}"), "return", "status");
+    }
+
+    /** Migrates the machine behind {@code q} to {@code uri}, checking QEMU's MIGRATION event sequence. */
+    private static void migrate(QmpClient q, String uri) throws Exception {
+        assertEquals("{}", field(q.execute("{\"execute\": \"migrate-set-capabilities\", \"arguments\": "
+            + "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}}"), "return"));
+        assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"" + uri + "\"}}"),
+            "return"));
+        for (String s : new String[] {"setup", "active", "completed"}) {
+            assertEquals("\"" + s + "\"", field(q.event("MIGRATION"), "data", "status"), uri);
+        }
+        assertEquals("\"completed\"", field(q.execute("{\"execute\": \"query-migrate\"}"), "return", "status"));
+        assertEquals("\"postmigrate\"", status(q));
+    }
+
+    private static void awaitRunning(QmpClient q, JvisorSession j) throws Exception {
+        for (int i = 0; i < 2400 && !status(q).equals("\"running\""); i++) {
+            assertTrue(j.isAlive(), j.transcript());
+            Thread.sleep(50);
+        }
+        assertEquals("\"running\"", status(q), j.transcript());
+    }
+
+    /**
+     * A running guest moves through four jvisor processes: over TCP to a destination started
+     * with -incoming tcp:, through a shell command (exec:cat) into a file and out of it again
+     * (-incoming exec:), then over a Unix socket to a destination waiting with -incoming defer and
+     * migrate-incoming unix:. Each destination runs on by itself (the source ran, no -S).
+     */
+    @Test
+    void aRunningGuestMovesOverTcpExecAndUnixSockets(@TempDir Path dir) throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Path stream = dir.resolve("stream.jvsnap");
+        Path s1 = dir.resolve("1.sock"), s2 = dir.resolve("2.sock"), s3 = dir.resolve("3.sock"), s4 = dir.resolve("4.sock");
+        Path unix = dir.resolve("migrate.sock");
+        try (JvisorSession first = JvisorSession.start(jvisor(s1));
+             JvisorSession second = JvisorSession.start(jvisor(s2, "-incoming", "tcp:127.0.0.1:" + port));
+             QmpClient q1 = negotiated(s1); QmpClient q2 = negotiated(s2)) {
+            second.expectStderr("waiting for the incoming migration on tcp:127.0.0.1:" + port);
+            assertEquals("\"inmigrate\"", status(q2), "the monitor answers while the destination waits");
+            migrate(q1, "tcp:127.0.0.1:" + port);
+            awaitRunning(q2, second);
+            q1.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, first.waitFor(), first.transcript());
+
+            migrate(q2, "exec:cat > " + stream);
+            assertTrue(Files.size(stream) > 0);
+            q2.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, second.waitFor(), second.transcript());
+        }
+        try (JvisorSession third = JvisorSession.start(jvisor(s3, "-incoming", "exec:cat " + stream));
+             JvisorSession fourth = JvisorSession.start(jvisor(s4, "-incoming", "defer"));
+             QmpClient q3 = negotiated(s3); QmpClient q4 = negotiated(s4)) {
+            awaitRunning(q3, third);
+            assertEquals("{}", field(q4.execute("{\"execute\": \"migrate-incoming\", \"arguments\": {\"uri\": \"unix:"
+                + unix + "\"}}"), "return"), "returns at once; the stream comes later");
+            assertEquals("\"inmigrate\"", status(q4));
+            for (int i = 0; i < 2400 && !Files.exists(unix); i++) {
+                Thread.sleep(50);
+            }
+            migrate(q3, "unix:" + unix);
+            awaitRunning(q4, fourth);
+            q3.execute("{\"execute\": \"quit\"}");
+            q4.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, third.waitFor(), third.transcript());
+            assertEquals(0, fourth.waitFor(), fourth.transcript());
+        }
+    }
+
+    /** A source whose destination is not there fails, says why, and runs on; a destination fed garbage ends with status 1. */
+    @Test
+    void aMissingDestinationFailsTheMigrationAndTheSourceRunsOn(@TempDir Path dir) throws Exception {
+        Path s1 = dir.resolve("1.sock");
+        try (JvisorSession src = JvisorSession.start(jvisor(s1)); QmpClient q = negotiated(s1)) {
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"unix:"
+                + dir.resolve("nobody.sock") + "\"}}"), "return"));
+            JsonObject info = q.execute("{\"execute\": \"query-migrate\"}");
+            assertEquals("\"failed\"", field(info, "return", "status"), info.toString());
+            assertTrue(field(info, "return", "error-desc").contains("cannot connect"), info.toString());
+            assertEquals("\"running\"", status(q));
+            q.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, src.waitFor(), src.transcript());
+        }
+        try (JvisorSession dst = JvisorSession.start(jvisor(dir.resolve("2.sock"), "-incoming", "exec:echo garbage"))) {
+            assertEquals(1, dst.waitFor(), dst.transcript());
+            assertTrue(dst.stderr().contains("exec:echo garbage is truncated") || dst.stderr().contains("is not a jvisor snapshot"),
+                dst.transcript());
         }
     }
 }
