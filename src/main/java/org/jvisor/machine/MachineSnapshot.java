@@ -49,6 +49,10 @@ final class MachineSnapshot {
         if (!m.accelerator().name().equals("tcg")) {
             throw new MachineException(ENGINE_LIMIT);
         }
+        if (!m.snapshotBlockers().isEmpty()) {
+            throw new MachineException("snapshot: " + String.join(", ", m.snapshotBlockers())
+                + " cannot be saved: a vhost-user device's ring state lives in its backend");
+        }
         for (VirtioIoThread t : m.ioThreads()) {
             // queue work the guest asked for before the pause must be done: a half-processed queue cannot be saved
             if (!t.drain(DRAIN_MILLIS)) {

@@ -1,0 +1,506 @@
+package org.jvisor.devices.virtio;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+import org.jvisor.backend.vhost.VhostUserException;
+import org.jvisor.backend.vhost.VhostUserFrontend;
+import org.jvisor.backend.vhost.VhostUserMessage;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.memory.GuestMemory;
+import org.jvisor.sys.EventFd;
+import org.jvisor.sys.Poll;
+import org.jvisor.sys.SysException;
+
+/**
+ * vhost-user-blk (QEMU's hw/block/vhost-user-blk.c): a virtio-blk whose queues another process
+ * serves. jvisor keeps the transport (registers, feature negotiation, MSI-X) and hands the rings
+ * to the backend at DRIVER_OK: guest RAM by descriptor, ring addresses as jvisor's own virtual
+ * addresses, one kick and one call eventfd per queue. A queue notification becomes a write to the
+ * kick eventfd ({@link #processQueue}); a thread of the device waits on the call eventfds and turns
+ * each into the queue's used-buffer interrupt. The config space is the backend's (GET_CONFIG).
+ *
+ * <p>When the backend goes away: with reconnect (the chardev's reconnect=N) the device connects
+ * again every N seconds, repeats the handshake and, if the driver is running, starts the rings
+ * again from the used index in guest memory (QEMU's way for backends without in-flight
+ * tracking: requests not completed are read again), so I/O goes on. Without reconnect the
+ * device completes every request from then on with VIRTIO_BLK_S_IOERR: the guest sees I/O errors,
+ * the VMM runs on.
+ *
+ * <p>Threads: {@link #activate}, {@link #reset} and config writes come from vCPU threads,
+ * {@link #processQueue} from the transport's processing thread, reconnects from the device's
+ * own thread; {@link #lock} serializes every conversation with the backend.
+ */
+public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
+    /** sizeof(struct virtio_blk_config) (virtio 1.2, 5.2.4), asked of the backend whole. */
+    public static final int CONFIG_SIZE = 60;
+    private static final int CONFIG_WRITEBACK = 32;
+    private static final int CONFIG_NUM_QUEUES = 34;
+    /** The features QEMU lets through from a blk backend (user_feature_bits), less packed rings and IOMMU. */
+    private static final long PASSED_THROUGH = Virtio.bit(VirtioBlk.F_SIZE_MAX) | Virtio.bit(VirtioBlk.F_SEG_MAX)
+        | Virtio.bit(VirtioBlk.F_GEOMETRY) | Virtio.bit(VirtioBlk.F_RO) | Virtio.bit(VirtioBlk.F_BLK_SIZE)
+        | Virtio.bit(VirtioBlk.F_FLUSH) | Virtio.bit(VirtioBlk.F_TOPOLOGY) | Virtio.bit(VirtioBlk.F_DISCARD)
+        | Virtio.bit(VirtioBlk.F_WRITE_ZEROES) | Virtio.bit(Virtio.F_VERSION_1) | Virtio.bit(Virtio.F_RING_INDIRECT_DESC)
+        | Virtio.bit(Virtio.F_RING_EVENT_IDX);
+
+    /**
+     * The device's settings: the backend's socket, QEMU's chardev reconnect=N (0: none), the
+     * number of queues (already resolved from QEMU's default of one per vCPU), their size, config-wce.
+     */
+    public record Options(Path socket, int reconnectSeconds, int numQueues, int queueSize, boolean configWce) {
+    }
+
+    private final Options options;
+    private final GuestMemory ram;
+    private final Consumer<String> log;
+    private final String name;
+    private final long offeredFeatures;
+    private final EventFd[] kick;
+    private final EventFd[] call;
+    private final EventFd wake;
+    private final Thread watcher;
+    private final Object lock = new Object();
+    private final SplitVirtqueue.RequestHandler failRequest = this::failRequest;
+
+    // Guarded by lock.
+    private VhostUserFrontend frontend;
+    private boolean driverRunning;
+    private volatile SplitVirtqueue[] queues;
+    private long driverFeatures;
+    private boolean reconnectFailureLogged;
+    // Read lock-free on the processing thread and the watcher.
+    private volatile byte[] config;
+    private volatile VirtioInterrupt interrupt;
+    /** No backend and no reconnect: every request fails. */
+    private volatile boolean failed;
+    private volatile boolean closed;
+    /** Per queue, in failed mode: whether the queue was moved to the used index yet (processing thread only). */
+    private final boolean[] resumed;
+
+    private VhostUserBlk(Options options, GuestMemory ram, Consumer<String> log, String name, VhostUserFrontend frontend,
+                         VhostUserFrontend.Handshake hs) throws SysException {
+        this.options = options;
+        this.ram = ram;
+        this.log = log;
+        this.name = name;
+        this.frontend = frontend;
+        int n = options.numQueues();
+        this.offeredFeatures = (hs.features() & PASSED_THROUGH)
+            | (options.configWce() ? hs.features() & Virtio.bit(VirtioBlk.F_CONFIG_WCE) : 0)
+            | (n > 1 ? hs.features() & Virtio.bit(VirtioBlk.F_MQ) : 0);
+        this.config = withNumQueues(hs.config(), n);
+        this.kick = new EventFd[n];
+        this.call = new EventFd[n];
+        this.resumed = new boolean[n];
+        List<EventFd> made = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                kick[i] = EventFd.createNonBlocking();
+                made.add(kick[i]);
+                call[i] = EventFd.createNonBlocking();
+                made.add(call[i]);
+            }
+            this.wake = EventFd.createNonBlocking();
+        } catch (SysException e) {
+            made.forEach(EventFd::close);
+            throw e;
+        }
+        this.watcher = Thread.ofPlatform().daemon().name(name + "-vhost-user").unstarted(this::watch);
+    }
+
+    /**
+     * Connects to the backend and does the handshake (QEMU's realize): a backend that is not
+     * there, lacks what vhost-user-blk needs or has fewer queues than asked for is refused here.
+     *
+     * @param ram  guest RAM, which must be shareable (memfd or file mapped share=on)
+     * @param name the device's name in messages and its thread's name ("vhost-user-blk0")
+     */
+    public static VhostUserBlk open(Options options, GuestMemory ram, Consumer<String> log, String name)
+            throws VhostUserException {
+        if (!ram.shareable()) {
+            throw new VhostUserException("Failed initializing vhost-user memory map, consider using -object "
+                + "memory-backend-file share=on (or memory-backend-memfd) with -machine memory-backend=ID");
+        }
+        VhostUserFrontend f = VhostUserFrontend.connect(options.socket(), VhostUserFrontend.DEFAULT_REPLY_TIMEOUT_MILLIS);
+        try {
+            VhostUserFrontend.Handshake hs = f.handshake(CONFIG_SIZE);
+            if (!Virtio.has(hs.features(), Virtio.F_VERSION_1)) {
+                throw new VhostUserException(f.channel().name() + ": the backend does not offer VIRTIO_F_VERSION_1");
+            }
+            if (options.numQueues() > hs.queueNum()) {
+                throw new VhostUserException("The maximum number of queues supported by the backend is " + hs.queueNum()
+                    + " (num-queues=" + options.numQueues() + ")");
+            }
+            VhostUserBlk d = new VhostUserBlk(options, ram, log, name, f, hs);
+            d.watcher.start();
+            return d;
+        } catch (VhostUserException | RuntimeException e) {
+            f.close();
+            throw e;
+        } catch (SysException e) {
+            f.close();
+            throw new VhostUserException(name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] withNumQueues(byte[] cfg, int n) {
+        byte[] c = cfg.clone();
+        c[CONFIG_NUM_QUEUES] = (byte) n;
+        c[CONFIG_NUM_QUEUES + 1] = (byte) (n >> 8);
+        return c;
+    }
+
+    @Override
+    public int deviceType() {
+        return Virtio.ID_BLOCK;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long deviceFeatures() {
+        return offeredFeatures;
+    }
+
+    @Override
+    public int queueCount() {
+        return options.numQueues();
+    }
+
+    @Override
+    public int queueMaxSize(int queue) {
+        return options.queueSize();
+    }
+
+    @Override
+    public int configSize() {
+        return CONFIG_SIZE;
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        byte[] c = config;
+        long v = 0;
+        for (int i = 0; i < size && offset + i < c.length; i++) {
+            v |= (c[offset + i] & 0xFFL) << (8 * i);
+        }
+        return v;
+    }
+
+    /** The driver may change only the write-back flag (with CONFIG_WCE); it goes to the backend (SET_CONFIG). */
+    @Override
+    public void writeConfig(int offset, int size, long value) {
+        if (offset != CONFIG_WRITEBACK || size != 1 || !Virtio.has(offeredFeatures, VirtioBlk.F_CONFIG_WCE)) {
+            return;
+        }
+        synchronized (lock) {
+            byte[] c = config.clone();
+            c[CONFIG_WRITEBACK] = (byte) value;
+            config = c;
+            if (frontend != null) {
+                try {
+                    frontend.setConfig(CONFIG_WRITEBACK, new byte[] {(byte) value});
+                } catch (VhostUserException e) {
+                    backendLost(e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Override
+    public void activate(SplitVirtqueue[] queues, long features, VirtioInterrupt interrupt) {
+        synchronized (lock) {
+            this.queues = queues;
+            this.driverFeatures = features;
+            this.interrupt = interrupt;
+            this.driverRunning = true;
+            java.util.Arrays.fill(resumed, false);
+            if (frontend != null) {
+                try {
+                    startBackend(false);
+                } catch (VhostUserException e) {
+                    backendLost(e.getMessage());
+                }
+            } else if (failed) {
+                failQueues();
+            }
+        }
+    }
+
+    /**
+     * Hands the rings to the backend. A fresh start begins at the queue's first entry; after a
+     * reconnect, at the used index the guest sees (the backend that died took its last avail index along).
+     */
+    private void startBackend(boolean afterReconnect) throws VhostUserException {
+        List<VhostUserMessage.MemoryRegion> regions = new ArrayList<>();
+        List<GuestMemory.SharedRegion> shared = ram.sharedRegions();
+        int[] fds = new int[shared.size()];
+        for (int i = 0; i < shared.size(); i++) {
+            GuestMemory.SharedRegion r = shared.get(i);
+            regions.add(new VhostUserMessage.MemoryRegion(r.guestAddress(), r.size(), r.userAddress(), r.fdOffset()));
+            fds[i] = r.fd().fd();
+        }
+        List<VhostUserFrontend.Ring> rings = new ArrayList<>();
+        for (SplitVirtqueue q : queues) {
+            if (!q.active()) {
+                continue;
+            }
+            int i = q.index();
+            int base = afterReconnect ? ram.readU16(q.deviceArea() + 2) & 0xFFFF : q.lastAvailIndex();
+            rings.add(new VhostUserFrontend.Ring(i, q.size(), hostAddress(q.descTable(), 16L * q.size()),
+                hostAddress(q.deviceArea(), 6 + 8L * q.size()), hostAddress(q.driverArea(), 6 + 2L * q.size()), base,
+                kick[i].fd(), call[i].fd()));
+        }
+        frontend.start(driverFeatures, regions, fds, rings);
+    }
+
+    /** The frontend virtual address of guest-physical {@code gpa} (the core checked the ring lies in RAM). */
+    private long hostAddress(long gpa, long length) {
+        return ram.segment().address() + ram.offsetOf(gpa, length);
+    }
+
+    /** The driver notified queue {@code queue}: kick the backend, or fail the requests when there is none. */
+    @Override
+    public void processQueue(int queue) throws VirtqueueException {
+        if (failed) {
+            failRequests(queue);
+            return;
+        }
+        try {
+            kick[queue].signal(1);
+        } catch (SysException e) {
+            throw new IllegalStateException(name + ": kick of queue " + queue + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Completes every available request of {@code queue} with VIRTIO_BLK_S_IOERR. */
+    private void failRequests(int queue) throws VirtqueueException {
+        SplitVirtqueue[] qs = queues;
+        VirtioInterrupt irq = interrupt;
+        if (qs == null || irq == null || !qs[queue].active()) {
+            return;
+        }
+        if (!resumed[queue]) {
+            qs[queue].resumeFromUsedRing();
+            resumed[queue] = true;
+        }
+        if (qs[queue].drain(failRequest)) {
+            irq.usedBuffer(queue);
+        }
+    }
+
+    /** The status byte is the last writable byte of a virtio-blk request (5.2.6). */
+    private int failRequest(DescriptorChain c) throws VirtqueueException {
+        long writable = c.writableBytes();
+        if (writable < 1) {
+            throw new VirtqueueException(name + ": request " + c.head() + " has no status byte");
+        }
+        c.writeU8(writable - 1, VirtioBlk.S_IOERR);
+        return 1;
+    }
+
+    @Override
+    public void reset() {
+        synchronized (lock) {
+            if (driverRunning && frontend != null && queues != null) {
+                for (SplitVirtqueue q : queues) {
+                    if (q.active()) {
+                        try {
+                            frontend.stopRing(q.index());
+                        } catch (VhostUserException e) {
+                            backendLost(e.getMessage());
+                            break;
+                        }
+                    }
+                }
+            }
+            driverRunning = false;
+            queues = null;
+            interrupt = null;
+        }
+    }
+
+    /**
+     * The backend is gone or broke the protocol: drop the connection; reconnect later, or fail
+     * every request from now on. Called with {@link #lock} held.
+     */
+    private void backendLost(String why) {
+        if (frontend == null) {
+            return;
+        }
+        frontend.close();
+        frontend = null;
+        if (options.reconnectSeconds() > 0) {
+            log.accept(name + ": " + why + "; reconnecting every " + options.reconnectSeconds() + " s");
+            reconnectFailureLogged = false;
+        } else {
+            log.accept(name + ": " + why + "; the disk fails every request from now on (no reconnect=)");
+            failed = true;
+            if (driverRunning) {
+                failQueues();
+            }
+        }
+        wakeWatcher();
+    }
+
+    /** Has the processing thread fail what the guest queued (processQueue in failed mode). */
+    private void failQueues() {
+        VirtioInterrupt irq = interrupt;
+        if (irq != null) {
+            for (int i = 0; i < kick.length; i++) {
+                irq.backendReady(i);
+            }
+        }
+    }
+
+    private void wakeWatcher() {
+        try {
+            wake.signal(1);
+        } catch (SysException e) {
+            // closing: the watcher is ending anyway
+        }
+    }
+
+    /**
+     * The device's thread: call eventfds become used-buffer interrupts, a hang-up on the socket
+     * is a lost backend, and while disconnected it tries to connect every reconnect=N seconds.
+     */
+    private void watch() {
+        int n = call.length;
+        try (Poll poll = new Poll(n + 2)) {
+            for (int i = 0; i < n; i++) {
+                poll.watch(i, call[i].fd(), Poll.POLLIN);
+            }
+            poll.watch(n, wake.fd(), Poll.POLLIN);
+            long nextAttempt = 0;
+            while (!closed) {
+                int socketFd;
+                synchronized (lock) {
+                    socketFd = frontend != null ? frontend.channel().socket().fd() : -1;
+                }
+                // POLLRDHUP only: replies are read by whoever asked; the watcher looks for the peer's end.
+                poll.watch(n + 1, socketFd, POLLRDHUP);
+                int timeout = -1;
+                if (socketFd < 0 && !failed) {
+                    timeout = (int) Math.max(0, (nextAttempt - System.nanoTime()) / 1_000_000);
+                }
+                poll.await(timeout);
+                for (int i = 0; i < n; i++) {
+                    if ((poll.revents(i) & Poll.POLLIN) != 0 && call[i].drain() != 0) {
+                        VirtioInterrupt irq = interrupt;
+                        if (irq != null) {
+                            irq.usedBuffer(i);
+                        }
+                    }
+                }
+                if ((poll.revents(n) & Poll.POLLIN) != 0) {
+                    wake.drain();
+                }
+                if (socketFd >= 0 && (poll.revents(n + 1) & (POLLRDHUP | Poll.POLLHUP | Poll.POLLERR)) != 0) {
+                    synchronized (lock) {
+                        if (frontend != null && frontend.channel().socket().fd() == socketFd) {
+                            backendLost("the vhost-user backend closed the connection");
+                        }
+                    }
+                    nextAttempt = System.nanoTime() + options.reconnectSeconds() * 1_000_000_000L;
+                } else if (socketFd < 0 && !failed && System.nanoTime() - nextAttempt >= 0 && !closed) {
+                    reconnect();
+                    nextAttempt = System.nanoTime() + options.reconnectSeconds() * 1_000_000_000L;
+                }
+            }
+        } catch (SysException | RuntimeException e) {
+            if (!closed) {
+                log.accept(name + ": the vhost-user thread stopped: " + e);
+            }
+        }
+    }
+
+    private static final short POLLRDHUP = 0x2000;
+
+    /** One attempt to reach the backend again: handshake, and the rings if the driver runs. */
+    private void reconnect() {
+        synchronized (lock) {
+            if (closed || frontend != null) {
+                return;
+            }
+            VhostUserFrontend f;
+            try {
+                f = VhostUserFrontend.connect(options.socket(), VhostUserFrontend.DEFAULT_REPLY_TIMEOUT_MILLIS);
+            } catch (VhostUserException e) {
+                if (!reconnectFailureLogged) {
+                    log.accept(name + ": waiting for the backend: " + e.getMessage());
+                    reconnectFailureLogged = true;
+                }
+                return;
+            }
+            try {
+                VhostUserFrontend.Handshake hs = f.handshake(CONFIG_SIZE);
+                if ((offeredFeatures & ~hs.features()) != 0 || hs.queueNum() < kick.length) {
+                    throw new VhostUserException(String.format("the backend that came back offers features %#x and %d queues; "
+                        + "the guest was given %#x and %d", hs.features(), hs.queueNum(), offeredFeatures, kick.length));
+                }
+                frontend = f;
+                if (driverRunning) {
+                    startBackend(true);
+                }
+                log.accept(name + ": reconnected to the vhost-user backend at " + options.socket());
+                // Requests the guest queued meanwhile: their kicks wait in the eventfds, which the new backend reads.
+            } catch (VhostUserException e) {
+                log.accept(name + ": reconnect failed: " + e.getMessage());
+                frontend = null;
+                f.close();
+            }
+        }
+    }
+
+    @Override
+    public DeviceState saveState() {
+        throw new IllegalStateException(name + ": a device served by a vhost-user backend cannot be saved "
+            + "(its rings' state lives in the backend)");
+    }
+
+    @Override
+    public void restoreState(DeviceState state) throws DeviceStateException {
+        throw new DeviceStateException(name + ": a device served by a vhost-user backend cannot be restored");
+    }
+
+    /** Whether the backend is connected now (tests, monitors). */
+    public boolean connected() {
+        synchronized (lock) {
+            return frontend != null;
+        }
+    }
+
+    /** Whether the device fails every request (the backend went away without reconnect). */
+    public boolean failed() {
+        return failed;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        wakeWatcher();
+        try {
+            watcher.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (lock) {
+            if (frontend != null) {
+                frontend.close();
+                frontend = null;
+            }
+        }
+        for (int i = 0; i < kick.length; i++) {
+            kick[i].close();
+            call[i].close();
+        }
+        wake.close();
+    }
+}
