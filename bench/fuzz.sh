@@ -30,6 +30,7 @@ TARGETS=(
     org.jvisor.boot.linux.KernelLoaderFuzzTest#elf
     org.jvisor.boot.linux.KernelLoaderFuzzTest#gzip
     org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
+    org.jvisor.backend.vhost.VhostUserMessageFuzzTest#replies
 )
 if (( $# )); then
     TARGETS=("$@")

@@ -12,7 +12,7 @@ import org.jvisor.sys.SysException;
  * (hw/virtio/vhost-user.c, vhost.c): {@link #handshake} at realize (GET_FEATURES,
  * GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_OWNER, GET_CONFIG),
  * {@link #start} when the driver sets DRIVER_OK (SET_FEATURES, SET_MEM_TABLE, per ring
- * SET_VRING_NUM/BASE/ADDR/KICK/CALL, then SET_VRING_ENABLE), {@link #stopRing} (GET_VRING_BASE) at
+ * SET_VRING_NUM/BASE/ADDR/CALL/KICK, then SET_VRING_ENABLE), {@link #stopRing} (GET_VRING_BASE) at
  * reset. With REPLY_ACK negotiated every request without a reply of its own asks for one, so a
  * backend that refuses a request is caught at that request. Not thread-safe: the device serializes calls.
  */
@@ -135,8 +135,10 @@ public final class VhostUserFrontend implements AutoCloseable {
             call(VhostUserRequest.SET_VRING_BASE, new VhostUserMessage.VringState(r.index(), r.base()).encode());
             call(VhostUserRequest.SET_VRING_ADDR,
                 new VhostUserMessage.VringAddress(r.index(), 0, r.desc(), r.used(), r.avail(), 0).encode());
-            call(VhostUserRequest.SET_VRING_KICK, VhostUserMessage.u64(r.index()), r.kickFd());
+            // The call descriptor first: a backend starts the ring when the kick descriptor
+            // arrives and may complete a pending request (and signal) at once (libvhost-user does).
             call(VhostUserRequest.SET_VRING_CALL, VhostUserMessage.u64(r.index()), r.callFd());
+            call(VhostUserRequest.SET_VRING_KICK, VhostUserMessage.u64(r.index()), r.kickFd());
         }
         for (Ring r : rings) {
             call(VhostUserRequest.SET_VRING_ENABLE, new VhostUserMessage.VringState(r.index(), 1).encode());
