@@ -307,6 +307,12 @@ final class ChardevOptions {
                     + "which only vhost-user devices use; give server=on");
             }
         }
+        for (ChardevConfig c : chardevs.values()) {
+            if (c instanceof ChardevConfig.SocketClient && !users.containsKey(c.id())) {
+                throw new UsageException("-chardev socket,id=" + c.id() + ": jvisor connects out (server=off) only for "
+                    + "vhost-user devices (-device vhost-user-blk-pci,chardev=" + c.id() + "); other users take only server=on");
+            }
+        }
         resolveMonitors();
         List<String> stdio = chardevs.values().stream().filter(c -> c instanceof ChardevConfig.Stdio).map(ChardevConfig::id).toList();
         if (stdio.size() > 1) {
