@@ -106,4 +106,36 @@ class MachineSnapshotTest {
         assertTrue(e.getMessage().startsWith("-incoming: " + file + " was saved from a machine with 64 MiB of RAM;"
             + " this one has 32 MiB (-m must match)"), e.getMessage());
     }
+
+    /** Snapshots work the same with RAM on a memfd (-object memory-backend-memfd): saved from it, restored into one. */
+    @org.junit.jupiter.api.Test
+    void aMachineOnMemfdRamSavesAndRestores() throws Exception {
+        Path file = dir.resolve("memfd.jvsnap");
+        MachineConfig.MemoryBackendConfig memfd = new MachineConfig.MemoryBackendConfig.Memfd("mem", 64L << 20, true, true);
+        MachineConfig base = config(MachineConfig.MachineType.PC, 64L << 20);
+        MachineConfig onMemfd = new MachineConfig(base.accel(), base.memoryBytes(), base.cpus(), base.kernel(), base.initrd(),
+            base.append(), base.decompressOnHost(), base.serial(), base.noReboot(), base.noShutdown(), base.debugExits(),
+            base.drives(), base.virtioDevices(), base.traces(), base.debugLog(), base.machineType(), base.chardevs(),
+            base.netdevs(), base.jit(), base.name(), memfd);
+        long counter;
+        try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
+            assertTrue(m.ram().shareable());
+            m.resume();
+            while (m.ram().readU64(COUNTER) < 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+            counter = m.ram().readU64(COUNTER);
+            m.saveSnapshot(file, "paused");
+        }
+        try (Machine m = Machine.create(onMemfd, System.err, e -> { }, file)) {
+            assertTrue(m.ram().shareable());
+            assertEquals(counter, m.ram().readU64(COUNTER));
+            m.resume();
+            while (m.ram().readU64(COUNTER) <= counter + 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+        }
+    }
 }
