@@ -79,6 +79,8 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
     private volatile boolean closed;
     /** Per queue, in failed mode: whether the queue was moved to the used index yet (processing thread only). */
     private final boolean[] resumed;
+    /** Per queue: whether the backend runs its ring now (guarded by lock): a reset stops these. */
+    private final boolean[] started;
 
     private VhostUserBlk(Options options, GuestMemory ram, Consumer<String> log, String name, VhostUserFrontend frontend,
                          VhostUserFrontend.Handshake hs) throws SysException {
@@ -95,6 +97,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         this.kick = new EventFd[n];
         this.call = new EventFd[n];
         this.resumed = new boolean[n];
+        this.started = new boolean[n];
         List<EventFd> made = new ArrayList<>();
         try {
             for (int i = 0; i < n; i++) {
@@ -258,6 +261,9 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
                 kick[i].fd(), call[i].fd()));
         }
         frontend.start(driverFeatures, regions, fds, rings);
+        for (VhostUserFrontend.Ring r : rings) {
+            started[r.index()] = true;
+        }
     }
 
     /** The frontend virtual address of guest-physical {@code gpa} (the core checked the ring lies in RAM). */
@@ -265,7 +271,13 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         return ram.segment().address() + ram.offsetOf(gpa, length);
     }
 
-    /** The driver notified queue {@code queue}: kick the backend, or fail the requests when there is none. */
+    /** On kvm the guest's notify write signals the kick eventfd in the kernel: the backend is kicked without jvisor. */
+    @Override
+    public int queueKickDescriptor(int queue) {
+        return queue >= 0 && queue < kick.length ? kick[queue].fd() : -1;
+    }
+
+    /** The driver notified queue {@code queue} (tcg, or kvm with ioeventfd=off): kick the backend, or fail the requests when there is none. */
     @Override
     public void processQueue(int queue) throws VirtqueueException {
         if (failed) {
@@ -305,20 +317,19 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         return 1;
     }
 
+    /** The driver reset the device: the backend stops each ring it runs (GET_VRING_BASE), as QEMU's vhost_dev_stop. */
     @Override
     public void reset() {
         synchronized (lock) {
-            if (driverRunning && frontend != null && queues != null) {
-                for (SplitVirtqueue q : queues) {
-                    if (q.active()) {
-                        try {
-                            frontend.stopRing(q.index());
-                        } catch (VhostUserException e) {
-                            backendLost(e.getMessage());
-                            break;
-                        }
+            for (int i = 0; i < started.length; i++) {
+                if (started[i] && frontend != null) {
+                    try {
+                        frontend.stopRing(i);
+                    } catch (VhostUserException e) {
+                        backendLost(e.getMessage());
                     }
                 }
+                started[i] = false;
             }
             driverRunning = false;
             queues = null;
@@ -336,6 +347,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         }
         frontend.close();
         frontend = null;
+        java.util.Arrays.fill(started, false);
         if (options.reconnectSeconds() > 0) {
             log.accept(name + ": " + why + "; reconnecting every " + options.reconnectSeconds() + " s");
             reconnectFailureLogged = false;
@@ -373,11 +385,13 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
      */
     private void watch() {
         int n = call.length;
-        try (Poll poll = new Poll(n + 2)) {
+        int wakeAt = 2 * n;
+        int socketAt = 2 * n + 1;
+        try (Poll poll = new Poll(2 * n + 2)) {
             for (int i = 0; i < n; i++) {
                 poll.watch(i, call[i].fd(), Poll.POLLIN);
             }
-            poll.watch(n, wake.fd(), Poll.POLLIN);
+            poll.watch(wakeAt, wake.fd(), Poll.POLLIN);
             long nextAttempt = 0;
             while (!closed) {
                 int socketFd;
@@ -385,24 +399,29 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
                     socketFd = frontend != null ? frontend.channel().socket().fd() : -1;
                 }
                 // POLLRDHUP only: replies are read by whoever asked; the watcher looks for the peer's end.
-                poll.watch(n + 1, socketFd, POLLRDHUP);
+                poll.watch(socketAt, socketFd, POLLRDHUP);
+                // Failed: no backend reads the kicks (on kvm they arrive as ioeventfd signals), so the device does.
+                for (int i = 0; i < n; i++) {
+                    poll.watch(n + i, failed ? kick[i].fd() : -1, Poll.POLLIN);
+                }
                 int timeout = -1;
                 if (socketFd < 0 && !failed) {
                     timeout = (int) Math.max(0, (nextAttempt - System.nanoTime()) / 1_000_000);
                 }
                 poll.await(timeout);
+                VirtioInterrupt irq = interrupt;
                 for (int i = 0; i < n; i++) {
-                    if ((poll.revents(i) & Poll.POLLIN) != 0 && call[i].drain() != 0) {
-                        VirtioInterrupt irq = interrupt;
-                        if (irq != null) {
-                            irq.usedBuffer(i);
-                        }
+                    if ((poll.revents(i) & Poll.POLLIN) != 0 && call[i].drain() != 0 && irq != null) {
+                        irq.usedBuffer(i);
+                    }
+                    if ((poll.revents(n + i) & Poll.POLLIN) != 0 && kick[i].drain() != 0 && irq != null) {
+                        irq.backendReady(i);
                     }
                 }
-                if ((poll.revents(n) & Poll.POLLIN) != 0) {
+                if ((poll.revents(wakeAt) & Poll.POLLIN) != 0) {
                     wake.drain();
                 }
-                if (socketFd >= 0 && (poll.revents(n + 1) & (POLLRDHUP | Poll.POLLHUP | Poll.POLLERR)) != 0) {
+                if (socketFd >= 0 && (poll.revents(socketAt) & (POLLRDHUP | Poll.POLLHUP | Poll.POLLERR)) != 0) {
                     synchronized (lock) {
                         if (frontend != null && frontend.channel().socket().fd() == socketFd) {
                             backendLost("the vhost-user backend closed the connection");

@@ -10,13 +10,14 @@ import java.util.function.Function;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.sys.EventFd;
+import org.jvisor.testing.ScriptedVhostUserBackend;
 
 /** The frontend against a scripted backend over a socketpair: QEMU 7.2's order, and every malformed reply refused by name. */
 class VhostUserFrontendTest {
 
     private static VhostUserException failsWith(Function<VhostUserMessage, byte[]> script) throws Exception {
-        FakeBackend[] b = new FakeBackend[1];
-        try (VhostUserFrontend f = FakeBackend.start(script, b)) {
+        ScriptedVhostUserBackend[] b = new ScriptedVhostUserBackend[1];
+        try (VhostUserFrontend f = ScriptedVhostUserBackend.start(script, b)) {
             return assertThrows(VhostUserException.class, () -> f.handshake(60));
         } finally {
             b[0].close();
@@ -29,12 +30,12 @@ class VhostUserFrontendTest {
 
     @Test
     void theHandshakeAndStartFollowQemusOrder() throws Exception {
-        FakeBackend[] b = new FakeBackend[1];
-        try (VhostUserFrontend f = FakeBackend.start(FakeBackend::wellBehaved, b);
+        ScriptedVhostUserBackend[] b = new ScriptedVhostUserBackend[1];
+        try (VhostUserFrontend f = ScriptedVhostUserBackend.start(ScriptedVhostUserBackend::wellBehaved, b);
              EventFd kick = EventFd.createNonBlocking(); EventFd call = EventFd.createNonBlocking();
              EventFd memory = EventFd.createNonBlocking()) {
             VhostUserFrontend.Handshake hs = f.handshake(60);
-            assertEquals(FakeBackend.FEATURES, hs.features());
+            assertEquals(ScriptedVhostUserBackend.FEATURES, hs.features());
             assertEquals((1L << 0) | (1L << 3) | (1L << 9), hs.protocolFeatures(), "MQ, REPLY_ACK, CONFIG: not INFLIGHT");
             assertEquals(2048, java.nio.ByteBuffer.wrap(hs.config()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0));
             f.start(1L << 32, List.of(new VhostUserMessage.MemoryRegion(0, 1 << 20, 0x7000_0000L, 0)), new int[] {memory.fd()},
@@ -66,8 +67,8 @@ class VhostUserFrontendTest {
 
     @Test
     void aReplyToAnotherRequestIsRefused() throws Exception {
-        VhostUserException e = failsWith(m -> FakeBackend.reply(VhostUserRequest.GET_PROTOCOL_FEATURES.code(),
-            VhostUserMessage.u64(FakeBackend.FEATURES)));
+        VhostUserException e = failsWith(m -> ScriptedVhostUserBackend.reply(VhostUserRequest.GET_PROTOCOL_FEATURES.code(),
+            VhostUserMessage.u64(ScriptedVhostUserBackend.FEATURES)));
         assertTrue(e.getMessage().contains("asked GET_FEATURES (1), the reply is to GET_PROTOCOL_FEATURES (15)"), e.getMessage());
     }
 
@@ -75,7 +76,7 @@ class VhostUserFrontendTest {
     void aBackendThatClosesMidMessageIsNamed() throws Exception {
         VhostUserException e = failsWith(m -> {
             if (m.request() == VhostUserRequest.GET_FEATURES.code()) {
-                return Arrays.copyOf(FakeBackend.reply(m.request(), VhostUserMessage.u64(FakeBackend.FEATURES)), 15);
+                return Arrays.copyOf(ScriptedVhostUserBackend.reply(m.request(), VhostUserMessage.u64(ScriptedVhostUserBackend.FEATURES)), 15);
             }
             return null;
         });
@@ -98,21 +99,21 @@ class VhostUserFrontendTest {
     @Test
     void aBackendWithoutConfigIsRefusedAsQemuRefusesIt() throws Exception {
         VhostUserException e = failsWith(m -> m.request() == VhostUserRequest.GET_PROTOCOL_FEATURES.code()
-            ? FakeBackend.reply(m.request(), VhostUserMessage.u64(1L << 3)) : FakeBackend.wellBehaved(m));
+            ? ScriptedVhostUserBackend.reply(m.request(), VhostUserMessage.u64(1L << 3)) : ScriptedVhostUserBackend.wellBehaved(m));
         assertTrue(e.getMessage().contains("expecting VHOST_USER_PROTOCOL_F_CONFIG"), e.getMessage());
     }
 
     @Test
     void aRefusedRequestIsNamedWithItsStatus() throws Exception {
         VhostUserException e = failsWith(m -> m.request() == VhostUserRequest.SET_OWNER.code()
-            ? FakeBackend.reply(m.request(), VhostUserMessage.u64(1)) : FakeBackend.wellBehaved(m));
+            ? ScriptedVhostUserBackend.reply(m.request(), VhostUserMessage.u64(1)) : ScriptedVhostUserBackend.wellBehaved(m));
         assertTrue(e.getMessage().contains("refused SET_OWNER (status 1)"), e.getMessage());
     }
 
     @Test
     void aConfigOfAnotherSizeIsRefused() throws Exception {
         VhostUserException e = failsWith(m -> m.request() == VhostUserRequest.GET_CONFIG.code()
-            ? FakeBackend.reply(m.request(), new VhostUserMessage.Config(0, 0, new byte[8]).encode()) : FakeBackend.wellBehaved(m));
+            ? ScriptedVhostUserBackend.reply(m.request(), new VhostUserMessage.Config(0, 0, new byte[8]).encode()) : ScriptedVhostUserBackend.wellBehaved(m));
         assertTrue(e.getMessage().contains("returned 8 bytes of config space (60 asked for)"), e.getMessage());
     }
 }

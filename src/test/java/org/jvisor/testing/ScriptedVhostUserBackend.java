@@ -1,4 +1,4 @@
-package org.jvisor.backend.vhost;
+package org.jvisor.testing;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -9,7 +9,12 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 
+import org.jvisor.backend.vhost.VhostUserChannel;
+import org.jvisor.backend.vhost.VhostUserFrontend;
+import org.jvisor.backend.vhost.VhostUserMessage;
+import org.jvisor.backend.vhost.VhostUserRequest;
 import org.jvisor.sys.Fd;
+import org.jvisor.sys.Poll;
 import org.jvisor.sys.ScmRights;
 import org.jvisor.sys.Sockets;
 import org.jvisor.sys.SysException;
@@ -20,31 +25,36 @@ import org.jvisor.sys.SysException;
  * malformed ones tests need), or closes the connection when the script returns null or after
  * sending less (or more) than one whole message.
  */
-final class FakeBackend implements AutoCloseable {
+public final class ScriptedVhostUserBackend implements AutoCloseable {
     /** What a well-behaved backend offers: VERSION_1, PROTOCOL_FEATURES, blk's SEG_MAX and BLK_SIZE. */
-    static final long FEATURES = (1L << 32) | (1L << 30) | (1L << 2) | (1L << 6);
-    static final long PROTOCOL = (1L << 0) | (1L << 3) | (1L << 9) | (1L << 12);
+    public static final long FEATURES = (1L << 32) | (1L << 30) | (1L << 2) | (1L << 6);
+    public static final long PROTOCOL = (1L << 0) | (1L << 3) | (1L << 9) | (1L << 12);
 
-    final List<Integer> requests = new CopyOnWriteArrayList<>();
-    final List<Integer> fdCounts = new CopyOnWriteArrayList<>();
+    public final List<Integer> requests = new CopyOnWriteArrayList<>();
+    public final List<Integer> fdCounts = new CopyOnWriteArrayList<>();
+    /** Every request received, payload included. */
+    public final List<VhostUserMessage> messages = new CopyOnWriteArrayList<>();
     private final Fd socket;
     private final Thread thread;
     private volatile Throwable failure;
+    private volatile boolean stopping;
 
-    private FakeBackend(Fd socket, Function<VhostUserMessage, byte[]> script) {
+    /** Serves {@code script} on the connected {@code socket} (now this backend's) on a thread of its own. */
+    public ScriptedVhostUserBackend(Fd socket, Function<VhostUserMessage, byte[]> script) {
         this.socket = socket;
         this.thread = Thread.ofPlatform().daemon().name("fake-vhost-user-backend").start(() -> serve(script));
     }
 
     /** A frontend connected to a backend that runs {@code script}. */
-    static VhostUserFrontend start(Function<VhostUserMessage, byte[]> script, FakeBackend[] backend) throws SysException {
+    public static VhostUserFrontend start(Function<VhostUserMessage, byte[]> script, ScriptedVhostUserBackend[] backend)
+            throws SysException {
         Sockets.Pair pair = Sockets.socketPair(Sockets.SOCK_STREAM);
-        backend[0] = new FakeBackend(pair.second(), script);
+        backend[0] = new ScriptedVhostUserBackend(pair.second(), script);
         return new VhostUserFrontend(new VhostUserChannel(pair.first(), "fake backend", 60_000));
     }
 
     /** The answers of a backend with {@link #FEATURES}, {@link #PROTOCOL}, one queue and a 60-byte config of capacity 2048. */
-    static byte[] wellBehaved(VhostUserMessage m) {
+    public static byte[] wellBehaved(VhostUserMessage m) {
         VhostUserRequest r = VhostUserRequest.of(m.request());
         return switch (r) {
             case GET_FEATURES -> reply(m.request(), VhostUserMessage.u64(FEATURES));
@@ -62,14 +72,23 @@ final class FakeBackend implements AutoCloseable {
     }
 
     /** A reply header (version 1, REPLY) and payload, encoded. */
-    static byte[] reply(int request, byte[] payload) {
+    public static byte[] reply(int request, byte[] payload) {
         return new VhostUserMessage(request, VhostUserMessage.VERSION | VhostUserMessage.FLAG_REPLY, payload).encode();
     }
 
     private void serve(Function<VhostUserMessage, byte[]> script) {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofConfined(); Poll poll = new Poll(1)) {
             MemorySegment buf = a.allocate(8192);
+            poll.watch(0, socket.fd(), Poll.POLLIN);
             while (true) {
+                // Waits in short slices so that close() can end it: a close of the descriptor from
+                // another thread would not wake a blocked recvmsg, and the peer would see no hang-up.
+                while (poll.await(20) == 0) {
+                    if (stopping) {
+                        socket.close();
+                        return;
+                    }
+                }
                 ScmRights.Received got = ScmRights.receive(socket, buf.asSlice(0, VhostUserMessage.HEADER_SIZE), 8);
                 if (got.bytes() == 0) {
                     return;
@@ -87,9 +106,11 @@ final class FakeBackend implements AutoCloseable {
                     MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, payload, have, (int) more.bytes());
                     have += (int) more.bytes();
                 }
+                VhostUserMessage m = new VhostUserMessage(h.request(), h.flags(), payload);
+                messages.add(m);
                 requests.add(h.request());
                 fdCounts.add(fds);
-                byte[] answer = script.apply(new VhostUserMessage(h.request(), h.flags(), payload));
+                byte[] answer = script.apply(m);
                 if (answer == null) {
                     socket.close();
                     return;
@@ -114,13 +135,15 @@ final class FakeBackend implements AutoCloseable {
             && m.length == VhostUserMessage.HEADER_SIZE + ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN).getInt(8);
     }
 
-    Throwable failure() {
+    public Throwable failure() {
         return failure;
     }
 
     @Override
+    /** Hangs up (the frontend sees the connection closed) and waits for the thread to end. */
     public void close() throws InterruptedException {
-        socket.close();
+        stopping = true;
         thread.join(10_000);
+        socket.close();
     }
 }
