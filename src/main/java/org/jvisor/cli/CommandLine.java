@@ -174,7 +174,7 @@ public final class CommandLine {
                     MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
                     String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
                     if (VhostUserOptions.handlesDevice(o.implied())) {
-                        virtioDevices.add(VhostUserOptions.parseBlk(o, chardevs));
+                        virtioDevices.add(VhostUserOptions.parse(o, chardevs));
                     } else if (base.equals("virtio-rng")) {
                         o.allowOnly(Set.of("ioeventfd"), o.implied());
                         virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
@@ -486,7 +486,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport, vhost-user-blk-pci, vhost-user-fs-pci)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -93,6 +93,10 @@ final class Help {
                                 dies, connect again every N s and go on with the guest's I/O;
                                 without it the disk fails every request from then on
                                 (vhost-user-blk-device on microvm)
+          -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
+                                a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd
+                                --socket-path=SOCK -o source=DIR); the guest mounts it with
+                                mount -t virtiofs TAG DIR (vhost-user-fs-device on microvm)
 
         Monitor (QMP, as QEMU 7.2):
           -qmp unix:PATH,server=on,wait=off   -qmp tcp:HOST:PORT,server=on,wait=off

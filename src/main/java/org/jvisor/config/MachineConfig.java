@@ -267,6 +267,24 @@ public record MachineConfig(
             }
         }
 
+        /**
+         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]:
+         * a host directory shared by a virtio-fs backend (virtiofsd) over the socket chardev ID;
+         * the guest mounts it with {@code mount -t virtiofs TAG DIR}.
+         */
+        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport)
+                implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "vhost-user-fs";
+            }
+
+            @Override
+            public String qemuName() {
+                return transport().deviceName("vhost-user-fs");
+            }
+        }
+
         /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=...]; {@code mac} is null for the default. */
         record VirtioNet(String netdevId, MacAddress mac, Transport transport) implements VirtioDeviceConfig {
             @Override

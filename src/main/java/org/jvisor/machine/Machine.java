@@ -48,7 +48,8 @@ import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.RamBacking;
 import org.jvisor.backend.vhost.VhostUserException;
-import org.jvisor.devices.virtio.VhostUserBlk;
+import org.jvisor.devices.virtio.VhostUserDevice;
+import org.jvisor.devices.virtio.VhostUserKind;
 import org.jvisor.config.MachineConfig;
 
 /**
@@ -288,8 +289,12 @@ public final class Machine implements AutoCloseable {
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
                     n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
-                case MachineConfig.VirtioDeviceConfig.VhostUserBlk v ->
-                    openVhostUserBlk(v, device.model() + perModel.getOrDefault(device.model(), 0));
+                case MachineConfig.VirtioDeviceConfig.VhostUserBlk v -> openVhostUser(v.qemuName(), v.chardev(),
+                    new VhostUserKind.Blk(v.numQueues() > 0 ? v.numQueues() : config.cpus(), v.configWce()), v.queueSize(),
+                    device.model() + perModel.getOrDefault(device.model(), 0));
+                case MachineConfig.VirtioDeviceConfig.VhostUserFs v -> openVhostUser(v.qemuName(), v.chardev(),
+                    new VhostUserKind.Fs(v.tag(), v.numRequestQueues()), v.queueSize(),
+                    device.model() + perModel.getOrDefault(device.model(), 0));
             };
             // The device's id starts "virtio-blk0", "virtio-rng1"...; its I/O thread keeps the
             // name it always had (numbered for disks and NICs).
@@ -327,21 +332,20 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Connects a vhost-user-blk to its backend (QEMU's realize): RAM must be shareable, the
-     * backend there and able; num-queues defaults to one per vCPU, as in QEMU 7.2.
+     * Connects a vhost-user device to its backend (QEMU's realize): RAM must be shareable, the
+     * backend there and able; a blk's num-queues defaults to one per vCPU, as in QEMU 7.2.
      */
-    private VhostUserBlk openVhostUserBlk(MachineConfig.VirtioDeviceConfig.VhostUserBlk v, String name)
+    private VhostUserDevice openVhostUser(String qemuName, String chardev, VhostUserKind kind, int queueSize, String name)
             throws MachineException {
-        MachineConfig.ChardevConfig.SocketClient c = chardevs.socketClient(v.chardev());
-        int queues = v.numQueues() > 0 ? v.numQueues() : config.cpus();
+        MachineConfig.ChardevConfig.SocketClient c = chardevs.socketClient(chardev);
         try {
-            VhostUserBlk d = VhostUserBlk.open(new VhostUserBlk.Options(c.path(), c.reconnectSeconds(), queues,
-                v.queueSize(), v.configWce()), ram, msg -> log.println("jvisor: " + msg), name);
-            devices.add(MachineDevice.of("vhost-user:" + v.chardev(), null).onClose(d::close));
+            VhostUserDevice d = VhostUserDevice.open(new VhostUserDevice.Options(kind, c.path(), c.reconnectSeconds(), queueSize),
+                ram, msg -> log.println("jvisor: " + msg), name);
+            devices.add(MachineDevice.of("vhost-user:" + chardev, null).onClose(d::close));
             snapshotBlockers.add(name + " (vhost-user)");
             return d;
         } catch (VhostUserException e) {
-            throw new MachineException("-device " + v.qemuName() + ",chardev=" + v.chardev() + ": " + e.getMessage(), e);
+            throw new MachineException("-device " + qemuName + ",chardev=" + chardev + ": " + e.getMessage(), e);
         }
     }
 

@@ -82,4 +82,15 @@ class VhostUserOptionsTest {
         assertTrue(error("-chardev", "socket,id=c,path=/s", "-device", "vhost-user-blk-device,chardev=c")
             .contains("use vhost-user-blk-pci"));
     }
+
+    @Test
+    void vhostUserFsTakesATag() throws UsageException {
+        MachineConfig c = parse("-chardev", "socket,id=fs,path=/run/fs.sock", "-device", "vhost-user-fs-pci,chardev=fs,tag=share");
+        assertEquals(new MachineConfig.VirtioDeviceConfig.VhostUserFs("fs", "share", 1, 128, MachineConfig.Transport.PCI),
+            c.virtioDevices().get(0));
+        assertTrue(error("-chardev", "socket,id=fs,path=/s", "-device", "vhost-user-fs-pci,chardev=fs").contains("missing tag"));
+        assertTrue(error("-chardev", "socket,id=fs,path=/s", "-device", "vhost-user-fs-pci,chardev=fs,tag="
+            + "x".repeat(37)).contains("36 bytes or less"));
+        assertTrue(error("-device", "vhost-user-fs-pci,tag=t").contains("missing chardev"));
+    }
 }

@@ -72,17 +72,18 @@ public final class VhostUserFrontend implements AutoCloseable {
     }
 
     /**
-     * The realize sequence: features, protocol features (CONFIG is required: the config space
-     * comes from the backend), the queue count, ownership, and {@code configSize} bytes of config space.
+     * The realize sequence: features, protocol features, the queue count, ownership, and
+     * {@code configSize} bytes of config space (0: the device makes its own, as vhost-user-fs;
+     * otherwise CONFIG is required, as vhost-user-blk requires it).
      */
     public Handshake handshake(int configSize) throws VhostUserException {
         backendFeatures = call(VhostUserRequest.GET_FEATURES, new byte[0]).asU64();
         if ((backendFeatures & (1L << F_PROTOCOL_FEATURES)) == 0) {
             throw new VhostUserException(channel.name() + ": the backend does not offer VHOST_USER_F_PROTOCOL_FEATURES "
-                + "(features " + hex(backendFeatures) + "), so it cannot provide the device's config space");
+                + "(features " + hex(backendFeatures) + ")");
         }
         long offered = call(VhostUserRequest.GET_PROTOCOL_FEATURES, new byte[0]).asU64();
-        if ((offered & (1L << PROTOCOL_F_CONFIG)) == 0) {
+        if (configSize > 0 && (offered & (1L << PROTOCOL_F_CONFIG)) == 0) {
             throw new VhostUserException(channel.name() + ": vhost-user device expecting VHOST_USER_PROTOCOL_F_CONFIG "
                 + "but the vhost-user backend does not support it (protocol features " + hex(offered) + ")");
         }
@@ -99,7 +100,7 @@ public final class VhostUserFrontend implements AutoCloseable {
             queueNum = (int) n;
         }
         call(VhostUserRequest.SET_OWNER, new byte[0]);
-        byte[] config = getConfig(configSize);
+        byte[] config = configSize > 0 ? getConfig(configSize) : new byte[0];
         return new Handshake(backendFeatures, protocolFeatures, queueNum, config);
     }
 

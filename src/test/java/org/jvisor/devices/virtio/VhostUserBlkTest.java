@@ -70,8 +70,9 @@ class VhostUserBlkTest {
         }
     }
 
-    private VhostUserBlk open(Path sock, int reconnect, GuestMemory ram) throws Exception {
-        return VhostUserBlk.open(new VhostUserBlk.Options(sock, reconnect, 1, 8, true), ram, log::add, "vhost-user-blk0");
+    private VhostUserDevice open(Path sock, int reconnect, GuestMemory ram) throws Exception {
+        return VhostUserDevice.open(new VhostUserDevice.Options(new VhostUserKind.Blk(1, true), sock, reconnect, 8), ram, log::add,
+            "vhost-user-blk0");
     }
 
     private static GuestMemory memfdRam() {
@@ -102,7 +103,7 @@ class VhostUserBlkTest {
     void theConfigSpaceIsTheBackendsAndTheRingsGoToItAtDriverOk() throws Exception {
         Path sock = listen(ScriptedVhostUserBackend::wellBehaved);
         GuestMemory ram = memfdRam();
-        try (VhostUserBlk dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
+        try (VhostUserDevice dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
             assertEquals(2048, d.mmio.read(VirtioMmioTransport.CONFIG, 8), "capacity from GET_CONFIG");
             assertEquals(512, d.mmio.read(VirtioMmioTransport.CONFIG + 20, 4), "blk_size");
             assertEquals(1, d.mmio.read(VirtioMmioTransport.CONFIG + 34, 2), "num_queues is the device's");
@@ -127,7 +128,7 @@ class VhostUserBlkTest {
         Path sock = listen(m -> m.request() == VhostUserRequest.SET_MEM_TABLE.code()
             ? ScriptedVhostUserBackend.reply(m.request(), VhostUserMessage.u64(1)) : ScriptedVhostUserBackend.wellBehaved(m));
         GuestMemory ram = memfdRam();
-        try (VhostUserBlk dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
+        try (VhostUserDevice dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
             d.start();
             assertTrue(log.stream().anyMatch(l -> l.contains("refused SET_MEM_TABLE (status 1)")), log.toString());
             assertTrue(dev.failed());
@@ -141,7 +142,7 @@ class VhostUserBlkTest {
     void aBackendThatGoesAwayWithoutReconnectFailsWhatIsQueued() throws Exception {
         Path sock = listen(ScriptedVhostUserBackend::wellBehaved);
         GuestMemory ram = memfdRam();
-        try (VhostUserBlk dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
+        try (VhostUserDevice dev = open(sock, 0, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
             d.start();
             backends.poll(GUARD_MILLIS, TimeUnit.MILLISECONDS).close();
             await(dev::failed, "the device notices the backend is gone");
@@ -157,7 +158,7 @@ class VhostUserBlkTest {
     void aBackendThatComesBackGetsTheRingsFromTheUsedIndex() throws Exception {
         Path sock = listen(ScriptedVhostUserBackend::wellBehaved);
         GuestMemory ram = memfdRam();
-        try (VhostUserBlk dev = open(sock, 1, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
+        try (VhostUserDevice dev = open(sock, 1, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new)) {
             d.start();
             ScriptedVhostUserBackend first = backends.poll(GUARD_MILLIS, TimeUnit.MILLISECONDS);
             ram.writeU16(Driver.USED + 2, (short) 3);   // the first backend completed three requests

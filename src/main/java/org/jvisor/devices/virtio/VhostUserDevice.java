@@ -16,41 +16,34 @@ import org.jvisor.sys.Poll;
 import org.jvisor.sys.SysException;
 
 /**
- * vhost-user-blk (QEMU's hw/block/vhost-user-blk.c): a virtio-blk whose queues another process
- * serves. jvisor keeps the transport (registers, feature negotiation, MSI-X) and hands the rings
+ * A vhost-user device (QEMU's hw/virtio/vhost-user.c with hw/block/vhost-user-blk.c or
+ * hw/virtio/vhost-user-fs.c; what kind is a {@link VhostUserKind}): a virtio device whose queues
+ * another process serves. jvisor keeps the transport (registers, feature negotiation, MSI-X) and hands the rings
  * to the backend at DRIVER_OK: guest RAM by descriptor, ring addresses as jvisor's own virtual
  * addresses, one kick and one call eventfd per queue. A queue notification becomes a write to the
- * kick eventfd ({@link #processQueue}); a thread of the device waits on the call eventfds and turns
- * each into the queue's used-buffer interrupt. The config space is the backend's (GET_CONFIG).
+ * kick eventfd ({@link #processQueue}, or on kvm an ioeventfd on it); a thread of the device waits
+ * on the call eventfds and turns each into the queue's used-buffer interrupt. A blk device's
+ * config space is the backend's (GET_CONFIG), an fs device's its own (the tag).
  *
  * <p>When the backend goes away: with reconnect (the chardev's reconnect=N) the device connects
  * again every N seconds, repeats the handshake and, if the driver is running, starts the rings
  * again from the used index in guest memory (QEMU's way for backends without in-flight
  * tracking: requests not completed are read again), so I/O goes on. Without reconnect the
- * device completes every request from then on with VIRTIO_BLK_S_IOERR: the guest sees I/O errors,
- * the VMM runs on.
+ * device completes every request from then on with an error (VIRTIO_BLK_S_IOERR, FUSE's EIO):
+ * the guest sees I/O errors, the VMM runs on.
  *
  * <p>Threads: {@link #activate}, {@link #reset} and config writes come from vCPU threads,
  * {@link #processQueue} from the transport's processing thread, reconnects from the device's
  * own thread; {@link #lock} serializes every conversation with the backend.
  */
-public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
-    /** sizeof(struct virtio_blk_config) (virtio 1.2, 5.2.4), asked of the backend whole. */
-    public static final int CONFIG_SIZE = 60;
-    private static final int CONFIG_WRITEBACK = 32;
-    private static final int CONFIG_NUM_QUEUES = 34;
-    /** The features QEMU lets through from a blk backend (user_feature_bits), less packed rings and IOMMU. */
-    private static final long PASSED_THROUGH = Virtio.bit(VirtioBlk.F_SIZE_MAX) | Virtio.bit(VirtioBlk.F_SEG_MAX)
-        | Virtio.bit(VirtioBlk.F_GEOMETRY) | Virtio.bit(VirtioBlk.F_RO) | Virtio.bit(VirtioBlk.F_BLK_SIZE)
-        | Virtio.bit(VirtioBlk.F_FLUSH) | Virtio.bit(VirtioBlk.F_TOPOLOGY) | Virtio.bit(VirtioBlk.F_DISCARD)
-        | Virtio.bit(VirtioBlk.F_WRITE_ZEROES) | Virtio.bit(Virtio.F_VERSION_1) | Virtio.bit(Virtio.F_RING_INDIRECT_DESC)
-        | Virtio.bit(Virtio.F_RING_EVENT_IDX);
+public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
+    private static final int BLK_CONFIG_WRITEBACK = 32;
 
     /**
-     * The device's settings: the backend's socket, QEMU's chardev reconnect=N (0: none), the
-     * number of queues (already resolved from QEMU's default of one per vCPU), their size, config-wce.
+     * The device's settings: what it is, the backend's socket, QEMU's chardev reconnect=N (0:
+     * none) and the queues' size.
      */
-    public record Options(Path socket, int reconnectSeconds, int numQueues, int queueSize, boolean configWce) {
+    public record Options(VhostUserKind kind, Path socket, int reconnectSeconds, int queueSize) {
     }
 
     private final Options options;
@@ -63,7 +56,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
     private final EventFd wake;
     private final Thread watcher;
     private final Object lock = new Object();
-    private final SplitVirtqueue.RequestHandler failRequest = this::failRequest;
+    private final SplitVirtqueue.RequestHandler failRequest;
 
     // Guarded by lock.
     private VhostUserFrontend frontend;
@@ -82,18 +75,17 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
     /** Per queue: whether the backend runs its ring now (guarded by lock): a reset stops these. */
     private final boolean[] started;
 
-    private VhostUserBlk(Options options, GuestMemory ram, Consumer<String> log, String name, VhostUserFrontend frontend,
-                         VhostUserFrontend.Handshake hs) throws SysException {
+    private VhostUserDevice(Options options, GuestMemory ram, Consumer<String> log, String name, VhostUserFrontend frontend,
+                            VhostUserFrontend.Handshake hs) throws SysException {
         this.options = options;
         this.ram = ram;
         this.log = log;
         this.name = name;
         this.frontend = frontend;
-        int n = options.numQueues();
-        this.offeredFeatures = (hs.features() & PASSED_THROUGH)
-            | (options.configWce() ? hs.features() & Virtio.bit(VirtioBlk.F_CONFIG_WCE) : 0)
-            | (n > 1 ? hs.features() & Virtio.bit(VirtioBlk.F_MQ) : 0);
-        this.config = withNumQueues(hs.config(), n);
+        this.failRequest = options.kind()::fail;
+        int n = options.kind().queueCount();
+        this.offeredFeatures = options.kind().offeredFeatures(hs.features());
+        this.config = options.kind().config(hs.config());
         this.kick = new EventFd[n];
         this.call = new EventFd[n];
         this.resumed = new boolean[n];
@@ -116,12 +108,12 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
 
     /**
      * Connects to the backend and does the handshake (QEMU's realize): a backend that is not
-     * there, lacks what vhost-user-blk needs or has fewer queues than asked for is refused here.
+     * there, lacks what the device needs or has fewer queues than it has is refused here.
      *
      * @param ram  guest RAM, which must be shareable (memfd or file mapped share=on)
      * @param name the device's name in messages and its thread's name ("vhost-user-blk0")
      */
-    public static VhostUserBlk open(Options options, GuestMemory ram, Consumer<String> log, String name)
+    public static VhostUserDevice open(Options options, GuestMemory ram, Consumer<String> log, String name)
             throws VhostUserException {
         if (!ram.shareable()) {
             throw new VhostUserException("Failed initializing vhost-user memory map, consider using -object "
@@ -129,15 +121,16 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         }
         VhostUserFrontend f = VhostUserFrontend.connect(options.socket(), VhostUserFrontend.DEFAULT_REPLY_TIMEOUT_MILLIS);
         try {
-            VhostUserFrontend.Handshake hs = f.handshake(CONFIG_SIZE);
+            VhostUserKind kind = options.kind();
+            VhostUserFrontend.Handshake hs = f.handshake(kind.configFromBackend() ? kind.configSize() : 0);
             if (!Virtio.has(hs.features(), Virtio.F_VERSION_1)) {
                 throw new VhostUserException(f.channel().name() + ": the backend does not offer VIRTIO_F_VERSION_1");
             }
-            if (options.numQueues() > hs.queueNum()) {
+            if (kind.queueCount() > hs.queueNum()) {
                 throw new VhostUserException("The maximum number of queues supported by the backend is " + hs.queueNum()
-                    + " (num-queues=" + options.numQueues() + ")");
+                    + " (" + kind.model() + " has " + kind.queueCount() + ")");
             }
-            VhostUserBlk d = new VhostUserBlk(options, ram, log, name, f, hs);
+            VhostUserDevice d = new VhostUserDevice(options, ram, log, name, f, hs);
             d.watcher.start();
             return d;
         } catch (VhostUserException | RuntimeException e) {
@@ -149,16 +142,9 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         }
     }
 
-    private static byte[] withNumQueues(byte[] cfg, int n) {
-        byte[] c = cfg.clone();
-        c[CONFIG_NUM_QUEUES] = (byte) n;
-        c[CONFIG_NUM_QUEUES + 1] = (byte) (n >> 8);
-        return c;
-    }
-
     @Override
     public int deviceType() {
-        return Virtio.ID_BLOCK;
+        return options.kind().deviceType();
     }
 
     @Override
@@ -173,7 +159,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
 
     @Override
     public int queueCount() {
-        return options.numQueues();
+        return options.kind().queueCount();
     }
 
     @Override
@@ -183,7 +169,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
 
     @Override
     public int configSize() {
-        return CONFIG_SIZE;
+        return options.kind().configSize();
     }
 
     @Override
@@ -196,19 +182,20 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         return v;
     }
 
-    /** The driver may change only the write-back flag (with CONFIG_WCE); it goes to the backend (SET_CONFIG). */
+    /** A blk driver may change only the write-back flag (with CONFIG_WCE); it goes to the backend (SET_CONFIG). */
     @Override
     public void writeConfig(int offset, int size, long value) {
-        if (offset != CONFIG_WRITEBACK || size != 1 || !Virtio.has(offeredFeatures, VirtioBlk.F_CONFIG_WCE)) {
+        if (!(options.kind() instanceof VhostUserKind.Blk) || offset != BLK_CONFIG_WRITEBACK || size != 1
+                || !Virtio.has(offeredFeatures, VirtioBlk.F_CONFIG_WCE)) {
             return;
         }
         synchronized (lock) {
             byte[] c = config.clone();
-            c[CONFIG_WRITEBACK] = (byte) value;
+            c[BLK_CONFIG_WRITEBACK] = (byte) value;
             config = c;
             if (frontend != null) {
                 try {
-                    frontend.setConfig(CONFIG_WRITEBACK, new byte[] {(byte) value});
+                    frontend.setConfig(BLK_CONFIG_WRITEBACK, new byte[] {(byte) value});
                 } catch (VhostUserException e) {
                     backendLost(e.getMessage());
                 }
@@ -291,7 +278,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Completes every available request of {@code queue} with VIRTIO_BLK_S_IOERR. */
+    /** Completes every available request of {@code queue} with an error ({@link VhostUserKind#fail}). */
     private void failRequests(int queue) throws VirtqueueException {
         SplitVirtqueue[] qs = queues;
         VirtioInterrupt irq = interrupt;
@@ -305,16 +292,6 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
         if (qs[queue].drain(failRequest)) {
             irq.usedBuffer(queue);
         }
-    }
-
-    /** The status byte is the last writable byte of a virtio-blk request (5.2.6). */
-    private int failRequest(DescriptorChain c) throws VirtqueueException {
-        long writable = c.writableBytes();
-        if (writable < 1) {
-            throw new VirtqueueException(name + ": request " + c.head() + " has no status byte");
-        }
-        c.writeU8(writable - 1, VirtioBlk.S_IOERR);
-        return 1;
     }
 
     /** The driver reset the device: the backend stops each ring it runs (GET_VRING_BASE), as QEMU's vhost_dev_stop. */
@@ -352,7 +329,7 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
             log.accept(name + ": " + why + "; reconnecting every " + options.reconnectSeconds() + " s");
             reconnectFailureLogged = false;
         } else {
-            log.accept(name + ": " + why + "; the disk fails every request from now on (no reconnect=)");
+            log.accept(name + ": " + why + "; the device fails every request from now on (no reconnect=)");
             failed = true;
             if (driverRunning) {
                 failQueues();
@@ -459,7 +436,8 @@ public final class VhostUserBlk implements VirtioDevice, AutoCloseable {
                 return;
             }
             try {
-                VhostUserFrontend.Handshake hs = f.handshake(CONFIG_SIZE);
+                VhostUserKind kind = options.kind();
+                VhostUserFrontend.Handshake hs = f.handshake(kind.configFromBackend() ? kind.configSize() : 0);
                 if ((offeredFeatures & ~hs.features()) != 0 || hs.queueNum() < kick.length) {
                     throw new VhostUserException(String.format("the backend that came back offers features %#x and %d queues; "
                         + "the guest was given %#x and %d", hs.features(), hs.queueNum(), offeredFeatures, kick.length));
