@@ -137,7 +137,7 @@ class VhostUserBlkGuestTest {
             vm.expect("\nfirst=0");
             vm.expect("\nwaiting");
             qsd.kill();
-            vm.expectStderr("the disk fails every request from now on");
+            vm.expectStderr("fails every request from now on");
             vm.expect("\nafter-loss");
             vm.expect("\nstill-alive");
             assertEquals(0, vm.waitFor(120), "the guest powers off normally: " + vm.transcript());
