@@ -91,6 +91,28 @@ class VhostUserBlkGuestTest {
     }
 
     @Test
+    void microvmHasItOnVirtioMmio() throws Exception {
+        Path image = image();
+        Path socket = dir.resolve("vu.sock");
+        GuestBuilder.Guest guest = DemoGuest.build();
+        try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, socket)) {
+            String[] a = args(guest, socket, "", "head -c 19 /dev/vda; echo");
+            String[] args = new String[a.length + 2];
+            args[0] = "-M";
+            args[1] = "microvm";
+            System.arraycopy(a, 0, args, 2, a.length);
+            for (int i = 0; i < args.length; i++) {
+                if (args[i].equals("vhost-user-blk-pci,chardev=vu0")) {
+                    args[i] = "vhost-user-blk-device,chardev=vu0";
+                }
+            }
+            JvisorProcess.Result r = JvisorProcess.run(args);
+            assertEquals(0, r.status(), r.toString());
+            assertTrue(printed(r.stdout(), "MAGIC-FROM-THE-HOST"), r.toString());
+        }
+    }
+
+    @Test
     void ioGoesOnWhenTheBackendIsKilledAndComesBack() throws Exception {
         Path image = image();
         Path socket = dir.resolve("vu.sock");

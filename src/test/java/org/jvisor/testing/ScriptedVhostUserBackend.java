@@ -38,6 +38,8 @@ public final class ScriptedVhostUserBackend implements AutoCloseable {
     private final Thread thread;
     private volatile Throwable failure;
     private volatile boolean stopping;
+    /** When 0 or more: a descriptor attached to every reply (no reply carries one: a broken backend). */
+    public volatile int attachToReplies = -1;
 
     /** Serves {@code script} on the connected {@code socket} (now this backend's) on a thread of its own. */
     public ScriptedVhostUserBackend(Fd socket, Function<VhostUserMessage, byte[]> script) {
@@ -118,7 +120,12 @@ public final class ScriptedVhostUserBackend implements AutoCloseable {
                 if (answer.length > 0) {
                     MemorySegment out = a.allocate(answer.length);
                     MemorySegment.copy(answer, 0, out, ValueLayout.JAVA_BYTE, 0, answer.length);
-                    ScmRights.send(socket, out);
+                    int extra = attachToReplies;
+                    if (extra >= 0) {
+                        ScmRights.send(socket, out, extra, extra);
+                    } else {
+                        ScmRights.send(socket, out);
+                    }
                     if (!whole(answer)) {
                         socket.close();   // a partial message is the last thing this backend sends
                         return;

@@ -116,4 +116,29 @@ class VhostUserFrontendTest {
             ? ScriptedVhostUserBackend.reply(m.request(), new VhostUserMessage.Config(0, 0, new byte[8]).encode()) : ScriptedVhostUserBackend.wellBehaved(m));
         assertTrue(e.getMessage().contains("returned 8 bytes of config space (60 asked for)"), e.getMessage());
     }
+
+    /** Descriptors no reply should carry are closed, not leaked (a backend sending them in a loop must not exhaust the VMM). */
+    @Test
+    void descriptorsAttachedToRepliesAreClosed() throws Exception {
+        long before;
+        ScriptedVhostUserBackend[] b = new ScriptedVhostUserBackend[1];
+        try (EventFd stray = EventFd.createNonBlocking()) {
+            before = openDescriptors();
+            try (VhostUserFrontend f = ScriptedVhostUserBackend.start(ScriptedVhostUserBackend::wellBehaved, b)) {
+                b[0].attachToReplies = stray.fd();
+                for (int i = 0; i < 20; i++) {
+                    f.stopRing(0);
+                }
+            } finally {
+                b[0].close();
+            }
+            assertEquals(before, openDescriptors(), "40 descriptors came with the replies; none is left open");
+        }
+    }
+
+    private static long openDescriptors() throws java.io.IOException {
+        try (var s = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
 }
