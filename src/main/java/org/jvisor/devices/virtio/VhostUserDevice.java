@@ -2,6 +2,7 @@ package org.jvisor.devices.virtio;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -210,7 +211,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
             this.driverFeatures = features;
             this.interrupt = interrupt;
             this.driverRunning = true;
-            java.util.Arrays.fill(resumed, false);
+            Arrays.fill(resumed, false);
             if (frontend != null) {
                 try {
                     startBackend(false);
@@ -324,7 +325,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
         }
         frontend.close();
         frontend = null;
-        java.util.Arrays.fill(started, false);
+        Arrays.fill(started, false);
         if (options.reconnectSeconds() > 0) {
             log.accept(name + ": " + why + "; reconnecting every " + options.reconnectSeconds() + " s");
             reconnectFailureLogged = false;
