@@ -138,4 +138,40 @@ class MachineSnapshotTest {
             m.pause();
         }
     }
+
+    /** A vhost-user device's rings live in its backend: a snapshot is refused by name, the machine runs on. */
+    @org.junit.jupiter.api.Test
+    void aMachineWithAVhostUserDeviceRefusesASnapshot() throws Exception {
+        Path sock = dir.resolve("vu.sock");
+        org.jvisor.sys.Fd listener = org.jvisor.sys.Sockets.listen(sock.toString(), 1);
+        List<org.jvisor.testing.ScriptedVhostUserBackend> backends = new CopyOnWriteArrayList<>();
+        Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                backends.add(new org.jvisor.testing.ScriptedVhostUserBackend(org.jvisor.sys.Sockets.accept(listener),
+                    org.jvisor.testing.ScriptedVhostUserBackend::wellBehaved));
+            } catch (Exception e) {
+                // listener closed
+            }
+        });
+        MachineConfig c = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(64L << 20)
+            .kernel(JvisorProcess.guest("spin.elf"))
+            .memoryBackend(new MachineConfig.MemoryBackendConfig.Memfd("mem", 64L << 20, true, true))
+            .chardev(new MachineConfig.ChardevConfig.SocketClient("vu", sock, 0))
+            .device(new MachineConfig.VirtioDeviceConfig.VhostUserBlk("vu", 1, 128, true, MachineConfig.Transport.PCI))
+            .build();
+        try (Machine m = Machine.create(c, System.err, e -> { })) {
+            m.resume();
+            m.pause();
+            MachineException e = assertThrows(MachineException.class, () -> m.saveSnapshot(dir.resolve("no.jvsnap"), "paused"));
+            assertTrue(e.getMessage().contains("vhost-user-blk0 (vhost-user) cannot be saved"), e.getMessage());
+            m.resume();
+            m.pause();
+        } finally {
+            listener.close();
+            acceptor.join(10_000);
+            for (org.jvisor.testing.ScriptedVhostUserBackend b : backends) {
+                b.close();
+            }
+        }
+    }
 }
