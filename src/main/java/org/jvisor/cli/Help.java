@@ -89,9 +89,10 @@ final class Help {
                                 a disk served by a vhost-user backend listening at SOCK (e.g.
                                 qemu-storage-daemon --export type=vhost-user-blk,...); needs
                                 -machine memory-backend= with share=on RAM. num-queues defaults
-                                to one per vCPU, queue-size to 128. reconnect=N: when the backend
-                                dies, connect again every N s and go on with the guest's I/O;
-                                without it the disk fails every request from then on
+                                to one per vCPU, queue-size to 128. reconnect=N: wait for the
+                                backend at start, and when it dies connect again every N s and go
+                                on with the guest's I/O; without it the disk fails every request
+                                from then on
                                 (vhost-user-blk-device on microvm)
           -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
                                 a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd

@@ -120,7 +120,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
             throw new VhostUserException("Failed initializing vhost-user memory map, consider using -object "
                 + "memory-backend-file share=on (or memory-backend-memfd) with -machine memory-backend=ID");
         }
-        VhostUserFrontend f = VhostUserFrontend.connect(options.socket(), VhostUserFrontend.DEFAULT_REPLY_TIMEOUT_MILLIS);
+        VhostUserFrontend f = connectAtStart(options, log, name);
         try {
             VhostUserKind kind = options.kind();
             VhostUserFrontend.Handshake hs = f.handshake(kind.configFromBackend() ? kind.configSize() : 0);
@@ -140,6 +140,35 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
         } catch (SysException e) {
             f.close();
             throw new VhostUserException(name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The first connection. With reconnect=N the machine waits for the backend, trying every N
+     * seconds, as QEMU 7.2's realize does (qemu_chr_fe_wait_connected); without it a missing
+     * backend is an error at once.
+     */
+    private static VhostUserFrontend connectAtStart(Options options, Consumer<String> log, String name)
+            throws VhostUserException {
+        boolean logged = false;
+        while (true) {
+            try {
+                return VhostUserFrontend.connect(options.socket(), VhostUserFrontend.DEFAULT_REPLY_TIMEOUT_MILLIS);
+            } catch (VhostUserException e) {
+                if (options.reconnectSeconds() == 0) {
+                    throw e;
+                }
+                if (!logged) {
+                    log.accept(name + ": waiting for the backend (reconnect=" + options.reconnectSeconds() + "): " + e.getMessage());
+                    logged = true;
+                }
+            }
+            try {
+                Thread.sleep(options.reconnectSeconds() * 1000L);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VhostUserException(name + ": interrupted while waiting for the backend at " + options.socket(), e);
+            }
         }
     }
 

@@ -173,4 +173,35 @@ class VhostUserBlkTest {
             assertFalse(dev.failed());
         }
     }
+
+    @Test
+    void withReconnectTheDeviceWaitsForABackendThatIsNotThereYet() throws Exception {
+        Path sock = dir.resolve("vu.sock");
+        GuestMemory ram = memfdRam();
+        Thread late = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (log.isEmpty()) {
+                    Thread.sleep(5);
+                }
+                listen(ScriptedVhostUserBackend::wellBehaved);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try (VhostUserDevice dev = open(sock, 1, ram)) {
+            assertTrue(dev.connected());
+            assertTrue(log.get(0).contains("waiting for the backend (reconnect=1)"), log.toString());
+        } finally {
+            late.join();
+            ram.close();
+        }
+        try (GuestMemory other = memfdRam()) {
+            assertTrue(assertThrowsVhostUser(() -> open(dir.resolve("none.sock"), 0, other)).contains("Failed to connect"),
+                "without reconnect a missing backend is an error at once");
+        }
+    }
+
+    private static String assertThrowsVhostUser(org.junit.jupiter.api.function.Executable e) {
+        return org.junit.jupiter.api.Assertions.assertThrows(org.jvisor.backend.vhost.VhostUserException.class, e).getMessage();
+    }
 }
