@@ -32,6 +32,7 @@ TARGETS=(
     org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
     org.jvisor.qmp.QmpInputFuzzTest#stream
     org.jvisor.cli.CommandLineFuzzTest#args
+    org.jvisor.backend.vhost.VhostUserMessageFuzzTest#replies
 )
 if (( $# )); then
     TARGETS=("$@")

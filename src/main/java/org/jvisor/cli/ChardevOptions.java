@@ -105,10 +105,17 @@ final class ChardevOptions {
                 yield new ChardevConfig.File(id, Path.of(required(o, backend, "path")), bool(o, backend, "append", false));
             }
             case "socket" -> {
-                o.allowOnly(Set.of("backend", "id", "path", "server", "wait"), backend);
+                o.allowOnly(Set.of("backend", "id", "path", "server", "wait", "reconnect"), backend);
                 String path = required(o, backend, "path");
                 if (!bool(o, backend, "server", false)) {
-                    throw new UsageException("-chardev socket: only server=on (jvisor listens on path=) is supported");
+                    if (o.get("wait") != null) {
+                        throw new UsageException("-chardev socket,id=" + id + ": 'wait' option is incompatible with socket in client connect mode");
+                    }
+                    yield new ChardevConfig.SocketClient(id, Path.of(path),
+                        o.get("reconnect") == null ? 0 : number(o, "socket", "reconnect", 0, 0, 86400));
+                }
+                if (o.get("reconnect") != null) {
+                    throw new UsageException("-chardev socket,id=" + id + ": 'reconnect' option is incompatible with socket in server listen mode");
                 }
                 yield new ChardevConfig.Socket(id, Path.of(path), bool(o, backend, "wait", true));
             }
@@ -258,6 +265,11 @@ final class ChardevOptions {
         return monitors;
     }
 
+    /** A vhost-user device ({@code -device vhost-user-blk-pci,chardev=ID}) claims the chardev, which must be a socket client. */
+    void vhostUserUses(String id, String device) throws UsageException {
+        use(id, "-device " + device);
+    }
+
     /** {@code -serial chardev:ID} claims the chardev. */
     void serialUses(SerialConfig serial) throws UsageException {
         if (serial instanceof SerialConfig.Chardev c) {
@@ -285,6 +297,24 @@ final class ChardevOptions {
             if (tcpSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
                 throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a TCP socket, which only a "
                     + "QMP monitor (-mon) can use; devices take Unix sockets (path=)");
+            }
+        }
+        for (Map.Entry<String, String> u : users.entrySet()) {
+            boolean vhost = u.getValue().startsWith("-device vhost-user-");
+            boolean client = chardevs.get(u.getKey()) instanceof ChardevConfig.SocketClient;
+            if (vhost && !client) {
+                throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' must be a socket client "
+                    + "(-chardev socket,id=" + u.getKey() + ",path=SOCK): jvisor connects to the vhost-user backend");
+            }
+            if (!vhost && client) {
+                throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a socket client (server=off), "
+                    + "which only vhost-user devices use; give server=on");
+            }
+        }
+        for (ChardevConfig c : chardevs.values()) {
+            if (c instanceof ChardevConfig.SocketClient && !users.containsKey(c.id())) {
+                throw new UsageException("-chardev socket,id=" + c.id() + ": jvisor connects out (server=off) only for "
+                    + "vhost-user devices (-device vhost-user-blk-pci,chardev=" + c.id() + "); other users take only server=on");
             }
         }
         resolveMonitors();

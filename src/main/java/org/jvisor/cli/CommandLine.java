@@ -60,7 +60,8 @@ public final class CommandLine {
         MachineConfig.Accel accel = MachineConfig.Accel.AUTO;
         boolean accelGiven = false;
         JitOptions jit = JitOptions.fromSystemProperties();
-        long memory = DEFAULT_MEMORY;
+        long memory = -1;   // -1 until -m: RAM then takes a memory backend's size, or the default
+        MemoryBackendOptions memoryBackends = new MemoryBackendOptions();
         int cpus = 1;
         Path kernel = null;
         Path initrd = null;
@@ -171,7 +172,10 @@ public final class CommandLine {
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
-                case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"));
+                case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"),
+                    machine, memoryBackends);
+                case "-object" -> memoryBackends.object(value(args, ++i, opt, "memory-backend-memfd,id=ID,size=SIZE"));
+                case "-numa" -> memoryBackends.numa(value(args, ++i, opt, "node,memdev=ID"));
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH, chardev:ID or none"));
                 case "-chardev" -> chardevs.chardev(value(args, ++i, opt, "a character device description"));
                 case "-device" -> {
@@ -181,7 +185,9 @@ public final class CommandLine {
                     }
                     MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
                     String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
-                    if (base.equals("virtio-rng")) {
+                    if (VhostUserOptions.handlesDevice(o.implied())) {
+                        virtioDevices.add(VhostUserOptions.parse(o, chardevs));
+                    } else if (base.equals("virtio-rng")) {
                         o.allowOnly(Set.of("ioeventfd"), o.implied());
                         virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
                             parseOnOff(o.implied(), "ioeventfd", o.get("ioeventfd"))));
@@ -231,6 +237,10 @@ public final class CommandLine {
         if (kernel == null) {
             throw new UsageException("-kernel is required: jvisor boots a kernel directly (there is no firmware)");
         }
+        MachineConfig.MemoryBackendConfig memoryBackend = memoryBackends.resolve(memory);
+        if (memory < 0) {
+            memory = memoryBackend != null ? memoryBackend.size() : DEFAULT_MEMORY;
+        }
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);
         if (daemonize) {
@@ -269,7 +279,7 @@ public final class CommandLine {
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name), startPaused, chardevs.monitors(), pidfile, daemonize,
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer);
     }
 
@@ -370,11 +380,18 @@ public final class CommandLine {
      * payload is decompressed: on the host (default, jvisor's fast path) or by the kernel's own
      * decompressor in the guest, as QEMU does.
      */
-    private static MachineSpec parseMachine(String text) throws UsageException {
+    private static MachineSpec parseMachine(String text, MachineSpec before, MemoryBackendOptions memoryBackends)
+            throws UsageException {
         OptionList o = OptionList.parse("-machine", text, true);
-        o.allowOnly(Set.of("type", "kernel-decompress"), "");
+        o.allowOnly(Set.of("type", "kernel-decompress", "memory-backend"), "");
+        if (o.get("memory-backend") != null) {
+            memoryBackends.machineUses(o.get("memory-backend"));
+        }
         String typeName = o.implied() != null ? o.implied() : o.get("type");
-        MachineConfig.MachineType type = switch (typeName == null ? "pc" : typeName) {
+        if (typeName == null && o.get("kernel-decompress") == null) {
+            return before;  // -machine memory-backend=ID alone keeps the type chosen before
+        }
+        MachineConfig.MachineType type = switch (typeName == null ? before.type().qemuName() : typeName) {
             case "pc", "q35" -> MachineConfig.MachineType.PC;
             case "microvm" -> MachineConfig.MachineType.MICROVM;
             default -> throw new UsageException("-machine: '" + typeName + "' is not a machine type jvisor has (known: pc, microvm)");
@@ -481,7 +498,7 @@ public final class CommandLine {
             throw new UsageException("-device: no device type given");
         }
         if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport)");
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport, vhost-user-blk-pci, vhost-user-fs-pci)");
         }
         o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
         int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);

@@ -21,6 +21,12 @@ final class Help {
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
           -smp N                number of vCPUs (default 1)
+          -object memory-backend-memfd,id=ID,size=SIZE[,share=on|off][,seal=on|off]
+          -object memory-backend-file,id=ID,size=SIZE,mem-path=PATH[,share=on|off]
+          -machine memory-backend=ID   (or -numa node,memdev=ID)
+                                guest RAM from a memfd (share=on by default) or a file (a
+                                directory: an unlinked file in it; share=off by default), which
+                                vhost-user backends map; SIZE must equal -m (no -m: taken from it)
           -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
@@ -81,6 +87,20 @@ final class Help {
                                 52:54:00:12:34:56, counting up per NIC)
           -device virtio-rng-device, -device virtio-blk-device,drive=D,
           -device virtio-net-device,netdev=N   the same on microvm
+          -chardev socket,id=ID,path=SOCK[,reconnect=N]
+          -device vhost-user-blk-pci,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]
+                                a disk served by a vhost-user backend listening at SOCK (e.g.
+                                qemu-storage-daemon --export type=vhost-user-blk,...); needs
+                                -machine memory-backend= with share=on RAM. num-queues defaults
+                                to one per vCPU, queue-size to 128. reconnect=N: wait for the
+                                backend at start, and when it dies connect again every N s and go
+                                on with the guest's I/O; without it the disk fails every request
+                                from then on
+                                (vhost-user-blk-device on microvm)
+          -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
+                                a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd
+                                --socket-path=SOCK -o source=DIR); the guest mounts it with
+                                mount -t virtiofs TAG DIR (vhost-user-fs-device on microvm)
 
         Monitor (QMP, as QEMU 7.2):
           -qmp unix:PATH,server=on,wait=off   -qmp tcp:HOST:PORT,server=on,wait=off

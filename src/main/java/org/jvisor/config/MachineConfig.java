@@ -36,6 +36,8 @@ import java.util.Set;
  * @param netdevs          -netdev: network backends
  * @param jit              -accel tcg,jit=,jit-threshold=: the tcg engine's bytecode translator
  * @param name             -name: the guest's name for management tools (QMP query-name), or null
+ * @param memoryBackend    -machine memory-backend=ID with its -object memory-backend-memfd|file:
+ *                         where guest RAM lives, or null for anonymous memory
  */
 public record MachineConfig(
     Accel accel,
@@ -57,7 +59,40 @@ public record MachineConfig(
     List<ChardevConfig> chardevs,
     List<NetdevConfig> netdevs,
     JitOptions jit,
-    String name) {
+    String name,
+    MemoryBackendConfig memoryBackend) {
+
+    /**
+     * -object memory-backend-memfd|memory-backend-file,id=ID,size=SIZE,...: guest RAM that other
+     * processes can map (vhost-user backends), chosen by -machine memory-backend=ID.
+     */
+    public sealed interface MemoryBackendConfig {
+        String id();
+
+        long size();
+
+        /** Whether the mapping is MAP_SHARED (share=on). */
+        boolean share();
+
+        /** The -object type name. */
+        String qemuType();
+
+        /** memory-backend-memfd,id=,size=[,share=on|off][,seal=on|off]; share and seal default to on, as QEMU's. */
+        record Memfd(String id, long size, boolean share, boolean seal) implements MemoryBackendConfig {
+            @Override
+            public String qemuType() {
+                return "memory-backend-memfd";
+            }
+        }
+
+        /** memory-backend-file,id=,size=,mem-path=PATH[,share=on|off]; share defaults to off, as QEMU's. */
+        record File(String id, long size, Path memPath, boolean share) implements MemoryBackendConfig {
+            @Override
+            public String qemuType() {
+                return "memory-backend-file";
+            }
+        }
+    }
 
     /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
     public enum Accel {
@@ -214,6 +249,42 @@ public record MachineConfig(
             }
         }
 
+        /**
+         * -device vhost-user-blk-pci|vhost-user-blk-device,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]:
+         * a disk served by another process (a vhost-user backend such as qemu-storage-daemon) over
+         * the socket chardev ID. {@code numQueues} 0 means one per vCPU (QEMU's default).
+         */
+        record VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport)
+                implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "vhost-user-blk";
+            }
+
+            @Override
+            public String qemuName() {
+                return transport().deviceName("vhost-user-blk");
+            }
+        }
+
+        /**
+         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]:
+         * a host directory shared by a virtio-fs backend (virtiofsd) over the socket chardev ID;
+         * the guest mounts it with {@code mount -t virtiofs TAG DIR}.
+         */
+        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport)
+                implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "vhost-user-fs";
+            }
+
+            @Override
+            public String qemuName() {
+                return transport().deviceName("vhost-user-fs");
+            }
+        }
+
         /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=...]; {@code mac} is null for the default. */
         record VirtioNet(String netdevId, MacAddress mac, Transport transport) implements VirtioDeviceConfig {
             @Override
@@ -246,6 +317,14 @@ public record MachineConfig(
 
         /** Nothing: output dropped, no input. */
         record Null(String id) implements ChardevConfig {
+        }
+
+        /**
+         * A Unix socket client (server=off): jvisor connects to {@code path}; with
+         * {@code reconnectSeconds} > 0 (QEMU's reconnect=N) it connects again that often after the
+         * peer went away. Only vhost-user devices use these.
+         */
+        record SocketClient(String id, Path path, int reconnectSeconds) implements ChardevConfig {
         }
     }
 
@@ -302,6 +381,7 @@ public record MachineConfig(
         private final List<NetdevConfig> netdevs = new ArrayList<>();
         private JitOptions jit = JitOptions.fromSystemProperties();
         private String name;
+        private MemoryBackendConfig memoryBackend;
 
         private Builder() {
         }
@@ -434,6 +514,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -machine memory-backend=ID with its -object (null: anonymous RAM); its size must equal {@link #memory}. */
+        public Builder memoryBackend(MemoryBackendConfig backend) {
+            this.memoryBackend = backend;
+            return this;
+        }
+
         public MachineConfig build() {
             if (kernel == null) {
                 throw new IllegalStateException("a kernel is required: jvisor boots a kernel directly (there is no firmware)");
@@ -446,7 +532,8 @@ public record MachineConfig(
             }
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
-                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name);
+                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
+                memoryBackend);
         }
     }
 }

@@ -82,6 +82,37 @@ final class KvmDoorbells implements Doorbells, AutoCloseable {
         }
     }
 
+    /** KVM_IOEVENTFD straight on the caller's eventfd: nothing of jvisor runs on the guest's write. */
+    @Override
+    public Doorbell armEventFd(long address, int length, long value, int eventFd) {
+        if (length != 1 && length != 2 && length != 4 && length != 8) {
+            throw new IllegalArgumentException("doorbell length " + length);
+        }
+        synchronized (vm) {
+            if (closed) {
+                throw new IllegalStateException("the VM is closed");
+            }
+            try {
+                vm.assignIoeventfd(eventFd, address, length, false, value);
+            } catch (KvmException e) {
+                throw new IllegalStateException("KVM_IOEVENTFD at " + String.format("%#x", address) + ": " + e.getMessage(), e);
+            }
+        }
+        return new Doorbell() {
+            private boolean disarmed;
+
+            @Override
+            public void close() {
+                synchronized (vm) {
+                    if (!disarmed && !closed) {
+                        vm.deassignIoeventfd(eventFd, address, length, false, value);
+                    }
+                    disarmed = true;
+                }
+            }
+        };
+    }
+
     private EventFd newEventFd() {
         try {
             EventFd e = EventFd.createNonBlocking();

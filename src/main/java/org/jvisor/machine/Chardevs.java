@@ -33,6 +33,10 @@ final class Chardevs implements AutoCloseable {
             throws MachineException {
         Chardevs c = new Chardevs();
         for (MachineConfig.ChardevConfig cfg : configs) {
+            if (cfg instanceof MachineConfig.ChardevConfig.SocketClient) {
+                c.configs.put(cfg.id(), cfg);   // its vhost-user device connects (and reconnects) itself
+                continue;
+            }
             try {
                 c.byId.put(cfg.id(), c.openOne(cfg, escapes, log));
                 c.configs.put(cfg.id(), cfg);
@@ -60,7 +64,16 @@ final class Chardevs implements AutoCloseable {
             case MachineConfig.ChardevConfig.Socket s -> UnixSocketServerBackend.listen(s.path(), s.waitForClient(),
                 msg -> log.accept("-chardev socket,id=" + s.id() + ": " + msg));
             case MachineConfig.ChardevConfig.Null n -> new NullBackend();
+            case MachineConfig.ChardevConfig.SocketClient s -> throw new IllegalStateException("opened by its device");
         };
+    }
+
+    /** The socket client -chardev ID a vhost-user device connects through. */
+    MachineConfig.ChardevConfig.SocketClient socketClient(String id) throws MachineException {
+        if (configs.get(id) instanceof MachineConfig.ChardevConfig.SocketClient s) {
+            return s;
+        }
+        throw new MachineException("no -chardev socket client with id '" + id + "'");
     }
 
     /** The backend of -chardev id=ID (the command line checked that it exists). */
@@ -85,6 +98,7 @@ final class Chardevs implements AutoCloseable {
                 case MachineConfig.ChardevConfig.Null n -> "null";
                 case MachineConfig.ChardevConfig.Socket s ->
                     (byId.get(e.getKey()).connected() ? "" : "disconnected:") + "unix:" + s.path() + ",server=on";
+                case MachineConfig.ChardevConfig.SocketClient s -> "unix:" + s.path();
             };
             list.add(new Machine.ChardevState(e.getKey(), filename));
         }

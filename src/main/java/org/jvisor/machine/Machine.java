@@ -46,6 +46,10 @@ import org.jvisor.memory.IdentityDma;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
+import org.jvisor.memory.RamBacking;
+import org.jvisor.backend.vhost.VhostUserException;
+import org.jvisor.devices.virtio.VhostUserDevice;
+import org.jvisor.devices.virtio.VhostUserKind;
 import org.jvisor.config.MachineConfig;
 
 /**
@@ -83,6 +87,7 @@ public final class Machine implements AutoCloseable {
     private Chardevs chardevs;
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    private final List<String> snapshotBlockers = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
@@ -160,9 +165,10 @@ public final class Machine implements AutoCloseable {
         }
         GuestMemory ram;
         try {
-            ram = GuestMemory.allocate(config.memoryBytes());
+            ram = allocateRam(config);
         } catch (IllegalArgumentException e) {
-            throw new MachineException("-m: " + e.getMessage());
+            throw new MachineException((config.memoryBackend() == null ? "-m: "
+                : "-object " + config.memoryBackend().qemuType() + ",id=" + config.memoryBackend().id() + ": ") + e.getMessage(), e);
         }
         AddressSpace io = new AddressSpace("io", 0x10000);
         AddressSpace mmio = new AddressSpace("memory", MMIO_LIMIT);
@@ -211,6 +217,23 @@ public final class Machine implements AutoCloseable {
             throw e;
         }
         return m;
+    }
+
+    /** Guest RAM: anonymous, or from -machine memory-backend=ID's memfd or file, which must be -m's size. */
+    private static GuestMemory allocateRam(MachineConfig config) {
+        MachineConfig.MemoryBackendConfig b = config.memoryBackend();
+        if (b == null) {
+            return GuestMemory.allocate(config.memoryBytes());
+        }
+        if (b.size() != config.memoryBytes()) {
+            throw new IllegalArgumentException("Machine memory size does not match the size of the memory backend ("
+                + (config.memoryBytes() >> 20) + " MiB, backend " + (b.size() >> 20) + " MiB)");
+        }
+        RamBacking backing = switch (b) {
+            case MachineConfig.MemoryBackendConfig.Memfd m -> new RamBacking.Memfd(m.id(), m.share(), m.seal());
+            case MachineConfig.MemoryBackendConfig.File f -> new RamBacking.File(f.memPath(), f.share());
+        };
+        return GuestMemory.allocate(config.memoryBytes(), backing);
     }
 
     private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)
@@ -266,6 +289,12 @@ public final class Machine implements AutoCloseable {
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
                     n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+                case MachineConfig.VirtioDeviceConfig.VhostUserBlk v -> openVhostUser(v.qemuName(), v.chardev(),
+                    new VhostUserKind.Blk(v.numQueues() > 0 ? v.numQueues() : config.cpus(), v.configWce()), v.queueSize(),
+                    device.model() + perModel.getOrDefault(device.model(), 0));
+                case MachineConfig.VirtioDeviceConfig.VhostUserFs v -> openVhostUser(v.qemuName(), v.chardev(),
+                    new VhostUserKind.Fs(v.tag(), v.numRequestQueues()), v.queueSize(),
+                    device.model() + perModel.getOrDefault(device.model(), 0));
             };
             // The device's id starts "virtio-blk0", "virtio-rng1"...; its I/O thread keeps the
             // name it always had (numbered for disks and NICs).
@@ -300,6 +329,29 @@ public final class Machine implements AutoCloseable {
             }
             devices.add(MachineDevice.of(String.format("isa-debug-exit@%#x", d.iobase()), null));
         }
+    }
+
+    /**
+     * Connects a vhost-user device to its backend (QEMU's realize): RAM must be shareable, the
+     * backend there and able; a blk's num-queues defaults to one per vCPU, as in QEMU 7.2.
+     */
+    private VhostUserDevice openVhostUser(String qemuName, String chardev, VhostUserKind kind, int queueSize, String name)
+            throws MachineException {
+        MachineConfig.ChardevConfig.SocketClient c = chardevs.socketClient(chardev);
+        try {
+            VhostUserDevice d = VhostUserDevice.open(new VhostUserDevice.Options(kind, c.path(), c.reconnectSeconds(), queueSize),
+                ram, msg -> log.println("jvisor: " + msg), name);
+            devices.add(MachineDevice.of("vhost-user:" + chardev, null).onClose(d::close));
+            snapshotBlockers.add(name + " (vhost-user)");
+            return d;
+        } catch (VhostUserException e) {
+            throw new MachineException("-device " + qemuName + ",chardev=" + chardev + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Devices a snapshot cannot save (their state lives in another process), by name. */
+    List<String> snapshotBlockers() {
+        return List.copyOf(snapshotBlockers);
     }
 
     /** Opens the raw image of -drive id=ID: missing, locked or too small images are refused here. */

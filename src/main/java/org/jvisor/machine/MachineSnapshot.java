@@ -48,6 +48,7 @@ final class MachineSnapshot {
         if (!m.accelerator().name().equals("tcg")) {
             throw new MachineException(ENGINE_LIMIT);
         }
+        checkSavable();
         drainIo();
         List<VcpuState> cpus = saveCpus();
         byte[] devs = devices();
@@ -60,6 +61,14 @@ final class MachineSnapshot {
             return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1);
         } catch (IOException e) {
             throw new MachineException("snapshot " + describe(to) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Devices whose state lives outside jvisor cannot be saved or migrated. */
+    private void checkSavable() throws MachineException {
+        if (!m.snapshotBlockers().isEmpty()) {
+            throw new MachineException("snapshot: " + String.join(", ", m.snapshotBlockers())
+                + " cannot be saved: a vhost-user device's ring state lives in its backend");
         }
     }
 
@@ -119,6 +128,7 @@ final class MachineSnapshot {
         if (!m.accelerator().logsDirtyPages()) {
             throw new MachineException(ENGINE_LIMIT);
         }
+        checkSavable();
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
         MemorySegment ram = m.ram().segment();
         try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {

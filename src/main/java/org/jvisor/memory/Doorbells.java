@@ -19,6 +19,18 @@ public interface Doorbells {
      */
     Doorbell arm(long address, int length, long value, Runnable ring);
 
+    /**
+     * Arms a doorbell that signals the eventfd {@code eventFd} itself (a descriptor another
+     * process reads, such as a vhost-user backend's kick) instead of running code in the VMM: the
+     * guest's write never reaches jvisor at all. The descriptor stays the caller's; it must stay
+     * open while armed.
+     *
+     * @throws IllegalStateException if the engine cannot (tcg has no doorbells; the caller keeps the MMIO path)
+     */
+    default Doorbell armEventFd(long address, int length, long value, int eventFd) {
+        throw new IllegalStateException("this engine cannot signal a descriptor on a guest write");
+    }
+
     /** An armed doorbell; {@link #close()} disarms it (idempotent). */
     interface Doorbell extends AutoCloseable {
         @Override

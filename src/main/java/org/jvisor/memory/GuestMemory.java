@@ -1,17 +1,23 @@
 package org.jvisor.memory;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jvisor.sys.Fd;
 import org.jvisor.sys.Mman;
 import org.jvisor.sys.SysException;
 
 /**
- * Guest RAM: one anonymous shared mapping (MAP_NORESERVE, so untouched RAM costs nothing), laid
- * out as on a PC: RAM up to the 32-bit PCI hole at 3 GiB, the rest continues at 4 GiB. The same
- * host memory is handed to KVM and read by the tcg engine and by devices.
+ * Guest RAM: one mapping (anonymous and MAP_NORESERVE by default, so untouched RAM costs nothing;
+ * or a memfd or file, see {@link RamBacking}), laid out as on a PC: RAM up to the 32-bit PCI hole
+ * at 3 GiB, the rest continues at 4 GiB. The same host memory is handed to KVM and read by the
+ * tcg engine and by devices; when it is an fd mapped MAP_SHARED, {@link #sharedRegions()} lets a
+ * device hand it to another process (vhost-user's SET_MEM_TABLE).
  */
 public final class GuestMemory implements AutoCloseable {
 
@@ -31,6 +37,8 @@ public final class GuestMemory implements AutoCloseable {
     private final long lowSize;
     private final List<RamRange> ranges;
     private final DirtyLog dirty;
+    /** The memfd or file behind a shareable mapping, else null. */
+    private final Fd fd;
 
     /** One contiguous stretch of guest-physical RAM and where it lives in the host mapping. */
     public record RamRange(long guestAddress, long size, long hostOffset) {
@@ -39,9 +47,18 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    private GuestMemory(long size, MemorySegment ram) {
+    /**
+     * One RAM range as another process maps it: guest-physical address, size, the address of the
+     * range in this process ({@code userAddress}, what vhost-user calls the frontend's virtual
+     * address), and where it lies in {@code fd}.
+     */
+    public record SharedRegion(long guestAddress, long size, long userAddress, Fd fd, long fdOffset) {
+    }
+
+    private GuestMemory(long size, MemorySegment ram, Fd fd) {
         this.size = size;
         this.ram = ram;
+        this.fd = fd;
         this.lowSize = Math.min(size, PCI_HOLE_START);
         List<RamRange> r = new ArrayList<>();
         r.add(new RamRange(0, lowSize, 0));
@@ -52,8 +69,13 @@ public final class GuestMemory implements AutoCloseable {
         this.dirty = new DirtyLog(size);
     }
 
-    /** Maps {@code size} bytes of guest RAM; the message of the exception says why it could not. */
+    /** Maps {@code size} bytes of anonymous guest RAM; the message of the exception says why it could not. */
     public static GuestMemory allocate(long size) {
+        return allocate(size, new RamBacking.Anonymous());
+    }
+
+    /** Maps {@code size} bytes of guest RAM from {@code backing}; the message of the exception says why it could not. */
+    public static GuestMemory allocate(long size, RamBacking backing) {
         if (size < MIN_SIZE) {
             throw new IllegalArgumentException(
                 "guest RAM of " + size + " bytes is too small: at least " + (MIN_SIZE >> 20) + " MiB is needed");
@@ -66,12 +88,103 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException(String.format(
                 "guest RAM of %d MiB is more than this host has (%d MiB)", size >> 20, hostTotal >> 20));
         }
+        return switch (backing) {
+            case RamBacking.Anonymous a -> {
+                try {
+                    yield new GuestMemory(size, Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE,
+                        Mman.MAP_SHARED | Mman.MAP_NORESERVE), null);
+                } catch (SysException e) {
+                    throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
+                }
+            }
+            case RamBacking.Memfd m -> mapMemfd(size, m);
+            case RamBacking.File f -> mapFile(size, f);
+        };
+    }
+
+    /** memfd_create, ftruncate to the RAM size, optional seals, mmap (QEMU's memory-backend-memfd). */
+    private static GuestMemory mapMemfd(long size, RamBacking.Memfd m) {
+        Fd fd = null;
         try {
-            return new GuestMemory(size, Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE,
-                Mman.MAP_SHARED | Mman.MAP_NORESERVE));
+            fd = Mman.memfdCreate(m.name(), Mman.MFD_CLOEXEC | (m.seal() ? Mman.MFD_ALLOW_SEALING : 0));
+            fd.ftruncate(size);
+            if (m.seal()) {
+                fd.addSeals(Fd.F_SEAL_GROW | Fd.F_SEAL_SHRINK | Fd.F_SEAL_SEAL);
+            }
+            return mapFd(size, fd, m.share());
         } catch (SysException e) {
-            throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
+            if (fd != null) {
+                fd.close();
+            }
+            throw new IllegalArgumentException("cannot back " + (size >> 20) + " MiB of guest RAM with a memfd: "
+                + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Opens (or creates) the file, or an unlinked temporary file in a directory; an existing file
+     * smaller than RAM is refused as QEMU refuses it, an empty one is extended.
+     */
+    private static GuestMemory mapFile(long size, RamBacking.File f) {
+        Path path = f.path();
+        Fd fd = null;
+        try {
+            if (Files.isDirectory(path)) {
+                Path tmp = Files.createTempFile(path, "jvisor_back_mem.", "");
+                fd = Fd.open(tmp.toString(), Fd.O_RDWR | Fd.O_CLOEXEC);
+                Files.delete(tmp);
+            } else {
+                fd = Fd.open(path.toString(), Fd.O_RDWR | Fd.O_CREAT | Fd.O_CLOEXEC, 0600);
+            }
+            long existing = Files.size(Path.of("/proc/self/fd/" + fd.fd()));
+            if (existing != 0 && existing < size) {
+                throw new IllegalArgumentException(String.format(
+                    "backing store %s size %#x does not match 'size' option %#x", path, existing, size));
+            }
+            if (existing == 0) {
+                fd.ftruncate(size);
+            }
+            return mapFd(size, fd, f.share());
+        } catch (IOException e) {
+            if (fd != null) {
+                fd.close();
+            }
+            throw new IllegalArgumentException("can't open backing store " + path + " for guest RAM: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** Maps {@code fd} MAP_SHARED (kept for sharing) or MAP_PRIVATE (copy-on-write; the descriptor is closed). */
+    private static GuestMemory mapFd(long size, Fd fd, boolean share) throws SysException {
+        MemorySegment ram = Mman.map(size, Mman.PROT_READ | Mman.PROT_WRITE,
+            (share ? Mman.MAP_SHARED : Mman.MAP_PRIVATE) | Mman.MAP_NORESERVE, fd, 0);
+        if (share) {
+            return new GuestMemory(size, ram, fd);
+        }
+        fd.close();
+        return new GuestMemory(size, ram, null);
+    }
+
+    /** Whether RAM is an fd mapped MAP_SHARED, which {@link #sharedRegions()} can hand to another process. */
+    public boolean shareable() {
+        return fd != null;
+    }
+
+    /**
+     * Each RAM range with the descriptor another process maps it from (empty when RAM is not
+     * {@link #shareable()}). The descriptor stays this object's: send it, do not close it.
+     */
+    public List<SharedRegion> sharedRegions() {
+        if (fd == null) {
+            return List.of();
+        }
+        List<SharedRegion> list = new ArrayList<>(ranges.size());
+        for (RamRange r : ranges) {
+            list.add(new SharedRegion(r.guestAddress(), r.size(), ram.address() + r.hostOffset(), fd, r.hostOffset()));
+        }
+        return List.copyOf(list);
     }
 
     public long size() {
@@ -209,6 +322,10 @@ public final class GuestMemory implements AutoCloseable {
             Mman.unmap(ram);
         } catch (SysException e) {
             throw new IllegalStateException("guest RAM: " + e.getMessage(), e);
+        } finally {
+            if (fd != null) {
+                fd.close();
+            }
         }
     }
 }

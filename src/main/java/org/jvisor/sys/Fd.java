@@ -43,6 +43,11 @@ public final class Fd implements AutoCloseable {
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     private static final int F_OFD_SETLK = 37;
+    private static final int F_ADD_SEALS = 1033;
+    /** memfd seals (fcntl(2), "File seals"). */
+    public static final int F_SEAL_SEAL = 0x1;
+    public static final int F_SEAL_SHRINK = 0x2;
+    public static final int F_SEAL_GROW = 0x4;
     private static final short F_RDLCK = 0;
     private static final short F_WRLCK = 1;
     /** struct flock on x86-64: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid. */
@@ -73,6 +78,8 @@ public final class Fd implements AutoCloseable {
     private static final MethodHandle FTRUNCATE = Libc.capturing("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FALLOCATE = Libc.capturing("fallocate",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FCNTL_INT = Libc.variadic("fcntl",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
     private static final MethodHandle FCNTL_PTR = Libc.variadic("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
 
@@ -274,6 +281,20 @@ public final class Fd implements AutoCloseable {
             return false;
         }
         throw new SysException("fcntl(" + name + ", F_OFD_SETLK, " + (exclusive ? "F_WRLCK" : "F_RDLCK") + ")", e);
+    }
+
+    /** fcntl(F_ADD_SEALS): a memfd created with MFD_ALLOW_SEALING refuses what {@code seals} forbid from now on. */
+    public void addSeals(int seals) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int rc;
+        try {
+            rc = (int) FCNTL_INT.invokeExact(s.capture, fd, F_ADD_SEALS, seals);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        if (rc < 0) {
+            throw new SysException("fcntl(" + name + ", F_ADD_SEALS, " + seals + ")", s.errno());
+        }
     }
 
     /** ioctl with an integer argument; {@code requestName} is for the message. */

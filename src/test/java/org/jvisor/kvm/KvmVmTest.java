@@ -74,6 +74,23 @@ class KvmVmTest {
         }
     }
 
+    /** A doorbell on a descriptor the caller owns (a vhost-user kick): the guest's writes signal it, nothing runs in jvisor. */
+    @Test
+    void anEventFdDoorbellIsSignalledByTheKernelAlone() throws Exception {
+        try (GuestMemory ram = GuestMemory.allocate(64L << 20)) {
+            AddressSpace io = new AddressSpace("io", 0x10000);
+            MachineBus bus = new MachineBus(ram, io, new AddressSpace("memory", 1L << 52));
+            try (KvmVm vm = KvmVm.create(bus, 1); EventFd kick = KvmVm.newEventFd()) {
+                Doorbells.Doorbell d = vm.doorbells().orElseThrow().armEventFd(0xC000_3000L, 2, 0, kick.fd());
+                assertThrows(IllegalStateException.class,
+                    () -> vm.doorbells().orElseThrow().armEventFd(0xC000_3000L, 2, 0, kick.fd()), "KVM refuses a duplicate");
+                d.close();
+                d.close();
+                vm.doorbells().orElseThrow().armEventFd(0xC000_3000L, 2, 0, kick.fd()).close();
+            }
+        }
+    }
+
     @Test
     void doorbellsDisarmSoTheSameAddressCanBeArmedAgain() throws Exception {
         try (GuestMemory ram = GuestMemory.allocate(64L << 20)) {

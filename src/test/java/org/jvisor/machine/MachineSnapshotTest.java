@@ -106,4 +106,72 @@ class MachineSnapshotTest {
         assertTrue(e.getMessage().startsWith("-incoming: " + file + " was saved from a machine with 64 MiB of RAM;"
             + " this one has 32 MiB (-m must match)"), e.getMessage());
     }
+
+    /** Snapshots work the same with RAM on a memfd (-object memory-backend-memfd): saved from it, restored into one. */
+    @org.junit.jupiter.api.Test
+    void aMachineOnMemfdRamSavesAndRestores() throws Exception {
+        Path file = dir.resolve("memfd.jvsnap");
+        MachineConfig.MemoryBackendConfig memfd = new MachineConfig.MemoryBackendConfig.Memfd("mem", 64L << 20, true, true);
+        MachineConfig base = config(MachineConfig.MachineType.PC, 64L << 20);
+        MachineConfig onMemfd = new MachineConfig(base.accel(), base.memoryBytes(), base.cpus(), base.kernel(), base.initrd(),
+            base.append(), base.decompressOnHost(), base.serial(), base.noReboot(), base.noShutdown(), base.debugExits(),
+            base.drives(), base.virtioDevices(), base.traces(), base.debugLog(), base.machineType(), base.chardevs(),
+            base.netdevs(), base.jit(), base.name(), memfd);
+        long counter;
+        try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
+            assertTrue(m.ram().shareable());
+            m.resume();
+            while (m.ram().readU64(COUNTER) < 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+            counter = m.ram().readU64(COUNTER);
+            m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
+        }
+        try (Machine m = Machine.create(onMemfd, System.err, e -> { }, new MigrationEndpoint.File(file))) {
+            assertTrue(m.ram().shareable());
+            assertEquals(counter, m.ram().readU64(COUNTER));
+            m.resume();
+            while (m.ram().readU64(COUNTER) <= counter + 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+        }
+    }
+
+    /** A vhost-user device's rings live in its backend: a snapshot is refused by name, the machine runs on. */
+    @org.junit.jupiter.api.Test
+    void aMachineWithAVhostUserDeviceRefusesASnapshot() throws Exception {
+        Path sock = dir.resolve("vu.sock");
+        org.jvisor.sys.Fd listener = org.jvisor.sys.Sockets.listen(sock.toString(), 1);
+        List<org.jvisor.testing.ScriptedVhostUserBackend> backends = new CopyOnWriteArrayList<>();
+        Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                backends.add(new org.jvisor.testing.ScriptedVhostUserBackend(org.jvisor.sys.Sockets.accept(listener),
+                    org.jvisor.testing.ScriptedVhostUserBackend::wellBehaved));
+            } catch (Exception e) {
+                // listener closed
+            }
+        });
+        MachineConfig c = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(64L << 20)
+            .kernel(JvisorProcess.guest("spin.elf"))
+            .memoryBackend(new MachineConfig.MemoryBackendConfig.Memfd("mem", 64L << 20, true, true))
+            .chardev(new MachineConfig.ChardevConfig.SocketClient("vu", sock, 0))
+            .device(new MachineConfig.VirtioDeviceConfig.VhostUserBlk("vu", 1, 128, true, MachineConfig.Transport.PCI))
+            .build();
+        try (Machine m = Machine.create(c, System.err, e -> { })) {
+            m.resume();
+            m.pause();
+            MachineException e = assertThrows(MachineException.class, () -> m.saveSnapshot(new MigrationEndpoint.File(dir.resolve("no.jvsnap")), "paused"));
+            assertTrue(e.getMessage().contains("vhost-user-blk0 (vhost-user) cannot be saved"), e.getMessage());
+            m.resume();
+            m.pause();
+        } finally {
+            listener.close();
+            acceptor.join(10_000);
+            for (org.jvisor.testing.ScriptedVhostUserBackend b : backends) {
+                b.close();
+            }
+        }
+    }
 }

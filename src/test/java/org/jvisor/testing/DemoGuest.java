@@ -5,7 +5,15 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.jvisor.guest.DebianPackages;
 import org.jvisor.guest.GuestBuilder;
+import org.jvisor.guest.InitramfsBuilder;
 
 /** The demo guest (Debian's kernel, busybox initramfs) for tests that boot it: built once, then reused. */
 public final class DemoGuest {
@@ -23,5 +31,25 @@ public final class DemoGuest {
         } catch (IOException e) {
             throw new IOException("building the demo guest failed: " + e.getMessage() + "\n" + log, e);
         }
+    }
+
+    /**
+     * The demo guest's kernel with an initramfs of its own in {@code dir} that also loads
+     * {@code extraModules} (and their dependencies), e.g. virtiofs: tests that need a driver the
+     * demo guest does not load, without changing the demo guest.
+     */
+    public static GuestBuilder.Guest withModules(Path dir, List<String> extraModules) throws IOException {
+        GuestBuilder.Guest demo = build();
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        DebianPackages debs = new DebianPackages(GuestBuilder.defaultCacheDir(), new PrintStream(log, true, StandardCharsets.UTF_8),
+            false);
+        DebianPackages.Kernel kernel = debs.kernel(GuestBuilder.KERNEL_PACKAGE);
+        Path busybox = debs.extract(debs.fetch(GuestBuilder.BUSYBOX_PACKAGE)).resolve("bin/busybox");
+        List<String> modules = Stream.concat(InitramfsBuilder.MODULES.stream(), extraModules.stream()).toList();
+        Path initramfs = dir.resolve("initramfs-extra.cpio.gz");
+        try (OutputStream out = Files.newOutputStream(initramfs)) {
+            new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), modules).write(out);
+        }
+        return new GuestBuilder.Guest(dir, demo.kernel(), initramfs, demo.kernelVersion(), modules);
     }
 }

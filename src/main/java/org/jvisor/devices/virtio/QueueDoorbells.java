@@ -10,10 +10,13 @@ import org.jvisor.memory.Doorbells;
  * the driver's write of queue index q to q's notify address (virtio 1.2, 4.1.5.2 for PCI with
  * notify_off_multiplier > 0: one address per queue; 4.2.3.3 for MMIO's QueueNotify) runs
  * {@link VirtioCore#notifyQueue} on the engine's doorbell thread without a vCPU exit. Writes that do
- * not match (another width or value) still reach the transport's registers.
+ * not match (another width or value) still reach the transport's registers. A device whose queues
+ * another process serves names its own kick eventfd ({@link VirtioDevice#queueKickDescriptor}),
+ * which the doorbell then signals directly.
  */
 final class QueueDoorbells {
     private final Runnable[] rings;
+    private final VirtioDevice device;
     private final Doorbells.Doorbell[] armed;
     private final String name;
     private final Consumer<String> log;
@@ -23,6 +26,7 @@ final class QueueDoorbells {
         this.rings = new Runnable[n];
         this.armed = new Doorbells.Doorbell[n];
         this.name = core.device().name();
+        this.device = core.device();
         this.log = log;
         for (int i = 0; i < n; i++) {
             int q = i;
@@ -39,7 +43,9 @@ final class QueueDoorbells {
         disarm();
         for (int q = 0; q < rings.length; q++) {
             try {
-                armed[q] = doorbells.arm(address.applyAsLong(q), length, q, rings[q]);
+                int kick = device.queueKickDescriptor(q);
+                armed[q] = kick >= 0 ? doorbells.armEventFd(address.applyAsLong(q), length, q, kick)
+                    : doorbells.arm(address.applyAsLong(q), length, q, rings[q]);
             } catch (IllegalStateException e) {
                 log.accept(name + ": queue notifications stay on the MMIO path: " + e.getMessage());
                 disarm();

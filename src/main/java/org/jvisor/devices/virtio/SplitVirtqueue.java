@@ -161,6 +161,21 @@ public final class SplitVirtqueue {
         usedSinceSignal = false;
     }
 
+    /**
+     * Continues from what the guest sees in the used ring: the next available entry to read is
+     * used->idx (every request not yet completed is read again). For a device whose rings were
+     * processed elsewhere (a vhost-user backend that went away), as QEMU does for backends
+     * without in-flight tracking.
+     */
+    public void resumeFromUsedRing() {
+        int used = dma.readU16(deviceArea + 2) & 0xFFFF;
+        lastAvail = used;
+        availIdxCache = used;
+        usedIdx = used;
+        signalledUsed = used;
+        usedSinceSignal = false;
+    }
+
     /** Stops processing (the device is being reset or needs a reset) but keeps the configuration. */
     public void deactivate() {
         active = false;

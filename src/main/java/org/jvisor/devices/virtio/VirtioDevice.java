@@ -45,6 +45,16 @@ public interface VirtioDevice {
      */
     void processQueue(int queue) throws VirtqueueException;
 
+    /**
+     * For a device whose queues another process serves (vhost-user): the eventfd a notification
+     * of queue {@code queue} should signal directly, so that on kvm the guest's notify write goes
+     * from the kernel to that process (an ioeventfd on the device's own descriptor); -1, the
+     * default, for devices jvisor processes itself.
+     */
+    default int queueKickDescriptor(int queue) {
+        return -1;
+    }
+
     /** Back to the state before activation (the driver wrote 0 to the status). */
     void reset();
 

@@ -170,6 +170,7 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
             case Virtio.ID_NET -> 0x020000;
             case Virtio.ID_BLOCK -> 0x010000;
             case Virtio.ID_CONSOLE -> 0x078000;
+            case Virtio.ID_FS -> 0x018000;   // mass storage, other (QEMU's vhost-user-fs-pci)
             default -> 0xFF0000;
         };
     }

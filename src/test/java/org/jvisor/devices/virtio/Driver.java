@@ -19,7 +19,7 @@ final class Driver implements AutoCloseable {
     static final long USED = 0x12000;
     static final long DATA = 0x100000;
 
-    final GuestMemory ram = GuestMemory.allocate(2L << 20);
+    final GuestMemory ram;
     final List<String> log = new ArrayList<>();
     final IrqRecorder irq = new IrqRecorder();
     final VirtioMmioTransport mmio;
@@ -45,6 +45,12 @@ final class Driver implements AutoCloseable {
     }
 
     Driver(VirtioDevice dev, int size, java.util.function.Function<GuestMemory, org.jvisor.memory.DmaSpace> dma) {
+        this(GuestMemory.allocate(2L << 20), dev, size, dma);
+    }
+
+    /** A driver on {@code ram} (which it closes), for a device that needed RAM before the driver (vhost-user). */
+    Driver(GuestMemory ram, VirtioDevice dev, int size, java.util.function.Function<GuestMemory, org.jvisor.memory.DmaSpace> dma) {
+        this.ram = ram;
         this.mmio = new VirtioMmioTransport(dev, dma.apply(ram), irq, log::add);
         this.size = size;
     }
