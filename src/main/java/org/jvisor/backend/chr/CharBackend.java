@@ -28,6 +28,26 @@ public interface CharBackend extends AutoCloseable {
         }
     }
 
+    /**
+     * Takes {@code b} if the backend has room for it now, without waiting; false if not, and then
+     * {@link #whenWritable} tells when to try again. A UART keeps the byte in its transmitter
+     * meanwhile (THR not empty), so the guest waits as it would for a slow line, while the vCPU
+     * thread itself never blocks. Backends without a limit take every byte.
+     */
+    default boolean offer(int b) {
+        write(b);
+        return true;
+    }
+
+    /**
+     * Runs {@code writable} once, from the backend's own thread, when an {@link #offer} refused
+     * for lack of room may succeed again (or the output is being dropped: the peer stopped
+     * reading). Only one callback is kept; a later call replaces it.
+     */
+    default void whenWritable(Runnable writable) {
+        writable.run();
+    }
+
     /** Whether a host peer is there to read output (false for a socket server with no client). */
     default boolean connected() {
         return true;

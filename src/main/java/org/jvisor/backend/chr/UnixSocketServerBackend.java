@@ -18,9 +18,11 @@ import java.util.function.Consumer;
  * (virtio-console turns them into PORT_OPEN messages).
  * <p>
  * Output passes through a bounded buffer that a thread of its own writes to the client, so the
- * device's thread (a vCPU writing the UART) never blocks on the socket: a client that reads slowly
- * slows the guest down (a write waits for room, {@link #STALL_NANOS} at most), and one that stops
- * reading loses output rather than holding the vCPU, which must stay free to pause, reset or quit.
+ * device's thread (a vCPU writing the UART) never blocks on the socket. A client that reads
+ * slowly slows the guest down: {@link #offer} refuses a byte while the buffer is full and
+ * {@link #whenWritable} calls back when there is room (the UART holds the byte, THR busy, as on a
+ * slow line); {@link #write} waits for room instead, {@link #STALL_NANOS} at most. A client that
+ * stops reading for that long loses output rather than holding the guest.
  */
 public final class UnixSocketServerBackend implements CharBackend {
     /** S_IFMT and S_IFSOCK of st_mode (inode(7)). */
@@ -39,6 +41,12 @@ public final class UnixSocketServerBackend implements CharBackend {
     private int count;
     /** Dropping output until the buffer has drained to half (guarded by ring). */
     private boolean dropping;
+    /** When {@link #offer} first found the buffer full, or 0 (guarded by ring). */
+    private long fullSince;
+    /** A thread times a stall (guarded by ring). */
+    private boolean stallWatch;
+    /** A device waiting for room after a refused offer (guarded by ring). */
+    private Runnable writable;
     /** The writer thread is sending bytes it took from the ring (guarded by ring). */
     private boolean inFlight;
     private final byte[] single = new byte[1];
@@ -99,6 +107,70 @@ public final class UnixSocketServerBackend implements CharBackend {
     }
 
     @Override
+    public boolean offer(int b) {
+        if (client == null) {
+            return true;        // no client: dropped, as QEMU's
+        }
+        synchronized (ring) {
+            if (dropping || closed) {
+                return true;
+            }
+            if (count == BUFFER) {
+                long now = System.nanoTime();
+                if (fullSince == 0) {
+                    fullSince = now;
+                } else if (now - fullSince > STALL_NANOS) {
+                    startDropping();
+                    return true;
+                }
+                return false;
+            }
+            fullSince = 0;
+            ring[(head + count) % BUFFER] = (byte) b;
+            count++;
+            ring.notifyAll();
+            return true;
+        }
+    }
+
+    @Override
+    public void whenWritable(Runnable callback) {
+        synchronized (ring) {
+            if (count < BUFFER || dropping || closed || client == null) {
+                writable = null;
+            } else {
+                writable = callback;
+                if (fullSince == 0) {
+                    fullSince = System.nanoTime();
+                }
+                if (!stallWatch) {
+                    stallWatch = true;
+                    Thread.ofVirtual().name("chardev stall " + path.getFileName()).start(this::endStallLater);
+                }
+                return;
+            }
+        }
+        callback.run();
+    }
+
+    /** The client stopped reading: output is dropped until the buffer has drained to half (guarded by ring). */
+    private void startDropping() {
+        dropping = true;
+        fullSince = 0;
+        log.accept("unix:" + path + ": the client does not read; output is dropped until it does");
+    }
+
+    /** Takes the pending writable callback if there is room now (or output is dropped); guarded by ring. */
+    private Runnable takeWritable() {
+        Runnable w = writable;
+        if (w != null && (count < BUFFER || dropping || closed)) {
+            writable = null;
+            return w;
+        }
+        return null;
+    }
+
+    @Override
     public void write(int b) {
         synchronized (ring) {
             single[0] = (byte) b;
@@ -146,9 +218,14 @@ public final class UnixSocketServerBackend implements CharBackend {
         }
     }
 
-    /** The writer thread: moves buffered output to the client, blocking on the socket itself. */
+    /**
+     * The writer thread: moves buffered output to the client, blocking on the socket itself, and
+     * calls a pending writable callback once there is room again (or once the client has not read
+     * for {@link #STALL_NANOS} and output is dropped).
+     */
     private void drain() {
         while (!closed) {
+            Runnable ready;
             synchronized (ring) {
                 while (count == 0 && !closed) {
                     try {
@@ -167,12 +244,50 @@ public final class UnixSocketServerBackend implements CharBackend {
                 }
                 inFlight = true;
                 ring.notifyAll();
+                ready = takeWritable();
+            }
+            if (ready != null) {
+                ready.run();
             }
             send();
             synchronized (ring) {
                 inFlight = false;
                 ring.notifyAll();
+                ready = takeWritable();
             }
+            if (ready != null) {
+                ready.run();
+            }
+        }
+    }
+
+    /**
+     * Ends a stall (started by {@link #whenWritable}, on a thread of its own: the writer thread may
+     * be blocked on the socket): if the client takes nothing for {@link #STALL_NANOS} while a device
+     * waits for room, output is dropped and the device told.
+     */
+    private void endStallLater() {
+        Runnable ready = null;
+        synchronized (ring) {
+            stallWatch = true;
+            long deadline = System.nanoTime() + STALL_NANOS;
+            while (writable != null && count == BUFFER && !dropping && !closed) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    startDropping();
+                    ready = takeWritable();
+                    break;
+                }
+                try {
+                    ring.wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    break;
+                }
+            }
+            stallWatch = false;
+        }
+        if (ready != null) {
+            ready.run();
         }
     }
 

@@ -9,9 +9,12 @@ import org.jvisor.memory.IrqLine;
 
 /**
  * A 16550A UART (PC16550D data sheet): eight registers, divisor latch, FIFOs, loopback and the four
- * interrupt sources with their priorities. Transmission is instant, so THR/TSR are always empty
- * and a polling guest never waits. Host input is queued beyond the 16-byte FIFO (the backend
- * cannot be paused), so pasted text is never lost.
+ * interrupt sources with their priorities. Transmission takes no time while the backend has room;
+ * when it has none (a socket client reading slowly) the bytes wait in the 16-byte transmit FIFO,
+ * THRE and TEMT stay clear and the THRE interrupt comes once the backend took them, so the guest's
+ * driver waits as on a slow line and no output is lost, while the vCPU never blocks (QEMU's
+ * serial_xmit does the same with a chardev watch). Host input is queued beyond the 16-byte FIFO
+ * (the backend cannot be paused), so pasted text is never lost.
  */
 public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulDevice<UartState> {
     // Register offsets
@@ -54,7 +57,9 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
     private static final int LCR_DLAB = 0x80;
     private static final int FCR_ENABLE = 0x01;
     private static final int FCR_CLEAR_RX = 0x02;
+    private static final int FCR_CLEAR_TX = 0x04;
     private static final int QUEUE = 1 << 16;
+    private static final int TX_FIFO = 16;
     private static final String NAME = "16550A UART";
 
     private final CharBackend backend;
@@ -74,6 +79,12 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
     private int rxHead;
     private int rxCount;
     private boolean irqLevel;
+    /** Output the backend has not taken yet: the transmit FIFO (16 bytes, as the 16550A's). */
+    private final byte[] tx = new byte[TX_FIFO];
+    private int txHead;
+    private int txCount;
+    /** A callback for room in the backend is registered. */
+    private boolean txWaiting;
 
     public Serial16550(CharBackend backend, IrqLine irq) {
         this.backend = backend;
@@ -120,7 +131,7 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
                     boolean thrEnabledNow = (v & IER_ETBEI) != 0 && (ier & IER_ETBEI) == 0;
                     ier = v & 0x0F;
                     // Enabling ETBEI with THR empty raises THRE at once (data sheet, IIR).
-                    if (thrEnabledNow) {
+                    if (thrEnabledNow && txCount == 0) {
                         thrInterruptPending = true;
                     }
                 }
@@ -130,6 +141,10 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
                 if ((v & FCR_CLEAR_RX) != 0 || (v & FCR_ENABLE) == 0) {
                     rxHead = 0;
                     rxCount = 0;
+                }
+                if ((v & FCR_CLEAR_TX) != 0 && txCount > 0) {
+                    txCount = 0;    // what the backend has not taken is discarded, as the chip's XMIT FIFO reset
+                    thrInterruptPending = (ier & IER_ETBEI) != 0;
                 }
             }
             case LCR -> lcr = v;
@@ -151,10 +166,44 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
     private void transmit(int v) {
         if ((mcr & MCR_LOOP) != 0) {
             enqueue((byte) v);
-        } else {
-            backend.write(v);
+            thrInterruptPending = (ier & IER_ETBEI) != 0;
+            return;
+        }
+        if (txCount == TX_FIFO) {
+            return;     // a write to a full FIFO is lost, as on the chip (the guest did not check THRE)
+        }
+        tx[(txHead + txCount) % TX_FIFO] = (byte) v;
+        txCount++;
+        thrInterruptPending = false;
+        pushTx();
+    }
+
+    /**
+     * Hands the transmit FIFO to the backend as far as it takes it; when it is empty, THRE
+     * (and its interrupt, if enabled). Called with the lock held.
+     */
+    private void pushTx() {
+        while (txCount > 0) {
+            if (!backend.offer(tx[txHead] & 0xFF)) {
+                if (!txWaiting) {
+                    txWaiting = true;
+                    backend.whenWritable(this::backendWritable);
+                }
+                return;
+            }
+            txHead = (txHead + 1) % TX_FIFO;
+            txCount--;
         }
         thrInterruptPending = (ier & IER_ETBEI) != 0;
+    }
+
+    /** The backend has room again (its thread): the FIFO moves on. */
+    private synchronized void backendWritable() {
+        txWaiting = false;
+        if (txCount > 0) {
+            pushTx();
+            updateIrq();
+        }
     }
 
     private int readRbr() {
@@ -177,7 +226,10 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
     }
 
     private int readLsr() {
-        int v = LSR_THRE | LSR_TEMT;
+        if (txCount > 0) {
+            pushTx();       // a polling guest moves the FIFO on as room appears
+        }
+        int v = txCount == 0 ? LSR_THRE | LSR_TEMT : 0;
         if (rxCount > 0) {
             v |= LSR_DR;
         }
@@ -256,6 +308,12 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
 
     @Override
     public synchronized UartState saveState() {
+        // the transmit FIFO is not part of the record: what the backend has not taken goes now
+        while (txCount > 0) {
+            backend.write(tx[txHead] & 0xFF);
+            txHead = (txHead + 1) % TX_FIFO;
+            txCount--;
+        }
         byte[] received = new byte[rxCount];
         for (int i = 0; i < rxCount; i++) {
             received[i] = rx[(rxHead + i) & (QUEUE - 1)];

@@ -145,4 +145,75 @@ class UnixSocketServerBackendTest {
             b.close();
         }
     }
+
+    /**
+     * A slow client: offer refuses a byte while the buffer is full (never blocking the caller),
+     * the callback comes once the client reads, and every byte arrives in order.
+     */
+    @Test
+    void offerRefusesWhileFullAndCallsBackWhenTheClientReads() throws Exception {
+        Path p = dir.resolve("slow.sock");
+        UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, msg -> { });
+        Recorder r = new Recorder();
+        b.start(r);
+        try (SocketChannel c = connect(p)) {
+            assertEquals(true, r.next());
+            long offered = 0;
+            java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
+            // until the buffer and the socket are full: the writer thread keeps moving bytes to the
+            // socket while the kernel has room, so fill until a pause brings no more room
+            long before = -1;
+            while (before != offered) {
+                before = offered;
+                while (b.offer((int) (offered % 251))) {
+                    offered++;
+                }
+                Thread.sleep(200);
+                if (b.offer((int) (offered % 251))) {
+                    offered++;
+                }
+            }
+            assertTrue(offered >= 64 * 1024, "the buffer took " + offered);
+            b.whenWritable(room::countDown);
+            assertEquals(1, room.getCount(), "no room until the client reads");
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.allocate(1 << 20);
+            long got = 0;
+            boolean inOrder = true;
+            while (got < offered) {
+                in.clear();
+                int n = c.read(in);
+                for (int i = 0; i < n; i++) {
+                    inOrder &= (in.get(i) & 0xFF) == (got + i) % 251;
+                }
+                got += n;
+            }
+            assertTrue(room.await(60, java.util.concurrent.TimeUnit.SECONDS), "the callback came");
+            assertTrue(inOrder, "every byte, in order");
+            assertEquals(offered, got);
+            assertTrue(b.offer(7), "room again");
+            b.close();
+        }
+    }
+
+    /** A client that reads nothing: after the stall the callback still comes (output is dropped), never a dead wait. */
+    @Test
+    void aStalledClientEndsTheWaitByDropping() throws Exception {
+        Path p = dir.resolve("stalled.sock");
+        List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
+        UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, log::add);
+        Recorder r = new Recorder();
+        b.start(r);
+        try (SocketChannel c = connect(p)) {
+            assertEquals(true, r.next());
+            while (b.offer(1)) {
+                // fill it
+            }
+            java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
+            b.whenWritable(room::countDown);
+            assertTrue(room.await(120, java.util.concurrent.TimeUnit.SECONDS), "hang guard");
+            assertTrue(b.offer(2), "dropping: offers are taken");
+            assertTrue(log.stream().anyMatch(m -> m.contains("the client does not read")), log.toString());
+            b.close();
+        }
+    }
 }

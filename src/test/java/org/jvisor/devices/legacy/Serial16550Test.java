@@ -164,4 +164,82 @@ class Serial16550Test {
         }
         assertEquals(0, uart.pendingInput());
     }
+
+    /** A backend with room for nothing until {@link #release}, as a socket whose client reads slowly. */
+    private static final class SlowBackend implements CharBackend {
+        final ByteArrayOutputStream taken = new ByteArrayOutputStream();
+        int room;
+        Runnable waiting;
+
+        @Override
+        public boolean offer(int b) {
+            if (room == 0) {
+                return false;
+            }
+            room--;
+            taken.write(b);
+            return true;
+        }
+
+        @Override
+        public void whenWritable(Runnable writable) {
+            waiting = writable;
+        }
+
+        void release(int bytes) {
+            room += bytes;
+            Runnable w = waiting;
+            waiting = null;
+            w.run();
+        }
+
+        @Override
+        public void write(int b) {
+            taken.write(b);
+        }
+
+        @Override
+        public void start(Sink sink) {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void aBackendWithoutRoomHoldsTheTransmitterBusyUntilItTakesTheBytes() {
+        SlowBackend slow = new SlowBackend();
+        Serial16550 u = new Serial16550(slow, level -> irq = level);
+        u.write(MCR, 1, 0x08);                       // OUT2: the interrupt reaches the PIC
+        u.write(IER, 1, 0x02);                       // ETBEI: THRE fires at once, the FIFO is empty
+        assertEquals(0x02, u.read(IIR, 1) & 0x0F);
+        u.write(THR, 1, 'o');
+        u.write(THR, 1, 'k');
+        assertEquals(0, u.read(LSR, 1) & 0x60, "THRE and TEMT stay clear while the backend has no room");
+        assertEquals(0x01, u.read(IIR, 1) & 0x0F, "no THRE interrupt yet");
+        assertFalse(irq);
+        slow.release(1);
+        assertEquals("o", slow.taken.toString());
+        assertEquals(0, u.read(LSR, 1) & 0x60, "one byte still waits");
+        slow.release(16);
+        assertEquals("ok", slow.taken.toString(), "in order, nothing lost");
+        assertEquals(0x60, u.read(LSR, 1) & 0x60);
+        assertTrue(irq, "THRE interrupt once the FIFO is empty");
+        assertEquals(0x02, u.read(IIR, 1) & 0x0F);
+    }
+
+    @Test
+    void aFullTransmitFifoDropsWhatTheGuestWritesWithoutCheckingAndFcrClearsIt() {
+        SlowBackend slow = new SlowBackend();
+        Serial16550 u = new Serial16550(slow, level -> irq = level);
+        for (int i = 0; i < 20; i++) {
+            u.write(THR, 1, 'a' + i);
+        }
+        slow.release(100);
+        assertEquals("abcdefghijklmnop", slow.taken.toString(), "16 bytes in the FIFO; the rest was written to a full THR");
+        u.write(THR, 1, 'x');
+        u.write(FCR, 1, 0x05);                       // FIFO enable + XMIT FIFO reset
+        assertEquals(0x60, u.read(LSR, 1) & 0x60);
+    }
 }
