@@ -28,7 +28,7 @@ import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
-import org.jvisor.backend.block.RawFileBackend;
+import org.jvisor.backend.block.BlockImages;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
@@ -302,13 +302,16 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Opens the raw image of -drive id=ID: missing, locked or too small images are refused here. */
+    /**
+     * Opens the image of -drive id=ID (raw or qcow2, given or probed, with its backing chain):
+     * missing, locked, corrupt or too small images are refused here.
+     */
     private BlockBackend openDrive(String id) throws MachineException {
         for (MachineConfig.DriveConfig d : config.drives()) {
             if (d.id().equals(id)) {
                 try {
-                    RawFileBackend backend = RawFileBackend.open(d.file(), d.readOnly(), CacheMode.parse(d.cache()),
-                        msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
+                    BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
+                        CacheMode.parse(d.cache()), d.snapshot(), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
                     // Closed after its device's I/O thread: every completed request has reached
                     // the image, and the close flushes it.
                     devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
@@ -318,7 +321,7 @@ public final class Machine implements AutoCloseable {
                     drives.add(new AttachedDrive(d, backend.size()));
                     return backend;
                 } catch (IOException | RuntimeException e) {
-                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());
+                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);
                 }
             }
         }
