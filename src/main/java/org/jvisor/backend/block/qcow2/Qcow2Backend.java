@@ -233,8 +233,9 @@ public final class Qcow2Backend implements BlockBackend {
         putFrom(dst, zeros, 0);
     }
 
-    /** Copies src[from...] into dst's remaining bytes, advancing dst. */
+    /** Copies src[from...] (one of this backend's cluster-sized buffers) into dst's remaining bytes, advancing dst. */
     private static void putFrom(ByteBuffer dst, ByteBuffer src, int from) {
+        src.clear();
         int n = dst.remaining();
         dst.put(dst.position(), src, from, n);
         dst.position(dst.position() + n);
