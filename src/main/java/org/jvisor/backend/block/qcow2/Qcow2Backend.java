@@ -201,9 +201,16 @@ public final class Qcow2Backend implements BlockBackend {
                 dst.limit(limit);
                 offset += n;
             }
+        } catch (RuntimeException e) {
+            throw internal(e);
         } finally {
             dst.limit(limit);
         }
+    }
+
+    /** A bug met on a damaged image must fail the request, not the device's I/O thread. */
+    private IOException internal(RuntimeException e) {
+        return new IOException(name + ": internal error in the qcow2 layer: " + e, e);
     }
 
     /** Fills dst (position to limit, inside one cluster) from guest offset {@code offset}. */
@@ -257,6 +264,8 @@ public final class Qcow2Backend implements BlockBackend {
                 src.limit(limit);
                 offset += n;
             }
+        } catch (RuntimeException e) {
+            throw internal(e);
         } finally {
             src.limit(limit);
         }
