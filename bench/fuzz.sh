@@ -30,6 +30,7 @@ TARGETS=(
     org.jvisor.boot.linux.KernelLoaderFuzzTest#elf
     org.jvisor.boot.linux.KernelLoaderFuzzTest#gzip
     org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
+    org.jvisor.backend.block.qcow2.Qcow2FuzzTest#images
 )
 if (( $# )); then
     TARGETS=("$@")

@@ -448,6 +448,14 @@ public final class Qcow2Backend implements BlockBackend {
     public synchronized void discard(long offset, long length) throws IOException {
         checkWritable();
         checkRange(offset, length);
+        try {
+            discardClusters(offset, length);
+        } catch (RuntimeException e) {
+            throw internal(e);
+        }
+    }
+
+    private void discardClusters(long offset, long length) throws IOException {
         long first = (offset + clusterSize - 1) >>> clusterBits;
         long end = (offset + length) >>> clusterBits;
         if (offset + length == size()) {
@@ -465,6 +473,14 @@ public final class Qcow2Backend implements BlockBackend {
     public synchronized void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
         checkWritable();
         checkRange(offset, length);
+        try {
+            zeroRange(offset, length, mayUnmap);
+        } catch (RuntimeException e) {
+            throw internal(e);
+        }
+    }
+
+    private void zeroRange(long offset, long length, boolean mayUnmap) throws IOException {
         long end = offset + length;
         while (offset < end) {
             int in = (int) (offset & (clusterSize - 1));
@@ -514,7 +530,11 @@ public final class Qcow2Backend implements BlockBackend {
             file.flush();
             return;
         }
-        writeMetadata();
+        try {
+            writeMetadata();
+        } catch (RuntimeException e) {
+            throw internal(e);
+        }
     }
 
     /** The ordered flush sequence of the class comment. */
