@@ -6,69 +6,91 @@ package org.jvisor.backend.block.qcow2;
  * qcow2_pre_write_overlap_check). Lookups allocate nothing.
  */
 final class OffsetSet {
-    private static final long EMPTY = -1;
-    private long[] slots = new long[64];
-    private int size;
-
-    OffsetSet() {
-        java.util.Arrays.fill(slots, EMPTY);
-    }
+    private final OffsetMap map = new OffsetMap();
 
     boolean contains(long v) {
-        int mask = slots.length - 1;
-        for (int i = hash(v) & mask; ; i = (i + 1) & mask) {
-            long s = slots[i];
-            if (s == v) {
-                return true;
-            }
-            if (s == EMPTY) {
-                return false;
-            }
-        }
+        return map.get(v) >= 0;
     }
 
     void add(long v) {
-        if ((size + 1) * 2 > slots.length) {
-            long[] old = slots;
-            slots = new long[old.length * 2];
-            java.util.Arrays.fill(slots, EMPTY);
+        map.put(v, 0);
+    }
+
+    void remove(long v) {
+        map.remove(v);
+    }
+}
+
+/** Non-negative host offsets to non-negative ints (open addressing, linear probing, no boxing). */
+final class OffsetMap {
+    private static final long EMPTY = -1;
+    private long[] keys = new long[64];
+    private int[] values = new int[64];
+    private int size;
+
+    OffsetMap() {
+        java.util.Arrays.fill(keys, EMPTY);
+    }
+
+    /** The value of {@code k}, or -1. */
+    int get(long k) {
+        int mask = keys.length - 1;
+        for (int i = hash(k) & mask; ; i = (i + 1) & mask) {
+            long s = keys[i];
+            if (s == k) {
+                return values[i];
+            }
+            if (s == EMPTY) {
+                return -1;
+            }
+        }
+    }
+
+    void put(long k, int v) {
+        if ((size + 1) * 2 > keys.length) {
+            long[] oldKeys = keys;
+            int[] oldValues = values;
+            keys = new long[oldKeys.length * 2];
+            values = new int[oldKeys.length * 2];
+            java.util.Arrays.fill(keys, EMPTY);
             size = 0;
-            for (long o : old) {
-                if (o != EMPTY) {
-                    add(o);
+            for (int i = 0; i < oldKeys.length; i++) {
+                if (oldKeys[i] != EMPTY) {
+                    put(oldKeys[i], oldValues[i]);
                 }
             }
         }
-        int mask = slots.length - 1;
-        for (int i = hash(v) & mask; ; i = (i + 1) & mask) {
-            if (slots[i] == v) {
-                return;
-            }
-            if (slots[i] == EMPTY) {
-                slots[i] = v;
-                size++;
+        int mask = keys.length - 1;
+        for (int i = hash(k) & mask; ; i = (i + 1) & mask) {
+            if (keys[i] == k || keys[i] == EMPTY) {
+                if (keys[i] == EMPTY) {
+                    size++;
+                }
+                keys[i] = k;
+                values[i] = v;
                 return;
             }
         }
     }
 
-    void remove(long v) {
-        int mask = slots.length - 1;
-        int i = hash(v) & mask;
-        while (slots[i] != v) {
-            if (slots[i] == EMPTY) {
+    void remove(long k) {
+        int mask = keys.length - 1;
+        int i = hash(k) & mask;
+        while (keys[i] != k) {
+            if (keys[i] == EMPTY) {
                 return;
             }
             i = (i + 1) & mask;
         }
-        slots[i] = EMPTY;
+        keys[i] = EMPTY;
         size--;
-        // Backward-shift the run after the hole so every probe chain stays unbroken.
-        for (int j = (i + 1) & mask; slots[j] != EMPTY; j = (j + 1) & mask) {
-            long s = slots[j];
-            slots[j] = EMPTY;
+        // Re-insert the run after the hole so every probe chain stays unbroken.
+        for (int j = (i + 1) & mask; keys[j] != EMPTY; j = (j + 1) & mask) {
+            long s = keys[j];
+            int v = values[j];
+            keys[j] = EMPTY;
             size--;
-            add(s);
+            put(s, v);
         }
     }
 

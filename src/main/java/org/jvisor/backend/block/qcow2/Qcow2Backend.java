@@ -70,7 +70,7 @@ public final class Qcow2Backend implements BlockBackend {
     private boolean closed;
 
     private Qcow2Backend(Qcow2File file, Qcow2Header h, boolean readOnly, long[] l1, BlockBackend backing,
-                         Consumer<String> warn) throws IOException {
+                         Consumer<String> warn, int l2Tables, int refcountBlocks) throws IOException {
         this.file = file;
         this.name = file.name();
         this.header = h;
@@ -82,8 +82,8 @@ public final class Qcow2Backend implements BlockBackend {
         this.l1Dirty = new boolean[(l1.length + 63) / 64];
         this.backing = backing;
         this.warn = warn;
-        this.l2 = new TableCache(file, clusterSize, L2_CACHE_BYTES / clusterSize, c -> beforeL2Write());
-        this.refcounts = new Refcounts(file, h, REFCOUNT_CACHE_BYTES / clusterSize, this::corrupt);
+        this.l2 = new TableCache(file, clusterSize, l2Tables, c -> beforeL2Write());
+        this.refcounts = new Refcounts(file, h, refcountBlocks, this::corrupt);
         this.compressed = new CompressedClusterReader(file, clusterBits);
         this.cluster = ByteBuffer.allocate(clusterSize);
         this.zeros = ByteBuffer.allocate(clusterSize);
@@ -102,6 +102,12 @@ public final class Qcow2Backend implements BlockBackend {
      */
     public static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn)
             throws IOException {
+        return open(file, readOnly, opener, warn, -1, -1);
+    }
+
+    /** As {@link #open(BlockBackend, boolean, BackingOpener, Consumer)} with cache sizes in tables (-1: default). */
+    static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn,
+                             int l2Tables, int refcountBlocks) throws IOException {
         Qcow2File f = new Qcow2File(file);
         String name = file.describe();
         // The first 4 KiB, then the whole first cluster when cluster_bits says it is larger.
@@ -148,7 +154,10 @@ public final class Qcow2Backend implements BlockBackend {
                 f.write(Qcow2Header.OFF_AUTOCLEAR_FEATURES, ByteBuffer.allocate(8));
                 f.flush();
             }
-            return new Qcow2Backend(f, h, readOnly, l1, backing, warn);
+            int cs = 1 << h.clusterBits();
+            return new Qcow2Backend(f, h, readOnly, l1, backing, warn,
+                l2Tables > 0 ? l2Tables : Math.max(4, L2_CACHE_BYTES / cs),
+                refcountBlocks > 0 ? refcountBlocks : Math.max(4, REFCOUNT_CACHE_BYTES / cs));
         } catch (IOException | RuntimeException e) {
             if (backing != null) {
                 backing.close();

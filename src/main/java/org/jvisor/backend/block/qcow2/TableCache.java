@@ -40,6 +40,7 @@ final class TableCache {
     private final int tableSize;
     private final Table[] tables;
     private final Evictor evictor;
+    private final OffsetMap index = new OffsetMap();
     private int count;
     private long clock;
 
@@ -56,11 +57,12 @@ final class TableCache {
         if (t != null) {
             return t;
         }
-        t = victim();
-        t.offset = -1;
+        int slot = victim();
+        t = tables[slot];
+        assign(slot, -1);
         t.data.clear();
         file.read(offset, t.data);
-        t.offset = offset;
+        assign(slot, offset);
         t.dirty = false;
         t.lastUse = ++clock;
         return t;
@@ -68,12 +70,13 @@ final class TableCache {
 
     /** A new all-zero table at {@code offset} (dirty: it must reach the file). */
     Table create(long offset) throws IOException {
-        Table t = lookup(offset);
-        if (t == null) {
-            t = victim();
+        int slot = index.get(offset);
+        if (slot < 0) {
+            slot = victim();
         }
+        Table t = tables[slot];
         java.util.Arrays.fill(t.data.array(), (byte) 0);
-        t.offset = offset;
+        assign(slot, offset);
         t.dirty = true;
         t.lastUse = ++clock;
         return t;
@@ -81,24 +84,35 @@ final class TableCache {
 
     /** The cached table at {@code offset}, or null. */
     Table lookup(long offset) {
-        for (int i = 0; i < count; i++) {
-            Table t = tables[i];
-            if (t.offset == offset) {
-                t.lastUse = ++clock;
-                return t;
-            }
+        int i = index.get(offset);
+        if (i < 0) {
+            return null;
         }
-        return null;
+        Table t = tables[i];
+        t.lastUse = ++clock;
+        return t;
     }
 
     /** Drops the table at {@code offset} without writing it (its cluster was freed). */
     void forget(long offset) {
-        for (int i = 0; i < count; i++) {
-            if (tables[i].offset == offset) {
-                tables[i].offset = -1;
-                tables[i].dirty = false;
-                tables[i].lastUse = 0;
-            }
+        int i = index.get(offset);
+        if (i >= 0) {
+            index.remove(offset);
+            tables[i].offset = -1;
+            tables[i].dirty = false;
+            tables[i].lastUse = 0;
+        }
+    }
+
+    /** Re-keys slot {@code slot} to {@code offset}. */
+    private void assign(int slot, long offset) {
+        Table t = tables[slot];
+        if (t.offset >= 0) {
+            index.remove(t.offset);
+        }
+        t.offset = offset;
+        if (offset >= 0) {
+            index.put(offset, slot);
         }
     }
 
@@ -126,21 +140,21 @@ final class TableCache {
         }
     }
 
-    private Table victim() throws IOException {
+    /** A free slot: a new one while the cache grows, else the least recently used, written first if dirty. */
+    private int victim() throws IOException {
         if (count < tables.length) {
-            Table t = new Table(tableSize);
-            tables[count++] = t;
-            return t;
+            tables[count] = new Table(tableSize);
+            return count++;
         }
-        Table lru = tables[0];
+        int lru = 0;
         for (int i = 1; i < count; i++) {
-            if (tables[i].lastUse < lru.lastUse) {
-                lru = tables[i];
+            if (tables[i].lastUse < tables[lru].lastUse) {
+                lru = i;
             }
         }
-        if (lru.dirty) {
+        if (tables[lru].dirty) {
             evictor.beforeWrite(this);
-            write(lru);
+            write(tables[lru]);
         }
         return lru;
     }

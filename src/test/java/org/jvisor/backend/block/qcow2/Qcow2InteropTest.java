@@ -22,6 +22,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.BlockImages;
 import org.jvisor.backend.block.CacheMode;
+import org.jvisor.backend.block.RawFileBackend;
 
 /**
  * qcow2 against the reference: images qemu-img made (versions 2 and 3, cluster sizes 4 KiB to
@@ -207,6 +208,23 @@ class Qcow2InteropTest {
         try (BlockBackend b = open(img, "qcow2", true)) {
             assertArrayEquals(model, readAll(b));   // and jvisor reads back what it wrote, after a reopen
         }
+    }
+
+    @ParameterizedTest(name = "cluster_size={0}")
+    @CsvSource({"512", "4096", "65536"})
+    void tinyCachesEvictDirtyTablesInOrder(int clusterSize) throws Exception {
+        int size = 8 * MIB;
+        Path img = dir.resolve("t.qcow2");
+        QemuImg.ok("qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=" + clusterSize, img.toString(),
+            String.valueOf(size));
+        byte[] model = new byte[size];
+        try (BlockBackend b = Qcow2Backend.open(RawFileBackend.openContainer(img, false, CacheMode.WRITEBACK, m -> { }),
+                false, (n, f) -> null, warnings::add, 2, 2)) {
+            randomOps(b, model, 17, 500);
+            assertArrayEquals(model, readAll(b));
+        }
+        assertClean(img);
+        assertSameAs(img, model);
     }
 
     @Test

@@ -55,7 +55,9 @@ class Qcow2PowerCutTest {
         int cutAt = 1 + r.nextInt(ops / 12 * 5 + 5);
         PowerCutFile file = new PowerCutFile(RawFileBackend.openContainer(img, false, CacheMode.WRITEBACK, m -> { }),
             cutAt, r);
-        Qcow2Backend q = Qcow2Backend.open(file, false, (n, f) -> fail("no backing"), m -> { });
+        // odd seeds: caches of two tables, so dirty L2 tables and refcount blocks are evicted mid-run
+        int tables = seed % 2 == 1 ? 2 : -1;
+        Qcow2Backend q = Qcow2Backend.open(file, false, (n, f) -> fail("no backing"), m -> { }, tables, tables);
         boolean cut = false;
         for (int i = 0; i < ops && !cut; i++) {
           try {
