@@ -288,6 +288,9 @@ public final class RawFileBackend implements BlockBackend {
                             break; // past the end of an image whose size is not block-aligned
                         }
                         pos += r;
+                        if ((pos & mask) != 0) {
+                            break; // a short read at the end of the file: O_DIRECT cannot read on from there
+                        }
                     }
                     while (bounce.hasRemaining()) {
                         bounce.put((byte) 0);

@@ -228,6 +228,58 @@ class Qcow2InteropTest {
     }
 
     @Test
+    void cacheNoneAndLazyRefcountImages() throws Exception {
+        // lazy_refcounts=on in the image: jvisor keeps refcounts exact all the same, never sets the dirty bit
+        int size = 8 * MIB;
+        Path img = dir.resolve("l.qcow2");
+        QemuImg.ok("qemu-img", "create", "-f", "qcow2", "-o", "lazy_refcounts=on", img.toString(), String.valueOf(size));
+        byte[] model = new byte[size];
+        try (BlockBackend b = BlockImages.open(img, "qcow2", false, CacheMode.NONE, false, warnings::add)) {
+            randomOps(b, model, 23, 300);
+            assertEquals(0, peekIncompatible(img) & 1, "dirty bit set while running");
+        }
+        assertClean(img);
+        assertSameAs(img, model);
+    }
+
+    static long peekIncompatible(Path img) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img)) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            ch.read(b, 72);
+            return b.getLong(0);
+        }
+    }
+
+    @Test
+    void aFileThatCannotGrowFailsWritesAndStaysConsistent() throws Exception {
+        // the host file system's limit (EFBIG) or a full disk: writes fail, metadata stays sound
+        Path img = dir.resolve("f.qcow2");
+        QemuImg.ok("qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "64M");
+        MemoryFile file = new MemoryFile(Files.readAllBytes(img), 2 * MIB);
+        int failed = 0;
+        try (Qcow2Backend b = Qcow2Backend.open(file, false, (n, f) -> null, warnings::add)) {
+            byte[] w = new byte[65536];
+            for (int i = 0; i < 64; i++) {
+                try {
+                    b.write((long) i * MIB, ByteBuffer.wrap(w));
+                    if (i % 8 == 0) {
+                        b.flush();
+                    }
+                } catch (IOException e) {
+                    assertTrue(e.getMessage().contains("EFBIG"), e.getMessage());
+                    failed++;
+                }
+            }
+        } catch (IOException e) {
+            assertTrue(e.getMessage().contains("EFBIG"), e.getMessage());   // the final flush may fail too
+        }
+        assertTrue(failed > 0, "the file hit its limit");
+        Files.write(img, file.bytes());
+        QemuImg.Result r = QemuImg.check(img);
+        assertTrue(r.exit() == 0 || r.exit() == 3, r.output());
+    }
+
+    @Test
     void smallClustersGrowTheRefcountTable() throws Exception {
         // 512-byte clusters: one refcount table cluster covers 64 blocks of 256 clusters (8 MiB)
         int size = 24 * MIB;
