@@ -88,8 +88,8 @@ public final class Machine implements AutoCloseable {
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
-    /** A disk as the machine opened it: its -drive and the image's size in bytes. */
-    public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
+    /** A disk as the machine opened it: its -drive, the image's virtual size in bytes and format (raw, qcow2). */
+    public record AttachedDrive(MachineConfig.DriveConfig config, long size, String format) {
     }
 
     /** vCPU {@code index} runs on the host thread {@code hostThreadId} (a Linux TID, 0 before the thread started). */
@@ -318,7 +318,7 @@ public final class Machine implements AutoCloseable {
                         backend.flush();
                         backend.close();
                     }));
-                    drives.add(new AttachedDrive(d, backend.size()));
+                    drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend)));
                     return backend;
                 } catch (IOException | RuntimeException e) {
                     throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);

@@ -101,6 +101,11 @@ public final class BlockImages {
         }
     }
 
+    /** QEMU's name of the format {@code b} serves (the top of the chain: qcow2 under -snapshot). */
+    public static String formatName(BlockBackend b) {
+        return b instanceof Qcow2Backend ? ImageFormat.QCOW2.qemuName() : ImageFormat.RAW.qemuName();
+    }
+
     /** The format of {@code path} by its first sector. */
     public static ImageFormat probe(Path path) throws IOException {
         byte[] head = new byte[ImageFormat.PROBE_BYTES];
