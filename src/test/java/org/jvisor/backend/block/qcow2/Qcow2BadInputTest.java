@@ -173,6 +173,12 @@ class Qcow2BadInputTest {
         assertEquals(p + ": unsupported incompatible feature bit 10 (unknown)", refused(p, true));
         poke64(p, 72, 1L << 4);
         assertEquals(p + ": unsupported incompatible feature bit 4 (extended L2 entries)", refused(p, true));
+        // the name comes from the image's own feature name table where it has one
+        Path named = dir.resolve("named.qcow2");
+        QemuImg.ok("qemu-img", "create", "-f", "qcow2", named.toString(), "1M");
+        poke64(named, 72, 1L << 2);
+        IOException e = assertThrows(IOException.class, () -> open(named, "qcow2", true).close());
+        assertEquals(named + ": unsupported incompatible feature bit 2 (external data file)", e.getMessage());
     }
 
     @Test

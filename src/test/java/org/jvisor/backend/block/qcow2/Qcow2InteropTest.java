@@ -242,6 +242,30 @@ class Qcow2InteropTest {
         assertSameAs(img, model);
     }
 
+    @Test
+    void aWriterClearsAutoclearBitsItDoesNotMaintain() throws Exception {
+        // a persistent dirty bitmap (autoclear bit 0): jvisor does not track it, so it must clear the bit
+        Path img = dir.resolve("bm.qcow2");
+        QemuImg.ok("qemu-img", "create", "-f", "qcow2", img.toString(), "4M");
+        QemuImg.ok("qemu-img", "bitmap", "--add", img.toString(), "b0");
+        assertTrue(QemuImg.ok("qemu-img", "info", img.toString()).contains("b0"));
+        byte[] model = new byte[4 * MIB];
+        try (BlockBackend b = open(img, "qcow2", false)) {
+            randomOps(b, model, 5, 50);
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img)) {
+            ByteBuffer a = ByteBuffer.allocate(8);
+            ch.read(a, 88);
+            assertEquals(0, a.getLong(0), "autoclear_features");
+        }
+        // QEMU then drops the bitmaps as inconsistent; their clusters count as leaks, no error
+        QemuImg.Result r = QemuImg.check(img);
+        assertEquals(3, r.exit(), r.output());
+        assertTrue(r.output().contains("a program lacking bitmap support modified this file"), r.output());
+        assertFalse(r.output().contains("ERROR"), r.output());
+        assertSameAs(img, model);
+    }
+
     static long peekIncompatible(Path img) throws IOException {
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img)) {
             ByteBuffer b = ByteBuffer.allocate(8);
