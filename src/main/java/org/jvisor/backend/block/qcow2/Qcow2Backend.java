@@ -14,8 +14,11 @@ import org.jvisor.backend.block.BlockBackend;
  * flag on version 3, deallocation or zero data on version 2). Lazy refcounts are never used, so
  * the dirty bit is never set.
  *
- * <p>Write ordering (qcow2.txt: an L2 entry may only point to a cluster whose refcount is
- * non-zero; QEMU keeps it with cache dependencies in block/qcow2-cache.c). Metadata changes stay
+ * <p>Write ordering. qcow2.txt ("Host cluster management": a refcount of 0 means the cluster is
+ * free) makes a cluster in use with no count on disk a corruption, and a count with no use only a
+ * leak; QEMU keeps the safe order with dependencies between its metadata caches
+ * (block/qcow2-cache.c qcow2_cache_set_dependency, used by qcow2_alloc_cluster_link_l2 for
+ * allocations and update_refcount for frees). jvisor does the same. Metadata changes stay
  * in write-back caches until a flush, which writes them in this order, each step made durable
  * (fdatasync) before the next starts:
  * <ol>
