@@ -30,6 +30,8 @@ TARGETS=(
     org.jvisor.boot.linux.KernelLoaderFuzzTest#elf
     org.jvisor.boot.linux.KernelLoaderFuzzTest#gzip
     org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
+    org.jvisor.qmp.QmpInputFuzzTest#stream
+    org.jvisor.cli.CommandLineFuzzTest#args
     org.jvisor.backend.block.qcow2.Qcow2FuzzTest#images
 )
 if (( $# )); then

@@ -209,6 +209,11 @@ final class ChardevOptions {
      * compat_monitorN as QEMU does. {@code pretty}: -qmp-pretty.
      */
     void qmp(String option, String text, boolean pretty) throws UsageException {
+        monitorRequests.add(new Qmp(listeningMonitor(option, text, "compat_monitor" + compatMonitors++, pretty)));
+    }
+
+    /** A monitor on a socket of its own, spelt as -qmp's argument; -control takes the same. */
+    static MonitorConfig listeningMonitor(String option, String text, String label, boolean pretty) throws UsageException {
         String spec = legacyFlags(text);
         int comma = spec.indexOf(',');
         String where = comma < 0 ? spec : spec.substring(0, comma);
@@ -228,8 +233,7 @@ final class ChardevOptions {
             throw new UsageException(option + " " + where + ": jvisor's monitor listens (server=on); "
                 + "connecting out to a client is not supported");
         }
-        String label = "compat_monitor" + compatMonitors++;
-        monitorRequests.add(new Qmp(new MonitorConfig(label, address, bool(o, where, "wait", true), pretty)));
+        return new MonitorConfig(label, address, bool(o, where, "wait", true), pretty);
     }
 
     /** {@code -mon chardev=ID,mode=control[,pretty=on][,id=NAME]}: QMP on the socket chardev ID. */

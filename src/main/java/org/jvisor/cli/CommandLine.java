@@ -48,6 +48,15 @@ public final class CommandLine {
     }
 
     public static Action parse(String[] args) throws UsageException {
+        try {
+            return parseArgs(args);
+        } catch (java.nio.file.InvalidPathException e) {
+            // a file name with a NUL byte (a control-socket client can send one): the option's error
+            throw new UsageException("'" + e.getInput().replace("\0", "\\0") + "' is not a file name: " + e.getReason(), e);
+        }
+    }
+
+    private static Action parseArgs(String[] args) throws UsageException {
         MachineConfig.Accel accel = MachineConfig.Accel.AUTO;
         boolean accelGiven = false;
         JitOptions jit = JitOptions.fromSystemProperties();
@@ -169,6 +178,9 @@ public final class CommandLine {
                 case "-chardev" -> chardevs.chardev(value(args, ++i, opt, "a character device description"));
                 case "-device" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
+                    if (o.implied() == null || o.implied().isEmpty()) {
+                        throw new UsageException("-device: the device's name comes first (e.g. virtio-blk-pci,drive=ID)");
+                    }
                     MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
                     String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
                     if (base.equals("virtio-rng")) {

@@ -95,6 +95,14 @@ final class Help {
           -pidfile FILE         write jvisor's process id to FILE (removed at exit)
           -daemonize            run detached; return once the monitors and pidfile are ready
 
+        Server (many machines in one process):
+          jvisor -control unix:PATH,server=on,wait=off [-pidfile FILE]
+                                serve machines over a QMP-framed control socket:
+                                vm-create {name, args: [jvisor options]}, vm-list,
+                                vm-destroy {name}, quit; event VM_ENDED. Each machine has
+                                its own monitors and consoles (sockets, no terminal) and
+                                shares translated guest code with the others
+
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per
                                 exit reason and per device

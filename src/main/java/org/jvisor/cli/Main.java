@@ -29,6 +29,9 @@ public final class Main {
     }
 
     public static int run(String[] args, PrintStream err) {
+        if (ServerCommand.requested(args)) {
+            return ServerCommand.run(args, err);
+        }
         CommandLine.Action action;
         try {
             action = CommandLine.parse(args);
@@ -166,7 +169,7 @@ public final class Main {
      * The VM stays stopped after an engine failure or a guest crash (QEMU's internal-error and
      * guest-panicked) for a monitor to look at; without one, jvisor ends with status 1.
      */
-    private static void endOnFailure(VirtualMachine vm) {
+    static void endOnFailure(VirtualMachine vm) {
         vm.addListener(event -> {
             if (event instanceof VmEvent.Stop
                 && (vm.status() == RunState.INTERNAL_ERROR || vm.status() == RunState.GUEST_PANICKED)) {

@@ -5,4 +5,8 @@ public final class UsageException extends Exception {
     public UsageException(String message) {
         super(message);
     }
+
+    public UsageException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -1,9 +1,8 @@
 package org.jvisor.qmp;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import org.jvisor.api.BlockDeviceInfo;
@@ -13,6 +12,9 @@ import org.jvisor.api.RunState;
 import org.jvisor.api.VcpuInfo;
 import org.jvisor.api.VirtualMachine;
 import org.jvisor.api.VmException;
+import org.jvisor.qmp.QmpCommandTable.Handler;
+import org.jvisor.qmp.QmpCommandTable.Param;
+import org.jvisor.qmp.QmpCommandTable.Type;
 import org.jvisor.qmp.json.JsonValue;
 import org.jvisor.qmp.json.JsonValue.JsonArray;
 import org.jvisor.qmp.json.JsonValue.JsonObject;
@@ -24,48 +26,17 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
  * qmp_capabilities is listed here for query-commands and argument checking, but its effect (the
  * session's mode) is the session's.
  */
-final class QmpCommands {
+final class QmpCommands implements QmpService {
     /** The QEMU version jvisor answers as (libvirt 9.0 needs at least 4.2; 7.2 is Debian 12's). */
     static final int MAJOR = 7;
     static final int MINOR = 2;
     static final int MICRO = 0;
 
-    /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
-    enum Type {
-        STRING("string"), INT("integer"), BOOL("boolean"), ARRAY("array");
-
-        final String qapiName;
-
-        Type(String qapiName) {
-            this.qapiName = qapiName;
-        }
-
-        boolean accepts(JsonValue v) {
-            return switch (this) {
-                case STRING -> v instanceof JsonValue.JsonString;
-                case INT -> v instanceof JsonValue.JsonInt;
-                case BOOL -> v instanceof JsonValue.JsonBool;
-                case ARRAY -> v instanceof JsonArray;
-            };
-        }
-    }
-
-    record Param(String name, Type type, boolean required) {
-    }
-
-    @FunctionalInterface
-    interface Handler {
-        JsonValue run(JsonObject arguments) throws QmpError;
-    }
-
-    record Command(String name, List<Param> params, Handler handler) {
-    }
-
     private final VirtualMachine vm;
     private final String packageName;
     private final boolean autostart;
     private final Supplier<List<ChardevInfo>> monitorChardevs;
-    private final Map<String, Command> table = new LinkedHashMap<>();
+    private final QmpCommandTable table = new QmpCommandTable();
 
     /**
      * @param packageName     query-version's "package": "jvisor VERSION"
@@ -86,7 +57,7 @@ final class QmpCommands {
         add("system_powerdown", List.of(), a -> lifecycle(vm::powerDown));
         add("quit", List.of(), a -> lifecycle(vm::quit));
         add("query-version", List.of(), a -> version());
-        add("query-commands", List.of(), a -> commands());
+        add("query-commands", List.of(), a -> table.names());
         add("query-kvm", List.of(), a -> JsonObject.builder()
             .put("enabled", "kvm".equals(vm.accelerator())).put("present", true).build());
         add("query-target", List.of(), a -> JsonObject.builder().put("arch", "x86_64").build());
@@ -107,37 +78,22 @@ final class QmpCommands {
     }
 
     private void add(String name, List<Param> params, Handler handler) {
-        table.put(name, new Command(name, params, handler));
+        table.add(name, params, handler);
     }
 
-    /** The command called {@code name}, or null. */
-    Command lookup(String name) {
-        return table.get(name);
+    @Override
+    public QmpCommandTable commands() {
+        return table;
     }
 
-    /** Checks {@code arguments} against the command's parameters (QEMU's texts), then runs it. */
-    JsonValue execute(Command c, JsonObject arguments) throws QmpError {
-        for (String key : arguments.members().keySet()) {
-            if (c.params().stream().noneMatch(p -> p.name().equals(key))) {
-                throw QmpError.generic("Parameter '" + key + "' is unexpected");
-            }
-        }
-        for (Param p : c.params()) {
-            JsonValue v = arguments.members().get(p.name());
-            if (v == null) {
-                if (p.required()) {
-                    throw QmpError.generic("Parameter '" + p.name() + "' is missing");
-                }
-            } else if (!p.type().accepts(v)) {
-                throw QmpError.generic("Invalid parameter type for '" + p.name() + "', expected: " + p.type().qapiName);
-            }
-        }
-        return c.handler().run(arguments);
+    @Override
+    public AutoCloseable subscribe(Consumer<JsonObject> sink) {
+        return vm.addListener(e -> sink.accept(QmpEvents.toJson(e)));
     }
 
     /** Runs {@code name} without arguments (the human monitor's commands). */
     JsonValue execute(String name) throws QmpError {
-        return execute(table.get(name), JsonObject.EMPTY);
+        return table.execute(table.lookup(name), JsonObject.EMPTY);
     }
 
     private interface LifecycleCall {
@@ -210,18 +166,11 @@ final class QmpCommands {
         return JsonObject.builder().put("status", s.qemuName()).put("singlestep", false).put("running", s.isRunning()).build();
     }
 
-    JsonObject version() {
+    @Override
+    public JsonObject version() {
         return JsonObject.builder()
             .put("qemu", JsonObject.builder().put("micro", MICRO).put("minor", MINOR).put("major", MAJOR).build())
             .put("package", packageName).build();
-    }
-
-    private JsonValue commands() {
-        List<JsonValue> list = new ArrayList<>();
-        for (String name : table.keySet()) {
-            list.add(JsonObject.builder().put("name", name).build());
-        }
-        return new JsonArray(list);
     }
 
     /** query-cpus-fast: one socket, one core per vCPU, as QEMU 7.2's pc machine lays out -smp N. */

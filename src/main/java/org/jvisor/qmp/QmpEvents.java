@@ -24,7 +24,7 @@ final class QmpEvents {
         return b.build();
     }
 
-    private static JsonObject timestamp(Instant t) {
+    static JsonObject timestamp(Instant t) {
         return JsonObject.builder().put("seconds", t.getEpochSecond()).put("microseconds", t.getNano() / 1000).build();
     }
 }

@@ -34,7 +34,7 @@ public final class QmpMonitors implements AutoCloseable {
         try {
             for (MonitorConfig c : configs) {
                 try {
-                    m.servers.add(QmpServer.listen(c, vm, commands, log));
+                    m.servers.add(QmpServer.listen(c, commands, log));
                 } catch (IOException e) {
                     throw new IOException("QMP monitor " + c.label() + " (" + c.address().qemuName() + "): " + e.getMessage(), e);
                 }

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.util.function.Consumer;
 
 import org.jvisor.api.ChardevInfo;
-import org.jvisor.api.VirtualMachine;
 import org.jvisor.backend.chr.UnixSocketServerBackend;
 
 /**
@@ -20,8 +19,7 @@ import org.jvisor.backend.chr.UnixSocketServerBackend;
 final class QmpServer implements AutoCloseable {
     private final MonitorConfig config;
     private final ServerSocketChannel server;
-    private final VirtualMachine vm;
-    private final QmpCommands commands;
+    private final QmpService service;
     private final Consumer<String> log;
     private final MonitorConfig.Address address;
     private volatile SocketChannel first;
@@ -29,18 +27,17 @@ final class QmpServer implements AutoCloseable {
     private volatile boolean closed;
     private Thread acceptor;
 
-    private QmpServer(MonitorConfig config, MonitorConfig.Address address, ServerSocketChannel server, VirtualMachine vm,
-                      QmpCommands commands, Consumer<String> log) {
+    private QmpServer(MonitorConfig config, MonitorConfig.Address address, ServerSocketChannel server, QmpService service,
+                      Consumer<String> log) {
         this.config = config;
         this.address = address;
         this.server = server;
-        this.vm = vm;
-        this.commands = commands;
+        this.service = service;
         this.log = log;
     }
 
     /** Binds the socket; with wait=on, also waits for the first client, as QEMU does before it starts the machine. */
-    static QmpServer listen(MonitorConfig config, VirtualMachine vm, QmpCommands commands, Consumer<String> log)
+    static QmpServer listen(MonitorConfig config, QmpService service, Consumer<String> log)
             throws IOException {
         ServerSocketChannel server;
         MonitorConfig.Address address = config.address();
@@ -59,7 +56,7 @@ final class QmpServer implements AutoCloseable {
                 address = new MonitorConfig.Address.Tcp(t.host(), ((InetSocketAddress) server.getLocalAddress()).getPort());
             }
         }
-        QmpServer s = new QmpServer(config, address, server, vm, commands, log);
+        QmpServer s = new QmpServer(config, address, server, service, log);
         if (config.waitForClient()) {
             log.accept("QMP: waiting for a connection on " + address.qemuName());
             s.first = server.accept();
@@ -90,7 +87,7 @@ final class QmpServer implements AutoCloseable {
                 }
                 return;
             }
-            QmpSession session = new QmpSession(client, vm, commands, config.pretty(), log);
+            QmpSession session = new QmpSession(client, service, config.pretty(), log);
             current = session;
             if (closed) {
                 session.finish();

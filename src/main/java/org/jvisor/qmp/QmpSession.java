@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
-import org.jvisor.api.VirtualMachine;
 import org.jvisor.qmp.QmpError.ErrorClass;
 import org.jvisor.qmp.json.JsonStreamParser;
 import org.jvisor.qmp.json.JsonValue;
@@ -34,8 +33,7 @@ final class QmpSession implements JsonStreamParser.Listener {
     private static final Duration DRAIN = Duration.ofSeconds(5);
 
     private final ByteChannel channel;
-    private final VirtualMachine vm;
-    private final QmpCommands commands;
+    private final QmpService service;
     private final boolean pretty;
     private final Consumer<String> log;
     private final BlockingQueue<String> out = new ArrayBlockingQueue<>(MAX_QUEUED);
@@ -46,10 +44,9 @@ final class QmpSession implements JsonStreamParser.Listener {
     private volatile boolean ended;
     private volatile Thread writer;
 
-    QmpSession(ByteChannel channel, VirtualMachine vm, QmpCommands commands, boolean pretty, Consumer<String> log) {
+    QmpSession(ByteChannel channel, QmpService service, boolean pretty, Consumer<String> log) {
         this.channel = channel;
-        this.vm = vm;
-        this.commands = commands;
+        this.service = service;
         this.pretty = pretty;
         this.log = log;
     }
@@ -57,13 +54,13 @@ final class QmpSession implements JsonStreamParser.Listener {
     /** Serves the client until it disconnects or {@link #finish} ends the session; then closes the connection. */
     void run(String name) {
         writer = Thread.ofPlatform().daemon().name(name + " writer").start(this::writeLoop);
-        VirtualMachine.Subscription events = vm.addListener(e -> {
+        AutoCloseable events = service.subscribe(e -> {
             if (commandMode) {
-                send(QmpEvents.toJson(e));
+                send(e);
             }
         });
         try {
-            send(JsonObject.builder().put("QMP", JsonObject.builder().put("version", commands.version())
+            send(JsonObject.builder().put("QMP", JsonObject.builder().put("version", service.version())
                 .put("capabilities", JsonValue.JsonArray.EMPTY).build()).build());
             ByteBuffer buf = ByteBuffer.allocate(4096);
             while (!ended) {
@@ -77,7 +74,7 @@ final class QmpSession implements JsonStreamParser.Listener {
         } catch (RuntimeException e) {
             log.accept("QMP session ended by an internal error: " + e);
         } finally {
-            events.close();
+            closeQuietly(events);
             finish();
             awaitWriter();
         }
@@ -138,6 +135,14 @@ final class QmpSession implements JsonStreamParser.Listener {
             // the client went away: the reader sees it too
         }
         closeChannel();
+    }
+
+    private void closeQuietly(AutoCloseable subscription) {
+        try {
+            subscription.close();
+        } catch (Exception e) {
+            log.accept("QMP: ending the event subscription failed: " + e);
+        }
     }
 
     private void closeChannel() {
@@ -233,11 +238,11 @@ final class QmpSession implements JsonStreamParser.Listener {
         if (commandMode && negotiation) {
             throw new QmpError(ErrorClass.CommandNotFound, "Capabilities negotiation is already complete, command ignored");
         }
-        QmpCommands.Command c = commands.lookup(name);
+        QmpCommandTable.Command c = service.commands().lookup(name);
         if (c == null) {
             throw new QmpError(ErrorClass.CommandNotFound, "The command " + name + " has not been found");
         }
-        JsonValue result = commands.execute(c, arguments);
+        JsonValue result = service.commands().execute(c, arguments);
         if (negotiation) {
             enable(arguments);
             commandMode = true;
