@@ -15,24 +15,28 @@ final class CompressedClusterReader {
     private final Qcow2File file;
     private final int clusterBits;
     private final int clusterSize;
-    private final Inflater inflater = new Inflater(true);
-    private final ByteBuffer input;
-    private final ByteBuffer output;
+    private Inflater inflater;
+    private ByteBuffer input;
+    private ByteBuffer output;
     private long cachedEntry = -1;
 
     CompressedClusterReader(Qcow2File file, int clusterBits) {
         this.file = file;
         this.clusterBits = clusterBits;
         this.clusterSize = 1 << clusterBits;
-        // A compressed cluster spans at most its nominal size plus one sector of slack.
-        this.input = ByteBuffer.allocate(clusterSize + 1024);
-        this.output = ByteBuffer.allocate(clusterSize);
     }
 
     /** The decompressed cluster of L2 entry {@code entry}, positioned at 0, limit the cluster size. */
     ByteBuffer read(long entry) throws IOException {
         if (entry == cachedEntry) {
             return output.clear();
+        }
+        if (inflater == null) {
+            // Allocated at the first compressed cluster: most images have none. A compressed
+            // cluster spans at most its nominal size plus one sector of slack.
+            inflater = new Inflater(true);
+            input = ByteBuffer.allocate(clusterSize + 1024);
+            output = ByteBuffer.allocate(clusterSize);
         }
         cachedEntry = -1;
         long offset = L2Entry.compressedOffset(entry, clusterBits);
@@ -74,6 +78,8 @@ final class CompressedClusterReader {
     }
 
     void close() {
-        inflater.end();
+        if (inflater != null) {
+            inflater.end();
+        }
     }
 }

@@ -46,8 +46,15 @@ public final class Qcow2Backend implements BlockBackend {
         BlockBackend open(String backingFile, String backingFormat) throws IOException;
     }
 
-    private static final int L2_CACHE_BYTES = 16 << 20;
-    private static final int REFCOUNT_CACHE_BYTES = 4 << 20;
+    /**
+     * Cache budgets: the VMM's heap is small (the launcher gives it ~40 MiB), so 1 MiB of L2
+     * tables (QEMU's default before 3.1; 8 GiB of disk with 64 KiB clusters) and 256 KiB of
+     * refcount blocks, at least two tables each; tables are allocated as first used.
+     */
+    private static final int L2_CACHE_BYTES = 1 << 20;
+    private static final int REFCOUNT_CACHE_BYTES = 256 << 10;
+    /** Zeros to copy from: reads of zero clusters and write-zeroes on version 2 go through it in pieces. */
+    private static final int ZEROS = 64 << 10;
     /** Deferred frees past this run the flush sequence, so a huge discard does not pile up. */
     private static final int MAX_DEFERRED = 1 << 16;
 
@@ -66,7 +73,8 @@ public final class Qcow2Backend implements BlockBackend {
     private final CompressedClusterReader compressed;
     private final BlockBackend backing;
     private final Consumer<String> warn;
-    private final ByteBuffer cluster;
+    /** The copy-on-write buffer, one cluster, allocated at the first write that needs it. */
+    private ByteBuffer cluster;
     private final ByteBuffer zeros;
     private final ByteBuffer hostByte = ByteBuffer.allocate(1);
     private boolean corrupt;
@@ -88,8 +96,7 @@ public final class Qcow2Backend implements BlockBackend {
         this.l2 = new TableCache(file, clusterSize, l2Tables, c -> beforeL2Write());
         this.refcounts = new Refcounts(file, h, refcountBlocks, this::corrupt);
         this.compressed = new CompressedClusterReader(file, clusterBits);
-        this.cluster = ByteBuffer.allocate(clusterSize);
-        this.zeros = ByteBuffer.allocate(clusterSize);
+        this.zeros = ByteBuffer.allocate(Math.min(ZEROS, clusterSize));
         for (long e : l1) {
             long off = e & L2Entry.OFFSET_MASK;
             if (off != 0) {
@@ -159,8 +166,8 @@ public final class Qcow2Backend implements BlockBackend {
             }
             int cs = 1 << h.clusterBits();
             return new Qcow2Backend(f, h, readOnly, l1, backing, warn,
-                l2Tables > 0 ? l2Tables : Math.max(4, L2_CACHE_BYTES / cs),
-                refcountBlocks > 0 ? refcountBlocks : Math.max(4, REFCOUNT_CACHE_BYTES / cs));
+                l2Tables > 0 ? l2Tables : Math.max(2, L2_CACHE_BYTES / cs),
+                refcountBlocks > 0 ? refcountBlocks : Math.max(2, REFCOUNT_CACHE_BYTES / cs));
         } catch (IOException | RuntimeException e) {
             if (backing != null) {
                 backing.close();
@@ -232,7 +239,7 @@ public final class Qcow2Backend implements BlockBackend {
             ByteBuffer c = compressed.read(e);
             putFrom(dst, c, in);
         } else if (L2Entry.zero(e)) {
-            putFrom(dst, zeros, 0);
+            putZeros(dst);
         } else if (L2Entry.offset(e) != 0) {
             long host = checkedDataOffset(e);
             file.read(host + in, dst);
@@ -249,7 +256,17 @@ public final class Qcow2Backend implements BlockBackend {
             backing.read(offset, dst);
             dst.limit(limit);
         }
-        putFrom(dst, zeros, 0);
+        putZeros(dst);
+    }
+
+    /** Fills dst's remaining bytes with zeros, advancing it. */
+    private void putZeros(ByteBuffer dst) {
+        zeros.clear();
+        while (dst.hasRemaining()) {
+            int n = Math.min(dst.remaining(), zeros.capacity());
+            dst.put(dst.position(), zeros, 0, n);
+            dst.position(dst.position() + n);
+        }
     }
 
     /** Copies src[from...] (one of this backend's cluster-sized buffers) into dst's remaining bytes, advancing dst. */
@@ -284,6 +301,13 @@ public final class Qcow2Backend implements BlockBackend {
         afterMetadataChange();
     }
 
+    private ByteBuffer clusterBuffer() {
+        if (cluster == null) {
+            cluster = ByteBuffer.allocate(clusterSize);
+        }
+        return cluster.clear();
+    }
+
     /** Writes src (inside one cluster) at guest offset {@code offset}. */
     private void writeCluster(long offset, int in, ByteBuffer src) throws IOException {
         long gc = offset >>> clusterBits;
@@ -299,7 +323,7 @@ public final class Qcow2Backend implements BlockBackend {
                 return;
             }
             // A preallocated zero cluster: zeros around the data, then clear the flag.
-            java.util.Arrays.fill(cluster.array(), (byte) 0);
+            java.util.Arrays.fill(clusterBuffer().array(), (byte) 0);
             cluster.put(in, src, src.position(), n);
             src.position(src.position() + n);
             file.write(host, cluster.clear());
@@ -333,7 +357,7 @@ public final class Qcow2Backend implements BlockBackend {
      * {@code guestCluster} reads as; returns true if that is all zeros (not filled then).
      */
     private boolean fillCluster(long e, long guestCluster) throws IOException {
-        cluster.clear();
+        clusterBuffer();
         if (L2Entry.compressed(e)) {
             cluster.put(0, compressed.read(e), 0, clusterSize);
             return false;
@@ -383,7 +407,7 @@ public final class Qcow2Backend implements BlockBackend {
             t = l2.create(fresh);
         } else {
             TableCache.Table old = loadL2(off, l1i);
-            cluster.clear().put(0, old.data, 0, clusterSize);
+            clusterBuffer().put(0, old.data, 0, clusterSize);
             t = l2.create(fresh);
             t.data.put(0, cluster, 0, clusterSize);
             refcounts.deferDecrement(off >>> clusterBits);
@@ -504,7 +528,11 @@ public final class Qcow2Backend implements BlockBackend {
             } else if (whole && backing == null && l2Entry(gc) == 0) {
                 // version 2, unallocated, no backing file: reads as zeros already
             } else {
-                writeCluster(offset, in, zeros.clear().limit(n));
+                for (int done = 0; done < n; ) {
+                    int k = Math.min(n - done, zeros.capacity());
+                    writeCluster(offset + done, in + done, zeros.clear().limit(k));
+                    done += k;
+                }
             }
             offset += n;
         }
