@@ -18,7 +18,8 @@ final class CompressedClusterReader {
     private Inflater inflater;
     private ByteBuffer input;
     private ByteBuffer output;
-    private long cachedEntry = -1;
+    private long cachedEntry;
+    private boolean cached;
 
     CompressedClusterReader(Qcow2File file, int clusterBits) {
         this.file = file;
@@ -28,7 +29,7 @@ final class CompressedClusterReader {
 
     /** The decompressed cluster of L2 entry {@code entry}, positioned at 0, limit the cluster size. */
     ByteBuffer read(long entry) throws IOException {
-        if (entry == cachedEntry) {
+        if (cached && entry == cachedEntry) {
             return output.clear();
         }
         if (inflater == null) {
@@ -38,7 +39,7 @@ final class CompressedClusterReader {
             input = ByteBuffer.allocate(clusterSize + 1024);
             output = ByteBuffer.allocate(clusterSize);
         }
-        cachedEntry = -1;
+        cached = false;
         long offset = L2Entry.compressedOffset(entry, clusterBits);
         long size = L2Entry.compressedSize(entry, clusterBits);
         long avail = file.size() - offset;
@@ -69,12 +70,13 @@ final class CompressedClusterReader {
                 file.name(), offset, output.position(), clusterSize));
         }
         cachedEntry = entry;
+        cached = true;
         return output.clear();
     }
 
     /** Forgets the cached cluster (its host space may be reused). */
     void invalidate() {
-        cachedEntry = -1;
+        cached = false;
     }
 
     void close() {
