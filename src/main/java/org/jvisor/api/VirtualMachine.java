@@ -424,7 +424,7 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
-        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size(),
+        return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), d.format(), d.size(),
             d.config().cache());
     }
 

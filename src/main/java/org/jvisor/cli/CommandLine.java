@@ -69,6 +69,7 @@ public final class CommandLine {
         MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
+        boolean snapshot = false;
         boolean noShutdown = false;
         boolean startPaused = false;
         SandboxPolicy sandbox = null;
@@ -118,6 +119,7 @@ public final class CommandLine {
                         }
                     }
                 }
+                case "-snapshot" -> snapshot = true;
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
                 case "-S" -> startPaused = true;
@@ -259,6 +261,10 @@ public final class CommandLine {
         }
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
+        }
+        if (snapshot) {
+            // QEMU's -snapshot: every drive as snapshot=on
+            drives.replaceAll(d -> d.withSnapshot(true));
         }
         // if=virtio puts the disk on the machine's own transport.
         MachineConfig.Transport onBoard = machine.type() == MachineConfig.MachineType.MICROVM
@@ -407,7 +413,6 @@ public final class CommandLine {
     }
 
 
-    /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
     /** A QEMU boolean property of -device DEVICE (on/off, yes/no, true/false); absent means on. */
     private static boolean parseOnOff(String device, String key, String value) throws UsageException {
         return onOff("-device " + device, key, value);
@@ -425,17 +430,19 @@ public final class CommandLine {
         };
     }
 
+    /** QEMU's -drive for raw and qcow2 images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
     private static MachineConfig.DriveConfig parseDrive(String text, int index) throws UsageException {
         OptionList o = OptionList.parse("-drive", text, false);
-        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache"), "");
+        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot"), "");
         String file = o.get("file");
         if (file == null || file.isEmpty()) {
             throw new UsageException("-drive: file=PATH is required");
         }
         String format = o.get("format");
-        if (format != null && !format.equals("raw")) {
-            throw new UsageException("-drive: format=" + format + " is not supported (only raw)");
+        if (format != null && !format.equals("raw") && !format.equals("qcow2")) {
+            throw new UsageException("-drive: format=" + format + " is not supported (raw or qcow2)");
         }
+        boolean snapshot = onOff("-drive", "snapshot", o.get("snapshot") == null ? "off" : o.get("snapshot"));
         String iface = o.get("if") == null ? "virtio" : o.get("if");
         if (!iface.equals("virtio") && !iface.equals("none")) {
             throw new UsageException("-drive: if=" + iface + " is not supported (virtio or none)");
@@ -452,7 +459,8 @@ public final class CommandLine {
             throw new UsageException("-drive: if=none needs id=ID for a -device virtio-blk-pci,drive=ID");
         }
         String id = o.get("id") != null ? o.get("id") : "drive" + index;
-        return new MachineConfig.DriveConfig(id, Path.of(file), ro.equals("on"), cache, iface.equals("virtio"));
+        return new MachineConfig.DriveConfig(id, Path.of(file), format, ro.equals("on"), cache, iface.equals("virtio"),
+            snapshot);
     }
 
     private static int parseSmp(String text) throws UsageException {

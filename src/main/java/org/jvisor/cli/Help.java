@@ -65,9 +65,14 @@ final class Help {
           -device virtio-rng-pci  a virtio entropy device on the PCI bus (the guest's /dev/hwrng)
                                 [,ioeventfd=off]: on kvm, queue notifications exit to jvisor
                                 instead of signalling an ioeventfd in the kernel
-          -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
-                                a raw disk image as a virtio-blk-pci disk (/dev/vda, ...)
-          -drive id=D,file=IMG,format=raw,if=none  with  -device virtio-blk-pci,drive=D
+          -drive file=IMG[,format=raw|qcow2],if=virtio[,readonly=on][,cache=none|writeback][,snapshot=on]
+                                a disk image as a virtio-blk-pci disk (/dev/vda, ...): raw or
+                                qcow2 (v2/v3, backing chains, compressed clusters read); without
+                                format= the format is probed as QEMU does (a probed raw image may
+                                not get a format header written into its first sector)
+          -snapshot             writes to every drive go to a temporary qcow2 overlay, dropped at
+                                exit; the images themselves are not modified
+          -drive id=D,file=IMG,format=qcow2,if=none  with  -device virtio-blk-pci,drive=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]

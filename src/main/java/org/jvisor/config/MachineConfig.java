@@ -192,11 +192,22 @@ public record MachineConfig(
     }
 
     /**
-     * -drive file=F,format=raw,if=virtio|none[,id=D][,readonly=on][,cache=none|writeback]: a raw
-     * disk image. {@code cache} is "writeback" (the host page cache) or "none" (O_DIRECT);
-     * {@code ifVirtio} records if=virtio (the command line then adds its virtio-blk device).
+     * -drive file=F[,format=raw|qcow2],if=virtio|none[,id=D][,readonly=on][,cache=none|writeback][,snapshot=on]:
+     * a disk image. {@code format} is null when the image is to be probed (as QEMU does without
+     * format=); {@code cache} is "writeback" (the host page cache) or "none" (O_DIRECT);
+     * {@code ifVirtio} records if=virtio (the command line then adds its virtio-blk device);
+     * {@code snapshot} sends writes to a temporary overlay (-snapshot).
      */
-    public record DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
+    public record DriveConfig(String id, Path file, String format, boolean readOnly, String cache, boolean ifVirtio,
+                              boolean snapshot) {
+        /** A raw image (format=raw), written in place. */
+        public DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
+            this(id, file, "raw", readOnly, cache, ifVirtio, false);
+        }
+
+        public DriveConfig withSnapshot(boolean on) {
+            return new DriveConfig(id, file, format, readOnly, cache, ifVirtio, on);
+        }
     }
 
     /**

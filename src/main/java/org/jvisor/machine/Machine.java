@@ -28,7 +28,7 @@ import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
-import org.jvisor.backend.block.RawFileBackend;
+import org.jvisor.backend.block.BlockImages;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
@@ -93,8 +93,8 @@ public final class Machine implements AutoCloseable {
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
-    /** A disk as the machine opened it: its -drive and the image's size in bytes. */
-    public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
+    /** A disk as the machine opened it: its -drive, the image's virtual size in bytes and format (raw, qcow2). */
+    public record AttachedDrive(MachineConfig.DriveConfig config, long size, String format) {
     }
 
     /** vCPU {@code index} runs on the host thread {@code hostThreadId} (a Linux TID, 0 before the thread started). */
@@ -354,23 +354,26 @@ public final class Machine implements AutoCloseable {
         return List.copyOf(snapshotBlockers);
     }
 
-    /** Opens the raw image of -drive id=ID: missing, locked or too small images are refused here. */
+    /**
+     * Opens the image of -drive id=ID (raw or qcow2, given or probed, with its backing chain):
+     * missing, locked, corrupt or too small images are refused here.
+     */
     private BlockBackend openDrive(String id) throws MachineException {
         for (MachineConfig.DriveConfig d : config.drives()) {
             if (d.id().equals(id)) {
                 try {
-                    RawFileBackend backend = RawFileBackend.open(d.file(), d.readOnly(), CacheMode.parse(d.cache()),
-                        msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
+                    BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
+                        CacheMode.parse(d.cache()), d.snapshot(), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
                     // Closed after its device's I/O thread: every completed request has reached
                     // the image, and the close flushes it.
                     devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
                         backend.flush();
                         backend.close();
                     }));
-                    drives.add(new AttachedDrive(d, backend.size()));
+                    drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend)));
                     return backend;
                 } catch (IOException | RuntimeException e) {
-                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());
+                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);
                 }
             }
         }

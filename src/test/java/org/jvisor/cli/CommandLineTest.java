@@ -156,4 +156,18 @@ class CommandLineTest {
         assertInstanceOf(CommandLine.Action.Help.class, CommandLine.parse(new String[] {"--help"}));
         assertInstanceOf(CommandLine.Action.Version.class, CommandLine.parse(new String[] {"-version"}));
     }
+
+    @Test
+    void drivesTakeQcow2ProbingAndSnapshot() throws UsageException {
+        MachineConfig c = parse("-kernel", "k", "-drive", "file=a.qcow2,format=qcow2,if=virtio",
+            "-drive", "file=b.img,if=virtio,snapshot=on", "-drive", "file=c.img,format=raw,if=virtio");
+        assertEquals("qcow2", c.drives().get(0).format());
+        assertEquals(null, c.drives().get(1).format(), "no format=: probed at open, as QEMU does");
+        assertEquals(java.util.List.of(false, true, false), c.drives().stream().map(MachineConfig.DriveConfig::snapshot).toList());
+        MachineConfig all = parse("-snapshot", "-kernel", "k", "-drive", "file=a.qcow2,if=virtio");
+        assertTrue(all.drives().get(0).snapshot(), "-snapshot applies to every drive");
+        UsageException e = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-drive", "file=a.vmdk,format=vmdk,if=virtio"));
+        assertEquals("-drive: format=vmdk is not supported (raw or qcow2)", e.getMessage());
+    }
 }

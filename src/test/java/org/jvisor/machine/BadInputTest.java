@@ -105,8 +105,21 @@ class BadInputTest {
         Files.write(tiny, new byte[100]);
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + tiny + ",format=raw,if=virtio",
             "-kernel", k), "-drive file=" + tiny);
-        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=x.qcow2,format=qcow2", "-kernel", k),
-            "format=qcow2 is not supported");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=x.vmdk,format=vmdk", "-kernel", k),
+            "format=vmdk is not supported (raw or qcow2)");
+        // a qcow2 image with cluster_bits 30, probed by its magic: refused naming the field
+        Path bad = dir.resolve("bad.qcow2");
+        org.jvisor.backend.block.qcow2.Qcow2Creator.create(bad, 1 << 20, 16, null, null);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(bad, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(4).putInt(0, 30), 20);
+        }
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + bad + ",if=virtio", "-kernel", k),
+            "-drive file=" + bad + ": " + bad + ": cluster_bits 30 is out of range (9 to 21)");
+        // an image that is its own backing file
+        Path loop = dir.resolve("loop.qcow2");
+        org.jvisor.backend.block.qcow2.Qcow2Creator.create(loop, 1 << 20, 16, "loop.qcow2", "qcow2");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + loop + ",format=qcow2,if=virtio",
+            "-kernel", k), "backing file loop: " + loop.toRealPath() + " -> " + loop.toRealPath());
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-device", "virtio-blk-pci,drive=nope", "-kernel", k),
             "no -drive with id=nope");
         String[] nineRngs = new String[22];

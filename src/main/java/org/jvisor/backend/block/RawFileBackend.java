@@ -38,7 +38,9 @@ public final class RawFileBackend implements BlockBackend {
     private final FileLock lock;
     private final boolean readOnly;
     private final boolean direct;
-    private final long size;
+    /** A container file (the qcow2 layer's host file): writes past the end grow it. */
+    private final boolean growable;
+    private volatile long size;
     private final int alignment;
     private final ByteBuffer bounce;
     private final ByteBuffer zeros;
@@ -46,8 +48,9 @@ public final class RawFileBackend implements BlockBackend {
     private final Fd fd;
 
     private RawFileBackend(Path path, FileChannel channel, FileLock lock, boolean readOnly, boolean direct, long size,
-                           int alignment, Fd fd) {
+                           int alignment, Fd fd, boolean growable) {
         this.path = path;
+        this.growable = growable;
         this.channel = channel;
         this.lock = lock;
         this.readOnly = readOnly;
@@ -71,6 +74,20 @@ public final class RawFileBackend implements BlockBackend {
      */
     public static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn)
             throws IOException {
+        return open(path, readOnly, cache, warn, false);
+    }
+
+    /**
+     * Opens the host file under an image format (qcow2's "file" child, as QEMU's file-posix
+     * protocol): any size is accepted and writes past the end grow the file.
+     */
+    public static RawFileBackend openContainer(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn)
+            throws IOException {
+        return open(path, readOnly, cache, warn, true);
+    }
+
+    private static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn,
+                                       boolean growable) throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "disk image does not exist");
         }
@@ -104,7 +121,7 @@ public final class RawFileBackend implements BlockBackend {
             }
             FileLock lock = lock(path, fd, ch, readOnly);
             long size = ch.size();
-            if (size < SECTOR) {
+            if (size < SECTOR && !growable) {
                 throw new IOException("disk image " + path + " is " + size + " bytes: smaller than one "
                     + SECTOR + "-byte sector");
             }
@@ -116,7 +133,7 @@ public final class RawFileBackend implements BlockBackend {
                     alignment = 4096;
                 }
             }
-            return new RawFileBackend(path, ch, lock, readOnly, direct, size, alignment, fd);
+            return new RawFileBackend(path, ch, lock, readOnly, direct, size, alignment, fd, growable);
         } catch (IOException | RuntimeException e) {
             if (ch != null) {
                 ch.close();
@@ -220,7 +237,14 @@ public final class RawFileBackend implements BlockBackend {
         if (readOnly) {
             throw new IOException(path + " is read-only");
         }
-        checkRange(offset, src.remaining());
+        if (growable) {
+            if (offset < 0 || offset + src.remaining() < offset) {
+                throw new IOException(String.format("%s: write at %d is not a file offset", path, offset));
+            }
+            grow(offset + src.remaining());
+        } else {
+            checkRange(offset, src.remaining());
+        }
         if (direct && !aligned(offset, src)) {
             bounced(offset, src, true);
             return;
@@ -228,6 +252,12 @@ public final class RawFileBackend implements BlockBackend {
         long pos = offset;
         while (src.hasRemaining()) {
             pos += channel.write(src, pos);
+        }
+    }
+
+    private synchronized void grow(long end) {
+        if (end > size) {
+            size = end;
         }
     }
 
@@ -258,6 +288,9 @@ public final class RawFileBackend implements BlockBackend {
                             break; // past the end of an image whose size is not block-aligned
                         }
                         pos += r;
+                        if ((pos & mask) != 0) {
+                            break; // a short read at the end of the file: O_DIRECT cannot read on from there
+                        }
                     }
                     while (bounce.hasRemaining()) {
                         bounce.put((byte) 0);

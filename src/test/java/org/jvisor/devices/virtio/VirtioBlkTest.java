@@ -211,6 +211,37 @@ class VirtioBlkTest {
     }
 
     @Test
+    void corruptionInAQcow2ImageIsAnIoErrorForTheGuest() throws IOException {
+        Path p = dir.resolve("disk.qcow2");
+        org.jvisor.backend.block.qcow2.Qcow2Creator.create(p, 1 << 20, 16, null, null);
+        try (org.jvisor.backend.block.BlockBackend q = org.jvisor.backend.block.BlockImages.open(p, "qcow2", false,
+                CacheMode.WRITEBACK, false, msg -> { })) {
+            q.write(0, ByteBuffer.wrap(new byte[65536]));
+        }
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer e = ByteBuffer.allocate(8);
+            ch.read(e, 0x30000);                                   // L1[0]: the L2 table
+            long l2 = e.getLong(0) & 0x00FF_FFFF_FFFF_FE00L;
+            ch.read(e.clear(), l2);                                // L2[0]: the data cluster, made unaligned
+            ch.write(ByteBuffer.allocate(8).putLong(0, e.getLong(0) + 512), l2);
+        }
+        java.util.List<String> log = new java.util.ArrayList<>();
+        org.jvisor.backend.block.BlockBackend q = org.jvisor.backend.block.BlockImages.open(p, "qcow2", false,
+            CacheMode.WRITEBACK, false, log::add);
+        try {
+            drv = new Driver(new VirtioBlk(q, "jvisor-disk-0", 16, log::add), 16);
+            drv.start();
+            assertEquals(VirtioBlk.S_IOERR, request(VirtioBlk.T_IN, 0, 512, true));
+            assertEquals(VirtioBlk.S_IOERR, request(VirtioBlk.T_OUT, 1024, 512, false));   // now read-only
+            assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_IN, 1024, 512, true));        // elsewhere reads work
+            assertEquals(0, drv.status() & Virtio.STATUS_DEVICE_NEEDS_RESET);
+            assertTrue(log.stream().anyMatch(l -> l.contains("corrupt qcow2 image: data cluster offset 0x50200")), log.toString());
+        } finally {
+            q.close();
+        }
+    }
+
+    @Test
     void outOfRangeAndUnknownRequests() throws IOException {
         blk(image(8192, 7), false);
         assertEquals(VirtioBlk.S_IOERR, request(VirtioBlk.T_IN, 15, 1024, true)); // crosses the end
