@@ -24,6 +24,8 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.fwcfg.FwCfg;
+import org.jvisor.devices.legacy.DebugConsole;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
@@ -160,7 +162,7 @@ public final class Machine implements AutoCloseable {
         }
         GuestMemory ram;
         try {
-            ram = GuestMemory.allocate(config.memoryBytes());
+            ram = GuestMemory.allocate(config.memoryBytes(), loader.romSize());
         } catch (IllegalArgumentException e) {
             throw new MachineException("-m: " + e.getMessage());
         }
@@ -249,7 +251,7 @@ public final class Machine implements AutoCloseable {
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
             config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null,
-            devices);
+            loader.firmware() != null, devices);
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
@@ -292,6 +294,9 @@ public final class Machine implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new MachineException("PCI: " + e.getMessage());
         }
+        if (loader.firmware() != null) {
+            wireFirmware();
+        }
         for (MachineConfig.DebugExitConfig d : config.debugExits()) {
             try {
                 io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platformControl));
@@ -299,6 +304,21 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
             devices.add(MachineDevice.of(String.format("isa-debug-exit@%#x", d.iobase()), null));
+        }
+    }
+
+    /**
+     * What firmware reads of the machine: fw_cfg at 0x510 with FirmwareConfig's items, the boot
+     * order in CMOS; and with -d firmware, its debug console (port 0x402) on jvisor's log.
+     */
+    private void wireFirmware() {
+        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), virtioDiskSlots), deviceDma());
+        io.register("fw_cfg", PcPlatform.FW_CFG_PORT, FwCfg.SIZE, fwcfg);
+        devices.add(MachineDevice.of("fw_cfg", fwcfg).onReset(fwcfg::reset));
+        String order = config.firmware().bootOrder();
+        platform.setBootOrder(order == null ? "cad" : order); // QEMU pc's default order
+        if (config.debugLog().contains("firmware")) {
+            io.register("debugcon", DebugConsole.PORT, 1, new DebugConsole(msg -> log.println("jvisor: firmware: " + msg)));
         }
     }
 
@@ -366,6 +386,9 @@ public final class Machine implements AutoCloseable {
      * own; its id is {@code name@pci.0:SS.0}. The function has no reset of its own: the bus's
      * reset resets it.
      */
+    /** The PCI slots of the virtio-blk disks, in command-line order (firmware's boot order). */
+    private final List<Integer> virtioDiskSlots = new ArrayList<>();
+
     private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd) {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
@@ -378,6 +401,9 @@ public final class Machine implements AutoCloseable {
         } catch (RuntimeException e) {
             io.close();
             throw e;
+        }
+        if (device instanceof VirtioBlk) {
+            virtioDiskSlots.add(slot);
         }
         devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
     }

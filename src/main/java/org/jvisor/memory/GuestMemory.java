@@ -15,6 +15,8 @@ import org.jvisor.sys.SysException;
  */
 public final class GuestMemory implements AutoCloseable {
 
+    /** The largest firmware ROM: 16 MiB below 4 GiB, clear of the IOAPIC and LAPIC pages. */
+    public static final long MAX_ROM_SIZE = 16L << 20;
     /** Start of the 32-bit MMIO hole (PCI BARs, IOAPIC, LAPIC, HPET...): RAM stops here. */
     public static final long PCI_HOLE_START = 0xC000_0000L;
     /** RAM above the hole starts at 4 GiB. */
@@ -26,10 +28,23 @@ public final class GuestMemory implements AutoCloseable {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
+    /** The BIOS area below 1 MiB whose writes the host bridge's PAM registers can block. */
+    public static final long LOW_BIOS_START = 0xC_0000L;
+    public static final long LOW_BIOS_END = 0x10_0000L;
+    /** Granularity of the PAM write protection: 16 KiB (i440FX datasheet, 3.2.18). */
+    public static final int LOW_BIOS_SEGMENT_SHIFT = 14;
+
     private final long size;
     private final MemorySegment ram;
     private final long lowSize;
     private final List<RamRange> ranges;
+    /** Firmware ROM just below 4 GiB (host memory after RAM), or size 0 without one. */
+    private final long romSize;
+    private final long romBase;
+    /** Bit n set: CPU writes to the 16 KiB segment n of 0xC0000-0xFFFFF are dropped (PAM). */
+    private volatile int lowBiosReadOnly;
+    /** Bumped whenever write protection changes, so CPUs drop the write permissions they cached. */
+    private volatile int protectionEpoch;
 
     /** One contiguous stretch of guest-physical RAM and where it lives in the host mapping. */
     public record RamRange(long guestAddress, long size, long hostOffset) {
@@ -38,9 +53,11 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    private GuestMemory(long size, MemorySegment ram) {
+    private GuestMemory(long size, MemorySegment ram, long romSize) {
         this.size = size;
         this.ram = ram;
+        this.romSize = romSize;
+        this.romBase = romSize == 0 ? Long.MAX_VALUE : HIGH_RAM_START - romSize;
         this.lowSize = Math.min(size, PCI_HOLE_START);
         List<RamRange> r = new ArrayList<>();
         r.add(new RamRange(0, lowSize, 0));
@@ -52,6 +69,18 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Maps {@code size} bytes of guest RAM; the message of the exception says why it could not. */
     public static GuestMemory allocate(long size) {
+        return allocate(size, 0);
+    }
+
+    /**
+     * As {@link #allocate(long)}, with {@code romSize} bytes of firmware ROM (a multiple of 64 KiB,
+     * at most 16 MiB) at the top of the 32-bit address space, ending at 4 GiB: readable and
+     * executable as RAM is, not writable by the CPU ({@link #writeProtected}).
+     */
+    public static GuestMemory allocate(long size, long romSize) {
+        if (romSize < 0 || romSize > MAX_ROM_SIZE || (romSize & 0xFFFF) != 0) {
+            throw new IllegalArgumentException("firmware ROM of " + romSize + " bytes: not a multiple of 64 KiB up to 16 MiB");
+        }
         if (size < MIN_SIZE) {
             throw new IllegalArgumentException(
                 "guest RAM of " + size + " bytes is too small: at least " + (MIN_SIZE >> 20) + " MiB is needed");
@@ -65,8 +94,8 @@ public final class GuestMemory implements AutoCloseable {
                 "guest RAM of %d MiB is more than this host has (%d MiB)", size >> 20, hostTotal >> 20));
         }
         try {
-            return new GuestMemory(size, Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE,
-                Mman.MAP_SHARED | Mman.MAP_NORESERVE));
+            return new GuestMemory(size, Mman.mapAnonymous(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
+                Mman.MAP_SHARED | Mman.MAP_NORESERVE), romSize);
         } catch (SysException e) {
             throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
         }
@@ -74,6 +103,11 @@ public final class GuestMemory implements AutoCloseable {
 
     public long size() {
         return size;
+    }
+
+    /** Bytes of the host mapping: RAM and the firmware ROM after it (for tables indexed by host offset). */
+    public long hostSize() {
+        return size + romSize;
     }
 
     /** The host mapping, for KVM memory slots and bulk copies. */
@@ -100,7 +134,51 @@ public final class GuestMemory implements AutoCloseable {
         if (gpa >= HIGH_RAM_START && gpa - HIGH_RAM_START <= size - lowSize - length) {
             return gpa - HIGH_RAM_START + lowSize;
         }
+        if (gpa >= romBase && gpa - romBase <= romSize - length) {
+            return gpa - romBase + size;
+        }
         return -1;
+    }
+
+    /** The firmware ROM's guest range (host offset after RAM), or null without one. */
+    public RamRange romRange() {
+        return romSize == 0 ? null : new RamRange(romBase, romSize, size);
+    }
+
+    /** Puts {@code image} into the firmware ROM (its size must be the ROM's). */
+    public void loadRom(byte[] image) {
+        if (image.length != romSize) {
+            throw new IllegalArgumentException("a ROM image of " + image.length + " bytes for a ROM of " + romSize);
+        }
+        MemorySegment.copy(image, 0, ram, ValueLayout.JAVA_BYTE, size, image.length);
+    }
+
+    /**
+     * Whether a CPU write to guest-physical {@code gpa} is dropped: the firmware ROM, and the
+     * segments of 0xC0000-0xFFFFF that the PAM registers make read-only. Devices' DMA is not
+     * checked (a PC's chipset routes it the same way, but no device here writes there).
+     */
+    public boolean writeProtected(long gpa) {
+        if (gpa >= romBase) {
+            return gpa < HIGH_RAM_START;
+        }
+        if (gpa >= LOW_BIOS_START && gpa < LOW_BIOS_END) {
+            return (lowBiosReadOnly >>> (int) ((gpa - LOW_BIOS_START) >>> LOW_BIOS_SEGMENT_SHIFT) & 1) != 0;
+        }
+        return false;
+    }
+
+    /** Sets which 16 KiB segments of 0xC0000-0xFFFFF CPU writes leave alone (bit n: segment n). */
+    public synchronized void setLowBiosReadOnly(int segments) {
+        if (segments != lowBiosReadOnly) {
+            lowBiosReadOnly = segments;
+            protectionEpoch++;
+        }
+    }
+
+    /** Changes each time {@link #setLowBiosReadOnly} changes the protection. */
+    public int protectionEpoch() {
+        return protectionEpoch;
     }
 
     public boolean isRam(long gpa, long length) {
