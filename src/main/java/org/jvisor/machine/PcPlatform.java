@@ -99,7 +99,9 @@ final class PcPlatform implements AutoCloseable {
         this.rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
         rtc.registerPorts(io);
         devices.add(MachineDevice.of("rtc", rtc).onReset(rtc::reset));
-        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
+        // A keyboard for firmware, which resets and enables it during POST (SeaBIOS waits for its
+        // answers); without firmware none, so Linux's atkbd gives up at once.
+        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), firmware);
         kbc.registerPorts(io);
         devices.add(MachineDevice.of("i8042", kbc).onReset(kbc::reset));
         if (withAcpi) {
