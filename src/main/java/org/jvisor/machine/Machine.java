@@ -200,6 +200,10 @@ public final class Machine implements AutoCloseable {
         m.chardevs = chardevs;
         try {
             m.wireDevices();
+            if (loader.firmware() != null) {
+                // The ROM never changes and is not part of a snapshot's RAM: there from the start
+                ram.loadRom(loader.firmware().bytes());
+            }
             switch (start) {
                 case BOOT -> m.prepareBoot();
                 case RESTORE -> {

@@ -18,6 +18,7 @@ import org.jvisor.devices.legacy.I8042;
 import org.jvisor.devices.legacy.I8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
+import org.jvisor.devices.legacy.SystemControlPortA;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.memory.AddressSpace;
@@ -104,6 +105,11 @@ final class PcPlatform implements AutoCloseable {
         I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), firmware);
         kbc.registerPorts(io);
         devices.add(MachineDevice.of("i8042", kbc).onReset(kbc::reset));
+        if (firmware) { // what SeaBIOS enables A20 through (Linux booted directly never touches it)
+            SystemControlPortA portA = new SystemControlPortA(control, enabled -> { });
+            io.register("port-a", SystemControlPortA.PORT, 1, portA);
+            devices.add(MachineDevice.of("port-a", portA).onReset(portA::reset));
+        }
         if (withAcpi) {
             acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
