@@ -89,7 +89,7 @@ final class KernelLoader {
     private static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
         if (config.machineType() == MachineConfig.MachineType.PC) {
-            return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes()).acpi());
+            return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()).acpi());
         }
         try {
             for (VirtioMmioSlot slot : VirtioMmioSlot.of(config)) {

@@ -254,7 +254,8 @@ public final class Machine implements AutoCloseable {
             }
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
-            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null,
+            config.machineType() == MachineConfig.MachineType.PC
+                ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,
             loader.firmware() != null, devices);
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
