@@ -5,4 +5,8 @@ public final class BootException extends Exception {
     public BootException(String message) {
         super(message);
     }
+
+    public BootException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -20,7 +20,7 @@ import org.jvisor.qmp.MonitorConfig;
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
     private static final Set<String> TRACE_EVENTS = Set.of("exits");
-    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot", "jit");
+    private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot", "jit", "firmware");
 
     /** What main should do. */
     public sealed interface Action {
@@ -64,6 +64,8 @@ public final class CommandLine {
         MemoryBackendOptions memoryBackends = new MemoryBackendOptions();
         int cpus = 1;
         Path kernel = null;
+        Path bios = null;
+        String bootText = null;
         Path initrd = null;
         String append = null;
         MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
@@ -172,6 +174,8 @@ public final class CommandLine {
                 case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
                 case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
+                case "-bios" -> bios = Path.of(value(args, ++i, opt, "a BIOS image file"));
+                case "-boot" -> bootText = value(args, ++i, opt, "order=DRIVES,menu=on|off");
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
                 case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"),
@@ -228,7 +232,7 @@ public final class CommandLine {
                 case "-d" -> {
                     for (String item : value(args, ++i, opt, "log items").split(",")) {
                         if (!DEBUG_ITEMS.contains(item)) {
-                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp, boot, jit)");
+                            throw new UsageException("-d: unknown log item '" + item + "' (known: guest_errors, unimp, boot, jit, firmware)");
                         }
                         debug.add(item);
                     }
@@ -236,8 +240,12 @@ public final class CommandLine {
                 default -> throw new UsageException("unknown option '" + raw + "' (see --help)");
             }
         }
-        if (kernel == null) {
-            throw new UsageException("-kernel is required: jvisor boots a kernel directly (there is no firmware)");
+        MachineConfig.Firmware firmware = parseBoot(bios, bootText);
+        if (kernel == null && (initrd != null || append != null)) {
+            throw new UsageException((initrd != null ? "-initrd" : "-append") + " needs -kernel");
+        }
+        if (kernel == null && machine.type() == MachineConfig.MachineType.MICROVM) {
+            throw new UsageException("-machine microvm boots a kernel directly: give -kernel (it has no firmware here)");
         }
         MachineConfig.MemoryBackendConfig memoryBackend = memoryBackends.resolve(memory);
         if (memory < 0) {
@@ -285,8 +293,45 @@ public final class CommandLine {
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend), startPaused, chardevs.monitors(), pidfile, daemonize,
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer);
+    }
+
+    /**
+     * -bios and QEMU's -boot [order=]DRIVES[,once=DRIVES][,menu=on|off][,splash-time=MS]
+     * [,reboot-timeout=MS][,strict=on|off]: drive letters a-p, c the first disk, d the CD-ROM,
+     * n the network.
+     */
+    static MachineConfig.Firmware parseBoot(Path bios, String text) throws UsageException {
+        MachineConfig.Firmware d = MachineConfig.Firmware.DEFAULT;
+        if (text == null) {
+            return new MachineConfig.Firmware(bios, null, false, d.splashTime(), d.rebootTimeout());
+        }
+        OptionList o = OptionList.parse("-boot", text, true);
+        o.allowOnly(Set.of("order", "once", "menu", "splash-time", "reboot-timeout", "strict", "splash"), "");
+        String order = o.get("order") != null ? o.get("order") : o.get("once") != null ? o.get("once") : o.implied();
+        if (order != null && !order.matches("[a-p]+")) {
+            throw new UsageException("-boot: order='" + order + "' is not a list of drive letters (c disk, d CD-ROM, n network)");
+        }
+        boolean menu = onOff("-boot", "menu", o.get("menu") == null ? "off" : o.get("menu"));
+        return new MachineConfig.Firmware(bios, order, menu, bootMillis(o, "splash-time", d.splashTime(), 0),
+            bootMillis(o, "reboot-timeout", d.rebootTimeout(), -1));
+    }
+
+    private static int bootMillis(OptionList o, String key, int dflt, int min) throws UsageException {
+        String v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            int ms = Integer.parseInt(v);
+            if (ms < min || ms > 0xFFFF) {
+                throw new NumberFormatException();
+            }
+            return ms;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-boot: " + key + "='" + v + "' is not a time in ms (" + min + "-65535)");
+        }
     }
 
     /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */

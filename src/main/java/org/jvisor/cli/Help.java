@@ -7,6 +7,7 @@ final class Help {
 
     static final String TEXT = """
         usage: jvisor [options] -kernel FILE
+               jvisor [options] -drive file=DISK,format=raw,if=virtio   (boots the disk through SeaBIOS)
 
         jvisor is a virtual machine monitor for x86-64 guests, written in Java.
         Options follow QEMU's spelling.
@@ -30,6 +31,13 @@ final class Help {
           -kernel FILE          the guest to boot: a Linux bzImage or vmlinux, or an ELF64 test guest
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
+          -bios FILE            firmware for a machine without -kernel (default: SeaBIOS from
+                                Debian's seabios package, /usr/share/seabios/bios-256k.bin); it
+                                boots the disks as a PC does (tcg runs it; -kernel skips it)
+          -boot [order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]
+                                firmware boot order (c disk, d CD-ROM, n network; default cad),
+                                its boot menu prompt (ESC on the console), how long the prompt
+                                waits, and when to reboot after no disk booted (-1: never)
           -machine pc|microvm[,kernel-decompress=host|guest]
                                 pc (default): PCI host with ECAM, virtio-X-pci devices;
                                 microvm: no PCI, virtio-X-device devices on virtio-mmio.
@@ -132,6 +140,7 @@ final class Help {
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
           -d jit                at the end, what tcg translated: units, bytecode, time spent
                                 translating, units invalidated, the hottest units
+          -d firmware           the firmware's debug log (SeaBIOS writes it to port 0x402)
           --help, --version
         """;
 }

@@ -38,6 +38,7 @@ import java.util.Set;
  * @param name             -name: the guest's name for management tools (QMP query-name), or null
  * @param memoryBackend    -machine memory-backend=ID with its -object memory-backend-memfd|file:
  *                         where guest RAM lives, or null for anonymous memory
+ * @param firmware         -bios and -boot: the firmware a machine without -kernel boots
  */
 public record MachineConfig(
     Accel accel,
@@ -60,7 +61,7 @@ public record MachineConfig(
     List<NetdevConfig> netdevs,
     JitOptions jit,
     String name,
-    MemoryBackendConfig memoryBackend) {
+    MemoryBackendConfig memoryBackend, Firmware firmware) {
 
     /**
      * -object memory-backend-memfd|memory-backend-file,id=ID,size=SIZE,...: guest RAM that other
@@ -92,6 +93,26 @@ public record MachineConfig(
                 return "memory-backend-file";
             }
         }
+    }
+
+    /**
+     * The firmware of a machine without -kernel (ignored with one).
+     *
+     * @param bios        -bios FILE, or null for SeaBIOS from Debian's seabios package
+     * @param bootOrder   -boot order=: drive letters (c disk, d CD-ROM, n network) in the order to
+     *                    try them, or null for the firmware's own order
+     * @param bootMenu    -boot menu=on: the firmware offers its boot menu
+     * @param splashTime  -boot splash-time=: how long the menu prompt waits, in ms
+     * @param rebootTimeout -boot reboot-timeout=: ms to wait before rebooting when nothing boots, -1 never
+     */
+    public record Firmware(Path bios, String bootOrder, boolean bootMenu, int splashTime, int rebootTimeout) {
+        /** SeaBIOS's default order and menu, as QEMU without -bios or -boot. */
+        public static final Firmware DEFAULT = new Firmware(null, null, false, 2500, -1);
+    }
+
+    /** Whether the machine boots firmware (no -kernel). */
+    public boolean bootsFirmware() {
+        return kernel == null;
     }
 
     /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
@@ -393,6 +414,7 @@ public record MachineConfig(
         private JitOptions jit = JitOptions.fromSystemProperties();
         private String name;
         private MemoryBackendConfig memoryBackend;
+        private Firmware firmware = Firmware.DEFAULT;
 
         private Builder() {
         }
@@ -415,7 +437,13 @@ public record MachineConfig(
             return this;
         }
 
-        /** -kernel (required). */
+        /** -bios and -boot: the firmware booted when no kernel is given. */
+        public Builder firmware(Firmware firmware) {
+            this.firmware = Objects.requireNonNull(firmware, "firmware");
+            return this;
+        }
+
+        /** -kernel (without it, the machine boots its firmware). */
         public Builder kernel(Path kernel) {
             this.kernel = kernel;
             return this;
@@ -510,7 +538,6 @@ public record MachineConfig(
          * memory size are in range); files, devices and their references are checked when the
          * machine is built, with errors that name the option.
          *
-         * @throws IllegalStateException if no kernel was given
          * @throws IllegalArgumentException if the vCPU count or memory size is out of range
          */
         /** -accel tcg,jit=on|off,jit-threshold=N: the tcg engine's translator (ignored on kvm). */
@@ -532,9 +559,6 @@ public record MachineConfig(
         }
 
         public MachineConfig build() {
-            if (kernel == null) {
-                throw new IllegalStateException("a kernel is required: jvisor boots a kernel directly (there is no firmware)");
-            }
             if (cpus < 1 || cpus > 255) {
                 throw new IllegalArgumentException(cpus + " vCPUs is out of range (1-255)");
             }
@@ -544,7 +568,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend);
+                memoryBackend, firmware);
         }
     }
 }

@@ -60,6 +60,7 @@ public final class InitramfsBuilder {
     private final String kernelVersion;
     private final List<String> wantedModules;
     private long mtime;
+    private java.util.function.Function<List<KernelModules.Module>, String> initScript;
 
     /**
      * An initramfs with the given busybox binary and the {@code wantedModules} (plus their
@@ -70,6 +71,15 @@ public final class InitramfsBuilder {
         this.moduleDir = moduleDir;
         this.kernelVersion = kernelVersion;
         this.wantedModules = List.copyOf(wantedModules);
+    }
+
+    /**
+     * The /init script for the load order of the modules (default: the demo guest's
+     * {@link InitScript}); a disk image's initrd mounts the root file system instead.
+     */
+    public InitramfsBuilder init(java.util.function.Function<List<KernelModules.Module>, String> script) {
+        this.initScript = script;
+        return this;
     }
 
     /** The mtime of every entry (default 0), e.g. a SOURCE_DATE_EPOCH. */
@@ -90,7 +100,7 @@ public final class InitramfsBuilder {
         }
         List<KernelModules.Module> modules = loadOrder();
         List<String> applets = applets(busybox);
-        String init = InitScript.render(kernelVersion, modules);
+        String init = initScript != null ? initScript.apply(modules) : InitScript.render(kernelVersion, modules);
         long size;
         try (CpioWriter cpio = CpioWriter.gzip(out, mtime)) {
             for (String d : List.of("bin", "dev", "etc", "lib", "proc", "sys", "run", "mnt", "usr")) {

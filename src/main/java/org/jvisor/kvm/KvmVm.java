@@ -103,8 +103,21 @@ public final class KvmVm implements Accelerator {
                     ram.segment().address() + r.hostOffset());
                 vm.ioctl(KvmIoctl.SET_USER_MEMORY_REGION, region);
             }
+            GuestMemory.RamRange rom = ram.romRange();
+            if (rom != null) { // firmware: read-only, writes exit as MMIO and go nowhere
+                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "slot"), slot);
+                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "flags"), KVM_MEM_READONLY);
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), rom.guestAddress());
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "memory_size"), rom.size());
+                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"),
+                    ram.segment().address() + rom.hostOffset());
+                vm.ioctl(KvmIoctl.SET_USER_MEMORY_REGION, region);
+            }
         }
     }
+
+    /** KVM_MEM_READONLY (api.rst, 4.35 KVM_SET_USER_MEMORY_REGION). */
+    private static final int KVM_MEM_READONLY = 1 << 1;
 
     /**
      * The guest's CPUID: what this KVM supports, with the hypervisor bit and KVM's paravirtual

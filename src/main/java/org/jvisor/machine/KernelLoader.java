@@ -8,6 +8,7 @@ import java.util.List;
 
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ElfImage;
+import org.jvisor.boot.FirmwareImage;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
 import org.jvisor.boot.acpi.AcpiTables;
@@ -32,10 +33,18 @@ final class KernelLoader {
     private final String cmdline;
     private final LinuxKernel linux;
     private final AcpiTables acpi;
+    /** The BIOS a machine without -kernel boots, or null. */
+    private final FirmwareImage firmware;
     private LinuxBootResult lastLinuxBoot;
 
     private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
                          LinuxKernel linux, AcpiTables acpi) {
+        this(kernel, testElf, initrd, cmdline, linux, acpi, null);
+    }
+
+    private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
+                         LinuxKernel linux, AcpiTables acpi, FirmwareImage firmware) {
+        this.firmware = firmware;
         this.kernel = kernel;
         this.testElf = testElf;
         this.initrd = initrd;
@@ -47,7 +56,9 @@ final class KernelLoader {
     static KernelLoader read(MachineConfig config) throws BootException {
         Path path = config.kernel();
         if (path == null) {
-            throw new BootException("no -kernel given: jvisor boots a kernel directly (there is no firmware)");
+            // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
+            return new KernelLoader(null, null, null, null, null, acpiTables(config),
+                FirmwareImage.read(config.firmware().bios()));
         }
         KernelFile.Loaded k = KernelFile.read(path);
         byte[] initrd = config.initrd() == null ? null : readInitrd(config.initrd());
@@ -78,7 +89,7 @@ final class KernelLoader {
     private static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
         if (config.machineType() == MachineConfig.MachineType.PC) {
-            return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes()).acpi());
+            return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()).acpi());
         }
         try {
             for (VirtioMmioSlot slot : VirtioMmioSlot.of(config)) {
@@ -107,7 +118,32 @@ final class KernelLoader {
         return testElf == null;
     }
 
+    /** The firmware this machine boots, or null when it boots a kernel directly. */
+    FirmwareImage firmware() {
+        return firmware;
+    }
+
+    /** The ACPI tables of a Linux or firmware boot (null for a test guest). */
+    AcpiTables acpi() {
+        return acpi;
+    }
+
+    /** Bytes of firmware ROM the machine maps below 4 GiB (0 without firmware). */
+    long romSize() {
+        return firmware == null ? 0 : firmware.bytes().length;
+    }
+
     X86State load(GuestMemory ram) throws BootException {
+        if (firmware != null) {
+            // The ROM below 4 GiB, and its end in the BIOS area below 1 MiB, where the PAM
+            // registers (at 0 after reset: writes ignored) keep it until the firmware opens it.
+            ram.loadRom(firmware.bytes());
+            byte[] isa = firmware.isaBios();
+            ram.write(FirmwareImage.ISA_BIOS_END - isa.length, isa);
+            X86State s = new X86State();
+            s.applyPowerOn(); // real mode at F000:FFF0, CS base 0xFFFF0000: the reset vector
+            return s;
+        }
         if (testElf != null) {
             return TestGuestBoot.load(testElf, ram, kernel.bytes(), "kernel " + kernel.path());
         }

@@ -24,6 +24,8 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.fwcfg.FwCfg;
+import org.jvisor.devices.legacy.DebugConsole;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
@@ -165,7 +167,7 @@ public final class Machine implements AutoCloseable {
         }
         GuestMemory ram;
         try {
-            ram = allocateRam(config);
+            ram = allocateRam(config, loader.romSize());
         } catch (IllegalArgumentException e) {
             throw new MachineException((config.memoryBackend() == null ? "-m: "
                 : "-object " + config.memoryBackend().qemuType() + ",id=" + config.memoryBackend().id() + ": ") + e.getMessage(), e);
@@ -204,6 +206,10 @@ public final class Machine implements AutoCloseable {
         m.chardevs = chardevs;
         try {
             m.wireDevices();
+            if (loader.firmware() != null) {
+                // The ROM never changes and is not part of a snapshot's RAM: there from the start
+                ram.loadRom(loader.firmware().bytes());
+            }
             switch (start) {
                 case BOOT -> m.prepareBoot();
                 case RESTORE -> {
@@ -220,10 +226,10 @@ public final class Machine implements AutoCloseable {
     }
 
     /** Guest RAM: anonymous, or from -machine memory-backend=ID's memfd or file, which must be -m's size. */
-    private static GuestMemory allocateRam(MachineConfig config) {
+    private static GuestMemory allocateRam(MachineConfig config, long romSize) {
         MachineConfig.MemoryBackendConfig b = config.memoryBackend();
         if (b == null) {
-            return GuestMemory.allocate(config.memoryBytes());
+            return GuestMemory.allocate(config.memoryBytes(), romSize);
         }
         if (b.size() != config.memoryBytes()) {
             throw new IllegalArgumentException("Machine memory size does not match the size of the memory backend ("
@@ -233,7 +239,7 @@ public final class Machine implements AutoCloseable {
             case MachineConfig.MemoryBackendConfig.Memfd m -> new RamBacking.Memfd(m.id(), m.share(), m.seal());
             case MachineConfig.MemoryBackendConfig.File f -> new RamBacking.File(f.memPath(), f.share());
         };
-        return GuestMemory.allocate(config.memoryBytes(), backing);
+        return GuestMemory.allocate(config.memoryBytes(), backing, romSize);
     }
 
     private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)
@@ -271,8 +277,9 @@ public final class Machine implements AutoCloseable {
             }
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
-            config.machineType() == MachineConfig.MachineType.PC ? PcPciLayout.forMemory(config.memoryBytes()) : null,
-            devices);
+            config.machineType() == MachineConfig.MachineType.PC
+                ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,
+            loader.firmware() != null, devices);
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
@@ -321,6 +328,9 @@ public final class Machine implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new MachineException("PCI: " + e.getMessage());
         }
+        if (loader.firmware() != null) {
+            wireFirmware();
+        }
         for (MachineConfig.DebugExitConfig d : config.debugExits()) {
             try {
                 io.register("isa-debug-exit", d.iobase(), d.iosize(), new IsaDebugExit(platformControl));
@@ -328,6 +338,21 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("-device isa-debug-exit: " + e.getMessage());
             }
             devices.add(MachineDevice.of(String.format("isa-debug-exit@%#x", d.iobase()), null));
+        }
+    }
+
+    /**
+     * What firmware reads of the machine: fw_cfg at 0x510 with FirmwareConfig's items, the boot
+     * order in CMOS; and with -d firmware, its debug console (port 0x402) on jvisor's log.
+     */
+    private void wireFirmware() {
+        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), virtioDiskSlots), deviceDma());
+        io.register("fw_cfg", PcPlatform.FW_CFG_PORT, FwCfg.SIZE, fwcfg);
+        devices.add(MachineDevice.of("fw_cfg", fwcfg).onReset(fwcfg::reset));
+        String order = config.firmware().bootOrder();
+        platform.setBootOrder(order == null ? "cad" : order); // QEMU pc's default order
+        if (config.debugLog().contains("firmware")) {
+            io.register("debugcon", DebugConsole.PORT, 1, new DebugConsole(msg -> log.println("jvisor: firmware: " + msg)));
         }
     }
 
@@ -421,6 +446,9 @@ public final class Machine implements AutoCloseable {
      * own; its id is {@code name@pci.0:SS.0}. The function has no reset of its own: the bus's
      * reset resets it.
      */
+    /** The PCI slots of the virtio-blk disks, in command-line order (firmware's boot order). */
+    private final List<Integer> virtioDiskSlots = new ArrayList<>();
+
     private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd) {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
@@ -433,6 +461,9 @@ public final class Machine implements AutoCloseable {
         } catch (RuntimeException e) {
             io.close();
             throw e;
+        }
+        if (device instanceof VirtioBlk) {
+            virtioDiskSlots.add(slot);
         }
         devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
     }

@@ -19,15 +19,34 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
     /** PCI slot s pin p reaches GSI 16 + (s + p) % 4, as the DSDT's _PRT says. */
     static final int FIRST_GSI = 16;
 
+    /**
+     * SeaBIOS on the 440FX places the 32-bit BARs at the top of [RAM's end, 0xFEC0_0000), below the
+     * IOAPIC (pciinit.c); with firmware the window the DSDT announces is that top, above the ECAM,
+     * so that Linux keeps the firmware's assignment.
+     */
+    static final long FIRMWARE_MMIO32_BASE = ECAM_BASE + ((long) BUSES << 20);
+    static final long FIRMWARE_MMIO32_END = 0xFEC0_0000L;
+    /** I/O BARs: SeaBIOS's choice, clear of the legacy ports. */
+    static final int IO_BASE = 0xC000, IO_SIZE = 0x4000;
+
     static PcPciLayout forMemory(long memoryBytes) {
+        return forMemory(memoryBytes, false);
+    }
+
+    /** The layout for {@code memoryBytes} of RAM; {@code firmware}: BARs where SeaBIOS puts them. */
+    static PcPciLayout forMemory(long memoryBytes, boolean firmware) {
         long ramTop = GuestMemory.HIGH_RAM_START + Math.max(0, memoryBytes - GuestMemory.PCI_HOLE_START);
         long gib = 1L << 30;
         long mmio64Base = (ramTop + gib - 1) & -gib;
+        if (firmware) {
+            return new PcPciLayout(FIRMWARE_MMIO32_BASE, FIRMWARE_MMIO32_END - FIRMWARE_MMIO32_BASE, ECAM_BASE, BUSES,
+                mmio64Base, MMIO64_SIZE);
+        }
         return new PcPciLayout(MMIO32_BASE, ECAM_BASE - MMIO32_BASE, ECAM_BASE, BUSES, mmio64Base, MMIO64_SIZE);
     }
 
     PciHostBridge.Windows windows() {
-        return PciHostBridge.Windows.pc(mmio32Base + mmio32Size, mmio64Base, mmio64Size);
+        return new PciHostBridge.Windows(mmio32Base, mmio32Size, mmio64Base, mmio64Size, IO_BASE, IO_SIZE);
     }
 
     PciHost acpi() {

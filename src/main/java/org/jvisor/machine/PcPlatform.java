@@ -11,12 +11,14 @@ import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.intc.PcInterruptControllers;
 import org.jvisor.devices.pci.MsiSink;
 import org.jvisor.devices.pci.PciDevice;
+import org.jvisor.devices.pci.I440fxHostBridge;
 import org.jvisor.devices.pci.PciHostBridge;
 import org.jvisor.devices.pci.PciIrqRouting;
 import org.jvisor.devices.legacy.I8042;
 import org.jvisor.devices.legacy.I8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
+import org.jvisor.devices.legacy.SystemControlPortA;
 import org.jvisor.devices.timer.Clock;
 import org.jvisor.devices.timer.TimerQueue;
 import org.jvisor.memory.AddressSpace;
@@ -37,6 +39,12 @@ final class PcPlatform implements AutoCloseable {
     static final int RTC_IRQ = 8;
     static final int KBD_IRQ = 1;
     static final int AUX_IRQ = 12;
+    /** QEMU's fw_cfg in I/O space: selector 0x510, data 0x511, DMA address 0x514 (firmware boots). */
+    static final int FW_CFG_PORT = org.jvisor.devices.fwcfg.FwCfg.PORT_SELECTOR;
+    /** The BIOS area below 1 MiB that shows the end of the firmware ROM (0xE0000-0xFFFFF for 128 KiB). */
+    static final long ISA_BIOS_END = org.jvisor.boot.FirmwareImage.ISA_BIOS_END;
+    /** CMOS boot device bytes as QEMU and SeaBIOS use them: 0x3D first and second, 0x38 third. */
+    static final int CMOS_BOOT_FLAG1 = 0x38, CMOS_BOOT_FLAG2 = 0x3D;
 
     private final Accelerator accel;
     private final TimerQueue timers;
@@ -46,9 +54,11 @@ final class PcPlatform implements AutoCloseable {
     private final PcPciLayout pciLayout;
     /** The ACPI PM block (power button, S5), or null without ACPI (a test guest). */
     private final AcpiPm acpiPm;
+    private final RtcCmos rtc;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
-               PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, DeviceRegistry devices) {
+               PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, boolean firmware,
+               DeviceRegistry devices) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
@@ -87,12 +97,19 @@ final class PcPlatform implements AutoCloseable {
         }
         long below4g = Math.min(ram.size(), GuestMemory.PCI_HOLE_START);
         // The RTC's reset keeps its time and CMOS RAM, as the battery does.
-        RtcCmos rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
+        this.rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
         rtc.registerPorts(io);
         devices.add(MachineDevice.of("rtc", rtc).onReset(rtc::reset));
-        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), false);
+        // A keyboard for firmware, which resets and enables it during POST (SeaBIOS waits for its
+        // answers); without firmware none, so Linux's atkbd gives up at once.
+        I8042 kbc = new I8042(control, irq(KBD_IRQ), irq(AUX_IRQ), firmware);
         kbc.registerPorts(io);
         devices.add(MachineDevice.of("i8042", kbc).onReset(kbc::reset));
+        if (firmware) { // what SeaBIOS enables A20 through (Linux booted directly never touches it)
+            SystemControlPortA portA = new SystemControlPortA(control, enabled -> { });
+            io.register("port-a", SystemControlPortA.PORT, 1, portA);
+            devices.add(MachineDevice.of("port-a", portA).onReset(portA::reset));
+        }
         if (withAcpi) {
             acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
@@ -109,7 +126,12 @@ final class PcPlatform implements AutoCloseable {
         }
         if (pciLayout != null) {
             MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
-            this.pci = new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi);
+            // Firmware knows the chipset by its host bridge: the 440FX's, whose PAM registers
+            // decide which parts of the BIOS area below 1 MiB CPU writes reach.
+            PciDevice host = firmware ? new I440fxHostBridge(ram::setLowBiosReadOnly) : null;
+            this.pci = host == null
+                ? new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi)
+                : new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi, host);
             pci.registerPorts(reset);
             pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
             // The bus reset resets every function and places the BARs again, as firmware would.
@@ -136,6 +158,24 @@ final class PcPlatform implements AutoCloseable {
         if (pci != null) {
             pci.assignResources(pciLayout.windows());
         }
+    }
+
+    /**
+     * The boot devices in QEMU's CMOS encoding (SeaBIOS reads them on QEMU): drive letters
+     * a floppy (1), c disk (2), d CD-ROM (3), n network (4), at most three, in order.
+     */
+    void setBootOrder(String letters) {
+        int[] dev = new int[3];
+        for (int i = 0; i < Math.min(3, letters.length()); i++) {
+            dev[i] = switch (letters.charAt(i)) {
+                case 'a', 'b' -> 1;
+                case 'c' -> 2;
+                case 'd' -> 3;
+                default -> 4; // n-p: network
+            };
+        }
+        rtc.writeRegister(CMOS_BOOT_FLAG2, dev[1] << 4 | dev[0]);
+        rtc.writeRegister(CMOS_BOOT_FLAG1, dev[2] << 4 | 1); // bit 0: skip the floppy signature check
     }
 
     /** Presses the ACPI power button; false when the platform has no ACPI PM (no Linux guest). */

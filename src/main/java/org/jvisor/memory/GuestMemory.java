@@ -20,6 +20,8 @@ import org.jvisor.sys.SysException;
  * device hand it to another process (vhost-user's SET_MEM_TABLE).
  */
 public final class GuestMemory implements AutoCloseable {
+    /** The largest firmware ROM: 16 MiB below 4 GiB, clear of the IOAPIC and LAPIC pages. */
+    public static final long MAX_ROM_SIZE = 16L << 20;
 
     /** Start of the 32-bit MMIO hole (PCI BARs, IOAPIC, LAPIC, HPET...): RAM stops here. */
     public static final long PCI_HOLE_START = 0xC000_0000L;
@@ -32,6 +34,12 @@ public final class GuestMemory implements AutoCloseable {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
+    /** The BIOS area below 1 MiB whose writes the host bridge's PAM registers can block. */
+    public static final long LOW_BIOS_START = 0xC_0000L;
+    public static final long LOW_BIOS_END = 0x10_0000L;
+    /** Granularity of the PAM write protection: 16 KiB (i440FX datasheet, 3.2.18). */
+    public static final int LOW_BIOS_SEGMENT_SHIFT = 14;
+
     private final long size;
     private final MemorySegment ram;
     private final long lowSize;
@@ -39,6 +47,13 @@ public final class GuestMemory implements AutoCloseable {
     private final DirtyLog dirty;
     /** The memfd or file behind a shareable mapping, else null. */
     private final Fd fd;
+    /** Firmware ROM just below 4 GiB (host memory after RAM), or size 0 without one. */
+    private final long romSize;
+    private final long romBase;
+    /** Bit n set: CPU writes to the 16 KiB segment n of 0xC0000-0xFFFFF are dropped (PAM). */
+    private volatile int lowBiosReadOnly;
+    /** Bumped whenever write protection changes, so CPUs drop the write permissions they cached. */
+    private volatile int protectionEpoch;
 
     /** One contiguous stretch of guest-physical RAM and where it lives in the host mapping. */
     public record RamRange(long guestAddress, long size, long hostOffset) {
@@ -55,10 +70,12 @@ public final class GuestMemory implements AutoCloseable {
     public record SharedRegion(long guestAddress, long size, long userAddress, Fd fd, long fdOffset) {
     }
 
-    private GuestMemory(long size, MemorySegment ram, Fd fd) {
+    private GuestMemory(long size, MemorySegment ram, Fd fd, long romSize) {
         this.size = size;
         this.ram = ram;
         this.fd = fd;
+        this.romSize = romSize;
+        this.romBase = romSize == 0 ? Long.MAX_VALUE : HIGH_RAM_START - romSize;
         this.lowSize = Math.min(size, PCI_HOLE_START);
         List<RamRange> r = new ArrayList<>();
         r.add(new RamRange(0, lowSize, 0));
@@ -66,16 +83,36 @@ public final class GuestMemory implements AutoCloseable {
             r.add(new RamRange(HIGH_RAM_START, size - lowSize, lowSize));
         }
         this.ranges = List.copyOf(r);
-        this.dirty = new DirtyLog(size);
+        this.dirty = new DirtyLog(size + romSize);
     }
 
     /** Maps {@code size} bytes of anonymous guest RAM; the message of the exception says why it could not. */
     public static GuestMemory allocate(long size) {
-        return allocate(size, new RamBacking.Anonymous());
+        return allocate(size, new RamBacking.Anonymous(), 0);
+    }
+
+    /**
+     * As {@link #allocate(long)}, with {@code romSize} bytes of firmware ROM (a multiple of 64 KiB,
+     * at most 16 MiB) at the top of the 32-bit address space, ending at 4 GiB: readable and
+     * executable as RAM is, not writable by the CPU ({@link #writeProtected}).
+     */
+    public static GuestMemory allocate(long size, long romSize) {
+        return allocate(size, new RamBacking.Anonymous(), romSize);
     }
 
     /** Maps {@code size} bytes of guest RAM from {@code backing}; the message of the exception says why it could not. */
     public static GuestMemory allocate(long size, RamBacking backing) {
+        return allocate(size, backing, 0);
+    }
+
+    /**
+     * Maps {@code size} bytes of guest RAM from {@code backing}, and {@code romSize} bytes of
+     * firmware ROM after it in the same mapping (so host offsets index one segment).
+     */
+    public static GuestMemory allocate(long size, RamBacking backing, long romSize) {
+        if (romSize < 0 || romSize > MAX_ROM_SIZE || (romSize & 0xFFFF) != 0) {
+            throw new IllegalArgumentException("firmware ROM of " + romSize + " bytes: not a multiple of 64 KiB up to 16 MiB");
+        }
         if (size < MIN_SIZE) {
             throw new IllegalArgumentException(
                 "guest RAM of " + size + " bytes is too small: at least " + (MIN_SIZE >> 20) + " MiB is needed");
@@ -91,27 +128,34 @@ public final class GuestMemory implements AutoCloseable {
         return switch (backing) {
             case RamBacking.Anonymous a -> {
                 try {
-                    yield new GuestMemory(size, Mman.mapAnonymous(size, Mman.PROT_READ | Mman.PROT_WRITE,
-                        Mman.MAP_SHARED | Mman.MAP_NORESERVE), null);
+                    yield new GuestMemory(size, Mman.mapAnonymous(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
+                        Mman.MAP_SHARED | Mman.MAP_NORESERVE), null, romSize);
                 } catch (SysException e) {
                     throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
                 }
             }
-            case RamBacking.Memfd m -> mapMemfd(size, m);
-            case RamBacking.File f -> mapFile(size, f);
+            case RamBacking.Memfd m -> mapMemfd(size, m, romSize);
+            case RamBacking.File f -> {
+                if (romSize != 0) {
+                    // the ROM would have to live in the user's file: use a memfd, or -kernel
+                    throw new IllegalArgumentException("memory-backend-file cannot also hold the firmware ROM; "
+                        + "boot with -kernel or use memory-backend-memfd");
+                }
+                yield mapFile(size, f);
+            }
         };
     }
 
     /** memfd_create, ftruncate to the RAM size, optional seals, mmap (QEMU's memory-backend-memfd). */
-    private static GuestMemory mapMemfd(long size, RamBacking.Memfd m) {
+    private static GuestMemory mapMemfd(long size, RamBacking.Memfd m, long romSize) {
         Fd fd = null;
         try {
             fd = Mman.memfdCreate(m.name(), Mman.MFD_CLOEXEC | (m.seal() ? Mman.MFD_ALLOW_SEALING : 0));
-            fd.ftruncate(size);
+            fd.ftruncate(size + romSize);
             if (m.seal()) {
                 fd.addSeals(Fd.F_SEAL_GROW | Fd.F_SEAL_SHRINK | Fd.F_SEAL_SEAL);
             }
-            return mapFd(size, fd, m.share());
+            return mapFd(size, fd, m.share(), romSize);
         } catch (SysException e) {
             if (fd != null) {
                 fd.close();
@@ -144,7 +188,7 @@ public final class GuestMemory implements AutoCloseable {
             if (existing == 0) {
                 fd.ftruncate(size);
             }
-            return mapFd(size, fd, f.share());
+            return mapFd(size, fd, f.share(), 0);
         } catch (IOException e) {
             if (fd != null) {
                 fd.close();
@@ -157,14 +201,14 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /** Maps {@code fd} MAP_SHARED (kept for sharing) or MAP_PRIVATE (copy-on-write; the descriptor is closed). */
-    private static GuestMemory mapFd(long size, Fd fd, boolean share) throws SysException {
-        MemorySegment ram = Mman.map(size, Mman.PROT_READ | Mman.PROT_WRITE,
+    private static GuestMemory mapFd(long size, Fd fd, boolean share, long romSize) throws SysException {
+        MemorySegment ram = Mman.map(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
             (share ? Mman.MAP_SHARED : Mman.MAP_PRIVATE) | Mman.MAP_NORESERVE, fd, 0);
         if (share) {
-            return new GuestMemory(size, ram, fd);
+            return new GuestMemory(size, ram, fd, romSize);
         }
         fd.close();
-        return new GuestMemory(size, ram, null);
+        return new GuestMemory(size, ram, null, romSize);
     }
 
     /** Whether RAM is an fd mapped MAP_SHARED, which {@link #sharedRegions()} can hand to another process. */
@@ -191,6 +235,11 @@ public final class GuestMemory implements AutoCloseable {
         return size;
     }
 
+    /** Bytes of the host mapping: RAM and the firmware ROM after it (for tables indexed by host offset). */
+    public long hostSize() {
+        return size + romSize;
+    }
+
     /** The host mapping, for KVM memory slots and bulk copies. */
     public MemorySegment segment() {
         return ram;
@@ -215,7 +264,51 @@ public final class GuestMemory implements AutoCloseable {
         if (gpa >= HIGH_RAM_START && gpa - HIGH_RAM_START <= size - lowSize - length) {
             return gpa - HIGH_RAM_START + lowSize;
         }
+        if (gpa >= romBase && gpa - romBase <= romSize - length) {
+            return gpa - romBase + size;
+        }
         return -1;
+    }
+
+    /** The firmware ROM's guest range (host offset after RAM), or null without one. */
+    public RamRange romRange() {
+        return romSize == 0 ? null : new RamRange(romBase, romSize, size);
+    }
+
+    /** Puts {@code image} into the firmware ROM (its size must be the ROM's). */
+    public void loadRom(byte[] image) {
+        if (image.length != romSize) {
+            throw new IllegalArgumentException("a ROM image of " + image.length + " bytes for a ROM of " + romSize);
+        }
+        MemorySegment.copy(image, 0, ram, ValueLayout.JAVA_BYTE, size, image.length);
+    }
+
+    /**
+     * Whether a CPU write to guest-physical {@code gpa} is dropped: the firmware ROM, and the
+     * segments of 0xC0000-0xFFFFF that the PAM registers make read-only. Devices' DMA is not
+     * checked (a PC's chipset routes it the same way, but no device here writes there).
+     */
+    public boolean writeProtected(long gpa) {
+        if (gpa >= romBase) {
+            return gpa < HIGH_RAM_START;
+        }
+        if (gpa >= LOW_BIOS_START && gpa < LOW_BIOS_END) {
+            return (lowBiosReadOnly >>> (int) ((gpa - LOW_BIOS_START) >>> LOW_BIOS_SEGMENT_SHIFT) & 1) != 0;
+        }
+        return false;
+    }
+
+    /** Sets which 16 KiB segments of 0xC0000-0xFFFFF CPU writes leave alone (bit n: segment n). */
+    public synchronized void setLowBiosReadOnly(int segments) {
+        if (segments != lowBiosReadOnly) {
+            lowBiosReadOnly = segments;
+            protectionEpoch++;
+        }
+    }
+
+    /** Changes each time {@link #setLowBiosReadOnly} changes the protection. */
+    public int protectionEpoch() {
+        return protectionEpoch;
     }
 
     /** The pages written since the log's last look, while a live migration logs them. */

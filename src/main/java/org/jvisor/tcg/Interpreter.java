@@ -535,6 +535,19 @@ final class Interpreter {
                 long v = pop(in.osz);
                 setReg(in, (op & 7) | (in.rex & 1) << 3, in.osz, v);
             }
+            case 0x27, 0x2F, 0x37, 0x3F, 0xD4, 0xD5 -> bcd(in, op);
+            case 0x60 -> {
+                legacyOnly();
+                pusha(in.osz);
+            }
+            case 0x61 -> {
+                legacyOnly();
+                popa(in.osz);
+            }
+            case 0xD6 -> { // SALC (undocumented; AL = CF ? 0xFF : 0)
+                legacyOnly();
+                g[0] = (g[0] & ~0xFFL) | (f.cf() ? 0xFF : 0);
+            }
             case 0x63 -> {
                 if (cpu.mode != 64) {
                     throw cpu.unimplemented(in); // ARPL
@@ -691,7 +704,12 @@ final class Interpreter {
                 }
                 next = branch(in, t);
             }
-            case 0xC4, 0xC5 -> throw cpu.unimplemented(in); // VEX / LES, LDS
+            case 0xC4, 0xC5 -> {
+                if (cpu.mode == 64 || in.mod == 3) {
+                    throw cpu.unimplemented(in); // VEX
+                }
+                loadFarPointer(in, op == 0xC4 ? Insn.ES : Insn.DS);
+            }
             case 0xC6, 0xC7 -> {
                 if ((in.reg & 7) != 0) {
                     throw cpu.unimplemented(in);
@@ -809,6 +827,59 @@ final class Interpreter {
             case 0xFF -> group5(in);
             default -> throw cpu.unimplemented(in);
         }
+    }
+
+    /** PUSHA/PUSHAD: AX, CX, DX, BX, the SP before the first push, BP, SI, DI (SDM vol. 2). */
+    private void pusha(int size) {
+        long sp = g[4];
+        for (int r = 0; r < 8; r++) {
+            push(r == 4 ? sp : g[r], size);
+        }
+    }
+
+    /** POPA/POPAD: the reverse order, the saved SP discarded. */
+    private void popa(int size) {
+        for (int r = 7; r >= 0; r--) {
+            long v = pop(size);
+            if (r != 4) {
+                setReg(null, r, size, v);
+            }
+        }
+    }
+
+    /** LES, LDS, LSS, LFS, LGS: offset then selector from memory; the segment is loaded first. */
+    private void loadFarPointer(Insn in, int seg) {
+        if (in.mod == 3) {
+            throw CpuFault.ud();
+        }
+        long a = ea(in);
+        long off = m.read(a, in.osz);
+        int sel = (int) m.read(cpu.mode == 64 ? a + in.osz : (a + in.osz) & 0xFFFF_FFFFL, 2);
+        cpu.sys.loadDataSegment(seg, sel);
+        setReg(in, in.reg, in.osz, off);
+    }
+
+    /** DAA, DAS, AAA, AAS, AAM, AAD (BcdOps); invalid in 64-bit mode. */
+    private void bcd(Insn in, int op) {
+        legacyOnly();
+        int ax = (int) g[0] & 0xFFFF;
+        long fl = f.materialize();
+        long r = switch (op) {
+            case 0x27 -> BcdOps.daa(ax, fl);
+            case 0x2F -> BcdOps.das(ax, fl);
+            case 0x37 -> BcdOps.aaa(ax, fl);
+            case 0x3F -> BcdOps.aas(ax, fl);
+            case 0xD4 -> {
+                int base = (int) in.imm & 0xFF;
+                if (base == 0) {
+                    throw new CpuFault(CpuFault.DE, 0, false);
+                }
+                yield BcdOps.aam(ax, base);
+            }
+            default -> BcdOps.aad(ax, (int) in.imm & 0xFF);
+        };
+        g[0] = (g[0] & ~0xFFFFL) | (r & 0xFFFF);
+        s.rflags = (s.rflags & ~BcdOps.ARITH) | (r >>> 16);
     }
 
     private void legacyOnly() {
@@ -1302,6 +1373,7 @@ final class Interpreter {
             case 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23, 0x30, 0x32, 0x33, 0x34, 0x35,
                  0xA0, 0xA1, 0xA2, 0xA8, 0xA9, 0xAE, 0x31 -> cpu.sys.exec0F(in, op);
             case 0x0B -> throw CpuFault.ud();
+            case 0xB2, 0xB4, 0xB5 -> loadFarPointer(in, op == 0xB2 ? Insn.SS : op == 0xB4 ? Insn.FS : Insn.GS);
             case 0x0D, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F -> { } // prefetch, hints, NOP Ev, ENDBR
             case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F -> {
                 long v = readE(in, in.osz);

@@ -106,6 +106,21 @@ public final class Mmu {
         flushAll();
     }
 
+    /** The RAM write protection the write TLB was filled under ({@link GuestMemory#protectionEpoch}). */
+    private int protectionEpoch;
+
+    /**
+     * Drops the TLB when RAM write protection changed since it was filled (the host bridge's PAM
+     * registers, written through port I/O: called after each OUT).
+     */
+    void checkWriteProtection() {
+        int e = ram.protectionEpoch();
+        if (e != protectionEpoch) {
+            protectionEpoch = e;
+            flushAll();
+        }
+    }
+
     void attach(CodeCache code, Runnable onFlush) {
         this.code = code;
         this.onFlush = onFlush;
@@ -334,6 +349,9 @@ public final class Mmu {
         long pa = translate(lin, WRITE, u);
         long off = ram.offsetOf(pa, size);
         if (off >= 0) {
+            if (ram.writeProtected(pa)) {
+                return; // ROM, or BIOS RAM the PAM registers made read-only: the write goes nowhere
+            }
             beforeWrite(off, size);
             putHost(off, size, v);
             wroteHost(off, size);
@@ -355,6 +373,9 @@ public final class Mmu {
         long pa = translate(lin, WRITE, user);
         long off = ram.offsetOf(pa, size);
         if (off >= 0) {
+            if (ram.writeProtected(pa)) {
+                return -1; // the slow path drops it
+            }
             beforeWrite(off, size);
         }
         return off;
@@ -501,7 +522,7 @@ public final class Mmu {
                     rdGlobal[i] = global;
                     rdSpan[i] = span;
                     if (writable && writeLog == null && (code == null || !code.isCodePage(hostPage))
-                            && dirty.allowsWriteMapping(hostPage)) {
+                            && dirty.allowsWriteMapping(hostPage) && !ram.writeProtected(pagePa)) {
                         wrTag[i] = tag;
                         wrDelta[i] = delta;
                         wrGlobal[i] = global;

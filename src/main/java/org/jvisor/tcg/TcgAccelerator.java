@@ -111,7 +111,7 @@ public final class TcgAccelerator implements Accelerator {
         SharedCode sc;
         synchronized (this) {
             if (sharedCode == null) {
-                sharedCode = new SharedCode(bus.ram().size(), library);
+                sharedCode = new SharedCode(bus.ram().hostSize(), library);
             }
             sc = sharedCode;
         }

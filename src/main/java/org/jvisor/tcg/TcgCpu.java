@@ -100,7 +100,7 @@ public final class TcgCpu {
     /** A lone CPU (no interrupt source, its own code cache) with the given translator settings. */
     public TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, JitOptions jitOptions) {
         this(state, bus, cpuid, new ExitStats(false), new Object(), InterruptSource.NONE,
-            new SharedCode(bus.ram().size()), jitOptions);
+            new SharedCode(bus.ram().hostSize()), jitOptions);
     }
 
     TcgCpu(X86State state, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
@@ -697,10 +697,12 @@ public final class TcgCpu {
             long t0 = System.nanoTime();
             bus.io().write(port, size, v);
             stats.record(ExitReason.IO_OUT, System.nanoTime() - t0);
+            mmu.checkWriteProtection();
             return;
         }
         stats.count(ExitReason.IO_OUT);
         bus.io().write(port, size, v);
+        mmu.checkWriteProtection();
     }
 
     /** #UD for an opcode we do not implement, logged once per RIP when jvisor.tcg.logUnimp=true. */

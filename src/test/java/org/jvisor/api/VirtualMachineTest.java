@@ -235,7 +235,9 @@ class VirtualMachineTest {
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", MachineConfig.Transport.PCI)).build();
         e = assertThrows(VmException.class, () -> VirtualMachine.create(missingDrive, log));
         assertTrue(e.getMessage().startsWith("-drive file=" + dir.resolve("none.img")), e.getMessage());
-        assertThrows(IllegalStateException.class, () -> MachineConfig.builder().build(), "a kernel is required");
+        e = assertThrows(VmException.class, () -> VirtualMachine.create(MachineConfig.builder()
+            .firmware(new MachineConfig.Firmware(dir.resolve("nobios.bin"), null, false, 0, -1)).build(), log));
+        assertTrue(e.getMessage().contains("-bios " + dir.resolve("nobios.bin")), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> guest("hello.elf").cpus(0).build());
     }
 

@@ -170,4 +170,25 @@ class CommandLineTest {
             () -> parse("-kernel", "k", "-drive", "file=a.vmdk,format=vmdk,if=virtio"));
         assertEquals("-drive: format=vmdk is not supported (raw or qcow2)", e.getMessage());
     }
+
+    @Test
+    void withoutKernelTheMachineBootsFirmwareAsBiosAndBootSay() throws UsageException {
+        MachineConfig plain = parse("-drive", "file=d.img,format=raw,if=virtio");
+        assertTrue(plain.bootsFirmware());
+        assertEquals(MachineConfig.Firmware.DEFAULT, plain.firmware());
+        MachineConfig c = parse("-bios", "/x/bios.bin", "-boot", "order=dc,menu=on,splash-time=500,reboot-timeout=1000");
+        assertEquals(new MachineConfig.Firmware(Path.of("/x/bios.bin"), "dc", true, 500, 1000), c.firmware());
+        assertEquals("c", parse("-boot", "c").firmware().bootOrder(), "QEMU's legacy -boot c");
+        assertEquals("n", parse("-boot", "once=n").firmware().bootOrder());
+        assertFalse(parse("-kernel", "k").bootsFirmware());
+        assertEquals("-boot: order='cz9' is not a list of drive letters (c disk, d CD-ROM, n network)",
+            assertThrows(UsageException.class, () -> parse("-boot", "order=cz9")).getMessage());
+        assertEquals("-boot: splash-time='-5' is not a time in ms (0-65535)",
+            assertThrows(UsageException.class, () -> parse("-boot", "splash-time=-5")).getMessage());
+        assertTrue(assertThrows(UsageException.class, () -> parse("-boot", "menu=on,frob=1")).getMessage()
+            .contains("unknown property 'frob'"));
+        assertEquals("-initrd needs -kernel", assertThrows(UsageException.class, () -> parse("-initrd", "i")).getMessage());
+        assertTrue(assertThrows(UsageException.class, () -> parse("-M", "microvm")).getMessage()
+            .startsWith("-machine microvm boots a kernel directly"));
+    }
 }

@@ -58,6 +58,19 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", dir.toString()), "is a directory");
     }
 
+    /** A -bios that cannot be a BIOS image is refused as QEMU refuses it: by its size. */
+    @Test
+    void biosThatIsNotABiosImage(@TempDir Path dir) throws Exception {
+        Path odd = dir.resolve("odd.bin");
+        Files.write(odd, new byte[1000]);
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", odd.toString()), "not a BIOS image (1000 bytes");
+        Path empty = dir.resolve("empty.bin");
+        Files.write(empty, new byte[0]);
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", empty.toString()), "not a BIOS image (0 bytes");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", dir.resolve("none.bin").toString()), "no such file");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", dir.toString()), "is a directory");
+    }
+
     @Test
     void memoryTooSmallOrTooLarge() throws Exception {
         String k = JvisorProcess.guest("hello.elf").toString();
@@ -77,7 +90,9 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-device", "isa-debug-exit,iobase=zz", "-kernel", k), "iobase='zz' is not a number");
         assertCleanError(JvisorProcess.run("-smp", "0", "-kernel", k), "-smp");
         assertCleanError(JvisorProcess.run("-kernel"), "-kernel needs an argument");
-        assertCleanError(JvisorProcess.run("-m", "64M"), "-kernel is required");
+        assertCleanError(JvisorProcess.run("-m", "64M", "-append", "quiet"), "-append needs -kernel");
+        assertCleanError(JvisorProcess.run("-boot", "order=x1"), "-boot: order='x1'");
+        assertCleanError(JvisorProcess.run("-boot", "menu=maybe"), "-boot: menu='maybe'");
     }
 
     @Test

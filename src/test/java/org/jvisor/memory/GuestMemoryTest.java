@@ -1,9 +1,12 @@
 package org.jvisor.memory;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -79,5 +82,27 @@ class GuestMemoryTest {
             assertEquals(2, back[0]);
             assertThrows(GuestMemoryException.class, () -> dma.readU64(8L << 20));
         }
+    }
+
+    @Test
+    void firmwareRomEndsAt4GibReadableButWriteProtected() {
+        try (GuestMemory m = GuestMemory.allocate(4L << 20, 128 << 10)) {
+            byte[] rom = new byte[128 << 10];
+            rom[rom.length - 16] = (byte) 0xEA; // the reset vector's far jump
+            m.loadRom(rom);
+            assertEquals((byte) 0xEA, m.readU8(0xFFFF_FFF0L));
+            assertTrue(m.isRam(0xFFFE_0000L, 0x2_0000));
+            assertFalse(m.isRam(0xFFFD_F000L, 1), "below the ROM");
+            assertTrue(m.writeProtected(0xFFFF_FFF0L));
+            assertFalse(m.writeProtected(0x1_0000_0000L));
+            assertEquals(new GuestMemory.RamRange(0xFFFE_0000L, 128 << 10, 4L << 20), m.romRange());
+            assertEquals(List.of(new GuestMemory.RamRange(0, 4L << 20, 0)), m.ranges(), "the ROM is not RAM for e820");
+            int epoch = m.protectionEpoch();
+            m.setLowBiosReadOnly(1 << 12 | 1);
+            assertTrue(m.writeProtected(0xF0000) && m.writeProtected(0xC3FFF));
+            assertFalse(m.writeProtected(0xC4000) || m.writeProtected(0xEFFFF) || m.writeProtected(0xBFFFF));
+            assertNotEquals(epoch, m.protectionEpoch());
+        }
+        assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(4L << 20, 1000));
     }
 }

@@ -98,12 +98,18 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
      */
     public PciHostBridge(AddressSpace io, AddressSpace memory, MsiSink msiSink, PciIrqRouting routing,
                          IntFunction<IrqLine> gsiLines) {
+        this(io, memory, msiSink, routing, gsiLines, new HostBridgeFunction());
+    }
+
+    /** As the other constructor, with {@code hostFunction} at 00.0 (the 440FX's, for firmware). */
+    public PciHostBridge(AddressSpace io, AddressSpace memory, MsiSink msiSink, PciIrqRouting routing,
+                         IntFunction<IrqLine> gsiLines, PciDevice hostFunction) {
         this.io = io;
         this.memory = memory;
         this.msiSink = msiSink;
         this.routing = routing;
         this.gsiLines = gsiLines;
-        this.hostBridge = new HostBridgeFunction();
+        this.hostBridge = hostFunction;
         add(0, 0, hostBridge);
     }
 

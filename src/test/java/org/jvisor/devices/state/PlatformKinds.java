@@ -15,6 +15,10 @@ import org.jvisor.devices.legacy.I8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.RtcCmos;
 import org.jvisor.devices.legacy.Serial16550;
+import org.jvisor.devices.legacy.SystemControlPortA;
+import org.jvisor.devices.fwcfg.FwCfg;
+import org.jvisor.devices.fwcfg.FwCfgItems;
+import org.jvisor.memory.IdentityDma;
 
 /** The PC platform devices, each driven as a guest (and the host side) would drive it. */
 final class PlatformKinds {
@@ -22,7 +26,8 @@ final class PlatformKinds {
     }
 
     static List<DeviceKind<?>> all() {
-        return List.of(uart(), i8042(), rtc(), pit(), pic(), ioapic(), lapic(), acpiPm(), resetControl());
+        return List.of(uart(), i8042(), rtc(), pit(), pic(), ioapic(), lapic(), acpiPm(), resetControl(), portA(),
+            fwCfg());
     }
 
     /** Divisor latch set, FIFOs on, bytes received and one read, THRE raised, RLS/RDA enabled. */
@@ -309,5 +314,30 @@ final class PlatformKinds {
                 seen.add(r.read(0, 1));
                 return seen;
             });
+    }
+
+    /** A20 on; a fast reset asked. */
+    static DeviceKind<SystemControlPortA> portA() {
+        return new DeviceKind<>("port 0x92", w -> new SystemControlPortA(w.control(), enabled -> { }),
+            (p, w) -> p.write(0, 1, 0x02),
+            (p, w) -> {
+                List<Object> seen = new ArrayList<>();
+                seen.add(p.read(0, 1));
+                p.write(0, 1, 0x03);
+                seen.add(p.read(0, 1));
+                return seen;
+            });
+    }
+
+    /** The signature selected and two bytes of it read. */
+    static DeviceKind<FwCfg> fwCfg() {
+        return new DeviceKind<>("fw_cfg", w -> new FwCfg(new FwCfgItems().file("etc/x", new byte[] {7, 8}),
+                new IdentityDma(w.ram)),
+            (f, w) -> {
+                f.write(0, 2, FwCfgItems.SIGNATURE);
+                f.read(1, 1);
+                f.read(1, 1);
+            },
+            (f, w) -> List.of(f.read(1, 1), f.read(1, 1), f.read(1, 1)));
     }
 }

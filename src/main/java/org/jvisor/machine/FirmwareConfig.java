@@ -1,0 +1,65 @@
+package org.jvisor.machine;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import org.jvisor.boot.acpi.AcpiTables;
+import org.jvisor.boot.acpi.TableLoader;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.devices.fwcfg.FwCfgItems;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * What the firmware learns of the machine through fw_cfg, as QEMU's pc machine tells SeaBIOS:
+ * RAM size and map ({@code etc/e820}: the RAM ranges, the firmware reserves its own areas), the
+ * vCPU count, the boot menu and order, the serial console to use without a display
+ * ({@code etc/sercon-port}: jvisor never has one) and the ACPI tables with their loader script.
+ */
+final class FirmwareConfig {
+    static final int E820_RAM = 1;
+    /** SeaBIOS's serial console: COM1. */
+    static final int SERCON_PORT = Machine.COM1_BASE;
+
+    private FirmwareConfig() {
+    }
+
+    /**
+     * @param diskSlots the PCI slots of the virtio-blk disks in command-line order: with the disk
+     *                  first in the boot order, they are the bootorder file's entries, so the first
+     *                  -drive boots first as with QEMU's bootindex
+     */
+    static FwCfgItems items(MachineConfig config, GuestMemory ram, AcpiTables acpi, List<Integer> diskSlots) {
+        MachineConfig.Firmware fw = config.firmware();
+        FwCfgItems items = new FwCfgItems()
+            .put(FwCfgItems.RAM_SIZE, FwCfgItems.le(ram.size(), 8))
+            .put(FwCfgItems.NOGRAPHIC, FwCfgItems.le(1, 2))
+            .put(FwCfgItems.NB_CPUS, FwCfgItems.le(config.cpus(), 2))
+            .put(FwCfgItems.MAX_CPUS, FwCfgItems.le(config.cpus(), 2))
+            .put(FwCfgItems.BOOT_MENU, FwCfgItems.le(fw.bootMenu() ? 1 : 0, 2));
+        ByteBuffer e820 = ByteBuffer.allocate(20 * ram.ranges().size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (GuestMemory.RamRange r : ram.ranges()) {
+            e820.putLong(r.guestAddress()).putLong(r.size()).putInt(E820_RAM);
+        }
+        items.file("etc/e820", e820.array());
+        items.file("etc/boot-fail-wait", FwCfgItems.le(fw.rebootTimeout(), 4));
+        if (fw.bootMenu()) {
+            items.file("etc/boot-menu-wait", FwCfgItems.le(fw.splashTime(), 2));
+        }
+        items.file("etc/sercon-port", FwCfgItems.le(SERCON_PORT, 2));
+        String order = fw.bootOrder();
+        if (!diskSlots.isEmpty() && (order == null || order.charAt(0) == 'c')) {
+            StringBuilder b = new StringBuilder();
+            for (int slot : diskSlots) {
+                b.append(String.format("/pci@i0cf8/scsi@%x/disk@0,0\n", slot)); // QEMU's path of virtio-blk-pci
+            }
+            items.file("bootorder", b.toString().getBytes(StandardCharsets.US_ASCII));
+        }
+        TableLoader.Files tables = TableLoader.of(acpi);
+        items.file(TableLoader.TABLES, tables.tables());
+        items.file(TableLoader.RSDP, tables.rsdp());
+        items.file(TableLoader.LOADER, tables.loader());
+        return items;
+    }
+}

@@ -1,0 +1,96 @@
+package org.jvisor.guest;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.SerialConsole;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The disk image {@link DiskImageBuilder} makes boots as a distribution's disk does: SeaBIOS finds
+ * the virtio disk, GRUB's boot.img and core.img load GRUB, which reads grub.cfg, the kernel and the
+ * initrd from ext4 and boots Linux; the initrd mounts the root file system by UUID and busybox init
+ * logs root in on ttyS0. A command typed at the prompt runs and {@code poweroff} ends the VMM
+ * with status 0. On jvisor (tcg; after a {@code reboot}, which runs SeaBIOS again from a reset
+ * machine) and, as the reference, on QEMU 7.2 TCG with the same options.
+ */
+@GuestTest
+class DiskImageBootTest {
+    private static final Duration BOOT = Duration.ofMinutes(5); // a hang guard only
+    private static final String COMMAND = "uname -r; cat /etc/os-release; echo answer-$((6 * 7))";
+
+    @TempDir
+    static Path dir;
+    static DiskImageBuilder.DiskImage disk;
+
+    @BeforeAll
+    static void buildImage() throws IOException {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try {
+            disk = DiskImageBuilder.build(dir.resolve("disk.img"), GuestBuilder.defaultCacheDir(),
+                new PrintStream(log, true, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IOException("building the disk image failed: " + e.getMessage() + "\n" + log, e);
+        }
+    }
+
+    /** Boots to the prompt, runs {@link #COMMAND}, powers off: the VMM's exit status. */
+    private static int bootRunAndPowerOff(SerialConsole c) throws Exception {
+        return bootRunAndPowerOff(c, false);
+    }
+
+    /**
+     * As {@link #bootRunAndPowerOff(SerialConsole)}; with {@code rebootFirst}, {@code reboot}
+     * comes before: the machine resets, and firmware, GRUB and Linux run again.
+     */
+    private static int bootRunAndPowerOff(SerialConsole c, boolean rebootFirst) throws Exception {
+        int at = 0;
+        if (rebootFirst) {
+            at = c.await(DiskImageFiles.PROMPT, 0, BOOT);
+            c.type("reboot");
+            at = c.await("reboot: Restarting system", at, BOOT);
+        }
+        at = c.await("Booting from Hard Disk", at, BOOT);
+        at = c.await("Welcome to GRUB", at, BOOT); // its "!" comes later: SeaBIOS sends a character once the next arrives
+        at = c.await("initrd: /dev/vda1 (UUID=" + DiskImageBuilder.ROOT_UUID + ") mounted rw", at, BOOT);
+        at = c.await(DiskImageFiles.BOOTED_LINE + " /dev/vda1", at, BOOT);
+        at = c.await(DiskImageFiles.PROMPT, at, BOOT);
+        c.type(COMMAND);
+        at = c.await(disk.kernelVersion(), at, BOOT);
+        at = c.await("NAME=\"jvisor disk image\"", at, BOOT);
+        at = c.await("answer-42", at, BOOT);
+        c.await(DiskImageFiles.PROMPT, at, BOOT);
+        c.type("poweroff");
+        return c.awaitExit(BOOT);
+    }
+
+    @Test
+    void jvisorBootsTheDiskThroughSeabiosAndGrub() throws Exception {
+        try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-m", "512M", "-nographic",
+                "-drive", "file=" + disk.image() + ",format=raw,if=virtio")) {
+            assertEquals(0, bootRunAndPowerOff(c, true), c.output());
+        }
+    }
+
+    @Test
+    void qemuBootsTheSameDisk() throws Exception {
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
+        try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-m", "512M",
+                "-nographic", "-drive", "file=" + disk.image() + ",format=raw,if=virtio"))) {
+            assertEquals(0, bootRunAndPowerOff(c), c.output());
+        }
+    }
+}

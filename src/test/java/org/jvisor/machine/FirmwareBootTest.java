@@ -1,0 +1,188 @@
+package org.jvisor.machine;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.devices.state.DeviceState;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * SeaBIOS (Debian's seabios package) boots a raw disk on virtio-blk on tcg: from the reset vector
+ * through POST, fw_cfg and the PCI scan to the disk's MBR, which this test writes itself: 16-bit
+ * code that prints through INT 10h (SeaBIOS's serial console, there being no display), then
+ * straight to COM1, and ends jvisor through isa-debug-exit.
+ */
+@GuestTest
+class FirmwareBootTest {
+    static final String VIA_INT10 = "INT10-OK";
+    static final String VIA_COM1 = "COM1-OK";
+
+    /** The boot sector: real mode at 0000:7C00, as the BIOS leaves it. */
+    static byte[] bootSector() {
+        ByteArrayOutputStream c = new ByteArrayOutputStream();
+        c.writeBytes(new byte[] {
+            0x31, (byte) 0xC0,                      // 0  xor ax, ax
+            (byte) 0x8E, (byte) 0xD8,               // 2  mov ds, ax
+            (byte) 0xBE, 46, 0x7C,                  // 4  mov si, 0x7C00 + 46 (first message)
+            (byte) 0xFC,                            // 7  cld
+            (byte) 0xAC,                            // 8  lodsb
+            (byte) 0x84, (byte) 0xC0,               // 9  test al, al
+            0x74, 9,                                // 11 jz 22
+            (byte) 0xB4, 0x0E,                      // 13 mov ah, 0x0E (teletype output)
+            (byte) 0xBB, 0x07, 0x00,                // 15 mov bx, 7
+            (byte) 0xCD, 0x10,                      // 18 int 0x10
+            (byte) 0xEB, (byte) 0xF2,               // 20 jmp 8
+            (byte) 0xBE, 0, 0x7C,                   // 22 mov si, second message (patched below)
+            (byte) 0xBA, (byte) 0xF8, 0x03,         // 25 mov dx, 0x3F8
+            (byte) 0xAC,                            // 28 lodsb
+            (byte) 0x84, (byte) 0xC0,               // 29 test al, al
+            0x74, 3,                                // 31 jz 36
+            (byte) 0xEE,                            // 33 out dx, al
+            (byte) 0xEB, (byte) 0xF8,               // 34 jmp 28
+            (byte) 0xBA, (byte) 0xF4, 0x00,         // 36 mov dx, 0xF4 (isa-debug-exit)
+            (byte) 0xB0, 0x10,                      // 39 mov al, 0x10: status (0x10 << 1) | 1 = 33
+            (byte) 0xEE,                            // 41 out dx, al
+            (byte) 0xFA, (byte) 0xF4,               // 42 cli; hlt
+            (byte) 0xEB, (byte) 0xFE,               // 44 jmp 44
+        });
+        // SeaBIOS's serial console sends a character once the next one comes (it may still move
+        // the cursor back over it): the space after the message lets the message out
+        byte[] first = (VIA_INT10 + " \0").getBytes(StandardCharsets.US_ASCII);
+        byte[] second = ("\r\n" + VIA_COM1 + "\r\n\0").getBytes(StandardCharsets.US_ASCII);
+        byte[] mbr = new byte[512];
+        byte[] code = c.toByteArray();
+        System.arraycopy(code, 0, mbr, 0, code.length);
+        System.arraycopy(first, 0, mbr, 46, first.length);
+        int at = 46 + first.length;
+        System.arraycopy(second, 0, mbr, at, second.length);
+        mbr[23] = (byte) at;
+        mbr[510] = 0x55;
+        mbr[511] = (byte) 0xAA;
+        return mbr;
+    }
+
+    private static Path disk(Path dir, byte[] mbr) throws Exception {
+        byte[] img = new byte[1 << 20];
+        System.arraycopy(mbr, 0, img, 0, mbr.length);
+        Path p = dir.resolve("disk.img");
+        Files.write(p, img);
+        return p;
+    }
+
+    @Test
+    void seabiosBootsTheMbrOfAVirtioDisk(@TempDir Path dir) throws Exception {
+        Path img = disk(dir, bootSector());
+        JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-m", "128M", "-nographic", "-smp", "2",
+            "-drive", "file=" + img + ",format=raw,if=virtio",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
+        assertEquals(33, r.status(), r.toString());
+        assertTrue(r.stdout().contains("SeaBIOS (version"), r.toString());
+        assertTrue(r.stdout().contains("Booting from Hard Disk..."), r.toString());
+        assertTrue(r.stdout().contains(VIA_INT10), r.toString());
+        assertTrue(r.stdout().contains(VIA_COM1), r.toString());
+    }
+
+    /**
+     * A disk without the boot signature: SeaBIOS says so, waits reboot-timeout and resets, which
+     * -no-reboot turns into the end of jvisor. The boot menu prompt comes first.
+     */
+    @Test
+    void aDiskThatIsNotBootableIsReportedAndTheMachineResets(@TempDir Path dir) throws Exception {
+        Path img = disk(dir, new byte[512]);
+        JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-m", "64M", "-nographic", "-no-reboot",
+            "-boot", "order=c,menu=on,splash-time=100,reboot-timeout=0",
+            "-drive", "file=" + img + ",format=raw,if=virtio");
+        assertEquals(0, r.status(), r.toString());
+        assertTrue(r.stdout().contains("Press ESC for boot menu"), r.toString());
+        assertTrue(r.stdout().contains("Boot failed: not a bootable disk"), r.toString());
+    }
+
+    /** A boot sector that counts in the dword at 0x600 for ever. */
+    private static byte[] counterSector() {
+        byte[] mbr = new byte[512];
+        byte[] code = {
+            0x31, (byte) 0xC0, (byte) 0x8E, (byte) 0xD8,   // xor ax, ax; mov ds, ax
+            0x66, (byte) 0xFF, 0x06, 0x00, 0x06,            // 4: inc dword [0x600]
+            (byte) 0xEB, (byte) 0xF9,                       // 9: jmp 4
+        };
+        System.arraycopy(code, 0, mbr, 0, code.length);
+        mbr[510] = 0x55;
+        mbr[511] = (byte) 0xAA;
+        return mbr;
+    }
+
+    /**
+     * A machine that booted through SeaBIOS is saved and restored: the restored one holds the same
+     * RAM and device records (fw_cfg, port 0x92, the 440FX with SeaBIOS's PAM setting, which makes
+     * the F segment read-only again), has its ROM, and runs on.
+     */
+    @Test
+    void aFirmwareMachineIsSavedAndRestored(@TempDir Path dir) throws Exception {
+        Path img = disk(dir, counterSector());
+        MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(64L << 20)
+            .drive(new MachineConfig.DriveConfig("d0", img, false, "writeback", false))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", MachineConfig.Transport.PCI))
+            .build();
+        Path file = dir.resolve("fw.jvsnap");
+        List<MachineEvent> events = new CopyOnWriteArrayList<>();
+        List<DeviceRegistry.Saved> before;
+        byte[] ramBefore = new byte[1 << 20];
+        long counter;
+        try (Machine m = Machine.create(config, System.err, events::add)) {
+            m.resume();
+            while ((m.ram().readU32(0x600) & 0xFFFF_FFFFL) < 100_000) {
+                Thread.sleep(1); // the surefire/failsafe timeout is the hang guard
+            }
+            m.pause();
+            counter = m.ram().readU32(0x600) & 0xFFFF_FFFFL;
+            assertTrue(m.ram().writeProtected(0xF0000), "SeaBIOS closed the F segment before booting");
+            m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
+            before = m.devices().save();
+            m.ram().read(0, ramBefore, 0, ramBefore.length);
+        }
+        try (Machine m = Machine.create(config, System.err, events::add, new MigrationEndpoint.File(file))) {
+            byte[] ramAfter = new byte[1 << 20];
+            m.ram().read(0, ramAfter, 0, ramAfter.length);
+            // below the BIOS area: SeaBIOS keeps its kvmclock record at 0xE8C20, which the vCPU
+            // publishes again (a new version) when it is restored
+            assertArrayEquals(java.util.Arrays.copyOf(ramBefore, 0xE0000), java.util.Arrays.copyOf(ramAfter, 0xE0000),
+                "RAM below 0xE0000");
+            assertEquals((byte) 0xEA, m.ram().readU8(0xFFFF_FFF0L), "the ROM's reset vector: a far jump");
+            assertTrue(m.ram().writeProtected(0xF0000), "PAM restored");
+            List<DeviceRegistry.Saved> after = m.devices().save();
+            assertEquals(before.stream().map(DeviceRegistry.Saved::id).toList(),
+                after.stream().map(DeviceRegistry.Saved::id).toList());
+            assertTrue(after.stream().anyMatch(d -> d.id().equals("fw_cfg")));
+            for (int i = 0; i < before.size(); i++) {
+                DeviceState b = before.get(i).state();
+                DeviceState a = after.get(i).state();
+                // clock-driven, and the PIC with them: SeaBIOS runs the PIT, whose IRQ0 edges the
+                // PIC latches while the machine is paused (also between the save and this record)
+                if (Set.of("rtc", "pit", "lapic0", "acpi-pm", "pic").contains(before.get(i).id())) {
+                    assertEquals(b.getClass(), a.getClass(), before.get(i).id());
+                } else {
+                    assertEquals(b, a, before.get(i).id());
+                }
+            }
+            m.resume();
+            while ((m.ram().readU32(0x600) & 0xFFFF_FFFFL) <= counter + 100_000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+        }
+        assertEquals(List.of(), events, "the guest asked for nothing");
+    }
+}
