@@ -56,7 +56,7 @@ public final class CommandLine {
         Path kernel = null;
         Path initrd = null;
         String append = null;
-        MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
+        MachineOptions.Spec machine = MachineOptions.Spec.DEFAULT;
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         boolean noShutdown = false;
@@ -65,13 +65,17 @@ public final class CommandLine {
         RunWith runWith = new RunWith(null, null);
         Path incoming = null;
         boolean incomingDefer = false;
-        List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
-        List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+        FdSets fdSets = new FdSets();
+        DeviceOptions devices = new DeviceOptions();
+        ObjectOptions objects = new ObjectOptions();
+        BlockdevOptions blockdevs = new BlockdevOptions();
+        CompatOptions compat = new CompatOptions();
+        boolean memoryGiven = false;
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
         List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
-        ChardevOptions chardevs = new ChardevOptions();
+        ChardevOptions chardevs = new ChardevOptions(fdSets);
         String name = null;
         Path pidfile = null;
         boolean daemonize = false;
@@ -90,6 +94,11 @@ public final class CommandLine {
             }
             // QEMU accepts --option as -option.
             String opt = raw.startsWith("--") ? raw.substring(1) : raw;
+            int used = compat.handle(opt, args, i);
+            if (used > 0) {
+                i += used - 1;
+                continue;
+            }
             switch (opt) {
                 case "-enable-kvm" -> {
                     accel = MachineConfig.Accel.KVM;
@@ -103,9 +112,6 @@ public final class CommandLine {
                         }
                     } else {
                         nographic = true;
-                        if (serial == null) {
-                            serial = new MachineConfig.SerialConfig.Stdio();
-                        }
                     }
                 }
                 case "-no-reboot" -> noReboot = true;
@@ -157,43 +163,28 @@ public final class CommandLine {
                     accelGiven = true;
                     jit = parseJit(o, accel, jit);
                 }
-                case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
+                case "-m" -> {
+                    memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
+                    memoryGiven = true;
+                }
                 case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
-                case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"));
+                case "-M", "-machine" -> machine = MachineOptions.parse(value(args, ++i, opt, "a machine type (pc, microvm, none)"));
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH, chardev:ID or none"));
                 case "-chardev" -> chardevs.chardev(value(args, ++i, opt, "a character device description"));
-                case "-device" -> {
-                    OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
-                    MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
-                    String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
-                    if (base.equals("virtio-rng")) {
-                        o.allowOnly(Set.of("ioeventfd"), o.implied());
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
-                            parseOnOff(o.implied(), "ioeventfd", o.get("ioeventfd"))));
-                    } else if (base.equals("virtio-blk")) {
-                        o.allowOnly(Set.of("drive"), o.implied());
-                        if (o.get("drive") == null) {
-                            throw new UsageException("-device " + o.implied() + ": drive=ID is required");
-                        }
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
-                    } else if (base.equals("virtio-net")) {
-                        virtioDevices.add(NetOptions.parseNic(o, transport));
-                    } else if (ChardevOptions.handlesDevice(base, o.implied())) {
-                        chardevs.device(o, transport, virtioDevices);
-                    } else {
-                        debugExits.add(parseDevice(o));
-                    }
-                }
+                case "-device" -> devices.add(value(args, ++i, opt, "a device description"), chardevs);
+                case "-object" -> objects.add(value(args, ++i, opt, "an object description"), fdSets);
+                case "-blockdev" -> blockdevs.add(value(args, ++i, opt, "a block node description"), fdSets);
+                case "-add-fd" -> fdSets.add(value(args, ++i, opt, "set=N,fd=M"));
                 case "-drive" -> {
                     MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
                     drives.add(d);
                     if (d.ifVirtio()) {
                         // its transport is the machine's, known once -machine is read (null until then);
                         // the disk keeps its command-line position among the virtio devices (vda, vdb...)
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), null));
+                        devices.virtioDevices().add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), null));
                     }
                 }
                 case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
@@ -216,14 +207,46 @@ public final class CommandLine {
                 default -> throw new UsageException("unknown option '" + raw + "' (see --help)");
             }
         }
-        if (kernel == null) {
+        if (machine.accel() != null) {
+            if (accelGiven && machine.accel() != accel) {
+                throw new UsageException("-machine accel=: a different accelerator than -accel's was given");
+            }
+            accel = machine.accel();
+        }
+        if (machine.memoryBackend() != null) {
+            long size = objects.ramBackendSize(machine.memoryBackend());
+            if (memoryGiven && size != memory) {
+                throw new UsageException("-machine memory-backend=" + machine.memoryBackend() + ": its size (" + size
+                    + ") differs from -m (" + memory + ")");
+            }
+            memory = parseMemory((size >> 10) + "K");
+        }
+        if (kernel == null && machine.type() != MachineConfig.MachineType.NONE) {
             throw new UsageException("-kernel is required: jvisor boots a kernel directly (there is no firmware)");
         }
+        if (machine.type() == MachineConfig.MachineType.NONE && (kernel != null || !devices.virtioDevices().isEmpty())) {
+            throw new UsageException("-machine none has no guest: give no -kernel and no devices");
+        }
+        if (devices.isaSerialChardev() != null) {
+            if (serial != null) {
+                throw new UsageException("-device isa-serial: jvisor has one serial port (COM1), which -serial already gives");
+            }
+            serial = new MachineConfig.SerialConfig.Chardev(devices.isaSerialChardev());
+        }
+        // QEMU (vl.c): -nographic puts the default serial port on stdio; -nodefaults has no default serial port
+        if (serial == null && nographic && !compat.noDefaults()) {
+            serial = new MachineConfig.SerialConfig.Stdio();
+        }
+        if (serial == null && compat.noDefaults()) {
+            serial = new MachineConfig.SerialConfig.None();
+        }
+        List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>(devices.virtioDevices());
+        List<MachineConfig.DebugExitConfig> debugExits = devices.debugExits();
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);
         if (daemonize) {
             // QEMU (vl.c): a daemon has no terminal; its console must go elsewhere
-            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio) {
+            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio && !compat.noDefaults()) {
                 throw new UsageException("-nographic cannot be used with -daemonize");
             }
             if (serial instanceof MachineConfig.SerialConfig.Stdio
@@ -249,6 +272,17 @@ public final class CommandLine {
                     + " machine has no " + (d.transport() == MachineConfig.Transport.PCI ? "PCI bus" : "virtio-mmio transports")
                     + " (use " + onBoard.deviceName(d.model()) + ")");
             }
+        }
+        // -blockdev nodes that a device uses become its disks (a -drive id is one already)
+        for (String drive : devices.blockDrives()) {
+            if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
+                continue;
+            }
+            MachineConfig.DriveConfig d = blockdevs.drive("-device virtio-blk-pci,drive=" + drive, drive);
+            if (d == null) {
+                throw new UsageException("-device virtio-blk: drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
+            }
+            drives.add(d);
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
         if (incomingDefer && chardevs.monitors().isEmpty()) {
@@ -349,43 +383,9 @@ public final class CommandLine {
         return bytes & ~0xFFFL;
     }
 
-    /** What -machine says: the machine type and where a bzImage's payload is decompressed. */
-    private record MachineSpec(MachineConfig.MachineType type, boolean decompressOnHost) {
-    }
-
-    /**
-     * -machine pc|microvm[,kernel-decompress=host|guest]. The property picks where a bzImage's
-     * payload is decompressed: on the host (default, jvisor's fast path) or by the kernel's own
-     * decompressor in the guest, as QEMU does.
-     */
-    private static MachineSpec parseMachine(String text) throws UsageException {
-        OptionList o = OptionList.parse("-machine", text, true);
-        o.allowOnly(Set.of("type", "kernel-decompress"), "");
-        String typeName = o.implied() != null ? o.implied() : o.get("type");
-        MachineConfig.MachineType type = switch (typeName == null ? "pc" : typeName) {
-            case "pc", "q35" -> MachineConfig.MachineType.PC;
-            case "microvm" -> MachineConfig.MachineType.MICROVM;
-            default -> throw new UsageException("-machine: '" + typeName + "' is not a machine type jvisor has (known: pc, microvm)");
-        };
-        String where = o.get("kernel-decompress");
-        if (where == null || where.equals("host")) {
-            return new MachineSpec(type, true);
-        }
-        if (where.equals("guest")) {
-            return new MachineSpec(type, false);
-        }
-        throw new UsageException("-machine: kernel-decompress='" + where + "' (expected host or guest)");
-    }
-
-
     /** QEMU's -drive for raw images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
-    /** A QEMU boolean property of -device DEVICE (on/off, yes/no, true/false); absent means on. */
-    private static boolean parseOnOff(String device, String key, String value) throws UsageException {
-        return onOff("-device " + device, key, value);
-    }
-
     /** QEMU's boolean property values; a property given without a value is on. */
-    private static boolean onOff(String where, String key, String value) throws UsageException {
+    static boolean onOff(String where, String key, String value) throws UsageException {
         if (value == null) {
             return true;
         }
@@ -428,7 +428,7 @@ public final class CommandLine {
 
     private static int parseSmp(String text) throws UsageException {
         OptionList o = OptionList.parse("-smp", text, true);
-        o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "cores", "threads"), "");
+        o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "dies", "cores", "threads"), "");
         String n = o.implied() != null ? o.implied() : o.get("cpus");
         if (n == null) {
             throw new UsageException("-smp: no vCPU count given (expected e.g. -smp 2)");
@@ -458,41 +458,5 @@ public final class CommandLine {
             return new MachineConfig.SerialConfig.File(Path.of(text.substring(5)));
         }
         throw new UsageException("-serial: '" + text + "' is not a character device (expected stdio, file:PATH, chardev:ID or none)");
-    }
-
-    private static MachineConfig.DebugExitConfig parseDevice(OptionList o) throws UsageException {
-        String driver = o.implied();
-        if (driver == null && o.get("driver") != null) {
-            driver = o.get("driver");
-        }
-        if (driver == null) {
-            throw new UsageException("-device: no device type given");
-        }
-        if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport)");
-        }
-        o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
-        int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);
-        int iosize = (int) parseNumber(o, "iosize", 0x02, 0x10000);
-        if (iosize < 1 || iobase + iosize > 0x10000) {
-            throw new UsageException(String.format("-device isa-debug-exit: ports [%#x, +%#x) lie outside the 64 KiB port space", iobase, iosize));
-        }
-        return new MachineConfig.DebugExitConfig(iobase, iosize);
-    }
-
-    private static long parseNumber(OptionList o, String key, long dflt, long max) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        try {
-            long n = v.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
-            if (n < 0 || n > max) {
-                throw new UsageException("-device " + o.implied() + ": " + key + "=" + v + " is out of range (0-" + max + ")");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new UsageException("-device " + o.implied() + ": " + key + "='" + v + "' is not a number");
-        }
     }
 }

@@ -78,7 +78,12 @@ public record MachineConfig(
         /** The PC with a PCI host. */
         PC("pc"),
         /** A PC without PCI; virtio on virtio-mmio. */
-        MICROVM("microvm");
+        MICROVM("microvm"),
+        /**
+         * QEMU's "none": no guest, no vCPUs, nothing to boot; only the monitors (management tools
+         * such as libvirt start it to ask what the emulator can do).
+         */
+        NONE("none");
 
         private final String qemuName;
 
@@ -86,7 +91,7 @@ public record MachineConfig(
             this.qemuName = qemuName;
         }
 
-        /** The -machine name: "pc" or "microvm". */
+        /** The -machine name: "pc", "microvm" or "none". */
         public String qemuName() {
             return qemuName;
         }
@@ -246,6 +251,10 @@ public record MachineConfig(
 
         /** Nothing: output dropped, no input. */
         record Null(String id) implements ChardevConfig {
+        }
+
+        /** A new pseudo-terminal, its slave /dev/pts/N named by query-chardev ("pty:/dev/pts/N"). */
+        record Pty(String id) implements ChardevConfig {
         }
     }
 

@@ -45,6 +45,9 @@ final class KernelLoader {
     }
 
     static KernelLoader read(MachineConfig config) throws BootException {
+        if (config.machineType() == MachineConfig.MachineType.NONE) {
+            return new KernelLoader(null, null, null, null, null, null);   // nothing to boot
+        }
         Path path = config.kernel();
         if (path == null) {
             throw new BootException("no -kernel given: jvisor boots a kernel directly (there is no firmware)");
@@ -104,10 +107,13 @@ final class KernelLoader {
     }
 
     boolean isLinux() {
-        return testElf == null;
+        return linux != null;
     }
 
     X86State load(GuestMemory ram) throws BootException {
+        if (kernel == null) {
+            throw new BootException("the none machine has no guest to load");
+        }
         if (testElf != null) {
             return TestGuestBoot.load(testElf, ram, kernel.bytes(), "kernel " + kernel.path());
         }

@@ -199,7 +199,11 @@ public final class Machine implements AutoCloseable {
         try {
             m.wireDevices();
             switch (start) {
-                case BOOT -> m.prepareBoot();
+                case BOOT -> {
+                    if (config.machineType() != MachineConfig.MachineType.NONE) {
+                        m.prepareBoot();   // none: no kernel, no vCPUs; the monitors are all there is
+                    }
+                }
                 case RESTORE -> {
                     m.awaitingIncoming = true;
                     m.restore(incoming);
@@ -601,6 +605,9 @@ public final class Machine implements AutoCloseable {
         devices.reset();
         for (VcpuRunner r : runners) {
             r.requestReset();
+        }
+        if (runners.isEmpty()) {
+            return;             // -machine none: no guest to boot again
         }
         try {
             runners.get(0).setPendingState(loader.load(ram));

@@ -32,12 +32,15 @@ final class QmpCommands {
 
     /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
     enum Type {
-        STRING("string"), INT("integer"), BOOL("boolean"), ARRAY("array");
+        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[str]");
 
         final String qapiName;
+        /** The type's name in query-qmp-schema (a built-in, or an array of one). */
+        final String schemaName;
 
-        Type(String qapiName) {
+        Type(String qapiName, String schemaName) {
             this.qapiName = qapiName;
+            this.schemaName = schemaName;
         }
 
         boolean accepts(JsonValue v) {
@@ -104,10 +107,16 @@ final class QmpCommands {
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
+        QmpDiscovery.register(this);
     }
 
-    private void add(String name, List<Param> params, Handler handler) {
+    void add(String name, List<Param> params, Handler handler) {
         table.put(name, new Command(name, params, handler));
+    }
+
+    /** Every command, in registration order (query-commands, query-qmp-schema). */
+    java.util.Collection<Command> all() {
+        return table.values();
     }
 
     /** The command called {@code name}, or null. */

@@ -1,0 +1,156 @@
+package org.jvisor.cli;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import org.jvisor.config.MachineConfig;
+
+/**
+ * -device DRIVER,prop=value... and its JSON form {"driver":...}: the devices jvisor has, their
+ * properties checked as QEMU checks them. The properties every device takes (id=, and bus=,
+ * addr= on PCI) are read here; the rest go to the device's own parser.
+ */
+final class DeviceOptions {
+    /** Every device model jvisor has, for messages and for QMP's device lists. */
+    static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
+        "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
+        "virtio-serial-device", "virtconsole", "virtserialport");
+
+    private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
+    private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+    private final Set<String> ids = new HashSet<>();
+    /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
+    private final List<String> blockDrives = new ArrayList<>();
+    private String isaSerialChardev;
+
+    void add(String text, ChardevOptions chardevs) throws UsageException {
+        OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
+            : OptionList.parse("-device", text, true);
+        String driver = all.implied() != null ? all.implied() : all.get("driver");
+        if (driver == null) {
+            throw new UsageException("-device: no device type given");
+        }
+        MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(driver);
+        OptionList o = common(all, driver, transport);
+        String base = transport == null ? "" : driver.substring(0, driver.lastIndexOf('-'));
+        if (base.equals("virtio-rng")) {
+            o.allowOnly(Set.of("ioeventfd"), driver);
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
+                CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
+        } else if (base.equals("virtio-blk")) {
+            o.allowOnly(Set.of("drive", "bootindex"), driver);
+            if (o.get("drive") == null) {
+                throw new UsageException("-device " + driver + ": drive=ID is required");
+            }
+            // bootindex: jvisor boots -kernel directly, as QEMU does when given one; the order is moot
+            blockDrives.add(o.get("drive"));
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+        } else if (base.equals("virtio-net")) {
+            virtioDevices.add(NetOptions.parseNic(o, transport));
+        } else if (ChardevOptions.handlesDevice(base, driver)) {
+            chardevs.device(o, transport, virtioDevices);
+        } else if (driver.equals("isa-serial")) {
+            o.allowOnly(Set.of("chardev", "index", "iobase", "irq"), driver);
+            if (isaSerialChardev != null) {
+                throw new UsageException("-device isa-serial: jvisor has one serial port (COM1), already given");
+            }
+            if (o.get("index") != null && !o.get("index").equals("0")) {
+                throw new UsageException("-device isa-serial: index=" + o.get("index") + ": jvisor has COM1 only (index=0)");
+            }
+            if (o.get("iobase") != null && parseNumber(o, driver, "iobase", 0, 0xFFFF) != 0x3F8
+                    || o.get("irq") != null && parseNumber(o, driver, "irq", 0, 15) != 4) {
+                throw new UsageException("-device isa-serial: jvisor's serial port is COM1 (iobase=0x3f8, irq=4)");
+            }
+            String chardev = o.get("chardev");
+            if (chardev == null || chardev.isEmpty()) {
+                throw new UsageException("-device isa-serial: chardev=ID is required (jvisor makes no default backend for it)");
+            }
+            isaSerialChardev = chardev;
+        } else if (driver.equals("isa-debug-exit")) {
+            o.allowOnly(Set.of("iobase", "iosize"), driver);
+            int iobase = (int) parseNumber(o, driver, "iobase", 0x501, 0xFFFF);
+            int iosize = (int) parseNumber(o, driver, "iosize", 0x02, 0x10000);
+            if (iosize < 1 || iobase + iosize > 0x10000) {
+                throw new UsageException(String.format("-device isa-debug-exit: ports [%#x, +%#x) lie outside the 64 KiB port space", iobase, iosize));
+            }
+            debugExits.add(new MachineConfig.DebugExitConfig(iobase, iosize));
+        } else {
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: " + String.join(", ", KNOWN) + ")");
+        }
+    }
+
+    /**
+     * The properties of every device: id= (unique), and for a PCI device bus=pci.0 and addr=SLOT[.FN]
+     * (checked; jvisor places PCI functions in command-line order, from the first free slot).
+     * Returns the rest.
+     */
+    private OptionList common(OptionList o, String driver, MachineConfig.Transport transport) throws UsageException {
+        Map<String, String> rest = new LinkedHashMap<>(o.values());
+        rest.remove("driver");
+        String id = rest.remove("id");
+        if (id != null) {
+            if (id.isEmpty() || !Character.isLetter(id.charAt(0))) {
+                throw new UsageException("-device " + driver + ": Parameter 'id' expects an identifier");
+            }
+            if (!ids.add(id)) {
+                throw new UsageException("-device " + driver + ": Duplicate device ID '" + id + "'");
+            }
+        }
+        String bus = rest.remove("bus");
+        String addr = rest.remove("addr");
+        if (transport == MachineConfig.Transport.PCI) {
+            if (bus != null && !bus.equals("pci.0")) {
+                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (jvisor has one PCI bus, pci.0)");
+            }
+            if (addr != null && !addr.matches("(0x)?[0-9a-fA-F]{1,2}(\\.(0x)?[0-7])?")) {
+                throw new UsageException("-device " + driver + ": addr='" + addr + "' is not a PCI slot (expected SLOT[.FUNCTION], e.g. 0x2)");
+            }
+        } else if (bus != null || addr != null) {
+            if (!(driver.startsWith("isa-") && (bus == null || bus.equals("isa.0")) && addr == null)
+                    && !(ChardevOptions.handlesDevice("", driver) && addr == null)) {
+                throw new UsageException("-device " + driver + ": bus=/addr= " + (bus != null ? bus : addr)
+                    + " is not a place this device can go in jvisor");
+            }
+        }
+        return new OptionList(o.option(), driver, rest);
+    }
+
+    List<MachineConfig.DebugExitConfig> debugExits() {
+        return debugExits;
+    }
+
+    List<MachineConfig.VirtioDeviceConfig> virtioDevices() {
+        return virtioDevices;
+    }
+
+    /** The drive= names of the virtio-blk devices. */
+    List<String> blockDrives() {
+        return blockDrives;
+    }
+
+    /** The chardev of -device isa-serial (COM1), or null. */
+    String isaSerialChardev() {
+        return isaSerialChardev;
+    }
+
+    private static long parseNumber(OptionList o, String driver, String key, long dflt, long max) throws UsageException {
+        String v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = v.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
+            if (n < 0 || n > max) {
+                throw new UsageException("-device " + driver + ": " + key + "=" + v + " is out of range (0-" + max + ")");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-device " + driver + ": " + key + "='" + v + "' is not a number");
+        }
+    }
+}
