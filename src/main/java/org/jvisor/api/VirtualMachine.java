@@ -261,6 +261,11 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /** The configuration the machine was built from. */
+    public MachineConfig config() {
+        return config;
+    }
+
     /** The CPU engine: "kvm" or "tcg". */
     public String accelerator() {
         return engine;

@@ -305,8 +305,13 @@ final class ChardevOptions {
      */
     SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices) throws UsageException {
         for (Map.Entry<String, String> u : users.entrySet()) {
-            if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())) {
+            if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())
+                    && !inheritedSockets.containsKey(u.getKey())) {
                 throw new UsageException(u.getValue() + ": no -chardev with id '" + u.getKey() + "'");
+            }
+            if (inheritedSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
+                throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is an inherited socket (fd=), which "
+                    + "only a QMP monitor (-mon) can use");
             }
             if (tcpSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
                 throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a TCP socket, which only a "

@@ -30,10 +30,12 @@ public final class CommandLine {
          * {@code daemonize} -daemonize, {@code sandbox} the -sandbox policy (null: off),
          * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
          * -chroot), {@code incoming} the snapshot of -incoming file:PATH to restore (or null), and
-         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming).
+         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code peripherals}
+         * the -device ids with their device types (QMP's qom-list /machine/peripheral).
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
-                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer)
+                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer,
+                   java.util.Map<String, String> peripherals)
                 implements Action {
         }
 
@@ -292,7 +294,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer);
+            sandbox, runWith, incoming, incomingDefer, devices.peripherals());
     }
 
     /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */

@@ -1,7 +1,6 @@
 package org.jvisor.cli;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -23,7 +22,8 @@ final class DeviceOptions {
 
     private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
     private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
-    private final Set<String> ids = new HashSet<>();
+    /** id= of each device that has one, with its driver: QOM's /machine/peripheral children. */
+    private final Map<String, String> peripherals = new LinkedHashMap<>();
     /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
     private final List<String> blockDrives = new ArrayList<>();
     private String isaSerialChardev;
@@ -97,7 +97,7 @@ final class DeviceOptions {
             if (id.isEmpty() || !Character.isLetter(id.charAt(0))) {
                 throw new UsageException("-device " + driver + ": Parameter 'id' expects an identifier");
             }
-            if (!ids.add(id)) {
+            if (peripherals.putIfAbsent(id, driver) != null) {
                 throw new UsageException("-device " + driver + ": Duplicate device ID '" + id + "'");
             }
         }
@@ -118,6 +118,11 @@ final class DeviceOptions {
             }
         }
         return new OptionList(o.option(), driver, rest);
+    }
+
+    /** The devices with an id=, by id, with their QEMU type names (QMP's qom-list /machine/peripheral). */
+    Map<String, String> peripherals() {
+        return Map.copyOf(peripherals);
     }
 
     List<MachineConfig.DebugExitConfig> debugExits() {

@@ -75,8 +75,10 @@ final class QmpCommands {
      * @param autostart       no -S: a guest restored by migrate-incoming that was running when
      *                        saved runs on at once, as QEMU's incoming side does
      * @param monitorChardevs the monitors' own chardevs, for query-chardev
+     * @param peripherals     the -device ids with their device types, for QOM's /machine/peripheral
      */
-    QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs) {
+    QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs,
+                Map<String, String> peripherals) {
         this.vm = vm;
         this.autostart = autostart;
         this.packageName = packageName;
@@ -97,6 +99,7 @@ final class QmpCommands {
             .map(n -> JsonObject.builder().put("name", n).build()).orElse(JsonObject.EMPTY));
         add("query-cpus-fast", List.of(), a -> cpus());
         add("query-block", List.of(), a -> blocks());
+        add("query-named-block-nodes", List.of(new Param("flat", Type.BOOL, false)), a -> namedNodes());
         add("query-chardev", List.of(), a -> chardevs());
         // snapshots: QEMU's migrate to a file:PATH URI, and the incoming side (-incoming defer)
         add("migrate", List.of(new Param("uri", Type.STRING, true), new Param("blk", Type.BOOL, false),
@@ -108,6 +111,7 @@ final class QmpCommands {
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         QmpDiscovery.register(this);
+        QomTree.register(this, vm, peripherals);
     }
 
     void add(String name, List<Param> params, Handler handler) {
@@ -247,13 +251,20 @@ final class QmpCommands {
         return new JsonArray(list);
     }
 
-    /** query-block: QEMU's BlockInfo for each disk; jvisor's throttling and detect-zeroes are off. */
-    private JsonValue blocks() {
+    /** query-named-block-nodes: each disk's node, as query-block's "inserted" describes it. */
+    private JsonValue namedNodes() {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
         for (BlockDeviceInfo b : vm.blockDevices()) {
-            String file = b.file().toString();
-            JsonObject inserted = JsonObject.builder()
+            list.add(inserted(b, i++));
+        }
+        return new JsonArray(list);
+    }
+
+    /** QEMU's BlockDeviceInfo of disk {@code i}: jvisor's throttling and detect-zeroes are off. */
+    private static JsonObject inserted(BlockDeviceInfo b, int i) {
+        String file = b.file().toString();
+        return JsonObject.builder()
                 .put("iops_rd", 0).put("detect_zeroes", "off")
                 .put("image", JsonObject.builder().put("virtual-size", b.size()).put("filename", file)
                     .put("format", b.format()).put("dirty-flag", false).build())
@@ -263,6 +274,14 @@ final class QmpCommands {
                 .put("cache", JsonObject.builder().put("no-flush", false).put("direct", "none".equals(b.cache()))
                     .put("writeback", true).build())
                 .put("file", file).build();
+    }
+
+    /** query-block: QEMU's BlockInfo for each disk. */
+    private JsonValue blocks() {
+        List<JsonValue> list = new ArrayList<>();
+        int i = 0;
+        for (BlockDeviceInfo b : vm.blockDevices()) {
+            JsonObject inserted = inserted(b, i);
             list.add(JsonObject.builder()
                 .put("io-status", "ok").put("device", b.id()).put("locked", false).put("removable", false)
                 .put("inserted", inserted)

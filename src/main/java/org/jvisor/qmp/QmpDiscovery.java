@@ -106,7 +106,7 @@ final class QmpDiscovery {
         c.add("query-machines", List.of(new Param("compat-props", Type.BOOL, false)), a -> machines());
         c.add("query-cpu-definitions", List.of(), a -> cpus());
         c.add("query-command-line-options", List.of(new Param("option", Type.STRING, false)), QmpDiscovery::options);
-        c.add("query-migrate-capabilities", List.of(), a -> JsonArray.EMPTY);
+        MigrationCapabilities.register(c);
     }
 
     private static boolean implementsType(String name, String ancestor) {
