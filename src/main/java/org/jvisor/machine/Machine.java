@@ -109,7 +109,8 @@ public final class Machine implements AutoCloseable {
         this.accelExplanation = explanation;
         this.serialBackend = serialBackend;
         this.loader = loader;
-        this.control = new RunControl(config.cpus());
+        // -machine none has no vCPUs: nothing for a pause to wait for
+        this.control = new RunControl(config.machineType() == MachineConfig.MachineType.NONE ? 0 : config.cpus());
         this.devices = new DeviceRegistry(msg -> log.println("jvisor: " + msg));
     }
 
