@@ -27,6 +27,8 @@ final class DeviceOptions {
     /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
     private final List<String> blockDrives = new ArrayList<>();
     private String isaSerialChardev;
+    /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
+    private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
 
     void add(String text, ChardevOptions chardevs) throws UsageException {
         OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
@@ -37,6 +39,10 @@ final class DeviceOptions {
         }
         MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(driver);
         OptionList o = common(all, driver, transport);
+        Integer slot = pciSlot(driver, all.get("addr"));
+        if (slot != null) {
+            pciSlots.put(virtioDevices.size(), slot);
+        }
         String base = transport == null ? "" : driver.substring(0, driver.lastIndexOf('-'));
         if (base.equals("virtio-rng")) {
             o.allowOnly(Set.of("ioeventfd"), driver);
@@ -85,9 +91,8 @@ final class DeviceOptions {
     }
 
     /**
-     * The properties of every device: id= (unique), and for a PCI device bus=pci.0 and addr=SLOT[.FN]
-     * (checked; jvisor places PCI functions in command-line order, from the first free slot).
-     * Returns the rest.
+     * The properties of every device: id= (unique), and for a PCI device bus=pci.0 and addr=SLOT
+     * (read by {@link #pciSlot}). Returns the rest.
      */
     private OptionList common(OptionList o, String driver, MachineConfig.Transport transport) throws UsageException {
         Map<String, String> rest = new LinkedHashMap<>(o.values());
@@ -107,9 +112,6 @@ final class DeviceOptions {
             if (bus != null && !bus.equals("pci.0")) {
                 throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (jvisor has one PCI bus, pci.0)");
             }
-            if (addr != null && !addr.matches("(0x)?[0-9a-fA-F]{1,2}(\\.(0x)?[0-7])?")) {
-                throw new UsageException("-device " + driver + ": addr='" + addr + "' is not a PCI slot (expected SLOT[.FUNCTION], e.g. 0x2)");
-            }
         } else if (bus != null || addr != null) {
             if (!(driver.startsWith("isa-") && (bus == null || bus.equals("isa.0")) && addr == null)
                     && !(ChardevOptions.handlesDevice("", driver) && addr == null)) {
@@ -123,6 +125,45 @@ final class DeviceOptions {
     /** The devices with an id=, by id, with their QEMU type names (QMP's qom-list /machine/peripheral). */
     Map<String, String> peripherals() {
         return Map.copyOf(peripherals);
+    }
+
+    /** addr=SLOT of the PCI devices that give one, by index in {@link #virtioDevices()}. */
+    Map<Integer, Integer> pciSlots() {
+        return Map.copyOf(pciSlots);
+    }
+
+    /**
+     * QEMU's addr=SLOT[.FUNCTION] of a PCI device (hex, 0x optional), as a slot: function 0 only
+     * (jvisor has no multi-function devices); slot 0 is the host bridge's. Null without addr=.
+     */
+    private static Integer pciSlot(String driver, String addr) throws UsageException {
+        if (addr == null) {
+            return null;
+        }
+        String bad = "-device " + driver + ": addr='" + addr + "' is not a PCI slot (expected SLOT[.FUNCTION], e.g. 0x2)";
+        String[] parts = addr.split("\\.", -1);
+        if (parts.length > 2) {
+            throw new UsageException(bad);
+        }
+        int slot;
+        int function = 0;
+        try {
+            slot = Integer.parseInt(parts[0].replaceFirst("^0[xX]", ""), 16);
+            if (parts.length == 2) {
+                function = Integer.parseInt(parts[1].replaceFirst("^0[xX]", ""), 16);
+            }
+        } catch (NumberFormatException e) {
+            throw new UsageException(bad);
+        }
+        if (slot < 1 || slot > 31) {
+            throw new UsageException("-device " + driver + ": addr=" + addr + ": slot " + slot
+                + " is out of range (1-31; 0 is the host bridge)");
+        }
+        if (function != 0) {
+            throw new UsageException("-device " + driver + ": addr=" + addr + ": function " + function
+                + " (jvisor puts each device at function 0)");
+        }
+        return slot;
     }
 
     List<MachineConfig.DebugExitConfig> debugExits() {

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -36,6 +37,8 @@ import java.util.Set;
  * @param netdevs          -netdev: network backends
  * @param jit              -accel tcg,jit=,jit-threshold=: the tcg engine's bytecode translator
  * @param name             -name: the guest's name for management tools (QMP query-name), or null
+ * @param pciSlots         -device virtio-X-pci,addr=SLOT: the PCI slot of the virtio device at
+ *                         that index of {@code virtioDevices}; the others take the first free slot
  */
 public record MachineConfig(
     Accel accel,
@@ -57,7 +60,12 @@ public record MachineConfig(
     List<ChardevConfig> chardevs,
     List<NetdevConfig> netdevs,
     JitOptions jit,
-    String name) {
+    String name,
+    Map<Integer, Integer> pciSlots) {
+
+    public MachineConfig {
+        pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
+    }
 
     /** The CPU engine: kvm (/dev/kvm), tcg (software), or auto (kvm on bare metal, tcg otherwise). */
     public enum Accel {
@@ -298,6 +306,7 @@ public record MachineConfig(
         private Path initrd;
         private String append;
         private boolean decompressOnHost = true;
+        private final Map<Integer, Integer> pciSlots = new java.util.HashMap<>();
         private SerialConfig serial = new SerialConfig.None();
         private boolean noReboot;
         private boolean noShutdown;
@@ -437,6 +446,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -device virtio-X-pci,addr=SLOT: the virtio device at {@code deviceIndex} goes to PCI slot {@code slot}. */
+        public Builder pciSlot(int deviceIndex, int slot) {
+            pciSlots.put(deviceIndex, slot);
+            return this;
+        }
+
         /** -name: the guest's name, as management tools show it (null: none). */
         public Builder name(String name) {
             this.name = name;
@@ -455,7 +470,8 @@ public record MachineConfig(
             }
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
-                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name);
+                Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
+                pciSlots);
         }
     }
 }

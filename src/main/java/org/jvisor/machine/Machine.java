@@ -263,7 +263,8 @@ public final class Machine implements AutoCloseable {
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
-        for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
+        for (int index = 0; index < config.virtioDevices().size(); index++) {
+            MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
@@ -279,7 +280,8 @@ public final class Machine implements AutoCloseable {
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, device.ioeventfd());
+                case PCI -> virtioPci(model, name, thread, device.ioeventfd(), config.pciSlots().get(index),
+                    device.qemuName());
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -371,7 +373,8 @@ public final class Machine implements AutoCloseable {
      * own; its id is {@code name@pci.0:SS.0}. The function has no reset of its own: the bus's
      * reset resets it.
      */
-    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd) {
+    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
+                           String qemuName) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
         if (ioeventfd) {
@@ -379,7 +382,11 @@ public final class Machine implements AutoCloseable {
         }
         int slot;
         try {
-            slot = platform.addPci(fn);
+            slot = wantedSlot == null ? platform.addPci(fn) : platform.addPci(fn, wantedSlot);
+        } catch (IllegalArgumentException e) {
+            io.close();
+            throw new MachineException("-device " + qemuName + ",addr=" + String.format("0x%x", wantedSlot) + ": "
+                + e.getMessage());
         } catch (RuntimeException e) {
             io.close();
             throw e;

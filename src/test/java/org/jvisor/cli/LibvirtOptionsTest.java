@@ -69,6 +69,7 @@ class LibvirtOptionsTest {
         assertEquals(List.of(new MachineConfig.ChardevConfig.Pty("charserial0")), c.chardevs());
         assertEquals(List.of(new MonitorConfig("charmonitor", new MonitorConfig.Address.Inherited(28), false, false)), r.monitors());
         assertEquals(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"), r.peripherals());
+        assertEquals(Map.of(0, 2), c.pciSlots());       // addr=0x2: where libvirt put the disk
         assertTrue(r.startPaused() && c.noShutdown());
     }
 
@@ -103,6 +104,10 @@ class LibvirtOptionsTest {
         assertTrue(error("-kernel", "k", "-device", "{\"driver\":\"virtio-rng-pci\",\"colour\":\"red\"}").contains("unknown property 'colour'"));
         assertTrue(error("-kernel", "k", "-device", "{\"driver\":\"virtio-rng-pci\",\"bus\":\"pci.1\"}").contains("Bus 'pci.1' not found"));
         assertTrue(error("-kernel", "k", "-device", "virtio-rng-pci,id=a", "-device", "virtio-rng-pci,id=a").contains("Duplicate device ID 'a'"));
+        assertTrue(error("-kernel", "k", "-device", "virtio-rng-pci,addr=zz").contains("addr='zz' is not a PCI slot"));
+        assertTrue(error("-kernel", "k", "-device", "virtio-rng-pci,addr=0x20").contains("slot 32 is out of range"));
+        assertTrue(error("-kernel", "k", "-device", "virtio-rng-pci,addr=0x3.0x1").contains("function 1"));
+        assertTrue(error("-kernel", "k", "-M", "microvm", "-device", "virtio-rng-device,addr=0x3").contains("is not a place"));
         assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"memory-backend-file\",\"id\":\"m\"}")
             .contains("'memory-backend-file' is not an object type jvisor has"));
         assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"secret\"}").contains("Parameter 'id' is missing"));

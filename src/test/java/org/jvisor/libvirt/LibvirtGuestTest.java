@@ -73,8 +73,9 @@ class LibvirtGuestTest {
             assertTrue(pty.startsWith("/dev/pts/"), pty);
             try (Console console = new Console(Path.of(pty))) {
                 console.await("jvisor:/# ");
-                console.type("echo LIBVIRT-$((6*7))\n");
+                console.type("echo LIBVIRT-$((6*7)); ls /sys/bus/pci/devices\n");
                 console.await("LIBVIRT-42");
+                console.await("0000:00:02.0");      // the disk where libvirt's addr=0x2 put it
             }
             virsh.run("suspend", "jv");
             assertEquals("paused", virsh.state("jv"));
