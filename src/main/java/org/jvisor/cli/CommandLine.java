@@ -30,12 +30,12 @@ public final class CommandLine {
          * {@code daemonize} -daemonize, {@code sandbox} the -sandbox policy (null: off),
          * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
          * -chroot), {@code incoming} the snapshot of -incoming file:PATH to restore (or null), and
-         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code peripherals}
-         * the -device ids with their device types (QMP's qom-list /machine/peripheral).
+         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code qomNames}
+         * the -device ids and -blockdev disks as QMP names them (qom-list, query-block).
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer,
-                   java.util.Map<String, String> peripherals)
+                   org.jvisor.qmp.QomNames qomNames)
                 implements Action {
         }
 
@@ -276,6 +276,7 @@ public final class CommandLine {
             }
         }
         // -blockdev nodes that a device uses become its disks (a -drive id is one already)
+        java.util.Map<String, String> blockNodes = new java.util.HashMap<>();
         for (String drive : devices.blockDrives()) {
             if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
                 continue;
@@ -285,6 +286,7 @@ public final class CommandLine {
                 throw new UsageException("-device virtio-blk: drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
             }
             drives.add(d);
+            blockNodes.put(drive, devices.deviceIdOfDrive(drive));
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
         if (incomingDefer && chardevs.monitors().isEmpty()) {
@@ -294,7 +296,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, devices.pciSlots()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, devices.peripherals());
+            sandbox, runWith, incoming, incomingDefer, new org.jvisor.qmp.QomNames(devices.peripherals(), blockNodes));
     }
 
     /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */

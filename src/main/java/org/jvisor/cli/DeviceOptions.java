@@ -26,6 +26,8 @@ final class DeviceOptions {
     private final Map<String, String> peripherals = new LinkedHashMap<>();
     /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
     private final List<String> blockDrives = new ArrayList<>();
+    /** drive= of each virtio-blk device, with the device's id ("" without one). */
+    private final Map<String, String> driveUsers = new LinkedHashMap<>();
     private String isaSerialChardev;
     /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
     private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
@@ -55,6 +57,7 @@ final class DeviceOptions {
             }
             // bootindex: jvisor boots -kernel directly, as QEMU does when given one; the order is moot
             blockDrives.add(o.get("drive"));
+            driveUsers.put(o.get("drive"), all.get("id") == null ? "" : all.get("id"));
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
         } else if (base.equals("virtio-net")) {
             virtioDevices.add(NetOptions.parseNic(o, transport));
@@ -172,6 +175,11 @@ final class DeviceOptions {
 
     List<MachineConfig.VirtioDeviceConfig> virtioDevices() {
         return virtioDevices;
+    }
+
+    /** The id of the device whose drive= is {@code drive} ("" if it has none). */
+    String deviceIdOfDrive(String drive) {
+        return driveUsers.getOrDefault(drive, "");
     }
 
     /** The drive= names of the virtio-blk devices. */

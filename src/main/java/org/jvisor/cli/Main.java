@@ -84,7 +84,7 @@ public final class Main {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first
-            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(), run.peripherals(),
+            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(), run.qomNames(),
                      msg -> err.println("jvisor: " + msg));
                  Pidfile pidfile = Pidfile.write(run.pidfile())) {
                 // everything is open (images, sockets, the pidfile) and every thread started:

@@ -69,16 +69,18 @@ final class QmpCommands {
     private final boolean autostart;
     private final Supplier<List<ChardevInfo>> monitorChardevs;
     private final Map<String, Command> table = new LinkedHashMap<>();
+    private final QomNames names;
 
     /**
      * @param packageName     query-version's "package": "jvisor VERSION"
      * @param autostart       no -S: a guest restored by migrate-incoming that was running when
      *                        saved runs on at once, as QEMU's incoming side does
      * @param monitorChardevs the monitors' own chardevs, for query-chardev
-     * @param peripherals     the -device ids with their device types, for QOM's /machine/peripheral
+     * @param names           the -device ids and -blockdev disks (qom-list, query-block)
      */
     QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs,
-                Map<String, String> peripherals) {
+                QomNames names) {
+        this.names = names;
         this.vm = vm;
         this.autostart = autostart;
         this.packageName = packageName;
@@ -111,7 +113,7 @@ final class QmpCommands {
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         QmpDiscovery.register(this);
-        QomTree.register(this, vm, peripherals);
+        QomTree.register(this, vm, names.peripherals());
     }
 
     void add(String name, List<Param> params, Handler handler) {
@@ -251,24 +253,29 @@ final class QmpCommands {
         return new JsonArray(list);
     }
 
+    /** A disk's node name: a -blockdev node's own, QEMU's generated "#blockN" for a -drive. */
+    private String nodeName(BlockDeviceInfo b, int i) {
+        return names.blockNodes().containsKey(b.id()) ? b.id() : "#block" + i;
+    }
+
     /** query-named-block-nodes: each disk's node, as query-block's "inserted" describes it. */
     private JsonValue namedNodes() {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
         for (BlockDeviceInfo b : vm.blockDevices()) {
-            list.add(inserted(b, i++));
+            list.add(inserted(b, nodeName(b, i++)));
         }
         return new JsonArray(list);
     }
 
     /** QEMU's BlockDeviceInfo of disk {@code i}: jvisor's throttling and detect-zeroes are off. */
-    private static JsonObject inserted(BlockDeviceInfo b, int i) {
+    private static JsonObject inserted(BlockDeviceInfo b, String nodeName) {
         String file = b.file().toString();
         return JsonObject.builder()
                 .put("iops_rd", 0).put("detect_zeroes", "off")
                 .put("image", JsonObject.builder().put("virtual-size", b.size()).put("filename", file)
                     .put("format", b.format()).put("dirty-flag", false).build())
-                .put("iops_wr", 0).put("ro", b.readOnly()).put("node-name", "#block" + i).put("backing_file_depth", 0)
+                .put("iops_wr", 0).put("ro", b.readOnly()).put("node-name", nodeName).put("backing_file_depth", 0)
                 .put("drv", b.format()).put("iops", 0).put("bps_wr", 0).put("write_threshold", 0).put("encrypted", false)
                 .put("bps", 0).put("bps_rd", 0)
                 .put("cache", JsonObject.builder().put("no-flush", false).put("direct", "none".equals(b.cache()))
@@ -281,11 +288,14 @@ final class QmpCommands {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
         for (BlockDeviceInfo b : vm.blockDevices()) {
-            JsonObject inserted = inserted(b, i);
+            JsonObject inserted = inserted(b, nodeName(b, i));
+            String user = names.blockNodes().get(b.id());
+            String qdev = user == null || user.isEmpty() ? "/machine/peripheral-anon/device[" + i + "]/virtio-backend"
+                : "/machine/peripheral/" + user + "/virtio-backend";
             list.add(JsonObject.builder()
-                .put("io-status", "ok").put("device", b.id()).put("locked", false).put("removable", false)
+                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", false).put("removable", false)
                 .put("inserted", inserted)
-                .put("qdev", "/machine/peripheral-anon/device[" + i + "]/virtio-backend")
+                .put("qdev", qdev)
                 .put("type", "unknown").build());
             i++;
         }

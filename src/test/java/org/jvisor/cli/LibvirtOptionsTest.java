@@ -68,7 +68,8 @@ class LibvirtOptionsTest {
         assertEquals(new MachineConfig.SerialConfig.Chardev("charserial0"), c.serial());
         assertEquals(List.of(new MachineConfig.ChardevConfig.Pty("charserial0")), c.chardevs());
         assertEquals(List.of(new MonitorConfig("charmonitor", new MonitorConfig.Address.Inherited(28), false, false)), r.monitors());
-        assertEquals(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"), r.peripherals());
+        assertEquals(new org.jvisor.qmp.QomNames(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"),
+            Map.of("libvirt-1-format", "virtio-disk0")), r.qomNames());
         assertEquals(Map.of(0, 2), c.pciSlots());       // addr=0x2: where libvirt put the disk
         assertTrue(r.startPaused() && c.noShutdown());
     }
