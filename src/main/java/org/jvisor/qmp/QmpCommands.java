@@ -102,6 +102,11 @@ final class QmpCommands {
         add("query-cpus-fast", List.of(), a -> cpus());
         add("query-block", List.of(), a -> blocks());
         add("query-named-block-nodes", List.of(new Param("flat", Type.BOOL, false)), a -> namedNodes());
+        // jvisor has no balloon and no user-created I/O threads: QEMU's answers for a machine without them
+        add("query-balloon", List.of(), a -> {
+            throw new QmpError(QmpError.ErrorClass.DeviceNotActive, "No balloon device has been activated");
+        });
+        add("query-iothreads", List.of(), a -> JsonArray.EMPTY);
         add("query-chardev", List.of(), a -> chardevs());
         // snapshots: QEMU's migrate to a file:PATH URI, and the incoming side (-incoming defer)
         add("migrate", List.of(new Param("uri", Type.STRING, true), new Param("blk", Type.BOOL, false),

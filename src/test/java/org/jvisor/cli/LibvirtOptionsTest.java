@@ -94,6 +94,11 @@ class LibvirtOptionsTest {
         MachineConfig kv = run(List.of("-kernel", "k", "-blockdev", "driver=file,filename=/a,node-name=f",
             "-blockdev", "driver=raw,node-name=r,file=f", "-device", "virtio-blk-pci,drive=r,id=d")).config();
         assertEquals(json, kv);
+        MachineConfig direct = run(List.of("-kernel", "k", "-blockdev",
+            "{\"driver\":\"file\",\"filename\":\"/a\",\"node-name\":\"f\",\"cache\":{\"direct\":true,\"no-flush\":false}}",
+            "-blockdev", "{\"driver\":\"raw\",\"node-name\":\"r\",\"file\":\"f\"}",
+            "-device", "virtio-blk-pci,drive=r")).config();
+        assertEquals("none", direct.drives().getFirst().cache());    // nested objects are QEMU's dotted keys
     }
 
     @Test

@@ -91,6 +91,10 @@ class QmpDiscoveryTest {
             assertEquals("{\"return\": [{\"capability\": \"events\", \"state\": true}]}",
                 QmpClient.text(q.execute("{\"execute\": \"query-migrate-capabilities\"}")));
 
+            assertEquals("{\"error\": {\"class\": \"DeviceNotActive\", \"desc\": \"No balloon device has been activated\"}}",
+                QmpClient.text(q.execute("{\"execute\": \"query-balloon\"}")));
+            assertEquals("{\"return\": []}", QmpClient.text(q.execute("{\"execute\": \"query-iothreads\"}")));
+
             // no vCPU: the lifecycle still works (a reset or pause has nothing to wait for)
             assertEquals("{\"return\": []}", QmpClient.text(q.execute("{\"execute\": \"query-cpus-fast\"}")));
             assertEquals("{\"return\": {}}", QmpClient.text(q.execute("{\"execute\": \"cont\"}")));
