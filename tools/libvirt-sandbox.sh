@@ -41,5 +41,5 @@ exec unshare --mount --propagation private sh -c '
     done
     mount --bind "$D/passwd" /etc/passwd
     mount --bind "$D/group" /etc/group
-    exec libvirtd
+    exec libvirtd --pid-file /run/libvirt/libvirtd.pid   # not /run/libvirtd.pid: shared with other instances
 ' sh "$DIR"

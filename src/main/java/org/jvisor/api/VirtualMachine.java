@@ -429,6 +429,15 @@ public final class VirtualMachine implements AutoCloseable {
         return lifecycle.machine().drives().stream().map(VirtualMachine::blockDevice).toList();
     }
 
+    /** What each disk's device has done, in the order of {@link #blockDevices()}. */
+    public List<BlockDeviceStats> blockStats() {
+        return lifecycle.machine().drives().stream().map(d -> {
+            var c = d.stats().counters();
+            return new BlockDeviceStats(d.config().id(), c.readBytes(), c.writtenBytes(), c.readOps(), c.writeOps(),
+                c.flushOps(), c.readNanos(), c.writeNanos(), c.flushNanos(), c.failedOps(), c.highestWriteOffset());
+        }).toList();
+    }
+
     private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
         return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), "raw", d.size(),
             d.config().cache());

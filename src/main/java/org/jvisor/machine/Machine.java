@@ -29,6 +29,7 @@ import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.RawFileBackend;
+import org.jvisor.devices.virtio.BlockStats;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
@@ -89,7 +90,7 @@ public final class Machine implements AutoCloseable {
     private boolean awaitingIncoming;
 
     /** A disk as the machine opened it: its -drive and the image's size in bytes. */
-    public record AttachedDrive(MachineConfig.DriveConfig config, long size) {
+    public record AttachedDrive(MachineConfig.DriveConfig config, long size, BlockStats stats) {
     }
 
     /** vCPU {@code index} runs on the host thread {@code hostThreadId} (a Linux TID, 0 before the thread started). */
@@ -268,7 +269,7 @@ public final class Machine implements AutoCloseable {
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
-                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
                     n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
@@ -309,6 +310,13 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /** A virtio-blk on the drive {@code id}, counting into the drive's statistics. */
+    private VirtioBlk virtioBlk(String id) throws MachineException {
+        BlockBackend backend = openDrive(id);
+        return new VirtioBlk(backend, id, VirtioBlk.DEFAULT_QUEUE_SIZE, msg -> log.println("jvisor: " + msg),
+            drives.getLast().stats());
+    }
+
     /** Opens the raw image of -drive id=ID: missing, locked or too small images are refused here. */
     private BlockBackend openDrive(String id) throws MachineException {
         for (MachineConfig.DriveConfig d : config.drives()) {
@@ -322,7 +330,7 @@ public final class Machine implements AutoCloseable {
                         backend.flush();
                         backend.close();
                     }));
-                    drives.add(new AttachedDrive(d, backend.size()));
+                    drives.add(new AttachedDrive(d, backend.size(), new BlockStats()));
                     return backend;
                 } catch (IOException | RuntimeException e) {
                     throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage());

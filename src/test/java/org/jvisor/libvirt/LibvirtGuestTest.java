@@ -77,6 +77,10 @@ class LibvirtGuestTest {
                 console.await("LIBVIRT-42");
                 console.await("0000:00:02.0");      // the disk where libvirt's addr=0x2 put it
             }
+            // the guest read its disk (the partition table at least): query-blockstats counted it
+            String blkstat = virsh.run("domblkstat", "jv", "vda");
+            long readBytes = Long.parseLong(blkstat.replaceAll("(?s).*vda rd_bytes (\\d+).*", "$1"));
+            assertTrue(readBytes >= 512, blkstat);
             virsh.run("suspend", "jv");
             assertEquals("paused", virsh.state("jv"));
             virsh.run("resume", "jv");
