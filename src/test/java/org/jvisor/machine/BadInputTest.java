@@ -108,7 +108,7 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=x.qcow2,format=qcow2", "-kernel", k),
             "format=qcow2 is not supported");
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-device", "virtio-blk-pci,drive=nope", "-kernel", k),
-            "no -drive with id=nope");
+            "no -drive id or -blockdev node-name 'nope'");
         String[] nineRngs = new String[22];
         for (int i = 0; i < 9; i++) {
             nineRngs[2 * i] = "-device";
