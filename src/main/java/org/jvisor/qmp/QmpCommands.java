@@ -32,7 +32,7 @@ final class QmpCommands {
 
     /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
     enum Type {
-        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[str]");
+        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[any]");
 
         final String qapiName;
         /** The type's name in query-qmp-schema (a built-in, or an array of one). */

@@ -53,7 +53,7 @@ final class QmpSchema {
         entries.add(builtin("int", "int"));
         entries.add(builtin("bool", "boolean"));
         entries.add(builtin("any", "value"));
-        entries.add(JsonObject.builder().put("name", "[str]").put("meta-type", "array").put("element-type", "str").build());
+        entries.add(JsonObject.builder().put("name", "[any]").put("meta-type", "array").put("element-type", "any").build());
         return new JsonArray(entries);
     }
 
