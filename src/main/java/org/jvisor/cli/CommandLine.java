@@ -31,11 +31,12 @@ public final class CommandLine {
          * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
          * -chroot), {@code incoming} the snapshot of -incoming file:PATH to restore (or null), and
          * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code qomNames}
-         * the -device ids and -blockdev disks as QMP names them (qom-list, query-block).
+         * the -device ids and -blockdev disks as QMP names them (qom-list, query-block),
+         * {@code msgTimestamps} -msg timestamp=on.
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer,
-                   org.jvisor.qmp.QomNames qomNames)
+                   org.jvisor.qmp.QomNames qomNames, boolean msgTimestamps)
                 implements Action {
         }
 
@@ -296,7 +297,8 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, devices.pciSlots()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, new org.jvisor.qmp.QomNames(devices.peripherals(), blockNodes));
+            sandbox, runWith, incoming, incomingDefer, new org.jvisor.qmp.QomNames(devices.peripherals(), blockNodes),
+            compat.timestamps());
     }
 
     /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */

@@ -7,7 +7,7 @@ import java.util.UUID;
  * QEMU options that management tools (libvirt) always pass and that describe what jvisor already
  * is, checked and then kept only where something reads them: -no-user-config and -nodefaults
  * (jvisor reads no configuration file and, with -nodefaults, adds no default serial port), -uuid,
- * -msg, -overcommit, -rtc, -boot, -global, -audiodev, -cpu. A value QEMU would act on differently
+ * -msg (timestamps on jvisor's messages), -overcommit, -rtc, -boot, -global, -audiodev, -cpu. A value QEMU would act on differently
  * from jvisor is an error, never silently dropped.
  */
 final class CompatOptions {
@@ -15,6 +15,7 @@ final class CompatOptions {
     private static final Set<String> GLOBALS = Set.of("kvm-pit.lost_tick_policy", "PIIX4_PM.disable_s3", "PIIX4_PM.disable_s4");
 
     private boolean noDefaults;
+    private boolean timestamps;
     private UUID uuid;
 
     /** Handles {@code opt} (with its value from {@code args[i + 1]} when it takes one); returns how many arguments it used, 0 if not its. */
@@ -31,9 +32,10 @@ final class CompatOptions {
             case "-msg" -> {
                 OptionList o = OptionList.parse(opt, value(args, i, opt, "timestamp=on|off"), false);
                 o.allowOnly(Set.of("timestamp", "guest-name"), "");
-                // message decoration only: jvisor's messages go to the same stderr either way
-                onOff(o, "timestamp");
-                onOff(o, "guest-name");
+                timestamps = onOff(o, "timestamp");
+                if (onOff(o, "guest-name")) {
+                    throw new UsageException("-msg: guest-name=on is not supported (jvisor's messages start with 'jvisor:')");
+                }
             }
             case "-overcommit" -> {
                 OptionList o = OptionList.parse(opt, value(args, i, opt, "mem-lock=off"), false);
@@ -109,6 +111,11 @@ final class CompatOptions {
     /** -nodefaults: no serial port unless one is asked for. */
     boolean noDefaults() {
         return noDefaults;
+    }
+
+    /** -msg timestamp=on: jvisor's messages start with the time. */
+    boolean timestamps() {
+        return timestamps;
     }
 
     /** -uuid, or null. */

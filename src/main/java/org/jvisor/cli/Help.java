@@ -105,7 +105,7 @@ final class Help {
 
         Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
           -no-user-config, -nodefaults (no default serial port), -uuid UUID, -cpu qemu64|max,
-          -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -boot strict=on, -msg timestamp=on,
+          -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -boot strict=on, -msg timestamp=on (messages start with the time),
           -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
 
         Diagnostics:

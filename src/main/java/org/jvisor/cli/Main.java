@@ -46,7 +46,7 @@ public final class Main {
                 yield 0;
             }
             case CommandLine.Action.Run r when r.daemonize() && !Daemon.isChild() -> Daemon.launch(args, err);
-            case CommandLine.Action.Run r -> runMachine(r, err);
+            case CommandLine.Action.Run r -> runMachine(r, r.msgTimestamps() ? TimestampedStream.wrap(err) : err);
         };
     }
 

@@ -71,7 +71,7 @@ class LibvirtOptionsTest {
         assertEquals(new org.jvisor.qmp.QomNames(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"),
             Map.of("libvirt-1-format", "virtio-disk0")), r.qomNames());
         assertEquals(Map.of(0, 2), c.pciSlots());       // addr=0x2: where libvirt put the disk
-        assertTrue(r.startPaused() && c.noShutdown());
+        assertTrue(r.startPaused() && c.noShutdown() && r.msgTimestamps());
     }
 
     @Test
@@ -137,6 +137,21 @@ class LibvirtOptionsTest {
         assertTrue(error("-kernel", "k", "-uuid", "nope").contains("is not a UUID"));
         assertTrue(error("-kernel", "k", "-global", "e1000.mac=x").contains("not a device property jvisor has"));
         assertTrue(error("-kernel", "k", "-audiodev", "pa,id=a").contains("driver 'pa' is not supported"));
+        assertTrue(error("-kernel", "k", "-msg", "guest-name=on").contains("guest-name=on is not supported"));
+    }
+
+    @Test
+    void msgTimestampPutsQemusTimeFormatBeforeEachLine() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = TimestampedStream.wrap(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        out.println("jvisor: one");
+        out.print("jvisor: tw");
+        out.println("o");
+        List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+        assertEquals(2, lines.size(), lines.toString());
+        for (String l : lines) {
+            assertTrue(l.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z jvisor: (one|two)"), l);
+        }
     }
 
     @Test
