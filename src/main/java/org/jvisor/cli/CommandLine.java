@@ -4,7 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
+import java.util.HashMap;
 import java.util.Set;
 
 import org.jvisor.config.JitOptions;
@@ -12,6 +13,7 @@ import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
 import org.jvisor.qmp.MonitorConfig;
+import org.jvisor.qmp.QomNames;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -36,7 +38,7 @@ public final class CommandLine {
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, Path incoming, boolean incomingDefer,
-                   org.jvisor.qmp.QomNames qomNames, boolean msgTimestamps)
+                   QomNames qomNames, boolean msgTimestamps)
                 implements Action {
         }
 
@@ -277,7 +279,7 @@ public final class CommandLine {
             }
         }
         // -blockdev nodes that a device uses become its disks (a -drive id is one already)
-        java.util.Map<String, String> blockNodes = new java.util.HashMap<>();
+        Map<String, String> blockNodes = new HashMap<>();
         for (String drive : devices.blockDrives()) {
             if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
                 continue;
@@ -297,7 +299,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, devices.pciSlots()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, new org.jvisor.qmp.QomNames(devices.peripherals(), blockNodes),
+            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }
 
