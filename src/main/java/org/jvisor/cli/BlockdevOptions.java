@@ -44,6 +44,15 @@ final class BlockdevOptions {
             throw new UsageException("-blockdev: Duplicate nodes with node-name='" + name + "'");
         }
         boolean readOnly = o.get("read-only") != null && CommandLine.onOff("-blockdev", "read-only", o.get("read-only"));
+        String discard = o.get("discard");
+        if (discard != null && !List.of("ignore", "off", "unmap", "on").contains(discard)) {
+            throw new UsageException("-blockdev: discard=" + discard + " (expected ignore or unmap)");
+        }
+        String zeroes = o.get("detect-zeroes");
+        if (zeroes != null && !zeroes.equals("off")) {
+            throw new UsageException("-blockdev: detect-zeroes=" + zeroes + " is not supported (jvisor writes zeroes as "
+                + "the guest sends them: off)");
+        }
         Node node;
         if (driver.equals("file")) {
             o.allowOnly(Set.of("driver", "node-name", "filename", "read-only", "auto-read-only", "discard",

@@ -122,6 +122,9 @@ class LibvirtOptionsTest {
         assertTrue(error("-kernel", "k", "-blockdev", "{\"driver\":\"nbd\",\"node-name\":\"n\"}")
             .contains("Parameter 'driver' does not accept value 'nbd'"));
         assertTrue(error("-kernel", "k", "-blockdev", "driver=file,node-name=f,filename=/a,size=3").contains("unknown property 'size'"));
+        assertTrue(error("-kernel", "k", "-blockdev", "driver=file,node-name=f,filename=/a,detect-zeroes=unmap")
+            .contains("detect-zeroes=unmap is not supported"));
+        assertTrue(error("-kernel", "k", "-blockdev", "driver=file,node-name=f,filename=/a,discard=maybe").contains("discard=maybe"));
         assertTrue(error("-kernel", "k", "-device", "virtio-blk-pci,drive=nowhere").contains("no -drive id or -blockdev node-name 'nowhere'"));
         assertTrue(error("-kernel", "k", "-add-fd", "set=0,fd=987").contains("fd=987 is not an open descriptor of jvisor"));
         assertTrue(error("-kernel", "k", "-chardev", "file,id=f,path=/dev/fdset/3", "-serial", "chardev:f").contains("there is no fd set 3"));
