@@ -260,6 +260,11 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /** The configuration the machine was built from. */
+    public MachineConfig config() {
+        return config;
+    }
+
     /** The CPU engine: "kvm" or "tcg". */
     public String accelerator() {
         return engine;
@@ -421,6 +426,15 @@ public final class VirtualMachine implements AutoCloseable {
     /** The disks the machine's devices use, in the order they were attached. */
     public List<BlockDeviceInfo> blockDevices() {
         return lifecycle.machine().drives().stream().map(VirtualMachine::blockDevice).toList();
+    }
+
+    /** What each disk's device has done, in the order of {@link #blockDevices()}. */
+    public List<BlockDeviceStats> blockStats() {
+        return lifecycle.machine().drives().stream().map(d -> {
+            var c = d.stats().counters();
+            return new BlockDeviceStats(d.config().id(), c.readBytes(), c.writtenBytes(), c.readOps(), c.writeOps(),
+                c.flushOps(), c.readNanos(), c.writeNanos(), c.flushNanos(), c.failedOps(), c.highestWriteOffset());
+        }).toList();
     }
 
     private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {

@@ -36,8 +36,15 @@ final class ChardevOptions {
     private final List<MonitorRequest> monitorRequests = new ArrayList<>();
     /** Each TCP socket chardev's wait= (its Unix siblings keep theirs in their configuration). */
     private final Map<String, Boolean> waits = new LinkedHashMap<>();
+    /** -chardev socket,fd=N: listening sockets inherited from the starting process (libvirt's monitor). */
+    private final Map<String, MonitorConfig.Address.Inherited> inheritedSockets = new LinkedHashMap<>();
+    private final FdSets fdSets;
     private List<MonitorConfig> monitors = List.of();
     private int compatMonitors;
+
+    ChardevOptions(FdSets fdSets) {
+        this.fdSets = fdSets;
+    }
 
     /** A monitor as the command line asks for it: -qmp (complete) or -mon (its chardev resolved at the end). */
     private sealed interface MonitorRequest {
@@ -79,7 +86,7 @@ final class ChardevOptions {
         if (id == null || id.isEmpty()) {
             throw new UsageException("-chardev " + backend + ": id=ID is required");
         }
-        if (chardevs.containsKey(id) || tcpSockets.containsKey(id)) {
+        if (chardevs.containsKey(id) || tcpSockets.containsKey(id) || inheritedSockets.containsKey(id)) {
             throw new UsageException("-chardev: duplicate id '" + id + "'");
         }
         if (backend.equals("socket") && (o.get("host") != null || o.get("port") != null)) {
@@ -89,6 +96,24 @@ final class ChardevOptions {
             }
             tcpSockets.put(id, tcp("-chardev socket", o.get("host") == null ? "" : o.get("host"), required(o, backend, "port")));
             waits.put(id, bool(o, backend, "wait", true));       // QEMU's default for a server is wait=on
+            return;
+        }
+        if (backend.equals("socket") && o.get("fd") != null) {
+            o.allowOnly(Set.of("backend", "id", "fd", "server", "wait"), backend);
+            if (!bool(o, backend, "server", false)) {
+                throw new UsageException("-chardev socket,fd=: only server=on (a listening socket jvisor accepts on) is supported");
+            }
+            int fd;
+            try {
+                fd = Integer.parseInt(o.get("fd"));
+            } catch (NumberFormatException e) {
+                throw new UsageException("-chardev socket: fd='" + o.get("fd") + "' is not a descriptor number");
+            }
+            if (fd <= 2) {
+                throw new UsageException("-chardev socket: fd=" + fd + " is stdin, stdout or stderr, not a socket");
+            }
+            inheritedSockets.put(id, new MonitorConfig.Address.Inherited(fd));
+            waits.put(id, bool(o, backend, "wait", true));
             return;
         }
         ChardevConfig c = switch (backend) {
@@ -102,7 +127,8 @@ final class ChardevOptions {
             }
             case "file" -> {
                 o.allowOnly(Set.of("backend", "id", "path", "append"), backend);
-                yield new ChardevConfig.File(id, Path.of(required(o, backend, "path")), bool(o, backend, "append", false));
+                String path = fdSets.resolve("-chardev file", required(o, backend, "path"));
+                yield new ChardevConfig.File(id, Path.of(path), bool(o, backend, "append", false));
             }
             case "socket" -> {
                 o.allowOnly(Set.of("backend", "id", "path", "server", "wait", "reconnect"), backend);
@@ -123,8 +149,12 @@ final class ChardevOptions {
                 o.allowOnly(Set.of("backend", "id"), backend);
                 yield new ChardevConfig.Null(id);
             }
+            case "pty" -> {
+                o.allowOnly(Set.of("backend", "id"), backend);
+                yield new ChardevConfig.Pty(id);
+            }
             default -> throw new UsageException("-chardev: '" + backend
-                + "' is not a character device backend jvisor has (known: stdio, file, socket, null)");
+                + "' is not a character device backend jvisor has (known: stdio, file, socket, null, pty)");
         };
         chardevs.put(id, c);
     }
@@ -291,8 +321,13 @@ final class ChardevOptions {
      */
     SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices) throws UsageException {
         for (Map.Entry<String, String> u : users.entrySet()) {
-            if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())) {
+            if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())
+                    && !inheritedSockets.containsKey(u.getKey())) {
                 throw new UsageException(u.getValue() + ": no -chardev with id '" + u.getKey() + "'");
+            }
+            if (inheritedSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
+                throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is an inherited socket (fd=), which "
+                    + "only a QMP monitor (-mon) can use");
             }
             if (tcpSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
                 throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a TCP socket, which only a "
@@ -351,6 +386,12 @@ final class ChardevOptions {
                 case Mon mon -> list.add(resolve(mon));
             }
         }
+        for (String id : inheritedSockets.keySet()) {
+            if (!users.containsKey(id)) {
+                throw new UsageException("-chardev socket,id=" + id + ": an inherited socket (fd=) is only supported "
+                    + "for a QMP monitor (-mon chardev=" + id + ",mode=control)");
+            }
+        }
         for (String id : tcpSockets.keySet()) {
             if (!users.containsKey(id)) {
                 throw new UsageException("-chardev socket,id=" + id + ": a TCP socket (host=, port=) is only supported "
@@ -365,6 +406,10 @@ final class ChardevOptions {
         MonitorConfig.Address.Tcp tcp = tcpSockets.get(mon.chardev());
         if (tcp != null) {
             return new MonitorConfig(mon.chardev(), tcp, waits.get(mon.chardev()), mon.pretty());
+        }
+        MonitorConfig.Address.Inherited inherited = inheritedSockets.get(mon.chardev());
+        if (inherited != null) {
+            return new MonitorConfig(mon.chardev(), inherited, waits.get(mon.chardev()), mon.pretty());
         }
         if (chardevs.get(mon.chardev()) instanceof ChardevConfig.Socket s) {
             chardevs.remove(mon.chardev());

@@ -4,7 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
+import java.util.HashMap;
 import java.util.Set;
 
 import org.jvisor.config.JitOptions;
@@ -12,6 +13,7 @@ import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
 import org.jvisor.qmp.MonitorConfig;
+import org.jvisor.qmp.QomNames;
 
 /**
  * QEMU-style command line to {@link MachineConfig}. Options take QEMU's spelling so users' habits
@@ -30,10 +32,13 @@ public final class CommandLine {
          * {@code daemonize} -daemonize, {@code sandbox} the -sandbox policy (null: off),
          * {@code runWith} the user and root to take once the machine is built (-run-with, -runas,
          * -chroot), {@code incoming} the URI of -incoming to restore from (or null), and
-         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming).
+         * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code qomNames}
+         * the -device ids and -blockdev disks as QMP names them (qom-list, query-block),
+         * {@code msgTimestamps} -msg timestamp=on.
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
-                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer)
+                   boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer,
+                   QomNames qomNames, boolean msgTimestamps)
                 implements Action {
         }
 
@@ -68,7 +73,7 @@ public final class CommandLine {
         String bootText = null;
         Path initrd = null;
         String append = null;
-        MachineSpec machine = new MachineSpec(MachineConfig.MachineType.PC, true);
+        MachineOptions.Spec machine = MachineOptions.Spec.DEFAULT;
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         boolean snapshot = false;
@@ -78,13 +83,17 @@ public final class CommandLine {
         RunWith runWith = new RunWith(null, null);
         String incoming = null;
         boolean incomingDefer = false;
-        List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
-        List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+        FdSets fdSets = new FdSets();
+        DeviceOptions devices = new DeviceOptions();
+        ObjectOptions objects = new ObjectOptions();
+        BlockdevOptions blockdevs = new BlockdevOptions();
+        CompatOptions compat = new CompatOptions();
+        boolean memoryGiven = false;
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
         List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
-        ChardevOptions chardevs = new ChardevOptions();
+        ChardevOptions chardevs = new ChardevOptions(fdSets);
         String name = null;
         Path pidfile = null;
         boolean daemonize = false;
@@ -103,6 +112,11 @@ public final class CommandLine {
             }
             // QEMU accepts --option as -option.
             String opt = raw.startsWith("--") ? raw.substring(1) : raw;
+            int used = compat.handle(opt, args, i);
+            if (used > 0) {
+                i += used - 1;
+                continue;
+            }
             switch (opt) {
                 case "-enable-kvm" -> {
                     accel = MachineConfig.Accel.KVM;
@@ -116,9 +130,6 @@ public final class CommandLine {
                         }
                     } else {
                         nographic = true;
-                        if (serial == null) {
-                            serial = new MachineConfig.SerialConfig.Stdio();
-                        }
                     }
                 }
                 case "-snapshot" -> snapshot = true;
@@ -171,53 +182,39 @@ public final class CommandLine {
                     accelGiven = true;
                     jit = parseJit(o, accel, jit);
                 }
-                case "-m" -> memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
+                case "-m" -> {
+                    memory = parseMemory(value(args, ++i, opt, "a size such as 512M or 2G"));
+                    memoryGiven = true;
+                }
                 case "-smp" -> cpus = parseSmp(value(args, ++i, opt, "a vCPU count"));
                 case "-kernel" -> kernel = Path.of(value(args, ++i, opt, "a kernel file"));
                 case "-bios" -> bios = Path.of(value(args, ++i, opt, "a BIOS image file"));
                 case "-boot" -> bootText = value(args, ++i, opt, "order=DRIVES,menu=on|off");
                 case "-initrd" -> initrd = Path.of(value(args, ++i, opt, "an initial ramdisk file"));
                 case "-append" -> append = value(args, ++i, opt, "a kernel command line");
-                case "-M", "-machine" -> machine = parseMachine(value(args, ++i, opt, "a machine type (pc or microvm)"),
-                    machine, memoryBackends);
-                case "-object" -> memoryBackends.object(value(args, ++i, opt, "memory-backend-memfd,id=ID,size=SIZE"));
+                case "-M", "-machine" -> machine = MachineOptions.parse(
+                    value(args, ++i, opt, "a machine type (pc, microvm, none)"), machine);
                 case "-numa" -> memoryBackends.numa(value(args, ++i, opt, "node,memdev=ID"));
                 case "-serial" -> serial = parseSerial(value(args, ++i, opt, "stdio, file:PATH, chardev:ID or none"));
                 case "-chardev" -> chardevs.chardev(value(args, ++i, opt, "a character device description"));
-                case "-device" -> {
-                    OptionList o = OptionList.parse(opt, value(args, ++i, opt, "a device description"), true);
-                    if (o.implied() == null || o.implied().isEmpty()) {
-                        throw new UsageException("-device: the device's name comes first (e.g. virtio-blk-pci,drive=ID)");
-                    }
-                    MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(o.implied());
-                    String base = transport == null ? "" : o.implied().substring(0, o.implied().lastIndexOf('-'));
-                    if (VhostUserOptions.handlesDevice(o.implied())) {
-                        virtioDevices.add(VhostUserOptions.parse(o, chardevs));
-                    } else if (base.equals("virtio-rng")) {
-                        o.allowOnly(Set.of("ioeventfd"), o.implied());
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
-                            parseOnOff(o.implied(), "ioeventfd", o.get("ioeventfd"))));
-                    } else if (base.equals("virtio-blk")) {
-                        o.allowOnly(Set.of("drive"), o.implied());
-                        if (o.get("drive") == null) {
-                            throw new UsageException("-device " + o.implied() + ": drive=ID is required");
-                        }
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
-                    } else if (base.equals("virtio-net")) {
-                        virtioDevices.add(NetOptions.parseNic(o, transport));
-                    } else if (ChardevOptions.handlesDevice(base, o.implied())) {
-                        chardevs.device(o, transport, virtioDevices);
+                case "-device" -> devices.add(value(args, ++i, opt, "a device description"), chardevs);
+                case "-object" -> {
+                    String v = value(args, ++i, opt, "an object description");
+                    if (MemoryBackendOptions.handles(v)) {
+                        memoryBackends.object(v);   // shareable RAM (memfd, file): vhost-user backends map it
                     } else {
-                        debugExits.add(parseDevice(o));
+                        objects.add(v, fdSets);
                     }
                 }
+                case "-blockdev" -> blockdevs.add(value(args, ++i, opt, "a block node description"), fdSets);
+                case "-add-fd" -> fdSets.add(value(args, ++i, opt, "set=N,fd=M"));
                 case "-drive" -> {
                     MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
                     drives.add(d);
                     if (d.ifVirtio()) {
                         // its transport is the machine's, known once -machine is read (null until then);
                         // the disk keeps its command-line position among the virtio devices (vda, vdb...)
-                        virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), null));
+                        devices.virtioDevices().add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(d.id(), null));
                     }
                 }
                 case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
@@ -247,15 +244,51 @@ public final class CommandLine {
         if (kernel == null && machine.type() == MachineConfig.MachineType.MICROVM) {
             throw new UsageException("-machine microvm boots a kernel directly: give -kernel (it has no firmware here)");
         }
-        MachineConfig.MemoryBackendConfig memoryBackend = memoryBackends.resolve(memory);
+        if (machine.accel() != null) {
+            if (accelGiven && machine.accel() != accel) {
+                throw new UsageException("-machine accel=: a different accelerator than -accel's was given");
+            }
+            accel = machine.accel();
+        }
+        if (machine.memoryBackend() != null) {
+            if (memoryBackends.has(machine.memoryBackend())) {
+                memoryBackends.machineUses(machine.memoryBackend());
+            } else {
+                long size = objects.ramBackendSize(machine.memoryBackend());
+                if (memoryGiven && size != memory) {
+                    throw new UsageException("-machine memory-backend=" + machine.memoryBackend() + ": its size (" + size
+                        + ") differs from -m (" + memory + ")");
+                }
+                memory = parseMemory((size >> 10) + "K");
+            }
+        }
+        MachineConfig.MemoryBackendConfig memoryBackend = memoryBackends.resolve(memoryGiven ? memory : -1);
         if (memory < 0) {
             memory = memoryBackend != null ? memoryBackend.size() : DEFAULT_MEMORY;
         }
+        if (machine.type() == MachineConfig.MachineType.NONE && (kernel != null || !devices.virtioDevices().isEmpty())) {
+            throw new UsageException("-machine none has no guest: give no -kernel and no devices");
+        }
+        if (devices.isaSerialChardev() != null) {
+            if (serial != null) {
+                throw new UsageException("-device isa-serial: jvisor has one serial port (COM1), which -serial already gives");
+            }
+            serial = new MachineConfig.SerialConfig.Chardev(devices.isaSerialChardev());
+        }
+        // QEMU (vl.c): -nographic puts the default serial port on stdio; -nodefaults has no default serial port
+        if (serial == null && nographic && !compat.noDefaults()) {
+            serial = new MachineConfig.SerialConfig.Stdio();
+        }
+        if (serial == null && compat.noDefaults()) {
+            serial = new MachineConfig.SerialConfig.None();
+        }
+        List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>(devices.virtioDevices());
+        List<MachineConfig.DebugExitConfig> debugExits = devices.debugExits();
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);
         if (daemonize) {
             // QEMU (vl.c): a daemon has no terminal; its console must go elsewhere
-            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio) {
+            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio && !compat.noDefaults()) {
                 throw new UsageException("-nographic cannot be used with -daemonize");
             }
             if (serial instanceof MachineConfig.SerialConfig.Stdio
@@ -286,6 +319,19 @@ public final class CommandLine {
                     + " (use " + onBoard.deviceName(d.model()) + ")");
             }
         }
+        // -blockdev nodes that a device uses become its disks (a -drive id is one already)
+        Map<String, String> blockNodes = new HashMap<>();
+        for (String drive : devices.blockDrives()) {
+            if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
+                continue;
+            }
+            MachineConfig.DriveConfig d = blockdevs.drive("-device virtio-blk-pci,drive=" + drive, drive);
+            if (d == null) {
+                throw new UsageException("-device virtio-blk: drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
+            }
+            drives.add(d);
+            blockNodes.put(drive, devices.deviceIdOfDrive(drive));
+        }
         NetOptions.checkPeers(netdevs, virtioDevices);
         if (incomingDefer && chardevs.monitors().isEmpty()) {
             throw new UsageException("-incoming defer: the machine waits for QMP's migrate-incoming, so it needs a monitor "
@@ -293,8 +339,10 @@ public final class CommandLine {
         }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
-            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer);
+            Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
+            devices.pciSlots()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
+            compat.timestamps());
     }
 
     /**
@@ -422,49 +470,8 @@ public final class CommandLine {
         return bytes & ~0xFFFL;
     }
 
-    /** What -machine says: the machine type and where a bzImage's payload is decompressed. */
-    private record MachineSpec(MachineConfig.MachineType type, boolean decompressOnHost) {
-    }
-
-    /**
-     * -machine pc|microvm[,kernel-decompress=host|guest]. The property picks where a bzImage's
-     * payload is decompressed: on the host (default, jvisor's fast path) or by the kernel's own
-     * decompressor in the guest, as QEMU does.
-     */
-    private static MachineSpec parseMachine(String text, MachineSpec before, MemoryBackendOptions memoryBackends)
-            throws UsageException {
-        OptionList o = OptionList.parse("-machine", text, true);
-        o.allowOnly(Set.of("type", "kernel-decompress", "memory-backend"), "");
-        if (o.get("memory-backend") != null) {
-            memoryBackends.machineUses(o.get("memory-backend"));
-        }
-        String typeName = o.implied() != null ? o.implied() : o.get("type");
-        if (typeName == null && o.get("kernel-decompress") == null) {
-            return before;  // -machine memory-backend=ID alone keeps the type chosen before
-        }
-        MachineConfig.MachineType type = switch (typeName == null ? before.type().qemuName() : typeName) {
-            case "pc", "q35" -> MachineConfig.MachineType.PC;
-            case "microvm" -> MachineConfig.MachineType.MICROVM;
-            default -> throw new UsageException("-machine: '" + typeName + "' is not a machine type jvisor has (known: pc, microvm)");
-        };
-        String where = o.get("kernel-decompress");
-        if (where == null || where.equals("host")) {
-            return new MachineSpec(type, true);
-        }
-        if (where.equals("guest")) {
-            return new MachineSpec(type, false);
-        }
-        throw new UsageException("-machine: kernel-decompress='" + where + "' (expected host or guest)");
-    }
-
-
-    /** A QEMU boolean property of -device DEVICE (on/off, yes/no, true/false); absent means on. */
-    private static boolean parseOnOff(String device, String key, String value) throws UsageException {
-        return onOff("-device " + device, key, value);
-    }
-
     /** QEMU's boolean property values; a property given without a value is on. */
-    private static boolean onOff(String where, String key, String value) throws UsageException {
+    static boolean onOff(String where, String key, String value) throws UsageException {
         if (value == null) {
             return true;
         }
@@ -510,7 +517,7 @@ public final class CommandLine {
 
     private static int parseSmp(String text) throws UsageException {
         OptionList o = OptionList.parse("-smp", text, true);
-        o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "cores", "threads"), "");
+        o.allowOnly(Set.of("cpus", "maxcpus", "sockets", "dies", "cores", "threads"), "");
         String n = o.implied() != null ? o.implied() : o.get("cpus");
         if (n == null) {
             throw new UsageException("-smp: no vCPU count given (expected e.g. -smp 2)");
@@ -540,41 +547,5 @@ public final class CommandLine {
             return new MachineConfig.SerialConfig.File(Path.of(text.substring(5)));
         }
         throw new UsageException("-serial: '" + text + "' is not a character device (expected stdio, file:PATH, chardev:ID or none)");
-    }
-
-    private static MachineConfig.DebugExitConfig parseDevice(OptionList o) throws UsageException {
-        String driver = o.implied();
-        if (driver == null && o.get("driver") != null) {
-            driver = o.get("driver");
-        }
-        if (driver == null) {
-            throw new UsageException("-device: no device type given");
-        }
-        if (!driver.equals("isa-debug-exit")) {
-            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: isa-debug-exit, virtio-rng-pci, virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-device, virtio-blk-device, virtio-net-device, virtio-serial-device, virtconsole, virtserialport, vhost-user-blk-pci, vhost-user-fs-pci)");
-        }
-        o.allowOnly(Set.of("iobase", "iosize", "driver"), "isa-debug-exit");
-        int iobase = (int) parseNumber(o, "iobase", 0x501, 0xFFFF);
-        int iosize = (int) parseNumber(o, "iosize", 0x02, 0x10000);
-        if (iosize < 1 || iobase + iosize > 0x10000) {
-            throw new UsageException(String.format("-device isa-debug-exit: ports [%#x, +%#x) lie outside the 64 KiB port space", iobase, iosize));
-        }
-        return new MachineConfig.DebugExitConfig(iobase, iosize);
-    }
-
-    private static long parseNumber(OptionList o, String key, long dflt, long max) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        try {
-            long n = v.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
-            if (n < 0 || n > max) {
-                throw new UsageException("-device " + o.implied() + ": " + key + "=" + v + " is out of range (0-" + max + ")");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new UsageException("-device " + o.implied() + ": " + key + "='" + v + "' is not a number");
-        }
     }
 }

@@ -38,11 +38,14 @@ final class Help {
                                 firmware boot order (c disk, d CD-ROM, n network; default cad),
                                 its boot menu prompt (ESC on the console), how long the prompt
                                 waits, and when to reboot after no disk booted (-1: never)
-          -machine pc|microvm[,kernel-decompress=host|guest]
-                                pc (default): PCI host with ECAM, virtio-X-pci devices;
-                                microvm: no PCI, virtio-X-device devices on virtio-mmio.
-                                kernel-decompress: where a bzImage is decompressed
-                                (default host: faster boot)
+          -machine pc|pc-i440fx-7.2|microvm|none[,kernel-decompress=host|guest]
+                   [,accel=kvm|tcg|kvm:tcg][,usb=off][,dump-guest-core=on|off][,memory-backend=ID]
+                                pc (default; pc-i440fx-7.2 is its versioned name): PCI host
+                                with ECAM, virtio-X-pci devices; microvm: no PCI,
+                                virtio-X-device devices on virtio-mmio; none: no guest, only
+                                the monitors (what libvirt probes). kernel-decompress: where a
+                                bzImage is decompressed (default host: faster boot).
+                                memory-backend: guest RAM is the -object memory-backend-* ID
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
           -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
                                 exiting; a reset then boots the machine again
@@ -81,12 +84,21 @@ final class Help {
           -snapshot             writes to every drive go to a temporary qcow2 overlay, dropped at
                                 exit; the images themselves are not modified
           -drive id=D,file=IMG,format=qcow2,if=none  with  -device virtio-blk-pci,drive=D
+          -blockdev driver=file,node-name=F,filename=IMG[,read-only=on][,cache.direct=on]
+          -blockdev driver=raw|qcow2,node-name=D,file=F   with  -device virtio-blk-pci,drive=D
+                                the same disk as a block node pair (as libvirt gives it)
+          -device, -object, -blockdev '{"driver": ...}'   QEMU's JSON spelling of each
+          -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
+          -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
-          -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID
+          -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID | pty,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,
+                                a new pseudo-terminal (its /dev/pts/N in query-chardev),
                                 or a Unix socket server (one client at a time; wait=on, the
                                 default, waits for the first client before starting)
+          -add-fd set=N,fd=M    an inherited descriptor M in fd set N; a path /dev/fdset/N
+                                (-chardev file, -blockdev file) then names it
           -device virtio-serial-pci[,max_ports=N]  a virtio-serial controller (default 31 ports;
                                 virtio-serial-device on microvm)
           -device virtconsole,chardev=ID[,name=N][,nr=K]   a console port: the guest's hvc0, ...
@@ -119,7 +131,8 @@ final class Help {
           -qmp unix:PATH,server=on,wait=off   -qmp tcp:HOST:PORT,server=on,wait=off
                                 a QMP monitor on a socket (also the old 'server,nowait');
                                 wait=on (the default) waits for a client before starting
-          -chardev socket,id=ID,path=PATH|host=H,port=N,server=on,wait=off
+          -chardev socket,id=ID,path=PATH|host=H,port=N|fd=FD,server=on,wait=off
+                                (fd=: a listening socket inherited from libvirt)
           -mon chardev=ID,mode=control[,pretty=on]
                                 a QMP monitor on a socket chardev (pretty: indented replies)
           -name NAME, -name guest=NAME   the guest's name (query-name)
@@ -133,6 +146,11 @@ final class Help {
                                 vm-destroy {name}, quit; event VM_ENDED. Each machine has
                                 its own monitors and consoles (sockets, no terminal) and
                                 shares translated guest code with the others
+
+        Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
+          -no-user-config, -nodefaults (no default serial port), -uuid UUID, -cpu qemu64|max,
+          -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),
+          -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

@@ -51,7 +51,7 @@ public final class Main {
                 yield 0;
             }
             case CommandLine.Action.Run r when r.daemonize() && !Daemon.isChild() -> Daemon.launch(args, err);
-            case CommandLine.Action.Run r -> runMachine(r, err);
+            case CommandLine.Action.Run r -> runMachine(r, r.msgTimestamps() ? TimestampedStream.wrap(err) : err);
         };
     }
 
@@ -87,7 +87,7 @@ public final class Main {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first
-            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(),
+            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(), run.qomNames(),
                      msg -> err.println("jvisor: " + msg));
                  Pidfile pidfile = Pidfile.write(run.pidfile())) {
                 // everything is open (images, sockets, the pidfile) and every thread started:

@@ -18,9 +18,29 @@ final class MemoryBackendOptions {
     private String chosen;
     private String chosenBy;
 
-    /** {@code -object TYPE,id=ID,...}: only the memory backends are objects jvisor has. */
+    /** Whether {@code -object TEXT} is one of these backends (the others go to ObjectOptions). */
+    static boolean handles(String text) {
+        try {
+            OptionList o = parse(text);
+            String type = o.implied() != null ? o.implied() : o.get("qom-type");
+            return "memory-backend-memfd".equals(type) || "memory-backend-file".equals(type);
+        } catch (UsageException e) {
+            return false;   // ObjectOptions reports it
+        }
+    }
+
+    /** Whether a backend called {@code id} was given. */
+    boolean has(String id) {
+        return backends.containsKey(id);
+    }
+
+    private static OptionList parse(String text) throws UsageException {
+        return JsonOptions.isJson(text) ? JsonOptions.parse("-object", text, "qom-type") : OptionList.parse("-object", text, true);
+    }
+
+    /** {@code -object TYPE,id=ID,...} (or its JSON form) for memory-backend-memfd and memory-backend-file. */
     void object(String text) throws UsageException {
-        OptionList o = OptionList.parse("-object", text, true);
+        OptionList o = parse(text);
         String type = o.implied() != null ? o.implied() : o.get("qom-type");
         if (type == null) {
             throw new UsageException("-object: no object type given (known: memory-backend-memfd, memory-backend-file)");

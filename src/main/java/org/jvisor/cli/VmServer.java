@@ -118,7 +118,7 @@ final class VmServer implements VmHost {
         }
         QmpMonitors monitors;
         try {
-            monitors = QmpMonitors.open(vm, run.monitors(), version, !run.startPaused(),
+            monitors = QmpMonitors.open(vm, run.monitors(), version, !run.startPaused(), run.qomNames(),
                 msg -> vmLog.println("jvisor: " + msg));
         } catch (IOException e) {
             vm.close();

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -39,6 +40,8 @@ import java.util.Set;
  * @param memoryBackend    -machine memory-backend=ID with its -object memory-backend-memfd|file:
  *                         where guest RAM lives, or null for anonymous memory
  * @param firmware         -bios and -boot: the firmware a machine without -kernel boots
+ * @param pciSlots         -device virtio-X-pci,addr=SLOT: the PCI slot of the virtio device at
+ *                         that index of {@code virtioDevices}; the others take the first free slot
  */
 public record MachineConfig(
     Accel accel,
@@ -61,7 +64,11 @@ public record MachineConfig(
     List<NetdevConfig> netdevs,
     JitOptions jit,
     String name,
-    MemoryBackendConfig memoryBackend, Firmware firmware) {
+    MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots) {
+
+    public MachineConfig {
+        pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
+    }
 
     /**
      * -object memory-backend-memfd|memory-backend-file,id=ID,size=SIZE,...: guest RAM that other
@@ -134,7 +141,12 @@ public record MachineConfig(
         /** The PC with a PCI host. */
         PC("pc"),
         /** A PC without PCI; virtio on virtio-mmio. */
-        MICROVM("microvm");
+        MICROVM("microvm"),
+        /**
+         * QEMU's "none": no guest, no vCPUs, nothing to boot; only the monitors (management tools
+         * such as libvirt start it to ask what the emulator can do).
+         */
+        NONE("none");
 
         private final String qemuName;
 
@@ -142,7 +154,7 @@ public record MachineConfig(
             this.qemuName = qemuName;
         }
 
-        /** The -machine name: "pc" or "microvm". */
+        /** The -machine name: "pc", "microvm" or "none". */
         public String qemuName() {
             return qemuName;
         }
@@ -358,6 +370,10 @@ public record MachineConfig(
          */
         record SocketClient(String id, Path path, int reconnectSeconds) implements ChardevConfig {
         }
+
+        /** A new pseudo-terminal, its slave /dev/pts/N named by query-chardev ("pty:/dev/pts/N"). */
+        record Pty(String id) implements ChardevConfig {
+        }
     }
 
     /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
@@ -400,6 +416,7 @@ public record MachineConfig(
         private Path initrd;
         private String append;
         private boolean decompressOnHost = true;
+        private final Map<Integer, Integer> pciSlots = new java.util.HashMap<>();
         private SerialConfig serial = new SerialConfig.None();
         private boolean noReboot;
         private boolean noShutdown;
@@ -546,6 +563,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -device virtio-X-pci,addr=SLOT: the virtio device at {@code deviceIndex} goes to PCI slot {@code slot}. */
+        public Builder pciSlot(int deviceIndex, int slot) {
+            pciSlots.put(deviceIndex, slot);
+            return this;
+        }
+
         /** -name: the guest's name, as management tools show it (null: none). */
         public Builder name(String name) {
             this.name = name;
@@ -568,7 +591,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware);
+                memoryBackend, firmware, pciSlots);
         }
     }
 }

@@ -15,6 +15,7 @@ import java.util.function.Consumer;
 import org.jvisor.backend.chr.CharBackend;
 import org.jvisor.backend.chr.EscapeFilter;
 import org.jvisor.backend.chr.NullBackend;
+import org.jvisor.backend.chr.PtyBackend;
 import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.backend.chr.UnixSocketServerBackend;
 import org.jvisor.config.MachineConfig;
@@ -65,6 +66,11 @@ final class Chardevs implements AutoCloseable {
                 msg -> log.accept("-chardev socket,id=" + s.id() + ": " + msg));
             case MachineConfig.ChardevConfig.Null n -> new NullBackend();
             case MachineConfig.ChardevConfig.SocketClient s -> throw new IllegalStateException("opened by its device");
+            case MachineConfig.ChardevConfig.Pty p -> {
+                PtyBackend pty = PtyBackend.open();
+                log.accept("char device redirected to " + pty.path() + " (label " + p.id() + ")");
+                yield pty;
+            }
         };
     }
 
@@ -96,6 +102,7 @@ final class Chardevs implements AutoCloseable {
                 case MachineConfig.ChardevConfig.Stdio s -> "stdio";
                 case MachineConfig.ChardevConfig.File f -> "file";
                 case MachineConfig.ChardevConfig.Null n -> "null";
+                case MachineConfig.ChardevConfig.Pty p -> "pty:" + ((PtyBackend) byId.get(e.getKey())).path();
                 case MachineConfig.ChardevConfig.Socket s ->
                     (byId.get(e.getKey()).connected() ? "" : "disconnected:") + "unix:" + s.path() + ",server=on";
                 case MachineConfig.ChardevConfig.SocketClient s -> "unix:" + s.path();

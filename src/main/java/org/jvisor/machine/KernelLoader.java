@@ -54,6 +54,9 @@ final class KernelLoader {
     }
 
     static KernelLoader read(MachineConfig config) throws BootException {
+        if (config.machineType() == MachineConfig.MachineType.NONE) {
+            return new KernelLoader(null, null, null, null, null, null);   // nothing to boot
+        }
         Path path = config.kernel();
         if (path == null) {
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
@@ -115,7 +118,7 @@ final class KernelLoader {
     }
 
     boolean isLinux() {
-        return testElf == null;
+        return linux != null;
     }
 
     /** The firmware this machine boots, or null when it boots a kernel directly. */
@@ -143,6 +146,9 @@ final class KernelLoader {
             X86State s = new X86State();
             s.applyPowerOn(); // real mode at F000:FFF0, CS base 0xFFFF0000: the reset vector
             return s;
+        }
+        if (kernel == null) {
+            throw new BootException("the none machine has no guest to load");
         }
         if (testElf != null) {
             return TestGuestBoot.load(testElf, ram, kernel.bytes(), "kernel " + kernel.path());

@@ -31,6 +31,7 @@ import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
 import org.jvisor.backend.block.BlockImages;
+import org.jvisor.devices.virtio.BlockStats;
 import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
@@ -95,8 +96,8 @@ public final class Machine implements AutoCloseable {
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
-    /** A disk as the machine opened it: its -drive, the image's virtual size in bytes and format (raw, qcow2). */
-    public record AttachedDrive(MachineConfig.DriveConfig config, long size, String format) {
+    /** A disk as the machine opened it: its -drive, the image's virtual size in bytes and format (raw, qcow2), its statistics. */
+    public record AttachedDrive(MachineConfig.DriveConfig config, long size, String format, BlockStats stats) {
     }
 
     /** vCPU {@code index} runs on the host thread {@code hostThreadId} (a Linux TID, 0 before the thread started). */
@@ -116,7 +117,8 @@ public final class Machine implements AutoCloseable {
         this.accelExplanation = explanation;
         this.serialBackend = serialBackend;
         this.loader = loader;
-        this.control = new RunControl(config.cpus());
+        // -machine none has no vCPUs: nothing for a pause to wait for
+        this.control = new RunControl(config.machineType() == MachineConfig.MachineType.NONE ? 0 : config.cpus());
         this.devices = new DeviceRegistry(msg -> log.println("jvisor: " + msg));
     }
 
@@ -211,7 +213,11 @@ public final class Machine implements AutoCloseable {
                 ram.loadRom(loader.firmware().bytes());
             }
             switch (start) {
-                case BOOT -> m.prepareBoot();
+                case BOOT -> {
+                    if (config.machineType() != MachineConfig.MachineType.NONE) {
+                        m.prepareBoot();   // none: no kernel, no vCPUs; the monitors are all there is
+                    }
+                }
                 case RESTORE -> {
                     m.awaitingIncoming = true;
                     m.restore(incoming);
@@ -288,11 +294,12 @@ public final class Machine implements AutoCloseable {
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
-        for (MachineConfig.VirtioDeviceConfig device : config.virtioDevices()) {
+        for (int index = 0; index < config.virtioDevices().size(); index++) {
+            MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
-                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> new VirtioBlk(openDrive(b.driveId()), b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
                     n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
@@ -310,7 +317,8 @@ public final class Machine implements AutoCloseable {
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, device.ioeventfd());
+                case PCI -> virtioPci(model, name, thread, device.ioeventfd(), config.pciSlots().get(index),
+                    device.qemuName());
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -379,6 +387,13 @@ public final class Machine implements AutoCloseable {
         return List.copyOf(snapshotBlockers);
     }
 
+    /** A virtio-blk on the drive {@code id}, counting into the drive's statistics. */
+    private VirtioBlk virtioBlk(String id) throws MachineException {
+        BlockBackend backend = openDrive(id);
+        return new VirtioBlk(backend, id, VirtioBlk.DEFAULT_QUEUE_SIZE, msg -> log.println("jvisor: " + msg),
+            drives.getLast().stats());
+    }
+
     /**
      * Opens the image of -drive id=ID (raw or qcow2, given or probed, with its backing chain):
      * missing, locked, corrupt or too small images are refused here.
@@ -395,7 +410,7 @@ public final class Machine implements AutoCloseable {
                         backend.flush();
                         backend.close();
                     }));
-                    drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend)));
+                    drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend), new BlockStats()));
                     return backend;
                 } catch (IOException | RuntimeException e) {
                     throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);
@@ -449,7 +464,8 @@ public final class Machine implements AutoCloseable {
     /** The PCI slots of the virtio-blk disks, in command-line order (firmware's boot order). */
     private final List<Integer> virtioDiskSlots = new ArrayList<>();
 
-    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd) {
+    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
+                           String qemuName) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
         if (ioeventfd) {
@@ -457,7 +473,11 @@ public final class Machine implements AutoCloseable {
         }
         int slot;
         try {
-            slot = platform.addPci(fn);
+            slot = wantedSlot == null ? platform.addPci(fn) : platform.addPci(fn, wantedSlot);
+        } catch (IllegalArgumentException e) {
+            io.close();
+            throw new MachineException("-device " + qemuName + ",addr=" + String.format("0x%x", wantedSlot) + ": "
+                + e.getMessage());
         } catch (RuntimeException e) {
             io.close();
             throw e;
@@ -711,6 +731,9 @@ public final class Machine implements AutoCloseable {
         devices.reset();
         for (VcpuRunner r : runners) {
             r.requestReset();
+        }
+        if (runners.isEmpty()) {
+            return;             // -machine none: no guest to boot again
         }
         try {
             runners.get(0).setPendingState(loader.load(ram));

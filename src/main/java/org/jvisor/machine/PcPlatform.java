@@ -153,6 +153,15 @@ final class PcPlatform implements AutoCloseable {
         return pci.add(device);
     }
 
+    /** Plugs a PCI function into {@code slot} (function 0); taken, it is an IllegalArgumentException. */
+    int addPci(PciDevice device, int slot) {
+        if (pci == null) {
+            throw new IllegalStateException("this machine has no PCI bus");
+        }
+        pci.add(slot, device);
+        return slot;
+    }
+
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
         if (pci != null) {

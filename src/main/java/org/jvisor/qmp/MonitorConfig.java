@@ -26,6 +26,17 @@ public record MonitorConfig(String label, Address address, boolean waitForClient
             }
         }
 
+        /**
+         * A listening socket inherited from the process that started jvisor ({@code -chardev
+         * socket,id=ID,fd=N,server=on}: libvirt binds the monitor socket itself and passes it).
+         */
+        record Inherited(int fd) implements Address {
+            @Override
+            public String qemuName() {
+                return "fd:" + fd + ",server=on";
+            }
+        }
+
         /** A TCP socket on {@code host} (a name or address; empty: every interface) and {@code port}. */
         record Tcp(String host, int port) implements Address {
             @Override

@@ -18,12 +18,15 @@ final class QmpCommandTable {
 
     /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
     enum Type {
-        STRING("string"), INT("integer"), BOOL("boolean"), ARRAY("array");
+        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[any]");
 
         final String qapiName;
+        /** The type's name in query-qmp-schema (a built-in, or an array of one). */
+        final String schemaName;
 
-        Type(String qapiName) {
+        Type(String qapiName, String schemaName) {
             this.qapiName = qapiName;
+            this.schemaName = schemaName;
         }
 
         boolean accepts(JsonValue v) {
@@ -51,6 +54,11 @@ final class QmpCommandTable {
 
     void add(String name, List<Param> params, Handler handler) {
         table.put(name, new Command(name, params, handler));
+    }
+
+    /** Every command, in the order they were added. */
+    java.util.Collection<Command> all() {
+        return table.values();
     }
 
     /** The command called {@code name}, or null. */

@@ -13,6 +13,7 @@ import org.jvisor.api.VcpuInfo;
 import org.jvisor.api.VirtualMachine;
 import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
+import org.jvisor.qmp.QmpCommandTable.Command;
 import org.jvisor.qmp.QmpCommandTable.Handler;
 import org.jvisor.qmp.QmpCommandTable.Param;
 import org.jvisor.qmp.QmpCommandTable.Type;
@@ -38,14 +39,18 @@ final class QmpCommands implements QmpService {
     private final boolean autostart;
     private final Supplier<List<ChardevInfo>> monitorChardevs;
     private final QmpCommandTable table = new QmpCommandTable();
+    private final QomNames names;
 
     /**
      * @param packageName     query-version's "package": "jvisor VERSION"
      * @param autostart       no -S: a guest restored by migrate-incoming that was running when
      *                        saved runs on at once, as QEMU's incoming side does
      * @param monitorChardevs the monitors' own chardevs, for query-chardev
+     * @param names           the -device ids and -blockdev disks (qom-list, query-block)
      */
-    QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs) {
+    QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs,
+                QomNames names) {
+        this.names = names;
         this.vm = vm;
         this.autostart = autostart;
         this.packageName = packageName;
@@ -66,6 +71,13 @@ final class QmpCommands implements QmpService {
             .map(n -> JsonObject.builder().put("name", n).build()).orElse(JsonObject.EMPTY));
         add("query-cpus-fast", List.of(), a -> cpus());
         add("query-block", List.of(), a -> blocks());
+        add("query-named-block-nodes", List.of(new Param("flat", Type.BOOL, false)), a -> namedNodes());
+        add("query-blockstats", List.of(new Param("query-nodes", Type.BOOL, false)), a -> blockStats());
+        // jvisor has no balloon and no user-created I/O threads: QEMU's answers for a machine without them
+        add("query-balloon", List.of(), a -> {
+            throw new QmpError(QmpError.ErrorClass.DeviceNotActive, "No balloon device has been activated");
+        });
+        add("query-iothreads", List.of(), a -> JsonArray.EMPTY);
         add("query-chardev", List.of(), a -> chardevs());
         // snapshots: QEMU's migrate to a file:PATH URI, and the incoming side (-incoming defer)
         add("migrate", List.of(new Param("uri", Type.STRING, true), new Param("blk", Type.BOOL, false),
@@ -73,15 +85,26 @@ final class QmpCommands implements QmpService {
             this::migrate);
         add("query-migrate", List.of(), a -> migrationInfo(vm.queryMigrate()));
         add("migrate-incoming", List.of(new Param("uri", Type.STRING, true)), this::migrateIncoming);
-        add("migrate-set-capabilities", List.of(new Param("capabilities", Type.ARRAY, true)), this::setCapabilities);
-        add("query-migrate-capabilities", List.of(), a -> capabilities());
+        migrationCapabilities = MigrationCapabilities.register(this);
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
+        QmpDiscovery.register(this);
+        QomTree.register(this, vm, names.peripherals());
     }
 
-    private void add(String name, List<Param> params, Handler handler) {
+    void add(String name, List<Param> params, Handler handler) {
         table.add(name, params, handler);
+    }
+
+    /** Every command, in registration order (query-commands, query-qmp-schema). */
+    java.util.Collection<Command> all() {
+        return table.all();
+    }
+
+    /** The command called {@code name}, or null. */
+    Command lookup(String name) {
+        return table.lookup(name);
     }
 
     @Override
@@ -93,57 +116,16 @@ final class QmpCommands implements QmpService {
     @Override
     public AutoCloseable subscribe(Consumer<JsonObject> sink) {
         return vm.addListener(e -> {
-            if (!(e instanceof VmEvent.Migration) || migrationEvents) {
+            if (!(e instanceof VmEvent.Migration) || migrationCapabilities.enabled("events")) {
                 sink.accept(QmpEvents.toJson(e));
             }
         });
     }
 
-    /** QEMU 7.2's MigrationCapability values (qapi/migration.json), in its order. */
-    private static final List<String> CAPABILITIES = List.of("xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks",
-        "compress", "events", "postcopy-ram", "x-colo", "release-ram", "block", "return-path",
-        "pause-before-switchover", "multifd", "dirty-bitmaps", "postcopy-blocktime", "late-block-activate",
-        "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send", "postcopy-preempt");
-
     private final java.util.concurrent.atomic.AtomicBoolean incomingStarted = new java.util.concurrent.atomic.AtomicBoolean();
 
-    /** The one capability jvisor has: MIGRATION events. */
-    private volatile boolean migrationEvents;
-
-    private JsonValue capabilities() {
-        List<JsonValue> list = new ArrayList<>();
-        for (String c : CAPABILITIES) {
-            list.add(JsonObject.builder().put("state", c.equals("events") && migrationEvents).put("capability", c).build());
-        }
-        return new JsonArray(list);
-    }
-
-    /**
-     * migrate-set-capabilities: every QEMU capability may be switched off; "events" also on. The
-     * others change how QEMU's migration stream works and jvisor's has none of them: on is an error.
-     */
-    private JsonValue setCapabilities(JsonObject a) throws QmpError {
-        List<JsonValue> list = ((JsonArray) a.members().get("capabilities")).elements();
-        boolean events = migrationEvents;
-        for (int i = 0; i < list.size(); i++) {
-            if (!(list.get(i) instanceof JsonObject o)
-                    || !(o.members().get("capability") instanceof JsonValue.JsonString c)
-                    || !(o.members().get("state") instanceof JsonValue.JsonBool state)) {
-                throw QmpError.generic("Invalid parameter type for 'capabilities[" + i + "]', expected: "
-                    + "object with 'capability' (string) and 'state' (boolean)");
-            }
-            if (!CAPABILITIES.contains(c.value())) {
-                throw QmpError.generic("Parameter 'capability' does not accept value '" + c.value() + "'");
-            }
-            if (c.value().equals("events")) {
-                events = state.value();
-            } else if (state.value()) {
-                throw QmpError.generic("Migration capability '" + c.value() + "' is not supported by jvisor");
-            }
-        }
-        migrationEvents = events;
-        return JsonObject.EMPTY;
-    }
+    /** migrate-set-capabilities' state; MIGRATION events need "events" on. */
+    private final MigrationCapabilities migrationCapabilities;
 
     /** Runs {@code name} without arguments (the human monitor's commands). */
     JsonValue execute(String name) throws QmpError {
@@ -272,26 +254,81 @@ final class QmpCommands implements QmpService {
         return new JsonArray(list);
     }
 
-    /** query-block: QEMU's BlockInfo for each disk; jvisor's throttling and detect-zeroes are off. */
-    private JsonValue blocks() {
+    /** A disk's node name: a -blockdev node's own, QEMU's generated "#blockN" for a -drive. */
+    private String nodeName(BlockDeviceInfo b, int i) {
+        return names.blockNodes().containsKey(b.id()) ? b.id() : "#block" + i;
+    }
+
+    /** query-named-block-nodes: each disk's node, as query-block's "inserted" describes it. */
+    private JsonValue namedNodes() {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
         for (BlockDeviceInfo b : vm.blockDevices()) {
-            String file = b.file().toString();
-            JsonObject inserted = JsonObject.builder()
+            list.add(inserted(b, nodeName(b, i++)));
+        }
+        return new JsonArray(list);
+    }
+
+    /** QEMU's BlockDeviceInfo of disk {@code i}: jvisor's throttling and detect-zeroes are off. */
+    private static JsonObject inserted(BlockDeviceInfo b, String nodeName) {
+        String file = b.file().toString();
+        return JsonObject.builder()
                 .put("iops_rd", 0).put("detect_zeroes", "off")
                 .put("image", JsonObject.builder().put("virtual-size", b.size()).put("filename", file)
                     .put("format", b.format()).put("dirty-flag", false).build())
-                .put("iops_wr", 0).put("ro", b.readOnly()).put("node-name", "#block" + i).put("backing_file_depth", 0)
+                .put("iops_wr", 0).put("ro", b.readOnly()).put("node-name", nodeName).put("backing_file_depth", 0)
                 .put("drv", b.format()).put("iops", 0).put("bps_wr", 0).put("write_threshold", 0).put("encrypted", false)
                 .put("bps", 0).put("bps_rd", 0)
                 .put("cache", JsonObject.builder().put("no-flush", false).put("direct", "none".equals(b.cache()))
                     .put("writeback", true).build())
                 .put("file", file).build();
+    }
+
+    /**
+     * query-blockstats: QEMU's BlockStats for each disk (qapi/block-core.json). jvisor merges no
+     * requests, keeps no timed statistics and counts discards nowhere: those are zero or empty.
+     */
+    private JsonValue blockStats() {
+        List<JsonValue> list = new ArrayList<>();
+        List<BlockDeviceInfo> infos = vm.blockDevices();
+        List<org.jvisor.api.BlockDeviceStats> all = vm.blockStats();
+        for (int i = 0; i < all.size(); i++) {
+            org.jvisor.api.BlockDeviceStats s = all.get(i);
+            String user = names.blockNodes().get(s.id());
+            JsonObject stats = JsonObject.builder()
+                .put("unmap_operations", 0).put("unmap_merged", 0).put("flush_total_time_ns", s.flushNanos())
+                .put("wr_highest_offset", s.highestWriteOffset()).put("wr_total_time_ns", s.writeNanos())
+                .put("failed_wr_operations", 0).put("failed_rd_operations", 0).put("failed_flush_operations", 0)
+                .put("failed_unmap_operations", 0).put("invalid_wr_operations", 0).put("invalid_rd_operations", 0)
+                .put("invalid_flush_operations", 0).put("invalid_unmap_operations", 0)
+                .put("wr_bytes", s.writtenBytes()).put("rd_bytes", s.readBytes()).put("unmap_bytes", 0)
+                .put("rd_merged", 0).put("wr_merged", 0).put("rd_total_time_ns", s.readNanos())
+                .put("unmap_total_time_ns", 0).put("rd_operations", s.readOps()).put("wr_operations", s.writeOps())
+                .put("flush_operations", s.flushOps()).put("account_invalid", false).put("account_failed", false)
+                .put("timed_stats", JsonArray.EMPTY).build();
+            JsonObject.Builder b = JsonObject.builder().put("device", user != null ? "" : s.id())
+                .put("node-name", nodeName(infos.get(i), i)).put("stats", stats);
+            if (user != null && !user.isEmpty()) {
+                b.put("qdev", "/machine/peripheral/" + user + "/virtio-backend");
+            }
+            list.add(b.build());
+        }
+        return new JsonArray(list);
+    }
+
+    /** query-block: QEMU's BlockInfo for each disk. */
+    private JsonValue blocks() {
+        List<JsonValue> list = new ArrayList<>();
+        int i = 0;
+        for (BlockDeviceInfo b : vm.blockDevices()) {
+            JsonObject inserted = inserted(b, nodeName(b, i));
+            String user = names.blockNodes().get(b.id());
+            String qdev = user == null || user.isEmpty() ? "/machine/peripheral-anon/device[" + i + "]/virtio-backend"
+                : "/machine/peripheral/" + user + "/virtio-backend";
             list.add(JsonObject.builder()
-                .put("io-status", "ok").put("device", b.id()).put("locked", false).put("removable", false)
+                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", false).put("removable", false)
                 .put("inserted", inserted)
-                .put("qdev", "/machine/peripheral-anon/device[" + i + "]/virtio-backend")
+                .put("qdev", qdev)
                 .put("type", "unknown").build());
             i++;
         }

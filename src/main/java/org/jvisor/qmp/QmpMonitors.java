@@ -22,15 +22,15 @@ public final class QmpMonitors implements AutoCloseable {
 
     /**
      * Opens the monitors of {@code vm}; {@code version} is jvisor's (query-version's package is
-     * "jvisor VERSION"). Messages (a client dropped, wait=on waiting) go to {@code log}.
+     * "jvisor VERSION"); {@code names} the -device ids and -blockdev disks as QMP names them. Messages (a client dropped, wait=on waiting) go to {@code log}.
      *
      * @throws IOException if a socket cannot listen (the message names it)
      */
     public static QmpMonitors open(VirtualMachine vm, List<MonitorConfig> configs, String version, boolean autostart,
-                                   Consumer<String> log)
+                                   QomNames names, Consumer<String> log)
             throws IOException {
         QmpMonitors m = new QmpMonitors();
-        QmpCommands commands = new QmpCommands(vm, "jvisor " + version, autostart, m::chardevs);
+        QmpCommands commands = new QmpCommands(vm, "jvisor " + version, autostart, m::chardevs, names);
         try {
             for (MonitorConfig c : configs) {
                 try {

@@ -4,12 +4,15 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ByteChannel;
 import java.nio.file.Files;
 import java.util.function.Consumer;
 
 import org.jvisor.api.ChardevInfo;
 import org.jvisor.backend.chr.UnixSocketServerBackend;
+import org.jvisor.sys.Fd;
+import org.jvisor.sys.FdChannel;
+import org.jvisor.sys.Sockets;
 
 /**
  * One monitor's listening socket. As QEMU's socket chardev, it serves one client at a time:
@@ -18,16 +21,54 @@ import org.jvisor.backend.chr.UnixSocketServerBackend;
  */
 final class QmpServer implements AutoCloseable {
     private final MonitorConfig config;
-    private final ServerSocketChannel server;
+    private final Listener server;
     private final QmpService service;
     private final Consumer<String> log;
     private final MonitorConfig.Address address;
-    private volatile SocketChannel first;
+    private volatile ByteChannel first;
     private volatile QmpSession current;
     private volatile boolean closed;
     private Thread acceptor;
 
-    private QmpServer(MonitorConfig config, MonitorConfig.Address address, ServerSocketChannel server, QmpService service,
+    /** Where clients come from: a JDK server channel, or a listening descriptor jvisor inherited. */
+    private interface Listener extends AutoCloseable {
+        ByteChannel accept() throws IOException;
+
+        @Override
+        void close() throws IOException;
+
+        static Listener of(ServerSocketChannel channel) {
+            return new Listener() {
+                @Override
+                public ByteChannel accept() throws IOException {
+                    return channel.accept();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    channel.close();
+                }
+            };
+        }
+
+        /** accept(2) on the descriptor; close shuts it down first, so a blocked accept returns. */
+        static Listener of(Fd listening) {
+            return new Listener() {
+                @Override
+                public ByteChannel accept() throws IOException {
+                    return new FdChannel(Sockets.accept(listening));
+                }
+
+                @Override
+                public void close() {
+                    Sockets.shutdown(listening, Sockets.SHUT_RDWR);
+                    listening.close();
+                }
+            };
+        }
+    }
+
+    private QmpServer(MonitorConfig config, MonitorConfig.Address address, Listener server, QmpService service,
                       Consumer<String> log) {
         this.config = config;
         this.address = address;
@@ -39,12 +80,19 @@ final class QmpServer implements AutoCloseable {
     /** Binds the socket; with wait=on, also waits for the first client, as QEMU does before it starts the machine. */
     static QmpServer listen(MonitorConfig config, QmpService service, Consumer<String> log)
             throws IOException {
-        ServerSocketChannel server;
+        Listener listener;
         MonitorConfig.Address address = config.address();
         switch (config.address()) {
-            case MonitorConfig.Address.Unix u -> server = UnixSocketServerBackend.bind(u.path());
+            case MonitorConfig.Address.Unix u -> listener = Listener.of(UnixSocketServerBackend.bind(u.path()));
+            case MonitorConfig.Address.Inherited i -> {
+                Fd fd = Fd.inherit(i.fd(), "monitor socket");
+                if (!Sockets.isListening(fd)) {
+                    throw new IOException("descriptor " + i.fd() + " is not a listening socket");
+                }
+                listener = Listener.of(fd);
+            }
             case MonitorConfig.Address.Tcp t -> {
-                server = ServerSocketChannel.open();
+                ServerSocketChannel server = ServerSocketChannel.open();
                 try {
                     server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                     server.bind(t.host().isEmpty() ? new InetSocketAddress(t.port()) : new InetSocketAddress(t.host(), t.port()));
@@ -54,12 +102,13 @@ final class QmpServer implements AutoCloseable {
                 }
                 // port=0 picks a free port: report the one the kernel gave
                 address = new MonitorConfig.Address.Tcp(t.host(), ((InetSocketAddress) server.getLocalAddress()).getPort());
+                listener = Listener.of(server);
             }
         }
-        QmpServer s = new QmpServer(config, address, server, service, log);
+        QmpServer s = new QmpServer(config, address, listener, service, log);
         if (config.waitForClient()) {
             log.accept("QMP: waiting for a connection on " + address.qemuName());
-            s.first = server.accept();
+            s.first = listener.accept();
         }
         return s;
     }
@@ -75,7 +124,7 @@ final class QmpServer implements AutoCloseable {
 
     private void serve() {
         while (!closed) {
-            SocketChannel client = first;
+            ByteChannel client = first;
             first = null;
             try {
                 if (client == null) {

@@ -80,6 +80,9 @@ public final class Fd implements AutoCloseable {
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FCNTL_INT = Libc.variadic("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
+    private static final int F_GETFD = 1;
+    private static final int F_SETFD = 2;
+    private static final int FD_CLOEXEC = 1;
     private static final MethodHandle FCNTL_PTR = Libc.variadic("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
 
@@ -119,6 +122,37 @@ public final class Fd implements AutoCloseable {
     public static Fd adopt(int fd, String name) {
         if (fd < 0) {
             throw new IllegalArgumentException("not a descriptor: " + fd + " (" + name + ")");
+        }
+        return new Fd(fd, name);
+    }
+
+    /**
+     * Takes ownership of descriptor {@code fd} inherited from the parent process (a socket or
+     * file libvirt passed with fd=N or -add-fd): checks that it is open and marks it close-on-exec,
+     * so it goes to no process jvisor starts.
+     *
+     * @throws SysException EBADF if no such descriptor is open
+     */
+    public static Fd inherit(int fd, String name) throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int flags;
+        try {
+            flags = fd < 0 ? -1 : (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFD, 0);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        if (flags < 0) {
+            throw new SysException("descriptor " + fd + " (" + name + ")", fd < 0 ? Errno.EBADF.code() : s.errno());
+        }
+        try {
+            int rc = (int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFD, flags | FD_CLOEXEC);
+            if (rc < 0) {
+                throw new SysException("fcntl(" + fd + ", F_SETFD)", s.errno());
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
         }
         return new Fd(fd, name);
     }

@@ -39,7 +39,40 @@ public final class Sockets {
     private static final MethodHandle ACCEPT4 = Libc.capturing("accept4",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
 
+    private static final MethodHandle SHUTDOWN = Libc.capturing("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle GETSOCKOPT = Libc.capturing("getsockopt",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    /** shutdown(2)'s how: no more receptions and transmissions. */
+    public static final int SHUT_RDWR = 2;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_ACCEPTCONN = 30;
+
     private Sockets() {
+    }
+
+    /**
+     * shutdown(2): ends the socket's traffic; a thread blocked in read or accept on it returns (a
+     * plain close would leave it waiting). Errors (a socket already shut) are of no interest.
+     */
+    public static void shutdown(Fd fd, int how) {
+        try {
+            int rc = (int) SHUTDOWN.invokeExact(Libc.scratch().capture, fd.fd(), how);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+    }
+
+    /** Whether {@code fd} is a socket that listens (SO_ACCEPTCONN); false for any other descriptor. */
+    public static boolean isListening(Fd fd) {
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(JAVA_INT);
+            MemorySegment len = a.allocateFrom(JAVA_INT, 4);
+            int rc = (int) GETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_ACCEPTCONN, value, len);
+            return rc == 0 && value.get(JAVA_INT, 0) != 0;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
     }
 
     /** Two connected sockets; closing the pair closes both. */

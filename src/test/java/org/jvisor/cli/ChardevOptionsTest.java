@@ -76,7 +76,7 @@ class ChardevOptionsTest {
     void clearErrors() {
         assertTrue(error("-chardev", "null,id=a", "-chardev", "file,id=a,path=x").contains("duplicate id 'a'"));
         assertTrue(error("-chardev", "null").contains("id=ID is required"));
-        assertTrue(error("-chardev", "pty,id=p").contains("'pty' is not a character device backend"));
+        assertTrue(error("-chardev", "spicevmc,id=p").contains("'spicevmc' is not a character device backend"));
         assertTrue(error("-chardev", "socket,id=s,host=localhost,port=4444,server=on").contains("only supported for a QMP monitor"));
         assertTrue(error("-chardev", "socket,id=s,path=/tmp/s").contains("only server=on"));
         assertTrue(error("-chardev", "socket,id=s,path=/tmp/s,server=on,wait=maybe").contains("wait='maybe'"));

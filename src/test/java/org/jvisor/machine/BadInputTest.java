@@ -136,7 +136,7 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + loop + ",format=qcow2,if=virtio",
             "-kernel", k), "backing file loop: " + loop.toRealPath() + " -> " + loop.toRealPath());
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-device", "virtio-blk-pci,drive=nope", "-kernel", k),
-            "no -drive with id=nope");
+            "no -drive id or -blockdev node-name 'nope'");
         String[] nineRngs = new String[22];
         for (int i = 0; i < 9; i++) {
             nineRngs[2 * i] = "-device";

@@ -50,6 +50,7 @@ public final class VirtioBlk implements VirtioDevice {
     private static final int CONFIG_SIZE = 60;
     private static final int BOUNCE = 64 * 1024;
 
+    private final BlockStats stats;
     private final BlockBackend backend;
     private final byte[] id = new byte[ID_BYTES];
     private final int queueSize;
@@ -72,6 +73,12 @@ public final class VirtioBlk implements VirtioDevice {
      * @param serial what GET_ID returns (at most 20 bytes are used; the image name is a good default)
      */
     public VirtioBlk(BlockBackend backend, String serial, int queueSize, Consumer<String> log) {
+        this(backend, serial, queueSize, log, new BlockStats());
+    }
+
+    /** As above, counting what the device does in {@code stats} (QMP query-blockstats). */
+    public VirtioBlk(BlockBackend backend, String serial, int queueSize, Consumer<String> log, BlockStats stats) {
+        this.stats = stats;
         this.backend = backend;
         this.queueSize = queueSize;
         this.log = log;
@@ -205,6 +212,7 @@ public final class VirtioBlk implements VirtioDevice {
         }
         int type = c.readU32(0);
         long sector = c.readU64(8);
+        long start = System.nanoTime();
         long statusOff = c.writableBytes() - 1;
         long written = 0;
         int status;
@@ -221,6 +229,7 @@ public final class VirtioBlk implements VirtioDevice {
                     if (status == S_OK) {
                         transferIn(c, sector * SECTOR, len);
                         written = len;
+                        stats.read(len, System.nanoTime() - start);
                     }
                 }
                 case T_OUT -> {
@@ -228,11 +237,13 @@ public final class VirtioBlk implements VirtioDevice {
                     status = backend.readOnly() ? S_IOERR : checkData(sector, len);
                     if (status == S_OK) {
                         transferOut(c, sector * SECTOR, len);
+                        stats.write(sector * SECTOR, len, System.nanoTime() - start);
                     }
                 }
                 case T_FLUSH -> {
                     backend.flush();
                     status = S_OK;
+                    stats.flush(System.nanoTime() - start);
                 }
                 case T_GET_ID -> {
                     int n = (int) Math.min(ID_BYTES, statusOff);
@@ -245,6 +256,7 @@ public final class VirtioBlk implements VirtioDevice {
             }
         } catch (IOException e) {
             status = S_IOERR;
+            stats.failed();
             if (loggedErrors < 10) {
                 loggedErrors++;
                 log.accept(name() + ": I/O error on request type " + type + " sector " + sector + ": " + e.getMessage());

@@ -50,10 +50,29 @@ class VirtioBlkTest {
         return p;
     }
 
+    final BlockStats stats = new BlockStats();
+
     Driver blk(Path p, boolean readOnly) throws IOException {
         backend = RawFileBackend.open(p, readOnly, CacheMode.WRITEBACK, msg -> { });
-        drv = new Driver(new VirtioBlk(backend, "jvisor-disk-0", 16, msg -> { }), 16);
+        drv = new Driver(new VirtioBlk(backend, "jvisor-disk-0", 16, msg -> { }, stats), 16);
         return drv.start();
+    }
+
+    @Test
+    void completedRequestsAreCountedAsQemuAccountsThem() throws IOException {
+        blk(image(64 * 1024, 7), false);
+        assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_IN, 3, 2048, true));
+        assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_OUT, 8, 4096, false));
+        assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_FLUSH, 0, 0, false));
+        assertEquals(VirtioBlk.S_IOERR, request(VirtioBlk.T_IN, 127, 1024, true));   // past the end: not a completed read
+        BlockStats.Counters c = stats.counters();
+        assertEquals(2048, c.readBytes());
+        assertEquals(4096, c.writtenBytes());
+        assertEquals(1, c.readOps());
+        assertEquals(1, c.writeOps());
+        assertEquals(1, c.flushOps());
+        assertEquals(8 * 512 + 4096, c.highestWriteOffset());
+        assertTrue(c.readNanos() > 0 && c.writeNanos() > 0, c.toString());
     }
 
     void header(int type, long sector) {

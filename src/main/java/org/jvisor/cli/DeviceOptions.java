@@ -1,0 +1,213 @@
+package org.jvisor.cli;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import org.jvisor.config.MachineConfig;
+
+/**
+ * -device DRIVER,prop=value... and its JSON form {"driver":...}: the devices jvisor has, their
+ * properties checked as QEMU checks them. The properties every device takes (id=, and bus=,
+ * addr= on PCI) are read here; the rest go to the device's own parser.
+ */
+final class DeviceOptions {
+    /** Every device model jvisor has, for messages and for QMP's device lists. */
+    static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
+        "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
+        "virtio-serial-device", "virtconsole", "virtserialport", "vhost-user-blk-pci", "vhost-user-blk-device",
+        "vhost-user-fs-pci", "vhost-user-fs-device");
+
+    private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
+    private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+    /** id= of each device that has one, with its driver: QOM's /machine/peripheral children. */
+    private final Map<String, String> peripherals = new LinkedHashMap<>();
+    /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
+    private final List<String> blockDrives = new ArrayList<>();
+    /** drive= of each virtio-blk device, with the device's id ("" without one). */
+    private final Map<String, String> driveUsers = new LinkedHashMap<>();
+    private String isaSerialChardev;
+    /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
+    private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
+
+    void add(String text, ChardevOptions chardevs) throws UsageException {
+        OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
+            : OptionList.parse("-device", text, true);
+        String driver = all.implied() != null ? all.implied() : all.get("driver");
+        if (driver == null || driver.isEmpty()) {
+            throw new UsageException("-device: no device type given (the device's name comes first, e.g. virtio-blk-pci,drive=ID)");
+        }
+        MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(driver);
+        OptionList o = common(all, driver, transport);
+        Integer slot = pciSlot(driver, all.get("addr"));
+        if (slot != null) {
+            pciSlots.put(virtioDevices.size(), slot);
+        }
+        String base = transport == null ? "" : driver.substring(0, driver.lastIndexOf('-'));
+        if (VhostUserOptions.handlesDevice(driver)) {
+            virtioDevices.add(VhostUserOptions.parse(o, chardevs));
+        } else if (base.equals("virtio-rng")) {
+            o.allowOnly(Set.of("ioeventfd"), driver);
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
+                CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
+        } else if (base.equals("virtio-blk")) {
+            o.allowOnly(Set.of("drive", "bootindex"), driver);
+            if (o.get("drive") == null) {
+                throw new UsageException("-device " + driver + ": drive=ID is required");
+            }
+            // bootindex: jvisor boots -kernel directly, as QEMU does when given one; the order is moot
+            blockDrives.add(o.get("drive"));
+            driveUsers.put(o.get("drive"), all.get("id") == null ? "" : all.get("id"));
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+        } else if (base.equals("virtio-net")) {
+            virtioDevices.add(NetOptions.parseNic(o, transport));
+        } else if (ChardevOptions.handlesDevice(base, driver)) {
+            chardevs.device(o, transport, virtioDevices);
+        } else if (driver.equals("isa-serial")) {
+            o.allowOnly(Set.of("chardev", "index", "iobase", "irq"), driver);
+            if (isaSerialChardev != null) {
+                throw new UsageException("-device isa-serial: jvisor has one serial port (COM1), already given");
+            }
+            if (o.get("index") != null && !o.get("index").equals("0")) {
+                throw new UsageException("-device isa-serial: index=" + o.get("index") + ": jvisor has COM1 only (index=0)");
+            }
+            if (o.get("iobase") != null && parseNumber(o, driver, "iobase", 0, 0xFFFF) != 0x3F8
+                    || o.get("irq") != null && parseNumber(o, driver, "irq", 0, 15) != 4) {
+                throw new UsageException("-device isa-serial: jvisor's serial port is COM1 (iobase=0x3f8, irq=4)");
+            }
+            String chardev = o.get("chardev");
+            if (chardev == null || chardev.isEmpty()) {
+                throw new UsageException("-device isa-serial: chardev=ID is required (jvisor makes no default backend for it)");
+            }
+            isaSerialChardev = chardev;
+        } else if (driver.equals("isa-debug-exit")) {
+            o.allowOnly(Set.of("iobase", "iosize"), driver);
+            int iobase = (int) parseNumber(o, driver, "iobase", 0x501, 0xFFFF);
+            int iosize = (int) parseNumber(o, driver, "iosize", 0x02, 0x10000);
+            if (iosize < 1 || iobase + iosize > 0x10000) {
+                throw new UsageException(String.format("-device isa-debug-exit: ports [%#x, +%#x) lie outside the 64 KiB port space", iobase, iosize));
+            }
+            debugExits.add(new MachineConfig.DebugExitConfig(iobase, iosize));
+        } else {
+            throw new UsageException("-device: '" + driver + "' is not a device jvisor has (known: " + String.join(", ", KNOWN) + ")");
+        }
+    }
+
+    /**
+     * The properties of every device: id= (unique), and for a PCI device bus=pci.0 and addr=SLOT
+     * (read by {@link #pciSlot}). Returns the rest.
+     */
+    private OptionList common(OptionList o, String driver, MachineConfig.Transport transport) throws UsageException {
+        Map<String, String> rest = new LinkedHashMap<>(o.values());
+        rest.remove("driver");
+        String id = rest.remove("id");
+        if (id != null) {
+            if (id.isEmpty() || !Character.isLetter(id.charAt(0))) {
+                throw new UsageException("-device " + driver + ": Parameter 'id' expects an identifier");
+            }
+            if (peripherals.putIfAbsent(id, driver) != null) {
+                throw new UsageException("-device " + driver + ": Duplicate device ID '" + id + "'");
+            }
+        }
+        String bus = rest.remove("bus");
+        String addr = rest.remove("addr");
+        if (transport == MachineConfig.Transport.PCI) {
+            if (bus != null && !bus.equals("pci.0")) {
+                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (jvisor has one PCI bus, pci.0)");
+            }
+        } else if (bus != null || addr != null) {
+            if (!(driver.startsWith("isa-") && (bus == null || bus.equals("isa.0")) && addr == null)
+                    && !(ChardevOptions.handlesDevice("", driver) && addr == null)) {
+                throw new UsageException("-device " + driver + ": bus=/addr= " + (bus != null ? bus : addr)
+                    + " is not a place this device can go in jvisor");
+            }
+        }
+        return new OptionList(o.option(), driver, rest);
+    }
+
+    /** The devices with an id=, by id, with their QEMU type names (QMP's qom-list /machine/peripheral). */
+    Map<String, String> peripherals() {
+        return Map.copyOf(peripherals);
+    }
+
+    /** addr=SLOT of the PCI devices that give one, by index in {@link #virtioDevices()}. */
+    Map<Integer, Integer> pciSlots() {
+        return Map.copyOf(pciSlots);
+    }
+
+    /**
+     * QEMU's addr=SLOT[.FUNCTION] of a PCI device (hex, 0x optional), as a slot: function 0 only
+     * (jvisor has no multi-function devices); slot 0 is the host bridge's. Null without addr=.
+     */
+    private static Integer pciSlot(String driver, String addr) throws UsageException {
+        if (addr == null) {
+            return null;
+        }
+        String bad = "-device " + driver + ": addr='" + addr + "' is not a PCI slot (expected SLOT[.FUNCTION], e.g. 0x2)";
+        String[] parts = addr.split("\\.", -1);
+        if (parts.length > 2) {
+            throw new UsageException(bad);
+        }
+        int slot;
+        int function = 0;
+        try {
+            slot = Integer.parseInt(parts[0].replaceFirst("^0[xX]", ""), 16);
+            if (parts.length == 2) {
+                function = Integer.parseInt(parts[1].replaceFirst("^0[xX]", ""), 16);
+            }
+        } catch (NumberFormatException e) {
+            throw new UsageException(bad);
+        }
+        if (slot < 1 || slot > 31) {
+            throw new UsageException("-device " + driver + ": addr=" + addr + ": slot " + slot
+                + " is out of range (1-31; 0 is the host bridge)");
+        }
+        if (function != 0) {
+            throw new UsageException("-device " + driver + ": addr=" + addr + ": function " + function
+                + " (jvisor puts each device at function 0)");
+        }
+        return slot;
+    }
+
+    List<MachineConfig.DebugExitConfig> debugExits() {
+        return debugExits;
+    }
+
+    List<MachineConfig.VirtioDeviceConfig> virtioDevices() {
+        return virtioDevices;
+    }
+
+    /** The id of the device whose drive= is {@code drive} ("" if it has none). */
+    String deviceIdOfDrive(String drive) {
+        return driveUsers.getOrDefault(drive, "");
+    }
+
+    /** The drive= names of the virtio-blk devices. */
+    List<String> blockDrives() {
+        return blockDrives;
+    }
+
+    /** The chardev of -device isa-serial (COM1), or null. */
+    String isaSerialChardev() {
+        return isaSerialChardev;
+    }
+
+    private static long parseNumber(OptionList o, String driver, String key, long dflt, long max) throws UsageException {
+        String v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = v.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
+            if (n < 0 || n > max) {
+                throw new UsageException("-device " + driver + ": " + key + "=" + v + " is out of range (0-" + max + ")");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-device " + driver + ": " + key + "='" + v + "' is not a number");
+        }
+    }
+}

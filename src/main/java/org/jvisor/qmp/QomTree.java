@@ -1,0 +1,117 @@
+package org.jvisor.qmp;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.jvisor.api.VcpuInfo;
+import org.jvisor.api.VirtualMachine;
+import org.jvisor.qmp.QmpCommandTable.Param;
+import org.jvisor.qmp.QmpCommandTable.Type;
+import org.jvisor.qmp.json.JsonValue;
+import org.jvisor.qmp.json.JsonValue.JsonArray;
+import org.jvisor.qmp.json.JsonValue.JsonObject;
+
+/**
+ * The part of QEMU's object tree (QOM) that management tools walk: /machine with its containers,
+ * /machine/peripheral holding each -device that has an id= (libvirt checks its devices are there
+ * after a start), and the vCPUs at /machine/unattached/device[N]. qom-list, qom-get of "type",
+ * and device_del, which finds the device but cannot unplug it: jvisor has no hot-unplug.
+ */
+final class QomTree {
+    private final VirtualMachine vm;
+    private final Map<String, String> peripherals;
+
+    private QomTree(VirtualMachine vm, Map<String, String> peripherals) {
+        this.vm = vm;
+        this.peripherals = peripherals;
+    }
+
+    static void register(QmpCommands c, VirtualMachine vm, Map<String, String> peripherals) {
+        QomTree t = new QomTree(vm, peripherals);
+        c.add("qom-list", List.of(new Param("path", Type.STRING, true)), t::list);
+        c.add("qom-get", List.of(new Param("path", Type.STRING, true), new Param("property", Type.STRING, true)), t::get);
+        c.add("device_del", List.of(new Param("id", Type.STRING, true)), t::deviceDel);
+    }
+
+    /** The QOM type at {@code path}, or null when nothing is there. */
+    private String typeAt(String path) {
+        return switch (path) {
+            case "/machine" -> switch (vm.config().machineType()) {
+                case PC -> "pc-i440fx-7.2-machine";
+                case MICROVM -> "microvm-machine";
+                case NONE -> "none-machine";
+            };
+            case "/machine/peripheral", "/machine/peripheral-anon", "/machine/unattached" -> "container";
+            default -> {
+                if (path.startsWith("/machine/peripheral/")) {
+                    yield peripherals.get(path.substring("/machine/peripheral/".length()));
+                }
+                for (VcpuInfo v : vm.vcpus()) {
+                    if (path.equals("/machine/unattached/device[" + v.index() + "]")) {
+                        yield "qemu64-x86_64-cpu";
+                    }
+                }
+                yield null;
+            }
+        };
+    }
+
+    private JsonValue list(JsonObject a) throws QmpError {
+        String path = normalize(((JsonValue.JsonString) a.members().get("path")).value());
+        String type = typeAt(path);
+        if (type == null) {
+            throw notFound(path);
+        }
+        List<JsonValue> list = new ArrayList<>();
+        list.add(prop("type", "string"));
+        switch (path) {
+            case "/machine" -> {
+                list.add(prop("peripheral", "child<container>"));
+                list.add(prop("peripheral-anon", "child<container>"));
+                list.add(prop("unattached", "child<container>"));
+            }
+            case "/machine/peripheral" -> peripherals.forEach((id, driver) -> list.add(prop(id, "child<" + driver + ">")));
+            case "/machine/unattached" -> {
+                for (VcpuInfo v : vm.vcpus()) {
+                    list.add(prop("device[" + v.index() + "]", "child<qemu64-x86_64-cpu>"));
+                }
+            }
+            default -> { }
+        }
+        return new JsonArray(list);
+    }
+
+    private JsonValue get(JsonObject a) throws QmpError {
+        String path = normalize(((JsonValue.JsonString) a.members().get("path")).value());
+        String property = ((JsonValue.JsonString) a.members().get("property")).value();
+        String type = typeAt(path);
+        if (type == null) {
+            throw notFound(path);
+        }
+        if (!property.equals("type")) {
+            throw QmpError.generic("Property '" + type + "." + property + "' not found");
+        }
+        return new JsonValue.JsonString(type);
+    }
+
+    private JsonValue deviceDel(JsonObject a) throws QmpError {
+        String id = ((JsonValue.JsonString) a.members().get("id")).value();
+        if (!peripherals.containsKey(id)) {
+            throw new QmpError(QmpError.ErrorClass.DeviceNotFound, "Device '" + id + "' not found");
+        }
+        throw QmpError.generic("Device '" + id + "' does not support hotplugging (jvisor has no hot-unplug)");
+    }
+
+    private static String normalize(String path) {
+        return path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+    }
+
+    private static QmpError notFound(String path) {
+        return new QmpError(QmpError.ErrorClass.DeviceNotFound, "Device '" + path + "' not found");
+    }
+
+    private static JsonObject prop(String name, String type) {
+        return JsonObject.builder().put("name", name).put("type", type).build();
+    }
+}
