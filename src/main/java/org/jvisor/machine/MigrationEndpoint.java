@@ -157,23 +157,7 @@ public sealed interface MigrationEndpoint {
         @Override
         public Incoming openIncoming() throws IOException {
             FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
-            long size = ch.size();
-            return new Incoming() {
-                @Override
-                public ReadableByteChannel channel() {
-                    return ch;
-                }
-
-                @Override
-                public long size() {
-                    return size;
-                }
-
-                @Override
-                public void close() throws IOException {
-                    ch.close();
-                }
-            };
+            return new StreamIncoming(ch, ch.size(), ch::close);
         }
     }
 
@@ -202,7 +186,8 @@ public sealed interface MigrationEndpoint {
             try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
                 server.bind(UnixDomainSocketAddress.of(path));
                 try {
-                    return new SocketIncoming(server.accept());
+                    SocketChannel ch = server.accept();
+                    return new StreamIncoming(ch, -1, ch::close);
                 } finally {
                     Files.deleteIfExists(path);
                 }
@@ -235,7 +220,8 @@ public sealed interface MigrationEndpoint {
             try (ServerSocketChannel server = ServerSocketChannel.open()) {
                 server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                 server.bind(host.isEmpty() || host.equals("0") ? new InetSocketAddress(port) : new InetSocketAddress(host, port));
-                return new SocketIncoming(server.accept());
+                SocketChannel ch = server.accept();
+                return new StreamIncoming(ch, -1, ch::close);
             }
         }
     }
@@ -294,24 +280,10 @@ public sealed interface MigrationEndpoint {
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             InputStream out = p.getInputStream();
-            ReadableByteChannel ch = Channels.newChannel(out);
-            return new Incoming() {
-                @Override
-                public ReadableByteChannel channel() {
-                    return ch;
-                }
-
-                @Override
-                public long size() {
-                    return -1;
-                }
-
-                @Override
-                public void close() throws IOException {
-                    out.close();
-                    p.destroy();
-                }
-            };
+            return new StreamIncoming(Channels.newChannel(out), -1, () -> {
+                out.close();
+                p.destroy();
+            });
         }
     }
 
@@ -361,21 +333,20 @@ public sealed interface MigrationEndpoint {
         }
     }
 
-    /** The destination's socket: closed once the snapshot is read, which tells the source it arrived. */
-    record SocketIncoming(SocketChannel ch) implements Incoming {
-        @Override
-        public ReadableByteChannel channel() {
-            return ch;
-        }
+    /** How a receiving end is let go. */
+    @FunctionalInterface
+    interface Closer {
+        void close() throws IOException;
+    }
 
-        @Override
-        public long size() {
-            return -1;
-        }
-
+    /**
+     * A receiving end: a channel, its length if known (-1: a stream), and how to let it go (a
+     * socket closed once the snapshot is read, which tells the source it arrived).
+     */
+    record StreamIncoming(ReadableByteChannel channel, long size, Closer closer) implements Incoming {
         @Override
         public void close() throws IOException {
-            ch.close();
+            closer.close();
         }
     }
 }
