@@ -238,7 +238,7 @@ final class Lifecycle {
                     saved = machine.saveLive(to, "running", () -> {
                         stoppedAt[0] = System.nanoTime();
                         vmStop(RunState.PAUSED);
-                    });
+                    }, downtimeLimitMillis);
                 } else {
                     stoppedAt[0] = System.nanoTime();
                     vmStop(RunState.PAUSED);
@@ -270,6 +270,17 @@ final class Lifecycle {
 
     MigrationStatus migration() {
         return migration;
+    }
+
+    /** migrate-set-parameters downtime-limit: what a live migration aims to stop the guest for, in ms. */
+    private volatile long downtimeLimitMillis = Machine.DEFAULT_MIGRATION_DOWNTIME_MILLIS;
+
+    void setDowntimeLimit(long millis) {
+        downtimeLimitMillis = millis;
+    }
+
+    long downtimeLimit() {
+        return downtimeLimitMillis;
     }
 
     /**

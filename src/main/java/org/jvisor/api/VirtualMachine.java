@@ -229,6 +229,25 @@ public final class VirtualMachine implements AutoCloseable {
         return snapshot(MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri")), false);
     }
 
+    /**
+     * QMP {@code migrate-set-parameters downtime-limit}: how long a live migration may stop the
+     * guest, in ms (QEMU's default 300; 0 to 2000000): passes over RAM go on while the guest runs
+     * until the rest would take less than this to send at the rate measured.
+     *
+     * @throws IllegalArgumentException outside QEMU's range, with QEMU's words
+     */
+    public void setMigrationDowntimeLimit(long millis) {
+        if (millis < 0 || millis > 2_000_000) {
+            throw new IllegalArgumentException("Parameter 'downtime_limit' expects an integer in the range of 0 to 2000000 milliseconds");
+        }
+        lifecycle.setDowntimeLimit(millis);
+    }
+
+    /** The downtime limit of live migrations, in ms ({@link #setMigrationDowntimeLimit}). */
+    public long migrationDowntimeLimit() {
+        return lifecycle.downtimeLimit();
+    }
+
     /** QMP {@code query-migrate}: the state of the last migration ({@link MigrationStatus#NONE} before any). */
     public MigrationStatus queryMigrate() {
         return lifecycle.migration();

@@ -607,6 +607,9 @@ public final class Machine implements AutoCloseable {
         return new MachineSnapshot(this).save(to, runState);
     }
 
+    /** The downtime a live migration aims at unless told: QEMU's default downtime-limit, 300 ms. */
+    public static final long DEFAULT_MIGRATION_DOWNTIME_MILLIS = 300;
+
     /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg). */
     public boolean logsDirtyPages() {
         return accel.logsDirtyPages();
@@ -623,12 +626,12 @@ public final class Machine implements AutoCloseable {
      * runs, then {@code stopGuest} stops it and the vCPUs, devices and last dirty pages follow.
      * The machine is left paused. Only engines whose stores log dirty pages (tcg).
      */
-    public SnapshotSaved saveLive(MigrationEndpoint to, String runState, GuestStop stopGuest)
+    public SnapshotSaved saveLive(MigrationEndpoint to, String runState, GuestStop stopGuest, long downtimeMillis)
             throws MachineException, InterruptedException {
         if (awaitingIncoming) {
             throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
         }
-        return new MachineSnapshot(this).saveLive(to, runState, stopGuest);
+        return new MachineSnapshot(this).saveLive(to, runState, stopGuest, downtimeMillis);
     }
 
     /**

@@ -108,8 +108,6 @@ final class MachineSnapshot {
 
     /** Passes over RAM at most, before the guest is stopped whatever is left (QEMU has no fixed limit; it throttles). */
     static final int MAX_PASSES = 30;
-    /** The downtime to aim at: QEMU's default downtime-limit, 300 ms. */
-    static final long DOWNTIME_NANOS = 300_000_000L;
 
     /** What a live save did: its passes and the pages each sent, for query-migrate. */
     record LiveStats(int passes, long passPageBytes, long finalPages) {
@@ -122,8 +120,9 @@ final class MachineSnapshot {
      * send (or after {@link #MAX_PASSES}), {@code stopGuest} stops the vCPUs and the vCPUs,
      * devices and the last dirty pages follow. The machine is left paused.
      */
-    Machine.SnapshotSaved saveLive(MigrationEndpoint to, String runState, Machine.GuestStop stopGuest)
-            throws MachineException, InterruptedException {
+    Machine.SnapshotSaved saveLive(MigrationEndpoint to, String runState, Machine.GuestStop stopGuest,
+                                   long downtimeMillis) throws MachineException, InterruptedException {
+        long downtimeNanos = downtimeMillis * 1_000_000L;
         long start = System.nanoTime();
         if (!m.accelerator().logsDirtyPages()) {
             throw new MachineException(ENGINE_LIMIT);
@@ -142,7 +141,7 @@ final class MachineSnapshot {
                 dirty = beginRound(log, false);
                 long pages = count(dirty);
                 double bytesPerNano = sent / (double) Math.max(1, t0 - start);
-                boolean fits = pages * SnapshotFile.PAGE <= bytesPerNano * DOWNTIME_NANOS;
+                boolean fits = pages * SnapshotFile.PAGE <= bytesPerNano * downtimeNanos;
                 if (fits || passes >= MAX_PASSES) {
                     break;
                 }

@@ -85,6 +85,19 @@ final class QmpCommands implements QmpService {
             this::migrate);
         add("query-migrate", List.of(), a -> migrationInfo(vm.queryMigrate()));
         add("migrate-incoming", List.of(new Param("uri", Type.STRING, true)), this::migrateIncoming);
+        // the one migration parameter jvisor's live migration has: how long it may stop the guest
+        add("migrate-set-parameters", List.of(new Param("downtime-limit", Type.INT, false)), a -> {
+            if (a.members().get("downtime-limit") instanceof JsonValue.JsonInt ms) {
+                try {
+                    vm.setMigrationDowntimeLimit(ms.value());
+                } catch (IllegalArgumentException e) {
+                    throw QmpError.generic(e.getMessage());
+                }
+            }
+            return JsonObject.EMPTY;
+        });
+        add("query-migrate-parameters", List.of(), a -> JsonObject.builder()
+            .put("downtime-limit", vm.migrationDowntimeLimit()).build());
         migrationCapabilities = MigrationCapabilities.register(this);
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),

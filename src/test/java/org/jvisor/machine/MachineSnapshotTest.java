@@ -54,7 +54,7 @@ class MachineSnapshotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(MachineConfig.MachineType.class)
+    @EnumSource(value = MachineConfig.MachineType.class, names = {"PC", "MICROVM"})   // none has no guest to run
     void aRestoredMachineHoldsTheSameStateAndRunsOn(MachineConfig.MachineType type) throws Exception {
         Path file = dir.resolve("m.jvsnap");
         List<MachineEvent> events = new CopyOnWriteArrayList<>();

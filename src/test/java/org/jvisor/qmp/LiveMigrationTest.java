@@ -61,6 +61,11 @@ class LiveMigrationTest {
             try (QmpClient q = QmpClient.connect(srcQmp)) {
                 q.reply();
                 q.execute("{\"execute\": \"qmp_capabilities\"}");
+                q.execute("{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": 100}}");
+                assertEquals(100, ((JsonValue.JsonInt) at(q.execute("{\"execute\": \"query-migrate-parameters\"}"),
+                    "return", "downtime-limit")).value());
+                assertTrue(q.execute("{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": -1}}")
+                    .members().containsKey("error"), "QEMU's range");
                 JsonObject r = q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:127.0.0.1:" + port + "\"}}");
                 assertTrue(r.members().containsKey("return"), r.toString());
                 JsonObject info = (JsonObject) at(q.execute("{\"execute\": \"query-migrate\"}"), "return");

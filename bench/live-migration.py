@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+# Live migration side by side (issue 10): the demo guest (256 MiB) runs a loop that dirties 16 MiB
+# of page cache over and over; QMP `migrate tcp:` sends it to a second VMM of the same kind started
+# with -incoming tcp:, and query-migrate gives total time, downtime, RAM sent and passes over RAM
+# (dirty-sync-count). QEMU 7.2 TCG and jvisor tcg, same guest, same options, interleaved runs.
+# Then the destination's console must answer. Needs ./jvisor build and build/guest (./jvisor demo).
+# Usage: bench/live-migration.py [RUNS]
+import json, os, socket, subprocess, sys, tempfile, threading, time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+GUEST = os.path.join(ROOT, "build", "guest")
+READY = b"jvisor-guest: ready"
+LOOP = (b"i=0; while true; do i=$((i+1)); dd if=/dev/zero of=/tmp/f bs=1M count=16 2>/dev/null; "
+        b"echo $i > /tmp/n; done &\n")
+
+
+class Vmm:
+    def __init__(self, cmd):
+        self.out = b""
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        while True:
+            b = self.p.stdout.read1(4096)
+            if not b:
+                return
+            self.out += b
+
+    def expect(self, text, timeout=300):
+        end = time.monotonic() + timeout
+        while text not in self.out:
+            if time.monotonic() > end or self.p.poll() is not None:
+                raise RuntimeError("no %r; output:\n%s" % (text, self.out[-2000:].decode(errors="replace")))
+            time.sleep(0.02)
+        self.out = self.out[self.out.index(text) + len(text):]
+
+    def send(self, b):
+        self.p.stdin.write(b)
+        self.p.stdin.flush()
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+class Qmp:
+    def __init__(self, path):
+        for _ in range(600):
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.f = self.s.makefile("rb")
+        self.f.readline()
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.s.sendall(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r or "error" in r:
+                return r
+
+
+def args(kind, qmp, incoming=None):
+    common = ["-accel", "tcg", "-m", "256M", "-nographic", "-kernel", GUEST + "/vmlinuz",
+              "-initrd", GUEST + "/initramfs.cpio.gz", "-append", "console=ttyS0",
+              "-qmp", "unix:%s,server=on,wait=off" % qmp]
+    extra = ["-incoming", incoming] if incoming else []
+    if kind == "QEMU 7.2 TCG":
+        return ["qemu-system-x86_64"] + common + extra
+    return [os.path.join(ROOT, "jvisor")] + common + extra
+
+
+def run(kind, d):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = "tcp:127.0.0.1:%d" % port
+    src = Vmm(args(kind, d + "/src.sock"))
+    dst = Vmm(args(kind, d + "/dst.sock", uri))
+    try:
+        src.expect(READY)
+        src.send(LOOP)
+        time.sleep(3)
+        q = Qmp(d + "/src.sock")
+        t0 = time.monotonic()
+        r = q.cmd("migrate", uri=uri)
+        if "error" in r:
+            raise RuntimeError(r)
+        while True:
+            info = q.cmd("query-migrate")["return"]
+            if info.get("status") in ("completed", "failed"):
+                break
+            time.sleep(0.05)
+        wall = time.monotonic() - t0
+        if info["status"] != "completed":
+            raise RuntimeError(info)
+        dst.send(b"echo al''ive-$((6*7))\n")
+        dst.expect(b"alive-42", 120)
+        ram = info["ram"]
+        print("%-13s total %5d ms  downtime %4d ms  RAM sent %5.1f MiB  passes %2d  (wall %.2f s)" % (
+            kind, info["total-time"], info["downtime"], ram["transferred"] / 2**20,
+            ram.get("dirty-sync-count", 0), wall), flush=True)
+    finally:
+        src.stop()
+        dst.stop()
+
+
+env_runs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+os.environ["JVISOR_NO_BUILD"] = "1"
+for _ in range(env_runs):
+    for kind in ("QEMU 7.2 TCG", "jvisor tcg"):
+        with tempfile.TemporaryDirectory() as d:
+            run(kind, d)
