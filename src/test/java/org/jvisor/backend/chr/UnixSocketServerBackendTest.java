@@ -147,6 +147,26 @@ class UnixSocketServerBackendTest {
     }
 
     /**
+     * Offers bytes (0, 1, ... mod 251 from {@code offered}) until the buffer and the socket are
+     * full: the writer thread keeps moving bytes to the socket while the kernel has room, so it
+     * fills until a pause brings no more room. Returns the count offered.
+     */
+    private static long fillUntilStalled(UnixSocketServerBackend b, long offered) throws InterruptedException {
+        long before = -1;
+        while (before != offered) {
+            before = offered;
+            while (b.offer((int) (offered % 251))) {
+                offered++;
+            }
+            Thread.sleep(200);
+            if (b.offer((int) (offered % 251))) {
+                offered++;
+            }
+        }
+        return offered;
+    }
+
+    /**
      * A slow client: offer refuses a byte while the buffer is full (never blocking the caller),
      * the callback comes once the client reads, and every byte arrives in order.
      */
@@ -160,19 +180,7 @@ class UnixSocketServerBackendTest {
             assertEquals(true, r.next());
             long offered = 0;
             java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
-            // until the buffer and the socket are full: the writer thread keeps moving bytes to the
-            // socket while the kernel has room, so fill until a pause brings no more room
-            long before = -1;
-            while (before != offered) {
-                before = offered;
-                while (b.offer((int) (offered % 251))) {
-                    offered++;
-                }
-                Thread.sleep(200);
-                if (b.offer((int) (offered % 251))) {
-                    offered++;
-                }
-            }
+            offered = fillUntilStalled(b, 0);
             assertTrue(offered >= 64 * 1024, "the buffer took " + offered);
             b.whenWritable(room::countDown);
             assertEquals(1, room.getCount(), "no room until the client reads");
@@ -205,9 +213,7 @@ class UnixSocketServerBackendTest {
         b.start(r);
         try (SocketChannel c = connect(p)) {
             assertEquals(true, r.next());
-            while (b.offer(1)) {
-                // fill it
-            }
+            fillUntilStalled(b, 0);
             java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
             b.whenWritable(room::countDown);
             assertTrue(room.await(120, java.util.concurrent.TimeUnit.SECONDS), "hang guard");
