@@ -117,8 +117,12 @@ final class KernelLoader {
         }
     }
 
+    /**
+     * Whether the guest is a PC operating system (a Linux kernel, or whatever the firmware boots):
+     * it gets the ACPI platform (PM registers, power button). Not a test guest, not the none machine.
+     */
     boolean isLinux() {
-        return linux != null;
+        return linux != null || firmware != null;
     }
 
     /** The firmware this machine boots, or null when it boots a kernel directly. */
