@@ -29,11 +29,23 @@ final class Qcow2File {
     }
 
     void read(long offset, ByteBuffer dst) throws IOException {
+        checkOffset(offset);
         file.read(offset, dst);
     }
 
     void write(long offset, ByteBuffer src) throws IOException {
+        checkOffset(offset);
         file.write(offset, src);
+    }
+
+    /**
+     * Every host offset comes from the image's own metadata; one below zero (an entry whose
+     * arithmetic wrapped, found by fuzzing) is damage, reported as an I/O error naming the file.
+     */
+    private void checkOffset(long offset) throws IOException {
+        if (offset < 0) {
+            throw new IOException(file.describe() + ": host offset " + offset + " is outside the image file: the image is corrupt");
+        }
     }
 
     /** A write barrier: everything written before is durable when this returns. */
@@ -42,6 +54,7 @@ final class Qcow2File {
     }
 
     void writeZeroes(long offset, long length) throws IOException {
+        checkOffset(offset);
         file.writeZeroes(offset, length, false);
     }
 

@@ -33,7 +33,7 @@ final class MemoryFile implements BlockBackend {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        if (offset < 0 || offset + dst.remaining() > size) {
+        if (offset < 0 || offset > size - dst.remaining()) {   // no offset + length: near 2^63 it wraps
             throw new IOException("read [" + offset + ", +" + dst.remaining() + ") beyond the file (" + size + ")");
         }
         dst.put(data, (int) offset, dst.remaining());
@@ -41,8 +41,11 @@ final class MemoryFile implements BlockBackend {
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
+        if (offset < 0 || offset > cap - src.remaining()) {
+            throw new IOException("File too large (EFBIG): write at " + offset);
+        }
         long end = offset + src.remaining();
-        if (offset < 0 || end > cap) {
+        if (end > cap) {
             throw new IOException("File too large (EFBIG): write at " + offset);
         }
         if (end > data.length) {
@@ -62,7 +65,7 @@ final class MemoryFile implements BlockBackend {
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        if (offset < 0 || offset + length > size) {
+        if (offset < 0 || length < 0 || offset > size - length) {
             throw new IOException("zeroes beyond the file");
         }
         Arrays.fill(data, (int) offset, (int) (offset + length), (byte) 0);
