@@ -91,16 +91,16 @@ final class ChardevOptions {
         }
         if (backend.equals("socket") && (o.get("host") != null || o.get("port") != null)) {
             o.allowOnly(Set.of("backend", "id", "host", "port", "server", "wait"), backend);
-            if (!bool(o, backend, "server", false)) {
+            if (!o.bool(backend, "server", false)) {
                 throw new UsageException("-chardev socket: only server=on (jvisor listens on host:port) is supported");
             }
             tcpSockets.put(id, tcp("-chardev socket", o.get("host") == null ? "" : o.get("host"), required(o, backend, "port")));
-            waits.put(id, bool(o, backend, "wait", true));       // QEMU's default for a server is wait=on
+            waits.put(id, o.bool(backend, "wait", true));       // QEMU's default for a server is wait=on
             return;
         }
         if (backend.equals("socket") && o.get("fd") != null) {
             o.allowOnly(Set.of("backend", "id", "fd", "server", "wait"), backend);
-            if (!bool(o, backend, "server", false)) {
+            if (!o.bool(backend, "server", false)) {
                 throw new UsageException("-chardev socket,fd=: only server=on (a listening socket jvisor accepts on) is supported");
             }
             int fd;
@@ -113,7 +113,7 @@ final class ChardevOptions {
                 throw new UsageException("-chardev socket: fd=" + fd + " is stdin, stdout or stderr, not a socket");
             }
             inheritedSockets.put(id, new MonitorConfig.Address.Inherited(fd));
-            waits.put(id, bool(o, backend, "wait", true));
+            waits.put(id, o.bool(backend, "wait", true));
             return;
         }
         ChardevConfig c = switch (backend) {
@@ -128,22 +128,22 @@ final class ChardevOptions {
             case "file" -> {
                 o.allowOnly(Set.of("backend", "id", "path", "append"), backend);
                 String path = fdSets.resolve("-chardev file", required(o, backend, "path"));
-                yield new ChardevConfig.File(id, Path.of(path), bool(o, backend, "append", false));
+                yield new ChardevConfig.File(id, Path.of(path), o.bool(backend, "append", false));
             }
             case "socket" -> {
                 o.allowOnly(Set.of("backend", "id", "path", "server", "wait", "reconnect"), backend);
                 String path = required(o, backend, "path");
-                if (!bool(o, backend, "server", false)) {
+                if (!o.bool(backend, "server", false)) {
                     if (o.get("wait") != null) {
                         throw new UsageException("-chardev socket,id=" + id + ": 'wait' option is incompatible with socket in client connect mode");
                     }
                     yield new ChardevConfig.SocketClient(id, Path.of(path),
-                        o.get("reconnect") == null ? 0 : number(o, "socket", "reconnect", 0, 0, 86400));
+                        o.get("reconnect") == null ? 0 : o.number("socket", "reconnect", 0, 0, 86400));
                 }
                 if (o.get("reconnect") != null) {
                     throw new UsageException("-chardev socket,id=" + id + ": 'reconnect' option is incompatible with socket in server listen mode");
                 }
-                yield new ChardevConfig.Socket(id, Path.of(path), bool(o, backend, "wait", true));
+                yield new ChardevConfig.Socket(id, Path.of(path), o.bool(backend, "wait", true));
             }
             case "null" -> {
                 o.allowOnly(Set.of("backend", "id"), backend);
@@ -167,7 +167,7 @@ final class ChardevOptions {
         String driver = o.implied();
         if (!PORT_DEVICES.contains(driver)) {
             o.allowOnly(Set.of("max_ports"), driver);
-            int max = number(o, driver, "max_ports", VirtioConsole.DEFAULT_MAX_PORTS, 1, VirtioConsole.MAX_PORTS_LIMIT);
+            int max = o.number(driver, "max_ports", VirtioConsole.DEFAULT_MAX_PORTS, 1, VirtioConsole.MAX_PORTS_LIMIT);
             buses.add(new Bus(devices.size(), max, transport, new VirtioSerialPortConfig[max]));
             devices.add(new VirtioDeviceConfig.VirtioSerial(max, List.of(), transport));
             return;
@@ -195,7 +195,7 @@ final class ChardevOptions {
         }
         int nr;
         if (o.get("nr") != null) {
-            nr = number(o, driver, "nr", 0, 0, bus.maxPorts() - 1);
+            nr = o.number(driver, "nr", 0, 0, bus.maxPorts() - 1);
             if (nr == 0 && !console) {
                 throw new UsageException("-device virtserialport: port 0 is reserved for a virtconsole (as in QEMU)");
             }
@@ -266,11 +266,11 @@ final class ChardevOptions {
             throw new UsageException(option + ": '" + where + "' is not a monitor socket jvisor has "
                 + "(expected unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off)");
         }
-        if (!bool(o, where, "server", false)) {
+        if (!o.bool(where, "server", false)) {
             throw new UsageException(option + " " + where + ": jvisor's monitor listens (server=on); "
                 + "connecting out to a client is not supported");
         }
-        return new MonitorConfig(label, address, bool(o, where, "wait", true), pretty);
+        return new MonitorConfig(label, address, o.bool(where, "wait", true), pretty);
     }
 
     /** {@code -mon chardev=ID,mode=control[,pretty=on][,id=NAME]}: QMP on the socket chardev ID. */
@@ -287,7 +287,7 @@ final class ChardevOptions {
                 + " is the human monitor, which jvisor does not have; give mode=control for QMP");
         }
         use(chardev, "-mon");
-        monitorRequests.add(new Mon(chardev, bool(o, "", "pretty", false)));
+        monitorRequests.add(new Mon(chardev, o.bool("", "pretty", false)));
     }
 
     /** The QMP monitors, in command-line order (after {@link #finish}). */
@@ -429,34 +429,5 @@ final class ChardevOptions {
             throw new UsageException("-chardev " + backend + ": " + key + "=... is required");
         }
         return v;
-    }
-
-    /** QEMU's booleans: on/off, yes/no, true/false. */
-    private static boolean bool(OptionList o, String what, String key, boolean dflt) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        return switch (v) {
-            case "on", "yes", "true" -> true;
-            case "off", "no", "false" -> false;
-            default -> throw new UsageException(o.option() + " " + what + ": " + key + "='" + v + "' (expected on or off)");
-        };
-    }
-
-    private static int number(OptionList o, String what, String key, int dflt, int min, int max) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        try {
-            int n = Integer.parseInt(v);
-            if (n < min || n > max) {
-                throw new UsageException("-device " + what + ": " + key + "=" + v + " is out of range (" + min + "-" + max + ")");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new UsageException("-device " + what + ": " + key + "='" + v + "' is not a number");
-        }
     }
 }

@@ -57,7 +57,7 @@ final class MemoryBackendOptions {
                 o.allowOnly(Set.of("qom-type", "id", "size", "share", "seal", "hugetlb", "merge", "dump", "prealloc"), type);
                 refuseOn(o, type, "hugetlb", "huge pages are not supported");
                 refuseOn(o, type, "prealloc", "preallocation is not supported");
-                yield new MemoryBackendConfig.Memfd(id, size(o, type), bool(o, type, "share", true), bool(o, type, "seal", true));
+                yield new MemoryBackendConfig.Memfd(id, size(o, type), o.bool(type, "share", true), o.bool(type, "seal", true));
             }
             case "memory-backend-file" -> {
                 o.allowOnly(Set.of("qom-type", "id", "size", "mem-path", "share", "merge", "dump", "prealloc"), type);
@@ -66,13 +66,13 @@ final class MemoryBackendOptions {
                 if (path == null || path.isEmpty()) {
                     throw new UsageException("-object " + type + ",id=" + id + ": property 'mem-path' is required");
                 }
-                yield new MemoryBackendConfig.File(id, size(o, type), Path.of(path), bool(o, type, "share", false));
+                yield new MemoryBackendConfig.File(id, size(o, type), Path.of(path), o.bool(type, "share", false));
             }
             default -> throw new UsageException("-object: '" + type
                 + "' is not an object type jvisor has (known: memory-backend-memfd, memory-backend-file)");
         };
-        bool(o, type, "merge", false);
-        bool(o, type, "dump", true);
+        o.bool(type, "merge", false);
+        o.bool(type, "dump", true);
         backends.put(id, b);
     }
 
@@ -160,20 +160,8 @@ final class MemoryBackendOptions {
     }
 
     private static void refuseOn(OptionList o, String type, String key, String why) throws UsageException {
-        if (bool(o, type, key, false)) {
+        if (o.bool(type, key, false)) {
             throw new UsageException("-object " + type + ": " + key + "=on: " + why);
         }
-    }
-
-    private static boolean bool(OptionList o, String type, String key, boolean dflt) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        return switch (v) {
-            case "on", "yes", "true" -> true;
-            case "off", "no", "false" -> false;
-            default -> throw new UsageException("-object " + type + ": " + key + "='" + v + "' (expected on or off)");
-        };
     }
 }

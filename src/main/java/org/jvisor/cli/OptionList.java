@@ -48,4 +48,34 @@ record OptionList(String option, String implied, Map<String, String> values) {
     String get(String key) {
         return values.get(key);
     }
+
+    /** QEMU's booleans (on/off, yes/no, true/false) of {@code key}, {@code dflt} when absent; {@code what} names the object. */
+    boolean bool(String what, String key, boolean dflt) throws UsageException {
+        String v = get(key);
+        if (v == null) {
+            return dflt;
+        }
+        return switch (v) {
+            case "on", "yes", "true" -> true;
+            case "off", "no", "false" -> false;
+            default -> throw new UsageException(option + " " + what + ": " + key + "='" + v + "' (expected on or off)");
+        };
+    }
+
+    /** A -device property {@code key} as a number in [min, max], {@code dflt} when absent. */
+    int number(String device, String key, int dflt, int min, int max) throws UsageException {
+        String v = get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            int n = Integer.parseInt(v);
+            if (n < min || n > max) {
+                throw new UsageException("-device " + device + ": " + key + "=" + v + " is out of range (" + min + "-" + max + ")");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-device " + device + ": " + key + "='" + v + "' is not a number");
+        }
+    }
 }

@@ -40,8 +40,8 @@ final class VhostUserOptions {
             throw new UsageException("-device " + driver + ": tag property must be 36 bytes or less");
         }
         chardevs.vhostUserUses(chardev, driver);
-        int requestQueues = number(o, driver, "num-request-queues", 1, 1, MAX_QUEUES - 1);
-        int queueSize = number(o, driver, "queue-size", DEFAULT_QUEUE_SIZE, 2, 1024);
+        int requestQueues = o.number(driver, "num-request-queues", 1, 1, MAX_QUEUES - 1);
+        int queueSize = o.number(driver, "queue-size", DEFAULT_QUEUE_SIZE, 2, 1024);
         if (Integer.bitCount(queueSize) != 1) {
             throw new UsageException("-device " + driver + ": queue-size property must be a power of 2");
         }
@@ -57,8 +57,8 @@ final class VhostUserOptions {
             throw new UsageException("-device " + driver + ": chardev is mandatory");
         }
         chardevs.vhostUserUses(chardev, driver);
-        int numQueues = number(o, driver, "num-queues", 0, 1, MAX_QUEUES);
-        int queueSize = number(o, driver, "queue-size", DEFAULT_QUEUE_SIZE, 2, 1024);
+        int numQueues = o.number(driver, "num-queues", 0, 1, MAX_QUEUES);
+        int queueSize = o.number(driver, "queue-size", DEFAULT_QUEUE_SIZE, 2, 1024);
         if (Integer.bitCount(queueSize) != 1) {
             throw new UsageException("-device " + driver + ": queue-size must be a power of 2 (2-1024), not " + queueSize);
         }
@@ -69,21 +69,5 @@ final class VhostUserOptions {
         };
         Transport transport = driver.endsWith("-pci") ? Transport.PCI : Transport.MMIO;
         return new VirtioDeviceConfig.VhostUserBlk(chardev, numQueues, queueSize, wce, transport);
-    }
-
-    private static int number(OptionList o, String driver, String key, int dflt, int min, int max) throws UsageException {
-        String v = o.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        try {
-            int n = Integer.parseInt(v);
-            if (n < min || n > max) {
-                throw new UsageException("-device " + driver + ": " + key + "=" + v + " is out of range (" + min + "-" + max + ")");
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new UsageException("-device " + driver + ": " + key + "='" + v + "' is not a number");
-        }
     }
 }
