@@ -370,6 +370,10 @@ public final class Mmu {
         if ((lin & 0xFFF) > 0x1000 - size) {
             return -1;
         }
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (wrTag[i] == ((lin & ~0xFFFL) | user)) {
+            return lin + wrDelta[i]; // a write entry exists only for RAM that is no code, log or ROM
+        }
         long pa = translate(lin, WRITE, user);
         long off = ram.offsetOf(pa, size);
         if (off >= 0) {
@@ -388,6 +392,10 @@ public final class Mmu {
     long hostOffsetForRead(long lin, int len) {
         if ((lin & 0xFFF) > 0x1000 - len) {
             return -1;
+        }
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        if (rdTag[i] == ((lin & ~0xFFFL) | user)) {
+            return lin + rdDelta[i];
         }
         return ram.offsetOf(translate(lin, READ, user), len);
     }

@@ -439,17 +439,14 @@ public final class TcgCpu {
     }
 
     private void hotEntry(long rip) {
-        UnitTable.Entry e = lookupEntry(rip);
+        UnitTable.Entry e = cachedEntry(rip);
         if (e != null && e.unit == null && !e.declined) {
             e.count = Math.max(e.count, jit.threshold(e.hostOffset));
         }
     }
 
-    /**
-     * The translated unit entered at linear {@code rip}, or null: not translated (yet), or it
-     * would run past {@code stopRip}. Counts the entry; translates it once hot.
-     */
-    private Unit unitAt(long rip, long stopRip) {
+    /** The block entry for {@code rip} through the vCPU's direct-mapped cache of recent entries. */
+    private UnitTable.Entry cachedEntry(long rip) {
         int i = (int) (rip ^ (rip >>> 12)) & (JC_SIZE - 1);
         UnitTable.Entry e = jcEntry[i];
         if (e == null || jcRip[i] != rip || jcEpoch[i] != mmu.epoch || e.dead) {
@@ -460,6 +457,18 @@ public final class TcgCpu {
             jcEntry[i] = e;
             jcRip[i] = rip;
             jcEpoch[i] = mmu.epoch;
+        }
+        return e;
+    }
+
+    /**
+     * The translated unit entered at linear {@code rip}, or null: not translated (yet), or it
+     * would run past {@code stopRip}. Counts the entry; translates it once hot.
+     */
+    private Unit unitAt(long rip, long stopRip) {
+        UnitTable.Entry e = cachedEntry(rip);
+        if (e == null) {
+            return null;
         }
         Unit u = e.unit;
         if (u != null) {
