@@ -17,6 +17,7 @@ import org.jvisor.config.MachineConfig;
 import org.jvisor.cpu.X86State;
 import org.jvisor.machine.Machine;
 import org.jvisor.machine.MigrationEndpoint;
+import org.jvisor.machine.MigrationProgress;
 import org.jvisor.machine.MachineEvent;
 import org.jvisor.machine.MachineException;
 
@@ -81,6 +82,8 @@ final class Lifecycle {
     private VmExit ending;              // on the lifecycle thread: set by end()
 
     private volatile MigrationStatus migration = MigrationStatus.NONE;
+    /** How long the machine's end waits for a cancelled migration's thread to stop. */
+    private static final long MIGRATION_STOP_MILLIS = 5_000;
 
     /**
      * Builds the machine (kernel loaded, vCPU threads waiting) in {@link RunState#PRELAUNCH}; or,
@@ -214,62 +217,253 @@ final class Lifecycle {
     }
 
     /**
-     * Saves the machine into {@code file} on the lifecycle thread (QMP migrate to "file:"). A
-     * running machine is stopped first (STOP) and ends in {@link RunState#POSTMIGRATE}, as QEMU's
-     * source does; with {@code stayPaused} only a paused machine is accepted and it stays paused.
+     * Starts sending the machine to {@code to} (QMP migrate; a snapshot to a file is one kind) and
+     * returns once it is set up: the migration runs on a thread of its own while commands go on
+     * (query-migrate, stop, migrate_cancel). A running machine on an engine that logs dirty pages
+     * goes live (pre-copy, stopped only at the end); otherwise it is stopped first (STOP). The
+     * source ends in {@link RunState#POSTMIGRATE}, as QEMU's; with {@code stayPaused} only a paused
+     * machine is accepted and it stays paused. A failed or cancelled migration leaves a source
+     * that ran running. The future completes with the final status, or with the failure.
+     *
+     * @throws IllegalStateException if the state does not allow it, or a migration is in progress
      */
-    MigrationStatus snapshot(MigrationEndpoint to, boolean stayPaused) throws Exception {
-        return (MigrationStatus) call(() -> {
+    CompletableFuture<MigrationStatus> startMigration(MigrationEndpoint to, boolean stayPaused) throws Exception {
+        CompletableFuture<MigrationStatus> result = new CompletableFuture<>();
+        call(() -> {
             RunState before = state;
             if (stayPaused ? before != RunState.PAUSED
                     : !(before == RunState.RUNNING || before == RunState.PAUSED || before == RunState.POSTMIGRATE)) {
                 throw refuse("a snapshot needs a " + (stayPaused ? "paused" : "running or paused")
                     + " machine, not one in status " + before.qemuName() + (before == RunState.RUNNING ? ": pause it first" : ""));
             }
-            long start = System.nanoTime();
-            migration = new MigrationStatus(MigrationStatus.Status.ACTIVE, 0, 0, 0, 0, 0, 0, 0, Optional.empty(), 0);
+            if (outgoing != null) {
+                throw refuse("There's a migration process in progress"); // QEMU's words
+            }
+            boolean live = before == RunState.RUNNING && !stayPaused && machine.logsDirtyPages();
+            OutgoingMigration o = new OutgoingMigration(to, before, stayPaused, live, result);
+            migrationStartNanos = System.nanoTime();
+            migrationCancelled = false;
+            migrationProgress = null;
+            migration = MigrationStatus.of(MigrationStatus.Status.SETUP, 0, Optional.empty());
             events.publish(new VmEvent.Migration(Instant.now(), "setup"));
-            long[] stoppedAt = {0};
-            try {
-                Machine.SnapshotSaved saved;
-                if (before == RunState.RUNNING && !stayPaused && machine.logsDirtyPages()) {
-                    // live: RAM goes while the guest runs; it stops only for the last pages
-                    events.publish(new VmEvent.Migration(Instant.now(), "active"));
-                    saved = machine.saveLive(to, "running", () -> {
-                        stoppedAt[0] = System.nanoTime();
-                        vmStop(RunState.PAUSED);
-                    }, downtimeLimitMillis);
-                } else {
-                    stoppedAt[0] = System.nanoTime();
-                    vmStop(RunState.PAUSED);
-                    events.publish(new VmEvent.Migration(Instant.now(), "active"));
-                    saved = machine.saveSnapshot(to, before == RunState.POSTMIGRATE ? "paused" : before.qemuName());
+            if (!live) {
+                o.stopGuestNow();
+            }
+            migration = MigrationStatus.of(MigrationStatus.Status.ACTIVE, 0, Optional.empty());
+            events.publish(new VmEvent.Migration(Instant.now(), "active"));
+            outgoing = o;
+            o.thread = Thread.ofPlatform().group(threads).name("jvisor-migration").start(o::run);
+            return null;
+        });
+        return result;
+    }
+
+    /**
+     * QMP migrate_cancel: the migration in progress stops at its next page run or wait (status
+     * cancelling, then cancelled), nothing is committed, and a source that ran runs on. Nothing
+     * happens when no migration is in progress, as in QEMU.
+     */
+    void cancelMigration() throws Exception {
+        call(() -> {
+            OutgoingMigration o = outgoing;
+            if (o != null && !migrationCancelled) {
+                migrationCancelled = true;
+                migration = MigrationStatus.of(MigrationStatus.Status.CANCELLING, millisSince(migrationStartNanos), Optional.empty());
+                events.publish(new VmEvent.Migration(Instant.now(), "cancelling"));
+                o.thread.interrupt(); // a write blocked on a slow destination ends (its channel closes)
+            }
+            return null;
+        });
+    }
+
+    /** query-migrate: the last migration's end, or where the one in progress stands now. */
+    MigrationStatus migration() {
+        MigrationStatus m = migration;
+        if (m.status() != MigrationStatus.Status.ACTIVE) {
+            return m;
+        }
+        long ms = millisSince(migrationStartNanos);
+        MigrationProgress p = migrationProgress;
+        if (p == null) {
+            return MigrationStatus.of(MigrationStatus.Status.ACTIVE, ms, Optional.empty());
+        }
+        long remaining = p.dirtyPages() * 4096;
+        long expected = p.bytesPerSecond() > 0 ? remaining * 1000 / p.bytesPerSecond() : 0;
+        return new MigrationStatus(MigrationStatus.Status.ACTIVE, ms, 0, config.memoryBytes(), p.ramBytesSent(),
+            p.ramBytesSent() / 4096, 0, 0, Optional.empty(), p.passes(), remaining, p.dirtyPagesPerSecond(),
+            p.bytesPerSecond(), expected);
+    }
+
+    private static long millisSince(long nanos) {
+        return (System.nanoTime() - nanos) / 1_000_000;
+    }
+
+    /** The outgoing migration in progress, or null; set and cleared on the lifecycle thread. */
+    private OutgoingMigration outgoing;
+    private volatile boolean migrationCancelled;
+    private volatile long migrationStartNanos;
+    private volatile MigrationProgress migrationProgress;
+
+    /**
+     * One outgoing migration: its thread sends the machine; what touches the run state (a round of
+     * the dirty log with the vCPUs stopped for a moment, the final stop, the end) it hands to the
+     * lifecycle thread, so it never races a command.
+     */
+    private final class OutgoingMigration implements Machine.LiveMigrationControl {
+        private final MigrationEndpoint to;
+        private final RunState before;
+        private final boolean stayPaused;
+        private final boolean live;
+        private final CompletableFuture<MigrationStatus> result;
+        Thread thread;
+        /** On the lifecycle thread: when the migration stopped the guest (nanoTime), and whether it did. */
+        private long stoppedAt;
+        private boolean stoppedGuest;
+
+        OutgoingMigration(MigrationEndpoint to, RunState before, boolean stayPaused, boolean live,
+                          CompletableFuture<MigrationStatus> result) {
+            this.to = to;
+            this.before = before;
+            this.stayPaused = stayPaused;
+            this.live = live;
+            this.result = result;
+        }
+
+        /** Whether the guest must stay stopped: the machine's state is being saved as it is. */
+        boolean holdsGuest() {
+            return !live || stoppedGuest;
+        }
+
+        /** On the lifecycle thread. */
+        void stopGuestNow() throws InterruptedException {
+            if (state == RunState.RUNNING) {
+                stoppedAt = System.nanoTime();
+                stoppedGuest = true;
+                vmStop(RunState.PAUSED);
+            }
+        }
+
+        @Override
+        public void quiesce(Runnable action) throws InterruptedException {
+            onLifecycle(() -> {
+                if (migrationCancelled) {
+                    return null; // the migration thread has stopped waiting for this: leave the log alone
                 }
-                if (!stayPaused) {
+                if (state == RunState.RUNNING) {
+                    machine.pause();
+                    try {
+                        action.run();
+                    } finally {
+                        machine.resume();
+                    }
+                } else {
+                    action.run(); // stopped (by a command or a guest shutdown): no vCPU runs
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public void stopGuest() throws InterruptedException {
+            onLifecycle(() -> {
+                if (!migrationCancelled) {
+                    stopGuestNow();
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public boolean cancelled() {
+            return migrationCancelled;
+        }
+
+        @Override
+        public void progress(MigrationProgress p) {
+            migrationProgress = p;
+        }
+
+        /** On the migration thread. */
+        void run() {
+            Exception failure = null;
+            Machine.SnapshotSaved saved = null;
+            try {
+                saved = live
+                    ? machine.saveLive(to, "running", this, downtimeLimitMillis)
+                    : machine.saveSnapshot(to, before == RunState.POSTMIGRATE ? "paused" : before.qemuName(), this::cancelled);
+            } catch (MachineException | InterruptedException | RuntimeException e) {
+                failure = e;
+            }
+            Machine.SnapshotSaved done = saved;
+            Exception why = failure;
+            try {
+                onLifecycle(() -> {
+                    ended(done, why);
+                    return null;
+                });
+            } catch (Exception e) {
+                // the machine ended during the migration (quit, a guest power-off): it is abandoned
+                MigrationStatus st = MigrationStatus.of(MigrationStatus.Status.CANCELLED, millisSince(migrationStartNanos),
+                    Optional.of("the virtual machine ended during the migration"));
+                migration = st;
+                result.completeExceptionally(why != null ? why : e);
+            }
+        }
+
+        /** On the lifecycle thread: the end, with its status and event. */
+        private void ended(Machine.SnapshotSaved saved, Exception failure) throws InterruptedException {
+            outgoing = null;
+            long end = System.nanoTime();
+            long ms = (end - migrationStartNanos) / 1_000_000;
+            if (failure == null) {
+                if (!stayPaused && state == RunState.PAUSED) {
                     state = RunState.POSTMIGRATE;
                 }
                 long ramTotal = config.memoryBytes();
                 long normal = saved.ramBytesWritten() / 4096;
-                long end = System.nanoTime();
-                long ms = (end - start) / 1_000_000;
+                MigrationProgress p = migrationProgress;
                 migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
-                    before == RunState.RUNNING ? (end - stoppedAt[0]) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
-                    Math.max(0, ramTotal / 4096 - normal), saved.fileBytes(), Optional.empty(), saved.passes());
+                    stoppedGuest ? (end - stoppedAt) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    Math.max(0, ramTotal / 4096 - normal), saved.fileBytes(), Optional.empty(), saved.passes(), 0,
+                    p != null ? p.dirtyPagesPerSecond() : 0, saved.ramBytesWritten() * 1_000_000_000L / Math.max(1, saved.nanos()), 0);
                 events.publish(new VmEvent.Migration(Instant.now(), "completed"));
-                return migration;
-            } catch (MachineException | RuntimeException e) {
-                migration = MigrationStatus.failed((System.nanoTime() - start) / 1_000_000, e.getMessage());
-                events.publish(new VmEvent.Migration(Instant.now(), "failed"));
-                if (!stayPaused && before == RunState.RUNNING && state != RunState.RUNNING) {
-                    vmStart(); // as QEMU: a failed migration leaves the source running
-                }
-                throw e;
+                result.complete(migration);
+                return;
             }
-        });
+            boolean cancelled = migrationCancelled;
+            migration = MigrationStatus.of(cancelled ? MigrationStatus.Status.CANCELLED : MigrationStatus.Status.FAILED, ms,
+                Optional.of(failure.getMessage() != null ? failure.getMessage() : failure.toString()));
+            events.publish(new VmEvent.Migration(Instant.now(), cancelled ? "cancelled" : "failed"));
+            if (stoppedGuest && state == RunState.PAUSED) {
+                vmStart(); // as QEMU: a failed or cancelled migration leaves a source that ran running
+            }
+            result.completeExceptionally(failure);
+        }
     }
 
-    MigrationStatus migration() {
-        return migration;
+    /**
+     * Like {@link #call}, for a thread of the machine's own (the migration's): the wait is
+     * interruptible, so that a cancel or the machine's end can stop it.
+     */
+    private Object onLifecycle(Work work) throws InterruptedException {
+        CompletableFuture<Object> done = new CompletableFuture<>();
+        synchronized (submitLock) {
+            if (ended) {
+                throw new IllegalStateException("the virtual machine has ended");
+            }
+            inputs.add(new Call(work, done));
+        }
+        try {
+            return done.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof InterruptedException i) {
+                throw i;
+            }
+            throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
+        }
     }
 
     /** migrate-set-parameters downtime-limit: what a live migration aims to stop the guest for, in ms. */
@@ -374,6 +568,7 @@ final class Lifecycle {
     private void command(Op op, ShutdownCause cause) throws InterruptedException {
         switch (op) {
             case START -> {
+                refuseWhileMigrating();
                 if (state == RunState.INMIGRATE) {
                     throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
                 }
@@ -383,6 +578,7 @@ final class Lifecycle {
                 vmStart();
             }
             case RESUME -> {
+                refuseWhileMigrating();
                 if (state == RunState.INMIGRATE) {
                     throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
                 }
@@ -395,6 +591,7 @@ final class Lifecycle {
             }
             case PAUSE -> vmStop(RunState.PAUSED);
             case RESET -> {
+                refuseWhileMigrating();
                 if (state == RunState.INMIGRATE) {
                     throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
                 }
@@ -412,6 +609,14 @@ final class Lifecycle {
                 }
                 shutdown(cause, "quit (" + cause.qemuName() + ")");
             }
+        }
+    }
+
+    /** While a migration saves the stopped guest as it is, the guest stays stopped. */
+    private void refuseWhileMigrating() {
+        if (outgoing != null && outgoing.holdsGuest()) {
+            throw new Refused("a migration is saving the stopped machine: it stays stopped until the migration"
+                + " ends (migrate_cancel ends it)");
         }
     }
 
@@ -513,6 +718,18 @@ final class Lifecycle {
     private void end(int status, ShutdownCause cause, String detail) {
         synchronized (submitLock) {
             ended = true;
+        }
+        OutgoingMigration o = outgoing;
+        if (o != null) {
+            // the migration stops before the machine it reads goes away (QEMU's quit cancels it too)
+            migrationCancelled = true;
+            o.thread.interrupt();
+            try {
+                o.thread.join(MIGRATION_STOP_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            outgoing = null;
         }
         state = RunState.SHUTDOWN;
         ending = new VmExit(status, cause, detail);

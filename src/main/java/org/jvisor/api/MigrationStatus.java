@@ -3,30 +3,38 @@ package org.jvisor.api;
 import java.util.Optional;
 
 /**
- * Where the last outgoing migration (a snapshot to a file) stands, in the shape of QMP's
- * {@code query-migrate} answer (qapi/migration.json MigrationInfo): its status, times and the RAM
- * it carried. jvisor's migrations finish inside {@link VirtualMachine#migrate}, so a caller sees {@link Status#NONE}, {@link Status#COMPLETED}
- * or {@link Status#FAILED}.
+ * Where the last outgoing migration (a snapshot to a file, or a stream to another VMM) stands, in
+ * the shape of QMP's {@code query-migrate} answer (qapi/migration.json MigrationInfo): its status,
+ * times and the RAM it carried. A migration runs beside the machine's other commands: while it is
+ * {@link Status#ACTIVE} the RAM figures are those of its last pass, "remaining" what the guest
+ * has written since.
  *
- * @param status          the MigrationStatus name
- * @param totalTimeMs     "total-time": from the request to the end, ms (0 before any)
- * @param downtimeMs      "downtime": how long the guest was stopped for it, ms
- * @param ramTotal        "ram.total": guest RAM in bytes
- * @param ramTransferred  "ram.transferred": bytes of RAM written (non-zero pages)
- * @param normalPages     "ram.normal": pages written
- * @param duplicatePages  "ram.duplicate": all-zero pages, not written
- * @param fileBytes       the snapshot file's size in bytes
- * @param errorDesc       "error-desc": why it failed
- * @param dirtySyncCount  "ram.dirty-sync-count": passes over RAM (1 for a stopped machine; a live
- *                        migration's passes while the guest ran, plus the last)
+ * @param status             the MigrationStatus name
+ * @param totalTimeMs        "total-time": from the request to the end (or to now, while active), ms
+ * @param downtimeMs         "downtime": how long the guest was stopped for it, ms
+ * @param ramTotal           "ram.total": guest RAM in bytes
+ * @param ramTransferred     "ram.transferred": bytes of RAM sent (non-zero pages; a live migration's
+ *                           passes send a page again when the guest wrote it again)
+ * @param normalPages        "ram.normal": pages sent
+ * @param duplicatePages     "ram.duplicate": all-zero pages, not sent
+ * @param fileBytes          the snapshot stream's size in bytes (when done)
+ * @param errorDesc          "error-desc": why it failed
+ * @param dirtySyncCount     "ram.dirty-sync-count": passes over RAM (1 for a stopped machine; a live
+ *                           migration's passes while the guest ran, plus the last)
+ * @param ramRemaining       "ram.remaining": bytes the guest has written since the last pass (active only)
+ * @param dirtyPagesRate     "ram.dirty-pages-rate": pages the guest writes per second (live, active only)
+ * @param bytesPerSecond     the stream's throughput so far ("ram.mbps" is this in 10^6 bits per second)
+ * @param expectedDowntimeMs "expected-downtime": what stopping now would take, at that throughput
  */
 public record MigrationStatus(Status status, long totalTimeMs, long downtimeMs, long ramTotal, long ramTransferred,
                               long normalPages, long duplicatePages, long fileBytes, Optional<String> errorDesc,
-                              int dirtySyncCount) {
+                              int dirtySyncCount, long ramRemaining, long dirtyPagesRate, long bytesPerSecond,
+                              long expectedDowntimeMs) {
 
     /** QEMU's MigrationStatus values that jvisor reaches. */
     public enum Status {
-        NONE("none"), ACTIVE("active"), COMPLETED("completed"), FAILED("failed");
+        NONE("none"), SETUP("setup"), ACTIVE("active"), CANCELLING("cancelling"), CANCELLED("cancelled"),
+        COMPLETED("completed"), FAILED("failed");
 
         private final String qemuName;
 
@@ -34,16 +42,22 @@ public record MigrationStatus(Status status, long totalTimeMs, long downtimeMs, 
             this.qemuName = qemuName;
         }
 
-        /** The name query-migrate reports: "none", "active", "completed", "failed". */
+        /** The name query-migrate reports: "none", "setup", "active", "cancelling", "cancelled", "completed", "failed". */
         public String qemuName() {
             return qemuName;
+        }
+
+        /** Whether the migration has ended (or none began): another may start. */
+        public boolean ended() {
+            return this == NONE || this == CANCELLED || this == COMPLETED || this == FAILED;
         }
     }
 
     /** Before any migration: status "none". */
-    public static final MigrationStatus NONE = new MigrationStatus(Status.NONE, 0, 0, 0, 0, 0, 0, 0, Optional.empty(), 0);
+    public static final MigrationStatus NONE = of(Status.NONE, 0, Optional.empty());
 
-    static MigrationStatus failed(long totalTimeMs, String why) {
-        return new MigrationStatus(Status.FAILED, totalTimeMs, 0, 0, 0, 0, 0, 0, Optional.of(why), 0);
+    /** A status with nothing measured yet (setup), or an end without figures (failed, cancelled). */
+    static MigrationStatus of(Status status, long totalTimeMs, Optional<String> why) {
+        return new MigrationStatus(status, totalTimeMs, 0, 0, 0, 0, 0, 0, why, 0, 0, 0, 0, 0);
     }
 }

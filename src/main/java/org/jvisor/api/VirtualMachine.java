@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -34,7 +35,8 @@ import org.jvisor.machine.MachineException;
  *   <tr><td>{@link #status()}</td><td>query-status</td></tr>
  *   <tr><td>{@link #vcpus()}</td><td>query-cpus-fast</td></tr>
  *   <tr><td>{@link #blockDevices()}</td><td>query-block</td></tr>
- *   <tr><td>{@link #migrate(String)}</td><td>migrate (file:PATH)</td></tr>
+ *   <tr><td>{@link #startMigration(String)}, {@link #migrate(String)}</td><td>migrate</td></tr>
+ *   <tr><td>{@link #cancelMigration()}</td><td>migrate_cancel</td></tr>
  *   <tr><td>{@link #queryMigrate()}</td><td>query-migrate</td></tr>
  *   <tr><td>{@link #restore(MachineConfig, Path)}</td><td>-incoming file:PATH</td></tr>
  *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
@@ -209,24 +211,66 @@ public final class VirtualMachine implements AutoCloseable {
      *                               vCPU state: kvm, for now)
      */
     public MigrationStatus saveSnapshot(Path file) throws VmException {
-        return snapshot(new MigrationEndpoint.File(Objects.requireNonNull(file, "file")), true);
+        return finish(new MigrationEndpoint.File(Objects.requireNonNull(file, "file")), true);
     }
 
     /**
-     * QMP {@code migrate}: sends the machine to the destination {@code uri}: {@code file:PATH} (a
-     * snapshot file, as {@link #saveSnapshot}), {@code unix:PATH} or {@code tcp:HOST:PORT} (another
-     * jvisor's -incoming, listening there) or {@code exec:CMD} (the stream on the command's
-     * standard input). It is stop-and-copy: the guest is stopped for the whole transfer. A running machine is stopped (STOP) and ends in
-     * {@link RunState#POSTMIGRATE} when it worked, as QEMU's source does ({@link #resume()} runs it
-     * on); if the save fails it runs on. Returns when the migration has ended, with what
-     * {@link #queryMigrate()} then reports.
+     * Sends the machine to the destination {@code uri} and waits for the end:
+     * {@link #startMigration} then the result. Returns what {@link #queryMigrate()} then reports.
      *
      * @throws IllegalArgumentException if the URI is not one jvisor takes
-     * @throws IllegalStateException    if the machine is neither running nor paused, or has ended
-     * @throws VmException              if the save failed (query-migrate says "failed" with the reason)
+     * @throws IllegalStateException    if the machine is neither running nor paused, has ended, or
+     *                                  a migration is in progress
+     * @throws VmException              if the migration failed or was cancelled (query-migrate says
+     *                                  which, with the reason)
      */
     public MigrationStatus migrate(String uri) throws VmException {
-        return snapshot(MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri")), false);
+        return finish(MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri")), false);
+    }
+
+    /**
+     * QMP {@code migrate}: starts sending the machine to the destination {@code uri} and returns
+     * once it is under way; the migration runs beside the machine's other commands. {@code uri}
+     * is {@code file:PATH} (a snapshot file, as {@link #saveSnapshot}), {@code unix:PATH} or
+     * {@code tcp:HOST:PORT} (another jvisor's -incoming, listening there) or {@code exec:CMD} (the
+     * stream on the command's standard input). On tcg a running guest migrates live: RAM goes in
+     * passes while it runs, and it stops only for the last pages (see
+     * {@link #setMigrationDowntimeLimit}); otherwise it is stopped (STOP) for the whole transfer.
+     * It ends in {@link RunState#POSTMIGRATE} when it worked, as QEMU's source does
+     * ({@link #resume()} runs it on); a failed or cancelled migration leaves it running.
+     * {@link #queryMigrate()} follows it; {@link #cancelMigration()} stops it.
+     *
+     * @return completes with the final status, or exceptionally with why it failed
+     * @throws IllegalArgumentException if the URI is not one jvisor takes
+     * @throws IllegalStateException    if the machine is neither running nor paused, has ended, or
+     *                                  a migration is in progress
+     */
+    public CompletableFuture<MigrationStatus> startMigration(String uri) {
+        MigrationEndpoint to = MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri"));
+        try {
+            return lifecycle.startMigration(to, false);
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * QMP {@code migrate_cancel}: the migration in progress stops (status cancelling, then
+     * cancelled); nothing reaches the destination's commit and a guest that ran runs on. Does
+     * nothing when no migration is in progress.
+     *
+     * @throws IllegalStateException if the machine has ended
+     */
+    public void cancelMigration() {
+        try {
+            lifecycle.cancelMigration();
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("migrate_cancel failed: " + e, e);
+        }
     }
 
     /**
@@ -264,18 +308,26 @@ public final class VirtualMachine implements AutoCloseable {
         return uri;
     }
 
-    private MigrationStatus snapshot(MigrationEndpoint to, boolean stayPaused) throws VmException {
+    private MigrationStatus finish(MigrationEndpoint to, boolean stayPaused) throws VmException {
+        CompletableFuture<MigrationStatus> done;
         try {
-            return lifecycle.snapshot(to, stayPaused);
+            done = lifecycle.startMigration(to, stayPaused);
         } catch (IllegalStateException e) {
             throw e;
-        } catch (MachineException e) {
-            throw new VmException(e.getMessage(), e);
+        } catch (Exception e) {
+            throw new VmException("saving to " + to.uri() + " failed: " + e, e);
+        }
+        try {
+            return done.get();
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof MachineException) {
+                throw new VmException(c.getMessage(), c);
+            }
+            throw new VmException("saving to " + to.uri() + " failed: " + c, c);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new VmException("interrupted while saving to " + to.uri(), e);
-        } catch (Exception e) {
-            throw new VmException("saving to " + to.uri() + " failed: " + e, e);
         }
     }
 

@@ -601,10 +601,16 @@ public final class Machine implements AutoCloseable {
      *                 which a restore reports ({@link #incomingRunState()})
      */
     public SnapshotSaved saveSnapshot(MigrationEndpoint to, String runState) throws MachineException, InterruptedException {
+        return saveSnapshot(to, runState, () -> false);
+    }
+
+    /** {@link #saveSnapshot(MigrationEndpoint, String)}, abandoned (nothing committed) once {@code cancelled} says so. */
+    public SnapshotSaved saveSnapshot(MigrationEndpoint to, String runState, java.util.function.BooleanSupplier cancelled)
+            throws MachineException, InterruptedException {
         if (awaitingIncoming) {
             throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
         }
-        return new MachineSnapshot(this).save(to, runState);
+        return new MachineSnapshot(this).save(to, runState, cancelled);
     }
 
     /** The downtime a live migration aims at unless told: QEMU's default downtime-limit, 300 ms. */
@@ -615,23 +621,35 @@ public final class Machine implements AutoCloseable {
         return accel.logsDirtyPages();
     }
 
-    /** Stops the guest's vCPUs for the end of a live migration (the lifecycle's stop, with its STOP event). */
-    @FunctionalInterface
-    public interface GuestStop {
-        void stop() throws InterruptedException;
+    /**
+     * What a live migration needs from whoever owns the machine's run state (its lifecycle): the
+     * migration runs on a thread of its own while commands go on being served.
+     */
+    public interface LiveMigrationControl {
+        /** Runs {@code action} while no vCPU runs: the guest, if it runs, is paused for a moment around it. */
+        void quiesce(Runnable action) throws InterruptedException;
+
+        /** Stops the guest for the end of the migration (the lifecycle's stop, with its STOP event). */
+        void stopGuest() throws InterruptedException;
+
+        /** Whether the migration was cancelled (migrate_cancel): checked between page runs. */
+        boolean cancelled();
+
+        /** After each pass over RAM while the guest runs (query-migrate's figures). */
+        void progress(MigrationProgress p);
     }
 
     /**
      * Sends the running machine to {@code to} live (pre-copy): RAM in passes while the guest
-     * runs, then {@code stopGuest} stops it and the vCPUs, devices and last dirty pages follow.
+     * runs, then {@code control} stops it and the vCPUs, devices and last dirty pages follow.
      * The machine is left paused. Only engines whose stores log dirty pages (tcg).
      */
-    public SnapshotSaved saveLive(MigrationEndpoint to, String runState, GuestStop stopGuest, long downtimeMillis)
+    public SnapshotSaved saveLive(MigrationEndpoint to, String runState, LiveMigrationControl control, long downtimeMillis)
             throws MachineException, InterruptedException {
         if (awaitingIncoming) {
             throw new MachineException("a machine waiting for an incoming snapshot has nothing to save");
         }
-        return new MachineSnapshot(this).saveLive(to, runState, stopGuest, downtimeMillis);
+        return new MachineSnapshot(this).saveLive(to, runState, control, downtimeMillis);
     }
 
     /**

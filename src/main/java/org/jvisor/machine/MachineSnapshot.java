@@ -40,7 +40,8 @@ final class MachineSnapshot {
             m.accelerator().name(), m.devices().ids(), runState);
     }
 
-    Machine.SnapshotSaved save(MigrationEndpoint to, String runState) throws MachineException, InterruptedException {
+    Machine.SnapshotSaved save(MigrationEndpoint to, String runState, java.util.function.BooleanSupplier cancelled)
+            throws MachineException, InterruptedException {
         long start = System.nanoTime();
         if (m.runControl().phase() != RunControl.Phase.PAUSED) {
             throw new MachineException("a snapshot needs a paused machine");
@@ -53,6 +54,7 @@ final class MachineSnapshot {
         List<VcpuState> cpus = saveCpus();
         byte[] devs = devices();
         try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
+            w.cancelWhen(cancelled);
             w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
             w.section(SnapshotFile.DEVS, devs);
@@ -109,18 +111,16 @@ final class MachineSnapshot {
     /** Passes over RAM at most, before the guest is stopped whatever is left (QEMU has no fixed limit; it throttles). */
     static final int MAX_PASSES = 30;
 
-    /** What a live save did: its passes and the pages each sent, for query-migrate. */
-    record LiveStats(int passes, long passPageBytes, long finalPages) {
-    }
-
     /**
      * A live migration (pre-copy, as QEMU's): RAM is sent while the guest runs, in passes, each
      * pass the pages written during the one before, found through the {@link
      * org.jvisor.memory.DirtyLog}; when what is left would take less than the downtime limit to
-     * send (or after {@link #MAX_PASSES}), {@code stopGuest} stops the vCPUs and the vCPUs,
-     * devices and the last dirty pages follow. The machine is left paused.
+     * send (or after {@link #MAX_PASSES}), {@code control} stops the guest and the vCPUs,
+     * devices and the last dirty pages follow. The machine is left paused. Each new round of the
+     * log is taken with no vCPU running (no store is in flight), through {@code control}, which
+     * owns the run state: the migration runs beside the commands, not between them.
      */
-    Machine.SnapshotSaved saveLive(MigrationEndpoint to, String runState, Machine.GuestStop stopGuest,
+    Machine.SnapshotSaved saveLive(MigrationEndpoint to, String runState, Machine.LiveMigrationControl control,
                                    long downtimeMillis) throws MachineException, InterruptedException {
         long downtimeNanos = downtimeMillis * 1_000_000L;
         long start = System.nanoTime();
@@ -131,16 +131,21 @@ final class MachineSnapshot {
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
         MemorySegment ram = m.ram().segment();
         try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
+            w.cancelWhen(control::cancelled);
             w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
-            beginRound(log, true);
+            beginRound(log, control, true);
             long sent = w.pages(SnapshotFile.RAMP, ram, SnapshotFile.nonZeroPages(ram));
             int passes = 1;
             long[] dirty;
+            long roundStart = start;
             while (true) {
                 long t0 = System.nanoTime();
-                dirty = beginRound(log, false);
+                dirty = beginRound(log, control, false);
                 long pages = count(dirty);
                 double bytesPerNano = sent / (double) Math.max(1, t0 - start);
+                control.progress(new MigrationProgress(passes, sent, pages,
+                    pages * 1_000_000_000L / Math.max(1, t0 - roundStart), (long) (bytesPerNano * 1e9)));
+                roundStart = t0;
                 boolean fits = pages * SnapshotFile.PAGE <= bytesPerNano * downtimeNanos;
                 if (fits || passes >= MAX_PASSES) {
                     break;
@@ -148,7 +153,7 @@ final class MachineSnapshot {
                 sent += w.pages(SnapshotFile.RAMP, ram, dirty);
                 passes++;
             }
-            stopGuest.stop();
+            control.stopGuest();
             drainIo();
             long[] last = log.fetchAndClear();
             log.stop();
@@ -160,10 +165,12 @@ final class MachineSnapshot {
             w.section(SnapshotFile.DEVS, devices());
             long finalBytes = w.pages(SnapshotFile.RAM, ram, last);
             w.finish();
-            lastLive = new LiveStats(passes, sent, finalBytes / SnapshotFile.PAGE);
             return new Machine.SnapshotSaved(to.uri(), w.written(), sent + finalBytes, System.nanoTime() - start,
                 passes + 1);
         } catch (IOException e) {
+            if (control.cancelled()) {
+                throw new MachineException("migration to " + describe(to) + " cancelled", e);
+            }
             throw new MachineException("migration to " + describe(to) + ": " + e.getMessage(), e);
         } finally {
             if (log.active()) {
@@ -173,32 +180,23 @@ final class MachineSnapshot {
         }
     }
 
-    private LiveStats lastLive;
-
-    LiveStats lastLive() {
-        return lastLive;
-    }
-
     /**
-     * A new round of the dirty log, with the vCPUs stopped for a moment (no store is in flight):
-     * the pages written so far (or, with {@code first}, none: logging starts), and no vCPU keeps
-     * a mapping that would let its next store to a clean page go unmarked.
+     * A new round of the dirty log, taken with no vCPU running (no store is in flight): the pages
+     * written so far (or, with {@code first}, none: logging starts), and no vCPU keeps a mapping
+     * that would let its next store to a clean page go unmarked.
      */
-    private long[] beginRound(org.jvisor.memory.DirtyLog log, boolean first) throws InterruptedException {
-        m.pause();
-        try {
-            long[] dirty;
+    private long[] beginRound(org.jvisor.memory.DirtyLog log, Machine.LiveMigrationControl control, boolean first)
+            throws InterruptedException {
+        long[][] dirty = new long[1][];
+        control.quiesce(() -> {
             if (first) {
                 log.start();
-                dirty = null;
             } else {
-                dirty = log.fetchAndClear();
+                dirty[0] = log.fetchAndClear();
             }
             m.accelerator().dropWriteMappings();
-            return dirty;
-        } finally {
-            m.resume();
-        }
+        });
+        return dirty[0];
     }
 
     private static long count(long[] set) {

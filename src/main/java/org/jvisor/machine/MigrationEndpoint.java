@@ -238,7 +238,7 @@ public sealed interface MigrationEndpoint {
             Process p = new ProcessBuilder(List.of("/bin/sh", "-c", command))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             OutputStream in = p.getOutputStream();
-            WritableByteChannel ch = Channels.newChannel(in);
+            WritableByteChannel ch = new CommandInput(p, in);
             return new Outgoing() {
                 private boolean done;
 
@@ -266,12 +266,55 @@ public sealed interface MigrationEndpoint {
                 }
 
                 @Override
-                public void close() {
+                public void close() throws IOException {
                     if (!done) {
-                        p.destroyForcibly();
+                        ch.close();
                     }
                 }
             };
+        }
+
+        /**
+         * A command's standard input as a channel that an interrupt (migrate_cancel) closes while a
+         * write blocks on a command that does not read: closing kills the command and its children,
+         * the pipe's last reader, so the write ends (a closed pipe descriptor alone would not).
+         */
+        private static final class CommandInput extends java.nio.channels.spi.AbstractInterruptibleChannel
+                implements WritableByteChannel {
+            private final Process p;
+            private final OutputStream in;
+            private final byte[] chunk = new byte[64 << 10];
+
+            CommandInput(Process p, OutputStream in) {
+                this.p = p;
+                this.in = in;
+            }
+
+            @Override
+            public int write(java.nio.ByteBuffer src) throws IOException {
+                int done = 0;
+                while (src.hasRemaining()) {
+                    int len = Math.min(src.remaining(), chunk.length);
+                    src.get(chunk, 0, len);
+                    boolean completed = false;
+                    try {
+                        begin();
+                        in.write(chunk, 0, len);
+                        completed = true;
+                    } finally {
+                        end(completed);
+                    }
+                    done += len;
+                }
+                return done;
+            }
+
+            @Override
+            protected void implCloseChannel() throws IOException {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                in.close();
+            }
         }
 
         @Override

@@ -53,6 +53,7 @@ final class SnapshotFile {
         private final MigrationEndpoint.Outgoing out;
         private final WritableByteChannel ch;
         private long written;
+        private java.util.function.BooleanSupplier cancelled = () -> false;
 
         Writer(MigrationEndpoint.Outgoing out) throws IOException {
             this.out = out;
@@ -60,6 +61,11 @@ final class SnapshotFile {
             ByteBuffer head = ByteBuffer.allocate(12);
             head.put(MAGIC).putInt(FORMAT_VERSION).flip();
             writeFully(head);
+        }
+
+        /** Abandons the snapshot at the next run of pages once {@code cancelled} says so (migrate_cancel). */
+        void cancelWhen(java.util.function.BooleanSupplier cancelled) {
+            this.cancelled = cancelled;
         }
 
         void section(String tag, byte[] payload) throws IOException {
@@ -119,6 +125,9 @@ final class SnapshotFile {
                     p++;
                 }
                 int count = (int) (p - first);
+                if (cancelled.getAsBoolean()) {
+                    throw new java.io.InterruptedIOException("cancelled");
+                }
                 ByteBuffer run = ByteBuffer.allocate(12).putLong(first).putInt(count).flip();
                 crc.update(run.duplicate());
                 writeFully(run);

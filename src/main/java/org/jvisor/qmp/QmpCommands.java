@@ -84,6 +84,14 @@ final class QmpCommands implements QmpService {
             new Param("inc", Type.BOOL, false), new Param("detach", Type.BOOL, false), new Param("resume", Type.BOOL, false)),
             this::migrate);
         add("query-migrate", List.of(), a -> migrationInfo(vm.queryMigrate()));
+        add("migrate_cancel", List.of(), a -> {
+            try {
+                vm.cancelMigration();
+            } catch (IllegalStateException e) {
+                throw QmpError.generic(e.getMessage());
+            }
+            return JsonObject.EMPTY;
+        });
         add("migrate-incoming", List.of(new Param("uri", Type.STRING, true)), this::migrateIncoming);
         // the one migration parameter jvisor's live migration has: how long it may stop the guest
         add("migrate-set-parameters", List.of(new Param("downtime-limit", Type.INT, false)), a -> {
@@ -171,11 +179,10 @@ final class QmpCommands implements QmpService {
             throw QmpError.generic("Block migration is not supported: the disk images are the user's");
         }
         try {
-            vm.migrate(((JsonValue.JsonString) a.members().get("uri")).value());
+            // as QEMU: the reply comes at once; query-migrate and MIGRATION events tell the rest
+            vm.startMigration(((JsonValue.JsonString) a.members().get("uri")).value());
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw QmpError.generic(e.getMessage());
-        } catch (VmException e) {
-            // query-migrate says "failed" with the reason
         }
         return JsonObject.EMPTY;
     }
@@ -226,19 +233,37 @@ final class QmpCommands implements QmpService {
 
     /** query-migrate's MigrationInfo: {} before any migration, as QEMU answers. */
     private static JsonValue migrationInfo(MigrationStatus m) {
-        if (m.status() == MigrationStatus.Status.NONE) {
-            return JsonObject.EMPTY;
+        JsonObject.Builder b = JsonObject.builder();
+        switch (m.status()) {
+            case NONE -> {
+                return JsonObject.EMPTY;
+            }
+            case FAILED, CANCELLED -> {
+                b.put("status", m.status().qemuName());
+                m.errorDesc().ifPresent(d -> b.put("error-desc", d));
+                return b.build();
+            }
+            case SETUP, CANCELLING -> {
+                return b.put("status", m.status().qemuName()).put("total-time", m.totalTimeMs()).build();
+            }
+            case ACTIVE, COMPLETED -> {
+                b.put("status", m.status().qemuName()).put("total-time", m.totalTimeMs());
+                if (m.status() == MigrationStatus.Status.ACTIVE) {
+                    b.put("expected-downtime", m.expectedDowntimeMs());
+                } else {
+                    b.put("downtime", m.downtimeMs());
+                }
+                // QEMU's MigrationStats; mbps is 10^6 bits per second
+                return b.put("setup-time", 0).put("ram", JsonObject.builder().put("total", m.ramTotal())
+                    .put("transferred", m.ramTransferred()).put("remaining", m.ramRemaining())
+                    .put("duplicate", m.duplicatePages()).put("skipped", 0).put("normal", m.normalPages())
+                    .put("normal-bytes", m.normalPages() * 4096).put("dirty-pages-rate", m.dirtyPagesRate())
+                    .put("mbps", new JsonValue.JsonDouble(m.bytesPerSecond() * 8 / 1e6)).put("page-size", 4096)
+                    .put("dirty-sync-count", m.dirtySyncCount()).build())
+                    .build();
+            }
         }
-        JsonObject.Builder b = JsonObject.builder().put("status", m.status().qemuName());
-        if (m.status() == MigrationStatus.Status.FAILED) {
-            m.errorDesc().ifPresent(d -> b.put("error-desc", d));
-            return b.build();
-        }
-        return b.put("total-time", m.totalTimeMs()).put("downtime", m.downtimeMs())
-            .put("ram", JsonObject.builder().put("total", m.ramTotal()).put("transferred", m.ramTransferred())
-                .put("normal", m.normalPages()).put("duplicate", m.duplicatePages())
-                .put("remaining", 0).put("page-size", 4096).put("dirty-sync-count", m.dirtySyncCount()).build())
-            .build();
+        throw new IllegalStateException("unreachable: " + m.status());
     }
 
     private JsonValue status() {

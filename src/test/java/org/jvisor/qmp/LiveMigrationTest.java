@@ -68,13 +68,28 @@ class LiveMigrationTest {
                     .members().containsKey("error"), "QEMU's range");
                 JsonObject r = q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:127.0.0.1:" + port + "\"}}");
                 assertTrue(r.members().containsKey("return"), r.toString());
+                // migrate replies at once; while it runs, query-migrate tells how far it is
                 JsonObject info = (JsonObject) at(q.execute("{\"execute\": \"query-migrate\"}"), "return");
+                boolean sawProgress = false;
+                for (int i = 0; i < 2400 && !"completed".equals(((JsonValue.JsonString) at(info, "status")).value()); i++) {
+                    assertTrue(java.util.Set.of("setup", "active").contains(((JsonValue.JsonString) at(info, "status")).value()),
+                        info.toString());
+                    if (info.members().get("ram") instanceof JsonObject ram && ((JsonValue.JsonInt) ram.members()
+                            .get("transferred")).value() > 0) {
+                        sawProgress = true;
+                        assertTrue(info.members().containsKey("expected-downtime"), info.toString());
+                        assertTrue(((JsonValue.JsonInt) ram.members().get("remaining")).value() >= 0, info.toString());
+                    }
+                    Thread.sleep(20);
+                    info = (JsonObject) at(q.execute("{\"execute\": \"query-migrate\"}"), "return");
+                }
                 assertEquals("completed", ((JsonValue.JsonString) at(info, "status")).value(), info.toString());
                 long passes = ((JsonValue.JsonInt) at(info, "ram", "dirty-sync-count")).value();
                 long total = ((JsonValue.JsonInt) at(info, "total-time")).value();
                 long downtime = ((JsonValue.JsonInt) at(info, "downtime")).value();
                 assertTrue(passes >= 2, "RAM went in passes while the guest ran: " + info);
                 assertTrue(downtime < total, "the guest was stopped for part of the migration only: " + info);
+                assertTrue(sawProgress, "query-migrate showed the passes while the guest ran");
                 q.execute("{\"execute\": \"quit\"}");
             }
             assertEquals(0, src.waitFor(), src.transcript());

@@ -53,9 +53,9 @@ class QmpMigrationTest {
             assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:" + file + "\"}}"),
                 "return"));
             q.event("STOP");
-            assertEquals("\"postmigrate\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
-            JsonObject info = q.execute("{\"execute\": \"query-migrate\"}");
+            JsonObject info = awaitEnd(q);
             assertEquals("\"completed\"", field(info, "return", "status"), info.toString());
+            assertEquals("\"postmigrate\"", field(q.execute("{\"execute\": \"query-status\"}"), "return", "status"));
             assertTrue(Files.size(file) > 0);
             q.execute("{\"execute\": \"quit\"}");
             jvisor.waitFor();
@@ -100,6 +100,17 @@ class QmpMigrationTest {
         }
         assertEquals("\"completed\"", field(q.execute("{\"execute\": \"query-migrate\"}"), "return", "status"));
         assertEquals("\"postmigrate\"", status(q));
+    }
+
+    /** query-migrate once the migration has ended: migrate replies at once, as QEMU's. */
+    private static JsonObject awaitEnd(QmpClient q) throws Exception {
+        JsonObject info = q.execute("{\"execute\": \"query-migrate\"}");
+        for (int i = 0; i < 2400 && java.util.Set.of("\"setup\"", "\"active\"", "\"cancelling\"")
+                .contains(field(info, "return", "status")); i++) {
+            Thread.sleep(50);
+            info = q.execute("{\"execute\": \"query-migrate\"}");
+        }
+        return info;
     }
 
     private static void awaitRunning(QmpClient q, JvisorSession j) throws Exception {
@@ -159,6 +170,41 @@ class QmpMigrationTest {
         }
     }
 
+    /**
+     * migrate replies at once and the monitor keeps answering while the stream waits on a
+     * destination that takes nothing (a command that never reads): a second migrate is refused
+     * with QEMU's words, query-migrate says active, and migrate_cancel ends it (cancelling, then
+     * cancelled, as MIGRATION events) with the guest running on; a new migration then works.
+     */
+    @Test
+    void migrateCancelStopsAMigrationThatCannotProceedAndTheGuestRunsOn(@TempDir Path dir) throws Exception {
+        Path s1 = dir.resolve("1.sock");
+        Path file = dir.resolve("after-cancel.jvsnap");
+        try (JvisorSession src = JvisorSession.start(jvisor(s1, "-m", "64M")); QmpClient q = negotiated(s1)) {
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate-set-capabilities\", \"arguments\": "
+                + "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}}"), "return"));
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:sleep 60\"}}"),
+                "return"), "the reply does not wait for the stream");
+            assertEquals("\"setup\"", field(q.event("MIGRATION"), "data", "status"));
+            assertEquals("\"active\"", field(q.event("MIGRATION"), "data", "status"));
+            JsonObject busy = q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:" + file + "\"}}");
+            assertEquals("\"GenericError\"", field(busy, "error", "class"), busy.toString());
+            assertTrue(field(busy, "error", "desc").contains("There's a migration process in progress"), busy.toString());
+            JsonObject info = q.execute("{\"execute\": \"query-migrate\"}");
+            assertEquals("\"active\"", field(info, "return", "status"), info.toString());
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate_cancel\"}"), "return"));
+            assertEquals("\"cancelling\"", field(q.event("MIGRATION"), "data", "status"));
+            assertEquals("\"cancelled\"", field(q.event("MIGRATION"), "data", "status"));
+            assertEquals("\"cancelled\"", field(awaitEnd(q), "return", "status"));
+            awaitRunning(q, src);
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate_cancel\"}"), "return"), "nothing to cancel: {}");
+            migrate(q, "file:" + file);
+            assertTrue(Files.size(file) > 0);
+            q.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, src.waitFor(), src.transcript());
+        }
+    }
+
     /** A source whose destination is not there fails, says why, and runs on; a destination fed garbage ends with status 1. */
     @Test
     void aMissingDestinationFailsTheMigrationAndTheSourceRunsOn(@TempDir Path dir) throws Exception {
@@ -166,7 +212,7 @@ class QmpMigrationTest {
         try (JvisorSession src = JvisorSession.start(jvisor(s1)); QmpClient q = negotiated(s1)) {
             assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"unix:"
                 + dir.resolve("nobody.sock") + "\"}}"), "return"));
-            JsonObject info = q.execute("{\"execute\": \"query-migrate\"}");
+            JsonObject info = awaitEnd(q);
             assertEquals("\"failed\"", field(info, "return", "status"), info.toString());
             assertTrue(field(info, "return", "error-desc").contains("cannot connect"), info.toString());
             assertEquals("\"running\"", status(q));
