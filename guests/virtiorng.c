@@ -14,8 +14,6 @@
  * REQUESTS polled requests through QueueNotify. Under -trace exits the notify writes show up as
  * MMIO exits of the BAR unless the engine turns them into doorbells (kvm: ioeventfd).
  */
-#include "lib.h"
-
 #ifndef REQUESTS
 #define REQUESTS 1000
 #endif
@@ -24,152 +22,21 @@
 #define MOVED_BAR 0x80000000UL /* free on jvisor's and QEMU's pc with 256 MiB: above RAM, below the 32-bit window */
 #define POLL_LIMIT 20000000UL
 
-/* PCI configuration mechanism #1 */
-#define PCI_ADDR 0xCF8
-#define PCI_DATA 0xCFC
-#define PCI_COMMAND 0x04
-#define PCI_STATUS 0x06
-#define PCI_BAR0 0x10
-#define PCI_CAP_PTR 0x34
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
-#define PCI_CAP_VENDOR 0x09
-
-/* virtio_pci_cap.cfg_type (4.1.4) */
-#define VIRTIO_PCI_CAP_COMMON_CFG 1
-#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG 3
-#define VIRTIO_PCI_CAP_DEVICE_CFG 4
-
-/* struct virtio_pci_common_cfg (4.1.4.3) */
-#define COMMON_DEVICE_FEATURE_SELECT 0x00
-#define COMMON_DEVICE_FEATURE 0x04
-#define COMMON_DRIVER_FEATURE_SELECT 0x08
-#define COMMON_DRIVER_FEATURE 0x0c
-#define COMMON_NUM_QUEUES 0x12
-#define COMMON_DEVICE_STATUS 0x14
-#define COMMON_QUEUE_SELECT 0x16
-#define COMMON_QUEUE_SIZE 0x18
-#define COMMON_QUEUE_ENABLE 0x1c
-#define COMMON_QUEUE_NOTIFY_OFF 0x1e
-#define COMMON_QUEUE_DESC 0x20
-#define COMMON_QUEUE_DRIVER 0x28
-#define COMMON_QUEUE_DEVICE 0x30
-
-#define COMMON_CONFIG_MSIX_VECTOR 0x10
-#define COMMON_QUEUE_MSIX_VECTOR 0x1a
-#define VIRTIO_MSI_NO_VECTOR 0xFFFF
-
-/* MSI-X (PCI 3.0, 6.8.2) and the local APIC (SDM vol. 3, 10.4, 10.11) */
-#define PCI_CAP_MSIX 0x11
-#define MSIX_ENABLE 0x8000
-#define LAPIC 0xFEE00000UL
-#define LAPIC_EOI 0x0B0
-#define LAPIC_SVR 0x0F0
-#define IRQ_VECTOR 0x40
-
-#define STATUS_ACKNOWLEDGE 1
-#define STATUS_DRIVER 2
-#define STATUS_DRIVER_OK 4
-#define STATUS_FEATURES_OK 8
-#define VIRTQ_DESC_F_WRITE 2
-
-struct virtq_desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
-};
-struct virtq_avail {
-    uint16_t flags;
-    uint16_t idx;
-    uint16_t ring[QSIZE];
-    uint16_t used_event;
-};
-struct virtq_used_elem {
-    uint32_t id;
-    uint32_t len;
-};
-struct virtq_used {
-    uint16_t flags;
-    uint16_t idx;
-    struct virtq_used_elem ring[QSIZE];
-    uint16_t avail_event;
-};
+#include "virtio_pci.h"
 
 static struct virtq_desc desc[QSIZE] __attribute__((aligned(16)));
 static struct virtq_avail avail __attribute__((aligned(2)));
 static struct virtq_used used __attribute__((aligned(4)));
 static uint8_t buf[QSIZE][BUF];
 
-static uint32_t pci_read32(int dev, int off)
-{
-    outl(PCI_ADDR, 0x80000000u | (uint32_t)dev << 11 | (uint32_t)(off & 0xFC));
-    return inl(PCI_DATA);
-}
-
-static void pci_write32(int dev, int off, uint32_t v)
-{
-    outl(PCI_ADDR, 0x80000000u | (uint32_t)dev << 11 | (uint32_t)(off & 0xFC));
-    outl(PCI_DATA, v);
-}
-
-static uint16_t pci_read16(int dev, int off) { return (uint16_t)(pci_read32(dev, off) >> ((off & 2) * 8)); }
-static uint8_t pci_read8(int dev, int off) { return (uint8_t)(pci_read32(dev, off) >> ((off & 3) * 8)); }
-
-static void pci_write16(int dev, int off, uint16_t v)
-{
-    outl(PCI_ADDR, 0x80000000u | (uint32_t)dev << 11 | (uint32_t)(off & 0xFC));
-    outw(PCI_DATA + (off & 2), v);
-}
-
-static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline uint8_t mmio_read8(uint64_t a) { return *(volatile uint8_t *)a; }
-static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a; }
-static inline uint32_t mmio_read32(uint64_t a) { return *(volatile uint32_t *)a; }
-static inline void mmio_write64(uint64_t a, uint64_t v)
-{
-    mmio_write32(a, (uint32_t)v);
-    mmio_write32(a + 4, (uint32_t)(v >> 32));
-}
-#define barrier() __asm__ volatile("mfence" : : : "memory")
-
-struct cap {
-    int bar;
-    uint32_t offset;
-    uint32_t length;
-};
-
+static struct vpci v;
 static int dev;
 static int bar_index = -1;
-static struct cap common, notify, isr, devcfg;
-static uint32_t notify_multiplier;
 static uint16_t notify_off;
 static uint16_t last_used;
 static int use_irq;
 static uint64_t notify_addr, status_addr;
 static int notify_width;
-
-/* A 64-bit BAR may sit above the 4 GiB the entry page tables map (jvisor's pc puts 64-bit BARs above
- * 4 GiB, as QEMU's does): map the GiB that holds it with 2 MiB pages of a page directory of our own. */
-static uint64_t high_pd[512] __attribute__((aligned(4096)));
-
-static void map_gib(uint64_t a)
-{
-    uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFUL);
-    CHECK(a < (512UL << 30) && (pml4[0] & 1));
-    uint64_t *pdpt = (uint64_t *)(pml4[0] & 0xFFFFFFFFF000UL);
-    uint64_t gib = a >> 30;
-    if (pdpt[gib] & 1)
-        return;
-    for (int i = 0; i < 512; i++)
-        high_pd[i] = (gib << 30) + ((uint64_t)i << 21) + 0x83; /* present, writable, 2 MiB */
-    pdpt[gib] = (uint64_t)high_pd + 0x3;
-    write_cr3(read_cr3());
-}
 
 static volatile unsigned irqs;
 
@@ -202,7 +69,7 @@ static void enable_msix(uint64_t base)
     mmio_write32(entry + 8, IRQ_VECTOR);      /* fixed delivery, edge */
     mmio_write32(entry + 12, 0);              /* unmasked */
     pci_write16(dev, p + 2, pci_read16(dev, p + 2) | MSIX_ENABLE);
-    uint64_t c = base + common.offset;
+    uint64_t c = base + v.common.offset;
     mmio_write16(c + COMMON_CONFIG_MSIX_VECTOR, VIRTIO_MSI_NO_VECTOR);
     mmio_write16(c + COMMON_QUEUE_SELECT, 0);
     mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, 0);
@@ -218,58 +85,32 @@ static void enable_msix(uint64_t base)
 
 static int find_device(void)
 {
-    for (int d = 0; d < 32; d++) {
-        uint32_t id = pci_read32(d, 0);
-        if (id == 0x10441AF4 || id == 0x10051AF4) /* modern, or QEMU's transitional default */
-            return d;
-    }
-    return -1;
+    return vpci_find(0x10441AF4, 0x10051AF4); /* modern, or QEMU's transitional default */
 }
 
 static void walk_capabilities(void)
 {
-    CHECK(pci_read16(dev, PCI_STATUS) & PCI_STATUS_CAP_LIST);
-    int seen = 0;
-    for (int p = pci_read8(dev, PCI_CAP_PTR) & 0xFC, n = 0; p != 0 && n < 48; p = pci_read8(dev, p + 1) & 0xFC, n++) {
-        if (pci_read8(dev, p) != PCI_CAP_VENDOR)
-            continue;
-        int type = pci_read8(dev, p + 3);
-        struct cap c = {pci_read8(dev, p + 4), pci_read32(dev, p + 8), pci_read32(dev, p + 12)};
-        struct cap *slot = type == VIRTIO_PCI_CAP_COMMON_CFG ? &common
-                           : type == VIRTIO_PCI_CAP_NOTIFY_CFG ? &notify
-                           : type == VIRTIO_PCI_CAP_ISR_CFG ? &isr
-                           : type == VIRTIO_PCI_CAP_DEVICE_CFG ? &devcfg : 0;
-        if (slot == 0 || (seen & (1 << type)))
-            continue; /* the PCI_CFG window, or a second capability of a type: the first one counts (4.1.4.1) */
-        seen |= 1 << type;
-        *slot = c;
-        if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
-            notify_multiplier = pci_read32(dev, p + 16);
-    }
+    v.dev = dev;
+    int seen = vpci_walk(&v);
     CHECK((seen & 0x0E) == 0x0E); /* common, notify and ISR are required; virtio-rng has no device configuration */
-    CHECK(common.bar == notify.bar && common.bar == isr.bar);
-    CHECK(common.length >= 0x38);
-    bar_index = common.bar;
+    CHECK(v.common.bar == v.notify.bar && v.common.bar == v.isr.bar);
+    CHECK(v.common.length >= 0x38);
+    bar_index = v.common.bar;
     printf("virtiorng: capabilities: common, notify (multiplier %u) and ISR in BAR %d\n",
-           notify_multiplier, bar_index);
+           v.notify_multiplier, bar_index);
 }
 
 static uint64_t bar_address(void)
 {
-    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bar_index);
-    CHECK((lo & 1) == 0); /* memory BAR */
-    uint64_t a = lo & ~0xFu;
-    if ((lo & 6) == 4)
-        a |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bar_index + 4) << 32;
-    return a;
+    return vpci_bar(dev, bar_index);
 }
 
-static void set_status(uint64_t base, uint8_t s) { mmio_write8(base + common.offset + COMMON_DEVICE_STATUS, s); }
-static uint8_t get_status(uint64_t base) { return mmio_read8(base + common.offset + COMMON_DEVICE_STATUS); }
+static void set_status(uint64_t base, uint8_t s) { mmio_write8(base + v.common.offset + COMMON_DEVICE_STATUS, s); }
+static uint8_t get_status(uint64_t base) { return mmio_read8(base + v.common.offset + COMMON_DEVICE_STATUS); }
 
 static void setup(uint64_t base)
 {
-    uint64_t c = base + common.offset;
+    uint64_t c = base + v.common.offset;
     set_status(base, 0);
     CHECK_EQ(get_status(base), 0);
     set_status(base, STATUS_ACKNOWLEDGE);
@@ -356,9 +197,9 @@ static void request(unsigned n)
 /* Queue 0's notify address of the PCI transport at base (4.1.4.4). */
 static void use_pci_at(uint64_t base)
 {
-    notify_addr = base + notify.offset + (uint64_t)notify_off * notify_multiplier;
+    notify_addr = base + v.notify.offset + (uint64_t)notify_off * v.notify_multiplier;
     notify_width = 2; /* 16-bit write of the queue index (4.1.5.2) */
-    status_addr = base + common.offset + COMMON_DEVICE_STATUS;
+    status_addr = base + v.common.offset + COMMON_DEVICE_STATUS;
 }
 
 static void run(const char *where)

@@ -1,0 +1,254 @@
+/*
+ * virtioattack: a hostile virtio driver (issue 16) against virtio-blk-pci, driven from scratch
+ * (virtio 1.2, 2.7 and 5.2). Each attack posts a request the device must refuse: a descriptor
+ * loop, a next index past the ring, DMA aimed at the local APIC, the IOAPIC, the device's own BAR,
+ * past the end of RAM and at the top of the address space (for the data, the status byte and the
+ * header), a buffer of 4 GiB - 1, and an available index that runs 1000 entries ahead. The device
+ * must either complete the request with a non-zero status byte or set DEVICE_NEEDS_RESET, within
+ * a bounded number of polls; after a reset the same device must serve a valid read again. Then a
+ * notify storm (two million doorbells with nothing new, and a hundred thousand for a queue that
+ * does not exist), MSI-X messages aimed at RAM, at a reserved vector, at an APIC ID no CPU has and
+ * at the top of 4 GiB, and an interrupt storm of completions with interrupts masked. (Not an INIT
+ * or SIPI message: that parks this vCPU by design, on any machine.) The test is that the VMM is still there, running this
+ * vCPU, and that the device still works at the end. Nothing is written to the disk.
+ */
+#define QSIZE 8
+#define POLL_LIMIT 5000000UL
+
+#include "virtio_pci.h"
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTQ_DESC_F_NEXT 1
+#define STATUS_NEEDS_RESET 0x40
+#define IOAPIC 0xFEC00000UL
+#define PAST_RAM 0x3FFFF000UL /* the demo machines here have 256 MiB: 1 GiB is neither RAM nor MMIO */
+
+static struct virtq_desc desc[QSIZE] __attribute__((aligned(16)));
+static struct virtq_avail avail __attribute__((aligned(2)));
+static struct virtq_used used __attribute__((aligned(4)));
+static struct {
+    uint32_t type;
+    uint32_t reserved;
+    uint64_t sector;
+} hdr __attribute__((aligned(16)));
+static uint8_t data[512] __attribute__((aligned(512)));
+static volatile uint8_t status_byte;
+
+static struct vpci v;
+static uint64_t base, notify_addr;
+static uint16_t last_used;
+
+static uint8_t dev_status(void) { return mmio_read8(base + v.common.offset + COMMON_DEVICE_STATUS); }
+static void set_status(uint8_t s) { mmio_write8(base + v.common.offset + COMMON_DEVICE_STATUS, s); }
+
+/* Reset, negotiate VERSION_1 only, and give queue 0 a fresh ring (3.1.1). */
+static void setup(void)
+{
+    uint64_t c = base + v.common.offset;
+    set_status(0);
+    CHECK_EQ(dev_status(), 0);
+    set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    mmio_write32(c + COMMON_DRIVER_FEATURE_SELECT, 0);
+    mmio_write32(c + COMMON_DRIVER_FEATURE, 0);
+    mmio_write32(c + COMMON_DRIVER_FEATURE_SELECT, 1);
+    mmio_write32(c + COMMON_DRIVER_FEATURE, 1);
+    set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    CHECK(dev_status() & STATUS_FEATURES_OK);
+    mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+    mmio_write16(c + COMMON_QUEUE_SIZE, QSIZE);
+    memset(desc, 0, sizeof desc);
+    memset(&avail, 0, sizeof avail);
+    memset(&used, 0, sizeof used);
+    last_used = 0;
+    mmio_write64(c + COMMON_QUEUE_DESC, (uint64_t)desc);
+    mmio_write64(c + COMMON_QUEUE_DRIVER, (uint64_t)&avail);
+    mmio_write64(c + COMMON_QUEUE_DEVICE, (uint64_t)&used);
+    uint16_t off = mmio_read16(c + COMMON_QUEUE_NOTIFY_OFF);
+    notify_addr = base + v.notify.offset + (uint64_t)off * v.notify_multiplier;
+    mmio_write16(c + COMMON_QUEUE_ENABLE, 1);
+    set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    CHECK_EQ(dev_status(), STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+}
+
+enum outcome { COMPLETED, NEEDS_RESET };
+
+/* Makes descriptor head available, rings the doorbell, and waits for a used entry or DEVICE_NEEDS_RESET. */
+static enum outcome post(uint16_t head, const char *what)
+{
+    avail.ring[avail.idx % QSIZE] = head;
+    barrier();
+    avail.idx++;
+    barrier();
+    mmio_write16(notify_addr, 0);
+    for (unsigned long spins = 0; spins < POLL_LIMIT; spins++) {
+        if (*(volatile uint16_t *)&used.idx != last_used) {
+            last_used = *(volatile uint16_t *)&used.idx;
+            return COMPLETED;
+        }
+        if (dev_status() & STATUS_NEEDS_RESET)
+            return NEEDS_RESET;
+        __asm__ volatile("pause");
+    }
+    failf("%s: the device neither completed the request nor asked for a reset (status %#x)", what, dev_status());
+}
+
+/* The three descriptors of a read of sector 0: header, data, status (5.2.6). */
+static void chain(uint64_t h, uint64_t d, uint32_t dlen, uint64_t s)
+{
+    hdr.type = VIRTIO_BLK_T_IN;
+    hdr.sector = 0;
+    status_byte = 0xFF;
+    desc[0] = (struct virtq_desc){h, sizeof hdr, VIRTQ_DESC_F_NEXT, 1};
+    desc[1] = (struct virtq_desc){d, dlen, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2};
+    desc[2] = (struct virtq_desc){s, 1, VIRTQ_DESC_F_WRITE, 0};
+}
+
+static void valid_read(const char *after)
+{
+    memset(data, 0, sizeof data);
+    chain((uint64_t)&hdr, (uint64_t)data, sizeof data, (uint64_t)&status_byte);
+    if (post(0, after) != COMPLETED || status_byte != 0)
+        failf("after %s: a valid read failed (status byte %#x, device status %#x)", after, status_byte, dev_status());
+    CHECK_EQ(data[0], 0xEB); /* the test's disk starts with a jump */
+}
+
+static unsigned refused_with_status, refused_with_reset;
+
+/* A request that must be refused; then the device is reset and must work again. */
+static void attack(const char *what)
+{
+    enum outcome o = post(0, what);
+    if (o == COMPLETED) {
+        if (status_byte == 0)
+            failf("%s: the device reported success", what);
+        refused_with_status++;
+    } else {
+        refused_with_reset++;
+    }
+    printf("virtioattack: %s: %s\n", what, o == COMPLETED ? "I/O error" : "needs reset");
+    setup();
+    valid_read(what);
+}
+
+static void dma_attacks(void)
+{
+    static const struct {
+        uint64_t addr;
+        const char *name;
+    } targets[] = {
+        {LAPIC, "the local APIC"},
+        {IOAPIC, "the IOAPIC"},
+        {0, "the device's own BAR"},
+        {PAST_RAM, "past the end of RAM"},
+        {0xFFFFFFFFFFFFF000UL, "the top of the address space"},
+    };
+    char what[96];
+    for (unsigned i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        uint64_t a = targets[i].addr ? targets[i].addr : base;
+        chain((uint64_t)&hdr, a, sizeof data, (uint64_t)&status_byte);
+        snprintf(what, sizeof what, "data DMA at %s", targets[i].name);
+        attack(what);
+        chain((uint64_t)&hdr, (uint64_t)data, sizeof data, a);
+        snprintf(what, sizeof what, "status byte at %s", targets[i].name);
+        attack(what);
+        chain(a, (uint64_t)data, sizeof data, (uint64_t)&status_byte);
+        snprintf(what, sizeof what, "header at %s", targets[i].name);
+        attack(what);
+    }
+}
+
+static void chain_attacks(void)
+{
+    chain((uint64_t)&hdr, (uint64_t)data, sizeof data, (uint64_t)&status_byte);
+    desc[0].next = 0; /* the header's descriptor is its own successor */
+    attack("a descriptor loop");
+    chain((uint64_t)&hdr, (uint64_t)data, sizeof data, (uint64_t)&status_byte);
+    desc[1].next = 200;
+    attack("a next index past the ring");
+    chain((uint64_t)&hdr, (uint64_t)data, 0xFFFFFFFFu, (uint64_t)&status_byte);
+    attack("a 4 GiB data buffer");
+
+    /* The available index runs 1000 entries ahead of what the ring holds (2.7.6). */
+    chain((uint64_t)&hdr, (uint64_t)data, sizeof data, (uint64_t)&status_byte);
+    avail.idx += 999;
+    attack("an available index 1000 ahead");
+}
+
+static void notify_storm(void)
+{
+    for (unsigned long i = 0; i < 2000000; i++)
+        mmio_write16(notify_addr, 0);
+    for (unsigned long i = 0; i < 100000; i++)
+        mmio_write16(notify_addr, 7); /* a queue the device does not have */
+    valid_read("a notify storm");
+    printf("virtioattack: 2100000 doorbells with nothing new: the device still works\n");
+}
+
+static void find_msix(int *cap, uint64_t *table)
+{
+    int p = pci_read8(v.dev, PCI_CAP_PTR) & 0xFC;
+    for (int n = 0; p != 0 && pci_read8(v.dev, p) != PCI_CAP_MSIX && n < 48; n++)
+        p = pci_read8(v.dev, p + 1) & 0xFC;
+    CHECK(p != 0 && pci_read8(v.dev, p) == PCI_CAP_MSIX);
+    uint32_t t = pci_read32(v.dev, p + 4);
+    *table = vpci_bar(v.dev, t & 7) + (t & ~7u);
+    *cap = p;
+}
+
+/* Completions signalled through MSI-X entries aimed where no interrupt controller is, with IF clear. */
+static void msix_attacks(void)
+{
+    int cap;
+    uint64_t table;
+    find_msix(&cap, &table);
+    map_gib(table);
+    static const struct {
+        uint32_t addr, data;
+        const char *name;
+    } entries[] = {
+        {0x00200000, 0xDEADBEEF, "guest RAM"},
+        {0xFEE00000, 0x00000002, "vector 2 (reserved)"},
+        {0xFEEFF000, 0x000000FF, "an APIC ID no CPU has"},
+        {0xFFFFFFF0, 0x12345678, "the top of 4 GiB"},
+    };
+    pci_write16(v.dev, cap + 2, pci_read16(v.dev, cap + 2) | MSIX_ENABLE);
+    for (unsigned i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        setup();
+        mmio_write32(table + 0, entries[i].addr);
+        mmio_write32(table + 4, 0);
+        mmio_write32(table + 8, entries[i].data);
+        mmio_write32(table + 12, 0);
+        uint64_t c = base + v.common.offset;
+        mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+        mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, 0);
+        for (int r = 0; r < 200; r++) /* an interrupt storm, each completion signalled */
+            valid_read(entries[i].name);
+        printf("virtioattack: 200 completions signalled at %s\n", entries[i].name);
+    }
+    pci_write16(v.dev, cap + 2, pci_read16(v.dev, cap + 2) & ~MSIX_ENABLE);
+}
+
+int main(void)
+{
+    __asm__ volatile("cli");
+    v.dev = vpci_find(0x10421AF4, 0x10011AF4); /* modern, or QEMU's transitional default */
+    if (v.dev < 0)
+        fail("no virtio-blk-pci (1af4:1042, or transitional 1af4:1001) on PCI bus 0");
+    int seen = vpci_walk(&v);
+    CHECK((seen & 0x0E) == 0x0E);
+    CHECK(v.common.bar == v.notify.bar);
+    base = vpci_bar(v.dev, v.common.bar);
+    CHECK(base != 0);
+    map_gib(base);
+    pci_write16(v.dev, PCI_COMMAND, pci_read16(v.dev, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    setup();
+    valid_read("setup");
+    printf("virtioattack: virtio-blk at 00:%02x.0 reads sector 0\n", v.dev);
+    chain_attacks();
+    dma_attacks();
+    notify_storm();
+    msix_attacks();
+    printf("virtioattack: survived (%u refused with an I/O error, %u with a reset)\n", refused_with_status,
+           refused_with_reset);
+    pass();
+}
