@@ -3,6 +3,7 @@ package org.jvisor.machine;
 import org.jvisor.testing.DemoGuest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -146,5 +147,35 @@ class VirtioNetGuestTest {
         var r = JvisorProcess.run(args.toArray(new String[0]));
         assertEquals(1, r.status(), r.toString());
         assertTrue(r.stderr().contains("-netdev tap,id=b: tap '" + tap + "' is busy"), r.toString());
+    }
+
+    /**
+     * The tap goes away under a running guest (ip link del): the guest's frames are dropped (its
+     * ping gets no answer, as with a cable pulled), jvisor says once what happened to the tap, and
+     * the guest and its console go on; nothing spins or dies.
+     */
+    @Test
+    void aTapDeletedUnderARunningGuestDropsFramesAndTheGuestGoesOn() throws Exception {
+        try (org.jvisor.testing.JvisorSession j = org.jvisor.testing.JvisorSession.start("-accel", "tcg", "-m", "256M",
+                "-nographic", "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
+                "-append", "console=ttyS0 quiet",
+                "-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
+                "-device", "virtio-net-pci,netdev=net0")) {
+            j.expect(org.jvisor.guest.InitScript.READY_LINE);
+            j.send("ip addr add " + guestIp + "/24 dev eth0; ip link set eth0 up; ping -c 1 -W 10 " + hostIp
+                + " >/dev/null && echo pi''ng-ok\n");
+            j.expect("ping-ok");
+            assertEquals("", run("ip", "link", "del", tap));
+            j.send("ping -c 2 -W 1 " + hostIp + " >/dev/null; echo after''-status=$?\n");
+            assertTrue(j.expect("after-status=").length() > 0);
+            j.send("echo st''ill-here\n");
+            j.expect("still-here");
+            assertTrue(j.isAlive(), j.transcript());
+            j.send("poweroff -f\n");
+            assertEquals(0, j.waitFor(), j.transcript());
+            assertTrue(j.stdout().contains("after-status=1"), "no answer once the tap is gone: " + j.transcript());
+            assertTrue(j.stderr().contains(tap), "jvisor names the tap it lost: " + j.stderr());
+            assertFalse(j.stderr().contains("internal error"), j.transcript());
+        }
     }
 }

@@ -128,4 +128,38 @@ class TapBackendTest {
         Assumptions.assumeFalse(e.getMessage().contains("no permission"), "skipped: " + e.getMessage());
         assertTrue(e.getMessage().contains("exists but is not a tap"), e.getMessage());
     }
+
+    /**
+     * The tap goes away under the backend (ip link del, as an operator or a crashed network
+     * manager does): a frame from the guest is an IOException naming the tap or is dropped, a
+     * read is an IOException, and the armed poller wakes the device once (it then stops
+     * receiving) instead of spinning on the dead descriptor.
+     */
+    @Test
+    void aTapDeletedUnderTheBackendGivesErrorsNotASpin() throws Exception {
+        String n = name("c");
+        java.util.concurrent.atomic.AtomicInteger wakeups = new java.util.concurrent.atomic.AtomicInteger();
+        try (TapBackend tap = openOrSkip(n)) {
+            ip("link", "set", n, "up");
+            assertEquals("", ip("link", "del", n).trim());
+            assertTrue(!ip("link", "show", n).contains(n + ":"), "the tap is gone");
+            byte[] f = new byte[12 + 60];
+            f[12] = (byte) 0xff;
+            try {
+                tap.send(f, f.length);
+            } catch (IOException e) {
+                assertTrue(e.getMessage().contains(n), e.getMessage());
+            }
+            byte[] buf = new byte[70000];
+            IOException read = assertThrows(IOException.class, () -> tap.receive(buf));
+            assertTrue(read.getMessage().contains(n) && read.getMessage().contains("read"), read.getMessage());
+            tap.setReceiveListener(wakeups::incrementAndGet);
+            tap.armReceive();
+            for (int i = 0; i < 100 && wakeups.get() == 0; i++) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(200);
+            assertTrue(wakeups.get() <= 1, "woken " + wakeups.get() + " times: the device stops after one failed read");
+        }
+    }
 }
