@@ -227,6 +227,9 @@ final class MachineSnapshot {
         }
         try (SnapshotFile.Reader r = new SnapshotFile.Reader(in, name)) {
             SnapshotConfig saved = decoder(r, SnapshotFile.CONF).read(SnapshotConfig.class);
+            if (saved == null) {
+                throw r.fail("holds no machine configuration");
+            }
             String why = saved.mismatch(config(saved.runState()));
             if (why != null) {
                 throw r.fail(why);
@@ -241,11 +244,19 @@ final class MachineSnapshot {
                 throw r.fail("holds " + (cpus == null ? 0 : cpus.size()) + " vCPU states for " + m.config().cpus()
                     + " vCPUs");
             }
+            if (cpus.stream().anyMatch(java.util.Objects::isNull)) { // (an immutable list refuses contains(null))
+                throw r.fail("holds an empty vCPU state");
+            }
             StateDecoder devSection = decoder(r, SnapshotFile.DEVS);
             int n = devSection.readInt();
             List<DeviceRegistry.Saved> states = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                states.add(new DeviceRegistry.Saved(devSection.readString(), devSection.readState()));
+                String id = devSection.readString();
+                org.jvisor.devices.state.DeviceState state = devSection.readState();
+                if (id == null || state == null) {
+                    throw r.fail("holds device " + (i + 1) + " of " + n + " without " + (id == null ? "its id" : "a state (" + id + ")"));
+                }
+                states.add(new DeviceRegistry.Saved(id, state));
             }
             devSection.expectEnd();
             r.ram(m.ram().segment());

@@ -20,8 +20,19 @@ public record SnapshotConfig(String machineType, long ramBytes, int cpus, String
                              String runState) implements DeviceState {
     public static final int VERSION = 1;
 
+    /** The run states a save records (a source stopped for the save, or paused before it). */
+    static final List<String> RUN_STATES = List.of("running", "paused");
+
     public SnapshotConfig {
-        devices = List.copyOf(devices);
+        java.util.Objects.requireNonNull(machineType, "machine type");
+        java.util.Objects.requireNonNull(accelerator, "accelerator");
+        devices = List.copyOf(java.util.Objects.requireNonNull(devices, "devices")); // refuses null ids too
+        if (ramBytes <= 0 || cpus <= 0) {
+            throw new IllegalArgumentException(ramBytes + " bytes of RAM and " + cpus + " vCPUs");
+        }
+        if (!RUN_STATES.contains(runState)) {
+            throw new IllegalArgumentException("run state " + runState + " is none of " + RUN_STATES);
+        }
     }
 
     @Override
