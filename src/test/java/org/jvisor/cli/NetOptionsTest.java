@@ -29,11 +29,11 @@ class NetOptionsTest {
     @Test
     void tapAndNicAsQemuSpellsThem() throws UsageException {
         MachineConfig c = parse("-device", "virtio-net-pci,netdev=n1,mac=52:54:00:00:00:2a", "-netdev", TAP);
-        assertEquals(List.of(new MachineConfig.NetdevConfig("n1", "tap7")), c.netdevs());
+        assertEquals(List.of(new MachineConfig.NetdevConfig.Tap("n1", "tap7")), c.netdevs());
         assertEquals(List.of(new MachineConfig.VirtioDeviceConfig.VirtioNet("n1", new MacAddress(0x5254_0000_002aL),
             MachineConfig.Transport.PCI)), c.virtioDevices());
         MachineConfig d = parse("-netdev", "tap,id=x", "-device", "virtio-net-pci,netdev=x");
-        assertNull(d.netdevs().get(0).ifname(), "no ifname: the kernel names the tap");
+        assertNull(((MachineConfig.NetdevConfig.Tap) d.netdevs().get(0)).ifname(), "no ifname: the kernel names the tap");
         assertNull(((MachineConfig.VirtioDeviceConfig.VirtioNet) d.virtioDevices().get(0)).mac(), "default MAC");
         MachineConfig m = parse("-M", "microvm", "-netdev", "tap,id=x", "-device", "virtio-net-device,netdev=x");
         assertEquals(MachineConfig.Transport.MMIO, m.virtioDevices().get(0).transport());
