@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.jvisor.config.MacAddress;
 import org.jvisor.config.MachineConfig;
 
-/** -netdev tap and -device virtio-net-pci: QEMU's spelling, QEMU's checks. */
+/** -netdev tap|stream|user and -device virtio-net-pci: QEMU's spelling, QEMU's checks. */
 class NetOptionsTest {
     private static final String TAP = "tap,id=n1,ifname=tap7,script=no,downscript=no";
 
@@ -46,7 +46,7 @@ class NetOptionsTest {
         assertTrue(error("-netdev", TAP, "-device", "virtio-net-pci,netdev=n2").contains("no -netdev with id=n2"));
         assertTrue(error("-netdev", TAP, "-device", "virtio-net-pci,netdev=n1", "-device", "virtio-net-pci,netdev=n1")
             .contains("netdev 'n1' is in use"));
-        assertTrue(error("-netdev", "user,id=u").contains("'user' is not a network backend jvisor has (known: tap)"));
+        assertTrue(error("-netdev", "socket,id=u").contains("'socket' is not a network backend jvisor has (known: tap, stream, user)"));
         assertTrue(error("-netdev", "tap,id=n1,fd=3").contains("unknown property 'fd'"));
         assertTrue(error("-device", "virtio-net-pci").contains("netdev=ID is required"));
         assertTrue(error("-netdev", "tap,id=x", "-device", "virtio-net-device,netdev=x").contains("(use virtio-net-pci)"));
@@ -65,5 +65,54 @@ class NetOptionsTest {
         assertTrue(error("-netdev", TAP, "-device", "virtio-net-pci,netdev=n1,mac=52:54:00:00:00").contains("6 octets"));
         assertTrue(error("-netdev", TAP, "-device", "virtio-net-pci,netdev=n1,mac=52:54:00:00:00:zz").contains("'zz'"));
         assertEquals("52:54:00:12:34:57", MacAddress.QEMU_DEFAULT.plus(1).toString());
+    }
+
+    @Test
+    void streamAsQemu72SpellsIt() throws UsageException {
+        var unix = parse("-netdev", "stream,id=s,server=on,addr.type=unix,addr.path=/tmp/x.sock",
+            "-device", "virtio-net-pci,netdev=s").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.Stream("s", true,
+            new MachineConfig.StreamAddress.Unix(java.nio.file.Path.of("/tmp/x.sock"))), unix);
+        var inet = parse("-netdev", "stream,id=s,addr.type=inet,addr.host=127.0.0.1,addr.port=5555",
+            "-device", "virtio-net-pci,netdev=s").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.Stream("s", false,
+            new MachineConfig.StreamAddress.Inet("127.0.0.1", 5555)), inet, "server defaults to off");
+        var fd = parse("-netdev", "stream,id=s,server=off,addr.type=fd,addr.str=7", "-device", "virtio-net-pci,netdev=s")
+            .netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.Stream("s", false, new MachineConfig.StreamAddress.Fd(7)), fd);
+    }
+
+    @Test
+    void badStreamOptionsAreNamed() {
+        assertTrue(error("-netdev", "stream,id=s,server=on").contains("Parameter 'addr' is missing"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=unix").contains("Parameter 'addr.path' is missing"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=vsock,addr.cid=3").contains("unknown property 'addr.cid'"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=vsock").contains("Parameter 'addr.type' does not accept value 'vsock'"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=inet,addr.host=h,addr.port=70000").contains("is not a port number"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=unix,addr.path=p,addr.port=1").contains("addr.port does not go with"));
+        assertTrue(error("-netdev", "stream,id=s,addr.type=fd,addr.str=sock0").contains("is not a descriptor number"));
+        assertTrue(error("-netdev", "stream,id=s,reconnect=1,addr.type=unix,addr.path=p").contains("unknown property 'reconnect'"),
+            "7.2 has no reconnect");
+    }
+
+    @Test
+    void userWithHostForwards() throws UsageException {
+        var u = parse("-netdev", "user,id=u,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-:53",
+            "-device", "virtio-net-pci,netdev=u").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.User("u", List.of(
+            new MachineConfig.HostForward(false, null, 2222, 22),
+            new MachineConfig.HostForward(true, "127.0.0.1", 5353, 53))), u);
+        var plain = parse("-netdev", "user,id=u", "-device", "virtio-net-pci,netdev=u").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.User("u", List.of()), plain);
+    }
+
+    @Test
+    void whatPasstCannotDoIsRefusedByName() {
+        assertTrue(error("-netdev", "user,id=u,hostfwd=tcp::2222-10.0.2.15:22").contains("a guest address cannot be chosen"));
+        assertTrue(error("-netdev", "user,id=u,hostfwd=sctp::1-:2").contains("protocol 'sctp'"));
+        assertTrue(error("-netdev", "user,id=u,hostfwd=tcp::2222").contains("expected [tcp|udp]"));
+        assertTrue(error("-netdev", "user,id=u,hostfwd=tcp:myhost:1-:2").contains("not a numeric IPv4 address"));
+        assertTrue(error("-netdev", "user,id=u,net=10.0.2.0/24").contains("property 'net' of -netdev user is not supported"));
+        assertTrue(error("-netdev", "tap,id=t,hostfwd=tcp::1-:2").contains("hostfwd is a property of -netdev user"));
     }
 }
