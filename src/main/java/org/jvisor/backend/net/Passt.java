@@ -43,9 +43,11 @@ public final class Passt implements AutoCloseable {
     private final Process process;
     private final Path dir;
     private final Path socket;
+    private final long readyMillis;
 
-    private Passt(String description, Process process, Path dir) {
+    private Passt(String description, Process process, Path dir, long readyMillis) {
         this.description = description;
+        this.readyMillis = readyMillis;
         this.process = process;
         this.dir = dir;
         this.socket = dir.resolve("passt.socket");
@@ -57,7 +59,11 @@ public final class Passt implements AutoCloseable {
      * with passt's own output when it exits or is not ready in time.
      */
     public static Passt start(String description, List<Forward> forwards) throws IOException {
-        Path binary = find(System.getenv("PATH"));
+        return start(description, forwards, find(System.getenv("PATH")), READY_MILLIS);
+    }
+
+    /** {@link #start(String, List)} with the passt binary given (null: not found) and how long it may take. */
+    static Passt start(String description, List<Forward> forwards, Path binary, long readyMillis) throws IOException {
         if (binary == null) {
             throw new IOException(description + ": user networking runs passt, which is not installed"
                 + " (not on PATH nor in /usr/bin): install Debian's package '" + PACKAGE + "' (apt-get install " + PACKAGE + ")");
@@ -75,7 +81,7 @@ public final class Passt implements AutoCloseable {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("passt.log").toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
-            Passt passt = new Passt(description, p, dir);
+            Passt passt = new Passt(description, p, dir, readyMillis);
             ok = true;
             return passt;
         } finally {
@@ -124,10 +130,10 @@ public final class Passt implements AutoCloseable {
     /**
      * Waits until passt has written its pid file (after it bound its socket), then connects: the
      * socket to hand to a {@link StreamNetBackend}. Fails, with passt's output, if passt exits first
-     * or is not ready within {@link #READY_MILLIS}.
+     * or is not ready within {@link #READY_MILLIS} (10 s).
      */
     public Fd connect() throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_MILLIS);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(readyMillis);
         Path pid = dir.resolve("passt.pid");
         SysException last = null;
         while (System.nanoTime() - deadline < 0) {
@@ -152,7 +158,7 @@ public final class Passt implements AutoCloseable {
                 throw new IOException(description + ": interrupted while waiting for passt", e);
             }
         }
-        throw new IOException(description + ": passt was not ready after " + READY_MILLIS / 1000 + " s"
+        throw new IOException(description + ": passt was not ready after " + readyMillis + " ms"
             + (last != null ? " (" + last.getMessage() + ")" : "") + ": " + output());
     }
 

@@ -214,4 +214,61 @@ class StreamNetBackendTest {
         }
         assertTrue((features & (1L << VirtioNet.F_MRG_RXBUF)) != 0);
     }
+
+    @Test
+    void sendingToAPeerThatLeftDisconnectsItAndNothingElse() throws Exception {
+        server();
+        try (SocketChannel p = peer()) {
+            awaitConnected(true);
+        }
+        byte[] f = withHeader(frame(1000, 3));
+        while (backend.connected()) {    // EPIPE (never SIGPIPE) once the kernel knows the peer is gone
+            backend.send(f, f.length);
+            Thread.sleep(1);
+        }
+        assertEquals(1, backend.disconnects());
+        try (SocketChannel p = peer()) {
+            awaitConnected(true);
+            backend.send(f, f.length);
+            assertArrayEquals(Arrays.copyOfRange(f, HDR, f.length), readFramed(p));
+        }
+    }
+
+    @Test
+    void twoBackendsOverTcpExchangeFrames() throws Exception {
+        int port;
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        backend = StreamNetBackend.open("-netdev stream,id=s", true, new StreamNetBackend.Address.Inet("127.0.0.1", port),
+            HDR, log::add);
+        backend.setReceiveListener(frameWaiting::release);
+        try (StreamNetBackend client = StreamNetBackend.open("-netdev stream,id=c", false,
+                new StreamNetBackend.Address.Inet("127.0.0.1", port), HDR, log::add)) {
+            awaitConnected(true);
+            byte[] f = frame(9000, 5);
+            client.send(withHeader(f), HDR + f.length);
+            assertArrayEquals(f, Arrays.copyOfRange(receiveFrame(), HDR, HDR + f.length));
+        }
+        assertEquals(null, receiveFrame(), "the client closed");
+    }
+
+    @Test
+    void anInheritedConnectedSocketIsAClientAndAListeningOneIsRefused() throws Exception {
+        server();
+        var pair = org.jvisor.sys.Sockets.socketPair(org.jvisor.sys.Sockets.SOCK_STREAM);
+        // The backend takes ownership of the first descriptor, as of one passed by a parent process.
+        try (StreamNetBackend c = StreamNetBackend.open("-netdev stream,id=fd", false,
+                new StreamNetBackend.Address.Inherited(pair.first().fd()), HDR, log::add)) {
+            byte[] f = frame(100, 6);
+            c.send(withHeader(f), HDR + f.length);
+            byte[] got = new byte[4 + f.length];
+            assertEquals(got.length, pair.second().read(java.lang.foreign.Arena.ofAuto().allocate(got.length)));
+        } finally {
+            pair.second().close();
+        }
+        var e = assertThrows(IOException.class, () -> StreamNetBackend.open("-netdev stream,id=fd", false,
+            new StreamNetBackend.Address.Inherited(999), HDR, log::add));
+        assertTrue(e.getMessage().contains("no such descriptor"), e.getMessage());
+    }
 }
