@@ -118,6 +118,9 @@ final class Help {
                                 user-mode networking without root: jvisor runs passt (Debian
                                 package passt), the guest gets the host's address and gateway
                                 by DHCP; hostfwd forwards a host port to the guest
+          -nic user|stream|tap[,netdev options][,model=virtio][,mac=MAC]
+                                a -netdev and its virtio NIC in one option (model=virtio,
+                                virtio-net-pci or virtio-net-device; jvisor has no e1000)
           -device virtio-net-pci,netdev=N[,mac=52:54:00:12:34:56]
                                 a virtio NIC connected to -netdev N (default MAC
                                 52:54:00:12:34:56, counting up per NIC)

@@ -22,7 +22,9 @@ final class NetOptions {
      */
     static MachineConfig.NetdevConfig parseNetdev(String text, List<MachineConfig.NetdevConfig> earlier) throws UsageException {
         List<String> hostfwds = new ArrayList<>();
-        OptionList o = OptionList.parse("-netdev", withoutRepeated(text, "hostfwd", hostfwds), true);
+        // The JSON spelling is libvirt's (its passt backend gives {"type":"stream","addr":{"type":"unix",...}}).
+        OptionList o = JsonOptions.isJson(text) ? JsonOptions.parse("-netdev", text, "type")
+            : OptionList.parse("-netdev", withoutRepeated(text, "hostfwd", hostfwds), true);
         String type = o.implied() != null ? o.implied() : o.get("type");
         if (type == null) {
             throw new UsageException("-netdev " + text + ": no backend type given (jvisor has: " + KNOWN + ")");
@@ -204,6 +206,58 @@ final class NetOptions {
         }
         return new MachineConfig.HostForward(udp, hostAddr, port(text, "hostfwd host port", host[2], 1),
             port(text, "hostfwd guest port", guest[1], 1));
+    }
+
+    /**
+     * QEMU's -nic TYPE[,netdev options][,model=M][,mac=MAC]: a -netdev and its NIC in one option,
+     * the netdev named as QEMU names it (__org.qemu.nicN). jvisor's NIC is virtio-net, on the
+     * machine's own transport unless the model says (QEMU's default e1000 is not emulated, so no
+     * model means virtio too); {@code -nic none} adds nothing. The NIC, or null for none; its
+     * transport null while the machine is not known.
+     */
+    static MachineConfig.VirtioDeviceConfig.VirtioNet parseNicOption(String text, List<MachineConfig.NetdevConfig> netdevs)
+            throws UsageException {
+        if (text.equals("none")) {
+            return null;
+        }
+        String model = null;
+        String mac = null;
+        StringBuilder rest = new StringBuilder();
+        for (String part : text.split(",", -1)) {
+            if (part.startsWith("model=")) {
+                model = part.substring(6);
+            } else if (part.startsWith("mac=")) {
+                mac = part.substring(4);
+            } else if (part.startsWith("id=")) {
+                throw new UsageException("-nic " + text + ": -nic takes no id (QEMU names its netdev __org.qemu.nicN)");
+            } else {
+                rest.append(rest.isEmpty() ? "" : ",").append(part);
+            }
+        }
+        MachineConfig.Transport transport = switch (model == null ? "virtio" : model) {
+            case "virtio", "virtio-net" -> null;
+            case "virtio-net-pci" -> MachineConfig.Transport.PCI;
+            case "virtio-net-device" -> MachineConfig.Transport.MMIO;
+            default -> throw new UsageException("-nic " + text + ": model=" + model
+                + " is not a NIC jvisor has (model=virtio: virtio-net-pci, or virtio-net-device on microvm)");
+        };
+        String id = "__org.qemu.nic" + netdevs.stream().filter(n -> n.id().startsWith("__org.qemu.nic")).count();
+        String options = rest.toString();
+        int comma = options.indexOf(',');
+        String type = comma < 0 ? options : options.substring(0, comma);
+        if (type.isEmpty() || type.contains("=")) {
+            throw new UsageException("-nic " + text + ": the first element is the backend type (" + KNOWN + ")");
+        }
+        netdevs.add(parseNetdev(type + ",id=" + id + options.substring(type.length()), netdevs));
+        MacAddress m = null;
+        if (mac != null) {
+            try {
+                m = MacAddress.parse(mac);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("-nic " + text + ": mac=" + mac + ": " + e.getMessage());
+            }
+        }
+        return new MachineConfig.VirtioDeviceConfig.VirtioNet(id, m, transport);
     }
 
     /** -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=52:54:00:xx:xx:xx]. */

@@ -115,4 +115,32 @@ class NetOptionsTest {
         assertTrue(error("-netdev", "user,id=u,net=10.0.2.0/24").contains("property 'net' of -netdev user is not supported"));
         assertTrue(error("-netdev", "tap,id=t,hostfwd=tcp::1-:2").contains("hostfwd is a property of -netdev user"));
     }
+
+    @Test
+    void nicIsANetdevAndAVirtioNicInOneOption() throws UsageException {
+        MachineConfig c = parse("-nic", "user,hostfwd=tcp::2222-:22,mac=52:54:00:00:00:09", "-nic", "none",
+            "-nic", "stream,addr.type=unix,addr.path=/tmp/s,model=virtio-net-pci");
+        assertEquals(List.of(
+            new MachineConfig.NetdevConfig.User("__org.qemu.nic0", List.of(new MachineConfig.HostForward(false, null, 2222, 22))),
+            new MachineConfig.NetdevConfig.Stream("__org.qemu.nic1", false,
+                new MachineConfig.StreamAddress.Unix(java.nio.file.Path.of("/tmp/s")))), c.netdevs());
+        assertEquals(List.of(
+            new MachineConfig.VirtioDeviceConfig.VirtioNet("__org.qemu.nic0", MacAddress.parse("52:54:00:00:00:09"),
+                MachineConfig.Transport.PCI),
+            new MachineConfig.VirtioDeviceConfig.VirtioNet("__org.qemu.nic1", null, MachineConfig.Transport.PCI)),
+            c.virtioDevices());
+        MachineConfig micro = parse("-M", "microvm", "-nic", "user");
+        assertEquals(MachineConfig.Transport.MMIO, micro.virtioDevices().get(0).transport(), "the machine's own transport");
+        assertTrue(error("-nic", "user,model=e1000").contains("model=e1000 is not a NIC jvisor has"));
+        assertTrue(error("-nic", "model=virtio").contains("the first element is the backend type"));
+        assertTrue(error("-nic", "user,id=x").contains("-nic takes no id"));
+    }
+
+    @Test
+    void streamInLibvirtsJsonSpelling() throws UsageException {
+        var n = parse("-netdev", "{\"type\":\"stream\",\"addr\":{\"type\":\"unix\",\"path\":\"/run/passt.socket\"},"
+            + "\"server\":false,\"id\":\"hostnet0\"}", "-device", "virtio-net-pci,netdev=hostnet0").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.Stream("hostnet0", false,
+            new MachineConfig.StreamAddress.Unix(java.nio.file.Path.of("/run/passt.socket"))), n);
+    }
 }
