@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +29,8 @@ import org.jvisor.testing.JvisorProcess;
  * Two guests joined by -netdev stream over a unix socket, no TAP: one listens (server=on), the
  * other connects; the second pings the first and sends it a line over TCP. Both jvisor, and
  * jvisor against QEMU 7.2 either way round (skipped where qemu-system-x86_64 is not installed).
+ * A jvisor server first meets a peer that announces a bogus frame length: it is disconnected,
+ * and the guest and the next peer go on.
  */
 @GuestTest
 class StreamNetGuestTest {
@@ -83,6 +89,14 @@ class StreamNetGuestTest {
             while (!Files.exists(sock) && !server.isDone()) {
                 Thread.sleep(20);
             }
+            if (!qemuServer) {
+                // Bad input first: a peer announcing a 4 GiB frame is sent away; the VM goes on and serves the next.
+                try (SocketChannel bogus = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                    bogus.connect(UnixDomainSocketAddress.of(sock));
+                    bogus.write(ByteBuffer.allocate(8).putInt(-1).putInt(0).flip());
+                    assertEquals(-1, bogus.read(ByteBuffer.allocate(1)), "the bogus peer is disconnected");
+                }
+            }
             var client = boot(qemuClient, "stream,id=n,server=off,addr.type=unix,addr.path=" + sock, String.join("; ",
                 "ip addr add 10.0.3.2/24 dev eth0", "ip link set eth0 up",
                 "for i in $(seq 60); do ping -c 1 -W 2 10.0.3.1 > /dev/null && break; done",
@@ -93,6 +107,9 @@ class StreamNetGuestTest {
             assertTrue(client.stdout().contains("3 packets transmitted, 3 packets received"), client.toString());
             assertEquals(0, s.status(), s.toString());
             assertTrue(s.stdout().contains("got=payload-from-the-client"), s + "\n=== client ===\n" + client);
+            if (!qemuServer) {
+                assertTrue(s.stderr().contains("-netdev stream,id=n: the peer announced a frame of 4294967295 bytes"), s.toString());
+            }
         } finally {
             Files.deleteIfExists(sock);
             Files.delete(dir);
