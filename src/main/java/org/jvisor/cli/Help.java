@@ -114,7 +114,7 @@ final class Help {
                                 big-endian length (QEMU 7.2's framing; passt, QEMU, another
                                 jvisor): server=on listens for one peer at a time, server=off
                                 connects at start-up; no offloads reach the guest
-          -netdev user,id=N[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-:GUESTPORT]...
+          -netdev user,id=N[,ipv4=on|off][,ipv6=on|off][,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-:GUESTPORT]...
                                 user-mode networking without root: jvisor runs passt (Debian
                                 package passt), the guest gets the host's address and gateway
                                 by DHCP; hostfwd forwards a host port to the guest

@@ -160,23 +160,28 @@ final class NetOptions {
     }
 
     /**
-     * -netdev user,id=ID[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...: QEMU's
+     * -netdev user,id=ID[,ipv4=on|off][,ipv6=on|off][,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...: QEMU's
      * slirp options, served by passt; what passt cannot do (a chosen guest address, QEMU's
      * 10.0.2.0/24 layout options) is refused by name.
      */
     private static MachineConfig.NetdevConfig user(String text, OptionList o, String id, List<String> hostfwds) throws UsageException {
         for (String k : o.values().keySet()) {
-            if (!k.equals("type") && !k.equals("id")) {
+            if (!Set.of("type", "id", "ipv4", "ipv6").contains(k)) {
                 throw new UsageException("-netdev " + text + ": property '" + k + "' of -netdev user is not supported"
                     + " (jvisor's user networking is passt: the guest gets the host's address and gateway by DHCP;"
-                    + " known: id, hostfwd)");
+                    + " known: id, ipv4, ipv6, hostfwd)");
             }
+        }
+        boolean ipv4 = o.bool("user", "ipv4", true);
+        boolean ipv6 = o.bool("user", "ipv6", true);
+        if (!ipv4 && !ipv6) {
+            throw new UsageException("-netdev " + text + ": ipv4=off and ipv6=off leave the guest no network");
         }
         List<MachineConfig.HostForward> forwards = new ArrayList<>();
         for (String rule : hostfwds) {
             forwards.add(hostForward(text, rule));
         }
-        return new MachineConfig.NetdevConfig.User(id, List.copyOf(forwards));
+        return new MachineConfig.NetdevConfig.User(id, List.copyOf(forwards), ipv4, ipv6);
     }
 
     /** QEMU's hostfwd rule: [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (protocol tcp when empty). */

@@ -392,8 +392,14 @@ public record MachineConfig(
         record Stream(String id, boolean server, StreamAddress address) implements NetdevConfig {
         }
 
-        /** -netdev user,id=ID[,hostfwd=...]: user-mode networking by a passt process jvisor runs. */
-        record User(String id, List<HostForward> hostForwards) implements NetdevConfig {
+        /**
+         * -netdev user,id=ID[,ipv4=on|off][,ipv6=on|off][,hostfwd=...]: user-mode networking by a
+         * passt process jvisor runs (at least one of the protocols on).
+         */
+        record User(String id, List<HostForward> hostForwards, boolean ipv4, boolean ipv6) implements NetdevConfig {
+            public User(String id, List<HostForward> hostForwards) {
+                this(id, hostForwards, true, true);
+            }
         }
     }
 

@@ -466,8 +466,10 @@ public final class Machine implements AutoCloseable {
     private static NetBackend openPasst(MachineConfig.NetdevConfig.User u, java.util.function.Consumer<String> log)
             throws IOException {
         String what = "-netdev user,id=" + u.id();
+        // passt's -4 and -6 turn the other protocol off
+        List<String> options = !u.ipv6() ? List.of("-4") : !u.ipv4() ? List.of("-6") : List.of();
         Passt passt = Passt.start(what, u.hostForwards().stream()
-            .map(f -> new Passt.Forward(f.udp(), f.hostAddress(), f.hostPort(), f.guestPort())).toList());
+            .map(f -> new Passt.Forward(f.udp(), f.hostAddress(), f.hostPort(), f.guestPort())).toList(), options);
         StreamNetBackend stream;
         try {
             stream = StreamNetBackend.connected(what + " (passt)", passt.connect(), VirtioNet.HDR_SIZE, log);

@@ -104,6 +104,9 @@ class NetOptionsTest {
             new MachineConfig.HostForward(true, "127.0.0.1", 5353, 53))), u);
         var plain = parse("-netdev", "user,id=u", "-device", "virtio-net-pci,netdev=u").netdevs().get(0);
         assertEquals(new MachineConfig.NetdevConfig.User("u", List.of()), plain);
+        var v4 = parse("-netdev", "user,id=u,ipv6=off", "-device", "virtio-net-pci,netdev=u").netdevs().get(0);
+        assertEquals(new MachineConfig.NetdevConfig.User("u", List.of(), true, false), v4);
+        assertTrue(error("-netdev", "user,id=u,ipv4=off,ipv6=off").contains("leave the guest no network"));
     }
 
     @Test

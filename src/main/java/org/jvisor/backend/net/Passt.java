@@ -59,11 +59,17 @@ public final class Passt implements AutoCloseable {
      * with passt's own output when it exits or is not ready in time.
      */
     public static Passt start(String description, List<Forward> forwards) throws IOException {
-        return start(description, forwards, find(System.getenv("PATH")), READY_MILLIS);
+        return start(description, forwards, List.of(), find(System.getenv("PATH")), READY_MILLIS);
+    }
+
+    /** {@link #start(String, List)} with further passt options ({@code -4}: IPv4 only, {@code -6}: IPv6 only). */
+    public static Passt start(String description, List<Forward> forwards, List<String> options) throws IOException {
+        return start(description, forwards, options, find(System.getenv("PATH")), READY_MILLIS);
     }
 
     /** {@link #start(String, List)} with the passt binary given (null: not found) and how long it may take. */
-    static Passt start(String description, List<Forward> forwards, Path binary, long readyMillis) throws IOException {
+    static Passt start(String description, List<Forward> forwards, List<String> options, Path binary, long readyMillis)
+            throws IOException {
         if (binary == null) {
             throw new IOException(description + ": user networking runs passt, which is not installed"
                 + " (not on PATH nor in /usr/bin): install Debian's package '" + PACKAGE + "' (apt-get install " + PACKAGE + ")");
@@ -75,6 +81,7 @@ public final class Passt implements AutoCloseable {
             givePasstTheDirectory(description, dir);
             List<String> cmd = new ArrayList<>(List.of(binary.toString(), "-f", "-q", "-1",
                 "-s", dir.resolve("passt.socket").toString(), "-P", dir.resolve("passt.pid").toString()));
+            cmd.addAll(options);
             for (Forward f : forwards) {
                 cmd.addAll(f.options());
             }

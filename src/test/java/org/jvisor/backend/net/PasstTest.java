@@ -42,7 +42,7 @@ class PasstTest {
 
     @Test
     void aMissingPasstNamesTheDebianPackage() {
-        var e = assertThrows(IOException.class, () -> Passt.start("-netdev user,id=u", List.of(), null, 1000));
+        var e = assertThrows(IOException.class, () -> Passt.start("-netdev user,id=u", List.of(), List.of(), null, 1000));
         assertTrue(e.getMessage().startsWith("-netdev user,id=u: user networking runs passt, which is not installed")
             && e.getMessage().contains("install Debian's package 'passt'"), e.getMessage());
     }
@@ -60,10 +60,10 @@ class PasstTest {
     @Test
     void aPasstThatExitsAtOnceIsReportedWithItsOutput() throws IOException {
         Path fake = script("echo \"bad option: $*\" >&2; exit 3");
-        try (Passt p = Passt.start("-netdev user,id=u", List.of(new Passt.Forward(false, null, 2222, 22)), fake, 10_000)) {
+        try (Passt p = Passt.start("-netdev user,id=u", List.of(new Passt.Forward(false, null, 2222, 22)), List.of("-4"), fake, 10_000)) {
             var e = assertThrows(IOException.class, p::connect);
             assertTrue(e.getMessage().contains("passt exited with status 3 before it was ready")
-                && e.getMessage().contains("bad option: -f -q -1 -s ") && e.getMessage().contains("-t 2222:22"), e.getMessage());
+                && e.getMessage().contains("bad option: -f -q -1 -s ") && e.getMessage().contains(" -4 -t 2222:22") && e.getMessage().contains("-t 2222:22"), e.getMessage());
         } finally {
             remove(fake);
         }
@@ -73,7 +73,7 @@ class PasstTest {
     void aPasstThatNeverGetsReadyIsGivenUpOnAndStopped() throws Exception {
         Path fake = script("exec sleep 600");
         ProcessHandle h;
-        try (Passt p = Passt.start("-netdev user,id=u", List.of(), fake, 300)) {
+        try (Passt p = Passt.start("-netdev user,id=u", List.of(), List.of(), fake, 300)) {
             h = p.process();
             var e = assertThrows(IOException.class, p::connect);
             assertTrue(e.getMessage().contains("passt was not ready after 300 ms"), e.getMessage());
