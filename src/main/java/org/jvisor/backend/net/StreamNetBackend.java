@@ -60,6 +60,7 @@ public final class StreamNetBackend implements NetBackend {
     private boolean armed;
     private boolean closed;
     private boolean loggedFull;
+    private boolean loggedAcceptError;
     private long txDropped;
     private long disconnects;
 
@@ -381,6 +382,7 @@ public final class StreamNetBackend implements NetBackend {
                 return;
             }
             Runnable call = null;
+            boolean acceptFailed = false;
             synchronized (lock) {
                 if (closed) {
                     return;
@@ -400,8 +402,12 @@ public final class StreamNetBackend implements NetBackend {
                     }
                 }
                 if (peer == null && listenSocket != null && (poll.revents(1) & Poll.POLLIN) != 0) {
-                    acceptLocked();
+                    acceptFailed = !acceptLocked();
                 }
+            }
+            if (acceptFailed) {
+                // out of descriptors, say: the pending connection stays, so wait before trying again
+                pauseAfterFailedAccept();
             }
             if (call != null) {
                 try {
@@ -413,14 +419,30 @@ public final class StreamNetBackend implements NetBackend {
         }
     }
 
-    private void acceptLocked() {
+    /** Takes a waiting peer; false if accept failed other than transiently (logged once per run of failures). */
+    private boolean acceptLocked() {
         try {
             peer = Sockets.accept(listenSocket, Sockets.SOCK_NONBLOCK);
+            loggedAcceptError = false;
             log.accept(description + ": a peer connected");
+            return true;
         } catch (SysException e) {
-            if (!e.is(Errno.EAGAIN) && !e.is(Errno.EINTR) && !e.is(Errno.ECONNABORTED)) {
-                log.accept(description + ": " + e.getMessage());
+            if (e.is(Errno.EAGAIN) || e.is(Errno.EINTR) || e.is(Errno.ECONNABORTED)) {
+                return true;
             }
+            if (!loggedAcceptError) {
+                loggedAcceptError = true;
+                log.accept(description + ": " + e.getMessage() + "; trying again");
+            }
+            return false;
+        }
+    }
+
+    private static void pauseAfterFailedAccept() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
