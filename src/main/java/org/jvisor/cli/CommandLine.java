@@ -218,6 +218,14 @@ public final class CommandLine {
                     }
                 }
                 case "-netdev" -> netdevs.add(NetOptions.parseNetdev(value(args, ++i, opt, "a network backend such as tap,id=ID"), netdevs));
+                case "-nic" -> {
+                    // its transport is the machine's unless model= says, known once -machine is read
+                    var nic = NetOptions.parseNicOption(value(args, ++i, opt, "a network backend and NIC such as user,model=virtio"),
+                        netdevs);
+                    if (nic != null) {
+                        devices.virtioDevices().add(nic);
+                    }
+                }
                 case "-trace" -> {
                     String v = value(args, ++i, opt, "a trace event");
                     String ev = v.startsWith("events=") ? v.substring(7) : v.startsWith("enable=") ? v.substring(7) : v;
@@ -311,7 +319,9 @@ public final class CommandLine {
         MachineConfig.Transport onBoard = machine.type() == MachineConfig.MachineType.MICROVM
             ? MachineConfig.Transport.MMIO : MachineConfig.Transport.PCI;
         virtioDevices.replaceAll(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b && b.transport() == null
-            ? new MachineConfig.VirtioDeviceConfig.VirtioBlk(b.driveId(), onBoard) : d);
+            ? new MachineConfig.VirtioDeviceConfig.VirtioBlk(b.driveId(), onBoard)
+            : d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet n && n.transport() == null
+            ? new MachineConfig.VirtioDeviceConfig.VirtioNet(n.netdevId(), n.mac(), onBoard) : d);
         for (MachineConfig.VirtioDeviceConfig d : virtioDevices) {
             if (d.transport() != onBoard) {
                 throw new UsageException("-device " + d.qemuName() + ": the " + machine.type().qemuName()

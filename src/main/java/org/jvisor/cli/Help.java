@@ -107,6 +107,20 @@ final class Help {
           -netdev tap,id=N[,ifname=TAP][,script=no,downscript=no]
                                 a TAP device as network backend (attached if it exists,
                                 created otherwise); jvisor runs no ifup/ifdown scripts
+          -netdev stream,id=N,server=on|off,addr.type=unix,addr.path=SOCK
+          -netdev stream,id=N,server=on|off,addr.type=inet,addr.host=HOST,addr.port=PORT
+          -netdev stream,id=N,server=on|off,addr.type=fd,addr.str=FD
+                                Ethernet frames over a stream socket, each after its 4-byte
+                                big-endian length (QEMU 7.2's framing; passt, QEMU, another
+                                jvisor): server=on listens for one peer at a time, server=off
+                                connects at start-up; no offloads reach the guest
+          -netdev user,id=N[,ipv4=on|off][,ipv6=on|off][,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-:GUESTPORT]...
+                                user-mode networking without root: jvisor runs passt (Debian
+                                package passt), the guest gets the host's address and gateway
+                                by DHCP; hostfwd forwards a host port to the guest
+          -nic user|stream|tap[,netdev options][,model=virtio][,mac=MAC]
+                                a -netdev and its virtio NIC in one option (model=virtio,
+                                virtio-net-pci or virtio-net-device; jvisor has no e1000)
           -device virtio-net-pci,netdev=N[,mac=52:54:00:12:34:56]
                                 a virtio NIC connected to -netdev N (default MAC
                                 52:54:00:12:34:56, counting up per NIC)

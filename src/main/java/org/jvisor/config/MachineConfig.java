@@ -376,8 +376,53 @@ public record MachineConfig(
         }
     }
 
-    /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
-    public record NetdevConfig(String id, String ifname) {
+    /** A -netdev: the host side of a NIC, named by its id. */
+    public sealed interface NetdevConfig {
+        String id();
+
+        /** -netdev tap,id=ID[,ifname=NAME]: a TAP device ({@code ifname} null lets the kernel name it). */
+        record Tap(String id, String ifname) implements NetdevConfig {
+        }
+
+        /**
+         * -netdev stream,id=ID,server=on|off,addr.type=...: Ethernet frames over a stream socket,
+         * each after its length (QEMU 7.2's net/stream.c); {@code server} listens for one peer at a
+         * time, otherwise jvisor connects.
+         */
+        record Stream(String id, boolean server, StreamAddress address) implements NetdevConfig {
+        }
+
+        /**
+         * -netdev user,id=ID[,ipv4=on|off][,ipv6=on|off][,hostfwd=...]: user-mode networking by a
+         * passt process jvisor runs (at least one of the protocols on).
+         */
+        record User(String id, List<HostForward> hostForwards, boolean ipv4, boolean ipv6) implements NetdevConfig {
+            public User(String id, List<HostForward> hostForwards) {
+                this(id, hostForwards, true, true);
+            }
+        }
+    }
+
+    /** Where a -netdev stream listens or connects (QEMU's SocketAddress: addr.type=unix|inet|fd). */
+    public sealed interface StreamAddress {
+        /** addr.type=unix,addr.path=PATH */
+        record Unix(Path path) implements StreamAddress {
+        }
+
+        /** addr.type=inet,addr.host=HOST,addr.port=PORT */
+        record Inet(String host, int port) implements StreamAddress {
+        }
+
+        /** addr.type=fd,addr.str=N: a socket jvisor inherited (listening with server=on, connected otherwise). */
+        record Fd(int fd) implements StreamAddress {
+        }
+    }
+
+    /**
+     * hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-:GUESTPORT of -netdev user: connections (or datagrams)
+     * to the host's port reach the guest's; {@code hostAddress} null means every host address.
+     */
+    public record HostForward(boolean udp, String hostAddress, int hostPort, int guestPort) {
     }
 
     /** -device isa-debug-exit,iobase=...,iosize=... */

@@ -43,6 +43,9 @@ import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
+import org.jvisor.backend.net.Passt;
+import org.jvisor.backend.net.PasstNetBackend;
+import org.jvisor.backend.net.StreamNetBackend;
 import org.jvisor.backend.net.TapBackend;
 import org.jvisor.tcg.UnitLibrary;
 import org.jvisor.memory.IdentityDma;
@@ -429,20 +432,52 @@ public final class Machine implements AutoCloseable {
         return new VirtioConsole(v.maxPorts(), ports, msg -> log.println("jvisor: " + msg));
     }
 
-    /** Opens the tap of -netdev tap,id=ID: a bad name, no permission or a busy tap are refused here. */
+    /**
+     * Opens the backend of -netdev ...,id=ID: a tap (a bad name, no permission or a busy tap are
+     * refused here), a stream socket (listening, or connected to its peer), or passt for user
+     * networking (started, connected, and ended with the machine).
+     */
     private NetBackend openNetdev(String id) throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
             if (n.id().equals(id)) {
+                java.util.function.Consumer<String> netLog = msg -> log.println("jvisor: " + msg);
                 try {
-                    TapBackend tap = TapBackend.open(n.id(), n.ifname(), VirtioNet.HDR_SIZE, msg -> log.println("jvisor: " + msg));
-                    devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(tap::close));
-                    return tap;
+                    NetBackend backend = switch (n) {
+                        case MachineConfig.NetdevConfig.Tap t -> TapBackend.open(t.id(), t.ifname(), VirtioNet.HDR_SIZE, netLog);
+                        case MachineConfig.NetdevConfig.Stream st -> StreamNetBackend.open("-netdev stream,id=" + st.id(),
+                            st.server(), switch (st.address()) {
+                                case MachineConfig.StreamAddress.Unix u -> new StreamNetBackend.Address.Unix(u.path());
+                                case MachineConfig.StreamAddress.Inet i -> new StreamNetBackend.Address.Inet(i.host(), i.port());
+                                case MachineConfig.StreamAddress.Fd f -> new StreamNetBackend.Address.Inherited(f.fd());
+                            }, VirtioNet.HDR_SIZE, netLog);
+                        case MachineConfig.NetdevConfig.User u -> openPasst(u, netLog);
+                    };
+                    devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(backend::close));
+                    return backend;
                 } catch (IOException e) {
-                    throw new MachineException(e.getMessage());
+                    throw new MachineException(e.getMessage(), e);
                 }
             }
         }
         throw new MachineException("-device virtio-net: no -netdev with id=" + id);
+    }
+
+    /** -netdev user: passt started and connected; closing the backend closes the connection, then ends passt. */
+    private static NetBackend openPasst(MachineConfig.NetdevConfig.User u, java.util.function.Consumer<String> log)
+            throws IOException {
+        String what = "-netdev user,id=" + u.id();
+        // passt's -4 and -6 turn the other protocol off
+        List<String> options = !u.ipv6() ? List.of("-4") : !u.ipv4() ? List.of("-6") : List.of();
+        Passt passt = Passt.start(what, u.hostForwards().stream()
+            .map(f -> new Passt.Forward(f.udp(), f.hostAddress(), f.hostPort(), f.guestPort())).toList(), options);
+        StreamNetBackend stream;
+        try {
+            stream = StreamNetBackend.connected(what + " (passt)", passt.connect(), VirtioNet.HDR_SIZE, log);
+        } catch (IOException | RuntimeException e) {
+            passt.close();
+            throw e;
+        }
+        return new PasstNetBackend(stream, passt);
     }
 
     /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */

@@ -10,6 +10,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -69,6 +70,9 @@ public final class Fd implements AutoCloseable {
     private static final MethodHandle WRITE = Libc.capturing("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle READ_NOW = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE_NOW = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** The same calls with the buffer as a plain address: a native buffer at an offset, without a slice object. */
+    private static final MethodHandle READ_AT_ADDRESS = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle WRITE_AT_ADDRESS = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PREAD = Libc.capturing("pread",
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITE = Libc.capturing("pwrite",
@@ -81,6 +85,8 @@ public final class Fd implements AutoCloseable {
     private static final MethodHandle FCNTL_INT = Libc.variadic("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
     private static final int F_GETFD = 1;
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
     private static final int F_SETFD = 2;
     private static final int FD_CLOEXEC = 1;
     private static final MethodHandle FCNTL_PTR = Libc.variadic("fcntl",
@@ -193,6 +199,52 @@ public final class Fd implements AutoCloseable {
     /** write(2) of {@code length} bytes on a non-blocking descriptor, as {@link #readNow}: the count, or -errno. */
     public long writeNow(MemorySegment buf, long length) {
         return transfer(WRITE_NOW, buf, length);
+    }
+
+    /**
+     * {@link #readNow} into bytes {@code [offset, offset + length)} of a native buffer (a ring or
+     * staging buffer read at its free end): no slice is made, so nothing is allocated.
+     */
+    public long readNow(MemorySegment nativeBuf, long offset, long length) {
+        return transferAt(READ_AT_ADDRESS, nativeBuf, offset, length);
+    }
+
+    /** {@link #writeNow} of bytes {@code [offset, offset + length)} of a native buffer, as {@link #readNow(MemorySegment, long, long)}. */
+    public long writeNow(MemorySegment nativeBuf, long offset, long length) {
+        return transferAt(WRITE_AT_ADDRESS, nativeBuf, offset, length);
+    }
+
+    private long transferAt(MethodHandle h, MemorySegment buf, long offset, long length) {
+        if (!buf.isNative()) {
+            throw new IllegalArgumentException("not a native buffer: " + buf);
+        }
+        Objects.checkFromIndexSize(offset, length, buf.byteSize());
+        Libc.Scratch s = Libc.scratch();
+        long n;
+        try {
+            n = (long) h.invokeExact(s.capture, fd, buf.address() + offset, length);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        return n < 0 ? -s.errno() : n;
+    }
+
+    /** Sets O_NONBLOCK (fcntl F_SETFL): reads and writes return EAGAIN instead of waiting. */
+    public void setNonBlocking() throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        try {
+            int flags = (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFL, 0);
+            if (flags < 0) {
+                throw new SysException("fcntl(" + name + ", F_GETFL)", s.errno());
+            }
+            if ((int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                throw new SysException("fcntl(" + name + ", F_SETFL, O_NONBLOCK)", s.errno());
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
     }
 
     /** pread(2) into {@code buf} (native memory) from {@code offset}; the count, 0 at end of file. */

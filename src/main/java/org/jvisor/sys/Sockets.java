@@ -10,15 +10,20 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Unix domain sockets (unix(7)) as descriptors: socket pairs, a listening socket at a path,
  * connect, accept. The JDK's own channels cannot carry descriptors; these can, with
- * {@link ScmRights} (vhost-user hands memory and eventfds over such a socket).
+ * {@link ScmRights} (vhost-user hands memory and eventfds over such a socket). TCP sockets
+ * (ip(7), ipv6(7)) too, for backends that also take an inherited descriptor (-netdev stream).
  */
 public final class Sockets {
     public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
     public static final int SOCK_SEQPACKET = 5;
@@ -46,6 +51,10 @@ public final class Sockets {
     public static final int SHUT_RDWR = 2;
     private static final int SOL_SOCKET = 1;
     private static final int SO_ACCEPTCONN = 30;
+    private static final int SO_REUSEADDR = 2;
+    private static final int SO_TYPE = 3;
+    private static final MethodHandle SETSOCKOPT = Libc.capturing("setsockopt",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
 
     private Sockets() {
     }
@@ -73,6 +82,111 @@ public final class Sockets {
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
+    }
+
+    /** Whether {@code fd} is a stream socket (SO_TYPE is SOCK_STREAM); false for any other descriptor. */
+    public static boolean isStream(Fd fd) {
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(JAVA_INT);
+            MemorySegment len = a.allocateFrom(JAVA_INT, 4);
+            int rc = (int) GETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_TYPE, value, len);
+            return rc == 0 && value.get(JAVA_INT, 0) == SOCK_STREAM;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+    }
+
+    /**
+     * A TCP socket bound to {@code address}:{@code port} (SO_REUSEADDR, as QEMU sets it, so a
+     * restarted server may bind while old connections linger) and listening.
+     */
+    public static Fd listenTcp(InetAddress address, int port, int backlog) throws SysException {
+        String what = tcpName(address, port);
+        Fd fd = tcpSocket(address, what);
+        boolean ok = false;
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocateFrom(JAVA_INT, 1);
+            if ((int) SETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_REUSEADDR, one, 4) != 0) {
+                throw new SysException("setsockopt(" + what + ", SO_REUSEADDR)", s.errno());
+            }
+            MemorySegment addr = inetAddress(a, address, port);
+            if ((int) BIND.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
+                throw new SysException("bind(" + what + ")", s.errno());
+            }
+            if ((int) LISTEN.invokeExact(s.capture, fd.fd(), backlog) != 0) {
+                throw new SysException("listen(" + what + ")", s.errno());
+            }
+            ok = true;
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
+        }
+    }
+
+    /** A TCP socket connected to {@code address}:{@code port} (waits as connect(2) does). */
+    public static Fd connectTcp(InetAddress address, int port) throws SysException {
+        String what = tcpName(address, port);
+        Fd fd = tcpSocket(address, what);
+        boolean ok = false;
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment addr = inetAddress(a, address, port);
+            if ((int) CONNECT.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
+                throw new SysException("connect(" + what + ")", s.errno());
+            }
+            ok = true;
+            return fd;
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
+        }
+    }
+
+    private static String tcpName(InetAddress address, int port) {
+        return (address instanceof Inet6Address ? "[" + address.getHostAddress() + "]" : address.getHostAddress()) + ":" + port;
+    }
+
+    private static Fd tcpSocket(InetAddress address, String what) throws SysException {
+        int family = address instanceof Inet6Address ? AF_INET6 : AF_INET;
+        Libc.Scratch s = Libc.scratch();
+        int fd;
+        try {
+            fd = (int) SOCKET.invokeExact(s.capture, family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        if (fd < 0) {
+            throw new SysException("socket(" + (family == AF_INET6 ? "AF_INET6" : "AF_INET") + ", SOCK_STREAM)", s.errno());
+        }
+        return Fd.adopt(fd, what);
+    }
+
+    /** struct sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes); the port in network byte order. */
+    private static MemorySegment inetAddress(Arena a, InetAddress address, int port) {
+        byte[] ip = address.getAddress();
+        boolean v6 = address instanceof Inet6Address;
+        MemorySegment addr = a.allocate(v6 ? 28 : 16, 4);
+        addr.set(JAVA_SHORT, 0, (short) (v6 ? AF_INET6 : AF_INET));
+        addr.set(JAVA_BYTE, 2, (byte) (port >>> 8));
+        addr.set(JAVA_BYTE, 3, (byte) port);
+        MemorySegment.copy(ip, 0, addr, JAVA_BYTE, v6 ? 8 : 4, ip.length);
+        if (v6 && address instanceof Inet6Address a6) {
+            addr.set(JAVA_INT, 24, a6.getScopeId());
+        }
+        return addr;
     }
 
     /** Two connected sockets; closing the pair closes both. */
@@ -152,10 +266,15 @@ public final class Sockets {
 
     /** Waits for and accepts a connection on {@code listener}. */
     public static Fd accept(Fd listener) throws SysException {
+        return accept(listener, 0);
+    }
+
+    /** accept4(2) with {@code flags} (SOCK_NONBLOCK) besides SOCK_CLOEXEC; on a non-blocking listener, EAGAIN when none waits. */
+    public static Fd accept(Fd listener, int flags) throws SysException {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) ACCEPT4.invokeExact(s.capture, listener.fd(), MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+            fd = (int) ACCEPT4.invokeExact(s.capture, listener.fd(), MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC | flags);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

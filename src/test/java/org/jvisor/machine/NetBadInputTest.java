@@ -63,4 +63,38 @@ class NetBadInputTest {
         assertEquals(33, r.status(), r.toString());
         assertTrue(r.stderr().contains("warning: netdev lonely has no peer"), r.toString());
     }
+
+    @Test
+    void streamPeersThatAreNotThere() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("jvisor-netbad");
+        try {
+            assertCleanError(JvisorProcess.run("-accel", "tcg", "-nographic", "-kernel", kernel(),
+                "-netdev", "stream,id=s,server=off,addr.type=unix,addr.path=" + dir.resolve("none.sock"),
+                "-device", "virtio-net-pci,netdev=s"), "-netdev stream,id=s: connect(" + dir.resolve("none.sock"));
+            java.nio.file.Files.writeString(dir.resolve("file"), "x");
+            assertCleanError(JvisorProcess.run("-accel", "tcg", "-nographic", "-kernel", kernel(),
+                "-netdev", "stream,id=s,server=on,addr.type=unix,addr.path=" + dir.resolve("file"),
+                "-device", "virtio-net-pci,netdev=s"), "-netdev stream,id=s: addr.path=" + dir.resolve("file") + " exists and is not a socket");
+            assertCleanError(JvisorProcess.run("-accel", "tcg", "-nographic", "-kernel", kernel(),
+                "-netdev", "stream,id=s,server=off,addr.type=fd,addr.str=77", "-device", "virtio-net-pci,netdev=s"),
+                "no such descriptor was passed to jvisor");
+        } finally {
+            java.nio.file.Files.deleteIfExists(dir.resolve("file"));
+            java.nio.file.Files.delete(dir);
+        }
+    }
+
+    @Test
+    void aStreamServerWithoutAPeerRunsTheGuest() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("jvisor-netbad");
+        try {
+            var r = JvisorProcess.run("-accel", "tcg", "-nographic", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-kernel", kernel(), "-netdev", "stream,id=s,server=on,addr.type=unix,addr.path=" + dir.resolve("s.sock"),
+                "-device", "virtio-net-pci,netdev=s");
+            assertEquals(33, r.status(), r.toString());
+            assertFalse(java.nio.file.Files.exists(dir.resolve("s.sock")), "the socket is removed at the end");
+        } finally {
+            java.nio.file.Files.delete(dir);
+        }
+    }
 }

@@ -19,6 +19,14 @@ public interface NetBackend extends AutoCloseable {
     /** Bytes of the virtio-net header in front of each frame. */
     int vnetHeaderSize();
 
+    /**
+     * Whether the host end takes and gives the header's checksum and segmentation offloads (a tap
+     * with IFF_VNET_HDR). False for a peer of plain Ethernet frames (a stream socket, passt): the
+     * device then offers the guest no offload, as QEMU does for a peer without a vnet header, and
+     * frames from the backend come with a zero header.
+     */
+    boolean carriesOffloads();
+
     /** Sets which offloads frames received from the backend may use (what the guest accepts). */
     void setOffloads(Offloads offloads) throws IOException;
 

@@ -176,6 +176,11 @@ public final class TapBackend implements NetBackend {
     }
 
     @Override
+    public boolean carriesOffloads() {
+        return true;
+    }
+
+    @Override
     public void setOffloads(Offloads o) throws IOException {
         long flags = 0;
         if (o.csum()) {

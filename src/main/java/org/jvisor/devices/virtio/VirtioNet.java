@@ -12,7 +12,8 @@ import org.jvisor.devices.state.DeviceStateException;
 /**
  * virtio-net (virtio 1.2, 5.1): one receive and one transmit queue on a {@link NetBackend}. Frames
  * keep their 12-byte virtio-net header (with num_buffers) end to end, so the checksum and
- * segmentation offloads the guest negotiates are done by the host kernel's tap. Received frames go
+ * segmentation offloads the guest negotiates are done by the host kernel's tap; a backend that
+ * carries no offloads (a stream peer) is offered to the guest without them. Received frames go
  * into merged receive buffers (VIRTIO_NET_F_MRG_RXBUF) when the driver accepts them. With no
  * receive buffers the device stops reading the backend until the driver adds some: the host queues
  * (or drops) and nothing spins. Transmit runs on the queue's processing thread. Frames are copied
@@ -93,11 +94,14 @@ public final class VirtioNet implements VirtioDevice {
         this.log = log;
         this.heads = new int[queueSize];
         this.lens = new int[queueSize];
+        long offloads = Virtio.bit(F_CSUM) | Virtio.bit(F_GUEST_CSUM)
+            | Virtio.bit(F_GUEST_TSO4) | Virtio.bit(F_GUEST_TSO6) | Virtio.bit(F_GUEST_ECN)
+            | Virtio.bit(F_HOST_TSO4) | Virtio.bit(F_HOST_TSO6) | Virtio.bit(F_HOST_ECN);
+        // A backend of plain frames cannot complete a checksum or split a segment: offer none
+        // (QEMU's virtio_net_get_features without peer_has_vnet_hdr).
         this.features = Virtio.bit(Virtio.F_VERSION_1) | Virtio.bit(Virtio.F_RING_INDIRECT_DESC)
-            | Virtio.bit(Virtio.F_RING_EVENT_IDX) | Virtio.bit(F_CSUM) | Virtio.bit(F_GUEST_CSUM)
-            | Virtio.bit(F_MAC) | Virtio.bit(F_GUEST_TSO4) | Virtio.bit(F_GUEST_TSO6) | Virtio.bit(F_GUEST_ECN)
-            | Virtio.bit(F_HOST_TSO4) | Virtio.bit(F_HOST_TSO6) | Virtio.bit(F_HOST_ECN)
-            | Virtio.bit(F_MRG_RXBUF) | Virtio.bit(F_STATUS);
+            | Virtio.bit(Virtio.F_RING_EVENT_IDX) | Virtio.bit(F_MAC) | Virtio.bit(F_MRG_RXBUF) | Virtio.bit(F_STATUS)
+            | (backend.carriesOffloads() ? offloads : 0);
         for (int i = 0; i < 6; i++) {
             config.put8(i, mac.octet(i));
         }

@@ -34,6 +34,11 @@ public final class FakeNetBackend implements NetBackend {
     }
 
     @Override
+    public boolean carriesOffloads() {
+        return true;
+    }
+
+    @Override
     public int vnetHeaderSize() {
         return VirtioNet.HDR_SIZE;
     }

@@ -38,6 +38,11 @@ public final class VirtioNetBench {
         }
 
         @Override
+        public boolean carriesOffloads() {
+            return true;
+        }
+
+        @Override
         public int vnetHeaderSize() {
             return VirtioNet.HDR_SIZE;
         }
