@@ -73,6 +73,10 @@ public final class Fd implements AutoCloseable {
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITE = Libc.capturing("pwrite",
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FSTAT = Libc.capturing("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    /** sizeof(struct stat) and offsetof(st_size) on x86-64. */
+    private static final long STAT_SIZE = 144;
+    private static final long ST_SIZE = 48;
     private static final MethodHandle FSYNC = Libc.capturing("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FDATASYNC = Libc.capturing("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FTRUNCATE = Libc.capturing("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
@@ -242,6 +246,25 @@ public final class Fd implements AutoCloseable {
             throw new SysException(call + "(" + name + ", offset " + offset + ")", (int) -n);
         }
         return n;
+    }
+
+    /**
+     * fstat(2)'s st_size: the length of the file (or memfd) behind the descriptor, so a mapping
+     * of it can be checked to end inside it (touching a mapped page past the end is SIGBUS).
+     */
+    public long size() throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int rc;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(STAT_SIZE, 8);
+            rc = (int) FSTAT.invokeExact(s.capture, fd, st);
+            if (rc == 0) {
+                return st.get(JAVA_LONG, ST_SIZE);
+            }
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        throw new SysException("fstat(" + name + ")", s.errno());
     }
 
     public void fsync() throws SysException {
