@@ -24,6 +24,7 @@ public final class VhostUserChannel implements AutoCloseable {
     private final int replyTimeoutMillis;
     private final String peer;
     private final Poll poll = new Poll(1);
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
      * @param socket             a connected stream socket, now owned by this channel
@@ -214,9 +215,12 @@ public final class VhostUserChannel implements AutoCloseable {
         }
     }
 
+    /** Closes the socket; a second call does nothing. */
     @Override
     public void close() {
-        socket.close();
-        poll.close();
+        if (closed.compareAndSet(false, true)) {
+            socket.close();
+            poll.close();
+        }
     }
 }
