@@ -33,6 +33,7 @@ TARGETS=(
     org.jvisor.qmp.QmpInputFuzzTest#stream
     org.jvisor.cli.CommandLineFuzzTest#args
     org.jvisor.backend.vhost.VhostUserMessageFuzzTest#replies
+    org.jvisor.export.VhostUserBackendFuzzTest#messages
     org.jvisor.backend.block.qcow2.Qcow2FuzzTest#images
 )
 if (( $# )); then
