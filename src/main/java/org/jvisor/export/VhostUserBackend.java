@@ -79,11 +79,16 @@ public final class VhostUserBackend implements AutoCloseable {
         for (int i = 0; i < rings.length; i++) {
             rings[i] = new BackendRing(i, device.handler(i));
         }
-        Epoll e = Epoll.create(rings.length + 2);
+        Epoll e = null;
         try {
+            e = Epoll.create(rings.length + 2);
             e.add(socket.fd(), Epoll.EPOLLIN, DATA_SOCKET);
         } catch (SysException ex) {
-            e.close();
+            if (e != null) {
+                e.close();
+            }
+            channel.close();
+            arena.close();
             throw ex;
         }
         this.epoll = e;
@@ -121,6 +126,10 @@ public final class VhostUserBackend implements AutoCloseable {
             }
         } catch (SysException e) {
             throw new VhostUserException(channel.name() + ": " + e.getMessage(), e);
+        } catch (InternalError e) {
+            // SIGBUS on a mapping, turned into an error by the JVM: the frontend shrank a memory file
+            throw new VhostUserException(channel.name() + ": a fault touching the frontend's memory (" + e.getMessage()
+                + "; did it shrink a memory file after SET_MEM_TABLE?)", e);
         }
     }
 
@@ -177,6 +186,7 @@ public final class VhostUserBackend implements AutoCloseable {
             log.accept(channel.name() + ": ring " + r.index + ": " + e.getMessage() + "; the ring stops until it is set up again");
             signal(r, r.err, "err");
         }
+        // an InternalError (SIGBUS: the frontend shrank its memory file) ends the connection in serve()
     }
 
     private void signal(BackendRing r, Fd fd, String which) {
@@ -388,6 +398,7 @@ public final class VhostUserBackend implements AutoCloseable {
                 dropKick(ring);
                 ring.kick = fd;
                 try {
+                    fd.setNonBlocking();
                     epoll.add(fd.fd(), Epoll.EPOLLIN, ring.index);
                 } catch (SysException e) {
                     throw error("SET_VRING_KICK: ring " + ring.index + ": " + e.getMessage());
@@ -399,17 +410,36 @@ public final class VhostUserBackend implements AutoCloseable {
                 process(ring);
             }
             case SET_VRING_CALL -> {
+                nonBlocking(r, ring, fd);
                 if (ring.call != null) {
                     ring.call.close();
                 }
                 ring.call = fd;
             }
             default -> {
+                nonBlocking(r, ring, fd);
                 if (ring.err != null) {
                     ring.err.close();
                 }
                 ring.err = fd;
             }
+        }
+    }
+
+    /**
+     * A call or err descriptor never blocks the loop: a signal that does not fit (a full pipe
+     * passed instead of an eventfd) is dropped with a log line. Eventfds are non-blocking in
+     * QEMU already, so setting the flag on the shared description changes nothing for it.
+     */
+    private void nonBlocking(VhostUserRequest r, BackendRing ring, Fd fd) throws VhostUserException {
+        if (fd == null) {
+            return;
+        }
+        try {
+            fd.setNonBlocking();
+        } catch (SysException e) {
+            fd.close();
+            throw error(r.name() + ": ring " + ring.index + ": " + e.getMessage());
         }
     }
 

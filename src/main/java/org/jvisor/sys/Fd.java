@@ -86,6 +86,8 @@ public final class Fd implements AutoCloseable {
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
     private static final int F_GETFD = 1;
     private static final int F_SETFD = 2;
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
     private static final int FD_CLOEXEC = 1;
     private static final MethodHandle FCNTL_PTR = Libc.variadic("fcntl",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
@@ -338,6 +340,28 @@ public final class Fd implements AutoCloseable {
             return false;
         }
         throw new SysException("fcntl(" + name + ", F_OFD_SETLK, " + (exclusive ? "F_WRLCK" : "F_RDLCK") + ")", e);
+    }
+
+    /**
+     * Sets O_NONBLOCK on the open file description (fcntl F_SETFL), so a read or write of this
+     * descriptor never waits (EAGAIN instead). The description may be shared with another process
+     * (a received descriptor): the flag is then set for it too.
+     */
+    public void setNonBlocking() throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        try {
+            int flags = (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFL, 0);
+            if (flags < 0) {
+                throw new SysException("fcntl(" + name + ", F_GETFL)", s.errno());
+            }
+            if ((flags & O_NONBLOCK) == 0 && (int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                throw new SysException("fcntl(" + name + ", F_SETFL, O_NONBLOCK)", s.errno());
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
     }
 
     /** fcntl(F_ADD_SEALS): a memfd created with MFD_ALLOW_SEALING refuses what {@code seals} forbid from now on. */

@@ -275,6 +275,21 @@ class VhostUserBackendTest {
     }
 
     @Test
+    void aFrontendThatShrinksItsMemoryFileIsDroppedNotACrash() throws Exception {
+        VhostUserFrontend f = new VhostUserFrontend(frontend);
+        VhostUserFrontend.Handshake hs = f.handshake(60);
+        try (EventFd kick = EventFd.createNonBlocking(); EventFd call = EventFd.createNonBlocking()) {
+            f.start(hs.features(), table(), new int[] {memfd.fd()}, ring0(kick, call));
+            request(VirtioBlk.T_FLUSH, 0, 0, false);
+            memfd.ftruncate(0); // the backend's mapping now faults (SIGBUS)
+            kick.signal(1);
+            String m = dropped().getMessage();
+            assertTrue(m.contains("a fault touching the frontend's memory"), m);
+            memfd.ftruncate(RAM);
+        }
+    }
+
+    @Test
     void aDisconnectBetweenMessagesIsANormalEnd() throws Exception {
         call(VhostUserRequest.GET_FEATURES, new byte[0]);
         frontend.close();
