@@ -60,11 +60,16 @@ class VhostUserBlkBackendGuestTest {
 
     /** QEMU 7.2 on tcg with the guest's disk on the backend at {@code socket}. */
     private static List<String> qemu(GuestBuilder.Guest guest, Path socket, String cmd) {
+        return qemu(guest, socket, "", cmd);
+    }
+
+    /** As above, {@code chardevOptions} added to the socket chardev (",reconnect=1"). */
+    private static List<String> qemu(GuestBuilder.Guest guest, Path socket, String chardevOptions, String cmd) {
         assumeTrue(Files.isExecutable(QEMU), "needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
         return List.of(QEMU.toString(), "-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot", "-nodefaults",
             "-serial", "stdio",
             "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
-            "-chardev", "socket,id=c,path=" + socket, "-device", "vhost-user-blk-pci,chardev=c",
+            "-chardev", "socket,id=c,path=" + socket + chardevOptions, "-device", "vhost-user-blk-pci,chardev=c",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64(cmd));
     }
@@ -171,6 +176,43 @@ class VhostUserBlkBackendGuestTest {
             }
             backend.expectStderr("frontend 2 on " + socket + ": disconnected");
             assertTrue(backend.isAlive(), backend.transcript());
+        }
+    }
+
+    @Test
+    void qemuReconnectsToABackendKilledMidRunAndTheGuestsIoGoesOn() throws Exception {
+        Path image = image();
+        Path socket = dir.resolve("vu.sock");
+        GuestBuilder.Guest guest = DemoGuest.build();
+        String cmd = "i=0; while [ $i -lt 10 ]; do "
+            + "printf 'round-%02d' $i | dd of=/dev/vda bs=512 seek=$((100+i)) conv=fsync 2>/dev/null || echo write-failed-$i; "
+            + "echo 3 > /proc/sys/vm/drop_caches; "
+            + "echo got-$(dd if=/dev/vda bs=512 skip=$((100+i)) count=1 2>/dev/null | head -c 8); "
+            + "sleep 1; i=$((i+1)); done; echo all-rounds-done";
+        JvisorSession first = backend(image, socket);
+        try (JvisorSession qemu = JvisorSession.startProgram(qemu(guest, socket, ",reconnect=1", cmd))) {
+            try {
+                qemu.expect("\ngot-round-02");
+                first.kill(); // SIGKILL: no GET_VRING_BASE reply, rings running, the socket left behind
+                first.waitFor(GUARD_SECONDS);
+            } finally {
+                first.close();
+            }
+            Thread.sleep(2000); // the guest keeps writing meanwhile: its requests wait for the backend
+            try (JvisorSession second = backend(image, socket)) {
+                second.expectStderr("frontend 1 on " + socket + ": connected");
+                qemu.expect("\nall-rounds-done");
+                assertEquals(0, qemu.waitFor(GUARD_SECONDS), qemu.transcript());
+                List<String> missing = new ArrayList<>();
+                for (int i = 0; i < 10; i++) {
+                    String want = String.format("round-%02d", i);
+                    if (!printed(qemu.stdout(), "got-" + want) || !sector(image, 100 + i, 8).equals(want)) {
+                        missing.add(want);
+                    }
+                }
+                assertTrue(missing.isEmpty(), "rounds lost: " + missing + "\n" + qemu.transcript() + "\n" + second.transcript());
+                assertFalse(qemu.stdout().lines().anyMatch(l -> l.startsWith("write-failed")), qemu.transcript());
+            }
         }
     }
 }
