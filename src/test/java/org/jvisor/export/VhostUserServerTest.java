@@ -66,13 +66,13 @@ class VhostUserServerTest {
     void anInheritedConnectedSocketIsServedOnce() throws Exception {
         Sockets.Pair pair = Sockets.socketPair(Sockets.SOCK_STREAM);
         // the server owns the second end from here, as a backend started with --fd=N does
-        try (VhostUserServer server = VhostUserServer.inherit(pair.second().fd(), device, log::add);
-             VhostUserFrontend f = new VhostUserFrontend(new VhostUserChannel(pair.first(), "test", 60_000))) {
+        try (VhostUserServer server = VhostUserServer.inherit(pair.second().fd(), device, log::add)) {
             CompletableFuture<Void> done = run(server);
-            VhostUserFrontend.Handshake hs = f.handshake(60);
-            assertTrue((hs.features() & (1L << 5)) != 0, "a read-only image offers VIRTIO_BLK_F_RO");
-            assertEquals(64, java.nio.ByteBuffer.wrap(hs.config()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0));
-            f.close();
+            try (VhostUserFrontend f = new VhostUserFrontend(new VhostUserChannel(pair.first(), "test", 60_000))) {
+                VhostUserFrontend.Handshake hs = f.handshake(60);
+                assertTrue((hs.features() & (1L << 5)) != 0, "a read-only image offers VIRTIO_BLK_F_RO");
+                assertEquals(64, java.nio.ByteBuffer.wrap(hs.config()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0));
+            }
             done.get(GUARD_SECONDS, TimeUnit.SECONDS);
             assertEquals(1, server.connections());
             assertTrue(log.stream().anyMatch(l -> l.endsWith("descriptor " + pair.second().fd() + ": disconnected")), log.toString());
