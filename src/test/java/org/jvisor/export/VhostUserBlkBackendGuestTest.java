@@ -89,6 +89,13 @@ class VhostUserBlkBackendGuestTest {
         + "echo 3 > /proc/sys/vm/drop_caches; "
         + "dd if=/dev/vda bs=512 skip=2048 count=3 2>/dev/null | head -c 1216 | cmp - /tmp/p && echo readback-ok";
 
+    /**
+     * Unloads and reloads virtio_blk first: the device is reset (QEMU stops the ring with
+     * GET_VRING_BASE) and set up again (SET_FEATURES, SET_MEM_TABLE, the rings) on one connection.
+     */
+    private static final String RELOAD_DRIVER = "head -c 5 /dev/vda >/dev/null; rmmod virtio_blk && modprobe virtio_blk "
+        + "&& echo reloaded; i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ";
+
     private static boolean printed(String stdout, String line) {
         return stdout.lines().anyMatch(l -> l.strip().equals(line));
     }
@@ -115,8 +122,9 @@ class VhostUserBlkBackendGuestTest {
         Path socket = dir.resolve("vu.sock");
         GuestBuilder.Guest guest = DemoGuest.build();
         try (JvisorSession backend = backend(image, socket);
-             JvisorSession qemu = JvisorSession.startProgram(qemu(guest, socket, WRITE_AND_READ_BACK))) {
+             JvisorSession qemu = JvisorSession.startProgram(qemu(guest, socket, RELOAD_DRIVER + WRITE_AND_READ_BACK))) {
             assertEquals(0, qemu.waitFor(GUARD_SECONDS), qemu.transcript());
+            assertTrue(printed(qemu.stdout(), "reloaded"), qemu.transcript());
             checkWriteAndReadBack(qemu.stdout(), image, qemu.transcript() + "\n" + backend.transcript());
             backend.expectStderr("frontend 1 on " + socket + ": disconnected; waiting for the next frontend");
             backend.terminate();
