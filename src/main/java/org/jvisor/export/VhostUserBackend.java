@@ -11,7 +11,6 @@ import org.jvisor.backend.vhost.VhostUserException;
 import org.jvisor.backend.vhost.VhostUserMemoryMap;
 import org.jvisor.backend.vhost.VhostUserMessage;
 import org.jvisor.backend.vhost.VhostUserRequest;
-import org.jvisor.devices.virtio.Virtio;
 import org.jvisor.devices.virtio.VirtqueueException;
 import org.jvisor.memory.GuestMemoryException;
 import org.jvisor.sys.Epoll;
