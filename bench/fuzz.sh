@@ -34,6 +34,7 @@ TARGETS=(
     org.jvisor.cli.CommandLineFuzzTest#args
     org.jvisor.backend.vhost.VhostUserMessageFuzzTest#replies
     org.jvisor.backend.net.StreamFramingFuzzTest#stream
+    org.jvisor.export.VhostUserBackendFuzzTest#messages
     org.jvisor.backend.block.qcow2.Qcow2FuzzTest#images
     org.jvisor.machine.SnapshotFuzzTest#restore
 )

@@ -161,6 +161,13 @@ final class Help {
                                 its own monitors and consoles (sockets, no terminal) and
                                 shares translated guest code with the others
 
+        vhost-user-blk backend (a disk served to another VMM, e.g. QEMU's -device vhost-user-blk-pci):
+          jvisor vhost-user-blk --socket-path=PATH --blockdev=FILE [--read-only] [--num-queues=N]
+                                serve the image FILE (raw or qcow2; or QEMU's -blockdev spelling,
+                                e.g. driver=qcow2,file.filename=F) on the Unix socket PATH (or
+                                --fd=N), one frontend after another, until SIGTERM/SIGINT;
+                                --print-capabilities, and jvisor vhost-user-blk --help for the rest
+
         Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
           -no-user-config, -nodefaults (no default serial port), -uuid UUID, -cpu qemu64|max,
           -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),

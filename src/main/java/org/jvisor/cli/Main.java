@@ -34,6 +34,9 @@ public final class Main {
         if (ServerCommand.requested(args)) {
             return ServerCommand.run(args, err);
         }
+        if (VhostUserBlkCommand.requested(args)) {
+            return VhostUserBlkCommand.run(args, err);
+        }
         CommandLine.Action action;
         try {
             action = CommandLine.parse(args);

@@ -77,6 +77,10 @@ public final class Fd implements AutoCloseable {
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITE = Libc.capturing("pwrite",
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FSTAT = Libc.capturing("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    /** sizeof(struct stat) and offsetof(st_size) on x86-64. */
+    private static final long STAT_SIZE = 144;
+    private static final long ST_SIZE = 48;
     private static final MethodHandle FSYNC = Libc.capturing("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FDATASYNC = Libc.capturing("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FTRUNCATE = Libc.capturing("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
@@ -229,23 +233,6 @@ public final class Fd implements AutoCloseable {
         return n < 0 ? -s.errno() : n;
     }
 
-    /** Sets O_NONBLOCK (fcntl F_SETFL): reads and writes return EAGAIN instead of waiting. */
-    public void setNonBlocking() throws SysException {
-        Libc.Scratch s = Libc.scratch();
-        try {
-            int flags = (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFL, 0);
-            if (flags < 0) {
-                throw new SysException("fcntl(" + name + ", F_GETFL)", s.errno());
-            }
-            if ((int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-                throw new SysException("fcntl(" + name + ", F_SETFL, O_NONBLOCK)", s.errno());
-            }
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.unexpected(t);
-        }
-    }
 
     /** pread(2) into {@code buf} (native memory) from {@code offset}; the count, 0 at end of file. */
     public long pread(MemorySegment buf, long offset) throws SysException {
@@ -294,6 +281,25 @@ public final class Fd implements AutoCloseable {
             throw new SysException(call + "(" + name + ", offset " + offset + ")", (int) -n);
         }
         return n;
+    }
+
+    /**
+     * fstat(2)'s st_size: the length of the file (or memfd) behind the descriptor, so a mapping
+     * of it can be checked to end inside it (touching a mapped page past the end is SIGBUS).
+     */
+    public long size() throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        int rc;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(STAT_SIZE, 8);
+            rc = (int) FSTAT.invokeExact(s.capture, fd, st);
+            if (rc == 0) {
+                return st.get(JAVA_LONG, ST_SIZE);
+            }
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
+        throw new SysException("fstat(" + name + ")", s.errno());
     }
 
     public void fsync() throws SysException {
@@ -367,6 +373,28 @@ public final class Fd implements AutoCloseable {
             return false;
         }
         throw new SysException("fcntl(" + name + ", F_OFD_SETLK, " + (exclusive ? "F_WRLCK" : "F_RDLCK") + ")", e);
+    }
+
+    /**
+     * Sets O_NONBLOCK on the open file description (fcntl F_SETFL), so a read or write of this
+     * descriptor never waits (EAGAIN instead). The description may be shared with another process
+     * (a received descriptor): the flag is then set for it too.
+     */
+    public void setNonBlocking() throws SysException {
+        Libc.Scratch s = Libc.scratch();
+        try {
+            int flags = (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFL, 0);
+            if (flags < 0) {
+                throw new SysException("fcntl(" + name + ", F_GETFL)", s.errno());
+            }
+            if ((flags & O_NONBLOCK) == 0 && (int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                throw new SysException("fcntl(" + name + ", F_SETFL, O_NONBLOCK)", s.errno());
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.unexpected(t);
+        }
     }
 
     /** fcntl(F_ADD_SEALS): a memfd created with MFD_ALLOW_SEALING refuses what {@code seals} forbid from now on. */

@@ -45,6 +45,11 @@ public final class JvisorSession implements AutoCloseable {
         return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
     }
 
+    /** Another program driven the same way: a peer such as QEMU as the frontend of jvisor's vhost-user backend. */
+    public static JvisorSession startProgram(List<String> command) throws IOException {
+        return new JvisorSession(new ProcessBuilder(command).start());
+    }
+
     private static Thread pump(InputStream in, StringBuffer sink) {
         return Thread.ofPlatform().daemon().start(() -> {
             byte[] buf = new byte[4096];

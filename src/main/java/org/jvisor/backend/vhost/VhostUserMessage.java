@@ -22,6 +22,8 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
      * broken or hostile peer, refused before reading it.
      */
     public static final int MAX_PAYLOAD = 4096;
+    /** Descriptors one message may carry: one per memory region of a SET_MEM_TABLE. */
+    public static final int MAX_FDS = 8;
     /** Regions in one SET_MEM_TABLE (VHOST_MEMORY_BASELINE_NREGIONS). */
     public static final int MAX_MEM_REGIONS = 8;
     /** Bytes of config space in GET_CONFIG/SET_CONFIG (VHOST_USER_MAX_CONFIG_SIZE). */
@@ -37,6 +39,16 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
     /** A request from the frontend (version 1, no reply flag) with {@code payload}. */
     public static VhostUserMessage request(VhostUserRequest r, byte[] payload) {
         return new VhostUserMessage(r.code(), VERSION, payload);
+    }
+
+    /** The backend's reply to {@code request} (version 1, the reply flag) with {@code payload}. */
+    public static VhostUserMessage reply(int request, byte[] payload) {
+        return new VhostUserMessage(request, VERSION | FLAG_REPLY, payload);
+    }
+
+    /** Whether the frontend asked for a REPLY_ACK status. */
+    public boolean needsReply() {
+        return (flags & FLAG_NEED_REPLY) != 0;
     }
 
     @Override
@@ -78,7 +90,7 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
         int size = b.getInt();
         if ((flags & VERSION_MASK) != VERSION) {
             throw new VhostUserException(VhostUserRequest.describe(request) + ": protocol version "
-                + (flags & VERSION_MASK) + " in the reply (version " + VERSION + " expected)");
+                + (flags & VERSION_MASK) + " (version " + VERSION + " expected)");
         }
         if (size < 0 || size > MAX_PAYLOAD) {
             throw new VhostUserException(VhostUserRequest.describe(request) + ": payload size "
@@ -105,7 +117,7 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
         return le(8).putLong(v).array();
     }
 
-    /** The u64 payload of a reply (GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM, a REPLY_ACK). */
+    /** The u64 payload (GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM, a REPLY_ACK; SET_FEATURES, SET_VRING_KICK...). */
     public long asU64() throws VhostUserException {
         requireSize(8);
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong();
@@ -131,8 +143,38 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
         }
     }
 
+    /** vhost_vring_addr as a backend receives it. */
+    public VringAddress asVringAddress() throws VhostUserException {
+        requireSize(40);
+        ByteBuffer b = ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN);
+        return new VringAddress(b.getInt(), b.getInt(), b.getLong(), b.getLong(), b.getLong(), b.getLong());
+    }
+
     /** One region of a memory table: guest-physical address, size, frontend virtual address, offset in its descriptor. */
     public record MemoryRegion(long guestAddress, long size, long userAddress, long mmapOffset) {
+    }
+
+    /**
+     * The regions of a SET_MEM_TABLE: a count of 1 to {@link #MAX_MEM_REGIONS} and exactly that
+     * many regions in the payload (QEMU sends no more than it counts).
+     */
+    public List<MemoryRegion> asMemoryTable() throws VhostUserException {
+        if (payload.length < 8) {
+            throw new VhostUserException(VhostUserRequest.describe(request) + ": memory table of " + payload.length
+                + " bytes (at least 8 expected)");
+        }
+        ByteBuffer b = ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN);
+        int n = b.getInt();
+        b.getInt();
+        if (n < 1 || n > MAX_MEM_REGIONS || payload.length != 8 + 32 * n) {
+            throw new VhostUserException(VhostUserRequest.describe(request) + ": " + Integer.toUnsignedString(n)
+                + " memory regions (1-" + MAX_MEM_REGIONS + ") in a payload of " + payload.length + " bytes");
+        }
+        List<MemoryRegion> regions = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            regions.add(new MemoryRegion(b.getLong(), b.getLong(), b.getLong(), b.getLong()));
+        }
+        return List.copyOf(regions);
     }
 
     /** VhostUserMemory: u32 count, u32 padding, the regions; each region's descriptor rides along. */
@@ -167,7 +209,7 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
         }
     }
 
-    /** The config payload of a GET_CONFIG reply; its size field must agree with the payload's. */
+    /** The config payload of GET_CONFIG (either way) or SET_CONFIG; its size field must agree with the payload's. */
     public Config asConfig() throws VhostUserException {
         if (payload.length < 12) {
             throw new VhostUserException(VhostUserRequest.describe(request) + ": config payload of " + payload.length
@@ -188,7 +230,7 @@ public record VhostUserMessage(int request, int flags, byte[] payload) {
 
     private void requireSize(int n) throws VhostUserException {
         if (payload.length != n) {
-            throw new VhostUserException(VhostUserRequest.describe(request) + ": reply payload of " + payload.length
+            throw new VhostUserException(VhostUserRequest.describe(request) + ": payload of " + payload.length
                 + " bytes (" + n + " expected)");
         }
     }

@@ -12,6 +12,18 @@ final class ConfigSpace {
         return bytes.length;
     }
 
+    /** A copy of the whole space. */
+    byte[] bytes() {
+        return bytes.clone();
+    }
+
+    /** A space holding {@code initial}. */
+    static ConfigSpace of(byte[] initial) {
+        ConfigSpace c = new ConfigSpace(initial.length);
+        System.arraycopy(initial, 0, c.bytes, 0, initial.length);
+        return c;
+    }
+
     void put8(int off, int v) {
         bytes[off] = (byte) v;
     }

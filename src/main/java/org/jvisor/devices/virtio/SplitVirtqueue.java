@@ -176,6 +176,20 @@ public final class SplitVirtqueue {
         usedSinceSignal = false;
     }
 
+    /**
+     * Continues at available entry {@code nextAvail} (a vhost-user frontend's SET_VRING_BASE) with
+     * the used index the ring holds now, as libvhost-user does when a ring starts: every request
+     * before {@code nextAvail} was completed by whoever served the ring before.
+     */
+    public void resumeAt(int nextAvail) {
+        int used = dma.readU16(deviceArea + 2) & 0xFFFF;
+        lastAvail = nextAvail & 0xFFFF;
+        availIdxCache = lastAvail;
+        usedIdx = used;
+        signalledUsed = used;
+        usedSinceSignal = false;
+    }
+
     /** Stops processing (the device is being reset or needs a reset) but keeps the configuration. */
     public void deactivate() {
         active = false;
