@@ -12,59 +12,6 @@
 
 #ifndef QSIZE
 #error "define QSIZE (the queue size) before including virtio_pci.h"
-/* A virtio PCI function as its capabilities describe it (4.1.4). */
-struct vpci {
-    int dev;
-    struct cap common, notify, isr, devcfg;
-    uint32_t notify_multiplier;
-};
-
-/* The first function on bus 0 whose vendor/device dword is one of the two given, or -1. */
-static inline int vpci_find(uint32_t id, uint32_t alt)
-{
-    for (int d = 0; d < 32; d++) {
-        uint32_t v = pci_read32(d, 0);
-        if (v == id || v == alt)
-            return d;
-    }
-    return -1;
-}
-
-/* Walks the capability list into v; returns the mask of virtio capability types seen (bit = cfg_type). */
-static inline int vpci_walk(struct vpci *v)
-{
-    CHECK(pci_read16(v->dev, PCI_STATUS) & PCI_STATUS_CAP_LIST);
-    int seen = 0;
-    for (int p = pci_read8(v->dev, PCI_CAP_PTR) & 0xFC, n = 0; p != 0 && n < 48; p = pci_read8(v->dev, p + 1) & 0xFC, n++) {
-        if (pci_read8(v->dev, p) != PCI_CAP_VENDOR)
-            continue;
-        int type = pci_read8(v->dev, p + 3);
-        struct cap c = {pci_read8(v->dev, p + 4), pci_read32(v->dev, p + 8), pci_read32(v->dev, p + 12)};
-        struct cap *slot = type == VIRTIO_PCI_CAP_COMMON_CFG ? &v->common
-                           : type == VIRTIO_PCI_CAP_NOTIFY_CFG ? &v->notify
-                           : type == VIRTIO_PCI_CAP_ISR_CFG ? &v->isr
-                           : type == VIRTIO_PCI_CAP_DEVICE_CFG ? &v->devcfg : 0;
-        if (slot == 0 || (seen & (1 << type)))
-            continue; /* the PCI_CFG window, or a second capability of a type: the first one counts (4.1.4.1) */
-        seen |= 1 << type;
-        *slot = c;
-        if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
-            v->notify_multiplier = pci_read32(v->dev, p + 16);
-    }
-    return seen;
-}
-
-/* The address of memory BAR `bar` (32- or 64-bit). */
-static inline uint64_t vpci_bar(int dev, int bar)
-{
-    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bar);
-    CHECK((lo & 1) == 0); /* memory BAR */
-    uint64_t a = lo & ~0xFu;
-    if ((lo & 6) == 4)
-        a |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bar + 4) << 32;
-    return a;
-}
-
 #endif
 
 /* PCI configuration mechanism #1 */
