@@ -199,13 +199,7 @@ final class Lifecycle {
      * @throws Exception             what the work threw otherwise
      */
     Object call(Work work) throws Exception {
-        CompletableFuture<Object> done = new CompletableFuture<>();
-        synchronized (submitLock) {
-            if (ended) {
-                throw new IllegalStateException("the virtual machine has ended");
-            }
-            inputs.add(new Call(work, done));
-        }
+        CompletableFuture<Object> done = submit(work);
         try {
             return done.join();
         } catch (CompletionException e) {
@@ -446,13 +440,7 @@ final class Lifecycle {
      * interruptible, so that a cancel or the machine's end can stop it.
      */
     private Object onLifecycle(Work work) throws InterruptedException {
-        CompletableFuture<Object> done = new CompletableFuture<>();
-        synchronized (submitLock) {
-            if (ended) {
-                throw new IllegalStateException("the virtual machine has ended");
-            }
-            inputs.add(new Call(work, done));
-        }
+        CompletableFuture<Object> done = submit(work);
         try {
             return done.get();
         } catch (ExecutionException e) {
@@ -464,6 +452,18 @@ final class Lifecycle {
             }
             throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
         }
+    }
+
+    /** Queues {@code work} for the lifecycle thread; its result comes through the future. */
+    private CompletableFuture<Object> submit(Work work) {
+        CompletableFuture<Object> done = new CompletableFuture<>();
+        synchronized (submitLock) {
+            if (ended) {
+                throw new IllegalStateException("the virtual machine has ended");
+            }
+            inputs.add(new Call(work, done));
+        }
+        return done;
     }
 
     /** migrate-set-parameters downtime-limit: what a live migration aims to stop the guest for, in ms. */
