@@ -91,7 +91,7 @@ final class KernelLoader {
     /** What the DSDT describes: the PC with its PCI host, or microvm with its virtio-mmio windows. */
     private static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
-        if (config.machineType() == MachineConfig.MachineType.PC) {
+        if (config.machineType().hasPci()) {
             return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()).acpi());
         }
         try {

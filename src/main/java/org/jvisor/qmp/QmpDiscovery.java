@@ -41,6 +41,7 @@ final class QmpDiscovery {
         type("x86-machine", "machine", true);
         type("generic-pc-machine", "x86-machine", true);
         type("pc-i440fx-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
+        type("pc-q35-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
         type("microvm-machine", "x86-machine", false, "kernel-decompress", "string");
         type("none-machine", "machine", false);
         type("cpu", "device", true);
@@ -83,6 +84,7 @@ final class QmpDiscovery {
 
     private static final List<MachineInfo> MACHINES = List.of(
         new MachineInfo("pc-i440fx-7.2", "pc", true, 255, "pc.ram"),
+        new MachineInfo("pc-q35-7.2", "q35", false, 255, "pc.ram"),
         new MachineInfo("microvm", null, false, 255, "microvm.ram"),
         new MachineInfo("none", null, false, 1, "ram"));
 

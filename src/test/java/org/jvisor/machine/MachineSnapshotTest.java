@@ -116,7 +116,7 @@ class MachineSnapshotTest {
         MachineConfig onMemfd = new MachineConfig(base.accel(), base.memoryBytes(), base.cpus(), base.kernel(), base.initrd(),
             base.append(), base.decompressOnHost(), base.serial(), base.noReboot(), base.noShutdown(), base.debugExits(),
             base.drives(), base.virtioDevices(), base.traces(), base.debugLog(), base.machineType(), base.chardevs(),
-            base.netdevs(), base.jit(), base.name(), memfd, base.firmware(), base.pciSlots());
+            base.netdevs(), base.jit(), base.name(), memfd, base.firmware(), base.pciSlots(), base.iommu(), base.pciDma());
         long counter;
         try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
             assertTrue(m.ram().shareable());
