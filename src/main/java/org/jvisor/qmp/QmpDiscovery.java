@@ -52,7 +52,10 @@ final class QmpDiscovery {
         type("tcg-accel", "accel", false);
         type("kvm-accel", "accel", false);
         type("pci-device", "device", true, "addr", "int32");
-        type("virtio-pci", "pci-device", true);
+        type("virtio-pci", "pci-device", true, "iommu_platform", "bool", "ats", "bool", "disable-legacy", "OnOffAuto",
+            "disable-modern", "bool");
+        type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
+        type("intel-iommu", "x86-iommu", false, "caching-mode", "bool", "aw-bits", "uint8", "eim", "OnOffAuto");
         type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32");
         type("virtio-net-pci", "virtio-pci", false, "netdev", "str", "mac", "str");
         type("virtio-rng-pci", "virtio-pci", false, "ioeventfd", "bool");
