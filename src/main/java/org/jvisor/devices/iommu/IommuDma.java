@@ -12,8 +12,9 @@ import org.jvisor.memory.IdentityDma;
  * epoch moves (a guest invalidation). A refused access (a fault the unit recorded) throws a
  * {@link DmaFaultException}, which virtio devices turn into DEVICE_NEEDS_RESET.
  *
- * <p>Used by one device, from its I/O thread (and the vCPU thread for notifications it processes
- * inline); not safe for concurrent use by several threads, as the device models are not.
+ * <p>A device may use its view from several threads at once (virtio-net's receive path runs
+ * beside its transmit queue), so the IOTLB lookup holds the view's lock: uncontended, it costs
+ * little and allocates nothing; the copy itself runs outside it.
  */
 public final class IommuDma implements DmaSpace {
     private static final int ENTRIES = 64;
@@ -32,7 +33,7 @@ public final class IommuDma implements DmaSpace {
     }
 
     /** Sets the requester id (bus 15:8, devfn 7:0) once the bus has placed the function. */
-    public void bind(int requesterId) {
+    public synchronized void bind(int requesterId) {
         this.sid = requesterId;
         epoch = unit.iotlbEpoch() - 1;
     }
@@ -45,7 +46,7 @@ public final class IommuDma implements DmaSpace {
      * The guest-physical address of {@code iova} for a read or write, from the IOTLB or a walk;
      * refused accesses throw.
      */
-    private long gpa(long iova, boolean write) {
+    private synchronized long gpa(long iova, boolean write) {
         if (!unit.translating()) {
             return iova;
         }
