@@ -106,8 +106,8 @@ final class Help {
                                 offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
                                 IOMMU (a refused DMA is a fault the guest sees, and the device
                                 reports DEVICE_NEEDS_RESET). jvisor's virtio-pci devices are
-                                modern-only: disable-legacy=off and disable-modern=on are refused,
-                                and so is ats=on (no PCIe ATS capability)
+                                modern-only: disable-legacy=off and disable-modern=on are refused.
+                                ats=on is accepted and, as on QEMU 7.2's root bus, adds nothing
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID | pty,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,
