@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (iommu_platform=on): the guest finds the DMAR, turns on DMA and interrupt remapping, puts every
  * PCI function in an IOMMU group, and its disk and entropy work through the translation with
  * strict invalidation (one invalidation and wait per unmap) and the default lazy one; iommu=pt
- * and intel_iommu=off boot too. Each boot compares what the guest read with what the host wrote.
+ * and intel_iommu=off boot too, and so does a 48-bit unit in caching mode without interrupt
+ * remapping (4-level tables, an invalidation after every map). Each boot compares what the guest read with what the host wrote.
  */
 @GuestTest
 class IntelIommuGuestTest {
@@ -59,11 +60,15 @@ class IntelIommuGuestTest {
     }
 
     private static JvisorProcess.Result boot(Disk d, String append, String cmd) throws Exception {
+        return boot(d, append, "intel-iommu", cmd);
+    }
+
+    private static JvisorProcess.Result boot(Disk d, String append, String iommu, String cmd) throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", "console=ttyS0 " + append + " jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
-            "-device", "intel-iommu",
+            "-device", iommu,
             "-drive", "id=d0,file=" + d.path() + ",format=raw,if=none",
             "-device", "virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on",
             "-device", "virtio-rng-pci,iommu_platform=on,disable-legacy=on"));
@@ -119,10 +124,12 @@ class IntelIommuGuestTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "iommu=pt", "intel_iommu=off"})
-    void lazyPassThroughAndOffBootAndMoveData(String append, @TempDir Path dir) throws Exception {
+    @ValueSource(strings = {"", "iommu=pt", "intel_iommu=off", "iommu.strict=1|caching-mode=on,aw-bits=48,intremap=off"})
+    void lazyPassThroughOffAndFourLevelTablesBootAndMoveData(String variant, @TempDir Path dir) throws Exception {
         Disk d = disk(dir);
-        var r = boot(d, append, CHECKS);
+        String append = variant.contains("|") ? variant.substring(0, variant.indexOf('|')) : variant;
+        String options = variant.contains("|") ? "intel-iommu," + variant.substring(variant.indexOf('|') + 1) : "intel-iommu";
+        var r = boot(d, append, options, CHECKS);
         String out = r.stdout();
         assertTrue(out.contains(d.md5() + "  /dev/vda"), r.toString());
         assertTrue(out.contains("rng-bytes=65536"), r.toString());
@@ -133,6 +140,12 @@ class IntelIommuGuestTest {
                 assertTrue(out.contains("DMAR: dmar0: Using Queued invalidation"), r.toString());
             }
             case "iommu=pt" -> assertTrue(out.contains("iommu: Default domain type: Passthrough"), r.toString());
+            case "iommu.strict=1" -> {
+                // Linux picks 4-level tables from SAGAW and invalidates after every map (CAP.CM)
+                assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c222f0686 ecap f42"), r.toString());
+                assertTrue(out.contains("DMAR: Host address width 48"), r.toString());
+                assertFalse(out.contains("DMAR-IR: Enabled IRQ remapping"), "intremap=off: " + r);
+            }
             default -> assertTrue(out.contains("DMAR: IOMMU disabled"), r.toString());
         }
     }
