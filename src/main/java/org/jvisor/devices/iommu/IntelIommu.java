@@ -149,21 +149,19 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
     }
 
     @Override
-    public void write(long offset, int size, long v) {
-        synchronized (this) {
-            int o = (int) offset;
-            if (offset < 0 || offset >= VtdRegister.WINDOW || (o & 3) != 0 || size != 4 && size != 8) {
-                return;
-            }
-            VtdRegister r = VtdRegister.at(o);
-            if (size == 8 && (r == null || r.width == 4)) {
-                write4(o, v & 0xFFFF_FFFFL);
-                write4(o + 4, v >>> 32);
-            } else if (size == 8) {
-                writeRegister(r, v, -1L);
-            } else {
-                write4(o, v & 0xFFFF_FFFFL);
-            }
+    public synchronized void write(long offset, int size, long v) {
+        int o = (int) offset;
+        if (offset < 0 || offset >= VtdRegister.WINDOW || (o & 3) != 0 || size != 4 && size != 8) {
+            return;   // the spec allows only aligned 32- and 64-bit accesses
+        }
+        VtdRegister r = VtdRegister.at(o);
+        if (size == 8 && (r == null || r.width == 4)) {
+            write4(o, v & 0xFFFF_FFFFL);
+            write4(o + 4, v >>> 32);
+        } else if (size == 8) {
+            writeRegister(r, v, -1L);
+        } else {
+            write4(o, v & 0xFFFF_FFFFL);
         }
     }
 
