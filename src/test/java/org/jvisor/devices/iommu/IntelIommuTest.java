@@ -229,6 +229,38 @@ class IntelIommuTest {
         }
     }
 
+    /** The hot path: an access whose page is in the view's IOTLB allocates nothing. */
+    @Test
+    void aCachedTranslationAllocatesNothing() {
+        try (VtdGuest g = new VtdGuest()) {
+            long top = g.table();
+            g.root(0);
+            g.context(SID, 0, top, 1, 1, false);
+            g.map(top, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(top, 3, 0x2000, 0x300_5000L, 1, 3);
+            g.enable();
+            IommuDma d = g.unit.dmaFor(SID);
+            ModuleLayer.boot().findModule("jdk.management").ifPresent(IntelIommuTest.class.getModule()::addReads);
+            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            int sum = 0;
+            for (int round = 0; round < 3; round++) {   // the last round runs compiled
+                long walks = g.unit.counters().walks();
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 200_000; i++) {
+                    d.writeU32(0x1000 + (i & 0xFFC), i);
+                    sum += d.readU32(0x2000 + (i & 0xFFC)) + d.readU16(0x1000 + (i & 0xFFE));
+                    d.writeU64(0x2008, i);
+                }
+                long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+                if (round > 0) {
+                    assertEquals(walks, g.unit.counters().walks(), "every access hit the IOTLB");
+                    assertTrue(allocated < 4096, allocated + " bytes allocated for 800000 cached accesses");
+                }
+            }
+            assertTrue(sum != 1);   // keeps the reads
+        }
+    }
+
     @Test
     void registerBasedInvalidationWorksWithoutTheQueue() {
         try (VtdGuest g = new VtdGuest()) {
