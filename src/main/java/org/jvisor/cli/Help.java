@@ -171,7 +171,8 @@ final class Help {
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per
-                                exit reason and per device
+                                exit reason and per device (and what the guest asked of
+                                intel-iommu: invalidations by kind, waits, walks, faults)
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
           -d jit                at the end, what tcg translated: units, bytecode, time spent
                                 translating, units invalidated, the hottest units

@@ -876,6 +876,10 @@ public final class Machine implements AutoCloseable {
         stopVcpus();
         if (config.traceExits() && !runners.isEmpty()) {
             log.print(ExitReport.format(runners, io, mmio));
+            if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
+                log.println("-- intel-iommu --");
+                log.println(iommu.counters());
+            }
         }
         if (config.debugLog().contains("jit") && !runners.isEmpty()) {
             log.print(TcgEngine.jitReport(accel));

@@ -65,6 +65,7 @@ class IntelIommuGuestTest {
 
     private static JvisorProcess.Result boot(Disk d, String append, String iommu, String cmd) throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
+            "-trace", "exits",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", "console=ttyS0 " + append + " jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
@@ -117,6 +118,11 @@ class IntelIommuGuestTest {
         Matcher read = Pattern.compile("readback-md5=([0-9a-f]{32})").matcher(out);
         assertTrue(written.find() && read.find(), r.toString());
         assertEquals(written.group(1), read.group(1), "8 MiB written and read back through the IOMMU");
+        // strict mode: an IOTLB invalidation and a wait per unmap; 40 MiB moved in at most 128 KiB requests
+        Matcher counters = Pattern.compile("iotlb-inv (\\d+), dev-iotlb-inv 0, iec-inv \\d+, waits (\\d+)").matcher(r.stderr());
+        assertTrue(counters.find(), "the unit's counters: " + r);
+        long invalidations = Long.parseLong(counters.group(1));
+        assertTrue(invalidations >= 320 && Long.parseLong(counters.group(2)) >= invalidations, counters.group());
         byte[] after = Files.readAllBytes(d.path());
         MessageDigest md5 = MessageDigest.getInstance("MD5");
         md5.update(after, 16 << 20, 8 << 20);
