@@ -59,6 +59,10 @@ final class KernelLoader {
         }
         Path path = config.kernel();
         if (path == null) {
+            if (config.machineType() == MachineConfig.MachineType.Q35) {
+                throw new BootException("-machine q35: jvisor boots q35 with -kernel only (its firmware boot is the pc "
+                    + "machine's, with the 440FX chipset SeaBIOS expects)");
+            }
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
             return new KernelLoader(null, null, null, null, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));

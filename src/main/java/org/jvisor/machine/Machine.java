@@ -558,6 +558,10 @@ public final class Machine implements AutoCloseable {
      * off with kvm's in-kernel irqchip), and is refused on kvm when asked for, with QEMU's words.
      */
     private IntelIommu buildIommu(MachineConfig.IommuConfig c) throws MachineException {
+        if (config.machineType() != MachineConfig.MachineType.Q35) {
+            throw new MachineException("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for "
+                + "the machine (intel-iommu needs -M q35)");
+        }
         boolean kernelIrqchip = accel.providesInterruptControllers();
         boolean intremap = c.intremap() == null ? !kernelIrqchip : c.intremap();
         if (intremap && kernelIrqchip) {
