@@ -12,6 +12,7 @@ devices=
 case "$(basename "$elf")" in
     triplefault.mb.elf) reboot= ;;
     virtiorng.mb.elf) devices="-device virtio-rng-pci" ;;
+    vtd.mb.elf) devices="-M q35 -device intel-iommu -device virtio-rng-pci,iommu_platform=on,disable-legacy=on" ;;
 esac
 timeout "$t" qemu-system-x86_64 -accel tcg -cpu "${QEMU_CPU:-qemu64}" -nographic $reboot -m 256M \
     -monitor none -serial stdio -nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 $devices \

@@ -249,6 +249,15 @@ public final class CommandLine {
         if (kernel == null && (initrd != null || append != null)) {
             throw new UsageException((initrd != null ? "-initrd" : "-append") + " needs -kernel");
         }
+        if (devices.iommu() != null && machine.type() != MachineConfig.MachineType.Q35) {
+            // QEMU's words: intel-iommu is a sysbus device only q35 takes
+            throw new UsageException("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for "
+                + "the machine (intel-iommu needs -M q35)");
+        }
+        if (kernel == null && machine.type() == MachineConfig.MachineType.Q35) {
+            throw new UsageException("-machine q35: jvisor boots q35 with -kernel only (its firmware boot is the pc "
+                + "machine's, with the 440FX chipset SeaBIOS expects)");
+        }
         if (kernel == null && machine.type() == MachineConfig.MachineType.MICROVM) {
             throw new UsageException("-machine microvm boots a kernel directly: give -kernel (it has no firmware here)");
         }
@@ -350,7 +359,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
-            devices.pciSlots()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            devices.pciSlots(), devices.iommu(), devices.pciDma()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }

@@ -19,7 +19,10 @@ final class DeviceOptions {
     static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
         "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
         "virtio-serial-device", "virtconsole", "virtserialport", "vhost-user-blk-pci", "vhost-user-blk-device",
-        "vhost-user-fs-pci", "vhost-user-fs-device");
+        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu");
+    /** virtio-pci's own properties, taken by every virtio-X-pci device (QEMU's virtio-pci class). */
+    private static final Set<String> VIRTIO_PCI_PROPERTIES = Set.of("iommu_platform", "ats", "disable-legacy",
+        "disable-modern");
 
     private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
     private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
@@ -32,6 +35,9 @@ final class DeviceOptions {
     private String isaSerialChardev;
     /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
     private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
+    /** iommu_platform=/ats= of the virtio-pci devices that give them, by index in {@link #virtioDevices}. */
+    private final Map<Integer, MachineConfig.PciDmaConfig> pciDma = new LinkedHashMap<>();
+    private MachineConfig.IommuConfig iommu;
 
     void add(String text, ChardevOptions chardevs) throws UsageException {
         OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
@@ -47,6 +53,9 @@ final class DeviceOptions {
             pciSlots.put(virtioDevices.size(), slot);
         }
         String base = transport == null ? "" : driver.substring(0, driver.lastIndexOf('-'));
+        if (transport == MachineConfig.Transport.PCI) {
+            o = virtioPciProperties(o, driver);
+        }
         if (VhostUserOptions.handlesDevice(driver)) {
             virtioDevices.add(VhostUserOptions.parse(o, chardevs));
         } else if (base.equals("virtio-rng")) {
@@ -83,6 +92,8 @@ final class DeviceOptions {
                 throw new UsageException("-device isa-serial: chardev=ID is required (jvisor makes no default backend for it)");
             }
             isaSerialChardev = chardev;
+        } else if (driver.equals("intel-iommu")) {
+            iommu = IommuOptions.parse(o, iommu != null);
         } else if (driver.equals("isa-debug-exit")) {
             o.allowOnly(Set.of("iobase", "iosize"), driver);
             int iobase = (int) parseNumber(o, driver, "iobase", 0x501, 0xFFFF);
@@ -126,6 +137,43 @@ final class DeviceOptions {
             }
         }
         return new OptionList(o.option(), driver, rest);
+    }
+
+    /**
+     * Takes virtio-pci's properties out of {@code o}: iommu_platform and ats (kept for the
+     * device), and disable-legacy/disable-modern, which can only say what jvisor's devices are:
+     * modern-only (virtio 1.0 and later, no legacy I/O BAR).
+     */
+    private OptionList virtioPciProperties(OptionList o, String driver) throws UsageException {
+        Map<String, String> rest = new LinkedHashMap<>(o.values());
+        String where = "-device " + driver;
+        boolean iommuPlatform = CommandLine.onOff(where, "iommu_platform", rest.getOrDefault("iommu_platform", "off"));
+        boolean ats = CommandLine.onOff(where, "ats", rest.getOrDefault("ats", "off"));
+        String legacy = rest.get("disable-legacy");
+        if (legacy != null && !legacy.equals("auto") && !CommandLine.onOff(where, "disable-legacy", legacy)) {
+            throw new UsageException(where + ": disable-legacy=off: jvisor's virtio-pci devices are modern-only "
+                + "(no legacy or transitional device); leave it out or give disable-legacy=on");
+        }
+        String modern = rest.get("disable-modern");
+        if (modern != null && CommandLine.onOff(where, "disable-modern", modern)) {
+            throw new UsageException(where + ": disable-modern=on: jvisor's virtio-pci devices are modern-only "
+                + "(there is no legacy device to fall back to)");
+        }
+        VIRTIO_PCI_PROPERTIES.forEach(rest::remove);
+        if (iommuPlatform || ats) {
+            pciDma.put(virtioDevices.size(), new MachineConfig.PciDmaConfig(iommuPlatform, ats));
+        }
+        return new OptionList(o.option(), o.implied(), rest);
+    }
+
+    /** -device intel-iommu, or null. */
+    MachineConfig.IommuConfig iommu() {
+        return iommu;
+    }
+
+    /** iommu_platform=/ats= by index in {@link #virtioDevices()}. */
+    Map<Integer, MachineConfig.PciDmaConfig> pciDma() {
+        return Map.copyOf(pciDma);
     }
 
     /** The devices with an id=, by id, with their QEMU type names (QMP's qom-list /machine/peripheral). */

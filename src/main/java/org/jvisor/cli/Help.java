@@ -38,12 +38,17 @@ final class Help {
                                 firmware boot order (c disk, d CD-ROM, n network; default cad),
                                 its boot menu prompt (ESC on the console), how long the prompt
                                 waits, and when to reboot after no disk booted (-1: never)
-          -machine pc|pc-i440fx-7.2|microvm|none[,kernel-decompress=host|guest]
+          -machine pc|pc-i440fx-7.2|q35|pc-q35-7.2|microvm|none[,kernel-decompress=host|guest]
                    [,accel=kvm|tcg|kvm:tcg][,usb=off][,dump-guest-core=on|off][,memory-backend=ID]
                                 pc (default; pc-i440fx-7.2 is its versioned name): PCI host
                                 with ECAM, virtio-X-pci devices; microvm: no PCI,
                                 virtio-X-device devices on virtio-mmio; none: no guest, only
-                                the monitors (what libvirt probes). kernel-decompress: where a
+                                the monitors (what libvirt probes). q35 (pc-q35-7.2): the pc
+                                machine with the Q35 host bridge's identity (8086:29c0), the
+                                machine for -device intel-iommu; unlike QEMU's q35 it has no
+                                ICH9 functions (LPC, AHCI, SMBus at 00:1f), keeps pc's ECAM at
+                                0xE0000000, boots -kernel only (no firmware) and its PCI bus is
+                                conventional PCI (no PCIe capabilities). kernel-decompress: where a
                                 bzImage is decompressed (default host: faster boot).
                                 memory-backend: guest RAM is the -object memory-backend-* ID
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
@@ -91,6 +96,18 @@ final class Help {
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
           -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -device intel-iommu[,intremap=on|off|auto][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
+                                (-M q35 only) an Intel VT-d unit at 0xFED90000 as QEMU 7.2's, in
+                                legacy mode: DMA remapping for devices with iommu_platform=on and
+                                interrupt remapping (intremap: auto is on with tcg; kvm has the
+                                in-kernel irqchip only, so intremap=on is refused there). No
+                                scalable mode, no eim=on (interrupts are remapped in xAPIC mode)
+          -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off]
+                                offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
+                                IOMMU (a refused DMA is a fault the guest sees, and the device
+                                reports DEVICE_NEEDS_RESET). jvisor's virtio-pci devices are
+                                modern-only: disable-legacy=off and disable-modern=on are refused.
+                                ats=on is accepted and, as on QEMU 7.2's root bus, adds nothing
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID | pty,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,
@@ -175,7 +192,8 @@ final class Help {
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per
-                                exit reason and per device
+                                exit reason and per device (and what the guest asked of
+                                intel-iommu: invalidations by kind, waits, walks, faults)
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
           -d jit                at the end, what tcg translated: units, bytecode, time spent
                                 translating, units invalidated, the hottest units

@@ -7,11 +7,14 @@ import org.jvisor.config.MachineConfig;
 /**
  * -machine TYPE[,prop=value...]: the machine type under QEMU's names and the properties libvirt
  * gives it. Versioned names are accepted for the machine jvisor has that they describe:
- * pc-i440fx-7.2 (pc is its alias, as in QEMU 7.2). "none" is QEMU's machine without a guest.
+ * pc-i440fx-7.2 (pc is its alias, as in QEMU 7.2), pc-q35-7.2 (q35). "none" is QEMU's machine
+ * without a guest.
  */
 final class MachineOptions {
     /** The versioned name of jvisor's pc machine, as QEMU 7.2 calls its current i440FX machine. */
     static final String PC_VERSIONED = "pc-i440fx-7.2";
+    /** The versioned name of jvisor's q35 machine, as QEMU 7.2 calls its current Q35 machine. */
+    static final String Q35_VERSIONED = "pc-q35-7.2";
 
     /**
      * What -machine says: the machine type, where a bzImage's payload is decompressed, the
@@ -42,13 +45,14 @@ final class MachineOptions {
         o.allowOnly(Set.of("type", "kernel-decompress", "accel", "usb", "dump-guest-core", "memory-backend"), "");
         String typeName = o.implied() != null ? o.implied() : o.get("type");
         MachineConfig.MachineType type = typeName == null ? before.type() : switch (typeName) {
-            case "pc", PC_VERSIONED, "q35" -> MachineConfig.MachineType.PC;
+            case "pc", PC_VERSIONED -> MachineConfig.MachineType.PC;
+            case "q35", Q35_VERSIONED -> MachineConfig.MachineType.Q35;
             case "microvm" -> MachineConfig.MachineType.MICROVM;
             case "none" -> MachineConfig.MachineType.NONE;
             case "help", "?" -> throw new UsageException("-machine: machine types: pc (alias of " + PC_VERSIONED
-                + "), " + PC_VERSIONED + ", microvm, none");
+                + "), " + PC_VERSIONED + ", q35 (alias of " + Q35_VERSIONED + "), " + Q35_VERSIONED + ", microvm, none");
             default -> throw new UsageException("-machine: '" + typeName + "' is not a machine type jvisor has "
-                + "(known: pc, " + PC_VERSIONED + ", microvm, none)");
+                + "(known: pc, " + PC_VERSIONED + ", q35, " + Q35_VERSIONED + ", microvm, none)");
         };
         if (o.get("usb") != null && CommandLine.onOff("-machine", "usb", o.get("usb"))) {
             throw new UsageException("-machine: usb=on: jvisor has no USB controller");

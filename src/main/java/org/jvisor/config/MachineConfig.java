@@ -42,6 +42,9 @@ import java.util.Set;
  * @param firmware         -bios and -boot: the firmware a machine without -kernel boots
  * @param pciSlots         -device virtio-X-pci,addr=SLOT: the PCI slot of the virtio device at
  *                         that index of {@code virtioDevices}; the others take the first free slot
+ * @param iommu            -device intel-iommu (q35 only), or null for none
+ * @param pciDma           -device virtio-X-pci,iommu_platform=on,ats=on: the DMA options of the
+ *                         virtio device at that index of {@code virtioDevices} (absent: both off)
  */
 public record MachineConfig(
     Accel accel,
@@ -64,10 +67,33 @@ public record MachineConfig(
     List<NetdevConfig> netdevs,
     JitOptions jit,
     String name,
-    MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots) {
+    MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
+    IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma) {
 
     public MachineConfig {
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
+        pciDma = pciDma == null ? Map.of() : Map.copyOf(pciDma);
+    }
+
+    /**
+     * -device intel-iommu[,intremap=on|off|auto][,caching-mode=on|off][,device-iotlb=on|off][,aw-bits=39|48]:
+     * an emulated VT-d unit at 0xFED90000 in legacy mode, as QEMU 7.2's. {@code intremap} null is
+     * QEMU's auto: on where the interrupt controllers are emulated (tcg), off with an in-kernel
+     * irqchip (kvm).
+     */
+    public record IommuConfig(Boolean intremap, boolean cachingMode, boolean deviceIotlb, int awBits) {
+    }
+
+    /**
+     * virtio-pci's DMA properties: {@code iommuPlatform} offers VIRTIO_F_ACCESS_PLATFORM and puts the
+     * device's DMA behind the IOMMU; {@code ats} gives it the PCIe ATS capability.
+     */
+    public record PciDmaConfig(boolean iommuPlatform, boolean ats) {
+    }
+
+    /** The DMA options of the virtio device at {@code index} (both off unless given). */
+    public PciDmaConfig pciDma(int index) {
+        return pciDma.getOrDefault(index, new PciDmaConfig(false, false));
     }
 
     /**
@@ -140,6 +166,11 @@ public record MachineConfig(
     public enum MachineType {
         /** The PC with a PCI host. */
         PC("pc"),
+        /**
+         * The PC as QEMU's q35 names it: the same platform with the Q35 host bridge's identity
+         * (8086:29c0) at 00.0, and the only machine that takes -device intel-iommu.
+         */
+        Q35("q35"),
         /** A PC without PCI; virtio on virtio-mmio. */
         MICROVM("microvm"),
         /**
@@ -154,9 +185,14 @@ public record MachineConfig(
             this.qemuName = qemuName;
         }
 
-        /** The -machine name: "pc", "microvm" or "none". */
+        /** The -machine name: "pc", "q35", "microvm" or "none". */
         public String qemuName() {
             return qemuName;
+        }
+
+        /** Whether the machine has a PCI bus (pc, q35). */
+        public boolean hasPci() {
+            return this == PC || this == Q35;
         }
     }
 
@@ -477,6 +513,8 @@ public record MachineConfig(
         private String name;
         private MemoryBackendConfig memoryBackend;
         private Firmware firmware = Firmware.DEFAULT;
+        private IommuConfig iommu;
+        private final Map<Integer, PciDmaConfig> pciDma = new java.util.HashMap<>();
 
         private Builder() {
         }
@@ -614,6 +652,18 @@ public record MachineConfig(
             return this;
         }
 
+        /** -device intel-iommu (null: none). */
+        public Builder iommu(IommuConfig iommu) {
+            this.iommu = iommu;
+            return this;
+        }
+
+        /** -device virtio-X-pci,iommu_platform=,ats=: the DMA options of the virtio device at {@code deviceIndex}. */
+        public Builder pciDma(int deviceIndex, PciDmaConfig options) {
+            pciDma.put(deviceIndex, Objects.requireNonNull(options, "options"));
+            return this;
+        }
+
         /** -name: the guest's name, as management tools show it (null: none). */
         public Builder name(String name) {
             this.name = name;
@@ -636,7 +686,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots);
+                memoryBackend, firmware, pciSlots, iommu, pciDma);
         }
     }
 }

@@ -59,6 +59,10 @@ final class KernelLoader {
         }
         Path path = config.kernel();
         if (path == null) {
+            if (config.machineType() == MachineConfig.MachineType.Q35) {
+                throw new BootException("-machine q35: jvisor boots q35 with -kernel only (its firmware boot is the pc "
+                    + "machine's, with the 440FX chipset SeaBIOS expects)");
+            }
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
             return new KernelLoader(null, null, null, null, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));
@@ -91,7 +95,7 @@ final class KernelLoader {
     /** What the DSDT describes: the PC with its PCI host, or microvm with its virtio-mmio windows. */
     private static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
-        if (config.machineType() == MachineConfig.MachineType.PC) {
+        if (config.machineType().hasPci()) {
             return tables.pciHost(PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()).acpi());
         }
         try {

@@ -49,6 +49,11 @@ import org.jvisor.backend.net.StreamNetBackend;
 import org.jvisor.backend.net.TapBackend;
 import org.jvisor.tcg.UnitLibrary;
 import org.jvisor.memory.IdentityDma;
+import org.jvisor.boot.acpi.Dmar;
+import org.jvisor.boot.acpi.Madt;
+import org.jvisor.devices.iommu.IntelIommu;
+import org.jvisor.devices.iommu.IommuDma;
+import org.jvisor.devices.iommu.VtdOptions;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.memory.GuestMemory;
@@ -83,6 +88,7 @@ public final class Machine implements AutoCloseable {
     private final String accelExplanation;
     private final CharBackend serialBackend;
     private PcPlatform platform;
+    private IntelIommu iommu;
     private final RunControl control;
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final Consumer<MachineEvent> events;
@@ -286,9 +292,12 @@ public final class Machine implements AutoCloseable {
             }
         };
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
-            config.machineType() == MachineConfig.MachineType.PC
+            config.machineType().hasPci()
                 ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,
-            loader.firmware() != null, devices);
+            loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35, devices);
+        if (config.iommu() != null) {
+            this.iommu = buildIommu(config.iommu());
+        }
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
@@ -321,7 +330,7 @@ public final class Machine implements AutoCloseable {
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             switch (device.transport()) {
                 case PCI -> virtioPci(model, name, thread, device.ioeventfd(), config.pciSlots().get(index),
-                    device.qemuName());
+                    device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -334,6 +343,11 @@ public final class Machine implements AutoCloseable {
             }
         }
         openUnusedNetdevs();
+        if (iommu != null && loader.acpi() != null) {
+            VtdOptions o = iommu.options();
+            loader.acpi().dmar(new Dmar.Unit(IntelIommu.BASE, o.awBits(), o.intremap(), o.deviceIotlb(), Madt.IOAPIC_ID,
+                platform.pciDevfns()));
+        }
         try {
             platform.assignPciResources();
         } catch (RuntimeException e) {
@@ -500,8 +514,20 @@ public final class Machine implements AutoCloseable {
     private final List<Integer> virtioDiskSlots = new ArrayList<>();
 
     private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
-                           String qemuName) throws MachineException {
+                           String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
+        IommuDma translated = null;
+        if (dma.iommuPlatform()) {
+            // Without an IOMMU the feature is offered all the same, with untranslated DMA (as QEMU does).
+            translated = iommu != null ? iommu.unboundDma() : null;
+            fn.transport().core().offerAccessPlatform(translated != null ? translated : deviceDma());
+        }
+        if (dma.ats()) {
+            // QEMU 7.2 adds the ATS capability only to functions behind a PCIe port; on the root bus
+            // (the only bus jvisor has) its virtio-pci functions are conventional PCI and ats=on changes nothing
+            log.println("jvisor: -device " + qemuName + ",ats=on: no ATS capability on the root bus (as in QEMU 7.2, "
+                + "where ATS needs a PCIe port)");
+        }
         VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
@@ -516,6 +542,9 @@ public final class Machine implements AutoCloseable {
         } catch (RuntimeException e) {
             io.close();
             throw e;
+        }
+        if (translated != null) {
+            translated.bind(slot << 3);   // bus 0, function 0
         }
         if (device instanceof VirtioBlk) {
             virtioDiskSlots.add(slot);
@@ -559,6 +588,34 @@ public final class Machine implements AutoCloseable {
     }
 
     /** Guest RAM as a device's DMA sees it; on tcg, device writes into code pages drop decoded code. */
+    /**
+     * -device intel-iommu: intremap follows QEMU's auto (on with emulated interrupt controllers,
+     * off with kvm's in-kernel irqchip), and is refused on kvm when asked for, with QEMU's words.
+     */
+    private IntelIommu buildIommu(MachineConfig.IommuConfig c) throws MachineException {
+        if (config.machineType() != MachineConfig.MachineType.Q35) {
+            throw new MachineException("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for "
+                + "the machine (intel-iommu needs -M q35)");
+        }
+        boolean kernelIrqchip = accel.providesInterruptControllers();
+        boolean intremap = c.intremap() == null ? !kernelIrqchip : c.intremap();
+        if (intremap && kernelIrqchip) {
+            throw new MachineException("-device intel-iommu,intremap=on: Interrupt Remapping cannot work with "
+                + "kernel-irqchip=on, please use 'split|off'. (jvisor's kvm engine has the in-kernel irqchip only: "
+                + "use -accel tcg, or intremap=off)");
+        }
+        VtdOptions o = new VtdOptions(intremap, c.cachingMode(), c.deviceIotlb(), c.awBits());
+        IntelIommu unit = new IntelIommu(o, ram, deviceDma(), platform.rawMsi(), msg -> log.println("jvisor: " + msg));
+        platform.attachIommu(mmio, unit, intremap);
+        devices.add(MachineDevice.of("intel-iommu", unit).onReset(unit::reset));
+        return unit;
+    }
+
+    /** The VT-d unit (-device intel-iommu), or null. */
+    IntelIommu iommu() {
+        return iommu;
+    }
+
     private IdentityDma deviceDma() {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
@@ -876,6 +933,10 @@ public final class Machine implements AutoCloseable {
         stopVcpus();
         if (config.traceExits() && !runners.isEmpty()) {
             log.print(ExitReport.format(runners, io, mmio));
+            if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
+                log.println("-- intel-iommu --");
+                log.println(iommu.counters());
+            }
         }
         if (config.debugLog().contains("jit") && !runners.isEmpty()) {
             log.print(TcgEngine.jitReport(accel));

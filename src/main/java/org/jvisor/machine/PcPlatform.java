@@ -12,6 +12,9 @@ import org.jvisor.devices.intc.PcInterruptControllers;
 import org.jvisor.devices.pci.MsiSink;
 import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.I440fxHostBridge;
+import org.jvisor.devices.pci.Q35HostBridge;
+import org.jvisor.devices.iommu.IntelIommu;
+import org.jvisor.devices.iommu.VtdRegister;
 import org.jvisor.devices.pci.PciHostBridge;
 import org.jvisor.devices.pci.PciIrqRouting;
 import org.jvisor.devices.legacy.I8042;
@@ -58,7 +61,7 @@ final class PcPlatform implements AutoCloseable {
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, boolean firmware,
-               DeviceRegistry devices) {
+               boolean q35, DeviceRegistry devices) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
@@ -128,7 +131,7 @@ final class PcPlatform implements AutoCloseable {
             MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
             // Firmware knows the chipset by its host bridge: the 440FX's, whose PAM registers
             // decide which parts of the BIOS area below 1 MiB CPU writes reach.
-            PciDevice host = firmware ? new I440fxHostBridge(ram::setLowBiosReadOnly) : null;
+            PciDevice host = firmware ? new I440fxHostBridge(ram::setLowBiosReadOnly) : q35 ? new Q35HostBridge() : null;
             this.pci = host == null
                 ? new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi)
                 : new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi, host);
@@ -143,6 +146,44 @@ final class PcPlatform implements AutoCloseable {
             }
         }
         timers.start();
+    }
+
+    /**
+     * The MSI path without remapping: the APICs (tcg) or the engine's (kvm). Fault and
+     * completion events of an IOMMU go here.
+     */
+    MsiSink rawMsi() {
+        return controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
+    }
+
+    /**
+     * Puts a VT-d unit at 0xFED90000 and, with {@code intremap}, in front of the APICs: the MSIs of
+     * PCI functions added from now on and the IOAPIC's remappable-format entries go through it.
+     * Call before any PCI device is added.
+     */
+    void attachIommu(AddressSpace mmio, IntelIommu iommu, boolean intremap) {
+        mmio.register("intel-iommu", IntelIommu.BASE, VtdRegister.WINDOW, iommu);
+        if (intremap && pci != null) {
+            pci.setMsiRemapper(iommu::remapInterrupt);
+            if (controllers != null) {
+                controllers.ioapic().setRemapper(iommu::remapInterrupt, IntelIommu.IOAPIC_SOURCE_ID);
+            }
+        }
+    }
+
+    /** The devfn of every function on PCI bus 0 (the host bridge's included), in bus order. */
+    java.util.List<Integer> pciDevfns() {
+        java.util.List<Integer> l = new java.util.ArrayList<>();
+        if (pci != null) {
+            for (int s = 0; s < PciHostBridge.SLOTS; s++) {
+                for (int f = 0; f < PciHostBridge.FUNCTIONS; f++) {
+                    if (pci.device(s, f) != null) {
+                        l.add(s << 3 | f);
+                    }
+                }
+            }
+        }
+        return l;
     }
 
     /** Plugs a PCI function into the next free slot; returns the slot. */

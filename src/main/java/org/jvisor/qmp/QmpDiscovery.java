@@ -41,6 +41,7 @@ final class QmpDiscovery {
         type("x86-machine", "machine", true);
         type("generic-pc-machine", "x86-machine", true);
         type("pc-i440fx-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
+        type("pc-q35-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
         type("microvm-machine", "x86-machine", false, "kernel-decompress", "string");
         type("none-machine", "machine", false);
         type("cpu", "device", true);
@@ -51,7 +52,10 @@ final class QmpDiscovery {
         type("tcg-accel", "accel", false);
         type("kvm-accel", "accel", false);
         type("pci-device", "device", true, "addr", "int32");
-        type("virtio-pci", "pci-device", true);
+        type("virtio-pci", "pci-device", true, "iommu_platform", "bool", "ats", "bool", "disable-legacy", "OnOffAuto",
+            "disable-modern", "bool");
+        type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
+        type("intel-iommu", "x86-iommu", false, "caching-mode", "bool", "aw-bits", "uint8", "eim", "OnOffAuto");
         type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32");
         type("virtio-net-pci", "virtio-pci", false, "netdev", "str", "mac", "str");
         type("virtio-rng-pci", "virtio-pci", false, "ioeventfd", "bool");
@@ -83,6 +87,7 @@ final class QmpDiscovery {
 
     private static final List<MachineInfo> MACHINES = List.of(
         new MachineInfo("pc-i440fx-7.2", "pc", true, 255, "pc.ram"),
+        new MachineInfo("pc-q35-7.2", "q35", false, 255, "pc.ram"),
         new MachineInfo("microvm", null, false, 255, "microvm.ram"),
         new MachineInfo("none", null, false, 1, "ram"));
 

@@ -39,6 +39,7 @@ final class QomTree {
         return switch (path) {
             case "/machine" -> switch (vm.config().machineType()) {
                 case PC -> "pc-i440fx-7.2-machine";
+                case Q35 -> "pc-q35-7.2-machine";
                 case MICROVM -> "microvm-machine";
                 case NONE -> "none-machine";
             };

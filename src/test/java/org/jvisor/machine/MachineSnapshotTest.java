@@ -40,9 +40,13 @@ class MachineSnapshotTest {
         if (!Files.exists(image)) {
             Files.write(image, new byte[1 << 20]);
         }
-        MachineConfig.Transport t = type == MachineConfig.MachineType.PC ? MachineConfig.Transport.PCI
-            : MachineConfig.Transport.MMIO;
-        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
+        MachineConfig.Transport t = type.hasPci() ? MachineConfig.Transport.PCI : MachineConfig.Transport.MMIO;
+        MachineConfig.Builder b = MachineConfig.builder();
+        if (type == MachineConfig.MachineType.Q35) {   // with the VT-d unit, the disk behind it
+            b.iommu(new MachineConfig.IommuConfig(null, false, false, 39))
+                .pciDma(0, new MachineConfig.PciDmaConfig(true, false));
+        }
+        return b.accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
             .kernel(JvisorProcess.guest("spin.elf"))
             .drive(new MachineConfig.DriveConfig("d0", image, false, "writeback", false))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t))
@@ -54,7 +58,7 @@ class MachineSnapshotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = MachineConfig.MachineType.class, names = {"PC", "MICROVM"})   // none has no guest to run
+    @EnumSource(value = MachineConfig.MachineType.class, names = {"PC", "Q35", "MICROVM"})   // none has no guest to run
     void aRestoredMachineHoldsTheSameStateAndRunsOn(MachineConfig.MachineType type) throws Exception {
         Path file = dir.resolve("m.jvsnap");
         List<MachineEvent> events = new CopyOnWriteArrayList<>();
@@ -116,7 +120,7 @@ class MachineSnapshotTest {
         MachineConfig onMemfd = new MachineConfig(base.accel(), base.memoryBytes(), base.cpus(), base.kernel(), base.initrd(),
             base.append(), base.decompressOnHost(), base.serial(), base.noReboot(), base.noShutdown(), base.debugExits(),
             base.drives(), base.virtioDevices(), base.traces(), base.debugLog(), base.machineType(), base.chardevs(),
-            base.netdevs(), base.jit(), base.name(), memfd, base.firmware(), base.pciSlots());
+            base.netdevs(), base.jit(), base.name(), memfd, base.firmware(), base.pciSlots(), base.iommu(), base.pciDma());
         long counter;
         try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
             assertTrue(m.ram().shareable());

@@ -68,7 +68,7 @@ class QmpDiscoveryTest {
             String machines = QmpClient.text(q.execute("{\"execute\": \"query-machines\"}"));
             assertTrue(machines.contains("\"name\": \"pc-i440fx-7.2\"") && machines.contains("\"alias\": \"pc\"")
                 && machines.contains("\"name\": \"microvm\"") && machines.contains("\"name\": \"none\""), machines);
-            assertTrue(!machines.contains("q35"), machines);
+            assertTrue(machines.contains("\"name\": \"pc-q35-7.2\"") && machines.contains("\"alias\": \"q35\""), machines);
 
             Set<String> devices = new HashSet<>();
             list(q.execute("{\"execute\": \"qom-list-types\", \"arguments\": {\"implements\": \"device\"}}"))
@@ -76,7 +76,9 @@ class QmpDiscoveryTest {
             assertTrue(devices.containsAll(List.of("virtio-blk-pci", "virtio-net-pci", "virtio-rng-pci", "virtio-serial-pci",
                 "isa-serial", "virtconsole")), devices.toString());
             assertTrue(!devices.contains("virtio-balloon-pci") && !devices.contains("pci-device"), devices.toString());
-            assertEquals("[{\"name\": \"addr\", \"type\": \"int32\"}, {\"name\": \"drive\", \"type\": \"str\"}, "
+            assertEquals("[{\"name\": \"addr\", \"type\": \"int32\"}, {\"name\": \"iommu_platform\", \"type\": \"bool\"}, "
+                + "{\"name\": \"ats\", \"type\": \"bool\"}, {\"name\": \"disable-legacy\", \"type\": \"OnOffAuto\"}, "
+                + "{\"name\": \"disable-modern\", \"type\": \"bool\"}, {\"name\": \"drive\", \"type\": \"str\"}, "
                 + "{\"name\": \"bootindex\", \"type\": \"int32\"}]", QmpClient.text(q.execute(
                 "{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-blk-pci\"}}").members().get("return")));
             assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'virtio-balloon-pci' not found\"}}",

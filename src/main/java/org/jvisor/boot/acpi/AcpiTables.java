@@ -14,7 +14,8 @@ import org.jvisor.memory.GuestMemory;
  * Builds the machine's ACPI tables and lays them out in one guest-physical window: by default the
  * BIOS area 0xE0000-0xFFFFF that Linux scans for the RSDP (the boot loader may also hand the RSDP
  * address over in boot_params.acpi_rsdp_addr). Layout: RSDP at the window base, then FACS
- * (64-byte aligned), DSDT, FADT, MADT, MCFG (with a PCIe host), XSDT, RSDT, each 16-byte aligned.
+ * (64-byte aligned), DSDT, FADT, MADT, MCFG (with a PCIe host), DMAR (with a VT-d unit), XSDT,
+ * RSDT, each 16-byte aligned.
  * The e820 map must mark the returned range reserved.
  *
  * <pre>{@code
@@ -32,6 +33,7 @@ public final class AcpiTables {
     private final int vcpus;
     private final List<VirtioMmioDevice> virtioMmio = new ArrayList<>();
     private PciHost pciHost;
+    private Dmar.Unit dmar;
     private boolean com1 = true;
     private boolean i8042 = true;
 
@@ -91,6 +93,12 @@ public final class AcpiTables {
         return this;
     }
 
+    /** Adds a DMAR table describing this VT-d unit (null: none); the machine sets it once its PCI devices are placed. */
+    public AcpiTables dmar(Dmar.Unit unit) {
+        this.dmar = unit;
+        return this;
+    }
+
     /** Whether COM1 (0x3F8, IRQ 4) is described; default yes. */
     public AcpiTables com1(boolean present) {
         this.com1 = present;
@@ -141,6 +149,11 @@ public final class AcpiTables {
                 Mcfg.build(pciHost.ecamBase(), pciHost.segment(), pciHost.busStart(), pciHost.busEnd()), 16);
             at.put("MCFG", mcfg);
             entries.add(mcfg);
+        }
+        if (dmar != null) {
+            long table = place(image, base, cursor, Dmar.build(dmar), 16);
+            at.put("DMAR", table);
+            entries.add(table);
         }
         long[] list = entries.stream().mapToLong(Long::longValue).toArray();
         long xsdt = place(image, base, cursor, RootTables.xsdt(list), 16);

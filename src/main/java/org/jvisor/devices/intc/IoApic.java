@@ -34,6 +34,8 @@ public final class IoApic implements BusDevice, StatefulDevice<IoApicState> {
     private static final long RTE_REMOTE_IRR = 1L << 14;
     private static final long RTE_DELIVERY_STATUS = 1L << 12;
     private static final long RTE_LEVEL = 1L << 15;
+    /** Bit 48: the entry is in remappable format (VT-d 5.1.5.1): index 63:49 and 11, no destination. */
+    private static final long RTE_REMAPPABLE = 1L << 48;
     /** Bits the guest can write: everything but delivery status and remote IRR (read-only). */
     private static final long RTE_WRITABLE = ~(RTE_REMOTE_IRR | RTE_DELIVERY_STATUS);
 
@@ -46,11 +48,23 @@ public final class IoApic implements BusDevice, StatefulDevice<IoApicState> {
     /** Edges (or held levels) not yet delivered. */
     private int irr;
     private long deliveries;
+    /** The interrupt remapping unit remappable-format entries go through, or null (they are then not delivered). */
+    private volatile InterruptRemapper remapper;
+    private int remapperSourceId;
 
     public IoApic(int id, ApicBus bus) {
         this.bus = bus;
         this.id = id;
         reset();
+    }
+
+    /**
+     * Sends remappable-format entries to {@code remapper} as the interrupt requests VT-d 5.1.5.1
+     * describes, from {@code sourceId} (the IOAPIC's id in the DMAR's scope).
+     */
+    public synchronized void setRemapper(InterruptRemapper remapper, int sourceId) {
+        this.remapper = remapper;
+        this.remapperSourceId = sourceId;
     }
 
     public synchronized void reset() {
@@ -183,6 +197,19 @@ public final class IoApic implements BusDevice, StatefulDevice<IoApicState> {
             table[pin] = e | RTE_REMOTE_IRR; // set when a LAPIC accepts it; cleared by the EOI
         } else {
             irr &= ~bit;
+        }
+        if ((e & RTE_REMAPPABLE) != 0) {
+            InterruptRemapper r = remapper;
+            if (r != null) {
+                // The request the IOAPIC writes: handle in address 19:5 and 2, format bit 4; the
+                // entry's vector and trigger mode in the data (the IRTE decides the delivery).
+                int index = (int) (e >>> 49) & 0x7FFF | (int) (e >>> 11 & 1) << 15;
+                long address = 0xFEE0_0000L | (long) (index & 0x7FFF) << 5 | 1L << 4 | (long) (index >>> 15) << 2;
+                int data = (int) e & 0xFF | (levelTriggered ? 0x8000 : 0) | 0x4000;
+                deliveries++;
+                r.request(remapperSourceId, address, data);
+            }
+            return;
         }
         DeliveryMode dm = DeliveryMode.of((int) (e >> 8));
         if (dm == null) {

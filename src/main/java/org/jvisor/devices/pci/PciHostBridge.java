@@ -87,6 +87,8 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
     private final Map<Integer, SharedLine> sharedLines = new HashMap<>();
     private final PciDevice hostBridge;
     private volatile int configAddress;
+    /** Set before functions are added when an interrupt remapping unit is present. */
+    private MsiRemapper msiRemapper;
     private Windows assigned;
 
     /**
@@ -118,6 +120,14 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
             super(HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE, HOST_BRIDGE_CLASS, 0);
             setSubsystem(HOST_BRIDGE_VENDOR, HOST_BRIDGE_DEVICE);
         }
+    }
+
+    /**
+     * Sends the MSI/MSI-X messages of functions added from now on to {@code remapper}, each with
+     * its requester id, instead of the sink given at construction. The host bridge (00.0) sends none.
+     */
+    public synchronized void setMsiRemapper(MsiRemapper remapper) {
+        this.msiRemapper = remapper;
     }
 
     /** The host bridge function at 00.0. */
@@ -163,7 +173,13 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
             SharedLine shared = sharedLines.computeIfAbsent(gsi, g -> new SharedLine(gsiLines.apply(g)));
             line = shared::set;
         }
-        device.attach(String.format("00:%02x.%d", slot, function), io, memory, line, msiSink);
+        MsiSink sink = msiSink;
+        if (msiRemapper != null) {
+            MsiRemapper r = msiRemapper;
+            int requesterId = devfn;   // bus 0
+            sink = (address, data) -> r.signal(requesterId, address, data);
+        }
+        device.attach(String.format("00:%02x.%d", slot, function), io, memory, line, sink);
         functions[devfn] = device;
         updateMultiFunction(slot);
     }

@@ -23,6 +23,8 @@ import org.jvisor.memory.GuestMemoryException;
 public final class VirtioCore {
     private final VirtioDevice device;
     private final DmaSpace dma;
+    /** With VIRTIO_F_ACCESS_PLATFORM offered: the device's view through the IOMMU; else null. */
+    private volatile DmaSpace platformDma;
     private final Consumer<String> log;
     private final SplitVirtqueue[] queues;
     private final Runnable[] runners;
@@ -87,6 +89,27 @@ public final class VirtioCore {
         this(device, dma, msg -> System.err.println("jvisor: " + msg));
     }
 
+    /**
+     * Offers VIRTIO_F_ACCESS_PLATFORM (virtio 1.2, 6): a driver that accepts it gives the device
+     * addresses of {@code translated} (behind an IOMMU); one that does not gives guest-physical
+     * addresses, which the device then uses untranslated (as Linux does without the feature).
+     * Set while the machine is built, before the driver runs.
+     */
+    public void offerAccessPlatform(DmaSpace translated) {
+        this.platformDma = translated;
+    }
+
+    /** The offered features: the device's, and ACCESS_PLATFORM when {@link #offerAccessPlatform} was called. */
+    private long offeredFeatures() {
+        return device.deviceFeatures() | (platformDma != null ? 1L << Virtio.F_ACCESS_PLATFORM : 0);
+    }
+
+    /** Where the queues' addresses point with {@code features} accepted. */
+    private DmaSpace dmaFor(long features) {
+        DmaSpace p = platformDma;
+        return p != null && Virtio.has(features, Virtio.F_ACCESS_PLATFORM) ? p : dma;
+    }
+
     /** The transport's interrupt delivery (set once by the transport's constructor). */
     void setTransportInterrupt(VirtioInterrupt t) {
         this.transport = t;
@@ -136,7 +159,7 @@ public final class VirtioCore {
 
     /** 32 bits of the offered features: page 0 is bits 0-31, page 1 bits 32-63; 0 beyond. */
     public int deviceFeatures(int page) {
-        long f = device.deviceFeatures();
+        long f = offeredFeatures();
         return page == 0 ? (int) f : page == 1 ? (int) (f >>> 32) : 0;
     }
 
@@ -167,7 +190,7 @@ public final class VirtioCore {
         int old = status;
         int added = value & ~old;
         if ((added & Virtio.STATUS_FEATURES_OK) != 0) {
-            long offered = device.deviceFeatures();
+            long offered = offeredFeatures();
             if ((driverFeatures & ~offered) != 0) {
                 guestError(String.format("%s: driver accepted features %#x that were not offered; FEATURES_OK refused",
                     device.name(), driverFeatures & ~offered));
@@ -202,7 +225,7 @@ public final class VirtioCore {
     private boolean activateQueue(SplitVirtqueue q) {
         synchronized (q) {
             try {
-                q.activate(dma, driverFeatures);
+                q.activate(dmaFor(driverFeatures), driverFeatures);
                 return true;
             } catch (VirtqueueException e) {
                 markNeedsReset(e.getMessage());
@@ -341,14 +364,14 @@ public final class VirtioCore {
     public void restoreState(VirtioState s) throws DeviceStateException {
         String name = device.name();
         DeviceStateException.checkBits(name, "device status", s.status(), 0xFF & ~Virtio.STATUS_DEVICE_NEEDS_RESET);
-        long offered = device.deviceFeatures();
+        long offered = offeredFeatures();
         if ((s.driverFeatures() & ~offered) != 0) {
             throw new DeviceStateException(String.format("%s: the driver accepted features %#x that this device does not offer",
                 name, s.driverFeatures() & ~offered));
         }
         DeviceStateException.checkLength(name, "queues", s.queues().size(), queues.length);
         for (int i = 0; i < queues.length; i++) {
-            queues[i].checkState(s.queues().get(i), dma);
+            queues[i].checkState(s.queues().get(i), dmaFor(s.driverFeatures()));
         }
         synchronized (this) {
             underQueueLocks(0, () -> {
@@ -362,7 +385,7 @@ public final class VirtioCore {
                 needsResetReason = s.needsResetReason();
                 generation.set(s.configGeneration());
                 for (int i = 0; i < queues.length; i++) {
-                    queues[i].restoreState(s.queues().get(i), dma, driverFeatures);
+                    queues[i].restoreState(s.queues().get(i), dmaFor(driverFeatures), driverFeatures);
                     scheduled.set(i, 0);
                 }
                 activated = s.activated();

@@ -55,6 +55,29 @@ class IoApicTest {
         writeReg(0x10 + 2 * pin, (int) entry);
     }
 
+    /**
+     * A remappable-format entry (VT-d 5.1.5.1: bit 48, index 63:49 and 11) goes to the remapping
+     * unit as the request the IOAPIC writes: handle in address 19:5 and 2, format bit 4; the
+     * entry's vector and trigger mode in the data. Level entries still wait for the EOI.
+     */
+    @Test
+    void remappableEntriesGoToTheRemappingUnit() {
+        List<String> requests = new ArrayList<>();
+        ioapic.setRemapper((sid, address, data) -> requests.add(String.format("%x %x %x", sid, address, data)), 0xFF00);
+        route(3, 0x8001L << 49 | 1L << 48 | 1L << 11 | 0x41);              // index 0x18001 & 0xFFFF, edge
+        ioapic.setIrq(3, true);
+        assertEquals(List.of("ff00 fee00034 4041"), requests, "handle 0x8001: bit 15 in address bit 2");
+        assertTrue(sent.isEmpty(), "nothing delivered directly");
+        route(4, 5L << 49 | 1L << 48 | 1L << 15 | 0x42);                  // index 5, level
+        ioapic.setIrq(4, true);
+        ioapic.setIrq(4, false);
+        ioapic.setIrq(4, true);
+        assertEquals("ff00 fee000b0 c042", requests.get(1));
+        assertEquals(2, requests.size(), "remote IRR holds the level entry until its EOI");
+        ioapic.eoi(0x42);
+        assertEquals(3, requests.size(), "re-sent after the EOI while the pin is high");
+    }
+
     /** Found by ApicFuzzTest: a byte read of IOWIN returned the whole 32-bit register. */
     @Test
     void narrowReadsGetTheirByteLanesOnly() {

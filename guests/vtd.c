@@ -1,0 +1,399 @@
+/*
+ * vtd: the guest programs an Intel VT-d unit (VT-d spec 4.0) itself and drives virtio-rng-pci
+ * through it with IOVAs that differ from the guest-physical addresses.
+ * Asserts: the unit at 0xFED90000 reads VER 1.0 with QI and pass-through in ECAP; the root table
+ * latches (GSTS.RTPS), queued invalidation starts (QIES) and completes wait descriptors by their
+ * status write; translation turns on (TES). The device offers VIRTIO_F_ACCESS_PLATFORM and runs
+ * REQUESTS requests whose rings and buffers sit at IOVA = GPA + IOVA_OFFSET, the entropy landing
+ * at the guest-physical buffer. Then the buffer's page is unmapped (page-selective IOTLB
+ * invalidation and a wait): the next request is refused, the unit records a primary fault
+ * (FSTS.PPF; FRCD with F, reason 5 = write without permission, the device's source id, the
+ * IOVA's page), the fault event MSI (FEDATA/FEADDR, vector FAULT_VECTOR) arrives, the buffer
+ * stays untouched, and the device either reports DEVICE_NEEDS_RESET (jvisor) or completes the
+ * request without its data (QEMU 7.2). Last, FPD in the context entry suppresses the record of a
+ * second refused request.
+ * Run with -M q35 -device intel-iommu -device virtio-rng-pci,iommu_platform=on,disable-legacy=on.
+ */
+#include "lib.h"
+
+#define REQUESTS 16
+#define BUF 64
+#define QSIZE 8
+#define POLL_LIMIT 20000000UL
+#define IOVA_OFFSET 0x40000000UL /* IOVA = GPA + 1 GiB */
+
+#define VTD 0xFED90000UL
+#define VTD_VER 0x00
+#define VTD_CAP 0x08
+#define VTD_ECAP 0x10
+#define VTD_GCMD 0x18
+#define VTD_GSTS 0x1C
+#define VTD_RTADDR 0x20
+#define VTD_FSTS 0x34
+#define VTD_FECTL 0x38
+#define VTD_FEDATA 0x3C
+#define VTD_FEADDR 0x40
+#define VTD_FEUADDR 0x44
+#define VTD_IQH 0x80
+#define VTD_IQT 0x88
+#define VTD_IQA 0x90
+#define GCMD_TE (1u << 31)
+#define GCMD_SRTP (1u << 30)
+#define GCMD_QIE (1u << 26)
+#define FSTS_PFO 1u
+#define FSTS_PPF 2u
+#define FSTS_IQE 0x10u
+
+#define PCI_ADDR 0xCF8
+#define PCI_DATA 0xCFC
+#define PCI_COMMAND 0x04
+#define PCI_BAR0 0x10
+#define PCI_CAP_PTR 0x34
+#define PCI_CAP_VENDOR 0x09
+
+#define COMMON_DEVICE_FEATURE_SELECT 0x00
+#define COMMON_DEVICE_FEATURE 0x04
+#define COMMON_DRIVER_FEATURE_SELECT 0x08
+#define COMMON_DRIVER_FEATURE 0x0c
+#define COMMON_DEVICE_STATUS 0x14
+#define COMMON_QUEUE_SELECT 0x16
+#define COMMON_QUEUE_SIZE 0x18
+#define COMMON_QUEUE_ENABLE 0x1c
+#define COMMON_QUEUE_NOTIFY_OFF 0x1e
+#define COMMON_QUEUE_DESC 0x20
+#define COMMON_QUEUE_DRIVER 0x28
+#define COMMON_QUEUE_DEVICE 0x30
+#define STATUS_ACKNOWLEDGE 1
+#define STATUS_DRIVER 2
+#define STATUS_DRIVER_OK 4
+#define STATUS_FEATURES_OK 8
+#define STATUS_NEEDS_RESET 0x40
+#define VIRTQ_DESC_F_WRITE 2
+
+#define LAPIC 0xFEE00000UL
+#define LAPIC_EOI 0x0B0
+#define LAPIC_SVR 0x0F0
+#define FAULT_VECTOR 0x50
+
+struct virtq_desc { uint64_t addr; uint32_t len; uint16_t flags; uint16_t next; };
+/* The rings in one page, so one mapping covers them. */
+struct rings {
+    struct virtq_desc desc[QSIZE];
+    uint16_t avail_flags, avail_idx, avail_ring[QSIZE], used_event;
+    uint8_t pad[2];
+    uint16_t used_flags, used_idx;
+    struct { uint32_t id, len; } used_ring[QSIZE];
+    uint16_t avail_event;
+};
+
+static struct rings rings __attribute__((aligned(4096)));
+static uint8_t buffer[4096] __attribute__((aligned(4096)));
+static uint64_t root[512] __attribute__((aligned(4096)));
+static uint64_t context[512] __attribute__((aligned(4096)));
+static uint64_t l3[512] __attribute__((aligned(4096)));
+static uint64_t l2[512] __attribute__((aligned(4096)));
+static uint64_t l1[512] __attribute__((aligned(4096)));
+static uint64_t queue[512] __attribute__((aligned(4096))); /* 256 descriptors of 16 bytes */
+static volatile uint32_t wait_status;
+static unsigned tail;
+
+static int dev;
+static uint64_t common_addr, notify_base, notify_addr;
+static uint32_t notify_multiplier;
+static uint16_t last_used;
+static volatile unsigned fault_irqs;
+
+static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)a; }
+static inline void w64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
+static inline uint64_t r64(uint64_t a) { return *(volatile uint64_t *)a; }
+static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
+static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)a; }
+static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)a; }
+#define barrier() __asm__ volatile("mfence" : : : "memory")
+
+static uint32_t pci_read32(int d, int off)
+{
+    outl(PCI_ADDR, 0x80000000u | (uint32_t)d << 11 | (uint32_t)(off & 0xFC));
+    return inl(PCI_DATA);
+}
+static uint8_t pci_read8(int d, int off) { return (uint8_t)(pci_read32(d, off) >> ((off & 3) * 8)); }
+static void pci_write16(int d, int off, uint16_t v)
+{
+    outl(PCI_ADDR, 0x80000000u | (uint32_t)d << 11 | (uint32_t)(off & 0xFC));
+    outw(PCI_DATA + (off & 2), v);
+}
+
+/* The GiB of a 64-bit BAR above what the entry page tables map, with 2 MiB pages. */
+static uint64_t high_pd[512] __attribute__((aligned(4096)));
+static void map_gib(uint64_t a)
+{
+    uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFUL);
+    uint64_t *pdpt = (uint64_t *)(pml4[0] & 0xFFFFFFFFF000UL);
+    uint64_t gib = a >> 30;
+    CHECK(gib < 512);
+    if (pdpt[gib] & 1)
+        return;
+    for (int i = 0; i < 512; i++)
+        high_pd[i] = (gib << 30) + ((uint64_t)i << 21) + 0x83;
+    pdpt[gib] = (uint64_t)high_pd + 0x3;
+    write_cr3(read_cr3());
+}
+
+static void on_fault_event(struct frame *f)
+{
+    (void)f;
+    fault_irqs++;
+    w32(LAPIC + LAPIC_EOI, 0);
+}
+
+static void wait_gsts(uint32_t bits, uint32_t want)
+{
+    for (unsigned long n = 0; (r32(VTD + VTD_GSTS) & bits) != want; n++)
+        if (n == POLL_LIMIT)
+            failf("GSTS %#x: bits %#x never became %#x", r32(VTD + VTD_GSTS), bits, want);
+}
+
+/* One 128-bit descriptor into the invalidation queue, and a wait descriptor behind it that writes
+ * a fresh status word; returns once the status arrived (6.5.2.8). */
+static void invalidate(uint64_t lo, uint64_t hi)
+{
+    static uint32_t seq;
+    queue[2 * tail] = lo;
+    queue[2 * tail + 1] = hi;
+    tail = (tail + 1) % 256;
+    seq++;
+    queue[2 * tail] = 5 | 0x20 | (uint64_t)seq << 32; /* wait, status write */
+    queue[2 * tail + 1] = (uint64_t)&wait_status;
+    tail = (tail + 1) % 256;
+    barrier();
+    w64(VTD + VTD_IQT, (uint64_t)tail << 4);
+    for (unsigned long n = 0; wait_status != seq; n++) {
+        if (n == POLL_LIMIT)
+            failf("wait descriptor %u never completed (FSTS %#x, IQH %#lx)", seq, r32(VTD + VTD_FSTS), r64(VTD + VTD_IQH));
+        __asm__ volatile("pause");
+    }
+}
+
+static void map_page(uint64_t gpa, int writable)
+{
+    uint64_t iova = gpa + IOVA_OFFSET;
+    CHECK((iova >> 21) == ((IOVA_OFFSET + (uint64_t)&rings) >> 21)); /* one 2 MiB region: one L1 table */
+    l1[(iova >> 12) & 0x1FF] = gpa | 1 | (writable ? 2 : 0);
+}
+
+static void setup_tables(int fpd)
+{
+    int devfn = dev << 3;
+    uint64_t iova = (uint64_t)&rings + IOVA_OFFSET;
+    root[0] = (uint64_t)context | 1;
+    context[2 * devfn] = (uint64_t)l3 | (fpd ? 2 : 0) | 1; /* present, TT 0 (translated) */
+    context[2 * devfn + 1] = 1u << 8 | 1;                  /* domain 1, AW 1: 3 levels */
+    l3[(iova >> 30) & 0x1FF] = (uint64_t)l2 | 3;
+    l2[(iova >> 21) & 0x1FF] = (uint64_t)l1 | 3;
+    map_page((uint64_t)&rings, 1);
+    map_page((uint64_t)buffer, 1);
+    barrier();
+}
+
+static void enable_vtd(void)
+{
+    CHECK_EQ(r32(VTD + VTD_VER), 0x10);
+    uint64_t ecap = r64(VTD + VTD_ECAP);
+    printf("vtd: unit at %#lx: cap %#lx ecap %#lx\n", VTD, r64(VTD + VTD_CAP), ecap);
+    CHECK(ecap & 2);    /* QI */
+    CHECK(ecap & 0x40); /* pass-through */
+    setup_tables(0);
+    w64(VTD + VTD_RTADDR, (uint64_t)root);
+    w32(VTD + VTD_GCMD, GCMD_SRTP);
+    wait_gsts(GCMD_SRTP, GCMD_SRTP);
+    w64(VTD + VTD_IQA, (uint64_t)queue); /* QS 0 */
+    w32(VTD + VTD_GCMD, GCMD_QIE);
+    wait_gsts(GCMD_QIE, GCMD_QIE);
+    CHECK_EQ(r64(VTD + VTD_IQH), 0);
+    invalidate(1 | 1u << 4, 0); /* global context-cache invalidation */
+    invalidate(2 | 1u << 4, 0); /* global IOTLB invalidation */
+    w32(VTD + VTD_FEDATA, FAULT_VECTOR);
+    w32(VTD + VTD_FEADDR, (uint32_t)LAPIC); /* APIC 0, physical, fixed */
+    w32(VTD + VTD_FEUADDR, 0);
+    w32(VTD + VTD_FECTL, 0);                /* unmasked */
+    w32(VTD + VTD_GCMD, GCMD_QIE | GCMD_TE);
+    wait_gsts(GCMD_TE | GCMD_QIE, GCMD_TE | GCMD_QIE);
+    CHECK_EQ(r32(VTD + VTD_FSTS), 0);
+    printf("vtd: root table, queued invalidation and translation on\n");
+}
+
+static int find_device(void)
+{
+    for (int d = 0; d < 32; d++)
+        if (pci_read32(d, 0) == 0x10441AF4)
+            return d;
+    fail("no modern virtio-rng-pci (1af4:1044) on bus 0");
+}
+
+static void find_bar(void)
+{
+    uint32_t common_off = 0, notify_off = 0;
+    int bar = -1;
+    for (int p = pci_read8(dev, PCI_CAP_PTR) & 0xFC, n = 0; p != 0 && n < 48; p = pci_read8(dev, p + 1) & 0xFC, n++) {
+        if (pci_read8(dev, p) != PCI_CAP_VENDOR)
+            continue;
+        int type = pci_read8(dev, p + 3);
+        if (type == 1 && bar < 0) {
+            bar = pci_read8(dev, p + 4);
+            common_off = pci_read32(dev, p + 8);
+        } else if (type == 2 && notify_multiplier == 0) {
+            notify_off = pci_read32(dev, p + 8);
+            notify_multiplier = pci_read32(dev, p + 16);
+        }
+    }
+    CHECK(bar >= 0);
+    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bar);
+    uint64_t base = lo & ~0xFu;
+    if ((lo & 6) == 4)
+        base |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bar + 4) << 32;
+    CHECK(base != 0);
+    map_gib(base);
+    pci_write16(dev, PCI_COMMAND, 0x6); /* memory, bus master */
+    common_addr = base + common_off;
+    notify_base = base + notify_off;
+}
+
+static uint8_t status(void) { return r8(common_addr + COMMON_DEVICE_STATUS); }
+
+static void setup_device(void)
+{
+    uint64_t c = common_addr;
+    w8(c + COMMON_DEVICE_STATUS, 0);
+    CHECK_EQ(status(), 0);
+    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    w32(c + COMMON_DEVICE_FEATURE_SELECT, 1);
+    uint32_t hi = r32(c + COMMON_DEVICE_FEATURE);
+    CHECK(hi & 1); /* VIRTIO_F_VERSION_1 */
+    CHECK(hi & 2); /* VIRTIO_F_ACCESS_PLATFORM */
+    w32(c + COMMON_DRIVER_FEATURE_SELECT, 0);
+    w32(c + COMMON_DRIVER_FEATURE, 0);
+    w32(c + COMMON_DRIVER_FEATURE_SELECT, 1);
+    w32(c + COMMON_DRIVER_FEATURE, 3);
+    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    CHECK(status() & STATUS_FEATURES_OK);
+    w16(c + COMMON_QUEUE_SELECT, 0);
+    CHECK(r16(c + COMMON_QUEUE_SIZE) >= QSIZE);
+    w16(c + COMMON_QUEUE_SIZE, QSIZE);
+    memset(&rings, 0, sizeof rings);
+    last_used = 0;
+    uint64_t iova = (uint64_t)&rings + IOVA_OFFSET;
+    w64(c + COMMON_QUEUE_DESC, iova + __builtin_offsetof(struct rings, desc));
+    w64(c + COMMON_QUEUE_DRIVER, iova + __builtin_offsetof(struct rings, avail_flags));
+    w64(c + COMMON_QUEUE_DEVICE, iova + __builtin_offsetof(struct rings, used_flags));
+    uint16_t off = r16(c + COMMON_QUEUE_NOTIFY_OFF);
+    w16(c + COMMON_QUEUE_ENABLE, 1);
+    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    CHECK_EQ(status(), STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    notify_addr = notify_base + (uint64_t)off * notify_multiplier;
+}
+
+/* Posts one request for BUF bytes at the buffer's IOVA; returns whether the device used it. */
+static int request(unsigned n)
+{
+    unsigned d = n % QSIZE;
+    rings.desc[d].addr = (uint64_t)buffer + IOVA_OFFSET + BUF * d;
+    rings.desc[d].len = BUF;
+    rings.desc[d].flags = VIRTQ_DESC_F_WRITE;
+    rings.desc[d].next = 0;
+    rings.avail_ring[rings.avail_idx % QSIZE] = (uint16_t)d;
+    barrier();
+    rings.avail_idx++;
+    barrier();
+    w16(notify_addr, 0);
+    for (unsigned long spins = 0; *(volatile uint16_t *)&rings.used_idx == last_used; spins++) {
+        if ((status() & STATUS_NEEDS_RESET) || (r32(VTD + VTD_FSTS) & FSTS_PPF))
+            return 0;
+        if (spins == POLL_LIMIT)
+            failf("request %u: no used buffer and no fault (device status %#x)", n, status());
+        __asm__ volatile("pause");
+    }
+    barrier();
+    last_used++;
+    CHECK_EQ(rings.used_ring[(last_used - 1) % QSIZE].id, d);
+    CHECK_EQ(rings.used_ring[(last_used - 1) % QSIZE].len, BUF);
+    return 1;
+}
+
+int main(void)
+{
+    dev = find_device();
+    printf("vtd: virtio-rng-pci at 00:%02x.0\n", dev);
+    find_bar();
+    idt_init();
+    set_handler(FAULT_VECTOR, on_fault_event);
+    outb(0x21, 0xFF); /* firmware's 8259s masked */
+    outb(0xA1, 0xFF);
+    w32(LAPIC + LAPIC_SVR, 0x1FF);
+    enable_vtd();
+    setup_device();
+
+    for (unsigned n = 0; n < REQUESTS; n++) {
+        memset(buffer, 0, sizeof buffer);
+        if (!request(n))
+            failf("request %u refused (FSTS %#x, FRCD %#lx %#lx)", n, r32(VTD + VTD_FSTS), r64(VTD + 0x220), r64(VTD + 0x228));
+        int zero = 1;
+        for (int i = 0; i < BUF; i++)
+            zero &= buffer[BUF * (n % QSIZE) + i] == 0;
+        if (zero)
+            failf("request %u: no entropy at the buffer's guest-physical address", n);
+    }
+    printf("vtd: %d requests through IOVAs at GPA + %#lx\n", REQUESTS, IOVA_OFFSET);
+
+    /* Unmap the buffer, invalidate its page (domain 1, AM 0) and wait: the next request faults. */
+    l1[(((uint64_t)buffer + IOVA_OFFSET) >> 12) & 0x1FF] = 0;
+    barrier();
+    invalidate(2 | 3u << 4 | 1ul << 16, (uint64_t)buffer + IOVA_OFFSET);
+    memset(buffer, 0, sizeof buffer);
+    /* jvisor refuses the request (DEVICE_NEEDS_RESET); QEMU 7.2 completes it with the data dropped
+     * (its bounce buffer's write-back faults). Either way: a fault record, nothing in the buffer. */
+    int used = request(REQUESTS);
+    unsigned long spins = 0;
+    while (!(r32(VTD + VTD_FSTS) & FSTS_PPF) && ++spins < POLL_LIMIT)
+        __asm__ volatile("pause");
+    while (!used && !(status() & STATUS_NEEDS_RESET) && ++spins < POLL_LIMIT)
+        __asm__ volatile("pause");
+    for (spins = 0; fault_irqs == 0 && spins < POLL_LIMIT / 1000; spins++)
+        __asm__ volatile("sti; hlt; cli" : : : "memory");
+    uint32_t fsts = r32(VTD + VTD_FSTS);
+    uint64_t frcd_lo = r64(VTD + 0x220), frcd_hi = r64(VTD + 0x228);
+    printf("vtd: refused: FSTS %#x FRCD %#lx %#lx, %u fault interrupt(s); the device %s\n", fsts, frcd_lo, frcd_hi,
+           fault_irqs, used ? "completed the request without its data" : "reports DEVICE_NEEDS_RESET");
+    CHECK(fsts & FSTS_PPF);
+    CHECK_EQ(frcd_hi >> 63, 1);                 /* F */
+    CHECK_EQ((frcd_hi >> 32) & 0xFF, 5);        /* write without permission (non-present) */
+    CHECK_EQ((frcd_hi >> 62) & 1, 0);           /* T = 0: a write */
+    CHECK_EQ(frcd_hi & 0xFFFF, (uint64_t)dev << 3);
+    CHECK_EQ(frcd_lo, ((uint64_t)buffer + IOVA_OFFSET) & ~0xFFFUL);
+    CHECK_EQ(fault_irqs, 1);
+    CHECK(used || (status() & STATUS_NEEDS_RESET));
+    for (int i = 0; i < BUF; i++)
+        CHECK_EQ(buffer[i], 0);
+
+    /* Clear the record; with FPD the next refused request leaves none. */
+    w64(VTD + 0x228, 1ul << 63);
+    w32(VTD + VTD_FSTS, FSTS_PFO);
+    CHECK_EQ(r32(VTD + VTD_FSTS), 0);
+    setup_tables(1);
+    l1[(((uint64_t)buffer + IOVA_OFFSET) >> 12) & 0x1FF] = 0;
+    invalidate(1 | 1u << 4, 0);
+    invalidate(2 | 1u << 4, 0);
+    setup_device();
+    memset(buffer, 0, sizeof buffer);
+    used = request(0);
+    for (spins = 0; !used && !(status() & STATUS_NEEDS_RESET) && spins < POLL_LIMIT; spins++)
+        __asm__ volatile("pause");
+    CHECK(used || (status() & STATUS_NEEDS_RESET));
+    CHECK_EQ(r32(VTD + VTD_FSTS) & FSTS_PPF, 0);
+    for (int i = 0; i < BUF; i++)
+        CHECK_EQ(buffer[i], 0);
+    CHECK_EQ(fault_irqs, 1);
+    printf("vtd: with FPD the refused request left no record\n");
+    return 0;
+}

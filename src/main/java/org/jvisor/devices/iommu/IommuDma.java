@@ -1,0 +1,165 @@
+package org.jvisor.devices.iommu;
+
+import org.jvisor.memory.DmaSpace;
+import org.jvisor.memory.GuestMemoryException;
+import org.jvisor.memory.IdentityDma;
+
+/**
+ * One PCI function's view of memory behind an {@link IntelIommu}: bus addresses are IOVAs,
+ * translated per 4 KiB page for the function's requester id. A small direct-mapped IOTLB keeps
+ * recent translations (the bus page, the guest-physical page and the rights in one long each), so
+ * once a page is cached an access allocates nothing; the whole IOTLB is dropped when the unit's
+ * epoch moves (a guest invalidation). A refused access (a fault the unit recorded) throws a
+ * {@link DmaFaultException}, which virtio devices turn into DEVICE_NEEDS_RESET.
+ *
+ * <p>A device may use its view from several threads at once (virtio-net's receive path runs
+ * beside its transmit queue), so the IOTLB lookup holds the view's lock: uncontended, it costs
+ * little and allocates nothing; the copy itself runs outside it.
+ */
+public final class IommuDma implements DmaSpace {
+    private static final int ENTRIES = 64;
+
+    private final IntelIommu unit;
+    private final IdentityDma physical;
+    private final long[] tag = new long[ENTRIES];
+    private final long[] page = new long[ENTRIES];
+    private volatile int sid = -1;
+    private int epoch;
+
+    IommuDma(IntelIommu unit, IdentityDma physical) {
+        this.unit = unit;
+        this.physical = physical;
+        this.epoch = unit.iotlbEpoch() - 1;
+    }
+
+    /** Sets the requester id (bus 15:8, devfn 7:0) once the bus has placed the function. */
+    public synchronized void bind(int requesterId) {
+        this.sid = requesterId;
+        epoch = unit.iotlbEpoch() - 1;
+    }
+
+    public int requesterId() {
+        return sid;
+    }
+
+    /**
+     * The guest-physical address of {@code iova} for a read or write, from the IOTLB or a walk;
+     * refused accesses throw.
+     */
+    private synchronized long gpa(long iova, boolean write) {
+        if (!unit.translating()) {
+            return iova;
+        }
+        int now = unit.iotlbEpoch();
+        if (now != epoch) {
+            java.util.Arrays.fill(tag, -1L);
+            epoch = now;
+        }
+        long vpn = iova >>> 12;
+        int slot = (int) (vpn & (ENTRIES - 1));
+        long need = write ? SecondLevelWalk.WRITE : SecondLevelWalk.READ;
+        long p = page[slot];
+        if (tag[slot] != vpn || (p & need) == 0) {
+            p = unit.translate(sid, iova, write);
+            if (SecondLevelWalk.isFault(p)) {
+                throw new DmaFaultException(sid, iova, SecondLevelWalk.reason(p), write);
+            }
+            tag[slot] = vpn;
+            page[slot] = p;
+        }
+        return (p & ~0xFFFL) | (iova & 0xFFF);
+    }
+
+    @Override
+    public void read(long busAddress, byte[] dst, int from, int length) {
+        while (length > 0) {
+            int n = (int) Math.min(length, 0x1000 - (busAddress & 0xFFF));
+            physical.read(gpa(busAddress, false), dst, from, n);
+            busAddress += n;
+            from += n;
+            length -= n;
+        }
+    }
+
+    @Override
+    public void write(long busAddress, byte[] src, int from, int length) {
+        while (length > 0) {
+            int n = (int) Math.min(length, 0x1000 - (busAddress & 0xFFF));
+            physical.write(gpa(busAddress, true), src, from, n);
+            busAddress += n;
+            from += n;
+            length -= n;
+        }
+    }
+
+    @Override
+    public short readU16(long busAddress) {
+        if ((busAddress & 0xFFF) > 0xFFE) {
+            byte[] b = new byte[2];
+            read(busAddress, b, 0, 2);
+            return (short) (b[0] & 0xFF | b[1] << 8);
+        }
+        return physical.readU16(gpa(busAddress, false));
+    }
+
+    @Override
+    public int readU32(long busAddress) {
+        if ((busAddress & 0xFFF) > 0xFFC) {
+            return readU16(busAddress) & 0xFFFF | readU16(busAddress + 2) << 16;
+        }
+        return physical.readU32(gpa(busAddress, false));
+    }
+
+    @Override
+    public long readU64(long busAddress) {
+        if ((busAddress & 0xFFF) > 0xFF8) {
+            return readU32(busAddress) & 0xFFFF_FFFFL | (long) readU32(busAddress + 4) << 32;
+        }
+        return physical.readU64(gpa(busAddress, false));
+    }
+
+    @Override
+    public void writeU16(long busAddress, short value) {
+        if ((busAddress & 0xFFF) > 0xFFE) {
+            write(busAddress, new byte[] {(byte) value, (byte) (value >> 8)}, 0, 2);
+            return;
+        }
+        physical.writeU16(gpa(busAddress, true), value);
+    }
+
+    @Override
+    public void writeU32(long busAddress, int value) {
+        if ((busAddress & 0xFFF) > 0xFFC) {
+            writeU16(busAddress, (short) value);
+            writeU16(busAddress + 2, (short) (value >>> 16));
+            return;
+        }
+        physical.writeU32(gpa(busAddress, true), value);
+    }
+
+    @Override
+    public void writeU64(long busAddress, long value) {
+        if ((busAddress & 0xFFF) > 0xFF8) {
+            writeU32(busAddress, (int) value);
+            writeU32(busAddress + 4, (int) (value >>> 32));
+            return;
+        }
+        physical.writeU64(gpa(busAddress, true), value);
+    }
+
+    /** A DMA the IOMMU refused (the unit recorded the fault unless the context entry disables that). */
+    public static final class DmaFaultException extends GuestMemoryException {
+        private final int reason;
+
+        DmaFaultException(int sid, long iova, int reason, boolean write) {
+            super(String.format("DMA %s of IOVA %#x by %02x:%02x.%d refused by the IOMMU (fault reason %#x)",
+                write ? "write" : "read", iova, sid >>> 8, sid >>> 3 & 0x1F, sid & 7, reason), iova, 1);
+            this.reason = reason;
+        }
+
+        /** The VT-d fault reason ({@link VtdFault#code}). */
+        public int reason() {
+            return reason;
+        }
+    }
+}
