@@ -42,6 +42,8 @@ import java.util.Set;
  * @param firmware         -bios and -boot: the firmware a machine without -kernel boots
  * @param pciSlots         -device virtio-X-pci,addr=SLOT: the PCI slot of the virtio device at
  *                         that index of {@code virtioDevices}; the others take the first free slot
+ * @param ideDrives        -hda..-hdd, -cdrom, -drive if=ide: the drives on the pc machine's IDE
+ *                         controller, each on a {@code drives} entry
  */
 public record MachineConfig(
     Accel accel,
@@ -64,10 +66,50 @@ public record MachineConfig(
     List<NetdevConfig> netdevs,
     JitOptions jit,
     String name,
-    MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots) {
+    MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots, List<IdeDriveConfig> ideDrives) {
 
     public MachineConfig {
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
+        ideDrives = ideDrives == null ? List.of() : List.copyOf(ideDrives);
+    }
+
+    /** As the canonical constructor, with no IDE drives. */
+    public MachineConfig(Accel accel, long memoryBytes, int cpus, Path kernel, Path initrd, String append,
+                         boolean decompressOnHost, SerialConfig serial, boolean noReboot, boolean noShutdown,
+                         List<DebugExitConfig> debugExits, List<DriveConfig> drives, List<VirtioDeviceConfig> virtioDevices,
+                         Set<String> traces, Set<String> debugLog, MachineType machineType, List<ChardevConfig> chardevs,
+                         List<NetdevConfig> netdevs, JitOptions jit, String name, MemoryBackendConfig memoryBackend,
+                         Firmware firmware, Map<Integer, Integer> pciSlots) {
+        this(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot, noShutdown, debugExits,
+            drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name, memoryBackend, firmware,
+            pciSlots, List.of());
+    }
+
+    /**
+     * A drive on the pc machine's IDE controller (QEMU's if=ide): -drive id {@code driveId} at
+     * {@code index} 0-3 (channel index / 2, unit index % 2: -hda is 0, -cdrom 2), a disk or a CD-ROM.
+     */
+    public record IdeDriveConfig(String driveId, int index, Media media) {
+        public static final int MAX_INDEX = 3;
+
+        /** QEMU's media=disk|cdrom. */
+        public enum Media { DISK, CDROM }
+
+        public IdeDriveConfig {
+            Objects.requireNonNull(driveId, "driveId");
+            Objects.requireNonNull(media, "media");
+            if (index < 0 || index > MAX_INDEX) {
+                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-3)");
+            }
+        }
+
+        public int channel() {
+            return index / 2;
+        }
+
+        public int unit() {
+            return index % 2;
+        }
     }
 
     /**
@@ -432,6 +474,7 @@ public record MachineConfig(
         private String name;
         private MemoryBackendConfig memoryBackend;
         private Firmware firmware = Firmware.DEFAULT;
+        private final List<IdeDriveConfig> ideDrives = new ArrayList<>();
 
         private Builder() {
         }
@@ -514,6 +557,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -drive if=ide (or -hda, -cdrom): the IDE drive on the {@link #drive} with its id. */
+        public Builder ideDrive(IdeDriveConfig drive) {
+            ideDrives.add(Objects.requireNonNull(drive, "drive"));
+            return this;
+        }
+
         /** -device virtio-*, after the ones added before (bus order). */
         public Builder device(VirtioDeviceConfig device) {
             virtioDevices.add(Objects.requireNonNull(device, "device"));
@@ -591,7 +640,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots);
+                memoryBackend, firmware, pciSlots, ideDrives);
         }
     }
 }
