@@ -26,6 +26,7 @@ import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.fwcfg.FwCfg;
 import org.jvisor.devices.ide.AtaDisk;
+import org.jvisor.devices.ide.AtapiCdrom;
 import org.jvisor.devices.ide.IdeDrive;
 import org.jvisor.devices.ide.Piix3Ide;
 import org.jvisor.devices.ide.Piix3IsaBridge;
@@ -499,7 +500,7 @@ public final class Machine implements AutoCloseable {
             Consumer<String> warn = msg -> log.println("jvisor: " + msg);
             IdeDrive drive = switch (c.media()) {
                 case DISK -> new AtaDisk(backend, c.index() + 1, warn);
-                case CDROM -> throw new MachineException("-drive " + c.driveId() + ": media=cdrom is not supported yet");
+                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn);
             };
             ide.channel(c.channel()).attach(c.unit(), drive);
             if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {

@@ -9,7 +9,7 @@ import org.jvisor.devices.state.DeviceStateException;
  * state machine: the {@link IdeChannel} calls it under its lock and hands it the channel's
  * interrupt; it executes each command at once, on the thread that wrote the command register.
  */
-public abstract sealed class IdeDrive permits AtaDisk {
+public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
     final Taskfile taskfile = new Taskfile();
     final byte[] buffer;
     int status;
@@ -137,7 +137,7 @@ public abstract sealed class IdeDrive permits AtaDisk {
     final void restorePio(String where, PioPhase p, Bytes data, int pos) throws DeviceStateException {
         DeviceStateException.checkRange(where, "PIO buffer length", data.length(), 0, buffer.length);
         DeviceStateException.checkRange(where, "PIO position", pos, 0, data.length());
-        if ((pos & 1) != 0 || (data.length() & 1) != 0 || (p == PioPhase.NONE) != (data.length() == 0)
+        if ((pos & 1) != 0 || (p == PioPhase.NONE) != (data.length() == 0)
                 || (p != PioPhase.NONE && pos == data.length())) {
             throw new DeviceStateException(where + ": PIO phase " + p + " with " + data.length() + " bytes at " + pos);
         }

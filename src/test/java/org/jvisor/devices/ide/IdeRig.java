@@ -62,6 +62,28 @@ final class IdeRig implements AutoCloseable {
         return disk(BlockImages.open(image, "raw", readOnly, CacheMode.WRITEBACK, false, msg -> { }), unit);
     }
 
+    /** Attaches a CD-ROM with the medium {@code image} at primary unit {@code unit}. */
+    AtapiCdrom cdrom(Path image, int unit) throws IOException {
+        BlockBackend b = BlockImages.open(image, "raw", true, CacheMode.WRITEBACK, false, msg -> { });
+        backends.add(b);
+        AtapiCdrom d = new AtapiCdrom(b, unit + 1, msg -> { });
+        ide.channel(0).attach(unit, d);
+        return d;
+    }
+
+    /**
+     * Sends a 12-byte packet with PACKET ({@code dma}: features bit 0) and the byte count limit
+     * {@code limit}, as libata's ATAPI path does.
+     */
+    void packet(byte[] cdb, int limit, boolean dma) {
+        reg(AtaRegister.ERROR_FEATURES, dma ? 1 : 0);
+        reg(AtaRegister.LBA_MID, limit & 0xFF);
+        reg(AtaRegister.LBA_HIGH, limit >> 8);
+        command(0xA0);
+        byte[] p = java.util.Arrays.copyOf(cdb, 12);
+        writePio(p);
+    }
+
     AtaDisk disk(BlockBackend b, int unit) {
         backends.add(b);
         AtaDisk d = new AtaDisk(b, unit + 1, msg -> { });
