@@ -21,7 +21,8 @@ import org.jvisor.testing.JvisorProcess;
 
 /**
  * A whole machine through a snapshot file, on pc and on microvm with every virtio device kind that
- * needs no host network (blk on an image, rng, serial with a console port): a guest that counts in
+ * needs no host network (blk on an image, rng, serial with a console port), on pc also an IDE disk
+ * and CD-ROM: a guest that counts in
  * RAM runs, is paused and saved, and a second machine restored from the file holds the same RAM,
  * every device's state (the clock-driven ones, whose records hold time since the save, by kind)
  * and goes on counting from the saved value. A machine of another configuration refuses the file.
@@ -42,7 +43,21 @@ class MachineSnapshotTest {
         }
         MachineConfig.Transport t = type == MachineConfig.MachineType.PC ? MachineConfig.Transport.PCI
             : MachineConfig.Transport.MMIO;
-        return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
+        MachineConfig.Builder b = MachineConfig.builder();
+        if (type == MachineConfig.MachineType.PC) {
+            // the PIIX3 IDE function with a disk and a CD-ROM: their state goes through the snapshot too
+            Path hd = dir.resolve("hd.img");
+            Path cd = dir.resolve("cd.iso");
+            if (!Files.exists(hd)) {
+                Files.write(hd, new byte[1 << 20]);
+                Files.write(cd, new byte[1 << 20]);
+            }
+            b.drive(new MachineConfig.DriveConfig("hd0", hd, false, "writeback", false))
+                .ideDrive(new MachineConfig.IdeDriveConfig("hd0", 0, MachineConfig.IdeDriveConfig.Media.DISK))
+                .drive(new MachineConfig.DriveConfig("cd0", cd, true, "writeback", false))
+                .ideDrive(new MachineConfig.IdeDriveConfig("cd0", 2, MachineConfig.IdeDriveConfig.Media.CDROM));
+        }
+        return b.accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
             .kernel(JvisorProcess.guest("spin.elf"))
             .drive(new MachineConfig.DriveConfig("d0", image, false, "writeback", false))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t))
