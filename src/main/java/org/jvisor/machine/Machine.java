@@ -498,9 +498,10 @@ public final class Machine implements AutoCloseable {
         for (MachineConfig.IdeDriveConfig c : byIndex) {
             BlockBackend backend = openDrive(c.driveId());
             Consumer<String> warn = msg -> log.println("jvisor: " + msg);
+            BlockStats stats = drives.getLast().stats();
             IdeDrive drive = switch (c.media()) {
-                case DISK -> new AtaDisk(backend, c.index() + 1, warn);
-                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn);
+                case DISK -> new AtaDisk(backend, c.index() + 1, warn, stats);
+                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn, stats);
             };
             ide.channel(c.channel()).attach(c.unit(), drive);
             if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {

@@ -7,6 +7,7 @@ import java.util.function.Consumer;
 
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.virtio.BlockStats;
 import org.jvisor.memory.GuestMemoryException;
 
 /**
@@ -28,6 +29,7 @@ public final class AtaDisk extends IdeDrive {
     private final DiskGeometry geometry;
     private final String serial;
     private final Consumer<String> log;
+    private final BlockStats stats;
     private final ByteBuffer pioView;
     private final byte[] dmaBuffer = new byte[DMA_CHUNK];
     private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer);
@@ -50,7 +52,13 @@ public final class AtaDisk extends IdeDrive {
      * @param log          where failed image I/O is reported (the first few times)
      */
     public AtaDisk(BlockBackend backend, int serialNumber, Consumer<String> log) {
+        this(backend, serialNumber, log, new BlockStats());
+    }
+
+    /** As the other constructor, counting every image request into {@code stats} (QMP's query-blockstats). */
+    public AtaDisk(BlockBackend backend, int serialNumber, Consumer<String> log, BlockStats stats) {
         super(Ata.MAX_MULTIPLE * Ata.SECTOR_SIZE);
+        this.stats = stats;
         this.backend = backend;
         this.sectors = backend.size() / Ata.SECTOR_SIZE;
         this.geometry = DiskGeometry.guess(sectors);
@@ -141,7 +149,9 @@ public final class AtaDisk extends IdeDrive {
             case SET_FEATURES -> setFeatures();
             case FLUSH_CACHE, FLUSH_CACHE_EXT -> {
                 try {
+                    long start = System.nanoTime();
                     backend.flush();
+                    stats.flush(System.nanoTime() - start);
                     complete();
                 } catch (IOException | RuntimeException e) {
                     ioFailed("flush", e);
@@ -235,8 +245,10 @@ public final class AtaDisk extends IdeDrive {
         int n = nextBlock();
         int bytes = n * Ata.SECTOR_SIZE;
         try {
+            long start = System.nanoTime();
             pioView.clear().limit(bytes);
             backend.read(lba * Ata.SECTOR_SIZE, pioView);
+            stats.read(bytes, System.nanoTime() - start);
         } catch (IOException | RuntimeException e) {
             ioFailed("read", e);
             taskfile.setAddress(lba, ext, geometry);
@@ -265,11 +277,13 @@ public final class AtaDisk extends IdeDrive {
         }
         int n = end / Ata.SECTOR_SIZE;
         try {
+            long start = System.nanoTime();
             pioView.clear().limit(end);
             backend.write(lba * Ata.SECTOR_SIZE, pioView);
             if (!writeCache) {
                 backend.flush();
             }
+            stats.write(lba * Ata.SECTOR_SIZE, end, System.nanoTime() - start);
         } catch (IOException | RuntimeException e) {
             ioFailed("write", e);
             taskfile.setAddress(lba, ext, geometry);
@@ -344,13 +358,17 @@ public final class AtaDisk extends IdeDrive {
             long offset = lba * Ata.SECTOR_SIZE;
             try {
                 if (toMemory) {
+                    long start = System.nanoTime();
                     dmaView.clear().limit(len);
                     backend.read(offset, dmaView);
+                    stats.read(len, System.nanoTime() - start);
                     prd.transfer(dmaBuffer, len, true);
                 } else {
                     prd.transfer(dmaBuffer, len, false);
+                    long start = System.nanoTime();
                     dmaView.clear().limit(len);
                     backend.write(offset, dmaView);
+                    stats.write(offset, len, System.nanoTime() - start);
                 }
             } catch (GuestMemoryException e) {
                 taskfile.setAddress(lba, ext, geometry);
@@ -382,6 +400,7 @@ public final class AtaDisk extends IdeDrive {
     }
 
     private void ioFailed(String what, Exception e) {
+        stats.failed();
         if (loggedErrors < 10) {
             loggedErrors++;
             log.accept("ide: " + backend.describe() + ": " + what + " failed at sector " + lba + ": " + e.getMessage());

@@ -8,6 +8,7 @@ import java.util.function.Consumer;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.devices.state.Bytes;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.virtio.BlockStats;
 import org.jvisor.memory.GuestMemoryException;
 
 /**
@@ -30,6 +31,7 @@ public final class AtapiCdrom extends IdeDrive {
     private final MmcResponder mmc;
     private final String serial;
     private final Consumer<String> log;
+    private final BlockStats stats;
     private final byte[] cdb = new byte[PACKET_SIZE];
     private final byte[] reply = new byte[4096];
     private final ByteBuffer pioView;
@@ -50,7 +52,13 @@ public final class AtapiCdrom extends IdeDrive {
 
     /** @param serialNumber the drive's position from 1 (QEMU's serial "QM0000n") */
     public AtapiCdrom(BlockBackend backend, int serialNumber, Consumer<String> log) {
+        this(backend, serialNumber, log, new BlockStats());
+    }
+
+    /** As the other constructor, counting every read of the medium into {@code stats}. */
+    public AtapiCdrom(BlockBackend backend, int serialNumber, Consumer<String> log, BlockStats stats) {
         super(MAX_BLOCK + 2);
+        this.stats = stats;
         this.backend = backend;
         this.mmc = new MmcResponder(backend.size() / MmcResponder.BLOCK_SIZE);
         this.serial = IdentifyData.serial(serialNumber);
@@ -221,9 +229,12 @@ public final class AtapiCdrom extends IdeDrive {
             System.arraycopy(reply, (int) offset, to, 0, n);
         } else {
             try {
+                long start = System.nanoTime();
                 view.clear().limit(n);
                 backend.read(offset, view);
+                stats.read(n, System.nanoTime() - start);
             } catch (IOException | RuntimeException e) {
+                stats.failed();
                 if (loggedErrors < 10) {
                     loggedErrors++;
                     log.accept("ide: " + backend.describe() + ": read failed at byte " + offset + ": " + e.getMessage());

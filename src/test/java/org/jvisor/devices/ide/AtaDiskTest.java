@@ -83,6 +83,8 @@ class AtaDiskTest {
             assertEquals(Ata.READY, rig.status(), "no DRQ after the last sector");
             assertArrayEquals(IdeRig.sectors(img, 5, 3), got);
             assertEquals(8, rig.reg(AtaRegister.LBA_LOW));
+            assertEquals(3, rig.stats.counters().readOps(), "one image read per DRQ block");
+            assertEquals(3 * 512, rig.stats.counters().readBytes());
         }
     }
 

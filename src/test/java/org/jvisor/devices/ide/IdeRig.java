@@ -27,6 +27,8 @@ final class IdeRig implements AutoCloseable {
     final GuestMemory ram = GuestMemory.allocate(GuestMemory.MIN_SIZE);
     final Piix3Ide ide;
     final List<BlockBackend> backends = new ArrayList<>();
+    /** What every drive of the rig counts (query-blockstats). */
+    final org.jvisor.devices.virtio.BlockStats stats = new org.jvisor.devices.virtio.BlockStats();
     boolean irq;
     int irqEdges;
     final BusDevice cmd;
@@ -66,7 +68,7 @@ final class IdeRig implements AutoCloseable {
     AtapiCdrom cdrom(Path image, int unit) throws IOException {
         BlockBackend b = BlockImages.open(image, "raw", true, CacheMode.WRITEBACK, false, msg -> { });
         backends.add(b);
-        AtapiCdrom d = new AtapiCdrom(b, unit + 1, msg -> { });
+        AtapiCdrom d = new AtapiCdrom(b, unit + 1, msg -> { }, stats);
         ide.channel(0).attach(unit, d);
         return d;
     }
@@ -86,7 +88,7 @@ final class IdeRig implements AutoCloseable {
 
     AtaDisk disk(BlockBackend b, int unit) {
         backends.add(b);
-        AtaDisk d = new AtaDisk(b, unit + 1, msg -> { });
+        AtaDisk d = new AtaDisk(b, unit + 1, msg -> { }, stats);
         ide.channel(0).attach(unit, d);
         return d;
     }
