@@ -322,10 +322,6 @@ public final class CommandLine {
             // QEMU's -snapshot: every drive as snapshot=on
             drives.replaceAll(d -> d.withSnapshot(true));
         }
-        if (!ideDrives.isEmpty() && machine.type() != MachineConfig.MachineType.PC) {
-            throw new UsageException("-drive if=ide: the " + machine.type().qemuName() + " machine has no IDE controller "
-                + "(use if=virtio)");
-        }
         // if=virtio puts the disk on the machine's own transport.
         MachineConfig.Transport onBoard = machine.type() == MachineConfig.MachineType.MICROVM
             ? MachineConfig.Transport.MMIO : MachineConfig.Transport.PCI;
@@ -346,10 +342,38 @@ public final class CommandLine {
             }
             MachineConfig.DriveConfig d = blockdevs.drive("-device virtio-blk-pci,drive=" + drive, drive);
             if (d == null) {
-                throw new UsageException("-device virtio-blk: drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
+                throw new UsageException("-device " + (devices.ideDevices().stream().anyMatch(i -> i.drive().equals(drive))
+                    ? "ide-hd/ide-cd" : "virtio-blk") + ": drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
             }
             drives.add(d);
             blockNodes.put(drive, devices.deviceIdOfDrive(drive));
+        }
+        // -device ide-hd/ide-cd: at the bus and unit given, else the first free place (as QEMU)
+        for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd");
+            int index = -1;
+            for (int at = 0; at <= MachineConfig.IdeDriveConfig.MAX_INDEX && index < 0; at++) {
+                if ((dev.bus() < 0 || at / 2 == dev.bus()) && (dev.unit() < 0 || at % 2 == dev.unit())
+                        && (!indexTaken(ideDrives, at) || (dev.bus() >= 0 && dev.unit() >= 0))) {
+                    index = at;
+                }
+            }
+            if (index < 0) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": no free IDE unit"
+                    + (dev.bus() >= 0 ? " on ide." + dev.bus() : ""));
+            }
+            if (indexTaken(ideDrives, index)) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": unit " + index % 2 + " of ide." + index / 2
+                    + " is taken");
+            }
+            if (ideDrives.stream().anyMatch(i -> i.driveId().equals(dev.drive()))) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": the drive is already in use");
+            }
+            ideDrives.add(new MachineConfig.IdeDriveConfig(dev.drive(), index, dev.media()));
+        }
+        if (!ideDrives.isEmpty() && machine.type() != MachineConfig.MachineType.PC) {
+            throw new UsageException("-drive if=ide: the " + machine.type().qemuName() + " machine has no IDE controller "
+                + "(use if=virtio)");
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
         if (incomingDefer && chardevs.monitors().isEmpty()) {
