@@ -1,6 +1,7 @@
 package org.jvisor.devices.ide;
 
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.BusDevice;
@@ -32,7 +33,7 @@ public final class IdeChannel {
     private final PrdTable prd = new PrdTable();
     private final String name;
     private final DmaSpace dma;
-    private java.util.function.BooleanSupplier busMasterEnabled = () -> true;
+    private BooleanSupplier busMasterEnabled = () -> true;
     private int control;
     private int selected;
     private boolean interruptPending;
@@ -64,7 +65,7 @@ public final class IdeChannel {
     }
 
     /** Bus mastering is allowed only while this says so (the PCI function's COMMAND bit). */
-    void busMasterGate(java.util.function.BooleanSupplier enabled) {
+    void busMasterGate(BooleanSupplier enabled) {
         this.busMasterEnabled = enabled;
     }
 

@@ -1,5 +1,7 @@
 package org.jvisor.devices.ide;
 
+import java.util.Arrays;
+
 /**
  * The 256 words of IDENTIFY DEVICE and IDENTIFY PACKET DEVICE (ATA/ATAPI-6, 8.15-8.16), with the
  * values QEMU 7.2's ide-hd and ide-cd report (hw/ide/core.c), so that a guest's driver sees the
@@ -30,7 +32,7 @@ final class IdentifyData {
      */
     static void disk(byte[] out, String serial, long sectors, DiskGeometry g, int multiple, int transferMode,
                      boolean writeCache) {
-        java.util.Arrays.fill(out, 0, 512, (byte) 0);
+        Arrays.fill(out, 0, 512, (byte) 0);
         put(out, 0, 0x0040);                    // fixed device
         put(out, 1, g.cylinders());
         put(out, 3, g.heads());
@@ -84,7 +86,7 @@ final class IdentifyData {
 
     /** IDENTIFY PACKET DEVICE of a CD-ROM (removable, 12-byte packets, DRQ within 50 µs). */
     static void cdrom(byte[] out, String serial, int transferMode) {
-        java.util.Arrays.fill(out, 0, 512, (byte) 0);
+        Arrays.fill(out, 0, 512, (byte) 0);
         put(out, 0, 2 << 14 | 5 << 8 | 1 << 7 | 2 << 5);
         text(out, 10, serial, 20);
         put(out, 20, 3);
