@@ -21,6 +21,7 @@ TARGETS=(
     org.jvisor.devices.virtio.TransportFuzzTest#pciRegisters
     org.jvisor.devices.pci.PciConfigFuzzTest#configSpace
     org.jvisor.devices.iommu.IntelIommuFuzzTest#registersTablesAndQueue
+    org.jvisor.devices.ide.IdeFuzzTest#registers
     org.jvisor.devices.legacy.LegacyFuzzTest#uart
     org.jvisor.devices.legacy.LegacyFuzzTest#rtc
     org.jvisor.devices.legacy.LegacyFuzzTest#pit

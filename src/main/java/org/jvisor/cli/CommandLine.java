@@ -90,6 +90,7 @@ public final class CommandLine {
         CompatOptions compat = new CompatOptions();
         boolean memoryGiven = false;
         List<MachineConfig.DriveConfig> drives = new ArrayList<>();
+        List<MachineConfig.IdeDriveConfig> ideDrives = new ArrayList<>();
         List<MachineConfig.NetdevConfig> netdevs = new ArrayList<>();
         Set<String> traces = new LinkedHashSet<>();
         Set<String> debug = new LinkedHashSet<>();
@@ -208,9 +209,23 @@ public final class CommandLine {
                 }
                 case "-blockdev" -> blockdevs.add(value(args, ++i, opt, "a block node description"), fdSets);
                 case "-add-fd" -> fdSets.add(value(args, ++i, opt, "set=N,fd=M"));
+                case "-hda", "-hdb", "-hdc", "-hdd", "-cdrom" -> {
+                    // QEMU: -hdX FILE is -drive file=FILE,index=X,media=disk; -cdrom is index 2, media=cdrom
+                    String file = value(args, ++i, opt, "a disk image");
+                    boolean cd = opt.equals("-cdrom");
+                    int index = cd ? 2 : opt.charAt(3) - 'a';
+                    ParsedDrive p = ideDrive(opt, file, null, false, null, index,
+                        cd ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives);
+                    drives.add(p.drive());
+                    ideDrives.add(p.ide());
+                }
                 case "-drive" -> {
-                    MachineConfig.DriveConfig d = parseDrive(value(args, ++i, opt, "a drive description"), drives.size());
+                    ParsedDrive p = parseDrive(value(args, ++i, opt, "a drive description"), drives.size(), ideDrives);
+                    MachineConfig.DriveConfig d = p.drive();
                     drives.add(d);
+                    if (p.ide() != null) {
+                        ideDrives.add(p.ide());
+                    }
                     if (d.ifVirtio()) {
                         // its transport is the machine's, known once -machine is read (null until then);
                         // the disk keeps its command-line position among the virtio devices (vda, vdb...)
@@ -346,10 +361,38 @@ public final class CommandLine {
             }
             MachineConfig.DriveConfig d = blockdevs.drive("-device virtio-blk-pci,drive=" + drive, drive);
             if (d == null) {
-                throw new UsageException("-device virtio-blk: drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
+                throw new UsageException("-device " + (devices.ideDevices().stream().anyMatch(i -> i.drive().equals(drive))
+                    ? "ide-hd/ide-cd" : "virtio-blk") + ": drive=" + drive + ": no -drive id or -blockdev node-name '" + drive + "'");
             }
             drives.add(d);
             blockNodes.put(drive, devices.deviceIdOfDrive(drive));
+        }
+        // -device ide-hd/ide-cd: at the bus and unit given, else the first free place (as QEMU)
+        for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd");
+            int index = -1;
+            for (int at = 0; at <= MachineConfig.IdeDriveConfig.MAX_INDEX && index < 0; at++) {
+                if ((dev.bus() < 0 || at / 2 == dev.bus()) && (dev.unit() < 0 || at % 2 == dev.unit())
+                        && (!indexTaken(ideDrives, at) || (dev.bus() >= 0 && dev.unit() >= 0))) {
+                    index = at;
+                }
+            }
+            if (index < 0) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": no free IDE unit"
+                    + (dev.bus() >= 0 ? " on ide." + dev.bus() : ""));
+            }
+            if (indexTaken(ideDrives, index)) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": unit " + index % 2 + " of ide." + index / 2
+                    + " is taken");
+            }
+            if (ideDrives.stream().anyMatch(i -> i.driveId().equals(dev.drive()))) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": the drive is already in use");
+            }
+            ideDrives.add(new MachineConfig.IdeDriveConfig(dev.drive(), index, dev.media()));
+        }
+        if (!ideDrives.isEmpty() && machine.type() != MachineConfig.MachineType.PC) {
+            throw new UsageException("-drive if=ide: the " + machine.type().qemuName() + " machine has no IDE controller "
+                + "(use if=virtio)");
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
         if (incomingDefer && chardevs.monitors().isEmpty()) {
@@ -359,7 +402,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
-            devices.pciSlots(), devices.iommu(), devices.pciDma()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }
@@ -501,10 +544,23 @@ public final class CommandLine {
         };
     }
 
-    /** QEMU's -drive for raw and qcow2 images on virtio (or if=none, for a -device virtio-blk-pci,drive=ID). */
-    private static MachineConfig.DriveConfig parseDrive(String text, int index) throws UsageException {
+    /** A parsed -drive: the image, and where it sits on the IDE controller (null: not if=ide). */
+    private record ParsedDrive(MachineConfig.DriveConfig drive, MachineConfig.IdeDriveConfig ide) {
+        ParsedDrive withCache(String cache, boolean snapshot) {
+            MachineConfig.DriveConfig d = drive;
+            return new ParsedDrive(new MachineConfig.DriveConfig(d.id(), d.file(), d.format(), d.readOnly(), cache,
+                d.ifVirtio(), snapshot), ide);
+        }
+    }
+
+    /**
+     * QEMU's -drive for raw and qcow2 images on virtio, on the IDE controller (if=ide, with
+     * index= and media=), or if=none for a -device virtio-blk-pci,drive=ID.
+     */
+    private static ParsedDrive parseDrive(String text, int index, List<MachineConfig.IdeDriveConfig> ideDrives)
+            throws UsageException {
         OptionList o = OptionList.parse("-drive", text, false);
-        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot"), "");
+        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot", "index", "media"), "");
         String file = o.get("file");
         if (file == null || file.isEmpty()) {
             throw new UsageException("-drive: file=PATH is required");
@@ -515,8 +571,8 @@ public final class CommandLine {
         }
         boolean snapshot = onOff("-drive", "snapshot", o.get("snapshot") == null ? "off" : o.get("snapshot"));
         String iface = o.get("if") == null ? "virtio" : o.get("if");
-        if (!iface.equals("virtio") && !iface.equals("none")) {
-            throw new UsageException("-drive: if=" + iface + " is not supported (virtio or none)");
+        if (!iface.equals("virtio") && !iface.equals("none") && !iface.equals("ide")) {
+            throw new UsageException("-drive: if=" + iface + " is not supported (virtio, ide or none)");
         }
         String ro = o.get("readonly") == null ? "off" : o.get("readonly");
         if (!ro.equals("on") && !ro.equals("off")) {
@@ -529,9 +585,64 @@ public final class CommandLine {
         if (iface.equals("none") && o.get("id") == null) {
             throw new UsageException("-drive: if=none needs id=ID for a -device virtio-blk-pci,drive=ID");
         }
+        if (!iface.equals("ide") && (o.get("index") != null || o.get("media") != null)) {
+            throw new UsageException("-drive: " + (o.get("index") != null ? "index=" : "media=") + " is for if=ide drives");
+        }
+        if (iface.equals("ide")) {
+            String media = o.get("media") == null ? "disk" : o.get("media");
+            if (!media.equals("disk") && !media.equals("cdrom")) {
+                throw new UsageException("-drive: media=" + media + " (expected disk or cdrom)");
+            }
+            int at = -1;
+            if (o.get("index") != null) {
+                try {
+                    at = Integer.parseInt(o.get("index"));
+                } catch (NumberFormatException e) {
+                    throw new UsageException("-drive: index='" + o.get("index") + "' is not a number");
+                }
+            }
+            return ideDrive("-drive", file, format, ro.equals("on"), o.get("id"), at, media.equals("cdrom")
+                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives)
+                .withCache(cache, snapshot);
+        }
         String id = o.get("id") != null ? o.get("id") : "drive" + index;
-        return new MachineConfig.DriveConfig(id, Path.of(file), format, ro.equals("on"), cache, iface.equals("virtio"),
-            snapshot);
+        return new ParsedDrive(new MachineConfig.DriveConfig(id, Path.of(file), format, ro.equals("on"), cache,
+            iface.equals("virtio"), snapshot), null);
+    }
+
+    /**
+     * An IDE drive at {@code index} (-1: the first free one, as QEMU fills bus 0 then bus 1), named
+     * as QEMU names it ("ide0-hd0", "ide1-cd0") unless {@code id} is given; a CD-ROM is read-only.
+     */
+    private static ParsedDrive ideDrive(String opt, String file, String format, boolean readOnly, String id, int index,
+                                        MachineConfig.IdeDriveConfig.Media media,
+                                        List<MachineConfig.IdeDriveConfig> taken) throws UsageException {
+        if (file.isEmpty()) {
+            throw new UsageException(opt + ": a disk image is required");
+        }
+        int at = index;
+        if (at < 0) {
+            at = 0;
+            while (at <= MachineConfig.IdeDriveConfig.MAX_INDEX && indexTaken(taken, at)) {
+                at++;
+            }
+            if (at > MachineConfig.IdeDriveConfig.MAX_INDEX) {
+                throw new UsageException(opt + ": the IDE controller has four drives (index 0-3), all taken");
+            }
+        } else if (at > MachineConfig.IdeDriveConfig.MAX_INDEX) {
+            throw new UsageException(opt + ": index=" + at + " is out of range (the IDE controller has 0-3)");
+        } else if (indexTaken(taken, at)) {
+            throw new UsageException(opt + ": drive with bus=" + at / 2 + ", unit=" + at % 2 + " (index=" + at + ") exists");
+        }
+        boolean cd = media == MachineConfig.IdeDriveConfig.Media.CDROM;
+        String name = id != null ? id : "ide" + at / 2 + "-" + (cd ? "cd" : "hd") + at % 2;
+        MachineConfig.DriveConfig d = new MachineConfig.DriveConfig(name, Path.of(file), format, readOnly || cd, "writeback",
+            false, false);
+        return new ParsedDrive(d, new MachineConfig.IdeDriveConfig(name, at, media));
+    }
+
+    private static boolean indexTaken(List<MachineConfig.IdeDriveConfig> taken, int index) {
+        return taken.stream().anyMatch(t -> t.index() == index);
     }
 
     private static int parseSmp(String text) throws UsageException {

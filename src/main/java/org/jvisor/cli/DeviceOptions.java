@@ -19,10 +19,17 @@ final class DeviceOptions {
     static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
         "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
         "virtio-serial-device", "virtconsole", "virtserialport", "vhost-user-blk-pci", "vhost-user-blk-device",
-        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu");
+        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu", "ide-hd", "ide-cd");
     /** virtio-pci's own properties, taken by every virtio-X-pci device (QEMU's virtio-pci class). */
     private static final Set<String> VIRTIO_PCI_PROPERTIES = Set.of("iommu_platform", "ats", "disable-legacy",
         "disable-modern");
+
+    /**
+     * -device ide-hd|ide-cd,drive=ID[,bus=ide.N][,unit=M] (libvirt's spelling of an IDE drive):
+     * {@code bus} 0/1 or -1 and {@code unit} 0/1 or -1 where not given (the first free place).
+     */
+    record IdeDevice(String drive, int bus, int unit, MachineConfig.IdeDriveConfig.Media media) {
+    }
 
     private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
     private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
@@ -32,6 +39,7 @@ final class DeviceOptions {
     private final List<String> blockDrives = new ArrayList<>();
     /** drive= of each virtio-blk device, with the device's id ("" without one). */
     private final Map<String, String> driveUsers = new LinkedHashMap<>();
+    private final List<IdeDevice> ideDevices = new ArrayList<>();
     private String isaSerialChardev;
     /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
     private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
@@ -71,6 +79,21 @@ final class DeviceOptions {
             blockDrives.add(o.get("drive"));
             driveUsers.put(o.get("drive"), all.get("id") == null ? "" : all.get("id"));
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+        } else if (driver.equals("ide-hd") || driver.equals("ide-cd")) {
+            o.allowOnly(Set.of("drive", "bootindex", "unit"), driver);
+            if (o.get("drive") == null) {
+                throw new UsageException("-device " + driver + ": drive=ID is required (jvisor has no empty drives)");
+            }
+            String bus = all.get("bus");
+            int busIndex = bus == null ? -1 : switch (bus) {
+                case "ide.0" -> 0;
+                case "ide.1" -> 1;
+                default -> throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the IDE buses are ide.0 and ide.1)");
+            };
+            int unit = (int) parseNumber(o, driver, "unit", -1, 1);
+            blockDrives.add(o.get("drive"));
+            ideDevices.add(new IdeDevice(o.get("drive"), busIndex, unit, driver.equals("ide-cd")
+                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK));
         } else if (base.equals("virtio-net")) {
             virtioDevices.add(NetOptions.parseNic(o, transport));
         } else if (ChardevOptions.handlesDevice(base, driver)) {
@@ -131,6 +154,7 @@ final class DeviceOptions {
             }
         } else if (bus != null || addr != null) {
             if (!(driver.startsWith("isa-") && (bus == null || bus.equals("isa.0")) && addr == null)
+                    && !(driver.startsWith("ide-") && addr == null)
                     && !(ChardevOptions.handlesDevice("", driver) && addr == null)) {
                 throw new UsageException("-device " + driver + ": bus=/addr= " + (bus != null ? bus : addr)
                     + " is not a place this device can go in jvisor");
@@ -236,6 +260,11 @@ final class DeviceOptions {
     /** The drive= names of the virtio-blk devices. */
     List<String> blockDrives() {
         return blockDrives;
+    }
+
+    /** The -device ide-hd/ide-cd drives, in command-line order. */
+    List<IdeDevice> ideDevices() {
+        return ideDevices;
     }
 
     /** The chardev of -device isa-serial (COM1), or null. */

@@ -86,6 +86,14 @@ final class Help {
                                 qcow2 (v2/v3, backing chains, compressed clusters read); without
                                 format= the format is probed as QEMU does (a probed raw image may
                                 not get a format header written into its first sector)
+          -hda IMG .. -hdd IMG  a disk on the IDE controller (PIIX3 IDE at 00:01.1; hda = primary
+                                master, IRQ 14; hdc = secondary master, IRQ 15): Linux's sda...
+          -cdrom IMG            a read-only ATAPI CD-ROM at IDE index 2 (the guest's /dev/sr0)
+          -drive file=IMG,if=ide[,index=0-3][,media=disk|cdrom][,format=..][,readonly=on]
+                                the same through -drive (index: the first free one when omitted)
+          -device ide-hd|ide-cd,drive=D[,bus=ide.0|ide.1][,unit=0|1]
+                                an IDE disk or CD-ROM on a -drive if=none or -blockdev node D
+                                (as libvirt gives them)
           -snapshot             writes to every drive go to a temporary qcow2 overlay, dropped at
                                 exit; the images themselves are not modified
           -drive id=D,file=IMG,format=qcow2,if=none  with  -device virtio-blk-pci,drive=D

@@ -45,6 +45,8 @@ import java.util.Set;
  * @param iommu            -device intel-iommu (q35 only), or null for none
  * @param pciDma           -device virtio-X-pci,iommu_platform=on,ats=on: the DMA options of the
  *                         virtio device at that index of {@code virtioDevices} (absent: both off)
+ * @param ideDrives        -hda..-hdd, -cdrom, -drive if=ide: the drives on the pc machine's IDE
+ *                         controller, each on a {@code drives} entry
  */
 public record MachineConfig(
     Accel accel,
@@ -68,11 +70,12 @@ public record MachineConfig(
     JitOptions jit,
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
-    IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma) {
+    IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives) {
 
     public MachineConfig {
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
         pciDma = pciDma == null ? Map.of() : Map.copyOf(pciDma);
+        ideDrives = ideDrives == null ? List.of() : List.copyOf(ideDrives);
     }
 
     /**
@@ -94,6 +97,40 @@ public record MachineConfig(
     /** The DMA options of the virtio device at {@code index} (both off unless given). */
     public PciDmaConfig pciDma(int index) {
         return pciDma.getOrDefault(index, new PciDmaConfig(false, false));
+    }
+
+    /** This configuration with guest RAM from {@code backend} (-machine memory-backend=). */
+    public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
+        return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
+            noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives);
+    }
+
+    /**
+     * A drive on the pc machine's IDE controller (QEMU's if=ide): -drive id {@code driveId} at
+     * {@code index} 0-3 (channel index / 2, unit index % 2: -hda is 0, -cdrom 2), a disk or a CD-ROM.
+     */
+    public record IdeDriveConfig(String driveId, int index, Media media) {
+        public static final int MAX_INDEX = 3;
+
+        /** QEMU's media=disk|cdrom. */
+        public enum Media { DISK, CDROM }
+
+        public IdeDriveConfig {
+            Objects.requireNonNull(driveId, "driveId");
+            Objects.requireNonNull(media, "media");
+            if (index < 0 || index > MAX_INDEX) {
+                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-3)");
+            }
+        }
+
+        public int channel() {
+            return index / 2;
+        }
+
+        public int unit() {
+            return index % 2;
+        }
     }
 
     /**
@@ -515,6 +552,7 @@ public record MachineConfig(
         private Firmware firmware = Firmware.DEFAULT;
         private IommuConfig iommu;
         private final Map<Integer, PciDmaConfig> pciDma = new java.util.HashMap<>();
+        private final List<IdeDriveConfig> ideDrives = new ArrayList<>();
 
         private Builder() {
         }
@@ -594,6 +632,12 @@ public record MachineConfig(
         /** -drive; attach it with a {@link VirtioDeviceConfig.VirtioBlk} naming its id. */
         public Builder drive(DriveConfig drive) {
             drives.add(Objects.requireNonNull(drive, "drive"));
+            return this;
+        }
+
+        /** -drive if=ide (or -hda, -cdrom): the IDE drive on the {@link #drive} with its id. */
+        public Builder ideDrive(IdeDriveConfig drive) {
+            ideDrives.add(Objects.requireNonNull(drive, "drive"));
             return this;
         }
 
@@ -686,7 +730,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma);
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives);
         }
     }
 }

@@ -29,6 +29,10 @@ public final class DiskImageBuilder {
     public static final long DISK_BYTES = 256L << 20;
     /** The root file system's UUID, which grub.cfg's root= names. */
     public static final String ROOT_UUID = "4a564953-4f52-4449-534b-000000000001";
+    /** The initrd's drivers: virtio-blk and the IDE disk stack (-hda), so the image boots from either. */
+    static final List<String> DISK_INITRD_MODULES = java.util.stream.Stream.concat(
+        InitramfsBuilder.VIRTIO_MODULES.stream(), java.util.stream.Stream.of("ata_piix", "sd_mod")).toList();
+
     /** GRUB's modules in core.img: enough to read ext4 on an MBR disk through the BIOS and boot Linux. */
     static final List<String> GRUB_MODULES = List.of("biosdisk", "part_msdos", "ext2", "normal", "linux", "serial",
         "terminal", "boot");
@@ -103,7 +107,7 @@ public final class DiskImageBuilder {
         text(root, "boot/grub/grub.cfg", DiskImageFiles.grubCfg(ROOT_UUID), "rw-r--r--");
         Files.copy(kernel.vmlinuz(), root.resolve("boot/vmlinuz"));
         try (OutputStream out = Files.newOutputStream(root.resolve("boot/initrd.img"))) {
-            new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), InitramfsBuilder.VIRTIO_MODULES)
+            new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), DISK_INITRD_MODULES)
                 .init(DiskImageFiles::initrdInit)
                 .write(out);
         }

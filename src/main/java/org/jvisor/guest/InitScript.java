@@ -71,7 +71,8 @@ public final class InitScript {
     public static String render(String kernelVersion, List<KernelModules.Module> loadOrder) {
         StringBuilder mods = new StringBuilder();
         for (KernelModules.Module m : loadOrder) {
-            mods.append("load_module ").append(m.path());
+            mods.append(InitramfsBuilder.IDE_ONLY_MODULES.contains(m.name()) ? "load_ide_module " : "load_module ")
+                .append(m.path());
             if (!m.depends().isEmpty()) {
                 mods.append("    # needs ").append(String.join(", ", m.depends()));
             }
@@ -138,6 +139,16 @@ public final class InitScript {
             # a driver then just waits for a device to appear. A failure is reported, not fatal.
             load_module() {
                 insmod "/lib/modules/$KVER/$1" || echo "jvisor-guest: insmod $1 failed (status $?)"
+            }
+            # The ATA/SCSI stack only when there is a PIIX3/PIIX4 IDE function (-hda, -cdrom).
+            HAVE_IDE=
+            for dev in /sys/bus/pci/devices/*; do
+                case "$(cat "$dev/vendor" "$dev/device" 2>/dev/null | tr '\n' :)" in
+                    0x8086:0x7010:|0x8086:0x7111:) HAVE_IDE=1 ;;
+                esac
+            done
+            load_ide_module() {
+                [ -z "$HAVE_IDE" ] || load_module "$1"
             }
             @MODULES@
             hostname jvisor

@@ -25,12 +25,23 @@ final class FirmwareConfig {
     private FirmwareConfig() {
     }
 
+    /** QEMU's OpenFirmware path of a virtio-blk-pci disk in {@code slot}, as SeaBIOS matches it. */
+    static String virtioDiskPath(int slot) {
+        return String.format("/pci@i0cf8/scsi@%x/disk@0,0", slot);
+    }
+
+    /** QEMU's path of the IDE drive at {@code channel}/{@code unit} of the PIIX3 IDE function in {@code slot}.1. */
+    static String ideDrivePath(int slot, int channel, int unit) {
+        return String.format("/pci@i0cf8/ide@%x,1/drive@%x/disk@%x", slot, channel, unit);
+    }
+
     /**
-     * @param diskSlots the PCI slots of the virtio-blk disks in command-line order: with the disk
-     *                  first in the boot order, they are the bootorder file's entries, so the first
-     *                  -drive boots first as with QEMU's bootindex
+     * @param diskPaths the disks' OpenFirmware paths in boot order (IDE disks first, as SeaBIOS
+     *                  finds them first, then the virtio-blk disks in command-line order): with
+     *                  the disk first in the boot order, they are the bootorder file's entries, so
+     *                  the first -drive boots first as with QEMU's bootindex
      */
-    static FwCfgItems items(MachineConfig config, GuestMemory ram, AcpiTables acpi, List<Integer> diskSlots) {
+    static FwCfgItems items(MachineConfig config, GuestMemory ram, AcpiTables acpi, List<String> diskPaths) {
         MachineConfig.Firmware fw = config.firmware();
         FwCfgItems items = new FwCfgItems()
             .put(FwCfgItems.RAM_SIZE, FwCfgItems.le(ram.size(), 8))
@@ -49,10 +60,10 @@ final class FirmwareConfig {
         }
         items.file("etc/sercon-port", FwCfgItems.le(SERCON_PORT, 2));
         String order = fw.bootOrder();
-        if (!diskSlots.isEmpty() && (order == null || order.charAt(0) == 'c')) {
+        if (!diskPaths.isEmpty() && (order == null || order.charAt(0) == 'c')) {
             StringBuilder b = new StringBuilder();
-            for (int slot : diskSlots) {
-                b.append(String.format("/pci@i0cf8/scsi@%x/disk@0,0\n", slot)); // QEMU's path of virtio-blk-pci
+            for (String path : diskPaths) {
+                b.append(path).append('\n');
             }
             items.file("bootorder", b.toString().getBytes(StandardCharsets.US_ASCII));
         }

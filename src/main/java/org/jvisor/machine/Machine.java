@@ -25,6 +25,11 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.fwcfg.FwCfg;
+import org.jvisor.devices.ide.AtaDisk;
+import org.jvisor.devices.ide.AtapiCdrom;
+import org.jvisor.devices.ide.IdeDrive;
+import org.jvisor.devices.ide.Piix3Ide;
+import org.jvisor.devices.ide.Piix3IsaBridge;
 import org.jvisor.devices.legacy.DebugConsole;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
@@ -77,6 +82,8 @@ public final class Machine implements AutoCloseable {
 
     static final int COM1_BASE = 0x3F8;
     static final int COM1_IRQ = 4;
+    /** QEMU's pc: the PIIX3 (ISA bridge and IDE) in slot 1. */
+    static final int IDE_SLOT = 1;
     private static final long MMIO_LIMIT = 1L << 52;
 
     private final MachineConfig config;
@@ -303,6 +310,9 @@ public final class Machine implements AutoCloseable {
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
         // the machine's (opened with it, closed after every device).
         devices.add(MachineDevice.of("serial0", com1).onStart(com1::start));
+        if (!config.ideDrives().isEmpty()) {
+            wireIde();
+        }
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
@@ -371,7 +381,7 @@ public final class Machine implements AutoCloseable {
      * order in CMOS; and with -d firmware, its debug console (port 0x402) on jvisor's log.
      */
     private void wireFirmware() {
-        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), virtioDiskSlots), deviceDma());
+        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), bootDisks()), deviceDma());
         io.register("fw_cfg", PcPlatform.FW_CFG_PORT, FwCfg.SIZE, fwcfg);
         devices.add(MachineDevice.of("fw_cfg", fwcfg).onReset(fwcfg::reset));
         String order = config.firmware().bootOrder();
@@ -434,7 +444,7 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
-        throw new MachineException("-device virtio-blk: no -drive with id=" + id);
+        throw new MachineException("no -drive with id=" + id);
     }
 
     /** -device virtio-serial-pci/-device with its virtconsole/virtserialport ports on their chardevs. */
@@ -512,6 +522,48 @@ public final class Machine implements AutoCloseable {
      */
     /** The PCI slots of the virtio-blk disks, in command-line order (firmware's boot order). */
     private final List<Integer> virtioDiskSlots = new ArrayList<>();
+    /** The firmware paths of the IDE disks (not CD-ROMs), by index. */
+    private final List<String> ideDiskPaths = new ArrayList<>();
+
+    /** The disks in the order firmware boots them: IDE (SeaBIOS probes ATA first), then virtio-blk. */
+    private List<String> bootDisks() {
+        List<String> paths = new ArrayList<>(ideDiskPaths);
+        for (int slot : virtioDiskSlots) {
+            paths.add(FirmwareConfig.virtioDiskPath(slot));
+        }
+        return paths;
+    }
+
+    /**
+     * QEMU's pc IDE: the PIIX3 at 00:01 (ISA bridge function 0, IDE function 1) with the drives of
+     * -hda..-hdd, -cdrom and -drive if=ide on its legacy channels (IRQ 14 and 15). Present only
+     * when a drive is given, so that machines without one keep their PCI addresses.
+     */
+    private void wireIde() throws MachineException {
+        Piix3Ide ide = new Piix3Ide(platform.irq(Piix3Ide.PRIMARY.irq()), platform.irq(Piix3Ide.SECONDARY.irq()),
+            deviceDma());
+        List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
+        byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
+        for (MachineConfig.IdeDriveConfig c : byIndex) {
+            BlockBackend backend = openDrive(c.driveId());
+            Consumer<String> warn = msg -> log.println("jvisor: " + msg);
+            BlockStats stats = drives.getLast().stats();
+            IdeDrive drive = switch (c.media()) {
+                case DISK -> new AtaDisk(backend, c.index() + 1, warn, stats);
+                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn, stats);
+            };
+            ide.channel(c.channel()).attach(c.unit(), drive);
+            if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {
+                ideDiskPaths.add(FirmwareConfig.ideDrivePath(IDE_SLOT, c.channel(), c.unit()));
+            }
+        }
+        Piix3IsaBridge isa = new Piix3IsaBridge();
+        platform.addPci(isa, IDE_SLOT, 0);
+        platform.addPci(ide, IDE_SLOT, 1);
+        ide.registerLegacyPorts(io);
+        devices.add(MachineDevice.of(String.format("piix3@pci.0:%02x.0", IDE_SLOT), isa));
+        devices.add(MachineDevice.of(String.format("piix3-ide@pci.0:%02x.1", IDE_SLOT), ide));
+    }
 
     private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
                            String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {

@@ -203,6 +203,14 @@ final class PcPlatform implements AutoCloseable {
         return slot;
     }
 
+    /** Plugs a PCI function into {@code slot}.{@code function}; taken, it is an IllegalArgumentException. */
+    void addPci(PciDevice device, int slot, int function) {
+        if (pci == null) {
+            throw new IllegalStateException("this machine has no PCI bus");
+        }
+        pci.add(slot, function, device);
+    }
+
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
         if (pci != null) {

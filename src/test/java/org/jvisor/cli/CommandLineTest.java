@@ -172,6 +172,35 @@ class CommandLineTest {
     }
 
     @Test
+    void ideDrivesTakeQemusIndexesNamesAndMedia() throws UsageException {
+        MachineConfig c = parse("-hdb", "b.img", "-cdrom", "cd.iso", "-drive", "file=x.qcow2,if=ide",
+            "-drive", "file=y.img,if=ide,media=disk,format=raw,readonly=on");
+        assertEquals(java.util.List.of(
+            new MachineConfig.IdeDriveConfig("ide0-hd1", 1, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("ide1-cd0", 2, MachineConfig.IdeDriveConfig.Media.CDROM),
+            new MachineConfig.IdeDriveConfig("ide0-hd0", 0, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("ide1-hd1", 3, MachineConfig.IdeDriveConfig.Media.DISK)), c.ideDrives());
+        assertEquals(java.util.List.of(false, true, false, true),
+            c.drives().stream().map(MachineConfig.DriveConfig::readOnly).toList(), "a CD-ROM is read-only");
+        assertTrue(c.drives().stream().noneMatch(MachineConfig.DriveConfig::ifVirtio));
+        assertTrue(c.virtioDevices().isEmpty());
+        assertEquals("-drive: drive with bus=0, unit=0 (index=0) exists",
+            assertThrows(UsageException.class, () -> parse("-hda", "a", "-drive", "file=b,if=ide,index=0")).getMessage());
+        assertEquals("-drive: index=4 is out of range (the IDE controller has 0-3)",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=b,if=ide,index=4")).getMessage());
+        assertEquals("-drive: the IDE controller has four drives (index 0-3), all taken",
+            assertThrows(UsageException.class, () -> parse("-hda", "a", "-hdb", "b", "-hdc", "c", "-hdd", "d",
+                "-drive", "file=e,if=ide")).getMessage());
+        assertEquals("-drive: media=tape (expected disk or cdrom)",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=b,if=ide,media=tape")).getMessage());
+        assertEquals("-drive: index= is for if=ide drives",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=b,if=virtio,index=1")).getMessage());
+        assertEquals("-drive if=ide: the microvm machine has no IDE controller (use if=virtio)",
+            assertThrows(UsageException.class, () -> parse("-M", "microvm", "-kernel", "k", "-hda", "a")).getMessage());
+        assertTrue(parse("-snapshot", "-hda", "a").drives().get(0).snapshot(), "-snapshot covers IDE drives too");
+    }
+
+    @Test
     void withoutKernelTheMachineBootsFirmwareAsBiosAndBootSay() throws UsageException {
         MachineConfig plain = parse("-drive", "file=d.img,format=raw,if=virtio");
         assertTrue(plain.bootsFirmware());

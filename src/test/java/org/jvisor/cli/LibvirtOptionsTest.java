@@ -54,6 +54,32 @@ class LibvirtOptionsTest {
         return assertThrows(UsageException.class, () -> CommandLine.parse(args)).getMessage();
     }
 
+    /** libvirt's IDE disk and CD-ROM on an i440fx domain: -blockdev nodes used by -device ide-hd/ide-cd. */
+    @Test
+    void libvirtsIdeDiskAndCdrom() throws UsageException {
+        MachineConfig c = run(List.of("-machine", "pc-i440fx-7.2", "-kernel", "/k",
+            "-blockdev", "{\"driver\":\"file\",\"filename\":\"/d.img\",\"node-name\":\"libvirt-2-storage\"}",
+            "-blockdev", "{\"node-name\":\"libvirt-2-format\",\"driver\":\"qcow2\",\"file\":\"libvirt-2-storage\"}",
+            "-device", "{\"driver\":\"ide-hd\",\"bus\":\"ide.0\",\"unit\":0,\"drive\":\"libvirt-2-format\",\"id\":\"ide0-0-0\",\"bootindex\":1}",
+            "-blockdev", "{\"driver\":\"file\",\"filename\":\"/cd.iso\",\"node-name\":\"libvirt-1-storage\",\"read-only\":true}",
+            "-blockdev", "{\"node-name\":\"libvirt-1-format\",\"read-only\":true,\"driver\":\"raw\",\"file\":\"libvirt-1-storage\"}",
+            "-device", "{\"driver\":\"ide-cd\",\"bus\":\"ide.1\",\"unit\":0,\"drive\":\"libvirt-1-format\",\"id\":\"ide0-1-0\"}")).config();
+        assertEquals(List.of(
+            new MachineConfig.IdeDriveConfig("libvirt-2-format", 0, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("libvirt-1-format", 2, MachineConfig.IdeDriveConfig.Media.CDROM)), c.ideDrives());
+        assertEquals(List.of(Path.of("/d.img"), Path.of("/cd.iso")), c.drives().stream().map(MachineConfig.DriveConfig::file).toList());
+        assertEquals(List.of(), c.virtioDevices());
+        assertEquals(List.of(new MachineConfig.IdeDriveConfig("b", 1, MachineConfig.IdeDriveConfig.Media.DISK)),
+            run(List.of("-hda", "a", "-drive", "file=b,if=none,id=b", "-device", "ide-hd,drive=b,bus=ide.0"))
+                .config().ideDrives().subList(1, 2), "the first free unit of the bus");
+        assertEquals("-device ide-hd,drive=b: unit 0 of ide.0 is taken",
+            error("-hda", "a", "-drive", "file=b,if=none,id=b", "-device", "ide-hd,drive=b,bus=ide.0,unit=0"));
+        assertEquals("-device ide-cd: Bus 'ide.2' not found (the IDE buses are ide.0 and ide.1)",
+            error("-drive", "file=b,if=none,id=b", "-device", "ide-cd,drive=b,bus=ide.2"));
+        assertEquals("-device ide-hd/ide-cd: drive=nope: no -drive id or -blockdev node-name 'nope'",
+            error("-device", "ide-hd,drive=nope"));
+    }
+
     @Test
     void libvirtsDomainCommandLine() throws UsageException {
         CommandLine.Action.Run r = run(DOMAIN);

@@ -46,16 +46,16 @@ class DiskImageBootTest {
         }
     }
 
-    /** Boots to the prompt, runs {@link #COMMAND}, powers off: the VMM's exit status. */
+    /** Boots to the prompt from virtio (vda1), runs {@link #COMMAND}, powers off: the VMM's exit status. */
     private static int bootRunAndPowerOff(SerialConsole c) throws Exception {
-        return bootRunAndPowerOff(c, false);
+        return bootRunAndPowerOff(c, false, "/dev/vda1");
     }
 
     /**
      * As {@link #bootRunAndPowerOff(SerialConsole)}; with {@code rebootFirst}, {@code reboot}
      * comes before: the machine resets, and firmware, GRUB and Linux run again.
      */
-    private static int bootRunAndPowerOff(SerialConsole c, boolean rebootFirst) throws Exception {
+    private static int bootRunAndPowerOff(SerialConsole c, boolean rebootFirst, String root) throws Exception {
         int at = 0;
         if (rebootFirst) {
             at = c.await(DiskImageFiles.PROMPT, 0, BOOT);
@@ -66,8 +66,8 @@ class DiskImageBootTest {
         // GRUB's banner is drawn with cursor escapes between its words on some runs (and SeaBIOS
         // sends a character only once the next arrives): GRUB is shown by what it boots
         at = c.await("Booting `Debian GNU/Linux kernel", at, BOOT);
-        at = c.await("initrd: /dev/vda1 (UUID=" + DiskImageBuilder.ROOT_UUID + ") mounted rw", at, BOOT);
-        at = c.await(DiskImageFiles.BOOTED_LINE + " /dev/vda1", at, BOOT);
+        at = c.await("initrd: " + root + " (UUID=" + DiskImageBuilder.ROOT_UUID + ") mounted rw", at, BOOT);
+        at = c.await(DiskImageFiles.BOOTED_LINE + " " + root, at, BOOT);
         at = c.await(DiskImageFiles.PROMPT, at, BOOT);
         c.type(COMMAND);
         at = c.await(disk.kernelVersion(), at, BOOT);
@@ -82,7 +82,29 @@ class DiskImageBootTest {
     void jvisorBootsTheDiskThroughSeabiosAndGrub() throws Exception {
         try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-m", "512M", "-nographic",
                 "-drive", "file=" + disk.image() + ",format=raw,if=virtio")) {
-            assertEquals(0, bootRunAndPowerOff(c, true), c.output());
+            assertEquals(0, bootRunAndPowerOff(c, true, "/dev/vda1"), c.output());
+        }
+    }
+
+    /**
+     * The same disk as -hda: SeaBIOS finds it on the PIIX3 IDE channel and boots it through INT 13h
+     * (PIO), Linux's ata_piix makes it sda; the reboot runs the IDE reset path and SeaBIOS again.
+     */
+    @Test
+    void jvisorBootsTheDiskFromIde() throws Exception {
+        try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-m", "512M", "-nographic",
+                "-drive", "file=" + disk.image() + ",format=raw,if=ide,index=0")) {
+            assertEquals(0, bootRunAndPowerOff(c, true, "/dev/sda1"), c.output());
+        }
+    }
+
+    @Test
+    void qemuBootsTheSameDiskFromIde() throws Exception {
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
+        try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-m", "512M",
+                "-nographic", "-drive", "file=" + disk.image() + ",format=raw,if=ide,index=0"))) {
+            assertEquals(0, bootRunAndPowerOff(c, false, "/dev/sda1"), c.output());
         }
     }
 

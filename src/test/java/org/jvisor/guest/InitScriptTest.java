@@ -81,6 +81,19 @@ class InitScriptTest {
     }
 
     @Test
+    void ideModulesLoadOnlyWithAPiixIdeFunction() {
+        String s = InitScript.render("v", List.of(
+            new KernelModules.Module("virtio", "kernel/drivers/virtio/virtio.ko", List.of()),
+            new KernelModules.Module("libata", "kernel/drivers/ata/libata.ko", List.of()),
+            new KernelModules.Module("ata_piix", "kernel/drivers/ata/ata_piix.ko", List.of("libata"))));
+        assertTrue(s.contains("load_module kernel/drivers/virtio/virtio.ko\n"), s);
+        assertTrue(s.contains("load_ide_module kernel/drivers/ata/libata.ko\n"), s);
+        assertTrue(s.contains("load_ide_module kernel/drivers/ata/ata_piix.ko    # needs libata\n"), s);
+        assertTrue(s.contains("0x8086:0x7010:"), "the PIIX3 IDE function's IDs, read from sysfs: " + s);
+        assertTrue(s.indexOf("HAVE_IDE=1") < s.indexOf("load_ide_module kernel"), s);
+    }
+
+    @Test
     void hostShellAcceptsTheSyntax(@TempDir Path tmp) throws Exception {
         assumeTrue(Tools.onPath("sh"), "no sh on PATH");
         Path init = tmp.resolve("init");

@@ -116,6 +116,10 @@ class BadInputTest {
         String k = JvisorProcess.guest("hello.elf").toString();
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=/nonexistent.img,format=raw,if=virtio",
             "-kernel", k), "-drive file=/nonexistent.img");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-hda", "/nonexistent.img", "-kernel", k),
+            "-drive file=/nonexistent.img");
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-hda", "a.img", "-drive", "file=b.img,if=ide,index=0",
+            "-kernel", k), "-drive: drive with bus=0, unit=0 (index=0) exists");
         Path tiny = dir.resolve("tiny.img");
         Files.write(tiny, new byte[100]);
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-drive", "file=" + tiny + ",format=raw,if=virtio",

@@ -21,7 +21,8 @@ import org.jvisor.testing.JvisorProcess;
 
 /**
  * A whole machine through a snapshot file, on pc and on microvm with every virtio device kind that
- * needs no host network (blk on an image, rng, serial with a console port): a guest that counts in
+ * needs no host network (blk on an image, rng, serial with a console port), on pc also an IDE disk
+ * and CD-ROM: a guest that counts in
  * RAM runs, is paused and saved, and a second machine restored from the file holds the same RAM,
  * every device's state (the clock-driven ones, whose records hold time since the save, by kind)
  * and goes on counting from the saved value. A machine of another configuration refuses the file.
@@ -45,6 +46,19 @@ class MachineSnapshotTest {
         if (type == MachineConfig.MachineType.Q35) {   // with the VT-d unit, the disk behind it
             b.iommu(new MachineConfig.IommuConfig(null, false, false, 39))
                 .pciDma(0, new MachineConfig.PciDmaConfig(true, false));
+        }
+        if (type == MachineConfig.MachineType.PC) {
+            // the PIIX3 IDE function with a disk and a CD-ROM: their state goes through the snapshot too
+            Path hd = dir.resolve("hd.img");
+            Path cd = dir.resolve("cd.iso");
+            if (!Files.exists(hd)) {
+                Files.write(hd, new byte[1 << 20]);
+                Files.write(cd, new byte[1 << 20]);
+            }
+            b.drive(new MachineConfig.DriveConfig("hd0", hd, false, "writeback", false))
+                .ideDrive(new MachineConfig.IdeDriveConfig("hd0", 0, MachineConfig.IdeDriveConfig.Media.DISK))
+                .drive(new MachineConfig.DriveConfig("cd0", cd, true, "writeback", false))
+                .ideDrive(new MachineConfig.IdeDriveConfig("cd0", 2, MachineConfig.IdeDriveConfig.Media.CDROM));
         }
         return b.accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
             .kernel(JvisorProcess.guest("spin.elf"))
@@ -117,10 +131,7 @@ class MachineSnapshotTest {
         Path file = dir.resolve("memfd.jvsnap");
         MachineConfig.MemoryBackendConfig memfd = new MachineConfig.MemoryBackendConfig.Memfd("mem", 64L << 20, true, true);
         MachineConfig base = config(MachineConfig.MachineType.PC, 64L << 20);
-        MachineConfig onMemfd = new MachineConfig(base.accel(), base.memoryBytes(), base.cpus(), base.kernel(), base.initrd(),
-            base.append(), base.decompressOnHost(), base.serial(), base.noReboot(), base.noShutdown(), base.debugExits(),
-            base.drives(), base.virtioDevices(), base.traces(), base.debugLog(), base.machineType(), base.chardevs(),
-            base.netdevs(), base.jit(), base.name(), memfd, base.firmware(), base.pciSlots(), base.iommu(), base.pciDma());
+        MachineConfig onMemfd = base.withMemoryBackend(memfd);
         long counter;
         try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
             assertTrue(m.ram().shareable());

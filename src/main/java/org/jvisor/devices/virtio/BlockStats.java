@@ -23,13 +23,13 @@ public final class BlockStats {
                            long readNanos, long writeNanos, long flushNanos, long failedOps, long highestWriteOffset) {
     }
 
-    void read(long bytes, long nanos) {
+    public void read(long bytes, long nanos) {
         readBytes += bytes;
         readOps++;
         readNanos += nanos;
     }
 
-    void write(long offset, long bytes, long nanos) {
+    public void write(long offset, long bytes, long nanos) {
         writtenBytes += bytes;
         writeOps++;
         writeNanos += nanos;
@@ -38,12 +38,12 @@ public final class BlockStats {
         }
     }
 
-    void flush(long nanos) {
+    public void flush(long nanos) {
         flushOps++;
         flushNanos += nanos;
     }
 
-    void failed() {
+    public void failed() {
         failedOps++;
     }
 

@@ -1,0 +1,451 @@
+package org.jvisor.devices.ide;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import org.jvisor.backend.block.BlockBackend;
+import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.devices.virtio.BlockStats;
+import org.jvisor.memory.GuestMemoryException;
+
+/**
+ * An ATA disk (QEMU's ide-hd) on a {@link BlockBackend}: IDENTIFY DEVICE, READ/WRITE SECTORS and
+ * MULTIPLE (PIO, 28- and 48-bit), READ/WRITE DMA (EXT), READ VERIFY, FLUSH CACHE (EXT), SET
+ * FEATURES (write cache, transfer mode), SET MULTIPLE MODE, INITIALIZE DEVICE PARAMETERS,
+ * READ NATIVE MAX ADDRESS (EXT), the power-management no-ops, EXECUTE DEVICE DIAGNOSTIC; every
+ * other command is aborted. I/O happens synchronously when the protocol asks for it.
+ *
+ * <p>Errors the guest sees instead of the VMM failing: an address past the end is IDNF, a read the
+ * image fails is UNC, a failed write or flush, or any write to a read-only drive, is ABRT.
+ */
+public final class AtaDisk extends IdeDrive {
+    /** Sectors moved per backend request during DMA (the bounce buffer). */
+    static final int DMA_CHUNK = 64 * 1024;
+
+    private final BlockBackend backend;
+    private final long sectors;
+    private final DiskGeometry geometry;
+    private final String serial;
+    private final Consumer<String> log;
+    private final BlockStats stats;
+    private final ByteBuffer pioView;
+    private final byte[] dmaBuffer = new byte[DMA_CHUNK];
+    private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer);
+    private int loggedErrors;
+
+    // The command in progress
+    private long lba;
+    private long remaining;
+    private int blockSectors;
+    private boolean ext;
+    private DmaRequest dma = DmaRequest.NONE;
+
+    // Modes the driver sets
+    private int multiple;
+    private int transferMode;
+    private boolean writeCache;
+
+    /**
+     * @param serialNumber the drive's position from 1 (QEMU's serial "QM0000n")
+     * @param log          where failed image I/O is reported (the first few times)
+     */
+    public AtaDisk(BlockBackend backend, int serialNumber, Consumer<String> log) {
+        this(backend, serialNumber, log, new BlockStats());
+    }
+
+    /** As the other constructor, counting every image request into {@code stats} (QMP's query-blockstats). */
+    public AtaDisk(BlockBackend backend, int serialNumber, Consumer<String> log, BlockStats stats) {
+        super(Ata.MAX_MULTIPLE * Ata.SECTOR_SIZE);
+        this.stats = stats;
+        this.backend = backend;
+        this.sectors = backend.size() / Ata.SECTOR_SIZE;
+        this.geometry = DiskGeometry.guess(sectors);
+        this.serial = IdentifyData.serial(serialNumber);
+        this.log = log;
+        this.pioView = ByteBuffer.wrap(buffer);
+        powerOn();
+    }
+
+    @Override
+    public IdeMedia media() {
+        return IdeMedia.DISK;
+    }
+
+    public long sectors() {
+        return sectors;
+    }
+
+    @Override
+    void powerOn() {
+        taskfile.clear(unit);
+        multiple = Ata.MAX_MULTIPLE;
+        transferMode = IdentifyData.DEFAULT_TRANSFER_MODE;
+        writeCache = true;
+        resetCommand();
+        taskfile.signature(false);
+        status = Ata.READY;
+        error = Ata.DIAGNOSTIC_PASSED;
+    }
+
+    @Override
+    void softReset() {
+        // QEMU's ide_reset through SRST: the multiple count returns to its default too
+        powerOn();
+    }
+
+    private void resetCommand() {
+        stopPio();
+        lba = 0;
+        remaining = 0;
+        blockSectors = 0;
+        ext = false;
+        dma = DmaRequest.NONE;
+    }
+
+    @Override
+    void execute(int opcode) {
+        AtaCommand cmd = AtaCommand.of(opcode);
+        error = 0;
+        resetCommand();
+        if (cmd == null) {
+            abort();
+            return;
+        }
+        switch (cmd) {
+            case IDENTIFY_DEVICE -> {
+                IdentifyData.disk(buffer, serial, sectors, geometry, multiple, transferMode, writeCache);
+                status = Ata.READY;
+                startPio(PioPhase.IN, Ata.SECTOR_SIZE);
+                raiseInterrupt();
+            }
+            case READ_SECTORS, READ_SECTORS_NO_RETRY, READ_SECTORS_EXT, READ_MULTIPLE, READ_MULTIPLE_EXT,
+                 WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT -> startPioCommand(cmd);
+            case READ_DMA, READ_DMA_NO_RETRY, READ_DMA_EXT, WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT -> startDmaCommand(cmd);
+            case READ_VERIFY_SECTORS, READ_VERIFY_SECTORS_NO_RETRY, READ_VERIFY_SECTORS_EXT -> {
+                long at = taskfile.address(cmd.ext, geometry);
+                if (inRange(at, taskfile.sectorCount(cmd.ext))) {
+                    complete();
+                } else {
+                    outOfRange(at, cmd.ext);
+                }
+            }
+            case SEEK, RECALIBRATE, INITIALIZE_DEVICE_PARAMETERS, STANDBY_IMMEDIATE, IDLE_IMMEDIATE, STANDBY, IDLE,
+                 STANDBY_IMMEDIATE_OLD, IDLE_IMMEDIATE_OLD, STANDBY_OLD, IDLE_OLD -> complete();
+            case CHECK_POWER_MODE, CHECK_POWER_MODE_OLD -> {
+                taskfile.count = 0xFF; // active or idle
+                complete();
+            }
+            case SET_MULTIPLE_MODE -> {
+                int n = taskfile.count;
+                if (n > Ata.MAX_MULTIPLE || (n & (n - 1)) != 0) {
+                    abort();
+                } else {
+                    multiple = n;
+                    complete();
+                }
+            }
+            case SET_FEATURES -> setFeatures();
+            case FLUSH_CACHE, FLUSH_CACHE_EXT -> {
+                try {
+                    long start = System.nanoTime();
+                    backend.flush();
+                    stats.flush(System.nanoTime() - start);
+                    complete();
+                } catch (IOException | RuntimeException e) {
+                    ioFailed("flush", e);
+                    abort();
+                }
+            }
+            case READ_NATIVE_MAX_ADDRESS, READ_NATIVE_MAX_ADDRESS_EXT -> {
+                long max = Math.max(0, sectors - 1);
+                taskfile.setAddress(cmd.ext ? max : Math.min(max, 0x0FFF_FFFF), cmd.ext, geometry);
+                complete();
+            }
+            case EXECUTE_DEVICE_DIAGNOSTIC -> {
+                taskfile.signature(false);
+                status = Ata.READY;
+                error = Ata.DIAGNOSTIC_PASSED;
+                raiseInterrupt();
+            }
+            // NOP, DEVICE RESET, PACKET and IDENTIFY PACKET DEVICE are not a disk's
+            default -> abort();
+        }
+    }
+
+    /** SET FEATURES (ATA/ATAPI-6, 8.37): the subcommands QEMU accepts. */
+    private void setFeatures() {
+        switch (taskfile.feature) {
+            case 0x02 -> writeCache = true;
+            case 0x82 -> writeCache = false;
+            case 0x03 -> {
+                if (!IdentifyData.validTransferMode(taskfile.count)) {
+                    abort();
+                    return;
+                }
+                transferMode = taskfile.count;
+            }
+            // retries, read look-ahead, defaults, APM, Media Status, 8-bit PIO...: nothing to do
+            case 0xCC, 0x66, 0xAA, 0x55, 0x05, 0x85, 0x69, 0x67, 0x96, 0x9A, 0x42, 0xC2 -> { }
+            default -> {
+                abort();
+                return;
+            }
+        }
+        complete();
+    }
+
+    private boolean inRange(long at, long count) {
+        return at >= 0 && at <= sectors && count <= sectors - at;
+    }
+
+    private void outOfRange(long at, boolean ext48) {
+        fail(Ata.IDNF);
+        if (at >= 0) {
+            taskfile.setAddress(Math.min(at, sectors), ext48, geometry);
+        }
+    }
+
+    // ---- PIO ------------------------------------------------------------------------------------
+
+    private void startPioCommand(AtaCommand cmd) {
+        if (cmd.multiple() && multiple == 0) {
+            abort(); // READ/WRITE MULTIPLE before SET MULTIPLE MODE
+            return;
+        }
+        long at = taskfile.address(cmd.ext, geometry);
+        int count = taskfile.sectorCount(cmd.ext);
+        if (!inRange(at, count)) {
+            outOfRange(at, cmd.ext);
+            return;
+        }
+        if (cmd.writes() && backend.readOnly()) {
+            abort();
+            return;
+        }
+        lba = at;
+        remaining = count;
+        ext = cmd.ext;
+        blockSectors = cmd.multiple() ? multiple : 1;
+        status = Ata.READY;
+        if (cmd.writes()) {
+            startPio(PioPhase.OUT, nextBlock() * Ata.SECTOR_SIZE); // no interrupt before the first block
+        } else {
+            readBlock();
+        }
+    }
+
+    private int nextBlock() {
+        return (int) Math.min(blockSectors, remaining);
+    }
+
+    /** Loads the next block into the buffer and offers it (DRQ, interrupt). */
+    private void readBlock() {
+        int n = nextBlock();
+        int bytes = n * Ata.SECTOR_SIZE;
+        try {
+            long start = System.nanoTime();
+            pioView.clear().limit(bytes);
+            backend.read(lba * Ata.SECTOR_SIZE, pioView);
+            stats.read(bytes, System.nanoTime() - start);
+        } catch (IOException | RuntimeException e) {
+            ioFailed("read", e);
+            taskfile.setAddress(lba, ext, geometry);
+            fail(Ata.UNC);
+            return;
+        }
+        lba += n;
+        remaining -= n;
+        taskfile.setAddress(lba, ext, geometry);
+        status = Ata.READY;
+        startPio(PioPhase.IN, bytes);
+        raiseInterrupt();
+    }
+
+    @Override
+    void pioDone() {
+        if (phase == PioPhase.IN) {
+            if (remaining > 0) {
+                readBlock();
+            } else {
+                // the last block read: no interrupt (ATA/ATAPI-6, 9.7)
+                stopPio();
+                status = Ata.READY;
+            }
+            return;
+        }
+        int n = end / Ata.SECTOR_SIZE;
+        try {
+            long start = System.nanoTime();
+            pioView.clear().limit(end);
+            backend.write(lba * Ata.SECTOR_SIZE, pioView);
+            if (!writeCache) {
+                backend.flush();
+            }
+            stats.write(lba * Ata.SECTOR_SIZE, end, System.nanoTime() - start);
+        } catch (IOException | RuntimeException e) {
+            ioFailed("write", e);
+            taskfile.setAddress(lba, ext, geometry);
+            abort();
+            return;
+        }
+        lba += n;
+        remaining -= n;
+        taskfile.setAddress(lba, ext, geometry);
+        if (remaining > 0) {
+            status = Ata.READY;
+            startPio(PioPhase.OUT, nextBlock() * Ata.SECTOR_SIZE);
+            raiseInterrupt();
+        } else {
+            complete();
+        }
+    }
+
+    // ---- DMA ------------------------------------------------------------------------------------
+
+    private void startDmaCommand(AtaCommand cmd) {
+        long at = taskfile.address(cmd.ext, geometry);
+        int count = taskfile.sectorCount(cmd.ext);
+        if (!inRange(at, count)) {
+            outOfRange(at, cmd.ext);
+            return;
+        }
+        if (cmd.writes() && backend.readOnly()) {
+            abort();
+            return;
+        }
+        lba = at;
+        remaining = count;
+        ext = cmd.ext;
+        dma = cmd.writes() ? DmaRequest.FROM_MEMORY : DmaRequest.TO_MEMORY;
+        status = Ata.READY | Ata.DRQ; // as QEMU: waiting for the bus master
+    }
+
+    @Override
+    DmaRequest dmaRequest() {
+        return dma;
+    }
+
+    @Override
+    void cancelDma() {
+        dma = DmaRequest.NONE;
+        remaining = 0;
+        status &= ~Ata.DRQ;
+    }
+
+    @Override
+    DmaOutcome runDma(PrdTable prd) {
+        boolean toMemory = dma == DmaRequest.TO_MEMORY;
+        dma = DmaRequest.NONE;
+        long bytes = remaining * Ata.SECTOR_SIZE;
+        long described;
+        try {
+            described = prd.describedBytes();
+        } catch (GuestMemoryException e) {
+            fail(Ata.ABRT);
+            return DmaOutcome.BUS_ERROR;
+        }
+        if (described < bytes) {
+            // QEMU: reset ACTIVE, no interrupt; the driver times out and resets
+            status = Ata.READY;
+            remaining = 0;
+            return DmaOutcome.TABLE_TOO_SHORT;
+        }
+        while (remaining > 0) {
+            int n = (int) Math.min(remaining, DMA_CHUNK / Ata.SECTOR_SIZE);
+            int len = n * Ata.SECTOR_SIZE;
+            long offset = lba * Ata.SECTOR_SIZE;
+            try {
+                if (toMemory) {
+                    long start = System.nanoTime();
+                    dmaView.clear().limit(len);
+                    backend.read(offset, dmaView);
+                    stats.read(len, System.nanoTime() - start);
+                    prd.transfer(dmaBuffer, len, true);
+                } else {
+                    prd.transfer(dmaBuffer, len, false);
+                    long start = System.nanoTime();
+                    dmaView.clear().limit(len);
+                    backend.write(offset, dmaView);
+                    stats.write(offset, len, System.nanoTime() - start);
+                }
+            } catch (GuestMemoryException e) {
+                taskfile.setAddress(lba, ext, geometry);
+                remaining = 0;
+                fail(Ata.ABRT);
+                return DmaOutcome.BUS_ERROR;
+            } catch (IOException | RuntimeException e) {
+                ioFailed(toMemory ? "read" : "write", e);
+                taskfile.setAddress(lba, ext, geometry);
+                remaining = 0;
+                fail(toMemory ? Ata.UNC : Ata.ABRT);
+                return DmaOutcome.DEVICE_ERROR;
+            }
+            lba += n;
+            remaining -= n;
+        }
+        if (!toMemory && !writeCache) {
+            try {
+                backend.flush();
+            } catch (IOException | RuntimeException e) {
+                ioFailed("flush", e);
+                fail(Ata.ABRT);
+                return DmaOutcome.DEVICE_ERROR;
+            }
+        }
+        taskfile.setAddress(lba, ext, geometry);
+        complete();
+        return described > bytes ? DmaOutcome.COMPLETE_TABLE_LONGER : DmaOutcome.COMPLETE;
+    }
+
+    private void ioFailed(String what, Exception e) {
+        stats.failed();
+        if (loggedErrors < 10) {
+            loggedErrors++;
+            log.accept("ide: " + backend.describe() + ": " + what + " failed at sector " + lba + ": " + e.getMessage());
+        }
+    }
+
+    // ---- state ----------------------------------------------------------------------------------
+
+    @Override
+    IdeDriveState save() {
+        return new IdeDriveState(IdeMedia.DISK, sectors, taskfile.save(), status, error, phase, savedBuffer(), position,
+            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, Optional.empty());
+    }
+
+    @Override
+    void restore(String where, IdeDriveState s) throws DeviceStateException {
+        if (s.media() != IdeMedia.DISK || s.atapi().isPresent()) {
+            throw new DeviceStateException(where + ": the state is a " + s.media() + "'s, this drive is a disk");
+        }
+        if (s.sectors() != sectors) {
+            throw new DeviceStateException(where + ": the disk had " + s.sectors() + " sectors, this image has " + sectors);
+        }
+        DeviceStateException.checkRange(where, "status", s.status(), 0, 0xFF);
+        DeviceStateException.checkRange(where, "error", s.error(), 0, 0xFF);
+        DeviceStateException.checkRange(where, "lba", s.lba(), 0, sectors);
+        DeviceStateException.checkRange(where, "remaining sectors", s.remaining(), 0, sectors - s.lba());
+        DeviceStateException.checkRange(where, "block sectors", s.blockSectors(), 0, Ata.MAX_MULTIPLE);
+        DeviceStateException.checkRange(where, "multiple", s.multiple(), 0, Ata.MAX_MULTIPLE);
+        if (s.phase() == PioPhase.PACKET || (s.data().length() % Ata.SECTOR_SIZE) != 0) {
+            throw new DeviceStateException(where + ": a disk has no " + s.phase() + " phase of " + s.data().length() + " bytes");
+        }
+        if (!IdentifyData.validTransferMode(s.transferMode())) {
+            throw new DeviceStateException(where + ": transfer mode " + s.transferMode());
+        }
+        restorePio(where, s.phase(), s.data(), s.position());
+        taskfile.restore(s.taskfile());
+        status = s.status();
+        error = s.error();
+        lba = s.lba();
+        remaining = s.remaining();
+        blockSectors = s.blockSectors();
+        ext = s.ext();
+        dma = s.dma();
+        multiple = s.multiple();
+        transferMode = s.transferMode();
+        writeCache = s.writeCache();
+    }
+}

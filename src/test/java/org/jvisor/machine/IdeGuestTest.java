@@ -1,0 +1,152 @@
+package org.jvisor.machine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.DemoGuest;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+
+/**
+ * Linux on the IDE controller: the demo guest with a raw disk (-hda), a qcow2 disk (if=ide,
+ * index=1) and a CD-ROM (-cdrom) finds them through ata_piix (sd names by SCSI address) and sr0, uses bus-master
+ * DMA, writes a pattern to both disks and reads it back past its page cache, and reads the CD;
+ * the host then finds the pattern in the images. QEMU 7.2 runs the same command line, and the
+ * libata lines both print for the devices must match.
+ */
+@GuestTest
+class IdeGuestTest {
+    private static final int CD_BLOCKS = 1024;
+    private static final Pattern MD5 = Pattern.compile("(\\w+)=([0-9a-f]{32})");
+
+    private static GuestBuilder.Guest guest;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        guest = DemoGuest.build();
+    }
+
+    /**
+     * 1 MiB of random data to sda at 3 MiB and sdb at 5 MiB, synced; the caches dropped and both
+     * read back; the CD read whole; the ATA devices' transfer modes; each as NAME=md5 or a line.
+     */
+    private static final String COMMAND = ""
+        // sd names follow probe completion, which races between master and slave: find them by SCSI address
+        + "for b in /sys/block/sd*; do case $(readlink $b) in *0:0:0:0*) M=${b##*/};; *0:0:1:0*) S=${b##*/};; esac; done; "
+        + "echo master=$M slave=$S; "
+        + "dd if=/dev/urandom of=/tmp/p bs=64k count=16 2>/dev/null; "
+        + "echo pattern=$(md5sum < /tmp/p | cut -c1-32); "
+        + "dd if=/tmp/p of=/dev/$M bs=64k seek=48 conv=fsync 2>/dev/null; "
+        + "dd if=/tmp/p of=/dev/$S bs=64k seek=80 conv=fsync 2>/dev/null; "
+        + "echo 3 > /proc/sys/vm/drop_caches; "
+        + "echo sda=$(dd if=/dev/$M bs=64k skip=48 count=16 2>/dev/null | md5sum | cut -c1-32); "
+        + "echo sdb=$(dd if=/dev/$S bs=64k skip=80 count=16 2>/dev/null | md5sum | cut -c1-32); "
+        + "echo sr0=$(dd if=/dev/sr0 bs=2048 2>/dev/null | md5sum | cut -c1-32); "
+        + "for d in /sys/class/ata_device/*; do echo \"$(basename $d) xfer $(cat $d/xfer_mode)\"; done; "
+        + "dmesg | grep -E 'ata[0-9]\\.0[01]: |sr0\\]' | sed 's/^\\[[ 0-9.]*\\] //'; echo ide-done";
+
+    private List<String> options(Path raw, Path qcow2, Path cd) {
+        return new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
+            "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
+            "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
+                + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
+            "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1", "-cdrom", cd.toString()));
+    }
+
+    private static String md5(byte[] b, int from, int length) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("MD5");
+        md.update(b, from, length);
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard: " + List.of(cmd));
+        assertEquals(0, p.exitValue(), List.of(cmd) + ":\n" + out);
+        return out;
+    }
+
+    /** The images: a 16 MiB raw disk, a 16 MiB qcow2 disk, a 2 MiB CD of random data. */
+    private Path[] images(String tag) throws Exception {
+        Path raw = dir.resolve(tag + "-a.raw");
+        Files.write(raw, new byte[16 << 20]);
+        Path qcow2 = dir.resolve(tag + "-b.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", qcow2.toString(), "16M");
+        byte[] cd = new byte[CD_BLOCKS * 2048];
+        new Random(7).nextBytes(cd);
+        Path iso = dir.resolve(tag + "-cd.iso");
+        Files.write(iso, cd);
+        return new Path[] {raw, qcow2, iso};
+    }
+
+    /** Checks the guest's report and the images; returns the libata lines the guest printed. */
+    private List<String> check(String out, Path[] img) throws Exception {
+        assertTrue(out.contains("ide-done"), out);
+        java.util.Map<String, String> sums = new java.util.HashMap<>();
+        Matcher m = MD5.matcher(out);
+        while (m.find()) {
+            sums.put(m.group(1), m.group(2));
+        }
+        String pattern = sums.get("pattern");
+        assertEquals(pattern, sums.get("sda"), "sda read back: " + out);
+        assertEquals(pattern, sums.get("sdb"), "sdb read back: " + out);
+        byte[] cd = Files.readAllBytes(img[2]);
+        assertEquals(md5(cd, 0, cd.length), sums.get("sr0"), "the CD as the guest read it: " + out);
+        byte[] raw = Files.readAllBytes(img[0]);
+        assertEquals(pattern, md5(raw, 3 << 20, 1 << 20), "the raw image holds the guest's pattern");
+        Path converted = dir.resolve("b-" + System.nanoTime() + ".raw");
+        run("qemu-img", "check", "-q", img[1].toString());
+        run("qemu-img", "convert", "-O", "raw", img[1].toString(), converted.toString());
+        assertEquals(pattern, md5(Files.readAllBytes(converted), 5 << 20, 1 << 20), "the qcow2 image holds it");
+        assertTrue(out.contains("dev1.0 xfer XFER_MW_DMA_2"), "ata_piix runs the disks with multiword DMA 2: " + out);
+        // probing runs per port in parallel: compare the lines, not their order
+        return Arrays.stream(out.split("\r?\n")).map(String::strip)
+            .filter(l -> l.matches("ata\\d\\.\\d\\d: .*|sr \\d.*sr0\\].*")).sorted().toList();
+    }
+
+    @Test
+    void linuxUsesTheIdeDisksAndCdromAsOnQemu() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
+        Path[] img = images("jvisor");
+        JvisorProcess.Result r = JvisorProcess.run(options(img[0], img[1], img[2]).toArray(new String[0]));
+        assertEquals(0, r.status(), r.toString());
+        List<String> jvisor = check(r.stdout(), img);
+        assertTrue(jvisor.contains("ata1.00: ATA-7: QEMU HARDDISK, 2.5+, max UDMA/100"), jvisor.toString());
+        assertTrue(jvisor.contains("ata1.00: 32768 sectors, multi 16: LBA48"), jvisor.toString());
+        assertTrue(jvisor.contains("ata2.00: ATAPI: QEMU DVD-ROM, 2.5+, max UDMA/100"), jvisor.toString());
+
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
+        Path[] ref = images("qemu");
+        List<String> cmd = new ArrayList<>(List.of(qemu.toString()));
+        cmd.addAll(options(ref[0], ref[1], ref[2]));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard");
+        assertEquals(jvisor, check(out, ref), "libata's view of the devices, jvisor vs QEMU");
+    }
+}
