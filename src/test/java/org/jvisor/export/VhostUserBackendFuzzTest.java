@@ -9,7 +9,6 @@ import java.util.List;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
-import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.vhost.VhostUserChannel;
 import org.jvisor.backend.vhost.VhostUserException;
 import org.jvisor.backend.vhost.VhostUserMessage;
@@ -33,61 +32,6 @@ class VhostUserBackendFuzzTest {
     private static final long QVA = 0x7f00_0000_0000L;
     private static final VhostUserRequest[] REQUESTS = VhostUserRequest.values();
 
-    /** A disk of a few sectors in memory that fails on any access past its end. */
-    private static final class BoundedDisk implements BlockBackend {
-        private final byte[] image = new byte[64 * 512];
-
-        private void check(long offset, long length) {
-            if (offset < 0 || length < 0 || offset + length > image.length) {
-                throw new AssertionError("disk access [" + offset + ", +" + length + ") of " + image.length + " bytes");
-            }
-        }
-
-        @Override
-        public long size() {
-            return image.length;
-        }
-
-        @Override
-        public boolean readOnly() {
-            return false;
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) {
-            check(offset, dst.remaining());
-            dst.put(image, (int) offset, dst.remaining());
-        }
-
-        @Override
-        public void write(long offset, ByteBuffer src) {
-            check(offset, src.remaining());
-            src.get(image, (int) offset, src.remaining());
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void discard(long offset, long length) {
-            check(offset, length);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) {
-            check(offset, length);
-        }
-
-        @Override
-        public String describe() {
-            return "fuzz disk";
-        }
-
-        @Override
-        public void close() {
-        }
-    }
 
     private static final Fd MEMFD;
     private static final MemorySegment RAM_VIEW;
@@ -124,7 +68,7 @@ class VhostUserBackendFuzzTest {
         List<EventFd> eventFds = new ArrayList<>();
         try (VhostUserChannel frontend = new VhostUserChannel(pair.first(), "fuzz backend", 1000);
              VhostUserBackend backend = new VhostUserBackend(pair.second(), "fuzz frontend",
-                 new VhostUserBlkDevice(new BoundedDisk(), 2, "fuzz", msg -> { }), msg -> { })) {
+                 new VhostUserBlkDevice(new org.jvisor.testing.BoundedDisk(64 * 512, false), 2, "fuzz", msg -> { }), msg -> { })) {
             if (setUp) {
                 try (EventFd kick = EventFd.createNonBlocking(); EventFd call = EventFd.createNonBlocking()) {
                     setUp(frontend, backend, pair.first(), kick, call, data.consumeBoolean());

@@ -2,14 +2,11 @@ package org.jvisor.devices.ide;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
-import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.PciFunctionState;
 import org.jvisor.devices.state.DeviceStateException;
@@ -38,72 +35,13 @@ class IdeFuzzTest {
     private static final int[] PACKETS = {0x00, 0x03, 0x12, 0x1B, 0x1E, 0x25, 0x28, 0x2B, 0x43, 0x46, 0x4A, 0x5A, 0xA8,
         0xBB, 0xBE};
 
-    /** An image in memory that checks every request lies inside it (and that read-only means it). */
-    static final class BoundedImage implements BlockBackend {
-        private final byte[] image;
-        private final boolean readOnly;
-
-        BoundedImage(int bytes, boolean readOnly) {
-            this.image = new byte[bytes];
-            this.readOnly = readOnly;
-        }
-
-        private void check(long offset, long length, boolean write) {
-            assertTrue(offset >= 0 && length >= 0 && offset + length <= image.length,
-                String.format("asked for [%d, +%d) of a %d-byte image", offset, length, image.length));
-            assertFalse(write && readOnly, "a write to a read-only image");
-        }
-
-        @Override
-        public long size() {
-            return image.length;
-        }
-
-        @Override
-        public boolean readOnly() {
-            return readOnly;
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) {
-            check(offset, dst.remaining(), false);
-            dst.put(image, (int) offset, dst.remaining());
-        }
-
-        @Override
-        public void write(long offset, ByteBuffer src) {
-            check(offset, src.remaining(), true);
-            src.get(image, (int) offset, src.remaining());
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void discard(long offset, long length) {
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) {
-        }
-
-        @Override
-        public String describe() {
-            return "fuzz image";
-        }
-
-        @Override
-        public void close() {
-        }
-    }
 
     /** A controller with the fuzz drives, its ports in {@code io}. */
     private static Piix3Ide controller(GuestMemory ram, AddressSpace io, boolean[] lines) {
         Piix3Ide ide = new Piix3Ide(level -> lines[0] = level, level -> lines[1] = level, new IdentityDma(ram));
-        ide.channel(0).attach(0, new AtaDisk(new BoundedImage(64 * 512, false), 1, msg -> { }));
-        ide.channel(0).attach(1, new AtapiCdrom(new BoundedImage(8 * 2048, true), 2, msg -> { }));
-        ide.channel(1).attach(0, new AtaDisk(new BoundedImage(40 * 512 + 100, true), 3, msg -> { }));
+        ide.channel(0).attach(0, new AtaDisk(new org.jvisor.testing.BoundedDisk(64 * 512, false), 1, msg -> { }));
+        ide.channel(0).attach(1, new AtapiCdrom(new org.jvisor.testing.BoundedDisk(8 * 2048, true), 2, msg -> { }));
+        ide.channel(1).attach(0, new AtaDisk(new org.jvisor.testing.BoundedDisk(40 * 512 + 100, true), 3, msg -> { }));
         ide.writeConfig(PciDevice.COMMAND, 2, PciDevice.COMMAND_IO | PciDevice.COMMAND_BUS_MASTER);
         ide.registerLegacyPorts(io);
         io.register("bmdma", BMDMA, Piix3Ide.BUS_MASTER_SIZE, ide.bar(Piix3Ide.BUS_MASTER_BAR).device());

@@ -55,7 +55,7 @@ class TransportFuzzTest {
     static VirtioDevice device(FuzzedDataProvider data) {
         return switch (data.consumeInt(0, 3)) {
             case 0 -> new VirtioRng();
-            case 1 -> new VirtioBlk(new VirtioBlkFuzzTest.BoundedDisk(8, data.consumeBoolean()), "fuzz", 16, msg -> { });
+            case 1 -> new VirtioBlk(new org.jvisor.testing.BoundedDisk(8 * VirtioBlk.SECTOR, data.consumeBoolean()), "fuzz", 16, msg -> { });
             case 2 -> new VirtioNet(new FakeNetBackend(), MacAddress.parse("52:54:00:12:34:56"), 16, msg -> { });
             default -> new VirtioConsole(2, List.of(new VirtioConsole.PortSpec(0, null, true,
                 new VirtioConsoleFuzzTest.FuzzChar())), msg -> { });
