@@ -8,8 +8,9 @@
  * a bounded number of polls; after a reset the same device must serve a valid read again. Then a
  * notify storm (two million doorbells with nothing new, and a hundred thousand for a queue that
  * does not exist), MSI-X messages aimed at RAM, at a reserved vector, at an APIC ID no CPU has and
- * at the top of 4 GiB, and an interrupt storm of completions with interrupts masked. (Not an INIT
- * or SIPI message: that parks this vCPU by design, on any machine.) The test is that the VMM is still there, running this
+ * at the top of 4 GiB, and an interrupt storm of completions with interrupts masked (not an INIT
+ * or SIPI message: that parks this vCPU by design, on any machine). Last, random reads and writes
+ * all over the device's BAR but its MSI-X table, after which a reset must bring the device back. The test is that the VMM is still there, running this
  * vCPU, and that the device still works at the end. Nothing is written to the disk.
  */
 #define QSIZE 8
@@ -228,6 +229,64 @@ static void msix_attacks(void)
     pci_write16(v.dev, cap + 2, pci_read16(v.dev, cap + 2) & ~MSIX_ENABLE);
 }
 
+static uint64_t rng = 0x9E3779B97F4A7C15UL;
+
+static uint64_t next_random(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/*
+ * Random reads and writes of random widths all over the device's BAR (common configuration,
+ * ISR, notify and device configuration windows, and what lies between), with the device
+ * running. Spared: the MSI-X table and PBA, where a random message could be an INIT, which
+ * parks this vCPU on any machine. Then a reset must bring the device back.
+ */
+static void bar_sweep(void)
+{
+    int cap;
+    uint64_t table;
+    find_msix(&cap, &table);
+    uint32_t tinfo = pci_read32(v.dev, cap + 4), pinfo = pci_read32(v.dev, cap + 8);
+    int tsize = ((pci_read16(v.dev, cap + 2) & 0x7FF) + 1) * 16;
+    uint64_t tbase = vpci_bar(v.dev, tinfo & 7) + (tinfo & ~7u);
+    uint64_t pbase = vpci_bar(v.dev, pinfo & 7) + (pinfo & ~7u);
+    uint64_t span = 0x4000; /* the virtio windows of jvisor's and QEMU's layouts lie in the first 16 KiB */
+    unsigned long writes = 0;
+    for (int pass = 0; pass < 4; pass++) {
+        for (uint64_t off = 0; off < span; off += 1 + (next_random() & 3)) {
+            uint64_t r = next_random();
+            unsigned width = 1u << (r & 3) % 3;
+            uint64_t a = (base + off) & ~(uint64_t)(width - 1);
+            if ((a + width > tbase && a < tbase + tsize) || (a + width > pbase && a < pbase + 64))
+                continue;
+            if (r & 4) {
+                writes++;
+                uint32_t val = (uint32_t)(r >> 32);
+                if (width == 1)
+                    mmio_write8(a, (uint8_t)val);
+                else if (width == 2)
+                    mmio_write16(a, (uint16_t)val);
+                else
+                    mmio_write32(a, val);
+            } else {
+                if (width == 1)
+                    (void)mmio_read8(a);
+                else if (width == 2)
+                    (void)mmio_read16(a);
+                else
+                    (void)mmio_read32(a);
+            }
+        }
+    }
+    setup();
+    valid_read("a sweep of the BAR");
+    printf("virtioattack: %lu random writes over the BAR: the device works after a reset\n", writes);
+}
+
 int main(void)
 {
     __asm__ volatile("cli");
@@ -248,6 +307,7 @@ int main(void)
     dma_attacks();
     notify_storm();
     msix_attacks();
+    bar_sweep();
     printf("virtioattack: survived (%u refused with an I/O error, %u with a reset)\n", refused_with_status,
            refused_with_reset);
     pass();

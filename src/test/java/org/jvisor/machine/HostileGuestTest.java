@@ -55,9 +55,10 @@ class HostileGuestTest {
      * A hostile virtio driver (guests/virtioattack.c) against virtio-blk-pci: descriptor loops, a
      * next index past the ring, DMA aimed at the APICs, the device's own BAR, past RAM and at the
      * top of the address space, a 4 GiB buffer, an available index 1000 ahead, a notify storm, and
-     * completions signalled through MSI-X entries aimed at RAM and nowhere. Every bad request is
-     * refused (DEVICE_NEEDS_RESET or an I/O error, which the guest checks), the device works again
-     * after a reset, the monitor answers throughout, and the disk is untouched.
+     * completions signalled through MSI-X entries aimed at RAM and nowhere, random writes over the
+     * BAR. Every bad request is refused (DEVICE_NEEDS_RESET or an I/O error, which the guest
+     * checks), the device works again after a reset, the monitor answers throughout, jvisor's own
+     * memory stays bounded, and the disk is untouched.
      */
     @org.junit.jupiter.api.Test
     void aHostileVirtioDriverIsRefusedAndTheMonitorKeepsAnswering() throws Exception {
@@ -86,6 +87,11 @@ class HostileGuestTest {
                 String status = in.readLine();
                 assertTrue(status.contains("\"running\""), status);
             }
+            j.expect("2100000 doorbells with nothing new");
+            long own = ownMemoryKib(j.pid());
+            assertTrue(own < 400 << 10, "jvisor's own memory (RssAnon + RssFile) stays bounded under the attacks: "
+                + own + " KiB");
+            j.expect("random writes over the BAR: the device works after a reset");
             j.expect("virtioattack: survived");
             assertEquals(33, j.waitFor(), j.transcript());
             String out = j.stdout();
@@ -96,5 +102,16 @@ class HostileGuestTest {
             assertTrue(j.stderr().contains("further guest errors are not logged"), "the log stays bounded: " + j.stderr());
         }
         assertTrue(java.util.Arrays.equals(content, Files.readAllBytes(image)), "the disk is untouched");
+    }
+
+    /** RssAnon + RssFile of a process: its memory without the shared mapping of guest RAM. */
+    private static long ownMemoryKib(long pid) throws java.io.IOException {
+        long kib = 0;
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("RssAnon:") || line.startsWith("RssFile:")) {
+                kib += Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return kib;
     }
 }
