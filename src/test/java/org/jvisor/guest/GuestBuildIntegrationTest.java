@@ -100,8 +100,11 @@ class GuestBuildIntegrationTest {
         String base = "lib/modules/" + guest.kernelVersion() + "/";
         List<String> order = new ArrayList<>();
         for (String line : init.text().lines().toList()) {
-            if (line.startsWith("load_module ")) {
-                String path = line.substring("load_module ".length()).split("\\s")[0];
+            // load_ide_module: loaded only when the PIIX3 IDE function is there (the same order rules)
+            String verb = line.startsWith("load_module ") ? "load_module " : line.startsWith("load_ide_module ")
+                ? "load_ide_module " : null;
+            if (verb != null) {
+                String path = line.substring(verb.length()).split("\\s")[0];
                 order.add(KernelModules.nameOf(path));
                 CpioReader.Entry ko = m.get(base + path);
                 assertTrue(ko != null, path + " in the archive");
@@ -119,6 +122,9 @@ class GuestBuildIntegrationTest {
                 "virtio_pci", "virtio_blk", "virtio_net", "virtio_mmio", "virtio_rng", "virtio_console",
                 "failover", "net_failover", "button", "evdev")) {
             assertTrue(order.contains(wanted), wanted + " loaded: " + order);
+        }
+        for (String ide : List.of("libata", "ata_piix", "sd_mod", "sr_mod", "isofs")) {
+            assertTrue(order.contains(ide), ide + " loaded when there is an IDE controller: " + order);
         }
         assertTrue(order.indexOf("virtio_ring") < order.indexOf("virtio"));
         assertEquals(order, guest.modules());
