@@ -298,6 +298,9 @@ public final class Machine implements AutoCloseable {
                 events.accept(new MachineEvent.PowerOff(reason));
             }
         };
+        for (Accelerator.EngineState st : accel.engineState()) {   // first: restored before every device
+            devices.add(MachineDevice.of(st.id(), st.state()));
+        }
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
             config.machineType().hasPci()
                 ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,
