@@ -31,6 +31,8 @@ import org.jvisor.testing.KvmAvailability;
 @GuestTest
 class KvmSnapshotTest {
     private static final long COUNTER = 0x300000;
+    /** ticks.elf counts its LAPIC timer interrupts here. */
+    private static final long TICKS = 0x300008;
     /** Records holding host or guest time that moves between two saves: compared by kind only. */
     private static final Set<String> CLOCKED = Set.of("rtc", "kvm-pit", "kvm-clock", "acpi-pm");
 
@@ -43,8 +45,20 @@ class KvmSnapshotTest {
     }
 
     private static MachineConfig config(MachineConfig.Accel accel) {
+        return config(accel, "spin.elf");
+    }
+
+    private static MachineConfig config(MachineConfig.Accel accel, String guest) {
         return MachineConfig.builder().accel(accel).memory(64L << 20).machineType(MachineConfig.MachineType.PC)
-            .kernel(JvisorProcess.guest("spin.elf")).build();
+            .kernel(JvisorProcess.guest(guest)).build();
+    }
+
+    /** kvm-vcpu0's record without what moves on its own: the LAPIC's current count and its IRR (a tick due). */
+    private static KvmVcpuState withoutTimer(KvmVcpuState k) {
+        byte[] lapic = k.lapic().toArray();
+        java.util.Arrays.fill(lapic, 0x390, 0x394, (byte) 0);    // TMCCT
+        java.util.Arrays.fill(lapic, 0x200, 0x280, (byte) 0);    // IRR
+        return new KvmVcpuState(k.mpState(), k.xsave(), k.xcrs(), k.debugRegisters(), k.events(), Bytes.copyOf(lapic));
     }
 
     private static VcpuState vcpu0(Machine m) throws Exception {
@@ -60,6 +74,16 @@ class KvmSnapshotTest {
             s.debugRegisters(), msrs, s.fpu(), s.mpState(), s.events(), 0);
     }
 
+    /** Waits until the guest has counted to {@code count} and taken {@code ticks} timer interrupts (a hang guard of 2 min). */
+    private static void awaitAtLeast(Machine m, long count, long ticks, List<MachineEvent> events) throws Exception {
+        long guard = System.nanoTime() + 120_000_000_000L;
+        while (m.ram().readU64(COUNTER) < count || m.ram().readU64(TICKS) < ticks) {
+            assertTrue(System.nanoTime() < guard, "hang guard: count " + m.ram().readU64(COUNTER) + ", ticks "
+                + m.ram().readU64(TICKS) + ", events " + events);
+            Thread.sleep(1);
+        }
+    }
+
     @Test
     void aRestoredKvmMachineHoldsTheSameStateAndCountsOn() throws Exception {
         Path file = dir.resolve("kvm.jvsnap");
@@ -68,13 +92,13 @@ class KvmSnapshotTest {
         VcpuState cpuBefore;
         long counter;
         byte[] ramBefore = new byte[1 << 22];
-        try (Machine m = Machine.create(config(MachineConfig.Accel.KVM), System.err, events::add)) {
+        long ticks;
+        try (Machine m = Machine.create(config(MachineConfig.Accel.KVM, "ticks.elf"), System.err, events::add)) {
             m.resume();
-            while (m.ram().readU64(COUNTER) < 1000) {
-                Thread.sleep(1);
-            }
+            awaitAtLeast(m, 1000, 5, events);
             m.pause();
             counter = m.ram().readU64(COUNTER);
+            ticks = m.ram().readU64(TICKS);
             m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
             before = m.devices().save();
             cpuBefore = vcpu0(m);
@@ -82,7 +106,7 @@ class KvmSnapshotTest {
         }
         assertEquals(List.of("kvm-pic-master", "kvm-pic-slave", "kvm-ioapic", "kvm-pit", "kvm-clock", "kvm-vcpu0"),
             before.stream().map(DeviceRegistry.Saved::id).limit(6).toList(), "KVM's records come first, in this order");
-        try (Machine m = Machine.create(config(MachineConfig.Accel.KVM), System.err, events::add,
+        try (Machine m = Machine.create(config(MachineConfig.Accel.KVM, "ticks.elf"), System.err, events::add,
                 new MigrationEndpoint.File(file))) {
             assertEquals("paused", m.incomingRunState());
             byte[] ramAfter = new byte[1 << 22];
@@ -95,19 +119,26 @@ class KvmSnapshotTest {
                 String id = before.get(i).id();
                 if (CLOCKED.contains(id)) {
                     assertEquals(before.get(i).state().getClass(), after.get(i).state().getClass(), id);
+                } else if (id.equals("kvm-vcpu0")) {
+                    assertEquals(withoutTimer((KvmVcpuState) before.get(i).state()),
+                        withoutTimer((KvmVcpuState) after.get(i).state()), id);
                 } else {
                     assertEquals(before.get(i).state(), after.get(i).state(), id);
                 }
             }
             VcpuState cpuAfter = vcpu0(m);
             assertEquals(timeless(cpuBefore), timeless(cpuAfter), "vCPU 0 saved, restored and saved again");
+            assertEquals(0x1234000L, cpuAfter.debugRegisters().get(0), "DR0 (KVM_SET_DEBUGREGS)");
+            assertEquals(0xef, cpuAfter.fpu().xmm().get(0) & 0xFF, "XMM0's low byte (KVM_SET_XSAVE)");
+            assertEquals(0x2e9c, ((org.jvisor.kvm.KvmPitState) after.get(3).state()).state().get(0) & 0xFF
+                | (((org.jvisor.kvm.KvmPitState) after.get(3).state()).state().get(1) & 0xFF) << 8,
+                "PIT channel 0's reload value (KVM_SET_PIT2)");
             assertTrue(Long.compareUnsigned(cpuAfter.msr(VcpuState.MSR_TSC, 0), cpuBefore.msr(VcpuState.MSR_TSC, 0)) >= 0,
                 "the TSC goes on from the saved value");
             assertEquals(counter, m.ram().readU64(COUNTER), "nothing ran before resume");
             m.resume();
-            while (m.ram().readU64(COUNTER) <= counter + 1000) {
-                Thread.sleep(1);
-            }
+            // the LAPIC timer goes on interrupting (KVM_SET_LAPIC; a fresh LAPIC is disabled)
+            awaitAtLeast(m, counter + 1000, ticks + 5, events);
             m.pause();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
