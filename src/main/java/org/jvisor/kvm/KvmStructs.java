@@ -132,7 +132,7 @@ public final class KvmStructs {
     // arch/x86/include/uapi/asm/kvm.h): only their sizes and the few fields jvisor reads matter.
     /** struct kvm_xsave: the XSAVE image of 4 KiB (the legacy region first, then the header). */
     public static final long KVM_XSAVE_BYTES = 4096;
-    /** struct kvm_xcrs: flags, nr_xcrs, then 16 {u32 xcr, u32 reserved, u64 value}, then 16 u64 of padding. */
+    /** struct kvm_xcrs: nr_xcrs, flags, then 16 {u32 xcr, u32 reserved, u64 value}, then 16 u64 of padding. */
     public static final long KVM_XCRS_BYTES = 392;
     /** struct kvm_debugregs: db[4], dr6, dr7, flags, reserved[9]. */
     public static final long KVM_DEBUGREGS_BYTES = 128;

@@ -418,7 +418,7 @@ final class KvmVcpu implements Vcpu {
     }
 
     private static long xcr0(Bytes xcrs) {
-        int n = KvmVcpuState.u32(xcrs, 4);
+        int n = KvmVcpuState.u32(xcrs, KvmVcpuState.XCRS_NR);
         for (int i = 0; i < Math.min(n, KvmVcpuState.MAX_XCRS); i++) {
             if (KvmVcpuState.u32(xcrs, 8 + 16 * i) == 0) {
                 return KvmVcpuState.u64(xcrs, 8 + 16 * i + 8);

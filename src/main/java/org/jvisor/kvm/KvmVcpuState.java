@@ -12,7 +12,7 @@ import org.jvisor.devices.state.DeviceStateException;
  *
  * @param mpState        kvm_mp_state (KVM_MP_STATE_RUNNABLE 0 ... SIPI_RECEIVED 4 on x86)
  * @param xsave          struct kvm_xsave, 4096 bytes (x87, SSE, AVX and whatever XCR0 enables)
- * @param xcrs           struct kvm_xcrs, 392 bytes
+ * @param xcrs           struct kvm_xcrs, 392 bytes (nr_xcrs, flags, 16 {xcr, reserved, value}, padding)
  * @param debugRegisters struct kvm_debugregs, 128 bytes
  * @param events         struct kvm_vcpu_events, 64 bytes
  * @param lapic          struct kvm_lapic_state, the in-kernel local APIC's 1 KiB register page
@@ -23,6 +23,8 @@ public record KvmVcpuState(int mpState, Bytes xsave, Bytes xcrs, Bytes debugRegi
 
     /** The x86 kvm_mp_state values a vCPU can be saved in (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED). */
     static final int MP_STATE_MAX = 4;
+    /** Where kvm_xcrs holds nr_xcrs (then flags, then the entries from 8). */
+    static final int XCRS_NR = 0;
     /** KVM_MAX_XCRS. */
     static final int MAX_XCRS = 16;
     /** kvm_vcpu_events.flags bits KVM defines (KVM_VCPUEVENT_VALID_NMI_PENDING ... VALID_TRIPLE_FAULT). */
@@ -45,7 +47,7 @@ public record KvmVcpuState(int mpState, Bytes xsave, Bytes xcrs, Bytes debugRegi
         checkSize(me, "debugRegisters", debugRegisters, KvmStructs.KVM_DEBUGREGS_BYTES);
         checkSize(me, "events", events, KvmStructs.KVM_VCPU_EVENTS_BYTES);
         checkSize(me, "lapic", lapic, KvmStructs.KVM_LAPIC_STATE_BYTES);
-        DeviceStateException.checkRange(me, "xcrs nr_xcrs", Integer.toUnsignedLong(u32(xcrs, 4)), 0, MAX_XCRS);
+        DeviceStateException.checkRange(me, "xcrs nr_xcrs", Integer.toUnsignedLong(u32(xcrs, XCRS_NR)), 0, MAX_XCRS);
         DeviceStateException.checkBits(me, "events flags", Integer.toUnsignedLong(u32(events, EV_FLAGS)), EVENT_FLAGS);
         DeviceStateException.checkRange(me, "events exception nr", events.get(EV_EXCEPTION_NR) & 0xFF, 0, 31);
     }

@@ -130,6 +130,7 @@ class KvmSnapshotTest {
             assertEquals(timeless(cpuBefore), timeless(cpuAfter), "vCPU 0 saved, restored and saved again");
             assertEquals(0x1234000L, cpuAfter.debugRegisters().get(0), "DR0 (KVM_SET_DEBUGREGS)");
             assertEquals(0xef, cpuAfter.fpu().xmm().get(0) & 0xFF, "XMM0's low byte (KVM_SET_XSAVE)");
+            assertEquals(1, cpuAfter.xcr0(), "XCR0 from KVM_GET_XCRS: x87 only, the guest left OSXSAVE off");
             assertEquals(0x2e9c, ((org.jvisor.kvm.KvmPitState) after.get(3).state()).state().get(0) & 0xFF
                 | (((org.jvisor.kvm.KvmPitState) after.get(3).state()).state().get(1) & 0xFF) << 8,
                 "PIT channel 0's reload value (KVM_SET_PIT2)");
@@ -146,6 +147,36 @@ class KvmSnapshotTest {
         MachineException e = assertThrows(MachineException.class, () -> Machine.create(
             config(MachineConfig.Accel.TCG), System.err, events::add, new MigrationEndpoint.File(file)).close());
         assertTrue(e.getMessage().contains("was saved on the kvm engine; this machine runs on tcg"), e.getMessage());
+    }
+
+    /** With -smp 2 the AP, still waiting for INIT/SIPI, comes back waiting; the BSP counts on. */
+    @Test
+    void twoVcpusRestoreWithTheApStillWaitingForStartup() throws Exception {
+        Path file = dir.resolve("smp.jvsnap");
+        MachineConfig two = MachineConfig.builder().accel(MachineConfig.Accel.KVM).memory(64L << 20).cpus(2)
+            .machineType(MachineConfig.MachineType.PC).kernel(JvisorProcess.guest("spin.elf")).build();
+        List<MachineEvent> events = new CopyOnWriteArrayList<>();
+        long counter;
+        try (Machine m = Machine.create(two, System.err, events::add)) {
+            m.resume();
+            while (m.ram().readU64(COUNTER) < 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+            counter = m.ram().readU64(COUNTER);
+            m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
+        }
+        try (Machine m = Machine.create(two, System.err, events::add, new MigrationEndpoint.File(file))) {
+            VcpuRunner ap = m.runners().get(1);
+            VcpuState st = m.runControl().callOnVcpu(1, () -> ap.vcpu().saveVcpuState());
+            assertEquals(VcpuState.MpState.INIT_RECEIVED, st.mpState(), "the AP waits for INIT/SIPI as saved");
+            m.resume();
+            while (m.ram().readU64(COUNTER) <= counter + 1000) {
+                Thread.sleep(1);
+            }
+            m.pause();
+        }
+        assertEquals(List.of(), events);
     }
 
     @Test
