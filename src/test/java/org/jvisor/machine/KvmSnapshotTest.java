@@ -205,8 +205,33 @@ class KvmSnapshotTest {
             e = assertThrows(DeviceStateException.class, () -> m.devices().restore(with(good, 0, k)));
             assertTrue(e.getMessage().startsWith("kvm-pic-master: "), e.getMessage());
 
+            // a record KVM itself refuses (XSTATE_BV with every feature bit): an error, the VMM lives on
+            byte[] xsave = k.xsave().toArray();
+            java.util.Arrays.fill(xsave, 512, 520, (byte) 0xFF);
+            KvmVcpuState badXsave = new KvmVcpuState(k.mpState(), Bytes.copyOf(xsave), k.xcrs(), k.debugRegisters(),
+                k.events(), k.lapic());
+            m.devices().restore(with(good, at, badXsave));
+            VcpuState cpu = vcpu0(m);
+            VcpuRunner r = m.runners().get(0);
+            e = assertThrows(DeviceStateException.class, () -> m.runControl().callOnVcpu(0, () -> {
+                r.vcpu().restoreVcpuState(cpu);
+                return null;
+            }));
+            assertTrue(e.getMessage().startsWith("vCPU 0: KVM refused the state: ")
+                && e.getMessage().contains("KVM_SET_XSAVE"), e.getMessage());
+            // without its kvm-vcpu0 record (taken by the attempt above) a vCPU state is refused
+            e = assertThrows(DeviceStateException.class, () -> m.runControl().callOnVcpu(0, () -> {
+                r.vcpu().restoreVcpuState(cpu);
+                return null;
+            }));
+            assertTrue(e.getMessage().contains("holds no kvm-vcpu0 record"), e.getMessage());
+
             // the good records still restore, and the guest counts on
             m.devices().restore(good);
+            m.runControl().callOnVcpu(0, () -> {
+                r.vcpu().restoreVcpuState(cpu);
+                return null;
+            });
             long c = m.ram().readU64(COUNTER);
             m.resume();
             while (m.ram().readU64(COUNTER) <= c + 10) {
