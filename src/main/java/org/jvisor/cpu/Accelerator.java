@@ -67,8 +67,10 @@ public interface Accelerator extends AutoCloseable {
      * in-kernel PIC, IOAPIC, PIT, kvmclock and each vCPU's KVM-only state); the machine puts them
      * first in its device registry, so a restore puts them back before the devices and vCPUs.
      * None on tcg, whose controllers are jvisor's own devices.
+     *
+     * @param vcpus how many vCPUs the machine creates (none with -M none)
      */
-    default List<EngineState> engineState() {
+    default List<EngineState> engineState(int vcpus) {
         return List.of();
     }
 

@@ -286,8 +286,8 @@ public final class KvmVm implements Accelerator {
     // ---- snapshots: the in-kernel state (KvmStateDevices presents it as device records) ----
 
     @Override
-    public List<EngineState> engineState() {
-        return KvmStateDevices.of(this, vcpuCount);
+    public List<EngineState> engineState(int vcpus) {
+        return KvmStateDevices.of(this, Math.min(vcpus, vcpuCount));
     }
 
     /** The vCPU of {@code index}, or null before it is created. */

@@ -298,7 +298,8 @@ public final class Machine implements AutoCloseable {
                 events.accept(new MachineEvent.PowerOff(reason));
             }
         };
-        for (Accelerator.EngineState st : accel.engineState()) {   // first: restored before every device
+        int vcpus = config.machineType() == MachineConfig.MachineType.NONE ? 0 : config.cpus();
+        for (Accelerator.EngineState st : accel.engineState(vcpus)) {   // first: restored before every device
             devices.add(MachineDevice.of(st.id(), st.state()));
         }
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
