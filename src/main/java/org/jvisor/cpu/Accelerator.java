@@ -1,6 +1,9 @@
 package org.jvisor.cpu;
 
+import java.util.List;
 import java.util.Optional;
+
+import org.jvisor.devices.state.StatefulDevice;
 
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.IrqLine;
@@ -57,6 +60,22 @@ public interface Accelerator extends AutoCloseable {
     /** Whether the engine's stores mark guest RAM's {@link org.jvisor.memory.DirtyLog} (tcg's do). */
     default boolean logsDirtyPages() {
         return false;
+    }
+
+    /**
+     * State the engine itself holds for a snapshot, as device records in this fixed order (kvm's
+     * in-kernel PIC, IOAPIC, PIT, kvmclock and each vCPU's KVM-only state); the machine puts them
+     * first in its device registry, so a restore puts them back before the devices and vCPUs.
+     * None on tcg, whose controllers are jvisor's own devices.
+     *
+     * @param vcpus how many vCPUs the machine creates (none with -M none)
+     */
+    default List<EngineState> engineState(int vcpus) {
+        return List.of();
+    }
+
+    /** One such record holder: its id in the snapshot's DEVS section and the state. */
+    record EngineState(String id, StatefulDevice<?> state) {
     }
 
     @Override

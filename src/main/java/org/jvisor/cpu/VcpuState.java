@@ -20,14 +20,15 @@ import org.jvisor.devices.state.DeviceStateException;
  * is recomputed on the new host); {@code kvmClockNs} is the kvmclock reading at the save, from
  * which kvmclock continues.
  *
- * <p>Where kvm will fill it from (Linux Documentation/virt/kvm/api.rst; the orders QEMU and
+ * <p>Where kvm fills it from (Linux Documentation/virt/kvm/api.rst; the orders QEMU and
  * Firecracker use are in shared/reference): gprs, rip, rflags from KVM_GET_REGS; segments,
- * descriptor tables, CR0-CR8, EFER and IA32_APIC_BASE from KVM_GET_SREGS2; fpu from the legacy
- * area of KVM_GET_XSAVE; xcr0 from KVM_GET_XCRS; debugRegisters from KVM_GET_DEBUGREGS; msrs from
- * KVM_GET_MSRS (TSC, TSC_DEADLINE and the kvmclock MSRs among them); mpState from
- * KVM_GET_MP_STATE; events from KVM_GET_VCPU_EVENTS; kvmClockNs from KVM_GET_CLOCK; the local
- * APIC's record from KVM_GET_LAPIC. None of that is written yet: jvisor's kvm engine refuses
- * snapshots for now.
+ * descriptor tables, CR0-CR8, EFER and IA32_APIC_BASE from KVM_GET_SREGS; fpu from KVM_GET_FPU;
+ * xcr0 from KVM_GET_XCRS; debugRegisters from KVM_GET_DEBUGREGS; msrs from KVM_GET_MSRS (TSC,
+ * TSC_DEADLINE and the kvmclock MSRs among them); mpState from KVM_GET_MP_STATE; events from
+ * KVM_GET_VCPU_EVENTS; kvmClockNs from KVM_GET_CLOCK. What has no engine-neutral meaning (the
+ * XSAVE image, the in-kernel LAPIC page, KVM's structs whole) is kvm's own record,
+ * {@code org.jvisor.kvm.KvmVcpuState} ("kvm-vcpuN" in the device records), which a kvm restore
+ * puts back after this one; neither engine restores the other's file yet.
  *
  * @param gprs           RAX..R15 in encoding order ({@link Gpr}), 16 entries
  * @param rip            RIP

@@ -20,11 +20,16 @@ public enum KvmIoctl {
     SET_TSS_ADDR(Dir.NONE, 0x47, 0),
     SET_IDENTITY_MAP_ADDR(Dir.WRITE, 0x48, 8),
     CREATE_IRQCHIP(Dir.NONE, 0x60, 0),
+    GET_IRQCHIP(Dir.READ_WRITE, 0x62, KvmStructs.KVM_IRQCHIP_BYTES),
+    // _IOR in the kernel's header although userspace writes it (a historical slip kept for ABI)
+    SET_IRQCHIP(Dir.READ, 0x63, KvmStructs.KVM_IRQCHIP_BYTES),
     IRQ_LINE(Dir.WRITE, 0x61, KvmStructs.KVM_IRQ_LEVEL),
     SET_GSI_ROUTING(Dir.WRITE, 0x6a, KvmStructs.KVM_IRQ_ROUTING),
     IRQFD(Dir.WRITE, 0x76, KvmStructs.KVM_IRQFD),
     CREATE_PIT2(Dir.WRITE, 0x77, KvmStructs.KVM_PIT_CONFIG),
     IOEVENTFD(Dir.WRITE, 0x79, KvmStructs.KVM_IOEVENTFD),
+    SET_CLOCK(Dir.WRITE, 0x7b, KvmStructs.KVM_CLOCK_DATA_BYTES),
+    GET_CLOCK(Dir.READ, 0x7c, KvmStructs.KVM_CLOCK_DATA_BYTES),
     RUN(Dir.NONE, 0x80, 0),
     GET_REGS(Dir.READ, 0x81, KvmStructs.KVM_REGS),
     SET_REGS(Dir.WRITE, 0x82, KvmStructs.KVM_REGS),
@@ -35,9 +40,23 @@ public enum KvmIoctl {
     SET_SIGNAL_MASK(Dir.WRITE, 0x8b, KvmStructs.KVM_SIGNAL_MASK),
     GET_FPU(Dir.READ, 0x8c, KvmStructs.KVM_FPU),
     SET_FPU(Dir.WRITE, 0x8d, KvmStructs.KVM_FPU),
+    GET_LAPIC(Dir.READ, 0x8e, KvmStructs.KVM_LAPIC_STATE_BYTES),
+    SET_LAPIC(Dir.WRITE, 0x8f, KvmStructs.KVM_LAPIC_STATE_BYTES),
     SET_CPUID2(Dir.WRITE, 0x90, KvmStructs.KVM_CPUID2),
+    GET_MP_STATE(Dir.READ, 0x98, 4),
     SET_MP_STATE(Dir.WRITE, 0x99, 4),
-    SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI);
+    /** On the VM fd; 0x9f/0xa0 on a vCPU fd are the vCPU events. */
+    GET_PIT2(Dir.READ, 0x9f, KvmStructs.KVM_PIT_STATE2_BYTES),
+    SET_PIT2(Dir.WRITE, 0xa0, KvmStructs.KVM_PIT_STATE2_BYTES),
+    GET_VCPU_EVENTS(Dir.READ, 0x9f, KvmStructs.KVM_VCPU_EVENTS_BYTES),
+    SET_VCPU_EVENTS(Dir.WRITE, 0xa0, KvmStructs.KVM_VCPU_EVENTS_BYTES),
+    GET_DEBUGREGS(Dir.READ, 0xa1, KvmStructs.KVM_DEBUGREGS_BYTES),
+    SET_DEBUGREGS(Dir.WRITE, 0xa2, KvmStructs.KVM_DEBUGREGS_BYTES),
+    GET_XSAVE(Dir.READ, 0xa4, KvmStructs.KVM_XSAVE_BYTES),
+    SET_XSAVE(Dir.WRITE, 0xa5, KvmStructs.KVM_XSAVE_BYTES),
+    SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI),
+    GET_XCRS(Dir.READ, 0xa6, KvmStructs.KVM_XCRS_BYTES),
+    SET_XCRS(Dir.WRITE, 0xa7, KvmStructs.KVM_XCRS_BYTES);
 
     private enum Dir {
         NONE(Ioctl.NONE), WRITE(Ioctl.WRITE), READ(Ioctl.READ), READ_WRITE(Ioctl.READ | Ioctl.WRITE);

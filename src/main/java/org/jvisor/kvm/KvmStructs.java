@@ -127,4 +127,25 @@ public final class KvmStructs {
     }
 
     public static final long RUN_EXIT = offset(KVM_RUN, "exit");
+
+    // State structs moved whole between KVM and a snapshot (Documentation/virt/kvm/api.rst and
+    // arch/x86/include/uapi/asm/kvm.h): only their sizes and the few fields jvisor reads matter.
+    /** struct kvm_xsave: the XSAVE image of 4 KiB (the legacy region first, then the header). */
+    public static final long KVM_XSAVE_BYTES = 4096;
+    /** struct kvm_xcrs: nr_xcrs, flags, then 16 {u32 xcr, u32 reserved, u64 value}, then 16 u64 of padding. */
+    public static final long KVM_XCRS_BYTES = 392;
+    /** struct kvm_debugregs: db[4], dr6, dr7, flags, reserved[9]. */
+    public static final long KVM_DEBUGREGS_BYTES = 128;
+    /** struct kvm_vcpu_events. */
+    public static final long KVM_VCPU_EVENTS_BYTES = 64;
+    /** struct kvm_lapic_state: the 1 KiB APIC register page. */
+    public static final long KVM_LAPIC_STATE_BYTES = 1024;
+    /** struct kvm_irqchip: chip_id, pad, then a 512-byte union (kvm_pic_state or kvm_ioapic_state). */
+    public static final long KVM_IRQCHIP_BYTES = 520;
+    /** Where kvm_irqchip's union starts, and its size. */
+    public static final long KVM_IRQCHIP_CHIP = 8, KVM_IRQCHIP_CHIP_BYTES = 512;
+    /** struct kvm_pit_state2: three kvm_pit_channel_state of 24 bytes, flags, reserved[9]. */
+    public static final long KVM_PIT_STATE2_BYTES = 112;
+    /** struct kvm_clock_data: clock (ns), flags, pad0, realtime, host_tsc, pad[4]. */
+    public static final long KVM_CLOCK_DATA_BYTES = 48;
 }

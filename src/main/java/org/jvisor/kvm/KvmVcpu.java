@@ -3,6 +3,8 @@ package org.jvisor.kvm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 import org.jvisor.cpu.CpuidEntry;
 import org.jvisor.cpu.CpuidModel;
@@ -11,7 +13,10 @@ import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.VcpuExit;
+import org.jvisor.cpu.VcpuState;
 import org.jvisor.cpu.X86State;
+import org.jvisor.devices.state.Bytes;
+import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.AddressSpace;
 import org.jvisor.sys.Errno;
 import org.jvisor.sys.Mman;
@@ -58,14 +63,20 @@ final class KvmVcpu implements Vcpu {
     private final MemorySegment msrs;
     private final int kickSignal;
     private final SigSet kickSet;
+    private final java.util.function.LongSupplier kvmClock;
+    /** The KVM-only state a restore checked and holds until the vCPU's registers are in ({@link #restoreVcpuState}). */
+    private final java.util.function.IntFunction<KvmVcpuState> staged;
 
     private volatile boolean kickRequested;
     private long pthread;
     private boolean threadReady;
     private boolean closed;
 
-    KvmVcpu(int index, KvmFd fd, int runSize, MachineBus bus, ExitStats stats, CpuidModel cpuid) {
+    KvmVcpu(int index, KvmFd fd, int runSize, MachineBus bus, ExitStats stats, CpuidModel cpuid,
+            java.util.function.LongSupplier kvmClock, java.util.function.IntFunction<KvmVcpuState> staged) {
         this.index = index;
+        this.kvmClock = kvmClock;
+        this.staged = staged;
         this.fd = fd;
         this.io = bus.io();
         this.mmio = bus.mmio();
@@ -353,9 +364,195 @@ final class KvmVcpu implements Vcpu {
         }
     }
 
+    // ---- snapshots ------------------------------------------------------------------------
+
+    /**
+     * MSRs a snapshot carries beside those {@link X86State} holds, ascending (KVM_SET_MSRS writes
+     * them in order): the TSC first (host-initiated writes set the guest TSC, KVM recomputes the
+     * offset), MISC_ENABLE, MTRRdefType, TSC_DEADLINE, and kvmclock's wall-clock and system-time
+     * MSRs (Documentation/virt/kvm/x86/msr.rst). Each is saved only if this KVM reads it.
+     */
+    static final int[] SNAPSHOT_MSRS = {VcpuState.MSR_TSC, VcpuState.MSR_MISC_ENABLE, VcpuState.MSR_MTRR_DEF_TYPE,
+        VcpuState.MSR_TSC_DEADLINE, VcpuState.MSR_KVM_WALL_CLOCK_NEW, VcpuState.MSR_KVM_SYSTEM_TIME_NEW};
+
+    /** KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR: fields KVM_SET_VCPU_EVENTS must take from us. */
+    private static final int EVENTS_SET_FLAGS = 0x3;
+
+    /**
+     * The vCPU as an engine-neutral record: registers, segments, control registers and MSRs from
+     * KVM_GET_REGS/SREGS/FPU/MSRS, XCR0 from KVM_GET_XCRS, the debug registers, MP state and
+     * events translated from KVM's structs, kvmclock from KVM_GET_CLOCK. What has no neutral
+     * meaning (the XSAVE image, the LAPIC page) is in {@link #saveKvmState()}'s record.
+     */
+    @Override
+    public VcpuState saveVcpuState() {
+        X86State st = new X86State();
+        saveState(st);
+        KvmVcpuState k = saveKvmState();
+        Bytes dr = k.debugRegisters();
+        st.dr[0] = KvmVcpuState.u64(dr, 0);
+        st.dr[1] = KvmVcpuState.u64(dr, 8);
+        st.dr[2] = KvmVcpuState.u64(dr, 16);
+        st.dr[3] = KvmVcpuState.u64(dr, 24);
+        st.dr[6] = KvmVcpuState.u64(dr, 32);
+        st.dr[7] = KvmVcpuState.u64(dr, 40);
+        return VcpuState.of(st, snapshotMsrs(), xcr0(k.xcrs()), mpState(k.mpState()), events(k.events()),
+            kvmClock.getAsLong());
+    }
+
+    /** The MSRs of {@link #SNAPSHOT_MSRS} this KVM reads, one KVM_GET_MSRS each (a save, not a hot path). */
+    private List<VcpuState.Msr> snapshotMsrs() {
+        List<VcpuState.Msr> out = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(KVM_MSRS.byteSize() + KVM_MSR_ENTRY.byteSize(), 8);
+            for (int idx : SNAPSHOT_MSRS) {
+                one.fill((byte) 0);
+                one.set(ValueLayout.JAVA_INT, 0, 1);
+                one.set(ValueLayout.JAVA_INT, KVM_MSRS.byteSize(), idx);
+                if (fd.ioctl(KvmIoctl.GET_MSRS, one) == 1) {
+                    out.add(new VcpuState.Msr(idx, one.get(ValueLayout.JAVA_LONG, KVM_MSRS.byteSize() + 8)));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static long xcr0(Bytes xcrs) {
+        int n = KvmVcpuState.u32(xcrs, KvmVcpuState.XCRS_NR);
+        for (int i = 0; i < Math.min(n, KvmVcpuState.MAX_XCRS); i++) {
+            if (KvmVcpuState.u32(xcrs, 8 + 16 * i) == 0) {
+                return KvmVcpuState.u64(xcrs, 8 + 16 * i + 8);
+            }
+        }
+        return 1;
+    }
+
+    private static VcpuState.MpState mpState(int kvm) {
+        return switch (kvm) {
+            case MP_STATE_RUNNABLE -> VcpuState.MpState.RUNNABLE;
+            case MP_STATE_HALTED -> VcpuState.MpState.HALTED;
+            default -> VcpuState.MpState.INIT_RECEIVED;   // UNINITIALIZED, INIT_RECEIVED, SIPI_RECEIVED: an AP not yet started
+        };
+    }
+
+    private static VcpuState.Events events(Bytes ev) {
+        boolean exception = ev.get(KvmVcpuState.EV_EXCEPTION_INJECTED) != 0 || ev.get(KvmVcpuState.EV_EXCEPTION_PENDING) != 0;
+        return new VcpuState.Events(ev.get(KvmVcpuState.EV_INTERRUPT_SHADOW) != 0,
+            ev.get(KvmVcpuState.EV_NMI_MASKED) != 0,
+            ev.get(KvmVcpuState.EV_NMI_PENDING) != 0 || ev.get(KvmVcpuState.EV_NMI_INJECTED) != 0,
+            exception ? ev.get(KvmVcpuState.EV_EXCEPTION_NR) & 0xFF : -1,
+            exception && ev.get(KvmVcpuState.EV_EXCEPTION_HAS_ERROR) != 0 ? KvmVcpuState.u32(ev, KvmVcpuState.EV_ERROR_CODE) : -1,
+            ev.get(KvmVcpuState.EV_INTERRUPT_INJECTED) != 0 ? ev.get(KvmVcpuState.EV_INTERRUPT_NR) & 0xFF : -1);
+    }
+
+    /**
+     * KVM's own structs for this vCPU: MP state, XSAVE, XCRS, debug registers, events and the
+     * in-kernel LAPIC. Any thread, with the vCPU out of KVM_RUN (the machine paused).
+     */
+    KvmVcpuState saveKvmState() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment mp = a.allocate(4, 4);
+            fd.ioctl(KvmIoctl.GET_MP_STATE, mp);
+            return new KvmVcpuState(mp.get(ValueLayout.JAVA_INT, 0),
+                get(a, KvmIoctl.GET_XSAVE, KvmStructs.KVM_XSAVE_BYTES),
+                get(a, KvmIoctl.GET_XCRS, KvmStructs.KVM_XCRS_BYTES),
+                get(a, KvmIoctl.GET_DEBUGREGS, KvmStructs.KVM_DEBUGREGS_BYTES),
+                get(a, KvmIoctl.GET_VCPU_EVENTS, KvmStructs.KVM_VCPU_EVENTS_BYTES),
+                get(a, KvmIoctl.GET_LAPIC, KvmStructs.KVM_LAPIC_STATE_BYTES));
+        }
+    }
+
+    private Bytes get(Arena a, KvmIoctl req, long size) {
+        MemorySegment s = a.allocate(size, 8);
+        fd.ioctl(req, s);
+        return Bytes.copyOf(s.toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    private void put(Arena a, KvmIoctl req, byte[] data) {
+        MemorySegment s = a.allocate(data.length, 8);
+        MemorySegment.copy(data, 0, s, ValueLayout.JAVA_BYTE, 0, data.length);
+        fd.ioctl(req, s);
+    }
+
+    /**
+     * Puts a saved vCPU back in QEMU's order (kvm_arch_put_registers): sregs, regs, FPU and the
+     * MSRs X86State holds, then XSAVE and XCRS, the LAPIC page, the other MSRs (TSC_DEADLINE
+     * only counts once the LAPIC's timer is in TSC-deadline mode), MP state, the events (after
+     * KVM_SET_REGS, which drops a pending exception) and the debug registers. Everything is
+     * checked before the first ioctl; a refusal by KVM itself is reported, naming the vCPU.
+     */
+    @Override
+    public void restoreVcpuState(VcpuState st) throws DeviceStateException {
+        String me = "vCPU " + index;
+        st.checkShape();
+        KvmVcpuState k = staged.apply(index);
+        if (k == null) {
+            throw new DeviceStateException(me + ": the snapshot holds no kvm-vcpu" + index
+                + " record (XSAVE, LAPIC, events) to restore on kvm");
+        }
+        k.check(me);
+        List<VcpuState.Msr> other = new ArrayList<>();
+        for (VcpuState.Msr m : st.msrs()) {
+            if (contains(SNAPSHOT_MSRS, m.index())) {
+                if (m.value() != 0 || !isKvmPv(m.index())) {
+                    other.add(m);
+                }
+            } else if (!contains(KvmStateCodec.MSR_INDICES, m.index()) && m.index() != VcpuState.MSR_APIC_BASE) {
+                throw new DeviceStateException(String.format("%s: MSR %#x is not one jvisor's kvm engine restores", me,
+                    m.index()));
+            }
+        }
+        X86State x = new X86State();
+        st.into(x);
+        byte[] events = k.events().toArray();
+        events[KvmVcpuState.EV_FLAGS] |= EVENTS_SET_FLAGS;
+        try (Arena a = Arena.ofConfined()) {
+            loadState(x);
+            put(a, KvmIoctl.SET_XSAVE, k.xsave().toArray());
+            put(a, KvmIoctl.SET_XCRS, k.xcrs().toArray());
+            put(a, KvmIoctl.SET_LAPIC, k.lapic().toArray());
+            if (!other.isEmpty()) {
+                MemorySegment list = a.allocate(KVM_MSRS.byteSize() + other.size() * KVM_MSR_ENTRY.byteSize(), 8);
+                list.set(ValueLayout.JAVA_INT, 0, other.size());
+                for (int i = 0; i < other.size(); i++) {
+                    long at = KVM_MSRS.byteSize() + i * KVM_MSR_ENTRY.byteSize();
+                    list.set(ValueLayout.JAVA_INT, at, other.get(i).index());
+                    list.set(ValueLayout.JAVA_LONG, at + 8, other.get(i).value());
+                }
+                int n = fd.ioctl(KvmIoctl.SET_MSRS, list);
+                if (n != other.size()) {
+                    throw new DeviceStateException(String.format("%s: KVM refused MSR %#x = %#x", me,
+                        other.get(n).index(), other.get(n).value()));
+                }
+            }
+            MemorySegment mp = a.allocate(4, 4);
+            mp.set(ValueLayout.JAVA_INT, 0, k.mpState());
+            fd.ioctl(KvmIoctl.SET_MP_STATE, mp);
+            put(a, KvmIoctl.SET_VCPU_EVENTS, events);
+            put(a, KvmIoctl.SET_DEBUGREGS, k.debugRegisters().toArray());
+        } catch (KvmException e) {
+            throw new DeviceStateException(me + ": KVM refused the state: " + e.getMessage(), e);
+        }
+    }
+
+    /** kvmclock's MSRs: 0 means "off", which a new vCPU already is (writing 0 is not always a no-op). */
+    private static boolean isKvmPv(int msr) {
+        return msr == VcpuState.MSR_KVM_WALL_CLOCK_NEW || msr == VcpuState.MSR_KVM_SYSTEM_TIME_NEW;
+    }
+
+    private static boolean contains(int[] set, int v) {
+        for (int x : set) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** kvm_mp_state values (Documentation/virt/kvm/api.rst, KVM_GET_MP_STATE). */
     static final int MP_STATE_RUNNABLE = 0;
     static final int MP_STATE_INIT_RECEIVED = 2;
+    static final int MP_STATE_HALTED = 3;
     /** MSR_KVM_SYSTEM_TIME_NEW: kvmclock's per-vCPU pvclock page (Documentation/virt/kvm/x86/msr.rst). */
     static final int MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
 

@@ -49,9 +49,14 @@ public final class KvmVm implements Accelerator {
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private KvmDoorbells doorbells;
     private final MsiRoutes msiRoutes = new MsiRoutes(this);
+    private final int vcpuCount;
+    /** Each vCPU's KVM-only record from a restore's DEVS section, until the vCPU takes it. */
+    private final KvmVcpuState[] staged;
 
-    private KvmVm(KvmSystem system, KvmFd vm, MachineBus bus) {
+    private KvmVm(KvmSystem system, KvmFd vm, MachineBus bus, int vcpuCount) {
         this.system = system;
+        this.vcpuCount = vcpuCount;
+        this.staged = new KvmVcpuState[vcpuCount];
         this.vm = vm;
         this.bus = bus;
         this.runSize = system.vcpuMmapSize();
@@ -67,7 +72,7 @@ public final class KvmVm implements Accelerator {
                 throw new KvmUnavailableException("-smp " + vcpuCount + " is more than KVM allows here (" + max + ")");
             }
             int fd = system.createVm();
-            KvmVm vm = new KvmVm(system, new KvmFd(Fd.adopt(fd, "VM")), bus);
+            KvmVm vm = new KvmVm(system, new KvmFd(Fd.adopt(fd, "VM")), bus, vcpuCount);
             vm.setupPlatform();
             vm.registerRam(bus.ram());
             return vm;
@@ -159,7 +164,7 @@ public final class KvmVm implements Accelerator {
     public synchronized Vcpu createVcpu(int index, ExitStats stats) {
         int fd = vm.ioctl(KvmIoctl.CREATE_VCPU, index);
         KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(Fd.adopt(fd, "vCPU " + index)), runSize, bus, stats,
-            cpuidForVcpu(index));
+            cpuidForVcpu(index), this::clockNs, this::takeStaged);
         vcpus.add(vcpu);
         return vcpu;
     }
@@ -275,6 +280,91 @@ public final class KvmVm implements Accelerator {
             return EventFd.create();
         } catch (SysException e) {
             throw new KvmException(e);
+        }
+    }
+
+    // ---- snapshots: the in-kernel state (KvmStateDevices presents it as device records) ----
+
+    @Override
+    public List<EngineState> engineState(int vcpus) {
+        return KvmStateDevices.of(this, Math.min(vcpus, vcpuCount));
+    }
+
+    /** The vCPU of {@code index}, or null before it is created. */
+    synchronized KvmVcpu vcpu(int index) {
+        for (KvmVcpu v : vcpus) {
+            if (v.index() == index) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    /** Holds vCPU {@code index}'s checked KVM-only record until the vCPU exists and its registers are in. */
+    synchronized void stage(int index, KvmVcpuState s) {
+        staged[index] = s;
+    }
+
+    /** The staged record of vCPU {@code index}, once (null when there is none). */
+    synchronized KvmVcpuState takeStaged(int index) {
+        KvmVcpuState s = staged[index];
+        staged[index] = null;
+        return s;
+    }
+
+    /** KVM_GET_IRQCHIP: the 512-byte state of {@code chip} ({@link KvmIrqchipState}). */
+    synchronized byte[] irqchip(int chip) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_IRQCHIP_BYTES, 8);
+            s.set(ValueLayout.JAVA_INT, 0, chip);
+            vm.ioctl(KvmIoctl.GET_IRQCHIP, s);
+            return s.asSlice(KvmStructs.KVM_IRQCHIP_CHIP, KvmStructs.KVM_IRQCHIP_CHIP_BYTES).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** KVM_SET_IRQCHIP. */
+    synchronized void setIrqchip(int chip, byte[] state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_IRQCHIP_BYTES, 8);
+            s.set(ValueLayout.JAVA_INT, 0, chip);
+            MemorySegment.copy(state, 0, s, ValueLayout.JAVA_BYTE, KvmStructs.KVM_IRQCHIP_CHIP, state.length);
+            vm.ioctl(KvmIoctl.SET_IRQCHIP, s);
+        }
+    }
+
+    /** KVM_GET_PIT2: struct kvm_pit_state2. */
+    synchronized byte[] pit() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_PIT_STATE2_BYTES, 8);
+            vm.ioctl(KvmIoctl.GET_PIT2, s);
+            return s.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** KVM_SET_PIT2. */
+    synchronized void setPit(byte[] state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_PIT_STATE2_BYTES, 8);
+            MemorySegment.copy(state, 0, s, ValueLayout.JAVA_BYTE, 0, state.length);
+            vm.ioctl(KvmIoctl.SET_PIT2, s);
+        }
+    }
+
+    /** KVM_GET_CLOCK: kvmclock in guest nanoseconds. */
+    synchronized long clockNs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_CLOCK_DATA_BYTES, 8);
+            vm.ioctl(KvmIoctl.GET_CLOCK, s);
+            return s.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /** KVM_SET_CLOCK: kvmclock goes on from {@code ns} (flags 0: no realtime adjustment). */
+    synchronized void setClockNs(long ns) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_CLOCK_DATA_BYTES, 8);
+            s.set(ValueLayout.JAVA_LONG, 0, ns);
+            vm.ioctl(KvmIoctl.SET_CLOCK, s);
         }
     }
 

@@ -298,6 +298,10 @@ public final class Machine implements AutoCloseable {
                 events.accept(new MachineEvent.PowerOff(reason));
             }
         };
+        int vcpus = config.machineType() == MachineConfig.MachineType.NONE ? 0 : config.cpus();
+        for (Accelerator.EngineState st : accel.engineState(vcpus)) {   // first: restored before every device
+            devices.add(MachineDevice.of(st.id(), st.state()));
+        }
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
             config.machineType().hasPci()
                 ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,

@@ -68,6 +68,20 @@ class KvmStructsTest {
             IOC(KVM_EXIT_INTR); IOC(KVM_EXIT_INTERNAL_ERROR); IOC(KVM_EXIT_SYSTEM_EVENT);
             IOC(KVM_CAP_IMMEDIATE_EXIT); IOC(KVM_CAP_PIT2); IOC(KVM_CAP_IRQFD); IOC(KVM_CAP_IOEVENTFD);
             IOC(KVM_CAP_SET_IDENTITY_MAP_ADDR); IOC(KVM_CAP_MAX_VCPUS); IOC(KVM_CAP_SIGNAL_MSI);
+            IOC(KVM_GET_IRQCHIP); IOC(KVM_SET_IRQCHIP); IOC(KVM_SET_CLOCK); IOC(KVM_GET_CLOCK); IOC(KVM_GET_LAPIC);
+            IOC(KVM_SET_LAPIC); IOC(KVM_GET_MP_STATE); IOC(KVM_GET_PIT2); IOC(KVM_SET_PIT2); IOC(KVM_GET_VCPU_EVENTS);
+            IOC(KVM_SET_VCPU_EVENTS); IOC(KVM_GET_DEBUGREGS); IOC(KVM_SET_DEBUGREGS); IOC(KVM_GET_XSAVE);
+            IOC(KVM_SET_XSAVE); IOC(KVM_GET_XCRS); IOC(KVM_SET_XCRS);
+            SZ(kvm_xsave); SZ(kvm_xcrs); SZ(kvm_debugregs); SZ(kvm_vcpu_events); SZ(kvm_lapic_state); SZ(kvm_irqchip);
+            SZ(kvm_pit_state2); SZ(kvm_clock_data); SZ(kvm_pit_channel_state); OFF(kvm_irqchip, chip);
+            OFF(kvm_pit_state2, flags); OFF(kvm_pit_channel_state, mode); OFF(kvm_xcrs, nr_xcrs); OFF(kvm_xcrs, xcrs);
+            OFF(kvm_debugregs, dr6); OFF(kvm_debugregs, dr7);
+            OFF(kvm_vcpu_events, exception.injected); OFF(kvm_vcpu_events, exception.nr);
+            OFF(kvm_vcpu_events, exception.has_error_code); OFF(kvm_vcpu_events, exception.pending);
+            OFF(kvm_vcpu_events, exception.error_code); OFF(kvm_vcpu_events, interrupt.injected);
+            OFF(kvm_vcpu_events, interrupt.nr); OFF(kvm_vcpu_events, interrupt.shadow);
+            OFF(kvm_vcpu_events, nmi.injected); OFF(kvm_vcpu_events, nmi.pending); OFF(kvm_vcpu_events, nmi.masked);
+            OFF(kvm_vcpu_events, flags); IOC(KVM_MP_STATE_SIPI_RECEIVED); IOC(KVM_MP_STATE_HALTED);
             return 0;
         }
         """;
@@ -172,6 +186,42 @@ class KvmStructsTest {
         assertEquals(c("kvm_irq_routing_entry.u.irqchip.irqchip"), u);
         assertEquals(c("kvm_irq_routing_entry.u.irqchip.pin"), u + 4);
         assertEquals(c("kvm_irq_routing.entries"), KvmStructs.KVM_IRQ_ROUTING.byteSize());
+    }
+
+    /** The state structs a snapshot moves whole, and the fields jvisor reads in them. */
+    @Test
+    void snapshotStructSizesAndOffsetsMatch() {
+        assertEquals(c("kvm_xsave"), KvmStructs.KVM_XSAVE_BYTES);
+        assertEquals(c("kvm_xcrs"), KvmStructs.KVM_XCRS_BYTES);
+        assertEquals(c("kvm_debugregs"), KvmStructs.KVM_DEBUGREGS_BYTES);
+        assertEquals(c("kvm_vcpu_events"), KvmStructs.KVM_VCPU_EVENTS_BYTES);
+        assertEquals(c("kvm_lapic_state"), KvmStructs.KVM_LAPIC_STATE_BYTES);
+        assertEquals(c("kvm_irqchip"), KvmStructs.KVM_IRQCHIP_BYTES);
+        assertEquals(c("kvm_irqchip.chip"), KvmStructs.KVM_IRQCHIP_CHIP);
+        assertEquals(c("kvm_irqchip") - c("kvm_irqchip.chip"), KvmStructs.KVM_IRQCHIP_CHIP_BYTES);
+        assertEquals(c("kvm_pit_state2"), KvmStructs.KVM_PIT_STATE2_BYTES);
+        assertEquals(c("kvm_clock_data"), KvmStructs.KVM_CLOCK_DATA_BYTES);
+        assertEquals(24, c("kvm_pit_channel_state"));
+        assertEquals(13, c("kvm_pit_channel_state.mode"));
+        assertEquals(c("kvm_pit_state2.flags"), KvmPitState.FLAGS_AT);
+        assertEquals(c("kvm_xcrs.nr_xcrs"), KvmVcpuState.XCRS_NR);
+        assertEquals(8, c("kvm_xcrs.xcrs"));
+        assertEquals(32, c("kvm_debugregs.dr6"));
+        assertEquals(40, c("kvm_debugregs.dr7"));
+        assertEquals(c("kvm_vcpu_events.exception.injected"), KvmVcpuState.EV_EXCEPTION_INJECTED);
+        assertEquals(c("kvm_vcpu_events.exception.nr"), KvmVcpuState.EV_EXCEPTION_NR);
+        assertEquals(c("kvm_vcpu_events.exception.has_error_code"), KvmVcpuState.EV_EXCEPTION_HAS_ERROR);
+        assertEquals(c("kvm_vcpu_events.exception.pending"), KvmVcpuState.EV_EXCEPTION_PENDING);
+        assertEquals(c("kvm_vcpu_events.exception.error_code"), KvmVcpuState.EV_ERROR_CODE);
+        assertEquals(c("kvm_vcpu_events.interrupt.injected"), KvmVcpuState.EV_INTERRUPT_INJECTED);
+        assertEquals(c("kvm_vcpu_events.interrupt.nr"), KvmVcpuState.EV_INTERRUPT_NR);
+        assertEquals(c("kvm_vcpu_events.interrupt.shadow"), KvmVcpuState.EV_INTERRUPT_SHADOW);
+        assertEquals(c("kvm_vcpu_events.nmi.injected"), KvmVcpuState.EV_NMI_INJECTED);
+        assertEquals(c("kvm_vcpu_events.nmi.pending"), KvmVcpuState.EV_NMI_PENDING);
+        assertEquals(c("kvm_vcpu_events.nmi.masked"), KvmVcpuState.EV_NMI_MASKED);
+        assertEquals(c("kvm_vcpu_events.flags"), KvmVcpuState.EV_FLAGS);
+        assertEquals(c("KVM_MP_STATE_SIPI_RECEIVED"), KvmVcpuState.MP_STATE_MAX);
+        assertEquals(c("KVM_MP_STATE_HALTED"), KvmVcpu.MP_STATE_HALTED);
     }
 
     @Test

@@ -32,7 +32,11 @@ class QmpMigrationTest {
     }
 
     private static String[] jvisor(Path socket, String... extra) {
-        java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("-accel", "tcg", "-display", "none",
+        return jvisorOn("tcg", socket, extra);
+    }
+
+    private static String[] jvisorOn(String accel, Path socket, String... extra) {
+        java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("-accel", accel, "-display", "none",
             "-serial", "none", "-kernel", JvisorProcess.guest("spin.elf").toString(),
             "-qmp", "unix:" + socket + ",server=on,wait=off"));
         a.addAll(java.util.List.of(extra));
@@ -75,6 +79,40 @@ class QmpMigrationTest {
                 + file + "\"}}"), "error", "class"), "only once");
             q.execute("{\"execute\": \"quit\"}");
             assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+    }
+
+    /**
+     * The same on the kvm engine (KVM's in-kernel irqchip, PIT, kvmclock and vCPU state go into
+     * the file): a running guest saved to a file stops, a second jvisor with -incoming file: runs
+     * on; a tcg jvisor refuses the kvm file, naming both engines.
+     */
+    @Test
+    void onKvmMigrateToAFileAndIncomingFromIt(@TempDir Path dir) throws Exception {
+        org.jvisor.testing.KvmAvailability.assumeKvm();
+        Path file = dir.resolve("kvm.jvsnap");
+        Path src = dir.resolve("src.sock");
+        try (JvisorSession jvisor = JvisorSession.start(jvisorOn("kvm", src)); QmpClient q = negotiated(src)) {
+            assertEquals("\"running\"", status(q));
+            assertEquals("{}", field(q.execute("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:" + file + "\"}}"),
+                "return"));
+            q.event("STOP");
+            JsonObject info = awaitEnd(q);
+            assertEquals("\"completed\"", field(info, "return", "status"), info + jvisor.transcript());
+            q.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+        Path dst = dir.resolve("dst.sock");
+        try (JvisorSession jvisor = JvisorSession.start(jvisorOn("kvm", dst, "-incoming", "file:" + file));
+             QmpClient q = negotiated(dst)) {
+            awaitRunning(q, jvisor);
+            q.execute("{\"execute\": \"quit\"}");
+            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
+        }
+        try (JvisorSession jvisor = JvisorSession.start(jvisorOn("tcg", dir.resolve("tcg.sock"), "-incoming",
+                "file:" + file))) {
+            assertEquals(1, jvisor.waitFor(), jvisor.transcript());
+            assertTrue(jvisor.stderr().contains("was saved on the kvm engine; this machine runs on tcg"), jvisor.transcript());
         }
     }
 
