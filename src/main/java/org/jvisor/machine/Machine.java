@@ -41,6 +41,7 @@ import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
 import org.jvisor.devices.virtio.VirtioDevice;
+import org.jvisor.devices.virtio.PollWindow;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
@@ -106,6 +107,8 @@ public final class Machine implements AutoCloseable {
     private Chardevs chardevs;
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
+    private final Map<String, VirtioIoThread> sharedIoThreads = new java.util.LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
@@ -313,6 +316,12 @@ public final class Machine implements AutoCloseable {
         if (!config.ideDrives().isEmpty()) {
             wireIde();
         }
+        for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
+            VirtioIoThread thread = new VirtioIoThread(t.id(), new PollWindow(t.pollMaxNs(), t.pollGrow(), t.pollShrink()),
+                HostThreads::currentThreadId);
+            sharedIoThreads.put(t.id(), thread);
+            ioThreads.add(thread);
+        }
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
@@ -338,8 +347,9 @@ public final class Machine implements AutoCloseable {
             String name = device.model() + n;
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
+            String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, device.ioeventfd(), config.pciSlots().get(index),
+                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), config.pciSlots().get(index),
                     device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
@@ -348,7 +358,7 @@ public final class Machine implements AutoCloseable {
                     } catch (IllegalArgumentException e) {
                         throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
                     }
-                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, slot, device.ioeventfd());
+                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, iothread, slot, device.ioeventfd());
                 }
             }
         }
@@ -565,7 +575,7 @@ public final class Machine implements AutoCloseable {
         devices.add(MachineDevice.of(String.format("piix3-ide@pci.0:%02x.1", IDE_SLOT), ide));
     }
 
-    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
+    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,
                            String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
@@ -580,7 +590,7 @@ public final class Machine implements AutoCloseable {
             log.println("jvisor: -device " + qemuName + ",ats=on: no ATS capability on the root bus (as in QEMU 7.2, "
                 + "where ATS needs a PCIe port)");
         }
-        VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
+        VirtioIoThread io = processOn(fn.transport().core(), thread, iothread);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
         }
@@ -605,10 +615,11 @@ public final class Machine implements AutoCloseable {
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
-    private void virtioMmio(VirtioDevice device, String id, String thread, VirtioMmioSlot slot, boolean ioeventfd) {
+    private void virtioMmio(VirtioDevice device, String id, String thread, String iothread, VirtioMmioSlot slot,
+                            boolean ioeventfd) throws MachineException {
         VirtioMmioTransport transport = new VirtioMmioTransport(device, deviceDma(),
             platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + thread + ": " + msg));
-        VirtioIoThread io = processOnOwnThread(transport.core(), thread);
+        VirtioIoThread io = processOn(transport.core(), thread, iothread);
         devices.add(virtioDevice(id, transport, transport.core(), io).onReset(transport::reset));
         mmio.register(thread + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         if (ioeventfd) {
@@ -672,12 +683,39 @@ public final class Machine implements AutoCloseable {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
 
-    /** The device's queues are processed on an I/O thread of its own, which its registry entry closes. */
-    private VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
+    /**
+     * The device's queues are processed on an I/O thread of its own (named {@code name}), or with
+     * {@code iothread} on that -object iothread, shared and polling. Its registry entry closes the
+     * thread: a shared one stops with the first of its devices to close, before any of their
+     * backends closes.
+     */
+    private VirtioIoThread processOn(VirtioCore core, String name, String iothread) throws MachineException {
+        if (iothread != null) {
+            VirtioIoThread shared = sharedIoThreads.get(iothread);
+            if (shared == null) {
+                throw new MachineException("Property 'iothread' can't find value '" + iothread + "'");
+            }
+            shared.poll(core);
+            return shared;
+        }
         VirtioIoThread thread = new VirtioIoThread(name);
         ioThreads.add(thread);
         core.setExecutor(thread);
         return thread;
+    }
+
+    /** The -object iothread threads, in command-line order (QMP's query-iothreads). */
+    public List<IoThreadInfo> ioThreadInfo() {
+        List<IoThreadInfo> list = new ArrayList<>();
+        for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
+            VirtioIoThread thread = sharedIoThreads.get(t.id());
+            list.add(new IoThreadInfo(t, thread == null ? 0 : thread.hostThreadId()));
+        }
+        return list;
+    }
+
+    /** An -object iothread with the Linux id of its thread. */
+    public record IoThreadInfo(MachineConfig.IoThreadConfig config, long hostThreadId) {
     }
 
     /** The engine: "kvm" or "tcg". */
@@ -996,6 +1034,7 @@ public final class Machine implements AutoCloseable {
         // Each device stops its I/O thread and lets go of its backends (a console its chardevs, a
         // disk flushes its image after its device's thread), last built first.
         devices.close();
+        sharedIoThreads.values().forEach(VirtioIoThread::close);   // those no device used
         serialBackend.close();
         if (chardevs != null) {
             chardevs.close();

@@ -278,15 +278,64 @@ public final class VirtioCore {
             if (!vq.active() || needsReset) {
                 return;
             }
-            try {
-                device.processQueue(q);
-            } catch (VirtqueueException e) {
-                markNeedsReset(e.getMessage());
-            } catch (GuestMemoryException e) {
-                markNeedsReset("queue " + q + ": " + e.getMessage());
-            } catch (RuntimeException e) {
-                markNeedsReset("queue " + q + ": device model failed: " + e);
+            process(q);
+        }
+    }
+
+    /**
+     * Has every queue polled by an iothread ({@link SplitVirtqueue#setPolled}): its processing then
+     * leaves available buffer notifications suppressed until {@link #endPoll}.
+     */
+    public void setPolled(boolean polled) {
+        for (SplitVirtqueue vq : queues) {
+            synchronized (vq) {
+                vq.setPolled(polled);
             }
+        }
+    }
+
+    /**
+     * One look of a polling iothread at queue {@code q}: processes it if the driver made buffers
+     * available. Returns whether it did. Allocates nothing.
+     */
+    public boolean pollQueue(int q) {
+        SplitVirtqueue vq = queues[q];
+        synchronized (vq) {
+            if (!vq.active() || needsReset || !vq.hasAvailable()) {
+                return false;
+            }
+            process(q);
+            return true;
+        }
+    }
+
+    /**
+     * A polling iothread stops polling queue {@code q} (its window ended idle): notifications are
+     * enabled again, then the ring is read once more, since the driver may have added a buffer
+     * after the last look while it still saw notifications off (virtio 1.2, 2.7.10). Returns
+     * whether it did: the caller must process the queue rather than block.
+     */
+    public boolean endPoll(int q) {
+        SplitVirtqueue vq = queues[q];
+        synchronized (vq) {
+            if (!vq.active() || needsReset) {
+                return false;
+            }
+            vq.setNotification(true);
+            return vq.hasAvailable();
+        }
+    }
+
+    /** Processes queue {@code q}; the caller holds its monitor and has checked it is active. */
+    private void process(int q) {
+        try {
+            device.processQueue(q);
+        } catch (VirtqueueException e) {
+            markNeedsReset(e.getMessage());
+        } catch (GuestMemoryException e) {
+            markNeedsReset("queue " + q + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            markNeedsReset("queue " + q + ": device model failed: " + e);
         }
     }
 
