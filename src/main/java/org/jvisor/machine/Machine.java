@@ -109,6 +109,8 @@ public final class Machine implements AutoCloseable {
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
     private final Map<String, VirtioIoThread> sharedIoThreads = new java.util.LinkedHashMap<>();
+    /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
+    private final Map<String, VirtioCore> virtioCores = new java.util.LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
@@ -633,7 +635,8 @@ public final class Machine implements AutoCloseable {
      * could hold the I/O thread lets go first (a console port's reader waiting for guest buffers,
      * its chardev that the thread may be writing to), then the thread stops.
      */
-    private static MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+    private MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+        virtioCores.put(id, core);
         return MachineDevice.of(id, state)
             .onStart(() -> {
                 if (core.device() instanceof VirtioConsole c) {
@@ -1023,6 +1026,10 @@ public final class Machine implements AutoCloseable {
         stopVcpus();
         if (config.traceExits() && !runners.isEmpty()) {
             log.print(ExitReport.format(runners, io, mmio));
+            if (!virtioCores.isEmpty()) {   // notify writes: each is an exit unless a doorbell (kvm ioeventfd) took it
+                log.println("-- virtio queue notifications --");
+                virtioCores.forEach((id, core) -> log.printf("%-40s %10d%n", id, core.driverNotifies()));
+            }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
                 log.println(iommu.counters());

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.jvisor.devices.state.DeviceStateException;
@@ -36,6 +37,8 @@ public final class VirtioCore {
     private final VirtioInterrupt deviceInterrupt;
     private volatile VirtioInterrupt transport;
     private volatile Executor executor;
+    /** Notifications written by the driver, from any vCPU thread (no allocation once created). */
+    private final LongAdder driverNotifies = new LongAdder();
 
     private int status;
     private long driverFeatures;
@@ -256,6 +259,20 @@ public final class VirtioCore {
                 vq.reset();
             }
         }
+    }
+
+    /**
+     * The driver wrote a queue notification (the notify region, QueueNotify, or a doorbell):
+     * counted (what sidecore polling saves, reported by -trace exits), then {@link #notifyQueue}.
+     */
+    public void driverNotify(int q) {
+        driverNotifies.increment();
+        notifyQueue(q);
+    }
+
+    /** How many queue notifications the driver wrote ({@link #driverNotify}). */
+    public long driverNotifies() {
+        return driverNotifies.sum();
     }
 
     /** The driver notified queue {@code q}: process it now or on the executor. Cheap, lock-free. */
