@@ -46,10 +46,10 @@ row() {   # row VMM LABEL OBJECT DEVICE-OPTIONS BASE-CPU
     [ "$notifies" != "-" ] && per=$(awk -v a="$notifies" -v n="$COUNT" 'BEGIN {printf "%.3f", a / n}')
     local cpuper
     cpuper=$(awk -v c="$cpu" -v b="$5" -v n="$COUNT" 'BEGIN {printf "%.0f", (c - b) * 1e6 / n}')
-    printf '%-12s %-34s %10s %8s µs %8s µs\n' "$2" "$6" "$per" "$us" "$cpuper"
+    printf '%-12s %-38s %10s %8s µs %8s µs\n' "$2" "$6" "$per" "$us" "$cpuper"
 }
 
-printf '%-12s %-34s %10s %11s %11s\n' VMM mode notify/req 'µs/read' 'CPU µs/read'
+printf '%-12s %-38s %10s %11s %11s\n' VMM mode notify/req 'µs/read' 'CPU µs/read'
 for vmm in jvisor qemu; do
     bin="$ROOT/jvisor -trace exits"
     [ "$vmm" = qemu ] && bin="qemu-system-x86_64 -nodefaults -serial stdio -monitor none"
