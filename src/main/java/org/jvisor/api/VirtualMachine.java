@@ -42,6 +42,7 @@ import org.jvisor.machine.MachineException;
  *   <tr><td>{@link #createIncoming}, {@link #migrateIncoming}</td><td>-incoming defer, migrate-incoming</td></tr>
  *   <tr><td>{@link #chardevs()}</td><td>query-chardev</td></tr>
  *   <tr><td>{@link #name()}</td><td>query-name</td></tr>
+ *   <tr><td>{@link #ioThreads()}</td><td>query-iothreads</td></tr>
  * </table>
  *
  * <p>A machine is created in {@link RunState#PRELAUNCH} (QEMU's -S): built, the kernel in RAM,
@@ -484,6 +485,13 @@ public final class VirtualMachine implements AutoCloseable {
     public List<VcpuInfo> vcpus() {
         return lifecycle.machine().vcpuThreads().stream()
             .map(t -> new VcpuInfo(t.index(), t.hostThreadId(), engine)).toList();
+    }
+
+    /** The -object iothread threads, in command-line order, with their host threads. */
+    public List<IoThreadInfo> ioThreads() {
+        return lifecycle.machine().ioThreadInfo().stream()
+            .map(t -> new IoThreadInfo(t.config().id(), t.hostThreadId(), t.config().pollMaxNs(), t.config().pollGrow(),
+                t.config().pollShrink())).toList();
     }
 
     /**

@@ -395,6 +395,13 @@ public final class CommandLine {
                 + "(use if=virtio)");
         }
         NetOptions.checkPeers(netdevs, virtioDevices);
+        for (Map.Entry<String, String> e : devices.ioThreadUsers().entrySet()) {
+            if (!objects.isIoThread(e.getKey())) {
+                // QEMU 7.2's words
+                throw new UsageException("-device " + e.getValue() + ": Property '" + e.getValue() + ".iothread' can't find value '"
+                    + e.getKey() + "' (give -object iothread,id=" + e.getKey() + ")");
+            }
+        }
         if (incomingDefer && chardevs.monitors().isEmpty()) {
             throw new UsageException("-incoming defer: the machine waits for QMP's migrate-incoming, so it needs a monitor "
                 + "(-qmp unix:PATH,server=on,wait=off)");
@@ -402,7 +409,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
-            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives), startPaused, chardevs.monitors(), pidfile, daemonize,
+            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }

@@ -40,6 +40,8 @@ final class DeviceOptions {
     /** drive= of each virtio-blk device, with the device's id ("" without one). */
     private final Map<String, String> driveUsers = new LinkedHashMap<>();
     private final List<IdeDevice> ideDevices = new ArrayList<>();
+    /** iothread= of each virtio-blk device that gives one, with the device's driver; checked at the end. */
+    private final Map<String, String> ioThreadUsers = new LinkedHashMap<>();
     private String isaSerialChardev;
     /** addr=SLOT of the PCI devices that give one, by their index in {@link #virtioDevices}. */
     private final Map<Integer, Integer> pciSlots = new LinkedHashMap<>();
@@ -55,6 +57,10 @@ final class DeviceOptions {
             throw new UsageException("-device: no device type given (the device's name comes first, e.g. virtio-blk-pci,drive=ID)");
         }
         MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(driver);
+        if (all.get("iothread") != null && !driver.equals("virtio-blk-pci") && !driver.equals("virtio-blk-device")) {
+            throw new UsageException("-device " + driver + ": iothread= is supported on virtio-blk-pci and "
+                + "virtio-blk-device only (jvisor's other devices are served on their own threads)");
+        }
         OptionList o = common(all, driver, transport);
         Integer slot = pciSlot(driver, all.get("addr"));
         if (slot != null) {
@@ -71,14 +77,18 @@ final class DeviceOptions {
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
                 CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
         } else if (base.equals("virtio-blk")) {
-            o.allowOnly(Set.of("drive", "bootindex"), driver);
+            o.allowOnly(Set.of("drive", "bootindex", "iothread"), driver);
             if (o.get("drive") == null) {
                 throw new UsageException("-device " + driver + ": drive=ID is required");
             }
             // bootindex: jvisor boots -kernel directly, as QEMU does when given one; the order is moot
             blockDrives.add(o.get("drive"));
             driveUsers.put(o.get("drive"), all.get("id") == null ? "" : all.get("id"));
-            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport));
+            String iothread = o.get("iothread");
+            if (iothread != null) {
+                ioThreadUsers.put(iothread, driver);
+            }
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport, iothread));
         } else if (driver.equals("ide-hd") || driver.equals("ide-cd")) {
             o.allowOnly(Set.of("drive", "bootindex", "unit"), driver);
             if (o.get("drive") == null) {
@@ -255,6 +265,11 @@ final class DeviceOptions {
     /** The id of the device whose drive= is {@code drive} ("" if it has none). */
     String deviceIdOfDrive(String drive) {
         return driveUsers.getOrDefault(drive, "");
+    }
+
+    /** The iothread= names the devices gave, each with the driver of a device that gave it. */
+    Map<String, String> ioThreadUsers() {
+        return ioThreadUsers;
     }
 
     /** The drive= names of the virtio-blk devices. */

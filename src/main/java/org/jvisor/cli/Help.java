@@ -104,6 +104,18 @@ final class Help {
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
           -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -object iothread,id=IO[,poll-max-ns=N][,poll-grow=G][,poll-shrink=S]
+          -device virtio-blk-pci|virtio-blk-device,drive=D,iothread=IO
+                                sidecore: the disk's queue is served by thread IO (devices
+                                may share one), which after each request polls the rings for
+                                an adaptive window, QEMU's: from 4 us, times G (default 2)
+                                while requests come within poll-max-ns (default 32768; 0: never
+                                polls), shrunk (divided by S, default to 0) after a longer wait.
+                                While it polls the guest's notifications are suppressed, so a
+                                guest that submits within the window does not exit to notify
+                                (-trace exits counts the notifications per device). On tcg a
+                                guest's round trip takes longer than the default: try 20000000.
+                                virtio-blk only; QMP query-iothreads lists the threads
           -device intel-iommu[,intremap=on|off|auto][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
                                 (-M q35 only) an Intel VT-d unit at 0xFED90000 as QEMU 7.2's, in
                                 legacy mode: DMA remapping for devices with iommu_platform=on and

@@ -2,18 +2,24 @@ package org.jvisor.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+
+import org.jvisor.config.MachineConfig;
 import java.util.Set;
 
 /**
  * -object TYPE,id=ID,... and its JSON form (QEMU's user-creatable objects) for the types jvisor
  * has: secret (libvirt's master key; read and checked, jvisor has no encrypted disks to use it
- * on) and memory-backend-ram (guest RAM, named by -machine memory-backend=).
+ * on), memory-backend-ram (guest RAM, named by -machine memory-backend=) and iothread (a thread
+ * that serves the queues of the virtio-blk devices naming it, polling them: QEMU's sidecore).
  */
 final class ObjectOptions {
     private final Map<String, String> types = new LinkedHashMap<>();
     private final Map<String, Long> ramBackends = new LinkedHashMap<>();
+    private final List<MachineConfig.IoThreadConfig> ioThreads = new ArrayList<>();
 
     void add(String text, FdSets fdSets) throws UsageException {
         OptionList o = JsonOptions.isJson(text) ? JsonOptions.parse("-object", text, "qom-type")
@@ -63,8 +69,18 @@ final class ObjectOptions {
                 }
                 ramBackends.put(id, size);
             }
+            case "iothread" -> {
+                o.allowOnly(Set.of("qom-type", "id", "poll-max-ns", "poll-grow", "poll-shrink", "aio-max-batch"), type);
+                if (o.get("aio-max-batch") != null && nonNegative(o, id, "aio-max-batch", 0) != 0) {
+                    throw new UsageException("-object iothread,id=" + id + ": aio-max-batch is not supported "
+                        + "(jvisor's block requests are synchronous; 0 only)");
+                }
+                ioThreads.add(new MachineConfig.IoThreadConfig(id,
+                    nonNegative(o, id, "poll-max-ns", MachineConfig.IoThreadConfig.DEFAULT_POLL_MAX_NS),
+                    nonNegative(o, id, "poll-grow", 0), nonNegative(o, id, "poll-shrink", 0)));
+            }
             default -> throw new UsageException("-object: '" + type + "' is not an object type jvisor has "
-                + "(known: secret, memory-backend-ram)");
+                + "(known: secret, memory-backend-ram, iothread)");
         }
         types.put(id, type);
     }
@@ -79,6 +95,35 @@ final class ObjectOptions {
             throw new UsageException("Memory backend '" + id + "' not found");   // QEMU's words
         }
         return size;
+    }
+
+    /** The -object iothread objects, in command-line order. */
+    List<MachineConfig.IoThreadConfig> ioThreads() {
+        return List.copyOf(ioThreads);
+    }
+
+    /** Whether {@code id} names an -object iothread. */
+    boolean isIoThread(String id) {
+        return "iothread".equals(types.get(id));
+    }
+
+    /** An iothread property: a count of nanoseconds or a factor, 0 or more (QEMU's int64 property). */
+    private static long nonNegative(OptionList o, String id, String key, long dflt) throws UsageException {
+        String v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = Long.parseLong(v);
+            if (n < 0) {
+                // QEMU 7.2's words for a negative poll-max-ns
+                throw new UsageException("-object iothread,id=" + id + ": " + key + " value must be in range [0, "
+                    + Long.MAX_VALUE + "]");
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new UsageException("-object iothread,id=" + id + ": Parameter '" + key + "' expects an integer");
+        }
     }
 
     /** A byte count: a number, or with QEMU's K/M/G/T suffix. */

@@ -47,6 +47,7 @@ import java.util.Set;
  *                         virtio device at that index of {@code virtioDevices} (absent: both off)
  * @param ideDrives        -hda..-hdd, -cdrom, -drive if=ide: the drives on the pc machine's IDE
  *                         controller, each on a {@code drives} entry
+ * @param ioThreads        -object iothread: the threads that devices with iothread=ID share
  */
 public record MachineConfig(
     Accel accel,
@@ -70,9 +71,11 @@ public record MachineConfig(
     JitOptions jit,
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
-    IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives) {
+    IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
+    List<IoThreadConfig> ioThreads) {
 
     public MachineConfig {
+        ioThreads = ioThreads == null ? List.of() : List.copyOf(ioThreads);
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
         pciDma = pciDma == null ? Map.of() : Map.copyOf(pciDma);
         ideDrives = ideDrives == null ? List.of() : List.copyOf(ideDrives);
@@ -103,7 +106,29 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads);
+    }
+
+    /**
+     * -object iothread,id=ID[,poll-max-ns=N][,poll-grow=G][,poll-shrink=S]: a thread serving the
+     * queues of the devices that name it, polling them for up to {@code pollMaxNs} (0: never) with
+     * QEMU's adaptive window (grow/shrink 0: QEMU's defaults, times 2 and back to 0).
+     */
+    public record IoThreadConfig(String id, long pollMaxNs, long pollGrow, long pollShrink) {
+        /** QEMU's default poll-max-ns on Linux. */
+        public static final long DEFAULT_POLL_MAX_NS = 32768;
+
+        public IoThreadConfig {
+            Objects.requireNonNull(id, "id");
+            if (pollMaxNs < 0 || pollGrow < 0 || pollShrink < 0) {
+                throw new IllegalArgumentException("iothread " + id + ": poll-max-ns, poll-grow and poll-shrink must not be negative");
+            }
+        }
+    }
+
+    /** The -object iothread with {@code id}, or null. */
+    public IoThreadConfig ioThread(String id) {
+        return ioThreads.stream().filter(t -> t.id().equals(id)).findFirst().orElse(null);
     }
 
     /**
@@ -350,8 +375,16 @@ public record MachineConfig(
             }
         }
 
-        /** -device virtio-blk-pci|virtio-blk-device,drive=ID: a disk on the -drive with that id. */
-        record VirtioBlk(String driveId, Transport transport) implements VirtioDeviceConfig {
+        /**
+         * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD]: a disk on the -drive
+         * with that id, its queue served by the -object iothread IOTHREAD (null: a thread of its own).
+         */
+        record VirtioBlk(String driveId, Transport transport, String iothread) implements VirtioDeviceConfig {
+            public VirtioBlk(String driveId, Transport transport) {
+                this(driveId, transport, null);
+            }
+
+
             @Override
             public String model() {
                 return "virtio-blk";
@@ -553,6 +586,7 @@ public record MachineConfig(
         private IommuConfig iommu;
         private final Map<Integer, PciDmaConfig> pciDma = new java.util.HashMap<>();
         private final List<IdeDriveConfig> ideDrives = new ArrayList<>();
+        private final List<IoThreadConfig> ioThreads = new ArrayList<>();
 
         private Builder() {
         }
@@ -638,6 +672,12 @@ public record MachineConfig(
         /** -drive if=ide (or -hda, -cdrom): the IDE drive on the {@link #drive} with its id. */
         public Builder ideDrive(IdeDriveConfig drive) {
             ideDrives.add(Objects.requireNonNull(drive, "drive"));
+            return this;
+        }
+
+        /** -object iothread. */
+        public Builder ioThread(IoThreadConfig thread) {
+            ioThreads.add(Objects.requireNonNull(thread, "thread"));
             return this;
         }
 
@@ -730,7 +770,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives);
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads);
         }
     }
 }

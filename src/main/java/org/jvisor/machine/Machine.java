@@ -41,6 +41,7 @@ import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioConsole;
 import org.jvisor.devices.virtio.VirtioCore;
 import org.jvisor.devices.virtio.VirtioDevice;
+import org.jvisor.devices.virtio.PollWindow;
 import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
@@ -106,6 +107,10 @@ public final class Machine implements AutoCloseable {
     private Chardevs chardevs;
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
+    private final Map<String, VirtioIoThread> sharedIoThreads = new java.util.LinkedHashMap<>();
+    /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
+    private final Map<String, VirtioCore> virtioCores = new java.util.LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
@@ -317,6 +322,12 @@ public final class Machine implements AutoCloseable {
         if (!config.ideDrives().isEmpty()) {
             wireIde();
         }
+        for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
+            VirtioIoThread thread = new VirtioIoThread(t.id(), new PollWindow(t.pollMaxNs(), t.pollGrow(), t.pollShrink()),
+                HostThreads::currentThreadId);
+            sharedIoThreads.put(t.id(), thread);
+            ioThreads.add(thread);
+        }
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
@@ -342,8 +353,9 @@ public final class Machine implements AutoCloseable {
             String name = device.model() + n;
             String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
+            String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, device.ioeventfd(), config.pciSlots().get(index),
+                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), config.pciSlots().get(index),
                     device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
@@ -352,7 +364,7 @@ public final class Machine implements AutoCloseable {
                     } catch (IllegalArgumentException e) {
                         throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
                     }
-                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, slot, device.ioeventfd());
+                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, iothread, slot, device.ioeventfd());
                 }
             }
         }
@@ -569,7 +581,7 @@ public final class Machine implements AutoCloseable {
         devices.add(MachineDevice.of(String.format("piix3-ide@pci.0:%02x.1", IDE_SLOT), ide));
     }
 
-    private void virtioPci(VirtioDevice device, String name, String thread, boolean ioeventfd, Integer wantedSlot,
+    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,
                            String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
@@ -584,7 +596,7 @@ public final class Machine implements AutoCloseable {
             log.println("jvisor: -device " + qemuName + ",ats=on: no ATS capability on the root bus (as in QEMU 7.2, "
                 + "where ATS needs a PCIe port)");
         }
-        VirtioIoThread io = processOnOwnThread(fn.transport().core(), thread);
+        VirtioIoThread io = processOn(fn.transport().core(), thread, iothread);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
         }
@@ -609,10 +621,11 @@ public final class Machine implements AutoCloseable {
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
-    private void virtioMmio(VirtioDevice device, String id, String thread, VirtioMmioSlot slot, boolean ioeventfd) {
+    private void virtioMmio(VirtioDevice device, String id, String thread, String iothread, VirtioMmioSlot slot,
+                            boolean ioeventfd) throws MachineException {
         VirtioMmioTransport transport = new VirtioMmioTransport(device, deviceDma(),
             platform.gsi(slot.gsi()), msg -> log.println("jvisor: " + thread + ": " + msg));
-        VirtioIoThread io = processOnOwnThread(transport.core(), thread);
+        VirtioIoThread io = processOn(transport.core(), thread, iothread);
         devices.add(virtioDevice(id, transport, transport.core(), io).onReset(transport::reset));
         mmio.register(thread + " (virtio-mmio)", slot.base(), VirtioMmioTransport.WINDOW_SIZE, transport);
         if (ioeventfd) {
@@ -626,7 +639,8 @@ public final class Machine implements AutoCloseable {
      * could hold the I/O thread lets go first (a console port's reader waiting for guest buffers,
      * its chardev that the thread may be writing to), then the thread stops.
      */
-    private static MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+    private MachineDevice virtioDevice(String id, StatefulDevice<?> state, VirtioCore core, VirtioIoThread io) {
+        virtioCores.put(id, core);
         return MachineDevice.of(id, state)
             .onStart(() -> {
                 if (core.device() instanceof VirtioConsole c) {
@@ -676,12 +690,39 @@ public final class Machine implements AutoCloseable {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
 
-    /** The device's queues are processed on an I/O thread of its own, which its registry entry closes. */
-    private VirtioIoThread processOnOwnThread(VirtioCore core, String name) {
+    /**
+     * The device's queues are processed on an I/O thread of its own (named {@code name}), or with
+     * {@code iothread} on that -object iothread, shared and polling. Its registry entry closes the
+     * thread: a shared one stops with the first of its devices to close, before any of their
+     * backends closes.
+     */
+    private VirtioIoThread processOn(VirtioCore core, String name, String iothread) throws MachineException {
+        if (iothread != null) {
+            VirtioIoThread shared = sharedIoThreads.get(iothread);
+            if (shared == null) {
+                throw new MachineException("Property 'iothread' can't find value '" + iothread + "'");
+            }
+            shared.poll(core);
+            return shared;
+        }
         VirtioIoThread thread = new VirtioIoThread(name);
         ioThreads.add(thread);
         core.setExecutor(thread);
         return thread;
+    }
+
+    /** The -object iothread threads, in command-line order (QMP's query-iothreads). */
+    public List<IoThreadInfo> ioThreadInfo() {
+        List<IoThreadInfo> list = new ArrayList<>();
+        for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
+            VirtioIoThread thread = sharedIoThreads.get(t.id());
+            list.add(new IoThreadInfo(t, thread == null ? 0 : thread.hostThreadId()));
+        }
+        return list;
+    }
+
+    /** An -object iothread with the Linux id of its thread. */
+    public record IoThreadInfo(MachineConfig.IoThreadConfig config, long hostThreadId) {
     }
 
     /** The engine: "kvm" or "tcg". */
@@ -989,6 +1030,10 @@ public final class Machine implements AutoCloseable {
         stopVcpus();
         if (config.traceExits() && !runners.isEmpty()) {
             log.print(ExitReport.format(runners, io, mmio));
+            if (!virtioCores.isEmpty()) {   // notify writes: each is an exit unless a doorbell (kvm ioeventfd) took it
+                log.println("-- virtio queue notifications --");
+                virtioCores.forEach((id, core) -> log.printf("%-40s %10d%n", id, core.driverNotifies()));
+            }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
                 log.println(iommu.counters());
@@ -1000,6 +1045,7 @@ public final class Machine implements AutoCloseable {
         // Each device stops its I/O thread and lets go of its backends (a console its chardevs, a
         // disk flushes its image after its device's thread), last built first.
         devices.close();
+        sharedIoThreads.values().forEach(VirtioIoThread::close);   // those no device used
         serialBackend.close();
         if (chardevs != null) {
             chardevs.close();

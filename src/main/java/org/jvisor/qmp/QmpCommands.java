@@ -7,6 +7,7 @@ import java.util.function.Supplier;
 
 import org.jvisor.api.BlockDeviceInfo;
 import org.jvisor.api.ChardevInfo;
+import org.jvisor.api.IoThreadInfo;
 import org.jvisor.api.MigrationStatus;
 import org.jvisor.api.RunState;
 import org.jvisor.api.VcpuInfo;
@@ -77,7 +78,7 @@ final class QmpCommands implements QmpService {
         add("query-balloon", List.of(), a -> {
             throw new QmpError(QmpError.ErrorClass.DeviceNotActive, "No balloon device has been activated");
         });
-        add("query-iothreads", List.of(), a -> JsonArray.EMPTY);
+        add("query-iothreads", List.of(), a -> ioThreads());
         add("query-chardev", List.of(), a -> chardevs());
         // snapshots: QEMU's migrate to a file:PATH URI, and the incoming side (-incoming defer)
         add("migrate", List.of(new Param("uri", Type.STRING, true), new Param("blk", Type.BOOL, false),
@@ -276,6 +277,21 @@ final class QmpCommands implements QmpService {
         return JsonObject.builder()
             .put("qemu", JsonObject.builder().put("micro", MICRO).put("minor", MINOR).put("major", MAJOR).build())
             .put("package", packageName).build();
+    }
+
+    /** query-iothreads: each -object iothread with its thread and polling settings, as QEMU 7.2 answers. */
+    private JsonValue ioThreads() {
+        List<JsonValue> list = new ArrayList<>();
+        for (IoThreadInfo t : vm.ioThreads()) {
+            list.add(JsonObject.builder()
+                .put("id", t.id())
+                .put("thread-id", t.hostThreadId())
+                .put("poll-max-ns", t.pollMaxNs())
+                .put("poll-grow", t.pollGrow())
+                .put("poll-shrink", t.pollShrink())
+                .put("aio-max-batch", 0).build());
+        }
+        return new JsonArray(list);
     }
 
     /** query-cpus-fast: one socket, one core per vCPU, as QEMU 7.2's pc machine lays out -smp N. */

@@ -56,12 +56,12 @@ final class QmpDiscovery {
             "disable-modern", "bool");
         type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
         type("intel-iommu", "x86-iommu", false, "caching-mode", "bool", "aw-bits", "uint8", "eim", "OnOffAuto");
-        type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32");
+        type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32", "iothread", "link<iothread>");
         type("virtio-net-pci", "virtio-pci", false, "netdev", "str", "mac", "str");
         type("virtio-rng-pci", "virtio-pci", false, "ioeventfd", "bool");
         type("virtio-serial-pci", "virtio-pci", false, "max_ports", "uint32");
         type("virtio-device", "device", true);
-        type("virtio-blk-device", "virtio-device", false, "drive", "str");
+        type("virtio-blk-device", "virtio-device", false, "drive", "str", "iothread", "link<iothread>");
         type("virtio-net-device", "virtio-device", false, "netdev", "str", "mac", "str");
         type("virtio-rng-device", "virtio-device", false, "ioeventfd", "bool");
         type("virtio-serial-device", "virtio-device", false, "max_ports", "uint32");
@@ -75,6 +75,8 @@ final class QmpDiscovery {
         type("secret", "secret_common", false, "file", "string", "data", "string");
         type("memory-backend", "object", true, "size", "int", "prealloc", "bool", "dump", "bool", "merge", "bool", "share", "bool");
         type("memory-backend-ram", "memory-backend", false);
+        type("event-loop-base", "object", true, "aio-max-batch", "int");
+        type("iothread", "event-loop-base", false, "poll-max-ns", "int", "poll-grow", "int", "poll-shrink", "int");
         type("chardev", "object", true);
         for (String c : List.of("socket", "file", "pty", "null", "stdio")) {
             type("chardev-" + c, "chardev", false);

@@ -51,7 +51,7 @@ class VhostUserOptionsTest {
         assertTrue(error("-object", "memory-backend-memfd,id=a").contains("size 0"));
         assertTrue(error("-object", "memory-backend-memfd,id=a,size=1000").contains("page size"));
         assertTrue(error("-object", "memory-backend-memfd,id=a,size=1M,hugetlb=on").contains("huge pages"));
-        assertTrue(error("-object", "iothread,id=io0").contains("not an object type jvisor has"));
+        assertTrue(error("-object", "throttle-group,id=t0").contains("not an object type jvisor has"));
     }
 
     @Test

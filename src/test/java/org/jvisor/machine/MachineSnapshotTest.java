@@ -63,7 +63,10 @@ class MachineSnapshotTest {
         return b.accel(MachineConfig.Accel.TCG).memory(memory).machineType(type)
             .kernel(JvisorProcess.guest("spin.elf"))
             .drive(new MachineConfig.DriveConfig("d0", image, false, "writeback", false))
-            .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t))
+            // on microvm the disk is served by a polling -object iothread: drained and closed with the machine
+            .ioThread(new MachineConfig.IoThreadConfig("io0", MachineConfig.IoThreadConfig.DEFAULT_POLL_MAX_NS, 0, 0))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t,
+                type == MachineConfig.MachineType.MICROVM ? "io0" : null))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioRng(t))
             .chardev(new MachineConfig.ChardevConfig.Null("c0"))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioSerial(4,

@@ -79,7 +79,8 @@ class QmpDiscoveryTest {
             assertEquals("[{\"name\": \"addr\", \"type\": \"int32\"}, {\"name\": \"iommu_platform\", \"type\": \"bool\"}, "
                 + "{\"name\": \"ats\", \"type\": \"bool\"}, {\"name\": \"disable-legacy\", \"type\": \"OnOffAuto\"}, "
                 + "{\"name\": \"disable-modern\", \"type\": \"bool\"}, {\"name\": \"drive\", \"type\": \"str\"}, "
-                + "{\"name\": \"bootindex\", \"type\": \"int32\"}]", QmpClient.text(q.execute(
+                + "{\"name\": \"bootindex\", \"type\": \"int32\"}, "
+                + "{\"name\": \"iothread\", \"type\": \"link<iothread>\"}]", QmpClient.text(q.execute(
                 "{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-blk-pci\"}}").members().get("return")));
             assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'virtio-balloon-pci' not found\"}}",
                 QmpClient.text(q.execute("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-balloon-pci\"}}")));

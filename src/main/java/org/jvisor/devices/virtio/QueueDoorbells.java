@@ -30,7 +30,7 @@ final class QueueDoorbells {
         this.log = log;
         for (int i = 0; i < n; i++) {
             int q = i;
-            rings[i] = () -> core.notifyQueue(q);
+            rings[i] = () -> core.driverNotify(q);
         }
     }
 

@@ -38,6 +38,8 @@ public final class SplitVirtqueue {
     // Run state
     private DmaSpace dma;
     private boolean eventIdx;
+    /** An iothread polls this queue: {@link #drain} leaves notifications off for the poller to end. */
+    private boolean polled;
     private boolean indirect;
     private boolean active;
     private int lastAvail;
@@ -454,6 +456,9 @@ public final class SplitVirtqueue {
             while ((c = pop()) != null) {
                 push(c.head(), handler.handle(c));
             }
+            if (polled) {
+                return needsNotification();     // the poller looks again, and re-enables when it stops
+            }
             setNotification(true);
         } while (hasAvailable());
         return needsNotification();
@@ -478,6 +483,20 @@ public final class SplitVirtqueue {
             dma.writeU16(deviceArea, (short) (enable ? 0 : USED_F_NO_NOTIFY));
         }
         VarHandle.fullFence();
+    }
+
+    /**
+     * Whether an iothread polls this queue (QEMU's aio_set_event_notifier_poll): then
+     * {@link #drain} leaves available buffer notifications suppressed, and the poller enables them
+     * when its window ends idle ({@link VirtioCore#endPoll}). Kept across resets: it is the
+     * device's configuration, not the driver's.
+     */
+    public void setPolled(boolean polled) {
+        this.polled = polled;
+    }
+
+    public boolean polled() {
+        return polled;
     }
 
     /** Index of the next available entry the device will read. */

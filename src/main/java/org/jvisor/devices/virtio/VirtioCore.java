@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.jvisor.devices.state.DeviceStateException;
@@ -36,6 +37,8 @@ public final class VirtioCore {
     private final VirtioInterrupt deviceInterrupt;
     private volatile VirtioInterrupt transport;
     private volatile Executor executor;
+    /** Notifications written by the driver, from any vCPU thread (no allocation once created). */
+    private final LongAdder driverNotifies = new LongAdder();
 
     private int status;
     private long driverFeatures;
@@ -258,6 +261,20 @@ public final class VirtioCore {
         }
     }
 
+    /**
+     * The driver wrote a queue notification (the notify region, QueueNotify, or a doorbell):
+     * counted (what sidecore polling saves, reported by -trace exits), then {@link #notifyQueue}.
+     */
+    public void driverNotify(int q) {
+        driverNotifies.increment();
+        notifyQueue(q);
+    }
+
+    /** How many queue notifications the driver wrote ({@link #driverNotify}). */
+    public long driverNotifies() {
+        return driverNotifies.sum();
+    }
+
     /** The driver notified queue {@code q}: process it now or on the executor. Cheap, lock-free. */
     public void notifyQueue(int q) {
         if (q < 0 || q >= queues.length) {
@@ -278,15 +295,64 @@ public final class VirtioCore {
             if (!vq.active() || needsReset) {
                 return;
             }
-            try {
-                device.processQueue(q);
-            } catch (VirtqueueException e) {
-                markNeedsReset(e.getMessage());
-            } catch (GuestMemoryException e) {
-                markNeedsReset("queue " + q + ": " + e.getMessage());
-            } catch (RuntimeException e) {
-                markNeedsReset("queue " + q + ": device model failed: " + e);
+            process(q);
+        }
+    }
+
+    /**
+     * Has every queue polled by an iothread ({@link SplitVirtqueue#setPolled}): its processing then
+     * leaves available buffer notifications suppressed until {@link #endPoll}.
+     */
+    public void setPolled(boolean polled) {
+        for (SplitVirtqueue vq : queues) {
+            synchronized (vq) {
+                vq.setPolled(polled);
             }
+        }
+    }
+
+    /**
+     * One look of a polling iothread at queue {@code q}: processes it if the driver made buffers
+     * available. Returns whether it did. Allocates nothing.
+     */
+    public boolean pollQueue(int q) {
+        SplitVirtqueue vq = queues[q];
+        synchronized (vq) {
+            if (!vq.active() || needsReset || !vq.hasAvailable()) {
+                return false;
+            }
+            process(q);
+            return true;
+        }
+    }
+
+    /**
+     * A polling iothread stops polling queue {@code q} (its window ended idle): notifications are
+     * enabled again, then the ring is read once more, since the driver may have added a buffer
+     * after the last look while it still saw notifications off (virtio 1.2, 2.7.10). Returns
+     * whether it did: the caller must process the queue rather than block.
+     */
+    public boolean endPoll(int q) {
+        SplitVirtqueue vq = queues[q];
+        synchronized (vq) {
+            if (!vq.active() || needsReset) {
+                return false;
+            }
+            vq.setNotification(true);
+            return vq.hasAvailable();
+        }
+    }
+
+    /** Processes queue {@code q}; the caller holds its monitor and has checked it is active. */
+    private void process(int q) {
+        try {
+            device.processQueue(q);
+        } catch (VirtqueueException e) {
+            markNeedsReset(e.getMessage());
+        } catch (GuestMemoryException e) {
+            markNeedsReset("queue " + q + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            markNeedsReset("queue " + q + ": device model failed: " + e);
         }
     }
 

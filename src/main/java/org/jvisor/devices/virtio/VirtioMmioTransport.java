@@ -241,7 +241,7 @@ public final class VirtioMmioTransport implements BusDevice, StatefulDevice<Virt
         int v = (int) value;
         if (off == QUEUE_NOTIFY) {
             // The hot path: no transport lock, the core hands the queue to its executor.
-            core.notifyQueue(v & 0xFFFF);
+            core.driverNotify(v & 0xFFFF);
             return;
         }
         if (off == INTERRUPT_ACK) {

@@ -319,7 +319,7 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
 
     private void barWrite(int off, int size, long value) {
         if (off >= NOTIFY_OFFSET && off < NOTIFY_OFFSET + 0x1000) {
-            core.notifyQueue((off - NOTIFY_OFFSET) / NOTIFY_OFF_MULTIPLIER);
+            core.driverNotify((off - NOTIFY_OFFSET) / NOTIFY_OFF_MULTIPLIER);
             return;
         }
         if (off >= COMMON_OFFSET && off < COMMON_OFFSET + COMMON_LENGTH) {

@@ -41,7 +41,12 @@
  *     Where the engine offers {@link org.jvisor.memory.Doorbells} (kvm: ioeventfd), give them to
  *     {@code VirtioPciFunction.useDoorbells} (armed on {@code notifyOffset(q)} wherever the guest
  *     maps the BAR, moved and disarmed with it) or {@code VirtioMmioTransport.useDoorbells} (on
- *     QueueNotify): a notification then reaches {@code core().notifyQueue(q)} without a vCPU exit.</li>
+ *     QueueNotify): a notification then reaches {@code core().driverNotify(q)} without a vCPU exit.</li>
+ * <li>Sidecore polling (-object iothread): {@code new VirtioIoThread(id, new PollWindow(max, grow,
+ *     shrink), tidProbe).poll(core)} for each device sharing it. The thread polls the cores' queues
+ *     ({@code VirtioCore.pollQueue}) with {@link org.jvisor.devices.virtio.SplitVirtqueue#setPolled}
+ *     keeping notifications off, and {@code VirtioCore.endPoll} turns them on and re-checks the
+ *     ring before it blocks.</li>
  * </ul>
  */
 package org.jvisor.devices.virtio;
