@@ -2,6 +2,7 @@ package org.jvisor.qmp;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -14,6 +15,7 @@ import org.jvisor.api.VcpuInfo;
 import org.jvisor.api.VirtualMachine;
 import org.jvisor.api.VmEvent;
 import org.jvisor.api.VmException;
+import org.jvisor.config.MachineConfig;
 import org.jvisor.qmp.QmpCommandTable.Command;
 import org.jvisor.qmp.QmpCommandTable.Handler;
 import org.jvisor.qmp.QmpCommandTable.Param;
@@ -374,16 +376,26 @@ final class QmpCommands implements QmpService {
     private JsonValue blocks() {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
+        Map<String, MachineConfig.IdeDriveConfig> ide = new java.util.HashMap<>();
+        vm.config().ideDrives().forEach(d -> ide.put(d.driveId(), d));
         for (BlockDeviceInfo b : vm.blockDevices()) {
             JsonObject inserted = inserted(b, nodeName(b, i));
             String user = names.blockNodes().get(b.id());
-            String qdev = user == null || user.isEmpty() ? "/machine/peripheral-anon/device[" + i + "]/virtio-backend"
-                : "/machine/peripheral/" + user + "/virtio-backend";
-            list.add(JsonObject.builder()
-                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", false).put("removable", false)
-                .put("inserted", inserted)
-                .put("qdev", qdev)
-                .put("type", "unknown").build());
+            MachineConfig.IdeDriveConfig onIde = ide.get(b.id());
+            // an IDE drive is the device itself (QEMU's ide-hd/ide-cd); a virtio disk's drive hangs off its backend
+            String backend = onIde != null ? "" : "/virtio-backend";
+            String qdev = user == null || user.isEmpty()
+                ? (onIde != null ? "/machine/unattached/device[" + i + "]" : "/machine/peripheral-anon/device[" + i + "]")
+                    + backend
+                : "/machine/peripheral/" + user + backend;
+            boolean removable = onIde != null && onIde.media() == MachineConfig.IdeDriveConfig.Media.CDROM;
+            JsonObject.Builder info = JsonObject.builder()
+                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", false)
+                .put("removable", removable);
+            if (removable) {
+                info.put("tray_open", false); // jvisor's CD-ROM has no tray to open: its medium stays in
+            }
+            list.add(info.put("inserted", inserted).put("qdev", qdev).put("type", "unknown").build());
             i++;
         }
         return new JsonArray(list);

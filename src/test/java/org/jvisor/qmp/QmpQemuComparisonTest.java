@@ -109,6 +109,26 @@ class QmpQemuComparisonTest {
         assertEquals(List.of(), differences, "messages that differ from QEMU 7.2's");
     }
 
+    /**
+     * query-block with an IDE CD-ROM (QEMU's pc, -drive if=ide,media=cdrom): removable, with a
+     * tray, and no virtio backend in its QOM path. (Alone, because arrays compare by their first
+     * element; an IDE disk has a virtio disk's shape.)
+     */
+    @Test
+    void ideCdromHasQemusShape(@TempDir Path dir) throws Exception {
+        Path iso = dir.resolve("cd.iso");
+        Files.write(iso, new byte[1 << 20]);
+        List<String> drives = List.of("-drive", "file=" + iso + ",format=raw,if=ide,index=2,media=cdrom");
+        List<String> qemuArgs = new ArrayList<>(List.of("-M", "pc", "-accel", "tcg"));
+        qemuArgs.addAll(drives);
+        List<String> differences = compare(dir, """
+            {"execute":"qmp_capabilities"}
+            {"execute":"query-block"}
+            {"execute":"quit"}
+            """, qemuArgs, drives, 4);
+        assertEquals(List.of(), differences, "messages that differ from QEMU 7.2's");
+    }
+
     /** Runs {@code script} on QEMU and on jvisor (both -S, with their own arguments); the messages that differ. */
     private static List<String> compare(Path dir, String script, List<String> qemuArgs, List<String> jvisorArgs, int atLeast)
             throws Exception {
