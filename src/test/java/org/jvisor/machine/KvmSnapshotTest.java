@@ -61,6 +61,25 @@ class KvmSnapshotTest {
         return new KvmVcpuState(k.mpState(), k.xsave(), k.xcrs(), k.debugRegisters(), k.events(), Bytes.copyOf(lapic));
     }
 
+    /**
+     * An interrupt controller's record without its request latches: the in-kernel PIT goes on
+     * ticking while the vCPUs are paused, so IRQ 0 may be latched between two saves (an 8259 sets
+     * IRR whatever its mask; kvm_pic_state's last_irr and irr are bytes 0 and 1, kvm_ioapic_state's
+     * irr bytes 16-19).
+     */
+    private static Object withoutLatches(org.jvisor.devices.state.DeviceState d) {
+        if (!(d instanceof org.jvisor.kvm.KvmIrqchipState c)) {
+            return d;
+        }
+        byte[] b = c.state().toArray();
+        if (c.chip() == org.jvisor.kvm.KvmIrqchipState.IOAPIC) {
+            java.util.Arrays.fill(b, 16, 20, (byte) 0);
+        } else {
+            java.util.Arrays.fill(b, 0, 2, (byte) 0);
+        }
+        return new org.jvisor.kvm.KvmIrqchipState(c.chip(), Bytes.copyOf(b));
+    }
+
     private static VcpuState vcpu0(Machine m) throws Exception {
         VcpuRunner r = m.runners().get(0);
         return m.runControl().callOnVcpu(0, () -> r.vcpu().saveVcpuState());
@@ -123,7 +142,7 @@ class KvmSnapshotTest {
                     assertEquals(withoutTimer((KvmVcpuState) before.get(i).state()),
                         withoutTimer((KvmVcpuState) after.get(i).state()), id);
                 } else {
-                    assertEquals(before.get(i).state(), after.get(i).state(), id);
+                    assertEquals(withoutLatches(before.get(i).state()), withoutLatches(after.get(i).state()), id);
                 }
             }
             VcpuState cpuAfter = vcpu0(m);
