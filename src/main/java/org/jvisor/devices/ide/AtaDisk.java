@@ -214,19 +214,9 @@ public final class AtaDisk extends IdeDrive {
             abort(); // READ/WRITE MULTIPLE before SET MULTIPLE MODE
             return;
         }
-        long at = taskfile.address(cmd.ext, geometry);
-        int count = taskfile.sectorCount(cmd.ext);
-        if (!inRange(at, count)) {
-            outOfRange(at, cmd.ext);
+        if (!claimSectors(cmd)) {
             return;
         }
-        if (cmd.writes() && backend.readOnly()) {
-            abort();
-            return;
-        }
-        lba = at;
-        remaining = count;
-        ext = cmd.ext;
         blockSectors = cmd.multiple() ? multiple : 1;
         status = Ata.READY;
         if (cmd.writes()) {
@@ -234,6 +224,27 @@ public final class AtaDisk extends IdeDrive {
         } else {
             readBlock();
         }
+    }
+
+    /**
+     * The sectors a READ/WRITE (PIO or DMA) names, taken as the transfer: false, with the error
+     * set, when they lie past the end or the command writes a read-only disk.
+     */
+    private boolean claimSectors(AtaCommand cmd) {
+        long at = taskfile.address(cmd.ext, geometry);
+        int count = taskfile.sectorCount(cmd.ext);
+        if (!inRange(at, count)) {
+            outOfRange(at, cmd.ext);
+            return false;
+        }
+        if (cmd.writes() && backend.readOnly()) {
+            abort();
+            return false;
+        }
+        lba = at;
+        remaining = count;
+        ext = cmd.ext;
+        return true;
     }
 
     private int nextBlock() {
@@ -305,19 +316,9 @@ public final class AtaDisk extends IdeDrive {
     // ---- DMA ------------------------------------------------------------------------------------
 
     private void startDmaCommand(AtaCommand cmd) {
-        long at = taskfile.address(cmd.ext, geometry);
-        int count = taskfile.sectorCount(cmd.ext);
-        if (!inRange(at, count)) {
-            outOfRange(at, cmd.ext);
+        if (!claimSectors(cmd)) {
             return;
         }
-        if (cmd.writes() && backend.readOnly()) {
-            abort();
-            return;
-        }
-        lba = at;
-        remaining = count;
-        ext = cmd.ext;
         dma = cmd.writes() ? DmaRequest.FROM_MEMORY : DmaRequest.TO_MEMORY;
         status = Ata.READY | Ata.DRQ; // as QEMU: waiting for the bus master
     }
