@@ -116,12 +116,13 @@ final class Help {
                                 (-trace exits counts the notifications per device). On tcg a
                                 guest's round trip takes longer than the default: try 20000000.
                                 virtio-blk only; QMP query-iothreads lists the threads
-          -device intel-iommu[,intremap=on|off|auto][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
+          -device intel-iommu[,intremap=on|off|auto][,eim=on][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
                                 (-M q35 only) an Intel VT-d unit at 0xFED90000 as QEMU 7.2's, in
                                 legacy mode: DMA remapping for devices with iommu_platform=on and
                                 interrupt remapping (intremap: auto is on with tcg; kvm has the
-                                in-kernel irqchip only, so intremap=on is refused there). No
-                                scalable mode, no eim=on (interrupts are remapped in xAPIC mode)
+                                in-kernel irqchip only, so intremap=on is refused there). eim=on
+                                remaps to 32-bit x2APIC destinations and gives the vCPUs x2APIC
+                                (QEMU 7.2: kvm with a split irqchip only). No scalable mode
           -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off]
                                 offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
                                 IOMMU (a refused DMA is a fault the guest sees, and the device

@@ -10,9 +10,9 @@ final class IommuOptions {
     }
 
     /**
-     * intremap=on|off|auto, caching-mode=, device-iotlb=, aw-bits=39|48; eim= (x2APIC interrupt
-     * remapping) only off or auto, x-scalable-mode only off. {@code another} says an intel-iommu was
-     * given before.
+     * intremap=on|off|auto, caching-mode=, device-iotlb=, aw-bits=39|48, eim=on|off|auto (x2APIC
+     * interrupt remapping; auto is off, as QEMU's on tcg), x-scalable-mode only off. {@code another}
+     * says an intel-iommu was given before.
      */
     static MachineConfig.IommuConfig parse(OptionList o, boolean another) throws UsageException {
         String where = "-device intel-iommu";
@@ -37,10 +37,11 @@ final class IommuOptions {
                 throw new UsageException(where + ": Supported values for aw-bits are: 39, 48");
             }
         }
-        String eim = o.get("eim");
-        if (eim != null && !eim.equals("auto") && onOff(where, "eim", eim)) {
-            throw new UsageException(where + ": eim=on: jvisor's intel-iommu remaps interrupts in xAPIC mode only "
-                + "(as QEMU does without a split irqchip); give eim=off or leave it out");
+        // QEMU 7.2 allows eim=on only with kvm's split irqchip; jvisor's tcg LAPICs have x2APIC.
+        String eimValue = o.get("eim");
+        boolean eim = eimValue != null && !eimValue.equals("auto") && onOff(where, "eim", eimValue);
+        if (eim && Boolean.FALSE.equals(intremap)) {
+            throw new UsageException(where + ": eim=on cannot be selected without intremap=on");
         }
         if (o.get("x-scalable-mode") != null && onOff(where, "x-scalable-mode", o.get("x-scalable-mode"))) {
             throw new UsageException(where + ": x-scalable-mode=on: jvisor's intel-iommu has legacy mode only");
@@ -48,7 +49,7 @@ final class IommuOptions {
         if (o.get("dma-drain") != null && !onOff(where, "dma-drain", o.get("dma-drain"))) {
             throw new UsageException(where + ": dma-drain=off: jvisor's intel-iommu always reports DMA draining");
         }
-        return new MachineConfig.IommuConfig(intremap, cachingMode, deviceIotlb, awBits);
+        return new MachineConfig.IommuConfig(intremap, cachingMode, deviceIotlb, awBits, eim);
     }
 
     /** QEMU's bool property wording. */

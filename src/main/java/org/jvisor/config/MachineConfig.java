@@ -85,9 +85,9 @@ public record MachineConfig(
      * -device intel-iommu[,intremap=on|off|auto][,caching-mode=on|off][,device-iotlb=on|off][,aw-bits=39|48]:
      * an emulated VT-d unit at 0xFED90000 in legacy mode, as QEMU 7.2's. {@code intremap} null is
      * QEMU's auto: on where the interrupt controllers are emulated (tcg), off with an in-kernel
-     * irqchip (kvm).
+     * irqchip (kvm). {@code eim} remaps to x2APIC destinations and gives the vCPUs x2APIC.
      */
-    public record IommuConfig(Boolean intremap, boolean cachingMode, boolean deviceIotlb, int awBits) {
+    public record IommuConfig(Boolean intremap, boolean cachingMode, boolean deviceIotlb, int awBits, boolean eim) {
     }
 
     /**

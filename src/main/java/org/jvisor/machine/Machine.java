@@ -674,7 +674,10 @@ public final class Machine implements AutoCloseable {
                 + "kernel-irqchip=on, please use 'split|off'. (jvisor's kvm engine has the in-kernel irqchip only: "
                 + "use -accel tcg, or intremap=off)");
         }
-        VtdOptions o = new VtdOptions(intremap, c.cachingMode(), c.deviceIotlb(), c.awBits());
+        if (c.eim() && !intremap) {
+            throw new MachineException("-device intel-iommu,eim=on: eim=on cannot be selected without intremap=on");
+        }
+        VtdOptions o = new VtdOptions(intremap, c.cachingMode(), c.deviceIotlb(), c.awBits(), c.eim());
         IntelIommu unit = new IntelIommu(o, ram, deviceDma(), platform.rawMsi(), msg -> log.println("jvisor: " + msg));
         platform.attachIommu(mmio, unit, intremap);
         devices.add(MachineDevice.of("intel-iommu", unit).onReset(unit::reset));
@@ -763,7 +766,9 @@ public final class Machine implements AutoCloseable {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
-                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock());
+                // x2APIC goes with an IOMMU that remaps to x2APIC destinations (eim=on), as on KVM
+                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock(),
+                    iommu != null && iommu.extendedInterruptMode());
             }
             Vcpu v = accel.createVcpu(i, stats);
             if (platform.lapic(i) != null) {

@@ -25,11 +25,12 @@ final class TcgEngine {
     /**
      * Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates, with its
      * MSRs and CR8; {@code clock} is the LAPIC timer's time base (for IA32_TSC_DEADLINE).
+     * {@code x2Apic} offers the guest the LAPIC's x2APIC mode in CPUID.
      */
-    static void attachLocalApic(Accelerator accel, LocalApic lapic, Clock clock) {
+    static void attachLocalApic(Accelerator accel, LocalApic lapic, Clock clock, boolean x2Apic) {
         if (accel instanceof TcgAccelerator tcg) {
             LocalApicPort port = new LapicPort(lapic, clock);
-            tcg.setLocalApicPresent(true);
+            tcg.setLocalApicPresent(true, x2Apic);
             tcg.setInterruptSource(new InterruptSource() {
                 @Override
                 public boolean hasPendingInterrupt() {

@@ -137,9 +137,12 @@ public final class TcgAccelerator implements Accelerator {
         this.interruptSource = source;
     }
 
-    /** Advertises a local APIC (CPUID.1:EDX[9]) to the vCPUs created from now on and in {@link #cpuid()}. */
-    public void setLocalApicPresent(boolean present) {
-        this.cpuid = TcgCpuid.model(present);
+    /**
+     * Advertises a local APIC (CPUID.1:EDX[9]), and with {@code x2Apic} its x2APIC mode
+     * (CPUID.1:ECX[21]), to the vCPUs created from now on and in {@link #cpuid()}.
+     */
+    public void setLocalApicPresent(boolean present, boolean x2Apic) {
+        this.cpuid = TcgCpuid.model(present, x2Apic);
     }
 
     @Override

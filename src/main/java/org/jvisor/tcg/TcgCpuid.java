@@ -19,7 +19,8 @@ public final class TcgCpuid {
         EDX_CX8 = 1 << 8, EDX_APIC = 1 << 9, EDX_SEP = 1 << 11, EDX_MTRR = 1 << 12, EDX_PGE = 1 << 13, EDX_CMOV = 1 << 15,
         EDX_PAT = 1 << 16, EDX_CLFSH = 1 << 19;
     // CPUID.1:ECX
-    static final int ECX_SSE3 = 1, ECX_SSSE3 = 1 << 9, ECX_CX16 = 1 << 13, ECX_POPCNT = 1 << 23, ECX_TSC_DEADLINE = 1 << 24;
+    static final int ECX_SSE3 = 1, ECX_SSSE3 = 1 << 9, ECX_CX16 = 1 << 13, ECX_X2APIC = 1 << 21, ECX_POPCNT = 1 << 23,
+        ECX_TSC_DEADLINE = 1 << 24;
     // CPUID.40000001h:EAX (Linux Documentation/virt/kvm/x86/cpuid.rst)
     static final int KVM_FEATURE_CLOCKSOURCE2 = 1 << 3, KVM_FEATURE_CLOCKSOURCE_STABLE_BIT = 1 << 24;
     // CPUID.7.0:EBX
@@ -39,6 +40,15 @@ public final class TcgCpuid {
 
     /** The leaves; {@code localApic} sets CPUID.1:EDX.APIC for a platform that attaches a LAPIC. */
     public static CpuidModel model(boolean localApic) {
+        return model(localApic, false);
+    }
+
+    /**
+     * The leaves; {@code x2Apic} also offers the LAPIC's x2APIC mode (CPUID.1:ECX[21]). Off by
+     * default, as QEMU 7.2's tcg CPUs have it: Linux on a KVM-signed CPU enables x2APIC without
+     * interrupt remapping, which would change every guest's interrupt path.
+     */
+    public static CpuidModel model(boolean localApic, boolean x2Apic) {
         List<CpuidEntry> e = new ArrayList<>();
         byte[] vendor = "GenuineIntel".getBytes(StandardCharsets.US_ASCII);
         e.add(new CpuidEntry(0, 0, false, 7, le32(vendor, 0), le32(vendor, 8), le32(vendor, 4)));
@@ -52,6 +62,9 @@ public final class TcgCpuid {
         if (localApic) {
             // The TSC-deadline timer lives in the LAPIC (SDM vol. 3, 10.5.4.1).
             ecx1 |= ECX_TSC_DEADLINE;
+            if (x2Apic) {
+                ecx1 |= ECX_X2APIC;
+            }
         }
         e.add(new CpuidEntry(1, 0, false, family6, 0x0001_0800, ecx1, edx1));
         e.add(new CpuidEntry(2, 0, false, 1, 0, 0, 0));

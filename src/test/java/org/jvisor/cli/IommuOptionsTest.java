@@ -31,8 +31,8 @@ class IommuOptionsTest {
     @Test
     void intelIommuTakesQemusPropertiesOnQ35Only() throws UsageException {
         MachineConfig c = parse("-device", "intel-iommu", "-M", "q35", "-kernel", "k");
-        assertEquals(new MachineConfig.IommuConfig(null, false, false, 39), c.iommu(), "intremap auto by default");
-        assertEquals(new MachineConfig.IommuConfig(false, true, true, 48), parse("-M", "q35", "-kernel", "k", "-device",
+        assertEquals(new MachineConfig.IommuConfig(null, false, false, 39, false), c.iommu(), "intremap auto by default");
+        assertEquals(new MachineConfig.IommuConfig(false, true, true, 48, false), parse("-M", "q35", "-kernel", "k", "-device",
             "intel-iommu,intremap=off,caching-mode=on,device-iotlb=on,aw-bits=48").iommu());
         assertNull(parse("-M", "q35", "-kernel", "k").iommu());
         assertEquals("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for the machine "
@@ -45,8 +45,12 @@ class IommuOptionsTest {
             error("-M", "q35", "-kernel", "k", "-device", "intel-iommu,caching-mode=maybe"));
         assertEquals("-device intel-iommu: x-scalable-mode=on: jvisor's intel-iommu has legacy mode only",
             error("-M", "q35", "-kernel", "k", "-device", "intel-iommu,x-scalable-mode=on"));
-        assertEquals(new MachineConfig.IommuConfig(null, false, false, 39),
+        assertEquals(new MachineConfig.IommuConfig(null, false, false, 39, false),
             parse("-M", "q35", "-kernel", "k", "-device", "{\"driver\": \"intel-iommu\", \"eim\": \"off\"}").iommu());
+        assertEquals(new MachineConfig.IommuConfig(true, false, false, 39, true),
+            parse("-M", "q35", "-kernel", "k", "-device", "intel-iommu,intremap=on,eim=on").iommu());
+        assertEquals("-device intel-iommu: eim=on cannot be selected without intremap=on",
+            error("-M", "q35", "-kernel", "k", "-device", "intel-iommu,intremap=off,eim=on"));
     }
 
     @Test

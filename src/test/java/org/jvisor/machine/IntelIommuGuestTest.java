@@ -17,7 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
@@ -33,7 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * PCI function in an IOMMU group, and its disk and entropy work through the translation with
  * strict invalidation (one invalidation and wait per unmap) and the default lazy one; iommu=pt
  * and intel_iommu=off boot too, and so does a 48-bit unit in caching mode without interrupt
- * remapping (4-level tables, an invalidation after every map). Each boot compares what the guest read with what the host wrote.
+ * remapping (4-level tables, an invalidation after every map). With eim=on two vCPUs run in
+ * x2APIC mode and the interrupts are remapped to their 32-bit cluster destinations. Each boot
+ * compares what the guest read with what the host wrote.
  */
 @GuestTest
 class IntelIommuGuestTest {
@@ -60,11 +62,12 @@ class IntelIommuGuestTest {
     }
 
     private static JvisorProcess.Result boot(Disk d, String append, String cmd) throws Exception {
-        return boot(d, append, "intel-iommu", cmd);
+        return boot(d, append, "intel-iommu", 1, cmd);
     }
 
-    private static JvisorProcess.Result boot(Disk d, String append, String iommu, String cmd) throws Exception {
+    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String cmd) throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
+            "-smp", Integer.toString(cpus),
             "-trace", "exits",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", "console=ttyS0 " + append + " jvisor.cmd=b64:"
@@ -129,13 +132,44 @@ class IntelIommuGuestTest {
         assertEquals(written.group(1), HexFormat.of().formatHex(md5.digest()), "the image holds the guest's write");
     }
 
+    /** A boot of the parameterized test: kernel command line, intel-iommu's properties, vCPUs. */
+    record Variant(String append, String iommu, int cpus) {
+        @Override
+        public String toString() {
+            return "'" + append + "' " + iommu + " -smp " + cpus;
+        }
+    }
+
+    static List<Variant> variants() {
+        return List.of(new Variant("", "intel-iommu", 1),
+            // x2APIC interrupt remapping (ECAP.EIM) on two vCPUs, with pass-through DMA
+            new Variant("iommu=pt", "intel-iommu,intremap=on,eim=on", 2),
+            new Variant("intel_iommu=off", "intel-iommu", 1),
+            new Variant("iommu.strict=1", "intel-iommu,caching-mode=on,aw-bits=48,intremap=off", 1));
+    }
+
+    /**
+     * Moves the serial port's IOAPIC interrupt to CPU 1 and then to CPU 0, writing a line after
+     * each move, and shows its counts before and after.
+     */
+    private static final String MOVE_TTYS0 = String.join("; ",
+        "echo ttyS0-start $(grep ttyS0 /proc/interrupts)",
+        "echo 2 > /proc/irq/4/smp_affinity", "echo moved-to-cpu1", "sleep 0.2", "echo ttyS0-cpu1 $(grep ttyS0 /proc/interrupts)",
+        "echo 1 > /proc/irq/4/smp_affinity", "echo moved-to-cpu0", "sleep 0.2", "echo ttyS0-cpu0 $(grep ttyS0 /proc/interrupts)");
+
+    /** The serial port's interrupt counts on CPU 0 and 1 in the line that starts with {@code tag}. */
+    private static long[] ttyS0Counts(String out, String tag) {
+        Matcher m = Pattern.compile("(?m)^" + tag + " 4: (\\d+) (\\d+) IR-IO-APIC 4-edge ttyS0$").matcher(out);
+        assertTrue(m.find(), tag + ": " + out);
+        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"", "iommu=pt", "intel_iommu=off", "iommu.strict=1|caching-mode=on,aw-bits=48,intremap=off"})
-    void lazyPassThroughOffAndFourLevelTablesBootAndMoveData(String variant, @TempDir Path dir) throws Exception {
+    @MethodSource("variants")
+    void lazyPassThroughOffAndFourLevelTablesBootAndMoveData(Variant v, @TempDir Path dir) throws Exception {
         Disk d = disk(dir);
-        String append = variant.contains("|") ? variant.substring(0, variant.indexOf('|')) : variant;
-        String options = variant.contains("|") ? "intel-iommu," + variant.substring(variant.indexOf('|') + 1) : "intel-iommu";
-        var r = boot(d, append, options, CHECKS);
+        String append = v.append();
+        var r = boot(d, append, v.iommu(), v.cpus(), v.cpus() > 1 ? CHECKS + "; " + MOVE_TTYS0 : CHECKS);
         String out = r.stdout();
         assertTrue(out.contains(d.md5() + "  /dev/vda"), r.toString());
         assertTrue(out.contains("rng-bytes=65536"), r.toString());
@@ -145,7 +179,21 @@ class IntelIommuGuestTest {
                 assertTrue(out.contains("iommu: DMA domain TLB invalidation policy: lazy mode"), r.toString());
                 assertTrue(out.contains("DMAR: dmar0: Using Queued invalidation"), r.toString());
             }
-            case "iommu=pt" -> assertTrue(out.contains("iommu: Default domain type: Passthrough"), r.toString());
+            case "iommu=pt" -> {
+                assertTrue(out.contains("iommu: Default domain type: Passthrough"), r.toString());
+                // ECAP.EIM and CPUID's x2APIC: Linux remaps to 32-bit x2APIC destinations, logical cluster mode
+                assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c22260206 ecap f00f5a"), r.toString());
+                assertTrue(out.contains("DMAR-IR: Enabled IRQ remapping in x2apic mode"), r.toString());
+                assertTrue(out.contains("Switched APIC routing to cluster x2apic."), r.toString());
+                assertTrue(out.lines().anyMatch(l -> l.matches("\\s*\\d+:\\s+\\d+\\s+\\d+\\s+IR-PCI-MSI\\s+\\d+-edge\\s+virtio0-req.0")
+                    && !l.matches("\\s*\\d+:\\s+0\\s+0\\s.*")), "the disk's remapped MSI-X arrived: " + r);
+                // the serial port's remapped IOAPIC interrupt follows its affinity to each member of cluster 0
+                long[] start = ttyS0Counts(out, "ttyS0-start");
+                long[] onCpu1 = ttyS0Counts(out, "ttyS0-cpu1");
+                long[] onCpu0 = ttyS0Counts(out, "ttyS0-cpu0");
+                assertTrue(onCpu1[1] > start[1] && onCpu0[0] > onCpu1[0],
+                    "ttyS0's interrupts moved to CPU 1, then CPU 0: " + r);
+            }
             case "iommu.strict=1" -> {
                 // Linux picks 4-level tables from SAGAW and invalidates after every map (CAP.CM)
                 assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c222f0686 ecap f42"), r.toString());

@@ -44,7 +44,7 @@ class MachineSnapshotTest {
         MachineConfig.Transport t = type.hasPci() ? MachineConfig.Transport.PCI : MachineConfig.Transport.MMIO;
         MachineConfig.Builder b = MachineConfig.builder();
         if (type == MachineConfig.MachineType.Q35) {   // with the VT-d unit, the disk behind it
-            b.iommu(new MachineConfig.IommuConfig(null, false, false, 39))
+            b.iommu(new MachineConfig.IommuConfig(null, false, false, 39, false))
                 .pciDma(0, new MachineConfig.PciDmaConfig(true, false));
         }
         if (type == MachineConfig.MachineType.PC) {

@@ -499,7 +499,7 @@ class SystemTest {
         assertEquals(0, leaf1.ecx() & (1 << 3 | 1 << 19 | 1 << 20 | 1 << 26 | 1 << 28), "no MONITOR, SSE4.1/4.2, XSAVE, AVX");
         assertTrue((leaf1.ecx() & (1 << 31)) != 0, "hypervisor");
         assertEquals(0x4000_0001, accel.cpuid().lookup(0x4000_0000, 0).eax());
-        accel.setLocalApicPresent(true);
+        accel.setLocalApicPresent(true, false);
         assertTrue((accel.cpuid().lookup(1, 0).edx() & (1 << 9)) != 0);
         assertTrue((accel.cpuid().lookup(0x8000_0001, 0).edx() & (1 << 29)) != 0, "long mode");
     }

@@ -55,13 +55,15 @@ public interface ApicBus {
      * 0xFEExxxxx (SDM 10.11: address bits 19:12 destination ID, bit 3 redirection hint, bit 2
      * destination mode; data bits 7:0 vector, 10:8 delivery mode, 14 level, 15 trigger mode).
      * The redirection hint selects lowest-priority arbitration among the logical destinations.
+     * Address bits 63:40 are destination bits 31:8, as in KVM's X2APIC_API: how an interrupt
+     * remapping unit in x2APIC mode hands on a 32-bit x2APIC destination; zero in a device's own
+     * message, which names an 8-bit xAPIC destination.
      */
     default void deliverMsi(long address, int data) {
         if ((address & 0xFFF0_0000L) != 0xFEE0_0000L) {
             return; // not an interrupt message (an IOMMU remaps before this point)
         }
-        int dest = (int) (address >>> 12) & 0xFF;
-        // x2APIC extended destination (bits 31:8 in the upper address DWORD) is not used here.
+        int dest = (int) (address >>> 12) & 0xFF | (int) (address >>> 32) & 0xFFFF_FF00;
         boolean logical = (address & 0x4) != 0;
         DeliveryMode dm = DeliveryMode.of(data >> 8);
         if (dm == null) {

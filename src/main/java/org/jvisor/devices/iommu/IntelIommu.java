@@ -216,7 +216,8 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
                 queue.tailWritten();
             }
             case IQA -> set(r, v & (~0xFFFL | 0x807L));
-            case IRTA -> set(r, v & (~0xFFFL | 0x80FL));
+            // EIME (bit 11) is reserved, so reads back 0, unless ECAP.EIM (spec 11.4.9.1)
+            case IRTA -> set(r, v & (~0xFFFL | (caps.extendedInterruptMode() ? 0x80FL : 0xFL)));
             case IVA -> set(r, v & (~0xFFFL | 0x7FL));
             case IOTLB -> {
                 set(r, v & ~IOTLB_IVT);
@@ -469,6 +470,11 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
         }
         counters.remappedInterrupts.increment();
         raw.signal(InterruptRemapping.messageAddress(message), InterruptRemapping.messageData(message));
+    }
+
+    /** Whether the unit remaps to 32-bit x2APIC destinations (ECAP.EIM, -device intel-iommu,eim=on). */
+    public boolean extendedInterruptMode() {
+        return caps.extendedInterruptMode();
     }
 
     /** Whether interrupt remapping is enabled (GSTS.IRES). */

@@ -7,8 +7,9 @@ import org.jvisor.memory.GuestMemory;
  * subhandle with SHV) of the request's address selects a 128-bit IRTE in the table at IRTA; the
  * IRTE gives the vector, delivery mode, destination and trigger mode of the message the local
  * APICs get. Source validation (SVT/SQ) checks the requester. The result is one long, so a
- * message allocates nothing: the remapped MSI (address bits 19:0 in bits 51:32, data in 31:0;
- * {@link #messageAddress}, {@link #messageData}), or a fault with its reason and index.
+ * message allocates nothing: the remapped MSI (the 32-bit destination in bits 47:16, RH and DM in
+ * bits 49 and 48, the data's low 16 bits in 15:0; {@link #messageAddress}, {@link #messageData}),
+ * or a fault with its reason and index.
  */
 final class InterruptRemapping {
     /** Address bit 4: interrupt format, 1 = remappable. Bit 3: SHV; bit 2: handle[15]. */
@@ -42,14 +43,22 @@ final class InterruptRemapping {
         return FAULT | (fpd ? FAULT_FPD : 0) | (long) (index & 0xFFFF) << 8 | reason.code;
     }
 
-    /** The remapped message's address: 0xFEE00000 with destination, RH and DM. */
+    private static final long RESULT_LOGICAL = 1L << 48, RESULT_RH = 1L << 49;
+
+    /**
+     * The remapped message's address: 0xFEE00000 with destination bits 7:0 in 19:12, RH and DM,
+     * and destination bits 31:8 in address bits 63:40, where KVM's X2APIC_API (and QEMU's vtd MSI)
+     * put an x2APIC destination ({@link org.jvisor.devices.intc.ApicBus#deliverMsi}).
+     */
     static long messageAddress(long r) {
-        return 0xFEE0_0000L | (r >>> 32 & 0xFFFFF);
+        long dest = r >>> 16 & 0xFFFF_FFFFL;
+        return 0xFEE0_0000L | (dest & 0xFF) << 12 | (dest & 0xFFFF_FF00L) << 32
+            | ((r & RESULT_RH) != 0 ? 8 : 0) | ((r & RESULT_LOGICAL) != 0 ? 4 : 0);
     }
 
     /** The remapped message's data: vector, delivery mode, level (asserted), trigger mode. */
     static int messageData(long r) {
-        return (int) r;
+        return (int) r & 0xFFFF;
     }
 
     /**
@@ -96,11 +105,10 @@ final class InterruptRemapping {
         boolean levelTriggered = (lo & 0x10) != 0;
         boolean redirectionHint = (lo & 8) != 0;
         boolean logical = (lo & 4) != 0;
-        // jvisor's LAPICs have 8-bit ids: in x2APIC mode only the low 8 bits of DST select.
-        int dest = eime ? (int) dst & 0xFF : (int) (dst >>> 8) & 0xFF;
-        long addr = (long) dest << 12 | (redirectionHint ? 8 : 0) | (logical ? 4 : 0);
+        // x2APIC mode (IRTA.EIME): all 32 bits of DST are the destination (spec 9.10, table 27)
+        long dest = eime ? dst : dst >>> 8 & 0xFF;
         int msiData = vector | deliveryMode << 8 | (levelTriggered ? 0x8000 : 0) | 0x4000;
-        return addr << 32 | (msiData & 0xFFFF_FFFFL);
+        return dest << 16 | (redirectionHint ? RESULT_RH : 0) | (logical ? RESULT_LOGICAL : 0) | msiData;
     }
 
     /** Source validation (IRTE SVT, SQ, SID; spec 9.10). */

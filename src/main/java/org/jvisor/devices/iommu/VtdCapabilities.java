@@ -25,6 +25,8 @@ public record VtdCapabilities(long cap, long ecap) {
     static final long ECAP_QI = 1L << 1;
     static final long ECAP_DT = 1L << 2;
     static final long ECAP_IR = 1L << 3;
+    /** Extended interrupt mode: IRTEs hold 32-bit x2APIC destinations when IRTA.EIME is set. */
+    static final long ECAP_EIM = 1L << 4;
     static final long ECAP_PT = 1L << 6;
     /** IOTLB registers at 0xF0 (in 16-byte units at bit 8). */
     static final long ECAP_IRO = (long) (VtdRegister.IVA.offset / 16) << 8;
@@ -42,6 +44,9 @@ public record VtdCapabilities(long cap, long ecap) {
         long ecap = ECAP_QI | ECAP_IRO | ECAP_PT;
         if (o.intremap()) {
             ecap |= ECAP_IR | ECAP_MHMV;
+        }
+        if (o.eim()) {
+            ecap |= ECAP_EIM;
         }
         if (o.deviceIotlb()) {
             ecap |= ECAP_DT;
@@ -65,5 +70,9 @@ public record VtdCapabilities(long cap, long ecap) {
 
     boolean interruptRemapping() {
         return (ecap & ECAP_IR) != 0;
+    }
+
+    boolean extendedInterruptMode() {
+        return (ecap & ECAP_EIM) != 0;
     }
 }

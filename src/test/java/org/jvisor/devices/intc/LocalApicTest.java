@@ -502,4 +502,25 @@ class LocalApicTest {
         cpu1.writeMsr(0x80B, 0);
         assertFalse(cpu1.isrBit(0x44));
     }
+
+    /**
+     * A remapped MSI in x2APIC mode carries destination bits 31:8 in address bits 63:40 (KVM's
+     * X2APIC_API layout): an x2APIC cluster other than the LAPIC's, or a physical ID above 255,
+     * must not reach it, though the low 8 bits would.
+     */
+    @Test
+    void msiWithAnX2apicDestinationSelectsByAll32Bits() {
+        assertTrue(cpu0.setApicBase(0xFEE0_0D00L));
+        assertTrue(cpu1.setApicBase(0xFEE0_0C00L));
+        cpu0.writeMsr(0x80F, 0x1FF);
+        cpu1.writeMsr(0x80F, 0x1FF);
+        router.deliverMsi(0xFEE0_0000L | 0x02 << 12 | 4 | (0x1_0000L << 32), 0x51);   // logical, cluster 1, member 1
+        router.deliverMsi(0xFEE0_0000L | 0x01 << 12 | (0x100L << 32), 0x52);           // physical 0x101
+        assertFalse(cpu1.irrBit(0x51) || cpu1.irrBit(0x52) || cpu0.irrBit(0x51) || cpu0.irrBit(0x52),
+            "destinations above the low 8 bits select nobody here");
+        router.deliverMsi(0xFEE0_0000L | 0x02 << 12 | 4, 0x53);                        // logical, cluster 0, member 1
+        router.deliverMsi(0xFEE0_0000L | 0x01 << 12, 0x54);                            // physical 1
+        assertTrue(cpu1.irrBit(0x53) && cpu1.irrBit(0x54));
+        assertFalse(cpu0.irrBit(0x53) || cpu0.irrBit(0x54));
+    }
 }

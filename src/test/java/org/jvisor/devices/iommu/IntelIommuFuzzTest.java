@@ -32,8 +32,9 @@ class IntelIommuFuzzTest {
     @FuzzTest(maxDuration = "60s")
     void registersTablesAndQueue(FuzzedDataProvider data) {
         try (GuestMemory ram = GuestMemory.allocate(GuestMemory.MIN_SIZE)) {
-            VtdOptions options = new VtdOptions(data.consumeBoolean(), data.consumeBoolean(), data.consumeBoolean(),
-                data.consumeBoolean() ? 39 : 48);
+            boolean intremap = data.consumeBoolean();
+            VtdOptions options = new VtdOptions(intremap, data.consumeBoolean(), data.consumeBoolean(),
+                data.consumeBoolean() ? 39 : 48, intremap && data.consumeBoolean());
             IntelIommu unit = new IntelIommu(options, ram, new IdentityDma(ram), (a, d) -> { }, msg -> { });
             for (int i = 0; i < 64 && data.remainingBytes() > 0; i++) {
                 switch (data.consumeInt(0, 5)) {

@@ -20,14 +20,18 @@ class IntelIommuTest {
         // Read from QEMU 7.2.22's registers with HMP xp (shared/reference/vt-d.md).
         assertEquals(new VtdCapabilities(0xd2008c22260206L, 0xf00f4aL), VtdCapabilities.of(VtdOptions.DEFAULT));
         assertEquals(new VtdCapabilities(0xd2008c22260206L, 0xf42L),
-            VtdCapabilities.of(new VtdOptions(false, false, false, 39)));
+            VtdCapabilities.of(new VtdOptions(false, false, false, 39, false)));
         assertEquals(new VtdCapabilities(0xd2008c22260206L | 0x80, 0xf00f4aL),
-            VtdCapabilities.of(new VtdOptions(true, true, false, 39)));
+            VtdCapabilities.of(new VtdOptions(true, true, false, 39, false)));
         assertEquals(new VtdCapabilities(0xd2008c22260206L, 0xf00f4aL | 4),
-            VtdCapabilities.of(new VtdOptions(true, false, true, 39)));
+            VtdCapabilities.of(new VtdOptions(true, false, true, 39, false)));
         assertEquals(new VtdCapabilities(0xd2008c222f0606L, 0xf00f4aL),
-            VtdCapabilities.of(new VtdOptions(true, false, false, 48)));
-        assertThrows(IllegalArgumentException.class, () -> new VtdOptions(true, false, false, 40));
+            VtdCapabilities.of(new VtdOptions(true, false, false, 48, false)));
+        assertThrows(IllegalArgumentException.class, () -> new VtdOptions(true, false, false, 40, false));
+        // eim=on: ECAP.EIM (bit 4), which QEMU 7.2 sets only on kvm with a split irqchip
+        assertEquals(new VtdCapabilities(0xd2008c22260206L, 0xf00f5aL),
+            VtdCapabilities.of(new VtdOptions(true, false, false, 39, true)));
+        assertThrows(IllegalArgumentException.class, () -> new VtdOptions(false, false, false, 39, true));
     }
 
     @Test
@@ -62,7 +66,7 @@ class IntelIommuTest {
 
     @Test
     void interruptRemappingCannotBeEnabledWithoutIt() {
-        try (VtdGuest g = new VtdGuest(new VtdOptions(false, false, false, 39))) {
+        try (VtdGuest g = new VtdGuest(new VtdOptions(false, false, false, 39, false))) {
             g.reg(VtdRegister.GCMD, IntelIommu.IRE);
             assertEquals(0, g.reg(VtdRegister.GSTS) & IntelIommu.IRE);
         }
@@ -93,7 +97,7 @@ class IntelIommuTest {
 
     @Test
     void fourLevelTablesWithFortyEightBitAddresses() {
-        try (VtdGuest g = new VtdGuest(new VtdOptions(true, false, false, 48))) {
+        try (VtdGuest g = new VtdGuest(new VtdOptions(true, false, false, 48, false))) {
             long top = g.table();
             g.root(0);
             g.context(SID, 0, top, 2, 1, false);
@@ -369,6 +373,40 @@ class IntelIommuTest {
         }
     }
 
+    /**
+     * Extended interrupt mode (spec 9.10): with IRTA.EIME the IRTE's 32-bit DST is an x2APIC
+     * destination, handed on with bits 31:8 in address bits 63:40; without ECAP.EIM the bit is
+     * reserved (reads 0) and a DST outside bits 15:8 is a reserved-field fault.
+     */
+    @Test
+    void extendedInterruptModeRemapsTo32BitDestinations() {
+        try (VtdGuest g = new VtdGuest(new VtdOptions(true, false, false, 39, true))) {
+            g.enable();
+            g.reg(VtdRegister.IRTA, VtdGuest.IRT | 1L << 11 | 7);
+            assertEquals(VtdGuest.IRT | 1L << 11 | 7, g.reg(VtdRegister.IRTA));
+            g.reg(VtdRegister.GCMD, IntelIommu.TE | IntelIommu.QIE | IntelIommu.SIRTP);
+            g.reg(VtdRegister.GCMD, IntelIommu.TE | IntelIommu.QIE | IntelIommu.IRE);
+            // IRTE 9: vector 0x41, lowest priority, logical, RH, x2APIC cluster 3 member 1 (0x00030002)
+            g.ram.writeU64(VtdGuest.IRT + 9 * 16, 0x0003_0002L << 32 | 0x41L << 16 | 1 << 5 | 8 | 4 | 1);
+            g.unit.remapInterrupt(SID, 0xFEE0_0000L | 9 << 5 | 0x10, 0);
+            // IRTE 10: vector 0x42, fixed, physical, x2APIC ID 0x1234, level-triggered
+            g.ram.writeU64(VtdGuest.IRT + 10 * 16, 0x1234L << 32 | 0x42L << 16 | 0x10 | 1);
+            g.unit.remapInterrupt(SID, 0xFEE0_0000L | 10 << 5 | 0x10, 0);
+            assertEquals(List.of("30000fee0200c:4141", "1200fee34000:c042"), g.messages);
+        }
+        try (VtdGuest g = new VtdGuest()) {
+            g.enable();
+            g.reg(VtdRegister.IRTA, VtdGuest.IRT | 1L << 11 | 7);
+            assertEquals(VtdGuest.IRT | 7, g.reg(VtdRegister.IRTA), "EIME is reserved without ECAP.EIM");
+            g.reg(VtdRegister.GCMD, IntelIommu.TE | IntelIommu.QIE | IntelIommu.SIRTP);
+            g.reg(VtdRegister.GCMD, IntelIommu.TE | IntelIommu.QIE | IntelIommu.IRE);
+            g.ram.writeU64(VtdGuest.IRT + 9 * 16, 0x0003_0002L << 32 | 0x41L << 16 | 1);
+            g.unit.remapInterrupt(SID, 0xFEE0_0000L | 9 << 5 | 0x10, 0);
+            assertEquals(VtdFault.IR_ENTRY_RESERVED.code, (int) (g.reg(VtdRegister.FRCD_HI) >>> 32) & 0xFF);
+            assertTrue(g.messages.isEmpty());
+        }
+    }
+
     @Test
     void stateSavesAndRestores() throws DeviceStateException {
         try (VtdGuest g = new VtdGuest(); VtdGuest h = new VtdGuest()) {
@@ -379,7 +417,7 @@ class IntelIommuTest {
             assertEquals(s, h.unit.saveState());
             assertEquals(g.reg(VtdRegister.GSTS), h.reg(VtdRegister.GSTS));
             assertTrue(h.unit.translating());
-            try (VtdGuest other = new VtdGuest(new VtdOptions(false, false, false, 39))) {
+            try (VtdGuest other = new VtdGuest(new VtdOptions(false, false, false, 39, false))) {
                 assertThrows(DeviceStateException.class, () -> other.unit.restoreState(s));
             }
         }
