@@ -6,19 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.jvisor.guest.CpioWriter;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.LinuxGuestPrograms;
 import org.jvisor.testing.TranslatedToo;
 
 /**
@@ -26,7 +22,7 @@ import org.jvisor.testing.TranslatedToo;
  * thread swaps a 4-byte aligned instruction with an atomic exchange while two threads call it; each
  * call must run one of the two encodings, and after CPUID the one the writer left (SDM vol. 3,
  * 8.1.3). The program, built static here, rides in a second cpio archive appended to the demo
- * guest's initramfs (Linux unpacks both). Before the fix the callers ran the old encoding after
+ * guest's initramfs ({@link LinuxGuestPrograms}). Before the fix the callers ran the old encoding after
  * CPUID in about half of the 20 rounds (interpreted, as here).
  */
 @GuestTest
@@ -35,15 +31,7 @@ class CrossModifyingCodeLinuxTest {
     @Test
     void threadsCallingAFunctionWhileAnotherRewritesItRunTheOldOrTheNewCode(@TempDir Path dir) throws Exception {
         GuestBuilder.Guest guest = DemoGuest.build();
-        Path program = dir.resolve("xmodify");
-        compile(Path.of("guests/linux/xmodify.c"), program);
-        Path initramfs = dir.resolve("initramfs.cpio.gz");
-        try (OutputStream out = Files.newOutputStream(initramfs)) {
-            Files.copy(guest.initramfs(), out);
-            try (CpioWriter cpio = CpioWriter.gzip(new NonClosing(out), 0)) {
-                cpio.file("bin/xmodify", 0755, program);
-            }
-        }
+        Path initramfs = LinuxGuestPrograms.withPrograms(guest.initramfs(), dir, LinuxGuestPrograms.compile("xmodify", dir));
         // interpreted: a translated unit's exit applies pending drops, which hides the serializing
         // instruction's part (CrossModifyingCodeTest covers both engines' modes without a guest)
         var r = JvisorProcess.run(List.of("-Djvisor.tcg.jit=off"), null,
@@ -57,31 +45,5 @@ class CrossModifyingCodeLinuxTest {
         assertTrue(out.contains("xmodify: ok, 20 rounds of 2000 swaps"), r.toString());
         assertTrue(out.contains("jvisor-guest: command exited with status 0"), r.toString());
         assertEquals(0, r.status(), r.toString());
-    }
-
-    private static void compile(Path source, Path binary) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(List.of("gcc", "-O2", "-static", "-pthread", "-Wall", "-o", binary.toString(),
-            source.toString())).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IOException("gcc " + source + " failed:\n" + output);
-        }
-    }
-
-    /** Lets the cpio writer finish its gzip member without closing the file it appends to. */
-    private static final class NonClosing extends java.io.FilterOutputStream {
-        NonClosing(OutputStream out) {
-            super(out);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            flush();
-        }
     }
 }
