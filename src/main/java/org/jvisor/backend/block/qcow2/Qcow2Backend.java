@@ -12,7 +12,7 @@ import org.jvisor.backend.block.BlockBackend;
  * otherwise into a newly allocated cluster filled from what it replaces (copy-on-write from the
  * backing file, a compressed or a shared cluster), discard and write-zeroes by cluster (zero
  * flag on version 3, deallocation or zero data on version 2). Lazy refcounts are never used, so
- * the dirty bit is never set.
+ * the dirty bit is never set (an image another writer left dirty is repaired on a writable open).
  *
  * <p>Write ordering. qcow2.txt ("Host cluster management": a refcount of 0 means the cluster is
  * free) makes a cluster in use with no count on disk a corruption, and a count with no use only a
@@ -108,7 +108,8 @@ public final class Qcow2Backend implements BlockBackend {
     /**
      * Opens the qcow2 image in {@code file} (which the backend then owns, with the backing chain).
      * Refuses, with a {@link Qcow2FormatException} naming the file and the fault, headers that fail
-     * {@link Qcow2HeaderParser}'s checks, and writable opens of images marked corrupt or dirty.
+     * {@link Qcow2HeaderParser}'s checks, and writable opens of images marked corrupt. A writable
+     * open of an image left dirty by lazy refcounts repairs it first ({@link Qcow2Repair}).
      */
     public static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn)
             throws IOException {
@@ -138,8 +139,11 @@ public final class Qcow2Backend implements BlockBackend {
                 + "(readonly=on) or repair it with 'qemu-img check -r all'");
         }
         if (!readOnly && h.hasIncompatible(Qcow2Header.INCOMPAT_DIRTY)) {
-            throw new Qcow2FormatException(name + ": the image was not closed cleanly while it used lazy refcounts "
-                + "(dirty bit); repair it with 'qemu-img check -r all'");
+            // As QEMU does on a writable open: repair, then open the repaired image afresh.
+            Qcow2Repair.Result r = Qcow2Repair.repair(f, h);
+            warn.accept(name + ": the image was not closed cleanly while it used lazy refcounts (dirty bit); repaired: "
+                + r.refcountsChanged() + " refcounts and " + r.copiedFlagsChanged() + " copied flags corrected");
+            return open(file, readOnly, opener, warn, l2Tables, refcountBlocks);
         }
         long[] l1 = new long[h.l1Size()];
         if (l1.length > 0) {

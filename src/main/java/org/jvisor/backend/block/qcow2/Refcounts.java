@@ -176,6 +176,81 @@ final class Refcounts {
         return n;
     }
 
+    /**
+     * Sets every refcount to {@code counted[c]} (0 past its end): the repair of an image whose
+     * refcounts lazy refcounting left stale ({@link Qcow2Repair}). Nothing is allocated from the
+     * stale counts: a missing refcount block goes past the end of the file and of everything
+     * counted, where no cluster is in use, and counts itself. The blocks are durable, then the
+     * table. Returns how many refcounts changed.
+     */
+    long rebuild(int[] counted) throws IOException {
+        long end = Math.max(endCluster, counted.length);
+        // Clusters of the new blocks, past everything: each must be described by a block too.
+        java.util.List<Long> placed = new java.util.ArrayList<>();
+        long next = end;
+        for (long bi = 0; bi <= (Math.max(end, next) - 1) >>> blockBits; bi++) {
+            if (bi < table.length && table[(int) bi] != 0) {
+                continue;
+            }
+            if (!inUse(counted, bi, placed)) {
+                continue;
+            }
+            if (bi >= table.length) {
+                throw new IOException(file.name() + ": the image needs a larger refcount table to be repaired; "
+                    + "repair it with 'qemu-img check -r all'");
+            }
+            table[(int) bi] = next << clusterBits;
+            blockOffsets.add(next << clusterBits);
+            blocks.create(next << clusterBits);
+            placed.add(next);
+            tableDirty = true;
+            next++;
+        }
+        long changed = 0;
+        for (int bi = 0; bi < table.length; bi++) {
+            long off = table[bi] & REFTABLE_OFFSET_MASK;
+            if (off == 0) {
+                continue;
+            }
+            TableCache.Table t = block(off, bi);
+            long first = (long) bi << blockBits;
+            for (int i = 0; i < 1 << blockBits; i++) {
+                long c = first + i;
+                long want = c < counted.length ? Integer.toUnsignedLong(counted[(int) c]) : 0;
+                if (c >= end && placed.contains(c)) {
+                    want = 1;
+                }
+                if (maxRefcount != -1 && want > maxRefcount) {
+                    throw new IOException(file.name() + ": cluster " + c + " is used " + want + " times, more than "
+                        + (1 << order) + "-bit refcounts can count");
+                }
+                if (read(t, i) != want) {
+                    write(t, i, want);
+                    changed++;
+                }
+            }
+        }
+        blocks.writeDirty();
+        file.flush();
+        writeTable();
+        file.flush();
+        endCluster = next;
+        freeHint = 0;
+        return changed;
+    }
+
+    /** Whether block {@code bi} must exist: a cluster it describes is counted or is a placed block. */
+    private boolean inUse(int[] counted, long bi, java.util.List<Long> placed) {
+        long first = bi << blockBits;
+        long last = Math.min(first + (1L << blockBits), counted.length);
+        for (long c = first; c < last; c++) {
+            if (counted[(int) c] != 0) {
+                return true;
+            }
+        }
+        return placed.stream().anyMatch(c -> c >>> blockBits == bi);
+    }
+
     boolean blocksDirty() {
         return blocks.anyDirty();
     }

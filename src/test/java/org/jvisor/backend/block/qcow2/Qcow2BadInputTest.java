@@ -188,14 +188,27 @@ class Qcow2BadInputTest {
     }
 
     @Test
-    void corruptOrDirtyImagesOpenOnlyReadOnly() throws Exception {
+    void corruptImagesOpenOnlyReadOnlyAndDirtyOnesAreRepaired() throws Exception {
         Path p = image();
         poke64(p, 72, 1L << 1);
         assertEquals(p + ": the image is marked corrupt; open it read-only (readonly=on) or repair it with "
             + "'qemu-img check -r all'", refused(p, false));
         open(p, "qcow2", true).close();
         poke64(p, 72, 1L);
-        assertTrue(refused(p, false).contains("dirty bit"));
+        open(p, "qcow2", true).close();
+        assertEquals(1L, peek64(p, 72), "a read-only open leaves the dirty bit");
+        open(p, "qcow2", false).close();
+        assertEquals(0L, peek64(p, 72), "a writable open repairs, then clears the dirty bit");
+        assertTrue(warnings.contains(p + ": the image was not closed cleanly while it used lazy refcounts (dirty bit); "
+            + "repaired: 0 refcounts and 0 copied flags corrected"), warnings.toString());
+        // a dirty image whose L2 table points past the end of the file cannot be repaired: it is refused
+        Path q = image();
+        poke64(q, 72, 1L);
+        long l1 = peek64(q, 40);
+        poke64(q, l1, 0x8000_0000_7FFF_0000L);
+        assertEquals(q + ": cannot repair the image that was not closed cleanly (dirty bit): an L2 table at 0x7fff0000 "
+            + "is outside the file; repair it with 'qemu-img check -r all'", refused(q, false));
+        assertEquals(1L, peek64(q, 72), "nothing changed");
     }
 
     @Test

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.BlockImages;
 import org.jvisor.backend.block.CacheMode;
@@ -240,6 +241,52 @@ class Qcow2InteropTest {
         }
         assertClean(img);
         assertSameAs(img, model);
+    }
+
+    /**
+     * QEMU with lazy refcounts, killed (qemu-io's abort) after writes that allocated clusters and,
+     * with 512-byte clusters and 64-bit refcounts (64 clusters per refcount block), refcount blocks:
+     * the image is left dirty, its refcounts short of what the tables use (qemu-img check finds
+     * errors). jvisor's writable open repairs it as QEMU's would; then the image checks clean, holds
+     * what QEMU wrote, an internal snapshot and compressed clusters included, and takes more writes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cluster_size=65536", "cluster_size=512,refcount_bits=64"})
+    void anImageQemuLeftDirtyIsRepairedOnAWritableOpen(String options) throws Exception {
+        int size = 4 * MIB;
+        byte[] model = pattern(size, 41);
+        Path src = raw("src.raw", model);
+        Path img = dir.resolve("dirty.qcow2");
+        // compressed clusters from convert -c, an internal snapshot, then lazy refcounts
+        QemuImg.ok("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", options, src.toString(), img.toString());
+        QemuImg.ok("qemu-img", "snapshot", "-c", "s1", img.toString());
+        QemuImg.ok("qemu-img", "amend", "-f", "qcow2", "-o", "lazy_refcounts=on", img.toString());
+        QemuImg.Result crash = QemuImg.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", "-c", "write -P 0x33 2M 1536k",
+            "-c", "flush", "-c", "abort", img.toString());
+        assertTrue(crash.exit() != 0, "qemu-io aborted: " + crash.output());
+        Arrays.fill(model, 0, MIB, (byte) 0x5a);
+        Arrays.fill(model, 2 * MIB, 2 * MIB + 1536 * 1024, (byte) 0x33);
+        assertEquals(1, peekIncompatible(img) & 1, "QEMU left the dirty bit");
+        assertTrue(QemuImg.check(img).exit() != 0, "QEMU left errors for a repair to find");
+
+        try (BlockBackend b = open(img, "qcow2", false)) {
+            assertEquals(1, warnings.size(), warnings.toString());
+            assertTrue(warnings.get(0).contains("repaired: ") && !warnings.get(0).contains("repaired: 0 refcounts"),
+                warnings.toString());
+            assertArrayEquals(model, readAll(b));
+        }
+        assertEquals(0, peekIncompatible(img) & 1, "the dirty bit is cleared");
+        assertClean(img);
+        assertSameAs(img, model);
+        try (BlockBackend b = open(img, "qcow2", false)) {
+            randomOps(b, model, 29, 200);
+        }
+        assertClean(img);
+        assertSameAs(img, model);
+        // the snapshot still holds the converted pattern
+        Path s1 = dir.resolve("s1.raw");
+        QemuImg.ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", "-l", "snapshot.name=s1", img.toString(), s1.toString());
+        assertArrayEquals(pattern(size, 41), Files.readAllBytes(s1));
     }
 
     @Test
