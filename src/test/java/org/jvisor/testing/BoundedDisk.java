@@ -6,16 +6,21 @@ import java.util.Arrays;
 import org.jvisor.backend.block.BlockBackend;
 
 /**
- * A disk image in a byte array for fuzz targets: any request that reaches past its end, or a
- * write to it while read-only, fails the run (an AssertionError, which the fuzzer reports), so a
- * device that lets a guest's numbers through to its backend unchecked is found.
+ * A disk image in a byte array, for fuzz targets and device tests: any request that reaches past
+ * its end, or a write to it while read-only, fails the run (an AssertionError, which a fuzzer
+ * reports), so a device that lets a guest's numbers through to its backend unchecked is found.
  */
 public final class BoundedDisk implements BlockBackend {
     private final byte[] image;
     private final boolean readOnly;
 
     public BoundedDisk(int bytes, boolean readOnly) {
-        this.image = new byte[bytes];
+        this(new byte[bytes], readOnly);
+    }
+
+    /** A disk whose image is {@code image} itself (the test sees every write in it). */
+    public BoundedDisk(byte[] image, boolean readOnly) {
+        this.image = image;
         this.readOnly = readOnly;
     }
 
@@ -68,7 +73,7 @@ public final class BoundedDisk implements BlockBackend {
 
     @Override
     public String describe() {
-        return "fuzz disk";
+        return "memory disk";
     }
 
     @Override

@@ -22,6 +22,7 @@ import org.jvisor.devices.virtio.VirtioBlk;
 import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.memory.IdentityDma;
+import org.jvisor.testing.BoundedDisk;
 
 /** Restores refuse what a device could not have been in, or a state of another device, naming the field. */
 class DeviceStateValidationTest {
@@ -110,7 +111,7 @@ class DeviceStateValidationTest {
             PciHostBridge b = new PciHostBridge(other.io, other.memory, other.msi(), PciIrqRouting.swizzled(16),
                 g -> other.line("gsi" + g));
             VirtioPciFunction blk = new VirtioPciFunction(
-                new VirtioBlk(new TestBackends.MemoryDisk(other.disk), "d", 16, msg -> { }), new IdentityDma(other.ram));
+                new VirtioBlk(new BoundedDisk(other.disk, false), "d", 16, msg -> { }), new IdentityDma(other.ram));
             b.add(3, blk);
             // Device ID 0x1044 (entropy) against 0x1042 (block), at configuration offset 2.
             refused(blk, rng.saveState(), "00:03.0", "configuration byte 0x2", "not the same device");
@@ -121,14 +122,14 @@ class DeviceStateValidationTest {
     void aDiskOfAnotherSizeIsRefused() {
         PciHostBridge a = new PciHostBridge(world.io, world.memory, world.msi(), PciIrqRouting.swizzled(16),
             g -> world.line("gsi" + g));
-        VirtioPciFunction small = function(a, new VirtioBlk(new TestBackends.MemoryDisk(new byte[4096]), "d", 16,
+        VirtioPciFunction small = function(a, new VirtioBlk(new BoundedDisk(new byte[4096], false), "d", 16,
             msg -> { }));
         TestWorld other = new TestWorld(0);
         try (other) {
             PciHostBridge b = new PciHostBridge(other.io, other.memory, other.msi(), PciIrqRouting.swizzled(16),
                 g -> other.line("gsi" + g));
             VirtioPciFunction big = new VirtioPciFunction(
-                new VirtioBlk(new TestBackends.MemoryDisk(other.disk), "d", 16, msg -> { }), new IdentityDma(other.ram));
+                new VirtioBlk(new BoundedDisk(other.disk, false), "d", 16, msg -> { }), new IdentityDma(other.ram));
             b.add(3, big);
             // The configuration space matches (same device type), the disk behind it does not.
             DeviceStateException e = assertThrows(DeviceStateException.class, () -> big.restoreState(small.saveState()));

@@ -1,69 +1,15 @@
 package org.jvisor.devices.state;
 
 import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.util.Arrays;
 
-import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.chr.CharBackend;
 
-/** In-memory host sides for the virtio devices under test (the network's is the virtio tests' FakeNetBackend). */
+/**
+ * In-memory host sides for the virtio devices under test (the disk's is {@link org.jvisor.testing.BoundedDisk},
+ * the network's the virtio tests' FakeNetBackend).
+ */
 final class TestBackends {
     private TestBackends() {
-    }
-
-    /** A disk image in a byte array (the world's). */
-    static final class MemoryDisk implements BlockBackend {
-        private final byte[] image;
-
-        MemoryDisk(byte[] image) {
-            this.image = image;
-        }
-
-        @Override
-        public long size() {
-            return image.length;
-        }
-
-        @Override
-        public boolean readOnly() {
-            return false;
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) {
-            int n = dst.remaining();
-            dst.put(image, (int) offset, n);
-        }
-
-        @Override
-        public void write(long offset, ByteBuffer src) {
-            int n = src.remaining();
-            src.get(image, (int) offset, n);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void discard(long offset, long length) {
-            Arrays.fill(image, (int) offset, (int) (offset + length), (byte) 0);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) {
-            discard(offset, length);
-        }
-
-        @Override
-        public String describe() {
-            return "memory disk";
-        }
-
-        @Override
-        public void close() {
-        }
     }
 
     /** A character backend whose output is collected and whose input the test pushes. */

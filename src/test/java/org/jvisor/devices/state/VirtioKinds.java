@@ -22,6 +22,7 @@ import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioPciTransport;
 import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.memory.IdentityDma;
+import org.jvisor.testing.BoundedDisk;
 
 /**
  * virtio devices on both transports, brought up as Linux's drivers do, with buffers used, in
@@ -244,7 +245,7 @@ final class VirtioKinds {
                 PciHostBridge bridge = new PciHostBridge(world.io, world.memory, world.msi(), PciIrqRouting.swizzled(16),
                     g -> world.line("gsi" + g));
                 VirtioPciFunction fn = new VirtioPciFunction(
-                    new VirtioBlk(new TestBackends.MemoryDisk(world.disk), "snapdisk", 16, world::log),
+                    new VirtioBlk(new BoundedDisk(world.disk, false), "snapdisk", 16, world::log),
                     new IdentityDma(world.ram));
                 bridge.add(3, fn);
                 return fn;
