@@ -336,7 +336,7 @@ public final class AtaDisk extends IdeDrive {
     }
 
     @Override
-    DmaOutcome runDma(PrdTable prd) {
+    DmaOutcome runDma(DmaRegions prd) {
         boolean toMemory = dma == DmaRequest.TO_MEMORY;
         dma = DmaRequest.NONE;
         long bytes = remaining * Ata.SECTOR_SIZE;
@@ -363,9 +363,9 @@ public final class AtaDisk extends IdeDrive {
                     dmaView.clear().limit(len);
                     backend.read(offset, dmaView);
                     stats.read(len, System.nanoTime() - start);
-                    prd.transfer(dmaBuffer, len, true);
+                    prd.transfer(dmaBuffer, 0, len, true);
                 } else {
-                    prd.transfer(dmaBuffer, len, false);
+                    prd.transfer(dmaBuffer, 0, len, false);
                     long start = System.nanoTime();
                     dmaView.clear().limit(len);
                     backend.write(offset, dmaView);
