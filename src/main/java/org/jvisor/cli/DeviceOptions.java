@@ -26,7 +26,7 @@ final class DeviceOptions {
 
     /**
      * -device ide-hd|ide-cd,drive=ID[,bus=ide.N][,unit=M] (libvirt's spelling of an IDE drive):
-     * {@code bus} 0/1 or -1 and {@code unit} 0/1 or -1 where not given (the first free place).
+     * {@code bus} 0-5 or -1 and {@code unit} 0/1 or -1 where not given (the first free place).
      */
     record IdeDevice(String drive, int bus, int unit, MachineConfig.IdeDriveConfig.Media media) {
     }
@@ -95,11 +95,12 @@ final class DeviceOptions {
                 throw new UsageException("-device " + driver + ": drive=ID is required (jvisor has no empty drives)");
             }
             String bus = all.get("bus");
-            int busIndex = bus == null ? -1 : switch (bus) {
-                case "ide.0" -> 0;
-                case "ide.1" -> 1;
-                default -> throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the IDE buses are ide.0 and ide.1)");
-            };
+            // ide.0-ide.1 on pc's PIIX3, ide.0-ide.5 on q35's AHCI: checked once the machine is known
+            int busIndex = bus == null ? -1 : bus.matches("ide\\.[0-5]") ? bus.charAt(4) - '0' : -2;
+            if (busIndex == -2) {
+                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the IDE buses are ide.0 and "
+                    + "ide.1, ide.0 to ide.5 on q35)");
+            }
             int unit = (int) parseNumber(o, driver, "unit", -1, 1);
             blockDrives.add(o.get("drive"));
             ideDevices.add(new IdeDevice(o.get("drive"), busIndex, unit, driver.equals("ide-cd")

@@ -132,11 +132,15 @@ public record MachineConfig(
     }
 
     /**
-     * A drive on the pc machine's IDE controller (QEMU's if=ide): -drive id {@code driveId} at
-     * {@code index} 0-3 (channel index / 2, unit index % 2: -hda is 0, -cdrom 2), a disk or a CD-ROM.
+     * A drive on the machine's IDE controller (QEMU's if=ide), a disk or a CD-ROM: -drive id
+     * {@code driveId} at {@code index}. On pc, 0-3 on the PIIX3 (channel index / 2, unit index % 2:
+     * -hda is 0, -cdrom 2); on q35, 0-5 on the ICH9 AHCI (port = index, QEMU's bus ide.N).
      */
     public record IdeDriveConfig(String driveId, int index, Media media) {
+        /** The last index on pc's PIIX3 (two channels of two units). */
         public static final int MAX_INDEX = 3;
+        /** The last index on q35's AHCI (six ports of one device). */
+        public static final int MAX_AHCI_INDEX = 5;
 
         /** QEMU's media=disk|cdrom. */
         public enum Media { DISK, CDROM }
@@ -144,8 +148,8 @@ public record MachineConfig(
         public IdeDriveConfig {
             Objects.requireNonNull(driveId, "driveId");
             Objects.requireNonNull(media, "media");
-            if (index < 0 || index > MAX_INDEX) {
-                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-3)");
+            if (index < 0 || index > MAX_AHCI_INDEX) {
+                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-5)");
             }
         }
 
