@@ -7,6 +7,8 @@ final class Ahci {
 
     // CAP (3.1.1): S64A, SAM (AHCI only), ISS in 23:20, NCS (slots - 1) in 12:8, NP (ports - 1) in 4:0
     static final int CAP_S64A = 1 << 31;
+    /** Native command queuing (READ/WRITE FPDMA QUEUED), as QEMU offers it. */
+    static final int CAP_SNCQ = 1 << 30;
     static final int CAP_SAM = 1 << 18;
     /** Interface speed support: Gen 1 (1.5 Gbps), as QEMU reports. */
     static final int CAP_ISS_GEN1 = 1 << 20;
@@ -73,4 +75,8 @@ final class Ahci {
     static final int ATA_ABRT = 0x04;
     /** Device control's SRST (ATA/ATAPI-6, 7.9). */
     static final int ATA_SRST = 0x04;
+
+    // The queued commands (ACS-3 7.23, 7.68)
+    static final int READ_FPDMA_QUEUED = 0x60;
+    static final int WRITE_FPDMA_QUEUED = 0x61;
 }

@@ -11,11 +11,11 @@ import org.jvisor.memory.DmaSpace;
 
 /**
  * The AHCI HBA's memory registers (ABAR, AHCI 1.3.1, chapter 3) as QEMU's ich9-ahci has them: the
- * generic host control block (CAP: 64-bit addressing, AHCI only, Gen 1, 32 command slots, the
+ * generic host control block (CAP: 64-bit addressing, NCQ, AHCI only, Gen 1, 32 command slots, the
  * port count; GHC with AE always set, IE and HR; IS; PI; VS 1.0) and the ports from 0x100.
  * Accesses are dwords; narrower reads see their bytes of the dword, narrower writes are widened
- * with zeros (QEMU's AHCI region handles 4-byte accesses only). Native command queuing is not
- * offered (CAP.SNCQ clear), so guests issue READ/WRITE DMA.
+ * with zeros (QEMU's AHCI region handles 4-byte accesses only). Native command queuing is offered
+ * (CAP.SNCQ), as QEMU does: disks report a queue depth of 32 and take READ/WRITE FPDMA QUEUED.
  *
  * <p>Interrupts (10.6): IS has the bit of every port whose PxIS has an enabled bit; with GHC.IE
  * the function's INTx is asserted while IS is not 0, and a message is sent whenever a port raises
@@ -58,7 +58,7 @@ public final class AhciHba implements BusDevice {
         for (int i = 0; i < portCount; i++) {
             ports[i] = new AhciPort(name, i, dma, this::portInterrupt, log);
         }
-        this.capabilities = Ahci.CAP_S64A | Ahci.CAP_SAM | Ahci.CAP_ISS_GEN1
+        this.capabilities = Ahci.CAP_S64A | Ahci.CAP_SNCQ | Ahci.CAP_SAM | Ahci.CAP_ISS_GEN1
             | (Ahci.COMMAND_SLOTS - 1) << 8 | (portCount - 1);
         this.globalControl = Ahci.GHC_AE;
     }

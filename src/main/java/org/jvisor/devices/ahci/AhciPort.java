@@ -4,6 +4,7 @@ import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 
+import org.jvisor.devices.ide.AtaDisk;
 import org.jvisor.devices.ide.DmaOutcome;
 import org.jvisor.devices.ide.DmaRequest;
 import org.jvisor.devices.ide.IdeDrive;
@@ -83,6 +84,9 @@ final class AhciPort {
         }
         drive = d;
         d.attachToPort(() -> { });
+        if (d instanceof AtaDisk disk) {
+            disk.offerQueuing(Ahci.COMMAND_SLOTS);
+        }
         reset();
     }
 
@@ -259,6 +263,10 @@ final class AhciPort {
         }
         int entries = dw0 >>> 16;
         prdt.start(dma, table + Ahci.TABLE_PRDT, entries);
+        int opcode = fis.h2dCommand();
+        if ((opcode == Ahci.READ_FPDMA_QUEUED || opcode == Ahci.WRITE_FPDMA_QUEUED) && drive instanceof AtaDisk disk) {
+            return runQueued(slot, disk, opcode == Ahci.WRITE_FPDMA_QUEUED, header, entries);
+        }
         boolean dataIn = false;
         int pioBytes = 0;
         drive.issue(fis.h2dRegisters(), fis.h2dCommand());
@@ -310,7 +318,7 @@ final class AhciPort {
         if (dataIn) {
             // Linux takes a PIO data-in command's result from the PIO Setup FIS (E_Status)
             postFis(Ahci.RX_PIO_SETUP, fis.pioSetup(pioStatus | Ahci.ATA_DRQ, drive.error(), drive.registers(), status,
-                pioBytes));
+                pioBytes), Fis.PIO_SETUP_LENGTH);
             raise(Ahci.IS_PSS);
         }
         postD2h(true);
@@ -320,6 +328,45 @@ final class AhciPort {
             return false;
         }
         raise(Ahci.IS_DHRS);
+        return true;
+    }
+
+    /**
+     * READ/WRITE FPDMA QUEUED (AHCI 1.3.1, 5.3.x; SATA 3.x 13.6): the tag in the count register's
+     * bits 7:3, the sector count in the features registers. The command runs to its end at once and
+     * completes with a Set Device Bits FIS clearing its PxSACT bit (SDBS); an error ends it with a
+     * Register D2H FIS and TFES, its PxSACT bit still set, as a failed DMA command.
+     */
+    private boolean runQueued(int slot, AtaDisk disk, boolean write, long header, int entries) {
+        TaskfileState r = fis.h2dRegisters();
+        int tag = r.count() >>> 3;
+        int count = r.hobFeature() << 8 | r.feature();
+        long lba = (long) r.hobLbaHigh() << 40 | (long) r.hobLbaMid() << 32 | (long) r.hobLbaLow() << 24
+            | (long) r.lbaHigh() << 16 | (long) r.lbaMid() << 8 | r.lbaLow();
+        DmaOutcome o = disk.queued(write, lba, count == 0 ? 65536 : count, prdt);
+        if (o == DmaOutcome.TABLE_TOO_SHORT) {
+            warn(String.format("slot %d: the PRDT (%d entries) is shorter than the command's data: command aborted",
+                slot, entries));
+            disk.abortCommand();
+        } else if (o == DmaOutcome.BUS_ERROR) {
+            warn(String.format("slot %d: the PRDT names memory outside RAM: command aborted", slot));
+        }
+        try {
+            dma.writeU32(header + 4, (int) prdt.moved());
+        } catch (GuestMemoryException e) {
+            // readable a moment ago: only a racing remap gets here
+        }
+        int status = disk.status();
+        taskFile = disk.error() << 8 | status;
+        if ((status & Ahci.ATA_ERR) != 0) {
+            postD2h(true);
+            halted = true;
+            raise(Ahci.IS_DHRS | Ahci.IS_TFES);
+            return false;
+        }
+        sataActive &= ~(1 << tag);
+        postFis(Ahci.RX_SDB, fis.setDeviceBits(status, disk.error(), 1 << tag), Fis.SET_DEVICE_BITS_LENGTH);
+        raise(Ahci.IS_SDBS);
         return true;
     }
 
@@ -348,16 +395,16 @@ final class AhciPort {
     /** PxTFD from the device and its Register D2H FIS to the received-FIS area. */
     private void postD2h(boolean interrupt) {
         taskFile = drive.error() << 8 | drive.status();
-        postFis(Ahci.RX_D2H, fis.d2h(drive.status(), drive.error(), drive.registers(), interrupt));
+        postFis(Ahci.RX_D2H, fis.d2h(drive.status(), drive.error(), drive.registers(), interrupt), Fis.D2H_LENGTH);
     }
 
     /** Writes a received FIS at {@code offset} of the FIS area; only while FIS receive is enabled (3.3.7 FRE). */
-    private void postFis(int offset, byte[] frame) {
+    private void postFis(int offset, byte[] frame, int length) {
         if ((command & Ahci.CMD_FRE) == 0) {
             return;
         }
         try {
-            dma.write(fisBase + offset, frame, 0, Fis.D2H_LENGTH);
+            dma.write(fisBase + offset, frame, 0, length);
         } catch (GuestMemoryException e) {
             warn(String.format("the received-FIS area at %#x is not in RAM: FIS dropped", fisBase));
         }

@@ -12,6 +12,8 @@ final class Fis {
     static final int TYPE_REGISTER_H2D = 0x27;
     static final int TYPE_REGISTER_D2H = 0x34;
     static final int TYPE_PIO_SETUP = 0x5F;
+    static final int TYPE_SET_DEVICE_BITS = 0xA1;
+    static final int SET_DEVICE_BITS_LENGTH = 8;
     static final int H2D_LENGTH = 20;
     static final int D2H_LENGTH = 20;
     static final int PIO_SETUP_LENGTH = 20;
@@ -77,6 +79,23 @@ final class Fis {
         out[15] = (byte) endStatus;
         out[16] = (byte) byteCount;
         out[17] = (byte) (byteCount >>> 8);
+        return out;
+    }
+
+    /**
+     * A Set Device Bits FIS (10.5.7) ending queued commands: the status bits it carries (6:4 and
+     * 2:0), the error register, the SActive bits of the tags completed; with the I bit.
+     */
+    byte[] setDeviceBits(int status, int error, int tagsDone) {
+        java.util.Arrays.fill(out, (byte) 0);
+        out[0] = (byte) TYPE_SET_DEVICE_BITS;
+        out[1] = (byte) INTERRUPT;
+        out[2] = (byte) (status & 0x77);
+        out[3] = (byte) error;
+        out[4] = (byte) tagsDone;
+        out[5] = (byte) (tagsDone >>> 8);
+        out[6] = (byte) (tagsDone >>> 16);
+        out[7] = (byte) (tagsDone >>> 24);
         return out;
     }
 

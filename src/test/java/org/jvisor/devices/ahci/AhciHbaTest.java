@@ -48,8 +48,8 @@ class AhciHbaTest {
     @Test
     void hbaRegistersAreQemusIch9Ahci() {
         try (AhciRig rig = new AhciRig()) {
-            // 64-bit, AHCI only, Gen 1, 32 slots, 6 ports; no NCQ
-            assertEquals(0x8014_1F05, rig.hbaReg(HbaRegister.CAP));
+            // 64-bit, NCQ, AHCI only, Gen 1, 32 slots, 6 ports
+            assertEquals(0xC014_1F05, rig.hbaReg(HbaRegister.CAP));
             assertEquals(0x3F, rig.hbaReg(HbaRegister.PI));
             assertEquals(0x0001_0000, rig.hbaReg(HbaRegister.VS));
             assertEquals(Ahci.GHC_AE, rig.hbaReg(HbaRegister.GHC));
@@ -93,6 +93,8 @@ class AhciHbaTest {
             byte[] id = rig.read(DATA, SECTOR);
             assertEquals("QEMU HARDDISK", ataString(id, 27, 20));
             assertEquals(64, (id[120] & 0xFF) | (id[121] & 0xFF) << 8, "words 60-61: sectors");
+            assertEquals(31, id[150], "word 75: queue depth 32");
+            assertEquals(1, id[153], "word 76: NCQ");
             assertEquals(SECTOR, rig.prdbc(0, 3));
             assertEquals(Ahci.IS_PSS | Ahci.IS_DHRS, rig.reg(0, PortRegister.IS));
             assertEquals(0x5F, rig.rxFis(0, Ahci.RX_PIO_SETUP));
@@ -157,6 +159,42 @@ class AhciHbaTest {
             rig.issue(0, 0);
             assertArrayEquals(pattern, rig.read(DATA + 0x1000, 3 * SECTOR));
             assertEquals(3 * SECTOR, rig.prdbc(0, 0));
+        }
+    }
+
+    @Test
+    void queuedWriteAndReadCompleteWithSetDeviceBits() throws IOException {
+        try (AhciRig rig = new AhciRig()) {
+            Path img = image("a.raw", 128);
+            rig.disk(0, img, false);
+            rig.start(0);
+            byte[] pattern = new byte[4 * SECTOR];
+            for (int i = 0; i < pattern.length; i++) {
+                pattern[i] = (byte) (i * 7 + 3);
+            }
+            rig.dma.write(DATA, pattern, 0, pattern.length);
+            // WRITE FPDMA QUEUED: count in features, tag 5 in count bits 7:3, as libata builds it
+            rig.command(0, 5, Ahci.WRITE_FPDMA_QUEUED, 4, 20, 5 << 3, null, true, new AhciRig.Region(DATA, 4 * SECTOR));
+            rig.command(0, 6, Ahci.READ_FPDMA_QUEUED, 4, 20, 6 << 3, null, false,
+                new AhciRig.Region(DATA + 0x10000, 4 * SECTOR));
+            rig.reg(0, PortRegister.SACT, 1 << 5 | 1 << 6);
+            rig.reg(0, PortRegister.CI, 1 << 5 | 1 << 6);
+            assertEquals(0, rig.reg(0, PortRegister.SACT), "both tags done");
+            assertEquals(0, rig.reg(0, PortRegister.CI));
+            assertEquals(Ahci.IS_SDBS, rig.reg(0, PortRegister.IS));
+            assertEquals(Fis.TYPE_SET_DEVICE_BITS, rig.rxFis(0, Ahci.RX_SDB));
+            assertEquals(1 << 6, rig.dma.readU32(AhciRig.fisArea(0) + Ahci.RX_SDB + 4), "the last FIS names tag 6");
+            assertArrayEquals(pattern, rig.read(DATA + 0x10000, 4 * SECTOR));
+            assertEquals(4 * SECTOR, rig.prdbc(0, 6));
+            rig.backends.getFirst().flush();
+            assertArrayEquals(pattern, Arrays.copyOfRange(Files.readAllBytes(img), 20 * SECTOR, 24 * SECTOR));
+            // past the end: IDNF, TFES, the tag stays active
+            rig.command(0, 1, Ahci.READ_FPDMA_QUEUED, 8, 126, 1 << 3, null, false, new AhciRig.Region(DATA, 8 * SECTOR));
+            rig.reg(0, PortRegister.SACT, 1 << 1);
+            rig.reg(0, PortRegister.CI, 1 << 1);
+            assertEquals(1 << 1, rig.reg(0, PortRegister.SACT));
+            assertTrue((rig.reg(0, PortRegister.IS) & Ahci.IS_TFES) != 0);
+            assertEquals(0x10, rig.reg(0, PortRegister.TFD) >>> 8, "IDNF");
         }
     }
 

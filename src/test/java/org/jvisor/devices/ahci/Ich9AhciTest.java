@@ -31,6 +31,6 @@ class Ich9AhciTest {
         // the index/data pair reaches ABAR: CAP through index 0
         var idp = f.bar(Ich9Ahci.INDEX_DATA_BAR).device();
         idp.write(Ich9Ahci.INDEX, 4, 0);
-        assertEquals(0x8014_1F05L, idp.read(Ich9Ahci.DATA, 4));
+        assertEquals(0xC014_1F05L, idp.read(Ich9Ahci.DATA, 4));
     }
 }
