@@ -372,7 +372,11 @@ public final class CommandLine {
             blockNodes.put(drive, devices.deviceIdOfDrive(drive));
         }
         // -device ide-hd/ide-cd: at the bus and unit given, else the first free place (as QEMU)
+        List<MachineConfig.AhciConfig> ahciControllers = ahciControllers(devices);
         for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            if (dev.controller() != null) {
+                continue;
+            }
             String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd");
             if (dev.bus() > ideLayout.bus(ideLayout.maxIndex())) {
                 throw new UsageException(opt + ": Bus 'ide." + dev.bus() + "' not found (the IDE buses are ide.0 and ide.1)");
@@ -421,7 +425,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
-            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }
@@ -660,6 +664,44 @@ public final class CommandLine {
         MachineConfig.DriveConfig d = new MachineConfig.DriveConfig(name, Path.of(file), format, readOnly || cd, "writeback",
             false, false);
         return new ParsedDrive(d, new MachineConfig.IdeDriveConfig(name, at, media));
+    }
+
+    /**
+     * The -device ahci controllers with the -device ide-hd/ide-cd,bus=ID.PORT drives on them: one
+     * device per port (unit 0), each drive once.
+     */
+    private static List<MachineConfig.AhciConfig> ahciControllers(DeviceOptions devices) throws UsageException {
+        List<MachineConfig.AhciConfig> out = new ArrayList<>();
+        Set<String> used = new java.util.HashSet<>();
+        for (DeviceOptions.AhciController c : devices.ahciControllers()) {
+            List<MachineConfig.IdeDriveConfig> drives = new ArrayList<>();
+            for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+                if (c.id() == null || !c.id().equals(dev.controller())) {
+                    continue;
+                }
+                String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd")
+                    + ",drive=" + dev.drive();
+                int port = dev.bus();
+                if (dev.unit() > 0) {
+                    throw new UsageException(opt + ": unit=" + dev.unit() + " does not exist (an AHCI port has one device, unit 0)");
+                }
+                if (indexTaken(drives, port)) {
+                    throw new UsageException(opt + ": port " + port + " of " + c.id() + " is taken");
+                }
+                if (!used.add(dev.drive())) {
+                    throw new UsageException(opt + ": the drive is already in use");
+                }
+                drives.add(new MachineConfig.IdeDriveConfig(dev.drive(), port, dev.media()));
+            }
+            out.add(new MachineConfig.AhciConfig(c.id(), c.slot(), drives));
+        }
+        for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            if (dev.controller() != null && devices.ahciControllers().stream().noneMatch(c -> dev.controller().equals(c.id()))) {
+                throw new UsageException("-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd")
+                    + ": Bus '" + dev.controller() + "." + dev.bus() + "' not found (no -device ahci,id=" + dev.controller() + ")");
+            }
+        }
+        return out;
     }
 
     /**

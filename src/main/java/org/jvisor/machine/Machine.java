@@ -377,6 +377,9 @@ public final class Machine implements AutoCloseable {
                 }
             }
         }
+        for (int i = 0; i < config.ahciControllers().size(); i++) {
+            wireExtraAhci(config.ahciControllers().get(i), i + 1);
+        }
         openUnusedNetdevs();
         if (iommu != null && loader.acpi() != null) {
             VtdOptions o = iommu.options();
@@ -618,6 +621,28 @@ public final class Machine implements AutoCloseable {
         platform.addPci(ahci, ICH9_SLOT, ICH9_AHCI_FUNCTION);
         devices.add(MachineDevice.of(String.format("ich9-lpc@pci.0:%02x.0", ICH9_SLOT), lpc));
         devices.add(MachineDevice.of(String.format("ich9-ahci@pci.0:%02x.%d", ICH9_SLOT, ICH9_AHCI_FUNCTION), ahci));
+    }
+
+    /** -device ahci: a further ICH9 AHCI at its addr= slot or the first free one, with its drives. */
+    private void wireExtraAhci(MachineConfig.AhciConfig c, int n) throws MachineException {
+        Consumer<String> warn = msg -> log.println("jvisor: " + msg);
+        String name = c.id() != null ? c.id() : "ahci" + n;
+        Ich9Ahci ahci = new Ich9Ahci(name, deviceDma(), warn);
+        for (MachineConfig.IdeDriveConfig d : c.drives()) {
+            BlockBackend backend = openDrive(d.driveId());
+            BlockStats stats = drives.getLast().stats();
+            ahci.attach(d.index(), switch (d.media()) {
+                case DISK -> new AtaDisk(backend, d.index() + 1, warn, stats);
+                case CDROM -> new AtapiCdrom(backend, d.index() + 1, warn, stats);
+            });
+        }
+        int slot;
+        try {
+            slot = c.slot() != null ? platform.addPci(ahci, c.slot()) : platform.addPci(ahci);
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("-device ahci" + (c.id() != null ? ",id=" + c.id() : "") + ": " + e.getMessage());
+        }
+        devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
     private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,
