@@ -32,10 +32,12 @@ import org.jvisor.testing.JvisorProcess;
 
 /**
  * Linux on q35's AHCI: Debian's generic kernel (the cloud kernel has no AHCI driver) with the demo
- * initramfs plus {@code ahci}, a raw disk (-hda, port 0), a qcow2 disk (if=ide,index=1, port 1) and
- * a CD-ROM (-cdrom, port 2). The guest writes a pattern to both disks, reads it back past its page
- * cache and reads the CD; the host then finds the pattern in the images. QEMU 7.2 runs the same
- * command line, and the controller's and devices' libata lines must match.
+ * initramfs's power button and ATA modules plus {@code ahci}; a raw disk (-hda, port 0) and a
+ * qcow2 disk (if=ide,index=1, port 1) on the built-in controller at 00:1f.2, a CD-ROM on port 0
+ * of a second one (-device ahci,id=sata1,addr=0x5; Linux probes it first: ata1-6, scsi host0-5).
+ * The guest writes a pattern to both disks, reads it back past its page cache and reads the CD;
+ * the host then finds the pattern in the images. QEMU 7.2 runs the same command line, and the
+ * controllers' and devices' libata lines must match.
  */
 @GuestTest
 class AhciGuestTest {
@@ -59,8 +61,8 @@ class AhciGuestTest {
 
     /** The pattern to both disks, read back past the cache, the CD whole, and libata's lines. */
     private static final String COMMAND = ""
-        // one SCSI host per AHCI port: port 0 is host 0, port 1 host 1
-        + "for b in /sys/block/sd*; do case $(readlink $b) in *host0/*) M=${b##*/};; *host1/*) S=${b##*/};; esac; done; "
+        // one SCSI host per AHCI port: 00:05.0's are host0-5, 00:1f.2's port 0 host6, port 1 host7
+        + "for b in /sys/block/sd*; do case $(readlink $b) in *host6/*) M=${b##*/};; *host7/*) S=${b##*/};; esac; done; "
         + "echo master=$M slave=$S; "
         + "dd if=/dev/urandom of=/tmp/p bs=64k count=16 2>/dev/null; "
         + "echo pattern=$(md5sum < /tmp/p | cut -c1-32); "
@@ -78,7 +80,9 @@ class AhciGuestTest {
             // cryptomgr.notests: the generic kernel's crypto self-tests take seconds on tcg
             "-append", "console=ttyS0 quiet cryptomgr.notests jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
-            "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1", "-cdrom", cd.toString()));
+            "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1",
+            "-device", "ahci,id=sata1,addr=0x5", "-drive", "file=" + cd + ",format=raw,if=none,id=cd,readonly=on",
+            "-device", "ide-cd,drive=cd,bus=sata1.0"));
     }
 
     private static String md5(byte[] b, int from, int length) throws Exception {
@@ -142,8 +146,10 @@ class AhciGuestTest {
         System.out.printf("AhciGuestTest: jvisor run %.1f s%n", (System.nanoTime() - start) / 1e9);
         assertEquals(0, r.status(), r.toString());
         List<String> jvisor = check(r.stdout(), img);
-        assertTrue(jvisor.contains("ata1.00: ATA-7: QEMU HARDDISK, 2.5+, max UDMA/100"), jvisor.toString());
-        assertTrue(jvisor.contains("ata3.00: ATAPI: QEMU DVD-ROM, 2.5+, max UDMA/100"), jvisor.toString());
+        assertTrue(jvisor.contains("ata7.00: ATA-7: QEMU HARDDISK, 2.5+, max UDMA/100"), jvisor.toString());
+        assertTrue(jvisor.contains("ata7.00: 32768 sectors, multi 16: LBA48 NCQ (depth 32)"), jvisor.toString());
+        assertTrue(jvisor.contains("ata1.00: ATAPI: QEMU DVD-ROM, 2.5+, max UDMA/100"), jvisor.toString());
+        assertTrue(jvisor.contains("ahci 0000:00:05.0: flags: 64bit ncq only"), jvisor.toString());
 
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
         assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
