@@ -37,7 +37,7 @@ public final class Ich9Ahci extends PciDevice {
 
     private final AhciHba hba;
     private final MsiCapability msi;
-    private int index;
+    private volatile int index;
 
     /**
      * @param name the controller's name in log lines ("ahci0")
@@ -91,27 +91,23 @@ public final class Ich9Ahci extends PciDevice {
         hba.attach(port, drive);
     }
 
-    // The index/data pair (AHCI 1.3.1, 3.x "AHCI index-data pair", ICH9 14.3): ABAR through I/O ports.
-    private synchronized int readIndexData(int offset) {
+    // The index/data pair (ICH9 14.3): ABAR through I/O ports. The index is volatile rather than
+    // guarded by this function's monitor: the HBA drives INTx (which takes that monitor) under its
+    // own lock, so holding the monitor while calling the HBA could deadlock two vCPUs.
+    private int readIndexData(int offset) {
+        int i = index;
         if (offset == INDEX) {
-            return index;
+            return i;
         }
-        return offset == DATA ? hba.readDword(index & ~3) : 0;
+        return offset == DATA ? hba.readDword(i) : 0;
     }
 
     private void writeIndexData(int offset, int value) {
-        int at;
-        synchronized (this) {
-            if (offset == INDEX) {
-                index = value & (AhciHba.ABAR_SIZE - 4);
-                return;
-            }
-            if (offset != DATA) {
-                return;
-            }
-            at = index;
+        if (offset == INDEX) {
+            index = value & (AhciHba.ABAR_SIZE - 4);
+        } else if (offset == DATA) {
+            hba.writeDword(index, value);
         }
-        hba.writeDword(at, value);
     }
 
     @Override
@@ -122,11 +118,7 @@ public final class Ich9Ahci extends PciDevice {
 
     @Override
     protected DeviceState saveModelState() {
-        int i;
-        synchronized (this) {
-            i = index;
-        }
-        return new AhciState(hba.globalControl(), i, hba.save());
+        return new AhciState(hba.globalControl(), index, hba.save());
     }
 
     @Override
@@ -136,8 +128,6 @@ public final class Ich9Ahci extends PciDevice {
         }
         DeviceStateException.checkBits(label(), "index/data index", s.dataPairIndex(), AhciHba.ABAR_SIZE - 4);
         hba.restore(label(), s.globalControl(), s.ports());
-        synchronized (this) {
-            index = s.dataPairIndex();
-        }
+        index = s.dataPairIndex();
     }
 }
