@@ -74,6 +74,8 @@ public final class CommandLine {
         Path initrd = null;
         String append = null;
         MachineOptions.Spec machine = MachineOptions.Spec.DEFAULT;
+        // IDE drive indexes and names depend on the machine's controller (PIIX3 on pc, AHCI on q35)
+        IdeLayout ideLayout = IdeLayout.of(args);
         MachineConfig.SerialConfig serial = null;
         boolean noReboot = false;
         boolean snapshot = false;
@@ -215,12 +217,14 @@ public final class CommandLine {
                     boolean cd = opt.equals("-cdrom");
                     int index = cd ? 2 : opt.charAt(3) - 'a';
                     ParsedDrive p = ideDrive(opt, file, null, false, null, index,
-                        cd ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives);
+                        cd ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives,
+                        ideLayout);
                     drives.add(p.drive());
                     ideDrives.add(p.ide());
                 }
                 case "-drive" -> {
-                    ParsedDrive p = parseDrive(value(args, ++i, opt, "a drive description"), drives.size(), ideDrives);
+                    ParsedDrive p = parseDrive(value(args, ++i, opt, "a drive description"), drives.size(), ideDrives,
+                        ideLayout);
                     MachineConfig.DriveConfig d = p.drive();
                     drives.add(d);
                     if (p.ide() != null) {
@@ -368,12 +372,23 @@ public final class CommandLine {
             blockNodes.put(drive, devices.deviceIdOfDrive(drive));
         }
         // -device ide-hd/ide-cd: at the bus and unit given, else the first free place (as QEMU)
+        List<MachineConfig.AhciConfig> ahciControllers = ahciControllers(devices);
         for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            if (dev.controller() != null) {
+                continue;
+            }
             String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd");
+            if (dev.bus() > ideLayout.bus(ideLayout.maxIndex())) {
+                throw new UsageException(opt + ": Bus 'ide." + dev.bus() + "' not found (the IDE buses are ide.0 and ide.1)");
+            }
+            if (dev.unit() >= ideLayout.unitsPerBus()) {
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": unit=" + dev.unit() + " does not exist (an AHCI "
+                    + "port has one device, unit 0)");
+            }
             int index = -1;
-            for (int at = 0; at <= MachineConfig.IdeDriveConfig.MAX_INDEX && index < 0; at++) {
-                if ((dev.bus() < 0 || at / 2 == dev.bus()) && (dev.unit() < 0 || at % 2 == dev.unit())
-                        && (!indexTaken(ideDrives, at) || (dev.bus() >= 0 && dev.unit() >= 0))) {
+            for (int at = 0; at <= ideLayout.maxIndex() && index < 0; at++) {
+                if ((dev.bus() < 0 || ideLayout.bus(at) == dev.bus()) && (dev.unit() < 0 || ideLayout.unit(at) == dev.unit())
+                        && (!indexTaken(ideDrives, at) || (dev.bus() >= 0 && (dev.unit() >= 0 || ideLayout.ahci())))) {
                     index = at;
                 }
             }
@@ -382,15 +397,16 @@ public final class CommandLine {
                     + (dev.bus() >= 0 ? " on ide." + dev.bus() : ""));
             }
             if (indexTaken(ideDrives, index)) {
-                throw new UsageException(opt + ",drive=" + dev.drive() + ": unit " + index % 2 + " of ide." + index / 2
-                    + " is taken");
+                throw new UsageException(opt + ",drive=" + dev.drive() + ": unit " + ideLayout.unit(index) + " of ide."
+                    + ideLayout.bus(index) + " is taken");
             }
             if (ideDrives.stream().anyMatch(i -> i.driveId().equals(dev.drive()))) {
                 throw new UsageException(opt + ",drive=" + dev.drive() + ": the drive is already in use");
             }
             ideDrives.add(new MachineConfig.IdeDriveConfig(dev.drive(), index, dev.media()));
         }
-        if (!ideDrives.isEmpty() && machine.type() != MachineConfig.MachineType.PC) {
+        if (!ideDrives.isEmpty() && machine.type() != MachineConfig.MachineType.PC
+                && machine.type() != MachineConfig.MachineType.Q35) {
             throw new UsageException("-drive if=ide: the " + machine.type().qemuName() + " machine has no IDE controller "
                 + "(use if=virtio)");
         }
@@ -409,7 +425,7 @@ public final class CommandLine {
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
-            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
             compat.timestamps());
     }
@@ -564,8 +580,8 @@ public final class CommandLine {
      * QEMU's -drive for raw and qcow2 images on virtio, on the IDE controller (if=ide, with
      * index= and media=), or if=none for a -device virtio-blk-pci,drive=ID.
      */
-    private static ParsedDrive parseDrive(String text, int index, List<MachineConfig.IdeDriveConfig> ideDrives)
-            throws UsageException {
+    private static ParsedDrive parseDrive(String text, int index, List<MachineConfig.IdeDriveConfig> ideDrives,
+                                          IdeLayout layout) throws UsageException {
         OptionList o = OptionList.parse("-drive", text, false);
         o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot", "index", "media"), "");
         String file = o.get("file");
@@ -609,7 +625,7 @@ public final class CommandLine {
                 }
             }
             return ideDrive("-drive", file, format, ro.equals("on"), o.get("id"), at, media.equals("cdrom")
-                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives)
+                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives, layout)
                 .withCache(cache, snapshot);
         }
         String id = o.get("id") != null ? o.get("id") : "drive" + index;
@@ -619,33 +635,119 @@ public final class CommandLine {
 
     /**
      * An IDE drive at {@code index} (-1: the first free one, as QEMU fills bus 0 then bus 1), named
-     * as QEMU names it ("ide0-hd0", "ide1-cd0") unless {@code id} is given; a CD-ROM is read-only.
+     * as QEMU names it ("ide0-hd0", "ide1-cd0"; on q35 "ide2-cd0") unless {@code id} is given; a
+     * CD-ROM is read-only.
      */
     private static ParsedDrive ideDrive(String opt, String file, String format, boolean readOnly, String id, int index,
                                         MachineConfig.IdeDriveConfig.Media media,
-                                        List<MachineConfig.IdeDriveConfig> taken) throws UsageException {
+                                        List<MachineConfig.IdeDriveConfig> taken, IdeLayout layout) throws UsageException {
         if (file.isEmpty()) {
             throw new UsageException(opt + ": a disk image is required");
         }
         int at = index;
         if (at < 0) {
             at = 0;
-            while (at <= MachineConfig.IdeDriveConfig.MAX_INDEX && indexTaken(taken, at)) {
+            while (at <= layout.maxIndex() && indexTaken(taken, at)) {
                 at++;
             }
-            if (at > MachineConfig.IdeDriveConfig.MAX_INDEX) {
-                throw new UsageException(opt + ": the IDE controller has four drives (index 0-3), all taken");
+            if (at > layout.maxIndex()) {
+                throw new UsageException(opt + ": " + layout.full());
             }
-        } else if (at > MachineConfig.IdeDriveConfig.MAX_INDEX) {
-            throw new UsageException(opt + ": index=" + at + " is out of range (the IDE controller has 0-3)");
+        } else if (at > layout.maxIndex()) {
+            throw new UsageException(opt + ": index=" + at + " is out of range (" + layout.range() + ")");
         } else if (indexTaken(taken, at)) {
-            throw new UsageException(opt + ": drive with bus=" + at / 2 + ", unit=" + at % 2 + " (index=" + at + ") exists");
+            throw new UsageException(opt + ": drive with bus=" + layout.bus(at) + ", unit=" + layout.unit(at) + " (index="
+                + at + ") exists");
         }
         boolean cd = media == MachineConfig.IdeDriveConfig.Media.CDROM;
-        String name = id != null ? id : "ide" + at / 2 + "-" + (cd ? "cd" : "hd") + at % 2;
+        String name = id != null ? id : "ide" + layout.bus(at) + "-" + (cd ? "cd" : "hd") + layout.unit(at);
         MachineConfig.DriveConfig d = new MachineConfig.DriveConfig(name, Path.of(file), format, readOnly || cd, "writeback",
             false, false);
         return new ParsedDrive(d, new MachineConfig.IdeDriveConfig(name, at, media));
+    }
+
+    /**
+     * The -device ahci controllers with the -device ide-hd/ide-cd,bus=ID.PORT drives on them: one
+     * device per port (unit 0), each drive once.
+     */
+    private static List<MachineConfig.AhciConfig> ahciControllers(DeviceOptions devices) throws UsageException {
+        List<MachineConfig.AhciConfig> out = new ArrayList<>();
+        Set<String> used = new java.util.HashSet<>();
+        for (DeviceOptions.AhciController c : devices.ahciControllers()) {
+            List<MachineConfig.IdeDriveConfig> drives = new ArrayList<>();
+            for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+                if (c.id() == null || !c.id().equals(dev.controller())) {
+                    continue;
+                }
+                String opt = "-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd")
+                    + ",drive=" + dev.drive();
+                int port = dev.bus();
+                if (dev.unit() > 0) {
+                    throw new UsageException(opt + ": unit=" + dev.unit() + " does not exist (an AHCI port has one device, unit 0)");
+                }
+                if (indexTaken(drives, port)) {
+                    throw new UsageException(opt + ": port " + port + " of " + c.id() + " is taken");
+                }
+                if (!used.add(dev.drive())) {
+                    throw new UsageException(opt + ": the drive is already in use");
+                }
+                drives.add(new MachineConfig.IdeDriveConfig(dev.drive(), port, dev.media()));
+            }
+            out.add(new MachineConfig.AhciConfig(c.id(), c.slot(), drives));
+        }
+        for (DeviceOptions.IdeDevice dev : devices.ideDevices()) {
+            if (dev.controller() != null && devices.ahciControllers().stream().noneMatch(c -> dev.controller().equals(c.id()))) {
+                throw new UsageException("-device " + (dev.media() == MachineConfig.IdeDriveConfig.Media.CDROM ? "ide-cd" : "ide-hd")
+                    + ": Bus '" + dev.controller() + "." + dev.bus() + "' not found (no -device ahci,id=" + dev.controller() + ")");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Where IDE drives go: pc's PIIX3 has buses ide.0 and ide.1 of two units (index = bus * 2 +
+     * unit), q35's AHCI six buses ide.0-ide.5 of one unit each (index = bus), as in QEMU.
+     */
+    record IdeLayout(boolean ahci) {
+        /** The layout of the machine the command line asks for (its last -machine, as parsed later). */
+        static IdeLayout of(String[] args) {
+            MachineOptions.Spec m = MachineOptions.Spec.DEFAULT;
+            for (int i = 0; i + 1 < args.length; i++) {
+                if (args[i].equals("-M") || args[i].equals("-machine")) {
+                    try {
+                        m = MachineOptions.parse(args[i + 1], m);
+                    } catch (UsageException e) {
+                        // reported with its context when the option is parsed in order
+                    }
+                }
+            }
+            return new IdeLayout(m.type() == MachineConfig.MachineType.Q35);
+        }
+
+        int maxIndex() {
+            return ahci ? MachineConfig.IdeDriveConfig.MAX_AHCI_INDEX : MachineConfig.IdeDriveConfig.MAX_INDEX;
+        }
+
+        int unitsPerBus() {
+            return ahci ? 1 : 2;
+        }
+
+        int bus(int index) {
+            return index / unitsPerBus();
+        }
+
+        int unit(int index) {
+            return index % unitsPerBus();
+        }
+
+        String range() {
+            return ahci ? "the AHCI controller has 0-5" : "the IDE controller has 0-3";
+        }
+
+        String full() {
+            return ahci ? "the AHCI controller has six ports (index 0-5), all taken"
+                : "the IDE controller has four drives (index 0-3), all taken";
+        }
     }
 
     private static boolean indexTaken(List<MachineConfig.IdeDriveConfig> taken, int index) {

@@ -19,16 +19,20 @@ final class DeviceOptions {
     static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
         "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
         "virtio-serial-device", "virtconsole", "virtserialport", "vhost-user-blk-pci", "vhost-user-blk-device",
-        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu", "ide-hd", "ide-cd");
+        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu", "ide-hd", "ide-cd", "ahci", "ich9-ahci");
     /** virtio-pci's own properties, taken by every virtio-X-pci device (QEMU's virtio-pci class). */
     private static final Set<String> VIRTIO_PCI_PROPERTIES = Set.of("iommu_platform", "ats", "disable-legacy",
         "disable-modern");
 
     /**
      * -device ide-hd|ide-cd,drive=ID[,bus=ide.N][,unit=M] (libvirt's spelling of an IDE drive):
-     * {@code bus} 0/1 or -1 and {@code unit} 0/1 or -1 where not given (the first free place).
+     * {@code bus} 0-5 or -1 and {@code unit} 0/1 or -1 where not given (the first free place).
      */
-    record IdeDevice(String drive, int bus, int unit, MachineConfig.IdeDriveConfig.Media media) {
+    record IdeDevice(String drive, int bus, int unit, MachineConfig.IdeDriveConfig.Media media, String controller) {
+    }
+
+    /** -device ahci|ich9-ahci[,id=ID][,addr=SLOT]: a further AHCI controller (its buses are ID.0-ID.5). */
+    record AhciController(String id, Integer slot) {
     }
 
     private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
@@ -40,6 +44,7 @@ final class DeviceOptions {
     /** drive= of each virtio-blk device, with the device's id ("" without one). */
     private final Map<String, String> driveUsers = new LinkedHashMap<>();
     private final List<IdeDevice> ideDevices = new ArrayList<>();
+    private final List<AhciController> ahciControllers = new ArrayList<>();
     /** iothread= of each virtio-blk device that gives one, with the device's driver; checked at the end. */
     private final Map<String, String> ioThreadUsers = new LinkedHashMap<>();
     private String isaSerialChardev;
@@ -60,6 +65,11 @@ final class DeviceOptions {
         if (all.get("iothread") != null && !driver.equals("virtio-blk-pci") && !driver.equals("virtio-blk-device")) {
             throw new UsageException("-device " + driver + ": iothread= is supported on virtio-blk-pci and "
                 + "virtio-blk-device only (jvisor's other devices are served on their own threads)");
+        }
+        if (driver.equals("ahci") || driver.equals("ich9-ahci")) {
+            common(all, driver, MachineConfig.Transport.PCI).allowOnly(Set.of(), driver);
+            ahciControllers.add(new AhciController(all.get("id"), pciSlot(driver, all.get("addr"))));
+            return;
         }
         OptionList o = common(all, driver, transport);
         Integer slot = pciSlot(driver, all.get("addr"));
@@ -95,15 +105,22 @@ final class DeviceOptions {
                 throw new UsageException("-device " + driver + ": drive=ID is required (jvisor has no empty drives)");
             }
             String bus = all.get("bus");
-            int busIndex = bus == null ? -1 : switch (bus) {
-                case "ide.0" -> 0;
-                case "ide.1" -> 1;
-                default -> throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the IDE buses are ide.0 and ide.1)");
-            };
+            // ide.0-ide.1 on pc's PIIX3, ide.0-ide.5 on q35's AHCI (checked once the machine is known),
+            // ID.0-ID.5 on a -device ahci,id=ID
+            String controller = null;
+            int busIndex = bus == null ? -1 : bus.matches("ide\\.[0-5]") ? bus.charAt(4) - '0' : -2;
+            if (busIndex == -2 && bus.matches(".+\\.[0-5]") && !bus.startsWith("ide.")) {
+                controller = bus.substring(0, bus.length() - 2);
+                busIndex = bus.charAt(bus.length() - 1) - '0';
+            }
+            if (busIndex == -2) {
+                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the IDE buses are ide.0 and "
+                    + "ide.1, ide.0 to ide.5 on q35)");
+            }
             int unit = (int) parseNumber(o, driver, "unit", -1, 1);
             blockDrives.add(o.get("drive"));
             ideDevices.add(new IdeDevice(o.get("drive"), busIndex, unit, driver.equals("ide-cd")
-                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK));
+                ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, controller));
         } else if (base.equals("virtio-net")) {
             virtioDevices.add(NetOptions.parseNic(o, transport));
         } else if (ChardevOptions.handlesDevice(base, driver)) {
@@ -275,6 +292,11 @@ final class DeviceOptions {
     /** The drive= names of the virtio-blk devices. */
     List<String> blockDrives() {
         return blockDrives;
+    }
+
+    /** The -device ahci controllers, in command-line order. */
+    List<AhciController> ahciControllers() {
+        return ahciControllers;
     }
 
     /** The -device ide-hd/ide-cd drives, in command-line order. */

@@ -46,7 +46,8 @@ final class Help {
                                 the monitors (what libvirt probes). q35 (pc-q35-7.2): the pc
                                 machine with the Q35 host bridge's identity (8086:29c0), the
                                 machine for -device intel-iommu; unlike QEMU's q35 it has no
-                                ICH9 functions (LPC, AHCI, SMBus at 00:1f), keeps pc's ECAM at
+                                ICH9 functions (LPC, SMBus at 00:1f) but the AHCI at 00:1f.2
+                                when IDE drives are given (-hda, -cdrom), keeps pc's ECAM at
                                 0xE0000000, boots -kernel only (no firmware) and its PCI bus is
                                 conventional PCI (no PCIe capabilities). kernel-decompress: where a
                                 bzImage is decompressed (default host: faster boot).
@@ -88,12 +89,17 @@ final class Help {
                                 not get a format header written into its first sector)
           -hda IMG .. -hdd IMG  a disk on the IDE controller (PIIX3 IDE at 00:01.1; hda = primary
                                 master, IRQ 14; hdc = secondary master, IRQ 15): Linux's sda...
+                                On -M q35: the ICH9 AHCI at 00:1f.2, hda..hdd on ports 0-3
           -cdrom IMG            a read-only ATAPI CD-ROM at IDE index 2 (the guest's /dev/sr0)
           -drive file=IMG,if=ide[,index=0-3][,media=disk|cdrom][,format=..][,readonly=on]
-                                the same through -drive (index: the first free one when omitted)
+                                the same through -drive (index: the first free one when omitted;
+                                0-5, the AHCI port, on q35)
           -device ide-hd|ide-cd,drive=D[,bus=ide.0|ide.1][,unit=0|1]
                                 an IDE disk or CD-ROM on a -drive if=none or -blockdev node D
-                                (as libvirt gives them)
+                                (as libvirt gives them; on q35 bus=ide.0-ide.5, unit 0)
+          -device ahci,id=ID[,addr=SLOT]  with  -device ide-hd|ide-cd,drive=D,bus=ID.0-5
+                                a further AHCI controller (QEMU's ich9-ahci) on any PC machine,
+                                with a disk or CD-ROM on each of its six ports
           -snapshot             writes to every drive go to a temporary qcow2 overlay, dropped at
                                 exit; the images themselves are not modified
           -drive id=D,file=IMG,format=qcow2,if=none  with  -device virtio-blk-pci,drive=D

@@ -48,6 +48,7 @@ import java.util.Set;
  * @param ideDrives        -hda..-hdd, -cdrom, -drive if=ide: the drives on the pc machine's IDE
  *                         controller, each on a {@code drives} entry
  * @param ioThreads        -object iothread: the threads that devices with iothread=ID share
+ * @param ahciControllers  -device ahci: further AHCI controllers with their drives
  */
 public record MachineConfig(
     Accel accel,
@@ -72,9 +73,10 @@ public record MachineConfig(
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
-    List<IoThreadConfig> ioThreads) {
+    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers) {
 
     public MachineConfig {
+        ahciControllers = ahciControllers == null ? List.of() : List.copyOf(ahciControllers);
         ioThreads = ioThreads == null ? List.of() : List.copyOf(ioThreads);
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
         pciDma = pciDma == null ? Map.of() : Map.copyOf(pciDma);
@@ -106,7 +108,18 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers);
+    }
+
+    /**
+     * -device ahci[,id=ID][,addr=SLOT] (QEMU's ich9-ahci, on any PC machine): an AHCI controller
+     * with its drives (-device ide-hd|ide-cd,bus=ID.PORT; each {@link IdeDriveConfig#index} is
+     * its port 0-5), at PCI slot {@code slot} or the first free one (null).
+     */
+    public record AhciConfig(String id, Integer slot, List<IdeDriveConfig> drives) {
+        public AhciConfig {
+            drives = List.copyOf(drives);
+        }
     }
 
     /**
@@ -132,11 +145,15 @@ public record MachineConfig(
     }
 
     /**
-     * A drive on the pc machine's IDE controller (QEMU's if=ide): -drive id {@code driveId} at
-     * {@code index} 0-3 (channel index / 2, unit index % 2: -hda is 0, -cdrom 2), a disk or a CD-ROM.
+     * A drive on the machine's IDE controller (QEMU's if=ide), a disk or a CD-ROM: -drive id
+     * {@code driveId} at {@code index}. On pc, 0-3 on the PIIX3 (channel index / 2, unit index % 2:
+     * -hda is 0, -cdrom 2); on q35, 0-5 on the ICH9 AHCI (port = index, QEMU's bus ide.N).
      */
     public record IdeDriveConfig(String driveId, int index, Media media) {
+        /** The last index on pc's PIIX3 (two channels of two units). */
         public static final int MAX_INDEX = 3;
+        /** The last index on q35's AHCI (six ports of one device). */
+        public static final int MAX_AHCI_INDEX = 5;
 
         /** QEMU's media=disk|cdrom. */
         public enum Media { DISK, CDROM }
@@ -144,8 +161,8 @@ public record MachineConfig(
         public IdeDriveConfig {
             Objects.requireNonNull(driveId, "driveId");
             Objects.requireNonNull(media, "media");
-            if (index < 0 || index > MAX_INDEX) {
-                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-3)");
+            if (index < 0 || index > MAX_AHCI_INDEX) {
+                throw new IllegalArgumentException("IDE index " + index + " is out of range (0-5)");
             }
         }
 
@@ -770,7 +787,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads);
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of());
         }
     }
 }

@@ -140,11 +140,12 @@ public final class InitScript {
             load_module() {
                 insmod "/lib/modules/$KVER/$1" || echo "jvisor-guest: insmod $1 failed (status $?)"
             }
-            # The ATA/SCSI stack only when there is a PIIX3/PIIX4 IDE function (-hda, -cdrom).
+            # The ATA/SCSI stack only when there is a PIIX3/PIIX4 IDE function (-hda, -cdrom on pc)
+            # or an ICH9 AHCI function (on q35; its driver is in Debian's generic kernel only).
             HAVE_IDE=
             for dev in /sys/bus/pci/devices/*; do
                 case "$(cat "$dev/vendor" "$dev/device" 2>/dev/null | tr '\n' :)" in
-                    0x8086:0x7010:|0x8086:0x7111:) HAVE_IDE=1 ;;
+                    0x8086:0x7010:|0x8086:0x7111:|0x8086:0x2922:) HAVE_IDE=1 ;;
                 esac
             done
             load_ide_module() {

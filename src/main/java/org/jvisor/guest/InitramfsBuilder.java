@@ -43,9 +43,16 @@ public final class InitramfsBuilder {
      */
     public static final List<String> IDE_MODULES = List.of("ata_piix", "sd_mod", "sr_mod", "isofs");
 
+    /**
+     * The AHCI driver for q35's SATA controller. Debian's cloud kernel does not build it
+     * (SATA_AHCI is off), so the demo guest leaves it out; an initramfs for the generic kernel
+     * (linux-image-VERSION-amd64) adds it, and /init loads it with the IDE modules.
+     */
+    public static final List<String> AHCI_MODULES = List.of("ahci");
+
     /** The modules {@link #IDE_MODULES} bring, which nothing else needs: loaded only with an IDE controller. */
     public static final java.util.Set<String> IDE_ONLY_MODULES = java.util.Set.of(
-            "scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod", "cdrom", "sr_mod", "isofs");
+            "scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod", "cdrom", "sr_mod", "isofs", "libahci", "ahci");
 
     /** Every module the guest loads, in this order (each after its dependencies). */
     public static final List<String> MODULES = Stream.of(

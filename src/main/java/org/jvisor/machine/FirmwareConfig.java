@@ -35,6 +35,11 @@ final class FirmwareConfig {
         return String.format("/pci@i0cf8/ide@%x,1/drive@%x/disk@%x", slot, channel, unit);
     }
 
+    /** An AHCI port's disk as QEMU names it for SeaBIOS ("/pci@i0cf8/sata@1f,2/drive@0/disk@0"). */
+    static String sataDrivePath(int slot, int function, int port) {
+        return String.format("/pci@i0cf8/sata@%x,%x/drive@%x/disk@0", slot, function, port);
+    }
+
     /**
      * @param diskPaths the disks' OpenFirmware paths in boot order (IDE disks first, as SeaBIOS
      *                  finds them first, then the virtio-blk disks in command-line order): with

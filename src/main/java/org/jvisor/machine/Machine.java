@@ -24,12 +24,14 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.ahci.Ich9Ahci;
 import org.jvisor.devices.fwcfg.FwCfg;
 import org.jvisor.devices.ide.AtaDisk;
 import org.jvisor.devices.ide.AtapiCdrom;
 import org.jvisor.devices.ide.IdeDrive;
 import org.jvisor.devices.ide.Piix3Ide;
 import org.jvisor.devices.ide.Piix3IsaBridge;
+import org.jvisor.devices.pci.Ich9LpcBridge;
 import org.jvisor.devices.legacy.DebugConsole;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
@@ -85,6 +87,9 @@ public final class Machine implements AutoCloseable {
     static final int COM1_IRQ = 4;
     /** QEMU's pc: the PIIX3 (ISA bridge and IDE) in slot 1. */
     static final int IDE_SLOT = 1;
+    /** QEMU's q35: the ICH9 LPC bridge (function 0) and SATA controller (function 2) in slot 0x1f. */
+    static final int ICH9_SLOT = 0x1F;
+    static final int ICH9_AHCI_FUNCTION = 2;
     private static final long MMIO_LIMIT = 1L << 52;
 
     private final MachineConfig config;
@@ -320,7 +325,11 @@ public final class Machine implements AutoCloseable {
         // the machine's (opened with it, closed after every device).
         devices.add(MachineDevice.of("serial0", com1).onStart(com1::start));
         if (!config.ideDrives().isEmpty()) {
-            wireIde();
+            if (config.machineType() == MachineConfig.MachineType.Q35) {
+                wireAhci();
+            } else {
+                wireIde();
+            }
         }
         for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
             VirtioIoThread thread = new VirtioIoThread(t.id(), new PollWindow(t.pollMaxNs(), t.pollGrow(), t.pollShrink()),
@@ -367,6 +376,9 @@ public final class Machine implements AutoCloseable {
                     virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, iothread, slot, device.ioeventfd());
                 }
             }
+        }
+        for (int i = 0; i < config.ahciControllers().size(); i++) {
+            wireExtraAhci(config.ahciControllers().get(i), i + 1);
         }
         openUnusedNetdevs();
         if (iommu != null && loader.acpi() != null) {
@@ -579,6 +591,58 @@ public final class Machine implements AutoCloseable {
         ide.registerLegacyPorts(io);
         devices.add(MachineDevice.of(String.format("piix3@pci.0:%02x.0", IDE_SLOT), isa));
         devices.add(MachineDevice.of(String.format("piix3-ide@pci.0:%02x.1", IDE_SLOT), ide));
+    }
+
+    /**
+     * QEMU's q35 SATA: the ICH9 AHCI at 00:1f.2 (behind the ICH9 LPC bridge at 00:1f.0) with the
+     * drives of -hda..-hdd, -cdrom and -drive if=ide on ports 0-5 (QEMU's buses ide.0-ide.5).
+     * Present only when a drive is given, as the PIIX3 IDE on pc, so that machines without one
+     * keep their PCI addresses.
+     */
+    private void wireAhci() throws MachineException {
+        Consumer<String> warn = msg -> log.println("jvisor: " + msg);
+        Ich9Ahci ahci = new Ich9Ahci("ahci0", deviceDma(), warn);
+        List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
+        byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
+        for (MachineConfig.IdeDriveConfig c : byIndex) {
+            BlockBackend backend = openDrive(c.driveId());
+            BlockStats stats = drives.getLast().stats();
+            IdeDrive drive = switch (c.media()) {
+                case DISK -> new AtaDisk(backend, c.index() + 1, warn, stats);
+                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn, stats);
+            };
+            ahci.attach(c.index(), drive);
+            if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {
+                ideDiskPaths.add(FirmwareConfig.sataDrivePath(ICH9_SLOT, ICH9_AHCI_FUNCTION, c.index()));
+            }
+        }
+        Ich9LpcBridge lpc = new Ich9LpcBridge();
+        platform.addPci(lpc, ICH9_SLOT, 0);
+        platform.addPci(ahci, ICH9_SLOT, ICH9_AHCI_FUNCTION);
+        devices.add(MachineDevice.of(String.format("ich9-lpc@pci.0:%02x.0", ICH9_SLOT), lpc));
+        devices.add(MachineDevice.of(String.format("ich9-ahci@pci.0:%02x.%d", ICH9_SLOT, ICH9_AHCI_FUNCTION), ahci));
+    }
+
+    /** -device ahci: a further ICH9 AHCI at its addr= slot or the first free one, with its drives. */
+    private void wireExtraAhci(MachineConfig.AhciConfig c, int n) throws MachineException {
+        Consumer<String> warn = msg -> log.println("jvisor: " + msg);
+        String name = c.id() != null ? c.id() : "ahci" + n;
+        Ich9Ahci ahci = new Ich9Ahci(name, deviceDma(), warn);
+        for (MachineConfig.IdeDriveConfig d : c.drives()) {
+            BlockBackend backend = openDrive(d.driveId());
+            BlockStats stats = drives.getLast().stats();
+            ahci.attach(d.index(), switch (d.media()) {
+                case DISK -> new AtaDisk(backend, d.index() + 1, warn, stats);
+                case CDROM -> new AtapiCdrom(backend, d.index() + 1, warn, stats);
+            });
+        }
+        int slot;
+        try {
+            slot = c.slot() != null ? platform.addPci(ahci, c.slot()) : platform.addPci(ahci);
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("-device ahci" + (c.id() != null ? ",id=" + c.id() : "") + ": " + e.getMessage());
+        }
+        devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
     private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,

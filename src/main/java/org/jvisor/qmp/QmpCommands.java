@@ -378,6 +378,8 @@ final class QmpCommands implements QmpService {
         int i = 0;
         Map<String, MachineConfig.IdeDriveConfig> ide = new java.util.HashMap<>();
         vm.config().ideDrives().forEach(d -> ide.put(d.driveId(), d));
+        // -device ahci's drives are ide-hd/ide-cd devices too
+        vm.config().ahciControllers().forEach(c -> c.drives().forEach(d -> ide.put(d.driveId(), d)));
         for (BlockDeviceInfo b : vm.blockDevices()) {
             JsonObject inserted = inserted(b, nodeName(b, i));
             String user = names.blockNodes().get(b.id());

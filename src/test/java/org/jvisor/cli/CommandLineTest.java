@@ -201,6 +201,50 @@ class CommandLineTest {
     }
 
     @Test
+    void onQ35IdeDrivesGoToTheAhciPortsAsOnQemu() throws UsageException {
+        MachineConfig c = parse("-M", "q35", "-kernel", "k", "-hda", "a", "-cdrom", "cd.iso", "-drive", "file=x,if=ide",
+            "-drive", "file=y,if=ide,index=5");
+        assertEquals(java.util.List.of(
+            new MachineConfig.IdeDriveConfig("ide0-hd0", 0, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("ide2-cd0", 2, MachineConfig.IdeDriveConfig.Media.CDROM),
+            new MachineConfig.IdeDriveConfig("ide1-hd0", 1, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("ide5-hd0", 5, MachineConfig.IdeDriveConfig.Media.DISK)), c.ideDrives());
+        // -M after the drives counts too
+        assertEquals("ide2-cd0", parse("-cdrom", "cd.iso", "-kernel", "k", "-M", "q35").ideDrives().get(0).driveId());
+        assertEquals("-drive: index=6 is out of range (the AHCI controller has 0-5)",
+            assertThrows(UsageException.class, () -> parse("-M", "q35", "-kernel", "k", "-drive", "file=b,if=ide,index=6"))
+                .getMessage());
+        MachineConfig d = parse("-M", "q35", "-kernel", "k", "-drive", "file=b,if=none,id=b",
+            "-device", "ide-cd,drive=b,bus=ide.4");
+        assertEquals(java.util.List.of(new MachineConfig.IdeDriveConfig("b", 4, MachineConfig.IdeDriveConfig.Media.CDROM)),
+            d.ideDrives());
+        assertEquals("-device ide-hd,drive=b: unit=1 does not exist (an AHCI port has one device, unit 0)",
+            assertThrows(UsageException.class, () -> parse("-M", "q35", "-kernel", "k", "-drive", "file=b,if=none,id=b",
+                "-device", "ide-hd,drive=b,bus=ide.1,unit=1")).getMessage());
+        assertEquals("-device ide-hd: Bus 'ide.3' not found (the IDE buses are ide.0 and ide.1)",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=b,if=none,id=b",
+                "-device", "ide-hd,drive=b,bus=ide.3")).getMessage());
+    }
+
+    @Test
+    void deviceAhciAddsAControllerWithItsOwnBuses() throws UsageException {
+        MachineConfig c = parse("-drive", "file=a,if=none,id=a", "-drive", "file=b,if=none,id=b",
+            "-device", "ahci,id=sata0,addr=0x5", "-device", "ide-hd,drive=a,bus=sata0.0",
+            "-device", "ide-cd,drive=b,bus=sata0.3");
+        assertEquals(java.util.List.of(new MachineConfig.AhciConfig("sata0", 5, java.util.List.of(
+            new MachineConfig.IdeDriveConfig("a", 0, MachineConfig.IdeDriveConfig.Media.DISK),
+            new MachineConfig.IdeDriveConfig("b", 3, MachineConfig.IdeDriveConfig.Media.CDROM)))), c.ahciControllers());
+        assertTrue(c.ideDrives().isEmpty(), "nothing on the pc machine's PIIX3");
+        assertEquals("-device ide-hd: Bus 'sata1.0' not found (no -device ahci,id=sata1)",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=a,if=none,id=a",
+                "-device", "ide-hd,drive=a,bus=sata1.0")).getMessage());
+        assertEquals("-device ide-hd,drive=b: port 0 of sata0 is taken",
+            assertThrows(UsageException.class, () -> parse("-drive", "file=a,if=none,id=a", "-drive", "file=b,if=none,id=b",
+                "-device", "ahci,id=sata0", "-device", "ide-hd,drive=a,bus=sata0.0", "-device", "ide-hd,drive=b,bus=sata0.0"))
+                .getMessage());
+    }
+
+    @Test
     void withoutKernelTheMachineBootsFirmwareAsBiosAndBootSay() throws UsageException {
         MachineConfig plain = parse("-drive", "file=d.img,format=raw,if=virtio");
         assertTrue(plain.bootsFirmware());

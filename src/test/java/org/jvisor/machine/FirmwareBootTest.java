@@ -95,6 +95,18 @@ class FirmwareBootTest {
         assertTrue(r.stdout().contains(VIA_COM1), r.toString());
     }
 
+    /** SeaBIOS's AHCI driver finds a disk on a -device ahci controller (the pc machine) and boots it. */
+    @Test
+    void seabiosBootsTheMbrOfAnAhciDisk(@TempDir Path dir) throws Exception {
+        Path img = disk(dir, bootSector());
+        JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-m", "128M", "-nographic",
+            "-drive", "file=" + img + ",format=raw,if=none,id=d", "-device", "ahci,id=sata0",
+            "-device", "ide-hd,drive=d,bus=sata0.0", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
+        assertEquals(33, r.status(), r.toString());
+        assertTrue(r.stdout().contains("Booting from Hard Disk..."), r.toString());
+        assertTrue(r.stdout().contains(VIA_COM1), r.toString());
+    }
+
     /**
      * A disk without the boot signature: SeaBIOS says so, waits reboot-timeout and resets, which
      * -no-reboot turns into the end of jvisor. The boot menu prompt comes first.

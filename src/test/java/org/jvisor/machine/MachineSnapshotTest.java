@@ -47,8 +47,9 @@ class MachineSnapshotTest {
             b.iommu(new MachineConfig.IommuConfig(null, false, false, 39, false))
                 .pciDma(0, new MachineConfig.PciDmaConfig(true, false));
         }
-        if (type == MachineConfig.MachineType.PC) {
-            // the PIIX3 IDE function with a disk and a CD-ROM: their state goes through the snapshot too
+        if (type == MachineConfig.MachineType.PC || type == MachineConfig.MachineType.Q35) {
+            // the PIIX3 IDE function (pc) or ICH9 AHCI (q35) with a disk and a CD-ROM: their state goes
+            // through the snapshot too
             Path hd = dir.resolve("hd.img");
             Path cd = dir.resolve("cd.iso");
             if (!Files.exists(hd)) {

@@ -52,4 +52,30 @@ public final class DemoGuest {
         }
         return new GuestBuilder.Guest(dir, demo.kernel(), initramfs, demo.kernelVersion(), modules);
     }
+
+    /**
+     * Debian's generic kernel of the demo guest's ABI (linux-image-6.1.0-NN-amd64 beside the demo's
+     * 6.1.0-NN-cloud-amd64: the same build with the drivers of real hardware, AHCI among them) with
+     * an initramfs of its own in {@code dir} loading only {@code modules} (and their dependencies):
+     * the generic kernel boots slower than the cloud one on tcg, so tests load no more than they use.
+     */
+    public static GuestBuilder.Guest genericKernel(Path dir, List<String> modules) throws IOException {
+        GuestBuilder.Guest demo = build();
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        DebianPackages debs = new DebianPackages(GuestBuilder.defaultCacheDir(), new PrintStream(log, true, StandardCharsets.UTF_8),
+            false);
+        String version = demo.kernelVersion().replace("-cloud-amd64", "-amd64");
+        DebianPackages.Kernel kernel;
+        try {
+            kernel = debs.kernel("linux-image-" + version);
+        } catch (IOException e) {
+            throw new IOException("the generic kernel " + version + ": " + e.getMessage() + "\n" + log, e);
+        }
+        Path busybox = debs.extract(debs.fetch(GuestBuilder.BUSYBOX_PACKAGE)).resolve("bin/busybox");
+        Path initramfs = dir.resolve("initramfs-generic.cpio.gz");
+        try (OutputStream out = Files.newOutputStream(initramfs)) {
+            new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), modules).write(out);
+        }
+        return new GuestBuilder.Guest(dir, kernel.vmlinuz(), initramfs, kernel.version(), modules);
+    }
 }

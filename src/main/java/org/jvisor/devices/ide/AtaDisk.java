@@ -42,6 +42,9 @@ public final class AtaDisk extends IdeDrive {
     private boolean ext;
     private DmaRequest dma = DmaRequest.NONE;
 
+    /** NCQ's depth in IDENTIFY (0: none): set by a SATA host that queues (AHCI), wiring rather than state. */
+    private int queueDepth;
+
     // Modes the driver sets
     private int multiple;
     private int transferMode;
@@ -115,7 +118,7 @@ public final class AtaDisk extends IdeDrive {
         }
         switch (cmd) {
             case IDENTIFY_DEVICE -> {
-                IdentifyData.disk(buffer, serial, sectors, geometry, multiple, transferMode, writeCache);
+                IdentifyData.disk(buffer, serial, sectors, geometry, multiple, transferMode, writeCache, queueDepth);
                 status = Ata.READY;
                 startPio(PioPhase.IN, Ata.SECTOR_SIZE);
                 raiseInterrupt();
@@ -313,6 +316,36 @@ public final class AtaDisk extends IdeDrive {
         }
     }
 
+    // ---- native command queuing (a SATA host's) ------------------------------------------------
+
+    /** Reports NCQ with {@code depth} tags in IDENTIFY DEVICE (words 75-76), as QEMU does behind AHCI. */
+    public void offerQueuing(int depth) {
+        this.queueDepth = depth;
+    }
+
+    /**
+     * READ or WRITE FPDMA QUEUED (ACS-3 7.23, 7.68) as a queuing host hands it over: {@code count}
+     * sectors at {@code lba} through {@code regions}, at once. The status and error registers end
+     * as a DMA command's would (an address past the end: IDNF; a read-only disk: ABRT).
+     */
+    public DmaOutcome queued(boolean write, long lba, int count, DmaRegions regions) {
+        error = 0;
+        resetCommand();
+        if (!inRange(lba, count)) {
+            outOfRange(lba, true);
+            return DmaOutcome.DEVICE_ERROR;
+        }
+        if (write && backend.readOnly()) {
+            abort();
+            return DmaOutcome.DEVICE_ERROR;
+        }
+        this.lba = lba;
+        this.remaining = count;
+        this.ext = true;
+        this.dma = write ? DmaRequest.FROM_MEMORY : DmaRequest.TO_MEMORY;
+        return runDma(regions);
+    }
+
     // ---- DMA ------------------------------------------------------------------------------------
 
     private void startDmaCommand(AtaCommand cmd) {
@@ -336,7 +369,7 @@ public final class AtaDisk extends IdeDrive {
     }
 
     @Override
-    DmaOutcome runDma(PrdTable prd) {
+    DmaOutcome runDma(DmaRegions prd) {
         boolean toMemory = dma == DmaRequest.TO_MEMORY;
         dma = DmaRequest.NONE;
         long bytes = remaining * Ata.SECTOR_SIZE;
@@ -363,9 +396,9 @@ public final class AtaDisk extends IdeDrive {
                     dmaView.clear().limit(len);
                     backend.read(offset, dmaView);
                     stats.read(len, System.nanoTime() - start);
-                    prd.transfer(dmaBuffer, len, true);
+                    prd.transfer(dmaBuffer, 0, len, true);
                 } else {
-                    prd.transfer(dmaBuffer, len, false);
+                    prd.transfer(dmaBuffer, 0, len, false);
                     long start = System.nanoTime();
                     dmaView.clear().limit(len);
                     backend.write(offset, dmaView);

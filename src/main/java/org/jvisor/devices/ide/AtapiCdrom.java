@@ -280,7 +280,7 @@ public final class AtapiCdrom extends IdeDrive {
     }
 
     @Override
-    DmaOutcome runDma(PrdTable prd) {
+    DmaOutcome runDma(DmaRegions prd) {
         dma = DmaRequest.NONE;
         long total = bytesLeft;
         long described;
@@ -301,7 +301,7 @@ public final class AtapiCdrom extends IdeDrive {
                 return DmaOutcome.DEVICE_ERROR;
             }
             try {
-                prd.transfer(dmaBuffer, n, true);
+                prd.transfer(dmaBuffer, 0, n, true);
             } catch (GuestMemoryException e) {
                 checkCondition(Sense.ILLEGAL_REQUEST, Sense.ASC_INVALID_FIELD_IN_CDB);
                 return DmaOutcome.BUS_ERROR;

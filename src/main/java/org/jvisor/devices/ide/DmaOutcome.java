@@ -6,7 +6,7 @@ package org.jvisor.devices.ide;
  * fault on the memory side; the drive raises its interrupt (which sets INTERRUPT) except when the
  * table was too short, where it waits for a driver that will time out, as QEMU's drive does.
  */
-enum DmaOutcome {
+public enum DmaOutcome {
     /** All data moved and the table ended with it. */
     COMPLETE(false, false),
     /** All data moved; the table describes more (ACTIVE stays set). */

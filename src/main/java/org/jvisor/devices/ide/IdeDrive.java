@@ -8,6 +8,13 @@ import org.jvisor.devices.state.DeviceStateException;
  * error, and the PIO data buffer with its phase (ATA/ATAPI-6, 9.x protocols). A drive is a plain
  * state machine: the {@link IdeChannel} calls it under its lock and hands it the channel's
  * interrupt; it executes each command at once, on the thread that wrote the command register.
+ *
+ * <p>The drive knows nothing of its transport. The parallel channel reaches it through register
+ * reads and writes; a serial host adapter (AHCI) through the public methods below, the way a SATA
+ * device sees frames (Serial ATA 3.x, 11): a Register H2D FIS loads the registers and issues the
+ * command, the data phases move whole blocks through the command's {@link DmaRegions}, and the
+ * registers it reports back in the D2H and PIO Setup FISes are {@link #status()}, {@link #error()}
+ * and {@link #registers()}. The caller serialises access, as the channel does.
  */
 public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
     final Taskfile taskfile = new Taskfile();
@@ -43,7 +50,7 @@ public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
     abstract DmaRequest dmaRequest();
 
     /** Runs the waiting DMA transfer through {@code prd}; sets the drive's status and raises its interrupt. */
-    abstract DmaOutcome runDma(PrdTable prd);
+    abstract DmaOutcome runDma(DmaRegions prd);
 
     /** Drops a waiting DMA transfer (the bus master was stopped). */
     abstract void cancelDma();
@@ -58,6 +65,124 @@ public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
 
     /** Takes {@code s} after checking it fits this drive ({@code where} names it in errors). */
     abstract void restore(String where, IdeDriveState s) throws DeviceStateException;
+
+    // ---- the host adapter's side (a serial transport) ------------------------------------------
+
+    /** Takes the drive as the only device of a serial port (unit 0), with the port's interrupt. */
+    public final void attachToPort(Runnable interrupt) {
+        attach(0, interrupt);
+    }
+
+    /** The status register (ATA/ATAPI-6, 7.15). */
+    public final int status() {
+        return status;
+    }
+
+    /** The error register (ATA/ATAPI-6, 7.11). */
+    public final int error() {
+        return error;
+    }
+
+    /** The command block registers, both halves, as a D2H or PIO Setup FIS reports them. */
+    public final TaskfileState registers() {
+        return taskfile.save();
+    }
+
+    /**
+     * A Register H2D FIS with the C bit (SATA 3.x, 10.5.5): the registers, then the command. As on
+     * the parallel bus, a command to a busy drive (BSY or DRQ) is ignored.
+     */
+    public final void issue(TaskfileState registers, int opcode) {
+        taskfile.restore(registers);
+        taskfile.device = taskfile.device & ~Ata.DEVICE_DEV | Ata.DEVICE_OBSOLETE;
+        if ((status & (Ata.BSY | Ata.DRQ)) != 0) {
+            return;
+        }
+        execute(opcode & 0xFF);
+    }
+
+    /** The PIO phase the command is in (NONE once it is done or waits for DMA). */
+    public final PioPhase pioPhase() {
+        return phase;
+    }
+
+    /** The bytes of the current PIO block not yet moved. */
+    public final int pioBlockLeft() {
+        return end - position;
+    }
+
+    /**
+     * Moves the rest of the current PIO block (IN: to memory; OUT: from memory) through
+     * {@code regions} and takes the protocol's next step, as a host draining or filling the data
+     * register would. False, with nothing else changed, when the regions end first.
+     */
+    public final boolean transferPio(DmaRegions regions) {
+        if (phase != PioPhase.IN && phase != PioPhase.OUT) {
+            return false;
+        }
+        int n = end - position;
+        if (!regions.transfer(buffer, position, n, phase == PioPhase.IN)) {
+            return false;
+        }
+        position = end;
+        pioDone();
+        return true;
+    }
+
+    /**
+     * The ATAPI command packet of a PACKET command (AHCI keeps it in the command table's ACMD):
+     * the drive takes {@code cdb}'s first 12 bytes as a host's 6 data register writes and runs it.
+     */
+    public final void sendPacket(byte[] cdb) {
+        if (phase != PioPhase.PACKET) {
+            return;
+        }
+        int n = end - position;
+        System.arraycopy(cdb, 0, buffer, position, n);
+        position = end;
+        pioDone();
+    }
+
+    /** The DMA transfer the drive waits for (NONE: none). */
+    public final DmaRequest pendingDma() {
+        return dmaRequest();
+    }
+
+    /** Runs the DMA transfer the drive waits for through {@code regions}, to its end. */
+    public final DmaOutcome transferDma(DmaRegions regions) {
+        return runDma(regions);
+    }
+
+    /**
+     * The host adapter gives up on the command (its PRD table is too short, or lies outside
+     * memory): any transfer is dropped and the command ends with ABRT.
+     */
+    public final void abortCommand() {
+        if (dmaRequest() != DmaRequest.NONE) {
+            cancelDma();
+        }
+        fail(Ata.ABRT);
+    }
+
+    /** The power-on reset a COMRESET gives the device (SATA 3.x, 11.4): registers, modes, signature. */
+    public final void comReset() {
+        powerOn();
+    }
+
+    /** The software reset of a Register H2D FIS with SRST set (a device control FIS). */
+    public final void controlReset() {
+        softReset();
+    }
+
+    /** The drive's state, for its host adapter's snapshot. */
+    public final IdeDriveState saveState() {
+        return save();
+    }
+
+    /** Takes {@code s} after checking it fits this drive ({@code where} names it in errors). */
+    public final void restoreState(String where, IdeDriveState s) throws DeviceStateException {
+        restore(where, s);
+    }
 
     // ---- PIO data register ----------------------------------------------------------------------
 

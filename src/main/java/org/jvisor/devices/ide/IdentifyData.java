@@ -29,9 +29,10 @@ final class IdentifyData {
      * @param multiple     the READ/WRITE MULTIPLE block size now set (0: none)
      * @param transferMode the mode SET FEATURES selected (its sector count value)
      * @param writeCache   the volatile write cache is enabled
+     * @param queueDepth   native command queuing's depth behind a SATA host that offers it (0: none)
      */
     static void disk(byte[] out, String serial, long sectors, DiskGeometry g, int multiple, int transferMode,
-                     boolean writeCache) {
+                     boolean writeCache, int queueDepth) {
         Arrays.fill(out, 0, 512, (byte) 0);
         put(out, 0, 0x0040);                    // fixed device
         put(out, 1, g.cylinders());
@@ -69,6 +70,10 @@ final class IdentifyData {
         put(out, 66, 120);
         put(out, 67, 120);
         put(out, 68, 120);
+        if (queueDepth > 0) {
+            put(out, 75, queueDepth - 1);       // queue depth (ATA8-ACS 7.16.7.38), as QEMU's AHCI drives
+            put(out, 76, 1 << 8);               // SATA capabilities: NCQ
+        }
         put(out, 80, 0xF0);                     // ATA-4 to ATA-7
         put(out, 81, 0x16);
         put(out, 82, 1 << 14 | 1 << 5 | 1);     // NOP, write cache, SMART

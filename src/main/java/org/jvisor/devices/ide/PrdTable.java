@@ -9,7 +9,7 @@ import org.jvisor.memory.DmaSpace;
  * stops after 4 KiB of descriptors. Guest memory faults surface as the DmaSpace's exceptions.
  * Reused from transfer to transfer: it allocates nothing.
  */
-final class PrdTable {
+final class PrdTable implements DmaRegions {
     static final int ENTRY_SIZE = 8;
     /** QEMU's fail-safe: at most one page of descriptors. */
     static final int MAX_ENTRIES = 4096 / ENTRY_SIZE;
@@ -31,8 +31,8 @@ final class PrdTable {
         this.ended = false;
     }
 
-    /** The bytes the whole table describes (without moving the cursor). */
-    long describedBytes() {
+    @Override
+    public long describedBytes() {
         long total = 0;
         for (int i = 0; i < MAX_ENTRIES; i++) {
             long at = table + (long) i * ENTRY_SIZE;
@@ -45,12 +45,8 @@ final class PrdTable {
         return total;
     }
 
-    /**
-     * Moves {@code length} bytes between {@code buffer} and the regions at the cursor: into guest
-     * memory when {@code toMemory}, out of it otherwise. False when the table ended first (the
-     * bytes up to there have moved).
-     */
-    boolean transfer(byte[] buffer, int length, boolean toMemory) {
+    @Override
+    public boolean transfer(byte[] buffer, int offset, int length, boolean toMemory) {
         int done = 0;
         while (done < length) {
             if (regionLeft == 0 && !nextRegion()) {
@@ -58,9 +54,9 @@ final class PrdTable {
             }
             int n = Math.min(regionLeft, length - done);
             if (toMemory) {
-                dma.write(regionAddress, buffer, done, n);
+                dma.write(regionAddress, buffer, offset + done, n);
             } else {
-                dma.read(regionAddress, buffer, done, n);
+                dma.read(regionAddress, buffer, offset + done, n);
             }
             regionAddress += n;
             regionLeft -= n;

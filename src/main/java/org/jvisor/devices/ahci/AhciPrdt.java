@@ -1,0 +1,83 @@
+package org.jvisor.devices.ahci;
+
+import org.jvisor.devices.ide.DmaRegions;
+import org.jvisor.memory.DmaSpace;
+
+/**
+ * The physical region descriptor table of a command table (AHCI 1.3.1, 4.2.3.3): PRDTL entries of
+ * 16 bytes, each a 64-bit data base address (bit 0 reserved: word aligned), a reserved dword and
+ * DBC in bits 21:0 (the byte count minus one; bit 0 always set, so regions are even) with the
+ * interrupt-on-completion bit 31, which QEMU ignores and so does this. Counts the bytes moved for
+ * the command header's PRDBC. Reused from command to command: it allocates nothing.
+ */
+final class AhciPrdt implements DmaRegions {
+    static final int ENTRY_SIZE = 16;
+    static final int DBC_MASK = 0x3F_FFFF;
+
+    private DmaSpace dma;
+    private long table;
+    private int entries;
+    private int next;
+    private long regionAddress;
+    private int regionLeft;
+    private long moved;
+
+    /** Starts at the table at {@code tableAddress} with {@code entries} descriptors (PRDTL). */
+    void start(DmaSpace dma, long tableAddress, int entries) {
+        this.dma = dma;
+        this.table = tableAddress;
+        this.entries = entries;
+        this.next = 0;
+        this.regionLeft = 0;
+        this.moved = 0;
+    }
+
+    /** Bytes moved since {@link #start} (PRDBC). */
+    long moved() {
+        return moved;
+    }
+
+    @Override
+    public long describedBytes() {
+        long total = 0;
+        for (int i = 0; i < entries; i++) {
+            total += regionLength(dma.readU32(table + (long) i * ENTRY_SIZE + 12));
+        }
+        return total;
+    }
+
+    @Override
+    public boolean transfer(byte[] buffer, int offset, int length, boolean toMemory) {
+        int done = 0;
+        while (done < length) {
+            if (regionLeft == 0 && !nextRegion()) {
+                return false;
+            }
+            int n = Math.min(regionLeft, length - done);
+            if (toMemory) {
+                dma.write(regionAddress, buffer, offset + done, n);
+            } else {
+                dma.read(regionAddress, buffer, offset + done, n);
+            }
+            regionAddress += n;
+            regionLeft -= n;
+            done += n;
+            moved += n;
+        }
+        return true;
+    }
+
+    private boolean nextRegion() {
+        if (next >= entries) {
+            return false;
+        }
+        long at = table + (long) next++ * ENTRY_SIZE;
+        regionAddress = dma.readU64(at) & ~1L;
+        regionLeft = regionLength(dma.readU32(at + 12));
+        return true;
+    }
+
+    private static int regionLength(int dbc) {
+        return (dbc & DBC_MASK) + 1;
+    }
+}
