@@ -19,6 +19,7 @@
 #define REQUESTS 16
 #define BUF 64
 #define QSIZE 8
+#include "virtio_pci.h"
 #define POLL_LIMIT 20000000UL
 #define IOVA_OFFSET 0x40000000UL /* IOVA = GPA + 1 GiB */
 
@@ -44,38 +45,9 @@
 #define FSTS_PPF 2u
 #define FSTS_IQE 0x10u
 
-#define PCI_ADDR 0xCF8
-#define PCI_DATA 0xCFC
-#define PCI_COMMAND 0x04
-#define PCI_BAR0 0x10
-#define PCI_CAP_PTR 0x34
-#define PCI_CAP_VENDOR 0x09
-
-#define COMMON_DEVICE_FEATURE_SELECT 0x00
-#define COMMON_DEVICE_FEATURE 0x04
-#define COMMON_DRIVER_FEATURE_SELECT 0x08
-#define COMMON_DRIVER_FEATURE 0x0c
-#define COMMON_DEVICE_STATUS 0x14
-#define COMMON_QUEUE_SELECT 0x16
-#define COMMON_QUEUE_SIZE 0x18
-#define COMMON_QUEUE_ENABLE 0x1c
-#define COMMON_QUEUE_NOTIFY_OFF 0x1e
-#define COMMON_QUEUE_DESC 0x20
-#define COMMON_QUEUE_DRIVER 0x28
-#define COMMON_QUEUE_DEVICE 0x30
-#define STATUS_ACKNOWLEDGE 1
-#define STATUS_DRIVER 2
-#define STATUS_DRIVER_OK 4
-#define STATUS_FEATURES_OK 8
 #define STATUS_NEEDS_RESET 0x40
-#define VIRTQ_DESC_F_WRITE 2
-
-#define LAPIC 0xFEE00000UL
-#define LAPIC_EOI 0x0B0
-#define LAPIC_SVR 0x0F0
 #define FAULT_VECTOR 0x50
 
-struct virtq_desc { uint64_t addr; uint32_t len; uint16_t flags; uint16_t next; };
 /* The rings in one page, so one mapping covers them. */
 struct rings {
     struct virtq_desc desc[QSIZE];
@@ -103,56 +75,21 @@ static uint32_t notify_multiplier;
 static uint16_t last_used;
 static volatile unsigned fault_irqs;
 
-static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)a; }
 static inline void w64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 static inline uint64_t r64(uint64_t a) { return *(volatile uint64_t *)a; }
-static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)a; }
-static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)a; }
-#define barrier() __asm__ volatile("mfence" : : : "memory")
-
-static uint32_t pci_read32(int d, int off)
-{
-    outl(PCI_ADDR, 0x80000000u | (uint32_t)d << 11 | (uint32_t)(off & 0xFC));
-    return inl(PCI_DATA);
-}
-static uint8_t pci_read8(int d, int off) { return (uint8_t)(pci_read32(d, off) >> ((off & 3) * 8)); }
-static void pci_write16(int d, int off, uint16_t v)
-{
-    outl(PCI_ADDR, 0x80000000u | (uint32_t)d << 11 | (uint32_t)(off & 0xFC));
-    outw(PCI_DATA + (off & 2), v);
-}
-
-/* The GiB of a 64-bit BAR above what the entry page tables map, with 2 MiB pages. */
-static uint64_t high_pd[512] __attribute__((aligned(4096)));
-static void map_gib(uint64_t a)
-{
-    uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFUL);
-    uint64_t *pdpt = (uint64_t *)(pml4[0] & 0xFFFFFFFFF000UL);
-    uint64_t gib = a >> 30;
-    CHECK(gib < 512);
-    if (pdpt[gib] & 1)
-        return;
-    for (int i = 0; i < 512; i++)
-        high_pd[i] = (gib << 30) + ((uint64_t)i << 21) + 0x83;
-    pdpt[gib] = (uint64_t)high_pd + 0x3;
-    write_cr3(read_cr3());
-}
 
 static void on_fault_event(struct frame *f)
 {
     (void)f;
     fault_irqs++;
-    w32(LAPIC + LAPIC_EOI, 0);
+    mmio_write32(LAPIC + LAPIC_EOI, 0);
 }
 
 static void wait_gsts(uint32_t bits, uint32_t want)
 {
-    for (unsigned long n = 0; (r32(VTD + VTD_GSTS) & bits) != want; n++)
+    for (unsigned long n = 0; (mmio_read32(VTD + VTD_GSTS) & bits) != want; n++)
         if (n == POLL_LIMIT)
-            failf("GSTS %#x: bits %#x never became %#x", r32(VTD + VTD_GSTS), bits, want);
+            failf("GSTS %#x: bits %#x never became %#x", mmio_read32(VTD + VTD_GSTS), bits, want);
 }
 
 /* One 128-bit descriptor into the invalidation queue, and a wait descriptor behind it that writes
@@ -171,7 +108,7 @@ static void invalidate(uint64_t lo, uint64_t hi)
     w64(VTD + VTD_IQT, (uint64_t)tail << 4);
     for (unsigned long n = 0; wait_status != seq; n++) {
         if (n == POLL_LIMIT)
-            failf("wait descriptor %u never completed (FSTS %#x, IQH %#lx)", seq, r32(VTD + VTD_FSTS), r64(VTD + VTD_IQH));
+            failf("wait descriptor %u never completed (FSTS %#x, IQH %#lx)", seq, mmio_read32(VTD + VTD_FSTS), r64(VTD + VTD_IQH));
         __asm__ volatile("pause");
     }
 }
@@ -199,97 +136,81 @@ static void setup_tables(int fpd)
 
 static void enable_vtd(void)
 {
-    CHECK_EQ(r32(VTD + VTD_VER), 0x10);
+    CHECK_EQ(mmio_read32(VTD + VTD_VER), 0x10);
     uint64_t ecap = r64(VTD + VTD_ECAP);
     printf("vtd: unit at %#lx: cap %#lx ecap %#lx\n", VTD, r64(VTD + VTD_CAP), ecap);
     CHECK(ecap & 2);    /* QI */
     CHECK(ecap & 0x40); /* pass-through */
     setup_tables(0);
     w64(VTD + VTD_RTADDR, (uint64_t)root);
-    w32(VTD + VTD_GCMD, GCMD_SRTP);
+    mmio_write32(VTD + VTD_GCMD, GCMD_SRTP);
     wait_gsts(GCMD_SRTP, GCMD_SRTP);
     w64(VTD + VTD_IQA, (uint64_t)queue); /* QS 0 */
-    w32(VTD + VTD_GCMD, GCMD_QIE);
+    mmio_write32(VTD + VTD_GCMD, GCMD_QIE);
     wait_gsts(GCMD_QIE, GCMD_QIE);
     CHECK_EQ(r64(VTD + VTD_IQH), 0);
     invalidate(1 | 1u << 4, 0); /* global context-cache invalidation */
     invalidate(2 | 1u << 4, 0); /* global IOTLB invalidation */
-    w32(VTD + VTD_FEDATA, FAULT_VECTOR);
-    w32(VTD + VTD_FEADDR, (uint32_t)LAPIC); /* APIC 0, physical, fixed */
-    w32(VTD + VTD_FEUADDR, 0);
-    w32(VTD + VTD_FECTL, 0);                /* unmasked */
-    w32(VTD + VTD_GCMD, GCMD_QIE | GCMD_TE);
+    mmio_write32(VTD + VTD_FEDATA, FAULT_VECTOR);
+    mmio_write32(VTD + VTD_FEADDR, (uint32_t)LAPIC); /* APIC 0, physical, fixed */
+    mmio_write32(VTD + VTD_FEUADDR, 0);
+    mmio_write32(VTD + VTD_FECTL, 0);                /* unmasked */
+    mmio_write32(VTD + VTD_GCMD, GCMD_QIE | GCMD_TE);
     wait_gsts(GCMD_TE | GCMD_QIE, GCMD_TE | GCMD_QIE);
-    CHECK_EQ(r32(VTD + VTD_FSTS), 0);
+    CHECK_EQ(mmio_read32(VTD + VTD_FSTS), 0);
     printf("vtd: root table, queued invalidation and translation on\n");
 }
 
-static int find_device(void)
+static void find_device(void)
 {
-    for (int d = 0; d < 32; d++)
-        if (pci_read32(d, 0) == 0x10441AF4)
-            return d;
-    fail("no modern virtio-rng-pci (1af4:1044) on bus 0");
-}
-
-static void find_bar(void)
-{
-    uint32_t common_off = 0, notify_off = 0;
-    int bar = -1;
-    for (int p = pci_read8(dev, PCI_CAP_PTR) & 0xFC, n = 0; p != 0 && n < 48; p = pci_read8(dev, p + 1) & 0xFC, n++) {
-        if (pci_read8(dev, p) != PCI_CAP_VENDOR)
-            continue;
-        int type = pci_read8(dev, p + 3);
-        if (type == 1 && bar < 0) {
-            bar = pci_read8(dev, p + 4);
-            common_off = pci_read32(dev, p + 8);
-        } else if (type == 2 && notify_multiplier == 0) {
-            notify_off = pci_read32(dev, p + 8);
-            notify_multiplier = pci_read32(dev, p + 16);
-        }
-    }
-    CHECK(bar >= 0);
-    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bar);
-    uint64_t base = lo & ~0xFu;
-    if ((lo & 6) == 4)
-        base |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bar + 4) << 32;
+    struct vpci v = {0};
+    v.dev = vpci_find(0x10441AF4, 0x10441AF4);
+    if (v.dev < 0)
+        fail("no modern virtio-rng-pci (1af4:1044) on bus 0");
+    dev = v.dev;
+    int seen = vpci_walk(&v);
+    CHECK(seen & (1 << VIRTIO_PCI_CAP_COMMON_CFG));
+    CHECK(seen & (1 << VIRTIO_PCI_CAP_NOTIFY_CFG));
+    CHECK_EQ(v.notify.bar, v.common.bar);
+    uint64_t base = vpci_bar(dev, v.common.bar);
     CHECK(base != 0);
     map_gib(base);
-    pci_write16(dev, PCI_COMMAND, 0x6); /* memory, bus master */
-    common_addr = base + common_off;
-    notify_base = base + notify_off;
+    pci_write16(dev, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    common_addr = base + v.common.offset;
+    notify_base = base + v.notify.offset;
+    notify_multiplier = v.notify_multiplier;
 }
 
-static uint8_t status(void) { return r8(common_addr + COMMON_DEVICE_STATUS); }
+static uint8_t status(void) { return mmio_read8(common_addr + COMMON_DEVICE_STATUS); }
 
 static void setup_device(void)
 {
     uint64_t c = common_addr;
-    w8(c + COMMON_DEVICE_STATUS, 0);
+    mmio_write8(c + COMMON_DEVICE_STATUS, 0);
     CHECK_EQ(status(), 0);
-    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-    w32(c + COMMON_DEVICE_FEATURE_SELECT, 1);
-    uint32_t hi = r32(c + COMMON_DEVICE_FEATURE);
+    mmio_write8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    mmio_write32(c + COMMON_DEVICE_FEATURE_SELECT, 1);
+    uint32_t hi = mmio_read32(c + COMMON_DEVICE_FEATURE);
     CHECK(hi & 1); /* VIRTIO_F_VERSION_1 */
     CHECK(hi & 2); /* VIRTIO_F_ACCESS_PLATFORM */
-    w32(c + COMMON_DRIVER_FEATURE_SELECT, 0);
-    w32(c + COMMON_DRIVER_FEATURE, 0);
-    w32(c + COMMON_DRIVER_FEATURE_SELECT, 1);
-    w32(c + COMMON_DRIVER_FEATURE, 3);
-    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    mmio_write32(c + COMMON_DRIVER_FEATURE_SELECT, 0);
+    mmio_write32(c + COMMON_DRIVER_FEATURE, 0);
+    mmio_write32(c + COMMON_DRIVER_FEATURE_SELECT, 1);
+    mmio_write32(c + COMMON_DRIVER_FEATURE, 3);
+    mmio_write8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
     CHECK(status() & STATUS_FEATURES_OK);
-    w16(c + COMMON_QUEUE_SELECT, 0);
-    CHECK(r16(c + COMMON_QUEUE_SIZE) >= QSIZE);
-    w16(c + COMMON_QUEUE_SIZE, QSIZE);
+    mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+    CHECK(mmio_read16(c + COMMON_QUEUE_SIZE) >= QSIZE);
+    mmio_write16(c + COMMON_QUEUE_SIZE, QSIZE);
     memset(&rings, 0, sizeof rings);
     last_used = 0;
     uint64_t iova = (uint64_t)&rings + IOVA_OFFSET;
     w64(c + COMMON_QUEUE_DESC, iova + __builtin_offsetof(struct rings, desc));
     w64(c + COMMON_QUEUE_DRIVER, iova + __builtin_offsetof(struct rings, avail_flags));
     w64(c + COMMON_QUEUE_DEVICE, iova + __builtin_offsetof(struct rings, used_flags));
-    uint16_t off = r16(c + COMMON_QUEUE_NOTIFY_OFF);
-    w16(c + COMMON_QUEUE_ENABLE, 1);
-    w8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    uint16_t off = mmio_read16(c + COMMON_QUEUE_NOTIFY_OFF);
+    mmio_write16(c + COMMON_QUEUE_ENABLE, 1);
+    mmio_write8(c + COMMON_DEVICE_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     CHECK_EQ(status(), STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     notify_addr = notify_base + (uint64_t)off * notify_multiplier;
 }
@@ -306,9 +227,9 @@ static int request(unsigned n)
     barrier();
     rings.avail_idx++;
     barrier();
-    w16(notify_addr, 0);
+    mmio_write16(notify_addr, 0);
     for (unsigned long spins = 0; *(volatile uint16_t *)&rings.used_idx == last_used; spins++) {
-        if ((status() & STATUS_NEEDS_RESET) || (r32(VTD + VTD_FSTS) & FSTS_PPF))
+        if ((status() & STATUS_NEEDS_RESET) || (mmio_read32(VTD + VTD_FSTS) & FSTS_PPF))
             return 0;
         if (spins == POLL_LIMIT)
             failf("request %u: no used buffer and no fault (device status %#x)", n, status());
@@ -323,21 +244,20 @@ static int request(unsigned n)
 
 int main(void)
 {
-    dev = find_device();
+    find_device();
     printf("vtd: virtio-rng-pci at 00:%02x.0\n", dev);
-    find_bar();
     idt_init();
     set_handler(FAULT_VECTOR, on_fault_event);
     outb(0x21, 0xFF); /* firmware's 8259s masked */
     outb(0xA1, 0xFF);
-    w32(LAPIC + LAPIC_SVR, 0x1FF);
+    mmio_write32(LAPIC + LAPIC_SVR, 0x1FF);
     enable_vtd();
     setup_device();
 
     for (unsigned n = 0; n < REQUESTS; n++) {
         memset(buffer, 0, sizeof buffer);
         if (!request(n))
-            failf("request %u refused (FSTS %#x, FRCD %#lx %#lx)", n, r32(VTD + VTD_FSTS), r64(VTD + 0x220), r64(VTD + 0x228));
+            failf("request %u refused (FSTS %#x, FRCD %#lx %#lx)", n, mmio_read32(VTD + VTD_FSTS), r64(VTD + 0x220), r64(VTD + 0x228));
         int zero = 1;
         for (int i = 0; i < BUF; i++)
             zero &= buffer[BUF * (n % QSIZE) + i] == 0;
@@ -355,13 +275,13 @@ int main(void)
      * (its bounce buffer's write-back faults). Either way: a fault record, nothing in the buffer. */
     int used = request(REQUESTS);
     unsigned long spins = 0;
-    while (!(r32(VTD + VTD_FSTS) & FSTS_PPF) && ++spins < POLL_LIMIT)
+    while (!(mmio_read32(VTD + VTD_FSTS) & FSTS_PPF) && ++spins < POLL_LIMIT)
         __asm__ volatile("pause");
     while (!used && !(status() & STATUS_NEEDS_RESET) && ++spins < POLL_LIMIT)
         __asm__ volatile("pause");
     for (spins = 0; fault_irqs == 0 && spins < POLL_LIMIT / 1000; spins++)
         __asm__ volatile("sti; hlt; cli" : : : "memory");
-    uint32_t fsts = r32(VTD + VTD_FSTS);
+    uint32_t fsts = mmio_read32(VTD + VTD_FSTS);
     uint64_t frcd_lo = r64(VTD + 0x220), frcd_hi = r64(VTD + 0x228);
     printf("vtd: refused: FSTS %#x FRCD %#lx %#lx, %u fault interrupt(s); the device %s\n", fsts, frcd_lo, frcd_hi,
            fault_irqs, used ? "completed the request without its data" : "reports DEVICE_NEEDS_RESET");
@@ -378,8 +298,8 @@ int main(void)
 
     /* Clear the record; with FPD the next refused request leaves none. */
     w64(VTD + 0x228, 1ul << 63);
-    w32(VTD + VTD_FSTS, FSTS_PFO);
-    CHECK_EQ(r32(VTD + VTD_FSTS), 0);
+    mmio_write32(VTD + VTD_FSTS, FSTS_PFO);
+    CHECK_EQ(mmio_read32(VTD + VTD_FSTS), 0);
     setup_tables(1);
     l1[(((uint64_t)buffer + IOVA_OFFSET) >> 12) & 0x1FF] = 0;
     invalidate(1 | 1u << 4, 0);
@@ -390,7 +310,7 @@ int main(void)
     for (spins = 0; !used && !(status() & STATUS_NEEDS_RESET) && spins < POLL_LIMIT; spins++)
         __asm__ volatile("pause");
     CHECK(used || (status() & STATUS_NEEDS_RESET));
-    CHECK_EQ(r32(VTD + VTD_FSTS) & FSTS_PPF, 0);
+    CHECK_EQ(mmio_read32(VTD + VTD_FSTS) & FSTS_PPF, 0);
     for (int i = 0; i < BUF; i++)
         CHECK_EQ(buffer[i], 0);
     CHECK_EQ(fault_irqs, 1);
