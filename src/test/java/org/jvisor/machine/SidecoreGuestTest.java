@@ -82,13 +82,21 @@ class SidecoreGuestTest {
         return Long.parseLong(m.group(1));
     }
 
-    private static void assertPollingRemovesNotifies(String machine, String device, String region) throws Exception {
+    /**
+     * Samecore, then polled: the notifies and the device's MMIO exits fall. With {@code unpolledToo}
+     * also an iothread that does not poll (poll-max-ns=0), which must not save notifies: what saves
+     * them is the polling, not the other thread (one transport shows it; each boot costs seconds).
+     */
+    private static void assertPollingRemovesNotifies(String machine, String device, String region, boolean unpolledToo)
+            throws Exception {
         var samecore = boot(machine, device);
         assertTrue(notifies(samecore) >= REQUESTS, "samecore: a notify per request:\n" + samecore);
         long sameExits = deviceAccesses(samecore, region);
 
-        var unpolled = boot(machine, device + ",iothread=io0", "iothread,id=io0,poll-max-ns=0");
-        assertTrue(notifies(unpolled) >= REQUESTS, "poll-max-ns=0: a notify per request:\n" + unpolled);
+        if (unpolledToo) {
+            var unpolled = boot(machine, device + ",iothread=io0", "iothread,id=io0,poll-max-ns=0");
+            assertTrue(notifies(unpolled) >= REQUESTS, "poll-max-ns=0: a notify per request:\n" + unpolled);
+        }
 
         var polled = boot(machine, device + ",iothread=io0", POLLING);
         long n = notifies(polled);
@@ -99,11 +107,11 @@ class SidecoreGuestTest {
 
     @Test
     void pollingIothreadRemovesNotifyExitsOnVirtioPci() throws Exception {
-        assertPollingRemovesNotifies("pc", "virtio-blk-pci,drive=d0", "00:01.0 virtio");
+        assertPollingRemovesNotifies("pc", "virtio-blk-pci,drive=d0", "00:01.0 virtio", true);
     }
 
     @Test
     void pollingIothreadRemovesNotifyExitsOnVirtioMmio() throws Exception {
-        assertPollingRemovesNotifies("microvm", "virtio-blk-device,drive=d0", "virtio-blk0 (virtio-mmio)");
+        assertPollingRemovesNotifies("microvm", "virtio-blk-device,drive=d0", "virtio-blk0 (virtio-mmio)", false);
     }
 }
