@@ -56,6 +56,21 @@ public final class KvmStructs {
         JAVA_INT.withName("slot"), JAVA_INT.withName("flags"), JAVA_LONG.withName("guest_phys_addr"),
         JAVA_LONG.withName("memory_size"), JAVA_LONG.withName("userspace_addr")).withName("kvm_userspace_memory_region");
 
+    /** kvm_dirty_log: slot, padding, then the bitmap's address (a union with a u64 pad). */
+    public static final StructLayout KVM_DIRTY_LOG = structLayout(
+        JAVA_INT.withName("slot"), JAVA_INT.withName("padding1"), JAVA_LONG.withName("dirty_bitmap"))
+        .withName("kvm_dirty_log");
+
+    /** kvm_clear_dirty_log: which pages of a slot to clear (and re-protect), as bitmap says. */
+    public static final StructLayout KVM_CLEAR_DIRTY_LOG = structLayout(
+        JAVA_INT.withName("slot"), JAVA_INT.withName("num_pages"), JAVA_LONG.withName("first_page"),
+        JAVA_LONG.withName("dirty_bitmap")).withName("kvm_clear_dirty_log");
+
+    /** kvm_enable_cap: cap, flags, args[4], pad[64]. */
+    public static final StructLayout KVM_ENABLE_CAP = structLayout(
+        JAVA_INT.withName("cap"), JAVA_INT.withName("flags"), sequenceLayout(4, JAVA_LONG).withName("args"),
+        sequenceLayout(64, JAVA_BYTE).withName("pad")).withName("kvm_enable_cap");
+
     public static final StructLayout KVM_CPUID_ENTRY2 = structLayout(
         JAVA_INT.withName("function"), JAVA_INT.withName("index"), JAVA_INT.withName("flags"),
         JAVA_INT.withName("eax"), JAVA_INT.withName("ebx"), JAVA_INT.withName("ecx"), JAVA_INT.withName("edx"),

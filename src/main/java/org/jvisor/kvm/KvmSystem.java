@@ -33,6 +33,8 @@ public final class KvmSystem implements AutoCloseable {
     public static final int CAP_IMMEDIATE_EXIT = 136;
     public static final int CAP_MAX_VCPUS = 66;
     public static final int CAP_SIGNAL_MSI = 77;
+    /** KVM_GET_DIRTY_LOG leaves the bits set; KVM_CLEAR_DIRTY_LOG clears and re-protects (api.rst 7.18). */
+    public static final int CAP_MANUAL_DIRTY_LOG_PROTECT2 = 168;
 
     private final KvmFd fd;
 

@@ -805,7 +805,7 @@ public final class Machine implements AutoCloseable {
     /** The downtime a live migration aims at unless told: QEMU's default downtime-limit, 300 ms. */
     public static final long DEFAULT_MIGRATION_DOWNTIME_MILLIS = 300;
 
-    /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg). */
+    /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg's stores, KVM's dirty log). */
     public boolean logsDirtyPages() {
         return accel.logsDirtyPages();
     }

@@ -20,10 +20,6 @@ import org.jvisor.devices.virtio.VirtioIoThread;
  * only then, so host input and queued virtio work meet a restored machine.
  */
 final class MachineSnapshot {
-    /** Why a live migration needs tcg: kvm's stores do not mark jvisor's dirty log. */
-    static final String ENGINE_LIMIT = "live migration needs -accel tcg for now: the kvm engine does not log dirty"
-        + " pages yet (KVM_GET_DIRTY_LOG); a stop-the-world snapshot (migrate while paused) works on kvm";
-
     /** How long a save waits for a virtio I/O thread to finish the work queued before the pause. */
     private static final long DRAIN_MILLIS = 10_000;
 
@@ -121,7 +117,8 @@ final class MachineSnapshot {
         long downtimeNanos = downtimeMillis * 1_000_000L;
         long start = System.nanoTime();
         if (!m.accelerator().logsDirtyPages()) {
-            throw new MachineException(ENGINE_LIMIT);
+            throw new MachineException("live migration: the " + m.accelerator().name() + " engine does not log the"
+                + " pages the guest writes; a stop-the-world snapshot (migrate while paused) works");
         }
         checkSavable();
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();

@@ -35,6 +35,11 @@ class KvmStructsTest {
             SZ(kvm_userspace_memory_region); SZ(kvm_cpuid_entry2); SZ(kvm_cpuid2); SZ(kvm_msr_entry);
             SZ(kvm_msrs); SZ(kvm_irq_level); SZ(kvm_irqfd); SZ(kvm_ioeventfd); SZ(kvm_pit_config); SZ(kvm_msi);
             SZ(kvm_signal_mask); SZ(kvm_irq_routing_entry); SZ(kvm_irq_routing);
+            SZ(kvm_dirty_log); SZ(kvm_clear_dirty_log); SZ(kvm_enable_cap);
+            OFF(kvm_dirty_log, dirty_bitmap); OFF(kvm_clear_dirty_log, num_pages); OFF(kvm_clear_dirty_log, first_page);
+            OFF(kvm_clear_dirty_log, dirty_bitmap); OFF(kvm_enable_cap, args);
+            IOC(KVM_GET_DIRTY_LOG); IOC(KVM_CLEAR_DIRTY_LOG); IOC(KVM_ENABLE_CAP); IOC(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+            IOC(KVM_MEM_LOG_DIRTY_PAGES); IOC(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
             OFF(kvm_irq_routing_entry, gsi); OFF(kvm_irq_routing_entry, type); OFF(kvm_irq_routing_entry, u);
             OFF(kvm_irq_routing_entry, u.msi.address_lo); OFF(kvm_irq_routing_entry, u.msi.address_hi);
             OFF(kvm_irq_routing_entry, u.msi.data); OFF(kvm_irq_routing_entry, u.irqchip.irqchip);
@@ -141,6 +146,21 @@ class KvmStructsTest {
         size("kvm_signal_mask", KvmStructs.KVM_SIGNAL_MASK);
         size("kvm_irq_routing_entry", KvmStructs.KVM_IRQ_ROUTING_ENTRY);
         size("kvm_irq_routing", KvmStructs.KVM_IRQ_ROUTING);
+        size("kvm_dirty_log", KvmStructs.KVM_DIRTY_LOG);
+        size("kvm_clear_dirty_log", KvmStructs.KVM_CLEAR_DIRTY_LOG);
+        size("kvm_enable_cap", KvmStructs.KVM_ENABLE_CAP);
+    }
+
+    @Test
+    void dirtyLogLayoutsMatchTheKernelHeaders() {
+        assertEquals(c("kvm_dirty_log.dirty_bitmap"), off(KvmStructs.KVM_DIRTY_LOG, "dirty_bitmap"));
+        assertEquals(c("kvm_clear_dirty_log.num_pages"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "num_pages"));
+        assertEquals(c("kvm_clear_dirty_log.first_page"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "first_page"));
+        assertEquals(c("kvm_clear_dirty_log.dirty_bitmap"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "dirty_bitmap"));
+        assertEquals(c("kvm_enable_cap.args"), off(KvmStructs.KVM_ENABLE_CAP, "args"));
+        assertEquals(c("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"), KvmSystem.CAP_MANUAL_DIRTY_LOG_PROTECT2);
+        assertEquals(c("KVM_MEM_LOG_DIRTY_PAGES"), KvmDirtyLog.MEM_LOG_DIRTY_PAGES);
+        assertEquals(c("KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE"), KvmDirtyLog.MANUAL_PROTECT_ENABLE);
     }
 
     @Test
