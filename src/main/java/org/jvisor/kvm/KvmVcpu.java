@@ -369,10 +369,14 @@ final class KvmVcpu implements Vcpu {
     /**
      * MSRs a snapshot carries beside those {@link X86State} holds, ascending (KVM_SET_MSRS writes
      * them in order): the TSC first (host-initiated writes set the guest TSC, KVM recomputes the
-     * offset), MISC_ENABLE, MTRRdefType, TSC_DEADLINE, and kvmclock's wall-clock and system-time
-     * MSRs (Documentation/virt/kvm/x86/msr.rst). Each is saved only if this KVM reads it.
+     * offset), MISC_ENABLE, the MTRRs (8 variable pairs, the 11 fixed-range MSRs, the default
+     * type: what KVM emulates and tcg keeps, SDM vol. 3, 11.11), TSC_DEADLINE, and kvmclock's
+     * wall-clock and system-time MSRs (Documentation/virt/kvm/x86/msr.rst). Each is saved only if
+     * this KVM reads it.
      */
-    static final int[] SNAPSHOT_MSRS = {VcpuState.MSR_TSC, VcpuState.MSR_MISC_ENABLE, VcpuState.MSR_MTRR_DEF_TYPE,
+    static final int[] SNAPSHOT_MSRS = {VcpuState.MSR_TSC, VcpuState.MSR_MISC_ENABLE,
+        0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207, 0x208, 0x209, 0x20A, 0x20B, 0x20C, 0x20D, 0x20E, 0x20F,
+        0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F, VcpuState.MSR_MTRR_DEF_TYPE,
         VcpuState.MSR_TSC_DEADLINE, VcpuState.MSR_KVM_WALL_CLOCK_NEW, VcpuState.MSR_KVM_SYSTEM_TIME_NEW};
 
     /** KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR: fields KVM_SET_VCPU_EVENTS must take from us. */
@@ -380,7 +384,8 @@ final class KvmVcpu implements Vcpu {
 
     /**
      * The vCPU as an engine-neutral record: registers, segments, control registers and MSRs from
-     * KVM_GET_REGS/SREGS/FPU/MSRS, XCR0 from KVM_GET_XCRS, the debug registers, MP state and
+     * KVM_GET_REGS/SREGS/MSRS, x87/SSE from KVM_GET_XSAVE's legacy region, XCR0 from
+     * KVM_GET_XCRS, the debug registers, MP state and
      * events translated from KVM's structs, kvmclock from KVM_GET_CLOCK. What has no neutral
      * meaning (the XSAVE image, the LAPIC page) is in {@link #saveKvmState()}'s record.
      */
@@ -389,6 +394,7 @@ final class KvmVcpu implements Vcpu {
         X86State st = new X86State();
         saveState(st);
         KvmVcpuState k = saveKvmState();
+        KvmStateCodec.readFxsave(MemorySegment.ofArray(k.xsave().toArray()), st);
         Bytes dr = k.debugRegisters();
         st.dr[0] = KvmVcpuState.u64(dr, 0);
         st.dr[1] = KvmVcpuState.u64(dr, 8);

@@ -17,7 +17,8 @@ import org.jvisor.devices.virtio.VirtioIoThread;
  * guest memory while restoring (a virtqueue's rings) sees the saved contents; the devices next,
  * interrupt controllers first (the registry's order; its description says why); the vCPUs last,
  * each on its own thread, after its local APIC, whose IA32_APIC_BASE it takes. Devices start
- * only then, so host input and queued virtio work meet a restored machine.
+ * only then, so host input and queued virtio work meet a restored machine. A snapshot of the
+ * other engine is converted on the way in ({@link EngineCrossing}).
  */
 final class MachineSnapshot {
     /** How long a save waits for a virtio I/O thread to finish the work queued before the pause. */
@@ -220,7 +221,9 @@ final class MachineSnapshot {
             if (saved == null) {
                 throw r.fail("holds no machine configuration");
             }
-            String why = saved.mismatch(config(saved.runState()));
+            // a snapshot of the other engine: compared (and later converted) as this engine would have saved it
+            EngineCrossing crossing = EngineCrossing.between(saved.accelerator(), m.accelerator().name(), m.config().cpus());
+            String why = (crossing == null ? saved : crossing.config(saved)).mismatch(config(saved.runState()));
             if (why != null) {
                 throw r.fail(why);
             }
@@ -249,6 +252,11 @@ final class MachineSnapshot {
                 states.add(new DeviceRegistry.Saved(id, state));
             }
             devSection.expectEnd();
+            if (crossing != null) {
+                List<VcpuState> vcpus = cpus.stream().map(VcpuState.class::cast).toList();
+                crossing.checkCpus(vcpus, m.accelerator().cpuid());
+                states = crossing.devices(states, vcpus);
+            }
             r.ram(m.ram().segment());
             r.section(SnapshotFile.END);
             m.devices().restore(states);
