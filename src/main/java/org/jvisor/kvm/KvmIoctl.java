@@ -12,6 +12,7 @@ import org.jvisor.sys.Ioctl;
 public enum KvmIoctl {
     GET_API_VERSION(Dir.NONE, 0x00, 0),
     CREATE_VM(Dir.NONE, 0x01, 0),
+    GET_MSR_INDEX_LIST(Dir.READ_WRITE, 0x02, KvmStructs.KVM_MSR_LIST),
     CHECK_EXTENSION(Dir.NONE, 0x03, 0),
     GET_VCPU_MMAP_SIZE(Dir.NONE, 0x04, 0),
     GET_SUPPORTED_CPUID(Dir.READ_WRITE, 0x05, KvmStructs.KVM_CPUID2),

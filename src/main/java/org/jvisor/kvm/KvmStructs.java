@@ -83,6 +83,9 @@ public final class KvmStructs {
     public static final StructLayout KVM_MSR_ENTRY = structLayout(
         JAVA_INT.withName("index"), JAVA_INT.withName("reserved"), JAVA_LONG.withName("data")).withName("kvm_msr_entry");
 
+    /** The fixed header of kvm_msr_list: nmsrs; that many u32 indices follow. */
+    public static final StructLayout KVM_MSR_LIST = structLayout(JAVA_INT.withName("nmsrs")).withName("kvm_msr_list");
+
     /** The fixed header of kvm_msrs; entries follow. */
     public static final StructLayout KVM_MSRS = structLayout(
         JAVA_INT.withName("nmsrs"), JAVA_INT.withName("pad")).withName("kvm_msrs");

@@ -123,6 +123,30 @@ public final class KvmSystem implements AutoCloseable {
         throw new KvmException("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
     }
 
+    /**
+     * KVM_GET_MSR_INDEX_LIST (api.rst 4.3): the MSRs this KVM saves and restores, asked first
+     * with no room (E2BIG says how many), then with the room.
+     */
+    public java.util.Set<Integer> msrIndexList() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment head = a.allocate(4, 4);
+            int rc = fd.ioctlRaw(KvmIoctl.GET_MSR_INDEX_LIST, head);
+            if (rc < 0 && rc != -Errno.E2BIG.code()) {
+                throw fd.failure(KvmIoctl.GET_MSR_INDEX_LIST, -rc);
+            }
+            int n = head.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            MemorySegment list = a.allocate(4L + 4L * n, 4);
+            list.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, n);
+            fd.ioctl(KvmIoctl.GET_MSR_INDEX_LIST, list);
+            int got = list.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            java.util.Set<Integer> out = new java.util.HashSet<>();
+            for (int i = 0; i < got; i++) {
+                out.add(list.get(java.lang.foreign.ValueLayout.JAVA_INT, 4L + 4L * i));
+            }
+            return java.util.Set.copyOf(out);
+        }
+    }
+
     /** KVM_CREATE_VM: the new VM's fd. */
     int createVm() {
         return fd.ioctl(KvmIoctl.CREATE_VM, 0);

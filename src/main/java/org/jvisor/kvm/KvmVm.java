@@ -50,6 +50,8 @@ public final class KvmVm implements Accelerator {
     private KvmDirtyLog dirtyLog;
     private final MsiRoutes msiRoutes = new MsiRoutes(this);
     private final int vcpuCount;
+    /** The MSRs a snapshot saves of each vCPU on this KVM. */
+    private final int[] savedMsrs;
     /** Each vCPU's KVM-only record from a restore's DEVS section, until the vCPU takes it. */
     private final KvmVcpuState[] staged;
 
@@ -61,6 +63,7 @@ public final class KvmVm implements Accelerator {
         this.bus = bus;
         this.runSize = system.vcpuMmapSize();
         this.cpuid = buildCpuid(system.supportedCpuid());
+        this.savedMsrs = KvmVcpu.snapshotMsrs(system.msrIndexList());
     }
 
     /** Creates a VM for this machine; throws {@link KvmUnavailableException} if KVM cannot be used. */
@@ -123,6 +126,11 @@ public final class KvmVm implements Accelerator {
         return true;
     }
 
+    /** The MSRs a snapshot saves of each vCPU here, ascending (what this KVM has of KvmVcpu.SNAPSHOT_MSRS). */
+    public int[] snapshotMsrs() {
+        return savedMsrs.clone();
+    }
+
     /** Whether this host's KVM lets fetched dirty bits be cleared on their own (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2). */
     public boolean dirtyLogManualProtect() {
         return dirtyLog.manualProtect();
@@ -171,7 +179,7 @@ public final class KvmVm implements Accelerator {
     public synchronized Vcpu createVcpu(int index, ExitStats stats) {
         int fd = vm.ioctl(KvmIoctl.CREATE_VCPU, index);
         KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(Fd.adopt(fd, "vCPU " + index)), runSize, bus, stats,
-            cpuidForVcpu(index), this::clockNs, this::takeStaged);
+            cpuidForVcpu(index), this::clockNs, this::takeStaged, savedMsrs);
         vcpus.add(vcpu);
         return vcpu;
     }

@@ -79,6 +79,35 @@ final class EngineCrossing {
         return new SnapshotConfig(saved.machineType(), saved.ramBytes(), saved.cpus(), to, ids, saved.runState());
     }
 
+    /** KVM's paravirtual MSRs that tcg does not implement (Documentation/virt/kvm/x86/msr.rst). */
+    private static final Map<Integer, String> KVM_ONLY_MSRS = Map.of(VcpuState.MSR_KVM_ASYNC_PF_EN,
+        "async page faults", VcpuState.MSR_KVM_STEAL_TIME, "steal time", VcpuState.MSR_KVM_PV_EOI_EN, "PV EOI");
+
+    /**
+     * The vCPU states as the restoring engine takes them: from kvm to tcg, KVM's paravirtual MSRs
+     * that tcg lacks go when the guest left them off (0) and are refused, by name, when it uses them.
+     */
+    List<VcpuState> vcpus(List<VcpuState> states) throws DeviceStateException {
+        if (!to.equals(TCG)) {
+            return states;
+        }
+        List<VcpuState> out = new ArrayList<>();
+        for (int i = 0; i < states.size(); i++) {
+            VcpuState s = states.get(i);
+            for (VcpuState.Msr m : s.msrs()) {
+                if (KVM_ONLY_MSRS.containsKey(m.index()) && m.value() != 0) {
+                    throw new DeviceStateException(String.format("vCPU %d was saved on kvm using KVM %s (MSR %#x = %#x),"
+                        + " which tcg does not provide", i, KVM_ONLY_MSRS.get(m.index()), m.index(), m.value()));
+                }
+            }
+            List<VcpuState.Msr> kept = s.msrs().stream().filter(m -> !KVM_ONLY_MSRS.containsKey(m.index())).toList();
+            out.add(new VcpuState(s.gprs(), s.rip(), s.rflags(), s.cs(), s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(),
+                s.ldtr(), s.gdtr(), s.idtr(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer(), s.xcr0(),
+                s.debugRegisters(), kept, s.fpu(), s.mpState(), s.events(), s.kvmClockNs()));
+        }
+        return out;
+    }
+
     /** Refuses vCPU states the restoring engine cannot run, naming the vCPU and the feature. */
     void checkCpus(List<VcpuState> states, CpuidModel target) throws DeviceStateException {
         for (int i = 0; i < states.size(); i++) {

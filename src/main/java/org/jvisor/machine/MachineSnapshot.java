@@ -253,9 +253,10 @@ final class MachineSnapshot {
             }
             devSection.expectEnd();
             if (crossing != null) {
-                List<VcpuState> vcpus = cpus.stream().map(VcpuState.class::cast).toList();
+                List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList());
                 crossing.checkCpus(vcpus, m.accelerator().cpuid());
                 states = crossing.devices(states, vcpus);
+                cpus = vcpus;
             }
             r.ram(m.ram().segment());
             r.section(SnapshotFile.END);

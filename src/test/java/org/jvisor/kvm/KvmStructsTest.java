@@ -38,7 +38,7 @@ class KvmStructsTest {
             SZ(kvm_dirty_log); SZ(kvm_clear_dirty_log); SZ(kvm_enable_cap);
             OFF(kvm_dirty_log, dirty_bitmap); OFF(kvm_clear_dirty_log, num_pages); OFF(kvm_clear_dirty_log, first_page);
             OFF(kvm_clear_dirty_log, dirty_bitmap); OFF(kvm_enable_cap, args);
-            IOC(KVM_GET_DIRTY_LOG); IOC(KVM_CLEAR_DIRTY_LOG); IOC(KVM_ENABLE_CAP); IOC(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+            IOC(KVM_GET_DIRTY_LOG); IOC(KVM_CLEAR_DIRTY_LOG); IOC(KVM_GET_MSR_INDEX_LIST); SZ(kvm_msr_list); IOC(KVM_ENABLE_CAP); IOC(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
             IOC(KVM_MEM_LOG_DIRTY_PAGES); IOC(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
             OFF(kvm_pic_state, last_irr); OFF(kvm_pic_state, irr); OFF(kvm_pic_state, imr); OFF(kvm_pic_state, isr);
             OFF(kvm_pic_state, priority_add); OFF(kvm_pic_state, irq_base); OFF(kvm_pic_state, read_reg_select);
@@ -163,6 +163,7 @@ class KvmStructsTest {
         size("kvm_dirty_log", KvmStructs.KVM_DIRTY_LOG);
         size("kvm_clear_dirty_log", KvmStructs.KVM_CLEAR_DIRTY_LOG);
         size("kvm_enable_cap", KvmStructs.KVM_ENABLE_CAP);
+        size("kvm_msr_list", KvmStructs.KVM_MSR_LIST);
     }
 
     /** The fields a snapshot crossing engines converts (org.jvisor.machine.KvmControllerConversion and friends). */

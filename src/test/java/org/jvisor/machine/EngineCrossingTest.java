@@ -113,6 +113,16 @@ class EngineCrossingTest {
             List.of(avx)));
         assertEquals("the kvm snapshot holds no kvm-pic-master record to convert for tcg", e.getMessage());
         assertNull(EngineCrossing.between("tcg", "tcg", 1), "one engine: nothing to convert");
+
+        // KVM's paravirtual MSRs: left off they are dropped for tcg, in use they are refused
+        VcpuState off = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_KVM_STEAL_TIME, 0)), 1,
+            VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
+        assertEquals(-1L, toTcg.vcpus(List.of(off)).get(0).msr(VcpuState.MSR_KVM_STEAL_TIME, -1));
+        VcpuState used = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_KVM_STEAL_TIME, 0x5001)), 1,
+            VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
+        e = assertThrows(DeviceStateException.class, () -> toTcg.vcpus(List.of(used)));
+        assertEquals("vCPU 0 was saved on kvm using KVM steal time (MSR 0x4b564d03 = 0x5001), which tcg does not provide",
+            e.getMessage());
     }
 
     @Test
