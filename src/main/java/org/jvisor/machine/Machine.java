@@ -686,7 +686,8 @@ public final class Machine implements AutoCloseable {
         return iommu;
     }
 
-    private IdentityDma deviceDma() {
+    /** What devices reach guest RAM through (no IOMMU): its writes mark the dirty log on every engine. */
+    IdentityDma deviceDma() {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
 
