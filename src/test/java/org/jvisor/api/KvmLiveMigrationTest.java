@@ -97,14 +97,56 @@ class KvmLiveMigrationTest {
         migratesLive(MachineConfig.Accel.KVM, MachineConfig.Accel.TCG);
     }
 
+    /**
+     * A destination that goes away in the middle of the first pass: the migration fails, the
+     * source runs on, and a second migration of it, to a real destination, logs its pages again
+     * and completes.
+     */
+    @Test
+    void aDestinationThatGoesAwayLeavesTheSourceRunning() throws Exception {
+        Path sock = dir.resolve("gone.sock");
+        ConsoleCapture console = new ConsoleCapture();
+        try (VirtualMachine src = VirtualMachine.create(config(MachineConfig.Accel.KVM, console));
+             java.nio.channels.ServerSocketChannel peer = java.nio.channels.ServerSocketChannel.open(
+                 java.net.StandardProtocolFamily.UNIX)) {
+            peer.bind(java.net.UnixDomainSocketAddress.of(sock));
+            src.start();
+            awaitPasses(console, 0, 3);
+            CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> {
+                try (java.nio.channels.SocketChannel ch = peer.accept()) {
+                    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(64 << 10);
+                    while (buf.hasRemaining() && ch.read(buf) >= 0) {
+                        // a little of the stream, then it is gone
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            VmException e = org.junit.jupiter.api.Assertions.assertThrows(VmException.class,
+                () -> src.migrate("unix:" + sock));
+            reader.join();
+            assertEquals(MigrationStatus.Status.FAILED, src.queryMigrate().status(), e.getMessage());
+            assertEquals(RunState.RUNNING, src.status(), "the source runs on");
+            int at = console.toString().length();
+            awaitPasses(console, at, 3);
+            migratesLive(src, console, MachineConfig.Accel.KVM, dir.resolve("second.sock"));
+        }
+    }
+
     private void migratesLive(MachineConfig.Accel from, MachineConfig.Accel to) throws Exception {
-        Path sock = dir.resolve(from + "-to-" + to + ".sock");
         ConsoleCapture srcConsole = new ConsoleCapture();
-        ConsoleCapture dstConsole = new ConsoleCapture();
-        try (VirtualMachine src = VirtualMachine.create(config(from, srcConsole));
-             VirtualMachine dst = VirtualMachine.createIncoming(config(to, dstConsole), System.err)) {
+        try (VirtualMachine src = VirtualMachine.create(config(from, srcConsole))) {
             src.start();
             awaitPasses(srcConsole, 0, 3);
+            migratesLive(src, srcConsole, to, dir.resolve(from + "-to-" + to + ".sock"));
+        }
+    }
+
+    /** Migrates the running {@code src} live to a new machine on {@code to} and checks both sides. */
+    private static void migratesLive(VirtualMachine src, ConsoleCapture srcConsole, MachineConfig.Accel to, Path sock)
+            throws Exception {
+        ConsoleCapture dstConsole = new ConsoleCapture();
+        try (VirtualMachine dst = VirtualMachine.createIncoming(config(to, dstConsole), System.err)) {
             CompletableFuture<Void> incoming = CompletableFuture.runAsync(() -> {
                 try {
                     dst.migrateIncoming("unix:" + sock);
