@@ -84,23 +84,32 @@ final class EngineCrossing {
         "async page faults", VcpuState.MSR_KVM_STEAL_TIME, "steal time", VcpuState.MSR_KVM_PV_EOI_EN, "PV EOI");
 
     /**
-     * The vCPU states as the restoring engine takes them: from kvm to tcg, KVM's paravirtual MSRs
-     * that tcg lacks go when the guest left them off (0) and are refused, by name, when it uses them.
+     * The vCPU states as the restoring engine takes them, given the saved device records: from kvm
+     * to tcg, KVM's paravirtual MSRs that tcg lacks go when the guest left them off (0) and are
+     * refused, by name, when it uses them; from tcg to kvm, IA32_TSC_DEADLINE is 0 unless the
+     * LAPIC's deadline is armed (KVM arms its timer from the MSR).
      */
-    List<VcpuState> vcpus(List<VcpuState> states) throws DeviceStateException {
-        if (!to.equals(TCG)) {
-            return states;
-        }
+    List<VcpuState> vcpus(List<VcpuState> states, List<DeviceRegistry.Saved> saved) throws DeviceStateException {
         List<VcpuState> out = new ArrayList<>();
         for (int i = 0; i < states.size(); i++) {
             VcpuState s = states.get(i);
-            for (VcpuState.Msr m : s.msrs()) {
-                if (KVM_ONLY_MSRS.containsKey(m.index()) && m.value() != 0) {
-                    throw new DeviceStateException(String.format("vCPU %d was saved on kvm using KVM %s (MSR %#x = %#x),"
-                        + " which tcg does not provide", i, KVM_ONLY_MSRS.get(m.index()), m.index(), m.value()));
+            List<VcpuState.Msr> kept;
+            if (to.equals(TCG)) {
+                for (VcpuState.Msr m : s.msrs()) {
+                    if (KVM_ONLY_MSRS.containsKey(m.index()) && m.value() != 0) {
+                        throw new DeviceStateException(String.format("vCPU %d was saved on kvm using KVM %s (MSR %#x ="
+                            + " %#x), which tcg does not provide", i, KVM_ONLY_MSRS.get(m.index()), m.index(), m.value()));
+                    }
                 }
+                kept = s.msrs().stream().filter(m -> !KVM_ONLY_MSRS.containsKey(m.index())).toList();
+            } else {
+                // tcg keeps the last IA32_TSC_DEADLINE written; its LAPIC says whether it is still armed, KVM the MSR
+                String lapic = "lapic" + i;
+                boolean armed = saved.stream().anyMatch(d -> d.id().equals(lapic)
+                    && d.state() instanceof LocalApicState l && l.tscDeadlineSet());
+                kept = s.msrs().stream().map(m -> m.index() == VcpuState.MSR_TSC_DEADLINE && !armed
+                    ? new VcpuState.Msr(m.index(), 0) : m).toList();
             }
-            List<VcpuState.Msr> kept = s.msrs().stream().filter(m -> !KVM_ONLY_MSRS.containsKey(m.index())).toList();
             out.add(new VcpuState(s.gprs(), s.rip(), s.rflags(), s.cs(), s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(),
                 s.ldtr(), s.gdtr(), s.idtr(), s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer(), s.xcr0(),
                 s.debugRegisters(), kept, s.fpu(), s.mpState(), s.events(), s.kvmClockNs()));
@@ -164,7 +173,7 @@ final class EngineCrossing {
                     + " (AVX and beyond) cannot cross to tcg, which has x87 and SSE only", i, v.xcr0()));
             }
             out.add(new DeviceRegistry.Saved("lapic" + i, KvmLapicConversion.fromKvm("vCPU " + i, k.lapic(),
-                v.msr(VcpuState.MSR_APIC_BASE, 0), v.msr(VcpuState.MSR_TSC_DEADLINE, 0))));
+                v.msr(VcpuState.MSR_APIC_BASE, 0), v.msr(VcpuState.MSR_TSC_DEADLINE, 0), v.msr(VcpuState.MSR_TSC, 0))));
         }
         out.add(new DeviceRegistry.Saved("pit", KvmControllerConversion.pit(record(byId, "kvm-pit", KvmPitState.class))));
         return out;

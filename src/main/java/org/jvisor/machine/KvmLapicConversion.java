@@ -16,8 +16,7 @@ import org.jvisor.kvm.KvmStructs;
  * SDM vol. 3, table 10-1) to and from jvisor's {@link LocalApicState}. Both count the timer at
  * one bus cycle per ns. KVM restarts the timer from the current count it is given (TMCCT,
  * lapic.c kvm_apic_set_state) and recomputes the version and PPR, so those are derived here
- * too. What cannot cross yet is refused: x2APIC mode (the ID's format differs) and an armed
- * TSC-deadline timer (its deadline is in TSC units of the saving host's clock).
+ * too. What cannot cross yet is refused: x2APIC mode (the ID's format differs).
  */
 final class KvmLapicConversion {
     private static final int ID = 0x20, VERSION = 0x30, TPR = 0x80, LDR = 0xD0, DFR = 0xE0, SVR = 0xF0, ISR = 0x100,
@@ -44,10 +43,13 @@ final class KvmLapicConversion {
     }
 
     /**
-     * The page of vCPU {@code me}'s in-kernel LAPIC as jvisor's record; {@code apicBase} and
-     * {@code tscDeadline} are that vCPU's MSRs.
+     * The page of vCPU {@code me}'s in-kernel LAPIC as jvisor's record; {@code apicBase},
+     * {@code tscDeadline} and {@code tsc} are that vCPU's MSRs. An armed TSC deadline becomes one
+     * as far ahead in ns as it was in TSC ticks: tcg's TSC counts ns and goes on from the saved
+     * value, so the deadline comes when the guest's TSC reaches it.
      */
-    static LocalApicState fromKvm(String me, Bytes page, long apicBase, long tscDeadline) throws DeviceStateException {
+    static LocalApicState fromKvm(String me, Bytes page, long apicBase, long tscDeadline, long tsc)
+            throws DeviceStateException {
         if ((apicBase & BASE_EXTD) != 0) {
             throw new DeviceStateException(me + ": the local APIC is in x2APIC mode, which does not cross engines yet");
         }
@@ -57,30 +59,36 @@ final class KvmLapicConversion {
             lvt.add(k.getInt(LVT_TIMER + 16 * i) & (LVT_BITS[i] | LVT_MASKED));
         }
         int timerMode = lvt.get(0) >> 17 & 3;
-        if (timerMode == TIMER_TSC_DEADLINE && tscDeadline != 0) {
-            throw new DeviceStateException(me + ": the local APIC timer is armed in TSC-deadline mode, which does not"
-                + " cross engines yet");
-        }
         int tdcr = k.getInt(TDCR) & 0xB;
         long initial = Integer.toUnsignedLong(k.getInt(TMICT));
         long current = Integer.toUnsignedLong(k.getInt(TMCCT));
-        boolean armed = timerMode != TIMER_TSC_DEADLINE && initial != 0 && current != 0;
         long tick = (long) divisor(tdcr) * LocalApic.BUS_CYCLE_NS;
-        return new LocalApicState(k.getInt(ID) >>> 24, apicBase, k.getInt(TPR) & 0xFF, k.getInt(LDR), k.getInt(DFR),
+        int id = k.getInt(ID) >>> 24;
+        if (timerMode == TIMER_TSC_DEADLINE) {
+            boolean set = tscDeadline != 0;       // KVM zeroes the MSR when the deadline fires
+            long in = set ? tscDeadline - tsc : 0;
+            return new LocalApicState(id, apicBase, k.getInt(TPR) & 0xFF, k.getInt(LDR), k.getInt(DFR),
+                k.getInt(SVR) & 0x3FF, k.getInt(ESR), 0, k.getInt(ICR_LOW) & ~(1 << 12), k.getInt(ICR_HIGH), lvt,
+                bits(k, IRR), bits(k, ISR), bits(k, TMR), tdcr, (int) initial, set, 0, in, set, in, false, false, false,
+                false);
+        }
+        boolean armed = initial != 0 && current != 0;
+        return new LocalApicState(id, apicBase, k.getInt(TPR) & 0xFF, k.getInt(LDR), k.getInt(DFR),
             k.getInt(SVR) & 0x3FF, k.getInt(ESR), 0, k.getInt(ICR_LOW) & ~(1 << 12), k.getInt(ICR_HIGH), lvt,
             bits(k, IRR), bits(k, ISR), bits(k, TMR), tdcr, (int) initial, armed,
             armed ? -(initial - current) * tick : 0, armed ? current * tick : 0, false, 0, false, false, false, false);
     }
 
-    /** jvisor's record as KVM's page; {@code me} names the vCPU in a refusal. */
+    /**
+     * jvisor's record as KVM's page; {@code me} names the vCPU in a refusal. A TSC deadline is
+     * not in the page: KVM arms it from IA32_TSC_DEADLINE, which the vCPU record carries and KVM
+     * takes after the page ({@link EngineCrossing#vcpus} clears it when the deadline is not armed).
+     */
     static Bytes toKvm(String me, LocalApicState s) throws DeviceStateException {
         if ((s.apicBase() & BASE_EXTD) != 0) {
             throw new DeviceStateException(me + ": the local APIC is in x2APIC mode, which does not cross engines yet");
         }
-        if (s.tscDeadlineSet()) {
-            throw new DeviceStateException(me + ": the local APIC timer is armed in TSC-deadline mode, which does not"
-                + " cross engines yet");
-        }
+        boolean deadlineMode = (s.lvt().get(0) >> 17 & 3) == TIMER_TSC_DEADLINE;
         byte[] b = new byte[(int) KvmStructs.KVM_LAPIC_STATE_BYTES];
         ByteBuffer k = le(b);
         k.putInt(ID, s.apicId() << 24);
@@ -101,7 +109,7 @@ final class KvmLapicConversion {
         }
         k.putInt(TMICT, s.initialCount());
         long tick = (long) divisor(s.divideConfig()) * LocalApic.BUS_CYCLE_NS;
-        long current = s.timerArmed() ? Math.min(Integer.toUnsignedLong(s.initialCount()),
+        long current = s.timerArmed() && !deadlineMode ? Math.min(Integer.toUnsignedLong(s.initialCount()),
             Math.max(1, (s.timerDeadlineNs() + tick - 1) / tick)) : 0;
         k.putInt(TMCCT, (int) current);
         k.putInt(TDCR, s.divideConfig());

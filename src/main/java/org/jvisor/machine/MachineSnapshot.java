@@ -253,7 +253,7 @@ final class MachineSnapshot {
             }
             devSection.expectEnd();
             if (crossing != null) {
-                List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList());
+                List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList(), states);
                 crossing.checkCpus(vcpus, m.accelerator().cpuid());
                 states = crossing.devices(states, vcpus);
                 cpus = vcpus;

@@ -80,7 +80,34 @@ class EngineCrossingTest {
     void aLocalApicSurvivesTheRoundTripWithItsTimerWhereItWas() throws Exception {
         LocalApicState s = lapic(0xFEE00900L, false);
         Bytes page = KvmLapicConversion.toKvm("vCPU 0", s);
-        assertEquals(s, KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, 0));
+        assertEquals(s, KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, 0, 0));
+    }
+
+    /**
+     * A TSC deadline: from kvm, as far ahead in ns as it was in TSC ticks (tcg's TSC counts ns);
+     * to kvm through IA32_TSC_DEADLINE, which is cleared when tcg's LAPIC has no deadline armed.
+     */
+    @Test
+    void anArmedTscDeadlineCrossesBothWays() throws Exception {
+        List<Integer> lvt = List.of(0x40040, 0x10000, 0x10000, 0x700, 0x400, 0x10000);   // TSC-deadline mode, vector 0x40
+        LocalApicState deadline = new LocalApicState(0, 0xFEE00900L, 0, 0, 0xFFFFFFFF, 0x1FF, 0, 0, 0, 0, lvt,
+            Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), 0, 0, true, 0, 5000,
+            true, 5000, false, false, false, false);
+        Bytes page = KvmLapicConversion.toKvm("vCPU 0", deadline);
+        long tsc = 1_000_000_000L;
+        assertEquals(deadline, KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, tsc + 5000, tsc));
+        LocalApicState fired = KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, 0, tsc);
+        assertTrue(!fired.tscDeadlineSet() && !fired.timerArmed(), "KVM zeroes the MSR once the deadline fired");
+
+        X86State x = new X86State();
+        VcpuState stale = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_TSC_DEADLINE, 777)), 1,
+            VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
+        EngineCrossing toKvm = EngineCrossing.between("tcg", "kvm", 1);
+        List<DeviceRegistry.Saved> armed = List.of(new DeviceRegistry.Saved("lapic0", deadline));
+        assertEquals(777, toKvm.vcpus(List.of(stale), armed).get(0).msr(VcpuState.MSR_TSC_DEADLINE, -1));
+        List<DeviceRegistry.Saved> off = List.of(new DeviceRegistry.Saved("lapic0", fired));
+        assertEquals(0, toKvm.vcpus(List.of(stale), off).get(0).msr(VcpuState.MSR_TSC_DEADLINE, -1),
+            "a deadline tcg's LAPIC no longer has is not armed again on kvm");
     }
 
     @Test
@@ -88,8 +115,6 @@ class EngineCrossingTest {
         DeviceStateException e = assertThrows(DeviceStateException.class,
             () -> KvmLapicConversion.toKvm("vCPU 1", lapic(0xFEE00C00L, false)));
         assertEquals("vCPU 1: the local APIC is in x2APIC mode, which does not cross engines yet", e.getMessage());
-        e = assertThrows(DeviceStateException.class, () -> KvmLapicConversion.toKvm("vCPU 0", lapic(0xFEE00900L, true)));
-        assertTrue(e.getMessage().contains("TSC-deadline mode"), e.getMessage());
 
         // a kvm guest that turned AVX state on cannot go to tcg
         X86State x = new X86State();
@@ -117,10 +142,10 @@ class EngineCrossingTest {
         // KVM's paravirtual MSRs: left off they are dropped for tcg, in use they are refused
         VcpuState off = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_KVM_STEAL_TIME, 0)), 1,
             VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
-        assertEquals(-1L, toTcg.vcpus(List.of(off)).get(0).msr(VcpuState.MSR_KVM_STEAL_TIME, -1));
+        assertEquals(-1L, toTcg.vcpus(List.of(off), kvmRecords).get(0).msr(VcpuState.MSR_KVM_STEAL_TIME, -1));
         VcpuState used = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_KVM_STEAL_TIME, 0x5001)), 1,
             VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
-        e = assertThrows(DeviceStateException.class, () -> toTcg.vcpus(List.of(used)));
+        e = assertThrows(DeviceStateException.class, () -> toTcg.vcpus(List.of(used), kvmRecords));
         assertEquals("vCPU 0 was saved on kvm using KVM steal time (MSR 0x4b564d03 = 0x5001), which tcg does not provide",
             e.getMessage());
     }
