@@ -132,4 +132,36 @@ class CrossEngineSnapshotTest {
     void aKvmSnapshotRestoresOnTcg() throws Exception {
         crossesAndGoesOn(MachineConfig.Accel.KVM, MachineConfig.Accel.TCG);
     }
+
+    /** With -smp 2 the AP, still waiting for INIT/SIPI, crosses waiting; the BSP counts on. */
+    @Test
+    void twoVcpusCrossWithTheApStillWaitingForStartup() throws Exception {
+        for (MachineConfig.Accel[] way : new MachineConfig.Accel[][] {{MachineConfig.Accel.TCG, MachineConfig.Accel.KVM},
+                {MachineConfig.Accel.KVM, MachineConfig.Accel.TCG}}) {
+            Path file = dir.resolve("smp-" + way[0] + ".jvsnap");
+            List<MachineEvent> events = new CopyOnWriteArrayList<>();
+            long counter;
+            try (Machine m = Machine.create(smp2(way[0]), System.err, events::add)) {
+                m.resume();
+                awaitAtLeast(m, 1000, 0, events);
+                m.pause();
+                counter = m.ram().readU64(COUNTER);
+                m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
+            }
+            try (Machine m = Machine.create(smp2(way[1]), System.err, events::add, new MigrationEndpoint.File(file))) {
+                VcpuRunner ap = m.runners().get(1);
+                VcpuState st = m.runControl().callOnVcpu(1, () -> ap.vcpu().saveVcpuState());
+                assertEquals(VcpuState.MpState.INIT_RECEIVED, st.mpState(), way[0] + " to " + way[1] + ": the AP waits");
+                m.resume();
+                awaitAtLeast(m, counter + 1000, 0, events);
+                m.pause();
+            }
+            assertEquals(List.of(), events);
+        }
+    }
+
+    private static MachineConfig smp2(MachineConfig.Accel accel) {
+        return MachineConfig.builder().accel(accel).memory(64L << 20).cpus(2).machineType(MachineConfig.MachineType.PC)
+            .kernel(JvisorProcess.guest("spin.elf")).build();
+    }
 }
