@@ -66,11 +66,6 @@ final class KvmDirtyLog implements DirtyLog.Tracker, AutoCloseable {
         }
     }
 
-    /** Whether fetches leave the bits for KVM_CLEAR_DIRTY_LOG (the host has MANUAL_DIRTY_LOG_PROTECT2). */
-    boolean manualProtect() {
-        return manualProtect;
-    }
-
     @Override
     public synchronized void startTracking() {
         for (KvmMemorySlot s : slots) {

@@ -131,11 +131,6 @@ public final class KvmVm implements Accelerator {
         return savedMsrs.clone();
     }
 
-    /** Whether this host's KVM lets fetched dirty bits be cleared on their own (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2). */
-    public boolean dirtyLogManualProtect() {
-        return dirtyLog.manualProtect();
-    }
-
     /** KVM_MEM_READONLY (api.rst, 4.35 KVM_SET_USER_MEMORY_REGION). */
     private static final int KVM_MEM_READONLY = 1 << 1;
 
