@@ -169,7 +169,8 @@ public final class VirtualMachine implements AutoCloseable {
      * an incoming migration fails.
      *
      * @throws IllegalArgumentException if the URI is not one jvisor takes
-     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended
+     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended, or
+     *                                  {@link #quit} ended the wait (the machine then ends as the quit asked)
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
