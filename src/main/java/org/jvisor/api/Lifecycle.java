@@ -173,6 +173,9 @@ final class Lifecycle {
             }
             inputs.add(new Command(op, cause, done));
         }
+        if (op == Op.QUIT) {
+            stopWaitingForIncoming();
+        }
         try {
             done.join();
         } catch (CompletionException e) {
@@ -489,18 +492,54 @@ final class Lifecycle {
                     + "; it needs -incoming defer)");
             }
             events.publish(new VmEvent.Migration(Instant.now(), "active"));
+            boolean quit;
             try {
+                synchronized (incomingLock) {
+                    incomingWaiter = Thread.currentThread();
+                    quitWhileWaiting = false;
+                }
                 machine.restore(from);
                 events.publish(new VmEvent.Migration(Instant.now(), "completed"));
             } catch (MachineException e) {
                 events.publish(new VmEvent.Migration(Instant.now(), "failed"));
+                synchronized (incomingLock) {
+                    quit = quitWhileWaiting;
+                }
+                if (quit) {   // the quit queued behind this ends the machine, as it asked
+                    throw refuse("the machine quit while waiting for the incoming migration on " + from.uri());
+                }
                 log.println("jvisor: " + e.getMessage());
                 end(1, ShutdownCause.HOST_ERROR, e.getMessage());
                 throw e;
+            } finally {
+                synchronized (incomingLock) {
+                    incomingWaiter = null;
+                    Thread.interrupted();   // a quit's interrupt must not reach the lifecycle loop
+                }
             }
             state = RunState.PAUSED;
             return null;
         });
+    }
+
+    /** Guards {@link #incomingWaiter} and {@link #quitWhileWaiting}: an interrupt is sent only while one waits. */
+    private final Object incomingLock = new Object();
+    /** The lifecycle thread while it receives an incoming migration (QMP migrate-incoming), else null. */
+    private Thread incomingWaiter;
+    private boolean quitWhileWaiting;
+
+    /**
+     * A quit while the machine receives an incoming migration: the wait for the source (or the
+     * stream) is interrupted, so the quit queued behind it runs at once instead of after a source
+     * that may never come, as QEMU's quit ends a destination that waits.
+     */
+    private void stopWaitingForIncoming() {
+        synchronized (incomingLock) {
+            if (incomingWaiter != null) {
+                quitWhileWaiting = true;
+                incomingWaiter.interrupt();
+            }
+        }
     }
 
     /** The run state the snapshot this machine was restored from was saved in, if it was restored. */

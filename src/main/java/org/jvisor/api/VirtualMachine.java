@@ -169,7 +169,8 @@ public final class VirtualMachine implements AutoCloseable {
      * an incoming migration fails.
      *
      * @throws IllegalArgumentException if the URI is not one jvisor takes
-     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended
+     * @throws IllegalStateException    if the machine is not waiting for a migration, or has ended, or
+     *                                  {@link #quit} ended the wait (the machine then ends as the quit asked)
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
@@ -234,9 +235,9 @@ public final class VirtualMachine implements AutoCloseable {
      * once it is under way; the migration runs beside the machine's other commands. {@code uri}
      * is {@code file:PATH} (a snapshot file, as {@link #saveSnapshot}), {@code unix:PATH} or
      * {@code tcp:HOST:PORT} (another jvisor's -incoming, listening there) or {@code exec:CMD} (the
-     * stream on the command's standard input). On tcg a running guest migrates live: RAM goes in
-     * passes while it runs, and it stops only for the last pages (see
-     * {@link #setMigrationDowntimeLimit}); otherwise it is stopped (STOP) for the whole transfer.
+     * stream on the command's standard input). A running guest migrates live, on either engine:
+     * RAM goes in passes while it runs, and it stops only for the last pages (see
+     * {@link #setMigrationDowntimeLimit}); a paused one is sent as it is.
      * It ends in {@link RunState#POSTMIGRATE} when it worked, as QEMU's source does
      * ({@link #resume()} runs it on); a failed or cancelled migration leaves it running.
      * {@link #queryMigrate()} follows it; {@link #cancelMigration()} stops it.

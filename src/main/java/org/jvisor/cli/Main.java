@@ -161,7 +161,11 @@ public final class Main {
         if (incoming != null) {
             if (!incoming.startsWith("file:")) {
                 log.println("jvisor: waiting for the incoming migration on " + incoming);
-                vm.migrateIncoming(incoming);
+                try {
+                    vm.migrateIncoming(incoming);
+                } catch (IllegalStateException e) {
+                    return;   // quit (QMP, a signal) while waiting: the machine ends as that asked
+                }
             }
             // QEMU runs a restored guest on unless -S, if it was running when saved; with
             // no monitor to send cont, jvisor runs it on in any case unless -S

@@ -57,7 +57,10 @@ public interface Accelerator extends AutoCloseable {
     default void dropWriteMappings() {
     }
 
-    /** Whether the engine's stores mark guest RAM's {@link org.jvisor.memory.DirtyLog} (tcg's do). */
+    /**
+     * Whether the engine's stores reach guest RAM's {@link org.jvisor.memory.DirtyLog}: tcg's mark
+     * it, kvm's are recorded by KVM and merged in (a {@link org.jvisor.memory.DirtyLog.Tracker}).
+     */
     default boolean logsDirtyPages() {
         return false;
     }

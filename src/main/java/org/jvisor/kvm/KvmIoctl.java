@@ -12,10 +12,12 @@ import org.jvisor.sys.Ioctl;
 public enum KvmIoctl {
     GET_API_VERSION(Dir.NONE, 0x00, 0),
     CREATE_VM(Dir.NONE, 0x01, 0),
+    GET_MSR_INDEX_LIST(Dir.READ_WRITE, 0x02, KvmStructs.KVM_MSR_LIST),
     CHECK_EXTENSION(Dir.NONE, 0x03, 0),
     GET_VCPU_MMAP_SIZE(Dir.NONE, 0x04, 0),
     GET_SUPPORTED_CPUID(Dir.READ_WRITE, 0x05, KvmStructs.KVM_CPUID2),
     CREATE_VCPU(Dir.NONE, 0x41, 0),
+    GET_DIRTY_LOG(Dir.WRITE, 0x42, KvmStructs.KVM_DIRTY_LOG),
     SET_USER_MEMORY_REGION(Dir.WRITE, 0x46, KvmStructs.KVM_USERSPACE_MEMORY_REGION),
     SET_TSS_ADDR(Dir.NONE, 0x47, 0),
     SET_IDENTITY_MAP_ADDR(Dir.WRITE, 0x48, 8),
@@ -55,6 +57,8 @@ public enum KvmIoctl {
     GET_XSAVE(Dir.READ, 0xa4, KvmStructs.KVM_XSAVE_BYTES),
     SET_XSAVE(Dir.WRITE, 0xa5, KvmStructs.KVM_XSAVE_BYTES),
     SIGNAL_MSI(Dir.WRITE, 0xa5, KvmStructs.KVM_MSI),
+    ENABLE_CAP(Dir.WRITE, 0xa3, KvmStructs.KVM_ENABLE_CAP),
+    CLEAR_DIRTY_LOG(Dir.READ_WRITE, 0xc0, KvmStructs.KVM_CLEAR_DIRTY_LOG),
     GET_XCRS(Dir.READ, 0xa6, KvmStructs.KVM_XCRS_BYTES),
     SET_XCRS(Dir.WRITE, 0xa7, KvmStructs.KVM_XCRS_BYTES);
 

@@ -140,6 +140,28 @@ final class KvmStateCodec {
         st.mxcsr = f.get(ValueLayout.JAVA_INT, offset(KVM_FPU, "mxcsr"));
     }
 
+    /**
+     * The x87/SSE registers from a KVM_GET_XSAVE image's legacy FXSAVE region (Intel SDM vol. 1,
+     * table 10-2), in the register order {@link #readFpu} uses. A snapshot reads them here: the
+     * image is what KVM_SET_XSAVE puts back, and some KVMs leave kvm_fpu.mxcsr zero.
+     */
+    static void readFxsave(MemorySegment x, X86State st) {
+        for (int i = 0; i < 8; i++) {
+            st.fpMantissa[i] = x.get(ValueLayout.JAVA_LONG_UNALIGNED, 32 + i * 16L);
+            st.fpExponent[i] = x.get(ValueLayout.JAVA_SHORT_UNALIGNED, 32 + i * 16L + 8);
+        }
+        st.fcw = Short.toUnsignedInt(x.get(ValueLayout.JAVA_SHORT_UNALIGNED, 0));
+        st.fsw = Short.toUnsignedInt(x.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2));
+        st.ftw = Byte.toUnsignedInt(x.get(ValueLayout.JAVA_BYTE, 4));
+        st.fop = Short.toUnsignedInt(x.get(ValueLayout.JAVA_SHORT_UNALIGNED, 6));
+        st.fip = x.get(ValueLayout.JAVA_LONG_UNALIGNED, 8);
+        st.fdp = x.get(ValueLayout.JAVA_LONG_UNALIGNED, 16);
+        st.mxcsr = x.get(ValueLayout.JAVA_INT_UNALIGNED, 24);
+        for (int i = 0; i < 32; i++) {
+            st.xmm[i] = x.get(ValueLayout.JAVA_LONG_UNALIGNED, 160 + i * 8L);
+        }
+    }
+
     static void writeFpu(X86State st, MemorySegment f) {
         f.fill((byte) 0);
         long fpr = offset(KVM_FPU, "fpr");

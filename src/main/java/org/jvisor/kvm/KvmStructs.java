@@ -56,6 +56,21 @@ public final class KvmStructs {
         JAVA_INT.withName("slot"), JAVA_INT.withName("flags"), JAVA_LONG.withName("guest_phys_addr"),
         JAVA_LONG.withName("memory_size"), JAVA_LONG.withName("userspace_addr")).withName("kvm_userspace_memory_region");
 
+    /** kvm_dirty_log: slot, padding, then the bitmap's address (a union with a u64 pad). */
+    public static final StructLayout KVM_DIRTY_LOG = structLayout(
+        JAVA_INT.withName("slot"), JAVA_INT.withName("padding1"), JAVA_LONG.withName("dirty_bitmap"))
+        .withName("kvm_dirty_log");
+
+    /** kvm_clear_dirty_log: which pages of a slot to clear (and re-protect), as bitmap says. */
+    public static final StructLayout KVM_CLEAR_DIRTY_LOG = structLayout(
+        JAVA_INT.withName("slot"), JAVA_INT.withName("num_pages"), JAVA_LONG.withName("first_page"),
+        JAVA_LONG.withName("dirty_bitmap")).withName("kvm_clear_dirty_log");
+
+    /** kvm_enable_cap: cap, flags, args[4], pad[64]. */
+    public static final StructLayout KVM_ENABLE_CAP = structLayout(
+        JAVA_INT.withName("cap"), JAVA_INT.withName("flags"), sequenceLayout(4, JAVA_LONG).withName("args"),
+        sequenceLayout(64, JAVA_BYTE).withName("pad")).withName("kvm_enable_cap");
+
     public static final StructLayout KVM_CPUID_ENTRY2 = structLayout(
         JAVA_INT.withName("function"), JAVA_INT.withName("index"), JAVA_INT.withName("flags"),
         JAVA_INT.withName("eax"), JAVA_INT.withName("ebx"), JAVA_INT.withName("ecx"), JAVA_INT.withName("edx"),
@@ -67,6 +82,9 @@ public final class KvmStructs {
 
     public static final StructLayout KVM_MSR_ENTRY = structLayout(
         JAVA_INT.withName("index"), JAVA_INT.withName("reserved"), JAVA_LONG.withName("data")).withName("kvm_msr_entry");
+
+    /** The fixed header of kvm_msr_list: nmsrs; that many u32 indices follow. */
+    public static final StructLayout KVM_MSR_LIST = structLayout(JAVA_INT.withName("nmsrs")).withName("kvm_msr_list");
 
     /** The fixed header of kvm_msrs; entries follow. */
     public static final StructLayout KVM_MSRS = structLayout(
@@ -148,4 +166,32 @@ public final class KvmStructs {
     public static final long KVM_PIT_STATE2_BYTES = 112;
     /** struct kvm_clock_data: clock (ns), flags, pad0, realtime, host_tsc, pad[4]. */
     public static final long KVM_CLOCK_DATA_BYTES = 48;
+
+    // Fields of the in-kernel controllers' structs that a snapshot crossing engines converts
+    // (arch/x86/include/uapi/asm/kvm.h; KvmStructsTest checks each against the header).
+    /** struct kvm_pic_state: one byte each. */
+    public static final int PIC_LAST_IRR = 0, PIC_IRR = 1, PIC_IMR = 2, PIC_ISR = 3, PIC_PRIORITY_ADD = 4,
+        PIC_IRQ_BASE = 5, PIC_READ_REG_SELECT = 6, PIC_POLL = 7, PIC_SPECIAL_MASK = 8, PIC_INIT_STATE = 9,
+        PIC_AUTO_EOI = 10, PIC_ROTATE_ON_AUTO_EOI = 11, PIC_SPECIAL_FULLY_NESTED = 12, PIC_INIT4 = 13, PIC_ELCR = 14,
+        PIC_ELCR_MASK = 15;
+    /** struct kvm_ioapic_state: base_address u64, ioregsel u32, id u32, irr u32, pad, redirtbl[24] u64. */
+    public static final int IOAPIC_BASE_ADDRESS = 0, IOAPIC_IOREGSEL = 8, IOAPIC_ID = 12, IOAPIC_IRR = 16,
+        IOAPIC_REDIRTBL = 24;
+    /** struct kvm_pit_channel_state (24 bytes, three in kvm_pit_state2, then its flags). */
+    public static final int PIT_CHANNEL_BYTES = 24, PIT_COUNT = 0, PIT_LATCHED_COUNT = 4, PIT_COUNT_LATCHED = 6,
+        PIT_STATUS_LATCHED = 7, PIT_STATUS = 8, PIT_READ_STATE = 9, PIT_WRITE_STATE = 10, PIT_WRITE_LATCH = 11,
+        PIT_RW_MODE = 12, PIT_MODE = 13, PIT_BCD = 14, PIT_GATE = 15, PIT_FLAGS = 72;
+    /** struct kvm_debugregs: db[4], dr6, dr7, flags. */
+    public static final int DEBUGREGS_DR6 = 32, DEBUGREGS_DR7 = 40;
+    /** struct kvm_xcrs: the first {xcr, reserved, value} entry. */
+    public static final int XCRS_NR = 0, XCRS_FIRST = 8;
+    /** struct kvm_vcpu_events: exception, interrupt, nmi, sipi_vector, flags. */
+    public static final int EVENTS_EXCEPTION_INJECTED = 0, EVENTS_EXCEPTION_NR = 1, EVENTS_EXCEPTION_HAS_ERROR = 2,
+        EVENTS_EXCEPTION_PENDING = 3, EVENTS_ERROR_CODE = 4, EVENTS_INTERRUPT_INJECTED = 8, EVENTS_INTERRUPT_NR = 9,
+        EVENTS_INTERRUPT_SHADOW = 11, EVENTS_NMI_INJECTED = 12, EVENTS_NMI_PENDING = 13, EVENTS_NMI_MASKED = 14,
+        EVENTS_FLAGS = 20;
+    /** KVM_VCPUEVENT_VALID_SHADOW: KVM_SET_VCPU_EVENTS takes interrupt.shadow; KVM_X86_SHADOW_INT_STI. */
+    public static final int EVENTS_VALID_SHADOW = 0x4, SHADOW_INT_STI = 0x2;
+    /** kvm_mp_state values (api.rst, KVM_GET_MP_STATE). */
+    public static final int MP_STATE_RUNNABLE = 0, MP_STATE_INIT_RECEIVED = 2, MP_STATE_HALTED = 3;
 }

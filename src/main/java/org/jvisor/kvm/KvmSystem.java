@@ -33,6 +33,8 @@ public final class KvmSystem implements AutoCloseable {
     public static final int CAP_IMMEDIATE_EXIT = 136;
     public static final int CAP_MAX_VCPUS = 66;
     public static final int CAP_SIGNAL_MSI = 77;
+    /** KVM_GET_DIRTY_LOG leaves the bits set; KVM_CLEAR_DIRTY_LOG clears and re-protects (api.rst 7.18). */
+    public static final int CAP_MANUAL_DIRTY_LOG_PROTECT2 = 168;
 
     private final KvmFd fd;
 
@@ -119,6 +121,30 @@ public final class KvmSystem implements AutoCloseable {
             }
         }
         throw new KvmException("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+    }
+
+    /**
+     * KVM_GET_MSR_INDEX_LIST (api.rst 4.3): the MSRs this KVM saves and restores, asked first
+     * with no room (E2BIG says how many), then with the room.
+     */
+    public java.util.Set<Integer> msrIndexList() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment head = a.allocate(4, 4);
+            int rc = fd.ioctlRaw(KvmIoctl.GET_MSR_INDEX_LIST, head);
+            if (rc < 0 && rc != -Errno.E2BIG.code()) {
+                throw fd.failure(KvmIoctl.GET_MSR_INDEX_LIST, -rc);
+            }
+            int n = head.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            MemorySegment list = a.allocate(4L + 4L * n, 4);
+            list.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, n);
+            fd.ioctl(KvmIoctl.GET_MSR_INDEX_LIST, list);
+            int got = list.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            java.util.Set<Integer> out = new java.util.HashSet<>();
+            for (int i = 0; i < got; i++) {
+                out.add(list.get(java.lang.foreign.ValueLayout.JAVA_INT, 4L + 4L * i));
+            }
+            return java.util.Set.copyOf(out);
+        }
     }
 
     /** KVM_CREATE_VM: the new VM's fd. */

@@ -66,6 +66,8 @@ final class KvmVcpu implements Vcpu {
     private final java.util.function.LongSupplier kvmClock;
     /** The KVM-only state a restore checked and holds until the vCPU's registers are in ({@link #restoreVcpuState}). */
     private final java.util.function.IntFunction<KvmVcpuState> staged;
+    /** The MSRs of {@link #SNAPSHOT_MSRS} this KVM has ({@link #snapshotMsrs}). */
+    private final int[] savedMsrs;
 
     private volatile boolean kickRequested;
     private long pthread;
@@ -73,8 +75,10 @@ final class KvmVcpu implements Vcpu {
     private boolean closed;
 
     KvmVcpu(int index, KvmFd fd, int runSize, MachineBus bus, ExitStats stats, CpuidModel cpuid,
-            java.util.function.LongSupplier kvmClock, java.util.function.IntFunction<KvmVcpuState> staged) {
+            java.util.function.LongSupplier kvmClock, java.util.function.IntFunction<KvmVcpuState> staged,
+            int[] savedMsrs) {
         this.index = index;
+        this.savedMsrs = savedMsrs.clone();
         this.kvmClock = kvmClock;
         this.staged = staged;
         this.fd = fd;
@@ -367,20 +371,38 @@ final class KvmVcpu implements Vcpu {
     // ---- snapshots ------------------------------------------------------------------------
 
     /**
-     * MSRs a snapshot carries beside those {@link X86State} holds, ascending (KVM_SET_MSRS writes
-     * them in order): the TSC first (host-initiated writes set the guest TSC, KVM recomputes the
-     * offset), MISC_ENABLE, MTRRdefType, TSC_DEADLINE, and kvmclock's wall-clock and system-time
-     * MSRs (Documentation/virt/kvm/x86/msr.rst). Each is saved only if this KVM reads it.
+     * MSRs a snapshot may carry beside those {@link X86State} holds, ascending (KVM_SET_MSRS
+     * writes them in order): the TSC first (host-initiated writes set the guest TSC, KVM
+     * recomputes the offset), MISC_ENABLE, the MTRRs (8 variable pairs, the 11 fixed-range MSRs,
+     * the default type: what KVM emulates and tcg keeps, SDM vol. 3, 11.11; MTRRcap is read-only
+     * and follows from CPUID), TSC_DEADLINE, and KVM's paravirtual MSRs: kvmclock's wall clock
+     * and system time, async page faults, steal time, PV EOI (Documentation/virt/kvm/x86/msr.rst).
+     * A VM saves those of them this KVM has ({@link #snapshotMsrs(java.util.Set)}).
      */
-    static final int[] SNAPSHOT_MSRS = {VcpuState.MSR_TSC, VcpuState.MSR_MISC_ENABLE, VcpuState.MSR_MTRR_DEF_TYPE,
-        VcpuState.MSR_TSC_DEADLINE, VcpuState.MSR_KVM_WALL_CLOCK_NEW, VcpuState.MSR_KVM_SYSTEM_TIME_NEW};
+    static final int[] SNAPSHOT_MSRS = {VcpuState.MSR_TSC, VcpuState.MSR_MISC_ENABLE,
+        0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207, 0x208, 0x209, 0x20A, 0x20B, 0x20C, 0x20D, 0x20E, 0x20F,
+        0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F, VcpuState.MSR_MTRR_DEF_TYPE,
+        VcpuState.MSR_TSC_DEADLINE, VcpuState.MSR_KVM_WALL_CLOCK_NEW, VcpuState.MSR_KVM_SYSTEM_TIME_NEW,
+        VcpuState.MSR_KVM_ASYNC_PF_EN, VcpuState.MSR_KVM_STEAL_TIME, VcpuState.MSR_KVM_PV_EOI_EN};
+
+    /**
+     * The MSRs of {@link #SNAPSHOT_MSRS} a VM on this KVM saves: those KVM_GET_MSR_INDEX_LIST
+     * lists ({@code listed}), and the MTRRs, which KVM emulates for every guest whose CPUID has
+     * MTRR but which the list does not name (QEMU saves them by CPUID too).
+     */
+    static int[] snapshotMsrs(java.util.Set<Integer> listed) {
+        return java.util.Arrays.stream(SNAPSHOT_MSRS)
+            .filter(m -> listed.contains(m) || (m >= 0x200 && m <= VcpuState.MSR_MTRR_DEF_TYPE))
+            .toArray();
+    }
 
     /** KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR: fields KVM_SET_VCPU_EVENTS must take from us. */
     private static final int EVENTS_SET_FLAGS = 0x3;
 
     /**
      * The vCPU as an engine-neutral record: registers, segments, control registers and MSRs from
-     * KVM_GET_REGS/SREGS/FPU/MSRS, XCR0 from KVM_GET_XCRS, the debug registers, MP state and
+     * KVM_GET_REGS/SREGS/MSRS, x87/SSE from KVM_GET_XSAVE's legacy region, XCR0 from
+     * KVM_GET_XCRS, the debug registers, MP state and
      * events translated from KVM's structs, kvmclock from KVM_GET_CLOCK. What has no neutral
      * meaning (the XSAVE image, the LAPIC page) is in {@link #saveKvmState()}'s record.
      */
@@ -389,6 +411,7 @@ final class KvmVcpu implements Vcpu {
         X86State st = new X86State();
         saveState(st);
         KvmVcpuState k = saveKvmState();
+        KvmStateCodec.readFxsave(MemorySegment.ofArray(k.xsave().toArray()), st);
         Bytes dr = k.debugRegisters();
         st.dr[0] = KvmVcpuState.u64(dr, 0);
         st.dr[1] = KvmVcpuState.u64(dr, 8);
@@ -400,12 +423,12 @@ final class KvmVcpu implements Vcpu {
             kvmClock.getAsLong());
     }
 
-    /** The MSRs of {@link #SNAPSHOT_MSRS} this KVM reads, one KVM_GET_MSRS each (a save, not a hot path). */
+    /** The MSRs of {@link #savedMsrs} this KVM reads, one KVM_GET_MSRS each (a save, not a hot path). */
     private List<VcpuState.Msr> snapshotMsrs() {
         List<VcpuState.Msr> out = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment one = a.allocate(KVM_MSRS.byteSize() + KVM_MSR_ENTRY.byteSize(), 8);
-            for (int idx : SNAPSHOT_MSRS) {
+            for (int idx : savedMsrs) {
                 one.fill((byte) 0);
                 one.set(ValueLayout.JAVA_INT, 0, 1);
                 one.set(ValueLayout.JAVA_INT, KVM_MSRS.byteSize(), idx);
@@ -494,7 +517,12 @@ final class KvmVcpu implements Vcpu {
         List<VcpuState.Msr> other = new ArrayList<>();
         for (VcpuState.Msr m : st.msrs()) {
             if (contains(SNAPSHOT_MSRS, m.index())) {
-                if (m.value() != 0 || !isKvmPv(m.index())) {
+                if (!contains(savedMsrs, m.index())) {
+                    if (m.value() != 0) {   // saved by a KVM that has it: this one cannot take it back
+                        throw new DeviceStateException(String.format("%s: MSR %#x = %#x is not one this KVM saves and"
+                            + " restores (KVM_GET_MSR_INDEX_LIST)", me, m.index(), m.value()));
+                    }
+                } else if (m.value() != 0 || !isKvmPv(m.index())) {
                     other.add(m);
                 }
             } else if (!contains(KvmStateCodec.MSR_INDICES, m.index()) && m.index() != VcpuState.MSR_APIC_BASE) {
@@ -535,9 +563,9 @@ final class KvmVcpu implements Vcpu {
         }
     }
 
-    /** kvmclock's MSRs: 0 means "off", which a new vCPU already is (writing 0 is not always a no-op). */
+    /** KVM's paravirtual MSRs: 0 means "off", which a new vCPU already is (writing 0 is not always a no-op). */
     private static boolean isKvmPv(int msr) {
-        return msr == VcpuState.MSR_KVM_WALL_CLOCK_NEW || msr == VcpuState.MSR_KVM_SYSTEM_TIME_NEW;
+        return msr >= VcpuState.MSR_KVM_WALL_CLOCK_NEW && msr <= VcpuState.MSR_KVM_PV_EOI_EN;
     }
 
     private static boolean contains(int[] set, int v) {

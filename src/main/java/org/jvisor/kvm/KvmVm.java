@@ -25,7 +25,6 @@ import static org.jvisor.kvm.KvmStructs.KVM_IRQFD;
 import static org.jvisor.kvm.KvmStructs.KVM_IRQ_LEVEL;
 import static org.jvisor.kvm.KvmStructs.KVM_MSI;
 import static org.jvisor.kvm.KvmStructs.KVM_PIT_CONFIG;
-import static org.jvisor.kvm.KvmStructs.KVM_USERSPACE_MEMORY_REGION;
 import static org.jvisor.kvm.KvmStructs.offset;
 
 /**
@@ -48,8 +47,11 @@ public final class KvmVm implements Accelerator {
     private final CpuidModel cpuid;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private KvmDoorbells doorbells;
+    private KvmDirtyLog dirtyLog;
     private final MsiRoutes msiRoutes = new MsiRoutes(this);
     private final int vcpuCount;
+    /** The MSRs a snapshot saves of each vCPU on this KVM. */
+    private final int[] savedMsrs;
     /** Each vCPU's KVM-only record from a restore's DEVS section, until the vCPU takes it. */
     private final KvmVcpuState[] staged;
 
@@ -61,6 +63,7 @@ public final class KvmVm implements Accelerator {
         this.bus = bus;
         this.runSize = system.vcpuMmapSize();
         this.cpuid = buildCpuid(system.supportedCpuid());
+        this.savedMsrs = KvmVcpu.snapshotMsrs(system.msrIndexList());
     }
 
     /** Creates a VM for this machine; throws {@link KvmUnavailableException} if KVM cannot be used. */
@@ -95,30 +98,37 @@ public final class KvmVm implements Accelerator {
         }
     }
 
+    /**
+     * One slot per RAM range, logged when a live migration asks ({@link KvmDirtyLog}, attached to
+     * RAM's dirty log); the firmware ROM read-only: writes exit as MMIO and go nowhere.
+     */
     private void registerRam(GuestMemory ram) {
-        int slot = 0;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment region = a.allocate(KVM_USERSPACE_MEMORY_REGION);
-            for (GuestMemory.RamRange r : ram.ranges()) {
-                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "slot"), slot++);
-                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "flags"), 0);
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), r.guestAddress());
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "memory_size"), r.size());
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"),
-                    ram.segment().address() + r.hostOffset());
-                vm.ioctl(KvmIoctl.SET_USER_MEMORY_REGION, region);
-            }
-            GuestMemory.RamRange rom = ram.romRange();
-            if (rom != null) { // firmware: read-only, writes exit as MMIO and go nowhere
-                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "slot"), slot);
-                region.set(ValueLayout.JAVA_INT, offset(KVM_USERSPACE_MEMORY_REGION, "flags"), KVM_MEM_READONLY);
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "guest_phys_addr"), rom.guestAddress());
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "memory_size"), rom.size());
-                region.set(ValueLayout.JAVA_LONG, offset(KVM_USERSPACE_MEMORY_REGION, "userspace_addr"),
-                    ram.segment().address() + rom.hostOffset());
-                vm.ioctl(KvmIoctl.SET_USER_MEMORY_REGION, region);
-            }
+        List<KvmMemorySlot> slots = new ArrayList<>();
+        long base = ram.segment().address();
+        for (GuestMemory.RamRange r : ram.ranges()) {
+            KvmMemorySlot s = new KvmMemorySlot(slots.size(), r.guestAddress(), r.size(), base + r.hostOffset(),
+                r.hostOffset());
+            s.register(vm, 0);
+            slots.add(s);
         }
+        GuestMemory.RamRange rom = ram.romRange();
+        if (rom != null) {
+            new KvmMemorySlot(slots.size(), rom.guestAddress(), rom.size(), base + rom.hostOffset(), rom.hostOffset())
+                .register(vm, KVM_MEM_READONLY);
+        }
+        dirtyLog = new KvmDirtyLog(vm, slots);
+        ram.dirtyLog().attach(dirtyLog);
+    }
+
+    /** KVM's dirty-page logging: every engine store is recorded while a live migration runs. */
+    @Override
+    public boolean logsDirtyPages() {
+        return true;
+    }
+
+    /** The MSRs a snapshot saves of each vCPU here, ascending (what this KVM has of KvmVcpu.SNAPSHOT_MSRS). */
+    public int[] snapshotMsrs() {
+        return savedMsrs.clone();
     }
 
     /** KVM_MEM_READONLY (api.rst, 4.35 KVM_SET_USER_MEMORY_REGION). */
@@ -164,7 +174,7 @@ public final class KvmVm implements Accelerator {
     public synchronized Vcpu createVcpu(int index, ExitStats stats) {
         int fd = vm.ioctl(KvmIoctl.CREATE_VCPU, index);
         KvmVcpu vcpu = new KvmVcpu(index, new KvmFd(Fd.adopt(fd, "vCPU " + index)), runSize, bus, stats,
-            cpuidForVcpu(index), this::clockNs, this::takeStaged);
+            cpuidForVcpu(index), this::clockNs, this::takeStaged, savedMsrs);
         vcpus.add(vcpu);
         return vcpu;
     }
@@ -379,6 +389,9 @@ public final class KvmVm implements Accelerator {
             v.close();
         }
         vcpus.clear();
+        if (dirtyLog != null) {
+            dirtyLog.close();
+        }
         vm.close();
         system.close();
         arena.close();

@@ -753,7 +753,8 @@ public final class Machine implements AutoCloseable {
         return iommu;
     }
 
-    private IdentityDma deviceDma() {
+    /** What devices reach guest RAM through (no IOMMU): its writes mark the dirty log on every engine. */
+    IdentityDma deviceDma() {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
     }
 
@@ -874,7 +875,7 @@ public final class Machine implements AutoCloseable {
     /** The downtime a live migration aims at unless told: QEMU's default downtime-limit, 300 ms. */
     public static final long DEFAULT_MIGRATION_DOWNTIME_MILLIS = 300;
 
-    /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg). */
+    /** Whether a running machine can be migrated live: its engine logs the pages it writes (tcg's stores, KVM's dirty log). */
     public boolean logsDirtyPages() {
         return accel.logsDirtyPages();
     }

@@ -17,13 +17,10 @@ import org.jvisor.devices.virtio.VirtioIoThread;
  * guest memory while restoring (a virtqueue's rings) sees the saved contents; the devices next,
  * interrupt controllers first (the registry's order; its description says why); the vCPUs last,
  * each on its own thread, after its local APIC, whose IA32_APIC_BASE it takes. Devices start
- * only then, so host input and queued virtio work meet a restored machine.
+ * only then, so host input and queued virtio work meet a restored machine. A snapshot of the
+ * other engine is converted on the way in ({@link EngineCrossing}).
  */
 final class MachineSnapshot {
-    /** Why a live migration needs tcg: kvm's stores do not mark jvisor's dirty log. */
-    static final String ENGINE_LIMIT = "live migration needs -accel tcg for now: the kvm engine does not log dirty"
-        + " pages yet (KVM_GET_DIRTY_LOG); a stop-the-world snapshot (migrate while paused) works on kvm";
-
     /** How long a save waits for a virtio I/O thread to finish the work queued before the pause. */
     private static final long DRAIN_MILLIS = 10_000;
 
@@ -121,7 +118,8 @@ final class MachineSnapshot {
         long downtimeNanos = downtimeMillis * 1_000_000L;
         long start = System.nanoTime();
         if (!m.accelerator().logsDirtyPages()) {
-            throw new MachineException(ENGINE_LIMIT);
+            throw new MachineException("live migration: the " + m.accelerator().name() + " engine does not log the"
+                + " pages the guest writes; a stop-the-world snapshot (migrate while paused) works");
         }
         checkSavable();
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
@@ -223,7 +221,9 @@ final class MachineSnapshot {
             if (saved == null) {
                 throw r.fail("holds no machine configuration");
             }
-            String why = saved.mismatch(config(saved.runState()));
+            // a snapshot of the other engine: compared (and later converted) as this engine would have saved it
+            EngineCrossing crossing = EngineCrossing.between(saved.accelerator(), m.accelerator().name(), m.config().cpus());
+            String why = (crossing == null ? saved : crossing.config(saved)).mismatch(config(saved.runState()));
             if (why != null) {
                 throw r.fail(why);
             }
@@ -252,6 +252,12 @@ final class MachineSnapshot {
                 states.add(new DeviceRegistry.Saved(id, state));
             }
             devSection.expectEnd();
+            if (crossing != null) {
+                List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList(), states);
+                crossing.checkCpus(vcpus, m.accelerator().cpuid());
+                states = crossing.devices(states, vcpus);
+                cpus = vcpus;
+            }
             r.ram(m.ram().segment());
             r.section(SnapshotFile.END);
             m.devices().restore(states);

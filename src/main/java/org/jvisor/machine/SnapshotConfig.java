@@ -57,7 +57,7 @@ public record SnapshotConfig(String machineType, long ramBytes, int cpus, String
         }
         if (!accelerator.equals(here.accelerator)) {
             return "was saved on the " + accelerator + " engine; this machine runs on " + here.accelerator
-                + " (-accel " + accelerator + " restores it; snapshots do not cross engines yet)";
+                + " (-accel " + accelerator + " restores it)";
         }
         if (!devices.equals(here.devices)) {
             List<String> missing = devices.stream().filter(d -> !here.devices.contains(d)).toList();

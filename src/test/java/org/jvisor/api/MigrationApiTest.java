@@ -94,4 +94,42 @@ class MigrationApiTest {
             assertEquals(ShutdownCause.HOST_ERROR, exit.cause());
         }
     }
+
+    /**
+     * A destination waiting for a source that never comes: quit (QMP's, or close) ends it at once,
+     * as QEMU's does, with the quit's status; the waiting migrate-incoming is told the machine quit.
+     */
+    @Test
+    void quitWhileWaitingForTheSourceEndsTheMachine() throws Exception {
+        Path sock = dir.resolve("never.sock");
+        try (VirtualMachine vm = VirtualMachine.createIncoming(config(), System.err)) {
+            java.util.concurrent.CompletableFuture<Throwable> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    vm.migrateIncoming("unix:" + sock);
+                    return null;
+                } catch (VmException | RuntimeException e) {
+                    return e;
+                }
+            });
+            long guard = System.nanoTime() + 60_000_000_000L;
+            while (!Files.exists(sock)) {
+                assertTrue(System.nanoTime() < guard, "hang guard: the machine never listened");
+                Thread.sleep(1);
+            }
+            Throwable e;
+            try {
+                // hang guard only: a quit that waited for the source would wait forever
+                java.util.concurrent.CompletableFuture.runAsync(vm::quit).get(60, java.util.concurrent.TimeUnit.SECONDS);
+                e = waiting.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } finally {
+                if (!waiting.isDone()) {   // so that close() is not stuck behind the wait too
+                    java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(sock)).close();
+                }
+            }
+            assertTrue(e instanceof IllegalStateException && e.getMessage().contains("quit while waiting"), String.valueOf(e));
+            VmExit exit = vm.awaitExit();
+            assertEquals(0, exit.status());
+            assertEquals(ShutdownCause.HOST_QMP_QUIT, exit.cause());
+        }
+    }
 }

@@ -35,6 +35,25 @@ class KvmStructsTest {
             SZ(kvm_userspace_memory_region); SZ(kvm_cpuid_entry2); SZ(kvm_cpuid2); SZ(kvm_msr_entry);
             SZ(kvm_msrs); SZ(kvm_irq_level); SZ(kvm_irqfd); SZ(kvm_ioeventfd); SZ(kvm_pit_config); SZ(kvm_msi);
             SZ(kvm_signal_mask); SZ(kvm_irq_routing_entry); SZ(kvm_irq_routing);
+            SZ(kvm_dirty_log); SZ(kvm_clear_dirty_log); SZ(kvm_enable_cap);
+            OFF(kvm_dirty_log, dirty_bitmap); OFF(kvm_clear_dirty_log, num_pages); OFF(kvm_clear_dirty_log, first_page);
+            OFF(kvm_clear_dirty_log, dirty_bitmap); OFF(kvm_enable_cap, args);
+            IOC(KVM_GET_DIRTY_LOG); IOC(KVM_CLEAR_DIRTY_LOG); IOC(KVM_GET_MSR_INDEX_LIST); SZ(kvm_msr_list); IOC(KVM_ENABLE_CAP); IOC(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+            IOC(KVM_MEM_LOG_DIRTY_PAGES); IOC(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE);
+            OFF(kvm_pic_state, last_irr); OFF(kvm_pic_state, irr); OFF(kvm_pic_state, imr); OFF(kvm_pic_state, isr);
+            OFF(kvm_pic_state, priority_add); OFF(kvm_pic_state, irq_base); OFF(kvm_pic_state, read_reg_select);
+            OFF(kvm_pic_state, poll); OFF(kvm_pic_state, special_mask); OFF(kvm_pic_state, init_state);
+            OFF(kvm_pic_state, auto_eoi); OFF(kvm_pic_state, rotate_on_auto_eoi);
+            OFF(kvm_pic_state, special_fully_nested_mode); OFF(kvm_pic_state, init4); OFF(kvm_pic_state, elcr);
+            OFF(kvm_pic_state, elcr_mask); OFF(kvm_ioapic_state, base_address); OFF(kvm_ioapic_state, ioregsel);
+            OFF(kvm_ioapic_state, id); OFF(kvm_ioapic_state, irr); OFF(kvm_ioapic_state, redirtbl);
+            OFF(kvm_pit_channel_state, count); OFF(kvm_pit_channel_state, latched_count);
+            OFF(kvm_pit_channel_state, count_latched); OFF(kvm_pit_channel_state, status_latched);
+            OFF(kvm_pit_channel_state, status); OFF(kvm_pit_channel_state, read_state);
+            OFF(kvm_pit_channel_state, write_state); OFF(kvm_pit_channel_state, write_latch);
+            OFF(kvm_pit_channel_state, rw_mode); OFF(kvm_pit_channel_state, bcd); OFF(kvm_pit_channel_state, gate);
+            OFF(kvm_vcpu_events, interrupt.soft); IOC(KVM_VCPUEVENT_VALID_SHADOW); IOC(KVM_X86_SHADOW_INT_STI);
+            IOC(KVM_MP_STATE_RUNNABLE); IOC(KVM_MP_STATE_INIT_RECEIVED); IOC(KVM_PIT_FLAGS_SPEAKER_DATA_ON);
             OFF(kvm_irq_routing_entry, gsi); OFF(kvm_irq_routing_entry, type); OFF(kvm_irq_routing_entry, u);
             OFF(kvm_irq_routing_entry, u.msi.address_lo); OFF(kvm_irq_routing_entry, u.msi.address_hi);
             OFF(kvm_irq_routing_entry, u.msi.data); OFF(kvm_irq_routing_entry, u.irqchip.irqchip);
@@ -141,6 +160,68 @@ class KvmStructsTest {
         size("kvm_signal_mask", KvmStructs.KVM_SIGNAL_MASK);
         size("kvm_irq_routing_entry", KvmStructs.KVM_IRQ_ROUTING_ENTRY);
         size("kvm_irq_routing", KvmStructs.KVM_IRQ_ROUTING);
+        size("kvm_dirty_log", KvmStructs.KVM_DIRTY_LOG);
+        size("kvm_clear_dirty_log", KvmStructs.KVM_CLEAR_DIRTY_LOG);
+        size("kvm_enable_cap", KvmStructs.KVM_ENABLE_CAP);
+        size("kvm_msr_list", KvmStructs.KVM_MSR_LIST);
+    }
+
+    /** The fields a snapshot crossing engines converts (org.jvisor.machine.KvmControllerConversion and friends). */
+    @Test
+    void controllerFieldOffsetsMatchTheKernelHeaders() {
+        String[] pic = {"last_irr", "irr", "imr", "isr", "priority_add", "irq_base", "read_reg_select", "poll",
+            "special_mask", "init_state", "auto_eoi", "rotate_on_auto_eoi", "special_fully_nested_mode", "init4", "elcr",
+            "elcr_mask"};
+        int[] picAt = {KvmStructs.PIC_LAST_IRR, KvmStructs.PIC_IRR, KvmStructs.PIC_IMR, KvmStructs.PIC_ISR,
+            KvmStructs.PIC_PRIORITY_ADD, KvmStructs.PIC_IRQ_BASE, KvmStructs.PIC_READ_REG_SELECT, KvmStructs.PIC_POLL,
+            KvmStructs.PIC_SPECIAL_MASK, KvmStructs.PIC_INIT_STATE, KvmStructs.PIC_AUTO_EOI,
+            KvmStructs.PIC_ROTATE_ON_AUTO_EOI, KvmStructs.PIC_SPECIAL_FULLY_NESTED, KvmStructs.PIC_INIT4,
+            KvmStructs.PIC_ELCR, KvmStructs.PIC_ELCR_MASK};
+        for (int i = 0; i < pic.length; i++) {
+            assertEquals(c("kvm_pic_state." + pic[i]), picAt[i], pic[i]);
+        }
+        assertEquals(c("kvm_ioapic_state.base_address"), KvmStructs.IOAPIC_BASE_ADDRESS);
+        assertEquals(c("kvm_ioapic_state.ioregsel"), KvmStructs.IOAPIC_IOREGSEL);
+        assertEquals(c("kvm_ioapic_state.id"), KvmStructs.IOAPIC_ID);
+        assertEquals(c("kvm_ioapic_state.irr"), KvmStructs.IOAPIC_IRR);
+        assertEquals(c("kvm_ioapic_state.redirtbl"), KvmStructs.IOAPIC_REDIRTBL);
+        String[] pit = {"count", "latched_count", "count_latched", "status_latched", "status", "read_state",
+            "write_state", "write_latch", "rw_mode", "mode", "bcd", "gate"};
+        int[] pitAt = {KvmStructs.PIT_COUNT, KvmStructs.PIT_LATCHED_COUNT, KvmStructs.PIT_COUNT_LATCHED,
+            KvmStructs.PIT_STATUS_LATCHED, KvmStructs.PIT_STATUS, KvmStructs.PIT_READ_STATE, KvmStructs.PIT_WRITE_STATE,
+            KvmStructs.PIT_WRITE_LATCH, KvmStructs.PIT_RW_MODE, KvmStructs.PIT_MODE, KvmStructs.PIT_BCD,
+            KvmStructs.PIT_GATE};
+        for (int i = 0; i < pit.length; i++) {
+            assertEquals(c("kvm_pit_channel_state." + pit[i]), pitAt[i], pit[i]);
+        }
+        assertEquals(c("kvm_pit_channel_state"), KvmStructs.PIT_CHANNEL_BYTES);
+        assertEquals(c("kvm_pit_state2.flags"), KvmStructs.PIT_FLAGS);
+        assertEquals(c("kvm_debugregs.dr6"), KvmStructs.DEBUGREGS_DR6);
+        assertEquals(c("kvm_debugregs.dr7"), KvmStructs.DEBUGREGS_DR7);
+        assertEquals(c("kvm_xcrs.nr_xcrs"), KvmStructs.XCRS_NR);
+        assertEquals(c("kvm_xcrs.xcrs"), KvmStructs.XCRS_FIRST);
+        assertEquals(c("kvm_vcpu_events.interrupt.shadow"), KvmStructs.EVENTS_INTERRUPT_SHADOW);
+        assertEquals(c("kvm_vcpu_events.nmi.masked"), KvmStructs.EVENTS_NMI_MASKED);
+        assertEquals(c("kvm_vcpu_events.nmi.pending"), KvmStructs.EVENTS_NMI_PENDING);
+        assertEquals(c("kvm_vcpu_events.flags"), KvmStructs.EVENTS_FLAGS);
+        assertEquals(c("KVM_VCPUEVENT_VALID_SHADOW"), KvmStructs.EVENTS_VALID_SHADOW);
+        assertEquals(c("KVM_X86_SHADOW_INT_STI"), KvmStructs.SHADOW_INT_STI);
+        assertEquals(c("KVM_MP_STATE_RUNNABLE"), KvmStructs.MP_STATE_RUNNABLE);
+        assertEquals(c("KVM_MP_STATE_INIT_RECEIVED"), KvmStructs.MP_STATE_INIT_RECEIVED);
+        assertEquals(c("KVM_MP_STATE_HALTED"), KvmStructs.MP_STATE_HALTED);
+        assertEquals(c("KVM_PIT_FLAGS_SPEAKER_DATA_ON"), 2);
+    }
+
+    @Test
+    void dirtyLogLayoutsMatchTheKernelHeaders() {
+        assertEquals(c("kvm_dirty_log.dirty_bitmap"), off(KvmStructs.KVM_DIRTY_LOG, "dirty_bitmap"));
+        assertEquals(c("kvm_clear_dirty_log.num_pages"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "num_pages"));
+        assertEquals(c("kvm_clear_dirty_log.first_page"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "first_page"));
+        assertEquals(c("kvm_clear_dirty_log.dirty_bitmap"), off(KvmStructs.KVM_CLEAR_DIRTY_LOG, "dirty_bitmap"));
+        assertEquals(c("kvm_enable_cap.args"), off(KvmStructs.KVM_ENABLE_CAP, "args"));
+        assertEquals(c("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"), KvmSystem.CAP_MANUAL_DIRTY_LOG_PROTECT2);
+        assertEquals(c("KVM_MEM_LOG_DIRTY_PAGES"), KvmDirtyLog.MEM_LOG_DIRTY_PAGES);
+        assertEquals(c("KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE"), KvmDirtyLog.MANUAL_PROTECT_ENABLE);
     }
 
     @Test

@@ -185,4 +185,27 @@ class KvmVmTest {
             }
         }
     }
+
+    /** A snapshot saves the MSRs of its list that KVM_GET_MSR_INDEX_LIST names, and the MTRRs, which KVM always emulates. */
+    @Test
+    void snapshotMsrsAreThoseThisKvmLists() throws Exception {
+        java.util.Set<Integer> listed;
+        try (KvmSystem system = KvmSystem.open()) {
+            listed = system.msrIndexList();
+        }
+        assertTrue(listed.contains(org.jvisor.cpu.VcpuState.MSR_TSC), "KVM lists the TSC: " + listed.size() + " MSRs");
+        try (GuestMemory ram = GuestMemory.allocate(64L << 20)) {
+            MachineBus bus = new MachineBus(ram, new AddressSpace("io", 0x10000), new AddressSpace("memory", 1L << 40));
+            try (KvmVm vm = KvmVm.create(bus, 1)) {
+                int[] saved = vm.snapshotMsrs();
+                for (int m : KvmVcpu.SNAPSHOT_MSRS) {
+                    boolean mtrr = m >= 0x200 && m <= 0x2FF;
+                    assertEquals(listed.contains(m) || mtrr, java.util.Arrays.stream(saved).anyMatch(x -> x == m),
+                        String.format("MSR %#x", m));
+                }
+                assertTrue(java.util.Arrays.stream(saved).anyMatch(x -> x == org.jvisor.cpu.VcpuState.MSR_KVM_SYSTEM_TIME_NEW),
+                    "kvmclock's system time");
+            }
+        }
+    }
 }

@@ -163,9 +163,13 @@ class KvmSnapshotTest {
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
 
+        // another machine configuration is refused by name (the other engine is not: CrossEngineSnapshotTest)
+        MachineConfig bigger = MachineConfig.builder().accel(MachineConfig.Accel.KVM).memory(128L << 20)
+            .machineType(MachineConfig.MachineType.PC).kernel(JvisorProcess.guest("ticks.elf")).build();
         MachineException e = assertThrows(MachineException.class, () -> Machine.create(
-            config(MachineConfig.Accel.TCG), System.err, events::add, new MigrationEndpoint.File(file)).close());
-        assertTrue(e.getMessage().contains("was saved on the kvm engine; this machine runs on tcg"), e.getMessage());
+            bigger, System.err, events::add, new MigrationEndpoint.File(file)).close());
+        assertTrue(e.getMessage().contains("was saved from a machine with 64 MiB of RAM; this one has 128 MiB"),
+            e.getMessage());
     }
 
     /** With -smp 2 the AP, still waiting for INIT/SIPI, comes back waiting; the BSP counts on. */
