@@ -94,7 +94,9 @@ class LiveMigrationTest {
             }
             assertEquals(0, src.waitFor(), src.transcript());
             dst.expectStderr("restored from tcp:127.0.0.1:" + port);
-            dst.send("sleep 1; echo af''ter-$(cat /tmp/n)-end\n");
+            // the loop's next pass may take seconds on a loaded host: wait for it, not for a fixed time
+            dst.send("until [ \"$(cat /tmp/n)\" -gt " + before + " ] 2>/dev/null; do sleep 1; done; "
+                + "echo af''ter-$(cat /tmp/n)-end\n");
             dst.expect("after-");
             int after = Integer.parseInt(dst.expect("-end").replace("-end", "").trim());
             assertTrue(after > before, "the guest's loop went on from where it was: " + before + " -> " + after);
