@@ -1,5 +1,6 @@
 package org.jvisor.api;
 
+import org.jvisor.boot.ImagePool;
 import org.jvisor.tcg.UnitLibrary;
 
 /**
@@ -12,10 +13,12 @@ import org.jvisor.tcg.UnitLibrary;
  * <p>Sharing is safe between unrelated guests: a translation is reused only when the machine's
  * own code bytes at that place compile to exactly the same class, and every machine keeps its own
  * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly:
- * they unload when no machine uses them any more. Thread-safe.
+ * they unload when no machine uses them any more. Machines sharing a cache also hold equal kernel
+ * and initrd files once (every machine keeps its boot images for reboots). Thread-safe.
  */
 public final class TranslationCache {
     private final UnitLibrary library = new UnitLibrary();
+    private final ImagePool images = new ImagePool();
 
     /** An empty cache. */
     public TranslationCache() {
@@ -23,6 +26,15 @@ public final class TranslationCache {
 
     UnitLibrary library() {
         return library;
+    }
+
+    ImagePool images() {
+        return images;
+    }
+
+    /** Bytes of kernel and initrd images that machines sharing this cache did not hold again (equal files). */
+    public long sharedImageBytes() {
+        return images.sharedBytes();
     }
 
     /** Translation units made from a class generated before (by any machine sharing this cache). */
