@@ -15,15 +15,21 @@ class UnitLibraryTest {
     private static final JitOptions ALWAYS = JitOptions.OFF.withEnabled(true).withThreshold(0);
     private static final JitOptions LATE = JitOptions.OFF.withEnabled(true).withThreshold(1000);
 
+    private static final JitOptions NEVER = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000);
+
     private static byte[] loop(int step) {
+        return loop(step, 1000);
+    }
+
+    private static byte[] loop(int step, int times) {
         return Asm.assemble("""
-            mov $1000, %ecx
+            mov $TIMES, %ecx
             xor %eax, %eax
             1: add $STEP, %eax
             imul $3, %eax, %edx
             dec %ecx
             jnz 1b
-            """.replace("STEP", Integer.toString(step)));
+            """.replace("STEP", Integer.toString(step)).replace("TIMES", Integer.toString(times)));
     }
 
     @Test
@@ -87,5 +93,54 @@ class UnitLibraryTest {
             other.run();
             assertEquals(9L * 1000, other.reg(0));
         }
+    }
+
+    /**
+     * Code another machine interpreted often (warm, below its threshold) is translated at a
+     * probe, its class defined from the machine's own bytes: a machine whose code differs in one
+     * immediate gets its own class and its own result, never the other machine's unit.
+     */
+    @Test
+    void anEntryWarmElsewhereIsTranslatedEarlyFromTheMachinesOwnBytes() {
+        UnitLibrary lib = new UnitLibrary();
+        try (TestMachine first = new TestMachine(loop(7, 3000), NEVER, lib);
+             TestMachine same = new TestMachine(loop(7, 3000), NEVER, lib);
+             TestMachine other = new TestMachine(loop(9, 3000), NEVER, lib);
+             TestMachine third = new TestMachine(loop(7, 3000), NEVER, lib)) {
+            first.run();
+            long body = TestMachine.CODE + 7; // the loop's block: entered 3000 times, interpreted
+            assertEquals(0, lib.definedClasses(), "below the threshold nothing is translated");
+            assertTrue(lib.wasWarmElsewhere(body, body, same.shared.machineId), "the loop is warm for the others");
+            assertFalse(lib.wasWarmElsewhere(body, body, first.shared.machineId), "but not for the machine that ran it");
+
+            UnitTable.Entry own = first.shared.units().entry(body);
+            own.count = 64;
+            JitStats firstStats = new JitStats();
+            assertNull(new Translator(first.ram.segment(), NEVER, first.shared, firstStats).translate(body, own, first.end),
+                "a machine's own warm code waits for its threshold");
+            assertEquals(1, firstStats.probeMisses);
+
+            Unit fromSame = probe(same, body);
+            assertNotNull(fromSame, "warm elsewhere: translated at the probe");
+            assertEquals(1, lib.definedClasses(), "its class is new, so it is defined");
+            Unit fromOther = probe(other, body);
+            assertNotNull(fromOther);
+            assertEquals(2, lib.definedClasses(), "one immediate differs: a class of its own");
+            assertFalse(fromOther.getClass() == fromSame.getClass(), "the other machine never runs the first one's class");
+            assertSame(fromSame.getClass(), probe(third, body).getClass(), "equal bytes share the class");
+
+            other.run();
+            assertEquals(9L * 3000, other.reg(0), "the differing machine computes with its own immediate");
+            assertTrue(other.cpu.jitStats.unitRuns > 0, "in its unit");
+            same.run();
+            assertEquals(7L * 3000, same.reg(0));
+        }
+    }
+
+    /** Translates {@code m}'s entry at {@code rip} as the 64th entry of it (a probe). */
+    private static Unit probe(TestMachine m, long rip) {
+        UnitTable.Entry e = m.shared.units().entry(rip);
+        e.count = 64;
+        return new Translator(m.ram.segment(), NEVER, m.shared, new JitStats()).translate(rip, e, m.end);
     }
 }
