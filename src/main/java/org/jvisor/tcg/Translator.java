@@ -198,6 +198,7 @@ final class Translator {
         } catch (OutOfMemoryError e) {
             // metaspace or code cache full: drop every translation so their classes can unload
             table.clear();
+            library.forgetRecent();
             stats.flushes++;
             return null;
         } catch (Throwable t) {

@@ -113,6 +113,11 @@ public final class UnitLibrary {
         keep(c);
     }
 
+    /** Lets the kept classes go (metaspace or the code cache is full): the machines' units alone hold theirs. */
+    synchronized void forgetRecent() {
+        Arrays.fill(recent, null);
+    }
+
     private void keep(Class<?> c) {
         recent[recentNext] = c;
         recentNext = (recentNext + 1) % KEEP;
