@@ -12,16 +12,29 @@ import org.jvisor.tcg.UnitLibrary;
  *
  * <p>Sharing is safe between unrelated guests: a translation is reused only when the machine's
  * own code bytes at that place compile to exactly the same class, and every machine keeps its own
- * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly:
- * they unload when no machine uses them any more. Machines sharing a cache also hold equal kernel
+ * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly
+ * beyond the last few thousand used: the others unload when no machine uses them any more. Machines sharing a cache also hold equal kernel
  * and initrd files once (every machine keeps its boot images for reboots). Thread-safe.
  */
 public final class TranslationCache {
-    private final UnitLibrary library = new UnitLibrary();
+    private final UnitLibrary library;
     private final ImagePool images = new ImagePool();
 
-    /** An empty cache. */
+    /**
+     * An empty cache to share: it also keeps the classes of the last few thousand units used
+     * loaded after their machines closed, for the next machine booting the same guest.
+     */
     public TranslationCache() {
+        this.library = new UnitLibrary(true);
+    }
+
+    private TranslationCache(UnitLibrary library) {
+        this.library = library;
+    }
+
+    /** A cache for one machine: its translated classes unload as soon as the machine drops them. */
+    public static TranslationCache forOneMachine() {
+        return new TranslationCache(new UnitLibrary());
     }
 
     UnitLibrary library() {

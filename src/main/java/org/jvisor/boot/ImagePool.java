@@ -22,11 +22,22 @@ public final class ImagePool {
 
     private static final class Ref extends WeakReference<byte[]> {
         final Key key;
+        /**
+         * What was made from the image, by kind, held weakly: a value that refers to the image
+         * (a parsed kernel does) must not keep it in the pool after the last machine let go.
+         */
+        final Map<String, WeakReference<Object>> derived = new HashMap<>();
 
         Ref(byte[] bytes, Key key, ReferenceQueue<byte[]> queue) {
             super(bytes, queue);
             this.key = key;
         }
+    }
+
+    /** Makes a value from an image: parsing, validating. */
+    @FunctionalInterface
+    public interface Derivation<T> {
+        T make() throws BootException;
     }
 
     private final Map<Key, Ref> images = new HashMap<>();
@@ -59,6 +70,36 @@ public final class ImagePool {
             images.put(k, new Ref(image, k, gone));
             return image;
         }
+    }
+
+    /**
+     * The value of kind {@code kind} made from {@code image} (an array {@link #share} returned),
+     * made now by {@code make} unless a machine made it before and still holds it. The value must
+     * be immutable, as it is shared: a kernel validated and parsed once (its payload decompressed
+     * once to check it) serves every machine booting that kernel. A failure is not remembered.
+     */
+    public <T> T derived(byte[] image, String kind, Class<T> type, Derivation<T> make) throws BootException {
+        Ref r;
+        synchronized (this) {
+            expunge();
+            r = images.get(new Key(image.length, Arrays.hashCode(image)));
+            if (r != null && r.get() == image) {
+                WeakReference<Object> w = r.derived.get(kind);
+                Object v = w == null ? null : w.get();
+                if (v != null) {
+                    return type.cast(v);
+                }
+            } else {
+                r = null; // not held here (a hash collision): made for this caller alone
+            }
+        }
+        T v = make.make(); // outside the lock: two machines may both make it, and one keeps it
+        if (r != null) {
+            synchronized (this) {
+                r.derived.put(kind, new WeakReference<>(v));
+            }
+        }
+        return v;
     }
 
     /** Bytes that {@link #share} answered with an array already held (memory saved, summed over calls). */

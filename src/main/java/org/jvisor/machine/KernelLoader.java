@@ -85,7 +85,9 @@ final class KernelLoader {
                 boolean onHost = config.decompressOnHost() && LinuxKernel.canDecompressOnHost(k.bytes());
                 LinuxKernel linux;
                 try {
-                    linux = LinuxKernel.prepare(k.bytes(), onHost);
+                    // validated once per kernel file and decompression choice (the check decompresses the payload)
+                    linux = images.derived(k.bytes(), "linux kernel, decompressed on the host: " + onHost, LinuxKernel.class,
+                        () -> LinuxKernel.prepare(k.bytes(), onHost));
                 } catch (BootException e) {
                     throw new BootException("kernel " + path + ": " + e.getMessage());
                 }

@@ -81,8 +81,22 @@ public final class UnitLibrary {
     private static final int KEEP = 8192;
 
     private final Map<ClassKey, ClassRef> classes = new HashMap<>();
-    private final Class<?>[] recent = new Class<?>[KEEP];
+    /** Kept classes, or an empty ring for a library of one machine (its classes unload once dropped). */
+    private final Class<?>[] recent;
     private int recentNext;
+
+    /** A library for one machine: a class unloads as soon as no unit uses it. */
+    public UnitLibrary() {
+        this(false);
+    }
+
+    /**
+     * With {@code shared}, the library serves machines that boot the same guest one after the
+     * other, too, and keeps the last {@value #KEEP} classes used loaded for them.
+     */
+    public UnitLibrary(boolean shared) {
+        this.recent = new Class<?>[shared ? KEEP : 0];
+    }
     private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
     private final Set<HotEntry> hot = ConcurrentHashMap.newKeySet();
     /** Entries some machine interpreted often, below its threshold, and the first such machine. */
@@ -119,8 +133,10 @@ public final class UnitLibrary {
     }
 
     private void keep(Class<?> c) {
-        recent[recentNext] = c;
-        recentNext = (recentNext + 1) % KEEP;
+        if (recent.length > 0) {
+            recent[recentNext] = c;
+            recentNext = (recentNext + 1) % recent.length;
+        }
     }
 
     /** The decoded instructions the machines using this library share. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
 
@@ -46,5 +47,30 @@ class ImagePoolTest {
     @Test
     void noImageIsNoImage() {
         assertNull(new ImagePool().share(null));
+    }
+
+    @Test
+    void aValueMadeFromAnImageIsMadeOncePerKind() throws BootException {
+        ImagePool pool = new ImagePool();
+        byte[] kernel = pool.share(image(8192, 3));
+        int[] made = new int[1];
+        ImagePool.Derivation<String> parse = () -> "parsed " + ++made[0];
+        String first = pool.derived(kernel, "parsed", String.class, parse);
+        assertSame(first, pool.derived(pool.share(image(8192, 3)), "parsed", String.class, parse),
+            "a second machine with the same kernel gets the first one's parse");
+        assertEquals(1, made[0]);
+        assertEquals("parsed 2", pool.derived(kernel, "another kind", String.class, parse));
+        byte[] other = pool.share(image(8192, 4));
+        assertEquals("parsed 3", pool.derived(other, "parsed", String.class, parse), "another kernel is parsed anew");
+    }
+
+    @Test
+    void aFailureIsNotRemembered() throws BootException {
+        ImagePool pool = new ImagePool();
+        byte[] kernel = pool.share(image(100, 5));
+        assertThrows(BootException.class, () -> pool.derived(kernel, "k", String.class, () -> {
+            throw new BootException("bad payload");
+        }));
+        assertEquals("good", pool.derived(kernel, "k", String.class, () -> "good"));
     }
 }

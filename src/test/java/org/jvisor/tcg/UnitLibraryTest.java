@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.WeakReference;
 import org.junit.jupiter.api.Test;
 import org.jvisor.config.JitOptions;
 
@@ -142,5 +143,31 @@ class UnitLibraryTest {
         UnitTable.Entry e = m.shared.units().entry(rip);
         e.count = 64;
         return new Translator(m.ram.segment(), NEVER, m.shared, new JitStats()).translate(rip, e, m.end);
+    }
+
+    /**
+     * A shared library keeps the classes its machines dropped (the next machine booting the same
+     * guest reuses them, compiled); a library of one machine lets them unload (TranslatorTest).
+     */
+    @Test
+    void aSharedLibraryKeepsDroppedClassesForTheNextMachine() {
+        UnitLibrary lib = new UnitLibrary(true);
+        WeakReference<Class<?>> unitClass;
+        try (TestMachine first = new TestMachine(loop(7), ALWAYS, lib)) {
+            first.run();
+            unitClass = new WeakReference<>(first.shared.units().hottest(1).getFirst().getClass());
+            first.cpu.invalidateCode(TestMachine.CODE, 1);
+            assertEquals(0, first.shared.units().liveUnits());
+        }
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        assertNotNull(unitClass.get(), "the dropped class was unloaded");
+        long defined = lib.definedClasses();
+        try (TestMachine next = new TestMachine(loop(7), ALWAYS, lib)) {
+            next.run();
+            assertEquals(defined, lib.definedClasses(), "the next machine defined its classes again");
+            assertSame(unitClass.get(), next.shared.units().hottest(1).getFirst().getClass());
+        }
     }
 }
