@@ -11,10 +11,12 @@ import org.jvisor.tcg.UnitLibrary;
  * the first found hot after a few executions, so they start warm.
  *
  * <p>Sharing is safe between unrelated guests: a translation is reused only when the machine's
- * own code bytes at that place compile to exactly the same class, and every machine keeps its own
- * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly
- * beyond the last few thousand used: the others unload when no machine uses them any more. Machines sharing a cache also hold equal kernel
- * and initrd files once (every machine keeps its boot images for reboots). Thread-safe.
+ * own code bytes at that place compile to exactly the same class, a decoded instruction only when
+ * it is equal in every field, and every machine keeps its own units and its own invalidation on
+ * writes. Code another machine ran often is translated early, but always from the machine's own
+ * bytes. The cache holds the classes weakly beyond the last few thousand used: the others unload
+ * when no machine uses them any more. Machines sharing a cache also hold equal kernel and initrd
+ * files once (every machine keeps its boot images for reboots). Thread-safe.
  */
 public final class TranslationCache {
     private final UnitLibrary library;
