@@ -81,6 +81,8 @@ public final class UnitLibrary {
     private static final int KEEP = 8192;
 
     private final Map<ClassKey, ClassRef> classes = new HashMap<>();
+    /** Whether machines share this library (else warm entries are not recorded: no one would use them). */
+    private final boolean shared;
     /** Kept classes, or an empty ring for a library of one machine (its classes unload once dropped). */
     private final Class<?>[] recent;
     private int recentNext;
@@ -95,6 +97,7 @@ public final class UnitLibrary {
      * other, too, and keeps the last {@value #KEEP} classes used loaded for them.
      */
     public UnitLibrary(boolean shared) {
+        this.shared = shared;
         this.recent = new Class<?>[shared ? KEEP : 0];
     }
     private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
@@ -169,6 +172,9 @@ public final class UnitLibrary {
      * one machine did, to reuse the class).
      */
     void markWarm(long hostOffset, long rip, int machine) {
+        if (!shared) {
+            return;
+        }
         if (warm.size() >= MAX_HOT) {
             warm.clear();
         }

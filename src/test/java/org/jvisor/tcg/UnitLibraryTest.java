@@ -103,7 +103,7 @@ class UnitLibraryTest {
      */
     @Test
     void anEntryWarmElsewhereIsTranslatedEarlyFromTheMachinesOwnBytes() {
-        UnitLibrary lib = new UnitLibrary();
+        UnitLibrary lib = new UnitLibrary(true);
         try (TestMachine first = new TestMachine(loop(7, 3000), NEVER, lib);
              TestMachine same = new TestMachine(loop(7, 3000), NEVER, lib);
              TestMachine other = new TestMachine(loop(9, 3000), NEVER, lib);
