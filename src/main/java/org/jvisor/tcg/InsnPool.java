@@ -10,7 +10,8 @@ import java.lang.invoke.VarHandle;
  * nothing writes them once decoded), so two equal ones can be one object. Ten machines booting
  * the same kernel decode the same quarter million instructions each (16 MiB per machine, issue
  * 13); here the second and later ones mostly get the first one's objects, and one machine's
- * vCPUs, and its many copies of {@code push rbp} or {@code ret}, share theirs.
+ * vCPUs, and its many copies of {@code push rbp} or {@code ret}, share theirs. Only a library
+ * that machines share has a pool (see {@link UnitLibrary#insns}).
  * <p>
  * A direct-mapped table, lossy on purpose: a new instruction takes its slot from whatever held
  * it, so the table needs no node per entry, never grows, and holds at most {@link #SLOTS}

@@ -80,7 +80,7 @@ public final class TcgCpu {
     private Insn[][] curChunks;
     private long curLinPage = -1;
     private final Insn crossing = new Insn();
-    /** Where decoded instructions are shared with the VM's other vCPUs and other VMs. */
+    /** Where decoded instructions are shared with the other VMs (and this VM's vCPUs); null for a lone VM. */
     private final InsnPool insnPool;
     /**
      * What {@link #crossing} was decoded from: its linear address, the host offsets of its two
@@ -489,13 +489,8 @@ public final class TcgCpu {
         int count = ++e.count;
         // the page's own threshold is never below the base one: look it up only past that
         if (count <= jitOptions.threshold() || count <= jit.threshold(e.hostOffset)) {
-            if (count == SHARED_PROBE) {
-                UnitLibrary lib = sharedCode.library();
-                if (lib.wasHot(e.hostOffset, rip) || lib.wasWarmElsewhere(e.hostOffset, rip, sharedCode.machineId)) {
-                    requestTranslation(rip, e); // another VM made this unit, or ran it often
-                }
-            } else if (count == SHARED_WARM) {
-                sharedCode.library().markWarm(e.hostOffset, rip, sharedCode.machineId);
+            if (count == SHARED_PROBE || count == SHARED_WARM) {
+                sharedEntry(rip, e, count); // out of line: this loop is the dispatcher's hottest code
             }
             return null;
         }
@@ -504,6 +499,18 @@ public final class TcgCpu {
         }
         requestTranslation(rip, e);
         return null;
+    }
+
+    /** What other machines sharing the library learn from, or give to, an interpreted entry. */
+    private void sharedEntry(long rip, UnitTable.Entry e, int count) {
+        UnitLibrary lib = sharedCode.library();
+        if (count == SHARED_PROBE) {
+            if (lib.wasHot(e.hostOffset, rip) || lib.wasWarmElsewhere(e.hostOffset, rip, sharedCode.machineId)) {
+                requestTranslation(rip, e); // another VM made this unit, or ran it often
+            }
+        } else {
+            lib.markWarm(e.hostOffset, rip, sharedCode.machineId);
+        }
     }
 
     private void requestTranslation(long rip, UnitTable.Entry e) {
@@ -656,11 +663,15 @@ public final class TcgCpu {
             }
         }
         decoder.setAvailable(n, beyond);
-        in = new Insn(); // never decoded into in place: a cached instruction may be shared (InsnPool)
+        if (in == null || insnPool != null) {
+            in = new Insn(); // a pooled instruction may be shared: never decoded into in place
+        }
         decoder.decode(in, mode);
         jitStats.decodes++;
         if (po + in.len <= 4096) {
-            in = insnPool.intern(in);
+            if (insnPool != null) {
+                in = insnPool.intern(in);
+            }
             insns[at] = in;
             return in;
         }

@@ -156,7 +156,11 @@ final class Translator {
         } catch (CpuFault f) {
             return null; // crosses the page end, or too long: the interpreter raises what it must
         }
-        return po + in.len <= 4096 ? library.insns().intern(in) : null;
+        if (po + in.len > 4096) {
+            return null;
+        }
+        InsnPool pool = library.insns();
+        return pool == null ? in : pool.intern(in);
     }
 
     /** Bytecode bytes an instruction costs, roughly: interpreted ones carry a state save and reload. */

@@ -78,7 +78,7 @@ class InsnPoolTest {
     /** Two machines (and a translation unit) running the same code hold the same decoded objects. */
     @Test
     void machinesSharingALibraryShareDecodedCode() {
-        UnitLibrary lib = new UnitLibrary();
+        UnitLibrary lib = new UnitLibrary(true);
         byte[] code = Asm.assemble("""
             mov $100, %ecx
             1: add $3, %eax
