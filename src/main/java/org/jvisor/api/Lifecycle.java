@@ -99,8 +99,8 @@ final class Lifecycle {
         // built on a thread of the machine's group, so every thread the machine starts (vCPUs,
         // timers, I/O, the translator) is in it and its CPU time can be told apart from others'
         FutureTask<Machine> build = new FutureTask<>(() -> deferIncoming
-            ? Machine.createIncoming(config, log, e -> inputs.add(new Posted(e)), translations.library())
-            : Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library(), incoming));
+            ? Machine.createIncoming(config, log, e -> inputs.add(new Posted(e)), translations.library(), translations.images())
+            : Machine.create(config, log, e -> inputs.add(new Posted(e)), translations.library(), translations.images(), incoming));
         Thread.ofPlatform().group(threads).name("jvisor-build").start(build);
         try {
             this.machine = build.get();

@@ -1,5 +1,6 @@
 package org.jvisor.api;
 
+import org.jvisor.boot.ImagePool;
 import org.jvisor.tcg.UnitLibrary;
 
 /**
@@ -10,19 +11,45 @@ import org.jvisor.tcg.UnitLibrary;
  * the first found hot after a few executions, so they start warm.
  *
  * <p>Sharing is safe between unrelated guests: a translation is reused only when the machine's
- * own code bytes at that place compile to exactly the same class, and every machine keeps its own
- * copy of the decoded code and its own invalidation on writes. The cache holds the classes weakly:
- * they unload when no machine uses them any more. Thread-safe.
+ * own code bytes at that place compile to exactly the same class, a decoded instruction only when
+ * it is equal in every field, and every machine keeps its own units and its own invalidation on
+ * writes. Code another machine ran often is translated early, but always from the machine's own
+ * bytes. The cache holds the classes weakly beyond the last few thousand used: the others unload
+ * when no machine uses them any more. Machines sharing a cache also hold equal kernel and initrd
+ * files once (every machine keeps its boot images for reboots). Thread-safe.
  */
 public final class TranslationCache {
-    private final UnitLibrary library = new UnitLibrary();
+    private final UnitLibrary library;
+    private final ImagePool images = new ImagePool();
 
-    /** An empty cache. */
+    /**
+     * An empty cache to share: it also keeps the classes of the last few thousand units used
+     * loaded after their machines closed, for the next machine booting the same guest.
+     */
     public TranslationCache() {
+        this.library = new UnitLibrary(true);
+    }
+
+    private TranslationCache(UnitLibrary library) {
+        this.library = library;
+    }
+
+    /** A cache for one machine: its translated classes unload as soon as the machine drops them. */
+    public static TranslationCache forOneMachine() {
+        return new TranslationCache(new UnitLibrary());
     }
 
     UnitLibrary library() {
         return library;
+    }
+
+    ImagePool images() {
+        return images;
+    }
+
+    /** Bytes of kernel and initrd images that machines sharing this cache did not hold again (equal files). */
+    public long sharedImageBytes() {
+        return images.sharedBytes();
     }
 
     /** Translation units made from a class generated before (by any machine sharing this cache). */

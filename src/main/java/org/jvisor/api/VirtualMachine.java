@@ -109,7 +109,7 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException if the machine cannot be built (the message names the option at fault)
      */
     public static VirtualMachine create(MachineConfig config, PrintStream log) throws VmException {
-        return create(config, log, new TranslationCache());
+        return create(config, log, TranslationCache.forOneMachine());
     }
 
     /**
@@ -143,7 +143,8 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(snapshot, "snapshot");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), new MigrationEndpoint.File(snapshot),
+        return new VirtualMachine(new Lifecycle(config, log, TranslationCache.forOneMachine(),
+            new MigrationEndpoint.File(snapshot),
             false), config);
     }
 
@@ -157,7 +158,7 @@ public final class VirtualMachine implements AutoCloseable {
     public static VirtualMachine createIncoming(MachineConfig config, PrintStream log) throws VmException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(log, "log");
-        return new VirtualMachine(new Lifecycle(config, log, new TranslationCache(), null, true), config);
+        return new VirtualMachine(new Lifecycle(config, log, TranslationCache.forOneMachine(), null, true), config);
     }
 
     /**

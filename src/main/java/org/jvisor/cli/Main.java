@@ -86,7 +86,7 @@ public final class Main {
                 return 1;
             }
         }
-        try (VirtualMachine vm = build(run, err, new TranslationCache())) {
+        try (VirtualMachine vm = build(run, err, TranslationCache.forOneMachine())) {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first

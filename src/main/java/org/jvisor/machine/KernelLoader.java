@@ -9,6 +9,7 @@ import java.util.List;
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ElfImage;
 import org.jvisor.boot.FirmwareImage;
+import org.jvisor.boot.ImagePool;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
 import org.jvisor.boot.acpi.AcpiTables;
@@ -53,7 +54,8 @@ final class KernelLoader {
         this.acpi = acpi;
     }
 
-    static KernelLoader read(MachineConfig config) throws BootException {
+    /** Reads the files {@code config} names, holding their bytes through {@code images} (shared with other machines). */
+    static KernelLoader read(MachineConfig config, ImagePool images) throws BootException {
         if (config.machineType() == MachineConfig.MachineType.NONE) {
             return new KernelLoader(null, null, null, null, null, null);   // nothing to boot
         }
@@ -67,8 +69,9 @@ final class KernelLoader {
             return new KernelLoader(null, null, null, null, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));
         }
-        KernelFile.Loaded k = KernelFile.read(path);
-        byte[] initrd = config.initrd() == null ? null : readInitrd(config.initrd());
+        KernelFile.Loaded read = KernelFile.read(path);
+        KernelFile.Loaded k = new KernelFile.Loaded(read.path(), images.share(read.bytes()), read.format());
+        byte[] initrd = config.initrd() == null ? null : images.share(readInitrd(config.initrd()));
         return switch (k.format()) {
             case TEST_ELF -> {
                 if (initrd != null || config.append() != null) {
@@ -82,7 +85,9 @@ final class KernelLoader {
                 boolean onHost = config.decompressOnHost() && LinuxKernel.canDecompressOnHost(k.bytes());
                 LinuxKernel linux;
                 try {
-                    linux = LinuxKernel.prepare(k.bytes(), onHost);
+                    // validated once per kernel file and decompression choice (the check decompresses the payload)
+                    linux = images.derived(k.bytes(), "linux kernel, decompressed on the host: " + onHost, LinuxKernel.class,
+                        () -> LinuxKernel.prepare(k.bytes(), onHost));
                 } catch (BootException e) {
                     throw new BootException("kernel " + path + ": " + e.getMessage());
                 }

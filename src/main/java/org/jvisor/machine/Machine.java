@@ -18,6 +18,7 @@ import org.jvisor.backend.chr.EscapeFilter;
 import org.jvisor.backend.chr.NullBackend;
 import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.boot.BootException;
+import org.jvisor.boot.ImagePool;
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
@@ -158,7 +159,7 @@ public final class Machine implements AutoCloseable {
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events)
             throws MachineException {
-        return create(config, log, events, new UnitLibrary(), null);
+        return create(config, log, events, new UnitLibrary(), new ImagePool(), null);
     }
 
     /**
@@ -170,26 +171,29 @@ public final class Machine implements AutoCloseable {
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events, MigrationEndpoint incoming)
             throws MachineException {
-        return create(config, log, events, new UnitLibrary(), incoming);
+        return create(config, log, events, new UnitLibrary(), new ImagePool(), incoming);
     }
 
     /**
      * As {@link #create(MachineConfig, PrintStream, Consumer, Path)}, with tcg translations taken
-     * from and added to {@code translations}, which other machines in this process may share.
+     * from and added to {@code translations}, and the kernel and initrd held through {@code images},
+     * both of which other machines in this process may share.
      */
     public static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                 UnitLibrary translations, MigrationEndpoint incoming) throws MachineException {
-        return create(config, log, events, translations, incoming == null ? Start.BOOT : Start.RESTORE, incoming);
+                                 UnitLibrary translations, ImagePool images, MigrationEndpoint incoming)
+            throws MachineException {
+        return create(config, log, events, translations, images, incoming == null ? Start.BOOT : Start.RESTORE, incoming);
     }
 
     /** How a new machine begins: booted, restored from a file at once, or waiting for {@link #restore}. */
     private enum Start { BOOT, RESTORE, AWAIT_RESTORE }
 
     private static Machine create(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                  UnitLibrary translations, Start start, MigrationEndpoint incoming) throws MachineException {
+                                  UnitLibrary translations, ImagePool images, Start start, MigrationEndpoint incoming)
+            throws MachineException {
         KernelLoader loader;
         try {
-            loader = KernelLoader.read(config);
+            loader = KernelLoader.read(config, images);
         } catch (BootException e) {
             throw new MachineException(e.getMessage());
         }
@@ -973,9 +977,9 @@ public final class Machine implements AutoCloseable {
      * loaded, no vCPU yet; {@link #restore} loads a snapshot into it.
      */
     public static Machine createIncoming(MachineConfig config, PrintStream log, Consumer<MachineEvent> events,
-                                         UnitLibrary translations)
+                                         UnitLibrary translations, ImagePool images)
             throws MachineException {
-        return create(config, log, events, translations, Start.AWAIT_RESTORE, null);
+        return create(config, log, events, translations, images, Start.AWAIT_RESTORE, null);
     }
 
     /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */

@@ -25,6 +25,8 @@ final class SharedCode {
     private final CopyOnWriteArrayList<TcgCpu> cpus = new CopyOnWriteArrayList<>();
     private final UnitTable units;
     private final UnitLibrary library;
+    /** This VM among the machines sharing {@link #library}. */
+    final int machineId;
 
     SharedCode(long ramSize) {
         this(ramSize, new UnitLibrary());
@@ -34,6 +36,7 @@ final class SharedCode {
         this.bits = new long[(int) ((ramSize >>> 12) + 63 >>> 6)];
         this.units = new UnitTable(ramSize, MAX_UNITS);
         this.library = library;
+        this.machineId = library.machineId();
     }
 
     /** The unit classes and hot entries this VM shares (with other VMs, when it was given a library). */

@@ -80,6 +80,8 @@ public final class TcgCpu {
     private Insn[][] curChunks;
     private long curLinPage = -1;
     private final Insn crossing = new Insn();
+    /** Where decoded instructions are shared with the other VMs (and this VM's vCPUs); null for a lone VM. */
+    private final InsnPool insnPool;
     /**
      * What {@link #crossing} was decoded from: its linear address, the host offsets of its two
      * parts, the mode, and {@link #codeDrops} then. It stays good while no code page of this vCPU
@@ -119,6 +121,7 @@ public final class TcgCpu {
         });
         mmu.attach(code, this::dropFetchCache);
         this.sharedCode = sharedCode;
+        this.insnPool = sharedCode.library().insns();
         this.flags = new LazyFlags(state);
         this.msrs = new Msrs(this);
         this.exc = new Exceptions(this);
@@ -301,6 +304,12 @@ public final class TcgCpu {
      * to skip code run once or twice, few next to the threshold (see {@link UnitLibrary}).
      */
     private static final int SHARED_PROBE = 64;
+    /**
+     * Entries after which interpreted code counts as warm for the machines sharing this one's
+     * library, which translate it at {@link #SHARED_PROBE} (see {@link UnitLibrary#markWarm}):
+     * about what a translation costs in interpreted block runs.
+     */
+    private static final int SHARED_WARM = 1024;
 
     /** One slice of a vCPU's run loop: an interrupt check, then up to {@code n} instructions. */
     void runSlice(long n) {
@@ -480,8 +489,8 @@ public final class TcgCpu {
         int count = ++e.count;
         // the page's own threshold is never below the base one: look it up only past that
         if (count <= jitOptions.threshold() || count <= jit.threshold(e.hostOffset)) {
-            if (count == SHARED_PROBE && sharedCode.library().wasHot(e.hostOffset, rip)) {
-                requestTranslation(rip, e); // another VM made this unit: its class is likely ready
+            if (count == SHARED_PROBE || count == SHARED_WARM) {
+                sharedEntry(rip, e, count); // out of line: this loop is the dispatcher's hottest code
             }
             return null;
         }
@@ -490,6 +499,18 @@ public final class TcgCpu {
         }
         requestTranslation(rip, e);
         return null;
+    }
+
+    /** What other machines sharing the library learn from, or give to, an interpreted entry. */
+    private void sharedEntry(long rip, UnitTable.Entry e, int count) {
+        UnitLibrary lib = sharedCode.library();
+        if (count == SHARED_PROBE) {
+            if (lib.wasHot(e.hostOffset, rip) || lib.wasWarmElsewhere(e.hostOffset, rip, sharedCode.machineId)) {
+                requestTranslation(rip, e); // another VM made this unit, or ran it often
+            }
+        } else {
+            lib.markWarm(e.hostOffset, rip, sharedCode.machineId);
+        }
     }
 
     private void requestTranslation(long rip, UnitTable.Entry e) {
@@ -642,12 +663,15 @@ public final class TcgCpu {
             }
         }
         decoder.setAvailable(n, beyond);
-        if (in == null) {
-            in = new Insn();
+        if (in == null || insnPool != null) {
+            in = new Insn(); // a pooled instruction may be shared: never decoded into in place
         }
         decoder.decode(in, mode);
         jitStats.decodes++;
         if (po + in.len <= 4096) {
+            if (insnPool != null) {
+                in = insnPool.intern(in);
+            }
             insns[at] = in;
             return in;
         }

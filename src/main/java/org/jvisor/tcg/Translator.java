@@ -66,7 +66,8 @@ final class Translator {
      * Translates the code entered at linear {@code rip} (host offset {@code e.hostOffset}),
      * stopping short of {@code stop}; null when there is nothing worth translating. An entry
      * below its threshold is a probe (another VM found it hot, see {@link UnitLibrary}): it gets a
-     * unit only when the library already has its class, and otherwise stays as it was.
+     * unit only when the library already has its class, or another VM ran it often (its class is
+     * then defined here), and otherwise stays as it was.
      */
     Unit translate(long rip, UnitTable.Entry e, long stop) {
         boolean probe = e.count < threshold(e.hostOffset);
@@ -103,7 +104,7 @@ final class Translator {
             }
             long t3 = cpuNanos();
             Class<?> known = library.find(c.classFile());
-            if (known == null && probe) {
+            if (known == null && probe && !library.wasWarmElsewhere(e.hostOffset, rip, shared.machineId)) {
                 stats.probeMisses++;
                 return null;
             }
@@ -155,7 +156,11 @@ final class Translator {
         } catch (CpuFault f) {
             return null; // crosses the page end, or too long: the interpreter raises what it must
         }
-        return po + in.len <= 4096 ? in : null;
+        if (po + in.len > 4096) {
+            return null;
+        }
+        InsnPool pool = library.insns();
+        return pool == null ? in : pool.intern(in);
     }
 
     /** Bytecode bytes an instruction costs, roughly: interpreted ones carry a state save and reload. */
@@ -197,6 +202,7 @@ final class Translator {
         } catch (OutOfMemoryError e) {
             // metaspace or code cache full: drop every translation so their classes can unload
             table.clear();
+            library.forgetRecent();
             stats.flushes++;
             return null;
         } catch (Throwable t) {

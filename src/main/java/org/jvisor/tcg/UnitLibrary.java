@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -22,8 +23,10 @@ import java.util.concurrent.atomic.LongAdder;
  * host page and exits are all in the bytes), and each machine makes its own {@link Unit} instance
  * with its own decoded instructions, validity and counters. A hot-entry record only makes a
  * machine try early; a try whose class file is new defines nothing and leaves the entry to the
- * normal threshold. Classes stay unloadable: the library holds them weakly, the machines' unit
- * tables strongly.
+ * normal threshold. An entry another machine interpreted often ({@link #markWarm}), but not often
+ * enough to translate, is translated early as well, its class defined if it is new: every boot
+ * of the same kernel runs that code again. Classes stay unloadable: the library holds them weakly beyond
+ * the last few thousand used, the machines' unit tables strongly.
  * <p>
  * One library may serve many machines in one process at once (thread-safe); each machine that is
  * given none gets its own, where it still saves the definition of code that is dropped and
@@ -68,9 +71,43 @@ public final class UnitLibrary {
     private record HotEntry(long hostOffset, long rip) {
     }
 
+    /**
+     * Unit classes kept loaded after the last machine using them let go, most recently used last
+     * (a ring, so a class used by many machines may take several places): the next machine that
+     * boots the same kernel reuses them, already compiled by HotSpot, instead of defining and
+     * warming them up again. Bounded, so a process that boots ever new guests keeps only the code
+     * of about the last two boots beyond what its machines hold.
+     */
+    private static final int KEEP = 8192;
+
     private final Map<ClassKey, ClassRef> classes = new HashMap<>();
+    /** Whether machines share this library (else warm entries are not recorded: no one would use them). */
+    private final boolean shared;
+    /** Kept classes, or an empty ring for a library of one machine (its classes unload once dropped). */
+    private final Class<?>[] recent;
+    private int recentNext;
+
+    /** A library for one machine: a class unloads as soon as no unit uses it. */
+    public UnitLibrary() {
+        this(false);
+    }
+
+    /**
+     * With {@code shared}, the library serves machines that boot the same guest one after the
+     * other, too, and keeps the last {@value #KEEP} classes used loaded for them.
+     */
+    public UnitLibrary(boolean shared) {
+        this.shared = shared;
+        this.recent = new Class<?>[shared ? KEEP : 0];
+        this.insns = shared ? new InsnPool() : null;
+    }
     private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
     private final Set<HotEntry> hot = ConcurrentHashMap.newKeySet();
+    /** Entries some machine interpreted often, below its threshold, and the first such machine. */
+    private final Map<HotEntry, Integer> warm = new ConcurrentHashMap<>();
+    private final AtomicInteger machines = new AtomicInteger();
+    /** Null for a library of one machine (see {@link #insns}). */
+    private final InsnPool insns;
     private final LongAdder reused = new LongAdder();
     private final LongAdder defined = new LongAdder();
 
@@ -81,6 +118,7 @@ public final class UnitLibrary {
         Class<?> c = r == null ? null : r.get();
         if (c != null) {
             reused.increment();
+            keep(c);
         }
         return c;
     }
@@ -91,6 +129,28 @@ public final class UnitLibrary {
         ClassKey k = new ClassKey(classFile);
         classes.put(k, new ClassRef(c, k, unloaded));
         defined.increment();
+        keep(c);
+    }
+
+    /** Lets the kept classes go (metaspace or the code cache is full): the machines' units alone hold theirs. */
+    synchronized void forgetRecent() {
+        Arrays.fill(recent, null);
+    }
+
+    private void keep(Class<?> c) {
+        if (recent.length > 0) {
+            recent[recentNext] = c;
+            recentNext = (recentNext + 1) % recent.length;
+        }
+    }
+
+    /**
+     * The decoded instructions the machines using this library share; null for one machine,
+     * whose instructions stay where it decoded them (next to their neighbours in the heap: a lone
+     * machine's interpreter ran about a tenth slower with pooled ones, measured on a busy host).
+     */
+    InsnPool insns() {
+        return insns;
     }
 
     /** A machine translated the entry at host offset {@code hostOffset}, linear {@code rip}. */
@@ -104,6 +164,33 @@ public final class UnitLibrary {
     /** Whether some machine translated the entry at {@code hostOffset} / {@code rip}. */
     boolean wasHot(long hostOffset, long rip) {
         return hot.contains(new HotEntry(hostOffset, rip));
+    }
+
+    /** A number that tells one machine using this library from the others. */
+    int machineId() {
+        return machines.incrementAndGet();
+    }
+
+    /**
+     * Machine {@code machine} interpreted the entry at {@code hostOffset} / {@code rip} often,
+     * though not often enough to translate it: code every boot runs a few thousand times, which
+     * costs each machine more to interpret than a later machine pays to translate it (or, once
+     * one machine did, to reuse the class).
+     */
+    void markWarm(long hostOffset, long rip, int machine) {
+        if (!shared) {
+            return;
+        }
+        if (warm.size() >= MAX_HOT) {
+            warm.clear();
+        }
+        warm.putIfAbsent(new HotEntry(hostOffset, rip), machine);
+    }
+
+    /** Whether a machine other than {@code machine} found the entry warm (see {@link #markWarm}). */
+    boolean wasWarmElsewhere(long hostOffset, long rip, int machine) {
+        Integer first = warm.get(new HotEntry(hostOffset, rip));
+        return first != null && first != machine;
     }
 
     private void expunge() {

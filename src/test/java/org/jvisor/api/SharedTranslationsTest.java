@@ -4,6 +4,7 @@ import org.jvisor.testing.DemoGuest;
 
 import org.jvisor.testing.GuestTest;
 
+import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.guest.GuestBuilder;
@@ -34,6 +35,8 @@ class SharedTranslationsTest {
         ConsoleCapture secondConsole = new ConsoleCapture();
         try (VirtualMachine first = VirtualMachine.create(config(guest, firstConsole), System.err, cache);
              VirtualMachine second = VirtualMachine.create(config(guest, secondConsole), System.err, cache)) {
+            assertTrue(cache.sharedImageBytes() >= Files.size(guest.kernel()),
+                "the second machine holds the first one's kernel, not a copy: " + cache.sharedImageBytes());
             long t0 = System.nanoTime();
             first.start();
             firstConsole.await(InitScript.READY_LINE);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.WeakReference;
 import org.junit.jupiter.api.Test;
 import org.jvisor.config.JitOptions;
 
@@ -15,15 +16,21 @@ class UnitLibraryTest {
     private static final JitOptions ALWAYS = JitOptions.OFF.withEnabled(true).withThreshold(0);
     private static final JitOptions LATE = JitOptions.OFF.withEnabled(true).withThreshold(1000);
 
+    private static final JitOptions NEVER = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000);
+
     private static byte[] loop(int step) {
+        return loop(step, 1000);
+    }
+
+    private static byte[] loop(int step, int times) {
         return Asm.assemble("""
-            mov $1000, %ecx
+            mov $TIMES, %ecx
             xor %eax, %eax
             1: add $STEP, %eax
             imul $3, %eax, %edx
             dec %ecx
             jnz 1b
-            """.replace("STEP", Integer.toString(step)));
+            """.replace("STEP", Integer.toString(step)).replace("TIMES", Integer.toString(times)));
     }
 
     @Test
@@ -86,6 +93,81 @@ class UnitLibraryTest {
             assertFalse(o.declined, "the entry is left to the normal threshold");
             other.run();
             assertEquals(9L * 1000, other.reg(0));
+        }
+    }
+
+    /**
+     * Code another machine interpreted often (warm, below its threshold) is translated at a
+     * probe, its class defined from the machine's own bytes: a machine whose code differs in one
+     * immediate gets its own class and its own result, never the other machine's unit.
+     */
+    @Test
+    void anEntryWarmElsewhereIsTranslatedEarlyFromTheMachinesOwnBytes() {
+        UnitLibrary lib = new UnitLibrary(true);
+        try (TestMachine first = new TestMachine(loop(7, 3000), NEVER, lib);
+             TestMachine same = new TestMachine(loop(7, 3000), NEVER, lib);
+             TestMachine other = new TestMachine(loop(9, 3000), NEVER, lib);
+             TestMachine third = new TestMachine(loop(7, 3000), NEVER, lib)) {
+            first.run();
+            long body = TestMachine.CODE + 7; // the loop's block: entered 3000 times, interpreted
+            assertEquals(0, lib.definedClasses(), "below the threshold nothing is translated");
+            assertTrue(lib.wasWarmElsewhere(body, body, same.shared.machineId), "the loop is warm for the others");
+            assertFalse(lib.wasWarmElsewhere(body, body, first.shared.machineId), "but not for the machine that ran it");
+
+            UnitTable.Entry own = first.shared.units().entry(body);
+            own.count = 64;
+            JitStats firstStats = new JitStats();
+            assertNull(new Translator(first.ram.segment(), NEVER, first.shared, firstStats).translate(body, own, first.end),
+                "a machine's own warm code waits for its threshold");
+            assertEquals(1, firstStats.probeMisses);
+
+            Unit fromSame = probe(same, body);
+            assertNotNull(fromSame, "warm elsewhere: translated at the probe");
+            assertEquals(1, lib.definedClasses(), "its class is new, so it is defined");
+            Unit fromOther = probe(other, body);
+            assertNotNull(fromOther);
+            assertEquals(2, lib.definedClasses(), "one immediate differs: a class of its own");
+            assertFalse(fromOther.getClass() == fromSame.getClass(), "the other machine never runs the first one's class");
+            assertSame(fromSame.getClass(), probe(third, body).getClass(), "equal bytes share the class");
+
+            other.run();
+            assertEquals(9L * 3000, other.reg(0), "the differing machine computes with its own immediate");
+            assertTrue(other.cpu.jitStats.unitRuns > 0, "in its unit");
+            same.run();
+            assertEquals(7L * 3000, same.reg(0));
+        }
+    }
+
+    /** Translates {@code m}'s entry at {@code rip} as the 64th entry of it (a probe). */
+    private static Unit probe(TestMachine m, long rip) {
+        UnitTable.Entry e = m.shared.units().entry(rip);
+        e.count = 64;
+        return new Translator(m.ram.segment(), NEVER, m.shared, new JitStats()).translate(rip, e, m.end);
+    }
+
+    /**
+     * A shared library keeps the classes its machines dropped (the next machine booting the same
+     * guest reuses them, compiled); a library of one machine lets them unload (TranslatorTest).
+     */
+    @Test
+    void aSharedLibraryKeepsDroppedClassesForTheNextMachine() {
+        UnitLibrary lib = new UnitLibrary(true);
+        WeakReference<Class<?>> unitClass;
+        try (TestMachine first = new TestMachine(loop(7), ALWAYS, lib)) {
+            first.run();
+            unitClass = new WeakReference<>(first.shared.units().hottest(1).getFirst().getClass());
+            first.cpu.invalidateCode(TestMachine.CODE, 1);
+            assertEquals(0, first.shared.units().liveUnits());
+        }
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        assertNotNull(unitClass.get(), "the dropped class was unloaded");
+        long defined = lib.definedClasses();
+        try (TestMachine next = new TestMachine(loop(7), ALWAYS, lib)) {
+            next.run();
+            assertEquals(defined, lib.definedClasses(), "the next machine defined its classes again");
+            assertSame(unitClass.get(), next.shared.units().hottest(1).getFirst().getClass());
         }
     }
 }
