@@ -774,49 +774,34 @@ final class InsnCompiler {
     // ---- string instructions (SDM vol. 1, 7.3.9; vol. 2, MOVS/STOS/LODS and REP) ----
 
     /**
-     * REP MOVS/STOS of at most this many elements run here, as a loop; a larger count leaves the
-     * unit at the instruction, for the interpreter's page-sized runs (a bulk copy is faster there,
-     * and it yields to interrupts every few thousand elements).
-     */
-    static final int REP_INLINE = 256;
-
-    /**
      * MOVS ({@code load} and {@code store}), STOS ({@code store}) or LODS ({@code load}) in 64-bit
      * mode with a 64- or 32-bit address size: the source is [seg:rSI] (FS or GS override the
-     * default base of 0), the destination [rDI]; DF picks the direction. As in the interpreter, an
-     * element reads, then writes, then advances rSI and rDI and, under REP, counts rCX down: a
-     * fault on either access leaves the registers as the elements before it left them, and RIP at
-     * the instruction (the unit's fault handler), so the instruction restarts where it stopped.
+     * default base of 0), the destination [rDI]; DF picks the direction. As in the interpreter, the
+     * element is read, then written, then rSI and rDI advance: a fault on either access leaves the
+     * registers as they were and RIP at the instruction (the unit's fault handler).
+     * <p>
+     * REP MOVS/STOS run in the interpreter from inside the unit: it copies page-sized runs at
+     * once (an element loop here costs a soft-TLB lookup per byte: md5sum's 64-byte copies got
+     * slower), keeps the registers exact after each element on a fault, and after a chunk of a
+     * very long one leaves the instruction pending, where the unit ends unretired. The unit goes
+     * on after it instead of returning to the dispatcher.
      */
     private boolean string(int size, boolean load, boolean store, int idx) {
         if (in.asz == 2) {
             return false; // not encodable in 64-bit mode
         }
-        Label done = cb.newLabel();
-        Label loop = cb.newLabel();
-        boolean rep = in.rep != 0;
-        // LazyFlags exact before the first access: the REP path below runs the instruction in the
-        // interpreter, which makes the fault handler leave LazyFlags as it is on either path
-        syncFlags();
-        if (rep) {
-            loadIndex(1);
-            cb.lstore(T1);
-            cb.lload(T1).lconst_0().lcmp().ifeq(done);
-            Label inline = cb.newLabel();
-            cb.lload(T1).loadConstant((long) REP_INLINE)
-                .invokestatic(CD_LONG_BOX, "compareUnsigned", MethodTypeDesc.of(CD_int, CD_long, CD_long)).ifle(inline);
-            // many elements: the interpreter copies them in page-sized runs; after a chunk of a
-            // very long one it leaves the instruction pending, and the unit ends there unretired
+        if (in.rep != 0) {
+            Label done = cb.newLabel();
             unit.emitInterpreted(cb, this, in, rip(), idx);
             cb.aload(S).getfield(CD_STATE, "rip", CD_long).loadConstant(rip()).lcmp().ifne(done);
             cb.iinc(UnitCompiler.N, unit.retiredAdjustment(idx));
             cb.loadConstant(rip()).lstore(NEXT).goto_(unit.plainExit());
-            cb.labelBinding(inline);
+            cb.labelBinding(done);
+            return true;
         }
         // the element step: DF (RFLAGS bit 10) ? -size : size
         cb.loadConstant((long) size).aload(S).getfield(CD_STATE, "rflags", CD_long).loadConstant(10).lushr().lconst_1().land()
             .loadConstant(2L * size).lmul().lsub().lstore(T3);
-        cb.labelBinding(loop);
         if (load) {
             cb.aload(M);
             loadIndex(6);
@@ -849,14 +834,6 @@ final class InsnCompiler {
             cb.lload(T3).ladd();
             storeIndex(7);
         }
-        if (rep) {
-            cb.lload(T1).lconst_1().lsub().lstore(T1);
-            cb.lload(T1);
-            storeIndex(1);
-            cb.lload(T1).lconst_0().lcmp().ifne(loop);
-        }
-        cb.labelBinding(done);
-        flagsUnknown(); // the record is in LazyFlags and the locals on both paths
         return true;
     }
 

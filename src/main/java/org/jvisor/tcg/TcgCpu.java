@@ -230,6 +230,7 @@ public final class TcgCpu {
                 budget -= Math.max(1, retired - before);
             }
         } finally {
+            forgetUnits();
             syncToState();
         }
     }
@@ -326,6 +327,13 @@ public final class TcgCpu {
             deliverPendingInterrupt();
         }
         step(NO_STOP, n);
+        forgetUnits();
+    }
+
+    /** Drops the dispatcher's references to units between runs, so dropped units' classes can unload. */
+    private void forgetUnits() {
+        lastUnit = null;
+        chainTail = null;
     }
 
     /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
