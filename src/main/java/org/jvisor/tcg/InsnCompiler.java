@@ -783,7 +783,8 @@ final class InsnCompiler {
      * REP MOVS/STOS run in the interpreter from inside the unit: it copies page-sized runs at
      * once (an element loop here costs a soft-TLB lookup per byte: md5sum's 64-byte copies got
      * slower), keeps the registers exact after each element on a fault, and after a chunk of a
-     * very long one leaves the instruction pending, where the unit ends unretired. The unit goes
+     * very long one leaves the instruction pending, where the unit ends (the chunk counts as one
+     * retired instruction, as the interpreter counts it). The unit goes
      * on after it instead of returning to the dispatcher.
      */
     private boolean string(int size, boolean load, boolean store, int idx) {
@@ -794,7 +795,7 @@ final class InsnCompiler {
             Label done = cb.newLabel();
             unit.emitInterpreted(cb, this, in, rip(), idx);
             cb.aload(S).getfield(CD_STATE, "rip", CD_long).loadConstant(rip()).lcmp().ifne(done);
-            cb.iinc(UnitCompiler.N, unit.retiredAdjustment(idx));
+            cb.iinc(UnitCompiler.N, unit.pendingAdjustment(idx));
             cb.loadConstant(rip()).lstore(NEXT).goto_(unit.plainExit());
             cb.labelBinding(done);
             return true;

@@ -38,6 +38,8 @@ abstract class Unit {
     /**
      * The unit the dispatcher last ran after this one left through a chainable exit (see
      * {@link Link}), or null. Written by any vCPU's dispatcher, read by the generated epilogue.
+     * A link keeps its successor reachable after that unit was dropped, until this unit is
+     * relinked or dropped itself: at most one dropped class per live unit stays loaded.
      */
     Link link;
     /** Times the link was made to a different unit (racy between vCPUs: it only bounds relinking). */

@@ -180,14 +180,17 @@ final class UnitCompiler {
         emitHelper(cb, ic, in, rip, idx, faultAdj[idx], 0);
     }
 
+    /**
+     * What to add to the retired count after {@link #emitInterpreted} when instruction {@code idx}
+     * stays pending and the unit ends there: the instructions after it in its block do not run.
+     */
+    int pendingAdjustment(int idx) {
+        return faultAdj[idx] + 1;
+    }
+
     /** Where an exit that must not chain goes (with RIP in NEXT). */
     Label plainExit() {
         return plainExit;
-    }
-
-    /** What to add to the block's retired count when instruction {@code idx} does not retire (it faults or stays pending). */
-    int retiredAdjustment(int idx) {
-        return faultAdj[idx];
     }
 
     /**
