@@ -187,6 +187,100 @@ class TranslatorLockstepTest {
         }
     }
 
+    /**
+     * MOVS, STOS and LODS, with and without REP, compiled into units: every size, both
+     * directions, 32-bit address size (the index registers' high halves cleared), FS and GS
+     * overrides on the source, REP counts of 0, short ones and a few hundred (REP runs in the
+     * interpreter from inside the unit, which then goes on).
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(ints = {1, 2, 3, 4, 5, 6})
+    void stringInstructionsAgreeWithTheInterpreter(int seed) {
+        Random r = new Random(seed);
+        StringBuilder a = new StringBuilder("mov $" + DATA + ", %r12\nmov $" + 1000 + ", %rax\nmov $3, %r15\nloop:\n");
+        for (int i = 0; i < 24; i++) {
+            int size = new int[] {1, 2, 4, 8}[r.nextInt(4)];
+            int kind = r.nextInt(3); // MOVS, STOS, LODS
+            boolean rep = kind != 2 && r.nextInt(3) != 0;
+            boolean down = r.nextInt(3) == 0;
+            boolean addr32 = r.nextInt(4) == 0;
+            int count = !rep ? 1 : switch (r.nextInt(6)) {
+                case 0 -> 0;
+                case 1 -> size == 1 ? 300 + r.nextInt(200) : 1 + r.nextInt(40);
+                default -> 1 + r.nextInt(size == 1 ? 70 : 24);
+            };
+            int bytes = Math.max(count, 1) * size;
+            // the ranges lie in the compared data area; the source may overlap the destination
+            long src = r.nextInt(0xF00 - bytes), dst = r.nextInt(0xF00 - bytes);
+            if (down) {
+                src += bytes - size;
+                dst += bytes - size;
+            }
+            String high = addr32 ? "0x5a5a5a5a00000000" : "0";
+            a.append("mov $").append(high).append(", %rsi\nmov $").append(high).append(", %rdi\n");
+            a.append("lea ").append(src).append("(%r12, %rsi), %rsi\n");
+            a.append("lea ").append(dst).append("(%r12, %rdi), %rdi\n");
+            a.append("mov $").append(high).append(", %rcx\nor $").append(count).append(", %rcx\n");
+            a.append(down ? "std\n" : "cld\n");
+            String seg = kind == 1 || r.nextInt(3) != 0 ? "" : r.nextBoolean() ? ".byte 0x64\n" : ".byte 0x65\n";
+            if (!seg.isEmpty()) {
+                // FS and GS bases (set below) point 0x40 bytes on: the source range stays in the area
+                a.append("sub $0x40, %rsi\n");
+            }
+            a.append(addr32 ? ".byte 0x67\n" : "").append(seg).append(rep ? "rep " : "")
+                .append(new String[] {"movs", "stos", "lods"}[kind]).append("bwlq".charAt(Integer.numberOfTrailingZeros(size)))
+                .append('\n');
+            a.append("add %rax, %rbx\nadd %rsi, %rbx\nadd %rdi, %rbx\nadd %rcx, %rbx\n");
+        }
+        a.append("cld\ndec %r15\njnz loop\n");
+        lockstep(a.toString(), m -> {
+            m.st.fs.base = 0x40;
+            m.st.gs.base = 0x40;
+            for (int i = 0; i < 0x1000; i += 8) {
+                m.ram.writeU64(DATA + i, 0x0123456789ABCDEFL * (i + 1));
+            }
+        });
+    }
+
+    /**
+     * A string instruction whose source or destination reaches a page that is not present after
+     * k elements: the #PF leaves rSI, rDI and rCX as the k elements before it left them, RIP at
+     * the instruction, and the retired count without it (the handler then skips it).
+     */
+    @Test
+    void aStringInstructionFaultsAfterEveryElementCount() {
+        // each padded to 4 bytes, what the handler skips
+        String[] ops = {"movsb\nnop\nnop\nnop", "rep movsb\nnop\nnop", "rep movsq\nnop", "rep stosl\nnop\nnop",
+            "lodsw\nnop\nnop", "stosq\nnop\nnop", "rep movsw\nnop"};
+        long hole = 0x600000; // its 2 MiB page is made not present
+        for (String op : ops) {
+            int size = op.contains("sq") ? 8 : op.contains("sl") ? 4 : op.contains("sw") ? 2 : 1;
+            boolean reads = !op.contains("stos"), writes = !op.contains("lods");
+            for (int k : new int[] {0, 1, 2, 5, 17}) {
+                for (boolean atSource : new boolean[] {true, false}) {
+                    if (atSource ? !reads : !writes) {
+                        continue;
+                    }
+                    long src = atSource ? hole - (long) k * size : DATA;
+                    long dst = atSource ? DATA + 0x800 : hole - (long) k * size;
+                    String asm = "mov $0x1234, %r11\nadd %r11, %r11\nmov $" + src + ", %rsi\nmov $" + dst + ", %rdi\n"
+                        + "mov $" + (k + 3) + ", %rcx\nmov $-1, %rax\n" + op + "\nadd %rsi, %r11\nadd %rdi, %r11\n";
+                    X86State end = lockstep(asm, m -> {
+                        m.installIdt(4);
+                        long pd = m.ram.readU64(org.jvisor.boot.TestGuestBoot.PDPT_ADDR) & ~0xFFFL;
+                        m.ram.writeU64(pd + (hole >>> 21) * 8, 0);
+                    });
+                    boolean faults = op.startsWith("rep") || k == 0;
+                    assertEquals(faults ? 1 : 0, end.gpr[13], op + ", k " + k + ": faults");
+                    if (faults) {
+                        assertEquals(14, end.gpr[15], op + ": #PF");
+                        assertEquals(op.startsWith("rep") ? 3 : k + 3, end.gpr[1], op + ", k " + k + ": rCX");
+                    }
+                }
+            }
+        }
+    }
+
     /** A store into the unit's own code page patches an instruction it runs next. */
     @Test
     void aStoreIntoTheRunningUnitsCodeTakesEffect() {
