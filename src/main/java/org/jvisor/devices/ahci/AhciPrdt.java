@@ -1,6 +1,6 @@
 package org.jvisor.devices.ahci;
 
-import org.jvisor.devices.ide.DmaRegions;
+import org.jvisor.devices.ide.RegionWalk;
 import org.jvisor.memory.DmaSpace;
 
 /**
@@ -10,31 +10,20 @@ import org.jvisor.memory.DmaSpace;
  * interrupt-on-completion bit 31, which QEMU ignores and so does this. Counts the bytes moved for
  * the command header's PRDBC. Reused from command to command: it allocates nothing.
  */
-final class AhciPrdt implements DmaRegions {
+final class AhciPrdt extends RegionWalk {
     static final int ENTRY_SIZE = 16;
     static final int DBC_MASK = 0x3F_FFFF;
 
-    private DmaSpace dma;
     private long table;
     private int entries;
     private int next;
-    private long regionAddress;
-    private int regionLeft;
-    private long moved;
 
     /** Starts at the table at {@code tableAddress} with {@code entries} descriptors (PRDTL). */
     void start(DmaSpace dma, long tableAddress, int entries) {
-        this.dma = dma;
+        begin(dma);
         this.table = tableAddress;
         this.entries = entries;
         this.next = 0;
-        this.regionLeft = 0;
-        this.moved = 0;
-    }
-
-    /** Bytes moved since {@link #start} (PRDBC). */
-    long moved() {
-        return moved;
     }
 
     @Override
@@ -47,33 +36,12 @@ final class AhciPrdt implements DmaRegions {
     }
 
     @Override
-    public boolean transfer(byte[] buffer, int offset, int length, boolean toMemory) {
-        int done = 0;
-        while (done < length) {
-            if (regionLeft == 0 && !nextRegion()) {
-                return false;
-            }
-            int n = Math.min(regionLeft, length - done);
-            if (toMemory) {
-                dma.write(regionAddress, buffer, offset + done, n);
-            } else {
-                dma.read(regionAddress, buffer, offset + done, n);
-            }
-            regionAddress += n;
-            regionLeft -= n;
-            done += n;
-            moved += n;
-        }
-        return true;
-    }
-
-    private boolean nextRegion() {
+    protected boolean nextRegion() {
         if (next >= entries) {
             return false;
         }
         long at = table + (long) next++ * ENTRY_SIZE;
-        regionAddress = dma.readU64(at) & ~1L;
-        regionLeft = regionLength(dma.readU32(at + 12));
+        region(dma.readU64(at) & ~1L, regionLength(dma.readU32(at + 12)));
         return true;
     }
 

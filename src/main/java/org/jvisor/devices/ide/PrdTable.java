@@ -9,25 +9,21 @@ import org.jvisor.memory.DmaSpace;
  * stops after 4 KiB of descriptors. Guest memory faults surface as the DmaSpace's exceptions.
  * Reused from transfer to transfer: it allocates nothing.
  */
-final class PrdTable implements DmaRegions {
+final class PrdTable extends RegionWalk {
     static final int ENTRY_SIZE = 8;
     /** QEMU's fail-safe: at most one page of descriptors. */
     static final int MAX_ENTRIES = 4096 / ENTRY_SIZE;
     static final int END_OF_TABLE = 0x8000_0000;
 
-    private DmaSpace dma;
     private long table;
     private int next;
-    private long regionAddress;
-    private int regionLeft;
     private boolean ended;
 
     /** Starts at the table at {@code tableAddress} (32-bit, dword-aligned). */
     void start(DmaSpace dma, long tableAddress) {
-        this.dma = dma;
+        begin(dma);
         this.table = tableAddress & 0xFFFF_FFFCL;
         this.next = 0;
-        this.regionLeft = 0;
         this.ended = false;
     }
 
@@ -46,33 +42,14 @@ final class PrdTable implements DmaRegions {
     }
 
     @Override
-    public boolean transfer(byte[] buffer, int offset, int length, boolean toMemory) {
-        int done = 0;
-        while (done < length) {
-            if (regionLeft == 0 && !nextRegion()) {
-                return false;
-            }
-            int n = Math.min(regionLeft, length - done);
-            if (toMemory) {
-                dma.write(regionAddress, buffer, offset + done, n);
-            } else {
-                dma.read(regionAddress, buffer, offset + done, n);
-            }
-            regionAddress += n;
-            regionLeft -= n;
-            done += n;
-        }
-        return true;
-    }
-
-    private boolean nextRegion() {
+    protected boolean nextRegion() {
         if (ended || next >= MAX_ENTRIES) {
             return false;
         }
         long at = table + (long) next++ * ENTRY_SIZE;
-        regionAddress = dma.readU32(at) & 0xFFFF_FFFFL;
+        long address = dma.readU32(at) & 0xFFFF_FFFFL;
         int control = dma.readU32(at + 4);
-        regionLeft = regionLength(control);
+        region(address, regionLength(control));
         ended = (control & END_OF_TABLE) != 0;
         return true;
     }
