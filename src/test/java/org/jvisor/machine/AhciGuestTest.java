@@ -8,18 +8,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,8 +34,6 @@ import org.jvisor.testing.JvisorProcess;
  */
 @GuestTest
 class AhciGuestTest {
-    private static final int CD_BLOCKS = 1024;
-    private static final Pattern MD5 = Pattern.compile("(\\w+)=([0-9a-f]{32})");
 
     @TempDir
     static Path guestDir;
@@ -85,52 +76,10 @@ class AhciGuestTest {
             "-device", "ide-cd,drive=cd,bus=sata1.0"));
     }
 
-    private static String md5(byte[] b, int from, int length) throws Exception {
-        MessageDigest md = MessageDigest.getInstance("MD5");
-        md.update(b, from, length);
-        return HexFormat.of().formatHex(md.digest());
-    }
-
-    private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard: " + List.of(cmd));
-        assertEquals(0, p.exitValue(), List.of(cmd) + ":\n" + out);
-        return out;
-    }
-
-    /** The images: a 16 MiB raw disk, a 16 MiB qcow2 disk, a 2 MiB CD of random data. */
-    private Path[] images(String tag) throws Exception {
-        Path raw = dir.resolve(tag + "-a.raw");
-        Files.write(raw, new byte[16 << 20]);
-        Path qcow2 = dir.resolve(tag + "-b.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", qcow2.toString(), "16M");
-        byte[] cd = new byte[CD_BLOCKS * 2048];
-        new Random(7).nextBytes(cd);
-        Path iso = dir.resolve(tag + "-cd.iso");
-        Files.write(iso, cd);
-        return new Path[] {raw, qcow2, iso};
-    }
-
     /** Checks the guest's report and the images; returns the libata lines about the HBA and devices. */
-    private List<String> check(String out, Path[] img) throws Exception {
+    private List<String> check(String out, AtaGuestDisks.Images img) throws Exception {
         assertTrue(out.contains("ahci-done"), out);
-        Map<String, String> sums = new HashMap<>();
-        Matcher m = MD5.matcher(out);
-        while (m.find()) {
-            sums.put(m.group(1), m.group(2));
-        }
-        String pattern = sums.get("pattern");
-        assertEquals(pattern, sums.get("sda"), "sda read back: " + out);
-        assertEquals(pattern, sums.get("sdb"), "sdb read back: " + out);
-        byte[] cd = Files.readAllBytes(img[2]);
-        assertEquals(md5(cd, 0, cd.length), sums.get("sr0"), "the CD as the guest read it: " + out);
-        byte[] raw = Files.readAllBytes(img[0]);
-        assertEquals(pattern, md5(raw, 3 << 20, 1 << 20), "the raw image holds the guest's pattern");
-        Path converted = dir.resolve("b-" + System.nanoTime() + ".raw");
-        run("qemu-img", "check", "-q", img[1].toString());
-        run("qemu-img", "convert", "-O", "raw", img[1].toString(), converted.toString());
-        assertEquals(pattern, md5(Files.readAllBytes(converted), 5 << 20, 1 << 20), "the qcow2 image holds it");
+        AtaGuestDisks.checkData(out, img, dir);
         // ports probe in parallel: compare the lines, not their order; leave out addresses and IRQs
         return Arrays.stream(out.split("\r?\n")).map(String::strip)
             .filter(l -> l.matches("ata\\d\\.\\d\\d: .*|ata\\d: SATA link .*|ahci \\S+: (AHCI|flags).*|sr \\d.*sr0\\].*"))
@@ -140,9 +89,9 @@ class AhciGuestTest {
     @Test
     void linuxUsesTheAhciDisksAndCdromAsOnQemu() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
-        Path[] img = images("jvisor");
+        AtaGuestDisks.Images img = AtaGuestDisks.create(dir, "jvisor");
         long start = System.nanoTime();
-        JvisorProcess.Result r = JvisorProcess.run(options(img[0], img[1], img[2]).toArray(new String[0]));
+        JvisorProcess.Result r = JvisorProcess.run(options(img.raw(), img.qcow2(), img.cd()).toArray(new String[0]));
         System.out.printf("AhciGuestTest: jvisor run %.1f s%n", (System.nanoTime() - start) / 1e9);
         assertEquals(0, r.status(), r.toString());
         List<String> jvisor = check(r.stdout(), img);
@@ -153,9 +102,9 @@ class AhciGuestTest {
 
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
         assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
-        Path[] ref = images("qemu");
+        AtaGuestDisks.Images ref = AtaGuestDisks.create(dir, "qemu");
         List<String> cmd = new ArrayList<>(List.of(qemu.toString()));
-        cmd.addAll(options(ref[0], ref[1], ref[2]));
+        cmd.addAll(options(ref.raw(), ref.qcow2(), ref.cd()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard");
