@@ -100,6 +100,34 @@ final class TestMachine implements AutoCloseable {
         st.idtr.limit = 32 * 16 - 1;
     }
 
+    /**
+     * One external interrupt, vector 0x20, pending once more than {@code afterRetired}
+     * instructions retired: its handler stores 1 at 0x200000 and returns. For tests that a loop
+     * running translated (chained or not) still takes its interrupt.
+     */
+    void interruptOnceAfter(long afterRetired) {
+        ram.write(HANDLERS, Asm.assemble("movq $1, 0x200000\niretq\n"));
+        long h = HANDLERS;
+        ram.writeU64(IDT + 0x20 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
+        ram.writeU64(IDT + 0x20 * 16L + 8, h >>> 32);
+        st.idtr.base = IDT;
+        st.idtr.limit = 0x21 * 16 - 1;
+        cpu.setInterruptSource(new InterruptSource() {
+            private boolean delivered;
+
+            @Override
+            public boolean hasPendingInterrupt() {
+                return !delivered && cpu.instructionsRetired() > afterRetired;
+            }
+
+            @Override
+            public int acknowledgeInterrupt() {
+                delivered = true;
+                return 0x20;
+            }
+        });
+    }
+
     @Override
     public void close() {
         shared.close(); // the background translator reads RAM

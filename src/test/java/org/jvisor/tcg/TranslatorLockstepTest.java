@@ -312,28 +312,7 @@ class TranslatorLockstepTest {
             cli
             """;
         try (TestMachine m = new TestMachine(asm, ALWAYS)) {
-            // vector 0x20: store 1 and return
-            byte[] handler = Asm.assemble("movq $1, 0x200000\niretq\n");
-            m.ram.write(TestMachine.HANDLERS, handler);
-            long h = TestMachine.HANDLERS;
-            m.ram.writeU64(TestMachine.IDT + 0x20 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
-            m.ram.writeU64(TestMachine.IDT + 0x20 * 16L + 8, h >>> 32);
-            m.st.idtr.base = TestMachine.IDT;
-            m.st.idtr.limit = 0x21 * 16 - 1;
-            m.cpu.setInterruptSource(new InterruptSource() {
-                private boolean delivered;
-
-                @Override
-                public boolean hasPendingInterrupt() {
-                    return !delivered && m.cpu.instructionsRetired() > 200_000;
-                }
-
-                @Override
-                public int acknowledgeInterrupt() {
-                    delivered = true;
-                    return 0x20;
-                }
-            });
+            m.interruptOnceAfter(200_000);
             m.cpu.runUntilRip(m.end, 50_000_000);
             assertTrue(m.cpu.jitStats.unitInsns > 100_000, "the loop ran translated");
             assertEquals(1, m.ram.readU64(DATA));
