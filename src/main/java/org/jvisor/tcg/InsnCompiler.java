@@ -144,9 +144,6 @@ final class InsnCompiler {
             case 0x98 -> signExtendAccumulator();
             case 0x99 -> signIntoDx();
             case 0xA8, 0xA9 -> test(op == 0xA8 ? 1 : in.osz, IMM);
-            case 0xA4, 0xA5 -> string(op == 0xA4 ? 1 : in.osz, true, true, idx);
-            case 0xAA, 0xAB -> string(op == 0xAA ? 1 : in.osz, false, true, idx);
-            case 0xAC, 0xAD -> in.rep == 0 && string(op == 0xAC ? 1 : in.osz, true, false, idx);
             case 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7 -> movImm(1, regInOpcode());
             case 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> movImm(in.osz, regInOpcode());
             case 0xC0, 0xC1 -> shift(op == 0xC0 ? 1 : in.osz, (int) in.imm);
@@ -771,94 +768,6 @@ final class InsnCompiler {
         return true;
     }
 
-    // ---- string instructions (SDM vol. 1, 7.3.9; vol. 2, MOVS/STOS/LODS and REP) ----
-
-    /**
-     * MOVS ({@code load} and {@code store}), STOS ({@code store}) or LODS ({@code load}) in 64-bit
-     * mode with a 64- or 32-bit address size: the source is [seg:rSI] (FS or GS override the
-     * default base of 0), the destination [rDI]; DF picks the direction. As in the interpreter, the
-     * element is read, then written, then rSI and rDI advance: a fault on either access leaves the
-     * registers as they were and RIP at the instruction (the unit's fault handler).
-     * <p>
-     * REP MOVS/STOS run in the interpreter from inside the unit: it copies page-sized runs at
-     * once (an element loop here costs a soft-TLB lookup per byte: md5sum's 64-byte copies got
-     * slower), keeps the registers exact after each element on a fault, and after a chunk of a
-     * very long one leaves the instruction pending, where the unit ends (the chunk counts as one
-     * retired instruction, as the interpreter counts it). The unit goes
-     * on after it instead of returning to the dispatcher.
-     */
-    private boolean string(int size, boolean load, boolean store, int idx) {
-        if (in.asz == 2) {
-            return false; // not encodable in 64-bit mode
-        }
-        if (in.rep != 0) {
-            Label done = cb.newLabel();
-            unit.emitInterpreted(cb, this, in, rip(), idx);
-            cb.aload(S).getfield(CD_STATE, "rip", CD_long).loadConstant(rip()).lcmp().ifne(done);
-            cb.iinc(UnitCompiler.N, unit.pendingAdjustment(idx));
-            cb.loadConstant(rip()).lstore(NEXT).goto_(unit.plainExit());
-            cb.labelBinding(done);
-            return true;
-        }
-        // the element step: DF (RFLAGS bit 10) ? -size : size
-        cb.loadConstant((long) size).aload(S).getfield(CD_STATE, "rflags", CD_long).loadConstant(10).lushr().lconst_1().land()
-            .loadConstant(2L * size).lmul().lsub().lstore(T3);
-        if (load) {
-            cb.aload(M);
-            loadIndex(6);
-            if (in.seg == Insn.FS || in.seg == Insn.GS) {
-                cb.aload(S).getfield(CD_STATE, in.seg == Insn.FS ? "fs" : "gs", CD_SEGMENT).getfield(CD_SEGMENT, "base", CD_long)
-                    .ladd();
-            }
-            read(size);
-            cb.lstore(T0);
-        } else {
-            loadReg(0, size);
-            cb.lstore(T0);
-        }
-        if (store) {
-            cb.aload(M);
-            loadIndex(7);
-            cb.lload(T0);
-            write(size);
-        } else {
-            cb.lload(T0);
-            storeReg(0, size);
-        }
-        if (load) {
-            loadIndex(6);
-            cb.lload(T3).ladd();
-            storeIndex(6);
-        }
-        if (store) {
-            loadIndex(7);
-            cb.lload(T3).ladd();
-            storeIndex(7);
-        }
-        return true;
-    }
-
-    /** The instruction's own RIP (the next one's minus its length). */
-    private long rip() {
-        return next - in.len;
-    }
-
-    /** Pushes index register {@code r} at the address size (rSI, rDI, rCX of string instructions). */
-    private void loadIndex(int r) {
-        getReg(r);
-        if (in.asz == 4) {
-            mask(4);
-        }
-    }
-
-    /** Pops a long into index register {@code r} at the address size (a 32-bit write zero-extends). */
-    private void storeIndex(int r) {
-        if (in.asz == 4) {
-            mask(4);
-        }
-        putReg(r);
-    }
-
     // ---- stack ----
 
     private interface Value {
@@ -1370,7 +1279,7 @@ final class InsnCompiler {
         }
         return switch (op) {
             case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F,
-                 0x68, 0x6A, 0xC2, 0xC3, 0xC9, 0xE8, 0xA4, 0xA5, 0xAA, 0xAB, 0xAC, 0xAD -> true;
+                 0x68, 0x6A, 0xC2, 0xC3, 0xC9, 0xE8 -> true;
             case 0xFF -> (in.reg & 7) >= 2;
             default -> flagUse(in) == FLAGS_READ; // not translated: the interpreter may fault
         };

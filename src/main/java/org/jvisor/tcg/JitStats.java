@@ -26,9 +26,6 @@ public final class JitStats {
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
-    /** Units a unit ran itself through its link ({@link Unit.Link}), and links the dispatcher made. */
-    long chainedRuns;
-    long links;
     /** Interpreted instructions run from units, by opcode (map << 8 | byte). */
     final long[] helperRuns = new long[0x400];
     /** Stores that found their own unit's code page and restarted in the interpreter. */
@@ -56,8 +53,6 @@ public final class JitStats {
         sum.probeMisses += probeMisses;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
-        sum.chainedRuns += chainedRuns;
-        sum.links += links;
         sum.selfModifyRestarts += selfModifyRestarts;
         sum.decodes += decodes;
         sum.straddlingDecodes += straddlingDecodes;
@@ -97,7 +92,6 @@ public final class JitStats {
             units shared         %d made from a class defined before (here or by another VM), %d early tries new
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
             units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
-            units chained        %d runs without the dispatcher (%d links made)
             interpreted in units %s
             interpreter decodes  %d instructions (%d straddling two pages)
             """,
@@ -108,7 +102,6 @@ public final class JitStats {
             sharedUnits, probeMisses,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
-            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, chainedRuns, links, topHelpers(12), decodes,
-            straddlingDecodes);
+            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12), decodes, straddlingDecodes);
     }
 }

@@ -238,11 +238,8 @@ final class Region {
                 }
                 return k == 3 || k == 5 ? Flow.DYNAMIC : Flow.SEQ;
             }
-            // REP MOVS/STOS: units run short ones and leave at the instruction for long ones
-            case 0xA4, 0xA5, 0xAA, 0xAB:
-                return in.rep != 0 && (in.mode != 64 || in.asz == 2 || in.lock) ? Flow.DYNAMIC : Flow.SEQ;
             // string and port-string instructions with REP run in chunks that restart themselves
-            case 0x6C, 0x6D, 0x6E, 0x6F, 0xA6, 0xA7, 0xAC, 0xAD, 0xAE, 0xAF:
+            case 0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF:
                 return in.rep != 0 ? Flow.DYNAMIC : Flow.SEQ;
             // far transfers, software interrupts, IRET, LOOP/JrCXZ, INT1, HLT, STI, POPF, MOV SS
             case 0x8E, 0x9A, 0x9D, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xE0, 0xE1, 0xE2, 0xE3, 0xEA, 0xF1, 0xF4, 0xFB:

@@ -70,20 +70,6 @@ public final class TcgCpu {
     private UnitVerifier verifier;
     /** Host offset of the code page of the unit running now, or -1 (see {@link CodeModified}). */
     long runningUnitPage = -1;
-    /**
-     * Chained unit runs ({@link Unit.Link}): how many one dispatch made so far, how many it may
-     * make (0: none, while stopping at a RIP or verifying units; each is a JVM frame), the last
-     * unit chained to, and the unit that left through a chainable exit last (for the dispatcher
-     * to link to the next unit it finds).
-     */
-    int chainDepth;
-    int chainMax;
-    Unit chainTail;
-    Unit lastUnit;
-    /** Chained runs per dispatch at most: bounds the JVM stack a chain of units takes. */
-    private static final int MAX_CHAIN = 32;
-    /** Links to another successor a unit gets at most (see {@link #link}). */
-    private static final int MAX_RETARGETS = 64;
     // jump cache: linear RIP -> block entry, valid while the TLB epoch is unchanged (QEMU's tb_jmp_cache)
     private static final int JC_SIZE = 4096;
     private final long[] jcRip = new long[JC_SIZE];
@@ -233,7 +219,6 @@ public final class TcgCpu {
                 budget -= Math.max(1, retired - before);
             }
         } finally {
-            forgetUnits();
             syncToState();
         }
     }
@@ -336,13 +321,6 @@ public final class TcgCpu {
             deliverPendingInterrupt();
         }
         step(NO_STOP, n);
-        forgetUnits();
-    }
-
-    /** Drops the dispatcher's references to units between runs, so dropped units' classes can unload. */
-    private void forgetUnits() {
-        lastUnit = null;
-        chainTail = null;
     }
 
     /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
@@ -379,8 +357,6 @@ public final class TcgCpu {
             limit = Math.min(limit, shadowEnd);
         }
         endChunk = false;
-        lastUnit = null;
-        chainMax = stopRip == NO_STOP && verifier == null ? MAX_CHAIN : 0;
         while (true) {
             try {
                 if (jit == null) {
@@ -397,12 +373,7 @@ public final class TcgCpu {
                 while (retired < limit) {
                     if (mode == 64 && retired >= shadowEnd) {
                         Unit u = unitAt(s.rip, stopRip);
-                        Unit from = lastUnit;
-                        lastUnit = null;
                         if (u != null) {
-                            if (from != null) {
-                                link(from, u);
-                            }
                             runUnit(u, limit);
                             if (endChunk || s.rip == stopRip) {
                                 return;
@@ -453,30 +424,9 @@ public final class TcgCpu {
         }
     }
 
-    /**
-     * {@code from} left through a chainable exit and the dispatcher found {@code to} at its target:
-     * from now on {@code from} runs {@code to} itself while this vCPU's TLB stays as it is.
-     */
-    private void link(Unit from, Unit to) {
-        Unit.Link l = from.link;
-        if (l != null && l.unit() != to) {
-            // an exit that keeps changing its target (a return from a function called from many
-            // places) stops being relinked: each new link is an allocation and the chain would miss
-            if (from.retargets >= MAX_RETARGETS) {
-                return;
-            }
-            from.retargets++;
-        }
-        if (l == null || l.unit() != to || l.cpu() != this || l.epoch() != mmu.epoch) {
-            from.link = new Unit.Link(to, this, mmu.epoch);
-            jitStats.links++;
-        }
-    }
-
     private void runUnit(Unit u, long limit) {
         long before = retired;
         int budget = (int) Math.min(limit - retired, Integer.MAX_VALUE);
-        chainDepth = 0;
         if (verifier != null) {
             verifier.run(u, budget);
         } else {
@@ -485,13 +435,9 @@ public final class TcgCpu {
             runningUnitPage = -1;
         }
         jitStats.unitRuns++;
-        jitStats.chainedRuns += chainDepth;
         jitStats.unitInsns += retired - before;
         u.runs++;
         u.retired += retired - before;
-        if (chainDepth > 0) {
-            u = chainTail; // the unit that ran last decides below
-        }
         long next = s.rip;
         if (next != u.rip && next >= u.minRip && next < u.maxEnd && !endChunk) {
             // the unit stopped inside its own code: a loop that ran out of slice budget (or a

@@ -35,26 +35,6 @@ abstract class Unit {
     final int nativeCount;
     /** False once the page was written or the unit evicted; the dispatcher then drops it. */
     volatile boolean valid = true;
-    /**
-     * The unit the dispatcher last ran after this one left through a chainable exit (see
-     * {@link Link}), or null. Written by any vCPU's dispatcher, read by the generated epilogue.
-     * A link keeps its successor reachable after that unit was dropped, until this unit is
-     * relinked or dropped itself: at most one dropped class per live unit stays loaded.
-     */
-    Link link;
-    /** Times the link was made to a different unit (racy between vCPUs: it only bounds relinking). */
-    int retargets;
-
-    /**
-     * A direct chain from one unit's exit to its successor (issue 14: no return to the dispatcher
-     * on every block, QEMU's goto_tb): the epilogue of a unit that leaves at a RIP where
-     * {@code unit} starts calls {@code unit.run} itself, while {@code cpu} is the vCPU that made
-     * the link and its TLB is still at {@code epoch} (the linear RIP still maps to the code the
-     * unit was made from: a mapping change flushes the TLB, which bumps the epoch). Immutable, so
-     * a vCPU reading another's link sees it whole.
-     */
-    record Link(Unit unit, TcgCpu cpu, int epoch) {
-    }
 
     /** Everything a generated constructor passes to its superclass. */
     record Info(long rip, long minRip, long maxEnd, long hostPage, long[] faultRip, int[] faultAdj,

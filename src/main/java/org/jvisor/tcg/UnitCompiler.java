@@ -40,13 +40,12 @@ final class UnitCompiler {
     static final ClassDesc CD_FLAGS = ClassDesc.of("org.jvisor.tcg.LazyFlags");
     static final ClassDesc CD_INSN = ClassDesc.of("org.jvisor.tcg.Insn");
     static final ClassDesc CD_THIS = ClassDesc.of("org.jvisor.tcg.Translated");
-    static final ClassDesc CD_LINK = ClassDesc.of("org.jvisor.tcg.Unit$Link");
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(CD_void, CD_CPU, CD_int);
 
     // local variable slots of run(TcgCpu c, int budget)
     static final int THIS = 0, CPU = 1, BUDGET = 2, S = 3, G = 4, M = 5, LF = 6;
     static final int FOP = 7, FA = 8, FB = 10, FRES = 12, FBITS = 14, FAUX = 15;
-    static final int N = 17, K = 18, NEXT = 19, T0 = 21, T1 = 23, T2 = 25, T3 = 27, TADDR = 29, TV = 31, EXC = 33, LINK = 34;
+    static final int N = 17, K = 18, NEXT = 19, T0 = 21, T1 = 23, T2 = 25, T3 = 27, TADDR = 29, TV = 31, EXC = 33;
 
     private static final ClassFile CF = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
         ClassHierarchyResolver.ofClassLoading(UnitCompiler.class.getClassLoader())
@@ -59,8 +58,6 @@ final class UnitCompiler {
     private final boolean[] interpreted;
     private final List<Insn> helpers = new ArrayList<>();
     private final Map<Region.Block, Label> labels = new HashMap<>();
-    /** The exit that never chains (after an instruction the interpreter ran as the block's end). */
-    private Label plainExit;
 
     /** Instructions translated natively / handed to the interpreter. */
     int nativeCount;
@@ -108,7 +105,6 @@ final class UnitCompiler {
             labels.put(b, cb.newLabel());
         }
         Label epilogue = cb.newLabel();
-        plainExit = cb.newLabel();
         Label handler = cb.newLabel();
         Label tryStart = cb.newLabel();
         Label tryEnd = cb.newLabel();
@@ -144,14 +140,6 @@ final class UnitCompiler {
         storeFlags(cb);
         cb.aload(S).lload(NEXT).putfield(CD_STATE, "rip", CD_long);
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd().putfield(CD_CPU, "retired", CD_long);
-        emitChain(cb);
-
-        // exit after an instruction the interpreter ran to its end (mode, interrupt shadow, HLT, a
-        // pending REP): back to the dispatcher, which looks at all of that
-        cb.labelBinding(plainExit);
-        storeFlags(cb);
-        cb.aload(S).lload(NEXT).putfield(CD_STATE, "rip", CD_long);
-        cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd().putfield(CD_CPU, "retired", CD_long);
         cb.return_();
 
         // a guest exception (or the store that found its own code modified): the registers are as
@@ -170,61 +158,6 @@ final class UnitCompiler {
             .ladd().putfield(CD_CPU, "retired", CD_long);
         cb.aload(EXC).athrow();
         cb.exceptionCatch(tryStart, tryEnd, handler, ClassDesc.of("java.lang.RuntimeException"));
-    }
-
-    /**
-     * Runs instruction {@code idx} (at {@code rip}) in the interpreter from the middle of its
-     * translation (a REP MOVS/STOS too long to run inline); the unit goes on after it.
-     */
-    void emitInterpreted(CodeBuilder cb, InsnCompiler ic, Insn in, long rip, int idx) {
-        emitHelper(cb, ic, in, rip, idx, faultAdj[idx], 0);
-    }
-
-    /**
-     * What to add to the retired count after {@link #emitInterpreted} when instruction {@code idx}
-     * stays pending and the unit ends there: the instructions after it in its block do not run.
-     */
-    int pendingAdjustment(int idx) {
-        return faultAdj[idx] + 1;
-    }
-
-    /** Where an exit that must not chain goes (with RIP in NEXT). */
-    Label plainExit() {
-        return plainExit;
-    }
-
-    /**
-     * The chained exit (outside the fault handler's range: a fault in the successor is its own):
-     * when this unit's link names a unit entered at NEXT, made by this vCPU under its current TLB,
-     * still valid, and the slice has budget and chain depth left, that unit runs from here (a tail
-     * call: nothing of this unit runs after it). Otherwise this unit returns to the dispatcher,
-     * noted as {@link TcgCpu#lastUnit} so the dispatcher links it to the unit it finds next.
-     */
-    private static void emitChain(CodeBuilder cb) {
-        Label noChain = cb.newLabel();
-        MethodTypeDesc linkUnit = MethodTypeDesc.of(CD_UNIT);
-        cb.aload(THIS).getfield(CD_UNIT, "link", CD_LINK).astore(LINK);
-        cb.aload(LINK).ifnull(noChain);
-        cb.iload(N).iload(BUDGET).if_icmpge(noChain);
-        cb.aload(LINK).invokevirtual(CD_LINK, "unit", linkUnit).getfield(CD_UNIT, "rip", CD_long).lload(NEXT).lcmp()
-            .ifne(noChain);
-        cb.aload(LINK).invokevirtual(CD_LINK, "cpu", MethodTypeDesc.of(CD_CPU)).aload(CPU).if_acmpne(noChain);
-        cb.aload(LINK).invokevirtual(CD_LINK, "epoch", MethodTypeDesc.of(CD_int))
-            .aload(CPU).getfield(CD_CPU, "mmu", CD_MMU).getfield(CD_MMU, "epoch", CD_int).if_icmpne(noChain);
-        cb.aload(CPU).getfield(CD_CPU, "chainDepth", CD_int).aload(CPU).getfield(CD_CPU, "chainMax", CD_int)
-            .if_icmpge(noChain);
-        cb.aload(CPU).getfield(CD_CPU, "endChunk", CD_boolean).ifne(noChain);
-        cb.aload(LINK).invokevirtual(CD_LINK, "unit", linkUnit).getfield(CD_UNIT, "valid", CD_boolean).ifeq(noChain);
-        cb.aload(CPU).dup().getfield(CD_CPU, "chainDepth", CD_int).iconst_1().iadd().putfield(CD_CPU, "chainDepth", CD_int);
-        cb.aload(CPU).aload(LINK).invokevirtual(CD_LINK, "unit", linkUnit).putfield(CD_CPU, "chainTail", CD_UNIT);
-        cb.aload(CPU).aload(LINK).invokevirtual(CD_LINK, "unit", linkUnit).getfield(CD_UNIT, "hostPage", CD_long)
-            .putfield(CD_CPU, "runningUnitPage", CD_long);
-        cb.aload(LINK).invokevirtual(CD_LINK, "unit", linkUnit).aload(CPU).iload(BUDGET).iload(N).isub()
-            .invokevirtual(CD_UNIT, "run", RUN);
-        cb.return_();
-        cb.labelBinding(noChain);
-        cb.aload(CPU).aload(THIS).putfield(CD_CPU, "lastUnit", CD_UNIT);
-        cb.return_();
     }
 
     private void emitBlock(CodeBuilder cb, InsnCompiler ic, Region.Block b, Region.Block nextInOrder, Label epilogue) {
@@ -252,7 +185,7 @@ final class UnitCompiler {
             emitHelper(cb, ic, in, rip, idx, j, size);
             if (last && b.kind == Region.End.DYNAMIC || Region.flow(in) != Region.Flow.SEQ) {
                 cb.aload(S).getfield(CD_STATE, "rip", CD_long).lstore(NEXT);
-                cb.goto_(plainExit);
+                cb.goto_(epilogue);
                 exited = true;
             }
         }

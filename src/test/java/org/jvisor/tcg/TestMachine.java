@@ -64,10 +64,6 @@ final class TestMachine implements AutoCloseable {
         return this;
     }
 
-    /** A test run's end state and how many unit runs were chained (see {@link Unit.Link}). */
-    record Result(X86State state, long chained) {
-    }
-
     long reg(int r) {
         return st.gpr[r];
     }
