@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,6 +20,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.QemuReference;
 
 /**
  * Linux on the IDE controller: the demo guest with a raw disk (-hda), a qcow2 disk (if=ide,
@@ -90,14 +90,8 @@ class IdeGuestTest {
         assertTrue(jvisor.contains("ata1.00: 32768 sectors, multi 16: LBA48"), jvisor.toString());
         assertTrue(jvisor.contains("ata2.00: ATAPI: QEMU DVD-ROM, 2.5+, max UDMA/100"), jvisor.toString());
 
-        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
-        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
         AtaGuestDisks.Images ref = AtaGuestDisks.create(dir, "qemu");
-        List<String> cmd = new ArrayList<>(List.of(qemu.toString()));
-        cmd.addAll(options(ref.raw(), ref.qcow2(), ref.cd()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard");
+        String out = QemuReference.run(options(ref.raw(), ref.qcow2(), ref.cd()));
         assertEquals(jvisor, check(out, ref), "libata's view of the devices, jvisor vs QEMU");
     }
 }

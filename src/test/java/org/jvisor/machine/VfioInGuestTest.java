@@ -1,11 +1,7 @@
 package org.jvisor.machine;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,11 +12,11 @@ import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.QemuReference;
 import org.jvisor.testing.LinuxGuestPrograms;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * VFIO inside the guest, the use a virtual IOMMU exists for (device assignment to a nested VM or
@@ -75,13 +71,7 @@ class VfioInGuestTest {
         assertTrue(r.stderr().contains("DMA write of IOVA 0x20000000 by 00:01.0 refused by the IOMMU (fault reason 0x5)"),
             r.toString());
 
-        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
-        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
-        List<String> cmd = new ArrayList<>(List.of(qemu.toString()));
-        cmd.addAll(options(guest, initramfs));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "hang guard");
+        String out = QemuReference.run(options(guest, initramfs));
         assertVfioWorked(out, "QEMU 7.2");
         assertTrue(out.contains("vfiorng: DMA to unmapped IOVA 0x20000000: completed"), "QEMU 7.2: " + out);
     }

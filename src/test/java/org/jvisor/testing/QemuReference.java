@@ -1,0 +1,36 @@
+package org.jvisor.testing;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * QEMU 7.2 as the reference run of a guest test: the same options jvisor got, given to Debian's
+ * qemu-system-x86_64; the test is skipped (with the reason) where it is not installed.
+ */
+public final class QemuReference {
+    private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    /** A hang guard, not a performance limit. */
+    private static final long GUARD_SECONDS = 300;
+
+    private QemuReference() {
+    }
+
+    /** Runs QEMU with {@code options} to its end; returns what it printed (stdout and stderr). */
+    public static String run(List<String> options) throws IOException, InterruptedException {
+        assumeTrue(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed: no reference run");
+        List<String> cmd = new ArrayList<>(List.of(QEMU.toString()));
+        cmd.addAll(options);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "hang guard: " + cmd);
+        return out;
+    }
+}
