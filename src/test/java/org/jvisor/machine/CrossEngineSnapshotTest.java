@@ -2,6 +2,9 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.jvisor.machine.CountingGuest.COUNTER;
+import static org.jvisor.machine.CountingGuest.TICKS;
+import static org.jvisor.machine.CountingGuest.awaitAtLeast;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,8 +32,6 @@ import org.jvisor.testing.KvmAvailability;
  */
 @GuestTest
 class CrossEngineSnapshotTest {
-    private static final long COUNTER = 0x300000;
-    private static final long TICKS = 0x300008;
 
     @TempDir
     Path dir;
@@ -43,15 +44,6 @@ class CrossEngineSnapshotTest {
     private static MachineConfig config(MachineConfig.Accel accel) {
         return MachineConfig.builder().accel(accel).memory(64L << 20).machineType(MachineConfig.MachineType.PC)
             .kernel(JvisorProcess.guest("ticks.elf")).build();
-    }
-
-    private static void awaitAtLeast(Machine m, long count, long ticks, List<MachineEvent> events) throws Exception {
-        long guard = System.nanoTime() + 120_000_000_000L;
-        while (m.ram().readU64(COUNTER) < count || m.ram().readU64(TICKS) < ticks) {
-            assertTrue(System.nanoTime() < guard, "hang guard: count " + m.ram().readU64(COUNTER) + ", ticks "
-                + m.ram().readU64(TICKS) + ", events " + events);
-            Thread.sleep(1);
-        }
     }
 
     private static VcpuState vcpu0(Machine m) throws Exception {
@@ -73,7 +65,7 @@ class CrossEngineSnapshotTest {
         VcpuState before;
         try (Machine m = Machine.create(config(from), System.err, events::add)) {
             m.resume();
-            awaitAtLeast(m, 1000, 5, events);
+            awaitAtLeast(m, 1000, 5, () -> events);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             ticks = m.ram().readU64(TICKS);
@@ -113,7 +105,7 @@ class CrossEngineSnapshotTest {
             }
             m.resume();
             // counting on, and the LAPIC timer interrupting (an unconverted LAPIC would be off)
-            awaitAtLeast(m, counter + 1000, ticks + 5, events);
+            awaitAtLeast(m, counter + 1000, ticks + 5, () -> events);
             m.pause();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
@@ -143,7 +135,7 @@ class CrossEngineSnapshotTest {
             long counter;
             try (Machine m = Machine.create(smp2(way[0]), System.err, events::add)) {
                 m.resume();
-                awaitAtLeast(m, 1000, 0, events);
+                awaitAtLeast(m, 1000, 0, () -> events);
                 m.pause();
                 counter = m.ram().readU64(COUNTER);
                 m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
@@ -153,7 +145,7 @@ class CrossEngineSnapshotTest {
                 VcpuState st = m.runControl().callOnVcpu(1, () -> ap.vcpu().saveVcpuState());
                 assertEquals(VcpuState.MpState.INIT_RECEIVED, st.mpState(), way[0] + " to " + way[1] + ": the AP waits");
                 m.resume();
-                awaitAtLeast(m, counter + 1000, 0, events);
+                awaitAtLeast(m, counter + 1000, 0, () -> events);
                 m.pause();
             }
             assertEquals(List.of(), events);
