@@ -256,6 +256,16 @@ class DeviceTlbTest {
         }
     }
 
+    @Test
+    void aRestoredFunctionHasAtsEnabledAndAnEmptyDeviceTlb() throws Exception {
+        try (Rig r = new Rig(); Rig s = new Rig()) {
+            r.enableAts();
+            s.fn.restoreState(r.fn.saveState());
+            assertEquals(AtsCapability.CONTROL_ENABLE, s.fn.readConfig(ATS + AtsCapability.CONTROL, 2));
+            assertTrue(s.dma.atsEnabled(), "the restored ATS Control reached the function's view");
+        }
+    }
+
     private static String reads(Rig r, long iova, int pages) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < pages; i++) {
