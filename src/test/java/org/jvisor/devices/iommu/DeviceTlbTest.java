@@ -266,6 +266,35 @@ class DeviceTlbTest {
         }
     }
 
+    /** The hot path with ATS: an access whose page is in the device-TLB allocates nothing and asks the unit nothing. */
+    @Test
+    void aDeviceTlbHitAllocatesNothing() {
+        try (Rig r = new Rig()) {
+            r.map(0x1000, OLD, 1);
+            r.map(0x2000, NEW, 2);
+            r.enableAts();
+            ModuleLayer.boot().findModule("jdk.management").ifPresent(DeviceTlbTest.class.getModule()::addReads);
+            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            int sum = 0;
+            for (int round = 0; round < 3; round++) {   // the last round runs compiled
+                long walks = r.g.unit.counters().walks();
+                long misses = r.dma.deviceTlbStats().misses();
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 200_000; i++) {
+                    r.dma.writeU32(0x1000 + (i & 0xFFC), i);
+                    sum += r.dma.readU32(0x2000 + (i & 0xFFC)) + r.dma.readU16(0x1000 + (i & 0xFFE));
+                }
+                long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+                if (round > 0) {
+                    assertEquals(walks, r.g.unit.counters().walks());
+                    assertEquals(misses, r.dma.deviceTlbStats().misses(), "every access hit the device-TLB");
+                    assertTrue(allocated < 4096, allocated + " bytes allocated for 600000 device-TLB hits");
+                }
+            }
+            assertTrue(sum != 1);
+        }
+    }
+
     private static String reads(Rig r, long iova, int pages) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < pages; i++) {
