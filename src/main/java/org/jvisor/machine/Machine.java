@@ -659,10 +659,11 @@ public final class Machine implements AutoCloseable {
             fn.transport().core().offerAccessPlatform(translated != null ? translated : deviceDma());
         }
         if (dma.ats()) {
-            // QEMU 7.2 adds the ATS capability only to functions behind a PCIe port; on the root bus
-            // (the only bus jvisor has) its virtio-pci functions are conventional PCI and ats=on changes nothing
-            log.println("jvisor: -device " + qemuName + ",ats=on: no ATS capability on the root bus (as in QEMU 7.2, "
-                + "where ATS needs a PCIe port)");
+            // The ATS capability at 0x100 of a PCI Express function: QEMU 7.2 adds it only behind a
+            // PCIe port; jvisor has the root bus only, so the function is a Root Complex Integrated
+            // Endpoint there (which Linux lets use ATS). Its device-TLB is its IOMMU view's.
+            IommuDma view = translated;
+            fn.addAts(view != null ? view::atsControl : (enabled, stu) -> { });
         }
         VirtioIoThread io = processOn(fn.transport().core(), thread, iothread);
         if (ioeventfd) {
@@ -1111,6 +1112,7 @@ public final class Machine implements AutoCloseable {
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
                 log.println(iommu.counters());
+                log.print(iommu.deviceTlbReport());
             }
         }
         if (config.debugLog().contains("jit") && !runners.isEmpty()) {
