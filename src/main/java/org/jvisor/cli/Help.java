@@ -215,7 +215,10 @@ final class Help {
                                 --print-capabilities, and jvisor vhost-user-blk --help for the rest
 
         Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
-          -no-user-config, -nodefaults (no default serial port), -uuid UUID, -cpu qemu64|max,
+          -no-user-config, -nodefaults (no default serial port), -uuid UUID,
+          -cpu qemu64|max[,+x2apic|,-x2apic|,x2apic=on|off]  on tcg, max and +x2apic offer the local
+                                APIC's x2APIC mode (qemu64, the default, does not); kvm's vCPUs
+                                always have it. The only CPU feature that can be changed.
           -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),
           -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
 
