@@ -134,7 +134,7 @@ class CrossEngineSnapshotTest {
      * x2ticks.elf switches its LAPIC to x2APIC mode and drives the timer through the x2APIC MSRs:
      * saved on kvm it restores on tcg with -cpu qemu64,+x2apic and takes its timer interrupts
      * there (EOI by WRMSR), and saved again on tcg it goes back to kvm and goes on; to a tcg
-     * machine whose vCPUs lack x2APIC it is refused, naming the CPUID bit.
+     * machine whose vCPUs lack x2APIC it is refused, naming the CPUID bit, from either engine.
      */
     @Test
     void anX2ApicModeGuestCrossesBothWays() throws Exception {
@@ -171,6 +171,12 @@ class CrossEngineSnapshotTest {
             ticks = m.ram().readU64(TICKS);
             m.saveSnapshot(new MigrationEndpoint.File(onTcg), "paused");
         }
+        // the same engine, but vCPUs without x2APIC: refused too
+        refused = org.junit.jupiter.api.Assertions.assertThrows(MachineException.class,
+            () -> Machine.create(x2apicConfig(MachineConfig.Accel.TCG, null), System.err, events::add,
+                new MigrationEndpoint.File(onTcg)).close());
+        assertTrue(refused.getMessage().contains("vCPU 0 cannot run on this machine's vCPUs: IA32_APIC_BASE.EXTD is set"),
+            refused.getMessage());
         try (Machine m = Machine.create(x2apicConfig(MachineConfig.Accel.KVM, null), System.err, events::add,
                 new MigrationEndpoint.File(onTcg))) {
             assertEquals(0xC00, vcpu0(m).msr(VcpuState.MSR_APIC_BASE, 0) & 0xC00, "still in x2APIC mode on kvm");
