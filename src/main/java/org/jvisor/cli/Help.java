@@ -121,7 +121,9 @@ final class Help {
                                 guest that submits within the window does not exit to notify
                                 (-trace exits counts the notifications per device). On tcg a
                                 guest's round trip takes longer than the default: try 20000000.
-                                virtio-blk only; QMP query-iothreads lists the threads
+                                virtio-blk only; QMP query-iothreads lists the threads.
+                                Without iothread=, a raw cache=writeback disk serves each
+                                request on the vCPU thread in its notify write (samecore)
           -device intel-iommu[,intremap=on|off|auto][,eim=on][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
                                 (-M q35 only) an Intel VT-d unit at 0xFED90000 as QEMU 7.2's, in
                                 legacy mode: DMA remapping for devices with iommu_platform=on and

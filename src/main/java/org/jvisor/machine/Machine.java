@@ -777,6 +777,11 @@ public final class Machine implements AutoCloseable {
      * backends closes.
      */
     private VirtioIoThread processOn(VirtioCore core, String name, String iothread) throws MachineException {
+        if (iothread == null && core.device() instanceof VirtioBlk blk && blk.backend().synchronousOnPageCache()) {
+            // samecore: a disk on the host's page cache serves the notify on the vCPU thread
+            // (no thread hop per request); its thread takes what else comes (doorbells, restores)
+            core.setProcessOnNotifyingThread(true);
+        }
         if (iothread != null) {
             VirtioIoThread shared = sharedIoThreads.get(iothread);
             if (shared == null) {
@@ -1119,8 +1124,10 @@ public final class Machine implements AutoCloseable {
         if (config.traceExits() && !runners.isEmpty()) {
             log.print(ExitReport.format(runners, io, mmio));
             if (!virtioCores.isEmpty()) {   // notify writes: each is an exit unless a doorbell (kvm ioeventfd) took it
-                log.println("-- virtio queue notifications --");
-                virtioCores.forEach((id, core) -> log.printf("%-40s %10d%n", id, core.driverNotifies()));
+                // second column: of those, the ones served on the vCPU thread that wrote them (samecore)
+                log.println("-- virtio queue notifications (written, served on the vCPU thread) --");
+                virtioCores.forEach((id, core) -> log.printf("%-40s %10d %10d%n", id, core.driverNotifies(),
+                    core.notifiesServedInline()));
             }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");

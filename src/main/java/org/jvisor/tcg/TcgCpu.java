@@ -57,6 +57,13 @@ public final class TcgCpu {
     boolean nmiBlocked;
     /** Set by instructions after which the run loop must look at interrupts or mode again. */
     boolean endChunk;
+    /**
+     * Set from any thread when an interrupt may have become pending ({@link #requestInterruptCheck}):
+     * the run loop ends its slice at the next block boundary where the guest can take it, so a
+     * device's completion waits one block, not a whole slice of thousands of instructions (QEMU
+     * checks its exit request at every translation block's start the same way).
+     */
+    volatile boolean interruptRequest;   // read by translated loops (UnitCompiler) at their back edges
 
     /** The translator, or null when translation is off. */
     private final Translator jit;
@@ -211,9 +218,7 @@ public final class TcgCpu {
                 if (!nmiBlocked && deliverNmi()) {
                     continue;
                 }
-                if (interruptible() && irq.hasPendingInterrupt()) {
-                    deliverPendingInterrupt();
-                }
+                deliverInterruptIfAny();
                 long before = retired;
                 step(stopRip, budget);
                 budget -= Math.max(1, retired - before);
@@ -317,10 +322,34 @@ public final class TcgCpu {
             step(NO_STOP, n);
             return;
         }
-        if (interruptible() && irq.hasPendingInterrupt()) {
-            deliverPendingInterrupt();
-        }
+        deliverInterruptIfAny();
         step(NO_STOP, n);
+    }
+
+    /**
+     * Delivers a pending external interrupt if the guest can take one now. This answers an
+     * {@link #requestInterruptCheck}; one made while the guest cannot take it stays until it can.
+     */
+    private void deliverInterruptIfAny() {
+        if (interruptible()) {
+            interruptRequest = false;
+            if (irq.hasPendingInterrupt()) {
+                deliverPendingInterrupt();
+            }
+        }
+    }
+
+    /**
+     * An interrupt or NMI may have become pending (any thread; the interrupt controller's wake-up):
+     * a running slice ends at its next block boundary where the guest can take an interrupt.
+     */
+    void requestInterruptCheck() {
+        interruptRequest = true;
+    }
+
+    /** Whether the slice should end so that a requested interrupt check runs: one volatile read. */
+    private boolean interruptCheckDue() {
+        return interruptRequest && interruptible();
     }
 
     /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
@@ -361,6 +390,9 @@ public final class TcgCpu {
             try {
                 if (jit == null) {
                     while (retired < limit) {
+                        if (interruptCheckDue()) {
+                            return;
+                        }
                         Insn in = fetch();
                         interp.exec(in);
                         retired++;
@@ -371,6 +403,9 @@ public final class TcgCpu {
                     return;
                 }
                 while (retired < limit) {
+                    if (interruptCheckDue()) {
+                        return;
+                    }
                     if (mode == 64 && retired >= shadowEnd) {
                         Unit u = unitAt(s.rip, stopRip);
                         if (u != null) {

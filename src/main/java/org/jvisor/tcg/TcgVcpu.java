@@ -48,6 +48,7 @@ public final class TcgVcpu implements Vcpu {
     }
 
     private void wake() {
+        cpu.requestInterruptCheck();
         Thread t = runner;
         if (t != null) {
             LockSupport.unpark(t);

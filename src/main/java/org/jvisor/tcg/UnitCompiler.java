@@ -223,9 +223,13 @@ final class UnitCompiler {
             cb.goto_(labels.get(to));
             return;
         }
-        // a backward branch: the loop goes on while the slice has budget left (so interrupts,
-        // kicks and other vCPUs' code invalidations are seen, as QEMU's TB-entry poll does)
+        // a backward branch: the loop goes on while the slice has budget left and no interrupt
+        // check was requested (so interrupts, kicks and other vCPUs' code invalidations are
+        // seen, as QEMU's TB-entry poll of its exit request does)
+        Label leave = cb.newLabel();
+        cb.aload(CPU).getfield(CD_CPU, "interruptRequest", CD_boolean).ifne(leave);
         cb.iload(N).iload(BUDGET).if_icmplt(labels.get(to));
+        cb.labelBinding(leave);
         exit(cb, rip, epilogue);
     }
 

@@ -26,8 +26,9 @@ import org.jvisor.testing.JvisorProcess;
 
 /**
  * Sidecore polling on tcg: the demo guest reads its disk 4 KiB at a time with O_DIRECT (one
- * request in flight, as {@code dd iflag=direct bs=4k} does). Served on the vCPU path (samecore)
- * every request costs a notify write to the device (an MMIO exit); served by an -object iothread
+ * request in flight, as {@code dd iflag=direct bs=4k} does). Served on the vCPU path (samecore:
+ * the request runs on the vCPU thread inside its notify write) every request costs a notify
+ * write to the device (an MMIO exit); served by an -object iothread
  * that polls, the guest finds notifications suppressed and hardly ever exits to notify. The bytes
  * read are the image's either way. -trace exits reports the notifications the guest wrote per
  * device, and the MMIO exits of its registers (which also hold virtio-mmio's interrupt status).
@@ -70,9 +71,18 @@ class SidecoreGuestTest {
 
     /** The queue notifications the guest wrote to the disk, from the -trace exits report. */
     private static long notifies(JvisorProcess.Result r) {
-        Matcher m = Pattern.compile("(?m)^virtio-blk0@\\S+\\s+(\\d+)$").matcher(r.stdout() + r.stderr());
+        return notifyCounts(r)[0];
+    }
+
+    /** Of those, the ones served on the vCPU thread that wrote them (samecore), from the report. */
+    private static long servedOnVcpu(JvisorProcess.Result r) {
+        return notifyCounts(r)[1];
+    }
+
+    private static long[] notifyCounts(JvisorProcess.Result r) {
+        Matcher m = Pattern.compile("(?m)^virtio-blk0@\\S+\\s+(\\d+)\\s+(\\d+)$").matcher(r.stdout() + r.stderr());
         assertTrue(m.find(), "no virtio-blk0 notification count in the report:\n" + r);
-        return Long.parseLong(m.group(1));
+        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
     }
 
     /** MMIO exits of the device's registers (PCI BAR or virtio-mmio window), from the report. */
@@ -91,14 +101,18 @@ class SidecoreGuestTest {
             throws Exception {
         var samecore = boot(machine, device);
         assertTrue(notifies(samecore) >= REQUESTS, "samecore: a notify per request:\n" + samecore);
+        assertEquals(notifies(samecore), servedOnVcpu(samecore),
+            "samecore: every notify served on the vCPU thread that wrote it:\n" + samecore);
         long sameExits = deviceAccesses(samecore, region);
 
         if (unpolledToo) {
             var unpolled = boot(machine, device + ",iothread=io0", "iothread,id=io0,poll-max-ns=0");
             assertTrue(notifies(unpolled) >= REQUESTS, "poll-max-ns=0: a notify per request:\n" + unpolled);
+            assertEquals(0, servedOnVcpu(unpolled), "iothread: notifies handed to the iothread:\n" + unpolled);
         }
 
         var polled = boot(machine, device + ",iothread=io0", POLLING);
+        assertEquals(0, servedOnVcpu(polled), "polling iothread: nothing served on the vCPU thread:\n" + polled);
         long n = notifies(polled);
         assertTrue(n < REQUESTS / 4, "polling: " + n + " notifies for " + REQUESTS + " requests:\n" + polled);
         long saved = sameExits - deviceAccesses(polled, region);

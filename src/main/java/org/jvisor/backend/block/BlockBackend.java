@@ -30,6 +30,15 @@ public interface BlockBackend extends AutoCloseable {
     /** Makes [offset, +length) read as zeros; {@code mayUnmap} allows freeing the space. */
     void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException;
 
+    /**
+     * Whether every request is a system call on a file served by the host's page cache (no
+     * O_DIRECT, no format metadata to allocate or decompress): it returns in microseconds, so a
+     * device may serve it on the vCPU thread that asked (samecore). A flush is still an fsync.
+     */
+    default boolean synchronousOnPageCache() {
+        return false;
+    }
+
     /** A short description for messages (the path). */
     String describe();
 

@@ -71,6 +71,11 @@ public final class ProbedRawBackend implements BlockBackend {
     }
 
     @Override
+    public boolean synchronousOnPageCache() {
+        return raw.synchronousOnPageCache();
+    }
+
+    @Override
     public String describe() {
         return raw.describe();
     }

@@ -205,6 +205,11 @@ public final class RawFileBackend implements BlockBackend {
     }
 
     @Override
+    public boolean synchronousOnPageCache() {
+        return !direct;
+    }
+
+    @Override
     public String describe() {
         return path.toString();
     }

@@ -9,7 +9,7 @@ import org.jvisor.memory.Doorbells;
  * The queue notifications of one transport as engine doorbells (an ioeventfd per queue on kvm):
  * the driver's write of queue index q to q's notify address (virtio 1.2, 4.1.5.2 for PCI with
  * notify_off_multiplier > 0: one address per queue; 4.2.3.3 for MMIO's QueueNotify) runs
- * {@link VirtioCore#notifyQueue} on the engine's doorbell thread without a vCPU exit. Writes that do
+ * {@link VirtioCore#doorbellNotify} on the engine's doorbell thread without a vCPU exit. Writes that do
  * not match (another width or value) still reach the transport's registers. A device whose queues
  * another process serves names its own kick eventfd ({@link VirtioDevice#queueKickDescriptor}),
  * which the doorbell then signals directly.
@@ -30,7 +30,7 @@ final class QueueDoorbells {
         this.log = log;
         for (int i = 0; i < n; i++) {
             int q = i;
-            rings[i] = () -> core.driverNotify(q);
+            rings[i] = () -> core.doorbellNotify(q);
         }
     }
 

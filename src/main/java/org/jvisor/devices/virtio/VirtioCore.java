@@ -37,8 +37,12 @@ public final class VirtioCore {
     private final VirtioInterrupt deviceInterrupt;
     private volatile VirtioInterrupt transport;
     private volatile Executor executor;
+    /** Notifications written through the registers are processed on the writing (vCPU) thread. */
+    private volatile boolean processOnNotifyingThread;
     /** Notifications written by the driver, from any vCPU thread (no allocation once created). */
     private final LongAdder driverNotifies = new LongAdder();
+    /** Of those, the ones processed on the writing thread ({@link #setProcessOnNotifyingThread}). */
+    private final LongAdder notifiesServedInline = new LongAdder();
 
     private int status;
     private long driverFeatures;
@@ -124,6 +128,21 @@ public final class VirtioCore {
      */
     public void setExecutor(Executor executor) {
         this.executor = executor;
+    }
+
+    /**
+     * Samecore processing: a notification the driver writes through the transport's registers
+     * ({@link #driverNotify}, an MMIO exit on a vCPU thread) processes the queue right there, so
+     * the request completes, and its used buffer notification is raised, before the driver's
+     * write returns, with no hand-off to another thread. QEMU without an iothread does the same
+     * on TCG, where its ioeventfd is off: the notify write runs the device's handler in the vCPU
+     * thread. Meant for devices whose requests do not block for long (a disk on the host's page
+     * cache). Everything else ({@link #doorbellNotify}, {@link #notifyQueue}: kvm's ioeventfd
+     * thread, a backend, a restore) still goes to the {@link #setExecutor executor}. Set while
+     * the machine is built.
+     */
+    public void setProcessOnNotifyingThread(boolean on) {
+        this.processOnNotifyingThread = on;
     }
 
     public VirtioDevice device() {
@@ -262,17 +281,37 @@ public final class VirtioCore {
     }
 
     /**
-     * The driver wrote a queue notification (the notify region, QueueNotify, or a doorbell):
-     * counted (what sidecore polling saves, reported by -trace exits), then {@link #notifyQueue}.
+     * The driver wrote a queue notification to the notify region or QueueNotify (the writing vCPU
+     * thread): counted (what sidecore polling saves, reported by -trace exits), then processed
+     * here with {@link #setProcessOnNotifyingThread}, else {@link #notifyQueue}.
      */
     public void driverNotify(int q) {
+        driverNotifies.increment();
+        if (processOnNotifyingThread && q >= 0 && q < queues.length) {
+            notifiesServedInline.increment();
+            runQueue(q);
+        } else {
+            notifyQueue(q);
+        }
+    }
+
+    /**
+     * The driver's notification came through an engine doorbell (kvm's ioeventfd, on the engine's
+     * doorbell thread, which serves every device): counted, then {@link #notifyQueue}.
+     */
+    public void doorbellNotify(int q) {
         driverNotifies.increment();
         notifyQueue(q);
     }
 
-    /** How many queue notifications the driver wrote ({@link #driverNotify}). */
+    /** How many queue notifications the driver wrote ({@link #driverNotify}, {@link #doorbellNotify}). */
     public long driverNotifies() {
         return driverNotifies.sum();
+    }
+
+    /** How many of {@link #driverNotifies} were processed on the writing thread (samecore). */
+    public long notifiesServedInline() {
+        return notifiesServedInline.sum();
     }
 
     /** The driver notified queue {@code q}: process it now or on the executor. Cheap, lock-free. */

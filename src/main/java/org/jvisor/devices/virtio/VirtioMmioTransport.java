@@ -240,7 +240,7 @@ public final class VirtioMmioTransport implements BusDevice, StatefulDevice<Virt
         }
         int v = (int) value;
         if (off == QUEUE_NOTIFY) {
-            // The hot path: no transport lock, the core hands the queue to its executor.
+            // The hot path: no transport lock; the core processes the queue or hands it on.
             core.driverNotify(v & 0xFFFF);
             return;
         }
