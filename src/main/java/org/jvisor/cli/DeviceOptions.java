@@ -280,6 +280,11 @@ final class DeviceOptions {
     }
 
     /** The id of the device whose drive= is {@code drive} ("" if it has none). */
+    /** Every drive= a device named, with that device's id ("" without one). */
+    Map<String, String> driveUsers() {
+        return driveUsers;
+    }
+
     String deviceIdOfDrive(String drive) {
         return driveUsers.getOrDefault(drive, "");
     }
