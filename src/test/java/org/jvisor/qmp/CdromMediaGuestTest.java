@@ -35,7 +35,8 @@ import org.jvisor.testing.JvisorProcess;
  * A CD-ROM's medium changed under a running Linux, through QMP on a real unix socket: the guest
  * (sr on ata_piix) reads /dev/sr0, QMP's blockdev-change-medium swaps the image, the guest reads
  * the new one with its new size; the guest then ejects (the cdrom driver's autoeject on close, a
- * START STOP UNIT) and QMP sees DEVICE_TRAY_MOVED. QEMU 7.2 runs the same scenario: the guest's
+ * START STOP UNIT) and QMP sees DEVICE_TRAY_MOVED; while the guest holds the device open (its
+ * driver locks the door) QMP's eject fails as on QEMU. QEMU 7.2 runs the same scenario: the guest's
  * results and the event sequence must be the same.
  */
 @GuestTest
@@ -62,6 +63,8 @@ class CdromMediaGuestTest {
         // the first opens after a change see the medium gone, then UNIT ATTENTION: try a few times
         + "n=0; while [ $n -lt 50 ]; do B=$(md); [ $B != " + EMPTY + " ] && [ $B != $A ] && break; n=$((n+1)); sleep 0.1; done; "
         + "echo sr0b=$B blocks=$(cat /sys/block/sr0/size); "
+        // while the device is open the cdrom driver keeps the door locked (PREVENT ALLOW MEDIUM REMOVAL)
+        + "exec 3</dev/sr0; echo cd-locked; read -r go; exec 3<&-; "
         + "echo 1 > /proc/sys/dev/cdrom/autoeject; "
         + "dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; "
         + "echo cd-done; read -r end";
@@ -108,6 +111,12 @@ class CdromMediaGuestTest {
             replies.add(QmpClient.text(qmp.execute("{\"execute\":\"blockdev-change-medium\",\"arguments\":{\"device\":\"cd0\","
                 + "\"filename\":\"" + dir.resolve("missing.iso") + "\"}}")));
             replies.add(QmpClient.text(qmp.execute("{\"execute\":\"eject\",\"arguments\":{\"device\":\"nope\"}}")));
+            console.write("go\n".getBytes(StandardCharsets.US_ASCII));
+            console.flush();
+            await(lines, "cd-locked", all);
+            replies.add("locked=" + QmpClient.text(((JsonObject) ((JsonValue.JsonArray) qmp.execute(
+                "{\"execute\":\"query-block\"}").members().get("return")).elements().getFirst()).members().get("locked")));
+            replies.add(QmpClient.text(qmp.execute("{\"execute\":\"eject\",\"arguments\":{\"device\":\"cd0\"}}")));
             console.write("go\n".getBytes(StandardCharsets.US_ASCII));
             console.flush();
             await(lines, "cd-done", all);
@@ -172,7 +181,9 @@ class CdromMediaGuestTest {
         assertEquals(QmpClient.text(QmpClient.parse("{\"return\":{}}")), jvisor.replies().get(0));
         assertTrue(jvisor.replies().get(1).contains("No such file or directory"), jvisor.replies().toString());
         assertTrue(jvisor.replies().get(2).contains("DeviceNotFound"), jvisor.replies().toString());
-        assertEquals("tray_open=true", jvisor.replies().get(3));
+        assertEquals("locked=true", jvisor.replies().get(3), "the guest locked the tray");
+        assertTrue(jvisor.replies().get(4).contains("is locked and force was not specified"), jvisor.replies().toString());
+        assertEquals("tray_open=true", jvisor.replies().get(5));
 
         Path qsocket = dir.resolve("q.sock");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86_64 not installed: no reference run");
