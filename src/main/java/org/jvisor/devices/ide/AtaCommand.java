@@ -6,6 +6,7 @@ package org.jvisor.devices.ide;
  */
 enum AtaCommand {
     NOP(0x00, Protocol.NON_DATA, false),
+    DATA_SET_MANAGEMENT(0x06, Protocol.DMA, true),
     DEVICE_RESET(0x08, Protocol.DEVICE_RESET, false),
     RECALIBRATE(0x10, Protocol.NON_DATA, false),
     READ_SECTORS(0x20, Protocol.PIO_IN, false),

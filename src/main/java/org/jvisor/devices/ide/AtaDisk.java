@@ -23,6 +23,10 @@ import org.jvisor.memory.GuestMemoryException;
 public final class AtaDisk extends IdeDrive {
     /** Sectors moved per backend request during DMA (the bounce buffer). */
     static final int DMA_CHUNK = 64 * 1024;
+    /** DATA SET MANAGEMENT's feature: TRIM. */
+    static final int DSM_TRIM = 0x01;
+    /** The most 512-byte blocks of TRIM ranges one command sends (a 48-bit count of 0). */
+    static final int MAX_TRIM_BLOCKS = 65536;
 
     private final BlockBackend backend;
     private final long sectors;
@@ -32,7 +36,8 @@ public final class AtaDisk extends IdeDrive {
     private final BlockStats stats;
     private final ByteBuffer pioView;
     private final byte[] dmaBuffer = new byte[DMA_CHUNK];
-    private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer);
+    /** Little-endian: TRIM's range entries are read through it. */
+    private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     private int loggedErrors;
 
     // The command in progress
@@ -150,6 +155,7 @@ public final class AtaDisk extends IdeDrive {
                 }
             }
             case SET_FEATURES -> setFeatures();
+            case DATA_SET_MANAGEMENT -> dataSetManagement();
             case FLUSH_CACHE, FLUSH_CACHE_EXT -> {
                 try {
                     long start = System.nanoTime();
@@ -197,6 +203,81 @@ public final class AtaDisk extends IdeDrive {
             }
         }
         complete();
+    }
+
+    /**
+     * DATA SET MANAGEMENT (ACS-3 7.5) with the TRIM bit, as QEMU's cmd_data_set_management: the
+     * count register says how many 512-byte blocks of range entries follow by DMA; any other
+     * feature, or a read-only disk, is aborted.
+     */
+    private void dataSetManagement() {
+        if (taskfile.feature != DSM_TRIM || backend.readOnly()) {
+            abort();
+            return;
+        }
+        lba = 0;
+        remaining = taskfile.sectorCount(true);
+        ext = true;
+        dma = DmaRequest.TRIM_RANGES;
+        status = Ata.READY | Ata.DRQ;
+    }
+
+    /**
+     * TRIM's range entries, moved from memory and discarded through the image (raw: a hole
+     * punched; qcow2: clusters freed): each entry is a little-endian 48-bit LBA and a 16-bit
+     * sector count (ACS-3 7.5.3.2; a count of 0 is no range). A range past the end aborts the
+     * command, as QEMU's -EINVAL does.
+     */
+    private DmaOutcome runTrim(DmaRegions prd) {
+        long bytes = remaining * Ata.SECTOR_SIZE;
+        long described;
+        try {
+            described = prd.describedBytes();
+        } catch (GuestMemoryException e) {
+            fail(Ata.ABRT);
+            return DmaOutcome.BUS_ERROR;
+        }
+        if (described < bytes) {
+            status = Ata.READY;
+            remaining = 0;
+            return DmaOutcome.TABLE_TOO_SHORT;
+        }
+        while (remaining > 0) {
+            int n = (int) Math.min(remaining, DMA_CHUNK / Ata.SECTOR_SIZE);
+            int len = n * Ata.SECTOR_SIZE;
+            try {
+                prd.transfer(dmaBuffer, 0, len, false);
+            } catch (GuestMemoryException e) {
+                remaining = 0;
+                fail(Ata.ABRT);
+                return DmaOutcome.BUS_ERROR;
+            }
+            for (int at = 0; at < len; at += 8) {
+                long entry = dmaView.getLong(at);
+                long start = entry & 0xFFFF_FFFF_FFFFL;
+                int count = (int) (entry >>> 48);
+                if (count == 0) {
+                    continue;
+                }
+                if (!inRange(start, count)) {
+                    remaining = 0;
+                    fail(Ata.ABRT);
+                    return DmaOutcome.DEVICE_ERROR;
+                }
+                try {
+                    backend.discard(start * Ata.SECTOR_SIZE, (long) count * Ata.SECTOR_SIZE);
+                } catch (IOException | RuntimeException e) {
+                    lba = start;
+                    ioFailed("discard", e);
+                    remaining = 0;
+                    fail(Ata.ABRT);
+                    return DmaOutcome.DEVICE_ERROR;
+                }
+            }
+            remaining -= n;
+        }
+        complete();
+        return described > bytes ? DmaOutcome.COMPLETE_TABLE_LONGER : DmaOutcome.COMPLETE;
     }
 
     private boolean inRange(long at, long count) {
@@ -370,6 +451,10 @@ public final class AtaDisk extends IdeDrive {
 
     @Override
     DmaOutcome runDma(DmaRegions prd) {
+        if (dma == DmaRequest.TRIM_RANGES) {
+            dma = DmaRequest.NONE;
+            return runTrim(prd);
+        }
         boolean toMemory = dma == DmaRequest.TO_MEMORY;
         dma = DmaRequest.NONE;
         long bytes = remaining * Ata.SECTOR_SIZE;
@@ -460,7 +545,9 @@ public final class AtaDisk extends IdeDrive {
         DeviceStateException.checkRange(where, "status", s.status(), 0, 0xFF);
         DeviceStateException.checkRange(where, "error", s.error(), 0, 0xFF);
         DeviceStateException.checkRange(where, "lba", s.lba(), 0, sectors);
-        DeviceStateException.checkRange(where, "remaining sectors", s.remaining(), 0, sectors - s.lba());
+        // TRIM's count is of range-entry blocks, not of the disk's sectors
+        DeviceStateException.checkRange(where, "remaining sectors", s.remaining(), 0,
+            s.dma() == DmaRequest.TRIM_RANGES ? MAX_TRIM_BLOCKS : sectors - s.lba());
         DeviceStateException.checkRange(where, "block sectors", s.blockSectors(), 0, Ata.MAX_MULTIPLE);
         DeviceStateException.checkRange(where, "multiple", s.multiple(), 0, Ata.MAX_MULTIPLE);
         if (s.phase() == PioPhase.PACKET || (s.data().length() % Ata.SECTOR_SIZE) != 0) {

@@ -541,7 +541,8 @@ public final class AtapiCdrom extends IdeDrive {
         if (s.phase() == PioPhase.OUT || (s.phase() == PioPhase.PACKET && s.data().length() != PACKET_SIZE)) {
             throw new DeviceStateException(where + ": a CD-ROM has no " + s.phase() + " phase of " + s.data().length() + " bytes");
         }
-        if (!IdentifyData.validTransferMode(s.transferMode()) || s.dma() == DmaRequest.FROM_MEMORY) {
+        if (!IdentifyData.validTransferMode(s.transferMode()) || s.dma() == DmaRequest.FROM_MEMORY
+                || s.dma() == DmaRequest.TRIM_RANGES) {
             throw new DeviceStateException(where + ": transfer mode " + s.transferMode() + ", DMA " + s.dma());
         }
         restorePio(where, s.phase(), s.data(), s.position());

@@ -74,6 +74,7 @@ final class IdentifyData {
             put(out, 75, queueDepth - 1);       // queue depth (ATA8-ACS 7.16.7.38), as QEMU's AHCI drives
             put(out, 76, 1 << 8);               // SATA capabilities: NCQ
         }
+        put(out, 69, 1 << 14);                  // deterministic read after TRIM (as QEMU's discarding ide-hd)
         put(out, 80, 0xF0);                     // ATA-4 to ATA-7
         put(out, 81, 0x16);
         put(out, 82, 1 << 14 | 1 << 5 | 1);     // NOP, write cache, SMART
@@ -87,6 +88,7 @@ final class IdentifyData {
             put(out, 100 + i, (int) (sectors >>> (16 * i)));
         }
         put(out, 106, 0x6000);                  // one logical sector per physical sector
+        put(out, 169, 1);                       // DATA SET MANAGEMENT with TRIM (ACS-3 7.12.7.77)
     }
 
     /** IDENTIFY PACKET DEVICE of a CD-ROM (removable, 12-byte packets, DRQ within 50 µs). */

@@ -47,6 +47,61 @@ class AtaDiskTest {
         }
     }
 
+    /** The range entries of a TRIM: (LBA, count) pairs as 48+16-bit little-endian words, padded to a block. */
+    private static byte[] trimRanges(long... lbaCount) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(512).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < lbaCount.length; i += 2) {
+            b.putLong(lbaCount[i] | lbaCount[i + 1] << 48);
+        }
+        return b.array();
+    }
+
+    @Test
+    void dataSetManagementTrimDiscardsTheRangesThroughTheBusMaster() throws IOException {
+        try (IdeRig rig = new IdeRig()) {
+            Path image = IdeRig.image(dir, "d.img", 1000);
+            rig.disk(image, 0, false);
+            rig.select(0);
+            rig.command(0xEC);
+            byte[] id = rig.readPio(512);
+            assertEquals(1, IdeRig.word(id, 169), "TRIM, as QEMU's ide-hd");
+            assertEquals(1 << 14, IdeRig.word(id, 69));
+            rig.ram.write(0x10000, trimRanges(8, 4, 0, 0, 100, 2), 0, 512);
+            rig.prd(0x1000, 0x10000, 512);
+            rig.bmSetup(0x1000, false);
+            rig.reg(AtaRegister.ERROR_FEATURES, 0);
+            rig.reg(AtaRegister.ERROR_FEATURES, AtaDisk.DSM_TRIM);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            assertEquals(Ata.READY | Ata.DRQ, rig.altStatus(), "waiting for the bus master");
+            rig.bmStart(false);
+            assertTrue(rig.irq);
+            assertEquals(Ata.READY, rig.status());
+            byte[] after = java.nio.file.Files.readAllBytes(image);
+            for (long s : new long[] {8, 11, 100, 101}) {
+                assertTrue(java.util.Arrays.equals(new byte[512], java.util.Arrays.copyOfRange(after, (int) s * 512, (int) s * 512 + 512)),
+                    "sector " + s + " was discarded");
+            }
+            assertFalse(java.util.Arrays.equals(new byte[512], java.util.Arrays.copyOfRange(after, 12 * 512, 13 * 512)),
+                "sector 12 was not");
+            // a range past the end: ABRT, as QEMU's -EINVAL
+            rig.ram.write(0x10000, trimRanges(999, 2), 0, 512);
+            rig.bmStop();
+            rig.bmSetup(0x1000, false);
+            rig.reg(AtaRegister.ERROR_FEATURES, AtaDisk.DSM_TRIM);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            rig.bmStart(false);
+            assertEquals(Ata.DRDY | Ata.ERR, rig.status());
+            assertEquals(Ata.ABRT, rig.error());
+            // only TRIM is a data set management function
+            rig.reg(AtaRegister.ERROR_FEATURES, 0x02);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            assertEquals(Ata.ABRT, rig.error());
+        }
+    }
+
     @Test
     void setFeaturesTransferModeShowsInIdentify() throws IOException {
         try (IdeRig rig = new IdeRig()) {
