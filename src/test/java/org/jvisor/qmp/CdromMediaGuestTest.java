@@ -1,5 +1,6 @@
 package org.jvisor.qmp;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -35,7 +37,8 @@ import org.jvisor.testing.JvisorProcess;
  * A CD-ROM's medium changed under a running Linux, through QMP on a real unix socket: the guest
  * (sr on ata_piix) reads /dev/sr0, QMP's blockdev-change-medium swaps the image, the guest reads
  * the new one with its new size; the guest then ejects (the cdrom driver's autoeject on close, a
- * START STOP UNIT) and QMP sees DEVICE_TRAY_MOVED; while the guest holds the device open (its
+ * START STOP UNIT) and QMP sees DEVICE_TRAY_MOVED; a TRIM of the ATA disk beside it (blkdiscard)
+ * reaches the image; while the guest holds the device open (its
  * driver locks the door) QMP's eject fails as on QEMU. QEMU 7.2 runs the same scenario: the guest's
  * results and the event sequence must be the same.
  */
@@ -58,6 +61,8 @@ class CdromMediaGuestTest {
 
     private static final String COMMAND = ""
         + "md() { dd if=/dev/sr0 bs=2048 2>/dev/null | md5sum | cut -c1-32; }; "
+        // TRIM on the ATA disk (DATA SET MANAGEMENT through libata's SCSI UNMAP translation)
+        + "blkdiscard -o 1048576 -l 1048576 /dev/sda && echo trim=ok; "
         + "A=$(md); echo sr0a=$A blocks=$(cat /sys/block/sr0/size); "
         + "echo cd-change-now; read -r go; "
         // the first opens after a change see the medium gone, then UNIT ATTENTION: try a few times
@@ -69,13 +74,14 @@ class CdromMediaGuestTest {
         + "dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; "
         + "echo cd-done; read -r end";
 
-    private List<String> options(Path socket, Path first) {
+    private List<String> options(Path socket, Path first, Path disk) {
         return new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
             "-qmp", "unix:" + socket + ",server=on,wait=off",
-            "-drive", "file=" + first + ",if=ide,index=2,media=cdrom,format=raw,id=cd0"));
+            "-drive", "file=" + first + ",if=ide,index=2,media=cdrom,format=raw,id=cd0",
+            "-drive", "file=" + disk + ",if=ide,index=0,format=raw,id=hd0"));
     }
 
     /** What one run gave: the guest's lines of interest, the tray events in order, the command replies. */
@@ -114,15 +120,12 @@ class CdromMediaGuestTest {
             console.write("go\n".getBytes(StandardCharsets.US_ASCII));
             console.flush();
             await(lines, "cd-locked", all);
-            replies.add("locked=" + QmpClient.text(((JsonObject) ((JsonValue.JsonArray) qmp.execute(
-                "{\"execute\":\"query-block\"}").members().get("return")).elements().getFirst()).members().get("locked")));
+            replies.add("locked=" + QmpClient.text(cdrom(qmp).members().get("locked")));
             replies.add(QmpClient.text(qmp.execute("{\"execute\":\"eject\",\"arguments\":{\"device\":\"cd0\"}}")));
             console.write("go\n".getBytes(StandardCharsets.US_ASCII));
             console.flush();
             await(lines, "cd-done", all);
-            JsonObject block = qmp.execute("{\"execute\":\"query-block\"}");
-            JsonValue cd = ((JsonValue.JsonArray) block.members().get("return")).elements().getFirst();
-            replies.add("tray_open=" + QmpClient.text(((JsonObject) cd).members().get("tray_open")));
+            replies.add("tray_open=" + QmpClient.text(cdrom(qmp).members().get("tray_open")));
             console.write("end\n".getBytes(StandardCharsets.US_ASCII));
             console.flush();
             assertTrue(p.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "hang guard");
@@ -141,9 +144,20 @@ class CdromMediaGuestTest {
         List<String> guestLines;
         synchronized (all) {
             guestLines = all.toString().lines().map(String::strip)
-                .filter(l -> l.startsWith("sr0")).toList();
+                .filter(l -> l.startsWith("sr0") || l.startsWith("trim=")).toList();
         }
         return new Outcome(guestLines, events, replies);
+    }
+
+    /** query-block's entry of drive cd0. */
+    private static JsonObject cdrom(QmpClient qmp) throws IOException, InterruptedException {
+        JsonObject block = qmp.execute("{\"execute\":\"query-block\"}");
+        for (JsonValue v : ((JsonValue.JsonArray) block.members().get("return")).elements()) {
+            if (((JsonObject) v).members().get("device").equals(new JsonValue.JsonString("cd0"))) {
+                return (JsonObject) v;
+            }
+        }
+        throw new AssertionError("no cd0 in " + QmpClient.text(block));
     }
 
     private static void await(LinkedBlockingQueue<String> lines, String marker, StringBuilder all) throws InterruptedException {
@@ -174,8 +188,12 @@ class CdromMediaGuestTest {
         Path first = image("first.iso", 512, 1);
         Path second = image("second.iso", 768, 2);
         Path socket = dir.resolve("j.sock");
-        Outcome jvisor = scenario(JvisorProcess.command(List.of(), options(socket, first).toArray(new String[0])), socket, second);
-        assertEquals(List.of("sr0a=" + md5(first) + " blocks=" + 512 * 4, "sr0b=" + md5(second) + " blocks=" + 768 * 4), jvisor.guest(), "what the guest read");
+        Path disk = image("disk.raw", 4096, 3);
+        Outcome jvisor = scenario(JvisorProcess.command(List.of(), options(socket, first, disk).toArray(new String[0])), socket,
+            second);
+        byte[] trimmed = Arrays.copyOfRange(Files.readAllBytes(disk), 1 << 20, 2 << 20);
+        assertArrayEquals(new byte[1 << 20], trimmed, "the guest's TRIM reached the image");
+        assertEquals(List.of("trim=ok", "sr0a=" + md5(first) + " blocks=" + 512 * 4, "sr0b=" + md5(second) + " blocks=" + 768 * 4), jvisor.guest(), "what the guest read");
         assertEquals(List.of("\"cd0\" open=true", "\"cd0\" open=false", "\"cd0\" open=true"), jvisor.trayEvents(),
             "change-medium opens and closes the tray, the guest's eject opens it");
         assertEquals(QmpClient.text(QmpClient.parse("{\"return\":{}}")), jvisor.replies().get(0));
@@ -188,7 +206,7 @@ class CdromMediaGuestTest {
         Path qsocket = dir.resolve("q.sock");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86_64 not installed: no reference run");
         List<String> qemu = new ArrayList<>(List.of("/usr/bin/qemu-system-x86_64"));
-        qemu.addAll(options(qsocket, first));
+        qemu.addAll(options(qsocket, first, image("qemu-disk.raw", 4096, 3)));
         Outcome ref = scenario(qemu, qsocket, second);
         assertEquals(ref.guest(), jvisor.guest(), "the guest's view, jvisor vs QEMU");
         assertEquals(ref.trayEvents(), jvisor.trayEvents(), "DEVICE_TRAY_MOVED, jvisor vs QEMU");
