@@ -32,6 +32,7 @@ enum AtaCommand {
     IDLE_OLD(0x97, Protocol.NON_DATA, false),
     CHECK_POWER_MODE_OLD(0x98, Protocol.NON_DATA, false),
     PACKET(0xA0, Protocol.PACKET, false),
+    SMART(0xB0, Protocol.PIO_IN, false),
     IDENTIFY_PACKET_DEVICE(0xA1, Protocol.PIO_IN, false),
     READ_MULTIPLE(0xC4, Protocol.PIO_IN, false),
     WRITE_MULTIPLE(0xC5, Protocol.PIO_OUT, false),

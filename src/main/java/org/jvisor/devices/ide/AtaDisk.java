@@ -37,6 +37,7 @@ public final class AtaDisk extends IdeDrive {
     private final ByteBuffer pioView;
     private final byte[] dmaBuffer = new byte[DMA_CHUNK];
     /** Little-endian: TRIM's range entries are read through it. */
+    private final Smart smart = new Smart();
     private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     private int loggedErrors;
 
@@ -156,6 +157,7 @@ public final class AtaDisk extends IdeDrive {
             }
             case SET_FEATURES -> setFeatures();
             case DATA_SET_MANAGEMENT -> dataSetManagement();
+            case SMART -> smart();
             case FLUSH_CACHE, FLUSH_CACHE_EXT -> {
                 try {
                     long start = System.nanoTime();
@@ -203,6 +205,27 @@ public final class AtaDisk extends IdeDrive {
             }
         }
         complete();
+    }
+
+    /**
+     * SMART (ATA/ATAPI-6, 8.41): the key 4Fh/C2h in LBA mid/high, then the subcommand in the
+     * features register; RETURN STATUS leaves the key (no threshold exceeded), the READ
+     * subcommands hand over a 512-byte page by PIO data-in.
+     */
+    private void smart() {
+        if (taskfile.lbaMid != Smart.KEY_MID || taskfile.lbaHigh != Smart.KEY_HIGH) {
+            abort();
+            return;
+        }
+        switch (smart.execute(taskfile.feature, taskfile.lbaLow, buffer)) {
+            case ABORT -> abort();
+            case DONE -> complete();
+            case DATA -> {
+                status = Ata.READY;
+                startPio(PioPhase.IN, Ata.SECTOR_SIZE);
+                raiseInterrupt();
+            }
+        }
     }
 
     /**
@@ -531,7 +554,8 @@ public final class AtaDisk extends IdeDrive {
     @Override
     IdeDriveState save() {
         return new IdeDriveState(IdeMedia.DISK, sectors, taskfile.save(), status, error, phase, savedBuffer(), position,
-            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, Optional.empty());
+            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, Optional.empty(),
+            Optional.of(smart.save()));
     }
 
     @Override
@@ -555,6 +579,9 @@ public final class AtaDisk extends IdeDrive {
         }
         if (!IdentifyData.validTransferMode(s.transferMode())) {
             throw new DeviceStateException(where + ": transfer mode " + s.transferMode());
+        }
+        if (s.smart().isPresent()) {
+            smart.restore(where, s.smart().get());
         }
         restorePio(where, s.phase(), s.data(), s.position());
         taskfile.restore(s.taskfile());

@@ -26,9 +26,10 @@ import org.jvisor.devices.state.Bytes;
  * @param transferMode SET FEATURES' transfer mode
  * @param writeCache   the volatile write cache is on (off: every write is flushed)
  * @param atapi        a CD-ROM's packet state
+ * @param smart        a disk's SMART settings and self-test log
  */
 public record IdeDriveState(IdeMedia media, long sectors, TaskfileState taskfile, int status, int error,
                             PioPhase phase, Bytes data, int position, long lba, long remaining, int blockSectors,
                             boolean ext, DmaRequest dma, int multiple, int transferMode, boolean writeCache,
-                            Optional<AtapiState> atapi) {
+                            Optional<AtapiState> atapi, Optional<SmartState> smart) {
 }

@@ -47,6 +47,75 @@ class AtaDiskTest {
         }
     }
 
+    /** A SMART command with subcommand {@code feature}, its parameter in LBA low, and the key unless {@code keyless}. */
+    private static void smart(IdeRig rig, int feature, int lbaLow, boolean keyless) {
+        rig.reg(AtaRegister.ERROR_FEATURES, feature);
+        rig.reg(AtaRegister.LBA_LOW, lbaLow);
+        rig.reg(AtaRegister.LBA_MID, keyless ? 0 : Smart.KEY_MID);
+        rig.reg(AtaRegister.LBA_HIGH, keyless ? 0 : Smart.KEY_HIGH);
+        rig.reg(AtaRegister.DEVICE, 0xA0);
+        rig.command(0xB0);
+    }
+
+    private static void assertChecksummed(byte[] page) {
+        int sum = 0;
+        for (byte b : page) {
+            sum += b;
+        }
+        assertEquals(0, sum & 0xFF, "the page's bytes sum to 0");
+        assertEquals(1, page[0], "data structure revision");
+    }
+
+    @Test
+    void smartAnswersThroughTheRegistersAsQemu() throws Exception {
+        org.jvisor.devices.pci.PciFunctionState saved;
+        Path image = IdeRig.image(dir, "d.img", 1000);
+        try (IdeRig rig = new IdeRig()) {
+            rig.disk(image, 0, false);
+            smart(rig, Smart.RETURN_STATUS, 0, true);
+            assertEquals(Ata.ABRT, rig.error(), "no key, no SMART");
+            smart(rig, Smart.RETURN_STATUS, 0, false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(Smart.KEY_MID, rig.reg(AtaRegister.LBA_MID), "threshold not exceeded");
+            assertEquals(Smart.KEY_HIGH, rig.reg(AtaRegister.LBA_HIGH));
+            smart(rig, Smart.READ_DATA, 0, false);
+            assertTrue(rig.irq);
+            byte[] data = rig.readPio(512);
+            assertEquals(Ata.READY, rig.status());
+            assertChecksummed(data);
+            assertEquals(190, data[2 + 6 * 12] & 0xFF, "airflow temperature");
+            assertEquals(0x45, data[2 + 6 * 12 + 3]);
+            assertEquals(0x1F, data[2 + 6 * 12 + 5], "31 degrees");
+            assertEquals((byte) 0x82, data[362], "autosave on, off-line collection done");
+            smart(rig, Smart.READ_THRESHOLDS, 0, false);
+            byte[] thresholds = rig.readPio(512);
+            assertChecksummed(thresholds);
+            assertEquals(0x32, thresholds[3 + 6 * 12], "temperature threshold");
+            smart(rig, Smart.EXECUTE_OFFLINE, 1, false);
+            assertEquals(Ata.READY, rig.status(), "a short self-test");
+            smart(rig, Smart.READ_LOG, 6, false);
+            byte[] log = rig.readPio(512);
+            assertChecksummed(log);
+            assertEquals(1, log[2], "the short self-test");
+            assertEquals(1, log[508], "one test");
+            smart(rig, Smart.READ_LOG, 0x80, false);
+            assertEquals(Ata.ABRT, rig.error());
+            smart(rig, Smart.DISABLE, 0, false);
+            smart(rig, Smart.READ_DATA, 0, false);
+            assertEquals(Ata.ABRT, rig.error(), "SMART is off");
+            saved = rig.ide.saveState();
+        }
+        try (IdeRig other = new IdeRig()) {
+            other.disk(image, 0, false);
+            other.ide.restoreState(saved);
+            smart(other, Smart.RETURN_STATUS, 0, false);
+            assertEquals(Ata.ABRT, other.error(), "still off after a restore");
+            smart(other, Smart.ENABLE, 0, false);
+            smart(other, Smart.READ_LOG, 6, false);
+            assertEquals(1, other.readPio(512)[508], "the log came along");
+        }
+    }
+
     /** The range entries of a TRIM: (LBA, count) pairs as 48+16-bit little-endian words, padded to a block. */
     private static byte[] trimRanges(long... lbaCount) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(512).order(java.nio.ByteOrder.LITTLE_ENDIAN);
