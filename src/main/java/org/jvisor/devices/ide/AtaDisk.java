@@ -55,6 +55,8 @@ public final class AtaDisk extends IdeDrive {
     private int multiple;
     private int transferMode;
     private boolean writeCache;
+    /** The write in progress is a FUA one: flushed before it completes, cache or not. */
+    private boolean fua;
 
     /**
      * @param serialNumber the drive's position from 1 (QEMU's serial "QM0000n")
@@ -110,6 +112,7 @@ public final class AtaDisk extends IdeDrive {
         remaining = 0;
         blockSectors = 0;
         ext = false;
+        fua = false;
         dma = DmaRequest.NONE;
     }
 
@@ -130,8 +133,10 @@ public final class AtaDisk extends IdeDrive {
                 raiseInterrupt();
             }
             case READ_SECTORS, READ_SECTORS_NO_RETRY, READ_SECTORS_EXT, READ_MULTIPLE, READ_MULTIPLE_EXT,
-                 WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT -> startPioCommand(cmd);
-            case READ_DMA, READ_DMA_NO_RETRY, READ_DMA_EXT, WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT -> startDmaCommand(cmd);
+                 WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT,
+                 WRITE_MULTIPLE_FUA_EXT -> startPioCommand(cmd);
+            case READ_DMA, READ_DMA_NO_RETRY, READ_DMA_EXT, WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT,
+                 WRITE_DMA_FUA_EXT -> startDmaCommand(cmd);
             case READ_VERIFY_SECTORS, READ_VERIFY_SECTORS_NO_RETRY, READ_VERIFY_SECTORS_EXT -> {
                 long at = taskfile.address(cmd.ext, geometry);
                 if (inRange(at, taskfile.sectorCount(cmd.ext))) {
@@ -351,6 +356,7 @@ public final class AtaDisk extends IdeDrive {
         lba = at;
         remaining = count;
         ext = cmd.ext;
+        fua = cmd.forcedUnitAccess();
         return true;
     }
 
@@ -398,8 +404,8 @@ public final class AtaDisk extends IdeDrive {
             long start = System.nanoTime();
             pioView.clear().limit(end);
             backend.write(lba * Ata.SECTOR_SIZE, pioView);
-            if (!writeCache) {
-                backend.flush();
+            if (!writeCache || fua) {
+                backend.flush();    // FUA: the block is on the medium before the next DRQ or the completion
             }
             stats.write(lba * Ata.SECTOR_SIZE, end, System.nanoTime() - start);
         } catch (IOException | RuntimeException e) {
@@ -527,7 +533,7 @@ public final class AtaDisk extends IdeDrive {
             lba += n;
             remaining -= n;
         }
-        if (!toMemory && !writeCache) {
+        if (!toMemory && (!writeCache || fua)) {
             try {
                 backend.flush();
             } catch (IOException | RuntimeException e) {
@@ -554,7 +560,7 @@ public final class AtaDisk extends IdeDrive {
     @Override
     IdeDriveState save() {
         return new IdeDriveState(IdeMedia.DISK, sectors, taskfile.save(), status, error, phase, savedBuffer(), position,
-            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, Optional.empty(),
+            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, fua, Optional.empty(),
             Optional.of(smart.save()));
     }
 
@@ -595,5 +601,6 @@ public final class AtaDisk extends IdeDrive {
         multiple = s.multiple();
         transferMode = s.transferMode();
         writeCache = s.writeCache();
+        fua = s.fua();
     }
 }

@@ -508,7 +508,7 @@ public final class AtapiCdrom extends IdeDrive {
             Bytes.copyOf(reply, 0, replyLength), dmaAsked, tray.open, tray.locked, mmc.blocks(), tray.change,
             tray.newMedia, tray.ejectRequest);
         return new IdeDriveState(IdeMedia.CDROM, blocksOf(backend) * SECTORS_PER_BLOCK, taskfile.save(), status, error, phase,
-            savedBuffer(), position, 0, 0, 0, false, dma, 0, transferMode, false, Optional.of(a),
+            savedBuffer(), position, 0, 0, 0, false, dma, 0, transferMode, false, false, Optional.of(a),
             Optional.empty());
     }
 

@@ -433,6 +433,98 @@ class AtaDiskTest {
         }
     }
 
+    /** An image in memory that counts its flushes and the writes since the last one. */
+    static final class FlushCountingBackend implements BlockBackend {
+        final byte[] data;
+        int flushes;
+        int unflushedWrites;
+
+        FlushCountingBackend(int sectors) {
+            data = new byte[sectors * 512];
+        }
+
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public boolean readOnly() {
+            return false;
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) {
+            dst.put(data, (int) offset, dst.remaining());
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src) {
+            src.get(data, (int) offset, src.remaining());
+            unflushedWrites++;
+        }
+
+        @Override
+        public void flush() {
+            flushes++;
+            unflushedWrites = 0;
+        }
+
+        @Override
+        public void discard(long offset, long length) {
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean mayUnmap) {
+        }
+
+        @Override
+        public String describe() {
+            return "memory";
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void fuaWritesAreFlushedBeforeTheyCompleteWithTheCacheOn() throws IOException {
+        try (IdeRig rig = new IdeRig()) {
+            FlushCountingBackend b = new FlushCountingBackend(64);
+            rig.disk(b, 0);
+            rig.select(0);
+            rig.command(0xEC);
+            byte[] id = rig.readPio(512);
+            assertEquals(1 << 6, IdeRig.word(id, 84) & 1 << 6, "FUA supported");
+            assertEquals(1 << 6, IdeRig.word(id, 87) & 1 << 6);
+            // WRITE DMA EXT with the write cache on: nothing flushed
+            rig.prd(0x1000, 0x10000, 2 * 512);
+            rig.bmSetup(0x1000, false);
+            rig.lba48(4, 2);
+            rig.command(0x35);
+            rig.bmStart(false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.flushes);
+            // WRITE DMA FUA EXT: on the medium when it completes
+            rig.bmStop();
+            rig.bmSetup(0x1000, false);
+            rig.lba48(8, 2);
+            rig.command(0x3D);
+            rig.bmStart(false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.unflushedWrites, "flushed");
+            assertEquals(1, b.flushes);
+            // WRITE MULTIPLE FUA EXT (PIO, blocks of the multiple count)
+            rig.lba48(16, 3);
+            rig.command(0xCE);
+            rig.writePio(new byte[3 * 512]);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.unflushedWrites, "flushed");
+            assertTrue(b.flushes >= 2);
+        }
+    }
+
     /** A 512-byte-sector image whose reads, writes and flushes all fail. */
     static final class FailingBackend implements BlockBackend {
         private final long sectors;
