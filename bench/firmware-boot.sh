@@ -4,11 +4,16 @@
 # command line on jvisor tcg and on QEMU TCG, in the same run. Reported per VMM: wall time from
 # start to the MBR ("Booting from Hard Disk"), to GRUB booting its entry, to the login line and to power-off (the
 # guest powers off at once: "poweroff" typed at the prompt), and the ratio jvisor/QEMU.
-# Usage: bench/firmware-boot.sh [REPS]   (needs qemu-system-x86, seabios, e2fsprogs)
+# With "debian" as the second argument the image is the Debian 12 qcow2 of
+# org.jvisor.guest.DistroImageBuilder (debootstrap, initramfs-tools, sysvinit; built once into
+# bench/out/debian.qcow2, as root), run with -snapshot and virtio-rng as cloud images are.
+# Usage: bench/firmware-boot.sh [REPS] [busybox|debian]   (needs qemu-system-x86, seabios, e2fsprogs;
+# debian also debootstrap and qemu-utils)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out"
 REPS="${1:-1}"
+KIND="${2:-busybox}"
 mkdir -p "$OUT"
 command -v qemu-system-x86_64 >/dev/null || { echo "firmware-boot.sh: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }
 [[ -r /usr/share/seabios/bios-256k.bin ]] || { echo "firmware-boot.sh: SeaBIOS missing (apt-get install seabios)" >&2; exit 1; }
@@ -16,9 +21,19 @@ command -v qemu-system-x86_64 >/dev/null || { echo "firmware-boot.sh: qemu-syste
 "$ROOT/jvisor" build
 export JVISOR_NO_BUILD=1
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
-IMG="$OUT/firmware-disk.img"
-"$JAVA" -cp "$ROOT/target/classes" org.jvisor.guest.DiskImageBuilder --out "$IMG" >/dev/null
-COMMON=(-accel tcg -m 512M -nographic -drive "file=$IMG,format=raw,if=virtio")
+case "$KIND" in
+    busybox)
+        IMG="$OUT/firmware-disk.img"
+        "$JAVA" -cp "$ROOT/target/classes" org.jvisor.guest.DiskImageBuilder --out "$IMG" >/dev/null
+        COMMON=(-accel tcg -m 512M -nographic -drive "file=$IMG,format=raw,if=virtio")
+        PROMPT="root@jvisor-disk:" ;;
+    debian)
+        IMG="$OUT/debian.qcow2"
+        [[ -f "$IMG" ]] || "$JAVA" -cp "$ROOT/target/classes" org.jvisor.guest.DistroImageBuilder --out "$IMG" >/dev/null
+        COMMON=(-accel tcg -m 512M -nographic -snapshot -drive "file=$IMG,format=qcow2,if=virtio" -device virtio-rng-pci)
+        PROMPT="root@jvisor-debian:" ;;
+    *) echo "firmware-boot.sh: image kind '$KIND': expected busybox or debian" >&2; exit 1 ;;
+esac
 
 # run NAME CMD...: boots, types poweroff at the prompt; prints "mbr grub login end" (s since start)
 run() {
@@ -37,7 +52,7 @@ run() {
         if [[ -z "$t_login" ]] && grep -aq "login: root (automatic login)" "$log"; then
             t_login=$(echo "$now - $start" | bc -l)
         fi
-        if [[ -n "$t_login" ]] && grep -aq "root@jvisor-disk:" "$log"; then
+        if [[ -n "$t_login" ]] && grep -aq "$PROMPT" "$log"; then
             printf 'poweroff\r' >&9
             break
         fi

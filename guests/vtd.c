@@ -12,7 +12,18 @@
  * stays untouched, and the device either reports DEVICE_NEEDS_RESET (jvisor) or completes the
  * request without its data (QEMU 7.2). Last, FPD in the context entry suppresses the record of a
  * second refused request.
- * Run with -M q35 -device intel-iommu -device virtio-rng-pci,iommu_platform=on,disable-legacy=on.
+ * Device-TLBs (VT-d ch. 4, PCIe ATS) last: the context entry gets TT=01 (device-TLB allowed).
+ * Without ECAP.DT that entry is invalid: the request is refused with fault reason 3. With DT
+ * (device-iotlb=on) it is accepted; if the function has the ATS extended capability (jvisor with
+ * ats=on; QEMU 7.2 has it only behind a PCIe port, not on bus 0) the guest enables ATS, a request
+ * fills the device-TLB, the buffer's page is remapped to another page and only the IOTLB is
+ * invalidated: the next request still lands in the old page (the device-TLB's translation); a
+ * device-IOTLB invalidate descriptor for the function's source id and that page (6.5.2.5) makes
+ * the next one land in the new page. Without ATS the IOTLB invalidation alone moves it. Both
+ * units complete the device-IOTLB descriptor by the wait behind it, and one with a reserved bit
+ * set is an invalidation queue error (FSTS.IQE).
+ * Run with -M q35 -device intel-iommu[,device-iotlb=on]
+ *     -device virtio-rng-pci,iommu_platform=on,disable-legacy=on[,ats=on].
  */
 #include "lib.h"
 
@@ -60,6 +71,7 @@ struct rings {
 
 static struct rings rings __attribute__((aligned(4096)));
 static uint8_t buffer[4096] __attribute__((aligned(4096)));
+static uint8_t other[4096] __attribute__((aligned(4096))); /* where the buffer's IOVA is remapped to */
 static uint64_t root[512] __attribute__((aligned(4096)));
 static uint64_t context[512] __attribute__((aligned(4096)));
 static uint64_t l3[512] __attribute__((aligned(4096)));
@@ -120,12 +132,12 @@ static void map_page(uint64_t gpa, int writable)
     l1[(iova >> 12) & 0x1FF] = gpa | 1 | (writable ? 2 : 0);
 }
 
-static void setup_tables(int fpd)
+static void setup_tables(int fpd, int tt)
 {
     int devfn = dev << 3;
     uint64_t iova = (uint64_t)&rings + IOVA_OFFSET;
     root[0] = (uint64_t)context | 1;
-    context[2 * devfn] = (uint64_t)l3 | (fpd ? 2 : 0) | 1; /* present, TT 0 (translated) */
+    context[2 * devfn] = (uint64_t)l3 | (uint64_t)tt << 2 | (fpd ? 2 : 0) | 1; /* present, TT 0 (translated) or 1 */
     context[2 * devfn + 1] = 1u << 8 | 1;                  /* domain 1, AW 1: 3 levels */
     l3[(iova >> 30) & 0x1FF] = (uint64_t)l2 | 3;
     l2[(iova >> 21) & 0x1FF] = (uint64_t)l1 | 3;
@@ -141,7 +153,7 @@ static void enable_vtd(void)
     printf("vtd: unit at %#lx: cap %#lx ecap %#lx\n", VTD, r64(VTD + VTD_CAP), ecap);
     CHECK(ecap & 2);    /* QI */
     CHECK(ecap & 0x40); /* pass-through */
-    setup_tables(0);
+    setup_tables(0, 0);
     w64(VTD + VTD_RTADDR, (uint64_t)root);
     mmio_write32(VTD + VTD_GCMD, GCMD_SRTP);
     wait_gsts(GCMD_SRTP, GCMD_SRTP);
@@ -242,6 +254,102 @@ static int request(unsigned n)
     return 1;
 }
 
+/* PCIe enhanced configuration (ECAM) of function `dev` on bus 0. QEMU's firmware programs q35's
+ * PCIEXBAR (host bridge 0x60, enable bit 0, base in 35:28); jvisor's ECAM is at 0xE0000000, as its
+ * MCFG says, and its PCIEXBAR reads 0. */
+static uint64_t ecam(int off)
+{
+    uint64_t bar = pci_read32(0, 0x60) | (uint64_t)pci_read32(0, 0x64) << 32;
+    uint64_t base = (bar & 1) ? bar & 0xFF0000000UL : 0xE0000000UL;
+    return base + ((uint64_t)dev << 15) + (uint64_t)off;
+}
+
+/* The offset of the ATS extended capability (ID 0x000F) of the device, or 0. */
+static int find_ats(void)
+{
+    for (int off = 0x100, n = 0; off >= 0x100 && n < 64; n++) {
+        uint32_t h = mmio_read32(ecam(off));
+        if (h == 0 || h == 0xFFFFFFFFu)
+            return 0;
+        if ((h & 0xFFFF) == 0x000F)
+            return off;
+        off = (int)(h >> 20);
+    }
+    return 0;
+}
+
+/* The buffer and the other page zeroed; one request; which page got the entropy (1 buffer, 2 other, 0 none). */
+static int request_lands(unsigned n)
+{
+    memset(buffer, 0, sizeof buffer);
+    memset(other, 0, sizeof other);
+    if (!request(n))
+        failf("request %u refused (FSTS %#x, FRCD %#lx %#lx)", n, mmio_read32(VTD + VTD_FSTS), r64(VTD + 0x220), r64(VTD + 0x228));
+    int in_buffer = 0, in_other = 0;
+    unsigned at = BUF * (n % QSIZE);
+    for (int i = 0; i < BUF; i++) {
+        in_buffer |= buffer[at + i];
+        in_other |= other[at + i];
+    }
+    CHECK(!(in_buffer && in_other));
+    return in_buffer ? 1 : in_other ? 2 : 0;
+}
+
+static void device_tlb(void)
+{
+    uint64_t buffer_iova = (uint64_t)buffer + IOVA_OFFSET;
+    int dt = (r64(VTD + VTD_ECAP) >> 2) & 1;
+    setup_tables(0, 1);
+    invalidate(1 | 1u << 4, 0);
+    invalidate(2 | 1u << 4, 0);
+    if (!dt) {
+        /* TT=01 without ECAP.DT: an invalid context entry (reason 3) for every request of the device */
+        setup_device();
+        int used = request(0);
+        unsigned long spins = 0;
+        while (!(mmio_read32(VTD + VTD_FSTS) & FSTS_PPF) && ++spins < POLL_LIMIT)
+            __asm__ volatile("pause");
+        uint64_t frcd_hi = r64(VTD + 0x228);
+        printf("vtd: TT=01 without ECAP.DT: FSTS %#x FRCD %#lx %#lx (request %s)\n", mmio_read32(VTD + VTD_FSTS),
+               r64(VTD + 0x220), frcd_hi, used ? "used" : "refused");
+        CHECK(mmio_read32(VTD + VTD_FSTS) & FSTS_PPF);
+        CHECK_EQ(frcd_hi >> 63, 1);
+        CHECK_EQ((frcd_hi >> 32) & 0xFF, 3);
+        CHECK_EQ(frcd_hi & 0xFFFF, (uint64_t)dev << 3);
+        return;
+    }
+    int ats = find_ats();
+    if (ats) {
+        CHECK_EQ(mmio_read32(ecam(ats)) & 0xF0000, 0x10000); /* version 1 */
+        CHECK(mmio_read16(ecam(ats + 4)) & 0x20);           /* page aligned requests */
+        mmio_write16(ecam(ats + 6), 0x8000);                /* Enable, STU 0 (4 KiB) */
+        CHECK_EQ(mmio_read16(ecam(ats + 6)), 0x8000);
+    }
+    printf("vtd: ECAP.DT, TT=01 accepted; %s\n", ats ? "ATS capability found and enabled" : "no ATS capability");
+    setup_device();
+    CHECK_EQ(request_lands(0), 1);
+    l1[(buffer_iova >> 12) & 0x1FF] = (uint64_t)other | 3; /* the buffer's IOVA now maps the other page */
+    barrier();
+    invalidate(2 | 3u << 4 | 1ul << 16, buffer_iova);     /* the IOTLB only */
+    int lands = request_lands(1);
+    printf("vtd: after the IOTLB invalidation alone the request lands in the %s page\n", lands == 1 ? "old" : "new");
+    CHECK_EQ(lands, ats ? 1 : 2);                           /* a device-TLB keeps the old translation */
+    invalidate(3 | (uint64_t)(dev << 3) << 32, buffer_iova);  /* device-IOTLB, S=0: that 4 KiB page */
+    CHECK_EQ(mmio_read32(VTD + VTD_FSTS) & FSTS_IQE, 0);
+    CHECK_EQ(request_lands(2), 2);
+    printf("vtd: after the device-IOTLB invalidation it lands in the new page\n");
+    /* A device-IOTLB descriptor with reserved bit 1 of its high qword: IQE, the queue stops there. */
+    queue[2 * tail] = 3 | (uint64_t)(dev << 3) << 32;
+    queue[2 * tail + 1] = buffer_iova | 2;
+    tail = (tail + 1) % 256;
+    barrier();
+    w64(VTD + VTD_IQT, (uint64_t)tail << 4);
+    for (unsigned long n = 0; !(mmio_read32(VTD + VTD_FSTS) & FSTS_IQE); n++)
+        if (n == POLL_LIMIT)
+            failf("no IQE for a device-IOTLB descriptor with a reserved bit (FSTS %#x)", mmio_read32(VTD + VTD_FSTS));
+    printf("vtd: a reserved bit in a device-IOTLB descriptor: IQE\n");
+}
+
 int main(void)
 {
     find_device();
@@ -300,7 +408,7 @@ int main(void)
     w64(VTD + 0x228, 1ul << 63);
     mmio_write32(VTD + VTD_FSTS, FSTS_PFO);
     CHECK_EQ(mmio_read32(VTD + VTD_FSTS), 0);
-    setup_tables(1);
+    setup_tables(1, 0);
     l1[(((uint64_t)buffer + IOVA_OFFSET) >> 12) & 0x1FF] = 0;
     invalidate(1 | 1u << 4, 0);
     invalidate(2 | 1u << 4, 0);
@@ -315,5 +423,6 @@ int main(void)
         CHECK_EQ(buffer[i], 0);
     CHECK_EQ(fault_irqs, 1);
     printf("vtd: with FPD the refused request left no record\n");
+    device_tlb();
     return 0;
 }

@@ -12,7 +12,9 @@ devices=
 case "$(basename "$elf")" in
     triplefault.mb.elf) reboot= ;;
     virtiorng.mb.elf) devices="-device virtio-rng-pci" ;;
-    vtd.mb.elf) devices="-M q35 -device intel-iommu -device virtio-rng-pci,iommu_platform=on,disable-legacy=on" ;;
+    # VTD_DEVICE_IOTLB=1: device-iotlb=on and ats=on (QEMU 7.2 shows no ATS capability on bus 0)
+    vtd.mb.elf) if [ -n "$VTD_DEVICE_IOTLB" ]; then dt=",device-iotlb=on" ats=",ats=on"; else dt= ats=; fi
+        devices="-M q35 -device intel-iommu$dt -device virtio-rng-pci,iommu_platform=on,disable-legacy=on$ats" ;;
 esac
 timeout "$t" qemu-system-x86_64 -accel tcg -cpu "${QEMU_CPU:-qemu64}" -nographic $reboot -m 256M \
     -monitor none -serial stdio -nic none -device isa-debug-exit,iobase=0xf4,iosize=0x04 $devices \

@@ -3,6 +3,8 @@ package org.jvisor.cli;
 import java.util.Set;
 import java.util.UUID;
 
+import org.jvisor.config.MachineConfig;
+
 /**
  * QEMU options that management tools (libvirt) always pass and that describe what jvisor already
  * is, checked and then kept only where something reads them: -no-user-config and -nodefaults
@@ -17,6 +19,7 @@ final class CompatOptions {
 
     private boolean noDefaults;
     private boolean timestamps;
+    private MachineConfig.CpuConfig cpu = MachineConfig.CpuConfig.DEFAULT;
     private UUID uuid;
 
     /** Handles {@code opt} (with its value from {@code args[i + 1]} when it takes one); returns how many arguments it used, 0 if not its. */
@@ -85,21 +88,44 @@ final class CompatOptions {
                     throw new UsageException("-audiodev: id=ID is required");
                 }
             }
-            case "-cpu" -> {
-                OptionList o = OptionList.parse(opt, value(args, i, opt, "a CPU model (qemu64, max)"), true);
-                String model = o.implied();
-                if (!"qemu64".equals(model) && !"max".equals(model)) {
-                    throw new UsageException("-cpu: '" + model + "' is not a CPU model jvisor has (qemu64, max)");
-                }
-                if (!o.values().isEmpty()) {
-                    throw new UsageException("-cpu " + model + ": CPU features cannot be changed (jvisor's vCPU has one feature set)");
-                }
-            }
+            case "-cpu" -> cpu = cpu(value(args, i, opt, "a CPU model (qemu64, max)"));
             default -> {
                 return 0;
             }
         }
         return 2;
+    }
+
+    /**
+     * -cpu MODEL[,FEATURE...]: qemu64 or max, and the one feature jvisor lets a user change,
+     * x2apic, in QEMU's spellings (+x2apic, -x2apic, x2apic=on|off).
+     */
+    private static MachineConfig.CpuConfig cpu(String v) throws UsageException {
+        String[] parts = v.split(",", -1);
+        String model = parts[0];
+        if (!"qemu64".equals(model) && !"max".equals(model)) {
+            throw new UsageException("-cpu: '" + model + "' is not a CPU model jvisor has (qemu64, max)");
+        }
+        Boolean x2apic = null;
+        for (int k = 1; k < parts.length; k++) {
+            String f = parts[k];
+            Boolean on = switch (f) {
+                case "+x2apic", "x2apic=on", "x2apic=yes", "x2apic=true" -> true;
+                case "-x2apic", "x2apic=off", "x2apic=no", "x2apic=false" -> false;
+                default -> null;
+            };
+            if (on == null) {
+                throw new UsageException("-cpu " + model + ": '" + f + "': the only CPU feature that can be changed is "
+                    + "x2apic (+x2apic, -x2apic, x2apic=on|off); jvisor's vCPU has one feature set besides");
+            }
+            x2apic = on;
+        }
+        return new MachineConfig.CpuConfig(model, x2apic);
+    }
+
+    /** -cpu's model and x2APIC choice. */
+    MachineConfig.CpuConfig cpu() {
+        return cpu;
     }
 
     /** -nodefaults: no serial port unless one is asked for. */

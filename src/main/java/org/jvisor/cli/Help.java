@@ -132,12 +132,14 @@ final class Help {
                                 in-kernel irqchip only, so intremap=on is refused there). eim=on
                                 remaps to 32-bit x2APIC destinations and gives the vCPUs x2APIC
                                 (QEMU 7.2: kvm with a split irqchip only). No scalable mode
-          -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off]
+          -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off][,ats=on]
                                 offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
                                 IOMMU (a refused DMA is a fault the guest sees, and the device
                                 reports DEVICE_NEEDS_RESET). jvisor's virtio-pci devices are
                                 modern-only: disable-legacy=off and disable-modern=on are refused.
-                                ats=on is accepted and, as on QEMU 7.2's root bus, adds nothing
+                                ats=on: a PCIe function with the ATS capability; with
+                                device-iotlb=on it keeps a device-TLB that only the guest's
+                                device-IOTLB invalidations flush (QEMU 7.2: behind a PCIe port)
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID | pty,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,
@@ -218,7 +220,10 @@ final class Help {
                                 --print-capabilities, and jvisor vhost-user-blk --help for the rest
 
         Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
-          -no-user-config, -nodefaults (no default serial port), -uuid UUID, -cpu qemu64|max,
+          -no-user-config, -nodefaults (no default serial port), -uuid UUID,
+          -cpu qemu64|max[,+x2apic|,-x2apic|,x2apic=on|off]  on tcg, max and +x2apic offer the local
+                                APIC's x2APIC mode (qemu64, the default, does not); kvm's vCPUs
+                                always have it. The only CPU feature that can be changed.
           -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),
           -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
 

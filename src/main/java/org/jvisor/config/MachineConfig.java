@@ -73,9 +73,10 @@ public record MachineConfig(
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
-    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers) {
+    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu) {
 
     public MachineConfig {
+        cpu = cpu == null ? CpuConfig.DEFAULT : cpu;
         ahciControllers = ahciControllers == null ? List.of() : List.copyOf(ahciControllers);
         ioThreads = ioThreads == null ? List.of() : List.copyOf(ioThreads);
         pciSlots = pciSlots == null ? Map.of() : Map.copyOf(pciSlots);
@@ -108,7 +109,22 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu);
+    }
+
+    /**
+     * -cpu MODEL[,+x2apic|,-x2apic|,x2apic=on|off]: the vCPU model, qemu64 (the default) or max,
+     * and whether tcg's vCPUs offer the local APIC's x2APIC mode (CPUID.1:ECX[21]). {@code x2apic}
+     * null is the model's choice: max has it, qemu64 does not (as QEMU 7.2's tcg models). kvm's
+     * vCPUs always have it (KVM's CPUID), so there only off is refused.
+     */
+    public record CpuConfig(String model, Boolean x2apic) {
+        public static final CpuConfig DEFAULT = new CpuConfig("qemu64", null);
+
+        /** Whether tcg's vCPUs offer x2APIC mode. */
+        public boolean x2apicOnTcg() {
+            return x2apic != null ? x2apic : model.equals("max");
+        }
     }
 
     /**
@@ -599,6 +615,7 @@ public record MachineConfig(
         private JitOptions jit = JitOptions.fromSystemProperties();
         private String name;
         private MemoryBackendConfig memoryBackend;
+        private CpuConfig cpu;
         private Firmware firmware = Firmware.DEFAULT;
         private IommuConfig iommu;
         private final Map<Integer, PciDmaConfig> pciDma = new java.util.HashMap<>();
@@ -765,6 +782,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -cpu (default qemu64 without x2APIC on tcg). */
+        public Builder cpu(CpuConfig cpu) {
+            this.cpu = cpu;
+            return this;
+        }
+
         /** -name: the guest's name, as management tools show it (null: none). */
         public Builder name(String name) {
             this.name = name;
@@ -787,7 +810,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of());
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu);
         }
     }
 }

@@ -1,9 +1,9 @@
 package org.jvisor.cpu;
 
 /**
- * Whether a vCPU state can run on a CPU that presents a given CPUID: every CR4 bit, EFER bit and
- * XCR0 component the guest turned on needs the CPUID feature that makes it legal (Intel SDM
- * vol. 3, 2.5 and 2.6; vol. 1, 13.3). A snapshot moving to another engine is checked with it,
+ * Whether a vCPU state can run on a CPU that presents a given CPUID: every CR4 bit, EFER bit,
+ * XCR0 component and IA32_APIC_BASE mode the guest turned on needs the CPUID feature that makes
+ * it legal (Intel SDM vol. 3, 2.5, 2.6 and 10.12.1; vol. 1, 13.3). A snapshot moving to another engine is checked with it,
  * so a guest that enabled something the new engine's CPU lacks is refused naming the feature,
  * rather than faulting or misbehaving after the restore.
  */
@@ -34,7 +34,8 @@ public final class CpuFeatureCheck {
         EFER_LME(Reg.EFER, 8, 0x8000_0001, 0, 3, 29, "LM"),
         EFER_NXE(Reg.EFER, 11, 0x8000_0001, 0, 3, 20, "NX"),
         XCR0_AVX(Reg.XCR0, 2, 1, 0, 2, 28, "AVX"),
-        XCR0_AVX512(Reg.XCR0, 5, 7, 0, 1, 16, "AVX512F");
+        XCR0_AVX512(Reg.XCR0, 5, 7, 0, 1, 16, "AVX512F"),
+        APICBASE_EXTD(Reg.APIC_BASE, 10, 1, 0, 2, 21, "x2APIC");
 
         final Reg reg;
         final int bit;
@@ -55,7 +56,7 @@ public final class CpuFeatureCheck {
         }
     }
 
-    private enum Reg { CR4, EFER, XCR0 }
+    private enum Reg { CR4, EFER, XCR0, APIC_BASE }
 
     /**
      * The first feature {@code state} uses that {@code cpuid} lacks, as a sentence naming the
@@ -67,6 +68,7 @@ public final class CpuFeatureCheck {
                 case CR4 -> state.cr4();
                 case EFER -> state.efer();
                 case XCR0 -> state.xcr0();
+                case APIC_BASE -> state.msr(VcpuState.MSR_APIC_BASE, 0);
             };
             if ((value >>> r.bit & 1) == 0) {
                 continue;
@@ -79,7 +81,8 @@ public final class CpuFeatureCheck {
                 default -> e.edx();
             };
             if ((regs >>> r.cpuidBit & 1) == 0) {
-                return String.format("%s.%s is set, and this CPU lacks %s (CPUID.%#x%s:%s[%d])", r.reg, r.name()
+                return String.format("%s.%s is set, and this CPU lacks %s (CPUID.%#x%s:%s[%d])",
+                    r.reg == Reg.APIC_BASE ? "IA32_APIC_BASE" : r.reg, r.name()
                     .substring(r.name().indexOf('_') + 1), r.feature, r.leaf, r.leaf == 7 ? ".0" : "",
                     "EAX EBX ECX EDX".split(" ")[r.register], r.cpuidBit);
             }

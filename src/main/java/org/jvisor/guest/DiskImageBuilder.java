@@ -61,22 +61,33 @@ public final class DiskImageBuilder {
                 "-o", core.toString(), "-p", "(hd0,msdos1)/boot/grub"));
             cmd.addAll(GRUB_MODULES);
             check(DebianPackages.run(cmd, work, 120), "grub-mkimage");
-            Files.deleteIfExists(image);
-            try (var ch = Files.newByteChannel(image, java.nio.file.StandardOpenOption.CREATE_NEW,
-                    java.nio.file.StandardOpenOption.WRITE)) {
-                ch.position(DISK_BYTES - 1).write(java.nio.ByteBuffer.wrap(new byte[1])); // sparse
-            }
-            long fsKib = (DISK_BYTES - MbrDisk.partitionOffset()) / 1024;
-            check(DebianPackages.run(List.of(mke2fs(), "-q", "-F", "-t", "ext4", "-L", "root", "-U", ROOT_UUID,
-                "-d", root.toString(), "-E", "offset=" + MbrDisk.partitionOffset(), image.toString(), fsKib + "k"),
-                work, 120), "mke2fs");
-            MbrDisk.install(image, DISK_BYTES, Files.readAllBytes(grubLib.resolve("boot.img")), Files.readAllBytes(core));
+            partitionedExt4(image, DISK_BYTES, ROOT_UUID, root, work, Files.readAllBytes(grubLib.resolve("boot.img")),
+                Files.readAllBytes(core));
         } finally {
             DebianPackages.deleteTree(work);
         }
         log.printf("disk: %s built in %.1f s: kernel %s, GRUB %s, ext4 root UUID %s%n", image,
             (System.nanoTime() - t0) / 1e9, kernel.version(), GRUB_BIOS_PACKAGE, ROOT_UUID);
         return new DiskImage(image, kernel.version());
+    }
+
+    /**
+     * Writes {@code image} (replaced; sparse, {@code diskBytes} long): an MS-DOS partition table
+     * with one ext4 partition made by {@code mke2fs -d} from {@code root}, labelled "root" with
+     * {@code uuid}, and GRUB's boot.img and core.img in the MBR and the gap after it.
+     */
+    static void partitionedExt4(Path image, long diskBytes, String uuid, Path root, Path work, byte[] bootImg,
+            byte[] coreImg) throws IOException {
+        Files.deleteIfExists(image);
+        try (var ch = Files.newByteChannel(image, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.position(diskBytes - 1).write(java.nio.ByteBuffer.wrap(new byte[1])); // sparse
+        }
+        long fsKib = (diskBytes - MbrDisk.partitionOffset()) / 1024;
+        check(DebianPackages.run(List.of(mke2fs(), "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid,
+            "-d", root.toString(), "-E", "offset=" + MbrDisk.partitionOffset(), image.toString(), fsKib + "k"),
+            work, 600), "mke2fs");
+        MbrDisk.install(image, diskBytes, bootImg, coreImg);
     }
 
     /** The root file system's tree: busybox, its init configuration, /boot with kernel, initrd and GRUB's configuration. */
@@ -138,7 +149,7 @@ public final class DiskImageBuilder {
         throw new GuestBuildException("mke2fs not found: install Debian's e2fsprogs package");
     }
 
-    private static void check(DebianPackages.Result r, String what) throws GuestBuildException {
+    static void check(DebianPackages.Result r, String what) throws GuestBuildException {
         if (r.status() != 0) {
             throw new GuestBuildException(what + " failed (status " + r.status() + "): " + r.output().strip());
         }

@@ -28,7 +28,9 @@ import org.jvisor.kvm.KvmVcpuState;
  * "kvm-pit", "kvm-clock" and per vCPU "kvm-vcpuN", KVM's structs). At the restore, those records
  * of the saving engine are converted to the restoring engine's, in its registry order, and the
  * vCPUs are checked against the restoring engine's CPUID; what cannot cross is refused, naming
- * the vCPU and what it uses (a CPU feature, x2APIC mode, AVX state...).
+ * the vCPU and what it uses (a CPU feature, AVX state...). A local APIC in x2APIC mode crosses
+ * ({@link KvmLapicConversion}) to a tcg machine whose vCPUs offer x2APIC ({@code -cpu max} or
+ * {@code +x2apic}); to one without, the CPUID check refuses it.
  */
 final class EngineCrossing {
     static final String TCG = "tcg", KVM = "kvm";
@@ -172,7 +174,7 @@ final class EngineCrossing {
                 throw new DeviceStateException(String.format("vCPU %d was saved on kvm with XCR0 %#x: its XSAVE state"
                     + " (AVX and beyond) cannot cross to tcg, which has x87 and SSE only", i, v.xcr0()));
             }
-            out.add(new DeviceRegistry.Saved("lapic" + i, KvmLapicConversion.fromKvm("vCPU " + i, k.lapic(),
+            out.add(new DeviceRegistry.Saved("lapic" + i, KvmLapicConversion.fromKvm(k.lapic(),
                 v.msr(VcpuState.MSR_APIC_BASE, 0), v.msr(VcpuState.MSR_TSC_DEADLINE, 0), v.msr(VcpuState.MSR_TSC, 0))));
         }
         out.add(new DeviceRegistry.Saved("pit", KvmControllerConversion.pit(record(byId, "kvm-pit", KvmPitState.class))));
@@ -193,7 +195,7 @@ final class EngineCrossing {
         for (int i = 0; i < cpus; i++) {
             LocalApicState lapic = record(byId, "lapic" + i, LocalApicState.class);
             out.add(new DeviceRegistry.Saved("kvm-vcpu" + i, KvmVcpuConversion.toKvm(states.get(i),
-                KvmLapicConversion.toKvm("vCPU " + i, lapic))));
+                KvmLapicConversion.toKvm(lapic))));
         }
         return out;
     }

@@ -8,7 +8,6 @@ import java.util.List;
 import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.intc.LocalApicState;
 import org.jvisor.devices.state.Bytes;
-import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.kvm.KvmStructs;
 
 /**
@@ -16,7 +15,13 @@ import org.jvisor.kvm.KvmStructs;
  * SDM vol. 3, table 10-1) to and from jvisor's {@link LocalApicState}. Both count the timer at
  * one bus cycle per ns. KVM restarts the timer from the current count it is given (TMCCT,
  * lapic.c kvm_apic_set_state) and recomputes the version and PPR, so those are derived here
- * too. What cannot cross yet is refused: x2APIC mode (the ID's format differs).
+ * too. x2APIC mode crosses as it is: without KVM_CAP_X2APIC_API (jvisor does not enable it) KVM
+ * gives and takes the page of an x2APIC-mode LAPIC in the xAPIC layout (lapic.c,
+ * kvm_apic_state_fixup): the ID shifted to bits 31:24, the 64-bit ICR split into ICR and ICR2
+ * with the full 32-bit destination in ICR2, and the LDR, fixed in x2APIC mode, recomputed from
+ * the ID on the way in. jvisor's record keeps the ID unshifted and the 32-bit destination in
+ * icrHigh in x2APIC mode, so the same conversion serves both modes; KVM_SET_SREGS puts
+ * IA32_APIC_BASE (the mode) before KVM_SET_LAPIC, as the fix-up needs.
  */
 final class KvmLapicConversion {
     private static final int ID = 0x20, VERSION = 0x30, TPR = 0x80, LDR = 0xD0, DFR = 0xE0, SVR = 0xF0, ISR = 0x100,
@@ -25,8 +30,6 @@ final class KvmLapicConversion {
     /** Writable bits of the LVT entries, timer to error (SDM vol. 3, figure 10-8), and the mask bit. */
     private static final int[] LVT_BITS = {0x000700FF, 0x000107FF, 0x000107FF, 0x0001A7FF, 0x0001A7FF, 0x000100FF};
     private static final int LVT_MASKED = 1 << 16;
-    /** IA32_APIC_BASE.EXTD: x2APIC mode. */
-    private static final long BASE_EXTD = 1L << 10;
     private static final int TIMER_TSC_DEADLINE = 2;
 
     private KvmLapicConversion() {
@@ -43,16 +46,12 @@ final class KvmLapicConversion {
     }
 
     /**
-     * The page of vCPU {@code me}'s in-kernel LAPIC as jvisor's record; {@code apicBase},
+     * The page of a vCPU's in-kernel LAPIC as jvisor's record; {@code apicBase},
      * {@code tscDeadline} and {@code tsc} are that vCPU's MSRs. An armed TSC deadline becomes one
      * as far ahead in ns as it was in TSC ticks: tcg's TSC counts ns and goes on from the saved
      * value, so the deadline comes when the guest's TSC reaches it.
      */
-    static LocalApicState fromKvm(String me, Bytes page, long apicBase, long tscDeadline, long tsc)
-            throws DeviceStateException {
-        if ((apicBase & BASE_EXTD) != 0) {
-            throw new DeviceStateException(me + ": the local APIC is in x2APIC mode, which does not cross engines yet");
-        }
+    static LocalApicState fromKvm(Bytes page, long apicBase, long tscDeadline, long tsc) {
         ByteBuffer k = le(page.toArray());
         List<Integer> lvt = new ArrayList<>(LVT_BITS.length);
         for (int i = 0; i < LVT_BITS.length; i++) {
@@ -80,14 +79,11 @@ final class KvmLapicConversion {
     }
 
     /**
-     * jvisor's record as KVM's page; {@code me} names the vCPU in a refusal. A TSC deadline is
+     * jvisor's record as KVM's page. A TSC deadline is
      * not in the page: KVM arms it from IA32_TSC_DEADLINE, which the vCPU record carries and KVM
      * takes after the page ({@link EngineCrossing#vcpus} clears it when the deadline is not armed).
      */
-    static Bytes toKvm(String me, LocalApicState s) throws DeviceStateException {
-        if ((s.apicBase() & BASE_EXTD) != 0) {
-            throw new DeviceStateException(me + ": the local APIC is in x2APIC mode, which does not cross engines yet");
-        }
+    static Bytes toKvm(LocalApicState s) {
         boolean deadlineMode = (s.lvt().get(0) >> 17 & 3) == TIMER_TSC_DEADLINE;
         byte[] b = new byte[(int) KvmStructs.KVM_LAPIC_STATE_BYTES];
         ByteBuffer k = le(b);

@@ -326,6 +326,13 @@ public final class Machine implements AutoCloseable {
         if (config.iommu() != null) {
             this.iommu = buildIommu(config.iommu());
         }
+        if (accel.providesInterruptControllers() && Boolean.FALSE.equals(config.cpu().x2apic())) {
+            throw new MachineException("-cpu " + config.cpu().model() + ",-x2apic: jvisor's kvm vCPUs always offer "
+                + "x2APIC (KVM's in-kernel local APIC and CPUID); x2apic can be turned off on tcg only");
+        }
+        if (platform.lapic(0) != null) {
+            TcgEngine.offerLocalApic(accel, x2apicOnTcg());
+        }
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
@@ -699,10 +706,11 @@ public final class Machine implements AutoCloseable {
             fn.transport().core().offerAccessPlatform(translated != null ? translated : deviceDma());
         }
         if (dma.ats()) {
-            // QEMU 7.2 adds the ATS capability only to functions behind a PCIe port; on the root bus
-            // (the only bus jvisor has) its virtio-pci functions are conventional PCI and ats=on changes nothing
-            log.println("jvisor: -device " + qemuName + ",ats=on: no ATS capability on the root bus (as in QEMU 7.2, "
-                + "where ATS needs a PCIe port)");
+            // The ATS capability at 0x100 of a PCI Express function: QEMU 7.2 adds it only behind a
+            // PCIe port; jvisor has the root bus only, so the function is a Root Complex Integrated
+            // Endpoint there (which Linux lets use ATS). Its device-TLB is its IOMMU view's.
+            IommuDma view = translated;
+            fn.addAts(view != null ? view::atsControl : (enabled, stu) -> { });
         }
         VirtioIoThread io = processOn(fn.transport().core(), thread, iothread);
         if (ioeventfd) {
@@ -870,14 +878,20 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether tcg's vCPUs offer x2APIC mode: with -cpu max or +x2apic, and with an IOMMU that
+     * remaps to x2APIC destinations (eim=on), as on KVM.
+     */
+    private boolean x2apicOnTcg() {
+        return config.cpu().x2apicOnTcg() || iommu != null && iommu.extendedInterruptMode();
+    }
+
     /** The vCPUs and their runners, threads not started; each tcg vCPU bound to its local APIC. */
     private void createVcpus() {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
-                // x2APIC goes with an IOMMU that remaps to x2APIC destinations (eim=on), as on KVM
-                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock(),
-                    iommu != null && iommu.extendedInterruptMode());
+                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock(), x2apicOnTcg());
             }
             Vcpu v = accel.createVcpu(i, stats);
             if (platform.lapic(i) != null) {
@@ -1153,6 +1167,7 @@ public final class Machine implements AutoCloseable {
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
                 log.println(iommu.counters());
+                log.print(iommu.deviceTlbReport());
             }
         }
         if (config.debugLog().contains("jit") && !runners.isEmpty()) {

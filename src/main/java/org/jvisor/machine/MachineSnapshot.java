@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jvisor.cpu.CpuFeatureCheck;
 import org.jvisor.cpu.VcpuState;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.devices.state.StateDecoder;
@@ -257,6 +258,14 @@ final class MachineSnapshot {
                 crossing.checkCpus(vcpus, m.accelerator().cpuid());
                 states = crossing.devices(states, vcpus);
                 cpus = vcpus;
+            } else {
+                // one engine, but perhaps other vCPU features (tcg's -cpu max or +x2apic)
+                for (int i = 0; i < cpus.size(); i++) {
+                    String missing = CpuFeatureCheck.missing((VcpuState) cpus.get(i), m.accelerator().cpuid());
+                    if (missing != null) {
+                        throw new DeviceStateException("vCPU " + i + " cannot run on this machine's vCPUs: " + missing);
+                    }
+                }
             }
             r.ram(m.ram().segment());
             r.section(SnapshotFile.END);

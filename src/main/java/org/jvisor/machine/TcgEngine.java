@@ -23,6 +23,16 @@ final class TcgEngine {
     }
 
     /**
+     * The CPUID tcg's vCPUs present: a local APIC, with x2APIC mode when {@code x2Apic}. Set when
+     * the machine is built, before a snapshot's vCPUs are checked against it.
+     */
+    static void offerLocalApic(Accelerator accel, boolean x2Apic) {
+        if (accel instanceof TcgAccelerator tcg) {
+            tcg.setLocalApicPresent(true, x2Apic);
+        }
+    }
+
+    /**
      * Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates, with its
      * MSRs and CR8; {@code clock} is the LAPIC timer's time base (for IA32_TSC_DEADLINE).
      * {@code x2Apic} offers the guest the LAPIC's x2APIC mode in CPUID.

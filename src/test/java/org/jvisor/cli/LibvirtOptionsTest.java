@@ -1,6 +1,7 @@
 package org.jvisor.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -165,10 +166,24 @@ class LibvirtOptionsTest {
         assertTrue(error("-kernel", "k", "-rtc", "base=localtime").contains("base=utc"));
         assertTrue(error("-kernel", "k", "-overcommit", "mem-lock=on").contains("mem-lock=on is not supported"));
         assertTrue(error("-kernel", "k", "-cpu", "Haswell").contains("not a CPU model jvisor has"));
+        assertTrue(error("-kernel", "k", "-cpu", "qemu64,+avx2").contains("'+avx2': the only CPU feature that can be changed is x2apic"));
         assertTrue(error("-kernel", "k", "-uuid", "nope").contains("is not a UUID"));
         assertTrue(error("-kernel", "k", "-global", "e1000.mac=x").contains("not a device property jvisor has"));
         assertTrue(error("-kernel", "k", "-audiodev", "pa,id=a").contains("driver 'pa' is not supported"));
         assertTrue(error("-kernel", "k", "-msg", "guest-name=on").contains("guest-name=on is not supported"));
+    }
+
+    /** -cpu: qemu64 (the default) without x2APIC on tcg, max with it, and QEMU's three spellings of the flag. */
+    @Test
+    void cpuModelAndX2apicFlag() throws UsageException {
+        assertFalse(run(List.of("-kernel", "k")).config().cpu().x2apicOnTcg());
+        assertFalse(run(List.of("-kernel", "k", "-cpu", "qemu64")).config().cpu().x2apicOnTcg());
+        assertTrue(run(List.of("-kernel", "k", "-cpu", "max")).config().cpu().x2apicOnTcg());
+        assertTrue(run(List.of("-kernel", "k", "-cpu", "qemu64,+x2apic")).config().cpu().x2apicOnTcg());
+        assertTrue(run(List.of("-kernel", "k", "-cpu", "qemu64,x2apic=on")).config().cpu().x2apicOnTcg());
+        assertFalse(run(List.of("-kernel", "k", "-cpu", "max,-x2apic")).config().cpu().x2apicOnTcg());
+        assertEquals(new MachineConfig.CpuConfig("max", false), run(List.of("-kernel", "k", "-cpu", "max,x2apic=off"))
+            .config().cpu());
     }
 
     @Test

@@ -2,6 +2,9 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.jvisor.machine.CountingGuest.COUNTER;
+import static org.jvisor.machine.CountingGuest.TICKS;
+import static org.jvisor.machine.CountingGuest.awaitAtLeast;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,8 +32,6 @@ import org.jvisor.testing.KvmAvailability;
  */
 @GuestTest
 class CrossEngineSnapshotTest {
-    private static final long COUNTER = 0x300000;
-    private static final long TICKS = 0x300008;
 
     @TempDir
     Path dir;
@@ -43,15 +44,6 @@ class CrossEngineSnapshotTest {
     private static MachineConfig config(MachineConfig.Accel accel) {
         return MachineConfig.builder().accel(accel).memory(64L << 20).machineType(MachineConfig.MachineType.PC)
             .kernel(JvisorProcess.guest("ticks.elf")).build();
-    }
-
-    private static void awaitAtLeast(Machine m, long count, long ticks, List<MachineEvent> events) throws Exception {
-        long guard = System.nanoTime() + 120_000_000_000L;
-        while (m.ram().readU64(COUNTER) < count || m.ram().readU64(TICKS) < ticks) {
-            assertTrue(System.nanoTime() < guard, "hang guard: count " + m.ram().readU64(COUNTER) + ", ticks "
-                + m.ram().readU64(TICKS) + ", events " + events);
-            Thread.sleep(1);
-        }
     }
 
     private static VcpuState vcpu0(Machine m) throws Exception {
@@ -73,7 +65,7 @@ class CrossEngineSnapshotTest {
         VcpuState before;
         try (Machine m = Machine.create(config(from), System.err, events::add)) {
             m.resume();
-            awaitAtLeast(m, 1000, 5, events);
+            awaitAtLeast(m, 1000, 5, () -> events);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             ticks = m.ram().readU64(TICKS);
@@ -113,7 +105,7 @@ class CrossEngineSnapshotTest {
             }
             m.resume();
             // counting on, and the LAPIC timer interrupting (an unconverted LAPIC would be off)
-            awaitAtLeast(m, counter + 1000, ticks + 5, events);
+            awaitAtLeast(m, counter + 1000, ticks + 5, () -> events);
             m.pause();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
@@ -133,6 +125,68 @@ class CrossEngineSnapshotTest {
         crossesAndGoesOn(MachineConfig.Accel.KVM, MachineConfig.Accel.TCG);
     }
 
+    private static MachineConfig x2apicConfig(MachineConfig.Accel accel, Boolean x2apic) {
+        return MachineConfig.builder().accel(accel).memory(64L << 20).machineType(MachineConfig.MachineType.PC)
+            .cpu(new MachineConfig.CpuConfig("qemu64", x2apic)).kernel(JvisorProcess.guest("x2ticks.elf")).build();
+    }
+
+    /**
+     * x2ticks.elf switches its LAPIC to x2APIC mode and drives the timer through the x2APIC MSRs:
+     * saved on kvm it restores on tcg with -cpu qemu64,+x2apic and takes its timer interrupts
+     * there (EOI by WRMSR), and saved again on tcg it goes back to kvm and goes on; to a tcg
+     * machine whose vCPUs lack x2APIC it is refused, naming the CPUID bit, from either engine.
+     */
+    @Test
+    void anX2ApicModeGuestCrossesBothWays() throws Exception {
+        Path onKvm = dir.resolve("x2-kvm.jvsnap");
+        Path onTcg = dir.resolve("x2-tcg.jvsnap");
+        List<MachineEvent> events = new CopyOnWriteArrayList<>();
+        long counter;
+        long ticks;
+        try (Machine m = Machine.create(x2apicConfig(MachineConfig.Accel.KVM, null), System.err, events::add)) {
+            m.resume();
+            awaitAtLeast(m, 1000, 5, () -> events);
+            m.pause();
+            assertEquals(0, m.ram().readU64(0x300010), "the x2APIC ID the guest read (MSR 0x802)");
+            assertEquals(0xC00, vcpu0(m).msr(VcpuState.MSR_APIC_BASE, 0) & 0xC00, "IA32_APIC_BASE: EN and EXTD");
+            counter = m.ram().readU64(COUNTER);
+            m.saveSnapshot(new MigrationEndpoint.File(onKvm), "paused");
+        }
+        MachineException refused = org.junit.jupiter.api.Assertions.assertThrows(MachineException.class,
+            () -> Machine.create(x2apicConfig(MachineConfig.Accel.TCG, false), System.err, events::add,
+                new MigrationEndpoint.File(onKvm)).close());
+        assertTrue(refused.getMessage().contains("IA32_APIC_BASE.EXTD is set, and this CPU lacks x2APIC"),
+            refused.getMessage());
+        try (Machine m = Machine.create(x2apicConfig(MachineConfig.Accel.TCG, true), System.err, events::add,
+                new MigrationEndpoint.File(onKvm))) {
+            LocalApicState l = (LocalApicState) record(m, "lapic0");
+            assertEquals(0xC00, l.apicBase() & 0xC00, "x2APIC mode");
+            assertEquals(0x20040, l.lvt().get(0), "LVT timer: periodic, vector 0x40");
+            assertEquals(1, l.ldr(), "the x2APIC LDR of APIC ID 0 (cluster 0, bit 0)");
+            ticks = m.ram().readU64(TICKS);
+            m.resume();
+            awaitAtLeast(m, counter + 1000, ticks + 5, () -> events);
+            m.pause();
+            counter = m.ram().readU64(COUNTER);
+            ticks = m.ram().readU64(TICKS);
+            m.saveSnapshot(new MigrationEndpoint.File(onTcg), "paused");
+        }
+        // the same engine, but vCPUs without x2APIC: refused too
+        refused = org.junit.jupiter.api.Assertions.assertThrows(MachineException.class,
+            () -> Machine.create(x2apicConfig(MachineConfig.Accel.TCG, null), System.err, events::add,
+                new MigrationEndpoint.File(onTcg)).close());
+        assertTrue(refused.getMessage().contains("vCPU 0 cannot run on this machine's vCPUs: IA32_APIC_BASE.EXTD is set"),
+            refused.getMessage());
+        try (Machine m = Machine.create(x2apicConfig(MachineConfig.Accel.KVM, null), System.err, events::add,
+                new MigrationEndpoint.File(onTcg))) {
+            assertEquals(0xC00, vcpu0(m).msr(VcpuState.MSR_APIC_BASE, 0) & 0xC00, "still in x2APIC mode on kvm");
+            m.resume();
+            awaitAtLeast(m, counter + 1000, ticks + 5, () -> events);
+            m.pause();
+        }
+        assertEquals(List.of(), events, "the guest asked for nothing");
+    }
+
     /** With -smp 2 the AP, still waiting for INIT/SIPI, crosses waiting; the BSP counts on. */
     @Test
     void twoVcpusCrossWithTheApStillWaitingForStartup() throws Exception {
@@ -143,7 +197,7 @@ class CrossEngineSnapshotTest {
             long counter;
             try (Machine m = Machine.create(smp2(way[0]), System.err, events::add)) {
                 m.resume();
-                awaitAtLeast(m, 1000, 0, events);
+                awaitAtLeast(m, 1000, 0, () -> events);
                 m.pause();
                 counter = m.ram().readU64(COUNTER);
                 m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
@@ -153,7 +207,7 @@ class CrossEngineSnapshotTest {
                 VcpuState st = m.runControl().callOnVcpu(1, () -> ap.vcpu().saveVcpuState());
                 assertEquals(VcpuState.MpState.INIT_RECEIVED, st.mpState(), way[0] + " to " + way[1] + ": the AP waits");
                 m.resume();
-                awaitAtLeast(m, counter + 1000, 0, events);
+                awaitAtLeast(m, counter + 1000, 0, () -> events);
                 m.pause();
             }
             assertEquals(List.of(), events);

@@ -79,8 +79,40 @@ class EngineCrossingTest {
     @Test
     void aLocalApicSurvivesTheRoundTripWithItsTimerWhereItWas() throws Exception {
         LocalApicState s = lapic(0xFEE00900L, false);
-        Bytes page = KvmLapicConversion.toKvm("vCPU 0", s);
-        assertEquals(s, KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, 0, 0));
+        Bytes page = KvmLapicConversion.toKvm(s);
+        assertEquals(s, KvmLapicConversion.fromKvm(page, 0xFEE00900L, 0, 0));
+    }
+
+    /**
+     * x2APIC mode: KVM's page (without KVM_CAP_X2APIC_API) keeps the xAPIC layout, the ID in bits
+     * 31:24 and the 32-bit destination in ICR2, so the x2APIC LDR and a destination above 255
+     * come back as they were.
+     */
+    @Test
+    void anX2ApicModeLocalApicSurvivesTheRoundTrip() throws Exception {
+        int id = 3;
+        int x2ldr = (id >> 4) << 16 | 1 << (id & 0xF);   // SDM vol. 3, 10.12.10.2
+        List<Integer> lvt = List.of(0x20040, 0x10000, 0x10000, 0x700, 0x400, 0x10000);
+        LocalApicState s = new LocalApicState(id, 0xFEE00C00L, 0x10, x2ldr, 0xFFFFFFFF, 0x1FF, 0, 0, 0x4041, 0x12345,
+            lvt, Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), 0xB, 1000, true,
+            -600, 400, false, 0, false, false, false, false);
+        Bytes page = KvmLapicConversion.toKvm(s);
+        assertEquals(id << 24, java.nio.ByteBuffer.wrap(page.toArray()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0x20),
+            "the ID as KVM takes it without X2APIC_API (it shifts it back)");
+        assertEquals(0x12345, java.nio.ByteBuffer.wrap(page.toArray()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0x310),
+            "the 32-bit destination in ICR2");
+        assertEquals(s, KvmLapicConversion.fromKvm(page, 0xFEE00C00L, 0, 0));
+    }
+
+    /** A vCPU in x2APIC mode goes only to vCPUs that offer it (CPUID.1:ECX[21]), named when refused. */
+    @Test
+    void x2ApicModeNeedsX2ApicOnTheOtherSide() {
+        X86State x = new X86State();
+        VcpuState s = VcpuState.of(x, List.of(new VcpuState.Msr(VcpuState.MSR_APIC_BASE, 0xFEE00D00L)), 1,
+            VcpuState.MpState.RUNNABLE, new VcpuState.Events(false, false, false, -1, -1, -1), 0);
+        assertEquals("IA32_APIC_BASE.EXTD is set, and this CPU lacks x2APIC (CPUID.0x1:ECX[21])",
+            org.jvisor.cpu.CpuFeatureCheck.missing(s, org.jvisor.tcg.TcgCpuid.model(true, false)));
+        assertNull(org.jvisor.cpu.CpuFeatureCheck.missing(s, org.jvisor.tcg.TcgCpuid.model(true, true)));
     }
 
     /**
@@ -93,10 +125,10 @@ class EngineCrossingTest {
         LocalApicState deadline = new LocalApicState(0, 0xFEE00900L, 0, 0, 0xFFFFFFFF, 0x1FF, 0, 0, 0, 0, lvt,
             Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), Bytes.copyOf(new byte[32]), 0, 0, true, 0, 5000,
             true, 5000, false, false, false, false);
-        Bytes page = KvmLapicConversion.toKvm("vCPU 0", deadline);
+        Bytes page = KvmLapicConversion.toKvm(deadline);
         long tsc = 1_000_000_000L;
-        assertEquals(deadline, KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, tsc + 5000, tsc));
-        LocalApicState fired = KvmLapicConversion.fromKvm("vCPU 0", page, 0xFEE00900L, 0, tsc);
+        assertEquals(deadline, KvmLapicConversion.fromKvm(page, 0xFEE00900L, tsc + 5000, tsc));
+        LocalApicState fired = KvmLapicConversion.fromKvm(page, 0xFEE00900L, 0, tsc);
         assertTrue(!fired.tscDeadlineSet() && !fired.timerArmed(), "KVM zeroes the MSR once the deadline fired");
 
         X86State x = new X86State();
@@ -112,10 +144,6 @@ class EngineCrossingTest {
 
     @Test
     void whatCannotCrossIsRefusedByName() throws Exception {
-        DeviceStateException e = assertThrows(DeviceStateException.class,
-            () -> KvmLapicConversion.toKvm("vCPU 1", lapic(0xFEE00C00L, false)));
-        assertEquals("vCPU 1: the local APIC is in x2APIC mode, which does not cross engines yet", e.getMessage());
-
         // a kvm guest that turned AVX state on cannot go to tcg
         X86State x = new X86State();
         VcpuState avx = VcpuState.of(x, List.of(), 7, VcpuState.MpState.RUNNABLE,
@@ -129,8 +157,8 @@ class EngineCrossingTest {
         kvmRecords.add(new DeviceRegistry.Saved("kvm-pit", new org.jvisor.kvm.KvmPitState(Bytes.copyOf(new byte[112]))));
         kvmRecords.add(new DeviceRegistry.Saved("kvm-clock", new org.jvisor.kvm.KvmClockState(0)));
         kvmRecords.add(new DeviceRegistry.Saved("kvm-vcpu0", KvmVcpuConversion.toKvm(avx,
-            KvmLapicConversion.toKvm("vCPU 0", lapic(0xFEE00900L, false)))));
-        e = assertThrows(DeviceStateException.class, () -> toTcg.devices(kvmRecords, List.of(avx)));
+            KvmLapicConversion.toKvm(lapic(0xFEE00900L, false)))));
+        DeviceStateException e = assertThrows(DeviceStateException.class, () -> toTcg.devices(kvmRecords, List.of(avx)));
         assertTrue(e.getMessage().startsWith("vCPU 0 was saved on kvm with XCR0 0x7"), e.getMessage());
 
         // a record missing from the other engine's snapshot

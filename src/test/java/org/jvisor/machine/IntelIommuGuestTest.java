@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and intel_iommu=off boot too, and so does a 48-bit unit in caching mode without interrupt
  * remapping (4-level tables, an invalidation after every map). With eim=on two vCPUs run in
  * x2APIC mode and the interrupts are remapped to their 32-bit cluster destinations. Each boot
- * compares what the guest read with what the host wrote.
+ * compares what the guest read with what the host wrote. The strict boot has device-iotlb=on
+ * and ats=on: the functions keep device-TLBs that Linux's device-IOTLB invalidations flush.
  */
 @GuestTest
 class IntelIommuGuestTest {
@@ -61,11 +62,13 @@ class IntelIommuGuestTest {
         return new Disk(p, all, HexFormat.of().formatHex(md5.digest()));
     }
 
-    private static JvisorProcess.Result boot(Disk d, String append, String cmd) throws Exception {
-        return boot(d, append, "intel-iommu", 1, cmd);
+    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String cmd) throws Exception {
+        return boot(d, append, iommu, cpus, "", cmd);
     }
 
-    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String cmd) throws Exception {
+    /** {@code pciProperties} go after iommu_platform=on,disable-legacy=on of both virtio functions. */
+    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String pciProperties, String cmd)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
             "-smp", Integer.toString(cpus),
             "-trace", "exits",
@@ -74,8 +77,8 @@ class IntelIommuGuestTest {
                 + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
             "-device", iommu,
             "-drive", "id=d0,file=" + d.path() + ",format=raw,if=none",
-            "-device", "virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on",
-            "-device", "virtio-rng-pci,iommu_platform=on,disable-legacy=on"));
+            "-device", "virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on" + pciProperties,
+            "-device", "virtio-rng-pci,iommu_platform=on,disable-legacy=on" + pciProperties));
         JvisorProcess.Result r = JvisorProcess.run(args.toArray(new String[0]));
         assertEquals(0, r.status(), r.toString());
         assertTrue(r.stdout().contains("jvisor-guest: command exited with status 0"), r.toString());
@@ -92,18 +95,29 @@ class IntelIommuGuestTest {
         "echo rng-bytes=$(head -c 65536 /dev/hwrng | wc -c)",
         "grep -e IR-PCI-MSI -e IR-IO-APIC /proc/interrupts || echo no-remapped-interrupts");
 
+    /**
+     * With device-iotlb=on and ats=on: Linux enables ATS on both functions (the ATS Control
+     * register at 0x104 of their configuration space reads Enable), gives them TT=01 context
+     * entries and follows each IOTLB invalidation with a device-IOTLB one for the same range; the
+     * functions' DMA goes through their device-TLBs (hits in -trace), and the data stays intact,
+     * which it would not if an invalidation dropped less than it covers (IOVAs are reused).
+     */
     @Test
-    void dmaAndInterruptRemappingWithStrictInvalidation(@TempDir Path dir) throws Exception {
+    void dmaAndInterruptRemappingWithStrictInvalidationAndDeviceTlbs(@TempDir Path dir) throws Exception {
         Disk d = disk(dir);
         String cmd = CHECKS + "; " + String.join("; ",
+            "for f in 01 02; do echo ats-$f $(od -A n -t x2 -j 256 -N 8 /sys/bus/pci/devices/0000:00:$f.0/config); done",
             "dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null",
             "echo pattern-md5=$(md5sum < /tmp/pattern)",
             "dd if=/tmp/pattern of=/dev/vda bs=1M seek=16 conv=fsync 2>/dev/null",
             "echo 3 > /proc/sys/vm/drop_caches",
             "echo readback-md5=$(dd if=/dev/vda bs=1M skip=16 count=8 2>/dev/null | md5sum)");
-        var r = boot(d, "intel_iommu=on iommu.strict=1", cmd);
+        var r = boot(d, "intel_iommu=on iommu.strict=1", "intel-iommu,device-iotlb=on", 1, ",ats=on", cmd);
         String out = r.stdout();
-        assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c22260206 ecap f00f4a"), r.toString());
+        assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c22260206 ecap f00f4e"), "ECAP.DT: " + r);
+        assertTrue(out.contains("DMAR: ATSR flags: 0x1"), r.toString());
+        // ATS extended capability at 0x100 (ID 0xF, version 1), page aligned requests, Enable set by Linux
+        assertTrue(out.contains("ats-01 000f 0001 0020 8000") && out.contains("ats-02 000f 0001 0020 8000"), r.toString());
         assertTrue(out.contains("DMAR-IR: Enabled IRQ remapping in xapic mode"), r.toString());
         assertTrue(out.contains("DMAR: dmar0: Using Queued invalidation"), r.toString());
         assertTrue(out.contains("iommu: DMA domain TLB invalidation policy: strict mode"), r.toString());
@@ -121,11 +135,19 @@ class IntelIommuGuestTest {
         Matcher read = Pattern.compile("readback-md5=([0-9a-f]{32})").matcher(out);
         assertTrue(written.find() && read.find(), r.toString());
         assertEquals(written.group(1), read.group(1), "8 MiB written and read back through the IOMMU");
-        // strict mode: an IOTLB invalidation and a wait per unmap; 40 MiB moved in at most 128 KiB requests
-        Matcher counters = Pattern.compile("iotlb-inv (\\d+), dev-iotlb-inv 0, iec-inv \\d+, waits (\\d+)").matcher(r.stderr());
+        // strict mode: an IOTLB and a device-IOTLB invalidation and a wait per unmap; 40 MiB moved in at most 128 KiB requests
+        Matcher counters = Pattern.compile("iotlb-inv (\\d+), dev-iotlb-inv (\\d+), iec-inv \\d+, waits (\\d+)").matcher(r.stderr());
         assertTrue(counters.find(), "the unit's counters: " + r);
         long invalidations = Long.parseLong(counters.group(1));
-        assertTrue(invalidations >= 320 && Long.parseLong(counters.group(2)) >= invalidations, counters.group());
+        long deviceInvalidations = Long.parseLong(counters.group(2));
+        assertTrue(invalidations >= 320 && deviceInvalidations >= 320 && deviceInvalidations <= invalidations
+            && Long.parseLong(counters.group(3)) >= invalidations, counters.group());
+        for (String fn : List.of("01", "02")) {
+            Matcher tlb = Pattern.compile("device-tlb 00:" + fn + "\\.0 \\(ats on\\): hits (\\d+), misses (\\d+), invalidations (\\d+)")
+                .matcher(r.stderr());
+            assertTrue(tlb.find(), "device-TLB counts of 00:" + fn + ".0: " + r.stderr());
+            assertTrue(Long.parseLong(tlb.group(1)) > 0 && Long.parseLong(tlb.group(3)) > 0, tlb.group());
+        }
         byte[] after = Files.readAllBytes(d.path());
         MessageDigest md5 = MessageDigest.getInstance("MD5");
         md5.update(after, 16 << 20, 8 << 20);

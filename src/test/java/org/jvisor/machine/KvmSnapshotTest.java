@@ -3,6 +3,10 @@ package org.jvisor.machine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.jvisor.machine.CountingGuest.COUNTER;
+import static org.jvisor.machine.CountingGuest.TICKS;
+import static org.jvisor.machine.CountingGuest.awaitAtLeast;
+import static org.jvisor.machine.CountingGuest.awaitCount;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,9 +34,6 @@ import org.jvisor.testing.KvmAvailability;
  */
 @GuestTest
 class KvmSnapshotTest {
-    private static final long COUNTER = 0x300000;
-    /** ticks.elf counts its LAPIC timer interrupts here. */
-    private static final long TICKS = 0x300008;
     /** Records holding host or guest time that moves between two saves: compared by kind only. */
     private static final Set<String> CLOCKED = Set.of("rtc", "kvm-pit", "kvm-clock", "acpi-pm");
 
@@ -93,16 +94,6 @@ class KvmSnapshotTest {
             s.debugRegisters(), msrs, s.fpu(), s.mpState(), s.events(), 0);
     }
 
-    /** Waits until the guest has counted to {@code count} and taken {@code ticks} timer interrupts (a hang guard of 2 min). */
-    private static void awaitAtLeast(Machine m, long count, long ticks, List<MachineEvent> events) throws Exception {
-        long guard = System.nanoTime() + 120_000_000_000L;
-        while (m.ram().readU64(COUNTER) < count || m.ram().readU64(TICKS) < ticks) {
-            assertTrue(System.nanoTime() < guard, "hang guard: count " + m.ram().readU64(COUNTER) + ", ticks "
-                + m.ram().readU64(TICKS) + ", events " + events);
-            Thread.sleep(1);
-        }
-    }
-
     @Test
     void aRestoredKvmMachineHoldsTheSameStateAndCountsOn() throws Exception {
         Path file = dir.resolve("kvm.jvsnap");
@@ -114,7 +105,7 @@ class KvmSnapshotTest {
         long ticks;
         try (Machine m = Machine.create(config(MachineConfig.Accel.KVM, "ticks.elf"), System.err, events::add)) {
             m.resume();
-            awaitAtLeast(m, 1000, 5, events);
+            awaitAtLeast(m, 1000, 5, () -> events);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             ticks = m.ram().readU64(TICKS);
@@ -158,7 +149,7 @@ class KvmSnapshotTest {
             assertEquals(counter, m.ram().readU64(COUNTER), "nothing ran before resume");
             m.resume();
             // the LAPIC timer goes on interrupting (KVM_SET_LAPIC; a fresh LAPIC is disabled)
-            awaitAtLeast(m, counter + 1000, ticks + 5, events);
+            awaitAtLeast(m, counter + 1000, ticks + 5, () -> events);
             m.pause();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
@@ -182,9 +173,7 @@ class KvmSnapshotTest {
         long counter;
         try (Machine m = Machine.create(two, System.err, events::add)) {
             m.resume();
-            while (m.ram().readU64(COUNTER) < 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, 1000);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
@@ -194,9 +183,7 @@ class KvmSnapshotTest {
             VcpuState st = m.runControl().callOnVcpu(1, () -> ap.vcpu().saveVcpuState());
             assertEquals(VcpuState.MpState.INIT_RECEIVED, st.mpState(), "the AP waits for INIT/SIPI as saved");
             m.resume();
-            while (m.ram().readU64(COUNTER) <= counter + 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, counter + 1001);
             m.pause();
         }
         assertEquals(List.of(), events);
@@ -206,9 +193,7 @@ class KvmSnapshotTest {
     void corruptKvmRecordsAreRefusedByName() throws Exception {
         try (Machine m = Machine.create(config(MachineConfig.Accel.KVM), System.err, ev -> { })) {
             m.resume();
-            while (m.ram().readU64(COUNTER) < 10) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, 10);
             m.pause();
             List<DeviceRegistry.Saved> good = m.devices().save();
             int at = good.stream().map(DeviceRegistry.Saved::id).toList().indexOf("kvm-vcpu0");
@@ -257,9 +242,7 @@ class KvmSnapshotTest {
             });
             long c = m.ram().readU64(COUNTER);
             m.resume();
-            while (m.ram().readU64(COUNTER) <= c + 10) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, c + 11);
             m.pause();
         }
     }

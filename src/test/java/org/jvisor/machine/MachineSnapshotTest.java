@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.jvisor.machine.CountingGuest.COUNTER;
+import static org.jvisor.machine.CountingGuest.awaitCount;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +31,6 @@ import org.jvisor.testing.JvisorProcess;
  */
 @GuestTest
 class MachineSnapshotTest {
-    private static final long COUNTER = 0x300000;
     /** Devices whose records hold guest time relative to the save: compared by kind only. */
     private static final Set<String> CLOCKED = Set.of("rtc", "pit", "lapic0", "acpi-pm");
 
@@ -85,9 +86,7 @@ class MachineSnapshotTest {
         byte[] ramBefore;
         try (Machine m = Machine.create(config(type, 64L << 20), System.err, events::add)) {
             m.resume();
-            while (m.ram().readU64(COUNTER) < 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, 1000);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             Machine.SnapshotSaved saved = m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
@@ -115,9 +114,7 @@ class MachineSnapshotTest {
             }
             assertEquals(counter, m.ram().readU64(COUNTER), "nothing ran before resume");
             m.resume();
-            while (m.ram().readU64(COUNTER) <= counter + 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, counter + 1001);
             m.pause();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
@@ -140,9 +137,7 @@ class MachineSnapshotTest {
         try (Machine m = Machine.create(onMemfd, System.err, e -> { })) {
             assertTrue(m.ram().shareable());
             m.resume();
-            while (m.ram().readU64(COUNTER) < 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, 1000);
             m.pause();
             counter = m.ram().readU64(COUNTER);
             m.saveSnapshot(new MigrationEndpoint.File(file), "paused");
@@ -151,9 +146,7 @@ class MachineSnapshotTest {
             assertTrue(m.ram().shareable());
             assertEquals(counter, m.ram().readU64(COUNTER));
             m.resume();
-            while (m.ram().readU64(COUNTER) <= counter + 1000) {
-                Thread.sleep(1);
-            }
+            awaitCount(m, counter + 1001);
             m.pause();
         }
     }

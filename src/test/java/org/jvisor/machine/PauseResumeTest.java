@@ -11,6 +11,8 @@ import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.KvmAvailability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.jvisor.machine.CountingGuest.COUNTER;
+import static org.jvisor.machine.CountingGuest.awaitCount;
 
 /**
  * The machine's run control, under the lifecycle: pause and resume from another thread while a
@@ -31,28 +33,22 @@ class PauseResumeTest {
             .memory(64L << 20).kernel(JvisorProcess.guest("spin.elf")).build();
         List<MachineEvent> events = new CopyOnWriteArrayList<>();
         try (Machine m = Machine.create(config, System.err, events::add)) {
-            assertEquals(0, m.ram().readU64(0x300000), "no vCPU runs before resume()");
+            assertEquals(0, m.ram().readU64(COUNTER), "no vCPU runs before resume()");
             m.resume();
-            waitForProgress(m, 0);
+            awaitCount(m, 1001);
             m.pause();
-            long paused = m.ram().readU64(0x300000);
+            long paused = m.ram().readU64(COUNTER);
             for (int i = 0; i < 1_000_000; i++) {
                 Thread.onSpinWait();
             }
             Thread.yield();
-            assertEquals(paused, m.ram().readU64(0x300000), "a paused vCPU runs no guest code");
+            assertEquals(paused, m.ram().readU64(COUNTER), "a paused vCPU runs no guest code");
             m.resume();
-            waitForProgress(m, paused);
+            awaitCount(m, paused + 1001);
             m.pause();
             m.resume();
         }
         assertEquals(List.of(), events, "the guest asked for nothing");
     }
 
-    /** Waits (without a time limit: the build's watchdog covers hangs) until the counter moves past {@code from}. */
-    private static void waitForProgress(Machine m, long from) throws InterruptedException {
-        while (m.ram().readU64(0x300000) <= from + 1000) {
-            Thread.sleep(1);
-        }
-    }
 }

@@ -8,7 +8,8 @@ import java.util.List;
  * segment 0 (flags 0: the devices are listed) with the IOAPIC scope first (bus 0xFF, path 00.0,
  * enumeration id = the MADT's IOAPIC id; without it Linux keeps interrupt remapping off) and one
  * endpoint scope per PCI function on bus 0, and an ATSR for all root ports when devices may
- * keep a device-TLB.
+ * keep a device-TLB. (jvisor's ATS functions are integrated endpoints on bus 0, under no root
+ * port; Linux's dmar_ats_supported allows ATS for those without looking at the ATSR.)
  */
 public final class Dmar {
     public static final int REVISION = 1;

@@ -25,6 +25,12 @@ import org.jvisor.memory.IdentityDma;
  * table or turns translation on or off. An invalidation of one domain or page drops every cached
  * translation: more than the guest asked for, which the spec allows (6.5), never less.
  *
+ * <p>Device-TLBs (ECAP.DT, device-iotlb=on; spec ch. 4): a function with ATS enabled keeps the
+ * translations it asked for in its own {@link DeviceTlb}, which the epoch does not touch; only a
+ * device-TLB invalidate descriptor for its requester id ({@link #invalidateDeviceTlb}) drops
+ * them, exactly over the range the descriptor covers. Context entries with TT=01 are accepted
+ * only with DT, else they are invalid (fault reason 3).
+ *
  * <p>Interrupt remapping ({@link #remapInterrupt}) reads the interrupt remapping table on each
  * message; nothing is cached, so interrupt entry cache invalidations only complete. Fault and
  * completion events are sent through the raw sink, never remapped (spec 5.1.6).
@@ -66,6 +72,8 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
     private volatile boolean remapping;
     private volatile long irta;
     private final VtdCounters counters = new VtdCounters();
+    /** Every function's view, for device-TLB invalidations by requester id; replaced whole when one is added. */
+    private volatile IommuDma[] views = new IommuDma[0];
     static final int LOGGED_GUEST_ERRORS = 10;
     private final java.util.concurrent.atomic.AtomicInteger guestErrors = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -114,6 +122,7 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
         rootTable = 0;
         irta = 0;
         epoch++;
+        clearDeviceTlbs();
     }
 
     long get(VtdRegister r) {
@@ -436,14 +445,57 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
 
     /** A DMA view for the PCI function with requester id {@code sid} (bus 15:8, device 7:3, function 2:0). */
     public IommuDma dmaFor(int sid) {
-        IommuDma d = new IommuDma(this, physical);
+        IommuDma d = unboundDma();
         d.bind(sid);
         return d;
     }
 
     /** A DMA view whose requester id is given later ({@link IommuDma#bind}), when the bus places the function. */
-    public IommuDma unboundDma() {
-        return new IommuDma(this, physical);
+    public synchronized IommuDma unboundDma() {
+        IommuDma d = new IommuDma(this, physical);
+        IommuDma[] all = java.util.Arrays.copyOf(views, views.length + 1);
+        all[views.length] = d;
+        views = all;
+        return d;
+    }
+
+    // ---- device-TLBs ----------------------------------------------------------------------------
+
+    /**
+     * A device-TLB invalidate descriptor (spec 6.5.2.5): the device-TLB of the function with
+     * requester id {@code sid}, if it has one, drops its translations of IOVAs {@code first} to
+     * {@code last} (unsigned, inclusive). The IOTLB is not touched: that is the IOTLB
+     * invalidation's job, which Linux sends first.
+     */
+    void invalidateDeviceTlb(int sid, long first, long last) {
+        for (IommuDma v : views) {
+            if (v.requesterId() == sid) {
+                v.invalidateDeviceTlb(first, last);
+            }
+        }
+    }
+
+    private void clearDeviceTlbs() {
+        for (IommuDma v : views) {
+            v.clearDeviceTlb();
+        }
+    }
+
+    /**
+     * One line per function with the ATS capability: its requester id and its device-TLB's hits,
+     * misses and invalidations (for -trace), or an empty string.
+     */
+    public String deviceTlbReport() {
+        StringBuilder b = new StringBuilder();
+        for (IommuDma v : views) {
+            DeviceTlb.Stats st = v.deviceTlbStats();
+            int sid = v.requesterId();
+            if (st != null) {
+                b.append(String.format("device-tlb %02x:%02x.%d (ats %s): %s%n", sid >>> 8, sid >>> 3 & 0x1F, sid & 7,
+                    v.atsEnabled() ? "on" : "off", st));
+            }
+        }
+        return b.toString();
     }
 
     // ---- interrupt remapping --------------------------------------------------------------------
@@ -522,6 +574,7 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
         translating = (sts & TE) != 0;
         remapping = (sts & IRE) != 0 && caps.interruptRemapping();
         epoch++;
+        clearDeviceTlbs();   // caches: they fill again from the restored tables (see IntelIommuState)
     }
 
     @Override

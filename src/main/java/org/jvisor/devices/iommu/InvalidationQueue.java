@@ -5,10 +5,10 @@ import org.jvisor.memory.GuestMemory;
 /**
  * Queued invalidation (VT-d spec 4.0, 6.5.2): 128-bit descriptors in a ring at IQA of
  * 2^(QS + 8) entries, fetched from IQH up to IQT when software moves the tail. Descriptor types
- * 1 context-cache, 2 IOTLB, 3 device-IOTLB, 4 interrupt entry cache, 5 invalidation wait; any
- * other type, reserved bits set, a tail outside the queue or a queue outside RAM is an
- * invalidation queue error (IQE), and fetching stops at that descriptor until software clears
- * IQE. Runs on the vCPU thread that writes IQT (or FSTS), with the unit's lock held.
+ * 1 context-cache, 2 IOTLB, 3 device-IOTLB (to the device-TLB of the function it names),
+ * 4 interrupt entry cache, 5 invalidation wait; any other type, reserved bits set, a tail outside
+ * the queue or a queue outside RAM is an invalidation queue error (IQE), and fetching stops at
+ * that descriptor until software clears IQE. Runs on the vCPU thread that writes IQT (or FSTS), with the unit's lock held.
  */
 final class InvalidationQueue {
     static final int CONTEXT = 1, IOTLB = 2, DEVICE_IOTLB = 3, IEC = 4, WAIT = 5;
@@ -101,7 +101,8 @@ final class InvalidationQueue {
                     return descriptor("device-IOTLB", lo, hi);
                 }
                 c.deviceIotlbInvalidations.increment();
-                unit.invalidateTranslations();
+                long first = deviceTlbRangeBase(hi);
+                unit.invalidateDeviceTlb((int) (lo >>> 32) & 0xFFFF, first, first + deviceTlbRangeSize(hi) - 1);
             }
             case IEC -> {
                 if ((lo & IEC_RSVD_LO) != 0 || hi != 0) {
@@ -122,6 +123,27 @@ final class InvalidationQueue {
             }
         }
         return null;
+    }
+
+    /**
+     * The size of the range a device-TLB invalidate descriptor covers (spec 6.5.2.5, PCIe base
+     * spec 10.3.2): with S clear the 4 KiB page at ADDR; with S set, 8 KiB times 2 to the number
+     * of 1 bits in ADDR from bit 12 up to the first 0 (so 0 for the whole 64-bit space, when
+     * every bit of ADDR is 1, as Linux writes for "all").
+     */
+    static long deviceTlbRangeSize(long hi) {
+        if ((hi & 1) == 0) {
+            return 0x1000;
+        }
+        int ones = Long.numberOfTrailingZeros(~(hi >>> 12));
+        int shift = 13 + ones;
+        return shift >= 64 ? 0 : 1L << shift;
+    }
+
+    /** The first IOVA of that range: ADDR aligned down to its size. */
+    static long deviceTlbRangeBase(long hi) {
+        long size = deviceTlbRangeSize(hi);
+        return size == 0 ? 0 : hi & ~0xFFFL & -size;
     }
 
     private static String descriptor(String kind, long lo, long hi) {

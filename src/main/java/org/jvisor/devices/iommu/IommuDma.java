@@ -12,9 +12,19 @@ import org.jvisor.memory.IdentityDma;
  * epoch moves (a guest invalidation). A refused access (a fault the unit recorded) throws a
  * {@link DmaFaultException}, which virtio devices turn into DEVICE_NEEDS_RESET.
  *
+ * <p>With ATS enabled in the function's ATS capability ({@link #atsControl}, ats=on), the function
+ * also keeps its own {@link DeviceTlb}, which its DMA looks in first: a miss is a translation
+ * request to the unit (through the IOTLB above), and the answer is kept if the context entry
+ * allows it (TT=01; with TT=00 the function's requests stay untranslated, as with ATS off). Only
+ * the guest's device-TLB invalidations for this requester id empty it: an IOTLB invalidation
+ * alone leaves the function using what it has, as a real device would. A walk that fails is
+ * recorded as a fault as for any request (as if the function, told there is no translation,
+ * then made the untranslated request that faults), so a guest sees the same fault either way.
+ *
  * <p>A device may use its view from several threads at once (virtio-net's receive path runs
  * beside its transmit queue), so the IOTLB lookup holds the view's lock: uncontended, it costs
- * little and allocates nothing; the copy itself runs outside it.
+ * little and allocates nothing; the copy itself runs outside it. The device-TLB has a lock of its
+ * own that is never held while calling out, so the unit may invalidate it with its lock held.
  */
 public final class IommuDma implements DmaSpace {
     private static final int ENTRIES = 64;
@@ -23,7 +33,10 @@ public final class IommuDma implements DmaSpace {
     private final IdentityDma physical;
     private final long[] tag = new long[ENTRIES];
     private final long[] page = new long[ENTRIES];
+    private final DeviceTlb deviceTlb = new DeviceTlb();
     private volatile int sid = -1;
+    private volatile boolean ats;
+    private volatile boolean atsOffered;
     private int epoch;
 
     IommuDma(IntelIommu unit, IdentityDma physical) {
@@ -43,13 +56,61 @@ public final class IommuDma implements DmaSpace {
     }
 
     /**
-     * The guest-physical address of {@code iova} for a read or write, from the IOTLB or a walk;
-     * refused accesses throw.
+     * The function's ATS Control register changed ({@code AtsCapability.Control}): with Enable
+     * set its DMA goes through its device-TLB. Either way the device-TLB starts empty, so nothing
+     * cached before a disable is used after an enable.
      */
-    private synchronized long gpa(long iova, boolean write) {
+    public void atsControl(boolean enabled, int smallestTranslationUnit) {
+        atsOffered = true;
+        ats = enabled;
+        deviceTlb.clear();
+    }
+
+    /** Whether the guest has enabled ATS on the function. */
+    public boolean atsEnabled() {
+        return ats;
+    }
+
+    /** Type 3 descriptor for this function: drops the device-TLB's entries for IOVAs {@code first}-{@code last}. */
+    int invalidateDeviceTlb(long first, long last) {
+        return deviceTlb.invalidate(first, last);
+    }
+
+    void clearDeviceTlb() {
+        deviceTlb.clear();
+    }
+
+    /** The device-TLB's counts, or null for a function without the ATS capability. */
+    DeviceTlb.Stats deviceTlbStats() {
+        return atsOffered ? deviceTlb.stats() : null;
+    }
+
+    /**
+     * The guest-physical address of {@code iova} for a read or write, from the device-TLB (ATS
+     * enabled), the IOTLB or a walk; refused accesses throw.
+     */
+    private long gpa(long iova, boolean write) {
         if (!unit.translating()) {
             return iova;
         }
+        long p;
+        if (ats) {
+            p = deviceTlb.lookup(iova, write);
+            if (p == DeviceTlb.MISS) {
+                long askedAt = deviceTlb.generation();
+                p = translation(iova, write);
+                if ((p & SecondLevelWalk.DEVICE_TLB) != 0) {
+                    deviceTlb.fill(askedAt, iova, p);
+                }
+            }
+        } else {
+            p = translation(iova, write);
+        }
+        return (p & ~0xFFFL) | (iova & 0xFFF);
+    }
+
+    /** The translation of the page of {@code iova} from the IOTLB or a walk, in {@link SecondLevelWalk}'s encoding. */
+    private synchronized long translation(long iova, boolean write) {
         int now = unit.iotlbEpoch();
         if (now != epoch) {
             java.util.Arrays.fill(tag, -1L);
@@ -67,7 +128,7 @@ public final class IommuDma implements DmaSpace {
             tag[slot] = vpn;
             page[slot] = p;
         }
-        return (p & ~0xFFFL) | (iova & 0xFFF);
+        return p;
     }
 
     @Override

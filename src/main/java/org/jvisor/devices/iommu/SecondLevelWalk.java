@@ -7,11 +7,16 @@ import org.jvisor.memory.GuestMemory;
  * entry by devfn, then a 3- or 4-level second-level page-table walk with 2 MiB and 1 GiB leaves,
  * or pass-through. The result of {@link #translate} is one long, so that a miss allocates nothing:
  * a 4 KiB-aligned guest-physical page with {@link #READ}/{@link #WRITE} in bits 1:0 (access
- * rights are the AND over the levels, as 3.6.1 says), or {@link #FAULT} with the fault reason in
- * bits 7:0 and {@link #FAULT_FPD} when the context entry disables fault recording.
+ * rights are the AND over the levels, as 3.6.1 says), {@link #DEVICE_TLB} when the context entry
+ * lets the function cache it in a device-TLB (TT=01, 9.3) and the size of the leaf in bits 4:3
+ * ({@link #leafShift}); or {@link #FAULT} with the fault reason in bits 7:0 and
+ * {@link #FAULT_FPD} when the context entry disables fault recording.
  */
 final class SecondLevelWalk {
     static final long READ = 1, WRITE = 2;
+    /** The context entry's TT is 01: a function with ATS enabled may keep the translation (VT-d 9.3). */
+    static final long DEVICE_TLB = 4;
+    private static final int LEAF_LEVEL_SHIFT = 3;
     static final long FAULT = 1L << 63;
     static final long FAULT_FPD = 1L << 8;
 
@@ -48,6 +53,11 @@ final class SecondLevelWalk {
 
     static int reason(long result) {
         return (int) result & 0xFF;
+    }
+
+    /** log2 of the size of the leaf a translation came from: 12, 21 or 30. */
+    static int leafShift(long result) {
+        return 12 + 9 * ((int) (result >>> LEAF_LEVEL_SHIFT) & 3);
     }
 
     /**
@@ -118,7 +128,8 @@ final class SecondLevelWalk {
             rights &= pte & 3;
             if (level == 1 || large) {
                 long base = pte & hawMask & ~((1L << shift) - 1);
-                return base | (iova & ((1L << shift) - 1) & ~0xFFFL) | rights;
+                return base | (iova & ((1L << shift) - 1) & ~0xFFFL) | rights
+                    | (tt == TT_DEVICE_TLB ? DEVICE_TLB : 0) | (long) (level - 1) << LEAF_LEVEL_SHIFT;
             }
             table = pte & hawMask & ~0xFFFL;
         }

@@ -17,6 +17,8 @@ public abstract class PciCapability {
     public static final int ID_VENDOR = 0x09;
     public static final int ID_PCIE = 0x10;
     public static final int ID_MSIX = 0x11;
+    /** Extended capability IDs (PCIe base spec 7.6; the same assignment list). */
+    public static final int EXT_ID_ATS = 0x000F;
 
     private final int id;
     private final int length;
@@ -28,6 +30,15 @@ public abstract class PciCapability {
             throw new IllegalArgumentException("bad capability id " + id + " / length " + length);
         }
         this.id = id;
+        this.length = length;
+    }
+
+    /** An extended capability ({@link PciExtendedCapability}): a 16-bit ID, in the space above 0x100. */
+    PciCapability(int extendedId, int length, boolean extended) {
+        if (!extended || extendedId <= 0 || extendedId > 0xFFFF || length < 4 || length > 0xF00) {
+            throw new IllegalArgumentException("bad extended capability id " + extendedId + " / length " + length);
+        }
+        this.id = extendedId;
         this.length = length;
     }
 

@@ -65,6 +65,8 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
     /** The first byte after the type-0 header: where capabilities start. */
     public static final int CAPABILITIES_START = 0x40;
     public static final int BAR_COUNT = 6;
+    /** Where a PCI Express function's extended capabilities start (PCIe base spec 7.6.1). */
+    public static final int EXTENDED_CAPABILITIES_START = 0x100;
 
     private static final System.Logger LOG = System.getLogger(PciDevice.class.getName());
 
@@ -74,6 +76,8 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
     private PciCapability[] capabilityArray = new PciCapability[0];
     private int nextCapability = CAPABILITIES_START;
     private int lastCapability;
+    private int nextExtendedCapability = EXTENDED_CAPABILITIES_START;
+    private int lastExtendedCapability;
     private final IrqLine intx = this::setIntx;
 
     private volatile int command;
@@ -222,6 +226,31 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
         }
         lastCapability = at;
         nextCapability = end;
+        capabilities.add(cap);
+        capabilityArray = capabilities.toArray(new PciCapability[0]);
+        cap.initialize();
+        return cap;
+    }
+
+    /**
+     * Places an extended capability in the space from 0x100 (PCIe base spec 7.6.2): its header
+     * has the 16-bit ID, the version and the next offset in bits 31:20, linked after the previous
+     * one. Only a function with a PCI Express capability has that space (Linux reads past 0x100
+     * only then), so add one first.
+     */
+    protected final synchronized <C extends PciExtendedCapability> C addExtendedCapability(C cap) {
+        int at = nextExtendedCapability;
+        int end = at + ((cap.length() + 3) & ~3);
+        if (end > PciConfigSpace.SIZE) {
+            throw new IllegalStateException("extended configuration space full: no room for capability " + cap.id());
+        }
+        cap.attach(this, at);
+        config.set32(at, cap.id() | cap.version() << 16);
+        if (lastExtendedCapability != 0) {
+            config.set32(lastExtendedCapability, config.get32(lastExtendedCapability) & 0xFFFFF | at << 20);
+        }
+        lastExtendedCapability = at;
+        nextExtendedCapability = end;
         capabilities.add(cap);
         capabilityArray = capabilities.toArray(new PciCapability[0]);
         cap.initialize();

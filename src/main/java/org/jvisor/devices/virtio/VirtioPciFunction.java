@@ -1,9 +1,11 @@
 package org.jvisor.devices.virtio;
 
+import org.jvisor.devices.pci.AtsCapability;
 import org.jvisor.devices.pci.MsixCapability;
 import org.jvisor.devices.pci.PciBarRegion;
 import org.jvisor.devices.pci.PciDevice;
 import org.jvisor.devices.pci.PciVendorCapability;
+import org.jvisor.devices.pci.PcieCapability;
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.DmaSpace;
@@ -49,6 +51,17 @@ public final class VirtioPciFunction extends PciDevice {
         setBar(MSIX_BAR, PciBarRegion.memory32("virtio-msix", msix.minimumBarSize(), false, msix.barDevice()));
         setBar(TRANSPORT_BAR, PciBarRegion.memory64("virtio", VirtioPciTransport.BAR_SIZE, true, transport.bar()));
         this.queueDoorbells = new QueueDoorbells(transport.core(), msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /**
+     * ats=on: the function becomes PCI Express (a Root Complex Integrated Endpoint, as it sits on
+     * the root bus) with the ATS extended capability at 0x100, where QEMU 7.2 puts it behind a
+     * PCIe port; {@code control} (the function's device-TLB) follows the guest's ATS Control
+     * register. Call before the function is added to a bus.
+     */
+    public void addAts(AtsCapability.Control control) {
+        addCapability(new PcieCapability());
+        addExtendedCapability(new AtsCapability(control));
     }
 
     /**

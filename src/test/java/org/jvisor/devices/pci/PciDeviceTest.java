@@ -46,6 +46,23 @@ class PciDeviceTest {
         assertEquals(0x1042, f.readConfig(0x02, 2));
     }
 
+    /** Extended capabilities from 0x100, each header linking the next (PCIe base spec 7.6.2); hooks as for the others. */
+    @Test
+    void extendedCapabilitiesAreLinkedFrom0x100() {
+        TestFunction f = attach(new TestFunction(0x1AF4, 0x1042, 0x010000));
+        f.cap(new PcieCapability());
+        List<String> control = new ArrayList<>();
+        f.extendedCap(new AtsCapability((enabled, stu) -> control.add(enabled + "/" + stu)));
+        f.extendedCap(new PciExtendedCapability(0x0B, 2, 12) { });   // a vendor-specific one after it
+        assertEquals(0x0001_000F | 0x108 << 20, f.readConfig(0x100, 4), "ATS, version 1, next at 0x108");
+        assertEquals(0x0002_000B, f.readConfig(0x108, 4), "version 2, the last one");
+        f.writeConfig(0x100, 4, 0);
+        assertEquals(0x0001_000F | 0x108 << 20, f.readConfig(0x100, 4), "headers are read-only");
+        f.writeConfig(0x106, 2, 0x8003);
+        f.reset();
+        assertEquals(List.of("false/0", "true/3", "false/0"), control);
+    }
+
     @Test
     void commandStatusAndWritableRegisters() {
         TestFunction f = attach(new TestFunction(0x1234, 0x1111, 0xFF0000));

@@ -28,6 +28,10 @@ final class TestFunction extends PciDevice {
         return this;
     }
 
+    <C extends PciExtendedCapability> C extendedCap(C c) {
+        return addExtendedCapability(c);
+    }
+
     <C extends PciCapability> C cap(C c) {
         return addCapability(c);
     }
