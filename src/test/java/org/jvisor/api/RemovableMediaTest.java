@@ -15,13 +15,16 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
 /**
  * The host's media requests on a machine that has not started (QEMU 7.2's blockdev.c
  * semantics): the tray moves and DEVICE_TRAY_MOVED arrive before each request returns, a medium
- * comes out only of an open tray, a disk is not removable, a bad image changes nothing.
+ * comes out only of an open tray, a disk is not removable, a bad image changes nothing. A guest
+ * test because the machine it builds loads the test guest (its vCPUs never run).
  */
+@GuestTest
 class RemovableMediaTest {
     private final PrintStream log = new PrintStream(new ByteArrayOutputStream(), true);
 
