@@ -359,6 +359,11 @@ public final class CommandLine {
         }
         // -blockdev nodes that a device uses become its disks (a -drive id is one already)
         Map<String, String> blockNodes = new HashMap<>();
+        for (String empty : devices.emptyDrives()) {
+            // QEMU reports an anonymous drive as a -blockdev node's: "device" "", the device as "qdev"
+            drives.add(new MachineConfig.DriveConfig(empty, null, "raw", true, "writeback", false, false));
+            blockNodes.put(empty, devices.deviceIdOfDrive(empty));
+        }
         for (String drive : devices.blockDrives()) {
             if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
                 continue;

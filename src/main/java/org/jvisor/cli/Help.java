@@ -92,8 +92,9 @@ final class Help {
                                 On -M q35: the ICH9 AHCI at 00:1f.2, hda..hdd on ports 0-3
           -cdrom IMG            a read-only ATAPI CD-ROM at IDE index 2 (the guest's /dev/sr0)
           -drive if=ide,media=cdrom[,index=N][,id=D]
-                                an empty CD-ROM drive; QMP blockdev-change-medium/eject (HMP
-                                change/eject) change its medium while the guest runs
+                                an empty CD-ROM drive (so is -device ide-cd without drive=); QMP
+                                blockdev-change-medium/eject (HMP change/eject) change its
+                                medium while the guest runs
           -drive file=IMG,if=ide[,index=0-3][,media=disk|cdrom][,format=..][,readonly=on]
                                 the same through -drive (index: the first free one when omitted;
                                 0-5, the AHCI port, on q35)

@@ -388,8 +388,8 @@ final class QmpCommands implements QmpService {
         boolean onIde = vm.config().ideDrives().stream().anyMatch(d -> d.driveId().equals(b.id()))
             // -device ahci's drives are ide-hd/ide-cd devices too
             || vm.config().ahciControllers().stream().anyMatch(c -> c.drives().stream().anyMatch(d -> d.driveId().equals(b.id())));
-        if (b.removable() && !user.isEmpty()) {
-            return user;   // QEMU names an ide-cd with an id by its id
+        if (onIde && !user.isEmpty()) {
+            return user;   // QEMU names an ide-hd/ide-cd with an id by its id
         }
         String backend = onIde ? "" : "/virtio-backend";
         return user.isEmpty()
