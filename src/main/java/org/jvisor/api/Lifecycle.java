@@ -664,6 +664,7 @@ final class Lifecycle {
             case MachineEvent.Exit x -> end(x.status(), ShutdownCause.GUEST_SHUTDOWN, x.reason());
             case MachineEvent.ConsoleQuit q -> shutdown(ShutdownCause.HOST_UI, q.reason());
             case MachineEvent.PowerOff p -> shutdown(ShutdownCause.GUEST_SHUTDOWN, p.reason());
+            case MachineEvent.TrayMoved t -> events.publish(new VmEvent.DeviceTrayMoved(Instant.now(), t.driveId(), t.open()));
             case MachineEvent.Reset r -> resetRequest(ShutdownCause.GUEST_RESET, r.reason());
             case MachineEvent.TripleFault t -> {
                 String where = t.state() != null ? String.format(" (RIP %#x)", t.state().rip) : "";

@@ -506,7 +506,7 @@ public final class VirtualMachine implements AutoCloseable {
 
     /** The disks the machine's devices use, in the order they were attached. */
     public List<BlockDeviceInfo> blockDevices() {
-        return lifecycle.machine().drives().stream().map(VirtualMachine::blockDevice).toList();
+        return lifecycle.machine().drives().stream().map(this::blockDevice).toList();
     }
 
     /** What each disk's device has done, in the order of {@link #blockDevices()}. */
@@ -518,9 +518,72 @@ public final class VirtualMachine implements AutoCloseable {
         }).toList();
     }
 
-    private static BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
+    private BlockDeviceInfo blockDevice(Machine.AttachedDrive d) {
+        var cd = lifecycle.machine().cdrom(d.config().id());
         return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), d.format(), d.size(),
-            d.config().cache());
+            d.config().cache(), cd.isPresent(), cd.map(c -> c.cdrom().trayOpen()).orElse(false),
+            cd.map(c -> c.cdrom().trayLocked()).orElse(false));
+    }
+
+    // ---- removable media (QMP eject, blockdev-open-tray ...) -------------------------------------
+
+    /**
+     * QMP {@code eject}: opens the tray of the CD-ROM on drive {@code drive} (DEVICE_TRAY_MOVED)
+     * and takes the medium out. A tray the guest locked is not opened: the guest gets an eject
+     * request and this fails with {@link MediaException.Reason#LOCKED}, unless {@code force}.
+     *
+     * @throws MediaException NO_SUCH_DRIVE, NOT_REMOVABLE (a disk) or LOCKED
+     */
+    public void ejectMedium(String drive, boolean force) throws MediaException {
+        media().eject(Objects.requireNonNull(drive, "drive"), force);
+    }
+
+    /**
+     * QMP {@code blockdev-open-tray}: opens the tray (DEVICE_TRAY_MOVED), the medium stays in it.
+     * A tray the guest locked stays closed unless {@code force}; the guest gets an eject request
+     * (no error: the guest may open it itself).
+     *
+     * @throws MediaException NO_SUCH_DRIVE or NOT_REMOVABLE
+     */
+    public void openTray(String drive, boolean force) throws MediaException {
+        media().openTray(Objects.requireNonNull(drive, "drive"), force);
+    }
+
+    /**
+     * QMP {@code blockdev-close-tray}: closes the tray (DEVICE_TRAY_MOVED); the guest sees the
+     * medium in it, if any, as a new one.
+     *
+     * @throws MediaException NO_SUCH_DRIVE or NOT_REMOVABLE
+     */
+    public void closeTray(String drive) throws MediaException {
+        media().closeTray(Objects.requireNonNull(drive, "drive"));
+    }
+
+    /**
+     * QMP {@code blockdev-remove-medium}: takes the medium out of the open tray and closes its
+     * image (nothing happens to an empty drive).
+     *
+     * @throws MediaException NO_SUCH_DRIVE, NOT_REMOVABLE or TRAY_CLOSED
+     */
+    public void removeMedium(String drive) throws MediaException {
+        media().removeMedium(Objects.requireNonNull(drive, "drive"));
+    }
+
+    /**
+     * QMP {@code blockdev-change-medium}: opens {@code file} ({@code format} "raw", "qcow2", or
+     * null to probe), then opens the tray, replaces the medium and closes the tray (two
+     * DEVICE_TRAY_MOVED; one if the tray was open). A file that cannot be opened changes nothing.
+     *
+     * @param readOnly the new medium read-only or not; empty keeps the drive's mode
+     * @throws MediaException NO_SUCH_DRIVE, CANNOT_OPEN, NOT_REMOVABLE or LOCKED
+     */
+    public void changeMedium(String drive, Path file, String format, Optional<Boolean> readOnly) throws MediaException {
+        media().changeMedium(Objects.requireNonNull(drive, "drive"), Objects.requireNonNull(file, "file"), format,
+            Objects.requireNonNull(readOnly, "readOnly"));
+    }
+
+    private RemovableMedia media() {
+        return new RemovableMedia(lifecycle.machine(), lifecycle.events());
     }
 
     /** The guest's name (-name, {@link MachineConfig#name()}), if it was given one. */

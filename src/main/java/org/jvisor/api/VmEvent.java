@@ -12,7 +12,7 @@ public sealed interface VmEvent {
     /** When it happened (QMP's "timestamp": seconds and microseconds since the epoch). */
     Instant timestamp();
 
-    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP", "RESUME" or "MIGRATION". */
+    /** The QMP event name: "SHUTDOWN", "POWERDOWN", "RESET", "STOP", "RESUME", "MIGRATION" or "DEVICE_TRAY_MOVED". */
     default String qmpName() {
         return switch (this) {
             case Shutdown s -> "SHUTDOWN";
@@ -21,6 +21,7 @@ public sealed interface VmEvent {
             case Stop s -> "STOP";
             case Resume r -> "RESUME";
             case Migration m -> "MIGRATION";
+            case DeviceTrayMoved t -> "DEVICE_TRAY_MOVED";
         };
     }
 
@@ -84,5 +85,16 @@ public sealed interface VmEvent {
      * @param status    QEMU's MigrationStatus name
      */
     record Migration(Instant timestamp, String status) implements VmEvent {
+    }
+
+    /**
+     * A CD-ROM's tray opened or closed: moved by the host ({@link VirtualMachine#ejectMedium} and
+     * the other media methods) or by the guest (START STOP UNIT, e.g. Linux's eject).
+     *
+     * @param timestamp when
+     * @param drive     the drive's id (-drive id=)
+     * @param trayOpen  the tray is now open
+     */
+    record DeviceTrayMoved(Instant timestamp, String drive, boolean trayOpen) implements VmEvent {
     }
 }

@@ -359,6 +359,11 @@ public final class CommandLine {
         }
         // -blockdev nodes that a device uses become its disks (a -drive id is one already)
         Map<String, String> blockNodes = new HashMap<>();
+        for (String empty : devices.emptyDrives()) {
+            // QEMU reports an anonymous drive as a -blockdev node's: "device" "", the device as "qdev"
+            drives.add(new MachineConfig.DriveConfig(empty, null, "raw", true, "writeback", false, false));
+            blockNodes.put(empty, devices.deviceIdOfDrive(empty));
+        }
         for (String drive : devices.blockDrives()) {
             if (drives.stream().anyMatch(d -> d.id().equals(drive))) {
                 continue;
@@ -427,7 +432,7 @@ public final class CommandLine {
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
             compat.cpu()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes),
+            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes, devices.driveUsers()),
             compat.timestamps());
     }
 
@@ -586,8 +591,13 @@ public final class CommandLine {
         OptionList o = OptionList.parse("-drive", text, false);
         o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot", "index", "media"), "");
         String file = o.get("file");
-        if (file == null || file.isEmpty()) {
-            throw new UsageException("-drive: file=PATH is required");
+        if (file != null && file.isEmpty()) {
+            file = null;
+        }
+        // without file=, an empty CD-ROM drive (media=cdrom, or if=none for a -device ide-cd)
+        boolean mayBeEmpty = "cdrom".equals(o.get("media")) || "none".equals(o.get("if"));
+        if (file == null && !mayBeEmpty) {
+            throw new UsageException("-drive: file=PATH is required (only a CD-ROM drive, media=cdrom, may be empty)");
         }
         String format = o.get("format");
         if (format != null && !format.equals("raw") && !format.equals("qcow2")) {
@@ -609,7 +619,7 @@ public final class CommandLine {
         if (iface.equals("none") && o.get("id") == null) {
             throw new UsageException("-drive: if=none needs id=ID for a -device virtio-blk-pci,drive=ID");
         }
-        if (!iface.equals("ide") && (o.get("index") != null || o.get("media") != null)) {
+        if (!iface.equals("ide") && (o.get("index") != null || o.get("media") != null && !iface.equals("none"))) {
             throw new UsageException("-drive: " + (o.get("index") != null ? "index=" : "media=") + " is for if=ide drives");
         }
         if (iface.equals("ide")) {
@@ -630,7 +640,7 @@ public final class CommandLine {
                 .withCache(cache, snapshot);
         }
         String id = o.get("id") != null ? o.get("id") : "drive" + index;
-        return new ParsedDrive(new MachineConfig.DriveConfig(id, Path.of(file), format, ro.equals("on"), cache,
+        return new ParsedDrive(new MachineConfig.DriveConfig(id, file == null ? null : Path.of(file), format, ro.equals("on"), cache,
             iface.equals("virtio"), snapshot), null);
     }
 
@@ -642,7 +652,8 @@ public final class CommandLine {
     private static ParsedDrive ideDrive(String opt, String file, String format, boolean readOnly, String id, int index,
                                         MachineConfig.IdeDriveConfig.Media media,
                                         List<MachineConfig.IdeDriveConfig> taken, IdeLayout layout) throws UsageException {
-        if (file.isEmpty()) {
+        boolean cd = media == MachineConfig.IdeDriveConfig.Media.CDROM;
+        if (file == null ? !cd : file.isEmpty()) {
             throw new UsageException(opt + ": a disk image is required");
         }
         int at = index;
@@ -660,9 +671,9 @@ public final class CommandLine {
             throw new UsageException(opt + ": drive with bus=" + layout.bus(at) + ", unit=" + layout.unit(at) + " (index="
                 + at + ") exists");
         }
-        boolean cd = media == MachineConfig.IdeDriveConfig.Media.CDROM;
         String name = id != null ? id : "ide" + layout.bus(at) + "-" + (cd ? "cd" : "hd") + layout.unit(at);
-        MachineConfig.DriveConfig d = new MachineConfig.DriveConfig(name, Path.of(file), format, readOnly || cd, "writeback",
+        MachineConfig.DriveConfig d = new MachineConfig.DriveConfig(name, file == null ? null : Path.of(file), format,
+            readOnly || cd, "writeback",
             false, false);
         return new ParsedDrive(d, new MachineConfig.IdeDriveConfig(name, at, media));
     }

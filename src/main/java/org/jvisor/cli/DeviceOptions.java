@@ -43,6 +43,8 @@ final class DeviceOptions {
     private final List<String> blockDrives = new ArrayList<>();
     /** drive= of each virtio-blk device, with the device's id ("" without one). */
     private final Map<String, String> driveUsers = new LinkedHashMap<>();
+    /** The anonymous drives of -device ide-cd without drive=: empty CD-ROM drives. */
+    private final List<String> emptyDrives = new ArrayList<>();
     private final List<IdeDevice> ideDevices = new ArrayList<>();
     private final List<AhciController> ahciControllers = new ArrayList<>();
     /** iothread= of each virtio-blk device that gives one, with the device's driver; checked at the end. */
@@ -101,9 +103,19 @@ final class DeviceOptions {
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport, iothread));
         } else if (driver.equals("ide-hd") || driver.equals("ide-cd")) {
             o.allowOnly(Set.of("drive", "bootindex", "unit"), driver);
-            if (o.get("drive") == null) {
-                throw new UsageException("-device " + driver + ": drive=ID is required (jvisor has no empty drives)");
+            String drive = o.get("drive");
+            if (drive == null && driver.equals("ide-hd")) {
+                throw new UsageException("-device ide-hd: drive=ID is required (only a CD-ROM drive may be empty)");
             }
+            if (drive == null) {
+                // an empty CD-ROM drive (libvirt's for a cdrom without <source>): an anonymous drive, as
+                // QEMU's, named after the device for jvisor's own bookkeeping
+                drive = "#" + (all.get("id") != null ? all.get("id") : "ide-cd" + ideDevices.size());
+                emptyDrives.add(drive);
+            } else {
+                blockDrives.add(drive);
+            }
+            driveUsers.put(drive, all.get("id") == null ? "" : all.get("id"));
             String bus = all.get("bus");
             // ide.0-ide.1 on pc's PIIX3, ide.0-ide.5 on q35's AHCI (checked once the machine is known),
             // ID.0-ID.5 on a -device ahci,id=ID
@@ -118,8 +130,7 @@ final class DeviceOptions {
                     + "ide.1, ide.0 to ide.5 on q35)");
             }
             int unit = (int) parseNumber(o, driver, "unit", -1, 1);
-            blockDrives.add(o.get("drive"));
-            ideDevices.add(new IdeDevice(o.get("drive"), busIndex, unit, driver.equals("ide-cd")
+            ideDevices.add(new IdeDevice(drive, busIndex, unit, driver.equals("ide-cd")
                 ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, controller));
         } else if (base.equals("virtio-net")) {
             virtioDevices.add(NetOptions.parseNic(o, transport));
@@ -280,6 +291,16 @@ final class DeviceOptions {
     }
 
     /** The id of the device whose drive= is {@code drive} ("" if it has none). */
+    /** The anonymous drives of the -device ide-cd without drive=, in command-line order. */
+    List<String> emptyDrives() {
+        return emptyDrives;
+    }
+
+    /** Every drive= a device named, with that device's id ("" without one). */
+    Map<String, String> driveUsers() {
+        return driveUsers;
+    }
+
     String deviceIdOfDrive(String drive) {
         return driveUsers.getOrDefault(drive, "");
     }

@@ -91,6 +91,10 @@ final class Help {
                                 master, IRQ 14; hdc = secondary master, IRQ 15): Linux's sda...
                                 On -M q35: the ICH9 AHCI at 00:1f.2, hda..hdd on ports 0-3
           -cdrom IMG            a read-only ATAPI CD-ROM at IDE index 2 (the guest's /dev/sr0)
+          -drive if=ide,media=cdrom[,index=N][,id=D]
+                                an empty CD-ROM drive (so is -device ide-cd without drive=); QMP
+                                blockdev-change-medium/eject (HMP change/eject) change its
+                                medium while the guest runs
           -drive file=IMG,if=ide[,index=0-3][,media=disk|cdrom][,format=..][,readonly=on]
                                 the same through -drive (index: the first free one when omitted;
                                 0-5, the AHCI port, on q35)
@@ -196,7 +200,9 @@ final class Help {
           -chardev socket,id=ID,path=PATH|host=H,port=N|fd=FD,server=on,wait=off
                                 (fd=: a listening socket inherited from libvirt)
           -mon chardev=ID,mode=control[,pretty=on]
-                                a QMP monitor on a socket chardev (pretty: indented replies)
+                                a QMP monitor on a socket chardev (pretty: indented replies);
+                                CD-ROM media: eject, blockdev-change-medium, blockdev-open-tray,
+                                blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED)
           -name NAME, -name guest=NAME   the guest's name (query-name)
           -pidfile FILE         write jvisor's process id to FILE (removed at exit)
           -daemonize            run detached; return once the monitors and pidfile are ready

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 import org.jvisor.backend.chr.CharBackend;
@@ -107,6 +108,8 @@ public final class Machine implements AutoCloseable {
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final Consumer<MachineEvent> events;
     private final List<AttachedDrive> drives = new ArrayList<>();
+    /** The CD-ROM drives by -drive id: their media change while the machine runs. */
+    private final Map<String, CdromSlot> cdroms = new java.util.concurrent.ConcurrentHashMap<>();
     private final KernelLoader loader;
     /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
     private final DeviceRegistry devices;
@@ -465,17 +468,34 @@ public final class Machine implements AutoCloseable {
      * missing, locked, corrupt or too small images are refused here.
      */
     private BlockBackend openDrive(String id) throws MachineException {
+        return openDrive(id, false);
+    }
+
+    /**
+     * As {@link #openDrive(String)}; a {@code removable} drive's medium is closed by its
+     * {@link CdromSlot} (it may change), and it may have none (-drive without file=): null.
+     */
+    private BlockBackend openDrive(String id, boolean removable) throws MachineException {
         for (MachineConfig.DriveConfig d : config.drives()) {
             if (d.id().equals(id)) {
+                if (d.file() == null) {
+                    if (!removable) {
+                        throw new MachineException("-drive id=" + id + ": a disk needs file=PATH (only a CD-ROM may be empty)");
+                    }
+                    drives.add(new AttachedDrive(d, 0, "", new BlockStats()));
+                    return null;
+                }
                 try {
                     BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
                         CacheMode.parse(d.cache()), d.snapshot(), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
                     // Closed after its device's I/O thread: every completed request has reached
                     // the image, and the close flushes it.
-                    devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
-                        backend.flush();
-                        backend.close();
-                    }));
+                    if (!removable) {
+                        devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
+                            backend.flush();
+                            backend.close();
+                        }));
+                    }
                     drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend), new BlockStats()));
                     return backend;
                 } catch (IOException | RuntimeException e) {
@@ -574,6 +594,43 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
+     * The ATA disk or ATAPI CD-ROM of {@code c} on its drive, counting into the drive's statistics;
+     * a CD-ROM's medium is its {@link CdromSlot}'s, which the host changes ({@link #cdrom}), and the
+     * guest moving its tray posts {@link MachineEvent.TrayMoved}.
+     */
+    private IdeDrive ideDrive(MachineConfig.IdeDriveConfig c, Consumer<String> warn) throws MachineException {
+        boolean cd = c.media() == MachineConfig.IdeDriveConfig.Media.CDROM;
+        BlockBackend backend = openDrive(c.driveId(), cd);
+        BlockStats stats = drives.getLast().stats();
+        if (!cd) {
+            return new AtaDisk(backend, c.index() + 1, warn, stats);
+        }
+        AtapiCdrom drive = new AtapiCdrom(backend, c.index() + 1, warn, stats);
+        CdromSlot slot = new CdromSlot(c.driveId(), drive, warn, (d, size, format) -> replaceDrive(d, size, format));
+        cdroms.put(c.driveId(), slot);
+        drive.onTrayMoved(open -> events.accept(new MachineEvent.TrayMoved(c.driveId(), open)));
+        devices.add(MachineDevice.of("medium:" + c.driveId(), null).onClose(slot::close));
+        return drive;
+    }
+
+    /** A CD-ROM's medium changed: its entry among the drives follows (statistics kept). */
+    private void replaceDrive(MachineConfig.DriveConfig d, long size, String format) {
+        synchronized (drives) {
+            for (int i = 0; i < drives.size(); i++) {
+                AttachedDrive a = drives.get(i);
+                if (a.config().id().equals(d.id())) {
+                    drives.set(i, new AttachedDrive(d, size, format, a.stats()));
+                }
+            }
+        }
+    }
+
+    /** The CD-ROM drive of -drive id {@code driveId}, if it is one. */
+    public Optional<CdromSlot> cdrom(String driveId) {
+        return Optional.ofNullable(cdroms.get(driveId));
+    }
+
+    /**
      * QEMU's pc IDE: the PIIX3 at 00:01 (ISA bridge function 0, IDE function 1) with the drives of
      * -hda..-hdd, -cdrom and -drive if=ide on its legacy channels (IRQ 14 and 15). Present only
      * when a drive is given, so that machines without one keep their PCI addresses.
@@ -584,13 +641,7 @@ public final class Machine implements AutoCloseable {
         List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
         byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
         for (MachineConfig.IdeDriveConfig c : byIndex) {
-            BlockBackend backend = openDrive(c.driveId());
-            Consumer<String> warn = msg -> log.println("jvisor: " + msg);
-            BlockStats stats = drives.getLast().stats();
-            IdeDrive drive = switch (c.media()) {
-                case DISK -> new AtaDisk(backend, c.index() + 1, warn, stats);
-                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn, stats);
-            };
+            IdeDrive drive = ideDrive(c, msg -> log.println("jvisor: " + msg));
             ide.channel(c.channel()).attach(c.unit(), drive);
             if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {
                 ideDiskPaths.add(FirmwareConfig.ideDrivePath(IDE_SLOT, c.channel(), c.unit()));
@@ -616,13 +667,7 @@ public final class Machine implements AutoCloseable {
         List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
         byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
         for (MachineConfig.IdeDriveConfig c : byIndex) {
-            BlockBackend backend = openDrive(c.driveId());
-            BlockStats stats = drives.getLast().stats();
-            IdeDrive drive = switch (c.media()) {
-                case DISK -> new AtaDisk(backend, c.index() + 1, warn, stats);
-                case CDROM -> new AtapiCdrom(backend, c.index() + 1, warn, stats);
-            };
-            ahci.attach(c.index(), drive);
+            ahci.attach(c.index(), ideDrive(c, warn));
             if (c.media() == MachineConfig.IdeDriveConfig.Media.DISK) {
                 ideDiskPaths.add(FirmwareConfig.sataDrivePath(ICH9_SLOT, ICH9_AHCI_FUNCTION, c.index()));
             }
@@ -640,12 +685,7 @@ public final class Machine implements AutoCloseable {
         String name = c.id() != null ? c.id() : "ahci" + n;
         Ich9Ahci ahci = new Ich9Ahci(name, deviceDma(), warn);
         for (MachineConfig.IdeDriveConfig d : c.drives()) {
-            BlockBackend backend = openDrive(d.driveId());
-            BlockStats stats = drives.getLast().stats();
-            ahci.attach(d.index(), switch (d.media()) {
-                case DISK -> new AtaDisk(backend, d.index() + 1, warn, stats);
-                case CDROM -> new AtapiCdrom(backend, d.index() + 1, warn, stats);
-            });
+            ahci.attach(d.index(), ideDrive(d, warn));
         }
         int slot;
         try {
@@ -1073,7 +1113,9 @@ public final class Machine implements AutoCloseable {
 
     /** The disks the devices use, in the order they were opened. */
     public List<AttachedDrive> drives() {
-        return List.copyOf(drives);
+        synchronized (drives) {
+            return List.copyOf(drives);
+        }
     }
 
     /** Ends the vCPU threads and waits for them, interrupted or not: RAM must outlive them. */

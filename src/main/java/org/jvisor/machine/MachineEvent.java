@@ -31,6 +31,10 @@ public sealed interface MachineEvent {
     record GuestPanic(int vcpu, X86State state) implements MachineEvent {
     }
 
+    /** The guest opened ({@code open}) or closed the tray of the CD-ROM on -drive {@code driveId}. */
+    record TrayMoved(String driveId, boolean open) implements MachineEvent {
+    }
+
     /** The engine failed; the VM cannot continue. */
     record Failure(int vcpu, String description, X86State state) implements MachineEvent {
     }

@@ -63,6 +63,12 @@ final class HumanMonitor {
                 default -> "unknown command: 'info " + words[1] + "'\r\n";
             };
         }
+        if (words[0].equals("eject")) {
+            return eject(words);
+        }
+        if (words[0].equals("change")) {
+            return change(words);
+        }
         String qmp = ACTIONS.get(words[0]);
         if (qmp == null) {
             return "unknown command: '" + words[0] + "'\r\n";
@@ -72,6 +78,47 @@ final class HumanMonitor {
         }
         try {
             commands.execute(qmp);
+            return "";
+        } catch (QmpError e) {
+            return "Error: " + e.getMessage() + "\r\n";
+        }
+    }
+
+    /** HMP "eject [-f] DEVICE": QMP eject of a -drive (with force for -f). */
+    private String eject(String[] words) {
+        boolean force = words.length > 1 && words[1].equals("-f");
+        int at = force ? 2 : 1;
+        if (words.length <= at) {
+            return "eject: block device name expected\r\nTry \"help eject\" for more information\r\n";
+        }
+        if (words.length > at + 1) {
+            return "eject: extraneous characters at the end of line\r\n";
+        }
+        return run("eject", JsonObject.builder().put("device", words[at]).put("force", force).build());
+    }
+
+    /** HMP "change DEVICE FILE [FORMAT]": QMP blockdev-change-medium. */
+    private String change(String[] words) {
+        if (words.length < 2) {
+            return "change: block device name expected\r\nTry \"help change\" for more information\r\n";
+        }
+        if (words.length < 3) {
+            return "change: filename expected\r\nTry \"help change\" for more information\r\n";
+        }
+        if (words.length > 4) {
+            return "change: extraneous characters at the end of line\r\n";
+        }
+        JsonObject.Builder a = JsonObject.builder().put("device", words[1]).put("filename", words[2]);
+        if (words.length == 4) {
+            a.put("format", words[3]);
+        }
+        return run("blockdev-change-medium", a.build());
+    }
+
+    /** Runs QMP {@code name}: "" on success, HMP's "Error: ..." line on failure. */
+    private String run(String name, JsonObject arguments) {
+        try {
+            commands.execute(name, arguments);
             return "";
         } catch (QmpError e) {
             return "Error: " + e.getMessage() + "\r\n";

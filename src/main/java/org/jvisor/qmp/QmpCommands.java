@@ -113,6 +113,7 @@ final class QmpCommands implements QmpService {
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
+        MediaCommands.register(this, vm, names, this::qdevPath);
         QmpDiscovery.register(this);
         QomTree.register(this, vm, names.peripherals());
     }
@@ -141,7 +142,7 @@ final class QmpCommands implements QmpService {
     public AutoCloseable subscribe(Consumer<JsonObject> sink) {
         return vm.addListener(e -> {
             if (!(e instanceof VmEvent.Migration) || migrationCapabilities.enabled("events")) {
-                sink.accept(QmpEvents.toJson(e));
+                sink.accept(e instanceof VmEvent.DeviceTrayMoved t ? trayMoved(t) : QmpEvents.toJson(e));
             }
         });
     }
@@ -154,6 +155,11 @@ final class QmpCommands implements QmpService {
     /** Runs {@code name} without arguments (the human monitor's commands). */
     JsonValue execute(String name) throws QmpError {
         return table.execute(table.lookup(name), JsonObject.EMPTY);
+    }
+
+    /** Runs {@code name} with {@code arguments} (the human monitor's commands). */
+    JsonValue execute(String name, JsonObject arguments) throws QmpError {
+        return table.execute(table.lookup(name), arguments);
     }
 
     private interface LifecycleCall {
@@ -372,32 +378,56 @@ final class QmpCommands implements QmpService {
         return new JsonArray(list);
     }
 
-    /** query-block: QEMU's BlockInfo for each disk. */
+    /**
+     * The device of disk {@code b} (number {@code i}) as query-block's "qdev" and
+     * DEVICE_TRAY_MOVED's "id" name it: its id, else its QOM path. An IDE drive is the device
+     * itself (QEMU's ide-hd/ide-cd); a virtio disk's drive hangs off its backend.
+     */
+    String qdevPath(BlockDeviceInfo b, int i) {
+        String user = names.deviceOf(b.id());
+        boolean onIde = vm.config().ideDrives().stream().anyMatch(d -> d.driveId().equals(b.id()))
+            // -device ahci's drives are ide-hd/ide-cd devices too
+            || vm.config().ahciControllers().stream().anyMatch(c -> c.drives().stream().anyMatch(d -> d.driveId().equals(b.id())));
+        if (onIde && !user.isEmpty()) {
+            return user;   // QEMU names an ide-hd/ide-cd with an id by its id
+        }
+        String backend = onIde ? "" : "/virtio-backend";
+        return user.isEmpty()
+            ? (onIde ? "/machine/unattached/device[" + i + "]" : "/machine/peripheral-anon/device[" + i + "]") + backend
+            : "/machine/peripheral/" + user + backend;
+    }
+
+    /** DEVICE_TRAY_MOVED: the drive's name (the -drive id; "" for a -blockdev node) and its device's. */
+    private JsonObject trayMoved(VmEvent.DeviceTrayMoved t) {
+        List<BlockDeviceInfo> blocks = vm.blockDevices();
+        String id = t.drive();
+        for (int i = 0; i < blocks.size(); i++) {
+            if (blocks.get(i).id().equals(t.drive())) {
+                id = qdevPath(blocks.get(i), i);
+            }
+        }
+        return JsonObject.builder().put("timestamp", QmpEvents.timestamp(t.timestamp())).put("event", t.qmpName())
+            .put("data", JsonObject.builder().put("device", names.blockNodes().containsKey(t.drive()) ? "" : t.drive())
+                .put("tray-open", t.trayOpen()).put("id", id).build()).build();
+    }
+
+    /** query-block: QEMU's BlockInfo for each disk; "inserted" only with a medium, the tray for a CD-ROM. */
     private JsonValue blocks() {
         List<JsonValue> list = new ArrayList<>();
         int i = 0;
-        Map<String, MachineConfig.IdeDriveConfig> ide = new java.util.HashMap<>();
-        vm.config().ideDrives().forEach(d -> ide.put(d.driveId(), d));
-        // -device ahci's drives are ide-hd/ide-cd devices too
-        vm.config().ahciControllers().forEach(c -> c.drives().forEach(d -> ide.put(d.driveId(), d)));
         for (BlockDeviceInfo b : vm.blockDevices()) {
-            JsonObject inserted = inserted(b, nodeName(b, i));
             String user = names.blockNodes().get(b.id());
-            MachineConfig.IdeDriveConfig onIde = ide.get(b.id());
-            // an IDE drive is the device itself (QEMU's ide-hd/ide-cd); a virtio disk's drive hangs off its backend
-            String backend = onIde != null ? "" : "/virtio-backend";
-            String qdev = user == null || user.isEmpty()
-                ? (onIde != null ? "/machine/unattached/device[" + i + "]" : "/machine/peripheral-anon/device[" + i + "]")
-                    + backend
-                : "/machine/peripheral/" + user + backend;
-            boolean removable = onIde != null && onIde.media() == MachineConfig.IdeDriveConfig.Media.CDROM;
             JsonObject.Builder info = JsonObject.builder()
-                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", false)
-                .put("removable", removable);
-            if (removable) {
-                info.put("tray_open", false); // jvisor's CD-ROM has no tray to open: its medium stays in
+                .put("io-status", "ok").put("device", user != null ? "" : b.id()).put("locked", b.locked())
+                .put("removable", b.removable());
+            if (b.inserted()) {
+                info.put("inserted", inserted(b, nodeName(b, i)));
             }
-            list.add(info.put("inserted", inserted).put("qdev", qdev).put("type", "unknown").build());
+            info.put("qdev", qdevPath(b, i));
+            if (b.removable()) {
+                info.put("tray_open", b.trayOpen());
+            }
+            list.add(info.put("type", "unknown").build());
             i++;
         }
         return new JsonArray(list);

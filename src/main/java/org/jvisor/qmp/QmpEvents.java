@@ -21,6 +21,9 @@ final class QmpEvents {
             case VmEvent.Stop s -> { }
             case VmEvent.Resume r -> { }
             case VmEvent.Migration m -> b.put("data", JsonObject.builder().put("status", m.status()).build());
+            // the QMP session names the device as query-block does (QmpCommands); this is the bare form
+            case VmEvent.DeviceTrayMoved t -> b.put("data", JsonObject.builder().put("device", t.drive())
+                .put("tray-open", t.trayOpen()).put("id", t.drive()).build());
         }
         return b.build();
     }

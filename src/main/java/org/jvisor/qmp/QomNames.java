@@ -7,12 +7,25 @@ import java.util.Map;
  * ids with their device types (QOM's /machine/peripheral), and the disks that are -blockdev
  * nodes, each with the id of the device using it ("" for a device without id). QEMU reports a
  * -blockdev disk under its node-name with an empty "device" and the device's QOM path as "qdev".
+ * {@code driveDevices} maps every drive a -device uses (drive=) to that device's id ("" without).
  */
-public record QomNames(Map<String, String> peripherals, Map<String, String> blockNodes) {
+public record QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices) {
     public static final QomNames NONE = new QomNames(Map.of(), Map.of());
 
     public QomNames {
         peripherals = Map.copyOf(peripherals);
         blockNodes = Map.copyOf(blockNodes);
+        driveDevices = Map.copyOf(driveDevices);
+    }
+
+    /** Without devices on -drive drives. */
+    public QomNames(Map<String, String> peripherals, Map<String, String> blockNodes) {
+        this(peripherals, blockNodes, blockNodes);
+    }
+
+    /** The id of the -device using {@code drive}: "" for none or one without an id. */
+    public String deviceOf(String drive) {
+        String d = blockNodes.get(drive);
+        return d != null ? d : driveDevices.getOrDefault(drive, "");
     }
 }

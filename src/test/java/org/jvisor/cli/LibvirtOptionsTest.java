@@ -81,6 +81,22 @@ class LibvirtOptionsTest {
             error("-device", "ide-hd,drive=nope"));
     }
 
+    /** An empty CD-ROM drive: libvirt's ide-cd without drive= (a cdrom without a source), and -drive media=cdrom without file=. */
+    @Test
+    void emptyCdromDrives() throws UsageException {
+        CommandLine.Action.Run r = run(List.of("-machine", "pc-i440fx-7.2", "-kernel", "/k",
+            "-device", "{\"driver\":\"ide-cd\",\"bus\":\"ide.1\",\"unit\":0,\"id\":\"ide0-1-0\"}",
+            "-drive", "if=ide,media=cdrom,index=0,id=cd0"));
+        MachineConfig c = r.config();
+        assertEquals(java.util.Set.of("#ide0-1-0", "cd0"),
+            c.drives().stream().filter(d -> d.file() == null).map(MachineConfig.DriveConfig::id).collect(java.util.stream.Collectors.toSet()));
+        assertTrue(c.ideDrives().contains(new MachineConfig.IdeDriveConfig("#ide0-1-0", 2, MachineConfig.IdeDriveConfig.Media.CDROM)));
+        assertTrue(c.ideDrives().contains(new MachineConfig.IdeDriveConfig("cd0", 0, MachineConfig.IdeDriveConfig.Media.CDROM)));
+        assertEquals("ide0-1-0", r.qomNames().deviceOf("#ide0-1-0"), "QMP finds it by the device's id");
+        assertEquals("-device ide-hd: drive=ID is required (only a CD-ROM drive may be empty)", error("-device", "ide-hd,bus=ide.0"));
+        assertEquals("-drive: file=PATH is required (only a CD-ROM drive, media=cdrom, may be empty)", error("-drive", "if=ide"));
+    }
+
     @Test
     void libvirtsDomainCommandLine() throws UsageException {
         CommandLine.Action.Run r = run(DOMAIN);

@@ -72,7 +72,7 @@ public final class AhciHba implements BusDevice {
         if (port < 0 || port >= ports.length) {
             throw new IllegalArgumentException("AHCI port " + port + " does not exist (0-" + (ports.length - 1) + ")");
         }
-        ports[port].attach(drive);
+        ports[port].attach(drive, this);
     }
 
     /** The device at {@code port}, or null. */

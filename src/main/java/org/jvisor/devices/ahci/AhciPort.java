@@ -78,12 +78,13 @@ final class AhciPort {
         reset();
     }
 
-    void attach(IdeDrive d) {
+    /** Takes {@code d}; {@code guard} is the HBA's lock, held around every call into it. */
+    void attach(IdeDrive d, Object guard) {
         if (drive != null) {
             throw new IllegalArgumentException(name + " has a device already");
         }
         drive = d;
-        d.attachToPort(() -> { });
+        d.attachToPort(() -> { }, guard);
         if (d instanceof AtaDisk disk) {
             disk.offerQueuing(Ahci.COMMAND_SLOTS);
         }

@@ -21,6 +21,8 @@ final class Ata {
     static final int UNC = 0x40;
     /** ID not found: the address is outside the device. */
     static final int IDNF = 0x10;
+    /** MC: media changed (ATA/ATAPI-6, 7.11; with a packet device's sense key in bits 7:4). */
+    static final int MC = 0x20;
     /** Command aborted. */
     static final int ABRT = 0x04;
     /** After a reset or diagnostic: device 0 passed. */

@@ -6,6 +6,7 @@ package org.jvisor.devices.ide;
  */
 enum AtaCommand {
     NOP(0x00, Protocol.NON_DATA, false),
+    DATA_SET_MANAGEMENT(0x06, Protocol.DMA, true),
     DEVICE_RESET(0x08, Protocol.DEVICE_RESET, false),
     RECALIBRATE(0x10, Protocol.NON_DATA, false),
     READ_SECTORS(0x20, Protocol.PIO_IN, false),
@@ -19,6 +20,7 @@ enum AtaCommand {
     WRITE_SECTORS_EXT(0x34, Protocol.PIO_OUT, true),
     WRITE_DMA_EXT(0x35, Protocol.DMA, true),
     WRITE_MULTIPLE_EXT(0x39, Protocol.PIO_OUT, true),
+    WRITE_DMA_FUA_EXT(0x3D, Protocol.DMA, true),
     READ_VERIFY_SECTORS(0x40, Protocol.NON_DATA, false),
     READ_VERIFY_SECTORS_NO_RETRY(0x41, Protocol.NON_DATA, false),
     READ_VERIFY_SECTORS_EXT(0x42, Protocol.NON_DATA, true),
@@ -31,10 +33,12 @@ enum AtaCommand {
     IDLE_OLD(0x97, Protocol.NON_DATA, false),
     CHECK_POWER_MODE_OLD(0x98, Protocol.NON_DATA, false),
     PACKET(0xA0, Protocol.PACKET, false),
+    SMART(0xB0, Protocol.PIO_IN, false),
     IDENTIFY_PACKET_DEVICE(0xA1, Protocol.PIO_IN, false),
     READ_MULTIPLE(0xC4, Protocol.PIO_IN, false),
     WRITE_MULTIPLE(0xC5, Protocol.PIO_OUT, false),
     SET_MULTIPLE_MODE(0xC6, Protocol.NON_DATA, false),
+    WRITE_MULTIPLE_FUA_EXT(0xCE, Protocol.PIO_OUT, true),
     READ_DMA(0xC8, Protocol.DMA, false),
     READ_DMA_NO_RETRY(0xC9, Protocol.DMA, false),
     WRITE_DMA(0xCA, Protocol.DMA, false),
@@ -83,12 +87,18 @@ enum AtaCommand {
     boolean writes() {
         return switch (this) {
             case WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT,
-                 WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT -> true;
+                 WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT, WRITE_DMA_FUA_EXT, WRITE_MULTIPLE_FUA_EXT -> true;
             default -> false;
         };
     }
 
     boolean multiple() {
-        return this == READ_MULTIPLE || this == READ_MULTIPLE_EXT || this == WRITE_MULTIPLE || this == WRITE_MULTIPLE_EXT;
+        return this == READ_MULTIPLE || this == READ_MULTIPLE_EXT || this == WRITE_MULTIPLE || this == WRITE_MULTIPLE_EXT
+            || this == WRITE_MULTIPLE_FUA_EXT;
+    }
+
+    /** Forced Unit Access (ACS-3 7.65, 7.62): the data is on the medium before the command completes. */
+    boolean forcedUnitAccess() {
+        return this == WRITE_DMA_FUA_EXT || this == WRITE_MULTIPLE_FUA_EXT;
     }
 }

@@ -23,6 +23,10 @@ import org.jvisor.memory.GuestMemoryException;
 public final class AtaDisk extends IdeDrive {
     /** Sectors moved per backend request during DMA (the bounce buffer). */
     static final int DMA_CHUNK = 64 * 1024;
+    /** DATA SET MANAGEMENT's feature: TRIM. */
+    static final int DSM_TRIM = 0x01;
+    /** The most 512-byte blocks of TRIM ranges one command sends (a 48-bit count of 0). */
+    static final int MAX_TRIM_BLOCKS = 65536;
 
     private final BlockBackend backend;
     private final long sectors;
@@ -32,7 +36,9 @@ public final class AtaDisk extends IdeDrive {
     private final BlockStats stats;
     private final ByteBuffer pioView;
     private final byte[] dmaBuffer = new byte[DMA_CHUNK];
-    private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer);
+    /** Little-endian: TRIM's range entries are read through it. */
+    private final Smart smart = new Smart();
+    private final ByteBuffer dmaView = ByteBuffer.wrap(dmaBuffer).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     private int loggedErrors;
 
     // The command in progress
@@ -49,6 +55,8 @@ public final class AtaDisk extends IdeDrive {
     private int multiple;
     private int transferMode;
     private boolean writeCache;
+    /** The write in progress is a FUA one: flushed before it completes, cache or not. */
+    private boolean fua;
 
     /**
      * @param serialNumber the drive's position from 1 (QEMU's serial "QM0000n")
@@ -104,6 +112,7 @@ public final class AtaDisk extends IdeDrive {
         remaining = 0;
         blockSectors = 0;
         ext = false;
+        fua = false;
         dma = DmaRequest.NONE;
     }
 
@@ -124,8 +133,10 @@ public final class AtaDisk extends IdeDrive {
                 raiseInterrupt();
             }
             case READ_SECTORS, READ_SECTORS_NO_RETRY, READ_SECTORS_EXT, READ_MULTIPLE, READ_MULTIPLE_EXT,
-                 WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT -> startPioCommand(cmd);
-            case READ_DMA, READ_DMA_NO_RETRY, READ_DMA_EXT, WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT -> startDmaCommand(cmd);
+                 WRITE_SECTORS, WRITE_SECTORS_NO_RETRY, WRITE_SECTORS_EXT, WRITE_MULTIPLE, WRITE_MULTIPLE_EXT,
+                 WRITE_MULTIPLE_FUA_EXT -> startPioCommand(cmd);
+            case READ_DMA, READ_DMA_NO_RETRY, READ_DMA_EXT, WRITE_DMA, WRITE_DMA_NO_RETRY, WRITE_DMA_EXT,
+                 WRITE_DMA_FUA_EXT -> startDmaCommand(cmd);
             case READ_VERIFY_SECTORS, READ_VERIFY_SECTORS_NO_RETRY, READ_VERIFY_SECTORS_EXT -> {
                 long at = taskfile.address(cmd.ext, geometry);
                 if (inRange(at, taskfile.sectorCount(cmd.ext))) {
@@ -150,6 +161,8 @@ public final class AtaDisk extends IdeDrive {
                 }
             }
             case SET_FEATURES -> setFeatures();
+            case DATA_SET_MANAGEMENT -> dataSetManagement();
+            case SMART -> smart();
             case FLUSH_CACHE, FLUSH_CACHE_EXT -> {
                 try {
                     long start = System.nanoTime();
@@ -197,6 +210,102 @@ public final class AtaDisk extends IdeDrive {
             }
         }
         complete();
+    }
+
+    /**
+     * SMART (ATA/ATAPI-6, 8.41): the key 4Fh/C2h in LBA mid/high, then the subcommand in the
+     * features register; RETURN STATUS leaves the key (no threshold exceeded), the READ
+     * subcommands hand over a 512-byte page by PIO data-in.
+     */
+    private void smart() {
+        if (taskfile.lbaMid != Smart.KEY_MID || taskfile.lbaHigh != Smart.KEY_HIGH) {
+            abort();
+            return;
+        }
+        switch (smart.execute(taskfile.feature, taskfile.lbaLow, buffer)) {
+            case ABORT -> abort();
+            case DONE -> complete();
+            case DATA -> {
+                status = Ata.READY;
+                startPio(PioPhase.IN, Ata.SECTOR_SIZE);
+                raiseInterrupt();
+            }
+        }
+    }
+
+    /**
+     * DATA SET MANAGEMENT (ACS-3 7.5) with the TRIM bit, as QEMU's cmd_data_set_management: the
+     * count register says how many 512-byte blocks of range entries follow by DMA; any other
+     * feature, or a read-only disk, is aborted.
+     */
+    private void dataSetManagement() {
+        if (taskfile.feature != DSM_TRIM || backend.readOnly()) {
+            abort();
+            return;
+        }
+        lba = 0;
+        remaining = taskfile.sectorCount(true);
+        ext = true;
+        dma = DmaRequest.TRIM_RANGES;
+        status = Ata.READY | Ata.DRQ;
+    }
+
+    /**
+     * TRIM's range entries, moved from memory and discarded through the image (raw: a hole
+     * punched; qcow2: clusters freed): each entry is a little-endian 48-bit LBA and a 16-bit
+     * sector count (ACS-3 7.5.3.2; a count of 0 is no range). A range past the end aborts the
+     * command, as QEMU's -EINVAL does.
+     */
+    private DmaOutcome runTrim(DmaRegions prd) {
+        long bytes = remaining * Ata.SECTOR_SIZE;
+        long described;
+        try {
+            described = prd.describedBytes();
+        } catch (GuestMemoryException e) {
+            fail(Ata.ABRT);
+            return DmaOutcome.BUS_ERROR;
+        }
+        if (described < bytes) {
+            status = Ata.READY;
+            remaining = 0;
+            return DmaOutcome.TABLE_TOO_SHORT;
+        }
+        while (remaining > 0) {
+            int n = (int) Math.min(remaining, DMA_CHUNK / Ata.SECTOR_SIZE);
+            int len = n * Ata.SECTOR_SIZE;
+            try {
+                prd.transfer(dmaBuffer, 0, len, false);
+            } catch (GuestMemoryException e) {
+                remaining = 0;
+                fail(Ata.ABRT);
+                return DmaOutcome.BUS_ERROR;
+            }
+            for (int at = 0; at < len; at += 8) {
+                long entry = dmaView.getLong(at);
+                long start = entry & 0xFFFF_FFFF_FFFFL;
+                int count = (int) (entry >>> 48);
+                if (count == 0) {
+                    continue;
+                }
+                if (!inRange(start, count)) {
+                    remaining = 0;
+                    fail(Ata.ABRT);
+                    return DmaOutcome.DEVICE_ERROR;
+                }
+                try {
+                    backend.discard(start * Ata.SECTOR_SIZE, (long) count * Ata.SECTOR_SIZE);
+                } catch (IOException | RuntimeException e) {
+                    lba = start;
+                    ioFailed("discard", e);
+                    remaining = 0;
+                    fail(Ata.ABRT);
+                    return DmaOutcome.DEVICE_ERROR;
+                }
+            }
+            remaining -= n;
+        }
+        complete();
+        return described > bytes ? DmaOutcome.COMPLETE_TABLE_LONGER : DmaOutcome.COMPLETE;
     }
 
     private boolean inRange(long at, long count) {
@@ -247,6 +356,7 @@ public final class AtaDisk extends IdeDrive {
         lba = at;
         remaining = count;
         ext = cmd.ext;
+        fua = cmd.forcedUnitAccess();
         return true;
     }
 
@@ -294,8 +404,8 @@ public final class AtaDisk extends IdeDrive {
             long start = System.nanoTime();
             pioView.clear().limit(end);
             backend.write(lba * Ata.SECTOR_SIZE, pioView);
-            if (!writeCache) {
-                backend.flush();
+            if (!writeCache || fua) {
+                backend.flush();    // FUA: the block is on the medium before the next DRQ or the completion
             }
             stats.write(lba * Ata.SECTOR_SIZE, end, System.nanoTime() - start);
         } catch (IOException | RuntimeException e) {
@@ -370,6 +480,10 @@ public final class AtaDisk extends IdeDrive {
 
     @Override
     DmaOutcome runDma(DmaRegions prd) {
+        if (dma == DmaRequest.TRIM_RANGES) {
+            dma = DmaRequest.NONE;
+            return runTrim(prd);
+        }
         boolean toMemory = dma == DmaRequest.TO_MEMORY;
         dma = DmaRequest.NONE;
         long bytes = remaining * Ata.SECTOR_SIZE;
@@ -419,7 +533,7 @@ public final class AtaDisk extends IdeDrive {
             lba += n;
             remaining -= n;
         }
-        if (!toMemory && !writeCache) {
+        if (!toMemory && (!writeCache || fua)) {
             try {
                 backend.flush();
             } catch (IOException | RuntimeException e) {
@@ -446,7 +560,8 @@ public final class AtaDisk extends IdeDrive {
     @Override
     IdeDriveState save() {
         return new IdeDriveState(IdeMedia.DISK, sectors, taskfile.save(), status, error, phase, savedBuffer(), position,
-            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, Optional.empty());
+            lba, remaining, blockSectors, ext, dma, multiple, transferMode, writeCache, fua, Optional.empty(),
+            Optional.of(smart.save()));
     }
 
     @Override
@@ -460,7 +575,9 @@ public final class AtaDisk extends IdeDrive {
         DeviceStateException.checkRange(where, "status", s.status(), 0, 0xFF);
         DeviceStateException.checkRange(where, "error", s.error(), 0, 0xFF);
         DeviceStateException.checkRange(where, "lba", s.lba(), 0, sectors);
-        DeviceStateException.checkRange(where, "remaining sectors", s.remaining(), 0, sectors - s.lba());
+        // TRIM's count is of range-entry blocks, not of the disk's sectors
+        DeviceStateException.checkRange(where, "remaining sectors", s.remaining(), 0,
+            s.dma() == DmaRequest.TRIM_RANGES ? MAX_TRIM_BLOCKS : sectors - s.lba());
         DeviceStateException.checkRange(where, "block sectors", s.blockSectors(), 0, Ata.MAX_MULTIPLE);
         DeviceStateException.checkRange(where, "multiple", s.multiple(), 0, Ata.MAX_MULTIPLE);
         if (s.phase() == PioPhase.PACKET || (s.data().length() % Ata.SECTOR_SIZE) != 0) {
@@ -468,6 +585,9 @@ public final class AtaDisk extends IdeDrive {
         }
         if (!IdentifyData.validTransferMode(s.transferMode())) {
             throw new DeviceStateException(where + ": transfer mode " + s.transferMode());
+        }
+        if (s.smart().isPresent()) {
+            smart.restore(where, s.smart().get());
         }
         restorePio(where, s.phase(), s.data(), s.position());
         taskfile.restore(s.taskfile());
@@ -481,5 +601,6 @@ public final class AtaDisk extends IdeDrive {
         multiple = s.multiple();
         transferMode = s.transferMode();
         writeCache = s.writeCache();
+        fua = s.fua();
     }
 }

@@ -56,7 +56,7 @@ public final class IdeChannel {
             throw new IllegalArgumentException(name + ": unit " + unit + " is taken or does not exist");
         }
         drives[unit] = drive;
-        drive.attach(unit, this::interrupt);
+        drive.attach(unit, this::interrupt, this);
     }
 
     /** The drive at {@code unit}, or null. */

@@ -27,6 +27,8 @@ public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
     /** The drive's unit (0 master, 1 slave), set when the channel takes it. */
     int unit;
     private Runnable interrupt = () -> { };
+    /** The monitor the controller holds around every call into the drive (the host's side takes it too). */
+    private Object guard = this;
 
     IdeDrive(int bufferSize) {
         this.buffer = new byte[bufferSize];
@@ -34,10 +36,16 @@ public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
 
     public abstract IdeMedia media();
 
-    final void attach(int unit, Runnable interrupt) {
+    final void attach(int unit, Runnable interrupt, Object guard) {
         this.unit = unit;
         this.interrupt = interrupt;
+        this.guard = guard;
         powerOn();
+    }
+
+    /** The lock of the controller the drive is attached to: changes from the host (a new medium) take it. */
+    final Object guard() {
+        return guard;
     }
 
     /** Executes a command written to the command register (the drive is neither busy nor in a transfer). */
@@ -68,9 +76,12 @@ public abstract sealed class IdeDrive permits AtaDisk, AtapiCdrom {
 
     // ---- the host adapter's side (a serial transport) ------------------------------------------
 
-    /** Takes the drive as the only device of a serial port (unit 0), with the port's interrupt. */
-    public final void attachToPort(Runnable interrupt) {
-        attach(0, interrupt);
+    /**
+     * Takes the drive as the only device of a serial port (unit 0), with the port's interrupt;
+     * {@code guard} is the lock the host adapter holds around every call into the drive.
+     */
+    public final void attachToPort(Runnable interrupt, Object guard) {
+        attach(0, interrupt, guard);
     }
 
     /** The status register (ATA/ATAPI-6, 7.15). */

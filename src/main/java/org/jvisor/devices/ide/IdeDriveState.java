@@ -25,10 +25,12 @@ import org.jvisor.devices.state.Bytes;
  * @param multiple     SET MULTIPLE MODE's block size (0: none)
  * @param transferMode SET FEATURES' transfer mode
  * @param writeCache   the volatile write cache is on (off: every write is flushed)
+ * @param fua          the write in progress is a Forced Unit Access one (flushed before it completes)
  * @param atapi        a CD-ROM's packet state
+ * @param smart        a disk's SMART settings and self-test log
  */
 public record IdeDriveState(IdeMedia media, long sectors, TaskfileState taskfile, int status, int error,
                             PioPhase phase, Bytes data, int position, long lba, long remaining, int blockSectors,
-                            boolean ext, DmaRequest dma, int multiple, int transferMode, boolean writeCache,
-                            Optional<AtapiState> atapi) {
+                            boolean ext, DmaRequest dma, int multiple, int transferMode, boolean writeCache, boolean fua,
+                            Optional<AtapiState> atapi, Optional<SmartState> smart) {
 }

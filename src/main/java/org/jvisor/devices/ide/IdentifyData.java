@@ -74,19 +74,21 @@ final class IdentifyData {
             put(out, 75, queueDepth - 1);       // queue depth (ATA8-ACS 7.16.7.38), as QEMU's AHCI drives
             put(out, 76, 1 << 8);               // SATA capabilities: NCQ
         }
+        put(out, 69, 1 << 14);                  // deterministic read after TRIM (as QEMU's discarding ide-hd)
         put(out, 80, 0xF0);                     // ATA-4 to ATA-7
         put(out, 81, 0x16);
         put(out, 82, 1 << 14 | 1 << 5 | 1);     // NOP, write cache, SMART
         put(out, 83, 1 << 14 | 1 << 13 | 1 << 12 | 1 << 10); // FLUSH CACHE EXT, FLUSH CACHE, LBA48
-        put(out, 84, 1 << 14);
+        put(out, 84, 1 << 14 | 1 << 6);         // WRITE DMA/MULTIPLE FUA EXT
         put(out, 85, 1 << 14 | (writeCache ? 1 << 5 : 0) | 1);
         put(out, 86, 1 << 13 | 1 << 12 | 1 << 10);
-        put(out, 87, 1 << 14);
+        put(out, 87, 1 << 14 | 1 << 6);
         put(out, 93, 1 | 1 << 14 | 0x2000);     // hardware reset result: device 0 by jumper, CBLID
         for (int i = 0; i < 4; i++) {
             put(out, 100 + i, (int) (sectors >>> (16 * i)));
         }
         put(out, 106, 0x6000);                  // one logical sector per physical sector
+        put(out, 169, 1);                       // DATA SET MANAGEMENT with TRIM (ACS-3 7.12.7.77)
     }
 
     /** IDENTIFY PACKET DEVICE of a CD-ROM (removable, 12-byte packets, DRQ within 50 µs). */

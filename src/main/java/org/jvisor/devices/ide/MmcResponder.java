@@ -6,8 +6,9 @@ import java.util.Arrays;
  * The SCSI/MMC side of an ATAPI CD-ROM: decodes a 12-byte command packet and says what follows
  * (no data, a reply it wrote, blocks of the medium, or a CHECK CONDITION), with the reply bytes
  * QEMU 7.2's ide-cd gives (hw/ide/atapi.c): INQUIRY "QEMU    QEMU DVD-ROM    2.5+", MODE SENSE
- * pages 0x01 and 0x2A, GET CONFIGURATION's profile list, READ TOC formats 0 and 1, an event
- * status that always shows the medium present. The medium is read-only, in 2048-byte blocks.
+ * pages 0x01 and 0x2A, GET CONFIGURATION's profile list, READ TOC formats 0 and 1, the media
+ * event status of the {@link CdromTray}. The medium is read-only, in 2048-byte blocks; its size
+ * is the one of the last tray movement ({@link #medium}), as QEMU's nb_sectors.
  */
 final class MmcResponder {
     static final int BLOCK_SIZE = 2048;
@@ -31,27 +32,50 @@ final class MmcResponder {
     }
 
     /** CHECK CONDITION with this sense. */
-    record Check(int senseKey, int asc) implements Outcome {
+    record Check(int senseKey, int asc, int ascq) implements Outcome {
+        Check(int senseKey, int asc) {
+            this(senseKey, asc, 0);
+        }
     }
 
     private static final Good GOOD = new Good();
 
-    private final long blocks;
+    /** Media event codes and status bits of GET EVENT STATUS NOTIFICATION (MMC-6, table 155-156). */
+    static final int MEDIA_NO_CHANGE = 0;
+    static final int MEDIA_EJECT_REQUEST = 1;
+    static final int MEDIA_NEW_MEDIA = 2;
+    static final int MEDIA_TRAY_OPEN = 0x01;
+    static final int MEDIA_PRESENT = 0x02;
 
-    MmcResponder(long blocks) {
+    private final CdromTray tray;
+    private long blocks;
+
+    MmcResponder(long blocks, CdromTray tray) {
         this.blocks = blocks;
+        this.tray = tray;
     }
 
     long blocks() {
         return blocks;
     }
 
+    /** The medium now in the tray has {@code blocks} blocks (0: none). */
+    void medium(long blocks) {
+        this.blocks = blocks;
+    }
+
+    /** A medium is there to read: the tray is closed on one (QEMU's media_present). */
+    boolean mediumPresent() {
+        return !tray.open && blocks > 0;
+    }
+
     /**
      * Executes {@code cdb}; a reply goes to {@code out} (at least 4 KiB).
      *
-     * @param sense the sense data to report for REQUEST SENSE: key and ASC
+     * @param senseKey the sense data to report for REQUEST SENSE: key, ASC and ASCQ
+     * @param inserted whether the drive holds a medium, in or out of the closed tray
      */
-    Outcome execute(byte[] cdb, byte[] out, int senseKey, int asc) {
+    Outcome execute(byte[] cdb, byte[] out, int senseKey, int asc, int ascq, boolean inserted) {
         MmcCommand c = MmcCommand.of(cdb[0]);
         if (c == null) {
             return new Check(Sense.ILLEGAL_REQUEST, Sense.ASC_INVALID_OPCODE);
@@ -59,16 +83,16 @@ final class MmcResponder {
         return switch (c) {
             case TEST_UNIT_READY, START_STOP_UNIT, PREVENT_ALLOW_MEDIUM_REMOVAL, SET_CD_SPEED -> GOOD;
             case SEEK_10 -> u32(cdb, 2) >= blocks ? new Check(Sense.ILLEGAL_REQUEST, Sense.ASC_LBA_OUT_OF_RANGE) : GOOD;
-            case REQUEST_SENSE -> reply(out, requestSense(out, senseKey, asc), u8(cdb, 4));
+            case REQUEST_SENSE -> reply(out, requestSense(out, senseKey, asc, ascq), u8(cdb, 4));
             case INQUIRY -> (cdb[1] & 1) != 0 ? new Check(Sense.ILLEGAL_REQUEST, Sense.ASC_INVALID_FIELD_IN_CDB)
                 : reply(out, inquiry(out), u16(cdb, 3));
             case READ_CAPACITY -> reply(out, readCapacity(out), 8);
             case READ_10 -> read(u32(cdb, 2), u16(cdb, 7));
             case READ_12 -> read(u32(cdb, 2), u32(cdb, 6));
-            case MODE_SENSE_10 -> modeSense(cdb, out);
+            case MODE_SENSE_10 -> modeSense(cdb, out, tray.locked);
             case READ_TOC -> readToc(cdb, out);
             case GET_CONFIGURATION -> reply(out, getConfiguration(out), u16(cdb, 7));
-            case GET_EVENT_STATUS_NOTIFICATION -> eventStatus(cdb, out);
+            case GET_EVENT_STATUS_NOTIFICATION -> eventStatus(cdb, out, inserted);
         };
     }
 
@@ -85,12 +109,13 @@ final class MmcResponder {
     }
 
     /** Fixed-format sense data (SPC-4, 4.5.3). */
-    private static int requestSense(byte[] out, int key, int asc) {
+    private static int requestSense(byte[] out, int key, int asc, int ascq) {
         Arrays.fill(out, 0, 18, (byte) 0);
         out[0] = 0x70;          // current error, fixed format
         out[2] = (byte) key;
         out[7] = 10;            // additional length
         out[12] = (byte) asc;
+        out[13] = (byte) ascq;
         return 18;
     }
 
@@ -115,7 +140,7 @@ final class MmcResponder {
     }
 
     /** MODE SENSE(10): the current values of page 0x01 (error recovery) and 0x2A (capabilities). */
-    private static Outcome modeSense(byte[] cdb, byte[] out) {
+    private static Outcome modeSense(byte[] cdb, byte[] out, boolean locked) {
         int control = (cdb[2] & 0xFF) >> 6;
         int page = cdb[2] & 0x3F;
         int allocation = u16(cdb, 7);
@@ -138,7 +163,7 @@ final class MmcResponder {
             out[10] = 0x3B;     // reads CD-R, CD-RW, DVD-ROM, DVD-R, DVD-RAM
             out[12] = 0x71;     // multisession, mode 2 form 1/2, audio play
             out[13] = 0x60;
-            out[14] = 0x29;     // lock, eject, tray loading mechanism
+            out[14] = (byte) (0x29 | (locked ? 0x02 : 0)); // lock (and its state), eject, tray loading
             putU16(out, 16, 704); // maximum read speed: 4x
             out[19] = 2;        // volume levels
             putU16(out, 20, 512); // buffer size (KiB)
@@ -195,10 +220,10 @@ final class MmcResponder {
         return at + 8;
     }
 
-    /** GET CONFIGURATION: the feature header with the current profile and the profile list feature. */
+    /** GET CONFIGURATION: the feature header with the current profile (none without a medium) and the profile list. */
     private int getConfiguration(byte[] out) {
         Arrays.fill(out, 0, 20, (byte) 0);
-        int current = blocks > CD_MAX_BLOCKS ? 0x0010 : 0x0008;
+        int current = !mediumPresent() ? 0 : blocks > CD_MAX_BLOCKS ? 0x0010 : 0x0008;
         putU32(out, 0, 16);     // data length: bytes after this field
         putU16(out, 6, current);
         putU16(out, 8, 0x0000); // feature 0: profile list
@@ -211,8 +236,12 @@ final class MmcResponder {
         return 20;
     }
 
-    /** GET EVENT STATUS NOTIFICATION, polled: the media class, a medium present and no event. */
-    private static Outcome eventStatus(byte[] cdb, byte[] out) {
+    /**
+     * GET EVENT STATUS NOTIFICATION, polled (MMC-6, 6.6): the media class with the tray's state and
+     * its oldest undelivered event, which it consumes: new media, else an eject request; none
+     * while the tray is open (as QEMU).
+     */
+    private Outcome eventStatus(byte[] cdb, byte[] out, boolean inserted) {
         if ((cdb[1] & 1) == 0) {
             return new Check(Sense.ILLEGAL_REQUEST, Sense.ASC_INVALID_FIELD_IN_CDB); // asynchronous: not supported
         }
@@ -225,9 +254,18 @@ final class MmcResponder {
             out[2] = (byte) 0x80; // no event available
             return reply(out, 4, allocation);
         }
+        int event = MEDIA_NO_CHANGE;
+        if (!tray.open && tray.newMedia) {
+            event = MEDIA_NEW_MEDIA;
+            tray.newMedia = false;
+        } else if (!tray.open && tray.ejectRequest) {
+            event = MEDIA_EJECT_REQUEST;
+            tray.ejectRequest = false;
+        }
         putU16(out, 0, 6);
         out[2] = 0x04;          // media class
-        out[5] = 0x02;          // media present
+        out[4] = (byte) event;
+        out[5] = (byte) (tray.open ? MEDIA_TRAY_OPEN : inserted ? MEDIA_PRESENT : 0);
         return reply(out, 8, allocation);
     }
 

@@ -17,4 +17,12 @@ final class Sense {
     static final int ASC_INVALID_FIELD_IN_CDB = 0x24;
     static final int ASC_SAVING_PARAMETERS_NOT_SUPPORTED = 0x39;
     static final int ASC_MEDIUM_NOT_PRESENT = 0x3A;
+    static final int ASC_NOT_READY_TO_READY_CHANGE = 0x28;
+    static final int ASC_MEDIUM_REMOVAL_PREVENTED = 0x53;
+
+    /** ASCQs of 3Ah (SPC-4 annex D): the medium is missing, with the tray closed or open. */
+    static final int ASCQ_TRAY_CLOSED = 0x01;
+    static final int ASCQ_TRAY_OPEN = 0x02;
+    /** 53h/02h MEDIUM REMOVAL PREVENTED. */
+    static final int ASCQ_REMOVAL_PREVENTED = 0x02;
 }

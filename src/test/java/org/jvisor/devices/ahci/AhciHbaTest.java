@@ -234,6 +234,48 @@ class AhciHbaTest {
         }
     }
 
+    /** Runs packet {@code cdb} in slot 0 (PIO data-in to DATA); the sense key of a CHECK CONDITION (then restarts the port), or -1. */
+    private static int atapi(AhciRig rig, byte[] cdb, int dataBytes) {
+        rig.command(0, 0, 0xA0, 0, 0xFFFF << 8, 0, java.util.Arrays.copyOf(cdb, 12), false,
+            new AhciRig.Region(DATA, Math.max(dataBytes, 2)));
+        rig.issue(0, 0);
+        if ((rig.reg(0, PortRegister.TFD) & Ahci.ATA_ERR) == 0) {
+            return -1;
+        }
+        int key = rig.reg(0, PortRegister.TFD) >>> 12;
+        rig.restart(0);
+        return key;
+    }
+
+    @Test
+    void aMediumChangeReachesTheGuestThroughTheFisPath() throws IOException {
+        try (AhciRig rig = new AhciRig()) {
+            org.jvisor.devices.ide.AtapiCdrom cd = rig.cdrom(0, image("cd.iso", 64));
+            rig.start(0);
+            assertEquals(-1, atapi(rig, new byte[] {0x00}, 0), "TEST UNIT READY");
+            // the host's blockdev-change-medium: open the tray, swap the medium, close it
+            Path other = image("other.iso", 128);
+            var medium = org.jvisor.backend.block.BlockImages.open(other, "raw", true,
+                org.jvisor.backend.block.CacheMode.WRITEBACK, false, msg -> { });
+            synchronized (cd.mediaLock()) {
+                cd.moveTray(false);
+                cd.replaceMedium(medium).close();
+                cd.moveTray(true);
+            }
+            assertEquals(0x2, atapi(rig, new byte[] {0x00}, 0), "NOT READY: the old medium went");
+            assertEquals(0x6, atapi(rig, new byte[] {0x00}, 0), "UNIT ATTENTION: a new one came");
+            assertEquals(-1, atapi(rig, new byte[] {0x03, 0, 0, 0, 18}, 18));
+            byte[] sense = rig.read(DATA, 18);
+            assertEquals(0x06, sense[2]);
+            assertEquals(0x28, sense[12]);
+            assertEquals(-1, atapi(rig, new byte[] {0x25}, 8), "READ CAPACITY");
+            assertArrayEquals(new byte[] {0, 0, 0, 31, 0, 0, 8, 0}, rig.read(DATA, 8), "32 blocks of the new medium");
+            assertEquals(-1, atapi(rig, new byte[] {0x28, 0, 0, 0, 0, 5, 0, 0, 1}, 2048));
+            assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(other), 5 * 2048, 6 * 2048), rig.read(DATA, 2048));
+            medium.close();
+        }
+    }
+
     @Test
     void aPrdtOutsideRamAbortsTheCommandAndThePortRecovers() throws IOException {
         try (AhciRig rig = new AhciRig()) {

@@ -47,6 +47,130 @@ class AtaDiskTest {
         }
     }
 
+    /** A SMART command with subcommand {@code feature}, its parameter in LBA low, and the key unless {@code keyless}. */
+    private static void smart(IdeRig rig, int feature, int lbaLow, boolean keyless) {
+        rig.reg(AtaRegister.ERROR_FEATURES, feature);
+        rig.reg(AtaRegister.LBA_LOW, lbaLow);
+        rig.reg(AtaRegister.LBA_MID, keyless ? 0 : Smart.KEY_MID);
+        rig.reg(AtaRegister.LBA_HIGH, keyless ? 0 : Smart.KEY_HIGH);
+        rig.reg(AtaRegister.DEVICE, 0xA0);
+        rig.command(0xB0);
+    }
+
+    private static void assertChecksummed(byte[] page) {
+        int sum = 0;
+        for (byte b : page) {
+            sum += b;
+        }
+        assertEquals(0, sum & 0xFF, "the page's bytes sum to 0");
+        assertEquals(1, page[0], "data structure revision");
+    }
+
+    @Test
+    void smartAnswersThroughTheRegistersAsQemu() throws Exception {
+        org.jvisor.devices.pci.PciFunctionState saved;
+        Path image = IdeRig.image(dir, "d.img", 1000);
+        try (IdeRig rig = new IdeRig()) {
+            rig.disk(image, 0, false);
+            smart(rig, Smart.RETURN_STATUS, 0, true);
+            assertEquals(Ata.ABRT, rig.error(), "no key, no SMART");
+            smart(rig, Smart.RETURN_STATUS, 0, false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(Smart.KEY_MID, rig.reg(AtaRegister.LBA_MID), "threshold not exceeded");
+            assertEquals(Smart.KEY_HIGH, rig.reg(AtaRegister.LBA_HIGH));
+            smart(rig, Smart.READ_DATA, 0, false);
+            assertTrue(rig.irq);
+            byte[] data = rig.readPio(512);
+            assertEquals(Ata.READY, rig.status());
+            assertChecksummed(data);
+            assertEquals(190, data[2 + 6 * 12] & 0xFF, "airflow temperature");
+            assertEquals(0x45, data[2 + 6 * 12 + 3]);
+            assertEquals(0x1F, data[2 + 6 * 12 + 5], "31 degrees");
+            assertEquals((byte) 0x82, data[362], "autosave on, off-line collection done");
+            smart(rig, Smart.READ_THRESHOLDS, 0, false);
+            byte[] thresholds = rig.readPio(512);
+            assertChecksummed(thresholds);
+            assertEquals(0x32, thresholds[3 + 6 * 12], "temperature threshold");
+            smart(rig, Smart.EXECUTE_OFFLINE, 1, false);
+            assertEquals(Ata.READY, rig.status(), "a short self-test");
+            smart(rig, Smart.READ_LOG, 6, false);
+            byte[] log = rig.readPio(512);
+            assertChecksummed(log);
+            assertEquals(1, log[2], "the short self-test");
+            assertEquals(1, log[508], "one test");
+            smart(rig, Smart.READ_LOG, 0x80, false);
+            assertEquals(Ata.ABRT, rig.error());
+            smart(rig, Smart.DISABLE, 0, false);
+            smart(rig, Smart.READ_DATA, 0, false);
+            assertEquals(Ata.ABRT, rig.error(), "SMART is off");
+            saved = rig.ide.saveState();
+        }
+        try (IdeRig other = new IdeRig()) {
+            other.disk(image, 0, false);
+            other.ide.restoreState(saved);
+            smart(other, Smart.RETURN_STATUS, 0, false);
+            assertEquals(Ata.ABRT, other.error(), "still off after a restore");
+            smart(other, Smart.ENABLE, 0, false);
+            smart(other, Smart.READ_LOG, 6, false);
+            assertEquals(1, other.readPio(512)[508], "the log came along");
+        }
+    }
+
+    /** The range entries of a TRIM: (LBA, count) pairs as 48+16-bit little-endian words, padded to a block. */
+    private static byte[] trimRanges(long... lbaCount) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(512).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < lbaCount.length; i += 2) {
+            b.putLong(lbaCount[i] | lbaCount[i + 1] << 48);
+        }
+        return b.array();
+    }
+
+    @Test
+    void dataSetManagementTrimDiscardsTheRangesThroughTheBusMaster() throws IOException {
+        try (IdeRig rig = new IdeRig()) {
+            Path image = IdeRig.image(dir, "d.img", 1000);
+            rig.disk(image, 0, false);
+            rig.select(0);
+            rig.command(0xEC);
+            byte[] id = rig.readPio(512);
+            assertEquals(1, IdeRig.word(id, 169), "TRIM, as QEMU's ide-hd");
+            assertEquals(1 << 14, IdeRig.word(id, 69));
+            rig.ram.write(0x10000, trimRanges(8, 4, 0, 0, 100, 2), 0, 512);
+            rig.prd(0x1000, 0x10000, 512);
+            rig.bmSetup(0x1000, false);
+            rig.reg(AtaRegister.ERROR_FEATURES, 0);
+            rig.reg(AtaRegister.ERROR_FEATURES, AtaDisk.DSM_TRIM);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            assertEquals(Ata.READY | Ata.DRQ, rig.altStatus(), "waiting for the bus master");
+            rig.bmStart(false);
+            assertTrue(rig.irq);
+            assertEquals(Ata.READY, rig.status());
+            byte[] after = java.nio.file.Files.readAllBytes(image);
+            for (long s : new long[] {8, 11, 100, 101}) {
+                assertTrue(java.util.Arrays.equals(new byte[512], java.util.Arrays.copyOfRange(after, (int) s * 512, (int) s * 512 + 512)),
+                    "sector " + s + " was discarded");
+            }
+            assertFalse(java.util.Arrays.equals(new byte[512], java.util.Arrays.copyOfRange(after, 12 * 512, 13 * 512)),
+                "sector 12 was not");
+            // a range past the end: ABRT, as QEMU's -EINVAL
+            rig.ram.write(0x10000, trimRanges(999, 2), 0, 512);
+            rig.bmStop();
+            rig.bmSetup(0x1000, false);
+            rig.reg(AtaRegister.ERROR_FEATURES, AtaDisk.DSM_TRIM);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            rig.bmStart(false);
+            assertEquals(Ata.DRDY | Ata.ERR, rig.status());
+            assertEquals(Ata.ABRT, rig.error());
+            // only TRIM is a data set management function
+            rig.reg(AtaRegister.ERROR_FEATURES, 0x02);
+            rig.lba48(0, 1);
+            rig.command(0x06);
+            assertEquals(Ata.ABRT, rig.error());
+        }
+    }
+
     @Test
     void setFeaturesTransferModeShowsInIdentify() throws IOException {
         try (IdeRig rig = new IdeRig()) {
@@ -306,6 +430,98 @@ class AtaDiskTest {
             assertEquals(Ata.READY, rig.status());
             assertEquals(299 & 0xFF, rig.reg(AtaRegister.LBA_LOW));
             assertEquals(299 >> 8, rig.reg(AtaRegister.LBA_MID));
+        }
+    }
+
+    /** An image in memory that counts its flushes and the writes since the last one. */
+    static final class FlushCountingBackend implements BlockBackend {
+        final byte[] data;
+        int flushes;
+        int unflushedWrites;
+
+        FlushCountingBackend(int sectors) {
+            data = new byte[sectors * 512];
+        }
+
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public boolean readOnly() {
+            return false;
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) {
+            dst.put(data, (int) offset, dst.remaining());
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src) {
+            src.get(data, (int) offset, src.remaining());
+            unflushedWrites++;
+        }
+
+        @Override
+        public void flush() {
+            flushes++;
+            unflushedWrites = 0;
+        }
+
+        @Override
+        public void discard(long offset, long length) {
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean mayUnmap) {
+        }
+
+        @Override
+        public String describe() {
+            return "memory";
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void fuaWritesAreFlushedBeforeTheyCompleteWithTheCacheOn() throws IOException {
+        try (IdeRig rig = new IdeRig()) {
+            FlushCountingBackend b = new FlushCountingBackend(64);
+            rig.disk(b, 0);
+            rig.select(0);
+            rig.command(0xEC);
+            byte[] id = rig.readPio(512);
+            assertEquals(1 << 6, IdeRig.word(id, 84) & 1 << 6, "FUA supported");
+            assertEquals(1 << 6, IdeRig.word(id, 87) & 1 << 6);
+            // WRITE DMA EXT with the write cache on: nothing flushed
+            rig.prd(0x1000, 0x10000, 2 * 512);
+            rig.bmSetup(0x1000, false);
+            rig.lba48(4, 2);
+            rig.command(0x35);
+            rig.bmStart(false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.flushes);
+            // WRITE DMA FUA EXT: on the medium when it completes
+            rig.bmStop();
+            rig.bmSetup(0x1000, false);
+            rig.lba48(8, 2);
+            rig.command(0x3D);
+            rig.bmStart(false);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.unflushedWrites, "flushed");
+            assertEquals(1, b.flushes);
+            // WRITE MULTIPLE FUA EXT (PIO, blocks of the multiple count)
+            rig.lba48(16, 3);
+            rig.command(0xCE);
+            rig.writePio(new byte[3 * 512]);
+            assertEquals(Ata.READY, rig.status());
+            assertEquals(0, b.unflushedWrites, "flushed");
+            assertTrue(b.flushes >= 2);
         }
     }
 

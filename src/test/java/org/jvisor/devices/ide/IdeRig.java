@@ -73,6 +73,18 @@ final class IdeRig implements AutoCloseable {
         return d;
     }
 
+    /** Attaches an empty CD-ROM drive at primary unit {@code unit}. */
+    AtapiCdrom emptyCdrom(int unit) {
+        AtapiCdrom d = new AtapiCdrom(null, unit + 1, msg -> { }, stats);
+        ide.channel(0).attach(unit, d);
+        return d;
+    }
+
+    /** Opens {@code image} as a CD-ROM medium the test hands to a drive (closed with the rig if still open). */
+    BlockBackend medium(Path image) throws IOException {
+        return BlockImages.open(image, "raw", true, CacheMode.WRITEBACK, false, msg -> { });
+    }
+
     /**
      * Sends a 12-byte packet with PACKET ({@code dma}: features bit 0) and the byte count limit
      * {@code limit}, as libata's ATAPI path does.

@@ -1,0 +1,215 @@
+package org.jvisor.qmp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.qmp.json.JsonValue;
+import org.jvisor.qmp.json.JsonValue.JsonObject;
+import org.jvisor.testing.DemoGuest;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+
+/**
+ * A CD-ROM's medium changed under a running Linux, through QMP on a real unix socket: the guest
+ * (sr on ata_piix) reads /dev/sr0, QMP's blockdev-change-medium swaps the image, the guest reads
+ * the new one with its new size; the guest then ejects (the cdrom driver's autoeject on close, a
+ * START STOP UNIT) and QMP sees DEVICE_TRAY_MOVED; a TRIM of the ATA disk beside it (blkdiscard)
+ * reaches the image; while the guest holds the device open (its
+ * driver locks the door) QMP's eject fails as on QEMU. QEMU 7.2 runs the same scenario: the guest's
+ * results and the event sequence must be the same.
+ */
+@GuestTest
+class CdromMediaGuestTest {
+    /** md5 of nothing: dd read no medium. */
+    private static final String EMPTY = "d41d8cd98f00b204e9800998ecf8427e";
+    /** A hang guard, not a performance limit. */
+    private static final long GUARD_SECONDS = 300;
+
+    private static GuestBuilder.Guest guest;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        guest = DemoGuest.build();
+    }
+
+    private static final String COMMAND = ""
+        + "md() { dd if=/dev/sr0 bs=2048 2>/dev/null | md5sum | cut -c1-32; }; "
+        // TRIM on the ATA disk (DATA SET MANAGEMENT through libata's SCSI UNMAP translation)
+        + "blkdiscard -o 1048576 -l 1048576 /dev/sda && echo trim=ok; "
+        + "A=$(md); echo sr0a=$A blocks=$(cat /sys/block/sr0/size); "
+        + "echo cd-change-now; read -r go; "
+        // the first opens after a change see the medium gone, then UNIT ATTENTION: try a few times
+        + "n=0; while [ $n -lt 50 ]; do B=$(md); [ $B != " + EMPTY + " ] && [ $B != $A ] && break; n=$((n+1)); sleep 0.1; done; "
+        + "echo sr0b=$B blocks=$(cat /sys/block/sr0/size); "
+        // while the device is open the cdrom driver keeps the door locked (PREVENT ALLOW MEDIUM REMOVAL)
+        + "exec 3</dev/sr0; echo cd-locked; read -r go; exec 3<&-; "
+        + "echo 1 > /proc/sys/dev/cdrom/autoeject; "
+        + "dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null; "
+        + "echo cd-done; read -r end";
+
+    private List<String> options(Path socket, Path first, Path disk) {
+        return new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
+            "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
+            "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
+                + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
+            "-qmp", "unix:" + socket + ",server=on,wait=off",
+            "-drive", "file=" + first + ",if=ide,index=2,media=cdrom,format=raw,id=cd0",
+            "-drive", "file=" + disk + ",if=ide,index=0,format=raw,id=hd0"));
+    }
+
+    /** What one run gave: the guest's lines of interest, the tray events in order, the command replies. */
+    record Outcome(List<String> guest, List<String> trayEvents, List<String> replies) {
+    }
+
+    /** Runs {@code command} (jvisor or QEMU), changes the medium to {@code second} when the guest asks. */
+    private Outcome scenario(List<String> command, Path socket, Path second) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        StringBuilder all = new StringBuilder();
+        CompletableFuture<Void> pump = CompletableFuture.runAsync(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String l = r.readLine(); l != null; l = r.readLine()) {
+                    synchronized (all) {
+                        all.append(l).append('\n');
+                    }
+                    lines.add(l.strip());
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        List<String> replies = new ArrayList<>();
+        List<String> events = new ArrayList<>();
+        try (QmpClient qmp = QmpClient.connect(socket); OutputStream console = p.getOutputStream()) {
+            qmp.reply();
+            qmp.execute("{\"execute\":\"qmp_capabilities\"}");
+            await(lines, "cd-change-now", all);
+            replies.add(QmpClient.text(qmp.execute("{\"execute\":\"blockdev-change-medium\",\"arguments\":{\"device\":\"cd0\","
+                + "\"filename\":\"" + second + "\",\"format\":\"raw\"}}")));
+            // a file that is not there: an error, and the medium stays
+            replies.add(QmpClient.text(qmp.execute("{\"execute\":\"blockdev-change-medium\",\"arguments\":{\"device\":\"cd0\","
+                + "\"filename\":\"" + dir.resolve("missing.iso") + "\"}}")));
+            replies.add(QmpClient.text(qmp.execute("{\"execute\":\"eject\",\"arguments\":{\"device\":\"nope\"}}")));
+            console.write("go\n".getBytes(StandardCharsets.US_ASCII));
+            console.flush();
+            await(lines, "cd-locked", all);
+            replies.add("locked=" + QmpClient.text(cdrom(qmp).members().get("locked")));
+            replies.add(QmpClient.text(qmp.execute("{\"execute\":\"eject\",\"arguments\":{\"device\":\"cd0\"}}")));
+            console.write("go\n".getBytes(StandardCharsets.US_ASCII));
+            console.flush();
+            await(lines, "cd-done", all);
+            replies.add("tray_open=" + QmpClient.text(cdrom(qmp).members().get("tray_open")));
+            console.write("end\n".getBytes(StandardCharsets.US_ASCII));
+            console.flush();
+            assertTrue(p.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "hang guard");
+            // every event so far, in order: the tray's
+            for (String name : qmp.pendingEventNames()) {
+                JsonObject e = qmp.event(name);
+                if (name.equals("DEVICE_TRAY_MOVED")) {
+                    JsonObject data = (JsonObject) e.members().get("data");
+                    events.add(QmpClient.text(data.members().get("device")) + " open=" + QmpClient.text(data.members().get("tray-open")));
+                }
+            }
+        } finally {
+            p.destroyForcibly();
+            pump.join();
+        }
+        List<String> guestLines;
+        synchronized (all) {
+            guestLines = all.toString().lines().map(String::strip)
+                .filter(l -> l.startsWith("sr0") || l.startsWith("trim=")).toList();
+        }
+        return new Outcome(guestLines, events, replies);
+    }
+
+    /** query-block's entry of drive cd0. */
+    private static JsonObject cdrom(QmpClient qmp) throws IOException, InterruptedException {
+        JsonObject block = qmp.execute("{\"execute\":\"query-block\"}");
+        for (JsonValue v : ((JsonValue.JsonArray) block.members().get("return")).elements()) {
+            if (((JsonObject) v).members().get("device").equals(new JsonValue.JsonString("cd0"))) {
+                return (JsonObject) v;
+            }
+        }
+        throw new AssertionError("no cd0 in " + QmpClient.text(block));
+    }
+
+    private static void await(LinkedBlockingQueue<String> lines, String marker, StringBuilder all) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(GUARD_SECONDS);
+        while (System.nanoTime() < deadline) {
+            String l = lines.poll(1, TimeUnit.SECONDS);
+            if (l != null && l.endsWith(marker)) {
+                return;
+            }
+        }
+        synchronized (all) {
+            throw new AssertionError("hang guard: no " + marker + " from the guest:\n" + all);
+        }
+    }
+
+    private Path image(String name, int blocks, long seed) throws IOException {
+        byte[] b = new byte[blocks * 2048];
+        new Random(seed).nextBytes(b);
+        return Files.write(dir.resolve(name), b);
+    }
+
+    private static String md5(Path p) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(Files.readAllBytes(p)));
+    }
+
+    @Test
+    void theGuestReadsTheNewMediumAndItsEjectIsAnEvent() throws Exception {
+        Path first = image("first.iso", 512, 1);
+        Path second = image("second.iso", 768, 2);
+        Path socket = dir.resolve("j.sock");
+        Path disk = image("disk.raw", 4096, 3);
+        Outcome jvisor = scenario(JvisorProcess.command(List.of(), options(socket, first, disk).toArray(new String[0])), socket,
+            second);
+        byte[] trimmed = Arrays.copyOfRange(Files.readAllBytes(disk), 1 << 20, 2 << 20);
+        assertArrayEquals(new byte[1 << 20], trimmed, "the guest's TRIM reached the image");
+        assertEquals(List.of("trim=ok", "sr0a=" + md5(first) + " blocks=" + 512 * 4, "sr0b=" + md5(second) + " blocks=" + 768 * 4), jvisor.guest(), "what the guest read");
+        assertEquals(List.of("\"cd0\" open=true", "\"cd0\" open=false", "\"cd0\" open=true"), jvisor.trayEvents(),
+            "change-medium opens and closes the tray, the guest's eject opens it");
+        assertEquals(QmpClient.text(QmpClient.parse("{\"return\":{}}")), jvisor.replies().get(0));
+        assertTrue(jvisor.replies().get(1).contains("No such file or directory"), jvisor.replies().toString());
+        assertTrue(jvisor.replies().get(2).contains("DeviceNotFound"), jvisor.replies().toString());
+        assertEquals("locked=true", jvisor.replies().get(3), "the guest locked the tray");
+        assertTrue(jvisor.replies().get(4).contains("is locked and force was not specified"), jvisor.replies().toString());
+        assertEquals("tray_open=true", jvisor.replies().get(5));
+
+        Path qsocket = dir.resolve("q.sock");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86_64 not installed: no reference run");
+        List<String> qemu = new ArrayList<>(List.of("/usr/bin/qemu-system-x86_64"));
+        qemu.addAll(options(qsocket, first, image("qemu-disk.raw", 4096, 3)));
+        Outcome ref = scenario(qemu, qsocket, second);
+        assertEquals(ref.guest(), jvisor.guest(), "the guest's view, jvisor vs QEMU");
+        assertEquals(ref.trayEvents(), jvisor.trayEvents(), "DEVICE_TRAY_MOVED, jvisor vs QEMU");
+        assertEquals(ref.replies(), jvisor.replies(), "the replies, jvisor vs QEMU");
+    }
+}
