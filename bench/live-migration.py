@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Live migration side by side (issue 10): the demo guest (256 MiB) runs a loop that dirties 16 MiB
+# Live migration side by side (issue 10): the demo guest (512 MiB; MEM=256M to change) runs a loop that dirties 16 MiB
 # of page cache over and over; QMP `migrate tcp:` sends it to a second VMM of the same kind started
 # with -incoming tcp:, and query-migrate gives total time, downtime, RAM sent and passes over RAM
 # (dirty-sync-count). QEMU 7.2 TCG and jvisor tcg, same guest, same options, interleaved runs.
@@ -66,7 +66,7 @@ class Qmp:
 
 
 def args(kind, qmp, incoming=None):
-    common = ["-accel", "tcg", "-m", "256M", "-nographic", "-kernel", GUEST + "/vmlinuz",
+    common = ["-accel", "tcg", "-m", os.environ.get("MEM", "512M"), "-nographic", "-kernel", GUEST + "/vmlinuz",
               "-initrd", GUEST + "/initramfs.cpio.gz", "-append", "console=ttyS0",
               "-qmp", "unix:%s,server=on,wait=off" % qmp]
     extra = ["-incoming", incoming] if incoming else []
