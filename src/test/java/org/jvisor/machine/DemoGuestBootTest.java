@@ -177,7 +177,10 @@ class DemoGuestBootTest {
         }
     }
 
-    @TranslatedToo
+    /**
+     * A command typed into the shell, and a 6 KiB paste. Not in the translated run (CI time): the
+     * two tests above already boot and run a shell command with every block translated.
+     */
     @Test
     void aCommandTypedIntoTheShellRunsAndPoweroffEndsJvisor() throws Exception {
         try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 quiet"))) {
