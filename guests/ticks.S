@@ -4,6 +4,7 @@
 # an IDT with vector 0x40; LAPIC (SDM vol. 3, 10.5.4): SVR enabled, timer periodic on 0x40,
 # divide by 1, initial count 1000000.
     .set LAPIC, 0xFEE00000
+#include "idt.inc"
     .section .text.start
     .globl _start
     .code64
@@ -23,16 +24,7 @@ _start:
     out %al, $0x40
     mov $0x2e, %al
     out %al, $0x40
-    lea tick(%rip), %rax        # gate 0x40: offset, selector 0x08, present 64-bit interrupt gate
-    lea idt + 0x40 * 16(%rip), %rbx
-    mov %ax, (%rbx)
-    movw $0x08, 2(%rbx)
-    movw $0x8E00, 4(%rbx)
-    shr $16, %rax
-    mov %ax, 6(%rbx)
-    shr $16, %rax
-    mov %eax, 8(%rbx)
-    movl $0, 12(%rbx)
+    set_interrupt_gate 0x40, tick, idt   # the timer's vector
     lidt idtr(%rip)
     mov $LAPIC, %rbx
     movl $0x1FF, 0xF0(%rbx)     # SVR: APIC enabled, spurious vector 0xFF

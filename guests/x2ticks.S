@@ -9,6 +9,7 @@
     .set X2_LVT_TIMER, 0x832
     .set X2_TMICT, 0x838
     .set X2_TDCR, 0x83E
+#include "idt.inc"
     .section .text.start
     .globl _start
     .code64
@@ -19,16 +20,7 @@ _start:
     mov $0xff, %al              # mask both 8259s (OCW1)
     out %al, $0x21
     out %al, $0xa1
-    lea tick(%rip), %rax        # gate 0x40: offset, selector 0x08, present 64-bit interrupt gate
-    lea idt + 0x40 * 16(%rip), %rbx
-    mov %ax, (%rbx)
-    movw $0x08, 2(%rbx)
-    movw $0x8E00, 4(%rbx)
-    shr $16, %rax
-    mov %ax, 6(%rbx)
-    shr $16, %rax
-    mov %eax, 8(%rbx)
-    movl $0, 12(%rbx)
+    set_interrupt_gate 0x40, tick, idt   # the timer's vector
     lidt idtr(%rip)
     mov $APIC_BASE_MSR, %ecx    # EN and EXTD: xAPIC to x2APIC mode
     rdmsr
