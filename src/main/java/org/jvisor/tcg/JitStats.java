@@ -26,6 +26,8 @@ public final class JitStats {
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
+    /** Unit runs reached through a link from the previous unit, without a lookup. */
+    long linkedRuns;
     /** Interpreted instructions run from units, by opcode (map << 8 | byte). */
     final long[] helperRuns = new long[0x400];
     /** Stores that found their own unit's code page and restarted in the interpreter. */
@@ -53,6 +55,7 @@ public final class JitStats {
         sum.probeMisses += probeMisses;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
+        sum.linkedRuns += linkedRuns;
         sum.selfModifyRestarts += selfModifyRestarts;
         sum.decodes += decodes;
         sum.straddlingDecodes += straddlingDecodes;
@@ -91,7 +94,7 @@ public final class JitStats {
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units shared         %d made from a class defined before (here or by another VM), %d early tries new
             units invalidated    %d (code pages written), %d full flushes, %d self-modifying restarts
-            units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run)
+            units run            %d, %d instructions (%.1f%% of %d retired, %.1f per run), %d through links
             interpreted in units %s
             interpreter decodes  %d instructions (%d straddling two pages)
             """,
@@ -102,6 +105,6 @@ public final class JitStats {
             sharedUnits, probeMisses,
             invalidated, flushes, selfModifyRestarts,
             unitRuns, unitInsns, retiredTotal == 0 ? 0.0 : 100.0 * unitInsns / retiredTotal, retiredTotal,
-            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, topHelpers(12), decodes, straddlingDecodes);
+            unitRuns == 0 ? 0.0 : (double) unitInsns / unitRuns, linkedRuns, topHelpers(12), decodes, straddlingDecodes);
     }
 }

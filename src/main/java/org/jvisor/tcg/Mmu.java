@@ -478,6 +478,15 @@ public final class Mmu {
         return ram.offsetOf(pa, 1);
     }
 
+    /**
+     * Whether an instruction fetch at {@code lin} would read code page {@code hostPage} now, by
+     * the fetch TLB alone (false on a miss, which costs the caller a full lookup, never a walk).
+     */
+    boolean fetchHits(long lin, long hostPage) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        return exTag[i] == ((lin & ~0xFFFL) | user) && ((lin + exDelta[i]) & ~0xFFFL) == hostPage;
+    }
+
     /** Guest-physical address of an instruction byte (for the code cache key when RAM). */
     long fetchPhys(long lin) {
         return translate(lin, EXEC, user);

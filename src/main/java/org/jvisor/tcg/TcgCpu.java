@@ -402,6 +402,7 @@ public final class TcgCpu {
                     }
                     return;
                 }
+                Unit prev = null; // the unit that just exited here, if nothing ran since
                 while (retired < limit) {
                     if (interruptCheckDue()) {
                         return;
@@ -409,7 +410,10 @@ public final class TcgCpu {
                     if (mode == 64 && retired >= shadowEnd) {
                         Unit u = unitAt(s.rip, stopRip);
                         if (u != null) {
-                            runUnit(u, limit);
+                            if (prev != null) {
+                                link(prev, u);
+                            }
+                            prev = runLinked(u, limit, stopRip);
                             if (endChunk || s.rip == stopRip) {
                                 return;
                             }
@@ -419,6 +423,7 @@ public final class TcgCpu {
                             continue;
                         }
                     }
+                    prev = null;
                     // interpret to the end of the block, where the next entry is looked up
                     while (true) {
                         Insn in = fetch();
@@ -459,6 +464,55 @@ public final class TcgCpu {
         }
     }
 
+    /**
+     * Runs {@code u}, then the unit each one links to ({@link Unit#next}) for as long as the
+     * link holds, the slice has budget and no interrupt check is due, so an interrupt waits no
+     * longer than at the dispatcher's own unit boundaries. A link is followed only if the target
+     * is still valid, starts at this RIP, this vCPU's fetch TLB maps that RIP to the target's code
+     * page now, and the target does not run past {@code stopRip}: the checks the lookup makes, on
+     * the target's final fields. Returns the last unit run, for the caller to link from.
+     */
+    private Unit runLinked(Unit u, long limit, long stopRip) {
+        long start = retired;
+        int runs = 0;
+        try {
+            while (true) {
+                runUnit(u, limit);
+                runs++;
+                if (endChunk || s.rip == stopRip || remoteDropsPending || retired >= limit || retired < shadowEnd
+                    || mode != 64 || interruptCheckDue()) {
+                    break;
+                }
+                Unit n = u.next;
+                if (n == null || !n.valid || n.rip != s.rip || !mmu.fetchHits(n.rip, n.hostPage)
+                    || stopRip != NO_STOP && n.covers(stopRip)) {
+                    break;
+                }
+                u = n;
+            }
+        } finally {
+            jitStats.unitRuns += runs;
+            jitStats.linkedRuns += runs - 1;
+            jitStats.unitInsns += retired - start;
+        }
+        resumedInside(u);
+        return u;
+    }
+
+    /** Links {@code from}'s exit to {@code to}, which the dispatcher found there. */
+    private void link(Unit from, Unit to) {
+        if (from.next != to) {
+            from.next = to; // written only when it changes: units are shared between vCPUs
+        } else {
+            // the link failed on a fetch-TLB entry evicted since: refill it, or it fails again
+            try {
+                mmu.fetchOffset(to.rip);
+            } catch (CpuFault f) {
+                // not fetchable now: the link stays unused until the lookup finds it again
+            }
+        }
+    }
+
     private void runUnit(Unit u, long limit) {
         long before = retired;
         int budget = (int) Math.min(limit - retired, Integer.MAX_VALUE);
@@ -469,15 +523,18 @@ public final class TcgCpu {
             u.run(this, budget);
             runningUnitPage = -1;
         }
-        jitStats.unitRuns++;
-        jitStats.unitInsns += retired - before;
         u.runs++;
         u.retired += retired - before;
+    }
+
+    /**
+     * The unit stopped inside its own code: a loop that ran out of slice budget (or a block the
+     * region had to leave). It resumes there, so that entry is as hot as the unit: translate it
+     * now rather than interpret the loop until its own count is hot.
+     */
+    private void resumedInside(Unit u) {
         long next = s.rip;
         if (next != u.rip && next >= u.minRip && next < u.maxEnd && !endChunk) {
-            // the unit stopped inside its own code: a loop that ran out of slice budget (or a
-            // block the region had to leave). It resumes here, so this entry is as hot as the
-            // unit: translate it now rather than interpret the loop until its own count is hot.
             hotEntry(next);
         }
     }

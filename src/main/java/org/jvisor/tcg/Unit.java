@@ -35,6 +35,13 @@ abstract class Unit {
     final int nativeCount;
     /** False once the page was written or the unit evicted; the dispatcher then drops it. */
     volatile boolean valid = true;
+    /**
+     * The unit the dispatcher last found where this one exited (QEMU's direct jump, kept out of
+     * the generated code): tried before the lookup, and trusted only after checking the target's
+     * own final fields against the running vCPU, never anything stored with the link, so vCPUs
+     * (with their own page tables) share it, and a racing write only costs a lookup.
+     */
+    Unit next;
 
     /** Everything a generated constructor passes to its superclass. */
     record Info(long rip, long minRip, long maxEnd, long hostPage, long[] faultRip, int[] faultAdj,

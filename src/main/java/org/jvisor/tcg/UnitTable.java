@@ -184,6 +184,7 @@ final class UnitTable {
                 Unit u = e.unit;
                 if (u != null) {
                     u.valid = false;
+                    u.next = null; // links into it fail on valid; its own would keep its target loaded
                     e.unit = null; // a jump cache may still hold the entry: let the class unload
                     liveUnits--;
                     invalidated++;
