@@ -77,7 +77,8 @@ public final class TcgCpu {
     private UnitVerifier verifier;
     /** Host offset of the code page of the unit running now, or -1 (see {@link CodeModified}). */
     long runningUnitPage = -1;
-    // jump cache: linear RIP -> block entry, valid while the TLB epoch is unchanged (QEMU's tb_jmp_cache)
+    // jump cache: linear RIP -> block entry, valid while the TLB epoch and the privilege level
+    // are unchanged (QEMU's tb_jmp_cache): a user-mode fetch from a supervisor page must fault
     private static final int JC_SIZE = 4096;
     private final long[] jcRip = new long[JC_SIZE];
     private final int[] jcEpoch = new int[JC_SIZE];
@@ -549,15 +550,16 @@ public final class TcgCpu {
     /** The block entry for {@code rip} through the vCPU's direct-mapped cache of recent entries. */
     private UnitTable.Entry cachedEntry(long rip) {
         int i = (int) (rip ^ (rip >>> 12)) & (JC_SIZE - 1);
+        int key = mmu.epoch << 1 | mmu.user;
         UnitTable.Entry e = jcEntry[i];
-        if (e == null || jcRip[i] != rip || jcEpoch[i] != mmu.epoch || e.dead) {
+        if (e == null || jcRip[i] != rip || jcEpoch[i] != key || e.dead) {
             e = lookupEntry(rip);
             if (e == null) {
                 return null;
             }
             jcEntry[i] = e;
             jcRip[i] = rip;
-            jcEpoch[i] = mmu.epoch;
+            jcEpoch[i] = key;
         }
         return e;
     }
