@@ -9,6 +9,7 @@ import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.BusDevice;
+import org.jvisor.testing.TranslatedToo;
 
 /**
  * Links between units ({@link Unit#next}): a unit's exit runs the unit the dispatcher found there
@@ -16,6 +17,7 @@ import org.jvisor.memory.BusDevice;
  * run: not after a write to its page, not after the linear page is mapped elsewhere, not for a
  * vCPU whose page tables map it elsewhere; and an interrupt waits no longer than a unit.
  */
+@TranslatedToo
 class UnitLinkTest {
     private static final JitOptions ALWAYS = new JitOptions(true, 0, JitOptions.DEFAULT_MAX_INSNS);
     /** A 2 MiB linear page the tests map to one of two physical pages, each with its own function. */
