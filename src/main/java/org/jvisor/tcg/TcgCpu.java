@@ -492,6 +492,7 @@ public final class TcgCpu {
                 u = n;
             }
         } finally {
+            runningUnitPage = -1;
             jitStats.unitRuns += runs;
             jitStats.linkedRuns += runs - 1;
             jitStats.unitInsns += retired - start;
@@ -520,9 +521,8 @@ public final class TcgCpu {
         if (verifier != null) {
             verifier.run(u, budget);
         } else {
-            runningUnitPage = u.hostPage;
+            runningUnitPage = u.hostPage; // reset once the chain ends (runLinked), or by the fault handlers
             u.run(this, budget);
-            runningUnitPage = -1;
         }
         u.runs++;
         u.retired += retired - before;
