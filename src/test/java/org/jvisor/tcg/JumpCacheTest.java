@@ -1,0 +1,80 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.config.JitOptions;
+import org.jvisor.testing.TranslatedToo;
+
+/** The vCPU's jump cache (linear RIP to block entry) finds only what a fetch would fetch now. */
+@TranslatedToo
+class JumpCacheTest {
+    /** A supervisor-only 2 MiB page (the boot page tables have no U bit) holding "return 1". */
+    private static final long FUNC = 0x800000;
+
+    /**
+     * Kernel code at FUNC (a supervisor page) runs translated and enters the vCPU's jump cache;
+     * then user code calls FUNC. The fetch must raise #PF (SDM vol. 3, 4.6: a user-mode fetch
+     * from a supervisor page), as the interpreter's fetch does, not find the kernel's unit by RIP.
+     */
+    @Test
+    void userCodeCallingTranslatedKernelCodeFaults() {
+        String asm = """
+            mov $100, %ebx
+            1: mov $0x800000, %rax
+            call *%rax
+            dec %ebx
+            jnz 1b
+            mov $0xC0000080, %ecx
+            rdmsr
+            or $1, %eax
+            wrmsr
+            lea done(%rip), %rax
+            mov %rax, %rdx
+            shr $32, %rdx
+            mov $0xC0000082, %ecx
+            wrmsr
+            mov $0xC0000081, %ecx
+            xor %eax, %eax
+            mov $0x00180008, %edx
+            wrmsr
+            mov $0x1f0000, %rsp
+            lea user(%rip), %rcx
+            mov $0x202, %r11
+            sysretq
+            user:
+            mov $0x800000, %rax
+            call *%rax
+            mov $99, %r15
+            syscall
+            done:
+            """;
+        for (JitOptions jit : new JitOptions[] {JitOptions.OFF, new JitOptions(true, 0, JitOptions.DEFAULT_MAX_INSNS)}) {
+            try (TestMachine m = new TestMachine(asm, jit)) {
+                m.ram.write(FUNC, Asm.assemble("mov $1, %eax\nret\n"));
+                long gdt = 0x600;
+                m.ram.writeU64(gdt + 0x08, 0x00AF_9B00_0000_FFFFL);
+                m.ram.writeU64(gdt + 0x10, 0x00CF_9300_0000_FFFFL);
+                m.ram.writeU64(gdt + 0x18, 0x00CF_FB00_0000_FFFFL);
+                m.ram.writeU64(gdt + 0x20, 0x00CF_F300_0000_FFFFL);
+                m.ram.writeU64(gdt + 0x28, 0x00AF_FB00_0000_FFFFL);
+                m.st.gdtr.base = gdt;
+                m.st.gdtr.limit = 0x2F;
+                // the first 2 MiB user-accessible (code, stack); FUNC's page stays supervisor-only
+                m.ram.writeU64(0x1000, m.ram.readU64(0x1000) | 4);
+                m.ram.writeU64(0x2000, m.ram.readU64(0x2000) | 4);
+                m.ram.writeU64(0x3000, m.ram.readU64(0x3000) | 4);
+                m.ram.writeU64(0x4, 0x1E0000); // TSS (at 0) RSP0, for the #PF from ring 3
+                m.ram.write(TestMachine.HANDLERS, Asm.assemble("mov $14, %r15\nmovabs $" + m.end + ", %rax\njmp *%rax\n"));
+                long h = TestMachine.HANDLERS;
+                m.ram.writeU64(TestMachine.IDT + 14 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
+                m.ram.writeU64(TestMachine.IDT + 14 * 16L + 8, h >>> 32);
+                m.st.idtr.base = TestMachine.IDT;
+                m.st.idtr.limit = 15 * 16 - 1;
+                m.cpu.syncFromState();
+                m.run();
+                assertEquals(14, m.reg(15), "user code ran kernel code (jit " + jit.enabled() + ")");
+            }
+        }
+    }
+}
