@@ -582,6 +582,17 @@ public final class VirtualMachine implements AutoCloseable {
             Objects.requireNonNull(readOnly, "readOnly"));
     }
 
+    /**
+     * QMP {@code blockdev-insert-medium}: opens {@code file} ({@code format} "raw", "qcow2", or
+     * null to probe) and puts it into the drive's open, empty tray; the tray stays open. A file
+     * that cannot be opened changes nothing.
+     *
+     * @throws MediaException NO_SUCH_DRIVE, NOT_REMOVABLE, TRAY_CLOSED, MEDIUM_PRESENT or CANNOT_OPEN
+     */
+    public void insertMedium(String drive, Path file, String format, boolean readOnly) throws MediaException {
+        media().insertMedium(Objects.requireNonNull(drive, "drive"), Objects.requireNonNull(file, "file"), format, readOnly);
+    }
+
     private RemovableMedia media() {
         return new RemovableMedia(lifecycle.machine(), lifecycle.events());
     }

@@ -432,7 +432,8 @@ public final class CommandLine {
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
             compat.cpu()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes, devices.driveUsers()),
+            sandbox, runWith, incoming, incomingDefer,
+            new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
             compat.timestamps());
     }
 

@@ -202,7 +202,8 @@ final class Help {
           -mon chardev=ID,mode=control[,pretty=on]
                                 a QMP monitor on a socket chardev (pretty: indented replies);
                                 CD-ROM media: eject, blockdev-change-medium, blockdev-open-tray,
-                                blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED)
+                                blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED),
+                                blockdev-add/-insert-medium/-del (virsh change-media)
           -name NAME, -name guest=NAME   the guest's name (query-name)
           -pidfile FILE         write jvisor's process id to FILE (removed at exit)
           -daemonize            run detached; return once the monitors and pidfile are ready
