@@ -187,7 +187,9 @@ final class Help {
                                 backend at start, and when it dies connect again every N s and go
                                 on with the guest's I/O; without it the disk fails every request
                                 from then on
-                                (vhost-user-blk-device on microvm)
+                                (vhost-user-blk-device on microvm). On kvm the backend's
+                                completions interrupt the guest in the kernel (irqfd);
+                                x-irqfd=off relays them through jvisor instead (comparison)
           -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
                                 a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd
                                 --socket-path=SOCK -o source=DIR); the guest mounts it with

@@ -395,6 +395,15 @@ public record MachineConfig(
             return true;
         }
 
+        /**
+         * x-irqfd=on|off (jvisor's, for vhost-user devices): on kvm the backend's call eventfds
+         * raise the MSI-X interrupts in the kernel (on, the default) or go through jvisor (off,
+         * for comparison).
+         */
+        default boolean irqfd() {
+            return true;
+        }
+
         /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
         record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
             /** A virtio-rng with ioeventfd=on (the default). */
@@ -433,12 +442,17 @@ public record MachineConfig(
         }
 
         /**
-         * -device vhost-user-blk-pci|vhost-user-blk-device,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]:
-         * a disk served by another process (a vhost-user backend such as qemu-storage-daemon) over
-         * the socket chardev ID. {@code numQueues} 0 means one per vCPU (QEMU's default).
+         * -device vhost-user-blk-pci|vhost-user-blk-device,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]
+         * [,x-irqfd=on|off]: a disk served by another process (a vhost-user backend such as
+         * qemu-storage-daemon) over the socket chardev ID. {@code numQueues} 0 means one per vCPU (QEMU's default).
          */
-        record VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport)
+        record VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport, boolean irqfd)
                 implements VirtioDeviceConfig {
+            /** With x-irqfd=on (the default). */
+            public VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport) {
+                this(chardev, numQueues, queueSize, configWce, transport, true);
+            }
+
             @Override
             public String model() {
                 return "vhost-user-blk";
@@ -451,12 +465,17 @@ public record MachineConfig(
         }
 
         /**
-         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]:
-         * a host directory shared by a virtio-fs backend (virtiofsd) over the socket chardev ID;
-         * the guest mounts it with {@code mount -t virtiofs TAG DIR}.
+         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
+         * [,x-irqfd=on|off]: a host directory shared by a virtio-fs backend (virtiofsd) over the
+         * socket chardev ID; the guest mounts it with {@code mount -t virtiofs TAG DIR}.
          */
-        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport)
+        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport, boolean irqfd)
                 implements VirtioDeviceConfig {
+            /** With x-irqfd=on (the default). */
+            public VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport) {
+                this(chardev, tag, numRequestQueues, queueSize, transport, true);
+            }
+
             @Override
             public String model() {
                 return "vhost-user-fs";
