@@ -26,6 +26,7 @@
 #define SECTOR 512
 #define IRQ_VECTOR_2 0x41
 #define POLL_LIMIT 20000000UL
+#define PENDING_LIMIT 200000UL /* PBA reads (each an exit to the VMM) after a masked completion: the VMM sets the bit at once */
 #define STAMP 0x6a76697372626c6bUL /* "jvisrblk" */
 
 #include "virtio_pci.h"
@@ -221,8 +222,8 @@ static void request_masked(uint64_t block, int write, unsigned n, void (*unmask)
     }
     check_done(block, write, n);
     for (spins = 0; !pending0(); spins++) {
-        if (spins == POLL_LIMIT)
-            failf("%s: the request completed but vector 0's pending bit stays clear", how);
+        if (spins == PENDING_LIMIT)
+            failf("%s: the request completed but vector 0's pending bit stays clear (interrupts %u)", how, irqs - before);
         __asm__ volatile("pause");
     }
     __asm__ volatile("sti; nop; nop; cli" : : : "memory");
