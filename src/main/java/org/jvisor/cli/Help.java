@@ -114,6 +114,9 @@ final class Help {
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
           -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -device virtio-blk-pci,drive=D,ioeventfd=off
+                                on kvm: each queue notification is an MMIO exit served on the
+                                vCPU thread (default on: a KVM ioeventfd, served by the disk's thread)
           -object iothread,id=IO[,poll-max-ns=N][,poll-grow=G][,poll-shrink=S]
           -device virtio-blk-pci|virtio-blk-device,drive=D,iothread=IO
                                 sidecore: the disk's queue is served by thread IO (devices

@@ -418,14 +418,19 @@ public record MachineConfig(
         }
 
         /**
-         * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD]: a disk on the -drive
-         * with that id, its queue served by the -object iothread IOTHREAD (null: a thread of its own).
+         * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD][,ioeventfd=on|off]: a disk on
+         * the -drive with that id, its queue served by the -object iothread IOTHREAD (null: a thread of
+         * its own); with ioeventfd=off a notification is an MMIO exit served on the vCPU thread.
          */
-        record VirtioBlk(String driveId, Transport transport, String iothread) implements VirtioDeviceConfig {
+        record VirtioBlk(String driveId, Transport transport, String iothread, boolean ioeventfd) implements VirtioDeviceConfig {
             public VirtioBlk(String driveId, Transport transport) {
                 this(driveId, transport, null);
             }
 
+            /** With ioeventfd=on (the default). */
+            public VirtioBlk(String driveId, Transport transport, String iothread) {
+                this(driveId, transport, iothread, true);
+            }
 
             @Override
             public String model() {
