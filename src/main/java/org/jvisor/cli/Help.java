@@ -114,6 +114,9 @@ final class Help {
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
           -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -device virtio-blk-pci,drive=D,ioeventfd=off
+                                on kvm: each queue notification is an MMIO exit served on the
+                                vCPU thread (default on: a KVM ioeventfd, served by the disk's thread)
           -object iothread,id=IO[,poll-max-ns=N][,poll-grow=G][,poll-shrink=S]
           -device virtio-blk-pci|virtio-blk-device,drive=D,iothread=IO
                                 sidecore: the disk's queue is served by thread IO (devices
@@ -187,7 +190,9 @@ final class Help {
                                 backend at start, and when it dies connect again every N s and go
                                 on with the guest's I/O; without it the disk fails every request
                                 from then on
-                                (vhost-user-blk-device on microvm)
+                                (vhost-user-blk-device on microvm). On kvm the backend's
+                                completions interrupt the guest in the kernel (irqfd);
+                                x-irqfd=off relays them through jvisor instead (comparison)
           -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
                                 a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd
                                 --socket-path=SOCK -o source=DIR); the guest mounts it with

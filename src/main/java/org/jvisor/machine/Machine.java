@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -117,10 +118,13 @@ public final class Machine implements AutoCloseable {
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
-    private final Map<String, VirtioIoThread> sharedIoThreads = new java.util.LinkedHashMap<>();
+    private final Map<String, VirtioIoThread> sharedIoThreads = new LinkedHashMap<>();
     /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
-    private final Map<String, VirtioCore> virtioCores = new java.util.LinkedHashMap<>();
+    private final Map<String, VirtioCore> virtioCores = new LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
+    /** vhost-user devices by id, with their PCI function where they have one (for -trace exits). */
+    private final Map<String, VhostUserDevice> vhostUserDevices = new LinkedHashMap<>();
+    private final Map<String, VirtioPciFunction> vhostUserFunctions = new HashMap<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
@@ -378,8 +382,8 @@ public final class Machine implements AutoCloseable {
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), config.pciSlots().get(index),
-                    device.qemuName(), config.pciDma(index));
+                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
+                    config.pciSlots().get(index), device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -696,8 +700,8 @@ public final class Machine implements AutoCloseable {
         devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
-    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,
-                           String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
+    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
+                           Integer wantedSlot, String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
         if (dma.iommuPlatform()) {
@@ -733,7 +737,20 @@ public final class Machine implements AutoCloseable {
         if (device instanceof VirtioBlk) {
             virtioDiskSlots.add(slot);
         }
-        devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
+        String id = String.format("%s@pci.0:%02x.0", name, slot);
+        devices.add(virtioDevice(id, fn, fn.transport().core(), io));
+        if (device instanceof VhostUserDevice v) {
+            // On kvm the backend's call eventfds become irqfds of the queues' MSI-X vectors (the
+            // MSIs reach KVM's irqchip unremapped: intremap=on is refused with it). Registered
+            // after the function and its backend, so they are unbound first, before the
+            // device closes the eventfds.
+            if (irqfd) {
+                accel.msiIrqfds().ifPresent(fn::useIrqfds);
+                devices.add(MachineDevice.of(id + " irqfds", null).onClose(fn::releaseIrqfds));
+            }
+            vhostUserDevices.put(id, v);
+            vhostUserFunctions.put(id, fn);
+        }
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
@@ -1170,6 +1187,13 @@ public final class Machine implements AutoCloseable {
                 log.println("-- virtio queue notifications (written, served on the vCPU thread) --");
                 virtioCores.forEach((id, core) -> log.printf("%-40s %10d %10d%n", id, core.driverNotifies(),
                     core.notifiesServedInline()));
+            }
+            if (!vhostUserDevices.isEmpty()) {   // the backend's completions: through jvisor (relayed) or the kernel (irqfd)
+                log.println("-- vhost-user used-buffer interrupts (relayed by jvisor, irqfd bindings made) --");
+                vhostUserDevices.forEach((id, d) -> {
+                    VirtioPciFunction fn = vhostUserFunctions.get(id);
+                    log.printf("%-40s %10d %10d%n", id, d.relayedCalls(), fn != null ? fn.irqfdBindings() : 0);
+                });
             }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
