@@ -73,10 +73,7 @@ static void on_irq2(struct frame *f)
 
 static uint64_t bar_of(int bir)
 {
-    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bir);
-    uint64_t a = lo & ~0xFu;
-    if ((lo & 6) == 4)
-        a |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bir + 4) << 32;
+    uint64_t a = vpci_bar(dev, bir);
     CHECK(a != 0);
     map_gib(a);
     return a;
