@@ -420,7 +420,7 @@ final class Lifecycle {
                 long normal = saved.ramBytesWritten() / 4096;
                 MigrationProgress p = migrationProgress;
                 migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
-                    stoppedGuest ? (end - stoppedAt) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    stoppedGuest ? (saved.sentAtNanos() - stoppedAt) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
                     Math.max(0, ramTotal / 4096 - normal), saved.fileBytes(), Optional.empty(), saved.passes(), 0,
                     p != null ? p.dirtyPagesPerSecond() : 0, saved.ramBytesWritten() * 1_000_000_000L / Math.max(1, saved.nanos()), 0);
                 events.publish(new VmEvent.Migration(Instant.now(), "completed"));

@@ -123,6 +123,9 @@ public final class Machine implements AutoCloseable {
     private final List<String> snapshotBlockers = new ArrayList<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
+    private volatile long lastPauseNanos;
+    /** The incoming migration's trace until the guest resumes (-trace migration), else null. */
+    private volatile MigrationTrace incomingTrace;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
@@ -909,8 +912,13 @@ public final class Machine implements AutoCloseable {
 
     // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
 
-    /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
-    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes) {
+    /**
+     * What a save wrote: the file's size, the RAM pages in it (zero pages are skipped), the time
+     * it took, the passes over RAM, and when (System.nanoTime) its last byte was handed to the
+     * endpoint, before the endpoint's commit (QEMU's downtime ends there: the destination's
+     * confirmation and load are not in it).
+     */
+    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes, long sentAtNanos) {
     }
 
     /**
@@ -998,6 +1006,11 @@ public final class Machine implements AutoCloseable {
         return awaitingIncoming;
     }
 
+    /** Where jvisor's own messages go. */
+    PrintStream log() {
+        return log;
+    }
+
     MachineConfig config() {
         return config;
     }
@@ -1047,15 +1060,34 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("the machine waits for an incoming snapshot");
         }
         control.resumeAll();
+        MigrationTrace t = incomingTrace;
+        if (t != null) {
+            incomingTrace = null;
+            t.phase("until-resume");
+            t.moment("resume");
+            t.print();
+        }
+    }
+
+    /** -trace migration: the restore's trace, ended by the first resume. */
+    void incomingTrace(MigrationTrace trace) {
+        incomingTrace = trace.on() ? trace : null;
     }
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */
     public void pause() throws InterruptedException {
+        long start = System.nanoTime();
         control.requestPause();
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
         }
         control.awaitAllIdle();
+        lastPauseNanos = System.nanoTime() - start;
+    }
+
+    /** How long the last {@link #pause()} waited for the vCPUs (-trace migration). */
+    long lastPauseNanos() {
+        return lastPauseNanos;
     }
 
     /**

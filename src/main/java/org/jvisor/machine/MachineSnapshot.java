@@ -53,8 +53,10 @@ final class MachineSnapshot {
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
             w.section(SnapshotFile.DEVS, devs);
             long ramWritten = w.ram(m.ram().segment());
-            w.finish();
-            return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1);
+            w.end();
+            long sentAt = System.nanoTime();
+            w.commit();
+            return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1, sentAt);
         } catch (IOException e) {
             throw new MachineException("snapshot " + describe(to) + ": " + e.getMessage(), e);
         }
@@ -93,8 +95,12 @@ final class MachineSnapshot {
 
     /** The DEVS section: each device's id and state record, in the registry's order. */
     private byte[] devices() {
+        return devicesPayload(m.devices().save());
+    }
+
+    /** The DEVS section's payload of {@code saved}. */
+    static byte[] devicesPayload(List<DeviceRegistry.Saved> saved) {
         StateEncoder devs = new StateEncoder();
-        List<DeviceRegistry.Saved> saved = m.devices().save();
         devs.writeInt(saved.size());
         for (DeviceRegistry.Saved d : saved) {
             devs.writeString(d.id()).writeState(d.state());
@@ -125,10 +131,13 @@ final class MachineSnapshot {
         checkSavable();
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
         MemorySegment ram = m.ram().segment();
+        MigrationTrace trace = MigrationTrace.of(m.config().traceMigration(), m.log(), "source");
         try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
             w.cancelWhen(control::cancelled);
             w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
             beginRound(log, control, true);
+            StopRehearsal.source(m, control);
+            trace.phase("rehearsal");
             long sent = w.pages(SnapshotFile.RAMP, ram, SnapshotFile.nonZeroPages(ram));
             int passes = 1;
             long[] dirty;
@@ -148,20 +157,36 @@ final class MachineSnapshot {
                 sent += w.pages(SnapshotFile.RAMP, ram, dirty);
                 passes++;
             }
+            trace.phase("precopy", passes + " passes, " + sent / SnapshotFile.PAGE + " pages");
+            trace.moment("stop");
             control.stopGuest();
+            trace.phase("stop-vcpus", String.format("pause %.1f ms", m.lastPauseNanos() / 1e6));
             drainIo();
+            trace.phase("drain-io");
             long[] last = log.fetchAndClear();
             log.stop();
             for (int i = 0; i < last.length; i++) {
                 last[i] |= dirty[i];
             }
+            trace.phase("dirty-sync");
             List<VcpuState> cpus = saveCpus();
+            trace.phase("save-vcpus");
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
-            w.section(SnapshotFile.DEVS, devices());
+            trace.phase("send-vcpus");
+            byte[] devs = devices();
+            trace.phase("save-devices");
+            w.section(SnapshotFile.DEVS, devs);
+            trace.phase("send-devices", devs.length + " bytes");
             long finalBytes = w.pages(SnapshotFile.RAM, ram, last);
-            w.finish();
+            trace.phase("send-ram", finalBytes / SnapshotFile.PAGE + " pages");
+            w.end();
+            long sentAt = System.nanoTime();
+            trace.phase("send-end");
+            w.commit();
+            trace.phase("confirmed");
+            trace.print();
             return new Machine.SnapshotSaved(to.uri(), w.written(), sent + finalBytes, System.nanoTime() - start,
-                passes + 1);
+                passes + 1, sentAt);
         } catch (IOException e) {
             if (control.cancelled()) {
                 throw new MachineException("migration to " + describe(to) + " cancelled", e);
@@ -217,7 +242,10 @@ final class MachineSnapshot {
         } catch (IOException e) {
             throw new MachineException("-incoming: " + name + ": cannot open: " + e.getMessage(), e);
         }
+        MigrationTrace trace = MigrationTrace.of(m.config().traceMigration(), m.log(), "destination");
+        StopRehearsal.Destination rehearsal = null;
         try (SnapshotFile.Reader r = new SnapshotFile.Reader(in, name)) {
+            trace.skip();   // the wait for the source to connect
             SnapshotConfig saved = decoder(r, SnapshotFile.CONF).read(SnapshotConfig.class);
             if (saved == null) {
                 throw r.fail("holds no machine configuration");
@@ -228,12 +256,23 @@ final class MachineSnapshot {
             if (why != null) {
                 throw r.fail(why);
             }
+            int passes = 0;
             while (r.nextIs(SnapshotFile.RAMP)) {
+                if (passes++ == 0) {
+                    trace.skip();
+                    rehearsal = StopRehearsal.destination(m);
+                }
                 r.ram(SnapshotFile.RAMP, m.ram().segment());   // a live migration's passes, then the final state
+                trace.phase("precopy-pass-" + passes);
             }
+            trace.phase("await-stop");
+            boolean vcpuThreads = rehearsal != null && rehearsal.await();
+            trace.phase("await-rehearsal");
             StateDecoder cpuSection = decoder(r, SnapshotFile.CPUS);
+            trace.phase("receive-vcpus");
             List<?> cpus = (List<?>) cpuSection.read(StateEncoder.listOf(VcpuState.class));
             cpuSection.expectEnd();
+            trace.phase("decode-vcpus");
             if (cpus == null || cpus.size() != m.config().cpus()) {
                 throw r.fail("holds " + (cpus == null ? 0 : cpus.size()) + " vCPU states for " + m.config().cpus()
                     + " vCPUs");
@@ -242,6 +281,7 @@ final class MachineSnapshot {
                 throw r.fail("holds an empty vCPU state");
             }
             StateDecoder devSection = decoder(r, SnapshotFile.DEVS);
+            trace.phase("receive-devices");
             int n = devSection.readInt();
             List<DeviceRegistry.Saved> states = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -253,6 +293,7 @@ final class MachineSnapshot {
                 states.add(new DeviceRegistry.Saved(id, state));
             }
             devSection.expectEnd();
+            trace.phase("decode-devices");
             if (crossing != null) {
                 List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList(), states);
                 crossing.checkCpus(vcpus, m.accelerator().cpuid());
@@ -267,10 +308,17 @@ final class MachineSnapshot {
                     }
                 }
             }
+            trace.phase("check-states");
             r.ram(m.ram().segment());
+            trace.phase("receive-ram");
             r.section(SnapshotFile.END);
+            trace.phase("receive-end");
             m.devices().restore(states);
-            m.startVcpuThreads();
+            trace.phase("restore-devices");
+            if (!vcpuThreads) {
+                m.startVcpuThreads();
+                trace.phase("start-vcpu-threads");
+            }
             for (VcpuRunner runner : m.runners()) {
                 VcpuState st = (VcpuState) cpus.get(runner.vcpu().index());
                 m.runControl().callOnVcpu(runner.vcpu().index(), () -> {
@@ -278,6 +326,7 @@ final class MachineSnapshot {
                     return null;
                 });
             }
+            trace.phase("restore-vcpus");
             runState = saved.runState();
         } catch (SnapshotException e) {
             throw new MachineException("-incoming: " + e.getMessage(), e);
@@ -286,8 +335,15 @@ final class MachineSnapshot {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MachineException("-incoming: interrupted", e);
+        } finally {
+            if (rehearsal != null) {
+                rehearsal.finish();   // a failed restore closes the machine: not under the rehearsal's feet
+            }
         }
+        trace.phase("confirm");
         m.startDevices();
+        trace.phase("start-devices");
+        m.incomingTrace(trace);
         return runState;
     }
 

@@ -147,7 +147,17 @@ final class SnapshotFile {
 
         /** The END section, then the endpoint's commit (a file flushed and renamed, a stream delivered). */
         void finish() throws IOException {
+            end();
+            commit();
+        }
+
+        /** The END section: the stream is complete on this side. */
+        void end() throws IOException {
             section(END, new byte[0]);
+        }
+
+        /** The endpoint's commit, after {@link #end()}: a file flushed and renamed, a stream's delivery confirmed. */
+        void commit() throws IOException {
             out.commit();
         }
 
