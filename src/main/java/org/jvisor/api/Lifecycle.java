@@ -482,10 +482,11 @@ final class Lifecycle {
 
     /**
      * Restores a machine waiting in {@link RunState#INMIGRATE} from {@code file} (QMP's
-     * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
+     * migrate-incoming), into {@link RunState#PAUSED}; with {@code autostart}, one that ran when
+     * saved runs on at once (RESUME). A failed restore ends the machine (status
      * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
      */
-    void restore(MigrationEndpoint from) throws Exception {
+    void restore(MigrationEndpoint from, boolean autostart) throws Exception {
         call(() -> {
             if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
                 throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
@@ -518,6 +519,9 @@ final class Lifecycle {
                 }
             }
             state = RunState.PAUSED;
+            if (autostart && incomingRunState().map(RunState::isRunning).orElse(false)) {
+                vmStart();
+            }
             return null;
         });
     }

@@ -108,6 +108,12 @@ final class MachineSnapshot {
         return devs.toByteArray();
     }
 
+    /**
+     * The smallest pass whose throughput replaces the estimate: a smaller one fits in the
+     * socket's buffer and would seem to go at memory speed.
+     */
+    private static final long BANDWIDTH_SAMPLE_BYTES = 4L << 20;
+
     /** Passes over RAM at most, before the guest is stopped whatever is left (QEMU has no fixed limit; it throttles). */
     static final int MAX_PASSES = 30;
 
@@ -138,7 +144,14 @@ final class MachineSnapshot {
             beginRound(log, control, true);
             StopRehearsal.source(m, control);
             trace.phase("rehearsal");
-            long sent = w.pages(SnapshotFile.RAMP, ram, SnapshotFile.nonZeroPages(ram));
+            long[] nonZero = SnapshotFile.nonZeroPages(ram);
+            trace.phase("scan");
+            long passStart = System.nanoTime();
+            long sent = w.pages(SnapshotFile.RAMP, ram, nonZero);
+            long passNanos = System.nanoTime() - passStart;
+            // QEMU's bandwidth (migration_update_counters): what the stream took over the last pass
+            double bytesPerNano = sent / (double) Math.max(1, passNanos);
+            trace.phase("pass-1", sent / SnapshotFile.PAGE + " pages");
             int passes = 1;
             long[] dirty;
             long roundStart = start;
@@ -146,7 +159,6 @@ final class MachineSnapshot {
                 long t0 = System.nanoTime();
                 dirty = beginRound(log, control, false);
                 long pages = count(dirty);
-                double bytesPerNano = sent / (double) Math.max(1, t0 - start);
                 control.progress(new MigrationProgress(passes, sent, pages,
                     pages * 1_000_000_000L / Math.max(1, t0 - roundStart), (long) (bytesPerNano * 1e9)));
                 roundStart = t0;
@@ -154,11 +166,19 @@ final class MachineSnapshot {
                 if (fits || passes >= MAX_PASSES) {
                     break;
                 }
-                sent += w.pages(SnapshotFile.RAMP, ram, dirty);
+                passStart = System.nanoTime();
+                long bytes = w.pages(SnapshotFile.RAMP, ram, dirty);
+                passNanos = System.nanoTime() - passStart;
+                if (bytes >= BANDWIDTH_SAMPLE_BYTES) {
+                    bytesPerNano = bytes / (double) Math.max(1, passNanos);
+                }
+                sent += bytes;
                 passes++;
+                trace.phase("pass-" + passes, bytes / SnapshotFile.PAGE + " pages");
             }
-            trace.phase("precopy", passes + " passes, " + sent / SnapshotFile.PAGE + " pages");
+            trace.phase("last-sync", String.format("%.0f MB/s", bytesPerNano * 1e3));
             trace.moment("stop");
+            long allocatedBefore = allocatedBytes();
             control.stopGuest();
             trace.phase("stop-vcpus", String.format("pause %.1f ms", m.lastPauseNanos() / 1e6));
             drainIo();
@@ -181,7 +201,7 @@ final class MachineSnapshot {
             trace.phase("send-ram", finalBytes / SnapshotFile.PAGE + " pages");
             w.end();
             long sentAt = System.nanoTime();
-            trace.phase("send-end");
+            trace.phase("send-end", (allocatedBytes() - allocatedBefore) / 1024 + " KiB allocated since the stop");
             w.commit();
             trace.phase("confirmed");
             trace.print();
@@ -217,6 +237,12 @@ final class MachineSnapshot {
             m.accelerator().dropWriteMappings();
         });
         return dirty[0];
+    }
+
+    /** Heap bytes this thread has allocated so far (-trace migration: a collection inside the stop would pause it). */
+    private static long allocatedBytes() {
+        return java.lang.management.ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+            ? t.getCurrentThreadAllocatedBytes() : 0;
     }
 
     private static long count(long[] set) {
@@ -256,11 +282,15 @@ final class MachineSnapshot {
             if (why != null) {
                 throw r.fail(why);
             }
+            if (!(from instanceof MigrationEndpoint.File) && saved.runState().equals("running")) {
+                // a guest that runs on the source (a live migration, as a rule): its pause is what
+                // the source sends from now on, so the stop's work is rehearsed meanwhile
+                rehearsal = StopRehearsal.destination(m);
+            }
             int passes = 0;
             while (r.nextIs(SnapshotFile.RAMP)) {
                 if (passes++ == 0) {
                     trace.skip();
-                    rehearsal = StopRehearsal.destination(m);
                 }
                 r.ram(SnapshotFile.RAMP, m.ram().segment());   // a live migration's passes, then the final state
                 trace.phase("precopy-pass-" + passes);
@@ -319,14 +349,17 @@ final class MachineSnapshot {
                 m.startVcpuThreads();
                 trace.phase("start-vcpu-threads");
             }
+            long[] onVcpus = new long[1];
             for (VcpuRunner runner : m.runners()) {
                 VcpuState st = (VcpuState) cpus.get(runner.vcpu().index());
                 m.runControl().callOnVcpu(runner.vcpu().index(), () -> {
+                    long t = System.nanoTime();
                     runner.vcpu().restoreVcpuState(st);
+                    onVcpus[0] += System.nanoTime() - t;
                     return null;
                 });
             }
-            trace.phase("restore-vcpus");
+            trace.phase("restore-vcpus", String.format("%.1f ms on the vCPU threads", onVcpus[0] / 1e6));
             runState = saved.runState();
         } catch (SnapshotException e) {
             throw new MachineException("-incoming: " + e.getMessage(), e);

@@ -114,6 +114,7 @@ final class SnapshotFile {
             writeFully(meta);
             long pageBytes = 0;
             ByteBuffer copy = ByteBuffer.allocateDirect(MAX_RUN * PAGE);
+            ByteBuffer run = ByteBuffer.allocate(12);
             long p = 0;
             while (p < pages) {
                 if (!isSet(set, p)) {
@@ -128,14 +129,15 @@ final class SnapshotFile {
                 if (cancelled.getAsBoolean()) {
                     throw new java.io.InterruptedIOException("cancelled");
                 }
-                ByteBuffer run = ByteBuffer.allocate(12).putLong(first).putInt(count).flip();
-                crc.update(run.duplicate());
-                writeFully(run);
-                // a copy: the CRC and the bytes sent must be of the same contents while the guest writes
+                run.clear().putLong(first).putInt(count).flip();
+                crc.update(run);
+                writeFully(run.rewind());
+                // a copy: the CRC and the bytes sent must be of the same contents while the guest
+                // (or a device's host-side I/O, even with the vCPUs stopped) writes
                 copy.clear().limit(count * PAGE);
                 MemorySegment.ofBuffer(copy).copyFrom(ram.asSlice(first * PAGE, (long) count * PAGE));
-                crc.update(copy.duplicate());
-                writeFully(copy);
+                crc.update(copy);
+                writeFully(copy.rewind());
                 pageBytes += (long) count * PAGE;
             }
             ByteBuffer end = ByteBuffer.allocate(8).putLong(-1).flip();

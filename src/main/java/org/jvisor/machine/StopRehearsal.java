@@ -53,8 +53,8 @@ final class StopRehearsal {
     }
 
     /**
-     * On the destination, when the first pass of a live migration arrives: starts the vCPU
-     * threads and rehearses the restore on a thread of its own, beside the passes being read.
+     * On the destination, once the stream's configuration is checked: starts the vCPU threads
+     * and rehearses the restore on a thread of its own, beside the passes being read.
      * {@link Destination#await()} waits for it before the real restore.
      */
     static Destination destination(Machine m) {
