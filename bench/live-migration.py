@@ -120,9 +120,17 @@ def run(kind, d):
             ram.get("dirty-sync-count", 0), wall), flush=True)
         if os.environ.get("TRACE"):
             time.sleep(0.5)     # the destination's line comes with its resume
+            moments = {}
             for line in src.err + dst.err:
                 if "migration (" in line:
                     print("    " + line, flush=True)
+                    for name in ("stop", "resume"):
+                        at = line.find(" %s at " % name)
+                        if at >= 0:
+                            moments[name] = float(line[at + len(name) + 5:].split(",")[0])
+            if len(moments) == 2:   # one host, one clock: the guest's whole pause
+                print("    guest pause %.1f ms (source's stop to destination's resume)"
+                      % ((moments["resume"] - moments["stop"]) * 1000), flush=True)
     finally:
         src.stop()
         dst.stop()

@@ -333,10 +333,15 @@ final class Lifecycle {
 
         /** On the lifecycle thread. */
         void stopGuestNow() throws InterruptedException {
+            stopGuestNow(null);
+        }
+
+        /** On the lifecycle thread: the stop, each vCPU running {@code onStop} on itself as it stops (null: none). */
+        void stopGuestNow(Runnable[] onStop) throws InterruptedException {
             if (state == RunState.RUNNING) {
                 stoppedAt = System.nanoTime();
                 stoppedGuest = true;
-                vmStop(RunState.PAUSED);
+                vmStop(RunState.PAUSED, onStop);
             }
         }
 
@@ -361,10 +366,10 @@ final class Lifecycle {
         }
 
         @Override
-        public void stopGuest() throws InterruptedException {
+        public void stopGuest(Runnable[] onStop) throws InterruptedException {
             onLifecycle(() -> {
                 if (!migrationCancelled) {
-                    stopGuestNow();
+                    stopGuestNow(onStop);
                 }
                 return null;
             });
@@ -707,8 +712,13 @@ final class Lifecycle {
 
     /** QEMU's vm_stop: only a running machine stops (STOP), into {@code into}. */
     private void vmStop(RunState into) throws InterruptedException {
+        vmStop(into, null);
+    }
+
+    /** {@link #vmStop(RunState)}, each vCPU running {@code onStop} on itself as it stops (null: none). */
+    private void vmStop(RunState into, Runnable[] onStop) throws InterruptedException {
         if (state == RunState.RUNNING) {
-            machine.pause();
+            machine.pause(onStop);
             state = into;
             events.publish(new VmEvent.Stop(Instant.now()));
         }

@@ -959,8 +959,12 @@ public final class Machine implements AutoCloseable {
         /** Runs {@code action} while no vCPU runs: the guest, if it runs, is paused for a moment around it. */
         void quiesce(Runnable action) throws InterruptedException;
 
-        /** Stops the guest for the end of the migration (the lifecycle's stop, with its STOP event). */
-        void stopGuest() throws InterruptedException;
+        /**
+         * Stops the guest for the end of the migration (the lifecycle's stop, with its STOP
+         * event), each vCPU running {@code onStop} (by index) on itself as it stops; a guest that
+         * was not running (stopped by a command meanwhile) or a cancelled migration runs none.
+         */
+        void stopGuest(Runnable[] onStop) throws InterruptedException;
 
         /** Whether the migration was cancelled (migrate_cancel): checked between page runs. */
         boolean cancelled();
@@ -1076,8 +1080,21 @@ public final class Machine implements AutoCloseable {
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */
     public void pause() throws InterruptedException {
+        pause(null);
+    }
+
+    /**
+     * {@link #pause()}, each vCPU running {@code onStop} (by vCPU index) on its own thread as it
+     * stops, before this returns: work that needs the vCPU stopped, with no wake-up of its thread
+     * after the pause (a live migration's save of the vCPUs inside the guest's pause).
+     */
+    public void pause(Runnable[] onStop) throws InterruptedException {
         long start = System.nanoTime();
-        control.requestPause();
+        if (onStop == null) {
+            control.requestPause();
+        } else {
+            control.requestPause(onStop);
+        }
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
         }

@@ -62,6 +62,54 @@ final class MachineSnapshot {
         }
     }
 
+    /**
+     * The vCPUs' states taken by each vCPU thread on itself as it stops for a live migration's
+     * end ({@link Machine#pause(Runnable[])}): no wake-up of the vCPU threads after the pause.
+     */
+    private static final class StoppedVcpus {
+        private final VcpuState[] states;
+        private final RuntimeException[] failures;
+        private final Runnable[] onStop;
+
+        StoppedVcpus(List<VcpuRunner> runners) {
+            states = new VcpuState[runners.size()];
+            failures = new RuntimeException[runners.size()];
+            onStop = new Runnable[runners.size()];
+            for (VcpuRunner r : runners) {
+                int i = r.vcpu().index();
+                onStop[i] = () -> {
+                    try {
+                        states[i] = r.vcpu().saveVcpuState();
+                    } catch (RuntimeException e) {
+                        failures[i] = e;
+                    }
+                };
+            }
+        }
+
+        Runnable[] onStop() {
+            return onStop;
+        }
+
+        /**
+         * Every vCPU's state, or null if some vCPU did not save at the stop (the guest was not
+         * running then); a vCPU whose save failed rethrows its failure here.
+         */
+        List<VcpuState> states() {
+            for (RuntimeException e : failures) {
+                if (e != null) {
+                    throw e;
+                }
+            }
+            for (VcpuState st : states) {
+                if (st == null) {
+                    return null;
+                }
+            }
+            return List.of(states);
+        }
+    }
+
     /** Devices whose state lives outside jvisor cannot be saved or migrated. */
     private void checkSavable() throws MachineException {
         if (!m.snapshotBlockers().isEmpty()) {
@@ -179,7 +227,8 @@ final class MachineSnapshot {
             trace.phase("last-sync", String.format("%.0f MB/s", bytesPerNano * 1e3));
             trace.moment("stop");
             long allocatedBefore = allocatedBytes();
-            control.stopGuest();
+            StoppedVcpus stopped = new StoppedVcpus(m.runners());
+            control.stopGuest(stopped.onStop());
             trace.phase("stop-vcpus", String.format("pause %.1f ms", m.lastPauseNanos() / 1e6));
             drainIo();
             trace.phase("drain-io");
@@ -189,8 +238,11 @@ final class MachineSnapshot {
                 last[i] |= dirty[i];
             }
             trace.phase("dirty-sync");
-            List<VcpuState> cpus = saveCpus();
-            trace.phase("save-vcpus");
+            List<VcpuState> cpus = stopped.states();
+            if (cpus == null) {
+                cpus = saveCpus();   // the guest was not running at the stop: saved now, on each vCPU's thread
+            }
+            trace.phase("save-vcpus", stopped.states() != null ? "as they stopped" : "after the stop");
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
             trace.phase("send-vcpus");
             byte[] devs = devices();
