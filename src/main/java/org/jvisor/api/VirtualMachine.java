@@ -175,9 +175,19 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
+        migrateIncoming(uri, false);
+    }
+
+    /**
+     * {@link #migrateIncoming(String)}, and with {@code autostart} (no -S) a guest that was
+     * running when saved runs on at once, on the machine's own thread right after the restore, as
+     * QEMU's process_incoming_migration_bh starts it: no round trip to the caller lengthens the
+     * guest's pause.
+     */
+    public void migrateIncoming(String uri, boolean autostart) throws VmException {
         MigrationEndpoint from = MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri"));
         try {
-            lifecycle.restore(from);
+            lifecycle.restore(from, autostart);
         } catch (IllegalStateException e) {
             throw e;
         } catch (MachineException e) {

@@ -21,7 +21,7 @@ import org.jvisor.qmp.QomNames;
  */
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
-    private static final Set<String> TRACE_EVENTS = Set.of("exits");
+    private static final List<String> TRACE_EVENTS = List.of("exits", "migration");
     private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot", "jit", "firmware");
 
     /** What main should do. */

@@ -240,6 +240,9 @@ final class Help {
           -trace exits          at the end, print VM exit counts and handling times per
                                 exit reason and per device (and what the guest asked of
                                 intel-iommu: invalidations by kind, waits, walks, faults)
+          -trace migration      each migration's phases and their times, one line per side
+                                as it ends (the destination's at the guest's resume), with
+                                the wall-clock moments of the stop and the resume
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
           -d jit                at the end, what tcg translated: units, bytecode, time spent
                                 translating, units invalidated, the hottest units

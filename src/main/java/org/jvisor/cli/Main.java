@@ -162,7 +162,7 @@ public final class Main {
             if (!incoming.startsWith("file:")) {
                 log.println("jvisor: waiting for the incoming migration on " + incoming);
                 try {
-                    vm.migrateIncoming(incoming);
+                    vm.migrateIncoming(incoming, !run.startPaused());
                 } catch (IllegalStateException e) {
                     return;   // quit (QMP, a signal) while waiting: the machine ends as that asked
                 }
@@ -173,7 +173,7 @@ public final class Main {
             boolean runOn = !run.startPaused() && (wasRunning || run.monitors().isEmpty());
             String from = incoming.startsWith("file:") ? incoming.substring("file:".length()) : incoming;
             log.println("jvisor: restored from " + from + (runOn ? "" : "; paused"));
-            if (runOn) {
+            if (runOn && vm.status() != RunState.RUNNING) {
                 vm.resume();
             }
         } else if (!run.startPaused() && !run.incomingDefer()) {

@@ -30,7 +30,7 @@ import java.util.Set;
  * @param debugExits       -device isa-debug-exit
  * @param drives           -drive: disk images
  * @param virtioDevices    -device virtio-*: the virtio devices in bus order
- * @param traces           -trace: trace events ("exits")
+ * @param traces           -trace: trace events ("exits", "migration")
  * @param debugLog         -d: log items ("guest_errors", "unimp", "boot", "jit")
  * @param machineType      -machine: pc or microvm
  * @param chardevs         -chardev: character devices
@@ -595,6 +595,11 @@ public record MachineConfig(
     /** Whether -trace exits was given: VM exit statistics are printed at the end. */
     public boolean traceExits() {
         return traces.contains("exits");
+    }
+
+    /** Whether -trace migration was given: each migration's phases and their times are printed as it ends. */
+    public boolean traceMigration() {
+        return traces.contains("migration");
     }
 
     /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */

@@ -127,6 +127,9 @@ public final class Machine implements AutoCloseable {
     private final Map<String, VirtioPciFunction> vhostUserFunctions = new HashMap<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
+    private volatile long lastPauseNanos;
+    /** The incoming migration's trace until the guest resumes (-trace migration), else null. */
+    private volatile MigrationTrace incomingTrace;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
@@ -926,8 +929,13 @@ public final class Machine implements AutoCloseable {
 
     // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
 
-    /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
-    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes) {
+    /**
+     * What a save wrote: the file's size, the RAM pages in it (zero pages are skipped), the time
+     * it took, the passes over RAM, and when (System.nanoTime) its last byte was handed to the
+     * endpoint, before the endpoint's commit (QEMU's downtime ends there: the destination's
+     * confirmation and load are not in it).
+     */
+    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes, long sentAtNanos) {
     }
 
     /**
@@ -968,8 +976,12 @@ public final class Machine implements AutoCloseable {
         /** Runs {@code action} while no vCPU runs: the guest, if it runs, is paused for a moment around it. */
         void quiesce(Runnable action) throws InterruptedException;
 
-        /** Stops the guest for the end of the migration (the lifecycle's stop, with its STOP event). */
-        void stopGuest() throws InterruptedException;
+        /**
+         * Stops the guest for the end of the migration (the lifecycle's stop, with its STOP
+         * event), each vCPU running {@code onStop} (by index) on itself as it stops; a guest that
+         * was not running (stopped by a command meanwhile) or a cancelled migration runs none.
+         */
+        void stopGuest(Runnable[] onStop) throws InterruptedException;
 
         /** Whether the migration was cancelled (migrate_cancel): checked between page runs. */
         boolean cancelled();
@@ -1013,6 +1025,11 @@ public final class Machine implements AutoCloseable {
     /** Whether the machine was built to restore a snapshot and has not yet ({@link #createIncoming}). */
     public boolean awaitingIncoming() {
         return awaitingIncoming;
+    }
+
+    /** Where jvisor's own messages go. */
+    PrintStream log() {
+        return log;
     }
 
     MachineConfig config() {
@@ -1064,15 +1081,47 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("the machine waits for an incoming snapshot");
         }
         control.resumeAll();
+        MigrationTrace t = incomingTrace;
+        if (t != null) {
+            incomingTrace = null;
+            t.phase("until-resume");
+            t.moment("resume");
+            t.print();
+        }
+    }
+
+    /** -trace migration: the restore's trace, ended by the first resume. */
+    void incomingTrace(MigrationTrace trace) {
+        incomingTrace = trace.on() ? trace : null;
     }
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */
     public void pause() throws InterruptedException {
-        control.requestPause();
+        pause(null);
+    }
+
+    /**
+     * {@link #pause()}, each vCPU running {@code onStop} (by vCPU index) on its own thread as it
+     * stops, before this returns: work that needs the vCPU stopped, with no wake-up of its thread
+     * after the pause (a live migration's save of the vCPUs inside the guest's pause).
+     */
+    public void pause(Runnable[] onStop) throws InterruptedException {
+        long start = System.nanoTime();
+        if (onStop == null) {
+            control.requestPause();
+        } else {
+            control.requestPause(onStop);
+        }
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
         }
         control.awaitAllIdle();
+        lastPauseNanos = System.nanoTime() - start;
+    }
+
+    /** How long the last {@link #pause()} waited for the vCPUs (-trace migration). */
+    long lastPauseNanos() {
+        return lastPauseNanos;
     }
 
     /**

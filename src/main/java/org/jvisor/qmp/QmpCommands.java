@@ -234,12 +234,9 @@ final class QmpCommands implements QmpService {
 
     private void incoming(String uri) throws QmpError {
         try {
-            vm.migrateIncoming(uri);
+            vm.migrateIncoming(uri, autostart);
         } catch (IllegalArgumentException | IllegalStateException | VmException e) {
             throw QmpError.generic(e.getMessage());
-        }
-        if (autostart && vm.incomingRunState().map(RunState::isRunning).orElse(false)) {
-            vm.resume();
         }
     }
 
