@@ -5,7 +5,8 @@
 # (dirty-sync-count). QEMU 7.2 TCG and jvisor tcg, same guest, same options, interleaved runs.
 # Then the destination's console must answer. Needs ./jvisor build and build/guest (./jvisor demo).
 # Usage: [MEM=512M] [DOWNTIME=MS] bench/live-migration.py [RUNS]   (DOWNTIME: migrate-set-parameters
-# downtime-limit before the migration; QEMU's default is 300 ms)
+# downtime-limit before the migration; QEMU's default is 300 ms; ONLY=jvisor or ONLY=qemu: one VMM;
+# TRACE=1: jvisor runs with -trace migration and its phase lines are printed under its row)
 import json, os, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -18,8 +19,14 @@ LOOP = (b"i=0; while true; do i=$((i+1)); dd if=/dev/zero of=/tmp/f bs=1M count=
 class Vmm:
     def __init__(self, cmd):
         self.out = b""
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.err = []
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump_err(self):
+        for line in self.p.stderr:
+            self.err.append(line.decode(errors="replace").rstrip())
 
     def _pump(self):
         while True:
@@ -73,7 +80,8 @@ def args(kind, qmp, incoming=None):
     extra = ["-incoming", incoming] if incoming else []
     if kind == "QEMU 7.2 TCG":
         return ["qemu-system-x86_64"] + common + extra
-    return [os.path.join(ROOT, "jvisor")] + common + extra
+    trace = ["-trace", "migration"] if os.environ.get("TRACE") else []
+    return [os.path.join(ROOT, "jvisor")] + common + extra + trace
 
 
 def run(kind, d):
@@ -110,6 +118,19 @@ def run(kind, d):
         print("%-13s total %5d ms  downtime %4d ms  RAM sent %5.1f MiB  passes %2d  (wall %.2f s)" % (
             kind, info["total-time"], info["downtime"], ram["transferred"] / 2**20,
             ram.get("dirty-sync-count", 0), wall), flush=True)
+        if os.environ.get("TRACE"):
+            time.sleep(0.5)     # the destination's line comes with its resume
+            moments = {}
+            for line in src.err + dst.err:
+                if "migration (" in line:
+                    print("    " + line, flush=True)
+                    for name in ("stop", "resume"):
+                        at = line.find(" %s at " % name)
+                        if at >= 0:
+                            moments[name] = float(line[at + len(name) + 5:].split(",")[0])
+            if len(moments) == 2:   # one host, one clock: the guest's whole pause
+                print("    guest pause %.1f ms (source's stop to destination's resume)"
+                      % ((moments["resume"] - moments["stop"]) * 1000), flush=True)
     finally:
         src.stop()
         dst.stop()
@@ -120,6 +141,8 @@ os.environ["JVISOR_NO_BUILD"] = "1"
 failed = 0
 for _ in range(env_runs):
     for kind in ("QEMU 7.2 TCG", "jvisor tcg"):
+        if os.environ.get("ONLY", kind.split()[0].lower()) != kind.split()[0].lower():
+            continue
         with tempfile.TemporaryDirectory() as d:
             try:
                 run(kind, d)

@@ -17,19 +17,9 @@ mkdir -p "$OUT"
 
 "$ROOT/jvisor" build
 export JVISOR_NO_BUILD=1
-G="$ROOT/guests"
-CFLAGS=(-ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only -nostdlib -O2
-        -fno-asynchronous-unwind-tables -mcmodel=kernel -I"$G")
-LD=(-nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,noexecstack)
-gcc -c -o "$OUT/start.o" "$G/start.s"
-gcc "${CFLAGS[@]}" -c -o "$OUT/lib.o" "$G/lib.c"
-gcc -c -o "$OUT/boot32.o" "$G/qemu/boot32.S"
-for n in "$N_SMALL" "$N_LARGE"; do
-    gcc "${CFLAGS[@]}" -DREQUESTS="$n" -c -o "$OUT/virtiorng-$n.o" "$G/virtiorng.c"
-    gcc "${LD[@]}" -Wl,-T,"$G/guest.ld" -o "$OUT/virtiorng-$n.elf" "$OUT/start.o" "$OUT/virtiorng-$n.o" "$OUT/lib.o"
-    gcc "${LD[@]}" -Wl,-T,"$G/qemu/mb.ld" -Wl,-z,max-page-size=0x1000 -Wl,--no-warn-rwx-segments \
-        -o "$OUT/virtiorng-$n.mb.elf" "$OUT/boot32.o" "$OUT/start.o" "$OUT/virtiorng-$n.o" "$OUT/lib.o"
-done
+# shellcheck source=bench/c-guest.sh
+. "$ROOT/bench/c-guest.sh"
+build_c_guest "$OUT" virtiorng "$N_SMALL" "$N_LARGE"
 
 now() { date +%s.%N; }
 # best-of-REPS wall time of "$@ GUEST" for GUEST = $1 (file name part), exit status 33 required

@@ -57,10 +57,7 @@ static void enable_msix(uint64_t base)
         fail("no MSI-X capability");
     uint32_t table = pci_read32(dev, p + 4);
     int bir = table & 7;
-    uint32_t lo = pci_read32(dev, PCI_BAR0 + 4 * bir);
-    uint64_t tbase = lo & ~0xFu;
-    if ((lo & 6) == 4)
-        tbase |= (uint64_t)pci_read32(dev, PCI_BAR0 + 4 * bir + 4) << 32;
+    uint64_t tbase = vpci_bar(dev, bir);
     CHECK(tbase != 0);
     map_gib(tbase);
     uint64_t entry = tbase + (table & ~7u);

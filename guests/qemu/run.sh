@@ -12,6 +12,9 @@ devices=
 case "$(basename "$elf")" in
     triplefault.mb.elf) reboot= ;;
     virtiorng.mb.elf) devices="-device virtio-rng-pci" ;;
+    # a scratch image the guest writes and reads back (removed when QEMU ends)
+    virtioblk.mb.elf) img=$(mktemp) && truncate -s 16M "$img" && trap 'rm -f "$img"' EXIT
+        devices="-drive file=$img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0" ;;
     # VTD_DEVICE_IOTLB=1: device-iotlb=on and ats=on (QEMU 7.2 shows no ATS capability on bus 0)
     vtd.mb.elf) if [ -n "$VTD_DEVICE_IOTLB" ]; then dt=",device-iotlb=on" ats=",ats=on"; else dt= ats=; fi
         devices="-M q35 -device intel-iommu$dt -device virtio-rng-pci,iommu_platform=on,disable-legacy=on$ats" ;;

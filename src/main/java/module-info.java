@@ -10,6 +10,8 @@ module org.jvisor {
     requires jdk.unsupported;
     // thread CPU time: what the tcg translator spends, reported by -d jit
     requires java.management;
+    // the bytes a thread allocated: -trace migration's measure of the garbage made during the stop
+    requires jdk.management;
 
     exports org.jvisor.api;
     exports org.jvisor.config;

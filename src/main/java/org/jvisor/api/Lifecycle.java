@@ -333,10 +333,15 @@ final class Lifecycle {
 
         /** On the lifecycle thread. */
         void stopGuestNow() throws InterruptedException {
+            stopGuestNow(null);
+        }
+
+        /** On the lifecycle thread: the stop, each vCPU running {@code onStop} on itself as it stops (null: none). */
+        void stopGuestNow(Runnable[] onStop) throws InterruptedException {
             if (state == RunState.RUNNING) {
                 stoppedAt = System.nanoTime();
                 stoppedGuest = true;
-                vmStop(RunState.PAUSED);
+                vmStop(RunState.PAUSED, onStop);
             }
         }
 
@@ -361,10 +366,10 @@ final class Lifecycle {
         }
 
         @Override
-        public void stopGuest() throws InterruptedException {
+        public void stopGuest(Runnable[] onStop) throws InterruptedException {
             onLifecycle(() -> {
                 if (!migrationCancelled) {
-                    stopGuestNow();
+                    stopGuestNow(onStop);
                 }
                 return null;
             });
@@ -420,7 +425,7 @@ final class Lifecycle {
                 long normal = saved.ramBytesWritten() / 4096;
                 MigrationProgress p = migrationProgress;
                 migration = new MigrationStatus(MigrationStatus.Status.COMPLETED, ms,
-                    stoppedGuest ? (end - stoppedAt) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
+                    stoppedGuest ? (saved.sentAtNanos() - stoppedAt) / 1_000_000 : 0, ramTotal, saved.ramBytesWritten(), normal,
                     Math.max(0, ramTotal / 4096 - normal), saved.fileBytes(), Optional.empty(), saved.passes(), 0,
                     p != null ? p.dirtyPagesPerSecond() : 0, saved.ramBytesWritten() * 1_000_000_000L / Math.max(1, saved.nanos()), 0);
                 events.publish(new VmEvent.Migration(Instant.now(), "completed"));
@@ -482,10 +487,11 @@ final class Lifecycle {
 
     /**
      * Restores a machine waiting in {@link RunState#INMIGRATE} from {@code file} (QMP's
-     * migrate-incoming), into {@link RunState#PAUSED}. A failed restore ends the machine (status
+     * migrate-incoming), into {@link RunState#PAUSED}; with {@code autostart}, one that ran when
+     * saved runs on at once (RESUME). A failed restore ends the machine (status
      * 1, host-error), as QEMU ends when an incoming migration fails: it is partly loaded.
      */
-    void restore(MigrationEndpoint from) throws Exception {
+    void restore(MigrationEndpoint from, boolean autostart) throws Exception {
         call(() -> {
             if (state != RunState.INMIGRATE || !machine.awaitingIncoming()) {
                 throw refuse("the machine is not waiting for an incoming migration (status " + state.qemuName()
@@ -518,6 +524,9 @@ final class Lifecycle {
                 }
             }
             state = RunState.PAUSED;
+            if (autostart && incomingRunState().map(RunState::isRunning).orElse(false)) {
+                vmStart();
+            }
             return null;
         });
     }
@@ -703,8 +712,13 @@ final class Lifecycle {
 
     /** QEMU's vm_stop: only a running machine stops (STOP), into {@code into}. */
     private void vmStop(RunState into) throws InterruptedException {
+        vmStop(into, null);
+    }
+
+    /** {@link #vmStop(RunState)}, each vCPU running {@code onStop} on itself as it stops (null: none). */
+    private void vmStop(RunState into, Runnable[] onStop) throws InterruptedException {
         if (state == RunState.RUNNING) {
-            machine.pause();
+            machine.pause(onStop);
             state = into;
             events.publish(new VmEvent.Stop(Instant.now()));
         }

@@ -16,7 +16,9 @@ public final class MediaException extends Exception {
         /** The medium can be taken out only of an open tray. */
         TRAY_CLOSED,
         /** The new medium could not be opened; the old one stays. */
-        CANNOT_OPEN
+        CANNOT_OPEN,
+        /** A medium can go only into an empty drive (take the old one out first). */
+        MEDIUM_PRESENT
     }
 
     private final Reason reason;

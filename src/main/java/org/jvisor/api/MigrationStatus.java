@@ -11,7 +11,9 @@ import java.util.Optional;
  *
  * @param status             the MigrationStatus name
  * @param totalTimeMs        "total-time": from the request to the end (or to now, while active), ms
- * @param downtimeMs         "downtime": how long the guest was stopped for it, ms
+ * @param downtimeMs         "downtime": from the source's stop to the last byte sent, ms (QEMU's
+ *                           definition, migration/migration.c: the destination's load and resume
+ *                           are not in it; -trace migration shows the guest's whole pause)
  * @param ramTotal           "ram.total": guest RAM in bytes
  * @param ramTransferred     "ram.transferred": bytes of RAM sent (non-zero pages; a live migration's
  *                           passes send a page again when the guest wrote it again)

@@ -92,6 +92,33 @@ final class RemovableMedia {
         delivered();
     }
 
+    /** QEMU's blockdev_insert_medium: into an open tray with nothing in it; the tray stays open. */
+    void insertMedium(String drive, Path file, String format, boolean readOnly) throws MediaException {
+        CdromSlot s = slot(drive);
+        AtapiCdrom cd = s.cdrom();
+        synchronized (cd.mediaLock()) {
+            if (!cd.trayOpen()) {
+                throw new MediaException(MediaException.Reason.TRAY_CLOSED, "the tray of " + drive + " is not open");
+            }
+            if (cd.medium().isPresent()) {
+                throw new MediaException(MediaException.Reason.MEDIUM_PRESENT, "there already is a medium in " + drive);
+            }
+            BlockBackend medium;
+            try {
+                medium = s.open(file, format, readOnly);
+            } catch (NoSuchFileException e) {
+                throw new MediaException(MediaException.Reason.CANNOT_OPEN, "No such file or directory", e);
+            } catch (IOException | RuntimeException e) {
+                throw new MediaException(MediaException.Reason.CANNOT_OPEN, e.getMessage(), e);
+            }
+            try {
+                s.insert(medium, file, format, readOnly);
+            } catch (IOException e) {
+                throw new MediaException(MediaException.Reason.CANNOT_OPEN, "inserting the medium failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
     /** A disk's drive gets a new image opened as QEMU would, to fail on the image before it fails on the drive. */
     private static BlockBackend probeOnly(Path file, String format, boolean readOnly) throws IOException {
         return org.jvisor.backend.block.BlockImages.open(file, format, readOnly, org.jvisor.backend.block.CacheMode.WRITEBACK,

@@ -175,9 +175,19 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws VmException              if the snapshot cannot be restored (the message says why)
      */
     public void migrateIncoming(String uri) throws VmException {
+        migrateIncoming(uri, false);
+    }
+
+    /**
+     * {@link #migrateIncoming(String)}, and with {@code autostart} (no -S) a guest that was
+     * running when saved runs on at once, on the machine's own thread right after the restore, as
+     * QEMU's process_incoming_migration_bh starts it: no round trip to the caller lengthens the
+     * guest's pause.
+     */
+    public void migrateIncoming(String uri, boolean autostart) throws VmException {
         MigrationEndpoint from = MigrationEndpoint.parse(Objects.requireNonNull(uri, "uri"));
         try {
-            lifecycle.restore(from);
+            lifecycle.restore(from, autostart);
         } catch (IllegalStateException e) {
             throw e;
         } catch (MachineException e) {
@@ -580,6 +590,17 @@ public final class VirtualMachine implements AutoCloseable {
     public void changeMedium(String drive, Path file, String format, Optional<Boolean> readOnly) throws MediaException {
         media().changeMedium(Objects.requireNonNull(drive, "drive"), Objects.requireNonNull(file, "file"), format,
             Objects.requireNonNull(readOnly, "readOnly"));
+    }
+
+    /**
+     * QMP {@code blockdev-insert-medium}: opens {@code file} ({@code format} "raw", "qcow2", or
+     * null to probe) and puts it into the drive's open, empty tray; the tray stays open. A file
+     * that cannot be opened changes nothing.
+     *
+     * @throws MediaException NO_SUCH_DRIVE, NOT_REMOVABLE, TRAY_CLOSED, MEDIUM_PRESENT or CANNOT_OPEN
+     */
+    public void insertMedium(String drive, Path file, String format, boolean readOnly) throws MediaException {
+        media().insertMedium(Objects.requireNonNull(drive, "drive"), Objects.requireNonNull(file, "file"), format, readOnly);
     }
 
     private RemovableMedia media() {

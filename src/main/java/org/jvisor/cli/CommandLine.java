@@ -21,7 +21,7 @@ import org.jvisor.qmp.QomNames;
  */
 public final class CommandLine {
     static final long DEFAULT_MEMORY = 128L << 20;
-    private static final Set<String> TRACE_EVENTS = Set.of("exits");
+    private static final List<String> TRACE_EVENTS = List.of("exits", "migration");
     private static final Set<String> DEBUG_ITEMS = Set.of("guest_errors", "unimp", "boot", "jit", "firmware");
 
     /** What main should do. */
@@ -432,7 +432,8 @@ public final class CommandLine {
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
             compat.cpu()), startPaused, chardevs.monitors(), pidfile, daemonize,
-            sandbox, runWith, incoming, incomingDefer, new QomNames(devices.peripherals(), blockNodes, devices.driveUsers()),
+            sandbox, runWith, incoming, incomingDefer,
+            new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
             compat.timestamps());
     }
 

@@ -89,7 +89,7 @@ final class DeviceOptions {
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
                 CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
         } else if (base.equals("virtio-blk")) {
-            o.allowOnly(Set.of("drive", "bootindex", "iothread"), driver);
+            o.allowOnly(Set.of("drive", "bootindex", "iothread", "ioeventfd"), driver);
             if (o.get("drive") == null) {
                 throw new UsageException("-device " + driver + ": drive=ID is required");
             }
@@ -100,7 +100,8 @@ final class DeviceOptions {
             if (iothread != null) {
                 ioThreadUsers.put(iothread, driver);
             }
-            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport, iothread));
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBlk(o.get("drive"), transport, iothread,
+                CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
         } else if (driver.equals("ide-hd") || driver.equals("ide-cd")) {
             o.allowOnly(Set.of("drive", "bootindex", "unit"), driver);
             String drive = o.get("drive");

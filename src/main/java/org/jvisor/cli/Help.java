@@ -114,6 +114,9 @@ final class Help {
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
           -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
+          -device virtio-blk-pci,drive=D,ioeventfd=off
+                                on kvm: each queue notification is an MMIO exit served on the
+                                vCPU thread (default on: a KVM ioeventfd, served by the disk's thread)
           -object iothread,id=IO[,poll-max-ns=N][,poll-grow=G][,poll-shrink=S]
           -device virtio-blk-pci|virtio-blk-device,drive=D,iothread=IO
                                 sidecore: the disk's queue is served by thread IO (devices
@@ -187,7 +190,9 @@ final class Help {
                                 backend at start, and when it dies connect again every N s and go
                                 on with the guest's I/O; without it the disk fails every request
                                 from then on
-                                (vhost-user-blk-device on microvm)
+                                (vhost-user-blk-device on microvm). On kvm the backend's
+                                completions interrupt the guest in the kernel (irqfd);
+                                x-irqfd=off relays them through jvisor instead (comparison)
           -device vhost-user-fs-pci,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
                                 a host directory shared by virtiofsd (/usr/lib/qemu/virtiofsd
                                 --socket-path=SOCK -o source=DIR); the guest mounts it with
@@ -202,7 +207,8 @@ final class Help {
           -mon chardev=ID,mode=control[,pretty=on]
                                 a QMP monitor on a socket chardev (pretty: indented replies);
                                 CD-ROM media: eject, blockdev-change-medium, blockdev-open-tray,
-                                blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED)
+                                blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED),
+                                blockdev-add/-insert-medium/-del (virsh change-media)
           -name NAME, -name guest=NAME   the guest's name (query-name)
           -pidfile FILE         write jvisor's process id to FILE (removed at exit)
           -daemonize            run detached; return once the monitors and pidfile are ready
@@ -234,6 +240,9 @@ final class Help {
           -trace exits          at the end, print VM exit counts and handling times per
                                 exit reason and per device (and what the guest asked of
                                 intel-iommu: invalidations by kind, waits, walks, faults)
+          -trace migration      each migration's phases and their times, one line per side
+                                as it ends (the destination's at the guest's resume), with
+                                the wall-clock moments of the stop and the resume
           -d guest_errors,unimp log guest errors (with registers) / unimplemented instructions
           -d jit                at the end, what tcg translated: units, bytecode, time spent
                                 translating, units invalidated, the hottest units

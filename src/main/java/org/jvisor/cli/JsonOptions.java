@@ -1,9 +1,9 @@
 package org.jvisor.cli;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import org.jvisor.qmp.json.JsonParseException;
+import org.jvisor.qmp.json.Keyval;
 import org.jvisor.qmp.json.JsonReader;
 import org.jvisor.qmp.json.JsonValue;
 
@@ -36,8 +36,12 @@ final class JsonOptions {
         if (!(v instanceof JsonValue.JsonObject o)) {
             throw new UsageException(option + ": the JSON form must be an object, not " + v.typeName());
         }
-        Map<String, String> values = new LinkedHashMap<>();
-        flatten(option, "", o, values);
+        Map<String, String> values;
+        try {
+            values = Keyval.flatten(o);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(option + ": " + e.getMessage());
+        }
         String implied = null;
         if (typeKey != null) {
             implied = values.remove(typeKey);
@@ -46,29 +50,5 @@ final class JsonOptions {
             }
         }
         return new OptionList(option, implied, values);
-    }
-
-    private static void flatten(String option, String prefix, JsonValue.JsonObject o, Map<String, String> out)
-            throws UsageException {
-        for (Map.Entry<String, JsonValue> m : o.members().entrySet()) {
-            String key = prefix + m.getKey();
-            String value = switch (m.getValue()) {
-                case JsonValue.JsonObject inner -> {
-                    flatten(option, key + ".", inner, out);
-                    yield null;
-                }
-                case JsonValue.JsonString s -> s.value();
-                case JsonValue.JsonInt i -> Long.toString(i.value());
-                case JsonValue.JsonDouble d -> throw new UsageException(option + ": Parameter '" + key
-                    + "' expects an integer, not " + d.value());
-                case JsonValue.JsonBool b -> b.value() ? "on" : "off";
-                case JsonValue.JsonArray a -> throw new UsageException(option + ": Parameter '" + key
-                    + "': lists are not supported by jvisor");
-                case JsonValue.JsonNull n -> throw new UsageException(option + ": Parameter '" + key + "' is null");
-            };
-            if (value != null) {
-                out.put(key, value);
-            }
-        }
     }
 }

@@ -90,7 +90,7 @@ public final class Main {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first
-            try (QmpMonitors monitors = QmpMonitors.open(vm, run.monitors(), version(), !run.startPaused(), run.qomNames(),
+            try (QmpMonitors monitors = QmpMonitors.bind(vm, run.monitors(), version(), !run.startPaused(), run.qomNames(),
                      msg -> err.println("jvisor: " + msg));
                  Pidfile pidfile = Pidfile.write(run.pidfile())) {
                 // everything is open (images, sockets, the pidfile) and every thread started:
@@ -113,7 +113,16 @@ public final class Main {
                 if (run.daemonize()) {
                     Daemon.ready();
                 }
+                // As QEMU: the monitors answer once the machine is set going, unless it waits for a
+                // migration stream (then they must answer meanwhile: query-migrate, quit)
+                boolean waitsForStream = run.incoming() != null && !run.incoming().startsWith("file:") || run.incomingDefer();
+                if (waitsForStream) {
+                    monitors.serve();
+                }
                 begin(vm, run, err);
+                if (!waitsForStream) {
+                    monitors.serve();
+                }
                 return vm.awaitExit().status();
             } catch (IOException e) {
                 err.println("jvisor: " + e.getMessage());
@@ -162,7 +171,7 @@ public final class Main {
             if (!incoming.startsWith("file:")) {
                 log.println("jvisor: waiting for the incoming migration on " + incoming);
                 try {
-                    vm.migrateIncoming(incoming);
+                    vm.migrateIncoming(incoming, !run.startPaused());
                 } catch (IllegalStateException e) {
                     return;   // quit (QMP, a signal) while waiting: the machine ends as that asked
                 }
@@ -173,7 +182,7 @@ public final class Main {
             boolean runOn = !run.startPaused() && (wasRunning || run.monitors().isEmpty());
             String from = incoming.startsWith("file:") ? incoming.substring("file:".length()) : incoming;
             log.println("jvisor: restored from " + from + (runOn ? "" : "; paused"));
-            if (runOn) {
+            if (runOn && vm.status() != RunState.RUNNING) {
                 vm.resume();
             }
         } else if (!run.startPaused() && !run.incomingDefer()) {

@@ -27,7 +27,7 @@ final class VhostUserOptions {
     /** QEMU 7.2's vhost-user-fs: tag (1-36 bytes) required, one request queue and queues of 128 by default. */
     static VirtioDeviceConfig.VhostUserFs parseFs(OptionList o, ChardevOptions chardevs) throws UsageException {
         String driver = o.implied();
-        o.allowOnly(Set.of("chardev", "tag", "num-request-queues", "queue-size"), driver);
+        o.allowOnly(Set.of("chardev", "tag", "num-request-queues", "queue-size", "x-irqfd"), driver);
         String chardev = o.get("chardev");
         if (chardev == null || chardev.isEmpty()) {
             throw new UsageException("-device " + driver + ": missing chardev");
@@ -46,12 +46,12 @@ final class VhostUserOptions {
             throw new UsageException("-device " + driver + ": queue-size property must be a power of 2");
         }
         Transport transport = driver.endsWith("-pci") ? Transport.PCI : Transport.MMIO;
-        return new VirtioDeviceConfig.VhostUserFs(chardev, tag, requestQueues, queueSize, transport);
+        return new VirtioDeviceConfig.VhostUserFs(chardev, tag, requestQueues, queueSize, transport, onOff(o, driver, "x-irqfd"));
     }
 
     static VirtioDeviceConfig.VhostUserBlk parseBlk(OptionList o, ChardevOptions chardevs) throws UsageException {
         String driver = o.implied();
-        o.allowOnly(Set.of("chardev", "num-queues", "queue-size", "config-wce"), driver);
+        o.allowOnly(Set.of("chardev", "num-queues", "queue-size", "config-wce", "x-irqfd"), driver);
         String chardev = o.get("chardev");
         if (chardev == null || chardev.isEmpty()) {
             throw new UsageException("-device " + driver + ": chardev is mandatory");
@@ -62,12 +62,17 @@ final class VhostUserOptions {
         if (Integer.bitCount(queueSize) != 1) {
             throw new UsageException("-device " + driver + ": queue-size must be a power of 2 (2-1024), not " + queueSize);
         }
-        boolean wce = switch (o.get("config-wce") == null ? "on" : o.get("config-wce")) {
+        boolean wce = onOff(o, driver, "config-wce");
+        Transport transport = driver.endsWith("-pci") ? Transport.PCI : Transport.MMIO;
+        return new VirtioDeviceConfig.VhostUserBlk(chardev, numQueues, queueSize, wce, transport, onOff(o, driver, "x-irqfd"));
+    }
+
+    /** An on/off property that defaults to on. */
+    private static boolean onOff(OptionList o, String driver, String property) throws UsageException {
+        return switch (o.get(property) == null ? "on" : o.get(property)) {
             case "on", "yes", "true" -> true;
             case "off", "no", "false" -> false;
-            default -> throw new UsageException("-device " + driver + ": config-wce='" + o.get("config-wce") + "' (expected on or off)");
+            default -> throw new UsageException("-device " + driver + ": " + property + "='" + o.get(property) + "' (expected on or off)");
         };
-        Transport transport = driver.endsWith("-pci") ? Transport.PCI : Transport.MMIO;
-        return new VirtioDeviceConfig.VhostUserBlk(chardev, numQueues, queueSize, wce, transport);
     }
 }

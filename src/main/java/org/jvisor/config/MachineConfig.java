@@ -30,7 +30,7 @@ import java.util.Set;
  * @param debugExits       -device isa-debug-exit
  * @param drives           -drive: disk images
  * @param virtioDevices    -device virtio-*: the virtio devices in bus order
- * @param traces           -trace: trace events ("exits")
+ * @param traces           -trace: trace events ("exits", "migration")
  * @param debugLog         -d: log items ("guest_errors", "unimp", "boot", "jit")
  * @param machineType      -machine: pc or microvm
  * @param chardevs         -chardev: character devices
@@ -395,6 +395,15 @@ public record MachineConfig(
             return true;
         }
 
+        /**
+         * x-irqfd=on|off (jvisor's, for vhost-user devices): on kvm the backend's call eventfds
+         * raise the MSI-X interrupts in the kernel (on, the default) or go through jvisor (off,
+         * for comparison).
+         */
+        default boolean irqfd() {
+            return true;
+        }
+
         /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
         record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
             /** A virtio-rng with ioeventfd=on (the default). */
@@ -409,14 +418,19 @@ public record MachineConfig(
         }
 
         /**
-         * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD]: a disk on the -drive
-         * with that id, its queue served by the -object iothread IOTHREAD (null: a thread of its own).
+         * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD][,ioeventfd=on|off]: a disk on
+         * the -drive with that id, its queue served by the -object iothread IOTHREAD (null: a thread of
+         * its own); with ioeventfd=off a notification is an MMIO exit served on the vCPU thread.
          */
-        record VirtioBlk(String driveId, Transport transport, String iothread) implements VirtioDeviceConfig {
+        record VirtioBlk(String driveId, Transport transport, String iothread, boolean ioeventfd) implements VirtioDeviceConfig {
             public VirtioBlk(String driveId, Transport transport) {
                 this(driveId, transport, null);
             }
 
+            /** With ioeventfd=on (the default). */
+            public VirtioBlk(String driveId, Transport transport, String iothread) {
+                this(driveId, transport, iothread, true);
+            }
 
             @Override
             public String model() {
@@ -433,12 +447,17 @@ public record MachineConfig(
         }
 
         /**
-         * -device vhost-user-blk-pci|vhost-user-blk-device,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]:
-         * a disk served by another process (a vhost-user backend such as qemu-storage-daemon) over
-         * the socket chardev ID. {@code numQueues} 0 means one per vCPU (QEMU's default).
+         * -device vhost-user-blk-pci|vhost-user-blk-device,chardev=ID[,num-queues=N][,queue-size=N][,config-wce=on|off]
+         * [,x-irqfd=on|off]: a disk served by another process (a vhost-user backend such as
+         * qemu-storage-daemon) over the socket chardev ID. {@code numQueues} 0 means one per vCPU (QEMU's default).
          */
-        record VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport)
+        record VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport, boolean irqfd)
                 implements VirtioDeviceConfig {
+            /** With x-irqfd=on (the default). */
+            public VhostUserBlk(String chardev, int numQueues, int queueSize, boolean configWce, Transport transport) {
+                this(chardev, numQueues, queueSize, configWce, transport, true);
+            }
+
             @Override
             public String model() {
                 return "vhost-user-blk";
@@ -451,12 +470,17 @@ public record MachineConfig(
         }
 
         /**
-         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]:
-         * a host directory shared by a virtio-fs backend (virtiofsd) over the socket chardev ID;
-         * the guest mounts it with {@code mount -t virtiofs TAG DIR}.
+         * -device vhost-user-fs-pci|vhost-user-fs-device,chardev=ID,tag=TAG[,num-request-queues=N][,queue-size=N]
+         * [,x-irqfd=on|off]: a host directory shared by a virtio-fs backend (virtiofsd) over the
+         * socket chardev ID; the guest mounts it with {@code mount -t virtiofs TAG DIR}.
          */
-        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport)
+        record VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport, boolean irqfd)
                 implements VirtioDeviceConfig {
+            /** With x-irqfd=on (the default). */
+            public VhostUserFs(String chardev, String tag, int numRequestQueues, int queueSize, Transport transport) {
+                this(chardev, tag, numRequestQueues, queueSize, transport, true);
+            }
+
             @Override
             public String model() {
                 return "vhost-user-fs";
@@ -571,6 +595,11 @@ public record MachineConfig(
     /** Whether -trace exits was given: VM exit statistics are printed at the end. */
     public boolean traceExits() {
         return traces.contains("exits");
+    }
+
+    /** Whether -trace migration was given: each migration's phases and their times are printed as it ends. */
+    public boolean traceMigration() {
+        return traces.contains("migration");
     }
 
     /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */

@@ -7,6 +7,7 @@ import org.jvisor.devices.state.StatefulDevice;
 
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.IrqLine;
+import org.jvisor.memory.MsiIrqfds;
 
 /**
  * A CPU engine bound to one VM: kvm (hardware) or tcg (software). It owns the interrupt
@@ -43,6 +44,14 @@ public interface Accelerator extends AutoCloseable {
      * ioeventfd), or empty when every guest access reaches the address space anyway (tcg).
      */
     default Optional<Doorbells> doorbells() {
+        return Optional.empty();
+    }
+
+    /**
+     * MSIs that an eventfd raises in the kernel (kvm's irqfd), or empty when the VMM's own
+     * interrupt controllers take every message (tcg).
+     */
+    default Optional<MsiIrqfds> msiIrqfds() {
         return Optional.empty();
     }
 

@@ -16,6 +16,7 @@ import org.jvisor.cpu.Vcpu;
 import org.jvisor.memory.Doorbells;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IrqLine;
+import org.jvisor.memory.MsiIrqfds;
 import org.jvisor.sys.EventFd;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.SysException;
@@ -214,6 +215,20 @@ public final class KvmVm implements Accelerator {
         }
     }
 
+    /** KVM_IRQFD flag: unbind the eventfd from the GSI. */
+    static final int IRQFD_FLAG_DEASSIGN = 1;
+
+    /** KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN: writes to {@code eventFd} no longer raise {@code gsi}. */
+    public synchronized void deassignIrqfd(int eventFd, int gsi) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KVM_IRQFD);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IRQFD, "fd"), eventFd);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IRQFD, "gsi"), gsi);
+            s.set(ValueLayout.JAVA_INT, offset(KVM_IRQFD, "flags"), IRQFD_FLAG_DEASSIGN);
+            vm.ioctl(KvmIoctl.IRQFD, s);
+        }
+    }
+
     /** KVM_IOEVENTFD flag: the address is a port, not MMIO. */
     public static final int IOEVENTFD_FLAG_PIO = 1 << 1;
     /** KVM_IOEVENTFD flag: only writes of {@code datamatch} signal. */
@@ -266,6 +281,43 @@ public final class KvmVm implements Accelerator {
         if (!msiRoutes.signal(address, data)) {
             signalMsiIoctl(address, data);
         }
+    }
+
+    /**
+     * Another process's eventfds as MSIs in the kernel: each is bound (KVM_IRQFD) to the GSI of
+     * its message's route in {@link MsiRoutes}, the same table jvisor's own MSIs use.
+     */
+    @Override
+    public Optional<MsiIrqfds> msiIrqfds() {
+        return Optional.of(this::bindMsiIrqfd);
+    }
+
+    private MsiIrqfds.Binding bindMsiIrqfd(int eventFd, long address, int data) {
+        int gsi = msiRoutes.gsi(address, data);
+        if (gsi < 0) {
+            throw new IllegalStateException(String.format("no MSI route left for message %#x/%#x (%d in use)", address, data,
+                msiRoutes.routes()));
+        }
+        try {
+            assignIrqfd(eventFd, gsi);
+        } catch (KvmException e) {
+            throw new IllegalStateException("KVM_IRQFD for GSI " + gsi + ": " + e.getMessage(), e);
+        }
+        return new MsiIrqfds.Binding() {
+            private boolean bound = true;
+
+            @Override
+            public synchronized void close() {
+                if (bound) {
+                    bound = false;
+                    try {
+                        deassignIrqfd(eventFd, gsi);
+                    } catch (KvmException e) {
+                        // The VM is closed already: it took its irqfds along.
+                    }
+                }
+            }
+        };
     }
 
     /** MSI routes through irqfd in use (each a distinct message the guest programmed). */

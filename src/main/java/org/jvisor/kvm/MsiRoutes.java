@@ -50,14 +50,32 @@ final class MsiRoutes implements AutoCloseable {
      * false when it has no route (table full, or KVM refused routing): then use KVM_SIGNAL_MSI.
      */
     synchronized boolean signal(long msgAddress, int msgData) {
+        int i = route(msgAddress, msgData);
+        if (i < 0) {
+            return false;
+        }
+        raise(eventFds[i]);
+        return true;
+    }
+
+    /**
+     * The GSI whose route sends (address, data), creating the route on first use, for another
+     * eventfd to be bound to it (a vhost-user backend's call); -1 when there is none to give.
+     */
+    synchronized int gsi(long msgAddress, int msgData) {
+        int i = route(msgAddress, msgData);
+        return i < 0 ? -1 : FIRST_MSI_GSI + i;
+    }
+
+    /** The index of the route for (address, data), made now if new; -1 if the table is full or routing failed. */
+    private int route(long msgAddress, int msgData) {
         for (int i = 0; i < count; i++) {
             if (address[i] == msgAddress && data[i] == msgData) {
-                raise(eventFds[i]);
-                return true;
+                return i;
             }
         }
         if (count == MAX_ROUTES || failed) {
-            return false;
+            return -1;
         }
         int i = count;
         EventFd efd;
@@ -76,12 +94,11 @@ final class MsiRoutes implements AutoCloseable {
             System.err.println("jvisor: kvm: MSI through irqfd unavailable, using KVM_SIGNAL_MSI: " + e.getMessage());
             failed = true;
             efd.close();
-            return false;
+            return -1;
         }
         eventFds[i] = efd;
         count = i + 1;
-        raise(efd);
-        return true;
+        return i;
     }
 
     /** One MSI: an eventfd write KVM turns into the interrupt. */

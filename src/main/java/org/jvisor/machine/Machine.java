@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -117,12 +118,18 @@ public final class Machine implements AutoCloseable {
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new ArrayList<>();
     /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
-    private final Map<String, VirtioIoThread> sharedIoThreads = new java.util.LinkedHashMap<>();
+    private final Map<String, VirtioIoThread> sharedIoThreads = new LinkedHashMap<>();
     /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
-    private final Map<String, VirtioCore> virtioCores = new java.util.LinkedHashMap<>();
+    private final Map<String, VirtioCore> virtioCores = new LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
+    /** vhost-user devices by id, with their PCI function where they have one (for -trace exits). */
+    private final Map<String, VhostUserDevice> vhostUserDevices = new LinkedHashMap<>();
+    private final Map<String, VirtioPciFunction> vhostUserFunctions = new HashMap<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
+    private volatile long lastPauseNanos;
+    /** The incoming migration's trace until the guest resumes (-trace migration), else null. */
+    private volatile MigrationTrace incomingTrace;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
 
@@ -378,8 +385,8 @@ public final class Machine implements AutoCloseable {
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), config.pciSlots().get(index),
-                    device.qemuName(), config.pciDma(index));
+                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
+                    config.pciSlots().get(index), device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -696,8 +703,8 @@ public final class Machine implements AutoCloseable {
         devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
-    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, Integer wantedSlot,
-                           String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
+    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
+                           Integer wantedSlot, String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
         if (dma.iommuPlatform()) {
@@ -733,7 +740,20 @@ public final class Machine implements AutoCloseable {
         if (device instanceof VirtioBlk) {
             virtioDiskSlots.add(slot);
         }
-        devices.add(virtioDevice(String.format("%s@pci.0:%02x.0", name, slot), fn, fn.transport().core(), io));
+        String id = String.format("%s@pci.0:%02x.0", name, slot);
+        devices.add(virtioDevice(id, fn, fn.transport().core(), io));
+        if (device instanceof VhostUserDevice v) {
+            // On kvm the backend's call eventfds become irqfds of the queues' MSI-X vectors (the
+            // MSIs reach KVM's irqchip unremapped: intremap=on is refused with it). Registered
+            // after the function and its backend, so they are unbound first, before the
+            // device closes the eventfds.
+            if (irqfd) {
+                accel.msiIrqfds().ifPresent(fn::useIrqfds);
+                devices.add(MachineDevice.of(id + " irqfds", null).onClose(fn::releaseIrqfds));
+            }
+            vhostUserDevices.put(id, v);
+            vhostUserFunctions.put(id, fn);
+        }
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */
@@ -909,8 +929,13 @@ public final class Machine implements AutoCloseable {
 
     // ---- snapshots (MachineSnapshot does the work) ----------------------------------------
 
-    /** What a save wrote: the file's size, the RAM pages in it (zero pages are skipped) and the time it took. */
-    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes) {
+    /**
+     * What a save wrote: the file's size, the RAM pages in it (zero pages are skipped), the time
+     * it took, the passes over RAM, and when (System.nanoTime) its last byte was handed to the
+     * endpoint, before the endpoint's commit (QEMU's downtime ends there: the destination's
+     * confirmation and load are not in it).
+     */
+    public record SnapshotSaved(String uri, long fileBytes, long ramBytesWritten, long nanos, int passes, long sentAtNanos) {
     }
 
     /**
@@ -951,8 +976,12 @@ public final class Machine implements AutoCloseable {
         /** Runs {@code action} while no vCPU runs: the guest, if it runs, is paused for a moment around it. */
         void quiesce(Runnable action) throws InterruptedException;
 
-        /** Stops the guest for the end of the migration (the lifecycle's stop, with its STOP event). */
-        void stopGuest() throws InterruptedException;
+        /**
+         * Stops the guest for the end of the migration (the lifecycle's stop, with its STOP
+         * event), each vCPU running {@code onStop} (by index) on itself as it stops; a guest that
+         * was not running (stopped by a command meanwhile) or a cancelled migration runs none.
+         */
+        void stopGuest(Runnable[] onStop) throws InterruptedException;
 
         /** Whether the migration was cancelled (migrate_cancel): checked between page runs. */
         boolean cancelled();
@@ -996,6 +1025,11 @@ public final class Machine implements AutoCloseable {
     /** Whether the machine was built to restore a snapshot and has not yet ({@link #createIncoming}). */
     public boolean awaitingIncoming() {
         return awaitingIncoming;
+    }
+
+    /** Where jvisor's own messages go. */
+    PrintStream log() {
+        return log;
     }
 
     MachineConfig config() {
@@ -1047,15 +1081,47 @@ public final class Machine implements AutoCloseable {
             throw new IllegalStateException("the machine waits for an incoming snapshot");
         }
         control.resumeAll();
+        MigrationTrace t = incomingTrace;
+        if (t != null) {
+            incomingTrace = null;
+            t.phase("until-resume");
+            t.moment("resume");
+            t.print();
+        }
+    }
+
+    /** -trace migration: the restore's trace, ended by the first resume. */
+    void incomingTrace(MigrationTrace trace) {
+        incomingTrace = trace.on() ? trace : null;
     }
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */
     public void pause() throws InterruptedException {
-        control.requestPause();
+        pause(null);
+    }
+
+    /**
+     * {@link #pause()}, each vCPU running {@code onStop} (by vCPU index) on its own thread as it
+     * stops, before this returns: work that needs the vCPU stopped, with no wake-up of its thread
+     * after the pause (a live migration's save of the vCPUs inside the guest's pause).
+     */
+    public void pause(Runnable[] onStop) throws InterruptedException {
+        long start = System.nanoTime();
+        if (onStop == null) {
+            control.requestPause();
+        } else {
+            control.requestPause(onStop);
+        }
         for (VcpuRunner r : runners) {
             r.vcpu().kick();
         }
         control.awaitAllIdle();
+        lastPauseNanos = System.nanoTime() - start;
+    }
+
+    /** How long the last {@link #pause()} waited for the vCPUs (-trace migration). */
+    long lastPauseNanos() {
+        return lastPauseNanos;
     }
 
     /**
@@ -1170,6 +1236,13 @@ public final class Machine implements AutoCloseable {
                 log.println("-- virtio queue notifications (written, served on the vCPU thread) --");
                 virtioCores.forEach((id, core) -> log.printf("%-40s %10d %10d%n", id, core.driverNotifies(),
                     core.notifiesServedInline()));
+            }
+            if (!vhostUserDevices.isEmpty()) {   // the backend's completions: through jvisor (relayed) or the kernel (irqfd)
+                log.println("-- vhost-user used-buffer interrupts (relayed by jvisor, irqfd bindings made) --");
+                vhostUserDevices.forEach((id, d) -> {
+                    VirtioPciFunction fn = vhostUserFunctions.get(id);
+                    log.printf("%-40s %10d %10d%n", id, d.relayedCalls(), fn != null ? fn.irqfdBindings() : 0);
+                });
             }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");

@@ -53,10 +53,60 @@ final class MachineSnapshot {
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
             w.section(SnapshotFile.DEVS, devs);
             long ramWritten = w.ram(m.ram().segment());
-            w.finish();
-            return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1);
+            w.end();
+            long sentAt = System.nanoTime();
+            w.commit();
+            return new Machine.SnapshotSaved(to.uri(), w.written(), ramWritten, System.nanoTime() - start, 1, sentAt);
         } catch (IOException e) {
             throw new MachineException("snapshot " + describe(to) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The vCPUs' states taken by each vCPU thread on itself as it stops for a live migration's
+     * end ({@link Machine#pause(Runnable[])}): no wake-up of the vCPU threads after the pause.
+     */
+    private static final class StoppedVcpus {
+        private final VcpuState[] states;
+        private final RuntimeException[] failures;
+        private final Runnable[] onStop;
+
+        StoppedVcpus(List<VcpuRunner> runners) {
+            states = new VcpuState[runners.size()];
+            failures = new RuntimeException[runners.size()];
+            onStop = new Runnable[runners.size()];
+            for (VcpuRunner r : runners) {
+                int i = r.vcpu().index();
+                onStop[i] = () -> {
+                    try {
+                        states[i] = r.vcpu().saveVcpuState();
+                    } catch (RuntimeException e) {
+                        failures[i] = e;
+                    }
+                };
+            }
+        }
+
+        Runnable[] onStop() {
+            return onStop;
+        }
+
+        /**
+         * Every vCPU's state, or null if some vCPU did not save at the stop (the guest was not
+         * running then); a vCPU whose save failed rethrows its failure here.
+         */
+        List<VcpuState> states() {
+            for (RuntimeException e : failures) {
+                if (e != null) {
+                    throw e;
+                }
+            }
+            for (VcpuState st : states) {
+                if (st == null) {
+                    return null;
+                }
+            }
+            return List.of(states);
         }
     }
 
@@ -93,14 +143,24 @@ final class MachineSnapshot {
 
     /** The DEVS section: each device's id and state record, in the registry's order. */
     private byte[] devices() {
+        return devicesPayload(m.devices().save());
+    }
+
+    /** The DEVS section's payload of {@code saved}. */
+    static byte[] devicesPayload(List<DeviceRegistry.Saved> saved) {
         StateEncoder devs = new StateEncoder();
-        List<DeviceRegistry.Saved> saved = m.devices().save();
         devs.writeInt(saved.size());
         for (DeviceRegistry.Saved d : saved) {
             devs.writeString(d.id()).writeState(d.state());
         }
         return devs.toByteArray();
     }
+
+    /**
+     * The smallest pass whose throughput replaces the estimate: a smaller one fits in the
+     * socket's buffer and would seem to go at memory speed.
+     */
+    private static final long BANDWIDTH_SAMPLE_BYTES = 4L << 20;
 
     /** Passes over RAM at most, before the guest is stopped whatever is left (QEMU has no fixed limit; it throttles). */
     static final int MAX_PASSES = 30;
@@ -125,11 +185,21 @@ final class MachineSnapshot {
         checkSavable();
         org.jvisor.memory.DirtyLog log = m.ram().dirtyLog();
         MemorySegment ram = m.ram().segment();
+        MigrationTrace trace = MigrationTrace.of(m.config().traceMigration(), m.log(), "source");
         try (SnapshotFile.Writer w = new SnapshotFile.Writer(to.openOutgoing())) {
             w.cancelWhen(control::cancelled);
             w.section(SnapshotFile.CONF, new StateEncoder().writeState(config(runState)).toByteArray());
             beginRound(log, control, true);
-            long sent = w.pages(SnapshotFile.RAMP, ram, SnapshotFile.nonZeroPages(ram));
+            StopRehearsal.source(m, control);
+            trace.phase("rehearsal");
+            long[] nonZero = SnapshotFile.nonZeroPages(ram);
+            trace.phase("scan");
+            long passStart = System.nanoTime();
+            long sent = w.pages(SnapshotFile.RAMP, ram, nonZero);
+            long passNanos = System.nanoTime() - passStart;
+            // QEMU's bandwidth (migration_update_counters): what the stream took over the last pass
+            double bytesPerNano = sent / (double) Math.max(1, passNanos);
+            trace.phase("pass-1", sent / SnapshotFile.PAGE + " pages");
             int passes = 1;
             long[] dirty;
             long roundStart = start;
@@ -137,7 +207,6 @@ final class MachineSnapshot {
                 long t0 = System.nanoTime();
                 dirty = beginRound(log, control, false);
                 long pages = count(dirty);
-                double bytesPerNano = sent / (double) Math.max(1, t0 - start);
                 control.progress(new MigrationProgress(passes, sent, pages,
                     pages * 1_000_000_000L / Math.max(1, t0 - roundStart), (long) (bytesPerNano * 1e9)));
                 roundStart = t0;
@@ -145,23 +214,51 @@ final class MachineSnapshot {
                 if (fits || passes >= MAX_PASSES) {
                     break;
                 }
-                sent += w.pages(SnapshotFile.RAMP, ram, dirty);
+                passStart = System.nanoTime();
+                long bytes = w.pages(SnapshotFile.RAMP, ram, dirty);
+                passNanos = System.nanoTime() - passStart;
+                if (bytes >= BANDWIDTH_SAMPLE_BYTES) {
+                    bytesPerNano = bytes / (double) Math.max(1, passNanos);
+                }
+                sent += bytes;
                 passes++;
+                trace.phase("pass-" + passes, bytes / SnapshotFile.PAGE + " pages");
             }
-            control.stopGuest();
+            trace.phase("last-sync", String.format("%.0f MB/s", bytesPerNano * 1e3));
+            trace.moment("stop");
+            long allocatedBefore = allocatedBytes();
+            StoppedVcpus stopped = new StoppedVcpus(m.runners());
+            control.stopGuest(stopped.onStop());
+            trace.phase("stop-vcpus", String.format("pause %.1f ms", m.lastPauseNanos() / 1e6));
             drainIo();
+            trace.phase("drain-io");
             long[] last = log.fetchAndClear();
             log.stop();
             for (int i = 0; i < last.length; i++) {
                 last[i] |= dirty[i];
             }
-            List<VcpuState> cpus = saveCpus();
+            trace.phase("dirty-sync");
+            List<VcpuState> cpus = stopped.states();
+            if (cpus == null) {
+                cpus = saveCpus();   // the guest was not running at the stop: saved now, on each vCPU's thread
+            }
+            trace.phase("save-vcpus", stopped.states() != null ? "as they stopped" : "after the stop");
             w.section(SnapshotFile.CPUS, new StateEncoder().write(StateEncoder.listOf(VcpuState.class), cpus).toByteArray());
-            w.section(SnapshotFile.DEVS, devices());
+            trace.phase("send-vcpus");
+            byte[] devs = devices();
+            trace.phase("save-devices");
+            w.section(SnapshotFile.DEVS, devs);
+            trace.phase("send-devices", devs.length + " bytes");
             long finalBytes = w.pages(SnapshotFile.RAM, ram, last);
-            w.finish();
+            trace.phase("send-ram", finalBytes / SnapshotFile.PAGE + " pages");
+            w.end();
+            long sentAt = System.nanoTime();
+            trace.phase("send-end", (allocatedBytes() - allocatedBefore) / 1024 + " KiB allocated since the stop");
+            w.commit();
+            trace.phase("confirmed");
+            trace.print();
             return new Machine.SnapshotSaved(to.uri(), w.written(), sent + finalBytes, System.nanoTime() - start,
-                passes + 1);
+                passes + 1, sentAt);
         } catch (IOException e) {
             if (control.cancelled()) {
                 throw new MachineException("migration to " + describe(to) + " cancelled", e);
@@ -194,6 +291,12 @@ final class MachineSnapshot {
         return dirty[0];
     }
 
+    /** Heap bytes this thread has allocated so far (-trace migration: a collection inside the stop would pause it). */
+    private static long allocatedBytes() {
+        return java.lang.management.ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+            ? t.getCurrentThreadAllocatedBytes() : 0;
+    }
+
     private static long count(long[] set) {
         long n = 0;
         for (long w : set) {
@@ -217,7 +320,10 @@ final class MachineSnapshot {
         } catch (IOException e) {
             throw new MachineException("-incoming: " + name + ": cannot open: " + e.getMessage(), e);
         }
+        MigrationTrace trace = MigrationTrace.of(m.config().traceMigration(), m.log(), "destination");
+        StopRehearsal.Destination rehearsal = null;
         try (SnapshotFile.Reader r = new SnapshotFile.Reader(in, name)) {
+            trace.skip();   // the wait for the source to connect
             SnapshotConfig saved = decoder(r, SnapshotFile.CONF).read(SnapshotConfig.class);
             if (saved == null) {
                 throw r.fail("holds no machine configuration");
@@ -228,12 +334,27 @@ final class MachineSnapshot {
             if (why != null) {
                 throw r.fail(why);
             }
-            while (r.nextIs(SnapshotFile.RAMP)) {
-                r.ram(SnapshotFile.RAMP, m.ram().segment());   // a live migration's passes, then the final state
+            if (!(from instanceof MigrationEndpoint.File) && saved.runState().equals("running")) {
+                // a guest that runs on the source (a live migration, as a rule): its pause is what
+                // the source sends from now on, so the stop's work is rehearsed meanwhile
+                rehearsal = StopRehearsal.destination(m);
             }
+            int passes = 0;
+            while (r.nextIs(SnapshotFile.RAMP)) {
+                if (passes++ == 0) {
+                    trace.skip();
+                }
+                r.ram(SnapshotFile.RAMP, m.ram().segment());   // a live migration's passes, then the final state
+                trace.phase("precopy-pass-" + passes);
+            }
+            trace.phase("await-stop");
+            boolean vcpuThreads = rehearsal != null && rehearsal.await();
+            trace.phase("await-rehearsal");
             StateDecoder cpuSection = decoder(r, SnapshotFile.CPUS);
+            trace.phase("receive-vcpus");
             List<?> cpus = (List<?>) cpuSection.read(StateEncoder.listOf(VcpuState.class));
             cpuSection.expectEnd();
+            trace.phase("decode-vcpus");
             if (cpus == null || cpus.size() != m.config().cpus()) {
                 throw r.fail("holds " + (cpus == null ? 0 : cpus.size()) + " vCPU states for " + m.config().cpus()
                     + " vCPUs");
@@ -242,6 +363,7 @@ final class MachineSnapshot {
                 throw r.fail("holds an empty vCPU state");
             }
             StateDecoder devSection = decoder(r, SnapshotFile.DEVS);
+            trace.phase("receive-devices");
             int n = devSection.readInt();
             List<DeviceRegistry.Saved> states = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -253,6 +375,7 @@ final class MachineSnapshot {
                 states.add(new DeviceRegistry.Saved(id, state));
             }
             devSection.expectEnd();
+            trace.phase("decode-devices");
             if (crossing != null) {
                 List<VcpuState> vcpus = crossing.vcpus(cpus.stream().map(VcpuState.class::cast).toList(), states);
                 crossing.checkCpus(vcpus, m.accelerator().cpuid());
@@ -267,17 +390,28 @@ final class MachineSnapshot {
                     }
                 }
             }
+            trace.phase("check-states");
             r.ram(m.ram().segment());
+            trace.phase("receive-ram");
             r.section(SnapshotFile.END);
+            trace.phase("receive-end");
             m.devices().restore(states);
-            m.startVcpuThreads();
+            trace.phase("restore-devices");
+            if (!vcpuThreads) {
+                m.startVcpuThreads();
+                trace.phase("start-vcpu-threads");
+            }
+            long[] onVcpus = new long[1];
             for (VcpuRunner runner : m.runners()) {
                 VcpuState st = (VcpuState) cpus.get(runner.vcpu().index());
                 m.runControl().callOnVcpu(runner.vcpu().index(), () -> {
+                    long t = System.nanoTime();
                     runner.vcpu().restoreVcpuState(st);
+                    onVcpus[0] += System.nanoTime() - t;
                     return null;
                 });
             }
+            trace.phase("restore-vcpus", String.format("%.1f ms on the vCPU threads", onVcpus[0] / 1e6));
             runState = saved.runState();
         } catch (SnapshotException e) {
             throw new MachineException("-incoming: " + e.getMessage(), e);
@@ -286,8 +420,15 @@ final class MachineSnapshot {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MachineException("-incoming: interrupted", e);
+        } finally {
+            if (rehearsal != null) {
+                rehearsal.finish();   // a failed restore closes the machine: not under the rehearsal's feet
+            }
         }
+        trace.phase("confirm");
         m.startDevices();
+        trace.phase("start-devices");
+        m.incomingTrace(trace);
         return runState;
     }
 

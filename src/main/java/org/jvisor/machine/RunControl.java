@@ -127,10 +127,37 @@ final class RunControl {
         }
     }
 
+    /**
+     * {@link #requestPause()} with work each vCPU thread does on itself as it stops ({@code onStop}
+     * by vCPU index): a snapshot's save of the vCPUs then costs no wake-up of their threads after
+     * the pause. {@link #awaitAllIdle} returns once every vCPU has stopped and done it. Nothing is
+     * queued unless the machine pauses (a stopped machine runs no vCPU work).
+     */
+    synchronized void requestPause(Runnable[] onStop) {
+        requestPause();
+        if (phase == Phase.PAUSED) {
+            for (int i = 0; i < tasks.length; i++) {
+                if (tasks[i] == null) {
+                    tasks[i] = onStop[i];
+                }
+            }
+            notifyAll();   // a vCPU already waiting (parked in HLT) does its work now
+        }
+    }
+
     synchronized void awaitAllIdle() throws InterruptedException {
-        while (phase == Phase.PAUSED && !allIdle()) {
+        while (phase == Phase.PAUSED && (!allIdle() || anyTask())) {
             wait();
         }
+    }
+
+    private boolean anyTask() {
+        for (Runnable t : tasks) {
+            if (t != null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean allIdle() {

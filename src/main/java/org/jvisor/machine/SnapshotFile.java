@@ -114,6 +114,7 @@ final class SnapshotFile {
             writeFully(meta);
             long pageBytes = 0;
             ByteBuffer copy = ByteBuffer.allocateDirect(MAX_RUN * PAGE);
+            ByteBuffer run = ByteBuffer.allocate(12);
             long p = 0;
             while (p < pages) {
                 if (!isSet(set, p)) {
@@ -128,14 +129,15 @@ final class SnapshotFile {
                 if (cancelled.getAsBoolean()) {
                     throw new java.io.InterruptedIOException("cancelled");
                 }
-                ByteBuffer run = ByteBuffer.allocate(12).putLong(first).putInt(count).flip();
-                crc.update(run.duplicate());
-                writeFully(run);
-                // a copy: the CRC and the bytes sent must be of the same contents while the guest writes
+                run.clear().putLong(first).putInt(count).flip();
+                crc.update(run);
+                writeFully(run.rewind());
+                // a copy: the CRC and the bytes sent must be of the same contents while the guest
+                // (or a device's host-side I/O, even with the vCPUs stopped) writes
                 copy.clear().limit(count * PAGE);
                 MemorySegment.ofBuffer(copy).copyFrom(ram.asSlice(first * PAGE, (long) count * PAGE));
-                crc.update(copy.duplicate());
-                writeFully(copy);
+                crc.update(copy);
+                writeFully(copy.rewind());
                 pageBytes += (long) count * PAGE;
             }
             ByteBuffer end = ByteBuffer.allocate(8).putLong(-1).flip();
@@ -147,7 +149,17 @@ final class SnapshotFile {
 
         /** The END section, then the endpoint's commit (a file flushed and renamed, a stream delivered). */
         void finish() throws IOException {
+            end();
+            commit();
+        }
+
+        /** The END section: the stream is complete on this side. */
+        void end() throws IOException {
             section(END, new byte[0]);
+        }
+
+        /** The endpoint's commit, after {@link #end()}: a file flushed and renamed, a stream's delivery confirmed. */
+        void commit() throws IOException {
             out.commit();
         }
 
@@ -186,15 +198,29 @@ final class SnapshotFile {
         return new Reader(in, path.toString());
     }
 
-    /** The pages of {@code ram} that are not all zero, as a page set. */
+    /** How much RAM one comparison with zeros covers while looking for non-zero pages. */
+    private static final int ZERO_SCAN = 64 << 10;
+
+    /**
+     * The pages of {@code ram} that are not all zero, as a page set. A fresh guest's RAM is mostly
+     * zero: each comparison covers {@value #ZERO_SCAN} bytes and gives the first non-zero byte, so
+     * the calls go by non-zero pages, not by pages (a live migration's first pass waits for this).
+     */
     static long[] nonZeroPages(MemorySegment ram) {
         long pages = ram.byteSize() / PAGE;
         long[] set = new long[(int) ((pages + 63) >>> 6)];
-        MemorySegment zero = MemorySegment.ofArray(new byte[PAGE]);
-        for (long p = 0; p < pages; p++) {
-            if (!isZero(ram, p, zero)) {
-                set[(int) (p >>> 6)] |= 1L << p;
+        MemorySegment zero = MemorySegment.ofArray(new byte[ZERO_SCAN]);
+        long p = 0;
+        while (p < pages) {
+            long end = Math.min(pages, p + ZERO_SCAN / PAGE);
+            long at = MemorySegment.mismatch(ram, p * PAGE, end * PAGE, zero, 0, (end - p) * PAGE);
+            if (at < 0) {
+                p = end;
+                continue;
             }
+            long page = p + at / PAGE;
+            set[(int) (page >>> 6)] |= 1L << page;
+            p = page + 1;
         }
         return set;
     }
@@ -202,10 +228,6 @@ final class SnapshotFile {
     private static boolean isSet(long[] set, long p) {
         int w = (int) (p >>> 6);
         return w < set.length && (set[w] & (1L << p)) != 0;
-    }
-
-    private static boolean isZero(MemorySegment ram, long page, MemorySegment zero) {
-        return MemorySegment.mismatch(ram, page * PAGE, page * PAGE + PAGE, zero, 0, PAGE) < 0;
     }
 
     private static ByteBuffer header(String tag, long length) {

@@ -8,6 +8,8 @@ import java.util.Optional;
 import org.jvisor.api.BlockDeviceInfo;
 import org.jvisor.api.MediaException;
 import org.jvisor.api.VirtualMachine;
+import org.jvisor.config.BlockNodeException;
+import org.jvisor.config.MachineConfig;
 import org.jvisor.qmp.QmpCommandTable.Param;
 import org.jvisor.qmp.QmpCommandTable.Type;
 import org.jvisor.qmp.json.JsonValue;
@@ -15,7 +17,8 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 
 /**
  * QEMU 7.2's removable-media commands (qapi/block.json, block-core.json): eject,
- * blockdev-open-tray, blockdev-close-tray, blockdev-remove-medium and blockdev-change-medium, a
+ * blockdev-open-tray, blockdev-close-tray, blockdev-remove-medium, blockdev-insert-medium (a node
+ * of {@link BlockNodes}) and blockdev-change-medium, a
  * drive named by its -drive id ("device") or by its device's id or QOM path ("id"), with QEMU's
  * error classes and texts. The semantics are the API's ({@link VirtualMachine#ejectMedium}...).
  */
@@ -23,26 +26,31 @@ final class MediaCommands {
     private final VirtualMachine vm;
     private final QomNames names;
     private final QdevPaths qdevPaths;
+    private final BlockNodes nodes;
 
     /** query-block's "qdev" of disk number i. */
     interface QdevPaths {
         String of(BlockDeviceInfo b, int i);
     }
 
-    private MediaCommands(VirtualMachine vm, QomNames names, QdevPaths qdevPaths) {
+    private MediaCommands(VirtualMachine vm, QomNames names, QdevPaths qdevPaths, BlockNodes nodes) {
         this.vm = vm;
         this.names = names;
         this.qdevPaths = qdevPaths;
+        this.nodes = nodes;
     }
 
-    static void register(QmpCommands commands, VirtualMachine vm, QomNames names, QdevPaths qdevPaths) {
-        MediaCommands m = new MediaCommands(vm, names, qdevPaths);
+    static void register(QmpCommands commands, VirtualMachine vm, QomNames names, QdevPaths qdevPaths, BlockNodes nodes) {
+        MediaCommands m = new MediaCommands(vm, names, qdevPaths, nodes);
         Param device = new Param("device", Type.STRING, false);
         Param id = new Param("id", Type.STRING, false);
         Param force = new Param("force", Type.BOOL, false);
         commands.add("eject", List.of(device, id, force), a -> {
             Target t = m.target(a);
-            return m.run(t, null, () -> vm.ejectMedium(t.drive(), bool(a, "force")));
+            return m.run(t, null, () -> {
+                vm.ejectMedium(t.drive(), bool(a, "force"));
+                nodes.released(t.drive());
+            });
         });
         commands.add("blockdev-open-tray", List.of(device, id, force), a -> {
             Target t = m.target(a);
@@ -54,7 +62,10 @@ final class MediaCommands {
         });
         commands.add("blockdev-remove-medium", List.of(new Param("id", Type.STRING, true)), a -> {
             Target t = m.target(a);
-            return m.run(t, null, () -> vm.removeMedium(t.drive()));
+            return m.run(t, null, () -> {
+                vm.removeMedium(t.drive());
+                nodes.released(t.drive());
+            });
         });
         commands.add("blockdev-change-medium", List.of(device, id, new Param("filename", Type.STRING, true),
             new Param("format", Type.STRING, false), new Param("force", Type.BOOL, false),
@@ -66,7 +77,30 @@ final class MediaCommands {
                     throw QmpError.generic("Unknown driver '" + format + "' (jvisor opens raw and qcow2 images)");
                 }
                 Optional<Boolean> readOnly = readOnlyMode(string(a, "read-only-mode"));
-                return m.run(t, file, () -> vm.changeMedium(t.drive(), Path.of(file), format, readOnly));
+                return m.run(t, file, () -> {
+                    vm.changeMedium(t.drive(), Path.of(file), format, readOnly);
+                    nodes.released(t.drive());   // the medium is the file now, no named node
+                });
+            });
+        commands.add("blockdev-insert-medium", List.of(new Param("id", Type.STRING, true),
+            new Param("node-name", Type.STRING, true)), a -> {
+                Target t = m.target(a);
+                String node = string(a, "node-name");
+                synchronized (nodes) {
+                    MachineConfig.DriveConfig d;
+                    try {
+                        d = nodes.free(node);
+                    } catch (BlockNodeException e) {
+                        throw QmpError.generic(e.getMessage());
+                    }
+                    if (d == null) {
+                        throw QmpError.generic("Node '" + node + "' not found");
+                    }
+                    return m.run(t, d.file().toString(), () -> {
+                        vm.insertMedium(t.drive(), d.file(), d.format(), d.readOnly());
+                        nodes.inserted(t.drive(), node);
+                    });
+                }
             });
     }
 
@@ -108,6 +142,7 @@ final class MediaCommands {
                 case LOCKED -> QmpError.generic("Device '" + n + "' is locked and force was not specified, "
                     + "wait for tray to open and try again");
                 case TRAY_CLOSED -> QmpError.generic("Tray of device '" + n + "' is not open");
+                case MEDIUM_PRESENT -> QmpError.generic("There already is a medium in the device");   // QEMU's words, no name
                 case CANNOT_OPEN -> QmpError.generic(e.getCause() instanceof NoSuchFileException
                     ? "Could not open '" + file + "': No such file or directory"
                     : file != null ? "Could not open '" + file + "': " + e.getMessage() : e.getMessage());

@@ -18,7 +18,9 @@ final class QmpCommandTable {
 
     /** A parameter's QAPI type, named as QEMU's "expected: ..." errors name it. */
     enum Type {
-        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[any]");
+        STRING("string", "str"), INT("integer", "int"), BOOL("boolean", "bool"), ARRAY("array", "[any]"),
+        /** Any JSON value: an object member the handler reads itself (blockdev-add's "cache", "file"). */
+        ANY("any", "any");
 
         final String qapiName;
         /** The type's name in query-qmp-schema (a built-in, or an array of one). */
@@ -35,6 +37,7 @@ final class QmpCommandTable {
                 case INT -> v instanceof JsonValue.JsonInt;
                 case BOOL -> v instanceof JsonValue.JsonBool;
                 case ARRAY -> v instanceof JsonArray;
+                case ANY -> true;
             };
         }
     }

@@ -43,6 +43,7 @@ final class QmpCommands implements QmpService {
     private final Supplier<List<ChardevInfo>> monitorChardevs;
     private final QmpCommandTable table = new QmpCommandTable();
     private final QomNames names;
+    private final BlockNodes blockNodes;
 
     /**
      * @param packageName     query-version's "package": "jvisor VERSION"
@@ -54,6 +55,7 @@ final class QmpCommands implements QmpService {
     QmpCommands(VirtualMachine vm, String packageName, boolean autostart, Supplier<List<ChardevInfo>> monitorChardevs,
                 QomNames names) {
         this.names = names;
+        this.blockNodes = new BlockNodes(names);
         this.vm = vm;
         this.autostart = autostart;
         this.packageName = packageName;
@@ -113,7 +115,8 @@ final class QmpCommands implements QmpService {
         HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
-        MediaCommands.register(this, vm, names, this::qdevPath);
+        MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
+        BlockdevCommands.register(this, blockNodes);
         QmpDiscovery.register(this);
         QomTree.register(this, vm, names.peripherals());
     }
@@ -231,12 +234,9 @@ final class QmpCommands implements QmpService {
 
     private void incoming(String uri) throws QmpError {
         try {
-            vm.migrateIncoming(uri);
+            vm.migrateIncoming(uri, autostart);
         } catch (IllegalArgumentException | IllegalStateException | VmException e) {
             throw QmpError.generic(e.getMessage());
-        }
-        if (autostart && vm.incomingRunState().map(RunState::isRunning).orElse(false)) {
-            vm.resume();
         }
     }
 
@@ -318,7 +318,8 @@ final class QmpCommands implements QmpService {
 
     /** A disk's node name: a -blockdev node's own, QEMU's generated "#blockN" for a -drive. */
     private String nodeName(BlockDeviceInfo b, int i) {
-        return names.blockNodes().containsKey(b.id()) ? b.id() : "#block" + i;
+        String node = blockNodes.nodeOf(b.id());
+        return node != null ? node : names.blockNodes().containsKey(b.id()) ? b.id() : "#block" + i;
     }
 
     /** query-named-block-nodes: each disk's node, as query-block's "inserted" describes it. */

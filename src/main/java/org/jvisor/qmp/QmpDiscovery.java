@@ -56,12 +56,13 @@ final class QmpDiscovery {
             "disable-modern", "bool");
         type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
         type("intel-iommu", "x86-iommu", false, "caching-mode", "bool", "aw-bits", "uint8", "eim", "OnOffAuto");
-        type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32", "iothread", "link<iothread>");
+        type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32", "iothread", "link<iothread>",
+            "ioeventfd", "bool");
         type("virtio-net-pci", "virtio-pci", false, "netdev", "str", "mac", "str");
         type("virtio-rng-pci", "virtio-pci", false, "ioeventfd", "bool");
         type("virtio-serial-pci", "virtio-pci", false, "max_ports", "uint32");
         type("virtio-device", "device", true);
-        type("virtio-blk-device", "virtio-device", false, "drive", "str", "iothread", "link<iothread>");
+        type("virtio-blk-device", "virtio-device", false, "drive", "str", "iothread", "link<iothread>", "ioeventfd", "bool");
         type("virtio-net-device", "virtio-device", false, "netdev", "str", "mac", "str");
         type("virtio-rng-device", "virtio-device", false, "ioeventfd", "bool");
         type("virtio-serial-device", "virtio-device", false, "max_ports", "uint32");

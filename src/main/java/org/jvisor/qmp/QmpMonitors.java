@@ -10,7 +10,8 @@ import org.jvisor.api.VirtualMachine;
 
 /**
  * The QMP monitors of a machine (-qmp, -mon mode=control), all serving the same commands.
- * {@link #open} binds every socket before the machine starts (as QEMU opens its chardevs);
+ * {@link #bind} binds every socket before the machine starts (as QEMU opens its chardevs) and
+ * {@link #serve} greets the clients and answers them; {@link #open} does both;
  * {@link #close} lets each connected client receive what is queued for it (the reply to quit,
  * the SHUTDOWN event) before jvisor exits.
  */
@@ -29,6 +30,21 @@ public final class QmpMonitors implements AutoCloseable {
     public static QmpMonitors open(VirtualMachine vm, List<MonitorConfig> configs, String version, boolean autostart,
                                    QomNames names, Consumer<String> log)
             throws IOException {
+        QmpMonitors m = bind(vm, configs, version, autostart, names, log);
+        m.serve();
+        return m;
+    }
+
+    /**
+     * Binds the monitors' sockets without answering yet: a client may connect, and gets its
+     * greeting once {@link #serve} runs. QEMU's main loop serves its monitors only after it set
+     * the machine going, so a client never sees "prelaunch" unless -S.
+     *
+     * @throws IOException if a socket cannot listen (the message names it)
+     */
+    public static QmpMonitors bind(VirtualMachine vm, List<MonitorConfig> configs, String version, boolean autostart,
+                                   QomNames names, Consumer<String> log)
+            throws IOException {
         QmpMonitors m = new QmpMonitors();
         QmpCommands commands = new QmpCommands(vm, "jvisor " + version, autostart, m::chardevs, names);
         try {
@@ -43,8 +59,12 @@ public final class QmpMonitors implements AutoCloseable {
             m.close();
             throw e;
         }
-        m.servers.forEach(QmpServer::start);
         return m;
+    }
+
+    /** Greets and answers the clients of every monitor from now on. */
+    public void serve() {
+        servers.forEach(QmpServer::start);
     }
 
     /** Where each monitor listens, in order (a tcp port=0 monitor's port is the one chosen). */

@@ -1,21 +1,33 @@
 package org.jvisor.qmp;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
+
+import org.jvisor.config.BlockNode;
 
 /**
  * The names the command line gave that QMP reports and the machine does not keep: the -device
  * ids with their device types (QOM's /machine/peripheral), and the disks that are -blockdev
  * nodes, each with the id of the device using it ("" for a device without id). QEMU reports a
  * -blockdev disk under its node-name with an empty "device" and the device's QOM path as "qdev".
- * {@code driveDevices} maps every drive a -device uses (drive=) to that device's id ("" without).
+ * {@code driveDevices} maps every drive a -device uses (drive=) to that device's id ("" without);
+ * {@code graph} holds the -blockdev nodes, where blockdev-add and blockdev-del start from.
  */
-public record QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices) {
+public record QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices,
+                       Map<String, BlockNode> graph) {
     public static final QomNames NONE = new QomNames(Map.of(), Map.of());
 
     public QomNames {
         peripherals = Map.copyOf(peripherals);
         blockNodes = Map.copyOf(blockNodes);
         driveDevices = Map.copyOf(driveDevices);
+        graph = Collections.unmodifiableMap(new LinkedHashMap<>(graph));
+    }
+
+    /** Without -blockdev nodes. */
+    public QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices) {
+        this(peripherals, blockNodes, driveDevices, Map.of());
     }
 
     /** Without devices on -drive drives. */

@@ -78,15 +78,28 @@ public final class TcgCpu {
     /** Host offset of the code page of the unit running now, or -1 (see {@link CodeModified}). */
     long runningUnitPage = -1;
     // jump cache: linear RIP -> block entry, valid while the TLB epoch and the privilege level
-    // are unchanged (QEMU's tb_jmp_cache): a user-mode fetch from a supervisor page must fault
-    private static final int JC_SIZE = 4096;
+    // are unchanged (QEMU's tb_jmp_cache): a user-mode fetch from a supervisor page must fault.
+    // 16384 slots: a guest's 4 KiB disk read enters ~1900 blocks, and with 4096 slots one in five
+    // missed (two entries on one slot), each miss a page walk of the TLB and a table probe.
+    private static final int JC_BITS = 14, JC_SIZE = 1 << JC_BITS;
     private final long[] jcRip = new long[JC_SIZE];
     private final int[] jcEpoch = new int[JC_SIZE];
     private final UnitTable.Entry[] jcEntry = new UnitTable.Entry[JC_SIZE];
 
-    // the code page the last fetch came from; dropped by TLB flushes, code invalidation and mode changes
+    /**
+     * The code page the last fetch came from, as its linear page tagged with {@link #fetchKey};
+     * dropped by TLB flushes and code invalidation. A change of privilege level or code size
+     * (every SYSCALL, SYSRET, interrupt and IRET: ~6 per guest disk read) only changes the key,
+     * so the kernel's pages stay cached across a trip to user mode and back.
+     */
     private Insn[][] curChunks;
     private long curLinPage = -1;
+    /**
+     * What else a cached linear code page was fetched under: the MMU's user bit (a user-mode
+     * fetch from a page the kernel ran must still fault if the page is supervisor-only) and the
+     * mode (page offset bits, free in a page address).
+     */
+    private long fetchKey;
     private final Insn crossing = new Insn();
     /** Where decoded instructions are shared with the other VMs (and this VM's vCPUs); null for a lone VM. */
     private final InsnPool insnPool;
@@ -281,7 +294,7 @@ public final class TcgCpu {
             mode = s.cs.db ? 32 : 16;
         }
         mmu.user = (s.cs.selector & 3) == 3 ? 1 : 0;
-        dropFetchCache();
+        fetchKey = mmu.user | mode << 1;
     }
 
     boolean interruptible() {
@@ -549,7 +562,9 @@ public final class TcgCpu {
 
     /** The block entry for {@code rip} through the vCPU's direct-mapped cache of recent entries. */
     private UnitTable.Entry cachedEntry(long rip) {
-        int i = (int) (rip ^ (rip >>> 12)) & (JC_SIZE - 1);
+        // multiplicative hashing: many block entries are 16-byte aligned (function starts, loop
+        // heads), which a hash of the low bits (rip ^ rip >>> 12) crowded into fewer slots
+        int i = (int) ((rip * 0x9E37_79B9_7F4A_7C15L) >>> (64 - JC_BITS));
         int key = mmu.epoch << 1 | mmu.user;
         UnitTable.Entry e = jcEntry[i];
         if (e == null || jcRip[i] != rip || jcEpoch[i] != key || e.dead) {
@@ -682,20 +697,21 @@ public final class TcgCpu {
     /**
      * Code pages fetched from lately, by linear page: calls and returns between functions on
      * different pages switch pages every ~20 instructions on a boot, and this skips the TLB and
-     * page-cache lookups for them. Cleared with the current page (TLB flushes, mode changes,
-     * dropped code).
+     * page-cache lookups for them. Tagged like {@link #curLinPage} and cleared with it (TLB
+     * flushes, dropped code). 64 pages: the kernel's path for one disk read runs on more than 16.
      */
-    private static final int RECENT = 16;
+    private static final int RECENT = 64;
     private final long[] recentLin = new long[RECENT];
     private final Insn[][][] recentChunks = new Insn[RECENT][][];
 
     Insn fetch() {
         long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
-        if ((lin & ~0xFFFL) == curLinPage) {
+        if (((lin & ~0xFFFL) | fetchKey) == curLinPage) {
             Insn[] c = curChunks[(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & (CodeCache.Page.CHUNKS - 1)];
             if (c != null) {
                 Insn in = c[(int) lin & (CodeCache.Page.CHUNK - 1)];
-                if (in != null) {
+                // a page's index holds what each offset was last decoded as, in whichever mode
+                if (in != null && in.mode == mode) {
                     return in;
                 }
             }
@@ -705,12 +721,13 @@ public final class TcgCpu {
 
     private Insn fetchSlow(long lin) {
         long linPage = lin & ~0xFFFL;
+        long tag = linPage | fetchKey;
         int r = (int) (linPage >>> 12) & (RECENT - 1);
-        if (recentLin[r] == linPage && linPage != curLinPage) {
+        if (recentLin[r] == tag && tag != curLinPage) {
             Insn[] c = recentChunks[r][(int) (lin >>> CodeCache.Page.CHUNK_SHIFT) & (CodeCache.Page.CHUNKS - 1)];
             Insn in = c == null ? null : c[(int) lin & (CodeCache.Page.CHUNK - 1)];
-            if (in != null) {
-                curLinPage = linPage;
+            if (in != null && in.mode == mode) {
+                curLinPage = tag;
                 curChunks = recentChunks[r];
                 return in;
             }
@@ -722,8 +739,8 @@ public final class TcgCpu {
         CodeCache.Page pg = code.page(off & ~0xFFFL);
         Insn[][] index = pg.chunks();
         curChunks = index;
-        curLinPage = linPage;
-        recentLin[r] = linPage;
+        curLinPage = tag;
+        recentLin[r] = tag;
         recentChunks[r] = index;
         int po = (int) (lin & 0xFFF);
         Insn[] insns = CodeCache.Page.chunk(index, po);

@@ -34,6 +34,16 @@ class CommandLineTest {
     }
 
     @Test
+    void traceTakesExitsAndMigrationAndNamesThemForAnythingElse() throws UsageException {
+        assertTrue(parse("-kernel", "k", "-trace", "migration").traceMigration());
+        assertFalse(parse("-kernel", "k", "-trace", "migration").traceExits());
+        assertTrue(parse("-kernel", "k", "-trace", "events=exits", "-trace", "enable=migration").traceMigration());
+        assertFalse(parse("-kernel", "k").traceMigration());
+        UsageException e = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-trace", "migrate"));
+        assertEquals("-trace: unknown trace event 'migrate' (known: exits, migration)", e.getMessage());
+    }
+
+    @Test
     void incomingTakesQemusUrisAndRefusesWhatNeedsAMonitor() throws UsageException {
         CommandLine.Action.Run run = (CommandLine.Action.Run) CommandLine.parse(new String[] {"-kernel", "k",
             "-incoming", "file:/tmp/vm.jvsnap", "-S"});

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.config.BlockNode;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.qmp.MonitorConfig;
 
@@ -112,7 +113,9 @@ class LibvirtOptionsTest {
         assertEquals(List.of(new MachineConfig.ChardevConfig.Pty("charserial0")), c.chardevs());
         assertEquals(List.of(new MonitorConfig("charmonitor", new MonitorConfig.Address.Inherited(28), false, false)), r.monitors());
         assertEquals(new org.jvisor.qmp.QomNames(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"),
-            Map.of("libvirt-1-format", "virtio-disk0")), r.qomNames());
+            Map.of("libvirt-1-format", "virtio-disk0"), Map.of("libvirt-1-format", "virtio-disk0"),
+            Map.of("libvirt-1-storage", new BlockNode.FileNode("/d.img", false, false),
+                "libvirt-1-format", new BlockNode.FormatNode("raw", "libvirt-1-storage", true))), r.qomNames());
         assertEquals(Map.of(0, 2), c.pciSlots());       // addr=0x2: where libvirt put the disk
         assertTrue(r.startPaused() && c.noShutdown() && r.msgTimestamps());
     }
@@ -134,6 +137,11 @@ class LibvirtOptionsTest {
         MachineConfig json = run(List.of("-kernel", "k", "-blockdev", "{\"driver\":\"file\",\"filename\":\"/a\",\"node-name\":\"f\"}",
             "-blockdev", "{\"driver\":\"raw\",\"node-name\":\"r\",\"file\":\"f\"}",
             "-device", "{\"driver\":\"virtio-blk-pci\",\"drive\":\"r\",\"id\":\"d\"}")).config();
+        // libvirt's qcow2 node without a backing file says "backing": null
+        MachineConfig qcow2 = run(List.of("-kernel", "k", "-blockdev", "{\"driver\":\"file\",\"filename\":\"/a\",\"node-name\":\"f\"}",
+            "-blockdev", "{\"driver\":\"qcow2\",\"node-name\":\"q\",\"file\":\"f\",\"backing\":null}",
+            "-device", "virtio-blk-pci,drive=q,id=d")).config();
+        assertEquals("qcow2", qcow2.drives().get(0).format());
         MachineConfig kv = run(List.of("-kernel", "k", "-blockdev", "driver=file,filename=/a,node-name=f",
             "-blockdev", "driver=raw,node-name=r,file=f", "-device", "virtio-blk-pci,drive=r,id=d")).config();
         assertEquals(json, kv);

@@ -14,9 +14,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -66,7 +69,9 @@ class LibvirtGuestTest {
             assertTrue(caps.contains("<machine>pc-i440fx-7.2</machine>"), caps);
 
             Path xml = dir.resolve("domain.xml");
-            Files.writeString(xml, domainXml(emulator, guest, disk));
+            Path first = medium(dir.resolve("first.iso"), 1);
+            Path second = medium(dir.resolve("second.iso"), 2);
+            Files.writeString(xml, domainXml(emulator, guest, disk, first));
             virsh.run("define", xml.toString());
             virsh.run("start", "jv");
             String pty = virsh.run("ttyconsole", "jv").strip();
@@ -76,6 +81,18 @@ class LibvirtGuestTest {
                 console.type("echo LIBVIRT-$((6*7)); ls /sys/bus/pci/devices\n");
                 console.await("LIBVIRT-42");
                 console.await("0000:00:02.0");      // the disk where libvirt's addr=0x2 put it
+                // virsh change-media: libvirt's blockdev-add, blockdev-remove-medium, blockdev-insert-medium,
+                // blockdev-del; the guest then reads the new medium
+                assertTrue(virsh.run("domblklist", "jv").contains(first.toString()));
+                virsh.run("change-media", "jv", "hdc", second.toString(), "--update", "--live");
+                assertTrue(virsh.run("domblklist", "jv").contains(second.toString()), virsh.run("domblklist", "jv"));
+                String md5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(Files.readAllBytes(second)));
+                console.type("n=0; while [ $n -lt 50 ]; do S=$(dd if=/dev/sr0 bs=2048 2>/dev/null | md5sum | cut -c1-32); "
+                    + "[ $S = " + md5 + " ] && break; n=$((n+1)); sleep 0.1; done; echo CD-$S-$((1+1))\n");
+                console.await("CD-" + md5 + "-2");
+                virsh.run("change-media", "jv", "hdc", "--eject", "--live");
+                assertTrue(virsh.run("domblklist", "jv").lines().anyMatch(l -> l.strip().matches("hdc\\s+-")),
+                    virsh.run("domblklist", "jv"));
             }
             // the guest read its disk (the partition table at least): query-blockstats counted it
             String blkstat = virsh.run("domblkstat", "jv", "vda");
@@ -106,6 +123,13 @@ class LibvirtGuestTest {
         }
     }
 
+    /** A CD-ROM image of 256 random 2 KiB blocks. */
+    private static Path medium(Path file, long seed) throws IOException {
+        byte[] b = new byte[256 * 2048];
+        new Random(seed).nextBytes(b);
+        return Files.write(file, b);
+    }
+
     /** The emulator libvirt runs: this build of jvisor in a JVM, as the launcher runs it. */
     private static Path emulatorScript(Path dir) throws IOException {
         String cmd = ChildJvm.command(List.of(), "org.jvisor.cli.Main").stream()
@@ -116,7 +140,7 @@ class LibvirtGuestTest {
         return script;
     }
 
-    private static String domainXml(Path emulator, GuestBuilder.Guest guest, Path disk) {
+    private static String domainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path cdrom) {
         return """
             <domain type='qemu'>
               <name>jv</name>
@@ -136,13 +160,19 @@ class LibvirtGuestTest {
                   <source file='%s'/>
                   <target dev='vda' bus='virtio'/>
                 </disk>
+                <disk type='file' device='cdrom'>
+                  <driver name='qemu' type='raw'/>
+                  <source file='%s'/>
+                  <target dev='hdc' bus='ide'/>
+                  <readonly/>
+                </disk>
                 <serial type='pty'><target port='0'/></serial>
                 <console type='pty'><target type='serial' port='0'/></console>
                 <controller type='usb' model='none'/>
                 <memballoon model='none'/>
               </devices>
             </domain>
-            """.formatted(guest.kernel(), guest.initramfs(), emulator, disk);
+            """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom);
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {

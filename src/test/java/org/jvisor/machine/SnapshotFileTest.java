@@ -80,6 +80,25 @@ class SnapshotFileTest {
     }
 
     @Test
+    void nonZeroPagesFindsEveryNonZeroByteAcrossTheScansChunks() {
+        long pages = 3 * 16 + 5;   // three 64 KiB comparisons and a short one
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ram = arena.allocate(pages * SnapshotFile.PAGE, 4096);
+            ram.fill((byte) 0);
+            long[] expected = new long[(int) ((pages + 63) >>> 6)];
+            // first and last byte of RAM; a chunk's first and last page; runs of neighbours; the last page
+            long[][] bytes = {{0, 0}, {15, 4095}, {16, 0}, {17, 100}, {18, 2048}, {31, 4095}, {40, 7}, {52, 4095}};
+            for (long[] b : bytes) {
+                ram.set(ValueLayout.JAVA_BYTE, b[0] * SnapshotFile.PAGE + b[1], (byte) 0x80);
+                expected[(int) (b[0] >>> 6)] |= 1L << b[0];
+            }
+            assertArrayEquals(expected, SnapshotFile.nonZeroPages(ram));
+            ram.fill((byte) 0);
+            assertArrayEquals(new long[expected.length], SnapshotFile.nonZeroPages(ram));
+        }
+    }
+
+    @Test
     void everyTruncationAndFlippedBitIsRefusedNamingTheFile() throws Exception {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ram = ram(arena);

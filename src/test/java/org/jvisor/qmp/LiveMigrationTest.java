@@ -48,8 +48,9 @@ class LiveMigrationTest {
         }
         Path srcQmp = dir.resolve("src.sock");
         Path dstQmp = dir.resolve("dst.sock");
-        try (JvisorSession src = JvisorSession.start(args(guest, srcQmp));
-             JvisorSession dst = JvisorSession.start(args(guest, dstQmp, "-incoming", "tcp:127.0.0.1:" + port))) {
+        try (JvisorSession src = JvisorSession.start(args(guest, srcQmp, "-trace", "migration"));
+             JvisorSession dst = JvisorSession.start(args(guest, dstQmp, "-incoming", "tcp:127.0.0.1:" + port,
+                 "-trace", "migration"))) {
             src.expect(InitScript.READY_LINE);
             // a loop that dirties 16 MiB of tmpfs page cache over and over, and says how far it got
             src.send("i=0; while true; do i=$((i+1)); dd if=/dev/zero of=/tmp/f bs=1M count=16 2>/dev/null; "
@@ -93,7 +94,17 @@ class LiveMigrationTest {
                 q.execute("{\"execute\": \"quit\"}");
             }
             assertEquals(0, src.waitFor(), src.transcript());
-            dst.expectStderr("restored from tcp:127.0.0.1:" + port);
+            // -trace migration: each side's phases, the stop's and the resume's moments
+            String srcTrace = src.expectStderr("confirmed");
+            for (String phase : new String[] {"migration (source):", "pass-1", "stop at", "stop-vcpus", "save-vcpus",
+                    "save-devices", "send-ram"}) {
+                assertTrue(srcTrace.contains(phase), phase + " in " + srcTrace);
+            }
+            String dstTrace = dst.expectStderr("restored from tcp:127.0.0.1:" + port);
+            for (String phase : new String[] {"migration (destination):", "receive-ram", "restore-devices", "restore-vcpus",
+                    "resume at"}) {
+                assertTrue(dstTrace.contains(phase), phase + " in " + dstTrace);
+            }
             // the loop's next pass may take seconds on a loaded host: wait for it, not for a fixed time
             dst.send("until [ \"$(cat /tmp/n)\" -gt " + before + " ] 2>/dev/null; do sleep 1; done; "
                 + "echo af''ter-$(cat /tmp/n)-end\n");

@@ -34,6 +34,8 @@ public final class ScriptedVhostUserBackend implements AutoCloseable {
     public final List<Integer> fdCounts = new CopyOnWriteArrayList<>();
     /** Every request received, payload included. */
     public final List<VhostUserMessage> messages = new CopyOnWriteArrayList<>();
+    /** The call eventfds received (SET_VRING_CALL), kept open until {@link #close()} so a test can signal them. */
+    public final List<Fd> callFds = new CopyOnWriteArrayList<>();
     private final Fd socket;
     private final Thread thread;
     private volatile Throwable failure;
@@ -96,9 +98,13 @@ public final class ScriptedVhostUserBackend implements AutoCloseable {
                     return;
                 }
                 int fds = got.fds().size();
-                got.fds().forEach(Fd::close);
                 byte[] header = buf.asSlice(0, VhostUserMessage.HEADER_SIZE).toArray(ValueLayout.JAVA_BYTE);
                 VhostUserMessage.Header h = VhostUserMessage.decodeHeader(header);
+                if (h.request() == VhostUserRequest.SET_VRING_CALL.code()) {
+                    callFds.addAll(got.fds());
+                } else {
+                    got.fds().forEach(Fd::close);
+                }
                 byte[] payload = new byte[h.size()];
                 int have = 0;
                 while (have < h.size()) {
@@ -152,5 +158,6 @@ public final class ScriptedVhostUserBackend implements AutoCloseable {
         stopping = true;
         thread.join(10_000);
         socket.close();
+        callFds.forEach(Fd::close);
     }
 }

@@ -38,6 +38,8 @@ public final class MsixCapability extends PciCapability {
     private boolean enabled;
     private boolean functionMask;
     private volatile boolean enabledFlag;
+    /** Told after the guest changes what a vector sends or whether it may send (see {@link #onChange}). */
+    private volatile Runnable changeListener = () -> { };
 
     private final BusDevice tableDevice = new BusDevice() {
         @Override
@@ -198,6 +200,7 @@ public final class MsixCapability extends PciCapability {
             enabledFlag = enabled;
         }
         deliverPending();
+        changeListener.run();
     }
 
     @Override
@@ -205,6 +208,18 @@ public final class MsixCapability extends PciCapability {
         synchronized (this) {
             resetState();
         }
+        changeListener.run();
+    }
+
+    /**
+     * Runs {@code listener} (on the writing thread, without this capability's lock) after every
+     * change of a vector's message or mask, of MSI-X Enable or Function Mask, and after a reset
+     * or restore: for those who send a vector's message without {@link #notify} (an irqfd bound
+     * to it, as QEMU's msix_set_vector_notifiers serve). Pending messages that an unmask
+     * releases are sent before it runs.
+     */
+    public void onChange(Runnable listener) {
+        this.changeListener = listener;
     }
 
     private void resetState() {
@@ -264,6 +279,7 @@ public final class MsixCapability extends PciCapability {
             functionMask = (control & CONTROL_FUNCTION_MASK) != 0;
             enabledFlag = enabled;
         }
+        changeListener.run();
     }
 
     // ---- delivery -------------------------------------------------------------------------------
@@ -396,6 +412,7 @@ public final class MsixCapability extends PciCapability {
         if (unmasked) {
             deliverPending();
         }
+        changeListener.run();
     }
 
     /** A read of the Pending Bit Array at {@code offset} from its start (read-only, QWORD or DWORD). */

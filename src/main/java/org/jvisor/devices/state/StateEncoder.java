@@ -37,6 +37,12 @@ public final class StateEncoder {
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final DataOutputStream out = new DataOutputStream(bytes);
     private final Map<Class<?>, Integer> types = new HashMap<>();
+    /**
+     * Each record type's components, looked up once per stream: {@link Class#getRecordComponents}
+     * makes new objects whose generic types are parsed again on every call (a list of MSR records
+     * would pay it per element).
+     */
+    private final Map<Class<?>, RecordComponent[]> components = new HashMap<>();
 
     /** Appends {@code value} as a value of declared type {@code declared} (a record class or an interface it implements). */
     public StateEncoder write(Type declared, Object value) {
@@ -161,7 +167,7 @@ public final class StateEncoder {
                 value(String.class, c.typeName());
             }
         }
-        for (RecordComponent c : type.getRecordComponents()) {
+        for (RecordComponent c : components.computeIfAbsent(type, Class::getRecordComponents)) {
             Object v;
             try {
                 v = c.getAccessor().invoke(r);

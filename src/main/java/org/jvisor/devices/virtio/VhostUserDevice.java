@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.jvisor.backend.vhost.VhostUserException;
@@ -22,8 +24,12 @@ import org.jvisor.sys.SysException;
  * another process serves. jvisor keeps the transport (registers, feature negotiation, MSI-X) and hands the rings
  * to the backend at DRIVER_OK: guest RAM by descriptor, ring addresses as jvisor's own virtual
  * addresses, one kick and one call eventfd per queue. A queue notification becomes a write to the
- * kick eventfd ({@link #processQueue}, or on kvm an ioeventfd on it); a thread of the device waits
- * on the call eventfds and turns each into the queue's used-buffer interrupt. A blk device's
+ * kick eventfd ({@link #processQueue}, or on kvm an ioeventfd on it). The backend's signal on a
+ * call eventfd is the queue's used-buffer interrupt: on kvm, while the guest lets the queue's MSI-X
+ * vector send, the eventfd is bound to the vector's message in the kernel (irqfd, by the
+ * transport: {@link #queueCallInKernel}) and the interrupt never passes through jvisor; otherwise
+ * (tcg, a masked vector, MSI-X off) a thread of the device waits on it and raises the interrupt
+ * (the relay, counted by {@link #relayedCalls}). A blk device's
  * config space is the backend's (GET_CONFIG), an fs device's its own (the tag).
  *
  * <p>When the backend goes away: with reconnect (the chardev's reconnect=N) the device connects
@@ -75,6 +81,10 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
     private final boolean[] resumed;
     /** Per queue: whether the backend runs its ring now (guarded by lock): a reset stops these. */
     private final boolean[] started;
+    /** Per queue: 1 while the kernel raises the interrupt for the call eventfd (irqfd), so the watcher leaves it alone. */
+    private final AtomicIntegerArray callInKernel;
+    /** Used-buffer interrupts the watcher raised for a call eventfd (the relay). */
+    private final LongAdder relayedCalls = new LongAdder();
 
     private VhostUserDevice(Options options, GuestMemory ram, Consumer<String> log, String name, VhostUserFrontend frontend,
                             VhostUserFrontend.Handshake hs) throws SysException {
@@ -91,6 +101,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
         this.call = new EventFd[n];
         this.resumed = new boolean[n];
         this.started = new boolean[n];
+        this.callInKernel = new AtomicIntegerArray(n);
         List<EventFd> made = new ArrayList<>();
         try {
             for (int i = 0; i < n; i++) {
@@ -294,6 +305,29 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
         return queue >= 0 && queue < kick.length ? kick[queue].fd() : -1;
     }
 
+    /** The backend's call eventfd of queue {@code queue}, which the transport binds to the queue's MSI-X vector on kvm. */
+    @Override
+    public int queueCallDescriptor(int queue) {
+        return queue >= 0 && queue < call.length ? call[queue].fd() : -1;
+    }
+
+    /**
+     * While bound in the kernel the watcher stops reading the call eventfd; when unbound it reads
+     * it again, and whatever the backend signalled meanwhile becomes an interrupt through the
+     * transport (the pending bit of a masked vector).
+     */
+    @Override
+    public void queueCallInKernel(int queue, boolean inKernel) {
+        if (queue >= 0 && queue < call.length && callInKernel.getAndSet(queue, inKernel ? 1 : 0) != (inKernel ? 1 : 0)) {
+            wakeWatcher();
+        }
+    }
+
+    /** Used-buffer interrupts jvisor raised for the backend (the relay); those the kernel raised (irqfd) are not counted. */
+    public long relayedCalls() {
+        return relayedCalls.sum();
+    }
+
     /** The driver notified queue {@code queue} (tcg, or kvm with ioeventfd=off): kick the backend, or fail the requests when there is none. */
     @Override
     public void processQueue(int queue) throws VirtqueueException {
@@ -395,9 +429,6 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
         int wakeAt = 2 * n;
         int socketAt = 2 * n + 1;
         try (Poll poll = new Poll(2 * n + 2)) {
-            for (int i = 0; i < n; i++) {
-                poll.watch(i, call[i].fd(), Poll.POLLIN);
-            }
             poll.watch(wakeAt, wake.fd(), Poll.POLLIN);
             long nextAttempt = 0;
             while (!closed) {
@@ -410,6 +441,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
                 // Failed: no backend reads the kicks (on kvm they arrive as ioeventfd signals), so the device does.
                 for (int i = 0; i < n; i++) {
                     poll.watch(n + i, failed ? kick[i].fd() : -1, Poll.POLLIN);
+                    poll.watch(i, callInKernel.get(i) != 0 ? -1 : call[i].fd(), Poll.POLLIN);
                 }
                 int timeout = -1;
                 if (socketFd < 0 && !failed) {
@@ -419,6 +451,7 @@ public final class VhostUserDevice implements VirtioDevice, AutoCloseable {
                 VirtioInterrupt irq = interrupt;
                 for (int i = 0; i < n; i++) {
                     if ((poll.revents(i) & Poll.POLLIN) != 0 && call[i].drain() != 0 && irq != null) {
+                        relayedCalls.increment();
                         irq.usedBuffer(i);
                     }
                     if ((poll.revents(n + i) & Poll.POLLIN) != 0 && kick[i].drain() != 0 && irq != null) {

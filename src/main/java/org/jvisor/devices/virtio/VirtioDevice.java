@@ -55,6 +55,25 @@ public interface VirtioDevice {
         return -1;
     }
 
+    /**
+     * For a device whose queues another process serves: the eventfd that process signals when it
+     * used buffers of queue {@code queue} (vhost-user's call), which the transport may bind to the
+     * queue's MSI-X message in the kernel (kvm's irqfd) so that the interrupt never passes
+     * through jvisor; -1, the default, for devices that raise their interrupts themselves.
+     */
+    default int queueCallDescriptor(int queue) {
+        return -1;
+    }
+
+    /**
+     * The transport bound (true) or unbound (false) {@link #queueCallDescriptor} of queue
+     * {@code queue} in the kernel. While unbound, the device reads the descriptor and raises
+     * the used-buffer interrupt itself (masked vector: the pending bit; MSI-X off: ISR and INTx).
+     * Called on vCPU threads; must not block on the backend.
+     */
+    default void queueCallInKernel(int queue, boolean inKernel) {
+    }
+
     /** Back to the state before activation (the driver wrote 0 to the status). */
     void reset();
 

@@ -10,6 +10,7 @@ import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.Doorbells;
+import org.jvisor.memory.MsiIrqfds;
 
 /**
  * A virtio device as a PCI function (virtio 1.2, 4.1): the modern virtio-pci transport in a
@@ -24,12 +25,15 @@ public final class VirtioPciFunction extends PciDevice {
 
     private final VirtioPciTransport transport;
     private final QueueDoorbells queueDoorbells;
+    private final QueueIrqfds queueIrqfds;
+    private final MsixCapability msix;
     private volatile Doorbells doorbells;
 
     public VirtioPciFunction(VirtioDevice device, DmaSpace dma) {
         super(VirtioPciTransport.PCI_VENDOR_ID, 0x1040 + device.deviceType(), VirtioPciTransport.classCodeFor(device.deviceType()),
             VirtioPciTransport.PCI_REVISION);
         MsixCapability msix = new MsixCapability(device.queueCount() + 1, MSIX_BAR, 0);
+        this.msix = msix;
         MsixVectors vectors = new MsixVectors() {
             @Override
             public void notify(int vector) {
@@ -51,6 +55,46 @@ public final class VirtioPciFunction extends PciDevice {
         setBar(MSIX_BAR, PciBarRegion.memory32("virtio-msix", msix.minimumBarSize(), false, msix.barDevice()));
         setBar(TRANSPORT_BAR, PciBarRegion.memory64("virtio", VirtioPciTransport.BAR_SIZE, true, transport.bar()));
         this.queueDoorbells = new QueueDoorbells(transport.core(), msg -> System.err.println("jvisor: " + msg));
+        this.queueIrqfds = new QueueIrqfds(transport.core(), msix, this::busMasterEnabled,
+            msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /**
+     * Used-buffer interrupts in the kernel (kvm's irqfd) for a device whose queues another
+     * process serves: each queue's call eventfd is bound to its MSI-X vector's message while the
+     * guest lets that vector send, and read by the device otherwise ({@link QueueIrqfds}). Does
+     * nothing for devices that raise their interrupts themselves.
+     */
+    public void useIrqfds(MsiIrqfds irqfds) {
+        if (transport.core().device().queueCallDescriptor(0) < 0) {
+            return;
+        }
+        msix.onChange(queueIrqfds::update);
+        transport.onVectorsChanged(queueIrqfds::update);
+        queueIrqfds.use(irqfds);
+    }
+
+    /** Unbinds the call eventfds (before the device closes them); the device relays from then on. */
+    public void releaseIrqfds() {
+        queueIrqfds.close();
+    }
+
+    /** Queues whose used-buffer interrupts the kernel raises now (irqfd). */
+    public int irqfdQueues() {
+        return queueIrqfds.boundQueues();
+    }
+
+    /** Call eventfds bound to MSI-X messages in the kernel so far (KVM_IRQFD bindings made). */
+    public long irqfdBindings() {
+        return queueIrqfds.bindings();
+    }
+
+    /** COMMAND's bus master bit decides whether a vector may send: a bound call eventfd follows it. */
+    @Override
+    protected void configWritten(int offset, int size, int value) {
+        if (offset < COMMAND + 2 && offset + size > COMMAND) {
+            queueIrqfds.update();
+        }
     }
 
     /**

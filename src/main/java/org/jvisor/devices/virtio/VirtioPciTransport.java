@@ -65,6 +65,8 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
     private int driverFeatureSelect;
     private int configVector = NO_VECTOR;
     private int queueSelect;
+    /** Told when a queue's MSI-X vector may have changed (see {@link #onVectorsChanged}). */
+    private volatile Runnable vectorsChanged = () -> { };
 
     private final BusDevice bar = new BusDevice() {
         @Override
@@ -92,6 +94,15 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
         driverFeatureSelect = 0;
         configVector = NO_VECTOR;
         queueSelect = 0;
+        vectorsChanged.run();
+    }
+
+    /**
+     * Runs {@code listener} after the driver may have changed a queue's MSI-X vector
+     * (queue_msix_vector, a device reset, a restore), on the writing thread.
+     */
+    public void onVectorsChanged(Runnable listener) {
+        this.vectorsChanged = listener;
     }
 
     /**
@@ -266,6 +277,7 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
                 intx.set(level);
             }
         }
+        vectorsChanged.run();
     }
 
     private void checkVector(String name, String field, int vector) throws DeviceStateException {
@@ -379,6 +391,7 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
                     queueSelect = 0;
                     configVector = NO_VECTOR;
                     readIsr();
+                    vectorsChanged.run();
                 }
             }
             case QUEUE_SELECT -> queueSelect = v & 0xFFFF;
@@ -390,6 +403,7 @@ public final class VirtioPciTransport implements StatefulDevice<VirtioPciState> 
             case QUEUE_MSIX_VECTOR -> {
                 if (q != null) {
                     q.setMsixVector(validVector(v & 0xFFFF));
+                    vectorsChanged.run();
                 }
             }
             case QUEUE_ENABLE -> {

@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -171,6 +174,32 @@ class VhostUserBlkTest {
             assertEquals(3, ByteBuffer.wrap(base.payload()).order(ByteOrder.LITTLE_ENDIAN).getInt(4), "base = used->idx");
             await(dev::connected, "connected");
             assertFalse(dev.failed());
+        }
+    }
+
+    /**
+     * A backend that comes back is handed the same call eventfd (the one that on kvm is bound in
+     * the kernel to the queue's MSI-X vector): its signal reaches the device as before.
+     */
+    @Test
+    void aBackendThatComesBackSignalsTheSameCallEventfd() throws Exception {
+        Path sock = listen(ScriptedVhostUserBackend::wellBehaved);
+        GuestMemory ram = memfdRam();
+        try (VhostUserDevice dev = open(sock, 1, ram); Driver d = new Driver(ram, dev, 8, IdentityDma::new);
+             Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(8);
+            one.set(ValueLayout.JAVA_LONG, 0, 1);
+            d.start();
+            ScriptedVhostUserBackend first = backends.poll(GUARD_MILLIS, TimeUnit.MILLISECONDS);
+            await(() -> first.requests.contains(VhostUserRequest.SET_VRING_ENABLE.code()), "the rings are started");
+            first.callFds.getLast().write(one);
+            await(() -> dev.relayedCalls() == 1, "the first backend's call reaches the device");
+            first.close();
+            ScriptedVhostUserBackend second = backends.poll(GUARD_MILLIS, TimeUnit.MILLISECONDS);
+            assertTrue(second != null, "the device connected again");
+            await(() -> second.requests.contains(VhostUserRequest.SET_VRING_ENABLE.code()), "the rings are started again");
+            second.callFds.getLast().write(one);
+            await(() -> dev.relayedCalls() == 2, "the second backend's call reaches the device");
         }
     }
 
