@@ -51,13 +51,8 @@ class FetchCacheTest {
             st.tr.base = TSS;
             m.ram.writeU64(TSS + 4, KERNEL_STACK); // RSP0
             // #PF: vector in R15, error code in R14, CR2 in RBX, then on to the end of the program
-            m.ram.write(TestMachine.HANDLERS, Asm.assemble(
-                "mov $14, %r15\npop %r14\nmov %cr2, %rbx\nmovabs $" + m.end + ", %rax\njmp *%rax\n"));
-            long h = TestMachine.HANDLERS;
-            m.ram.writeU64(TestMachine.IDT + 14 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
-            m.ram.writeU64(TestMachine.IDT + 14 * 16L + 8, h >>> 32);
-            st.idtr.base = TestMachine.IDT;
-            st.idtr.limit = 15 * 16 - 1;
+            m.gate(14,
+                "mov $14, %r15\npop %r14\nmov %cr2, %rbx\nmovabs $" + m.end + ", %rax\njmp *%rax\n");
             m.run();
             assertEquals(14, m.reg(15), "#PF delivered");
             assertEquals(m.reg(1), m.reg(3), "CR2 = the user instruction (RCX)");

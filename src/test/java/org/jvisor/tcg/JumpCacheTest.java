@@ -65,12 +65,7 @@ class JumpCacheTest {
                 m.ram.writeU64(0x2000, m.ram.readU64(0x2000) | 4);
                 m.ram.writeU64(0x3000, m.ram.readU64(0x3000) | 4);
                 m.ram.writeU64(0x4, 0x1E0000); // TSS (at 0) RSP0, for the #PF from ring 3
-                m.ram.write(TestMachine.HANDLERS, Asm.assemble("mov $14, %r15\nmovabs $" + m.end + ", %rax\njmp *%rax\n"));
-                long h = TestMachine.HANDLERS;
-                m.ram.writeU64(TestMachine.IDT + 14 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
-                m.ram.writeU64(TestMachine.IDT + 14 * 16L + 8, h >>> 32);
-                m.st.idtr.base = TestMachine.IDT;
-                m.st.idtr.limit = 15 * 16 - 1;
+                m.gate(14, "mov $14, %r15\nmovabs $" + m.end + ", %rax\njmp *%rax\n");
                 m.cpu.syncFromState();
                 m.run();
                 assertEquals(14, m.reg(15), "user code ran kernel code (jit " + jit.enabled() + ")");

@@ -102,12 +102,7 @@ final class TestMachine implements AutoCloseable {
      * running translated (chained or not) still takes its interrupt.
      */
     void interruptOnceAfter(long afterRetired) {
-        ram.write(HANDLERS, Asm.assemble("movq $1, 0x200000\niretq\n"));
-        long h = HANDLERS;
-        ram.writeU64(IDT + 0x20 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
-        ram.writeU64(IDT + 0x20 * 16L + 8, h >>> 32);
-        st.idtr.base = IDT;
-        st.idtr.limit = 0x21 * 16 - 1;
+        gate(0x20, "movq $1, 0x200000\niretq\n");
         cpu.setInterruptSource(new InterruptSource() {
             private boolean delivered;
 
@@ -122,6 +117,51 @@ final class TestMachine implements AutoCloseable {
                 return 0x20;
             }
         });
+    }
+
+    /**
+     * The IDT (at {@link #IDT}, covering vectors 0 to {@code vector}) with one 64-bit interrupt
+     * gate, for {@code vector}, to {@code handlerAsm} assembled at {@link #HANDLERS}.
+     */
+    void gate(int vector, String handlerAsm) {
+        ram.write(HANDLERS, Asm.assemble(handlerAsm));
+        long h = HANDLERS;
+        ram.writeU64(IDT + vector * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
+        ram.writeU64(IDT + vector * 16L + 8, h >>> 32);
+        st.idtr.base = IDT;
+        st.idtr.limit = (vector + 1) * 16 - 1;
+    }
+
+    /** An external interrupt of one vector, pending from {@link #raise} until the CPU takes it. */
+    static final class PendingVector implements InterruptSource {
+        private final int vector;
+        private boolean pending;
+
+        PendingVector(int vector) {
+            this.vector = vector;
+        }
+
+        void raise() {
+            pending = true;
+        }
+
+        @Override
+        public boolean hasPendingInterrupt() {
+            return pending;
+        }
+
+        @Override
+        public int acknowledgeInterrupt() {
+            pending = false;
+            return vector;
+        }
+    }
+
+    /** Vector {@code vector} becomes this CPU's interrupt source, raised by the test. */
+    PendingVector interruptOnDemand(int vector) {
+        PendingVector p = new PendingVector(vector);
+        cpu.setInterruptSource(p);
+        return p;
     }
 
     @Override

@@ -176,25 +176,8 @@ class UnitLinkTest {
             ret
             """;
         try (TestMachine m = new TestMachine(asm, ALWAYS)) {
-            m.ram.write(TestMachine.HANDLERS, Asm.assemble("movq $1, 0x200000\nmov %rcx, 0x200008\niretq\n"));
-            long h = TestMachine.HANDLERS;
-            m.ram.writeU64(TestMachine.IDT + 0x20 * 16L, (h & 0xFFFF) | (8L << 16) | (0x8EL << 40) | ((h >>> 16) & 0xFFFF) << 48);
-            m.ram.writeU64(TestMachine.IDT + 0x20 * 16L + 8, h >>> 32);
-            m.st.idtr.base = TestMachine.IDT;
-            m.st.idtr.limit = 0x21 * 16 - 1;
-            boolean[] pending = new boolean[1];
-            m.cpu.setInterruptSource(new InterruptSource() {
-                @Override
-                public boolean hasPendingInterrupt() {
-                    return pending[0];
-                }
-
-                @Override
-                public int acknowledgeInterrupt() {
-                    pending[0] = false;
-                    return 0x20;
-                }
-            });
+            m.gate(0x20, "movq $1, 0x200000\nmov %rcx, 0x200008\niretq\n");
+            TestMachine.PendingVector irq = m.interruptOnDemand(0x20);
             int[] writes = new int[1];
             m.io.register("irq-raiser", 0x80, 1, new BusDevice() {
                 @Override
@@ -206,7 +189,7 @@ class UnitLinkTest {
                 public void write(long offset, int size, long value) {
                     // raised once the loop runs linked (the first entries translate and link)
                     if (++writes[0] == 200) {
-                        pending[0] = true;
+                        irq.raise();
                         m.cpu.requestInterruptCheck();
                     }
                 }
