@@ -80,7 +80,8 @@ class QmpDiscoveryTest {
                 + "{\"name\": \"ats\", \"type\": \"bool\"}, {\"name\": \"disable-legacy\", \"type\": \"OnOffAuto\"}, "
                 + "{\"name\": \"disable-modern\", \"type\": \"bool\"}, {\"name\": \"drive\", \"type\": \"str\"}, "
                 + "{\"name\": \"bootindex\", \"type\": \"int32\"}, "
-                + "{\"name\": \"iothread\", \"type\": \"link<iothread>\"}]", QmpClient.text(q.execute(
+                + "{\"name\": \"iothread\", \"type\": \"link<iothread>\"}, {\"name\": \"ioeventfd\", \"type\": \"bool\"}]",
+                QmpClient.text(q.execute(
                 "{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-blk-pci\"}}").members().get("return")));
             assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'virtio-balloon-pci' not found\"}}",
                 QmpClient.text(q.execute("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-balloon-pci\"}}")));
