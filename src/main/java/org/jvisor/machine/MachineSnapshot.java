@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 import org.jvisor.cpu.CpuFeatureCheck;
 import org.jvisor.cpu.VcpuState;
@@ -130,13 +131,18 @@ final class MachineSnapshot {
 
     /** Each vCPU's state, taken on its own thread (the machine is paused). */
     private List<VcpuState> saveCpus() throws MachineException, InterruptedException {
-        List<VcpuState> cpus = new ArrayList<>();
         try {
-            for (VcpuRunner r : m.runners()) {
-                cpus.add(m.runControl().callOnVcpu(r.vcpu().index(), () -> r.vcpu().saveVcpuState()));
-            }
+            return vcpuStates(m);
         } catch (DeviceStateException e) {
             throw new MachineException("snapshot: " + e.getMessage(), e);
+        }
+    }
+
+    /** Each vCPU's state of {@code m}, taken on its own thread (no vCPU may be running). */
+    static List<VcpuState> vcpuStates(Machine m) throws DeviceStateException, InterruptedException {
+        List<VcpuState> cpus = new ArrayList<>();
+        for (VcpuRunner r : m.runners()) {
+            cpus.add(m.runControl().callOnVcpu(r.vcpu().index(), () -> r.vcpu().saveVcpuState()));
         }
         return cpus;
     }
@@ -144,6 +150,25 @@ final class MachineSnapshot {
     /** The DEVS section: each device's id and state record, in the registry's order. */
     private byte[] devices() {
         return devicesPayload(m.devices().save());
+    }
+
+    /**
+     * The device records a DEVS section's payload holds ({@link #devicesPayload}'s reverse); an
+     * entry without its id or state is refused through {@code fail}.
+     */
+    static <E extends Exception> List<DeviceRegistry.Saved> readDevices(StateDecoder devs, Function<String, E> fail)
+            throws E, DeviceStateException {
+        int n = devs.readInt();
+        List<DeviceRegistry.Saved> states = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String id = devs.readString();
+            org.jvisor.devices.state.DeviceState state = devs.readState();
+            if (id == null || state == null) {
+                throw fail.apply("holds device " + (i + 1) + " of " + n + " without " + (id == null ? "its id" : "a state (" + id + ")"));
+            }
+            states.add(new DeviceRegistry.Saved(id, state));
+        }
+        return states;
     }
 
     /** The DEVS section's payload of {@code saved}. */
@@ -364,16 +389,7 @@ final class MachineSnapshot {
             }
             StateDecoder devSection = decoder(r, SnapshotFile.DEVS);
             trace.phase("receive-devices");
-            int n = devSection.readInt();
-            List<DeviceRegistry.Saved> states = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                String id = devSection.readString();
-                org.jvisor.devices.state.DeviceState state = devSection.readState();
-                if (id == null || state == null) {
-                    throw r.fail("holds device " + (i + 1) + " of " + n + " without " + (id == null ? "its id" : "a state (" + id + ")"));
-                }
-                states.add(new DeviceRegistry.Saved(id, state));
-            }
+            List<DeviceRegistry.Saved> states = readDevices(devSection, r::fail);
             devSection.expectEnd();
             trace.phase("decode-devices");
             if (crossing != null) {

@@ -5,7 +5,6 @@ import java.util.List;
 
 import org.jvisor.cpu.CpuFeatureCheck;
 import org.jvisor.cpu.VcpuState;
-import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.devices.state.StateDecoder;
 import org.jvisor.devices.state.StateEncoder;
@@ -36,9 +35,7 @@ final class StopRehearsal {
         List<List<DeviceRegistry.Saved>> devs = new ArrayList<>();
         control.quiesce(() -> {
             try {
-                for (VcpuRunner r : m.runners()) {
-                    cpus.add(m.runControl().callOnVcpu(r.vcpu().index(), () -> r.vcpu().saveVcpuState()));
-                }
+                cpus.addAll(MachineSnapshot.vcpuStates(m));
                 devs.add(m.devices().save());
             } catch (DeviceStateException | RuntimeException e) {
                 // the stop stays cold; the real save reports what is wrong, if anything
@@ -77,11 +74,7 @@ final class StopRehearsal {
             m.startVcpuThreads();
             vcpuThreadsStarted = true;
             try {
-                List<VcpuState> saved = new ArrayList<>();
-                for (VcpuRunner r : m.runners()) {
-                    saved.add(m.runControl().callOnVcpu(r.vcpu().index(), () -> r.vcpu().saveVcpuState()));
-                }
-                List<?> cpus = (List<?>) new StateDecoder(encodeVcpus(saved), "rehearsal")
+                List<?> cpus = (List<?>) new StateDecoder(encodeVcpus(MachineSnapshot.vcpuStates(m)), "rehearsal")
                     .read(StateEncoder.listOf(VcpuState.class));
                 for (VcpuRunner r : m.runners()) {
                     VcpuState st = (VcpuState) cpus.get(r.vcpu().index());
@@ -92,14 +85,7 @@ final class StopRehearsal {
                     });
                 }
                 StateDecoder devs = new StateDecoder(MachineSnapshot.devicesPayload(m.devices().save()), "rehearsal");
-                int n = devs.readInt();
-                List<DeviceRegistry.Saved> states = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    String id = devs.readString();
-                    DeviceState state = devs.readState();
-                    states.add(new DeviceRegistry.Saved(id, state));
-                }
-                m.devices().restore(states);
+                m.devices().restore(MachineSnapshot.readDevices(devs, DeviceStateException::new));
             } catch (DeviceStateException | RuntimeException e) {
                 // the restore stays cold; the real one reports what is wrong, if anything
             } catch (InterruptedException e) {
