@@ -122,9 +122,12 @@ public final class Machine implements AutoCloseable {
     /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
     private final Map<String, VirtioCore> virtioCores = new LinkedHashMap<>();
     private final List<String> snapshotBlockers = new ArrayList<>();
-    /** vhost-user devices by id, with their PCI function where they have one (for -trace exits). */
-    private final Map<String, VhostUserDevice> vhostUserDevices = new LinkedHashMap<>();
-    private final Map<String, VirtioPciFunction> vhostUserFunctions = new HashMap<>();
+    /** A vhost-user device on its PCI function (for -trace exits). */
+    private record VhostUserPci(VhostUserDevice device, VirtioPciFunction function) {
+    }
+
+    /** The vhost-user devices by id. */
+    private final Map<String, VhostUserPci> vhostUserDevices = new LinkedHashMap<>();
     /** The run state the snapshot this machine was restored from was saved in ("running", "paused"), or null. */
     private String incomingRunState;
     private volatile long lastPauseNanos;
@@ -751,8 +754,7 @@ public final class Machine implements AutoCloseable {
                 accel.msiIrqfds().ifPresent(fn::useIrqfds);
                 devices.add(MachineDevice.of(id + " irqfds", null).onClose(fn::releaseIrqfds));
             }
-            vhostUserDevices.put(id, v);
-            vhostUserFunctions.put(id, fn);
+            vhostUserDevices.put(id, new VhostUserPci(v, fn));
         }
     }
 
@@ -1239,10 +1241,8 @@ public final class Machine implements AutoCloseable {
             }
             if (!vhostUserDevices.isEmpty()) {   // the backend's completions: through jvisor (relayed) or the kernel (irqfd)
                 log.println("-- vhost-user used-buffer interrupts (relayed by jvisor, irqfd bindings made) --");
-                vhostUserDevices.forEach((id, d) -> {
-                    VirtioPciFunction fn = vhostUserFunctions.get(id);
-                    log.printf("%-40s %10d %10d%n", id, d.relayedCalls(), fn != null ? fn.irqfdBindings() : 0);
-                });
+                vhostUserDevices.forEach((id, d) -> log.printf("%-40s %10d %10d%n", id, d.device().relayedCalls(),
+                    d.function().irqfdBindings()));
             }
             if (iommu != null) {   // what the guest asked of the VT-d unit (strict mode: an IOTLB invalidation per unmap)
                 log.println("-- intel-iommu --");
