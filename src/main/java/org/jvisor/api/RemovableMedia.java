@@ -66,14 +66,7 @@ final class RemovableMedia {
         }
         boolean ro = readOnly.orElse(attached.get().config().readOnly());
         Optional<CdromSlot> cd = machine.cdrom(drive);
-        BlockBackend medium;
-        try {
-            medium = cd.isPresent() ? cd.get().open(file, format, ro) : probeOnly(file, format, ro);
-        } catch (NoSuchFileException e) {
-            throw new MediaException(MediaException.Reason.CANNOT_OPEN, "No such file or directory", e);
-        } catch (IOException | RuntimeException e) {
-            throw new MediaException(MediaException.Reason.CANNOT_OPEN, e.getMessage(), e);
-        }
+        BlockBackend medium = open(() -> cd.isPresent() ? cd.get().open(file, format, ro) : probeOnly(file, format, ro));
         if (cd.isEmpty()) {
             closeQuietly(medium);
             throw notRemovable(drive);
@@ -103,19 +96,27 @@ final class RemovableMedia {
             if (cd.medium().isPresent()) {
                 throw new MediaException(MediaException.Reason.MEDIUM_PRESENT, "there already is a medium in " + drive);
             }
-            BlockBackend medium;
-            try {
-                medium = s.open(file, format, readOnly);
-            } catch (NoSuchFileException e) {
-                throw new MediaException(MediaException.Reason.CANNOT_OPEN, "No such file or directory", e);
-            } catch (IOException | RuntimeException e) {
-                throw new MediaException(MediaException.Reason.CANNOT_OPEN, e.getMessage(), e);
-            }
+            BlockBackend medium = open(() -> s.open(file, format, readOnly));
             try {
                 s.insert(medium, file, format, readOnly);
             } catch (IOException e) {
                 throw new MediaException(MediaException.Reason.CANNOT_OPEN, "inserting the medium failed: " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** Opens a new medium; what cannot be opened is a CANNOT_OPEN refusal. */
+    private interface Opener {
+        BlockBackend open() throws IOException;
+    }
+
+    private static BlockBackend open(Opener o) throws MediaException {
+        try {
+            return o.open();
+        } catch (NoSuchFileException e) {
+            throw new MediaException(MediaException.Reason.CANNOT_OPEN, "No such file or directory", e);
+        } catch (IOException | RuntimeException e) {
+            throw new MediaException(MediaException.Reason.CANNOT_OPEN, e.getMessage(), e);
         }
     }
 

@@ -80,17 +80,13 @@ final class BlockdevCommands {
 
     /** Opens what the node describes once, as QEMU's bdrv_open does, and closes it again. */
     private static void check(BlockNodes nodes, BlockNode.Named n) throws QmpError {
-        String path = switch (n.node()) {
-            case BlockNode.FileNode f -> f.path();
-            case BlockNode.FormatNode f -> null;
-        };
-        try {
-            if (path != null) {
-                if (!Files.exists(Path.of(path))) {
-                    throw new NoSuchFileException(path);
-                }
-                return;
+        if (n.node() instanceof BlockNode.FileNode f) {
+            if (!Files.exists(Path.of(f.path()))) {
+                throw QmpError.generic("Could not open '" + f.path() + "': No such file or directory");
             }
+            return;
+        }
+        try {
             MachineConfig.DriveConfig d = nodes.resolve(n);
             if (d == null) {
                 return;    // its file= is missing: BlockGraph.add says so
