@@ -40,14 +40,7 @@ class FetchCacheTest {
             1:
                 """)) {
             X86State st = m.st;
-            m.ram.writeU64(GDT, 0);
-            m.ram.writeU64(GDT + 0x08, 0x00AF_9B00_0000_FFFFL);
-            m.ram.writeU64(GDT + 0x10, 0x00CF_9300_0000_FFFFL);
-            m.ram.writeU64(GDT + 0x18, 0x00CF_FB00_0000_FFFFL);
-            m.ram.writeU64(GDT + 0x20, 0x00CF_F300_0000_FFFFL);
-            m.ram.writeU64(GDT + 0x28, 0x00AF_FB00_0000_FFFFL);
-            st.gdtr.base = GDT;
-            st.gdtr.limit = 0x2F;
+            m.syscallGdt(GDT);
             st.tr.base = TSS;
             m.ram.writeU64(TSS + 4, KERNEL_STACK); // RSP0
             // #PF: vector in R15, error code in R14, CR2 in RBX, then on to the end of the program

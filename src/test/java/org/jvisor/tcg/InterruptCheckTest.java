@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.config.JitOptions;
-import org.jvisor.memory.BusDevice;
 
 /**
  * An interrupt that becomes pending while a slice runs (a device completing on another thread,
@@ -29,25 +28,7 @@ class InterruptCheckTest {
     /** Runs PROGRAM for one slice; the write to port 0x80 makes vector 0x20 pending the first time. */
     private static long countWhenTaken(JitOptions jit, boolean request) {
         try (TestMachine m = new TestMachine(PROGRAM, jit)) {
-            m.gate(0x20, "movq $1, 0x200000\nmov %rcx, 0x200008\niretq\n");
-            TestMachine.PendingVector irq = m.interruptOnDemand(0x20);
-            int[] writes = new int[1];
-            m.io.register("irq-raiser", 0x80, 1, new BusDevice() {
-                @Override
-                public long read(long offset, int size) {
-                    return 0;
-                }
-
-                @Override
-                public void write(long offset, int size, long value) {
-                    if (writes[0]++ == 0) {
-                        irq.raise();
-                        if (request) {
-                            m.cpu.requestInterruptCheck();   // what the vCPU's wake-up does (TcgVcpu)
-                        }
-                    }
-                }
-            });
+            m.interruptAtPort80Write(1, request);
             m.cpu.syncFromState();
             for (int slice = 0; slice < 100 && !m.cpu.halted; slice++) {
                 m.cpu.runSlice(4096);

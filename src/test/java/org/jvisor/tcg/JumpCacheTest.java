@@ -53,17 +53,9 @@ class JumpCacheTest {
             try (TestMachine m = new TestMachine(asm, jit)) {
                 m.ram.write(FUNC, Asm.assemble("mov $1, %eax\nret\n"));
                 long gdt = 0x600;
-                m.ram.writeU64(gdt + 0x08, 0x00AF_9B00_0000_FFFFL);
-                m.ram.writeU64(gdt + 0x10, 0x00CF_9300_0000_FFFFL);
-                m.ram.writeU64(gdt + 0x18, 0x00CF_FB00_0000_FFFFL);
-                m.ram.writeU64(gdt + 0x20, 0x00CF_F300_0000_FFFFL);
-                m.ram.writeU64(gdt + 0x28, 0x00AF_FB00_0000_FFFFL);
-                m.st.gdtr.base = gdt;
-                m.st.gdtr.limit = 0x2F;
+                m.syscallGdt(gdt);
                 // the first 2 MiB user-accessible (code, stack); FUNC's page stays supervisor-only
-                m.ram.writeU64(0x1000, m.ram.readU64(0x1000) | 4);
-                m.ram.writeU64(0x2000, m.ram.readU64(0x2000) | 4);
-                m.ram.writeU64(0x3000, m.ram.readU64(0x3000) | 4);
+                m.userAccessibleFirst2MiB();
                 m.ram.writeU64(0x4, 0x1E0000); // TSS (at 0) RSP0, for the #PF from ring 3
                 m.gate(14, "mov $14, %r15\nmovabs $" + m.end + ", %rax\njmp *%rax\n");
                 m.cpu.syncFromState();

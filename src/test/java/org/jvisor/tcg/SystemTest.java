@@ -194,18 +194,9 @@ class SystemTest {
                 """)) {
             X86State st = m.st;
             long gdt = 0x600;
-            m.ram.writeU64(gdt, 0);
-            m.ram.writeU64(gdt + 0x08, 0x00AF_9B00_0000_FFFFL);
-            m.ram.writeU64(gdt + 0x10, 0x00CF_9300_0000_FFFFL);
-            m.ram.writeU64(gdt + 0x18, 0x00CF_FB00_0000_FFFFL);
-            m.ram.writeU64(gdt + 0x20, 0x00CF_F300_0000_FFFFL);
-            m.ram.writeU64(gdt + 0x28, 0x00AF_FB00_0000_FFFFL);
-            st.gdtr.base = gdt;
-            st.gdtr.limit = 0x2F;
+            m.syscallGdt(gdt);
             // user-accessible first 2 MiB
-            m.ram.writeU64(0x1000, m.ram.readU64(0x1000) | 4);
-            m.ram.writeU64(0x2000, m.ram.readU64(0x2000) | 4);
-            m.ram.writeU64(0x3000, m.ram.readU64(0x3000) | 4);
+            m.userAccessibleFirst2MiB();
             m.run();
             assertEquals(0x2B, m.reg(3), "user CS");
             assertEquals(0x23, m.reg(5), "user SS");

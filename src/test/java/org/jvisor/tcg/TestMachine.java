@@ -8,6 +8,7 @@ import org.jvisor.boot.TestGuestBoot;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
 import org.jvisor.memory.AddressSpace;
+import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.GuestMemory;
 
 /**
@@ -132,6 +133,29 @@ final class TestMachine implements AutoCloseable {
         st.idtr.limit = (vector + 1) * 16 - 1;
     }
 
+    /**
+     * A GDT at {@code gdt} laid out for SYSCALL/SYSRET with STAR = 0x0018_0008 (SDM vol. 3,
+     * 5.8.8): null, kernel code (64-bit), kernel data, user code (32-bit), user data, user code
+     * (64-bit); GDTR points at it.
+     */
+    void syscallGdt(long gdt) {
+        ram.writeU64(gdt, 0);
+        ram.writeU64(gdt + 0x08, 0x00AF_9B00_0000_FFFFL);
+        ram.writeU64(gdt + 0x10, 0x00CF_9300_0000_FFFFL);
+        ram.writeU64(gdt + 0x18, 0x00CF_FB00_0000_FFFFL);
+        ram.writeU64(gdt + 0x20, 0x00CF_F300_0000_FFFFL);
+        ram.writeU64(gdt + 0x28, 0x00AF_FB00_0000_FFFFL);
+        st.gdtr.base = gdt;
+        st.gdtr.limit = 0x2F;
+    }
+
+    /** Sets the U/S bit in the paging entries that map the first 2 MiB (user code and stack there). */
+    void userAccessibleFirst2MiB() {
+        for (long entry : new long[] {0x1000, 0x2000, 0x3000}) {
+            ram.writeU64(entry, ram.readU64(entry) | 4);
+        }
+    }
+
     /** An external interrupt of one vector, pending from {@link #raise} until the CPU takes it. */
     static final class PendingVector implements InterruptSource {
         private final int vector;
@@ -155,6 +179,33 @@ final class TestMachine implements AutoCloseable {
             pending = false;
             return vector;
         }
+    }
+
+    /**
+     * Vector 0x20, whose handler stores 1 at 0x200000 and RCX at 0x200008, becomes pending at the
+     * guest's {@code nth} write to port 0x80 (counting from 1); with {@code requestCheck} the
+     * write also asks for the interrupt check a vCPU's wake-up asks for (TcgVcpu).
+     */
+    void interruptAtPort80Write(int nth, boolean requestCheck) {
+        gate(0x20, "movq $1, 0x200000\nmov %rcx, 0x200008\niretq\n");
+        PendingVector irq = interruptOnDemand(0x20);
+        int[] writes = new int[1];
+        io.register("irq-raiser", 0x80, 1, new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                if (++writes[0] == nth) {
+                    irq.raise();
+                    if (requestCheck) {
+                        cpu.requestInterruptCheck();
+                    }
+                }
+            }
+        });
     }
 
     /** Vector {@code vector} becomes this CPU's interrupt source, raised by the test. */

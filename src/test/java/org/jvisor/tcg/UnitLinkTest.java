@@ -8,7 +8,6 @@ import org.jvisor.config.JitOptions;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.X86State;
-import org.jvisor.memory.BusDevice;
 import org.jvisor.testing.TranslatedToo;
 
 /**
@@ -176,24 +175,8 @@ class UnitLinkTest {
             ret
             """;
         try (TestMachine m = new TestMachine(asm, ALWAYS)) {
-            m.gate(0x20, "movq $1, 0x200000\nmov %rcx, 0x200008\niretq\n");
-            TestMachine.PendingVector irq = m.interruptOnDemand(0x20);
-            int[] writes = new int[1];
-            m.io.register("irq-raiser", 0x80, 1, new BusDevice() {
-                @Override
-                public long read(long offset, int size) {
-                    return 0;
-                }
-
-                @Override
-                public void write(long offset, int size, long value) {
-                    // raised once the loop runs linked (the first entries translate and link)
-                    if (++writes[0] == 200) {
-                        irq.raise();
-                        m.cpu.requestInterruptCheck();
-                    }
-                }
-            });
+            // raised once the loop runs linked (the first entries translate and link)
+            m.interruptAtPort80Write(200, true);
             m.cpu.syncFromState();
             for (int slice = 0; slice < 100 && !m.cpu.halted; slice++) {
                 m.cpu.runSlice(4096);
