@@ -14,6 +14,7 @@ import static org.jvisor.tcg.UnitCompiler.FB;
 import static org.jvisor.tcg.UnitCompiler.FBITS;
 import static org.jvisor.tcg.UnitCompiler.FOP;
 import static org.jvisor.tcg.UnitCompiler.FRES;
+import static org.jvisor.tcg.UnitCompiler.FROT;
 import static org.jvisor.tcg.UnitCompiler.K;
 import static org.jvisor.tcg.UnitCompiler.M;
 import static org.jvisor.tcg.UnitCompiler.NEXT;
@@ -71,6 +72,11 @@ final class InsnCompiler {
     private long next;
     /** No instruction reads the flags this one produces before they are overwritten (see {@link #flagUse}). */
     private boolean flagsDead;
+    /**
+     * A rotate's CF and OF wait in local FROT on top of the record (see {@link #rotateFlags}):
+     * known only here, so every path that leaves the straight line applies them first.
+     */
+    private boolean rotPending;
 
     InsnCompiler(CodeBuilder cb, UnitCompiler unit) {
         this.cb = cb;
@@ -84,12 +90,19 @@ final class InsnCompiler {
     void blockStart() {
         sop = -1;
         dirty = true;
+        rotPending = false; // every block end applies a pending rotate (blockEnd)
+    }
+
+    /** The block's instructions are emitted: its edges and exits follow, which see RFLAGS whole. */
+    void blockEnd() {
+        applyRotate();
     }
 
     /** The interpreter ran an instruction: the flags are whatever it left in the record. */
     void flagsUnknown() {
         sop = -1;
         dirty = false;
+        rotPending = false; // applied before the helper (syncFlags)
     }
 
     /**
@@ -98,6 +111,7 @@ final class InsnCompiler {
      * handler does not see the locals), before an interpreted instruction, and at block ends.
      */
     void syncFlags() {
+        applyRotate();
         if (dirty) {
             UnitCompiler.storeFlags(cb);
             dirty = false;
@@ -117,6 +131,9 @@ final class InsnCompiler {
         this.in = in;
         this.next = next;
         this.flagsDead = flagsDead;
+        if (rotPending && flagUse(in) == FLAGS_READ) {
+            applyRotate(); // a reader, or a writer of some flags only, sees the rotate's CF and OF
+        }
         int op = in.op;
         if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F) || op == 0xE9 || op == 0xEB) {
             return role == Region.End.JCC || role == Region.End.JMP;
@@ -326,6 +343,11 @@ final class InsnCompiler {
 
     /** Records a flags producer: op, operands in locals (or -1 for zero), result, aux (or -1: unchanged). */
     private void setFlags(int op, int a, int b, int res, int size, int aux) {
+        if (rotPending) {
+            // all six flags are this instruction's now (past its last fault point): the rotate's are gone
+            cb.loadConstant(NO_ROTATE).lstore(FROT);
+            rotPending = false;
+        }
         if (flagsDead) {
             sop = -1; // the record keeps an older producer that nobody reads
             return;
@@ -1082,31 +1104,70 @@ final class InsnCompiler {
         }
         cb.lstore(T3);
         writeBack(dst, size, T3);
-        rotateFlags(right, size);
+        rotateFlags(right, size, true);
     }
 
-    /** CF and OF after a rotate whose result is in T3 (SDM vol. 2, RCL/RCR/ROL/ROR, flags). */
-    private void rotateFlags(boolean right, int size) {
+    /** FROT's value while no rotate is pending (CF and OF are bits 0 and 11: never all ones). */
+    static final long NO_ROTATE = -1L;
+
+    /**
+     * CF and OF after a rotate whose result is in T3 (SDM vol. 2, RCL/RCR/ROL/ROR, flags); the
+     * other flags stay. {@code lazy}: CF and OF go to local FROT and the record is left as it is,
+     * until a reader or the block's end applies them ({@link #applyRotate}) or the next writer of
+     * all six drops them. Most rotates' flags are live only because a later load may fault
+     * (hashes and ciphers rotate between loads), and merging into RFLAGS costs a full
+     * materialization of the record, which C2 inlines at every rotate. The fault handler applies
+     * a pending rotate itself ({@link UnitCompiler#applyPendingRotate}).
+     */
+    private void rotateFlags(boolean right, int size, boolean lazy) {
         if (flagsDead) {
             sop = -1;
             return;
         }
-        int msb = (size << 3) - 1;
+        if (lazy) {
+            carryOverflow(right, size);
+            cb.lstore(FROT);
+            rotPending = true;
+            return;
+        }
         cb.aload(S);
         materializedFlags();
         cb.loadConstant(~(X86State.CF | X86State.OF)).land();
+        carryOverflow(right, size);
+        cb.lor();
+        cb.putfield(CD_STATE, "rflags", CD_long);
+        cb.loadConstant(LazyFlags.NONE).istore(FOP);
+        sop = LazyFlags.NONE;
+        dirty = true;
+    }
+
+    /** Pushes a rotate's CF and OF as RFLAGS bits, from its result in T3. */
+    private void carryOverflow(boolean right, int size) {
+        int msb = (size << 3) - 1;
         if (right) {
             // CF = MSB of the result, OF = MSB xor the bit below it
-            cb.lload(T3).loadConstant(msb).lushr().lconst_1().land().lor();
+            cb.lload(T3).loadConstant(msb).lushr().lconst_1().land();
             cb.lload(T3).lload(T3).iconst_1().lshl().lxor().loadConstant(msb).lushr().lconst_1().land()
                 .loadConstant(11).lshl().lor();
         } else {
             // CF = LSB of the result, OF = MSB xor CF
-            cb.lload(T3).lconst_1().land().lor();
+            cb.lload(T3).lconst_1().land();
             cb.lload(T3).loadConstant(msb).lushr().lload(T3).lxor().lconst_1().land().loadConstant(11).lshl().lor();
         }
+    }
+
+    /** Merges a pending rotate's CF and OF into RFLAGS, as an eager rotate would have. */
+    private void applyRotate() {
+        if (!rotPending) {
+            return;
+        }
+        rotPending = false;
+        cb.aload(S);
+        materializedFlags();
+        cb.loadConstant(~(X86State.CF | X86State.OF)).land().lload(FROT).lor();
         cb.putfield(CD_STATE, "rflags", CD_long);
         cb.loadConstant(LazyFlags.NONE).istore(FOP);
+        cb.loadConstant(NO_ROTATE).lstore(FROT);
         sop = LazyFlags.NONE;
         dirty = true;
     }
@@ -1165,7 +1226,7 @@ final class InsnCompiler {
         }
         writeBack(dst, size, T3);
         if (lop < 0) {
-            rotateFlags(k == 1, size);
+            rotateFlags(k == 1, size, false); // inside a branch on the count: only one path rotates
         } else {
             setFlags(lop, T0, T1, T3, size, T2);
         }

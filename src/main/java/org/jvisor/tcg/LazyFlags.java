@@ -57,6 +57,15 @@ final class LazyFlags {
         return s.rflags;
     }
 
+    /**
+     * A rotate's CF and OF ({@code cfOf}: RFLAGS bits) over the flags the record gives; the others
+     * stay as they were (SDM vol. 2, ROL/ROR). For translated code whose rotate was pending when
+     * an instruction after it faulted.
+     */
+    void overlayCarryOverflow(long cfOf) {
+        s.rflags = materialize() & ~(X86State.CF | X86State.OF) | cfOf;
+    }
+
     /** Forgets the pending computation: RFLAGS was written directly. */
     void clear() {
         op = NONE;

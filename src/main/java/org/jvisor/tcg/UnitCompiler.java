@@ -46,6 +46,8 @@ final class UnitCompiler {
     static final int THIS = 0, CPU = 1, BUDGET = 2, S = 3, G = 4, M = 5, LF = 6;
     static final int FOP = 7, FA = 8, FB = 10, FRES = 12, FBITS = 14, FAUX = 15;
     static final int N = 17, K = 18, NEXT = 19, T0 = 21, T1 = 23, T2 = 25, T3 = 27, TADDR = 29, TV = 31, EXC = 33;
+    /** A rotate's pending CF and OF, or {@link InsnCompiler#NO_ROTATE}. */
+    static final int FROT = 34;
 
     private static final ClassFile CF = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
         ClassHierarchyResolver.ofClassLoading(UnitCompiler.class.getClassLoader())
@@ -123,6 +125,7 @@ final class UnitCompiler {
         for (int t : new int[] {NEXT, T0, T1, T2, T3, TADDR, TV}) {
             cb.lconst_0().lstore(t);
         }
+        cb.loadConstant(InsnCompiler.NO_ROTATE).lstore(FROT);
         Region.Block entry = region.entryBlock();
         cb.labelBinding(tryStart);
         if (region.blocks.getFirst() != entry) {
@@ -138,6 +141,7 @@ final class UnitCompiler {
         // normal exit: the flags record, RIP from NEXT, the retired count
         cb.labelBinding(epilogue);
         storeFlags(cb);
+        applyPendingRotate(cb); // none is pending at an exit (blockEnd): C2 folds this away
         cb.aload(S).lload(NEXT).putfield(CD_STATE, "rip", CD_long);
         cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd().putfield(CD_CPU, "retired", CD_long);
         cb.return_();
@@ -150,6 +154,7 @@ final class UnitCompiler {
         Label interp = cb.newLabel();
         cb.aload(THIS).getfield(CD_UNIT, "interpreted", CD_boolean.arrayType()).iload(K).baload().ifne(interp);
         storeFlags(cb);
+        applyPendingRotate(cb);
         cb.labelBinding(interp);
         cb.aload(S).aload(THIS).getfield(CD_UNIT, "faultRip", CD_long.arrayType()).iload(K).laload()
             .putfield(CD_STATE, "rip", CD_long);
@@ -192,6 +197,7 @@ final class UnitCompiler {
         if (exited) {
             return;
         }
+        ic.blockEnd();
         switch (b.kind) {
             case FALL -> {
                 if (b.fallBlock != nextInOrder) {
@@ -266,6 +272,14 @@ final class UnitCompiler {
         cb.aload(LF).getfield(CD_FLAGS, "res", CD_long).lstore(FRES);
         cb.aload(LF).getfield(CD_FLAGS, "bits", CD_int).istore(FBITS);
         cb.aload(LF).getfield(CD_FLAGS, "aux", CD_long).lstore(FAUX);
+    }
+
+    /** Puts a rotate's CF and OF, if one is pending in FROT, over the flags LazyFlags now holds. */
+    static void applyPendingRotate(CodeBuilder cb) {
+        Label none = cb.newLabel();
+        cb.lload(FROT).loadConstant(InsnCompiler.NO_ROTATE).lcmp().ifeq(none);
+        cb.aload(LF).lload(FROT).invokevirtual(CD_FLAGS, "overlayCarryOverflow", MethodTypeDesc.of(CD_void, CD_long));
+        cb.labelBinding(none);
     }
 
     static void storeFlags(CodeBuilder cb) {

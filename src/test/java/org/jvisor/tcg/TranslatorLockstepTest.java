@@ -167,16 +167,19 @@ class TranslatorLockstepTest {
     /**
      * A unit whose K-th memory access (for every K) raises #GP (a non-canonical address): the
      * handler counts it and skips the instruction, so each fault position is delivered with the
-     * state before that instruction, and the run goes on to the same end as interpreted.
+     * state before that instruction, and the run goes on to the same end as interpreted. Between
+     * the flags producer and the load sits {@code between}: a SUB, or a rotate whose CF and OF
+     * are pending when the load faults (the ADC after it reads CF from the delivered RFLAGS).
      */
-    @Test
-    void aFaultAtEachPositionLeavesTheStateBeforeTheInstruction() {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sub $3, %r12", "rol $5, %r11", "ror $3, %r12", "rorl $31, %r11d"})
+    void aFaultAtEachPositionLeavesTheStateBeforeTheInstruction(String between) {
         int n = 12;
         for (int k = 0; k < n; k++) {
             StringBuilder a = new StringBuilder("mov $" + DATA + ", %rdi\nmov $0x8000000000000000, %rbx\n"
                 + "mov $5, %r12\nmov $7, %r11\n");
             for (int i = 0; i < n; i++) {
-                a.append("add %r12, %r11\nsub $3, %r12\n");
+                a.append("add %r12, %r11\n").append(between).append('\n');
                 // 4 bytes each (the handler skips 4): a load through RDI, or through the bad RBX
                 a.append(i == k ? "mov 0x10(%rbx), %r8\n" : "mov 0x10(%rdi), %r8\n");
                 a.append("adc %r8, %r9\n");
