@@ -12,5 +12,5 @@ HEAP="${3:-2g}"
 "$ROOT/jvisor" build >&2
 "$ROOT/jvisor" guest >&2
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
-exec "$JAVA" -Xmx"$HEAP" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp "$ROOT/target/jvisor.jar" \
+exec "$JAVA" -Xmx"$HEAP" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -cp "$ROOT/target/jvisor.jar" \
     "$ROOT/bench/Density.java" "$ROOT/build/guest" "$N" "$IDLE"

@@ -11,7 +11,7 @@ N="${1:-5}"
 "$ROOT/jvisor" guest >&2
 G="$ROOT/build/guest"
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
-"$JAVA" --enable-native-access=ALL-UNNAMED -cp "$ROOT/target/jvisor.jar" "$ROOT/bench/SharedBoot.java" "$G" "$N"
+"$JAVA" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -cp "$ROOT/target/jvisor.jar" "$ROOT/bench/SharedBoot.java" "$G" "$N"
 if command -v qemu-system-x86_64 >/dev/null; then
     log=$(mktemp)
     start=$(date +%s.%N)

@@ -38,13 +38,11 @@ public final class Mmu {
     private final GuestMemory ram;
     private final MemorySegment mem;
     /**
-     * The whole address space as one segment, and guest RAM's address in it. A static constant,
-     * so C2 folds its bounds and liveness checks away: the TLB fast paths below access host
-     * offsets the TLB fill already checked against guest RAM, and through {@code mem} each load
-     * paid for reading the segment's bounds and session again after every call (the md5 units
-     * spent most of their time in guest loads).
+     * Guest RAM's host address: the TLB fast paths below access host addresses the TLB fill
+     * already checked against guest RAM ({@link HostMemory}); through {@code mem} each load paid
+     * for reading the segment's bounds and session again after every call (the md5 units spent
+     * most of their time in guest loads).
      */
-    private static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
     private final long memBase;
     private final AddressSpace mmio;
     private final ExitStats stats;
@@ -216,10 +214,10 @@ public final class Mmu {
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0x1000 - size) {
             long off = lin + rdDelta[i];
             return switch (size) {
-                case 1 -> HOST.get(B, memBase + off) & 0xFFL;
-                case 2 -> HOST.get(W, memBase + off) & 0xFFFFL;
-                case 4 -> HOST.get(D, memBase + off) & 0xFFFF_FFFFL;
-                default -> HOST.get(Q, memBase + off);
+                case 1 -> HostMemory.get1(memBase + off);
+                case 2 -> HostMemory.get2(memBase + off);
+                case 4 -> HostMemory.get4(memBase + off);
+                default -> HostMemory.get8(memBase + off);
             };
         }
         return readSlow(lin, size, user);
@@ -228,7 +226,7 @@ public final class Mmu {
     long read64(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFF8) {
-            return HOST.get(Q, memBase + lin + rdDelta[i]);
+            return HostMemory.get8(memBase + lin + rdDelta[i]);
         }
         return readSlow(lin, 8, user);
     }
@@ -238,10 +236,10 @@ public final class Mmu {
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0x1000 - size) {
             long off = lin + wrDelta[i];
             switch (size) {
-                case 1 -> HOST.set(B, memBase + off, (byte) v);
-                case 2 -> HOST.set(W, memBase + off, (short) v);
-                case 4 -> HOST.set(D, memBase + off, (int) v);
-                default -> HOST.set(Q, memBase + off, v);
+                case 1 -> HostMemory.put1(memBase + off, v);
+                case 2 -> HostMemory.put2(memBase + off, v);
+                case 4 -> HostMemory.put4(memBase + off, v);
+                default -> HostMemory.put8(memBase + off, v);
             }
             return;
         }
@@ -251,7 +249,7 @@ public final class Mmu {
     void write64(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFF8) {
-            HOST.set(Q, memBase + lin + wrDelta[i], v);
+            HostMemory.put8(memBase + lin + wrDelta[i], v);
             return;
         }
         writeSlow(lin, 8, v, user);
@@ -263,7 +261,7 @@ public final class Mmu {
     long read1(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user)) {
-            return HOST.get(B, memBase + lin + rdDelta[i]) & 0xFFL;
+            return HostMemory.get1(memBase + lin + rdDelta[i]);
         }
         return readSlow(lin, 1, user);
     }
@@ -271,7 +269,7 @@ public final class Mmu {
     long read2(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
-            return HOST.get(W, memBase + lin + rdDelta[i]) & 0xFFFFL;
+            return HostMemory.get2(memBase + lin + rdDelta[i]);
         }
         return readSlow(lin, 2, user);
     }
@@ -279,7 +277,7 @@ public final class Mmu {
     long read4(long lin) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (rdTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
-            return HOST.get(D, memBase + lin + rdDelta[i]) & 0xFFFF_FFFFL;
+            return HostMemory.get4(memBase + lin + rdDelta[i]);
         }
         return readSlow(lin, 4, user);
     }
@@ -287,7 +285,7 @@ public final class Mmu {
     void write1(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user)) {
-            HOST.set(B, memBase + lin + wrDelta[i], (byte) v);
+            HostMemory.put1(memBase + lin + wrDelta[i], v);
             return;
         }
         writeSlow(lin, 1, v, user);
@@ -296,7 +294,7 @@ public final class Mmu {
     void write2(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFE) {
-            HOST.set(W, memBase + lin + wrDelta[i], (short) v);
+            HostMemory.put2(memBase + lin + wrDelta[i], v);
             return;
         }
         writeSlow(lin, 2, v, user);
@@ -305,7 +303,7 @@ public final class Mmu {
     void write4(long lin, long v) {
         int i = (int) (lin >>> 12) & TLB_MASK;
         if (wrTag[i] == ((lin & ~0xFFFL) | user) && (lin & 0xFFF) <= 0xFFC) {
-            HOST.set(D, memBase + lin + wrDelta[i], (int) v);
+            HostMemory.put4(memBase + lin + wrDelta[i], v);
             return;
         }
         writeSlow(lin, 4, v, user);

@@ -88,14 +88,18 @@ public final class TcgAccelerator implements Accelerator {
         }
         long invalidated = sharedCode == null ? 0 : sharedCode.units().invalidated();
         StringBuilder sb = new StringBuilder(sum.format(retired, invalidated));
+        sb.append("guest RAM access   ").append(HostMemory.RAW ? "raw (sun.misc.Unsafe)"
+            : "java.lang.foreign (run with --sun-misc-unsafe-memory-access=allow for raw accesses)").append('\n');
         if (sharedCode != null) {
             sb.append("pages rewritten    ").append(sharedCode.units().mostRewritten(8)).append('\n');
         }
         if (sharedCode != null) {
-            sb.append(String.format("hottest units: %18s %6s %6s %12s %14s %8s%n", "RIP", "insns", "interp", "runs", "retired", "per run"));
+            sb.append(String.format("hottest units: %18s %6s %6s %12s %14s %8s  %s%n", "RIP", "insns", "interp", "runs", "retired", "per run",
+                "class (as profilers and -XX:+PrintCompilation name it)"));
             for (Unit u : sharedCode.units().hottest(12)) {
-                sb.append(String.format("               %18x %6d %6d %12d %14d %8.1f%n", u.rip, u.insnCount,
-                    u.insnCount - u.nativeCount, u.runs, u.retired, u.runs == 0 ? 0.0 : (double) u.retired / u.runs));
+                sb.append(String.format("               %18x %6d %6d %12d %14d %8.1f  %s%n", u.rip, u.insnCount,
+                    u.insnCount - u.nativeCount, u.runs, u.retired, u.runs == 0 ? 0.0 : (double) u.retired / u.runs,
+                    u.getClass().getName()));
             }
         }
         return sb.toString();

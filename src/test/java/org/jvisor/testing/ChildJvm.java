@@ -23,7 +23,7 @@ public final class ChildJvm {
         "jvisor.tcg.jitMaxInsns", "jvisor.tcg.jitVerify");
 
     /**
-     * {@code java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC [translator settings]
+     * {@code java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC [translator settings]
      * [-Djvisor.test.jvmargs...] [jvmOptions] -cp ... mainClass}: the translator settings this
      * JVM runs with and the options a test run passes with -Djvisor.test.jvmargs reach every JVM
      * the tests start (later options win, so a test's own jvmOptions have the last word).
@@ -32,6 +32,7 @@ public final class ChildJvm {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("--sun-misc-unsafe-memory-access=allow"); // as the launcher: tcg's raw guest-RAM accesses (HostMemory)
         cmd.add("-XX:+UseSerialGC");
         for (String key : FORWARDED) {
             String value = System.getProperty(key);
