@@ -100,6 +100,7 @@ public final class UnitLibrary {
         this.shared = shared;
         this.recent = new Class<?>[shared ? KEEP : 0];
         this.insns = shared ? new InsnPool() : null;
+        this.pages = shared ? new DecodedPages() : null;
     }
     private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
     private final Set<HotEntry> hot = ConcurrentHashMap.newKeySet();
@@ -108,6 +109,8 @@ public final class UnitLibrary {
     private final AtomicInteger machines = new AtomicInteger();
     /** Null for a library of one machine (see {@link #insns}). */
     private final InsnPool insns;
+    /** Null for a library of one machine (see {@link #pages}). */
+    private final DecodedPages pages;
     private final LongAdder reused = new LongAdder();
     private final LongAdder defined = new LongAdder();
 
@@ -151,6 +154,14 @@ public final class UnitLibrary {
      */
     InsnPool insns() {
         return insns;
+    }
+
+    /**
+     * The code pages' decoded-instruction indexes the machines using this library share; null
+     * for one machine, which keeps its own (and needs no copy of a page's bytes to check them).
+     */
+    DecodedPages pages() {
+        return pages;
     }
 
     /** A machine translated the entry at host offset {@code hostOffset}, linear {@code rip}. */
