@@ -136,7 +136,7 @@ public final class TcgCpu {
         this.irq = irq;
         this.mem = bus.ram().segment();
         this.mmu = new Mmu(state, bus.ram(), bus.mmio(), stats);
-        this.code = new CodeCache(sharedCode, this, () -> {
+        this.code = new CodeCache(sharedCode, this, bus.ram().segment(), () -> {
             codeDrops++;
             dropFetchCache();
         });
@@ -737,15 +737,13 @@ public final class TcgCpu {
             throw new IllegalStateException(String.format("tcg: executing outside RAM at linear %#x", lin));
         }
         CodeCache.Page pg = code.page(off & ~0xFFFL);
-        Insn[][] index = pg.chunks();
-        curChunks = index;
+        CodeCache.Index index = code.index(pg);
+        curChunks = index.chunks;
         curLinPage = tag;
         recentLin[r] = tag;
-        recentChunks[r] = index;
+        recentChunks[r] = index.chunks;
         int po = (int) (lin & 0xFFF);
-        Insn[] insns = CodeCache.Page.chunk(index, po);
-        int at = po & (CodeCache.Page.CHUNK - 1);
-        Insn in = insns[at];
+        Insn in = index.get(po);
         if (in != null && in.mode == mode) {
             return in;
         }
@@ -776,23 +774,29 @@ public final class TcgCpu {
             }
         }
         decoder.setAvailable(n, beyond);
-        if (in == null || insnPool != null) {
-            in = new Insn(); // a pooled instruction may be shared: never decoded into in place
-        }
+        // never decoded into in place: an indexed instruction may be shared, and a decode that
+        // faults half-way would leave it marked with the new mode
+        in = new Insn();
         decoder.decode(in, mode);
         jitStats.decodes++;
         if (po + in.len <= 4096) {
             if (insnPool != null) {
                 in = insnPool.intern(in);
             }
-            insns[at] = in;
+            if (index.holds(buf, po, in.len)) {
+                index.put(po, in);
+            } else {
+                // the page changed since this machine took its shared index: take the index of
+                // what it holds now (the write's report drops the page again, if still on its way)
+                code.drop(pg.hostPage);
+            }
             return in;
         }
         // crosses into the next page: not in this page's index (that page's writes would not
         // reach it) but kept as the one crossing entry. The second page is marked as code first
         // and its bytes read again, so a write racing with this fetch either is seen here or
         // drops the entry.
-        insns[at] = null;
+        index.put(po, null);
         crossLin = -1;
         code.page(off2 & ~0xFFFL);
         copyCode(off2, buf, 4096 - po, 15 - (4096 - po));

@@ -108,7 +108,7 @@ final class Translator {
                 stats.probeMisses++;
                 return null;
             }
-            Unit u = known != null ? instantiate(known, c.info()) : define(c);
+            Unit u = known != null ? instantiate(known, library.shareTables(c.info())) : define(c);
             long t4 = cpuNanos();
             stats.defineNanos += t4 - t3;
             stats.translateNanos += t4 - t0;
@@ -196,7 +196,7 @@ final class Translator {
     private Unit define(UnitCompiler.Compiled c) {
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(c.classFile(), true);
-            Unit u = instantiate(hidden.lookupClass(), c.info());
+            Unit u = instantiate(hidden.lookupClass(), library.shareTables(c.info()));
             library.add(c.classFile(), hidden.lookupClass());
             return u;
         } catch (OutOfMemoryError e) {

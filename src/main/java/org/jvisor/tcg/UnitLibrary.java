@@ -100,6 +100,8 @@ public final class UnitLibrary {
         this.shared = shared;
         this.recent = new Class<?>[shared ? KEEP : 0];
         this.insns = shared ? new InsnPool() : null;
+        this.pages = shared ? new DecodedPages() : null;
+        this.tables = shared ? new Object[TABLES] : null;
     }
     private final ReferenceQueue<Class<?>> unloaded = new ReferenceQueue<>();
     private final Set<HotEntry> hot = ConcurrentHashMap.newKeySet();
@@ -108,6 +110,8 @@ public final class UnitLibrary {
     private final AtomicInteger machines = new AtomicInteger();
     /** Null for a library of one machine (see {@link #insns}). */
     private final InsnPool insns;
+    /** Null for a library of one machine (see {@link #pages}). */
+    private final DecodedPages pages;
     private final LongAdder reused = new LongAdder();
     private final LongAdder defined = new LongAdder();
 
@@ -151,6 +155,60 @@ public final class UnitLibrary {
      */
     InsnPool insns() {
         return insns;
+    }
+
+    /**
+     * The code pages' decoded-instruction indexes the machines using this library share; null
+     * for one machine, which keeps its own (and needs no copy of a page's bytes to check them).
+     */
+    DecodedPages pages() {
+        return pages;
+    }
+
+    /**
+     * Slots of the lossy table of units' per-instruction tables ({@link #shareTables}): four per
+     * unit, ~5000 units per boot of the demo guest.
+     */
+    private static final int TABLES = 1 << 15;
+    /** Null for a library of one machine. */
+    private final Object[] tables;
+
+    /**
+     * {@code info} with its per-instruction tables replaced by equal ones a unit of another
+     * machine holds: the fault RIPs, retired-count adjustments, interpreted flags and helper
+     * instructions of the same kernel code are the same in every machine (about 2 MiB per
+     * machine). Only equal contents are shared (helpers by identity: they are pooled), and no
+     * one writes a table once its unit is made. Lossy like {@link InsnPool}: a miss only costs
+     * the sharing. Unchanged for a library of one machine.
+     */
+    Unit.Info shareTables(Unit.Info info) {
+        if (tables == null) {
+            return info;
+        }
+        long[] rip = info.faultRip();
+        int[] adj = info.faultAdj();
+        boolean[] in = info.interpreted();
+        Insn[] helpers = info.helpers();
+        synchronized (tables) {
+            rip = held(rip, Arrays.hashCode(rip), (a, b) -> Arrays.equals((long[]) a, (long[]) b));
+            adj = held(adj, Arrays.hashCode(adj) * 31 + 1, (a, b) -> Arrays.equals((int[]) a, (int[]) b));
+            in = held(in, Arrays.hashCode(in) * 31 + 2, (a, b) -> Arrays.equals((boolean[]) a, (boolean[]) b));
+            helpers = held(helpers, Arrays.hashCode(helpers) * 31 + 3, (a, b) -> Arrays.equals((Insn[]) a, (Insn[]) b));
+        }
+        return new Unit.Info(info.rip(), info.minRip(), info.maxEnd(), info.hostPage(), rip, adj, in, helpers,
+            info.nativeCount());
+    }
+
+    /** The table held in {@code t}'s slot if {@code same} as {@code t}, else {@code t}, now held there. */
+    @SuppressWarnings("unchecked")
+    private <T> T held(T t, int hash, java.util.function.BiPredicate<Object, Object> same) {
+        int i = (hash ^ hash >>> 15) * 0x9E3779B1 >>> 17;
+        Object h = tables[i];
+        if (h != null && h.getClass() == t.getClass() && same.test(h, t)) {
+            return (T) h;
+        }
+        tables[i] = t;
+        return t;
     }
 
     /** A machine translated the entry at host offset {@code hostOffset}, linear {@code rip}. */

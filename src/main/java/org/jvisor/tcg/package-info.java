@@ -9,7 +9,8 @@
  *       handler for the commonest 64-bit forms.</li>
  *   <li>{@code CodeCache} keeps decoded instructions per 4 KiB page of guest RAM; pages holding
  *       code are marked, and any write to them (stores, A/D updates, {@code invalidateCode} for DMA)
- *       drops that page's instructions (self-modifying code).</li>
+ *       drops that page's instructions (self-modifying code). Machines sharing a library share
+ *       the index of pages with equal bytes ({@code DecodedPages}).</li>
  *   <li>{@code Mmu}: 4-level (and PAE/32-bit) paging with A/D, NX, WP, U/S, global pages, 4K/2M/1G
  *       pages, exact #PF error codes, behind a direct-mapped soft TLB with separate read, write and
  *       fetch entries; non-RAM goes to the MMIO address space.</li>

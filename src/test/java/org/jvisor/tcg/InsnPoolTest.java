@@ -91,11 +91,11 @@ class InsnPoolTest {
             a.run();
             b.run();
             alone.run();
-            Insn ia = a.cpu.code.page(TestMachine.CODE).chunks()[0][0];
-            Insn ib = b.cpu.code.page(TestMachine.CODE).chunks()[0][0];
+            Insn ia = a.cpu.code.index(a.cpu.code.page(TestMachine.CODE)).get(0);
+            Insn ib = b.cpu.code.index(b.cpu.code.page(TestMachine.CODE)).get(0);
             assertEquals(0xB9, ia.op & 0xFF, "the first instruction: mov $100, %ecx");
             assertSame(ia, ib);
-            assertNotSame(ia, alone.cpu.code.page(TestMachine.CODE).chunks()[0][0], "a machine with its own library");
+            assertNotSame(ia, alone.cpu.code.index(alone.cpu.code.page(TestMachine.CODE)).get(0), "a machine with its own library");
             assertEquals(300, b.reg(0));
         }
     }

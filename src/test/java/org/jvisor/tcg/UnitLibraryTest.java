@@ -54,6 +54,29 @@ class UnitLibraryTest {
         }
     }
 
+    /** Machines sharing a library share their units' per-instruction tables; a machine alone keeps its own. */
+    @Test
+    void unitsOfTheSameCodeShareTheirTablesInASharedLibrary() {
+        UnitLibrary lib = new UnitLibrary(true);
+        byte[] code = loop(7);
+        try (TestMachine a = new TestMachine(code, ALWAYS, lib); TestMachine b = new TestMachine(code, ALWAYS, lib);
+             TestMachine alone = new TestMachine(code, ALWAYS)) {
+            a.run();
+            b.run();
+            alone.run();
+            Unit ua = a.shared.units().hottest(1).getFirst();
+            Unit ub = b.shared.units().hottest(1).getFirst();
+            Unit uo = alone.shared.units().hottest(1).getFirst();
+            assertFalse(ua == ub);
+            assertSame(ua.faultRip, ub.faultRip);
+            assertSame(ua.faultAdj, ub.faultAdj);
+            assertSame(ua.interpreted, ub.interpreted);
+            assertSame(ua.helpers, ub.helpers);
+            assertFalse(ua.faultRip == uo.faultRip, "a machine with its own library");
+            assertEquals(7L * 1000, b.reg(0));
+        }
+    }
+
     @Test
     void differentCodeBytesNeverReuseAClass() {
         UnitLibrary lib = new UnitLibrary();
