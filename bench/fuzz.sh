@@ -6,7 +6,7 @@
 # (src/test/resources/<package>/<Class>Inputs/<method>/), so `mvn test` replays it from then on;
 # the growing corpus stays in .cifuzz-corpus/ (not committed) for the next run to start from.
 # Exits 1 if any target found something. Logs: bench/out/fuzz-<target>.log.
-# Usage: bench/fuzz.sh [SECONDS] [Class#method ...]      e.g. bench/fuzz.sh 5   (the CI pass)
+# Usage: bench/fuzz.sh [SECONDS] [Class#method ...]      e.g. bench/fuzz.sh 3   (the CI pass)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECONDS_EACH="${1:-60}"
