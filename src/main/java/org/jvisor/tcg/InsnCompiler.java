@@ -1112,33 +1112,24 @@ final class InsnCompiler {
 
     /**
      * CF and OF after a rotate whose result is in T3 (SDM vol. 2, RCL/RCR/ROL/ROR, flags); the
-     * other flags stay. {@code lazy}: CF and OF go to local FROT and the record is left as it is,
-     * until a reader or the block's end applies them ({@link #applyRotate}) or the next writer of
-     * all six drops them. Most rotates' flags are live only because a later load may fault
-     * (hashes and ciphers rotate between loads), and merging into RFLAGS costs a full
-     * materialization of the record, which C2 inlines at every rotate. The fault handler applies
-     * a pending rotate itself ({@link UnitCompiler#applyPendingRotate}).
+     * other flags stay. CF and OF go to local FROT, the record is left as it is, and they are
+     * applied ({@link #applyRotate}) at once unless {@code lazy}: then a reader or the block's end
+     * applies them, or the next writer of all six drops them. Most rotates' flags are live only
+     * because a later load may fault (hashes and ciphers rotate between loads), and merging into
+     * RFLAGS costs a full materialization of the record, which C2 inlines at every rotate. The
+     * fault handler applies a pending rotate itself ({@link UnitCompiler#applyPendingRotate}).
      */
     private void rotateFlags(boolean right, int size, boolean lazy) {
         if (flagsDead) {
             sop = -1;
             return;
         }
-        if (lazy) {
-            carryOverflow(right, size);
-            cb.lstore(FROT);
-            rotPending = true;
-            return;
-        }
-        cb.aload(S);
-        materializedFlags();
-        cb.loadConstant(~(X86State.CF | X86State.OF)).land();
         carryOverflow(right, size);
-        cb.lor();
-        cb.putfield(CD_STATE, "rflags", CD_long);
-        cb.loadConstant(LazyFlags.NONE).istore(FOP);
-        sop = LazyFlags.NONE;
-        dirty = true;
+        cb.lstore(FROT);
+        rotPending = true;
+        if (!lazy) {
+            applyRotate();
+        }
     }
 
     /** Pushes a rotate's CF and OF as RFLAGS bits, from its result in T3. */
