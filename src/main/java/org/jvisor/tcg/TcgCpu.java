@@ -136,7 +136,7 @@ public final class TcgCpu {
         this.irq = irq;
         this.mem = bus.ram().segment();
         this.mmu = new Mmu(state, bus.ram(), bus.mmio(), stats);
-        this.code = new CodeCache(sharedCode, this, bus.ram().segment(), () -> {
+        this.code = new CodeCache(sharedCode, this, mem, () -> {
             codeDrops++;
             dropFetchCache();
         });

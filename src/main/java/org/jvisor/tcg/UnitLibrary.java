@@ -110,7 +110,7 @@ public final class UnitLibrary {
     private final AtomicInteger machines = new AtomicInteger();
     /** Null for a library of one machine (see {@link #insns}). */
     private final InsnPool insns;
-    /** Null for a library of one machine (see {@link #pages}). */
+    /** Null for a library of one machine, which keeps its own page indexes (see {@link #pages()}). */
     private final DecodedPages pages;
     private final LongAdder reused = new LongAdder();
     private final LongAdder defined = new LongAdder();
