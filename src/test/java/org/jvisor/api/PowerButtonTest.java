@@ -29,7 +29,7 @@ class PowerButtonTest {
         ConsoleCapture console = new ConsoleCapture();
         RecordedEvents events = new RecordedEvents();
         MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(512L << 20)
-            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append(DemoGuest.CONSOLE)
             .serial(new MachineConfig.SerialConfig.Streams(console, null)).noShutdown(true).build();
         try (VirtualMachine vm = VirtualMachine.create(config)) {
             vm.addListener(events);

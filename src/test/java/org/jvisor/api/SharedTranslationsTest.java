@@ -23,7 +23,7 @@ class SharedTranslationsTest {
 
     private static MachineConfig config(GuestBuilder.Guest guest, ConsoleCapture console) {
         return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20)
-            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append(DemoGuest.CONSOLE)
             .serial(new MachineConfig.SerialConfig.Streams(console, null)).build();
     }
 

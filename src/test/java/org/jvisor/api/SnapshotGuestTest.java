@@ -95,7 +95,7 @@ class SnapshotGuestTest {
 
         // and through the command line, as a process: runs on at once (no -S)
         try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-smp", "2", "-nographic", "-kernel",
-                guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
+                guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", DemoGuest.CONSOLE,
                 "-drive", "id=d0,file=" + disk() + ",format=raw,if=none", "-device", "virtio-blk-pci,drive=d0",
                 "-incoming", "file:" + snapshot)) {
             s.expectStderr("restored from " + snapshot);
@@ -128,7 +128,7 @@ class SnapshotGuestTest {
             + " (-m must match)"), e.getMessage());
         assertTrue(e.getMessage().contains(snapshot.toString()), e.getMessage());
         MachineConfig twoCpus = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20).cpus(2)
-            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append(DemoGuest.CONSOLE)
             .serial(new MachineConfig.SerialConfig.None()).build();
         e = assertThrows(VmException.class, () -> VirtualMachine.restore(twoCpus, snapshot));
         assertTrue(e.getMessage().contains("-smp must match"), e.getMessage());
@@ -194,7 +194,7 @@ class SnapshotGuestTest {
     private static MachineConfig.Builder builder(GuestBuilder.Guest guest, ConsoleCapture console,
                                                  PipedInputStream keyboard, int mib, int cpus) {
         return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory((long) mib << 20).cpus(cpus)
-            .kernel(guest.kernel()).initrd(guest.initramfs()).append("console=ttyS0")
+            .kernel(guest.kernel()).initrd(guest.initramfs()).append(DemoGuest.CONSOLE)
             .serial(new MachineConfig.SerialConfig.Streams(console, keyboard));
     }
 

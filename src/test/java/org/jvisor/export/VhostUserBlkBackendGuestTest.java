@@ -71,7 +71,7 @@ class VhostUserBlkBackendGuestTest {
             "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
             "-chardev", "socket,id=c,path=" + socket + chardevOptions, "-device", "vhost-user-blk-pci,chardev=c",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64(cmd));
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64(cmd));
     }
 
     private static String pattern() {
@@ -143,7 +143,7 @@ class VhostUserBlkBackendGuestTest {
                 "-object", "memory-backend-memfd,id=mem,size=256M", "-machine", "memory-backend=mem",
                 "-chardev", "socket,id=vu0,path=" + socket, "-device", "vhost-user-blk-pci,chardev=vu0",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64(WRITE_AND_READ_BACK));
+                "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64(WRITE_AND_READ_BACK));
             assertEquals(0, r.status(), r.toString());
             checkWriteAndReadBack(r.stdout(), image, r + "\n" + backend.transcript());
             backend.expectStderr("disconnected; waiting for the next frontend");

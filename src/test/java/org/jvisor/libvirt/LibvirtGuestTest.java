@@ -150,7 +150,7 @@ class LibvirtGuestTest {
                 <type arch='x86_64' machine='pc'>hvm</type>
                 <kernel>%s</kernel>
                 <initrd>%s</initrd>
-                <cmdline>console=ttyS0 quiet</cmdline>
+                <cmdline>console=ttyS0 cryptomgr.notests quiet</cmdline>
               </os>
               <features><acpi/></features>
               <devices>

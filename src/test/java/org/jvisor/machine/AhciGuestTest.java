@@ -68,8 +68,7 @@ class AhciGuestTest {
     private List<String> options(Path raw, Path qcow2, Path cd) {
         return new ArrayList<>(List.of("-M", "q35", "-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            // cryptomgr.notests: the generic kernel's crypto self-tests take seconds on tcg
-            "-append", "console=ttyS0 quiet cryptomgr.notests jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
             "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1",
             "-device", "ahci,id=sata1,addr=0x5", "-drive", "file=" + cd + ",format=raw,if=none,id=cd,readonly=on",

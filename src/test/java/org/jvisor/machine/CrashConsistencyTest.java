@@ -63,7 +63,7 @@ class CrashConsistencyTest {
             int acked;
             try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
                     "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                    "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64,
+                    "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64,
                     "-drive", "file=" + image + ",format=raw,if=virtio,cache=" + cache)) {
                 s.expect("acked-" + killAt + "\r\n"); // the guest tty ends lines with CR LF
                 s.kill();

@@ -55,6 +55,9 @@ class DemoGuestBootTest {
         assertTrue(out.lines().anyMatch("LINUX-BOOT-MARKER-1"::equals), r.toString());
         assertTrue(out.contains("reboot: Power down"), r.toString());
         assertFalse(out.contains("segfault"), r.toString());
+        // the kernel's crypto self-tests, which the other tests skip (DemoGuest.CONSOLE), pass
+        assertTrue(out.contains("alg: self-tests for"), r.toString());
+        assertFalse(out.lines().anyMatch(l -> l.contains("alg:") && l.contains("fail")), r.toString());
         assertTrue(out.contains("clocksource: Switched to clocksource kvm-clock"), r.toString());
         assertTrue(out.contains("TSC deadline timer available"), r.toString());
         assertFalse(out.contains("Marking TSC unstable"), r.toString());
@@ -74,7 +77,7 @@ class DemoGuestBootTest {
             + "echo host-bridge-config=$(wc -c < /sys/bus/pci/devices/0000:00:00.0/config); "
             + "grep virtio-pci-modern /proc/iomem";
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci"));
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci"));
         String out = r.stdout();
         assertTrue(out.contains("pci 0000:00:01.0: [1af4:1044]"), r.toString());
         assertTrue(out.contains("0000:00:00.0  0000:00:01.0"), r.toString());
@@ -115,7 +118,7 @@ class DemoGuestBootTest {
             + "echo vdb-ro=$(cat /sys/block/vdb/ro); dd if=/tmp/w of=/dev/vdb bs=512 seek=200 conv=sync 2>/dev/null; "
             + "echo vdb-write-status=$?";
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.cmd=b64:" + b64,
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64,
             "-drive", "file=" + rw + ",format=raw,if=virtio",
             "-drive", "id=disk1,file=" + ro + ",format=raw,if=none,readonly=on",
             "-device", "virtio-blk-pci,drive=disk1"));
@@ -138,7 +141,7 @@ class DemoGuestBootTest {
      */
     @Test
     void bootsWithTheGuestSideDecompressorAndItsRebootEndsJvisor() throws Exception {
-        var r = JvisorProcess.run(boot("console=ttyS0 jvisor.test=LINUX-BOOT-MARKER-5 jvisor.exit=reboot",
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.test=LINUX-BOOT-MARKER-5 jvisor.exit=reboot",
             "-machine", "pc,kernel-decompress=guest"));
         assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-5"::equals), r.toString());
         assertTrue(r.stdout().contains("reboot: Restarting system"), r.toString());
@@ -149,7 +152,7 @@ class DemoGuestBootTest {
     /** Without the LAPIC the kernel runs on the 8259 PIC and the PIT's one-shot mode: it must not lose its tick. */
     @Test
     void bootsAndPowersOffOnThePicAndPit() throws Exception {
-        var r = JvisorProcess.run(boot("console=ttyS0 nolapic jvisor.test=LINUX-BOOT-MARKER-3"));
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " nolapic jvisor.test=LINUX-BOOT-MARKER-3"));
         assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-3"::equals), r.toString());
         assertEquals(0, r.status(), r.toString());
     }
@@ -166,7 +169,7 @@ class DemoGuestBootTest {
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic", "-smp", "2",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-device", "virtio-rng-pci", "-append", "console=ttyS0 jvisor.exit=reboot jvisor.cmd=b64:" + b64)) {
+                "-device", "virtio-rng-pci", "-append", DemoGuest.CONSOLE + " jvisor.exit=reboot jvisor.cmd=b64:" + b64)) {
             for (int boot = 1; boot <= 2; boot++) {
                 s.expect("Linux version");
                 s.expect("smp: Brought up 1 node, 2 CPUs");
@@ -184,7 +187,7 @@ class DemoGuestBootTest {
      */
     @Test
     void aCommandTypedIntoTheShellRunsAndPoweroffEndsJvisor() throws Exception {
-        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 quiet"))) {
+        try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " quiet"))) {
             s.expect("jvisor-guest: ready");
             s.send("echo $((6 * 7))-answer; uname -r\n");
             s.expect("42-answer");

@@ -53,7 +53,7 @@ class DiskFullTest {
             String b64 = Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII));
             JvisorProcess.Result r = JvisorProcess.run(List.of(), null, "-accel", "tcg", "-m", "256M", "-nographic",
                 "-no-reboot", "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64,
+                "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64,
                 "-drive", "file=" + image + ",format=raw,if=virtio");
             assertTrue(r.stdout().contains("first-mib=0"), "writes that fit succeed: " + r);
             assertTrue(r.stdout().lines().anyMatch(l -> l.startsWith("dd-status=") && !l.startsWith("dd-status=0")),

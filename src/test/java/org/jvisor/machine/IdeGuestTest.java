@@ -64,7 +64,7 @@ class IdeGuestTest {
     private List<String> options(Path raw, Path qcow2, Path cd) {
         return new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
             "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1", "-cdrom", cd.toString()));
     }

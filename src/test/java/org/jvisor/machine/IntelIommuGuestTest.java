@@ -73,7 +73,7 @@ class IntelIommuGuestTest {
             "-smp", Integer.toString(cpus),
             "-trace", "exits",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 " + append + " jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " " + append + " jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
             "-device", iommu,
             "-drive", "id=d0,file=" + d.path() + ",format=raw,if=none",

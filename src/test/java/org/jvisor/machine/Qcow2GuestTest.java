@@ -54,7 +54,7 @@ class Qcow2GuestTest {
     private static List<String> boot(String cmd, String... drive) {
         List<String> a = new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII))));
         a.addAll(List.of(drive));
         return a;

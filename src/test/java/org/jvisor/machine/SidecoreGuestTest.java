@@ -59,7 +59,7 @@ class SidecoreGuestTest {
         String cmd = "dd if=/dev/vda bs=4k count=" + REQUESTS + " iflag=direct 2>/dev/null | md5sum; poweroff -f";
         List<String> a = new ArrayList<>(List.of("-accel", "tcg", "-M", machine, "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
             "-drive", "id=d0,file=" + image + ",format=raw,if=none", "-device", device, "-trace", "exits"));
         for (String o : object) {
             a.addAll(List.of("-object", o));

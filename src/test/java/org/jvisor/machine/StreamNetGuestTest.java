@@ -46,7 +46,7 @@ class StreamNetGuestTest {
     private static JvisorProcess.Result boot(boolean qemu, String netdev, String cmd) throws Exception {
         List<String> args = List.of("-accel", "tcg", "-m", "512M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64(cmd),
+            "-append", DemoGuest.CONSOLE + " quiet " + InitScript.cmdParameterBase64(cmd),
             "-netdev", netdev, "-device", "virtio-net-pci,netdev=n");
         if (!qemu) {
             return JvisorProcess.run(args.toArray(new String[0]));

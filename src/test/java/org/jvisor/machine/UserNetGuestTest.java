@@ -120,7 +120,7 @@ class UserNetGuestTest {
                 "wget -q -O - http://$R:" + port + "/fetch-guest");
             var r = JvisorProcess.run("-accel", "tcg", "-m", "512M", "-nographic", "-no-reboot",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64(cmd),
+                "-append", DemoGuest.CONSOLE + " quiet " + InitScript.cmdParameterBase64(cmd),
                 "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:" + fwdPort + "-:8080",
                 "-device", "virtio-net-pci,netdev=net0");
             String out = r.stdout();

@@ -43,7 +43,7 @@ class VfioInGuestTest {
     private static List<String> options(GuestBuilder.Guest guest, Path initramfs) {
         return List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", initramfs.toString(),
-            "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64(COMMAND),
+            "-append", DemoGuest.CONSOLE + " quiet " + InitScript.cmdParameterBase64(COMMAND),
             "-device", "intel-iommu", "-device", "virtio-rng-pci,iommu_platform=on,disable-legacy=on");
     }
 

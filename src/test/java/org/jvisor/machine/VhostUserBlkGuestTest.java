@@ -49,7 +49,7 @@ class VhostUserBlkGuestTest {
             "-chardev", "socket,id=vu0,path=" + socket + chardevOptions,
             "-device", "vhost-user-blk-pci,chardev=vu0",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64};
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64};
     }
 
     /** Whether the guest printed {@code line} as a line of its own (the command echoed by init holds the words too). */

@@ -51,7 +51,7 @@ class VhostUserFsGuestTest {
                 "-object", "memory-backend-memfd,id=mem,size=256M", "-machine", "memory-backend=mem",
                 "-chardev", "socket,id=fs0,path=" + socket, "-device", "vhost-user-fs-pci,chardev=fs0,tag=hostdir",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet jvisor.cmd=b64:" + b64);
+                "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:" + b64);
             assertEquals(0, r.status(), r.toString());
             assertTrue(r.stdout().lines().anyMatch(l -> l.strip().equals("mounted")), r.toString());
             assertTrue(r.stdout().lines().anyMatch(l -> l.strip().equals("written by the host")), r.toString());

@@ -54,7 +54,7 @@ class VirtioConsoleGuestTest {
         Path port = dir.resolve("port.txt");
         String cmd = "cat /sys/class/virtio-ports/vport0p1/name; "
             + "echo hello-from-hvc0 > /dev/hvc0; echo data-on-the-port > /dev/vport0p1";
-        var r = JvisorProcess.run(boot("console=ttyS0 " + InitScript.cmdParameterBase64(cmd), "-nographic",
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " " + InitScript.cmdParameterBase64(cmd), "-nographic",
             "-chardev", "file,id=c0,path=" + console, "-chardev", "file,id=c1,path=" + port,
             "-device", "virtio-serial-pci", "-device", "virtconsole,chardev=c0",
             "-device", "virtserialport,chardev=c1,name=org.jvisor.test"));
@@ -70,7 +70,7 @@ class VirtioConsoleGuestTest {
     void onMicrovmVirtioSerialDeviceGivesHvc0(@TempDir Path dir) throws Exception {
         Path console = dir.resolve("hvc0.txt");
         String cmd = "cat /sys/class/virtio-ports/vport0p1/name; echo hello-from-microvm > /dev/hvc0";
-        var r = JvisorProcess.run(boot("console=ttyS0 " + InitScript.cmdParameterBase64(cmd), "-M", "microvm", "-nographic",
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " " + InitScript.cmdParameterBase64(cmd), "-M", "microvm", "-nographic",
             "-chardev", "file,id=c0,path=" + console, "-chardev", "null,id=c1",
             "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0",
             "-device", "virtserialport,chardev=c1,name=org.jvisor.mmio"));
@@ -84,7 +84,7 @@ class VirtioConsoleGuestTest {
     void aShellOnHvc0AnswersThroughASocketAndAfterAReconnect(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
         // console=hvc0 last: /dev/console, and so /init's interactive shell, is hvc0.
-        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 console=hvc0", "-nographic",
+        try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " console=hvc0", "-nographic",
                 "-chardev", "socket,id=c0,path=" + sock + ",server=on,wait=off",
                 "-device", "virtio-serial-pci", "-device", "virtconsole,chardev=c0"))) {
             try (SocketClient c = SocketClient.connect(sock, s)) {
@@ -106,7 +106,7 @@ class VirtioConsoleGuestTest {
 
     @Test
     void hvc0OnStdioKeepsTheEscapes() throws Exception {
-        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 console=hvc0", "-serial", "none",
+        try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " console=hvc0", "-serial", "none",
                 "-chardev", "stdio,id=c0", "-device", "virtio-serial-pci", "-device", "virtconsole,chardev=c0"))) {
             s.expect("jvisor:/# ");
             s.send("echo $((6 * 7))-answer; tty\n");
@@ -128,7 +128,7 @@ class VirtioConsoleGuestTest {
         new java.util.Random(7).nextBytes(data);
         String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(data));
         String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum";
-        try (JvisorSession s = JvisorSession.start(boot("console=ttyS0 " + InitScript.cmdParameterBase64(cmd), "-nographic",
+        try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " " + InitScript.cmdParameterBase64(cmd), "-nographic",
                 "-chardev", "socket,id=p,path=" + sock + ",server=on,wait=off",
                 "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk"))) {
             try (SocketClient c = SocketClient.connect(sock, s)) {

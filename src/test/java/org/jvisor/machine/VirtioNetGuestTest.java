@@ -123,7 +123,7 @@ class VirtioNetGuestTest {
             boolean iommu = machine.equals("q35-iommu");
             List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", iommu ? "q35" : machine, "-m", "512M",
                 "-nographic", "-no-reboot", "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet " + (iommu ? "intel_iommu=on iommu.strict=1 " : "")
+                "-append", DemoGuest.CONSOLE + " quiet " + (iommu ? "intel_iommu=on iommu.strict=1 " : "")
                     + InitScript.cmdParameterBase64(cmd),
                 "-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
                 "-device", (machine.equals("microvm") ? "virtio-net-device" : "virtio-net-pci") + ",netdev=net0,mac=52:54:00:00:be:ef"
@@ -170,7 +170,7 @@ class VirtioNetGuestTest {
     void aTapDeletedUnderARunningGuestDropsFramesAndTheGuestGoesOn() throws Exception {
         try (org.jvisor.testing.JvisorSession j = org.jvisor.testing.JvisorSession.start("-accel", "tcg", "-m", "256M",
                 "-nographic", "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-                "-append", "console=ttyS0 quiet",
+                "-append", DemoGuest.CONSOLE + " quiet",
                 "-netdev", "tap,id=net0,ifname=" + tap + ",script=no,downscript=no",
                 "-device", "virtio-net-pci,netdev=net0")) {
             j.expect(org.jvisor.guest.InitScript.READY_LINE);

@@ -83,7 +83,7 @@ class CdromMediaGuestTest {
     private List<String> options(Path socket, Path first, Path disk) {
         return new ArrayList<>(List.of("-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", "console=ttyS0 quiet jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
             "-qmp", "unix:" + socket + ",server=on,wait=off",
             "-drive", "file=" + first + ",if=none,media=cdrom,format=raw,id=cd0",

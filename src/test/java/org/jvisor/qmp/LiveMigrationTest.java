@@ -33,7 +33,7 @@ class LiveMigrationTest {
 
     private static String[] args(GuestBuilder.Guest guest, Path qmp, String... extra) {
         java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("-accel", "tcg", "-m", "256M", "-nographic",
-            "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
+            "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", DemoGuest.CONSOLE,
             "-qmp", "unix:" + qmp + ",server=on,wait=off"));
         a.addAll(java.util.List.of(extra));
         return a.toArray(String[]::new);

@@ -99,7 +99,7 @@ class QmpSocatTest {
         GuestBuilder.Guest guest = DemoGuest.build();
         Path socket = dir.resolve("qmp.sock");
         try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic",
-                "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0",
+                "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", DemoGuest.CONSOLE,
                 "-qmp", "unix:" + socket + ",server=on,wait=off")) {
             awaitSocket(socket, jvisor);
             Process p = socat(socket);

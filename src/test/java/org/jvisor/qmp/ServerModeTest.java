@@ -182,7 +182,7 @@ class ServerModeTest {
                 Path console = dir.resolve(name + ".console");
                 ok(c.execute(create(name, "-accel", "tcg", "-m", "256M", "-display", "none",
                     "-chardev", "socket,id=con,path=" + console + ",server=on,wait=off", "-serial", "chardev:con",
-                    "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", "console=ttyS0")));
+                    "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(), "-append", DemoGuest.CONSOLE)));
                 consoles.add(new Console(console));
             }
             try (Console a = consoles.get(0); Console b = consoles.get(1)) {

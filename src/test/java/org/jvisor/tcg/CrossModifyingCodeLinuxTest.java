@@ -36,7 +36,7 @@ class CrossModifyingCodeLinuxTest {
         // instruction's part (CrossModifyingCodeTest covers both engines' modes without a guest)
         var r = JvisorProcess.run(List.of("-Djvisor.tcg.jit=off"), null,
             "-accel", "tcg", "-smp", "2", "-m", "512M", "-nographic", "-no-reboot", "-kernel", guest.kernel().toString(), "-initrd", initramfs.toString(),
-            "-append", "console=ttyS0 quiet " + InitScript.cmdParameterBase64("xmodify 20 2000"));
+            "-append", DemoGuest.CONSOLE + " quiet " + InitScript.cmdParameterBase64("xmodify 20 2000"));
         String out = r.stdout();
         assertFalse(out.contains("xmodify: signal"), "a torn instruction faulted: " + r);
         assertFalse(out.contains("returned neither value"), "a call ran a mix of the two encodings: " + r);

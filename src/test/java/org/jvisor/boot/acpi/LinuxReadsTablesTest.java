@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.DemoGuest;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -58,7 +59,7 @@ class LinuxReadsTablesTest {
         Process p = new ProcessBuilder(qemu.toString(), "-M", "microvm,acpi=off,ioapic2=off", "-accel", "tcg",
             "-m", "256M", "-smp", "2", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-kernel", guest.get().kernel().toString(), "-initrd", guest.get().initramfs().toString(),
-            "-append", "console=ttyS0 jvisor.cmd=b64:" + cmd,
+            "-append", DemoGuest.CONSOLE + " jvisor.cmd=b64:" + cmd,
             "-device", "loader,file=" + bin + ",addr=0xe0000,force-raw=on",
             "-device", "virtio-rng-device")
             .redirectErrorStream(true).start();
