@@ -20,17 +20,34 @@ public final class Credentials {
     public record User(String name, int uid, int gid) {
     }
 
-    private static final MethodHandle GETPWNAM_R = Libc.plain("getpwnam_r",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-    private static final MethodHandle CHROOT = Libc.capturing("chroot", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle CHDIR = Libc.capturing("chdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle INITGROUPS = Libc.capturing("initgroups", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SETGROUPS = Libc.capturing("setgroups", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
-    private static final MethodHandle SETRESGID = Libc.capturing("setresgid",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SETRESUID = Libc.capturing("setresuid",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle GETEUID = Libc.plain("geteuid", FunctionDescriptor.of(JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class GetpwnamR {
+        static final MethodHandle H = Libc.plain("getpwnam_r",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    }
+    private static final class Chroot {
+        static final MethodHandle H = Libc.capturing("chroot", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Chdir {
+        static final MethodHandle H = Libc.capturing("chdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Initgroups {
+        static final MethodHandle H = Libc.capturing("initgroups", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Setgroups {
+        static final MethodHandle H = Libc.capturing("setgroups", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+    }
+    private static final class Setresgid {
+        static final MethodHandle H = Libc.capturing("setresgid",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Setresuid {
+        static final MethodHandle H = Libc.capturing("setresuid",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Geteuid {
+        static final MethodHandle H = Libc.plain("geteuid", FunctionDescriptor.of(JAVA_INT));
+    }
 
     /** struct passwd (pwd.h, x86-64): pw_uid and pw_gid after two pointers. */
     private static final long PW_UID = 16, PW_GID = 20, PASSWD_SIZE = 48;
@@ -41,7 +58,7 @@ public final class Credentials {
     /** The effective user id. */
     public static int effectiveUid() {
         try {
-            return (int) GETEUID.invokeExact();
+            return (int) Geteuid.H.invokeExact();
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -58,7 +75,7 @@ public final class Credentials {
             MemorySegment result = a.allocate(ADDRESS);
             long size = 16384;
             MemorySegment buf = a.allocate(size);
-            int rc = (int) GETPWNAM_R.invokeExact(a.allocateFrom(name), pwd, buf, size, result);
+            int rc = (int) GetpwnamR.H.invokeExact(a.allocateFrom(name), pwd, buf, size, result);
             if (rc != 0) {
                 throw new SysException("getpwnam_r(" + name + ")", rc);
             }
@@ -77,10 +94,10 @@ public final class Credentials {
     public static void changeRoot(String dir) throws SysException {
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
-            if ((int) CHROOT.invokeExact(s.capture, a.allocateFrom(dir)) != 0) {
+            if ((int) Chroot.H.invokeExact(s.capture, a.allocateFrom(dir)) != 0) {
                 throw new SysException("chroot(" + dir + ")", s.errno());
             }
-            if ((int) CHDIR.invokeExact(s.capture, a.allocateFrom("/")) != 0) {
+            if ((int) Chdir.H.invokeExact(s.capture, a.allocateFrom("/")) != 0) {
                 throw new SysException("chdir(/) in " + dir, s.errno());
             }
         } catch (SysException e) {
@@ -100,22 +117,22 @@ public final class Credentials {
         try (Arena a = Arena.ofConfined()) {
             int rc;
             if (byName) {
-                rc = (int) INITGROUPS.invokeExact(s.capture, a.allocateFrom(user.name()), user.gid());
+                rc = (int) Initgroups.H.invokeExact(s.capture, a.allocateFrom(user.name()), user.gid());
             } else {
                 MemorySegment g = a.allocate(JAVA_INT);
                 g.set(JAVA_INT, 0, user.gid());
-                rc = (int) SETGROUPS.invokeExact(s.capture, 1L, g);
+                rc = (int) Setgroups.H.invokeExact(s.capture, 1L, g);
             }
             if (rc != 0) {
                 throw new SysException((byName ? "initgroups(" : "setgroups(") + user.name() + ")", s.errno());
             }
-            if ((int) SETRESGID.invokeExact(s.capture, user.gid(), user.gid(), user.gid()) != 0) {
+            if ((int) Setresgid.H.invokeExact(s.capture, user.gid(), user.gid(), user.gid()) != 0) {
                 throw new SysException("setresgid(" + user.gid() + ")", s.errno());
             }
-            if ((int) SETRESUID.invokeExact(s.capture, user.uid(), user.uid(), user.uid()) != 0) {
+            if ((int) Setresuid.H.invokeExact(s.capture, user.uid(), user.uid(), user.uid()) != 0) {
                 throw new SysException("setresuid(" + user.uid() + ")", s.errno());
             }
-            if (user.uid() != 0 && (int) SETRESUID.invokeExact(s.capture, 0, 0, 0) == 0) {
+            if (user.uid() != 0 && (int) Setresuid.H.invokeExact(s.capture, 0, 0, 0) == 0) {
                 throw new SysException("setresuid(0) after dropping to " + user.name() + " succeeded", 1);
             }
         } catch (SysException e) {

@@ -34,11 +34,18 @@ public final class Epoll implements AutoCloseable {
         JAVA_INT.withName("events"), JAVA_LONG_UNALIGNED.withName("data"));
     private static final long DATA = EPOLL_EVENT.byteOffset(MemoryLayout.PathElement.groupElement("data"));
 
-    private static final MethodHandle CREATE = Libc.capturing("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle CTL = Libc.capturing("epoll_ctl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle WAIT = Libc.capturing("epoll_wait",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Create {
+        static final MethodHandle H = Libc.capturing("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Ctl {
+        static final MethodHandle H = Libc.capturing("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Wait {
+        static final MethodHandle H = Libc.capturing("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    }
 
     private final Fd epfd;
     private final Arena arena = Arena.ofShared();
@@ -60,7 +67,7 @@ public final class Epoll implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) CREATE.invokeExact(s.capture, EPOLL_CLOEXEC);
+            fd = (int) Create.H.invokeExact(s.capture, EPOLL_CLOEXEC);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -89,7 +96,7 @@ public final class Epoll implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) CTL.invokeExact(s.capture, epfd.fd(), op, fd, ctlEvent);
+            rc = (int) Ctl.H.invokeExact(s.capture, epfd.fd(), op, fd, ctlEvent);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -107,7 +114,7 @@ public final class Epoll implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int n;
         try {
-            n = (int) WAIT.invokeExact(s.capture, epfd.fd(), events, maxEvents, timeoutMillis);
+            n = (int) Wait.H.invokeExact(s.capture, epfd.fd(), events, maxEvents, timeoutMillis);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

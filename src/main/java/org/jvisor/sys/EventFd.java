@@ -18,9 +18,16 @@ public final class EventFd implements AutoCloseable {
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
 
-    private static final MethodHandle EVENTFD = Libc.capturing("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = Libc.capturing("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = Libc.capturing("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Eventfd {
+        static final MethodHandle H = Libc.capturing("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Read {
+        static final MethodHandle H = Libc.capturing("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = Libc.capturing("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
 
     private final Fd fd;
 
@@ -42,7 +49,7 @@ public final class EventFd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) EVENTFD.invokeExact(s.capture, 0, EFD_CLOEXEC | flags);
+            fd = (int) Eventfd.H.invokeExact(s.capture, 0, EFD_CLOEXEC | flags);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -63,7 +70,7 @@ public final class EventFd implements AutoCloseable {
         s.word.set(JAVA_LONG, 0, n);
         long rc;
         try {
-            rc = (long) WRITE.invokeExact(s.capture, fd.fd(), s.word, 8L);
+            rc = (long) Write.H.invokeExact(s.capture, fd.fd(), s.word, 8L);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -102,7 +109,7 @@ public final class EventFd implements AutoCloseable {
     private int read(Libc.Scratch s) {
         long rc;
         try {
-            rc = (long) READ.invokeExact(s.capture, fd.fd(), s.word, 8L);
+            rc = (long) Read.H.invokeExact(s.capture, fd.fd(), s.word, 8L);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

@@ -63,38 +63,73 @@ public final class Fd implements AutoCloseable {
         .bit(O_APPEND, "O_APPEND").bit(O_NONBLOCK, "O_NONBLOCK").field(O_SYNC, O_SYNC, "O_SYNC").bit(O_DSYNC, "O_DSYNC")
         .bit(O_DIRECT, "O_DIRECT").bit(O_DIRECTORY, "O_DIRECTORY").bit(O_NOFOLLOW, "O_NOFOLLOW").bit(O_CLOEXEC, "O_CLOEXEC");
 
-    private static final MethodHandle OPEN = Libc.variadic("open",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
-    private static final MethodHandle CLOSE = Libc.plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = Libc.capturing("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = Libc.capturing("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle READ_NOW = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE_NOW = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Open {
+        static final MethodHandle H = Libc.variadic("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    }
+    private static final class Close {
+        static final MethodHandle H = Libc.plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Read {
+        static final MethodHandle H = Libc.capturing("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = Libc.capturing("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class ReadNow {
+        static final MethodHandle H = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class WriteNow {
+        static final MethodHandle H = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
     /** The same calls with the buffer as a plain address: a native buffer at an offset, without a slice object. */
-    private static final MethodHandle READ_AT_ADDRESS = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle WRITE_AT_ADDRESS = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PREAD = Libc.capturing("pread",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PWRITE = Libc.capturing("pwrite",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FSTAT = Libc.capturing("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final class ReadAtAddress {
+        static final MethodHandle H = Libc.critical("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class WriteAtAddress {
+        static final MethodHandle H = Libc.critical("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Pread {
+        static final MethodHandle H = Libc.capturing("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Pwrite {
+        static final MethodHandle H = Libc.capturing("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class Fstat {
+        static final MethodHandle H = Libc.capturing("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
     /** sizeof(struct stat) and offsetof(st_size) on x86-64. */
     private static final long STAT_SIZE = 144;
     private static final long ST_SIZE = 48;
-    private static final MethodHandle FSYNC = Libc.capturing("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FDATASYNC = Libc.capturing("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = Libc.capturing("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle FALLOCATE = Libc.capturing("fallocate",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FCNTL_INT = Libc.variadic("fcntl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
+    private static final class Fsync {
+        static final MethodHandle H = Libc.capturing("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Fdatasync {
+        static final MethodHandle H = Libc.capturing("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = Libc.capturing("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Fallocate {
+        static final MethodHandle H = Libc.capturing("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class FcntlInt {
+        static final MethodHandle H = Libc.variadic("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
+    }
     private static final int F_GETFD = 1;
     private static final int F_GETFL = 3;
     private static final int F_SETFL = 4;
     private static final int F_SETFD = 2;
     private static final int FD_CLOEXEC = 1;
-    private static final MethodHandle FCNTL_PTR = Libc.variadic("fcntl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
+    private static final class FcntlPtr {
+        static final MethodHandle H = Libc.variadic("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
+    }
 
     private final int fd;
     private final String name;
@@ -115,7 +150,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try (Arena a = Arena.ofConfined()) {
-            fd = (int) OPEN.invokeExact(s.capture, a.allocateFrom(path), flags, mode);
+            fd = (int) Open.H.invokeExact(s.capture, a.allocateFrom(path), flags, mode);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -147,7 +182,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int flags;
         try {
-            flags = fd < 0 ? -1 : (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFD, 0);
+            flags = fd < 0 ? -1 : (int) FcntlInt.H.invokeExact(s.capture, fd, F_GETFD, 0);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -155,7 +190,7 @@ public final class Fd implements AutoCloseable {
             throw new SysException("descriptor " + fd + " (" + name + ")", fd < 0 ? Errno.EBADF.code() : s.errno());
         }
         try {
-            int rc = (int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFD, flags | FD_CLOEXEC);
+            int rc = (int) FcntlInt.H.invokeExact(s.capture, fd, F_SETFD, flags | FD_CLOEXEC);
             if (rc < 0) {
                 throw new SysException("fcntl(" + fd + ", F_SETFD)", s.errno());
             }
@@ -183,12 +218,12 @@ public final class Fd implements AutoCloseable {
 
     /** read(2) into {@code buf} (native memory); the count, 0 at end of file. */
     public long read(MemorySegment buf) throws SysException {
-        return checked("read", transfer(READ, buf, buf.byteSize()));
+        return checked("read", transfer(Read.H, buf, buf.byteSize()));
     }
 
     /** write(2) of {@code buf} (native memory); the count written. */
     public long write(MemorySegment buf) throws SysException {
-        return checked("write", transfer(WRITE, buf, buf.byteSize()));
+        return checked("write", transfer(Write.H, buf, buf.byteSize()));
     }
 
     /**
@@ -197,12 +232,12 @@ public final class Fd implements AutoCloseable {
      * count, or -errno (-EAGAIN when nothing is there).
      */
     public long readNow(MemorySegment buf, long length) {
-        return transfer(READ_NOW, buf, length);
+        return transfer(ReadNow.H, buf, length);
     }
 
     /** write(2) of {@code length} bytes on a non-blocking descriptor, as {@link #readNow}: the count, or -errno. */
     public long writeNow(MemorySegment buf, long length) {
-        return transfer(WRITE_NOW, buf, length);
+        return transfer(WriteNow.H, buf, length);
     }
 
     /**
@@ -210,12 +245,12 @@ public final class Fd implements AutoCloseable {
      * staging buffer read at its free end): no slice is made, so nothing is allocated.
      */
     public long readNow(MemorySegment nativeBuf, long offset, long length) {
-        return transferAt(READ_AT_ADDRESS, nativeBuf, offset, length);
+        return transferAt(ReadAtAddress.H, nativeBuf, offset, length);
     }
 
     /** {@link #writeNow} of bytes {@code [offset, offset + length)} of a native buffer, as {@link #readNow(MemorySegment, long, long)}. */
     public long writeNow(MemorySegment nativeBuf, long offset, long length) {
-        return transferAt(WRITE_AT_ADDRESS, nativeBuf, offset, length);
+        return transferAt(WriteAtAddress.H, nativeBuf, offset, length);
     }
 
     private long transferAt(MethodHandle h, MemorySegment buf, long offset, long length) {
@@ -236,12 +271,12 @@ public final class Fd implements AutoCloseable {
 
     /** pread(2) into {@code buf} (native memory) from {@code offset}; the count, 0 at end of file. */
     public long pread(MemorySegment buf, long offset) throws SysException {
-        return checkedAt("pread", offset, positioned(PREAD, buf, offset));
+        return checkedAt("pread", offset, positioned(Pread.H, buf, offset));
     }
 
     /** pwrite(2) of {@code buf} (native memory) at {@code offset}; the count written. */
     public long pwrite(MemorySegment buf, long offset) throws SysException {
-        return checkedAt("pwrite", offset, positioned(PWRITE, buf, offset));
+        return checkedAt("pwrite", offset, positioned(Pwrite.H, buf, offset));
     }
 
     /** read or write through {@code h}: the count, or -errno. */
@@ -292,7 +327,7 @@ public final class Fd implements AutoCloseable {
         int rc;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(STAT_SIZE, 8);
-            rc = (int) FSTAT.invokeExact(s.capture, fd, st);
+            rc = (int) Fstat.H.invokeExact(s.capture, fd, st);
             if (rc == 0) {
                 return st.get(JAVA_LONG, ST_SIZE);
             }
@@ -303,11 +338,11 @@ public final class Fd implements AutoCloseable {
     }
 
     public void fsync() throws SysException {
-        checked("fsync", call(FSYNC));
+        checked("fsync", call(Fsync.H));
     }
 
     public void fdatasync() throws SysException {
-        checked("fdatasync", call(FDATASYNC));
+        checked("fdatasync", call(Fdatasync.H));
     }
 
     private int call(MethodHandle h) {
@@ -324,7 +359,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) FTRUNCATE.invokeExact(s.capture, fd, length);
+            rc = (int) Ftruncate.H.invokeExact(s.capture, fd, length);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -338,7 +373,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) FALLOCATE.invokeExact(s.capture, fd, mode, offset, length);
+            rc = (int) Fallocate.H.invokeExact(s.capture, fd, mode, offset, length);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -361,7 +396,7 @@ public final class Fd implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment flock = a.allocate(FLOCK); // zeroed: SEEK_SET, start 0, length 0 = whole file
             flock.set(JAVA_SHORT, 0, exclusive ? F_WRLCK : F_RDLCK);
-            rc = (int) FCNTL_PTR.invokeExact(s.capture, fd, F_OFD_SETLK, flock);
+            rc = (int) FcntlPtr.H.invokeExact(s.capture, fd, F_OFD_SETLK, flock);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -383,11 +418,11 @@ public final class Fd implements AutoCloseable {
     public void setNonBlocking() throws SysException {
         Libc.Scratch s = Libc.scratch();
         try {
-            int flags = (int) FCNTL_INT.invokeExact(s.capture, fd, F_GETFL, 0);
+            int flags = (int) FcntlInt.H.invokeExact(s.capture, fd, F_GETFL, 0);
             if (flags < 0) {
                 throw new SysException("fcntl(" + name + ", F_GETFL)", s.errno());
             }
-            if ((flags & O_NONBLOCK) == 0 && (int) FCNTL_INT.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+            if ((flags & O_NONBLOCK) == 0 && (int) FcntlInt.H.invokeExact(s.capture, fd, F_SETFL, flags | O_NONBLOCK) < 0) {
                 throw new SysException("fcntl(" + name + ", F_SETFL, O_NONBLOCK)", s.errno());
             }
         } catch (SysException e) {
@@ -402,7 +437,7 @@ public final class Fd implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) FCNTL_INT.invokeExact(s.capture, fd, F_ADD_SEALS, seals);
+            rc = (int) FcntlInt.H.invokeExact(s.capture, fd, F_ADD_SEALS, seals);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -436,7 +471,7 @@ public final class Fd implements AutoCloseable {
     public void close() {
         if (closed.compareAndSet(false, true)) {
             try {
-                int unused = (int) CLOSE.invokeExact(fd);
+                int unused = (int) Close.H.invokeExact(fd);
             } catch (Throwable t) {
                 throw Libc.unexpected(t);
             }

@@ -20,10 +20,15 @@ public final class Ioctl {
     public static final int WRITE = 1;
     public static final int READ = 2;
 
-    private static final MethodHandle IOCTL_LONG = Libc.variadic("ioctl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
-    private static final MethodHandle IOCTL_PTR = Libc.variadic("ioctl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class IoctlLong {
+        static final MethodHandle H = Libc.variadic("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
+    }
+    private static final class IoctlPtr {
+        static final MethodHandle H = Libc.variadic("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
+    }
 
     private Ioctl() {
     }
@@ -61,7 +66,7 @@ public final class Ioctl {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) IOCTL_LONG.invokeExact(s.capture, fd, request, arg);
+            rc = (int) IoctlLong.H.invokeExact(s.capture, fd, request, arg);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -73,7 +78,7 @@ public final class Ioctl {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) IOCTL_PTR.invokeExact(s.capture, fd, request, arg);
+            rc = (int) IoctlPtr.H.invokeExact(s.capture, fd, request, arg);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

@@ -21,7 +21,11 @@ final class Libc {
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
-    private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+    /** strerror's handle, made on first use (an error message) rather than at every start (see Mman). */
+    private static final class Strerror {
+        static final MethodHandle H = plain("strerror", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
 
     /**
      * Per-thread native scratch: the errno capture and one 64-bit word (an eventfd counter, an
@@ -88,7 +92,7 @@ final class Libc {
     /** libc's text for an errno value ("No such file or directory"). */
     static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.H.invokeExact(errno);
             return s.reinterpret(1024).getString(0);
         } catch (Throwable t) {
             throw unexpected(t);

@@ -45,17 +45,32 @@ public final class Mman {
         .bit(MAP_ANONYMOUS, "MAP_ANONYMOUS").bit(MAP_NORESERVE, "MAP_NORESERVE").bit(MAP_POPULATE, "MAP_POPULATE")
         .bit(MAP_FIXED_NOREPLACE, "MAP_FIXED_NOREPLACE");
 
-    private static final MethodHandle MMAP = Libc.capturing("mmap",
-        FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = Libc.capturing("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle MPROTECT = Libc.capturing("mprotect",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle MADVISE = Libc.capturing("madvise",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle MEMFD_CREATE = Libc.capturing("memfd_create",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle MINCORE = Libc.capturing("mincore",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS));
+    // Each downcall handle is made on first use, by its own holder class: making one costs
+    // milliseconds of a VMM's start (the JDK generates a stub per call shape, which the AOT cache
+    // does not keep), and most runs never make most of these calls.
+    private static final class Mmap {
+        static final MethodHandle H = Libc.capturing("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle H = Libc.capturing("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Mprotect {
+        static final MethodHandle H = Libc.capturing("mprotect",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Madvise {
+        static final MethodHandle H = Libc.capturing("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+    private static final class MemfdCreate {
+        static final MethodHandle H = Libc.capturing("memfd_create",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Mincore {
+        static final MethodHandle H = Libc.capturing("mincore",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS));
+    }
     private static final long PAGE = 4096;
     /** Pages asked about per mincore call: the vector is one byte per page. */
     private static final int MINCORE_CHUNK = 1 << 16;
@@ -88,7 +103,7 @@ public final class Mman {
         Libc.Scratch s = Libc.scratch();
         MemorySegment p;
         try {
-            p = (MemorySegment) MMAP.invokeExact(s.capture, MemorySegment.ofAddress(address), length, prot, flags, fd, offset);
+            p = (MemorySegment) Mmap.H.invokeExact(s.capture, MemorySegment.ofAddress(address), length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -104,7 +119,7 @@ public final class Mman {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) MUNMAP.invokeExact(s.capture, mapping, mapping.byteSize());
+            rc = (int) Munmap.H.invokeExact(s.capture, mapping, mapping.byteSize());
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -115,7 +130,7 @@ public final class Mman {
 
     /** mprotect over the whole of {@code range} (page-aligned). */
     public static void protect(MemorySegment range, int prot) throws SysException {
-        int errno = overRange(MPROTECT, range, prot);
+        int errno = overRange(Mprotect.H, range, prot);
         if (errno != 0) {
             throw new SysException(String.format("mprotect(%#x, %d bytes, %s)", range.address(), range.byteSize(),
                 PROT.format(prot)), errno);
@@ -124,7 +139,7 @@ public final class Mman {
 
     /** madvise over the whole of {@code range} (page-aligned): MADV_DONTNEED, MADV_HUGEPAGE... */
     public static void advise(MemorySegment range, int advice) throws SysException {
-        int errno = overRange(MADVISE, range, advice);
+        int errno = overRange(Madvise.H, range, advice);
         if (errno != 0) {
             throw new SysException(String.format("madvise(%#x, %d bytes, %d)", range.address(), range.byteSize(), advice),
                 errno);
@@ -156,7 +171,7 @@ public final class Mman {
                 MemorySegment part = range.asSlice(p * PAGE, Math.min(n * PAGE, range.byteSize() - p * PAGE));
                 int rc;
                 try {
-                    rc = (int) MINCORE.invokeExact(s.capture, part, part.byteSize(), vec);
+                    rc = (int) Mincore.H.invokeExact(s.capture, part, part.byteSize(), vec);
                 } catch (Throwable t) {
                     throw Libc.unexpected(t);
                 }
@@ -179,7 +194,7 @@ public final class Mman {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try (Arena a = Arena.ofConfined()) {
-            fd = (int) MEMFD_CREATE.invokeExact(s.capture, a.allocateFrom(name), flags);
+            fd = (int) MemfdCreate.H.invokeExact(s.capture, a.allocateFrom(name), flags);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

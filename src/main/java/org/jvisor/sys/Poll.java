@@ -30,7 +30,10 @@ public final class Poll implements AutoCloseable {
     private static final long EVENTS = 4;
     private static final long REVENTS = 6;
 
-    private static final MethodHandle POLL = Libc.capturing("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class PollCall {
+        static final MethodHandle H = Libc.capturing("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
 
     private final Arena arena = Arena.ofShared();
     private final int count;
@@ -63,7 +66,7 @@ public final class Poll implements AutoCloseable {
         Libc.Scratch s = Libc.scratch();
         int n;
         try {
-            n = (int) POLL.invokeExact(s.capture, fds, (long) count, timeoutMillis);
+            n = (int) PollCall.H.invokeExact(s.capture, fds, (long) count, timeoutMillis);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

@@ -11,8 +11,13 @@ import java.lang.invoke.MethodHandle;
  * messages are no longer wanted.
  */
 public final class ProcessSession {
-    private static final MethodHandle SETSID = Libc.capturing("setsid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle DUP2 = Libc.capturing("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Setsid {
+        static final MethodHandle H = Libc.capturing("setsid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Dup2 {
+        static final MethodHandle H = Libc.capturing("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
 
     private ProcessSession() {
     }
@@ -22,7 +27,7 @@ public final class ProcessSession {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) SETSID.invokeExact(s.capture);
+            rc = (int) Setsid.H.invokeExact(s.capture);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -38,7 +43,7 @@ public final class ProcessSession {
             for (int target = 0; target <= 2; target++) {
                 int rc;
                 try {
-                    rc = (int) DUP2.invokeExact(s.capture, devNull.fd(), target);
+                    rc = (int) Dup2.H.invokeExact(s.capture, devNull.fd(), target);
                 } catch (Throwable t) {
                     throw Libc.unexpected(t);
                 }

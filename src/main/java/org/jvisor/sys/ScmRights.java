@@ -47,8 +47,13 @@ public final class ScmRights {
     private static final long CMSG_LEVEL = offset(CMSGHDR, "cmsg_level");
     private static final long CMSG_TYPE = offset(CMSGHDR, "cmsg_type");
 
-    private static final MethodHandle SENDMSG = Libc.capturing("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle RECVMSG = Libc.capturing("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Sendmsg {
+        static final MethodHandle H = Libc.capturing("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Recvmsg {
+        static final MethodHandle H = Libc.capturing("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    }
 
     private ScmRights() {
     }
@@ -92,7 +97,7 @@ public final class ScmRights {
                 msg.set(ADDRESS, MSG_CONTROL, control);
                 msg.set(JAVA_LONG, MSG_CONTROLLEN, control.byteSize());
             }
-            long n = (long) SENDMSG.invokeExact(s.capture, socket.fd(), msg, MSG_NOSIGNAL);
+            long n = (long) Sendmsg.H.invokeExact(s.capture, socket.fd(), msg, MSG_NOSIGNAL);
             if (n < 0) {
                 throw new SysException("sendmsg(" + socket.name() + ", " + fds.length + " fds)", s.errno());
             }
@@ -121,7 +126,7 @@ public final class ScmRights {
                 msg.set(ADDRESS, MSG_CONTROL, control);
                 msg.set(JAVA_LONG, MSG_CONTROLLEN, control.byteSize());
             }
-            long n = (long) RECVMSG.invokeExact(s.capture, socket.fd(), msg, MSG_CMSG_CLOEXEC);
+            long n = (long) Recvmsg.H.invokeExact(s.capture, socket.fd(), msg, MSG_CMSG_CLOEXEC);
             if (n < 0) {
                 throw new SysException("recvmsg(" + socket.name() + ")", s.errno());
             }

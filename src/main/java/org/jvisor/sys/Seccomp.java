@@ -47,10 +47,15 @@ public final class Seccomp {
     /** BPF_MAXINSNS (linux/bpf_common.h). */
     public static final int MAX_INSNS = 4096;
 
-    private static final MethodHandle PRCTL = Libc.variadic("prctl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
-    private static final MethodHandle SYSCALL3 = Libc.variadic("syscall",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), 1);
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Prctl {
+        static final MethodHandle H = Libc.variadic("prctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
+    }
+    private static final class Syscall3 {
+        static final MethodHandle H = Libc.variadic("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS), 1);
+    }
 
     private Seccomp() {
     }
@@ -61,7 +66,7 @@ public final class Seccomp {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment act = a.allocate(JAVA_INT);
             act.set(JAVA_INT, 0, action);
-            return (long) SYSCALL3.invokeExact(s.capture, SYS_SECCOMP, SECCOMP_GET_ACTION_AVAIL, 0, act) == 0;
+            return (long) Syscall3.H.invokeExact(s.capture, SYS_SECCOMP, SECCOMP_GET_ACTION_AVAIL, 0, act) == 0;
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -79,7 +84,7 @@ public final class Seccomp {
         }
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
-            int rc = (int) PRCTL.invokeExact(s.capture, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L);
+            int rc = (int) Prctl.H.invokeExact(s.capture, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L);
             if (rc != 0) {
                 throw new SysException("prctl(PR_SET_NO_NEW_PRIVS)", s.errno());
             }
@@ -95,7 +100,7 @@ public final class Seccomp {
             MemorySegment prog = a.allocate(16, 8);
             prog.set(JAVA_SHORT, 0, (short) program.size());
             prog.set(ADDRESS, 8, filter);
-            long r = (long) SYSCALL3.invokeExact(s.capture, SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog);
+            long r = (long) Syscall3.H.invokeExact(s.capture, SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog);
             if (r > 0) {
                 throw new SysException("seccomp(SECCOMP_SET_MODE_FILTER, TSYNC): thread " + r + " could not take the filter", 0);
             }

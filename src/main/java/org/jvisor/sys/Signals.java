@@ -27,15 +27,28 @@ public final class Signals {
         ADDRESS.withName("sa_handler"), MemoryLayout.sequenceLayout(SigSet.BYTES, JAVA_BYTE).withName("sa_mask"),
         JAVA_INT.withName("sa_flags"), MemoryLayout.paddingLayout(4), ADDRESS.withName("sa_restorer"));
 
-    private static final MethodHandle SIGRTMIN = Libc.plain("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle PTHREAD_SELF = Libc.plain("pthread_self", FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle PTHREAD_KILL = Libc.plain("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle PTHREAD_SIGMASK = Libc.plain("pthread_sigmask",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGTIMEDWAIT = Libc.capturing("sigtimedwait",
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGACTION_CALL = Libc.capturing("sigaction",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Sigrtmin {
+        static final MethodHandle H = Libc.plain("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class PthreadSelf {
+        static final MethodHandle H = Libc.plain("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    }
+    private static final class PthreadKill {
+        static final MethodHandle H = Libc.plain("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+    private static final class PthreadSigmask {
+        static final MethodHandle H = Libc.plain("pthread_sigmask",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Sigtimedwait {
+        static final MethodHandle H = Libc.capturing("sigtimedwait",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    }
+    private static final class SigactionCall {
+        static final MethodHandle H = Libc.capturing("sigaction",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
 
     /** struct timespec {0, 0}: sigtimedwait polls. Never written. */
     private static final MemorySegment ZERO_TIMEOUT = Arena.global().allocate(16, 8);
@@ -43,10 +56,10 @@ public final class Signals {
     private Signals() {
     }
 
-    /** SIGRTMIN as glibc sets it (it keeps the first real-time signals for itself). */
+    /** Sigrtmin.H as glibc sets it (it keeps the first real-time signals for itself). */
     public static int sigrtmin() {
         try {
-            return (int) SIGRTMIN.invokeExact();
+            return (int) Sigrtmin.H.invokeExact();
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -55,7 +68,7 @@ public final class Signals {
     /** The calling thread's pthread_t. */
     public static long pthreadSelf() {
         try {
-            return (long) PTHREAD_SELF.invokeExact();
+            return (long) PthreadSelf.H.invokeExact();
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -65,7 +78,7 @@ public final class Signals {
     public static void pthreadKill(long thread, int signal) throws SysException {
         int rc;
         try {
-            rc = (int) PTHREAD_KILL.invokeExact(thread, signal);
+            rc = (int) PthreadKill.H.invokeExact(thread, signal);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -95,7 +108,7 @@ public final class Signals {
         MemorySegment newSet = set == null ? MemorySegment.NULL : set.segment;
         int rc;
         try {
-            rc = (int) PTHREAD_SIGMASK.invokeExact(how, newSet, old);
+            rc = (int) PthreadSigmask.H.invokeExact(how, newSet, old);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -113,7 +126,7 @@ public final class Signals {
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) SIGTIMEDWAIT.invokeExact(s.capture, set.segment, MemorySegment.NULL, ZERO_TIMEOUT);
+            rc = (int) Sigtimedwait.H.invokeExact(s.capture, set.segment, MemorySegment.NULL, ZERO_TIMEOUT);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -139,7 +152,7 @@ public final class Signals {
             MemorySegment act = a.allocate(SIGACTION);
             act.set(ADDRESS, 0, Libc.symbol("abs"));
             act.set(JAVA_INT, SIGACTION.byteOffset(MemoryLayout.PathElement.groupElement("sa_flags")), SA_RESTART);
-            int rc = (int) SIGACTION_CALL.invokeExact(s.capture, signal, act, MemorySegment.NULL);
+            int rc = (int) SigactionCall.H.invokeExact(s.capture, signal, act, MemorySegment.NULL);
             if (rc != 0) {
                 throw new SysException("sigaction(" + signal + ")", s.errno());
             }

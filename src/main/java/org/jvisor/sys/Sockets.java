@@ -35,26 +35,45 @@ public final class Sockets {
         JAVA_SHORT.withName("sun_family"), MemoryLayout.sequenceLayout(108, JAVA_BYTE).withName("sun_path"));
     private static final long SUN_PATH = 2;
 
-    private static final MethodHandle SOCKET = Libc.capturing("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SOCKETPAIR = Libc.capturing("socketpair",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle BIND = Libc.capturing("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle LISTEN = Libc.capturing("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle CONNECT = Libc.capturing("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle ACCEPT4 = Libc.capturing("accept4",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    // downcall handles made on first use, one holder class each (see Mman)
+    private static final class Socket {
+        static final MethodHandle H = Libc.capturing("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Socketpair {
+        static final MethodHandle H = Libc.capturing("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Bind {
+        static final MethodHandle H = Libc.capturing("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Listen {
+        static final MethodHandle H = Libc.capturing("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Connect {
+        static final MethodHandle H = Libc.capturing("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Accept4 {
+        static final MethodHandle H = Libc.capturing("accept4",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    }
 
-    private static final MethodHandle SHUTDOWN = Libc.capturing("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle GETSOCKOPT = Libc.capturing("getsockopt",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final class Shutdown {
+        static final MethodHandle H = Libc.capturing("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Getsockopt {
+        static final MethodHandle H = Libc.capturing("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
     /** shutdown(2)'s how: no more receptions and transmissions. */
     public static final int SHUT_RDWR = 2;
     private static final int SOL_SOCKET = 1;
     private static final int SO_ACCEPTCONN = 30;
     private static final int SO_REUSEADDR = 2;
     private static final int SO_TYPE = 3;
-    private static final MethodHandle SETSOCKOPT = Libc.capturing("setsockopt",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final class Setsockopt {
+        static final MethodHandle H = Libc.capturing("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
 
     private Sockets() {
     }
@@ -65,7 +84,7 @@ public final class Sockets {
      */
     public static void shutdown(Fd fd, int how) {
         try {
-            int rc = (int) SHUTDOWN.invokeExact(Libc.scratch().capture, fd.fd(), how);
+            int rc = (int) Shutdown.H.invokeExact(Libc.scratch().capture, fd.fd(), how);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -77,7 +96,7 @@ public final class Sockets {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment value = a.allocate(JAVA_INT);
             MemorySegment len = a.allocateFrom(JAVA_INT, 4);
-            int rc = (int) GETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_ACCEPTCONN, value, len);
+            int rc = (int) Getsockopt.H.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_ACCEPTCONN, value, len);
             return rc == 0 && value.get(JAVA_INT, 0) != 0;
         } catch (Throwable t) {
             throw Libc.unexpected(t);
@@ -90,7 +109,7 @@ public final class Sockets {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment value = a.allocate(JAVA_INT);
             MemorySegment len = a.allocateFrom(JAVA_INT, 4);
-            int rc = (int) GETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_TYPE, value, len);
+            int rc = (int) Getsockopt.H.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_TYPE, value, len);
             return rc == 0 && value.get(JAVA_INT, 0) == SOCK_STREAM;
         } catch (Throwable t) {
             throw Libc.unexpected(t);
@@ -108,14 +127,14 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment one = a.allocateFrom(JAVA_INT, 1);
-            if ((int) SETSOCKOPT.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_REUSEADDR, one, 4) != 0) {
+            if ((int) Setsockopt.H.invokeExact(s.capture, fd.fd(), SOL_SOCKET, SO_REUSEADDR, one, 4) != 0) {
                 throw new SysException("setsockopt(" + what + ", SO_REUSEADDR)", s.errno());
             }
             MemorySegment addr = inetAddress(a, address, port);
-            if ((int) BIND.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
+            if ((int) Bind.H.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
                 throw new SysException("bind(" + what + ")", s.errno());
             }
-            if ((int) LISTEN.invokeExact(s.capture, fd.fd(), backlog) != 0) {
+            if ((int) Listen.H.invokeExact(s.capture, fd.fd(), backlog) != 0) {
                 throw new SysException("listen(" + what + ")", s.errno());
             }
             ok = true;
@@ -139,7 +158,7 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment addr = inetAddress(a, address, port);
-            if ((int) CONNECT.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
+            if ((int) Connect.H.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize()) != 0) {
                 throw new SysException("connect(" + what + ")", s.errno());
             }
             ok = true;
@@ -164,7 +183,7 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) SOCKET.invokeExact(s.capture, family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            fd = (int) Socket.H.invokeExact(s.capture, family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -203,7 +222,7 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sv = a.allocate(JAVA_INT, 2);
-            int rc = (int) SOCKETPAIR.invokeExact(s.capture, AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
+            int rc = (int) Socketpair.H.invokeExact(s.capture, AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
             if (rc != 0) {
                 throw new SysException("socketpair(AF_UNIX, " + type + ")", s.errno());
             }
@@ -218,11 +237,11 @@ public final class Sockets {
 
     /** A stream socket bound to {@code path} and listening (the path must not exist yet). */
     public static Fd listen(String path, int backlog) throws SysException {
-        Fd fd = addressed(path, BIND, "bind");
+        Fd fd = addressed(path, Bind.H, "bind");
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
-            rc = (int) LISTEN.invokeExact(s.capture, fd.fd(), backlog);
+            rc = (int) Listen.H.invokeExact(s.capture, fd.fd(), backlog);
         } catch (Throwable t) {
             fd.close();
             throw Libc.unexpected(t);
@@ -237,7 +256,7 @@ public final class Sockets {
 
     /** A stream socket connected to the listener at {@code path}. */
     public static Fd connect(String path) throws SysException {
-        return addressed(path, CONNECT, "connect");
+        return addressed(path, Connect.H, "connect");
     }
 
     /** A new stream socket given {@code path} by {@code call} (bind or connect); closed again if that fails. */
@@ -274,7 +293,7 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) ACCEPT4.invokeExact(s.capture, listener.fd(), MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC | flags);
+            fd = (int) Accept4.H.invokeExact(s.capture, listener.fd(), MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC | flags);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -288,7 +307,7 @@ public final class Sockets {
         Libc.Scratch s = Libc.scratch();
         int fd;
         try {
-            fd = (int) SOCKET.invokeExact(s.capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            fd = (int) Socket.H.invokeExact(s.capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }

@@ -59,10 +59,17 @@ public record Termios(int iflag, int oflag, int cflag, int lflag, byte line, byt
     private static final long CC = TERMIOS.byteOffset(MemoryLayout.PathElement.groupElement("c_cc"));
     private static final long ISPEED = TERMIOS.byteOffset(MemoryLayout.PathElement.groupElement("c_ispeed"));
 
-    private static final MethodHandle ISATTY = Libc.capturing("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle TCGETATTR = Libc.capturing("tcgetattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle TCSETATTR = Libc.capturing("tcsetattr",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    // downcall handles made on first use (see Mman): most runs have no terminal to set up
+    private static final class Isatty {
+        static final MethodHandle H = Libc.capturing("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class Tcgetattr {
+        static final MethodHandle H = Libc.capturing("tcgetattr", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class Tcsetattr {
+        static final MethodHandle H = Libc.capturing("tcsetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
 
     public Termios {
         if (cc.length != NCCS) {
@@ -80,7 +87,7 @@ public record Termios(int iflag, int oflag, int cflag, int lflag, byte line, byt
     public static boolean isTerminal(int fd) {
         Libc.Scratch s = Libc.scratch();
         try {
-            return (int) ISATTY.invokeExact(s.capture, fd) == 1;
+            return (int) Isatty.H.invokeExact(s.capture, fd) == 1;
         } catch (Throwable t) {
             throw Libc.unexpected(t);
         }
@@ -91,7 +98,7 @@ public record Termios(int iflag, int oflag, int cflag, int lflag, byte line, byt
         Libc.Scratch s = Libc.scratch();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS);
-            int rc = (int) TCGETATTR.invokeExact(s.capture, fd, t);
+            int rc = (int) Tcgetattr.H.invokeExact(s.capture, fd, t);
             if (rc != 0) {
                 throw new SysException("tcgetattr(fd " + fd + ")", s.errno());
             }
@@ -119,7 +126,7 @@ public record Termios(int iflag, int oflag, int cflag, int lflag, byte line, byt
             MemorySegment.copy(cc, 0, t, JAVA_BYTE, CC, NCCS);
             t.set(JAVA_INT, ISPEED, ispeed);
             t.set(JAVA_INT, ISPEED + 4, ospeed);
-            int rc = (int) TCSETATTR.invokeExact(s.capture, fd, when, t);
+            int rc = (int) Tcsetattr.H.invokeExact(s.capture, fd, when, t);
             if (rc != 0) {
                 throw new SysException("tcsetattr(fd " + fd + ")", s.errno());
             }
