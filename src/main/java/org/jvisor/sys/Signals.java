@@ -56,7 +56,7 @@ public final class Signals {
     private Signals() {
     }
 
-    /** Sigrtmin.H as glibc sets it (it keeps the first real-time signals for itself). */
+    /** SIGRTMIN as glibc sets it (it keeps the first real-time signals for itself). */
     public static int sigrtmin() {
         try {
             return (int) Sigrtmin.H.invokeExact();
