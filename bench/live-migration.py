@@ -9,6 +9,8 @@
 # TRACE=1: jvisor runs with -trace migration and its phase lines are printed under its row)
 import json, os, socket, subprocess, sys, tempfile, threading, time
 
+from qmp import Qmp
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 GUEST = os.path.join(ROOT, "build", "guest")
 READY = b"jvisor-guest: ready"
@@ -50,27 +52,6 @@ class Vmm:
     def stop(self):
         self.p.kill()
         self.p.wait()
-
-
-class Qmp:
-    def __init__(self, path):
-        for _ in range(600):
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except OSError:
-                time.sleep(0.05)
-        self.f = self.s.makefile("rb")
-        self.f.readline()
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.s.sendall(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
 
 
 def args(kind, qmp, incoming=None):

@@ -25,30 +25,13 @@ done
 
 command -v qemu-system-x86_64 >/dev/null || { echo "snapshot.sh: no qemu-system-x86_64 (apt-get install qemu-system-x86); QEMU skipped"; exit 0; }
 for r in $(seq "$REPS"); do
-python3 - "$G" "$MIB" "$OUT" <<'PY'
-import json, os, socket, subprocess, sys, time
+PYTHONPATH="$ROOT/bench" python3 - "$G" "$MIB" "$OUT" <<'PY'
+import os, subprocess, sys, time
+from qmp import Qmp
 g, mib, out = sys.argv[1], sys.argv[2], sys.argv[3]
 qsock, f, serial = out + "/qmp.sock", out + "/snapshot.qemu", out + "/qemu-serial.log"
 common = ["qemu-system-x86_64", "-accel", "tcg", "-m", mib + "M", "-display", "none", "-kernel", g + "/vmlinuz",
           "-initrd", g + "/initramfs.cpio.gz", "-append", "console=ttyS0 quiet"]
-
-def qmp(path):
-    s = socket.socket(socket.AF_UNIX)
-    for _ in range(500):
-        try:
-            s.connect(path); break
-        except OSError:
-            time.sleep(0.01)
-    r = s.makefile("rw")
-    r.readline()
-    def cmd(name, **args):
-        r.write(json.dumps({"execute": name, "arguments": args}) + "\n"); r.flush()
-        while True:
-            m = json.loads(r.readline())
-            if "return" in m or "error" in m:
-                return m
-    cmd("qmp_capabilities")
-    return cmd
 
 def until(path, text):
     while not (os.path.exists(path) and text in open(path, errors="replace").read()):
@@ -58,7 +41,7 @@ for p in (qsock, f, serial):
     if os.path.exists(p): os.remove(p)
 src = subprocess.Popen(common + ["-serial", "file:" + serial,
                                  "-qmp", "unix:" + qsock + ",server=on,wait=off"], stdin=subprocess.DEVNULL)
-cmd = qmp(qsock)
+cmd = Qmp(qsock).cmd
 until(serial, "jvisor-guest: ready")
 # no console input through a file serial: the counter is the kernel's, so only the save/restore is timed
 cmd("stop")
@@ -73,7 +56,7 @@ if os.path.exists(qsock): os.remove(qsock)
 t0 = time.time()
 dst = subprocess.Popen(common + ["-serial", "null", "-incoming", "exec:cat " + f,
                                  "-qmp", "unix:" + qsock + ",server=on,wait=off"], stdin=subprocess.DEVNULL)
-cmd = qmp(qsock)
+cmd = Qmp(qsock).cmd
 while cmd("query-status")["return"]["status"] == "inmigrate":
     time.sleep(0.005)
 restore_ms = (time.time() - t0) * 1000

@@ -25,46 +25,28 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$ROOT/jvisor" -control "unix:$dir/control.sock,server=on,wait=off" </dev/null >"$dir/server.log" 2>&1 &
 server=$!
-python3 - "$dir" "$HELLO" "$N" <<'PY'
-import json, os, socket, sys, time
+PYTHONPATH="$ROOT/bench" python3 - "$dir" "$HELLO" "$N" <<'PY'
+import os, sys, time
+from qmp import Qmp
 d, hello, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-path = os.path.join(d, "control.sock")
-for _ in range(1000):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(path)
-        break
-    except OSError:
-        s.close()
-        time.sleep(0.01)
-else:
-    sys.exit("warm-start.sh: the control socket never answered; see the server's log")
-f = s.makefile("rw")
-def cmd(obj):
-    f.write(json.dumps(obj) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r:
-            return r
-f.readline()  # greeting
-cmd({"execute": "qmp_capabilities"})
+control = Qmp(os.path.join(d, "control.sock"))
 for machine in ("pc", "microvm"):
     ms = []
     for i in range(n):
         out = os.path.join(d, f"serial-{machine}-{i}")
         open(out, "w").close()
         t0 = time.monotonic()
-        r = cmd({"execute": "vm-create", "arguments": {"name": f"h{machine}{i}", "args": [
-            "-M", machine, "-accel", "tcg", "-display", "none", "-m", "128M", "-serial", "file:" + out, "-kernel", hello]}})
+        r = control.cmd("vm-create", name=f"h{machine}{i}", args=[
+            "-M", machine, "-accel", "tcg", "-display", "none", "-m", "128M", "-serial", "file:" + out, "-kernel", hello])
         if "error" in r:
             sys.exit(f"vm-create: {r}")
         while os.path.getsize(out) == 0:
             time.sleep(0.0002)
         ms.append((time.monotonic() - t0) * 1000)
-        cmd({"execute": "vm-destroy", "arguments": {"name": f"h{machine}{i}"}})
+        control.cmd("vm-destroy", name=f"h{machine}{i}")
     later = sorted(ms[1:])
     print(f"{machine:8s} first VM {ms[0]:6.1f} ms; VMs 2..{n}: " + " ".join(f"{x:.1f}" for x in ms[1:])
           + f"  (median {later[len(later) // 2]:.1f} ms)")
-cmd({"execute": "quit"})
+control.cmd("quit")
 PY
 wait "$server" || { cat "$dir/server.log" >&2; exit 1; }
