@@ -49,6 +49,9 @@ public final class Sockets {
     private static final class Listen {
         static final MethodHandle H = Libc.capturing("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
+    private static final class Link {
+        static final MethodHandle H = Libc.capturing("link", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    }
     private static final class Connect {
         static final MethodHandle H = Libc.capturing("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
@@ -235,9 +238,61 @@ public final class Sockets {
         }
     }
 
-    /** A stream socket bound to {@code path} and listening (the path must not exist yet). */
+    /**
+     * A stream socket bound to {@code path} and listening (the path must not exist yet; if it does,
+     * EADDRINUSE as bind(2) says it). The path appears only once the socket listens: a bound socket
+     * refuses connections until listen(2), and on a cold JVM the Java between the two calls takes
+     * milliseconds, long enough for a client that waits for the path and then connects (a script,
+     * QEMU as a vhost-user front end) to meet ECONNREFUSED. So the socket is bound under a name of
+     * this process's beside {@code path}, listens, and is then linked to {@code path}: link(2) is
+     * atomic and, unlike rename(2), never replaces another server's socket. Where that name would
+     * not fit sun_path, the socket is bound at {@code path} directly.
+     */
     public static Fd listen(String path, int backlog) throws SysException {
-        Fd fd = addressed(path, Bind.H, "bind");
+        String staging = stagingName(path);
+        if (staging == null) {
+            return listenAt(path, path, backlog);
+        }
+        unlinkQuietly(staging);                                  // left by an earlier process of this pid
+        Fd fd = listenAt(staging, path, backlog);
+        Libc.Scratch s = Libc.scratch();
+        try (Arena a = Arena.ofConfined()) {
+            int rc = (int) Link.H.invokeExact(s.capture, a.allocateFrom(staging), a.allocateFrom(path));
+            if (rc != 0) {
+                int errno = s.errno();
+                fd.close();
+                throw new SysException("bind(" + path + ")", errno == Errno.EEXIST.code() ? Errno.EADDRINUSE.code() : errno);
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            fd.close();
+            throw Libc.unexpected(t);
+        } finally {
+            unlinkQuietly(staging);
+        }
+        return fd;
+    }
+
+    /** {@code .NAME.PID.listen} beside {@code path}, or null where it would not fit sun_path. */
+    private static String stagingName(String path) {
+        int slash = path.lastIndexOf('/');
+        String staging = path.substring(0, slash + 1) + "." + path.substring(slash + 1) + "."
+            + ProcessHandle.current().pid() + ".listen";
+        return staging.getBytes(StandardCharsets.UTF_8).length < SOCKADDR_UN.byteSize() - SUN_PATH ? staging : null;
+    }
+
+    private static void unlinkQuietly(String path) {
+        try {
+            java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(path));
+        } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
+            // the link is made or refused either way; a leftover name is harmless and replaced next time
+        }
+    }
+
+    /** A socket bound at {@code bindPath} and listening; errors name {@code path}, the caller's. */
+    private static Fd listenAt(String bindPath, String path, int backlog) throws SysException {
+        Fd fd = addressed(bindPath, path, Bind.H, "bind");
         Libc.Scratch s = Libc.scratch();
         int rc;
         try {
@@ -261,14 +316,19 @@ public final class Sockets {
 
     /** A new stream socket given {@code path} by {@code call} (bind or connect); closed again if that fails. */
     private static Fd addressed(String path, MethodHandle call, String callName) throws SysException {
-        Fd fd = socket(path);
+        return addressed(path, path, call, callName);
+    }
+
+    /** As {@link #addressed(String, MethodHandle, String)}, the descriptor and errors named {@code name}. */
+    private static Fd addressed(String path, String name, MethodHandle call, String callName) throws SysException {
+        Fd fd = socket(name);
         boolean ok = false;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment addr = address(a, callName, path);
             Libc.Scratch s = Libc.scratch();
             int rc = (int) call.invokeExact(s.capture, fd.fd(), addr, (int) addr.byteSize());
             if (rc != 0) {
-                throw new SysException(callName + "(" + path + ")", s.errno());
+                throw new SysException(callName + "(" + name + ")", s.errno());
             }
             ok = true;
             return fd;
