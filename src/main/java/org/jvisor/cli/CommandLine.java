@@ -172,7 +172,7 @@ public final class CommandLine {
                 case "-daemonize" -> daemonize = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
-                    o.allowOnly(Set.of("thread", "jit", "jit-threshold"), "");
+                    o.allowOnly(Set.of("thread", "jit", "jit-threshold", "jit-burst"), "");
                     accel = switch (o.implied() == null ? "" : o.implied()) {
                         case "kvm" -> MachineConfig.Accel.KVM;
                         case "tcg" -> MachineConfig.Accel.TCG;
@@ -508,12 +508,16 @@ public final class CommandLine {
     }
 
     /** QEMU's -m: a number of MiB, or a number with a K/M/G/T suffix; "size=" prefix allowed. */
-    /** tcg's translator settings: {@code jit=on|off}, {@code jit-threshold=N} (0: translate every block at once). */
+    /**
+     * tcg's translator settings: {@code jit=on|off}, {@code jit-threshold=N} (0: translate every
+     * block at once), {@code jit-burst=N} (0: no burst, the threshold alone).
+     */
     private static JitOptions parseJit(OptionList o, MachineConfig.Accel accel, JitOptions jit) throws UsageException {
         String on = o.get("jit");
         String threshold = o.get("jit-threshold");
-        if ((on != null || threshold != null) && accel == MachineConfig.Accel.KVM) {
-            throw new UsageException("-accel kvm: jit and jit-threshold are tcg's (the bytecode translator)");
+        String burst = o.get("jit-burst");
+        if ((on != null || threshold != null || burst != null) && accel == MachineConfig.Accel.KVM) {
+            throw new UsageException("-accel kvm: jit, jit-threshold and jit-burst are tcg's (the bytecode translator)");
         }
         if (on != null) {
             jit = jit.withEnabled(onOff("-accel", "jit", on));
@@ -523,6 +527,13 @@ public final class CommandLine {
                 jit = jit.withThreshold(Integer.parseInt(threshold));
             } catch (IllegalArgumentException e) {
                 throw new UsageException("-accel: jit-threshold must be a count of block entries (0 or more), not '" + threshold + "'");
+            }
+        }
+        if (burst != null) {
+            try {
+                jit = jit.withBurst(Integer.parseInt(burst));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("-accel: jit-burst must be a count of block entries (0 or more), not '" + burst + "'");
             }
         }
         return jit;

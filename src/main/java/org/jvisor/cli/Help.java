@@ -15,9 +15,10 @@ final class Help {
         Machine:
           -accel kvm|tcg|auto   CPU engine: kvm (hardware, /dev/kvm), tcg (software) or
                                 auto (default: kvm on bare metal, tcg otherwise)
-          -accel tcg,jit=on|off,jit-threshold=N
+          -accel tcg,jit=on|off,jit-threshold=N,jit-burst=B
                                 tcg translates guest code that the interpreter entered N
-                                times (default 20000; 0: every block at once) into JVM
+                                times (default 20000; 0: every block at once), or B times
+                                within 2^20 instructions (default 1000; 0: never), into JVM
                                 bytecode; jit=off interprets everything
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)

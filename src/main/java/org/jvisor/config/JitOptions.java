@@ -1,22 +1,44 @@
 package org.jvisor.config;
 
 /**
- * Settings of the tcg engine's bytecode translator ({@code -accel tcg,jit=on|off,jit-threshold=N}):
- * guest code the interpreter enters often is compiled to JVM bytecode.
+ * Settings of the tcg engine's bytecode translator ({@code -accel
+ * tcg,jit=on|off,jit-threshold=N,jit-burst=N}): guest code the interpreter enters often is compiled
+ * to JVM bytecode.
  *
  * @param enabled   translate hot code (off: every instruction is interpreted)
  * @param threshold times the interpreter enters a block before it is translated; 0 translates
  *                  every block the first time it runs (for tests)
  * @param maxInsns  instructions per translation unit at most
+ * @param burst     entries within one window of {@link #BURST_WINDOW} retired instructions that
+ *                  make a block hot before the threshold (0: the threshold alone)
  */
-public record JitOptions(boolean enabled, int threshold, int maxInsns) {
+public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst) {
     /** Block entries before translation: enough that the unit's JIT warm-up pays off. */
     public static final int DEFAULT_THRESHOLD = 20_000;
     public static final int DEFAULT_MAX_INSNS = 384;
+    /**
+     * Entries in one window that make a block hot at once. The threshold counts for as long as
+     * the VM runs, so it cannot tell a loop that is hot now (md5sum's rounds: 20000 entries are
+     * 4% of hashing 32 MiB, interpreted) from code an idle guest enters once a second, which a
+     * lower threshold would compile by the hundred (BENCHMARKS.md, "Translating sooner"). A burst
+     * is a rate: such idle code never reaches 1000 entries in 2^20 instructions, a loop does
+     * within its first few milliseconds.
+     */
+    public static final int DEFAULT_BURST = 1000;
+    /** The burst window, in retired instructions (a power of two: 2^20). */
+    public static final long BURST_WINDOW = 1L << 20;
+
+    /** The given settings with the default burst. */
+    public JitOptions(boolean enabled, int threshold, int maxInsns) {
+        this(enabled, threshold, maxInsns, DEFAULT_BURST);
+    }
 
     public JitOptions {
         if (threshold < 0) {
             throw new IllegalArgumentException("jit-threshold must be 0 or more, not " + threshold);
+        }
+        if (burst < 0) {
+            throw new IllegalArgumentException("jit-burst must be 0 or more, not " + burst);
         }
         if (maxInsns < 1) {
             throw new IllegalArgumentException("the unit size must be at least one instruction");
@@ -24,32 +46,38 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns) {
     }
 
     /** Translation off: every instruction is interpreted. */
-    public static final JitOptions OFF = new JitOptions(false, DEFAULT_THRESHOLD, DEFAULT_MAX_INSNS);
+    public static final JitOptions OFF = new JitOptions(false, DEFAULT_THRESHOLD, DEFAULT_MAX_INSNS, DEFAULT_BURST);
 
     /**
      * The defaults, overridden by system properties (so test JVMs can force a mode on every
      * engine they build): {@code jvisor.tcg.jit=on|off|always} (always = threshold 0),
-     * {@code jvisor.tcg.jitThreshold=N}, {@code jvisor.tcg.jitMaxInsns=N}.
+     * {@code jvisor.tcg.jitThreshold=N}, {@code jvisor.tcg.jitMaxInsns=N}, {@code jvisor.tcg.jitBurst=N}.
      */
     public static JitOptions fromSystemProperties() {
         String mode = System.getProperty("jvisor.tcg.jit", "on");
         int threshold = Integer.getInteger("jvisor.tcg.jitThreshold", DEFAULT_THRESHOLD);
         int maxInsns = Integer.getInteger("jvisor.tcg.jitMaxInsns", DEFAULT_MAX_INSNS);
+        int burst = Integer.getInteger("jvisor.tcg.jitBurst", DEFAULT_BURST);
         return switch (mode) {
-            case "off" -> new JitOptions(false, threshold, maxInsns);
-            case "always" -> new JitOptions(true, 0, maxInsns);
-            case "on" -> new JitOptions(true, threshold, maxInsns);
+            case "off" -> new JitOptions(false, threshold, maxInsns, burst);
+            case "always" -> new JitOptions(true, 0, maxInsns, burst);
+            case "on" -> new JitOptions(true, threshold, maxInsns, burst);
             default -> throw new IllegalArgumentException("jvisor.tcg.jit: on, off or always, not " + mode);
         };
     }
 
     /** These settings with translation on or off. */
     public JitOptions withEnabled(boolean on) {
-        return new JitOptions(on, threshold, maxInsns);
+        return new JitOptions(on, threshold, maxInsns, burst);
     }
 
     /** These settings with another threshold (0: translate every block at once). */
     public JitOptions withThreshold(int n) {
-        return new JitOptions(enabled, n, maxInsns);
+        return new JitOptions(enabled, n, maxInsns, burst);
+    }
+
+    /** These settings with another burst (0: the threshold alone). */
+    public JitOptions withBurst(int n) {
+        return new JitOptions(enabled, threshold, maxInsns, n);
     }
 }

@@ -23,6 +23,8 @@ public final class JitStats {
     long sharedUnits;
     /** Early tries of entries another VM found hot whose class was new (left to the normal threshold). */
     long probeMisses;
+    /** Entries made hot by a burst of entries before the threshold (JitOptions#burst). */
+    long burstHot;
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
@@ -53,6 +55,7 @@ public final class JitStats {
         sum.failures += failures;
         sum.sharedUnits += sharedUnits;
         sum.probeMisses += probeMisses;
+        sum.burstHot += burstHot;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.linkedRuns += linkedRuns;
@@ -90,6 +93,7 @@ public final class JitStats {
         return String.format("""
             == jit ==
             units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized, %d failed)
+            hot by a burst       %d entries (the rest by the threshold, or all at once)
             bytecode             %d bytes (%.0f per unit)
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units shared         %d made from a class defined before (here or by another VM), %d early tries new
@@ -98,7 +102,7 @@ public final class JitStats {
             interpreted in units %s
             interpreter decodes  %d instructions (%d straddling two pages)
             """,
-            units, insns, nativeInsns, helperInsns, declined, retries, failures,
+            units, insns, nativeInsns, helperInsns, declined, retries, failures, burstHot,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
             translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units, regionNanos / 1e6, compileNanos / 1e6,
             defineNanos / 1e6,

@@ -603,13 +603,38 @@ public final class TcgCpu {
             if (count == SHARED_PROBE || count == SHARED_WARM) {
                 sharedEntry(rip, e, count); // out of line: this loop is the dispatcher's hottest code
             }
-            return null;
+            if (jitOptions.burst() == 0 || !burstHot(e)) {
+                return null;
+            }
         }
         if (translateAtOnce || stopRip != NO_STOP) {
             return jit.translate(rip, e, stopRip);
         }
         requestTranslation(rip, e);
         return null;
+    }
+
+    private static final int BURST_WINDOW_SHIFT = Long.numberOfTrailingZeros(JitOptions.BURST_WINDOW);
+
+    /**
+     * Whether {@code e} has now been entered {@link JitOptions#burst} times within one window of
+     * retired instructions: code that is hot now (a loop over a buffer), which the threshold's
+     * count alone cannot tell from code entered once a second for hours. Out of line, after the
+     * count: the dispatcher's hot path grows by one test.
+     */
+    private boolean burstHot(UnitTable.Entry e) {
+        int window = (int) (retired >>> BURST_WINDOW_SHIFT);
+        if (e.burstWindow != window) {
+            e.burstWindow = window;
+            e.burst = 1;
+            return false;
+        }
+        if (++e.burst < jitOptions.burst()) {
+            return false;
+        }
+        e.count = Math.max(e.count, jit.threshold(e.hostOffset)); // hot as if by the threshold, not a shared probe
+        jitStats.burstHot++;
+        return true;
     }
 
     /** What other machines sharing the library learn from, or give to, an interpreted entry. */

@@ -17,6 +17,9 @@ final class UnitTable {
         final long hostOffset;
         /** Entries counted while interpreted (racy increments between vCPUs only delay a translation). */
         int count;
+        /** Entries counted in the current burst window, and that window (JitOptions#burst). */
+        int burst;
+        int burstWindow = -1;
         /** The translation; set by whichever thread translated (the unit's fields are final). */
         volatile Unit unit;
         /** The translator declined this entry (nothing worth translating); it stays interpreted. */

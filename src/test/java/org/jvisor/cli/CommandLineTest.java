@@ -3,6 +3,7 @@ package org.jvisor.cli;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -148,6 +149,13 @@ class CommandLineTest {
         e = assertThrows(UsageException.class, () -> parse("-accel", "kvm,jit=on", "-kernel", "k"));
         assertTrue(e.getMessage().contains("tcg"), e.getMessage());
         assertThrows(UsageException.class, () -> parse("-accel", "tcg,jit=sometimes", "-kernel", "k"));
+        assertEquals(JitOptions.DEFAULT_BURST, eager.burst());
+        assertEquals(0, parse("-accel", "tcg,jit-burst=0", "-kernel", "k").jit().burst());
+        assertEquals(250, parse("-accel", "tcg,jit-burst=250,jit-threshold=9", "-kernel", "k").jit().burst());
+        e = assertThrows(UsageException.class, () -> parse("-accel", "tcg,jit-burst=-1", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("jit-burst"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> parse("-accel", "kvm,jit-burst=5", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("tcg"), e.getMessage());
     }
 
     @Test

@@ -14,9 +14,10 @@ import org.jvisor.config.JitOptions;
 /** Machines sharing a {@link UnitLibrary}: same code reuses classes, different code never does. */
 class UnitLibraryTest {
     private static final JitOptions ALWAYS = JitOptions.OFF.withEnabled(true).withThreshold(0);
-    private static final JitOptions LATE = JitOptions.OFF.withEnabled(true).withThreshold(1000);
+    /** Translated by the threshold alone, which these tests are about (no burst). */
+    private static final JitOptions LATE = JitOptions.OFF.withEnabled(true).withThreshold(1000).withBurst(0);
 
-    private static final JitOptions NEVER = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000);
+    private static final JitOptions NEVER = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000).withBurst(0);
 
     private static byte[] loop(int step) {
         return loop(step, 1000);

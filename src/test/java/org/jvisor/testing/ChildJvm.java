@@ -20,7 +20,7 @@ public final class ChildJvm {
 
     /** The translator's settings (JitOptions, UnitVerifier): a test JVM's own reach its children. */
     private static final List<String> FORWARDED = List.of("jvisor.tcg.jit", "jvisor.tcg.jitThreshold",
-        "jvisor.tcg.jitMaxInsns", "jvisor.tcg.jitVerify");
+        "jvisor.tcg.jitMaxInsns", "jvisor.tcg.jitBurst", "jvisor.tcg.jitVerify");
 
     /**
      * {@code java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC [translator settings]

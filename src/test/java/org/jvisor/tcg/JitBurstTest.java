@@ -1,0 +1,74 @@
+package org.jvisor.tcg;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.config.JitOptions;
+
+/**
+ * A block entered {@code burst} times within one window of 2^20 retired instructions is translated
+ * before the threshold; entered as often but spread over more windows, it waits for the threshold.
+ */
+class JitBurstTest {
+    /** A threshold no run here reaches: whatever is translated was made hot by a burst. */
+    private static final JitOptions NO_THRESHOLD = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000);
+
+    /** A loop of {@code times} iterations, each retiring about {@code nops} + 2 instructions. */
+    private static TestMachine loop(int times, int nops, JitOptions jit) {
+        return new TestMachine("""
+            mov $TIMES, %ecx
+            1: .rept NOPS
+            nop
+            .endr
+            add $3, %eax
+            dec %ecx
+            jnz 1b
+            """.replace("TIMES", Integer.toString(times)).replace("NOPS", Integer.toString(nops)), jit);
+    }
+
+    @Test
+    void aLoopEnteredBurstTimesInOneWindowIsTranslated() {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000)).run()) {
+            assertEquals(9000, m.reg(0));
+            assertTrue(m.cpu.jitStats.burstHot >= 1, "the loop became hot by its burst");
+            assertTrue(m.cpu.jitStats.unitRuns > 0, "and ran translated");
+        }
+    }
+
+    @Test
+    void withoutABurstOnlyTheThresholdTranslates() {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(0)).run()) {
+            assertEquals(9000, m.reg(0));
+            assertEquals(0, m.cpu.jitStats.burstHot);
+            assertEquals(0, m.cpu.jitStats.unitRuns, "3000 entries are below the threshold");
+        }
+    }
+
+    @Test
+    void fewerEntriesThanTheBurstTranslateNothing() {
+        try (TestMachine m = loop(900, 0, NO_THRESHOLD.withBurst(1000)).run()) {
+            assertEquals(2700, m.reg(0));
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    /**
+     * 1000 iterations of ~2100 instructions: ~500 entries per window of 2^20, 1000 in all. A burst
+     * of 600 is never reached in one window (the count starts again in each), a burst of 400 is.
+     */
+    @Test
+    void entriesSpreadOverWindowsDoNotAddUp() {
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(600)).run()) {
+            assertEquals(3000, m.reg(0));
+            assertTrue(m.cpu.retired > 2 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
+            assertEquals(0, m.cpu.jitStats.burstHot);
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(400)).run()) {
+            assertEquals(3000, m.reg(0));
+            assertTrue(m.cpu.jitStats.burstHot >= 1);
+            assertTrue(m.cpu.jitStats.unitRuns > 0);
+        }
+    }
+}
