@@ -17,9 +17,9 @@ final class Help {
                                 auto (default: kvm on bare metal, tcg otherwise)
           -accel tcg,jit=on|off,jit-threshold=N,jit-burst=B
                                 tcg translates guest code that the interpreter entered N
-                                times (default 20000; 0: every block at once), or B times
-                                within 2^20 instructions (default 1000; 0: never), into JVM
-                                bytecode; jit=off interprets everything
+                                times (default 20000; 0: every block at once), or user code
+                                entered B times within 2^20 instructions (default 1000; 0:
+                                never), into JVM bytecode; jit=off interprets everything
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
           -smp N                number of vCPUs (default 1)

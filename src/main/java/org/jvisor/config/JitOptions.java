@@ -10,7 +10,7 @@ package org.jvisor.config;
  *                  every block the first time it runs (for tests)
  * @param maxInsns  instructions per translation unit at most
  * @param burst     entries within one window of {@link #BURST_WINDOW} retired instructions that
- *                  make a block hot before the threshold (0: the threshold alone)
+ *                  make a block of user code hot before the threshold (0: the threshold alone)
  */
 public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst) {
     /** Block entries before translation: enough that the unit's JIT warm-up pays off. */
@@ -22,7 +22,8 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst
      * 4% of hashing 32 MiB, interpreted) from code an idle guest enters once a second, which a
      * lower threshold would compile by the hundred (BENCHMARKS.md, "Translating sooner"). A burst
      * is a rate: such idle code never reaches 1000 entries in 2^20 instructions, a loop does
-     * within its first few milliseconds.
+     * within its first few milliseconds. User code only (kernel code bursts by the hundred while
+     * Linux boots, each for a moment: see TcgCpu#burstHot).
      */
     public static final int DEFAULT_BURST = 1000;
     /** The burst window, in retired instructions (a power of two: 2^20). */

@@ -7,29 +7,66 @@ import org.junit.jupiter.api.Test;
 import org.jvisor.config.JitOptions;
 
 /**
- * A block entered {@code burst} times within one window of 2^20 retired instructions is translated
- * before the threshold; entered as often but spread over more windows, it waits for the threshold.
+ * A block of user code entered {@code burst} times within one window of 2^20 retired instructions
+ * is translated before the threshold; entered as often but spread over more windows, or in the
+ * kernel, it waits for the threshold.
  */
 class JitBurstTest {
     /** A threshold no run here reaches: whatever is translated was made hot by a burst. */
     private static final JitOptions NO_THRESHOLD = JitOptions.OFF.withEnabled(true).withThreshold(1_000_000);
 
-    /** A loop of {@code times} iterations, each retiring about {@code nops} + 2 instructions. */
-    private static TestMachine loop(int times, int nops, JitOptions jit) {
-        return new TestMachine("""
-            mov $TIMES, %ecx
+    /**
+     * A loop of {@code times} iterations, each retiring about {@code nops} + 3 instructions, run
+     * in ring 3 (entered with SYSRET, left with SYSCALL) or, with {@code user} false, in ring 0.
+     */
+    private static TestMachine loop(int times, int nops, JitOptions jit, boolean user) {
+        String body = """
+            mov $TIMES, %ebx
             1: .rept NOPS
             nop
             .endr
             add $3, %eax
-            dec %ecx
+            dec %ebx
             jnz 1b
-            """.replace("TIMES", Integer.toString(times)).replace("NOPS", Integer.toString(nops)), jit);
+            """.replace("TIMES", Integer.toString(times)).replace("NOPS", Integer.toString(nops));
+        if (!user) {
+            return new TestMachine(body, jit).run();
+        }
+        TestMachine m = new TestMachine("""
+            mov $0xC0000080, %ecx
+            rdmsr
+            or $1, %eax
+            wrmsr
+            lea done(%rip), %rax
+            mov %rax, %rdx
+            shr $32, %rdx
+            mov $0xC0000082, %ecx
+            wrmsr
+            mov $0xC0000081, %ecx
+            xor %eax, %eax
+            mov $0x00180008, %edx
+            wrmsr
+            mov $0x1f0000, %rsp
+            lea user(%rip), %rcx
+            mov $0x202, %r11
+            xor %eax, %eax
+            sysretq
+            user:
+            """ + body + """
+            mov %eax, %r15d
+            syscall
+            done:
+            mov %r15d, %eax
+            """, jit);
+        m.syscallGdt(0x600);
+        m.userAccessibleFirst2MiB();
+        m.cpu.syncFromState();
+        return m.run();
     }
 
     @Test
-    void aLoopEnteredBurstTimesInOneWindowIsTranslated() {
-        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000)).run()) {
+    void aUserLoopEnteredBurstTimesInOneWindowIsTranslated() {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000), true)) {
             assertEquals(9000, m.reg(0));
             assertTrue(m.cpu.jitStats.burstHot >= 1, "the loop became hot by its burst");
             assertTrue(m.cpu.jitStats.unitRuns > 0, "and ran translated");
@@ -37,8 +74,17 @@ class JitBurstTest {
     }
 
     @Test
+    void kernelCodeIsLeftToTheThreshold() {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000), false)) {
+            assertEquals(9000, m.reg(0));
+            assertEquals(0, m.cpu.jitStats.burstHot);
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    @Test
     void withoutABurstOnlyTheThresholdTranslates() {
-        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(0)).run()) {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(0), true)) {
             assertEquals(9000, m.reg(0));
             assertEquals(0, m.cpu.jitStats.burstHot);
             assertEquals(0, m.cpu.jitStats.unitRuns, "3000 entries are below the threshold");
@@ -47,7 +93,7 @@ class JitBurstTest {
 
     @Test
     void fewerEntriesThanTheBurstTranslateNothing() {
-        try (TestMachine m = loop(900, 0, NO_THRESHOLD.withBurst(1000)).run()) {
+        try (TestMachine m = loop(900, 0, NO_THRESHOLD.withBurst(1000), true)) {
             assertEquals(2700, m.reg(0));
             assertEquals(0, m.cpu.jitStats.unitRuns);
         }
@@ -59,13 +105,13 @@ class JitBurstTest {
      */
     @Test
     void entriesSpreadOverWindowsDoNotAddUp() {
-        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(600)).run()) {
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(600), true)) {
             assertEquals(3000, m.reg(0));
             assertTrue(m.cpu.retired > 2 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
             assertEquals(0, m.cpu.jitStats.burstHot);
             assertEquals(0, m.cpu.jitStats.unitRuns);
         }
-        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(400)).run()) {
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withBurst(400), true)) {
             assertEquals(3000, m.reg(0));
             assertTrue(m.cpu.jitStats.burstHot >= 1);
             assertTrue(m.cpu.jitStats.unitRuns > 0);
