@@ -32,25 +32,8 @@ class JitBurstTest {
         if (!user) {
             return new TestMachine(body, jit).run();
         }
-        TestMachine m = new TestMachine("""
-            mov $0xC0000080, %ecx
-            rdmsr
-            or $1, %eax
-            wrmsr
-            lea done(%rip), %rax
-            mov %rax, %rdx
-            shr $32, %rdx
-            mov $0xC0000082, %ecx
-            wrmsr
-            mov $0xC0000081, %ecx
-            xor %eax, %eax
-            mov $0x00180008, %edx
-            wrmsr
-            mov $0x1f0000, %rsp
-            lea user(%rip), %rcx
-            mov $0x202, %r11
-            xor %eax, %eax
-            sysretq
+        TestMachine m = new TestMachine(TestMachine.syscallSetup("done") + "xor %eax, %eax\n"
+            + TestMachine.sysretTo("user", 0x202) + """
             user:
             """ + body + """
             mov %eax, %r15d

@@ -25,23 +25,7 @@ class JumpCacheTest {
             call *%rax
             dec %ebx
             jnz 1b
-            mov $0xC0000080, %ecx
-            rdmsr
-            or $1, %eax
-            wrmsr
-            lea done(%rip), %rax
-            mov %rax, %rdx
-            shr $32, %rdx
-            mov $0xC0000082, %ecx
-            wrmsr
-            mov $0xC0000081, %ecx
-            xor %eax, %eax
-            mov $0x00180008, %edx
-            wrmsr
-            mov $0x1f0000, %rsp
-            lea user(%rip), %rcx
-            mov $0x202, %r11
-            sysretq
+            """ + TestMachine.syscallSetup("done") + TestMachine.sysretTo("user", 0x202) + """
             user:
             mov $0x800000, %rax
             call *%rax

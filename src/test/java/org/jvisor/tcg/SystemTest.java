@@ -150,28 +150,12 @@ class SystemTest {
 
     @Test
     void syscallSysretRoundTrip() {
-        try (TestMachine m = new TestMachine("""
-                mov $0xC0000080, %ecx
-                rdmsr
-                or $1, %eax
-                wrmsr
-                lea kentry(%rip), %rax
-                mov %rax, %rdx
-                shr $32, %rdx
-                mov $0xC0000082, %ecx
-                wrmsr
-                mov $0xC0000081, %ecx
-                xor %eax, %eax
-                mov $0x00180008, %edx
-                wrmsr
+        try (TestMachine m = new TestMachine(TestMachine.syscallSetup("kentry") + """
                 mov $0xC0000084, %ecx
                 mov $0x400, %eax
                 xor %edx, %edx
                 wrmsr
-                mov $0x1f0000, %rsp
-                lea user(%rip), %rcx
-                mov $0x602, %r11
-                sysretq
+                """ + TestMachine.sysretTo("user", 0x602) + """
             user:
                 mov %cs, %rbx
                 mov %ss, %rbp

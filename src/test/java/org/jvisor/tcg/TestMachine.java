@@ -149,6 +149,38 @@ final class TestMachine implements AutoCloseable {
         st.gdtr.limit = 0x2F;
     }
 
+    /**
+     * Assembly for a test's ring-0 prologue: SYSCALL enabled (EFER.SCE), LSTAR at label
+     * {@code entry}, STAR with the selectors of {@link #syscallGdt}.
+     */
+    static String syscallSetup(String entry) {
+        return """
+            mov $0xC0000080, %ecx
+            rdmsr
+            or $1, %eax
+            wrmsr
+            lea ENTRY(%rip), %rax
+            mov %rax, %rdx
+            shr $32, %rdx
+            mov $0xC0000082, %ecx
+            wrmsr
+            mov $0xC0000081, %ecx
+            xor %eax, %eax
+            mov $0x00180008, %edx
+            wrmsr
+            """.replace("ENTRY", entry);
+    }
+
+    /** Assembly that drops to ring 3 at label {@code user}: stack at 0x1f0000, RFLAGS {@code rflags}. */
+    static String sysretTo(String user, int rflags) {
+        return """
+            mov $0x1f0000, %rsp
+            lea USER(%rip), %rcx
+            mov $RFLAGS, %r11
+            sysretq
+            """.replace("USER", user).replace("RFLAGS", "0x" + Integer.toHexString(rflags));
+    }
+
     /** Sets the U/S bit in the paging entries that map the first 2 MiB (user code and stack there). */
     void userAccessibleFirst2MiB() {
         for (long entry : new long[] {0x1000, 0x2000, 0x3000}) {
