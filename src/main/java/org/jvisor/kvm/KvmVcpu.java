@@ -194,6 +194,12 @@ final class KvmVcpu implements Vcpu {
                 if (rc == -Errno.EINTR.code() || rc == -Errno.EAGAIN.code()) {
                     stats.count(ExitReason.INTR);
                     if (!kickRequested) {
+                        // a kick this loop consumed at its top can leave immediate_exit behind:
+                        // kick() sets it after kickRequested, so it may land after the clear
+                        // there. Left set, every KVM_RUN returns at once and the guest never runs
+                        // again (a CI run's KvmDirtyLogTest stalled so after a resume). A kick
+                        // racing this clear set kickRequested first: the loop's top still sees it.
+                        run.set(ValueLayout.JAVA_BYTE, IMMEDIATE_EXIT, (byte) 0);
                         drainKickSignal();
                     }
                     continue;
