@@ -161,11 +161,17 @@ final class KvmVcpu implements Vcpu {
 
     @Override
     public synchronized void kick() {
-        kickRequested = true;
         if (closed) {
+            kickRequested = true;
             return;
         }
+        // immediate_exit first, kickRequested (volatile) after: the run loop takes a kick by
+        // clearing both, and must find immediate_exit already set when it sees kickRequested.
+        // Set the other way round, a kick taken between the two stores left immediate_exit set
+        // with no kick pending, every KVM_RUN returned at once and the guest never ran again (a
+        // CI run's KvmDirtyLogTest stalled so after a resume).
         run.set(ValueLayout.JAVA_BYTE, IMMEDIATE_EXIT, (byte) 1);
+        kickRequested = true;
         long t = pthread;
         if (t != 0) {
             try {
@@ -194,12 +200,6 @@ final class KvmVcpu implements Vcpu {
                 if (rc == -Errno.EINTR.code() || rc == -Errno.EAGAIN.code()) {
                     stats.count(ExitReason.INTR);
                     if (!kickRequested) {
-                        // a kick this loop consumed at its top can leave immediate_exit behind:
-                        // kick() sets it after kickRequested, so it may land after the clear
-                        // there. Left set, every KVM_RUN returns at once and the guest never runs
-                        // again (a CI run's KvmDirtyLogTest stalled so after a resume). A kick
-                        // racing this clear set kickRequested first: the loop's top still sees it.
-                        run.set(ValueLayout.JAVA_BYTE, IMMEDIATE_EXIT, (byte) 0);
                         drainKickSignal();
                     }
                     continue;
