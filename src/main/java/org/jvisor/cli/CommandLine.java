@@ -523,20 +523,25 @@ public final class CommandLine {
             jit = jit.withEnabled(onOff("-accel", "jit", on));
         }
         if (threshold != null) {
-            try {
-                jit = jit.withThreshold(Integer.parseInt(threshold));
-            } catch (IllegalArgumentException e) {
-                throw new UsageException("-accel: jit-threshold must be a count of block entries (0 or more), not '" + threshold + "'");
-            }
+            jit = jit.withThreshold(entryCount("jit-threshold", threshold));
         }
         if (burst != null) {
-            try {
-                jit = jit.withBurst(Integer.parseInt(burst));
-            } catch (IllegalArgumentException e) {
-                throw new UsageException("-accel: jit-burst must be a count of block entries (0 or more), not '" + burst + "'");
-            }
+            jit = jit.withBurst(entryCount("jit-burst", burst));
         }
         return jit;
+    }
+
+    /** -accel's {@code key=text}: a count of block entries, 0 or more. */
+    private static int entryCount(String key, String text) throws UsageException {
+        try {
+            int n = Integer.parseInt(text);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below, with the option's name
+        }
+        throw new UsageException("-accel: " + key + " must be a count of block entries (0 or more), not '" + text + "'");
     }
 
     static long parseMemory(String text) throws UsageException {

@@ -556,8 +556,13 @@ public final class TcgCpu {
     private void hotEntry(long rip) {
         UnitTable.Entry e = cachedEntry(rip);
         if (e != null && e.unit == null && !e.declined) {
-            e.count = Math.max(e.count, jit.threshold(e.hostOffset));
+            makeHot(e);
         }
+    }
+
+    /** Counts {@code e} up to its threshold: hot as if interpreted that often (not a shared probe). */
+    private void makeHot(UnitTable.Entry e) {
+        e.count = Math.max(e.count, jit.threshold(e.hostOffset));
     }
 
     /** The block entry for {@code rip} through the vCPU's direct-mapped cache of recent entries. */
@@ -634,7 +639,7 @@ public final class TcgCpu {
         if (++e.burst < jitOptions.burst()) {
             return false;
         }
-        e.count = Math.max(e.count, jit.threshold(e.hostOffset)); // hot as if by the threshold, not a shared probe
+        makeHot(e);
         jitStats.burstHot++;
         return true;
     }
