@@ -7,9 +7,10 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Boot images (kernel, initrd) that machines in one process share: a machine keeps its images for
- * every reboot, and ten machines booting the same 14 MiB kernel would otherwise hold it ten times
- * (issue 13: memory per extra guest). {@link #share} hands back an array already held with the
+ * Boot images (kernel, initrd) that machines in one process share: a machine holds its images
+ * from reading them to loading them into its RAM (and again for each reboot), and ten machines
+ * started together with the same 14 MiB kernel would otherwise hold it ten times (issue 13:
+ * memory per extra guest). {@link #share} hands back an array already held with the
  * same bytes, so equal files are held once. Images are never written once read (see
  * {@code LinuxKernel}), which is what makes one array safe to share; a file that changed between
  * two machines' reads has other bytes and is held on its own. The pool holds arrays weakly: an

@@ -24,40 +24,57 @@ import org.jvisor.memory.GuestMemory;
 import org.jvisor.config.MachineConfig;
 
 /**
- * Reads -kernel (and -initrd) once and loads them into RAM at every (re)boot: a test-guest ELF
- * as such, a Linux kernel through the boot protocol with the platform's ACPI tables.
+ * Reads -kernel (and -initrd) and loads them into RAM at every (re)boot: a test-guest ELF as
+ * such, a Linux kernel through the boot protocol with the platform's ACPI tables.
+ * <p>
+ * A Linux kernel and its initrd are held only until they are loaded: 14 MiB of bzImage and the
+ * initrd would otherwise stay on the heap for the machine's life (issue 14 caps jvisor's own
+ * memory on the demo boot at 150 MiB). A reboot reads and validates the files again, as Cloud
+ * Hypervisor does; QEMU keeps its copy and reboots what it read at start. A file that was
+ * removed or broken since then fails the reset with the file's own error.
  */
 final class KernelLoader {
-    private final KernelFile.Loaded kernel;
+    /** The -kernel path; null for the none machine and a firmware boot. */
+    private final Path kernelPath;
+    /** A test-guest ELF (kept: kilobytes), or null. */
     private final ElfImage testElf;
-    private final byte[] initrd;
+    private final byte[] testElfBytes;
+    private final Path initrdPath;
     private final String cmdline;
-    private final LinuxKernel linux;
+    private final boolean decompressOnHost;
+    private final ImagePool images;
+    /** The Linux kernel and initrd for the next load; null once loaded (read again at the next). */
+    private LinuxFiles linux;
+    private final boolean isLinux;
     private final AcpiTables acpi;
     /** The BIOS a machine without -kernel boots, or null. */
     private final FirmwareImage firmware;
     private LinuxBootResult lastLinuxBoot;
 
-    private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
-                         LinuxKernel linux, AcpiTables acpi) {
-        this(kernel, testElf, initrd, cmdline, linux, acpi, null);
+    /** A Linux kernel validated for loading, and its initrd (null if none); both shared through the pool. */
+    private record LinuxFiles(LinuxKernel kernel, byte[] initrd) {
     }
 
-    private KernelLoader(KernelFile.Loaded kernel, ElfImage testElf, byte[] initrd, String cmdline,
-                         LinuxKernel linux, AcpiTables acpi, FirmwareImage firmware) {
-        this.firmware = firmware;
-        this.kernel = kernel;
+    private KernelLoader(Path kernelPath, ElfImage testElf, byte[] testElfBytes, Path initrdPath, String cmdline,
+                         boolean decompressOnHost, ImagePool images, LinuxFiles linux, AcpiTables acpi,
+                         FirmwareImage firmware) {
+        this.kernelPath = kernelPath;
         this.testElf = testElf;
-        this.initrd = initrd;
+        this.testElfBytes = testElfBytes;
+        this.initrdPath = initrdPath;
         this.cmdline = cmdline;
+        this.decompressOnHost = decompressOnHost;
+        this.images = images;
         this.linux = linux;
+        this.isLinux = linux != null || firmware != null;
         this.acpi = acpi;
+        this.firmware = firmware;
     }
 
     /** Reads the files {@code config} names, holding their bytes through {@code images} (shared with other machines). */
     static KernelLoader read(MachineConfig config, ImagePool images) throws BootException {
         if (config.machineType() == MachineConfig.MachineType.NONE) {
-            return new KernelLoader(null, null, null, null, null, null);   // nothing to boot
+            return new KernelLoader(null, null, null, null, null, false, images, null, null, null); // nothing to boot
         }
         Path path = config.kernel();
         if (path == null) {
@@ -66,35 +83,50 @@ final class KernelLoader {
                     + "machine's, with the 440FX chipset SeaBIOS expects)");
             }
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
-            return new KernelLoader(null, null, null, null, null, acpiTables(config),
+            return new KernelLoader(null, null, null, null, null, false, images, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));
         }
-        KernelFile.Loaded read = KernelFile.read(path);
-        KernelFile.Loaded k = new KernelFile.Loaded(read.path(), images.share(read.bytes()), read.format());
-        byte[] initrd = config.initrd() == null ? null : images.share(readInitrd(config.initrd()));
-        return switch (k.format()) {
-            case TEST_ELF -> {
-                if (initrd != null || config.append() != null) {
-                    throw new BootException("-initrd and -append need a Linux kernel; " + path + " is a test-guest ELF");
-                }
-                yield new KernelLoader(k, ElfImage.parse(k.bytes(), "kernel " + path), null, null, null, null);
+        KernelFile.Loaded k = KernelFile.read(path);
+        if (k.format() == KernelFile.Format.TEST_ELF) {
+            if (config.initrd() != null || config.append() != null) {
+                throw new BootException("-initrd and -append need a Linux kernel; " + path + " is a test-guest ELF");
             }
-            case BZIMAGE, PVH_ELF -> {
-                // Validated here, once, so a bad payload fails at start-up; each boot streams it into RAM. A payload
-                // format we cannot unpack on the host (xz, zstd...) falls back to the kernel's own decompressor, as QEMU always does.
-                boolean onHost = config.decompressOnHost() && LinuxKernel.canDecompressOnHost(k.bytes());
-                LinuxKernel linux;
-                try {
-                    // validated once per kernel file and decompression choice (the check decompresses the payload)
-                    linux = images.derived(k.bytes(), "linux kernel, decompressed on the host: " + onHost, LinuxKernel.class,
-                        () -> LinuxKernel.prepare(k.bytes(), onHost));
-                } catch (BootException e) {
-                    throw new BootException("kernel " + path + ": " + e.getMessage());
-                }
-                yield new KernelLoader(k, null, initrd, config.append() == null ? "" : config.append(), linux,
-                    acpiTables(config));
-            }
-        };
+            byte[] bytes = images.share(k.bytes());
+            return new KernelLoader(path, ElfImage.parse(bytes, "kernel " + path), bytes, null, null, false, images, null,
+                null, null);
+        }
+        LinuxFiles linux = readLinux(k, config.initrd(), config.decompressOnHost(), images);
+        return new KernelLoader(path, null, null, config.initrd(), config.append() == null ? "" : config.append(),
+            config.decompressOnHost(), images, linux, acpiTables(config), null);
+    }
+
+    /**
+     * Validates the Linux kernel {@code k} (a bzImage or vmlinux) and reads the initrd, so that a
+     * bad file fails before the guest runs; each boot then streams the kernel into RAM.
+     */
+    private static LinuxFiles readLinux(KernelFile.Loaded k, Path initrdPath, boolean preferHost, ImagePool images)
+        throws BootException {
+        byte[] bytes = images.share(k.bytes());
+        byte[] initrd = initrdPath == null ? null : images.share(readInitrd(initrdPath));
+        // A payload format we cannot unpack on the host (xz, zstd...) falls back to the kernel's own decompressor, as QEMU always does.
+        boolean onHost = preferHost && LinuxKernel.canDecompressOnHost(bytes);
+        try {
+            // validated once per kernel file and decompression choice while a machine holds it (the check decompresses the payload)
+            return new LinuxFiles(images.derived(bytes, "linux kernel, decompressed on the host: " + onHost, LinuxKernel.class,
+                () -> LinuxKernel.prepare(bytes, onHost)), initrd);
+        } catch (BootException e) {
+            throw new BootException("kernel " + k.path() + ": " + e.getMessage());
+        }
+    }
+
+    /** The Linux kernel and initrd read again for a reboot: a file changed since must still be a Linux kernel. */
+    private LinuxFiles readLinuxAgain() throws BootException {
+        KernelFile.Loaded k = KernelFile.read(kernelPath);
+        if (k.format() == KernelFile.Format.TEST_ELF) {
+            throw new BootException("kernel " + kernelPath + " is no longer a Linux kernel (read again for the reboot: "
+                + "it is now a test-guest ELF)");
+        }
+        return readLinux(k, initrdPath, decompressOnHost, images);
     }
 
     /** What the DSDT describes: the PC with its PCI host, or microvm with its virtio-mmio windows. */
@@ -131,7 +163,7 @@ final class KernelLoader {
      * it gets the ACPI platform (PM registers, power button). Not a test guest, not the none machine.
      */
     boolean isLinux() {
-        return linux != null || firmware != null;
+        return isLinux;
     }
 
     /** The firmware this machine boots, or null when it boots a kernel directly. */
@@ -160,20 +192,27 @@ final class KernelLoader {
             s.applyPowerOn(); // real mode at F000:FFF0, CS base 0xFFFF0000: the reset vector
             return s;
         }
-        if (kernel == null) {
+        if (kernelPath == null) {
             throw new BootException("the none machine has no guest to load");
         }
         if (testElf != null) {
-            return TestGuestBoot.load(testElf, ram, kernel.bytes(), "kernel " + kernel.path());
+            return TestGuestBoot.load(testElf, ram, testElfBytes, "kernel " + kernelPath);
         }
+        LinuxFiles files = linux != null ? linux : readLinuxAgain();
+        linux = null; // let the images go: the next boot reads them again
         AcpiTables.Placement tables = acpi.writeTo(ram);
         try {
-            lastLinuxBoot = LinuxBoot.load(ram, linux, initrd, cmdline, tables.rsdpAddress(),
+            lastLinuxBoot = LinuxBoot.load(ram, files.kernel(), files.initrd(), cmdline, tables.rsdpAddress(),
                 List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")));
         } catch (BootException e) {
-            throw new BootException("kernel " + kernel.path() + ": " + e.getMessage());
+            throw new BootException("kernel " + kernelPath + ": " + e.getMessage());
         }
         return lastLinuxBoot.entryState();
+    }
+
+    /** Lets the Linux images go unloaded (the machine was restored from a snapshot): a reset reads them again. */
+    void release() {
+        linux = null;
     }
 
     /** What the last Linux boot did, for -d boot; null for a test guest. */

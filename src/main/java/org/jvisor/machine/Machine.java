@@ -263,9 +263,13 @@ public final class Machine implements AutoCloseable {
                 }
                 case RESTORE -> {
                     m.awaitingIncoming = true;
+                    loader.release();
                     m.restore(incoming);
                 }
-                case AWAIT_RESTORE -> m.awaitingIncoming = true;
+                case AWAIT_RESTORE -> {
+                    m.awaitingIncoming = true;
+                    loader.release();
+                }
             }
         } catch (MachineException | RuntimeException e) {
             m.close(); // what was built so far: its devices, backends, threads, the engine and RAM

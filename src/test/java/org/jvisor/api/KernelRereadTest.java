@@ -1,0 +1,44 @@
+package org.jvisor.api;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.guest.GuestBuilder;
+import org.jvisor.testing.DemoGuest;
+import org.jvisor.testing.GuestTest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A Linux machine holds its kernel and initrd only until it has loaded them, and reads them again
+ * for a reboot (KernelLoader): a kernel file broken since the machine started fails the reset with
+ * the file's own error, and the machine ends with it; nothing waits or boots half a kernel.
+ */
+@GuestTest
+class KernelRereadTest {
+
+    @Test
+    void aResetReadsTheKernelAgainAndABrokenOneEndsTheMachineWithItsError(@TempDir Path dir) throws Exception {
+        GuestBuilder.Guest guest = DemoGuest.build();
+        Path kernel = dir.resolve("vmlinuz");
+        Files.copy(guest.kernel(), kernel);
+        MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20)
+            .kernel(kernel).initrd(guest.initramfs()).append(DemoGuest.CONSOLE).build();
+        try (VirtualMachine vm = VirtualMachine.create(config)) {   // loaded: the machine holds no copy now
+            vm.reset();
+            assertEquals(RunState.PRELAUNCH, vm.status(), "a reset reads the unchanged kernel again");
+
+            Files.write(kernel, new byte[] {0x7f, 'E', 'L', 'X', 1, 2, 3});
+            vm.reset();
+            VmExit exit = vm.awaitExit();
+            assertEquals(1, exit.status(), exit.toString());
+            assertEquals(ShutdownCause.HOST_ERROR, exit.cause(), exit.toString());
+            assertTrue(exit.detail().startsWith("reset failed: kernel " + kernel + " is neither an ELF64 executable nor "
+                + "a Linux bzImage"), exit.detail());
+        }
+    }
+}
