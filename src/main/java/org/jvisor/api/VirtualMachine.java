@@ -507,6 +507,22 @@ public final class VirtualMachine implements AutoCloseable {
     }
 
     /**
+     * Keeps the machine's -kernel and -initrd in memory for every later reset. By default a Linux
+     * machine lets them go once loaded and a reset reads the files again; call this before the
+     * process loses access to them (a chroot, a change of user), as the command line does for
+     * -run-with.
+     *
+     * @throws VmException if the files cannot be read now
+     */
+    public void holdBootImages() throws VmException {
+        try {
+            lifecycle.machine().holdBootImages();
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+    }
+
+    /**
      * What this machine costs the host now: its threads' CPU time and its guest RAM in host
      * memory (see {@link ResourceUsage} for what is not counted).
      */

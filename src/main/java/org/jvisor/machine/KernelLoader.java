@@ -45,6 +45,8 @@ final class KernelLoader {
     private final ImagePool images;
     /** The Linux kernel and initrd for the next load; null once loaded (read again at the next). */
     private LinuxFiles linux;
+    /** Keep {@link #linux} after loading it ({@link #hold}). */
+    private boolean hold;
     private final boolean isLinux;
     private final AcpiTables acpi;
     /** The BIOS a machine without -kernel boots, or null. */
@@ -181,7 +183,21 @@ final class KernelLoader {
         return firmware == null ? 0 : firmware.bytes().length;
     }
 
-    X86State load(GuestMemory ram) throws BootException {
+    /**
+     * Holds the Linux kernel and initrd from now on (reading them again if they were let go), for
+     * a process about to lose access to the files (a chroot, another user): its resets then load
+     * what it holds, as QEMU's always do.
+     */
+    synchronized void hold() throws BootException {
+        if (kernelPath != null && testElf == null) {
+            if (linux == null) {
+                linux = readLinuxAgain();
+            }
+            hold = true;
+        }
+    }
+
+    synchronized X86State load(GuestMemory ram) throws BootException {
         if (firmware != null) {
             // The ROM below 4 GiB, and its end in the BIOS area below 1 MiB, where the PAM
             // registers (at 0 after reset: writes ignored) keep it until the firmware opens it.
@@ -199,7 +215,7 @@ final class KernelLoader {
             return TestGuestBoot.load(testElf, ram, testElfBytes, "kernel " + kernelPath);
         }
         LinuxFiles files = linux != null ? linux : readLinuxAgain();
-        linux = null; // let the images go: the next boot reads them again
+        linux = hold ? files : null; // let the images go: the next boot reads them again
         AcpiTables.Placement tables = acpi.writeTo(ram);
         try {
             lastLinuxBoot = LinuxBoot.load(ram, files.kernel(), files.initrd(), cmdline, tables.rsdpAddress(),
@@ -211,8 +227,10 @@ final class KernelLoader {
     }
 
     /** Lets the Linux images go unloaded (the machine was restored from a snapshot): a reset reads them again. */
-    void release() {
-        linux = null;
+    synchronized void release() {
+        if (!hold) {
+            linux = null;
+        }
     }
 
     /** What the last Linux boot did, for -d boot; null for a test guest. */

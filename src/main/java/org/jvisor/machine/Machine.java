@@ -1158,6 +1158,20 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
+     * Keeps the kernel and initrd in memory for every later reset, read again now if they were let
+     * go after the boot: for a process about to lose access to the files (-run-with).
+     *
+     * @throws MachineException if they cannot be read now
+     */
+    public void holdBootImages() throws MachineException {
+        try {
+            loader.hold();
+        } catch (BootException e) {
+            throw new MachineException(e.getMessage(), e);
+        }
+    }
+
+    /**
      * Presses the ACPI power button (PWRBTN_STS, and the SCI if the guest enabled the event).
      * Returns false when the machine has no ACPI (a test guest without Linux).
      */

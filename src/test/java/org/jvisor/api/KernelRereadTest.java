@@ -41,4 +41,25 @@ class KernelRereadTest {
                 + "a Linux bzImage"), exit.detail());
         }
     }
+
+    /** What -run-with does before the chroot: the images held from then on, resets load them and not the files. */
+    @Test
+    void heldImagesSurviveTheirFiles(@TempDir Path dir) throws Exception {
+        GuestBuilder.Guest guest = DemoGuest.build();
+        Path kernel = dir.resolve("vmlinuz");
+        Path initrd = dir.resolve("initrd");
+        Files.copy(guest.kernel(), kernel);
+        Files.copy(guest.initramfs(), initrd);
+        MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20)
+            .kernel(kernel).initrd(initrd).append(DemoGuest.CONSOLE).build();
+        try (VirtualMachine vm = VirtualMachine.create(config)) {
+            vm.holdBootImages();
+            Files.delete(kernel);
+            Files.delete(initrd);
+            vm.reset();
+            vm.reset();
+            assertEquals(RunState.PRELAUNCH, vm.status(), "both resets loaded the held images");
+            assertTrue(vm.exit().isEmpty());
+        }
+    }
 }
