@@ -96,14 +96,11 @@ public final class Main {
                 // everything is open (images, sockets, the pidfile) and every thread started:
                 // give up what the guest never needs
                 try {
-                    if (run.runWith().user() != null || run.runWith().chroot() != null) {
+                    if (run.runWith().isSet()) {
                         vm.holdBootImages(); // a reset could not read them from the new root or as the new user
                     }
                     run.runWith().enter();
-                } catch (VmException e) {
-                    err.println("jvisor: -run-with: " + e.getMessage());
-                    return 1;
-                } catch (SysException e) {
+                } catch (VmException | SysException e) {
                     err.println("jvisor: -run-with: " + e.getMessage());
                     return 1;
                 }

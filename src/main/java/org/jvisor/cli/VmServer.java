@@ -102,7 +102,7 @@ final class VmServer implements VmHost {
         if (run.daemonize() || run.pidfile() != null) {
             throw new Refused("-daemonize and -pidfile are the server's, not a VM's");
         }
-        if (run.sandbox() != null || run.runWith().user() != null || run.runWith().chroot() != null) {
+        if (run.sandbox() != null || run.runWith().isSet()) {
             throw new Refused("-sandbox, -run-with, -runas and -chroot apply to the whole server process, not to one VM");
         }
         return run;

@@ -47,7 +47,6 @@ final class KernelLoader {
     private LinuxFiles linux;
     /** Keep {@link #linux} after loading it ({@link #hold}). */
     private boolean hold;
-    private final boolean isLinux;
     private final AcpiTables acpi;
     /** The BIOS a machine without -kernel boots, or null. */
     private final FirmwareImage firmware;
@@ -68,7 +67,6 @@ final class KernelLoader {
         this.decompressOnHost = decompressOnHost;
         this.images = images;
         this.linux = linux;
-        this.isLinux = linux != null || firmware != null;
         this.acpi = acpi;
         this.firmware = firmware;
     }
@@ -165,7 +163,12 @@ final class KernelLoader {
      * it gets the ACPI platform (PM registers, power button). Not a test guest, not the none machine.
      */
     boolean isLinux() {
-        return isLinux;
+        return linuxKernel() || firmware != null;
+    }
+
+    /** Whether -kernel is a Linux kernel (not a test-guest ELF). */
+    private boolean linuxKernel() {
+        return kernelPath != null && testElf == null;
     }
 
     /** The firmware this machine boots, or null when it boots a kernel directly. */
@@ -189,7 +192,7 @@ final class KernelLoader {
      * what it holds, as QEMU's always do.
      */
     synchronized void hold() throws BootException {
-        if (kernelPath != null && testElf == null) {
+        if (linuxKernel()) {
             if (linux == null) {
                 linux = readLinuxAgain();
             }

@@ -13,6 +13,11 @@ import org.jvisor.sys.SysException;
  */
 public record RunWith(String user, String chroot) {
 
+    /** Whether anything is to change: a user or a root given. */
+    public boolean isSet() {
+        return user != null || chroot != null;
+    }
+
     /** Parses the value of {@code -run-with}. */
     public static RunWith parse(String value) {
         String user = null;
