@@ -25,15 +25,36 @@ class SandboxProcessTest {
         assertTrue(denied[1].contains("sandboxed") && denied[1].contains("a new thread runs"), denied[1]);
         assertTrue(!denied[1].contains("started a process"), denied[1]);
         assertEquals(128 + 31, Integer.parseInt(denied[0]), "killed by SIGSYS (SECCOMP_RET_KILL_PROCESS): " + denied[1]);
+        // TSYNC: the threads the JVM started before the filter (GC, compilers) carry it too
+        assertTrue(denied[1].contains("thread seccomp modes: [2]"), denied[1]);
+        assertTrue(denied[1].contains("setpriority: -1 errno 1"), "resourcecontrol=deny refuses with EPERM: " + denied[1]);
 
-        String[] allowed = run("on");
+        String[] allowed = run("on", "spawn");
         assertTrue(allowed[1].contains("started a process: exit 0"), "spawn is allowed unless denied: " + allowed[1]);
+        assertTrue(allowed[1].contains("setpriority: ok"), "resourcecontrol is allowed unless denied: " + allowed[1]);
         assertEquals(0, Integer.parseInt(allowed[0]));
     }
 
+    @Test
+    void theDefaultSetKillsOnSyslog() throws Exception {
+        String[] denied = run("on", "syslog");
+        assertTrue(denied[1].contains("thread seccomp modes: [2]"), denied[1]);
+        assertTrue(!denied[1].contains("syslog:"), denied[1]);
+        assertEquals(128 + 31, Integer.parseInt(denied[0]), "killed by SIGSYS: " + denied[1]);
+
+        String[] off = run("off", "syslog");
+        assertTrue(off[1].contains("syslog: "), "-sandbox off filters nothing: " + off[1]);
+        assertEquals(0, Integer.parseInt(off[0]), off[1]);
+    }
+
     private static String[] run(String policy) throws IOException, InterruptedException {
+        return run(policy, "spawn");
+    }
+
+    private static String[] run(String policy, String action) throws IOException, InterruptedException {
         List<String> cmd = new java.util.ArrayList<>(ChildJvm.command(List.of(), SandboxProbe.class.getName()));
         cmd.add(policy);
+        cmd.add(action);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
