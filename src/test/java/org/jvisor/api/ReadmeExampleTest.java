@@ -23,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The README's library example, as a user runs it: its Java source cut out of README.md, run by
- * the JDK's source launcher against the org.jvisor module (jvisor's compiled classes on the module
- * path), booting the demo guest and powering it off with the ACPI power button. And the module's
+ * the JDK's source launcher against the org.jvisor module (the packaged jar on the module path, as
+ * the README says), booting the demo guest and powering it off with the ACPI power button. And the module's
  * promise: a program sees the API, not the machine's internals.
  */
 @GuestTest
@@ -38,7 +38,8 @@ class ReadmeExampleTest {
         GuestBuilder.Guest guest = DemoGuest.build();
         Path source = dir.resolve("PowerOff.java");
         Files.writeString(source, readmeExample());
-        Run r = java(dir, List.of("--module-path", ChildJvm.mainClasses().toString(), "--add-modules", "org.jvisor",
+        assertTrue(Files.isRegularFile(ChildJvm.moduleJar()), "the packaged module: " + ChildJvm.moduleJar());
+        Run r = java(dir, List.of("--module-path", ChildJvm.moduleJar().toString(), "--add-modules", "org.jvisor",
             "--enable-native-access=org.jvisor", source.toString(), guest.dir().toString()));
         assertEquals(0, r.status(), r.output());
         String out = r.output();
@@ -64,7 +65,7 @@ class ReadmeExampleTest {
             }
             """);
         Path javac = Path.of(System.getProperty("java.home"), "bin", "javac");
-        Run r = run(dir, List.of(javac.toString(), "--module-path", ChildJvm.mainClasses().toString(),
+        Run r = run(dir, List.of(javac.toString(), "--module-path", ChildJvm.moduleJar().toString(),
             "--add-modules", "org.jvisor", "-d", dir.resolve("out").toString(), source.toString()));
         assertNotEquals(0, r.status(), r.output());
         assertTrue(r.output().contains("package org.jvisor.machine is not visible"), r.output());

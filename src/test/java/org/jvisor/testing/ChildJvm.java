@@ -68,6 +68,15 @@ public final class ChildJvm {
         return String.join(File.pathSeparator, entries);
     }
 
+    /**
+     * The jar the package phase made (failsafe names it in {@code jvisor.jar}), as users put it on
+     * their module path; outside failsafe (an IDE), the compiled classes.
+     */
+    public static Path moduleJar() {
+        String jar = System.getProperty("jvisor.jar");
+        return jar == null ? mainClasses() : Path.of(jar);
+    }
+
     /** jvisor's compiled classes (target/classes), the directory that holds module-info.class. */
     public static Path mainClasses() {
         return Path.of(System.getProperty("jvisor.root", ".")).resolve("target/classes");
