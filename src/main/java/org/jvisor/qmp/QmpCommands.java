@@ -117,7 +117,7 @@ final class QmpCommands implements QmpService {
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
         BlockdevCommands.register(this, blockNodes);
-        QmpDiscovery.register(this);
+        QmpDiscovery.register(table);
         QomTree.register(this, vm, names.peripherals());
     }
 
