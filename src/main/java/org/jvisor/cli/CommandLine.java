@@ -335,6 +335,16 @@ public final class CommandLine {
             if (serial == null) {
                 serial = new MachineConfig.SerialConfig.None();
             }
+            // the daemon is a second JVM started by ProcessBuilder, which closes every descriptor
+            // above 2 in the child (QEMU's fork keeps them): refuse rather than lose them
+            String inherited = !fdSets.isEmpty() ? "-add-fd"
+                : chardevs.hasInheritedSocket() ? "-chardev socket,fd="
+                : netdevs.stream().anyMatch(n -> n instanceof MachineConfig.NetdevConfig.Stream st
+                    && st.address() instanceof MachineConfig.StreamAddress.Fd) ? "-netdev stream,addr.type=fd" : null;
+            if (inherited != null) {
+                throw new UsageException("-daemonize cannot be used with " + inherited + ": jvisor's daemon is a new JVM "
+                    + "that does not inherit the descriptors (start jvisor without -daemonize, as libvirt does)");
+            }
         }
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
