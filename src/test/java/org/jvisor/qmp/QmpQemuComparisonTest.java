@@ -23,10 +23,10 @@ import org.jvisor.qmp.json.JsonWriter;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The same QMP script against Debian's QEMU 7.2 (-M none -S) and against jvisor (-S): every
@@ -132,7 +132,7 @@ class QmpQemuComparisonTest {
     /** Runs {@code script} on QEMU and on jvisor (both -S, with their own arguments); the messages that differ. */
     private static List<String> compare(Path dir, String script, List<String> qemuArgs, List<String> jvisorArgs, int atLeast)
             throws Exception {
-        assumeTrue(Files.isExecutable(QEMU), "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): "
+        RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): "
             + "the comparison with QEMU is skipped");
         Path qemuSocket = dir.resolve("qemu.sock");
         List<String> qemuCmd = new ArrayList<>(List.of(QEMU.toString(), "-S", "-nodefaults", "-display", "none",

@@ -20,10 +20,10 @@ import org.jvisor.guest.InitScript;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * jvisor's monitor with socat as the client, as people script QEMU: a scripted session against a
@@ -35,7 +35,7 @@ class QmpSocatTest {
     private static final Path SOCAT = Path.of("/usr/bin/socat");
 
     private static void assumeSocat() {
-        assumeTrue(Files.isExecutable(SOCAT), "socat is not installed (Debian package socat): QMP socat tests skipped");
+        RequiredTools.assume(Files.isExecutable(SOCAT), "socat is not installed (Debian package socat): QMP socat tests skipped");
     }
 
     private static Process socat(Path socket, String... timeout) throws IOException {
