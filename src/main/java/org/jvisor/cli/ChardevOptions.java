@@ -42,6 +42,11 @@ final class ChardevOptions {
     private List<MonitorConfig> monitors = List.of();
     private int compatMonitors;
 
+    /** Whether a -chardev socket,fd=N names an inherited descriptor. */
+    boolean hasInheritedSocket() {
+        return !inheritedSockets.isEmpty();
+    }
+
     ChardevOptions(FdSets fdSets) {
         this.fdSets = fdSets;
     }

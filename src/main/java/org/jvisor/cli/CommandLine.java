@@ -34,11 +34,11 @@ public final class CommandLine {
          * -chroot), {@code incoming} the URI of -incoming to restore from (or null), and
          * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code qomNames}
          * the -device ids and -blockdev disks as QMP names them (qom-list, query-block),
-         * {@code msgTimestamps} -msg timestamp=on.
+         * {@code msgTimestamps} -msg timestamp=on, {@code processName} -name process= (or null).
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer,
-                   QomNames qomNames, boolean msgTimestamps)
+                   QomNames qomNames, boolean msgTimestamps, String processName)
                 implements Action {
         }
 
@@ -98,6 +98,7 @@ public final class CommandLine {
         Set<String> debug = new LinkedHashSet<>();
         ChardevOptions chardevs = new ChardevOptions(fdSets);
         String name = null;
+        String processName = null;
         Path pidfile = null;
         boolean daemonize = false;
         boolean nographic = false;
@@ -167,7 +168,11 @@ public final class CommandLine {
                 case "-mon" -> chardevs.mon(value(args, ++i, opt, "chardev=ID,mode=control"));
                 case "-monitor" -> throw new UsageException("-monitor: the human monitor (HMP) is not supported; use QMP "
                     + "(-qmp unix:PATH,server=on,wait=off) and human-monitor-command for its 'info status'");
-                case "-name" -> name = parseName(value(args, ++i, opt, "a guest name"));
+                case "-name" -> {
+                    OptionList n = parseName(value(args, ++i, opt, "a guest name"));
+                    name = n.implied() != null ? n.implied() : n.get("guest");
+                    processName = n.get("process");
+                }
                 case "-pidfile" -> pidfile = Path.of(value(args, ++i, opt, "a file to write jvisor's process id to"));
                 case "-daemonize" -> daemonize = true;
                 case "-accel" -> {
@@ -335,6 +340,16 @@ public final class CommandLine {
             if (serial == null) {
                 serial = new MachineConfig.SerialConfig.None();
             }
+            // the daemon is a second JVM started by ProcessBuilder, which closes every descriptor
+            // above 2 in the child (QEMU's fork keeps them): refuse rather than lose them
+            String inherited = !fdSets.isEmpty() ? "-add-fd"
+                : chardevs.hasInheritedSocket() ? "-chardev socket,fd="
+                : netdevs.stream().anyMatch(n -> n instanceof MachineConfig.NetdevConfig.Stream st
+                    && st.address() instanceof MachineConfig.StreamAddress.Fd) ? "-netdev stream,addr.type=fd" : null;
+            if (inherited != null) {
+                throw new UsageException("-daemonize cannot be used with " + inherited + ": jvisor's daemon is a new JVM "
+                    + "that does not inherit the descriptors (start jvisor without -daemonize, as libvirt does)");
+            }
         }
         if (serial == null) {
             serial = new MachineConfig.SerialConfig.Stdio();
@@ -431,10 +446,10 @@ public final class CommandLine {
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
-            compat.cpu()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            compat.cpu(), compat.uuid()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
-            compat.timestamps());
+            compat.timestamps(), processName);
     }
 
     /**
@@ -474,8 +489,8 @@ public final class CommandLine {
         }
     }
 
-    /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P]. */
-    private static String parseName(String text) throws UsageException {
+    /** QEMU's -name NAME or -name guest=NAME[,debug-threads=on|off][,process=P], checked. */
+    private static OptionList parseName(String text) throws UsageException {
         OptionList o = OptionList.parse("-name", text, true);
         o.allowOnly(Set.of("guest", "debug-threads", "process"), "");
         String name = o.implied() != null ? o.implied() : o.get("guest");
@@ -485,7 +500,10 @@ public final class CommandLine {
         if (o.get("debug-threads") != null) {
             onOff("-name", "debug-threads", o.get("debug-threads"));   // jvisor's threads always have names
         }
-        return name;
+        if (o.get("process") != null && o.get("process").isEmpty()) {
+            throw new UsageException("-name: process= is empty (give the name ps should show)");
+        }
+        return o;
     }
 
     /**

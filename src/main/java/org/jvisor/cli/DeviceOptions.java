@@ -15,11 +15,8 @@ import org.jvisor.config.MachineConfig;
  * addr= on PCI) are read here; the rest go to the device's own parser.
  */
 final class DeviceOptions {
-    /** Every device model jvisor has, for messages and for QMP's device lists. */
-    static final List<String> KNOWN = List.of("isa-debug-exit", "isa-serial", "virtio-rng-pci", "virtio-blk-pci",
-        "virtio-net-pci", "virtio-serial-pci", "virtio-rng-device", "virtio-blk-device", "virtio-net-device",
-        "virtio-serial-device", "virtconsole", "virtserialport", "vhost-user-blk-pci", "vhost-user-blk-device",
-        "vhost-user-fs-pci", "vhost-user-fs-device", "intel-iommu", "ide-hd", "ide-cd", "ahci", "ich9-ahci");
+    /** Every device model jvisor has (QMP's discovery answers from the same list), for messages. */
+    static final List<String> KNOWN = org.jvisor.qmp.DeviceModel.names();
     /** virtio-pci's own properties, taken by every virtio-X-pci device (QEMU's virtio-pci class). */
     private static final Set<String> VIRTIO_PCI_PROPERTIES = Set.of("iommu_platform", "ats", "disable-legacy",
         "disable-modern");

@@ -20,6 +20,11 @@ final class FdSets {
 
     private final Map<Integer, List<Integer>> sets = new LinkedHashMap<>();
 
+    /** Whether no -add-fd was given. */
+    boolean isEmpty() {
+        return sets.isEmpty();
+    }
+
     /** {@code -add-fd set=N,fd=M[,opaque=TEXT]}: the descriptor must be open (inherited). */
     void add(String text) throws UsageException {
         OptionList o = OptionList.parse("-add-fd", text, false);

@@ -210,7 +210,7 @@ final class Help {
                                 CD-ROM media: eject, blockdev-change-medium, blockdev-open-tray,
                                 blockdev-close-tray, blockdev-remove-medium (DEVICE_TRAY_MOVED),
                                 blockdev-add/-insert-medium/-del (virsh change-media)
-          -name NAME, -name guest=NAME   the guest's name (query-name)
+          -name NAME, -name guest=NAME[,process=P]   the guest's name (query-name); P: what ps shows
           -pidfile FILE         write jvisor's process id to FILE (removed at exit)
           -daemonize            run detached; return once the monitors and pidfile are ready
 

@@ -86,6 +86,14 @@ public final class Main {
                 return 1;
             }
         }
+        if (run.processName() != null) {
+            try {
+                org.jvisor.sys.ProcessSession.setName(run.processName());
+            } catch (java.io.IOException e) {
+                err.println("jvisor: -name process=: " + e.getMessage());   // QEMU exits too (os_set_proc_name)
+                return 1;
+            }
+        }
         try (VirtualMachine vm = build(run, err, TranslationCache.forOneMachine())) {
             endOnSignal(vm);
             endOnFailure(vm);

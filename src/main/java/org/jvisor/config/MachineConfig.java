@@ -49,6 +49,8 @@ import java.util.Set;
  *                         controller, each on a {@code drives} entry
  * @param ioThreads        -object iothread: the threads that devices with iothread=ID share
  * @param ahciControllers  -device ahci: further AHCI controllers with their drives
+ * @param cpu              -cpu: the vCPU model
+ * @param uuid             -uuid: the system UUID the guest reads from SMBIOS (QMP query-uuid), or null
  */
 public record MachineConfig(
     Accel accel,
@@ -73,7 +75,7 @@ public record MachineConfig(
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
-    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu) {
+    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid) {
 
     public MachineConfig {
         cpu = cpu == null ? CpuConfig.DEFAULT : cpu;
@@ -109,7 +111,7 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid);
     }
 
     /**
@@ -645,6 +647,7 @@ public record MachineConfig(
         private String name;
         private MemoryBackendConfig memoryBackend;
         private CpuConfig cpu;
+        private java.util.UUID uuid;
         private Firmware firmware = Firmware.DEFAULT;
         private IommuConfig iommu;
         private final Map<Integer, PciDmaConfig> pciDma = new java.util.HashMap<>();
@@ -811,6 +814,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -uuid: the system UUID (SMBIOS type 1); null for none. */
+        public Builder uuid(java.util.UUID uuid) {
+            this.uuid = uuid;
+            return this;
+        }
+
         /** -cpu (default qemu64 without x2APIC on tcg). */
         public Builder cpu(CpuConfig cpu) {
             this.cpu = cpu;
@@ -839,7 +848,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu);
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid);
         }
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 
 import org.jvisor.boot.acpi.AcpiTables;
 import org.jvisor.boot.acpi.TableLoader;
+import org.jvisor.boot.smbios.SmbiosTables;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.devices.fwcfg.FwCfgItems;
 import org.jvisor.memory.GuestMemory;
@@ -15,7 +16,8 @@ import org.jvisor.memory.GuestMemory;
  * What the firmware learns of the machine through fw_cfg, as QEMU's pc machine tells SeaBIOS:
  * RAM size and map ({@code etc/e820}: the RAM ranges, the firmware reserves its own areas), the
  * vCPU count, the boot menu and order, the serial console to use without a display
- * ({@code etc/sercon-port}: jvisor never has one) and the ACPI tables with their loader script.
+ * ({@code etc/sercon-port}: jvisor never has one), the SMBIOS tables and the ACPI tables with
+ * their loader script.
  */
 final class FirmwareConfig {
     static final int E820_RAM = 1;
@@ -46,7 +48,8 @@ final class FirmwareConfig {
      *                  the disk first in the boot order, they are the bootorder file's entries, so
      *                  the first -drive boots first as with QEMU's bootindex
      */
-    static FwCfgItems items(MachineConfig config, GuestMemory ram, AcpiTables acpi, List<String> diskPaths) {
+    static FwCfgItems items(MachineConfig config, GuestMemory ram, AcpiTables acpi, List<String> diskPaths,
+                            SmbiosTables smbios) {
         MachineConfig.Firmware fw = config.firmware();
         FwCfgItems items = new FwCfgItems()
             .put(FwCfgItems.RAM_SIZE, FwCfgItems.le(ram.size(), 8))
@@ -72,6 +75,12 @@ final class FirmwareConfig {
             }
             items.file("bootorder", b.toString().getBytes(StandardCharsets.US_ASCII));
         }
+        // SMBIOS as QEMU's pc machines give it (hw/smbios/smbios.c): the 32-bit entry point SeaBIOS
+        // copies below 1 MiB, fixing the table's address, and the structures, which it keeps
+        // whole when they hold a type 0 (its smbios_romfile_setup)
+        byte[] structures = smbios.structures();
+        items.file("etc/smbios/smbios-tables", structures);
+        items.file("etc/smbios/smbios-anchor", smbios.entryPoint32(0, structures));
         TableLoader.Files tables = TableLoader.of(acpi);
         items.file(TableLoader.TABLES, tables.tables());
         items.file(TableLoader.RSDP, tables.rsdp());

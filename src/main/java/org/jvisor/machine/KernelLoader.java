@@ -12,7 +12,9 @@ import org.jvisor.boot.FirmwareImage;
 import org.jvisor.boot.ImagePool;
 import org.jvisor.boot.KernelFile;
 import org.jvisor.boot.TestGuestBoot;
+import org.jvisor.boot.BiosArea;
 import org.jvisor.boot.acpi.AcpiTables;
+import org.jvisor.boot.smbios.SmbiosTables;
 import org.jvisor.boot.linux.E820Map;
 import org.jvisor.boot.linux.LinuxBoot;
 import org.jvisor.boot.linux.LinuxBootResult;
@@ -48,6 +50,8 @@ final class KernelLoader {
     /** Keep {@link #linux} after loading it ({@link #hold}). */
     private boolean hold;
     private final AcpiTables acpi;
+    /** What the SMBIOS tables describe (-uuid, -smp). */
+    private final MachineConfig config;
     /** The BIOS a machine without -kernel boots, or null. */
     private final FirmwareImage firmware;
     private LinuxBootResult lastLinuxBoot;
@@ -56,9 +60,10 @@ final class KernelLoader {
     private record LinuxFiles(LinuxKernel kernel, byte[] initrd) {
     }
 
-    private KernelLoader(Path kernelPath, ElfImage testElf, byte[] testElfBytes, Path initrdPath, String cmdline,
+    private KernelLoader(MachineConfig config, Path kernelPath, ElfImage testElf, byte[] testElfBytes, Path initrdPath, String cmdline,
                          boolean decompressOnHost, ImagePool images, LinuxFiles linux, AcpiTables acpi,
                          FirmwareImage firmware) {
+        this.config = config;
         this.kernelPath = kernelPath;
         this.testElf = testElf;
         this.testElfBytes = testElfBytes;
@@ -74,7 +79,7 @@ final class KernelLoader {
     /** Reads the files {@code config} names, holding their bytes through {@code images} (shared with other machines). */
     static KernelLoader read(MachineConfig config, ImagePool images) throws BootException {
         if (config.machineType() == MachineConfig.MachineType.NONE) {
-            return new KernelLoader(null, null, null, null, null, false, images, null, null, null); // nothing to boot
+            return new KernelLoader(config, null, null, null, null, null, false, images, null, null, null); // nothing to boot
         }
         Path path = config.kernel();
         if (path == null) {
@@ -83,7 +88,7 @@ final class KernelLoader {
                     + "machine's, with the 440FX chipset SeaBIOS expects)");
             }
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
-            return new KernelLoader(null, null, null, null, null, false, images, null, acpiTables(config),
+            return new KernelLoader(config, null, null, null, null, null, false, images, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));
         }
         KernelFile.Loaded k = KernelFile.read(path);
@@ -92,11 +97,11 @@ final class KernelLoader {
                 throw new BootException("-initrd and -append need a Linux kernel; " + path + " is a test-guest ELF");
             }
             byte[] bytes = images.share(k.bytes());
-            return new KernelLoader(path, ElfImage.parse(bytes, "kernel " + path), bytes, null, null, false, images, null,
+            return new KernelLoader(config, path, ElfImage.parse(bytes, "kernel " + path), bytes, null, null, false, images, null,
                 null, null);
         }
         LinuxFiles linux = readLinux(k, config.initrd(), config.decompressOnHost(), images);
-        return new KernelLoader(path, null, null, config.initrd(), config.append() == null ? "" : config.append(),
+        return new KernelLoader(config, path, null, null, config.initrd(), config.append() == null ? "" : config.append(),
             config.decompressOnHost(), images, linux, acpiTables(config), null);
     }
 
@@ -220,6 +225,7 @@ final class KernelLoader {
         LinuxFiles files = linux != null ? linux : readLinuxAgain();
         linux = hold ? files : null; // let the images go: the next boot reads them again
         AcpiTables.Placement tables = acpi.writeTo(ram);
+        writeSmbios(ram);
         try {
             lastLinuxBoot = LinuxBoot.load(ram, files.kernel(), files.initrd(), cmdline, tables.rsdpAddress(),
                 List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")));
@@ -227,6 +233,29 @@ final class KernelLoader {
             throw new BootException("kernel " + kernelPath + ": " + e.getMessage());
         }
         return lastLinuxBoot.entryState();
+    }
+
+    /** The SMBIOS tables of this machine in {@code ram} (what its RAM ranges are). */
+    SmbiosTables smbios(GuestMemory ram) {
+        List<SmbiosTables.RamRange> ranges = ram.ranges().stream()
+            .map(r -> new SmbiosTables.RamRange(r.guestAddress(), r.size())).toList();
+        String version = KernelLoader.class.getPackage().getImplementationVersion();
+        return new SmbiosTables(config.uuid(), config.cpus(), ranges, version != null ? version : "development");
+    }
+
+    /**
+     * SMBIOS for a direct kernel boot: the 64-bit entry point at the start of its window in the
+     * BIOS area, the structures after it (the guest finds them by scanning, as on a PC).
+     */
+    private void writeSmbios(GuestMemory ram) throws BootException {
+        byte[] table = smbios(ram).structures();
+        long at = BiosArea.SMBIOS_BASE + SmbiosTables.EP3_LENGTH + 8;   // 16-byte aligned after the entry point
+        if (at + table.length > BiosArea.SMBIOS_BASE + BiosArea.SMBIOS_SIZE) {
+            throw new BootException("the SMBIOS tables (" + table.length + " bytes) do not fit their 64 KiB window");
+        }
+        ram.fill(BiosArea.SMBIOS_BASE, BiosArea.SMBIOS_SIZE, (byte) 0);
+        ram.write(BiosArea.SMBIOS_BASE, SmbiosTables.entryPoint64(at, table.length));
+        ram.write(at, table);
     }
 
     /** Lets the Linux images go unloaded (the machine was restored from a snapshot): a reset reads them again. */

@@ -437,7 +437,7 @@ public final class Machine implements AutoCloseable {
      * order in CMOS; and with -d firmware, its debug console (port 0x402) on jvisor's log.
      */
     private void wireFirmware() {
-        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), bootDisks()), deviceDma());
+        FwCfg fwcfg = new FwCfg(FirmwareConfig.items(config, ram, loader.acpi(), bootDisks(), loader.smbios(ram)), deviceDma());
         io.register("fw_cfg", PcPlatform.FW_CFG_PORT, FwCfg.SIZE, fwcfg);
         devices.add(MachineDevice.of("fw_cfg", fwcfg).onReset(fwcfg::reset));
         String order = config.firmware().bootOrder();

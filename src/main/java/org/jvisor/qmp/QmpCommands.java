@@ -74,6 +74,9 @@ final class QmpCommands implements QmpService {
         add("query-target", List.of(), a -> JsonObject.builder().put("arch", "x86_64").build());
         add("query-name", List.of(), a -> vm.name()
             .map(n -> JsonObject.builder().put("name", n).build()).orElse(JsonObject.EMPTY));
+        // -uuid, or QEMU's all-zero answer without one
+        add("query-uuid", List.of(), a -> JsonObject.builder().put("UUID",
+            (vm.config().uuid() != null ? vm.config().uuid() : new java.util.UUID(0, 0)).toString()).build());
         add("query-cpus-fast", List.of(), a -> cpus());
         add("query-block", List.of(), a -> blocks());
         add("query-named-block-nodes", List.of(new Param("flat", Type.BOOL, false)), a -> namedNodes());
@@ -117,7 +120,7 @@ final class QmpCommands implements QmpService {
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
         BlockdevCommands.register(this, blockNodes);
-        QmpDiscovery.register(this);
+        QmpDiscovery.register(table);
         QomTree.register(this, vm, names.peripherals());
     }
 

@@ -55,23 +55,14 @@ final class QmpDiscovery {
         type("virtio-pci", "pci-device", true, "iommu_platform", "bool", "ats", "bool", "disable-legacy", "OnOffAuto",
             "disable-modern", "bool");
         type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
-        type("intel-iommu", "x86-iommu", false, "caching-mode", "bool", "aw-bits", "uint8", "eim", "OnOffAuto");
-        type("virtio-blk-pci", "virtio-pci", false, "drive", "str", "bootindex", "int32", "iothread", "link<iothread>",
-            "ioeventfd", "bool");
-        type("virtio-net-pci", "virtio-pci", false, "netdev", "str", "mac", "str");
-        type("virtio-rng-pci", "virtio-pci", false, "ioeventfd", "bool");
-        type("virtio-serial-pci", "virtio-pci", false, "max_ports", "uint32");
         type("virtio-device", "device", true);
-        type("virtio-blk-device", "virtio-device", false, "drive", "str", "iothread", "link<iothread>", "ioeventfd", "bool");
-        type("virtio-net-device", "virtio-device", false, "netdev", "str", "mac", "str");
-        type("virtio-rng-device", "virtio-device", false, "ioeventfd", "bool");
-        type("virtio-serial-device", "virtio-device", false, "max_ports", "uint32");
         type("virtio-serial-port", "device", true, "chardev", "str", "name", "str", "nr", "uint32");
-        type("virtserialport", "virtio-serial-port", false);
-        type("virtconsole", "virtserialport", false);
         type("isa-device", "device", true);
-        type("isa-serial", "isa-device", false, "chardev", "str", "index", "uint32", "iobase", "uint32", "irq", "uint32");
-        type("isa-debug-exit", "isa-device", false, "iobase", "uint32", "iosize", "uint32");
+        type("ide-device", "device", true);
+        // the concrete devices: the one list -device checks against
+        for (DeviceModel m : DeviceModel.values()) {
+            TYPES.put(m.qemuName(), new QomType(m.parent(), false, m.properties()));
+        }
         type("secret_common", "object", true, "format", "string");
         type("secret", "secret_common", false, "file", "string", "data", "string");
         type("memory-backend", "object", true, "size", "int", "prealloc", "bool", "dump", "bool", "merge", "bool", "share", "bool");
@@ -105,7 +96,7 @@ final class QmpDiscovery {
     private QmpDiscovery() {
     }
 
-    static void register(QmpCommands c) {
+    static void register(QmpCommandTable c) {
         c.add("query-qmp-schema", List.of(), a -> QmpSchema.of(c));
         c.add("qom-list-types", List.of(new Param("implements", Type.STRING, false), new Param("abstract", Type.BOOL, false)),
             QmpDiscovery::listTypes);

@@ -1,7 +1,10 @@
 package org.jvisor.qmp;
 
 import java.time.Instant;
+import java.util.List;
 
+import org.jvisor.api.MigrationStatus;
+import org.jvisor.api.ShutdownCause;
 import org.jvisor.api.VmEvent;
 import org.jvisor.qmp.json.JsonValue.JsonObject;
 
@@ -26,6 +29,17 @@ final class QmpEvents {
                 .put("tray-open", t.trayOpen()).put("id", t.drive()).build());
         }
         return b.build();
+    }
+
+    /**
+     * One event of each kind, for query-qmp-schema's event entries (QmpSchema reads their data
+     * members from {@link #toJson}; it finds one here for each permitted class of VmEvent or fails).
+     */
+    static List<VmEvent> examples() {
+        Instant t = Instant.EPOCH;
+        return List.of(new VmEvent.Shutdown(t, ShutdownCause.HOST_QMP_QUIT), new VmEvent.Powerdown(t),
+            new VmEvent.Reset(t, ShutdownCause.HOST_QMP_SYSTEM_RESET), new VmEvent.Stop(t), new VmEvent.Resume(t),
+            new VmEvent.Migration(t, MigrationStatus.Status.SETUP.qemuName()), new VmEvent.DeviceTrayMoved(t, "drive", true));
     }
 
     static JsonObject timestamp(Instant t) {

@@ -22,6 +22,25 @@ public final class ProcessSession {
     private ProcessSession() {
     }
 
+    /** The longest process name the kernel keeps (TASK_COMM_LEN 16, with its NUL). */
+    public static final int NAME_MAX = 15;
+
+    /**
+     * Names the process as ps(1) and /proc/PID/comm show it, QEMU's -name process= (which does
+     * prctl(PR_SET_NAME) on its main thread). A JVM's main thread is not the process's first
+     * thread, whose name ps shows, so this writes that thread's /proc/self/comm, which any thread
+     * of the process may (proc(5)); the kernel keeps the first {@link #NAME_MAX} bytes.
+     */
+    public static void setName(String name) throws java.io.IOException {
+        byte[] bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            java.nio.file.Files.write(java.nio.file.Path.of("/proc/self/comm"),
+                java.util.Arrays.copyOf(bytes, Math.min(bytes.length, NAME_MAX)));
+        } catch (java.io.IOException e) {
+            throw new java.io.IOException("naming the process '" + name + "' (/proc/self/comm): " + e.getMessage(), e);
+        }
+    }
+
     /** setsid(2): a new session without a controlling terminal (the caller must not lead a process group). */
     public static void newSession() throws SysException {
         Libc.Scratch s = Libc.scratch();

@@ -79,4 +79,30 @@ class MonitorOptionsTest {
         assertEquals("-nographic cannot be used with -daemonize", error("-daemonize", "-nographic"));
         assertTrue(error("-daemonize", "-serial", "stdio").contains("stdio cannot be a guest console"));
     }
+
+    /**
+     * The daemon is a new JVM, which inherits no descriptor above 2: -daemonize with an inherited
+     * descriptor is refused by name, where without -daemonize the same options work.
+     */
+    @Test
+    void daemonizeRefusesInheritedDescriptors(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        try (org.jvisor.sys.Fd socket = org.jvisor.sys.Sockets.listen(dir.resolve("m.sock").toString(), 1);
+             org.jvisor.sys.Fd file = org.jvisor.sys.Fd.open("/dev/null", org.jvisor.sys.Fd.O_RDWR)) {
+            String[] monitor = {"-chardev", "socket,id=m,fd=" + socket.fd() + ",server=on,wait=off",
+                "-mon", "chardev=m,mode=control"};
+            parse(monitor);
+            String e = error(concat(monitor, "-daemonize"));
+            assertTrue(e.startsWith("-daemonize cannot be used with -chardev socket,fd="), e);
+            String[] fdSet = {"-add-fd", "set=3,fd=" + file.fd()};
+            parse(fdSet);
+            e = error(concat(fdSet, "-daemonize"));
+            assertTrue(e.startsWith("-daemonize cannot be used with -add-fd"), e);
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
 }

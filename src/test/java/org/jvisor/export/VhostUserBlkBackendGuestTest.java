@@ -3,7 +3,6 @@ package org.jvisor.export;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +19,7 @@ import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * {@code jvisor vhost-user-blk} as the backend of real frontends booting the demo guest: QEMU 7.2
@@ -65,7 +65,7 @@ class VhostUserBlkBackendGuestTest {
 
     /** As above, {@code chardevOptions} added to the socket chardev (",reconnect=1"). */
     private static List<String> qemu(GuestBuilder.Guest guest, Path socket, String chardevOptions, String cmd) {
-        assumeTrue(Files.isExecutable(QEMU), "needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
+        RequiredTools.assume(Files.isExecutable(QEMU), "needs qemu-system-x86_64 (apt-get install qemu-system-x86)");
         return List.of(QEMU.toString(), "-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot", "-nodefaults",
             "-serial", "stdio",
             "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",

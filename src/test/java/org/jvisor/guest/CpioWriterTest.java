@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import org.jvisor.testing.RequiredTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class CpioWriterTest {
 
@@ -131,7 +131,7 @@ class CpioWriterTest {
 
     @Test
     void systemCpioListsTheArchive(@TempDir Path tmp) throws Exception {
-        assumeTrue(Tools.onPath("cpio"), "cpio(1) not installed (apt-get install cpio): listing check skipped");
+        RequiredTools.assume(Tools.onPath("cpio"), "cpio(1) not installed (apt-get install cpio): listing check skipped");
         Path archive = tmp.resolve("sample.cpio");
         Files.write(archive, sample());
         Tools.Run r = Tools.run(tmp, List.of("cpio", "-i", "-t", "-v", "-F", archive.toString()));
@@ -150,7 +150,7 @@ class CpioWriterTest {
 
     @Test
     void systemCpioExtractsFilesAndLinks(@TempDir Path tmp) throws Exception {
-        assumeTrue(Tools.onPath("cpio"), "cpio(1) not installed (apt-get install cpio): extraction check skipped");
+        RequiredTools.assume(Tools.onPath("cpio"), "cpio(1) not installed (apt-get install cpio): extraction check skipped");
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
         byte[] big = new byte[100_003];
         for (int i = 0; i < big.length; i++) {

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import org.jvisor.testing.RequiredTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,7 +14,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class DebianPackagesTest {
 
@@ -59,7 +59,7 @@ class DebianPackagesTest {
 
     @Test
     void silentHangTimesOut(@TempDir Path tmp) throws Exception {
-        assumeTrue(Tools.onPath("sleep"), "no sleep(1)");
+        RequiredTools.assume(Tools.onPath("sleep"), "no sleep(1)");
         long t0 = System.nanoTime();
         GuestBuildException e = assertThrows(GuestBuildException.class,
                 () -> DebianPackages.run(List.of("sleep", "30"), tmp, 1));

@@ -13,10 +13,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.RequiredTools;
 import org.jvisor.testing.SerialConsole;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The disk image {@link DiskImageBuilder} makes boots as a distribution's disk does, from IDE:
@@ -91,7 +91,7 @@ class DiskImageBootTest {
     @Test
     void qemuBootsTheSameDiskFromIde() throws Exception {
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
-        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
+        RequiredTools.assume(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
         try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-m", "512M",
                 "-nographic", "-drive", "file=" + disk.image() + ",format=raw,if=ide,index=0"))) {
             assertEquals(0, bootRunAndPowerOff(c, false, "/dev/sda1"), c.output());

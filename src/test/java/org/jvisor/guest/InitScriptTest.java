@@ -9,12 +9,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
+import org.jvisor.testing.RequiredTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class InitScriptTest {
 
@@ -95,7 +95,7 @@ class InitScriptTest {
 
     @Test
     void hostShellAcceptsTheSyntax(@TempDir Path tmp) throws Exception {
-        assumeTrue(Tools.onPath("sh"), "no sh on PATH");
+        RequiredTools.assume(Tools.onPath("sh"), "no sh on PATH");
         Path init = tmp.resolve("init");
         Files.writeString(init, script());
         Tools.Run r = Tools.run(tmp, List.of("sh", "-n", init.toString()));
@@ -105,7 +105,7 @@ class InitScriptTest {
     @Test
     void busyboxShellAcceptsTheSyntax(@TempDir Path tmp) throws Exception {
         Optional<Path> bb = busybox();
-        assumeTrue(bb.isPresent(), "no busybox on PATH, in the package cache, nor downloadable: busybox sh -n skipped");
+        RequiredTools.assume(bb.isPresent(), "no busybox on PATH, in the package cache, nor downloadable: busybox sh -n skipped");
         Path init = tmp.resolve("init");
         Files.writeString(init, script());
         Tools.Run r = Tools.run(tmp, List.of(bb.get().toString(), "sh", "-n", init.toString()));
@@ -120,7 +120,7 @@ class InitScriptTest {
     @Test
     void commandEncodingsDecodeInBusybox(@TempDir Path tmp) throws Exception {
         Optional<Path> bb = busybox();
-        assumeTrue(bb.isPresent(), "no busybox on PATH, in the package cache, nor downloadable: decoding check skipped");
+        RequiredTools.assume(bb.isPresent(), "no busybox on PATH, in the package cache, nor downloadable: decoding check skipped");
         String cmd = "echo \"a  b\" 'c+d' 100% $HOME; ls /lib/modules/*/ && lsmod | head -n 3";
         String url = InitScript.cmdParameter(cmd);
         String b64 = InitScript.cmdParameterBase64(cmd);

@@ -2,7 +2,6 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +21,7 @@ import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.QemuReference;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Linux on q35's AHCI: Debian's generic kernel (the cloud kernel has no AHCI driver) with the demo
@@ -87,7 +87,7 @@ class AhciGuestTest {
 
     @Test
     void linuxUsesTheAhciDisksAndCdromAsOnQemu() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
+        RequiredTools.assume(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
         AtaGuestDisks.Images img = AtaGuestDisks.create(dir, "jvisor");
         long start = System.nanoTime();
         JvisorProcess.Result r = JvisorProcess.run(options(img.raw(), img.qcow2(), img.cd()).toArray(new String[0]));

@@ -2,7 +2,6 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * SeaBIOS boots an El Torito CD from the ATAPI CD-ROM (-cdrom, -boot d): it reads the boot record
@@ -147,7 +147,7 @@ class CdromBootTest {
     @Test
     void qemuBootsTheSameCd() throws Exception {
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
-        assumeTrue(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
+        RequiredTools.assume(Files.isExecutable(qemu), "qemu-system-x86_64 not installed: no reference run");
         Path iso = image();
         List<String> cmd = new java.util.ArrayList<>(List.of(qemu.toString(), "-accel", "tcg"));
         cmd.addAll(OPTIONS);

@@ -68,16 +68,19 @@ class DemoGuestBootTest {
     /**
      * virtio-rng on the PCI bus: Linux finds it, uses MSI-X, reads /dev/hwrng. The PCI host is
      * PCIe-style: MCFG announces ECAM (the host bridge then has 4 KiB of config space in sysfs) and
-     * the virtio BAR (64-bit, prefetchable) lands in the window above 4 GiB.
+     * the virtio BAR (64-bit, prefetchable) lands in the window above 4 GiB. And -uuid reaches the
+     * guest through SMBIOS, as with QEMU: /sys/class/dmi/id/product_uuid.
      */
     @Test
     void virtioRngPciFeedsTheGuestsHwrng() throws Exception {
         String cmd = "ls /sys/bus/pci/devices; cat /sys/class/misc/hw_random/rng_current; "
             + "dd if=/dev/hwrng bs=16 count=2 2>/dev/null | od -An -tx1; grep virtio0-input /proc/interrupts; "
             + "echo host-bridge-config=$(wc -c < /sys/bus/pci/devices/0000:00:00.0/config); "
-            + "grep virtio-pci-modern /proc/iomem";
+            + "grep virtio-pci-modern /proc/iomem; echo uuid=$(cat /sys/class/dmi/id/product_uuid) "
+            + "vendor=$(cat /sys/class/dmi/id/sys_vendor)";
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci"));
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci",
+            "-uuid", "c0ffee00-1234-5678-9abc-def012345678"));
         String out = r.stdout();
         assertTrue(out.contains("pci 0000:00:01.0: [1af4:1044]"), r.toString());
         assertTrue(out.contains("0000:00:00.0  0000:00:01.0"), r.toString());
@@ -85,6 +88,7 @@ class DemoGuestBootTest {
         assertTrue(out.contains("PCI: MMCONFIG at [mem 0xe0000000-0xefffffff] reserved in ACPI motherboard resources"),
             r.toString());
         assertTrue(out.contains("host-bridge-config=4096"), "extended config space through ECAM: " + r);
+        assertTrue(out.contains("uuid=c0ffee00-1234-5678-9abc-def012345678 vendor=jvisor"), "SMBIOS type 1: " + r);
         assertTrue(out.lines().anyMatch(l -> l.trim().matches("1[0-9a-f]{8}-1[0-9a-f]{8} : virtio-pci-modern")),
             "the 64-bit BAR above 4 GiB: " + r);
         long hexLines = out.lines().filter(l -> l.matches("( [0-9a-f]{2}){16}")).count();

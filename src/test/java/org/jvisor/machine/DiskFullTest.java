@@ -19,6 +19,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.sys.Credentials;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * The image's file system fills up under the guest (issue 16): a sparse 16 MiB image on a 2 MiB
@@ -37,7 +38,7 @@ class DiskFullTest {
 
     @Test
     void aFullHostFileSystemIsAnIoErrorForTheGuestNotADeadVmm() throws Exception {
-        Assumptions.assumeTrue(Credentials.effectiveUid() == 0, "mounting a small tmpfs needs a test run as root");
+        RequiredTools.assume(Credentials.effectiveUid() == 0, "mounting a small tmpfs needs a test run as root");
         Path mnt = dir.resolve("small");
         java.nio.file.Files.createDirectories(mnt);
         Assumptions.assumeTrue(sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt.toString()) == 0, "mount tmpfs");

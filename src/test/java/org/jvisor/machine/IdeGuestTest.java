@@ -2,7 +2,6 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +20,7 @@ import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.QemuReference;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Linux on the IDE controller: the demo guest with a raw disk (-hda), a qcow2 disk (if=ide,
@@ -81,7 +81,7 @@ class IdeGuestTest {
 
     @Test
     void linuxUsesTheIdeDisksAndCdromAsOnQemu() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
+        RequiredTools.assume(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
         AtaGuestDisks.Images img = AtaGuestDisks.create(dir, "jvisor");
         JvisorProcess.Result r = JvisorProcess.run(options(img.raw(), img.qcow2(), img.cd()).toArray(new String[0]));
         assertEquals(0, r.status(), r.toString());

@@ -2,7 +2,6 @@ package org.jvisor.machine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +22,7 @@ import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * The demo guest on a qcow2 disk, checked by QEMU's own tools: what the guest wrote (and
@@ -39,7 +39,7 @@ class Qcow2GuestTest {
 
     @BeforeAll
     static void setUp() throws IOException {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
+        RequiredTools.assume(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
         guest = DemoGuest.build();
     }
 

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -24,6 +23,7 @@ import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Two guests joined by -netdev stream over a unix socket, no TAP: one listens (server=on), the
@@ -72,7 +72,7 @@ class StreamNetGuestTest {
     void aClientGuestPingsAndTalksToAServerGuest(String serverVmm, String clientVmm) throws Exception {
         boolean qemuServer = serverVmm.equals("qemu");
         boolean qemuClient = clientVmm.equals("qemu");
-        Assumptions.assumeTrue(!(qemuServer || qemuClient) || Files.isExecutable(QEMU),
+        RequiredTools.assume(!(qemuServer || qemuClient) || Files.isExecutable(QEMU),
             "skipped: qemu-system-x86_64 is not installed (Debian qemu-system-x86): no QEMU peer");
         Path dir = Files.createTempDirectory("jvisor-stream-guests");
         Path sock = dir.resolve("link.sock");

@@ -14,7 +14,6 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.jvisor.guest.GuestBuilder;
@@ -22,6 +21,7 @@ import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * -netdev user through a real passt, no TAP device: the demo guest gets a DHCP lease (and passt's
@@ -67,7 +67,7 @@ class UserNetGuestTest {
 
     @Test
     void leaseHostServerThroughTheGatewayAndGuestServerThroughHostfwd() throws Exception {
-        Assumptions.assumeTrue(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/passt")),
+        RequiredTools.assume(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/passt")),
             "skipped: passt is not installed (apt-get install passt)");
         byte[] data = new byte[300 * 1024];
         new Random(7).nextBytes(data);

@@ -9,13 +9,13 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * virtio-fs against QEMU's virtiofsd (qemu-system-common's /usr/lib/qemu/virtiofsd): the guest
@@ -30,7 +30,7 @@ class VhostUserFsGuestTest {
 
     @Test
     void theGuestMountsAHostDirectoryThroughVirtiofsd() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(VIRTIOFSD), "needs /usr/lib/qemu/virtiofsd (apt-get install qemu-system-common)");
+        RequiredTools.assume(Files.isExecutable(VIRTIOFSD), "needs /usr/lib/qemu/virtiofsd (apt-get install qemu-system-common)");
         Path shared = Files.createDirectories(dir.resolve("shared"));
         Files.writeString(shared.resolve("from-host.txt"), "written by the host\n");
         Path socket = dir.resolve("fs.sock");

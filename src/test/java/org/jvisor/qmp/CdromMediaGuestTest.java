@@ -3,7 +3,6 @@ package org.jvisor.qmp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -32,6 +31,7 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * A CD-ROM's medium changed under a running Linux, through QMP on a real unix socket: the guest
@@ -267,7 +267,7 @@ class CdromMediaGuestTest {
         assertTrue(change.get(16).contains("Failed to find node with node-name='n3-storage'"), change.toString());
 
         Path qsocket = dir.resolve("q.sock");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86_64 not installed: no reference run");
+        RequiredTools.assume(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86_64 not installed: no reference run");
         List<String> qemu = new ArrayList<>(List.of("/usr/bin/qemu-system-x86_64"));
         qemu.addAll(options(qsocket, first, image("qemu-disk.raw", 4096, 3)));
         Outcome ref = scenario(qemu, qsocket, second, third);

@@ -20,7 +20,7 @@ import org.jvisor.testing.JvisorSession;
  * jvisor started as libvirt probes an emulator (-machine none: no guest, QMP only) answers the
  * discovery commands from what it has: a schema that lists exactly the commands it runs, its
  * machines, devices and their properties, QEMU's error classes for what it lacks; the lifecycle
- * commands work on a machine with no vCPU, and SIGTERM ends it.
+ * commands work on a machine with no vCPU, and SIGTERM ends it. -name process= names the process.
  */
 @GuestTest
 class QmpDiscoveryTest {
@@ -37,10 +37,14 @@ class QmpDiscoveryTest {
     void machineNoneDescribesJvisor(@TempDir Path dir) throws Exception {
         Path socket = dir.resolve("qmp.sock");
         try (JvisorSession jvisor = JvisorSession.start("-S", "-no-user-config", "-nodefaults", "-nographic",
-                "-machine", "none,accel=kvm:tcg", "-qmp", "unix:" + socket + ",server=on,wait=off");
+                "-machine", "none,accel=kvm:tcg", "-qmp", "unix:" + socket + ",server=on,wait=off",
+                "-name", "guest=probe,process=jvisor-probe-process");
              QmpClient q = QmpClient.connect(socket)) {
             q.reply();
             q.execute("{\"execute\": \"qmp_capabilities\"}");
+            // -name process=: what ps shows, cut to the kernel's 15 bytes as QEMU's prctl is
+            assertEquals("jvisor-probe-pr", java.nio.file.Files.readString(Path.of("/proc/" + jvisor.pid() + "/comm")).strip());
+            assertEquals("{\"return\": {\"name\": \"probe\"}}", QmpClient.text(q.execute("{\"execute\": \"query-name\"}")));
 
             // the schema's commands are query-commands' commands, each with an argument type in the schema
             Set<String> commands = new HashSet<>();

@@ -1,10 +1,6 @@
 package org.jvisor.qmp;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,13 +19,14 @@ import org.jvisor.qmp.json.JsonWriter;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The same QMP script against Debian's QEMU 7.2 (-M none -S) and against jvisor (-S): every
+ * The same QMP script (src/test/resources/org/jvisor/qmp/qemu-comparison.qmp), fed through socat,
+ * against Debian's QEMU 7.2 (-M none -S) and against jvisor (-S): every
  * message must have the same shape (keys and value types, in the same order of messages, events
  * included), errors the same class and text, the human monitor the same text. Values may differ
  * where the machines do (version numbers, thread ids, a vCPU that -M none does not have).
@@ -38,53 +35,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class QmpQemuComparisonTest {
     private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
     private static final long WATCHDOG_SECONDS = 120;
+    private static final String UUID = "0e6ae8a0-5b1c-4d2e-9f3a-7c4b2a1d0e9f";
 
-    /** Commands that apply to QEMU's -M none; each line gets its reply (and the events it causes). */
-    private static final String SCRIPT = """
-        {"execute":"query-status"}
-        {"execute":"qmp_capabilities","id":1}
-        {"execute":"qmp_capabilities","id":[1,2]}
-        {"execute":"query-status","id":"a"}
-        {"execute":"query-version"}
-        {"execute":"query-kvm"}
-        {"execute":"query-target"}
-        {"execute":"query-name"}
-        {"execute":"query-commands"}
-        {"execute":"query-cpus-fast"}
-        {"execute":"query-block"}
-        {"execute":"query-chardev"}
-        {"execute":"human-monitor-command","arguments":{"command-line":"info status"}}
-        {"execute":"human-monitor-command","arguments":{"command-line":"info version"}}
-        {"execute":"human-monitor-command","arguments":{"command-line":"info name"}}
-        {"execute":"human-monitor-command","arguments":{"command-line":"bogus"}}
-        {"execute":"human-monitor-command","arguments":{"command-line":""}}
-        {"execute":"human-monitor-command"}
-        {"execute":"human-monitor-command","arguments":{"command-line":5}}
-        {"execute":"nonexist","id":7}
-        {"foo":1}
-        {"id":9}
-        [1]
-        garbage
-        {"execute":"query-status","arguments":{"x":1},"id":8}
-        {"execute":"stop","arguments":[]}
-        {"execute":1}
-        {'execute':'query-name','id':'it\\'s'}
-        {"execute":"cont"}
-        {"execute":"query-status"}
-        {"execute":"stop"}
-        {"execute":"stop"}
-        {"execute":"human-monitor-command","arguments":{"command-line":"info status"}}
-        {"execute":"cont"}
-        {"execute":"cont"}
-        {"execute":"system_reset"}
-        {"execute":"system_powerdown"}
-        {"execute":"query-status"}
-        {"execute":"quit"}
-        """;
+    /**
+     * The script both servers get through socat: commands that apply to QEMU's -M none, the bad
+     * input QEMU answers with errors; each line gets its reply (and the events it causes).
+     */
+    private static final String SCRIPT_RESOURCE = "qemu-comparison.qmp";
 
     @Test
     void everyReplyHasQemusShape(@TempDir Path dir) throws Exception {
-        List<String> differences = compare(dir, SCRIPT, List.of("-M", "none", "-name", "cmp"), List.of("-name", "cmp"), 40);
+        String script;
+        try (var in = QmpQemuComparisonTest.class.getResourceAsStream(SCRIPT_RESOURCE)) {
+            script = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        List<String> differences = compare(dir, script, List.of("-M", "none", "-name", "cmp", "-uuid", UUID),
+            List.of("-name", "cmp", "-uuid", UUID), 40);
         assertEquals(List.of(), differences, "messages that differ from QEMU 7.2's");
     }
 
@@ -132,7 +98,9 @@ class QmpQemuComparisonTest {
     /** Runs {@code script} on QEMU and on jvisor (both -S, with their own arguments); the messages that differ. */
     private static List<String> compare(Path dir, String script, List<String> qemuArgs, List<String> jvisorArgs, int atLeast)
             throws Exception {
-        assumeTrue(Files.isExecutable(QEMU), "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): "
+        RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 is not installed (Debian package qemu-system-x86): "
+            + "the comparison with QEMU is skipped");
+        RequiredTools.assume(Files.isExecutable(SOCAT), "socat is not installed (Debian package socat): "
             + "the comparison with QEMU is skipped");
         Path qemuSocket = dir.resolve("qemu.sock");
         List<String> qemuCmd = new ArrayList<>(List.of(QEMU.toString(), "-S", "-nodefaults", "-display", "none",
@@ -174,27 +142,6 @@ class QmpQemuComparisonTest {
         return differences;
     }
 
-    /**
-     * Connects to {@code socket}, retrying while it is refused: the socket file exists from
-     * bind(2) on, a moment before the server listens (QEMU's and jvisor's alike).
-     */
-    private static SocketChannel connect(Path socket) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WATCHDOG_SECONDS);
-        while (true) {
-            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            try {
-                ch.connect(UnixDomainSocketAddress.of(socket));
-                return ch;
-            } catch (IOException e) {
-                ch.close();
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("watchdog: cannot connect to " + socket, e);
-                }
-                Thread.sleep(20);
-            }
-        }
-    }
-
     /** The threads of a hung jvisor, for the failure message. */
     private static String threads(long pid) {
         try {
@@ -223,49 +170,62 @@ class QmpQemuComparisonTest {
         };
     }
 
-    /** Sends the script, reads every message until the server closes after quit. */
-    private static List<JsonValue> session(Path socket, java.util.function.BooleanSupplier alive, String script) throws Exception {
+    private static final Path SOCAT = Path.of("/usr/bin/socat");
+
+    /**
+     * Feeds the script to the server through socat, as a person scripts QEMU, and reads every
+     * message until the server closes after quit (socat's stdin stays open to the end, ignoreeof:
+     * a half-closed connection would let a server drop the replies still to come). Each message
+     * must be one CRLF-terminated line (QMP's framing).
+     */
+    private static List<JsonValue> session(Path socket, java.util.function.BooleanSupplier alive, String script)
+            throws Exception {
         for (int i = 0; i < 2400 && !Files.exists(socket); i++) {
             assertTrue(alive.getAsBoolean(), "the server ended before listening on " + socket);
             Thread.sleep(50);
         }
-        List<JsonValue> messages = new ArrayList<>();
-        JsonStreamParser parser = new JsonStreamParser(new JsonStreamParser.Listener() {
-            @Override
-            public void value(JsonValue value) {
-                messages.add(value);
-            }
-
-            @Override
-            public void error(String message) {
-                throw new AssertionError("the server sent bad JSON: " + message);
-            }
-        });
-        try (SocketChannel ch = connect(socket)) {
+        Path file = socket.resolveSibling(socket.getFileName() + ".qmp");
+        Files.writeString(file, script);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WATCHDOG_SECONDS);
+        while (true) {
+            Process socat = new ProcessBuilder(SOCAT.toString(), "-t5", "STDIO,ignoreeof", "UNIX-CONNECT:" + socket)
+                .redirectInput(file.toFile()).redirectError(ProcessBuilder.Redirect.PIPE).start();
             // hang guard: a server that never closes after quit fails the test with what it sent
-            Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+            var out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
-                    Thread.sleep(TimeUnit.SECONDS.toMillis(WATCHDOG_SECONDS));
-                    ch.close();
-                } catch (InterruptedException | IOException e) {
-                    // the session ended in time
+                    return socat.getInputStream().readAllBytes();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
                 }
             });
-            ch.write(ByteBuffer.wrap(script.getBytes(StandardCharsets.UTF_8)));
-            ByteBuffer buf = ByteBuffer.allocate(65536);
-            try {
-                for (int n; (n = ch.read(buf.clear())) > 0; ) {
-                    parser.feed(buf.array(), 0, n);
-                }
-            } catch (java.nio.channels.AsynchronousCloseException e) {
+            if (!socat.waitFor(WATCHDOG_SECONDS, TimeUnit.SECONDS)) {
+                socat.destroyForcibly();
                 throw new AssertionError("watchdog: " + socket + " still open " + WATCHDOG_SECONDS + " s after the script; "
-                    + "received: " + messages.stream().map(JsonWriter::compact).toList(), e);
+                    + "received: " + new String(out.get(), StandardCharsets.UTF_8));
             }
-            watchdog.interrupt();
-        } catch (IOException e) {
-            // a reset at quit ends the session too
+            String err = new String(socat.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (socat.exitValue() != 0 && err.contains("Connection refused") && System.nanoTime() < deadline) {
+                Thread.sleep(20);   // the socket file exists from bind(2) on, a moment before the server listens
+                continue;
+            }
+            String text = new String(out.get(), StandardCharsets.UTF_8);
+            assertTrue(text.endsWith("\r\n") && !text.replace("\r\n", "").contains("\n"), "CRLF framing: " + text + err);
+            List<JsonValue> messages = new ArrayList<>();
+            JsonStreamParser parser = new JsonStreamParser(new JsonStreamParser.Listener() {
+                @Override
+                public void value(JsonValue value) {
+                    messages.add(value);
+                }
+
+                @Override
+                public void error(String message) {
+                    throw new AssertionError("the server sent bad JSON: " + message);
+                }
+            });
+            byte[] bytes = out.get();
+            parser.feed(bytes, 0, bytes.length);
+            return messages;
         }
-        return messages;
     }
 
     /** Keys (sorted) and value types; an empty array matches any array (-M none has no vCPU, no oob). */
@@ -299,9 +259,22 @@ class QmpQemuComparisonTest {
         return shape(a).equals(shape(b));
     }
 
-    /** Errors: the same class and text; the human monitor: the same text (but for the version numbers). */
+    /**
+     * Errors: the same class and text; the human monitor: the same text (but for the version
+     * numbers); the same id echoed; the same run state and UUID.
+     */
     private static boolean sameText(JsonValue a, JsonValue b) {
         if (a instanceof JsonObject x && b instanceof JsonObject y) {
+            if (!java.util.Objects.equals(x.members().get("id"), y.members().get("id"))) {
+                return false;
+            }
+            if (x.members().get("return") instanceof JsonObject r && y.members().get("return") instanceof JsonObject t) {
+                for (String k : List.of("status", "running", "UUID")) {
+                    if (!java.util.Objects.equals(r.members().get(k), t.members().get(k))) {
+                        return false;
+                    }
+                }
+            }
             if (x.members().containsKey("error")) {
                 return x.members().get("error").equals(y.members().get("error"));
             }

@@ -18,24 +18,24 @@ import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.GuestTest;
-import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * jvisor's monitor with socat as the client, as people script QEMU: a scripted session against a
- * paused machine, and the demo guest powered off through system_powerdown (its acpid acts on the
- * ACPI power button, as a distribution guest's would).
+ * jvisor's monitor with socat as the client, as people script QEMU: the demo guest powered off
+ * through system_powerdown (its acpid acts on the ACPI power button, as a distribution guest's
+ * would). The scripted session from prelaunch to quit is QmpQemuComparisonTest's: one script file
+ * fed through socat to QEMU 7.2 and to jvisor.
  */
 @GuestTest
 class QmpSocatTest {
     private static final Path SOCAT = Path.of("/usr/bin/socat");
 
     private static void assumeSocat() {
-        assumeTrue(Files.isExecutable(SOCAT), "socat is not installed (Debian package socat): QMP socat tests skipped");
+        RequiredTools.assume(Files.isExecutable(SOCAT), "socat is not installed (Debian package socat): QMP socat tests skipped");
     }
 
     private static Process socat(Path socket, String... timeout) throws IOException {
@@ -52,45 +52,6 @@ class QmpSocatTest {
     private static void awaitSocket(Path socket, JvisorSession jvisor) throws Exception {
         QmpClient.connect(socket).close();
         assertTrue(jvisor.isAlive(), jvisor.transcript());
-    }
-
-    @Test
-    void aScriptedSessionFromPrelaunchToQuit(@TempDir Path dir) throws Exception {
-        assumeSocat();
-        Path socket = dir.resolve("qmp.sock");
-        try (JvisorSession jvisor = JvisorSession.start("-accel", "tcg", "-display", "none", "-serial", "none",
-                "-kernel", JvisorProcess.guest("spin.elf").toString(), "-S", "-qmp", "unix:" + socket + ",server=on,wait=off")) {
-            awaitSocket(socket, jvisor);
-            Process p = socat(socket, "-t30");
-            try (OutputStream in = p.getOutputStream()) {
-                in.write(("""
-                    {"execute":"qmp_capabilities"}
-                    {"execute":"query-status","id":1}
-                    {"execute":"cont","id":2}
-                    {"execute":"query-status","id":3}
-                    {"execute":"stop","id":4}
-                    {"execute":"query-status","id":5}
-                    {"execute":"quit","id":6}
-                    """).getBytes(StandardCharsets.US_ASCII));
-            }
-            byte[] out = p.getInputStream().readAllBytes();
-            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-            String text = new String(out, StandardCharsets.UTF_8);
-            assertTrue(text.endsWith("\r\n") && !text.replace("\r\n", "").contains("\n"), "CRLF framing: " + text);
-            List<String> lines = text.lines().map(l -> l.replaceAll("\"timestamp\": \\{[^}]*}, ", "")).toList();
-            assertEquals(List.of(
-                "{\"return\": {}}",
-                "{\"return\": {\"status\": \"prelaunch\", \"singlestep\": false, \"running\": false}, \"id\": 1}",
-                "{\"event\": \"RESUME\"}",
-                "{\"return\": {}, \"id\": 2}",
-                "{\"return\": {\"status\": \"running\", \"singlestep\": false, \"running\": true}, \"id\": 3}",
-                "{\"event\": \"STOP\"}",
-                "{\"return\": {}, \"id\": 4}",
-                "{\"return\": {\"status\": \"paused\", \"singlestep\": false, \"running\": false}, \"id\": 5}",
-                "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-quit\"}}",
-                "{\"return\": {}, \"id\": 6}"), lines.subList(1, lines.size()), text);
-            assertEquals(0, jvisor.waitFor(), jvisor.transcript());
-        }
     }
 
     @Test

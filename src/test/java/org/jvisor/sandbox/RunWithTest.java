@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.sys.Credentials;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.JvisorSession;
+import org.jvisor.testing.RequiredTools;
 
 /** -run-with / -runas / -chroot in real jvisor processes: the VMM gives up root and its file system view. */
 @GuestTest
@@ -21,7 +21,7 @@ class RunWithTest {
     Path jail;
 
     private static void assumeRoot() {
-        Assumptions.assumeTrue(Credentials.effectiveUid() == 0, "dropping privileges needs a test run as root");
+        RequiredTools.assume(Credentials.effectiveUid() == 0, "dropping privileges needs a test run as root");
     }
 
     @Test

@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.jvisor.sys.Seccomp;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * The -sandbox filter, run by a classic-BPF interpreter over seccomp_data as the kernel runs it
@@ -121,7 +121,7 @@ class SandboxPolicyTest {
     @Test
     void numbersAreLinuxs() throws IOException {
         Path h = Path.of("/usr/include/x86_64-linux-gnu/asm/unistd_64.h");
-        Assumptions.assumeTrue(Files.exists(h), "linux-libc-dev is not installed (apt-get install linux-libc-dev)");
+        RequiredTools.assume(Files.exists(h), "linux-libc-dev is not installed (apt-get install linux-libc-dev)");
         String header = Files.readString(h);
         for (DeniedSyscall s : DeniedSyscall.values()) {
             Matcher m = Pattern.compile("#define __NR_" + s.linuxName() + " (\\d+)").matcher(header);

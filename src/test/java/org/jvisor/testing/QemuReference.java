@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * QEMU 7.2 as the reference run of a guest test: the same options jvisor got, given to Debian's
@@ -25,7 +24,7 @@ public final class QemuReference {
 
     /** Runs QEMU with {@code options} to its end; returns what it printed (stdout and stderr). */
     public static String run(List<String> options) throws IOException, InterruptedException {
-        assumeTrue(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed: no reference run");
+        RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed: no reference run");
         List<String> cmd = new ArrayList<>(List.of(QEMU.toString()));
         cmd.addAll(options);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();

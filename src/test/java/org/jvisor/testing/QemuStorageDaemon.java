@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Debian's qemu-storage-daemon (qemu-system-common) exporting a raw image as a vhost-user-blk
@@ -28,7 +27,7 @@ public final class QemuStorageDaemon implements AutoCloseable {
 
     /** Starts the daemon on {@code image}, listening at {@code socket}; returns once the socket is there. */
     public static QemuStorageDaemon start(Path image, Path socket) throws IOException, InterruptedException {
-        Assumptions.assumeTrue(Files.isExecutable(BINARY), "needs qemu-storage-daemon (apt-get install qemu-system-common)");
+        RequiredTools.assume(Files.isExecutable(BINARY), "needs qemu-storage-daemon (apt-get install qemu-system-common)");
         QemuStorageDaemon d = new QemuStorageDaemon(image, socket, socket.resolveSibling(socket.getFileName() + ".log"));
         d.restart();
         return d;

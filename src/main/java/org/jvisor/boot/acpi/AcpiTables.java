@@ -12,7 +12,7 @@ import org.jvisor.memory.GuestMemory;
 
 /**
  * Builds the machine's ACPI tables and lays them out in one guest-physical window: by default the
- * BIOS area 0xE0000-0xFFFFF that Linux scans for the RSDP (the boot loader may also hand the RSDP
+ * first half (0xE0000-0xEFFFF) of the BIOS area that Linux scans for the RSDP (the boot loader may also hand the RSDP
  * address over in boot_params.acpi_rsdp_addr). Layout: RSDP at the window base, then FACS
  * (64-byte aligned), DSDT, FADT, MADT, MCFG (with a PCIe host), DMAR (with a VT-d unit), XSDT,
  * RSDT, each 16-byte aligned.
@@ -26,9 +26,9 @@ import org.jvisor.memory.GuestMemory;
  */
 public final class AcpiTables {
 
-    /** The default window: the 128 KiB BIOS area below 1 MiB. */
-    public static final long DEFAULT_BASE = 0xE_0000L;
-    public static final int DEFAULT_SIZE = 0x2_0000;
+    /** The default window: the first 64 KiB of the BIOS area below 1 MiB (the rest holds SMBIOS). */
+    public static final long DEFAULT_BASE = org.jvisor.boot.BiosArea.ACPI_BASE;
+    public static final int DEFAULT_SIZE = org.jvisor.boot.BiosArea.ACPI_SIZE;
 
     private final int vcpus;
     private final List<VirtioMmioDevice> virtioMmio = new ArrayList<>();
@@ -184,7 +184,7 @@ public final class AcpiTables {
         return new Placement(image.rsdpAddress(), base, image.bytes().length);
     }
 
-    /** As {@link #writeTo(GuestMemory, long, int)} in the default window 0xE0000-0xFFFFF. */
+    /** As {@link #writeTo(GuestMemory, long, int)} in the default window 0xE0000-0xEFFFF. */
     public Placement writeTo(GuestMemory memory) {
         return writeTo(memory, DEFAULT_BASE, DEFAULT_SIZE);
     }

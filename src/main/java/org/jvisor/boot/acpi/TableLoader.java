@@ -35,7 +35,7 @@ public final class TableLoader {
     private TableLoader() {
     }
 
-    /** The files for {@code acpi}'s tables (at most 128 KiB of them, as the direct-boot window). */
+    /** The files for {@code acpi}'s tables (at most 64 KiB of them, as the direct-boot window). */
     public static Files of(AcpiTables acpi) {
         AcpiTables.Image image = acpi.build(0, AcpiTables.DEFAULT_SIZE);
         byte[] tables = image.bytes().clone();

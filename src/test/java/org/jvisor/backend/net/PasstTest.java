@@ -14,10 +14,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.jvisor.sys.Fd;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Starting passt for -netdev user: the message when it is missing names the package; a passt that
@@ -86,7 +86,7 @@ class PasstTest {
     @Test
     void realPasstBindsTheForwardedPortServesOneClientAndGoes() throws Exception {
         Path passt = Passt.find(System.getenv("PATH"));
-        Assumptions.assumeTrue(passt != null, "skipped: passt is not installed (apt-get install passt)");
+        RequiredTools.assume(passt != null, "skipped: passt is not installed (apt-get install passt)");
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.jvisor.testing.RequiredTools;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,7 +21,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The real check: ACPICA's own tools (Debian package acpica-tools) read what we generate. iasl
@@ -51,7 +51,7 @@ class IaslTest {
     static void findTools() {
         iasl = tool("iasl");
         acpiexec = tool("acpiexec");
-        assumeTrue(iasl != null, "iasl not found: install Debian's acpica-tools (apt-get install -y acpica-tools)"
+        RequiredTools.assume(iasl != null, "iasl not found: install Debian's acpica-tools (apt-get install -y acpica-tools)"
             + " to check the ACPI tables with ACPICA's disassembler");
     }
 
@@ -374,7 +374,7 @@ class IaslTest {
 
     @Test
     void acpicaInterpreterLoadsAndEvaluatesTheTables() throws Exception {
-        assumeTrue(acpiexec != null, "acpiexec (acpica-tools) not found");
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
         AcpiTables.Image img = fullImage();
         List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
             "evaluate \\_S5; evaluate \\_SB.VR01._HID; evaluate \\_SB.COM1._HID; evaluate \\_SB.PCI0._PRT;"

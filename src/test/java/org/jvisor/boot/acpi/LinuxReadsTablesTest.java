@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.DemoGuest;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,7 +42,7 @@ class LinuxReadsTablesTest {
     @Test
     void debianKernelFindsAndUsesTheTables() throws Exception {
         Path qemu = IaslTest.tool("qemu-system-x86_64");
-        assumeTrue(qemu != null, "qemu-system-x86_64 not installed (Debian qemu-system-x86): skipping the Linux check");
+        RequiredTools.assume(qemu != null, "qemu-system-x86_64 not installed (Debian qemu-system-x86): skipping the Linux check");
         Optional<GuestBuilder.Guest> guest = GuestBuilder.existing(GuestBuilder.defaultOutDir());
         assumeTrue(guest.isPresent(), "no demo guest in " + GuestBuilder.defaultOutDir()
             + " (build it with org.jvisor.guest.GuestBuilder): skipping the Linux check");

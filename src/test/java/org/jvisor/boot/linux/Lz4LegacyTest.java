@@ -9,12 +9,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.boot.BootException;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.jvisor.boot.linux.TestImages.concat;
 import static org.jvisor.boot.linux.TestImages.le32;
 
@@ -211,7 +211,7 @@ class Lz4LegacyTest {
 
     @Test
     void roundTripsWhatTheLz4ToolWritesInLegacyFormat(@TempDir Path dir) throws Exception {
-        assumeTrue(lz4Available(), "the lz4 command is not installed (apt-get install lz4)");
+        RequiredTools.assume(lz4Available(), "the lz4 command is not installed (apt-get install lz4)");
         // Compressible text with some noise, more than two 8 MiB blocks, like a kernel image.
         byte[] data = new byte[Lz4Legacy.BLOCK_SIZE * 2 + 777_777];
         byte[] noise = TestImages.pattern(data.length, 3);

@@ -1,6 +1,7 @@
 package org.jvisor.backend.block.qcow2;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import org.jvisor.testing.RequiredTools;
+
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +20,7 @@ final class QemuImg {
     }
 
     static void assumeInstalled() {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")) && Files.isExecutable(Path.of("/usr/bin/qemu-io")),
+        RequiredTools.assume(Files.isExecutable(Path.of("/usr/bin/qemu-img")) && Files.isExecutable(Path.of("/usr/bin/qemu-io")),
             "qemu-img/qemu-io not installed (apt-get install qemu-utils)");
     }
 
