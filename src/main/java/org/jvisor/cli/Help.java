@@ -33,8 +33,10 @@ final class Help {
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
           -bios FILE            firmware for a machine without -kernel (default: SeaBIOS from
-                                Debian's seabios package, /usr/share/seabios/bios-256k.bin); it
-                                boots the disks as a PC does (tcg runs it; -kernel skips it)
+                                Debian's seabios package, /usr/share/seabios/bios-256k.bin, or
+                                $JVISOR_BIOS); it boots the disks as a PC does (tcg runs it;
+                                -kernel skips it); a file with no x86 jump at its reset vector
+                                is refused
           -boot [order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]
                                 firmware boot order (c disk, d CD-ROM, n network; default cad),
                                 its boot menu prompt (ESC on the console), how long the prompt
