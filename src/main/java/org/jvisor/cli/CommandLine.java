@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.HashMap;
 import java.util.Set;
 
+import org.jvisor.backend.block.DiscardMode;
 import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
@@ -610,10 +611,10 @@ public final class CommandLine {
 
     /** A parsed -drive: the image, and where it sits on the IDE controller (null: not if=ide). */
     private record ParsedDrive(MachineConfig.DriveConfig drive, MachineConfig.IdeDriveConfig ide) {
-        ParsedDrive withCache(String cache, boolean snapshot) {
+        ParsedDrive withCache(String cache, boolean snapshot, String discard) {
             MachineConfig.DriveConfig d = drive;
             return new ParsedDrive(new MachineConfig.DriveConfig(d.id(), d.file(), d.format(), d.readOnly(), cache,
-                d.ifVirtio(), snapshot), ide);
+                d.ifVirtio(), snapshot, discard), ide);
         }
     }
 
@@ -624,7 +625,7 @@ public final class CommandLine {
     private static ParsedDrive parseDrive(String text, int index, List<MachineConfig.IdeDriveConfig> ideDrives,
                                           IdeLayout layout) throws UsageException {
         OptionList o = OptionList.parse("-drive", text, false);
-        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot", "index", "media"), "");
+        o.allowOnly(Set.of("file", "format", "if", "id", "readonly", "cache", "snapshot", "index", "media", "discard"), "");
         String file = o.get("file");
         if (file != null && file.isEmpty()) {
             file = null;
@@ -651,6 +652,11 @@ public final class CommandLine {
         if (!cache.equals("none") && !cache.equals("writeback")) {
             throw new UsageException("-drive: cache=" + cache + " is not supported (none or writeback)");
         }
+        // QEMU's discard=ignore|off|unmap|on (default ignore): whether the guest's discards free space
+        DiscardMode discard = DiscardMode.byName(o.get("discard") == null ? "ignore" : o.get("discard"));
+        if (discard == null) {
+            throw new UsageException("-drive: discard=" + o.get("discard") + " (expected ignore, off, unmap or on)");
+        }
         if (iface.equals("none") && o.get("id") == null) {
             throw new UsageException("-drive: if=none needs id=ID for a -device virtio-blk-pci,drive=ID");
         }
@@ -672,11 +678,11 @@ public final class CommandLine {
             }
             return ideDrive("-drive", file, format, ro.equals("on"), o.get("id"), at, media.equals("cdrom")
                 ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, ideDrives, layout)
-                .withCache(cache, snapshot);
+                .withCache(cache, snapshot, discard.qemuName());
         }
         String id = o.get("id") != null ? o.get("id") : "drive" + index;
         return new ParsedDrive(new MachineConfig.DriveConfig(id, file == null ? null : Path.of(file), format, ro.equals("on"), cache,
-            iface.equals("virtio"), snapshot), null);
+            iface.equals("virtio"), snapshot, discard.qemuName()), null);
     }
 
     /**

@@ -33,8 +33,10 @@ final class Help {
           -initrd FILE          initial ramdisk for a Linux kernel
           -append CMDLINE       Linux kernel command line
           -bios FILE            firmware for a machine without -kernel (default: SeaBIOS from
-                                Debian's seabios package, /usr/share/seabios/bios-256k.bin); it
-                                boots the disks as a PC does (tcg runs it; -kernel skips it)
+                                Debian's seabios package, /usr/share/seabios/bios-256k.bin, or
+                                $JVISOR_BIOS); it boots the disks as a PC does (tcg runs it;
+                                -kernel skips it); a file with no x86 jump at its reset vector
+                                is refused
           -boot [order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]
                                 firmware boot order (c disk, d CD-ROM, n network; default cad),
                                 its boot menu prompt (ESC on the console), how long the prompt
@@ -87,7 +89,9 @@ final class Help {
                                 a disk image as a virtio-blk-pci disk (/dev/vda, ...): raw or
                                 qcow2 (v2/v3, backing chains, compressed clusters read); without
                                 format= the format is probed as QEMU does (a probed raw image may
-                                not get a format header written into its first sector)
+                                not get a format header written into its first sector);
+                                [,discard=ignore|unmap]: the guest's discards keep the space
+                                (ignore, QEMU's default) or give it back (unmap; also on -blockdev)
           -hda IMG .. -hdd IMG  a disk on the IDE controller (PIIX3 IDE at 00:01.1; hda = primary
                                 master, IRQ 14; hdc = secondary master, IRQ 15): Linux's sda...
                                 On -M q35: the ICH9 AHCI at 00:1f.2, hda..hdd on ports 0-3

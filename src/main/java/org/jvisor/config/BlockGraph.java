@@ -83,16 +83,21 @@ public final class BlockGraph {
 
     private MachineConfig.DriveConfig resolve(String name, BlockNode n) throws BlockNodeException {
         return switch (n) {
-            case BlockNode.FileNode f -> new MachineConfig.DriveConfig(name, Path.of(f.path()), f.readOnly(),
-                f.direct() ? "none" : "writeback", false);
+            case BlockNode.FileNode f -> new MachineConfig.DriveConfig(name, Path.of(f.path()), "raw", f.readOnly(),
+                f.direct() ? "none" : "writeback", false, false, discard(f));
             case BlockNode.FormatNode fmt -> {
                 if (!(nodes.get(fmt.file()) instanceof BlockNode.FileNode f)) {
                     throw new BlockNodeException("the " + fmt.driver() + " node '" + name + "' has file='" + fmt.file()
                         + "', which is not a driver=file node");
                 }
+                // the format node's discard= decides for the drive: it is where the guest's discards arrive
                 yield new MachineConfig.DriveConfig(name, Path.of(f.path()), fmt.driver(), fmt.readOnly() || f.readOnly(),
-                    f.direct() ? "none" : "writeback", false, false);
+                    f.direct() ? "none" : "writeback", false, false, discard(fmt));
             }
         };
+    }
+
+    private static String discard(BlockNode n) {
+        return n.unmap() ? "unmap" : "ignore";
     }
 }

@@ -16,12 +16,23 @@ public sealed interface BlockNode {
     /** Which read-only-ness the node asked for. */
     boolean readOnly();
 
+    /** discard=unmap (or on): the guest's discards free space; QEMU's default, ignore, is false. */
+    boolean unmap();
+
     /** driver=file: the image at {@code path}. */
-    record FileNode(String path, boolean readOnly, boolean direct) implements BlockNode {
+    record FileNode(String path, boolean readOnly, boolean direct, boolean unmap) implements BlockNode {
+        /** With QEMU's default discard=ignore. */
+        public FileNode(String path, boolean readOnly, boolean direct) {
+            this(path, readOnly, direct, false);
+        }
     }
 
     /** A format driver over the node named {@code file}. */
-    record FormatNode(String driver, String file, boolean readOnly) implements BlockNode {
+    record FormatNode(String driver, String file, boolean readOnly, boolean unmap) implements BlockNode {
+        /** With QEMU's default discard=ignore. */
+        public FormatNode(String driver, String file, boolean readOnly) {
+            this(driver, file, readOnly, false);
+        }
     }
 
     /** A named node, as {@link #parse} reads it. */
@@ -46,8 +57,9 @@ public sealed interface BlockNode {
         boolean readOnly = bool(options, "read-only", false);
         String discard = options.get("discard");
         if (discard != null && !List.of("ignore", "off", "unmap", "on").contains(discard)) {
-            throw new BlockNodeException("discard=" + discard + " (expected ignore or unmap)");
+            throw new BlockNodeException("discard=" + discard + " (expected ignore, off, unmap or on)");
         }
+        boolean unmap = "unmap".equals(discard) || "on".equals(discard);
         String zeroes = options.get("detect-zeroes");
         if (zeroes != null && !zeroes.equals("off")) {
             throw new BlockNodeException("detect-zeroes=" + zeroes + " is not supported (jvisor writes zeroes as "
@@ -74,7 +86,7 @@ public sealed interface BlockNode {
                     throw new BlockNodeException("locking=" + locking + " (expected on, off or auto)");
                 }
                 bool(options, "auto-read-only", false);
-                yield new FileNode(file, readOnly, bool(options, "cache.direct", false));
+                yield new FileNode(file, readOnly, bool(options, "cache.direct", false), unmap);
             }
             case "raw", "qcow2" -> {
                 // qcow2's backing chain is the image's own (its header names it); libvirt gives backing=null
@@ -84,7 +96,7 @@ public sealed interface BlockNode {
                 if (file == null || file.isEmpty()) {
                     throw new BlockNodeException(driver + ": Parameter 'file' is missing (the node-name of a file node)");
                 }
-                yield new FormatNode(driver, file, readOnly);
+                yield new FormatNode(driver, file, readOnly, unmap);
             }
             case "vmdk", "vdi", "vpc", "vhdx", "qed", "luks" -> throw new BlockNodeException("driver '" + driver
                 + "' is not supported by jvisor (image formats: raw, qcow2)");

@@ -362,17 +362,35 @@ public record MachineConfig(
      * a disk image. {@code format} is null when the image is to be probed (as QEMU does without
      * format=); {@code cache} is "writeback" (the host page cache) or "none" (O_DIRECT);
      * {@code ifVirtio} records if=virtio (the command line then adds its virtio-blk device);
-     * {@code snapshot} sends writes to a temporary overlay (-snapshot).
+     * {@code snapshot} sends writes to a temporary overlay (-snapshot); {@code discard} is
+     * "ignore" (QEMU's default: the guest's discards complete and change nothing) or "unmap" (they
+     * give the space back).
      */
     public record DriveConfig(String id, Path file, String format, boolean readOnly, String cache, boolean ifVirtio,
-                              boolean snapshot) {
+                              boolean snapshot, String discard) {
+        public DriveConfig {
+            if (!discard.equals("ignore") && !discard.equals("unmap")) {
+                throw new IllegalArgumentException("discard=" + discard + " (ignore or unmap)");
+            }
+        }
+
+        /** With QEMU's default discard=ignore. */
+        public DriveConfig(String id, Path file, String format, boolean readOnly, String cache, boolean ifVirtio,
+                           boolean snapshot) {
+            this(id, file, format, readOnly, cache, ifVirtio, snapshot, "ignore");
+        }
+
         /** A raw image (format=raw), written in place. */
         public DriveConfig(String id, Path file, boolean readOnly, String cache, boolean ifVirtio) {
             this(id, file, "raw", readOnly, cache, ifVirtio, false);
         }
 
         public DriveConfig withSnapshot(boolean on) {
-            return new DriveConfig(id, file, format, readOnly, cache, ifVirtio, on);
+            return new DriveConfig(id, file, format, readOnly, cache, ifVirtio, on, discard);
+        }
+
+        public DriveConfig withDiscard(String mode) {
+            return new DriveConfig(id, file, format, readOnly, cache, ifVirtio, snapshot, mode);
         }
     }
 

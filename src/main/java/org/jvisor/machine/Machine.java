@@ -40,6 +40,7 @@ import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.CacheMode;
+import org.jvisor.backend.block.DiscardMode;
 import org.jvisor.backend.block.BlockImages;
 import org.jvisor.devices.virtio.BlockStats;
 import org.jvisor.devices.virtio.VirtioBlk;
@@ -501,7 +502,7 @@ public final class Machine implements AutoCloseable {
                 }
                 try {
                     BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
-                        CacheMode.parse(d.cache()), d.snapshot(), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
+                        CacheMode.parse(d.cache()), d.snapshot(), DiscardMode.byName(d.discard()), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
                     // Closed after its device's I/O thread: every completed request has reached
                     // the image, and the close flushes it.
                     if (!removable) {

@@ -189,6 +189,26 @@ class CommandLineTest {
         assertEquals("-drive: format=vmdk is not supported (raw or qcow2)", e.getMessage());
     }
 
+    /** QEMU's discard= of -drive and -blockdev: ignore (the default) or off, unmap or on. */
+    @Test
+    void drivesAndBlockdevNodesTakeQemusDiscard() throws UsageException {
+        MachineConfig c = parse("-kernel", "k", "-drive", "file=a.qcow2,if=virtio", "-drive", "file=b.img,discard=unmap",
+            "-drive", "file=c.img,discard=on", "-drive", "file=d.img,discard=off", "-drive", "file=e.img,if=ide,discard=unmap",
+            "-blockdev", "driver=file,node-name=f,filename=/f.img,discard=unmap",
+            "-blockdev", "driver=qcow2,node-name=q,file=f,discard=unmap", "-device", "virtio-blk-pci,drive=q",
+            "-blockdev", "driver=file,node-name=g,filename=/g.img,discard=unmap",
+            "-blockdev", "driver=raw,node-name=r,file=g", "-device", "virtio-blk-pci,drive=r");
+        java.util.Map<String, String> byFile = new java.util.TreeMap<>();
+        for (MachineConfig.DriveConfig d : c.drives()) {
+            byFile.put(d.file().getFileName().toString(), d.discard());
+        }
+        // a format node decides for its drive: libvirt always gives the file node unmap, the format node its own
+        assertEquals(java.util.Map.of("a.qcow2", "ignore", "b.img", "unmap", "c.img", "unmap", "d.img", "ignore",
+            "e.img", "unmap", "f.img", "unmap", "g.img", "ignore"), byFile);
+        UsageException e = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-drive", "file=a.img,discard=trim"));
+        assertEquals("-drive: discard=trim (expected ignore, off, unmap or on)", e.getMessage());
+    }
+
     @Test
     void ideDrivesTakeQemusIndexesNamesAndMedia() throws UsageException {
         MachineConfig c = parse("-hdb", "b.img", "-cdrom", "cd.iso", "-drive", "file=x.qcow2,if=ide",

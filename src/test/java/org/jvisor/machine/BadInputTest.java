@@ -2,6 +2,7 @@ package org.jvisor.machine;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,9 +59,16 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", dir.toString()), "is a directory");
     }
 
-    /** A -bios that cannot be a BIOS image is refused as QEMU refuses it: by its size. */
+    /**
+     * A -bios that cannot be a BIOS image is refused as QEMU refuses it, by its size, and beyond
+     * QEMU by its reset vector (a file of the right size with no jump there).
+     */
     @Test
     void biosThatIsNotABiosImage(@TempDir Path dir) throws Exception {
+        Path zeros = dir.resolve("zeros.bin");
+        Files.write(zeros, new byte[64 << 10]);
+        assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", zeros.toString()),
+            "-bios " + zeros + ": not a BIOS image (no x86 jump at its reset vector, offset 0xfff0");
         Path odd = dir.resolve("odd.bin");
         Files.write(odd, new byte[1000]);
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", odd.toString()), "not a BIOS image (1000 bytes");
@@ -69,6 +77,14 @@ class BadInputTest {
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", empty.toString()), "not a BIOS image (0 bytes");
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", dir.resolve("none.bin").toString()), "no such file");
         assertCleanError(JvisorProcess.run("-accel", "tcg", "-bios", dir.toString()), "is a directory");
+    }
+
+    /** Without -bios and without SeaBIOS where jvisor looks for it, the error names Debian's package. */
+    @Test
+    void missingSeabiosNamesThePackage(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("bios-256k.bin");
+        assertCleanError(JvisorProcess.run(List.of("-Djvisor.bios=" + missing), null, "-accel", "tcg", "-nographic"),
+            "no firmware to boot from: " + missing + " is missing (install Debian's seabios package: apt-get install seabios)");
     }
 
     @Test

@@ -64,7 +64,7 @@ class MicrovmGuestTest {
         var r = JvisorProcess.run(List.of("-accel", "tcg", "-M", "microvm", "-m", "512M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
             "-append", DemoGuest.CONSOLE + " jvisor.cmd=b64:" + Base64.getEncoder().encodeToString(cmd.getBytes(StandardCharsets.US_ASCII)),
-            "-drive", "id=d0,file=" + disk + ",format=raw,if=none", "-device", "virtio-blk-device,drive=d0",
+            "-drive", "id=d0,file=" + disk + ",format=raw,if=none,discard=unmap", "-device", "virtio-blk-device,drive=d0",
             "-device", "virtio-rng-device").toArray(new String[0]));
         String out = r.stdout();
         assertEquals(0, r.status(), r.toString());

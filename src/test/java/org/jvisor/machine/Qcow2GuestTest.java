@@ -83,14 +83,19 @@ class Qcow2GuestTest {
         Path img = dir.resolve("disk.qcow2");
         // 2 MiB clusters (the largest) in the heap the launcher gives jvisor (40 MiB + kernel and initrd)
         run("qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=2M", img.toString(), "16M");
-        // no format=: probed as QEMU does, qcow2 by its magic and no warning
+        // no format=: probed as QEMU does, qcow2 by its magic and no warning; discard=unmap (QEMU's
+        // default is ignore) lets the guest's discard free the cluster
         JvisorProcess.Result r = JvisorProcess.run(List.of("-Xmx56m"), null,
-            boot(PATTERN, "-drive", "file=" + img + ",if=virtio").toArray(new String[0]));
+            boot(PATTERN, "-drive", "file=" + img + ",if=virtio,discard=unmap").toArray(new String[0]));
         assertTrue(r.stdout().contains("pattern-done"), r.toString());
         assertTrue(r.stdout().contains("discard=0"), "the guest's discard reached the qcow2 layer: " + r);
         assertEquals(0, r.status(), r.toString());
         assertTrue(!r.stderr().contains("probing guessed raw"), r.stderr());
         run("qemu-img", "check", img.toString());
+        // the discarded 2 MiB cluster at 4 MiB is no longer allocated: no data, no host offset
+        String map = run("qemu-img", "map", "--output=json", img.toString());
+        assertTrue(Pattern.compile("\\{ \"start\": 4194304, \"length\": 2097152, [^}]*\"zero\": true, \"data\": false\\}")
+            .matcher(map).find(), "the discarded cluster was freed: " + map);
         Path out = dir.resolve("out.raw");
         run("qemu-img", "convert", "-O", "raw", img.toString(), out.toString());
         Path want = dir.resolve("want.raw");

@@ -88,7 +88,7 @@ class CdromMediaGuestTest {
             "-qmp", "unix:" + socket + ",server=on,wait=off",
             "-drive", "file=" + first + ",if=none,media=cdrom,format=raw,id=cd0",
             "-device", "ide-cd,drive=cd0,id=cdrom0,bus=ide.1,unit=0",
-            "-drive", "file=" + disk + ",if=ide,index=0,format=raw,id=hd0"));
+            "-drive", "file=" + disk + ",if=ide,index=0,format=raw,id=hd0,discard=unmap"));
     }
 
     /** What one run gave: the guest's lines of interest, the tray events in order, the command replies. */

@@ -38,14 +38,24 @@ public final class BlockImages {
      */
     public static BlockBackend open(Path path, String format, boolean readOnly, CacheMode cache, boolean snapshot,
                                     Consumer<String> warn) throws IOException {
-        if (snapshot) {
-            return openSnapshot(path, format, readOnly, cache, warn);
-        }
-        return open(path, format, readOnly, cache, warn, true, new ArrayList<>());
+        return open(path, format, readOnly, cache, snapshot, DiscardMode.UNMAP, warn);
     }
 
-    private static BlockBackend open(Path path, String format, boolean readOnly, CacheMode cache, Consumer<String> warn,
-                                     boolean warnProbe, List<Path> chain) throws IOException {
+    /**
+     * As {@link #open(Path, String, boolean, CacheMode, boolean, Consumer)}, the guest's discards
+     * handled as {@code discard} says (-drive's discard=, QEMU's default ignore; the overload
+     * without it unmaps, as the backends do).
+     */
+    public static BlockBackend open(Path path, String format, boolean readOnly, CacheMode cache, boolean snapshot,
+                                    DiscardMode discard, Consumer<String> warn) throws IOException {
+        if (snapshot) {
+            return openSnapshot(path, format, readOnly, cache, discard, warn);
+        }
+        return open(path, format, readOnly, cache, discard, warn, true, new ArrayList<>());
+    }
+
+    private static BlockBackend open(Path path, String format, boolean readOnly, CacheMode cache, DiscardMode discard,
+                                     Consumer<String> warn, boolean warnProbe, List<Path> chain) throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "disk image does not exist");
         }
@@ -77,11 +87,11 @@ public final class BlockImages {
         }
         switch (f) {
             case RAW -> {
-                RawFileBackend raw = RawFileBackend.open(path, readOnly, cache, warn);
+                RawFileBackend raw = RawFileBackend.open(path, readOnly, cache, discard, warn);
                 return probed && !readOnly ? new ProbedRawBackend(raw) : raw;
             }
             case QCOW2 -> {
-                RawFileBackend file = RawFileBackend.openContainer(path, readOnly, cache, warn);
+                RawFileBackend file = RawFileBackend.openContainer(path, readOnly, cache, discard, warn);
                 try {
                     return Qcow2Backend.open(file, readOnly, (name, fmt) -> {
                         Path b = Path.of(name);
@@ -89,8 +99,8 @@ public final class BlockImages {
                             Path dir = path.toAbsolutePath().getParent();
                             b = dir == null ? b : dir.resolve(b);
                         }
-                        return open(b, fmt, true, cache, warn, false, chain);
-                    }, warn);
+                        return open(b, fmt, true, cache, DiscardMode.IGNORE, warn, false, chain);   // read-only
+                    }, warn, discard);
                 } catch (IOException | RuntimeException e) {
                     file.close();
                     throw e;
@@ -130,8 +140,8 @@ public final class BlockImages {
      * get_tmp_filename: /var/tmp when unset) that is unlinked as soon as it is open.
      */
     private static BlockBackend openSnapshot(Path path, String format, boolean readOnly, CacheMode cache,
-                                             Consumer<String> warn) throws IOException {
-        BlockBackend base = open(path, format, true, cache, warn, true, new ArrayList<>());
+                                             DiscardMode discard, Consumer<String> warn) throws IOException {
+        BlockBackend base = open(path, format, true, cache, DiscardMode.IGNORE, warn, true, new ArrayList<>());
         Path overlay = null;
         try {
             String tmp = System.getenv("TMPDIR");
@@ -140,10 +150,10 @@ public final class BlockImages {
             String baseFormat = base instanceof Qcow2Backend ? "qcow2" : "raw";
             Qcow2Creator.create(overlay, base.size(), Qcow2Creator.DEFAULT_CLUSTER_BITS,
                 path.toAbsolutePath().toString(), baseFormat);
-            RawFileBackend file = RawFileBackend.openContainer(overlay, readOnly, CacheMode.WRITEBACK, warn);
+            RawFileBackend file = RawFileBackend.openContainer(overlay, readOnly, CacheMode.WRITEBACK, discard, warn);
             BlockBackend top;
             try {
-                top = Qcow2Backend.open(file, readOnly, (n, f) -> base, warn);
+                top = Qcow2Backend.open(file, readOnly, (n, f) -> base, warn, discard);
             } catch (IOException | RuntimeException e) {
                 file.close();
                 throw e;

@@ -46,10 +46,13 @@ public final class RawFileBackend implements BlockBackend {
     private final ByteBuffer zeros;
     /** A second descriptor of the image (FileChannel does not expose its own), for the OFD lock and fallocate(2). */
     private final Fd fd;
+    /** discard=unmap: discards punch holes and write-zeroes may; with ignore neither gives space back. */
+    private final boolean unmap;
 
     private RawFileBackend(Path path, FileChannel channel, FileLock lock, boolean readOnly, boolean direct, long size,
-                           int alignment, Fd fd, boolean growable) {
+                           int alignment, Fd fd, boolean growable, boolean unmap) {
         this.path = path;
+        this.unmap = unmap;
         this.growable = growable;
         this.channel = channel;
         this.lock = lock;
@@ -74,7 +77,13 @@ public final class RawFileBackend implements BlockBackend {
      */
     public static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn)
             throws IOException {
-        return open(path, readOnly, cache, warn, false);
+        return open(path, readOnly, cache, DiscardMode.UNMAP, warn, false);
+    }
+
+    /** As {@link #open(Path, boolean, CacheMode, Consumer)}, the guest's discards handled as {@code discard} says. */
+    public static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, DiscardMode discard,
+                                      Consumer<String> warn) throws IOException {
+        return open(path, readOnly, cache, discard, warn, false);
     }
 
     /**
@@ -83,11 +92,20 @@ public final class RawFileBackend implements BlockBackend {
      */
     public static RawFileBackend openContainer(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn)
             throws IOException {
-        return open(path, readOnly, cache, warn, true);
+        return open(path, readOnly, cache, DiscardMode.UNMAP, warn, true);
     }
 
-    private static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, Consumer<String> warn,
-                                       boolean growable) throws IOException {
+    /**
+     * As {@link #openContainer(Path, boolean, CacheMode, Consumer)}; {@code discard} decides whether
+     * the format layer's freed clusters are punched out of the file (QEMU's file node inherits it).
+     */
+    public static RawFileBackend openContainer(Path path, boolean readOnly, CacheMode cache, DiscardMode discard,
+                                               Consumer<String> warn) throws IOException {
+        return open(path, readOnly, cache, discard, warn, true);
+    }
+
+    private static RawFileBackend open(Path path, boolean readOnly, CacheMode cache, DiscardMode discard,
+                                       Consumer<String> warn, boolean growable) throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "disk image does not exist");
         }
@@ -133,7 +151,8 @@ public final class RawFileBackend implements BlockBackend {
                     alignment = 4096;
                 }
             }
-            return new RawFileBackend(path, ch, lock, readOnly, direct, size, alignment, fd, growable);
+            return new RawFileBackend(path, ch, lock, readOnly, direct, size, alignment, fd, growable,
+                discard == DiscardMode.UNMAP);
         } catch (IOException | RuntimeException e) {
             if (ch != null) {
                 ch.close();
@@ -333,6 +352,9 @@ public final class RawFileBackend implements BlockBackend {
             throw new IOException(path + " is read-only");
         }
         checkRange(offset, length);
+        if (!unmap) {
+            return;                                 // discard=ignore: completed, nothing changes
+        }
         // A hint: punch a hole where the filesystem can, otherwise leave the data.
         fallocate(Fd.FALLOC_FL_KEEP_SIZE | Fd.FALLOC_FL_PUNCH_HOLE, offset, length);
     }
@@ -343,7 +365,8 @@ public final class RawFileBackend implements BlockBackend {
             throw new IOException(path + " is read-only");
         }
         checkRange(offset, length);
-        int mode = Fd.FALLOC_FL_KEEP_SIZE | (mayUnmap ? Fd.FALLOC_FL_PUNCH_HOLE : Fd.FALLOC_FL_ZERO_RANGE);
+        // QEMU drops the guest's may-unmap flag unless discard=unmap (bdrv_co_do_pwrite_zeroes)
+        int mode = Fd.FALLOC_FL_KEEP_SIZE | (mayUnmap && unmap ? Fd.FALLOC_FL_PUNCH_HOLE : Fd.FALLOC_FL_ZERO_RANGE);
         if (fallocate(mode, offset, length)) {
             return;
         }

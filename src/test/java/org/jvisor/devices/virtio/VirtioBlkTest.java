@@ -405,4 +405,110 @@ class VirtioBlkTest {
             d.writeU64(a, v);
         }
     }
+
+    private static String qemuImg(String... args) throws IOException, InterruptedException {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("qemu-img"));
+        cmd.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), cmd + ":\n" + out);
+        return out;
+    }
+
+    /**
+     * What {@code qemu-img map} says of [from, to): each byte "data" (allocated with contents),
+     * "zero-alloc" (reads as zeros, space kept), or "free" (a hole, or unallocated). One word for the range.
+     */
+    private static String mapped(Path p, String format, long from, long to) throws IOException, InterruptedException {
+        String json = qemuImg("map", "-f", format, "--output=json", p.toString());
+        java.util.Set<String> kinds = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{[^}]*\"start\": (\\d+), \"length\": (\\d+)[^}]*\\}")
+            .matcher(json);
+        while (m.find()) {
+            long start = Long.parseLong(m.group(1));
+            long end = start + Long.parseLong(m.group(2));
+            if (end <= from || start >= to) {
+                continue;
+            }
+            String e = m.group();
+            boolean data = e.contains("\"data\": true");
+            boolean zero = e.contains("\"zero\": true");
+            // raw: a hole is zero without data; qcow2: a freed cluster has no offset, a kept zero cluster has one
+            kinds.add(data ? "data" : format.equals("qcow2") && e.contains("\"offset\"") ? "zero-alloc"
+                : zero ? "free" : "free");
+        }
+        assertEquals(1, kinds.size(), "one kind over [" + from + ", " + to + "): " + json);
+        return kinds.iterator().next();
+    }
+
+    /**
+     * -drive discard=: with ignore (QEMU's default) the device still offers DISCARD and completes
+     * it with OK, and a may-unmap write-zeroes reads back as zeros, but the image keeps its space;
+     * with unmap the space is given back. Driven through the virtqueue; qemu-img map and check on
+     * the image afterwards, for raw (holes) and qcow2 (clusters).
+     */
+    @Test
+    void discardIgnoreCompletesAndKeepsTheSpaceUnmapGivesItBack() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed");
+        int cluster = 64 << 10;
+        for (String format : java.util.List.of("raw", "qcow2")) {
+            for (org.jvisor.backend.block.DiscardMode mode : org.jvisor.backend.block.DiscardMode.values()) {
+                Path p = dir.resolve(mode + "." + format);
+                qemuImg("create", "-f", format, p.toString(), "4M");
+                try (org.jvisor.backend.block.BlockBackend b = org.jvisor.backend.block.BlockImages.open(p, format, false,
+                        CacheMode.WRITEBACK, false, mode, msg -> { })) {
+                    drv = new Driver(new VirtioBlk(b, "d", 16, msg -> { }, stats), 16);
+                    drv.start();
+                    assertTrue(Virtio.has(drv.deviceFeatures(), VirtioBlk.F_DISCARD), "offered with " + mode);
+                    byte[] pattern = new byte[4 * cluster];
+                    Arrays.fill(pattern, (byte) 0xAB);
+                    drv.ram.write(BUF, pattern);
+                    assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_OUT, 0, pattern.length, false));
+                    // discard clusters 1 and 2, may-unmap write-zeroes of cluster 3
+                    drv.ram.writeU64(SEGS, cluster / 512);
+                    drv.ram.writeU32(SEGS + 8, 2 * cluster / 512);
+                    drv.ram.writeU32(SEGS + 12, 0);
+                    header(VirtioBlk.T_DISCARD, 0);
+                    drv.desc(0, HDR, 16, N, 1);
+                    drv.desc(1, SEGS, 16, N, 2);
+                    drv.desc(2, STATUS, 1, W, 0);
+                    drv.offer(0);
+                    drv.kick(0);
+                    assertEquals(VirtioBlk.S_OK, drv.ram.readU8(STATUS), mode + " " + format + ": discard completes");
+                    drv.ram.writeU64(SEGS, 3 * cluster / 512);
+                    drv.ram.writeU32(SEGS + 8, cluster / 512);
+                    drv.ram.writeU32(SEGS + 12, 1);
+                    header(VirtioBlk.T_WRITE_ZEROES, 0);
+                    drv.offer(0);
+                    drv.kick(0);
+                    assertEquals(VirtioBlk.S_OK, drv.ram.readU8(STATUS));
+                    assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_FLUSH, 0, 0, false));
+                    assertEquals(VirtioBlk.S_OK, request(VirtioBlk.T_IN, 0, 4 * cluster, true));
+                    byte[] read = new byte[4 * cluster];
+                    drv.ram.read(BUF, read, 0, read.length);
+                    assertArrayEquals(new byte[cluster], Arrays.copyOfRange(read, 3 * cluster, 4 * cluster), "zeroed");
+                    assertArrayEquals(Arrays.copyOf(pattern, cluster), Arrays.copyOf(read, cluster), "cluster 0 untouched");
+                    if (mode == org.jvisor.backend.block.DiscardMode.IGNORE) {
+                        assertArrayEquals(Arrays.copyOf(pattern, 2 * cluster), Arrays.copyOfRange(read, cluster, 3 * cluster),
+                            "discard=ignore changes nothing");
+                    }
+                    drv.close();
+                    drv = null;
+                }
+                String where = mode + " " + format;
+                assertEquals("data", mapped(p, format, 0, cluster), where);
+                if (mode == org.jvisor.backend.block.DiscardMode.IGNORE) {
+                    assertEquals("data", mapped(p, format, cluster, 3 * cluster), where + ": discarded clusters kept");
+                    // the zeros are written (raw: FALLOC_FL_ZERO_RANGE keeps the blocks) or flagged (qcow2: the cluster kept)
+                    assertEquals(format.equals("raw") ? "data" : "zero-alloc", mapped(p, format, 3 * cluster, 4 * cluster), where);
+                } else {
+                    assertEquals("free", mapped(p, format, cluster, 3 * cluster), where + ": discarded clusters freed");
+                    assertEquals("free", mapped(p, format, 3 * cluster, 4 * cluster), where + ": zeroed with unmap: freed");
+                }
+                if (format.equals("qcow2")) {
+                    assertTrue(qemuImg("check", p.toString()).contains("No errors were found on the image."), where);
+                }
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 import org.jvisor.backend.block.BlockBackend;
+import org.jvisor.backend.block.DiscardMode;
 
 /**
  * A qcow2 image (QEMU docs/interop/qcow2.txt, versions 2 and 3) as a {@link BlockBackend}: reads
@@ -79,10 +80,13 @@ public final class Qcow2Backend implements BlockBackend {
     private final ByteBuffer hostByte = ByteBuffer.allocate(1);
     private boolean corrupt;
     private boolean closed;
+    /** discard=unmap: guest discards free clusters; with ignore they complete and change nothing. */
+    private final boolean unmap;
 
     private Qcow2Backend(Qcow2File file, Qcow2Header h, boolean readOnly, long[] l1, BlockBackend backing,
-                         Consumer<String> warn, int l2Tables, int refcountBlocks) throws IOException {
+                         Consumer<String> warn, int l2Tables, int refcountBlocks, boolean unmap) throws IOException {
         this.file = file;
+        this.unmap = unmap;
         this.name = file.name();
         this.header = h;
         this.readOnly = readOnly;
@@ -113,12 +117,23 @@ public final class Qcow2Backend implements BlockBackend {
      */
     public static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn)
             throws IOException {
-        return open(file, readOnly, opener, warn, -1, -1);
+        return open(file, readOnly, opener, warn, -1, -1, DiscardMode.UNMAP);
+    }
+
+    /** As {@link #open(BlockBackend, boolean, BackingOpener, Consumer)}, the guest's discards handled as {@code discard} says. */
+    public static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn,
+                                    DiscardMode discard) throws IOException {
+        return open(file, readOnly, opener, warn, -1, -1, discard);
     }
 
     /** As {@link #open(BlockBackend, boolean, BackingOpener, Consumer)} with cache sizes in tables (-1: default). */
     static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn,
                              int l2Tables, int refcountBlocks) throws IOException {
+        return open(file, readOnly, opener, warn, l2Tables, refcountBlocks, DiscardMode.UNMAP);
+    }
+
+    private static Qcow2Backend open(BlockBackend file, boolean readOnly, BackingOpener opener, Consumer<String> warn,
+                                     int l2Tables, int refcountBlocks, DiscardMode discard) throws IOException {
         Qcow2File f = new Qcow2File(file);
         String name = file.describe();
         // The first 4 KiB, then the whole first cluster when cluster_bits says it is larger.
@@ -143,7 +158,7 @@ public final class Qcow2Backend implements BlockBackend {
             Qcow2Repair.Result r = Qcow2Repair.repair(f, h);
             warn.accept(name + ": the image was not closed cleanly while it used lazy refcounts (dirty bit); repaired: "
                 + r.refcountsChanged() + " refcounts and " + r.copiedFlagsChanged() + " copied flags corrected");
-            return open(file, readOnly, opener, warn, l2Tables, refcountBlocks);
+            return open(file, readOnly, opener, warn, l2Tables, refcountBlocks, discard);
         }
         long[] l1 = new long[h.l1Size()];
         if (l1.length > 0) {
@@ -171,7 +186,7 @@ public final class Qcow2Backend implements BlockBackend {
             int cs = 1 << h.clusterBits();
             return new Qcow2Backend(f, h, readOnly, l1, backing, warn,
                 l2Tables > 0 ? l2Tables : Math.max(2, L2_CACHE_BYTES / cs),
-                refcountBlocks > 0 ? refcountBlocks : Math.max(2, REFCOUNT_CACHE_BYTES / cs));
+                refcountBlocks > 0 ? refcountBlocks : Math.max(2, REFCOUNT_CACHE_BYTES / cs), discard == DiscardMode.UNMAP);
         } catch (IOException | RuntimeException e) {
             if (backing != null) {
                 backing.close();
@@ -488,6 +503,9 @@ public final class Qcow2Backend implements BlockBackend {
     public synchronized void discard(long offset, long length) throws IOException {
         checkWritable();
         checkRange(offset, length);
+        if (!unmap) {
+            return;                                 // discard=ignore: completed, the clusters stay
+        }
         try {
             discardClusters(offset, length);
         } catch (RuntimeException e) {
@@ -514,7 +532,8 @@ public final class Qcow2Backend implements BlockBackend {
         checkWritable();
         checkRange(offset, length);
         try {
-            zeroRange(offset, length, mayUnmap);
+            // QEMU drops the guest's may-unmap flag unless discard=unmap (bdrv_co_do_pwrite_zeroes)
+            zeroRange(offset, length, mayUnmap && unmap);
         } catch (RuntimeException e) {
             throw internal(e);
         }

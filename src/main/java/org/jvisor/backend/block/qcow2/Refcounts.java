@@ -98,14 +98,18 @@ final class Refcounts {
         return read(block(off, bi), (int) (cluster & ((1L << blockBits) - 1)));
     }
 
-    /** Allocates {@code n} contiguous free clusters with refcount 1; returns the host offset of the first. */
+    /**
+     * Allocates {@code n} contiguous free clusters with refcount 1; returns the host offset of the
+     * first. Free means refcount 0, past the end of the file too: a refcount block may count
+     * clusters there (leaked by a crash, or a damaged image's), and QEMU's allocator
+     * (alloc_clusters_noref) skips them as it skips any counted cluster. Taking one would give it
+     * a second reference: one more than a 1-bit refcount holds, and with wider refcounts a count
+     * that no longer matches the image's references.
+     */
     long allocate(int n) throws IOException {
         long c = freeHint;
         scan:
         while (true) {
-            if (c >= endCluster) {
-                break;
-            }
             for (int i = 0; i < n; i++) {
                 if (get(c + i) != 0) {
                     c += i + 1;
@@ -116,7 +120,7 @@ final class Refcounts {
         }
         endCluster = Math.max(endCluster, c + n);
         for (int i = 0; i < n; i++) {
-            increment(c + i, c, c + n);
+            take(c + i, c, c + n);
         }
         if (n == 1 || c == freeHint) {
             freeHint = c + n;
@@ -124,15 +128,16 @@ final class Refcounts {
         return c << clusterBits;
     }
 
-    private void increment(long cluster, long reservedStart, long reservedEnd) throws IOException {
+    /** Sets the refcount of the free {@code cluster} to 1, creating its refcount block if needed. */
+    private void take(long cluster, long reservedStart, long reservedEnd) throws IOException {
         TableCache.Table t = ensureBlock(cluster >>> blockBits, reservedStart, reservedEnd);
         int i = (int) (cluster & ((1L << blockBits) - 1));
         long v = read(t, i);
-        if (v == maxRefcount) {
-            throw new IOException(file.name() + ": refcount overflow on cluster " + cluster + " (refcounts are "
-                + (1 << order) + " bits)");
+        if (v != 0) {
+            // allocate() chose it because its refcount read 0; anything else means the blocks changed under it
+            throw corruption.corrupt("cluster " + cluster + " was chosen for allocation but has refcount " + v);
         }
-        write(t, i, v + 1);
+        write(t, i, 1);
     }
 
     /** Drops the refcount of {@code cluster} once what stopped using it is durable (see class comment). */
@@ -184,6 +189,16 @@ final class Refcounts {
      * table. Returns how many refcounts changed.
      */
     long rebuild(int[] counted) throws IOException {
+        // Refcount overflow: a count the entries cannot hold is refused before anything changes
+        // (QEMU's check reports it as an overflow and points to amend or convert).
+        for (int c = 0; c < counted.length; c++) {
+            long want = Integer.toUnsignedLong(counted[c]);
+            if (maxRefcount != -1 && want > maxRefcount) {
+                throw new Qcow2FormatException(file.name() + ": refcount overflow: cluster " + c + " is used " + want
+                    + " times, more than " + (1 << order) + "-bit refcounts can count; widen them with 'qemu-img amend "
+                    + "-o refcount_bits=16' or copy the image with 'qemu-img convert'");
+            }
+        }
         long end = Math.max(endCluster, counted.length);
         // Clusters of the new blocks, past everything: each must be described by a block too.
         java.util.List<Long> placed = new java.util.ArrayList<>();
@@ -219,10 +234,6 @@ final class Refcounts {
                 long want = c < counted.length ? Integer.toUnsignedLong(counted[(int) c]) : 0;
                 if (c >= end && placed.contains(c)) {
                     want = 1;
-                }
-                if (maxRefcount != -1 && want > maxRefcount) {
-                    throw new IOException(file.name() + ": cluster " + c + " is used " + want + " times, more than "
-                        + (1 << order) + "-bit refcounts can count");
                 }
                 if (read(t, i) != want) {
                     write(t, i, want);

@@ -293,6 +293,74 @@ class Qcow2BadInputTest {
         assertTrue(QemuImg.ok("qemu-img", "info", "-U", p.toString()).contains("corrupt: true"));
     }
 
+    /**
+     * Clusters counted past the end of the file (a crash's leaks, or a damaged image's counts) are
+     * skipped by allocation as QEMU skips them: taking one would add a reference a 1-bit refcount
+     * cannot hold, or one the image does not have. Here they are at the largest count the entries
+     * hold; the writes land elsewhere, and qemu-img check finds the two leaks QEMU's own write
+     * leaves in the same image, and no corruption.
+     */
+    @Test
+    void countedClustersPastTheEndAreNotAllocatedAgain() throws Exception {
+        for (int bits : new int[] {1, 16}) {
+            Path p = dir.resolve("past-end-" + bits + ".qcow2");
+            QemuImg.ok("qemu-img", "create", "-f", "qcow2", "-o", "refcount_bits=" + bits, p.toString(), "16M");
+            // header, refcount table, refcount block (0x20000), L1: the file ends in cluster 3; count clusters 4 and 5
+            if (bits == 1) {
+                poke(p, 0x20000, ByteBuffer.allocate(1).put((byte) 0x3F));        // LSB first: clusters 0-5
+            } else {
+                poke(p, 0x20000 + 8, ByteBuffer.allocate(4).putInt(0xFFFF_FFFF));  // clusters 4 and 5 at 65535
+            }
+            Path q = dir.resolve("qemu-" + bits + ".qcow2");
+            Files.copy(p, q);
+            QemuImg.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 128k", q.toString());
+            try (BlockBackend b = open(p, "qcow2", false)) {
+                byte[] data = new byte[128 << 10];
+                java.util.Arrays.fill(data, (byte) 0x5A);
+                b.write(0, ByteBuffer.wrap(data));
+                b.flush();
+            }
+            QemuImg.Result mine = QemuImg.check(p);
+            QemuImg.Result qemus = QemuImg.check(q);
+            assertEquals(3, qemus.exit(), qemus.output());
+            assertEquals(3, mine.exit(), "leaks only: " + mine.output());
+            assertTrue(mine.output().contains("2 leaked clusters were found"), mine.output());
+            assertTrue(mine.output().contains("Leaked cluster 4 refcount=" + (bits == 1 ? 1 : 65535) + " reference=0"),
+                mine.output());
+            QemuImg.ok("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", p.toString(), q.toString());
+        }
+    }
+
+    /**
+     * Refcount overflow: a dirty image (lazy refcounts, not closed) whose tables use a cluster twice
+     * while its refcounts are 1 bit wide cannot be repaired by recounting; the writable open is
+     * refused with one line, before anything is written, and the image stays as it was.
+     */
+    @Test
+    void aRepairThatWouldOverflowARefcountIsRefusedAndChangesNothing() throws Exception {
+        Path p = image("-o", "refcount_bits=1,lazy_refcounts=on");
+        QemuImg.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 128k", p.toString());
+        // the second L2 entry points at the first data cluster too; then mark the image dirty
+        long l2 = peek64(p, 0x30000) & L2Entry.OFFSET_MASK;
+        long e0 = peek64(p, l2);
+        poke64(p, l2 + 8, e0);
+        poke64(p, 72, peek64(p, 72) | 1);
+        byte[] before = Files.readAllBytes(p);
+        long cluster = (e0 & L2Entry.OFFSET_MASK) >>> 16;
+        String e = refused(p, false);
+        assertEquals(p + ": refcount overflow: cluster " + cluster + " is used 2 times, more than 1-bit refcounts can "
+            + "count; widen them with 'qemu-img amend -o refcount_bits=16' or copy the image with 'qemu-img convert'", e);
+        assertArrayEquals(before, Files.readAllBytes(p), "the refused repair wrote nothing");
+        // read-only, as QEMU, it opens without a repair and reads both guest clusters
+        try (BlockBackend b = open(p, "qcow2", true)) {
+            ByteBuffer got = ByteBuffer.allocate(128 << 10);
+            b.read(0, got);
+            for (int i = 0; i < got.capacity(); i++) {
+                assertEquals(0x11, got.get(i));
+            }
+        }
+    }
+
     @Test
     void unsupportedFormatsAreRefusedByName() throws Exception {
         Path p = dir.resolve("d.vmdk");
