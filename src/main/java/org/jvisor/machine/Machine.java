@@ -718,6 +718,11 @@ public final class Machine implements AutoCloseable {
 
     private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
                            Integer wantedSlot, String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
+        if (dma.iommuPlatform() && device instanceof VhostUserDevice) {
+            // its backend reads the rings by the guest's addresses, which behind an IOMMU only IOTLB messages translate
+            throw new MachineException("-device " + qemuName + ",iommu_platform=on: jvisor's vhost-user sends no IOTLB "
+                + "messages, so the backend could not translate the guest's IOVAs");
+        }
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
         if (dma.iommuPlatform()) {
