@@ -151,7 +151,15 @@ public final class IommuDma implements DmaSpace {
             if (SecondLevelWalk.isFault(p)) {
                 throw new DmaFaultException(sid, iova, SecondLevelWalk.reason(p), write);
             }
-            domain = walkedDomain[0];
+            int walked = walkedDomain[0];
+            if (walked != domain) {
+                if (domain != NO_DOMAIN) {
+                    // The context entry names another domain (software changed it without the context
+                    // invalidation it owes): keep one domain's translations, so its invalidations reach them all.
+                    java.util.Arrays.fill(tag, -1L);
+                }
+                domain = walked;
+            }
             // Kept only if no invalidation came during the walk: one that saw NO_DOMAIN or this
             // domain has bumped the counter, and the walk may have read the tables it replaced.
             if (unit.iotlbEpoch() == epoch && flushes == flushesSeen) {
