@@ -295,6 +295,38 @@ class IntelIommuTest {
         }
     }
 
+    /**
+     * Software that points a context entry at another domain without invalidating the context
+     * cache: once a walk sees the new domain the view drops the old domain's entries (it never
+     * mixes two domains), so that an invalidation of the new domain reaches all it holds.
+     */
+    @Test
+    void aViewHoldsOneDomainsTranslations() {
+        try (VtdGuest g = new VtdGuest()) {
+            long topA = g.table();
+            long topB = g.table();
+            g.root(0);
+            g.context(SID, 0, topA, 1, 1, false);
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(topA, 3, 0x2000, 0x300_1000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x400_0000L, 1, 3);
+            g.map(topB, 3, 0x3000, 0x400_1000L, 1, 3);
+            g.ram.writeU32(0x300_0000L, 3);
+            g.ram.writeU32(0x400_0000L, 4);
+            g.enable();
+            IommuDma d = g.unit.dmaFor(SID);
+            assertEquals(3, d.readU32(0x1000));
+            g.context(SID, 0, topB, 1, 9, false);         // now domain 9, no context invalidation
+            assertEquals(3, d.readU32(0x1000), "cached, as hardware's context and IOTLB may be");
+            d.readU32(0x3000);                             // a miss walks the new context: domain 9
+            assertEquals(4, d.readU32(0x1000), "domain 1's entry went when domain 9's came");
+            g.map(topB, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.submit(2 | 2 << 4 | 9L << 16, 0);            // domain-selective IOTLB invalidation, domain 9
+            g.waitFor(1);
+            assertEquals(3, d.readU32(0x1000), "domain 9's invalidation reaches all the view holds");
+        }
+    }
+
     @Test
     void registerBasedDomainInvalidationLeavesOtherDomainsCached() {
         int other = 0x20;
