@@ -48,12 +48,14 @@ final class Help {
                                 virtio-X-device devices on virtio-mmio; none: no guest, only
                                 the monitors (what libvirt probes). q35 (pc-q35-7.2): the pc
                                 machine with the Q35 host bridge's identity (8086:29c0), the
-                                machine for -device intel-iommu; unlike QEMU's q35 it has no
-                                ICH9 functions (LPC, SMBus at 00:1f) but the AHCI at 00:1f.2
-                                when IDE drives are given (-hda, -cdrom), keeps pc's ECAM at
-                                0xE0000000, boots -kernel only (no firmware) and its PCI bus is
-                                conventional PCI (no PCIe capabilities). kernel-decompress: where a
-                                bzImage is decompressed (default host: faster boot).
+                                machine for -device intel-iommu; unlike QEMU's q35 its ICH9
+                                functions at 00:1f (the LPC bridge's identity at 1f.0, the AHCI
+                                at 1f.2; no SMBus) are there only when IDE drives are given
+                                (-hda, -cdrom), it keeps pc's ECAM at 0xE0000000, boots -kernel
+                                only (no firmware) and its PCI bus is conventional PCI (no PCIe
+                                capabilities but the ats=on functions').
+                                kernel-decompress: where a bzImage is decompressed (default
+                                host: faster boot).
                                 memory-backend: guest RAM is the -object memory-backend-* ID
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
           -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
@@ -138,11 +140,13 @@ final class Help {
                                 request on the vCPU thread in its notify write (samecore)
           -device intel-iommu[,intremap=on|off|auto][,eim=on][,caching-mode=on][,device-iotlb=on][,aw-bits=39|48]
                                 (-M q35 only) an Intel VT-d unit at 0xFED90000 as QEMU 7.2's, in
-                                legacy mode: DMA remapping for devices with iommu_platform=on and
-                                interrupt remapping (intremap: auto is on with tcg; kvm has the
-                                in-kernel irqchip only, so intremap=on is refused there). eim=on
-                                remaps to 32-bit x2APIC destinations and gives the vCPUs x2APIC
-                                (QEMU 7.2: kvm with a split irqchip only). No scalable mode
+                                legacy mode: DMA remapping for the AHCI and for virtio devices
+                                with iommu_platform=on (other virtio devices bypass it, as on
+                                QEMU), and interrupt remapping (intremap: auto is on with tcg;
+                                kvm has the in-kernel irqchip only, so intremap=on is refused
+                                there). eim=on remaps to 32-bit x2APIC destinations and gives
+                                the vCPUs x2APIC (QEMU 7.2: kvm with a split irqchip only).
+                                No scalable mode
           -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off][,ats=on]
                                 offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
                                 IOMMU (a refused DMA is a fault the guest sees, and the device
@@ -150,7 +154,9 @@ final class Help {
                                 modern-only: disable-legacy=off and disable-modern=on are refused.
                                 ats=on: a PCIe function with the ATS capability; with
                                 device-iotlb=on it keeps a device-TLB that only the guest's
-                                device-IOTLB invalidations flush (QEMU 7.2: behind a PCIe port)
+                                device-IOTLB invalidations flush (QEMU 7.2: behind a PCIe port).
+                                Refused on vhost-user-*-pci: jvisor's vhost-user sends no IOTLB
+                                messages, so the backend could not translate IOVAs
           -chardev stdio,id=ID | file,id=ID,path=P[,append=on] | null,id=ID | pty,id=ID
           -chardev socket,id=ID,path=SOCK,server=on[,wait=off]
                                 a character device: stdio (Ctrl-A escapes), a file, nothing,

@@ -60,6 +60,7 @@ import org.jvisor.backend.net.PasstNetBackend;
 import org.jvisor.backend.net.StreamNetBackend;
 import org.jvisor.backend.net.TapBackend;
 import org.jvisor.tcg.UnitLibrary;
+import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.boot.acpi.Dmar;
 import org.jvisor.boot.acpi.Madt;
@@ -651,8 +652,8 @@ public final class Machine implements AutoCloseable {
      * when a drive is given, so that machines without one keep their PCI addresses.
      */
     private void wireIde() throws MachineException {
-        Piix3Ide ide = new Piix3Ide(platform.irq(Piix3Ide.PRIMARY.irq()), platform.irq(Piix3Ide.SECONDARY.irq()),
-            deviceDma());
+        DmaSpace dma = busMasterDma();
+        Piix3Ide ide = new Piix3Ide(platform.irq(Piix3Ide.PRIMARY.irq()), platform.irq(Piix3Ide.SECONDARY.irq()), dma);
         List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
         byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
         for (MachineConfig.IdeDriveConfig c : byIndex) {
@@ -665,6 +666,7 @@ public final class Machine implements AutoCloseable {
         Piix3IsaBridge isa = new Piix3IsaBridge();
         platform.addPci(isa, IDE_SLOT, 0);
         platform.addPci(ide, IDE_SLOT, 1);
+        bindRequester(dma, IDE_SLOT << 3 | 1);
         ide.registerLegacyPorts(io);
         devices.add(MachineDevice.of(String.format("piix3@pci.0:%02x.0", IDE_SLOT), isa));
         devices.add(MachineDevice.of(String.format("piix3-ide@pci.0:%02x.1", IDE_SLOT), ide));
@@ -678,7 +680,8 @@ public final class Machine implements AutoCloseable {
      */
     private void wireAhci() throws MachineException {
         Consumer<String> warn = msg -> log.println("jvisor: " + msg);
-        Ich9Ahci ahci = new Ich9Ahci("ahci0", deviceDma(), warn);
+        DmaSpace dma = busMasterDma();
+        Ich9Ahci ahci = new Ich9Ahci("ahci0", dma, warn);
         List<MachineConfig.IdeDriveConfig> byIndex = new ArrayList<>(config.ideDrives());
         byIndex.sort(java.util.Comparator.comparingInt(MachineConfig.IdeDriveConfig::index));
         for (MachineConfig.IdeDriveConfig c : byIndex) {
@@ -690,6 +693,7 @@ public final class Machine implements AutoCloseable {
         Ich9LpcBridge lpc = new Ich9LpcBridge();
         platform.addPci(lpc, ICH9_SLOT, 0);
         platform.addPci(ahci, ICH9_SLOT, ICH9_AHCI_FUNCTION);
+        bindRequester(dma, ICH9_SLOT << 3 | ICH9_AHCI_FUNCTION);
         devices.add(MachineDevice.of(String.format("ich9-lpc@pci.0:%02x.0", ICH9_SLOT), lpc));
         devices.add(MachineDevice.of(String.format("ich9-ahci@pci.0:%02x.%d", ICH9_SLOT, ICH9_AHCI_FUNCTION), ahci));
     }
@@ -698,7 +702,8 @@ public final class Machine implements AutoCloseable {
     private void wireExtraAhci(MachineConfig.AhciConfig c, int n) throws MachineException {
         Consumer<String> warn = msg -> log.println("jvisor: " + msg);
         String name = c.id() != null ? c.id() : "ahci" + n;
-        Ich9Ahci ahci = new Ich9Ahci(name, deviceDma(), warn);
+        DmaSpace dma = busMasterDma();
+        Ich9Ahci ahci = new Ich9Ahci(name, dma, warn);
         for (MachineConfig.IdeDriveConfig d : c.drives()) {
             ahci.attach(d.index(), ideDrive(d, warn));
         }
@@ -708,11 +713,17 @@ public final class Machine implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new MachineException("-device ahci" + (c.id() != null ? ",id=" + c.id() : "") + ": " + e.getMessage());
         }
+        bindRequester(dma, slot << 3);
         devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
     private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
                            Integer wantedSlot, String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
+        if (dma.iommuPlatform() && device instanceof VhostUserDevice) {
+            // its backend reads the rings by the guest's addresses, which behind an IOMMU only IOTLB messages translate
+            throw new MachineException("-device " + qemuName + ",iommu_platform=on: jvisor's vhost-user sends no IOTLB "
+                + "messages, so the backend could not translate the guest's IOVAs");
+        }
         VirtioPciFunction fn = new VirtioPciFunction(device, deviceDma());
         IommuDma translated = null;
         if (dma.iommuPlatform()) {
@@ -835,6 +846,25 @@ public final class Machine implements AutoCloseable {
     /** What devices reach guest RAM through (no IOMMU): its writes mark the dirty log on every engine. */
     IdentityDma deviceDma() {
         return new IdentityDma(ram, TcgEngine.dmaListener(accel));
+    }
+
+    /**
+     * The memory a bus-mastering PCI function (AHCI, IDE) reaches: with -device intel-iommu a view
+     * through the VT-d unit for its requester id, as QEMU gives every PCI function its IOMMU's
+     * address space (pci_device_iommu_address_space) and as the DMAR's DRHD, which lists every
+     * function on bus 0, tells the guest; else guest RAM. {@link #bindRequester} once placed.
+     * (virtio functions are the exception, as in QEMU: they bypass the unit unless they
+     * negotiate VIRTIO_F_ACCESS_PLATFORM, see {@link #virtioPci}.)
+     */
+    private DmaSpace busMasterDma() {
+        return iommu != null ? iommu.unboundDma() : deviceDma();
+    }
+
+    /** Gives a {@link #busMasterDma} view its requester id: bus 0, {@code devfn}. */
+    private static void bindRequester(DmaSpace dma, int devfn) {
+        if (dma instanceof IommuDma view) {
+            view.bind(devfn);
+        }
     }
 
     /**

@@ -70,4 +70,26 @@ class IommuOptionsTest {
         // disable-legacy=auto is QEMU's default spelled out
         assertEquals(Map.of(), parse("-kernel", "k", "-device", "virtio-rng-pci,disable-legacy=auto").pciDma());
     }
+
+    /**
+     * A vhost-user backend reads the rings by the addresses the guest wrote; behind an IOMMU
+     * those are IOVAs that only IOTLB messages would let it translate, which jvisor does not send.
+     */
+    @Test
+    void vhostUserRefusesIommuPlatform() throws UsageException {
+        String[] common = {"-M", "q35", "-kernel", "k", "-object", "memory-backend-memfd,id=m,size=128M,share=on",
+            "-machine", "memory-backend=m", "-chardev", "socket,id=c,path=/tmp/none.sock", "-device", "intel-iommu"};
+        for (String device : new String[] {"vhost-user-blk-pci,chardev=c", "vhost-user-fs-pci,chardev=c,tag=t"}) {
+            String driver = device.substring(0, device.indexOf(','));
+            assertEquals("-device " + driver + ",iommu_platform=on: IOMMU support requires reply-ack and slave-req protocol "
+                + "features. (jvisor's vhost-user sends no IOTLB messages, so the backend could not translate the guest's "
+                + "IOVAs; leave iommu_platform off)",
+                error(java.util.stream.Stream.concat(java.util.Arrays.stream(common),
+                    java.util.stream.Stream.of("-device", device + ",iommu_platform=on,disable-legacy=on")).toArray(String[]::new)));
+            // the other virtio-pci properties QEMU users write are taken, as on the other virtio-pci devices
+            MachineConfig c = parse(java.util.stream.Stream.concat(java.util.Arrays.stream(common),
+                java.util.stream.Stream.of("-device", device + ",iommu_platform=off,disable-legacy=on")).toArray(String[]::new));
+            assertEquals(new MachineConfig.PciDmaConfig(false, false), c.pciDma(0), "untranslated rings, no ACCESS_PLATFORM");
+        }
+    }
 }

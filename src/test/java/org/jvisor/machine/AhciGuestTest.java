@@ -29,8 +29,11 @@ import org.jvisor.testing.RequiredTools;
  * qcow2 disk (if=ide,index=1, port 1) on the built-in controller at 00:1f.2, a CD-ROM on port 0
  * of a second one (-device ahci,id=sata1,addr=0x5; Linux probes it first: ata1-6, scsi host0-5).
  * The guest writes a pattern to both disks, reads it back past its page cache and reads the CD;
- * the host then finds the pattern in the images. QEMU 7.2 runs the same command line, and the
- * controllers' and devices' libata lines must match.
+ * the host then finds the pattern in the images. Both controllers are behind a VT-d unit
+ * (-device intel-iommu, iommu.strict=1), as every PCI function the DMAR lists is: the guest
+ * gives them IOVAs and unmaps each buffer at once, so data that arrives intact went through the
+ * translation. QEMU 7.2 runs the same command line, and the controllers' and devices' libata
+ * lines must match.
  */
 @GuestTest
 class AhciGuestTest {
@@ -63,21 +66,26 @@ class AhciGuestTest {
         + "echo sda=$(dd if=/dev/$M bs=64k skip=48 count=16 2>/dev/null | md5sum | cut -c1-32); "
         + "echo sdb=$(dd if=/dev/$S bs=64k skip=80 count=16 2>/dev/null | md5sum | cut -c1-32); "
         + "echo sr0=$(dd if=/dev/sr0 bs=2048 2>/dev/null | md5sum | cut -c1-32); "
-        + "dmesg | grep -E 'ahci|ata[0-9]|sr0\\]' | sed 's/^\\[[ 0-9.]*\\] //'; echo ahci-done";
+        + "dmesg | grep -E 'ahci|ata[0-9]|sr0\\]' | sed 's/^\\[[ 0-9.]*\\] //'; "
+        + "dmesg | grep -o 'DMA domain TLB invalidation policy: [a-z]* mode'; "
+        + "for f in 05.0 1f.2; do [ -e /sys/bus/pci/devices/0000:00:$f/iommu_group ] && echo iommu-group-$f; done; "
+        + "echo ahci-done";
 
     private List<String> options(Path raw, Path qcow2, Path cd) {
         return new ArrayList<>(List.of("-M", "q35", "-accel", "tcg", "-m", "256M", "-nographic", "-no-reboot",
             "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
-            "-append", DemoGuest.CONSOLE + " quiet jvisor.cmd=b64:"
+            "-append", DemoGuest.CONSOLE + " quiet iommu.strict=1 jvisor.cmd=b64:"
                 + Base64.getEncoder().encodeToString(COMMAND.getBytes(StandardCharsets.US_ASCII)),
             "-hda", raw.toString(), "-drive", "file=" + qcow2 + ",format=qcow2,if=ide,index=1",
             "-device", "ahci,id=sata1,addr=0x5", "-drive", "file=" + cd + ",format=raw,if=none,id=cd,readonly=on",
-            "-device", "ide-cd,drive=cd,bus=sata1.0"));
+            "-device", "ide-cd,drive=cd,bus=sata1.0", "-device", "intel-iommu"));
     }
 
     /** Checks the guest's report and the images; returns the libata lines about the HBA and devices. */
     private List<String> check(String out, AtaGuestDisks.Images img) throws Exception {
         assertTrue(out.contains("ahci-done"), out);
+        assertTrue(out.contains("DMA domain TLB invalidation policy: strict mode")
+            && out.contains("iommu-group-05.0") && out.contains("iommu-group-1f.2"), "both HBAs behind the IOMMU: " + out);
         AtaGuestDisks.checkData(out, img, dir);
         // ports probe in parallel: compare the lines, not their order; leave out addresses and IRQs
         return Arrays.stream(out.split("\r?\n")).map(String::strip)

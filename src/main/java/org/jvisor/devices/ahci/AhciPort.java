@@ -31,12 +31,15 @@ import org.jvisor.memory.GuestMemoryException;
  * <p>Guest mistakes end in an ATA error or a stopped port with a log line, never in an exception:
  * a command list or command table outside RAM sets HBFS and halts the port; a PRDT outside RAM or
  * shorter than the command's data aborts the command (ABRT, TFES); a FIS that is not a Register
- * H2D FIS is refused the same way; ST without FRE is refused (ST stays clear).
+ * H2D FIS is refused the same way; ST without FRE is refused (ST stays clear). Behind an IOMMU,
+ * "outside RAM" includes a bus address the IOMMU refused (it records the fault for the guest).
  *
  * <p>The {@link AhciHba} serialises every call under its lock.
  */
 final class AhciPort {
     private static final int MAX_LOGGED = 10;
+    /** Where a DMA that failed went: behind an IOMMU, a bus address it refused fails the same way. */
+    private static final String UNREACHABLE = "outside RAM (or refused by the IOMMU)";
 
     private final int index;
     private final DmaSpace dma;
@@ -247,8 +250,8 @@ final class AhciPort {
             table = dma.readU64(header + 8) & Ahci.TABLE_ALIGN_MASK;
             dma.read(table, fis.h2d, 0, Fis.H2D_LENGTH);
         } catch (GuestMemoryException e) {
-            warn(String.format("command list at %#x or its command table is not in RAM: host bus fatal error, port stopped",
-                commandList));
+            warn(String.format("command list at %#x or its command table is %s: host bus fatal error, port stopped",
+                commandList, UNREACHABLE));
             halted = true;
             raise(Ahci.IS_HBFS);
             return false;
@@ -296,8 +299,8 @@ final class AhciPort {
                             slot, entries));
                         drive.abortCommand();
                     } else if (o == DmaOutcome.BUS_ERROR) {
-                        warn(String.format("slot %d: the PRDT at %#x names memory outside RAM: command aborted",
-                            slot, table + Ahci.TABLE_PRDT));
+                        warn(String.format("slot %d: the PRDT at %#x names memory %s: command aborted",
+                            slot, table + Ahci.TABLE_PRDT, UNREACHABLE));
                     }
                     break;
                 } else {
@@ -305,8 +308,8 @@ final class AhciPort {
                 }
             }
         } catch (GuestMemoryException e) {
-            warn(String.format("slot %d: the command table at %#x or its PRDT names memory outside RAM: command aborted",
-                slot, table));
+            warn(String.format("slot %d: the command table at %#x or its PRDT names memory %s: command aborted",
+                slot, table, UNREACHABLE));
             drive.abortCommand();
         }
         try {
@@ -350,7 +353,7 @@ final class AhciPort {
                 slot, entries));
             disk.abortCommand();
         } else if (o == DmaOutcome.BUS_ERROR) {
-            warn(String.format("slot %d: the PRDT names memory outside RAM: command aborted", slot));
+            warn(String.format("slot %d: the PRDT names memory %s: command aborted", slot, UNREACHABLE));
         }
         try {
             dma.writeU32(header + 4, (int) prdt.moved());

@@ -20,10 +20,14 @@ import org.jvisor.memory.IdentityDma;
  * event interrupt, and the invalidation completion event.
  *
  * <p>Translation ({@link #translate}) is called by the per-device DMA views ({@link IommuDma})
- * on their I/O threads; they cache results and drop them when {@link #iotlbEpoch()} moves, which
- * it does exactly when the guest invalidates (context cache, IOTLB, device-IOTLB), latches a root
- * table or turns translation on or off. An invalidation of one domain or page drops every cached
- * translation: more than the guest asked for, which the spec allows (6.5), never less.
+ * on their I/O threads; each caches what it walked, tagged by the domain id of the context entry
+ * it came from. Global invalidations (context cache or IOTLB), latching a root table and turning
+ * translation on or off move {@link #iotlbEpoch()}, which empties every view. A domain-selective
+ * invalidation (context cache or IOTLB) empties only the views holding that domain's
+ * translations, a device-selective context-cache invalidation only the views of the source ids
+ * it names under its function mask (spec 6.5.1.1, 6.5.1.2, 6.5.2.1, 6.5.2.2), so other domains'
+ * cached translations stay, as hardware's may. A page-selective IOTLB invalidation empties the
+ * domain's views whole: more than the guest asked for, which the spec allows, never less.
  *
  * <p>Device-TLBs (ECAP.DT, device-iotlb=on; spec ch. 4): a function with ATS enabled keeps the
  * translations it asked for in its own {@link DeviceTlb}, which the epoch does not touch; only a
@@ -293,7 +297,8 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
             return;
         }
         counters.contextInvalidations.increment();
-        invalidateTranslations();
+        // CIRG 1 global, 2 domain (DID 15:0), 3 device (SID 31:16, FM 33:32): done exactly as asked (CAIG = CIRG)
+        invalidateContextCache(granularity, (int) v & 0xFFFF, (int) (v >>> 16) & 0xFFFF, (int) (v >>> 32) & 3);
         set(VtdRegister.CCMD, (get(VtdRegister.CCMD) & ~(3L << 59)) | (long) granularity << 59);
     }
 
@@ -304,12 +309,51 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
             return;
         }
         int granularity = (int) (v >>> 60) & 3;
-        long iaig = granularity == 0 ? 0 : granularity;
         if (granularity != 0) {
             counters.iotlbInvalidations.increment();
-            invalidateTranslations();
+            invalidateIotlb(granularity, (int) (v >>> 32) & 0xFFFF);
         }
+        // IAIG: the granularity performed; a page-selective request empties the whole domain (10.4.8.1)
+        long iaig = granularity == 3 ? 2 : granularity;
         set(VtdRegister.IOTLB, (get(VtdRegister.IOTLB) & ~(3L << 57)) | iaig << 57);
+    }
+
+    /**
+     * A context-cache invalidation of {@code granularity} 1 (global), 2 (domain {@code did}) or 3
+     * (device: source id {@code sid}, its function bits masked by {@code fm}, spec 6.5.1.1 Table 13).
+     */
+    void invalidateContextCache(int granularity, int did, int sid, int fm) {
+        switch (granularity) {
+            case 2 -> invalidateDomain(did);
+            case 3 -> {
+                int mask = ~((1 << fm) - 1 << (3 - fm)) & 0xFFFF;   // FM 1: bit 2, 2: bits 2:1, 3: bits 2:0
+                for (IommuDma v : views) {
+                    if ((v.requesterId() & mask) == (sid & mask)) {
+                        v.flush();
+                    }
+                }
+            }
+            default -> invalidateTranslations();
+        }
+    }
+
+    /** An IOTLB invalidation of {@code granularity} 1 (global), 2 (domain {@code did}) or 3 (pages of it: the domain). */
+    void invalidateIotlb(int granularity, int did) {
+        if (granularity == 1) {
+            invalidateTranslations();
+        } else {
+            invalidateDomain(did);
+        }
+    }
+
+    /** Empties the views that hold, or may be walking to hold, translations of domain {@code did}. */
+    private void invalidateDomain(int did) {
+        for (IommuDma v : views) {
+            int d = v.cachedDomain();
+            if (d == did || d == IommuDma.NO_DOMAIN) {
+                v.flush();
+            }
+        }
     }
 
     /** Drops every cached DMA translation: the next access of every device walks the tables again. */
@@ -421,16 +465,16 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
      * The translation of the page of {@code iova} for requester {@code sid}, in
      * {@link SecondLevelWalk}'s encoding, with access rights checked: a request the entry does not
      * allow, or any fault of the walk, is recorded (unless the context entry has FPD) and returned
-     * as a fault.
+     * as a fault. The context entry's domain id goes to {@code domain[0]} once it is read.
      */
-    long translate(int sid, long iova, boolean write) {
+    long translate(int sid, long iova, boolean write, int[] domain) {
         if (!translating) {
             return (iova & ~0xFFFL) | SecondLevelWalk.READ | SecondLevelWalk.WRITE;
         }
         counters.walks.increment();
         long r;
         try {
-            r = walk.translate(rootTable, sid, iova, write);
+            r = walk.translate(rootTable, sid, iova, write, domain);
         } catch (GuestMemoryException e) {   // a table that stopped being RAM between check and read
             r = SecondLevelWalk.fault(VtdFault.PAGE_TABLE_ACCESS, false);
         }

@@ -84,7 +84,9 @@ final class InvalidationQueue {
                     return descriptor("context-cache", lo, hi);
                 }
                 c.contextInvalidations.increment();
-                unit.invalidateTranslations();
+                // granularity 5:4, DID 31:16, SID 47:32, FM 49:48 (spec 6.5.2.1)
+                unit.invalidateContextCache((int) (lo >>> 4) & 3, (int) (lo >>> 16) & 0xFFFF, (int) (lo >>> 32) & 0xFFFF,
+                    (int) (lo >>> 48) & 3);
             }
             case IOTLB -> {
                 int granularity = (int) (lo >>> 4) & 3;
@@ -94,7 +96,7 @@ final class InvalidationQueue {
                     return descriptor("IOTLB", lo, hi);
                 }
                 c.iotlbInvalidations.increment();
-                unit.invalidateTranslations();
+                unit.invalidateIotlb(granularity, (int) (lo >>> 16) & 0xFFFF);   // DID 31:16 (spec 6.5.2.2)
             }
             case DEVICE_IOTLB -> {
                 if ((lo & DEV_IOTLB_RSVD_LO) != 0 || (hi & DEV_IOTLB_RSVD_HI) != 0) {

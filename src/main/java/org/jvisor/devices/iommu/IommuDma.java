@@ -8,9 +8,12 @@ import org.jvisor.memory.IdentityDma;
  * One PCI function's view of memory behind an {@link IntelIommu}: bus addresses are IOVAs,
  * translated per 4 KiB page for the function's requester id. A small direct-mapped IOTLB keeps
  * recent translations (the bus page, the guest-physical page and the rights in one long each), so
- * once a page is cached an access allocates nothing; the whole IOTLB is dropped when the unit's
- * epoch moves (a guest invalidation). A refused access (a fault the unit recorded) throws a
- * {@link DmaFaultException}, which virtio devices turn into DEVICE_NEEDS_RESET.
+ * once a page is cached an access allocates nothing. The IOTLB holds one domain's translations,
+ * that of the function's context entry ({@link #cachedDomain}); it is dropped whole when the
+ * unit's epoch moves (a global invalidation) or the unit asks this view to ({@link #flush}: a
+ * domain- or device-selective invalidation that covers it). A refused access (a fault the unit
+ * recorded) throws a {@link DmaFaultException}, which virtio devices turn into
+ * DEVICE_NEEDS_RESET.
  *
  * <p>With ATS enabled in the function's ATS capability ({@link #atsControl}, ats=on), the function
  * also keeps its own {@link DeviceTlb}, which its DMA looks in first: a miss is a translation
@@ -25,9 +28,13 @@ import org.jvisor.memory.IdentityDma;
  * beside its transmit queue), so the IOTLB lookup holds the view's lock: uncontended, it costs
  * little and allocates nothing; the copy itself runs outside it. The device-TLB has a lock of its
  * own that is never held while calling out, so the unit may invalidate it with its lock held.
+ * The unit's selective invalidations take no lock of the view: they bump a counter the lookup
+ * compares, and a walk that an invalidation overtook is used once and not kept.
  */
 public final class IommuDma implements DmaSpace {
     private static final int ENTRIES = 64;
+    /** {@link #cachedDomain} when nothing is cached yet (a walk may be under way): every domain's invalidation covers it. */
+    static final int NO_DOMAIN = -1;
 
     private final IntelIommu unit;
     private final IdentityDma physical;
@@ -38,6 +45,11 @@ public final class IommuDma implements DmaSpace {
     private volatile boolean ats;
     private volatile boolean atsOffered;
     private int epoch;
+    /** Bumped by the unit for each selective invalidation that covers this view. */
+    private volatile int flushes;
+    private int flushesSeen;
+    private volatile int domain = NO_DOMAIN;
+    private final int[] walkedDomain = new int[1];
 
     IommuDma(IntelIommu unit, IdentityDma physical) {
         this.unit = unit;
@@ -53,6 +65,16 @@ public final class IommuDma implements DmaSpace {
 
     public int requesterId() {
         return sid;
+    }
+
+    /** The domain id of the context entry the cached translations came from, or {@link #NO_DOMAIN}. */
+    int cachedDomain() {
+        return domain;
+    }
+
+    /** A selective invalidation covers this view: its next access drops the IOTLB. */
+    void flush() {
+        flushes++;   // only the unit writes it, under the unit's lock
     }
 
     /**
@@ -112,21 +134,38 @@ public final class IommuDma implements DmaSpace {
     /** The translation of the page of {@code iova} from the IOTLB or a walk, in {@link SecondLevelWalk}'s encoding. */
     private synchronized long translation(long iova, boolean write) {
         int now = unit.iotlbEpoch();
-        if (now != epoch) {
+        int asked = flushes;
+        if (now != epoch || asked != flushesSeen) {
             java.util.Arrays.fill(tag, -1L);
             epoch = now;
+            flushesSeen = asked;
+            domain = NO_DOMAIN;
         }
         long vpn = iova >>> 12;
         int slot = (int) (vpn & (ENTRIES - 1));
         long need = write ? SecondLevelWalk.WRITE : SecondLevelWalk.READ;
         long p = page[slot];
         if (tag[slot] != vpn || (p & need) == 0) {
-            p = unit.translate(sid, iova, write);
+            walkedDomain[0] = NO_DOMAIN;
+            p = unit.translate(sid, iova, write, walkedDomain);
             if (SecondLevelWalk.isFault(p)) {
                 throw new DmaFaultException(sid, iova, SecondLevelWalk.reason(p), write);
             }
-            tag[slot] = vpn;
-            page[slot] = p;
+            int walked = walkedDomain[0];
+            if (walked != domain) {
+                if (domain != NO_DOMAIN) {
+                    // The context entry names another domain (software changed it without the context
+                    // invalidation it owes): keep one domain's translations, so its invalidations reach them all.
+                    java.util.Arrays.fill(tag, -1L);
+                }
+                domain = walked;
+            }
+            // Kept only if no invalidation came during the walk: one that saw NO_DOMAIN or this
+            // domain has bumped the counter, and the walk may have read the tables it replaced.
+            if (unit.iotlbEpoch() == epoch && flushes == flushesSeen) {
+                tag[slot] = vpn;
+                page[slot] = p;
+            }
         }
         return p;
     }

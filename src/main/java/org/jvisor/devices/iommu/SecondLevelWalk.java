@@ -63,9 +63,11 @@ final class SecondLevelWalk {
     /**
      * Translates the untranslated request of {@code sid} (bus 15:8, devfn 7:0) for the 4 KiB page
      * of {@code iova}, with the root table at {@code rootTable}. {@code write} only picks the
-     * fault reason of a non-present leaf (write or read, as QEMU and the spec's 7.1.3 do).
+     * fault reason of a non-present leaf (write or read, as QEMU and the spec's 7.1.3 do). The
+     * context entry's domain id goes to {@code domain[0]} once the entry is found valid (the
+     * caller's array: a walk allocates nothing).
      */
-    long translate(long rootTable, int sid, long iova, boolean write) {
+    long translate(long rootTable, int sid, long iova, boolean write, int[] domain) {
         long rootAddr = (rootTable & ~0xFFFL) + (long) (sid >>> 8) * 16;
         if (!ram.isRam(rootAddr, 16)) {
             return fault(VtdFault.ROOT_TABLE_ACCESS, false);
@@ -90,6 +92,7 @@ final class SecondLevelWalk {
         if ((lo & (CE_LO_RSVD | ~hawMask)) != 0 || (hi & CE_HI_RSVD) != 0) {
             return fault(VtdFault.CONTEXT_RESERVED, fpd);
         }
+        domain[0] = (int) (hi >>> 8) & 0xFFFF;
         int tt = (int) (lo >>> 2) & 3;
         if (tt == TT_PASS_THROUGH) {
             return (iova & ~0xFFFL) | READ | WRITE;

@@ -15,6 +15,9 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.jvisor.devices.iommu.VtdFault;
+import org.jvisor.devices.iommu.VtdGuest;
+import org.jvisor.devices.iommu.VtdRegister;
 import org.jvisor.devices.state.DeviceStateException;
 
 /** The AHCI HBA driven through ABAR and guest memory as libahci drives it. */
@@ -297,6 +300,66 @@ class AhciHbaTest {
             rig.issue(0, 0);
             assertEquals(0, rig.reg(0, PortRegister.CI));
             assertEquals(0x50, rig.reg(0, PortRegister.TFD));
+        }
+    }
+
+    /**
+     * On q35 the HBA at 00:1f.2 is behind the VT-d unit (the DMAR lists it): its bus addresses
+     * are IOVAs of its requester id. The guest maps the HBA's structures and one data page at
+     * guest-physical addresses 16 MiB above their IOVAs; a read lands there, and a read into an
+     * unmapped IOVA is refused: the unit records the fault (a write, reason 5, source 00:1f.2)
+     * and sends the fault event, and the command ends in an ATA error, the port recovering.
+     */
+    @Test
+    void behindAnIommuTheHbaUsesIovasAndAnUnmappedOneIsAFault() throws IOException {
+        int sid = 0x1F << 3 | 2;
+        long shift = 0x100_0000L;
+        try (VtdGuest g = new VtdGuest()) {
+            long top = g.table();
+            g.root(0);
+            g.context(sid, 0, top, 1, 7, false);
+            for (long iova = AhciRig.commandList(0); iova < AhciRig.table(2); iova += 0x1000) {
+                g.map(top, 3, iova, iova + shift, 1, 3);
+            }
+            g.map(top, 3, DATA, DATA + shift, 1, 3);
+            g.reg(VtdRegister.FEDATA, 0x42);
+            g.reg(VtdRegister.FEADDR, 0xFEE0_0000L);
+            g.reg(VtdRegister.FECTL, 0);   // fault events unmasked
+            g.enable();
+            try (AhciRig rig = new AhciRig(g.ram, g.unit.dmaFor(sid))) {
+                Path img = image("a.raw", 64);
+                rig.disk(0, img, false);
+                rig.start(0);
+                rig.command(0, 0, 0x25, 0, 8, 4, null, false, new AhciRig.Region(DATA, 4 * SECTOR));
+                rig.issue(0, 0);
+                assertEquals(0x50, rig.reg(0, PortRegister.TFD));
+                byte[] landed = new byte[4 * SECTOR];
+                g.ram.read(DATA + shift, landed, 0, landed.length);
+                assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(img), 8 * SECTOR, 12 * SECTOR), landed,
+                    "the sectors went to the page the IOVA maps");
+                assertEquals(0, g.ram.readU64(DATA), "nothing at the IOVA taken as guest-physical");
+                assertEquals(0x34, g.ram.readU8(AhciRig.fisArea(0) + shift + Ahci.RX_D2H), "the D2H FIS too");
+                assertEquals(0, g.reg(VtdRegister.FSTS), "no faults");
+
+                long unmapped = DATA + 0x10000;
+                rig.command(0, 1, 0x25, 0, 8, 4, null, false, new AhciRig.Region(unmapped, 4 * SECTOR));
+                rig.issue(0, 1);
+                assertEquals(2, rig.reg(0, PortRegister.CI), "the command failed: its bit stays until the restart");
+                assertEquals(Ahci.ATA_ABRT << 8 | Ahci.ATA_DRDY | Ahci.ATA_ERR, rig.reg(0, PortRegister.TFD));
+                assertTrue((rig.reg(0, PortRegister.IS) & Ahci.IS_TFES) != 0);
+                assertTrue(rig.log.stream().anyMatch(l -> l.contains("refused by the IOMMU")), rig.log.toString());
+                assertEquals(2, g.reg(VtdRegister.FSTS), "FSTS.PPF: a primary fault is pending");
+                assertEquals(unmapped, g.reg(VtdRegister.FRCD_LO), "the faulting page");
+                assertEquals(1L << 63 | (long) VtdFault.WRITE.code << 32 | sid, g.reg(VtdRegister.FRCD_HI),
+                    "F, a write (T=0: the disk's data goes to memory), reason 5, source 00:1f.2");
+                assertEquals(List.of("fee00000:42"), g.messages, "the fault event");
+                assertEquals(0, g.ram.readU64(unmapped), "nothing written at the IOVA taken as guest-physical");
+
+                rig.restart(0);
+                rig.command(0, 0, 0x25, 0, 0, 1, null, false, new AhciRig.Region(DATA, SECTOR));
+                rig.issue(0, 0);
+                assertEquals(0x50, rig.reg(0, PortRegister.TFD), "the port works again");
+            }
         }
     }
 

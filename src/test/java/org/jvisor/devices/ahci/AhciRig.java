@@ -24,16 +24,29 @@ final class AhciRig implements AutoCloseable {
     static final int SECTOR = 512;
     static final long TABLES = 0x40000;
 
-    final GuestMemory ram = GuestMemory.allocate(GuestMemory.MIN_SIZE);
-    final DmaSpace dma = new IdentityDma(ram);
+    final GuestMemory ram;
+    final DmaSpace dma;
     final List<String> log = new ArrayList<>();
     final List<BlockBackend> backends = new ArrayList<>();
     final AhciHba hba;
+    private final boolean ownsRam;
     boolean intx;
     int messages;
 
     AhciRig() {
-        hba = new AhciHba("ahci0", Ich9Ahci.PORTS, dma, new AhciHba.Interrupt() {
+        this(GuestMemory.allocate(GuestMemory.MIN_SIZE), null);
+    }
+
+    /**
+     * An HBA that reaches {@code ram} through {@code dma} (an IOMMU's view; null: directly). The
+     * rig writes the driver's structures through the same view, so the addresses above are bus
+     * addresses. {@code ram} given this way stays its owner's.
+     */
+    AhciRig(GuestMemory ram, DmaSpace dma) {
+        this.ram = ram;
+        this.ownsRam = dma == null;
+        this.dma = dma != null ? dma : new IdentityDma(ram);
+        hba = new AhciHba("ahci0", Ich9Ahci.PORTS, this.dma, new AhciHba.Interrupt() {
             @Override
             public void level(boolean asserted) {
                 intx = asserted;
@@ -187,6 +200,8 @@ final class AhciRig implements AutoCloseable {
         for (BlockBackend b : backends) {
             b.close();
         }
-        ram.close();
+        if (ownsRam) {
+            ram.close();
+        }
     }
 }

@@ -233,6 +233,135 @@ class IntelIommuTest {
         }
     }
 
+    /**
+     * Two functions in different domains, each with a cached translation: an invalidation of one
+     * domain (IOTLB or context cache, queued or by register) or of one device leaves the other's
+     * cached entry, which still translates to the old page after its table changed, as hardware's
+     * cache may; a global invalidation drops it.
+     */
+    @Test
+    void selectiveInvalidationsLeaveOtherDomainsCached() {
+        int other = 0x20;   // 00:04.0
+        try (VtdGuest g = new VtdGuest()) {
+            long topA = g.table();
+            long topB = g.table();
+            g.root(0);
+            g.context(SID, 0, topA, 1, 1, false);
+            g.context(other, 0, topB, 1, 2, false);
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x500_0000L, 1, 3);
+            for (int i = 3; i <= 7; i++) {
+                g.ram.writeU32(i * 0x100_0000L, i);
+            }
+            g.enable();
+            IommuDma a = g.unit.dmaFor(SID);
+            IommuDma b = g.unit.dmaFor(other);
+            assertEquals(3, a.readU32(0x1000));
+            assertEquals(5, b.readU32(0x1000));
+            g.map(topA, 3, 0x1000, 0x400_0000L, 1, 3);   // both remapped, neither invalidated yet
+            g.map(topB, 3, 0x1000, 0x600_0000L, 1, 3);
+
+            g.submit(2 | 2 << 4 | 1L << 16, 0);            // domain-selective IOTLB invalidation, domain 1
+            g.waitFor(1);
+            assertEquals(4, a.readU32(0x1000), "domain 1 walked again");
+            long walks = g.unit.counters().walks();
+            assertEquals(5, b.readU32(0x1000), "domain 2's cached entry stays");
+            assertEquals(walks, g.unit.counters().walks(), "a hit: nothing walked for domain 2");
+
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.submit(2 | 3 << 4 | 1L << 16, 0x1000);       // page-selective, domain 1
+            g.waitFor(2);
+            assertEquals(3, a.readU32(0x1000));
+            assertEquals(5, b.readU32(0x1000), "a page of domain 1 is not domain 2's");
+
+            g.map(topA, 3, 0x1000, 0x400_0000L, 1, 3);
+            g.submit(1 | 3 << 4 | 1L << 16 | (long) SID << 32, 0);   // device-selective context invalidation of SID
+            g.waitFor(3);
+            assertEquals(4, a.readU32(0x1000), "the device's translations went with its context");
+            assertEquals(5, b.readU32(0x1000), "another device's stay");
+            g.submit(1 | 3 << 4 | 2L << 16 | (long) (other & ~7 | 5) << 32 | 3L << 48, 0);  // its function masked out (FM 3)
+            g.waitFor(4);
+            assertEquals(6, b.readU32(0x1000), "FM 3 covers every function of 00:04");
+
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x700_0000L, 1, 3);
+            g.submit(1 | 2 << 4 | 2L << 16, 0);            // domain-selective context invalidation, domain 2
+            g.waitFor(5);
+            assertEquals(7, b.readU32(0x1000));
+            assertEquals(4, a.readU32(0x1000), "domain 1 still cached");
+            g.submit(2 | 1 << 4, 0);                       // global IOTLB invalidation
+            g.waitFor(6);
+            assertEquals(3, a.readU32(0x1000), "a global invalidation reaches every domain");
+        }
+    }
+
+    /**
+     * Software that points a context entry at another domain without invalidating the context
+     * cache: once a walk sees the new domain the view drops the old domain's entries (it never
+     * mixes two domains), so that an invalidation of the new domain reaches all it holds.
+     */
+    @Test
+    void aViewHoldsOneDomainsTranslations() {
+        try (VtdGuest g = new VtdGuest()) {
+            long topA = g.table();
+            long topB = g.table();
+            g.root(0);
+            g.context(SID, 0, topA, 1, 1, false);
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(topA, 3, 0x2000, 0x300_1000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x400_0000L, 1, 3);
+            g.map(topB, 3, 0x3000, 0x400_1000L, 1, 3);
+            g.ram.writeU32(0x300_0000L, 3);
+            g.ram.writeU32(0x400_0000L, 4);
+            g.enable();
+            IommuDma d = g.unit.dmaFor(SID);
+            assertEquals(3, d.readU32(0x1000));
+            g.context(SID, 0, topB, 1, 9, false);         // now domain 9, no context invalidation
+            assertEquals(3, d.readU32(0x1000), "cached, as hardware's context and IOTLB may be");
+            d.readU32(0x3000);                             // a miss walks the new context: domain 9
+            assertEquals(4, d.readU32(0x1000), "domain 1's entry went when domain 9's came");
+            g.map(topB, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.submit(2 | 2 << 4 | 9L << 16, 0);            // domain-selective IOTLB invalidation, domain 9
+            g.waitFor(1);
+            assertEquals(3, d.readU32(0x1000), "domain 9's invalidation reaches all the view holds");
+        }
+    }
+
+    @Test
+    void registerBasedDomainInvalidationLeavesOtherDomainsCached() {
+        int other = 0x20;
+        try (VtdGuest g = new VtdGuest()) {
+            long topA = g.table();
+            long topB = g.table();
+            g.root(0);
+            g.context(SID, 0, topA, 1, 1, false);
+            g.context(other, 0, topB, 1, 2, false);
+            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x500_0000L, 1, 3);
+            for (int i = 3; i <= 6; i++) {
+                g.ram.writeU32(i * 0x100_0000L, i);
+            }
+            g.reg(VtdRegister.RTADDR, VtdGuest.ROOT);
+            g.reg(VtdRegister.GCMD, IntelIommu.SRTP);
+            g.reg(VtdRegister.GCMD, IntelIommu.TE);
+            IommuDma a = g.unit.dmaFor(SID);
+            IommuDma b = g.unit.dmaFor(other);
+            assertEquals(3, a.readU32(0x1000));
+            assertEquals(5, b.readU32(0x1000));
+            g.map(topA, 3, 0x1000, 0x400_0000L, 1, 3);
+            g.map(topB, 3, 0x1000, 0x600_0000L, 1, 3);
+            g.reg(VtdRegister.IOTLB, IntelIommu.IOTLB_IVT | 2L << 60 | 2L << 32);   // domain-selective, domain 2
+            assertEquals(2L << 60 | 2L << 57 | 2L << 32, g.reg(VtdRegister.IOTLB), "IAIG: domain-selective");
+            assertEquals(6, b.readU32(0x1000));
+            assertEquals(3, a.readU32(0x1000), "domain 1 untouched");
+            g.reg(VtdRegister.CCMD, IntelIommu.CCMD_ICC | 3L << 61 | (long) SID << 16);   // device-selective
+            assertEquals(3L << 61 | 3L << 59 | (long) SID << 16, g.reg(VtdRegister.CCMD), "CAIG: device-selective");
+            assertEquals(4, a.readU32(0x1000));
+            g.reg(VtdRegister.IOTLB, IntelIommu.IOTLB_IVT | 3L << 60 | 1L << 32);   // page-selective: done for the domain
+            assertEquals(2L << 57, g.reg(VtdRegister.IOTLB) & 3L << 57, "IAIG: the domain, more than asked");
+        }
+    }
+
     /** The hot path: an access whose page is in the view's IOTLB allocates nothing. */
     @Test
     void aCachedTranslationAllocatesNothing() {
