@@ -376,7 +376,10 @@ class IntelIommuTest {
             ModuleLayer.boot().findModule("jdk.management").ifPresent(IntelIommuTest.class.getModule()::addReads);
             var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
             int sum = 0;
-            for (int round = 0; round < 3; round++) {   // the last round runs compiled
+            long least = Long.MAX_VALUE;
+            // the fewest bytes of rounds 1-4: a round in which the JIT deoptimizes or installs code
+            // may allocate a little; one that allocated per access would show megabytes in every round
+            for (int round = 0; round < 5; round++) {
                 long walks = g.unit.counters().walks();
                 long before = threads.getCurrentThreadAllocatedBytes();
                 for (int i = 0; i < 200_000; i++) {
@@ -387,9 +390,10 @@ class IntelIommuTest {
                 long allocated = threads.getCurrentThreadAllocatedBytes() - before;
                 if (round > 0) {
                     assertEquals(walks, g.unit.counters().walks(), "every access hit the IOTLB");
-                    assertTrue(allocated < 4096, allocated + " bytes allocated for 800000 cached accesses");
+                    least = Math.min(least, allocated);
                 }
             }
+            assertTrue(least < 4096, least + " bytes allocated for 800000 cached accesses");
             assertTrue(sum != 1);   // keeps the reads
         }
     }
