@@ -118,20 +118,38 @@ class VirtioConsoleGuestTest {
     }
 
     /**
-     * Flow control end to end: a MiB sent before the guest has the port open waits in the socket
-     * and the VMM (the chardev is not read while the guest has no buffers) and arrives whole.
+     * Flow control end to end, both ways. In: a MiB sent before the guest has the port open waits
+     * in the socket and the VMM (the chardev is not read while the guest has no buffers) and
+     * arrives whole. Out: a client of a second port connects and reads nothing while the guest
+     * writes about 0.9 MiB to it, far more than the chardev's buffer and the socket hold: the
+     * guest's writer waits (no "seq-done-42") while the monitor keeps answering query-status, and
+     * once the client reads it receives every byte, in order.
      */
     @Test
-    void aMebibyteSentBeforeTheGuestOpensThePortArrivesWhole(@TempDir Path dir) throws Exception {
+    void aMebibyteSentBeforeTheGuestOpensThePortArrivesWholeAndAStalledReaderLosesNothing(@TempDir Path dir)
+            throws Exception {
         Path sock = dir.resolve("port.sock");
+        Path outSock = dir.resolve("out.sock");
+        Path qmp = dir.resolve("qmp.sock");
         byte[] data = new byte[1 << 20];
         new java.util.Random(7).nextBytes(data);
         String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(data));
-        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum";
+        int lines = 150_000;
+        StringBuilder expected = new StringBuilder();
+        for (int i = 1; i <= lines; i++) {
+            expected.append(i).append('\n');
+        }
+        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum; "
+            + "seq 1 " + lines + " > /dev/vport0p2; echo seq-done-$((40 + 2))";  // the marker is not in the command's echo
         try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " " + InitScript.cmdParameterBase64(cmd), "-nographic",
                 "-chardev", "socket,id=p,path=" + sock + ",server=on,wait=off",
-                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk"))) {
-            try (SocketClient c = SocketClient.connect(sock, s)) {
+                "-chardev", "socket,id=o,path=" + outSock + ",server=on,wait=off",
+                "-qmp", "unix:" + qmp + ",server=on,wait=off",
+                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk",
+                "-device", "virtserialport,chardev=o,name=org.jvisor.out"));
+             org.jvisor.testing.MonitorPoller monitor = org.jvisor.testing.MonitorPoller.start(qmp, s.pid())) {
+            try (SocketClient c = SocketClient.connect(sock, s);
+                 SocketChannel stalled = SocketClient.open(outSock, s)) {
                 Thread writer = Thread.ofPlatform().daemon().start(() -> {
                     try {
                         c.send(data);
@@ -142,10 +160,29 @@ class VirtioConsoleGuestTest {
                 s.expect("org.jvisor.bulk");
                 s.expect(md5 + "  -");
                 writer.join();
+
+                // The guest now writes to the port whose client reads nothing. Its writer must wait:
+                // ten answers of the monitor later (about two seconds) it has not finished.
+                for (int i = 0; i < 10; i++) {
+                    String status = monitor.awaitAnswer();
+                    assertTrue(status.contains("\"running\""), status);
+                }
+                assertTrue(!s.stdout().contains("seq-done-42"), "the guest's write waits for the reader: " + s.transcript());
+
+                java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+                ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+                while (got.size() < expected.length() && stalled.read(buf.clear()) > 0) {
+                    got.write(buf.array(), 0, buf.position());
+                }
+                s.expect("seq-done-42");
+                String received = got.toString(StandardCharsets.US_ASCII);
+                assertEquals(expected.length(), received.length(), "every byte the guest wrote arrives");
+                assertTrue(expected.toString().equals(received), "in order");
             }
             s.expect("jvisor-guest: command exited with status 0");
             assertEquals(0, s.waitFor(), s.transcript());
             assertTrue(!s.transcript().contains("needs reset"), s.transcript());
+            assertTrue(!s.stderr().contains("dropped"), s.transcript());
         }
     }
 
@@ -173,13 +210,18 @@ class VirtioConsoleGuestTest {
 
         /** Connects once jvisor listens on {@code path}. */
         static SocketClient connect(Path path, JvisorSession session) throws Exception {
+            return new SocketClient(open(path, session), session);
+        }
+
+        /** A bare connection, read only when the test reads it, once jvisor listens on {@code path}. */
+        static SocketChannel open(Path path, JvisorSession session) throws Exception {
             long deadline = System.currentTimeMillis() + WATCHDOG_MILLIS;
             while (true) {
                 try {
                     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
                     try {
                         ch.connect(UnixDomainSocketAddress.of(path));
-                        return new SocketClient(ch, session);
+                        return ch;
                     } catch (IOException e) {
                         ch.close();
                         throw e;
