@@ -3,7 +3,8 @@
  * Sweeps the whole 64 KiB port space three times, reading and writing random widths and values;
  * writes random dwords, words and bytes to the configuration space of every PCI function above
  * the BARs (command, capabilities, MSI and MSI-X control, device-specific registers); fills the
- * IOAPIC's registers and the LAPIC's writable ones with random values. Spared, because a real
+ * IOAPIC's registers and the LAPIC's writable ones with random values; on microvm, sweeps the
+ * virtio-mmio windows (see sweep_virtio_mmio). Spared, because a real
  * machine would end or stall this program there by design: COM1 (this output), the debug-exit
  * port, the reset ports (0x64 commands, port 0x92, 0xCF9), the ACPI PM block (sleep), PCI BARs
  * (one over this program's RAM would replace its code), the ICR (an INIT would park this vCPU)
@@ -144,6 +145,60 @@ static void sweep_apics(void)
     printf("hostile: IOAPIC and LAPIC registers written\n");
 }
 
+/*
+ * microvm's virtio-mmio windows (0xFEB00000, 0x200 each, eight slots) and what follows them: random
+ * reads and writes of 1, 2, 4 and 8 bytes at random offsets of every slot, assigned or empty
+ * (virtio 1.2, 4.2.2: the registers take aligned 32-bit accesses; any other is the device's to
+ * refuse). Spared: DRIVER_OK in the Status register, which would start the device on rings at
+ * random addresses, so it could write over this program (a guest may ruin itself; the rings are
+ * virtioattack's subject). Skipped where the first window holds no virtio magic (the pc run).
+ */
+#define VIRTIO_MMIO_BASE 0xFEB00000UL
+#define VIRTIO_MMIO_WINDOW 0x200
+#define VIRTIO_MMIO_SLOTS 8
+#define VIRTIO_MMIO_STATUS 0x70
+
+static void sweep_virtio_mmio(void)
+{
+    volatile uint32_t *magic = (volatile uint32_t *)VIRTIO_MMIO_BASE;
+    if (*magic != 0x74726976) { /* "virt" */
+        printf("hostile: no virtio-mmio windows\n");
+        return;
+    }
+    unsigned long done = 0;
+    for (int pass = 0; pass < 8; pass++) {
+        for (int slot = 0; slot <= VIRTIO_MMIO_SLOTS; slot++) { /* one window past the last */
+            uint64_t window = VIRTIO_MMIO_BASE + (uint64_t)slot * VIRTIO_MMIO_WINDOW;
+            for (int i = 0; i < 512; i++) {
+                uint64_t r = next();
+                unsigned width = 1u << (r & 3);
+                uint32_t off = (uint32_t)(r >> 8) % VIRTIO_MMIO_WINDOW & ~(width - 1);
+                uint64_t a = window + off;
+                uint64_t v = next();
+                if (off <= VIRTIO_MMIO_STATUS && off + width > VIRTIO_MMIO_STATUS)
+                    v &= ~(4UL << (8 * (VIRTIO_MMIO_STATUS - off))); /* never DRIVER_OK */
+                if (r & 4) {
+                    switch (width) {
+                    case 1: *(volatile uint8_t *)a = (uint8_t)v; break;
+                    case 2: *(volatile uint16_t *)a = (uint16_t)v; break;
+                    case 4: *(volatile uint32_t *)a = (uint32_t)v; break;
+                    default: *(volatile uint64_t *)a = v; break;
+                    }
+                } else {
+                    switch (width) {
+                    case 1: (void)*(volatile uint8_t *)a; break;
+                    case 2: (void)*(volatile uint16_t *)a; break;
+                    case 4: (void)*(volatile uint32_t *)a; break;
+                    default: (void)*(volatile uint64_t *)a; break;
+                    }
+                }
+                done++;
+            }
+        }
+    }
+    printf("hostile: %lu virtio-mmio accesses\n", done);
+}
+
 int main(void)
 {
     idt_init();
@@ -154,6 +209,7 @@ int main(void)
     sweep_ports();
     sweep_pci();
     sweep_apics();
+    sweep_virtio_mmio();
     sweep_ports();
     printf("hostile: survived (%lu exceptions or interrupts taken)\n", (unsigned long)events);
     pass();

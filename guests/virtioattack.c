@@ -9,9 +9,11 @@
  * notify storm (two million doorbells with nothing new, and a hundred thousand for a queue that
  * does not exist), MSI-X messages aimed at RAM, at a reserved vector, at an APIC ID no CPU has and
  * at the top of 4 GiB, and an interrupt storm of completions with interrupts masked (not an INIT
- * or SIPI message: that parks this vCPU by design, on any machine). Last, random reads and writes
- * all over the device's BAR but its MSI-X table, after which a reset must bring the device back. The test is that the VMM is still there, running this
- * vCPU, and that the device still works at the end. Nothing is written to the disk.
+ * or SIPI message: that parks this vCPU by design, on any machine). Then a ring that changes under
+ * the device while it serves it (the test puts the disk on an iothread, a host thread of its own).
+ * Last, random reads and writes all over the device's BAR, its MSI-X table and PBA included,
+ * after which a reset must bring the device back. The test is that the VMM is still there, running
+ * this vCPU, and that the device still works at the end. Nothing is written to the disk.
  */
 #define QSIZE 8
 #define POLL_LIMIT 5000000UL
@@ -42,8 +44,8 @@ static uint16_t last_used;
 static uint8_t dev_status(void) { return mmio_read8(base + v.common.offset + COMMON_DEVICE_STATUS); }
 static void set_status(uint8_t s) { mmio_write8(base + v.common.offset + COMMON_DEVICE_STATUS, s); }
 
-/* Reset, negotiate VERSION_1 only, and give queue 0 a fresh ring (3.1.1). */
-static void setup(void)
+/* Reset, negotiate VERSION_1 only, and give queue 0 the rings at d, a and u, zeroed (3.1.1). */
+static void setup_rings(struct virtq_desc *d, struct virtq_avail *a, struct virtq_used *u)
 {
     uint64_t c = base + v.common.offset;
     set_status(0);
@@ -57,18 +59,24 @@ static void setup(void)
     CHECK(dev_status() & STATUS_FEATURES_OK);
     mmio_write16(c + COMMON_QUEUE_SELECT, 0);
     mmio_write16(c + COMMON_QUEUE_SIZE, QSIZE);
-    memset(desc, 0, sizeof desc);
-    memset(&avail, 0, sizeof avail);
-    memset(&used, 0, sizeof used);
+    memset(d, 0, sizeof desc);
+    memset(a, 0, sizeof avail);
+    memset(u, 0, sizeof used);
     last_used = 0;
-    mmio_write64(c + COMMON_QUEUE_DESC, (uint64_t)desc);
-    mmio_write64(c + COMMON_QUEUE_DRIVER, (uint64_t)&avail);
-    mmio_write64(c + COMMON_QUEUE_DEVICE, (uint64_t)&used);
+    mmio_write64(c + COMMON_QUEUE_DESC, (uint64_t)d);
+    mmio_write64(c + COMMON_QUEUE_DRIVER, (uint64_t)a);
+    mmio_write64(c + COMMON_QUEUE_DEVICE, (uint64_t)u);
     uint16_t off = mmio_read16(c + COMMON_QUEUE_NOTIFY_OFF);
     notify_addr = base + v.notify.offset + (uint64_t)off * v.notify_multiplier;
     mmio_write16(c + COMMON_QUEUE_ENABLE, 1);
     set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     CHECK_EQ(dev_status(), STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+}
+
+/* Reset and give queue 0 this program's own rings. */
+static void setup(void)
+{
+    setup_rings(desc, &avail, &used);
 }
 
 enum outcome { COMPLETED, NEEDS_RESET };
@@ -185,6 +193,100 @@ static void notify_storm(void)
     printf("virtioattack: 2100000 doorbells with nothing new: the device still works\n");
 }
 
+static uint64_t rng = 0x9E3779B97F4A7C15UL;
+
+static uint64_t next_random(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/*
+ * The ring's memory for the attack below: its own descriptor table, available and used rings and
+ * buffers, so that whatever the device is made to write stays in here (a garbage address inside
+ * this program's code or data would only show that a guest can overwrite itself).
+ */
+#define ARENA_SIZE 0x10000
+#define ARENA_BUFFERS 0x3000
+static uint8_t arena[ARENA_SIZE] __attribute__((aligned(4096)));
+
+/* A buffer address the attack writes into a descriptor: in the arena (a 4 KiB buffer fits), its rings, or no RAM. */
+static uint64_t garbage_addr(uint64_t r)
+{
+    switch (r % 8) {
+    case 0: case 1: case 2: case 3:
+        return (uint64_t)arena + ARENA_BUFFERS + ((r >> 8) % ((ARENA_SIZE - ARENA_BUFFERS - 0x1000) / 512)) * 512;
+    case 4: return (uint64_t)arena;            /* the descriptor table itself */
+    case 5: return (uint64_t)arena + 0x1000;   /* the available ring */
+    case 6: return PAST_RAM;
+    default: return 0xFFFFFFFFFFFFF000UL;
+    }
+}
+
+/*
+ * A ring that changes under the device. The test runs this disk on an iothread, which serves the
+ * queue on a host thread of its own, concurrently with this vCPU: each round posts two valid
+ * reads, rings the doorbell and at once rewrites descriptors (addresses, lengths, flags, next
+ * indices) and available entries and index with garbage while the device walks them, rings again,
+ * watches a while, and resets the device, perhaps mid-request. Whether a round ends completed,
+ * refused or with DEVICE_NEEDS_RESET depends on timing, so nothing about it is asserted; the test
+ * is that the VMM keeps running and that the device serves a valid read after the last reset.
+ */
+static void ring_changes_under_the_device(void)
+{
+    struct virtq_desc *d = (struct virtq_desc *)arena;
+    struct virtq_avail *a = (struct virtq_avail *)(arena + 0x1000);
+    struct virtq_used *u = (struct virtq_used *)(arena + 0x2000);
+    uint8_t *buf = arena + ARENA_BUFFERS;
+    unsigned long rewrites = 0, completed = 0, reset_asked = 0;
+    for (int round = 0; round < 400; round++) {
+        setup_rings(d, a, u);
+        memset(buf, 0, ARENA_SIZE - ARENA_BUFFERS);
+        for (int c = 0; c < 2; c++) { /* header, 512-byte data, status: slots 3c..3c+2 */
+            uint8_t *h = buf + c * 0x1000, *data_c = h + 0x200, *st = h + 0x400;
+            d[3 * c] = (struct virtq_desc){(uint64_t)h, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(3 * c + 1)};
+            d[3 * c + 1] = (struct virtq_desc){(uint64_t)data_c, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t)(3 * c + 2)};
+            d[3 * c + 2] = (struct virtq_desc){(uint64_t)st, 1, VIRTQ_DESC_F_WRITE, 0};
+            a->ring[c] = (uint16_t)(3 * c);
+        }
+        barrier();
+        a->idx = 2;
+        barrier();
+        mmio_write16(notify_addr, 0);
+        for (int k = 0; k < 24; k++) {
+            uint64_t r = next_random();
+            int i = (int)((r >> 3) % QSIZE);
+            switch (r % 7) {
+            case 0: d[i].addr = garbage_addr(r >> 16); break;
+            case 1: /* within a 4 KiB buffer, or 2 GiB and more: past RAM wherever it starts */
+                d[i].len = (r >> 16) & 1 ? 0x80000000u | (uint32_t)(r >> 20) : (uint32_t)(r >> 20) % 4097;
+                break;
+            case 2: d[i].flags = (uint16_t)(r >> 16) & 7; break;   /* NEXT, WRITE, INDIRECT (not negotiated) */
+            case 3: d[i].next = (uint16_t)(r >> 16) % (QSIZE + 2); break;
+            case 4: a->ring[i] = (uint16_t)(r >> 16) % (QSIZE + 2); break;
+            case 5: a->idx = (uint16_t)(a->idx + (r >> 16) % 3); break;
+            default: mmio_write16(notify_addr, 0); break;
+            }
+            rewrites++;
+        }
+        mmio_write16(notify_addr, 0);
+        for (int spin = 0; spin < 2000; spin++) {
+            if (dev_status() & STATUS_NEEDS_RESET) {
+                reset_asked++;
+                break;
+            }
+            __asm__ volatile("pause");
+        }
+        completed += *(volatile uint16_t *)&u->idx;
+    }
+    setup();
+    valid_read("a ring changed under the device");
+    printf("virtioattack: %lu rewrites of a ring in use (%lu requests used, %lu resets asked for): "
+           "the device works after a reset\n", rewrites, completed, reset_asked);
+}
+
 static void find_msix(int *cap, uint64_t *table)
 {
     int p = pci_read8(v.dev, PCI_CAP_PTR) & 0xFC;
@@ -229,21 +331,30 @@ static void msix_attacks(void)
     pci_write16(v.dev, cap + 2, pci_read16(v.dev, cap + 2) & ~MSIX_ENABLE);
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15UL;
-
-static uint64_t next_random(void)
+/*
+ * A random MSI-X message: the address is an interrupt (0xFEExxxxx: any destination, mode and hint)
+ * or lies past RAM and below the PCI hole, so no message can land in this program's memory; the
+ * data may carry any vector and trigger bits, with the delivery mode kept fixed or lowest
+ * priority: an INIT, SIPI, NMI or SMI would stop this vCPU by design on any machine.
+ */
+static uint32_t msix_dword(unsigned field, uint32_t v)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    switch (field) {
+    case 0: return v & 1 ? 0xFEE00000u | (v & 0x000FFFFCu) : 0x40000000u | (v & 0x3FFFFFFCu);
+    case 1: return 0;                      /* address high: below 4 GiB (above is BAR space) */
+    case 2: return v & ~0x600u;            /* data: delivery mode 000 or 001 */
+    default: return v;                     /* vector control: masked or not, reserved bits too */
+    }
 }
 
 /*
  * Random reads and writes of random widths all over the device's BAR (common configuration,
  * ISR, notify and device configuration windows, and what lies between), with the device
- * running. Spared: the MSI-X table and PBA, where a random message could be an INIT, which
- * parks this vCPU on any machine. Then a reset must bring the device back.
+ * running, and random entries in the MSI-X table with MSI-X enabled (function mask set or
+ * not) and reads of the PBA. The table is written in whole dwords as PCI 3.0 6.8.2 requires,
+ * sub-dword only in vector control and the PBA, whose writes must be ignored; reads take any
+ * width anywhere. Then completions are signalled through whatever the table holds, and a reset
+ * must bring the device back.
  */
 static void bar_sweep(void)
 {
@@ -255,36 +366,72 @@ static void bar_sweep(void)
     uint64_t tbase = vpci_bar(v.dev, tinfo & 7) + (tinfo & ~7u);
     uint64_t pbase = vpci_bar(v.dev, pinfo & 7) + (pinfo & ~7u);
     uint64_t span = 0x4000; /* the virtio windows of jvisor's and QEMU's layouts lie in the first 16 KiB */
-    unsigned long writes = 0;
+    map_gib(tbase);
+    map_gib(pbase);
+    unsigned long writes = 0, table_writes = 0;
     for (int pass = 0; pass < 4; pass++) {
-        for (uint64_t off = 0; off < span; off += 1 + (next_random() & 3)) {
-            uint64_t r = next_random();
-            unsigned width = 1u << (r & 3) % 3;
-            uint64_t a = (base + off) & ~(uint64_t)(width - 1);
-            if ((a + width > tbase && a < tbase + tsize) || (a + width > pbase && a < pbase + 64))
-                continue;
-            if (r & 4) {
-                writes++;
+        uint16_t ctl = pci_read16(v.dev, cap + 2) & ~0x4000u;
+        pci_write16(v.dev, cap + 2, ctl | MSIX_ENABLE | (pass & 1 ? 0x4000 : 0)); /* function mask on odd passes */
+        /* the virtio windows, then the table and the PBA wherever they are (the same BAR or another) */
+        for (int region = 0; region < 3; region++) {
+            uint64_t from = region == 0 ? base : region == 1 ? tbase : pbase;
+            uint64_t len = region == 0 ? span : region == 1 ? (uint64_t)tsize : 64;
+            int reps = region == 0 ? 1 : 32; /* the table is small: many rounds of it */
+            for (uint64_t off = 0; off < len * reps; off += 1 + (next_random() & 3)) {
+                uint64_t r = next_random();
+                unsigned width = 1u << (r & 3) % 3;
+                uint64_t a = (from + off % len) & ~(uint64_t)(width - 1);
                 uint32_t val = (uint32_t)(r >> 32);
-                if (width == 1)
-                    mmio_write8(a, (uint8_t)val);
-                else if (width == 2)
-                    mmio_write16(a, (uint16_t)val);
-                else
-                    mmio_write32(a, val);
-            } else {
-                if (width == 1)
-                    (void)mmio_read8(a);
-                else if (width == 2)
-                    (void)mmio_read16(a);
-                else
-                    (void)mmio_read32(a);
+                bool in_table = a + width > tbase && a < tbase + tsize;
+                bool in_pba = a + width > pbase && a < pbase + 64;
+                if (region == 0 && (in_table || in_pba))
+                    continue; /* swept as such below */
+                if ((r & 4) && in_table) {
+                    unsigned field = (unsigned)((a - tbase) >> 2) & 3;
+                    if (field != 3 || width == 4) { /* a whole dword of address or data */
+                        a &= ~3UL;
+                        width = 4;
+                        val = msix_dword(field, val);
+                    }
+                }
+                if (r & 4) {
+                    writes++;
+                    table_writes += region != 0;
+                    if (width == 1)
+                        mmio_write8(a, (uint8_t)val);
+                    else if (width == 2)
+                        mmio_write16(a, (uint16_t)val);
+                    else
+                        mmio_write32(a, val);
+                } else {
+                    if (width == 1)
+                        (void)mmio_read8(a);
+                    else if (width == 2)
+                        (void)mmio_read16(a);
+                    else
+                        (void)mmio_read32(a);
+                }
             }
         }
     }
+    /* completions through each of the first entries as the sweep left them, function mask off */
+    pci_write16(v.dev, cap + 2, (pci_read16(v.dev, cap + 2) & ~0x4000u) | MSIX_ENABLE);
+    pci_write16(v.dev, PCI_COMMAND, pci_read16(v.dev, PCI_COMMAND) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    int entries = tsize / 16;
+    for (int e = 0; e < entries && e < 8; e++) {
+        setup();
+        uint64_t c = base + v.common.offset;
+        mmio_write16(c + COMMON_QUEUE_SELECT, 0);
+        mmio_write16(c + COMMON_QUEUE_MSIX_VECTOR, (uint16_t)e);
+        mmio_write16(c + COMMON_CONFIG_MSIX_VECTOR, (uint16_t)e);
+        for (int r = 0; r < 20; r++)
+            valid_read("a sweep of the BAR and its MSI-X table");
+    }
+    pci_write16(v.dev, cap + 2, pci_read16(v.dev, cap + 2) & ~MSIX_ENABLE);
     setup();
     valid_read("a sweep of the BAR");
-    printf("virtioattack: %lu random writes over the BAR: the device works after a reset\n", writes);
+    printf("virtioattack: %lu random writes over the BAR, %lu to its MSI-X table and PBA: "
+           "the device works after a reset\n", writes, table_writes);
 }
 
 int main(void)
@@ -307,6 +454,7 @@ int main(void)
     dma_attacks();
     notify_storm();
     msix_attacks();
+    ring_changes_under_the_device();
     bar_sweep();
     printf("virtioattack: survived (%u refused with an I/O error, %u with a reset)\n", refused_with_status,
            refused_with_reset);

@@ -118,20 +118,39 @@ class VirtioConsoleGuestTest {
     }
 
     /**
-     * Flow control end to end: a MiB sent before the guest has the port open waits in the socket
-     * and the VMM (the chardev is not read while the guest has no buffers) and arrives whole.
+     * Flow control end to end, both ways. In: a MiB sent before the guest has the port open waits
+     * in the socket and the VMM (the chardev is not read while the guest has no buffers) and
+     * arrives whole. Out: a client of a second port connects and reads nothing while the guest
+     * copies a MiB from tmpfs to it in 1 KiB writes. Linux's write returns once its buffer is in
+     * the transmit queue, so what can be out of the writer's hands is the queue (128 buffers of
+     * 1 KiB), the chardev's buffer (64 KiB) and the socket's (~176 KiB here): under 400 KiB.
+     * The writer must still wait after 25 answers of the monitor to query-status (seconds, against
+     * the fraction of one the copy takes when nothing holds it), and once the client reads it
+     * receives every byte, in order (the guest's MD5 of the file).
      */
     @Test
-    void aMebibyteSentBeforeTheGuestOpensThePortArrivesWhole(@TempDir Path dir) throws Exception {
+    void aMebibyteSentBeforeTheGuestOpensThePortArrivesWholeAndAStalledReaderLosesNothing(@TempDir Path dir)
+            throws Exception {
         Path sock = dir.resolve("port.sock");
+        Path outSock = dir.resolve("out.sock");
+        Path qmp = dir.resolve("qmp.sock");
         byte[] data = new byte[1 << 20];
         new java.util.Random(7).nextBytes(data);
         String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(data));
-        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum";
+        int outBytes = 1 << 20;
+        String cmd = "cat /sys/class/virtio-ports/vport0p1/name; head -c " + data.length + " /dev/vport0p1 | md5sum; "
+            + "head -c " + outBytes + " /dev/urandom > /tmp/out; md5sum /tmp/out; "
+            + "dd if=/tmp/out of=/dev/vport0p2 bs=1024 2>/dev/null; "
+            + "echo copy-done-$((40 + 2))";  // the marker is not in the command's own echo
         try (JvisorSession s = JvisorSession.start(boot(DemoGuest.CONSOLE + " " + InitScript.cmdParameterBase64(cmd), "-nographic",
                 "-chardev", "socket,id=p,path=" + sock + ",server=on,wait=off",
-                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk"))) {
-            try (SocketClient c = SocketClient.connect(sock, s)) {
+                "-chardev", "socket,id=o,path=" + outSock + ",server=on,wait=off",
+                "-qmp", "unix:" + qmp + ",server=on,wait=off",
+                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk",
+                "-device", "virtserialport,chardev=o,name=org.jvisor.out"));
+             org.jvisor.testing.MonitorPoller monitor = org.jvisor.testing.MonitorPoller.start(qmp, s.pid())) {
+            try (SocketClient c = SocketClient.connect(sock, s);
+                 SocketChannel stalled = SocketClient.open(outSock, s)) {
                 Thread writer = Thread.ofPlatform().daemon().start(() -> {
                     try {
                         c.send(data);
@@ -142,10 +161,32 @@ class VirtioConsoleGuestTest {
                 s.expect("org.jvisor.bulk");
                 s.expect(md5 + "  -");
                 writer.join();
+
+                String sumLine = s.expect("  /tmp/out");
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9a-f]{32})  /tmp/out").matcher(sumLine);
+                assertTrue(m.find(), sumLine);
+                String outMd5 = m.group(1);
+                for (int i = 0; i < 25; i++) {
+                    assertTrue(!s.stdout().contains("copy-done-42"), "the guest's write waits for the reader: " + s.transcript());
+                    String status = monitor.awaitAnswer();
+                    assertTrue(status.contains("\"running\""), status);
+                }
+                assertTrue(!s.stdout().contains("copy-done-42"), "the guest's write waits for the reader: " + s.transcript());
+
+                java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+                ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+                while (got.size() < outBytes && stalled.read(buf.clear()) > 0) {
+                    got.write(buf.array(), 0, buf.position());
+                }
+                s.expect("copy-done-42");
+                assertEquals(outBytes, got.size(), "every byte the guest wrote arrives");
+                assertEquals(outMd5, java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("MD5").digest(got.toByteArray())), "in order");
             }
             s.expect("jvisor-guest: command exited with status 0");
             assertEquals(0, s.waitFor(), s.transcript());
             assertTrue(!s.transcript().contains("needs reset"), s.transcript());
+            assertTrue(!s.stderr().contains("dropped"), s.transcript());
         }
     }
 
@@ -173,13 +214,18 @@ class VirtioConsoleGuestTest {
 
         /** Connects once jvisor listens on {@code path}. */
         static SocketClient connect(Path path, JvisorSession session) throws Exception {
+            return new SocketClient(open(path, session), session);
+        }
+
+        /** A bare connection, read only when the test reads it, once jvisor listens on {@code path}. */
+        static SocketChannel open(Path path, JvisorSession session) throws Exception {
             long deadline = System.currentTimeMillis() + WATCHDOG_MILLIS;
             while (true) {
                 try {
                     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
                     try {
                         ch.connect(UnixDomainSocketAddress.of(path));
-                        return new SocketClient(ch, session);
+                        return ch;
                     } catch (IOException e) {
                         ch.close();
                         throw e;

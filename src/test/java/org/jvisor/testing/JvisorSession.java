@@ -42,7 +42,12 @@ public final class JvisorSession implements AutoCloseable {
     }
 
     public static JvisorSession start(String... args) throws IOException {
-        return new JvisorSession(new ProcessBuilder(JvisorProcess.command(List.of(), args)).start());
+        return start(List.of(), args);
+    }
+
+    /** jvisor in a JVM given {@code jvmOptions} too (e.g. the launcher's heap policy). */
+    public static JvisorSession start(List<String> jvmOptions, String... args) throws IOException {
+        return new JvisorSession(new ProcessBuilder(JvisorProcess.command(jvmOptions, args)).start());
     }
 
     /** Another program driven the same way: a peer such as QEMU as the frontend of jvisor's vhost-user backend. */

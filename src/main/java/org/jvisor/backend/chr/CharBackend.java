@@ -40,9 +40,22 @@ public interface CharBackend extends AutoCloseable {
     }
 
     /**
+     * Takes as many of {@code length} bytes of {@code data} from {@code offset} as the backend has
+     * room for now, without waiting, and returns how many (the rest waits in the device, which
+     * asks {@link #whenWritable} when to try again).
+     */
+    default int offer(byte[] data, int offset, int length) {
+        int n = 0;
+        while (n < length && offer(data[offset + n] & 0xFF)) {
+            n++;
+        }
+        return n;
+    }
+
+    /**
      * Runs {@code writable} once, from the backend's own thread, when an {@link #offer} refused
-     * for lack of room may succeed again (or the output is being dropped: the peer stopped
-     * reading). Only one callback is kept; a later call replaces it.
+     * for lack of room may succeed again (the peer read, went away, or the backend closed); at
+     * once if there is room now. Only one callback is kept; a later call replaces it.
      */
     default void whenWritable(Runnable writable) {
         writable.run();

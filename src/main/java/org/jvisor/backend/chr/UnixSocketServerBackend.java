@@ -19,10 +19,13 @@ import java.util.function.Consumer;
  * <p>
  * Output passes through a bounded buffer that a thread of its own writes to the client, so the
  * device's thread (a vCPU writing the UART) never blocks on the socket. A client that reads
- * slowly slows the guest down: {@link #offer} refuses a byte while the buffer is full and
- * {@link #whenWritable} calls back when there is room (the UART holds the byte, THR busy, as on a
- * slow line); {@link #write} waits for room instead, {@link #STALL_NANOS} at most. A client that
- * stops reading for that long loses output rather than holding the guest.
+ * slowly, or stops reading, holds the guest back rather than losing output: {@link #offer}
+ * refuses bytes while the buffer is full and {@link #whenWritable} calls back when the client has
+ * read and there is room again (the UART keeps THR busy, virtio-console keeps the transmit buffer),
+ * as QEMU's chardev frontends do with can_write and a G_IO_OUT watch. Only with no client at all is
+ * output dropped, as QEMU's. {@link #write}, for callers that cannot wait on a device's terms,
+ * waits {@link #STALL_NANOS} at most for room and then drops what is left, said once, as it drops
+ * every later blocking write until the client has read again.
  */
 public final class UnixSocketServerBackend implements CharBackend {
     /** S_IFMT and S_IFSOCK of st_mode (inode(7)). */
@@ -34,17 +37,13 @@ public final class UnixSocketServerBackend implements CharBackend {
     private final Consumer<String> log;
     /** Output not yet written to the client (bytes in [head, head + count) of a ring). */
     private static final int BUFFER = 64 * 1024;
-    /** How long one write may wait for room before output is dropped (the client stopped reading). */
+    /** How long one blocking {@link #write} may wait for room before its output is dropped. */
     static final long STALL_NANOS = 1_000_000_000L;
     private final byte[] ring = new byte[BUFFER];
     private int head;
     private int count;
-    /** Dropping output until the buffer has drained to half (guarded by ring). */
-    private boolean dropping;
-    /** When {@link #offer} first found the buffer full, or 0 (guarded by ring). */
-    private long fullSince;
-    /** A thread times a stall (guarded by ring). */
-    private boolean stallWatch;
+    /** A blocking write dropped output since the last time there was room (guarded by ring). */
+    private boolean dropped;
     /** A device waiting for room after a refused offer (guarded by ring). */
     private Runnable writable;
     /** The writer thread is sending bytes it took from the ring (guarded by ring). */
@@ -108,62 +107,57 @@ public final class UnixSocketServerBackend implements CharBackend {
 
     @Override
     public boolean offer(int b) {
+        synchronized (ring) {
+            single[0] = (byte) b;
+            return offer(single, 0, 1) == 1;
+        }
+    }
+
+    /** Takes as many bytes as the buffer has room for, at once; a full buffer takes none. */
+    @Override
+    public int offer(byte[] data, int offset, int length) {
         if (client == null) {
-            return true;        // no client: dropped, as QEMU's
+            return length;        // no client: dropped, as QEMU's
         }
         synchronized (ring) {
-            if (dropping || closed) {
-                return true;
+            if (closed) {
+                return length;
             }
-            if (count == BUFFER) {
-                long now = System.nanoTime();
-                if (fullSince == 0) {
-                    fullSince = now;
-                } else if (now - fullSince > STALL_NANOS) {
-                    startDropping();
-                    return true;
-                }
-                return false;
-            }
-            fullSince = 0;
-            ring[(head + count) % BUFFER] = (byte) b;
-            count++;
-            ring.notifyAll();
-            return true;
+            int n = Math.min(BUFFER - count, length);
+            put(data, offset, n);
+            return n;
         }
     }
 
     @Override
     public void whenWritable(Runnable callback) {
         synchronized (ring) {
-            if (count < BUFFER || dropping || closed || client == null) {
-                writable = null;
-            } else {
+            if (count == BUFFER && !closed && client != null) {
                 writable = callback;
-                if (fullSince == 0) {
-                    fullSince = System.nanoTime();
-                }
-                if (!stallWatch) {
-                    stallWatch = true;
-                    Thread.ofVirtual().name("chardev stall " + path.getFileName()).start(this::endStallLater);
-                }
                 return;
             }
+            writable = null;
         }
         callback.run();
     }
 
-    /** The client stopped reading: output is dropped until the buffer has drained to half (guarded by ring). */
-    private void startDropping() {
-        dropping = true;
-        fullSince = 0;
-        log.accept("unix:" + path + ": the client does not read; output is dropped until it does");
+    /** Appends {@code n} bytes that fit to the ring and wakes the writer thread; guarded by ring. */
+    private void put(byte[] data, int offset, int n) {
+        if (n == 0) {
+            return;
+        }
+        int tail = (head + count) % BUFFER;
+        int first = Math.min(n, BUFFER - tail);
+        System.arraycopy(data, offset, ring, tail, first);
+        System.arraycopy(data, offset + first, ring, 0, n - first);
+        count += n;
+        ring.notifyAll();
     }
 
     /** Takes the pending writable callback if there is room now (or output is dropped); guarded by ring. */
     private Runnable takeWritable() {
         Runnable w = writable;
-        if (w != null && (count < BUFFER || dropping || closed)) {
+        if (w != null && (count < BUFFER || closed || client == null)) {
             writable = null;
             return w;
         }
@@ -187,15 +181,14 @@ public final class UnixSocketServerBackend implements CharBackend {
             long deadline = System.nanoTime() + STALL_NANOS;
             int done = 0;
             while (done < length && !closed) {
-                if (dropping) {
-                    return;
-                }
                 int room = BUFFER - count;
                 if (room == 0) {
                     long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        dropping = true;
-                        log.accept("unix:" + path + ": the client does not read; output is dropped until it does");
+                    if (left <= 0 || dropped) {     // once dropped, no further wait until the client reads
+                        if (!dropped) {
+                            dropped = true;
+                            log.accept("unix:" + path + ": the client does not read; output is dropped");
+                        }
                         return;
                     }
                     try {
@@ -207,21 +200,16 @@ public final class UnixSocketServerBackend implements CharBackend {
                     continue;
                 }
                 int n = Math.min(room, length - done);
-                int tail = (head + count) % BUFFER;
-                int first = Math.min(n, BUFFER - tail);
-                System.arraycopy(data, offset + done, ring, tail, first);
-                System.arraycopy(data, offset + done + first, ring, 0, n - first);
-                count += n;
+                put(data, offset + done, n);
                 done += n;
-                ring.notifyAll();
             }
         }
     }
 
     /**
-     * The writer thread: moves buffered output to the client, blocking on the socket itself, and
-     * calls a pending writable callback once there is room again (or once the client has not read
-     * for {@link #STALL_NANOS} and output is dropped).
+     * The writer thread: moves buffered output to the client, blocking on the socket itself (the
+     * kernel wakes it when the client has read), and calls a pending writable callback once there
+     * is room again.
      */
     private void drain() {
         while (!closed) {
@@ -239,9 +227,7 @@ public final class UnixSocketServerBackend implements CharBackend {
                 out.put(ring, head, n);
                 head = (head + n) % BUFFER;
                 count -= n;
-                if (dropping && count <= BUFFER / 2) {
-                    dropping = false;
-                }
+                dropped = false;
                 inFlight = true;
                 ring.notifyAll();
                 ready = takeWritable();
@@ -258,36 +244,6 @@ public final class UnixSocketServerBackend implements CharBackend {
             if (ready != null) {
                 ready.run();
             }
-        }
-    }
-
-    /**
-     * Ends a stall (started by {@link #whenWritable}, on a thread of its own: the writer thread may
-     * be blocked on the socket): if the client takes nothing for {@link #STALL_NANOS} while a device
-     * waits for room, output is dropped and the device told.
-     */
-    private void endStallLater() {
-        Runnable ready = null;
-        synchronized (ring) {
-            stallWatch = true;
-            long deadline = System.nanoTime() + STALL_NANOS;
-            while (writable != null && count == BUFFER && !dropping && !closed) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    startDropping();
-                    ready = takeWritable();
-                    break;
-                }
-                try {
-                    ring.wait(Math.max(1, left / 1_000_000));
-                } catch (InterruptedException e) {
-                    break;
-                }
-            }
-            stallWatch = false;
-        }
-        if (ready != null) {
-            ready.run();
         }
     }
 
@@ -344,9 +300,21 @@ public final class UnixSocketServerBackend implements CharBackend {
             } catch (IOException e) {
                 // already gone
             }
+            wakeWriter();       // with no client offers are taken (dropped): a waiting device moves on
             if (!closed) {
                 sink.connectionChanged(false);
             }
+        }
+    }
+
+    /** Runs a pending writable callback if offers are taken again (no client, or closed). */
+    private void wakeWriter() {
+        Runnable ready;
+        synchronized (ring) {
+            ready = takeWritable();
+        }
+        if (ready != null) {
+            ready.run();
         }
     }
 
@@ -358,7 +326,7 @@ public final class UnixSocketServerBackend implements CharBackend {
         synchronized (ring) {
             // what the guest wrote before the end still reaches a client that reads
             long deadline = System.nanoTime() + STALL_NANOS;
-            while ((count > 0 || inFlight) && client != null && !dropping) {
+            while ((count > 0 || inFlight) && client != null) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     break;
@@ -373,6 +341,7 @@ public final class UnixSocketServerBackend implements CharBackend {
             closed = true;
             ring.notifyAll();
         }
+        wakeWriter();
         try {
             SocketChannel c = client;
             if (c != null) {

@@ -31,8 +31,13 @@ final class ConsolePort implements CharBackend.Sink {
     private int count;
     private boolean closed;
     private final byte[] output = new byte[4096];
-    /** Bound once: the transmitq is drained per notification and must not allocate. */
-    final SplitVirtqueue.RequestHandler transmitHandler = this::transmit;
+    /**
+     * Bytes of the request at the head of the transmitq that the backend took before it filled
+     * up; that request is not used yet (guarded by the queue's processing thread).
+     */
+    private long transmitted;
+    /** Bound once: called when the backend has room again, so a blocked transmitq resumes. */
+    final Runnable resumeTransmit;
 
     ConsolePort(int id, String name, boolean console, CharBackend backend, VirtioConsole device) {
         this.id = id;
@@ -40,6 +45,7 @@ final class ConsolePort implements CharBackend.Sink {
         this.console = console;
         this.backend = backend;
         this.device = device;
+        this.resumeTransmit = () -> device.backendWritable(this);
     }
 
     void start() {
@@ -124,19 +130,39 @@ final class ConsolePort implements CharBackend.Sink {
         return n;
     }
 
-    /** One transmitq request: its readable buffers go to the backend. */
-    int transmit(DescriptorChain c) throws VirtqueueException {
+    /**
+     * One transmitq request: its readable buffers go to the backend as far as it takes them. True
+     * when all of it was taken; false when the backend is full, and then the bytes taken so far are
+     * remembered and the request stays with the driver until the rest goes (virtio 1.2, 2.7.8: a
+     * buffer is used once the device is done with it), so a peer that stops reading holds the
+     * writer back instead of losing its output. Runs on the queue's processing thread only.
+     */
+    boolean transmit(DescriptorChain c) throws VirtqueueException {
         if (c.writableCount() != 0) {
             throw new VirtqueueException(String.format(
                 "virtio-serial port %d transmitq: request %d has %d device-writable bytes", id, c.head(), c.writableBytes()));
         }
         long total = c.readableBytes();
-        for (long done = 0; done < total; ) {
-            int n = c.read(done, output, 0, (int) Math.min(output.length, total - done));
-            backend.write(output, 0, n);
-            done += n;
+        while (transmitted < total) {
+            int n = c.read(transmitted, output, 0, (int) Math.min(output.length, total - transmitted));
+            int taken = backend.offer(output, 0, n);
+            transmitted += taken;
+            if (taken < n) {
+                return false;
+            }
         }
-        return 0;
+        transmitted = 0;
+        return true;
+    }
+
+    /** Bytes of the request at the head of the transmitq the backend already took (0 between requests). */
+    long transmitted() {
+        return transmitted;
+    }
+
+    /** Restores {@link #transmitted()}; a reset or a restore of an idle port sets 0. */
+    void transmitted(long bytes) {
+        transmitted = bytes;
     }
 
     /** Wakes a reader blocked in {@link #receive} for good (the machine is closing). */

@@ -155,7 +155,9 @@ public final class VirtioConsole implements VirtioDevice {
     @Override
     public void writeConfig(int offset, int size, long value) {
         if (offset == CONFIG_EMERG_WR && ports[0] != null) {
-            ports[0].backend.write((int) value & 0xFF);
+            // From the vCPU, which must not wait on a peer: a full backend loses the character, as
+            // QEMU's (virtconsole.c flush_buf drops what the chardev does not take for a console).
+            ports[0].backend.offer((int) value & 0xFF);
         }
     }
 
@@ -182,6 +184,7 @@ public final class VirtioConsole implements VirtioDevice {
         for (ConsolePort p : portList) {
             p.ready = false;
             p.guestConnected = false;
+            p.transmitted(0);
         }
     }
 
@@ -189,7 +192,7 @@ public final class VirtioConsole implements VirtioDevice {
     public DeviceState saveState() {
         List<VirtioConsoleState.Port> ps = new ArrayList<>();
         for (ConsolePort p : portList) {
-            ps.add(new VirtioConsoleState.Port(p.id, p.ready, p.guestConnected, p.savedInput()));
+            ps.add(new VirtioConsoleState.Port(p.id, p.ready, p.guestConnected, p.savedInput(), p.transmitted()));
         }
         List<Bytes> control = new ArrayList<>();
         synchronized (controlOut) {
@@ -215,6 +218,10 @@ public final class VirtioConsole implements VirtioDevice {
             }
             DeviceStateException.checkRange(name(), "port " + p.id() + " pending input bytes", p.input().length(), 0,
                 ConsolePort.INPUT_BUFFER);
+            if (p.transmitted() < 0 || p.transmitted() > 0xFFFF_FFFFL * SplitVirtqueue.MAX_INDIRECT) {
+                throw new DeviceStateException(name() + ": port " + p.id() + " has " + p.transmitted()
+                    + " bytes of a transmit request sent, more than a request can hold");
+            }
         }
         for (Bytes m : s.controlMessages()) {
             DeviceStateException.checkRange(name(), "control message bytes", m.length(), ConsoleControl.HEADER,
@@ -226,6 +233,7 @@ public final class VirtioConsole implements VirtioDevice {
             port.ready = p.ready();
             port.guestConnected = p.guestConnected();
             port.restoreInput(p.input());
+            port.transmitted(p.transmitted());
         }
         synchronized (controlOut) {
             controlOut.clear();
@@ -262,7 +270,7 @@ public final class VirtioConsole implements VirtioDevice {
                 throw new VirtqueueException("virtio-serial: the driver transmitted on queue " + q + " of port " + id
                     + ", which the device never added");
             }
-            notify = qs[q].drain(port.transmitHandler);
+            notify = transmit(port, qs[q]);
         }
         if (notify) {
             irq.usedBuffer(q);
@@ -295,6 +303,41 @@ public final class VirtioConsole implements VirtioDevice {
             used = true;
         }
         return used && q.needsNotification();
+    }
+
+    /**
+     * Sends the port's transmit requests to its backend, each returned to the driver only once the
+     * backend took all of it. When the backend is full the request stays available, notifications
+     * stay off (the driver need not kick: nothing would move) and the backend's writable callback
+     * brings the processing back, so there is no polling. QEMU drops console-port output here
+     * instead (virtconsole.c flush_buf, because Linux's hvc writes with a spinlock held); the
+     * issue asks for backpressure, so hvc waits as on a slow line and the monitor stays free.
+     */
+    private boolean transmit(ConsolePort port, SplitVirtqueue q) throws VirtqueueException {
+        boolean used = false;
+        do {
+            q.setNotification(false);
+            DescriptorChain c;
+            while ((c = q.pop()) != null) {
+                if (!port.transmit(c)) {
+                    q.unpop(1);
+                    port.backend.whenWritable(port.resumeTransmit);
+                    return used && q.needsNotification();
+                }
+                q.push(c.head(), 0);
+                used = true;
+            }
+            q.setNotification(true);
+        } while (q.hasAvailable());
+        return used && q.needsNotification();
+    }
+
+    /** From a backend's thread: it has room again, so a transmitq it held back moves on. */
+    void backendWritable(ConsolePort port) {
+        VirtioInterrupt irq = interrupt;
+        if (irq != null) {
+            irq.backendReady(receiveq(port.id) + 1);
+        }
     }
 
     /** Hands queued control messages to the driver's control receiveq buffers. */

@@ -203,9 +203,13 @@ class UnixSocketServerBackendTest {
         }
     }
 
-    /** A client that reads nothing: after the stall the callback still comes (output is dropped), never a dead wait. */
+    /**
+     * A client that reads nothing for many stall periods: offers stay refused and no callback
+     * comes (nothing is dropped behind the device's back); when it reads at last, the callback
+     * comes and every byte arrives, in order.
+     */
     @Test
-    void aStalledClientEndsTheWaitByDropping() throws Exception {
+    void aStalledClientHoldsTheDeviceBackAndLosesNothing() throws Exception {
         Path p = dir.resolve("stalled.sock");
         List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, log::add);
@@ -213,12 +217,52 @@ class UnixSocketServerBackendTest {
         b.start(r);
         try (SocketChannel c = connect(p)) {
             assertEquals(true, r.next());
-            fillUntilStalled(b, 0);
+            long offered = fillUntilStalled(b, 0);
             java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
             b.whenWritable(room::countDown);
-            assertTrue(room.await(120, java.util.concurrent.TimeUnit.SECONDS), "hang guard");
-            assertTrue(b.offer(2), "dropping: offers are taken");
-            assertTrue(log.stream().anyMatch(m -> m.contains("the client does not read")), log.toString());
+            assertFalse(room.await(3 * UnixSocketServerBackend.STALL_NANOS, TimeUnit.NANOSECONDS),
+                "no callback while the client reads nothing");
+            byte[] more = {(byte) (offered % 251), (byte) ((offered + 1) % 251)};
+            assertEquals(0, b.offer(more, 0, 2), "still full: nothing taken, nothing dropped");
+            ByteBuffer in = ByteBuffer.allocate(1 << 16);
+            long got = 0;
+            boolean inOrder = true;
+            while (got < offered) {
+                in.clear();
+                int n = c.read(in);
+                for (int i = 0; i < n; i++) {
+                    inOrder &= (in.get(i) & 0xFF) == (got + i) % 251;
+                }
+                got += n;
+            }
+            assertTrue(room.await(WAIT_SECONDS, TimeUnit.SECONDS), "watchdog: the callback came once the client read");
+            assertTrue(inOrder, "every byte, in order");
+            assertEquals(offered, got);
+            assertEquals(2, b.offer(more, 0, 2), "room again");
+            assertEquals(0, log.size(), log.toString());
+            b.close();
+        }
+    }
+
+    /** A client that goes away while the buffer is full: the waiting device is told, and output is dropped as with no client. */
+    @Test
+    void aClientThatLeavesWhileFullReleasesTheDevice() throws Exception {
+        Path p = dir.resolve("gone.sock");
+        UnixSocketServerBackend b = UnixSocketServerBackend.listen(p, false, msg -> { });
+        Recorder r = new Recorder();
+        b.start(r);
+        try {
+            java.util.concurrent.CountDownLatch room = new java.util.concurrent.CountDownLatch(1);
+            try (SocketChannel c = connect(p)) {
+                assertEquals(true, r.next());
+                fillUntilStalled(b, 0);
+                b.whenWritable(room::countDown);
+                assertEquals(1, room.getCount());
+            }
+            assertEquals(false, r.next());
+            assertTrue(room.await(WAIT_SECONDS, TimeUnit.SECONDS), "watchdog: the callback came when the client left");
+            assertTrue(b.offer(1), "no client: taken and dropped");
+        } finally {
             b.close();
         }
     }

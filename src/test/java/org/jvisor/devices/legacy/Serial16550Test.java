@@ -242,4 +242,70 @@ class Serial16550Test {
         u.write(FCR, 1, 0x05);                       // FIFO enable + XMIT FIFO reset
         assertEquals(0x60, u.read(LSR, 1) & 0x60);
     }
+
+    /**
+     * With the socket chardev: a polling driver (Linux's 8250 console waits for THRE before each
+     * byte) writes to a client that reads nothing. Once the chardev's buffer and the socket are
+     * full THRE stays clear, for three times as long as the chardev once waited before dropping;
+     * when the client reads, every byte written arrives, in order, and THRE comes back.
+     */
+    @Test
+    void aSocketClientThatStopsReadingHoldsThreClearAndLosesNothing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.util.List<String> log = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.nio.file.Path path = dir.resolve("com1.sock");
+        org.jvisor.backend.chr.UnixSocketServerBackend b = org.jvisor.backend.chr.UnixSocketServerBackend.listen(path, false, log::add);
+        Serial16550 u = new Serial16550(b, level -> { });
+        u.start();
+        long watchdog = System.nanoTime() + 60_000_000_000L;   // a hang guard, not a time limit
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            c.connect(java.net.UnixDomainSocketAddress.of(path));
+            while (!b.connected()) {
+                assertTrue(System.nanoTime() < watchdog, "watchdog: the chardev never saw the client");
+                Thread.sleep(10);
+            }
+            long written = 0;
+            long clearSince = 0;
+            while (true) {
+                assertTrue(written < 8 << 20, "THRE never stayed clear: " + written
+                    + " bytes taken for a client that reads nothing, more than the buffers hold (dropped)");
+                if ((u.read(LSR, 1) & 0x20) != 0) {
+                    u.write(THR, 1, (int) (written % 251));
+                    written++;
+                    clearSince = 0;
+                } else if (clearSince == 0) {
+                    clearSince = System.nanoTime();
+                } else if (System.nanoTime() - clearSince > 3_000_000_000L) {
+                    break;
+                } else {
+                    Thread.sleep(10);
+                }
+            }
+            assertTrue(written > 64 * 1024, "the chardev's buffer filled first: " + written);
+            c.configureBlocking(false);
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.allocate(1 << 16);
+            long got = 0;
+            boolean inOrder = true;
+            while (got < written) {
+                assertTrue(System.nanoTime() < watchdog + 60_000_000_000L, "watchdog: " + got + " of " + written + " arrived");
+                int n = c.read(in.clear());
+                if (n == 0) {
+                    Thread.sleep(10);
+                }
+                for (int i = 0; i < n; i++) {
+                    inOrder &= (in.get(i) & 0xFF) == (got + i) % 251;
+                }
+                got += Math.max(n, 0);
+            }
+            assertTrue(inOrder, "every byte, in order");
+            assertEquals(written, got);
+            while ((u.read(LSR, 1) & 0x60) != 0x60) {
+                assertTrue(System.nanoTime() < watchdog + 120_000_000_000L, "watchdog: THRE never came back");
+                Thread.sleep(10);
+            }
+            assertEquals(0, log.size(), "nothing dropped: " + log);
+        } finally {
+            b.close();
+        }
+    }
 }

@@ -54,9 +54,57 @@ class VirtioConsoleTest {
             this.peer = peer;
         }
 
+        /** Bytes the backend takes before it is full (a peer that stopped reading). */
+        private long room = Long.MAX_VALUE;
+        private Runnable writable;
+
         @Override
         public synchronized void write(int b) {
             out.write(b);
+        }
+
+        @Override
+        public boolean offer(int b) {
+            synchronized (this) {
+                if (room == 0) {
+                    return false;
+                }
+                room--;
+                out.write(b);
+            }
+            return true;
+        }
+
+        @Override
+        public void whenWritable(Runnable callback) {
+            synchronized (this) {
+                if (room == 0) {
+                    writable = callback;
+                    return;
+                }
+            }
+            callback.run();
+        }
+
+        /** The peer reads: {@code bytes} more fit, and a waiting device is called back. */
+        void release(long bytes) {
+            Runnable w;
+            synchronized (this) {
+                room += bytes;
+                w = writable;
+                writable = null;
+            }
+            if (w != null) {
+                w.run();
+            }
+        }
+
+        synchronized void limit(long bytes) {
+            room = bytes;
+        }
+
+        synchronized boolean waiting() {
+            return writable != null;
         }
 
         synchronized String output() {
@@ -339,6 +387,60 @@ class VirtioConsoleTest {
         tx1.kick();
         assertEquals("abcd", named.output(), "a chain of two buffers");
         assertEquals("hello from hvc0\n", console.output());
+    }
+
+    /**
+     * A backend that stops taking bytes holds the transmit requests back: a request is used only
+     * once all its bytes were taken, a kick meanwhile moves nothing and repeats nothing, and room
+     * brings the queue back through the backend's callback, every byte in order.
+     */
+    @Test
+    void aFullBackendHoldsTransmitRequestsUntilItTakesTheirBytes() {
+        create(2);
+        handshake();
+        named.sink.connectionChanged(true);
+        received();
+        sendControl(1, PORT_OPEN, 1);
+        named.limit(5);
+        Ring tx1 = rings[VirtioConsole.receiveq(1) + 1];
+        tx1.send("hello ".getBytes(StandardCharsets.US_ASCII));
+        tx1.send("world".getBytes(StandardCharsets.US_ASCII));
+        assertEquals(0, tx1.usedIdx(), "the first request is not done: one byte waits");
+        assertEquals("hello", named.output());
+        assertTrue(named.waiting(), "the device waits for room");
+        tx1.kick();
+        assertEquals(0, tx1.usedIdx(), "a kick while full moves nothing");
+        assertEquals("hello", named.output(), "and repeats nothing");
+
+        named.release(3);
+        assertEquals(1, tx1.usedIdx(), "the first request is used once its last byte went");
+        assertEquals(0, tx1.usedId(0));
+        assertEquals("hello wo", named.output());
+        assertTrue(named.waiting());
+
+        named.release(Long.MAX_VALUE / 2);
+        assertEquals(2, tx1.usedIdx(), "the second one follows");
+        assertEquals("hello world", named.output());
+        assertFalse(needsReset());
+        assertEquals("", console.output(), "the other port is not involved");
+    }
+
+    /** The bytes of a held-back request already sent are in the saved state, so a restore sends only the rest. */
+    @Test
+    void aHeldBackRequestIsSavedWithWhatWasSent() throws Exception {
+        create(2);
+        handshake();
+        console.limit(4);
+        rings[1].send("abcdefgh".getBytes(StandardCharsets.US_ASCII));
+        assertEquals(0, rings[1].usedIdx());
+        VirtioConsoleState saved = (VirtioConsoleState) dev.saveState();
+        assertEquals(4, saved.ports().get(0).transmitted());
+        dev.restoreState(new VirtioConsoleState(List.of(
+            new VirtioConsoleState.Port(0, true, true, saved.ports().get(0).input(), 6),
+            saved.ports().get(1)), saved.controlMessages()));
+        console.release(100);
+        assertEquals("abcdgh", console.output(), "after the restore the request goes on from byte 6");
+        assertEquals(1, rings[1].usedIdx());
     }
 
     @Test
