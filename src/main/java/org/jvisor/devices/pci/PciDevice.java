@@ -143,6 +143,11 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
         return config;
     }
 
+    /** Whether the header says multi-function even with no other function in the slot (QEMU's multifunction=on). */
+    boolean declaresMultiFunction() {
+        return false;
+    }
+
     final synchronized void setMultiFunction(boolean multi) {
         int h = config.get8(HEADER_TYPE);
         config.set8(HEADER_TYPE, multi ? h | HEADER_MULTI_FUNCTION : h & ~HEADER_MULTI_FUNCTION);
