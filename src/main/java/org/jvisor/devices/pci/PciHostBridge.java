@@ -224,6 +224,7 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
             MsiRemapper r = msiRemapper;
             sink = (address, data) -> r.signal(port.secondaryBus() << 8 | function, address, data);
         }
+        device.setUpstream(port);
         device.attach(String.format("00:%02x.%d/00.%d", portDevfn / FUNCTIONS, portDevfn % FUNCTIONS, function), io,
             memory, line, sink);
     }

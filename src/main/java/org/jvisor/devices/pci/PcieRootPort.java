@@ -12,11 +12,11 @@ package org.jvisor.devices.pci;
  * events: no hot-plug, PME or AER). Its PCI Express capability is version 2, type Root Port,
  * with an x1 2.5 GT/s link whose port number is {@code port=}, and a slot numbered {@code slot=}.
  *
- * <p>The windows are registers only: the functions behind the port decode their BARs wherever
- * they are programmed, as if the port forwarded every address. A guest that assigns resources
- * (Linux does, for the functions a firmware-less boot leaves unassigned) places them inside the
- * windows it opened, so what it sees is what a real port would give; a BAR programmed outside its
- * port's windows would stay reachable here where hardware would not forward it.
+ * <p>The port forwards to the functions behind it what its windows hold (3.2.5.6-3.2.5.10):
+ * I/O within the I/O window while COMMAND's I/O enable is set, memory within the memory window or
+ * the prefetchable window while the memory enable is set; a BAR outside
+ * them decodes nothing, as on hardware. The functions' BARs are mapped again whenever the windows
+ * or the enables change. (ISA and VGA forwarding are register bits only.)
  */
 public final class PcieRootPort extends PciDevice {
     public static final int VENDOR = 0x1B36;
@@ -38,6 +38,13 @@ public final class PcieRootPort extends PciDevice {
     private final boolean multifunction;
     private final PcieCapability pcie;
     private boolean inSecondaryReset;
+    /**
+     * What the port forwards, as {ioBase, ioLimit, memBase, memLimit, prefBase, prefLimit,
+     * COMMAND's I/O and memory enables} (inclusive; base &gt; limit: closed), null before the
+     * first write; read by the functions behind without the port's lock (they map their BARs
+     * under their own, and the port remaps them under its lock: port, then function).
+     */
+    private volatile long[] windows;
 
     /**
      * @param port          the port number (Link Capabilities 31:24)
@@ -127,8 +134,63 @@ public final class PcieRootPort extends PciDevice {
         return l;
     }
 
+    /**
+     * Whether the port forwards [{@code first}, {@code last}] downstream: all of it inside the I/O
+     * window (I/O) or inside one of the two memory windows (memory: the port forwards by address,
+     * whatever the BAR's prefetchable bit), with the matching COMMAND enable set.
+     */
+    boolean forwards(boolean isIo, long first, long last) {
+        long[] w = windows;
+        if (w == null) {
+            return false;
+        }
+        if (isIo) {
+            return (w[6] & COMMAND_IO) != 0 && inside(first, last, w[0], w[1]);
+        }
+        return (w[6] & COMMAND_MEMORY) != 0 && (inside(first, last, w[2], w[3]) || inside(first, last, w[4], w[5]));
+    }
+
+    private static boolean inside(long first, long last, long base, long limit) {
+        return Long.compareUnsigned(base, limit) <= 0 && Long.compareUnsigned(first, base) >= 0
+            && Long.compareUnsigned(last, limit) <= 0;
+    }
+
+    /** Reads the windows and enables from the registers and remaps the functions behind if they changed. */
+    private void updateWindows() {
+        PciConfigSpace c = config();
+        long ioBase = (c.get8(IO_BASE) & 0xF0L) << 8;
+        long ioLimit = (c.get8(IO_LIMIT) & 0xF0L) << 8 | 0xFFF;
+        long memBase = (c.get16(MEMORY_BASE) & 0xFFF0L) << 16;
+        long memLimit = (c.get16(MEMORY_LIMIT) & 0xFFF0L) << 16 | 0xF_FFFF;
+        long prefBase = (c.get16(PREFETCH_BASE) & 0xFFF0L) << 16 | (c.get32(PREFETCH_BASE_UPPER) & 0xFFFF_FFFFL) << 32;
+        long prefLimit = (c.get16(PREFETCH_LIMIT) & 0xFFF0L) << 16 | 0xF_FFFF
+            | (c.get32(PREFETCH_LIMIT_UPPER) & 0xFFFF_FFFFL) << 32;
+        long[] next = {ioBase, ioLimit, memBase, memLimit, prefBase, prefLimit, command() & (COMMAND_IO | COMMAND_MEMORY)};
+        long[] before = windows;
+        if (before != null && java.util.Arrays.equals(before, next)) {
+            return;
+        }
+        windows = next;
+        for (PciDevice d : functions) {
+            if (d != null) {
+                d.upstreamChanged();
+            }
+        }
+    }
+
+    @Override
+    protected void restoreModelState(org.jvisor.devices.state.DeviceState state) throws org.jvisor.devices.state.DeviceStateException {
+        super.restoreModelState(state);
+        synchronized (this) {
+            updateWindows();
+        }
+    }
+
     @Override
     protected void configWritten(int offset, int size, int value) {
+        if (offset < COMMAND + 2 && offset + size > COMMAND || offset < PREFETCH_LIMIT_UPPER + 4 && offset + size > IO_BASE) {
+            updateWindows();
+        }
         if (offset < BRIDGE_CONTROL + 2 && offset + size > BRIDGE_CONTROL) {
             // Secondary bus reset (PCI-to-PCI Bridge spec 3.2.5.17): RST# on the secondary side
             // while the bit is set; the functions behind are reset on its rising edge.
@@ -144,6 +206,7 @@ public final class PcieRootPort extends PciDevice {
     protected void resetDevice() {
         inSecondaryReset = false;
         resetDownstream();
+        updateWindows();
     }
 
     private void resetDownstream() {

@@ -103,6 +103,30 @@ class PcieRootPortTest {
         assertEquals(0, read(0, 1, 0, 0x18, 4) & 0xFF_FFFF, "a bus reset clears them");
     }
 
+    /** A BAR behind the port decodes only inside an open window of the port, with the port's enable on. */
+    @Test
+    void barsDecodeOnlyInsideThePortsWindows() {
+        TestFunction nic = new TestFunction(0x1AF4, 0x1041, 0x020000)
+            .bar(0, PciBarRegion.memory32("regs", 0x1000, false, new TestFunction.Memory(0)));
+        PcieRootPort p2 = new PcieRootPort(9, 1, false);
+        bridge.add(2, 0, p2);
+        bridge.add(p2, 0, nic);
+        write(0, 2, 0, 0x18, 4, 0x00_02_02_00);
+        write(2, 0, 0, 0x10, 4, 0xC010_0000);
+        write(2, 0, 0, 0x04, 2, PciDevice.COMMAND_MEMORY);
+        assertEquals(-1L, nic.bar(0).mappedAddress(), "the port forwards nothing yet");
+        write(0, 2, 0, 0x20, 4, 0xC010_C010);           // memory window 0xC0100000-0xC01FFFFF
+        assertEquals(-1L, nic.bar(0).mappedAddress(), "memory enable still off at the port");
+        write(0, 2, 0, 0x04, 2, PciDevice.COMMAND_MEMORY);
+        assertEquals(0xC010_0000L, nic.bar(0).mappedAddress());
+        write(2, 0, 0, 0x10, 4, 0xC020_0000);
+        assertEquals(-1L, nic.bar(0).mappedAddress(), "outside the window");
+        write(0, 2, 0, 0x24, 4, 0xC021_C021);           // the prefetchable window forwards it just the same
+        assertEquals(0xC020_0000L, nic.bar(0).mappedAddress());
+        write(0, 2, 0, 0x24, 4, 0x0001_FFF1);           // closed (base above limit)
+        assertEquals(-1L, nic.bar(0).mappedAddress());
+    }
+
     @Test
     void oneFunctionPerPlace() {
         assertThrows(IllegalArgumentException.class, () -> bridge.add(port, 0, new TestFunction(1, 2, 0)));
