@@ -27,6 +27,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Debian's libvirt 9.0 drives jvisor as its QEMU: a private libvirtd (tools/libvirt-sandbox.sh:
@@ -59,7 +60,7 @@ class LibvirtGuestTest {
         assumeTrue(Files.isExecutable(LIBVIRTD) && Files.isExecutable(VIRSH),
             "libvirt is not installed (Debian packages libvirt-daemon-driver-qemu, libvirt-daemon, libvirt-clients): skipped");
         assumeTrue("root".equals(System.getProperty("user.name")), "libvirt's system daemon needs root: skipped");
-        assumeTrue(Files.isExecutable(SCRIPT), "script(1) is not installed (Debian package bsdutils): skipped");
+        RequiredTools.assume(Files.isExecutable(SCRIPT), "script(1) is not installed (apt-get install bsdutils)");
         GuestBuilder.Guest guest = DemoGuest.build();
         Path emulator = installedLauncher(dir.resolve("jvisor"));
         Path disk = dir.resolve("disk.img");
