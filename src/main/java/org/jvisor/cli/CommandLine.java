@@ -274,6 +274,7 @@ public final class CommandLine {
         if (kernel == null && (initrd != null || append != null)) {
             throw new UsageException((initrd != null ? "-initrd" : "-append") + " needs -kernel");
         }
+        devices.checkMachine(machine.type());
         if (devices.iommu() != null && machine.type() != MachineConfig.MachineType.Q35) {
             // QEMU's words: intel-iommu is a sysbus device only q35 takes
             throw new UsageException("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for "
@@ -447,7 +448,7 @@ public final class CommandLine {
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
-            compat.cpu(), compat.uuid()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
             compat.timestamps(), processName);

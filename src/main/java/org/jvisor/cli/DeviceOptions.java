@@ -17,6 +17,11 @@ import org.jvisor.config.MachineConfig;
 final class DeviceOptions {
     /** Every device model jvisor has (QMP's discovery answers from the same list), for messages. */
     static final List<String> KNOWN = org.jvisor.qmp.DeviceModel.names();
+    /**
+     * QEMU's -non-transitional variants of virtio-X-pci: modern-only (disable-legacy=on), which is
+     * what jvisor's virtio-pci devices always are, so the same device under another name.
+     */
+    private static final String NON_TRANSITIONAL = "-non-transitional";
     /** virtio-pci's own properties, taken by every virtio-X-pci device (QEMU's virtio-pci class). */
     private static final Set<String> VIRTIO_PCI_PROPERTIES = Set.of("iommu_platform", "ats", "disable-legacy",
         "disable-modern");
@@ -52,6 +57,13 @@ final class DeviceOptions {
     /** iommu_platform=/ats= of the virtio-pci devices that give them, by index in {@link #virtioDevices}. */
     private final Map<Integer, MachineConfig.PciDmaConfig> pciDma = new LinkedHashMap<>();
     private MachineConfig.IommuConfig iommu;
+    private final List<MachineConfig.PcieRootPortConfig> pcieRootPorts = new ArrayList<>();
+    /** bus=ID of the virtio-pci devices behind a root port, by index in {@link #virtioDevices}. */
+    private final Map<Integer, String> pciBuses = new LinkedHashMap<>();
+    /** The root bus names devices gave (pci.0, pcie.0), with a device that named each: checked against the machine. */
+    private final Map<String, String> rootBuses = new LinkedHashMap<>();
+    /** chassis.slot of each root port: QEMU refuses two ports with the same pair. */
+    private final Set<String> portSlots = new java.util.HashSet<>();
 
     void add(String text, ChardevOptions chardevs) throws UsageException {
         OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
@@ -60,6 +72,14 @@ final class DeviceOptions {
         if (driver == null || driver.isEmpty()) {
             throw new UsageException("-device: no device type given (the device's name comes first, e.g. virtio-blk-pci,drive=ID)");
         }
+        String typeName = driver;
+        if (driver.endsWith("-pci" + NON_TRANSITIONAL) && KNOWN.contains(driver)) {
+            driver = driver.substring(0, driver.length() - NON_TRANSITIONAL.length());
+        }
+        if (driver.equals("pcie-root-port")) {
+            rootPort(common(all, driver, MachineConfig.Transport.PCI), all);
+            return;
+        }
         MachineConfig.Transport transport = MachineConfig.Transport.ofDeviceName(driver);
         if (all.get("iothread") != null && !driver.equals("virtio-blk-pci") && !driver.equals("virtio-blk-device")) {
             throw new UsageException("-device " + driver + ": iothread= is supported on virtio-blk-pci and "
@@ -67,13 +87,28 @@ final class DeviceOptions {
         }
         if (driver.equals("ahci") || driver.equals("ich9-ahci")) {
             common(all, driver, MachineConfig.Transport.PCI).allowOnly(Set.of(), driver);
+            requireRootBus(driver, all.get("bus"));
             ahciControllers.add(new AhciController(all.get("id"), pciSlot(driver, all.get("addr"))));
             return;
         }
         OptionList o = common(all, driver, transport);
-        Integer slot = pciSlot(driver, all.get("addr"));
-        if (slot != null) {
-            pciSlots.put(virtioDevices.size(), slot);
+        if (all.get("id") != null && !typeName.equals(driver)) {
+            peripherals.put(all.get("id"), typeName);
+        }
+        String pciBus = all.get("bus");
+        if (transport == MachineConfig.Transport.PCI && pciBus != null && !isRootBus(pciBus)) {
+            // behind a root port: device 0 of its secondary bus, the only one a PCIe link has
+            String addr = all.get("addr");
+            if (addr != null && !addr.matches("(0x)?0+(\\.(0x)?0+)?")) {
+                throw new UsageException("-device " + driver + ": addr=" + addr + " behind " + pciBus
+                    + ": a root port's link has device 0, function 0 only in jvisor (addr=0x0)");
+            }
+            pciBuses.put(virtioDevices.size(), pciBus);
+        } else {
+            Integer slot = pciSlot(driver, all.get("addr"));
+            if (slot != null) {
+                pciSlots.put(virtioDevices.size(), slot);
+            }
         }
         String base = transport == null ? "" : driver.substring(0, driver.lastIndexOf('-'));
         if (transport == MachineConfig.Transport.PCI || VhostUserOptions.handlesDevice(driver) && driver.endsWith("-pci")) {
@@ -185,8 +220,11 @@ final class DeviceOptions {
         String bus = rest.remove("bus");
         String addr = rest.remove("addr");
         if (transport == MachineConfig.Transport.PCI) {
-            if (bus != null && !bus.equals("pci.0")) {
-                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (jvisor has one PCI bus, pci.0)");
+            if (bus != null && isRootBus(bus)) {
+                rootBuses.putIfAbsent(bus, driver);
+            } else if (bus != null && pcieRootPorts.stream().noneMatch(p -> bus.equals(p.id()))) {
+                throw new UsageException("-device " + driver + ": Bus '" + bus + "' not found (the root bus is pci.0 on pc, "
+                    + "pcie.0 on q35; a pcie-root-port's bus is its id, given before the devices behind it)");
             }
         } else if (bus != null || addr != null) {
             if (!(driver.startsWith("isa-") && (bus == null || bus.equals("isa.0")) && addr == null)
@@ -197,6 +235,90 @@ final class DeviceOptions {
             }
         }
         return new OptionList(o.option(), driver, rest);
+    }
+
+    private static boolean isRootBus(String bus) {
+        return bus.equals("pci.0") || bus.equals("pcie.0");
+    }
+
+    private void requireRootBus(String driver, String bus) throws UsageException {
+        if (bus != null && !isRootBus(bus)) {
+            throw new UsageException("-device " + driver + ",bus=" + bus + ": jvisor puts " + driver + " on the root bus only");
+        }
+    }
+
+    /**
+     * -device pcie-root-port[,id=ID][,bus=pcie.0][,addr=SLOT[.FUNCTION]][,port=N][,chassis=N][,slot=N]
+     * [,multifunction=on|off] (QEMU's generic root port, as libvirt gives q35's): the devices with
+     * bus=ID sit behind it.
+     */
+    private void rootPort(OptionList o, OptionList all) throws UsageException {
+        String driver = "pcie-root-port";
+        o.allowOnly(Set.of("port", "chassis", "slot", "multifunction"), driver);
+        requireRootBus(driver, all.get("bus"));
+        int port = (int) parseNumber(o, driver, "port", 0, 0xFF);
+        int chassis = (int) parseNumber(o, driver, "chassis", 0, 0xFF);
+        int slot = (int) parseNumber(o, driver, "slot", 0, 0x1FFF);
+        if (!portSlots.add(chassis + "." + slot)) {
+            // QEMU 7.2's words (pcie_chassis_add_slot: EBUSY)
+            throw new UsageException("-device " + driver + ": Can't add chassis slot, error -16 (another port has chassis="
+                + chassis + ",slot=" + slot + ")");
+        }
+        boolean multifunction = CommandLine.onOff("-device " + driver, "multifunction", o.values().getOrDefault("multifunction", "off"));
+        String addr = all.get("addr");
+        Integer at = null;
+        int function = 0;
+        if (addr != null) {
+            int dot = addr.indexOf('.');
+            at = pciSlot(driver, dot < 0 ? addr : addr.substring(0, dot));
+            if (dot >= 0) {
+                try {
+                    function = Integer.parseInt(addr.substring(dot + 1).replaceFirst("^0[xX]", ""), 16);
+                } catch (NumberFormatException e) {
+                    function = -1;
+                }
+                if (function < 0 || function > 7) {
+                    throw new UsageException("-device " + driver + ": addr='" + addr + "' is not a PCI slot (expected SLOT[.FUNCTION], "
+                        + "function 0-7)");
+                }
+            }
+        }
+        if (function != 0 && at == null) {
+            throw new UsageException("-device " + driver + ": addr=" + addr + ": a function needs a slot");
+        }
+        pcieRootPorts.add(new MachineConfig.PcieRootPortConfig(all.get("id"), at, function, port, slot, multifunction));
+    }
+
+    /** -device pcie-root-port, in command-line order. */
+    List<MachineConfig.PcieRootPortConfig> pcieRootPorts() {
+        return List.copyOf(pcieRootPorts);
+    }
+
+    /** bus=ID of the devices behind a root port, by index in {@link #virtioDevices()}. */
+    Map<Integer, String> pciBuses() {
+        return Map.copyOf(pciBuses);
+    }
+
+    /**
+     * What only the machine decides: pcie-root-port and bus=pcie.0 are q35's (its root bus is
+     * pcie.0, pc's pci.0); the IOMMU and ATS see the root bus only in jvisor.
+     */
+    void checkMachine(MachineConfig.MachineType type) throws UsageException {
+        boolean q35 = type == MachineConfig.MachineType.Q35;
+        if (!pcieRootPorts.isEmpty() && !q35) {
+            throw new UsageException("-device pcie-root-port: the " + type.qemuName()
+                + " machine has no PCI Express root bus (use -machine q35)");
+        }
+        if (rootBuses.containsKey("pcie.0") && !q35) {
+            throw new UsageException("-device " + rootBuses.get("pcie.0") + ": Bus 'pcie.0' not found (the "
+                + type.qemuName() + " machine's root bus is pci.0)");
+        }
+        for (Integer index : pciBuses.keySet()) {
+            if (iommu != null || pciDma.containsKey(index)) {
+                throw new UsageException("-device " + virtioDevices.get(index).qemuName() + ",bus=" + pciBuses.get(index)
+                    + ": jvisor's IOMMU, iommu_platform= and ats= cover the root bus only; put the device on pcie.0");
+            }
+        }
     }
 
     /**

@@ -52,8 +52,9 @@ final class Help {
                                 functions at 00:1f (the LPC bridge's identity at 1f.0, the AHCI
                                 at 1f.2; no SMBus) are there only when IDE drives are given
                                 (-hda, -cdrom), it keeps pc's ECAM at 0xE0000000, boots -kernel
-                                only (no firmware) and its PCI bus is conventional PCI (no PCIe
-                                capabilities but the ats=on functions').
+                                only (no firmware); its root bus is pcie.0 (pci.0 also
+                                accepted), its devices conventional PCI functions (but the ats=on
+                                ones) unless behind a pcie-root-port.
                                 kernel-decompress: where a bzImage is decompressed (default
                                 host: faster boot).
                                 memory-backend: guest RAM is the -object memory-backend-* ID
@@ -147,6 +148,13 @@ final class Help {
                                 there). eim=on remaps to 32-bit x2APIC destinations and gives
                                 the vCPUs x2APIC (QEMU 7.2: kvm with a split irqchip only).
                                 No scalable mode
+          -device pcie-root-port,id=ID[,bus=pcie.0][,addr=SLOT[.FN]][,port=N][,chassis=N][,slot=N][,multifunction=on]
+                                (-M q35 only) a PCI Express root port (QEMU's, 1b36:000c); a
+                                virtio-X-pci device with bus=ID (addr=0x0) sits behind it, on
+                                the bus number the guest gives the port (Linux assigns numbers,
+                                windows and BARs below it). Not with the IOMMU, iommu_platform or ats
+          -device virtio-X-pci-non-transitional   the same device as virtio-X-pci (jvisor's are
+                                modern-only, which is what QEMU's -non-transitional types are)
           -device virtio-X-pci,...,iommu_platform=on[,disable-legacy=on][,disable-modern=off][,ats=on]
                                 offer VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the
                                 IOMMU (a refused DMA is a fault the guest sees, and the device

@@ -51,6 +51,9 @@ import java.util.Set;
  * @param ahciControllers  -device ahci: further AHCI controllers with their drives
  * @param cpu              -cpu: the vCPU model
  * @param uuid             -uuid: the system UUID the guest reads from SMBIOS (QMP query-uuid), or null
+ * @param pcieRootPorts    -device pcie-root-port (q35): the root ports on the root bus
+ * @param pciBuses         -device virtio-X-pci,bus=ID: the root port (its id) the virtio device at
+ *                         that index of {@code virtioDevices} sits behind; the others are on the root bus
  */
 public record MachineConfig(
     Accel accel,
@@ -75,9 +78,12 @@ public record MachineConfig(
     String name,
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
-    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid) {
+    List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid,
+    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses) {
 
     public MachineConfig {
+        pcieRootPorts = pcieRootPorts == null ? List.of() : List.copyOf(pcieRootPorts);
+        pciBuses = pciBuses == null ? Map.of() : Map.copyOf(pciBuses);
         cpu = cpu == null ? CpuConfig.DEFAULT : cpu;
         ahciControllers = ahciControllers == null ? List.of() : List.copyOf(ahciControllers);
         ioThreads = ioThreads == null ? List.of() : List.copyOf(ioThreads);
@@ -102,6 +108,15 @@ public record MachineConfig(
     public record PciDmaConfig(boolean iommuPlatform, boolean ats) {
     }
 
+    /**
+     * -device pcie-root-port,id=ID,addr=SLOT[.FUNCTION],port=N,slot=N,multifunction=on|off: a PCI
+     * Express root port at {@code slot}.{@code function} of the root bus ({@code slot} null: the
+     * first free slot), whose secondary bus is called {@code id} (null: nothing can be put behind it).
+     */
+    public record PcieRootPortConfig(String id, Integer slot, int function, int port, int physicalSlot,
+                                     boolean multifunction) {
+    }
+
     /** The DMA options of the virtio device at {@code index} (both off unless given). */
     public PciDmaConfig pciDma(int index) {
         return pciDma.getOrDefault(index, new PciDmaConfig(false, false));
@@ -111,7 +126,7 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses);
     }
 
     /**
@@ -866,7 +881,7 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid);
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of());
         }
     }
 }

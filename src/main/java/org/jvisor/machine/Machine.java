@@ -35,6 +35,7 @@ import org.jvisor.devices.ide.IdeDrive;
 import org.jvisor.devices.ide.Piix3Ide;
 import org.jvisor.devices.ide.Piix3IsaBridge;
 import org.jvisor.devices.pci.Ich9LpcBridge;
+import org.jvisor.devices.pci.PcieRootPort;
 import org.jvisor.devices.legacy.DebugConsole;
 import org.jvisor.devices.legacy.IsaDebugExit;
 import org.jvisor.devices.state.StatefulDevice;
@@ -367,6 +368,9 @@ public final class Machine implements AutoCloseable {
             sharedIoThreads.put(t.id(), thread);
             ioThreads.add(thread);
         }
+        for (MachineConfig.PcieRootPortConfig c : config.pcieRootPorts()) {
+            wireRootPort(c);
+        }
         Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
         int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
@@ -395,7 +399,7 @@ public final class Machine implements AutoCloseable {
             String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
                 case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
-                    config.pciSlots().get(index), device.qemuName(), config.pciDma(index));
+                    config.pciSlots().get(index), config.pciBuses().get(index), device.qemuName(), config.pciDma(index));
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -718,7 +722,8 @@ public final class Machine implements AutoCloseable {
     }
 
     private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
-                           Integer wantedSlot, String qemuName, MachineConfig.PciDmaConfig dma) throws MachineException {
+                           Integer wantedSlot, String bus, String qemuName, MachineConfig.PciDmaConfig dma)
+            throws MachineException {
         if (dma.iommuPlatform() && device instanceof VhostUserDevice) {
             // its backend reads the rings by the guest's addresses, which behind an IOMMU only IOTLB messages translate
             throw new MachineException("-device " + qemuName + ",iommu_platform=on: jvisor's vhost-user sends no IOTLB "
@@ -741,6 +746,17 @@ public final class Machine implements AutoCloseable {
         VirtioIoThread io = processOn(fn.transport().core(), thread, iothread);
         if (ioeventfd) {
             accel.doorbells().ifPresent(fn::useDoorbells);
+        }
+        if (bus != null) {
+            // behind a root port (q35 only, no IOMMU or ATS: the command line made sure)
+            try {
+                platform.addPci(rootPorts.get(bus), fn);
+            } catch (IllegalArgumentException e) {
+                io.close();
+                throw new MachineException("-device " + qemuName + ",bus=" + bus + ": " + e.getMessage());
+            }
+            devices.add(virtioDevice(name + "@" + bus + ":00.0", fn, fn.transport().core(), io));
+            return;
         }
         int slot;
         try {
@@ -772,6 +788,29 @@ public final class Machine implements AutoCloseable {
             }
             vhostUserDevices.put(id, new VhostUserPci(v, fn));
         }
+    }
+
+    /** The root ports by id (pcie-root-port,id=ID is the bus ID of the devices behind it). */
+    private final Map<String, PcieRootPort> rootPorts = new HashMap<>();
+
+    /** A PCI Express root port on the root bus (q35), at the slot and function given or the first free slot. */
+    private void wireRootPort(MachineConfig.PcieRootPortConfig c) throws MachineException {
+        PcieRootPort port = new PcieRootPort(c.port(), c.physicalSlot(), c.multifunction());
+        int slot;
+        try {
+            if (c.slot() == null) {
+                slot = platform.addPci(port);
+            } else {
+                platform.addPci(port, c.slot(), c.function());
+                slot = c.slot();
+            }
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("-device pcie-root-port" + (c.id() != null ? ",id=" + c.id() : "") + ": " + e.getMessage());
+        }
+        if (c.id() != null) {
+            rootPorts.put(c.id(), port);
+        }
+        devices.add(MachineDevice.of(String.format("pcie-root-port@pci.0:%02x.%d", slot, c.function()), port));
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */

@@ -211,6 +211,11 @@ final class PcPlatform implements AutoCloseable {
         pci.add(slot, function, device);
     }
 
+    /** Plugs a PCI function behind {@code port} at 00.0 (a link's only device); taken, it is an IllegalArgumentException. */
+    void addPci(org.jvisor.devices.pci.PcieRootPort port, PciDevice device) {
+        pci.add(port, 0, device);
+    }
+
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
         if (pci != null) {

@@ -21,6 +21,15 @@ public enum DeviceModel {
         "ioeventfd", "bool"),
     VIRTIO_NET_PCI("virtio-net-pci", "virtio-pci", "netdev", "str", "mac", "str"),
     VIRTIO_SERIAL_PCI("virtio-serial-pci", "virtio-pci", "max_ports", "uint32"),
+    // QEMU's -non-transitional types: the same devices, modern-only, which jvisor's always are
+    // (libvirt places virtio devices on q35's PCI Express ports only when it sees these types)
+    VIRTIO_RNG_PCI_NON_TRANSITIONAL("virtio-rng-pci-non-transitional", "virtio-pci", "ioeventfd", "bool"),
+    VIRTIO_BLK_PCI_NON_TRANSITIONAL("virtio-blk-pci-non-transitional", "virtio-pci", "drive", "str", "bootindex", "int32",
+        "iothread", "link<iothread>", "ioeventfd", "bool"),
+    VIRTIO_NET_PCI_NON_TRANSITIONAL("virtio-net-pci-non-transitional", "virtio-pci", "netdev", "str", "mac", "str"),
+    VIRTIO_SERIAL_PCI_NON_TRANSITIONAL("virtio-serial-pci-non-transitional", "virtio-pci", "max_ports", "uint32"),
+    PCIE_ROOT_PORT("pcie-root-port", "pcie-root-port-base", "port", "uint8", "chassis", "uint8", "slot", "uint16",
+        "multifunction", "bool"),
     VIRTIO_RNG_DEVICE("virtio-rng-device", "virtio-device", "ioeventfd", "bool"),
     VIRTIO_BLK_DEVICE("virtio-blk-device", "virtio-device", "drive", "str", "bootindex", "int32", "iothread",
         "link<iothread>", "ioeventfd", "bool"),

@@ -15,7 +15,7 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
  * The commands a management tool asks what the emulator is with (libvirt's capability probe):
  * query-qmp-schema, qom-list-types, qom-list-properties, device-list-properties, query-machines,
  * query-cpu-definitions, query-command-line-options, query-migrate-capabilities. The answers
- * describe what jvisor has, no more: its machines (pc-i440fx-7.2 alias pc, microvm, none), its
+ * describe what jvisor has, no more: its machines (pc-i440fx-7.2 alias pc, pc-q35-7.2 alias q35, microvm, none), its
  * one vCPU model (qemu64, also called max), its devices with the properties its -device takes,
  * and the -object types it creates. QOM type names and parents are QEMU's.
  */
@@ -55,6 +55,9 @@ final class QmpDiscovery {
         type("virtio-pci", "pci-device", true, "iommu_platform", "bool", "ats", "bool", "disable-legacy", "OnOffAuto",
             "disable-modern", "bool");
         type("x86-iommu", "device", true, "intremap", "OnOffAuto", "device-iotlb", "bool");
+        type("base-pci-bridge", "pci-device", true);
+        type("pcie-port", "base-pci-bridge", true);
+        type("pcie-root-port-base", "pcie-port", true);
         type("virtio-device", "device", true);
         type("virtio-serial-port", "device", true, "chardev", "str", "name", "str", "nr", "uint32");
         type("isa-device", "device", true);

@@ -120,6 +120,42 @@ class LibvirtOptionsTest {
         assertTrue(r.startPaused() && c.noShutdown() && r.msgTimestamps());
     }
 
+    /** libvirt's q35 domain: root ports at 00:01.0 (multifunction) and 00:01.1, the disk behind the first. */
+    @Test
+    void libvirtsQ35DomainPutsTheDiskBehindARootPort() throws UsageException {
+        List<String> q35 = new java.util.ArrayList<>(DOMAIN);
+        q35.set(q35.indexOf("pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram"),
+            "pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram");
+        int disk = q35.indexOf(DOMAIN.stream().filter(a -> a.contains("virtio-blk-pci")).findFirst().orElseThrow());
+        q35.set(disk, "{\"driver\":\"virtio-blk-pci\",\"bus\":\"pci.1\",\"addr\":\"0x0\",\"drive\":\"libvirt-1-format\","
+            + "\"id\":\"virtio-disk0\",\"bootindex\":1}");
+        q35.addAll(disk - 1, List.of(
+            "-device", "{\"driver\":\"pcie-root-port\",\"port\":8,\"chassis\":1,\"id\":\"pci.1\",\"bus\":\"pcie.0\","
+                + "\"multifunction\":true,\"addr\":\"0x1\"}",
+            "-device", "pcie-root-port,port=9,chassis=2,id=pci.2,bus=pcie.0,addr=0x1.0x1"));
+        MachineConfig c = run(q35).config();
+        assertEquals(List.of(new MachineConfig.PcieRootPortConfig("pci.1", 1, 0, 8, 0, true),
+            new MachineConfig.PcieRootPortConfig("pci.2", 1, 1, 9, 0, false)), c.pcieRootPorts());
+        assertEquals(Map.of(0, "pci.1"), c.pciBuses());
+        assertEquals(Map.of(), c.pciSlots());
+        // the -non-transitional name is the same modern-only device
+        assertEquals(Map.of(0, "pci.2"), run(with(List.of("-M", "q35", "-kernel", "/k", "-drive", "file=/d,if=none,id=d"),
+            "-device", "pcie-root-port,id=pci.2,chassis=2", "-device", "virtio-blk-pci-non-transitional,drive=d,bus=pci.2"))
+            .config().pciBuses());
+        assertEquals("-device pcie-root-port: the pc machine has no PCI Express root bus (use -machine q35)",
+            error("-kernel", "/k", "-device", "pcie-root-port,id=p"));
+        assertEquals("-device virtio-rng-pci: Bus 'pcie.0' not found (the pc machine's root bus is pci.0)",
+            error("-kernel", "/k", "-device", "virtio-rng-pci,bus=pcie.0"));
+        assertTrue(error("-M", "q35", "-kernel", "/k", "-device", "virtio-rng-pci,bus=pci.3").startsWith(
+            "-device virtio-rng-pci: Bus 'pci.3' not found"));
+        assertEquals("-device virtio-rng-pci: addr=0x1 behind p: a root port's link has device 0, function 0 only in jvisor (addr=0x0)",
+            error("-M", "q35", "-kernel", "/k", "-device", "pcie-root-port,id=p", "-device", "virtio-rng-pci,bus=p,addr=0x1"));
+        assertEquals("-device pcie-root-port: Can't add chassis slot, error -16 (another port has chassis=0,slot=0)",
+            error("-M", "q35", "-kernel", "/k", "-device", "pcie-root-port,id=p", "-device", "pcie-root-port,id=q"));
+        assertTrue(error("-M", "q35", "-kernel", "/k", "-device", "pcie-root-port,id=p",
+            "-device", "virtio-rng-pci,bus=p,iommu_platform=on").contains("cover the root bus only"));
+    }
+
     @Test
     void theProbeCommandLineNeedsNoGuest() throws UsageException {
         CommandLine.Action.Run r = run(List.of("-S", "-no-user-config", "-nodefaults", "-nographic", "-machine", "none,accel=kvm:tcg",

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -22,37 +20,49 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.guest.GuestBuilder;
-import org.jvisor.testing.ChildJvm;
+import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.RequiredTools;
 
 /**
  * Debian's libvirt 9.0 drives jvisor as its QEMU: a private libvirtd (tools/libvirt-sandbox.sh:
  * its own mount namespace and directories, nothing of the host's libvirt touched) probes jvisor
  * (virsh domcapabilities), defines and starts a domain with the demo guest's kernel and initrd, a
- * virtio disk and a pty serial console, and the test reads the console until the guest's shell
- * answers; then suspend and resume, shutdown through the guest's ACPI power button (libvirt
- * sees SHUTDOWN and marks the domain shut off), and destroy of a second start. Every QMP command
- * libvirt sent must have succeeded or failed as libvirt expects (its log has no failed command).
+ * virtio disk and a pty serial console, and the test talks to the guest's shell through
+ * {@code virsh console} (run on a pty of its own by script(1), as a user's terminal would); then
+ * suspend and resume, shutdown through the guest's ACPI power button (libvirt sees SHUTDOWN and
+ * marks the domain shut off), and destroy of a second start. A q35 domain follows: libvirt puts its
+ * virtio disk behind a pcie-root-port and its serial port on a file it opens itself and passes as
+ * {@code -add-fd} (/dev/fdset/N); the guest lists its PCI functions and disk into that file and
+ * powers off. Every QMP command libvirt sent must have succeeded or failed as libvirt expects (its
+ * log has no failed command).
+ *
+ * <p>The emulator is the launcher, {@code ./jvisor}, installed as a user would copy it: the script
+ * with the jar beside it (target/jvisor.jar, here this build's packaged jar). libvirt clears the
+ * environment of what it runs (PATH, HOME=/var/lib/libvirt/qemu/domain-N, XDG_*; no JAVA_HOME), so
+ * JVISOR_NO_BUILD cannot reach the repository's launcher, which would build when the sources are
+ * newer than its jar; installed, there are no sources to compare and it runs the jar it has.
  */
 @GuestTest
 class LibvirtGuestTest {
     private static final Duration HANG_GUARD = Duration.ofMinutes(5);
     private static final Path LIBVIRTD = Path.of("/usr/sbin/libvirtd");
     private static final Path VIRSH = Path.of("/usr/bin/virsh");
+    private static final Path SCRIPT = Path.of("/usr/bin/script");
 
     @Test
     void virshDrivesJvisorFromDefineToDestroy(@TempDir Path dir) throws Exception {
         assumeTrue(Files.isExecutable(LIBVIRTD) && Files.isExecutable(VIRSH),
             "libvirt is not installed (Debian packages libvirt-daemon-driver-qemu, libvirt-daemon, libvirt-clients): skipped");
         assumeTrue("root".equals(System.getProperty("user.name")), "libvirt's system daemon needs root: skipped");
+        RequiredTools.assume(Files.isExecutable(SCRIPT), "script(1) is not installed (apt-get install bsdutils)");
         GuestBuilder.Guest guest = DemoGuest.build();
-        Path emulator = emulatorScript(dir);
+        Path emulator = installedLauncher(dir.resolve("jvisor"));
         Path disk = dir.resolve("disk.img");
         try (var f = Files.newByteChannel(disk, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
             f.position((16 << 20) - 1).write(java.nio.ByteBuffer.wrap(new byte[1]));
@@ -76,7 +86,7 @@ class LibvirtGuestTest {
             virsh.run("start", "jv");
             String pty = virsh.run("ttyconsole", "jv").strip();
             assertTrue(pty.startsWith("/dev/pts/"), pty);
-            try (Console console = new Console(Path.of(pty))) {
+            try (Console console = virsh.console("jv")) {
                 console.await("jvisor:/# ");
                 console.type("echo LIBVIRT-$((6*7)); ls /sys/bus/pci/devices\n");
                 console.await("LIBVIRT-42");
@@ -112,6 +122,23 @@ class LibvirtGuestTest {
             virsh.run("destroy", "jv");
             assertEquals("shut off", virsh.state("jv"));
 
+            // q35: libvirt's pcie-root-ports, the disk behind the first; the serial port on a file
+            // libvirt opens and passes (-add-fd); the guest writes what it sees there and powers off
+            Path serialLog = dir.resolve("q35-serial.log");
+            Path q35Xml = dir.resolve("q35.xml");
+            Files.writeString(q35Xml, q35DomainXml(emulator, guest, disk, serialLog));
+            virsh.run("define", q35Xml.toString());
+            virsh.run("start", "jq");
+            await(() -> virsh.stateQuietly("jq").equals("shut off"), "the q35 guest to run its command and power off");
+            String q35Log = read(lv.resolve("log/qemu/jq.log"));
+            assertTrue(q35Log.contains("-machine pc-q35-7.2") && q35Log.contains("pcie-root-port"), q35Log);
+            assertTrue(q35Log.matches("(?s).*-add-fd set=(\\d+),fd=\\d+.*-chardev file,id=charserial0,path=/dev/fdset/\\1.*"), q35Log);
+            String serial = read(serialLog);
+            // 01:00.0: the disk behind the root port at 00:01.0 (libvirt's pci.1, bus 1 as Linux numbers it);
+            // its 16 MiB read as 32768 sectors
+            assertTrue(serial.contains("0000:00:01.0") && serial.contains("0000:01:00.0"), serial);
+            assertTrue(serial.contains("\n32768") && serial.contains("command exited with status 0"), serial);
+
             String log = read(lv.resolve("log/libvirtd.log"));
             List<String> failed = log.lines().filter(l -> l.contains("unable to execute QEMU command")).toList();
             assertTrue(failed.isEmpty(), "QMP commands libvirt needed failed:\n" + String.join("\n", failed));
@@ -130,14 +157,22 @@ class LibvirtGuestTest {
         return Files.write(file, b);
     }
 
-    /** The emulator libvirt runs: this build of jvisor in a JVM, as the launcher runs it. */
-    private static Path emulatorScript(Path dir) throws IOException {
-        String cmd = ChildJvm.command(List.of(), "org.jvisor.cli.Main").stream()
-            .map(a -> "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
-        Path script = dir.resolve("jvisor-emulator");
-        Files.writeString(script, "#!/bin/sh\nexec " + cmd + " \"$@\"\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return script;
+    /**
+     * The launcher installed in {@code root}: ./jvisor copied, with this build's packaged jar as
+     * root/target/jvisor.jar (mvn verify packages before the guest tests run).
+     */
+    private static Path installedLauncher(Path root) throws IOException {
+        Path repo = Path.of(System.getProperty("jvisor.root", "."));
+        Path jar;
+        try (var jars = Files.list(repo.resolve("target"))) {
+            jar = jars.filter(p -> p.getFileName().toString().matches("jvisor-[0-9].*(?<!-sources|-javadoc)\\.jar")).findFirst()
+                .orElseThrow(() -> new AssertionError("no packaged jar in " + repo.resolve("target") + " (run mvn verify, not the test alone)"));
+        }
+        Files.createDirectories(root.resolve("target"));
+        Files.copy(jar, root.resolve("target/jvisor.jar"));
+        Path launcher = Files.copy(repo.resolve("jvisor"), root.resolve("jvisor"));
+        Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return launcher;
     }
 
     private static String domainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path cdrom) {
@@ -175,6 +210,35 @@ class LibvirtGuestTest {
             """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom);
     }
 
+    private static String q35DomainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path serialLog) {
+        return """
+            <domain type='qemu'>
+              <name>jq</name>
+              <memory unit='MiB'>256</memory>
+              <vcpu>1</vcpu>
+              <os>
+                <type arch='x86_64' machine='q35'>hvm</type>
+                <kernel>%s</kernel>
+                <initrd>%s</initrd>
+                <cmdline>console=ttyS0 cryptomgr.notests quiet %s</cmdline>
+              </os>
+              <features><acpi/></features>
+              <devices>
+                <emulator>%s</emulator>
+                <disk type='file' device='disk'>
+                  <driver name='qemu' type='raw'/>
+                  <source file='%s'/>
+                  <target dev='vda' bus='virtio'/>
+                </disk>
+                <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>
+                <controller type='usb' model='none'/>
+                <memballoon model='none'/>
+              </devices>
+            </domain>
+            """.formatted(guest.kernel(), guest.initramfs(),
+                InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size"), emulator, disk, serialLog);
+    }
+
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long end = System.nanoTime() + HANG_GUARD.toNanos();
         while (!condition.getAsBoolean()) {
@@ -206,6 +270,16 @@ class LibvirtGuestTest {
             return text;
         }
 
+        /**
+         * {@code virsh console DOMAIN --force} on a pseudo-terminal script(1) makes (virsh wants a
+         * terminal): what the test writes is typed at it, what it prints is read.
+         */
+        Console console(String domain) throws IOException {
+            Process p = new ProcessBuilder(SCRIPT.toString(), "-qfc", VIRSH + " -c '" + uri + "' console " + domain + " --force",
+                "/dev/null").start();
+            return new Console(p);
+        }
+
         String state(String domain) throws IOException, InterruptedException {
             return run("domstate", domain).strip();
         }
@@ -219,17 +293,20 @@ class LibvirtGuestTest {
         }
     }
 
-    /** The guest's serial console through libvirt's pty: read on a thread, written as typed. */
+    /** The guest's serial console through virsh console: read on a thread, written as typed. */
     private static final class Console implements AutoCloseable {
+        /** virsh console's escape, Ctrl-]: it leaves the console. */
+        private static final int ESCAPE = 0x1D;
+        private final Process process;
         private final InputStream in;
         private final OutputStream out;
         private final StringBuilder seen = new StringBuilder();
-        private final Thread reader;
 
-        Console(Path pty) throws IOException {
-            in = new FileInputStream(pty.toFile());
-            out = new FileOutputStream(pty.toFile());
-            reader = Thread.ofPlatform().daemon().start(() -> {
+        Console(Process process) {
+            this.process = process;
+            in = process.getInputStream();
+            out = process.getOutputStream();
+            Thread.ofPlatform().daemon().start(() -> {
                 byte[] b = new byte[1024];
                 try {
                     for (int n; (n = in.read(b)) > 0; ) {
@@ -252,6 +329,7 @@ class LibvirtGuestTest {
                     }
                     assertFalse(System.nanoTime() > end, "hang guard: no '" + text + "' on the console; it shows:\n" + seen);
                 }
+                assertTrue(process.isAlive(), () -> "virsh console ended; it showed:\n" + seen);
                 Thread.sleep(100);
             }
         }
@@ -261,10 +339,21 @@ class LibvirtGuestTest {
             out.flush();
         }
 
+        /** Leaves the console with its escape and waits for virsh to end. */
         @Override
         public void close() throws IOException {
-            out.close();
-            in.close();
+            try {
+                out.write(ESCAPE);
+                out.flush();
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            } finally {
+                out.close();
+            }
         }
     }
 }

@@ -86,6 +86,8 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
     private AddressSpace memory;
     private IrqLine intxLine = IrqLine.NONE;
     private volatile MsiSink msiSink = MsiSink.NONE;
+    /** The root port this function sits behind (null: on the root bus): its windows gate the BARs. */
+    private volatile PcieRootPort upstream;
     private boolean intxAsserted;
     private boolean intxDriven;
 
@@ -141,6 +143,11 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
     /** The device's configuration bytes and masks, for subclasses and capabilities (device side). */
     protected final PciConfigSpace config() {
         return config;
+    }
+
+    /** Whether the header says multi-function even with no other function in the slot (QEMU's multifunction=on). */
+    boolean declaresMultiFunction() {
+        return false;
     }
 
     final synchronized void setMultiFunction(boolean multi) {
@@ -359,6 +366,16 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
         updateMappings();
     }
 
+    /** Behind {@code port}: the BARs decode only where the port forwards (set before {@link #attach}). */
+    final void setUpstream(PcieRootPort port) {
+        this.upstream = port;
+    }
+
+    /** Maps or unmaps the BARs again: the upstream port's windows or its decode enables changed. */
+    final synchronized void upstreamChanged() {
+        updateMappings();
+    }
+
     /** "bb:dd.f" once on a bus. */
     public final String label() {
         return label;
@@ -521,6 +538,10 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
         // of the space (the same rule as QEMU's pci_bar_address).
         long top = b.isIo() ? 0xFFFF : b.is64Bit() ? -1L : 0xFFFF_FFFFL;
         if (Long.compareUnsigned(last, top) >= 0) {
+            return -1;
+        }
+        PcieRootPort port = upstream;
+        if (port != null && !port.forwards(b.isIo(), addr, last)) {
             return -1;
         }
         return addr;

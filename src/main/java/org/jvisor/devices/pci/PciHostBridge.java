@@ -34,7 +34,11 @@ import org.jvisor.memory.IrqLine;
  * <li>{@link #assignResources(Windows)}: with no firmware, the VMM places BARs itself, enables
  * decoding and fills the interrupt line register.</li>
  * </ul>
- * There are no bridges: config accesses to buses other than 0 read all-ones.
+ * Buses other than 0 are those of the {@link PcieRootPort}s on it: a configuration access to a
+ * port's secondary bus (as the guest numbered it) reaches the functions behind that port; any
+ * other bus reads all-ones. {@link #assignResources} places the root bus's BARs only: bus
+ * numbers, bridge windows and the BARs behind the ports are the guest's to assign (Linux does,
+ * as for a hot-plugged bridge).
  */
 public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
@@ -86,6 +90,8 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
     private final PciDevice[] functions = new PciDevice[SLOTS * FUNCTIONS];
     private final Map<Integer, SharedLine> sharedLines = new HashMap<>();
     private final PciDevice hostBridge;
+    /** The root ports on bus 0, for routing configuration accesses to the buses behind them. */
+    private volatile PcieRootPort[] rootPorts = new PcieRootPort[0];
     private volatile int configAddress;
     /** Set before functions are added when an interrupt remapping unit is present. */
     private MsiRemapper msiRemapper;
@@ -182,6 +188,59 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
         device.attach(String.format("00:%02x.%d", slot, function), io, memory, line, sink);
         functions[devfn] = device;
         updateMultiFunction(slot);
+        if (device instanceof PcieRootPort p) {
+            PcieRootPort[] ports = java.util.Arrays.copyOf(rootPorts, rootPorts.length + 1);
+            ports[ports.length - 1] = p;
+            rootPorts = ports;
+        }
+    }
+
+    /**
+     * Puts {@code device} at 00.{@code function} of the secondary bus of {@code port} (on this
+     * bus already). Its INTx pin goes through the port's, swizzled (PCI-to-PCI Bridge spec 1.2,
+     * 9.1: pin p of device 0 behind the bridge is the bridge's pin p); its MSIs carry the requester
+     * id of the bus number the guest gave the port.
+     */
+    public synchronized void add(PcieRootPort port, int function, PciDevice device) {
+        int portDevfn = -1;
+        for (int d = 0; d < functions.length; d++) {
+            if (functions[d] == port) {
+                portDevfn = d;
+            }
+        }
+        if (portDevfn < 0) {
+            throw new IllegalArgumentException("the root port is not on bus 0");
+        }
+        port.place(function, device);
+        IrqLine line = IrqLine.NONE;
+        int pin = device.interruptPin();
+        if (pin != 0) {
+            int gsi = routing.gsi(portDevfn / FUNCTIONS, (pin - 1) % 4);
+            SharedLine shared = sharedLines.computeIfAbsent(gsi, g -> new SharedLine(gsiLines.apply(g)));
+            line = shared::set;
+        }
+        MsiSink sink = msiSink;
+        if (msiRemapper != null) {
+            MsiRemapper r = msiRemapper;
+            sink = (address, data) -> r.signal(port.secondaryBus() << 8 | function, address, data);
+        }
+        device.setUpstream(port);
+        device.attach(String.format("00:%02x.%d/00.%d", portDevfn / FUNCTIONS, portDevfn % FUNCTIONS, function), io,
+            memory, line, sink);
+    }
+
+    /** The function at {@code bus}:{@code slot}.{@code function}, through a root port off bus 0; null for none. */
+    private PciDevice function(int bus, int slot, int function) {
+        if (bus == 0) {
+            return functions[(slot & 31) * FUNCTIONS + (function & 7)];
+        }
+        for (PcieRootPort p : rootPorts) {
+            PciDevice d = p.downstream(bus, slot, function);
+            if (d != null) {
+                return d;
+            }
+        }
+        return null;
     }
 
     private void updateMultiFunction(int slot) {
@@ -193,7 +252,7 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
         for (int f = 1; f < FUNCTIONS; f++) {
             multi |= functions[slot * FUNCTIONS + f] != null;
         }
-        f0.setMultiFunction(multi);
+        f0.setMultiFunction(multi || f0.declaresMultiFunction());
     }
 
     /** The function at {@code slot}.{@code function} of bus 0, or null. */
@@ -240,7 +299,7 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
     /** A configuration read of {@code size} bytes; all-ones where no function answers. */
     public int readConfig(int bus, int slot, int function, int offset, int size) {
-        PciDevice d = bus == 0 ? functions[(slot & 31) * FUNCTIONS + (function & 7)] : null;
+        PciDevice d = function(bus, slot, function);
         if (d == null) {
             return size >= 4 ? -1 : (1 << (size * 8)) - 1;
         }
@@ -248,7 +307,7 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
     }
 
     public void writeConfig(int bus, int slot, int function, int offset, int size, int value) {
-        PciDevice d = bus == 0 ? functions[(slot & 31) * FUNCTIONS + (function & 7)] : null;
+        PciDevice d = function(bus, slot, function);
         if (d != null) {
             d.writeConfig(offset, size, value);
         }
