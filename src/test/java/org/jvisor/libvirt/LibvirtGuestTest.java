@@ -3,7 +3,6 @@ package org.jvisor.libvirt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,9 +56,9 @@ class LibvirtGuestTest {
 
     @Test
     void virshDrivesJvisorFromDefineToDestroy(@TempDir Path dir) throws Exception {
-        assumeTrue(Files.isExecutable(LIBVIRTD) && Files.isExecutable(VIRSH),
+        RequiredTools.assume(Files.isExecutable(LIBVIRTD) && Files.isExecutable(VIRSH),
             "libvirt is not installed (Debian packages libvirt-daemon-driver-qemu, libvirt-daemon, libvirt-clients): skipped");
-        assumeTrue("root".equals(System.getProperty("user.name")), "libvirt's system daemon needs root: skipped");
+        RequiredTools.assume("root".equals(System.getProperty("user.name")), "libvirt's system daemon needs root: skipped");
         RequiredTools.assume(Files.isExecutable(SCRIPT), "script(1) is not installed (apt-get install bsdutils)");
         GuestBuilder.Guest guest = DemoGuest.build();
         Path emulator = installedLauncher(dir.resolve("jvisor"));
