@@ -5,8 +5,11 @@
  * not the buffer's guest-physical address (VFIO_IOMMU_MAP_DMA: the guest kernel writes the
  * unit's second-level tables), brings the device up as a virtio 1.x driver (virtio 1.2, 3.1 and
  * 4.1) with its queue in that window and its MSI-X vector 0 on an eventfd, and reads entropy.
- * Then it hands the device a buffer outside the window: the unit must refuse that DMA (the guest
- * kernel logs the unit's fault record) and the window must not change.
+ * The window is two mappings, the rings' and the data buffer's: once the device has filled the
+ * buffer, the program unmaps the buffer's (VFIO_IOMMU_UNMAP_DMA: the guest kernel clears the
+ * entries and invalidates the unit's IOTLB) and hands the device the same buffer again: the unit
+ * must refuse that DMA (the guest kernel logs the unit's fault record for the just-unmapped
+ * address) and the window must not change.
  *
  * Usage: vfiorng GROUP BDF, e.g. vfiorng 2 0000:00:03.0. Prints "vfiorng: ..." lines, exits 0 when
  * every check held, 1 (with the reason) otherwise.
@@ -27,12 +30,11 @@
 
 #define QSIZE 8
 #define IOVA 0x10000000UL      /* the window's I/O virtual address */
-#define OUTSIDE 0x20000000UL   /* an I/O virtual address nothing is mapped at */
 #define WINDOW (64 * 1024)
 #define DESC 0x0000
 #define AVAIL 0x1000
 #define USED 0x2000
-#define DATA 0x4000
+#define DATA 0x4000            /* the data buffer's mapping: from here to the end of the window */
 
 /* virtio 1.2, 4.1.4: the capability types and struct virtio_pci_common_cfg */
 #define CAP_COMMON 1
@@ -140,10 +142,14 @@ int main(int argc, char **argv)
     if (window == MAP_FAILED)
         fail("mmap of the DMA window");
     memset(window, 0, WINDOW);
-    struct vfio_iommu_type1_dma_map map = {
-        .argsz = sizeof map, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-        .vaddr = (uintptr_t)window, .iova = IOVA, .size = WINDOW};
-    if (ioctl(container, VFIO_IOMMU_MAP_DMA, &map) < 0)
+    /* Two mappings, since type 1 unmaps only whole ones: the rings, and the data buffer. */
+    struct vfio_iommu_type1_dma_map rings = {
+        .argsz = sizeof rings, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uintptr_t)window, .iova = IOVA, .size = DATA};
+    struct vfio_iommu_type1_dma_map data = {
+        .argsz = sizeof data, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uintptr_t)window + DATA, .iova = IOVA + DATA, .size = WINDOW - DATA};
+    if (ioctl(container, VFIO_IOMMU_MAP_DMA, &rings) < 0 || ioctl(container, VFIO_IOMMU_MAP_DMA, &data) < 0)
         fail("VFIO_IOMMU_MAP_DMA");
 
     /* virtio 1.2, 4.1.4: the common and notification structures from the vendor capabilities */
@@ -234,13 +240,17 @@ int main(int argc, char **argv)
         fail("the buffer does not look random");
 
     /*
-     * A buffer outside the window: the unit must refuse the write. What the device does then is
-     * the VMM's choice, reported here: jvisor's reports DEVICE_NEEDS_RESET (virtio 1.2, 2.1.1),
-     * QEMU 7.2's completes the request with the data dropped. Either way nothing in the window
-     * but the used ring may change.
+     * Unmap the data buffer, then hand the device that same buffer again: the unit must refuse
+     * the write. What the device does then is the VMM's choice, reported here: jvisor's reports
+     * DEVICE_NEEDS_RESET (virtio 1.2, 2.1.1), QEMU 7.2's completes the request with the data
+     * dropped. Either way nothing in the window but the used ring may change.
      */
+    struct vfio_iommu_type1_dma_unmap unmap = {.argsz = sizeof unmap, .iova = IOVA + DATA, .size = WINDOW - DATA};
+    if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0 || unmap.size != WINDOW - DATA)
+        fail("VFIO_IOMMU_UNMAP_DMA of the data buffer");
+    printf("vfiorng: unmapped IOVA 0x%lx-0x%lx\n", IOVA + DATA, IOVA + WINDOW - 1);
     static uint8_t before[WINDOW];
-    desc[1] = (struct desc){.addr = OUTSIDE, .len = 64, .flags = 2};
+    desc[1] = (struct desc){.addr = IOVA + DATA, .len = 64, .flags = 2};
     avail[3] = 1;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     avail[1] = 2;
@@ -251,7 +261,7 @@ int main(int argc, char **argv)
         usleep(1000);
     uint8_t s = R8(COMMON_STATUS);
     const char *outcome = s & S_NEEDS_RESET ? "device needs reset" : *used_idx == 2 ? "completed" : "pending";
-    printf("vfiorng: DMA to unmapped IOVA 0x%lx: %s (status 0x%02x, used idx %u)\n", OUTSIDE, outcome, s, *used_idx);
+    printf("vfiorng: DMA to unmapped IOVA 0x%lx: %s (status 0x%02x, used idx %u)\n", IOVA + DATA, outcome, s, *used_idx);
     if (*used_idx == 1 && !(s & S_NEEDS_RESET))
         fail("the device neither completed the request nor reported DEVICE_NEEDS_RESET");
     for (int i = 0; i < WINDOW; i++)
@@ -260,13 +270,13 @@ int main(int argc, char **argv)
             fail("the refused request changed the window");
         }
 
-    /* Reset, unmap, and the window is the process's own again. */
+    /* Reset, unmap the rings, and the window is the process's own again. */
     W8(COMMON_STATUS, 0);
     while (R8(COMMON_STATUS) != 0)
         ;
-    struct vfio_iommu_type1_dma_unmap unmap = {.argsz = sizeof unmap, .iova = IOVA, .size = WINDOW};
-    if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0 || unmap.size != WINDOW)
-        fail("VFIO_IOMMU_UNMAP_DMA");
+    unmap = (struct vfio_iommu_type1_dma_unmap){.argsz = sizeof unmap, .iova = IOVA, .size = DATA};
+    if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0 || unmap.size != DATA)
+        fail("VFIO_IOMMU_UNMAP_DMA of the rings");
     printf("vfiorng: ok\n");
     return 0;
 }

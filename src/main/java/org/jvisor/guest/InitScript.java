@@ -71,6 +71,9 @@ public final class InitScript {
     public static String render(String kernelVersion, List<KernelModules.Module> loadOrder) {
         StringBuilder mods = new StringBuilder();
         for (KernelModules.Module m : loadOrder) {
+            if (InitramfsBuilder.VFIO_ONLY_MODULES.contains(m.name())) {
+                continue;   // modprobe's, on demand
+            }
             mods.append(InitramfsBuilder.IDE_ONLY_MODULES.contains(m.name()) ? "load_ide_module " : "load_module ")
                 .append(m.path());
             if (!m.depends().isEmpty()) {
@@ -151,6 +154,7 @@ public final class InitScript {
             load_ide_module() {
                 [ -z "$HAVE_IDE" ] || load_module "$1"
             }
+            # VFIO is in the archive but not loaded here: modprobe vfio-pci vfio_iommu_type1
             @MODULES@
             hostname jvisor
             ip link set lo up 2>/dev/null

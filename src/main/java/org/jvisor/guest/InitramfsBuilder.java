@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  *   /bin/busybox                   busybox-static, and a symlink in /bin for each applet
  *   /sbin, /usr/bin, /usr/sbin     symlinks to /bin
  *   /dev/console (5,1), /dev/null (1,3), /dev/tty (5,0), /dev/ttyS0 (4,64)
- *   /lib/modules/VERSION/kernel/... the virtio and power button modules, their dependencies, modules.dep
+ *   /lib/modules/VERSION/kernel/... the virtio, power button, IDE and VFIO modules, their dependencies, modules.dep
  *   /etc/acpi/PWRF/00000080        the power button's action for acpid
  *   /proc /sys /tmp /run /root /mnt /etc (passwd, group, hostname)
  * </pre>
@@ -54,9 +54,22 @@ public final class InitramfsBuilder {
     public static final java.util.Set<String> IDE_ONLY_MODULES = java.util.Set.of(
             "scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod", "cdrom", "sr_mod", "isofs", "libahci", "ahci");
 
-    /** Every module the guest loads, in this order (each after its dependencies). */
+    /**
+     * VFIO, to hand a PCI function behind the IOMMU (-device intel-iommu) to user space: vfio-pci
+     * and the type 1 IOMMU backend (Debian's VFIO=m, VFIO_PCI=m). /init does not load them (a
+     * boot without VFIO pays only the archive's size); {@code modprobe vfio-pci vfio_iommu_type1}
+     * in the guest does, with their dependencies from the archive's modules.dep.
+     */
+    public static final List<String> VFIO_MODULES = List.of("vfio", "vfio_iommu_type1", "vfio-pci");
+
+    /** The modules {@link #VFIO_MODULES} bring, which nothing else needs: left to modprobe. */
+    public static final java.util.Set<String> VFIO_ONLY_MODULES = java.util.Set.of(
+            "vfio", "vfio_iommu_type1", "vfio_virqfd", "irqbypass", "vfio_pci_core", "vfio_pci");
+
+    /** Every module in the archive, in load order (each after its dependencies). */
     public static final List<String> MODULES = Stream.of(
-            VIRTIO_MODULES.stream(), ACPI_BUTTON_MODULES.stream(), IDE_MODULES.stream()).flatMap(m -> m).toList();
+            VIRTIO_MODULES.stream(), ACPI_BUTTON_MODULES.stream(), IDE_MODULES.stream(), VFIO_MODULES.stream())
+            .flatMap(m -> m).toList();
 
     /**
      * Applets linked when busybox cannot be asked for its list ({@code busybox --list} is run on

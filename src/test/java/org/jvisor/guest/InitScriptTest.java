@@ -94,6 +94,17 @@ class InitScriptTest {
     }
 
     @Test
+    void vfioModulesAreLeftToModprobe() {
+        String s = InitScript.render("v", List.of(
+            new KernelModules.Module("virtio", "kernel/drivers/virtio/virtio.ko", List.of()),
+            new KernelModules.Module("vfio", "kernel/drivers/vfio/vfio.ko", List.of()),
+            new KernelModules.Module("vfio_pci", "kernel/drivers/vfio/pci/vfio-pci.ko", List.of("vfio"))));
+        assertTrue(s.contains("load_module kernel/drivers/virtio/virtio.ko\n"), s);
+        assertTrue(!s.contains("vfio.ko") && !s.contains("vfio-pci.ko"), s);
+        assertTrue(s.contains("modprobe vfio-pci vfio_iommu_type1"), "the script says how to load them: " + s);
+    }
+
+    @Test
     void hostShellAcceptsTheSyntax(@TempDir Path tmp) throws Exception {
         RequiredTools.assume(Tools.onPath("sh"), "no sh on PATH");
         Path init = tmp.resolve("init");

@@ -1,6 +1,11 @@
 package org.jvisor.machine;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +15,8 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -22,6 +29,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.RequiredTools;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -36,7 +44,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * remapping (4-level tables, an invalidation after every map). With eim=on two vCPUs run in
  * x2APIC mode and the interrupts are remapped to their 32-bit cluster destinations. Each boot
  * compares what the guest read with what the host wrote. The strict boot has device-iotlb=on
- * and ats=on: the functions keep device-TLBs that Linux's device-IOTLB invalidations flush.
+ * and ats=on: the functions keep device-TLBs that Linux's device-IOTLB invalidations flush. The
+ * lazy boot also has virtio-net behind the unit on -netdev user, and moves files both ways
+ * (the strict one is VirtioNetGuestTest's, which needs a TAP device).
  */
 @GuestTest
 class IntelIommuGuestTest {
@@ -63,12 +73,15 @@ class IntelIommuGuestTest {
     }
 
     private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String cmd) throws Exception {
-        return boot(d, append, iommu, cpus, "", cmd);
+        return boot(d, append, iommu, cpus, "", cmd, List.of());
     }
 
-    /** {@code pciProperties} go after iommu_platform=on,disable-legacy=on of both virtio functions. */
-    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String pciProperties, String cmd)
-            throws Exception {
+    /**
+     * {@code pciProperties} go after iommu_platform=on,disable-legacy=on of both virtio functions;
+     * {@code more} are further options (devices).
+     */
+    private static JvisorProcess.Result boot(Disk d, String append, String iommu, int cpus, String pciProperties, String cmd,
+            List<String> more) throws Exception {
         List<String> args = new ArrayList<>(List.of("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic", "-no-reboot",
             "-smp", Integer.toString(cpus),
             "-trace", "exits",
@@ -79,6 +92,7 @@ class IntelIommuGuestTest {
             "-drive", "id=d0,file=" + d.path() + ",format=raw,if=none",
             "-device", "virtio-blk-pci,drive=d0,iommu_platform=on,disable-legacy=on" + pciProperties,
             "-device", "virtio-rng-pci,iommu_platform=on,disable-legacy=on" + pciProperties));
+        args.addAll(more);
         JvisorProcess.Result r = JvisorProcess.run(args.toArray(new String[0]));
         assertEquals(0, r.status(), r.toString());
         assertTrue(r.stdout().contains("jvisor-guest: command exited with status 0"), r.toString());
@@ -112,7 +126,7 @@ class IntelIommuGuestTest {
             "dd if=/tmp/pattern of=/dev/vda bs=1M seek=16 conv=fsync 2>/dev/null",
             "echo 3 > /proc/sys/vm/drop_caches",
             "echo readback-md5=$(dd if=/dev/vda bs=1M skip=16 count=8 2>/dev/null | md5sum)");
-        var r = boot(d, "intel_iommu=on iommu.strict=1", "intel-iommu,device-iotlb=on", 1, ",ats=on", cmd);
+        var r = boot(d, "intel_iommu=on iommu.strict=1", "intel-iommu,device-iotlb=on", 1, ",ats=on", cmd, List.of());
         String out = r.stdout();
         assertTrue(out.contains("DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap d2008c22260206 ecap f00f4e"), "ECAP.DT: " + r);
         assertTrue(out.contains("DMAR: ATSR flags: 0x1"), r.toString());
@@ -186,13 +200,102 @@ class IntelIommuGuestTest {
         return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
     }
 
+    /**
+     * The lazy boot's network: virtio-net behind the unit (iommu_platform=on) on -netdev user
+     * (passt, no TAP device, so it runs wherever CI runs): a DHCP lease, then a file fetched from
+     * the test's HTTP server on the host's loopback through the gateway, and one sent back with
+     * nc; both must arrive intact, so both queues' buffers went through the translation.
+     */
+    private static final int NET_BYTES = 256 * 1024;
+
+    /** Serves {@code down} to one HTTP GET and reads {@code NET_BYTES} from one TCP client, on loopback. */
+    private record HostPeer(ServerSocket http, ServerSocket upload, CompletableFuture<byte[]> received) implements AutoCloseable {
+        static HostPeer start(byte[] down) throws IOException {
+            ServerSocket http = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+            ServerSocket upload = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+            Thread.ofPlatform().daemon().start(() -> {
+                try (Socket c = http.accept()) {
+                    var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.US_ASCII));
+                    for (String l = in.readLine(); l != null && !l.isEmpty(); l = in.readLine()) {
+                        // the request line and headers
+                    }
+                    OutputStream o = c.getOutputStream();
+                    o.write(("HTTP/1.0 200 OK\r\nContent-Length: " + down.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                    o.write(down);
+                } catch (IOException e) {
+                    // closed at the end without a client: the guest's wget status says so
+                }
+            });
+            CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
+                try (Socket c = upload.accept(); InputStream in = c.getInputStream()) {
+                    return in.readNBytes(NET_BYTES);
+                } catch (IOException e) {
+                    return new byte[0];
+                }
+            });
+            return new HostPeer(http, upload, received);
+        }
+
+        @Override
+        public void close() throws IOException {
+            http.close();
+            upload.close();
+        }
+    }
+
+    private static String md5Hex(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(b));
+    }
+
     @ParameterizedTest
     @MethodSource("variants")
     void lazyPassThroughOffAndFourLevelTablesBootAndMoveData(Variant v, @TempDir Path dir) throws Exception {
         Disk d = disk(dir);
         String append = v.append();
-        var r = boot(d, append, v.iommu(), v.cpus(), v.cpus() > 1 ? CHECKS + "; " + MOVE_TTYS0 : CHECKS);
+        boolean net = append.isEmpty();
+        RequiredTools.assume(!net || Files.isExecutable(Path.of("/usr/bin/passt")),
+            "skipped: passt is not installed (apt-get install passt): no -netdev user for the lazy boot's virtio-net");
+        byte[] down = new byte[NET_BYTES];
+        new Random(151).nextBytes(down);
+        JvisorProcess.Result r;
+        HostPeer peer = net ? HostPeer.start(down) : null;
+        try {
+            String cmd = v.cpus() > 1 ? CHECKS + "; " + MOVE_TTYS0 : CHECKS;
+            List<String> more = List.of();
+            if (net) {
+                cmd += "; " + String.join("; ", UserNetGuestTest.DHCP_SCRIPT,
+                    "ip link set eth0 up",
+                    "udhcpc -i eth0 -f -q -n -t 5 -s /tmp/dhcp.sh; echo udhcpc-status=$?",
+                    "echo net-features=$(cat /sys/class/net/eth0/device/features)",
+                    "R=$(ip route | awk '/default/ {print $3}')",
+                    "wget -q -O /tmp/down http://$R:" + peer.http().getLocalPort() + "/; echo wget-status=$?",
+                    "echo down-md5=$(md5sum < /tmp/down)",
+                    "dd if=/dev/urandom of=/tmp/up bs=1024 count=" + NET_BYTES / 1024 + " 2>/dev/null",
+                    "echo up-md5=$(md5sum < /tmp/up)",
+                    "nc $R " + peer.upload().getLocalPort() + " < /tmp/up; echo nc-status=$?");
+                more = List.of("-netdev", "user,id=net0",
+                    "-device", "virtio-net-pci,netdev=net0,iommu_platform=on,disable-legacy=on");
+            }
+            r = boot(d, append, v.iommu(), v.cpus(), "", cmd, more);
+        } finally {
+            if (peer != null) {
+                peer.close();
+            }
+        }
         String out = r.stdout();
+        if (net) {
+            assertTrue(out.contains("udhcpc-status=0"), "a DHCP lease through the IOMMU: " + r);
+            String features = out.lines().filter(l -> l.startsWith("net-features=")).findFirst().orElse("net-features=").substring(13);
+            assertTrue(features.length() > 33 && features.charAt(33) == '1', "ACCESS_PLATFORM negotiated: " + features);
+            assertTrue(out.contains("wget-status=0") && out.contains("down-md5=" + md5Hex(down)),
+                "host -> guest file intact (" + md5Hex(down) + "): " + r);
+            assertTrue(out.contains("nc-status=0"), r.toString());
+            byte[] up = peer.received().get(30, TimeUnit.SECONDS);
+            Matcher upMd5 = Pattern.compile("up-md5=([0-9a-f]{32})").matcher(out);
+            assertTrue(upMd5.find(), r.toString());
+            assertEquals(NET_BYTES, up.length, "guest -> host bytes: " + r);
+            assertEquals(upMd5.group(1), md5Hex(up), "guest -> host file intact");
+        }
         assertTrue(out.contains(d.md5() + "  /dev/vda"), r.toString());
         assertTrue(out.contains("rng-bytes=65536"), r.toString());
         switch (append) {

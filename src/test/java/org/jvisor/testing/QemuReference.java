@@ -6,9 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * QEMU 7.2 as the reference run of a guest test: the same options jvisor got, given to Debian's
@@ -22,14 +23,33 @@ public final class QemuReference {
     private QemuReference() {
     }
 
+    /** How a QEMU run ended: its exit status and what it printed (stdout and stderr). */
+    public record Result(int status, String output) {
+    }
+
     /** Runs QEMU with {@code options} to its end; returns what it printed (stdout and stderr). */
     public static String run(List<String> options) throws IOException, InterruptedException {
+        return exec(options).output();
+    }
+
+    /** Runs QEMU with {@code options} to its end; returns its exit status and what it printed. */
+    public static Result exec(List<String> options) throws IOException, InterruptedException {
         RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed: no reference run");
         List<String> cmd = new ArrayList<>(List.of(QEMU.toString()));
         cmd.addAll(options);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(GUARD_SECONDS, TimeUnit.SECONDS), "hang guard: " + cmd);
-        return out;
+        // read beside the wait, so that a QEMU that never ends trips the guard instead of the read
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return e.toString();
+            }
+        });
+        if (!p.waitFor(GUARD_SECONDS, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            fail("hang guard: " + cmd + "\n" + out.join());
+        }
+        return new Result(p.exitValue(), out.join());
     }
 }

@@ -266,6 +266,7 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
             invalidateTranslations();
         }
         boolean qie = (cmd & QIE) != 0;
+        boolean queueOn = qie && (sts & QIE) == 0;
         if (qie != ((sts & QIE) != 0)) {
             if (qie) {
                 set(VtdRegister.IQH, 0);
@@ -279,6 +280,11 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
         sts = ire ? sts | IRE : sts & ~IRE;
         sts = (cmd & CFI) != 0 ? sts | CFI : sts & ~CFI;
         set(VtdRegister.GSTS, sts);
+        if (queueOn && get(VtdRegister.IQT) != 0) {
+            // A tail written before the queue was on: against the spec, but Windows does it, and
+            // QEMU 7.2 fetches up to it at once (vtd_handle_gcmd_qie); so does this unit.
+            queue.tailWritten();
+        }
     }
 
     boolean queuedInvalidation() {
@@ -413,21 +419,26 @@ public final class IntelIommu implements BusDevice, StatefulDevice<IntelIommuSta
         raiseEvent(VtdRegister.FECTL, VtdRegister.FEADDR, VtdRegister.FEUADDR, VtdRegister.FEDATA);
     }
 
-    /** Wait descriptor: status write (through the untranslated path) and/or completion interrupt. */
-    void waitCompleted(boolean statusWrite, long statusAddress, int statusData, boolean interrupt) {
+    /**
+     * Wait descriptor: status write (through the untranslated path) and/or completion interrupt.
+     * Returns why it cannot complete, or null: a status address that is not RAM is a write the
+     * unit cannot carry out, which (as QEMU 7.2's vtd_process_wait_desc, whose failed DMA write
+     * ends in IQE) stops the queue at this descriptor with no status and no interrupt (6.5.2.10).
+     */
+    String waitCompleted(boolean statusWrite, long statusAddress, int statusData, boolean interrupt) {
+        if (statusWrite && !ram.isRam(statusAddress, 4)) {
+            return String.format("wait descriptor status address %#x is not RAM", statusAddress);
+        }
         counters.waits.increment();
         if (statusWrite) {
-            if (ram.isRam(statusAddress, 4)) {
-                physical.writeU32(statusAddress, statusData);
-                physical.written(statusAddress, 4);
-            } else {
-                guestError(String.format("wait descriptor status address %#x is not RAM", statusAddress));
-            }
+            physical.writeU32(statusAddress, statusData);
+            physical.written(statusAddress, 4);
         }
         if (interrupt) {
             set(VtdRegister.ICS, get(VtdRegister.ICS) | 1);
             raiseEvent(VtdRegister.IECTL, VtdRegister.IEADDR, VtdRegister.IEUADDR, VtdRegister.IEDATA);
         }
+        return null;
     }
 
     // ---- faults ---------------------------------------------------------------------------------

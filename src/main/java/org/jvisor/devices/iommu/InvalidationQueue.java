@@ -6,9 +6,10 @@ import org.jvisor.memory.GuestMemory;
  * Queued invalidation (VT-d spec 4.0, 6.5.2): 128-bit descriptors in a ring at IQA of
  * 2^(QS + 8) entries, fetched from IQH up to IQT when software moves the tail. Descriptor types
  * 1 context-cache, 2 IOTLB, 3 device-IOTLB (to the device-TLB of the function it names),
- * 4 interrupt entry cache, 5 invalidation wait; any other type, reserved bits set, a tail outside
- * the queue or a queue outside RAM is an invalidation queue error (IQE), and fetching stops at
- * that descriptor until software clears IQE. Runs on the vCPU thread that writes IQT (or FSTS), with the unit's lock held.
+ * 4 interrupt entry cache, 5 invalidation wait; any other type, reserved bits set, a wait whose
+ * status address is not RAM, a tail outside the queue or a queue outside RAM is an invalidation
+ * queue error (IQE), and fetching stops at that descriptor until software clears IQE. Runs on
+ * the vCPU thread that writes IQT, FSTS or GCMD, with the unit's lock held.
  */
 final class InvalidationQueue {
     static final int CONTEXT = 1, IOTLB = 2, DEVICE_IOTLB = 3, IEC = 4, WAIT = 5;
@@ -118,7 +119,7 @@ final class InvalidationQueue {
                 }
                 boolean interrupt = (lo & 0x10) != 0;
                 boolean statusWrite = (lo & 0x20) != 0;
-                unit.waitCompleted(statusWrite, hi & ~3L, (int) (lo >>> 32), interrupt);
+                return unit.waitCompleted(statusWrite, hi & ~3L, (int) (lo >>> 32), interrupt);
             }
             default -> {
                 return String.format("descriptor type %d is not a legacy-mode invalidation (%#018x %#018x)", type, lo, hi);

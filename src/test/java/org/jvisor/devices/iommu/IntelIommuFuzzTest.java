@@ -1,6 +1,7 @@
 package org.jvisor.devices.iommu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -15,8 +16,9 @@ import org.jvisor.testing.RegisterFuzz;
  * the tables it reads (root, context, paging entries, invalidation queue descriptors, interrupt
  * remapping entries), queue tails anywhere, DMA by any requester to any IOVA and interrupt
  * requests of any shape. Nothing but a refused DMA (a GuestMemoryException) may escape; reads
- * hold no bits beyond their size; FSTS.PPF always says whether the fault record is pending, and
- * GSTS.TES whether DMA is translated.
+ * hold no bits beyond their size; FSTS.PPF always says whether the fault record is pending,
+ * GSTS.TES whether DMA is translated, and a queue that is on is drained (IQH = IQT) or stopped
+ * with FSTS.IQE.
  */
 class IntelIommuFuzzTest {
     private static final int[] REGISTERS;
@@ -67,7 +69,11 @@ class IntelIommuFuzzTest {
                 long fsts = unit.read(VtdRegister.FSTS.offset, 4);
                 long frcd = unit.read(VtdRegister.FRCD_HI.offset, 8);
                 assertEquals(frcd >>> 63, (fsts >>> 1) & 1, "PPF follows the record's F bit");
-                assertEquals(unit.translating(), (unit.read(VtdRegister.GSTS.offset, 4) & IntelIommu.TE) != 0);
+                long gsts = unit.read(VtdRegister.GSTS.offset, 4);
+                assertEquals(unit.translating(), (gsts & IntelIommu.TE) != 0);
+                assertTrue((gsts & IntelIommu.QIE) == 0 || (fsts & IntelIommu.IQE) != 0
+                    || unit.read(VtdRegister.IQH.offset, 8) == unit.read(VtdRegister.IQT.offset, 8),
+                    "the queue is drained or stopped with IQE, never stopped silently");
             }
         }
     }

@@ -556,10 +556,18 @@ class IntelIommuTest {
         }
     }
 
+    /**
+     * Random values in every register and random bytes in the tables and the queue: nothing
+     * throws but a refused DMA, and the guest always sees where things stand: after any register
+     * write the queue is either drained (IQH = IQT) or stopped with IQE, and a fault the unit
+     * recorded shows in FSTS (PPF, or PFO when the record was taken).
+     */
     @Test
-    void garbageInEveryRegisterNeverThrows() {
+    void garbageInEveryRegisterEndsInAGuestVisibleStatus() {
         try (VtdGuest g = new VtdGuest()) {
             Random r = new Random(15);
+            int[] outcomes = new int[2];   // drained, stopped
+            int faults = 0;
             for (int i = 0; i < 200_000; i++) {
                 int offset = r.nextInt(0x300) & ~3;
                 int size = r.nextBoolean() ? 4 : 8;
@@ -568,17 +576,57 @@ class IntelIommuTest {
                     v &= 0x3FF_FFFFL;   // addresses inside RAM now and then
                 }
                 g.unit.write(offset, size, v);
+                checkQueue(g, outcomes, String.format("write %d of %#x at %#x", i, v, offset));
                 g.unit.read(r.nextInt(0x300) & ~3, size);
                 if (i % 64 == 0) {
                     g.ram.writeU64(r.nextInt(0x40) * 0x1000L + (r.nextInt(256) * 16), r.nextLong());
+                    long recorded = g.unit.counters().faults();
                     try {
                         g.unit.dmaFor(r.nextInt(0x10000)).readU32(r.nextLong() & 0xFF_FFFF_FFFFL);
                     } catch (GuestMemoryException expected) {
                         // refused DMA, or a translation to a page that is not RAM
                     }
                     g.unit.remapInterrupt(r.nextInt(0x10000), 0xFEE0_0000L | r.nextInt(0x100000), r.nextInt());
+                    if (g.unit.counters().faults() != recorded) {
+                        faults++;
+                        assertTrue((g.reg(VtdRegister.FSTS) & (IntelIommu.PPF | IntelIommu.PFO)) != 0,
+                            "a recorded fault the guest cannot see: FSTS " + Long.toHexString(g.reg(VtdRegister.FSTS)));
+                    }
+                }
+                if (i % 256 == 0) {
+                    // now and then a driver's well-formed submission amid the garbage, so that the
+                    // check sees queues that drain as well as queues that stop
+                    g.reg(VtdRegister.IQA, VtdGuest.QUEUE);
+                    g.reg(VtdRegister.GCMD, g.reg(VtdRegister.GSTS) & (IntelIommu.TE | IntelIommu.IRE) | IntelIommu.QIE);
+                    g.reg(VtdRegister.IQT, g.reg(VtdRegister.IQH));
+                    g.reg(VtdRegister.FSTS, IntelIommu.IQE);
+                    int head = (int) (g.reg(VtdRegister.IQH) >>> 4);
+                    InvalidationQueueTest.put(g, head, 4, 0);   // a global interrupt entry cache invalidation
+                    g.reg(VtdRegister.IQT, (long) (head + 1) % 256 << 4);
+                    checkQueue(g, outcomes, "a well-formed descriptor at " + head);
                 }
             }
+            assertTrue(outcomes[0] > 0 && outcomes[1] > 0 && faults > 0,
+                "drained " + outcomes[0] + ", stopped " + outcomes[1] + ", faults " + faults);
+        }
+    }
+
+    /**
+     * With queued invalidation on, the queue is drained (IQH = IQT) or stopped with IQE, never
+     * stopped silently; counts which, in {@code outcomes} (drained with a tail past 0, stopped).
+     */
+    private static void checkQueue(VtdGuest g, int[] outcomes, String after) {
+        if ((g.reg(VtdRegister.GSTS) & IntelIommu.QIE) == 0) {
+            return;
+        }
+        long fsts = g.reg(VtdRegister.FSTS);
+        long head = g.reg(VtdRegister.IQH), tail = g.reg(VtdRegister.IQT);
+        assertTrue(head == tail || (fsts & IntelIommu.IQE) != 0,
+            String.format("after %s: IQH %#x, IQT %#x, FSTS %#x: the queue stopped silently", after, head, tail, fsts));
+        if ((fsts & IntelIommu.IQE) != 0) {
+            outcomes[1]++;
+        } else if (tail != 0) {
+            outcomes[0]++;
         }
     }
 }
