@@ -185,13 +185,17 @@ class IntelIommuGuestTest {
     }
 
     /**
-     * Moves the serial port's IOAPIC interrupt to CPU 1 and then to CPU 0, writing a line after
-     * each move, and shows its counts before and after.
+     * Moves the serial port's IOAPIC interrupt to CPU 1 and then to CPU 0, writing lines after
+     * each move, and shows its counts before and after. Linux moves an IOAPIC interrupt when it
+     * next arrives (the first one after the write still reaches the old CPU), so each move is
+     * followed by ~120 bytes, several 16-byte FIFOs' worth of transmit interrupts.
      */
     private static final String MOVE_TTYS0 = String.join("; ",
         "echo ttyS0-start $(grep ttyS0 /proc/interrupts)",
-        "echo 2 > /proc/irq/4/smp_affinity", "echo moved-to-cpu1", "sleep 0.2", "echo ttyS0-cpu1 $(grep ttyS0 /proc/interrupts)",
-        "echo 1 > /proc/irq/4/smp_affinity", "echo moved-to-cpu0", "sleep 0.2", "echo ttyS0-cpu0 $(grep ttyS0 /proc/interrupts)");
+        "echo 2 > /proc/irq/4/smp_affinity", "echo moved-to-cpu1 $(seq 100 139)", "sleep 0.2",
+        "echo ttyS0-cpu1 $(grep ttyS0 /proc/interrupts)",
+        "echo 1 > /proc/irq/4/smp_affinity", "echo moved-to-cpu0 $(seq 100 139)", "sleep 0.2",
+        "echo ttyS0-cpu0 $(grep ttyS0 /proc/interrupts)");
 
     /** The serial port's interrupt counts on CPU 0 and 1 in the line that starts with {@code tag}. */
     private static long[] ttyS0Counts(String out, String tag) {
