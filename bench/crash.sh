@@ -17,4 +17,4 @@ if [[ -n "${SEED:-}" ]]; then
 fi
 mvn -B -ntp verify -Dit.test=CrashConsistencyTest -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
     -Dfailsafe.failIfNoSpecifiedTests=false -Djvisor.test.crashRuns="$N" "${seed[@]}" 2>&1 \
-    | grep -E "crash consistency|FAIL|lost|not clean|Tests run:" || true
+    | grep --line-buffered -E "crash consistency|FAIL|lost|not clean|Tests run:" || true
