@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -21,14 +20,13 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
-import org.jvisor.testing.JvisorSession;
 import org.jvisor.testing.RequiredTools;
 
 /**
  * The demo guest on a qcow2 disk, checked by QEMU's own tools: what the guest wrote (and
  * discarded) is what {@code qemu-img convert} reads out of the image, {@code qemu-img check}
- * finds it clean; after a SIGKILL of jvisor every record the guest saw flushed is there and
- * the check finds at worst leaked clusters. The -snapshot run leaves the image as it was.
+ * finds it clean. The -snapshot run leaves the image as it was. (A qcow2 image under SIGKILL,
+ * with ext4 on it and fsck in the next boot: CrashConsistencyTest.)
  */
 @GuestTest
 class Qcow2GuestTest {
@@ -109,39 +107,5 @@ class Qcow2GuestTest {
             "-snapshot", "-drive", "file=" + img + ",format=qcow2,if=virtio").toArray(new String[0]));
         assertTrue(s.stdout().contains("snap=0"), s.toString());
         assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(img)), "-snapshot changed the image");
-    }
-
-    @Test
-    void aSigkillLosesNoFlushedRecordAndCorruptsNothing() throws Exception {
-        Path img = dir.resolve("crash.qcow2");
-        run("qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "8M");
-        String cmd = "i=1; while [ $i -le 400 ]; do printf 'REC%08d' $i > /tmp/r; "
-            + "dd if=/tmp/r of=/dev/vda bs=4096 seek=$((i * 3)) conv=sync,notrunc,fsync 2>/dev/null && echo acked-$i; "
-            + "i=$((i+1)); done";
-        int acked;
-        try (JvisorSession s = JvisorSession.start(boot(cmd, "-drive", "file=" + img + ",format=qcow2,if=virtio")
-                .toArray(new String[0]))) {
-            s.expect("acked-25\r\n");
-            s.kill();
-            s.waitFor();
-            Matcher m = Pattern.compile("acked-(\\d+)").matcher(s.stdout());
-            int last = 0;
-            while (m.find()) {
-                last = Math.max(last, Integer.parseInt(m.group(1)));
-            }
-            acked = last;
-        }
-        Process p = new ProcessBuilder("qemu-img", "check", img.toString()).redirectErrorStream(true).start();
-        String check = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor(300, TimeUnit.SECONDS);
-        assertTrue(p.exitValue() == 0 || p.exitValue() == 3, "qemu-img check after SIGKILL:\n" + check);
-        Path out = dir.resolve("crash.raw");
-        run("qemu-img", "convert", "-O", "raw", img.toString(), out.toString());
-        byte[] disk = Files.readAllBytes(out);
-        for (int i = 1; i <= acked; i++) {
-            assertEquals(String.format("REC%08d", i), new String(disk, i * 3 * 4096, 11, StandardCharsets.US_ASCII),
-                "record " + i + " of " + acked + " acknowledged is lost");
-        }
-        assertTrue(acked >= 25);
     }
 }

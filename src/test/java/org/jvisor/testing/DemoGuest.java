@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 
+import org.jvisor.guest.CpioWriter;
 import org.jvisor.guest.DebianPackages;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitramfsBuilder;
@@ -59,6 +60,35 @@ public final class DemoGuest {
             new InitramfsBuilder(busybox, kernel.moduleDir(), kernel.version(), modules).write(out);
         }
         return new GuestBuilder.Guest(dir, demo.kernel(), initramfs, demo.kernelVersion(), modules);
+    }
+
+    /**
+     * The demo guest with e2fsck in its initramfs ({@code /bin/e2fsck}, Debian's e2fsck-static:
+     * busybox has mke2fs but no checker), for tests that check an ext4 file system in the guest
+     * as a boot's fsck does. The demo initramfs is followed by a second gzip'd cpio archive
+     * holding the binary; the kernel unpacks concatenated archives in turn (Documentation/
+     * driver-api/early-userspace/buffer-format.rst), so the demo archive is used as it is.
+     */
+    public static GuestBuilder.Guest withE2fsck(Path dir) throws IOException {
+        GuestBuilder.Guest demo = build();
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        DebianPackages debs = new DebianPackages(GuestBuilder.defaultCacheDir(), new PrintStream(log, true, StandardCharsets.UTF_8),
+            false);
+        Path e2fsck;
+        try {
+            e2fsck = debs.extract(debs.fetch("e2fsck-static")).resolve("sbin/e2fsck.static");
+        } catch (IOException e) {
+            throw new IOException("Debian's e2fsck-static: " + e.getMessage() + "\n" + log, e);
+        }
+        Path initramfs = dir.resolve("initramfs-e2fsck.cpio.gz");
+        try (OutputStream out = Files.newOutputStream(initramfs)) {
+            Files.copy(demo.initramfs(), out);
+            try (CpioWriter cpio = CpioWriter.gzip(out, 0)) {
+                cpio.file("bin/e2fsck", 0755, e2fsck);
+                cpio.finish();
+            }
+        }
+        return new GuestBuilder.Guest(dir, demo.kernel(), initramfs, demo.kernelVersion(), demo.modules());
     }
 
     /**
