@@ -241,18 +241,11 @@ class IntelIommuTest {
      */
     @Test
     void selectiveInvalidationsLeaveOtherDomainsCached() {
-        int other = 0x20;   // 00:04.0
+        int other = OTHER;
         try (VtdGuest g = new VtdGuest()) {
-            long topA = g.table();
-            long topB = g.table();
-            g.root(0);
-            g.context(SID, 0, topA, 1, 1, false);
-            g.context(other, 0, topB, 1, 2, false);
-            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
-            g.map(topB, 3, 0x1000, 0x500_0000L, 1, 3);
-            for (int i = 3; i <= 7; i++) {
-                g.ram.writeU32(i * 0x100_0000L, i);
-            }
+            long[] tops = twoDomains(g);
+            long topA = tops[0];
+            long topB = tops[1];
             g.enable();
             IommuDma a = g.unit.dmaFor(SID);
             IommuDma b = g.unit.dmaFor(other);
@@ -329,18 +322,11 @@ class IntelIommuTest {
 
     @Test
     void registerBasedDomainInvalidationLeavesOtherDomainsCached() {
-        int other = 0x20;
+        int other = OTHER;
         try (VtdGuest g = new VtdGuest()) {
-            long topA = g.table();
-            long topB = g.table();
-            g.root(0);
-            g.context(SID, 0, topA, 1, 1, false);
-            g.context(other, 0, topB, 1, 2, false);
-            g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
-            g.map(topB, 3, 0x1000, 0x500_0000L, 1, 3);
-            for (int i = 3; i <= 6; i++) {
-                g.ram.writeU32(i * 0x100_0000L, i);
-            }
+            long[] tops = twoDomains(g);
+            long topA = tops[0];
+            long topB = tops[1];
             g.reg(VtdRegister.RTADDR, VtdGuest.ROOT);
             g.reg(VtdRegister.GCMD, IntelIommu.SRTP);
             g.reg(VtdRegister.GCMD, IntelIommu.TE);
@@ -360,6 +346,28 @@ class IntelIommuTest {
             g.reg(VtdRegister.IOTLB, IntelIommu.IOTLB_IVT | 3L << 60 | 1L << 32);   // page-selective: done for the domain
             assertEquals(2L << 57, g.reg(VtdRegister.IOTLB) & 3L << 57, "IAIG: the domain, more than asked");
         }
+    }
+
+    /** The requester id of the second domain's device in the two-domain tests (00:04.0). */
+    private static final int OTHER = 0x20;
+
+    /**
+     * Two devices in two domains: {@code SID} in domain 1, IOVA 0x1000 → 0x300_0000, and
+     * {@link #OTHER} in domain 2, IOVA 0x1000 → 0x500_0000; each 16 MiB step of RAM from 0x300_0000
+     * to 0x700_0000 holds its own number. Returns the two second-level tables.
+     */
+    private static long[] twoDomains(VtdGuest g) {
+        long topA = g.table();
+        long topB = g.table();
+        g.root(0);
+        g.context(SID, 0, topA, 1, 1, false);
+        g.context(OTHER, 0, topB, 1, 2, false);
+        g.map(topA, 3, 0x1000, 0x300_0000L, 1, 3);
+        g.map(topB, 3, 0x1000, 0x500_0000L, 1, 3);
+        for (int i = 3; i <= 7; i++) {
+            g.ram.writeU32(i * 0x100_0000L, i);
+        }
+        return new long[] {topA, topB};
     }
 
     /** The hot path: an access whose page is in the view's IOTLB allocates nothing. */
