@@ -3,7 +3,7 @@
 # target at a time, SECONDS each (default 60), in a JVM of its own (Jazzer fuzzes one target per
 # JVM). Prints per target: executions, coverage (libFuzzer's cov/ft counters) and the outcome.
 # A finding's input is written to the target's regression directory
-# (src/test/resources/<package>/<Class>Inputs/<method>/), so `mvn test` replays it from then on;
+# (src/test/resources/<package>/<Class>Inputs/<method>/), so `mvn verify` replays it from then on;
 # the growing corpus stays in .cifuzz-corpus/ (not committed) for the next run to start from.
 # Exits 1 if any target found something. Logs: bench/out/fuzz-<target>.log.
 # Usage: bench/fuzz.sh [SECONDS] [Class#method ...]      e.g. bench/fuzz.sh 3   (the CI pass)
@@ -22,10 +22,16 @@ TARGETS=(
     org.jvisor.devices.pci.PciConfigFuzzTest#configSpace
     org.jvisor.devices.iommu.IntelIommuFuzzTest#registersTablesAndQueue
     org.jvisor.devices.ide.IdeFuzzTest#registers
+    org.jvisor.devices.ahci.AhciFuzzTest#hba
+    org.jvisor.devices.fwcfg.FwCfgFuzzTest#ports
+    org.jvisor.devices.pci.ChipsetFuzzTest#i440fx
+    org.jvisor.devices.pci.ChipsetFuzzTest#q35
     org.jvisor.devices.legacy.LegacyFuzzTest#uart
     org.jvisor.devices.legacy.LegacyFuzzTest#rtc
     org.jvisor.devices.legacy.LegacyFuzzTest#pit
     org.jvisor.devices.legacy.LegacyFuzzTest#pic
+    org.jvisor.devices.legacy.LegacyFuzzTest#i8042
+    org.jvisor.devices.legacy.LegacyFuzzTest#acpiPm
     org.jvisor.devices.intc.ApicFuzzTest#ioapic
     org.jvisor.devices.intc.ApicFuzzTest#lapic
     org.jvisor.boot.linux.KernelLoaderFuzzTest#bzImage
@@ -33,6 +39,7 @@ TARGETS=(
     org.jvisor.boot.linux.KernelLoaderFuzzTest#gzip
     org.jvisor.boot.linux.KernelLoaderFuzzTest#lz4
     org.jvisor.qmp.QmpInputFuzzTest#stream
+    org.jvisor.qmp.QmpDispatchFuzzTest#commands
     org.jvisor.cli.CommandLineFuzzTest#args
     org.jvisor.backend.vhost.VhostUserMessageFuzzTest#replies
     org.jvisor.backend.net.StreamFramingFuzzTest#stream

@@ -17,7 +17,7 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
  * Runs one JUnit test method, {@code CLASS#METHOD}, outside Maven: how a fuzz target runs in
  * fuzzing mode (Jazzer fuzzes one {@code @FuzzTest} per JVM). With {@code JAZZER_FUZZ=1} in the
  * environment and {@code -Djazzer.hooks=true} (junit-platform.properties turns instrumentation
- * off for the replays in {@code mvn test}) Jazzer fuzzes it, {@code JAZZER_MAX_DURATION=60s}
+ * off for the replays in {@code mvn verify}) Jazzer fuzzes it, {@code JAZZER_MAX_DURATION=60s}
  * overriding the target's own duration; without them the saved inputs are replayed. Prints the summary and each failure's
  * stack trace; exits 0 when everything passed, 1 when something failed, 2 when nothing ran.
  * {@code bench/fuzz.sh} and {@link FuzzerCoverageTest} start it.

@@ -66,7 +66,10 @@ public final class Ich9Ahci extends PciDevice {
         setBar(INDEX_DATA_BAR, PciBarRegion.io("ahci-idp", INDEX_DATA_SIZE, new BusDevice() {
             @Override
             public long read(long offset, int size) {
-                return readIndexData((int) offset) & 0xFFFF_FFFFL;
+                // a narrower read sees its bytes of the dword, as ABAR's registers do
+                long dword = readIndexData((int) offset & ~3) & 0xFFFF_FFFFL;
+                long mask = size >= 4 ? 0xFFFF_FFFFL : (1L << (8 * size)) - 1;
+                return (dword >>> (8 * (offset & 3))) & mask;
             }
 
             @Override

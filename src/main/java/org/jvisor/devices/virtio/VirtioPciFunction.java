@@ -1,5 +1,7 @@
 package org.jvisor.devices.virtio;
 
+import java.util.function.Consumer;
+
 import org.jvisor.devices.pci.AtsCapability;
 import org.jvisor.devices.pci.MsixCapability;
 import org.jvisor.devices.pci.PciBarRegion;
@@ -30,6 +32,11 @@ public final class VirtioPciFunction extends PciDevice {
     private volatile Doorbells doorbells;
 
     public VirtioPciFunction(VirtioDevice device, DmaSpace dma) {
+        this(device, dma, msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /** As the other constructor, with the device's guest errors going to {@code log}. */
+    public VirtioPciFunction(VirtioDevice device, DmaSpace dma, Consumer<String> log) {
         super(VirtioPciTransport.PCI_VENDOR_ID, 0x1040 + device.deviceType(), VirtioPciTransport.classCodeFor(device.deviceType()),
             VirtioPciTransport.PCI_REVISION);
         MsixCapability msix = new MsixCapability(device.queueCount() + 1, MSIX_BAR, 0);
@@ -45,7 +52,7 @@ public final class VirtioPciFunction extends PciDevice {
                 return msix.isEnabled();
             }
         };
-        this.transport = new VirtioPciTransport(device, dma, TRANSPORT_BAR, vectors, intx());
+        this.transport = new VirtioPciTransport(device, dma, TRANSPORT_BAR, vectors, intx(), log);
         setSubsystem(transport.subsystemVendorId(), transport.subsystemId());
         setInterruptPin(1);
         for (VirtioPciCapability cap : transport.capabilities()) {

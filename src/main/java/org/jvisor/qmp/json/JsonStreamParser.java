@@ -68,6 +68,14 @@ public final class JsonStreamParser {
         return mode != Mode.CLOSED;
     }
 
+    /**
+     * Bytes held for the value being read (the buffer's capacity, used or not): never more than
+     * {@code maxBytes}, or 256 when that is smaller; 4 KiB at most between values.
+     */
+    public int heldBytes() {
+        return buf.length;
+    }
+
     /** Whether a value is partly read (the stream ended inside one). */
     public boolean inValue() {
         return mode == Mode.VALUE || mode == Mode.SCALAR;

@@ -2,7 +2,9 @@ package org.jvisor.boot.linux;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -131,6 +133,7 @@ class KernelLoaderFuzzTest {
 
     @FuzzTest(maxDuration = "60s")
     void gzip(byte[] data) {
+        long before = allocated();
         try {
             Gzip.decompress(data, 0, data.length, "payload");
         } catch (BootException e) {
@@ -141,6 +144,17 @@ class KernelLoaderFuzzTest {
         } catch (BootException e) {
             assertFalse(e.getMessage().isBlank());
         }
+        // Output is at most deflate's 1032:1 of the input (LZ4's 255:1 less); the buffers grow by
+        // doubling and are copied once, and the decoders' own buffers (1 MiB, LZ4's 8 MiB) come on
+        // top. A size trailer must not buy more: 30 bytes once allocated 1 GiB (ee1fce1).
+        long bound = 32 * MIB + 4 * 1032L * data.length * 2;
+        long used = allocated() - before;
+        assertTrue(used <= bound, used + " bytes allocated for " + data.length + " bytes of input");
+    }
+
+    /** Bytes this thread has allocated so far (HotSpot counts them per thread). */
+    private static long allocated() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
     }
 
     @FuzzTest(maxDuration = "60s")

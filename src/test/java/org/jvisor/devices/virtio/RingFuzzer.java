@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,6 +12,7 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.memory.IrqLine;
+import org.jvisor.testing.RamWriteCheck;
 
 /**
  * A hostile virtio driver for fuzz targets: it brings a device up on virtio-mmio with features
@@ -49,7 +49,7 @@ final class RingFuzzer implements AutoCloseable {
     final GuestMemory ram = GuestMemory.allocate(RAM);
     final VirtioMmioTransport mmio;
     final VirtioDevice device;
-    private final MemorySegment before = MemorySegment.ofArray(new byte[(int) RAM]);
+    private final RamWriteCheck writes = new RamWriteCheck(ram);
     private final List<String> log = new ArrayList<>();
     private final int[] sizes;
     private final int[] availIdx;
@@ -384,48 +384,31 @@ final class RingFuzzer implements AutoCloseable {
         }
     }
 
-    // ---- the driver's own stores: into RAM and into the snapshot the device's writes are compared with ----
+    // ---- the driver's own stores: into RAM and into the shadow the device's writes are compared with ----
 
     private void put64(long a, long v) {
-        ram.writeU64(a, v);
-        before.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, a, v);
+        writes.put64(a, v);
     }
 
     private void put32(long a, int v) {
-        ram.writeU32(a, v);
-        before.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, a, v);
+        writes.put32(a, v);
     }
 
     private void put16(long a, int v) {
-        ram.writeU16(a, (short) v);
-        before.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, a, (short) v);
+        writes.put16(a, v);
     }
 
     private void putBytes(long a, byte[] b) {
-        ram.write(a, b);
-        MemorySegment.copy(b, 0, before, java.lang.foreign.ValueLayout.JAVA_BYTE, a, b.length);
+        writes.putBytes(a, b);
     }
 
     private void zero(long a, long len) {
-        ram.fill(a, len, (byte) 0);
-        before.asSlice(a, len).fill((byte) 0);
+        writes.zero(a, len);
     }
 
     /** Every byte of RAM that changed lies in an offered writable buffer or a used ring. */
     private void checkWrites() {
-        MemorySegment now = ram.segment();
-        long pos = 0;
-        while (pos < RAM) {
-            long m = now.asSlice(pos).mismatch(before.asSlice(pos, RAM - pos));
-            if (m < 0) {
-                break;
-            }
-            long at = pos + m;
-            long allowedEnd = allowedEnd(at);
-            assertTrue(allowedEnd > at, String.format("device wrote guest RAM at %#x, outside its buffers", at));
-            MemorySegment.copy(now, at, before, at, allowedEnd - at); // seen: the next check starts from here
-            pos = allowedEnd;
-        }
+        writes.check(this::allowedEnd);
     }
 
     /** End of the allowed range holding {@code addr}, or {@code addr} if none does. */
