@@ -74,10 +74,14 @@ class HostileGuestTest {
             j.expect("hostile: sweeping");
             monitor.awaitAnswer();
             long baseline = monitor.markBaseline();
+            // the guest waits for a byte on its serial port before each stage, so each answer
+            // below comes after the stage before it, however fast the sweeps run
+            j.send("\n");
             for (String stage : List.of(" port accesses", " PCI configuration accesses",
                     "IOAPIC and LAPIC registers written", pc ? "no virtio-mmio windows" : " virtio-mmio accesses")) {
                 j.expect(stage);
                 assertTrue(monitor.awaitAnswer().contains("\"running\""), "the monitor answers after" + stage);
+                j.send("\n");
             }
             j.expect("hostile: survived");
             assertEquals(33, j.waitFor(), j.transcript());
