@@ -385,8 +385,16 @@ int main(void)
     unsigned long spins = 0;
     while (!(mmio_read32(VTD + VTD_FSTS) & FSTS_PPF) && ++spins < POLL_LIMIT)
         __asm__ volatile("pause");
-    while (!used && !(status() & STATUS_NEEDS_RESET) && ++spins < POLL_LIMIT)
+    /* QEMU may record the fault before it puts the request in the used ring: watch both */
+    while (!used && !(status() & STATUS_NEEDS_RESET) && ++spins < POLL_LIMIT) {
+        if (*(volatile uint16_t *)&rings.used_idx != last_used) {
+            barrier();
+            last_used++;
+            used = 1;
+            break;
+        }
         __asm__ volatile("pause");
+    }
     for (spins = 0; fault_irqs == 0 && spins < POLL_LIMIT / 1000; spins++)
         __asm__ volatile("sti; hlt; cli" : : : "memory");
     uint32_t fsts = mmio_read32(VTD + VTD_FSTS);
