@@ -84,13 +84,7 @@ class HostileGuestTest {
                 j.send("\n");
             }
             j.expect("hostile: survived");
-            assertEquals(33, j.waitFor(), j.transcript());
-            monitor.close();
-            long growth = monitor.growthKib();
-            assertTrue(growth < GROWTH_BOUND_KIB, "jvisor's own memory grew " + growth + " KiB from " + baseline
-                + " KiB under the attacks (bound " + GROWTH_BOUND_KIB + " KiB)");
-            System.out.printf("hostile %s: %d query-status answered, own memory %d KiB after boot, grew %d KiB%n",
-                machine, monitor.answers(), baseline, growth);
+            endsBounded(j, monitor, baseline, "hostile " + machine);
             assertFalse(j.stderr().contains("internal error") || j.stderr().contains("Exception"), j.transcript());
         }
         assertTrue(java.util.Arrays.equals(content, Files.readAllBytes(image)), "the disk is untouched");
@@ -133,13 +127,7 @@ class HostileGuestTest {
             }
             j.expect("to its MSI-X table and PBA: the device works after a reset");
             j.expect("virtioattack: survived");
-            assertEquals(33, j.waitFor(), j.transcript());
-            monitor.close();
-            long growth = monitor.growthKib();
-            assertTrue(growth < GROWTH_BOUND_KIB, "jvisor's own memory grew " + growth + " KiB from " + baseline
-                + " KiB under the attacks (bound " + GROWTH_BOUND_KIB + " KiB)");
-            System.out.printf("virtioattack: %d query-status answered, own memory %d KiB after boot, grew %d KiB%n",
-                monitor.answers(), baseline, growth);
+            endsBounded(j, monitor, baseline, "virtioattack");
             String out = j.stdout();
             long refused = out.lines().filter(l -> l.endsWith(": needs reset") || l.endsWith(": I/O error")).count();
             assertEquals(19, refused, out);
@@ -148,5 +136,20 @@ class HostileGuestTest {
             assertTrue(j.stderr().contains("further guest errors are not logged"), "the log stays bounded: " + j.stderr());
         }
         assertTrue(java.util.Arrays.equals(content, Files.readAllBytes(image)), "the disk is untouched");
+    }
+
+    /**
+     * The guest passed (status 33) and the monitor answered to the end (close fails otherwise);
+     * jvisor's own memory grew less than {@link #GROWTH_BOUND_KIB} from {@code baseline}.
+     */
+    private static void endsBounded(JvisorSession j, MonitorPoller monitor, long baseline, String what)
+            throws InterruptedException {
+        assertEquals(33, j.waitFor(), j.transcript());
+        monitor.close();
+        long growth = monitor.growthKib();
+        assertTrue(growth < GROWTH_BOUND_KIB, "jvisor's own memory grew " + growth + " KiB from " + baseline
+            + " KiB under the attacks (bound " + GROWTH_BOUND_KIB + " KiB)");
+        System.out.printf("%s: %d query-status answered, own memory %d KiB after boot, grew %d KiB%n",
+            what, monitor.answers(), baseline, growth);
     }
 }

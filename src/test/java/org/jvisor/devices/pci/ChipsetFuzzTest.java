@@ -93,8 +93,8 @@ class ChipsetFuzzTest {
             identity[f] = identity(functions.get(f));
         }
         int expectedResets = 0;
-        BusDevice io = bus(board.io);
-        BusDevice memory = bus(board.memory);
+        BusDevice io = PciConfigFuzzTest.bus(board.io);
+        BusDevice memory = PciConfigFuzzTest.bus(board.memory);
         for (int i = 0; i < 96 && data.remainingBytes() > 0; i++) {
             int devfn = data.consumeInt(0, 15) == 0 ? data.consumeInt(0, 255)
                 : board.devfns[data.consumeInt(0, board.devfns.length - 1)];
@@ -190,20 +190,5 @@ class ChipsetFuzzTest {
     private static Identity identity(PciDevice d) {
         return new Identity(d.readConfig(PciDevice.VENDOR_ID, 4), d.readConfig(PciDevice.REVISION_ID, 4),
             d.readConfig(PciDevice.HEADER_TYPE, 1));
-    }
-
-    /** An address space as a bus device (the accesses the CPU makes). */
-    private static BusDevice bus(AddressSpace space) {
-        return new BusDevice() {
-            @Override
-            public long read(long offset, int size) {
-                return space.read(offset, size);
-            }
-
-            @Override
-            public void write(long offset, int size, long value) {
-                space.write(offset, size, value);
-            }
-        };
     }
 }

@@ -146,8 +146,8 @@ class PciConfigFuzzTest {
         }
     }
 
-    /** An address space as a bus device (the accesses the CPU makes). */
-    private static BusDevice bus(AddressSpace space) {
+    /** An address space as a bus device (the accesses the CPU makes); ChipsetFuzzTest's too. */
+    static BusDevice bus(AddressSpace space) {
         return new BusDevice() {
             @Override
             public long read(long offset, int size) {
