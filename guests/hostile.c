@@ -207,10 +207,7 @@ static void sweep_virtio_mmio(void)
 static void await_host(void)
 {
     printf("hostile: waiting for the host\n");
-    while (!(inb(0x3FD) & 1)) { /* LSR.DR */
-        __asm__ volatile("pause");
-    }
-    (void)inb(0x3F8);
+    (void)serial_getc();
 }
 
 int main(void)

@@ -45,6 +45,13 @@ void report_main_result(int rc)
 
 /* ---- console ---- */
 
+char serial_getc(void)
+{
+    while (!(inb(COM1 + 5) & 0x01))
+        __asm__ volatile("pause");
+    return (char)inb(COM1);
+}
+
 void serial_putc(char c)
 {
     while (!(inb(COM1 + 5) & 0x20))

@@ -120,10 +120,12 @@ class HostileGuestTest {
             j.expect("reads sector 0");
             monitor.awaitAnswer();
             long baseline = monitor.markBaseline();
+            j.send("\n");      // the guest waits for a byte before each stage (as hostile.c)
             for (String stage : List.of("virtioattack: a descriptor loop:", "2100000 doorbells with nothing new",
                     "200 completions signalled at the top of 4 GiB", "rewrites of a ring in use")) {
                 j.expect(stage);
                 assertTrue(monitor.awaitAnswer().contains("\"running\""), "the monitor answers after " + stage);
+                j.send("\n");
             }
             j.expect("to its MSI-X table and PBA: the device works after a reset");
             j.expect("virtioattack: survived");
