@@ -42,14 +42,13 @@ public interface CharBackend extends AutoCloseable {
     /**
      * Takes as many of {@code length} bytes of {@code data} from {@code offset} as the backend has
      * room for now, without waiting, and returns how many (the rest waits in the device, which
-     * asks {@link #whenWritable} when to try again).
+     * asks {@link #whenWritable} when to try again). Backends without a limit take all of it in
+     * one {@link #write(byte[], int, int)} (a pty: one write(2), not one per byte); a backend
+     * with a limit overrides this and {@link #offer(int)} both.
      */
     default int offer(byte[] data, int offset, int length) {
-        int n = 0;
-        while (n < length && offer(data[offset + n] & 0xFF)) {
-            n++;
-        }
-        return n;
+        write(data, offset, length);
+        return length;
     }
 
     /**
