@@ -178,7 +178,7 @@ public final class CommandLine {
                 case "-daemonize" -> daemonize = true;
                 case "-accel" -> {
                     OptionList o = OptionList.parse(opt, value(args, ++i, opt, "kvm, tcg or auto"), true);
-                    o.allowOnly(Set.of("thread", "jit", "jit-threshold", "jit-burst"), "");
+                    o.allowOnly(Set.of("thread", "jit", "jit-threshold", "jit-burst", "jit-steady"), "");
                     accel = switch (o.implied() == null ? "" : o.implied()) {
                         case "kvm" -> MachineConfig.Accel.KVM;
                         case "tcg" -> MachineConfig.Accel.TCG;
@@ -530,14 +530,16 @@ public final class CommandLine {
     /** QEMU's -m: a number of MiB, or a number with a K/M/G/T suffix; "size=" prefix allowed. */
     /**
      * tcg's translator settings: {@code jit=on|off}, {@code jit-threshold=N} (0: translate every
-     * block at once), {@code jit-burst=N} (0: no burst, the threshold alone).
+     * block at once), {@code jit-burst=N} (0: no burst, the threshold alone), {@code jit-steady=N}
+     * (0: kernel code waits for the threshold).
      */
     private static JitOptions parseJit(OptionList o, MachineConfig.Accel accel, JitOptions jit) throws UsageException {
         String on = o.get("jit");
         String threshold = o.get("jit-threshold");
         String burst = o.get("jit-burst");
-        if ((on != null || threshold != null || burst != null) && accel == MachineConfig.Accel.KVM) {
-            throw new UsageException("-accel kvm: jit, jit-threshold and jit-burst are tcg's (the bytecode translator)");
+        String steady = o.get("jit-steady");
+        if ((on != null || threshold != null || burst != null || steady != null) && accel == MachineConfig.Accel.KVM) {
+            throw new UsageException("-accel kvm: jit, jit-threshold, jit-burst and jit-steady are tcg's (the bytecode translator)");
         }
         if (on != null) {
             jit = jit.withEnabled(onOff("-accel", "jit", on));
@@ -547,6 +549,9 @@ public final class CommandLine {
         }
         if (burst != null) {
             jit = jit.withBurst(entryCount("jit-burst", burst));
+        }
+        if (steady != null) {
+            jit = jit.withSteady(entryCount("jit-steady", steady));
         }
         return jit;
     }

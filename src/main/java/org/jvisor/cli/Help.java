@@ -15,11 +15,13 @@ final class Help {
         Machine:
           -accel kvm|tcg|auto   CPU engine: kvm (hardware, /dev/kvm), tcg (software) or
                                 auto (default: kvm on bare metal, tcg otherwise)
-          -accel tcg,jit=on|off,jit-threshold=N,jit-burst=B
+          -accel tcg,jit=on|off,jit-threshold=N,jit-burst=B,jit-steady=S
                                 tcg translates guest code that the interpreter entered N
-                                times (default 20000; 0: every block at once), or user code
+                                times (default 20000; 0: every block at once), user code
                                 entered B times within 2^20 instructions (default 1000; 0:
-                                never), into JVM bytecode; jit=off interprets everything
+                                never), or kernel code entered S times at a steady rate (at
+                                most 32 per 2^20 instructions; default 4096; 0: never), into
+                                JVM bytecode; jit=off interprets everything
           -enable-kvm           same as -accel kvm
           -m SIZE               guest RAM, e.g. 512M or 2G (default 128M; plain numbers are MiB)
           -smp N                number of vCPUs (default 1)

@@ -25,6 +25,8 @@ public final class JitStats {
     long probeMisses;
     /** Entries made hot by a burst of entries before the threshold (JitOptions#burst). */
     long burstHot;
+    /** Kernel entries made hot by their steady rate before the threshold (JitOptions#steady). */
+    long steadyHot;
     /** Units run by the dispatcher, and instructions retired inside units. */
     long unitRuns;
     long unitInsns;
@@ -56,6 +58,7 @@ public final class JitStats {
         sum.sharedUnits += sharedUnits;
         sum.probeMisses += probeMisses;
         sum.burstHot += burstHot;
+        sum.steadyHot += steadyHot;
         sum.unitRuns += unitRuns;
         sum.unitInsns += unitInsns;
         sum.linkedRuns += linkedRuns;
@@ -93,7 +96,7 @@ public final class JitStats {
         return String.format("""
             == jit ==
             units translated     %d (%d instructions: %d translated, %d interpreted in units; %d declined, %d resized, %d failed)
-            hot by a burst       %d entries (the rest by the threshold, or all at once)
+            hot early            %d entries by a burst (user code), %d by a steady rate (kernel code); the rest by the threshold, or all at once
             bytecode             %d bytes (%.0f per unit)
             time translating     %.1f ms (%.0f us per unit; decoding %.1f ms, bytecode %.1f ms, class definition %.1f ms)
             units shared         %d made from a class defined before (here or by another VM), %d early tries new
@@ -102,7 +105,7 @@ public final class JitStats {
             interpreted in units %s
             interpreter decodes  %d instructions (%d straddling two pages)
             """,
-            units, insns, nativeInsns, helperInsns, declined, retries, failures, burstHot,
+            units, insns, nativeInsns, helperInsns, declined, retries, failures, burstHot, steadyHot,
             bytecodeBytes, units == 0 ? 0.0 : (double) bytecodeBytes / units,
             translateNanos / 1e6, units == 0 ? 0.0 : translateNanos / 1e3 / units, regionNanos / 1e6, compileNanos / 1e6,
             defineNanos / 1e6,

@@ -608,7 +608,7 @@ public final class TcgCpu {
             if (count == SHARED_PROBE || count == SHARED_WARM) {
                 sharedEntry(rip, e, count); // out of line: this loop is the dispatcher's hottest code
             }
-            if (jitOptions.burst() == 0 || mmu.user == 0 || !burstHot(e)) {
+            if (mmu.user != 0 ? jitOptions.burst() == 0 || !burstHot(e) : jitOptions.steady() == 0 || !steadyHot(e, count)) {
                 return null;
             }
         }
@@ -641,6 +641,28 @@ public final class TcgCpu {
         }
         makeHot(e);
         jitStats.burstHot++;
+        return true;
+    }
+
+    /**
+     * Whether {@code e}, kernel code entered {@code count} times, is now hot by its steady rate:
+     * {@link JitOptions#steady} entries or more, in at least one window of retired instructions
+     * per 2^{@link JitOptions#STEADY_RATE_SHIFT} of them. A boot's initcall loops, many entries in
+     * a window or two, wait for the threshold as before; a read path entered once per request
+     * (a few dozen times per window) is translated at a fifth of it. Kernel entries count their
+     * windows in the fields user code counts its burst in. Out of line, after the count.
+     */
+    private boolean steadyHot(UnitTable.Entry e, int count) {
+        int window = (int) (retired >>> BURST_WINDOW_SHIFT);
+        if (e.burstWindow != window) {
+            e.burstWindow = window;
+            e.burst++;
+        }
+        if (count < jitOptions.steady() || e.burst < count >>> JitOptions.STEADY_RATE_SHIFT) {
+            return false;
+        }
+        makeHot(e);
+        jitStats.steadyHot++;
         return true;
     }
 

@@ -17,7 +17,10 @@ final class UnitTable {
         final long hostOffset;
         /** Entries counted while interpreted (racy increments between vCPUs only delay a translation). */
         int count;
-        /** Entries counted in the current burst window, and that window (JitOptions#burst). */
+        /**
+         * User code: entries counted in the current burst window (JitOptions#burst); kernel code:
+         * the windows it was entered in (JitOptions#steady). And the last such window.
+         */
         int burst;
         int burstWindow = -1;
         /** The translation; set by whichever thread translated (the unit's fields are final). */

@@ -156,6 +156,13 @@ class CommandLineTest {
         assertTrue(e.getMessage().contains("jit-burst"), e.getMessage());
         e = assertThrows(UsageException.class, () -> parse("-accel", "kvm,jit-burst=5", "-kernel", "k"));
         assertTrue(e.getMessage().contains("tcg"), e.getMessage());
+        assertEquals(JitOptions.DEFAULT_STEADY, eager.steady());
+        assertEquals(0, parse("-accel", "tcg,jit-steady=0", "-kernel", "k").jit().steady());
+        assertEquals(100, parse("-accel", "tcg,jit-steady=100", "-kernel", "k").jit().steady());
+        e = assertThrows(UsageException.class, () -> parse("-accel", "tcg,jit-steady=-3", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("jit-steady"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> parse("-accel", "kvm,jit-steady=5", "-kernel", "k"));
+        assertTrue(e.getMessage().contains("tcg"), e.getMessage());
     }
 
     @Test

@@ -9,7 +9,9 @@ import org.jvisor.config.JitOptions;
 /**
  * A block of user code entered {@code burst} times within one window of 2^20 retired instructions
  * is translated before the threshold; entered as often but spread over more windows, or in the
- * kernel, it waits for the threshold.
+ * kernel, it waits for the threshold. Kernel code entered {@code steady} times at a steady rate
+ * (at most 32 entries per window on average) is translated before the threshold; entered as often
+ * in a burst, it waits for the threshold.
  */
 class JitBurstTest {
     /** A threshold no run here reaches: whatever is translated was made hot by a burst. */
@@ -57,10 +59,43 @@ class JitBurstTest {
     }
 
     @Test
-    void kernelCodeIsLeftToTheThreshold() {
-        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000), false)) {
+    void kernelCodeDoesNotBurst() {
+        try (TestMachine m = loop(3000, 0, NO_THRESHOLD.withBurst(1000).withSteady(0), false)) {
             assertEquals(9000, m.reg(0));
             assertEquals(0, m.cpu.jitStats.burstHot);
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    /**
+     * 150 iterations of ~40000 instructions: ~26 entries per window. With a steady count of 100 the
+     * loop's entries become hot after about 100 iterations (3-4 windows, at least 100/32 needed).
+     */
+    @Test
+    void kernelCodeEnteredAtASteadyRateIsTranslated() {
+        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false)) {
+            assertEquals(450, m.reg(0));
+            assertTrue(m.cpu.jitStats.steadyHot >= 1, "the loop became hot by its steady rate");
+            assertTrue(m.cpu.jitStats.unitRuns > 0, "and ran translated");
+            assertEquals(0, m.cpu.jitStats.burstHot);
+        }
+        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(0), false)) {
+            assertEquals(450, m.reg(0));
+            assertEquals(0, m.cpu.jitStats.steadyHot, "steady 0: the threshold alone");
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    /**
+     * 1000 iterations of ~2100 instructions: ~500 entries per window, over the steady rate, so the
+     * loop is not hot by it however many entries it counts (the boot's initcall loops are so).
+     */
+    @Test
+    void kernelCodeEnteredInBurstsWaitsForTheThreshold() {
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withSteady(100), false)) {
+            assertEquals(3000, m.reg(0));
+            assertTrue(m.cpu.retired > 2 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
+            assertEquals(0, m.cpu.jitStats.steadyHot);
             assertEquals(0, m.cpu.jitStats.unitRuns);
         }
     }
