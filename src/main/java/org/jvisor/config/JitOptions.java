@@ -42,6 +42,11 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst
     public static final int DEFAULT_STEADY = 4096;
     /** At most 2^5 = 32 entries per window on average count as a steady rate. */
     public static final int STEADY_RATE_SHIFT = 5;
+    /**
+     * Instructions retired since the guest last halted before its windows count towards a steady
+     * rate (16 windows): an idle guest's work between two halts is well under one window.
+     */
+    public static final long STEADY_BUSY = 16 * BURST_WINDOW;
 
     /** The given settings with the default burst and steady count. */
     public JitOptions(boolean enabled, int threshold, int maxInsns) {

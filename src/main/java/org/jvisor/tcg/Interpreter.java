@@ -793,6 +793,7 @@ final class Interpreter {
                 cpu.sys.requireCpl0();
                 cpu.stats.count(org.jvisor.cpu.ExitReason.HLT);
                 cpu.halted = true;
+                cpu.lastHalt = cpu.retired;
                 cpu.endChunk = true;
             }
             case 0xF5 -> {

@@ -51,6 +51,8 @@ public final class TcgCpu {
     int mode;
     /** HLT executed; waiting for an interrupt. */
     boolean halted;
+    /** {@link #retired} at the last HLT: how long the guest has been busy (JitOptions#steady). */
+    long lastHalt;
     /** Interrupts are inhibited while {@link #retired} is below this (STI / MOV SS shadow). */
     long shadowEnd;
     /** An NMI handler is running: further NMIs wait for IRET (SDM vol. 3, 6.7.1). */
@@ -649,10 +651,16 @@ public final class TcgCpu {
      * {@link JitOptions#steady} entries or more, in at least one window of retired instructions
      * per 2^{@link JitOptions#STEADY_RATE_SHIFT} of them. A boot's initcall loops, many entries in
      * a window or two, wait for the threshold as before; a read path entered once per request
-     * (a few dozen times per window) is translated at a fifth of it. Kernel entries count their
-     * windows in the fields user code counts its burst in. Out of line, after the count.
+     * (a few dozen times per window) is translated at a fifth of it. Only windows of a busy guest
+     * count (no HLT in the last {@link JitOptions#STEADY_BUSY} instructions): an idle guest runs
+     * the same kernel code between halts every second, which translated costs as much as
+     * interpreted and its compiles cost more (BENCHMARKS.md, "Idle guest"). Kernel entries count
+     * their windows in the fields user code counts its burst in. Out of line, after the count.
      */
     private boolean steadyHot(UnitTable.Entry e, int count) {
+        if (retired - lastHalt < JitOptions.STEADY_BUSY) {
+            return false;
+        }
         int window = (int) (retired >>> BURST_WINDOW_SHIFT);
         if (e.burstWindow != window) {
             e.burstWindow = window;

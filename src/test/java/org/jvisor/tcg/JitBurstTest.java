@@ -22,6 +22,11 @@ class JitBurstTest {
      * in ring 3 (entered with SYSRET, left with SYSCALL) or, with {@code user} false, in ring 0.
      */
     private static TestMachine loop(int times, int nops, JitOptions jit, boolean user) {
+        return loop(times, nops, jit, user, 0);
+    }
+
+    /** As above, the vCPU last halted when {@code lastHalt} instructions had retired. */
+    private static TestMachine loop(int times, int nops, JitOptions jit, boolean user, long lastHalt) {
         String body = """
             mov $TIMES, %ebx
             1: .rept NOPS
@@ -32,7 +37,9 @@ class JitBurstTest {
             jnz 1b
             """.replace("TIMES", Integer.toString(times)).replace("NOPS", Integer.toString(nops));
         if (!user) {
-            return new TestMachine(body, jit).run();
+            TestMachine m = new TestMachine(body, jit);
+            m.cpu.lastHalt = lastHalt;
+            return m.run();
         }
         TestMachine m = new TestMachine(TestMachine.syscallSetup("done") + "xor %eax, %eax\n"
             + TestMachine.sysretTo("user", 0x202) + """
@@ -67,21 +74,38 @@ class JitBurstTest {
         }
     }
 
+    /** A guest that has not halted for a long time (its windows count towards a steady rate). */
+    private static final long BUSY = -JitOptions.STEADY_BUSY;
+
     /**
      * 150 iterations of ~40000 instructions: ~26 entries per window. With a steady count of 100 the
      * loop's entries become hot after about 100 iterations (3-4 windows, at least 100/32 needed).
      */
     @Test
     void kernelCodeEnteredAtASteadyRateIsTranslated() {
-        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false)) {
+        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false, BUSY)) {
             assertEquals(450, m.reg(0));
             assertTrue(m.cpu.jitStats.steadyHot >= 1, "the loop became hot by its steady rate");
             assertTrue(m.cpu.jitStats.unitRuns > 0, "and ran translated");
             assertEquals(0, m.cpu.jitStats.burstHot);
         }
-        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(0), false)) {
+        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(0), false, BUSY)) {
             assertEquals(450, m.reg(0));
             assertEquals(0, m.cpu.jitStats.steadyHot, "steady 0: the threshold alone");
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    /**
+     * The same loop right after a HLT (an idle guest's work between two halts): its 6 million
+     * instructions are fewer than STEADY_BUSY, so its windows do not count and it stays interpreted.
+     */
+    @Test
+    void kernelCodeOfAGuestThatJustHaltedWaitsForTheThreshold() {
+        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false, 0)) {
+            assertEquals(450, m.reg(0));
+            assertTrue(m.cpu.retired < JitOptions.STEADY_BUSY, "the run is shorter than STEADY_BUSY: " + m.cpu.retired);
+            assertEquals(0, m.cpu.jitStats.steadyHot);
             assertEquals(0, m.cpu.jitStats.unitRuns);
         }
     }
@@ -92,7 +116,7 @@ class JitBurstTest {
      */
     @Test
     void kernelCodeEnteredInBurstsWaitsForTheThreshold() {
-        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withSteady(100), false)) {
+        try (TestMachine m = loop(1000, 2100, NO_THRESHOLD.withSteady(100), false, BUSY)) {
             assertEquals(3000, m.reg(0));
             assertTrue(m.cpu.retired > 2 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
             assertEquals(0, m.cpu.jitStats.steadyHot);
