@@ -55,7 +55,25 @@ class QmpInputFuzzTest {
         // a double, is written 97900000000 as QEMU's %.17g does, and reads back as an integer)
         for (JsonValue v : values) {
             String text = JsonWriter.compact(v);
-            assertEquals(text, JsonWriter.compact(JsonReader.parse(text)), "re-read of " + text);
+            assertEquals(JsonWriter.compact(asReadBack(v)), JsonWriter.compact(JsonReader.parse(text)), "re-read of " + text);
         }
+    }
+
+    /**
+     * {@code v} as its written form reads back: a negative zero (-0E20 is one) is written "-0", as
+     * QEMU's %.17g writes it, and "-0" is the integer 0 to QEMU's parser and to jvisor's (an
+     * integer has no negative zero), so it comes back as 0. Every other value reads back as itself.
+     */
+    private static JsonValue asReadBack(JsonValue v) {
+        return switch (v) {
+            case JsonValue.JsonDouble d when d.value() == 0 && Double.doubleToRawLongBits(d.value()) != 0 -> new JsonValue.JsonInt(0);
+            case JsonValue.JsonArray a -> new JsonValue.JsonArray(a.elements().stream().map(QmpInputFuzzTest::asReadBack).toList());
+            case JsonValue.JsonObject o -> {
+                java.util.Map<String, JsonValue> m = new java.util.LinkedHashMap<>();
+                o.members().forEach((k, x) -> m.put(k, asReadBack(x)));
+                yield new JsonValue.JsonObject(m);
+            }
+            default -> v;
+        };
     }
 }
