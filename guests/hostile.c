@@ -199,17 +199,6 @@ static void sweep_virtio_mmio(void)
     printf("hostile: %lu virtio-mmio accesses\n", done);
 }
 
-/*
- * Waits for a byte from the host on COM1 (its receive side is spared by the sweeps): the test
- * sends one once the monitor has answered a question asked after the stage just printed, so
- * that "the monitor answers after each stage" holds however fast the sweeps run.
- */
-static void await_host(void)
-{
-    printf("hostile: waiting for the host\n");
-    (void)serial_getc();
-}
-
 int main(void)
 {
     idt_init();
@@ -217,15 +206,18 @@ int main(void)
         set_handler(v, count_event);
     }
     printf("hostile: sweeping\n");
-    await_host();
+    /* Between stages the guest waits for a byte on COM1 (whose receive side the sweeps spare): the
+     * test sends one once the monitor has answered a question asked after the stage just printed,
+     * so "the monitor answers after each stage" holds however fast the sweeps run. */
+    await_host("hostile");
     sweep_ports();
-    await_host();
+    await_host("hostile");
     sweep_pci();
-    await_host();
+    await_host("hostile");
     sweep_apics();
-    await_host();
+    await_host("hostile");
     sweep_virtio_mmio();
-    await_host();
+    await_host("hostile");
     sweep_ports();
     printf("hostile: survived (%lu exceptions or interrupts taken)\n", (unsigned long)events);
     pass();

@@ -52,6 +52,12 @@ char serial_getc(void)
     return (char)inb(COM1);
 }
 
+void await_host(const char *who)
+{
+    printf("%s: waiting for the host\n", who);
+    (void)serial_getc();
+}
+
 void serial_putc(char c)
 {
     while (!(inb(COM1 + 5) & 0x20))

@@ -57,6 +57,9 @@ static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1
 #define COM1 0x3F8
 void serial_putc(char c); /* polls LSR.THRE (bit 5) then writes THR; "\n" is sent as-is */
 char serial_getc(void);   /* polls LSR.DR (bit 0) then reads RBR */
+/* prints "WHO: waiting for the host" and waits for one byte on COM1: a test's go-ahead between
+ * stages, so the host can check something after each however fast the stages run */
+void await_host(const char *who);
 void serial_puts(const char *s);
 /* printf: %d %i %u %x %X %o %c %s %p %%, length l/ll/z/h (ignored for h), flags '-', '0', '#',
  * '+', ' ', a width (or '*') and a precision for %s. Returns the number of characters printed. */

@@ -434,13 +434,6 @@ static void bar_sweep(void)
            "the device works after a reset\n", writes, table_writes);
 }
 
-/* Waits for the host's byte on COM1 (see main). */
-static void await_host(void)
-{
-    printf("virtioattack: waiting for the host\n");
-    (void)serial_getc();
-}
-
 int main(void)
 {
     __asm__ volatile("cli");
@@ -459,16 +452,16 @@ int main(void)
     printf("virtioattack: virtio-blk at 00:%02x.0 reads sector 0\n", v.dev);
     /* The test asks its monitor a question between these stages and sends a byte on COM1 once
      * answered: "the monitor answers after each stage", however fast the attacks run. */
-    await_host();
+    await_host("virtioattack");
     chain_attacks();
-    await_host();
+    await_host("virtioattack");
     dma_attacks();
     notify_storm();
-    await_host();
+    await_host("virtioattack");
     msix_attacks();
-    await_host();
+    await_host("virtioattack");
     ring_changes_under_the_device();
-    await_host();
+    await_host("virtioattack");
     bar_sweep();
     printf("virtioattack: survived (%u refused with an I/O error, %u with a reset)\n", refused_with_status,
            refused_with_reset);
