@@ -155,22 +155,17 @@ public final class Decoder {
             case 8 -> in.imm = u64();
             case 3 -> { // ENTER: iw, ib
                 in.imm = s16() & 0xFFFF;
-                in.imm2 = u8();
+                in.disp = u8(); // imm2: no ModRM, so no displacement
             }
             case 5 -> { // far pointer: offset (osz) then selector
                 in.imm = in.osz == 2 ? s16() & 0xFFFF : s32() & 0xFFFF_FFFFL;
-                in.imm2 = (int) (s16() & 0xFFFF);
+                in.disp = (int) (s16() & 0xFFFF); // imm2
             }
             case 6 -> // moffs: address-size offset
                 in.imm = in.asz == 8 ? u64() : in.asz == 4 ? s32() & 0xFFFF_FFFFL : s16() & 0xFFFF;
             default -> throw new IllegalStateException("imm kind " + immSize);
         }
         in.len = (byte) pos;
-        long raw = 0;
-        for (int i = Math.min(pos, 8) - 1; i >= 0; i--) {
-            raw = raw << 8 | (buf[i] & 0xFF);
-        }
-        in.rawLo = raw;
         if (mode == 64 && !in.lock) {
             classify(in);
         }
@@ -344,20 +339,20 @@ public final class Decoder {
             int base = sib & 7;
             if (base == 5 && in.mod == 0) {
                 in.base = Insn.NONE;
-                in.disp = s32();
+                in.disp = (int) s32();
             } else {
                 in.base = (byte) (base | ((in.rex & 1) << 3));
             }
         } else if (rm == 5 && in.mod == 0) {
             in.base = (byte) (mode == 64 ? Insn.RIP_BASE : Insn.NONE);
-            in.disp = s32();
+            in.disp = (int) s32();
         } else {
             in.base = (byte) (rm | ((in.rex & 1) << 3));
         }
         if (in.mod == 1) {
-            in.disp = s8();
+            in.disp = (int) s8();
         } else if (in.mod == 2) {
-            in.disp = s32();
+            in.disp = (int) s32();
         }
         if (!in.segOverride && (in.base == 4 || in.base == 5)) {
             in.seg = Insn.SS;
@@ -370,14 +365,14 @@ public final class Decoder {
         int[] idx = {6, 7, 6, 7, Insn.NONE, Insn.NONE, Insn.NONE, Insn.NONE};
         if (rm == 6 && in.mod == 0) {
             in.base = Insn.NONE;
-            in.disp = s16() & 0xFFFF;
+            in.disp = (int) s16() & 0xFFFF;
         } else {
             in.base = (byte) bases[rm];
             in.index = (byte) idx[rm];
             if (in.mod == 1) {
-                in.disp = s8();
+                in.disp = (int) s8();
             } else if (in.mod == 2) {
-                in.disp = s16();
+                in.disp = (int) s16();
             }
             if (!in.segOverride && (rm == 2 || rm == 3 || rm == 6)) {
                 in.seg = Insn.SS;

@@ -51,13 +51,23 @@ public final class Insn {
     public byte base;
     public byte index;
     public byte scale;
-    public long disp;
+    /**
+     * The memory operand's displacement (at most 32 bits, sign-extended; SDM vol. 2, 2.1.5), or
+     * for ENTER and far pointers, which have no ModRM, the second immediate ({@link #imm2}).
+     */
+    public int disp;
     public long imm;
-    public int imm2;
     /** The code-segment mode this was decoded for (16, 32 or 64). */
     public byte mode;
-    /** The first bytes, for diagnostics. */
-    public long rawLo;
+
+    /**
+     * The second immediate: ENTER's nesting level, a far pointer's selector. Kept in {@link #disp}:
+     * a decoded instruction is 48 bytes, not 64, and the interpreter's time on a boot goes largely
+     * to loading them (BENCHMARKS.md, "Smaller decoded instructions").
+     */
+    public int imm2() {
+        return disp;
+    }
 
     public boolean isMem() {
         return mod != 3;
@@ -82,6 +92,5 @@ public final class Insn {
         scale = 0;
         disp = 0;
         imm = 0;
-        imm2 = 0;
     }
 }

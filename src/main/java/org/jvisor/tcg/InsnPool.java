@@ -55,7 +55,7 @@ final class InsnPool {
 
     /** Whether {@code a} and {@code b} are the same instruction: every field equal (a test checks all are compared). */
     static boolean same(Insn a, Insn b) {
-        return a.rawLo == b.rawLo && a.disp == b.disp && a.imm == b.imm && a.imm2 == b.imm2 && a.op == b.op
+        return a.disp == b.disp && a.imm == b.imm && a.op == b.op
             && a.len == b.len && a.mode == b.mode && a.handler == b.handler && a.dst == b.dst && a.src == b.src
             && a.kind == b.kind && a.osz == b.osz && a.asz == b.asz && a.rep == b.rep && a.lock == b.lock
             && a.opsizePrefix == b.opsizePrefix && a.seg == b.seg && a.segOverride == b.segOverride && a.rex == b.rex
@@ -65,8 +65,9 @@ final class InsnPool {
 
     /** Mixes the fields that tell most instructions apart; {@link #same} decides. */
     private static int hash(Insn in) {
-        long h = in.rawLo * 0x9E3779B97F4A7C15L;
-        h ^= (in.disp + 31 * in.imm + ((long) in.imm2 << 7) + in.mode) * 0xC2B2AE3D27D4EB4FL;
+        long h = ((long) in.op << 32 | in.len << 24 | (in.mod & 3) << 16 | (in.reg & 0xF) << 12 | (in.rm & 0xF) << 8
+            | (in.base & 0x1F) << 3 | in.osz & 7) * 0x9E3779B97F4A7C15L;
+        h ^= (in.disp + 31 * in.imm + in.mode) * 0xC2B2AE3D27D4EB4FL;
         h ^= h >>> 29;
         h *= 0x94D049BB133111EBL;
         return (int) (h ^ h >>> 32);

@@ -652,7 +652,7 @@ final class Interpreter {
                 long sign = (reg(in, 0, size) >>> ((size << 3) - 1)) & 1;
                 setReg(in, 2, size, sign != 0 ? -1L : 0);
             }
-            case 0x9A -> cpu.sys.farCall(in, (int) in.imm2, in.imm);
+            case 0x9A -> cpu.sys.farCall(in, in.imm2(), in.imm);
             case 0x9B -> { // FWAIT
                 if ((s.cr0 & (X86State.CR0_TS | X86State.CR0_MP)) == (X86State.CR0_TS | X86State.CR0_MP)) {
                     throw CpuFault.of(CpuFault.NM);
@@ -774,7 +774,7 @@ final class Interpreter {
             case 0xE9, 0xEB -> next = branch(in, next + in.imm);
             case 0xEA -> {
                 legacyOnly();
-                cpu.sys.farJump(in, in.imm2, in.imm);
+                cpu.sys.farJump(in, in.imm2(), in.imm);
             }
             case 0xEC, 0xED -> {
                 int size = op == 0xEC ? 1 : ioSize(in);
@@ -957,7 +957,7 @@ final class Interpreter {
 
     private void enter(Insn in) {
         int size = in.osz;
-        int level = in.imm2 & 31;
+        int level = in.imm2() & 31;
         push(g[5], size);
         long frame = g[4];
         if (level > 0) {

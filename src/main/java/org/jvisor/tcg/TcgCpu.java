@@ -921,8 +921,14 @@ public final class TcgCpu {
     CpuFault unimplemented(Insn in) {
         if (logUnimp && loggedUnimp.add(s.rip)) {
             StringBuilder b = new StringBuilder();
-            for (int i = 0; i < Math.min(in.len, 8); i++) {
-                b.append(String.format("%02x ", (in.rawLo >>> (8 * i)) & 0xFF));
+            long lin = mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
+            for (int i = 0; i < in.len; i++) {
+                try {
+                    long off = mmu.fetchOffset(lin + i);
+                    b.append(off < 0 ? "?? " : String.format("%02x ", mem.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off)));
+                } catch (CpuFault f) {
+                    b.append("?? ");
+                }
             }
             System.err.printf("tcg: unimplemented instruction at RIP %#x (mode %d): %s(op %#x)%n",
                 s.rip, mode, b, in.op);
