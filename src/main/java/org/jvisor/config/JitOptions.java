@@ -48,6 +48,14 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst
      */
     public static final long STEADY_BUSY = 16 * BURST_WINDOW;
 
+    /**
+     * Interpreted instructions that count as one more entry of the block they ran in (blocks of
+     * at least this many instructions only): a block entered 20000 times is hot however long it
+     * is, and straight-line code a page long was interpreted 20000 times over before it was
+     * translated (BENCHMARKS.md, "Long blocks and warm units").
+     */
+    public static final int LONG_BLOCK = 16;
+
     /** The given settings with the default burst and steady count. */
     public JitOptions(boolean enabled, int threshold, int maxInsns) {
         this(enabled, threshold, maxInsns, DEFAULT_BURST, DEFAULT_STEADY);

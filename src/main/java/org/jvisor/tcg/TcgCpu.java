@@ -440,6 +440,7 @@ public final class TcgCpu {
                         }
                     }
                     prev = null;
+                    long blockRip = s.rip, blockStart = retired;
                     // interpret to the end of the block, where the next entry is looked up
                     while (true) {
                         Insn in = fetch();
@@ -454,6 +455,9 @@ public final class TcgCpu {
                         if (s.rip != pc + in.len || ((s.rip ^ pc) & ~0xFFFL) != 0 || retired >= limit) {
                             break;
                         }
+                    }
+                    if (retired - blockStart >= JitOptions.LONG_BLOCK) {
+                        longBlock(blockRip, retired - blockStart);
                     }
                 }
                 return;
@@ -619,6 +623,26 @@ public final class TcgCpu {
         }
         requestTranslation(rip, e);
         return null;
+    }
+
+    /**
+     * An interpreted block of {@code n} instructions entered at {@code rip} ended: a long one
+     * counts n / {@link JitOptions#LONG_BLOCK} entries more towards the threshold, so the
+     * instructions interpreted before it is hot are bounded, not only the entries. Straight-line
+     * code runs a page per block (the kernel's unrolled SHA-256, BLAKE2s and ChaCha rounds: a
+     * sixth of a boot's interpreted instructions), and 20000 entries of it were ~20 million
+     * instructions. Only while the guest is busy, as {@link #steadyHot}: an idle guest's code
+     * translated early costs more in compiles than it saves. The count may step over the
+     * shared-library probes ({@link #SHARED_PROBE}); such an entry is hot soon anyway.
+     */
+    private void longBlock(long rip, long n) {
+        if (mode != 64 || retired - lastHalt < JitOptions.STEADY_BUSY) {
+            return;
+        }
+        UnitTable.Entry e = cachedEntry(rip);
+        if (e != null && e.unit == null && !e.declined) {
+            e.count = (int) Math.min(e.count + n / JitOptions.LONG_BLOCK, Integer.MAX_VALUE - 1);
+        }
     }
 
     private static final int BURST_WINDOW_SHIFT = Long.numberOfTrailingZeros(JitOptions.BURST_WINDOW);

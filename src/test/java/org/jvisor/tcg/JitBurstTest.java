@@ -11,7 +11,8 @@ import org.jvisor.config.JitOptions;
  * is translated before the threshold; entered as often but spread over more windows, or in the
  * kernel, it waits for the threshold. Kernel code entered {@code steady} times at a steady rate
  * (at most 32 entries per window on average) is translated before the threshold; entered as often
- * in a burst, it waits for the threshold.
+ * in a burst, it waits for the threshold. A long interpreted block counts its length too (one
+ * entry more per JitOptions#LONG_BLOCK instructions) while the guest is busy.
  */
 class JitBurstTest {
     /** A threshold no run here reaches: whatever is translated was made hot by a burst. */
@@ -53,6 +54,25 @@ class JitBurstTest {
         m.syscallGdt(0x600);
         m.userAccessibleFirst2MiB();
         m.cpu.syncFromState();
+        m.cpu.lastHalt = lastHalt;
+        return m.run();
+    }
+
+    /**
+     * Kernel code: a loop of {@code times} iterations, each an inner loop of {@code spins} short
+     * iterations (~2 x spins instructions in short blocks, so no block counts its length).
+     */
+    private static TestMachine spinLoop(int times, int spins, JitOptions jit, long lastHalt) {
+        TestMachine m = new TestMachine("""
+            mov $TIMES, %ebx
+            1: mov $SPINS, %ecx
+            2: dec %ecx
+            jnz 2b
+            add $3, %eax
+            dec %ebx
+            jnz 1b
+            """.replace("TIMES", Integer.toString(times)).replace("SPINS", Integer.toString(spins)), jit);
+        m.cpu.lastHalt = lastHalt;
         return m.run();
     }
 
@@ -77,19 +97,23 @@ class JitBurstTest {
     /** A guest that has not halted for a long time (its windows count towards a steady rate). */
     private static final long BUSY = -JitOptions.STEADY_BUSY;
 
+    /** No threshold at all: the inner loops' millions of entries do not reach it. */
+    private static final JitOptions NEVER = NO_THRESHOLD.withThreshold(Integer.MAX_VALUE);
+
     /**
      * 150 iterations of ~40000 instructions: ~26 entries per window. With a steady count of 100 the
      * loop's entries become hot after about 100 iterations (3-4 windows, at least 100/32 needed).
+     * (The inner loop's head is entered thousands of times per window: never at a steady rate.)
      */
     @Test
     void kernelCodeEnteredAtASteadyRateIsTranslated() {
-        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false, BUSY)) {
+        try (TestMachine m = spinLoop(150, 20_000, NEVER.withSteady(100), BUSY)) {
             assertEquals(450, m.reg(0));
             assertTrue(m.cpu.jitStats.steadyHot >= 1, "the loop became hot by its steady rate");
             assertTrue(m.cpu.jitStats.unitRuns > 0, "and ran translated");
             assertEquals(0, m.cpu.jitStats.burstHot);
         }
-        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(0), false, BUSY)) {
+        try (TestMachine m = spinLoop(150, 20_000, NEVER.withSteady(0), BUSY)) {
             assertEquals(450, m.reg(0));
             assertEquals(0, m.cpu.jitStats.steadyHot, "steady 0: the threshold alone");
             assertEquals(0, m.cpu.jitStats.unitRuns);
@@ -102,7 +126,7 @@ class JitBurstTest {
      */
     @Test
     void kernelCodeOfAGuestThatJustHaltedWaitsForTheThreshold() {
-        try (TestMachine m = loop(150, 40_000, NO_THRESHOLD.withSteady(100), false, 0)) {
+        try (TestMachine m = spinLoop(150, 20_000, NEVER.withSteady(100), 0)) {
             assertEquals(450, m.reg(0));
             assertTrue(m.cpu.retired < JitOptions.STEADY_BUSY, "the run is shorter than STEADY_BUSY: " + m.cpu.retired);
             assertEquals(0, m.cpu.jitStats.steadyHot);
@@ -120,6 +144,45 @@ class JitBurstTest {
             assertEquals(3000, m.reg(0));
             assertTrue(m.cpu.retired > 2 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
             assertEquals(0, m.cpu.jitStats.steadyHot);
+            assertEquals(0, m.cpu.jitStats.unitRuns);
+        }
+    }
+
+    /** The threshold alone, 20000 entries: no burst, no steady rate. */
+    private static final JitOptions THRESHOLD_ONLY = NO_THRESHOLD.withThreshold(20_000).withBurst(0).withSteady(0);
+
+    /**
+     * 2000 iterations of a 303-instruction block: each entry counts 1 + 303 / 16 = 19, so the
+     * entry reaches 20000 after ~1050 of them and the rest run translated. With a 3-instruction
+     * block the same 2000 entries stay far below the threshold.
+     */
+    @Test
+    void aLongKernelBlockIsHotByItsLength() {
+        try (TestMachine m = loop(2000, 300, THRESHOLD_ONLY, false, BUSY)) {
+            assertEquals(6000, m.reg(0));
+            assertTrue(m.cpu.jitStats.unitRuns > 0 && m.cpu.jitStats.unitRuns < 1000,
+                "translated after about half the iterations: " + m.cpu.jitStats.unitRuns + " unit runs");
+        }
+        try (TestMachine m = loop(2000, 0, THRESHOLD_ONLY, false, BUSY)) {
+            assertEquals(6000, m.reg(0));
+            assertEquals(0, m.cpu.jitStats.unitRuns, "a short block counts its entries only");
+        }
+    }
+
+    @Test
+    void aLongBlockInUserCodeIsHotByItsLengthToo() {
+        try (TestMachine m = loop(2000, 300, THRESHOLD_ONLY, true, BUSY)) {
+            assertEquals(6000, m.reg(0));
+            assertTrue(m.cpu.jitStats.unitRuns > 0);
+        }
+    }
+
+    /** Right after a HLT the length does not count (an idle guest's work between halts is short). */
+    @Test
+    void aLongBlockOfAGuestThatJustHaltedCountsItsEntriesOnly() {
+        try (TestMachine m = loop(2000, 300, THRESHOLD_ONLY, false, 0)) {
+            assertEquals(6000, m.reg(0));
+            assertTrue(m.cpu.retired < JitOptions.STEADY_BUSY, "the run is shorter than STEADY_BUSY: " + m.cpu.retired);
             assertEquals(0, m.cpu.jitStats.unitRuns);
         }
     }
