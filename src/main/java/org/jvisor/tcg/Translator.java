@@ -22,6 +22,9 @@ final class Translator {
      * larger than this is made again from fewer instructions.
      */
     static final int MAX_CODE_BYTES = 7900;
+    /** Warm-up calls of a new unit's method: past HotSpot's second check (2 x 128 > 200). */
+    static final int WARM_CALLS = 256;
+
     /**
      * The cost model's budget per unit (estimates are rough; the compiled size is checked). Well
      * below the limit: C2's arenas for a method grow with its size (they count in jvisor's own
@@ -193,10 +196,25 @@ final class Translator {
         }
     }
 
+    /**
+     * Calls enough to reach HotSpot's first compile of a new unit's method (C1 is asked for at
+     * the interpreter's check after 200 invocations, {@code Tier3InvocationThreshold}; it checks
+     * every 128, {@code Tier0InvokeNotifyFreqLog}): without them the unit's first few hundred
+     * runs were HotSpot-interpreted bytecode, several times slower per guest instruction than
+     * jvisor's own interpreter, so translating paid only after them (BENCHMARKS.md, "Long blocks
+     * and warm units"). A negative budget returns at once, before the unit touches any state.
+     */
+    private static void warm(Unit u) {
+        for (int i = 0; i < WARM_CALLS; i++) {
+            u.run(null, -1);
+        }
+    }
+
     private Unit define(UnitCompiler.Compiled c) {
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(c.classFile(), true);
             Unit u = instantiate(hidden.lookupClass(), library.shareTables(c.info()));
+            warm(u);
             library.add(c.classFile(), hidden.lookupClass());
             return u;
         } catch (OutOfMemoryError e) {

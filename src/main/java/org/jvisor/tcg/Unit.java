@@ -63,7 +63,8 @@ abstract class Unit {
 
     /**
      * Runs from the entry until the region exits, or until a backward branch finds that
-     * {@code budget} instructions have retired. On return s.rip is the next instruction.
+     * {@code budget} instructions have retired. On return s.rip is the next instruction. A
+     * negative budget is a warm-up call: it returns at once and {@code c} may be null.
      */
     abstract void run(TcgCpu c, int budget);
 

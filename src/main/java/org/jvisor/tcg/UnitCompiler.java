@@ -112,6 +112,9 @@ final class UnitCompiler {
         Label tryEnd = cb.newLabel();
         InsnCompiler ic = new InsnCompiler(cb, this);
 
+        // a negative budget is a warm-up call (Translator#warm): it returns before touching the CPU
+        Label go = cb.newLabel();
+        cb.iload(BUDGET).ifge(go).return_().labelBinding(go);
         // prologue: the state's parts in locals
         cb.aload(CPU).getfield(CD_CPU, "s", CD_STATE).astore(S);
         cb.aload(S).getfield(CD_STATE, "gpr", CD_long.arrayType()).astore(G);
