@@ -63,7 +63,7 @@ public final class Insn {
     /**
      * The second immediate: ENTER's nesting level, a far pointer's selector. Kept in {@link #disp}:
      * a decoded instruction is 48 bytes, not 64, and the interpreter's time on a boot goes largely
-     * to loading them (BENCHMARKS.md, "Smaller decoded instructions").
+     * to loading them (BENCHMARKS.md, "Long blocks and warm units").
      */
     public int imm2() {
         return disp;
