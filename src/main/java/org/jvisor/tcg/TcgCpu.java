@@ -2,6 +2,7 @@ package org.jvisor.tcg;
 
 import org.jvisor.config.JitOptions;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import org.jvisor.cpu.CpuidModel;
 import org.jvisor.cpu.ExitReason;
 import org.jvisor.cpu.ExitStats;
@@ -949,7 +950,7 @@ public final class TcgCpu {
             for (int i = 0; i < in.len; i++) {
                 try {
                     long off = mmu.fetchOffset(lin + i);
-                    b.append(off < 0 ? "?? " : String.format("%02x ", mem.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off)));
+                    b.append(off < 0 ? "?? " : String.format("%02x ", mem.get(ValueLayout.JAVA_BYTE, off)));
                 } catch (CpuFault f) {
                     b.append("?? ");
                 }

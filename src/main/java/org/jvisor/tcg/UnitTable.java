@@ -15,7 +15,10 @@ final class UnitTable {
     /** A block entry: where interpreted execution entered a block. */
     static final class Entry {
         final long hostOffset;
-        /** Entries counted while interpreted (racy increments between vCPUs only delay a translation). */
+        /**
+         * Entries counted while interpreted, a long block's length included (TcgCpu#longBlock;
+         * racy increments between vCPUs only delay a translation).
+         */
         int count;
         /**
          * User code: entries counted in the current burst window (JitOptions#burst); kernel code:
