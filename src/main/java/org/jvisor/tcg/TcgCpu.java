@@ -637,13 +637,22 @@ public final class TcgCpu {
      * shared-library probes ({@link #SHARED_PROBE}); such an entry is hot soon anyway.
      */
     private void longBlock(long rip, long n) {
-        if (mode != 64 || retired - lastHalt < JitOptions.STEADY_BUSY) {
+        if (mode != 64 || !busy()) {
             return;
         }
         UnitTable.Entry e = cachedEntry(rip);
         if (e != null && e.unit == null && !e.declined) {
             e.count = (int) Math.min(e.count + n / JitOptions.LONG_BLOCK, Integer.MAX_VALUE - 1);
         }
+    }
+
+    /**
+     * The guest has not halted in the last {@link JitOptions#STEADY_BUSY} instructions: only then
+     * do the steady rate and a long block's length count (an idle guest's work between two
+     * halts is well under that).
+     */
+    private boolean busy() {
+        return retired - lastHalt >= JitOptions.STEADY_BUSY;
     }
 
     private static final int BURST_WINDOW_SHIFT = Long.numberOfTrailingZeros(JitOptions.BURST_WINDOW);
@@ -683,7 +692,7 @@ public final class TcgCpu {
      * their windows in the fields user code counts its burst in. Out of line, after the count.
      */
     private boolean steadyHot(UnitTable.Entry e, int count) {
-        if (retired - lastHalt < JitOptions.STEADY_BUSY) {
+        if (!busy()) {
             return false;
         }
         int window = (int) (retired >>> BURST_WINDOW_SHIFT);
