@@ -28,8 +28,18 @@ final class Region {
         /** An interpreted instruction after which the unit exits at whatever RIP it left. */
         DYNAMIC,
         /** The unit stops before {@link Block#target} (the next instruction is outside the region). */
-        EXIT
+        EXIT,
+        /**
+         * The instruction at {@link Block#target} crosses the page end: the unit runs it in the
+         * interpreter, fetched then (its second page is not the unit's), and exits wherever it
+         * went. Code that straddles a page boundary in a loop (md5sum's rounds) otherwise left
+         * its unit for the dispatcher on every pass.
+         */
+        CROSS
     }
+
+    /** The longest x86 instruction: one that starts this close to the page end may cross it. */
+    static final int MAX_INSN_LEN = 15;
 
     /** Control-flow kinds of single instructions in 64-bit mode. */
     enum Flow { SEQ, JCC, JMP, CALL, INDIRECT, DYNAMIC }
@@ -46,6 +56,8 @@ final class Region {
         Block targetBlock, fallBlock;
         /** Index of the block's first instruction in the unit (the fault tables' numbering). */
         int firstIndex;
+        /** A {@link End#CROSS} block's index for its crossing instruction, after all others. */
+        int crossIndex = -1;
 
         Block(long start) {
             this.start = start;
@@ -62,7 +74,9 @@ final class Region {
     /** Blocks in address order. */
     final List<Block> blocks;
     final int insnCount;
-    /** The end (exclusive) of the highest instruction the region contains. */
+    /** Blocks that end in an instruction crossing the page end ({@link End#CROSS}). */
+    final int crossCount;
+    /** The end (exclusive) of the highest instruction the region contains or runs (a crossing one: its first byte). */
     final long maxEnd;
 
     private Region(long entry, List<Block> blocks) {
@@ -77,6 +91,14 @@ final class Region {
             hi = Math.max(hi, b.end);
         }
         this.insnCount = n;
+        int crossing = 0;
+        for (Block b : blocks) {
+            if (b.kind == End.CROSS) {
+                b.crossIndex = n + crossing++;
+                hi = Math.max(hi, b.target + 1); // a stop address there must not be run past
+            }
+        }
+        this.crossCount = crossing;
         this.maxEnd = hi;
     }
 
@@ -135,7 +157,11 @@ final class Region {
                 int c = in == null ? 0 : cost.bytes(in);
                 if (in == null || bytes + c > maxBytes
                         || (nextStart != null && rip + in.len > nextStart)) {
-                    b.kind = End.EXIT;
+                    // not decodable inside the page so close to its end: it crosses (or is
+                    // invalid, which the interpreter raises as it must)
+                    boolean crosses = in == null && rip != stop && insns < maxInsns
+                        && (rip & 0xFFF) > 0x1000 - MAX_INSN_LEN;
+                    b.kind = crosses ? End.CROSS : End.EXIT;
                     b.target = rip;
                     break;
                 }

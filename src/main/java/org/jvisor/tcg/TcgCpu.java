@@ -757,6 +757,18 @@ public final class TcgCpu {
         return sharedCode.vcpuCount();
     }
 
+    /**
+     * A unit's exit through an instruction that crosses into the next page (Region.End#CROSS):
+     * fetched as the interpreter fetches, so the bytes in that page are read now, whatever it
+     * maps to; retired here, as the unit counted the instructions before it.
+     */
+    void execCrossing() {
+        Insn in = fetch();
+        jitStats.helperRuns[in.op & 0x3FF]++;
+        interp.exec(in);
+        retired++;
+    }
+
     /** Runs one instruction for a translated unit, which stored its state in X86State first. */
     void execHelper(Insn in) {
         jitStats.helperRuns[in.op & 0x3FF]++;

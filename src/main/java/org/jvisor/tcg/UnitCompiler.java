@@ -68,7 +68,7 @@ final class UnitCompiler {
     private UnitCompiler(Region region, long hostPage) {
         this.region = region;
         this.hostPage = hostPage;
-        int n = region.insnCount;
+        int n = region.insnCount + region.crossCount;
         this.faultRip = new long[n];
         this.faultAdj = new int[n];
         this.interpreted = new boolean[n];
@@ -218,6 +218,7 @@ final class UnitCompiler {
             case CALL -> exit(cb, b.target, epilogue);
             case INDIRECT -> cb.goto_(epilogue); // the instruction left its target in NEXT
             case EXIT -> exit(cb, b.target, epilogue);
+            case CROSS -> emitCrossing(cb, ic, b, epilogue);
             case DYNAMIC -> throw new IllegalStateException("dynamic end not taken");
         }
     }
@@ -268,6 +269,30 @@ final class UnitCompiler {
             .invokevirtual(CD_CPU, "execHelper", MethodTypeDesc.of(CD_void, CD_INSN));
         loadFlags(cb);
         ic.flagsUnknown();
+    }
+
+    /**
+     * Runs the instruction that crosses the page end after block {@code b} in the interpreter
+     * ({@link TcgCpu#execCrossing}, which fetches it, so its bytes in the next page are read then)
+     * and leaves the unit at the RIP it left. The state is exact before it, as for a helper; a
+     * fault in it leaves RIP at it and the retired count before it.
+     */
+    private void emitCrossing(CodeBuilder cb, InsnCompiler ic, Region.Block b, Label epilogue) {
+        int idx = b.crossIndex;
+        faultRip[idx] = b.target;
+        interpreted[idx] = true;
+        helperCount++;
+        ic.syncFlags();
+        cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd()
+            .putfield(CD_CPU, "retired", CD_long);
+        cb.iconst_0().istore(N);
+        cb.aload(S).loadConstant(b.target).putfield(CD_STATE, "rip", CD_long);
+        cb.loadConstant(idx).istore(K);
+        cb.aload(CPU).invokevirtual(CD_CPU, "execCrossing", MethodTypeDesc.of(CD_void));
+        loadFlags(cb);
+        ic.flagsUnknown();
+        cb.aload(S).getfield(CD_STATE, "rip", CD_long).lstore(NEXT);
+        cb.goto_(epilogue);
     }
 
     private static void loadFlags(CodeBuilder cb) {

@@ -115,6 +115,73 @@ class PageCrossingFetchTest {
         }
     }
 
+    /**
+     * A loop whose body runs into an instruction that crosses the page end (md5sum's rounds
+     * have one): the unit runs it through the interpreter's fetch and goes on to the next page's
+     * unit, so the loop runs in units, and a store into the instruction's second part is seen at
+     * its next execution there too.
+     */
+    private static final String LOOP_ACROSS_PAGES = """
+        mov $3, %ecx
+        xor %r9d, %r9d
+        jmp 1f
+        .org 0xFF0
+        1: add %eax, %r9d
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        nop
+        mov $0x11223344, %eax
+        movb $0x55, 0x101000
+        dec %ecx
+        jnz 1b
+        add %eax, %r9d
+        """;
+
+    @ParameterizedTest(name = "jit {0}")
+    @ValueSource(strings = {"off", "always"})
+    void aUnitRunsTheCrossingInstructionItReachesAndSeesItsSecondPartChange(String jit) {
+        try (TestMachine m = new TestMachine(LOOP_ACROSS_PAGES, jit(jit)).run()) {
+            assertEquals(0x11225544L, m.reg(0), "the last execution saw the store into the second page");
+            assertEquals(0x11223344L + 2 * 0x11225544L, m.reg(9));
+        }
+    }
+
+    @Test
+    void aLoopThroughACrossingInstructionStaysInUnits() {
+        String program = """
+            mov $10000, %ecx
+            xor %r9d, %r9d
+            jmp 1f
+            .org 0xFF4
+            1: add %eax, %r9d
+            nop
+            nop
+            nop
+            nop
+            nop
+            nop
+            nop
+            mov $0x11223344, %eax
+            dec %ecx
+            jnz 1b
+            """;
+        try (TestMachine m = new TestMachine(program, jit("always")).run()) {
+            assertEquals(0x11223344L * 9999 & 0xFFFF_FFFFL, m.reg(9));
+            JitStats st = m.cpu.jitStats;
+            // 11 instructions per pass, 10000 passes: all of them in units but the first few
+            assertTrue(st.unitInsns > 109_000, "instructions in units: " + st.unitInsns);
+            assertEquals(10_000, st.helperRuns[0xB8], "the crossing MOV, run from its unit each pass");
+        }
+    }
+
     private static JitOptions jit(String mode) {
         return mode.equals("off") ? JitOptions.OFF : JitOptions.OFF.withEnabled(true).withThreshold(0);
     }
