@@ -54,6 +54,14 @@ public final class TcgCpu {
     boolean halted;
     /** {@link #retired} at the last HLT: how long the guest has been busy (JitOptions#steady). */
     long lastHalt;
+    /** Instructions retired in user mode before the current stretch of it ({@link #updateMode}). */
+    private long userRetired;
+    /** {@link #retired} when the vCPU last entered user mode. */
+    private long userSince;
+    /** {@link #retired}, and the user-mode instructions, at the start of the current span ({@link #servingUser}). */
+    private long spanStart, spanUser;
+    /** The last whole span ran mostly user code ({@link #servingUser}). */
+    private boolean userBusy;
     /** Interrupts are inhibited while {@link #retired} is below this (STI / MOV SS shadow). */
     long shadowEnd;
     /** An NMI handler is running: further NMIs wait for IRET (SDM vol. 3, 6.7.1). */
@@ -296,7 +304,15 @@ public final class TcgCpu {
         } else {
             mode = s.cs.db ? 32 : 16;
         }
-        mmu.user = (s.cs.selector & 3) == 3 ? 1 : 0;
+        int user = (s.cs.selector & 3) == 3 ? 1 : 0;
+        if (user != mmu.user) { // a mode switch: count the user-mode stretch it ends (servingUser)
+            if (user != 0) {
+                userSince = retired;
+            } else {
+                userRetired += retired - userSince;
+            }
+        }
+        mmu.user = user;
         fetchKey = mmu.user | mode << 1;
     }
 
@@ -700,12 +716,29 @@ public final class TcgCpu {
             e.burstWindow = window;
             e.burst++;
         }
-        if (count < jitOptions.steady() || e.burst < count >>> JitOptions.STEADY_RATE_SHIFT) {
+        int windows = count >>> JitOptions.STEADY_RATE_SHIFT;
+        if (count < jitOptions.steady() || e.burst < (servingUser() ? Math.min(windows, JitOptions.STEADY_WINDOWS) : windows)) {
             return false;
         }
         makeHot(e);
         jitStats.steadyHot++;
         return true;
+    }
+
+    /**
+     * Whether the guest ran mostly user code in the last whole span of
+     * {@link JitOptions#STEADY_BUSY} retired instructions: kernel code entered steadily then
+     * serves a user program (md5sum's read path, entered per system call), where a boot's kernel
+     * code runs with no user code at all before /init. Called from kernel code only.
+     */
+    private boolean servingUser() {
+        long span = retired - spanStart;
+        if (span >= JitOptions.STEADY_BUSY) {
+            userBusy = (userRetired - spanUser) * 2 >= span;
+            spanStart = retired;
+            spanUser = userRetired;
+        }
+        return userBusy;
     }
 
     /** What other machines sharing the library learn from, or give to, an interpreted entry. */

@@ -148,6 +148,59 @@ class JitBurstTest {
         }
     }
 
+    /**
+     * A user program that makes a system call every ~16000 instructions: ~65 kernel entries per
+     * window, over the steady rate's cap. While user code runs most of the time, kernel code
+     * entered in 128 busy windows is steady whatever its rate (md5sum's system-call path), so the
+     * handler is translated after ~128 windows; with the same spin in the kernel (a boot's
+     * kernel code, no user code between), it is not.
+     */
+    private static TestMachine syscallLoop(int calls, boolean spinInUser) {
+        String spin = """
+            mov $8000, %ebx
+            3: dec %ebx
+            jnz 3b
+            """;
+        TestMachine m = new TestMachine(TestMachine.syscallSetup("entry") + "xor %r14d, %r14d\n"
+            + TestMachine.sysretTo("user", 0x202) + """
+            entry:
+            """ + (spinInUser ? "" : spin) + """
+            inc %r14
+            cmp $CALLS, %r14
+            je done
+            sysretq
+            user:
+            """.replace("CALLS", Integer.toString(calls)) + (spinInUser ? spin : "") + """
+            syscall
+            jmp user
+            done:
+            """, NEVER.withBurst(1000).withSteady(100));
+        m.syscallGdt(0x600);
+        m.userAccessibleFirst2MiB();
+        m.cpu.syncFromState();
+        m.cpu.lastHalt = BUSY;
+        m.cpu.runUntilRip(m.end, 400_000_000L);
+        return m;
+    }
+
+    @Test
+    void kernelCodeServingAUserProgramIsSteadyOverTheRateCap() {
+        try (TestMachine m = syscallLoop(10_000, true)) {
+            assertEquals(10_000, m.reg(14));
+            assertTrue(m.cpu.retired > 140 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
+            assertTrue(m.cpu.jitStats.steadyHot >= 1, "the system-call entry became hot by its steady rate");
+        }
+    }
+
+    @Test
+    void kernelCodeAtTheSameRateWithoutUserCodeIsNot() {
+        try (TestMachine m = syscallLoop(10_000, false)) {
+            assertEquals(10_000, m.reg(14));
+            assertTrue(m.cpu.retired > 140 * JitOptions.BURST_WINDOW, "the run spans windows: " + m.cpu.retired);
+            assertEquals(0, m.cpu.jitStats.steadyHot);
+        }
+    }
+
     /** The threshold alone, 20000 entries: no burst, no steady rate. */
     private static final JitOptions THRESHOLD_ONLY = NO_THRESHOLD.withThreshold(20_000).withBurst(0).withSteady(0);
 
