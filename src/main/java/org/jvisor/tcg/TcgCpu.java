@@ -60,8 +60,8 @@ public final class TcgCpu {
     private long userSince;
     /** {@link #retired}, and the user-mode instructions, at the start of the current span ({@link #servingUser}). */
     private long spanStart, spanUser;
-    /** The last whole span ran mostly user code ({@link #servingUser}). */
-    private boolean userBusy;
+    /** -1 if the last whole span ran mostly user code, else 0 ({@link #servingUser}). */
+    private int userBusy;
     /** Interrupts are inhibited while {@link #retired} is below this (STI / MOV SS shadow). */
     long shadowEnd;
     /** An NMI handler is running: further NMIs wait for IRET (SDM vol. 3, 6.7.1). */
@@ -716,8 +716,11 @@ public final class TcgCpu {
             e.burstWindow = window;
             e.burst++;
         }
+        // without a branch: a boot never serves user code, so C2 would compile that side as a
+        // trap, and its first use (in a workload's first seconds) deoptimized the whole dispatcher
         int windows = count >>> JitOptions.STEADY_RATE_SHIFT;
-        if (count < jitOptions.steady() || e.burst < (servingUser() ? Math.min(windows, JitOptions.STEADY_WINDOWS) : windows)) {
+        int need = windows - ((windows - Math.min(windows, JitOptions.STEADY_WINDOWS)) & servingUser());
+        if (count < jitOptions.steady() || e.burst < need) {
             return false;
         }
         makeHot(e);
@@ -726,15 +729,15 @@ public final class TcgCpu {
     }
 
     /**
-     * Whether the guest ran mostly user code in the last whole span of
-     * {@link JitOptions#STEADY_BUSY} retired instructions: kernel code entered steadily then
-     * serves a user program (md5sum's read path, entered per system call), where a boot's kernel
-     * code runs with no user code at all before /init. Called from kernel code only.
+     * -1 if the guest ran mostly user code in the last whole span of
+     * {@link JitOptions#STEADY_BUSY} retired instructions, else 0: kernel code entered steadily
+     * then serves a user program (md5sum's read path, entered per system call), where a boot's
+     * kernel code runs with no user code at all before /init. Called from kernel code only.
      */
-    private boolean servingUser() {
+    private int servingUser() {
         long span = retired - spanStart;
         if (span >= JitOptions.STEADY_BUSY) {
-            userBusy = (userRetired - spanUser) * 2 >= span;
+            userBusy = ~(int) (((userRetired - spanUser) * 2 - span) >> 63); // branch-free, as above
             spanStart = retired;
             spanUser = userRetired;
         }
