@@ -127,17 +127,9 @@ class PageCrossingFetchTest {
         jmp 1f
         .org 0xFF0
         1: add %eax, %r9d
+        .rept 11
         nop
-        nop
-        nop
-        nop
-        nop
-        nop
-        nop
-        nop
-        nop
-        nop
-        nop
+        .endr
         mov $0x11223344, %eax
         movb $0x55, 0x101000
         dec %ecx
@@ -162,13 +154,9 @@ class PageCrossingFetchTest {
             jmp 1f
             .org 0xFF4
             1: add %eax, %r9d
+            .rept 7
             nop
-            nop
-            nop
-            nop
-            nop
-            nop
-            nop
+            .endr
             mov $0x11223344, %eax
             dec %ecx
             jnz 1b
