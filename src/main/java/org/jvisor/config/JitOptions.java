@@ -44,9 +44,9 @@ public record JitOptions(boolean enabled, int threshold, int maxInsns, int burst
      * Busy windows a kernel entry must have been entered in to be steady whatever its rate, while
      * the guest runs mostly user code (TcgCpu#servingUser): the read path's system-call entry
      * runs ~37 times per window while md5sum reads, over the rate cap, and waited for the
-     * threshold, to the end of the first md5sum (BENCHMARKS.md, "Crossing instructions and the
-     * system-call path"). Not while Linux boots: its kernel code entered in 128 windows made
-     * ~120 more units.
+     * threshold, to the end of the first md5sum (BENCHMARKS.md, "Crossing instructions, the
+     * system-call path and a dispatcher deopt"). Not while Linux boots: its kernel code entered
+     * in 128 windows made ~120 more units.
      */
     public static final int STEADY_WINDOWS = 128;
     /** At most 2^5 = 32 entries per window on average count as a steady rate. */
