@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of jvisor's guest-facing surfaces (Jazzer @FuzzTest targets), one
-# target at a time, SECONDS each (default 60), in a JVM of its own (Jazzer fuzzes one target per
-# JVM). Prints per target: executions, coverage (libFuzzer's cov/ft counters) and the outcome.
+# Coverage-guided fuzzing of jvisor's guest-facing surfaces (Jazzer @FuzzTest targets), SECONDS
+# each (default 60), each target in a JVM of its own (Jazzer fuzzes one target per JVM),
+# FUZZ_JOBS of them at a time (default: one per CPU). Prints per target: executions, coverage (libFuzzer's cov/ft counters) and the outcome.
 # A finding's input is written to the target's regression directory
 # (src/test/resources/<package>/<Class>Inputs/<method>/), so `mvn verify` replays it from then on;
 # the growing corpus stays in .cifuzz-corpus/ (not committed) for the next run to start from.
@@ -58,9 +58,9 @@ mvn -B -ntp -q test-compile dependency:build-classpath -Dmdep.outputFile=target/
     -Dmdep.includeScope=test >&2
 CP="target/test-classes:target/classes:$(cat target/fuzz-classpath.txt)"
 
-printf '%-58s %6s %12s %8s %8s  %s\n' target s executions cov ft outcome
-failed=0
-for t in "${TARGETS[@]}"; do
+# one target: its row of the table (and its log)
+fuzz_one() {
+    local t="$1" log rc runs secs cov ft outcome
     log="bench/out/fuzz-${t##*.}.log"
     log="${log//#/-}"
     set +e
@@ -76,9 +76,30 @@ for t in "${TARGETS[@]}"; do
     ft=$( (grep -oE 'ft: [0-9]+' "$log" || true) | tail -1 | awk '{print $2}')
     case $rc in
         0) outcome=ok ;;
-        1) outcome="FINDING: $(grep -m1 -oE 'FuzzTestFindingException: .{0,160}|AssertionFailedError: .{0,160}' "$log" || echo "see $log")"; failed=1 ;;
-        *) outcome="ERROR (exit $rc): see $log"; failed=1 ;;
+        1) outcome="FINDING: $(grep -m1 -oE 'FuzzTestFindingException: .{0,160}|AssertionFailedError: .{0,160}' "$log" || echo "see $log")" ;;
+        *) outcome="ERROR (exit $rc): see $log" ;;
     esac
     printf '%-58s %6s %12s %8s %8s  %s\n' "$t" "${secs:--}" "${runs:--}" "${cov:--}" "${ft:--}" "$outcome"
+}
+
+# FUZZ_JOBS targets at a time (default: one per CPU): most of a short pass is each JVM's start-up
+# and Jazzer's instrumentation, which a second core halves (CI's 30 minutes are nearly used).
+JOBS="${FUZZ_JOBS:-$(nproc)}"
+ROWS="$(mktemp -d)"
+trap 'rm -rf "$ROWS"' EXIT
+n=0
+for t in "${TARGETS[@]}"; do
+    while (( $(jobs -rp | wc -l) >= JOBS )); do
+        wait -n || true
+    done
+    fuzz_one "$t" >"$ROWS/$n" &
+    n=$((n + 1))
+done
+wait
+printf '%-58s %6s %12s %8s %8s  %s\n' target s executions cov ft outcome
+failed=0
+for ((i = 0; i < n; i++)); do
+    cat "$ROWS/$i"
+    grep -qE '  (FINDING|ERROR)' "$ROWS/$i" && failed=1
 done
 exit $failed
