@@ -192,8 +192,7 @@ final class UnitCompiler {
             helperCount++;
             emitHelper(cb, ic, in, rip, idx, j, size);
             if (last && b.kind == Region.End.DYNAMIC || Region.flow(in) != Region.Flow.SEQ) {
-                cb.aload(S).getfield(CD_STATE, "rip", CD_long).lstore(NEXT);
-                cb.goto_(epilogue);
+                exitAtStateRip(cb, epilogue);
                 exited = true;
             }
         }
@@ -249,26 +248,14 @@ final class UnitCompiler {
         cb.loadConstant(rip).lstore(NEXT).goto_(epilogue);
     }
 
-    /**
-     * Runs instruction {@code j} of a block of {@code size} in the interpreter: registers, flags,
-     * RIP and the retired count go to the CPU first (the budget follows the count), come back after.
-     */
+    /** Runs instruction {@code j} of a block of {@code size} in the interpreter ({@link TcgCpu#execHelper}). */
     private void emitHelper(CodeBuilder cb, InsnCompiler ic, Insn in, long rip, int idx, int j, int size) {
-        ic.syncFlags();
-        int done = j - size; // N + done = instructions completed in this invocation
-        cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).loadConstant(done).iadd().i2l().ladd()
-            .putfield(CD_CPU, "retired", CD_long);
-        cb.iload(BUDGET).iload(N).loadConstant(done).iadd().isub().istore(BUDGET);
-        cb.loadConstant(-done).istore(N);
-        cb.aload(S).loadConstant(rip).putfield(CD_STATE, "rip", CD_long);
-        cb.loadConstant(idx).istore(K);
-        interpreted[idx] = true;
         int h = helpers.size();
         helpers.add(in);
+        toInterpreter(cb, ic, rip, idx, j - size);
         cb.aload(CPU).aload(THIS).getfield(CD_UNIT, "helpers", CD_INSN.arrayType()).loadConstant(h).aaload()
             .invokevirtual(CD_CPU, "execHelper", MethodTypeDesc.of(CD_void, CD_INSN));
-        loadFlags(cb);
-        ic.flagsUnknown();
+        fromInterpreter(cb, ic);
     }
 
     /**
@@ -278,19 +265,38 @@ final class UnitCompiler {
      * fault in it leaves RIP at it and the retired count before it.
      */
     private void emitCrossing(CodeBuilder cb, InsnCompiler ic, Region.Block b, Label epilogue) {
-        int idx = b.crossIndex;
-        faultRip[idx] = b.target;
-        interpreted[idx] = true;
+        faultRip[b.crossIndex] = b.target;
         helperCount++;
-        ic.syncFlags();
-        cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).i2l().ladd()
-            .putfield(CD_CPU, "retired", CD_long);
-        cb.iconst_0().istore(N);
-        cb.aload(S).loadConstant(b.target).putfield(CD_STATE, "rip", CD_long);
-        cb.loadConstant(idx).istore(K);
+        toInterpreter(cb, ic, b.target, b.crossIndex, 0);
         cb.aload(CPU).invokevirtual(CD_CPU, "execCrossing", MethodTypeDesc.of(CD_void));
+        fromInterpreter(cb, ic);
+        exitAtStateRip(cb, epilogue);
+    }
+
+    /**
+     * Hands the instruction at {@code rip} (fault-table index {@code idx}) to the interpreter:
+     * registers, flags, RIP and the retired count go to the CPU first (the budget follows the
+     * count); {@code done} is what N lacks of the instructions completed before it (N + done).
+     */
+    private void toInterpreter(CodeBuilder cb, InsnCompiler ic, long rip, int idx, int done) {
+        ic.syncFlags();
+        cb.aload(CPU).dup().getfield(CD_CPU, "retired", CD_long).iload(N).loadConstant(done).iadd().i2l().ladd()
+            .putfield(CD_CPU, "retired", CD_long);
+        cb.iload(BUDGET).iload(N).loadConstant(done).iadd().isub().istore(BUDGET);
+        cb.loadConstant(-done).istore(N);
+        cb.aload(S).loadConstant(rip).putfield(CD_STATE, "rip", CD_long);
+        cb.loadConstant(idx).istore(K);
+        interpreted[idx] = true;
+    }
+
+    /** After the interpreter ran an instruction: the flags record is whatever it left. */
+    private static void fromInterpreter(CodeBuilder cb, InsnCompiler ic) {
         loadFlags(cb);
         ic.flagsUnknown();
+    }
+
+    /** Leaves the unit at the RIP the interpreter left in the state. */
+    private static void exitAtStateRip(CodeBuilder cb, Label epilogue) {
         cb.aload(S).getfield(CD_STATE, "rip", CD_long).lstore(NEXT);
         cb.goto_(epilogue);
     }
