@@ -7,6 +7,9 @@ package org.jvisor.tcg;
  * is implemented; the executor raises #UD for those.
  */
 public final class Decoder {
+    /** The longest x86 instruction, prefixes included; a longer one raises #GP (SDM vol. 2, 2.3.11). */
+    static final int MAX_INSN_LEN = 15;
+
     /** Bytes available for decoding, fetched by the caller; reading past {@link #avail} raises {@link #pastEnd}. */
     private final byte[] buf = new byte[16];
     private int avail;
@@ -25,8 +28,8 @@ public final class Decoder {
     private int pos;
 
     private int u8() {
-        if (pos >= 15) {
-            throw CpuFault.gp0(); // longer than 15 bytes (SDM vol. 2, 2.3.11)
+        if (pos >= MAX_INSN_LEN) {
+            throw CpuFault.gp0(); // longer than the longest instruction
         }
         if (pos >= avail) {
             throw pastEnd != null ? pastEnd : CpuFault.gp0();

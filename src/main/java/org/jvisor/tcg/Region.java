@@ -38,9 +38,6 @@ final class Region {
         CROSS
     }
 
-    /** The longest x86 instruction: one that starts this close to the page end may cross it. */
-    static final int MAX_INSN_LEN = 15;
-
     /** Control-flow kinds of single instructions in 64-bit mode. */
     enum Flow { SEQ, JCC, JMP, CALL, INDIRECT, DYNAMIC }
 
@@ -160,7 +157,7 @@ final class Region {
                     // not decodable inside the page so close to its end: it crosses (or is
                     // invalid, which the interpreter raises as it must)
                     boolean crosses = in == null && rip != stop && insns < maxInsns
-                        && (rip & 0xFFF) > 0x1000 - MAX_INSN_LEN;
+                        && (rip & 0xFFF) > 0x1000 - Decoder.MAX_INSN_LEN;
                     b.kind = crosses ? End.CROSS : End.EXIT;
                     b.target = rip;
                     break;

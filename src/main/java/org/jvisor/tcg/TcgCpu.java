@@ -902,16 +902,16 @@ public final class TcgCpu {
             }
         }
         byte[] buf = decoder.buffer();
-        int n = Math.min(15, 4096 - po);
+        int n = Math.min(Decoder.MAX_INSN_LEN, 4096 - po);
         long off2 = -1;
         copyCode(off, buf, 0, n);
         CpuFault beyond = null;
-        if (n < 15) {
+        if (n < Decoder.MAX_INSN_LEN) {
             try {
                 off2 = mmu.fetchOffset(lin + n);
                 if (off2 >= 0) {
-                    copyCode(off2, buf, n, 15 - n);
-                    n = 15;
+                    copyCode(off2, buf, n, Decoder.MAX_INSN_LEN - n);
+                    n = Decoder.MAX_INSN_LEN;
                 }
             } catch (CpuFault f) {
                 beyond = f;
@@ -943,8 +943,8 @@ public final class TcgCpu {
         index.put(po, null);
         crossLin = -1;
         code.page(off2 & ~0xFFFL);
-        copyCode(off2, buf, 4096 - po, 15 - (4096 - po));
-        decoder.setAvailable(15, null);
+        copyCode(off2, buf, 4096 - po, Decoder.MAX_INSN_LEN - (4096 - po));
+        decoder.setAvailable(Decoder.MAX_INSN_LEN, null);
         decoder.decode(crossing, mode);
         jitStats.straddlingDecodes++;
         crossLin = lin;

@@ -150,7 +150,7 @@ final class Translator {
             return null;
         }
         int po = (int) (rip & 0xFFF);
-        int n = Math.min(15, 4096 - po);
+        int n = Math.min(Decoder.MAX_INSN_LEN, 4096 - po);
         System.arraycopy(page, po, decoder.buffer(), 0, n);
         decoder.setAvailable(n, null);
         Insn in = new Insn();
