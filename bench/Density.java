@@ -19,7 +19,8 @@ import org.jvisor.config.MachineConfig;
  * all sharing one TranslationCache, lets them idle, then reports the host CPU the process uses
  * while all idle, its memory beside guest RAM, per-guest accounting, and checks that every guest
  * still answers on its console.
- * Usage (bench/density.sh runs it): java -cp target/jvisor.jar bench/Density.java GUEST_DIR N IDLE_SECONDS
+ * Usage (bench/density.sh runs it): java -cp target/jvisor.jar bench/Density.java GUEST_DIR N|max IDLE_SECONDS
+ * (max: guests are added until the host has less than {@link #RESERVE_MIB} available)
  */
 public class Density {
     static final String READY = "jvisor-guest: ready";
@@ -87,32 +88,89 @@ public class Density {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
-    /** RssAnon + RssFile of this process in KiB (the guest RAM mapping is shared memory: RssShmem). */
-    static long[] rssKib() throws Exception {
-        long anon = 0, file = 0, shmem = 0;
+    /**
+     * {own memory, guest RAM resident} of this process in KiB: RssAnon + RssFile + RssShmem of
+     * /proc/self/status less the guests' resident RAM (mincore, each machine's account), which is
+     * private memory (mem-merge) and so in RssAnon. Pages the host's KSM merged count once per
+     * guest in both, as they are mapped once per guest.
+     */
+    static long[] rssKib(List<VirtualMachine> vms) throws Exception {
+        long rss = 0;
         for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
             String[] f = l.split("\\s+");
             switch (f[0]) {
-                case "RssAnon:" -> anon = Long.parseLong(f[1]);
-                case "RssFile:" -> file = Long.parseLong(f[1]);
-                case "RssShmem:" -> shmem = Long.parseLong(f[1]);
+                case "RssAnon:", "RssFile:", "RssShmem:" -> rss += Long.parseLong(f[1]);
                 default -> { }
             }
         }
-        return new long[] {anon + file, shmem};
+        long guest = 0;
+        for (VirtualMachine vm : vms) {
+            guest += vm.usage().guestRamResidentBytes() >> 10;
+        }
+        return new long[] {rss - guest, guest};
     }
+
+    /** A value of /sys/kernel/mm/ksm (the host's same-page merging), or -1 without KSM. */
+    static long ksm(String name) {
+        try {
+            return Long.parseLong(Files.readString(Path.of("/sys/kernel/mm/ksm", name)).strip());
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** CPU time of the host's ksmd thread in clock ticks (utime + stime), or -1 where it is not visible. */
+    static long ksmdTicks() {
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (p.getFileName().toString().matches("\\d+") && Files.readString(p.resolve("comm")).strip().equals("ksmd")) {
+                    String stat = Files.readString(p.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    return Long.parseLong(f[11]) + Long.parseLong(f[12]);   // fields 14 and 15 of proc(5)
+                }
+            }
+        } catch (Exception e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** MemAvailable of /proc/meminfo in MiB: what the host can still give without swapping. */
+    static long memAvailableMib() throws Exception {
+        for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+            if (l.startsWith("MemAvailable:")) {
+                return Long.parseLong(l.split("\\s+")[1]) >> 10;
+            }
+        }
+        throw new IllegalStateException("no MemAvailable in /proc/meminfo");
+    }
+
+    /** Guests are added until the host has less than this left (N = max): room for the JVM's growth and the host. */
+    static final long RESERVE_MIB = 2048;
 
     public static void main(String[] args) throws Exception {
         Path guest = Path.of(args[0]);
-        int n = Integer.parseInt(args[1]);
+        boolean max = args[1].equals("max");
+        int n = max ? Integer.MAX_VALUE : Integer.parseInt(args[1]);
         int idleSeconds = Integer.parseInt(args[2]);
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         TranslationCache cache = new TranslationCache();
         List<VirtualMachine> vms = new ArrayList<>();
         List<Console> consoles = new ArrayList<>();
         long afterFirst = 0;
+        long availBefore = memAvailableMib();
+        boolean ksmOn = ksm("run") == 1;
+        System.out.printf("host MemAvailable %d MiB before the first guest; KSM %s%n", availBefore,
+            ksmOn ? "running (pages_to_scan " + ksm("pages_to_scan") + ", sleep_millisecs " + ksm("sleep_millisecs") + ")"
+                : "off (/sys/kernel/mm/ksm/run is not 1)");
         try {
             for (int i = 0; i < n; i++) {
+                if (max && memAvailableMib() < RESERVE_MIB) {
+                    System.out.printf("stopped adding guests: %d MiB left on the host (reserve %d MiB)%n",
+                        memAvailableMib(), RESERVE_MIB);
+                    n = i;
+                    break;
+                }
                 Console c = new Console();
                 MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(128L << 20)
                     .machineType(MachineConfig.MachineType.MICROVM)
@@ -126,22 +184,33 @@ public class Density {
                 if (!c.await(READY, 600_000)) {
                     throw new IllegalStateException("guest " + i + " did not boot");
                 }
-                long[] rss = rssKib();
+                long[] rss = rssKib(vms);
                 if (i == 0) {
                     afterFirst = rss[0];
                 }
-                System.out.printf("guest %3d ready after %5.2f s; own memory %5d MiB, guest RAM resident %5d MiB%n",
-                    i + 1, (System.nanoTime() - t0) / 1e9, rss[0] >> 10, rss[1] >> 10);
+                System.out.printf("guest %3d ready after %5.2f s; own memory %5d MiB, guest RAM resident %5d MiB, "
+                    + "host MemAvailable %6d MiB%n", i + 1, (System.nanoTime() - t0) / 1e9, rss[0] >> 10, rss[1] >> 10,
+                    memAvailableMib());
             }
             Thread.sleep(idleSeconds * 1000L);
             System.gc(); // live data only: soft caches of a quiet VM may go, as they would under memory pressure
             long heapUsed = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
             long c0 = processCpuNanos();
+            long k0 = ksmdTicks();
             long w0 = System.nanoTime();
             Thread.sleep(10_000);
             long cpu = processCpuNanos() - c0;
+            long ksmdTicks = ksmdTicks() - k0;
             long wall = System.nanoTime() - w0;
-            long[] rss = rssKib();
+            long[] rss = rssKib(vms);
+            long availNow = memAvailableMib();
+            System.out.printf("host memory used by the %d guests and the VMM: %d MiB (%.1f MiB per guest, from MemAvailable)%n",
+                n, availBefore - availNow, (availBefore - availNow) / (double) n);
+            if (ksmOn) {
+                System.out.printf("KSM: pages_shared %d, pages_sharing %d (%d MiB saved); ksmd CPU %.2f%% of a core%n",
+                    ksm("pages_shared"), ksm("pages_sharing"), ksm("pages_sharing") * 4 / 1024,
+                    ksmdTicks < 0 ? Double.NaN : 100.0 * ksmdTicks * 10_000_000L / wall);
+            }
             System.out.printf("%d idle guests: process CPU %.2f%% of a core (%.3f%% per guest); own memory %d MiB "
                 + "(%.1f MiB per guest after the first), heap in use %d MiB, guest RAM resident %d MiB%n",
                 n, 100.0 * cpu / wall, 100.0 * cpu / wall / n, rss[0] >> 10,
