@@ -20,7 +20,8 @@ import org.jvisor.config.MachineConfig;
  * while all idle, its memory beside guest RAM, per-guest accounting, and checks that every guest
  * still answers on its console.
  * Usage (bench/density.sh runs it): java -cp target/jvisor.jar bench/Density.java GUEST_DIR N|max IDLE_SECONDS
- * (max: guests are added until the host has less than {@link #RESERVE_MIB} available)
+ * (max: guests are added until the host has less than {@link #RESERVE_MIB} available, or until the
+ * idle guests take {@link #CPU_LIMIT} of its cores)
  */
 public class Density {
     static final String READY = "jvisor-guest: ready";
@@ -147,6 +148,11 @@ public class Density {
 
     /** Guests are added until the host has less than this left (N = max): room for the JVM's growth and the host. */
     static final long RESERVE_MIB = 2048;
+    /**
+     * Or until the idle guests take this share of the host's cores (N = max, checked every ten
+     * guests over 5 s): beyond it a new guest boots on what is left and the host has no room to work.
+     */
+    static final double CPU_LIMIT = 0.75;
 
     public static void main(String[] args) throws Exception {
         Path guest = Path.of(args[0]);
@@ -170,6 +176,20 @@ public class Density {
                         memAvailableMib(), RESERVE_MIB);
                     n = i;
                     break;
+                }
+                if (max && i > 0 && i % 10 == 0) {
+                    long c0 = processCpuNanos();
+                    long w0 = System.nanoTime();
+                    Thread.sleep(5_000);
+                    double cores = (processCpuNanos() - c0) / (double) (System.nanoTime() - w0);
+                    int hostCores = Runtime.getRuntime().availableProcessors();
+                    System.out.printf("%d guests idle: process CPU %.1f%% of a core%n", i, 100 * cores);
+                    if (cores > CPU_LIMIT * hostCores) {
+                        System.out.printf("stopped adding guests: the idle guests take %.0f%% of the host's %d cores (limit %.0f%%)%n",
+                            100 * cores / hostCores, hostCores, 100 * CPU_LIMIT);
+                        n = i;
+                        break;
+                    }
                 }
                 Console c = new Console();
                 MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(128L << 20)

@@ -4,7 +4,8 @@
 # every guest answering on its console. QEMU needs a process per guest; for comparison run
 # bench/idle.sh (one guest each).
 # Usage: [KSM=on] bench/density.sh [N|max] [IDLE_SECONDS] [HEAP]    (defaults 10, 30, 2g; max: until
-# the host has less than 2 GiB available, e.g. KSM=on bench/density.sh max 60 8g)
+# the host has less than 2 GiB available or the idle guests take 3/4 of its cores, e.g.
+# KSM=on bench/density.sh max 60 8g)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 N="${1:-10}"
