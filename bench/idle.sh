@@ -3,7 +3,10 @@
 # after the other with the same files and command line. Each VMM runs WAIT seconds (default 60,
 # so the JIT has settled), then its process's CPU time is read over WINDOW seconds (default 10);
 # for jvisor also split into its vCPU threads, HotSpot's JIT compiler threads and the rest.
-# Usage: bench/idle.sh [WAIT] [WINDOW]    (QEMU 7.2 comes from Debian: apt-get install qemu-system-x86)
+# IDLE=prompt leaves the guest at its shell prompt instead (as bench/density.sh's guests idle);
+# MACHINE=microvm runs both on that machine (default pc).
+# Usage: [IDLE=prompt] [MACHINE=microvm] bench/idle.sh [WAIT] [WINDOW]
+#        (QEMU 7.2 comes from Debian: apt-get install qemu-system-x86)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WAIT="${1:-60}"
@@ -15,8 +18,10 @@ command -v qemu-system-x86_64 >/dev/null || { echo "idle.sh: qemu-system-x86_64 
 export JVISOR_NO_BUILD=1
 G="$ROOT/build/guest"
 ENC=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' 'while true; do sleep 1; done')
-COMMON=(-m 512M -nographic -no-reboot -kernel "$G/vmlinuz" -initrd "$G/initramfs.cpio.gz"
-        -append "console=ttyS0 quiet jvisor.cmd=$ENC")
+APPEND="console=ttyS0 quiet jvisor.cmd=$ENC"
+[[ "${IDLE:-loop}" == prompt ]] && APPEND="console=ttyS0 quiet"
+COMMON=(-M "${MACHINE:-pc}" -m 512M -nographic -no-reboot -kernel "$G/vmlinuz" -initrd "$G/initramfs.cpio.gz"
+        -append "$APPEND")
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # thread_ticks PID: "vcpu jit other" CPU ticks of the process's threads so far (vCPU threads,
 # HotSpot's compiler threads, the rest); a thread's name is its comm, which may hold spaces
@@ -35,7 +40,8 @@ pct() { echo "($1) * 100 / $(getconf CLK_TCK) / $WINDOW" | bc -l; }
 # for a JVM (it has vCPU threads) how the vCPU threads, the JIT compiler threads and the rest share it
 measure() {
     local name="$1"; shift
-    "$@" </dev/null >/dev/null 2>&1 &   # the launcher execs the JVM: same pid
+    # stdin a pipe that stays open and silent: at the prompt, the shell would end at EOF
+    "$@" < <(sleep $((WAIT + WINDOW + 30))) >/dev/null 2>&1 &   # the launcher execs the JVM: same pid
     local pid=$!
     sleep "$WAIT"
     local t0 t1 a b
