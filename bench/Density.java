@@ -91,9 +91,10 @@ public class Density {
 
     /**
      * {own memory, guest RAM resident} of this process in KiB: RssAnon + RssFile + RssShmem of
-     * /proc/self/status less the guests' resident RAM (mincore, each machine's account), which is
-     * private memory (mem-merge) and so in RssAnon. Pages the host's KSM merged count once per
-     * guest in both, as they are mapped once per guest.
+     * /proc/self/status less the guests' resident RAM (mincore, each machine's account), wherever
+     * the mapping's pages are counted (RssShmem for jvisor's shared anonymous RAM, RssAnon for a
+     * private mapping). Pages the host's KSM merged count once per guest in both, as they are
+     * mapped once per guest.
      */
     static long[] rssKib(List<VirtualMachine> vms) throws Exception {
         long rss = 0;
@@ -171,9 +172,9 @@ public class Density {
                 : "off (/sys/kernel/mm/ksm/run is not 1)");
         try {
             for (int i = 0; i < n; i++) {
-                if (max && memAvailableMib() < RESERVE_MIB) {
-                    System.out.printf("stopped adding guests: %d MiB left on the host (reserve %d MiB)%n",
-                        memAvailableMib(), RESERVE_MIB);
+                long avail = memAvailableMib();
+                if (max && avail < RESERVE_MIB) {
+                    System.out.printf("stopped adding guests: %d MiB left on the host (reserve %d MiB)%n", avail, RESERVE_MIB);
                     n = i;
                     break;
                 }
