@@ -6,6 +6,7 @@ import java.io.IOException;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.jvisor.config.JitOptions;
 import org.jvisor.guest.GuestBuilder;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
@@ -177,7 +178,7 @@ class DemoGuestBootTest {
         try (JvisorSession s = JvisorSession.start("-accel", "tcg", "-m", "512M", "-nographic", "-smp", "2",
                 "-kernel", guest.kernel().toString(), "-initrd", guest.initramfs().toString(),
                 "-device", "virtio-rng-pci", "-append", DemoGuest.CONSOLE + " jvisor.exit=reboot jvisor.cmd=b64:" + b64)) {
-            int boots = "always".equals(System.getProperty("jvisor.tcg.jit")) ? 1 : 2;
+            int boots = JitOptions.fromSystemProperties().threshold() == 0 ? 1 : 2;
             for (int boot = 1; boot <= boots; boot++) {
                 s.expect("Linux version");
                 s.expect("smp: Brought up 1 node, 2 CPUs");
