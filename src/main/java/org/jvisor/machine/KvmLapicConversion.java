@@ -30,7 +30,7 @@ final class KvmLapicConversion {
     /** Writable bits of the LVT entries, timer to error (SDM vol. 3, figure 10-8), and the mask bit. */
     private static final int[] LVT_BITS = {0x000700FF, 0x000107FF, 0x000107FF, 0x0001A7FF, 0x0001A7FF, 0x000100FF};
     private static final int LVT_MASKED = 1 << 16;
-    private static final int TIMER_TSC_DEADLINE = 2;
+    private static final int TIMER_PERIODIC = 1, TIMER_TSC_DEADLINE = 2;
 
     private KvmLapicConversion() {
     }
@@ -71,7 +71,11 @@ final class KvmLapicConversion {
                 bits(k, IRR), bits(k, ISR), bits(k, TMR), tdcr, (int) initial, set, 0, in, set, in, false, false, false,
                 false);
         }
-        boolean armed = initial != 0 && current != 0;
+        // A periodic timer never stops, but KVM reads its TMCCT as 0 when a period has ended and
+        // the hrtimer has not yet moved the target on (lapic.c apic_get_tmcct clamps the remaining
+        // time at 0 before taking it modulo the period): that tick is due now, and the timer goes
+        // on. A one-shot timer at 0 has expired.
+        boolean armed = initial != 0 && (current != 0 || timerMode == TIMER_PERIODIC);
         return new LocalApicState(id, apicBase, k.getInt(TPR) & 0xFF, k.getInt(LDR), k.getInt(DFR),
             k.getInt(SVR) & 0x3FF, k.getInt(ESR), 0, k.getInt(ICR_LOW) & ~(1 << 12), k.getInt(ICR_HIGH), lvt,
             bits(k, IRR), bits(k, ISR), bits(k, TMR), tdcr, (int) initial, armed,

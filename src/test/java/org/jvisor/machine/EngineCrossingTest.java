@@ -84,6 +84,26 @@ class EngineCrossingTest {
     }
 
     /**
+     * KVM reads a periodic timer's current count as 0 between the end of a period and its
+     * hrtimer moving on: the timer still runs, its tick due at once; a one-shot timer at 0 has
+     * expired.
+     */
+    @Test
+    void aPeriodicTimerAtCountZeroIsDueNotStopped() throws Exception {
+        byte[] page = KvmLapicConversion.toKvm(lapic(0xFEE00900L, false)).toArray();
+        java.nio.ByteBuffer k = java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        k.putInt(0x390, 0);   // TMCCT
+        LocalApicState periodic = KvmLapicConversion.fromKvm(Bytes.copyOf(page), 0xFEE00900L, 0, 0);
+        assertTrue(periodic.timerArmed(), "a periodic timer at count 0 keeps running");
+        assertEquals(0, periodic.timerDeadlineNs(), "its tick is due now");
+        assertEquals(-1000, periodic.timerStartNs(), "the period (1000 bus cycles, divide by 1) began one period ago");
+
+        k.putInt(0x320, 0x00040);   // LVT timer: one-shot, vector 0x40
+        LocalApicState oneShot = KvmLapicConversion.fromKvm(Bytes.copyOf(page), 0xFEE00900L, 0, 0);
+        assertTrue(!oneShot.timerArmed(), "a one-shot timer at count 0 has expired");
+    }
+
+    /**
      * x2APIC mode: KVM's page (without KVM_CAP_X2APIC_API) keeps the xAPIC layout, the ID in bits
      * 31:24 and the 32-bit destination in ICR2, so the x2APIC LDR and a destination above 255
      * come back as they were.
