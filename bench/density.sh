@@ -14,11 +14,9 @@ HEAP="${3:-2g}"
 "$ROOT/jvisor" build >&2
 "$ROOT/jvisor" guest >&2
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
-# KSM=on: the host's same-page merging runs for the measurement, scanning KSM_PAGES pages every
-# 20 ms (default 1000); the host's settings are put back afterwards. Needs root and a kernel with
-# KSM. It merges only private, mergeable memory: jvisor's guest RAM is a shared mapping again (the
-# mem-merge change was taken back, BENCHMARKS.md "As many guests as fit"), so today it merges
-# nothing of it.
+# KSM=on: the host's same-page merging runs for the measurement (guest RAM is mergeable by
+# default, -machine mem-merge=on as QEMU's), scanning KSM_PAGES pages every 20 ms (default 1000);
+# the host's settings are put back afterwards. Needs root and a kernel with KSM.
 KSMDIR=/sys/kernel/mm/ksm
 if [[ "${KSM:-off}" == on ]]; then
     [[ -w $KSMDIR/run ]] || { echo "density.sh: KSM=on needs a writable $KSMDIR (root, CONFIG_KSM)" >&2; exit 1; }

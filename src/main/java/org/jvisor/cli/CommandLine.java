@@ -293,6 +293,7 @@ public final class CommandLine {
             }
             accel = machine.accel();
         }
+        boolean memMerge = machine.memMerge();
         if (machine.memoryBackend() != null) {
             if (memoryBackends.has(machine.memoryBackend())) {
                 memoryBackends.machineUses(machine.memoryBackend());
@@ -303,6 +304,7 @@ public final class CommandLine {
                         + ") differs from -m (" + memory + ")");
                 }
                 memory = parseMemory((size >> 10) + "K");
+                memMerge = objects.ramBackendMerge(machine.memoryBackend(), memMerge);
             }
         }
         MachineConfig.MemoryBackendConfig memoryBackend = memoryBackends.resolve(memoryGiven ? memory : -1);
@@ -448,7 +450,7 @@ public final class CommandLine {
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
-            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), memMerge), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
             compat.timestamps(), processName);

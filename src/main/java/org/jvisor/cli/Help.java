@@ -45,6 +45,7 @@ final class Help {
                                 waits, and when to reboot after no disk booted (-1: never)
           -machine pc|pc-i440fx-7.2|q35|pc-q35-7.2|microvm|none[,kernel-decompress=host|guest]
                    [,accel=kvm|tcg|kvm:tcg][,usb=off][,dump-guest-core=on|off][,memory-backend=ID]
+                   [,mem-merge=on|off]
                                 pc (default; pc-i440fx-7.2 is its versioned name): PCI host
                                 with ECAM, virtio-X-pci devices; microvm: no PCI,
                                 virtio-X-device devices on virtio-mmio; none: no guest, only
@@ -60,6 +61,10 @@ final class Help {
                                 kernel-decompress: where a bzImage is decompressed (default
                                 host: faster boot).
                                 memory-backend: guest RAM is the -object memory-backend-* ID
+                                mem-merge (default on, as QEMU's): the host's KSM may merge
+                                pages of guest RAM with identical ones of other guests (it
+                                works where /sys/kernel/mm/ksm/run is 1, on RAM not shared
+                                with another process); off: never
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
           -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
                                 exiting; a reset then boots the machine again
@@ -122,7 +127,8 @@ final class Help {
                                 the same disk as a block node pair (as libvirt gives it)
           -device, -object, -blockdev '{"driver": ...}'   QEMU's JSON spelling of each
           -device isa-serial,chardev=ID   COM1 on a chardev (as -serial chardev:ID)
-          -object memory-backend-ram,id=ID,size=SIZE | secret,id=ID,file=F|data=D
+          -object memory-backend-ram,id=ID,size=SIZE[,merge=on|off] | secret,id=ID,file=F|data=D
+                                merge: as -machine mem-merge, for RAM from this backend
           -device virtio-rng-device, -device virtio-blk-device,drive=D   the same on microvm
           -device virtio-blk-pci,drive=D,ioeventfd=off
                                 on kvm: each queue notification is an MMIO exit served on the

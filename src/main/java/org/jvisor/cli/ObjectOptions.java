@@ -19,6 +19,8 @@ import java.util.Set;
 final class ObjectOptions {
     private final Map<String, String> types = new LinkedHashMap<>();
     private final Map<String, Long> ramBackends = new LinkedHashMap<>();
+    /** merge= of the memory-backend-ram objects that give it (absent: the machine's mem-merge). */
+    private final Map<String, Boolean> ramMerge = new LinkedHashMap<>();
     private final List<MachineConfig.IoThreadConfig> ioThreads = new ArrayList<>();
 
     void add(String text, FdSets fdSets) throws UsageException {
@@ -62,10 +64,13 @@ final class ObjectOptions {
                 if (o.get("share") != null && CommandLine.onOff("-object", "share", o.get("share"))) {
                     throw new UsageException("-object memory-backend-ram: share=on is not supported (jvisor's RAM is private)");
                 }
-                for (String k : new String[] {"prealloc", "dump", "merge"}) {
+                for (String k : new String[] {"prealloc", "dump"}) {
                     if (o.get(k) != null) {
                         CommandLine.onOff("-object", k, o.get(k));
                     }
+                }
+                if (o.get("merge") != null) {
+                    ramMerge.put(id, CommandLine.onOff("-object", "merge", o.get("merge")));
                 }
                 ramBackends.put(id, size);
             }
@@ -95,6 +100,14 @@ final class ObjectOptions {
             throw new UsageException("Memory backend '" + id + "' not found");   // QEMU's words
         }
         return size;
+    }
+
+    /**
+     * Whether the memory-backend-ram {@code id} lets the host merge its pages: its merge=, else
+     * {@code machineDefault} (-machine mem-merge=), as QEMU's backends take the machine's setting.
+     */
+    boolean ramBackendMerge(String id, boolean machineDefault) {
+        return ramMerge.getOrDefault(id, machineDefault);
     }
 
     /** The -object iothread objects, in command-line order. */

@@ -54,6 +54,8 @@ import java.util.Set;
  * @param pcieRootPorts    -device pcie-root-port (q35): the root ports on the root bus
  * @param pciBuses         -device virtio-X-pci,bus=ID: the root port (its id) the virtio device at
  *                         that index of {@code virtioDevices} sits behind; the others are on the root bus
+ * @param memMerge         -machine mem-merge=on|off: guest RAM may be merged with identical pages of
+ *                         other guests by the host kernel's KSM (on, as QEMU's default)
  */
 public record MachineConfig(
     Accel accel,
@@ -79,7 +81,7 @@ public record MachineConfig(
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
     List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid,
-    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses) {
+    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, boolean memMerge) {
 
     public MachineConfig {
         pcieRootPorts = pcieRootPorts == null ? List.of() : List.copyOf(pcieRootPorts);
@@ -126,7 +128,8 @@ public record MachineConfig(
     public MachineConfig withMemoryBackend(MemoryBackendConfig backend) {
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
-            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses);
+            backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses,
+            memMerge);
     }
 
     /**
@@ -679,6 +682,7 @@ public record MachineConfig(
         private JitOptions jit = JitOptions.fromSystemProperties();
         private String name;
         private MemoryBackendConfig memoryBackend;
+        private boolean memMerge = true;
         private CpuConfig cpu;
         private java.util.UUID uuid;
         private Firmware firmware = Firmware.DEFAULT;
@@ -871,6 +875,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -machine mem-merge=on|off: whether the host's KSM may merge guest RAM with identical pages (default on). */
+        public Builder memMerge(boolean on) {
+            this.memMerge = on;
+            return this;
+        }
+
         public MachineConfig build() {
             if (cpus < 1 || cpus > 255) {
                 throw new IllegalArgumentException(cpus + " vCPUs is out of range (1-255)");
@@ -881,7 +891,8 @@ public record MachineConfig(
             return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial,
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
-                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of());
+                memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of(),
+                memMerge);
         }
     }
 }

@@ -281,8 +281,24 @@ public final class Machine implements AutoCloseable {
         return m;
     }
 
-    /** Guest RAM: anonymous, or from -machine memory-backend=ID's memfd or file, which must be -m's size. */
+    /**
+     * Guest RAM: anonymous, or from -machine memory-backend=ID's memfd or file, which must be -m's
+     * size; with mem-merge=on, open to the host's page merging.
+     */
     private static GuestMemory allocateRam(MachineConfig config, long romSize) {
+        GuestMemory ram = mapRam(config, romSize);
+        if (config.memMerge()) {
+            try {
+                ram.mergeIdenticalPages();
+            } catch (RuntimeException e) {
+                ram.close();
+                throw e;
+            }
+        }
+        return ram;
+    }
+
+    private static GuestMemory mapRam(MachineConfig config, long romSize) {
         MachineConfig.MemoryBackendConfig b = config.memoryBackend();
         if (b == null) {
             return GuestMemory.allocate(config.memoryBytes(), romSize);

@@ -8,12 +8,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jvisor.sys.Errno;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.Mman;
 import org.jvisor.sys.SysException;
 
 /**
- * Guest RAM: one mapping (anonymous and MAP_NORESERVE by default, so untouched RAM costs nothing;
+ * Guest RAM: one mapping (private anonymous and MAP_NORESERVE by default, so untouched RAM costs nothing;
  * or a memfd or file, see {@link RamBacking}), laid out as on a PC: RAM up to the 32-bit PCI hole
  * at 3 GiB, the rest continues at 4 GiB. The same host memory is handed to KVM and read by the
  * tcg engine and by devices; when it is an fd mapped MAP_SHARED, {@link #sharedRegions()} lets a
@@ -128,8 +129,9 @@ public final class GuestMemory implements AutoCloseable {
         return switch (backing) {
             case RamBacking.Anonymous a -> {
                 try {
+                    // private, as QEMU's RAM: the host's KSM merges only private pages (mergeIdenticalPages)
                     yield new GuestMemory(size, Mman.mapAnonymous(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
-                        Mman.MAP_SHARED | Mman.MAP_NORESERVE), null, romSize);
+                        Mman.MAP_PRIVATE | Mman.MAP_NORESERVE), null, romSize);
                 } catch (SysException e) {
                     throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
                 }
@@ -209,6 +211,27 @@ public final class GuestMemory implements AutoCloseable {
         }
         fd.close();
         return new GuestMemory(size, ram, null, romSize);
+    }
+
+    /**
+     * Lets the host kernel merge pages of this mapping with identical pages of any other mergeable
+     * mapping (madvise MADV_MERGEABLE; QEMU's mem-merge=on): guests running the same kernel hold
+     * many equal pages (its text, the unpacked initramfs, zeroed memory), and a host running KSM
+     * (/sys/kernel/mm/ksm/run = 1) keeps one copy, copied again on the next write to it. KSM
+     * merges only private pages: a MAP_SHARED memfd or file is left as it is. False, and nothing
+     * changed, where the host kernel has no KSM (EINVAL): merging only saves memory, so a VM
+     * starts without it, as QEMU's does.
+     */
+    public boolean mergeIdenticalPages() {
+        try {
+            Mman.advise(ram, Mman.MADV_MERGEABLE);
+            return true;
+        } catch (SysException e) {
+            if (e.errno() == Errno.EINVAL) {
+                return false;
+            }
+            throw new IllegalStateException("cannot mark guest RAM mergeable: " + e.getMessage(), e);
+        }
     }
 
     /** Whether RAM is an fd mapped MAP_SHARED, which {@link #sharedRegions()} can hand to another process. */

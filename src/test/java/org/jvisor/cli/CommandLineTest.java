@@ -78,6 +78,25 @@ class CommandLineTest {
         assertTrue(bad.getMessage().contains("virtio-rng-pci: ioeventfd='maybe' (expected on or off)"), bad.getMessage());
     }
 
+    /**
+     * -machine mem-merge (QEMU's, default on) and a memory-backend-ram's merge=, which wins for RAM
+     * from that backend, as in QEMU; libvirt gives mem-merge=off for a domain with nosharepages.
+     */
+    @Test
+    void memMergeIsOnByDefaultAndTheBackendsMergeWins() throws UsageException {
+        assertTrue(parse("-kernel", "k").memMerge());
+        assertFalse(parse("-kernel", "k", "-machine", "pc,mem-merge=off").memMerge());
+        assertTrue(parse("-kernel", "k", "-machine", "mem-merge=off", "-machine", "mem-merge=on").memMerge());
+        assertFalse(parse("-kernel", "k", "-machine", "pc,memory-backend=r", "-object", "memory-backend-ram,id=r,size=64M,merge=off")
+            .memMerge());
+        assertTrue(parse("-kernel", "k", "-machine", "pc,mem-merge=off,memory-backend=r",
+            "-object", "memory-backend-ram,id=r,size=64M,merge=on").memMerge());
+        assertFalse(parse("-kernel", "k", "-machine", "pc,mem-merge=off,memory-backend=r",
+            "-object", "memory-backend-ram,id=r,size=64M").memMerge(), "a backend without merge= takes the machine's");
+        UsageException e = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-machine", "mem-merge=maybe"));
+        assertTrue(e.getMessage().contains("mem-merge"), e.getMessage());
+    }
+
     @Test
     void machineTypesPickTheVirtioTransport() throws UsageException {
         MachineConfig pc = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio", "-device", "virtio-rng-pci");

@@ -70,7 +70,7 @@ class HostileGuestTest {
             "-qmp", "unix:" + qmp + ",server=on,wait=off",
             "-kernel", JvisorProcess.guest("hostile.elf").toString()));
         try (JvisorSession j = JvisorSession.start(LAUNCHER_JVM, args.toArray(new String[0]));
-             MonitorPoller monitor = MonitorPoller.start(qmp, j.pid())) {
+             MonitorPoller monitor = MonitorPoller.start(qmp, j.pid(), 256L << 20)) {
             j.expect("hostile: sweeping");
             monitor.awaitAnswer();
             long baseline = monitor.markBaseline();
@@ -116,7 +116,7 @@ class HostileGuestTest {
                 "-device", "virtio-blk-pci,drive=d0,iothread=io0",
                 "-qmp", "unix:" + qmp + ",server=on,wait=off",
                 "-kernel", JvisorProcess.guest("virtioattack.elf").toString());
-             MonitorPoller monitor = MonitorPoller.start(qmp, j.pid())) {
+             MonitorPoller monitor = MonitorPoller.start(qmp, j.pid(), 256L << 20)) {
             j.expect("reads sector 0");
             monitor.awaitAnswer();
             long baseline = monitor.markBaseline();

@@ -148,7 +148,7 @@ class VirtioConsoleGuestTest {
                 "-qmp", "unix:" + qmp + ",server=on,wait=off",
                 "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=p,name=org.jvisor.bulk",
                 "-device", "virtserialport,chardev=o,name=org.jvisor.out"));
-             org.jvisor.testing.MonitorPoller monitor = org.jvisor.testing.MonitorPoller.start(qmp, s.pid())) {
+             org.jvisor.testing.MonitorPoller monitor = org.jvisor.testing.MonitorPoller.start(qmp, s.pid(), 512L << 20)) {
             try (SocketClient c = SocketClient.connect(sock, s);
                  SocketChannel stalled = SocketClient.open(outSock, s)) {
                 Thread writer = Thread.ofPlatform().daemon().start(() -> {

@@ -17,7 +17,8 @@ import java.nio.file.Path;
  * Watches a running jvisor from the outside for a whole test: a thread of its own asks the QMP
  * monitor {@code query-status} again and again (one question in flight, a short pause between
  * answers) and, at each answer, samples the process's own memory (RssAnon + RssFile of
- * /proc/PID/status: its heap, code and buffers, without the shared mapping of guest RAM). The test
+ * /proc/PID/status less what is resident of the guest-RAM mapping, which /proc/PID/smaps shows by
+ * its size: the heap, code and buffers). The test
  * marks a baseline once the guest has booted, asks {@link #awaitAnswer} at the points it wants the
  * monitor proven responsive (an answer to a question asked after that moment), and reads the
  * growth at the end; {@link #close} fails the test if the monitor stopped answering or went away
@@ -33,6 +34,8 @@ public final class MonitorPoller implements AutoCloseable {
 
     private final Path socket;
     private final long pid;
+    /** The size of the guest-RAM mapping (-m), which tells it apart in smaps. */
+    private final long guestRamKib;
     private final Thread thread;
     private volatile boolean stopping;
     // Guarded by this
@@ -44,15 +47,17 @@ public final class MonitorPoller implements AutoCloseable {
     private long peakKib;
     private boolean ended;
 
-    private MonitorPoller(Path socket, long pid) {
+    private MonitorPoller(Path socket, long pid, long guestRamBytes) {
+        this.guestRamKib = guestRamBytes >> 10;
         this.socket = socket;
         this.pid = pid;
         this.thread = Thread.ofPlatform().daemon().name("qmp poller").start(this::run);
     }
 
     /** Starts polling the QMP monitor listening on {@code socket} of the jvisor process {@code pid}. */
-    public static MonitorPoller start(Path socket, long pid) {
-        return new MonitorPoller(socket, pid);
+    /** Polls the monitor at {@code socket} of jvisor process {@code pid}, whose guest has {@code guestRamBytes} of RAM (-m). */
+    public static MonitorPoller start(Path socket, long pid, long guestRamBytes) {
+        return new MonitorPoller(socket, pid, guestRamBytes);
     }
 
     private void run() {
@@ -147,13 +152,25 @@ public final class MonitorPoller implements AutoCloseable {
         }
     }
 
-    /** RssAnon + RssFile of the process, in KiB; 0 once it is gone. */
+    /**
+     * RssAnon + RssFile of the process less the resident part of guest RAM (a private mapping
+     * since mem-merge, so counted in RssAnon), in KiB; 0 once it is gone.
+     */
     private long ownMemoryKib() {
         long kib = 0;
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (line.startsWith("RssAnon:") || line.startsWith("RssFile:")) {
                     kib += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+            boolean ram = false;
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps"))) {
+                if (line.startsWith("Size:")) {
+                    ram = Long.parseLong(line.replaceAll("[^0-9]", "")) == guestRamKib;
+                } else if (ram && line.startsWith("Rss:")) {
+                    kib -= Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    ram = false;
                 }
             }
         } catch (IOException e) {
