@@ -8,6 +8,7 @@ import static org.jvisor.machine.CountingGuest.awaitCount;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.Smaps;
 
@@ -15,6 +16,7 @@ import org.jvisor.testing.Smaps;
  * -machine mem-merge (QEMU's, default on): a machine's RAM is open to the host's KSM unless the
  * configuration says off, and the guest runs the same either way.
  */
+@GuestTest
 class MachineRamMergeTest {
     private static MachineConfig.Builder spin() {
         return MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(32L << 20)
