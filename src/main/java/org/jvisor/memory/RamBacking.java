@@ -13,7 +13,7 @@ public sealed interface RamBacking {
     /** Whether the mapping is MAP_SHARED over a descriptor that another process may map. */
     boolean shareable();
 
-    /** MAP_SHARED|MAP_ANONYMOUS|MAP_NORESERVE: no descriptor, nothing to share. */
+    /** MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, as QEMU's RAM: no descriptor, nothing to share; KSM may merge it. */
     record Anonymous() implements RamBacking {
         @Override
         public boolean shareable() {
