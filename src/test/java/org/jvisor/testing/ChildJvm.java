@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -15,6 +16,9 @@ import java.util.Set;
  * and the test classes nowhere on any path; both are collected here.
  */
 public final class ChildJvm {
+    /** jvisor's command-line entry point. */
+    static final String JVISOR_MAIN = "org.jvisor.cli.Main";
+
     private ChildJvm() {
     }
 
@@ -26,14 +30,17 @@ public final class ChildJvm {
      * {@code java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC [translator settings]
      * [-Djvisor.test.jvmargs...] [jvmOptions] -cp ... mainClass}: the translator settings this
      * JVM runs with and the options a test run passes with -Djvisor.test.jvmargs reach every JVM
-     * the tests start (later options win, so a test's own jvmOptions have the last word).
+     * the tests start (later options win, so a test's own jvmOptions have the last word). jvisor's
+     * own main class runs from the packaged jar with its AOT cache when {@link ChildAot} has one.
      */
     public static List<String> command(List<String> jvmOptions, String mainClass) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("--sun-misc-unsafe-memory-access=allow"); // as the launcher: tcg's raw guest-RAM accesses (HostMemory)
-        cmd.add("-XX:+UseSerialGC");
+        // as the launcher: native access, tcg's raw guest-RAM accesses (HostMemory), the serial collector
+        cmd.addAll(ChildAot.BASE);
+        // jvisor itself from the packaged jar with its AOT cache, as users run it, where there is one
+        Optional<ChildAot.Use> aot = mainClass.equals(JVISOR_MAIN) ? ChildAot.use() : Optional.empty();
+        aot.ifPresent(a -> cmd.addAll(a.options()));
         for (String key : FORWARDED) {
             String value = System.getProperty(key);
             if (value != null) {
@@ -46,7 +53,7 @@ public final class ChildJvm {
         }
         cmd.addAll(jvmOptions);
         cmd.add("-cp");
-        cmd.add(classPath());
+        cmd.add(aot.map(a -> a.jar().toString()).orElseGet(ChildJvm::classPath));
         cmd.add(mainClass);
         return cmd;
     }

@@ -74,7 +74,7 @@ public final class JvisorProcess {
 
     /** The command line of a jvisor JVM (see {@link ChildJvm#command}) running {@code args}. */
     public static List<String> command(List<String> jvmOptions, String... args) {
-        List<String> cmd = new ArrayList<>(ChildJvm.command(jvmOptions, "org.jvisor.cli.Main"));
+        List<String> cmd = new ArrayList<>(ChildJvm.command(jvmOptions, ChildJvm.JVISOR_MAIN));
         cmd.addAll(List.of(args));
         return cmd;
     }
