@@ -464,6 +464,12 @@ final class KvmVcpu implements Vcpu {
         };
     }
 
+    /**
+     * KVM's events as the engine-neutral record. A software interrupt (INT n) KVM re-queued
+     * after an exit during its delivery is left out: RIP still points at the INT instruction
+     * (KVM re-injects it with that instruction's length), so the restoring engine runs
+     * the instruction again, which is that delivery.
+     */
     private static VcpuState.Events events(Bytes ev) {
         boolean exception = ev.get(KvmVcpuState.EV_EXCEPTION_INJECTED) != 0 || ev.get(KvmVcpuState.EV_EXCEPTION_PENDING) != 0;
         return new VcpuState.Events(ev.get(KvmVcpuState.EV_INTERRUPT_SHADOW) != 0,
@@ -471,7 +477,8 @@ final class KvmVcpu implements Vcpu {
             ev.get(KvmVcpuState.EV_NMI_PENDING) != 0 || ev.get(KvmVcpuState.EV_NMI_INJECTED) != 0,
             exception ? ev.get(KvmVcpuState.EV_EXCEPTION_NR) & 0xFF : -1,
             exception && ev.get(KvmVcpuState.EV_EXCEPTION_HAS_ERROR) != 0 ? KvmVcpuState.u32(ev, KvmVcpuState.EV_ERROR_CODE) : -1,
-            ev.get(KvmVcpuState.EV_INTERRUPT_INJECTED) != 0 ? ev.get(KvmVcpuState.EV_INTERRUPT_NR) & 0xFF : -1);
+            ev.get(KvmVcpuState.EV_INTERRUPT_INJECTED) != 0 && ev.get(KvmVcpuState.EV_INTERRUPT_SOFT) == 0
+                ? ev.get(KvmVcpuState.EV_INTERRUPT_NR) & 0xFF : -1);
     }
 
     /**

@@ -31,7 +31,7 @@ public record KvmVcpuState(int mpState, Bytes xsave, Bytes xcrs, Bytes debugRegi
     static final int EVENT_FLAGS = 0x3F;
     /** Offsets in kvm_vcpu_events (arch/x86/include/uapi/asm/kvm.h). */
     static final int EV_EXCEPTION_NR = 1, EV_EXCEPTION_INJECTED = 0, EV_EXCEPTION_HAS_ERROR = 2, EV_EXCEPTION_PENDING = 3,
-        EV_ERROR_CODE = 4, EV_INTERRUPT_INJECTED = 8, EV_INTERRUPT_NR = 9, EV_INTERRUPT_SHADOW = 11,
+        EV_ERROR_CODE = 4, EV_INTERRUPT_INJECTED = 8, EV_INTERRUPT_NR = 9, EV_INTERRUPT_SOFT = 10, EV_INTERRUPT_SHADOW = 11,
         EV_NMI_INJECTED = 12, EV_NMI_PENDING = 13, EV_NMI_MASKED = 14, EV_FLAGS = 20;
 
     @Override

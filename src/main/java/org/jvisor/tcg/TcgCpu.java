@@ -385,6 +385,24 @@ public final class TcgCpu {
         return interruptRequest && interruptible();
     }
 
+    /**
+     * Delivers an event another engine had begun to deliver (restored with the vCPU's state):
+     * {@code kind} {@link Exceptions#EXTERNAL} for an interrupt the interrupt controller already
+     * gave up, or an NMI (vector 2, which blocks further NMIs until IRET), {@link Exceptions#HARDWARE}
+     * for an exception with its {@code errorCode} (-1: none). Leaves HLT.
+     */
+    void deliverInFlight(int vector, int errorCode, int kind) {
+        halted = false;
+        if (vector == CpuFault.NMI && kind == Exceptions.EXTERNAL) {
+            nmiBlocked = true;
+        }
+        try {
+            exc.deliverEvent(vector, Math.max(errorCode, 0), errorCode >= 0, kind, s.rip);
+        } catch (CpuFault f) {
+            exc.deliverFault(f);
+        }
+    }
+
     /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
     boolean deliverNmi() {
         if (!irq.takeNmi()) {

@@ -33,6 +33,16 @@ public final class TcgVcpu implements Vcpu {
     /** jvisor.tcg.debugHalt=true: dump the state once when HLT has waited for 5 s (a hung guest). */
     private final boolean debugHalt = Boolean.getBoolean("jvisor.tcg.debugHalt");
     private volatile Thread runner;
+    /**
+     * An event another engine had begun to deliver when it saved the vCPU (restored from its
+     * {@link VcpuState.Events}), delivered before the first instruction of the next run; null
+     * when there is none.
+     */
+    private InFlight inFlight;
+
+    /** An external interrupt, an NMI or a hardware exception to deliver first (see {@link TcgCpu#deliverInFlight}). */
+    record InFlight(int vector, int errorCode, int kind) {
+    }
 
     TcgVcpu(int index, MachineBus bus, CpuidModel cpuid, ExitStats stats, Object atomicLock, InterruptSource irq,
             SharedCode sharedCode, JitOptions jit) {
@@ -76,6 +86,7 @@ public final class TcgVcpu implements Vcpu {
         state.copyFrom(from);
         waitForSipi = false;
         initRequested = false;
+        inFlight = null;
         cpu.halted = false;
         cpu.nmiBlocked = false;
         cpu.syncFromState();
@@ -84,15 +95,19 @@ public final class TcgVcpu implements Vcpu {
     /**
      * The state for a snapshot: the register file, the MSRs {@link Msrs} keeps, the MP state
      * (halted, waiting for SIPI), the interrupt shadow and NMI masking. tcg delivers exceptions
-     * and interrupts inside an instruction, so none is ever in flight between runs; XCR0 is 1
-     * (no XSAVE in tcg's CPUID).
+     * and interrupts inside an instruction, so none is in flight between runs, except one
+     * restored from another engine that has not run yet; XCR0 is 1 (no XSAVE in tcg's CPUID).
      */
     @Override
     public VcpuState saveVcpuState() {
         cpu.syncToState();
         VcpuState.MpState mp = waitForSipi || initRequested ? VcpuState.MpState.INIT_RECEIVED
             : cpu.halted ? VcpuState.MpState.HALTED : VcpuState.MpState.RUNNABLE;
-        VcpuState.Events events = new VcpuState.Events(cpu.retired < cpu.shadowEnd, cpu.nmiBlocked, false, -1, -1, -1);
+        InFlight e = inFlight;   // restored from another engine and not yet run: it stays in flight
+        boolean nmi = e != null && e.kind() == Exceptions.EXTERNAL && e.vector() == CpuFault.NMI;
+        boolean exception = e != null && e.kind() == Exceptions.HARDWARE;
+        VcpuState.Events events = new VcpuState.Events(cpu.retired < cpu.shadowEnd, cpu.nmiBlocked, nmi,
+            exception ? e.vector() : -1, exception ? e.errorCode() : -1, e != null && !nmi && !exception ? e.vector() : -1);
         return VcpuState.of(state, cpu.msrs.save(), XCR0_X87, mp, events, cpu.msrs.kvmClockNs());
     }
 
@@ -113,10 +128,7 @@ public final class TcgVcpu implements Vcpu {
             }
         }
         VcpuState.Events ev = st.events();
-        if (ev.exception() >= 0 || ev.interrupt() >= 0 || ev.nmiPending()) {
-            throw new DeviceStateException(me + ": an exception, interrupt or NMI in flight (saved by another engine)"
-                + " cannot be restored on tcg yet");
-        }
+        InFlight event = inFlight(me, ev);
         st.into(state);
         LocalApicPort apic = cpu.irq.localApic();
         if (apic != null) {
@@ -132,6 +144,46 @@ public final class TcgVcpu implements Vcpu {
         cpu.flushDerivedState();
         cpu.shadowEnd = ev.interruptShadow() ? cpu.retired + 1 : 0;
         cpu.msrs.restore(st);
+        inFlight = event;
+    }
+
+    /**
+     * The event in flight in a state another engine saved (KVM stops a vCPU between acknowledging
+     * an interrupt or raising an exception and the guest's first handler instruction; tcg never
+     * does). An external interrupt was already taken from the interrupt controller (its ISR bit
+     * is set), so it is delivered as it is, whatever RFLAGS.IF says now; an NMI unless one is
+     * being handled; a hardware exception with its error code (CR2 of a page fault is already in
+     * the state: jvisor does not enable KVM_CAP_EXCEPTION_PAYLOAD). The rest is refused by name:
+     * #DB, #BP and #OF carry trap semantics (a RIP past the instruction, DR6) that the record
+     * does not hold, and an NMI that waits behind a running NMI handler has nowhere to wait on tcg.
+     */
+    private static InFlight inFlight(String me, VcpuState.Events ev) throws DeviceStateException {
+        int events = (ev.exception() >= 0 ? 1 : 0) + (ev.interrupt() >= 0 ? 1 : 0) + (ev.nmiPending() ? 1 : 0);
+        if (events > 1) {
+            throw new DeviceStateException(String.format("%s: more than one event in flight (exception %d, interrupt %d,"
+                + " NMI %b)", me, ev.exception(), ev.interrupt(), ev.nmiPending()));
+        }
+        if (ev.interrupt() >= 0) {
+            DeviceStateException.checkRange(me, "the interrupt in flight", ev.interrupt(), 16, 255);
+            return new InFlight(ev.interrupt(), -1, Exceptions.EXTERNAL);
+        }
+        if (ev.nmiPending()) {
+            if (ev.nmiMasked()) {
+                throw new DeviceStateException(me + ": an NMI waits behind the NMI handler that runs (saved by another"
+                    + " engine); tcg cannot hold it");
+            }
+            return new InFlight(CpuFault.NMI, -1, Exceptions.EXTERNAL);
+        }
+        int x = ev.exception();
+        if (x < 0) {
+            return null;
+        }
+        DeviceStateException.checkRange(me, "the exception in flight", x, 0, 31);
+        if (x == CpuFault.DB || x == CpuFault.BP || x == CpuFault.OF || x == CpuFault.NMI) {
+            throw new DeviceStateException(String.format("%s: exception %d in flight (saved by another engine) cannot be"
+                + " restored on tcg: its trap state is not in the record", me, x));
+        }
+        return new InFlight(x, ev.errorCode(), Exceptions.HARDWARE);
     }
 
     @Override
@@ -162,6 +214,11 @@ public final class TcgVcpu implements Vcpu {
                     state.cs.base = (long) v << 12;
                     state.rip = 0;
                     cpu.syncFromState();
+                }
+                if (inFlight != null) {
+                    InFlight e = inFlight;
+                    inFlight = null;
+                    cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
                 }
                 if (cpu.halted) {
                     if (!cpu.nmiBlocked && cpu.deliverNmi()) {
@@ -220,6 +277,7 @@ public final class TcgVcpu implements Vcpu {
     public void reset() {
         sipiVector = -1;
         initRequested = false;
+        inFlight = null;
         state.applyPowerOn();
         cpu.halted = false;
         cpu.nmiBlocked = false;

@@ -37,7 +37,10 @@ class VcpuStateTest {
     }
 
     private TcgVcpu vcpu(int index) {
-        GuestMemory ram = GuestMemory.allocate(4L << 20);
+        return vcpu(index, GuestMemory.allocate(4L << 20));
+    }
+
+    private TcgVcpu vcpu(int index, GuestMemory ram) {
         open.add(ram);
         TcgAccelerator accel = new TcgAccelerator(new MachineBus(ram, new AddressSpace("io", 0x10000),
             new AddressSpace("memory", 1L << 52)), JitOptions.fromSystemProperties());
@@ -179,8 +182,72 @@ class VcpuStateTest {
             return c;
         }), "MSR 0xc0010015 is not one tcg implements");
         refused(v, edit(good, c -> {
-            c[24] = new VcpuState.Events(false, false, false, 14, 2, -1);
+            c[24] = new VcpuState.Events(false, false, false, 3, -1, -1);
             return c;
-        }), "in flight");
+        }), "exception 3 in flight (saved by another engine) cannot be restored on tcg");
+        refused(v, edit(good, c -> {
+            c[24] = new VcpuState.Events(false, false, false, 14, 2, 0x40);
+            return c;
+        }), "more than one event in flight");
+        refused(v, edit(good, c -> {
+            c[24] = new VcpuState.Events(false, true, true, -1, -1, -1);
+            return c;
+        }), "an NMI waits behind the NMI handler that runs");
+    }
+
+    /** Real mode at 0:1000, IF set, a stack at 0:8000 and the IVT at 0. */
+    private static X86State spinningInRealMode() {
+        X86State s = new X86State();
+        s.applyPowerOn();
+        s.cs.selector = 0;
+        s.cs.base = 0;
+        s.rip = 0x1000;
+        s.gpr[4] = 0x8000;
+        s.rflags = X86State.FIXED1 | X86State.IF;
+        return s;
+    }
+
+    /**
+     * An interrupt KVM had taken from the interrupt controller but not yet delivered when it
+     * saved the vCPU (KVM_GET_VCPU_EVENTS' interrupt.injected) reaches the guest's handler on tcg
+     * before any other instruction: through the IVT, with the interrupted CS:IP and FLAGS (IF
+     * set) on the stack and IF clear in the handler. Saved again before it ran, it is still in
+     * flight.
+     */
+    @Test
+    void anInterruptInFlightReachesItsHandlerFirst() throws Exception {
+        GuestMemory ram = GuestMemory.allocate(4L << 20);
+        ram.write(0x1000, new byte[] {(byte) 0xC6, 0x06, 0x00, 0x30, 0x77, (byte) 0xEB, (byte) 0xFE}); // mov byte [0x3000], 0x77; jmp $
+        ram.writeU32(0x40 * 4, 0x0000_2000);                                              // IVT[0x40] = 0000:2000
+        ram.write(0x2000, new byte[] {(byte) 0xC6, 0x06, 0x00, 0x30, 0x5A, (byte) 0xEB, (byte) 0xFE}); // mov byte [0x3000], 0x5a; jmp $
+        TcgVcpu saver = vcpu(0);
+        saver.loadState(spinningInRealMode());
+        VcpuState saved = edit(saver.saveVcpuState(), c -> {
+            c[24] = new VcpuState.Events(false, false, false, -1, -1, 0x40);
+            return c;
+        });
+        TcgVcpu v = vcpu(0, ram);
+        v.restoreVcpuState(saved);
+        assertEquals(0x40, v.saveVcpuState().events().interrupt(), "restored and not yet run: still in flight");
+
+        org.jvisor.cpu.VcpuExit[] exit = new org.jvisor.cpu.VcpuExit[1];
+        Thread t = Thread.ofPlatform().start(() -> exit[0] = v.run());
+        // the interrupted code marks 0x77, the handler 0x5a: whichever runs first ends the wait
+        while (ram.readU8(0x3000) == 0 && t.isAlive()) {
+            Thread.onSpinWait();
+        }
+        v.kick();
+        t.join();
+        assertEquals(0x5A, ram.readU8(0x3000), "the handler ran before the interrupted code");
+        assertTrue(exit[0] instanceof org.jvisor.cpu.VcpuExit.Kicked, String.valueOf(exit[0]));
+        X86State after = new X86State();
+        v.saveState(after);
+        assertEquals(0x2005, after.rip, "in the handler, at its jmp $");
+        assertEquals(0, after.rflags & X86State.IF, "IF clear in the handler");
+        assertEquals(0x8000 - 6, after.gpr[4], "IP, CS and FLAGS pushed");
+        assertEquals(0x1000, ram.readU16(0x8000 - 6) & 0xFFFF, "the interrupted IP");
+        assertEquals(0, ram.readU16(0x8000 - 4), "the interrupted CS");
+        assertTrue((ram.readU16(0x8000 - 2) & X86State.IF) != 0, "the interrupted FLAGS, IF set");
+        assertEquals(-1, v.saveVcpuState().events().interrupt(), "delivered: nothing in flight");
     }
 }
