@@ -326,13 +326,21 @@ public final class TcgCpu {
         if (vector < 0) {
             return false;
         }
+        deliver(vector, -1, Exceptions.EXTERNAL);
+        return true;
+    }
+
+    /**
+     * Delivers an event at the current RIP, leaving HLT; {@code errorCode} -1 is none. A fault
+     * raised on the way (a bad gate, a stack that faults) is delivered in its place.
+     */
+    private void deliver(int vector, int errorCode, int kind) {
         halted = false;
         try {
-            exc.deliverEvent(vector, 0, false, Exceptions.EXTERNAL, s.rip);
+            exc.deliverEvent(vector, Math.max(errorCode, 0), errorCode >= 0, kind, s.rip);
         } catch (CpuFault f) {
             exc.deliverFault(f);
         }
-        return true;
     }
 
     /** A stop address no instruction can have (non-canonical). */
@@ -392,15 +400,10 @@ public final class TcgCpu {
      * for an exception with its {@code errorCode} (-1: none). Leaves HLT.
      */
     void deliverInFlight(int vector, int errorCode, int kind) {
-        halted = false;
         if (vector == CpuFault.NMI && kind == Exceptions.EXTERNAL) {
             nmiBlocked = true;
         }
-        try {
-            exc.deliverEvent(vector, Math.max(errorCode, 0), errorCode >= 0, kind, s.rip);
-        } catch (CpuFault f) {
-            exc.deliverFault(f);
-        }
+        deliver(vector, errorCode, kind);
     }
 
     /** Delivers a pending NMI (vector 2), leaving HLT; false if there is none. */
@@ -408,13 +411,8 @@ public final class TcgCpu {
         if (!irq.takeNmi()) {
             return false;
         }
-        halted = false;
         nmiBlocked = true;
-        try {
-            exc.deliverEvent(CpuFault.NMI, 0, false, Exceptions.EXTERNAL, s.rip);
-        } catch (CpuFault f) {
-            exc.deliverFault(f);
-        }
+        deliver(CpuFault.NMI, -1, Exceptions.EXTERNAL);
         return true;
     }
 
