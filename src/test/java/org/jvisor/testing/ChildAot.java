@@ -38,7 +38,7 @@ public final class ChildAot {
 
     /** Made on first use, once per test JVM. */
     private static final class Holder {
-        static final Optional<Path> CACHE = cacheFor(System.getProperty("jvisor.jar"));
+        static final Optional<Use> USE = useFor(System.getProperty("jvisor.jar"));
     }
 
     /** The packaged jar and the JVM options that load its cache, when there is one. */
@@ -47,11 +47,10 @@ public final class ChildAot {
 
     /** How a child JVM running jvisor's main class uses the cache, or empty when it runs without one. */
     public static Optional<Use> use() {
-        return Holder.CACHE.map(c -> new Use(Path.of(System.getProperty("jvisor.jar")).toAbsolutePath(),
-            List.of("-XX:AOTCache=" + c, "-Xlog:aot=off", "-Xlog:cds=off")));
+        return Holder.USE;
     }
 
-    private static Optional<Path> cacheFor(String jarProperty) {
+    private static Optional<Use> useFor(String jarProperty) {
         if (jarProperty == null || "off".equals(System.getProperty("jvisor.test.aot"))) {
             return Optional.empty();
         }
@@ -62,12 +61,15 @@ public final class ChildAot {
         Path dir = jar.resolveSibling("child-aot");
         Path cache = dir.resolve(jar.getFileName() + ".aot");
         try {
-            if (Files.isRegularFile(cache)
-                    && Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(jar)) > 0) {
-                return Optional.of(cache);
+            boolean fresh = Files.isRegularFile(cache)
+                && Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(jar)) > 0;
+            if (!fresh) {
+                Files.createDirectories(dir);
+                if (!train(jar, dir, cache)) {
+                    return Optional.empty();
+                }
             }
-            Files.createDirectories(dir);
-            return train(jar, dir, cache);
+            return Optional.of(new Use(jar, List.of("-XX:AOTCache=" + cache, "-Xlog:aot=off", "-Xlog:cds=off")));
         } catch (IOException e) {
             throw new UncheckedIOException("the child JVMs' AOT cache in " + dir, e);
         } catch (InterruptedException e) {
@@ -81,13 +83,13 @@ public final class ChildAot {
      * {@code train_aot}; a failed training leaves the children without a cache and says why on
      * the test JVM's stderr, with the training's log kept.
      */
-    private static Optional<Path> train(Path jar, Path dir, Path cache) throws IOException, InterruptedException {
+    private static boolean train(Path jar, Path dir, Path cache) throws IOException, InterruptedException {
         GuestBuilder.Guest guest = DemoGuest.build();
         Path partial = dir.resolve(jar.getFileName() + ".aot.partial");
         Path log = dir.resolve("training.log");
         Files.deleteIfExists(partial);
         List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add(ChildJvm.java());
         cmd.addAll(BASE);
         cmd.addAll(List.of("-Xmx256m", "-XX:AOTCacheOutput=" + partial, "-cp", jar.toString(), ChildJvm.JVISOR_MAIN,
             "-accel", "tcg", "-m", "512M", "-nographic", "-no-reboot", "-kernel", guest.kernel().toString(),
@@ -103,10 +105,10 @@ public final class ChildAot {
             System.err.println("child JVMs run without an AOT cache: its training failed (exit " + p.exitValue()
                 + "), see " + log);
             Files.deleteIfExists(partial);
-            return Optional.empty();
+            return false;
         }
         Files.move(partial, cache, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         System.err.printf("child JVMs' AOT cache %s trained in %.1f s%n", cache, (System.nanoTime() - t0) / 1e9);
-        return Optional.of(cache);
+        return true;
     }
 }

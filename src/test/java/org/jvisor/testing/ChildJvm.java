@@ -35,7 +35,7 @@ public final class ChildJvm {
      */
     public static List<String> command(List<String> jvmOptions, String mainClass) {
         List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add(java());
         // as the launcher: native access, tcg's raw guest-RAM accesses (HostMemory), the serial collector
         cmd.addAll(ChildAot.BASE);
         // jvisor itself from the packaged jar with its AOT cache, as users run it, where there is one
@@ -82,6 +82,11 @@ public final class ChildJvm {
     public static Path moduleJar() {
         String jar = System.getProperty("jvisor.jar");
         return jar == null ? mainClasses() : Path.of(jar);
+    }
+
+    /** The java executable of this JVM, for the JVMs the tests start. */
+    static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
     }
 
     /** jvisor's compiled classes (target/classes), the directory that holds module-info.class. */
