@@ -450,7 +450,8 @@ public final class CommandLine {
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
-            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), memMerge), startPaused, chardevs.monitors(), pidfile, daemonize,
+            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), memMerge,
+            machine.rngSeed()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
             compat.timestamps(), processName);

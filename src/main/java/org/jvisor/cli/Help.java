@@ -45,7 +45,7 @@ final class Help {
                                 waits, and when to reboot after no disk booted (-1: never)
           -machine pc|pc-i440fx-7.2|q35|pc-q35-7.2|microvm|none[,kernel-decompress=host|guest]
                    [,accel=kvm|tcg|kvm:tcg][,usb=off][,dump-guest-core=on|off][,memory-backend=ID]
-                   [,mem-merge=on|off]
+                   [,mem-merge=on|off][,rng-seed=on|off]
                                 pc (default; pc-i440fx-7.2 is its versioned name): PCI host
                                 with ECAM, virtio-X-pci devices; microvm: no PCI,
                                 virtio-X-device devices on virtio-mmio; none: no guest, only
@@ -65,6 +65,10 @@ final class Help {
                                 pages of guest RAM with identical ones of other guests (it
                                 works where /sys/kernel/mm/ksm/run is 1, on RAM not shared
                                 with another process); off: never
+                                rng-seed (default on): a -kernel Linux gets a fresh seed for
+                                its random number generator at every boot (setup_data
+                                SETUP_RNG_SEED, which QEMU 7.1 introduced and 7.2 passes no
+                                more), so its generator is ready at once; off: none
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
           -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
                                 exiting; a reset then boots the machine again

@@ -19,11 +19,12 @@ final class MachineOptions {
     /**
      * What -machine says: the machine type, where a bzImage's payload is decompressed, the
      * accelerator of accel= (null: not given), the memory-backend= object (null: none) and
-     * whether guest RAM may be merged with identical host pages (mem-merge=).
+     * whether guest RAM may be merged with identical host pages (mem-merge=) and whether a Linux
+     * kernel gets an RNG seed (rng-seed=).
      */
     record Spec(MachineConfig.MachineType type, boolean decompressOnHost, MachineConfig.Accel accel, String memoryBackend,
-                boolean memMerge) {
-        static final Spec DEFAULT = new Spec(MachineConfig.MachineType.PC, true, null, null, true);
+                boolean memMerge, boolean rngSeed) {
+        static final Spec DEFAULT = new Spec(MachineConfig.MachineType.PC, true, null, null, true, true);
     }
 
     private MachineOptions() {
@@ -31,7 +32,7 @@ final class MachineOptions {
 
     /**
      * -machine TYPE[,kernel-decompress=host|guest][,accel=A[:B]][,usb=off][,dump-guest-core=on|off]
-     * [,memory-backend=ID][,mem-merge=on|off]. kernel-decompress picks where a bzImage's payload is decompressed: on
+     * [,memory-backend=ID][,mem-merge=on|off][,rng-seed=on|off]. kernel-decompress picks where a bzImage's payload is decompressed: on
      * the host (default, jvisor's fast path) or by the kernel's own decompressor, as QEMU does.
      */
     static Spec parse(String text) throws UsageException {
@@ -44,7 +45,8 @@ final class MachineOptions {
      */
     static Spec parse(String text, Spec before) throws UsageException {
         OptionList o = OptionList.parse("-machine", text, true);
-        o.allowOnly(Set.of("type", "kernel-decompress", "accel", "usb", "dump-guest-core", "memory-backend", "mem-merge"), "");
+        o.allowOnly(Set.of("type", "kernel-decompress", "accel", "usb", "dump-guest-core", "memory-backend", "mem-merge",
+            "rng-seed"), "");
         String typeName = o.implied() != null ? o.implied() : o.get("type");
         MachineConfig.MachineType type = typeName == null ? before.type() : switch (typeName) {
             case "pc", PC_VERSIONED -> MachineConfig.MachineType.PC;
@@ -82,7 +84,9 @@ final class MachineOptions {
         }
         boolean memMerge = o.get("mem-merge") == null ? before.memMerge()
             : CommandLine.onOff("-machine", "mem-merge", o.get("mem-merge"));
-        return new Spec(type, onHost, accel, memoryBackend, memMerge);
+        boolean rngSeed = o.get("rng-seed") == null ? before.rngSeed()
+            : CommandLine.onOff("-machine", "rng-seed", o.get("rng-seed"));
+        return new Spec(type, onHost, accel, memoryBackend, memMerge, rngSeed);
     }
 
     /**

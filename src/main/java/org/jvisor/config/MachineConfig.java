@@ -56,6 +56,8 @@ import java.util.Set;
  *                         that index of {@code virtioDevices} sits behind; the others are on the root bus
  * @param memMerge         -machine mem-merge=on|off: guest RAM may be merged with identical pages of
  *                         other guests by the host kernel's KSM (on, as QEMU's default)
+ * @param rngSeed          -machine rng-seed=on|off: a Linux kernel booted with -kernel gets a fresh
+ *                         seed for its random number generator (setup_data SETUP_RNG_SEED) at each boot
  */
 public record MachineConfig(
     Accel accel,
@@ -81,7 +83,7 @@ public record MachineConfig(
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
     List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid,
-    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, boolean memMerge) {
+    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, boolean memMerge, boolean rngSeed) {
 
     public MachineConfig {
         pcieRootPorts = pcieRootPorts == null ? List.of() : List.copyOf(pcieRootPorts);
@@ -129,7 +131,7 @@ public record MachineConfig(
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
             backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses,
-            memMerge);
+            memMerge, rngSeed);
     }
 
     /**
@@ -683,6 +685,7 @@ public record MachineConfig(
         private String name;
         private MemoryBackendConfig memoryBackend;
         private boolean memMerge = true;
+        private boolean rngSeed = true;
         private CpuConfig cpu;
         private java.util.UUID uuid;
         private Firmware firmware = Firmware.DEFAULT;
@@ -881,6 +884,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -machine rng-seed=on|off: whether a Linux kernel gets a seed for its random number generator (default on). */
+        public Builder rngSeed(boolean on) {
+            this.rngSeed = on;
+            return this;
+        }
+
         public MachineConfig build() {
             if (cpus < 1 || cpus > 255) {
                 throw new IllegalArgumentException(cpus + " vCPUs is out of range (1-255)");
@@ -892,7 +901,7 @@ public record MachineConfig(
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
                 memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of(),
-                memMerge);
+                memMerge, rngSeed);
         }
     }
 }

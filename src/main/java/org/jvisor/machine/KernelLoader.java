@@ -1,6 +1,7 @@
 package org.jvisor.machine;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import org.jvisor.boot.linux.LinuxBoot;
 import org.jvisor.boot.linux.LinuxBootResult;
 import org.jvisor.boot.linux.LinuxKernel;
 import org.jvisor.boot.linux.ReservedRange;
+import org.jvisor.boot.linux.SetupData;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.memory.GuestMemory;
@@ -55,6 +57,10 @@ final class KernelLoader {
     /** The BIOS a machine without -kernel boots, or null. */
     private final FirmwareImage firmware;
     private LinuxBootResult lastLinuxBoot;
+    /** The host's entropy for the RNG seed, kept open by {@link #hold} (the path may be gone later); null: opened per boot. */
+    private InputStream entropy;
+
+    private static final Path URANDOM = Path.of("/dev/urandom");
 
     /** A Linux kernel validated for loading, and its initrd (null if none); both shared through the pool. */
     private record LinuxFiles(LinuxKernel kernel, byte[] initrd) {
@@ -202,6 +208,13 @@ final class KernelLoader {
                 linux = readLinuxAgain();
             }
             hold = true;
+            if (config.rngSeed() && entropy == null) {
+                try {
+                    entropy = Files.newInputStream(URANDOM);
+                } catch (IOException e) {
+                    throw new BootException("opening " + URANDOM + " for the guest's RNG seed: " + e.getMessage(), e);
+                }
+            }
         }
     }
 
@@ -228,11 +241,43 @@ final class KernelLoader {
         writeSmbios(ram);
         try {
             lastLinuxBoot = LinuxBoot.load(ram, files.kernel(), files.initrd(), cmdline, tables.rsdpAddress(),
-                List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")));
+                List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")), rngSeed());
         } catch (BootException e) {
             throw new BootException("kernel " + kernelPath + ": " + e.getMessage());
         }
         return lastLinuxBoot.entryState();
+    }
+
+    /**
+     * A fresh seed for the guest kernel's random number generator at every boot (-machine
+     * rng-seed=on), as a setup_data node: with it the kernel's generator is ready before its first
+     * use instead of late in the boot, so it stops recomputing BLAKE2s over its input pool for every
+     * random number it hands out while unseeded (random.c crng_make_state; slab freelist
+     * randomization alone asks for thousands). QEMU 7.1 passed one too (7.2 turned it
+     * off again). A new seed per boot: a rebooted guest never starts
+     * from its previous boot's seed. Null with rng-seed=off.
+     */
+    private SetupData rngSeed() throws BootException {
+        if (!config.rngSeed()) {
+            return null;
+        }
+        byte[] seed = new byte[SetupData.RNG_SEED_BYTES];
+        try {
+            int n;
+            if (entropy != null) {
+                n = entropy.readNBytes(seed, 0, seed.length);
+            } else {
+                try (InputStream in = Files.newInputStream(URANDOM)) {
+                    n = in.readNBytes(seed, 0, seed.length);
+                }
+            }
+            if (n != seed.length) {
+                throw new BootException(URANDOM + " gave " + n + " bytes of the guest's " + seed.length + "-byte RNG seed");
+            }
+        } catch (IOException e) {
+            throw new BootException("reading the guest's RNG seed from " + URANDOM + ": " + e.getMessage(), e);
+        }
+        return SetupData.rngSeed(seed);
     }
 
     /** The SMBIOS tables of this machine in {@code ram} (what its RAM ranges are). */

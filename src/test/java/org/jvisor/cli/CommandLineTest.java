@@ -97,6 +97,16 @@ class CommandLineTest {
         assertTrue(e.getMessage().contains("mem-merge"), e.getMessage());
     }
 
+    /** -machine rng-seed: on unless turned off; a later -machine that does not name it keeps it. */
+    @Test
+    void rngSeedIsOnByDefaultAndCanBeTurnedOff() throws UsageException {
+        assertTrue(parse("-kernel", "k").rngSeed());
+        assertFalse(parse("-kernel", "k", "-machine", "microvm,rng-seed=off").rngSeed());
+        assertFalse(parse("-kernel", "k", "-machine", "rng-seed=off", "-machine", "pc").rngSeed());
+        UsageException e = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-machine", "rng-seed=2"));
+        assertTrue(e.getMessage().contains("rng-seed"), e.getMessage());
+    }
+
     @Test
     void machineTypesPickTheVirtioTransport() throws UsageException {
         MachineConfig pc = parse("-kernel", "k", "-drive", "file=a.img,format=raw,if=virtio", "-device", "virtio-rng-pci");

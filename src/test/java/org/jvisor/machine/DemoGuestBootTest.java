@@ -63,6 +63,8 @@ class DemoGuestBootTest {
         assertTrue(out.contains("TSC deadline timer available"), r.toString());
         assertFalse(out.contains("Marking TSC unstable"), r.toString());
         assertFalse(out.contains("No local APIC present"), r.toString());
+        assertTrue(out.contains("[    0.000000] random: crng init done"),
+            "the setup_data RNG seed makes the kernel's generator ready in setup_arch: " + r);
         assertEquals(0, r.status(), "poweroff in the guest ends jvisor with status 0: " + r);
     }
 
@@ -142,23 +144,32 @@ class DemoGuestBootTest {
     /**
      * The kernel decompresses itself (kernel-decompress=guest), and its reboot with -no-reboot ends
      * jvisor with status 0, saying why, as QEMU does. One boot for both: each guest boot costs the
-     * test suite seconds.
+     * test suite seconds. The decompressor (and its KASLR) leaves the RNG seed's setup_data node
+     * for the kernel.
      */
     @Test
     void bootsWithTheGuestSideDecompressorAndItsRebootEndsJvisor() throws Exception {
         var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.test=LINUX-BOOT-MARKER-5 jvisor.exit=reboot",
             "-machine", "pc,kernel-decompress=guest"));
         assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-5"::equals), r.toString());
+        assertTrue(r.stdout().contains("[    0.000000] random: crng init done"), r.toString());
         assertTrue(r.stdout().contains("reboot: Restarting system"), r.toString());
         assertTrue(r.stderr().contains("-no-reboot given, exiting"), r.toString());
         assertEquals(0, r.status(), r.toString());
     }
 
-    /** Without the LAPIC the kernel runs on the 8259 PIC and the PIT's one-shot mode: it must not lose its tick. */
+    /**
+     * Without the LAPIC the kernel runs on the 8259 PIC and the PIT's one-shot mode: it must not
+     * lose its tick. With rng-seed=off (on this boot, to spare the suite one) the kernel gets no
+     * seed, so its generator is not ready at once.
+     */
     @Test
     void bootsAndPowersOffOnThePicAndPit() throws Exception {
-        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " nolapic jvisor.test=LINUX-BOOT-MARKER-3"));
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " nolapic jvisor.test=LINUX-BOOT-MARKER-3",
+            "-machine", "pc,rng-seed=off"));
         assertTrue(r.stdout().lines().anyMatch("LINUX-BOOT-MARKER-3"::equals), r.toString());
+        assertTrue(r.stdout().contains("Run /init as init process"), r.toString());
+        assertFalse(r.stdout().contains("[    0.000000] random: crng init done"), r.toString());
         assertEquals(0, r.status(), r.toString());
     }
 

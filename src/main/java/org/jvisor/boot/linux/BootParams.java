@@ -95,6 +95,12 @@ public final class BootParams {
         return this;
     }
 
+    /** The first node of the setup_data list (boot.rst "setup_data"; protocol 2.09, which every kernel we boot has). */
+    public BootParams setupData(long addr) {
+        b.putLong(OFF_SETUP_DATA, addr);
+        return this;
+    }
+
     public BootParams acpiRsdp(long addr) {
         b.putLong(OFF_ACPI_RSDP_ADDR, addr);
         return this;

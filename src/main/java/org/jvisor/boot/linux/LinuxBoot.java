@@ -38,6 +38,7 @@ import org.jvisor.memory.GuestMemory;
  *   0x007000  zero page (struct boot_params), 4 KiB
  *   0x008000  boot stack, RSP = 0x8ff0
  *   0x009000  PML4, 0xa000 PDPT, 0xb000-0xefff four page directories: [0, 4 GiB) identity, 2 MiB pages
+ *   0x010000  setup_data: one node, if the caller gives one (an RNG seed), below the command line
  *   0x020000  kernel command line, NUL-terminated, at most cmdline_size bytes (and below 0x9fc00)
  *   0x09fc00  EBDA and BIOS area, reserved in e820 up to 1 MiB
  *   pref_address (16 MiB for distribution kernels) or 1 MiB: the kernel, init_size bytes
@@ -56,6 +57,8 @@ public final class LinuxBoot {
     public static final long STACK_TOP = 0x8FF0;
     public static final long PML4_ADDR = 0x9000;
     public static final long CMDLINE_ADDR = 0x20000;
+    /** The setup_data node; it must end below the command line. */
+    public static final long SETUP_DATA_ADDR = 0x10000;
     /** The command line must end below the EBDA (boot.rst: "anywhere between the end of the setup heap and 0xA0000"). */
     public static final long CMDLINE_LIMIT = E820Map.EBDA_START;
     /** Where a bzImage that is not relocatable (or states no pref_address) is loaded (boot.rst "Loading The Rest of The Kernel"). */
@@ -88,20 +91,29 @@ public final class LinuxBoot {
      */
     public static LinuxBootResult load(GuestMemory ram, byte[] kernelFile, byte[] initrd, String cmdline, long acpiRsdp,
                                        List<ReservedRange> extraReserved, boolean decompressOnHost) throws BootException {
-        return load(ram, LinuxKernel.prepare(kernelFile, decompressOnHost), initrd, cmdline, acpiRsdp, extraReserved);
+        return load(ram, LinuxKernel.prepare(kernelFile, decompressOnHost), initrd, cmdline, acpiRsdp, extraReserved, null);
     }
 
     /**
      * As {@link #load(GuestMemory, byte[], byte[], String, long, List, boolean)} for a kernel
      * prepared once with {@link LinuxKernel#prepare}: a machine that reboots loads it again without
      * parsing or decompressing it again.
+     *
+     * @param setupData a node for the zero page's setup_data list (an RNG seed), or null for none
      */
     public static LinuxBootResult load(GuestMemory ram, LinuxKernel kernel, byte[] initrd, String cmdline, long acpiRsdp,
-                                       List<ReservedRange> extraReserved) throws BootException {
+                                       List<ReservedRange> extraReserved, SetupData setupData) throws BootException {
         E820Map e820 = E820Map.build(ram, extraReserved);
         byte[] cmd = commandLineBytes(cmdline);
         requireOurs(e820, GDT_ADDR, PML4_ADDR + LongModeSetup.PAGE_TABLE_BYTES - GDT_ADDR, "jvisor's boot structures");
         requireOurs(e820, CMDLINE_ADDR, cmd.length + 1L, "the kernel command line");
+        if (setupData != null) {
+            if (SETUP_DATA_ADDR + setupData.size() > CMDLINE_ADDR) {
+                throw new BootException(String.format("setup_data of %d bytes does not fit below the command line at %#x",
+                    setupData.size(), CMDLINE_ADDR));
+            }
+            requireOurs(e820, SETUP_DATA_ADDR, setupData.size(), "the setup_data node");
+        }
         if (acpiRsdp < 0) {
             throw new BootException(String.format("ACPI RSDP address %#x is not a physical address", acpiRsdp));
         }
@@ -125,13 +137,19 @@ public final class LinuxBoot {
         if (acpiRsdp != 0) {
             params.acpiRsdp(acpiRsdp);
         }
+        if (setupData != null) {
+            // below 1 MiB, which the kernel's decompressor never writes and the kernel keeps reserved
+            // (arch/x86/kernel/setup.c: the first megabyte; setup_data ranges are reserved too)
+            ram.write(SETUP_DATA_ADDR, setupData.bytes());
+            params.setupData(SETUP_DATA_ADDR);
+        }
         ram.write(ZERO_PAGE_ADDR, params.bytes());
         LongModeSetup.writeGdt(ram, GDT_ADDR);
         ram.fill(STACK_BOTTOM, PML4_ADDR - STACK_BOTTOM, (byte) 0);
         LongModeSetup.writeIdentityMap(ram, PML4_ADDR);
         X86State st = LongModeSetup.entryState(k.entry, ZERO_PAGE_ADDR, STACK_TOP, GDT_ADDR, PML4_ADDR);
 
-        String description = describe(k, cmd, initrdAddr, initrdSize, acpiRsdp, e820);
+        String description = describe(k, cmd, initrdAddr, initrdSize, acpiRsdp, setupData, e820);
         return new LinuxBootResult(st, k.kind, k.header, k.payloadFormat, k.kernelStart, k.kernelEnd, k.entry,
             ZERO_PAGE_ADDR, CMDLINE_ADDR, cmd.length, initrdAddr, initrdSize, e820, k.decompressNanos, description);
     }
@@ -335,7 +353,8 @@ public final class LinuxBoot {
 
     // ---- description ---------------------------------------------------------------------------
 
-    private static String describe(Loaded k, byte[] cmd, long initrdAddr, long initrdSize, long acpiRsdp, E820Map e820) {
+    private static String describe(Loaded k, byte[] cmd, long initrdAddr, long initrdSize, long acpiRsdp, SetupData setupData,
+                                   E820Map e820) {
         StringBuilder sb = new StringBuilder();
         switch (k.kind) {
             case BZIMAGE -> sb.append(String.format("Linux bzImage, boot protocol %s, decompressed by the guest",
@@ -356,6 +375,10 @@ public final class LinuxBoot {
         }
         if (acpiRsdp != 0) {
             sb.append(String.format("%n  ACPI RSDP at %#x", acpiRsdp));
+        }
+        if (setupData != null) {
+            sb.append(String.format("%n  setup_data at %#x: type %d, %d bytes%s", SETUP_DATA_ADDR, setupData.type(),
+                setupData.data().length, setupData.type() == SetupData.SETUP_RNG_SEED ? " (RNG seed)" : ""));
         }
         for (E820Map.Entry e : e820.entries()) {
             sb.append("\n  e820 ").append(e);

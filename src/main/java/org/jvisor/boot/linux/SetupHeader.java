@@ -58,6 +58,8 @@ public record SetupHeader(
     public static final int OFF_CMDLINE_SIZE = 0x238;
     public static final int OFF_PAYLOAD_OFFSET = 0x248;
     public static final int OFF_PAYLOAD_LENGTH = 0x24C;
+    /** Protocol 2.09: the physical address of the first setup_data node, 0 for none. */
+    public static final int OFF_SETUP_DATA = 0x250;
     public static final int OFF_PREF_ADDRESS = 0x258;
     public static final int OFF_INIT_SIZE = 0x260;
     /** The first field this loader reads past init_size: everything up to here must be in the header. */

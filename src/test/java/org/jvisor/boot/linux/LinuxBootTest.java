@@ -249,6 +249,39 @@ class LinuxBootTest {
     }
 
     @Test
+    void passesAnRngSeedAsTheOnlySetupDataNodeOrNoneAtAll() throws BootException {
+        TestImages.BzImage bz = new TestImages.BzImage();
+        byte[] seed = TestImages.pattern(SetupData.RNG_SEED_BYTES, 7);
+        try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
+            LinuxKernel kernel = LinuxKernel.prepare(bz.build(), false);
+            LinuxBootResult r = LinuxBoot.load(ram, kernel, null, "quiet", 0, List.of(), SetupData.rngSeed(seed));
+            long node = ram.readU64(LinuxBoot.ZERO_PAGE_ADDR + SetupHeader.OFF_SETUP_DATA);
+            assertEquals(LinuxBoot.SETUP_DATA_ADDR, node);
+            assertEquals(0, ram.readU64(node), "next: the list has one node");
+            assertEquals(SetupData.SETUP_RNG_SEED, ram.readU32(node + 8));
+            assertEquals(SetupData.RNG_SEED_BYTES, ram.readU32(node + 12));
+            assertArrayEquals(seed, read(ram, node + SetupData.HEADER_BYTES, seed.length));
+            assertTrue(node + SetupData.HEADER_BYTES + seed.length <= LinuxBoot.CMDLINE_ADDR, "below the command line");
+            assertEquals("quiet", new String(read(ram, LinuxBoot.CMDLINE_ADDR, 5), StandardCharsets.US_ASCII));
+            assertTrue(r.description().contains("setup_data at 0x10000: type 9, 32 bytes (RNG seed)"), r.description());
+            assertTrue(r.e820().isUsable(node, SetupData.HEADER_BYTES + seed.length), "in RAM the kernel sees");
+
+            // A reboot without a seed leaves no stale pointer behind.
+            LinuxBoot.load(ram, kernel, null, "", 0, List.of(), null);
+            assertEquals(0, ram.readU64(LinuxBoot.ZERO_PAGE_ADDR + SetupHeader.OFF_SETUP_DATA));
+
+            // A node that would reach the command line, or one over a reserved range, is refused by name.
+            String big = assertThrows(BootException.class, () -> LinuxBoot.load(ram, kernel, null, "", 0, List.of(),
+                SetupData.rngSeed(new byte[0x10000]))).getMessage();
+            assertTrue(big.contains("setup_data of 65552 bytes does not fit below the command line at 0x20000"), big);
+            String reserved = assertThrows(BootException.class, () -> LinuxBoot.load(ram, kernel, null, "", 0,
+                List.of(new ReservedRange(0x10000, 0x1000, E820Map.Type.NVS, "NVS")), SetupData.rngSeed(seed))).getMessage();
+            assertTrue(reserved.startsWith("the setup_data node at [0x10000, 0x10030) would not be in usable RAM"), reserved);
+        }
+        assertThrows(IllegalArgumentException.class, () -> SetupData.rngSeed(new byte[0]));
+    }
+
+    @Test
     void decompressesAGzipOrLz4PayloadOnTheHostAndBootsTheVmlinuxWithTheRealHeader() throws BootException {
         byte[] text = TestImages.pattern(0x3000, 21);
         byte[] data = TestImages.pattern(0x800, 22);
@@ -372,9 +405,9 @@ class LinuxBootTest {
         assertEquals(vmlinux.length, k.vmlinuxSize());
         assertEquals(1, k.elf().segments().size());
         try (GuestMemory ram = GuestMemory.allocate(64 * MIB)) {
-            LinuxBootResult first = LinuxBoot.load(ram, k, null, "one", 0, List.of());
+            LinuxBootResult first = LinuxBoot.load(ram, k, null, "one", 0, List.of(), null);
             ram.fill(0x100_0000, 0x1000, (byte) 0);
-            LinuxBootResult second = LinuxBoot.load(ram, k, new byte[10], "two", 0, List.of());
+            LinuxBootResult second = LinuxBoot.load(ram, k, new byte[10], "two", 0, List.of(), null);
             assertEquals(first.entryPoint(), second.entryPoint());
             assertArrayEquals(TestImages.pattern(0x1000, 3), read(ram, 0x100_0000, 0x1000));
             assertEquals("two", new String(read(ram, 0x20000, 3), StandardCharsets.US_ASCII));

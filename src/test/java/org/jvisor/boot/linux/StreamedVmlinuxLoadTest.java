@@ -59,8 +59,8 @@ class StreamedVmlinuxLoadTest {
         try (GuestMemory a = GuestMemory.allocate(ramSize); GuestMemory b = GuestMemory.allocate(ramSize)) {
             a.fill(0, ramSize, STALE);
             b.fill(0, ramSize, STALE);
-            LinuxBootResult ra = LinuxBoot.load(a, streamed, null, "", 0, List.of());
-            LinuxBootResult rb = LinuxBoot.load(b, array, null, "", 0, List.of());
+            LinuxBootResult ra = LinuxBoot.load(a, streamed, null, "", 0, List.of(), null);
+            LinuxBootResult rb = LinuxBoot.load(b, array, null, "", 0, List.of(), null);
             assertEquals(rb.entryPoint(), ra.entryPoint());
             assertEquals(rb.kernelStart(), ra.kernelStart());
             assertEquals(rb.kernelEnd(), ra.kernelEnd());
@@ -68,7 +68,7 @@ class StreamedVmlinuxLoadTest {
             assertTrue(ra.description().contains("decompressed on the host into RAM"), ra.description());
             assertRamEqual(a, b, LinuxBoot.HIGH_LOAD_ADDR, ramSize);
             a.fill(ra.kernelStart(), ra.kernelEnd() - ra.kernelStart(), STALE);
-            LinuxBoot.load(a, streamed, null, "", 0, List.of());
+            LinuxBoot.load(a, streamed, null, "", 0, List.of(), null);
             assertRamEqual(a, b, LinuxBoot.HIGH_LOAD_ADDR, ramSize);
         }
     }
