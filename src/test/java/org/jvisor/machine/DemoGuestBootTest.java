@@ -63,6 +63,8 @@ class DemoGuestBootTest {
         assertTrue(out.contains("TSC deadline timer available"), r.toString());
         assertFalse(out.contains("Marking TSC unstable"), r.toString());
         assertFalse(out.contains("No local APIC present"), r.toString());
+        assertTrue(out.contains("rtc_cmos 00:0") && out.contains(": registered as rtc0"), "the RTC through PnP ACPI: " + r);
+        assertFalse(out.contains("no PNP device found"), r.toString());
         assertTrue(out.contains("[    0.000000] random: crng init done"),
             "the setup_data RNG seed makes the kernel's generator ready in setup_arch: " + r);
         assertEquals(0, r.status(), "poweroff in the guest ends jvisor with status 0: " + r);
@@ -72,7 +74,8 @@ class DemoGuestBootTest {
      * virtio-rng on the PCI bus: Linux finds it, uses MSI-X, reads /dev/hwrng. The PCI host is
      * PCIe-style: MCFG announces ECAM (the host bridge then has 4 KiB of config space in sysfs) and
      * the virtio BAR (64-bit, prefetchable) lands in the window above 4 GiB. And -uuid reaches the
-     * guest through SMBIOS, as with QEMU: /sys/class/dmi/id/product_uuid.
+     * guest through SMBIOS, as with QEMU: /sys/class/dmi/id/product_uuid. And the RTC, bound
+     * through PnP ACPI, raises its alarm interrupt (IRQ 8) when the guest sets a wake alarm.
      */
     @Test
     void virtioRngPciFeedsTheGuestsHwrng() throws Exception {
@@ -80,7 +83,8 @@ class DemoGuestBootTest {
             + "dd if=/dev/hwrng bs=16 count=2 2>/dev/null | od -An -tx1; grep virtio0-input /proc/interrupts; "
             + "echo host-bridge-config=$(wc -c < /sys/bus/pci/devices/0000:00:00.0/config); "
             + "grep virtio-pci-modern /proc/iomem; echo uuid=$(cat /sys/class/dmi/id/product_uuid) "
-            + "vendor=$(cat /sys/class/dmi/id/sys_vendor)";
+            + "vendor=$(cat /sys/class/dmi/id/sys_vendor); "
+            + "echo +1 > /sys/class/rtc/rtc0/wakealarm; sleep 2; grep rtc0 /proc/interrupts";
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci",
             "-uuid", "c0ffee00-1234-5678-9abc-def012345678"));
@@ -98,6 +102,8 @@ class DemoGuestBootTest {
         assertEquals(2, hexLines, "32 bytes of entropy: " + r);
         assertTrue(out.lines().anyMatch(l -> l.contains("PCI-MSI") && l.contains("virtio0-input")
             && !l.trim().startsWith("0") && !l.matches("\\s*\\d+:\\s+0\\s.*")), "MSI-X delivered: " + r);
+        assertTrue(out.lines().anyMatch(l -> l.matches("\\s*8:\\s+[1-9]\\d*\\s+IO-APIC\\s+8-edge\\s+rtc0")),
+            "the RTC's alarm interrupt: " + r);
         assertTrue(out.contains("jvisor-guest: command exited with status 0"), r.toString());
         assertEquals(0, r.status(), r.toString());
     }

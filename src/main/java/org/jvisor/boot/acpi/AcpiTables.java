@@ -36,6 +36,7 @@ public final class AcpiTables {
     private Dmar.Unit dmar;
     private boolean com1 = true;
     private boolean i8042 = true;
+    private boolean rtc = true;
 
     /** Where the tables went. */
     public record Placement(long rsdpAddress, long start, long length) {
@@ -111,6 +112,12 @@ public final class AcpiTables {
         return this;
     }
 
+    /** Whether the CMOS RTC (0x70/0x71, IRQ 8) is described; default yes. */
+    public AcpiTables rtc(boolean present) {
+        this.rtc = present;
+        return this;
+    }
+
     public int vcpus() {
         return vcpus;
     }
@@ -120,7 +127,7 @@ public final class AcpiTables {
     }
 
     public Dsdt.Config dsdtConfig() {
-        return new Dsdt.Config(vcpus, com1, i8042, virtioMmio, pciHost);
+        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost);
     }
 
     /** Lays the tables out in [base, base + windowSize). */

@@ -6,15 +6,15 @@ import org.jvisor.devices.acpi.AcpiPm;
 
 /**
  * The DSDT (ACPI 6.5 5.2.11.1), revision 2 (64-bit integers): \_S5 for {@link AcpiPm}, and under
- * \_SB the processors (ACPI0007), COM1, the PS/2 keyboard, the virtio-mmio transports (VRnn) and
- * the PCI host bridge (PCI0).
+ * \_SB the processors (ACPI0007), COM1, the PS/2 keyboard, the CMOS RTC, the virtio-mmio transports
+ * (VRnn) and the PCI host bridge (PCI0).
  */
 public final class Dsdt {
 
     public static final int REVISION = 2;
 
     /** What the DSDT describes. */
-    public record Config(int vcpus, boolean com1, boolean ps2Keyboard,
+    public record Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
                          List<VirtioMmioDevice> virtioMmio, PciHost pciHost) {
         public Config {
             virtioMmio = List.copyOf(virtioMmio);
@@ -58,6 +58,15 @@ public final class Dsdt {
             w.name("_STA").integer(0x0F);
             w.name("_CRS").beginResourceTemplate()
                 .io(0x60, 0x60, 0x01, 0x01).io(0x64, 0x64, 0x01, 0x01).irqNoFlags(1).end();
+            w.end();
+        }
+        if (c.rtc()) {
+            // PNP0B00, the AT RTC, as QEMU's DSDT has it: Linux's rtc_cmos binds to it instead of
+            // registering a platform device by guess. Two ports (index, data): no extended bank.
+            w.beginDevice("RTC");
+            w.name("_HID").eisaId("PNP0B00");
+            w.name("_STA").integer(0x0F);
+            w.name("_CRS").beginResourceTemplate().io(0x70, 0x70, 0x01, 0x02).irqNoFlags(8).end();
             w.end();
         }
         List<VirtioMmioDevice> vs = c.virtioMmio();

@@ -2,6 +2,7 @@ package org.jvisor.boot.acpi;
 
 import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.acpi.ResetControl;
+import org.jvisor.devices.legacy.RtcCmos;
 
 /**
  * The FADT (Fixed ACPI Description Table, ACPI 6.5 5.2.9), revision 6.5, for a PC that is not
@@ -86,7 +87,8 @@ public final class Fadt {
         w.u16(P_LVL3_LAT_NONE);              // 98 P_LVL3_LAT
         w.u16(0).u16(0);                     // 100 FLUSH_SIZE, FLUSH_STRIDE
         w.u8(0).u8(0);                       // 104 DUTY_OFFSET, DUTY_WIDTH
-        w.u8(0).u8(0).u8(0);                 // 106 DAY_ALRM, MON_ALRM, CENTURY
+        w.u8(0).u8(0);                       // 106 DAY_ALRM, MON_ALRM
+        w.u8(RtcCmos.REG_CENTURY);           // 108 CENTURY: the CMOS byte holding it, as QEMU's
         w.u16(bootArch);                     // 109 IAPC_BOOT_ARCH
         w.u8(0);                             // 111 reserved
         w.u32(flags);                        // 112 Flags

@@ -101,6 +101,9 @@ class IaslTest {
             + " IRQNoFlags () {4}"), dsl);
         assertTrue(f.contains("Device (KBD) { Name (_HID, EisaId (\"PNP0303\")"), dsl);
         assertTrue(f.contains("IRQNoFlags () {1}"), dsl);
+        assertTrue(f.contains("Device (RTC) { Name (_HID, EisaId (\"PNP0B00\")"), dsl);
+        assertTrue(f.contains("IO (Decode16, 0x0070, // Range Minimum 0x0070, // Range Maximum 0x01, // Alignment 0x02, // Length )"
+            + " IRQNoFlags () {8}"), dsl);
         for (int i = 0; i < 2; i++) {
             String base = i == 0 ? "0xFEB00000" : "0xFEB00200";
             String gsi = i == 0 ? "0x00000010" : "0x00000011";
@@ -122,11 +125,12 @@ class IaslTest {
 
     @Test
     void minimalDsdtDisassembles() throws Exception {
-        byte[] d = new AcpiTables(1).i8042(false).build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("DSDT");
+        byte[] d = new AcpiTables(1).i8042(false).rtc(false).build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("DSDT");
         String f = flat(disassemble("dsdt", d));
         assertTrue(f.contains("Device (C000)"));
         assertTrue(f.contains("Device (COM1)"));
         assertFalse(f.contains("Device (KBD)"));
+        assertFalse(f.contains("Device (RTC)"));
         assertFalse(f.contains("PCI0"));
         assertFalse(f.contains("LNRO0005"));
     }
@@ -156,6 +160,7 @@ class IaslTest {
         assertTrue(f.contains("Revision : 06"), f);
         assertTrue(f.contains("FADT Minor Revision : 05"), f);
         assertTrue(f.contains("SCI Interrupt : 0009"), f);
+        assertTrue(f.contains("RTC Century Index : 32"), f);
         assertTrue(f.contains("SMI Command Port : 00000000"), f);
         assertTrue(f.contains("PM1A Event Block Address : 00000600"), f);
         assertTrue(f.contains("PM1A Control Block Address : 00000604"), f);
