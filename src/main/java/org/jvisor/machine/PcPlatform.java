@@ -114,7 +114,7 @@ final class PcPlatform implements AutoCloseable {
             devices.add(MachineDevice.of("port-a", portA).onReset(portA::reset));
         }
         if (withAcpi) {
-            acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers.clock()::nanos);
+            acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
             devices.add(MachineDevice.of("acpi-pm", acpiPm).onReset(acpiPm::reset));
         } else {

@@ -5,6 +5,8 @@ import java.util.function.LongSupplier;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.state.DeviceStateException;
 import org.jvisor.devices.state.StatefulDevice;
+import org.jvisor.devices.timer.TimerQueue;
+import org.jvisor.devices.timer.VirtualTimer;
 import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
@@ -25,8 +27,9 @@ import org.jvisor.memory.IrqLine;
  *   <li>The PM timer is a free-running 32-bit counter at 3.579545 MHz (FADT TMR_VAL_EXT) computed
  *       from a nanosecond clock, so reading it never takes a lock.</li>
  *   <li>The SCI (ISA IRQ 9, level, active high per the MADT override) is asserted while an
- *       enabled status bit is set. The timer-overflow event sets TMR_STS but does not raise the
- *       SCI (that would need a host timer; Linux leaves TMR_EN off).</li>
+ *       enabled status bit is set. TMR_STS sets when the timer's top bit changes (ACPI 6.5
+ *       4.8.3.3, every 2^31 ticks, 10 minutes): with TMR_EN a guest timer waits for that moment
+ *       and raises the SCI then (Linux leaves TMR_EN off; other systems count on the event).</li>
  * </ul>
  */
 public final class AcpiPm implements BusDevice, StatefulDevice<AcpiPmState> {
@@ -87,6 +90,8 @@ public final class AcpiPm implements BusDevice, StatefulDevice<AcpiPmState> {
     private final PlatformControl control;
     private final IrqLine sci;
     private final LongSupplier nanoClock;
+    /** Fires at the timer's next top-bit change while TMR_EN is set and TMR_STS clear. */
+    private final VirtualTimer overflow;
 
     /** Clock value at which the timer read 0. */
     private volatile long originNanos;
@@ -98,15 +103,22 @@ public final class AcpiPm implements BusDevice, StatefulDevice<AcpiPmState> {
     private boolean sciLevel;
 
     /**
-     * @param control   where S5 goes (power off)
-     * @param sci       the SCI line (GSI 9, level)
-     * @param nanoClock a monotonic nanosecond clock (e.g. {@code System::nanoTime}, or guest time)
+     * @param control where S5 goes (power off)
+     * @param sci     the SCI line (GSI 9, level)
+     * @param timers  the machine's guest-time timers: the PM timer counts on their clock, and the
+     *                overflow event is one of them
      */
-    public AcpiPm(PlatformControl control, IrqLine sci, LongSupplier nanoClock) {
+    public AcpiPm(PlatformControl control, IrqLine sci, TimerQueue timers) {
         this.control = control;
         this.sci = sci;
-        this.nanoClock = nanoClock;
+        this.nanoClock = timers.clock()::nanos;
         this.originNanos = nanoClock.getAsLong();
+        this.overflow = timers.newTimer("acpi-pm-overflow", deadline -> overflowDue());
+    }
+
+    /** The overflow timer's deadline passed: TMR_STS is set now (or soon, if the clock rounded early). */
+    private synchronized void overflowDue() {
+        updateSci();
     }
 
     /** Power-on state: events disabled and clear, the timer restarted from 0. */
@@ -250,11 +262,23 @@ public final class AcpiPm implements BusDevice, StatefulDevice<AcpiPmState> {
         return s;
     }
 
+    /** The SCI follows the enabled status bits, TMR_STS included; the overflow timer is armed for the next one. */
     private void updateSci() {
-        boolean level = (sts & en & STS_STORED) != 0;
+        long timer = ticks();
+        int s = statusBits(timer);
+        boolean level = (s & en & (STS_STORED | TMR_STS)) != 0;
         if (level != sciLevel) {
             sciLevel = level;
             sci.set(level);
+        }
+        if ((en & TMR_EN) != 0 && (s & TMR_STS) == 0) {
+            // the first tick with a new top bit, and the first nanosecond at which ticks() reads it
+            long tick = (tmrEpoch + 1) << 31;
+            long ns = (tick / PM_TIMER_HZ) * 1_000_000_000L
+                + ((tick % PM_TIMER_HZ) * 1_000_000_000L + PM_TIMER_HZ - 1) / PM_TIMER_HZ;
+            overflow.arm(originNanos + ns);
+        } else {
+            overflow.cancel();
         }
     }
 }

@@ -4,6 +4,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.jvisor.devices.timer.ManualClock;
+import org.jvisor.devices.timer.TimerQueue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +19,8 @@ class AcpiPmTest {
     private static final int TMR = AcpiPm.PM_TMR_OFFSET;
 
     private final RecordingControl control = new RecordingControl();
-    private long nanos = 1_000_000L; // the clock does not start at 0
+    private final ManualClock clock = new ManualClock(1_000_000L); // the clock does not start at 0
+    private final TimerQueue timers = new TimerQueue(clock);
     private boolean sci;
     private int sciChanges;
     private AcpiPm pm;
@@ -27,7 +30,12 @@ class AcpiPmTest {
         pm = new AcpiPm(control, level -> {
             sci = level;
             sciChanges++;
-        }, () -> nanos);
+        }, timers);
+    }
+
+    /** Guest time moves on by {@code ns}, firing the timers due on the way. */
+    private void advance(long ns) {
+        timers.advanceTo(clock.nanos() + ns);
     }
 
     private int r16(int off) {
@@ -94,26 +102,26 @@ class AcpiPmTest {
     void timerCountsAt3579545Hz() {
         long t0 = pm.read(TMR, 4);
         assertEquals(0, t0);
-        nanos += 1_000_000_000L;
+        advance(1_000_000_000L);
         assertEquals(3_579_545L, pm.read(TMR, 4));
-        nanos += 1_000L; // 1 us = 3.58 ticks
+        advance(1_000L); // 1 us = 3.58 ticks
         assertEquals(3_579_548L, pm.read(TMR, 4));
     }
 
     @Test
     void timerIs32BitsWideAndWraps() {
-        nanos += 1_200_000_000_000L; // 20 minutes: 4.29e9 ticks, just past 2^32
+        advance(1_200_000_000_000L); // 20 minutes: 4.29e9 ticks, just past 2^32
         long ticks = pm.ticks();
         assertTrue(ticks > 0xFFFF_FFFFL);
         assertEquals(ticks & 0xFFFF_FFFFL, pm.read(TMR, 4));
         // No overflow in the conversion even after a year of uptime.
-        nanos += 365L * 24 * 3600 * 1_000_000_000L;
+        advance(365L * 24 * 3600 * 1_000_000_000L);
         assertTrue(pm.ticks() > ticks);
     }
 
     @Test
     void timerReadsByteWiseAgree() {
-        nanos += 123_456_789L;
+        advance(123_456_789L);
         long whole = pm.read(TMR, 4);
         long bytes = 0;
         for (int i = 0; i < 4; i++) {
@@ -128,10 +136,44 @@ class AcpiPmTest {
     @Test
     void timerOverflowSetsTmrStsUntilCleared() {
         assertEquals(0, r16(STS) & AcpiPm.TMR_STS);
-        nanos += 600_000_000_000L; // 2.1e9 ticks: bit 31 flips
+        advance(600_000_000_000L); // 2.1e9 ticks: bit 31 flips
         assertEquals(AcpiPm.TMR_STS, r16(STS) & AcpiPm.TMR_STS);
         w16(STS, AcpiPm.TMR_STS);
         assertEquals(0, r16(STS) & AcpiPm.TMR_STS);
+    }
+
+    /**
+     * With TMR_EN the overflow raises the SCI when the top bit changes, without the guest reading
+     * anything (ACPI 6.5 4.8.3.3), and clearing TMR_STS drops it until the next change, 2^31 ticks on.
+     */
+    @Test
+    void timerOverflowRaisesTheSciWhenEnabled() {
+        w16(EN, AcpiPm.TMR_EN);
+        long toggle = (1L << 31) * 1_000_000_000L / AcpiPm.PM_TIMER_HZ; // ~599.9 s
+        advance(toggle - 1_000_000L);
+        assertFalse(sci, "a millisecond before bit 31 changes");
+        assertEquals(1, timers.armedCount(), "one timer waits for the overflow");
+        advance(2_000_000L);
+        assertTrue(sci, "the overflow timer raised the SCI by itself");
+        assertEquals(AcpiPm.TMR_STS, r16(STS) & AcpiPm.TMR_STS);
+        assertEquals(0, timers.armedCount(), "nothing to wait for while TMR_STS is set");
+        w16(STS, AcpiPm.TMR_STS);
+        assertFalse(sci);
+        advance(toggle - 2_000_000L);
+        assertFalse(sci, "the next change is 2^31 ticks after the first");
+        advance(2_000_000L);
+        assertTrue(sci);
+
+        // Disabled: TMR_STS still sets, the SCI stays low and no timer is armed.
+        w16(STS, AcpiPm.TMR_STS);
+        w16(EN, 0);
+        assertEquals(0, timers.armedCount());
+        advance(2 * toggle);
+        assertEquals(AcpiPm.TMR_STS, r16(STS) & AcpiPm.TMR_STS);
+        assertFalse(sci);
+        // Enabled while TMR_STS is already set: the SCI rises at once.
+        w16(EN, AcpiPm.TMR_EN);
+        assertTrue(sci);
     }
 
     @Test
@@ -173,7 +215,7 @@ class AcpiPmTest {
     void resetClearsEverything() {
         pm.pressPowerButton();
         w16(EN, AcpiPm.PWRBTN_EN);
-        nanos += 5_000_000_000L;
+        advance(5_000_000_000L);
         pm.reset();
         assertEquals(0, r16(STS));
         assertEquals(0, r16(EN));

@@ -282,7 +282,7 @@ final class PlatformKinds {
 
     /** Power button enabled and pressed (SCI up), a sleep type written without SLP_EN, the PM timer at 3 s. */
     static DeviceKind<AcpiPm> acpiPm() {
-        return new DeviceKind<>("ACPI PM", w -> new AcpiPm(w.control(), w.line("sci"), w.timers.clock()::nanos),
+        return new DeviceKind<>("ACPI PM", w -> new AcpiPm(w.control(), w.line("sci"), w.timers),
             (a, w) -> {
                 a.write(2, 2, AcpiPm.PWRBTN_EN);
                 a.pressPowerButton();
