@@ -126,7 +126,7 @@ final class KernelLoader {
             return new LinuxFiles(images.derived(bytes, "linux kernel, decompressed on the host: " + onHost, LinuxKernel.class,
                 () -> LinuxKernel.prepare(bytes, onHost)), initrd);
         } catch (BootException e) {
-            throw new BootException("kernel " + k.path() + ": " + e.getMessage());
+            throw new BootException("kernel " + k.path() + ": " + e.getMessage(), e);
         }
     }
 
@@ -151,7 +151,7 @@ final class KernelLoader {
                 tables.addVirtioMmio(slot.base(), VirtioMmioTransport.WINDOW_SIZE, slot.gsi());
             }
         } catch (IllegalArgumentException e) {
-            throw new BootException(e.getMessage());
+            throw new BootException(e.getMessage(), e);
         }
         return tables;
     }
@@ -165,7 +165,7 @@ final class KernelLoader {
         } catch (NoSuchFileException e) {
             throw new BootException("initrd " + p + " does not exist");
         } catch (IOException e) {
-            throw new BootException("initrd " + p + " cannot be read: " + e.getMessage());
+            throw new BootException("initrd " + p + " cannot be read: " + e.getMessage(), e);
         }
     }
 
@@ -243,7 +243,7 @@ final class KernelLoader {
             lastLinuxBoot = LinuxBoot.load(ram, files.kernel(), files.initrd(), cmdline, tables.rsdpAddress(),
                 List.of(new ReservedRange(tables.start(), tables.length(), E820Map.Type.ACPI, "ACPI tables")), rngSeed());
         } catch (BootException e) {
-            throw new BootException("kernel " + kernelPath + ": " + e.getMessage());
+            throw new BootException("kernel " + kernelPath + ": " + e.getMessage(), e);
         }
         return lastLinuxBoot.entryState();
     }
