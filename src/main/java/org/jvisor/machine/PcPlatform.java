@@ -39,7 +39,7 @@ import org.jvisor.memory.IrqLine;
  */
 final class PcPlatform implements AutoCloseable {
     static final long LAPIC_BASE = 0xFEE0_0000L;
-    static final int RTC_IRQ = 8;
+    static final int RTC_IRQ = RtcCmos.IRQ;
     static final int KBD_IRQ = 1;
     static final int AUX_IRQ = 12;
     /** QEMU's fw_cfg in I/O space: selector 0x510, data 0x511, DMA address 0x514 (firmware boots). */

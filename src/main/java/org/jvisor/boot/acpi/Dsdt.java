@@ -3,6 +3,7 @@ package org.jvisor.boot.acpi;
 import java.util.List;
 
 import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.legacy.RtcCmos;
 
 /**
  * The DSDT (ACPI 6.5 5.2.11.1), revision 2 (64-bit integers): \_S5 for {@link AcpiPm}, and under
@@ -62,11 +63,12 @@ public final class Dsdt {
         }
         if (c.rtc()) {
             // PNP0B00, the AT RTC, as QEMU's DSDT has it: Linux's rtc_cmos binds to it instead of
-            // registering a platform device by guess. Two ports (index, data): no extended bank.
+            // registering a platform device by guess. The ports the device decodes: no extended bank.
             w.beginDevice("RTC");
             w.name("_HID").eisaId("PNP0B00");
             w.name("_STA").integer(0x0F);
-            w.name("_CRS").beginResourceTemplate().io(0x70, 0x70, 0x01, 0x02).irqNoFlags(8).end();
+            w.name("_CRS").beginResourceTemplate()
+                .io(RtcCmos.PORT_BASE, RtcCmos.PORT_BASE, 0x01, RtcCmos.PORTS).irqNoFlags(RtcCmos.IRQ).end();
             w.end();
         }
         List<VirtioMmioDevice> vs = c.virtioMmio();

@@ -31,6 +31,8 @@ public final class RtcCmos implements BusDevice, StatefulDevice<RtcState> {
         REG_MINUTES_ALARM = 0x03, REG_HOURS = 0x04, REG_HOURS_ALARM = 0x05, REG_DAY_OF_WEEK = 0x06,
         REG_DAY = 0x07, REG_MONTH = 0x08, REG_YEAR = 0x09, REG_A = 0x0A, REG_B = 0x0B, REG_C = 0x0C,
         REG_D = 0x0D, REG_CENTURY = 0x32;
+    /** The index and data ports, 0x70-0x71 (no extended bank at 0x72-0x73), and the ISA IRQ. */
+    public static final int PORT_BASE = 0x70, PORTS = 2, IRQ = 8;
 
     // Register A
     private static final int A_UIP = 0x80;
@@ -127,7 +129,7 @@ public final class RtcCmos implements BusDevice, StatefulDevice<RtcState> {
 
     /** Registers ports 0x70-0x71. */
     public void registerPorts(AddressSpace io) {
-        io.register("rtc", 0x70, 2, this);
+        io.register("rtc", PORT_BASE, PORTS, this);
     }
 
     /** Whether the guest disabled NMIs (port 0x70 bit 7). */
