@@ -13,6 +13,7 @@ import java.util.function.Consumer;
 import org.jvisor.backend.block.BlockBackend;
 import org.jvisor.backend.block.BlockImages;
 import org.jvisor.backend.block.CacheMode;
+import org.jvisor.backend.block.DiscardMode;
 import org.jvisor.export.VhostUserBlkDevice;
 import org.jvisor.export.VhostUserServer;
 import org.jvisor.sys.SysException;
@@ -49,7 +50,9 @@ final class VhostUserBlkCommand {
           --fd=N                use the inherited socket N (listening, or connected: served once)
           --blockdev=SPEC       the image: a file name (format probed), or QEMU's -blockdev spelling,
                                 e.g. driver=qcow2,file.driver=file,file.filename=disk.qcow2 or
-                                driver=raw,file.filename=disk.img,cache.direct=on (raw and qcow2)
+                                driver=raw,file.filename=disk.img,cache.direct=on (raw and qcow2);
+                                the guest's discards punch a file name's image, and a SPEC's
+                                only with discard=unmap (-blockdev's default: ignore)
           --blk-file=FILE       the image file (as --blockdev=FILE)
           --read-only           refuse writes (the guest sees a read-only disk)
           --num-queues=N        request queues (1-64, default 1; N > 1 offers VIRTIO_BLK_F_MQ)
@@ -146,8 +149,13 @@ final class VhostUserBlkCommand {
         }
     }
 
-    /** The image a --blockdev names: its path, its format (null: probed), and its options. */
-    record Image(Path path, String format, boolean readOnly, CacheMode cache) {
+    /**
+     * The image a --blockdev names: its path, its format (null: probed), and its options. A file
+     * name punches the guest's discards into the file, as QEMU's contrib vhost-user-blk does; QEMU's
+     * -blockdev spelling keeps -blockdev's own default, discard=ignore (qapi BlockdevOptions), so
+     * an image served as qemu-storage-daemon would serve it keeps its allocation unless discard=unmap.
+     */
+    record Image(Path path, String format, boolean readOnly, CacheMode cache, DiscardMode discard) {
     }
 
     /**
@@ -157,7 +165,7 @@ final class VhostUserBlkCommand {
     static Image image(String spec, boolean readOnly) throws UsageException {
         boolean structured = JsonOptions.isJson(spec) || spec.startsWith("driver=") || spec.contains(",driver=");
         if (!structured) {
-            return new Image(path(spec), null, readOnly, CacheMode.WRITEBACK);
+            return new Image(path(spec), null, readOnly, CacheMode.WRITEBACK, DiscardMode.UNMAP);
         }
         String opt = NAME + " --blockdev";
         OptionList o = JsonOptions.isJson(spec) ? JsonOptions.parse(opt, spec, null) : OptionList.parse(opt, spec, false);
@@ -166,11 +174,15 @@ final class VhostUserBlkCommand {
             throw new UsageException(opt + ": Parameter 'driver' is missing");
         }
         boolean ro = readOnly || o.bool(driver, "read-only", false);
+        DiscardMode discard = DiscardMode.byName(o.get("discard") == null ? "ignore" : o.get("discard"));
+        if (discard == null) {
+            throw new UsageException(opt + ": discard=" + o.get("discard") + " (expected ignore, off, unmap or on)");
+        }
         return switch (driver) {
             case "file" -> {
                 o.allowOnly(Set.of("driver", "node-name", "filename", "read-only", "cache.direct", "aio", "locking",
                     "discard"), driver);
-                yield new Image(path(required(o, "filename", opt)), "raw", ro, cache(o, driver, "cache.direct"));
+                yield new Image(path(required(o, "filename", opt)), "raw", ro, cache(o, driver, "cache.direct"), discard);
             }
             case "raw", "qcow2" -> {
                 o.allowOnly(Set.of("driver", "node-name", "file", "file.driver", "file.filename", "read-only",
@@ -185,7 +197,7 @@ final class VhostUserBlkCommand {
                 }
                 boolean direct = cache(o, driver, "cache.direct") == CacheMode.NONE
                     || cache(o, driver, "file.cache.direct") == CacheMode.NONE;
-                yield new Image(path(file), driver, ro, direct ? CacheMode.NONE : CacheMode.WRITEBACK);
+                yield new Image(path(file), driver, ro, direct ? CacheMode.NONE : CacheMode.WRITEBACK, discard);
             }
             default -> throw new UsageException(opt + ": driver '" + driver + "' (jvisor serves file, raw and qcow2 images)");
         };
@@ -232,7 +244,7 @@ final class VhostUserBlkCommand {
         Consumer<String> log = msg -> err.println("jvisor: " + msg);
         BlockBackend disk;
         try {
-            disk = BlockImages.open(image.path(), image.format(), image.readOnly(), image.cache(), false, log);
+            disk = BlockImages.open(image.path(), image.format(), image.readOnly(), image.cache(), false, image.discard(), log);
         } catch (IOException e) {
             err.println("jvisor: " + NAME + ": " + image.path() + ": " + e.getMessage());
             return 1;

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.backend.block.CacheMode;
+import org.jvisor.backend.block.DiscardMode;
 import org.jvisor.qmp.json.JsonValue;
 
 /** {@code jvisor vhost-user-blk}'s command line: the backend conventions' options and QEMU's -blockdev spelling. */
@@ -57,16 +58,22 @@ class VhostUserBlkCommandTest {
     @Test
     void blockdevTakesAFileNameOrQemusSpelling() throws Exception {
         VhostUserBlkCommand.Image plain = VhostUserBlkCommand.image("disk.img", false);
-        assertEquals(new VhostUserBlkCommand.Image(Path.of("disk.img"), null, false, CacheMode.WRITEBACK), plain,
-            "a file name: the format is probed");
-        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.qcow2"), "qcow2", false, CacheMode.WRITEBACK),
-            VhostUserBlkCommand.image("driver=qcow2,file.driver=file,file.filename=d.qcow2", false));
-        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.raw"), "raw", true, CacheMode.NONE),
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("disk.img"), null, false, CacheMode.WRITEBACK, DiscardMode.UNMAP), plain,
+            "a file name: the format is probed, discards punch holes (QEMU's contrib vhost-user-blk)");
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.qcow2"), "qcow2", false, CacheMode.WRITEBACK, DiscardMode.IGNORE),
+            VhostUserBlkCommand.image("driver=qcow2,file.driver=file,file.filename=d.qcow2", false), "-blockdev's default discard=ignore");
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.qcow2"), "qcow2", false, CacheMode.WRITEBACK, DiscardMode.UNMAP),
+            VhostUserBlkCommand.image("driver=qcow2,discard=unmap,file.driver=file,file.filename=d.qcow2", false));
+        assertEquals(DiscardMode.UNMAP, VhostUserBlkCommand.image("driver=file,filename=d.raw,discard=on", false).discard());
+        assertEquals(DiscardMode.IGNORE, VhostUserBlkCommand.image("driver=raw,file.filename=d.raw,discard=off", false).discard());
+        assertTrue(assertThrows(UsageException.class, () -> VhostUserBlkCommand.image("driver=raw,file.filename=d,discard=trim",
+            false)).getMessage().contains("discard=trim (expected ignore, off, unmap or on)"));
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.raw"), "raw", true, CacheMode.NONE, DiscardMode.IGNORE),
             VhostUserBlkCommand.image("driver=file,filename=d.raw,read-only=on,cache.direct=on", false));
-        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.raw"), "raw", true, CacheMode.WRITEBACK),
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.raw"), "raw", true, CacheMode.WRITEBACK, DiscardMode.IGNORE),
             VhostUserBlkCommand.image("driver=raw,file.filename=d.raw", true), "--read-only wins");
-        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.qcow2"), "qcow2", false, CacheMode.WRITEBACK),
-            VhostUserBlkCommand.image("{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"d.qcow2\"}}", false));
+        assertEquals(new VhostUserBlkCommand.Image(Path.of("d.qcow2"), "qcow2", false, CacheMode.WRITEBACK, DiscardMode.UNMAP),
+            VhostUserBlkCommand.image("{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"d.qcow2\"},\"discard\":\"unmap\"}", false));
         assertTrue(assertThrows(UsageException.class, () -> VhostUserBlkCommand.image("driver=vmdk,file.filename=x", false))
             .getMessage().contains("driver 'vmdk'"));
         assertTrue(assertThrows(UsageException.class, () -> VhostUserBlkCommand.image("driver=raw", false))
