@@ -310,6 +310,18 @@ final class KernelLoader {
         }
     }
 
+    /** Closes the entropy {@link #hold} kept open: the machine has ended and boots no more. */
+    synchronized void close() {
+        if (entropy != null) {
+            try {
+                entropy.close();
+            } catch (IOException e) {
+                // /dev/urandom held for reading: nothing of the guest's is lost with it
+            }
+            entropy = null;
+        }
+    }
+
     /** What the last Linux boot did, for -d boot; null for a test guest. */
     LinuxBootResult lastLinuxBoot() {
         return lastLinuxBoot;

@@ -1373,5 +1373,6 @@ public final class Machine implements AutoCloseable {
         }
         accel.close();
         ram.close();
+        loader.close();
     }
 }

@@ -52,14 +52,30 @@ class KernelRereadTest {
         Files.copy(guest.initramfs(), initrd);
         MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(256L << 20)
             .kernel(kernel).initrd(initrd).append(DemoGuest.CONSOLE).build();
+        long before = urandomDescriptors();
         try (VirtualMachine vm = VirtualMachine.create(config)) {
             vm.holdBootImages();
+            assertEquals(before + 1, urandomDescriptors(), "the RNG seed's entropy held open with the images");
             Files.delete(kernel);
             Files.delete(initrd);
             vm.reset();
             vm.reset();
             assertEquals(RunState.PRELAUNCH, vm.status(), "both resets loaded the held images");
             assertTrue(vm.exit().isEmpty());
+        }
+        assertEquals(before, urandomDescriptors(), "the machine's end closes what it held");
+    }
+
+    /** This process's open descriptors on /dev/urandom. */
+    private static long urandomDescriptors() throws java.io.IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().equals("/dev/urandom");
+                } catch (java.io.IOException | UnsupportedOperationException e) {
+                    return false; // closed while listed (the listing's own descriptor)
+                }
+            }).count();
         }
     }
 }
