@@ -280,10 +280,6 @@ public final class CommandLine {
             throw new UsageException("-device intel-iommu: Parameter 'driver' expects a dynamic sysbus device type for "
                 + "the machine (intel-iommu needs -M q35)");
         }
-        if (kernel == null && machine.type() == MachineConfig.MachineType.Q35) {
-            throw new UsageException("-machine q35: jvisor boots q35 with -kernel only (its firmware boot is the pc "
-                + "machine's, with the 440FX chipset SeaBIOS expects)");
-        }
         if (kernel == null && machine.type() == MachineConfig.MachineType.MICROVM) {
             throw new UsageException("-machine microvm boots a kernel directly: give -kernel (it has no firmware here)");
         }

@@ -27,6 +27,7 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.ahci.Ich9Ahci;
 import org.jvisor.devices.fwcfg.FwCfg;
 import org.jvisor.devices.ide.AtaDisk;
@@ -354,8 +355,9 @@ public final class Machine implements AutoCloseable {
         }
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
             config.machineType().hasPci()
-                ? PcPciLayout.forMemory(config.memoryBytes(), config.bootsFirmware()) : null,
-            loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35, devices);
+                ? PcPciLayout.of(config) : null,
+            loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35, devices,
+            msg -> log.println("jvisor: " + msg));
         if (config.iommu() != null) {
             this.iommu = buildIommu(config.iommu());
         }
@@ -371,12 +373,12 @@ public final class Machine implements AutoCloseable {
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
         // the machine's (opened with it, closed after every device).
         devices.add(MachineDevice.of("serial0", com1).onStart(com1::start));
-        if (!config.ideDrives().isEmpty()) {
-            if (config.machineType() == MachineConfig.MachineType.Q35) {
-                wireAhci();
-            } else {
-                wireIde();
+        if (config.machineType() == MachineConfig.MachineType.Q35) {
+            if (!config.ideDrives().isEmpty() || loader.firmware() != null) {
+                wireIch9();
             }
+        } else if (!config.ideDrives().isEmpty()) {
+            wireIde();
         }
         for (MachineConfig.IoThreadConfig t : config.ioThreads()) {
             VirtioIoThread thread = new VirtioIoThread(t.id(), new PollWindow(t.pollMaxNs(), t.pollGrow(), t.pollShrink()),
@@ -693,12 +695,19 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * QEMU's q35 SATA: the ICH9 AHCI at 00:1f.2 (behind the ICH9 LPC bridge at 00:1f.0) with the
-     * drives of -hda..-hdd, -cdrom and -drive if=ide on ports 0-5 (QEMU's buses ide.0-ide.5).
-     * Present only when a drive is given, as the PIIX3 IDE on pc, so that machines without one
-     * keep their PCI addresses.
+     * QEMU's q35 slot 0x1f: the ICH9 LPC bridge at 00:1f.0 and the SATA, an ICH9 AHCI at 00:1f.2
+     * with the drives of -hda..-hdd, -cdrom and -drive if=ide on ports 0-5 (QEMU's buses
+     * ide.0-ide.5). The AHCI is present only when a drive is given, as the PIIX3 IDE on pc, so
+     * that machines without one keep their PCI addresses; the LPC bridge with it, and always when
+     * firmware boots, which finds the PM block through it.
      */
-    private void wireAhci() throws MachineException {
+    private void wireIch9() throws MachineException {
+        Ich9LpcBridge lpc = loader.firmware() != null ? Ich9LpcBridge.withPmBase(AcpiPm.PORT_BASE) : new Ich9LpcBridge();
+        platform.addPci(lpc, ICH9_SLOT, 0);
+        devices.add(MachineDevice.of(String.format("ich9-lpc@pci.0:%02x.0", ICH9_SLOT), lpc));
+        if (config.ideDrives().isEmpty()) {
+            return;
+        }
         Consumer<String> warn = msg -> log.println("jvisor: " + msg);
         DmaSpace dma = busMasterDma();
         Ich9Ahci ahci = new Ich9Ahci("ahci0", dma, warn);
@@ -710,11 +719,8 @@ public final class Machine implements AutoCloseable {
                 ideDiskPaths.add(FirmwareConfig.sataDrivePath(ICH9_SLOT, ICH9_AHCI_FUNCTION, c.index()));
             }
         }
-        Ich9LpcBridge lpc = new Ich9LpcBridge();
-        platform.addPci(lpc, ICH9_SLOT, 0);
         platform.addPci(ahci, ICH9_SLOT, ICH9_AHCI_FUNCTION);
         bindRequester(dma, ICH9_SLOT << 3 | ICH9_AHCI_FUNCTION);
-        devices.add(MachineDevice.of(String.format("ich9-lpc@pci.0:%02x.0", ICH9_SLOT), lpc));
         devices.add(MachineDevice.of(String.format("ich9-ahci@pci.0:%02x.%d", ICH9_SLOT, ICH9_AHCI_FUNCTION), ahci));
     }
 

@@ -26,8 +26,21 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
      */
     static final long FIRMWARE_MMIO32_BASE = ECAM_BASE + ((long) BUSES << 20);
     static final long FIRMWARE_MMIO32_END = 0xFEC0_0000L;
+    /**
+     * SeaBIOS on the Q35 puts the ECAM at 0xB000_0000 for 256 buses (PCIEXBAR; dev-q35.h) and the
+     * 32-bit BARs above it, up to the IOAPIC (pciinit.c, mch_mem_addr_setup); RAM below 4 GiB must
+     * end below the ECAM ({@link #Q35_FIRMWARE_MAX_LOW_RAM}).
+     */
+    static final long Q35_FIRMWARE_ECAM_BASE = 0xB000_0000L;
+    static final long Q35_FIRMWARE_MAX_LOW_RAM = Q35_FIRMWARE_ECAM_BASE;
     /** I/O BARs: SeaBIOS's choice, clear of the legacy ports. */
     static final int IO_BASE = 0xC000, IO_SIZE = 0x4000;
+
+    /** The layout of {@code config}'s machine (pc or q35): its RAM, and whether firmware boots it. */
+    static PcPciLayout of(org.jvisor.config.MachineConfig config) {
+        return forMemory(config.memoryBytes(), config.bootsFirmware(),
+            config.machineType() == org.jvisor.config.MachineConfig.MachineType.Q35);
+    }
 
     static PcPciLayout forMemory(long memoryBytes) {
         return forMemory(memoryBytes, false);
@@ -35,9 +48,22 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
 
     /** The layout for {@code memoryBytes} of RAM; {@code firmware}: BARs where SeaBIOS puts them. */
     static PcPciLayout forMemory(long memoryBytes, boolean firmware) {
+        return forMemory(memoryBytes, firmware, false);
+    }
+
+    /**
+     * The layout for {@code memoryBytes} of RAM; {@code firmware}: BARs (and on {@code q35} the
+     * ECAM) where SeaBIOS puts them.
+     */
+    static PcPciLayout forMemory(long memoryBytes, boolean firmware, boolean q35) {
         long ramTop = GuestMemory.HIGH_RAM_START + Math.max(0, memoryBytes - GuestMemory.PCI_HOLE_START);
         long gib = 1L << 30;
         long mmio64Base = (ramTop + gib - 1) & -gib;
+        if (firmware && q35) {
+            long mmio32Base = Q35_FIRMWARE_ECAM_BASE + ((long) BUSES << 20);
+            return new PcPciLayout(mmio32Base, FIRMWARE_MMIO32_END - mmio32Base, Q35_FIRMWARE_ECAM_BASE, BUSES,
+                mmio64Base, MMIO64_SIZE);
+        }
         if (firmware) {
             return new PcPciLayout(FIRMWARE_MMIO32_BASE, FIRMWARE_MMIO32_END - FIRMWARE_MMIO32_BASE, ECAM_BASE, BUSES,
                 mmio64Base, MMIO64_SIZE);

@@ -1,10 +1,12 @@
 package org.jvisor.machine;
 
 import java.time.Instant;
+import java.util.function.Consumer;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.devices.PlatformControl;
 import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.acpi.Ich9SmiEnable;
 import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.devices.intc.IoApic;
 import org.jvisor.devices.intc.LocalApic;
@@ -61,7 +63,7 @@ final class PcPlatform implements AutoCloseable {
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, boolean firmware,
-               boolean q35, DeviceRegistry devices) {
+               boolean q35, DeviceRegistry devices, Consumer<String> warn) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
@@ -117,6 +119,9 @@ final class PcPlatform implements AutoCloseable {
             acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
             devices.add(MachineDevice.of("acpi-pm", acpiPm).onReset(acpiPm::reset));
+            if (q35) { // the ICH9's PM block also holds SMI_EN, which firmware reads before setting up SMM
+                io.register("ich9-smi-en", Ich9SmiEnable.PORT, Ich9SmiEnable.SIZE, new Ich9SmiEnable());
+            }
         } else {
             acpiPm = null;
         }
@@ -129,14 +134,19 @@ final class PcPlatform implements AutoCloseable {
         }
         if (pciLayout != null) {
             MsiSink msi = controllers != null ? controllers.router()::deliverMsi : accel::signalMsi;
-            // Firmware knows the chipset by its host bridge: the 440FX's, whose PAM registers
-            // decide which parts of the BIOS area below 1 MiB CPU writes reach.
-            PciDevice host = firmware ? new I440fxHostBridge(ram::setLowBiosReadOnly) : q35 ? new Q35HostBridge() : null;
+            // Firmware knows the chipset by its host bridge: the 440FX's or the Q35 MCH's, whose
+            // PAM registers decide which parts of the BIOS area below 1 MiB CPU writes reach; on
+            // the Q35 firmware also places the ECAM (PCIEXBAR), which is not there before.
+            PciDevice host = !firmware ? (q35 ? new Q35HostBridge() : null)
+                : q35 ? Q35HostBridge.forFirmware(ram::setLowBiosReadOnly, ecamMapping(warn))
+                : new I440fxHostBridge(ram::setLowBiosReadOnly);
             this.pci = host == null
                 ? new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi)
                 : new PciHostBridge(io, mmio, msi, PciIrqRouting.swizzled(PcPciLayout.FIRST_GSI), this::gsi, host);
             pci.registerPorts(reset);
-            pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+            if (!(firmware && q35)) {
+                pci.registerEcam(pciLayout.ecamBase(), pciLayout.buses());
+            }
             // The bus reset resets every function and places the BARs again, as firmware would.
             devices.add(MachineDevice.of("pci-host@pci.0:00.0", pci).onReset(pci::reset));
         } else {
@@ -146,6 +156,29 @@ final class PcPlatform implements AutoCloseable {
             }
         }
         timers.start();
+    }
+
+    /**
+     * Where the Q35's PCIEXBAR puts the ECAM: in the memory space unless that window would
+     * overlap a device there or leave the address space, which is said and leaves no window.
+     */
+    private Q35HostBridge.EcamMapping ecamMapping(Consumer<String> warn) {
+        return new Q35HostBridge.EcamMapping() {
+            @Override
+            public void map(long base, int buses) {
+                try {
+                    pci.registerEcam(base, buses);
+                } catch (IllegalArgumentException e) {
+                    warn.accept(String.format("q35: PCIEXBAR puts the ECAM of %d buses at %#x, where it cannot go "
+                        + "(%s): configuration space stays at 0xCF8/0xCFC only", buses, base, e.getMessage()));
+                }
+            }
+
+            @Override
+            public void unmap() {
+                pci.unregisterEcam();
+            }
+        };
     }
 
     /**

@@ -17,6 +17,7 @@ import org.jvisor.testing.RequiredTools;
 import org.jvisor.testing.SerialConsole;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The disk image {@link DiskImageBuilder} makes boots as a distribution's disk does, from IDE:
@@ -31,6 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @GuestTest
 class DiskImageBootTest {
     private static final Duration BOOT = Duration.ofMinutes(5); // a hang guard only
+    /** What Linux says of the Q35's ECAM as SeaBIOS placed it, on jvisor and QEMU alike. */
+    private static final String Q35_MMCONFIG = "PCI: MMCONFIG for domain 0000 [bus 00-ff] at [mem 0xb0000000-0xbfffffff]";
     private static final String COMMAND = "uname -r; cat /etc/os-release; echo answer-$((6 * 7))";
 
     @TempDir
@@ -85,6 +88,33 @@ class DiskImageBootTest {
         try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-m", "512M", "-nographic",
                 "-drive", "file=" + disk.image() + ",format=raw,if=ide,index=0")) {
             assertEquals(0, bootRunAndPowerOff(c, true, "/dev/sda1"), c.output());
+        }
+    }
+
+    /**
+     * The same disk on virtio on the Q35: SeaBIOS knows the chipset by the MCH, places the ECAM
+     * with PCIEXBAR (0xB0000000) and reaches the virtio-blk function through it, opens the BIOS
+     * area with the MCH's PAM registers, times itself with the ICH9's PM timer and boots GRUB from
+     * the disk; Linux finds the MMCONFIG window where the MCFG says. The reboot runs SeaBIOS on a
+     * reset MCH, which has no ECAM until SeaBIOS places it again.
+     */
+    @Test
+    void jvisorBootsTheDiskOnQ35FromVirtio() throws Exception {
+        try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic",
+                "-drive", "file=" + disk.image() + ",format=raw,if=virtio")) {
+            assertEquals(0, bootRunAndPowerOff(c, true, "/dev/vda1"), c.output());
+            assertTrue(c.output().contains(Q35_MMCONFIG), c.output());
+        }
+    }
+
+    @Test
+    void qemuBootsTheSameDiskOnQ35FromVirtio() throws Exception {
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        RequiredTools.assume(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
+        try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-M", "q35", "-m", "512M",
+                "-nographic", "-drive", "file=" + disk.image() + ",format=raw,if=virtio"))) {
+            assertEquals(0, bootRunAndPowerOff(c, false, "/dev/vda1"), c.output());
+            assertTrue(c.output().contains(Q35_MMCONFIG), c.output());
         }
     }
 

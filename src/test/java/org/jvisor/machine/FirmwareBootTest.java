@@ -108,6 +108,28 @@ class FirmwareBootTest {
     }
 
     /**
+     * SeaBIOS on the Q35 (it knows the chipset by the MCH: ECAM through PCIEXBAR, PAM at 0x90, the
+     * ICH9's PM timer) boots a disk on the machine's own AHCI at 00:1f.2 (-hda), and a virtio disk
+     * behind a PCI Express root port, as libvirt lays out a q35 domain: SeaBIOS numbers the root
+     * port's bus and opens its windows for the device.
+     */
+    @Test
+    void seabiosOnQ35BootsTheMbrFromItsAhciAndBehindARootPort(@TempDir Path dir) throws Exception {
+        Path img = disk(dir, bootSector());
+        JvisorProcess.Result sata = JvisorProcess.run("-accel", "tcg", "-M", "q35", "-m", "128M", "-nographic",
+            "-hda", img.toString(), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
+        assertEquals(33, sata.status(), sata.toString());
+        assertTrue(sata.stdout().contains("Booting from Hard Disk..."), sata.toString());
+        assertTrue(sata.stdout().contains(VIA_COM1), sata.toString());
+        JvisorProcess.Result port = JvisorProcess.run("-accel", "tcg", "-M", "q35", "-m", "128M", "-nographic",
+            "-device", "pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,addr=0x2",
+            "-drive", "file=" + img + ",format=raw,if=none,id=d", "-device", "virtio-blk-pci,drive=d,bus=pci.1,addr=0x0",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
+        assertEquals(33, port.status(), port.toString());
+        assertTrue(port.stdout().contains(VIA_COM1), port.toString());
+    }
+
+    /**
      * A disk without the boot signature: SeaBIOS says so, waits reboot-timeout and resets, which
      * -no-reboot turns into the end of jvisor. The boot menu prompt comes first.
      */

@@ -84,6 +84,12 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
     private final AddressSpace io;
     private final AddressSpace memory;
+    /**
+     * The ECAM window in {@link #memory}, or null; guarded by its own lock, not the bridge's: the
+     * host bridge function moves it from inside a configuration write, under that function's lock.
+     */
+    private AddressSpace.Region ecamRegion;
+    private final Object ecamLock = new Object();
     private final MsiSink msiSink;
     private final PciIrqRouting routing;
     private final IntFunction<IrqLine> gsiLines;
@@ -405,12 +411,31 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
         };
     }
 
-    /** Registers the ECAM of buses 0 to {@code buses - 1} at {@code base} (1 MiB-aligned) in the memory space. */
+    /**
+     * Registers the ECAM of buses 0 to {@code buses - 1} at {@code base} (1 MiB-aligned) in the
+     * memory space, in place of the window registered before (the Q35's PCIEXBAR moves it).
+     *
+     * @throws IllegalArgumentException if the window is malformed, outside the memory space or
+     *         overlaps a region there; no window is registered then
+     */
     public void registerEcam(long base, int buses) {
         if (buses < 1 || buses > 256 || (base & (ECAM_BUS_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("bad ECAM window");
         }
-        memory.register("pci-ecam", base, buses * ECAM_BUS_SIZE, ecam());
+        synchronized (ecamLock) {
+            unregisterEcam();
+            ecamRegion = memory.register("pci-ecam", base, buses * ECAM_BUS_SIZE, ecam());
+        }
+    }
+
+    /** Removes the ECAM window, if one is registered. */
+    public void unregisterEcam() {
+        synchronized (ecamLock) {
+            if (ecamRegion != null) {
+                memory.unregister(ecamRegion);
+                ecamRegion = null;
+            }
+        }
     }
 
     private static long ones(int size) {
