@@ -10,7 +10,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.devices.pci.Q35HostBridge;
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
@@ -160,13 +163,16 @@ class FirmwareBootTest {
 
     /**
      * A machine that booted through SeaBIOS is saved and restored: the restored one holds the same
-     * RAM and device records (fw_cfg, port 0x92, the 440FX with SeaBIOS's PAM setting, which makes
-     * the F segment read-only again), has its ROM, and runs on.
+     * RAM and device records (fw_cfg, port 0x92, the 440FX or the Q35 MCH with SeaBIOS's PAM
+     * setting, which makes the F segment read-only again, and on the Q35 the ECAM window where
+     * SeaBIOS placed it), has its ROM, and runs on.
      */
-    @Test
-    void aFirmwareMachineIsSavedAndRestored(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "q35={0}")
+    @ValueSource(booleans = {false, true})
+    void aFirmwareMachineIsSavedAndRestored(boolean q35, @TempDir Path dir) throws Exception {
         Path img = disk(dir, counterSector());
         MachineConfig config = MachineConfig.builder().accel(MachineConfig.Accel.TCG).memory(64L << 20)
+            .machineType(q35 ? MachineConfig.MachineType.Q35 : MachineConfig.MachineType.PC)
             .drive(new MachineConfig.DriveConfig("d0", img, false, "writeback", false))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", MachineConfig.Transport.PCI))
             .build();
@@ -196,6 +202,10 @@ class FirmwareBootTest {
                 "RAM below 0xE0000");
             assertEquals((byte) 0xEA, m.ram().readU8(0xFFFF_FFF0L), "the ROM's reset vector: a far jump");
             assertTrue(m.ram().writeProtected(0xF0000), "PAM restored");
+            if (q35) {
+                assertEquals(0x8086 | Q35HostBridge.DEVICE_ID << 16, m.mmio().read(0xB000_0000L, 4),
+                    "the MCH's own ID through the ECAM window PCIEXBAR placed");
+            }
             List<DeviceRegistry.Saved> after = m.devices().save();
             assertEquals(before.stream().map(DeviceRegistry.Saved::id).toList(),
                 after.stream().map(DeviceRegistry.Saved::id).toList());
