@@ -26,6 +26,7 @@ TARGETS=(
     org.jvisor.devices.fwcfg.FwCfgFuzzTest#ports
     org.jvisor.devices.pci.ChipsetFuzzTest#i440fx
     org.jvisor.devices.pci.ChipsetFuzzTest#q35
+    org.jvisor.devices.pci.ChipsetFuzzTest#q35Firmware
     org.jvisor.devices.legacy.LegacyFuzzTest#uart
     org.jvisor.devices.legacy.LegacyFuzzTest#rtc
     org.jvisor.devices.legacy.LegacyFuzzTest#pit
