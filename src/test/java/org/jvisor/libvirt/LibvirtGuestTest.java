@@ -26,6 +26,7 @@ import org.jvisor.guest.GuestBuilder;
 import org.jvisor.guest.InitScript;
 import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.ReportingBootSector;
 import org.jvisor.testing.RequiredTools;
 
 /**
@@ -38,7 +39,9 @@ import org.jvisor.testing.RequiredTools;
  * marks the domain shut off), and destroy of a second start. A q35 domain follows: libvirt puts its
  * virtio disk behind a pcie-root-port and its serial port on a file it opens itself and passes as
  * {@code -add-fd} (/dev/fdset/N); the guest lists its PCI functions and disk into that file and
- * powers off. Every QMP command libvirt sent must have succeeded or failed as libvirt expects (its
+ * powers off. Last a q35 domain without a kernel, as virt-install --import makes one: SeaBIOS boots
+ * its disk (bootindex=1, behind a root port), whose boot sector reports on the serial port. Every
+ * QMP command libvirt sent must have succeeded or failed as libvirt expects (its
  * log has no failed command).
  *
  * <p>The emulator is the launcher, {@code ./jvisor}, installed as a user would copy it: the script
@@ -138,6 +141,23 @@ class LibvirtGuestTest {
             assertTrue(serial.contains("0000:00:01.0") && serial.contains("0000:01:00.0"), serial);
             assertTrue(serial.contains("\n32768") && serial.contains("command exited with status 0"), serial);
 
+            // q35 without <kernel>: SeaBIOS boots the disk (bootindex=1 behind libvirt's first root
+            // port); its boot sector prints on the serial port and halts
+            Path firmwareSerial = dir.resolve("q35-firmware-serial.log");
+            Path mbrDisk = dir.resolve("mbr.img");
+            byte[] image = new byte[1 << 20];
+            System.arraycopy(ReportingBootSector.bytes(), 0, image, 0, 512);
+            Files.write(mbrDisk, image);
+            Path q35FirmwareXml = dir.resolve("q35-firmware.xml");
+            Files.writeString(q35FirmwareXml, q35FirmwareDomainXml(emulator, mbrDisk, firmwareSerial));
+            virsh.run("define", q35FirmwareXml.toString());
+            virsh.run("start", "jf");
+            await(() -> Files.exists(firmwareSerial) && read(firmwareSerial).contains(ReportingBootSector.VIA_COM1),
+                "SeaBIOS to boot the q35 domain's disk");
+            virsh.run("destroy", "jf");
+            String firmwareLog = read(lv.resolve("log/qemu/jf.log"));
+            assertTrue(firmwareLog.contains("bootindex=1") && !firmwareLog.contains("-kernel"), firmwareLog);
+
             String log = read(lv.resolve("log/libvirtd.log"));
             List<String> failed = log.lines().filter(l -> l.contains("unable to execute QEMU command")).toList();
             assertTrue(failed.isEmpty(), "QMP commands libvirt needed failed:\n" + String.join("\n", failed));
@@ -236,6 +256,33 @@ class LibvirtGuestTest {
             </domain>
             """.formatted(guest.kernel(), guest.initramfs(),
                 InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size"), emulator, disk, serialLog);
+    }
+
+    /** A q35 domain that boots its disk through firmware, as virt-install --import makes one. */
+    private static String q35FirmwareDomainXml(Path emulator, Path disk, Path serialLog) {
+        return """
+            <domain type='qemu'>
+              <name>jf</name>
+              <memory unit='MiB'>128</memory>
+              <vcpu>1</vcpu>
+              <os>
+                <type arch='x86_64' machine='q35'>hvm</type>
+                <boot dev='hd'/>
+              </os>
+              <features><acpi/></features>
+              <devices>
+                <emulator>%s</emulator>
+                <disk type='file' device='disk'>
+                  <driver name='qemu' type='raw'/>
+                  <source file='%s'/>
+                  <target dev='vda' bus='virtio'/>
+                </disk>
+                <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>
+                <controller type='usb' model='none'/>
+                <memballoon model='none'/>
+              </devices>
+            </domain>
+            """.formatted(emulator, disk, serialLog);
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {

@@ -1,7 +1,5 @@
 package org.jvisor.machine;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,6 +15,7 @@ import org.jvisor.devices.pci.Q35HostBridge;
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
+import org.jvisor.testing.ReportingBootSector;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,59 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * SeaBIOS (Debian's seabios package) boots a raw disk on virtio-blk on tcg: from the reset vector
- * through POST, fw_cfg and the PCI scan to the disk's MBR, which this test writes itself: 16-bit
- * code that prints through INT 10h (SeaBIOS's serial console, there being no display), then
- * straight to COM1, and ends jvisor through isa-debug-exit.
+ * through POST, fw_cfg and the PCI scan to the disk's MBR, which this test writes itself
+ * ({@link ReportingBootSector}: it prints through INT 10h and COM1 and ends jvisor through
+ * isa-debug-exit).
  */
 @GuestTest
 class FirmwareBootTest {
-    static final String VIA_INT10 = "INT10-OK";
-    static final String VIA_COM1 = "COM1-OK";
-
-    /** The boot sector: real mode at 0000:7C00, as the BIOS leaves it. */
-    static byte[] bootSector() {
-        ByteArrayOutputStream c = new ByteArrayOutputStream();
-        c.writeBytes(new byte[] {
-            0x31, (byte) 0xC0,                      // 0  xor ax, ax
-            (byte) 0x8E, (byte) 0xD8,               // 2  mov ds, ax
-            (byte) 0xBE, 46, 0x7C,                  // 4  mov si, 0x7C00 + 46 (first message)
-            (byte) 0xFC,                            // 7  cld
-            (byte) 0xAC,                            // 8  lodsb
-            (byte) 0x84, (byte) 0xC0,               // 9  test al, al
-            0x74, 9,                                // 11 jz 22
-            (byte) 0xB4, 0x0E,                      // 13 mov ah, 0x0E (teletype output)
-            (byte) 0xBB, 0x07, 0x00,                // 15 mov bx, 7
-            (byte) 0xCD, 0x10,                      // 18 int 0x10
-            (byte) 0xEB, (byte) 0xF2,               // 20 jmp 8
-            (byte) 0xBE, 0, 0x7C,                   // 22 mov si, second message (patched below)
-            (byte) 0xBA, (byte) 0xF8, 0x03,         // 25 mov dx, 0x3F8
-            (byte) 0xAC,                            // 28 lodsb
-            (byte) 0x84, (byte) 0xC0,               // 29 test al, al
-            0x74, 3,                                // 31 jz 36
-            (byte) 0xEE,                            // 33 out dx, al
-            (byte) 0xEB, (byte) 0xF8,               // 34 jmp 28
-            (byte) 0xBA, (byte) 0xF4, 0x00,         // 36 mov dx, 0xF4 (isa-debug-exit)
-            (byte) 0xB0, 0x10,                      // 39 mov al, 0x10: status (0x10 << 1) | 1 = 33
-            (byte) 0xEE,                            // 41 out dx, al
-            (byte) 0xFA, (byte) 0xF4,               // 42 cli; hlt
-            (byte) 0xEB, (byte) 0xFE,               // 44 jmp 44
-        });
-        // SeaBIOS's serial console sends a character once the next one comes (it may still move
-        // the cursor back over it): the space after the message lets the message out
-        byte[] first = (VIA_INT10 + " \0").getBytes(StandardCharsets.US_ASCII);
-        byte[] second = ("\r\n" + VIA_COM1 + "\r\n\0").getBytes(StandardCharsets.US_ASCII);
-        byte[] mbr = new byte[512];
-        byte[] code = c.toByteArray();
-        System.arraycopy(code, 0, mbr, 0, code.length);
-        System.arraycopy(first, 0, mbr, 46, first.length);
-        int at = 46 + first.length;
-        System.arraycopy(second, 0, mbr, at, second.length);
-        mbr[23] = (byte) at;
-        mbr[510] = 0x55;
-        mbr[511] = (byte) 0xAA;
-        return mbr;
-    }
-
     private static Path disk(Path dir, byte[] mbr) throws Exception {
         byte[] img = new byte[1 << 20];
         System.arraycopy(mbr, 0, img, 0, mbr.length);
@@ -87,27 +39,27 @@ class FirmwareBootTest {
 
     @Test
     void seabiosBootsTheMbrOfAVirtioDisk(@TempDir Path dir) throws Exception {
-        Path img = disk(dir, bootSector());
+        Path img = disk(dir, ReportingBootSector.bytes());
         JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-m", "128M", "-nographic", "-smp", "2",
             "-drive", "file=" + img + ",format=raw,if=virtio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
         assertEquals(33, r.status(), r.toString());
         assertTrue(r.stdout().contains("SeaBIOS (version"), r.toString());
         assertTrue(r.stdout().contains("Booting from Hard Disk..."), r.toString());
-        assertTrue(r.stdout().contains(VIA_INT10), r.toString());
-        assertTrue(r.stdout().contains(VIA_COM1), r.toString());
+        assertTrue(r.stdout().contains(ReportingBootSector.VIA_INT10), r.toString());
+        assertTrue(r.stdout().contains(ReportingBootSector.VIA_COM1), r.toString());
     }
 
     /** SeaBIOS's AHCI driver finds a disk on a -device ahci controller (the pc machine) and boots it. */
     @Test
     void seabiosBootsTheMbrOfAnAhciDisk(@TempDir Path dir) throws Exception {
-        Path img = disk(dir, bootSector());
+        Path img = disk(dir, ReportingBootSector.bytes());
         JvisorProcess.Result r = JvisorProcess.run("-accel", "tcg", "-m", "128M", "-nographic",
             "-drive", "file=" + img + ",format=raw,if=none,id=d", "-device", "ahci,id=sata0",
             "-device", "ide-hd,drive=d,bus=sata0.0", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
         assertEquals(33, r.status(), r.toString());
         assertTrue(r.stdout().contains("Booting from Hard Disk..."), r.toString());
-        assertTrue(r.stdout().contains(VIA_COM1), r.toString());
+        assertTrue(r.stdout().contains(ReportingBootSector.VIA_COM1), r.toString());
     }
 
     /**
@@ -118,18 +70,18 @@ class FirmwareBootTest {
      */
     @Test
     void seabiosOnQ35BootsTheMbrFromItsAhciAndBehindARootPort(@TempDir Path dir) throws Exception {
-        Path img = disk(dir, bootSector());
+        Path img = disk(dir, ReportingBootSector.bytes());
         JvisorProcess.Result sata = JvisorProcess.run("-accel", "tcg", "-M", "q35", "-m", "128M", "-nographic",
             "-hda", img.toString(), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
         assertEquals(33, sata.status(), sata.toString());
         assertTrue(sata.stdout().contains("Booting from Hard Disk..."), sata.toString());
-        assertTrue(sata.stdout().contains(VIA_COM1), sata.toString());
+        assertTrue(sata.stdout().contains(ReportingBootSector.VIA_COM1), sata.toString());
         JvisorProcess.Result port = JvisorProcess.run("-accel", "tcg", "-M", "q35", "-m", "128M", "-nographic",
             "-device", "pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,addr=0x2",
             "-drive", "file=" + img + ",format=raw,if=none,id=d", "-device", "virtio-blk-pci,drive=d,bus=pci.1,addr=0x0",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
         assertEquals(33, port.status(), port.toString());
-        assertTrue(port.stdout().contains(VIA_COM1), port.toString());
+        assertTrue(port.stdout().contains(ReportingBootSector.VIA_COM1), port.toString());
     }
 
     /**
