@@ -7,8 +7,9 @@
 # With "debian" as the second argument the image is the Debian 12 qcow2 of
 # org.jvisor.guest.DistroImageBuilder (debootstrap, initramfs-tools, sysvinit; built once into
 # bench/out/debian.qcow2, as root), run with -snapshot and virtio-rng as cloud images are.
-# Usage: bench/firmware-boot.sh [REPS] [busybox|debian]   (needs qemu-system-x86, seabios, e2fsprogs;
-# debian also debootstrap and qemu-utils)
+# MACHINE=q35 boots both on that machine (default pc).
+# Usage: [MACHINE=q35] bench/firmware-boot.sh [REPS] [busybox|debian]   (needs qemu-system-x86, seabios,
+# e2fsprogs; debian also debootstrap and qemu-utils)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/bench/out"
@@ -25,12 +26,13 @@ case "$KIND" in
     busybox)
         IMG="$OUT/firmware-disk.img"
         "$JAVA" -cp "$ROOT/target/classes" org.jvisor.guest.DiskImageBuilder --out "$IMG" >/dev/null
-        COMMON=(-accel tcg -m 512M -nographic -drive "file=$IMG,format=raw,if=virtio")
+        COMMON=(-accel tcg -M "${MACHINE:-pc}" -m 512M -nographic -drive "file=$IMG,format=raw,if=virtio")
         PROMPT="root@jvisor-disk:" ;;
     debian)
         IMG="$OUT/debian.qcow2"
         [[ -f "$IMG" ]] || "$JAVA" -cp "$ROOT/target/classes" org.jvisor.guest.DistroImageBuilder --out "$IMG" >/dev/null
-        COMMON=(-accel tcg -m 512M -nographic -snapshot -drive "file=$IMG,format=qcow2,if=virtio" -device virtio-rng-pci)
+        COMMON=(-accel tcg -M "${MACHINE:-pc}" -m 512M -nographic -snapshot -drive "file=$IMG,format=qcow2,if=virtio"
+                -device virtio-rng-pci)
         PROMPT="root@jvisor-debian:" ;;
     *) echo "firmware-boot.sh: image kind '$KIND': expected busybox or debian" >&2; exit 1 ;;
 esac
