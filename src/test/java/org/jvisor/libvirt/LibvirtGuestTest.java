@@ -229,17 +229,16 @@ class LibvirtGuestTest {
             """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom);
     }
 
-    private static String q35DomainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path serialLog) {
+    /** The q35 domain {@code name}: {@code os} boots it, a raw virtio disk, the serial port on a file. */
+    private static String q35DomainXml(String name, int memoryMib, String os, Path emulator, Path disk, Path serialLog) {
         return """
             <domain type='qemu'>
-              <name>jq</name>
-              <memory unit='MiB'>256</memory>
+              <name>%s</name>
+              <memory unit='MiB'>%d</memory>
               <vcpu>1</vcpu>
               <os>
                 <type arch='x86_64' machine='q35'>hvm</type>
-                <kernel>%s</kernel>
-                <initrd>%s</initrd>
-                <cmdline>console=ttyS0 cryptomgr.notests quiet %s</cmdline>
+            %s
               </os>
               <features><acpi/></features>
               <devices>
@@ -254,35 +253,21 @@ class LibvirtGuestTest {
                 <memballoon model='none'/>
               </devices>
             </domain>
-            """.formatted(guest.kernel(), guest.initramfs(),
-                InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size"), emulator, disk, serialLog);
+            """.formatted(name, memoryMib, os.indent(4).stripTrailing(), emulator, disk, serialLog);
+    }
+
+    /** The demo guest's kernel and initrd, whose command lists the PCI functions and the disk's size. */
+    private static String q35DomainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path serialLog) {
+        return q35DomainXml("jq", 256, """
+            <kernel>%s</kernel>
+            <initrd>%s</initrd>
+            <cmdline>console=ttyS0 cryptomgr.notests quiet %s</cmdline>""".formatted(guest.kernel(), guest.initramfs(),
+                InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size")), emulator, disk, serialLog);
     }
 
     /** A q35 domain that boots its disk through firmware, as virt-install --import makes one. */
     private static String q35FirmwareDomainXml(Path emulator, Path disk, Path serialLog) {
-        return """
-            <domain type='qemu'>
-              <name>jf</name>
-              <memory unit='MiB'>128</memory>
-              <vcpu>1</vcpu>
-              <os>
-                <type arch='x86_64' machine='q35'>hvm</type>
-                <boot dev='hd'/>
-              </os>
-              <features><acpi/></features>
-              <devices>
-                <emulator>%s</emulator>
-                <disk type='file' device='disk'>
-                  <driver name='qemu' type='raw'/>
-                  <source file='%s'/>
-                  <target dev='vda' bus='virtio'/>
-                </disk>
-                <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>
-                <controller type='usb' model='none'/>
-                <memballoon model='none'/>
-              </devices>
-            </domain>
-            """.formatted(emulator, disk, serialLog);
+        return q35DomainXml("jf", 128, "<boot dev='hd'/>", emulator, disk, serialLog);
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
