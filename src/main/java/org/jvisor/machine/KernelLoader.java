@@ -89,12 +89,6 @@ final class KernelLoader {
         }
         Path path = config.kernel();
         if (path == null) {
-            if (config.machineType() == MachineConfig.MachineType.Q35 && config.memoryBytes() > PcPciLayout.Q35_FIRMWARE_MAX_LOW_RAM) {
-                // jvisor's RAM fills the space below 3 GiB before it goes above 4 GiB (QEMU's q35 stops at 2 GiB)
-                throw new BootException(String.format("-machine q35: firmware boots q35 with at most %d MiB of RAM "
-                    + "(SeaBIOS puts the ECAM at %#x, where jvisor's RAM would be); use less -m, or -kernel",
-                    PcPciLayout.Q35_FIRMWARE_MAX_LOW_RAM >> 20, PcPciLayout.Q35_FIRMWARE_ECAM_BASE));
-            }
             // no -kernel: the firmware boots whatever the disks hold; it loads the same ACPI tables through fw_cfg
             return new KernelLoader(config, null, null, null, null, null, false, images, null, acpiTables(config),
                 FirmwareImage.read(config.firmware().bios()));

@@ -301,8 +301,10 @@ public final class Machine implements AutoCloseable {
 
     private static GuestMemory mapRam(MachineConfig config, long romSize) {
         MachineConfig.MemoryBackendConfig b = config.memoryBackend();
+        // the machine's 32-bit hole: where low RAM must end (q35 with firmware: below its ECAM)
+        long lowLimit = PcPciLayout.lowRamLimit(config);
         if (b == null) {
-            return GuestMemory.allocate(config.memoryBytes(), romSize);
+            return GuestMemory.allocate(config.memoryBytes(), new RamBacking.Anonymous(), romSize, lowLimit);
         }
         if (b.size() != config.memoryBytes()) {
             throw new IllegalArgumentException("Machine memory size does not match the size of the memory backend ("
@@ -312,7 +314,7 @@ public final class Machine implements AutoCloseable {
             case MachineConfig.MemoryBackendConfig.Memfd m -> new RamBacking.Memfd(m.id(), m.share(), m.seal());
             case MachineConfig.MemoryBackendConfig.File f -> new RamBacking.File(f.memPath(), f.share());
         };
-        return GuestMemory.allocate(config.memoryBytes(), backing, romSize);
+        return GuestMemory.allocate(config.memoryBytes(), backing, romSize, lowLimit);
     }
 
     private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)

@@ -28,11 +28,12 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
     static final long FIRMWARE_MMIO32_END = 0xFEC0_0000L;
     /**
      * SeaBIOS on the Q35 puts the ECAM at 0xB000_0000 for 256 buses (PCIEXBAR; dev-q35.h) and the
-     * 32-bit BARs above it, up to the IOAPIC (pciinit.c, mch_mem_addr_setup); RAM below 4 GiB must
-     * end below the ECAM ({@link #Q35_FIRMWARE_MAX_LOW_RAM}).
+     * 32-bit BARs above it, up to the IOAPIC (pciinit.c, mch_mem_addr_setup). RAM below 4 GiB ends
+     * below the ECAM: all of it when it fits, else 2 GiB with the rest above 4 GiB, as QEMU's q35
+     * splits it (pc_q35_init: lowmem 0x80000000 once RAM reaches 0xB0000000).
      */
     static final long Q35_FIRMWARE_ECAM_BASE = 0xB000_0000L;
-    static final long Q35_FIRMWARE_MAX_LOW_RAM = Q35_FIRMWARE_ECAM_BASE;
+    static final long Q35_FIRMWARE_SPLIT_LOW_RAM = 0x8000_0000L;
     /** I/O BARs: SeaBIOS's choice, clear of the legacy ports. */
     static final int IO_BASE = 0xC000, IO_SIZE = 0x4000;
 
@@ -40,6 +41,19 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
     static PcPciLayout of(org.jvisor.config.MachineConfig config) {
         return forMemory(config.memoryBytes(), config.bootsFirmware(),
             config.machineType() == org.jvisor.config.MachineConfig.MachineType.Q35);
+    }
+
+    /** Where RAM below 4 GiB ends at most on {@code config}'s machine ({@link GuestMemory#allocate}). */
+    static long lowRamLimit(org.jvisor.config.MachineConfig config) {
+        return lowRamLimit(config.memoryBytes(), config.bootsFirmware() && config.machineType().hasPci(),
+            config.machineType() == org.jvisor.config.MachineConfig.MachineType.Q35);
+    }
+
+    private static long lowRamLimit(long memoryBytes, boolean firmware, boolean q35) {
+        if (firmware && q35) {
+            return memoryBytes >= Q35_FIRMWARE_ECAM_BASE ? Q35_FIRMWARE_SPLIT_LOW_RAM : Q35_FIRMWARE_ECAM_BASE;
+        }
+        return GuestMemory.PCI_HOLE_START;
     }
 
     static PcPciLayout forMemory(long memoryBytes) {
@@ -56,7 +70,7 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
      * ECAM) where SeaBIOS puts them.
      */
     static PcPciLayout forMemory(long memoryBytes, boolean firmware, boolean q35) {
-        long ramTop = GuestMemory.HIGH_RAM_START + Math.max(0, memoryBytes - GuestMemory.PCI_HOLE_START);
+        long ramTop = GuestMemory.HIGH_RAM_START + Math.max(0, memoryBytes - lowRamLimit(memoryBytes, firmware, q35));
         long gib = 1L << 30;
         long mmio64Base = (ramTop + gib - 1) & -gib;
         if (firmware && q35) {

@@ -100,7 +100,7 @@ final class PcPlatform implements AutoCloseable {
             pit.registerPorts(io);
             devices.add(MachineDevice.of("pit", pit).onReset(pit::reset));
         }
-        long below4g = Math.min(ram.size(), GuestMemory.PCI_HOLE_START);
+        long below4g = ram.lowSize();
         // The RTC's reset keeps its time and CMOS RAM, as the battery does.
         this.rtc = new RtcCmos(timers, Instant.now().getEpochSecond(), below4g, ram.size() - below4g, irq(RTC_IRQ));
         rtc.registerPorts(io);

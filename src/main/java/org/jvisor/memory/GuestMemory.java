@@ -71,13 +71,13 @@ public final class GuestMemory implements AutoCloseable {
     public record SharedRegion(long guestAddress, long size, long userAddress, Fd fd, long fdOffset) {
     }
 
-    private GuestMemory(long size, MemorySegment ram, Fd fd, long romSize) {
+    private GuestMemory(long size, MemorySegment ram, Fd fd, long romSize, long lowLimit) {
         this.size = size;
         this.ram = ram;
         this.fd = fd;
         this.romSize = romSize;
         this.romBase = romSize == 0 ? Long.MAX_VALUE : HIGH_RAM_START - romSize;
-        this.lowSize = Math.min(size, PCI_HOLE_START);
+        this.lowSize = Math.min(size, lowLimit);
         List<RamRange> r = new ArrayList<>();
         r.add(new RamRange(0, lowSize, 0));
         if (size > lowSize) {
@@ -111,6 +111,20 @@ public final class GuestMemory implements AutoCloseable {
      * firmware ROM after it in the same mapping (so host offsets index one segment).
      */
     public static GuestMemory allocate(long size, RamBacking backing, long romSize) {
+        return allocate(size, backing, romSize, PCI_HOLE_START);
+    }
+
+    /**
+     * As {@link #allocate(long, RamBacking, long)}, with RAM below 4 GiB ending at {@code lowLimit}
+     * at most (a multiple of 1 MiB, at most {@link #PCI_HOLE_START}) and the rest from 4 GiB on:
+     * the machine's 32-bit hole starts there (QEMU's q35 keeps 2 GiB below 4 GiB when RAM would
+     * reach its ECAM).
+     */
+    public static GuestMemory allocate(long size, RamBacking backing, long romSize, long lowLimit) {
+        if (lowLimit < MIN_SIZE || lowLimit > PCI_HOLE_START || (lowLimit & 0xF_FFFF) != 0) {
+            throw new IllegalArgumentException(String.format("low RAM limit %#x: not a multiple of 1 MiB up to %#x",
+                lowLimit, PCI_HOLE_START));
+        }
         if (romSize < 0 || romSize > MAX_ROM_SIZE || (romSize & 0xFFFF) != 0) {
             throw new IllegalArgumentException("firmware ROM of " + romSize + " bytes: not a multiple of 64 KiB up to 16 MiB");
         }
@@ -131,25 +145,25 @@ public final class GuestMemory implements AutoCloseable {
                 try {
                     // private, as QEMU's RAM: the host's KSM merges only private pages (mergeIdenticalPages)
                     yield new GuestMemory(size, Mman.mapAnonymous(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
-                        Mman.MAP_PRIVATE | Mman.MAP_NORESERVE), null, romSize);
+                        Mman.MAP_PRIVATE | Mman.MAP_NORESERVE), null, romSize, lowLimit);
                 } catch (SysException e) {
                     throw new IllegalArgumentException("cannot map " + (size >> 20) + " MiB of guest RAM: " + e.getMessage(), e);
                 }
             }
-            case RamBacking.Memfd m -> mapMemfd(size, m, romSize);
+            case RamBacking.Memfd m -> mapMemfd(size, m, romSize, lowLimit);
             case RamBacking.File f -> {
                 if (romSize != 0) {
                     // the ROM would have to live in the user's file: use a memfd, or -kernel
                     throw new IllegalArgumentException("memory-backend-file cannot also hold the firmware ROM; "
                         + "boot with -kernel or use memory-backend-memfd");
                 }
-                yield mapFile(size, f);
+                yield mapFile(size, f, lowLimit);
             }
         };
     }
 
     /** memfd_create, ftruncate to the RAM size, optional seals, mmap (QEMU's memory-backend-memfd). */
-    private static GuestMemory mapMemfd(long size, RamBacking.Memfd m, long romSize) {
+    private static GuestMemory mapMemfd(long size, RamBacking.Memfd m, long romSize, long lowLimit) {
         Fd fd = null;
         try {
             fd = Mman.memfdCreate(m.name(), Mman.MFD_CLOEXEC | (m.seal() ? Mman.MFD_ALLOW_SEALING : 0));
@@ -157,7 +171,7 @@ public final class GuestMemory implements AutoCloseable {
             if (m.seal()) {
                 fd.addSeals(Fd.F_SEAL_GROW | Fd.F_SEAL_SHRINK | Fd.F_SEAL_SEAL);
             }
-            return mapFd(size, fd, m.share(), romSize);
+            return mapFd(size, fd, m.share(), romSize, lowLimit);
         } catch (SysException e) {
             if (fd != null) {
                 fd.close();
@@ -171,7 +185,7 @@ public final class GuestMemory implements AutoCloseable {
      * Opens (or creates) the file, or an unlinked temporary file in a directory; an existing file
      * smaller than RAM is refused as QEMU refuses it, an empty one is extended.
      */
-    private static GuestMemory mapFile(long size, RamBacking.File f) {
+    private static GuestMemory mapFile(long size, RamBacking.File f, long lowLimit) {
         Path path = f.path();
         Fd fd = null;
         try {
@@ -190,7 +204,7 @@ public final class GuestMemory implements AutoCloseable {
             if (existing == 0) {
                 fd.ftruncate(size);
             }
-            return mapFd(size, fd, f.share(), 0);
+            return mapFd(size, fd, f.share(), 0, lowLimit);
         } catch (IOException e) {
             if (fd != null) {
                 fd.close();
@@ -203,14 +217,14 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /** Maps {@code fd} MAP_SHARED (kept for sharing) or MAP_PRIVATE (copy-on-write; the descriptor is closed). */
-    private static GuestMemory mapFd(long size, Fd fd, boolean share, long romSize) throws SysException {
+    private static GuestMemory mapFd(long size, Fd fd, boolean share, long romSize, long lowLimit) throws SysException {
         MemorySegment ram = Mman.map(size + romSize, Mman.PROT_READ | Mman.PROT_WRITE,
             (share ? Mman.MAP_SHARED : Mman.MAP_PRIVATE) | Mman.MAP_NORESERVE, fd, 0);
         if (share) {
-            return new GuestMemory(size, ram, fd, romSize);
+            return new GuestMemory(size, ram, fd, romSize, lowLimit);
         }
         fd.close();
-        return new GuestMemory(size, ram, null, romSize);
+        return new GuestMemory(size, ram, null, romSize, lowLimit);
     }
 
     /**
@@ -261,6 +275,11 @@ public final class GuestMemory implements AutoCloseable {
     /** Bytes of the host mapping: RAM and the firmware ROM after it (for tables indexed by host offset). */
     public long hostSize() {
         return size + romSize;
+    }
+
+    /** Bytes of RAM below 4 GiB (from address 0); the rest is from 4 GiB on. */
+    public long lowSize() {
+        return lowSize;
     }
 
     /** The host mapping, for KVM memory slots and bulk copies. */

@@ -34,6 +34,8 @@ class DiskImageBootTest {
     private static final Duration BOOT = Duration.ofMinutes(5); // a hang guard only
     /** What Linux says of the Q35's ECAM as SeaBIOS placed it, on jvisor and QEMU alike. */
     private static final String Q35_MMCONFIG = "PCI: MMCONFIG for domain 0000 [bus 00-ff] at [mem 0xb0000000-0xbfffffff]";
+    /** The third GiB of a 3 GiB q35 above 4 GiB, in the firmware's e820 map as Linux prints it. */
+    private static final String Q35_HIGH_RAM = "BIOS-e820: [mem 0x0000000100000000-0x000000013fffffff] usable";
     private static final String COMMAND = "uname -r; cat /etc/os-release; echo answer-$((6 * 7))";
 
     @TempDir
@@ -92,18 +94,20 @@ class DiskImageBootTest {
     }
 
     /**
-     * The same disk on virtio on the Q35: SeaBIOS knows the chipset by the MCH, places the ECAM
-     * with PCIEXBAR (0xB0000000) and reaches the virtio-blk function through it, opens the BIOS
-     * area with the MCH's PAM registers, times itself with the ICH9's PM timer and boots GRUB from
-     * the disk; Linux finds the MMCONFIG window where the MCFG says. The reboot runs SeaBIOS on a
-     * reset MCH, which has no ECAM until SeaBIOS places it again.
+     * The same disk on virtio on the Q35 with 3 GiB: SeaBIOS knows the chipset by the MCH, places
+     * the ECAM with PCIEXBAR (0xB0000000) and reaches the virtio-blk function through it, opens the
+     * BIOS area with the MCH's PAM registers, times itself with the ICH9's PM timer and boots GRUB
+     * from the disk; Linux finds the MMCONFIG window where the MCFG says, and RAM split as QEMU's
+     * q35 splits what would reach the ECAM: 2 GiB below 4 GiB, the third above. The reboot runs
+     * SeaBIOS on a reset MCH, which has no ECAM until SeaBIOS places it again.
      */
     @Test
     void jvisorBootsTheDiskOnQ35FromVirtio() throws Exception {
-        try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-M", "q35", "-m", "512M", "-nographic",
+        try (SerialConsole c = SerialConsole.jvisor("-accel", "tcg", "-M", "q35", "-m", "3G", "-nographic",
                 "-drive", "file=" + disk.image() + ",format=raw,if=virtio")) {
             assertEquals(0, bootRunAndPowerOff(c, true, "/dev/vda1"), c.output());
             assertTrue(c.output().contains(Q35_MMCONFIG), c.output());
+            assertTrue(c.output().contains(Q35_HIGH_RAM), c.output());
         }
     }
 
@@ -111,10 +115,11 @@ class DiskImageBootTest {
     void qemuBootsTheSameDiskOnQ35FromVirtio() throws Exception {
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
         RequiredTools.assume(Files.isExecutable(qemu), "qemu-system-x86_64 not installed (Debian qemu-system-x86): no reference run");
-        try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-M", "q35", "-m", "512M",
+        try (SerialConsole c = SerialConsole.start("qemu", List.of(qemu.toString(), "-accel", "tcg", "-M", "q35", "-m", "3G",
                 "-nographic", "-drive", "file=" + disk.image() + ",format=raw,if=virtio"))) {
             assertEquals(0, bootRunAndPowerOff(c, false, "/dev/vda1"), c.output());
             assertTrue(c.output().contains(Q35_MMCONFIG), c.output());
+            assertTrue(c.output().contains(Q35_HIGH_RAM), c.output());
         }
     }
 

@@ -24,16 +24,6 @@ class BadInputTest {
         assertFalse(r.stderr().contains("Exception"), "no exception names: " + r);
     }
 
-    /** SeaBIOS puts the Q35's ECAM at 0xB0000000: RAM below 4 GiB must end there, or firmware could not boot. */
-    @Test
-    void q35FirmwareBootWithMoreRamThanFitsBelowItsEcam(@TempDir Path dir) throws Exception {
-        Path disk = dir.resolve("d.img");
-        Files.write(disk, new byte[512]);
-        assertCleanError(JvisorProcess.run("-accel", "tcg", "-M", "q35", "-m", "3G", "-nographic",
-            "-drive", "file=" + disk + ",format=raw,if=virtio"),
-            "-machine q35: firmware boots q35 with at most 2816 MiB of RAM (SeaBIOS puts the ECAM at 0xb0000000");
-    }
-
     @Test
     void missingKernel() throws Exception {
         assertCleanError(JvisorProcess.run("-accel", "kvm", "-kernel", "/nonexistent/vmlinux"), "does not exist");

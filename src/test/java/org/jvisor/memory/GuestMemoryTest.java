@@ -61,6 +61,27 @@ class GuestMemoryTest {
         }
     }
 
+    /** QEMU's q35 split (firmware): 2 GiB below 4 GiB once RAM would reach the ECAM at 0xB0000000. */
+    @Test
+    void aLowerHoleStartMovesTheRestAboveFourGib() {
+        try (GuestMemory m = GuestMemory.allocate(3L << 30, new RamBacking.Anonymous(), 0, 0x8000_0000L)) {
+            assertEquals(0x8000_0000L, m.lowSize());
+            assertEquals(List.of(new GuestMemory.RamRange(0, 0x8000_0000L, 0),
+                new GuestMemory.RamRange(0x1_0000_0000L, 1L << 30, 0x8000_0000L)), m.ranges());
+            assertFalse(m.isRam(0x8000_0000L, 1), "the hole starts at 2 GiB");
+            m.writeU32(0x1_0000_0000L, 0xBEEF);
+            assertEquals(0x8000_0000L, m.offsetOf(0x1_0000_0000L, 4));
+            assertEquals(0xBEEF, m.readU32(0x1_0000_0000L));
+        }
+        try (GuestMemory m = GuestMemory.allocate(512L << 20, new RamBacking.Anonymous(), 0, 0xB000_0000L)) {
+            assertEquals(List.of(new GuestMemory.RamRange(0, 512L << 20, 0)), m.ranges(), "all of it fits below");
+        }
+        var e = assertThrows(IllegalArgumentException.class,
+            () -> GuestMemory.allocate(64L << 20, new RamBacking.Anonymous(), 0, 0xD000_0000L));
+        assertTrue(e.getMessage().contains("low RAM limit 0xd0000000"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(64L << 20, new RamBacking.Anonymous(), 0, 0x8000_1000L));
+    }
+
     @Test
     void sizesTheHostCannotHaveAreRefusedWithAReason() {
         var e = assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(1L << 20));
