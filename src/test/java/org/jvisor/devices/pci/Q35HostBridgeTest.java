@@ -5,7 +5,6 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.jvisor.memory.AddressSpace;
-import org.jvisor.memory.BusDevice;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -33,16 +32,7 @@ class Q35HostBridgeTest {
 
     Q35HostBridgeTest() {
         bridge = new PciHostBridge(io, mmio, MsiSink.NONE, PciIrqRouting.swizzled(16), gsi -> level -> { }, mch);
-        bridge.registerPorts(new BusDevice() {
-            @Override
-            public long read(long offset, int size) {
-                return 0;
-            }
-
-            @Override
-            public void write(long offset, int size, long value) {
-            }
-        });
+        bridge.registerPorts(new PciHostBridgeTest.ResetRegister());
     }
 
     private void conf1Write(int reg, int value) {
