@@ -10,13 +10,15 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 import org.jvisor.testing.RequiredTools;
 
 /**
- * SeaBIOS boots an El Torito CD from the ATAPI CD-ROM (-cdrom, -boot d): it reads the boot record
+ * SeaBIOS boots an El Torito CD from the ATAPI CD-ROM (-cdrom, -boot d; on pc and q35): it reads the boot record
  * volume descriptor and the boot catalog through READ(10) packets, loads the no-emulation boot
  * image at 0x7C00 and runs it; the image prints a line on COM1 and leaves through isa-debug-exit.
  * QEMU 7.2 boots the same image the same way.
@@ -132,10 +134,12 @@ class CdromBootTest {
     private static final List<String> OPTIONS = List.of("-m", "128M", "-nographic", "-boot", "order=d,reboot-timeout=0",
         "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
 
-    @Test
-    void seabiosBootsAnElToritoCdFromTheAtapiDrive() throws Exception {
+    /** On pc the CD is the PIIX3's secondary master; on q35 port 2 of the ICH9 AHCI, which SeaBIOS's AHCI driver reads. */
+    @ParameterizedTest(name = "-M {0}")
+    @ValueSource(strings = {"pc", "q35"})
+    void seabiosBootsAnElToritoCdFromTheAtapiDrive(String machine) throws Exception {
         Path iso = image();
-        String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of("-accel", "tcg"),
+        String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of("-accel", "tcg", "-M", machine),
             java.util.stream.Stream.concat(OPTIONS.stream(), java.util.stream.Stream.of("-cdrom", iso.toString())))
             .toArray(String[]::new);
         JvisorProcess.Result r = JvisorProcess.run(args);
