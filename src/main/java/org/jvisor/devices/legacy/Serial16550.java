@@ -308,21 +308,24 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
 
     @Override
     public synchronized UartState saveState() {
-        // the transmit FIFO is not part of the record: what the backend has not taken goes now
-        while (txCount > 0) {
-            backend.write(tx[txHead] & 0xFF);
-            txHead = (txHead + 1) % TX_FIFO;
-            txCount--;
-        }
         byte[] received = new byte[rxCount];
         for (int i = 0; i < rxCount; i++) {
             received[i] = rx[(rxHead + i) & (QUEUE - 1)];
         }
+        // what the backend has not taken travels with the state (as QEMU's serial migrates its
+        // XMIT FIFO): a client that stopped reading loses nothing across a snapshot or migration
+        byte[] transmit = new byte[txCount];
+        for (int i = 0; i < txCount; i++) {
+            transmit[i] = tx[(txHead + i) % TX_FIFO];
+        }
         return new UartState(divisor, ier, lcr, mcr, fcr, scr, msrDelta, thrInterruptPending, overrun,
-            Bytes.copyOf(received));
+            Bytes.copyOf(received), Bytes.copyOf(transmit));
     }
 
-    /** Restores the registers and the received bytes; the IRQ is driven to the level they imply. */
+    /**
+     * Restores the registers, the received bytes and the transmit FIFO, which goes on to the
+     * backend; the IRQ is driven to the level they imply.
+     */
     @Override
     public synchronized void restoreState(UartState s) throws DeviceStateException {
         DeviceStateException.checkRange(NAME, "divisor", s.divisor(), 0, 0xFFFF);
@@ -333,6 +336,7 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
         DeviceStateException.checkRange(NAME, "SCR", s.scr(), 0, 0xFF);
         DeviceStateException.checkBits(NAME, "MSR delta", s.msrDelta(), 0x0F);
         DeviceStateException.checkRange(NAME, "received bytes", s.received().length(), 0, QUEUE);
+        DeviceStateException.checkRange(NAME, "transmit FIFO bytes", s.transmit().length(), 0, TX_FIFO);
         divisor = s.divisor();
         ier = s.ier();
         lcr = s.lcr();
@@ -345,6 +349,12 @@ public final class Serial16550 implements BusDevice, CharBackend.Sink, StatefulD
         rxHead = 0;
         rxCount = s.received().length();
         s.received().copyTo(rx, 0);
+        txHead = 0;
+        txCount = s.transmit().length();
+        s.transmit().copyTo(tx, 0);
+        if (txCount > 0) {
+            pushTx();   // on to this machine's backend, as far as it takes them now; the rest when it has room
+        }
         updateIrq();
     }
 

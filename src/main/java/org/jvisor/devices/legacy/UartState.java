@@ -6,7 +6,8 @@ import org.jvisor.devices.state.DeviceState;
 /**
  * The architectural state of a {@link Serial16550}: the registers as the guest programmed them,
  * the interrupt latches the data sheet describes (THRE pending, overrun, modem-status deltas) and
- * the received bytes the guest has not read, oldest first. The IRQ level is derived.
+ * the received bytes the guest has not read and the transmit FIFO's bytes the backend has not
+ * taken (a socket client that stopped reading), oldest first. The IRQ level is derived.
  *
  * @param divisor             the divisor latch (DLM:DLL)
  * @param ier                 interrupt enable (bits 3:0)
@@ -18,10 +19,12 @@ import org.jvisor.devices.state.DeviceState;
  * @param thrInterruptPending the THRE interrupt is pending (cleared by reading IIR or writing THR)
  * @param overrun             LSR.OE is set
  * @param received            received bytes not yet read, oldest first
+ * @param transmit            the transmit FIFO: bytes written to THR the backend has not taken, oldest first
  */
 public record UartState(int divisor, int ier, int lcr, int mcr, int fcr, int scr, int msrDelta,
-                        boolean thrInterruptPending, boolean overrun, Bytes received) implements DeviceState {
-    public static final int VERSION = 1;
+                        boolean thrInterruptPending, boolean overrun, Bytes received, Bytes transmit)
+        implements DeviceState {
+    public static final int VERSION = 2;
 
     @Override
     public int version() {

@@ -229,6 +229,33 @@ class Serial16550Test {
         assertEquals(0x02, u.read(IIR, 1) & 0x0F);
     }
 
+    /**
+     * A snapshot taken while the backend has no room (a socket client that stopped reading) keeps
+     * the transmit FIFO: saving sends nothing, and the restored UART hands the bytes, in order, to
+     * its own backend; THRE is back once they are taken.
+     */
+    @Test
+    void theTransmitFifoTravelsWithTheStateAndNothingIsLost() throws Exception {
+        SlowBackend stalled = new SlowBackend();
+        Serial16550 u = new Serial16550(stalled, level -> { });
+        for (char c : "saved".toCharArray()) {
+            u.write(THR, 1, c);
+        }
+        UartState s = u.saveState();
+        assertEquals("saved", new String(s.transmit().toArray(), java.nio.charset.StandardCharsets.US_ASCII));
+        assertEquals("", stalled.taken.toString(), "saving sends nothing");
+        SlowBackend later = new SlowBackend();
+        later.room = 2;
+        Serial16550 twin = new Serial16550(later, level -> { });
+        twin.restoreState(s);
+        assertEquals("sa", later.taken.toString(), "as far as the new backend takes them");
+        assertEquals(0, twin.read(LSR, 1) & 0x60, "THRE clear while three wait");
+        later.release(16);
+        assertEquals("saved", later.taken.toString(), "in order, nothing lost");
+        assertEquals(0x60, twin.read(LSR, 1) & 0x60);
+        assertEquals(0, twin.saveState().transmit().length());
+    }
+
     @Test
     void aFullTransmitFifoDropsWhatTheGuestWritesWithoutCheckingAndFcrClearsIt() {
         SlowBackend slow = new SlowBackend();

@@ -47,9 +47,12 @@ class DeviceStateValidationTest {
         Serial16550 uart = new Serial16550(new NullBackend(), world.line("irq4"));
         UartState s = uart.saveState();
         refused(uart, new UartState(s.divisor(), 0x1F, s.lcr(), s.mcr(), s.fcr(), s.scr(), s.msrDelta(),
-            s.thrInterruptPending(), s.overrun(), s.received()), "16550A UART", "IER 0x1f", "reserved");
+            s.thrInterruptPending(), s.overrun(), s.received(), s.transmit()), "16550A UART", "IER 0x1f", "reserved");
         refused(uart, new UartState(0x10000, s.ier(), s.lcr(), s.mcr(), s.fcr(), s.scr(), s.msrDelta(),
-            s.thrInterruptPending(), s.overrun(), s.received()), "divisor");
+            s.thrInterruptPending(), s.overrun(), s.received(), s.transmit()), "divisor");
+        refused(uart, new UartState(s.divisor(), s.ier(), s.lcr(), s.mcr(), s.fcr(), s.scr(), s.msrDelta(),
+            s.thrInterruptPending(), s.overrun(), s.received(), org.jvisor.devices.state.Bytes.copyOf(new byte[17])),
+            "transmit FIFO bytes");
     }
 
     @Test
