@@ -56,15 +56,6 @@ record PcPciLayout(long mmio32Base, long mmio32Size, long ecamBase, int buses, l
         return GuestMemory.PCI_HOLE_START;
     }
 
-    static PcPciLayout forMemory(long memoryBytes) {
-        return forMemory(memoryBytes, false);
-    }
-
-    /** The layout for {@code memoryBytes} of RAM; {@code firmware}: BARs where SeaBIOS puts them. */
-    static PcPciLayout forMemory(long memoryBytes, boolean firmware) {
-        return forMemory(memoryBytes, firmware, false);
-    }
-
     /**
      * The layout for {@code memoryBytes} of RAM; {@code firmware}: BARs (and on {@code q35} the
      * ECAM) where SeaBIOS puts them.
