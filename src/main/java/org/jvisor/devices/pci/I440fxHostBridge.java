@@ -17,9 +17,6 @@ public final class I440fxHostBridge extends PciDevice {
     public static final int PAM0 = 0x59;
     public static final int PAM_COUNT = PamRegisters.COUNT;
     public static final int SMRAM = 0x72;
-    /** SMRAM: C_BASE_SEG reads 010b (the A-segment); D_OPEN, D_CLS, D_LCK and G_SMRAME are kept. */
-    static final int SMRAM_RESET = 0x02;
-    static final int SMRAM_WRITABLE = 0x78;
     static final int ALL_READ_ONLY = PamRegisters.ALL_READ_ONLY;
 
     private final IntConsumer protection;
@@ -27,9 +24,7 @@ public final class I440fxHostBridge extends PciDevice {
     public I440fxHostBridge(IntConsumer protection) {
         super(0x8086, DEVICE_ID, PciHostBridge.HOST_BRIDGE_CLASS, 0x02);
         this.protection = protection;
-        PamRegisters.declare(config(), PAM0);
-        config().set8(SMRAM, SMRAM_RESET);
-        config().setWritable(SMRAM, 1, SMRAM_WRITABLE);
+        PamRegisters.declare(config(), PAM0, SMRAM);
         protection.accept(ALL_READ_ONLY);
     }
 

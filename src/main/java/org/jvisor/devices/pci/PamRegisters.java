@@ -11,6 +11,10 @@ package org.jvisor.devices.pci;
  * <p>jvisor keeps a copy of the ROM in RAM from reset on, so reads always come from RAM and only
  * the write enables matter: a segment whose write enable is clear ignores CPU writes, as the PC
  * routes them to the ROM.
+ *
+ * <p>Both chipsets have an SMRAM register beside the map with the same bits (82441FX 3.2.20 at
+ * 0x72, Q35 5.1.21 at 0x9D): C_BASE_SEG reads 010b (the A-segment); D_OPEN, D_CLS, D_LCK and
+ * G_SMRAME are kept (jvisor has no SMM to open it for).
  */
 final class PamRegisters {
     static final int COUNT = 7;
@@ -20,12 +24,20 @@ final class PamRegisters {
     private PamRegisters() {
     }
 
-    /** Makes the enables of the seven registers at {@code pam0} guest-writable (the rest reads 0). */
-    static void declare(PciConfigSpace config, int pam0) {
+    static final int SMRAM_RESET = 0x02;
+    static final int SMRAM_WRITABLE = 0x78;
+
+    /**
+     * Makes the enables of the seven registers at {@code pam0} guest-writable (the rest reads 0),
+     * and the SMRAM register at {@code smram} as it is after reset.
+     */
+    static void declare(PciConfigSpace config, int pam0, int smram) {
         config.setWritable(pam0, 1, 0x30);
         for (int i = 1; i < COUNT; i++) {
             config.setWritable(pam0 + i, 1, 0x33);
         }
+        config.set8(smram, SMRAM_RESET);
+        config.setWritable(smram, 1, SMRAM_WRITABLE);
     }
 
     /** Whether a write of {@code size} bytes at {@code offset} touched the registers at {@code pam0}. */

@@ -28,8 +28,6 @@ public final class Q35HostBridge extends PciDevice {
     public static final int PCIEXBAR_EN = 1;
     public static final int PAM0 = 0x90;
     public static final int SMRAM = 0x9D;
-    static final int SMRAM_RESET = 0x02;
-    static final int SMRAM_WRITABLE = 0x78;
     /** Writable PCIEXBAR bits: the enable, the length, base bits 31:26; and base bits 35:32. */
     private static final int PCIEXBAR_LOW_WRITABLE = 0xFC00_0007;
     private static final int PCIEXBAR_HIGH_WRITABLE = 0xF;
@@ -60,9 +58,7 @@ public final class Q35HostBridge extends PciDevice {
         if (protection != null) {
             config().setWritable(PCIEXBAR, 4, PCIEXBAR_LOW_WRITABLE);
             config().setWritable(PCIEXBAR + 4, 4, PCIEXBAR_HIGH_WRITABLE);
-            PamRegisters.declare(config(), PAM0);
-            config().set8(SMRAM, SMRAM_RESET);
-            config().setWritable(SMRAM, 1, SMRAM_WRITABLE);
+            PamRegisters.declare(config(), PAM0, SMRAM);
             protection.accept(PamRegisters.ALL_READ_ONLY);
         }
     }

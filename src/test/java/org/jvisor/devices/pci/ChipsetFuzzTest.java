@@ -212,7 +212,7 @@ class ChipsetFuzzTest {
         if (board.pamHost != null) {
             checkPam(board);
             assertEquals(0xFFFF, board.protection[0], "BIOS area protection after reset");
-            assertEquals(I440fxHostBridge.SMRAM_RESET, board.pamHost.readConfig(board.smram, 1), "SMRAM after reset");
+            assertEquals(PamRegisters.SMRAM_RESET, board.pamHost.readConfig(board.smram, 1), "SMRAM after reset");
         }
         if (board.pciexbar) {
             assertEquals("none", board.ecamWindow(), "no ECAM window after reset");
@@ -248,7 +248,7 @@ class ChipsetFuzzTest {
         }
         assertEquals(readOnly, board.protection[0], "BIOS area protection reported");
         int smram = host.readConfig(board.smram, 1);
-        assertEquals(I440fxHostBridge.SMRAM_RESET, smram & 0x07, String.format("SMRAM C_BASE_SEG, SMRAM = %#x", smram));
+        assertEquals(PamRegisters.SMRAM_RESET, smram & 0x07, String.format("SMRAM C_BASE_SEG, SMRAM = %#x", smram));
         assertEquals(0, smram & ~0x7F, String.format("SMRAM = %#x", smram));
     }
 
