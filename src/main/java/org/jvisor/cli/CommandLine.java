@@ -140,6 +140,10 @@ public final class CommandLine {
                 case "-snapshot" -> snapshot = true;
                 case "-no-reboot" -> noReboot = true;
                 case "-no-shutdown" -> noShutdown = true;
+                case "-no-hpet" -> {
+                    // QEMU 7.2's spelling of -machine hpet=off (libvirt's for <timer name='hpet' present='no'/>):
+                    // jvisor's machines have no HPET
+                }
                 case "-S" -> startPaused = true;
                 case "-run-with" -> {
                     try {
@@ -324,6 +328,7 @@ public final class CommandLine {
             serial = new MachineConfig.SerialConfig.None();
         }
         List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>(devices.virtioDevices());
+        devices.resolveRng(virtioDevices, objects);
         List<MachineConfig.DebugExitConfig> debugExits = devices.debugExits();
         chardevs.serialUses(serial);
         serial = chardevs.finish(serial, virtioDevices);

@@ -39,6 +39,8 @@ final class DeviceOptions {
 
     private final List<MachineConfig.DebugExitConfig> debugExits = new ArrayList<>();
     private final List<MachineConfig.VirtioDeviceConfig> virtioDevices = new ArrayList<>();
+    /** rng= of the virtio-rng devices that give one, by index in {@link #virtioDevices}. */
+    private final Map<Integer, String> rngUsers = new LinkedHashMap<>();
     /** id= of each device that has one, with its driver: QOM's /machine/peripheral children. */
     private final Map<String, String> peripherals = new LinkedHashMap<>();
     /** -device virtio-blk-*,drive=NAME whose NAME must be a -drive id or a -blockdev node, checked at the end. */
@@ -117,9 +119,14 @@ final class DeviceOptions {
         if (VhostUserOptions.handlesDevice(driver)) {
             virtioDevices.add(VhostUserOptions.parse(o, chardevs));
         } else if (base.equals("virtio-rng")) {
-            o.allowOnly(Set.of("ioeventfd"), driver);
+            o.allowOnly(Set.of("ioeventfd", "rng", "max-bytes", "period"), driver);
+            if (o.get("rng") != null) {
+                rngUsers.put(virtioDevices.size(), o.get("rng"));   // resolved once every -object is known
+            }
             virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioRng(transport,
-                CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd"))));
+                CommandLine.onOff("-device " + driver, "ioeventfd", o.get("ioeventfd")), new MachineConfig.RngBackend.Builtin(),
+                rngLimit(driver, "max-bytes", o.get("max-bytes"), MachineConfig.VirtioDeviceConfig.VirtioRng.UNLIMITED),
+                rngLimit(driver, "period", o.get("period"), MachineConfig.VirtioDeviceConfig.VirtioRng.DEFAULT_PERIOD_MILLIS)));
         } else if (base.equals("virtio-blk")) {
             o.allowOnly(Set.of("drive", "bootindex", "iothread", "ioeventfd"), driver);
             if (o.get("drive") == null) {
@@ -431,6 +438,50 @@ final class DeviceOptions {
 
     String deviceIdOfDrive(String drive) {
         return driveUsers.getOrDefault(drive, "");
+    }
+
+    /**
+     * max-bytes= (QEMU's uint64, no more than INT64_MAX) or period= (milliseconds, uint32, more
+     * than 0) of a virtio-rng, in QEMU 7.2's words when wrong.
+     */
+    private static long rngLimit(String driver, String key, String value, long dflt) throws UsageException {
+        if (value == null) {
+            return dflt;
+        }
+        long v;
+        try {
+            v = Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            throw new UsageException("-device " + driver + ": Parameter '" + key + "' expects "
+                + (key.equals("period") ? "uint32_t" : "uint64_t"));
+        }
+        if (key.equals("period") && (v <= 0 || v > 0xFFFF_FFFFL)) {
+            throw new UsageException("-device " + driver + "," + key + "=" + value + ": 'period' parameter expects a positive integer");
+        }
+        if (v < 0) {
+            throw new UsageException("-device " + driver + "," + key + "=" + value
+                + ": 'max-bytes' parameter must be non-negative, and less than 2^63");
+        }
+        return v;
+    }
+
+    /**
+     * Puts the rng backend each virtio-rng's rng= names into {@code devices} (indexed as
+     * {@link #virtioDevices()}): an -object rng-builtin or rng-random, given anywhere on the line.
+     */
+    void resolveRng(List<MachineConfig.VirtioDeviceConfig> devices, ObjectOptions objects) throws UsageException {
+        for (Map.Entry<Integer, String> e : rngUsers.entrySet()) {
+            MachineConfig.VirtioDeviceConfig.VirtioRng r = (MachineConfig.VirtioDeviceConfig.VirtioRng) devices.get(e.getKey());
+            MachineConfig.RngBackend backend = objects.rngBackend(e.getValue());
+            if (backend == null) {
+                // QEMU 7.2's words
+                throw new UsageException("-device " + (r.transport() == MachineConfig.Transport.PCI ? "virtio-rng-pci" : "virtio-rng-device")
+                    + ",rng=" + e.getValue() + ": Device '" + e.getValue() + "' not found (give -object rng-random,id="
+                    + e.getValue() + " or rng-builtin)");
+            }
+            devices.set(e.getKey(), new MachineConfig.VirtioDeviceConfig.VirtioRng(r.transport(), r.ioeventfd(), backend,
+                r.maxBytes(), r.periodMillis()));
+        }
     }
 
     /** The iothread= names the devices gave, each with the driver of a device that gave it. */

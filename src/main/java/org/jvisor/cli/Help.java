@@ -45,19 +45,22 @@ final class Help {
                                 waits, and when to reboot after no disk booted (-1: never)
           -machine pc|pc-i440fx-7.2|q35|pc-q35-7.2|microvm|none[,kernel-decompress=host|guest]
                    [,accel=kvm|tcg|kvm:tcg][,usb=off][,dump-guest-core=on|off][,memory-backend=ID]
-                   [,mem-merge=on|off][,rng-seed=on|off]
+                   [,mem-merge=on|off][,rng-seed=on|off][,hpet=off][,smm=off][,vmport=off]
                                 pc (default; pc-i440fx-7.2 is its versioned name): PCI host
                                 with ECAM, virtio-X-pci devices; microvm: no PCI,
                                 virtio-X-device devices on virtio-mmio; none: no guest, only
                                 the monitors (what libvirt probes). q35 (pc-q35-7.2): the pc
                                 machine with the Q35 host bridge's identity (8086:29c0), the
                                 machine for -device intel-iommu; unlike QEMU's q35 its ICH9
-                                functions at 00:1f (the LPC bridge's identity at 1f.0, the AHCI
-                                at 1f.2; no SMBus) are there only when IDE drives are given
-                                (-hda, -cdrom), it keeps pc's ECAM at 0xE0000000, boots -kernel
-                                only (no firmware); its root bus is pcie.0 (pci.0 also
-                                accepted), its devices conventional PCI functions (but the ats=on
-                                ones) unless behind a pcie-root-port.
+                                functions at 00:1f (the LPC bridge at 1f.0, the AHCI at 1f.2;
+                                no SMBus) are there only when IDE drives are given (-hda,
+                                -cdrom) or firmware boots it; with -kernel its ECAM is pc's at
+                                0xE0000000, through SeaBIOS where SeaBIOS puts it (0xB0000000);
+                                its root bus is pcie.0 (pci.0 also accepted), its devices
+                                conventional PCI functions (but the ats=on ones) unless behind
+                                a pcie-root-port.
+                                hpet, smm, vmport: parts jvisor's machines do not have; off
+                                (and auto) accepted, as libvirt writes them; on refused.
                                 kernel-decompress: where a bzImage is decompressed (default
                                 host: faster boot).
                                 memory-backend: guest RAM is the -object memory-backend-* ID
@@ -70,6 +73,7 @@ final class Help {
                                 SETUP_RNG_SEED, which QEMU 7.1 introduced and 7.2 passes no
                                 more), so its generator is ready at once; off: none
           -no-reboot            exit (status 0) instead of resetting on a guest reset or triple fault
+          -no-hpet              as -machine hpet=off (QEMU 7.2's spelling; there is no HPET)
           -no-shutdown          on a guest power-off, stop the vCPUs (status shutdown) instead of
                                 exiting; a reset then boots the machine again
           -S                    start paused: no vCPU runs until the machine is continued
@@ -99,6 +103,9 @@ final class Help {
           -device virtio-rng-pci  a virtio entropy device on the PCI bus (the guest's /dev/hwrng)
                                 [,ioeventfd=off]: on kvm, queue notifications exit to jvisor
                                 instead of signalling an ioeventfd in the kernel
+                                [,rng=ID]: its bytes from -object rng-random,id=ID[,filename=F]
+                                (default F /dev/urandom) or rng-builtin,id=ID (the default)
+                                [,max-bytes=N][,period=MS]: at most N bytes per MS milliseconds
           -drive file=IMG[,format=raw|qcow2],if=virtio[,readonly=on][,cache=none|writeback][,snapshot=on]
                                 a disk image as a virtio-blk-pci disk (/dev/vda, ...): raw or
                                 qcow2 (v2/v3, backing chains, compressed clusters read); without

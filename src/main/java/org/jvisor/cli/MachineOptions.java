@@ -32,11 +32,27 @@ final class MachineOptions {
 
     /**
      * -machine TYPE[,kernel-decompress=host|guest][,accel=A[:B]][,usb=off][,dump-guest-core=on|off]
-     * [,memory-backend=ID][,mem-merge=on|off][,rng-seed=on|off]. kernel-decompress picks where a bzImage's payload is decompressed: on
+     * [,memory-backend=ID][,mem-merge=on|off][,rng-seed=on|off][,hpet=off][,smm=off][,vmport=off]. kernel-decompress picks where a bzImage's payload is decompressed: on
      * the host (default, jvisor's fast path) or by the kernel's own decompressor, as QEMU does.
      */
     static Spec parse(String text) throws UsageException {
         return parse(text, Spec.DEFAULT);
+    }
+
+    /**
+     * A machine part jvisor does not have, which QEMU's pc and q35 may: off (and auto, for an
+     * OnOffAuto property, which is then off) says what jvisor does anyway, as libvirt writes them
+     * ({@code <timer name='hpet' present='no'/>}, {@code <smm state='off'/>}, {@code <vmport state='off'/>});
+     * on is refused rather than ignored.
+     */
+    private static void absentPart(OptionList o, String key, String what, boolean onOffAuto) throws UsageException {
+        String v = o.get(key);
+        if (v == null || onOffAuto && v.equals("auto")) {
+            return;
+        }
+        if (CommandLine.onOff("-machine", key, v)) {
+            throw new UsageException("-machine " + key + "=on: jvisor's machines have no " + what);
+        }
     }
 
     /**
@@ -46,7 +62,7 @@ final class MachineOptions {
     static Spec parse(String text, Spec before) throws UsageException {
         OptionList o = OptionList.parse("-machine", text, true);
         o.allowOnly(Set.of("type", "kernel-decompress", "accel", "usb", "dump-guest-core", "memory-backend", "mem-merge",
-            "rng-seed"), "");
+            "rng-seed", "hpet", "smm", "vmport"), "");
         String typeName = o.implied() != null ? o.implied() : o.get("type");
         MachineConfig.MachineType type = typeName == null ? before.type() : switch (typeName) {
             case "pc", PC_VERSIONED -> MachineConfig.MachineType.PC;
@@ -61,6 +77,9 @@ final class MachineOptions {
         if (o.get("usb") != null && CommandLine.onOff("-machine", "usb", o.get("usb"))) {
             throw new UsageException("-machine: usb=on: jvisor has no USB controller");
         }
+        absentPart(o, "hpet", "HPET", false);
+        absentPart(o, "smm", "System Management Mode", true);
+        absentPart(o, "vmport", "VMware I/O port", true);
         if (o.get("dump-guest-core") != null) {
             // whether guest RAM goes into a core dump of the VMM: a host setting that changes nothing
             // the guest or a monitor sees; jvisor leaves the mapping as the kernel made it

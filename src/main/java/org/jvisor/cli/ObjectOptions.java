@@ -14,7 +14,8 @@ import java.util.Set;
  * -object TYPE,id=ID,... and its JSON form (QEMU's user-creatable objects) for the types jvisor
  * has: secret (libvirt's master key; read and checked, jvisor has no encrypted disks to use it
  * on), memory-backend-ram (guest RAM, named by -machine memory-backend=) and iothread (a thread
- * that serves the queues of the virtio-blk devices naming it, polling them: QEMU's sidecore).
+ * that serves the queues of the virtio-blk devices naming it, polling them: QEMU's sidecore), and
+ * the rng backends a virtio-rng's rng= names (rng-builtin, rng-random; rng-egd is refused).
  */
 final class ObjectOptions {
     private final Map<String, String> types = new LinkedHashMap<>();
@@ -22,6 +23,7 @@ final class ObjectOptions {
     /** merge= of the memory-backend-ram objects that give it (absent: the machine's mem-merge). */
     private final Map<String, Boolean> ramMerge = new LinkedHashMap<>();
     private final List<MachineConfig.IoThreadConfig> ioThreads = new ArrayList<>();
+    private final Map<String, MachineConfig.RngBackend> rngBackends = new LinkedHashMap<>();
 
     void add(String text, FdSets fdSets) throws UsageException {
         OptionList o = JsonOptions.isJson(text) ? JsonOptions.parse("-object", text, "qom-type")
@@ -84,8 +86,20 @@ final class ObjectOptions {
                     nonNegative(o, id, "poll-max-ns", MachineConfig.IoThreadConfig.DEFAULT_POLL_MAX_NS),
                     nonNegative(o, id, "poll-grow", 0), nonNegative(o, id, "poll-shrink", 0)));
             }
+            case "rng-builtin" -> {
+                o.allowOnly(Set.of("qom-type", "id", "opened"), type);
+                rngBackends.put(id, new MachineConfig.RngBackend.Builtin());
+            }
+            case "rng-random" -> {
+                o.allowOnly(Set.of("qom-type", "id", "filename", "opened"), type);
+                String file = o.get("filename") == null ? MachineConfig.RngBackend.RandomFile.DEFAULT_FILE
+                    : fdSets.resolve("-object rng-random", o.get("filename"));
+                rngBackends.put(id, new MachineConfig.RngBackend.RandomFile(file));
+            }
+            case "rng-egd" -> throw new UsageException("-object rng-egd: the EGD protocol backend is not supported "
+                + "(use rng-random,filename=F or rng-builtin)");
             default -> throw new UsageException("-object: '" + type + "' is not an object type jvisor has "
-                + "(known: secret, memory-backend-ram, iothread)");
+                + "(known: secret, memory-backend-ram, iothread, rng-builtin, rng-random)");
         }
         types.put(id, type);
     }
@@ -108,6 +122,11 @@ final class ObjectOptions {
      */
     boolean ramBackendMerge(String id, boolean machineDefault) {
         return ramMerge.getOrDefault(id, machineDefault);
+    }
+
+    /** The -object rng-builtin or rng-random {@code id}, or null if there is none. */
+    MachineConfig.RngBackend rngBackend(String id) {
+        return rngBackends.get(id);
     }
 
     /** The -object iothread objects, in command-line order. */

@@ -418,6 +418,22 @@ public record MachineConfig(
      * virtio devices from -device virtio-X-pci / virtio-X-device (and -drive if=virtio, which
      * implies a virtio-blk on the machine's transport).
      */
+    /** Where a virtio-rng takes its bytes: QEMU's rng backend objects. */
+    public sealed interface RngBackend {
+        /** -object rng-builtin (and a virtio-rng without rng=): the host's own generator. */
+        record Builtin() implements RngBackend {
+        }
+
+        /** -object rng-random,filename=F: the bytes {@code file} gives (QEMU's default /dev/urandom). */
+        record RandomFile(String file) implements RngBackend {
+            public static final String DEFAULT_FILE = "/dev/urandom";
+
+            public RandomFile {
+                Objects.requireNonNull(file, "file");
+            }
+        }
+    }
+
     public sealed interface VirtioDeviceConfig {
         /** The bus the device sits on. */
         Transport transport();
@@ -444,11 +460,28 @@ public record MachineConfig(
             return true;
         }
 
-        /** -device virtio-rng-pci|virtio-rng-device[,ioeventfd=on|off]. */
-        record VirtioRng(Transport transport, boolean ioeventfd) implements VirtioDeviceConfig {
-            /** A virtio-rng with ioeventfd=on (the default). */
+        /**
+         * -device virtio-rng-pci|virtio-rng-device[,rng=ID][,max-bytes=N][,period=MS][,ioeventfd=on|off]:
+         * its bytes from {@code backend} (the -object rng-* rng= names; without rng=, the host's
+         * generator, as QEMU's default rng-builtin), at most {@code maxBytes} per
+         * {@code periodMillis} (QEMU's defaults: unlimited, 2^16 ms).
+         */
+        record VirtioRng(Transport transport, boolean ioeventfd, RngBackend backend, long maxBytes, long periodMillis)
+            implements VirtioDeviceConfig {
+            /** QEMU's max-bytes default: INT64_MAX, no limit. */
+            public static final long UNLIMITED = Long.MAX_VALUE;
+            public static final long DEFAULT_PERIOD_MILLIS = 1 << 16;
+
+            public VirtioRng {
+                Objects.requireNonNull(backend, "backend");
+                if (maxBytes < 0 || periodMillis <= 0) {
+                    throw new IllegalArgumentException("virtio-rng: max-bytes " + maxBytes + " per " + periodMillis + " ms");
+                }
+            }
+
+            /** A virtio-rng with ioeventfd=on (the default) on the host's generator, unlimited. */
             public VirtioRng(Transport transport) {
-                this(transport, true);
+                this(transport, true, new RngBackend.Builtin(), UNLIMITED, DEFAULT_PERIOD_MILLIS);
             }
 
             @Override

@@ -15,6 +15,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
+import org.jvisor.backend.rng.BuiltinEntropy;
+import org.jvisor.backend.rng.EntropySource;
+import org.jvisor.backend.rng.FileEntropy;
 import org.jvisor.backend.chr.CharBackend;
 import org.jvisor.backend.chr.EscapeFilter;
 import org.jvisor.backend.chr.NullBackend;
@@ -398,7 +401,7 @@ public final class Machine implements AutoCloseable {
             MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
-                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> new VirtioRng();
+                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r, index);
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
@@ -560,6 +563,22 @@ public final class Machine implements AutoCloseable {
      * refused here), a stream socket (listening, or connected to its peer), or passt for user
      * networking (started, connected, and ended with the machine).
      */
+    /** A virtio-rng on its backend, which closes with the machine (after the device). */
+    private VirtioRng virtioRng(MachineConfig.VirtioDeviceConfig.VirtioRng r, int index) throws MachineException {
+        EntropySource source = switch (r.backend()) {
+            case MachineConfig.RngBackend.Builtin b -> new BuiltinEntropy();
+            case MachineConfig.RngBackend.RandomFile f -> {
+                try {
+                    yield FileEntropy.open(f.file());
+                } catch (IOException e) {
+                    throw new MachineException("virtio-rng: " + e.getMessage(), e);
+                }
+            }
+        };
+        devices.add(MachineDevice.of("rng-backend:" + index, null).onClose(source::close));
+        return new VirtioRng(source, r.maxBytes(), r.periodMillis(), System::nanoTime, msg -> log.println("jvisor: " + msg));
+    }
+
     private NetBackend openNetdev(String id) throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
             if (n.id().equals(id)) {

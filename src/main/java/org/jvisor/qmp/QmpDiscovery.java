@@ -38,8 +38,10 @@ final class QmpDiscovery {
         type("object", null, true);
         type("device", "object", true);
         type("machine", "object", true, "dump-guest-core", "bool", "memory-backend", "link<memory-backend>", "usb", "bool");
-        type("x86-machine", "machine", true);
-        type("generic-pc-machine", "x86-machine", true);
+        // smm, vmport and hpet: each only off in jvisor (-machine refuses on), listed so that libvirt
+        // spells <smm state='off'/>, <vmport state='off'/> and an absent HPET as -machine properties
+        type("x86-machine", "machine", true, "smm", "OnOffAuto");
+        type("generic-pc-machine", "x86-machine", true, "vmport", "OnOffAuto", "hpet", "bool");
         type("pc-i440fx-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
         type("pc-q35-7.2-machine", "generic-pc-machine", false, "kernel-decompress", "string");
         type("microvm-machine", "x86-machine", false, "kernel-decompress", "string");
@@ -72,6 +74,10 @@ final class QmpDiscovery {
         type("memory-backend-ram", "memory-backend", false);
         type("event-loop-base", "object", true, "aio-max-batch", "int");
         type("iothread", "event-loop-base", false, "poll-max-ns", "int", "poll-grow", "int", "poll-shrink", "int");
+        // QEMU 7.2's rng backends (libvirt looks for rng-random and rng-builtin before it uses them)
+        type("rng-backend", "object", true, "opened", "bool");
+        type("rng-builtin", "rng-backend", false);
+        type("rng-random", "rng-backend", false, "filename", "string");
         type("chardev", "object", true);
         for (String c : List.of("socket", "file", "pty", "null", "stdio")) {
             type("chardev-" + c, "chardev", false);

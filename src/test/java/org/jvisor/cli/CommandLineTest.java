@@ -79,6 +79,65 @@ class CommandLineTest {
     }
 
     /**
+     * Parts jvisor's machines do not have, as libvirt and virt-install turn them off: -no-hpet,
+     * -machine hpet=off, smm=off|auto, vmport=off|auto; on is refused by name.
+     */
+    @Test
+    void machinePartsJvisorLacksMayBeTurnedOffNotOn() throws UsageException {
+        assertEquals(MachineConfig.MachineType.Q35, parse("-kernel", "k", "-no-hpet",
+            "-machine", "pc-q35-7.2,usb=off,vmport=off,smm=off,hpet=off,dump-guest-core=off").machineType());
+        parse("-kernel", "k", "-machine", "pc,vmport=auto,smm=auto");
+        for (String on : new String[] {"hpet=on", "smm=on", "vmport=on"}) {
+            UsageException e = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-machine", "q35," + on));
+            assertTrue(e.getMessage().contains(on + ": jvisor's machines have no"), e.getMessage());
+        }
+        UsageException bad = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-machine", "pc,smm=maybe"));
+        assertTrue(bad.getMessage().contains("smm"), bad.getMessage());
+    }
+
+    /**
+     * virtio-rng's rng= names an -object rng-random (filename=, default /dev/urandom) or
+     * rng-builtin given anywhere on the line, as libvirt's {@code <rng>} makes them (JSON);
+     * max-bytes= and period= limit it; QEMU's words for what is wrong.
+     */
+    @Test
+    void virtioRngTakesAnRngBackendObjectAndARateLimit() throws UsageException {
+        MachineConfig.VirtioDeviceConfig.VirtioRng plain =
+            (MachineConfig.VirtioDeviceConfig.VirtioRng) parse("-kernel", "k", "-device", "virtio-rng-pci").virtioDevices().get(0);
+        assertEquals(new MachineConfig.RngBackend.Builtin(), plain.backend());
+        assertEquals(Long.MAX_VALUE, plain.maxBytes());
+        MachineConfig.VirtioDeviceConfig.VirtioRng libvirt = (MachineConfig.VirtioDeviceConfig.VirtioRng) parse("-kernel", "k",
+            "-object", "{\"qom-type\":\"rng-random\",\"id\":\"objrng0\",\"filename\":\"/dev/hwrng\"}",
+            "-device", "{\"driver\":\"virtio-rng-pci\",\"rng\":\"objrng0\",\"max-bytes\":1024,\"period\":1000,"
+                + "\"id\":\"rng0\",\"bus\":\"pci.0\",\"addr\":\"0x5\"}").virtioDevices().get(0);
+        assertEquals(new MachineConfig.RngBackend.RandomFile("/dev/hwrng"), libvirt.backend());
+        assertEquals(1024, libvirt.maxBytes());
+        assertEquals(1000, libvirt.periodMillis());
+        // the device before its object, and the default file
+        MachineConfig.VirtioDeviceConfig.VirtioRng before = (MachineConfig.VirtioDeviceConfig.VirtioRng) parse("-kernel", "k",
+            "-device", "virtio-rng-device,rng=r", "-M", "microvm", "-object", "rng-random,id=r").virtioDevices().get(0);
+        assertEquals(new MachineConfig.RngBackend.RandomFile("/dev/urandom"), before.backend());
+        assertEquals(new MachineConfig.RngBackend.Builtin(), ((MachineConfig.VirtioDeviceConfig.VirtioRng) parse("-kernel", "k",
+            "-object", "rng-builtin,id=b", "-device", "virtio-rng-pci,rng=b").virtioDevices().get(0)).backend());
+
+        UsageException missing = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-device", "virtio-rng-pci,rng=nothere"));
+        assertTrue(missing.getMessage().contains("Device 'nothere' not found"), missing.getMessage());
+        UsageException period = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-device", "virtio-rng-pci,period=0"));
+        assertTrue(period.getMessage().contains("'period' parameter expects a positive integer"), period.getMessage());
+        UsageException bytes = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-device", "virtio-rng-pci,max-bytes=-1"));
+        assertTrue(bytes.getMessage().contains("'max-bytes' parameter must be non-negative"), bytes.getMessage());
+        UsageException egd = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-object", "rng-egd,id=e,chardev=c"));
+        assertTrue(egd.getMessage().contains("rng-egd") && egd.getMessage().contains("not supported"), egd.getMessage());
+        UsageException prop = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-object", "rng-random,id=r,size=4"));
+        assertTrue(prop.getMessage().contains("size"), prop.getMessage());
+    }
+
+    /**
      * -machine mem-merge (QEMU's, default on) and a memory-backend-ram's merge=, which wins for RAM
      * from that backend, as in QEMU; libvirt gives mem-merge=off for a domain with nosharepages.
      */

@@ -75,10 +75,14 @@ class DemoGuestBootTest {
      * PCIe-style: MCFG announces ECAM (the host bridge then has 4 KiB of config space in sysfs) and
      * the virtio BAR (64-bit, prefetchable) lands in the window above 4 GiB. And -uuid reaches the
      * guest through SMBIOS, as with QEMU: /sys/class/dmi/id/product_uuid. And the RTC, bound
-     * through PnP ACPI, raises its alarm interrupt (IRQ 8) when the guest sets a wake alarm.
+     * through PnP ACPI, raises its alarm interrupt (IRQ 8) when the guest sets a wake alarm. The
+     * device's bytes come from a file through -object rng-random (libvirt's {@code <rng>}), so the
+     * guest's /dev/hwrng must read runs of that file: with the kernel's own hwrng thread off
+     * ({@code rng_core.default_quality=0}) the only readers are the driver's probe and dd, both
+     * taking the device's bytes in order.
      */
     @Test
-    void virtioRngPciFeedsTheGuestsHwrng() throws Exception {
+    void virtioRngPciFeedsTheGuestsHwrng(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         String cmd = "ls /sys/bus/pci/devices; cat /sys/class/misc/hw_random/rng_current; "
             + "dd if=/dev/hwrng bs=16 count=2 2>/dev/null | od -An -tx1; grep virtio0-input /proc/interrupts; "
             + "echo host-bridge-config=$(wc -c < /sys/bus/pci/devices/0000:00:00.0/config); "
@@ -86,7 +90,11 @@ class DemoGuestBootTest {
             + "vendor=$(cat /sys/class/dmi/id/sys_vendor); "
             + "echo +1 > /sys/class/rtc/rtc0/wakealarm; sleep 2; grep rtc0 /proc/interrupts";
         String b64 = java.util.Base64.getEncoder().encodeToString(cmd.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " jvisor.cmd=b64:" + b64, "-device", "virtio-rng-pci",
+        byte[] entropy = new byte[1 << 20];
+        new java.util.Random(42).nextBytes(entropy);
+        java.nio.file.Path file = java.nio.file.Files.write(dir.resolve("entropy.bin"), entropy);
+        var r = JvisorProcess.run(boot(DemoGuest.CONSOLE + " rng_core.default_quality=0 jvisor.cmd=b64:" + b64,
+            "-object", "rng-random,id=rng0,filename=" + file, "-device", "virtio-rng-pci,rng=rng0,max-bytes=65536,period=1000",
             "-uuid", "c0ffee00-1234-5678-9abc-def012345678"));
         String out = r.stdout();
         assertTrue(out.contains("pci 0000:00:01.0: [1af4:1044]"), r.toString());
@@ -98,8 +106,14 @@ class DemoGuestBootTest {
         assertTrue(out.contains("uuid=c0ffee00-1234-5678-9abc-def012345678 vendor=jvisor"), "SMBIOS type 1: " + r);
         assertTrue(out.lines().anyMatch(l -> l.trim().matches("1[0-9a-f]{8}-1[0-9a-f]{8} : virtio-pci-modern")),
             "the 64-bit BAR above 4 GiB: " + r);
-        long hexLines = out.lines().filter(l -> l.matches("( [0-9a-f]{2}){16}")).count();
-        assertEquals(2, hexLines, "32 bytes of entropy: " + r);
+        // hwrng hands a read's bytes out from the end of its buffer, 16 at a time here: each line is
+        // a run of the file, the two in either order
+        java.util.List<String> lines = out.lines().filter(l -> l.matches("( [0-9a-f]{2}){16}")).map(l -> l.replace(" ", "")).toList();
+        assertEquals(2, lines.size(), "32 bytes of entropy: " + r);
+        String hex = java.util.HexFormat.of().formatHex(entropy);
+        for (String line : lines) {
+            assertTrue(hex.indexOf(line) % 2 == 0, "16 bytes the guest read are a run of the rng-random file: " + line + " " + r);
+        }
         assertTrue(out.lines().anyMatch(l -> l.contains("PCI-MSI") && l.contains("virtio0-input")
             && !l.trim().startsWith("0") && !l.matches("\\s*\\d+:\\s+0\\s.*")), "MSI-X delivered: " + r);
         assertTrue(out.lines().anyMatch(l -> l.matches("\\s*8:\\s+[1-9]\\d*\\s+IO-APIC\\s+8-edge\\s+rtc0")),

@@ -1,35 +1,60 @@
 package org.jvisor.devices.virtio;
 
-import java.security.SecureRandom;
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+import org.jvisor.backend.rng.BuiltinEntropy;
+import org.jvisor.backend.rng.EntropySource;
 
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
 
 /**
- * virtio-rng (virtio 1.2, 5.4): one queue of writable buffers, filled with host entropy from
- * {@link SecureRandom} (the OS source, /dev/urandom on Linux).
+ * virtio-rng (virtio 1.2, 5.4): one queue of writable buffers, filled from an
+ * {@link EntropySource} (QEMU's rng backends), at most {@code max-bytes} per {@code period} as
+ * QEMU's device limits it. A request waits in the queue, not popped, while the source has nothing
+ * or the period's bytes are used up; the device then looks again when the source may have more
+ * (every {@link #SOURCE_RETRY_NANOS}) or the period ends.
  */
 public final class VirtioRng implements VirtioDevice {
     public static final int QUEUE_SIZE = 64;
     /** At most this many bytes per request, so one greedy buffer cannot hog the device thread. */
     public static final int MAX_PER_REQUEST = 64 * 1024;
+    /** QEMU's default period: 2^16 ms (with max-bytes unlimited it never matters). */
+    public static final long DEFAULT_PERIOD_MILLIS = 1 << 16;
+    /** How soon an empty source is asked again while a request waits. */
+    static final long SOURCE_RETRY_NANOS = 10_000_000;
 
-    private final SecureRandom random;
-    /**
-     * Entropy drawn from the source 4 KiB at a time; the last {@link #pooled} bytes are unused.
-     * Each byte goes to the guest once: a 64-byte request costs 64 bytes of the source, not 4 KiB.
-     */
+    private final EntropySource source;
+    private final ByteQuota quota;
+    private final Consumer<String> log;
     private final byte[] buf = new byte[4096];
-    private int pooled;
+    private final AtomicBoolean retryPending = new AtomicBoolean();
+    private boolean toldExhausted;
     private volatile SplitVirtqueue queue;
     private volatile VirtioInterrupt interrupt;
 
+    /** The host's generator, no rate limit. */
     public VirtioRng() {
-        this(new SecureRandom());
+        this(new BuiltinEntropy(), ByteQuota.UNLIMITED, DEFAULT_PERIOD_MILLIS, System::nanoTime,
+            msg -> System.err.println("jvisor: " + msg));
     }
 
-    public VirtioRng(SecureRandom random) {
-        this.random = random;
+    public VirtioRng(EntropySource source) {
+        this(source, ByteQuota.UNLIMITED, DEFAULT_PERIOD_MILLIS, System::nanoTime, msg -> System.err.println("jvisor: " + msg));
+    }
+
+    /**
+     * {@code maxBytes} per {@code periodMillis} (QEMU's max-bytes and period; {@link Long#MAX_VALUE}
+     * for no limit), timed by {@code nanoClock}.
+     */
+    public VirtioRng(EntropySource source, long maxBytes, long periodMillis, LongSupplier nanoClock, Consumer<String> log) {
+        this.source = source;
+        this.quota = new ByteQuota(maxBytes, periodMillis * 1_000_000L, nanoClock);
+        this.log = log;
     }
 
     @Override
@@ -96,37 +121,92 @@ public final class VirtioRng implements VirtioDevice {
         }
     }
 
-    /** Bound once: processQueue runs per notification and must not allocate. */
-    private final SplitVirtqueue.RequestHandler handler = this::fill;
-
     @Override
     public void processQueue(int index) throws VirtqueueException {
         SplitVirtqueue q = queue;
         if (q == null) {
             return;
         }
-        if (q.drain(handler)) {
+        boolean used = false;
+        boolean waiting = false;    // on the source or the period: looked at again by retryIn
+        do {
+            q.setNotification(false);
+            while (q.hasAvailable()) {
+                long allowed = quota.available();
+                if (allowed == 0) {
+                    retryIn(quota.nanosToRefill());
+                    waiting = true;
+                    break;
+                }
+                DescriptorChain c = q.pop();
+                int n = fill(c, allowed);
+                if (n == 0) {
+                    q.unpop(1);
+                    sourceEmpty();
+                    waiting = true;
+                    break;
+                }
+                quota.take(n);
+                q.push(c.head(), n);
+                used = true;
+            }
+            if (q.polled()) {
+                break;      // the poller looks again, and re-enables notifications when it stops
+            }
+            // a waiting request needs no kick to be served (the retry comes); a new one re-checks here
+            q.setNotification(true);
+        } while (!waiting && q.hasAvailable());
+        if (used && q.needsNotification()) {
             interrupt.usedBuffer(0);
         }
     }
 
-    /** Fills one request's writable buffers with entropy; returns the bytes written. */
-    private int fill(DescriptorChain c) throws VirtqueueException {
+    /** Fills one request's writable buffers with what the source has, at most {@code allowed} bytes. */
+    private int fill(DescriptorChain c, long allowed) throws VirtqueueException {
         if (c.readableCount() != 0) {
             throw new VirtqueueException("virtio-rng request " + c.head() + " has device-readable buffers");
         }
-        long want = Math.min(c.writableBytes(), MAX_PER_REQUEST);
+        long want = Math.min(Math.min(c.writableBytes(), MAX_PER_REQUEST), allowed);
         int done = 0;
         while (done < want) {
-            if (pooled == 0) {
-                random.nextBytes(buf);
-                pooled = buf.length;
+            int n;
+            try {
+                n = source.read(buf, 0, (int) Math.min(buf.length, want - done));
+            } catch (IOException e) {
+                log.accept("virtio-rng: " + source.describe() + ": " + e.getMessage() + "; requests wait");
+                break;
             }
-            int n = (int) Math.min(pooled, want - done);
-            c.write(done, buf, buf.length - pooled, n);
-            pooled -= n;
+            if (n == 0) {
+                break;
+            }
+            c.write(done, buf, 0, n);
             done += n;
         }
         return done;
+    }
+
+    /** The source had nothing for a waiting request: ask it again soon, unless it has ended for good. */
+    private void sourceEmpty() {
+        if (!source.exhausted()) {
+            retryIn(SOURCE_RETRY_NANOS);
+        } else if (!toldExhausted) {
+            toldExhausted = true;
+            log.accept("virtio-rng: " + source.describe() + " has no more bytes; the guest's requests wait");
+        }
+    }
+
+    /** Processes the queue again in {@code nanos}, as if the driver had notified it (one wait at a time). */
+    private void retryIn(long nanos) {
+        if (!retryPending.compareAndSet(false, true)) {
+            return;
+        }
+        Thread.ofVirtual().name("virtio-rng-wait").start(() -> {
+            LockSupport.parkNanos(Math.max(nanos, 1));
+            retryPending.set(false);
+            VirtioInterrupt i = interrupt;
+            if (i != null) {
+                i.backendReady(0);
+            }
+        });
     }
 }
