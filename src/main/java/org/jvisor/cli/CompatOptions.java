@@ -15,7 +15,8 @@ import org.jvisor.config.MachineConfig;
  */
 final class CompatOptions {
     /** -global DRIVER.PROP=VALUE that jvisor's devices already behave as. */
-    private static final Set<String> GLOBALS = Set.of("kvm-pit.lost_tick_policy", "PIIX4_PM.disable_s3", "PIIX4_PM.disable_s4");
+    private static final Set<String> GLOBALS = Set.of("kvm-pit.lost_tick_policy", "PIIX4_PM.disable_s3", "PIIX4_PM.disable_s4",
+        "ICH9-LPC.disable_s3", "ICH9-LPC.disable_s4");
 
     private boolean noDefaults;
     private boolean timestamps;
@@ -74,6 +75,15 @@ final class CompatOptions {
                 if (eq < 0 || !GLOBALS.contains(key)) {
                     throw new UsageException("-global: '" + v + "' is not a device property jvisor has (known: "
                         + String.join(", ", GLOBALS.stream().sorted().toList()) + ")");
+                }
+                // libvirt's <pm><suspend-to-mem|disk enabled='no'/></pm>: jvisor's DSDT has \_S5 only,
+                // so S3 and S4 are off already; asking for them (0) cannot be honoured
+                if (key.endsWith(".disable_s3") || key.endsWith(".disable_s4")) {
+                    String val = v.substring(eq + 1);
+                    if (!val.equals("1")) {
+                        throw new UsageException("-global " + v + ": jvisor's ACPI has no S" + key.charAt(key.length() - 1)
+                            + " sleep state (only disable_s3=1 and disable_s4=1)");
+                    }
                 }
             }
             case "-audiodev" -> {

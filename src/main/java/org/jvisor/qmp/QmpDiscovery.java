@@ -63,6 +63,13 @@ final class QmpDiscovery {
         type("virtio-device", "device", true);
         type("virtio-serial-port", "device", true, "chardev", "str", "name", "str", "nr", "uint32");
         type("isa-device", "device", true);
+        // the power management functions, for their -global disable_s3/disable_s4 (libvirt's
+        // <pm> needs them listed); not -device models
+        type("PIIX4_PM", "pci-device", false, "disable_s3", "uint8", "disable_s4", "uint8");
+        type("ICH9-LPC", "pci-device", false, "disable_s3", "uint8", "disable_s4", "uint8");
+        // libvirt 9.0 takes a "vmport" type as leave to write <vmport state='off'/> (-machine
+        // vmport=off); jvisor has no VMware port, and -machine vmport=on and -device vmport are refused
+        type("vmport", "isa-device", false);
         type("ide-device", "device", true);
         // the concrete devices: the one list -device checks against
         for (DeviceModel m : DeviceModel.values()) {
@@ -211,7 +218,9 @@ final class QmpDiscovery {
     private static final Map<String, List<String>> OPTIONS = new LinkedHashMap<>();
 
     static {
-        OPTIONS.put("machine", List.of("type", "accel", "usb", "dump-guest-core", "memory-backend", "kernel-decompress"));
+        // vmport: libvirt 9.0 writes <vmport state='off'/> (virt-install's default) only where this lists it
+        OPTIONS.put("machine", List.of("type", "accel", "usb", "dump-guest-core", "memory-backend", "kernel-decompress",
+            "mem-merge", "vmport", "smm", "hpet"));
         OPTIONS.put("accel", List.of("accel", "thread"));
         OPTIONS.put("smp-opts", List.of("cpus", "maxcpus", "sockets", "dies", "cores", "threads"));
         OPTIONS.put("boot-opts", List.of("order", "once", "menu", "strict", "reboot-timeout", "splash-time"));

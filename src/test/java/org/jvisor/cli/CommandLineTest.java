@@ -93,6 +93,11 @@ class CommandLineTest {
         }
         UsageException bad = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-machine", "pc,smm=maybe"));
         assertTrue(bad.getMessage().contains("smm"), bad.getMessage());
+        // <pm><suspend-to-mem enabled='no'/>: S3 and S4 off, as jvisor's DSDT already has them
+        parse("-kernel", "k", "-M", "q35", "-global", "ICH9-LPC.disable_s3=1", "-global", "ICH9-LPC.disable_s4=1");
+        parse("-kernel", "k", "-global", "PIIX4_PM.disable_s3=1");
+        UsageException s3 = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-global", "PIIX4_PM.disable_s3=0"));
+        assertTrue(s3.getMessage().contains("no S3 sleep state"), s3.getMessage());
     }
 
     /**

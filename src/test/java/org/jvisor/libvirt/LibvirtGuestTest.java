@@ -34,7 +34,9 @@ import org.jvisor.testing.RequiredTools;
  * its own mount namespace and directories, nothing of the host's libvirt touched) probes jvisor
  * (virsh domcapabilities), defines and starts a domain with the demo guest's kernel and initrd, a
  * virtio disk and a pty serial console, and the test talks to the guest's shell through
- * {@code virsh console} (run on a pty of its own by script(1), as a user's terminal would); then
+ * {@code virsh console} (run on a pty of its own by script(1), as a user's terminal would), with
+ * what virt-install adds to such a domain (an {@code <rng>} on /dev/urandom with a rate, no HPET,
+ * vmport off, S3 and S4 off, the RTC's and PIT's tick policies); then
  * suspend and resume, shutdown through the guest's ACPI power button (libvirt sees SHUTDOWN and
  * marks the domain shut off), and destroy of a second start. A q35 domain follows: libvirt puts its
  * virtio disk behind a pcie-root-port and its serial port on a file it opens itself and passes as
@@ -90,9 +92,10 @@ class LibvirtGuestTest {
             assertTrue(pty.startsWith("/dev/pts/"), pty);
             try (Console console = virsh.console("jv")) {
                 console.await("jvisor:/# ");
-                console.type("echo LIBVIRT-$((6*7)); ls /sys/bus/pci/devices\n");
+                console.type("echo LIBVIRT-$((6*7)); ls /sys/bus/pci/devices; cat /sys/class/misc/hw_random/rng_current\n");
                 console.await("LIBVIRT-42");
                 console.await("0000:00:02.0");      // the disk where libvirt's addr=0x2 put it
+                console.await("virtio_rng.0");      // <rng>: -object rng-random and virtio-rng-pci,rng=,max-bytes=,period=
                 // virsh change-media: libvirt's blockdev-add, blockdev-remove-medium, blockdev-insert-medium,
                 // blockdev-del; the guest then reads the new medium
                 assertTrue(virsh.run("domblklist", "jv").contains(first.toString()));
@@ -206,7 +209,13 @@ class LibvirtGuestTest {
                 <initrd>%s</initrd>
                 <cmdline>console=ttyS0 cryptomgr.notests quiet</cmdline>
               </os>
-              <features><acpi/></features>
+              <features><acpi/><apic/><vmport state='off'/></features>
+              <clock offset='utc'>
+                <timer name='rtc' tickpolicy='catchup'/>
+                <timer name='pit' tickpolicy='delay'/>
+                <timer name='hpet' present='no'/>
+              </clock>
+              <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
               <devices>
                 <emulator>%s</emulator>
                 <disk type='file' device='disk'>
@@ -214,6 +223,10 @@ class LibvirtGuestTest {
                   <source file='%s'/>
                   <target dev='vda' bus='virtio'/>
                 </disk>
+                <rng model='virtio'>
+                  <backend model='random'>/dev/urandom</backend>
+                  <rate bytes='4096' period='1000'/>
+                </rng>
                 <disk type='file' device='cdrom'>
                   <driver name='qemu' type='raw'/>
                   <source file='%s'/>
