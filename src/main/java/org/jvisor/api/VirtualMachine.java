@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
+import org.jvisor.devices.virtio.VirtioBalloon;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.machine.Machine;
 import org.jvisor.machine.MigrationEndpoint;
@@ -528,6 +529,44 @@ public final class VirtualMachine implements AutoCloseable {
      */
     public ResourceUsage usage() {
         return lifecycle.usage();
+    }
+
+    /**
+     * Asks the guest's balloon driver to leave the guest {@code bytes} of its RAM (QMP's
+     * balloon): it inflates or deflates towards that; {@link #balloonActual()} and
+     * {@link VmEvent.BalloonChange} follow what it does. False when the machine has no balloon.
+     */
+    public boolean setBalloonTarget(long bytes) {
+        var b = lifecycle.machine().balloon();
+        b.ifPresent(d -> d.setTarget(bytes));
+        return b.isPresent();
+    }
+
+    /** The guest's RAM less what its balloon holds (QMP's query-balloon), or empty without a balloon. */
+    public java.util.OptionalLong balloonActual() {
+        var b = lifecycle.machine().balloon();
+        return b.isPresent() ? java.util.OptionalLong.of(b.get().actualBytes()) : java.util.OptionalLong.empty();
+    }
+
+    /**
+     * The balloon driver's last memory figures by QEMU's names (-1: not reported) and when they
+     * came (epoch milliseconds, 0: never), or empty without a balloon.
+     */
+    public Optional<VirtioBalloon.GuestStats> balloonStats() {
+        return lifecycle.machine().balloon().map(VirtioBalloon::guestStats);
+    }
+
+    /** How often, in seconds, the balloon driver is asked for new figures (0: never); false without a balloon. */
+    public boolean setBalloonStatsInterval(int seconds) {
+        var b = lifecycle.machine().balloon();
+        b.ifPresent(d -> d.setStatsPollingInterval(seconds));
+        return b.isPresent();
+    }
+
+    /** The balloon's statistics interval in seconds, or empty without a balloon. */
+    public java.util.OptionalInt balloonStatsInterval() {
+        var b = lifecycle.machine().balloon();
+        return b.isPresent() ? java.util.OptionalInt.of(b.get().statsPollingInterval()) : java.util.OptionalInt.empty();
     }
 
     /** The disks the machine's devices use, in the order they were attached. */

@@ -22,6 +22,7 @@ public sealed interface VmEvent {
             case Resume r -> "RESUME";
             case Migration m -> "MIGRATION";
             case DeviceTrayMoved t -> "DEVICE_TRAY_MOVED";
+            case BalloonChange b -> "BALLOON_CHANGE";
         };
     }
 
@@ -96,5 +97,15 @@ public sealed interface VmEvent {
      * @param trayOpen  the tray is now open
      */
     record DeviceTrayMoved(Instant timestamp, String drive, boolean trayOpen) implements VmEvent {
+    }
+
+    /**
+     * The guest's balloon driver changed what it holds: the guest now has {@code actual} bytes of
+     * its RAM (as {@link VirtualMachine#balloonActual()} says).
+     *
+     * @param timestamp when
+     * @param actual    guest RAM less the balloon, in bytes
+     */
+    record BalloonChange(Instant timestamp, long actual) implements VmEvent {
     }
 }

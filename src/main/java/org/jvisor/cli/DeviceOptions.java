@@ -174,6 +174,19 @@ final class DeviceOptions {
                 ? MachineConfig.IdeDriveConfig.Media.CDROM : MachineConfig.IdeDriveConfig.Media.DISK, controller));
         } else if (base.equals("virtio-net")) {
             virtioDevices.add(NetOptions.parseNic(o, transport));
+        } else if (base.equals("virtio-balloon")) {
+            o.allowOnly(Set.of("deflate-on-oom", "free-page-reporting", "free-page-hint"), driver);
+            for (String unsupported : new String[] {"free-page-reporting", "free-page-hint"}) {
+                if (o.get(unsupported) != null && CommandLine.onOff("-device " + driver, unsupported, o.get(unsupported))) {
+                    throw new UsageException("-device " + driver + ": " + unsupported + "=on is not supported "
+                        + "(jvisor's balloon gives back the pages the driver inflates)");
+                }
+            }
+            if (virtioDevices.stream().anyMatch(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioBalloon)) {
+                throw new UsageException("-device " + driver + ": Only one balloon device is supported");   // QEMU's words
+            }
+            virtioDevices.add(new MachineConfig.VirtioDeviceConfig.VirtioBalloon(transport, o.get("deflate-on-oom") != null
+                && CommandLine.onOff("-device " + driver, "deflate-on-oom", o.get("deflate-on-oom"))));
         } else if (ChardevOptions.handlesDevice(base, driver)) {
             chardevs.device(o, transport, virtioDevices);
         } else if (driver.equals("isa-serial")) {

@@ -106,6 +106,10 @@ final class Help {
                                 [,rng=ID]: its bytes from -object rng-random,id=ID[,filename=F]
                                 (default F /dev/urandom) or rng-builtin,id=ID (the default)
                                 [,max-bytes=N][,period=MS]: at most N bytes per MS milliseconds
+          -device virtio-balloon-pci[,deflate-on-oom=on]   the memory balloon (virtio-balloon-device
+                                on microvm): QMP balloon sets how much RAM the guest keeps, the
+                                pages its driver gives up go back to the host; query-balloon and
+                                BALLOON_CHANGE (at most one a second) say what it holds
           -drive file=IMG[,format=raw|qcow2],if=virtio[,readonly=on][,cache=none|writeback][,snapshot=on]
                                 a disk image as a virtio-blk-pci disk (/dev/vda, ...): raw or
                                 qcow2 (v2/v3, backing chains, compressed clusters read); without

@@ -491,6 +491,17 @@ public record MachineConfig(
         }
 
         /**
+         * -device virtio-balloon-pci|virtio-balloon-device[,deflate-on-oom=on|off]: the memory
+         * balloon QMP's balloon and query-balloon drive (libvirt's default {@code <memballoon>}).
+         */
+        record VirtioBalloon(Transport transport, boolean deflateOnOom) implements VirtioDeviceConfig {
+            @Override
+            public String model() {
+                return "virtio-balloon";
+            }
+        }
+
+        /**
          * -device virtio-blk-pci|virtio-blk-device,drive=ID[,iothread=IOTHREAD][,ioeventfd=on|off]: a disk on
          * the -drive with that id, its queue served by the -object iothread IOTHREAD (null: a thread of
          * its own); with ioeventfd=off a notification is an MMIO exit served on the vCPU thread.

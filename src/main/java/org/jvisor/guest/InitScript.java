@@ -74,7 +74,8 @@ public final class InitScript {
             if (InitramfsBuilder.VFIO_ONLY_MODULES.contains(m.name())) {
                 continue;   // modprobe's, on demand
             }
-            mods.append(InitramfsBuilder.IDE_ONLY_MODULES.contains(m.name()) ? "load_ide_module " : "load_module ")
+            mods.append(InitramfsBuilder.IDE_ONLY_MODULES.contains(m.name()) ? "load_ide_module "
+                    : m.name().equals(InitramfsBuilder.BALLOON_MODULE) ? "load_balloon_module " : "load_module ")
                 .append(m.path());
             if (!m.depends().isEmpty()) {
                 mods.append("    # needs ").append(String.join(", ", m.depends()));
@@ -153,6 +154,11 @@ public final class InitScript {
             done
             load_ide_module() {
                 [ -z "$HAVE_IDE" ] || load_module "$1"
+            }
+            # The balloon's driver only with a virtio-balloon (virtio device ID 5), which the
+            # virtio-pci and virtio-mmio modules loaded before it have put on the virtio bus.
+            load_balloon_module() {
+                grep -qx 0x0005 /sys/bus/virtio/devices/*/device 2>/dev/null && load_module "$1"
             }
             # VFIO is in the archive but not loaded here: modprobe vfio-pci vfio_iommu_type1
             @MODULES@

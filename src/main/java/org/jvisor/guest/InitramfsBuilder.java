@@ -66,9 +66,16 @@ public final class InitramfsBuilder {
     public static final java.util.Set<String> VFIO_ONLY_MODULES = java.util.Set.of(
             "vfio", "vfio_iommu_type1", "vfio_virqfd", "irqbypass", "vfio_pci_core", "vfio_pci");
 
+    /**
+     * The memory balloon's driver: loaded only when the machine has a virtio-balloon (virtio device
+     * ID 5 on the virtio bus, PCI or MMIO), so other boots do not pay for its signature check.
+     */
+    public static final String BALLOON_MODULE = "virtio_balloon";
+
     /** Every module in the archive, in load order (each after its dependencies). */
     public static final List<String> MODULES = Stream.of(
-            VIRTIO_MODULES.stream(), ACPI_BUTTON_MODULES.stream(), IDE_MODULES.stream(), VFIO_MODULES.stream())
+            VIRTIO_MODULES.stream(), Stream.of(BALLOON_MODULE), ACPI_BUTTON_MODULES.stream(), IDE_MODULES.stream(),
+            VFIO_MODULES.stream())
             .flatMap(m -> m).toList();
 
     /**

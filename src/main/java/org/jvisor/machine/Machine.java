@@ -57,6 +57,7 @@ import org.jvisor.devices.virtio.VirtioIoThread;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioNet;
+import org.jvisor.devices.virtio.VirtioBalloon;
 import org.jvisor.devices.virtio.VirtioRng;
 import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
@@ -108,6 +109,8 @@ public final class Machine implements AutoCloseable {
     private final AddressSpace io;
     private final AddressSpace mmio;
     private final Accelerator accel;
+    /** The -device virtio-balloon-*, or null. */
+    private VirtioBalloon balloon;
     private final String accelExplanation;
     private final CharBackend serialBackend;
     private PcPlatform platform;
@@ -402,6 +405,7 @@ public final class Machine implements AutoCloseable {
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r, index);
+                case MachineConfig.VirtioDeviceConfig.VirtioBalloon b -> virtioBalloon(b);
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
                 case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
@@ -563,6 +567,30 @@ public final class Machine implements AutoCloseable {
      * refused here), a stream socket (listening, or connected to its peer), or passt for user
      * networking (started, connected, and ended with the machine).
      */
+    /**
+     * The balloon: inflated pages go back to the host (and, on tcg, any decoded code on them is
+     * dropped, as for DMA); the driver's new {@code actual} becomes a BALLOON_CHANGE event.
+     */
+    private VirtioBalloon virtioBalloon(MachineConfig.VirtioDeviceConfig.VirtioBalloon b) {
+        IdentityDma.WriteListener code = TcgEngine.dmaListener(accel);
+        VirtioBalloon device = new VirtioBalloon(ram.size(), b.deflateOnOom(), (gpa, length) -> {
+            if (!ram.discard(gpa, length)) {
+                return false;
+            }
+            code.written(gpa, length);
+            return true;
+        }, pages -> events.accept(new MachineEvent.BalloonChanged(ram.size() - ((long) pages << VirtioBalloon.PAGE_SHIFT))),
+            msg -> log.println("jvisor: " + msg));
+        devices.add(MachineDevice.of("virtio-balloon-stats", null).onClose(device::close));
+        balloon = device;
+        return device;
+    }
+
+    /** The virtio-balloon, if the machine has one. */
+    public Optional<VirtioBalloon> balloon() {
+        return Optional.ofNullable(balloon);
+    }
+
     /** A virtio-rng on its backend, which closes with the machine (after the device). */
     private VirtioRng virtioRng(MachineConfig.VirtioDeviceConfig.VirtioRng r, int index) throws MachineException {
         EntropySource source = switch (r.backend()) {
@@ -576,7 +604,10 @@ public final class Machine implements AutoCloseable {
             }
         };
         devices.add(MachineDevice.of("rng-backend:" + index, null).onClose(source::close));
-        return new VirtioRng(source, r.maxBytes(), r.periodMillis(), System::nanoTime, msg -> log.println("jvisor: " + msg));
+        VirtioRng rng = new VirtioRng(source, r.maxBytes(), r.periodMillis(), System::nanoTime, msg -> log.println("jvisor: " + msg));
+        // its own later looks at the queue stop before the source closes and guest RAM is unmapped
+        devices.add(MachineDevice.of("virtio-rng-wait:" + index, null).onClose(rng::close));
+        return rng;
     }
 
     private NetBackend openNetdev(String id) throws MachineException {

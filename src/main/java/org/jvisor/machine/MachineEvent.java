@@ -35,6 +35,10 @@ public sealed interface MachineEvent {
     record TrayMoved(String driveId, boolean open) implements MachineEvent {
     }
 
+    /** The guest's balloon driver now holds so much that the guest has {@code actualBytes} of RAM (QEMU's BALLOON_CHANGE). */
+    record BalloonChanged(long actualBytes) implements MachineEvent {
+    }
+
     /** The engine failed; the VM cannot continue. */
     record Failure(int vcpu, String description, X86State state) implements MachineEvent {
     }

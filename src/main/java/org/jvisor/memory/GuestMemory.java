@@ -365,6 +365,31 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives {@code [gpa, gpa + length)} (page-aligned, all RAM) back to the host, as a balloon
+     * does: the pages take no host memory until written again and read as zero (a private
+     * mapping of a file: as the file has them). A shared mapping punches a hole in its file, so
+     * the processes sharing it see the same. Returns false, and does nothing, when the range is
+     * not page-aligned RAM.
+     */
+    public boolean discard(long gpa, long length) {
+        long off = offsetOf(gpa, length);
+        if (off < 0 || ((gpa | length) & 0xFFF) != 0 || length == 0) {
+            return false;
+        }
+        try {
+            if (fd != null) {
+                fd.fallocate(Fd.FALLOC_FL_PUNCH_HOLE | Fd.FALLOC_FL_KEEP_SIZE, off, length);
+            } else {
+                Mman.advise(ram.asSlice(off, length), Mman.MADV_DONTNEED);
+            }
+        } catch (SysException e) {
+            throw new IllegalStateException("cannot give guest RAM at 0x" + Long.toHexString(gpa) + " (" + length
+                + " bytes) back to the host: " + e.getMessage(), e);
+        }
+        return true;
+    }
+
     public boolean isRam(long gpa, long length) {
         return offsetOf(gpa, length) >= 0;
     }

@@ -22,6 +22,8 @@ public enum DeviceModel {
         "ioeventfd", "bool"),
     VIRTIO_NET_PCI("virtio-net-pci", "virtio-pci", "netdev", "str", "mac", "str"),
     VIRTIO_SERIAL_PCI("virtio-serial-pci", "virtio-pci", "max_ports", "uint32"),
+    VIRTIO_BALLOON_PCI("virtio-balloon-pci", "virtio-pci", "deflate-on-oom", "bool", "free-page-reporting", "bool",
+        "free-page-hint", "bool"),
     // QEMU's -non-transitional types: the same devices, modern-only, which jvisor's always are
     // (libvirt places virtio devices on q35's PCI Express ports only when it sees these types)
     VIRTIO_RNG_PCI_NON_TRANSITIONAL("virtio-rng-pci-non-transitional", "virtio-pci", "ioeventfd", "bool",
@@ -30,6 +32,8 @@ public enum DeviceModel {
         "iothread", "link<iothread>", "ioeventfd", "bool"),
     VIRTIO_NET_PCI_NON_TRANSITIONAL("virtio-net-pci-non-transitional", "virtio-pci", "netdev", "str", "mac", "str"),
     VIRTIO_SERIAL_PCI_NON_TRANSITIONAL("virtio-serial-pci-non-transitional", "virtio-pci", "max_ports", "uint32"),
+    VIRTIO_BALLOON_PCI_NON_TRANSITIONAL("virtio-balloon-pci-non-transitional", "virtio-pci", "deflate-on-oom", "bool",
+        "free-page-reporting", "bool", "free-page-hint", "bool"),
     PCIE_ROOT_PORT("pcie-root-port", "pcie-root-port-base", "port", "uint8", "chassis", "uint8", "slot", "uint16",
         "multifunction", "bool"),
     VIRTIO_RNG_DEVICE("virtio-rng-device", "virtio-device", "ioeventfd", "bool",
@@ -38,6 +42,8 @@ public enum DeviceModel {
         "link<iothread>", "ioeventfd", "bool"),
     VIRTIO_NET_DEVICE("virtio-net-device", "virtio-device", "netdev", "str", "mac", "str"),
     VIRTIO_SERIAL_DEVICE("virtio-serial-device", "virtio-device", "max_ports", "uint32"),
+    VIRTIO_BALLOON_DEVICE("virtio-balloon-device", "virtio-device", "deflate-on-oom", "bool", "free-page-reporting", "bool",
+        "free-page-hint", "bool"),
     VIRTCONSOLE("virtconsole", "virtserialport"),
     VIRTSERIALPORT("virtserialport", "virtio-serial-port"),
     // x-irqfd is jvisor's own switch (the guest notification path), the rest are QEMU's. The -pci

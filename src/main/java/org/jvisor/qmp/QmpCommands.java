@@ -81,9 +81,18 @@ final class QmpCommands implements QmpService {
         add("query-block", List.of(), a -> blocks());
         add("query-named-block-nodes", List.of(new Param("flat", Type.BOOL, false)), a -> namedNodes());
         add("query-blockstats", List.of(new Param("query-nodes", Type.BOOL, false)), a -> blockStats());
-        // jvisor has no balloon and no user-created I/O threads: QEMU's answers for a machine without them
-        add("query-balloon", List.of(), a -> {
-            throw new QmpError(QmpError.ErrorClass.DeviceNotActive, "No balloon device has been activated");
+        // the balloon (-device virtio-balloon-*): QEMU's answer and words where there is none
+        add("query-balloon", List.of(), a -> JsonObject.builder().put("actual",
+            vm.balloonActual().orElseThrow(QmpCommands::noBalloon)).build());
+        add("balloon", List.of(new Param("value", Type.INT, true)), a -> {
+            long value = ((JsonValue.JsonInt) a.members().get("value")).value();
+            if (value <= 0) {
+                throw QmpError.generic("Parameter 'target' expects a size");
+            }
+            if (!vm.setBalloonTarget(value)) {
+                throw noBalloon();
+            }
+            return JsonObject.EMPTY;
         });
         add("query-iothreads", List.of(), a -> ioThreads());
         add("query-chardev", List.of(), a -> chardevs());
@@ -146,12 +155,22 @@ final class QmpCommands implements QmpService {
     /** MIGRATION events go only where the "events" capability is on (QEMU's migration_has_events). */
     @Override
     public AutoCloseable subscribe(Consumer<JsonObject> sink) {
-        return vm.addListener(e -> {
-            if (!(e instanceof VmEvent.Migration) || migrationCapabilities.enabled("events")) {
+        EventThrottle balloon = new EventThrottle(BALLOON_CHANGE_PERIOD_NANOS, sink);
+        AutoCloseable listener = vm.addListener(e -> {
+            if (e instanceof VmEvent.BalloonChange) {
+                balloon.offer(QmpEvents.toJson(e));
+            } else if (!(e instanceof VmEvent.Migration) || migrationCapabilities.enabled("events")) {
                 sink.accept(e instanceof VmEvent.DeviceTrayMoved t ? trayMoved(t) : QmpEvents.toJson(e));
             }
         });
+        return () -> {
+            balloon.close();
+            listener.close();
+        };
     }
+
+    /** QEMU's rate for BALLOON_CHANGE: at most one a second per monitor. */
+    static final long BALLOON_CHANGE_PERIOD_NANOS = 1_000_000_000L;
 
     private final java.util.concurrent.atomic.AtomicBoolean incomingStarted = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -446,5 +465,9 @@ final class QmpCommands implements QmpService {
                 .put("label", c.label()).build());
         }
         return new JsonArray(list);
+    }
+
+    private static QmpError noBalloon() {
+        return new QmpError(QmpError.ErrorClass.DeviceNotActive, "No balloon device has been activated");
     }
 }

@@ -27,6 +27,7 @@ final class QmpEvents {
             // the QMP session names the device as query-block does (QmpCommands); this is the bare form
             case VmEvent.DeviceTrayMoved t -> b.put("data", JsonObject.builder().put("device", t.drive())
                 .put("tray-open", t.trayOpen()).put("id", t.drive()).build());
+            case VmEvent.BalloonChange c -> b.put("data", JsonObject.builder().put("actual", c.actual()).build());
         }
         return b.build();
     }
@@ -39,7 +40,8 @@ final class QmpEvents {
         Instant t = Instant.EPOCH;
         return List.of(new VmEvent.Shutdown(t, ShutdownCause.HOST_QMP_QUIT), new VmEvent.Powerdown(t),
             new VmEvent.Reset(t, ShutdownCause.HOST_QMP_SYSTEM_RESET), new VmEvent.Stop(t), new VmEvent.Resume(t),
-            new VmEvent.Migration(t, MigrationStatus.Status.SETUP.qemuName()), new VmEvent.DeviceTrayMoved(t, "drive", true));
+            new VmEvent.Migration(t, MigrationStatus.Status.SETUP.qemuName()), new VmEvent.DeviceTrayMoved(t, "drive", true),
+            new VmEvent.BalloonChange(t, 1L << 30));
     }
 
     static JsonObject timestamp(Instant t) {

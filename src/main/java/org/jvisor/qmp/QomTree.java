@@ -15,8 +15,9 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 /**
  * The part of QEMU's object tree (QOM) that management tools walk: /machine with its containers,
  * /machine/peripheral holding each -device that has an id= (libvirt checks its devices are there
- * after a start), and the vCPUs at /machine/unattached/device[N]. qom-list, qom-get of "type",
- * and device_del, which finds the device but cannot unplug it: jvisor has no hot-unplug.
+ * after a start), and the vCPUs at /machine/unattached/device[N]. qom-list, qom-get of "type" (and of
+ * a balloon's guest-stats and guest-stats-polling-interval, which qom-set sets), and device_del,
+ * which finds the device but cannot unplug it: jvisor has no hot-unplug.
  */
 final class QomTree {
     private final VirtualMachine vm;
@@ -31,6 +32,8 @@ final class QomTree {
         QomTree t = new QomTree(vm, peripherals);
         c.add("qom-list", List.of(new Param("path", Type.STRING, true)), t::list);
         c.add("qom-get", List.of(new Param("path", Type.STRING, true), new Param("property", Type.STRING, true)), t::get);
+        c.add("qom-set", List.of(new Param("path", Type.STRING, true), new Param("property", Type.STRING, true),
+            new Param("value", Type.ANY, true)), t::set);
         c.add("device_del", List.of(new Param("id", Type.STRING, true)), t::deviceDel);
     }
 
@@ -78,7 +81,12 @@ final class QomTree {
                     list.add(prop("device[" + v.index() + "]", "child<qemu64-x86_64-cpu>"));
                 }
             }
-            default -> { }
+            default -> {
+                if (isBalloon(type)) {
+                    list.add(prop("guest-stats", "guest-stats"));
+                    list.add(prop("guest-stats-polling-interval", "int"));
+                }
+            }
         }
         return new JsonArray(list);
     }
@@ -90,10 +98,50 @@ final class QomTree {
         if (type == null) {
             throw notFound(path);
         }
-        if (!property.equals("type")) {
+        if (property.equals("type")) {
+            return new JsonValue.JsonString(type);
+        }
+        if (isBalloon(type) && property.equals("guest-stats-polling-interval")) {
+            return new JsonValue.JsonInt(vm.balloonStatsInterval().orElse(0));
+        }
+        if (isBalloon(type) && property.equals("guest-stats")) {
+            var stats = vm.balloonStats().orElseThrow(() -> QmpError.generic("guest hasn't updated any stats yet"));
+            if (stats.updatedMillis() == 0) {
+                throw QmpError.generic("guest hasn't updated any stats yet");  // QEMU's words
+            }
+            JsonObject.Builder figures = JsonObject.builder();
+            stats.stats().forEach(figures::put);
+            return JsonObject.builder().put("stats", figures.build()).put("last-update", stats.updatedMillis() / 1000).build();
+        }
+        throw QmpError.generic("Property '" + type + "." + property + "' not found");
+    }
+
+    /**
+     * qom-set: the balloon's guest-stats-polling-interval (seconds, 0 stops), what libvirt's
+     * {@code <memballoon><stats period='N'/>} and virsh dommemstat --period set.
+     */
+    private JsonValue set(JsonObject a) throws QmpError {
+        String path = normalize(((JsonValue.JsonString) a.members().get("path")).value());
+        String property = ((JsonValue.JsonString) a.members().get("property")).value();
+        String type = typeAt(path);
+        if (type == null) {
+            throw notFound(path);
+        }
+        if (!isBalloon(type) || !property.equals("guest-stats-polling-interval")) {
             throw QmpError.generic("Property '" + type + "." + property + "' not found");
         }
-        return new JsonValue.JsonString(type);
+        if (!(a.members().get("value") instanceof JsonValue.JsonInt v)) {
+            throw QmpError.generic("Invalid parameter type for 'value', expected: integer");
+        }
+        if (v.value() < 0 || v.value() > 0xFFFF_FFFFL / 1000) {
+            throw QmpError.generic("timer value must be " + (v.value() < 0 ? "positive" : "smaller than " + 0xFFFF_FFFFL / 1000));
+        }
+        vm.setBalloonStatsInterval((int) v.value());
+        return JsonObject.EMPTY;
+    }
+
+    private static boolean isBalloon(String type) {
+        return type.startsWith("virtio-balloon-");
     }
 
     private JsonValue deviceDel(JsonObject a) throws QmpError {

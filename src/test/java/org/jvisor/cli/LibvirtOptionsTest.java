@@ -203,8 +203,10 @@ class LibvirtOptionsTest {
         assertTrue(error("-kernel", "k", "-M", "microvm", "-device", "virtio-rng-device,addr=0x3").contains("is not a place"));
         assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"memory-backend-file\",\"id\":\"m\",\"size\":1048576}")
             .contains("property 'mem-path' is required"));
-        assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"rng-random\",\"id\":\"r\"}")
-            .contains("'rng-random' is not an object type jvisor has"));
+        assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"rng-egd\",\"id\":\"r\",\"chardev\":\"c\"}")
+            .contains("rng-egd: the EGD protocol backend is not supported"));
+        assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"memory-backend-epc\",\"id\":\"r\"}")
+            .contains("'memory-backend-epc' is not an object type jvisor has"));
         assertTrue(error("-kernel", "k", "-object", "{\"qom-type\":\"secret\"}").contains("Parameter 'id' is missing"));
         assertTrue(error("-kernel", "k", "-blockdev", "{\"driver\":\"vmdk\",\"node-name\":\"q\",\"file\":\"f\"}")
             .contains("driver 'vmdk' is not supported by jvisor (image formats: raw, qcow2)"));

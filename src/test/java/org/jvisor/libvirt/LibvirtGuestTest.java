@@ -36,7 +36,8 @@ import org.jvisor.testing.RequiredTools;
  * virtio disk and a pty serial console, and the test talks to the guest's shell through
  * {@code virsh console} (run on a pty of its own by script(1), as a user's terminal would), with
  * what virt-install adds to such a domain (an {@code <rng>} on /dev/urandom with a rate, no HPET,
- * vmport off, S3 and S4 off, the RTC's and PIT's tick policies); then
+ * vmport off, S3 and S4 off, the RTC's and PIT's tick policies) and libvirt's default memory
+ * balloon, which virsh setmem inflates; then
  * suspend and resume, shutdown through the guest's ACPI power button (libvirt sees SHUTDOWN and
  * marks the domain shut off), and destroy of a second start. A q35 domain follows: libvirt puts its
  * virtio disk behind a pcie-root-port and its serial port on a file it opens itself and passes as
@@ -113,6 +114,13 @@ class LibvirtGuestTest {
             String blkstat = virsh.run("domblkstat", "jv", "vda");
             long readBytes = Long.parseLong(blkstat.replaceAll("(?s).*vda rd_bytes (\\d+).*", "$1"));
             assertTrue(readBytes >= 512, blkstat);
+            // libvirt's default <memballoon> (none given: virtio-balloon-pci,id=balloon0): virsh setmem
+            // sends QMP balloon, the guest's driver inflates the rest, and libvirt follows it through
+            // BALLOON_CHANGE and query-balloon
+            virsh.run("setmem", "jv", "200M", "--live");
+            await(() -> quietly(() -> virsh.run("dominfo", "jv")).matches("(?s).*Used memory:\\s+204800 KiB.*"),
+                "the guest's balloon to leave it 200 MiB");
+            assertTrue(virsh.run("dommemstat", "jv").contains("actual 204800"), virsh.run("dommemstat", "jv"));
             virsh.run("suspend", "jv");
             assertEquals("paused", virsh.state("jv"));
             virsh.run("resume", "jv");
@@ -236,7 +244,6 @@ class LibvirtGuestTest {
                 <serial type='pty'><target port='0'/></serial>
                 <console type='pty'><target type='serial' port='0'/></console>
                 <controller type='usb' model='none'/>
-                <memballoon model='none'/>
               </devices>
             </domain>
             """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom);
@@ -281,6 +288,15 @@ class LibvirtGuestTest {
     /** A q35 domain that boots its disk through firmware, as virt-install --import makes one. */
     private static String q35FirmwareDomainXml(Path emulator, Path disk, Path serialLog) {
         return q35DomainXml("jf", 128, "<boot dev='hd'/>", emulator, disk, serialLog);
+    }
+
+    /** What {@code call} returns, or "" when it fails (for polling). */
+    private static String quietly(java.util.concurrent.Callable<String> call) {
+        try {
+            return call.call();
+        } catch (Exception | AssertionError e) {
+            return "";
+        }
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {

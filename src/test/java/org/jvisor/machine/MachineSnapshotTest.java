@@ -70,6 +70,7 @@ class MachineSnapshotTest {
             .device(new MachineConfig.VirtioDeviceConfig.VirtioBlk("d0", t,
                 type == MachineConfig.MachineType.MICROVM ? "io0" : null))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioRng(t))
+            .device(new MachineConfig.VirtioDeviceConfig.VirtioBalloon(t, false))
             .chardev(new MachineConfig.ChardevConfig.Null("c0"))
             .device(new MachineConfig.VirtioDeviceConfig.VirtioSerial(4,
                 List.of(new MachineConfig.VirtioSerialPortConfig(0, true, "c0", null)), t))

@@ -126,4 +126,28 @@ class GuestMemoryTest {
         }
         assertThrows(IllegalArgumentException.class, () -> GuestMemory.allocate(4L << 20, 1000));
     }
+
+    /**
+     * A balloon's discard: the pages read as zero afterwards and stop being resident, in a private
+     * anonymous mapping (madvise) and in a shared memfd (a hole punched, seen through the mapping);
+     * a range that is not page-aligned RAM is refused and left as it was.
+     */
+    @Test
+    void discardedPagesReadAsZeroAndLeaveTheHost() {
+        for (RamBacking backing : List.of(new RamBacking.Anonymous(), new RamBacking.Memfd("discard-test", true, false))) {
+            try (GuestMemory m = GuestMemory.allocate(16L << 20, backing)) {
+                m.fill(0x100000, 64 << 10, (byte) 0x5A);
+                long before = m.residentBytes();
+                assertTrue(m.discard(0x104000, 32 << 10), backing.toString());
+                assertEquals(before - (32 << 10), m.residentBytes(), "32 KiB left the host: " + backing);
+                assertEquals(0, m.readU8(0x104000), backing.toString());
+                assertEquals(0, m.readU8(0x104000 + (32 << 10) - 1), backing.toString());
+                assertEquals(0x5A, m.readU8(0x103FFF), "the page before stays: " + backing);
+                assertEquals(0x5A, m.readU8(0x10C000), "the page after stays: " + backing);
+                assertFalse(m.discard(0x100800, 4096), "not page-aligned");
+                assertFalse(m.discard((16L << 20) - 4096, 8192), "beyond RAM");
+                assertEquals(0x5A, m.readU8(0x100800), backing.toString());
+            }
+        }
+    }
 }

@@ -24,6 +24,7 @@ public final class Virtio {
     public static final int ID_BLOCK = 2;
     public static final int ID_CONSOLE = 3;
     public static final int ID_RNG = 4;
+    public static final int ID_BALLOON = 5;
     public static final int ID_FS = 26;
 
     /** Interrupt status bits (ISR of virtio-pci, InterruptStatus of virtio-mmio). */

@@ -1,8 +1,6 @@
 package org.jvisor.devices.virtio;
 
 import java.io.IOException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
@@ -19,7 +17,7 @@ import org.jvisor.devices.state.DeviceStateException;
  * or the period's bytes are used up; the device then looks again when the source may have more
  * (every {@link #SOURCE_RETRY_NANOS}) or the period ends.
  */
-public final class VirtioRng implements VirtioDevice {
+public final class VirtioRng implements VirtioDevice, AutoCloseable {
     public static final int QUEUE_SIZE = 64;
     /** At most this many bytes per request, so one greedy buffer cannot hog the device thread. */
     public static final int MAX_PER_REQUEST = 64 * 1024;
@@ -32,7 +30,13 @@ public final class VirtioRng implements VirtioDevice {
     private final ByteQuota quota;
     private final Consumer<String> log;
     private final byte[] buf = new byte[4096];
-    private final AtomicBoolean retryPending = new AtomicBoolean();
+    /** Looks at the queue again once the source may have bytes or the period ends. */
+    private final QueueWakeup retry = new QueueWakeup("virtio-rng-wait", () -> {
+        VirtioInterrupt i = this.interrupt;
+        if (i != null) {
+            i.backendReady(0);
+        }
+    });
     private boolean toldExhausted;
     private volatile SplitVirtqueue queue;
     private volatile VirtioInterrupt interrupt;
@@ -197,16 +201,12 @@ public final class VirtioRng implements VirtioDevice {
 
     /** Processes the queue again in {@code nanos}, as if the driver had notified it (one wait at a time). */
     private void retryIn(long nanos) {
-        if (!retryPending.compareAndSet(false, true)) {
-            return;
-        }
-        Thread.ofVirtual().name("virtio-rng-wait").start(() -> {
-            LockSupport.parkNanos(Math.max(nanos, 1));
-            retryPending.set(false);
-            VirtioInterrupt i = interrupt;
-            if (i != null) {
-                i.backendReady(0);
-            }
-        });
+        retry.in(nanos);
+    }
+
+    /** Stops looking at the queue by itself (before the machine unmaps guest RAM). */
+    @Override
+    public void close() {
+        retry.close();
     }
 }

@@ -82,7 +82,9 @@ class VirtioRngTest {
         long[] now = {1_000_000_000L};
         List<String> log = new ArrayList<>();
         // 100 bytes per second, QEMU's max-bytes=100,period=1000
-        try (Driver d = driverFor(new VirtioRng(new BuiltinEntropy(source), 100, 1000, () -> now[0], log::add))) {
+        VirtioRng rng = new VirtioRng(new BuiltinEntropy(source), 100, 1000, () -> now[0], log::add);
+        // the device closes first: its own later look at the queue must not outlive guest RAM
+        try (Driver d = driverFor(rng); VirtioRng closedFirst = rng) {
             request(d, 0, 64);
             request(d, 1, 64);
             assertEquals(2, d.usedIdx());
@@ -109,7 +111,9 @@ class VirtioRngTest {
         Path file = Files.write(dir.resolve("entropy.bin"), content);
         List<String> log = new ArrayList<>();
         try (FileEntropy source = FileEntropy.open(file.toString());
-             Driver d = driverFor(new VirtioRng(source, Long.MAX_VALUE, 1000, System::nanoTime, log::add))) {
+             VirtioRng rng = new VirtioRng(source, Long.MAX_VALUE, 1000, System::nanoTime, log::add);
+             Driver d = driverFor(rng);
+             VirtioRng closedFirst = rng) {
             request(d, 0, 64);
             request(d, 1, 64);
             request(d, 2, 64);
@@ -156,7 +160,8 @@ class VirtioRngTest {
     @Test
     void aRequestTheSourceCouldNotServeIsServedWhenItHasBytesWithoutAnotherKick() throws Exception {
         LateSource late = new LateSource();
-        try (Driver d = driverFor(new VirtioRng(late))) {
+        VirtioRng rng = new VirtioRng(late);
+        try (Driver d = driverFor(rng); VirtioRng closedFirst = rng) {
             request(d, 0, 16);
             assertEquals(0, d.usedIdx());
             awaitTrue(() -> late.asked >= 3, "the device to ask the source again by itself");
