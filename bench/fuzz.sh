@@ -17,6 +17,7 @@ TARGETS=(
     org.jvisor.devices.virtio.VirtioNetFuzzTest#requests
     org.jvisor.devices.virtio.VirtioConsoleFuzzTest#requests
     org.jvisor.devices.virtio.VirtioRngFuzzTest#requests
+    org.jvisor.devices.virtio.VirtioBalloonFuzzTest#requests
     org.jvisor.devices.virtio.TransportFuzzTest#mmioRegisters
     org.jvisor.devices.virtio.TransportFuzzTest#pciRegisters
     org.jvisor.devices.pci.PciConfigFuzzTest#configSpace
