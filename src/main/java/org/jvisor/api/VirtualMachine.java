@@ -552,8 +552,11 @@ public final class VirtualMachine implements AutoCloseable {
      * The balloon driver's last memory figures by QEMU's names (-1: not reported) and when they
      * came (epoch milliseconds, 0: never), or empty without a balloon.
      */
-    public Optional<VirtioBalloon.GuestStats> balloonStats() {
-        return lifecycle.machine().balloon().map(VirtioBalloon::guestStats);
+    public Optional<BalloonStats> balloonStats() {
+        return lifecycle.machine().balloon().map(b -> {
+            VirtioBalloon.GuestStats g = b.guestStats();
+            return new BalloonStats(g.stats(), g.updatedMillis());
+        });
     }
 
     /** How often, in seconds, the balloon driver is asked for new figures (0: never); false without a balloon. */

@@ -100,9 +100,10 @@ class GuestBuildIntegrationTest {
         String base = "lib/modules/" + guest.kernelVersion() + "/";
         List<String> order = new ArrayList<>();
         for (String line : init.text().lines().toList()) {
-            // load_ide_module: loaded only when the PIIX3 IDE function is there (the same order rules)
+            // load_ide_module: loaded only when the PIIX3 IDE function is there, load_balloon_module
+            // only with a virtio-balloon (the same order rules)
             String verb = line.startsWith("load_module ") ? "load_module " : line.startsWith("load_ide_module ")
-                ? "load_ide_module " : null;
+                ? "load_ide_module " : line.startsWith("load_balloon_module ") ? "load_balloon_module " : null;
             if (verb != null) {
                 String path = line.substring(verb.length()).split("\\s")[0];
                 order.add(KernelModules.nameOf(path));
@@ -127,6 +128,10 @@ class GuestBuildIntegrationTest {
             assertTrue(order.contains(ide), ide + " loaded when there is an IDE controller: " + order);
         }
         assertTrue(order.indexOf("virtio_ring") < order.indexOf("virtio"));
+        assertTrue(init.text().lines().anyMatch(l -> l.startsWith("load_balloon_module ") && l.contains("virtio_balloon.ko")),
+            "the balloon's driver behind its own check: " + init.text());
+        assertTrue(order.indexOf("virtio_balloon") > order.indexOf("virtio_pci") && order.indexOf("virtio_balloon") > order.indexOf("virtio_mmio"),
+            "after the transports that put a balloon on the virtio bus: " + order);
         // VFIO is in the archive and modules.dep for modprobe, and /init does not load it
         List<String> vfio = guest.modules().stream().filter(InitramfsBuilder.VFIO_ONLY_MODULES::contains).toList();
         assertEquals(InitramfsBuilder.VFIO_ONLY_MODULES, java.util.Set.copyOf(vfio), "every VFIO module, and no other: " + guest.modules());

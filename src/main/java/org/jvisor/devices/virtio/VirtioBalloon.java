@@ -264,7 +264,10 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Gives the frames one inflate buffer lists back to the host, runs of neighbours in one call. */
+    /**
+     * Gives the frames one inflate buffer lists back to the host, each run of neighbours (upwards
+     * or downwards) in one call: Linux's 256-frame batches come mostly in descending runs.
+     */
     private int inflate(DescriptorChain c) {
         long bytes = c.readableBytes() & ~3L;
         long runStart = -1;
@@ -278,6 +281,11 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
                 long pfn = (pfnBuf[k] & 0xFFL) | (pfnBuf[k + 1] & 0xFFL) << 8 | (pfnBuf[k + 2] & 0xFFL) << 16
                     | (pfnBuf[k + 3] & 0xFFL) << 24;
                 if (runStart >= 0 && pfn == runStart + runPages) {
+                    runPages++;
+                    continue;
+                }
+                if (runStart > 0 && pfn == runStart - 1) {    // Linux lists a batch's frames downwards
+                    runStart = pfn;
                     runPages++;
                     continue;
                 }
@@ -351,6 +359,10 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     public void restoreState(DeviceState state) throws DeviceStateException {
         if (!(state instanceof VirtioBalloonState s)) {
             throw DeviceStateException.wrongKind(name(), VirtioBalloonState.class, state);
+        }
+        if (s.numPages() < 0 || s.numPages() > ramBytes >>> PAGE_SHIFT) {
+            throw new DeviceStateException(name() + ": a target of " + Integer.toUnsignedString(s.numPages())
+                + " pages does not fit this machine's " + (ramBytes >>> 20) + " MiB");
         }
         if (s.statsHead() < -1 || s.statsHead() >= QUEUE_SIZE) {
             throw new DeviceStateException(name() + ": statsHead " + s.statsHead() + " is not a descriptor of a "

@@ -40,17 +40,19 @@ class VirtioBalloonTest {
     @Test
     void theInflatedFramesGoBackToTheHostInRunsAndFramesOutsideRamAreIgnored() {
         try (Driver d = new Driver(balloon(), 8).start()) {
-            putPfns(d, Driver.DATA, 0x100, 0x101, 0x102, 0x200, 0x5000000, 0x103);
-            d.desc(0, Driver.DATA, 6 * 4, 0, 0);
+            putPfns(d, Driver.DATA, 0x100, 0x101, 0x102, 0x200, 0x5000000, 0x103, 0x302, 0x301, 0x300);
+            d.desc(0, Driver.DATA, 9 * 4, 0, 0);
             d.offer(0);
             d.kick(VirtioBalloon.INFLATE);
             assertEquals(1, d.usedIdx());
-            assertEquals(3, discarded.size(), "three runs: 0x100-0x102, 0x200, 0x103");
+            assertEquals(4, discarded.size(), "four runs: 0x100-0x102, 0x200, 0x103, 0x300-0x302 listed downwards");
             assertEquals(0x100000L, discarded.get(0)[0]);
             assertEquals(0x3000L, discarded.get(0)[1]);
             assertEquals(0x200000L, discarded.get(1)[0]);
             assertEquals(0x1000L, discarded.get(1)[1]);
             assertEquals(0x103000L, discarded.get(2)[0]);
+            assertEquals(0x300000L, discarded.get(3)[0]);
+            assertEquals(0x3000L, discarded.get(3)[1]);
             assertEquals(1, log.size(), log.toString());
             assertTrue(log.getFirst().contains("0x5000000") && log.getFirst().contains("not guest RAM"), log.toString());
         }
