@@ -38,6 +38,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
         }
     });
     private boolean toldExhausted;
+    private boolean toldError;
     private volatile SplitVirtqueue queue;
     private volatile VirtioInterrupt interrupt;
 
@@ -143,6 +144,11 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
                     break;
                 }
                 DescriptorChain c = q.pop();
+                if (c.writableBytes() == 0) {
+                    q.push(c.head(), fill(c, 0));    // nothing to fill (checked, and done at once)
+                    used = true;
+                    continue;
+                }
                 int n = fill(c, allowed);
                 if (n == 0) {
                     q.unpop(1);
@@ -177,7 +183,10 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
             try {
                 n = source.read(buf, 0, (int) Math.min(buf.length, want - done));
             } catch (IOException e) {
-                log.accept("virtio-rng: " + source.describe() + ": " + e.getMessage() + "; requests wait");
+                if (!toldError) {       // once: the source is asked again every few milliseconds
+                    toldError = true;
+                    log.accept("virtio-rng: " + source.describe() + ": " + e.getMessage() + "; requests wait");
+                }
                 break;
             }
             if (n == 0) {

@@ -464,6 +464,14 @@ final class RingFuzzer implements AutoCloseable {
 
     @Override
     public void close() {
+        // a device's own timers (virtio-rng's wait, the balloon's statistics) stop before RAM goes
+        if (device instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
         ram.close();
     }
 }
