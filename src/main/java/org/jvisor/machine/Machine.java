@@ -404,7 +404,7 @@ public final class Machine implements AutoCloseable {
             MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
-                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r, index);
+                case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r);
                 case MachineConfig.VirtioDeviceConfig.VirtioBalloon b -> virtioBalloon(b);
                 case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
@@ -581,7 +581,6 @@ public final class Machine implements AutoCloseable {
             return true;
         }, pages -> events.accept(new MachineEvent.BalloonChanged(ram.size() - ((long) pages << VirtioBalloon.PAGE_SHIFT))),
             msg -> log.println("jvisor: " + msg));
-        devices.add(MachineDevice.of("virtio-balloon-stats", null).onClose(device::close));
         balloon = device;
         return device;
     }
@@ -591,8 +590,8 @@ public final class Machine implements AutoCloseable {
         return Optional.ofNullable(balloon);
     }
 
-    /** A virtio-rng on its backend, which closes with the machine (after the device). */
-    private VirtioRng virtioRng(MachineConfig.VirtioDeviceConfig.VirtioRng r, int index) throws MachineException {
+    /** A virtio-rng on its backend, which it owns. */
+    private VirtioRng virtioRng(MachineConfig.VirtioDeviceConfig.VirtioRng r) throws MachineException {
         EntropySource source = switch (r.backend()) {
             case MachineConfig.RngBackend.Builtin b -> new BuiltinEntropy();
             case MachineConfig.RngBackend.RandomFile f -> {
@@ -603,11 +602,9 @@ public final class Machine implements AutoCloseable {
                 }
             }
         };
-        devices.add(MachineDevice.of("rng-backend:" + index, null).onClose(source::close));
-        VirtioRng rng = new VirtioRng(source, r.maxBytes(), r.periodMillis(), System::nanoTime, msg -> log.println("jvisor: " + msg));
-        // its own later looks at the queue stop before the source closes and guest RAM is unmapped
-        devices.add(MachineDevice.of("virtio-rng-wait:" + index, null).onClose(rng::close));
-        return rng;
+        // the device owns its source and closes both (its own later looks at the queue first) with
+        // its registry entry, before guest RAM is unmapped
+        return new VirtioRng(source, r.maxBytes(), r.periodMillis(), System::nanoTime, msg -> log.println("jvisor: " + msg));
     }
 
     private NetBackend openNetdev(String id) throws MachineException {
@@ -919,9 +916,19 @@ public final class Machine implements AutoCloseable {
                 if (core.device() instanceof VirtioConsole c) {
                     c.close();
                     c.backends().forEach(CharBackend::close);
+                } else if (core.device() instanceof AutoCloseable c) {
+                    closeDevice(id, c);     // its own timers (virtio-rng, the balloon) and what it owns
                 }
                 io.close();
             });
+    }
+
+    private void closeDevice(String id, AutoCloseable device) {
+        try {
+            device.close();
+        } catch (Exception e) {
+            log.println("jvisor: " + id + ": closing it failed: " + e.getMessage());
+        }
     }
 
     /** Guest RAM as a device's DMA sees it; on tcg, device writes into code pages drop decoded code. */

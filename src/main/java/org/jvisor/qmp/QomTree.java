@@ -91,13 +91,23 @@ final class QomTree {
         return new JsonArray(list);
     }
 
-    private JsonValue get(JsonObject a) throws QmpError {
+    /** qom-get's and qom-set's object: its QOM type at {@code path}, and the property asked for. */
+    private record Target(String type, String property) {
+    }
+
+    private Target target(JsonObject a) throws QmpError {
         String path = normalize(((JsonValue.JsonString) a.members().get("path")).value());
-        String property = ((JsonValue.JsonString) a.members().get("property")).value();
         String type = typeAt(path);
         if (type == null) {
             throw notFound(path);
         }
+        return new Target(type, ((JsonValue.JsonString) a.members().get("property")).value());
+    }
+
+    private JsonValue get(JsonObject a) throws QmpError {
+        Target t = target(a);
+        String type = t.type();
+        String property = t.property();
         if (property.equals("type")) {
             return new JsonValue.JsonString(type);
         }
@@ -121,12 +131,9 @@ final class QomTree {
      * {@code <memballoon><stats period='N'/>} and virsh dommemstat --period set.
      */
     private JsonValue set(JsonObject a) throws QmpError {
-        String path = normalize(((JsonValue.JsonString) a.members().get("path")).value());
-        String property = ((JsonValue.JsonString) a.members().get("property")).value();
-        String type = typeAt(path);
-        if (type == null) {
-            throw notFound(path);
-        }
+        Target t = target(a);
+        String type = t.type();
+        String property = t.property();
         if (!isBalloon(type) || !property.equals("guest-stats-polling-interval")) {
             throw QmpError.generic("Property '" + type + "." + property + "' not found");
         }

@@ -22,6 +22,7 @@ public final class FileEntropy implements EntropySource {
     /** read(2) goes to native memory: a staging buffer, copied out without allocating. */
     private final MemorySegment staging = arena.allocate(4096);
     private boolean ended;
+    private boolean closed;
 
     private FileEntropy(String path, Fd fd) {
         this.path = path;
@@ -69,7 +70,11 @@ public final class FileEntropy implements EntropySource {
 
     @Override
     public synchronized void close() {
-        fd.close();
-        arena.close();
+        if (!closed) {
+            closed = true;
+            ended = true;   // a late read finds nothing rather than a closed buffer
+            fd.close();
+            arena.close();
+        }
     }
 }

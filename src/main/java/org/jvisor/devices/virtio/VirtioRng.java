@@ -15,7 +15,8 @@ import org.jvisor.devices.state.DeviceStateException;
  * {@link EntropySource} (QEMU's rng backends), at most {@code max-bytes} per {@code period} as
  * QEMU's device limits it. A request waits in the queue, not popped, while the source has nothing
  * or the period's bytes are used up; the device then looks again when the source may have more
- * (every {@link #SOURCE_RETRY_NANOS}) or the period ends.
+ * (every {@link #SOURCE_RETRY_NANOS}) or the period ends. The device owns its source: {@link #close}
+ * closes it.
  */
 public final class VirtioRng implements VirtioDevice, AutoCloseable {
     public static final int QUEUE_SIZE = 64;
@@ -213,9 +214,10 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
         retry.in(nanos);
     }
 
-    /** Stops looking at the queue by itself (before the machine unmaps guest RAM). */
+    /** Stops looking at the queue by itself (before the machine unmaps guest RAM), then closes the source it owns. */
     @Override
     public void close() {
         retry.close();
+        source.close();
     }
 }
