@@ -78,8 +78,8 @@ class QmpDiscoveryTest {
             list(q.execute("{\"execute\": \"qom-list-types\", \"arguments\": {\"implements\": \"device\"}}"))
                 .forEach(t -> devices.add(name(t)));
             assertTrue(devices.containsAll(List.of("virtio-blk-pci", "virtio-net-pci", "virtio-rng-pci", "virtio-serial-pci",
-                "isa-serial", "virtconsole")), devices.toString());
-            assertTrue(!devices.contains("virtio-balloon-pci") && !devices.contains("pci-device"), devices.toString());
+                "isa-serial", "virtconsole", "virtio-balloon-pci")), devices.toString());
+            assertTrue(!devices.contains("virtio-gpu-pci") && !devices.contains("pci-device"), devices.toString());
             assertEquals("[{\"name\": \"addr\", \"type\": \"int32\"}, {\"name\": \"iommu_platform\", \"type\": \"bool\"}, "
                 + "{\"name\": \"ats\", \"type\": \"bool\"}, {\"name\": \"disable-legacy\", \"type\": \"OnOffAuto\"}, "
                 + "{\"name\": \"disable-modern\", \"type\": \"bool\"}, {\"name\": \"drive\", \"type\": \"str\"}, "
@@ -87,8 +87,8 @@ class QmpDiscoveryTest {
                 + "{\"name\": \"iothread\", \"type\": \"link<iothread>\"}, {\"name\": \"ioeventfd\", \"type\": \"bool\"}]",
                 QmpClient.text(q.execute(
                 "{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-blk-pci\"}}").members().get("return")));
-            assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'virtio-balloon-pci' not found\"}}",
-                QmpClient.text(q.execute("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-balloon-pci\"}}")));
+            assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'virtio-gpu-pci' not found\"}}",
+                QmpClient.text(q.execute("{\"execute\": \"device-list-properties\", \"arguments\": {\"typename\": \"virtio-gpu-pci\"}}")));
             assertEquals("{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device 'gone' not found\"}}",
                 QmpClient.text(q.execute("{\"execute\": \"device_del\", \"arguments\": {\"id\": \"gone\"}}")));
             assertEquals("{\"error\": {\"class\": \"GenericError\", \"desc\": \"Migration capability 'xbzrle' is not supported by jvisor\"}}",
