@@ -144,7 +144,7 @@ class CdromBootTest {
             .toArray(String[]::new);
         JvisorProcess.Result r = JvisorProcess.run(args);
         assertTrue(r.stdout().contains("Booting from DVD/CD"), r.toString());
-        assertTrue(r.stdout().contains(MESSAGE), r.toString());
+        assertTrue(printedByTheBootCode(r.stdout()), r.toString());
         assertEquals(EXIT_STATUS, r.status(), r.toString());
     }
 
@@ -159,7 +159,18 @@ class CdromBootTest {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "hang guard");
-        assertTrue(out.contains(MESSAGE), out);
+        assertTrue(printedByTheBootCode(out), out);
         assertEquals(EXIT_STATUS, p.exitValue(), out);
+    }
+
+    /**
+     * Whether the boot code's message came out after SeaBIOS's "Booting from DVD/CD...". SeaBIOS
+     * draws its screen on the serial port lazily (sercon) and may still owe the line's last dots
+     * and its newline when the boot code, writing COM1 directly, starts: a CI run printed
+     * "Booting from DVD/CD..C.\nD-BOOT-OK". So what SeaBIOS can still owe there is left out.
+     */
+    private static boolean printedByTheBootCode(String out) {
+        int at = out.indexOf("Booting from DVD/CD");
+        return at >= 0 && out.substring(at).replaceAll("[.\r\n]", "").contains(MESSAGE);
     }
 }
