@@ -674,6 +674,7 @@ final class Lifecycle {
             case MachineEvent.ConsoleQuit q -> shutdown(ShutdownCause.HOST_UI, q.reason());
             case MachineEvent.PowerOff p -> shutdown(ShutdownCause.GUEST_SHUTDOWN, p.reason());
             case MachineEvent.TrayMoved t -> events.publish(new VmEvent.DeviceTrayMoved(Instant.now(), t.driveId(), t.open()));
+            case MachineEvent.DeviceDeleted d -> events.publish(new VmEvent.DeviceDeleted(Instant.now(), d.id()));
             case MachineEvent.BalloonChanged b -> events.publish(new VmEvent.BalloonChange(Instant.now(), b.actualBytes()));
             case MachineEvent.Reset r -> resetRequest(ShutdownCause.GUEST_RESET, r.reason());
             case MachineEvent.TripleFault t -> {

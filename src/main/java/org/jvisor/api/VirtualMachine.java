@@ -15,6 +15,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 import org.jvisor.devices.virtio.VirtioBalloon;
+import org.jvisor.config.HotplugDevice;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.machine.Machine;
 import org.jvisor.machine.MigrationEndpoint;
@@ -591,6 +592,39 @@ public final class VirtualMachine implements AutoCloseable {
         return new BlockDeviceInfo(d.config().id(), d.config().file(), d.config().readOnly(), d.format(), d.size(),
             d.config().cache(), cd.isPresent(), cd.map(c -> c.cdrom().trayOpen()).orElse(false),
             cd.map(c -> c.cdrom().trayLocked()).orElse(false));
+    }
+
+    // ---- hot-plug (QMP device_add, device_del) ----------------------------------------------------
+
+    /**
+     * QMP {@code device_add}: plugs {@code device} into the running machine, behind a
+     * pcie-root-port (q35) or into a free slot of the root bus (pc, ACPI hot-plug); the guest finds
+     * it as a PCI hot-plug. A machine in {@link RunState#PRELAUNCH} takes it too.
+     *
+     * @throws VmException with QEMU's words where it has them (a bus that is not there or takes no
+     *                     hot-plug, a taken id, a drive or netdev that cannot be had)
+     */
+    public void plugDevice(HotplugDevice device) throws VmException {
+        try {
+            lifecycle.machine().hotplug(Objects.requireNonNull(device, "device"));
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * QMP {@code device_del}: asks the guest to let go of device {@code id}, which
+     * {@link #plugDevice} plugged; {@link VmEvent.DeviceDeleted} follows once it has (a guest
+     * without hot-plug support never does, as on QEMU).
+     *
+     * @throws VmException if there is no such device or its unplug is under way
+     */
+    public void unplugDevice(String id) throws VmException {
+        try {
+            lifecycle.machine().unplug(Objects.requireNonNull(id, "id"));
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
     }
 
     // ---- removable media (QMP eject, blockdev-open-tray ...) -------------------------------------

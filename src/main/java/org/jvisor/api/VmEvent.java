@@ -23,6 +23,7 @@ public sealed interface VmEvent {
             case Migration m -> "MIGRATION";
             case DeviceTrayMoved t -> "DEVICE_TRAY_MOVED";
             case BalloonChange b -> "BALLOON_CHANGE";
+            case DeviceDeleted d -> "DEVICE_DELETED";
         };
     }
 
@@ -107,5 +108,15 @@ public sealed interface VmEvent {
      * @param actual    guest RAM less the balloon, in bytes
      */
     record BalloonChange(Instant timestamp, long actual) implements VmEvent {
+    }
+
+    /**
+     * A device {@link VirtualMachine#unplugDevice} asked the guest to let go of is gone: out of the
+     * machine, its threads and backends closed (QMP's DEVICE_DELETED).
+     *
+     * @param timestamp when
+     * @param device    its id
+     */
+    record DeviceDeleted(Instant timestamp, String device) implements VmEvent {
     }
 }

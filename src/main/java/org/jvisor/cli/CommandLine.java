@@ -454,7 +454,7 @@ public final class CommandLine {
             compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), memMerge,
             machine.rngSeed()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
-            new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes()),
+            new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes(), HotplugOptions.PARSER),
             compat.timestamps(), processName);
     }
 

@@ -309,6 +309,11 @@ final class DeviceOptions {
         pcieRootPorts.add(new MachineConfig.PcieRootPortConfig(all.get("id"), at, function, port, slot, multifunction));
     }
 
+    /** The machine's root ports, known before a device that names one of them (device_add's). */
+    void knownRootPorts(List<MachineConfig.PcieRootPortConfig> ports) {
+        pcieRootPorts.addAll(ports);
+    }
+
     /** -device pcie-root-port, in command-line order. */
     List<MachineConfig.PcieRootPortConfig> pcieRootPorts() {
         return List.copyOf(pcieRootPorts);
@@ -476,6 +481,11 @@ final class DeviceOptions {
                 + ": 'max-bytes' parameter must be non-negative, and less than 2^63");
         }
         return v;
+    }
+
+    /** Whether a virtio-rng named an -object by rng=. */
+    boolean namesRngObjects() {
+        return !rngUsers.isEmpty();
     }
 
     /**

@@ -45,6 +45,35 @@ final class DeviceRegistry {
         devices.add(device);
     }
 
+    /** How many devices there are: a mark for {@link #since}. */
+    synchronized int size() {
+        return devices.size();
+    }
+
+    /** The devices added after {@code mark} ({@link #size()} then), in order: one hot-plugged device's entries. */
+    synchronized List<MachineDevice> since(int mark) {
+        return List.copyOf(devices.subList(mark, devices.size()));
+    }
+
+    /**
+     * Takes {@code group} out (a device unplugged) and closes it, last added first, as
+     * {@link #close()} does; the rest of the machine stays.
+     */
+    void remove(List<MachineDevice> group) {
+        synchronized (this) {
+            devices.removeAll(group);
+            group.forEach(d -> ids.remove(d.id()));
+        }
+        for (int i = group.size() - 1; i >= 0; i--) {
+            MachineDevice d = group.get(i);
+            try {
+                d.close().close();
+            } catch (IOException | RuntimeException e) {
+                log.accept("closing " + d.id() + ": " + e.getMessage());
+            }
+        }
+    }
+
     synchronized List<MachineDevice> devices() {
         return List.copyOf(devices);
     }

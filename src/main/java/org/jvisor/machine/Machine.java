@@ -59,6 +59,7 @@ import org.jvisor.devices.virtio.VirtioPciFunction;
 import org.jvisor.devices.virtio.VirtioNet;
 import org.jvisor.devices.virtio.VirtioBalloon;
 import org.jvisor.devices.virtio.VirtioRng;
+import org.jvisor.config.HotplugDevice;
 import org.jvisor.config.MacAddress;
 import org.jvisor.backend.net.NetBackend;
 import org.jvisor.backend.net.Passt;
@@ -118,7 +119,7 @@ public final class Machine implements AutoCloseable {
     private final RunControl control;
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final Consumer<MachineEvent> events;
-    private final List<AttachedDrive> drives = new ArrayList<>();
+    private final List<AttachedDrive> drives = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The CD-ROM drives by -drive id: their media change while the machine runs. */
     private final Map<String, CdromSlot> cdroms = new java.util.concurrent.ConcurrentHashMap<>();
     private final KernelLoader loader;
@@ -126,11 +127,11 @@ public final class Machine implements AutoCloseable {
     private final DeviceRegistry devices;
     private Chardevs chardevs;
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
-    private final List<VirtioIoThread> ioThreads = new ArrayList<>();
+    private final List<VirtioIoThread> ioThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
     private final Map<String, VirtioIoThread> sharedIoThreads = new LinkedHashMap<>();
     /** Each virtio device's core by its registry id, for the -trace exits report's notify counts. */
-    private final Map<String, VirtioCore> virtioCores = new LinkedHashMap<>();
+    private final Map<String, VirtioCore> virtioCores = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final List<String> snapshotBlockers = new ArrayList<>();
     /** A vhost-user device on its PCI function (for -trace exits). */
     private record VhostUserPci(VhostUserDevice device, VirtioPciFunction function) {
@@ -397,9 +398,7 @@ public final class Machine implements AutoCloseable {
         for (MachineConfig.PcieRootPortConfig c : config.pcieRootPorts()) {
             wireRootPort(c);
         }
-        Map<String, Integer> perModel = new HashMap<>();
         int mmioSlots = 0;
-        int defaultMacs = 0;    // as QEMU, only NICs without mac= count up from 52:54:00:12:34:56
         for (int index = 0; index < config.virtioDevices().size(); index++) {
             MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
             // Backends go into the registry as they open (before their device, so they close after it).
@@ -525,32 +524,37 @@ public final class Machine implements AutoCloseable {
     private BlockBackend openDrive(String id, boolean removable) throws MachineException {
         for (MachineConfig.DriveConfig d : config.drives()) {
             if (d.id().equals(id)) {
-                if (d.file() == null) {
-                    if (!removable) {
-                        throw new MachineException("-drive id=" + id + ": a disk needs file=PATH (only a CD-ROM may be empty)");
-                    }
-                    drives.add(new AttachedDrive(d, 0, "", new BlockStats()));
-                    return null;
-                }
-                try {
-                    BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
-                        CacheMode.parse(d.cache()), d.snapshot(), DiscardMode.byName(d.discard()), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
-                    // Closed after its device's I/O thread: every completed request has reached
-                    // the image, and the close flushes it.
-                    if (!removable) {
-                        devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
-                            backend.flush();
-                            backend.close();
-                        }));
-                    }
-                    drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend), new BlockStats()));
-                    return backend;
-                } catch (IOException | RuntimeException e) {
-                    throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);
-                }
+                return openDrive(d, removable);
             }
         }
         throw new MachineException("no -drive with id=" + id);
+    }
+
+    /** As {@link #openDrive(String, boolean)}, for the drive {@code d} (a -drive, or a node device_add names). */
+    private BlockBackend openDrive(MachineConfig.DriveConfig d, boolean removable) throws MachineException {
+        if (d.file() == null) {
+            if (!removable) {
+                throw new MachineException("-drive id=" + d.id() + ": a disk needs file=PATH (only a CD-ROM may be empty)");
+            }
+            drives.add(new AttachedDrive(d, 0, "", new BlockStats()));
+            return null;
+        }
+        try {
+            BlockBackend backend = BlockImages.open(d.file(), d.format(), d.readOnly(),
+                CacheMode.parse(d.cache()), d.snapshot(), DiscardMode.byName(d.discard()), msg -> log.println("jvisor: -drive " + d.file() + ": " + msg));
+            // Closed after its device's I/O thread: every completed request has reached
+            // the image, and the close flushes it.
+            if (!removable) {
+                devices.add(MachineDevice.of("drive:" + d.id(), null).onClose(() -> {
+                    backend.flush();
+                    backend.close();
+                }));
+            }
+            drives.add(new AttachedDrive(d, backend.size(), BlockImages.formatName(backend), new BlockStats()));
+            return backend;
+        } catch (IOException | RuntimeException e) {
+            throw new MachineException("-drive file=" + d.file() + ": " + e.getMessage(), e);
+        }
     }
 
     /** -device virtio-serial-pci/-device with its virtconsole/virtserialport ports on their chardevs. */
@@ -651,12 +655,15 @@ public final class Machine implements AutoCloseable {
     }
 
     /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
+    /** The -netdevs no NIC uses, open (as QEMU's), by id: a NIC device_add plugs takes one. */
+    private final Map<String, NetBackend> unusedNetdevs = new java.util.concurrent.ConcurrentHashMap<>();
+
     private void openUnusedNetdevs() throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
             if (config.virtioDevices().stream().noneMatch(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet v
                 && v.netdevId().equals(n.id()))) {
                 log.println("jvisor: warning: netdev " + n.id() + " has no peer");
-                openNetdev(n.id());
+                unusedNetdevs.put(n.id(), openNetdev(n.id()));   // device_add may give it a NIC
             }
         }
     }
@@ -667,7 +674,7 @@ public final class Machine implements AutoCloseable {
      * reset resets it.
      */
     /** The PCI slots of the virtio-blk disks, in command-line order (firmware's boot order). */
-    private final List<Integer> virtioDiskSlots = new ArrayList<>();
+    private final List<Integer> virtioDiskSlots = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The firmware paths of the IDE disks (not CD-ROMs), by index. */
     private final List<String> ideDiskPaths = new ArrayList<>();
 
@@ -792,8 +799,9 @@ public final class Machine implements AutoCloseable {
         devices.add(MachineDevice.of(String.format("%s@pci.0:%02x.0", name, slot), ahci));
     }
 
-    private void virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
-                           Integer wantedSlot, String bus, String qemuName, MachineConfig.PciDmaConfig dma)
+    /** Plugs a virtio-pci function; returns its slot on the root bus, -1 behind a root port. */
+    private int virtioPci(VirtioDevice device, String name, String thread, String iothread, boolean ioeventfd, boolean irqfd,
+                          Integer wantedSlot, String bus, String qemuName, MachineConfig.PciDmaConfig dma)
             throws MachineException {
         if (dma.iommuPlatform() && device instanceof VhostUserDevice) {
             // its backend reads the rings by the guest's addresses, which behind an IOMMU only IOTLB messages translate
@@ -827,7 +835,7 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("-device " + qemuName + ",bus=" + bus + ": " + e.getMessage());
             }
             devices.add(virtioDevice(name + "@" + bus + ":00.0", fn, fn.transport().core(), io));
-            return;
+            return -1;
         }
         int slot;
         try {
@@ -859,7 +867,165 @@ public final class Machine implements AutoCloseable {
             }
             vhostUserDevices.put(id, new VhostUserPci(v, fn));
         }
+        return slot;
     }
+
+    // ---- hot-plug: QMP device_add and device_del ---------------------------------------------------
+
+    /** A device device_add plugged, by id: where it is and what its removal undoes. */
+    private record Plugged(String id, List<MachineDevice> entries, PcieRootPort port, int slot, Runnable forget) {
+    }
+
+    private final Object hotplugLock = new Object();
+    /** The devices device_add plugged that have an id, by id (what device_del can take out). */
+    private final Map<String, Plugged> plugged = new HashMap<>();
+
+    /**
+     * QMP device_add: builds {@code d} as -device would and plugs it into the running machine,
+     * behind a pcie-root-port on q35 (its slot tells the guest's pciehp: PCIe base spec 6.7) or in
+     * a free slot of pc's root bus (ACPI PCI hot-plug tells the guest's acpiphp). The guest then
+     * finds the function, places its BARs and binds its driver.
+     *
+     * @throws MachineException with QEMU's words where QEMU has them, naming what is wrong
+     */
+    public void hotplug(HotplugDevice d) throws MachineException {
+        String what = d.typeName() + (d.id() != null ? ",id=" + d.id() : "");
+        synchronized (hotplugLock) {
+            if (d.id() != null && plugged.containsKey(d.id())) {
+                throw new MachineException("Duplicate device ID '" + d.id() + "'");
+            }
+            if (!config.machineType().hasPci()) {
+                throw new MachineException("No 'PCI' bus found for device '" + d.typeName() + "'");   // QEMU's words
+            }
+            PcieRootPort port = null;
+            if (d.bus() != null) {
+                port = rootPorts.get(d.bus());
+                if (port == null) {
+                    throw new MachineException("Bus '" + d.bus() + "' not found");
+                }
+                if (!port.hotplugCapable()) {
+                    throw new MachineException("Bus '" + d.bus() + "' does not support hotplugging");   // QEMU's words
+                }
+            } else if (platform.acpiPciHotplug() == null) {
+                throw new MachineException("Bus '" + (config.machineType() == MachineConfig.MachineType.Q35 ? "pcie.0" : "pci.0")
+                    + "' does not support hotplugging" + (config.machineType() == MachineConfig.MachineType.Q35
+                    ? " (on q35, plug devices into a pcie-root-port: bus=ID)" : ""));
+            }
+            int mark = devices.size();
+            Runnable forget = () -> { };
+            int slot;
+            try {
+                MachineConfig.VirtioDeviceConfig device = d.device();
+                int n = perModel.merge(device.model(), 1, Integer::sum) - 1;
+                String name = device.model() + n;
+                VirtioDevice model;
+                switch (device) {
+                    case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> {
+                        if (d.drive() == null) {
+                            throw new MachineException("Property 'drive' can't find value '" + b.driveId() + "'");
+                        }
+                        model = new VirtioBlk(openDrive(d.drive(), false), b.driveId(), VirtioBlk.DEFAULT_QUEUE_SIZE,
+                            msg -> log.println("jvisor: " + msg), drives.getLast().stats());
+                        AttachedDrive drive = drives.getLast();
+                        forget = () -> drives.remove(drive);
+                    }
+                    case MachineConfig.VirtioDeviceConfig.VirtioNet net -> {
+                        NetBackend backend = unusedNetdevs.remove(net.netdevId());
+                        if (backend == null) {
+                            throw new MachineException("Property 'netdev' can't find value '" + net.netdevId()
+                                + "' (a NIC device_add plugs takes a -netdev no other NIC uses)");
+                        }
+                        model = new VirtioNet(backend, net.mac() != null ? net.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+                        forget = () -> unusedNetdevs.put(net.netdevId(), backend);   // the netdev outlives its NIC, as QEMU's
+                    }
+                    case MachineConfig.VirtioDeviceConfig.VirtioRng r -> model = virtioRng(r);
+                    default -> throw new MachineException(what + ": jvisor does not hot-plug this device");
+                }
+                String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioRng ? device.model() : name;
+                slot = virtioPci(model, name, thread, null, device.ioeventfd(), device.irqfd(), d.slot(), d.bus(),
+                    d.typeName(), new MachineConfig.PciDmaConfig(false, false));
+            } catch (MachineException | RuntimeException e) {
+                devices.remove(devices.since(mark));
+                forget.run();
+                throw e instanceof MachineException m ? m : new MachineException(what + ": " + e.getMessage(), e);
+            }
+            List<MachineDevice> entries = devices.since(mark);
+            for (MachineDevice e : entries) {
+                e.start().run();
+            }
+            if (d.id() != null) {
+                plugged.put(d.id(), new Plugged(d.id(), entries, port, slot, forget));
+            }
+            if (port != null) {
+                port.hotPlugged();
+            } else {
+                platform.acpiPciHotplug().plugged(slot);
+            }
+        }
+    }
+
+    /**
+     * QMP device_del: asks the guest to let go of device {@code id} (the slot's attention button,
+     * or ACPI's eject request). Once the guest has (it powers the slot off, or runs _EJ0), the
+     * device is taken out and closed and a {@link MachineEvent.DeviceDeleted} follows; a guest that
+     * never answers keeps it, as on QEMU.
+     *
+     * @throws MachineException if {@code id} is not a device device_add plugged, or its unplug is under way
+     */
+    public void unplug(String id) throws MachineException {
+        synchronized (hotplugLock) {
+            Plugged p = plugged.get(id);
+            if (p == null) {
+                throw new MachineException("Device '" + id + "' was not plugged by device_add: jvisor unplugs only "
+                    + "devices it hot-plugged (those given on the command line stay)");
+            }
+            try {
+                if (p.port() != null) {
+                    p.port().requestUnplug(() -> unplugged(id));
+                } else {
+                    platform.acpiPciHotplug().requestUnplug(p.slot(), () -> unplugged(id));
+                }
+            } catch (IllegalStateException e) {
+                throw new MachineException("Device '" + id + "' is already in the process of unplug", e);   // QEMU's words
+            }
+        }
+    }
+
+    /**
+     * The guest let go of device {@code id}: it leaves the bus at once (on the vCPU thread whose
+     * write powered the slot off or ejected it); its threads and backends close on a thread of
+     * their own, then DEVICE_DELETED.
+     */
+    private void unplugged(String id) {
+        Plugged p;
+        synchronized (hotplugLock) {
+            p = plugged.remove(id);
+        }
+        if (p == null) {
+            return;
+        }
+        if (p.port() != null) {
+            platform.removePci(p.port());
+        } else {
+            platform.removePci(p.slot());
+        }
+        Thread.ofVirtual().name("jvisor-unplug-" + id).start(() -> {
+            devices.remove(p.entries());
+            for (MachineDevice e : p.entries()) {
+                virtioCores.remove(e.id());
+            }
+            p.forget().run();
+            if (p.slot() >= 0) {
+                virtioDiskSlots.remove(Integer.valueOf(p.slot()));
+            }
+            events.accept(new MachineEvent.DeviceDeleted(id));
+        });
+    }
+
+    /** Devices of each model so far ("virtio-blk" → 2): the next one's name ends in that number. */
+    private final Map<String, Integer> perModel = new HashMap<>();
+    /** As QEMU, only NICs without mac= count up from 52:54:00:12:34:56. */
+    private int defaultMacs;
 
     /** The root ports by id (pcie-root-port,id=ID is the bus ID of the devices behind it). */
     private final Map<String, PcieRootPort> rootPorts = new HashMap<>();

@@ -36,6 +36,10 @@ public sealed interface MachineEvent {
     }
 
     /** The guest's balloon driver now holds so much that the guest has {@code actualBytes} of RAM (QEMU's BALLOON_CHANGE). */
+    /** A hot-plugged device the guest let go of has been taken out and closed (QMP's DEVICE_DELETED). */
+    record DeviceDeleted(String id) implements MachineEvent {
+    }
+
     record BalloonChanged(long actualBytes) implements MachineEvent {
     }
 

@@ -249,6 +249,16 @@ final class PcPlatform implements AutoCloseable {
         pci.add(port, 0, device);
     }
 
+    /** Unplugs the function at 00.0 behind {@code port} (its slot shows the card gone). */
+    void removePci(org.jvisor.devices.pci.PcieRootPort port) {
+        pci.remove(port, 0);
+    }
+
+    /** Unplugs the function at {@code slot}.0 of the root bus. */
+    void removePci(int slot) {
+        pci.remove(slot, 0);
+    }
+
     /** Places every BAR and enables decoding, as firmware would; once all devices are added. */
     void assignPciResources() {
         if (pci != null) {

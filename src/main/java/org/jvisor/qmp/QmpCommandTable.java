@@ -50,13 +50,22 @@ final class QmpCommandTable {
         JsonValue run(JsonObject arguments) throws QmpError;
     }
 
-    record Command(String name, List<Param> params, Handler handler) {
+    /**
+     * A command; an {@code open} one takes arguments besides its parameters (QAPI's 'gen': false,
+     * as device_add's device properties), which its handler checks.
+     */
+    record Command(String name, List<Param> params, Handler handler, boolean open) {
     }
 
     private final Map<String, Command> table = new LinkedHashMap<>();
 
     void add(String name, List<Param> params, Handler handler) {
-        table.put(name, new Command(name, params, handler));
+        table.put(name, new Command(name, params, handler, false));
+    }
+
+    /** Adds an open command: arguments other than {@code params} go to the handler unchecked. */
+    void addOpen(String name, List<Param> params, Handler handler) {
+        table.put(name, new Command(name, params, handler, true));
     }
 
     /** Every command, in the order they were added. */
@@ -72,7 +81,7 @@ final class QmpCommandTable {
     /** Checks {@code arguments} against the command's parameters (QEMU's texts), then runs it. */
     JsonValue execute(Command c, JsonObject arguments) throws QmpError {
         for (String key : arguments.members().keySet()) {
-            if (c.params().stream().noneMatch(p -> p.name().equals(key))) {
+            if (!c.open() && c.params().stream().noneMatch(p -> p.name().equals(key))) {
                 throw QmpError.generic("Parameter '" + key + "' is unexpected");
             }
         }

@@ -130,11 +130,18 @@ final class QmpCommands implements QmpService {
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
         BlockdevCommands.register(this, blockNodes);
         QmpDiscovery.register(table);
-        QomTree.register(this, vm, names.peripherals());
+        Map<String, String> peripherals = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(names.peripherals()));
+        QomTree.register(this, vm, peripherals);
+        DeviceHotplugCommands.register(this, vm, peripherals, blockNodes, names);
     }
 
     void add(String name, List<Param> params, Handler handler) {
         table.add(name, params, handler);
+    }
+
+    /** Adds a command that takes arguments besides {@code params} (its handler checks them). */
+    void addOpen(String name, List<Param> params, Handler handler) {
+        table.addOpen(name, params, handler);
     }
 
     /** Every command, in registration order (query-commands, query-qmp-schema). */

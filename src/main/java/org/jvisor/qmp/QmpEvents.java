@@ -28,6 +28,8 @@ final class QmpEvents {
             case VmEvent.DeviceTrayMoved t -> b.put("data", JsonObject.builder().put("device", t.drive())
                 .put("tray-open", t.trayOpen()).put("id", t.drive()).build());
             case VmEvent.BalloonChange c -> b.put("data", JsonObject.builder().put("actual", c.actual()).build());
+            case VmEvent.DeviceDeleted d -> b.put("data", JsonObject.builder().put("device", d.device())
+                .put("path", "/machine/peripheral/" + d.device()).build());
         }
         return b.build();
     }
@@ -41,7 +43,7 @@ final class QmpEvents {
         return List.of(new VmEvent.Shutdown(t, ShutdownCause.HOST_QMP_QUIT), new VmEvent.Powerdown(t),
             new VmEvent.Reset(t, ShutdownCause.HOST_QMP_SYSTEM_RESET), new VmEvent.Stop(t), new VmEvent.Resume(t),
             new VmEvent.Migration(t, MigrationStatus.Status.SETUP.qemuName()), new VmEvent.DeviceTrayMoved(t, "drive", true),
-            new VmEvent.BalloonChange(t, 1L << 30));
+            new VmEvent.BalloonChange(t, 1L << 30), new VmEvent.DeviceDeleted(t, "disk1"));
     }
 
     static JsonObject timestamp(Instant t) {

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import org.jvisor.config.BlockNode;
+import org.jvisor.config.HotplugDevice;
 
 /**
  * The names the command line gave that QMP reports and the machine does not keep: the -device
@@ -12,10 +13,11 @@ import org.jvisor.config.BlockNode;
  * nodes, each with the id of the device using it ("" for a device without id). QEMU reports a
  * -blockdev disk under its node-name with an empty "device" and the device's QOM path as "qdev".
  * {@code driveDevices} maps every drive a -device uses (drive=) to that device's id ("" without);
- * {@code graph} holds the -blockdev nodes, where blockdev-add and blockdev-del start from.
+ * {@code graph} holds the -blockdev nodes, where blockdev-add and blockdev-del start from;
+ * {@code deviceAdd} reads device_add's arguments as the command line reads -device.
  */
 public record QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices,
-                       Map<String, BlockNode> graph) {
+                       Map<String, BlockNode> graph, HotplugDevice.Parser deviceAdd) {
     public static final QomNames NONE = new QomNames(Map.of(), Map.of());
 
     public QomNames {
@@ -23,6 +25,13 @@ public record QomNames(Map<String, String> peripherals, Map<String, String> bloc
         blockNodes = Map.copyOf(blockNodes);
         driveDevices = Map.copyOf(driveDevices);
         graph = Collections.unmodifiableMap(new LinkedHashMap<>(graph));
+        deviceAdd = deviceAdd == null ? HotplugDevice.Parser.NONE : deviceAdd;
+    }
+
+    /** Without device_add. */
+    public QomNames(Map<String, String> peripherals, Map<String, String> blockNodes, Map<String, String> driveDevices,
+                    Map<String, BlockNode> graph) {
+        this(peripherals, blockNodes, driveDevices, graph, HotplugDevice.Parser.NONE);
     }
 
     /** Without -blockdev nodes. */

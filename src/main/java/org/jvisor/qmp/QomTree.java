@@ -16,8 +16,8 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
  * The part of QEMU's object tree (QOM) that management tools walk: /machine with its containers,
  * /machine/peripheral holding each -device that has an id= (libvirt checks its devices are there
  * after a start), and the vCPUs at /machine/unattached/device[N]. qom-list, qom-get of "type" (and of
- * a balloon's guest-stats and guest-stats-polling-interval, which qom-set sets), and device_del,
- * which finds the device but cannot unplug it: jvisor has no hot-unplug.
+ * a balloon's guest-stats and guest-stats-polling-interval, which qom-set sets). The peripherals
+ * change as device_add plugs devices and DEVICE_DELETED takes them out.
  */
 final class QomTree {
     private final VirtualMachine vm;
@@ -34,7 +34,6 @@ final class QomTree {
         c.add("qom-get", List.of(new Param("path", Type.STRING, true), new Param("property", Type.STRING, true)), t::get);
         c.add("qom-set", List.of(new Param("path", Type.STRING, true), new Param("property", Type.STRING, true),
             new Param("value", Type.ANY, true)), t::set);
-        c.add("device_del", List.of(new Param("id", Type.STRING, true)), t::deviceDel);
     }
 
     /** The QOM type at {@code path}, or null when nothing is there. */
@@ -149,14 +148,6 @@ final class QomTree {
 
     private static boolean isBalloon(String type) {
         return type.startsWith("virtio-balloon-");
-    }
-
-    private JsonValue deviceDel(JsonObject a) throws QmpError {
-        String id = ((JsonValue.JsonString) a.members().get("id")).value();
-        if (!peripherals.containsKey(id)) {
-            throw new QmpError(QmpError.ErrorClass.DeviceNotFound, "Device '" + id + "' not found");
-        }
-        throw QmpError.generic("Device '" + id + "' does not support hotplugging (jvisor has no hot-unplug)");
     }
 
     private static String normalize(String path) {

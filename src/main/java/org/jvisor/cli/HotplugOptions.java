@@ -1,0 +1,50 @@
+package org.jvisor.cli;
+
+import org.jvisor.config.HotplugDevice;
+import org.jvisor.config.MachineConfig;
+
+/**
+ * QMP device_add's arguments, read as -device reads its JSON form, into a device to plug into a
+ * running machine ({@link HotplugDevice.Parser}). jvisor hot-plugs the virtio PCI devices whose
+ * backends can be had while the machine runs: virtio-blk (its drive a -blockdev or blockdev-add
+ * node, or an unused -drive), virtio-net (an unused -netdev), virtio-rng (the host's generator).
+ */
+final class HotplugOptions {
+    private HotplugOptions() {
+    }
+
+    /** The parser QMP's device_add uses. */
+    static final HotplugDevice.Parser PARSER = HotplugOptions::parse;
+
+    static HotplugDevice parse(String json, MachineConfig machine) {
+        DeviceOptions options = new DeviceOptions();
+        options.knownRootPorts(machine.pcieRootPorts());
+        try {
+            options.add(json, new ChardevOptions(new FdSets()));
+            options.checkMachine(machine.machineType());
+        } catch (UsageException e) {
+            throw new IllegalArgumentException(e.getMessage().replaceFirst("^-device ", ""), e);
+        }
+        if (options.virtioDevices().size() != 1) {
+            throw new IllegalArgumentException(refusal(options));
+        }
+        MachineConfig.VirtioDeviceConfig device = options.virtioDevices().getFirst();
+        boolean pluggable = switch (device) {
+            case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> b.iothread() == null;
+            case MachineConfig.VirtioDeviceConfig.VirtioNet n -> true;
+            case MachineConfig.VirtioDeviceConfig.VirtioRng r -> !options.namesRngObjects();
+            default -> false;
+        };
+        if (device.transport() != MachineConfig.Transport.PCI || !pluggable || !options.pciDma().isEmpty()) {
+            throw new IllegalArgumentException(refusal(options));
+        }
+        String id = options.peripherals().keySet().stream().findFirst().orElse(null);
+        String typeName = id != null ? options.peripherals().get(id) : device.qemuName();
+        return new HotplugDevice(id, typeName, device, options.pciBuses().get(0), options.pciSlots().get(0), null);
+    }
+
+    private static String refusal(DeviceOptions options) {
+        return "jvisor hot-plugs virtio-blk-pci (without iothread=), virtio-net-pci and virtio-rng-pci (without rng=), "
+            + "and their -non-transitional types, without iommu_platform= or ats=; give this device on the command line";
+    }
+}

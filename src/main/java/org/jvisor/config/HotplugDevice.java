@@ -1,0 +1,47 @@
+package org.jvisor.config;
+
+import java.util.Objects;
+
+/**
+ * A device to plug into a running machine (QMP device_add, or the Java API): a virtio PCI device
+ * as its -device option describes it, where it goes, and the disk it opens.
+ *
+ * @param id       its id= (QOM's /machine/peripheral/ID, device_del's handle); null for none,
+ *                 as QEMU allows (such a device cannot be unplugged by id)
+ * @param typeName the driver as the user named it (virtio-blk-pci-non-transitional...)
+ * @param device   the device
+ * @param bus      bus= a pcie-root-port's id (q35), or null for the root bus (pc's pci.0)
+ * @param slot     addr= on the root bus, or null for the first free slot (behind a port: 0)
+ * @param drive    the disk of a virtio-blk (drive= resolved to a -blockdev node or an unused
+ *                 -drive), else null
+ */
+public record HotplugDevice(String id, String typeName, MachineConfig.VirtioDeviceConfig device, String bus, Integer slot,
+                            MachineConfig.DriveConfig drive) {
+    public HotplugDevice {
+        Objects.requireNonNull(typeName, "typeName");
+        Objects.requireNonNull(device, "device");
+        if (device.transport() != MachineConfig.Transport.PCI) {
+            throw new IllegalArgumentException(typeName + " is not a PCI device");
+        }
+    }
+
+    /** The same device with its disk resolved. */
+    public HotplugDevice withDrive(MachineConfig.DriveConfig d) {
+        return new HotplugDevice(id, typeName, device, bus, slot, d);
+    }
+
+    /** device_add's parser: the arguments (as -device's JSON form) into a device for {@code machine}. */
+    @FunctionalInterface
+    public interface Parser {
+        /**
+         * @throws IllegalArgumentException with QEMU's words (or jvisor's where it has no such
+         *                                  device) when the arguments are not a device jvisor can plug
+         */
+        HotplugDevice parse(String json, MachineConfig machine);
+
+        /** Where no command line is at hand: device_add refuses every device. */
+        Parser NONE = (json, machine) -> {
+            throw new IllegalArgumentException("device_add is not available in this monitor");
+        };
+    }
+}

@@ -1,0 +1,161 @@
+package org.jvisor.machine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.jvisor.cli.CommandLine;
+import org.jvisor.config.HotplugDevice;
+import org.jvisor.config.MachineConfig;
+import org.jvisor.testing.GuestTest;
+import org.jvisor.testing.JvisorProcess;
+
+/**
+ * device_add and device_del on a built machine, with the test as the guest's hot-plug driver:
+ * on q35 behind a pcie-root-port (pciehp's sequence through the port's Slot Control and Status,
+ * PCIe base spec 7.5.3.10-11), on pc through ACPI PCI hot-plug's registers (QEMU's PIIX4
+ * interface: the up and down bitmaps at 0xAE00/0xAE04, the eject register at 0xAE08, GPE0 bit 1).
+ * (A guest test because it builds machines around the spin guest; none of them runs.)
+ */
+@GuestTest
+class PciHotplugTest {
+    private static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
+    private static final int SLOT_CONTROL = 0x18, SLOT_STATUS = 0x1A;
+    private static final int ABPE = 1, PDCE = 1 << 3, CCIE = 1 << 4, HPIE = 1 << 5, PIC_OFF = 3 << 8, PCC = 1 << 10,
+        DLLSCE = 1 << 12;
+    private static final int ABP = 1, PDC = 1 << 3, PDS = 1 << 6, DLLSC = 1 << 8;
+
+    private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
+
+    private static MachineConfig config(String... machine) throws Exception {
+        String[] base = {"-accel", "tcg", "-m", "64M", "-kernel", JvisorProcess.guest("spin.elf").toString(), "-no-reboot"};
+        String[] all = new String[base.length + machine.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(machine, 0, all, base.length, machine.length);
+        return ((CommandLine.Action.Run) CommandLine.parse(all)).config();
+    }
+
+    private static HotplugDevice rng(String id, String bus) {
+        return new HotplugDevice(id, "virtio-rng-pci", new MachineConfig.VirtioDeviceConfig.VirtioRng(MachineConfig.Transport.PCI),
+            bus, null, null);
+    }
+
+    /** A configuration read through 0xCF8/0xCFC, as the guest makes it. */
+    private static int config(Machine m, int bus, int slot, int offset, int size) {
+        m.io().write(0xCF8, 4, 0x8000_0000 | bus << 16 | slot << 11 | offset & 0xFC);
+        return m.io().read(0xCFC + (offset & 3), size);
+    }
+
+    private static void writeConfig(Machine m, int bus, int slot, int offset, int size, int value) {
+        m.io().write(0xCF8, 4, 0x8000_0000 | bus << 16 | slot << 11 | offset & 0xFC);
+        m.io().write(0xCFC + (offset & 3), size, value);
+    }
+
+    private static int find(Machine m, int vendorDevice) {
+        for (int s = 0; s < 32; s++) {
+            if (config(m, 0, s, 0, 4) == vendorDevice) {
+                return s;
+            }
+        }
+        throw new AssertionError(String.format("no %08x on bus 0", vendorDevice));
+    }
+
+    /** The offset of capability {@code id} in the function's list. */
+    private static int capability(Machine m, int bus, int slot, int id) {
+        for (int at = config(m, bus, slot, 0x34, 1); at != 0; at = config(m, bus, slot, at + 1, 1)) {
+            if (config(m, bus, slot, at, 1) == id) {
+                return at;
+            }
+        }
+        throw new AssertionError("no capability " + id);
+    }
+
+    private MachineEvent.DeviceDeleted deleted() throws InterruptedException {
+        while (true) {
+            MachineEvent e = events.poll(60, TimeUnit.SECONDS);
+            assertNotNull(e, "no DEVICE_DELETED");
+            if (e instanceof MachineEvent.DeviceDeleted d) {
+                return d;
+            }
+        }
+    }
+
+    @Test
+    void q35PlugsBehindARootPortAndUnplugsWhenTheGuestPowersTheSlotOff() throws Exception {
+        try (Machine m = Machine.create(config("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1"), QUIET, events::add)) {
+            int port = find(m, 0x000C_1B36);
+            writeConfig(m, 0, port, 0x18, 4, 0x0001_0100);      // primary 0, secondary 1, subordinate 1
+            int exp = capability(m, 0, port, 0x10);
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, ABPE | PDCE | CCIE | HPIE | DLLSCE);
+            writeConfig(m, 0, port, exp + SLOT_STATUS, 2, 0xFFFF);
+            assertEquals(0xFFFF, config(m, 1, 0, 0, 2));        // an empty slot
+
+            m.hotplug(rng("rng1", "rp1"));
+            int status = config(m, 0, port, exp + SLOT_STATUS, 2);
+            assertEquals(PDS | PDC | DLLSC, status & (PDS | PDC | DLLSC), Integer.toHexString(status));
+            assertEquals(0x1044_1AF4, config(m, 1, 0, 0, 4));    // virtio-rng, modern (virtio 1.2, 4.1.2.1)
+            assertTrue(m.devices().ids().contains("virtio-rng0@rp1:00.0"), m.devices().ids().toString());
+            MachineException twice = assertThrows(MachineException.class, () -> m.hotplug(rng("rng1", "rp1")));
+            assertEquals("Duplicate device ID 'rng1'", twice.getMessage());
+            writeConfig(m, 0, port, exp + SLOT_STATUS, 2, 0xFFFF);
+
+            m.unplug("rng1");                                   // the attention button
+            assertEquals(ABP, config(m, 0, port, exp + SLOT_STATUS, 2) & ABP);
+            MachineException pending = assertThrows(MachineException.class, () -> m.unplug("rng1"));
+            assertEquals("Device 'rng1' is already in the process of unplug", pending.getMessage());
+            assertEquals(0x1044_1AF4, config(m, 1, 0, 0, 4));    // still there until the guest lets go
+
+            int control = config(m, 0, port, exp + SLOT_CONTROL, 2);
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, control | PCC | PIC_OFF);   // pciehp powers the slot off
+            assertEquals("rng1", deleted().id());
+            assertEquals(0xFFFF, config(m, 1, 0, 0, 2));
+            assertEquals(0, config(m, 0, port, exp + SLOT_STATUS, 2) & PDS);
+            assertTrue(m.devices().ids().stream().noneMatch(id -> id.startsWith("virtio-rng0")), m.devices().ids().toString());
+            MachineException gone = assertThrows(MachineException.class, () -> m.unplug("rng1"));
+            assertTrue(gone.getMessage().startsWith("Device 'rng1' was not plugged by device_add"), gone.getMessage());
+
+            // the port takes a device again, under a new name
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, ABPE | PDCE | CCIE | HPIE | DLLSCE);
+            m.hotplug(rng("rng2", "rp1"));
+            assertEquals(0x1044_1AF4, config(m, 1, 0, 0, 4));
+            assertTrue(m.devices().ids().contains("virtio-rng1@rp1:00.0"), m.devices().ids().toString());
+        }
+    }
+
+    @Test
+    void q35sRootBusTakesNoHotPlug() throws Exception {
+        try (Machine m = Machine.create(config("-M", "q35"), QUIET, events::add)) {
+            MachineException e = assertThrows(MachineException.class, () -> m.hotplug(rng("rng1", null)));
+            assertTrue(e.getMessage().startsWith("Bus 'pcie.0' does not support hotplugging"), e.getMessage());
+        }
+    }
+
+    @Test
+    void pcPlugsIntoAFreeSlotAndEjectsThroughAcpi() throws Exception {
+        try (Machine m = Machine.create(config("-M", "pc"), QUIET, events::add)) {
+            m.io().write(0xAFE2, 2, 0xFFFF);                     // GPE0 enables
+            m.hotplug(rng("rng1", null));
+            int slot = find(m, 0x1044_1AF4);
+            assertEquals(1 << slot, m.io().read(0xAE00, 4) & 1 << slot);     // PCIU: up
+            assertEquals(2, m.io().read(0xAFE0, 2) & 2);                      // GPE0 status bit 1
+            m.io().write(0xAFE0, 2, 2);                                       // the guest's _E01 handled it
+            assertEquals(0, m.io().read(0xAFE0, 2) & 2);
+
+            m.unplug("rng1");
+            assertEquals(1 << slot, m.io().read(0xAE04, 4) & 1 << slot);     // PCID: down
+            assertEquals(2, m.io().read(0xAFE0, 2) & 2);
+            assertEquals(0x1044_1AF4, config(m, 0, slot, 0, 4));
+            m.io().write(0xAE08, 4, 1 << slot);                               // the slot's _EJ0
+            assertEquals("rng1", deleted().id());
+            assertEquals(0xFFFF, config(m, 0, slot, 0, 2));
+        }
+    }
+}
