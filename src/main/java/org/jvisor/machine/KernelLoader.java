@@ -23,6 +23,7 @@ import org.jvisor.boot.linux.LinuxKernel;
 import org.jvisor.boot.linux.ReservedRange;
 import org.jvisor.boot.linux.SetupData;
 import org.jvisor.cpu.X86State;
+import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.virtio.VirtioMmioTransport;
 import org.jvisor.memory.GuestMemory;
 import org.jvisor.config.MachineConfig;
@@ -136,11 +137,17 @@ final class KernelLoader {
         return readLinux(k, initrdPath, decompressOnHost, images);
     }
 
-    /** What the DSDT describes: the PC with its PCI host, or microvm with its virtio-mmio windows. */
+    /**
+     * What the DSDT describes: the PC with its PCI host (and on pc the ACPI PCI hot-plug slots),
+     * or microvm with its virtio-mmio windows.
+     */
     private static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
         if (config.machineType().hasPci()) {
-            return tables.pciHost(PcPciLayout.of(config).acpi());
+            tables.pciHost(PcPciLayout.of(config).acpi());
+            PcHotplugSlots.notHotpluggable(config)
+                .ifPresent(fixed -> tables.pciHotplug(AcpiPciHotplug.hotpluggableMask(fixed)));
+            return tables;
         }
         try {
             for (VirtioMmioSlot slot : VirtioMmioSlot.of(config)) {

@@ -365,8 +365,8 @@ public final class Machine implements AutoCloseable {
         this.platform = new PcPlatform(accel, config.cpus(), io, mmio, ram, platformControl, loader.isLinux(),
             config.machineType().hasPci()
                 ? PcPciLayout.of(config) : null,
-            loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35, devices,
-            msg -> log.println("jvisor: " + msg));
+            loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35,
+            PcHotplugSlots.notHotpluggable(config).orElse(null), devices, msg -> log.println("jvisor: " + msg));
         if (config.iommu() != null) {
             this.iommu = buildIommu(config.iommu());
         }

@@ -1,13 +1,17 @@
 package org.jvisor.machine;
 
 import java.time.Instant;
+import java.util.Set;
 import java.util.function.Consumer;
 
 import org.jvisor.cpu.Accelerator;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.acpi.Gpe0Block;
 import org.jvisor.devices.acpi.Ich9SmiEnable;
 import org.jvisor.devices.acpi.ResetControl;
+import org.jvisor.devices.acpi.SciLine;
 import org.jvisor.devices.intc.IoApic;
 import org.jvisor.devices.intc.LocalApic;
 import org.jvisor.devices.intc.PcInterruptControllers;
@@ -32,7 +36,8 @@ import org.jvisor.memory.GuestMemory;
 import org.jvisor.memory.IrqLine;
 
 /**
- * The PC around the CPUs: CMOS RTC, i8042, ACPI PM and reset control on every engine; and, when
+ * The PC around the CPUs: CMOS RTC, i8042, ACPI PM and reset control on every engine (on pc also
+ * the GPE0 block and ACPI PCI hot-plug of bus 0, sharing the SCI with the PM block); and, when
  * the engine has no in-kernel irqchip (tcg), the 8259A pair, the 8254 PIT with port 0x61, the
  * IOAPIC and one local APIC per vCPU, wired as on a PC (ISA IRQs to both PIC and IOAPIC, the PIC's
  * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2). Each device goes into the machine's
@@ -59,11 +64,13 @@ final class PcPlatform implements AutoCloseable {
     private final PcPciLayout pciLayout;
     /** The ACPI PM block (power button, S5), or null without ACPI (a test guest). */
     private final AcpiPm acpiPm;
+    /** ACPI PCI hot-plug of bus 0 (pc with ACPI), or null. */
+    private final AcpiPciHotplug acpiPciHotplug;
     private final RtcCmos rtc;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, boolean firmware,
-               boolean q35, DeviceRegistry devices, Consumer<String> warn) {
+               boolean q35, Set<Integer> pciHotplugFixedSlots, DeviceRegistry devices, Consumer<String> warn) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
@@ -115,16 +122,28 @@ final class PcPlatform implements AutoCloseable {
             io.register("port-a", SystemControlPortA.PORT, 1, portA);
             devices.add(MachineDevice.of("port-a", portA).onReset(portA::reset));
         }
+        AcpiPciHotplug hotplug = null;
         if (withAcpi) {
-            acpiPm = new AcpiPm(control, irq(AcpiPm.SCI_IRQ), timers);
+            boolean pcHotplug = pciHotplugFixedSlots != null && pciLayout != null && !q35;
+            // The SCI is one wire shared by the PM1 events and, on pc, the GPE0 block (ACPI 6.4 4.8.5.1).
+            SciLine sci = new SciLine(irq(AcpiPm.SCI_IRQ));
+            acpiPm = new AcpiPm(control, sci.input(), timers);
             io.register("acpi-pm", AcpiPm.PORT_BASE, AcpiPm.SIZE, acpiPm);
             devices.add(MachineDevice.of("acpi-pm", acpiPm).onReset(acpiPm::reset));
             if (q35) { // the ICH9's PM block also holds SMI_EN, which firmware reads before setting up SMM
                 io.register("ich9-smi-en", Ich9SmiEnable.PORT, Ich9SmiEnable.SIZE, new Ich9SmiEnable());
             }
+            if (pcHotplug) { // QEMU's PIIX4: GPE0 at 0xafe0, the hot-plug registers at 0xae00, GPE 1
+                Gpe0Block gpe = new Gpe0Block(sci.input());
+                io.register("gpe0", Gpe0Block.PORT_BASE, Gpe0Block.LEN, gpe);
+                devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
+                hotplug = new AcpiPciHotplug(gpe, pciHotplugFixedSlots);
+                io.register("acpi-pci-hotplug", AcpiPciHotplug.PORT_BASE, AcpiPciHotplug.SIZE, hotplug);
+            }
         } else {
             acpiPm = null;
         }
+        this.acpiPciHotplug = hotplug;
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to (on its own
         // without PCI: microvm).
@@ -149,6 +168,9 @@ final class PcPlatform implements AutoCloseable {
             }
             // The bus reset resets every function and places the BARs again, as firmware would.
             devices.add(MachineDevice.of("pci-host@pci.0:00.0", pci).onReset(pci::reset));
+            if (hotplug != null) { // its reset completes pending unplugs: functions leave the bus after its reset
+                devices.add(MachineDevice.of("acpi-pci-hotplug", hotplug).onReset(hotplug::reset));
+            }
         } else {
             this.pci = null;
             if (reset != null) {
@@ -282,6 +304,14 @@ final class PcPlatform implements AutoCloseable {
         }
         rtc.writeRegister(CMOS_BOOT_FLAG2, dev[1] << 4 | dev[0]);
         rtc.writeRegister(CMOS_BOOT_FLAG1, dev[2] << 4 | 1); // bit 0: skip the floppy signature check
+    }
+
+    /**
+     * ACPI PCI hot-plug of bus 0 (QEMU's acpi-pci-hotplug of the PIIX4): on the pc machine with
+     * ACPI (a Linux or firmware boot), null elsewhere (q35, microvm, a test guest).
+     */
+    AcpiPciHotplug acpiPciHotplug() {
+        return acpiPciHotplug;
     }
 
     /** Presses the ACPI power button; false when the platform has no ACPI PM (no Linux guest). */

@@ -37,6 +37,7 @@ public final class AcpiTables {
     private boolean com1 = true;
     private boolean i8042 = true;
     private boolean rtc = true;
+    private int pciHotplugSlots;
 
     /** Where the tables went. */
     public record Placement(long rsdpAddress, long start, long length) {
@@ -118,6 +119,17 @@ public final class AcpiTables {
         return this;
     }
 
+    /**
+     * ACPI PCI hot-plug of bus 0, as on QEMU's pc (PIIX4): the DSDT gets a slot device for each
+     * slot in {@code slots} (bit s for slot s; see {@link org.jvisor.devices.acpi.AcpiPciHotplug})
+     * and the GPE method, the FADT the GPE0 block ({@link org.jvisor.devices.acpi.Gpe0Block}) that
+     * signals it. 0 (the default): none. Needs a {@link #pciHost}.
+     */
+    public AcpiTables pciHotplug(int slots) {
+        this.pciHotplugSlots = slots;
+        return this;
+    }
+
     public int vcpus() {
         return vcpus;
     }
@@ -127,7 +139,7 @@ public final class AcpiTables {
     }
 
     public Dsdt.Config dsdtConfig() {
-        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost);
+        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost, pciHotplugSlots);
     }
 
     /** Lays the tables out in [base, base + windowSize). */
@@ -146,7 +158,7 @@ public final class AcpiTables {
         at.put("FACS", facs);
         long dsdt = place(image, base, cursor, Dsdt.build(dsdtConfig()), 16);
         at.put("DSDT", dsdt);
-        long fadt = place(image, base, cursor, Fadt.build(facs, dsdt, i8042, vcpus), 16);
+        long fadt = place(image, base, cursor, Fadt.build(facs, dsdt, i8042, vcpus, pciHotplugSlots != 0), 16);
         at.put("FACP", fadt);
         long madt = place(image, base, cursor, Madt.build(vcpus, AcpiPm.SCI_IRQ), 16);
         at.put("APIC", madt);

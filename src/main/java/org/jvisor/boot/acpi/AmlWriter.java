@@ -51,6 +51,7 @@ public final class AmlWriter {
     public static final int ARG0_OP = 0x68;
     public static final int STORE_OP = 0x70;
     public static final int ADD_OP = 0x72;
+    public static final int SHIFT_LEFT_OP = 0x79;
     public static final int AND_OP = 0x7B;
     public static final int OR_OP = 0x7D;
     public static final int NOTIFY_OP = 0x86;
@@ -65,6 +66,9 @@ public final class AmlWriter {
     public static final int RETURN_OP = 0xA4;
     public static final int ONES_OP = 0xFF;
     // ExtOpPrefix opcodes
+    public static final int MUTEX_OP = 0x01;
+    public static final int ACQUIRE_OP = 0x23;
+    public static final int RELEASE_OP = 0x27;
     public static final int OP_REGION_OP = 0x80;
     public static final int FIELD_OP = 0x81;
     public static final int DEVICE_OP = 0x82;
@@ -654,6 +658,12 @@ public final class AmlWriter {
         return raw(OR_OP);
     }
 
+    /** {@code ShiftLeft (<value>, <count>, <target>)}: write the value, the count and a target. */
+    public AmlWriter shiftLeft() {
+        element();
+        return raw(SHIFT_LEFT_OP);
+    }
+
     /** {@code LEqual/LGreater/LLess/LAnd/LOr (<a>, <b>)}. */
     public AmlWriter lEqual() {
         element();
@@ -689,6 +699,45 @@ public final class AmlWriter {
     /** {@code Notify (<object>, <value>)}. */
     public AmlWriter notifyOp() {
         return raw(NOTIFY_OP);
+    }
+
+    /** DefMutex: {@code Mutex (name, syncLevel)} (ACPI 6.5, 19.6.89). */
+    public AmlWriter mutex(String name, int syncLevel) {
+        if (syncLevel < 0 || syncLevel > 15) {
+            throw new IllegalArgumentException("mutex " + name + ": sync level 0-15");
+        }
+        raw(EXT_OP_PREFIX).raw(MUTEX_OP);
+        nameString(name);
+        return raw(syncLevel);
+    }
+
+    /**
+     * DefAcquire: {@code Acquire (mutex, timeoutMs)}, 0xFFFF waiting forever (ACPI 6.5, 19.6.2).
+     * As a statement its result (whether it timed out) is discarded.
+     */
+    public AmlWriter acquire(String mutex, int timeoutMs) {
+        if (timeoutMs < 0 || timeoutMs > 0xFFFF) {
+            throw new IllegalArgumentException("Acquire timeout is a WordData: " + timeoutMs);
+        }
+        raw(EXT_OP_PREFIX).raw(ACQUIRE_OP);
+        nameString(mutex);
+        le16(timeoutMs);
+        return this;
+    }
+
+    /** DefRelease: {@code Release (mutex)}. */
+    public AmlWriter release(String mutex) {
+        raw(EXT_OP_PREFIX).raw(RELEASE_OP);
+        return nameString(mutex);
+    }
+
+    /**
+     * A MethodInvocation (20.2.5): the method's name; write its arguments next, as many terms as
+     * the method declares (the interpreter reads that many, so the method must be known by then).
+     */
+    public AmlWriter call(String method) {
+        element();
+        return nameString(method);
     }
 
     /** LocalN, 0-7. */

@@ -8,17 +8,32 @@ import org.jvisor.devices.legacy.RtcCmos;
 /**
  * The DSDT (ACPI 6.5 5.2.11.1), revision 2 (64-bit integers): \_S5 for {@link AcpiPm}, and under
  * \_SB the processors (ACPI0007), COM1, the PS/2 keyboard, the CMOS RTC, the virtio-mmio transports
- * (VRnn) and the PCI host bridge (PCI0).
+ * (VRnn) and the PCI host bridge (PCI0). With ACPI PCI hot-plug (the pc machine), PCI0 also holds
+ * the slot devices and methods of {@link PciHotplugAml}, and \_GPE its event method.
  */
 public final class Dsdt {
 
     public static final int REVISION = 2;
 
-    /** What the DSDT describes. */
+    /**
+     * What the DSDT describes.
+     *
+     * @param pciHotplugSlots the slots of bus 0 with ACPI PCI hot-plug, bit s for slot s; 0 for a
+     *                        machine without it (q35 has native PCIe hot-plug, microvm no PCI)
+     */
     public record Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
-                         List<VirtioMmioDevice> virtioMmio, PciHost pciHost) {
+                         List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots) {
         public Config {
             virtioMmio = List.copyOf(virtioMmio);
+            if (pciHotplugSlots != 0 && pciHost == null) {
+                throw new IllegalArgumentException("ACPI PCI hot-plug needs a PCI host");
+            }
+        }
+
+        /** Without ACPI PCI hot-plug. */
+        public Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
+                      List<VirtioMmioDevice> virtioMmio, PciHost pciHost) {
+            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, 0);
         }
     }
 
@@ -88,12 +103,15 @@ public final class Dsdt {
             w.end();
         }
         if (c.pciHost() != null) {
-            writePciHost(w, c.pciHost());
+            writePciHost(w, c.pciHost(), c.pciHotplugSlots());
         }
         w.end();
+        if (c.pciHotplugSlots() != 0) {
+            PciHotplugAml.writeGpeScope(w);
+        }
     }
 
-    private static void writePciHost(AmlWriter w, PciHost p) {
+    private static void writePciHost(AmlWriter w, PciHost p, int hotplugSlots) {
         w.beginDevice("PCI0");
         if (p.pcie()) {
             w.name("_HID").eisaId("PNP0A08");
@@ -124,6 +142,9 @@ public final class Dsdt {
                 w.beginPackage().integer(((long) r.slot() << 16) | 0xFFFF).integer(r.pin()).zero().integer(r.gsi()).end();
             }
             w.end();
+        }
+        if (hotplugSlots != 0) {
+            PciHotplugAml.writeRootBus(w, hotplugSlots);
         }
         w.end();
         if (p.pcie()) {

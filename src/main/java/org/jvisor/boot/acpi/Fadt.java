@@ -1,13 +1,15 @@
 package org.jvisor.boot.acpi;
 
 import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.acpi.Gpe0Block;
 import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.devices.legacy.RtcCmos;
 
 /**
  * The FADT (Fixed ACPI Description Table, ACPI 6.5 5.2.9), revision 6.5, for a PC that is not
  * hardware-reduced: the PM1a event and control blocks and the PM timer of {@link AcpiPm}, the SCI
- * on IRQ 9, the reset register of {@link ResetControl}. SMI_CMD is 0: the machine is always in
+ * on IRQ 9, the reset register of {@link ResetControl}, and on the pc machine the GPE0 block of
+ * {@link Gpe0Block} (which ACPI PCI hot-plug signals through). SMI_CMD is 0: the machine is always in
  * ACPI mode (ACPICA then never writes ACPI_ENABLE, and PM1_CNT.SCI_EN reads 1); there is no
  * FADT flag for that.
  */
@@ -52,6 +54,17 @@ public final class Fadt {
      * @param vcpus       the vCPU count (beyond 8, physical APIC destination mode is forced, as QEMU does)
      */
     public static byte[] build(long facsAddress, long dsdtAddress, boolean i8042, int vcpus) {
+        return build(facsAddress, dsdtAddress, i8042, vcpus, false);
+    }
+
+    /**
+     * As {@link #build(long, long, boolean, int)}; {@code gpe0}: the machine has the GPE0 block
+     * of {@link Gpe0Block}, described in GPE0_BLK and GPE0_BLK_LEN and, as this revision has the
+     * extended fields, X_GPE0_BLK (ACPI 6.4 5.2.9: an OS that can use X_GPE0_BLK ignores GPE0_BLK;
+     * ACPICA checks its bit width against GPE0_BLK_LEN), as QEMU's pc FADT has them. Without,
+     * all are 0: no GPE block.
+     */
+    public static byte[] build(long facsAddress, long dsdtAddress, boolean i8042, int vcpus, boolean gpe0) {
         if (facsAddress >>> 32 != 0 || dsdtAddress >>> 32 != 0) {
             throw new IllegalArgumentException("FACS and DSDT must lie below 4 GiB");
         }
@@ -76,12 +89,14 @@ public final class Fadt {
         w.u32(0);                            // 68 PM1b_CNT_BLK
         w.u32(0);                            // 72 PM2_CNT_BLK
         w.u32(AcpiPm.PM_TMR_PORT);           // 76 PM_TMR_BLK
-        w.u32(0).u32(0);                     // 80 GPE0_BLK, GPE1_BLK
+        w.u32(gpe0 ? Gpe0Block.PORT_BASE : 0); // 80 GPE0_BLK
+        w.u32(0);                            // 84 GPE1_BLK
         w.u8(AcpiPm.PM1_EVT_LEN);            // 88 PM1_EVT_LEN
         w.u8(AcpiPm.PM1_CNT_LEN);            // 89 PM1_CNT_LEN
         w.u8(0);                             // 90 PM2_CNT_LEN
         w.u8(AcpiPm.PM_TMR_LEN);             // 91 PM_TMR_LEN
-        w.u8(0).u8(0).u8(0);                 // 92 GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE
+        w.u8(gpe0 ? Gpe0Block.LEN : 0);      // 92 GPE0_BLK_LEN
+        w.u8(0).u8(0);                       // 93 GPE1_BLK_LEN, GPE1_BASE
         w.u8(0);                             // 95 CST_CNT
         w.u16(P_LVL2_LAT_NONE);              // 96 P_LVL2_LAT
         w.u16(P_LVL3_LAT_NONE);              // 98 P_LVL3_LAT
@@ -107,7 +122,12 @@ public final class Fadt {
         w.zeros(12);                         // 196 X_PM2_CNT_BLK
         w.gas(SdtWriter.GAS_SYSTEM_IO, AcpiPm.PM_TMR_LEN * 8, 0, SdtWriter.GAS_ACCESS_DWORD,
             AcpiPm.PM_TMR_PORT);             // 208 X_PM_TMR_BLK
-        w.zeros(12);                         // 220 X_GPE0_BLK
+        if (gpe0) { // byte access: each GPE register is a byte (4.8.5.1)
+            w.gas(SdtWriter.GAS_SYSTEM_IO, Gpe0Block.LEN * 8, 0, SdtWriter.GAS_ACCESS_BYTE,
+                Gpe0Block.PORT_BASE);        // 220 X_GPE0_BLK
+        } else {
+            w.zeros(12);                     // 220 X_GPE0_BLK
+        }
         w.zeros(12);                         // 232 X_GPE1_BLK
         w.zeros(12);                         // 244 SLEEP_CONTROL_REG (hardware-reduced only)
         w.zeros(12);                         // 256 SLEEP_STATUS_REG

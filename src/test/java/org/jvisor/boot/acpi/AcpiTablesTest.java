@@ -7,11 +7,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.acpi.AcpiPm;
+import org.jvisor.devices.acpi.Gpe0Block;
 import org.jvisor.devices.acpi.ResetControl;
 import org.jvisor.memory.GuestMemory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -127,6 +130,64 @@ class AcpiTablesTest {
         assertEquals(AcpiPm.PM1A_CNT_PORT, b.getLong(176));
         assertEquals(32, f[209]);
         assertEquals(AcpiPm.PM_TMR_PORT, b.getLong(212));
+    }
+
+    /** QEMU's pc: the PIIX4's PCI host with ACPI PCI hot-plug on every slot but 0 (host bridge) and 1 (PIIX3). */
+    static AcpiTables pcWithHotplug() {
+        return new AcpiTables(2)
+            .pciHost(new PciHost(0, 0, 255, 0xE000_0000L, 0xC000_0000L, 0x2000_0000L,
+                0x80_0000_0000L, 0x80_0000_0000L, PciHost.swizzledRoutes(32, 16)))
+            .pciHotplug(AcpiPciHotplug.hotpluggableMask(java.util.Set.of(0, 1)));
+    }
+
+    @Test
+    void fadtDescribesTheGpe0BlockWithPciHotplug() {
+        byte[] f = pcWithHotplug().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("FACP");
+        ByteBuffer b = le(f);
+        assertEquals(Gpe0Block.PORT_BASE, b.getInt(80), "GPE0_BLK");
+        assertEquals(0, b.getInt(84), "GPE1_BLK");
+        assertEquals(Gpe0Block.LEN, f[92], "GPE0_BLK_LEN");
+        assertEquals(0, f[93], "GPE1_BLK_LEN");
+        // X_GPE0_BLK: SystemIO, 32 bits (= GPE0_BLK_LEN * 8), offset 0, byte access, port 0xAFE0
+        assertEquals(1, f[220]);
+        assertEquals(32, f[221]);
+        assertEquals(0, f[222]);
+        assertEquals(1, f[223]);
+        assertEquals(0xAFE0L, b.getLong(224));
+        assertEquals(0, b.getLong(232), "X_GPE1_BLK");
+        assertEquals(0, SdtWriter.sum(f, 0, f.length));
+    }
+
+    @Test
+    void fadtHasNoGpeBlockWithoutPciHotplug() {
+        byte[] f = full().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("FACP");
+        ByteBuffer b = le(f);
+        assertEquals(0, b.getInt(80));
+        assertEquals(0, f[92]);
+        for (int i = 220; i < 232; i++) {
+            assertEquals(0, f[i], "X_GPE0_BLK byte " + i);
+        }
+    }
+
+    @Test
+    void dsdtHasTheHotplugObjectsOnlyWithPciHotplug() {
+        String with = ascii(pcWithHotplug().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("DSDT"));
+        for (String seg : List.of("PCST", "PCIU", "PCID", "SEJ_", "B0EJ", "BNMR", "BNUM", "PIDX", "BLCK", "PCEJ",
+            "BSEL", "DVNT", "PCNT", "_GPE", "_E01", "S10_", "SF8_", "_SUN", "_EJ0")) {
+            assertTrue(with.contains(seg), seg);
+        }
+        assertFalse(with.contains("S00_"), "the host bridge's slot is not hot-pluggable");
+        assertFalse(with.contains("S08_"), "nor the PIIX3's");
+        String without = ascii(full().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("DSDT"));
+        for (String seg : List.of("PCNT", "_GPE", "_E01", "B0EJ", "_EJ0")) {
+            assertFalse(without.contains(seg), seg);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new AcpiTables(1).pciHotplug(-2)
+            .build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE), "hot-plug without a PCI host");
+    }
+
+    private static String ascii(byte[] b) {
+        return new String(b, StandardCharsets.ISO_8859_1);
     }
 
     @Test

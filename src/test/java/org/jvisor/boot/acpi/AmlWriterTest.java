@@ -320,4 +320,28 @@ class AmlWriterTest {
         assertEquals(0, w.depth());
         assertEquals(0x10, w.toByteArray()[0]);
     }
+
+    @Test
+    void mutexAcquireReleaseAndShiftLeft() {
+        // Mutex (MTX, 3); Acquire (MTX, 0xFFFF); Store (ShiftLeft (One, Arg1), Local0); Release (MTX)
+        byte[] aml = new AmlWriter()
+            .mutex("MTX", 3)
+            .acquire("MTX", 0xFFFF)
+            .store().shiftLeft().one().arg(1).nullTarget().local(0)
+            .release("MTX")
+            .toByteArray();
+        assertArrayEquals(b(0x5B, 0x01, 'M', 'T', 'X', '_', 0x03,
+            0x5B, 0x23, 'M', 'T', 'X', '_', 0xFF, 0xFF,
+            0x70, 0x79, 0x01, 0x69, 0x00, 0x60,
+            0x5B, 0x27, 'M', 'T', 'X', '_'), aml);
+        assertThrows(IllegalArgumentException.class, () -> new AmlWriter().mutex("MTX", 16));
+        assertThrows(IllegalArgumentException.class, () -> new AmlWriter().acquire("MTX", 0x10000));
+    }
+
+    @Test
+    void methodInvocationIsTheNameThenTheArguments() {
+        // \FOO (Arg0, 2)
+        byte[] aml = new AmlWriter().call("\\FOO").arg(0).integer(2).toByteArray();
+        assertArrayEquals(b(0x5C, 'F', 'O', 'O', '_', 0x68, 0x0A, 0x02), aml);
+    }
 }

@@ -441,4 +441,207 @@ class IaslTest {
         }
         return t;
     }
+
+    // ---- ACPI PCI hot-plug (the pc machine) ----------------------------------------------------
+
+    private static AcpiTables.Image pcImage() {
+        return AcpiTablesTest.pcWithHotplug().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE);
+    }
+
+    @Test
+    void pcDsdtWithPciHotplugDisassembles() throws Exception {
+        String dsl = disassemble("dsdt", pcImage().table("DSDT"));
+        String f = flat(dsl);
+        assertTrue(f.contains("OperationRegion (PCST, SystemIO, 0xAE00, 0x08) Field (PCST, DWordAcc, NoLock, WriteAsZeros)"
+            + " { PCIU, 32, PCID, 32 }"), dsl);
+        assertTrue(f.contains("OperationRegion (SEJ, SystemIO, 0xAE08, 0x04) Field (SEJ, DWordAcc, NoLock, WriteAsZeros)"
+            + " { B0EJ, 32 }"), dsl);
+        assertTrue(f.contains("OperationRegion (BNMR, SystemIO, 0xAE10, 0x08) Field (BNMR, DWordAcc, NoLock, WriteAsZeros)"
+            + " { BNUM, 32, PIDX, 32 }"), dsl);
+        assertTrue(f.contains("Mutex (BLCK, 0x00) Method (PCEJ, 2, NotSerialized) { Acquire (BLCK, 0xFFFF) BNUM = Arg0"
+            + " B0EJ = (One << Arg1) Release (BLCK) Return (Zero) }"), dsl);
+        assertTrue(f.contains("Device (GPE0) { Name (_HID, \"PNP0A06\" /* Generic Container Device */) // _HID: Hardware ID"
+            + " Name (_UID, \"GPE0 resources\") // _UID: Unique ID Name (_STA, 0x0B) // _STA: Status"
+            + " Name (_CRS, ResourceTemplate () // _CRS: Current Resource Settings { IO (Decode16, 0xAFE0, // Range Minimum"
+            + " 0xAFE0, // Range Maximum 0x01, // Alignment 0x04, // Length ) }) }"), dsl);
+        assertTrue(f.contains("Device (PHPR) { Name (_HID, \"PNP0A06\" /* Generic Container Device */) // _HID: Hardware ID"
+            + " Name (_UID, \"PCI Hotplug resources\") // _UID: Unique ID Name (_STA, 0x0B) // _STA: Status"
+            + " Name (_CRS, ResourceTemplate () // _CRS: Current Resource Settings { IO (Decode16, 0xAE00, // Range Minimum"
+            + " 0xAE00, // Range Maximum 0x01, // Alignment 0x18, // Length ) }) }"), dsl);
+        assertFalse(f.contains("Device (S00)"), "host bridge");
+        assertFalse(f.contains("Device (S08)"), "PIIX3");
+        for (int slot = 2; slot < 32; slot++) {
+            String name = String.format("S%02X", slot << 3);
+            assertTrue(f.contains(String.format("Device (%s) { Name (_SUN, %s) // _SUN: Slot User Number Name (_ADR, 0x%08X)"
+                + " // _ADR: Address Method (_EJ0, 1, NotSerialized) // _EJx: Eject Device, x=0-9 { PCEJ (BSEL, _SUN) } }",
+                name, String.format("0x%02X", slot), slot << 16)), name + "\n" + dsl);
+            assertTrue(f.contains(String.format("If ((Arg0 & 0x%s)) { Notify (%s, Arg1) }",
+                slot < 8 ? String.format("%02X", 1 << slot) : slot < 16 ? String.format("%04X", 1 << slot)
+                    : String.format("%08X", 1L << slot), name)), name + "\n" + dsl);
+        }
+        assertTrue(f.contains("Method (PCNT, 0, NotSerialized) { BNUM = Zero DVNT (PCIU, One) DVNT (PCID, 0x03) }"), dsl);
+        assertTrue(f.contains("Scope (\\_GPE) { Method (_E01, 0, NotSerialized) // _Exx: Edge-Triggered GPE, xx=0x00-0xFF"
+            + " { Acquire (\\_SB.PCI0.BLCK, 0xFFFF) \\_SB.PCI0.PCNT () Release (\\_SB.PCI0.BLCK) } }"), dsl);
+        assertFalse(f.contains("External"), "every name resolves inside the table");
+    }
+
+    @Test
+    void pcDsdtWithPciHotplugRecompilesToTheSameProgram() throws Exception {
+        String dsl = disassemble("dsdt", pcImage().table("DSDT"));
+        Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
+        assertEquals(0, c.exit(), c.output());
+        assertTrue(c.output().contains("0 Errors"), c.output());
+        assertEquals(body(dsl), body(disassemble("again", Files.readAllBytes(dir.resolve("again.aml")))));
+    }
+
+    @Test
+    void pcFadtDescribesTheGpe0Block() throws Exception {
+        String f = disassemble("facp", pcImage().table("FACP"));
+        assertTrue(f.contains("GPE0 Block Address : 0000AFE0"), f);
+        assertTrue(f.contains("GPE0 Block Length : 04"), f);
+        assertTrue(flat(f).contains("GPE0 Block : [Generic Address Structure] [0DCh 0220 1] Space ID : 01 [SystemIO]"
+            + " [0DDh 0221 1] Bit Width : 20 [0DEh 0222 1] Bit Offset : 00 [0DFh 0223 1] Encoded Access Width : 01"
+            + " [Byte Access:8] [0E0h 0224 8] Address : 000000000000AFE0"), f);
+    }
+
+    private static final String HOTPLUG_ASL = """
+        DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
+        {
+            Scope (\\_SB)
+            {
+                Device (PCI0)
+                {
+                    Name (_HID, EisaId ("PNP0A03"))
+                    Device (GPE0)
+                    {
+                        Name (_HID, "PNP0A06")
+                        Name (_UID, "GPE0 resources")
+                        Name (_STA, 0x0B)
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0xAFE0, 0xAFE0, 0x01, 0x04) })
+                    }
+                    Device (PHPR)
+                    {
+                        Name (_HID, "PNP0A06")
+                        Name (_UID, "PCI Hotplug resources")
+                        Name (_STA, 0x0B)
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0xAE00, 0xAE00, 0x01, 0x18) })
+                    }
+                    OperationRegion (PCST, SystemIO, 0xAE00, 0x08)
+                    Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32, PCID, 32 }
+                    OperationRegion (SEJ, SystemIO, 0xAE08, 0x04)
+                    Field (SEJ, DWordAcc, NoLock, WriteAsZeros) { B0EJ, 32 }
+                    OperationRegion (BNMR, SystemIO, 0xAE10, 0x08)
+                    Field (BNMR, DWordAcc, NoLock, WriteAsZeros) { BNUM, 32, PIDX, 32 }
+                    Mutex (BLCK, 0)
+                    Method (PCEJ, 2, NotSerialized)
+                    {
+                        Acquire (BLCK, 0xFFFF)
+                        Store (Arg0, BNUM)
+                        Store (ShiftLeft (1, Arg1), B0EJ)
+                        Release (BLCK)
+                        Return (0)
+                    }
+                    Name (BSEL, 0)
+                    Device (S10)
+                    {
+                        Name (_SUN, 2)
+                        Name (_ADR, 0x00020000)
+                        Method (_EJ0, 1, NotSerialized) { PCEJ (BSEL, _SUN) }
+                    }
+                    Device (SF8)
+                    {
+                        Name (_SUN, 31)
+                        Name (_ADR, 0x001F0000)
+                        Method (_EJ0, 1, NotSerialized) { PCEJ (BSEL, _SUN) }
+                    }
+                    Method (DVNT, 2, NotSerialized)
+                    {
+                        If (And (Arg0, 0x04)) { Notify (S10, Arg1) }
+                        If (And (Arg0, 0x80000000)) { Notify (SF8, Arg1) }
+                    }
+                    Method (PCNT, 0, NotSerialized)
+                    {
+                        Store (0, BNUM)
+                        DVNT (PCIU, 1)
+                        DVNT (PCID, 3)
+                    }
+                }
+            }
+            Scope (\\_GPE)
+            {
+                Method (_E01, 0, NotSerialized)
+                {
+                    Acquire (\\_SB.PCI0.BLCK, 0xFFFF)
+                    \\_SB.PCI0.PCNT ()
+                    Release (\\_SB.PCI0.BLCK)
+                }
+            }
+        }
+        """;
+
+    /** The hot-plug AML, written by hand in ASL as QEMU 7.2's is, compiles to exactly our bytes. */
+    @Test
+    void hotplugAmlMatchesIaslByteForByte() throws Exception {
+        Files.writeString(dir.resolve("hp.asl"), HOTPLUG_ASL);
+        Run c = run(iasl.toString(), "-on", "-p", "hp", "hp.asl");
+        assertEquals(0, c.exit(), c.output());
+        byte[] iaslAml = Files.readAllBytes(dir.resolve("hp.aml"));
+        byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
+        AmlWriter w = new AmlWriter().endTagChecksum(false); // iasl writes EndTag checksum 0
+        w.beginScope("\\_SB").beginDevice("PCI0");
+        w.name("_HID").eisaId("PNP0A03");
+        PciHotplugAml.writeRootBus(w, 1 << 2 | 1 << 31);
+        w.end().end();
+        PciHotplugAml.writeGpeScope(w);
+        byte[] ours = w.toByteArray();
+        assertArrayEquals(body, ours, () -> "iasl:\n" + hex(body) + "\nours:\n" + hex(ours));
+    }
+
+    /**
+     * ACPICA's interpreter runs the GPE method: with PCIU and PCID set (through a test SSDT, as
+     * acpiexec backs SystemIO regions with memory), _E01 notifies Device Check and Eject Request to
+     * the right slot devices, and a slot's _EJ0 writes its bit to B0EJ on bus 0.
+     */
+    @Test
+    void acpicaRunsTheHotplugEventAndTheEject() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        Files.writeString(dir.resolve("set.asl"), """
+            DefinitionBlock ("", "SSDT", 2, "JVISOR", "HPTEST", 1)
+            {
+                External (\\_SB.PCI0.PCIU, FieldUnitObj)
+                External (\\_SB.PCI0.PCID, FieldUnitObj)
+                Method (\\TSET, 2, NotSerialized)
+                {
+                    \\_SB.PCI0.PCIU = Arg0
+                    \\_SB.PCI0.PCID = Arg1
+                }
+            }
+            """);
+        Run c = run(iasl.toString(), "-p", "set", "set.asl");
+        assertEquals(0, c.exit(), c.output());
+        AcpiTables.Image img = pcImage();
+        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
+            "execute \\TSET 0x8 0x80000000; execute \\_GPE._E01; execute \\_SB.PCI0.S20._EJ0 1;"
+                + " evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM; evaluate \\_SB.PCI0.S20._SUN"));
+        for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
+            Files.write(dir.resolve(s + ".dat"), img.table(s));
+            cmd.add(s + ".dat");
+        }
+        cmd.add("set.aml");
+        Run r = run(cmd.toArray(String[]::new));
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        assertFalse(o.contains("ACPI Exception"), o);
+        assertTrue(o.contains("Initialized GPE 00 to 0F [_GPE] 2 regs on interrupt 0x9"), "ACPICA found the GPE0 block:\n" + o);
+        assertTrue(o.contains("Received a System Notify on [S18_]"), o);
+        assertTrue(o.contains("Value 0x01 (Device Check)"), o);
+        assertTrue(o.contains("Received a System Notify on [SF8_]"), o);
+        assertTrue(o.contains("Value 0x03 (Eject Request)"), o);
+        assertEquals(2, count(o, "Received a System Notify"), o);
+        String f = flat(o);
+        assertTrue(f.contains("Evaluation of \\_SB.PCI0.B0EJ returned object") && f.contains("[Integer] = 0000000000000010"),
+            "S20's _EJ0 wrote slot 4's bit:\n" + o);
+        assertTrue(f.contains("Evaluation of \\_SB.PCI0.BNUM returned object"), o);
+    }
 }
