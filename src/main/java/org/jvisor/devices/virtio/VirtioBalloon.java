@@ -6,6 +6,7 @@ import java.util.function.IntConsumer;
 
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.util.DelayedAction;
 
 /**
  * The traditional memory balloon (virtio 1.2, 5.5). The host sets a target, {@code num_pages}
@@ -61,7 +62,8 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private int statsHead = -1;
     private volatile boolean statsWanted;
     private int pollingInterval;
-    private QueueWakeup poller;
+    /** The statistics timer, closed before the machine unmaps guest RAM; null while it does not run. */
+    private DelayedAction poller;
     private int badFrames;
     private volatile SplitVirtqueue[] queues;
     private volatile VirtioInterrupt interrupt;
@@ -184,13 +186,13 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         if (seconds < 0) {
             throw new IllegalArgumentException("timer value must be positive");
         }
-        QueueWakeup old;
+        DelayedAction old;
         synchronized (this) {
             pollingInterval = seconds;
             old = poller;
-            poller = seconds == 0 ? null : new QueueWakeup("virtio-balloon-stats", this::pollStats);
+            poller = seconds == 0 ? null : new DelayedAction("virtio-balloon-stats", this::pollStats);
             if (poller != null) {
-                poller.in(seconds * 1_000_000_000L);
+                poller.schedule(seconds * 1_000_000_000L);
             }
         }
         if (old != null) {
@@ -203,7 +205,7 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         requestStats();
         synchronized (this) {
             if (poller != null && pollingInterval > 0) {
-                poller.in(pollingInterval * 1_000_000_000L);
+                poller.schedule(pollingInterval * 1_000_000_000L);
             }
         }
     }
