@@ -2,7 +2,7 @@ package org.jvisor.devices.virtio;
 
 import java.util.Arrays;
 import java.util.function.Consumer;
-import java.util.function.IntConsumer;
+import java.util.function.LongConsumer;
 
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
@@ -47,7 +47,7 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private final long ramBytes;
     private final boolean deflateOnOom;
     private final PageDiscard discard;
-    private final IntConsumer actualChanged;
+    private final LongConsumer actualChanged;
     private final Consumer<String> log;
     private final byte[] pfnBuf = new byte[4096];
     /** Room for 64 figures of 10 bytes: the driver sends one per tag it knows (ten in Linux 6.1). */
@@ -71,10 +71,10 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private final SplitVirtqueue.RequestHandler deflate = c -> 0;
 
     /**
-     * A balloon for {@code ramBytes} of guest RAM; {@code actualChanged} hears the guest's new
-     * {@code actual} (in pages) when the driver writes it (QEMU's BALLOON_CHANGE).
+     * A balloon for {@code ramBytes} of guest RAM; {@code actualChanged} hears the RAM the guest has
+     * now ({@link #actualBytes}) when the driver writes a new {@code actual} (QEMU's BALLOON_CHANGE).
      */
-    public VirtioBalloon(long ramBytes, boolean deflateOnOom, PageDiscard discard, IntConsumer actualChanged,
+    public VirtioBalloon(long ramBytes, boolean deflateOnOom, PageDiscard discard, LongConsumer actualChanged,
             Consumer<String> log) {
         this.ramBytes = ramBytes;
         this.deflateOnOom = deflateOnOom;
@@ -139,7 +139,7 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private void setActual(int pages) {
         if (pages != actual) {
             actual = pages;
-            actualChanged.accept(pages);
+            actualChanged.accept(actualBytes());
         }
     }
 
