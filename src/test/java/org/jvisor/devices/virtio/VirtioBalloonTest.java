@@ -84,6 +84,25 @@ class VirtioBalloonTest {
         }
     }
 
+    @Test
+    void theConfigurationSpaceIsNumPagesThenActualLittleEndianAndOnlyActualIsTheDrivers() {
+        VirtioBalloon b = balloon();
+        b.setTarget(RAM - 0x0234_5000L);                    // 0x2345 pages
+        b.writeConfig(VirtioBalloon.CONFIG_ACTUAL, 4, 0x0A0B_0C0D);
+        assertEquals(0x0A0B_0C0D_0000_2345L, b.readConfig(0, 8), "num_pages in the low half, actual above");
+        assertEquals(0x23, b.readConfig(1, 1));
+        assertEquals(0x0C0D_0000L, b.readConfig(2, 4), "an access across both fields");
+        assertEquals(0, b.readConfig(6, 4), "past the end: 0");
+
+        b.writeConfig(2, 4, 0xFFFF_FFFFL);                  // across both: only actual's low half takes it
+        assertEquals(0x0A0B_FFFF_0000_2345L, b.readConfig(0, 8));
+        b.writeConfig(0, 8, 0x0000_0007_FFFF_FFFFL);
+        assertEquals(0x0000_0007_0000_2345L, b.readConfig(0, 8), "num_pages stays the host's");
+        b.writeConfig(6, 4, -1L);                           // past the end: ignored
+        assertEquals(0x0000_0007_0000_2345L, b.readConfig(0, 8));
+        assertEquals(List.of(RAM - (0x0A0B_0C0DL << 12), RAM - (0x0A0B_FFFFL << 12), RAM - (7L << 12)), actuals);
+    }
+
     /** The driver's statistics buffer: tag le16, value le64 per figure. */
     private static void putStats(Driver d, long at, int[] tags, long[] values) {
         for (int i = 0; i < tags.length; i++) {
