@@ -583,8 +583,7 @@ public final class Machine implements AutoCloseable {
             }
             code.written(gpa, length);
             return true;
-        }, pages -> events.accept(new MachineEvent.BalloonChanged(ram.size() - ((long) pages << VirtioBalloon.PAGE_SHIFT))),
-            msg -> log.println("jvisor: " + msg));
+        }, actualBytes -> events.accept(new MachineEvent.BalloonChanged(actualBytes)), msg -> log.println("jvisor: " + msg));
         balloon = device;
         return device;
     }

@@ -1,9 +1,9 @@
 package org.jvisor.qmp;
 
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 import org.jvisor.qmp.json.JsonValue.JsonObject;
+import org.jvisor.util.DelayedAction;
 
 /**
  * QEMU's monitor rate limit for events a guest can raise in bursts (monitor_qapi_event_conf:
@@ -15,6 +15,7 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 final class EventThrottle implements AutoCloseable {
     private final long periodNanos;
     private final Consumer<JsonObject> sink;
+    private final DelayedAction periodEnd = new DelayedAction("qmp-event-throttle", this::endPeriod);
     private JsonObject pending;
     private boolean periodRunning;
     private boolean closed;
@@ -36,29 +37,31 @@ final class EventThrottle implements AutoCloseable {
             periodRunning = true;
         }
         sink.accept(event);
-        startPeriod();
+        periodEnd.schedule(periodNanos);
     }
 
-    private void startPeriod() {
-        Thread.ofVirtual().name("qmp-event-throttle").start(() -> {
-            LockSupport.parkNanos(periodNanos);
-            JsonObject next;
-            synchronized (this) {
-                next = closed ? null : pending;
-                pending = null;
-                if (next == null) {
-                    periodRunning = false;
-                    return;
-                }
+    /** The period is over: send what it held, which starts the next; with nothing held, the next offer goes at once. */
+    private void endPeriod() {
+        JsonObject next;
+        synchronized (this) {
+            next = closed ? null : pending;
+            pending = null;
+            if (next == null) {
+                periodRunning = false;
+                return;
             }
-            sink.accept(next);
-            startPeriod();
-        });
+        }
+        sink.accept(next);
+        periodEnd.schedule(periodNanos);
     }
 
+    /** Drops what is held and waits for a send at a period's end, so nothing reaches the sink afterwards. */
     @Override
-    public synchronized void close() {
-        closed = true;
-        pending = null;
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            pending = null;
+        }
+        periodEnd.close();
     }
 }

@@ -1,6 +1,9 @@
 package org.jvisor.devices.virtio;
 
-/** A device configuration space as little-endian bytes, for devices whose config is mostly constant. */
+/**
+ * A device configuration space as little-endian bytes, for devices whose config is mostly constant.
+ * Not thread-safe: a device whose fields change while the driver reads them guards it itself.
+ */
 final class ConfigSpace {
     private final byte[] bytes;
 
@@ -41,6 +44,19 @@ final class ConfigSpace {
     void put64(int off, long v) {
         put32(off, (int) v);
         put32(off + 4, (int) (v >>> 32));
+    }
+
+    /**
+     * Stores the low {@code size} bytes of {@code value} at {@code off}; an access not all inside
+     * is ignored, as a read of one gives 0.
+     */
+    void write(int off, int size, long value) {
+        if (off < 0 || size <= 0 || off + size > bytes.length) {
+            return;
+        }
+        for (int i = 0; i < size; i++) {
+            bytes[off + i] = (byte) (value >>> (8 * i));
+        }
     }
 
     long read(int off, int size) {

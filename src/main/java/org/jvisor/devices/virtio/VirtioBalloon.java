@@ -1,11 +1,14 @@
 package org.jvisor.devices.virtio;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.function.Consumer;
-import java.util.function.IntConsumer;
+import java.util.function.LongConsumer;
 
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.util.DelayedAction;
 
 /**
  * The traditional memory balloon (virtio 1.2, 5.5). The host sets a target, {@code num_pages}
@@ -28,8 +31,16 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     public static final int QUEUE_SIZE = 128;
     /** The balloon's page: 4 KiB whatever the guest's page size (5.5.6). */
     public static final int PAGE_SHIFT = 12;
-    /** num_pages and actual, le32 each (free_page_hint_cmd_id and poison_val need features not offered). */
-    static final int CONFIG_SIZE = 8;
+    /** The configuration space (5.5.4), le32 fields: the host's target, in pages. */
+    static final int CONFIG_NUM_PAGES = 0;
+    /** The pages the driver holds, which it writes. */
+    static final int CONFIG_ACTUAL = 4;
+    /**
+     * free_page_hint_cmd_id (then poison_val at 12) exists only with VIRTIO_BALLOON_F_FREE_PAGE_HINT
+     * (and _F_PAGE_POISON), not offered: the space ends before it, as QEMU's does then.
+     */
+    static final int CONFIG_FREE_PAGE_HINT_CMD_ID = 8;
+    static final int CONFIG_SIZE = CONFIG_FREE_PAGE_HINT_CMD_ID;
 
     /** The virtio-balloon statistics tags (5.5.6.3), indexed by tag; QEMU's names in guest-stats. */
     static final String[] STAT_NAMES = {"stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
@@ -46,22 +57,27 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private final long ramBytes;
     private final boolean deflateOnOom;
     private final PageDiscard discard;
-    private final IntConsumer actualChanged;
+    private final LongConsumer actualChanged;
     private final Consumer<String> log;
-    private final byte[] pfnBuf = new byte[4096];
-    /** Room for 64 figures of 10 bytes: the driver sends one per tag it knows (ten in Linux 6.1). */
-    private final byte[] statsBuf = new byte[640];
+    /** num_pages and actual; guarded by itself (the host sets one, the driver the other, from other threads). */
+    private final ConfigSpace config = new ConfigSpace(CONFIG_SIZE);
+    /** A piece of an inflate buffer: frame numbers, le32 each. */
+    private final ByteBuffer pfns = ByteBuffer.allocate(4096).order(ByteOrder.LITTLE_ENDIAN);
+    /**
+     * The statistics buffer: figures of a le16 tag and a le64 value, room for 64 (the driver sends
+     * one per tag it knows, ten in Linux 6.1).
+     */
+    private final ByteBuffer statsBuf = ByteBuffer.allocate(640).order(ByteOrder.LITTLE_ENDIAN);
     private final long[] stats = new long[STAT_NAMES.length];
     private final boolean[] statSeen = new boolean[STAT_NAMES.length];
 
-    private volatile int numPages;
-    private volatile int actual;
     private volatile long statsUpdatedMillis;
     /** Head of the statistics buffer held, or -1; touched on the statistics queue's thread only. */
     private int statsHead = -1;
     private volatile boolean statsWanted;
     private int pollingInterval;
-    private QueueWakeup poller;
+    /** The statistics timer, closed before the machine unmaps guest RAM; null while it does not run. */
+    private DelayedAction poller;
     private int badFrames;
     private volatile SplitVirtqueue[] queues;
     private volatile VirtioInterrupt interrupt;
@@ -69,10 +85,10 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
     private final SplitVirtqueue.RequestHandler deflate = c -> 0;
 
     /**
-     * A balloon for {@code ramBytes} of guest RAM; {@code actualChanged} hears the guest's new
-     * {@code actual} (in pages) when the driver writes it (QEMU's BALLOON_CHANGE).
+     * A balloon for {@code ramBytes} of guest RAM; {@code actualChanged} hears the RAM the guest has
+     * now ({@link #actualBytes}) when the driver writes a new {@code actual} (QEMU's BALLOON_CHANGE).
      */
-    public VirtioBalloon(long ramBytes, boolean deflateOnOom, PageDiscard discard, IntConsumer actualChanged,
+    public VirtioBalloon(long ramBytes, boolean deflateOnOom, PageDiscard discard, LongConsumer actualChanged,
             Consumer<String> log) {
         this.ramBytes = ramBytes;
         this.deflateOnOom = deflateOnOom;
@@ -114,30 +130,32 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
 
     @Override
     public long readConfig(int offset, int size) {
-        long both = (numPages & 0xFFFF_FFFFL) | (actual & 0xFFFF_FFFFL) << 32;
-        if (offset < 0 || size <= 0 || offset + size > CONFIG_SIZE) {
-            return 0;
+        synchronized (config) {
+            return config.read(offset, size);
         }
-        long v = both >>> (8 * offset);
-        return size == 8 ? v : v & ((1L << (8 * size)) - 1);
     }
 
-    /** The driver writes {@code actual} (bytes 4-7); num_pages is the host's and stays. */
+    /** The driver writes {@code actual}; num_pages is the host's and stays. */
     @Override
     public void writeConfig(int offset, int size, long value) {
-        if (offset + size <= 4 || offset < 0 || offset + size > CONFIG_SIZE) {
-            return;
-        }
-        long both = (numPages & 0xFFFF_FFFFL) | (actual & 0xFFFF_FFFFL) << 32;
-        long mask = (size == 8 ? -1L : (1L << (8 * size)) - 1) << (8 * offset);
-        both = both & ~mask | (value << (8 * offset)) & mask;
-        setActual((int) (both >>> 32));
+        updateConfig(c -> {
+            int target = targetPages();
+            c.write(offset, size, value);
+            c.put32(CONFIG_NUM_PAGES, target);
+        });
     }
 
-    private void setActual(int pages) {
-        if (pages != actual) {
-            actual = pages;
-            actualChanged.accept(pages);
+    /** Changes the space; a new {@code actual} goes to the machine (outside the lock: it publishes an event). */
+    private void updateConfig(Consumer<ConfigSpace> change) {
+        int before;
+        int after;
+        synchronized (config) {
+            before = actualPages();
+            change.accept(config);
+            after = actualPages();
+        }
+        if (after != before) {
+            actualChanged.accept(bytesLeft(after));
         }
     }
 
@@ -147,7 +165,9 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
      */
     public void setTarget(long bytes) {
         long keep = Math.min(Math.max(bytes, 0), ramBytes);
-        numPages = (int) ((ramBytes - keep) >>> PAGE_SHIFT);
+        synchronized (config) {
+            config.put32(CONFIG_NUM_PAGES, (int) ((ramBytes - keep) >>> PAGE_SHIFT));
+        }
         VirtioInterrupt i = interrupt;
         if (i != null) {
             i.configChanged();
@@ -156,12 +176,25 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
 
     /** Guest RAM the guest has now: the RAM less what the balloon holds (QMP's query-balloon "actual"). */
     public long actualBytes() {
-        return ramBytes - ((long) actual << PAGE_SHIFT);
+        return bytesLeft(actualPages());
+    }
+
+    /** The guest's RAM while the balloon holds {@code pages}. */
+    private long bytesLeft(int pages) {
+        return ramBytes - ((long) pages << PAGE_SHIFT);
+    }
+
+    private int actualPages() {
+        synchronized (config) {
+            return (int) config.read(CONFIG_ACTUAL, 4);
+        }
     }
 
     /** Pages the host asks the balloon to hold. */
     public int targetPages() {
-        return numPages;
+        synchronized (config) {
+            return (int) config.read(CONFIG_NUM_PAGES, 4);
+        }
     }
 
     /** The driver's last figures by QEMU's names (absent: not reported), and when they came (ms, 0: never). */
@@ -184,13 +217,13 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         if (seconds < 0) {
             throw new IllegalArgumentException("timer value must be positive");
         }
-        QueueWakeup old;
+        DelayedAction old;
         synchronized (this) {
             pollingInterval = seconds;
             old = poller;
-            poller = seconds == 0 ? null : new QueueWakeup("virtio-balloon-stats", this::pollStats);
+            poller = seconds == 0 ? null : new DelayedAction("virtio-balloon-stats", this::pollStats);
             if (poller != null) {
-                poller.in(seconds * 1_000_000_000L);
+                poller.schedule(seconds * 1_000_000_000L);
             }
         }
         if (old != null) {
@@ -203,7 +236,7 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         requestStats();
         synchronized (this) {
             if (poller != null && pollingInterval > 0) {
-                poller.in(pollingInterval * 1_000_000_000L);
+                poller.schedule(pollingInterval * 1_000_000_000L);
             }
         }
     }
@@ -238,7 +271,7 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         queues = null;
         interrupt = null;
         statsHead = -1;
-        setActual(0);   // a reset driver holds nothing: its pages are the guest's again
+        updateConfig(c -> c.put32(CONFIG_ACTUAL, 0));   // a reset driver holds nothing: its pages are the guest's again
     }
 
     @Override
@@ -273,13 +306,12 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
         long runStart = -1;
         long runPages = 0;
         for (long at = 0; at < bytes; ) {
-            int n = c.read(at, pfnBuf, 0, (int) Math.min(pfnBuf.length, bytes - at));
+            int n = c.read(at, pfns.array(), 0, (int) Math.min(pfns.capacity(), bytes - at));
             if (n <= 0) {
                 break;
             }
             for (int k = 0; k + 4 <= n; k += 4) {
-                long pfn = (pfnBuf[k] & 0xFFL) | (pfnBuf[k + 1] & 0xFFL) << 8 | (pfnBuf[k + 2] & 0xFFL) << 16
-                    | (pfnBuf[k + 3] & 0xFFL) << 24;
+                long pfn = Integer.toUnsignedLong(pfns.getInt(k));
                 if (runStart >= 0 && pfn == runStart + runPages) {
                     runPages++;
                     continue;
@@ -331,17 +363,13 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
                 q.push(statsHead, 0);   // a driver that sent another: the older one goes back unread
             }
             statsHead = c.head();
-            byte[] b = statsBuf;
-            int n = c.read(0, b, 0, (int) Math.min(c.readableBytes(), b.length));
+            ByteBuffer b = statsBuf;
+            int n = c.read(0, b.array(), 0, (int) Math.min(c.readableBytes(), b.capacity()));
             synchronized (this) {
                 for (int k = 0; k + 10 <= n; k += 10) {
-                    int tag = (b[k] & 0xFF) | (b[k + 1] & 0xFF) << 8;
-                    long v = 0;
-                    for (int i = 7; i >= 0; i--) {
-                        v = v << 8 | (b[k + 2 + i] & 0xFF);
-                    }
+                    int tag = Short.toUnsignedInt(b.getShort(k));
                     if (tag < stats.length) {
-                        stats[tag] = v;
+                        stats[tag] = b.getLong(k + 2);
                         statSeen[tag] = true;
                     }
                 }
@@ -352,7 +380,9 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
 
     @Override
     public DeviceState saveState() {
-        return new VirtioBalloonState(numPages, actual, statsHead);
+        synchronized (config) {
+            return new VirtioBalloonState(targetPages(), actualPages(), statsHead);
+        }
     }
 
     @Override
@@ -368,8 +398,10 @@ public final class VirtioBalloon implements VirtioDevice, AutoCloseable {
             throw new DeviceStateException(name() + ": statsHead " + s.statsHead() + " is not a descriptor of a "
                 + QUEUE_SIZE + "-entry queue");
         }
-        numPages = s.numPages();
-        actual = s.actual();
+        synchronized (config) {
+            config.put32(CONFIG_NUM_PAGES, s.numPages());
+            config.put32(CONFIG_ACTUAL, s.actual());
+        }
         statsHead = s.statsHead();
         Arrays.fill(statSeen, false);
     }

@@ -9,6 +9,7 @@ import org.jvisor.backend.rng.EntropySource;
 
 import org.jvisor.devices.state.DeviceState;
 import org.jvisor.devices.state.DeviceStateException;
+import org.jvisor.util.DelayedAction;
 
 /**
  * virtio-rng (virtio 1.2, 5.4): one queue of writable buffers, filled from an
@@ -31,8 +32,11 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
     private final ByteQuota quota;
     private final Consumer<String> log;
     private final byte[] buf = new byte[4096];
-    /** Looks at the queue again once the source may have bytes or the period ends. */
-    private final QueueWakeup retry = new QueueWakeup("virtio-rng-wait", () -> {
+    /**
+     * Looks at the queue again once the source may have bytes or the period ends; closed before
+     * the machine unmaps guest RAM, so no late look touches it.
+     */
+    private final DelayedAction retry = new DelayedAction("virtio-rng-wait", () -> {
         VirtioInterrupt i = this.interrupt;
         if (i != null) {
             i.backendReady(0);
@@ -211,7 +215,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
 
     /** Processes the queue again in {@code nanos}, as if the driver had notified it (one wait at a time). */
     private void retryIn(long nanos) {
-        retry.in(nanos);
+        retry.schedule(nanos);
     }
 
     /** Stops looking at the queue by itself (before the machine unmaps guest RAM), then closes the source it owns. */

@@ -22,7 +22,7 @@ class VirtioBalloonFuzzTest {
             assertEquals(0, (gpa | length) & 0xFFF, "whole pages");
             assertTrue(length > 0, "a run of at least one page");
             return gpa >= 0 && gpa + length <= RAM;
-        }, pages -> { }, msg -> { });
+        }, actualBytes -> { }, msg -> { });
         try (VirtioBalloon b = device[0];
              RingFuzzer f = new RingFuzzer(b).withLayouts(new int[] {64}, new int[] {4096}, new int[] {20, -16},
                  new int[] {100})) {

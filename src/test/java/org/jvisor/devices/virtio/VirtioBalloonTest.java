@@ -18,7 +18,8 @@ class VirtioBalloonTest {
     private static final long RAM = 256L << 20;
 
     private final List<long[]> discarded = new ArrayList<>();
-    private final List<Integer> actuals = new ArrayList<>();
+    /** What the device reported after each change of actual: the RAM the guest has now. */
+    private final List<Long> actuals = new ArrayList<>();
     private final List<String> log = new ArrayList<>();
 
     private VirtioBalloon balloon() {
@@ -69,18 +70,37 @@ class VirtioBalloonTest {
             assertTrue((d.ackInterrupt() & Virtio.INT_CONFIG) != 0, "a configuration change interrupt");
             assertEquals(RAM, b.actualBytes(), "nothing taken yet");
             d.w(VirtioMmioTransport.CONFIG + 4, 16384);     // the driver: actual
-            assertEquals(List.of(16384), actuals);
+            assertEquals(List.of(RAM - (64L << 20)), actuals);
             assertEquals(RAM - (64L << 20), b.actualBytes());
             d.w(VirtioMmioTransport.CONFIG + 4, 16384);
-            assertEquals(List.of(16384), actuals, "no change, no event");
+            assertEquals(List.of(RAM - (64L << 20)), actuals, "no change, no event");
             d.w(VirtioMmioTransport.CONFIG, 7);             // num_pages is the host's
             assertEquals(16384, d.r(VirtioMmioTransport.CONFIG));
             b.setTarget(RAM * 2);
             assertEquals(0, d.r(VirtioMmioTransport.CONFIG), "more than the RAM: give it all back");
             d.w(VirtioMmioTransport.STATUS, 0);             // reset: the driver holds nothing
-            assertEquals(List.of(16384, 0), actuals);
+            assertEquals(List.of(RAM - (64L << 20), RAM), actuals);
             assertEquals(RAM, b.actualBytes());
         }
+    }
+
+    @Test
+    void theConfigurationSpaceIsNumPagesThenActualLittleEndianAndOnlyActualIsTheDrivers() {
+        VirtioBalloon b = balloon();
+        b.setTarget(RAM - 0x0234_5000L);                    // 0x2345 pages
+        b.writeConfig(VirtioBalloon.CONFIG_ACTUAL, 4, 0x0A0B_0C0D);
+        assertEquals(0x0A0B_0C0D_0000_2345L, b.readConfig(0, 8), "num_pages in the low half, actual above");
+        assertEquals(0x23, b.readConfig(1, 1));
+        assertEquals(0x0C0D_0000L, b.readConfig(2, 4), "an access across both fields");
+        assertEquals(0, b.readConfig(6, 4), "past the end: 0");
+
+        b.writeConfig(2, 4, 0xFFFF_FFFFL);                  // across both: only actual's low half takes it
+        assertEquals(0x0A0B_FFFF_0000_2345L, b.readConfig(0, 8));
+        b.writeConfig(0, 8, 0x0000_0007_FFFF_FFFFL);
+        assertEquals(0x0000_0007_0000_2345L, b.readConfig(0, 8), "num_pages stays the host's");
+        b.writeConfig(6, 4, -1L);                           // past the end: ignored
+        assertEquals(0x0000_0007_0000_2345L, b.readConfig(0, 8));
+        assertEquals(List.of(RAM - (0x0A0B_0C0DL << 12), RAM - (0x0A0B_FFFFL << 12), RAM - (7L << 12)), actuals);
     }
 
     /** The driver's statistics buffer: tag le16, value le64 per figure. */
