@@ -370,11 +370,12 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
 
     /**
      * Disconnects the function from its bus, the inverse of {@link #attach} (a hot removal, {@link
-     * PciHostBridge#remove(int, int)}): every mapped BAR is unregistered from its space ({@link #barUnmapped}
-     * is called, as when decoding stops), a driven INTx is released (a shared line then carries
-     * only what the others drive), and the spaces, the line, the MSI sink and the upstream port
-     * are forgotten; a BAR programmed later maps nothing and messages go nowhere. The function
-     * may be attached again.
+     * PciHostBridge#remove(int, int)} or {@link PciHostBridge#remove(PcieRootPort, int)}): every
+     * mapped BAR is unregistered from its space ({@link #barUnmapped} is called, as when
+     * decoding stops), a driven INTx is released (a shared line then carries only what the
+     * others drive), and the spaces, the line, the MSI sink and the upstream port are forgotten;
+     * a BAR programmed later maps nothing and messages go nowhere. The function may be attached
+     * again.
      *
      * @throws IllegalStateException if it is on no bus
      */
@@ -418,20 +419,30 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
      * A PCI reset (RST#): writable and write-1-to-clear bits of configuration space go to 0, so
      * decoding stops and BARs read their type bits only; capabilities and the device model reset.
      */
-    public final synchronized void reset() {
-        config.clearGuestBits();
-        command = 0;
-        updateMappings();
-        for (PciCapability c : capabilityArray) {
-            c.reset();
+    public final void reset() {
+        synchronized (this) {
+            config.clearGuestBits();
+            command = 0;
+            updateMappings();
+            for (PciCapability c : capabilityArray) {
+                c.reset();
+            }
+            resetDevice();
+            intxAsserted = false;
+            updateIntx();
         }
-        resetDevice();
-        intxAsserted = false;
-        updateIntx();
+        resetCompleted();
     }
 
-    /** The device model's own reset, after configuration space was reset. */
+    /** The device model's own reset, after configuration space was reset (the function's lock held). */
     protected void resetDevice() {
+    }
+
+    /**
+     * After {@link #reset}, on the same thread, without the function's lock: for work a reset
+     * starts that must not run under it (a root port completes a pending hot-unplug here).
+     */
+    protected void resetCompleted() {
     }
 
     // ---- state ----------------------------------------------------------------------------------

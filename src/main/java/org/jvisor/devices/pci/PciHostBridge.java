@@ -38,8 +38,8 @@ import org.jvisor.memory.IrqLine;
  * port's secondary bus (as the guest numbered it) reaches the functions behind that port; any
  * other bus reads all-ones. {@link #assignResources} places the root bus's BARs only: bus
  * numbers, bridge windows and the BARs behind the ports are the guest's to assign (Linux does,
- * as for a hot-plugged bridge). Functions can be taken out again ({@link #remove(int, int)}) for
- * hot-unplug.
+ * as for a hot-plugged bridge). Functions can be taken out again ({@link #remove(int, int)},
+ * {@link #remove(PcieRootPort, int)}) for hot-unplug.
  */
 public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
@@ -229,6 +229,24 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
         device.setUpstream(port);
         device.attach(String.format("00:%02x.%d/00.%d", portDevfn / FUNCTIONS, portDevfn % FUNCTIONS, function), io,
             memory, line, sink);
+    }
+
+    /**
+     * Takes the function at 00.{@code function} behind {@code port} out (a hot removal): its BARs
+     * leave the I/O and memory spaces, its INTx no longer drives the port's line, it no longer
+     * answers configuration accesses (bus:00.f reads all-ones) and its messages go nowhere; the
+     * port's slot then shows it empty, as when a card leaves (presence and link down, Presence
+     * Detect Changed, Data Link Layer State Changed if the link was up, the hot-plug interrupt if
+     * enabled). The caller stops the function's own threads.
+     *
+     * @throws IllegalArgumentException if the port is not on this bus or has no such function
+     */
+    public synchronized void remove(PcieRootPort port, int function) {
+        if (devfnOf(port) < 0) {
+            throw new IllegalArgumentException("the root port is not on bus 0");
+        }
+        PciDevice d = port.remove(function);
+        d.detach();
     }
 
     /**

@@ -355,4 +355,31 @@ class PciHostBridgeTest {
         assertEquals(List.of(true, false, true), gsis.get(17), "its pin still asserted");
         assertEquals(0x1041_1AF4, conf1Read(0, 5 << 3, 0, 4));
     }
+
+    @Test
+    void removeUpdatesTheMultiFunctionBitAndRefusesWhatItCannotRemove() {
+        TestFunction f0 = new TestFunction(0x1AF4, 0x1000, 0x020000);
+        TestFunction f1 = new TestFunction(0x1AF4, 0x1001, 0x020000);
+        bridge.add(6, 0, f0);
+        bridge.add(6, 1, f1);
+        assertEquals(0x80, conf1Read(0, 6 << 3, 0x0E, 1));
+        bridge.remove(6, 1);
+        assertEquals(0, conf1Read(0, 6 << 3, 0x0E, 1), "function 0 is alone again");
+        assertEquals(-1, conf1Read(0, 6 << 3 | 1, 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(6, 1), "nothing there");
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(0, 0), "the host bridge stays");
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(32, 0));
+
+        PcieRootPort port = new PcieRootPort(8, 0, false);
+        bridge.add(7, 0, port);
+        bridge.add(port, 0, new TestFunction(0x1AF4, 0x1042, 0x010000));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(7, 0), "a port with a card behind it");
+        conf1Write(0, 7 << 3, 0x18, 4, 0x00_03_03_00);
+        assertEquals(0x1042_1AF4, conf1Read(3, 0, 0, 4));
+        bridge.remove(port, 0);
+        bridge.remove(7, 0);
+        assertEquals(-1, conf1Read(0, 7 << 3, 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(port, 0), "the port is gone from the bus");
+        assertEquals(List.of(bridge.hostBridge(), f0), bridge.devices());
+    }
 }
