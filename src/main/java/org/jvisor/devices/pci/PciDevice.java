@@ -364,6 +364,40 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
         this.intxLine = intxLine;
         this.msiSink = msiSink;
         updateMappings();
+        intxDriven = false;
+        updateIntx();           // a function attached again drives its new line if its pin is asserted
+    }
+
+    /**
+     * Disconnects the function from its bus, the inverse of {@link #attach} (a hot removal, {@link
+     * PciHostBridge#remove(int, int)} or {@link PciHostBridge#remove(PcieRootPort, int)}): every
+     * mapped BAR is unregistered from its space ({@link #barUnmapped} is called, as when
+     * decoding stops), a driven INTx is released (a shared line then carries only what the
+     * others drive), and the spaces, the line, the MSI sink and the upstream port are forgotten;
+     * a BAR programmed later maps nothing and messages go nowhere. The function may be attached
+     * again.
+     *
+     * @throws IllegalStateException if it is on no bus
+     */
+    final synchronized void detach() {
+        if (io == null) {
+            throw new IllegalStateException(label + " is on no bus");
+        }
+        for (int i = 0; i < BAR_COUNT; i++) {
+            PciBarRegion b = bars[i];
+            if (b != null && b.region != null) {
+                unmap(i, b);
+            }
+        }
+        if (intxDriven) {
+            intxDriven = false;
+            intxLine.set(false);
+        }
+        io = null;
+        memory = null;
+        intxLine = IrqLine.NONE;
+        msiSink = MsiSink.NONE;
+        upstream = null;
     }
 
     /** Behind {@code port}: the BARs decode only where the port forwards (set before {@link #attach}). */
@@ -385,20 +419,30 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
      * A PCI reset (RST#): writable and write-1-to-clear bits of configuration space go to 0, so
      * decoding stops and BARs read their type bits only; capabilities and the device model reset.
      */
-    public final synchronized void reset() {
-        config.clearGuestBits();
-        command = 0;
-        updateMappings();
-        for (PciCapability c : capabilityArray) {
-            c.reset();
+    public final void reset() {
+        synchronized (this) {
+            config.clearGuestBits();
+            command = 0;
+            updateMappings();
+            for (PciCapability c : capabilityArray) {
+                c.reset();
+            }
+            resetDevice();
+            intxAsserted = false;
+            updateIntx();
         }
-        resetDevice();
-        intxAsserted = false;
-        updateIntx();
+        resetCompleted();
     }
 
-    /** The device model's own reset, after configuration space was reset. */
+    /** The device model's own reset, after configuration space was reset (the function's lock held). */
     protected void resetDevice() {
+    }
+
+    /**
+     * After {@link #reset}, on the same thread, without the function's lock: for work a reset
+     * starts that must not run under it (a root port completes a pending hot-unplug here).
+     */
+    protected void resetCompleted() {
     }
 
     // ---- state ----------------------------------------------------------------------------------
@@ -503,11 +547,7 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
             }
             AddressSpace space = b.isIo() ? io : memory;
             if (b.region != null) {
-                long old = b.mappedAddress;
-                space.unregister(b.region);
-                b.region = null;
-                b.mappedAddress = -1;
-                barUnmapped(i, b, old);
+                unmap(i, b);
             }
             if (target >= 0) {
                 try {
@@ -522,6 +562,15 @@ public abstract class PciDevice implements StatefulDevice<PciFunctionState> {
                 barMapped(i, b, target);
             }
         }
+    }
+
+    /** Unregisters BAR {@code i}'s region from its space and tells the model. */
+    private void unmap(int i, PciBarRegion b) {
+        long old = b.mappedAddress;
+        (b.isIo() ? io : memory).unregister(b.region);
+        b.region = null;
+        b.mappedAddress = -1;
+        barUnmapped(i, b, old);
     }
 
     /** Where BAR {@code i} should decode now, or -1. */

@@ -38,7 +38,8 @@ import org.jvisor.memory.IrqLine;
  * port's secondary bus (as the guest numbered it) reaches the functions behind that port; any
  * other bus reads all-ones. {@link #assignResources} places the root bus's BARs only: bus
  * numbers, bridge windows and the BARs behind the ports are the guest's to assign (Linux does,
- * as for a hot-plugged bridge).
+ * as for a hot-plugged bridge). Functions can be taken out again ({@link #remove(int, int)},
+ * {@link #remove(PcieRootPort, int)}) for hot-unplug.
  */
 public final class PciHostBridge implements StatefulDevice<PciHostState> {
 
@@ -208,12 +209,7 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
      * id of the bus number the guest gave the port.
      */
     public synchronized void add(PcieRootPort port, int function, PciDevice device) {
-        int portDevfn = -1;
-        for (int d = 0; d < functions.length; d++) {
-            if (functions[d] == port) {
-                portDevfn = d;
-            }
-        }
+        int portDevfn = devfnOf(port);
         if (portDevfn < 0) {
             throw new IllegalArgumentException("the root port is not on bus 0");
         }
@@ -233,6 +229,68 @@ public final class PciHostBridge implements StatefulDevice<PciHostState> {
         device.setUpstream(port);
         device.attach(String.format("00:%02x.%d/00.%d", portDevfn / FUNCTIONS, portDevfn % FUNCTIONS, function), io,
             memory, line, sink);
+    }
+
+    /**
+     * Takes the function at 00.{@code function} behind {@code port} out (a hot removal): its BARs
+     * leave the I/O and memory spaces, its INTx no longer drives the port's line, it no longer
+     * answers configuration accesses (bus:00.f reads all-ones) and its messages go nowhere; the
+     * port's slot then shows it empty, as when a card leaves (presence and link down, Presence
+     * Detect Changed, Data Link Layer State Changed if the link was up, the hot-plug interrupt if
+     * enabled). The caller stops the function's own threads.
+     *
+     * @throws IllegalArgumentException if the port is not on this bus or has no such function
+     */
+    public synchronized void remove(PcieRootPort port, int function) {
+        if (devfnOf(port) < 0) {
+            throw new IllegalArgumentException("the root port is not on bus 0");
+        }
+        PciDevice d = port.remove(function);
+        d.detach();
+    }
+
+    /**
+     * Takes the function at {@code slot}.{@code function} of bus 0 out (ACPI hot-unplug): its BARs
+     * leave the I/O and memory spaces, its INTx no longer drives its line (a shared line then
+     * carries only what the others drive), it no longer answers configuration accesses (they
+     * read all-ones) and its messages go nowhere; function 0's multi-function bit then says
+     * whether other functions remain. A root port must be empty first; 00.0, the host bridge,
+     * stays. The caller stops the function's own threads.
+     *
+     * @throws IllegalArgumentException if there is no such function, it is 00.0, or it is a root
+     *         port with functions behind it
+     */
+    public synchronized void remove(int slot, int function) {
+        if (slot < 0 || slot >= SLOTS || function < 0 || function >= FUNCTIONS) {
+            throw new IllegalArgumentException("bad PCI slot " + slot + "." + function);
+        }
+        int devfn = slot * FUNCTIONS + function;
+        PciDevice d = functions[devfn];
+        if (d == null) {
+            throw new IllegalArgumentException(String.format("no function at PCI 00:%02x.%d", slot, function));
+        }
+        if (d == hostBridge) {
+            throw new IllegalArgumentException("the host bridge function 00:00.0 cannot be removed");
+        }
+        if (d instanceof PcieRootPort p) {
+            if (!p.downstreamFunctions().isEmpty()) {
+                throw new IllegalArgumentException("the root port " + p.label() + " has functions behind it");
+            }
+            rootPorts = java.util.Arrays.stream(rootPorts).filter(r -> r != p).toArray(PcieRootPort[]::new);
+        }
+        functions[devfn] = null;
+        d.detach();
+        updateMultiFunction(slot);
+    }
+
+    /** Where {@code device} is on bus 0 (slot * 8 + function), or -1. */
+    private int devfnOf(PciDevice device) {
+        for (int d = 0; d < functions.length; d++) {
+            if (functions[d] == device) {
+                return d;
+            }
+        }
+        return -1;
     }
 
     /** The function at {@code bus}:{@code slot}.{@code function}, through a root port off bus 0; null for none. */

@@ -10,18 +10,22 @@ package org.jvisor.devices.pci;
  * <ul>
  * <li>An integrated endpoint is on the root bus without a link, so the link and slot registers
  * read 0 (7.5.3.6-7.5.3.11).</li>
- * <li>A root port has an x1 2.5 GT/s link, up (Link Status shows it trained), its port number in
- * Link Capabilities 31:24; Link Control takes ASPM control, common clock and extended synch; a
- * slot (Slot Implemented) with its physical slot number and a presence detect state the port
- * sets when a function is behind it, no hot-plug; Root Control takes the system error and PME
- * interrupt enables, Root Status has its PME status write-1-to-clear (7.5.3.12-7.5.3.14).</li>
+ * <li>A root port has an x1 2.5 GT/s link, trained (Link Status shows the negotiated speed and
+ * width), its port number in Link Capabilities 31:24; Link Control takes ASPM control, common
+ * clock and extended synch; a slot (Slot Implemented) with its physical slot number in Slot
+ * Capabilities 31:19; Root Control takes the system error and PME interrupt enables, Root Status
+ * has its PME status write-1-to-clear (7.5.3.12-7.5.3.14). The slot's registers beyond that
+ * (hot-plug capabilities, Slot Control, Slot Status, the link's Data Link Layer active state)
+ * are {@link PcieSlot}'s. The Interrupt Message Number (Capabilities 13:9) is 0: a port's
+ * hot-plug events use its first MSI vector (6.7.3.4, 7.5.3.2).</li>
  * </ul>
  */
 public final class PcieCapability extends PciCapability {
     public static final int LENGTH = 0x3C;
     static final int CAPABILITIES = 0x02, DEVICE_CAPABILITIES = 0x04, DEVICE_CONTROL = 0x08, DEVICE_STATUS = 0x0A;
     static final int LINK_CAPABILITIES = 0x0C, LINK_CONTROL = 0x10, LINK_STATUS = 0x12;
-    static final int SLOT_CAPABILITIES = 0x14, SLOT_STATUS = 0x1A, ROOT_CONTROL = 0x1C, ROOT_STATUS = 0x20;
+    static final int SLOT_CAPABILITIES = 0x14, SLOT_CONTROL = 0x18, SLOT_STATUS = 0x1A;
+    static final int ROOT_CONTROL = 0x1C, ROOT_STATUS = 0x20;
     /** Device/port type 1001b: Root Complex Integrated Endpoint (7.5.3.2). */
     public static final int TYPE_RC_INTEGRATED_ENDPOINT = 9;
     /** Device/port type 0100b: Root Port of a Root Complex (7.5.3.2). */
@@ -37,7 +41,6 @@ public final class PcieCapability extends PciCapability {
     private static final int LINK_X1_GEN1 = 1 | 1 << 4;
     /** ASPM control 1:0, read completion boundary 3, common clock 6, extended synch 7. */
     private static final int LINK_CONTROL_WRITABLE = 0x00CB;
-    private static final int SLOT_PRESENCE_DETECT_STATE = 1 << 6;
     /** SERR on correctable, non-fatal, fatal error; PME interrupt enable. */
     private static final int ROOT_CONTROL_WRITABLE = 0x000F;
     private static final int ROOT_STATUS_PME = 1 << 16;
@@ -83,13 +86,6 @@ public final class PcieCapability extends PciCapability {
             config().setWriteOneToClear(o + ROOT_STATUS, 4, ROOT_STATUS_PME);
         }
         reset();
-    }
-
-    /** A root port's Slot Status presence detect state: whether a function is in the slot. */
-    void setPresent(boolean present) {
-        int at = offset() + SLOT_STATUS;
-        int v = config().get16(at);
-        config().set16(at, present ? v | SLOT_PRESENCE_DETECT_STATE : v & ~SLOT_PRESENCE_DETECT_STATE);
     }
 
     @Override

@@ -3,7 +3,8 @@
  * {@link org.jvisor.devices.pci.PciConfigSpace}), its BARs ({@link org.jvisor.devices.pci.PciBarRegion}),
  * capabilities (MSI, MSI-X, vendor-specific), and the host bridge with configuration mechanism #1,
  * ECAM, INTx routing and firmware-less BAR placement ({@link org.jvisor.devices.pci.PciHostBridge}),
- * and PCI Express root ports with a function behind each ({@link org.jvisor.devices.pci.PcieRootPort}).
+ * and PCI Express root ports with a function behind each ({@link org.jvisor.devices.pci.PcieRootPort}),
+ * whose slots do native PCI Express hot-plug ({@link org.jvisor.devices.pci.PcieSlot}).
  *
  * <p>Wiring in a machine (a sketch):
  * <pre>{@code
@@ -14,6 +15,8 @@
  * pci.add(someDevice);                 // slots 1..31
  * PcieRootPort port = new PcieRootPort(8, 0, false);
  * pci.add(2, 0, port);                 // then pci.add(port, 0, deviceBehindIt): the guest numbers its bus
+ * // device_add: port.checkHotPlug(); pci.add(port, 0, card); port.hotPlugged();
+ * // device_del: port.requestUnplug(() -> { pci.remove(port, 0); closeCard(); emitDeviceDeleted(); });
  * PciHostBridge.Windows w = PciHostBridge.Windows.pc(0xE000_0000L, mmio64Base, mmio64Size);
  * pci.assignResources(w);              // before the guest runs; pci.reset() on machine reset
  * // ACPI: new PciHost(0, 0, 255, ecamBase, w.mmio32Base(), w.mmio32Size(), w.mmio64Base(),

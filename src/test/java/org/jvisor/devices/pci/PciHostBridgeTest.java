@@ -320,4 +320,66 @@ class PciHostBridgeTest {
         assertThrows(IllegalStateException.class, () -> bridge.add(7, f0), "a function is on one bus only");
         assertEquals(3, bridge.devices().size());
     }
+
+    /** ACPI hot-unplug of a function on bus 0: unwired from every space, line and configuration access. */
+    @Test
+    void removeUnwiresAFunctionOnTheRootBus() {
+        TestFunction f = new TestFunction(0x1AF4, 0x1041, 0x020000).pin(1)
+            .bar(0, PciBarRegion.memory32("regs", 0x1000, false, new TestFunction.Memory(0x77)))
+            .bar(1, PciBarRegion.io("ports", 0x20, new TestFunction.Memory(0x78)));
+        TestFunction sharer = new TestFunction(0x1AF4, 0x1000, 0x020000).pin(1);
+        bridge.add(5, 0, f);
+        bridge.add(1, 0, sharer);            // slot 1 pin A and slot 5 pin A share GSI 17
+        conf1Write(0, 5 << 3, 0x10, 4, 0xC000_0000);
+        conf1Write(0, 5 << 3, 0x14, 4, 0xC100);
+        conf1Write(0, 5 << 3, 0x04, 2, PciDevice.COMMAND_MEMORY | PciDevice.COMMAND_IO);
+        assertEquals(0x77, mmio.read(0xC000_0000L, 4));
+        assertEquals(0x78, io.read(0xC100, 4));
+        f.intx().set(true);
+        sharer.intx().set(true);
+        assertEquals(List.of(true), gsis.get(17));
+
+        bridge.remove(5, 0);
+        assertEquals(0xFFFF_FFFFL, mmio.read(0xC000_0000L, 4), "the memory BAR's old address reaches nothing");
+        assertEquals(0xFFFF_FFFFL, io.read(0xC100, 4), "nor the I/O BAR's");
+        assertEquals(List.of("map 0 0xc0000000", "map 1 0xc100", "unmap 0 0xc0000000", "unmap 1 0xc100"), f.events);
+        assertEquals(-1, conf1Read(0, 5 << 3, 0, 4), "00:05.0 reads all-ones");
+        assertEquals(null, bridge.device(5, 0));
+        assertEquals(List.of(true), gsis.get(17), "still asserted by the other function on the line");
+        sharer.intx().set(false);
+        assertEquals(List.of(true, false), gsis.get(17), "the removed function no longer holds it");
+        f.intx().set(true);
+        assertEquals(List.of(true, false), gsis.get(17), "nor drives it again");
+
+        bridge.add(5, 0, f);                 // the same function can come back
+        assertEquals(List.of(true, false, true), gsis.get(17), "its pin still asserted");
+        assertEquals(0x1041_1AF4, conf1Read(0, 5 << 3, 0, 4));
+    }
+
+    @Test
+    void removeUpdatesTheMultiFunctionBitAndRefusesWhatItCannotRemove() {
+        TestFunction f0 = new TestFunction(0x1AF4, 0x1000, 0x020000);
+        TestFunction f1 = new TestFunction(0x1AF4, 0x1001, 0x020000);
+        bridge.add(6, 0, f0);
+        bridge.add(6, 1, f1);
+        assertEquals(0x80, conf1Read(0, 6 << 3, 0x0E, 1));
+        bridge.remove(6, 1);
+        assertEquals(0, conf1Read(0, 6 << 3, 0x0E, 1), "function 0 is alone again");
+        assertEquals(-1, conf1Read(0, 6 << 3 | 1, 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(6, 1), "nothing there");
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(0, 0), "the host bridge stays");
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(32, 0));
+
+        PcieRootPort port = new PcieRootPort(8, 0, false);
+        bridge.add(7, 0, port);
+        bridge.add(port, 0, new TestFunction(0x1AF4, 0x1042, 0x010000));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(7, 0), "a port with a card behind it");
+        conf1Write(0, 7 << 3, 0x18, 4, 0x00_03_03_00);
+        assertEquals(0x1042_1AF4, conf1Read(3, 0, 0, 4));
+        bridge.remove(port, 0);
+        bridge.remove(7, 0);
+        assertEquals(-1, conf1Read(0, 7 << 3, 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> bridge.remove(port, 0), "the port is gone from the bus");
+        assertEquals(List.of(bridge.hostBridge(), f0), bridge.devices());
+    }
 }
