@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.jvisor.cli.CommandLine;
 import org.jvisor.config.HotplugDevice;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.testing.DemoGuest;
 import org.jvisor.testing.GuestTest;
 import org.jvisor.testing.JvisorProcess;
 
@@ -35,8 +36,13 @@ class PciHotplugTest {
 
     private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
 
+    /** The spin guest's machine (built, never run). */
     private static MachineConfig config(String... machine) throws Exception {
-        String[] base = {"-accel", "tcg", "-m", "64M", "-kernel", JvisorProcess.guest("spin.elf").toString(), "-no-reboot"};
+        return config(JvisorProcess.guest("spin.elf").toString(), machine);
+    }
+
+    private static MachineConfig config(String kernel, String... machine) throws Exception {
+        String[] base = {"-accel", "tcg", "-m", "64M", "-kernel", kernel, "-no-reboot"};
         String[] all = new String[base.length + machine.length];
         System.arraycopy(base, 0, all, 0, base.length);
         System.arraycopy(machine, 0, all, base.length, machine.length);
@@ -140,7 +146,9 @@ class PciHotplugTest {
 
     @Test
     void pcPlugsIntoAFreeSlotAndEjectsThroughAcpi() throws Exception {
-        try (Machine m = Machine.create(config("-M", "pc"), QUIET, events::add)) {
+        // a Linux kernel (loaded, never run): the pc machine describes ACPI hot-plug to an ACPI guest
+        MachineConfig linux = config(DemoGuest.build().kernel().toString(), "-M", "pc");
+        try (Machine m = Machine.create(linux, QUIET, events::add)) {
             m.io().write(0xAFE2, 2, 0xFFFF);                     // GPE0 enables
             m.hotplug(rng("rng1", null));
             int slot = find(m, 0x1044_1AF4);
