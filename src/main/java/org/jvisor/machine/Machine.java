@@ -905,6 +905,17 @@ public final class Machine implements AutoCloseable {
                 if (!port.hotplugCapable()) {
                     throw new MachineException("Bus '" + d.bus() + "' does not support hotplugging");   // QEMU's words
                 }
+                try {
+                    port.checkHotPlug();
+                } catch (IllegalStateException e) {
+                    throw new MachineException(e.getMessage(), e);
+                }
+                if (!port.downstreamFunctions().isEmpty()) {
+                    throw new MachineException("PCI: slot 0 function 0 not available for " + d.typeName() + ", in use by "
+                        + port.downstreamFunctions().getFirst().label());   // QEMU's words
+                }
+            } else if (platform.acpiPciHotplug() != null && d.slot() != null && !platform.acpiPciHotplug().hotpluggable(d.slot())) {
+                throw new MachineException(String.format("PCI: slot %d function 0 not available for %s", d.slot(), d.typeName()));
             } else if (platform.acpiPciHotplug() == null) {
                 throw new MachineException("Bus '" + (config.machineType() == MachineConfig.MachineType.Q35 ? "pcie.0" : "pci.0")
                     + "' does not support hotplugging" + (config.machineType() == MachineConfig.MachineType.Q35

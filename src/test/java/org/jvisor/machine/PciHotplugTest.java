@@ -37,7 +37,7 @@ class PciHotplugTest {
     private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
 
     /** The spin guest's machine (built, never run). */
-    private static MachineConfig config(String... machine) throws Exception {
+    private static MachineConfig spin(String... machine) throws Exception {
         return config(JvisorProcess.guest("spin.elf").toString(), machine);
     }
 
@@ -57,7 +57,7 @@ class PciHotplugTest {
     /** A configuration read through 0xCF8/0xCFC, as the guest makes it. */
     private static int config(Machine m, int bus, int slot, int offset, int size) {
         m.io().write(0xCF8, 4, 0x8000_0000 | bus << 16 | slot << 11 | offset & 0xFC);
-        return m.io().read(0xCFC + (offset & 3), size);
+        return (int) m.io().read(0xCFC + (offset & 3), size);
     }
 
     private static void writeConfig(Machine m, int bus, int slot, int offset, int size, int value) {
@@ -96,7 +96,7 @@ class PciHotplugTest {
 
     @Test
     void q35PlugsBehindARootPortAndUnplugsWhenTheGuestPowersTheSlotOff() throws Exception {
-        try (Machine m = Machine.create(config("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1"), QUIET, events::add)) {
+        try (Machine m = Machine.create(spin("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1"), QUIET, events::add)) {
             int port = find(m, 0x000C_1B36);
             writeConfig(m, 0, port, 0x18, 4, 0x0001_0100);      // primary 0, secondary 1, subordinate 1
             int exp = capability(m, 0, port, 0x10);
@@ -138,7 +138,7 @@ class PciHotplugTest {
 
     @Test
     void q35sRootBusTakesNoHotPlug() throws Exception {
-        try (Machine m = Machine.create(config("-M", "q35"), QUIET, events::add)) {
+        try (Machine m = Machine.create(spin("-M", "q35"), QUIET, events::add)) {
             MachineException e = assertThrows(MachineException.class, () -> m.hotplug(rng("rng1", null)));
             assertTrue(e.getMessage().startsWith("Bus 'pcie.0' does not support hotplugging"), e.getMessage());
         }
@@ -152,14 +152,14 @@ class PciHotplugTest {
             m.io().write(0xAFE2, 2, 0xFFFF);                     // GPE0 enables
             m.hotplug(rng("rng1", null));
             int slot = find(m, 0x1044_1AF4);
-            assertEquals(1 << slot, m.io().read(0xAE00, 4) & 1 << slot);     // PCIU: up
-            assertEquals(2, m.io().read(0xAFE0, 2) & 2);                      // GPE0 status bit 1
+            assertEquals(1L << slot, m.io().read(0xAE00, 4) & 1L << slot);     // PCIU: up
+            assertEquals(2L, m.io().read(0xAFE0, 2) & 2);                      // GPE0 status bit 1
             m.io().write(0xAFE0, 2, 2);                                       // the guest's _E01 handled it
-            assertEquals(0, m.io().read(0xAFE0, 2) & 2);
+            assertEquals(0L, m.io().read(0xAFE0, 2) & 2);
 
             m.unplug("rng1");
-            assertEquals(1 << slot, m.io().read(0xAE04, 4) & 1 << slot);     // PCID: down
-            assertEquals(2, m.io().read(0xAFE0, 2) & 2);
+            assertEquals(1L << slot, m.io().read(0xAE04, 4) & 1L << slot);     // PCID: down
+            assertEquals(2L, m.io().read(0xAFE0, 2) & 2);
             assertEquals(0x1044_1AF4, config(m, 0, slot, 0, 4));
             m.io().write(0xAE08, 4, 1 << slot);                               // the slot's _EJ0
             assertEquals("rng1", deleted().id());
