@@ -451,7 +451,7 @@ public final class CommandLine {
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
-            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), memMerge,
+            compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), devices.deviceIds(), memMerge,
             machine.rngSeed()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes(), HotplugOptions.PARSER),

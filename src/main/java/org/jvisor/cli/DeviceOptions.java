@@ -60,6 +60,8 @@ final class DeviceOptions {
     private final Map<Integer, MachineConfig.PciDmaConfig> pciDma = new LinkedHashMap<>();
     private MachineConfig.IommuConfig iommu;
     private final List<MachineConfig.PcieRootPortConfig> pcieRootPorts = new ArrayList<>();
+    /** id= of the virtio devices that give one, by index in {@link #virtioDevices}. */
+    private final Map<Integer, String> deviceIds = new LinkedHashMap<>();
     /** bus=ID of the virtio-pci devices behind a root port, by index in {@link #virtioDevices}. */
     private final Map<Integer, String> pciBuses = new LinkedHashMap<>();
     /** The root bus names devices gave (pci.0, pcie.0), with a device that named each: checked against the machine. */
@@ -70,6 +72,14 @@ final class DeviceOptions {
     void add(String text, ChardevOptions chardevs) throws UsageException {
         OptionList all = JsonOptions.isJson(text) ? JsonOptions.parse("-device", text, "driver")
             : OptionList.parse("-device", text, true);
+        int index = virtioDevices.size();
+        add(all, chardevs);
+        if (virtioDevices.size() > index && all.get("id") != null) {
+            deviceIds.put(index, all.get("id"));
+        }
+    }
+
+    private void add(OptionList all, ChardevOptions chardevs) throws UsageException {
         String driver = all.implied() != null ? all.implied() : all.get("driver");
         if (driver == null || driver.isEmpty()) {
             throw new UsageException("-device: no device type given (the device's name comes first, e.g. virtio-blk-pci,drive=ID)");
@@ -317,6 +327,11 @@ final class DeviceOptions {
     /** -device pcie-root-port, in command-line order. */
     List<MachineConfig.PcieRootPortConfig> pcieRootPorts() {
         return List.copyOf(pcieRootPorts);
+    }
+
+    /** id= of the virtio devices that give one, by index in {@link #virtioDevices()}. */
+    Map<Integer, String> deviceIds() {
+        return Map.copyOf(deviceIds);
     }
 
     /** bus=ID of the devices behind a root port, by index in {@link #virtioDevices()}. */

@@ -54,6 +54,8 @@ import java.util.Set;
  * @param pcieRootPorts    -device pcie-root-port (q35): the root ports on the root bus
  * @param pciBuses         -device virtio-X-pci,bus=ID: the root port (its id) the virtio device at
  *                         that index of {@code virtioDevices} sits behind; the others are on the root bus
+ * @param deviceIds        -device ...,id=ID of the virtio device at that index of {@code virtioDevices}
+ *                         (device_del takes a PCI one out by it)
  * @param memMerge         -machine mem-merge=on|off: guest RAM may be merged with identical pages of
  *                         other guests by the host kernel's KSM (on, as QEMU's default)
  * @param rngSeed          -machine rng-seed=on|off: a Linux kernel booted with -kernel gets a fresh
@@ -83,9 +85,11 @@ public record MachineConfig(
     MemoryBackendConfig memoryBackend, Firmware firmware, Map<Integer, Integer> pciSlots,
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
     List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid,
-    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, boolean memMerge, boolean rngSeed) {
+    List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, Map<Integer, String> deviceIds, boolean memMerge,
+    boolean rngSeed) {
 
     public MachineConfig {
+        deviceIds = deviceIds == null ? Map.of() : Map.copyOf(deviceIds);
         pcieRootPorts = pcieRootPorts == null ? List.of() : List.copyOf(pcieRootPorts);
         pciBuses = pciBuses == null ? Map.of() : Map.copyOf(pciBuses);
         cpu = cpu == null ? CpuConfig.DEFAULT : cpu;
@@ -122,6 +126,11 @@ public record MachineConfig(
     }
 
     /** The DMA options of the virtio device at {@code index} (both off unless given). */
+    /** The id= of virtio device {@code index} (QOM's /machine/peripheral/ID, device_del's handle), or null. */
+    public String deviceId(int index) {
+        return deviceIds.get(index);
+    }
+
     public PciDmaConfig pciDma(int index) {
         return pciDma.getOrDefault(index, new PciDmaConfig(false, false));
     }
@@ -131,7 +140,7 @@ public record MachineConfig(
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
             backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses,
-            memMerge, rngSeed);
+            deviceIds, memMerge, rngSeed);
     }
 
     /**
@@ -945,7 +954,7 @@ public record MachineConfig(
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
                 memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of(),
-                memMerge, rngSeed);
+                Map.of(), memMerge, rngSeed);
         }
     }
 }

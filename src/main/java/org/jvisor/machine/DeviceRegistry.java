@@ -123,11 +123,18 @@ final class DeviceRegistry {
 
     /**
      * Restores every device from {@code saved}, which must list this machine's devices with state
-     * in this machine's order (the same configuration); a refusal names the device.
+     * (the same configuration); a refusal names the device. Each is restored in this machine's
+     * order (controllers first, as above) from the state saved under its id: a device hot-plugged
+     * on the machine that saved sits at the end of its list, while the restoring machine has it
+     * from its command line, where the user or libvirt put it.
      */
     void restore(List<Saved> saved) throws DeviceStateException {
         List<MachineDevice> stateful = devices().stream().filter(d -> d.state() != null).toList();
-        for (int i = 0; i < Math.max(stateful.size(), saved.size()); i++) {
+        java.util.Map<String, DeviceState> byId = new java.util.HashMap<>();
+        saved.forEach(s -> byId.put(s.id(), s.state()));
+        boolean sameDevices = saved.size() == stateful.size() && byId.size() == saved.size()
+            && stateful.stream().allMatch(d -> byId.containsKey(d.id()));
+        for (int i = 0; !sameDevices && i < Math.max(stateful.size(), saved.size()); i++) {
             String here = i < stateful.size() ? stateful.get(i).id() : "nothing";
             String there = i < saved.size() ? saved.get(i).id() : "nothing";
             if (!here.equals(there)) {
@@ -135,10 +142,9 @@ final class DeviceRegistry {
                     "the saved devices differ from this machine's: device %d is %s in the state but %s here", i, there, here));
             }
         }
-        for (int i = 0; i < stateful.size(); i++) {
-            MachineDevice d = stateful.get(i);
+        for (MachineDevice d : stateful) {
             try {
-                d.state().restoreAny(saved.get(i).state());
+                d.state().restoreAny(byId.get(d.id()));
             } catch (DeviceStateException e) {
                 throw new DeviceStateException(d.id() + ": " + e.getMessage(), e);
             }

@@ -401,6 +401,7 @@ public final class Machine implements AutoCloseable {
         int mmioSlots = 0;
         for (int index = 0; index < config.virtioDevices().size(); index++) {
             MachineConfig.VirtioDeviceConfig device = config.virtioDevices().get(index);
+            int mark = devices.size();
             // Backends go into the registry as they open (before their device, so they close after it).
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r);
@@ -424,8 +425,13 @@ public final class Machine implements AutoCloseable {
                 || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
             String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
-                case PCI -> virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
-                    config.pciSlots().get(index), config.pciBuses().get(index), device.qemuName(), config.pciDma(index));
+                case PCI -> {
+                    int slot = virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
+                        config.pciSlots().get(index), config.pciBuses().get(index), device.qemuName(), config.pciDma(index));
+                    if (config.deviceId(index) != null) {
+                        coldPlugged(config.deviceId(index), mark, device, model, config.pciBuses().get(index), slot);
+                    }
+                }
                 case MMIO -> {
                     VirtioMmioSlot slot;
                     try {
@@ -975,19 +981,42 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
+     * A PCI device of the command line with an id, which device_del may take out as it does a
+     * hot-plugged one: its registry entries from {@code mark} on (the device, its I/O thread, its
+     * image), less a NIC's netdev, which stays open for another NIC (as QEMU's netdev outlives its
+     * NIC).
+     */
+    private void coldPlugged(String id, int mark, MachineConfig.VirtioDeviceConfig device, VirtioDevice model, String bus,
+                             int slot) {
+        List<MachineDevice> entries = new ArrayList<>(devices.since(mark));
+        Runnable forget = () -> { };
+        if (device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet n && model instanceof VirtioNet net) {
+            entries.removeIf(e -> e.id().equals("netdev:" + n.netdevId()));
+            forget = () -> unusedNetdevs.put(n.netdevId(), net.backend());
+        }
+        if (model instanceof VirtioBlk) {
+            AttachedDrive drive = drives.getLast();
+            forget = () -> drives.remove(drive);
+        }
+        synchronized (hotplugLock) {
+            plugged.put(id, new Plugged(id, List.copyOf(entries), bus != null ? rootPorts.get(bus) : null, slot, forget));
+        }
+    }
+
+    /**
      * QMP device_del: asks the guest to let go of device {@code id} (the slot's attention button,
      * or ACPI's eject request). Once the guest has (it powers the slot off, or runs _EJ0), the
      * device is taken out and closed and a {@link MachineEvent.DeviceDeleted} follows; a guest that
      * never answers keeps it, as on QEMU.
      *
-     * @throws MachineException if {@code id} is not a device device_add plugged, or its unplug is under way
+     * @throws MachineException if {@code id} is not a PCI device with that id, or its unplug is under way
      */
     public void unplug(String id) throws MachineException {
         synchronized (hotplugLock) {
             Plugged p = plugged.get(id);
             if (p == null) {
-                throw new MachineException("Device '" + id + "' was not plugged by device_add: jvisor unplugs only "
-                    + "devices it hot-plugged (those given on the command line stay)");
+                throw new MachineException("Device '" + id + "' is not a PCI device jvisor can unplug (virtio-*-pci "
+                    + "on the pc machine's root bus or behind a q35 pcie-root-port)");
             }
             try {
                 if (p.port() != null) {

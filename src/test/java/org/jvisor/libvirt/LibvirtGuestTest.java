@@ -109,6 +109,19 @@ class LibvirtGuestTest {
                 virsh.run("change-media", "jv", "hdc", "--eject", "--live");
                 assertTrue(virsh.run("domblklist", "jv").lines().anyMatch(l -> l.strip().matches("hdc\\s+-")),
                     virsh.run("domblklist", "jv"));
+                // virsh attach-disk --live: libvirt's blockdev-add of the image's nodes and device_add of a
+                // virtio-blk-pci on pc's root bus, which ACPI PCI hot-plug announces to the guest; the guest
+                // reads the new disk. detach-disk: device_del, the guest's _EJ0, DEVICE_DELETED, blockdev-del.
+                Path hot = medium(dir.resolve("hot.img"), 3);
+                String hotMd5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(Files.readAllBytes(hot)));
+                virsh.run("attach-disk", "jv", hot.toString(), "vdb", "--targetbus", "virtio", "--live");
+                console.type("n=0; while [ ! -e /sys/block/vdb ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done; "
+                    + "echo HOT-$(dd if=/dev/vdb bs=64k 2>/dev/null | md5sum | cut -c1-32)-$((2+1))\n");
+                console.await("HOT-" + hotMd5 + "-3");
+                virsh.run("detach-disk", "jv", "vdb", "--live");
+                await(() -> !quietly(() -> virsh.run("domblklist", "jv")).contains("vdb"), "libvirt to see vdb gone");
+                console.type("ls /sys/block | tr '\\n' ' '; echo BLOCKS-$((3+1))\n");
+                console.await("vda BLOCKS-4");      // the guest let go of vdb
             }
             // the guest read its disk (the partition table at least): query-blockstats counted it
             String blkstat = virsh.run("domblkstat", "jv", "vda");
@@ -142,6 +155,16 @@ class LibvirtGuestTest {
             Files.writeString(q35Xml, q35DomainXml(emulator, guest, disk, serialLog));
             virsh.run("define", q35Xml.toString());
             virsh.run("start", "jq");
+            // virsh attach-disk on q35: device_add behind libvirt's spare pcie-root-port, which the guest's
+            // pciehp finds (native PCIe hot-plug, granted by the DSDT's _OSC); detach-disk: the slot's
+            // attention button, pciehp powers the slot off five seconds later, DEVICE_DELETED
+            await(() -> quietly(() -> read(serialLog)).contains("\n32768"), "the q35 guest to read its disk's size");
+            Path hotQ35 = medium(dir.resolve("hot-q35.img"), 4);
+            String hotQ35Md5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(Files.readAllBytes(hotQ35)));
+            virsh.run("attach-disk", "jq", hotQ35.toString(), "vdb", "--targetbus", "virtio", "--live");
+            await(() -> quietly(() -> read(serialLog)).contains("HOT-" + hotQ35Md5), "the q35 guest to read the plugged disk");
+            virsh.run("detach-disk", "jq", "vdb", "--live");
+            await(() -> quietly(() -> read(serialLog)).contains("UNPLUGGED"), "the q35 guest to let go of the disk");
             await(() -> virsh.stateQuietly("jq").equals("shut off"), "the q35 guest to run its command and power off");
             String q35Log = read(lv.resolve("log/qemu/jq.log"));
             assertTrue(q35Log.contains("-machine pc-q35-7.2") && q35Log.contains("pcie-root-port"), q35Log);
@@ -270,19 +293,27 @@ class LibvirtGuestTest {
                 </disk>
                 <serial type='file'><source path='%s' append='on'/><target port='0'/></serial>
                 <controller type='usb' model='none'/>
+                <controller type='pci' model='pcie-root-port'/>
                 <memballoon model='none'/>
               </devices>
             </domain>
             """.formatted(name, memoryMib, os.indent(4).stripTrailing(), emulator, disk, serialLog);
     }
 
-    /** The demo guest's kernel and initrd, whose command lists the PCI functions and the disk's size. */
+    /**
+     * The demo guest's kernel and initrd, whose command lists the PCI functions and the disk's size,
+     * then waits for a disk to be plugged, reads it, and waits for it to go.
+     */
     private static String q35DomainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path serialLog) {
         return q35DomainXml("jq", 256, """
             <kernel>%s</kernel>
             <initrd>%s</initrd>
             <cmdline>console=ttyS0 cryptomgr.notests quiet %s</cmdline>""".formatted(guest.kernel(), guest.initramfs(),
-                InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size")), emulator, disk, serialLog);
+                InitScript.cmdParameter("ls /sys/bus/pci/devices; cat /sys/block/vda/size; "
+                    + "n=0; while [ ! -e /sys/block/vdb ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; "
+                    + "echo HOT-$(dd if=/dev/vdb bs=64k 2>/dev/null | md5sum | cut -c1-32); "
+                    + "while [ -e /sys/block/vdb ] && [ $n -lt 2400 ]; do sleep 0.1; n=$((n+1)); done; "
+                    + "[ -e /sys/block/vdb ] || echo UNPLUGGED")), emulator, disk, serialLog);
     }
 
     /** A q35 domain that boots its disk through firmware, as virt-install --import makes one. */

@@ -166,4 +166,22 @@ class PciHotplugTest {
             assertEquals(0xFFFF, config(m, 0, slot, 0, 2));
         }
     }
+
+    @Test
+    void aDeviceOfTheCommandLineWithAnIdUnplugsToo() throws Exception {
+        MachineConfig q35 = spin("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
+            "-device", "virtio-rng-pci,bus=rp1,id=rng0", "-device", "virtio-rng-pci");
+        try (Machine m = Machine.create(q35, QUIET, events::add)) {
+            int port = find(m, 0x000C_1B36);
+            writeConfig(m, 0, port, 0x18, 4, 0x0001_0100);
+            int exp = capability(m, 0, port, 0x10);
+            assertEquals(0x1044_1AF4, config(m, 1, 0, 0, 4));
+            m.unplug("rng0");
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, PCC | PIC_OFF);
+            assertEquals("rng0", deleted().id());
+            assertEquals(0xFFFF, config(m, 1, 0, 0, 2));
+            assertTrue(m.devices().ids().stream().noneMatch(id -> id.startsWith("virtio-rng0")), m.devices().ids().toString());
+            assertTrue(m.devices().ids().stream().anyMatch(id -> id.startsWith("virtio-rng1")), m.devices().ids().toString());
+        }
+    }
 }
