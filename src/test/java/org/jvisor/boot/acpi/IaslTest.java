@@ -299,6 +299,16 @@ class IaslTest {
                 }
                 Name (BUF1, Buffer () { 1, 2, 3 })
                 Name (PKG1, Package () { "A", 0x123456789, Ones, 0x10000, \\_SB.PCI0 })
+                Name (BUF2, Buffer () { 0, 0, 0, 0, 0, 0, 0, 0 })
+                Method (MTH3, 1, NotSerialized)
+                {
+                    CreateDWordField (BUF2, 0x04, DW1)
+                    If (LNotEqual (Arg0, ToUUID ("e5c937d0-3553-4d7a-9117-ea4d19c3434d")))
+                    {
+                        Or (DW1, 0x0100, DW1)
+                    }
+                    Return (DW1)
+                }
             }
         }
         """;
@@ -354,6 +364,14 @@ class IaslTest {
         w.beginMethod("MTH2", 0, false).returnOp().integer(0x0F).end();
         w.name("BUF1").buffer(new byte[] {1, 2, 3});
         w.name("PKG1").beginPackage().string("A").integer(0x1_2345_6789L).ones().integer(0x10000).nameRef("\\_SB.PCI0").end();
+        w.name("BUF2").buffer(new byte[8]);
+        w.beginMethod("MTH3", 1, false);
+        w.createDWordField().nameRef("BUF2").integer(4).nameString("DW1");
+        w.beginIf().lNotEqual().arg(0).toUuid("e5c937d0-3553-4d7a-9117-ea4d19c3434d");
+        w.or().nameRef("DW1").integer(0x100).nameString("DW1");
+        w.end();
+        w.returnOp().nameRef("DW1");
+        w.end();
         w.end();
         return w.toByteArray();
     }
