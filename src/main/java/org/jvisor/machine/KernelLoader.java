@@ -138,15 +138,17 @@ final class KernelLoader {
     }
 
     /**
-     * What the DSDT describes: the PC with its PCI host (and on pc the ACPI PCI hot-plug slots),
-     * or microvm with its virtio-mmio windows.
+     * What the DSDT describes: the PC with its PCI host (on pc with the ACPI PCI hot-plug slots, on
+     * q35 with the _OSC that hands the OS native PCI Express hot-plug), or microvm with its
+     * virtio-mmio windows.
      */
-    private static AcpiTables acpiTables(MachineConfig config) throws BootException {
+    static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
         if (config.machineType().hasPci()) {
             tables.pciHost(PcPciLayout.of(config).acpi());
             PcHotplugSlots.notHotpluggable(config)
                 .ifPresent(fixed -> tables.pciHotplug(AcpiPciHotplug.hotpluggableMask(fixed)));
+            tables.nativePcieHotplug(PcHotplugSlots.nativePcieHotplug(config));
             return tables;
         }
         try {

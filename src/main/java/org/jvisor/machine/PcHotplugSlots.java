@@ -22,6 +22,15 @@ final class PcHotplugSlots {
     private PcHotplugSlots() {
     }
 
+    /**
+     * Whether the OS hot-plugs natively on the PCI Express root ports (q35), which the DSDT's
+     * {@code _OSC} on the PCI host grants it: Linux's pciehp binds only then. Not on pc, whose
+     * slots ACPI hot-plugs ({@link #notHotpluggable}), nor on microvm, which has no PCI.
+     */
+    static boolean nativePcieHotplug(MachineConfig config) {
+        return config.machineType() == MachineConfig.MachineType.Q35;
+    }
+
     /** The slots of bus 0 that are not hot-pluggable; empty for a machine without ACPI PCI hot-plug. */
     static Optional<Set<Integer>> notHotpluggable(MachineConfig config) {
         if (config.machineType() != MachineConfig.MachineType.PC) {

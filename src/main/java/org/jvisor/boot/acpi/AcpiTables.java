@@ -38,6 +38,7 @@ public final class AcpiTables {
     private boolean i8042 = true;
     private boolean rtc = true;
     private int pciHotplugSlots;
+    private boolean nativePcieHotplug;
 
     /** Where the tables went. */
     public record Placement(long rsdpAddress, long start, long length) {
@@ -130,6 +131,16 @@ public final class AcpiTables {
         return this;
     }
 
+    /**
+     * Native PCI Express hot-plug, as on QEMU's q35: the PCI host's {@code _OSC} grants the OS
+     * control of the root ports' hot-plug ({@link PciHostOsc}). Default off. Needs a PCI Express
+     * {@link #pciHost} and no {@link #pciHotplug ACPI PCI hot-plug}.
+     */
+    public AcpiTables nativePcieHotplug(boolean on) {
+        this.nativePcieHotplug = on;
+        return this;
+    }
+
     public int vcpus() {
         return vcpus;
     }
@@ -139,7 +150,7 @@ public final class AcpiTables {
     }
 
     public Dsdt.Config dsdtConfig() {
-        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost, pciHotplugSlots);
+        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost, pciHotplugSlots, nativePcieHotplug);
     }
 
     /** Lays the tables out in [base, base + windowSize). */

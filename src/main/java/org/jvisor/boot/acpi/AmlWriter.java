@@ -55,6 +55,7 @@ public final class AmlWriter {
     public static final int AND_OP = 0x7B;
     public static final int OR_OP = 0x7D;
     public static final int NOTIFY_OP = 0x86;
+    public static final int CREATE_DWORD_FIELD_OP = 0x8A;
     public static final int LAND_OP = 0x90;
     public static final int LOR_OP = 0x91;
     public static final int LNOT_OP = 0x92;
@@ -613,6 +614,37 @@ public final class AmlWriter {
         return beginBuffer().raw(bytes).end();
     }
 
+    /**
+     * The 16 bytes ASL's {@code ToUUID ("aabbccdd-eeff-gghh-iijj-kkllmmnnoopp")} yields (ACPI 6.5
+     * 19.6, ToUUID): the first three groups little-endian (dd cc bb aa, ff ee, hh gg), the last
+     * two in string order (ii jj, kk ll mm nn oo pp), as a GUID is laid out in memory. Hex digits
+     * in either case.
+     */
+    public static byte[] uuidBytes(String uuid) {
+        if (!uuid.matches("\\p{XDigit}{8}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{4}-\\p{XDigit}{12}")) {
+            throw new IllegalArgumentException("a UUID is 8-4-4-4-12 hex digits: " + uuid);
+        }
+        String hex = uuid.replace("-", "");
+        byte[] inOrder = new byte[16];
+        for (int i = 0; i < 16; i++) {
+            inOrder[i] = (byte) Integer.parseInt(hex, 2 * i, 2 * i + 2, 16);
+        }
+        byte[] b = inOrder.clone();
+        for (int i = 0; i < 4; i++) {
+            b[i] = inOrder[3 - i];
+        }
+        b[4] = inOrder[5];
+        b[5] = inOrder[4];
+        b[6] = inOrder[7];
+        b[7] = inOrder[6];
+        return b;
+    }
+
+    /** {@code ToUUID ("...")}: a 16-byte Buffer of {@link #uuidBytes(String)}, as iasl compiles it. */
+    public AmlWriter toUuid(String uuid) {
+        return buffer(uuidBytes(uuid));
+    }
+
     /** DefBuffer: write raw bytes, close with {@link #end()}; the size is filled in. */
     public AmlWriter beginBuffer() {
         element();
@@ -696,6 +728,16 @@ public final class AmlWriter {
         return raw(LNOT_OP);
     }
 
+    /**
+     * {@code LNotEqual (<a>, <b>)}, ASL+ {@code (a != b)}: the grammar has no opcode of its own for
+     * it, LNotEqualOp is LNotOp LEqualOp (20.2.5.4), i.e. {@code LNot (LEqual (a, b))}. With
+     * Buffer operands, as with LEqual, the contents are compared (ACPI 6.5 19.6, LEqual).
+     */
+    public AmlWriter lNotEqual() {
+        element();
+        return raw(LNOT_OP).raw(LEQUAL_OP);
+    }
+
     /** {@code Notify (<object>, <value>)}. */
     public AmlWriter notifyOp() {
         return raw(NOTIFY_OP);
@@ -756,6 +798,17 @@ public final class AmlWriter {
         }
         element();
         return raw(ARG0_OP + n);
+    }
+
+    /**
+     * DefCreateDWordField (ACPI 6.5 20.2.5.2; 19.6, CreateDWordField):
+     * {@code CreateDWordField (<buffer>, <byteIndex>, name)} declares {@code name} as the 32-bit
+     * field at byte {@code byteIndex} of the buffer: stores to it change the buffer. Write the
+     * buffer (a TermArg: an ArgN, a named Buffer...) and the byte index next, then the field's
+     * name with {@link #nameString(String)}.
+     */
+    public AmlWriter createDWordField() {
+        return raw(CREATE_DWORD_FIELD_OP);
     }
 
     /** The NullName target: the result of an operator is discarded. */

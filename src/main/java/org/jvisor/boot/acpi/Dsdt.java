@@ -9,7 +9,8 @@ import org.jvisor.devices.legacy.RtcCmos;
  * The DSDT (ACPI 6.5 5.2.11.1), revision 2 (64-bit integers): \_S5 for {@link AcpiPm}, and under
  * \_SB the processors (ACPI0007), COM1, the PS/2 keyboard, the CMOS RTC, the virtio-mmio transports
  * (VRnn) and the PCI host bridge (PCI0). With ACPI PCI hot-plug (the pc machine), PCI0 also holds
- * the slot devices and methods of {@link PciHotplugAml}, and \_GPE its event method.
+ * the slot devices and methods of {@link PciHotplugAml}, and \_GPE its event method; with native
+ * PCI Express hot-plug (q35), the {@code _OSC} of {@link PciHostOsc} that hands it to the OS.
  */
 public final class Dsdt {
 
@@ -20,20 +21,39 @@ public final class Dsdt {
      *
      * @param pciHotplugSlots the slots of bus 0 with ACPI PCI hot-plug, bit s for slot s; 0 for a
      *                        machine without it (q35 has native PCIe hot-plug, microvm no PCI)
+     * @param nativePcieHotplug whether PCI0 has the {@code _OSC} that grants the OS native PCI
+     *                        Express hot-plug ({@link PciHostOsc}): q35, whose root ports hot-plug
+     *                        natively; not pc, whose slots ACPI hot-plugs, as QEMU's i440fx DSDT
+     *                        has no {@code _OSC}. Needs a PCI Express host (ECAM) and excludes ACPI
+     *                        PCI hot-plug.
      */
     public record Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
-                         List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots) {
+                         List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots,
+                         boolean nativePcieHotplug) {
         public Config {
             virtioMmio = List.copyOf(virtioMmio);
             if (pciHotplugSlots != 0 && pciHost == null) {
                 throw new IllegalArgumentException("ACPI PCI hot-plug needs a PCI host");
             }
+            if (nativePcieHotplug && (pciHost == null || !pciHost.pcie())) {
+                throw new IllegalArgumentException("native PCI Express hot-plug needs a PCI Express host (ECAM)");
+            }
+            if (nativePcieHotplug && pciHotplugSlots != 0) {
+                throw new IllegalArgumentException(
+                    "ACPI PCI hot-plug and native PCI Express hot-plug exclude each other");
+            }
         }
 
-        /** Without ACPI PCI hot-plug. */
+        /** With ACPI PCI hot-plug or none, without native PCI Express hot-plug. */
+        public Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
+                      List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots) {
+            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, pciHotplugSlots, false);
+        }
+
+        /** Without PCI hot-plug. */
         public Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
                       List<VirtioMmioDevice> virtioMmio, PciHost pciHost) {
-            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, 0);
+            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, 0, false);
         }
     }
 
@@ -103,7 +123,7 @@ public final class Dsdt {
             w.end();
         }
         if (c.pciHost() != null) {
-            writePciHost(w, c.pciHost(), c.pciHotplugSlots());
+            writePciHost(w, c.pciHost(), c.pciHotplugSlots(), c.nativePcieHotplug());
         }
         w.end();
         if (c.pciHotplugSlots() != 0) {
@@ -111,7 +131,7 @@ public final class Dsdt {
         }
     }
 
-    private static void writePciHost(AmlWriter w, PciHost p, int hotplugSlots) {
+    private static void writePciHost(AmlWriter w, PciHost p, int hotplugSlots, boolean nativePcieHotplug) {
         w.beginDevice("PCI0");
         if (p.pcie()) {
             w.name("_HID").eisaId("PNP0A08");
@@ -123,6 +143,9 @@ public final class Dsdt {
         w.name("_SEG").integer(p.segment());
         w.name("_BBN").integer(p.busStart());
         w.name("_UID").integer(p.segment());
+        if (nativePcieHotplug) {
+            PciHostOsc.write(w); // where QEMU's q35 DSDT has it, after _UID
+        }
         w.name("_CRS").beginResourceTemplate();
         w.wordBusNumber(p.busStart(), p.busEnd());
         w.io(0xCF8, 0xCF8, 0x01, 0x08);

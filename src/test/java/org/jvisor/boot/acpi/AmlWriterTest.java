@@ -344,4 +344,81 @@ class AmlWriterTest {
         byte[] aml = new AmlWriter().call("\\FOO").arg(0).integer(2).toByteArray();
         assertArrayEquals(b(0x5C, 'F', 'O', 'O', '_', 0x68, 0x0A, 0x02), aml);
     }
+
+    // The encodings below are the bytes iasl (20200925) emits for the ASL in the comments;
+    // IaslTest compiles the same constructs with the installed iasl and compares.
+
+    @Test
+    void uuidBytesSwapTheFirstThreeGroups() {
+        // ToUUID ("33DB4D5B-1FF7-401C-9657-7441C03DD766"), the PCI host bridge's _OSC UUID
+        byte[] pciHost = b(0x5B, 0x4D, 0xDB, 0x33, 0xF7, 0x1F, 0x1C, 0x40,
+            0x96, 0x57, 0x74, 0x41, 0xC0, 0x3D, 0xD7, 0x66);
+        assertArrayEquals(pciHost, AmlWriter.uuidBytes("33DB4D5B-1FF7-401C-9657-7441C03DD766"));
+        assertArrayEquals(pciHost, AmlWriter.uuidBytes("33db4d5b-1ff7-401c-9657-7441c03dd766"));
+        assertArrayEquals(b(3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15),
+            AmlWriter.uuidBytes("00010203-0405-0607-0809-0A0B0C0D0E0F"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "33DB4D5B1FF7401C96577441C03DD766", "33DB4D5B-1FF7-401C-9657-7441C03DD76",
+        "33DB4D5B-1FF7-401C-9657-7441C03DD7666", "33DB4D5B-1FF7-401C-9657_7441C03DD766",
+        "G3DB4D5B-1FF7-401C-9657-7441C03DD766", "{33DB4D5B-1FF7-401C-9657-7441C03DD766}"})
+    void badUuidsAreRejected(String uuid) {
+        assertThrows(IllegalArgumentException.class, () -> AmlWriter.uuidBytes(uuid));
+    }
+
+    private static final String PCI_HOST_UUID = "33DB4D5B-1FF7-401C-9657-7441C03DD766";
+
+    @Test
+    void toUuidIsASixteenByteBuffer() {
+        // BufferOp PkgLength(19) BufferSize(0x0A 0x10) and the 16 bytes
+        assertArrayEquals(cat(b(0x11, 0x13, 0x0A, 0x10), AmlWriter.uuidBytes(PCI_HOST_UUID)),
+            new AmlWriter().toUuid(PCI_HOST_UUID).toByteArray());
+    }
+
+    @Test
+    void createDWordFieldIsTheOpTheBufferTheIndexThenTheName() {
+        // CreateDWordField (Arg3, Zero, CDW1); CreateDWordField (Arg3, 0x08, CDW3)
+        assertArrayEquals(b(0x8A, 0x6B, 0x00, 'C', 'D', 'W', '1'),
+            new AmlWriter().createDWordField().arg(3).integer(0).nameString("CDW1").toByteArray());
+        assertArrayEquals(b(0x8A, 0x6B, 0x0A, 0x08, 'C', 'D', 'W', '3'),
+            new AmlWriter().createDWordField().arg(3).integer(8).nameString("CDW3").toByteArray());
+        // CreateDWordField (\BUF, 0x0100, FLD)
+        assertArrayEquals(b(0x8A, 0x5C, 'B', 'U', 'F', '_', 0x0B, 0x00, 0x01, 'F', 'L', 'D', '_'),
+            new AmlWriter().createDWordField().nameRef("\\BUF").integer(0x100).nameString("FLD").toByteArray());
+    }
+
+    @Test
+    void lNotEqualIsLNotOfLEqual() {
+        // If ((Arg1 != One)) {}, If ((CDW3 != Local0)) {}
+        assertArrayEquals(b(0xA0, 0x05, 0x92, 0x93, 0x69, 0x01),
+            new AmlWriter().beginIf().lNotEqual().arg(1).one().end().toByteArray());
+        assertArrayEquals(b(0xA0, 0x08, 0x92, 0x93, 'C', 'D', 'W', '3', 0x60),
+            new AmlWriter().beginIf().lNotEqual().nameRef("CDW3").local(0).end().toByteArray());
+        // LNot (Arg0) alone
+        assertArrayEquals(b(0x92, 0x68), new AmlWriter().lNot().arg(0).toByteArray());
+    }
+
+    @Test
+    void lEqualOfAnArgAndAUuidBuffer() {
+        // If ((Arg0 == ToUUID ("33DB4D5B-1FF7-401C-9657-7441C03DD766"))) {}
+        byte[] body = cat(b(0x93, 0x68, 0x11, 0x13, 0x0A, 0x10), AmlWriter.uuidBytes(PCI_HOST_UUID));
+        assertArrayEquals(cat(b(0xA0, body.length + 1), body),
+            new AmlWriter().beginIf().lEqual().arg(0).toUuid(PCI_HOST_UUID).end().toByteArray());
+    }
+
+    @Test
+    void compoundAssignmentsAreAndOrWithTheirOperandAsTarget() {
+        // Local0 = CDW3; Local0 &= 0x15; CDW1 |= 0x10; CDW3 = Local0
+        byte[] aml = new AmlWriter()
+            .store().nameRef("CDW3").local(0)
+            .and().local(0).integer(0x15).local(0)
+            .or().nameRef("CDW1").integer(0x10).nameString("CDW1")
+            .store().local(0).nameRef("CDW3")
+            .toByteArray();
+        assertArrayEquals(b(0x70, 'C', 'D', 'W', '3', 0x60,
+            0x7B, 0x60, 0x0A, 0x15, 0x60,
+            0x7D, 'C', 'D', 'W', '1', 0x0A, 0x10, 'C', 'D', 'W', '1',
+            0x70, 0x60, 'C', 'D', 'W', '3'), aml);
+    }
 }

@@ -299,6 +299,16 @@ class IaslTest {
                 }
                 Name (BUF1, Buffer () { 1, 2, 3 })
                 Name (PKG1, Package () { "A", 0x123456789, Ones, 0x10000, \\_SB.PCI0 })
+                Name (BUF2, Buffer () { 0, 0, 0, 0, 0, 0, 0, 0 })
+                Method (MTH3, 1, NotSerialized)
+                {
+                    CreateDWordField (BUF2, 0x04, DW1)
+                    If (LNotEqual (Arg0, ToUUID ("e5c937d0-3553-4d7a-9117-ea4d19c3434d")))
+                    {
+                        Or (DW1, 0x0100, DW1)
+                    }
+                    Return (DW1)
+                }
             }
         }
         """;
@@ -354,6 +364,14 @@ class IaslTest {
         w.beginMethod("MTH2", 0, false).returnOp().integer(0x0F).end();
         w.name("BUF1").buffer(new byte[] {1, 2, 3});
         w.name("PKG1").beginPackage().string("A").integer(0x1_2345_6789L).ones().integer(0x10000).nameRef("\\_SB.PCI0").end();
+        w.name("BUF2").buffer(new byte[8]);
+        w.beginMethod("MTH3", 1, false);
+        w.createDWordField().nameRef("BUF2").integer(4).nameString("DW1");
+        w.beginIf().lNotEqual().arg(0).toUuid("e5c937d0-3553-4d7a-9117-ea4d19c3434d");
+        w.or().nameRef("DW1").integer(0x100).nameString("DW1");
+        w.end();
+        w.returnOp().nameRef("DW1");
+        w.end();
         w.end();
         return w.toByteArray();
     }
@@ -643,5 +661,175 @@ class IaslTest {
         assertTrue(f.contains("Evaluation of \\_SB.PCI0.B0EJ returned object") && f.contains("[Integer] = 0000000000000010"),
             "S20's _EJ0 wrote slot 4's bit:\n" + o);
         assertTrue(f.contains("Evaluation of \\_SB.PCI0.BNUM returned object"), o);
+    }
+
+    // ---- _OSC on q35's PCI Express host (native PCI Express hot-plug) --------------------------
+
+    private static AcpiTables.Image q35Image() {
+        return PciHostOscTest.q35().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE);
+    }
+
+    @Test
+    void q35DsdtWithOscDisassembles() throws Exception {
+        String dsl = disassemble("dsdt", q35Image().table("DSDT"));
+        String f = flat(dsl);
+        assertTrue(f.contains("Name (_UID, Zero) // _UID: Unique ID"
+            + " Method (_OSC, 4, NotSerialized) // _OSC: Operating System Capabilities"
+            + " { CreateDWordField (Arg3, Zero, CDW1)"
+            + " If ((Arg0 == ToUUID (\"33db4d5b-1ff7-401c-9657-7441c03dd766\") /* PCI Host Bridge Device */))"
+            + " { CreateDWordField (Arg3, 0x04, CDW2) CreateDWordField (Arg3, 0x08, CDW3)"
+            + " Local0 = CDW3 /* \\_SB_.PCI0._OSC.CDW3 */ Local0 &= 0x15"
+            + " If ((Arg1 != One)) { CDW1 |= 0x08 }"
+            + " If ((CDW3 != Local0)) { CDW1 |= 0x10 }"
+            + " CDW3 = Local0 }"
+            + " Else { CDW1 |= 0x04 }"
+            + " Return (Arg3) }"
+            + " Name (_CRS, ResourceTemplate ()"), dsl);
+        assertTrue(f.contains("Device (PCI0) { Name (_HID, EisaId (\"PNP0A08\")"), dsl);
+        assertFalse(f.contains("External"), "every name resolves inside the table");
+    }
+
+    @Test
+    void q35DsdtWithOscRecompilesToTheSameProgram() throws Exception {
+        String dsl = disassemble("dsdt", q35Image().table("DSDT"));
+        Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
+        assertEquals(0, c.exit(), c.output());
+        assertTrue(c.output().contains("0 Errors"), c.output());
+        assertEquals(body(dsl), body(disassemble("again", Files.readAllBytes(dir.resolve("again.aml")))));
+    }
+
+    @Test
+    void pcAndMicrovmDsdtsHaveNoOsc() throws Exception {
+        assertFalse(disassemble("pc", pcImage().table("DSDT")).contains("_OSC"));
+        assertFalse(disassemble("full", fullImage().table("DSDT")).contains("_OSC"));
+        assertFalse(disassemble("microvm", virtio(2).build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE)
+            .table("DSDT")).contains("_OSC"));
+    }
+
+    /** PciHostOsc's ASL, written by hand in ASL 1.0 as QEMU 7.2's q35 DSDT has it (with jvisor's 0x15). */
+    private static final String OSC_ASL = """
+        DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
+        {
+            Scope (\\_SB)
+            {
+                Device (PCI0)
+                {
+                    Name (_HID, EisaId ("PNP0A08"))
+                    Method (_OSC, 4, NotSerialized)
+                    {
+                        CreateDWordField (Arg3, 0, CDW1)
+                        If (LEqual (Arg0, ToUUID ("33DB4D5B-1FF7-401C-9657-7441C03DD766")))
+                        {
+                            CreateDWordField (Arg3, 4, CDW2)
+                            CreateDWordField (Arg3, 8, CDW3)
+                            Store (CDW3, Local0)
+                            And (Local0, 0x15, Local0)
+                            If (LNotEqual (Arg1, 1))
+                            {
+                                Or (CDW1, 0x08, CDW1)
+                            }
+                            If (LNotEqual (CDW3, Local0))
+                            {
+                                Or (CDW1, 0x10, CDW1)
+                            }
+                            Store (Local0, CDW3)
+                        }
+                        Else
+                        {
+                            Or (CDW1, 0x04, CDW1)
+                        }
+                        Return (Arg3)
+                    }
+                }
+            }
+        }
+        """;
+
+    @Test
+    void oscAmlMatchesIaslByteForByte() throws Exception {
+        Files.writeString(dir.resolve("osc.asl"), OSC_ASL);
+        Run c = run(iasl.toString(), "-on", "-p", "osc", "osc.asl");
+        assertEquals(0, c.exit(), c.output());
+        byte[] iaslAml = Files.readAllBytes(dir.resolve("osc.aml"));
+        byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
+        AmlWriter w = new AmlWriter();
+        w.beginScope("\\_SB").beginDevice("PCI0");
+        w.name("_HID").eisaId("PNP0A08");
+        PciHostOsc.write(w);
+        w.end().end();
+        byte[] ours = w.toByteArray();
+        assertArrayEquals(body, ours, () -> "iasl:\n" + hex(body) + "\nours:\n" + hex(ours));
+    }
+
+    private static String bufferArg(byte[] b) {
+        StringBuilder s = new StringBuilder("(");
+        for (int i = 0; i < b.length; i++) {
+            s.append(String.format(i == 0 ? "%02X" : " %02X", b[i] & 0xFF));
+        }
+        return s.append(')').toString();
+    }
+
+    /** The _OSC capabilities buffer: status, support and control dwords. */
+    private static String capabilities(int cdw1, int cdw2, int cdw3) {
+        byte[] b = new byte[12];
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(cdw1).putInt(cdw2).putInt(cdw3);
+        return bufferArg(b);
+    }
+
+    private Run acpiexec(AcpiTables.Image img, String commands) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b", commands));
+        for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
+            Files.write(dir.resolve(s + ".dat"), img.table(s));
+            cmd.add(s + ".dat");
+        }
+        return run(cmd.toArray(String[]::new));
+    }
+
+    /**
+     * ACPICA's interpreter evaluates q35's _OSC as Linux calls it (drivers/acpi/pci_root.c: revision
+     * 1, three dwords; a query first, then a request for what the query granted) and with what it
+     * must refuse: each returned buffer is CDW1 CDW2 CDW3, little-endian.
+     */
+    @Test
+    void acpicaEvaluatesTheOsc() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        String osc = "evaluate \\_SB.PCI0._OSC ";
+        String uuid = bufferArg(AmlWriter.uuidBytes(PciHostOsc.PCI_HOST_BRIDGE_UUID));
+        String other = bufferArg(AmlWriter.uuidBytes("00010203-0405-0607-0809-0A0B0C0D0E0F"));
+        Run r = acpiexec(q35Image(), String.join("; ",
+            osc + uuid + " 1 3 " + capabilities(0, 0, 0x1F),       // asks for hot-plug, SHPC, PME, AER, capability
+            osc + uuid + " 1 3 " + capabilities(1, 0x1F, 0xBF),    // a query for all Linux knows of
+            osc + uuid + " 1 3 " + capabilities(0, 0x1F, 0x15),    // the request for what was granted
+            osc + uuid + " 1 3 " + capabilities(0, 0, 0x01),       // native hot-plug alone
+            osc + other + " 1 3 " + capabilities(0, 0, 0x1F),      // not the PCI host bridge's UUID
+            osc + uuid + " 2 3 " + capabilities(0, 0, 0x1F)));     // an unknown revision
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertTrue(o.contains("1 ACPI AML tables successfully acquired and loaded"), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        assertFalse(o.contains("ACPI Exception"), o);
+        Matcher m = Pattern.compile("Evaluation of \\\\_SB\\.PCI0\\._OSC returned object[^\\n]*\\n"
+            + "\\s*\\[Buffer\\] Length 0C = +0000: ((?:[0-9A-F]{2} ){11}[0-9A-F]{2})").matcher(o);
+        List<String> returned = new ArrayList<>();
+        while (m.find()) {
+            returned.add(m.group(1));
+        }
+        assertEquals(List.of(
+            "10 00 00 00 00 00 00 00 15 00 00 00",  // masked; granted: hot-plug, PME, capability
+            "11 00 00 00 1F 00 00 00 15 00 00 00",  // the query flag stays, masked; SHPC AER LTR DPC cleared
+            "00 00 00 00 1F 00 00 00 15 00 00 00",  // all granted: no error bit, as Linux needs for a request
+            "00 00 00 00 00 00 00 00 01 00 00 00",
+            "04 00 00 00 00 00 00 00 1F 00 00 00",  // unrecognized UUID, the control dword untouched
+            "18 00 00 00 00 00 00 00 15 00 00 00"), // unrecognized revision (and masked)
+            returned, o);
+    }
+
+    /** The pc machine's PCI0 has no _OSC, as QEMU's i440fx DSDT: Linux gets AE_NOT_FOUND and keeps off. */
+    @Test
+    void acpicaFindsNoOscOnPc() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        Run r = acpiexec(pcImage(), "evaluate \\_SB.PCI0._OSC");
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("Evaluation of \\_SB.PCI0._OSC failed with status AE_NOT_FOUND"), r.output());
     }
 }
