@@ -115,7 +115,7 @@ class LibvirtOptionsTest {
         assertEquals(new org.jvisor.qmp.QomNames(Map.of("virtio-disk0", "virtio-blk-pci", "serial0", "isa-serial"),
             Map.of("libvirt-1-format", "virtio-disk0"), Map.of("libvirt-1-format", "virtio-disk0"),
             Map.of("libvirt-1-storage", new BlockNode.FileNode("/d.img", false, false, true),   // libvirt's discard=unmap
-                "libvirt-1-format", new BlockNode.FormatNode("raw", "libvirt-1-storage", true))), r.qomNames());
+                "libvirt-1-format", new BlockNode.FormatNode("raw", "libvirt-1-storage", true)), HotplugOptions.PARSER), r.qomNames());
         assertEquals(Map.of(0, 2), c.pciSlots());       // addr=0x2: where libvirt put the disk
         assertTrue(r.startPaused() && c.noShutdown() && r.msgTimestamps());
     }
