@@ -129,7 +129,7 @@ final class QmpCommands implements QmpService {
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
         BlockdevCommands.register(this, blockNodes);
-        QmpDiscovery.register(table);
+        QmpDiscovery.register(table, vm::accelerator);
         QomTree.register(this, vm, names.peripherals());
     }
 
