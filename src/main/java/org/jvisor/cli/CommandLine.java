@@ -43,7 +43,11 @@ public final class CommandLine {
                 implements Action {
         }
 
-        record Help() implements Action {
+        /** Print {@code text} (--help, -cpu help) and exit 0. */
+        record Help(String text) implements Action {
+            public Help() {
+                this(org.jvisor.cli.Help.TEXT);
+            }
         }
 
         record Version() implements Action {
@@ -117,6 +121,9 @@ public final class CommandLine {
             }
             // QEMU accepts --option as -option.
             String opt = raw.startsWith("--") ? raw.substring(1) : raw;
+            if (opt.equals("-cpu") && i + 1 < args.length && CpuOptions.isHelp(args[i + 1])) {
+                return new Action.Help(CpuOptions.help());   // as QEMU: the list, then exit 0
+            }
             int used = compat.handle(opt, args, i);
             if (used > 0) {
                 i += used - 1;

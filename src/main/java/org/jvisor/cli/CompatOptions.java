@@ -9,8 +9,8 @@ import org.jvisor.config.MachineConfig;
  * QEMU options that management tools (libvirt) always pass and that describe what jvisor already
  * is, checked and then kept only where something reads them: -no-user-config and -nodefaults
  * (jvisor reads no configuration file and, with -nodefaults, adds no default serial port), -uuid,
- * -msg (timestamps on jvisor's messages), -overcommit, -rtc, -global, -audiodev, -cpu (-boot is the
- * firmware's: CommandLine.parseBoot). A value QEMU would act on differently
+ * -msg (timestamps on jvisor's messages), -overcommit, -rtc, -global, -audiodev, -cpu (CpuOptions; -boot
+ * is the firmware's: CommandLine.parseBoot). A value QEMU would act on differently
  * from jvisor is an error, never silently dropped.
  */
 final class CompatOptions {
@@ -98,7 +98,7 @@ final class CompatOptions {
                     throw new UsageException("-audiodev: id=ID is required");
                 }
             }
-            case "-cpu" -> cpu = cpu(value(args, i, opt, "a CPU model (qemu64, max)"));
+            case "-cpu" -> cpu = CpuOptions.parse(value(args, i, opt, "a CPU model (qemu64, max, host, base; -cpu help)"));
             default -> {
                 return 0;
             }
@@ -106,34 +106,7 @@ final class CompatOptions {
         return 2;
     }
 
-    /**
-     * -cpu MODEL[,FEATURE...]: qemu64 or max, and the one feature jvisor lets a user change,
-     * x2apic, in QEMU's spellings (+x2apic, -x2apic, x2apic=on|off).
-     */
-    private static MachineConfig.CpuConfig cpu(String v) throws UsageException {
-        String[] parts = v.split(",", -1);
-        String model = parts[0];
-        if (!"qemu64".equals(model) && !"max".equals(model)) {
-            throw new UsageException("-cpu: '" + model + "' is not a CPU model jvisor has (qemu64, max)");
-        }
-        Boolean x2apic = null;
-        for (int k = 1; k < parts.length; k++) {
-            String f = parts[k];
-            Boolean on = switch (f) {
-                case "+x2apic", "x2apic=on", "x2apic=yes", "x2apic=true" -> true;
-                case "-x2apic", "x2apic=off", "x2apic=no", "x2apic=false" -> false;
-                default -> null;
-            };
-            if (on == null) {
-                throw new UsageException("-cpu " + model + ": '" + f + "': the only CPU feature that can be changed is "
-                    + "x2apic (+x2apic, -x2apic, x2apic=on|off); jvisor's vCPU has one feature set besides");
-            }
-            x2apic = on;
-        }
-        return new MachineConfig.CpuConfig(model, x2apic);
-    }
-
-    /** -cpu's model and x2APIC choice. */
+    /** -cpu's model and its flags and properties. */
     MachineConfig.CpuConfig cpu() {
         return cpu;
     }

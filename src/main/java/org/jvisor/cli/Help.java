@@ -272,9 +272,18 @@ final class Help {
 
         Accepted as QEMU takes them (what libvirt passes; anything jvisor cannot honour is an error):
           -no-user-config, -nodefaults (no default serial port), -uuid UUID,
-          -cpu qemu64|max[,+x2apic|,-x2apic|,x2apic=on|off]  on tcg, max and +x2apic offer the local
-                                APIC's x2APIC mode (qemu64, the default, does not); kvm's vCPUs
-                                always have it. The only CPU feature that can be changed.
+          -cpu MODEL[,+FLAG|,-FLAG|,FLAG=on|off...][,enforce][,check=off][,migratable=on|off]
+                   [,kvm=off][,pmu=off][,l3-cache=off]   (-cpu help lists models and flags)
+                                MODEL: qemu64 (default) and max are the engine's feature set
+                                (tcg: what its interpreter implements; kvm: KVM's supported
+                                CPUID), not QEMU's qemu64 list; max adds x2APIC on tcg; host
+                                (kvm only) is KVM's set; base has no flag. FLAG: QEMU's names
+                                (sse4.2, sse4_2, hypervisor, x2apic...); -FLAG hides it from the
+                                guest, +FLAG the engine lacks stays off with a warning (an error
+                                with enforce); -f beats +f, both beat f=, as in QEMU. kvm=off hides
+                                the KVM signature leaves, pmu=off CPUID leaf 0Ah, l3-cache=off the
+                                level-3 cache leaves; migratable (max, host) leaves out invtsc.
+                                On kvm -x2apic is refused; hv-* (Hyper-V) too
           -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),
           -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
 

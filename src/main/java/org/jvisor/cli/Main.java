@@ -46,7 +46,7 @@ public final class Main {
         }
         return switch (action) {
             case CommandLine.Action.Help h -> {
-                System.out.print(Help.TEXT);
+                System.out.print(h.text());
                 yield 0;
             }
             case CommandLine.Action.Version v -> {

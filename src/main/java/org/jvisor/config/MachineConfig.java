@@ -144,17 +144,132 @@ public record MachineConfig(
     }
 
     /**
-     * -cpu MODEL[,+x2apic|,-x2apic|,x2apic=on|off]: the vCPU model, qemu64 (the default) or max,
-     * and whether tcg's vCPUs offer the local APIC's x2APIC mode (CPUID.1:ECX[21]). {@code x2apic}
-     * null is the model's choice: max has it, qemu64 does not (as QEMU 7.2's tcg models). kvm's
-     * vCPUs always have it (KVM's CPUID), so there only off is refused.
+     * -cpu MODEL[,FEATURE...]: the vCPU model and the changes to it, in QEMU's terms (what
+     * org.jvisor.cpu.GuestCpuid applies to the engine's CPUID). {@code model} is qemu64 (the
+     * default), max, host (kvm only) or base; {@code settings} are the items after it in the order
+     * given: CPUID flags by QEMU's names ("sse4.2", "x2apic", "hypervisor") and the properties
+     * enforce, check, migratable, kvm, pmu and l3-cache. Which value counts is QEMU's rule (see
+     * {@link #setting}).
      */
-    public record CpuConfig(String model, Boolean x2apic) {
-        public static final CpuConfig DEFAULT = new CpuConfig("qemu64", null);
+    public record CpuConfig(String model, List<Setting> settings) {
+        public static final CpuConfig DEFAULT = new CpuConfig("qemu64", List.of());
 
-        /** Whether tcg's vCPUs offer x2APIC mode. */
+        /**
+         * One item of the list: {@code +name} or {@code -name} ({@code plusMinus}, QEMU's legacy
+         * syntax) or {@code name=on|off}.
+         */
+        public record Setting(String name, boolean on, boolean plusMinus) {
+            public Setting {
+                Objects.requireNonNull(name, "name");
+            }
+
+            /** As QEMU's syntax: "+name", "-name", "name=on", "name=off". */
+            @Override
+            public String toString() {
+                return plusMinus ? (on ? "+" : "-") + name : name + "=" + (on ? "on" : "off");
+            }
+        }
+
+        public CpuConfig {
+            Objects.requireNonNull(model, "model");
+            settings = List.copyOf(settings);
+        }
+
+        /** {@code model} with x2APIC on or off ({@code x2apic} null: the model's choice). */
+        public CpuConfig(String model, Boolean x2apic) {
+            this(model, x2apic == null ? List.of() : List.of(new Setting("x2apic", x2apic, false)));
+        }
+
+        /**
+         * The value {@code name} ends with, null when it is not set. QEMU's rule
+         * (target/i386/cpu.c, x86_cpu_parse_featurestr and x86_cpu_expand_features): the
+         * {@code name=} items are applied in order, so the last one counts; then every
+         * {@code +name}, then every {@code -name}, whatever their places: "-f" beats "+f", and
+         * both beat "f=". (QEMU 7.2 checked: "popcnt=off,+popcnt" has popcnt, "-popcnt,+popcnt"
+         * does not.)
+         */
+        public Boolean setting(String name) {
+            Boolean value = null;
+            boolean plus = false;
+            boolean minus = false;
+            for (Setting s : settings) {
+                if (!s.name().equals(name)) {
+                    continue;
+                }
+                if (!s.plusMinus()) {
+                    value = s.on();
+                } else if (s.on()) {
+                    plus = true;
+                } else {
+                    minus = true;
+                }
+            }
+            return minus ? Boolean.FALSE : plus ? Boolean.TRUE : value;
+        }
+
+        /**
+         * The names given as {@code name=} after a {@code +name} or {@code -name}: QEMU warns
+         * "Ambiguous CPU model string" for each (and the +/- one still wins).
+         */
+        public List<String> ambiguous() {
+            List<String> out = new ArrayList<>();
+            Set<String> plusMinus = new LinkedHashSet<>();
+            for (Setting s : settings) {
+                if (s.plusMinus()) {
+                    plusMinus.add(s.name());
+                } else if (plusMinus.contains(s.name()) && !out.contains(s.name())) {
+                    out.add(s.name());
+                }
+            }
+            return List.copyOf(out);
+        }
+
+        /** x2apic's value, null when not set (the model's choice). */
+        public Boolean x2apic() {
+            return setting("x2apic");
+        }
+
+        /** Whether tcg's vCPUs offer x2APIC mode: max has it, qemu64 and base do not (as QEMU 7.2's tcg models). */
         public boolean x2apicOnTcg() {
+            Boolean x2apic = x2apic();
             return x2apic != null ? x2apic : model.equals("max");
+        }
+
+        /** enforce: a flag asked for that the engine cannot offer is an error, not a warning. */
+        public boolean enforce() {
+            return Boolean.TRUE.equals(setting("enforce"));
+        }
+
+        /** check (QEMU's default on): warn about each flag asked for that the engine cannot offer. */
+        public boolean check() {
+            return !Boolean.FALSE.equals(setting("check"));
+        }
+
+        /** kvm (default on): the KVM signature leaves 0x40000000/0x40000001; off hides them. */
+        public boolean kvmSignature() {
+            return !Boolean.FALSE.equals(setting("kvm"));
+        }
+
+        /** pmu (jvisor's default on: the engine's performance monitoring leaf 0Ah as it offers it); off hides it. */
+        public boolean pmu() {
+            return !Boolean.FALSE.equals(setting("pmu"));
+        }
+
+        /** l3-cache (default on): the engine's level-3 cache descriptions; off hides them. */
+        public boolean l3Cache() {
+            return !Boolean.FALSE.equals(setting("l3-cache"));
+        }
+
+        /** migratable (default on, max and host only): leave out the flags a migration cannot carry (invtsc). */
+        public boolean migratable() {
+            return !Boolean.FALSE.equals(setting("migratable"));
+        }
+
+        /** As QEMU's -cpu argument: "qemu64,-popcnt,enforce=on". */
+        public String spec() {
+            StringBuilder sb = new StringBuilder(model);
+            settings.forEach(s -> sb.append(',').append(s));
+            return sb.toString();
         }
     }
 

@@ -55,8 +55,20 @@ public interface Accelerator extends AutoCloseable {
         return Optional.empty();
     }
 
-    /** The CPUID leaves this engine presents to the guest. */
+    /**
+     * Every CPUID leaf and flag this engine can give its vCPUs (tcg: what its interpreter
+     * implements; kvm: KVM's supported list), before -cpu's choice ({@link GuestCpuid}).
+     */
+    CpuidModel offeredCpuid();
+
+    /**
+     * The CPUID leaves this engine presents to the guest, and a restored vCPU state is checked
+     * against: what {@link #presentCpuid} set, the offer until then.
+     */
     CpuidModel cpuid();
+
+    /** The CPUID the vCPUs created from now on present: the offer as -cpu edited it ({@link GuestCpuid}). */
+    void presentCpuid(CpuidModel guest);
 
     /**
      * Forgets every mapping through which a vCPU writes guest RAM without marking the

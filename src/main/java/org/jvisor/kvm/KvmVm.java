@@ -45,7 +45,10 @@ public final class KvmVm implements Accelerator {
     private final KvmFd vm;
     private final MachineBus bus;
     private final int runSize;
-    private final CpuidModel cpuid;
+    /** KVM's supported CPUID, made explicit (buildCpuid). */
+    private final CpuidModel offered;
+    /** What the vCPUs present: the offer as -cpu edited it (GuestCpuid). */
+    private volatile CpuidModel cpuid;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     private KvmDoorbells doorbells;
     private KvmDirtyLog dirtyLog;
@@ -63,7 +66,8 @@ public final class KvmVm implements Accelerator {
         this.vm = vm;
         this.bus = bus;
         this.runSize = system.vcpuMmapSize();
-        this.cpuid = buildCpuid(system.supportedCpuid());
+        this.offered = buildCpuid(system.supportedCpuid());
+        this.cpuid = offered;
         this.savedMsrs = KvmVcpu.snapshotMsrs(system.msrIndexList());
     }
 
@@ -166,9 +170,20 @@ public final class KvmVm implements Accelerator {
         return true;
     }
 
+    /** KVM_GET_SUPPORTED_CPUID with the hypervisor bit and KVM's signature leaves made explicit. */
+    @Override
+    public CpuidModel offeredCpuid() {
+        return offered;
+    }
+
     @Override
     public CpuidModel cpuid() {
         return cpuid;
+    }
+
+    @Override
+    public void presentCpuid(CpuidModel guest) {
+        this.cpuid = guest;
     }
 
     @Override
@@ -182,6 +197,7 @@ public final class KvmVm implements Accelerator {
 
     /** Per-vCPU CPUID: the initial APIC ID in leaf 1 EBX[31:24] and the x2APIC ID in leaves 0xB/0x1F. */
     private CpuidModel cpuidForVcpu(int index) {
+        CpuidModel cpuid = this.cpuid;
         List<CpuidEntry> fixes = new ArrayList<>();
         for (CpuidEntry e : cpuid.entries()) {
             if (e.function() == 1) {

@@ -25,6 +25,9 @@ import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.ImagePool;
 import org.jvisor.cpu.Accelerator;
+import org.jvisor.cpu.CpuModel;
+import org.jvisor.cpu.CpuModelException;
+import org.jvisor.cpu.GuestCpuid;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
@@ -377,6 +380,7 @@ public final class Machine implements AutoCloseable {
         if (platform.lapic(0) != null) {
             TcgEngine.offerLocalApic(accel, x2apicOnTcg());
         }
+        presentCpuModel();
         Serial16550 com1 = new Serial16550(serialBackend, this.platform.irq(COM1_IRQ));
         io.register("serial0 (16550A)", COM1_BASE, 8, com1);
         // No reset, as always: host input queued for the UART survives a reboot. Its backend is
@@ -1273,12 +1277,33 @@ public final class Machine implements AutoCloseable {
         return config.cpu().x2apicOnTcg() || iommu != null && iommu.extendedInterruptMode();
     }
 
+    /**
+     * -cpu's model and flags applied to what the engine offers ({@link GuestCpuid}), for the vCPUs
+     * to present and a restore to be checked against; a flag asked for that the engine lacks is a
+     * warning on the log, as QEMU's (an error with enforce).
+     */
+    private void presentCpuModel() throws MachineException {
+        MachineConfig.CpuConfig cpu = config.cpu();
+        GuestCpuid.Result r;
+        try {
+            r = GuestCpuid.apply(accel.offeredCpuid(), cpu, accel.name());
+        } catch (CpuModelException e) {
+            String hint = CpuModel.named(cpu.model()) == CpuModel.HOST
+                ? " (jvisor runs on " + accel.name() + ": " + accelExplanation + "; use -accel kvm where /dev/kvm is "
+                    + "usable, or -cpu max for everything " + accel.name() + " offers)"
+                : "";
+            throw new MachineException("-cpu " + cpu.spec() + ": " + e.getMessage() + hint, e);
+        }
+        r.warnings().forEach(w -> log.println("jvisor: warning: " + w));
+        accel.presentCpuid(r.cpuid());
+    }
+
     /** The vCPUs and their runners, threads not started; each tcg vCPU bound to its local APIC. */
     private void createVcpus() {
         for (int i = 0; i < config.cpus(); i++) {
             ExitStats stats = new ExitStats(config.traceExits());
             if (platform.lapic(i) != null) {
-                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock(), x2apicOnTcg());
+                TcgEngine.attachLocalApic(accel, platform.lapic(i), platform.clock());
             }
             Vcpu v = accel.createVcpu(i, stats);
             if (platform.lapic(i) != null) {

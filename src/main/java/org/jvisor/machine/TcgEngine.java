@@ -23,8 +23,9 @@ final class TcgEngine {
     }
 
     /**
-     * The CPUID tcg's vCPUs present: a local APIC, with x2APIC mode when {@code x2Apic}. Set when
-     * the machine is built, before a snapshot's vCPUs are checked against it.
+     * The CPUID tcg's vCPUs can present: a local APIC, with x2APIC mode when {@code x2Apic}. Set
+     * when the machine is built, before -cpu's choice is applied to it and before a snapshot's
+     * vCPUs are checked against the result.
      */
     static void offerLocalApic(Accelerator accel, boolean x2Apic) {
         if (accel instanceof TcgAccelerator tcg) {
@@ -34,13 +35,12 @@ final class TcgEngine {
 
     /**
      * Makes {@code lapic} the interrupt controller of the next vCPU the tcg engine creates, with its
-     * MSRs and CR8; {@code clock} is the LAPIC timer's time base (for IA32_TSC_DEADLINE).
-     * {@code x2Apic} offers the guest the LAPIC's x2APIC mode in CPUID.
+     * MSRs and CR8; {@code clock} is the LAPIC timer's time base (for IA32_TSC_DEADLINE). The
+     * CPUID that says so is {@link #offerLocalApic}'s, which the machine set before.
      */
-    static void attachLocalApic(Accelerator accel, LocalApic lapic, Clock clock, boolean x2Apic) {
+    static void attachLocalApic(Accelerator accel, LocalApic lapic, Clock clock) {
         if (accel instanceof TcgAccelerator tcg) {
             LocalApicPort port = new LapicPort(lapic, clock);
-            tcg.setLocalApicPresent(true, x2Apic);
             tcg.setInterruptSource(new InterruptSource() {
                 @Override
                 public boolean hasPendingInterrupt() {

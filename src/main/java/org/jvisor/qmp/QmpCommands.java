@@ -129,7 +129,7 @@ final class QmpCommands implements QmpService {
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
         BlockdevCommands.register(this, blockNodes);
-        QmpDiscovery.register(table);
+        QmpDiscovery.register(table, vm::accelerator);
         Map<String, String> peripherals = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(names.peripherals()));
         QomTree.register(this, vm, peripherals);
         DeviceHotplugCommands.register(this, vm, peripherals, blockNodes, names);

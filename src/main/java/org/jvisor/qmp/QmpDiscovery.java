@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.jvisor.cpu.CpuModel;
 import org.jvisor.qmp.QmpCommandTable.Param;
 import org.jvisor.qmp.QmpCommandTable.Type;
 import org.jvisor.qmp.json.JsonValue;
@@ -16,7 +17,7 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
  * query-qmp-schema, qom-list-types, qom-list-properties, device-list-properties, query-machines,
  * query-cpu-definitions, query-command-line-options, query-migrate-capabilities. The answers
  * describe what jvisor has, no more: its machines (pc-i440fx-7.2 alias pc, pc-q35-7.2 alias q35, microvm, none), its
- * one vCPU model (qemu64, also called max), its devices with the properties its -device takes,
+ * vCPU models (qemu64, max, host, base: CpuModel), its devices with the properties its -device takes,
  * and the -object types it creates. QOM type names and parents are QEMU's.
  */
 final class QmpDiscovery {
@@ -49,7 +50,11 @@ final class QmpDiscovery {
         type("cpu", "device", true);
         type("x86_64-cpu", "cpu", true);
         type("qemu64-x86_64-cpu", "x86_64-cpu", false);
-        type("max-x86_64-cpu", "x86_64-cpu", false);
+        type("base-x86_64-cpu", "x86_64-cpu", false);
+        // migratable: -cpu max|host,migratable=on|off; listed, libvirt writes it for host-passthrough
+        // (QEMU_CAPS_CPU_MIGRATABLE) instead of asking the running vCPU for it
+        type("max-x86_64-cpu", "x86_64-cpu", false, "migratable", "bool");
+        type("host-x86_64-cpu", "max-x86_64-cpu", false);
         type("accel", "object", true);
         type("tcg-accel", "accel", false);
         type("kvm-accel", "accel", false);
@@ -112,14 +117,20 @@ final class QmpDiscovery {
     private QmpDiscovery() {
     }
 
+    /** The commands for a machine on tcg (what a test without a machine asks). */
     static void register(QmpCommandTable c) {
+        register(c, () -> "tcg");
+    }
+
+    /** The commands, query-cpu-definitions answering for the engine {@code accelerator} names ("kvm", "tcg"). */
+    static void register(QmpCommandTable c, java.util.function.Supplier<String> accelerator) {
         c.add("query-qmp-schema", List.of(), a -> QmpSchema.of(c));
         c.add("qom-list-types", List.of(new Param("implements", Type.STRING, false), new Param("abstract", Type.BOOL, false)),
             QmpDiscovery::listTypes);
         c.add("qom-list-properties", List.of(new Param("typename", Type.STRING, true)), a -> properties(a, false));
         c.add("device-list-properties", List.of(new Param("typename", Type.STRING, true)), a -> properties(a, true));
         c.add("query-machines", List.of(new Param("compat-props", Type.BOOL, false)), a -> machines());
-        c.add("query-cpu-definitions", List.of(), a -> cpus());
+        c.add("query-cpu-definitions", List.of(), a -> cpus(accelerator.get()));
         c.add("query-command-line-options", List.of(new Param("option", Type.STRING, false)), QmpDiscovery::options);
     }
 
@@ -204,12 +215,19 @@ final class QmpDiscovery {
         return new JsonArray(list);
     }
 
-    private static JsonValue cpus() {
+    /**
+     * query-cpu-definitions: jvisor's models (CpuModel) as QEMU 7.2 lists them. Each runs on the
+     * engine as it is (its flags are the engine's), so unavailable-features is empty, but for host
+     * off kvm, which QEMU 7.2 lists with ["kvm"] (checked: -machine none,accel=tcg).
+     */
+    private static JsonValue cpus(String accelerator) {
         List<JsonValue> list = new ArrayList<>();
-        for (String model : List.of("qemu64", "max")) {
-            list.add(JsonObject.builder().put("name", model).put("typename", model + "-x86_64-cpu")
-                .put("unavailable-features", JsonArray.EMPTY).put("static", false).put("migration-safe", model.equals("qemu64"))
-                .put("deprecated", false).build());
+        for (CpuModel m : CpuModel.values()) {
+            JsonArray unavailable = m.kvmOnly() && !accelerator.equals("kvm")
+                ? new JsonArray(List.of(new JsonValue.JsonString("kvm"))) : JsonArray.EMPTY;
+            list.add(JsonObject.builder().put("name", m.qemuName()).put("typename", m.typeName())
+                .put("unavailable-features", unavailable).put("static", m.isStatic())
+                .put("migration-safe", m.migrationSafe()).put("deprecated", false).build());
         }
         return new JsonArray(list);
     }

@@ -6,6 +6,7 @@ import java.util.Map;
 
 import org.jvisor.api.VcpuInfo;
 import org.jvisor.api.VirtualMachine;
+import org.jvisor.cpu.CpuModel;
 import org.jvisor.qmp.QmpCommandTable.Param;
 import org.jvisor.qmp.QmpCommandTable.Type;
 import org.jvisor.qmp.json.JsonValue;
@@ -15,9 +16,10 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 /**
  * The part of QEMU's object tree (QOM) that management tools walk: /machine with its containers,
  * /machine/peripheral holding each -device that has an id= (libvirt checks its devices are there
- * after a start), and the vCPUs at /machine/unattached/device[N]. qom-list, qom-get of "type" (and of
- * a balloon's guest-stats and guest-stats-polling-interval, which qom-set sets). The peripherals
- * change as device_add plugs devices and DEVICE_DELETED takes them out.
+ * after a start), and the vCPUs at /machine/unattached/device[N] (of their -cpu model's type). qom-list,
+ * qom-get of "type" (and of a max or host vCPU's migratable, and of a balloon's guest-stats and
+ * guest-stats-polling-interval, which qom-set sets). The peripherals change as device_add plugs
+ * devices and DEVICE_DELETED takes them out.
  */
 final class QomTree {
     private final VirtualMachine vm;
@@ -52,7 +54,7 @@ final class QomTree {
                 }
                 for (VcpuInfo v : vm.vcpus()) {
                     if (path.equals("/machine/unattached/device[" + v.index() + "]")) {
-                        yield "qemu64-x86_64-cpu";
+                        yield vcpuType();
                     }
                 }
                 yield null;
@@ -77,7 +79,7 @@ final class QomTree {
             case "/machine/peripheral" -> peripherals.forEach((id, driver) -> list.add(prop(id, "child<" + driver + ">")));
             case "/machine/unattached" -> {
                 for (VcpuInfo v : vm.vcpus()) {
-                    list.add(prop("device[" + v.index() + "]", "child<qemu64-x86_64-cpu>"));
+                    list.add(prop("device[" + v.index() + "]", "child<" + vcpuType() + ">"));
                 }
             }
             default -> {
@@ -85,9 +87,28 @@ final class QomTree {
                     list.add(prop("guest-stats", "guest-stats"));
                     list.add(prop("guest-stats-polling-interval", "int"));
                 }
+                if (hasMigratable(type)) {
+                    list.add(prop("migratable", "bool"));
+                }
             }
         }
         return new JsonArray(list);
+    }
+
+    /** The vCPUs' QOM type: their -cpu model's ("qemu64-x86_64-cpu", "host-x86_64-cpu"). */
+    private String vcpuType() {
+        CpuModel m = CpuModel.named(vm.config().cpu().model());
+        return m != null ? m.typeName() : CpuModel.QEMU64.typeName();
+    }
+
+    /** A vCPU of max or host, which have QEMU's migratable property. */
+    private boolean hasMigratable(String type) {
+        for (CpuModel m : CpuModel.values()) {
+            if (m.typeName().equals(type)) {
+                return m.hasMigratable();
+            }
+        }
+        return false;
     }
 
     /** qom-get's and qom-set's object: its QOM type at {@code path}, and the property asked for. */
@@ -109,6 +130,9 @@ final class QomTree {
         String property = t.property();
         if (property.equals("type")) {
             return new JsonValue.JsonString(type);
+        }
+        if (hasMigratable(type) && property.equals("migratable")) {
+            return new JsonValue.JsonBool(vm.config().cpu().migratable());
         }
         if (isBalloon(type) && property.equals("guest-stats-polling-interval")) {
             return new JsonValue.JsonInt(vm.balloonStatsInterval().orElse(0));

@@ -14,7 +14,9 @@ import org.jvisor.memory.IrqLine;
  */
 public final class TcgAccelerator implements Accelerator {
     private final MachineBus bus;
-    private volatile CpuidModel cpuid = TcgCpuid.model();
+    private volatile CpuidModel offered = TcgCpuid.model();
+    /** What the vCPUs present, once the machine applied -cpu to the offer; null: the offer. */
+    private volatile CpuidModel presented;
     private final IrqLevels irqs = new IrqLevels();
     private final Object atomicLock = new Object();
     private volatile InterruptSource interruptSource = irqs;
@@ -119,7 +121,7 @@ public final class TcgAccelerator implements Accelerator {
             }
             sc = sharedCode;
         }
-        TcgVcpu v = new TcgVcpu(index, bus, cpuid, stats, atomicLock, interruptSource, sc, jit);
+        TcgVcpu v = new TcgVcpu(index, bus, cpuid(), stats, atomicLock, interruptSource, sc, jit);
         synchronized (this) {
             vcpus.add(v);
         }
@@ -142,16 +144,30 @@ public final class TcgAccelerator implements Accelerator {
     }
 
     /**
-     * Advertises a local APIC (CPUID.1:EDX[9]), and with {@code x2Apic} its x2APIC mode
-     * (CPUID.1:ECX[21]), to the vCPUs created from now on and in {@link #cpuid()}.
+     * Offers a local APIC (CPUID.1:EDX[9]), and with {@code x2Apic} its x2APIC mode
+     * (CPUID.1:ECX[21]), to the vCPUs created from now on and in {@link #cpuid()}. A new offer
+     * replaces what {@link #presentCpuid} set: the machine presents its choice after this.
      */
     public void setLocalApicPresent(boolean present, boolean x2Apic) {
-        this.cpuid = TcgCpuid.model(present, x2Apic);
+        this.offered = TcgCpuid.model(present, x2Apic);
+        this.presented = null;
+    }
+
+    /** What the interpreter implements: every flag here runs as the SDM says (TcgCpuid). */
+    @Override
+    public CpuidModel offeredCpuid() {
+        return offered;
     }
 
     @Override
     public CpuidModel cpuid() {
-        return cpuid;
+        CpuidModel p = presented;
+        return p != null ? p : offered;
+    }
+
+    @Override
+    public void presentCpuid(CpuidModel guest) {
+        this.presented = guest;
     }
 
     /** Stops the VM's background translator; the machine unmaps guest RAM after this. */

@@ -78,6 +78,40 @@ class QmpDiscoveryTruthTest {
         }
     }
 
+    /**
+     * query-cpu-definitions lists the models -cpu takes, each runnable as it is (no
+     * unavailable-features) but host off kvm, which QEMU 7.2 lists with ["kvm"] (checked with
+     * -machine none,accel=tcg); max and its child host have QEMU's migratable property.
+     */
+    @Test
+    void cpuDefinitionsAreTheModelsCpuTakes() throws Exception {
+        for (String accel : List.of("tcg", "kvm")) {
+            QmpCommandTable t = new QmpCommandTable();
+            QmpDiscovery.register(t, () -> accel);
+            Map<String, JsonObject> byName = new HashMap<>();
+            for (JsonValue v : ((JsonArray) run(t, "query-cpu-definitions", JsonObject.EMPTY)).elements()) {
+                byName.put(str(v, "name"), (JsonObject) v);
+            }
+            assertEquals(Set.of("qemu64", "max", "host", "base"), byName.keySet(), accel);
+            for (Map.Entry<String, JsonObject> e : byName.entrySet()) {
+                String model = e.getKey();
+                assertEquals(model + "-x86_64-cpu", str(e.getValue(), "typename"));
+                String unavailable = QmpClient.text(e.getValue().members().get("unavailable-features"));
+                assertEquals(model.equals("host") && accel.equals("tcg") ? "[\"kvm\"]" : "[]", unavailable, accel + " " + model);
+                CommandLine.parse(new String[] {"-kernel", "k", "-cpu", model});   // -cpu takes it
+            }
+            assertEquals(true, ((JsonValue.JsonBool) byName.get("base").members().get("static")).value());
+            assertEquals(false, ((JsonValue.JsonBool) byName.get("host").members().get("migration-safe")).value());
+        }
+        QmpCommandTable t = table();
+        for (String type : List.of("max-x86_64-cpu", "host-x86_64-cpu")) {
+            List<JsonValue> props = ((JsonArray) run(t, "qom-list-properties", JsonObject.builder().put("typename", type).build()))
+                .elements();
+            assertTrue(props.stream().anyMatch(p -> str(p, "name").equals("migratable")), type);
+        }
+        CommandLine.parse(new String[] {"-kernel", "k", "-cpu", "host,migratable=on"});
+    }
+
     /** The schema's entries by name. */
     private static Map<String, JsonObject> schema(QmpCommandTable t) throws QmpError {
         Map<String, JsonObject> byName = new HashMap<>();
