@@ -279,12 +279,12 @@ final class DeviceOptions {
 
     /**
      * -device pcie-root-port[,id=ID][,bus=pcie.0][,addr=SLOT[.FUNCTION]][,port=N][,chassis=N][,slot=N]
-     * [,multifunction=on|off] (QEMU's generic root port, as libvirt gives q35's): the devices with
+     * [,multifunction=on|off][,hotplug=on|off] (QEMU's generic root port, as libvirt gives q35's): the devices with
      * bus=ID sit behind it.
      */
     private void rootPort(OptionList o, OptionList all) throws UsageException {
         String driver = "pcie-root-port";
-        o.allowOnly(Set.of("port", "chassis", "slot", "multifunction"), driver);
+        o.allowOnly(Set.of("port", "chassis", "slot", "multifunction", "hotplug"), driver);
         requireRootBus(driver, all.get("bus"));
         int port = (int) parseNumber(o, driver, "port", 0, 0xFF);
         int chassis = (int) parseNumber(o, driver, "chassis", 0, 0xFF);
@@ -316,7 +316,8 @@ final class DeviceOptions {
         if (function != 0 && at == null) {
             throw new UsageException("-device " + driver + ": addr=" + addr + ": a function needs a slot");
         }
-        pcieRootPorts.add(new MachineConfig.PcieRootPortConfig(all.get("id"), at, function, port, slot, multifunction));
+        boolean hotplug = CommandLine.onOff("-device " + driver, "hotplug", o.values().getOrDefault("hotplug", "on"));
+        pcieRootPorts.add(new MachineConfig.PcieRootPortConfig(all.get("id"), at, function, port, slot, multifunction, hotplug));
     }
 
     /** The machine's root ports, known before a device that names one of them (device_add's). */

@@ -117,20 +117,25 @@ public record MachineConfig(
     }
 
     /**
-     * -device pcie-root-port,id=ID,addr=SLOT[.FUNCTION],port=N,slot=N,multifunction=on|off: a PCI
-     * Express root port at {@code slot}.{@code function} of the root bus ({@code slot} null: the
-     * first free slot), whose secondary bus is called {@code id} (null: nothing can be put behind it).
+     * -device pcie-root-port,id=ID,addr=SLOT[.FUNCTION],port=N,slot=N,multifunction=on|off,hotplug=on|off:
+     * a PCI Express root port at {@code slot}.{@code function} of the root bus ({@code slot} null:
+     * the first free slot), whose secondary bus is called {@code id} (null: nothing can be put
+     * behind it), with native hot-plug on its slot unless {@code hotplug} is off.
      */
     public record PcieRootPortConfig(String id, Integer slot, int function, int port, int physicalSlot,
-                                     boolean multifunction) {
+                                     boolean multifunction, boolean hotplug) {
+        /** A port with hot-plug, QEMU's default. */
+        public PcieRootPortConfig(String id, Integer slot, int function, int port, int physicalSlot, boolean multifunction) {
+            this(id, slot, function, port, physicalSlot, multifunction, true);
+        }
     }
 
-    /** The DMA options of the virtio device at {@code index} (both off unless given). */
     /** The id= of virtio device {@code index} (QOM's /machine/peripheral/ID, device_del's handle), or null. */
     public String deviceId(int index) {
         return deviceIds.get(index);
     }
 
+    /** The DMA options of the virtio device at {@code index} (both off unless given). */
     public PciDmaConfig pciDma(int index) {
         return pciDma.getOrDefault(index, new PciDmaConfig(false, false));
     }

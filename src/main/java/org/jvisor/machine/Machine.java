@@ -1075,7 +1075,7 @@ public final class Machine implements AutoCloseable {
 
     /** A PCI Express root port on the root bus (q35), at the slot and function given or the first free slot. */
     private void wireRootPort(MachineConfig.PcieRootPortConfig c) throws MachineException {
-        PcieRootPort port = new PcieRootPort(c.port(), c.physicalSlot(), c.multifunction());
+        PcieRootPort port = new PcieRootPort(c.port(), c.physicalSlot(), c.multifunction(), c.hotplug());
         int slot;
         try {
             if (c.slot() == null) {

@@ -35,7 +35,7 @@ public enum DeviceModel {
     VIRTIO_BALLOON_PCI_NON_TRANSITIONAL("virtio-balloon-pci-non-transitional", "virtio-pci", "deflate-on-oom", "bool",
         "free-page-reporting", "bool", "free-page-hint", "bool"),
     PCIE_ROOT_PORT("pcie-root-port", "pcie-root-port-base", "port", "uint8", "chassis", "uint8", "slot", "uint16",
-        "multifunction", "bool"),
+        "multifunction", "bool", "hotplug", "bool"),
     VIRTIO_RNG_DEVICE("virtio-rng-device", "virtio-device", "ioeventfd", "bool",
         "rng", "link<rng-backend>", "max-bytes", "uint64", "period", "uint32"),
     VIRTIO_BLK_DEVICE("virtio-blk-device", "virtio-device", "drive", "str", "bootindex", "int32", "iothread",

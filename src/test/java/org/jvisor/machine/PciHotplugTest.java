@@ -137,10 +137,13 @@ class PciHotplugTest {
     }
 
     @Test
-    void q35sRootBusTakesNoHotPlug() throws Exception {
-        try (Machine m = Machine.create(spin("-M", "q35"), QUIET, events::add)) {
+    void q35sRootBusAndAPortWithoutHotPlugTakeNone() throws Exception {
+        try (Machine m = Machine.create(spin("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,hotplug=off"), QUIET,
+                events::add)) {
             MachineException e = assertThrows(MachineException.class, () -> m.hotplug(rng("rng1", null)));
             assertTrue(e.getMessage().startsWith("Bus 'pcie.0' does not support hotplugging"), e.getMessage());
+            e = assertThrows(MachineException.class, () -> m.hotplug(rng("rng1", "rp1")));
+            assertEquals("Bus 'rp1' does not support hotplugging", e.getMessage());
         }
     }
 

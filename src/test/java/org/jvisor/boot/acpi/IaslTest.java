@@ -143,13 +143,16 @@ class IaslTest {
 
     @Test
     void disassembledDsdtRecompilesToTheSameProgram() throws Exception {
-        String dsl = disassemble("dsdt", fullImage().table("DSDT"));
+        assertRecompilesToTheSameProgram(fullImage());
+    }
+
+    /** The image's DSDT, disassembled, compiles with no errors into a program that disassembles the same. */
+    private void assertRecompilesToTheSameProgram(AcpiTables.Image image) throws Exception {
+        String dsl = disassemble("dsdt", image.table("DSDT"));
         Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
         assertEquals(0, c.exit(), c.output());
         assertTrue(c.output().contains("0 Errors"), c.output());
-        byte[] again = Files.readAllBytes(dir.resolve("again.aml"));
-        String dsl2 = disassemble("again", again);
-        assertEquals(body(dsl), body(dsl2));
+        assertEquals(body(dsl), body(disassemble("again", Files.readAllBytes(dir.resolve("again.aml")))));
     }
 
     @Test
@@ -505,11 +508,7 @@ class IaslTest {
 
     @Test
     void pcDsdtWithPciHotplugRecompilesToTheSameProgram() throws Exception {
-        String dsl = disassemble("dsdt", pcImage().table("DSDT"));
-        Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
-        assertEquals(0, c.exit(), c.output());
-        assertTrue(c.output().contains("0 Errors"), c.output());
-        assertEquals(body(dsl), body(disassemble("again", Files.readAllBytes(dir.resolve("again.aml")))));
+        assertRecompilesToTheSameProgram(pcImage());
     }
 
     @Test
@@ -691,11 +690,7 @@ class IaslTest {
 
     @Test
     void q35DsdtWithOscRecompilesToTheSameProgram() throws Exception {
-        String dsl = disassemble("dsdt", q35Image().table("DSDT"));
-        Run c = run(iasl.toString(), "-on", "-p", "again", "dsdt.dsl");
-        assertEquals(0, c.exit(), c.output());
-        assertTrue(c.output().contains("0 Errors"), c.output());
-        assertEquals(body(dsl), body(disassemble("again", Files.readAllBytes(dir.resolve("again.aml")))));
+        assertRecompilesToTheSameProgram(q35Image());
     }
 
     @Test
