@@ -88,6 +88,22 @@ class MachineDevicesTest {
         }
     }
 
+    /**
+     * The same devices listed in another order (a device hot-plugged where the state was saved is
+     * on the restoring machine's command line, elsewhere in its list) restore by id.
+     */
+    @Test
+    void theSameDevicesInAnotherOrderRestoreById() throws Exception {
+        MachineConfig config = config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI);
+        try (Machine a = Machine.create(config, QUIET, e -> { }); Machine b = Machine.create(config, QUIET, e -> { })) {
+            a.io().write(0x21, 1, 0xB8);                    // PIC master IMR
+            List<DeviceRegistry.Saved> saved = new ArrayList<>(a.devices().save());
+            java.util.Collections.reverse(saved);
+            b.devices().restore(saved);
+            assertEquals(0xB8, b.io().read(0x21, 1));
+        }
+    }
+
     @Test
     void aResetIsALoopOverTheDevices() throws Exception {
         try (Machine m = Machine.create(config(MachineConfig.MachineType.PC, MachineConfig.Transport.PCI), QUIET, e -> { })) {
