@@ -627,6 +627,33 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /**
+     * QMP {@code netdev_add}: opens network backend {@code netdev} in the running machine, for a
+     * NIC {@link #plugDevice} plugs next.
+     *
+     * @throws VmException if its id is taken or it cannot be opened
+     */
+    public void addNetdev(MachineConfig.NetdevConfig netdev) throws VmException {
+        try {
+            lifecycle.machine().addNetdev(Objects.requireNonNull(netdev, "netdev"));
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * QMP {@code netdev_del}: closes network backend {@code id}, which no NIC may use.
+     *
+     * @throws VmException if there is none, or a NIC uses it
+     */
+    public void removeNetdev(String id) throws VmException {
+        try {
+            lifecycle.machine().removeNetdev(Objects.requireNonNull(id, "id"));
+        } catch (MachineException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+    }
+
     // ---- removable media (QMP eject, blockdev-open-tray ...) -------------------------------------
 
     /**

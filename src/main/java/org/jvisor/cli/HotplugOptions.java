@@ -5,7 +5,7 @@ import org.jvisor.config.MachineConfig;
 
 /**
  * QMP device_add's arguments, read as -device reads its JSON form, into a device to plug into a
- * running machine ({@link HotplugDevice.Parser}). jvisor hot-plugs the virtio PCI devices whose
+ * running machine, and netdev_add's as -netdev reads them ({@link HotplugDevice.Parser}). jvisor hot-plugs the virtio PCI devices whose
  * backends can be had while the machine runs: virtio-blk (its drive a -blockdev or blockdev-add
  * node, or an unused -drive), virtio-net (an unused -netdev), virtio-rng (the host's generator).
  */
@@ -13,8 +13,22 @@ final class HotplugOptions {
     private HotplugOptions() {
     }
 
-    /** The parser QMP's device_add uses. */
-    static final HotplugDevice.Parser PARSER = HotplugOptions::parse;
+    /** The parsers QMP's device_add and netdev_add use. */
+    static final HotplugDevice.Parser PARSER = new HotplugDevice.Parser() {
+        @Override
+        public HotplugDevice device(String json, MachineConfig machine) {
+            return parse(json, machine);
+        }
+
+        @Override
+        public MachineConfig.NetdevConfig netdev(String json) {
+            try {
+                return NetOptions.parseNetdev(json, java.util.List.of());
+            } catch (UsageException e) {
+                throw new IllegalArgumentException(e.getMessage().replaceFirst("^-netdev ", ""), e);
+            }
+        }
+    };
 
     static HotplugDevice parse(String json, MachineConfig machine) {
         DeviceOptions options = new DeviceOptions();

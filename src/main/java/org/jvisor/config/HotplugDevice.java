@@ -30,18 +30,34 @@ public record HotplugDevice(String id, String typeName, MachineConfig.VirtioDevi
         return new HotplugDevice(id, typeName, device, bus, slot, d);
     }
 
-    /** device_add's parser: the arguments (as -device's JSON form) into a device for {@code machine}. */
-    @FunctionalInterface
+    /** device_add's and netdev_add's parsers: their arguments, as -device's and -netdev's JSON forms. */
     public interface Parser {
         /**
+         * device_add's arguments into a device for {@code machine}.
+         *
          * @throws IllegalArgumentException with QEMU's words (or jvisor's where it has no such
          *                                  device) when the arguments are not a device jvisor can plug
          */
-        HotplugDevice parse(String json, MachineConfig machine);
+        HotplugDevice device(String json, MachineConfig machine);
 
-        /** Where no command line is at hand: device_add refuses every device. */
-        Parser NONE = (json, machine) -> {
-            throw new IllegalArgumentException("device_add is not available in this monitor");
+        /**
+         * netdev_add's arguments into a network backend.
+         *
+         * @throws IllegalArgumentException when they are not a -netdev jvisor has
+         */
+        MachineConfig.NetdevConfig netdev(String json);
+
+        /** Where no command line is at hand: device_add and netdev_add refuse everything. */
+        Parser NONE = new Parser() {
+            @Override
+            public HotplugDevice device(String json, MachineConfig machine) {
+                throw new IllegalArgumentException("device_add is not available in this monitor");
+            }
+
+            @Override
+            public MachineConfig.NetdevConfig netdev(String json) {
+                throw new IllegalArgumentException("netdev_add is not available in this monitor");
+            }
         };
     }
 }

@@ -623,26 +623,65 @@ public final class Machine implements AutoCloseable {
     private NetBackend openNetdev(String id) throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
             if (n.id().equals(id)) {
-                java.util.function.Consumer<String> netLog = msg -> log.println("jvisor: " + msg);
-                try {
-                    NetBackend backend = switch (n) {
-                        case MachineConfig.NetdevConfig.Tap t -> TapBackend.open(t.id(), t.ifname(), VirtioNet.HDR_SIZE, netLog);
-                        case MachineConfig.NetdevConfig.Stream st -> StreamNetBackend.open("-netdev stream,id=" + st.id(),
-                            st.server(), switch (st.address()) {
-                                case MachineConfig.StreamAddress.Unix u -> new StreamNetBackend.Address.Unix(u.path());
-                                case MachineConfig.StreamAddress.Inet i -> new StreamNetBackend.Address.Inet(i.host(), i.port());
-                                case MachineConfig.StreamAddress.Fd f -> new StreamNetBackend.Address.Inherited(f.fd());
-                            }, VirtioNet.HDR_SIZE, netLog);
-                        case MachineConfig.NetdevConfig.User u -> openPasst(u, netLog);
-                    };
-                    devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(backend::close));
-                    return backend;
-                } catch (IOException e) {
-                    throw new MachineException(e.getMessage(), e);
-                }
+                return openNetdev(n);
             }
         }
         throw new MachineException("-device virtio-net: no -netdev with id=" + id);
+    }
+
+    /** Opens {@code n} (a -netdev, or netdev_add's); its registry entry "netdev:ID" closes it. */
+    private NetBackend openNetdev(MachineConfig.NetdevConfig n) throws MachineException {
+        java.util.function.Consumer<String> netLog = msg -> log.println("jvisor: " + msg);
+        try {
+            NetBackend backend = switch (n) {
+                case MachineConfig.NetdevConfig.Tap t -> TapBackend.open(t.id(), t.ifname(), VirtioNet.HDR_SIZE, netLog);
+                case MachineConfig.NetdevConfig.Stream st -> StreamNetBackend.open("-netdev stream,id=" + st.id(),
+                    st.server(), switch (st.address()) {
+                        case MachineConfig.StreamAddress.Unix u -> new StreamNetBackend.Address.Unix(u.path());
+                        case MachineConfig.StreamAddress.Inet i -> new StreamNetBackend.Address.Inet(i.host(), i.port());
+                        case MachineConfig.StreamAddress.Fd f -> new StreamNetBackend.Address.Inherited(f.fd());
+                    }, VirtioNet.HDR_SIZE, netLog);
+                case MachineConfig.NetdevConfig.User u -> openPasst(u, netLog);
+            };
+            devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(backend::close));
+            return backend;
+        } catch (IOException e) {
+            throw new MachineException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * QMP netdev_add: opens {@code n} while the machine runs, for a NIC device_add plugs next
+     * (libvirt's attach-interface sends the two).
+     *
+     * @throws MachineException if the id is taken or the backend cannot be opened
+     */
+    public void addNetdev(MachineConfig.NetdevConfig n) throws MachineException {
+        synchronized (hotplugLock) {
+            if (config.netdevs().stream().anyMatch(c -> c.id().equals(n.id())) || addedNetdevs.contains(n.id())) {
+                throw new MachineException("Duplicate ID '" + n.id() + "' for netdev");   // QEMU's words
+            }
+            unusedNetdevs.put(n.id(), openNetdev(n));
+            addedNetdevs.add(n.id());
+        }
+    }
+
+    /**
+     * QMP netdev_del: closes netdev {@code id}, which no NIC may use (device_del the NIC first,
+     * as libvirt does).
+     *
+     * @throws MachineException if there is no such netdev, or a NIC uses it
+     */
+    public void removeNetdev(String id) throws MachineException {
+        synchronized (hotplugLock) {
+            if (unusedNetdevs.remove(id) == null) {
+                boolean known = addedNetdevs.contains(id) || config.netdevs().stream().anyMatch(c -> c.id().equals(id));
+                throw new MachineException(known ? "netdev '" + id + "' is in use by a NIC: device_del the NIC first"
+                    : "Device '" + id + "' not found");
+            }
+            addedNetdevs.remove(id);
+            devices.remove(devices.devices().stream().filter(d -> d.id().equals("netdev:" + id)).toList());
+        }
     }
 
     /** -netdev user: passt started and connected; closing the backend closes the connection, then ends passt. */
@@ -666,6 +705,8 @@ public final class Machine implements AutoCloseable {
     /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
     /** The -netdevs no NIC uses, open (as QEMU's), by id: a NIC device_add plugs takes one. */
     private final Map<String, NetBackend> unusedNetdevs = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The ids of the netdevs netdev_add opened and netdev_del has not closed. */
+    private final java.util.Set<String> addedNetdevs = new java.util.HashSet<>();
 
     private void openUnusedNetdevs() throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {

@@ -16,8 +16,9 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 import org.jvisor.qmp.json.JsonWriter;
 
 /**
- * device_add and device_del (qapi/qdev.json): what libvirt sends for virsh attach-disk,
- * attach-interface and their detach-, after blockdev-add of the disk's nodes. device_add reads
+ * device_add and device_del (qapi/qdev.json), netdev_add and netdev_del (qapi/net.json): what
+ * libvirt sends for virsh attach-disk, attach-interface and their detach-, after blockdev-add of
+ * the disk's nodes or netdev_add of the NIC's backend. device_add reads
  * its arguments as -device's JSON form and plugs the device into the running machine;
  * device_del asks the guest to let go of it and returns, and DEVICE_DELETED follows once the
  * guest has. The device's id joins QOM's /machine/peripheral while it is plugged, and a disk's
@@ -46,6 +47,8 @@ final class DeviceHotplugCommands {
         c.addOpen("device_add", List.of(new Param("driver", Type.STRING, true), new Param("bus", Type.STRING, false),
             new Param("id", Type.STRING, false)), h::add);
         c.add("device_del", List.of(new Param("id", Type.STRING, true)), h::delete);
+        c.addOpen("netdev_add", List.of(new Param("type", Type.STRING, true), new Param("id", Type.STRING, true)), h::addNetdev);
+        c.add("netdev_del", List.of(new Param("id", Type.STRING, true)), h::deleteNetdev);
         vm.addListener(e -> {
             if (e instanceof VmEvent.DeviceDeleted d) {
                 h.deleted(d.device());
@@ -56,7 +59,7 @@ final class DeviceHotplugCommands {
     private JsonValue add(JsonObject a) throws QmpError {
         HotplugDevice d;
         try {
-            d = names.deviceAdd().parse(JsonWriter.compact(a), vm.config());
+            d = names.deviceAdd().device(JsonWriter.compact(a), vm.config());
         } catch (IllegalArgumentException e) {
             throw QmpError.generic(e.getMessage());
         }
@@ -116,6 +119,29 @@ final class DeviceHotplugCommands {
             vm.unplugDevice(id);
         } catch (VmException e) {
             throw QmpError.generic(e.getMessage());
+        }
+        return JsonObject.EMPTY;
+    }
+
+    private JsonValue addNetdev(JsonObject a) throws QmpError {
+        MachineConfig.NetdevConfig n;
+        try {
+            n = names.deviceAdd().netdev(JsonWriter.compact(a));
+            vm.addNetdev(n);
+        } catch (IllegalArgumentException e) {
+            throw QmpError.generic(e.getMessage());
+        } catch (VmException e) {
+            throw QmpError.generic(e.getMessage());
+        }
+        return JsonObject.EMPTY;
+    }
+
+    private JsonValue deleteNetdev(JsonObject a) throws QmpError {
+        try {
+            vm.removeNetdev(((JsonValue.JsonString) a.members().get("id")).value());
+        } catch (VmException e) {
+            throw e.getMessage().startsWith("Device '") ? new QmpError(QmpError.ErrorClass.DeviceNotFound, e.getMessage())
+                : QmpError.generic(e.getMessage());
         }
         return JsonObject.EMPTY;
     }

@@ -82,4 +82,14 @@ class HotplugOptionsTest {
             () -> HotplugOptions.parse("{\"driver\":\"virtio-rng-pci\",\"bus\":\"pcie.0\"}", machine()));
         assertTrue(e.getMessage().contains("Bus 'pcie.0' not found"), e.getMessage());
     }
+
+    @Test
+    void netdevAddReadsLibvirtsBackendAsNetdevDoes() {
+        // libvirt's netdev_add for <interface type='user'>
+        assertEquals(new MachineConfig.NetdevConfig.User("hostnet0", java.util.List.of()),
+            HotplugOptions.PARSER.netdev("{\"type\":\"user\",\"id\":\"hostnet0\"}"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> HotplugOptions.PARSER.netdev("{\"type\":\"vde\",\"id\":\"n\"}"));
+        assertTrue(e.getMessage().contains("vde"), e.getMessage());
+    }
 }

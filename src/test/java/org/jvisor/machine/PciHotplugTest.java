@@ -187,4 +187,33 @@ class PciHotplugTest {
             assertTrue(m.devices().ids().stream().anyMatch(id -> id.startsWith("virtio-rng1")), m.devices().ids().toString());
         }
     }
+
+    /** netdev_add, then a NIC on it; netdev_del refuses while the NIC is there and closes it after. */
+    @Test
+    void aNicOnANetdevAddedWhileRunning(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path sock = dir.resolve("net.sock");
+        try (Machine m = Machine.create(spin("-M", "q35", "-device", "pcie-root-port,id=rp1,chassis=1,slot=1"), QUIET, events::add)) {
+            m.addNetdev(new MachineConfig.NetdevConfig.Stream("hostnet1", true, new MachineConfig.StreamAddress.Unix(sock)));
+            MachineException dup = assertThrows(MachineException.class, () -> m.addNetdev(
+                new MachineConfig.NetdevConfig.Stream("hostnet1", true, new MachineConfig.StreamAddress.Unix(dir.resolve("b")))));
+            assertEquals("Duplicate ID 'hostnet1' for netdev", dup.getMessage());
+            m.hotplug(new HotplugDevice("net1", "virtio-net-pci", new MachineConfig.VirtioDeviceConfig.VirtioNet("hostnet1",
+                org.jvisor.config.MacAddress.parse("52:54:00:aa:bb:cc"), MachineConfig.Transport.PCI), "rp1", null, null));
+            int port = find(m, 0x000C_1B36);
+            writeConfig(m, 0, port, 0x18, 4, 0x0001_0100);
+            int exp = capability(m, 0, port, 0x10);
+            assertEquals(0x1041_1AF4, config(m, 1, 0, 0, 4));    // virtio-net, modern
+            MachineException inUse = assertThrows(MachineException.class, () -> m.removeNetdev("hostnet1"));
+            assertTrue(inUse.getMessage().contains("in use by a NIC"), inUse.getMessage());
+
+            m.unplug("net1");
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, PCC | PIC_OFF);
+            assertEquals("net1", deleted().id());
+            assertTrue(m.devices().ids().contains("netdev:hostnet1"), "the netdev outlives its NIC");
+            m.removeNetdev("hostnet1");
+            assertTrue(!m.devices().ids().contains("netdev:hostnet1"), m.devices().ids().toString());
+            MachineException gone = assertThrows(MachineException.class, () -> m.removeNetdev("hostnet1"));
+            assertEquals("Device 'hostnet1' not found", gone.getMessage());
+        }
+    }
 }
