@@ -1063,6 +1063,10 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("Device '" + id + "' is not a PCI device jvisor can unplug (virtio-*-pci "
                     + "on the pc machine's root bus or behind a q35 pcie-root-port)");
             }
+            boolean pending = p.port() != null ? p.port().unplugPending() : platform.acpiPciHotplug().unplugPending(p.slot());
+            if (pending) {
+                throw new MachineException("Device '" + id + "' is already in the process of unplug");   // QEMU's words
+            }
             try {
                 if (p.port() != null) {
                     p.port().requestUnplug(() -> unplugged(id));
@@ -1070,7 +1074,8 @@ public final class Machine implements AutoCloseable {
                     platform.acpiPciHotplug().requestUnplug(p.slot(), () -> unplugged(id));
                 }
             } catch (IllegalStateException e) {
-                throw new MachineException("Device '" + id + "' is already in the process of unplug", e);   // QEMU's words
+                // the slot refuses (locked, the guest busy with it): say why, as QEMU's pcie_cap_slot_unplug_request_cb
+                throw new MachineException("Device '" + id + "': " + e.getMessage(), e);
             }
         }
     }

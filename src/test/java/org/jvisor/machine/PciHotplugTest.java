@@ -30,7 +30,7 @@ import org.jvisor.testing.JvisorProcess;
 class PciHotplugTest {
     private static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
     private static final int SLOT_CONTROL = 0x18, SLOT_STATUS = 0x1A;
-    private static final int ABPE = 1, PDCE = 1 << 3, CCIE = 1 << 4, HPIE = 1 << 5, PIC_OFF = 3 << 8, PCC = 1 << 10,
+    private static final int ABPE = 1, PDCE = 1 << 3, CCIE = 1 << 4, HPIE = 1 << 5, PIC_ON = 1 << 8, PIC_BLINK = 2 << 8, PIC_OFF = 3 << 8, PCC = 1 << 10,
         DLLSCE = 1 << 12;
     private static final int ABP = 1, PDC = 1 << 3, PDS = 1 << 6, DLLSC = 1 << 8;
 
@@ -133,6 +133,15 @@ class PciHotplugTest {
             m.hotplug(rng("rng2", "rp1"));
             assertEquals(0x1044_1AF4, config(m, 1, 0, 0, 4));
             assertTrue(m.devices().ids().contains("virtio-rng1@rp1:00.0"), m.devices().ids().toString());
+
+            // while pciehp blinks the power indicator (bringing the slot up), a press would cancel it: refused, and why
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, ABPE | PDCE | CCIE | HPIE | DLLSCE | PIC_BLINK);
+            MachineException busy = assertThrows(MachineException.class, () -> m.unplug("rng2"));
+            assertEquals("Device 'rng2': Hot-unplug failed: guest is busy (power indicator blinking)", busy.getMessage());
+            writeConfig(m, 0, port, exp + SLOT_STATUS, 2, 0xFFFF);
+            writeConfig(m, 0, port, exp + SLOT_CONTROL, 2, ABPE | PDCE | CCIE | HPIE | DLLSCE | PIC_ON);
+            m.unplug("rng2");
+            assertEquals(ABP, config(m, 0, port, exp + SLOT_STATUS, 2) & ABP);
         }
     }
 
