@@ -40,7 +40,7 @@ final class HotplugOptions {
             throw new IllegalArgumentException(e.getMessage().replaceFirst("^-device ", ""), e);
         }
         if (options.virtioDevices().size() != 1) {
-            throw new IllegalArgumentException(refusal(options));
+            throw new IllegalArgumentException(REFUSAL);
         }
         MachineConfig.VirtioDeviceConfig device = options.virtioDevices().getFirst();
         boolean pluggable = switch (device) {
@@ -50,15 +50,14 @@ final class HotplugOptions {
             default -> false;
         };
         if (device.transport() != MachineConfig.Transport.PCI || !pluggable || !options.pciDma().isEmpty()) {
-            throw new IllegalArgumentException(refusal(options));
+            throw new IllegalArgumentException(REFUSAL);
         }
         String id = options.peripherals().keySet().stream().findFirst().orElse(null);
         String typeName = id != null ? options.peripherals().get(id) : device.qemuName();
         return new HotplugDevice(id, typeName, device, options.pciBuses().get(0), options.pciSlots().get(0), null);
     }
 
-    private static String refusal(DeviceOptions options) {
-        return "jvisor hot-plugs virtio-blk-pci (without iothread=), virtio-net-pci and virtio-rng-pci (without rng=), "
-            + "and their -non-transitional types, without iommu_platform= or ats=; give this device on the command line";
-    }
+    private static final String REFUSAL = "jvisor hot-plugs virtio-blk-pci (without iothread=), virtio-net-pci and "
+        + "virtio-rng-pci (without rng=), and their -non-transitional types, without iommu_platform= or ats=; give this "
+        + "device on the command line";
 }

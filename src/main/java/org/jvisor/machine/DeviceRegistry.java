@@ -74,6 +74,11 @@ final class DeviceRegistry {
         }
     }
 
+    /** The device with {@code id}, if there is one. */
+    synchronized java.util.Optional<MachineDevice> byId(String id) {
+        return ids.contains(id) ? devices.stream().filter(d -> d.id().equals(id)).findFirst() : java.util.Optional.empty();
+    }
+
     synchronized List<MachineDevice> devices() {
         return List.copyOf(devices);
     }

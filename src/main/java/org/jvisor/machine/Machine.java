@@ -410,10 +410,9 @@ public final class Machine implements AutoCloseable {
             VirtioDevice model = switch (device) {
                 case MachineConfig.VirtioDeviceConfig.VirtioRng r -> virtioRng(r);
                 case MachineConfig.VirtioDeviceConfig.VirtioBalloon b -> virtioBalloon(b);
-                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(b.driveId());
+                case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> virtioBlk(openDrive(b.driveId()), b.driveId());
                 case MachineConfig.VirtioDeviceConfig.VirtioSerial v -> virtioSerial(v);
-                case MachineConfig.VirtioDeviceConfig.VirtioNet n -> new VirtioNet(openNetdev(n.netdevId()),
-                    n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+                case MachineConfig.VirtioDeviceConfig.VirtioNet n -> virtioNet(openNetdev(n.netdevId()), n);
                 case MachineConfig.VirtioDeviceConfig.VhostUserBlk v -> openVhostUser(v.qemuName(), v.chardev(),
                     new VhostUserKind.Blk(v.numQueues() > 0 ? v.numQueues() : config.cpus(), v.configWce()), v.queueSize(),
                     device.model() + perModel.getOrDefault(device.model(), 0));
@@ -421,16 +420,11 @@ public final class Machine implements AutoCloseable {
                     new VhostUserKind.Fs(v.tag(), v.numRequestQueues()), v.queueSize(),
                     device.model() + perModel.getOrDefault(device.model(), 0));
             };
-            // The device's id starts "virtio-blk0", "virtio-rng1"...; its I/O thread keeps the
-            // name it always had (numbered for disks and NICs).
-            int n = perModel.merge(device.model(), 1, Integer::sum) - 1;
-            String name = device.model() + n;
-            String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
-                || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model();
+            DeviceName name = nextName(device);
             String iothread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk b ? b.iothread() : null;
             switch (device.transport()) {
                 case PCI -> {
-                    int slot = virtioPci(model, name, thread, iothread, device.ioeventfd(), device.irqfd(),
+                    int slot = virtioPci(model, name.name(), name.thread(), iothread, device.ioeventfd(), device.irqfd(),
                         config.pciSlots().get(index), config.pciBuses().get(index), device.qemuName(), config.pciDma(index));
                     if (config.deviceId(index) != null) {
                         coldPlugged(config.deviceId(index), mark, device, model, config.pciBuses().get(index), slot);
@@ -443,7 +437,8 @@ public final class Machine implements AutoCloseable {
                     } catch (IllegalArgumentException e) {
                         throw new MachineException("-device " + device.qemuName() + ": " + e.getMessage());
                     }
-                    virtioMmio(model, name + "@virtio-mmio." + mmioSlots++, thread, iothread, slot, device.ioeventfd());
+                    virtioMmio(model, name.name() + "@virtio-mmio." + mmioSlots++, name.thread(), iothread, slot,
+                        device.ioeventfd());
                 }
             }
         }
@@ -512,11 +507,35 @@ public final class Machine implements AutoCloseable {
         return List.copyOf(snapshotBlockers);
     }
 
-    /** A virtio-blk on the drive {@code id}, counting into the drive's statistics. */
-    private VirtioBlk virtioBlk(String id) throws MachineException {
-        BlockBackend backend = openDrive(id);
+    /** A virtio-blk on the drive {@code id} just opened as {@code backend}, counting into the drive's statistics. */
+    private VirtioBlk virtioBlk(BlockBackend backend, String id) {
         return new VirtioBlk(backend, id, VirtioBlk.DEFAULT_QUEUE_SIZE, msg -> log.println("jvisor: " + msg),
             drives.getLast().stats());
+    }
+
+    /** A virtio-net on {@code backend}; as QEMU, only NICs without mac= count up from 52:54:00:12:34:56. */
+    private VirtioNet virtioNet(NetBackend backend, MachineConfig.VirtioDeviceConfig.VirtioNet n) {
+        return new VirtioNet(backend, n.mac() != null ? n.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+    }
+
+    /** What the next device of a model is called, and its I/O thread. */
+    private record DeviceName(String name, String thread) {
+    }
+
+    /**
+     * The device's id starts "virtio-blk0", "virtio-rng1"... (numbered per model, hot-plugged ones
+     * included); its I/O thread keeps the name it always had (numbered for disks and NICs only).
+     */
+    private DeviceName nextName(MachineConfig.VirtioDeviceConfig device) {
+        String name = device.model() + (perModel.merge(device.model(), 1, Integer::sum) - 1);
+        return new DeviceName(name, device instanceof MachineConfig.VirtioDeviceConfig.VirtioBlk
+            || device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet ? name : device.model());
+    }
+
+    /** Undoes the registration of the drive opened last (its device is gone, or never came). */
+    private Runnable forgetLastDrive() {
+        AttachedDrive drive = drives.getLast();
+        return () -> drives.remove(drive);
     }
 
     /**
@@ -643,7 +662,7 @@ public final class Machine implements AutoCloseable {
                     }, VirtioNet.HDR_SIZE, netLog);
                 case MachineConfig.NetdevConfig.User u -> openPasst(u, netLog);
             };
-            devices.add(MachineDevice.of("netdev:" + n.id(), null).onClose(backend::close));
+            devices.add(MachineDevice.of(NETDEV + n.id(), null).onClose(backend::close));
             return backend;
         } catch (IOException e) {
             throw new MachineException(e.getMessage(), e);
@@ -658,11 +677,10 @@ public final class Machine implements AutoCloseable {
      */
     public void addNetdev(MachineConfig.NetdevConfig n) throws MachineException {
         synchronized (hotplugLock) {
-            if (config.netdevs().stream().anyMatch(c -> c.id().equals(n.id())) || addedNetdevs.contains(n.id())) {
+            if (devices.byId(NETDEV + n.id()).isPresent()) {
                 throw new MachineException("Duplicate ID '" + n.id() + "' for netdev");   // QEMU's words
             }
             unusedNetdevs.put(n.id(), openNetdev(n));
-            addedNetdevs.add(n.id());
         }
     }
 
@@ -674,13 +692,12 @@ public final class Machine implements AutoCloseable {
      */
     public void removeNetdev(String id) throws MachineException {
         synchronized (hotplugLock) {
+            java.util.Optional<MachineDevice> open = devices.byId(NETDEV + id);
             if (unusedNetdevs.remove(id) == null) {
-                boolean known = addedNetdevs.contains(id) || config.netdevs().stream().anyMatch(c -> c.id().equals(id));
-                throw new MachineException(known ? "netdev '" + id + "' is in use by a NIC: device_del the NIC first"
+                throw new MachineException(open.isPresent() ? "netdev '" + id + "' is in use by a NIC: device_del the NIC first"
                     : "Device '" + id + "' not found");
             }
-            addedNetdevs.remove(id);
-            devices.remove(devices.devices().stream().filter(d -> d.id().equals("netdev:" + id)).toList());
+            devices.remove(open.stream().toList());
         }
     }
 
@@ -702,12 +719,12 @@ public final class Machine implements AutoCloseable {
         return new PasstNetBackend(stream, passt);
     }
 
-    /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
+    /** The registry id of an open netdev is this and its id (while open, its id is taken). */
+    private static final String NETDEV = "netdev:";
     /** The -netdevs no NIC uses, open (as QEMU's), by id: a NIC device_add plugs takes one. */
     private final Map<String, NetBackend> unusedNetdevs = new java.util.concurrent.ConcurrentHashMap<>();
-    /** The ids of the netdevs netdev_add opened and netdev_del has not closed. */
-    private final java.util.Set<String> addedNetdevs = new java.util.HashSet<>();
 
+    /** As QEMU: a -netdev no NIC uses is opened all the same (its tap exists), with a warning. */
     private void openUnusedNetdevs() throws MachineException {
         for (MachineConfig.NetdevConfig n : config.netdevs()) {
             if (config.virtioDevices().stream().noneMatch(d -> d instanceof MachineConfig.VirtioDeviceConfig.VirtioNet v
@@ -977,18 +994,14 @@ public final class Machine implements AutoCloseable {
             int slot;
             try {
                 MachineConfig.VirtioDeviceConfig device = d.device();
-                int n = perModel.merge(device.model(), 1, Integer::sum) - 1;
-                String name = device.model() + n;
                 VirtioDevice model;
                 switch (device) {
                     case MachineConfig.VirtioDeviceConfig.VirtioBlk b -> {
                         if (d.drive() == null) {
                             throw new MachineException("Property 'drive' can't find value '" + b.driveId() + "'");
                         }
-                        model = new VirtioBlk(openDrive(d.drive(), false), b.driveId(), VirtioBlk.DEFAULT_QUEUE_SIZE,
-                            msg -> log.println("jvisor: " + msg), drives.getLast().stats());
-                        AttachedDrive drive = drives.getLast();
-                        forget = () -> drives.remove(drive);
+                        model = virtioBlk(openDrive(d.drive(), false), b.driveId());
+                        forget = forgetLastDrive();
                     }
                     case MachineConfig.VirtioDeviceConfig.VirtioNet net -> {
                         NetBackend backend = unusedNetdevs.remove(net.netdevId());
@@ -996,14 +1009,14 @@ public final class Machine implements AutoCloseable {
                             throw new MachineException("Property 'netdev' can't find value '" + net.netdevId()
                                 + "' (a NIC device_add plugs takes a -netdev no other NIC uses)");
                         }
-                        model = new VirtioNet(backend, net.mac() != null ? net.mac() : MacAddress.QEMU_DEFAULT.plus(defaultMacs++));
+                        model = virtioNet(backend, net);
                         forget = () -> unusedNetdevs.put(net.netdevId(), backend);   // the netdev outlives its NIC, as QEMU's
                     }
                     case MachineConfig.VirtioDeviceConfig.VirtioRng r -> model = virtioRng(r);
                     default -> throw new MachineException(what + ": jvisor does not hot-plug this device");
                 }
-                String thread = device instanceof MachineConfig.VirtioDeviceConfig.VirtioRng ? device.model() : name;
-                slot = virtioPci(model, name, thread, null, device.ioeventfd(), device.irqfd(), d.slot(), d.bus(),
+                DeviceName name = nextName(device);
+                slot = virtioPci(model, name.name(), name.thread(), null, device.ioeventfd(), device.irqfd(), d.slot(), d.bus(),
                     d.typeName(), new MachineConfig.PciDmaConfig(false, false));
             } catch (MachineException | RuntimeException e) {
                 devices.remove(devices.since(mark));
@@ -1036,12 +1049,11 @@ public final class Machine implements AutoCloseable {
         List<MachineDevice> entries = new ArrayList<>(devices.since(mark));
         Runnable forget = () -> { };
         if (device instanceof MachineConfig.VirtioDeviceConfig.VirtioNet n && model instanceof VirtioNet net) {
-            entries.removeIf(e -> e.id().equals("netdev:" + n.netdevId()));
+            entries.removeIf(e -> e.id().equals(NETDEV + n.netdevId()));
             forget = () -> unusedNetdevs.put(n.netdevId(), net.backend());
         }
         if (model instanceof VirtioBlk) {
-            AttachedDrive drive = drives.getLast();
-            forget = () -> drives.remove(drive);
+            forget = forgetLastDrive();
         }
         synchronized (hotplugLock) {
             plugged.put(id, new Plugged(id, List.copyOf(entries), bus != null ? rootPorts.get(bus) : null, slot, forget));

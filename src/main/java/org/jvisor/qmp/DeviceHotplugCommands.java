@@ -128,9 +128,7 @@ final class DeviceHotplugCommands {
         try {
             n = names.deviceAdd().netdev(JsonWriter.compact(a));
             vm.addNetdev(n);
-        } catch (IllegalArgumentException e) {
-            throw QmpError.generic(e.getMessage());
-        } catch (VmException e) {
+        } catch (IllegalArgumentException | VmException e) {
             throw QmpError.generic(e.getMessage());
         }
         return JsonObject.EMPTY;
