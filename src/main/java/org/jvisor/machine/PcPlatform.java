@@ -38,7 +38,8 @@ import org.jvisor.memory.IrqLine;
 
 /**
  * The PC around the CPUs: CMOS RTC, i8042, ACPI PM and reset control on every engine (on pc also
- * the GPE0 block and ACPI PCI hot-plug of bus 0, sharing the SCI with the PM block); and, when
+ * the GPE0 block and ACPI PCI hot-plug of bus 0, on q35 by default ICH9's GPE0 block and ACPI PCI
+ * hot-plug of the root ports, sharing the SCI with the PM block); and, when
  * the engine has no in-kernel irqchip (tcg), the 8259A pair, the 8254 PIT with port 0x61, the
  * IOAPIC and one local APIC per vCPU, wired as on a PC (ISA IRQs to both PIC and IOAPIC, the PIC's
  * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2). Each device goes into the machine's

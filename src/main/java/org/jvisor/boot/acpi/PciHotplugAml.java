@@ -8,8 +8,9 @@ import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.acpi.Gpe0Block;
 
 /**
- * The DSDT's side of ACPI PCI hot-plug on the root bus ({@link AcpiPciHotplug}), the AML QEMU
- * 7.2's acpi-build.c generates for the PIIX4, with its names:
+ * The DSDT's side of ACPI PCI hot-plug ({@link AcpiPciHotplug}), the AML QEMU 7.2's acpi-build.c
+ * generates, with its names: for the PIIX4's root bus as below, for q35's root ports (ICH9) with
+ * the same registers at 0x0CC0 and a bus per port ({@link #writeRootPorts}).
  *
  * <pre>
  * Scope (\_SB.PCI0)                         // written inside Device (PCI0)
