@@ -1070,4 +1070,31 @@ class IaslTest {
         // _E01 visits S20 (BSEL 0), S30, S18 (1), S28 (2) last; S18's PCNT selects 1; S28's _EJ0 bus 2, slot 0
         assertEquals(List.of("BNUM=2", "BNUM=1", "B0EJ=1", "BNUM=2"), values, o);
     }
+
+    /**
+     * In ACPI hot-plug mode q35's _OSC withholds native hot-plug as QEMU 7.2's does (a Linux guest
+     * logs "platform does not support [PCIeHotplug ...]"): Linux's query and request, as in
+     * {@link #acpicaEvaluatesTheOsc}.
+     */
+    @Test
+    void acpicaEvaluatesTheOscThatKeepsHotplug() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        String osc = "evaluate \\_SB.PCI0._OSC ";
+        String uuid = bufferArg(AmlWriter.uuidBytes(PciHostOsc.PCI_HOST_BRIDGE_UUID));
+        Run r = acpiexec(q35AcpiHotplugImage(), String.join("; ",
+            osc + uuid + " 1 3 " + capabilities(1, 0x1F, 0xBF),    // Linux's query
+            osc + uuid + " 1 3 " + capabilities(0, 0x1F, 0x14)));  // its request for what was granted
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        Matcher m = Pattern.compile("Evaluation of \\\\_SB\\.PCI0\\._OSC returned object[^\\n]*\\n"
+            + "\\s*\\[Buffer\\] Length 0C = +0000: ((?:[0-9A-F]{2} ){11}[0-9A-F]{2})").matcher(o);
+        List<String> returned = new ArrayList<>();
+        while (m.find()) {
+            returned.add(m.group(1));
+        }
+        assertEquals(List.of(
+            "11 00 00 00 1F 00 00 00 14 00 00 00",  // masked: PME and the capability, no hot-plug
+            "00 00 00 00 1F 00 00 00 14 00 00 00"), returned, o);
+    }
 }
