@@ -967,9 +967,11 @@ public final class Machine implements AutoCloseable {
 
     /**
      * QMP device_add: builds {@code d} as -device would and plugs it into the running machine,
-     * behind a pcie-root-port on q35 (its slot tells the guest's pciehp: PCIe base spec 6.7) or in
-     * a free slot of pc's root bus (ACPI PCI hot-plug tells the guest's acpiphp). The guest then
-     * finds the function, places its BARs and binds its driver.
+     * behind a pcie-root-port on q35 (ACPI PCI hot-plug of the port's bus tells the guest's acpiphp,
+     * QEMU 7.2's default; with acpi-pci-hotplug-with-bridge-support=off, or for a guest without
+     * ACPI, the port's slot tells its pciehp: PCIe base spec 6.7) or in a free slot of pc's root bus
+     * (ACPI PCI hot-plug tells the guest's acpiphp). The guest then finds the function, places its
+     * BARs and binds its driver.
      *
      * @throws MachineException with QEMU's words where QEMU has them, naming what is wrong
      */
