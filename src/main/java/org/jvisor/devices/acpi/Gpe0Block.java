@@ -82,7 +82,11 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
     private long en;
     private boolean sciLevel;
 
-    /** pc's block (PIIX4). @param sci this block's input of the machine's SCI (level) */
+    /**
+     * pc's block (PIIX4).
+     *
+     * @param sci this block's input of the machine's SCI (level)
+     */
     public Gpe0Block(IrqLine sci) {
         this(sci, Chipset.PIIX4);
     }
