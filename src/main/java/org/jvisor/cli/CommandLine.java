@@ -459,7 +459,7 @@ public final class CommandLine {
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
             devices.pciSlots(), devices.iommu(), devices.pciDma(), ideDrives, objects.ioThreads(), ahciControllers,
             compat.cpu(), compat.uuid(), devices.pcieRootPorts(), devices.pciBuses(), devices.deviceIds(), memMerge,
-            machine.rngSeed()), startPaused, chardevs.monitors(), pidfile, daemonize,
+            machine.rngSeed(), compat.acpiPcieHotplug()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes(), HotplugOptions.PARSER),
             compat.timestamps(), processName);

@@ -14,14 +14,17 @@ import org.jvisor.config.MachineConfig;
  * from jvisor is an error, never silently dropped.
  */
 final class CompatOptions {
-    /** -global DRIVER.PROP=VALUE that jvisor's devices already behave as. */
+    /** -global DRIVER.PROP=VALUE that jvisor's devices already behave as, or act on. */
     private static final Set<String> GLOBALS = Set.of("kvm-pit.lost_tick_policy", "PIIX4_PM.disable_s3", "PIIX4_PM.disable_s4",
-        "ICH9-LPC.disable_s3", "ICH9-LPC.disable_s4");
+        "ICH9-LPC.disable_s3", "ICH9-LPC.disable_s4", CompatOptions.ACPI_PCIE_HOTPLUG);
+    /** q35's switch between ACPI (on, QEMU 7.2's default) and native hot-plug of the pcie-root-ports. */
+    static final String ACPI_PCIE_HOTPLUG = "ICH9-LPC.acpi-pci-hotplug-with-bridge-support";
 
     private boolean noDefaults;
     private boolean timestamps;
     private MachineConfig.CpuConfig cpu = MachineConfig.CpuConfig.DEFAULT;
     private UUID uuid;
+    private boolean acpiPcieHotplug = true;
 
     /** Handles {@code opt} (with its value from {@code args[i + 1]} when it takes one); returns how many arguments it used, 0 if not its. */
     int handle(String opt, String[] args, int i) throws UsageException {
@@ -76,6 +79,10 @@ final class CompatOptions {
                     throw new UsageException("-global: '" + v + "' is not a device property jvisor has (known: "
                         + String.join(", ", GLOBALS.stream().sorted().toList()) + ")");
                 }
+                if (key.equals(ACPI_PCIE_HOTPLUG)) {
+                    // QEMU's bool property parser: on/off, yes/no, true/false
+                    acpiPcieHotplug = CommandLine.onOff("-global", key, v.substring(eq + 1));
+                }
                 // libvirt's <pm><suspend-to-mem|disk enabled='no'/></pm>: jvisor's DSDT has \_S5 only,
                 // so S3 and S4 are off already; asking for them (0) cannot be honoured
                 if (key.endsWith(".disable_s3") || key.endsWith(".disable_s4")) {
@@ -109,6 +116,14 @@ final class CompatOptions {
     /** -cpu's model and its flags and properties. */
     MachineConfig.CpuConfig cpu() {
         return cpu;
+    }
+
+    /**
+     * -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support: q35's pcie-root-ports hot-plug through
+     * ACPI (true, QEMU 7.2's default) or natively. (A pc machine has no ICH9-LPC; QEMU ignores it there.)
+     */
+    boolean acpiPcieHotplug() {
+        return acpiPcieHotplug;
     }
 
     /** -nodefaults: no serial port unless one is asked for. */

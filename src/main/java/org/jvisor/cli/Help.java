@@ -286,6 +286,9 @@ final class Help {
                                 On kvm -x2apic is refused; hv-* (Hyper-V) too
           -smp N,sockets=,dies=,cores=,threads=, -rtc base=utc, -msg timestamp=on (messages start with the time),
           -overcommit mem-lock=off, -audiodev none,id=ID, -global PIIX4_PM.disable_s3=...
+          -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=on|off
+                                q35: pcie-root-ports hot-plug through ACPI (on, QEMU 7.2's
+                                default: the guest's acpiphp) or natively (off: pciehp)
 
         Diagnostics:
           -trace exits          at the end, print VM exit counts and handling times per

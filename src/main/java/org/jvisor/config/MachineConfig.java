@@ -60,6 +60,9 @@ import java.util.Set;
  *                         other guests by the host kernel's KSM (on, as QEMU's default)
  * @param rngSeed          -machine rng-seed=on|off: a Linux kernel booted with -kernel gets a fresh
  *                         seed for its random number generator (setup_data SETUP_RNG_SEED) at each boot
+ * @param acpiPcieHotplug  -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=on|off (q35): the
+ *                         pcie-root-ports hot-plug through ACPI (on, QEMU 7.2's default: the guest's
+ *                         acpiphp) or natively (off: their slots' registers, the guest's pciehp)
  */
 public record MachineConfig(
     Accel accel,
@@ -86,7 +89,7 @@ public record MachineConfig(
     IommuConfig iommu, Map<Integer, PciDmaConfig> pciDma, List<IdeDriveConfig> ideDrives,
     List<IoThreadConfig> ioThreads, List<AhciConfig> ahciControllers, CpuConfig cpu, java.util.UUID uuid,
     List<PcieRootPortConfig> pcieRootPorts, Map<Integer, String> pciBuses, Map<Integer, String> deviceIds, boolean memMerge,
-    boolean rngSeed) {
+    boolean rngSeed, boolean acpiPcieHotplug) {
 
     public MachineConfig {
         deviceIds = deviceIds == null ? Map.of() : Map.copyOf(deviceIds);
@@ -145,7 +148,7 @@ public record MachineConfig(
         return new MachineConfig(accel, memoryBytes, cpus, kernel, initrd, append, decompressOnHost, serial, noReboot,
             noShutdown, debugExits, drives, virtioDevices, traces, debugLog, machineType, chardevs, netdevs, jit, name,
             backend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, ahciControllers, cpu, uuid, pcieRootPorts, pciBuses,
-            deviceIds, memMerge, rngSeed);
+            deviceIds, memMerge, rngSeed, acpiPcieHotplug);
     }
 
     /**
@@ -859,6 +862,7 @@ public record MachineConfig(
         private MemoryBackendConfig memoryBackend;
         private boolean memMerge = true;
         private boolean rngSeed = true;
+        private boolean acpiPcieHotplug = true;
         private CpuConfig cpu;
         private java.util.UUID uuid;
         private Firmware firmware = Firmware.DEFAULT;
@@ -1057,6 +1061,12 @@ public record MachineConfig(
             return this;
         }
 
+        /** -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support (q35); default on. */
+        public Builder acpiPcieHotplug(boolean on) {
+            this.acpiPcieHotplug = on;
+            return this;
+        }
+
         /** -machine rng-seed=on|off: whether a Linux kernel gets a seed for its random number generator (default on). */
         public Builder rngSeed(boolean on) {
             this.rngSeed = on;
@@ -1074,7 +1084,7 @@ public record MachineConfig(
                 noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices),
                 Set.copyOf(traces), Set.copyOf(debugLog), machineType, List.copyOf(chardevs), List.copyOf(netdevs), jit, name,
                 memoryBackend, firmware, pciSlots, iommu, pciDma, ideDrives, ioThreads, List.of(), cpu, uuid, List.of(), Map.of(),
-                Map.of(), memMerge, rngSeed);
+                Map.of(), memMerge, rngSeed, acpiPcieHotplug);
         }
     }
 }

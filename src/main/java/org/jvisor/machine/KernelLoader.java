@@ -139,8 +139,8 @@ final class KernelLoader {
 
     /**
      * What the DSDT describes: the PC with its PCI host (on pc with the ACPI PCI hot-plug slots, on
-     * q35 with the _OSC that hands the OS native PCI Express hot-plug), or microvm with its
-     * virtio-mmio windows.
+     * q35 with the _OSC and, by default, ACPI PCI hot-plug of the root ports, whose places
+     * {@link Machine} adds when it has wired them), or microvm with its virtio-mmio windows.
      */
     static AcpiTables acpiTables(MachineConfig config) throws BootException {
         AcpiTables tables = new AcpiTables(config.cpus()).com1(true).i8042(true);
@@ -148,7 +148,11 @@ final class KernelLoader {
             tables.pciHost(PcPciLayout.of(config).acpi());
             PcHotplugSlots.notHotpluggable(config)
                 .ifPresent(fixed -> tables.pciHotplug(AcpiPciHotplug.hotpluggableMask(fixed)));
-            tables.nativePcieHotplug(PcHotplugSlots.nativePcieHotplug(config));
+            if (PcHotplugSlots.acpiPcieHotplug(config)) {
+                tables.acpiPcieHotplug(List.of());   // the machine names the root ports once they are wired
+            } else {
+                tables.nativePcieHotplug(PcHotplugSlots.nativePcieHotplug(config));
+            }
             return tables;
         }
         try {

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.function.Consumer;
 
 import org.jvisor.backend.rng.BuiltinEntropy;
@@ -33,6 +34,7 @@ import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
 import org.jvisor.cpu.X86State;
 import org.jvisor.devices.PlatformControl;
+import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.ahci.Ich9Ahci;
 import org.jvisor.devices.fwcfg.FwCfg;
@@ -73,6 +75,7 @@ import org.jvisor.tcg.UnitLibrary;
 import org.jvisor.memory.DmaSpace;
 import org.jvisor.memory.IdentityDma;
 import org.jvisor.boot.acpi.Dmar;
+import org.jvisor.boot.acpi.Dsdt;
 import org.jvisor.boot.acpi.Madt;
 import org.jvisor.devices.iommu.IntelIommu;
 import org.jvisor.devices.iommu.IommuDma;
@@ -369,7 +372,10 @@ public final class Machine implements AutoCloseable {
             config.machineType().hasPci()
                 ? PcPciLayout.of(config) : null,
             loader.firmware() != null, config.machineType() == MachineConfig.MachineType.Q35,
-            PcHotplugSlots.notHotpluggable(config).orElse(null), devices, msg -> log.println("jvisor: " + msg));
+            PcHotplugSlots.notHotpluggable(config).orElse(null),
+            PcHotplugSlots.acpiPcieHotplug(config)
+                ? OptionalInt.of(PcHotplugSlots.rootPortBsels(config.pcieRootPorts()).size()) : OptionalInt.empty(),
+            devices, msg -> log.println("jvisor: " + msg));
         if (config.iommu() != null) {
             this.iommu = buildIommu(config.iommu());
         }
@@ -399,8 +405,20 @@ public final class Machine implements AutoCloseable {
             sharedIoThreads.put(t.id(), thread);
             ioThreads.add(thread);
         }
-        for (MachineConfig.PcieRootPortConfig c : config.pcieRootPorts()) {
-            wireRootPort(c);
+        List<Dsdt.RootPort> acpiPorts = new ArrayList<>();
+        Map<Integer, Integer> bsels = PcHotplugSlots.rootPortBsels(config.pcieRootPorts());
+        for (int i = 0; i < config.pcieRootPorts().size(); i++) {
+            MachineConfig.PcieRootPortConfig c = config.pcieRootPorts().get(i);
+            WiredRootPort wired = wireRootPort(c);
+            Integer bsel = bsels.get(i);
+            if (bsel != null && platform.acpiRootPortHotplug() != null) {
+                rootPortBsels.put(wired.port(), bsel);
+            }
+            // QEMU's DSDT visits the ports in its child-bus order, the port created last first
+            acpiPorts.addFirst(new Dsdt.RootPort(wired.devfn(), bsel == null ? OptionalInt.empty() : OptionalInt.of(bsel)));
+        }
+        if (platform.acpiRootPortHotplug() != null && loader.acpi() != null) {
+            loader.acpi().acpiPcieHotplug(acpiPorts);
         }
         int mmioSlots = 0;
         for (int index = 0; index < config.virtioDevices().size(); index++) {
@@ -949,9 +967,11 @@ public final class Machine implements AutoCloseable {
 
     /**
      * QMP device_add: builds {@code d} as -device would and plugs it into the running machine,
-     * behind a pcie-root-port on q35 (its slot tells the guest's pciehp: PCIe base spec 6.7) or in
-     * a free slot of pc's root bus (ACPI PCI hot-plug tells the guest's acpiphp). The guest then
-     * finds the function, places its BARs and binds its driver.
+     * behind a pcie-root-port on q35 (ACPI PCI hot-plug of the port's bus tells the guest's acpiphp,
+     * QEMU 7.2's default; with acpi-pci-hotplug-with-bridge-support=off, or for a guest without
+     * ACPI, the port's slot tells its pciehp: PCIe base spec 6.7) or in a free slot of pc's root bus
+     * (ACPI PCI hot-plug tells the guest's acpiphp). The guest then finds the function, places its
+     * BARs and binds its driver.
      *
      * @throws MachineException with QEMU's words where QEMU has them, naming what is wrong
      */
@@ -973,10 +993,14 @@ public final class Machine implements AutoCloseable {
                 if (!port.hotplugCapable()) {
                     throw new MachineException("Bus '" + d.bus() + "' does not support hotplugging");   // QEMU's words
                 }
-                try {
-                    port.checkHotPlug();
-                } catch (IllegalStateException e) {
-                    throw new MachineException(e.getMessage(), e);
+                if (!rootPortBsels.containsKey(port)) {
+                    // native: the slot's own checks (QEMU's pcie_cap_slot_pre_plug_cb); through
+                    // ACPI QEMU 7.2 asks nothing of the slot's registers (acpi_pcihp_device_pre_plug_cb)
+                    try {
+                        port.checkHotPlug();
+                    } catch (IllegalStateException e) {
+                        throw new MachineException(e.getMessage(), e);
+                    }
                 }
                 if (!port.downstreamFunctions().isEmpty()) {
                     throw new MachineException("PCI: slot 0 function 0 not available for " + d.typeName() + ", in use by "
@@ -1030,7 +1054,11 @@ public final class Machine implements AutoCloseable {
             if (d.id() != null) {
                 plugged.put(d.id(), new Plugged(d.id(), entries, port, slot, forget));
             }
-            if (port != null) {
+            if (port != null && rootPortBsels.containsKey(port)) {
+                // QEMU 7.2's acpi_pcihp_device_plug_cb: the port's slot powered on, then the bus's up bit and GPE
+                port.enableSlotPower();
+                platform.acpiRootPortHotplug().plugged(rootPortBsels.get(port), AcpiPciHotplug.ROOT_PORT_SLOT);
+            } else if (port != null) {
                 port.hotPlugged();
             } else {
                 platform.acpiPciHotplug().plugged(slot);
@@ -1075,12 +1103,16 @@ public final class Machine implements AutoCloseable {
                 throw new MachineException("Device '" + id + "' is not a PCI device jvisor can unplug (virtio-*-pci "
                     + "on the pc machine's root bus or behind a q35 pcie-root-port)");
             }
-            boolean pending = p.port() != null ? p.port().unplugPending() : platform.acpiPciHotplug().unplugPending(p.slot());
+            Integer bsel = p.port() != null ? rootPortBsels.get(p.port()) : null;
+            boolean pending = bsel != null ? platform.acpiRootPortHotplug().unplugPending(bsel, AcpiPciHotplug.ROOT_PORT_SLOT)
+                : p.port() != null ? p.port().unplugPending() : platform.acpiPciHotplug().unplugPending(p.slot());
             if (pending) {
                 throw new MachineException("Device '" + id + "' is already in the process of unplug");   // QEMU's words
             }
             try {
-                if (p.port() != null) {
+                if (bsel != null) {
+                    platform.acpiRootPortHotplug().requestUnplug(bsel, AcpiPciHotplug.ROOT_PORT_SLOT, () -> unplugged(id));
+                } else if (p.port() != null) {
                     p.port().requestUnplug(() -> unplugged(id));
                 } else {
                     platform.acpiPciHotplug().requestUnplug(p.slot(), () -> unplugged(id));
@@ -1130,9 +1162,14 @@ public final class Machine implements AutoCloseable {
 
     /** The root ports by id (pcie-root-port,id=ID is the bus ID of the devices behind it). */
     private final Map<String, PcieRootPort> rootPorts = new HashMap<>();
+    /**
+     * The BSEL of each root port that hot-plugs through ACPI ({@link PcPlatform#acpiRootPortHotplug}):
+     * empty when the ports hot-plug natively (or there is no ACPI: a test guest).
+     */
+    private final Map<PcieRootPort, Integer> rootPortBsels = new HashMap<>();
 
     /** A PCI Express root port on the root bus (q35), at the slot and function given or the first free slot. */
-    private void wireRootPort(MachineConfig.PcieRootPortConfig c) throws MachineException {
+    private WiredRootPort wireRootPort(MachineConfig.PcieRootPortConfig c) throws MachineException {
         PcieRootPort port = new PcieRootPort(c.port(), c.physicalSlot(), c.multifunction(), c.hotplug());
         int slot;
         try {
@@ -1149,6 +1186,11 @@ public final class Machine implements AutoCloseable {
             rootPorts.put(c.id(), port);
         }
         devices.add(MachineDevice.of(String.format("pcie-root-port@pci.0:%02x.%d", slot, c.function()), port));
+        return new WiredRootPort(port, slot << 3 | c.function());
+    }
+
+    /** A root port on bus 0 at {@code devfn}. */
+    private record WiredRootPort(PcieRootPort port, int devfn) {
     }
 
     /** A virtio device on a virtio-mmio window (microvm), its queues processed on an I/O thread of its own. */

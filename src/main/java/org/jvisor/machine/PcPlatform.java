@@ -1,6 +1,7 @@
 package org.jvisor.machine;
 
 import java.time.Instant;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -37,7 +38,8 @@ import org.jvisor.memory.IrqLine;
 
 /**
  * The PC around the CPUs: CMOS RTC, i8042, ACPI PM and reset control on every engine (on pc also
- * the GPE0 block and ACPI PCI hot-plug of bus 0, sharing the SCI with the PM block); and, when
+ * the GPE0 block and ACPI PCI hot-plug of bus 0, on q35 by default ICH9's GPE0 block and ACPI PCI
+ * hot-plug of the root ports, sharing the SCI with the PM block); and, when
  * the engine has no in-kernel irqchip (tcg), the 8259A pair, the 8254 PIT with port 0x61, the
  * IOAPIC and one local APIC per vCPU, wired as on a PC (ISA IRQs to both PIC and IOAPIC, the PIC's
  * INTR to LINT0 as ExtINT, PIT to IOAPIC pin 2). Each device goes into the machine's
@@ -66,11 +68,14 @@ final class PcPlatform implements AutoCloseable {
     private final AcpiPm acpiPm;
     /** ACPI PCI hot-plug of bus 0 (pc with ACPI), or null. */
     private final AcpiPciHotplug acpiPciHotplug;
+    /** ACPI PCI hot-plug of the root ports (q35 with ACPI in ACPI hot-plug mode), or null. */
+    private final AcpiPciHotplug acpiRootPortHotplug;
     private final RtcCmos rtc;
 
     PcPlatform(Accelerator accel, int cpus, AddressSpace io, AddressSpace mmio, GuestMemory ram,
                PlatformControl control, boolean withAcpi, PcPciLayout pciLayout, boolean firmware,
-               boolean q35, Set<Integer> pciHotplugFixedSlots, DeviceRegistry devices, Consumer<String> warn) {
+               boolean q35, Set<Integer> pciHotplugFixedSlots, OptionalInt rootPortHotplugBuses, DeviceRegistry devices,
+               Consumer<String> warn) {
         this.pciLayout = pciLayout;
         this.accel = accel;
         this.timers = new TimerQueue(Clock.host());
@@ -123,6 +128,7 @@ final class PcPlatform implements AutoCloseable {
             devices.add(MachineDevice.of("port-a", portA).onReset(portA::reset));
         }
         AcpiPciHotplug hotplug = null;
+        AcpiPciHotplug portHotplug = null;
         if (withAcpi) {
             boolean pcHotplug = pciHotplugFixedSlots != null && pciLayout != null && !q35;
             // The SCI is one wire shared by the PM1 events and, on pc, the GPE0 block (ACPI 6.4 4.8.5.1).
@@ -139,11 +145,19 @@ final class PcPlatform implements AutoCloseable {
                 devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
                 hotplug = new AcpiPciHotplug(gpe, pciHotplugFixedSlots);
                 io.register("acpi-pci-hotplug", AcpiPciHotplug.PORT_BASE, AcpiPciHotplug.SIZE, hotplug);
+            } else if (q35 && pciLayout != null && rootPortHotplugBuses.isPresent()) {
+                // QEMU 7.2's ICH9: GPE0 at PMBASE + 0x20 (16 bytes), the hot-plug registers at 0x0cc0, GPE 1
+                Gpe0Block gpe = new Gpe0Block(sci.input(), Gpe0Block.Chipset.ICH9);
+                io.register("gpe0", gpe.chipset().port(), gpe.chipset().length(), gpe);
+                devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
+                portHotplug = AcpiPciHotplug.ich9(gpe, rootPortHotplugBuses.getAsInt());
+                io.register("acpi-pci-hotplug", AcpiPciHotplug.ICH9_PORT_BASE, AcpiPciHotplug.SIZE, portHotplug);
             }
         } else {
             acpiPm = null;
         }
         this.acpiPciHotplug = hotplug;
+        this.acpiRootPortHotplug = portHotplug;
         // PCI configuration mechanism #1 at 0xCF8-0xCFF; 0xCF9 (a byte port inside it) is the
         // PIIX reset control register, which the bridge hands byte accesses to (on its own
         // without PCI: microvm).
@@ -168,8 +182,12 @@ final class PcPlatform implements AutoCloseable {
             }
             // The bus reset resets every function and places the BARs again, as firmware would.
             devices.add(MachineDevice.of("pci-host@pci.0:00.0", pci).onReset(pci::reset));
-            if (hotplug != null) { // its reset completes pending unplugs: functions leave the bus after its reset
+            // its reset completes pending unplugs: functions leave the bus after its reset
+            if (hotplug != null) {
                 devices.add(MachineDevice.of("acpi-pci-hotplug", hotplug).onReset(hotplug::reset));
+            }
+            if (portHotplug != null) {
+                devices.add(MachineDevice.of("acpi-pci-hotplug", portHotplug).onReset(portHotplug::reset));
             }
         } else {
             this.pci = null;
@@ -312,6 +330,15 @@ final class PcPlatform implements AutoCloseable {
      */
     AcpiPciHotplug acpiPciHotplug() {
         return acpiPciHotplug;
+    }
+
+    /**
+     * ACPI PCI hot-plug of the PCI Express root ports (QEMU 7.2's ICH9 with
+     * acpi-pci-hotplug-with-bridge-support=on): on q35 with ACPI in that mode, null elsewhere
+     * (pc, microvm, a test guest, q35 with native hot-plug).
+     */
+    AcpiPciHotplug acpiRootPortHotplug() {
+        return acpiRootPortHotplug;
     }
 
     /** Presses the ACPI power button; false when the platform has no ACPI PM (no Linux guest). */

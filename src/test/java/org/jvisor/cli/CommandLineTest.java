@@ -100,6 +100,23 @@ class CommandLineTest {
         assertTrue(s3.getMessage().contains("no S3 sleep state"), s3.getMessage());
     }
 
+    /** q35's root ports hot-plug through ACPI unless -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (QEMU's bool words). */
+    @Test
+    void acpiPciHotplugWithBridgeSupportSwitchesQ35sHotplug() throws UsageException {
+        String key = "ICH9-LPC.acpi-pci-hotplug-with-bridge-support";
+        assertTrue(parse("-kernel", "k", "-M", "q35").acpiPcieHotplug(), "QEMU 7.2's default");
+        assertFalse(parse("-kernel", "k", "-M", "q35", "-global", key + "=off").acpiPcieHotplug());
+        assertFalse(parse("-kernel", "k", "-M", "q35", "-global", key + "=false").acpiPcieHotplug());
+        assertTrue(parse("-kernel", "k", "-M", "q35", "-global", key + "=off", "-global", key + "=on").acpiPcieHotplug(),
+            "the last one counts");
+        UsageException bad = assertThrows(UsageException.class, () -> parse("-kernel", "k", "-M", "q35", "-global", key + "=maybe"));
+        assertEquals("-global: " + key + "='maybe' (expected on or off)", bad.getMessage());
+        UsageException unknown = assertThrows(UsageException.class,
+            () -> parse("-kernel", "k", "-M", "q35", "-global", "ICH9-LPC.acpi-pci-hotplug=off"));
+        assertTrue(unknown.getMessage().startsWith("-global: 'ICH9-LPC.acpi-pci-hotplug=off' is not a device property jvisor has"),
+            unknown.getMessage());
+    }
+
     /**
      * virtio-rng's rng= names an -object rng-random (filename=, default /dev/urandom) or
      * rng-builtin given anywhere on the line, as libvirt's {@code <rng>} makes them (JSON);

@@ -38,7 +38,8 @@ public final class AcpiTables {
     private boolean i8042 = true;
     private boolean rtc = true;
     private int pciHotplugSlots;
-    private boolean nativePcieHotplug;
+    private Dsdt.PcieHotplug pcieHotplug = Dsdt.PcieHotplug.NONE;
+    private List<Dsdt.RootPort> rootPorts = List.of();
 
     /** Where the tables went. */
     public record Placement(long rsdpAddress, long start, long length) {
@@ -137,7 +138,22 @@ public final class AcpiTables {
      * {@link #pciHost} and no {@link #pciHotplug ACPI PCI hot-plug}.
      */
     public AcpiTables nativePcieHotplug(boolean on) {
-        this.nativePcieHotplug = on;
+        this.pcieHotplug = on ? Dsdt.PcieHotplug.NATIVE : Dsdt.PcieHotplug.NONE;
+        this.rootPorts = List.of();
+        return this;
+    }
+
+    /**
+     * ACPI PCI hot-plug of the PCI Express root ports, QEMU 7.2's q35 default
+     * (acpi-pci-hotplug-with-bridge-support=on): the DSDT describes {@code ports} with their BSELs
+     * and the GPE method, PCI0's {@code _OSC} withholds native hot-plug, the FADT has ICH9's GPE0
+     * block. Needs a PCI Express {@link #pciHost} and no {@link #pciHotplug ACPI PCI hot-plug} of bus 0.
+     *
+     * @param ports the root ports in the order the DSDT's PCNT visits them (see {@link Dsdt.Config})
+     */
+    public AcpiTables acpiPcieHotplug(List<Dsdt.RootPort> ports) {
+        this.pcieHotplug = Dsdt.PcieHotplug.ACPI;
+        this.rootPorts = List.copyOf(ports);
         return this;
     }
 
@@ -150,7 +166,15 @@ public final class AcpiTables {
     }
 
     public Dsdt.Config dsdtConfig() {
-        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost, pciHotplugSlots, nativePcieHotplug);
+        return new Dsdt.Config(vcpus, com1, i8042, rtc, virtioMmio, pciHost, pciHotplugSlots, pcieHotplug, rootPorts);
+    }
+
+    /** The GPE0 block the FADT describes: pc's with ACPI PCI hot-plug of bus 0, q35's with that of the root ports. */
+    private org.jvisor.devices.acpi.Gpe0Block.Chipset gpe0() {
+        if (pciHotplugSlots != 0) {
+            return org.jvisor.devices.acpi.Gpe0Block.Chipset.PIIX4;
+        }
+        return pcieHotplug == Dsdt.PcieHotplug.ACPI ? org.jvisor.devices.acpi.Gpe0Block.Chipset.ICH9 : null;
     }
 
     /** Lays the tables out in [base, base + windowSize). */
@@ -169,7 +193,7 @@ public final class AcpiTables {
         at.put("FACS", facs);
         long dsdt = place(image, base, cursor, Dsdt.build(dsdtConfig()), 16);
         at.put("DSDT", dsdt);
-        long fadt = place(image, base, cursor, Fadt.build(facs, dsdt, i8042, vcpus, pciHotplugSlots != 0), 16);
+        long fadt = place(image, base, cursor, Fadt.build(facs, dsdt, i8042, vcpus, gpe0()), 16);
         at.put("FACP", fadt);
         long madt = place(image, base, cursor, Madt.build(vcpus, AcpiPm.SCI_IRQ), 16);
         at.put("APIC", madt);

@@ -1,6 +1,12 @@
 package org.jvisor.boot.acpi;
 
+import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.Set;
+
+import org.jvisor.devices.acpi.AcpiPciHotplug;
 
 import org.jvisor.devices.acpi.AcpiPm;
 import org.jvisor.devices.legacy.RtcCmos;
@@ -9,39 +15,109 @@ import org.jvisor.devices.legacy.RtcCmos;
  * The DSDT (ACPI 6.5 5.2.11.1), revision 2 (64-bit integers): \_S5 for {@link AcpiPm}, and under
  * \_SB the processors (ACPI0007), COM1, the PS/2 keyboard, the CMOS RTC, the virtio-mmio transports
  * (VRnn) and the PCI host bridge (PCI0). With ACPI PCI hot-plug (the pc machine), PCI0 also holds
- * the slot devices and methods of {@link PciHotplugAml}, and \_GPE its event method; with native
- * PCI Express hot-plug (q35), the {@code _OSC} of {@link PciHostOsc} that hands it to the OS.
+ * the slot devices and methods of {@link PciHotplugAml}, and \_GPE its event method. On q35 PCI0
+ * has the {@code _OSC} of {@link PciHostOsc}: with native PCI Express hot-plug it hands that to
+ * the OS; with ACPI PCI hot-plug of the root ports (QEMU 7.2's q35 default) it keeps it, and PCI0
+ * holds the root ports' devices and methods ({@link PciHotplugAml#writeRootPorts}), \_GPE the same
+ * event method as pc's.
  */
 public final class Dsdt {
 
     public static final int REVISION = 2;
+
+    /** Who hot-plugs the PCI Express root ports' slots. */
+    public enum PcieHotplug {
+        /** Nobody: no PCI Express host, or no {@code _OSC} (pc, microvm). */
+        NONE,
+        /** The OS, natively: {@code _OSC} grants it (q35 with acpi-pci-hotplug-with-bridge-support=off). */
+        NATIVE,
+        /** The platform, through ACPI PCI hot-plug: {@code _OSC} withholds it (QEMU 7.2's q35 default). */
+        ACPI
+    }
+
+    /**
+     * A PCI Express root port on bus 0 as the DSDT describes it for ACPI PCI hot-plug.
+     *
+     * @param devfn its device and function on bus 0 (slot &lt;&lt; 3 | function)
+     * @param bsel  the BSEL of its secondary bus; empty for a port without hot-plug ({@code hotplug=off})
+     */
+    public record RootPort(int devfn, OptionalInt bsel) {
+        public RootPort {
+            if (devfn < 0 || devfn > 0xFF) {
+                throw new IllegalArgumentException("bad devfn " + devfn);
+            }
+            if (bsel.isPresent() && (bsel.getAsInt() < 0 || bsel.getAsInt() > AcpiPciHotplug.MAX_BSEL)) {
+                throw new IllegalArgumentException("bad BSEL " + bsel.getAsInt());
+            }
+        }
+    }
 
     /**
      * What the DSDT describes.
      *
      * @param pciHotplugSlots the slots of bus 0 with ACPI PCI hot-plug, bit s for slot s; 0 for a
      *                        machine without it (q35 has native PCIe hot-plug, microvm no PCI)
-     * @param nativePcieHotplug whether PCI0 has the {@code _OSC} that grants the OS native PCI
-     *                        Express hot-plug ({@link PciHostOsc}): q35, whose root ports hot-plug
-     *                        natively; not pc, whose slots ACPI hot-plugs, as QEMU's i440fx DSDT
-     *                        has no {@code _OSC}. Needs a PCI Express host (ECAM) and excludes ACPI
-     *                        PCI hot-plug.
+     * @param pcieHotplug     who hot-plugs the root ports: with NATIVE or ACPI, PCI0 has the
+     *                        {@code _OSC} of {@link PciHostOsc} (granting native hot-plug or not);
+     *                        NONE on pc, whose slots ACPI hot-plugs, as QEMU's i440fx DSDT has no
+     *                        {@code _OSC}. NATIVE and ACPI need a PCI Express host (ECAM) and
+     *                        exclude ACPI PCI hot-plug of bus 0.
+     * @param rootPorts       with ACPI, the root ports in the order PCNT visits them, their BSELs
+     *                        0 to n-1 each once (see {@link PciHotplugAml#writeRootPorts}); else empty
      */
     public record Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
                          List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots,
-                         boolean nativePcieHotplug) {
+                         PcieHotplug pcieHotplug, List<RootPort> rootPorts) {
         public Config {
             virtioMmio = List.copyOf(virtioMmio);
+            rootPorts = List.copyOf(rootPorts);
+            Objects.requireNonNull(pcieHotplug, "pcieHotplug");
             if (pciHotplugSlots != 0 && pciHost == null) {
                 throw new IllegalArgumentException("ACPI PCI hot-plug needs a PCI host");
             }
-            if (nativePcieHotplug && (pciHost == null || !pciHost.pcie())) {
-                throw new IllegalArgumentException("native PCI Express hot-plug needs a PCI Express host (ECAM)");
+            if (pcieHotplug != PcieHotplug.NONE && (pciHost == null || !pciHost.pcie())) {
+                throw new IllegalArgumentException("PCI Express hot-plug needs a PCI Express host (ECAM)");
             }
-            if (nativePcieHotplug && pciHotplugSlots != 0) {
+            if (pcieHotplug != PcieHotplug.NONE && pciHotplugSlots != 0) {
                 throw new IllegalArgumentException(
-                    "ACPI PCI hot-plug and native PCI Express hot-plug exclude each other");
+                    "ACPI PCI hot-plug of bus 0 and PCI Express root port hot-plug exclude each other");
             }
+            if (pcieHotplug != PcieHotplug.ACPI && !rootPorts.isEmpty()) {
+                throw new IllegalArgumentException("root ports are described for ACPI PCI hot-plug only");
+            }
+            Set<Integer> devfns = new HashSet<>();
+            Set<Integer> bsels = new HashSet<>();
+            for (RootPort p : rootPorts) {
+                if (!devfns.add(p.devfn())) {
+                    throw new IllegalArgumentException(String.format("two root ports at devfn %#x", p.devfn()));
+                }
+                if (p.bsel().isPresent() && !bsels.add(p.bsel().getAsInt())) {
+                    throw new IllegalArgumentException("two root ports with BSEL " + p.bsel().getAsInt());
+                }
+            }
+            for (int b = 0; b < bsels.size(); b++) {
+                if (!bsels.contains(b)) {
+                    throw new IllegalArgumentException("the root ports' BSELs are not 0-" + (bsels.size() - 1) + ": " + bsels);
+                }
+            }
+        }
+
+        /** Native PCI Express hot-plug ({@code nativePcieHotplug}) or none. */
+        public Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
+                      List<VirtioMmioDevice> virtioMmio, PciHost pciHost, int pciHotplugSlots,
+                      boolean nativePcieHotplug) {
+            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, pciHotplugSlots,
+                nativePcieHotplug ? PcieHotplug.NATIVE : PcieHotplug.NONE, List.of());
+        }
+
+        /** Whether PCI0's {@code _OSC} grants the OS native PCI Express hot-plug. */
+        public boolean nativePcieHotplug() {
+            return pcieHotplug == PcieHotplug.NATIVE;
+        }
+
+        /** Whether the DSDT has \_GPE's hot-plug method: ACPI PCI hot-plug of bus 0 or of the root ports. */
+        boolean acpiPciHotplug() {
+            return pciHotplugSlots != 0 || pcieHotplug == PcieHotplug.ACPI;
         }
 
         /** With ACPI PCI hot-plug or none, without native PCI Express hot-plug. */
@@ -53,7 +129,7 @@ public final class Dsdt {
         /** Without PCI hot-plug. */
         public Config(int vcpus, boolean com1, boolean ps2Keyboard, boolean rtc,
                       List<VirtioMmioDevice> virtioMmio, PciHost pciHost) {
-            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, 0, false);
+            this(vcpus, com1, ps2Keyboard, rtc, virtioMmio, pciHost, 0, PcieHotplug.NONE, List.of());
         }
     }
 
@@ -123,15 +199,16 @@ public final class Dsdt {
             w.end();
         }
         if (c.pciHost() != null) {
-            writePciHost(w, c.pciHost(), c.pciHotplugSlots(), c.nativePcieHotplug());
+            writePciHost(w, c);
         }
         w.end();
-        if (c.pciHotplugSlots() != 0) {
+        if (c.acpiPciHotplug()) {
             PciHotplugAml.writeGpeScope(w);
         }
     }
 
-    private static void writePciHost(AmlWriter w, PciHost p, int hotplugSlots, boolean nativePcieHotplug) {
+    private static void writePciHost(AmlWriter w, Config c) {
+        PciHost p = c.pciHost();
         w.beginDevice("PCI0");
         if (p.pcie()) {
             w.name("_HID").eisaId("PNP0A08");
@@ -143,8 +220,10 @@ public final class Dsdt {
         w.name("_SEG").integer(p.segment());
         w.name("_BBN").integer(p.busStart());
         w.name("_UID").integer(p.segment());
-        if (nativePcieHotplug) {
-            PciHostOsc.write(w); // where QEMU's q35 DSDT has it, after _UID
+        switch (c.pcieHotplug()) { // where QEMU's q35 DSDT has it, after _UID
+            case NATIVE -> PciHostOsc.write(w, PciHostOsc.GRANTED);
+            case ACPI -> PciHostOsc.write(w, PciHostOsc.GRANTED_ACPI_HOTPLUG);
+            case NONE -> { }
         }
         w.name("_CRS").beginResourceTemplate();
         w.wordBusNumber(p.busStart(), p.busEnd());
@@ -166,8 +245,11 @@ public final class Dsdt {
             }
             w.end();
         }
-        if (hotplugSlots != 0) {
-            PciHotplugAml.writeRootBus(w, hotplugSlots);
+        if (c.pciHotplugSlots() != 0) {
+            PciHotplugAml.writeRootBus(w, c.pciHotplugSlots());
+        }
+        if (c.pcieHotplug() == PcieHotplug.ACPI) {
+            PciHotplugAml.writeRootPorts(w, c.rootPorts());
         }
         w.end();
         if (p.pcie()) {

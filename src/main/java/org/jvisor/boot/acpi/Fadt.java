@@ -65,6 +65,14 @@ public final class Fadt {
      * all are 0: no GPE block.
      */
     public static byte[] build(long facsAddress, long dsdtAddress, boolean i8042, int vcpus, boolean gpe0) {
+        return build(facsAddress, dsdtAddress, i8042, vcpus, gpe0 ? Gpe0Block.Chipset.PIIX4 : null);
+    }
+
+    /**
+     * As {@link #build(long, long, boolean, int)}, with the GPE0 block of {@code gpe0} (pc's PIIX4
+     * or q35's ICH9 block, as QEMU 7.2's FADTs place them) or, if null, none.
+     */
+    public static byte[] build(long facsAddress, long dsdtAddress, boolean i8042, int vcpus, Gpe0Block.Chipset gpe0) {
         if (facsAddress >>> 32 != 0 || dsdtAddress >>> 32 != 0) {
             throw new IllegalArgumentException("FACS and DSDT must lie below 4 GiB");
         }
@@ -89,13 +97,13 @@ public final class Fadt {
         w.u32(0);                            // 68 PM1b_CNT_BLK
         w.u32(0);                            // 72 PM2_CNT_BLK
         w.u32(AcpiPm.PM_TMR_PORT);           // 76 PM_TMR_BLK
-        w.u32(gpe0 ? Gpe0Block.PORT_BASE : 0); // 80 GPE0_BLK
+        w.u32(gpe0 != null ? gpe0.port() : 0); // 80 GPE0_BLK
         w.u32(0);                            // 84 GPE1_BLK
         w.u8(AcpiPm.PM1_EVT_LEN);            // 88 PM1_EVT_LEN
         w.u8(AcpiPm.PM1_CNT_LEN);            // 89 PM1_CNT_LEN
         w.u8(0);                             // 90 PM2_CNT_LEN
         w.u8(AcpiPm.PM_TMR_LEN);             // 91 PM_TMR_LEN
-        w.u8(gpe0 ? Gpe0Block.LEN : 0);      // 92 GPE0_BLK_LEN
+        w.u8(gpe0 != null ? gpe0.length() : 0); // 92 GPE0_BLK_LEN
         w.u8(0).u8(0);                       // 93 GPE1_BLK_LEN, GPE1_BASE
         w.u8(0);                             // 95 CST_CNT
         w.u16(P_LVL2_LAT_NONE);              // 96 P_LVL2_LAT
@@ -122,9 +130,9 @@ public final class Fadt {
         w.zeros(12);                         // 196 X_PM2_CNT_BLK
         w.gas(SdtWriter.GAS_SYSTEM_IO, AcpiPm.PM_TMR_LEN * 8, 0, SdtWriter.GAS_ACCESS_DWORD,
             AcpiPm.PM_TMR_PORT);             // 208 X_PM_TMR_BLK
-        if (gpe0) { // byte access: each GPE register is a byte (4.8.5.1)
-            w.gas(SdtWriter.GAS_SYSTEM_IO, Gpe0Block.LEN * 8, 0, SdtWriter.GAS_ACCESS_BYTE,
-                Gpe0Block.PORT_BASE);        // 220 X_GPE0_BLK
+        if (gpe0 != null) { // byte access: each GPE register is a byte (4.8.5.1)
+            w.gas(SdtWriter.GAS_SYSTEM_IO, gpe0.length() * 8, 0, SdtWriter.GAS_ACCESS_BYTE,
+                gpe0.port());                // 220 X_GPE0_BLK
         } else {
             w.zeros(12);                     // 220 X_GPE0_BLK
         }

@@ -17,7 +17,7 @@ package org.jvisor.boot.acpi;
  *         CreateDWordField (Arg3, 4, CDW2)     // support: what the OS can do (not consulted)
  *         CreateDWordField (Arg3, 8, CDW3)     // control: what the OS asks for, then what it gets
  *         Local0 = CDW3
- *         Local0 &amp;= 0x15                        // GRANTED
+ *         Local0 &amp;= 0x15                        // GRANTED (0x14 with ACPI hot-plug)
  *         If (Arg1 != 1) { CDW1 |= 0x08 }      // unrecognized revision
  *         If (CDW3 != Local0) { CDW1 |= 0x10 } // capabilities masked
  *         CDW3 = Local0
@@ -29,11 +29,16 @@ package org.jvisor.boot.acpi;
  *
  * <p>Granted, of the control bits (PCI Firmware spec 4.5, the Control Field):
  * <ul>
- * <li>bit 0, PCI Express native hot-plug: yes, what this is for ({@code pcie-root-port}'s slot
- * hot-plug, {@link org.jvisor.devices.pci.PcieSlot}). There is no ACPI hot-plug of those slots to
- * keep it for (QEMU withholds the bit when its ACPI PCI hot-plug takes the bridges).</li>
+ * <li>bit 0, PCI Express native hot-plug: with native hot-plug ({@code
+ * -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off}), yes, what it is for
+ * ({@code pcie-root-port}'s slot hot-plug, {@link org.jvisor.devices.pci.PcieSlot}). With ACPI PCI
+ * hot-plug of the root ports (q35's default) no, as QEMU 7.2 withholds it then (checked on a q35
+ * guest: "_OSC: platform does not support [PCIeHotplug LTR]"): the platform keeps hot-plug, so
+ * Linux's pciehp leaves the ports' slots (which still say Hot-Plug Capable, as QEMU's do) to
+ * acpiphp.</li>
  * <li>bit 1, SHPC native hot-plug: no, jvisor has no Standard Hot-Plug Controller (QEMU grants
- * it for its PCI bridges' SHPC).</li>
+ * it for its PCI bridges' SHPC; its q35 ACPI-mode _OSC grants 0x1E, jvisor's 0x14 for this bit
+ * and AER's).</li>
  * <li>bit 2, PCI Express native PME: yes, as QEMU. Granting it only hands the OS the root ports'
  * PME registers, which jvisor has (Root Control's PME interrupt enable, Root Status's
  * write-1-to-clear PME status, {@link org.jvisor.devices.pci.PcieCapability}); no PME is ever
@@ -86,8 +91,10 @@ final class PciHostOsc {
     /** CDW3: Downstream Port Containment configuration. */
     static final int PCIE_DPC = 1 << 7;
 
-    /** What the OS gets, of what it asks for. */
+    /** What the OS gets, of what it asks for, with native PCI Express hot-plug. */
     static final int GRANTED = PCIE_NATIVE_HOTPLUG | PCIE_PME | PCIE_CAPABILITY;
+    /** What the OS gets when the platform hot-plugs the root ports through ACPI: no native hot-plug. */
+    static final int GRANTED_ACPI_HOTPLUG = GRANTED & ~PCIE_NATIVE_HOTPLUG;
 
     private static final String CDW1 = "CDW1", CDW2 = "CDW2", CDW3 = "CDW3";
     private static final int UUID_ARG = 0, REVISION_ARG = 1, BUFFER_ARG = 3;
@@ -97,8 +104,13 @@ final class PciHostOsc {
     private PciHostOsc() {
     }
 
-    /** Writes {@code Method (_OSC, 4)} into the open {@code Device (PCI0)}. */
+    /** Writes {@code Method (_OSC, 4)} granting {@link #GRANTED} into the open {@code Device (PCI0)}. */
     static void write(AmlWriter w) {
+        write(w, GRANTED);
+    }
+
+    /** Writes {@code Method (_OSC, 4)} granting {@code granted} (CDW3 bits) into the open {@code Device (PCI0)}. */
+    static void write(AmlWriter w, int granted) {
         w.beginMethod("_OSC", 4, false);
         w.createDWordField().arg(BUFFER_ARG).integer(0).nameString(CDW1);
 
@@ -106,7 +118,7 @@ final class PciHostOsc {
         w.createDWordField().arg(BUFFER_ARG).integer(4).nameString(CDW2);
         w.createDWordField().arg(BUFFER_ARG).integer(8).nameString(CDW3);
         w.store().nameRef(CDW3).local(GRANT);
-        w.and().local(GRANT).integer(GRANTED).local(GRANT);
+        w.and().local(GRANT).integer(granted).local(GRANT);
         w.beginIf().lNotEqual().arg(REVISION_ARG).integer(REVISION);
         w.or().nameRef(CDW1).integer(UNRECOGNIZED_REVISION).nameString(CDW1);
         w.end();

@@ -1,11 +1,16 @@
 package org.jvisor.boot.acpi;
 
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
 import org.jvisor.devices.acpi.AcpiPciHotplug;
 import org.jvisor.devices.acpi.Gpe0Block;
 
 /**
- * The DSDT's side of ACPI PCI hot-plug on the root bus ({@link AcpiPciHotplug}), the AML QEMU
- * 7.2's acpi-build.c generates for the PIIX4, with its names:
+ * The DSDT's side of ACPI PCI hot-plug ({@link AcpiPciHotplug}), the AML QEMU 7.2's acpi-build.c
+ * generates, with its names: for the PIIX4's root bus as below, for q35's root ports (ICH9) with
+ * the same registers at 0x0CC0 and a bus per port ({@link #writeRootPorts}).
  *
  * <pre>
  * Scope (\_SB.PCI0)                         // written inside Device (PCI0)
@@ -63,24 +68,7 @@ final class PciHotplugAml {
      * @param slots the hot-pluggable slots, bit s for slot s
      */
     static void writeRootBus(AmlWriter w, int slots) {
-        reserve(w, "GPE0", "GPE0 resources", Gpe0Block.PORT_BASE, Gpe0Block.LEN);
-        reserve(w, "PHPR", "PCI Hotplug resources", AcpiPciHotplug.PORT_BASE, AcpiPciHotplug.SIZE);
-        w.opRegion("PCST", AmlWriter.SPACE_SYSTEM_IO, AcpiPciHotplug.PORT_BASE + AcpiPciHotplug.PCIU_OFFSET, 8);
-        w.beginField("PCST", FIELD_FLAGS).field("PCIU", 32).field("PCID", 32).end();
-        w.opRegion("SEJ", AmlWriter.SPACE_SYSTEM_IO, AcpiPciHotplug.PORT_BASE + AcpiPciHotplug.B0EJ_OFFSET, 4);
-        w.beginField("SEJ", FIELD_FLAGS).field("B0EJ", 32).end();
-        w.opRegion("BNMR", AmlWriter.SPACE_SYSTEM_IO, AcpiPciHotplug.PORT_BASE + AcpiPciHotplug.BNUM_OFFSET, 8);
-        w.beginField("BNMR", FIELD_FLAGS).field("BNUM", 32).field("PIDX", 32).end();
-        w.mutex(LOCK, 0);
-
-        // PCEJ (bsel, slot): eject one slot of one bus.
-        w.beginMethod("PCEJ", 2, false);
-        w.acquire(LOCK, WAIT_FOREVER);
-        w.store().arg(0).nameRef("BNUM");
-        w.store().shiftLeft().one().arg(1).nullTarget().nameRef("B0EJ");
-        w.release(LOCK);
-        w.returnOp().zero();
-        w.end();
+        writeRegisters(w, Gpe0Block.Chipset.PIIX4, AcpiPciHotplug.PORT_BASE);
 
         w.name("BSEL").integer(AcpiPciHotplug.ROOT_BSEL);
         for (int slot = 0; slot < AcpiPciHotplug.SLOTS; slot++) {
@@ -95,8 +83,92 @@ final class PciHotplugAml {
             w.end();
             w.end();
         }
+        writeDvnt(w, slots);
+        writePcnt(w, AcpiPciHotplug.ROOT_BSEL);
+    }
 
-        // DVNT (bits, value): Notify each slot device whose bit is set.
+    /**
+     * Writes, into the open {@code Device (PCI0)} of q35, the register block of ICH9
+     * ({@link AcpiPciHotplug#ICH9_PORT_BASE}) and each PCI Express root port as QEMU 7.2 lays it
+     * out (its q35 DSDT, read back from a guest with two and with four root ports):
+     *
+     * <pre>
+     * Device (Sxx)                        // the port, S%02X of its devfn, in devfn order
+     * {
+     *     Name (_ADR, slot &lt;&lt; 16 | function)
+     *     Name (BSEL, n)                   // hot-pluggable ports only
+     *     Device (S00) { Name (_ADR, 0); Name (_SUN, 0); Method (_EJ0, 1) { PCEJ (BSEL, _SUN) } }
+     *     Method (DVNT, 2) { If (Arg0 &amp; 1) { Notify (S00, Arg1) } }
+     *     Method (PCNT, 0) { BNUM = n; DVNT (PCIU, 1); DVNT (PCID, 3) }   // hotplug=off: empty
+     * }
+     * Method (PCNT, 0) { ^Sxx.PCNT () ... }   // in the order of {@code ports}
+     * </pre>
+     *
+     * Linux's acpiphp finds a port's slot by the port's ACPI companion (its {@code _ADR}) and the
+     * child with {@code _ADR} 0 and {@code _EJ0}. Left out, as on pc: QEMU's ASUN and {@code _DSM}
+     * (acpi-index), and the {@code Sxx} of the root bus's other functions (only {@code _ADR},
+     * nothing of hot-plug).
+     *
+     * @param ports the root ports in the order PCNT visits them (QEMU's: the bus's child list,
+     *              the port created last first)
+     */
+    static void writeRootPorts(AmlWriter w, List<Dsdt.RootPort> ports) {
+        writeRegisters(w, Gpe0Block.Chipset.ICH9, AcpiPciHotplug.ICH9_PORT_BASE);
+        List<Dsdt.RootPort> bySlot = new ArrayList<>(ports);
+        bySlot.sort(Comparator.comparingInt(Dsdt.RootPort::devfn));
+        int slotBit = 1 << AcpiPciHotplug.ROOT_PORT_SLOT;
+        String slot = slotName(AcpiPciHotplug.ROOT_PORT_SLOT);
+        for (Dsdt.RootPort p : bySlot) {
+            w.beginDevice(String.format("S%02X", p.devfn()));
+            w.name("_ADR").integer((long) (p.devfn() >> 3) << 16 | (p.devfn() & 7));
+            if (p.bsel().isPresent()) {
+                w.name("BSEL").integer(p.bsel().getAsInt());
+                w.beginDevice(slot);
+                w.name("_ADR").zero();
+                w.name("_SUN").integer(AcpiPciHotplug.ROOT_PORT_SLOT);
+                w.beginMethod("_EJ0", 1, false);
+                w.call("PCEJ").nameRef("BSEL").nameRef("_SUN");
+                w.end();
+                w.end();
+                writeDvnt(w, slotBit);
+                writePcnt(w, p.bsel().getAsInt());
+            } else { // hotplug=off: no BSEL, an empty PCNT, as QEMU's
+                w.beginMethod("PCNT", 0, false);
+                w.end();
+            }
+            w.end();
+        }
+        w.beginMethod("PCNT", 0, false);
+        for (Dsdt.RootPort p : ports) {
+            w.call(String.format("^S%02X.PCNT", p.devfn()));
+        }
+        w.end();
+    }
+
+    /** The register block's reservations, fields and lock, and PCEJ: what every hot-plug bus's AML uses. */
+    private static void writeRegisters(AmlWriter w, Gpe0Block.Chipset gpe, int port) {
+        reserve(w, "GPE0", "GPE0 resources", gpe.port(), gpe.length());
+        reserve(w, "PHPR", "PCI Hotplug resources", port, AcpiPciHotplug.SIZE);
+        w.opRegion("PCST", AmlWriter.SPACE_SYSTEM_IO, port + AcpiPciHotplug.PCIU_OFFSET, 8);
+        w.beginField("PCST", FIELD_FLAGS).field("PCIU", 32).field("PCID", 32).end();
+        w.opRegion("SEJ", AmlWriter.SPACE_SYSTEM_IO, port + AcpiPciHotplug.B0EJ_OFFSET, 4);
+        w.beginField("SEJ", FIELD_FLAGS).field("B0EJ", 32).end();
+        w.opRegion("BNMR", AmlWriter.SPACE_SYSTEM_IO, port + AcpiPciHotplug.BNUM_OFFSET, 8);
+        w.beginField("BNMR", FIELD_FLAGS).field("BNUM", 32).field("PIDX", 32).end();
+        w.mutex(LOCK, 0);
+
+        // PCEJ (bsel, slot): eject one slot of one bus.
+        w.beginMethod("PCEJ", 2, false);
+        w.acquire(LOCK, WAIT_FOREVER);
+        w.store().arg(0).nameRef("BNUM");
+        w.store().shiftLeft().one().arg(1).nullTarget().nameRef("B0EJ");
+        w.release(LOCK);
+        w.returnOp().zero();
+        w.end();
+    }
+
+    /** DVNT (bits, value): Notify each slot device of {@code slots} whose bit is set. */
+    private static void writeDvnt(AmlWriter w, int slots) {
         w.beginMethod("DVNT", 2, false);
         for (int slot = 0; slot < AcpiPciHotplug.SLOTS; slot++) {
             if ((slots & 1 << slot) != 0) {
@@ -106,10 +178,12 @@ final class PciHotplugAml {
             }
         }
         w.end();
+    }
 
-        // PCNT: select the root bus, then report its plugs and unplug requests.
+    /** PCNT: select the bus, then report its plugs and unplug requests. */
+    private static void writePcnt(AmlWriter w, int bsel) {
         w.beginMethod("PCNT", 0, false);
-        w.store().integer(AcpiPciHotplug.ROOT_BSEL).nameRef("BNUM");
+        w.store().integer(bsel).nameRef("BNUM");
         w.call("DVNT").nameRef("PCIU").integer(DEVICE_CHECK);
         w.call("DVNT").nameRef("PCID").integer(EJECT_REQUEST);
         w.end();

@@ -1,5 +1,8 @@
 package org.jvisor.devices.acpi;
 
+import java.util.List;
+import java.util.Objects;
+
 import org.jvisor.devices.state.DeviceState;
 
 /**
@@ -7,12 +10,26 @@ import org.jvisor.devices.state.DeviceState;
  * bitmaps of each bus, the bus selector). The {@code ejected} callbacks of pending unplugs are
  * the machine's, not state.
  *
- * @param up        PCIU of the root bus: slots plugged that the guest has not read yet
- * @param down      PCID of the root bus: slots whose unplug waits for the guest's eject
+ * @param buses     per BSEL (the list index), that bus's bitmaps: one on pc (the root bus), one
+ *                  per hot-pluggable root port on q35
  * @param busSelect BNUM as the guest last wrote it
  */
-public record AcpiPciHotplugState(int up, int down, int busSelect) implements DeviceState {
-    public static final int VERSION = 1;
+public record AcpiPciHotplugState(List<Bus> buses, int busSelect) implements DeviceState {
+    /** 2: a list of buses (q35's root ports) instead of the root bus's bitmaps. */
+    public static final int VERSION = 2;
+
+    /**
+     * One bus's bitmaps, bit s for slot s.
+     *
+     * @param up   PCIU: slots plugged that the guest has not read yet
+     * @param down PCID: slots whose unplug waits for the guest's eject
+     */
+    public record Bus(int up, int down) {
+    }
+
+    public AcpiPciHotplugState {
+        buses = List.copyOf(Objects.requireNonNull(buses, "buses"));
+    }
 
     @Override
     public int version() {

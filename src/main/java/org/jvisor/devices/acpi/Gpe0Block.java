@@ -6,10 +6,12 @@ import org.jvisor.memory.BusDevice;
 import org.jvisor.memory.IrqLine;
 
 /**
- * The General-Purpose Event 0 register block of the pc machine (ACPI 6.4 4.8.5.1.1), where
- * QEMU's PIIX4 PM puts it: {@link #LEN} bytes at I/O port {@link #PORT_BASE}, the first half
- * GPE0_STS, the second GPE0_EN, so 16 events (GPE 0x00-0x0F). The FADT's GPE0_BLK and
- * GPE0_BLK_LEN (and X_GPE0_BLK) describe exactly these ports.
+ * The General-Purpose Event 0 register block (ACPI 6.4 4.8.5.1.1) where QEMU 7.2's chipsets put
+ * it ({@link Chipset}): on pc the PIIX4 PM's {@link #LEN} bytes at I/O port {@link #PORT_BASE}
+ * (16 events, GPE 0x00-0x0F); on q35 the ICH9's 16 bytes at PMBASE + 0x20 (64 events, GPE
+ * 0x00-0x3F; QEMU 7.2's q35 FADT: GPE0_BLK 0x620, GPE0_BLK_LEN 0x10, checked on a q35 guest). The
+ * first half is GPE0_STS, the second GPE0_EN. The FADT's GPE0_BLK and GPE0_BLK_LEN (and
+ * X_GPE0_BLK) describe exactly these ports.
  *
  * <ul>
  *   <li>A device sets a status bit with {@link #raise(int)}; the guest clears it by writing 1 to
@@ -27,36 +29,90 @@ import org.jvisor.memory.IrqLine;
  */
 public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState> {
 
-    /** I/O port of GPE0_BLK, as QEMU's PIIX4 (ACPI_GPE0_BLK 0xafe0). */
+    /** Where each chipset has the block and how long it is. */
+    public enum Chipset {
+        /** QEMU's PIIX4 PM (pc): ACPI_GPE0_BLK 0xafe0, GPE_LEN 4. */
+        PIIX4(PORT_BASE, LEN),
+        /** QEMU's ICH9 LPC (q35): PMBASE 0x600 + ICH9_PMIO_GPE0_STS 0x20, ICH9_PMIO_GPE0_LEN 16. */
+        ICH9(AcpiPm.PORT_BASE + 0x20, 16);
+
+        private final int port;
+        private final int length;
+
+        Chipset(int port, int length) {
+            this.port = port;
+            this.length = length;
+        }
+
+        /** The first I/O port (GPE0_BLK). */
+        public int port() {
+            return port;
+        }
+
+        /** GPE0_BLK_LEN: status bytes, then as many enable bytes. */
+        public int length() {
+            return length;
+        }
+
+        /** GPEs the block has: 8 per status byte. */
+        public int events() {
+            return length / 2 * 8;
+        }
+    }
+
+    /** I/O port of pc's GPE0_BLK, as QEMU's PIIX4 (ACPI_GPE0_BLK 0xafe0). */
     public static final int PORT_BASE = 0xAFE0;
-    /** GPE0_BLK_LEN: two status bytes, then two enable bytes (QEMU's GPE_LEN 4). */
+    /** pc's GPE0_BLK_LEN: two status bytes, then two enable bytes (QEMU's GPE_LEN 4). */
     public static final int LEN = 4;
-    /** GPE0_STS, from {@link #PORT_BASE}. */
+    /** GPE0_STS, from the block's first port. */
     public static final int STS_OFFSET = 0;
-    /** GPE0_EN, from {@link #PORT_BASE}. */
+    /** pc's GPE0_EN, from {@link #PORT_BASE}; on q35 it is at {@code Chipset.ICH9.length() / 2}. */
     public static final int EN_OFFSET = LEN / 2;
-    /** GPEs the block has: 8 per status byte. */
+    /** GPEs pc's block has. */
     public static final int EVENTS = LEN / 2 * 8;
 
-    private static final int MASK = (1 << EVENTS) - 1;
     private static final String NAME = "GPE0 block";
 
     private final IrqLine sci;
-    private int sts;
-    private int en;
+    private final Chipset chipset;
+    /** Bytes of GPE0_STS (and of GPE0_EN): the enable half starts here. */
+    private final int half;
+    private final long mask;
+    private long sts;
+    private long en;
     private boolean sciLevel;
 
-    /** @param sci this block's input of the machine's SCI (level) */
+    /**
+     * pc's block (PIIX4).
+     *
+     * @param sci this block's input of the machine's SCI (level)
+     */
     public Gpe0Block(IrqLine sci) {
-        this.sci = sci;
+        this(sci, Chipset.PIIX4);
     }
 
-    /** Event {@code gpe} (0-15) happened: its status bit is set, and the SCI raised if it is enabled. */
+    /**
+     * @param sci     this block's input of the machine's SCI (level)
+     * @param chipset whose block this is: its length decides the events
+     */
+    public Gpe0Block(IrqLine sci, Chipset chipset) {
+        this.sci = sci;
+        this.chipset = chipset;
+        this.half = chipset.length() / 2;
+        this.mask = chipset.events() == Long.SIZE ? -1L : (1L << chipset.events()) - 1;
+    }
+
+    /** Where this block is and how long. */
+    public Chipset chipset() {
+        return chipset;
+    }
+
+    /** Event {@code gpe} happened: its status bit is set, and the SCI raised if it is enabled. */
     public synchronized void raise(int gpe) {
-        if (gpe < 0 || gpe >= EVENTS) {
-            throw new IllegalArgumentException("GPE0 has events 0-" + (EVENTS - 1) + ", not " + gpe);
+        if (gpe < 0 || gpe >= chipset.events()) {
+            throw new IllegalArgumentException("GPE0 has events 0-" + (chipset.events() - 1) + ", not " + gpe);
         }
-        sts |= 1 << gpe;
+        sts |= 1L << gpe;
         updateSci();
     }
 
@@ -79,8 +135,8 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
 
     @Override
     public synchronized void restoreState(Gpe0BlockState s) throws DeviceStateException {
-        DeviceStateException.checkBits(NAME, "GPE0_STS", s.status(), MASK);
-        DeviceStateException.checkBits(NAME, "GPE0_EN", s.enable(), MASK);
+        DeviceStateException.checkBits(NAME, "GPE0_STS", s.status(), mask);
+        DeviceStateException.checkBits(NAME, "GPE0_EN", s.enable(), mask);
         sts = s.status();
         en = s.enable();
         updateSci();
@@ -96,11 +152,11 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
         long v = 0;
         for (int i = 0; i < size; i++) {
             long port = offset + i;
-            int b;
-            if (port >= STS_OFFSET && port < EN_OFFSET) {
+            long b;
+            if (port >= STS_OFFSET && port < half) {
                 b = sts >>> (8 * (port - STS_OFFSET));
-            } else if (port >= EN_OFFSET && port < LEN) {
-                b = en >>> (8 * (port - EN_OFFSET));
+            } else if (port >= half && port < chipset.length()) {
+                b = en >>> (8 * (port - half));
             } else {
                 b = 0xFF;
             }
@@ -113,12 +169,12 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
     public synchronized void write(long offset, int size, long value) {
         for (int i = 0; i < size; i++) {
             long port = offset + i;
-            int b = (int) (value >>> (8 * i)) & 0xFF;
-            if (port >= STS_OFFSET && port < EN_OFFSET) {
+            long b = (value >>> (8 * i)) & 0xFF;
+            if (port >= STS_OFFSET && port < half) {
                 sts &= ~(b << (8 * (port - STS_OFFSET)));
-            } else if (port >= EN_OFFSET && port < LEN) {
-                int shift = (int) (8 * (port - EN_OFFSET));
-                en = (en & ~(0xFF << shift)) | (b << shift);
+            } else if (port >= half && port < chipset.length()) {
+                int shift = (int) (8 * (port - half));
+                en = (en & ~(0xFFL << shift)) | (b << shift);
             }
         }
         updateSci();

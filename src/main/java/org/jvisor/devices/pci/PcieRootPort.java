@@ -221,6 +221,15 @@ public final class PcieRootPort extends PciDevice {
     }
 
     /**
+     * Powers the slot on for a card that ACPI PCI hot-plug announces (QEMU 7.2's
+     * pcie_cap_slot_enable_power; see {@link PcieSlot#enablePower}): the card behind becomes
+     * reachable without the guest touching Slot Control. Call after adding the card.
+     */
+    public synchronized void enableSlotPower() {
+        slot.enablePower();
+    }
+
+    /**
      * QMP device_del of the card in the slot: presses the attention button (an interrupt if
      * enabled). When the guest then turns the slot off (Slot Control's power controller off and
      * power indicator off: QEMU 7.2's test; pciehp writes the indicator a second after the

@@ -225,6 +225,24 @@ final class PcieSlot {
     }
 
     /**
+     * Powers the slot on without the guest, as QEMU 7.2's pcie_cap_slot_enable_power does when
+     * ACPI PCI hot-plug puts a card behind a root port (acpi_pcihp_device_plug_cb): with no native
+     * driver bound nobody else would power an empty slot, which a reset left off. Power Controller
+     * Control goes on; the indicators stay as they are and no event is reported (checked on QEMU
+     * 7.2 q35: Slot Control 0x07C0 before a device_add, 0x03C0 after, Slot Status 0). No effect
+     * without a power controller or when already on.
+     */
+    void enablePower() {
+        int sltctl = config.get16(control);
+        if (!hotplug || powered(sltctl)) {
+            return;
+        }
+        config.set16(control, sltctl & ~SLTCTL_PCC);
+        port.slotPowerChanged(true);
+        updateLink(false);
+    }
+
+    /**
      * QEMU's checks before a hot-plug (pcie_cap_slot_pre_plug_cb).
      *
      * @throws IllegalStateException without hot-plug or while the interlock is locked

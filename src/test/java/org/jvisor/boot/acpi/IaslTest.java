@@ -827,4 +827,274 @@ class IaslTest {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("Evaluation of \\_SB.PCI0._OSC failed with status AE_NOT_FOUND"), r.output());
     }
+
+    // ---- ACPI PCI hot-plug of q35's root ports (QEMU 7.2's ICH9 default) ----------------------
+
+    /**
+     * q35 with three root ports as QEMU 7.2 would number them: created at 00:05.0, 00:03.0,
+     * 00:06.0 (hotplug=off) and 00:04.0, so BSEL 0 is 4's, 1 is 3's, 2 is 5's, and PCNT visits
+     * 4, 6, 3, 5 (the order of QEMU 7.2's DSDT for that command line).
+     */
+    static AcpiTables q35AcpiHotplug() {
+        return new AcpiTables(2)
+            .pciHost(new PciHost(0, 0, 255, 0xB000_0000L, 0xC000_0000L, 0x3EC0_0000L,
+                0x80_0000_0000L, 0x80_0000_0000L, PciHost.swizzledRoutes(32, 16)))
+            .acpiPcieHotplug(List.of(new Dsdt.RootPort(4 << 3, java.util.OptionalInt.of(0)),
+                new Dsdt.RootPort(6 << 3, java.util.OptionalInt.empty()),
+                new Dsdt.RootPort(3 << 3, java.util.OptionalInt.of(1)),
+                new Dsdt.RootPort(5 << 3, java.util.OptionalInt.of(2))));
+    }
+
+    private static AcpiTables.Image q35AcpiHotplugImage() {
+        return q35AcpiHotplug().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE);
+    }
+
+    @Test
+    void q35AcpiHotplugDsdtDisassemblesAsQemus() throws Exception {
+        String dsl = disassemble("dsdt", q35AcpiHotplugImage().table("DSDT"));
+        String f = flat(dsl);
+        assertTrue(f.contains("Local0 = CDW3 /* \\_SB_.PCI0._OSC.CDW3 */ Local0 &= 0x14"), "no native hot-plug:\n" + dsl);
+        assertTrue(f.contains("OperationRegion (PCST, SystemIO, 0x0CC0, 0x08)"), dsl);
+        assertTrue(f.contains("OperationRegion (SEJ, SystemIO, 0x0CC8, 0x04)"), dsl);
+        assertTrue(f.contains("OperationRegion (BNMR, SystemIO, 0x0CD0, 0x08)"), dsl);
+        assertTrue(f.contains("IO (Decode16, 0x0620, // Range Minimum 0x0620, // Range Maximum 0x01, // Alignment"
+            + " 0x10, // Length )"), "GPE0 resources:\n" + dsl);
+        assertTrue(f.contains("IO (Decode16, 0x0CC0, // Range Minimum 0x0CC0, // Range Maximum 0x01, // Alignment"
+            + " 0x18, // Length )"), "PCI Hotplug resources:\n" + dsl);
+        // QEMU 7.2's q35 DSDT, less ASUN and _DSM (acpi-index)
+        for (int[] port : new int[][] {{3, 1}, {4, 0}, {5, 2}}) {
+            String bsel = port[1] == 0 ? "Zero" : port[1] == 1 ? "One" : String.format("0x%02X", port[1]);
+            assertTrue(f.contains(String.format("Device (S%02X) { Name (_ADR, 0x%08X) // _ADR: Address Name (BSEL, %s)"
+                + " Device (S00) { Name (_ADR, Zero) // _ADR: Address Name (_SUN, Zero) // _SUN: Slot User Number"
+                + " Method (_EJ0, 1, NotSerialized) // _EJx: Eject Device, x=0-9 { PCEJ (BSEL, _SUN) } }"
+                + " Method (DVNT, 2, NotSerialized) { If ((Arg0 & One)) { Notify (S00, Arg1) } }"
+                + " Method (PCNT, 0, NotSerialized) { BNUM = %s DVNT (PCIU, One) DVNT (PCID, 0x03) } }",
+                port[0] << 3, port[0] << 16, bsel, bsel)), port[0] + "\n" + dsl);
+        }
+        assertTrue(f.contains("Device (S30) { Name (_ADR, 0x00060000) // _ADR: Address Method (PCNT, 0, NotSerialized) { } }"),
+            dsl);
+        assertTrue(f.contains("Method (PCNT, 0, NotSerialized) { ^S20.PCNT () ^S30.PCNT () ^S18.PCNT () ^S28.PCNT () }"), dsl);
+        assertTrue(f.indexOf("Device (S18)") < f.indexOf("Device (S20)") && f.indexOf("Device (S20)") < f.indexOf("Device (S28)"),
+            "the ports in devfn order");
+        assertTrue(f.contains("Scope (\\_GPE) { Method (_E01, 0, NotSerialized) // _Exx: Edge-Triggered GPE, xx=0x00-0xFF"
+            + " { Acquire (\\_SB.PCI0.BLCK, 0xFFFF) \\_SB.PCI0.PCNT () Release (\\_SB.PCI0.BLCK) } }"), dsl);
+        assertFalse(f.contains("External"), "every name resolves inside the table");
+    }
+
+    @Test
+    void q35AcpiHotplugDsdtRecompilesToTheSameProgram() throws Exception {
+        assertRecompilesToTheSameProgram(q35AcpiHotplugImage());
+    }
+
+    @Test
+    void q35FadtDescribesIch9sGpe0Block() throws Exception {
+        String f = disassemble("facp", q35AcpiHotplugImage().table("FACP"));
+        assertTrue(f.contains("GPE0 Block Address : 00000620"), f);   // QEMU 7.2's q35 FADT, read from a guest
+        assertTrue(f.contains("GPE0 Block Length : 10"), f);
+        assertTrue(flat(f).contains("GPE0 Block : [Generic Address Structure] [0DCh 0220 1] Space ID : 01 [SystemIO]"
+            + " [0DDh 0221 1] Bit Width : 80 [0DEh 0222 1] Bit Offset : 00 [0DFh 0223 1] Encoded Access Width : 01"
+            + " [Byte Access:8] [0E0h 0224 8] Address : 0000000000000620"), f);
+    }
+
+    private static final String ROOT_PORTS_ASL = """
+        DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
+        {
+            Scope (\\_SB)
+            {
+                Device (PCI0)
+                {
+                    Name (_HID, EisaId ("PNP0A08"))
+                    Device (GPE0)
+                    {
+                        Name (_HID, "PNP0A06")
+                        Name (_UID, "GPE0 resources")
+                        Name (_STA, 0x0B)
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0620, 0x0620, 0x01, 0x10) })
+                    }
+                    Device (PHPR)
+                    {
+                        Name (_HID, "PNP0A06")
+                        Name (_UID, "PCI Hotplug resources")
+                        Name (_STA, 0x0B)
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0CC0, 0x0CC0, 0x01, 0x18) })
+                    }
+                    OperationRegion (PCST, SystemIO, 0x0CC0, 0x08)
+                    Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32, PCID, 32 }
+                    OperationRegion (SEJ, SystemIO, 0x0CC8, 0x04)
+                    Field (SEJ, DWordAcc, NoLock, WriteAsZeros) { B0EJ, 32 }
+                    OperationRegion (BNMR, SystemIO, 0x0CD0, 0x08)
+                    Field (BNMR, DWordAcc, NoLock, WriteAsZeros) { BNUM, 32, PIDX, 32 }
+                    Mutex (BLCK, 0)
+                    Method (PCEJ, 2, NotSerialized)
+                    {
+                        Acquire (BLCK, 0xFFFF)
+                        Store (Arg0, BNUM)
+                        Store (ShiftLeft (1, Arg1), B0EJ)
+                        Release (BLCK)
+                        Return (0)
+                    }
+                    Device (S10)
+                    {
+                        Name (_ADR, 0x00020000)
+                        Method (PCNT, 0, NotSerialized) { }
+                    }
+                    Device (S19)
+                    {
+                        Name (_ADR, 0x00030001)
+                        Name (BSEL, 1)
+                        Device (S00)
+                        {
+                            Name (_ADR, 0)
+                            Name (_SUN, 0)
+                            Method (_EJ0, 1, NotSerialized) { PCEJ (BSEL, _SUN) }
+                        }
+                        Method (DVNT, 2, NotSerialized)
+                        {
+                            If (And (Arg0, 1)) { Notify (S00, Arg1) }
+                        }
+                        Method (PCNT, 0, NotSerialized)
+                        {
+                            Store (1, BNUM)
+                            DVNT (PCIU, 1)
+                            DVNT (PCID, 3)
+                        }
+                    }
+                    Device (S20)
+                    {
+                        Name (_ADR, 0x00040000)
+                        Name (BSEL, 0)
+                        Device (S00)
+                        {
+                            Name (_ADR, 0)
+                            Name (_SUN, 0)
+                            Method (_EJ0, 1, NotSerialized) { PCEJ (BSEL, _SUN) }
+                        }
+                        Method (DVNT, 2, NotSerialized)
+                        {
+                            If (And (Arg0, 1)) { Notify (S00, Arg1) }
+                        }
+                        Method (PCNT, 0, NotSerialized)
+                        {
+                            Store (0, BNUM)
+                            DVNT (PCIU, 1)
+                            DVNT (PCID, 3)
+                        }
+                    }
+                    Method (PCNT, 0, NotSerialized)
+                    {
+                        ^S20.PCNT ()
+                        ^S10.PCNT ()
+                        ^S19.PCNT ()
+                    }
+                }
+            }
+            Scope (\\_GPE)
+            {
+                Method (_E01, 0, NotSerialized)
+                {
+                    Acquire (\\_SB.PCI0.BLCK, 0xFFFF)
+                    \\_SB.PCI0.PCNT ()
+                    Release (\\_SB.PCI0.BLCK)
+                }
+            }
+        }
+        """;
+
+    /** The root ports' AML, written by hand in ASL (a port at function 1, one without hot-plug), compiles to exactly our bytes. */
+    @Test
+    void rootPortHotplugAmlMatchesIaslByteForByte() throws Exception {
+        Files.writeString(dir.resolve("rp.asl"), ROOT_PORTS_ASL);
+        Run c = run(iasl.toString(), "-on", "-p", "rp", "rp.asl");
+        assertEquals(0, c.exit(), c.output());
+        byte[] iaslAml = Files.readAllBytes(dir.resolve("rp.aml"));
+        byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
+        AmlWriter w = new AmlWriter().endTagChecksum(false); // iasl writes EndTag checksum 0
+        w.beginScope("\\_SB").beginDevice("PCI0");
+        w.name("_HID").eisaId("PNP0A08");
+        PciHotplugAml.writeRootPorts(w, List.of(new Dsdt.RootPort(4 << 3, java.util.OptionalInt.of(0)),
+            new Dsdt.RootPort(2 << 3, java.util.OptionalInt.empty()), new Dsdt.RootPort(3 << 3 | 1, java.util.OptionalInt.of(1))));
+        w.end().end();
+        PciHotplugAml.writeGpeScope(w);
+        byte[] ours = w.toByteArray();
+        assertArrayEquals(body, ours, () -> "iasl:\n" + hex(body) + "\nours:\n" + hex(ours));
+    }
+
+    /**
+     * ACPICA's interpreter runs q35's hot-plug AML. acpiexec backs SystemIO with memory, so PCIU
+     * and PCID read what the test SSDT stored whatever BNUM says: _E01 then notifies every
+     * hot-pluggable port's slot (and none of the hotplug=off port), each port's own PCNT leaves its
+     * BSEL in BNUM, and a slot's _EJ0 writes slot 0's bit to B0EJ with its port's BSEL in BNUM.
+     */
+    @Test
+    void acpicaRunsTheRootPortsHotplugEventAndEject() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        Files.writeString(dir.resolve("set.asl"), """
+            DefinitionBlock ("", "SSDT", 2, "JVISOR", "HPTEST", 1)
+            {
+                External (\\_SB.PCI0.PCIU, FieldUnitObj)
+                External (\\_SB.PCI0.PCID, FieldUnitObj)
+                Method (\\TSET, 2, NotSerialized)
+                {
+                    \\_SB.PCI0.PCIU = Arg0
+                    \\_SB.PCI0.PCID = Arg1
+                }
+            }
+            """);
+        Run c = run(iasl.toString(), "-p", "set", "set.asl");
+        assertEquals(0, c.exit(), c.output());
+        AcpiTables.Image img = q35AcpiHotplugImage();
+        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
+            "execute \\TSET 0x1 0x0; execute \\_GPE._E01; evaluate \\_SB.PCI0.BNUM;"
+                + " execute \\TSET 0x0 0x1; execute \\_SB.PCI0.S18.PCNT; evaluate \\_SB.PCI0.BNUM;"
+                + " execute \\_SB.PCI0.S28.S00._EJ0 1; evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM"));
+        for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
+            Files.write(dir.resolve(s + ".dat"), img.table(s));
+            cmd.add(s + ".dat");
+        }
+        cmd.add("set.aml");
+        Run r = run(cmd.toArray(String[]::new));
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        assertFalse(o.contains("ACPI Exception"), o);
+        assertTrue(o.contains("Initialized GPE 00 to 3F [_GPE] 8 regs on interrupt 0x9"), "ACPICA found ICH9's GPE0 block:\n" + o);
+        assertEquals(4, count(o, "Received a System Notify on [S00_]"), "three ports on _E01, one on S18's PCNT:\n" + o);
+        assertEquals(3, count(o, "Value 0x01 (Device Check)"), o);
+        assertEquals(1, count(o, "Value 0x03 (Eject Request)"), o);
+        Matcher m = Pattern.compile("Evaluation of \\\\_SB\\.PCI0\\.(B0EJ|BNUM) returned object[^\\n]*\\n\\s*\\[Integer\\] = ([0-9A-F]+)")
+            .matcher(o);
+        List<String> values = new ArrayList<>();
+        while (m.find()) {
+            values.add(m.group(1) + "=" + Long.parseLong(m.group(2), 16));
+        }
+        // _E01 visits S20 (BSEL 0), S30, S18 (1), S28 (2) last; S18's PCNT selects 1; S28's _EJ0 bus 2, slot 0
+        assertEquals(List.of("BNUM=2", "BNUM=1", "B0EJ=1", "BNUM=2"), values, o);
+    }
+
+    /**
+     * In ACPI hot-plug mode q35's _OSC withholds native hot-plug as QEMU 7.2's does (a Linux guest
+     * logs "platform does not support [PCIeHotplug ...]"): Linux's query and request, as in
+     * {@link #acpicaEvaluatesTheOsc}.
+     */
+    @Test
+    void acpicaEvaluatesTheOscThatKeepsHotplug() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        String osc = "evaluate \\_SB.PCI0._OSC ";
+        String uuid = bufferArg(AmlWriter.uuidBytes(PciHostOsc.PCI_HOST_BRIDGE_UUID));
+        Run r = acpiexec(q35AcpiHotplugImage(), String.join("; ",
+            osc + uuid + " 1 3 " + capabilities(1, 0x1F, 0xBF),    // Linux's query
+            osc + uuid + " 1 3 " + capabilities(0, 0x1F, 0x14)));  // its request for what was granted
+        String o = r.output();
+        assertEquals(0, r.exit(), o);
+        assertFalse(o.contains("ACPI Error"), o);
+        Matcher m = Pattern.compile("Evaluation of \\\\_SB\\.PCI0\\._OSC returned object[^\\n]*\\n"
+            + "\\s*\\[Buffer\\] Length 0C = +0000: ((?:[0-9A-F]{2} ){11}[0-9A-F]{2})").matcher(o);
+        List<String> returned = new ArrayList<>();
+        while (m.find()) {
+            returned.add(m.group(1));
+        }
+        assertEquals(List.of(
+            "11 00 00 00 1F 00 00 00 14 00 00 00",  // masked: PME and the capability, no hot-plug
+            "00 00 00 00 1F 00 00 00 14 00 00 00"), returned, o);
+    }
 }

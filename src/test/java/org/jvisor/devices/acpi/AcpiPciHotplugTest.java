@@ -47,6 +47,11 @@ class AcpiPciHotplugTest {
         w32(AcpiPciHotplug.B0EJ_OFFSET, 1L << slot);
     }
 
+    /** pc's state: one bus, the root bus. */
+    private static AcpiPciHotplugState rootBus(int up, int down, int bsel) {
+        return new AcpiPciHotplugState(List.of(new AcpiPciHotplugState.Bus(up, down)), bsel);
+    }
+
     private Runnable record(String what) {
         return () -> ejected.add(what);
     }
@@ -221,7 +226,7 @@ class AcpiPciHotplugTest {
         hp.requestUnplug(4, record("slot 4"));
         hp.requestUnplug(5, record("slot 5"));
         AcpiPciHotplugState saved = hp.saveState();
-        assertEquals(new AcpiPciHotplugState(1 << 3, (1 << 4) | (1 << 5), 0), saved);
+        assertEquals(rootBus(1 << 3, (1 << 4) | (1 << 5), 0), saved);
         assertEquals(saved, new StateDecoder(new StateEncoder().writeState(saved).toByteArray(), "t").readState());
 
         // Into another machine: the registers come back, the callbacks are that machine's.
@@ -234,14 +239,17 @@ class AcpiPciHotplugTest {
         assertEquals(List.of(), ejected);
 
         // Into this one: a callback stays while its slot is pending in the state, else it is dropped.
-        hp.restoreState(new AcpiPciHotplugState(0, 1 << 4, 0));
+        hp.restoreState(rootBus(0, 1 << 4, 0));
         ej0(5);
         ej0(4);
         assertEquals(List.of("slot 4"), ejected);
 
-        assertThrows(DeviceStateException.class, () -> hp.restoreState(new AcpiPciHotplugState(1, 0, 0)),
+        assertThrows(DeviceStateException.class, () -> hp.restoreState(rootBus(1, 0, 0)),
             "an up bit on the host bridge's slot");
-        assertThrows(DeviceStateException.class, () -> hp.restoreState(new AcpiPciHotplugState(0, 2, 0)),
+        assertThrows(DeviceStateException.class, () -> hp.restoreState(rootBus(0, 2, 0)),
             "a down bit on the PIIX3's slot");
+        DeviceStateException buses = assertThrows(DeviceStateException.class, () -> hp.restoreState(
+            new AcpiPciHotplugState(List.of(new AcpiPciHotplugState.Bus(0, 0), new AcpiPciHotplugState.Bus(0, 0)), 0)));
+        assertEquals("ACPI PCI hot-plug: the state has 2 hot-plug buses (BSELs), this machine 1", buses.getMessage());
     }
 }

@@ -142,4 +142,29 @@ class Gpe0BlockTest {
         assertFalse(sci);
         assertEquals(2, sciChanges, "one rise, one fall");
     }
+
+    /** q35's block, ICH9's: 8 status bytes, then 8 enable bytes, 64 events; its state holds them all. */
+    @Test
+    void ich9sBlockHas64Events() throws Exception {
+        boolean[] level = {false};
+        Gpe0Block ich9 = new Gpe0Block(l -> level[0] = l, Gpe0Block.Chipset.ICH9);
+        assertEquals(0x620, ich9.chipset().port());
+        ich9.raise(1);
+        ich9.raise(63);
+        assertEquals(0x02, ich9.read(0, 1));
+        assertEquals(0x80, ich9.read(7, 1));
+        assertFalse(level[0]);
+        ich9.write(8 + 7, 1, 0x80);                  // GPE0_EN byte 7: event 63
+        assertTrue(level[0]);
+        assertEquals(0x80, ich9.read(15, 1));
+        assertEquals(0xFF, ich9.read(16, 1), "past the block");
+        assertEquals(new Gpe0BlockState(1L << 63 | 2, 1L << 63), ich9.saveState());
+        ich9.write(7, 1, 0x80);                      // write-1-to-clear
+        assertFalse(level[0]);
+        assertThrows(IllegalArgumentException.class, () -> ich9.raise(64));
+        Gpe0BlockState wide = new Gpe0BlockState(1L << 20, 0);
+        assertThrows(DeviceStateException.class, () -> gpe.restoreState(wide), "pc's block has 16 events");
+        ich9.restoreState(wide);
+        assertEquals(wide, ich9.saveState());
+    }
 }
