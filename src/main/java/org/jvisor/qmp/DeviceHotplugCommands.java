@@ -126,7 +126,8 @@ final class DeviceHotplugCommands {
     private JsonValue addNetdev(JsonObject a) throws QmpError {
         MachineConfig.NetdevConfig n;
         try {
-            n = names.deviceAdd().netdev(JsonWriter.compact(a));
+            // a tap's fd=NAME leaves the monitor here (getfd's descriptor); the machine owns it from then on
+            n = names.deviceAdd().netdev(JsonWriter.compact(a), FdCommands::take);
             vm.addNetdev(n);
         } catch (IllegalArgumentException | VmException e) {
             throw QmpError.generic(e.getMessage());

@@ -87,9 +87,9 @@ class HotplugOptionsTest {
     void netdevAddReadsLibvirtsBackendAsNetdevDoes() {
         // libvirt's netdev_add for <interface type='user'>
         assertEquals(new MachineConfig.NetdevConfig.User("hostnet0", java.util.List.of()),
-            HotplugOptions.PARSER.netdev("{\"type\":\"user\",\"id\":\"hostnet0\"}"));
+            HotplugOptions.PARSER.netdev("{\"type\":\"user\",\"id\":\"hostnet0\"}", HotplugDevice.MonitorFds.NONE));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> HotplugOptions.PARSER.netdev("{\"type\":\"vde\",\"id\":\"n\"}"));
+            () -> HotplugOptions.PARSER.netdev("{\"type\":\"vde\",\"id\":\"n\"}", HotplugDevice.MonitorFds.NONE));
         assertTrue(e.getMessage().contains("vde"), e.getMessage());
     }
 }
