@@ -688,6 +688,11 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /** Whether netdev {@code id} is open (a -netdev, or one netdev_add opened and netdev_del did not close). */
+    public boolean hasNetdev(String id) {
+        return devices.byId(NETDEV + id).isPresent();
+    }
+
     /**
      * QMP netdev_del: closes netdev {@code id}, which no NIC may use (device_del the NIC first,
      * as libvirt does).
