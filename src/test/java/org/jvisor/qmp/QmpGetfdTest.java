@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -20,7 +18,7 @@ import org.jvisor.qmp.json.JsonValue.JsonObject;
 import org.jvisor.sys.Errno;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.FdChannel;
-import org.jvisor.sys.ScmRights;
+import org.jvisor.testing.ScmQmpClient;
 import org.jvisor.sys.Sockets;
 
 /**
@@ -31,11 +29,9 @@ import org.jvisor.sys.Sockets;
  * QEMU 7.2's (checked against qemu-system-x86_64 7.2 with Python's socket.send_fds).
  */
 class QmpGetfdTest {
-    private final Arena arena = Arena.ofShared();
     private final MonitorFds monitorFds = new MonitorFds();
-    private Fd client;
+    private ScmQmpClient client;
     private Thread session;
-    private final StringBuilder pending = new StringBuilder();
 
     /** A service with negotiation, getfd/closefd, and x-take: netdev_add's way of taking a named descriptor. */
     private static QmpService service() {
@@ -73,10 +69,10 @@ class QmpGetfdTest {
     @BeforeEach
     void connect() throws Exception {
         Sockets.Pair pair = Sockets.socketPair(Sockets.SOCK_STREAM);
-        client = pair.first();
+        client = new ScmQmpClient(pair.first());
         QmpSession s = new QmpSession(new FdChannel(pair.second()), service(), false, msg -> { }, monitorFds);
         session = Thread.ofPlatform().start(() -> s.run("qmp getfd test"));
-        assertTrue(line().startsWith("{\"QMP\""));
+        assertTrue(client.line().startsWith("{\"QMP\""));
         assertEquals("{\"return\": {}}", send("{\"execute\":\"qmp_capabilities\"}"));
     }
 
@@ -85,35 +81,11 @@ class QmpGetfdTest {
         client.close();
         session.join();
         monitorFds.close();
-        arena.close();
     }
 
-    /** One reply line. */
-    private String line() throws Exception {
-        MemorySegment buf = arena.allocate(4096);
-        while (pending.indexOf("\r\n") < 0) {
-            long n = client.read(buf);
-            if (n == 0) {
-                throw new AssertionError("the session closed the connection");
-            }
-            pending.append(new String(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8));
-        }
-        int end = pending.indexOf("\r\n");
-        String l = pending.substring(0, end);
-        pending.delete(0, end + 2);
-        return l;
-    }
-
-    /** Sends {@code command} with {@code fds} attached; its reply. */
+    /** Sends {@code command} with {@code fds} attached (one sendmsg); its reply. */
     private String send(String command, Fd... fds) throws Exception {
-        MemorySegment data = arena.allocateFrom(command, StandardCharsets.UTF_8);
-        data = data.asSlice(0, data.byteSize() - 1);
-        int[] numbers = new int[fds.length];
-        for (int i = 0; i < fds.length; i++) {
-            numbers[i] = fds[i].fd();
-        }
-        assertEquals(data.byteSize(), ScmRights.send(client, data, numbers));
-        return line();
+        return client.execute(command, fds);
     }
 
     /** A descriptor to pass, and the end that tells whether any copy of it is still open. */
