@@ -22,6 +22,7 @@ public final class ScmQmpClient implements AutoCloseable {
     private final MemorySegment buf = arena.allocate(8192);
     private final StringBuilder pending = new StringBuilder();
     private final StringBuilder events = new StringBuilder();
+    private boolean closed;
 
     public ScmQmpClient(Fd socket) {
         this.socket = socket;
@@ -97,9 +98,13 @@ public final class ScmQmpClient implements AutoCloseable {
         return events.toString();
     }
 
+    /** Closes the connection (again: nothing). */
     @Override
-    public void close() {
-        socket.close();
-        arena.close();
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            socket.close();
+            arena.close();
+        }
     }
 }
