@@ -30,13 +30,15 @@ final class MonitorFds implements AutoCloseable {
     /** A read brought {@code fds}: they replace (and close) those an earlier read left. */
     void passed(List<Fd> fds) {
         List<Fd> old;
+        boolean refused;
         synchronized (this) {
             old = passed;
-            passed = closed ? List.of() : List.copyOf(fds);
+            refused = closed;
+            passed = refused ? List.of() : List.copyOf(fds);
         }
         old.forEach(Fd::close);
-        if (closed) {
-            fds.forEach(Fd::close);
+        if (refused) {
+            fds.forEach(Fd::close);     // the monitor is gone: nothing will take them
         }
     }
 
