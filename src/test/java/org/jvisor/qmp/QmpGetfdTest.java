@@ -198,4 +198,22 @@ class QmpGetfdTest {
             p.watch().close();
         }
     }
+
+    /** query-commands and query-qmp-schema list them as QEMU 7.2 does: {"fdname": "str"} each. */
+    @Test
+    void discoveryListsThem() {
+        QmpCommandTable table = service().commands();
+        String names = org.jvisor.qmp.json.JsonWriter.compact(table.names());
+        assertTrue(names.contains("\"getfd\"") && names.contains("\"closefd\""), names);
+        JsonValue.JsonArray schema = QmpSchema.of(table);
+        for (String command : List.of("getfd", "closefd")) {
+            JsonObject entry = schema.elements().stream().map(e -> (JsonObject) e)
+                .filter(e -> e.members().get("name").equals(new JsonValue.JsonString(command))).findFirst().orElseThrow();
+            JsonValue argType = entry.members().get("arg-type");
+            JsonObject args = schema.elements().stream().map(e -> (JsonObject) e)
+                .filter(e -> e.members().get("name").equals(argType)).findFirst().orElseThrow();
+            assertEquals(List.of(JsonObject.builder().put("name", "fdname").put("type", "str").build()),
+                ((JsonValue.JsonArray) args.members().get("members")).elements(), command);
+        }
+    }
 }
