@@ -232,7 +232,13 @@ class LibvirtGuestTest {
             List<String> failed = log.lines().filter(l -> l.contains("unable to execute QEMU command")).toList();
             assertTrue(failed.isEmpty(), "QMP commands libvirt needed failed:\n" + String.join("\n", failed));
         } finally {
-            daemon.destroy();           // SIGTERM: libvirtd ends; its domains are already shut off
+            // a failed step leaves its domain running, and libvirtd's end does not stop its domains
+            for (String domain : quietly(() -> virsh.run("list", "--name")).strip().split("\\s+")) {
+                if (!domain.isEmpty()) {
+                    quietly(() -> virsh.run("destroy", domain));
+                }
+            }
+            daemon.destroy();           // SIGTERM: libvirtd ends; its domains are shut off
             ip("link", "del", startTap);
             ip("link", "del", hotTap);
             if (!daemon.waitFor(60, TimeUnit.SECONDS)) {

@@ -162,6 +162,19 @@ class VirtioNetGuestTest {
     }
 
     /**
+     * -netdev tap,fd=N on a descriptor that is no tap (here stdin, a pipe) stops the start with
+     * QEMU 7.2's words for it.
+     */
+    @Test
+    void aDescriptorThatIsNoTapIsRefusedAtStartUp() throws Exception {
+        var r = JvisorProcess.run("-accel", "tcg", "-nographic", "-kernel", guest.kernel().toString(),
+            "-netdev", "tap,id=n0,fd=0", "-device", "virtio-net-pci,netdev=n0");
+        assertEquals(1, r.status(), r.toString());
+        assertTrue(r.stderr().contains("-netdev tap,id=n0,fd=0: Unable to query TUNGETIFF on FD 0: Inappropriate ioctl for device"),
+            r.toString());
+    }
+
+    /**
      * Opens /dev/net/tun, attaches it to tap ARGV[0] (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, as libvirt
      * does for a virtio NIC), keeps it open across exec and runs the rest of ARGV with @FD@ replaced
      * by its number: libvirt's way of starting QEMU on a tap. perl, because Java cannot pass a
