@@ -641,6 +641,11 @@ public final class VirtualMachine implements AutoCloseable {
         }
     }
 
+    /** Whether network backend {@code id} is open (netdev_add's duplicate check comes before it takes any descriptor). */
+    public boolean hasNetdev(String id) {
+        return lifecycle.machine().hasNetdev(Objects.requireNonNull(id, "id"));
+    }
+
     /**
      * QMP {@code netdev_del}: closes network backend {@code id}, which no NIC may use.
      *

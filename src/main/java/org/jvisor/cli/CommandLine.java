@@ -357,7 +357,8 @@ public final class CommandLine {
             String inherited = !fdSets.isEmpty() ? "-add-fd"
                 : chardevs.hasInheritedSocket() ? "-chardev socket,fd="
                 : netdevs.stream().anyMatch(n -> n instanceof MachineConfig.NetdevConfig.Stream st
-                    && st.address() instanceof MachineConfig.StreamAddress.Fd) ? "-netdev stream,addr.type=fd" : null;
+                    && st.address() instanceof MachineConfig.StreamAddress.Fd) ? "-netdev stream,addr.type=fd"
+                : netdevs.stream().anyMatch(n -> n instanceof MachineConfig.NetdevConfig.TapFd) ? "-netdev tap,fd=" : null;
             if (inherited != null) {
                 throw new UsageException("-daemonize cannot be used with " + inherited + ": jvisor's daemon is a new JVM "
                     + "that does not inherit the descriptors (start jvisor without -daemonize, as libvirt does)");

@@ -21,14 +21,32 @@ final class HotplugOptions {
         }
 
         @Override
-        public MachineConfig.NetdevConfig netdev(String json) {
+        public MachineConfig.NetdevConfig netdev(String json, HotplugDevice.MonitorFds monitorFds) {
             try {
-                return NetOptions.parseNetdev(json, java.util.List.of());
+                return NetOptions.parseNetdev(json, java.util.List.of(), value -> monitorFd(value, monitorFds));
             } catch (UsageException e) {
                 throw new IllegalArgumentException(e.getMessage().replaceFirst("^-netdev ", ""), e);
             }
         }
     };
+
+    /**
+     * netdev_add's fd=: QEMU 7.2's monitor_fd_param takes a getfd name, or a number (one of its
+     * own descriptors, which it then takes over and closes, even when it is no tap). jvisor takes
+     * names only: a number would let a client close one of jvisor's own descriptors (its
+     * machine's, another backend's), and libvirt always passes a name.
+     */
+    private static int monitorFd(String value, HotplugDevice.MonitorFds monitorFds) throws UsageException {
+        if (!value.isEmpty() && Character.isDigit(value.charAt(0))) {
+            throw new UsageException("fd=" + value + ": jvisor takes a tap's descriptor at hot-plug by the name getfd gave it,"
+                + " not by number");
+        }
+        try {
+            return monitorFds.take(value);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), e);
+        }
+    }
 
     static HotplugDevice parse(String json, MachineConfig machine) {
         DeviceOptions options = new DeviceOptions();

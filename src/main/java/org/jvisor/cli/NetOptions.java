@@ -21,6 +21,39 @@ final class NetOptions {
      * ids are unique as QEMU requires.
      */
     static MachineConfig.NetdevConfig parseNetdev(String text, List<MachineConfig.NetdevConfig> earlier) throws UsageException {
+        return parseNetdev(text, earlier, COMMAND_LINE_FDS);
+    }
+
+    /**
+     * QEMU 7.2's monitor_fd_param (monitor/misc.c): what tap's fd= and vhostfd= name, to a
+     * descriptor number of this process, which the caller then owns.
+     */
+    @FunctionalInterface
+    interface FdParam {
+        int resolve(String value) throws UsageException;
+    }
+
+    /**
+     * On the command line there is no monitor, so fd= is a number (an inherited descriptor),
+     * checked as qemu_parse_fd does; QEMU 7.2 takes no /dev/fdset/N there either (verified:
+     * "Invalid file descriptor number '/dev/fdset/3'").
+     */
+    static final FdParam COMMAND_LINE_FDS = NetOptions::fdNumber;
+
+    /** qemu_parse_fd: a decimal number from 0 to INT_MAX, nothing else. */
+    static int fdNumber(String value) throws UsageException {
+        if (value.matches("[0-9]{1,10}")) {
+            long n = Long.parseLong(value);
+            if (n <= Integer.MAX_VALUE) {
+                return (int) n;
+            }
+        }
+        throw new UsageException("Invalid file descriptor number '" + value + "'");
+    }
+
+    /** As {@link #parseNetdev(String, List)}, tap's fd= and vhostfd= resolved by {@code fds} (netdev_add's monitor). */
+    static MachineConfig.NetdevConfig parseNetdev(String text, List<MachineConfig.NetdevConfig> earlier, FdParam fds)
+            throws UsageException {
         List<String> hostfwds = new ArrayList<>();
         // The JSON spelling is libvirt's (its passt backend gives {"type":"stream","addr":{"type":"unix",...}}).
         OptionList o = JsonOptions.isJson(text) ? JsonOptions.parse("-netdev", text, "type")
@@ -42,7 +75,7 @@ final class NetOptions {
             }
         }
         return switch (type) {
-            case "tap" -> tap(text, o, id);
+            case "tap" -> o.get("fd") != null || o.get("fds") != null ? tapFd(text, o, id, fds) : tap(text, o, id);
             case "stream" -> stream(text, o, id);
             case "user" -> user(text, o, id, hostfwds);
             default -> throw new UsageException("-netdev " + text + ": '" + type
@@ -66,9 +99,26 @@ final class NetOptions {
         return rest.toString();
     }
 
-    /** -netdev tap,id=ID[,ifname=NAME][,script=no][,downscript=no]: jvisor never runs scripts. */
+    /** Properties of -netdev tap jvisor takes (the others, such as helper= or sndbuf=, are refused by name). */
+    private static final Set<String> TAP_KEYS = Set.of("type", "id", "ifname", "script", "downscript", "fd", "fds", "vhost",
+        "vhostfd", "vhostfds", "vhostforce", "queues", "vnet_hdr");
+
+    /**
+     * -netdev tap,id=ID[,ifname=NAME][,script=no][,downscript=no][,vhost=off]: jvisor never runs
+     * scripts, and has no vhost-net.
+     */
     private static MachineConfig.NetdevConfig tap(String text, OptionList o, String id) throws UsageException {
-        o.allowOnly(Set.of("type", "id", "ifname", "script", "downscript"), "tap");
+        o.allowOnly(TAP_KEYS, "tap");
+        for (String k : List.of("vhostfd", "vhostfds", "vhostforce", "queues", "vnet_hdr")) {
+            if (o.get(k) != null) {
+                throw new UsageException("-netdev " + text + ": " + k + "= is not supported with ifname= (jvisor opens the tap"
+                    + " itself, one queue pair with its virtio-net header, and has no vhost-net)");
+            }
+        }
+        if (o.bool("tap", "vhost", false)) {
+            throw new UsageException("-netdev " + text + ": vhost=on: jvisor has no vhost-net; its virtio-net serves the tap"
+                + " itself (leave vhost= out, or vhost=off)");
+        }
         for (String script : List.of("script", "downscript")) {
             String v = o.get(script);
             if (v != null && !v.equals("no")) {
@@ -79,6 +129,74 @@ final class NetOptions {
         }
         String ifname = o.get("ifname");
         return new MachineConfig.NetdevConfig.Tap(id, ifname == null || ifname.isEmpty() ? null : ifname);
+    }
+
+    /**
+     * -netdev tap,id=ID,fd=N|fds=N[,vhost=on|off][,vhostfd=M|vhostfds=M][,vhostforce=on|off]: a
+     * tap libvirt opened and passed (inherited, or from netdev_add a getfd name), with QEMU 7.2's
+     * checks and words (net/tap.c net_init_tap, verified against qemu-system-x86_64 7.2).
+     * jvisor's virtio-net has one queue pair, so fds= takes one descriptor. vhost-net, which jvisor
+     * does not have, is asked for by vhost=on or a vhostfd= (libvirt 9.0 sends both when
+     * /dev/vhost-net opens and the domain is type='kvm'): QEMU then warns and serves the tap in
+     * user space unless vhostforce=on, and so does jvisor; vhostforce=on is refused.
+     */
+    private static MachineConfig.NetdevConfig tapFd(String text, OptionList o, String id, FdParam fds) throws UsageException {
+        o.allowOnly(TAP_KEYS, "tap");
+        String bad = "-netdev " + text + ": ";
+        String fdText;
+        String vhostFdText;
+        if (o.get("fd") != null) {
+            for (String k : List.of("ifname", "script", "downscript", "vnet_hdr", "queues", "fds", "vhostfds")) {
+                if (o.get(k) != null) {
+                    throw new UsageException(bad + "ifname=, script=, downscript=, vnet_hdr=, helper=, queues=, fds=, and vhostfds= "
+                        + "are invalid with fd=");
+                }
+            }
+            fdText = o.get("fd");
+            vhostFdText = o.get("vhostfd");
+        } else {
+            for (String k : List.of("ifname", "script", "downscript", "vnet_hdr", "vhostfd")) {
+                if (o.get(k) != null) {
+                    throw new UsageException(bad + "ifname=, script=, downscript=, vnet_hdr=, helper=, and vhostfd= are invalid with fds=");
+                }
+            }
+            String[] list = o.get("fds").split(":", -1);
+            String[] vhostList = o.get("vhostfds") == null ? null : o.get("vhostfds").split(":", -1);
+            if (vhostList != null && vhostList.length != list.length) {
+                throw new UsageException(bad + "The number of fds passed does not match the number of vhostfds passed");
+            }
+            if (list.length > 1 || (o.get("queues") != null && !o.get("queues").equals("1"))) {
+                throw new UsageException(bad + "jvisor's virtio-net has one queue pair: a multiqueue tap (" + list.length
+                    + " descriptors) is not supported; pass one (libvirt: no queues= in the interface's <driver>)");
+            }
+            fdText = list[0];
+            vhostFdText = vhostList == null ? null : vhostList[0];
+        }
+        boolean vhost = o.values().containsKey("vhost") ? o.bool("tap", "vhost", false)
+            : vhostFdText != null || o.bool("tap", "vhostforce", false);
+        if (!vhost && vhostFdText != null) {
+            throw new UsageException(bad + "vhostfd(s)= is not valid without vhost");
+        }
+        if (vhost && o.bool("tap", "vhostforce", false)) {
+            throw new UsageException(bad + "vhostforce=on: jvisor has no vhost-net and serves the tap itself; leave out"
+                + " vhostforce (libvirt: <driver name='qemu'/> in the <interface> turns vhost-net off)");
+        }
+        int fd;
+        try {
+            fd = fds.resolve(fdText);
+        } catch (UsageException e) {
+            throw new UsageException(bad + e.getMessage(), e);
+        }
+        int vhostFd = -1;
+        if (vhostFdText != null) {
+            try {
+                vhostFd = fds.resolve(vhostFdText);
+            } catch (UsageException e) {
+                // QEMU 7.2 only warns when vhost's descriptor cannot be had (without vhostforce),
+                // and jvisor would not use it: the machine's warning about vhost-net says enough
+            }
+        }
+        return new MachineConfig.NetdevConfig.TapFd(id, fd, vhost, vhostFd);
     }
 
     /**

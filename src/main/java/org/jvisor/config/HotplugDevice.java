@@ -30,6 +30,22 @@ public record HotplugDevice(String id, String typeName, MachineConfig.VirtioDevi
         return new HotplugDevice(id, typeName, device, bus, slot, d);
     }
 
+    /** A monitor's descriptors passed with getfd, by name. */
+    @FunctionalInterface
+    public interface MonitorFds {
+        /**
+         * Takes descriptor {@code name} out of the monitor; its number, now the caller's to close.
+         *
+         * @throws IllegalArgumentException with QEMU's words when the monitor has none of that name
+         */
+        int take(String name);
+
+        /** A monitor without descriptors (the command line). */
+        MonitorFds NONE = name -> {
+            throw new IllegalArgumentException("File descriptor named '" + name + "' has not been found");
+        };
+    }
+
     /** device_add's and netdev_add's parsers: their arguments, as -device's and -netdev's JSON forms. */
     public interface Parser {
         /**
@@ -41,11 +57,14 @@ public record HotplugDevice(String id, String typeName, MachineConfig.VirtioDevi
         HotplugDevice device(String json, MachineConfig machine);
 
         /**
-         * netdev_add's arguments into a network backend.
+         * netdev_add's arguments into a network backend; a tap's fd= and vhostfd= name
+         * descriptors the monitor holds (getfd), which {@code monitorFds} hands over by name (QEMU's
+         * monitor_get_fd: the descriptor leaves the monitor, the backend owns it).
          *
-         * @throws IllegalArgumentException when they are not a -netdev jvisor has
+         * @throws IllegalArgumentException when they are not a -netdev jvisor has, or name no
+         *                                  descriptor of the monitor
          */
-        MachineConfig.NetdevConfig netdev(String json);
+        MachineConfig.NetdevConfig netdev(String json, MonitorFds monitorFds);
 
         /** Where no command line is at hand: device_add and netdev_add refuse everything. */
         Parser NONE = new Parser() {
@@ -55,7 +74,7 @@ public record HotplugDevice(String id, String typeName, MachineConfig.VirtioDevi
             }
 
             @Override
-            public MachineConfig.NetdevConfig netdev(String json) {
+            public MachineConfig.NetdevConfig netdev(String json, MonitorFds monitorFds) {
                 throw new IllegalArgumentException("netdev_add is not available in this monitor");
             }
         };

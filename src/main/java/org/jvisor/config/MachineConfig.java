@@ -764,6 +764,17 @@ public record MachineConfig(
         }
 
         /**
+         * -netdev tap,id=ID,fd=N (or netdev_add's fd=NAME of a getfd descriptor, resolved to its
+         * number): descriptor {@code fd} of this process, /dev/net/tun already attached to a tap
+         * by whoever passed it (libvirt), which the backend takes over and closes. {@code vhost}:
+         * vhost-net was asked for (vhost=on or a vhostfd=), which jvisor does not have; QEMU 7.2
+         * then warns and serves the tap itself unless vhostforce=on. {@code vhostFd}: the passed
+         * /dev/vhost-net descriptor (closed unused), or -1.
+         */
+        record TapFd(String id, int fd, boolean vhost, int vhostFd) implements NetdevConfig {
+        }
+
+        /**
          * -netdev stream,id=ID,server=on|off,addr.type=...: Ethernet frames over a stream socket,
          * each after its length (QEMU 7.2's net/stream.c); {@code server} listens for one peer at a
          * time, otherwise jvisor connects.

@@ -672,6 +672,7 @@ public final class Machine implements AutoCloseable {
         try {
             NetBackend backend = switch (n) {
                 case MachineConfig.NetdevConfig.Tap t -> TapBackend.open(t.id(), t.ifname(), VirtioNet.HDR_SIZE, netLog);
+                case MachineConfig.NetdevConfig.TapFd t -> openTapFd(t, netLog);
                 case MachineConfig.NetdevConfig.Stream st -> StreamNetBackend.open("-netdev stream,id=" + st.id(),
                     st.server(), switch (st.address()) {
                         case MachineConfig.StreamAddress.Unix u -> new StreamNetBackend.Address.Unix(u.path());
@@ -696,10 +697,18 @@ public final class Machine implements AutoCloseable {
     public void addNetdev(MachineConfig.NetdevConfig n) throws MachineException {
         synchronized (hotplugLock) {
             if (devices.byId(NETDEV + n.id()).isPresent()) {
+                if (n instanceof MachineConfig.NetdevConfig.TapFd t) {
+                    closeDescriptors(t);   // handed over with the netdev: no one else closes them
+                }
                 throw new MachineException("Duplicate ID '" + n.id() + "' for netdev");   // QEMU's words
             }
             unusedNetdevs.put(n.id(), openNetdev(n));
         }
+    }
+
+    /** Whether netdev {@code id} is open (a -netdev, or one netdev_add opened and netdev_del did not close). */
+    public boolean hasNetdev(String id) {
+        return devices.byId(NETDEV + id).isPresent();
     }
 
     /**
@@ -716,6 +725,47 @@ public final class Machine implements AutoCloseable {
                     : "Device '" + id + "' not found");
             }
             devices.remove(open.stream().toList());
+        }
+    }
+
+    /**
+     * -netdev tap,fd=N: the tap backend on descriptor N, which it now owns. jvisor has no
+     * vhost-net: asked for without vhostforce (refused earlier), QEMU 7.2 warns and serves the
+     * tap itself (net/tap.c net_init_tap_one), and so does jvisor; a passed vhostfd is closed.
+     */
+    private static NetBackend openTapFd(MachineConfig.NetdevConfig.TapFd t, java.util.function.Consumer<String> log)
+            throws IOException {
+        String what = "-netdev tap,id=" + t.id() + ",fd=" + t.fd();
+        if (t.vhostFd() >= 0) {
+            closeDescriptor(t.vhostFd());
+        }
+        if (t.vhost()) {
+            log.accept("warning: " + what + ": vhost-net requested but could not be initialized (jvisor has none; its"
+                + " virtio-net serves the tap)");
+        }
+        org.jvisor.sys.Fd fd;
+        try {
+            fd = org.jvisor.sys.Fd.inherit(t.fd(), what);
+        } catch (org.jvisor.sys.SysException e) {
+            // QEMU 7.2's words (net/tap.c): "NAME: Can't use file descriptor N: Bad file descriptor"
+            throw new IOException(what + ": " + t.id() + ": Can't use file descriptor " + t.fd() + ": " + e.errno().description(), e);
+        }
+        return TapBackend.adopt(t.id(), fd, VirtioNet.HDR_SIZE, log);
+    }
+
+    /** Closes the descriptors a -netdev tap,fd= handed over, when it is refused before its backend takes them. */
+    private static void closeDescriptors(MachineConfig.NetdevConfig.TapFd t) {
+        closeDescriptor(t.fd());
+        if (t.vhostFd() >= 0) {
+            closeDescriptor(t.vhostFd());
+        }
+    }
+
+    private static void closeDescriptor(int fd) {
+        try {
+            org.jvisor.sys.Fd.inherit(fd, "passed descriptor").close();
+        } catch (org.jvisor.sys.SysException e) {
+            // not open: nothing to close
         }
     }
 

@@ -125,8 +125,15 @@ final class DeviceHotplugCommands {
 
     private JsonValue addNetdev(JsonObject a) throws QmpError {
         MachineConfig.NetdevConfig n;
+        String id = ((JsonValue.JsonString) a.members().get("id")).value();
+        if (vm.hasNetdev(id)) {
+            // QEMU 7.2's words and order (net_client_init1): before the tap takes its descriptor,
+            // so a getfd descriptor stays with the monitor
+            throw QmpError.generic("Duplicate ID '" + id + "'");
+        }
         try {
-            n = names.deviceAdd().netdev(JsonWriter.compact(a));
+            // a tap's fd=NAME leaves the monitor here (getfd's descriptor); the machine owns it from then on
+            n = names.deviceAdd().netdev(JsonWriter.compact(a), FdCommands::take);
             vm.addNetdev(n);
         } catch (IllegalArgumentException | VmException e) {
             throw QmpError.generic(e.getMessage());

@@ -132,6 +132,7 @@ final class QmpCommands implements QmpService {
         QmpDiscovery.register(table, vm::accelerator);
         Map<String, String> peripherals = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(names.peripherals()));
         QomTree.register(this, vm, peripherals);
+        FdCommands.register(table);
         DeviceHotplugCommands.register(this, vm, peripherals, blockNodes, names);
     }
 

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.util.function.Consumer;
 
 import org.jvisor.api.ChardevInfo;
-import org.jvisor.backend.chr.UnixSocketServerBackend;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.FdChannel;
 import org.jvisor.sys.Sockets;
@@ -29,6 +28,8 @@ final class QmpServer implements AutoCloseable {
     private volatile QmpSession current;
     private volatile boolean closed;
     private Thread acceptor;
+    /** getfd's descriptors: the monitor's, kept across its clients as QEMU keeps them. */
+    private final MonitorFds fds = new MonitorFds();
 
     /** Where clients come from: a JDK server channel, or a listening descriptor jvisor inherited. */
     private interface Listener extends AutoCloseable {
@@ -83,7 +84,8 @@ final class QmpServer implements AutoCloseable {
         Listener listener;
         MonitorConfig.Address address = config.address();
         switch (config.address()) {
-            case MonitorConfig.Address.Unix u -> listener = Listener.of(UnixSocketServerBackend.bind(u.path()));
+            // through jvisor's own sockets, not the JDK's: the JDK cannot receive descriptors (getfd's SCM_RIGHTS)
+            case MonitorConfig.Address.Unix u -> listener = Listener.of(listenUnix(u.path()));
             case MonitorConfig.Address.Inherited i -> {
                 Fd fd = Fd.inherit(i.fd(), "monitor socket");
                 if (!Sockets.isListening(fd)) {
@@ -113,6 +115,26 @@ final class QmpServer implements AutoCloseable {
         return s;
     }
 
+    /** A Unix socket listening at {@code path}; a socket left there (by an earlier run) is replaced, as QEMU does. */
+    private static Fd listenUnix(java.nio.file.Path path) throws IOException {
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!"socket".equals(fileType(path))) {
+                throw new IOException(path + " exists and is not a socket");
+            }
+            Files.delete(path);
+        }
+        try {
+            return Sockets.listen(path.toString(), 16);
+        } catch (org.jvisor.sys.SysException e) {
+            throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String fileType(java.nio.file.Path path) throws IOException {
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return (mode & 0170000) == 0140000 ? "socket" : "other";
+    }
+
     /** Where it listens (for tcp port=0, the port chosen). */
     MonitorConfig.Address address() {
         return address;
@@ -136,7 +158,7 @@ final class QmpServer implements AutoCloseable {
                 }
                 return;
             }
-            QmpSession session = new QmpSession(client, service, config.pretty(), log);
+            QmpSession session = new QmpSession(client, service, config.pretty(), log, fds);
             current = session;
             if (closed) {
                 session.finish();
@@ -165,6 +187,7 @@ final class QmpServer implements AutoCloseable {
             s.finish();
             s.awaitWriter();
         }
+        fds.close();
         if (config.address() instanceof MonitorConfig.Address.Unix u) {
             try {
                 Files.deleteIfExists(u.path());

@@ -16,6 +16,7 @@ import org.jvisor.qmp.json.JsonStreamParser;
 import org.jvisor.qmp.json.JsonValue;
 import org.jvisor.qmp.json.JsonValue.JsonObject;
 import org.jvisor.qmp.json.JsonWriter;
+import org.jvisor.sys.FdChannel;
 
 /**
  * One client of a QMP monitor, from greeting to disconnect (qmp-spec.txt; QEMU's monitor/qmp.c):
@@ -43,12 +44,28 @@ final class QmpSession implements JsonStreamParser.Listener {
     private volatile boolean commandMode;
     private volatile boolean ended;
     private volatile Thread writer;
+    /** The monitor's descriptors: what this client passes goes there (closed with the session if its own). */
+    private final MonitorFds fds;
+    private final boolean ownFds;
 
+    /** A session with descriptors of its own (closed when it ends). */
     QmpSession(ByteChannel channel, QmpService service, boolean pretty, Consumer<String> log) {
+        this(channel, service, pretty, log, new MonitorFds(), true);
+    }
+
+    /** A client of a monitor whose named descriptors ({@code fds}) outlive the connection. */
+    QmpSession(ByteChannel channel, QmpService service, boolean pretty, Consumer<String> log, MonitorFds fds) {
+        this(channel, service, pretty, log, fds, false);
+    }
+
+    private QmpSession(ByteChannel channel, QmpService service, boolean pretty, Consumer<String> log, MonitorFds fds,
+                       boolean ownFds) {
         this.channel = channel;
         this.service = service;
         this.pretty = pretty;
         this.log = log;
+        this.fds = fds;
+        this.ownFds = ownFds;
     }
 
     /** Serves the client until it disconnects or {@link #finish} ends the session; then closes the connection. */
@@ -64,7 +81,8 @@ final class QmpSession implements JsonStreamParser.Listener {
                 .put("capabilities", JsonValue.JsonArray.EMPTY).build()).build());
             ByteBuffer buf = ByteBuffer.allocate(4096);
             while (!ended) {
-                int n = channel.read(buf.clear());
+                // a Unix socket of jvisor's own takes descriptors passed with the bytes (getfd's)
+                int n = channel instanceof FdChannel fc ? fc.read(buf.clear(), fds::passed) : channel.read(buf.clear());
                 if (n < 0 || !parser.feed(buf.array(), 0, n)) {
                     break;
                 }
@@ -77,6 +95,11 @@ final class QmpSession implements JsonStreamParser.Listener {
             closeQuietly(events);
             finish();
             awaitWriter();
+            if (ownFds) {
+                fds.close();
+            } else {
+                fds.disconnected();
+            }
         }
     }
 
@@ -177,7 +200,7 @@ final class QmpSession implements JsonStreamParser.Listener {
         commandLock.lock();
         try {
             if (!ended) {
-                send(dispatch(value));
+                send(ScopedValue.where(FdCommands.CURRENT, fds).call(() -> dispatch(value)));
             }
         } finally {
             commandLock.unlock();

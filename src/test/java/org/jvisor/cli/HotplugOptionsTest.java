@@ -87,9 +87,41 @@ class HotplugOptionsTest {
     void netdevAddReadsLibvirtsBackendAsNetdevDoes() {
         // libvirt's netdev_add for <interface type='user'>
         assertEquals(new MachineConfig.NetdevConfig.User("hostnet0", java.util.List.of()),
-            HotplugOptions.PARSER.netdev("{\"type\":\"user\",\"id\":\"hostnet0\"}"));
+            HotplugOptions.PARSER.netdev("{\"type\":\"user\",\"id\":\"hostnet0\"}", HotplugDevice.MonitorFds.NONE));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-            () -> HotplugOptions.PARSER.netdev("{\"type\":\"vde\",\"id\":\"n\"}"));
+            () -> HotplugOptions.PARSER.netdev("{\"type\":\"vde\",\"id\":\"n\"}", HotplugDevice.MonitorFds.NONE));
         assertTrue(e.getMessage().contains("vde"), e.getMessage());
+    }
+
+    /**
+     * netdev_add tap,fd=NAME: the name is the monitor's (getfd), taken only once every other check
+     * passed; a vhostfd name is taken too (and closed by the machine). Numbers are refused: they
+     * would name jvisor's own descriptors.
+     */
+    @Test
+    void netdevAddTakesATapByItsGetfdName() {
+        java.util.List<String> taken = new java.util.ArrayList<>();
+        HotplugDevice.MonitorFds monitor = name -> {
+            taken.add(name);
+            return switch (name) {
+                case "hostnet1-fd" -> 41;
+                case "hostnet1-vhostfd" -> 42;
+                default -> throw new IllegalArgumentException("File descriptor named '" + name + "' has not been found");
+            };
+        };
+        assertEquals(new MachineConfig.NetdevConfig.TapFd("hostnet1", 41, true, 42), HotplugOptions.PARSER.netdev(
+            "{\"type\":\"tap\",\"fd\":\"hostnet1-fd\",\"vhost\":true,\"vhostfd\":\"hostnet1-vhostfd\",\"id\":\"hostnet1\"}", monitor));
+        assertEquals(java.util.List.of("hostnet1-fd", "hostnet1-vhostfd"), taken);
+        taken.clear();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HotplugOptions.PARSER.netdev(
+            "{\"type\":\"tap\",\"fd\":\"nope\",\"id\":\"n\"}", monitor));
+        assertTrue(e.getMessage().endsWith(": File descriptor named 'nope' has not been found"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> HotplugOptions.PARSER.netdev(
+            "{\"type\":\"tap\",\"fd\":\"hostnet1-fd\",\"ifname\":\"t\",\"id\":\"n\"}", monitor));
+        assertTrue(e.getMessage().endsWith("are invalid with fd="), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> HotplugOptions.PARSER.netdev(
+            "{\"type\":\"tap\",\"fd\":\"7\",\"id\":\"n\"}", monitor));
+        assertTrue(e.getMessage().contains("by the name getfd gave it"), e.getMessage());
+        assertEquals(java.util.List.of("nope"), taken, "nothing taken for a netdev refused before");
     }
 }

@@ -97,6 +97,10 @@ class MonitorOptionsTest {
             parse(fdSet);
             e = error(concat(fdSet, "-daemonize"));
             assertTrue(e.startsWith("-daemonize cannot be used with -add-fd"), e);
+            String[] tap = {"-netdev", "tap,id=n0,fd=" + file.fd(), "-device", "virtio-net-pci,netdev=n0"};
+            parse(tap);
+            e = error(concat(tap, "-daemonize"));
+            assertTrue(e.startsWith("-daemonize cannot be used with -netdev tap,fd="), e);
         }
     }
 

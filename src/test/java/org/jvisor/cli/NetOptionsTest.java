@@ -47,7 +47,7 @@ class NetOptionsTest {
         assertTrue(error("-netdev", TAP, "-device", "virtio-net-pci,netdev=n1", "-device", "virtio-net-pci,netdev=n1")
             .contains("netdev 'n1' is in use"));
         assertTrue(error("-netdev", "socket,id=u").contains("'socket' is not a network backend jvisor has (known: tap, stream, user)"));
-        assertTrue(error("-netdev", "tap,id=n1,fd=3").contains("unknown property 'fd'"));
+        assertTrue(error("-netdev", "tap,id=n1,sndbuf=3").contains("unknown property 'sndbuf'"));
         assertTrue(error("-device", "virtio-net-pci").contains("netdev=ID is required"));
         assertTrue(error("-netdev", "tap,id=x", "-device", "virtio-net-device,netdev=x").contains("(use virtio-net-pci)"));
     }
@@ -145,5 +145,50 @@ class NetOptionsTest {
             + "\"server\":false,\"id\":\"hostnet0\"}", "-device", "virtio-net-pci,netdev=hostnet0").netdevs().get(0);
         assertEquals(new MachineConfig.NetdevConfig.Stream("hostnet0", false,
             new MachineConfig.StreamAddress.Unix(java.nio.file.Path.of("/run/passt.socket"))), n);
+    }
+
+    /**
+     * libvirt's taps: -netdev tap,fd=N[,vhost=on,vhostfd=M] in key=value and JSON form (libvirt
+     * 9.0 uses the JSON form when the schema says netdev_add takes it); the descriptors are
+     * checked when the machine opens them.
+     */
+    @Test
+    void tapOnAnInheritedDescriptor() throws UsageException {
+        assertEquals(List.of(new MachineConfig.NetdevConfig.TapFd("hostnet0", 27, false, -1)),
+            parse("-netdev", "tap,fd=27,id=hostnet0", "-device", "virtio-net-pci,netdev=hostnet0").netdevs());
+        assertEquals(List.of(new MachineConfig.NetdevConfig.TapFd("hostnet0", 27, true, 28)),
+            parse("-netdev", "{\"type\":\"tap\",\"fd\":\"27\",\"vhost\":true,\"vhostfd\":\"28\",\"id\":\"hostnet0\"}").netdevs());
+        assertEquals(List.of(new MachineConfig.NetdevConfig.TapFd("n", 5, true, 6)), parse("-netdev", "tap,id=n,fd=5,vhostfd=6").netdevs(),
+            "a vhostfd asks for vhost, as in QEMU");
+        assertEquals(List.of(new MachineConfig.NetdevConfig.TapFd("n", 5, false, -1)), parse("-netdev", "tap,id=n,fds=5,vhost=off").netdevs(),
+            "fds= of one descriptor is fd=");
+    }
+
+    /** QEMU 7.2's words for what its net_init_tap refuses (checked against qemu-system-x86_64 7.2), jvisor's for multiqueue. */
+    @Test
+    void tapDescriptorErrors() {
+        assertEquals("-netdev tap,fd=foo,id=n0: Invalid file descriptor number 'foo'", error("-netdev", "tap,fd=foo,id=n0"));
+        assertEquals("-netdev tap,fd=/dev/fdset/3,id=n0: Invalid file descriptor number '/dev/fdset/3'",
+            error("-netdev", "tap,fd=/dev/fdset/3,id=n0"));
+        assertEquals("-netdev tap,fd=3,id=n0,script=no: ifname=, script=, downscript=, vnet_hdr=, helper=, queues=, fds=, and "
+            + "vhostfds= are invalid with fd=", error("-netdev", "tap,fd=3,id=n0,script=no"));
+        assertTrue(error("-netdev", "tap,fd=3,id=n0,queues=1").endsWith("are invalid with fd="));
+        assertTrue(error("-netdev", "tap,fd=3,id=n0,ifname=tap0").endsWith("are invalid with fd="));
+        assertEquals("-netdev tap,fd=3,id=n0,vhost=off,vhostfd=4: vhostfd(s)= is not valid without vhost",
+            error("-netdev", "tap,fd=3,id=n0,vhost=off,vhostfd=4"));
+        assertTrue(error("-netdev", "tap,fds=3,id=n0,ifname=t").endsWith("ifname=, script=, downscript=, vnet_hdr=, helper=, and vhostfd= "
+            + "are invalid with fds="));
+        assertTrue(error("-netdev", "tap,fds=3:4,vhostfds=5,id=n0").endsWith("The number of fds passed does not match the number of"
+            + " vhostfds passed"));
+        String multi = error("-netdev", "tap,fds=3:4,id=n0");
+        assertTrue(multi.contains("a multiqueue tap (2 descriptors) is not supported") && multi.contains("queues="), multi);
+        String force = error("-netdev", "tap,fd=3,id=n0,vhost=on,vhostforce=on");
+        assertTrue(force.contains("jvisor has no vhost-net") && force.contains("<driver name='qemu'/>"), force);
+        assertTrue(error("-netdev", "tap,id=n0,ifname=t0,vhost=on").contains("vhost=on: jvisor has no vhost-net"));
+    }
+
+    @Test
+    void vhostOffIsTakenWithIfname() throws UsageException {
+        assertEquals(List.of(new MachineConfig.NetdevConfig.Tap("n", "t0")), parse("-netdev", "tap,id=n,ifname=t0,vhost=off").netdevs());
     }
 }

@@ -37,7 +37,10 @@ import org.jvisor.testing.RequiredTools;
  * {@code virsh console} (run on a pty of its own by script(1), as a user's terminal would), with
  * what virt-install adds to such a domain (an {@code <rng>} on /dev/urandom with a rate, no HPET,
  * vmport off, S3 and S4 off, the RTC's and PIT's tick policies) and libvirt's default memory
- * balloon, which virsh setmem inflates; then
+ * balloon, which virsh setmem inflates, and an {@code <interface type='ethernet'>} on a tap made
+ * beforehand, which libvirt opens and passes (-netdev tap,fd=N); the guest pings over it, and over
+ * a second one virsh attach-device plugs (getfd with SCM_RIGHTS, netdev_add tap,fd=NAME,
+ * device_add) and detach-device takes out; then
  * suspend and resume, shutdown through the guest's ACPI power button (libvirt sees SHUTDOWN and
  * marks the domain shut off), and destroy of a second start. A q35 domain follows: libvirt puts its
  * virtio disk behind a pcie-root-port and its serial port on a file it opens itself and passes as
@@ -72,6 +75,17 @@ class LibvirtGuestTest {
         try (var f = Files.newByteChannel(disk, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
             f.position((16 << 20) - 1).write(java.nio.ByteBuffer.wrap(new byte[1]));
         }
+        // two taps libvirt opens itself (<interface type='ethernet'>, managed='no'): one at start, one hot-plugged
+        long pid = ProcessHandle.current().pid();
+        String startTap = "jvla" + pid % 100000;
+        String hotTap = "jvlb" + pid % 100000;
+        String startNet = "10.212." + (pid % 250 + 1);
+        String hotNet = "10.213." + (pid % 250 + 1);
+        for (String[] t : new String[][] {{startTap, startNet}, {hotTap, hotNet}}) {
+            ip("tuntap", "add", t[0], "mode", "tap");
+            ip("addr", "add", t[1] + ".1/24", "dev", t[0]);
+            ip("link", "set", t[0], "up");
+        }
         Path lv = dir.resolve("lv");
         Process daemon = new ProcessBuilder(Path.of(System.getProperty("jvisor.root", "."), "tools/libvirt-sandbox.sh").toString(),
             lv.toString()).redirectErrorStream(true).redirectOutput(dir.resolve("libvirtd.out").toFile()).start();
@@ -86,7 +100,7 @@ class LibvirtGuestTest {
             Path xml = dir.resolve("domain.xml");
             Path first = medium(dir.resolve("first.iso"), 1);
             Path second = medium(dir.resolve("second.iso"), 2);
-            Files.writeString(xml, domainXml(emulator, guest, disk, first));
+            Files.writeString(xml, domainXml(emulator, guest, disk, first, startTap));
             virsh.run("define", xml.toString());
             virsh.run("start", "jv");
             String pty = virsh.run("ttyconsole", "jv").strip();
@@ -122,6 +136,26 @@ class LibvirtGuestTest {
                 await(() -> !quietly(() -> virsh.run("domblklist", "jv")).contains("vdb"), "libvirt to see vdb gone");
                 console.type("ls /sys/block | tr '\\n' ' '; echo BLOCKS-$((3+1))\n");
                 console.await("vda BLOCKS-4");      // the guest let go of vdb
+                // the NIC of the domain's XML: libvirt opened its tap and passed it on the command line
+                // (-netdev tap,fd=N); the guest pings the host's end
+                console.type("ip addr add " + startNet + ".2/24 dev eth0; ip link set eth0 up; ping -c 1 -W 10 " + startNet
+                    + ".1 >/dev/null && echo NIC-$((4+1))\n");
+                console.await("NIC-5");
+                // virsh attach-device --live of another: libvirt opens the tap, passes it with getfd
+                // (SCM_RIGHTS), then netdev_add tap,fd=NAME and device_add virtio-net-pci; the guest pings
+                // over it. detach-device: device_del, the guest's _EJ0, DEVICE_DELETED, netdev_del
+                Path nic = dir.resolve("nic.xml");
+                Files.writeString(nic, "<interface type='ethernet'><target dev='" + hotTap + "' managed='no'/>"
+                    + "<mac address='52:54:00:00:be:f2'/><model type='virtio'/></interface>");   // the MAC tells detach-device which
+                virsh.run("attach-device", "jv", nic.toString(), "--live");
+                console.type("n=0; while ! ip link show eth1 >/dev/null 2>&1 && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done; "
+                    + "ip addr add " + hotNet + ".2/24 dev eth1; ip link set eth1 up; ping -c 1 -W 10 " + hotNet
+                    + ".1 >/dev/null && echo HOTNIC-$((5+1))\n");
+                console.await("HOTNIC-6");
+                virsh.run("detach-device", "jv", nic.toString(), "--live");
+                await(() -> !quietly(() -> virsh.run("domiflist", "jv")).contains(hotTap), "libvirt to see the NIC gone");
+                console.type("ls /sys/class/net | tr '\\n' ' '; echo NETS-$((6+1))\n");
+                console.await("eth0 lo NETS-7");    // the guest let go of eth1
             }
             // the guest read its disk (the partition table at least): query-blockstats counted it
             String blkstat = virsh.run("domblkstat", "jv", "vda");
@@ -199,10 +233,20 @@ class LibvirtGuestTest {
             assertTrue(firmwareLog.contains("bootindex=1") && !firmwareLog.contains("-kernel"), firmwareLog);
 
             String log = read(lv.resolve("log/libvirtd.log"));
+            assertTrue(log.contains("\"execute\":\"getfd\"") && log.contains("\"type\":\"tap\",\"fd\":\""),
+                "libvirt passed the hot-plugged tap with getfd and netdev_add tap,fd=NAME");
             List<String> failed = log.lines().filter(l -> l.contains("unable to execute QEMU command")).toList();
             assertTrue(failed.isEmpty(), "QMP commands libvirt needed failed:\n" + String.join("\n", failed));
         } finally {
-            daemon.destroy();           // SIGTERM: libvirtd ends; its domains are already shut off
+            // a failed step leaves its domain running, and libvirtd's end does not stop its domains
+            for (String domain : quietly(() -> virsh.run("list", "--name")).strip().split("\\s+")) {
+                if (!domain.isEmpty()) {
+                    quietly(() -> virsh.run("destroy", domain));
+                }
+            }
+            daemon.destroy();           // SIGTERM: libvirtd ends; its domains are shut off
+            ip("link", "del", startTap);
+            ip("link", "del", hotTap);
             if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
                 daemon.destroyForcibly();
             }
@@ -234,7 +278,21 @@ class LibvirtGuestTest {
         return launcher;
     }
 
-    private static String domainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path cdrom) {
+    /** ip(8) (iproute2, which CI installs): what it printed. */
+    private static String ip(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("ip"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    /**
+     * The pc domain; its NIC on tap {@code tap}, which libvirt opens and passes, at slot 8, so that
+     * the disk keeps the slot (2) libvirt gives it without one.
+     */
+    private static String domainXml(Path emulator, GuestBuilder.Guest guest, Path disk, Path cdrom, String tap) {
         return """
             <domain type='qemu'>
               <name>jv</name>
@@ -273,9 +331,14 @@ class LibvirtGuestTest {
                 <serial type='pty'><target port='0'/></serial>
                 <console type='pty'><target type='serial' port='0'/></console>
                 <controller type='usb' model='none'/>
+                <interface type='ethernet'>
+                  <target dev='%s' managed='no'/>
+                  <model type='virtio'/>
+                  <address type='pci' domain='0x0000' bus='0x00' slot='0x08' function='0x0'/>
+                </interface>
               </devices>
             </domain>
-            """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom);
+            """.formatted(guest.kernel(), guest.initramfs(), emulator, disk, cdrom, tap);
     }
 
     /** The q35 domain {@code name}: {@code os} boots it, a raw virtio disk, the serial port on a file. */

@@ -103,12 +103,69 @@ public final class TapBackend implements NetBackend {
                 throw new IOException(what + ": " + setIffError(name, e), e);
             }
             String actual = ifr.getString(0, StandardCharsets.US_ASCII);
+            TapBackend b = attached(what, netdevId, actual, fd, vnetHeaderSize, log);
+            ok = true;
+            return b;
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
+        }
+    }
+
+    /**
+     * For {@code -netdev tap,fd=N} and netdev_add's {@code fd=NAME}: takes over {@code fd}, a
+     * /dev/net/tun descriptor another process (libvirt) already attached to a tap with
+     * TUNSETIFF, and closes it on failure as QEMU does. It must be a tap (not a tun) opened with
+     * IFF_VNET_HDR, which libvirt sets for virtio NICs; TUNGETIFF tells, as QEMU 7.2's
+     * tap_probe_vnet_hdr asks it (net/tap-linux.c), and its failure is reported in QEMU's words.
+     * The descriptor is made non-blocking (QEMU does too: SCM_RIGHTS keeps the sender's mode).
+     */
+    public static TapBackend adopt(String netdevId, Fd fd, int vnetHeaderSize, Consumer<String> log) throws IOException {
+        String what = "-netdev tap,id=" + netdevId + ",fd=" + fd.fd();
+        boolean ok = false;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ifr = a.allocate(Tun.IFREQ_SIZE, 8);
+            try {
+                fd.ioctl("TUNGETIFF", Tun.TUNGETIFF, ifr);
+            } catch (SysException e) {
+                throw new IOException(what + ": Unable to query TUNGETIFF on FD " + fd.fd() + ": " + e.errno().description()
+                    + " (the descriptor must be /dev/net/tun attached to a tap, as libvirt passes it)", e);
+            }
+            String name = ifr.getString(0, StandardCharsets.US_ASCII);
+            int flags = Short.toUnsignedInt(ifr.get(JAVA_SHORT, Tun.IFNAMSIZ));
+            if ((flags & Tun.IFF_TAP) == 0) {
+                throw new IOException(what + ": " + name + " is a tun (IP) device, not a tap: virtio-net needs Ethernet frames");
+            }
+            if ((flags & Tun.IFF_VNET_HDR) == 0) {
+                throw new IOException(what + ": tap " + name + " was attached without IFF_VNET_HDR; jvisor's virtio-net"
+                    + " needs the virtio-net header on the tap (libvirt sets it for model type='virtio')");
+            }
+            try {
+                fd.setNonBlocking();
+            } catch (SysException e) {
+                throw new IOException(what + ": " + netdevId + ": Can't use file descriptor " + fd.fd() + ": " + e.getMessage(), e);
+            }
+            TapBackend b = attached(what, netdevId, name, fd, vnetHeaderSize, log);
+            ok = true;
+            return b;
+        } finally {
+            if (!ok) {
+                fd.close();
+            }
+        }
+    }
+
+    /** Sets up tap {@code name} on {@code fd} (attached, non-blocking, IFF_VNET_HDR) and starts its poller. */
+    private static TapBackend attached(String what, String netdevId, String name, Fd fd, int vnetHeaderSize,
+                                       Consumer<String> log) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
             MemorySegment sz = a.allocate(JAVA_INT);
             sz.set(JAVA_INT, 0, vnetHeaderSize);
             try {
                 fd.ioctl("TUNSETVNETHDRSZ", Tun.TUNSETVNETHDRSZ, sz);
             } catch (SysException e) {
-                throw new IOException(what + ": tap " + actual + " refused a virtio-net header of " + vnetHeaderSize
+                throw new IOException(what + ": tap " + name + " refused a virtio-net header of " + vnetHeaderSize
                     + " bytes: " + e.getMessage(), e);
             }
             EventFd stop;
@@ -116,14 +173,9 @@ public final class TapBackend implements NetBackend {
                 fd.ioctl("TUNSETOFFLOAD", Tun.TUNSETOFFLOAD, 0L);
                 stop = EventFd.createNonBlocking();
             } catch (SysException e) {
-                throw new IOException(what + ": tap " + actual + ": " + e.getMessage(), e);
+                throw new IOException(what + ": tap " + name + ": " + e.getMessage(), e);
             }
-            ok = true;
-            return new TapBackend(netdevId, actual, fd, stop, vnetHeaderSize, log);
-        } finally {
-            if (!ok) {
-                fd.close();
-            }
+            return new TapBackend(netdevId, name, fd, stop, vnetHeaderSize, log);
         }
     }
 

@@ -14,7 +14,9 @@ final class Tun {
     static final long TUNGETFEATURES = Ioctl.ior('T', 207, 4);
     static final long TUNSETOFFLOAD = Ioctl.iow('T', 208, 4);
     static final long TUNSETVNETHDRSZ = Ioctl.iow('T', 216, 4);
+    static final long TUNGETIFF = Ioctl.ior('T', 210, 4);
 
+    static final int IFF_TUN = 0x0001;
     static final int IFF_TAP = 0x0002;
     static final int IFF_NO_PI = 0x1000;
     static final int IFF_VNET_HDR = 0x4000;

@@ -162,4 +162,67 @@ class TapBackendTest {
             assertTrue(wakeups.get() <= 1, "woken " + wakeups.get() + " times: the device stops after one failed read");
         }
     }
+
+    /** /dev/net/tun attached to {@code name} with {@code flags}, as libvirt opens a tap for QEMU. */
+    private static org.jvisor.sys.Fd attach(String name, int flags) throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/net/tun")), "skipped: no /dev/net/tun on this host");
+        org.jvisor.sys.Fd fd = org.jvisor.sys.Fd.open(Tun.DEVICE, org.jvisor.sys.Fd.O_RDWR | org.jvisor.sys.Fd.O_CLOEXEC);
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment ifr = a.allocate(Tun.IFREQ_SIZE, 8);
+            ifr.setString(0, name);
+            ifr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, Tun.IFNAMSIZ, (short) flags);
+            fd.ioctl("TUNSETIFF", Tun.TUNSETIFF, ifr);
+        } catch (org.jvisor.sys.SysException e) {
+            fd.close();
+            Assumptions.assumeFalse(e.is(org.jvisor.sys.Errno.EPERM), "skipped: " + e.getMessage());
+            throw e;
+        }
+        return fd;
+    }
+
+    /**
+     * -netdev tap,fd=N: the backend takes over a descriptor another process attached (libvirt's
+     * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, blocking), makes it non-blocking, carries frames, and
+     * closes it with itself (the tap, not persistent, goes with it).
+     */
+    @Test
+    void adoptsATapAnotherProcessAttached() throws Exception {
+        String n = name("f");
+        org.jvisor.sys.Fd fd = attach(n, Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR);
+        try (TapBackend tap = TapBackend.adopt("hostnet0", fd, 12, log::add)) {
+            assertEquals(n, tap.ifname());
+            assertEquals("-netdev tap,id=hostnet0 (" + n + ")", tap.describe());
+            assertEquals(0, tap.receive(new byte[2048]), "non-blocking now: nothing waiting returns 0");
+            byte[] f = new byte[12 + 60];
+            java.util.Arrays.fill(f, 12, 18, (byte) 0xff);
+            tap.send(f, f.length);      // the tap is down: dropped, and said once
+        }
+        assertTrue(!ip("link", "show", n).contains(n + ":"), "closed with the backend: the tap is gone");
+    }
+
+    /** A descriptor that is no tap of the right kind is refused in QEMU's words (TUNGETIFF) or jvisor's, and closed. */
+    @Test
+    void refusesDescriptorsThatAreNotATapAndClosesThem() throws Exception {
+        try (org.jvisor.sys.Sockets.Pair pair = org.jvisor.sys.Sockets.socketPair(org.jvisor.sys.Sockets.SOCK_STREAM)) {
+            int number = pair.first().fd();
+            var e = assertThrows(IOException.class, () -> TapBackend.adopt("n0", pair.first(), 12, log::add));
+            assertEquals("-netdev tap,id=n0,fd=" + number + ": Unable to query TUNGETIFF on FD " + number
+                + ": Inappropriate ioctl for device (the descriptor must be /dev/net/tun attached to a tap, as libvirt passes it)",
+                e.getMessage());
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                assertEquals(0, pair.second().read(a.allocate(1)), "the refused descriptor was closed");
+            }
+        }
+        String n = name("g");
+        var e = assertThrows(IOException.class, () -> TapBackend.adopt("n0", attach(n, Tun.IFF_TAP | Tun.IFF_NO_PI), 12, log::add));
+        assertTrue(e.getMessage().contains("tap " + n + " was attached without IFF_VNET_HDR"), e.getMessage());
+        e = assertThrows(IOException.class, () -> TapBackend.adopt("n0", attach(n, Tun.IFF_TUN | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR),
+            12, log::add));
+        assertTrue(e.getMessage().contains(n + " is a tun (IP) device, not a tap"), e.getMessage());
+        assertTrue(!ip("link", "show", n).contains(n + ":"), "each refused descriptor was closed: no tap or tun left");
+        org.jvisor.sys.Fd unattached = org.jvisor.sys.Fd.open(Tun.DEVICE, org.jvisor.sys.Fd.O_RDWR | org.jvisor.sys.Fd.O_CLOEXEC);
+        e = assertThrows(IOException.class, () -> TapBackend.adopt("n0", unattached, 12, log::add));
+        assertTrue(e.getMessage().contains("Unable to query TUNGETIFF on FD " + unattached.fd() + ": File descriptor in bad state"),
+            e.getMessage());
+    }
 }
