@@ -521,33 +521,39 @@ class IaslTest {
             + " [Byte Access:8] [0E0h 0224 8] Address : 000000000000AFE0"), f);
     }
 
-    private static final String HOTPLUG_ASL = """
+    /**
+     * The start of a hot-plug DSDT's ASL as both chipsets write it, up to PCEJ: the PCI host
+     * bridge {@code hid}, the GPE0 block at {@code gpe} ({@code gpeLength} bytes) and the hot-plug
+     * registers at {@code base} (PCIU/PCID, B0EJ at +8, BNUM/PIDX at +0x10), in QEMU 7.2's layout.
+     */
+    private static String hotplugAslPrelude(String hid, int gpe, int gpeLength, int base) {
+        return """
         DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
         {
             Scope (\\_SB)
             {
                 Device (PCI0)
                 {
-                    Name (_HID, EisaId ("PNP0A03"))
+                    Name (_HID, EisaId ("%1$s"))
                     Device (GPE0)
                     {
                         Name (_HID, "PNP0A06")
                         Name (_UID, "GPE0 resources")
                         Name (_STA, 0x0B)
-                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0xAFE0, 0xAFE0, 0x01, 0x04) })
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x%2$04X, 0x%2$04X, 0x01, 0x%3$02X) })
                     }
                     Device (PHPR)
                     {
                         Name (_HID, "PNP0A06")
                         Name (_UID, "PCI Hotplug resources")
                         Name (_STA, 0x0B)
-                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0xAE00, 0xAE00, 0x01, 0x18) })
+                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x%4$04X, 0x%4$04X, 0x01, 0x18) })
                     }
-                    OperationRegion (PCST, SystemIO, 0xAE00, 0x08)
+                    OperationRegion (PCST, SystemIO, 0x%4$04X, 0x08)
                     Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32, PCID, 32 }
-                    OperationRegion (SEJ, SystemIO, 0xAE08, 0x04)
+                    OperationRegion (SEJ, SystemIO, 0x%5$04X, 0x04)
                     Field (SEJ, DWordAcc, NoLock, WriteAsZeros) { B0EJ, 32 }
-                    OperationRegion (BNMR, SystemIO, 0xAE10, 0x08)
+                    OperationRegion (BNMR, SystemIO, 0x%6$04X, 0x08)
                     Field (BNMR, DWordAcc, NoLock, WriteAsZeros) { BNUM, 32, PIDX, 32 }
                     Mutex (BLCK, 0)
                     Method (PCEJ, 2, NotSerialized)
@@ -558,6 +564,10 @@ class IaslTest {
                         Release (BLCK)
                         Return (0)
                     }
+            """.formatted(hid, gpe, gpeLength, base, base + 8, base + 0x10);
+    }
+
+    private static final String HOTPLUG_ASL = hotplugAslPrelude("PNP0A03", 0xAFE0, 0x04, 0xAE00) + """
                     Name (BSEL, 0)
                     Device (S10)
                     {
@@ -896,43 +906,7 @@ class IaslTest {
             + " [Byte Access:8] [0E0h 0224 8] Address : 0000000000000620"), f);
     }
 
-    private static final String ROOT_PORTS_ASL = """
-        DefinitionBlock ("", "DSDT", 2, "JVISOR", "JVSRDSDT", 1)
-        {
-            Scope (\\_SB)
-            {
-                Device (PCI0)
-                {
-                    Name (_HID, EisaId ("PNP0A08"))
-                    Device (GPE0)
-                    {
-                        Name (_HID, "PNP0A06")
-                        Name (_UID, "GPE0 resources")
-                        Name (_STA, 0x0B)
-                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0620, 0x0620, 0x01, 0x10) })
-                    }
-                    Device (PHPR)
-                    {
-                        Name (_HID, "PNP0A06")
-                        Name (_UID, "PCI Hotplug resources")
-                        Name (_STA, 0x0B)
-                        Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0CC0, 0x0CC0, 0x01, 0x18) })
-                    }
-                    OperationRegion (PCST, SystemIO, 0x0CC0, 0x08)
-                    Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32, PCID, 32 }
-                    OperationRegion (SEJ, SystemIO, 0x0CC8, 0x04)
-                    Field (SEJ, DWordAcc, NoLock, WriteAsZeros) { B0EJ, 32 }
-                    OperationRegion (BNMR, SystemIO, 0x0CD0, 0x08)
-                    Field (BNMR, DWordAcc, NoLock, WriteAsZeros) { BNUM, 32, PIDX, 32 }
-                    Mutex (BLCK, 0)
-                    Method (PCEJ, 2, NotSerialized)
-                    {
-                        Acquire (BLCK, 0xFFFF)
-                        Store (Arg0, BNUM)
-                        Store (ShiftLeft (1, Arg1), B0EJ)
-                        Release (BLCK)
-                        Return (0)
-                    }
+    private static final String ROOT_PORTS_ASL = hotplugAslPrelude("PNP0A08", 0x0620, 0x10, 0x0CC0) + """
                     Device (S10)
                     {
                         Name (_ADR, 0x00020000)
