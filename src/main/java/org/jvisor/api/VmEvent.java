@@ -111,8 +111,9 @@ public sealed interface VmEvent {
     }
 
     /**
-     * A device {@link VirtualMachine#unplugDevice} asked the guest to let go of is gone: out of the
-     * machine, its threads and backends closed (QMP's DEVICE_DELETED).
+     * A device the guest let go of is gone: out of the machine, its threads and backends closed
+     * (QMP's DEVICE_DELETED). {@link VirtualMachine#unplugDevice} asks for that; the guest may
+     * also eject a device by itself (ACPI _EJ0), as on QEMU 7.2.
      *
      * @param timestamp when
      * @param device    its id

@@ -376,6 +376,13 @@ public final class Machine implements AutoCloseable {
             PcHotplugSlots.acpiPcieHotplug(config)
                 ? OptionalInt.of(PcHotplugSlots.rootPortBsels(config.pcieRootPorts()).size()) : OptionalInt.empty(),
             devices, msg -> log.println("jvisor: " + msg));
+        // The guest's own _EJ0 (acpiphp's slot power off) takes the device out, as QEMU 7.2's
+        if (platform.acpiPciHotplug() != null) {
+            platform.acpiPciHotplug().guestEject((bsel, slot) -> guestEjected(null, slot));
+        }
+        if (platform.acpiRootPortHotplug() != null) {
+            platform.acpiRootPortHotplug().guestEject((bsel, slot) -> guestEjected(bsel, slot));
+        }
         if (config.iommu() != null) {
             this.iommu = buildIommu(config.iommu());
         }
@@ -1175,9 +1182,9 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * The guest let go of device {@code id}: it leaves the bus at once (on the vCPU thread whose
-     * write powered the slot off or ejected it); its threads and backends close on a thread of
-     * their own, then DEVICE_DELETED.
+     * The guest let go of device {@code id} (asked by device_del or not): it leaves the bus at
+     * once (on the vCPU thread whose write powered the slot off or ejected it); its threads and
+     * backends close on a thread of their own, then DEVICE_DELETED.
      */
     private void unplugged(String id) {
         Plugged p;
@@ -1203,6 +1210,33 @@ public final class Machine implements AutoCloseable {
             }
             events.accept(new MachineEvent.DeviceDeleted(id));
         });
+    }
+
+    /**
+     * The guest ejected a slot nobody asked it to (ACPI {@code _EJ0}; Linux: {@code echo 0 >
+     * /sys/bus/pci/slots/N/power}): as QEMU 7.2's acpi_pcihp_eject_slot, the device there leaves
+     * as after device_del, DEVICE_DELETED and all. On the vCPU thread that wrote B0EJ.
+     *
+     * @param bsel the root port's BSEL (q35), or null for pc's root bus
+     * @param slot the slot of that bus
+     */
+    private void guestEjected(Integer bsel, int slot) {
+        String id = null;
+        synchronized (hotplugLock) {
+            for (Plugged p : plugged.values()) {
+                boolean here = bsel != null ? p.port() != null && bsel.equals(rootPortBsels.get(p.port()))
+                    : p.port() == null && p.slot() == slot;
+                if (here) {
+                    id = p.id();
+                    break;
+                }
+            }
+        }
+        // Nothing for an empty slot. A device without an id stays: unlike QEMU, which names it by
+        // its /machine/peripheral-anon path, jvisor's DEVICE_DELETED carries an id only.
+        if (id != null) {
+            unplugged(id);
+        }
     }
 
     /** Devices of each model so far ("virtio-blk" → 2): the next one's name ends in that number. */

@@ -35,11 +35,14 @@ public sealed interface MachineEvent {
     record TrayMoved(String driveId, boolean open) implements MachineEvent {
     }
 
-    /** The guest's balloon driver now holds so much that the guest has {@code actualBytes} of RAM (QEMU's BALLOON_CHANGE). */
-    /** A hot-plugged device the guest let go of has been taken out and closed (QMP's DEVICE_DELETED). */
+    /**
+     * A PCI device with an id the guest let go of (after device_del, or its own eject) has been
+     * taken out and closed (QMP's DEVICE_DELETED).
+     */
     record DeviceDeleted(String id) implements MachineEvent {
     }
 
+    /** The guest's balloon driver now holds so much that the guest has {@code actualBytes} of RAM (QEMU's BALLOON_CHANGE). */
     record BalloonChanged(long actualBytes) implements MachineEvent {
     }
 

@@ -34,6 +34,12 @@ import org.jvisor.memory.BusDevice;
  * the function and runs the slot's {@code _EJ0}, which writes the slot's bit to B0EJ: that
  * completes the unplug ({@code ejected} runs) and clears the slot's up and down bits.
  *
+ * <p>The guest may also eject a slot the host asked nothing of (Linux: {@code echo 0 >
+ * /sys/bus/pci/slots/N/power} runs the slot's {@code _EJ0}). QEMU 7.2's acpi_pcihp_eject_slot
+ * removes the slot's hot-pluggable functions on any eject, request or not; here the
+ * {@link GuestEject} listener of the owner does that for a hot-pluggable slot without a pending
+ * request, and the slot's bits clear as for a requested eject.
+ *
  * <p>The buses are BSEL 0 to {@link #buses()} - 1. A BNUM beyond them selects a bus with no slots
  * (its registers read 0, its ejects do nothing), as in QEMU for a BSEL no bus has; a BNUM
  * outside 0-255 makes every register read 0, as QEMU's. The DSDT writes BNUM (the bus's
@@ -101,6 +107,22 @@ public final class AcpiPciHotplug implements BusDevice, StatefulDevice<AcpiPciHo
     private int bsel;
     /** Per BSEL and slot: what to run when the guest ejects it, while an unplug the monitor asked for is pending. */
     private final Runnable[][] ejected;
+    /** Told of ejects the guest makes without a request; set once, by the owner. */
+    private GuestEject guestEject;
+
+    /**
+     * The owner of the slots, told when the guest ejects a hot-pluggable slot whose unplug nobody
+     * requested (QEMU 7.2 removes the slot's functions then, acpi_pcihp_eject_slot).
+     */
+    @FunctionalInterface
+    public interface GuestEject {
+        /**
+         * The guest ejected {@code slot} of the bus with BSEL {@code bsel}: take out the
+         * hot-pluggable functions there, if any (the slot may be empty). Runs on the vCPU thread
+         * that wrote B0EJ, without this device's lock; must not throw.
+         */
+        void ejected(int bsel, int slot);
+    }
 
     /**
      * pc's block (PIIX4): one bus, the root bus at BSEL {@link #ROOT_BSEL}.
@@ -166,6 +188,20 @@ public final class AcpiPciHotplug implements BusDevice, StatefulDevice<AcpiPciHo
         if (!hotpluggable(bsel, slot)) {
             throw new IllegalArgumentException(String.format("PCI slot %#x of the bus with BSEL %d is not hot-pluggable", slot, bsel));
         }
+    }
+
+    /**
+     * Sets who is told of ejects the guest makes by itself (without one, such an eject only
+     * clears the slot's bits).
+     *
+     * @throws IllegalStateException one is set already
+     */
+    public synchronized void guestEject(GuestEject listener) {
+        Objects.requireNonNull(listener);
+        if (guestEject != null) {
+            throw new IllegalStateException(NAME + ": the guest-eject listener is set already");
+        }
+        guestEject = listener;
     }
 
     /** How many buses the block has (BSEL 0 to this - 1). */
@@ -369,9 +405,17 @@ public final class AcpiPciHotplug implements BusDevice, StatefulDevice<AcpiPciHo
             switch ((int) offset) {
                 case B0EJ_OFFSET -> {
                     // QEMU ejects the lowest slot written; nothing for 0 or a bus it does not have.
-                    // A slot that is not hot-pluggable has its bits cleared and keeps its function.
+                    // A slot that is not hot-pluggable has its bits cleared and keeps its function
+                    // (QEMU's acpi_pcihp_pc_no_hotplug functions stay). A hot-pluggable slot
+                    // nobody asked for loses its functions all the same, as QEMU 7.2's.
                     if (v != 0 && busSelected()) {
-                        done = eject(bsel, Integer.numberOfTrailingZeros(v));
+                        int b = bsel;
+                        int slot = Integer.numberOfTrailingZeros(v);
+                        done = eject(b, slot);
+                        GuestEject owner = guestEject;
+                        if (done == null && owner != null && (hotpluggable[b] & 1 << slot) != 0) {
+                            done = () -> owner.ejected(b, slot);
+                        }
                     }
                 }
                 case BNUM_OFFSET -> bsel = v;

@@ -252,4 +252,75 @@ class AcpiPciHotplugTest {
             new AcpiPciHotplugState(List.of(new AcpiPciHotplugState.Bus(0, 0), new AcpiPciHotplugState.Bus(0, 0)), 0)));
         assertEquals("ACPI PCI hot-plug: the state has 2 hot-plug buses (BSELs), this machine 1", buses.getMessage());
     }
+
+    // ---- ejects the guest makes by itself (QEMU 7.2's acpi_pcihp_eject_slot, no request needed) ----
+
+    @Test
+    void aGuestEjectWithoutRequestTellsTheOwnerOnceAndClearsTheBits() {
+        List<String> told = new ArrayList<>();
+        hp.guestEject((b, slot) -> told.add(b + ":" + slot));
+        hp.plugged(5);                               // plugged, the guest has not read PCIU yet
+        ej0(5);                                      // e.g. echo 0 > /sys/bus/pci/slots/5/power
+        assertEquals(List.of("0:5"), told);
+        assertEquals(0, r32(AcpiPciHotplug.PCIU_OFFSET), "the up bit cleared, as for a requested eject");
+        assertEquals(0, r32(AcpiPciHotplug.PCID_OFFSET));
+        assertEquals(List.of(), ejected);
+    }
+
+    @Test
+    void aRequestedEjectRunsItsCallbackAndNotTheListener() {
+        List<String> told = new ArrayList<>();
+        hp.guestEject((b, slot) -> told.add(b + ":" + slot));
+        hp.requestUnplug(4, record("slot 4"));
+        ej0(4);
+        assertEquals(List.of("slot 4"), ejected);
+        assertEquals(List.of(), told, "the request's own callback takes the device out");
+        ej0(4);                                      // a second _EJ0: no request now, so the owner is asked
+        assertEquals(List.of("0:4"), told);
+        assertEquals(List.of("slot 4"), ejected);
+    }
+
+    @Test
+    void slotsThatAreNotHotpluggableAndOtherBusesTellNobody() {
+        List<String> told = new ArrayList<>();
+        hp.guestEject((b, slot) -> told.add(b + ":" + slot));
+        ej0(0);                                      // the host bridge
+        ej0(1);                                      // the PIIX3: QEMU's functions that stay
+        w32(AcpiPciHotplug.BNUM_OFFSET, 1);          // no bus 1
+        w32(AcpiPciHotplug.B0EJ_OFFSET, 1L << 5);
+        w32(AcpiPciHotplug.BNUM_OFFSET, 0);
+        w32(AcpiPciHotplug.B0EJ_OFFSET, 0);          // no slot
+        assertEquals(List.of(), told);
+    }
+
+    @Test
+    void theListenerIsSetOnceAndRunsWithoutTheDevicesLock() {
+        List<String> told = new ArrayList<>();
+        hp.guestEject((b, slot) -> {
+            Thread t = new Thread(() -> hp.plugged(slot));
+            t.start();
+            try {
+                t.join(5_000);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            assertFalse(t.isAlive(), "another thread could not take the device's lock");
+            told.add("slot " + slot);
+        });
+        assertThrows(IllegalStateException.class, () -> hp.guestEject((b, slot) -> { }));
+        ej0(9);
+        assertEquals(List.of("slot 9"), told);
+        assertEquals(1L << 9, r32(AcpiPciHotplug.PCIU_OFFSET), "the plug made inside the listener");
+    }
+
+    @Test
+    void ich9TellsTheBselOfTheRootPortsBus() {
+        AcpiPciHotplug q35 = AcpiPciHotplug.ich9(gpe, 3);
+        List<String> told = new ArrayList<>();
+        q35.guestEject((b, slot) -> told.add(b + ":" + slot));
+        q35.write(AcpiPciHotplug.BNUM_OFFSET, 4, 2);
+        q35.write(AcpiPciHotplug.B0EJ_OFFSET, 4, 1L << 3);   // a port's bus has slot 0 only
+        q35.write(AcpiPciHotplug.B0EJ_OFFSET, 4, 1L << AcpiPciHotplug.ROOT_PORT_SLOT);
+        assertEquals(List.of("2:0"), told);
+    }
 }
