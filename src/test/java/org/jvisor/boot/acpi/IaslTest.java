@@ -609,15 +609,24 @@ class IaslTest {
     /** The hot-plug AML, written by hand in ASL as QEMU 7.2's is, compiles to exactly our bytes. */
     @Test
     void hotplugAmlMatchesIaslByteForByte() throws Exception {
-        Files.writeString(dir.resolve("hp.asl"), HOTPLUG_ASL);
-        Run c = run(iasl.toString(), "-on", "-p", "hp", "hp.asl");
+        assertHotplugAmlMatchesIasl("hp", HOTPLUG_ASL, "PNP0A03", w -> PciHotplugAml.writeRootBus(w, 1 << 2 | 1 << 31));
+    }
+
+    /**
+     * iasl's compile of {@code asl} (named {@code name}) is, past the table header, exactly what
+     * AmlWriter writes for a PCI0 with {@code hid} and {@code bus}'s hot-plug AML, then the GPE scope.
+     */
+    private void assertHotplugAmlMatchesIasl(String name, String asl, String hid, java.util.function.Consumer<AmlWriter> bus)
+            throws Exception {
+        Files.writeString(dir.resolve(name + ".asl"), asl);
+        Run c = run(iasl.toString(), "-on", "-p", name, name + ".asl");
         assertEquals(0, c.exit(), c.output());
-        byte[] iaslAml = Files.readAllBytes(dir.resolve("hp.aml"));
+        byte[] iaslAml = Files.readAllBytes(dir.resolve(name + ".aml"));
         byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
         AmlWriter w = new AmlWriter().endTagChecksum(false); // iasl writes EndTag checksum 0
         w.beginScope("\\_SB").beginDevice("PCI0");
-        w.name("_HID").eisaId("PNP0A03");
-        PciHotplugAml.writeRootBus(w, 1 << 2 | 1 << 31);
+        w.name("_HID").eisaId(hid);
+        bus.accept(w);
         w.end().end();
         PciHotplugAml.writeGpeScope(w);
         byte[] ours = w.toByteArray();
@@ -625,13 +634,11 @@ class IaslTest {
     }
 
     /**
-     * ACPICA's interpreter runs the GPE method: with PCIU and PCID set (through a test SSDT, as
-     * acpiexec backs SystemIO regions with memory), _E01 notifies Device Check and Eject Request to
-     * the right slot devices, and a slot's _EJ0 writes its bit to B0EJ on bus 0.
+     * acpiexec's batch {@code commands} over {@code img}'s tables and a test SSDT whose
+     * {@code \\TSET(up, down)} stores PCIU and PCID (acpiexec backs SystemIO regions with memory):
+     * its output, after checking it ran without an ACPI error or exception.
      */
-    @Test
-    void acpicaRunsTheHotplugEventAndTheEject() throws Exception {
-        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+    private String acpiexecWithTset(AcpiTables.Image img, String commands) throws Exception {
         Files.writeString(dir.resolve("set.asl"), """
             DefinitionBlock ("", "SSDT", 2, "JVISOR", "HPTEST", 1)
             {
@@ -646,10 +653,7 @@ class IaslTest {
             """);
         Run c = run(iasl.toString(), "-p", "set", "set.asl");
         assertEquals(0, c.exit(), c.output());
-        AcpiTables.Image img = pcImage();
-        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
-            "execute \\TSET 0x8 0x80000000; execute \\_GPE._E01; execute \\_SB.PCI0.S20._EJ0 1;"
-                + " evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM; evaluate \\_SB.PCI0.S20._SUN"));
+        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b", commands));
         for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
             Files.write(dir.resolve(s + ".dat"), img.table(s));
             cmd.add(s + ".dat");
@@ -660,6 +664,19 @@ class IaslTest {
         assertEquals(0, r.exit(), o);
         assertFalse(o.contains("ACPI Error"), o);
         assertFalse(o.contains("ACPI Exception"), o);
+        return o;
+    }
+
+    /**
+     * ACPICA's interpreter runs the GPE method: with PCIU and PCID set (through a test SSDT, as
+     * acpiexec backs SystemIO regions with memory), _E01 notifies Device Check and Eject Request to
+     * the right slot devices, and a slot's _EJ0 writes its bit to B0EJ on bus 0.
+     */
+    @Test
+    void acpicaRunsTheHotplugEventAndTheEject() throws Exception {
+        RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
+        String o = acpiexecWithTset(pcImage(), "execute \\TSET 0x8 0x80000000; execute \\_GPE._E01;"
+            + " execute \\_SB.PCI0.S20._EJ0 1; evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM; evaluate \\_SB.PCI0.S20._SUN");
         assertTrue(o.contains("Initialized GPE 00 to 0F [_GPE] 2 regs on interrupt 0x9"), "ACPICA found the GPE0 block:\n" + o);
         assertTrue(o.contains("Received a System Notify on [S18_]"), o);
         assertTrue(o.contains("Value 0x01 (Device Check)"), o);
@@ -977,20 +994,9 @@ class IaslTest {
     /** The root ports' AML, written by hand in ASL (a port at function 1, one without hot-plug), compiles to exactly our bytes. */
     @Test
     void rootPortHotplugAmlMatchesIaslByteForByte() throws Exception {
-        Files.writeString(dir.resolve("rp.asl"), ROOT_PORTS_ASL);
-        Run c = run(iasl.toString(), "-on", "-p", "rp", "rp.asl");
-        assertEquals(0, c.exit(), c.output());
-        byte[] iaslAml = Files.readAllBytes(dir.resolve("rp.aml"));
-        byte[] body = Arrays.copyOfRange(iaslAml, SdtWriter.HEADER_SIZE, iaslAml.length);
-        AmlWriter w = new AmlWriter().endTagChecksum(false); // iasl writes EndTag checksum 0
-        w.beginScope("\\_SB").beginDevice("PCI0");
-        w.name("_HID").eisaId("PNP0A08");
-        PciHotplugAml.writeRootPorts(w, List.of(new Dsdt.RootPort(4 << 3, java.util.OptionalInt.of(0)),
-            new Dsdt.RootPort(2 << 3, java.util.OptionalInt.empty()), new Dsdt.RootPort(3 << 3 | 1, java.util.OptionalInt.of(1))));
-        w.end().end();
-        PciHotplugAml.writeGpeScope(w);
-        byte[] ours = w.toByteArray();
-        assertArrayEquals(body, ours, () -> "iasl:\n" + hex(body) + "\nours:\n" + hex(ours));
+        assertHotplugAmlMatchesIasl("rp", ROOT_PORTS_ASL, "PNP0A08", w -> PciHotplugAml.writeRootPorts(w, List.of(
+            new Dsdt.RootPort(4 << 3, java.util.OptionalInt.of(0)), new Dsdt.RootPort(2 << 3, java.util.OptionalInt.empty()),
+            new Dsdt.RootPort(3 << 3 | 1, java.util.OptionalInt.of(1)))));
     }
 
     /**
@@ -1002,35 +1008,9 @@ class IaslTest {
     @Test
     void acpicaRunsTheRootPortsHotplugEventAndEject() throws Exception {
         RequiredTools.assume(acpiexec != null, "acpiexec (acpica-tools) not found");
-        Files.writeString(dir.resolve("set.asl"), """
-            DefinitionBlock ("", "SSDT", 2, "JVISOR", "HPTEST", 1)
-            {
-                External (\\_SB.PCI0.PCIU, FieldUnitObj)
-                External (\\_SB.PCI0.PCID, FieldUnitObj)
-                Method (\\TSET, 2, NotSerialized)
-                {
-                    \\_SB.PCI0.PCIU = Arg0
-                    \\_SB.PCI0.PCID = Arg1
-                }
-            }
-            """);
-        Run c = run(iasl.toString(), "-p", "set", "set.asl");
-        assertEquals(0, c.exit(), c.output());
-        AcpiTables.Image img = q35AcpiHotplugImage();
-        List<String> cmd = new ArrayList<>(List.of(acpiexec.toString(), "-b",
-            "execute \\TSET 0x1 0x0; execute \\_GPE._E01; evaluate \\_SB.PCI0.BNUM;"
-                + " execute \\TSET 0x0 0x1; execute \\_SB.PCI0.S18.PCNT; evaluate \\_SB.PCI0.BNUM;"
-                + " execute \\_SB.PCI0.S28.S00._EJ0 1; evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM"));
-        for (String s : List.of("DSDT", "FACP", "APIC", "MCFG")) {
-            Files.write(dir.resolve(s + ".dat"), img.table(s));
-            cmd.add(s + ".dat");
-        }
-        cmd.add("set.aml");
-        Run r = run(cmd.toArray(String[]::new));
-        String o = r.output();
-        assertEquals(0, r.exit(), o);
-        assertFalse(o.contains("ACPI Error"), o);
-        assertFalse(o.contains("ACPI Exception"), o);
+        String o = acpiexecWithTset(q35AcpiHotplugImage(), "execute \\TSET 0x1 0x0; execute \\_GPE._E01; evaluate \\_SB.PCI0.BNUM;"
+            + " execute \\TSET 0x0 0x1; execute \\_SB.PCI0.S18.PCNT; evaluate \\_SB.PCI0.BNUM;"
+            + " execute \\_SB.PCI0.S28.S00._EJ0 1; evaluate \\_SB.PCI0.B0EJ; evaluate \\_SB.PCI0.BNUM");
         assertTrue(o.contains("Initialized GPE 00 to 3F [_GPE] 8 regs on interrupt 0x9"), "ACPICA found ICH9's GPE0 block:\n" + o);
         assertEquals(4, count(o, "Received a System Notify on [S00_]"), "three ports on _E01, one on S18's PCNT:\n" + o);
         assertEquals(3, count(o, "Value 0x01 (Device Check)"), o);
