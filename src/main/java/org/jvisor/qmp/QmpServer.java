@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.util.function.Consumer;
 
 import org.jvisor.api.ChardevInfo;
+import org.jvisor.backend.chr.UnixSocketServerBackend;
 import org.jvisor.sys.Fd;
 import org.jvisor.sys.FdChannel;
 import org.jvisor.sys.Sockets;
@@ -117,22 +118,12 @@ final class QmpServer implements AutoCloseable {
 
     /** A Unix socket listening at {@code path}; a socket left there (by an earlier run) is replaced, as QEMU does. */
     private static Fd listenUnix(java.nio.file.Path path) throws IOException {
-        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            if (!"socket".equals(fileType(path))) {
-                throw new IOException(path + " exists and is not a socket");
-            }
-            Files.delete(path);
-        }
+        UnixSocketServerBackend.removeStaleSocket(path);
         try {
             return Sockets.listen(path.toString(), 16);
         } catch (org.jvisor.sys.SysException e) {
             throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
         }
-    }
-
-    private static String fileType(java.nio.file.Path path) throws IOException {
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-        return (mode & 0170000) == 0140000 ? "socket" : "other";
     }
 
     /** Where it listens (for tcp port=0, the port chosen). */

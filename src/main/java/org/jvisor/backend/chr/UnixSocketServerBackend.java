@@ -75,10 +75,10 @@ public final class UnixSocketServerBackend implements CharBackend {
     }
 
     /**
-     * A Unix domain socket server bound to {@code path}: a stale socket there is replaced (as
-     * QEMU does), anything else that exists is refused.
+     * Before listening at {@code path}: a stale socket there (an earlier run's) is removed, as QEMU
+     * replaces it; anything else that exists is refused.
      */
-    public static ServerSocketChannel bind(Path path) throws IOException {
+    public static void removeStaleSocket(Path path) throws IOException {
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
             if ((mode & S_IFMT) != S_IFSOCK) {
@@ -86,6 +86,14 @@ public final class UnixSocketServerBackend implements CharBackend {
             }
             Files.delete(path);
         }
+    }
+
+    /**
+     * A Unix domain socket server bound to {@code path}: a stale socket there is replaced (as
+     * QEMU does), anything else that exists is refused.
+     */
+    public static ServerSocketChannel bind(Path path) throws IOException {
+        removeStaleSocket(path);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             server.bind(UnixDomainSocketAddress.of(path));
