@@ -139,19 +139,14 @@ final class PcPlatform implements AutoCloseable {
             if (q35) { // the ICH9's PM block also holds SMI_EN, which firmware reads before setting up SMM
                 io.register("ich9-smi-en", Ich9SmiEnable.PORT, Ich9SmiEnable.SIZE, new Ich9SmiEnable());
             }
-            if (pcHotplug) { // QEMU's PIIX4: GPE0 at 0xafe0, the hot-plug registers at 0xae00, GPE 1
-                Gpe0Block gpe = new Gpe0Block(sci.input());
-                io.register("gpe0", Gpe0Block.PORT_BASE, Gpe0Block.LEN, gpe);
-                devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
-                hotplug = new AcpiPciHotplug(gpe, pciHotplugFixedSlots);
-                io.register("acpi-pci-hotplug", AcpiPciHotplug.PORT_BASE, AcpiPciHotplug.SIZE, hotplug);
+            // QEMU's chipsets signal ACPI PCI hot-plug on GPE 1: PIIX4 for bus 0 (GPE0 at 0xafe0, the
+            // registers at 0xae00), ICH9 for the hot-pluggable root ports (PMBASE + 0x20, 0x0cc0)
+            if (pcHotplug) {
+                hotplug = new AcpiPciHotplug(gpe0(io, sci, Gpe0Block.Chipset.PIIX4, devices), pciHotplugFixedSlots);
+                io.register("acpi-pci-hotplug", hotplug.port(), AcpiPciHotplug.SIZE, hotplug);
             } else if (q35 && pciLayout != null && rootPortHotplugBuses.isPresent()) {
-                // QEMU 7.2's ICH9: GPE0 at PMBASE + 0x20 (16 bytes), the hot-plug registers at 0x0cc0, GPE 1
-                Gpe0Block gpe = new Gpe0Block(sci.input(), Gpe0Block.Chipset.ICH9);
-                io.register("gpe0", gpe.chipset().port(), gpe.chipset().length(), gpe);
-                devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
-                portHotplug = AcpiPciHotplug.ich9(gpe, rootPortHotplugBuses.getAsInt());
-                io.register("acpi-pci-hotplug", AcpiPciHotplug.ICH9_PORT_BASE, AcpiPciHotplug.SIZE, portHotplug);
+                portHotplug = AcpiPciHotplug.ich9(gpe0(io, sci, Gpe0Block.Chipset.ICH9, devices), rootPortHotplugBuses.getAsInt());
+                io.register("acpi-pci-hotplug", portHotplug.port(), AcpiPciHotplug.SIZE, portHotplug);
             }
         } else {
             acpiPm = null;
@@ -202,6 +197,14 @@ final class PcPlatform implements AutoCloseable {
      * Where the Q35's PCIEXBAR puts the ECAM: in the memory space unless that window would
      * overlap a device there or leave the address space, which is said and leaves no window.
      */
+    /** The chipset's GPE0 block on the machine's SCI, its ports claimed, reset with the machine. */
+    private static Gpe0Block gpe0(AddressSpace io, SciLine sci, Gpe0Block.Chipset chipset, DeviceRegistry devices) {
+        Gpe0Block gpe = new Gpe0Block(sci.input(), chipset);
+        io.register("gpe0", chipset.port(), chipset.length(), gpe);
+        devices.add(MachineDevice.of("gpe0", gpe).onReset(gpe::reset));
+        return gpe;
+    }
+
     private Q35HostBridge.EcamMapping ecamMapping(Consumer<String> warn) {
         return new Q35HostBridge.EcamMapping() {
             @Override

@@ -162,6 +162,14 @@ public final class AcpiPciHotplug implements BusDevice, StatefulDevice<AcpiPciHo
         return new AcpiPciHotplug(gpe, masks);
     }
 
+    /** The first I/O port of these registers on this block's chipset (QEMU 7.2: PIIX4 0xae00, ICH9 0x0cc0). */
+    public int port() {
+        return switch (gpe.chipset()) {
+            case PIIX4 -> PORT_BASE;
+            case ICH9 -> ICH9_PORT_BASE;
+        };
+    }
+
     /** The slots (bit s for slot s) that are hot-pluggable when {@code notHotpluggable} are not: the DSDT's Sxx devices. */
     public static int hotpluggableMask(Set<Integer> notHotpluggable) {
         int mask = -1;

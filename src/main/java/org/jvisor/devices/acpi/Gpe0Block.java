@@ -7,8 +7,8 @@ import org.jvisor.memory.IrqLine;
 
 /**
  * The General-Purpose Event 0 register block (ACPI 6.4 4.8.5.1.1) where QEMU 7.2's chipsets put
- * it ({@link Chipset}): on pc the PIIX4 PM's {@link #LEN} bytes at I/O port {@link #PORT_BASE}
- * (16 events, GPE 0x00-0x0F); on q35 the ICH9's 16 bytes at PMBASE + 0x20 (64 events, GPE
+ * it ({@link Chipset}): on pc the PIIX4 PM's 4 bytes at I/O port 0xafe0 (16 events, GPE
+ * 0x00-0x0F); on q35 the ICH9's 16 bytes at PMBASE + 0x20 (64 events, GPE
  * 0x00-0x3F; QEMU 7.2's q35 FADT: GPE0_BLK 0x620, GPE0_BLK_LEN 0x10, checked on a q35 guest). The
  * first half is GPE0_STS, the second GPE0_EN. The FADT's GPE0_BLK and GPE0_BLK_LEN (and
  * X_GPE0_BLK) describe exactly these ports.
@@ -32,7 +32,7 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
     /** Where each chipset has the block and how long it is. */
     public enum Chipset {
         /** QEMU's PIIX4 PM (pc): ACPI_GPE0_BLK 0xafe0, GPE_LEN 4. */
-        PIIX4(PORT_BASE, LEN),
+        PIIX4(0xAFE0, 4),
         /** QEMU's ICH9 LPC (q35): PMBASE 0x600 + ICH9_PMIO_GPE0_STS 0x20, ICH9_PMIO_GPE0_LEN 16. */
         ICH9(AcpiPm.PORT_BASE + 0x20, 16);
 
@@ -54,22 +54,19 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
             return length;
         }
 
+        /** GPE0_EN's offset from {@link #port()}: the enable half follows the status half. */
+        public int enableOffset() {
+            return length / 2;
+        }
+
         /** GPEs the block has: 8 per status byte. */
         public int events() {
             return length / 2 * 8;
         }
     }
 
-    /** I/O port of pc's GPE0_BLK, as QEMU's PIIX4 (ACPI_GPE0_BLK 0xafe0). */
-    public static final int PORT_BASE = 0xAFE0;
-    /** pc's GPE0_BLK_LEN: two status bytes, then two enable bytes (QEMU's GPE_LEN 4). */
-    public static final int LEN = 4;
-    /** GPE0_STS, from the block's first port. */
+    /** GPE0_STS, from the block's first port (GPE0_EN: {@link Chipset#enableOffset()}). */
     public static final int STS_OFFSET = 0;
-    /** pc's GPE0_EN, from {@link #PORT_BASE}; on q35 it is at {@code Chipset.ICH9.length() / 2}. */
-    public static final int EN_OFFSET = LEN / 2;
-    /** GPEs pc's block has. */
-    public static final int EVENTS = LEN / 2 * 8;
 
     private static final String NAME = "GPE0 block";
 
@@ -83,22 +80,13 @@ public final class Gpe0Block implements BusDevice, StatefulDevice<Gpe0BlockState
     private boolean sciLevel;
 
     /**
-     * pc's block (PIIX4).
-     *
-     * @param sci this block's input of the machine's SCI (level)
-     */
-    public Gpe0Block(IrqLine sci) {
-        this(sci, Chipset.PIIX4);
-    }
-
-    /**
      * @param sci     this block's input of the machine's SCI (level)
      * @param chipset whose block this is: its length decides the events
      */
     public Gpe0Block(IrqLine sci, Chipset chipset) {
         this.sci = sci;
         this.chipset = chipset;
-        this.half = chipset.length() / 2;
+        this.half = chipset.enableOffset();
         this.mask = chipset.events() == Long.SIZE ? -1L : (1L << chipset.events()) - 1;
     }
 

@@ -144,9 +144,9 @@ class AcpiTablesTest {
     void fadtDescribesTheGpe0BlockWithPciHotplug() {
         byte[] f = pcWithHotplug().build(AcpiTables.DEFAULT_BASE, AcpiTables.DEFAULT_SIZE).table("FACP");
         ByteBuffer b = le(f);
-        assertEquals(Gpe0Block.PORT_BASE, b.getInt(80), "GPE0_BLK");
+        assertEquals(Gpe0Block.Chipset.PIIX4.port(), b.getInt(80), "GPE0_BLK");
         assertEquals(0, b.getInt(84), "GPE1_BLK");
-        assertEquals(Gpe0Block.LEN, f[92], "GPE0_BLK_LEN");
+        assertEquals(Gpe0Block.Chipset.PIIX4.length(), f[92], "GPE0_BLK_LEN");
         assertEquals(0, f[93], "GPE1_BLK_LEN");
         // X_GPE0_BLK: SystemIO, 32 bits (= GPE0_BLK_LEN * 8), offset 0, byte access, port 0xAFE0
         assertEquals(1, f[220]);

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AcpiPciHotplugIch9Test {
     private static final int GPE_BIT = 1 << AcpiPciHotplug.GPE;
     /** GPE0_EN of ICH9's block: after its 8 status bytes. */
-    private static final int EN = Gpe0Block.Chipset.ICH9.length() / 2;
+    private static final int EN = Gpe0Block.Chipset.ICH9.enableOffset();
 
     private boolean sci;
     private final Gpe0Block gpe = new Gpe0Block(level -> sci = level, Gpe0Block.Chipset.ICH9);
@@ -57,6 +57,7 @@ class AcpiPciHotplugIch9Test {
     @Test
     void layoutIsQemu72sIch9() {
         assertEquals(0x0CC0, AcpiPciHotplug.ICH9_PORT_BASE);
+        assertEquals(0x0CC0, hp.port());
         assertEquals(0x620, Gpe0Block.Chipset.ICH9.port());
         assertEquals(16, Gpe0Block.Chipset.ICH9.length());
         assertEquals(64, Gpe0Block.Chipset.ICH9.events());

@@ -22,7 +22,7 @@ class AcpiPciHotplugTest {
     private static final int GPE_BIT = 1 << AcpiPciHotplug.GPE;
 
     private boolean sci;
-    private final Gpe0Block gpe = new Gpe0Block(level -> sci = level);
+    private final Gpe0Block gpe = new Gpe0Block(level -> sci = level, Gpe0Block.Chipset.PIIX4);
     /** As the pc machine: the host bridge at 0, the PIIX3 at 1. */
     private final AcpiPciHotplug hp = new AcpiPciHotplug(gpe, Set.of(0, 1));
     private final List<String> ejected = new ArrayList<>();
@@ -59,6 +59,7 @@ class AcpiPciHotplugTest {
     @Test
     void layoutIsQemu72s() {
         assertEquals(0xAE00, AcpiPciHotplug.PORT_BASE);
+        assertEquals(0xAE00, hp.port());
         assertEquals(0x18, AcpiPciHotplug.SIZE);
         assertEquals(0xAE00, AcpiPciHotplug.PCIU_PORT);
         assertEquals(0xAE04, AcpiPciHotplug.PCID_PORT);
@@ -69,7 +70,7 @@ class AcpiPciHotplugTest {
 
     @Test
     void plugSetsTheUpBitAndGpe1AndTheSciWhenEnabled() {
-        gpe.write(Gpe0Block.EN_OFFSET, 1, GPE_BIT);
+        gpe.write(Gpe0Block.Chipset.PIIX4.enableOffset(), 1, GPE_BIT);
         hp.plugged(3);
         assertEquals(GPE_BIT, gpe.read(Gpe0Block.STS_OFFSET, 1));
         assertTrue(sci);
@@ -87,13 +88,13 @@ class AcpiPciHotplugTest {
         hp.plugged(5);
         assertEquals(GPE_BIT, gpe.read(Gpe0Block.STS_OFFSET, 1));
         assertFalse(sci);
-        gpe.write(Gpe0Block.EN_OFFSET, 1, GPE_BIT); // the guest enables it later: the event is still there
+        gpe.write(Gpe0Block.Chipset.PIIX4.enableOffset(), 1, GPE_BIT); // the guest enables it later: the event is still there
         assertTrue(sci);
     }
 
     @Test
     void unplugCompletesOnceWhenTheGuestEjects() {
-        gpe.write(Gpe0Block.EN_OFFSET, 1, GPE_BIT);
+        gpe.write(Gpe0Block.Chipset.PIIX4.enableOffset(), 1, GPE_BIT);
         hp.requestUnplug(4, record("slot 4"));
         assertTrue(hp.unplugPending(4));
         assertTrue(sci);
@@ -224,7 +225,7 @@ class AcpiPciHotplugTest {
         assertEquals(saved, new StateDecoder(new StateEncoder().writeState(saved).toByteArray(), "t").readState());
 
         // Into another machine: the registers come back, the callbacks are that machine's.
-        AcpiPciHotplug other = new AcpiPciHotplug(new Gpe0Block(level -> { }), Set.of(0, 1));
+        AcpiPciHotplug other = new AcpiPciHotplug(new Gpe0Block(level -> { }, Gpe0Block.Chipset.PIIX4), Set.of(0, 1));
         other.restoreState(saved);
         assertEquals(saved, other.saveState());
         assertTrue(other.unplugPending(4));

@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class Gpe0BlockTest {
     private static final int STS0 = Gpe0Block.STS_OFFSET;
     private static final int STS1 = Gpe0Block.STS_OFFSET + 1;
-    private static final int EN0 = Gpe0Block.EN_OFFSET;
-    private static final int EN1 = Gpe0Block.EN_OFFSET + 1;
+    private static final int EN0 = Gpe0Block.Chipset.PIIX4.enableOffset();
+    private static final int EN1 = Gpe0Block.Chipset.PIIX4.enableOffset() + 1;
 
     private boolean sci;
     private int sciChanges;
@@ -25,7 +25,7 @@ class Gpe0BlockTest {
         sci = level;
         sciChanges++;
     });
-    private final Gpe0Block gpe = new Gpe0Block(line.input());
+    private final Gpe0Block gpe = new Gpe0Block(line.input(), Gpe0Block.Chipset.PIIX4);
 
     private int r8(int off) {
         return (int) gpe.read(off, 1);
@@ -37,10 +37,10 @@ class Gpe0BlockTest {
 
     @Test
     void layoutIsQemusPiix4() {
-        assertEquals(0xAFE0, Gpe0Block.PORT_BASE);
-        assertEquals(4, Gpe0Block.LEN);
-        assertEquals(2, Gpe0Block.EN_OFFSET);
-        assertEquals(16, Gpe0Block.EVENTS);
+        assertEquals(0xAFE0, Gpe0Block.Chipset.PIIX4.port());
+        assertEquals(4, Gpe0Block.Chipset.PIIX4.length());
+        assertEquals(2, Gpe0Block.Chipset.PIIX4.enableOffset());
+        assertEquals(16, Gpe0Block.Chipset.PIIX4.events());
     }
 
     @Test
@@ -119,7 +119,7 @@ class Gpe0BlockTest {
         assertEquals(saved, new StateDecoder(new StateEncoder().writeState(saved).toByteArray(), "t").readState());
 
         boolean[] otherSci = {false};
-        Gpe0Block other = new Gpe0Block(level -> otherSci[0] = level);
+        Gpe0Block other = new Gpe0Block(level -> otherSci[0] = level, Gpe0Block.Chipset.PIIX4);
         other.restoreState(saved);
         assertEquals(saved, other.saveState());
         assertTrue(otherSci[0], "the restored block drives its SCI from the registers");
