@@ -1,6 +1,7 @@
 package org.jvisor.qmp;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import org.jvisor.backend.chr.CharBackend;
 
@@ -25,17 +26,24 @@ final class HmpSession implements CharBackend.Sink {
         FOCUS
     }
 
+    /** What runs a line: the human monitor's commands ({@link HumanMonitor#run}). */
+    @FunctionalInterface
+    interface Commands {
+        /** The output of {@code line} (CRLF line ends); {@code history} is the session's, oldest first. */
+        String run(String line, List<String> history);
+    }
+
     static final String BANNER = "QEMU " + QmpCommands.MAJOR + "." + QmpCommands.MINOR + "." + QmpCommands.MICRO
         + " monitor - type 'help' for more information\r\n";
     static final String PROMPT = "(qemu) ";
 
     private final CharBackend chr;
-    private final HumanMonitor monitor;
+    private final Commands monitor;
     private final Attachment attachment;
     private final HmpReadline readline = new HmpReadline();
     private boolean greeted;
 
-    HmpSession(CharBackend chr, HumanMonitor monitor, Attachment attachment) {
+    HmpSession(CharBackend chr, Commands monitor, Attachment attachment) {
         this.chr = chr;
         this.monitor = monitor;
         this.attachment = attachment;

@@ -102,12 +102,12 @@ public final class QmpMonitors implements AutoCloseable {
         switch (h.where()) {
             case HumanMonitorConfig.Where.Stdio s -> {
                 CharBackend chr = new StreamBackend(new FileOutputStream(FileDescriptor.out), System.in);
-                return new HumanEndpoint(h, new HmpSession(chr, monitor, HmpSession.Attachment.ALWAYS), chr, "stdio", true);
+                return new HumanEndpoint(h, new HmpSession(chr, monitor::run, HmpSession.Attachment.ALWAYS), chr, "stdio", true);
             }
             case HumanMonitorConfig.Where.SharedConsole c -> {
                 CharBackend chr = vm.monitorConsole().orElseThrow(() -> new IOException(
                     "human monitor " + h.label() + ": the serial port does not share its console (-serial mon:stdio)"));
-                return new HumanEndpoint(h, new HmpSession(chr, monitor, HmpSession.Attachment.FOCUS), chr, "stdio", false);
+                return new HumanEndpoint(h, new HmpSession(chr, monitor::run, HmpSession.Attachment.FOCUS), chr, "stdio", false);
             }
             case HumanMonitorConfig.Where.Socket s -> {
                 Consumer<String> prefixed = msg -> log.accept("human monitor " + h.label() + ": " + msg);
@@ -129,7 +129,7 @@ public final class QmpMonitors implements AutoCloseable {
                 } catch (IOException e) {
                     throw new IOException("human monitor " + h.label() + " (" + s.address().qemuName() + "): " + e.getMessage(), e);
                 }
-                return new HumanEndpoint(h, new HmpSession(chr, monitor, HmpSession.Attachment.PER_CONNECTION), chr, filename,
+                return new HumanEndpoint(h, new HmpSession(chr, monitor::run, HmpSession.Attachment.PER_CONNECTION), chr, filename,
                     true);
             }
         }
