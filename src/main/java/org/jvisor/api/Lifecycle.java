@@ -214,6 +214,29 @@ final class Lifecycle {
     }
 
     /**
+     * Each vCPU's registers now (HMP's info registers): a running guest is held for the moment
+     * the reads take, without STOP and RESUME, as QEMU's cpu_synchronize_state holds it.
+     *
+     * @throws IllegalStateException if the vCPUs cannot be read in this state
+     */
+    @SuppressWarnings("unchecked")
+    java.util.List<X86State> vcpuRegisters() throws Exception {
+        return (java.util.List<X86State>) call(() -> {
+            boolean running = state == RunState.RUNNING;
+            if (running) {
+                machine.pause();
+            }
+            try {
+                return machine.vcpuRegisters();
+            } finally {
+                if (running) {
+                    machine.resume();
+                }
+            }
+        });
+    }
+
+    /**
      * Starts sending the machine to {@code to} (QMP migrate; a snapshot to a file is one kind) and
      * returns once it is set up: the migration runs on a thread of its own while commands go on
      * (query-migrate, stop, migrate_cancel). A running machine on an engine that logs dirty pages

@@ -17,6 +17,7 @@ import java.util.function.Consumer;
 import org.jvisor.devices.virtio.VirtioBalloon;
 import org.jvisor.config.HotplugDevice;
 import org.jvisor.config.MachineConfig;
+import org.jvisor.cpu.X86State;
 import org.jvisor.machine.Machine;
 import org.jvisor.machine.MigrationEndpoint;
 import org.jvisor.machine.MachineException;
@@ -734,6 +735,42 @@ public final class VirtualMachine implements AutoCloseable {
     /** The guest's name (-name, {@link MachineConfig#name()}), if it was given one. */
     public Optional<String> name() {
         return Optional.ofNullable(config.name());
+    }
+
+    /**
+     * Each vCPU's registers as they are now, by index (HMP's info registers); a running guest is
+     * held only for the moment the reads take.
+     *
+     * @throws IllegalStateException if the vCPUs cannot be read now (the machine has ended, or
+     *                               waits for an incoming snapshot)
+     */
+    public List<X86State> vcpuRegisters() {
+        try {
+            return lifecycle.vcpuRegisters();
+        } catch (IllegalStateException e) {
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (Exception e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Copies {@code length} bytes of guest-physical memory at {@code gpa} into {@code into}
+     * (HMP's xp); false, and nothing copied, if not all of them are RAM.
+     */
+    public boolean readPhysical(long gpa, byte[] into, int length) {
+        return lifecycle.machine().readPhysical(gpa, into, length);
+    }
+
+    /**
+     * The human monitor's side of a -serial mon:stdio console (shared with the serial port,
+     * Ctrl-A c switching), if the machine has one.
+     */
+    public Optional<org.jvisor.backend.chr.CharBackend> monitorConsole() {
+        return lifecycle.machine().monitorConsole();
     }
 
     /** The -chardev character devices, in the order they were given. */

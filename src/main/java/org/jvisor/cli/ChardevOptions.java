@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 
 import org.jvisor.devices.virtio.VirtioConsole;
+import org.jvisor.qmp.HumanMonitorConfig;
 import org.jvisor.qmp.MonitorConfig;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.config.MachineConfig.ChardevConfig;
@@ -62,6 +63,16 @@ final class ChardevOptions {
     /** -mon chardev=ID,mode=control[,pretty=on], waiting for its -chardev. */
     private record Mon(String chardev, boolean pretty) implements MonitorRequest {
     }
+
+    /** A human monitor on a chardev: -mon chardev=ID[,mode=readline] or -monitor chardev:ID. */
+    private record HumanMon(String chardev, String label) {
+    }
+
+    /** The human monitors, in command-line order; chardev ones resolved at the end. */
+    private final List<Object> humanRequests = new ArrayList<>();
+    private List<HumanMonitorConfig> humanMonitors = List.of();
+    /** Whether -monitor, -qmp or -mon was given: then -nographic adds no monitor of its own (QEMU's default_monitor). */
+    private boolean monitorGiven;
 
     /** One virtio-serial: where its placeholder sits in the virtio device list, its transport and its ports. */
     private record Bus(int listIndex, int maxPorts, Transport transport, VirtioSerialPortConfig[] ports) {
@@ -251,6 +262,7 @@ final class ChardevOptions {
      * compat_monitorN as QEMU does. {@code pretty}: -qmp-pretty.
      */
     void qmp(String option, String text, boolean pretty) throws UsageException {
+        monitorGiven = true;
         monitorRequests.add(new Qmp(listeningMonitor(option, text, "compat_monitor" + compatMonitors++, pretty)));
     }
 
@@ -287,12 +299,53 @@ final class ChardevOptions {
             throw new UsageException("-mon: chardev=ID is required");
         }
         String mode = o.get("mode") == null ? "readline" : o.get("mode");
+        monitorGiven = true;
+        if (mode.equals("readline")) {
+            use(chardev, "-mon");
+            humanRequests.add(new HumanMon(chardev, chardev));
+            return;
+        }
         if (!mode.equals("control")) {
-            throw new UsageException("-mon: mode=" + mode + (o.get("mode") == null ? " (the default)" : "")
-                + " is the human monitor, which jvisor does not have; give mode=control for QMP");
+            throw new UsageException("-mon " + text + ": Parameter 'mode' does not accept value '" + mode + "'");   // QEMU's words
         }
         use(chardev, "-mon");
         monitorRequests.add(new Mon(chardev, o.bool("", "pretty", false)));
+    }
+
+    /**
+     * {@code -monitor stdio|unix:PATH,server=on[,wait=off]|tcp:HOST:PORT,server=on[,wait=off]|chardev:ID|none}:
+     * a human monitor, labelled compat_monitorN as QEMU labels it (the count shared with -qmp).
+     */
+    void monitor(String text) throws UsageException {
+        monitorGiven = true;
+        if (text.equals("none")) {
+            return;
+        }
+        String label = "compat_monitor" + compatMonitors++;
+        if (text.equals("stdio")) {
+            humanRequests.add(new HumanMonitorConfig(label, new HumanMonitorConfig.Where.Stdio()));
+        } else if (text.startsWith("chardev:") && text.length() > 8) {
+            use(text.substring(8), "-monitor");
+            humanRequests.add(new HumanMon(text.substring(8), text.substring(8)));
+        } else if (text.startsWith("unix:") || text.startsWith("tcp:")) {
+            MonitorConfig m = listeningMonitor("-monitor", text, label, false);
+            humanRequests.add(new HumanMonitorConfig(label, new HumanMonitorConfig.Where.Socket(m.address(), m.waitForClient())));
+        } else {
+            String driver = text.contains(":") ? text.substring(0, text.indexOf(':')) : text.split(",")[0];
+            // QEMU 7.2's words, then what jvisor has
+            throw new UsageException("-monitor " + text + ": '" + driver + "' is not a valid char driver (jvisor's human "
+                + "monitor takes stdio, unix:PATH,server=on,wait=off, tcp:HOST:PORT,server=on,wait=off, chardev:ID or none)");
+        }
+    }
+
+    /** The human monitors, in command-line order (after {@link #finish}). */
+    List<HumanMonitorConfig> humanMonitors() {
+        return humanMonitors;
+    }
+
+    /** Whether a monitor was asked for (-monitor, -qmp, -mon): -nographic then adds none of its own. */
+    boolean monitorGiven() {
+        return monitorGiven;
     }
 
     /** The QMP monitors, in command-line order (after {@link #finish}). */
@@ -325,16 +378,26 @@ final class ChardevOptions {
      * the serial configuration: with no -serial or -nographic and a -chardev stdio, COM1 gets none.
      */
     SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices) throws UsageException {
+        return finish(serial, devices, false);
+    }
+
+    /**
+     * {@link #finish(SerialConfig, List)}; with {@code defaultMonitor} (-nographic with no monitor
+     * asked for), the human monitor QEMU adds: on the console shared with the serial port
+     * (-serial mon:stdio), or on stdio of its own when the serial port went elsewhere.
+     */
+    SerialConfig finish(SerialConfig serial, List<VirtioDeviceConfig> devices, boolean defaultMonitor) throws UsageException {
         for (Map.Entry<String, String> u : users.entrySet()) {
             if (!chardevs.containsKey(u.getKey()) && !tcpSockets.containsKey(u.getKey())
                     && !inheritedSockets.containsKey(u.getKey())) {
                 throw new UsageException(u.getValue() + ": no -chardev with id '" + u.getKey() + "'");
             }
-            if (inheritedSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
+            boolean monitor = u.getValue().equals("-mon") || u.getValue().equals("-monitor");
+            if (inheritedSockets.containsKey(u.getKey()) && !monitor) {
                 throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is an inherited socket (fd=), which "
                     + "only a QMP monitor (-mon) can use");
             }
-            if (tcpSockets.containsKey(u.getKey()) && !u.getValue().equals("-mon")) {
+            if (tcpSockets.containsKey(u.getKey()) && !monitor) {
                 throw new UsageException(u.getValue() + ": chardev '" + u.getKey() + "' is a TCP socket, which only a "
                     + "QMP monitor (-mon) can use; devices take Unix sockets (path=)");
             }
@@ -358,12 +421,30 @@ final class ChardevOptions {
             }
         }
         resolveMonitors();
+        List<HumanMonitorConfig> human = resolveHumanMonitors();
         List<String> stdio = chardevs.values().stream().filter(c -> c instanceof ChardevConfig.Stdio).map(ChardevConfig::id).toList();
         if (stdio.size() > 1) {
             throw new UsageException("-chardev stdio: stdio can have one user, but ids " + String.join(" and ", stdio) + " both use it");
         }
+        long stdioMonitors = human.stream().filter(h -> h.where() instanceof HumanMonitorConfig.Where.Stdio).count();
+        if (stdioMonitors > 0 && (stdioMonitors > 1 || !stdio.isEmpty() || serial instanceof SerialConfig.Stdio
+                || serial instanceof SerialConfig.MonStdio)) {
+            // QEMU 7.2's words (it names -serial stdio when that is the other user)
+            throw new UsageException((serial instanceof SerialConfig.Stdio ? "-serial stdio: " : "-monitor stdio: ")
+                + "cannot use stdio by multiple character devices (stdio is the serial port's or another monitor's; "
+                + "-serial mon:stdio shares it, Ctrl-A c switching)");
+        }
+        if (serial instanceof SerialConfig.MonStdio) {
+            human.add(new HumanMonitorConfig("serial0", new HumanMonitorConfig.Where.SharedConsole()));
+        } else if (defaultMonitor && stdio.isEmpty() && !(serial instanceof SerialConfig.Stdio)) {
+            // -nographic with the serial port elsewhere: QEMU puts the monitor on stdio alone. Where
+            // stdio is already the serial port's (-serial stdio) QEMU refuses the pair; jvisor keeps
+            // the console as it always had it and adds no monitor.
+            human.add(new HumanMonitorConfig("compat_monitor" + compatMonitors++, new HumanMonitorConfig.Where.Stdio()));
+        }
+        humanMonitors = List.copyOf(human);
         if (!stdio.isEmpty()) {
-            if (serial instanceof SerialConfig.Stdio) {
+            if (serial instanceof SerialConfig.Stdio || serial instanceof SerialConfig.MonStdio) {
                 throw new UsageException("-chardev stdio,id=" + stdio.get(0) + ": stdio is already the serial port's "
                     + "(-serial stdio or -nographic); give -serial none, or -serial chardev:" + stdio.get(0));
             }
@@ -404,6 +485,36 @@ final class ChardevOptions {
             }
         }
         monitors = List.copyOf(list);
+    }
+
+    /** The human monitors with their chardevs resolved: a chardev a monitor uses is the monitor's alone. */
+    private List<HumanMonitorConfig> resolveHumanMonitors() throws UsageException {
+        List<HumanMonitorConfig> list = new ArrayList<>();
+        for (Object r : humanRequests) {
+            if (r instanceof HumanMonitorConfig h) {
+                list.add(h);
+                continue;
+            }
+            HumanMon m = (HumanMon) r;
+            MonitorConfig.Address.Tcp tcp = tcpSockets.get(m.chardev());
+            if (tcp != null) {
+                list.add(new HumanMonitorConfig(m.label(), new HumanMonitorConfig.Where.Socket(tcp, waits.get(m.chardev()))));
+            } else if (inheritedSockets.containsKey(m.chardev())) {
+                throw new UsageException("-mon chardev=" + m.chardev() + ": an inherited socket (fd=) is for QMP monitors only "
+                    + "(mode=control)");
+            } else if (chardevs.get(m.chardev()) instanceof ChardevConfig.Socket s) {
+                chardevs.remove(m.chardev());
+                list.add(new HumanMonitorConfig(m.label(), new HumanMonitorConfig.Where.Socket(
+                    new MonitorConfig.Address.Unix(s.path()), s.waitForClient())));
+            } else if (chardevs.get(m.chardev()) instanceof ChardevConfig.Stdio) {
+                chardevs.remove(m.chardev());
+                list.add(new HumanMonitorConfig(m.label(), new HumanMonitorConfig.Where.Stdio()));
+            } else {
+                throw new UsageException("-mon chardev=" + m.chardev() + ": a human monitor needs a stdio or socket server "
+                    + "chardev (-chardev socket,id=" + m.chardev() + ",path=PATH,server=on,wait=off)");
+            }
+        }
+        return list;
     }
 
     /** A -mon on its socket chardev, which the monitor takes from the devices' list. */

@@ -13,6 +13,7 @@ import org.jvisor.config.JitOptions;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
+import org.jvisor.qmp.HumanMonitorConfig;
 import org.jvisor.qmp.MonitorConfig;
 import org.jvisor.qmp.QomNames;
 
@@ -39,8 +40,12 @@ public final class CommandLine {
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer,
-                   QomNames qomNames, boolean msgTimestamps, String processName)
+                   QomNames qomNames, boolean msgTimestamps, String processName, List<HumanMonitorConfig> humanMonitors)
                 implements Action {
+            /** Whether a human monitor or the guest's console is on the host's stdio (raw terminal mode). */
+            public boolean usesStdio() {
+                return config.usesStdio() || humanMonitors.stream().anyMatch(HumanMonitorConfig::usesStdio);
+            }
         }
 
         /** Print {@code text} (--help, -cpu help) and exit 0. */
@@ -178,8 +183,8 @@ public final class CommandLine {
                 case "-qmp", "-qmp-pretty" -> chardevs.qmp(opt, value(args, ++i, opt, "unix:PATH,server=on,wait=off or tcp:HOST:PORT,server=on,wait=off"),
                     opt.equals("-qmp-pretty"));
                 case "-mon" -> chardevs.mon(value(args, ++i, opt, "chardev=ID,mode=control"));
-                case "-monitor" -> throw new UsageException("-monitor: the human monitor (HMP) is not supported; use QMP "
-                    + "(-qmp unix:PATH,server=on,wait=off) and human-monitor-command for its 'info status'");
+                case "-monitor" -> chardevs.monitor(value(args, ++i, opt,
+                    "stdio, unix:PATH,server=on,wait=off, tcp:HOST:PORT,server=on,wait=off, chardev:ID or none"));
                 case "-name" -> {
                     OptionList n = parseName(value(args, ++i, opt, "a guest name"));
                     name = n.implied() != null ? n.implied() : n.get("guest");
@@ -327,9 +332,11 @@ public final class CommandLine {
             }
             serial = new MachineConfig.SerialConfig.Chardev(devices.isaSerialChardev());
         }
-        // QEMU (vl.c): -nographic puts the default serial port on stdio; -nodefaults has no default serial port
+        // QEMU (vl.c): -nographic puts the default serial port on stdio, shared with the human
+        // monitor (mon:stdio) unless a monitor was asked for; -nodefaults has neither default
+        boolean defaultMonitor = nographic && !compat.noDefaults() && !chardevs.monitorGiven();
         if (serial == null && nographic && !compat.noDefaults()) {
-            serial = new MachineConfig.SerialConfig.Stdio();
+            serial = defaultMonitor ? new MachineConfig.SerialConfig.MonStdio() : new MachineConfig.SerialConfig.Stdio();
         }
         if (serial == null && compat.noDefaults()) {
             serial = new MachineConfig.SerialConfig.None();
@@ -338,13 +345,15 @@ public final class CommandLine {
         devices.resolveRng(virtioDevices, objects);
         List<MachineConfig.DebugExitConfig> debugExits = devices.debugExits();
         chardevs.serialUses(serial);
-        serial = chardevs.finish(serial, virtioDevices);
+        serial = chardevs.finish(serial, virtioDevices, defaultMonitor && !daemonize);
         if (daemonize) {
             // QEMU (vl.c): a daemon has no terminal; its console must go elsewhere
-            if (nographic && serial instanceof MachineConfig.SerialConfig.Stdio && !compat.noDefaults()) {
+            if (nographic && (serial instanceof MachineConfig.SerialConfig.Stdio || serial instanceof MachineConfig.SerialConfig.MonStdio)
+                    && !compat.noDefaults()) {
                 throw new UsageException("-nographic cannot be used with -daemonize");
             }
-            if (serial instanceof MachineConfig.SerialConfig.Stdio
+            if (serial instanceof MachineConfig.SerialConfig.Stdio || serial instanceof MachineConfig.SerialConfig.MonStdio
+                    || chardevs.humanMonitors().stream().anyMatch(HumanMonitorConfig::usesStdio)
                     || chardevs.chardevs().stream().anyMatch(c -> c instanceof MachineConfig.ChardevConfig.Stdio)) {
                 throw new UsageException("-daemonize: stdio cannot be a guest console (give -serial file:PATH, -serial none "
                     + "or a socket chardev)");
@@ -463,7 +472,7 @@ public final class CommandLine {
             machine.rngSeed(), compat.acpiPcieHotplug()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes(), HotplugOptions.PARSER),
-            compat.timestamps(), processName);
+            compat.timestamps(), processName, chardevs.humanMonitors());
     }
 
     /**
@@ -844,8 +853,11 @@ public final class CommandLine {
     }
 
     private static MachineConfig.SerialConfig parseSerial(String text) throws UsageException {
-        if (text.equals("stdio") || text.equals("mon:stdio")) {
+        if (text.equals("stdio")) {
             return new MachineConfig.SerialConfig.Stdio();
+        }
+        if (text.equals("mon:stdio")) {
+            return new MachineConfig.SerialConfig.MonStdio();   // shared with the human monitor
         }
         if (text.equals("none") || text.equals("null")) {
             return new MachineConfig.SerialConfig.None();

@@ -95,8 +95,10 @@ final class Help {
                                 there; a command's output; or wait for migrate-incoming)
 
         Devices and I/O:
-          -serial stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio)
-          -nographic            no display; serial on stdio
+          -serial stdio|mon:stdio|file:PATH|chardev:ID|none   where COM1 goes (default stdio;
+                                mon:stdio shares it with the human monitor, Ctrl-A c switching)
+          -nographic            no display; serial and human monitor share stdio (mon:stdio)
+                                unless -monitor, -qmp or -mon is given; Ctrl-A c switches
           -display none         no display
           -device isa-debug-exit[,iobase=0xf4][,iosize=0x04]
                                 a guest write of V to the port ends jvisor with status (V<<1)|1
@@ -240,12 +242,19 @@ final class Help {
                                 --socket-path=SOCK -o source=DIR); the guest mounts it with
                                 mount -t virtiofs TAG DIR (vhost-user-fs-device on microvm)
 
-        Monitor (QMP, as QEMU 7.2):
+        Monitors (QMP and the human monitor, as QEMU 7.2):
           -qmp unix:PATH,server=on,wait=off   -qmp tcp:HOST:PORT,server=on,wait=off
                                 a QMP monitor on a socket (also the old 'server,nowait');
                                 wait=on (the default) waits for a client before starting
           -chardev socket,id=ID,path=PATH|host=H,port=N|fd=FD,server=on,wait=off
                                 (fd=: a listening socket inherited from libvirt)
+          -monitor stdio|unix:PATH,server=on,wait=off|tcp:HOST:PORT,server=on,wait=off|chardev:ID|none
+                                the human monitor (HMP, "(qemu) " prompt): help, info status|
+                                version|name|kvm|cpus|registers|block|chardev|history, stop,
+                                cont, system_reset, system_powerdown, quit, device_add,
+                                device_del, eject, change, xp /FMT ADDR; the same commands as
+                                QMP's human-monitor-command. A socket takes one client at a time
+          -mon chardev=ID[,mode=readline]   the human monitor on a stdio or socket chardev
           -mon chardev=ID,mode=control[,pretty=on]
                                 a QMP monitor on a socket chardev (pretty: indented replies);
                                 CD-ROM media: eject, blockdev-change-medium, blockdev-open-tray,

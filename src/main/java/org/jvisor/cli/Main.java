@@ -66,7 +66,7 @@ public final class Main {
         // The console is the guest's: raw mode while it runs, restored on every way out
         // (normal exit, error, SIGTERM/SIGHUP through the shutdown hook).
         Terminal terminal = new Terminal();
-        if (config.usesStdio()) {
+        if (run.usesStdio()) {
             Runtime.getRuntime().addShutdownHook(new Thread(terminal::restore, "terminal-restore"));
             terminal.enterRawMode();
         }
@@ -98,8 +98,8 @@ public final class Main {
             endOnSignal(vm);
             endOnFailure(vm);
             // the monitors close before the machine: each client gets its last replies and events first
-            try (QmpMonitors monitors = QmpMonitors.bind(vm, run.monitors(), version(), !run.startPaused(), run.qomNames(),
-                     msg -> err.println("jvisor: " + msg));
+            try (QmpMonitors monitors = QmpMonitors.bind(vm, run.monitors(), run.humanMonitors(), version(), !run.startPaused(),
+                     run.qomNames(), msg -> err.println("jvisor: " + msg));
                  Pidfile pidfile = Pidfile.write(run.pidfile())) {
                 // everything is open (images, sockets, the pidfile) and every thread started:
                 // give up what the guest never needs

@@ -95,7 +95,7 @@ final class VmServer implements VmHost {
         if (!(action instanceof CommandLine.Action.Run run)) {
             throw new Refused("the arguments must describe a machine (not -help or -version)");
         }
-        if (run.config().usesStdio()) {
+        if (run.usesStdio()) {
             throw new Refused("a VM of the server has no terminal (stdio, -nographic): give its console a socket, "
                 + "-chardev socket,id=ID,path=PATH,server=on,wait=off -serial chardev:ID, and -display none");
         }
@@ -118,8 +118,9 @@ final class VmServer implements VmHost {
         }
         QmpMonitors monitors;
         try {
-            monitors = QmpMonitors.open(vm, run.monitors(), version, !run.startPaused(), run.qomNames(),
+            monitors = QmpMonitors.bind(vm, run.monitors(), run.humanMonitors(), version, !run.startPaused(), run.qomNames(),
                 msg -> vmLog.println("jvisor: " + msg));
+            monitors.serve();
         } catch (IOException e) {
             vm.close();
             throw new Refused(e.getMessage(), e);

@@ -507,6 +507,13 @@ public record MachineConfig(
         /** -serial chardev:ID: the -chardev with that id. */
         record Chardev(String id) implements SerialConfig {
         }
+
+        /**
+         * -serial mon:stdio (the -nographic default): stdio shared with the human monitor, Ctrl-A c
+         * switching between the two, as QEMU's mux chardev.
+         */
+        record MonStdio() implements SerialConfig {
+        }
     }
 
     /**
@@ -831,7 +838,7 @@ public record MachineConfig(
 
     /** Whether the host's stdin/stdout is a guest console (the terminal goes to raw mode). */
     public boolean usesStdio() {
-        return serial instanceof SerialConfig.Stdio || chardevs.stream().anyMatch(c -> c instanceof ChardevConfig.Stdio);
+        return serial instanceof SerialConfig.Stdio || serial instanceof SerialConfig.MonStdio || chardevs.stream().anyMatch(c -> c instanceof ChardevConfig.Stdio);
     }
 
     /** Whether -d guest_errors was given. */

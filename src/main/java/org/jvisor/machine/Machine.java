@@ -21,6 +21,7 @@ import org.jvisor.backend.rng.EntropySource;
 import org.jvisor.backend.rng.FileEntropy;
 import org.jvisor.backend.chr.CharBackend;
 import org.jvisor.backend.chr.EscapeFilter;
+import org.jvisor.backend.chr.MuxConsole;
 import org.jvisor.backend.chr.NullBackend;
 import org.jvisor.backend.chr.StreamBackend;
 import org.jvisor.boot.BootException;
@@ -132,6 +133,8 @@ public final class Machine implements AutoCloseable {
     /** Every device with its backends and I/O thread: start, reset, close (and later snapshots) loop over it. */
     private final DeviceRegistry devices;
     private Chardevs chardevs;
+    /** -serial mon:stdio's console, shared with the human monitor; null otherwise. */
+    private MuxConsole mux;
     /** The virtio I/O threads, drained before a snapshot saves the queues. */
     private final List<VirtioIoThread> ioThreads = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** -object iothread: the threads devices share by iothread=ID, by id, in command-line order. */
@@ -255,8 +258,9 @@ public final class Machine implements AutoCloseable {
             ram.close();
             throw e;
         }
+        MuxConsole[] mux = new MuxConsole[1];
         try {
-            serial = openSerial(config.serial(), quit, chardevs);
+            serial = openSerial(config.serial(), quit, chardevs, mux);
         } catch (IOException e) {
             chardevs.close();
             chosen.accelerator().close();
@@ -266,6 +270,7 @@ public final class Machine implements AutoCloseable {
         Machine m = new Machine(config, log, ram, chosen.accelerator(), chosen.explanation(), io, mmio, serial, loader,
             events);
         m.chardevs = chardevs;
+        m.mux = mux[0];
         try {
             m.wireDevices();
             if (loader.firmware() != null) {
@@ -330,9 +335,14 @@ public final class Machine implements AutoCloseable {
         return GuestMemory.allocate(config.memoryBytes(), backing, romSize, lowLimit);
     }
 
-    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs)
+    private static CharBackend openSerial(MachineConfig.SerialConfig cfg, EscapeFilter.Actions escapes, Chardevs chardevs,
+                                          MuxConsole[] mux)
             throws IOException, MachineException {
         return switch (cfg) {
+            case MachineConfig.SerialConfig.MonStdio m -> {
+                mux[0] = new MuxConsole(new FileOutputStream(FileDescriptor.out), System.in, escapes);
+                yield mux[0].console();
+            }
             case MachineConfig.SerialConfig.Stdio s -> {
                 OutputStream stdout = new FileOutputStream(FileDescriptor.out);
                 yield new StreamBackend(stdout, System.in, new EscapeFilter(escapes, stdout));
@@ -1742,6 +1752,43 @@ public final class Machine implements AutoCloseable {
      */
     public boolean pressPowerButton() {
         return platform.pressPowerButton();
+    }
+
+    /**
+     * The human monitor's side of -serial mon:stdio (the console it shares with the serial port,
+     * Ctrl-A c switching), if the serial port has one.
+     */
+    public Optional<CharBackend> monitorConsole() {
+        return Optional.ofNullable(mux).map(MuxConsole::monitor);
+    }
+
+    /**
+     * Each vCPU's registers, read on its own thread; the machine must be paused (the caller holds
+     * a running guest for the moment, as QEMU's cpu_synchronize_state does for "info registers").
+     */
+    public List<X86State> vcpuRegisters() throws InterruptedException {
+        List<X86State> states = new ArrayList<>();
+        for (VcpuRunner r : runners) {
+            try {
+                states.add(control.callOnVcpu(r.vcpu().index(), () -> {
+                    X86State s = new X86State();
+                    r.vcpu().saveState(s);
+                    return s;
+                }));
+            } catch (org.jvisor.devices.state.DeviceStateException e) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+        }
+        return states;
+    }
+
+    /** Copies {@code length} bytes of guest RAM at {@code gpa} into {@code into}; false if not all of it is RAM. */
+    public boolean readPhysical(long gpa, byte[] into, int length) {
+        if (gpa < 0 || !ram.isRam(gpa, length)) {
+            return false;
+        }
+        ram.read(gpa, into, 0, length);
+        return true;
     }
 
     /** The vCPUs and their host threads, by index. */

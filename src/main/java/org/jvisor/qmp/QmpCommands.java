@@ -44,6 +44,8 @@ final class QmpCommands implements QmpService {
     private final QmpCommandTable table = new QmpCommandTable();
     private final QomNames names;
     private final BlockNodes blockNodes;
+    /** The human monitor's commands: human-monitor-command's and the interactive monitors'. */
+    private final HumanMonitor hmp;
 
     /**
      * @param packageName     query-version's "package": "jvisor VERSION"
@@ -124,7 +126,7 @@ final class QmpCommands implements QmpService {
         add("query-migrate-parameters", List.of(), a -> JsonObject.builder()
             .put("downtime-limit", vm.migrationDowntimeLimit()).build());
         migrationCapabilities = MigrationCapabilities.register(this);
-        HumanMonitor hmp = new HumanMonitor(this, vm, packageName);
+        hmp = new HumanMonitor(this, vm, packageName);
         add("human-monitor-command", List.of(new Param("command-line", Type.STRING, true),
             new Param("cpu-index", Type.INT, false)), hmp::execute);
         MediaCommands.register(this, vm, names, this::qdevPath, blockNodes);
@@ -134,6 +136,10 @@ final class QmpCommands implements QmpService {
         QomTree.register(this, vm, peripherals);
         FdCommands.register(table);
         DeviceHotplugCommands.register(this, vm, peripherals, blockNodes, names);
+    }
+
+    HumanMonitor humanMonitor() {
+        return hmp;
     }
 
     void add(String name, List<Param> params, Handler handler) {

@@ -27,7 +27,8 @@ class CommandLineTest {
         assertEquals(2L << 30, c.memoryBytes());
         assertEquals(4, c.cpus());
         assertEquals(Path.of("k.elf"), c.kernel());
-        assertInstanceOf(MachineConfig.SerialConfig.Stdio.class, c.serial());
+        // -nographic: the serial port shares stdio with the human monitor (QEMU's mon:stdio)
+        assertInstanceOf(MachineConfig.SerialConfig.MonStdio.class, c.serial());
         assertTrue(c.noReboot());
         assertEquals(new MachineConfig.DebugExitConfig(0xf4, 4), c.debugExits().get(0));
         assertTrue(c.traceExits());

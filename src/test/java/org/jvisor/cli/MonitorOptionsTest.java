@@ -47,11 +47,10 @@ class MonitorOptionsTest {
     @Test
     void monitorsNeedAServerSocketAndControlMode() {
         assertTrue(error("-qmp", "unix:/tmp/a.sock").contains("server=on"));
-        assertTrue(error("-monitor", "stdio").contains("the human monitor (HMP) is not supported"));
         assertTrue(error("-qmp", "stdio").contains("is not a monitor socket jvisor has"));
         assertTrue(error("-qmp", "tcp:h:99999,server=on").contains("is not a TCP port"));
-        assertTrue(error("-chardev", "socket,id=m,path=/tmp/m,server=on", "-mon", "chardev=m")
-            .contains("mode=readline (the default) is the human monitor"));
+        assertTrue(error("-chardev", "socket,id=m,path=/tmp/m,server=on", "-mon", "chardev=m,mode=bogus")
+            .contains("Parameter 'mode' does not accept value 'bogus'"));
         assertTrue(error("-chardev", "null,id=m", "-mon", "chardev=m,mode=control").contains("needs a socket server"));
         assertTrue(error("-mon", "chardev=nope,mode=control").contains("no -chardev with id 'nope'"));
         assertTrue(error("-chardev", "socket,id=t,host=h,port=1,server=on").contains("only supported for a QMP monitor"));

@@ -12,7 +12,8 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
- * {@code -chardev socket,path=P,server=on}: a Unix domain socket server with one client at a time,
+ * {@code -chardev socket,path=P,server=on}: a Unix domain socket server (or, for the human
+ * monitor's -monitor tcp:, a TCP one: {@link #listenTcp}) with one client at a time,
  * as QEMU's. Output goes to the connected client and is dropped while there is none; when the
  * client disconnects the next one is accepted. Connects and disconnects are reported to the sink
  * (virtio-console turns them into PORT_OPEN messages).
@@ -32,7 +33,10 @@ public final class UnixSocketServerBackend implements CharBackend {
     private static final int S_IFMT = 0xF000;
     private static final int S_IFSOCK = 0xC000;
 
+    /** The socket's file, or null for a TCP socket. */
     private final Path path;
+    /** How messages and thread names call it: "unix:PATH" or "tcp:HOST:PORT". */
+    private final String name;
     private final ServerSocketChannel server;
     private final Consumer<String> log;
     /** Output not yet written to the client (bytes in [head, head + count) of a ring). */
@@ -53,8 +57,9 @@ public final class UnixSocketServerBackend implements CharBackend {
     private volatile SocketChannel client;
     private volatile boolean closed;
 
-    private UnixSocketServerBackend(Path path, ServerSocketChannel server, Consumer<String> log) {
+    private UnixSocketServerBackend(Path path, String name, ServerSocketChannel server, Consumer<String> log) {
         this.path = path;
+        this.name = name;
         this.server = server;
         this.log = log;
     }
@@ -66,12 +71,48 @@ public final class UnixSocketServerBackend implements CharBackend {
     public static UnixSocketServerBackend listen(Path path, boolean waitForClient, Consumer<String> log)
             throws IOException {
         ServerSocketChannel server = bind(path);
-        UnixSocketServerBackend b = new UnixSocketServerBackend(path, server, log);
+        return waitIfAsked(new UnixSocketServerBackend(path, "unix:" + path, server, log), waitForClient);
+    }
+
+    /**
+     * The same server on TCP: {@code host} (empty: every interface) and {@code port} (0: one the
+     * kernel picks, {@link #port()} tells which). The human monitor's -monitor tcp: is one.
+     */
+    public static UnixSocketServerBackend listenTcp(String host, int port, boolean waitForClient, Consumer<String> log)
+            throws IOException {
+        ServerSocketChannel server = ServerSocketChannel.open();
+        try {
+            server.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+            server.bind(host.isEmpty() ? new java.net.InetSocketAddress(port) : new java.net.InetSocketAddress(host, port));
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw new IOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+        int bound = ((java.net.InetSocketAddress) server.getLocalAddress()).getPort();
+        return waitIfAsked(new UnixSocketServerBackend(null, "tcp:" + host + ":" + bound, server, log), waitForClient);
+    }
+
+    /** QEMU's wait=on: blocks until the first client connects. */
+    private static UnixSocketServerBackend waitIfAsked(UnixSocketServerBackend b, boolean waitForClient) throws IOException {
         if (waitForClient) {
-            log.accept("waiting for a connection on unix:" + path + ",server=on");
-            b.client = server.accept();
+            b.log.accept("waiting for a connection on " + b.name + ",server=on");
+            try {
+                b.client = b.server.accept();
+            } catch (IOException e) {
+                b.server.close();
+                throw e;
+            }
         }
         return b;
+    }
+
+    /** The TCP port it listens on (a port=0 server's is the one chosen); -1 for a Unix socket. */
+    public int port() {
+        try {
+            return server.getLocalAddress() instanceof java.net.InetSocketAddress a ? a.getPort() : -1;
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     /**
@@ -195,7 +236,7 @@ public final class UnixSocketServerBackend implements CharBackend {
                     if (left <= 0 || dropped) {     // once dropped, no further wait until the client reads
                         if (!dropped) {
                             dropped = true;
-                            log.accept("unix:" + path + ": the client does not read; output is dropped");
+                            log.accept(name + ": the client does not read; output is dropped");
                         }
                         return;
                     }
@@ -273,8 +314,9 @@ public final class UnixSocketServerBackend implements CharBackend {
 
     @Override
     public void start(Sink sink) {
-        Thread.ofPlatform().daemon().name("chr-socket " + path.getFileName()).start(() -> serve(sink));
-        Thread.ofPlatform().daemon().name("chr-socket-out " + path.getFileName()).start(this::drain);
+        String label = path != null ? path.getFileName().toString() : name;
+        Thread.ofPlatform().daemon().name("chr-socket " + label).start(() -> serve(sink));
+        Thread.ofPlatform().daemon().name("chr-socket-out " + label).start(this::drain);
     }
 
     private void serve(Sink sink) {
@@ -287,7 +329,7 @@ public final class UnixSocketServerBackend implements CharBackend {
                     c = server.accept();
                 } catch (IOException e) {
                     if (!closed) {
-                        log.accept("unix:" + path + ": accept failed: " + e.getMessage());
+                        log.accept(name + ": accept failed: " + e.getMessage());
                     }
                     return;
                 }
@@ -302,6 +344,9 @@ public final class UnixSocketServerBackend implements CharBackend {
             } catch (IOException e) {
                 // a reset connection is a disconnect like any other
             }
+            // a client that only shut down its sending side still reads what its input caused
+            // (socat sends a monitor's commands, then waits for the answers): that goes out first
+            awaitDrained();
             client = null;
             try {
                 c.close();
@@ -311,6 +356,25 @@ public final class UnixSocketServerBackend implements CharBackend {
             wakeWriter();       // with no client offers are taken (dropped): a waiting device moves on
             if (!closed) {
                 sink.connectionChanged(false);
+            }
+        }
+    }
+
+    /** Waits, {@link #STALL_NANOS} at most, until the buffered output has been handed to the client. */
+    private void awaitDrained() {
+        synchronized (ring) {
+            long deadline = System.nanoTime() + STALL_NANOS;
+            while ((count > 0 || inFlight) && !closed) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                try {
+                    ring.wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }
@@ -356,9 +420,11 @@ public final class UnixSocketServerBackend implements CharBackend {
                 c.close();
             }
             server.close();
-            Files.deleteIfExists(path);
+            if (path != null) {
+                Files.deleteIfExists(path);
+            }
         } catch (IOException e) {
-            log.accept("unix:" + path + ": " + e.getMessage());
+            log.accept(name + ": " + e.getMessage());
         }
     }
 }
