@@ -363,18 +363,26 @@ public final class UnixSocketServerBackend implements CharBackend {
     /** Waits, {@link #STALL_NANOS} at most, until the buffered output has been handed to the client. */
     private void awaitDrained() {
         synchronized (ring) {
-            long deadline = System.nanoTime() + STALL_NANOS;
-            while ((count > 0 || inFlight) && !closed) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return;
-                }
-                try {
-                    ring.wait(Math.max(1, left / 1_000_000));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
+            awaitDrainedLocked(() -> closed);
+        }
+    }
+
+    /**
+     * With {@code ring} held: waits, {@link #STALL_NANOS} at most, until the buffered output has
+     * been handed to the client or {@code giveUp} holds.
+     */
+    private void awaitDrainedLocked(java.util.function.BooleanSupplier giveUp) {
+        long deadline = System.nanoTime() + STALL_NANOS;
+        while ((count > 0 || inFlight) && !giveUp.getAsBoolean()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            try {
+                ring.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -397,19 +405,7 @@ public final class UnixSocketServerBackend implements CharBackend {
         }
         synchronized (ring) {
             // what the guest wrote before the end still reaches a client that reads
-            long deadline = System.nanoTime() + STALL_NANOS;
-            while ((count > 0 || inFlight) && client != null) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    break;
-                }
-                try {
-                    ring.wait(Math.max(1, left / 1_000_000));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
+            awaitDrainedLocked(() -> client == null);
             closed = true;
             ring.notifyAll();
         }
