@@ -93,6 +93,14 @@ public final class GuestDebugger {
         });
     }
 
+    /** Whether vCPU {@code vcpu} waits in HLT; the machine must be stopped. */
+    public boolean halted(int vcpu) {
+        return (Boolean) run(() -> {
+            lifecycle.requireStopped();
+            return debug().halted(vcpu);
+        });
+    }
+
     /**
      * Reads guest memory at linear {@code address} as vCPU {@code vcpu} maps it; returns how many
      * bytes were readable (all, or up to the first unmapped one). The machine must be stopped.

@@ -678,9 +678,15 @@ final class Lifecycle {
             case MachineEvent.BalloonChanged b -> events.publish(new VmEvent.BalloonChange(Instant.now(), b.actualBytes()));
             case MachineEvent.Reset r -> resetRequest(ShutdownCause.GUEST_RESET, r.reason());
             case MachineEvent.DebugStop d -> {
-                vmStop(RunState.DEBUG);
                 java.util.function.IntConsumer l = debugStops;
-                if (l != null) {
+                if (l == null) {
+                    // a breakpoint of a debugger that has gone, hit before its vCPU saw it cleared:
+                    // the vCPU, parked at it, runs on (its next run reads the cleared control)
+                    if (state == RunState.RUNNING) {
+                        machine.resume();
+                    }
+                } else {
+                    vmStop(RunState.DEBUG);
                     l.accept(d.vcpu());
                 }
             }

@@ -62,6 +62,18 @@ public final class MachineDebug {
         });
     }
 
+    /** Whether vCPU {@code index} waits in HLT for an interrupt (its MP state). */
+    public boolean halted(int index) throws InterruptedException {
+        VcpuRunner r = runner(index);
+        boolean[] halted = new boolean[1];
+        onVcpu(index, () -> {
+            r.applyPendingNow();
+            halted[0] = r.vcpu().saveVcpuState().mpState() == org.jvisor.cpu.VcpuState.MpState.HALTED;
+            return null;
+        });
+        return halted[0];
+    }
+
     /**
      * Reads {@code into.length} bytes at linear {@code address} as vCPU {@code index} maps it now;
      * returns how many bytes could be read before the first unmapped (or not-RAM) byte.

@@ -269,6 +269,10 @@ public final class TcgVcpu implements Vcpu {
                 }
                 haltedSince = 0;
                 if (dbg.active()) {
+                    dbg = debug;    // per slice only here: a debugger that leaves while the guest runs lets it go
+                    if (!dbg.active()) {
+                        continue;
+                    }
                     if (debugSlice(dbg, firstLook)) {
                         return new VcpuExit.DebugStop();
                     }
