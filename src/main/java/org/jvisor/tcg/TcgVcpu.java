@@ -208,9 +208,10 @@ public final class TcgVcpu implements Vcpu {
 
     @Override
     public VcpuExit run() {
+        if (debug.active()) {
+            return runDebugged();   // out of line: this loop stays as it is without a debugger
+        }
         runner = Thread.currentThread();
-        DebugControl dbg = debug;   // once per run: the machine is stopped whenever it changes
-        boolean firstLook = true;
         long haltedSince = 0;
         boolean dumped = false;
         try {
@@ -243,9 +244,6 @@ public final class TcgVcpu implements Vcpu {
                     cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
                 }
                 if (cpu.halted) {
-                    if (dbg.singleStep()) {
-                        return new VcpuExit.DebugStop(); // a step of a halted vCPU runs nothing (no interrupt wakes it)
-                    }
                     if (!cpu.nmiBlocked && cpu.deliverNmi()) {
                         continue;
                     }
@@ -268,18 +266,78 @@ public final class TcgVcpu implements Vcpu {
                     continue;
                 }
                 haltedSince = 0;
-                if (dbg.active()) {
-                    dbg = debug;    // per slice only here: a debugger that leaves while the guest runs lets it go
-                    if (!dbg.active()) {
+                cpu.runSlice(SLICE);
+            }
+        } catch (TripleFaultException e) {
+            return new VcpuExit.TripleFault(e.getMessage());
+        } catch (RuntimeException e) {
+            cpu.syncToState();
+            X86State copy = new X86State();
+            copy.copyFrom(state);
+            return new VcpuExit.Failed("tcg: " + e.getMessage() + " at RIP " + Long.toHexString(state.rip), copy);
+        } finally {
+            cpu.syncToState();
+            runner = null;
+        }
+    }
+
+    /**
+     * {@link #run()} under a debugger's breakpoints or single step: the same loop, with the
+     * guest's instructions run by {@link #debugSlice}. A step of a halted vCPU runs nothing (no
+     * interrupt wakes it during a step). The control is read again at each slice, so a debugger
+     * that leaves while the guest runs lets it go back to {@link #run()}'s fast loop.
+     */
+    private VcpuExit runDebugged() {
+        runner = Thread.currentThread();
+        boolean firstLook = true;
+        try {
+            while (true) {
+                DebugControl dbg = debug;
+                if (!dbg.active() || kicked) {
+                    kicked = false;
+                    return new VcpuExit.Kicked();   // the runner comes back here, or to the fast loop
+                }
+                if (initRequested) {
+                    initRequested = false;
+                    resetToInitState();
+                    waitForSipi = true;
+                }
+                if (waitForSipi) {
+                    int v = sipiVector;
+                    if (v < 0) {
+                        LockSupport.park(this);
                         continue;
                     }
-                    if (debugSlice(dbg, firstLook)) {
+                    sipiVector = -1;
+                    waitForSipi = false;
+                    state.cs.selector = v << 8;
+                    state.cs.base = (long) v << 12;
+                    state.rip = 0;
+                    cpu.syncFromState();
+                }
+                if (inFlight != null) {
+                    InFlight e = inFlight;
+                    inFlight = null;
+                    cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
+                }
+                if (cpu.halted) {
+                    if (dbg.singleStep()) {
                         return new VcpuExit.DebugStop();
                     }
-                    firstLook = false;
+                    if (!cpu.nmiBlocked && cpu.deliverNmi()) {
+                        continue;
+                    }
+                    if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
+                        cpu.deliverPendingInterrupt();
+                        continue;
+                    }
+                    waitForWakeUp();
                     continue;
                 }
-                cpu.runSlice(SLICE);
+                if (debugSlice(dbg, firstLook)) {
+                    return new VcpuExit.DebugStop();
+                }
+                firstLook = false;
             }
         } catch (TripleFaultException e) {
             return new VcpuExit.TripleFault(e.getMessage());
