@@ -700,6 +700,19 @@ final class Lifecycle {
             case MachineEvent.DeviceDeleted d -> events.publish(new VmEvent.DeviceDeleted(Instant.now(), d.id()));
             case MachineEvent.BalloonChanged b -> events.publish(new VmEvent.BalloonChange(Instant.now(), b.actualBytes()));
             case MachineEvent.Reset r -> resetRequest(ShutdownCause.GUEST_RESET, r.reason());
+            case MachineEvent.DebugStop d -> {
+                java.util.function.IntConsumer l = debugStops;
+                if (l == null) {
+                    // a breakpoint of a debugger that has gone, hit before its vCPU saw it cleared:
+                    // the vCPU, parked at it, runs on (its next run reads the cleared control)
+                    if (state == RunState.RUNNING) {
+                        machine.resume();
+                    }
+                } else {
+                    vmStop(RunState.DEBUG);
+                    l.accept(d.vcpu());
+                }
+            }
             case MachineEvent.TripleFault t -> {
                 String where = t.state() != null ? String.format(" (RIP %#x)", t.state().rip) : "";
                 String what = "guest triple fault on vCPU " + t.vcpu() + where;
@@ -728,9 +741,52 @@ final class Lifecycle {
         }
     }
 
+    // ---- the debugger's side (GuestDebugger), on the lifecycle thread ----------------------
+
+    /** Where breakpoint and single-step stops are reported (the vCPU's index), or null. */
+    private volatile java.util.function.IntConsumer debugStops;
+
+    void debugStops(java.util.function.IntConsumer listener) {
+        debugStops = listener;
+    }
+
+    /** A running machine stops for the debugger (QEMU's vm_stop(RUN_STATE_DEBUG)): STOP, status debug. */
+    void debugStop() throws InterruptedException {
+        vmStop(RunState.DEBUG);
+    }
+
+    /** The debugger lets the machine run (gdb's continue or step), the vCPUs {@code hold} marks staying put. */
+    void debugResume(boolean[] hold) {
+        refuseWhileMigrating();
+        if (state == RunState.INMIGRATE) {
+            throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
+        }
+        if (state.needsReset()) {
+            throw new Refused("Resetting the Virtual Machine is required");
+        }
+        if (state != RunState.RUNNING) {
+            vmStart(hold);
+        }
+    }
+
+    /** Refuses debugger work that needs the vCPUs stopped while they run. */
+    void requireStopped() {
+        if (state == RunState.RUNNING) {
+            throw new Refused("the machine is running: stop it first");
+        }
+        if (state == RunState.INMIGRATE) {
+            throw new Refused("the machine waits for an incoming migration: it has no vCPU state yet");
+        }
+    }
+
     /** QEMU's vm_start: the vCPUs run, RESUME. */
     private void vmStart() {
-        machine.resume();
+        vmStart(null);
+    }
+
+    /** {@link #vmStart()}, the vCPUs {@code hold} marks (null: none) staying where they are. */
+    private void vmStart(boolean[] hold) {
+        machine.resume(hold);
         state = RunState.RUNNING;
         events.publish(new VmEvent.Resume(Instant.now()));
     }

@@ -12,6 +12,8 @@ public enum RunState {
     RUNNING("running"),
     /** Paused by the host ({@link VirtualMachine#pause()}, QMP "stop"). */
     PAUSED("paused"),
+    /** Stopped for a debugger (the gdbstub: a breakpoint, a single step, its interrupt), as QEMU's "debug". */
+    DEBUG("debug"),
     /**
      * The guest powered off (or a reset was turned into a shutdown by -no-reboot) and -no-shutdown
      * kept the machine: the vCPUs are stopped until a reset. Also the final state of an ended machine.

@@ -444,6 +444,11 @@ public final class VirtualMachine implements AutoCloseable {
         lifecycle.execute(Lifecycle.Op.QUIT, cause);
     }
 
+    /** The debugger's access to this machine (the gdbstub's): stop, step, breakpoints, registers, memory. */
+    public GuestDebugger debugger() {
+        return new GuestDebugger(lifecycle);
+    }
+
     /** Where the machine is in its lifecycle now ({@link RunState#SHUTDOWN} once it has ended). */
     public RunState status() {
         return lifecycle.state();

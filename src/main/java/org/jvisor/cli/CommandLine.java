@@ -10,6 +10,7 @@ import java.util.Set;
 
 import org.jvisor.backend.block.DiscardMode;
 import org.jvisor.config.JitOptions;
+import org.jvisor.gdb.GdbEndpoint;
 import org.jvisor.config.MachineConfig;
 import org.jvisor.sandbox.RunWith;
 import org.jvisor.sandbox.SandboxPolicy;
@@ -36,11 +37,13 @@ public final class CommandLine {
          * -chroot), {@code incoming} the URI of -incoming to restore from (or null), and
          * {@code incomingDefer} -incoming defer (wait for QMP's migrate-incoming), {@code qomNames}
          * the -device ids and -blockdev disks as QMP names them (qom-list, query-block),
-         * {@code msgTimestamps} -msg timestamp=on, {@code processName} -name process= (or null).
+         * {@code msgTimestamps} -msg timestamp=on, {@code processName} -name process= (or null),
+         * {@code gdb} where the gdbstub listens (-s, -gdb; null: none).
          */
         record Run(MachineConfig config, boolean startPaused, List<MonitorConfig> monitors, Path pidfile,
                    boolean daemonize, SandboxPolicy sandbox, RunWith runWith, String incoming, boolean incomingDefer,
-                   QomNames qomNames, boolean msgTimestamps, String processName, List<HumanMonitorConfig> humanMonitors)
+                   QomNames qomNames, boolean msgTimestamps, String processName, List<HumanMonitorConfig> humanMonitors,
+                   GdbEndpoint gdb)
                 implements Action {
             /** Whether a human monitor or the guest's console is on the host's stdio (raw terminal mode). */
             public boolean usesStdio() {
@@ -91,6 +94,7 @@ public final class CommandLine {
         boolean snapshot = false;
         boolean noShutdown = false;
         boolean startPaused = false;
+        GdbEndpoint gdb = null;
         SandboxPolicy sandbox = null;
         RunWith runWith = new RunWith(null, null);
         String incoming = null;
@@ -157,6 +161,14 @@ public final class CommandLine {
                     // jvisor's machines have no HPET
                 }
                 case "-S" -> startPaused = true;
+                case "-s" -> gdb = GdbEndpoint.DEFAULT;   // QEMU: shorthand for -gdb tcp::1234
+                case "-gdb" -> {
+                    try {
+                        gdb = GdbEndpoint.parse(value(args, ++i, opt, "tcp:[HOST]:PORT, unix:PATH or none"));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("-gdb: " + e.getMessage(), e);
+                    }
+                }
                 case "-run-with" -> {
                     try {
                         RunWith r = RunWith.parse(value(args, ++i, opt, "user=USER[,chroot=DIR]"));
@@ -464,6 +476,10 @@ public final class CommandLine {
             throw new UsageException("-incoming defer: the machine waits for QMP's migrate-incoming, so it needs a monitor "
                 + "(-qmp unix:PATH,server=on,wait=off)");
         }
+        if (gdb != null && accel == MachineConfig.Accel.KVM) {
+            // breakpoints and steps on kvm need KVM_SET_GUEST_DEBUG, which jvisor does not drive
+            throw new UsageException("-gdb: the gdbstub works on the tcg engine only; use -accel tcg");
+        }
         return new Action.Run(new MachineConfig(accel, memory, cpus, kernel, initrd, append, machine.decompressOnHost(), serial,
             noReboot, noShutdown, List.copyOf(debugExits), List.copyOf(drives), List.copyOf(virtioDevices), Set.copyOf(traces),
             Set.copyOf(debug), machine.type(), chardevs.chardevs(), List.copyOf(netdevs), jit, name, memoryBackend, firmware,
@@ -472,7 +488,7 @@ public final class CommandLine {
             machine.rngSeed(), compat.acpiPcieHotplug()), startPaused, chardevs.monitors(), pidfile, daemonize,
             sandbox, runWith, incoming, incomingDefer,
             new QomNames(devices.peripherals(), blockNodes, devices.driveUsers(), blockdevs.nodes(), HotplugOptions.PARSER),
-            compat.timestamps(), processName, chardevs.humanMonitors());
+            compat.timestamps(), processName, chardevs.humanMonitors(), gdb);
     }
 
     /**

@@ -78,6 +78,10 @@ final class Help {
                                 exiting; a reset then boots the machine again
           -S                    start paused: no vCPU runs until the machine is continued
                                 (status prelaunch)
+          -s                    as -gdb tcp::1234
+          -gdb tcp:[HOST]:PORT | unix:PATH[,server=on] | none
+                                QEMU's gdbstub: gdb -ex 'target remote :1234' stops the machine,
+                                sets breakpoints, steps, reads registers and memory (tcg only)
           -sandbox on|off[,obsolete=allow|deny][,elevateprivileges=allow|deny|children]
                    [,spawn=allow|deny][,resourcecontrol=allow|deny]
                                 a seccomp filter on the whole process once the machine is built,

@@ -9,6 +9,9 @@ import org.jvisor.api.RunState;
 import org.jvisor.api.ShutdownCause;
 import org.jvisor.api.TranslationCache;
 import org.jvisor.api.VirtualMachine;
+import org.jvisor.gdb.GdbEndpoint;
+import org.jvisor.gdb.GdbServer;
+import org.jvisor.gdb.VmDebugTarget;
 import org.jvisor.sandbox.Sandbox;
 import org.jvisor.sys.SysException;
 import org.jvisor.api.VmEvent;
@@ -97,9 +100,10 @@ public final class Main {
         try (VirtualMachine vm = build(run, err, TranslationCache.forOneMachine())) {
             endOnSignal(vm);
             endOnFailure(vm);
-            // the monitors close before the machine: each client gets its last replies and events first
+            // the gdbstub and the monitors close before the machine: each client gets its last replies and events first
             try (QmpMonitors monitors = QmpMonitors.bind(vm, run.monitors(), run.humanMonitors(), version(), !run.startPaused(),
                      run.qomNames(), msg -> err.println("jvisor: " + msg));
+                 GdbServer gdb = openGdbStub(vm, run.gdb(), err);
                  Pidfile pidfile = Pidfile.write(run.pidfile())) {
                 // everything is open (images, sockets, the pidfile) and every thread started:
                 // give up what the guest never needs
@@ -156,6 +160,22 @@ public final class Main {
             }
             return 1;
         }
+    }
+
+    /**
+     * The gdbstub of -s / -gdb listening for {@code vm}, or null without one.
+     *
+     * @throws IOException if it cannot listen, or the engine cannot be debugged (kvm chosen by -accel auto)
+     */
+    private static GdbServer openGdbStub(VirtualMachine vm, GdbEndpoint endpoint, PrintStream err) throws IOException {
+        if (endpoint == null) {
+            return null;
+        }
+        if (!vm.debugger().supported()) {
+            throw new IOException("-gdb: the gdbstub works on the tcg engine only (this machine runs on "
+                + vm.accelerator() + "); use -accel tcg");
+        }
+        return GdbServer.open(endpoint, new VmDebugTarget(vm), msg -> err.println("jvisor: " + msg));
     }
 
     /**

@@ -17,6 +17,15 @@ public interface Vcpu extends AutoCloseable {
     void loadState(X86State from);
 
     /**
+     * Registers a debugger changed (from a {@link #saveState} copy): unlike {@link #loadState},
+     * the vCPU stays as it was otherwise (halted, waiting for a startup IPI, an event in flight).
+     * Only from the owning thread, between runs.
+     */
+    default void writeRegisters(X86State from) {
+        loadState(from);
+    }
+
+    /**
      * The vCPU's architectural state as an engine-neutral record, for a snapshot. Only from the
      * owning thread, between runs (the machine paused).
      *
@@ -43,6 +52,25 @@ public interface Vcpu extends AutoCloseable {
      * state; an application processor waits for INIT/startup IPIs, as at power-on.
      */
     void reset();
+
+    /**
+     * Whether {@link #setDebugControl} works on this engine (the gdbstub's breakpoints and single
+     * steps). The kvm engine would need KVM_SET_GUEST_DEBUG, which jvisor does not drive.
+     */
+    default boolean supportsDebugControl() {
+        return false;
+    }
+
+    /**
+     * What a debugger asks of the next runs; {@link DebugControl#NONE} when none is attached. Any
+     * thread, while the vCPU is outside {@link #run()} (the machine stopped): a run reads it once,
+     * at its start, so the engine's fast path costs nothing without a debugger.
+     *
+     * @throws UnsupportedOperationException unless {@link #supportsDebugControl()}
+     */
+    default void setDebugControl(DebugControl control) {
+        throw new UnsupportedOperationException("the " + getClass().getSimpleName() + " engine has no debugger support");
+    }
 
     /** Runs guest code until the VMM must act; handles port and MMIO accesses itself. */
     VcpuExit run();

@@ -10,6 +10,13 @@ public sealed interface VcpuExit {
     record Kicked() implements VcpuExit {
     }
 
+    /**
+     * A debugger's {@link DebugControl} stopped the vCPU: before an instruction at a breakpoint,
+     * or after the one instruction of a single step. The state is exact at that boundary.
+     */
+    record DebugStop() implements VcpuExit {
+    }
+
     /** The guest executed HLT and the engine cannot wait for an interrupt itself. */
     record Halted() implements VcpuExit {
     }

@@ -155,6 +155,7 @@ public final class Machine implements AutoCloseable {
     private volatile MigrationTrace incomingTrace;
     /** Built by {@link #createIncoming}: no boot, no vCPUs yet, waiting for {@link #restore}. */
     private boolean awaitingIncoming;
+    private final MachineDebug debug;
 
     /** A disk as the machine opened it: its -drive, the image's virtual size in bytes and format (raw, qcow2), its statistics. */
     public record AttachedDrive(MachineConfig.DriveConfig config, long size, String format, BlockStats stats) {
@@ -180,6 +181,7 @@ public final class Machine implements AutoCloseable {
         // -machine none has no vCPUs: nothing for a pause to wait for
         this.control = new RunControl(config.machineType() == MachineConfig.MachineType.NONE ? 0 : config.cpus());
         this.devices = new DeviceRegistry(msg -> log.println("jvisor: " + msg));
+        this.debug = new MachineDebug(this, ram);
     }
 
     /**
@@ -1658,10 +1660,22 @@ public final class Machine implements AutoCloseable {
 
     /** Lets every vCPU run: the first time, the boot vCPU starts at the kernel's entry point. */
     public void resume() {
+        resume(null);
+    }
+
+    /**
+     * {@link #resume()}, but the vCPUs {@code hold} marks (by index; null: none) stay where they
+     * are until the next resume: a debugger's single step of one vCPU (gdb's vCont;s:TID).
+     */
+    public void resume(boolean[] hold) {
         if (awaitingIncoming) {
             throw new IllegalStateException("the machine waits for an incoming snapshot");
         }
-        control.resumeAll();
+        if (hold == null) {
+            control.resumeAll();
+        } else {
+            control.resumeAll(hold);
+        }
         MigrationTrace t = incomingTrace;
         if (t != null) {
             incomingTrace = null;
@@ -1674,6 +1688,11 @@ public final class Machine implements AutoCloseable {
     /** -trace migration: the restore's trace, ended by the first resume. */
     void incomingTrace(MigrationTrace trace) {
         incomingTrace = trace.on() ? trace : null;
+    }
+
+    /** The debugger's access to the vCPUs and guest memory (the gdbstub). */
+    public MachineDebug debug() {
+        return debug;
     }
 
     /** Stops every vCPU at an instruction boundary and waits until they all have. */

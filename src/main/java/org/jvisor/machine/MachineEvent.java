@@ -19,6 +19,13 @@ public sealed interface MachineEvent {
     record Reset(String reason) implements MachineEvent {
     }
 
+    /**
+     * A debugger's breakpoint or single step stopped vCPU {@code vcpu} (VcpuExit.DebugStop): the
+     * whole machine stops for the debugger (QEMU's all-stop gdbstub, run state "debug").
+     */
+    record DebugStop(int vcpu) implements MachineEvent {
+    }
+
     /** The guest powered the machine off. */
     record PowerOff(String reason) implements MachineEvent {
     }

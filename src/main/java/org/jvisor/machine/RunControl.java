@@ -120,6 +120,19 @@ final class RunControl {
         notifyAll();
     }
 
+    /**
+     * Lets the vCPUs run but those {@code hold} marks, which stay where they are until the next
+     * resume (a debugger's single step of one vCPU while the others wait: gdb's vCont;s:TID).
+     */
+    synchronized void resumeAll(boolean[] hold) {
+        if (phase == Phase.STOPPED) {
+            return;
+        }
+        System.arraycopy(hold, 0, parked, 0, parked.length);
+        phase = Phase.RUNNING;
+        notifyAll();
+    }
+
     /** Asks for a pause; the caller then kicks the vCPUs and calls {@link #awaitAllIdle}. */
     synchronized void requestPause() {
         if (phase == Phase.RUNNING) {

@@ -121,12 +121,7 @@ final class VcpuRunner implements Runnable {
                 pendingReset = false;
             }
             try {
-                if (reset) {
-                    vcpu.reset();
-                }
-                if (load != null) {
-                    vcpu.loadState(load);
-                }
+                apply(reset, load);
             } catch (RuntimeException e) {
                 events.post(new MachineEvent.Failure(vcpu.index(), "vCPU " + vcpu.index() + " could not be "
                     + (reset ? "reset" : "loaded") + ": " + e, null));
@@ -146,6 +141,11 @@ final class VcpuRunner implements Runnable {
                     // the machine changed phase; awaitRunnable decides what next
                 }
                 case VcpuExit.Halted h -> control.park(vcpu.index());
+                case VcpuExit.DebugStop d -> {
+                    // parked first: the machine's pause for the debugger must find this vCPU idle
+                    control.park(vcpu.index());
+                    events.post(new MachineEvent.DebugStop(vcpu.index()));
+                }
                 case VcpuExit.TripleFault t -> {
                     events.post(new MachineEvent.TripleFault(vcpu.index(), t.detail(), saveQuietly()));
                     control.park(vcpu.index());
@@ -164,6 +164,28 @@ final class VcpuRunner implements Runnable {
                 }
             }
         }
+    }
+
+    private void apply(boolean reset, X86State load) {
+        if (reset) {
+            vcpu.reset();
+        }
+        if (load != null) {
+            vcpu.loadState(load);
+        }
+    }
+
+    /**
+     * On this vCPU's thread, the machine paused (work of {@link RunControl#runOnVcpu}): does the
+     * reset and the state load the next run would do first, so that a debugger looking at a
+     * machine that has not started yet (-S) sees the boot state the guest will start from.
+     */
+    void applyPendingNow() {
+        boolean reset = pendingReset;
+        X86State load = pendingState;
+        pendingReset = false;
+        pendingState = null;
+        apply(reset, load);
     }
 
     private X86State saveQuietly() {

@@ -827,6 +827,53 @@ public final class TcgCpu {
         interp.exec(in);
     }
 
+    /**
+     * Runs exactly one instruction, interpreted, with no interrupt taken first: a debugger's
+     * single step, or one instruction of a run under breakpoints (see {@link TcgVcpu}). The
+     * guest's own RFLAGS.TF still traps after it. Faults are delivered here, as in {@link #step}.
+     */
+    void stepOne() {
+        if (remoteDropsPending) {
+            applyRemoteDrops();
+        }
+        if ((s.rflags & X86State.TF) != 0) {
+            singleStep();
+            return;
+        }
+        endChunk = false;
+        try {
+            Insn in = fetch();
+            interp.exec(in);
+            retired++;
+        } catch (CpuFault f) {
+            exc.deliverFault(f);
+        }
+    }
+
+    /**
+     * Between two instructions of a debugged run: takes an NMI or an external interrupt that the
+     * guest can take now, as {@link #runSlice} does at a slice's start; {@code always} looks even
+     * when no wake-up asked (the first look of a run). Returns whether one was delivered.
+     */
+    boolean takeEventBetweenInstructions(boolean always) {
+        if (!always && !interruptRequest) {
+            return false;
+        }
+        if (!nmiBlocked && deliverNmi()) {
+            return true;
+        }
+        if (interruptible()) {
+            interruptRequest = false;
+            return irq.hasPendingInterrupt() && deliverPendingInterrupt();
+        }
+        return false;
+    }
+
+    /** The linear address of the next instruction: what a debugger's breakpoints name (CS.base + RIP outside 64-bit mode). */
+    long linearPc() {
+        return mode == 64 ? s.rip : (s.rip + s.cs.base) & 0xFFFF_FFFFL;
+    }
+
     /** RFLAGS.TF was set at the start of this instruction: run it, then trap with #DB (SDM vol. 3, 17.3.1.4). */
     private void singleStep() {
         endChunk = true;

@@ -3,6 +3,7 @@ package org.jvisor.tcg;
 import org.jvisor.config.JitOptions;
 import java.util.concurrent.locks.LockSupport;
 import org.jvisor.cpu.CpuidModel;
+import org.jvisor.cpu.DebugControl;
 import org.jvisor.cpu.ExitStats;
 import org.jvisor.cpu.MachineBus;
 import org.jvisor.cpu.Vcpu;
@@ -33,6 +34,8 @@ public final class TcgVcpu implements Vcpu {
     /** jvisor.tcg.debugHalt=true: dump the state once when HLT has waited for 5 s (a hung guest). */
     private final boolean debugHalt = Boolean.getBoolean("jvisor.tcg.debugHalt");
     private volatile Thread runner;
+    /** The debugger's wishes ({@link #setDebugControl}); read once per {@link #run()}. */
+    private volatile DebugControl debug = DebugControl.NONE;
     /**
      * An event another engine had begun to deliver when it saved the vCPU (restored from its
      * {@link VcpuState.Events}), delivered before the first instruction of the next run; null
@@ -90,6 +93,13 @@ public final class TcgVcpu implements Vcpu {
         cpu.halted = false;
         cpu.nmiBlocked = false;
         cpu.syncFromState();
+    }
+
+    @Override
+    public void writeRegisters(X86State from) {
+        cpu.syncToState();
+        state.copyFrom(from);
+        cpu.syncFromState();   // mode, lazy flags, TLB and fetch caches follow the new registers
     }
 
     /**
@@ -187,7 +197,20 @@ public final class TcgVcpu implements Vcpu {
     }
 
     @Override
+    public boolean supportsDebugControl() {
+        return true;
+    }
+
+    @Override
+    public void setDebugControl(DebugControl control) {
+        debug = java.util.Objects.requireNonNull(control, "control");
+    }
+
+    @Override
     public VcpuExit run() {
+        if (debug.active()) {
+            return runDebugged();   // out of line: this loop stays as it is without a debugger
+        }
         runner = Thread.currentThread();
         long haltedSince = 0;
         boolean dumped = false;
@@ -256,6 +279,104 @@ public final class TcgVcpu implements Vcpu {
             cpu.syncToState();
             runner = null;
         }
+    }
+
+    /**
+     * {@link #run()} under a debugger's breakpoints or single step: the same loop, with the
+     * guest's instructions run by {@link #debugSlice}. A step of a halted vCPU runs nothing (no
+     * interrupt wakes it during a step). The control is read again at each slice, so a debugger
+     * that leaves while the guest runs lets it go back to {@link #run()}'s fast loop.
+     */
+    private VcpuExit runDebugged() {
+        runner = Thread.currentThread();
+        boolean firstLook = true;
+        try {
+            while (true) {
+                DebugControl dbg = debug;
+                if (!dbg.active() || kicked) {
+                    kicked = false;
+                    return new VcpuExit.Kicked();   // the runner comes back here, or to the fast loop
+                }
+                if (initRequested) {
+                    initRequested = false;
+                    resetToInitState();
+                    waitForSipi = true;
+                }
+                if (waitForSipi) {
+                    int v = sipiVector;
+                    if (v < 0) {
+                        LockSupport.park(this);
+                        continue;
+                    }
+                    sipiVector = -1;
+                    waitForSipi = false;
+                    state.cs.selector = v << 8;
+                    state.cs.base = (long) v << 12;
+                    state.rip = 0;
+                    cpu.syncFromState();
+                }
+                if (inFlight != null) {
+                    InFlight e = inFlight;
+                    inFlight = null;
+                    cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
+                }
+                if (cpu.halted) {
+                    if (dbg.singleStep()) {
+                        return new VcpuExit.DebugStop();
+                    }
+                    if (!cpu.nmiBlocked && cpu.deliverNmi()) {
+                        continue;
+                    }
+                    if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
+                        cpu.deliverPendingInterrupt();
+                        continue;
+                    }
+                    waitForWakeUp();
+                    continue;
+                }
+                if (debugSlice(dbg, firstLook)) {
+                    return new VcpuExit.DebugStop();
+                }
+                firstLook = false;
+            }
+        } catch (TripleFaultException e) {
+            return new VcpuExit.TripleFault(e.getMessage());
+        } catch (RuntimeException e) {
+            cpu.syncToState();
+            X86State copy = new X86State();
+            copy.copyFrom(state);
+            return new VcpuExit.Failed("tcg: " + e.getMessage() + " at RIP " + Long.toHexString(state.rip), copy);
+        } finally {
+            cpu.syncToState();
+            runner = null;
+        }
+    }
+
+    /**
+     * Up to a slice of instructions under a debugger, one at a time and interpreted, so that no
+     * translated unit runs over a breakpoint (QEMU flushes its translation blocks for the same
+     * reason when gdb inserts one). Returns true when the debugger must see the vCPU: before an
+     * instruction at a breakpoint (also the first of an interrupt handler just entered), or after
+     * the one instruction of a single step, which takes no interrupt first (QEMU's SSTEP_NOIRQ)
+     * and executes nothing on a halted vCPU. False: kicked, halted, or the slice is done.
+     */
+    private boolean debugSlice(DebugControl dbg, boolean firstLook) {
+        if (dbg.singleStep()) {
+            cpu.stepOne();
+            return true;
+        }
+        cpu.takeEventBetweenInstructions(firstLook);
+        for (int i = 0; i < SLICE && !kicked; i++) {
+            if (dbg.breaksAt(cpu.linearPc())) {
+                return true;
+            }
+            cpu.stepOne();
+            if (cpu.halted) {
+                return false;
+            }
+            cpu.takeEventBetweenInstructions(false);
+        }
+        return false;
     }
 
     /**
