@@ -208,66 +208,10 @@ public final class TcgVcpu implements Vcpu {
 
     @Override
     public VcpuExit run() {
-        if (debug.active()) {
-            return runDebugged();   // out of line: this loop stays as it is without a debugger
-        }
         runner = Thread.currentThread();
-        long haltedSince = 0;
-        boolean dumped = false;
         try {
-            while (true) {
-                if (kicked) {
-                    kicked = false;
-                    return new VcpuExit.Kicked();
-                }
-                if (initRequested) {
-                    initRequested = false;
-                    resetToInitState();
-                    waitForSipi = true;
-                }
-                if (waitForSipi) {
-                    int v = sipiVector;
-                    if (v < 0) {
-                        LockSupport.park(this); // startup() and init() unpark
-                        continue;
-                    }
-                    sipiVector = -1;
-                    waitForSipi = false;
-                    state.cs.selector = v << 8;
-                    state.cs.base = (long) v << 12;
-                    state.rip = 0;
-                    cpu.syncFromState();
-                }
-                if (inFlight != null) {
-                    InFlight e = inFlight;
-                    inFlight = null;
-                    cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
-                }
-                if (cpu.halted) {
-                    if (!cpu.nmiBlocked && cpu.deliverNmi()) {
-                        continue;
-                    }
-                    if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
-                        cpu.deliverPendingInterrupt();
-                        continue;
-                    }
-                    if (debugHalt) {
-                        long now = System.nanoTime();
-                        if (haltedSince == 0) {
-                            haltedSince = now;
-                        } else if (!dumped && now - haltedSince > 5_000_000_000L) {
-                            dumped = true;
-                            cpu.syncToState();
-                            System.err.println("tcg: vCPU " + index + " halted for 5 s, IF="
-                                + ((state.rflags & X86State.IF) != 0 ? 1 : 0) + "\n" + state.dump());
-                        }
-                    }
-                    waitForWakeUp();
-                    continue;
-                }
-                haltedSince = 0;
-                cpu.runSlice(SLICE);
-            }
+            // a debugged run is out of line: the loop without a debugger stays as it is
+            return debug.active() ? debuggedLoop() : loop();
         } catch (TripleFaultException e) {
             return new VcpuExit.TripleFault(e.getMessage());
         } catch (RuntimeException e) {
@@ -281,75 +225,115 @@ public final class TcgVcpu implements Vcpu {
         }
     }
 
-    /**
-     * {@link #run()} under a debugger's breakpoints or single step: the same loop, with the
-     * guest's instructions run by {@link #debugSlice}. A step of a halted vCPU runs nothing (no
-     * interrupt wakes it during a step). The control is read again at each slice, so a debugger
-     * that leaves while the guest runs lets it go back to {@link #run()}'s fast loop.
-     */
-    private VcpuExit runDebugged() {
-        runner = Thread.currentThread();
-        boolean firstLook = true;
-        try {
-            while (true) {
-                DebugControl dbg = debug;
-                if (!dbg.active() || kicked) {
-                    kicked = false;
-                    return new VcpuExit.Kicked();   // the runner comes back here, or to the fast loop
-                }
-                if (initRequested) {
-                    initRequested = false;
-                    resetToInitState();
-                    waitForSipi = true;
-                }
-                if (waitForSipi) {
-                    int v = sipiVector;
-                    if (v < 0) {
-                        LockSupport.park(this);
-                        continue;
-                    }
-                    sipiVector = -1;
-                    waitForSipi = false;
-                    state.cs.selector = v << 8;
-                    state.cs.base = (long) v << 12;
-                    state.rip = 0;
-                    cpu.syncFromState();
-                }
-                if (inFlight != null) {
-                    InFlight e = inFlight;
-                    inFlight = null;
-                    cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
-                }
-                if (cpu.halted) {
-                    if (dbg.singleStep()) {
-                        return new VcpuExit.DebugStop();
-                    }
-                    if (!cpu.nmiBlocked && cpu.deliverNmi()) {
-                        continue;
-                    }
-                    if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
-                        cpu.deliverPendingInterrupt();
-                        continue;
-                    }
-                    waitForWakeUp();
+    private VcpuExit loop() {
+        long haltedSince = 0;
+        boolean dumped = false;
+        while (true) {
+            if (kicked) {
+                kicked = false;
+                return new VcpuExit.Kicked();
+            }
+            if (!readyToRun()) {
+                continue;
+            }
+            if (cpu.halted) {
+                if (wakeFromHalt()) {
                     continue;
                 }
-                if (debugSlice(dbg, firstLook)) {
+                if (debugHalt) {
+                    long now = System.nanoTime();
+                    if (haltedSince == 0) {
+                        haltedSince = now;
+                    } else if (!dumped && now - haltedSince > 5_000_000_000L) {
+                        dumped = true;
+                        cpu.syncToState();
+                        System.err.println("tcg: vCPU " + index + " halted for 5 s, IF="
+                            + ((state.rflags & X86State.IF) != 0 ? 1 : 0) + "\n" + state.dump());
+                    }
+                }
+                waitForWakeUp();
+                continue;
+            }
+            haltedSince = 0;
+            cpu.runSlice(SLICE);
+        }
+    }
+
+    /**
+     * {@link #loop()} under a debugger's breakpoints or single step, with the guest's instructions
+     * run by {@link #debugSlice}. A step of a halted vCPU runs nothing (no interrupt wakes it
+     * during a step). The control is read again at each slice, so a debugger that leaves while
+     * the guest runs lets it go back to the loop without one.
+     */
+    private VcpuExit debuggedLoop() {
+        boolean firstLook = true;
+        while (true) {
+            DebugControl dbg = debug;
+            if (!dbg.active() || kicked) {
+                kicked = false;
+                return new VcpuExit.Kicked();   // the runner comes back to run()
+            }
+            if (!readyToRun()) {
+                continue;
+            }
+            if (cpu.halted) {
+                if (dbg.singleStep()) {
                     return new VcpuExit.DebugStop();
                 }
-                firstLook = false;
+                if (!wakeFromHalt()) {
+                    waitForWakeUp();
+                }
+                continue;
             }
-        } catch (TripleFaultException e) {
-            return new VcpuExit.TripleFault(e.getMessage());
-        } catch (RuntimeException e) {
-            cpu.syncToState();
-            X86State copy = new X86State();
-            copy.copyFrom(state);
-            return new VcpuExit.Failed("tcg: " + e.getMessage() + " at RIP " + Long.toHexString(state.rip), copy);
-        } finally {
-            cpu.syncToState();
-            runner = null;
+            if (debugSlice(dbg, firstLook)) {
+                return new VcpuExit.DebugStop();
+            }
+            firstLook = false;
         }
+    }
+
+    /**
+     * What comes before any instruction: an INIT, a startup IPI, an event another engine had
+     * begun to deliver. False while an application processor waits for its SIPI (it parked until
+     * {@code startup()} or {@code init()} unparks it: look again).
+     */
+    private boolean readyToRun() {
+        if (initRequested) {
+            initRequested = false;
+            resetToInitState();
+            waitForSipi = true;
+        }
+        if (waitForSipi) {
+            int v = sipiVector;
+            if (v < 0) {
+                LockSupport.park(this);
+                return false;
+            }
+            sipiVector = -1;
+            waitForSipi = false;
+            state.cs.selector = v << 8;
+            state.cs.base = (long) v << 12;
+            state.rip = 0;
+            cpu.syncFromState();
+        }
+        if (inFlight != null) {
+            InFlight e = inFlight;
+            inFlight = null;
+            cpu.deliverInFlight(e.vector(), e.errorCode(), e.kind());
+        }
+        return true;
+    }
+
+    /** A halted vCPU takes an NMI, or an external interrupt if RFLAGS.IF allows; true if one was delivered. */
+    private boolean wakeFromHalt() {
+        if (!cpu.nmiBlocked && cpu.deliverNmi()) {
+            return true;
+        }
+        if ((state.rflags & X86State.IF) != 0 && cpu.irq.hasPendingInterrupt()) {
+            cpu.deliverPendingInterrupt();
+            return true;
+        }
+        return false;
     }
 
     /**
