@@ -221,13 +221,26 @@ final class Lifecycle {
      */
     @SuppressWarnings("unchecked")
     java.util.List<X86State> vcpuRegisters() throws Exception {
-        return (java.util.List<X86State>) call(() -> {
+        return (java.util.List<X86State>) held(machine::vcpuRegisters);
+    }
+
+    /**
+     * Reads guest memory at linear {@code address} as vCPU {@code vcpu} maps it now (HMP's x),
+     * holding a running guest as {@link #vcpuRegisters} does; returns how many bytes were readable.
+     */
+    int readLinear(int vcpu, long address, byte[] into) throws Exception {
+        return (Integer) held(() -> machine.debug().readMemory(vcpu, address, into));
+    }
+
+    /** Runs {@code work} on the vCPUs' state with a running machine paused around it, no events sent. */
+    private Object held(Work work) throws Exception {
+        return call(() -> {
             boolean running = state == RunState.RUNNING;
             if (running) {
                 machine.pause();
             }
             try {
-                return machine.vcpuRegisters();
+                return work.run();
             } finally {
                 if (running) {
                     machine.resume();

@@ -750,9 +750,30 @@ public final class VirtualMachine implements AutoCloseable {
      *                               waits for an incoming snapshot)
      */
     public List<X86State> vcpuRegisters() {
+        return held(lifecycle::vcpuRegisters);
+    }
+
+    /**
+     * Reads guest memory at linear {@code address} as vCPU {@code vcpu} maps it now (HMP's x;
+     * its page tables walked without setting accessed bits); returns how many bytes were
+     * readable (all, or up to the first unmapped one). A running guest is held for the moment.
+     *
+     * @throws IllegalStateException as {@link #vcpuRegisters}
+     * @throws IllegalArgumentException if there is no such vCPU
+     */
+    public int readLinear(int vcpu, long address, byte[] into) {
+        return held(() -> lifecycle.readLinear(vcpu, address, into));
+    }
+
+    /** What a held read of the vCPUs returns, its failures as unchecked exceptions. */
+    private interface HeldRead<T> {
+        T read() throws Exception;
+    }
+
+    private static <T> T held(HeldRead<T> read) {
         try {
-            return lifecycle.vcpuRegisters();
-        } catch (IllegalStateException e) {
+            return read.read();
+        } catch (IllegalStateException | IllegalArgumentException e) {
             throw e;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

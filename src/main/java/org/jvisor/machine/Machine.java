@@ -1782,21 +1782,14 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Each vCPU's registers, read on its own thread; the machine must be paused (the caller holds
-     * a running guest for the moment, as QEMU's cpu_synchronize_state does for "info registers").
+     * Each vCPU's registers, read on its own thread as the debugger reads them ({@link
+     * MachineDebug#readState}); the machine must be paused (the caller holds a running guest for
+     * the moment, as QEMU's cpu_synchronize_state does for "info registers").
      */
     public List<X86State> vcpuRegisters() throws InterruptedException {
         List<X86State> states = new ArrayList<>();
-        for (VcpuRunner r : runners) {
-            try {
-                states.add(control.callOnVcpu(r.vcpu().index(), () -> {
-                    X86State s = new X86State();
-                    r.vcpu().saveState(s);
-                    return s;
-                }));
-            } catch (org.jvisor.devices.state.DeviceStateException e) {
-                throw new IllegalStateException(e.getMessage(), e);
-            }
+        for (int i = 0; i < runners.size(); i++) {
+            states.add(debug.readState(i));
         }
         return states;
     }

@@ -83,6 +83,7 @@ final class HumanMonitor {
         command("stop|s", "", "stop emulation", (n, a, c) -> action(n, a, "stop"));
         command("system_powerdown", "", "send system power down event", (n, a, c) -> action(n, a, "system_powerdown"));
         command("system_reset", "", "reset the system", (n, a, c) -> action(n, a, "system_reset"));
+        command("x", "/fmt addr", "virtual memory dump starting at 'addr'", (n, a, c) -> memory.x(a, c.cpu()));
         command("xp", "/fmt addr", "physical memory dump starting at 'addr'", (n, a, c) -> memory.xp(a));
 
         info("block", "[-n] [-v] [device]",

@@ -3,8 +3,8 @@ package org.jvisor.qmp;
 import org.jvisor.api.VirtualMachine;
 
 /**
- * HMP "xp /FMT ADDR": guest-physical memory as QEMU 7.2's memory_dump prints it (checked on the
- * same guest): FMT is [COUNT][FORMAT][SIZE] with FORMAT x (hex), d (signed), u (unsigned),
+ * HMP "xp /FMT ADDR" and "x /FMT ADDR": guest-physical memory, or linear memory as the monitor's
+ * current vCPU maps it, as QEMU 7.2's memory_dump prints them (checked on the same guest): FMT is [COUNT][FORMAT][SIZE] with FORMAT x (hex), d (signed), u (unsigned),
  * o (octal) or c (characters) and SIZE b, h, w or g (1, 2, 4, 8 bytes); lines of 16 bytes (8 for
  * byte units) headed by the 16-digit address; a line that is not all RAM ends the dump with
  * "Cannot access memory". As in QEMU, a format or size left out is the one used last (x and w at
@@ -20,7 +20,32 @@ final class MemoryDump {
         this.vm = vm;
     }
 
-    synchronized String xp(String args) throws HumanMonitor.HmpError {
+    /** Where a dump reads: true when all {@code length} bytes at {@code address} could be read into {@code into}. */
+    @FunctionalInterface
+    interface Reader {
+        boolean read(long address, byte[] into, int length);
+    }
+
+    /** xp: guest-physical addresses. */
+    String xp(String args) throws HumanMonitor.HmpError {
+        return dump("xp", args, vm::readPhysical);
+    }
+
+    /** x: linear addresses through vCPU {@code cpu}'s paging (QEMU's monitor uses its current CPU). */
+    String x(String args, int cpu) throws HumanMonitor.HmpError {
+        return dump("x", args, (address, into, length) -> {
+            byte[] buf = length == into.length ? into : new byte[length];
+            if (vm.readLinear(cpu, address, buf) < length) {
+                return false;
+            }
+            if (buf != into) {
+                System.arraycopy(buf, 0, into, 0, length);
+            }
+            return true;
+        });
+    }
+
+    private synchronized String dump(String command, String args, Reader reader) throws HumanMonitor.HmpError {
         int count = 1;
         char format = lastFormat;
         int size = lastSize;
@@ -70,12 +95,12 @@ final class MemoryDump {
         Expression e = new Expression(rest);
         long address = e.evaluate();
         if (!e.rest().isEmpty()) {
-            throw new HumanMonitor.HmpError("xp: extraneous characters at the end of line", true);
+            throw new HumanMonitor.HmpError(command + ": extraneous characters at the end of line", true);
         }
-        return dump(address, count, format, size);
+        return lines(address, count, format, size, reader);
     }
 
-    private String dump(long address, int count, char format, int size) {
+    private static String lines(long address, int count, char format, int size, Reader reader) {
         long length = (long) size * count;
         int lineSize = size == 1 ? 8 : 16;
         int unit = format == 'c' ? 1 : size;
@@ -84,7 +109,7 @@ final class MemoryDump {
         while (length > 0) {
             int l = (int) Math.min(length, lineSize);
             out.append(String.format("%016x:", address));
-            if (!vm.readPhysical(address, line, l)) {
+            if (!reader.read(address, line, l)) {
                 out.append(" Cannot access memory\r\n");
                 break;
             }

@@ -88,6 +88,11 @@ class HumanMonitorGuestTest {
             long value = Long.parseUnsignedLong(rip.group(1), 16);
             assertTrue(value >>> 47 == 0x1FFFF, "a stopped Linux guest is in its kernel (upper half): " + rip.group(1));
             assertTrue(out.get(4).contains("\r\nCS =0010 0000000000000000 ffffffff 00af9b00 DPL=0 CS64 [-RA]\r\n"), out.get(4));
+            // x walks vCPU 0's page tables (the guest running again): the kernel's text where it
+            // stopped is mapped, page 0 is not (the format itself was compared with QEMU's by hand)
+            List<String> mem = session(socket, "x /2xb 0x" + rip.group(1) + "\nx /4xw 0\n");
+            assertTrue(mem.get(1).matches(rip.group(1) + ": 0x[0-9a-f]{2} 0x[0-9a-f]{2}\r\n"), mem.get(1));
+            assertEquals("0000000000000000: Cannot access memory\r\n", mem.get(2));
 
             // the console's monitor: Ctrl-A c, a command, Ctrl-A c back to the guest's shell
             jvisor.send("\u0001c");
