@@ -45,8 +45,8 @@ class GdbStubGuestTest {
 
     @Test
     void gdbDebugsTheGuestOnJvisorAsOnQemu() throws Exception {
-        RequiredTools.assume(Files.isExecutable(GDB), "gdb not installed");
-        RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed: no reference run");
+        RequiredTools.assume(Files.isExecutable(GDB), "gdb not installed (Debian package gdb): the gdbstub test skipped");
+        RequiredTools.assume(Files.isExecutable(QEMU), "qemu-system-x86_64 not installed (Debian package qemu-system-x86): no reference run");
         Path elf = JvisorProcess.guest("gdbstub.elf"), mbElf = JvisorProcess.guest("gdbstub.mb.elf");
 
         int port = freePort();
