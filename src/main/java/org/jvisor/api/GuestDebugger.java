@@ -130,15 +130,6 @@ public final class GuestDebugger {
     }
 
     private Object run(Lifecycle.Work work) {
-        try {
-            return lifecycle.call(work);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            throw e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (Exception e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
+        return VirtualMachine.unchecked(() -> lifecycle.call(work));
     }
 }

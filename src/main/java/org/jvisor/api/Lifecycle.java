@@ -662,13 +662,7 @@ final class Lifecycle {
                 vmStart();
             }
             case RESUME -> {
-                refuseWhileMigrating();
-                if (state == RunState.INMIGRATE) {
-                    throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
-                }
-                if (state.needsReset()) {
-                    throw new Refused("Resetting the Virtual Machine is required");
-                }
+                refuseToRun();
                 if (state != RunState.RUNNING) {
                     vmStart();
                 }
@@ -768,8 +762,8 @@ final class Lifecycle {
         vmStop(RunState.DEBUG);
     }
 
-    /** The debugger lets the machine run (gdb's continue or step), the vCPUs {@code hold} marks staying put. */
-    void debugResume(boolean[] hold) {
+    /** QMP cont's refusals: a migration under way or awaited, or a guest that must be reset first. */
+    private void refuseToRun() {
         refuseWhileMigrating();
         if (state == RunState.INMIGRATE) {
             throw new Refused("the machine waits for an incoming migration (migrate-incoming)");
@@ -777,6 +771,11 @@ final class Lifecycle {
         if (state.needsReset()) {
             throw new Refused("Resetting the Virtual Machine is required");
         }
+    }
+
+    /** The debugger lets the machine run (gdb's continue or step), the vCPUs {@code hold} marks staying put. */
+    void debugResume(boolean[] hold) {
+        refuseToRun();
         if (state != RunState.RUNNING) {
             vmStart(hold);
         }

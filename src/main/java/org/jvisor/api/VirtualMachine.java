@@ -750,7 +750,7 @@ public final class VirtualMachine implements AutoCloseable {
      *                               waits for an incoming snapshot)
      */
     public List<X86State> vcpuRegisters() {
-        return held(lifecycle::vcpuRegisters);
+        return unchecked(lifecycle::vcpuRegisters);
     }
 
     /**
@@ -762,17 +762,21 @@ public final class VirtualMachine implements AutoCloseable {
      * @throws IllegalArgumentException if there is no such vCPU
      */
     public int readLinear(int vcpu, long address, byte[] into) {
-        return held(() -> lifecycle.readLinear(vcpu, address, into));
+        return unchecked(() -> lifecycle.readLinear(vcpu, address, into));
     }
 
-    /** What a held read of the vCPUs returns, its failures as unchecked exceptions. */
-    private interface HeldRead<T> {
-        T read() throws Exception;
+    /** Work on the lifecycle thread whose failures the API turns into unchecked exceptions ({@link #unchecked}). */
+    interface CheckedCall<T> {
+        T call() throws Exception;
     }
 
-    private static <T> T held(HeldRead<T> read) {
+    /**
+     * Runs {@code call}: its IllegalStateException and IllegalArgumentException as they are, an
+     * interruption (the flag kept) and any other failure as IllegalStateException with its cause.
+     */
+    static <T> T unchecked(CheckedCall<T> call) {
         try {
-            return read.read();
+            return call.call();
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw e;
         } catch (InterruptedException e) {

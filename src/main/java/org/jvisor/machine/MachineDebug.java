@@ -79,20 +79,7 @@ public final class MachineDebug {
      * returns how many bytes could be read before the first unmapped (or not-RAM) byte.
      */
     public int readMemory(int index, long address, byte[] into) throws InterruptedException {
-        X86State st = readState(index);
-        int done = 0;
-        while (done < into.length) {
-            long pa = paging.toPhysical(st, address + done);
-            int n = (int) Math.min(into.length - done, 0x1000 - ((address + done) & 0xFFF));
-            if (pa < 0 || !ram.isRam(pa, n)) {
-                return done;
-            }
-            for (int i = 0; i < n; i++) {
-                into[done + i] = ram.readU8(pa + i);
-            }
-            done += n;
-        }
-        return done;
+        return eachPage(index, address, into.length, (pa, at, n) -> ram.read(pa, into, at, n));
     }
 
     /**
@@ -101,18 +88,32 @@ public final class MachineDebug {
      * code of the pages written is dropped on every vCPU.
      */
     public int writeMemory(int index, long address, byte[] data) throws InterruptedException {
+        return eachPage(index, address, data.length, (pa, at, n) -> {
+            ram.write(pa, data, at, n);
+            codeWrites.written(pa, n);
+        });
+    }
+
+    /** One page's part of a linear range: {@code n} bytes at {@code pa}, the range's bytes from {@code at}. */
+    private interface PagePart {
+        void access(long pa, int at, int n);
+    }
+
+    /**
+     * Calls {@code part} for each page of {@code length} bytes at linear {@code address} as vCPU
+     * {@code index} maps them, in order, up to the first page that is not mapped to RAM; returns
+     * how many bytes were covered.
+     */
+    private int eachPage(int index, long address, int length, PagePart part) throws InterruptedException {
         X86State st = readState(index);
         int done = 0;
-        while (done < data.length) {
+        while (done < length) {
             long pa = paging.toPhysical(st, address + done);
-            int n = (int) Math.min(data.length - done, 0x1000 - ((address + done) & 0xFFF));
+            int n = (int) Math.min(length - done, 0x1000 - ((address + done) & 0xFFF));
             if (pa < 0 || !ram.isRam(pa, n)) {
                 return done;
             }
-            for (int i = 0; i < n; i++) {
-                ram.writeU8(pa + i, data[done + i]);
-            }
-            codeWrites.written(pa, n);
+            part.access(pa, done, n);
             done += n;
         }
         return done;
