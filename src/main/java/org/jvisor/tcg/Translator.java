@@ -203,6 +203,9 @@ final class Translator {
      * runs were HotSpot-interpreted bytecode, several times slower per guest instruction than
      * jvisor's own interpreter, so translating paid only after them (BENCHMARKS.md, "Long blocks
      * and warm units"). A negative budget returns at once, before the unit touches any state.
+     * Not with every block translated at its first run (jit=always, the tests' mode): most of
+     * those units run a few times, and asking C1 for each cost a demo boot 92 s of CPU against
+     * 73 s without (56.6 against 49.1 s wall, one boot each, 2026-12-08).
      */
     private static void warm(Unit u) {
         for (int i = 0; i < WARM_CALLS; i++) {
@@ -214,7 +217,9 @@ final class Translator {
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(c.classFile(), true);
             Unit u = instantiate(hidden.lookupClass(), library.shareTables(c.info()));
-            warm(u);
+            if (options.threshold() > 0) {
+                warm(u);
+            }
             library.add(c.classFile(), hidden.lookupClass());
             return u;
         } catch (OutOfMemoryError e) {
